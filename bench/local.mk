@@ -1,0 +1,4 @@
+## bench/ - benchmarks print figures and ratios; `make bench` runs them.
+## Never part of `make check`.
+BENCHES +=
+EXTRA_DIST += bench/README

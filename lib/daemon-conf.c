@@ -1,0 +1,50 @@
+/*++
+ * NAME
+ *	daemon-conf 3
+ * SUMMARY
+ *	the process options every daemon section has
+ * DESCRIPTION
+ *	listen, metrics_listen, user, group and pidfile: declared by
+ *	DAEMON_CONF_OPTS in runtime.h, copied here into struct
+ *	daemon_conf.  Kept apart from runtime.c so that the schema (and its
+ *	unit tests) link without the process machinery.
+ *--*/
+#include "config.h"
+
+#include "conf.h"
+#include "daemon.h"
+#include "runtime.h"
+#include "xalloc.h"
+
+/* daemon_conf_load - fill a struct daemon_conf from a daemon section */
+int
+daemon_conf_load(cfg_t *sec, struct daemon_conf *dc, char *err,
+		 size_t errlen)
+{
+	dc->listen = conf_strdup_opt(sec, "listen");
+	dc->metrics_listen = conf_strdup_opt(sec, "metrics_listen");
+	dc->user = conf_strdup_opt(sec, "user");
+	dc->group = conf_strdup_opt(sec, "group");
+	dc->pidfile = conf_strdup_opt(sec, "pidfile");
+	if (dc->listen == NULL) {
+		x_err(err, errlen, "option 'listen' must not be empty");
+		return -1;
+	}
+	if (dc->pidfile != NULL && dc->pidfile[0] != '/') {
+		x_err(err, errlen, "option 'pidfile': '%s' is not an "
+		      "absolute path", dc->pidfile);
+		return -1;
+	}
+	return 0;
+}
+
+/* daemon_conf_release - free a struct daemon_conf's strings */
+void
+daemon_conf_release(struct daemon_conf *dc)
+{
+	x_free(&dc->listen);
+	x_free(&dc->metrics_listen);
+	x_free(&dc->user);
+	x_free(&dc->group);
+	x_free(&dc->pidfile);
+}

@@ -1,0 +1,63 @@
+/*++
+ * NAME
+ *	daemon 3h
+ * SUMMARY
+ *	process life cycle: detach, pidfile, privileges, signals
+ * SYNOPSIS
+ *	#include "daemon.h"
+ * DESCRIPTION
+ *	The order a daemon follows (lib/runtime.c does it for them):
+ *	parse the configuration, bind listeners and open files as root,
+ *	daemon_detach() unless in the foreground, daemon_pidfile_open(),
+ *	daemon_drop_privileges(), then serve.  SIGTERM/SIGINT ask for a
+ *	graceful stop and SIGHUP for a reload; both are recorded in flags
+ *	and written to a self-pipe, so that a poll/event loop wakes up.
+ *	Nothing here logs: errors go into the caller's buffer.
+ *--*/
+#ifndef ELEMTA_DAEMON_H
+#define ELEMTA_DAEMON_H
+
+#include <stddef.h>
+
+/* daemon_detach - fork into the background, new session, stdio on
+ * /dev/null.  The parent exits 0 once the child has started. Returns 0
+ * in the child, -1 with a message on failure. */
+int daemon_detach(char *err, size_t errlen);
+
+/* daemon_pidfile_open - create and lock path, write our pid.  Fails
+ * (naming the pid) when another live process holds the lock.  The file
+ * is removed by daemon_pidfile_remove() (call before exit). */
+int daemon_pidfile_open(const char *path, char *err, size_t errlen);
+void daemon_pidfile_remove(void);
+
+/* daemon_drop_privileges - when running as root: initgroups, setgid,
+ * setuid to user/group (group NULL or "": the user's primary group),
+ * verifying that root cannot be regained.  When not root: 0 if user is
+ * NULL/"" or already us, else -1.  An unknown user or group is an
+ * error that names it. */
+int daemon_drop_privileges(const char *user, const char *group,
+			   char *err, size_t errlen);
+
+/* Signals: SIGTERM and SIGINT -> DAEMON_EV_STOP, SIGHUP ->
+ * DAEMON_EV_RELOAD, SIGPIPE ignored.  daemon_signal_fd() becomes
+ * readable when an event is pending; daemon_signal_take() returns the
+ * pending events (a bit mask) and clears them and the pipe. */
+enum {
+	DAEMON_EV_STOP = 1,
+	DAEMON_EV_RELOAD = 2,
+};
+int daemon_signals_init(char *err, size_t errlen);
+int daemon_signal_fd(void);
+int daemon_signal_take(void);
+
+/* The per-daemon options every daemon section has (see DAEMON_CONF_OPTS
+ * in lib/runtime.h). */
+struct daemon_conf {
+	char *listen;		/* listener spec */
+	char *metrics_listen;	/* NULL: no metrics endpoint */
+	char *user;		/* NULL: stay who we are */
+	char *group;		/* NULL: the user's primary group */
+	char *pidfile;		/* NULL: none */
+};
+
+#endif

@@ -1,0 +1,65 @@
+/*++
+ * NAME
+ *	listen 3h
+ * SUMMARY
+ *	parse and open listening sockets
+ * SYNOPSIS
+ *	#include "listen.h"
+ * DESCRIPTION
+ *	Listener specs use the spellings of Postfix and of milters:
+ *
+ *	inet:HOST:PORT, inet:PORT@HOST, inet:PORT (all IPv4 addresses)
+ *	inet6:[ADDR]:PORT, inet6:PORT@[ADDR], inet6:PORT@ADDR
+ *	unix:PATH, local:PATH   optionally followed by comma-separated
+ *	                        options: mode=0660, owner=USER, group=GROUP
+ *
+ *	HOST may be a name (resolved once, first address), "*" or empty
+ *	for all addresses.  PORT is 1..65535 (numeric or a service name).
+ *
+ *	The parser is pure (no I/O but the optional name lookup in
+ *	listen_open), so it is unit-tested on a table.  listen_open()
+ *	returns a non-blocking, close-on-exec listening socket; for unix
+ *	sockets it removes a stale socket file (never a regular file) and
+ *	applies mode/owner/group.  Errors go into the caller's buffer and
+ *	say what failed: "address in use", "permission denied", "bad
+ *	syntax".  Nothing here logs.
+ *--*/
+#ifndef ELEMTA_LISTEN_H
+#define ELEMTA_LISTEN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+enum listen_family {
+	LISTEN_INET,
+	LISTEN_INET6,
+	LISTEN_UNIX,
+};
+
+struct listen_spec {
+	enum listen_family family;
+	char host[256];		/* inet/inet6: "" = any address */
+	unsigned port;		/* inet/inet6 */
+	char path[108];		/* unix: sizeof(sun_path) */
+	int mode;		/* unix: -1 = leave as umask made it */
+	char owner[64];		/* unix: "" = leave */
+	char group[64];		/* unix: "" = leave */
+};
+
+/* listen_parse - parse a spec; 0, or -1 with a message in err */
+int listen_parse(const char *spec, struct listen_spec *out,
+		 char *err, size_t errlen);
+
+/* listen_open - bind and listen; the fd, or -1 with a message in err */
+int listen_open(const struct listen_spec *ls, int backlog,
+		char *err, size_t errlen);
+
+/* listen_format - canonical Postfix spelling ("inet:127.0.0.1:10025",
+ * "inet6:[::1]:10025", "unix:/path"); returns buf */
+char *listen_format(const struct listen_spec *ls, char *buf, size_t len);
+
+/* listen_milter_conn - the same address in libmilter's smfi_setconn()
+ * spelling ("inet:10025@127.0.0.1", "inet6:10025@::1", "local:/path") */
+char *listen_milter_conn(const struct listen_spec *ls, char *buf, size_t len);
+
+#endif

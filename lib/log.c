@@ -1,0 +1,285 @@
+/*++
+ * NAME
+ *	log 3
+ * SUMMARY
+ *	logging to syslog (LOG_MAIL) or stderr
+ * DESCRIPTION
+ *	See log.h.  Lines are formatted into a stack buffer (no static
+ *	buffers: the milter is threaded) and written with one write(2) to
+ *	stderr, or one syslog(3) call, so concurrent lines never interleave.
+ *	Over-long lines are truncated with "..." rather than split.
+ *--*/
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+
+#define LOG_LINE_MAX 4096
+
+volatile int log_threshold = LOG_INFO;
+void (*log_test_hook)(int prio, const char *line);
+
+static enum log_dest log_dest = LOG_DEST_STDERR;
+static char log_ident[64] = "elemta";
+
+static const struct log_name {
+	const char *name;
+	int value;
+} log_levels[] = {
+	{ "emerg", LOG_EMERG }, { "alert", LOG_ALERT }, { "crit", LOG_CRIT },
+	{ "error", LOG_ERR }, { "err", LOG_ERR }, { "warning", LOG_WARNING },
+	{ "warn", LOG_WARNING }, { "notice", LOG_NOTICE },
+	{ "info", LOG_INFO }, { "debug", LOG_DEBUG }, { NULL, 0 },
+}, log_facilities[] = {
+	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 }, { NULL, 0 },
+};
+
+/* log_lookup - name to value in a table, -1 if unknown */
+static int
+log_lookup(const struct log_name *t, const char *name)
+{
+	for (; t->name != NULL; t++)
+		if (strcasecmp(t->name, name) == 0)
+			return t->value;
+	return -1;
+}
+
+/* log_level_parse - "info" -> LOG_INFO, -1 if unknown */
+int
+log_level_parse(const char *name)
+{
+	return log_lookup(log_levels, name);
+}
+
+/* log_facility_parse - "mail" -> LOG_MAIL, -1 if unknown */
+int
+log_facility_parse(const char *name)
+{
+	return log_lookup(log_facilities, name);
+}
+
+/* log_level_name - LOG_INFO -> "info" */
+const char *
+log_level_name(int prio)
+{
+	const struct log_name *t;
+
+	for (t = log_levels; t->name != NULL; t++)
+		if (t->value == prio)
+			return t->name;
+	return "unknown";
+}
+
+/* log_open - choose the destination; may be called again on reload */
+void
+log_open(const char *ident, enum log_dest dest, int facility)
+{
+	const char *base;
+
+	if (ident != NULL) {
+		base = strrchr(ident, '/');
+		snprintf(log_ident, sizeof(log_ident), "%s",
+			 base ? base + 1 : ident);
+	}
+	if (log_dest == LOG_DEST_SYSLOG)
+		closelog();
+	log_dest = dest;
+	if (dest == LOG_DEST_SYSLOG)
+		openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
+}
+
+/* log_set_level - drop messages less important than prio */
+void
+log_set_level(int prio)
+{
+	log_threshold = prio;
+}
+
+/* log_close - close syslog */
+void
+log_close(void)
+{
+	if (log_dest == LOG_DEST_SYSLOG)
+		closelog();
+	log_dest = LOG_DEST_STDERR;
+}
+
+/* log_emit - write one formatted line to the destination */
+static void
+log_emit(int prio, const char *line)
+{
+	char buf[LOG_LINE_MAX + 128];
+	int n;
+
+	if (log_test_hook != NULL)
+		log_test_hook(prio, line);
+	if (log_dest == LOG_DEST_SYSLOG) {
+		syslog(prio, "%s", line);
+		return;
+	}
+	n = snprintf(buf, sizeof(buf), "%s[%ld]: %s: %s\n", log_ident,
+		     (long)getpid(), log_level_name(prio), line);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf)) {
+		n = sizeof(buf) - 1;
+		buf[n - 1] = '\n';
+	}
+	/* One write per line; a short write on stderr is not worth a retry
+	 * loop that could block a milter thread. */
+	if (write(STDERR_FILENO, buf, (size_t)n) < 0)
+		return;
+}
+
+/* log_format - format into buf, marking truncation with "..." */
+static void
+log_format(char *buf, size_t len, const char *prefix, const char *fmt,
+	   va_list ap)
+{
+	size_t off = 0;
+	int n;
+
+	if (prefix != NULL) {
+		n = snprintf(buf, len, "%s: ", prefix);
+		off = n > 0 && (size_t)n < len ? (size_t)n : 0;
+	}
+	n = vsnprintf(buf + off, len - off, fmt, ap);
+	if (n > 0 && (size_t)n >= len - off)
+		memcpy(buf + len - 4, "...", 4);
+}
+
+/* log_vwrite - format and emit one line */
+void
+log_vwrite(int prio, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	int saved = errno;
+
+	if (!log_enabled(prio))
+		return;
+	errno = saved;		/* for %m */
+	log_format(line, sizeof(line), NULL, fmt, ap);
+	log_emit(prio, line);
+	errno = saved;
+}
+
+/* log_write - format and emit one line */
+void
+log_write(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(prio, fmt, ap);
+	va_end(ap);
+}
+
+/* log_qid_write - one line prefixed with a queue id (NOQUEUE if none) */
+void
+log_qid_write(int prio, const char *qid, const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	va_list ap;
+	int saved = errno;
+
+	if (!log_enabled(prio))
+		return;
+	errno = saved;
+	va_start(ap, fmt);
+	log_format(line, sizeof(line), qid && *qid ? qid : "NOQUEUE", fmt,
+		   ap);
+	va_end(ap);
+	log_emit(prio, line);
+	errno = saved;
+}
+
+/* msg_fatal - log and exit: the environment is broken */
+void
+msg_fatal(const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_format(line, sizeof(line), "fatal", fmt, ap);
+	va_end(ap);
+	log_emit(LOG_CRIT, line);
+	exit(1);
+}
+
+/* msg_panic - log and abort: a programmer error */
+void
+msg_panic(const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_format(line, sizeof(line), "panic", fmt, ap);
+	va_end(ap);
+	log_emit(LOG_CRIT, line);
+	abort();
+}
+
+/*
+ * The [log] section.
+ */
+static const char *const log_level_names[] = {
+	"emerg", "alert", "crit", "error", "err", "warning", "warn", "notice",
+	"info", "debug", NULL,
+};
+static const char *const log_facility_names[] = {
+	"mail", "daemon", "user", "local0", "local1", "local2", "local3",
+	"local4", "local5", "local6", "local7", NULL,
+};
+
+static cfg_opt_t log_opts[] = {
+	CFG_STR("level", "info", CFGF_NONE),
+	CFG_STR("facility", "mail", CFGF_NONE),
+	CFG_STR("ident", "", CFGF_NONE),
+	CFG_END()
+};
+
+static const struct conf_check log_checks[] = {
+	{ "level", CONF_CHECK_ENUM, 0, 0, log_level_names, NULL },
+	{ "facility", CONF_CHECK_ENUM, 0, 0, log_facility_names, NULL },
+	CONF_CHECK_END
+};
+
+/* log_conf_load - copy the [log] section into struct log_conf */
+static int
+log_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
+{
+	struct log_conf *lc = out;
+
+	lc->level = log_level_parse(cfg_getstr(sec, "level"));
+	lc->facility = log_facility_parse(cfg_getstr(sec, "facility"));
+	lc->ident = conf_strdup_opt(sec, "ident");
+	return 0;
+}
+
+/* log_conf_release - free what log_conf_load allocated */
+static void
+log_conf_release(void *out)
+{
+	struct log_conf *lc = out;
+
+	x_free(&lc->ident);
+}
+
+const struct conf_section log_conf_section = {
+	"log", log_opts, log_checks, sizeof(struct log_conf),
+	log_conf_load, log_conf_release,
+};

@@ -1,0 +1,258 @@
+/*++
+ * NAME
+ *	runtime 3
+ * SUMMARY
+ *	what every Elemta daemon does between main() and its work
+ * DESCRIPTION
+ *	See runtime.h.  The order matters and follows OpenSMTPD and
+ *	Postfix: everything that needs root (binding ports below 1024,
+ *	unix sockets in root-owned directories, the pidfile) happens first,
+ *	then the process detaches, then drops privileges; threads (the
+ *	metrics server) start only after the fork, since they would not
+ *	survive it.
+ *--*/
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "daemon.h"
+#include "listen.h"
+#include "log.h"
+#include "metrics.h"
+#include "runtime.h"
+#include "sections.h"
+#include "xalloc.h"
+
+/* runtime_daemon_conf - the daemon_conf inside a snapshot */
+const struct daemon_conf *
+runtime_daemon_conf(const struct runtime *rt, const struct conf *c)
+{
+	const char *base = conf_get(c, rt->section);
+
+	return (const struct daemon_conf *)(base + rt->daemon_conf_offset);
+}
+
+/* runtime_print_errors - configuration problems, one per line */
+static void
+runtime_print_errors(const char *progname, const char *errors, int to_log)
+{
+	char *copy = x_strdup(errors), *line, *save = NULL;
+
+	for (line = strtok_r(copy, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (to_log)
+			msg_error("configuration: %s", line);
+		else
+			fprintf(stderr, "%s: %s\n", progname, line);
+	}
+	free(copy);
+}
+
+/* runtime_load - load a snapshot from the runtime's file and -o's */
+static struct conf *
+runtime_load(struct runtime *rt, char **errors)
+{
+	return conf_load(elemta_sections, rt->conf_file,
+			 (const char *const *)rt->cli.overrides,
+			 rt->cli.noverrides, errors);
+}
+
+/* runtime_apply_log - (re)open the log as a snapshot says */
+static void
+runtime_apply_log(struct runtime *rt, const struct conf *c)
+{
+	const struct log_conf *lc = conf_get(c, &log_conf_section);
+
+	log_open(lc->ident ? lc->ident : rt->progname,
+		 rt->cli.foreground ? LOG_DEST_STDERR : LOG_DEST_SYSLOG,
+		 lc->facility);
+	log_set_level(lc->level);
+}
+
+/* runtime_init - command line, configuration, logging */
+void
+runtime_init(struct runtime *rt, const char *progname, int argc,
+	     char **argv, const struct conf_section *section,
+	     size_t daemon_conf_offset, const struct cli_extra *extra)
+{
+	struct conf *c;
+	char err[512], *errors = NULL;
+	int argi;
+
+	memset(rt, 0, sizeof(*rt));
+	rt->progname = progname;
+	rt->section = section;
+	rt->daemon_conf_offset = daemon_conf_offset;
+	rt->listen_fd = rt->metrics_fd = -1;
+	log_open(progname, LOG_DEST_STDERR, LOG_MAIL);
+
+	if (cli_parse(&rt->cli, argc, argv, extra, &argi, err,
+		      sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", progname, err);
+		cli_usage(progname, extra);
+		exit(2);
+	}
+	if (rt->cli.help) {
+		cli_usage(progname, extra);
+		exit(0);
+	}
+	if (rt->cli.version) {
+		printf("%s (%s) %s\n", progname, PACKAGE_NAME,
+		       PACKAGE_VERSION);
+		exit(0);
+	}
+	if (argi < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", progname,
+			argv[argi]);
+		cli_usage(progname, extra);
+		exit(2);
+	}
+	/* The default file is optional (embedded defaults); -c FILE not. */
+	rt->conf_file = rt->cli.conf_path;
+	if (!rt->cli.conf_given && access(rt->conf_file, F_OK) != 0
+	    && errno == ENOENT)
+		rt->conf_file = NULL;
+
+	if (rt->cli.print) {
+		if (conf_dump(elemta_sections, rt->conf_file,
+			      (const char *const *)rt->cli.overrides,
+			      rt->cli.noverrides, stdout, &errors) < 0) {
+			runtime_print_errors(progname, errors, 0);
+			exit(1);
+		}
+		exit(0);
+	}
+	if ((c = runtime_load(rt, &errors)) == NULL) {
+		runtime_print_errors(progname, errors, 0);
+		free(errors);
+		exit(1);
+	}
+	if (rt->cli.check_only) {
+		printf("%s: configuration OK (%s)\n", progname,
+		       rt->conf_file ? rt->conf_file : "embedded defaults");
+		conf_unref(&c);
+		exit(0);
+	}
+	runtime_apply_log(rt, c);
+	conf_publish(c);
+}
+
+/* runtime_bind - parse and bind one listener spec, or exit */
+static int
+runtime_bind(struct runtime *rt, const char *what, const char *spec)
+{
+	struct listen_spec ls;
+	char err[512];
+	int fd;
+
+	if (listen_parse(spec, &ls, err, sizeof(err)) < 0
+	    || (fd = listen_open(&ls, 256, err, sizeof(err))) < 0) {
+		fprintf(stderr, "%s: %s %s\n", rt->progname, what, err);
+		msg_fatal("%s %s", what, err);
+	}
+	return fd;
+}
+
+/* runtime_listen - bind the daemon's own listener */
+void
+runtime_listen(struct runtime *rt)
+{
+	struct conf *c = conf_current();
+
+	rt->listen_fd = runtime_bind(rt, "listen",
+				     runtime_daemon_conf(rt, c)->listen);
+	conf_unref(&c);
+}
+
+/* runtime_start - metrics listener, detach, pidfile, privileges */
+void
+runtime_start(struct runtime *rt)
+{
+	struct conf *c = conf_current();
+	const struct daemon_conf *dc = runtime_daemon_conf(rt, c);
+	const struct metrics_conf *mc = conf_get(c, &metrics_conf_section);
+	char err[512];
+
+	if (dc->metrics_listen != NULL)
+		rt->metrics_fd = runtime_bind(rt, "metrics_listen",
+					      dc->metrics_listen);
+	if (!rt->cli.foreground && daemon_detach(err, sizeof(err)) < 0)
+		msg_fatal("%s", err);
+	if (dc->pidfile != NULL
+	    && daemon_pidfile_open(dc->pidfile, err, sizeof(err)) < 0)
+		msg_fatal("%s", err);
+	if (geteuid() == 0) {
+		if (dc->user == NULL)
+			msg_warn("running as root: set %s.user",
+				 rt->section->name);
+		else if (daemon_drop_privileges(dc->user, dc->group, err,
+						 sizeof(err)) < 0)
+			msg_fatal("%s.user: %s", rt->section->name, err);
+	} else if (dc->user != NULL) {
+		msg_debug("not started as root: %s.user ignored",
+			  rt->section->name);
+	}
+	if (daemon_signals_init(err, sizeof(err)) < 0)
+		msg_fatal("%s", err);
+	if (rt->metrics_fd >= 0) {
+		if (metrics_serve(rt->metrics_fd, mc->path, err,
+				  sizeof(err)) < 0)
+			msg_fatal("metrics: %s", err);
+		rt->metrics_fd = -1;	/* owned by the metrics server */
+	}
+	msg_info("started: version=%s config=%s listen=%s", PACKAGE_VERSION,
+		 rt->conf_file ? rt->conf_file : "(embedded defaults)",
+		 dc->listen);
+	conf_unref(&c);
+}
+
+/* runtime_reload - build and publish a new snapshot, or keep the old */
+int
+runtime_reload(struct runtime *rt)
+{
+	struct conf *old, *c;
+	char *errors = NULL;
+	const struct daemon_conf *od, *nd;
+
+	if ((c = runtime_load(rt, &errors)) == NULL) {
+		runtime_print_errors(rt->progname, errors, 1);
+		msg_error("reload failed: keeping the running configuration");
+		free(errors);
+		return -1;
+	}
+	old = conf_current();
+	od = runtime_daemon_conf(rt, old);
+	nd = runtime_daemon_conf(rt, c);
+	if (strcmp(od->listen, nd->listen) != 0)
+		msg_warn("%s.listen changed to %s: takes effect at restart",
+			 rt->section->name, nd->listen);
+	conf_unref(&old);
+	runtime_apply_log(rt, c);
+	conf_publish(c);
+	c = conf_current();
+	msg_info("reloaded: config=%s generation=%lu",
+		 rt->conf_file ? rt->conf_file : "(embedded defaults)",
+		 conf_generation(c));
+	conf_unref(&c);
+	return 0;
+}
+
+/* runtime_finish - stop metrics, remove the pidfile, drop the config */
+void
+runtime_finish(struct runtime *rt)
+{
+	metrics_stop();
+	daemon_pidfile_remove();
+	if (rt->listen_fd >= 0)
+		close(rt->listen_fd);
+	rt->listen_fd = -1;
+	conf_publish(NULL);
+	cli_free(&rt->cli);
+	msg_info("stopped");
+}

@@ -1,0 +1,95 @@
+/*++
+ * NAME
+ *	runtime 3h
+ * SUMMARY
+ *	what every Elemta daemon does between main() and its work
+ * SYNOPSIS
+ *	#include "runtime.h"
+ *
+ *	static cfg_opt_t policyd_opts[] = {
+ *		DAEMON_CONF_OPTS("inet:127.0.0.1:10040", ""),
+ *		CFG_INT("max_connections", 1000, CFGF_NONE),
+ *		CFG_END()
+ *	};
+ *
+ *	struct runtime rt;
+ *	runtime_init(&rt, "elemta-policyd", argc, argv, &policyd_conf_section,
+ *		     offsetof(struct policyd_conf, daemon), NULL);
+ *	... serve, calling runtime_reload(&rt) on DAEMON_EV_RELOAD ...
+ *	runtime_finish(&rt);
+ * DESCRIPTION
+ *	runtime_init() handles the common command line (-c -n -f -o -p -V -h),
+ *	loads the configuration (the embedded defaults when no file exists
+ *	at the default path and -c was not given), opens the log, and with
+ *	-n prints the problems (file:line) and exits.  runtime_listen()
+ *	binds the section's listener (a daemon whose library binds for
+ *	itself, like libmilter, skips it and binds before runtime_start).
+ *	runtime_start() binds the metrics listener, detaches unless -f,
+ *	writes the pidfile, drops privileges and starts the metrics server.  runtime_reload() builds a new
+ *	snapshot from the same file and overrides and publishes it; on
+ *	error it logs the problems and keeps the old one.
+ *--*/
+#ifndef ELEMTA_RUNTIME_H
+#define ELEMTA_RUNTIME_H
+
+#include <stddef.h>
+#include <getopt.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "daemon.h"
+
+/* The options every daemon section has, in this order. */
+#define DAEMON_CONF_OPTS(listen_default, pidfile_default)		\
+	CFG_STR("listen", listen_default, CFGF_NONE),			\
+	CFG_STR("metrics_listen", "", CFGF_NONE),			\
+	CFG_STR("user", "elemta", CFGF_NONE),				\
+	CFG_STR("group", "", CFGF_NONE),				\
+	CFG_STR("pidfile", pidfile_default, CFGF_NONE)
+#define DAEMON_CONF_CHECKS						\
+	{ "listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },		\
+	{ "metrics_listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL }
+
+/* daemon_conf_load - fill a struct daemon_conf from a daemon section;
+ * daemon_conf_release - free it */
+int daemon_conf_load(cfg_t *sec, struct daemon_conf *dc, char *err,
+		     size_t errlen);
+void daemon_conf_release(struct daemon_conf *dc);
+
+struct runtime {
+	const char *progname;
+	struct cli cli;
+	const char *conf_file;		/* NULL: embedded defaults */
+	const struct conf_section *section;	/* the daemon's own */
+	size_t daemon_conf_offset;	/* where its struct daemon_conf is */
+	int listen_fd;			/* -1 until runtime_start */
+	int metrics_fd;			/* -1: none */
+};
+
+/* runtime_init - command line, configuration, logging.  Exits on -V, -h,
+ * -n and on configuration errors (status 1, problems on stderr). */
+void runtime_init(struct runtime *rt, const char *progname, int argc,
+		  char **argv, const struct conf_section *section,
+		  size_t daemon_conf_offset, const struct cli_extra *extra);
+
+/* runtime_listen - bind the daemon section's listener into
+ * rt->listen_fd.  Exits with a clear message when it fails. */
+void runtime_listen(struct runtime *rt);
+
+/* runtime_start - metrics listener, detach, pidfile, privileges,
+ * signals, metrics server.  Exits with a clear message when any of it
+ * fails. */
+void runtime_start(struct runtime *rt);
+
+/* runtime_daemon_conf - the daemon_conf inside a snapshot */
+const struct daemon_conf *runtime_daemon_conf(const struct runtime *rt,
+					      const struct conf *c);
+
+/* runtime_reload - reload the configuration; 0 if a new snapshot was
+ * published, -1 if the old one was kept (problems logged) */
+int runtime_reload(struct runtime *rt);
+
+/* runtime_finish - metrics off, pidfile removed, snapshot released */
+void runtime_finish(struct runtime *rt);
+
+#endif

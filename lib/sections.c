@@ -1,0 +1,29 @@
+/*++
+ * NAME
+ *	sections 3
+ * SUMMARY
+ *	the whole elemta.conf schema
+ * DESCRIPTION
+ *	See sections.h.  Order is the order of elemta.conf(5).
+ *--*/
+#include "config.h"
+
+#include <stddef.h>
+
+#include "db.h"
+#include "log.h"
+#include "metrics.h"
+#include "sections.h"
+#include "../milter/milter-options.h"
+#include "../policyd/policyd-options.h"
+#include "../lmtp-bridge/lmtp-options.h"
+
+const struct conf_section *const elemta_sections[] = {
+	&log_conf_section,
+	&metrics_conf_section,
+	&db_conf_section,
+	&milter_conf_section,
+	&policyd_conf_section,
+	&lmtp_conf_section,
+	NULL,
+};

@@ -1,0 +1,7 @@
+## man/ - hand-written pages; *.in get paths substituted at build time.
+man_MANS += man/elemta.conf.5
+EXTRA_DIST += man/elemta.conf.5.in
+CLEANFILES += man/elemta.conf.5
+
+man/elemta.conf.5: man/elemta.conf.5.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) man && $(edit) $(srcdir)/man/elemta.conf.5.in > $@.tmp && mv $@.tmp $@

@@ -1,0 +1,192 @@
+/*++
+ * NAME
+ *	0010-log 1
+ * SUMMARY
+ *	unit tests for lib/log
+ * DESCRIPTION
+ *	Level filtering happens before formatting (the arguments of a
+ *	disabled call are not even evaluated), queue id prefixes, the
+ *	stderr line format, truncation, and the name tables.
+ *--*/
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "tap.h"
+
+static char last_line[8192];
+static int last_prio = -1;
+static int hook_calls;
+static int evaluated;
+
+/* hook - capture what the logger emits */
+static void
+hook(int prio, const char *line)
+{
+	hook_calls++;
+	last_prio = prio;
+	snprintf(last_line, sizeof(last_line), "%s", line);
+}
+
+/* side_effect - counts how often log arguments are evaluated */
+static int
+side_effect(void)
+{
+	return ++evaluated;
+}
+
+struct name_case {
+	const char *name;
+	int level;		/* -2: don't check */
+	int facility;
+};
+
+static const struct name_case names[] = {
+	{ "debug", LOG_DEBUG, -2 }, { "info", LOG_INFO, -2 },
+	{ "notice", LOG_NOTICE, -2 }, { "warning", LOG_WARNING, -2 },
+	{ "warn", LOG_WARNING, -2 }, { "error", LOG_ERR, -2 },
+	{ "ERR", LOG_ERR, -2 }, { "crit", LOG_CRIT, -2 },
+	{ "loud", -1, -1 }, { "", -1, -1 },
+	{ "mail", -1, LOG_MAIL }, { "local7", -1, LOG_LOCAL7 },
+	{ "daemon", -1, LOG_DAEMON },
+};
+
+struct filter_case {
+	int threshold;
+	int prio;
+	int emitted;
+};
+
+static const struct filter_case filters[] = {
+	{ LOG_INFO, LOG_DEBUG, 0 }, { LOG_INFO, LOG_INFO, 1 },
+	{ LOG_INFO, LOG_WARNING, 1 }, { LOG_WARNING, LOG_NOTICE, 0 },
+	{ LOG_WARNING, LOG_ERR, 1 }, { LOG_DEBUG, LOG_DEBUG, 1 },
+	{ LOG_ERR, LOG_WARNING, 0 },
+};
+
+/* test_names - level and facility names */
+static void
+test_names(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i].level != -2)
+			is_int(log_level_parse(names[i].name), names[i].level,
+			       "level name '%s'", names[i].name);
+		if (names[i].facility != -2)
+			is_int(log_facility_parse(names[i].name),
+			       names[i].facility, "facility name '%s'",
+			       names[i].name);
+	}
+	is_str(log_level_name(LOG_WARNING), "warning", "LOG_WARNING's name");
+}
+
+/* test_filter - what is emitted at which threshold */
+static void
+test_filter(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+		const struct filter_case *f = &filters[i];
+
+		log_set_level(f->threshold);
+		hook_calls = 0;
+		log_write(f->prio, "x");
+		is_int(hook_calls, f->emitted, "threshold %s, message %s",
+		       log_level_name(f->threshold), log_level_name(f->prio));
+	}
+	log_set_level(LOG_INFO);
+	evaluated = 0;
+	msg_debug("value=%d", side_effect());
+	is_int(evaluated, 0, "a disabled msg_debug does not evaluate its "
+	       "arguments");
+	msg_info("value=%d", side_effect());
+	is_int(evaluated, 1, "an enabled msg_info does");
+	is_str(last_line, "value=1", "msg_info text");
+	qid_debug("ABC", "n=%d", side_effect());
+	is_int(evaluated, 1, "a disabled qid_debug does not evaluate");
+}
+
+/* test_qid - the queue id prefix */
+static void
+test_qid(void)
+{
+	log_set_level(LOG_INFO);
+	qid_info("3F2A1C12", "spf=pass action=%s", "accept");
+	is_str(last_line, "3F2A1C12: spf=pass action=accept", "queue id prefix");
+	is_int(last_prio, LOG_INFO, "qid_info priority");
+	qid_warn(NULL, "client=%s", "1.2.3.4");
+	is_str(last_line, "NOQUEUE: client=1.2.3.4", "NULL queue id");
+	qid_warn("", "x");
+	is_str(last_line, "NOQUEUE: x", "empty queue id");
+	is_int(last_prio, LOG_WARNING, "qid_warn priority");
+}
+
+/* test_truncate - over-long lines are cut with "..." */
+static void
+test_truncate(void)
+{
+	char *big = x_malloc(10000);
+	size_t len;
+
+	memset(big, 'a', 9999);
+	big[9999] = '\0';
+	msg_warn("%s", big);
+	len = strlen(last_line);
+	ok(len > 1000 && len < 9999, "long line truncated (len %zu)", len);
+	is_str(last_line + len - 3, "...", "truncation is marked");
+	free(big);
+}
+
+/* test_stderr - the stderr format: "ident[pid]: level: text" */
+static void
+test_stderr(void)
+{
+	char path[] = "/tmp/elemta-t-log.XXXXXX", buf[512], want[512];
+	int fd, saved;
+	ssize_t n;
+
+	if ((fd = mkstemp(path)) < 0)
+		bail_out("mkstemp: %m");
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	log_open("/usr/sbin/elemta-test", LOG_DEST_STDERR, LOG_MAIL);
+	qid_notice("ABC123", "hello %s", "world");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	lseek(fd, 0, SEEK_SET);
+	n = read(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	snprintf(want, sizeof(want), "elemta-test[%ld]: notice: ABC123: "
+		 "hello world\n", (long)getpid());
+	is_str(buf, want, "stderr line format (ident is the basename)");
+}
+
+int
+main(void)
+{
+	int devnull = open("/dev/null", O_WRONLY);
+
+	/* The hook sees every line; keep them out of the TAP stream. */
+	if (devnull >= 0)
+		dup2(devnull, STDERR_FILENO);
+	plan_lazy();
+	log_test_hook = hook;
+	log_open("0010-log", LOG_DEST_STDERR, LOG_MAIL);
+	test_names();
+	test_filter();
+	test_qid();
+	test_truncate();
+	test_stderr();
+	done_testing();
+	return exit_status();
+}

@@ -1,0 +1,197 @@
+/*++
+ * NAME
+ *	tap 3
+ * SUMMARY
+ *	a small TAP producer for C unit tests
+ * DESCRIPTION
+ *	See tap.h.  Output is flushed after each line so that a crash
+ *	still shows which case was running.
+ *--*/
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+
+static int tap_planned = -1;
+static int tap_run;
+static int tap_failed;
+
+/* plan - announce the number of tests */
+void
+plan(int n)
+{
+	tap_planned = n;
+	printf("1..%d\n", n);
+	fflush(stdout);
+}
+
+/* plan_lazy - the plan comes at done_testing() */
+void
+plan_lazy(void)
+{
+	tap_planned = -1;
+}
+
+static void
+tap_vresult(int cond, const char *fmt, va_list ap)
+{
+	tap_run++;
+	if (!cond)
+		tap_failed++;
+	printf("%sok %d - ", cond ? "" : "not ", tap_run);
+	vprintf(fmt, ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* ok - one test result */
+int
+ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tap_vresult(cond, fmt, ap);
+	va_end(ap);
+	return cond;
+}
+
+/* is_int - compare integers, print got/want on failure */
+int
+is_int(long long got, long long want, const char *fmt, ...)
+{
+	va_list ap;
+	int cond = got == want;
+
+	va_start(ap, fmt);
+	tap_vresult(cond, fmt, ap);
+	va_end(ap);
+	if (!cond)
+		diag("  got: %lld\n  want: %lld", got, want);
+	return cond;
+}
+
+/* is_str - compare strings (NULL allowed), print got/want on failure */
+int
+is_str(const char *got, const char *want, const char *fmt, ...)
+{
+	va_list ap;
+	int cond = (got == NULL || want == NULL) ? got == want
+						 : strcmp(got, want) == 0;
+
+	va_start(ap, fmt);
+	tap_vresult(cond, fmt, ap);
+	va_end(ap);
+	if (!cond)
+		diag("  got: %s%s%s\n  want: %s%s%s", got ? "'" : "",
+		     got ? got : "(null)", got ? "'" : "", want ? "'" : "",
+		     want ? want : "(null)", want ? "'" : "");
+	return cond;
+}
+
+/* like_str - got contains want */
+int
+like_str(const char *got, const char *want, const char *fmt, ...)
+{
+	va_list ap;
+	int cond = got != NULL && want != NULL && strstr(got, want) != NULL;
+
+	va_start(ap, fmt);
+	tap_vresult(cond, fmt, ap);
+	va_end(ap);
+	if (!cond)
+		diag("  got: '%s'\n  want substring: '%s'",
+		     got ? got : "(null)", want ? want : "(null)");
+	return cond;
+}
+
+/* diag - a diagnostic; each line is prefixed with "# " */
+void
+diag(const char *fmt, ...)
+{
+	va_list ap;
+	char *text, *line, *save = NULL;
+
+	va_start(ap, fmt);
+	text = x_vasprintf(fmt, ap);
+	va_end(ap);
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save))
+		printf("# %s\n", line);
+	free(text);
+	fflush(stdout);
+}
+
+/* skip - report n tests as skipped */
+void
+skip(int n, const char *fmt, ...)
+{
+	va_list ap;
+	char *why;
+
+	va_start(ap, fmt);
+	why = x_vasprintf(fmt, ap);
+	va_end(ap);
+	while (n-- > 0) {
+		tap_run++;
+		printf("ok %d # SKIP %s\n", tap_run, why);
+	}
+	free(why);
+	fflush(stdout);
+}
+
+/* skip_all - skip the whole test file */
+void
+skip_all(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("1..0 # SKIP ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	exit(0);
+}
+
+/* bail_out - stop the whole run */
+void
+bail_out(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("Bail out! ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	exit(255);
+}
+
+/* done_testing - print the plan if it was lazy */
+void
+done_testing(void)
+{
+	if (tap_planned < 0) {
+		printf("1..%d\n", tap_run);
+		tap_planned = tap_run;
+	}
+	fflush(stdout);
+}
+
+/* exit_status - 0 when every planned test ran and passed */
+int
+exit_status(void)
+{
+	if (tap_planned >= 0 && tap_planned != tap_run) {
+		diag("planned %d tests but ran %d", tap_planned, tap_run);
+		return 1;
+	}
+	return tap_failed ? 1 : 0;
+}

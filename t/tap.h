@@ -1,0 +1,37 @@
+/*++
+ * NAME
+ *	tap 3h
+ * SUMMARY
+ *	a small TAP producer for C unit tests
+ * SYNOPSIS
+ *	#include "tap.h"
+ *
+ *	plan(3);			   or plan_lazy() + done_testing()
+ *	ok(x == 1, "x is one");
+ *	is_int(got, want, "%s: status", c->name);
+ *	is_str(got, want, "%s: text", c->name);
+ *	return exit_status();
+ * DESCRIPTION
+ *	Failures print got/want as TAP diagnostics ("# got: ...").
+ *	skip_all() prints "1..0 # SKIP reason" and exits 0.
+ *--*/
+#ifndef ELEMTA_TAP_H
+#define ELEMTA_TAP_H
+
+#include "xalloc.h"
+
+void plan(int n);
+void plan_lazy(void);
+int ok(int cond, const char *fmt, ...) ATTR_PRINTF(2, 3);
+int is_int(long long got, long long want, const char *fmt, ...) ATTR_PRINTF(3, 4);
+int is_str(const char *got, const char *want, const char *fmt, ...) ATTR_PRINTF(3, 4);
+/* like_str - got contains want as a substring */
+int like_str(const char *got, const char *want, const char *fmt, ...) ATTR_PRINTF(3, 4);
+void diag(const char *fmt, ...) ATTR_PRINTF(1, 2);
+void skip(int n, const char *fmt, ...) ATTR_PRINTF(2, 3);
+void skip_all(const char *fmt, ...) ATTR_PRINTF(1, 2) ATTR_NORETURN;
+void bail_out(const char *fmt, ...) ATTR_PRINTF(1, 2) ATTR_NORETURN;
+void done_testing(void);
+int exit_status(void);
+
+#endif

@@ -19,7 +19,9 @@
  *	db_migrate() brings the schema to the highest version listed:
  *	each migration whose version is above PRAGMA user_version runs,
  *	with the version bump, in its own transaction; a database newer
- *	than the code is an error (never silently used).  db_stmt()
+ *	than the code is an error (never silently used); a migration that
+ *	fails is rolled back, leaving the version where it was, and the
+ *	error names the version and SQLite's message.  db_stmt()
  *	prepares once and caches by SQL text; the statement is reset and
  *	its bindings cleared before it is returned.  A struct db is for one
  *	thread at a time.  Nothing here logs.
@@ -34,7 +36,7 @@ struct db;
 
 struct db_migration {
 	int version;		/* 1, 2, 3 ... ascending */
-	const char *sql;	/* one or more statements */
+	const char *sql;	/* one or more statements; no BEGIN/COMMIT */
 };
 
 struct db *db_open(const char *path, int busy_timeout_ms,
@@ -46,9 +48,14 @@ int db_migrate(struct db *db, const struct db_migration *m, size_t n,
 int db_version(struct db *db);		/* PRAGMA user_version, -1 on error */
 
 /* db_stmt - a cached prepared statement (owned by db), or NULL with the
- * SQLite message available from db_errmsg() */
+ * SQLite message available from db_errmsg().  sql is one statement.
+ * Reset it (or step it to SQLITE_DONE) when done: a SELECT left on a
+ * row keeps its read transaction open until the next db_stmt() call. */
 sqlite3_stmt *db_stmt(struct db *db, const char *sql);
+/* db_exec - run statements without results; 0, or -1 with a message */
 int db_exec(struct db *db, const char *sql, char *err, size_t errlen);
+/* These return SQLITE_OK (0) or SQLite's result code (SQLITE_BUSY once
+ * the busy timeout has passed); db_errmsg() has the message. */
 int db_begin(struct db *db);		/* BEGIN IMMEDIATE */
 int db_commit(struct db *db);
 int db_rollback(struct db *db);

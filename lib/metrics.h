@@ -20,12 +20,17 @@
  *	life of the process.  Updates are lock-free atomics; creating a
  *	series and rendering take the registry lock.  Registering the same
  *	name twice returns the same family (type and labels must match, or
- *	msg_panic).  Label values are escaped in the output as the text
- *	format requires.
+ *	msg_panic), as do a bad metric or label name, more than 16
+ *	labels, and updating a family with the wrong function (set on a
+ *	counter, observe on a gauge...).  A NULL label value is "".  A
+ *	negative amount added to a counter is ignored.  Label values are
+ *	escaped in the output as the text format requires; families are
+ *	rendered sorted by name, series by label values.
  *
  *	metrics_serve() runs libmicrohttpd on an already bound listening
  *	socket (bind before dropping privileges), answering GET /metrics
- *	with text format 0.0.4; other paths get 404.  Thread-safe.
+ *	with text format 0.0.4; other paths get 404, methods other than
+ *	GET and HEAD 405.  Thread-safe.
  *--*/
 #ifndef ELEMTA_METRICS_H
 #define ELEMTA_METRICS_H
@@ -66,8 +71,8 @@ void metric_series_observe(struct metric_series *s, double v);	/* histogram */
 char *metrics_render(size_t *lenp);
 
 /* metrics_serve - serve GET path (e.g. "/metrics") on listen_fd (takes
- * ownership); 0, or -1 with a message.  metrics_stop() stops and closes
- * it.  One server per process. */
+ * ownership: closed on error too); 0, or -1 with a message.
+ * metrics_stop() stops and closes it.  One server per process. */
 int metrics_serve(int listen_fd, const char *path, char *err, size_t errlen);
 void metrics_stop(void);
 

@@ -20,13 +20,20 @@
 #include <stddef.h>
 
 /* daemon_detach - fork into the background, new session, stdio on
- * /dev/null.  The parent exits 0 once the child has started. Returns 0
- * in the child, -1 with a message on failure. */
+ * /dev/null, working directory / (so make paths absolute first; call
+ * before starting threads).  The parent exits 0 once the child has
+ * started, or 1 if the child failed to set itself up (the child then
+ * returns -1 with the message, stderr still open).  Returns 0 in the
+ * child, -1 with a message on failure.  A pidfile already open stays
+ * locked and gets the child's pid before the parent exits, so opening
+ * it first lets "already running" reach the terminal and exit 1. */
 int daemon_detach(char *err, size_t errlen);
 
 /* daemon_pidfile_open - create and lock path, write our pid.  Fails
  * (naming the pid) when another live process holds the lock.  The file
- * is removed by daemon_pidfile_remove() (call before exit). */
+ * is removed by daemon_pidfile_remove() (call before exit), only by the
+ * process that opened it and only if path is still that file.  A
+ * symbolic link is refused. */
 int daemon_pidfile_open(const char *path, char *err, size_t errlen);
 void daemon_pidfile_remove(void);
 
@@ -34,14 +41,15 @@ void daemon_pidfile_remove(void);
  * setuid to user/group (group NULL or "": the user's primary group),
  * verifying that root cannot be regained.  When not root: 0 if user is
  * NULL/"" or already us, else -1.  An unknown user or group is an
- * error that names it. */
+ * error that names it; so is a group without a user. */
 int daemon_drop_privileges(const char *user, const char *group,
 			   char *err, size_t errlen);
 
 /* Signals: SIGTERM and SIGINT -> DAEMON_EV_STOP, SIGHUP ->
  * DAEMON_EV_RELOAD, SIGPIPE ignored.  daemon_signal_fd() becomes
  * readable when an event is pending; daemon_signal_take() returns the
- * pending events (a bit mask) and clears them and the pipe. */
+ * pending events (a bit mask) and clears them and the pipe.
+ * daemon_signals_init() may be called again (same pipe). */
 enum {
 	DAEMON_EV_STOP = 1,
 	DAEMON_EV_RELOAD = 2,

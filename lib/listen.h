@@ -15,9 +15,13 @@
  *
  *	HOST may be a name (resolved once, first address), "*" or empty
  *	for all addresses.  PORT is 1..65535 (numeric or a service name).
+ *	inet6:PORT (all IPv6 addresses) is accepted too; an inet6 listener
+ *	is IPv6-only (IPV6_V6ONLY).  IPv6 scope ids (fe80::1%eth0) are not
+ *	supported.  owner and group may be numeric ids.
  *
- *	The parser is pure (no I/O but the optional name lookup in
- *	listen_open), so it is unit-tested on a table.  listen_open()
+ *	The parser is pure (no I/O but /etc/services for a service name;
+ *	host names are looked up by listen_open), so it is unit-tested on
+ *	a table.  listen_open()
  *	returns a non-blocking, close-on-exec listening socket; for unix
  *	sockets it removes a stale socket file (never a regular file) and
  *	applies mode/owner/group.  Errors go into the caller's buffer and
@@ -50,12 +54,15 @@ struct listen_spec {
 int listen_parse(const char *spec, struct listen_spec *out,
 		 char *err, size_t errlen);
 
-/* listen_open - bind and listen; the fd, or -1 with a message in err */
+/* listen_open - bind and listen; the fd, or -1 with a message in err.
+ * backlog <= 0 means SOMAXCONN. */
 int listen_open(const struct listen_spec *ls, int backlog,
 		char *err, size_t errlen);
 
 /* listen_format - canonical Postfix spelling ("inet:127.0.0.1:10025",
- * "inet6:[::1]:10025", "unix:/path"); returns buf */
+ * "inet6:[::1]:10025", "unix:/path"); returns buf.  The address only:
+ * unix options are left out; all addresses are "inet:*:PORT" and
+ * "inet6:[::]:PORT".  Truncated to fit len. */
 char *listen_format(const struct listen_spec *ls, char *buf, size_t len);
 
 /* listen_milter_conn - the same address in libmilter's smfi_setconn()

@@ -118,6 +118,10 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 	if (!rt->cli.conf_given && access(rt->conf_file, F_OK) != 0
 	    && errno == ENOENT)
 		rt->conf_file = NULL;
+	/* Absolute, so that a reload after detaching (chdir "/") finds it. */
+	if (rt->conf_file != NULL
+	    && (rt->conf_abs = realpath(rt->conf_file, NULL)) != NULL)
+		rt->conf_file = rt->conf_abs;
 
 	if (rt->cli.print) {
 		if (conf_dump(elemta_sections, rt->conf_file,
@@ -182,10 +186,15 @@ runtime_start(struct runtime *rt)
 	if (dc->metrics_listen != NULL)
 		rt->metrics_fd = runtime_bind(rt, "metrics_listen",
 					      dc->metrics_listen);
-	if (!rt->cli.foreground && daemon_detach(err, sizeof(err)) < 0)
-		msg_fatal("%s", err);
+	/* The pidfile before detaching: "already running" reaches the
+	 * terminal, and the parent exits only once the file holds the
+	 * daemon's pid (daemon_detach hands the lock to the child). */
 	if (dc->pidfile != NULL
-	    && daemon_pidfile_open(dc->pidfile, err, sizeof(err)) < 0)
+	    && daemon_pidfile_open(dc->pidfile, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", rt->progname, err);
+		msg_fatal("%s", err);
+	}
+	if (!rt->cli.foreground && daemon_detach(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (geteuid() == 0) {
 		if (dc->user == NULL)
@@ -254,5 +263,7 @@ runtime_finish(struct runtime *rt)
 	rt->listen_fd = -1;
 	conf_publish(NULL);
 	cli_free(&rt->cli);
+	x_free(&rt->conf_abs);
+	rt->conf_file = NULL;
 	msg_info("stopped");
 }

@@ -60,6 +60,7 @@ struct runtime {
 	const char *progname;
 	struct cli cli;
 	const char *conf_file;		/* NULL: embedded defaults */
+	char *conf_abs;			/* conf_file made absolute */
 	const struct conf_section *section;	/* the daemon's own */
 	size_t daemon_conf_offset;	/* where its struct daemon_conf is */
 	int listen_fd;			/* -1 until runtime_start */

@@ -78,10 +78,13 @@ static void
 conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	struct conf_loader *ld = conf_active;
-	char msg[1024], line[1400];
+	char msg[1024], line[1400], *p;
 	const char *fname;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';	/* one problem, one line */
 	if (ld == NULL) {
 		fprintf(stderr, "%s\n", msg);
 		return;
@@ -440,6 +443,100 @@ conf_build(struct conf_loader *ld, cfg_t *cfg, const char *path)
 	return c;
 }
 
+/* conf_strip_comments - blank out comments, keeping every newline
+ *
+ * libconfuse 3.3 counts each comment's line more than once, so its
+ * line numbers drift after the first comment.  Comments ("#", "//" to
+ * the end of the line, and C-style blocks) are replaced by spaces here,
+ * outside quoted strings, and libconfuse never sees one. */
+static void
+conf_strip_comments(char *p)
+{
+	char quote = 0;
+
+	for (; *p; p++) {
+		if (quote) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == quote)
+				quote = 0;
+		} else if (*p == '"' || *p == '\'') {
+			quote = *p;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			for (; *p && *p != '\n'; p++)
+				*p = ' ';
+			if (*p == '\0')
+				break;
+		} else if (p[0] == '/' && p[1] == '*') {
+			*p++ = ' ';
+			*p = ' ';
+			for (p++; *p && !(p[0] == '*' && p[1] == '/'); p++)
+				if (*p != '\n')
+					*p = ' ';
+			if (*p == '\0')
+				break;
+			*p++ = ' ';
+			*p = ' ';
+		}
+	}
+}
+
+/* conf_read_file - a whole file in memory, NUL-terminated, or NULL
+ * with *errp set */
+static char *
+conf_read_file(const char *path, int *errp)
+{
+	char *text = NULL;
+	size_t len = 0, n;
+	char buf[8192];
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		*errp = errno;
+		return NULL;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) {
+		text = x_realloc(text, len + n + 1);
+		memcpy(text + len, buf, n);
+		len += n;
+	}
+	if (ferror(fp)) {
+		*errp = errno ? errno : EIO;
+		fclose(fp);
+		free(text);
+		return NULL;
+	}
+	fclose(fp);
+	if (text == NULL)
+		text = x_strdup("");
+	else
+		text[len] = '\0';
+	if (memchr(text, '\0', len) != NULL) {
+		*errp = EINVAL;		/* a binary file */
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* conf_parse_text - parse a file's text, errors naming the file */
+static int
+conf_parse_text(cfg_t *cfg, const char *path, char *text)
+{
+	FILE *fp;
+	int rc;
+
+	conf_strip_comments(text);
+	if ((fp = fmemopen(text, strlen(text), "r")) == NULL)
+		msg_fatal("fmemopen: %m");
+	free(cfg->filename);
+	cfg->filename = x_strdup(path);
+	cfg->line = 1;
+	rc = cfg_parse_fp(cfg, fp);
+	fclose(fp);
+	return rc;
+}
+
 /* conf_parse - the libconfuse instance for a file plus overrides, or
  * NULL with the problems in the loader */
 static cfg_t *
@@ -448,25 +545,28 @@ conf_parse(struct conf_loader *ld, const char *path,
 	   cfg_opt_t **rootp)
 {
 	cfg_t *cfg;
+	char *text;
 	size_t i;
-	int rc, ok = 1;
+	int rc, err, ok = 1;
 
 	cfg = conf_init_cfg(ld->sections, rootp, NULL);
 	ld->root = cfg;
 	if (path != NULL) {
-		errno = 0;
-		rc = cfg_parse(cfg, path);
-		if (rc == CFG_FILE_ERROR) {
+		if ((text = conf_read_file(path, &err)) == NULL) {
 			char line[1200];
 
 			snprintf(line, sizeof(line), "%s: cannot open: %s",
-				 path, errno ? strerror(errno) : "error");
+				 path, strerror(err));
 			conf_adderr(ld, line);
 			ok = 0;
-		} else if (rc != CFG_SUCCESS) {
-			if (ld->errors == NULL)
-				conf_adderr(ld, "parse error");
-			ok = 0;
+		} else {
+			rc = conf_parse_text(cfg, path, text);
+			free(text);
+			if (rc != CFG_SUCCESS) {
+				if (ld->errors == NULL)
+					conf_adderr(ld, "parse error");
+				ok = 0;
+			}
 		}
 	} else if (cfg_parse_buf(cfg, "") != CFG_SUCCESS) {
 		ok = 0;

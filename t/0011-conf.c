@@ -165,6 +165,16 @@ static const struct conf_case cases[] = {
 	  "%F:2: option 'word': 'A' is not a lower-case letter", NULL },
 	{ "func check on a list item", "test {\n  list = {ok, \"no!\"}\n}\n",
 	  { 0 }, "%F:2: option 'list': '!' is not", NULL },
+	{ "comments keep line numbers (libconfuse 3.3 miscounts them)",
+	  "# one\n# two\n/* three\n   four */\ntest {\n  // six\n"
+	  "  count = 101 # seven\n}\n", { 0 },
+	  "%F:7: option 'count': value 101 out of range", NULL },
+	{ "a # inside a string is not a comment",
+	  "test {\n  word = \"ab#c\"\n}\n", { 0 },
+	  "%F:2: option 'word': '#' is not a lower-case letter", NULL },
+	{ "a multi-line value is reported on one line",
+	  "test {\n  mode = \"a\nb\"\n}\n", { 0 },
+	  "%F:3: option 'mode': unknown value 'a b'", NULL },
 	{ "syntax error", "test {\n  count = 5\n  mode reject\n}\n", { 0 },
 	  "%F:3:", NULL },
 	{ "load() cross-check", "test {\n  count = 13\n}\n", { 0 },
@@ -250,7 +260,8 @@ conf_value(const struct conf *c, const char *key, char *buf, size_t len)
 static void
 run_case(const struct conf_case *tc, const char *dir)
 {
-	char path[PATH_MAX], want_err[1024], got[256], *errors = NULL;
+	char path[PATH_MAX], want_err[PATH_MAX + 1024], got[256];
+	char *errors = NULL;
 	char *want, *item, *save = NULL, *eq;
 	const char *p;
 	struct conf *c;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "db.h"
+#include "dns.h"
 #include "log.h"
 #include "metrics.h"
 #include "sections.h"
@@ -22,6 +23,7 @@ const struct conf_section *const elemta_sections[] = {
 	&log_conf_section,
 	&metrics_conf_section,
 	&db_conf_section,
+	&dns_conf_section,
 	&milter_conf_section,
 	&policyd_conf_section,
 	&lmtp_conf_section,

@@ -1,3 +1,63 @@
-## milter/ - elemta-milter (SPF, DKIM, DMARC, ARC, greylisting, ClamAV, Rspamd).
-## The daemon arrives with its own issue; its configuration section
-## (milter/milter-options.c) is part of the shared schema already.
+## milter/ - elemta-milter (SPF now; DKIM, DMARC, ARC, greylisting, ClamAV,
+## Rspamd as further stages).  Its configuration section
+## (milter/milter-options.c) is compiled into lib/libelemta.a, part of the
+## shared schema (see lib/local.mk).
+
+## The daemon's modules, shared by the daemon and its unit tests.
+noinst_LIBRARIES += milter/libelemta-milter.a
+milter_libelemta_milter_a_SOURCES = \
+	milter/milter.h \
+	milter/milter-authres.c milter/milter-authres.h \
+	milter/milter-conn.c \
+	milter/milter-pipeline.c \
+	milter/milter-spf.c \
+	milter/milter-callbacks.c \
+	milter/milter-test.c
+milter_libelemta_milter_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+
+MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_LIBS) $(SPF2_LIBS) \
+	$(MILTER_LIBS) $(PTHREAD_LIBS)
+
+sbin_PROGRAMS += milter/elemta-milter
+milter_elemta_milter_SOURCES = milter/milter.c
+milter_elemta_milter_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+milter_elemta_milter_LDADD = $(MILTER_LDADD)
+
+## Man page
+man_MANS += man/elemta-milter.8
+EXTRA_DIST += man/elemta-milter.8.in contrib/postfix/main.cf.milter
+CLEANFILES += man/elemta-milter.8
+man/elemta-milter.8: man/elemta-milter.8.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) man && $(edit) $(srcdir)/man/elemta-milter.8.in > $@.tmp && mv $@.tmp $@
+
+## Tests (t/04xx).  The unit tests and the fuzz target's driver run our
+## code, and so do the shell tests (they start the daemon built here):
+## all of them run again under the sanitizers (SANITIZE_TESTS).
+T_MILTER_UNIT = \
+	t/0400-milter-authres.t \
+	t/0401-milter-state.t \
+	t/0409-milter-fuzz-authres.t
+check_PROGRAMS += $(T_MILTER_UNIT)
+T_MILTER_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/milter
+T_MILTER_LDADD = milter/libelemta-milter.a $(T_UNIT_LDADD) $(SPF2_LIBS) \
+	$(MILTER_LIBS)
+t_0400_milter_authres_t_SOURCES = t/0400-milter-authres.c
+t_0400_milter_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0400_milter_authres_t_LDADD = $(T_MILTER_LDADD)
+t_0401_milter_state_t_SOURCES = t/0401-milter-state.c
+t_0401_milter_state_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0401_milter_state_t_LDADD = $(T_MILTER_LDADD)
+## The libFuzzer target, with a plain main() inside the same file (off
+## when FUZZ_LIBFUZZER is defined), so that gcc and "make check" run it.
+t_0409_milter_fuzz_authres_t_SOURCES = t/fuzz-milter-authres.c
+t_0409_milter_fuzz_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0409_milter_fuzz_authres_t_LDADD = $(T_MILTER_LDADD)
+
+T_MILTER_SHELL = \
+	t/0410-milter-spf.t \
+	t/0411-milter-miltertest.t
+dist_check_SCRIPTS += $(T_MILTER_SHELL)
+EXTRA_DIST += t/data/milter
+
+TESTS += $(T_MILTER_UNIT) $(T_MILTER_SHELL)
+SANITIZE_TESTS += $(T_MILTER_UNIT) $(T_MILTER_SHELL)

@@ -4,32 +4,205 @@
  * SUMMARY
  *	the [milter] section of elemta.conf
  * DESCRIPTION
- *	See milter-options.h.
+ *	See milter-options.h.  Action names map to enum milter_action
+ *	(milter.h) in the order accept, quarantine, tempfail, reject; the
+ *	table below is the one place that spells them.
  *--*/
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "milter-options.h"
 #include "runtime.h"
+#include "xalloc.h"
+
+static const char *const milter_actions[] = {
+	"accept", "quarantine", "tempfail", "reject", NULL,
+};
 
 static cfg_opt_t milter_opts[] = {
 	DAEMON_CONF_OPTS("inet:127.0.0.1:8894", ""),
+	CFG_STR("authserv_id", "", CFGF_NONE),
+	CFG_STR_LIST("internal_networks", "{\"127.0.0.0/8\", \"::1/128\"}",
+		     CFGF_NONE),
+	CFG_INT("max_headers", 1000, CFGF_NONE),
+	CFG_INT_CB("max_header_size", 65536, CFGF_NONE, conf_cb_size),
+	CFG_INT("max_dns_lookups", 50, CFGF_NONE),
+	CFG_INT_CB("milter_timeout", 300, CFGF_NONE, conf_cb_duration),
+	CFG_BOOL("spf", cfg_true, CFGF_NONE),
+	CFG_STR("spf_fail_action", "accept", CFGF_NONE),
+	CFG_STR("spf_softfail_action", "accept", CFGF_NONE),
+	CFG_STR("spf_temperror_action", "accept", CFGF_NONE),
+	CFG_STR("spf_permerror_action", "accept", CFGF_NONE),
 	CFG_END()
 };
 
+/* milter_check_net - config check for one internal_networks entry */
+static int
+milter_check_net(const char *value, char *err, size_t errlen)
+{
+	struct milter_net n;
+
+	return milter_net_parse(value, &n, err, errlen);
+}
+
 static const struct conf_check milter_checks[] = {
 	DAEMON_CONF_CHECKS,
+	{ "internal_networks", CONF_CHECK_FUNC, 0, 0, NULL, milter_check_net },
+	{ "max_headers", CONF_CHECK_RANGE, 10, 100000, NULL, NULL },
+	{ "max_header_size", CONF_CHECK_RANGE, 1024, 16777216, NULL, NULL },
+	{ "max_dns_lookups", CONF_CHECK_RANGE, 1, 1000, NULL, NULL },
+	{ "milter_timeout", CONF_CHECK_RANGE, 1, 86400, NULL, NULL },
+	{ "spf_fail_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
+	{ "spf_softfail_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
+	{ "spf_temperror_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
+	{ "spf_permerror_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
 	CONF_CHECK_END
 };
+
+/* milter_net_parse - "ADDR" or "ADDR/PREFIX", IPv4 or IPv6 */
+int
+milter_net_parse(const char *s, struct milter_net *out, char *err,
+		 size_t errlen)
+{
+	char addr[64], *end;
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	int max;
+	long prefix;
+
+	memset(out, 0, sizeof(*out));
+	if (alen == 0 || alen >= sizeof(addr)) {
+		x_err(err, errlen, "'%s': expected ADDRESS[/PREFIX]", s);
+		return -1;
+	}
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, out->addr) == 1) {
+		out->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		x_err(err, errlen, "'%s': not an IPv4 or IPv6 address", addr);
+		return -1;
+	}
+	prefix = max;
+	if (slash != NULL) {
+		prefix = strtol(slash + 1, &end, 10);
+		if (slash[1] == '\0' || *end != '\0' || prefix < 0
+		    || prefix > max) {
+			x_err(err, errlen, "'%s': bad prefix length (0-%d)", s,
+			      max);
+			return -1;
+		}
+	}
+	out->prefix = (int)prefix;
+	return 0;
+}
+
+/* milter_net_in - is the address (family, bytes) inside net? */
+static int
+milter_net_in(const struct milter_net *net, int family,
+	      const unsigned char *a)
+{
+	int full = net->prefix / 8, rest = net->prefix % 8;
+	unsigned char mask;
+
+	if (net->family != family)
+		return 0;
+	if (memcmp(net->addr, a, (size_t)full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	mask = (unsigned char)(0xff << (8 - rest));
+	return (net->addr[full] & mask) == (a[full] & mask);
+}
+
+/* milter_net_match - is addr (text) in one of the networks? */
+int
+milter_net_match(const struct milter_net *nets, size_t n, const char *addr)
+{
+	unsigned char a[16];
+	int family;
+	size_t i;
+
+	if (addr == NULL)
+		return 0;
+	if (inet_pton(AF_INET, addr, a) == 1) {
+		family = AF_INET;
+	} else if (inet_pton(AF_INET6, addr, a) == 1) {
+		family = AF_INET6;
+		/* An IPv4-mapped address matches the IPv4 networks. */
+		if (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+			memmove(a, a + 12, 4);
+			family = AF_INET;
+		}
+	} else {
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		if (milter_net_in(&nets[i], family, a))
+			return 1;
+	return 0;
+}
+
+/* milter_action_index - position of an action name in milter_actions */
+static int
+milter_action_index(const char *s)
+{
+	int i;
+
+	for (i = 0; milter_actions[i] != NULL; i++)
+		if (strcmp(milter_actions[i], s) == 0)
+			return i;
+	return 0;
+}
 
 /* milter_conf_load - copy the [milter] section into struct milter_conf */
 static int
 milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 {
 	struct milter_conf *c = out;
+	char host[256];
+	unsigned i, n;
 
-	return daemon_conf_load(sec, &c->daemon, err, errlen);
+	if (daemon_conf_load(sec, &c->daemon, err, errlen) < 0)
+		return -1;
+	c->authserv_id = conf_strdup_opt(sec, "authserv_id");
+	if (c->authserv_id == NULL) {
+		if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		c->authserv_id = x_strdup(host);
+	}
+	n = cfg_size(sec, "internal_networks");
+	c->internal = x_calloc(n + 1, sizeof(*c->internal));
+	for (i = 0; i < n; i++)
+		if (milter_net_parse(cfg_getnstr(sec, "internal_networks", i),
+				     &c->internal[c->ninternal++], err,
+				     errlen) < 0)
+			return -1;
+	c->max_headers = (int)cfg_getint(sec, "max_headers");
+	c->max_header_size = cfg_getint(sec, "max_header_size");
+	c->max_dns_lookups = (int)cfg_getint(sec, "max_dns_lookups");
+	c->milter_timeout = cfg_getint(sec, "milter_timeout");
+	c->spf = cfg_getbool(sec, "spf");
+	c->spf_fail_action =
+		milter_action_index(cfg_getstr(sec, "spf_fail_action"));
+	c->spf_softfail_action =
+		milter_action_index(cfg_getstr(sec, "spf_softfail_action"));
+	c->spf_temperror_action =
+		milter_action_index(cfg_getstr(sec, "spf_temperror_action"));
+	c->spf_permerror_action =
+		milter_action_index(cfg_getstr(sec, "spf_permerror_action"));
+	return 0;
 }
 
 /* milter_conf_release - free what milter_conf_load allocated */
@@ -39,6 +212,9 @@ milter_conf_release(void *out)
 	struct milter_conf *c = out;
 
 	daemon_conf_release(&c->daemon);
+	x_free(&c->authserv_id);
+	x_free(&c->internal);
+	c->ninternal = 0;
 }
 
 const struct conf_section milter_conf_section = {

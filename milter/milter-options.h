@@ -6,19 +6,48 @@
  * DESCRIPTION
  *	Declared here, next to the daemon that uses it, and part of the
  *	shared schema (lib/sections.c) so that every daemon checks the
- *	whole file.  The daemon's own options join this table in the issue
- *	that brings the daemon.
+ *	whole file.  The loaded struct is immutable: it lives inside a
+ *	configuration snapshot that threads share.
+ *
+ *	milter_net_parse() reads one internal_networks entry ("10.0.0.0/8",
+ *	"192.0.2.1", "2001:db8::/32"); milter_net_match() tells whether an
+ *	address (text) is in a list.  Both are pure.
  *--*/
 #ifndef ELEMTA_MILTER_OPTIONS_H
 #define ELEMTA_MILTER_OPTIONS_H
 
+#include <stddef.h>
+
 #include "conf.h"
 #include "daemon.h"
 
+struct milter_net {
+	int family;			/* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	int prefix;			/* 0..32 or 0..128 */
+};
+
 struct milter_conf {
 	struct daemon_conf daemon;	/* listen, metrics_listen, user... */
+	char *authserv_id;		/* never NULL: the host name if unset */
+	struct milter_net *internal;	/* internal_networks */
+	size_t ninternal;
+	int max_headers;
+	long max_header_size;
+	int max_dns_lookups;		/* per message */
+	long milter_timeout;		/* seconds, MTA <-> milter */
+	int spf;			/* check SPF at all */
+	int spf_fail_action;		/* enum milter_action */
+	int spf_softfail_action;
+	int spf_temperror_action;
+	int spf_permerror_action;
 };
 
 extern const struct conf_section milter_conf_section;
+
+int milter_net_parse(const char *s, struct milter_net *out, char *err,
+		     size_t errlen);
+int milter_net_match(const struct milter_net *nets, size_t n,
+		     const char *addr);
 
 #endif

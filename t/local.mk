@@ -82,7 +82,7 @@ EXTRA_DIST += \
 
 ## The tests that run Elemta's own C code, run again by tools/run-tests in
 ## a build configured with --enable-sanitizers.
-SANITIZE_TESTS = $(T_UNIT) t/0020-testd.t t/0021-conf-sample.t
+SANITIZE_TESTS += $(T_UNIT) t/0020-testd.t t/0021-conf-sample.t
 check-sanitize:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(SANITIZE_TESTS)'
 .PHONY: check-sanitize

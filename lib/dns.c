@@ -1,0 +1,528 @@
+/*++
+ * NAME
+ *	dns 3
+ * SUMMARY
+ *	the one DNS resolver of a process (libunbound)
+ * DESCRIPTION
+ *	See dns.h.  libunbound's synchronous ub_resolve() has no timeout
+ *	of its own (a dead forwarder can hold it for tens of seconds), so
+ *	queries are asynchronous: ub_resolve_async() from the asking
+ *	thread, answers delivered by one dispatcher thread that runs
+ *	ub_process(), and each asking thread waits on its own condition
+ *	variable with a deadline.  A query that times out is cancelled;
+ *	when the answer is already on its way (ub_cancel fails), the
+ *	callback frees the abandoned query instead.
+ *
+ *	libunbound answers the special-use zones (test., invalid., the
+ *	reverse zones of the documentation networks...) itself with
+ *	NXDOMAIN by default; they are made transparent so that the
+ *	configured nameservers are asked, which is what a test DNS (and
+ *	a site that serves such names) needs.
+ *--*/
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <unbound.h>
+
+#include "conf.h"
+#include "dns.h"
+#include "xalloc.h"
+
+#define DNS_CLASS_IN	1
+
+struct dns_resolver {
+	struct ub_ctx *ctx;
+	int timeout;			/* seconds per attempt */
+	int retries;
+	pthread_mutex_t lock;		/* queries' state, dispatcher start */
+	pthread_t dispatcher;
+	int running;			/* dispatcher started */
+	volatile int stopping;
+};
+
+struct dns_pending {
+	pthread_cond_t cond;
+	int done;
+	int abandoned;
+	int err;
+	struct ub_result *result;
+	struct dns_resolver *r;
+};
+
+/* dns_status_str - a status as a word for logs */
+const char *
+dns_status_str(enum dns_status st)
+{
+	switch (st) {
+	case DNS_OK:
+		return "ok";
+	case DNS_NXDOMAIN:
+		return "nxdomain";
+	case DNS_NODATA:
+		return "nodata";
+	case DNS_TEMPFAIL:
+		return "tempfail";
+	case DNS_TIMEOUT:
+		return "timeout";
+	case DNS_LIMIT:
+		return "limit";
+	}
+	return "unknown";
+}
+
+/* dns_nameserver_check - "ADDR" or "ADDR@PORT" */
+int
+dns_nameserver_check(const char *s, char *err, size_t errlen)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	char addr[INET6_ADDRSTRLEN + 1], *end;
+	const char *at = strchr(s, '@');
+	size_t alen = at ? (size_t)(at - s) : strlen(s);
+	long port;
+
+	if (alen == 0 || alen >= sizeof(addr)) {
+		x_err(err, errlen, "'%s': expected ADDRESS or ADDRESS@PORT",
+		      s);
+		return -1;
+	}
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, buf) != 1
+	    && inet_pton(AF_INET6, addr, buf) != 1) {
+		x_err(err, errlen, "'%s': not an IPv4 or IPv6 address", addr);
+		return -1;
+	}
+	if (at != NULL) {
+		errno = 0;
+		port = strtol(at + 1, &end, 10);
+		if (at[1] == '\0' || *end != '\0' || errno != 0 || port < 1
+		    || port > 65535) {
+			x_err(err, errlen, "'%s': bad port (1-65535)", s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Special-use zones libunbound would answer itself.  "nodefault" has no
+ * effect through ub_ctx_set_option() (unbound 1.17); an empty
+ * "transparent" zone forwards like any other name.
+ */
+static const char *const dns_special_zones[] = {
+	"test.", "invalid.", "onion.", "home.arpa.",
+	"2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa.",
+	"113.0.203.in-addr.arpa.", NULL,
+};
+
+/* dns_setup - options, zones and forwarders of a new context */
+static int
+dns_setup(struct ub_ctx *ctx, const struct dns_conf *dc, char *err,
+	  size_t errlen)
+{
+	const char *const *z;
+	char opt[64];
+	size_t i;
+	int rc;
+
+	/* Threads, not a forked helper: nothing outlives the process. */
+	if ((rc = ub_ctx_async(ctx, 1)) != 0
+	    /* a loopback forwarder is refused unless this is off */
+	    || (rc = ub_ctx_set_option(ctx, "do-not-query-localhost:",
+				       "no")) != 0
+	    || (rc = ub_ctx_set_option(ctx, "unblock-lan-zones:",
+				       "yes")) != 0) {
+		x_err(err, errlen, "libunbound: %s", ub_strerror(rc));
+		return -1;
+	}
+	for (z = dns_special_zones; *z != NULL; z++) {
+		snprintf(opt, sizeof(opt), "%s transparent", *z);
+		if ((rc = ub_ctx_set_option(ctx, "local-zone:", opt)) != 0) {
+			x_err(err, errlen, "libunbound: local-zone %s: %s", *z,
+			      ub_strerror(rc));
+			return -1;
+		}
+	}
+	for (i = 0; i < dc->nnameservers; i++) {
+		if (dns_nameserver_check(dc->nameservers[i], err, errlen) < 0)
+			return -1;
+		if ((rc = ub_ctx_set_fwd(ctx, dc->nameservers[i])) != 0) {
+			x_err(err, errlen, "nameserver %s: %s",
+			      dc->nameservers[i], ub_strerror(rc));
+			return -1;
+		}
+	}
+	/* No nameservers: those of resolv.conf; without them, recurse. */
+	if (dc->nnameservers == 0
+	    && (rc = ub_ctx_resolvconf(ctx, NULL)) != 0
+	    && rc != UB_READFILE) {
+		x_err(err, errlen, "/etc/resolv.conf: %s", ub_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* dns_resolver_new - one libunbound context configured from dc */
+struct dns_resolver *
+dns_resolver_new(const struct dns_conf *dc, char *err, size_t errlen)
+{
+	struct dns_resolver *r;
+	struct ub_ctx *ctx;
+
+	if ((ctx = ub_ctx_create()) == NULL) {
+		x_err(err, errlen, "ub_ctx_create failed");
+		return NULL;
+	}
+	if (dns_setup(ctx, dc, err, errlen) < 0) {
+		ub_ctx_delete(ctx);
+		return NULL;
+	}
+	r = x_calloc(1, sizeof(*r));
+	r->ctx = ctx;
+	r->timeout = dc->timeout > 0 ? dc->timeout : 5;
+	r->retries = dc->retries >= 0 ? dc->retries : 0;
+	pthread_mutex_init(&r->lock, NULL);
+	return r;
+}
+
+/* dns_dispatch - the dispatcher thread: deliver answers to callbacks */
+static void *
+dns_dispatch(void *arg)
+{
+	struct dns_resolver *r = arg;
+	struct pollfd pfd;
+
+	pfd.fd = ub_fd(r->ctx);
+	pfd.events = POLLIN;
+	while (!r->stopping) {
+		/* A short timeout, only to notice r->stopping. */
+		if (poll(&pfd, 1, 200) > 0)
+			(void)ub_process(r->ctx);
+	}
+	return NULL;
+}
+
+/* dns_resolver_free - stop the dispatcher and free everything */
+void
+dns_resolver_free(struct dns_resolver **rp)
+{
+	struct dns_resolver *r = *rp;
+
+	if (r == NULL)
+		return;
+	if (r->running) {
+		r->stopping = 1;
+		pthread_join(r->dispatcher, NULL);
+	}
+	ub_ctx_delete(r->ctx);
+	pthread_mutex_destroy(&r->lock);
+	x_free(rp);
+}
+
+/* dns_callback - an answer arrived (dispatcher thread) */
+static void
+dns_callback(void *arg, int err, struct ub_result *result)
+{
+	struct dns_pending *q = arg;
+	struct dns_resolver *r = q->r;
+
+	pthread_mutex_lock(&r->lock);
+	if (q->abandoned) {
+		pthread_mutex_unlock(&r->lock);
+		if (result != NULL)
+			ub_resolve_free(result);
+		pthread_cond_destroy(&q->cond);
+		free(q);
+		return;
+	}
+	q->done = 1;
+	q->err = err;
+	q->result = result;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* dns_start - start the dispatcher once (caller holds the lock) */
+static int
+dns_start(struct dns_resolver *r)
+{
+	if (r->running)
+		return 0;
+	if (pthread_create(&r->dispatcher, NULL, dns_dispatch, r) != 0)
+		return -1;
+	r->running = 1;
+	return 0;
+}
+
+/* dns_attempt - one asynchronous query with a deadline */
+static int
+dns_attempt(struct dns_resolver *r, const char *name, int type,
+	    struct ub_result **resp, char *why, size_t whylen)
+{
+	pthread_condattr_t ca;
+	struct dns_pending *q;
+	struct timespec deadline;
+	int id, rc, timed_out = 0;
+
+	*resp = NULL;
+	q = x_calloc(1, sizeof(*q));
+	q->r = r;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	pthread_mutex_lock(&r->lock);
+	if (dns_start(r) < 0) {
+		pthread_mutex_unlock(&r->lock);
+		pthread_cond_destroy(&q->cond);
+		free(q);
+		x_err(why, whylen, "cannot start the DNS dispatcher thread");
+		return -1;
+	}
+	pthread_mutex_unlock(&r->lock);
+
+	rc = ub_resolve_async(r->ctx, name, type, DNS_CLASS_IN, q,
+			      dns_callback, &id);
+	if (rc != 0) {
+		pthread_cond_destroy(&q->cond);
+		free(q);
+		x_err(why, whylen, "%s", ub_strerror(rc));
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += r->timeout;
+
+	pthread_mutex_lock(&r->lock);
+	while (!q->done && !timed_out)
+		if (pthread_cond_timedwait(&q->cond, &r->lock,
+					   &deadline) == ETIMEDOUT)
+			timed_out = !q->done;
+	if (timed_out) {
+		q->abandoned = 1;
+		pthread_mutex_unlock(&r->lock);
+		/* Cancelled: the callback never runs, q is ours to free.
+		 * Otherwise the callback is on its way and frees q. */
+		if (ub_cancel(r->ctx, id) == 0) {
+			pthread_cond_destroy(&q->cond);
+			free(q);
+		}
+		x_err(why, whylen, "no answer within %ds", r->timeout);
+		return 1;
+	}
+	pthread_mutex_unlock(&r->lock);
+	rc = q->err;
+	*resp = q->result;
+	pthread_cond_destroy(&q->cond);
+	free(q);
+	if (rc != 0) {
+		if (*resp != NULL)
+			ub_resolve_free(*resp);
+		*resp = NULL;
+		x_err(why, whylen, "%s", ub_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* dns_classify - the status of a libunbound result */
+static enum dns_status
+dns_classify(const struct ub_result *res, char *why, size_t whylen)
+{
+	if (res->nxdomain)
+		return DNS_NXDOMAIN;
+	if (res->rcode != 0) {
+		x_err(why, whylen, "rcode %d%s", res->rcode,
+		      res->rcode == 2 ? " (SERVFAIL)" :
+		      res->rcode == 5 ? " (REFUSED)" : "");
+		return DNS_TEMPFAIL;
+	}
+	if (!res->havedata)
+		return DNS_NODATA;
+	return DNS_OK;
+}
+
+/* dns_query - look up name/type with timeout and retries */
+enum dns_status
+dns_query(struct dns_resolver *r, const char *name, int type,
+	  struct dns_counter *cnt, struct dns_answer **ap)
+{
+	struct dns_answer *a = x_calloc(1, sizeof(*a));
+	struct ub_result *res = NULL;
+	int attempt, rc;
+	size_t n;
+
+	if (cnt != NULL && cnt->limit > 0 && cnt->lookups >= cnt->limit) {
+		a->status = DNS_LIMIT;
+		x_err(a->why, sizeof(a->why), "more than %u DNS lookups",
+		      cnt->limit);
+		goto out;
+	}
+	if (cnt != NULL)
+		cnt->lookups++;
+	for (attempt = 0; attempt <= r->retries; attempt++) {
+		if (res != NULL)
+			ub_resolve_free(res);
+		res = NULL;
+		rc = dns_attempt(r, name, type, &res, a->why, sizeof(a->why));
+		if (rc < 0) {
+			a->status = DNS_TEMPFAIL;
+			continue;
+		}
+		if (rc > 0) {
+			a->status = DNS_TIMEOUT;
+			continue;
+		}
+		a->status = dns_classify(res, a->why, sizeof(a->why));
+		a->rcode = res->rcode;
+		if (a->status != DNS_TEMPFAIL)
+			break;
+	}
+	if (res != NULL && a->status == DNS_OK) {
+		for (n = 0; res->data[n] != NULL; n++)
+			;
+		a->count = n;
+		a->data = (const unsigned char **)res->data;
+		a->len = x_calloc(n + 1, sizeof(size_t));
+		for (n = 0; n < a->count; n++)
+			((size_t *)a->len)[n] = (size_t)res->len[n];
+		a->ttl = res->ttl;
+		a->priv = res;
+	} else if (res != NULL) {
+		a->ttl = res->ttl;
+		ub_resolve_free(res);
+	}
+out:
+	rc = a->status;
+	if (ap != NULL)
+		*ap = a;
+	else
+		dns_answer_free(&a);
+	return (enum dns_status)rc;
+}
+
+/* dns_answer_free - free an answer and set *ap to NULL */
+void
+dns_answer_free(struct dns_answer **ap)
+{
+	struct dns_answer *a = *ap;
+
+	if (a == NULL)
+		return;
+	if (a->priv != NULL)
+		ub_resolve_free(a->priv);
+	free((void *)a->len);
+	x_free(ap);
+}
+
+/* dns_txt_join - TXT character-strings joined */
+char *
+dns_txt_join(const unsigned char *rdata, size_t len)
+{
+	char *out = x_malloc(len + 1), *p = out;
+	size_t pos = 0, slen;
+
+	while (pos < len) {
+		slen = rdata[pos++];
+		if (pos + slen > len) {
+			free(out);
+			return NULL;
+		}
+		memcpy(p, rdata + pos, slen);
+		p += slen;
+		pos += slen;
+	}
+	*p = '\0';
+	return out;
+}
+
+/* dns_name_text - an uncompressed wire name as text */
+int
+dns_name_text(const unsigned char *rdata, size_t len, char *out,
+	      size_t outlen)
+{
+	size_t pos = 0, o = 0, lab;
+
+	if (outlen == 0)
+		return -1;
+	while (pos < len && rdata[pos] != 0) {
+		lab = rdata[pos++];
+		if ((lab & 0xc0) != 0 || pos + lab > len
+		    || o + lab + 2 > outlen)
+			return -1;
+		if (o > 0)
+			out[o++] = '.';
+		memcpy(out + o, rdata + pos, lab);
+		o += lab;
+		pos += lab;
+	}
+	if (pos >= len)
+		return -1;
+	out[o] = '\0';
+	return (int)(pos + 1);
+}
+
+/*
+ * The [dns] section.
+ */
+static int
+dns_check_nameserver(const char *value, char *err, size_t errlen)
+{
+	return dns_nameserver_check(value, err, errlen);
+}
+
+static cfg_opt_t dns_opts[] = {
+	CFG_STR_LIST("nameservers", "{}", CFGF_NONE),
+	CFG_INT_CB("timeout", 5, CFGF_NONE, conf_cb_duration),
+	CFG_INT("retries", 1, CFGF_NONE),
+	CFG_END()
+};
+
+static const struct conf_check dns_checks[] = {
+	{ "nameservers", CONF_CHECK_FUNC, 0, 0, NULL, dns_check_nameserver },
+	{ "timeout", CONF_CHECK_RANGE, 1, 300, NULL, NULL },
+	{ "retries", CONF_CHECK_RANGE, 0, 10, NULL, NULL },
+	CONF_CHECK_END
+};
+
+/* dns_conf_load - copy the [dns] section into struct dns_conf */
+static int
+dns_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
+{
+	struct dns_conf *c = out;
+	unsigned i, n = cfg_size(sec, "nameservers");
+
+	c->nameservers = x_calloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		c->nameservers[c->nnameservers++] =
+			x_strdup(cfg_getnstr(sec, "nameservers", i));
+	c->timeout = (int)cfg_getint(sec, "timeout");
+	c->retries = (int)cfg_getint(sec, "retries");
+	return 0;
+}
+
+/* dns_conf_release - free what dns_conf_load allocated */
+static void
+dns_conf_release(void *out)
+{
+	struct dns_conf *c = out;
+	size_t i;
+
+	for (i = 0; i < c->nnameservers; i++)
+		free(c->nameservers[i]);
+	x_free(&c->nameservers);
+	c->nnameservers = 0;
+}
+
+const struct conf_section dns_conf_section = {
+	"dns", dns_opts, dns_checks, sizeof(struct dns_conf),
+	dns_conf_load, dns_conf_release,
+};

@@ -1,0 +1,130 @@
+/*++
+ * NAME
+ *	dns 3h
+ * SUMMARY
+ *	the one DNS resolver of a process (libunbound)
+ * SYNOPSIS
+ *	#include "dns.h"
+ *
+ *	struct dns_resolver *r = dns_resolver_new(dc, err, sizeof(err));
+ *	struct dns_counter cnt = { 0, 50 };
+ *	struct dns_answer *a;
+ *
+ *	switch (dns_query(r, "example.test", DNS_T_TXT, &cnt, &a)) {
+ *	case DNS_OK: ... a->data[i], a->len[i] ...
+ *	}
+ *	dns_answer_free(&a);
+ * DESCRIPTION
+ *	Every lookup of a daemon (SPF, DKIM keys, DMARC records) goes
+ *	through one struct dns_resolver: one libunbound context, so one
+ *	cache that honours the records' TTLs, shared by all threads.
+ *	The nameservers are forwarders with an optional port, in unbound's
+ *	spelling ("127.0.0.1@5353", "::1@53"); with none configured the
+ *	resolver forwards to the servers of /etc/resolv.conf, or recurses
+ *	from the root when that file has none.  No DNSSEC validation.
+ *
+ *	dns_query() is synchronous and thread-safe: it waits at most the
+ *	configured timeout per attempt, and retries a timed-out or
+ *	SERVFAIL query the configured number of times.  The outcome is one
+ *	clear status; the answer (when asked for) carries the records'
+ *	rdata, as libunbound hands it over (domain names inside rdata are
+ *	not compressed).  A struct dns_counter counts the lookups of one
+ *	unit of work (a message) and refuses more than its limit, without
+ *	asking the network.
+ *
+ *	The first query starts a dispatcher thread, so create resolvers
+ *	whenever convenient but query only after the process has detached
+ *	(threads do not survive fork).  Nothing here logs: temporary
+ *	failures say why in dns_answer.why.
+ *--*/
+#ifndef ELEMTA_DNS_H
+#define ELEMTA_DNS_H
+
+#include <stddef.h>
+
+/* The record types the daemons ask for. */
+enum {
+	DNS_T_A = 1,
+	DNS_T_NS = 2,
+	DNS_T_CNAME = 5,
+	DNS_T_PTR = 12,
+	DNS_T_MX = 15,
+	DNS_T_TXT = 16,
+	DNS_T_AAAA = 28,
+};
+
+enum dns_status {
+	DNS_OK,			/* records in the answer */
+	DNS_NXDOMAIN,		/* the name does not exist */
+	DNS_NODATA,		/* the name exists, no record of that type */
+	DNS_TEMPFAIL,		/* SERVFAIL, REFUSED, resolver error */
+	DNS_TIMEOUT,		/* no answer within timeout x (retries + 1) */
+	DNS_LIMIT,		/* the counter's limit was reached: not asked */
+};
+
+struct dns_answer {
+	enum dns_status status;
+	int rcode;		/* DNS rcode (0 NOERROR, 3 NXDOMAIN ...) */
+	int ttl;		/* of the answer, seconds */
+	size_t count;		/* number of records */
+	const unsigned char **data;	/* rdata of each record */
+	const size_t *len;	/* its length */
+	char why[128];		/* for DNS_TEMPFAIL / DNS_TIMEOUT / DNS_LIMIT */
+	void *priv;		/* owned by dns.c */
+};
+
+/* Lookups of one unit of work; limit 0 means no limit.  Not locked:
+ * one counter per thread of work. */
+struct dns_counter {
+	unsigned lookups;	/* queries asked (retries not counted) */
+	unsigned limit;
+};
+
+/* The [dns] configuration section (shared by every daemon). */
+struct conf_section;
+extern const struct conf_section dns_conf_section;
+struct dns_conf {
+	char **nameservers;	/* "ADDR" or "ADDR@PORT"; NULL-terminated */
+	size_t nnameservers;	/* 0: /etc/resolv.conf */
+	int timeout;		/* seconds per attempt */
+	int retries;		/* further attempts after a timeout */
+};
+
+struct dns_resolver;
+
+/* dns_resolver_new - a resolver as dc says; NULL with a message */
+struct dns_resolver *dns_resolver_new(const struct dns_conf *dc,
+				      char *err, size_t errlen);
+/* dns_resolver_free - stop the dispatcher, free; sets *rp to NULL.
+ * No query may be in progress. */
+void dns_resolver_free(struct dns_resolver **rp);
+
+/*
+ * dns_query - look up name/type; the status.  With ap non-NULL, *ap
+ * gets a new answer (whatever the status; free with dns_answer_free).
+ * cnt may be NULL (not counted).
+ */
+enum dns_status dns_query(struct dns_resolver *r, const char *name,
+			  int type, struct dns_counter *cnt,
+			  struct dns_answer **ap);
+void dns_answer_free(struct dns_answer **ap);
+
+/* dns_status_str - "ok", "nxdomain", "nodata", "tempfail", "timeout",
+ * "limit" */
+const char *dns_status_str(enum dns_status st);
+
+/* dns_txt_join - the character-strings of a TXT rdata joined, as SPF
+ * and DKIM read them; malloc'ed, or NULL if the rdata is malformed */
+char *dns_txt_join(const unsigned char *rdata, size_t len);
+
+/* dns_name_text - an uncompressed wire-format name at rdata (len bytes
+ * available) as text without the final dot ("" for the root); returns
+ * the bytes it occupies, or -1 if malformed or out does not hold it */
+int dns_name_text(const unsigned char *rdata, size_t len, char *out,
+		  size_t outlen);
+
+/* dns_nameserver_check - is s "ADDR" or "ADDR@PORT" (IPv4 or IPv6)?
+ * 0, or -1 with a message */
+int dns_nameserver_check(const char *s, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,290 @@
+/*++
+ * NAME
+ *	milter-callbacks 3
+ * SUMMARY
+ *	libmilter glue: callbacks in, pipeline, actions out
+ * DESCRIPTION
+ *	Each callback is short: it records what the MTA said into the
+ *	connection or message state (milter-conn.c); end of message runs
+ *	the pipeline and applies its outcome: forged Authentication-Results
+ *	removed (smfi_chgheader), ours inserted at the top (smfi_insheader
+ *	index 0), then the verdict (reply code, quarantine).
+ *
+ *	connect, helo, eoh and body are implemented even where they do
+ *	little, since a NULL callback makes libmilter negotiate the stage
+ *	away (miltertest then aborts on it), and DKIM needs the body.
+ *
+ *	The queue id ("i") is read at MAIL FROM and again at EOH and EOM:
+ *	Postfix assigns it only after the first accepted RCPT.
+ *--*/
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <libmilter/mfapi.h>
+
+#include "conf.h"
+#include "log.h"
+#include "milter.h"
+#include "xalloc.h"
+
+#define MILTER_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE \
+			| SMFIF_SETSYMLIST)
+
+static struct dns_resolver *milter_dns;
+
+/* milter_callbacks_init - what every connection needs */
+void
+milter_callbacks_init(struct dns_resolver *dns)
+{
+	milter_dns = dns;
+}
+
+/* milter_conn_of - our state of a libmilter context */
+static struct milter_conn *
+milter_conn_of(SMFICTX *ctx)
+{
+	return smfi_getpriv(ctx);
+}
+
+/* milter_read_qid - (re)read the queue id macro */
+static void
+milter_read_qid(SMFICTX *ctx, struct milter_msg *m)
+{
+	milter_msg_set_qid(m, smfi_getsymval(ctx, "i"));
+}
+
+/* milter_negotiate - ask for the actions, protocol and macros we need */
+static sfsistat
+milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+		 unsigned long f2, unsigned long f3, unsigned long *pf0,
+		 unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	*pf0 = f0 & MILTER_ACTIONS;
+	if ((f0 & MILTER_ACTIONS) != MILTER_ACTIONS)
+		msg_warn("the MTA does not offer every action needed "
+			 "(offered 0x%lx, wanted 0x%lx): some results may not "
+			 "be applied", f0, (unsigned long)MILTER_ACTIONS);
+	/* Header values exactly as sent (DKIM needs the leading space). */
+	*pf1 = f1 & SMFIP_HDR_LEADSPC;
+	*pf2 = 0;
+	*pf3 = 0;
+	if (f0 & SMFIF_SETSYMLIST) {
+		smfi_setsymlist(ctx, SMFIM_CONNECT,
+				"j {daemon_name} {client_addr} {client_name}");
+		smfi_setsymlist(ctx, SMFIM_ENVFROM,
+				"i {auth_type} {auth_authen} {mail_addr}");
+		smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i {rcpt_addr}");
+		smfi_setsymlist(ctx, SMFIM_EOH, "i");
+		smfi_setsymlist(ctx, SMFIM_EOM, "i");
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* milter_addr_text - a socket address as text, or NULL */
+static char *
+milter_addr_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	if (sa == NULL)
+		return NULL;
+	if (sa->sa_family == AF_INET)
+		return (char *)inet_ntop(AF_INET,
+			&((const struct sockaddr_in *)(const void *)sa)
+				 ->sin_addr, buf, (socklen_t)len);
+	if (sa->sa_family == AF_INET6)
+		return (char *)inet_ntop(AF_INET6,
+			&((const struct sockaddr_in6 *)(const void *)sa)
+				 ->sin6_addr, buf, (socklen_t)len);
+	return NULL;
+}
+
+/* milter_connect - a new SMTP client: take a configuration reference */
+static sfsistat
+milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct milter_conn *c = milter_conn_of(ctx);
+	char buf[INET6_ADDRSTRLEN];
+	const char *addr;
+
+	if (c == NULL) {
+		c = milter_conn_new(conf_current(), milter_dns);
+		smfi_setpriv(ctx, c);
+	}
+	addr = smfi_getsymval(ctx, "{client_addr}");
+	if (addr == NULL || *addr == '\0')
+		addr = milter_addr_text((const struct sockaddr *)hostaddr,
+					buf, sizeof(buf));
+	milter_conn_set_client(c, addr, hostname);
+	return SMFIS_CONTINUE;
+}
+
+/* milter_helo - the HELO/EHLO name */
+static sfsistat
+milter_helo(SMFICTX *ctx, char *helo)
+{
+	struct milter_conn *c = milter_conn_of(ctx);
+
+	if (c != NULL)
+		milter_conn_set_helo(c, helo);
+	return SMFIS_CONTINUE;
+}
+
+/* milter_envfrom - MAIL FROM: a new message */
+static sfsistat
+milter_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct milter_conn *c = milter_conn_of(ctx);
+	struct milter_msg *m;
+
+	if (c == NULL) {	/* no connect stage (should not happen) */
+		c = milter_conn_new(conf_current(), milter_dns);
+		smfi_setpriv(ctx, c);
+	}
+	m = milter_msg_new(c, argv && argv[0] ? argv[0] : "");
+	milter_read_qid(ctx, m);
+	milter_msg_set_auth(m, smfi_getsymval(ctx, "{auth_type}"),
+			    smfi_getsymval(ctx, "{auth_authen}"));
+	return SMFIS_CONTINUE;
+}
+
+/* milter_envrcpt - one recipient */
+static sfsistat
+milter_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct milter_conn *c = milter_conn_of(ctx);
+
+	if (c != NULL && c->msg != NULL && argv && argv[0])
+		milter_msg_rcpt(c->msg, argv[0]);
+	return SMFIS_CONTINUE;
+}
+
+/* milter_header - one header */
+static sfsistat
+milter_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct milter_conn *c = milter_conn_of(ctx);
+
+	if (c != NULL && c->msg != NULL && name != NULL)
+		milter_msg_header(c->msg, name, value);
+	return SMFIS_CONTINUE;
+}
+
+/* milter_eoh - end of headers: the queue id is known by now */
+static sfsistat
+milter_eoh(SMFICTX *ctx)
+{
+	struct milter_conn *c = milter_conn_of(ctx);
+
+	if (c != NULL && c->msg != NULL)
+		milter_read_qid(ctx, c->msg);
+	return SMFIS_CONTINUE;
+}
+
+/* milter_body - a body chunk (counted now; hashed by DKIM later) */
+static sfsistat
+milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct milter_conn *c = milter_conn_of(ctx);
+
+	if (c != NULL && c->msg != NULL)
+		c->msg->body_bytes += len;
+	return SMFIS_CONTINUE;
+}
+
+/* milter_apply - send the outcome to the MTA; the sfsistat to return */
+static sfsistat
+milter_apply(SMFICTX *ctx, struct milter_msg *m,
+	     const struct milter_outcome *o)
+{
+	size_t i;
+
+	switch (m->action) {
+	case MILTER_REJECT:
+	case MILTER_TEMPFAIL:
+		if (smfi_setreply(ctx, m->reply_code, m->reply_xcode,
+				  m->reply_text) != MI_SUCCESS)
+			qid_warn(m->qid, "cannot set reply %s %s",
+				 m->reply_code, m->reply_xcode);
+		return m->action == MILTER_REJECT ? SMFIS_REJECT
+						  : SMFIS_TEMPFAIL;
+	default:
+		break;
+	}
+	for (i = 0; i < o->ndelete_ar; i++)
+		if (smfi_chgheader(ctx, AUTHRES_HEADER, (int)o->delete_ar[i],
+				   NULL) != MI_SUCCESS)
+			qid_warn(m->qid, "cannot remove %s #%u", AUTHRES_HEADER,
+				 o->delete_ar[i]);
+	if (smfi_insheader(ctx, 0, AUTHRES_HEADER, o->authres) != MI_SUCCESS)
+		qid_warn(m->qid, "cannot add %s", AUTHRES_HEADER);
+	if (m->action == MILTER_QUARANTINE
+	    && smfi_quarantine(ctx, m->quarantine_reason) != MI_SUCCESS)
+		qid_warn(m->qid, "cannot quarantine");
+	return SMFIS_CONTINUE;
+}
+
+/* milter_eom - end of message: the whole pipeline, then the verdict */
+static sfsistat
+milter_eom(SMFICTX *ctx)
+{
+	struct milter_conn *c = milter_conn_of(ctx);
+	struct milter_outcome o;
+	sfsistat rc;
+
+	if (c == NULL || c->msg == NULL)
+		return SMFIS_CONTINUE;
+	milter_read_qid(ctx, c->msg);
+	milter_pipeline_run(c->msg, &o);
+	rc = milter_apply(ctx, c->msg, &o);
+	milter_outcome_free(&o);
+	milter_msg_free(&c->msg);
+	return rc;
+}
+
+/* milter_abort - the message was aborted (RSET, QUIT mid-message) */
+static sfsistat
+milter_abort(SMFICTX *ctx)
+{
+	struct milter_conn *c = milter_conn_of(ctx);
+
+	if (c != NULL)
+		milter_msg_free(&c->msg);
+	return SMFIS_CONTINUE;
+}
+
+/* milter_close - the connection ends: drop its configuration reference */
+static sfsistat
+milter_close(SMFICTX *ctx)
+{
+	struct milter_conn *c = milter_conn_of(ctx);
+
+	if (c != NULL) {
+		smfi_setpriv(ctx, NULL);
+		milter_conn_free(&c);
+	}
+	return SMFIS_CONTINUE;
+}
+
+struct smfiDesc milter_desc = {
+	"elemta-milter",	/* filter name */
+	SMFI_VERSION,		/* version code */
+	MILTER_ACTIONS,		/* flags */
+	milter_connect,		/* connection info filter */
+	milter_helo,		/* SMTP HELO command filter */
+	milter_envfrom,		/* envelope sender filter */
+	milter_envrcpt,		/* envelope recipient filter */
+	milter_header,		/* header filter */
+	milter_eoh,		/* end of header */
+	milter_body,		/* body block filter */
+	milter_eom,		/* end of message */
+	milter_abort,		/* message aborted */
+	milter_close,		/* connection cleanup */
+	NULL,			/* unknown SMTP commands */
+	NULL,			/* DATA command */
+	milter_negotiate,	/* option negotiation */
+};

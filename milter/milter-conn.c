@@ -1,0 +1,316 @@
+/*++
+ * NAME
+ *	milter-conn 3
+ * SUMMARY
+ *	per-connection and per-message state of elemta-milter
+ * DESCRIPTION
+ *	See milter.h.  Everything here belongs to one connection, which
+ *	libmilter serves in one thread at a time: no locks.
+ *
+ *	Header caps: at most max_headers headers and max_header_size bytes
+ *	per header are kept for the checks; the rest is counted, logged
+ *	once per message, and dropped.  Authentication-Results headers are
+ *	counted (and checked for our authserv-id) whatever the caps, since
+ *	their index is what removing one takes, and a forged one must go
+ *	even when it is the 1001st header.
+ *--*/
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "milter.h"
+#include "xalloc.h"
+
+/* The longest A-R header value we look into for its authserv-id. */
+#define MILTER_AR_SCAN	4096
+
+/* milter_conn_new - a connection holding a reference to conf */
+struct milter_conn *
+milter_conn_new(struct conf *conf, struct dns_resolver *dns)
+{
+	struct milter_conn *c = x_calloc(1, sizeof(*c));
+
+	c->conf = conf;
+	c->mc = conf_get(conf, &milter_conf_section);
+	c->dns = dns;
+	return c;
+}
+
+/* milter_conn_set_client - the client's address and name */
+void
+milter_conn_set_client(struct milter_conn *c, const char *addr,
+		       const char *name)
+{
+	x_free(&c->client_addr);
+	x_free(&c->client_name);
+	if (addr != NULL && *addr != '\0')
+		c->client_addr = x_strdup(addr);
+	if (name != NULL && *name != '\0')
+		c->client_name = x_strdup(name);
+	c->internal = milter_net_match(c->mc->internal, c->mc->ninternal,
+				       c->client_addr);
+}
+
+/* milter_conn_set_helo - the HELO/EHLO name */
+void
+milter_conn_set_helo(struct milter_conn *c, const char *helo)
+{
+	x_free(&c->helo);
+	if (helo != NULL && *helo != '\0')
+		c->helo = x_strdup(helo);
+}
+
+/* milter_conn_free - free the connection, its message, its reference */
+void
+milter_conn_free(struct milter_conn **cp)
+{
+	struct milter_conn *c = *cp;
+
+	if (c == NULL)
+		return;
+	milter_msg_free(&c->msg);
+	x_free(&c->client_addr);
+	x_free(&c->client_name);
+	x_free(&c->helo);
+	conf_unref(&c->conf);
+	x_free(cp);
+}
+
+/* milter_strip_brackets - "<a@b>" -> "a@b", "<>" -> "" */
+static char *
+milter_strip_brackets(const char *s)
+{
+	size_t len;
+
+	if (s == NULL)
+		return x_strdup("");
+	len = strlen(s);
+	if (len >= 2 && s[0] == '<' && s[len - 1] == '>')
+		return x_strndup(s + 1, len - 2);
+	return x_strdup(s);
+}
+
+/* milter_msg_new - a new message (replacing any previous one) */
+struct milter_msg *
+milter_msg_new(struct milter_conn *c, const char *sender)
+{
+	struct milter_msg *m = x_calloc(1, sizeof(*m));
+
+	milter_msg_free(&c->msg);
+	c->msg = m;
+	m->conn = c;
+	snprintf(m->qid, sizeof(m->qid), "NOQUEUE");
+	m->sender = milter_strip_brackets(sender);
+	m->dns.limit = (unsigned)c->mc->max_dns_lookups;
+	m->action = MILTER_ACCEPT;
+	return m;
+}
+
+/* milter_msg_free - free a message and set *mp to NULL */
+void
+milter_msg_free(struct milter_msg **mp)
+{
+	struct milter_msg *m = *mp;
+	size_t i;
+
+	if (m == NULL)
+		return;
+	if (m->conn != NULL && m->conn->msg == m)
+		m->conn->msg = NULL;
+	for (i = 0; i < m->nrcpts; i++)
+		free(m->rcpts[i]);
+	free(m->rcpts);
+	for (i = 0; i < m->nheaders; i++) {
+		free(m->headers[i].name);
+		free(m->headers[i].value);
+	}
+	free(m->headers);
+	free(m->ar_ours);
+	for (i = 0; i < m->nresults; i++)
+		authres_result_clear(&m->results[i]);
+	free(m->auth_type);
+	free(m->auth_authen);
+	free(m->sender);
+	free(m->summary);
+	free(m->reply_text);
+	free(m->quarantine_reason);
+	free(m);
+	*mp = NULL;	/* mp may be &conn->msg, cleared above: no x_free */
+}
+
+/* milter_msg_set_qid - the queue id, once the MTA has one */
+void
+milter_msg_set_qid(struct milter_msg *m, const char *qid)
+{
+	if (qid != NULL && *qid != '\0')
+		snprintf(m->qid, sizeof(m->qid), "%s", qid);
+}
+
+/* milter_msg_set_auth - SASL facts ({auth_type}, {auth_authen}) */
+void
+milter_msg_set_auth(struct milter_msg *m, const char *type,
+		    const char *authen)
+{
+	x_free(&m->auth_type);
+	x_free(&m->auth_authen);
+	if (type != NULL && *type != '\0')
+		m->auth_type = x_strdup(type);
+	if (authen != NULL && *authen != '\0')
+		m->auth_authen = x_strdup(authen);
+}
+
+/* milter_msg_rcpt - one more recipient (the first MILTER_MAX_RCPTS) */
+void
+milter_msg_rcpt(struct milter_msg *m, const char *rcpt)
+{
+	if (m->nrcpts >= MILTER_MAX_RCPTS)
+		return;
+	m->rcpts = x_realloc(m->rcpts, (m->nrcpts + 1) * sizeof(char *));
+	m->rcpts[m->nrcpts++] = milter_strip_brackets(rcpt);
+}
+
+/* milter_msg_ar - note an A-R header; remember it if it claims our id */
+static void
+milter_msg_ar(struct milter_msg *m, const char *value)
+{
+	char *head;
+
+	m->ar_seen++;
+	/* The authserv-id is at the start: a bounded prefix is enough. */
+	head = x_strndup(value, MILTER_AR_SCAN);
+	if (authres_id_is(head, m->conn->mc->authserv_id)) {
+		m->ar_ours = x_realloc(m->ar_ours, (m->nar_ours + 1)
+				       * sizeof(*m->ar_ours));
+		m->ar_ours[m->nar_ours++] = m->ar_seen;
+		qid_notice(m->qid, "removing Authentication-Results #%u "
+			   "that claims our authserv-id %s", m->ar_seen,
+			   m->conn->mc->authserv_id);
+	}
+	free(head);
+}
+
+/* milter_msg_header - one header, within the caps */
+void
+milter_msg_header(struct milter_msg *m, const char *name, const char *value)
+{
+	const struct milter_conf *mc = m->conn->mc;
+	size_t len;
+
+	if (value == NULL)
+		value = "";
+	if (strcasecmp(name, AUTHRES_HEADER) == 0)
+		milter_msg_ar(m, value);
+	len = strlen(name) + strlen(value);
+	if (m->nheaders >= (size_t)mc->max_headers
+	    || len > (size_t)mc->max_header_size) {
+		if (m->headers_dropped++ == 0)
+			qid_warn(m->qid, "header cap reached: header=%.40s "
+				 "size=%zu count=%zu max_headers=%d "
+				 "max_header_size=%ld: not checked", name, len,
+				 m->nheaders, mc->max_headers,
+				 mc->max_header_size);
+		return;
+	}
+	if (m->nheaders == m->aheaders) {
+		m->aheaders = m->aheaders ? m->aheaders * 2 : 32;
+		m->headers = x_realloc(m->headers,
+				       m->aheaders * sizeof(*m->headers));
+	}
+	m->headers[m->nheaders].name = x_strdup(name);
+	m->headers[m->nheaders].value = x_strdup(value);
+	m->nheaders++;
+	m->header_bytes += len;
+}
+
+/* milter_msg_result - a new result slot for a stage */
+struct authres_result *
+milter_msg_result(struct milter_msg *m, const char *method,
+		  const char *result)
+{
+	struct authres_result *r;
+
+	if (m->nresults >= MILTER_MAX_RESULTS)
+		msg_panic("milter_msg_result: more than %d results",
+			  MILTER_MAX_RESULTS);
+	r = &m->results[m->nresults++];
+	memset(r, 0, sizeof(*r));
+	r->method = method;
+	r->result = result;
+	return r;
+}
+
+/* milter_msg_summary - append to the one summary line of the message */
+void
+milter_msg_summary(struct milter_msg *m, const char *fmt, ...)
+{
+	va_list ap;
+	char *part, *joined;
+
+	va_start(ap, fmt);
+	part = x_vasprintf(fmt, ap);
+	va_end(ap);
+	if (m->summary == NULL) {
+		m->summary = part;
+		return;
+	}
+	joined = x_asprintf("%s %s", m->summary, part);
+	free(part);
+	free(m->summary);
+	m->summary = joined;
+}
+
+/* milter_action_name - the word for an action */
+const char *
+milter_action_name(enum milter_action a)
+{
+	switch (a) {
+	case MILTER_ACCEPT:
+		return "accept";
+	case MILTER_QUARANTINE:
+		return "quarantine";
+	case MILTER_TEMPFAIL:
+		return "tempfail";
+	case MILTER_REJECT:
+		return "reject";
+	}
+	return "accept";
+}
+
+/* milter_action_parse - an action word, or -1 */
+int
+milter_action_parse(const char *s)
+{
+	int a;
+
+	for (a = MILTER_ACCEPT; a <= MILTER_REJECT; a++)
+		if (strcmp(s, milter_action_name((enum milter_action)a)) == 0)
+			return a;
+	return -1;
+}
+
+/* milter_msg_action - ask for an action; the strongest one wins */
+void
+milter_msg_action(struct milter_msg *m, const char *stage,
+		  enum milter_action a, const char *code, const char *xcode,
+		  const char *text)
+{
+	if (a <= m->action)
+		return;
+	m->action = a;
+	m->action_stage = stage;
+	snprintf(m->reply_code, sizeof(m->reply_code), "%s", code ? code : "");
+	snprintf(m->reply_xcode, sizeof(m->reply_xcode), "%s",
+		 xcode ? xcode : "");
+	x_free(&m->reply_text);
+	m->reply_text = x_strdup(text ? text : "");
+	if (a == MILTER_QUARANTINE) {
+		x_free(&m->quarantine_reason);
+		m->quarantine_reason = x_asprintf("%s: %s", stage,
+						  text ? text : "");
+	}
+}

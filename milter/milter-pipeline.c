@@ -1,0 +1,115 @@
+/*++
+ * NAME
+ *	milter-pipeline 3
+ * SUMMARY
+ *	the one pass over a message: stages, verdict, Authentication-Results
+ * DESCRIPTION
+ *	See milter.h.  The stage table is the order of the pass: a stage
+ *	sees the results of those before it (DMARC will read SPF's and
+ *	DKIM's, ARC all of them).  Adding a check is adding a file with
+ *	one eom function and a line here.
+ *
+ *	Metrics: elemta_milter_messages_total{action},
+ *	elemta_milter_results_total{method,result},
+ *	elemta_milter_stage_seconds{stage} and
+ *	elemta_milter_dns_lookups_total.
+ *--*/
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "milter.h"
+#include "xalloc.h"
+
+static const struct milter_stage milter_stages[] = {
+	{ "spf", milter_spf_eom },
+	/* dkim, dmarc, arc, greylist, clamav, rspamd: later issues */
+};
+#define MILTER_NSTAGES (sizeof(milter_stages) / sizeof(milter_stages[0]))
+
+static struct metric *m_messages;
+static struct metric *m_results;
+static struct metric *m_stage_seconds;
+static struct metric *m_dns_lookups;
+
+/* milter_pipeline_init - register the metrics (once, before threads) */
+void
+milter_pipeline_init(void)
+{
+	m_messages = metrics_counter("elemta_milter_messages_total",
+				     "Messages by verdict", "action");
+	m_results = metrics_counter("elemta_milter_results_total",
+				    "Authentication results by method",
+				    "method,result");
+	m_stage_seconds = metrics_histogram("elemta_milter_stage_seconds",
+					    "Time spent in each stage",
+					    "stage", NULL, 0);
+	m_dns_lookups = metrics_counter("elemta_milter_dns_lookups_total",
+					"DNS lookups made by the checks",
+					NULL);
+}
+
+/* milter_now - monotonic seconds */
+static double
+milter_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* milter_pipeline_run - every stage, then the verdict and our A-R */
+void
+milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
+{
+	const struct milter_conf *mc = m->conn->mc;
+	unsigned *del;
+	size_t i, j;
+	double t0;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 0; i < MILTER_NSTAGES; i++) {
+		t0 = milter_now();
+		milter_stages[i].eom(m);
+		if (m_stage_seconds != NULL)
+			metric_observe(m_stage_seconds, milter_now() - t0,
+				       milter_stages[i].name);
+	}
+	o->authres = authres_format(mc->authserv_id, m->results,
+				    m->nresults);
+	/* Removing from the last: earlier indexes stay valid whatever
+	 * the MTA does with later ones. */
+	del = x_calloc(m->nar_ours + 1, sizeof(*del));
+	for (i = 0; i < m->nar_ours; i++)
+		del[i] = m->ar_ours[m->nar_ours - 1 - i];
+	o->delete_ar = del;
+	o->ndelete_ar = m->nar_ours;
+
+	if (m_messages != NULL) {
+		metric_inc(m_messages, milter_action_name(m->action));
+		for (j = 0; j < m->nresults; j++)
+			metric_inc(m_results, m->results[j].method,
+				   m->results[j].result);
+		metric_add(m_dns_lookups, (double)m->dns.lookups);
+	}
+	qid_info(m->qid, "%s%saction=%s%s%s dns_lookups=%u",
+		 m->summary ? m->summary : "", m->summary ? " " : "",
+		 milter_action_name(m->action),
+		 m->action_stage ? " by=" : "",
+		 m->action_stage ? m->action_stage : "", m->dns.lookups);
+}
+
+/* milter_outcome_free - free what milter_pipeline_run produced */
+void
+milter_outcome_free(struct milter_outcome *o)
+{
+	x_free(&o->authres);
+	free((void *)o->delete_ar);
+	o->delete_ar = NULL;
+	o->ndelete_ar = 0;
+}

@@ -1,0 +1,330 @@
+/*++
+ * NAME
+ *	milter-spf 3
+ * SUMMARY
+ *	the SPF stage (libspf2, fed by lib/dns)
+ * DESCRIPTION
+ *	One SPF_server_t per process, shared by all threads, whose DNS
+ *	layer is ours: libspf2's own "resolv" layer reads /etc/resolv.conf
+ *	and cannot use a port, so lookups go through lib/dns instead (one
+ *	cache, the configured nameservers, timeout and retries).  The
+ *	per-message lookup counter reaches the layer through a thread-local
+ *	pointer, set around each evaluation: libspf2 calls the layer
+ *	synchronously from the evaluating thread.
+ *
+ *	Identity: MAIL FROM; for the null sender, the HELO name as
+ *	postmaster@HELO (RFC 7208 section 2.4), reported as smtp.helo.
+ *	Skipped (no result) for authenticated clients and for clients in
+ *	internal_networks.  A DNS failure (timeout, SERVFAIL, the lookup
+ *	cap) becomes TRY_AGAIN for libspf2, and the result temperror
+ *	whatever libspf2 concludes (RFC 7208 section 4.4).
+ *
+ *	Enforcement per result: spf_fail_action (550 5.7.23),
+ *	spf_softfail_action, spf_temperror_action (451 4.7.24),
+ *	spf_permerror_action (550 5.7.24); the default for all is to
+ *	record the result only.
+ *--*/
+#include "config.h"
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <spf2/spf.h>
+#include <spf2/spf_dns.h>
+
+#include "dns.h"
+#include "log.h"
+#include "milter.h"
+#include "xalloc.h"
+
+static SPF_server_t *spf_server;
+static SPF_dns_server_t spf_layer;
+static _Thread_local struct dns_counter *spf_counter;
+static _Thread_local const char *spf_qid;
+static _Thread_local int spf_dns_failed;
+
+/* spf_log_error - libspf2's fatal errors are programmer errors */
+static void ATTR_NORETURN
+spf_log_error(const char *file, int line, const char *text)
+{
+	msg_panic("libspf2: %s:%d: %s", file ? file : "?", line,
+		  text ? text : "");
+}
+
+/* spf_log_debug - libspf2's warnings and chatter: debug level */
+static void
+spf_log_debug(const char *file, int line, const char *text)
+{
+	msg_debug("libspf2: %s", text ? text : "");
+}
+
+/* spf_fill - copy our answer's records into a libspf2 RR */
+static void
+spf_fill(SPF_dns_rr_t *rr, const struct dns_answer *a, ns_type type)
+{
+	char name[1025], *txt;
+	int cnt = 0;
+	size_t i;
+
+	for (i = 0; i < a->count; i++) {
+		const unsigned char *d = a->data[i];
+		size_t len = a->len[i];
+
+		switch (type) {
+		case ns_t_a:
+			if (len != 4 || SPF_dns_rr_buf_realloc(rr, cnt,
+			    sizeof(struct in_addr)) != SPF_E_SUCCESS)
+				continue;
+			memcpy(&rr->rr[cnt++]->a, d, 4);
+			break;
+		case ns_t_aaaa:
+			if (len != 16 || SPF_dns_rr_buf_realloc(rr, cnt,
+			    sizeof(struct in6_addr)) != SPF_E_SUCCESS)
+				continue;
+			memcpy(&rr->rr[cnt++]->aaaa, d, 16);
+			break;
+		case ns_t_mx:
+			if (len < 3 || dns_name_text(d + 2, len - 2, name,
+						     sizeof(name)) < 0
+			    || SPF_dns_rr_buf_realloc(rr, cnt, strlen(name)
+						      + 1) != SPF_E_SUCCESS)
+				continue;
+			strcpy(rr->rr[cnt++]->mx, name);
+			break;
+		case ns_t_ptr:
+			if (dns_name_text(d, len, name, sizeof(name)) < 0
+			    || SPF_dns_rr_buf_realloc(rr, cnt, strlen(name)
+						      + 1) != SPF_E_SUCCESS)
+				continue;
+			strcpy(rr->rr[cnt++]->ptr, name);
+			break;
+		case ns_t_txt:
+		case ns_t_spf:
+			if ((txt = dns_txt_join(d, len)) == NULL)
+				continue;
+			if (SPF_dns_rr_buf_realloc(rr, cnt, strlen(txt) + 1)
+			    == SPF_E_SUCCESS)
+				strcpy(rr->rr[cnt++]->txt, txt);
+			free(txt);
+			break;
+		default:
+			break;
+		}
+	}
+	rr->num_rr = cnt;
+	if (cnt == 0)
+		rr->herrno = NO_DATA;
+}
+
+/* spf_lookup - libspf2's DNS layer, answered by lib/dns */
+static SPF_dns_rr_t *
+spf_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type,
+	   int should_cache)
+{
+	struct dns_resolver *dns = srv->hook;
+	struct dns_answer *a = NULL;
+	SPF_dns_rr_t *rr;
+	enum dns_status st;
+	int herrno;
+
+	st = dns_query(dns, domain, (int)type, spf_counter, &a);
+	switch (st) {
+	case DNS_OK:
+		herrno = NETDB_SUCCESS;
+		break;
+	case DNS_NXDOMAIN:
+		herrno = HOST_NOT_FOUND;
+		break;
+	case DNS_NODATA:
+		herrno = NO_DATA;
+		break;
+	default:
+		herrno = TRY_AGAIN;
+		spf_dns_failed = 1;
+		qid_info(spf_qid ? spf_qid : "NOQUEUE", "spf dns=%s name=%s "
+			 "type=%d reason=\"%s\"", dns_status_str(st), domain,
+			 (int)type, a->why);
+		break;
+	}
+	rr = SPF_dns_rr_new_init(srv, domain, type, a->ttl > 0 ? a->ttl : 0,
+				 herrno);
+	if (rr != NULL && st == DNS_OK)
+		spf_fill(rr, a, type);
+	dns_answer_free(&a);
+	return rr;
+}
+
+/* milter_spf_init - the process' SPF server on our DNS layer */
+int
+milter_spf_init(struct dns_resolver *dns, char *err, size_t errlen)
+{
+	SPF_error_handler = spf_log_error;
+	SPF_warning_handler = spf_log_debug;
+	SPF_info_handler = spf_log_debug;
+	SPF_debug_handler = spf_log_debug;
+
+	memset(&spf_layer, 0, sizeof(spf_layer));
+	spf_layer.destroy = NULL;	/* static: not freed by libspf2 */
+	spf_layer.lookup = spf_lookup;
+	spf_layer.name = "elemta";
+	spf_layer.hook = dns;
+	if ((spf_server = SPF_server_new_dns(&spf_layer, 0)) == NULL) {
+		x_err(err, errlen, "libspf2: cannot create an SPF server");
+		return -1;
+	}
+	return 0;
+}
+
+/* spf_enforce - the action configured for a result */
+static void
+spf_enforce(struct milter_msg *m, SPF_result_t res, const char *ident)
+{
+	const struct milter_conf *mc = m->conn->mc;
+	char text[512];
+	int a;
+
+	switch (res) {
+	case SPF_RESULT_FAIL:
+		a = mc->spf_fail_action;
+		snprintf(text, sizeof(text), "SPF validation failed for %s "
+			 "from %s", ident, m->conn->client_addr);
+		break;
+	case SPF_RESULT_SOFTFAIL:
+		a = mc->spf_softfail_action;
+		snprintf(text, sizeof(text), "SPF softfail for %s", ident);
+		break;
+	case SPF_RESULT_TEMPERROR:
+		a = mc->spf_temperror_action;
+		snprintf(text, sizeof(text), "SPF temporary error for %s, "
+			 "try again later", ident);
+		break;
+	case SPF_RESULT_PERMERROR:
+		a = mc->spf_permerror_action;
+		snprintf(text, sizeof(text), "SPF permanent error for %s",
+			 ident);
+		break;
+	default:
+		return;
+	}
+	/* The enhanced codes of RFC 7372. */
+	switch (a) {
+	case MILTER_REJECT:
+		milter_msg_action(m, "spf", MILTER_REJECT, "550",
+				  res == SPF_RESULT_PERMERROR ? "5.7.24"
+							      : "5.7.23", text);
+		break;
+	case MILTER_TEMPFAIL:
+		milter_msg_action(m, "spf", MILTER_TEMPFAIL, "451", "4.7.24",
+				  text);
+		break;
+	case MILTER_QUARANTINE:
+		milter_msg_action(m, "spf", MILTER_QUARANTINE, NULL, NULL,
+				  text);
+		break;
+	default:
+		break;
+	}
+}
+
+/* spf_result_word - libspf2's result as the A-R word */
+static const char *
+spf_result_word(SPF_result_t r)
+{
+	switch (r) {
+	case SPF_RESULT_PASS:
+		return "pass";
+	case SPF_RESULT_FAIL:
+		return "fail";
+	case SPF_RESULT_SOFTFAIL:
+		return "softfail";
+	case SPF_RESULT_NEUTRAL:
+		return "neutral";
+	case SPF_RESULT_NONE:
+		return "none";
+	case SPF_RESULT_TEMPERROR:
+		return "temperror";
+	case SPF_RESULT_PERMERROR:
+	default:
+		return "permerror";
+	}
+}
+
+/* milter_spf_eom - the SPF stage */
+void
+milter_spf_eom(struct milter_msg *m)
+{
+	const struct milter_conn *c = m->conn;
+	SPF_request_t *req;
+	SPF_response_t *resp = NULL;
+	SPF_result_t res;
+	struct authres_result *r;
+	const char *word, *ptype_prop;
+	char *ident;
+	int helo_id, set;
+
+	if (!c->mc->spf || spf_server == NULL)
+		return;
+	if (m->auth_type != NULL) {
+		milter_msg_summary(m, "spf=skipped(authenticated)");
+		return;
+	}
+	if (c->internal) {
+		milter_msg_summary(m, "spf=skipped(internal)");
+		return;
+	}
+	if (c->client_addr == NULL) {
+		milter_msg_summary(m, "spf=skipped(no-client-address)");
+		return;
+	}
+	helo_id = m->sender == NULL || m->sender[0] == '\0';
+	if (helo_id && c->helo == NULL) {
+		milter_msg_summary(m, "spf=skipped(null-sender-no-helo)");
+		return;
+	}
+	req = SPF_request_new(spf_server);
+	set = strchr(c->client_addr, ':') != NULL
+	      ? SPF_request_set_ipv6_str(req, c->client_addr)
+	      : SPF_request_set_ipv4_str(req, c->client_addr);
+	if (set != SPF_E_SUCCESS) {
+		SPF_request_free(req);
+		milter_msg_summary(m, "spf=skipped(bad-client-address)");
+		return;
+	}
+	if (c->helo != NULL)
+		SPF_request_set_helo_dom(req, c->helo);
+	ident = helo_id ? x_asprintf("postmaster@%s", c->helo)
+			: x_strdup(m->sender);
+	if (SPF_request_set_env_from(req, ident) != 0) {
+		/* not an address libspf2 accepts: permerror, as the
+		 * identity cannot be checked */
+		res = SPF_RESULT_PERMERROR;
+	} else {
+		spf_counter = &m->dns;
+		spf_qid = m->qid;
+		spf_dns_failed = 0;
+		(void)SPF_request_query_mailfrom(req, &resp);
+		spf_counter = NULL;
+		spf_qid = NULL;
+		res = resp ? SPF_response_result(resp) : SPF_RESULT_TEMPERROR;
+		/* RFC 7208 4.4: a lookup that fails or times out ends the
+		 * evaluation with temperror; libspf2 1.2.10 reports some of
+		 * those as permerror (or goes on to another mechanism). */
+		if (spf_dns_failed)
+			res = SPF_RESULT_TEMPERROR;
+	}
+	word = spf_result_word(res);
+	r = milter_msg_result(m, "spf", word);
+	ptype_prop = helo_id ? "helo" : "mailfrom";
+	authres_prop_add(r, "smtp", ptype_prop, helo_id ? c->helo : ident);
+	milter_msg_summary(m, "spf=%s", word);
+	spf_enforce(m, res, helo_id ? c->helo : ident);
+	if (resp != NULL)
+		SPF_response_free(resp);
+	SPF_request_free(req);
+	free(ident);
+}

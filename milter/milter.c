@@ -1,0 +1,246 @@
+/*++
+ * NAME
+ *	elemta-milter 8
+ * SUMMARY
+ *	SPF, DKIM, DMARC... in one milter pass, one Authentication-Results
+ * SYNOPSIS
+ *	elemta-milter [-fnpV] [-c FILE] [-o SECTION.KEY=VALUE]...
+ *	elemta-milter -t FILE [--client-ip ADDR] [--helo NAME]
+ *		[--sender ADDR] [--rcpt ADDR]... [-o ...]
+ * DESCRIPTION
+ *	main(): the shared runtime (command line, configuration, logging),
+ *	then libmilter.  libmilter binds its own socket: the milter.listen
+ *	spec is converted to libmilter's spelling and opened with
+ *	smfi_opensocket() while still root, before runtime_start() detaches
+ *	and drops privileges.
+ *
+ *	Signals.  smfi_main() starts a thread that sigwait()s for SIGHUP,
+ *	SIGTERM and SIGINT and treats all three as "stop" (SIGHUP
+ *	included), blocking them in the thread that called smfi_main() and
+ *	in every thread created after.  So smfi_main() runs in a thread of
+ *	its own, and the main thread keeps the three signals unblocked,
+ *	with lib/daemon's handlers (self-pipe): Linux delivers a
+ *	process-directed signal to the main thread first when it does not
+ *	block it (kernel/signal.c, complete_signal), so libmilter's thread
+ *	never sees them.  The main thread reloads on SIGHUP
+ *	(runtime_reload) and on SIGTERM/SIGINT calls smfi_stop() and waits
+ *	for smfi_main() to return, which waits for the sessions in
+ *	progress.  Should smfi_main() return by itself, the main thread
+ *	notices and stops too.
+ *--*/
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <grp.h>
+#include <pwd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "dns.h"
+#include "listen.h"
+#include "log.h"
+#include "milter.h"
+#include "runtime.h"
+#include "xalloc.h"
+
+static volatile int milter_main_done;
+
+/* milter_main_thread - libmilter's accept loop and workers */
+static void *
+milter_main_thread(void *arg)
+{
+	int *rc = arg;
+
+	*rc = smfi_main();
+	milter_main_done = 1;
+	return NULL;
+}
+
+/* milter_socket_perms - mode/owner/group of a unix socket, as listen.h
+ * specs allow (libmilter itself knows none of them) */
+static void
+milter_socket_perms(const struct listen_spec *ls)
+{
+	struct passwd *pw;
+	struct group *gr;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+
+	if (ls->family != LISTEN_UNIX)
+		return;
+	if (ls->mode >= 0 && chmod(ls->path, (mode_t)ls->mode) < 0)
+		msg_fatal("listen: chmod %s: %m", ls->path);
+	if (ls->owner[0] != '\0') {
+		if ((pw = getpwnam(ls->owner)) == NULL)
+			msg_fatal("listen: unknown owner %s", ls->owner);
+		uid = pw->pw_uid;
+	}
+	if (ls->group[0] != '\0') {
+		if ((gr = getgrnam(ls->group)) == NULL)
+			msg_fatal("listen: unknown group %s", ls->group);
+		gid = gr->gr_gid;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1)
+	    && chown(ls->path, uid, gid) < 0)
+		msg_fatal("listen: chown %s: %m", ls->path);
+}
+
+/* milter_open - register with libmilter and bind its socket (as root) */
+static void
+milter_open(const struct milter_conf *mc)
+{
+	struct listen_spec ls;
+	char err[512], conn[400];
+
+	if (listen_parse(mc->daemon.listen, &ls, err, sizeof(err)) < 0) {
+		fprintf(stderr, "elemta-milter: listen %s\n", err);
+		msg_fatal("listen %s", err);
+	}
+	listen_milter_conn(&ls, conn, sizeof(conn));
+	if (smfi_register(milter_desc) != MI_SUCCESS)
+		msg_fatal("smfi_register failed");
+	if (smfi_setconn(conn) != MI_SUCCESS)
+		msg_fatal("smfi_setconn %s failed", conn);
+	(void)smfi_settimeout((int)mc->milter_timeout);
+	(void)smfi_setbacklog(256);
+	if (smfi_opensocket(1) != MI_SUCCESS) {
+		fprintf(stderr, "elemta-milter: cannot listen on %s (%s)\n",
+			mc->daemon.listen, conn);
+		msg_fatal("cannot listen on %s (%s)", mc->daemon.listen, conn);
+	}
+	milter_socket_perms(&ls);
+}
+
+/* milter_dns_changed - did a reload change the [dns] section? */
+static int
+milter_dns_changed(const struct conf *a, const struct conf *b)
+{
+	const struct dns_conf *x = conf_get(a, &dns_conf_section);
+	const struct dns_conf *y = conf_get(b, &dns_conf_section);
+	size_t i;
+
+	if (x->timeout != y->timeout || x->retries != y->retries
+	    || x->nnameservers != y->nnameservers)
+		return 1;
+	for (i = 0; i < x->nnameservers; i++)
+		if (strcmp(x->nameservers[i], y->nameservers[i]) != 0)
+			return 1;
+	return 0;
+}
+
+/* milter_reload - SIGHUP: a new snapshot for new connections */
+static void
+milter_reload(struct runtime *rt)
+{
+	struct conf *old = conf_current(), *now;
+
+	if (runtime_reload(rt) == 0) {
+		now = conf_current();
+		if (milter_dns_changed(old, now))
+			msg_warn("dns section changed: takes effect at "
+				 "restart");
+		conf_unref(&now);
+	}
+	conf_unref(&old);
+}
+
+/* milter_serve - run libmilter until a stop signal */
+static void
+milter_serve(struct runtime *rt)
+{
+	struct pollfd pfd;
+	pthread_t tid;
+	int ev, rc = MI_SUCCESS, running = 1;
+
+	if ((errno = pthread_create(&tid, NULL, milter_main_thread, &rc)) != 0)
+		msg_fatal("pthread_create: %m");
+	pfd.fd = daemon_signal_fd();
+	pfd.events = POLLIN;
+	while (running && !milter_main_done) {
+		if (poll(&pfd, 1, 500) < 0 && errno != EINTR)
+			msg_fatal("poll: %m");
+		if (!(pfd.revents & POLLIN))
+			continue;
+		ev = daemon_signal_take();
+		if (ev & DAEMON_EV_RELOAD)
+			milter_reload(rt);
+		if (ev & DAEMON_EV_STOP)
+			running = 0;
+	}
+	if (!milter_main_done)
+		msg_info("stopping: waiting for sessions in progress");
+	(void)smfi_stop();
+	pthread_join(tid, NULL);
+	if (rc != MI_SUCCESS)
+		msg_error("smfi_main failed");
+}
+
+/* main - daemon or offline test */
+int
+main(int argc, char **argv)
+{
+	static const char usage[] =
+		"  -t FILE          run the checks on a message file and print"
+		" the result\n"
+		"  --client-ip ADDR --helo NAME --sender ADDR --rcpt ADDR...\n"
+		"                   the SMTP envelope for -t\n";
+	struct milter_test t;
+	struct cli_extra extra;
+	struct runtime rt;
+	struct dns_resolver *dns;
+	struct conf *c;
+	const struct milter_conf *mc;
+	char err[512];
+	int status = 0;
+
+	memset(&t, 0, sizeof(t));
+	memset(&extra, 0, sizeof(extra));
+	extra.shortopts = "t:";
+	extra.longopts = milter_test_longopts;
+	extra.usage = usage;
+	extra.handle = milter_test_option;
+	extra.ctx = &t;
+	runtime_init(&rt, "elemta-milter", argc, argv, &milter_conf_section,
+		     offsetof(struct milter_conf, daemon), &extra);
+
+	c = conf_current();
+	mc = conf_get(c, &milter_conf_section);
+	if ((dns = dns_resolver_new(conf_get(c, &dns_conf_section), err,
+				    sizeof(err))) == NULL) {
+		fprintf(stderr, "elemta-milter: dns: %s\n", err);
+		msg_fatal("dns: %s", err);
+	}
+	if (milter_spf_init(dns, err, sizeof(err)) < 0)
+		msg_fatal("%s", err);
+	milter_pipeline_init();
+
+	if (t.file != NULL) {
+		/* Offline: log to stderr, whatever -f says. */
+		log_open("elemta-milter", LOG_DEST_STDERR, LOG_MAIL);
+		conf_unref(&c);
+		status = milter_test_run(&t, dns);
+		dns_resolver_free(&dns);
+		free(t.rcpts);
+		runtime_finish(&rt);
+		return status;
+	}
+	milter_open(mc);
+	conf_unref(&c);
+	runtime_start(&rt);
+	milter_callbacks_init(dns);
+	milter_serve(&rt);
+	dns_resolver_free(&dns);
+	free(t.rcpts);
+	runtime_finish(&rt);
+	return 0;
+}

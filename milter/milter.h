@@ -1,0 +1,175 @@
+/*++
+ * NAME
+ *	milter 3h
+ * SUMMARY
+ *	elemta-milter: connection and message state, the stage interface
+ * SYNOPSIS
+ *	#include "milter.h"
+ * DESCRIPTION
+ *	A struct milter_conn lives from connect to close and holds a
+ *	reference to the configuration snapshot current when the client
+ *	connected, so that a reload never changes the rules under a
+ *	message in flight.  A struct milter_msg lives from MAIL FROM to
+ *	end of message (or abort): the envelope, the headers (within the
+ *	caps), the Authentication-Results headers that claim our
+ *	authserv-id (to be removed), the results of the checks and the
+ *	verdict.
+ *
+ *	The message pipeline (milter-pipeline.c) runs STAGES, one per file
+ *	(milter-spf.c now; DKIM, DMARC, ARC, greylisting, ClamAV, Rspamd
+ *	later), in a fixed order, each reading the message and the results
+ *	of the stages before it and contributing results of its own
+ *	(milter_msg_result) and possibly an action (milter_msg_action).
+ *	Then one verdict and one Authentication-Results header come out.
+ *	The same pipeline serves libmilter (milter-callbacks.c) and the
+ *	offline test mode (milter-test.c).
+ *
+ *	Nothing here is shared between threads but the configuration
+ *	snapshot (immutable) and the resolver (thread-safe).
+ *--*/
+#ifndef ELEMTA_MILTER_H
+#define ELEMTA_MILTER_H
+
+#include <getopt.h>
+#include <stddef.h>
+
+#include "conf.h"
+#include "dns.h"
+#include "milter-authres.h"
+#include "milter-options.h"
+#include "xalloc.h"
+
+#define MILTER_MAX_RESULTS	32
+#define MILTER_MAX_RCPTS	1000
+
+/* Actions, weakest first: the verdict is the strongest one asked for. */
+enum milter_action {
+	MILTER_ACCEPT,
+	MILTER_QUARANTINE,
+	MILTER_TEMPFAIL,
+	MILTER_REJECT,
+};
+
+struct milter_header {
+	char *name;
+	char *value;		/* as received, leading space included */
+};
+
+struct milter_conn {
+	struct conf *conf;		/* reference held until close */
+	const struct milter_conf *mc;	/* inside conf */
+	struct dns_resolver *dns;	/* the process' resolver */
+	char *client_addr;		/* "192.0.2.1", NULL if unknown */
+	char *client_name;		/* "mail.example.com" or "[192.0.2.1]" */
+	char *helo;
+	int internal;			/* client_addr in internal_networks */
+	struct milter_msg *msg;		/* the message in progress */
+};
+
+struct milter_msg {
+	struct milter_conn *conn;
+	char qid[32];			/* "NOQUEUE" until known */
+	char *auth_type;		/* {auth_type}: NULL if not authenticated */
+	char *auth_authen;		/* {auth_authen} */
+	char *sender;			/* MAIL FROM without <>, "" for null */
+	char **rcpts;
+	size_t nrcpts;
+
+	struct milter_header *headers;
+	size_t nheaders;
+	size_t aheaders;
+	size_t header_bytes;		/* kept headers' bytes */
+	size_t headers_dropped;		/* beyond max_headers/max_header_size */
+	unsigned ar_seen;		/* A-R headers so far (their index) */
+	unsigned *ar_ours;		/* 1-based indexes claiming our id */
+	size_t nar_ours;
+	size_t body_bytes;
+
+	struct dns_counter dns;		/* lookups of this message */
+
+	struct authres_result results[MILTER_MAX_RESULTS];
+	size_t nresults;
+	char *summary;			/* "spf=pass dkim=..." for the log */
+
+	enum milter_action action;
+	const char *action_stage;	/* which stage asked for it */
+	char reply_code[4];		/* "550" */
+	char reply_xcode[10];		/* "5.7.23" */
+	char *reply_text;
+	char *quarantine_reason;
+};
+
+/* A stage of the pipeline. */
+struct milter_stage {
+	const char *name;		/* "spf" */
+	/* run at end of message, after the stages before it */
+	void (*eom)(struct milter_msg *m);
+};
+
+/* What the pipeline produces for the MTA (or the test mode). */
+struct milter_outcome {
+	char *authres;			/* our A-R value; malloc'ed */
+	const unsigned *delete_ar;	/* 1-based indexes, descending */
+	size_t ndelete_ar;
+};
+
+/* milter-conn.c */
+struct milter_conn *milter_conn_new(struct conf *conf,
+				    struct dns_resolver *dns);
+void milter_conn_set_client(struct milter_conn *c, const char *addr,
+			    const char *name);
+void milter_conn_set_helo(struct milter_conn *c, const char *helo);
+void milter_conn_free(struct milter_conn **cp);
+
+struct milter_msg *milter_msg_new(struct milter_conn *c, const char *sender);
+void milter_msg_free(struct milter_msg **mp);
+void milter_msg_set_qid(struct milter_msg *m, const char *qid);
+void milter_msg_set_auth(struct milter_msg *m, const char *type,
+			 const char *authen);
+void milter_msg_rcpt(struct milter_msg *m, const char *rcpt);
+void milter_msg_header(struct milter_msg *m, const char *name,
+		       const char *value);
+/* milter_msg_result - add a result (the struct is copied, its copied
+ * strings are taken over); method and result must be static strings */
+struct authres_result *milter_msg_result(struct milter_msg *m,
+					 const char *method,
+					 const char *result);
+/* milter_msg_summary - append "key=value" to the summary log line */
+void milter_msg_summary(struct milter_msg *m, const char *fmt, ...)
+	ATTR_PRINTF(2, 3);
+/* milter_msg_action - ask for an action; the strongest wins */
+void milter_msg_action(struct milter_msg *m, const char *stage,
+		       enum milter_action a, const char *code,
+		       const char *xcode, const char *text);
+const char *milter_action_name(enum milter_action a);
+/* milter_action_parse - "accept", "quarantine", "tempfail", "reject" */
+int milter_action_parse(const char *s);
+
+/* milter-pipeline.c */
+void milter_pipeline_init(void);
+void milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o);
+void milter_outcome_free(struct milter_outcome *o);
+
+/* milter-spf.c */
+int milter_spf_init(struct dns_resolver *dns, char *err, size_t errlen);
+void milter_spf_eom(struct milter_msg *m);
+
+/* milter-callbacks.c */
+struct smfiDesc;
+extern struct smfiDesc milter_desc;
+void milter_callbacks_init(struct dns_resolver *dns);
+
+/* milter-test.c */
+struct milter_test {
+	const char *file;
+	const char *client_ip;
+	const char *helo;
+	const char *sender;
+	const char **rcpts;
+	size_t nrcpts;
+};
+extern const struct option milter_test_longopts[];
+int milter_test_option(int opt, const char *arg, void *ctx);
+int milter_test_run(const struct milter_test *t, struct dns_resolver *dns);
+
+#endif

@@ -1,0 +1,48 @@
+#!/bin/bash
+# 0411-milter-miltertest - the real elemta-milter daemon driven by
+# miltertest (libmilter protocol), with DNS from a real unbound: SPF pass
+# with our Authentication-Results inserted at index 0 and a forged one
+# removed, SPF fail rejected with 550 5.7.23, an authenticated client
+# skipped, the null sender checked by HELO; then SIGHUP reloads (new
+# generation, still serving) and SIGTERM stops it.
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
+. "$top_srcdir/t/lib/peers.sh"
+
+MILTER=${top_builddir:-.}/milter/elemta-milter
+[ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
+peer_require unbound
+tb_need miltertest miltertest
+tb_init
+tb_plan 9
+peer_start_unbound
+
+LOG=$TB/milter.log
+tb_spawn milter "$LOG" "$MILTER" -f -c /dev/null \
+    -o "milter.listen=inet:127.0.0.1:$TB_PORT_MILTER" \
+    -o milter.user= -o milter.authserv_id=mx.elemta.test \
+    -o milter.spf_fail_action=reject -o "dns.nameservers=$TB_DNS" \
+    -o log.level=debug
+tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" 10 \
+    tb_connect 127.0.0.1 "$TB_PORT_MILTER"
+
+out=$(miltertest -D "port=$TB_PORT_MILTER" -s "$TB_DATA/milter/spf.lua" 2>&1)
+rc=$?
+tb_is "$rc" 0 "miltertest script ran to the end"
+[ "$rc" = 0 ] || tb_diag "$out" "$(tail -n 20 "$LOG")"
+tb_like "$out" "ok: pass inserts A-R at the top" "SPF pass: A-R at index 0"
+tb_like "$out" "ok: forged A-R removed" "forged A-R removed"
+tb_like "$out" "ok: fail rejected with 550 5.7.23" "SPF fail: 550 5.7.23"
+tb_like "$out" "ok: authenticated client skipped" "authenticated: skipped"
+tb_like "$out" "ok: null sender uses HELO" "null sender: HELO identity"
+tb_like "$(cat "$LOG")" "4A1B2C3D: spf=pass action=accept" \
+    "summary log line with the queue id from the macro"
+
+kill -HUP "$(tb_pid milter)"
+tb_wait 5 tb_grep "$LOG" "reloaded: .*generation=2"
+out=$(miltertest -D "port=$TB_PORT_MILTER" -s "$TB_DATA/milter/spf.lua" 2>&1)
+tb_is "$?" 0 "SIGHUP reloads (generation 2) and the milter keeps serving"
+pid=$(tb_pid milter)
+kill -TERM "$pid"
+tb_wait 10 eval '! tb_alive '"$pid"
+tb_like "$(cat "$LOG")" "stopped" "SIGTERM stops it cleanly"
+tb_done

@@ -1,3 +1,60 @@
 ## policyd/ - elemta-policyd (Postfix policy service, rate limits).
-## The daemon arrives with its own issue; its configuration section
-## (policyd/policyd-options.c) is part of the shared schema already.
+## Its configuration section (policyd/policyd-options.c) is compiled into
+## lib/libelemta.a, part of the shared schema (see lib/local.mk).
+
+## The daemon's modules, shared by the daemon and its unit tests.
+noinst_LIBRARIES += policyd/libpolicyd.a
+policyd_libpolicyd_a_SOURCES = \
+	policyd/policyd-proto.c policyd/policyd-proto.h \
+	policyd/policyd-limit.c policyd/policyd-limit.h \
+	policyd/policyd-table.c policyd/policyd-table.h \
+	policyd/policyd-store.h policyd/policyd-store-sqlite.c \
+	policyd/policyd-policy.c policyd/policyd-policy.h
+policyd_libpolicyd_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS)
+
+sbin_PROGRAMS += policyd/elemta-policyd
+policyd_elemta_policyd_SOURCES = policyd/policyd.c
+policyd_elemta_policyd_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS)
+policyd_elemta_policyd_LDADD = policyd/libpolicyd.a $(ELEMTA_LIBS) \
+	$(PTHREAD_LIBS)
+
+## Man page
+man_MANS += man/elemta-policyd.8
+EXTRA_DIST += man/elemta-policyd.8.in contrib/postfix/main.cf.policyd
+CLEANFILES += man/elemta-policyd.8
+man/elemta-policyd.8: man/elemta-policyd.8.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) man && $(edit) $(srcdir)/man/elemta-policyd.8.in > $@.tmp && mv $@.tmp $@
+
+## Tests (t/03xx).  Unit tests and the fuzz target's driver run our code:
+## they run again under the sanitizers (SANITIZE_TESTS), and so do the
+## shell tests, which start the daemon built here.
+T_POLICYD_UNIT = \
+	t/0300-policyd-proto.t \
+	t/0301-policyd-limit.t \
+	t/0302-policyd-policy.t \
+	t/0303-policyd-fuzz-proto.t
+check_PROGRAMS += $(T_POLICYD_UNIT)
+T_POLICYD_LDADD = policyd/libpolicyd.a $(T_UNIT_LDADD)
+t_0300_policyd_proto_t_SOURCES = t/0300-policyd-proto.c
+t_0300_policyd_proto_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
+t_0300_policyd_proto_t_LDADD = $(T_POLICYD_LDADD)
+t_0301_policyd_limit_t_SOURCES = t/0301-policyd-limit.c
+t_0301_policyd_limit_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
+t_0301_policyd_limit_t_LDADD = $(T_POLICYD_LDADD)
+t_0302_policyd_policy_t_SOURCES = t/0302-policyd-policy.c
+t_0302_policyd_policy_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
+t_0302_policyd_policy_t_LDADD = $(T_POLICYD_LDADD)
+## The libFuzzer target with a plain main() (t/fuzz-main.c style driver
+## inside the same file, off when FUZZ_LIBFUZZER is defined).
+t_0303_policyd_fuzz_proto_t_SOURCES = t/fuzz-policyd-proto.c
+t_0303_policyd_fuzz_proto_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
+t_0303_policyd_fuzz_proto_t_LDADD = $(T_POLICYD_LDADD)
+
+T_POLICYD_SHELL = \
+	t/0310-policyd-postfix.t \
+	t/0311-policyd-badinput.t
+dist_check_SCRIPTS += $(T_POLICYD_SHELL)
+EXTRA_DIST += t/data/policyd-proto
+
+TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)
+SANITIZE_TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)

@@ -1,0 +1,119 @@
+/*++
+ * NAME
+ *	policyd-limit 3h
+ * SUMMARY
+ *	exact "N per P" rate limits over any sliding window
+ * SYNOPSIS
+ *	#include "policyd-limit.h"
+ *
+ *	struct policyd_limit lim = { 100, 3600 * 1000 };   100 per hour
+ *	struct policyd_limit_state st = { 0 };
+ *	struct policyd_limit_result r;
+ *
+ *	if (policyd_limit_take(&lim, &st, now_ms, 1, &r) == 0)
+ *		... deferred: retry in policyd_limit_retry_seconds(&r) ...
+ *	policyd_limit_refund(&st, r.at, 1);		   abandoned
+ * DESCRIPTION
+ *	The promise: whatever the timing, the weights admitted in any
+ *	window of length P never add up to more than N, and a burst of N
+ *	passes at once.  Fixed windows let 2N through around a window edge;
+ *	a token bucket or GCRA whose burst is N lets N + (N - 1) through
+ *	in a window of P (the burst, then the refill); a GCRA whose burst is
+ *	1 holds the promise but refuses the second of two messages sent
+ *	together.  Only remembering when the admitted weight came in can
+ *	do both, so the state is a short log of (time, weight) entries:
+ *	a request of weight w is admitted at time t when the weight logged
+ *	in (t - P, t] plus w is at most N, and an entry at time t0 stops
+ *	counting at exactly t0 + P.
+ *
+ *	The log holds at most POLICYD_LIMIT_SLOTS entries.  Requests in the
+ *	same millisecond share an entry; when a new time finds the log full,
+ *	the two entries closest in time are merged into one at the later
+ *	time.  Moving weight later only makes it count longer, so the
+ *	promise still holds; what it costs is that some weight becomes
+ *	available again a little later than it would be exactly (by at most
+ *	the gap merged, P / POLICYD_LIMIT_SLOTS on average for evenly spread
+ *	traffic).  A burst sent within one millisecond is one entry, so the
+ *	usual cases ("100 at once", "one per minute") are exact.
+ *
+ *	Time is injected (milliseconds, any epoch): nothing here reads a
+ *	clock, so the tests drive it.  Time going backwards (a clock step)
+ *	is treated as "no time passed": the log never holds a future entry.
+ *	Weights are messages, recipients or bytes (64-bit).  A weight above
+ *	N can never pass: it is refused with a retry of P.
+ *
+ *	policyd_limit_encode()/decode() give the state a fixed,
+ *	little-endian byte form for stores; decode checks it.
+ *--*/
+#ifndef ELEMTA_POLICYD_LIMIT_H
+#define ELEMTA_POLICYD_LIMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define POLICYD_LIMIT_SLOTS	32
+
+struct policyd_limit {
+	uint64_t max;		/* N: weight allowed per period; 0 = no limit */
+	int64_t period_ms;	/* P, > 0 */
+};
+
+struct policyd_limit_ent {
+	int64_t t;		/* when (ms) */
+	uint64_t w;		/* weight admitted then */
+};
+
+struct policyd_limit_state {
+	uint32_t n;		/* entries used, oldest first */
+	struct policyd_limit_ent e[POLICYD_LIMIT_SLOTS];
+};
+
+struct policyd_limit_result {
+	int allowed;		/* 1: admitted (and logged), 0: refused */
+	uint64_t used;		/* weight in the window before this request */
+	int64_t at;		/* admitted: the time logged (for a refund) */
+	int64_t retry_ms;	/* refused: wait this long, then it passes */
+};
+
+/* policyd_limit_take - admit weight at now (logging it) or refuse it;
+ * returns r->allowed.  A limit with max 0 admits all and logs nothing. */
+int policyd_limit_take(const struct policyd_limit *lim,
+		       struct policyd_limit_state *st, int64_t now,
+		       uint64_t weight, struct policyd_limit_result *r);
+
+/* policyd_limit_peek - like take, but never logs: "would it pass?" */
+int policyd_limit_peek(const struct policyd_limit *lim,
+		       struct policyd_limit_state *st, int64_t now,
+		       uint64_t weight, struct policyd_limit_result *r);
+
+/* policyd_limit_refund - give back weight logged at time at (the r.at of
+ * its take); returns the weight actually given back (less if some has
+ * expired or was refunded already) */
+uint64_t policyd_limit_refund(struct policyd_limit_state *st, int64_t at,
+			      uint64_t weight);
+
+/* policyd_limit_expire - drop entries that stopped counting at now */
+void policyd_limit_expire(const struct policyd_limit *lim,
+			  struct policyd_limit_state *st, int64_t now);
+
+/* policyd_limit_used - the weight logged (call expire first) */
+uint64_t policyd_limit_used(const struct policyd_limit_state *st);
+
+/* policyd_limit_expiry - when the last entry stops counting (a store's
+ * TTL); INT64_MIN for an empty log */
+int64_t policyd_limit_expiry(const struct policyd_limit *lim,
+			     const struct policyd_limit_state *st);
+
+/* policyd_limit_retry_seconds - r->retry_ms rounded up, at least 1 */
+long policyd_limit_retry_seconds(const struct policyd_limit_result *r);
+
+/* Byte form: 4 bytes n, then n times 8 bytes t + 8 bytes w. */
+#define POLICYD_LIMIT_ENCODED_MAX (4 + POLICYD_LIMIT_SLOTS * 16)
+size_t policyd_limit_encode(const struct policyd_limit_state *st,
+			    unsigned char *buf);
+/* 0, or -1 if buf is not a valid state (wrong length, too many entries,
+ * times out of order) */
+int policyd_limit_decode(struct policyd_limit_state *st,
+			 const unsigned char *buf, size_t len);
+
+#endif

@@ -4,22 +4,121 @@
  * SUMMARY
  *	the [lmtp_bridge] section of elemta.conf
  * DESCRIPTION
- *	See lmtp-options.h.
+ *	See lmtp-options.h.  Compiled into lib/libelemta.a (the whole
+ *	schema is), so it uses nothing from lmtp-bridge/ itself.
  *--*/
 #include "config.h"
 
 #include <stddef.h>
+#include <string.h>
 
+#include "listen.h"
 #include "lmtp-options.h"
 #include "runtime.h"
+#include "xalloc.h"
 
 static cfg_opt_t lmtp_opts[] = {
 	DAEMON_CONF_OPTS("inet:127.0.0.1:10029", ""),
+	CFG_STR("hostname", "", CFGF_NONE),
+	CFG_STR("backend", "inet:127.0.0.1:24", CFGF_NONE),
+	CFG_STR("map_file", "", CFGF_NONE),
+	CFG_BOOL("map_strict", cfg_false, CFGF_NONE),
+	CFG_STR("recipient_delimiter", "+", CFGF_NONE),
+	CFG_INT_CB("max_line_length", 2048, CFGF_NONE, conf_cb_size),
+	CFG_INT_CB("message_size_limit", 0, CFGF_NONE, conf_cb_size),
+	CFG_INT("max_recipients", 1000, CFGF_NONE),
+	CFG_INT("max_connections", 100, CFGF_NONE),
+	CFG_INT("max_hops", 50, CFGF_NONE),
+	CFG_INT_CB("spool_threshold", 1048576, CFGF_NONE, conf_cb_size),
+	CFG_STR("spool_directory", "/var/tmp", CFGF_NONE),
+	CFG_INT_CB("client_timeout", 300, CFGF_NONE, conf_cb_duration),
+	CFG_INT_CB("connect_timeout", 10, CFGF_NONE, conf_cb_duration),
+	CFG_INT_CB("command_timeout", 60, CFGF_NONE, conf_cb_duration),
+	CFG_INT_CB("delivery_timeout", 300, CFGF_NONE, conf_cb_duration),
 	CFG_END()
 };
 
+/* lmtp_options_backend_check - a backend address */
+int
+lmtp_options_backend_check(const char *spec, char *err, size_t errlen)
+{
+	struct listen_spec ls;
+
+	if (listen_parse(spec, &ls, err, errlen) < 0)
+		return -1;
+	if (ls.family != LISTEN_UNIX && ls.host[0] == '\0') {
+		x_err(err, errlen, "'%s': a backend needs a host", spec);
+		return -1;
+	}
+	return 0;
+}
+
+/* lmtp_check_path - empty or an absolute path */
+static int
+lmtp_check_path(const char *value, char *err, size_t errlen)
+{
+	if (*value != '\0' && *value != '/') {
+		x_err(err, errlen, "'%s' is not an absolute path", value);
+		return -1;
+	}
+	return 0;
+}
+
+/* lmtp_check_spool_dir - an absolute path */
+static int
+lmtp_check_spool_dir(const char *value, char *err, size_t errlen)
+{
+	if (*value != '/') {
+		x_err(err, errlen, "'%s' is not an absolute path", value);
+		return -1;
+	}
+	return 0;
+}
+
+/* lmtp_check_delimiter - empty or one character that can be in an
+ * address's local part */
+static int
+lmtp_check_delimiter(const char *value, char *err, size_t errlen)
+{
+	if (strlen(value) > 1 || strpbrk(value, "@<> \t\"\\") != NULL) {
+		x_err(err, errlen, "'%s': one character, not @ < > \" \\ or "
+		      "a space", value);
+		return -1;
+	}
+	return 0;
+}
+
+/* lmtp_check_hostname - empty or a plausible host name */
+static int
+lmtp_check_hostname(const char *value, char *err, size_t errlen)
+{
+	if (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789.-") != strlen(value) || strlen(value) > 253) {
+		x_err(err, errlen, "'%s' is not a host name", value);
+		return -1;
+	}
+	return 0;
+}
+
 static const struct conf_check lmtp_checks[] = {
 	DAEMON_CONF_CHECKS,
+	{ "hostname", CONF_CHECK_FUNC, 0, 0, NULL, lmtp_check_hostname },
+	{ "backend", CONF_CHECK_FUNC, 0, 0, NULL, lmtp_options_backend_check },
+	{ "map_file", CONF_CHECK_FUNC, 0, 0, NULL, lmtp_check_path },
+	{ "recipient_delimiter", CONF_CHECK_FUNC, 0, 0, NULL,
+	  lmtp_check_delimiter },
+	{ "max_line_length", CONF_CHECK_RANGE, 512, 65536, NULL, NULL },
+	{ "message_size_limit", CONF_CHECK_RANGE, 0, 2147483647L, NULL, NULL },
+	{ "max_recipients", CONF_CHECK_RANGE, 1, 100000, NULL, NULL },
+	{ "max_connections", CONF_CHECK_RANGE, 1, 10000, NULL, NULL },
+	{ "max_hops", CONF_CHECK_RANGE, 1, 1000, NULL, NULL },
+	{ "spool_threshold", CONF_CHECK_RANGE, 0, 1073741824L, NULL, NULL },
+	{ "spool_directory", CONF_CHECK_FUNC, 0, 0, NULL,
+	  lmtp_check_spool_dir },
+	{ "client_timeout", CONF_CHECK_RANGE, 10, 3600, NULL, NULL },
+	{ "connect_timeout", CONF_CHECK_RANGE, 1, 120, NULL, NULL },
+	{ "command_timeout", CONF_CHECK_RANGE, 1, 540, NULL, NULL },
+	{ "delivery_timeout", CONF_CHECK_RANGE, 10, 540, NULL, NULL },
 	CONF_CHECK_END
 };
 
@@ -29,7 +128,36 @@ lmtp_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 {
 	struct lmtp_conf *c = out;
 
-	return daemon_conf_load(sec, &c->daemon, err, errlen);
+	if (daemon_conf_load(sec, &c->daemon, err, errlen) < 0)
+		return -1;
+	c->hostname = conf_strdup_opt(sec, "hostname");
+	c->backend = x_strdup(cfg_getstr(sec, "backend"));
+	c->map_file = conf_strdup_opt(sec, "map_file");
+	c->map_strict = cfg_getbool(sec, "map_strict") ? 1 : 0;
+	c->recipient_delimiter = conf_strdup_opt(sec, "recipient_delimiter");
+	c->max_line_length = cfg_getint(sec, "max_line_length");
+	c->message_size_limit = cfg_getint(sec, "message_size_limit");
+	c->max_recipients = cfg_getint(sec, "max_recipients");
+	c->max_connections = cfg_getint(sec, "max_connections");
+	c->max_hops = cfg_getint(sec, "max_hops");
+	c->spool_threshold = cfg_getint(sec, "spool_threshold");
+	c->spool_directory = x_strdup(cfg_getstr(sec, "spool_directory"));
+	c->client_timeout = cfg_getint(sec, "client_timeout");
+	c->connect_timeout = cfg_getint(sec, "connect_timeout");
+	c->command_timeout = cfg_getint(sec, "command_timeout");
+	c->delivery_timeout = cfg_getint(sec, "delivery_timeout");
+	if (c->map_strict && c->map_file == NULL) {
+		x_err(err, errlen, "lmtp_bridge: map_strict = true needs a "
+		      "map_file");
+		return -1;
+	}
+	if (c->command_timeout > c->delivery_timeout) {
+		x_err(err, errlen, "lmtp_bridge: command_timeout (%lds) is "
+		      "longer than delivery_timeout (%lds)",
+		      c->command_timeout, c->delivery_timeout);
+		return -1;
+	}
+	return 0;
 }
 
 /* lmtp_conf_release - free what lmtp_conf_load allocated */
@@ -39,6 +167,11 @@ lmtp_conf_release(void *out)
 	struct lmtp_conf *c = out;
 
 	daemon_conf_release(&c->daemon);
+	x_free(&c->hostname);
+	x_free(&c->backend);
+	x_free(&c->map_file);
+	x_free(&c->recipient_delimiter);
+	x_free(&c->spool_directory);
 }
 
 const struct conf_section lmtp_conf_section = {

@@ -6,8 +6,8 @@
  * DESCRIPTION
  *	Declared here, next to the daemon that uses it, and part of the
  *	shared schema (lib/sections.c) so that every daemon checks the
- *	whole file.  The daemon's own options join this table in the issue
- *	that brings the daemon.
+ *	whole file.  Every option is documented in elemta.conf(5).
+ *	Durations are in seconds, sizes in bytes.
  *--*/
 #ifndef ELEMTA_LMTP_OPTIONS_H
 #define ELEMTA_LMTP_OPTIONS_H
@@ -17,8 +17,28 @@
 
 struct lmtp_conf {
 	struct daemon_conf daemon;	/* listen, metrics_listen, user... */
+	char *hostname;		/* NULL: the system's host name */
+	char *backend;		/* default backend: inet:H:P or unix:PATH */
+	char *map_file;		/* static recipient map, or NULL */
+	int map_strict;		/* not in the map: 550 5.1.1 */
+	char *recipient_delimiter;	/* "+" ; NULL: none */
+	long max_line_length;	/* command line, CRLF included */
+	long message_size_limit;/* 0: none */
+	long max_recipients;	/* per transaction */
+	long max_connections;	/* concurrent client connections */
+	long max_hops;		/* Received: headers before 554 5.4.6 */
+	long spool_threshold;	/* bytes kept in memory per message */
+	char *spool_directory;	/* where bigger messages go */
+	long client_timeout;	/* idle time allowed to Postfix */
+	long connect_timeout;	/* connecting to a backend */
+	long command_timeout;	/* each backend reply */
+	long delivery_timeout;	/* a whole message, every backend */
 };
 
 extern const struct conf_section lmtp_conf_section;
+
+/* lmtp_options_backend_check - is spec a usable backend address
+ * (inet:HOST:PORT with a host, or unix:PATH)?  0, or -1 with err */
+int lmtp_options_backend_check(const char *spec, char *err, size_t errlen);
 
 #endif

@@ -1,3 +1,55 @@
-## lmtp-bridge/ - elemta-lmtp-bridge (LDAP-routed LMTP delivery into Dovecot).
-## The daemon arrives with its own issue; its configuration section
-## (lmtp-bridge/lmtp-options.c) is part of the shared schema already.
+## lmtp-bridge/ - elemta-lmtp-bridge: Postfix delivers to it over LMTP, it
+## routes each recipient (static map; LDAP next) and delivers into Dovecot
+## over LMTP, one reply per recipient.  Its configuration section
+## (lmtp-bridge/lmtp-options.c) is compiled into lib/libelemta.a with the
+## rest of the shared schema.
+
+## Everything but main(), so that the tests link the same code.
+noinst_LIBRARIES += lmtp-bridge/liblmtp.a
+lmtp_bridge_liblmtp_a_SOURCES = \
+	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-proto.h \
+	lmtp-bridge/lmtp-router.c lmtp-bridge/lmtp-router.h \
+	lmtp-bridge/lmtp-spool.c lmtp-bridge/lmtp-spool.h \
+	lmtp-bridge/lmtp-client.c lmtp-bridge/lmtp-client.h
+lmtp_bridge_liblmtp_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+LMTP_LIBS = lmtp-bridge/liblmtp.a
+
+sbin_PROGRAMS += lmtp-bridge/elemta-lmtp-bridge
+lmtp_bridge_elemta_lmtp_bridge_SOURCES = lmtp-bridge/lmtp-bridge.c
+lmtp_bridge_elemta_lmtp_bridge_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+lmtp_bridge_elemta_lmtp_bridge_LDADD = $(LMTP_LIBS) $(ELEMTA_LIBS) \
+	$(PTHREAD_LIBS)
+
+## Man page and Postfix snippets
+man_MANS += man/elemta-lmtp-bridge.8
+EXTRA_DIST += man/elemta-lmtp-bridge.8.in \
+	contrib/postfix/main.cf.lmtp-bridge \
+	contrib/postfix/master.cf.lmtp-bridge
+CLEANFILES += man/elemta-lmtp-bridge.8
+man/elemta-lmtp-bridge.8: man/elemta-lmtp-bridge.8.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) man && $(edit) $(srcdir)/man/elemta-lmtp-bridge.8.in > $@.tmp && mv $@.tmp $@
+
+## Tests (t/05xx).  The fuzz target runs under gcc with its own driver
+## (a built-in corpus plus deterministic mutations); with clang:
+##   clang -fsanitize=fuzzer,address -DELEMTA_LIBFUZZER -I. -Ilib \
+##     t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c lib/xalloc.c lib/log.c
+T_LMTP_UNIT = t/0500-lmtp-proto.t t/0501-lmtp-router.t \
+	t/0502-lmtp-proto-fuzz.t
+check_PROGRAMS += $(T_LMTP_UNIT)
+t_0500_lmtp_proto_t_SOURCES = t/0500-lmtp-proto.c
+t_0500_lmtp_proto_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0500_lmtp_proto_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
+t_0501_lmtp_router_t_SOURCES = t/0501-lmtp-router.c
+t_0501_lmtp_router_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0501_lmtp_router_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
+t_0502_lmtp_proto_fuzz_t_SOURCES = t/fuzz-lmtp-proto.c
+t_0502_lmtp_proto_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0502_lmtp_proto_fuzz_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
+
+T_LMTP_SHELL = t/0510-lmtp-bridge-input.t t/0520-lmtp-bridge-delivery.t
+dist_check_SCRIPTS += $(T_LMTP_SHELL)
+TESTS += $(T_LMTP_UNIT) $(T_LMTP_SHELL)
+
+## Run again under ASan/UBSan by check-sanitize.
+LMTP_SANITIZE_TESTS = $(T_LMTP_UNIT) $(T_LMTP_SHELL)
+SANITIZE_TESTS += $(LMTP_SANITIZE_TESTS)

@@ -1,0 +1,718 @@
+/*++
+ * NAME
+ *	elemta-lmtp-bridge 8
+ * SUMMARY
+ *	LMTP delivery from Postfix into Dovecot, routed per recipient
+ * SYNOPSIS
+ *	elemta-lmtp-bridge [-fnpV] [-c FILE] [-o lmtp_bridge.KEY=VALUE]...
+ * DESCRIPTION
+ *	The daemon: main() on lib/'s runtime, one thread per client
+ *	connection, and the glue between the protocol (lmtp-proto.c), the
+ *	router (lmtp-router.c), the spool (lmtp-spool.c) and the backend
+ *	client (lmtp-client.c).  See elemta-lmtp-bridge(8).
+ *
+ *	Concurrency: a thread per connection.  Postfix opens few, long
+ *	LMTP connections (its lmtp process limit, connection cache) and
+ *	each one is strictly sequential (commands, then the message, then
+ *	one delivery per backend), so blocking code in a thread is the
+ *	simplest correct model; max_connections bounds the threads.
+ *
+ *	Reloads: the router (and the map it holds) belongs to a state
+ *	built from one configuration snapshot.  A connection takes a
+ *	reference at accept and keeps it until it closes, so a reload
+ *	never changes the routing of a transaction in progress.
+ *--*/
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "metrics.h"
+#include "runtime.h"
+#include "xalloc.h"
+#include "lmtp-client.h"
+#include "lmtp-options.h"
+#include "lmtp-proto.h"
+#include "lmtp-router.h"
+#include "lmtp-spool.h"
+
+/* What a connection works with: one configuration and its router. */
+struct bridge_state {
+	int refs;			/* under bridge_lock */
+	struct conf *conf;
+	const struct lmtp_conf *lc;
+	struct lmtp_router *router;
+	char *hostname;
+};
+
+static pthread_mutex_t bridge_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bridge_idle = PTHREAD_COND_INITIALIZER;
+static struct bridge_state *bridge_current;
+static int bridge_active;		/* connections, under bridge_lock */
+static volatile int bridge_stopping;
+
+static struct metric *m_conns, *m_active, *m_rcpts, *m_deliveries;
+static struct metric *m_latency, *m_messages;
+
+/*
+ * State
+ */
+
+/* bridge_state_new - a router for this snapshot; NULL with err */
+static struct bridge_state *
+bridge_state_new(struct conf *conf, char *err, size_t errlen)
+{
+	struct bridge_state *st;
+	const struct lmtp_conf *lc = conf_get(conf, &lmtp_conf_section);
+	char host[256];
+	void *map = NULL;
+
+	if (lc->map_file != NULL
+	    && (map = lmtp_map_load(lc->map_file, err, errlen)) == NULL)
+		return NULL;
+	st = x_calloc(1, sizeof(*st));
+	st->refs = 1;
+	st->conf = conf_ref(conf);
+	st->lc = lc;
+	st->router = lmtp_router_new(lc->backend, lc->recipient_delimiter,
+				     lc->map_strict);
+	if (map != NULL)
+		lmtp_router_add(st->router, &lmtp_map_ops, map);
+	if (lc->hostname != NULL) {
+		st->hostname = x_strdup(lc->hostname);
+	} else {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		st->hostname = x_strdup(host);
+	}
+	return st;
+}
+
+/* bridge_state_get - a reference to the current state */
+static struct bridge_state *
+bridge_state_get(void)
+{
+	struct bridge_state *st;
+
+	pthread_mutex_lock(&bridge_lock);
+	st = bridge_current;
+	st->refs++;
+	pthread_mutex_unlock(&bridge_lock);
+	return st;
+}
+
+/* bridge_state_put - drop a reference; the last one frees */
+static void
+bridge_state_put(struct bridge_state **stp)
+{
+	struct bridge_state *st = *stp;
+	int last;
+
+	if (st == NULL)
+		return;
+	pthread_mutex_lock(&bridge_lock);
+	last = --st->refs == 0;
+	pthread_mutex_unlock(&bridge_lock);
+	if (last) {
+		lmtp_router_free(&st->router);
+		conf_unref(&st->conf);
+		x_free(&st->hostname);
+		x_free(&st);
+	}
+	*stp = NULL;
+}
+
+/* bridge_state_publish - make st current (takes the caller's reference) */
+static void
+bridge_state_publish(struct bridge_state *st)
+{
+	struct bridge_state *old;
+
+	pthread_mutex_lock(&bridge_lock);
+	old = bridge_current;
+	bridge_current = st;
+	pthread_mutex_unlock(&bridge_lock);
+	bridge_state_put(&old);
+}
+
+/*
+ * One connection
+ */
+
+struct bridge_session {
+	int fd;
+	struct bridge_state *st;
+	struct lmtp_proto *proto;
+	struct lmtp_spool *spool;
+	struct lmtp_route **routes;	/* of the current transaction */
+	size_t nroutes, routes_alloc;
+	char peer[128];
+};
+
+/* bridge_qid - the queue id for log lines */
+static const char *
+bridge_qid(const struct bridge_session *bs)
+{
+	const char *id = lmtp_proto_xforward(bs->proto)->ident;
+
+	return id != NULL && *id != '\0' ? id : "NOQUEUE";
+}
+
+/* bridge_routes_clear - forget the routes of the last transaction */
+static void
+bridge_routes_clear(struct bridge_session *bs)
+{
+	size_t i;
+
+	for (i = 0; i < bs->nroutes; i++) {
+		lmtp_route_clear(bs->routes[i]);
+		x_free(&bs->routes[i]);
+	}
+	bs->nroutes = 0;
+}
+
+/* bridge_write - write all pending output; 0 or -1 */
+static int
+bridge_write(struct bridge_session *bs)
+{
+	const char *out;
+	size_t len;
+	ssize_t n;
+
+	out = lmtp_proto_output(bs->proto, &len);
+	while (len > 0) {
+		n = send(bs->fd, out, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		lmtp_proto_output_consumed(bs->proto, (size_t)n);
+		out = lmtp_proto_output(bs->proto, &len);
+	}
+	return 0;
+}
+
+/* bridge_read - wait for client input (1 s ticks, so that a stop reaches
+ * idle connections); bytes read, 0 at EOF, -1 on error or timeout */
+static ssize_t
+bridge_read(struct bridge_session *bs, char *buf, size_t len)
+{
+	struct pollfd pfd = { bs->fd, POLLIN, 0 };
+	long waited = 0;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		if (bridge_stopping && !lmtp_proto_in_data(bs->proto))
+			return -2;
+		rc = poll(&pfd, 1, 1000);
+		if (rc < 0 && errno != EINTR)
+			return -1;
+		if (rc <= 0) {
+			if (++waited >= bs->st->lc->client_timeout)
+				return -3;
+			continue;
+		}
+		n = recv(bs->fd, buf, len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n;
+	}
+}
+
+/* bridge_rcpt - route a RCPT and answer it */
+static void
+bridge_rcpt(struct bridge_session *bs)
+{
+	const struct lmtp_rcpt *r = lmtp_proto_pending(bs->proto);
+	struct lmtp_route *route;
+	char err[256], *reply;
+
+	/* no accepted recipient: whatever routes we hold are unused */
+	if (lmtp_proto_envelope(bs->proto)->nrcpts == 0)
+		bridge_routes_clear(bs);
+	route = x_calloc(1, sizeof(*route));
+	lmtp_router_route(bs->st->router, r->addr, route, err, sizeof(err));
+	reply = lmtp_route_reply(route, r->addr);
+	switch (route->status) {
+	case LMTP_ROUTE_OK:
+		metric_inc(m_rcpts, "accepted");
+		if (strcmp(route->address, r->addr) != 0)
+			qid_info(bridge_qid(bs), "to=<%s> orig_to=<%s> "
+				 "route=%s backend=%s", route->address,
+				 r->addr, route->source, route->backend);
+		break;
+	case LMTP_ROUTE_TEMPFAIL:
+		metric_inc(m_rcpts, "deferred");
+		qid_warn(bridge_qid(bs), "to=<%s> status=deferred route=%s "
+			 "error=\"%s\" reply=\"%s\"", r->addr, route->source,
+			 err, reply);
+		break;
+	default:
+		metric_inc(m_rcpts, "rejected");
+		qid_info(bridge_qid(bs), "to=<%s> status=rejected route=%s "
+			 "reply=\"%s\"", r->addr, route->source, reply);
+		break;
+	}
+	if (reply[0] == '2') {
+		if (bs->nroutes == bs->routes_alloc) {
+			bs->routes_alloc = bs->routes_alloc
+				? 2 * bs->routes_alloc : 16;
+			bs->routes = x_realloc(bs->routes, bs->routes_alloc
+					       * sizeof(*bs->routes));
+		}
+		bs->routes[bs->nroutes++] = route;
+		lmtp_proto_rcpt_result(bs->proto, reply, route);
+	} else {
+		lmtp_proto_rcpt_result(bs->proto, reply, NULL);
+		lmtp_route_clear(route);
+		x_free(&route);
+	}
+	x_free(&reply);
+}
+
+/* bridge_received - our Received: header (malloc'ed) */
+static char *
+bridge_received(const struct bridge_session *bs)
+{
+	const char *lhlo = lmtp_proto_lhlo(bs->proto);
+	char date[64];
+	struct tm tm;
+	time_t now = time(NULL);
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	return x_asprintf("Received: from %s (%s)\r\n\tby %s "
+			  "(elemta-lmtp-bridge) with LMTP id %s;\r\n\t%s\r\n",
+			  lhlo ? lhlo : "unknown", bs->peer, bs->st->hostname,
+			  bridge_qid(bs), date);
+}
+
+/* bridge_outcome - delivered, deferred or bounced, from a reply */
+static const char *
+bridge_outcome(const char *reply)
+{
+	return reply[0] == '2' ? "delivered" : reply[0] == '4' ? "deferred"
+		: "bounced";
+}
+
+/* bridge_deliver_group - one transaction: the recipients in idx[] */
+static void
+bridge_deliver_group(struct bridge_session *bs, const char *backend,
+		     const size_t *idx, size_t n, const char *prepend)
+{
+	const struct lmtp_envelope *e = lmtp_proto_envelope(bs->proto);
+	const struct lmtp_conf *lc = bs->st->lc;
+	struct lmtp_client_rcpt *rc = x_calloc(n, sizeof(*rc));
+	struct lmtp_delivery d;
+	struct lmtp_route *route;
+	double t0, dt;
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		route = e->rcpts[idx[k]].data;
+		rc[k].addr = route->address;
+		rc[k].notify = e->rcpts[idx[k]].notify;
+		rc[k].orcpt = e->rcpts[idx[k]].orcpt;
+	}
+	memset(&d, 0, sizeof(d));
+	d.backend = backend;
+	d.helo = bs->st->hostname;
+	d.env = e;
+	d.rcpts = rc;
+	d.nrcpts = n;
+	d.spool = bs->spool;
+	d.prepend = prepend;
+	d.connect_timeout = (int)lc->connect_timeout;
+	d.command_timeout = (int)lc->command_timeout;
+	t0 = lmtp_client_now();
+	d.deadline = t0 + (double)lc->delivery_timeout;
+	lmtp_client_deliver(&d);
+	dt = lmtp_client_now() - t0;
+	metric_observe(m_latency, dt, backend);
+	if (d.err[0] != '\0')
+		qid_warn(bridge_qid(bs), "backend=%s error=\"%s\" "
+			 "data_sent=%s", backend, d.err,
+			 d.data_sent ? "yes" : "no");
+	for (k = 0; k < n; k++) {
+		const char *orig = e->rcpts[idx[k]].addr;
+		const char *outcome = bridge_outcome(rc[k].reply);
+		char *flat = x_strdup(rc[k].reply), *p;
+
+		for (p = flat; *p; p++)
+			if (*p == '\n' || *p == '"')
+				*p = *p == '"' ? '\'' : ' ';
+		lmtp_proto_set_reply(bs->proto, idx[k], rc[k].reply);
+		metric_inc(m_deliveries, backend, outcome);
+		if (strcmp(orig, rc[k].addr) != 0)
+			qid_info(bridge_qid(bs), "to=<%s> orig_to=<%s> "
+				 "backend=%s delay=%.3f status=%s "
+				 "reply=\"%s\"", rc[k].addr, orig, backend, dt,
+				 outcome, flat);
+		else
+			qid_info(bridge_qid(bs), "to=<%s> backend=%s "
+				 "delay=%.3f status=%s reply=\"%s\"",
+				 rc[k].addr, backend, dt, outcome, flat);
+		x_free(&flat);
+		x_free(&rc[k].reply);
+	}
+	x_free(&rc);
+}
+
+/* bridge_message - deliver after the final dot: one transaction per
+ * backend, recipients in RCPT order within each */
+static void
+bridge_message(struct bridge_session *bs)
+{
+	const struct lmtp_envelope *e = lmtp_proto_envelope(bs->proto);
+	const struct lmtp_xforward *xf = lmtp_proto_xforward(bs->proto);
+	const char *qid = bridge_qid(bs);
+	struct lmtp_route *ri, *rj;
+	char *prepend, *reply;
+	size_t i, j, n, *idx;
+	char *done;
+
+	qid_info(qid, "from=<%s> size=%lld nrcpt=%zu client=%s[%s] "
+		 "lmtp_client=%s spool=%s", e->sender, e->data_size,
+		 e->nrcpts, xf->name ? xf->name : "unknown",
+		 xf->addr ? xf->addr : "unknown", bs->peer,
+		 lmtp_spool_in_file(bs->spool) ? "file" : "memory");
+	if (e->too_big || e->sink_failed) {
+		metric_inc(m_messages, e->too_big ? "too_big" : "spool_error");
+		qid_warn(qid, "status=%s reason=\"%s\"",
+			 e->too_big ? "bounced" : "deferred",
+			 e->too_big ? "message size exceeds limit"
+			 : lmtp_spool_error(bs->spool));
+		return;			/* message_done writes the replies */
+	}
+	if (e->received >= (unsigned)bs->st->lc->max_hops) {
+		metric_inc(m_messages, "loop");
+		reply = x_asprintf("554 5.4.6 Too many hops (%u Received: "
+				   "headers): mail forwarding loop",
+				   e->received);
+		qid_warn(qid, "status=bounced reason=loop received=%u "
+			 "max_hops=%ld", e->received, bs->st->lc->max_hops);
+		for (i = 0; i < e->nrcpts; i++)
+			lmtp_proto_set_reply(bs->proto, i, reply);
+		x_free(&reply);
+		return;
+	}
+	metric_inc(m_messages, "delivered");
+	prepend = bridge_received(bs);
+	done = x_calloc(e->nrcpts, 1);
+	idx = x_calloc(e->nrcpts, sizeof(*idx));
+	for (i = 0; i < e->nrcpts; i++) {
+		if (done[i])
+			continue;
+		ri = e->rcpts[i].data;
+		for (n = 0, j = i; j < e->nrcpts; j++) {
+			rj = e->rcpts[j].data;
+			if (!done[j] && strcmp(ri->backend, rj->backend) == 0) {
+				idx[n++] = j;
+				done[j] = 1;
+			}
+		}
+		bridge_deliver_group(bs, ri->backend, idx, n, prepend);
+	}
+	x_free(&idx);
+	x_free(&done);
+	x_free(&prepend);
+}
+
+/* bridge_peer - "host[addr]:port" of the client, for the logs */
+static void
+bridge_peer(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char a[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "unknown");
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(in->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, len, "unix");
+	}
+}
+
+/* bridge_serve - the command loop of one connection */
+static void
+bridge_serve(struct bridge_session *bs)
+{
+	char buf[65536];
+	ssize_t n;
+
+	for (;;) {
+		switch (lmtp_proto_next(bs->proto)) {
+		case LMTP_EV_INPUT:
+			if (bridge_write(bs) < 0)
+				return;
+			n = bridge_read(bs, buf, sizeof(buf));
+			if (n > 0) {
+				lmtp_proto_input(bs->proto, buf, (size_t)n);
+				break;
+			}
+			if (n == -2 || n == -3) {
+				const char *bye = n == -2
+					? "421 4.3.2 Shutting down\r\n"
+					: "421 4.4.2 Error: timeout exceeded\r\n";
+
+				if (n == -3)
+					msg_info("client=%s timeout after %lds "
+						 "idle", bs->peer,
+						 bs->st->lc->client_timeout);
+				(void)send(bs->fd, bye, strlen(bye),
+					   MSG_NOSIGNAL);
+				return;
+			}
+			if (lmtp_proto_in_data(bs->proto))
+				qid_warn(bridge_qid(bs), "client=%s lost "
+					 "connection in DATA: nothing "
+					 "delivered", bs->peer);
+			else if (lmtp_proto_envelope(bs->proto)->sender)
+				msg_info("client=%s lost connection in a "
+					 "transaction", bs->peer);
+			return;
+		case LMTP_EV_RCPT:
+			bridge_rcpt(bs);
+			break;
+		case LMTP_EV_DATA:
+			lmtp_spool_reset(bs->spool);
+			lmtp_proto_data_start(bs->proto, NULL);
+			break;
+		case LMTP_EV_MESSAGE:
+			bridge_message(bs);
+			lmtp_proto_message_done(bs->proto);
+			bridge_routes_clear(bs);
+			lmtp_spool_reset(bs->spool);
+			break;
+		case LMTP_EV_QUIT:
+			(void)bridge_write(bs);
+			return;
+		}
+	}
+}
+
+/* bridge_thread - one connection, start to end */
+static void *
+bridge_thread(void *arg)
+{
+	struct bridge_session *bs = arg;
+	const struct lmtp_conf *lc = bs->st->lc;
+	struct lmtp_limits lim;
+
+	lim.max_line = (size_t)lc->max_line_length;
+	lim.max_size = lc->message_size_limit;
+	lim.max_rcpts = (unsigned)lc->max_recipients;
+	lim.max_errors = 20;
+	bridge_peer(bs->fd, bs->peer, sizeof(bs->peer));
+	bs->spool = lmtp_spool_new((size_t)lc->spool_threshold,
+				   lc->spool_directory);
+	bs->proto = lmtp_proto_new(&lim, bs->st->hostname, lmtp_spool_write,
+				   bs->spool);
+	msg_debug("connect from %s", bs->peer);
+	bridge_serve(bs);
+	msg_debug("disconnect from %s", bs->peer);
+	close(bs->fd);
+	bridge_routes_clear(bs);
+	x_free(&bs->routes);
+	lmtp_proto_free(&bs->proto);
+	lmtp_spool_free(&bs->spool);
+	bridge_state_put(&bs->st);
+	x_free(&bs);
+	pthread_mutex_lock(&bridge_lock);
+	bridge_active--;
+	metric_set(m_active, bridge_active);
+	pthread_cond_signal(&bridge_idle);
+	pthread_mutex_unlock(&bridge_lock);
+	return NULL;
+}
+
+/* bridge_accept - take a connection and start its thread */
+static void
+bridge_accept(int lfd)
+{
+	struct bridge_session *bs;
+	struct bridge_state *st;
+	pthread_attr_t attr;
+	pthread_t tid;
+	int fd, full;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		if (errno != EAGAIN && errno != EINTR
+		    && errno != ECONNABORTED)
+			msg_warn("accept: %m");
+		return;
+	}
+	st = bridge_state_get();
+	pthread_mutex_lock(&bridge_lock);
+	full = bridge_active >= st->lc->max_connections;
+	if (!full)
+		bridge_active++;
+	metric_set(m_active, bridge_active);
+	pthread_mutex_unlock(&bridge_lock);
+	metric_inc(m_conns, full ? "refused" : "accepted");
+	if (full) {
+		msg_warn("max_connections=%ld reached: connection refused",
+			 st->lc->max_connections);
+		(void)send(fd, "421 4.3.2 Too many connections\r\n", 32,
+			   MSG_NOSIGNAL);
+		close(fd);
+		bridge_state_put(&st);
+		return;
+	}
+	bs = x_calloc(1, sizeof(*bs));
+	bs->fd = fd;
+	bs->st = st;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&tid, &attr, bridge_thread, bs) != 0) {
+		msg_warn("pthread_create failed: connection refused");
+		close(fd);
+		bridge_state_put(&bs->st);
+		x_free(&bs);
+		pthread_mutex_lock(&bridge_lock);
+		bridge_active--;
+		pthread_mutex_unlock(&bridge_lock);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* bridge_reload - new configuration, new router; keep the old on error */
+static void
+bridge_reload(struct runtime *rt)
+{
+	struct bridge_state *st;
+	struct conf *c;
+	char err[512];
+
+	if (runtime_reload(rt) < 0)
+		return;
+	c = conf_current();
+	st = bridge_state_new(c, err, sizeof(err));
+	conf_unref(&c);
+	if (st == NULL) {
+		msg_warn("reload: %s: keeping the previous routing", err);
+		return;
+	}
+	bridge_state_publish(st);
+	msg_info("reload: routing updated");
+}
+
+/* bridge_wait_idle - at stop: let transactions in progress finish */
+static void
+bridge_wait_idle(long max_secs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += max_secs;
+	pthread_mutex_lock(&bridge_lock);
+	while (bridge_active > 0)
+		if (pthread_cond_timedwait(&bridge_idle, &bridge_lock, &ts) != 0)
+			break;
+	if (bridge_active > 0)
+		msg_warn("stopping with %d connection(s) still active",
+			 bridge_active);
+	pthread_mutex_unlock(&bridge_lock);
+}
+
+/* bridge_metrics - register the families */
+static void
+bridge_metrics(void)
+{
+	m_conns = metrics_counter("elemta_lmtp_connections_total",
+				  "LMTP client connections", "result");
+	m_active = metrics_gauge("elemta_lmtp_connections_active",
+				 "LMTP client connections open now", NULL);
+	m_rcpts = metrics_counter("elemta_lmtp_recipients_total",
+				  "RCPT commands by routing result", "result");
+	m_messages = metrics_counter("elemta_lmtp_messages_total",
+				     "Messages received, by disposition",
+				     "result");
+	m_deliveries = metrics_counter("elemta_lmtp_deliveries_total",
+				       "Recipient deliveries by backend and "
+				       "outcome", "backend,outcome");
+	m_latency = metrics_histogram("elemta_lmtp_backend_seconds",
+				      "Backend transaction time", "backend",
+				      NULL, 0);
+}
+
+/* main - serve until SIGTERM */
+int
+main(int argc, char **argv)
+{
+	struct pollfd pfd[2];
+	struct runtime rt;
+	struct bridge_state *st;
+	struct conf *c;
+	char err[512];
+	int n, ev, running = 1;
+	long grace;
+
+	runtime_init(&rt, "elemta-lmtp-bridge", argc, argv, &lmtp_conf_section,
+		     offsetof(struct lmtp_conf, daemon), NULL);
+	c = conf_current();
+	if ((st = bridge_state_new(c, err, sizeof(err))) == NULL)
+		msg_fatal("%s", err);
+	conf_unref(&c);
+	bridge_state_publish(st);
+	runtime_listen(&rt);
+	runtime_start(&rt);
+	bridge_metrics();
+	msg_info("ready: backend=%s map=%s", bridge_current->lc->backend,
+		 bridge_current->lc->map_file ? bridge_current->lc->map_file
+		 : "none");
+
+	while (running) {
+		pfd[0].fd = daemon_signal_fd();
+		pfd[0].events = POLLIN;
+		pfd[1].fd = rt.listen_fd;
+		pfd[1].events = POLLIN;
+		n = poll(pfd, 2, -1);
+		if (n < 0 && errno != EINTR)
+			msg_fatal("poll: %m");
+		if (n <= 0)
+			continue;
+		if (pfd[0].revents & POLLIN) {
+			ev = daemon_signal_take();
+			if (ev & DAEMON_EV_RELOAD)
+				bridge_reload(&rt);
+			if (ev & DAEMON_EV_STOP)
+				running = 0;
+		}
+		if (running && (pfd[1].revents & POLLIN))
+			bridge_accept(rt.listen_fd);
+	}
+	close(rt.listen_fd);
+	rt.listen_fd = -1;
+	bridge_stopping = 1;
+	grace = bridge_current->lc->delivery_timeout + 10;
+	bridge_wait_idle(grace);
+	runtime_finish(&rt);
+	return 0;
+}

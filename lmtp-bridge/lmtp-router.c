@@ -1,0 +1,392 @@
+/*++
+ * NAME
+ *	lmtp-router 3
+ * SUMMARY
+ *	per-recipient routing: which backend, which mailbox address
+ * DESCRIPTION
+ *	See lmtp-router.h.
+ *--*/
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "lmtp-options.h"
+#include "lmtp-router.h"
+#include "xalloc.h"
+
+#define LMTP_MAX_SOURCES 8
+
+struct lmtp_source {
+	const struct lmtp_lookup_ops *ops;
+	void *ctx;
+};
+
+struct lmtp_router {
+	char *default_backend;
+	char delimiter;		/* '\0': none */
+	int strict;
+	struct lmtp_source src[LMTP_MAX_SOURCES];
+	size_t nsrc;
+};
+
+/* lmtp_router_new - a router with no source yet */
+struct lmtp_router *
+lmtp_router_new(const char *default_backend, const char *delimiter,
+		int strict)
+{
+	struct lmtp_router *rt = x_calloc(1, sizeof(*rt));
+
+	rt->default_backend = x_strdup(default_backend);
+	rt->delimiter = delimiter != NULL ? delimiter[0] : '\0';
+	rt->strict = strict;
+	return rt;
+}
+
+/* lmtp_router_add - append a source */
+void
+lmtp_router_add(struct lmtp_router *rt, const struct lmtp_lookup_ops *ops,
+		void *ctx)
+{
+	if (rt->nsrc == LMTP_MAX_SOURCES)
+		msg_panic("lmtp_router_add: more than %d sources",
+			  LMTP_MAX_SOURCES);
+	rt->src[rt->nsrc].ops = ops;
+	rt->src[rt->nsrc].ctx = ctx;
+	rt->nsrc++;
+}
+
+/* lmtp_router_free - destroy the router and its sources */
+void
+lmtp_router_free(struct lmtp_router **rtp)
+{
+	struct lmtp_router *rt = *rtp;
+	size_t i;
+
+	if (rt == NULL)
+		return;
+	for (i = 0; i < rt->nsrc; i++)
+		if (rt->src[i].ops->free != NULL)
+			rt->src[i].ops->free(rt->src[i].ctx);
+	x_free(&rt->default_backend);
+	x_free(rtp);
+}
+
+/* lmtp_route_clear - free a route's strings */
+void
+lmtp_route_clear(struct lmtp_route *route)
+{
+	x_free(&route->backend);
+	x_free(&route->address);
+}
+
+/* lmtp_lower - lower-cased copy */
+static char *
+lmtp_lower(const char *s)
+{
+	char *d = x_strdup(s), *p;
+
+	for (p = d; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return d;
+}
+
+/* lmtp_rewrite - the target of a rewrite, with the detail kept when the
+ * entry matched without it; malloc'ed */
+static char *
+lmtp_rewrite(const char *rewrite, const char *local, const char *detail,
+	     char delim, int matched_full)
+{
+	const char *at = strrchr(rewrite, '@');
+	size_t llen;
+
+	if (rewrite[0] == '@')		/* domain rewrite: keep the user */
+		return detail != NULL
+			? x_asprintf("%s%c%s%s", local, delim, detail, rewrite)
+			: x_asprintf("%s%s", local, rewrite);
+	if (matched_full || detail == NULL || at == NULL
+	    || (delim != '\0' && memchr(rewrite, delim,
+					(size_t)(at - rewrite)) != NULL))
+		return x_strdup(rewrite);
+	llen = (size_t)(at - rewrite);
+	return x_asprintf("%.*s%c%s%s", (int)llen, rewrite, delim, detail, at);
+}
+
+/* lmtp_router_route - route one recipient */
+void
+lmtp_router_route(const struct lmtp_router *rt, const char *addr,
+		  struct lmtp_route *route, char *err, size_t errlen)
+{
+	struct lmtp_lookup_result res;
+	char *lower, *keys[3], *local, *detail = NULL, *at, *d;
+	size_t i, k, nkeys = 0;
+	int found;
+
+	memset(route, 0, sizeof(*route));
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (rt->nsrc == 0) {
+		route->status = LMTP_ROUTE_OK;
+		route->backend = x_strdup(rt->default_backend);
+		route->address = x_strdup(addr);
+		route->source = "default";
+		return;
+	}
+	/* keys: user+detail@dom, user@dom, @dom (lower case) */
+	lower = lmtp_lower(addr);
+	at = strrchr(lower, '@');
+	local = at ? x_strndup(lower, (size_t)(at - lower)) : x_strdup(lower);
+	/* the original case of the local part is kept for rewrites */
+	if (at != NULL)
+		memcpy(local, addr, strlen(local));
+	keys[nkeys++] = x_strdup(lower);
+	if (rt->delimiter != '\0' && at != NULL
+	    && (d = memchr(lower, rt->delimiter, (size_t)(at - lower))) != NULL
+	    && d > lower) {
+		keys[nkeys++] = x_asprintf("%.*s%s", (int)(d - lower), lower, at);
+		detail = x_strdup(local + (d - lower) + 1);
+		local[d - lower] = '\0';
+	}
+	if (at != NULL)
+		keys[nkeys++] = x_strdup(at);
+	route->status = rt->strict ? LMTP_ROUTE_UNKNOWN : LMTP_ROUTE_OK;
+	route->source = "default";
+	for (i = 0; i < rt->nsrc; i++) {
+		for (k = 0; k < nkeys; k++) {
+			memset(&res, 0, sizeof(res));
+			found = rt->src[i].ops->lookup(rt->src[i].ctx, keys[k],
+						       &res, err, errlen);
+			if (found < 0) {
+				route->status = LMTP_ROUTE_TEMPFAIL;
+				route->source = rt->src[i].ops->name;
+				goto done;
+			}
+			if (found == 0)
+				continue;
+			route->source = rt->src[i].ops->name;
+			if (res.disabled) {
+				route->status = LMTP_ROUTE_DISABLED;
+			} else {
+				route->status = LMTP_ROUTE_OK;
+				route->backend = res.backend, res.backend = NULL;
+				if (res.rewrite != NULL)
+					route->address = lmtp_rewrite(
+						res.rewrite, local, detail,
+						rt->delimiter, k == 0);
+			}
+			x_free(&res.backend);
+			x_free(&res.rewrite);
+			goto done;
+		}
+	}
+done:
+	if (route->status == LMTP_ROUTE_OK) {
+		if (route->backend == NULL)
+			route->backend = x_strdup(rt->default_backend);
+		if (route->address == NULL)
+			route->address = x_strdup(addr);
+	}
+	for (k = 0; k < nkeys; k++)
+		x_free(&keys[k]);
+	x_free(&lower);
+	x_free(&local);
+	x_free(&detail);
+}
+
+/* lmtp_route_reply - the RCPT reply for a route */
+char *
+lmtp_route_reply(const struct lmtp_route *route, const char *addr)
+{
+	switch (route->status) {
+	case LMTP_ROUTE_OK:
+		return x_strdup("250 2.1.5 Ok");
+	case LMTP_ROUTE_UNKNOWN:
+		return x_asprintf("550 5.1.1 <%s>: Recipient address rejected:"
+				  " User unknown", addr);
+	case LMTP_ROUTE_DISABLED:
+		return x_asprintf("550 5.2.1 <%s>: Recipient address rejected:"
+				  " Mailbox disabled", addr);
+	case LMTP_ROUTE_TEMPFAIL:
+		break;
+	}
+	return x_asprintf("451 4.4.3 <%s>: Recipient address rejected: "
+			  "Directory temporarily unavailable", addr);
+}
+
+/*
+ * The static map
+ */
+
+struct lmtp_map_entry {
+	char *key;
+	int disabled;
+	char *backend;
+	char *rewrite;
+};
+
+struct lmtp_map {
+	struct lmtp_map_entry *e;
+	size_t n;
+};
+
+/* lmtp_map_cmp - order entries by key */
+static int
+lmtp_map_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct lmtp_map_entry *)a)->key,
+		      ((const struct lmtp_map_entry *)b)->key);
+}
+
+/* lmtp_map_free - destroy a map */
+static void
+lmtp_map_free(void *ctx)
+{
+	struct lmtp_map *m = ctx;
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->n; i++) {
+		x_free(&m->e[i].key);
+		x_free(&m->e[i].backend);
+		x_free(&m->e[i].rewrite);
+	}
+	x_free(&m->e);
+	x_free(&m);
+}
+
+/* lmtp_map_value - parse "BACKEND[,REWRITE]" into e; 0 or -1 */
+static int
+lmtp_map_value(char *val, struct lmtp_map_entry *e, char *err, size_t errlen)
+{
+	char *comma = strchr(val, ','), *rw = NULL, berr[256];
+
+	if (comma != NULL) {
+		*comma = '\0';
+		rw = comma + 1;
+		if (*rw == '\0' || strchr(rw, '@') == NULL
+		    || strpbrk(rw, " \t<>,") != NULL) {
+			x_err(err, errlen, "rewrite '%s' is not an address",
+			      rw);
+			return -1;
+		}
+	}
+	if (strcmp(val, "DISABLED") == 0) {
+		if (rw != NULL) {
+			x_err(err, errlen, "DISABLED takes no rewrite");
+			return -1;
+		}
+		e->disabled = 1;
+		return 0;
+	}
+	if (strcmp(val, "-") != 0 && strcmp(val, "default") != 0) {
+		if (lmtp_options_backend_check(val, berr, sizeof(berr)) < 0) {
+			x_err(err, errlen, "backend %s", berr);
+			return -1;
+		}
+		e->backend = x_strdup(val);
+	}
+	if (rw != NULL)
+		e->rewrite = x_strdup(rw);
+	return 0;
+}
+
+/* lmtp_map_load - read a map file */
+void *
+lmtp_map_load(const char *path, char *err, size_t errlen)
+{
+	struct lmtp_map *m = x_calloc(1, sizeof(*m));
+	struct lmtp_map_entry e;
+	size_t alloc = 0, i;
+	char line[2048], *p, *key, *val, *extra, perr[300];
+	unsigned lineno = 0;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		x_err(err, errlen, "%s: %s", path, strerror(errno));
+		x_free(&m);
+		return NULL;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			x_err(err, errlen, "%s:%u: line too long", path, lineno);
+			goto bad;
+		}
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		key = strtok_r(line, " \t\r\n", &p);
+		if (key == NULL)
+			continue;
+		val = strtok_r(NULL, " \t\r\n", &p);
+		extra = strtok_r(NULL, " \t\r\n", &p);
+		if (val == NULL || extra != NULL) {
+			x_err(err, errlen, "%s:%u: expected \"address "
+			      "backend[,rewrite]\"", path, lineno);
+			goto bad;
+		}
+		if (strchr(key, '@') == NULL) {
+			x_err(err, errlen, "%s:%u: '%s' is not an address or "
+			      "@domain", path, lineno, key);
+			goto bad;
+		}
+		memset(&e, 0, sizeof(e));
+		if (lmtp_map_value(val, &e, perr, sizeof(perr)) < 0) {
+			x_err(err, errlen, "%s:%u: %s", path, lineno, perr);
+			goto bad;
+		}
+		e.key = lmtp_lower(key);
+		if (m->n == alloc) {
+			alloc = alloc ? 2 * alloc : 64;
+			m->e = x_realloc(m->e, alloc * sizeof(*m->e));
+		}
+		m->e[m->n++] = e;
+	}
+	if (ferror(fp)) {
+		x_err(err, errlen, "%s: read error", path);
+		goto bad;
+	}
+	fclose(fp);
+	if (m->n > 0)
+		qsort(m->e, m->n, sizeof(*m->e), lmtp_map_cmp);
+	for (i = 1; i < m->n; i++) {
+		if (strcmp(m->e[i - 1].key, m->e[i].key) == 0) {
+			x_err(err, errlen, "%s: '%s' is listed twice", path,
+			      m->e[i].key);
+			lmtp_map_free(m);
+			return NULL;
+		}
+	}
+	return m;
+bad:
+	fclose(fp);
+	lmtp_map_free(m);
+	return NULL;
+}
+
+/* lmtp_map_lookup - binary search of the sorted table */
+static int
+lmtp_map_lookup(void *ctx, const char *key, struct lmtp_lookup_result *res,
+		char *err, size_t errlen)
+{
+	const struct lmtp_map *m = ctx;
+	struct lmtp_map_entry probe, *e;
+
+	probe.key = (char *)key;
+	e = m->n ? bsearch(&probe, m->e, m->n, sizeof(*m->e), lmtp_map_cmp)
+		 : NULL;
+	if (e == NULL)
+		return 0;
+	res->disabled = e->disabled;
+	res->backend = e->backend ? x_strdup(e->backend) : NULL;
+	res->rewrite = e->rewrite ? x_strdup(e->rewrite) : NULL;
+	return 1;
+}
+
+const struct lmtp_lookup_ops lmtp_map_ops = {
+	"map", lmtp_map_lookup, lmtp_map_free,
+};

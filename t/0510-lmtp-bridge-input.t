@@ -1,0 +1,85 @@
+#!/bin/bash
+# 0510-lmtp-bridge-input - the daemon on bad input straight over a socket:
+# garbage commands, an over-long line, a client vanishing mid-DATA; and a
+# backend that is not there (451 4.4.1 for each recipient, in order,
+# duplicates included).  The daemon must stay up throughout.
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
+
+BRIDGE=${top_builddir}/lmtp-bridge/elemta-lmtp-bridge
+[[ -x $BRIDGE ]] || tb_skip_all "elemta-lmtp-bridge not built"
+command -v python3 >/dev/null || tb_skip_all "python3 not installed"
+tb_init
+tb_plan 10
+
+cat >"$TB/elemta.conf" <<EOF
+lmtp_bridge {
+	listen = "inet:127.0.0.1:$TB_PORT_BRIDGE"
+	user = ""
+	hostname = "bridge.example.test"
+	backend = "inet:127.0.0.1:$TB_PORT_LMTP"
+	max_line_length = 1000
+	connect_timeout = 2s
+}
+EOF
+tb_ok "elemta-lmtp-bridge -n accepts the configuration" \
+    "$BRIDGE" -n -c "$TB/elemta.conf"
+out=$("$BRIDGE" -n -c "$TB/elemta.conf" -o lmtp_bridge.backend=inet::24 2>&1)
+tb_like "$out" "backend.*needs a host" "-n refuses a backend without a host"
+
+tb_spawn bridge "$TB/bridge.log" "$BRIDGE" -f -c "$TB/elemta.conf"
+tb_ready bridge "on 127.0.0.1:$TB_PORT_BRIDGE" 10 \
+    tb_banner 127.0.0.1 "$TB_PORT_BRIDGE" '^220 .*LMTP'
+
+# lmtp - send the argument's bytes (Python escapes), print every reply line
+lmtp() {
+	python3 - "$TB_PORT_BRIDGE" "$1" "${2:-}" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+data = sys.argv[2].encode().decode("unicode_escape").encode("latin-1")
+s.sendall(data)
+if sys.argv[3] == "vanish":
+    time.sleep(0.2)
+    s.close()
+    sys.exit(0)
+s.shutdown(socket.SHUT_WR) if sys.argv[3] == "eof" else None
+out = b""
+while True:
+    try:
+        b = s.recv(65536)
+    except socket.timeout:
+        break
+    if not b:
+        break
+    out += b
+    if out.endswith(b"221 2.0.0 Bye\r\n"):
+        break
+sys.stdout.write(out.decode("latin-1").replace("\r\n", "\n"))
+EOF
+}
+
+out=$(lmtp 'LHLO t\r\nGARBAGE\r\n\x01\x02\xff\r\nEHLO x\r\nVRFY a@b\r\nDATA\r\nQUIT\r\n')
+tb_like "$out" $'502 5.5.2 Error: command not recognized\n502 5.5.2 Error: command not recognized\n500 5.5.1 Error: this is LMTP, send LHLO\n502 5.5.1 VRFY command is disabled\n503 5.5.1 Error: need RCPT command\n221 2.0.0 Bye' \
+    "garbage commands get 5xx replies, the session goes on"
+
+long=$(printf 'x%.0s' $(seq 1 3000))
+out=$(lmtp "LHLO t\\r\\nNOOP $long\\r\\nNOOP\\r\\nQUIT\\r\\n")
+tb_like "$out" $'500 5.5.2 Error: line too long\n250 2.0.0 Ok\n221 2.0.0 Bye' \
+    "a 3000-byte line: 500 5.5.2, then NOOP works"
+
+lmtp 'LHLO t\r\nMAIL FROM:<s@x.test>\r\nRCPT TO:<a@example.test>\r\nDATA\r\nSubject: cut\r\n\r\nhalf a bo' vanish
+tb_wait 5 tb_grep "lost connection in DATA: nothing delivered" "$TB/bridge.log"
+tb_like "$(cat "$TB/bridge.log")" "lost connection in DATA: nothing delivered" \
+    "a client vanishing mid-DATA is logged, nothing delivered"
+tb_ok "the daemon is still up" tb_alive "$(tb_pid bridge)"
+
+# No backend listens on TB_PORT_LMTP: each accepted recipient gets 451
+# 4.4.1, in RCPT order, the duplicate included.
+out=$(lmtp 'LHLO t\r\nXFORWARD IDENT=ABC123\r\nMAIL FROM:<s@x.test>\r\nRCPT TO:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nRCPT TO:<a@example.test>\r\nDATA\r\n' eof)
+tb_like "$out" $'354 End data' "DATA accepted"
+out=$(lmtp 'LHLO t\r\nXFORWARD IDENT=ABC123\r\nMAIL FROM:<s@x.test>\r\nRCPT TO:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nRCPT TO:<a@example.test>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n')
+n=$(grep -c '^451 4.4.1 Backend inet:127.0.0.1:'"$TB_PORT_LMTP"' unavailable' <<<"$out")
+tb_is "$n" 3 "backend down: three recipients, three 451 4.4.1 replies"
+tb_like "$(grep -c 'ABC123: to=<a@example.test> backend=.*status=deferred' "$TB/bridge.log")" \
+    '^2$' "bridge log: per-recipient lines with the queue id (duplicate too)"
+tb_ok "the daemon is still up at the end" tb_alive "$(tb_pid bridge)"
+tb_done

@@ -11,12 +11,14 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-conn.c \
 	milter/milter-pipeline.c \
 	milter/milter-spf.c \
+	milter/milter-dkim.c milter/milter-dkim.h \
 	milter/milter-callbacks.c \
 	milter/milter-test.c
-milter_libelemta_milter_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+milter_libelemta_milter_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
+	$(OPENDKIM_CFLAGS)
 
 MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_LIBS) $(SPF2_LIBS) \
-	$(MILTER_LIBS) $(PTHREAD_LIBS)
+	$(OPENDKIM_LIBS) $(MILTER_LIBS) $(PTHREAD_LIBS)
 
 sbin_PROGRAMS += milter/elemta-milter
 milter_elemta_milter_SOURCES = milter/milter.c
@@ -36,11 +38,12 @@ man/elemta-milter.8: man/elemta-milter.8.in Makefile
 T_MILTER_UNIT = \
 	t/0400-milter-authres.t \
 	t/0401-milter-state.t \
-	t/0409-milter-fuzz-authres.t
+	t/0409-milter-fuzz-authres.t \
+	t/0420-milter-dkim.t
 check_PROGRAMS += $(T_MILTER_UNIT)
 T_MILTER_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/milter
 T_MILTER_LDADD = milter/libelemta-milter.a $(T_UNIT_LDADD) $(SPF2_LIBS) \
-	$(MILTER_LIBS)
+	$(OPENDKIM_LIBS) $(MILTER_LIBS)
 t_0400_milter_authres_t_SOURCES = t/0400-milter-authres.c
 t_0400_milter_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0400_milter_authres_t_LDADD = $(T_MILTER_LDADD)
@@ -53,9 +56,15 @@ t_0409_milter_fuzz_authres_t_SOURCES = t/fuzz-milter-authres.c
 t_0409_milter_fuzz_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0409_milter_fuzz_authres_t_LDADD = $(T_MILTER_LDADD)
 
+t_0420_milter_dkim_t_SOURCES = t/0420-milter-dkim.c
+t_0420_milter_dkim_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENDKIM_CFLAGS)
+t_0420_milter_dkim_t_LDADD = $(T_MILTER_LDADD) -lresolv
+
 T_MILTER_SHELL = \
 	t/0410-milter-spf.t \
-	t/0411-milter-miltertest.t
+	t/0411-milter-miltertest.t \
+	t/0421-milter-dkim.t \
+	t/0422-milter-dkim-miltertest.t
 dist_check_SCRIPTS += $(T_MILTER_SHELL)
 EXTRA_DIST += t/data/milter
 

@@ -180,19 +180,23 @@ milter_eoh(SMFICTX *ctx)
 {
 	struct milter_conn *c = milter_conn_of(ctx);
 
-	if (c != NULL && c->msg != NULL)
+	if (c != NULL && c->msg != NULL) {
 		milter_read_qid(ctx, c->msg);
+		milter_pipeline_eoh(c->msg);
+	}
 	return SMFIS_CONTINUE;
 }
 
-/* milter_body - a body chunk (counted now; hashed by DKIM later) */
+/* milter_body - a body chunk: counted, and to the stages (DKIM) */
 static sfsistat
 milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	struct milter_conn *c = milter_conn_of(ctx);
 
-	if (c != NULL && c->msg != NULL)
+	if (c != NULL && c->msg != NULL) {
 		c->msg->body_bytes += len;
+		milter_pipeline_body(c->msg, chunk, len);
+	}
 	return SMFIS_CONTINUE;
 }
 

@@ -122,6 +122,7 @@ milter_msg_free(struct milter_msg **mp)
 		return;
 	if (m->conn != NULL && m->conn->msg == m)
 		m->conn->msg = NULL;
+	milter_pipeline_free(m);
 	for (i = 0; i < m->nrcpts; i++)
 		free(m->rcpts[i]);
 	free(m->rcpts);
@@ -225,6 +226,7 @@ milter_msg_header(struct milter_msg *m, const char *name, const char *value)
 	m->headers[m->nheaders].value = x_strdup(value);
 	m->nheaders++;
 	m->header_bytes += len;
+	milter_pipeline_header(m, name, value);
 }
 
 /* milter_msg_result - a new result slot for a stage */

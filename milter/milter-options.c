@@ -39,6 +39,12 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("spf_softfail_action", "accept", CFGF_NONE),
 	CFG_STR("spf_temperror_action", "accept", CFGF_NONE),
 	CFG_STR("spf_permerror_action", "accept", CFGF_NONE),
+	CFG_BOOL("dkim", cfg_true, CFGF_NONE),
+	CFG_INT("max_signatures", 10, CFGF_NONE),
+	CFG_STR("dkim_on_bad_signature", "accept", CFGF_NONE),
+	CFG_STR("dkim_on_no_signature", "accept", CFGF_NONE),
+	CFG_STR("dkim_on_key_not_found", "accept", CFGF_NONE),
+	CFG_STR("dkim_on_dns_error", "accept", CFGF_NONE),
 	CFG_END()
 };
 
@@ -62,6 +68,14 @@ static const struct conf_check milter_checks[] = {
 	{ "spf_softfail_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
 	{ "spf_temperror_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
 	{ "spf_permerror_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
+	{ "max_signatures", CONF_CHECK_RANGE, 1, 20, NULL, NULL },
+	{ "dkim_on_bad_signature", CONF_CHECK_ENUM, 0, 0, milter_actions,
+	  NULL },
+	{ "dkim_on_no_signature", CONF_CHECK_ENUM, 0, 0, milter_actions,
+	  NULL },
+	{ "dkim_on_key_not_found", CONF_CHECK_ENUM, 0, 0, milter_actions,
+	  NULL },
+	{ "dkim_on_dns_error", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
 	CONF_CHECK_END
 };
 
@@ -202,6 +216,16 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 		milter_action_index(cfg_getstr(sec, "spf_temperror_action"));
 	c->spf_permerror_action =
 		milter_action_index(cfg_getstr(sec, "spf_permerror_action"));
+	c->dkim = cfg_getbool(sec, "dkim");
+	c->max_signatures = (int)cfg_getint(sec, "max_signatures");
+	c->dkim_on_bad_signature =
+		milter_action_index(cfg_getstr(sec, "dkim_on_bad_signature"));
+	c->dkim_on_no_signature =
+		milter_action_index(cfg_getstr(sec, "dkim_on_no_signature"));
+	c->dkim_on_key_not_found =
+		milter_action_index(cfg_getstr(sec, "dkim_on_key_not_found"));
+	c->dkim_on_dns_error =
+		milter_action_index(cfg_getstr(sec, "dkim_on_dns_error"));
 	return 0;
 }
 

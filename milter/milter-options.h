@@ -41,6 +41,12 @@ struct milter_conf {
 	int spf_softfail_action;
 	int spf_temperror_action;
 	int spf_permerror_action;
+	int dkim;			/* verify DKIM signatures at all */
+	int max_signatures;		/* verified per message (1-20) */
+	int dkim_on_bad_signature;	/* enum milter_action */
+	int dkim_on_no_signature;
+	int dkim_on_key_not_found;
+	int dkim_on_dns_error;
 };
 
 extern const struct conf_section milter_conf_section;

@@ -26,8 +26,11 @@
 #include "xalloc.h"
 
 static const struct milter_stage milter_stages[] = {
-	{ "spf", milter_spf_eom },
-	/* dkim, dmarc, arc, greylist, clamav, rspamd: later issues */
+	{ .name = "spf", .eom = milter_spf_eom },
+	{ .name = "dkim", .header = milter_dkim_header,
+	  .eoh = milter_dkim_eoh, .body = milter_dkim_body,
+	  .eom = milter_dkim_eom, .free = milter_dkim_free },
+	/* dmarc, arc, greylist, clamav, rspamd: later issues */
 };
 #define MILTER_NSTAGES (sizeof(milter_stages) / sizeof(milter_stages[0]))
 
@@ -102,6 +105,52 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 		 milter_action_name(m->action),
 		 m->action_stage ? " by=" : "",
 		 m->action_stage ? m->action_stage : "", m->dns.lookups);
+}
+
+/* milter_pipeline_header - one kept header to the stages that read them */
+void
+milter_pipeline_header(struct milter_msg *m, const char *name,
+		       const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < MILTER_NSTAGES; i++)
+		if (milter_stages[i].header != NULL)
+			milter_stages[i].header(m, name, value);
+}
+
+/* milter_pipeline_eoh - end of headers to the stages */
+void
+milter_pipeline_eoh(struct milter_msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < MILTER_NSTAGES; i++)
+		if (milter_stages[i].eoh != NULL)
+			milter_stages[i].eoh(m);
+}
+
+/* milter_pipeline_body - a body chunk to the stages */
+void
+milter_pipeline_body(struct milter_msg *m, const unsigned char *chunk,
+		     size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < MILTER_NSTAGES; i++)
+		if (milter_stages[i].body != NULL)
+			milter_stages[i].body(m, chunk, len);
+}
+
+/* milter_pipeline_free - the stages' per-message state */
+void
+milter_pipeline_free(struct milter_msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < MILTER_NSTAGES; i++)
+		if (milter_stages[i].free != NULL)
+			milter_stages[i].free(m);
 }
 
 /* milter_outcome_free - free what milter_pipeline_run produced */

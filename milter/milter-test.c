@@ -31,6 +31,8 @@
 #include "milter.h"
 #include "xalloc.h"
 
+#define MILTER_TEST_CHUNK	65535
+
 enum {
 	MILTER_OPT_CLIENT_IP = 1000,
 	MILTER_OPT_HELO,
@@ -210,6 +212,12 @@ milter_test_run(const struct milter_test *t, struct dns_resolver *dns)
 	for (i = 0; i < t->nrcpts; i++)
 		milter_msg_rcpt(m, t->rcpts[i]);
 	off = milter_test_headers(m, buf, len);
+	milter_pipeline_eoh(m);
+	/* in chunks, as an MTA sends them (64 KB: libmilter's size) */
+	for (i = off; i < len; i += MILTER_TEST_CHUNK)
+		milter_pipeline_body(m, (const unsigned char *)buf + i,
+				     len - i < MILTER_TEST_CHUNK
+				     ? len - i : MILTER_TEST_CHUNK);
 	m->body_bytes = len - off;
 	milter_pipeline_run(m, &o);
 	milter_test_print(m, &o);

@@ -222,6 +222,8 @@ main(int argc, char **argv)
 	}
 	if (milter_spf_init(dns, err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
+	if (milter_dkim_init(dns, err, sizeof(err)) < 0)
+		msg_fatal("%s", err);
 	milter_pipeline_init();
 
 	if (t.file != NULL) {
@@ -229,6 +231,7 @@ main(int argc, char **argv)
 		log_open("elemta-milter", LOG_DEST_STDERR, LOG_MAIL);
 		conf_unref(&c);
 		status = milter_test_run(&t, dns);
+		milter_dkim_finish();
 		dns_resolver_free(&dns);
 		free(t.rcpts);
 		runtime_finish(&rt);
@@ -239,6 +242,7 @@ main(int argc, char **argv)
 	runtime_start(&rt);
 	milter_callbacks_init(dns);
 	milter_serve(&rt);
+	milter_dkim_finish();
 	dns_resolver_free(&dns);
 	free(t.rcpts);
 	runtime_finish(&rt);

@@ -36,6 +36,7 @@
 #include "conf.h"
 #include "dns.h"
 #include "milter-authres.h"
+#include "milter-dkim.h"
 #include "milter-options.h"
 #include "xalloc.h"
 
@@ -87,6 +88,9 @@ struct milter_msg {
 
 	struct dns_counter dns;		/* lookups of this message */
 
+	struct milter_dkim *dkim;	/* the DKIM verifier in progress */
+	struct milter_dkim_results dkim_results;	/* for DMARC, ARC */
+
 	struct authres_result results[MILTER_MAX_RESULTS];
 	size_t nresults;
 	char *summary;			/* "spf=pass dkim=..." for the log */
@@ -99,11 +103,22 @@ struct milter_msg {
 	char *quarantine_reason;
 };
 
-/* A stage of the pipeline. */
+/*
+ * A stage of the pipeline.  Only eom is required; a stage that reads
+ * the message as it arrives (DKIM) has header/eoh/body hooks too, and
+ * a free hook for its per-message state (called on end and on abort).
+ */
 struct milter_stage {
 	const char *name;		/* "spf" */
+	/* each header kept within the caps, value as received */
+	void (*header)(struct milter_msg *m, const char *name,
+		       const char *value);
+	void (*eoh)(struct milter_msg *m);
+	void (*body)(struct milter_msg *m, const unsigned char *chunk,
+		     size_t len);
 	/* run at end of message, after the stages before it */
 	void (*eom)(struct milter_msg *m);
+	void (*free)(struct milter_msg *m);
 };
 
 /* What the pipeline produces for the MTA (or the test mode). */
@@ -148,6 +163,13 @@ int milter_action_parse(const char *s);
 /* milter-pipeline.c */
 void milter_pipeline_init(void);
 void milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o);
+/* the streaming hooks: every stage that has one, in order */
+void milter_pipeline_header(struct milter_msg *m, const char *name,
+			    const char *value);
+void milter_pipeline_eoh(struct milter_msg *m);
+void milter_pipeline_body(struct milter_msg *m, const unsigned char *chunk,
+			  size_t len);
+void milter_pipeline_free(struct milter_msg *m);
 void milter_outcome_free(struct milter_outcome *o);
 
 /* milter-spf.c */

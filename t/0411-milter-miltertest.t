@@ -21,6 +21,7 @@ tb_spawn milter "$LOG" "$MILTER" -f -c /dev/null \
     -o "milter.listen=inet:127.0.0.1:$TB_PORT_MILTER" \
     -o milter.user= -o milter.authserv_id=mx.elemta.test \
     -o milter.spf_fail_action=reject -o "dns.nameservers=$TB_DNS" \
+    -o milter.dkim=false \
     -o log.level=debug
 tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" 10 \
     tb_connect 127.0.0.1 "$TB_PORT_MILTER"

@@ -11,7 +11,7 @@
  *	    -IB -IS/lib -IS/policyd S/t/fuzz-policyd-proto.c \
  *	    S/policyd/policyd-proto.c B/lib/libelemta.a \
  *	    $(pkg-config --libs libconfuse sqlite3 libmicrohttpd) -o fuzz-pp
- *	mkdir corpus && cp S/t/data/policyd-proto/* corpus/
+ *	cp -r S/t/data/policyd-proto corpus
  *	./fuzz-pp -max_total_time=60 corpus
  * DESCRIPTION
  *	LLVMFuzzerTestOneInput() parses the input three ways, whole, one

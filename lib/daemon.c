@@ -48,28 +48,6 @@ static pid_t daemon_pid_owner;
 static int daemon_sig_pipe[2] = { -1, -1 };
 static atomic_int daemon_sig_events;
 
-/* daemon_strerror - strerror_r, first letter in lower case */
-static const char *
-daemon_strerror(int errnum, char *buf, size_t len)
-{
-	const char *s;
-
-#if defined(STRERROR_R_CHAR_P) \
-    || (defined(__GLIBC__) && defined(_GNU_SOURCE))
-	s = strerror_r(errnum, buf, len);
-#else
-	if (strerror_r(errnum, buf, len) != 0)
-		snprintf(buf, len, "error %d", errnum);
-	s = buf;
-#endif
-	if (s != buf) {
-		snprintf(buf, len, "%s", s);
-		s = buf;
-	}
-	if (isupper((unsigned char)buf[0]) && !isupper((unsigned char)buf[1]))
-		buf[0] = (char)tolower((unsigned char)buf[0]);
-	return s;
-}
 
 /* daemon_pidfile_write - replace the contents of a pidfile with our pid */
 static int
@@ -82,7 +60,7 @@ daemon_pidfile_write(int fd, const char *path, char *err, size_t errlen)
 	errno = 0;
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
 		x_err(err, errlen, "pidfile %s: write: %s", path,
-		      daemon_strerror(errno ? errno : EIO, ebuf,
+		      x_strerror(errno ? errno : EIO, ebuf,
 				      sizeof(ebuf)));
 		return -1;
 	}
@@ -103,13 +81,13 @@ daemon_detach(char *err, size_t errlen)
 	 * failure; the child itself reports it to the caller. */
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		x_err(err, errlen, "detach: pipe: %s",
-		      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	fflush(NULL);
 	if ((pid = fork()) < 0) {
 		x_err(err, errlen, "detach: fork: %s",
-		      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		close(pfd[0]);
 		close(pfd[1]);
 		return -1;
@@ -124,24 +102,24 @@ daemon_detach(char *err, size_t errlen)
 	close(pfd[0]);
 	if (setsid() < 0) {
 		x_err(err, errlen, "detach: setsid: %s",
-		      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	/* do not keep a file system busy; paths must be absolute by now */
 	if (chdir("/") < 0) {
 		x_err(err, errlen, "detach: chdir /: %s",
-		      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	if ((nullfd = open("/dev/null", O_RDWR | O_NOCTTY)) < 0) {
 		x_err(err, errlen, "detach: open /dev/null: %s",
-		      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	for (fd = 0; fd <= 2; fd++) {
 		if (fd != nullfd && dup2(nullfd, fd) < 0) {
 			x_err(err, errlen, "detach: dup2: %s",
-			      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+			      x_strerror(errno, ebuf, sizeof(ebuf)));
 			if (nullfd > 2)
 				close(nullfd);
 			goto fail;
@@ -213,7 +191,7 @@ daemon_pidfile_open(const char *path, char *err, size_t errlen)
 			      path);
 		else
 			x_err(err, errlen, "pidfile %s: open: %s", path,
-			      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+			      x_strerror(errno, ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -224,7 +202,7 @@ daemon_pidfile_open(const char *path, char *err, size_t errlen)
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno != EWOULDBLOCK) {
 			x_err(err, errlen, "pidfile %s: flock: %s", path,
-			      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+			      x_strerror(errno, ebuf, sizeof(ebuf)));
 			close(fd);
 			return -1;
 		}
@@ -301,7 +279,7 @@ daemon_lookup_user(const char *name, uid_t *uid, gid_t *gid, char *err,
 		x_err(err, errlen, "user \"%s\" does not exist", name);
 	else
 		x_err(err, errlen, "user \"%s\": lookup failed: %s", name,
-		      daemon_strerror(rc, ebuf, sizeof(ebuf)));
+		      x_strerror(rc, ebuf, sizeof(ebuf)));
 	return -1;
 }
 
@@ -333,7 +311,7 @@ daemon_lookup_group(const char *name, gid_t *gid, char *err, size_t errlen)
 		x_err(err, errlen, "group \"%s\" does not exist", name);
 	else
 		x_err(err, errlen, "group \"%s\": lookup failed: %s", name,
-		      daemon_strerror(rc, ebuf, sizeof(ebuf)));
+		      x_strerror(rc, ebuf, sizeof(ebuf)));
 	return -1;
 }
 
@@ -369,19 +347,19 @@ daemon_drop_privileges(const char *user, const char *group, char *err,
 	}
 	if (initgroups(user, gid) < 0) {
 		x_err(err, errlen, "initgroups \"%s\": %s", user,
-		      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	/* as root, setgid() and setuid() set real, effective and saved */
 	if (setgid(gid) < 0) {
 		x_err(err, errlen, "setgid %lu: %s", (unsigned long)gid,
-		      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	if (setuid(uid) < 0) {
 		x_err(err, errlen, "setuid %lu (user \"%s\"): %s",
 		      (unsigned long)uid, user,
-		      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	if (getuid() != uid || geteuid() != uid || getgid() != gid
@@ -427,7 +405,7 @@ daemon_signals_init(char *err, size_t errlen)
 	if (daemon_sig_pipe[0] < 0
 	    && pipe2(daemon_sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
 		x_err(err, errlen, "signals: pipe: %s",
-		      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		daemon_sig_pipe[0] = daemon_sig_pipe[1] = -1;
 		return -1;
 	}
@@ -441,7 +419,7 @@ daemon_signals_init(char *err, size_t errlen)
 		if (sigaction(sigs[i], &sa, NULL) < 0) {
 			x_err(err, errlen, "signals: sigaction %d: %s",
 			      sigs[i],
-			      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+			      x_strerror(errno, ebuf, sizeof(ebuf)));
 			return -1;
 		}
 	}
@@ -450,7 +428,7 @@ daemon_signals_init(char *err, size_t errlen)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGPIPE, &sa, NULL) < 0) {
 		x_err(err, errlen, "signals: ignoring SIGPIPE: %s",
-		      daemon_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	return 0;

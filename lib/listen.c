@@ -42,28 +42,6 @@
 #define LISTEN_ERRBUF	128
 #define LISTEN_NAMEBUF	300	/* a formatted spec: "inet6:[" host "]:port" */
 
-/* listen_strerror - strerror_r, first letter in lower case */
-static const char *
-listen_strerror(int errnum, char *buf, size_t len)
-{
-	const char *s;
-
-#if defined(STRERROR_R_CHAR_P) \
-    || (defined(__GLIBC__) && defined(_GNU_SOURCE))
-	s = strerror_r(errnum, buf, len);
-#else
-	if (strerror_r(errnum, buf, len) != 0)
-		snprintf(buf, len, "error %d", errnum);
-	s = buf;
-#endif
-	if (s != buf) {
-		snprintf(buf, len, "%s", s);
-		s = buf;
-	}
-	if (isupper((unsigned char)buf[0]) && !isupper((unsigned char)buf[1]))
-		buf[0] = (char)tolower((unsigned char)buf[0]);
-	return s;
-}
 
 /* listen_parse_port - a port number or service name; 0 or -1 */
 static int
@@ -481,7 +459,7 @@ listen_lookup_id(const char *spec, const char *what, const char *name,
 		return -1;
 	}
 	x_err(err, errlen, "%s: %s \"%s\": lookup failed: %s", spec, what,
-	      name, listen_strerror(rc, ebuf, sizeof(ebuf)));
+	      name, x_strerror(rc, ebuf, sizeof(ebuf)));
 	return -1;
 }
 
@@ -495,7 +473,7 @@ listen_socket(int domain, const char *name, char *err, size_t errlen)
 	fd = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		x_err(err, errlen, "%s: socket: %s", name,
-		      listen_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 	return fd;
 }
 
@@ -524,7 +502,7 @@ listen_open_inet(const struct listen_spec *ls, int backlog,
 		if ((e = getaddrinfo(ls->host, NULL, &hints, &res)) != 0
 		    || res == NULL) {
 			if (e == EAI_SYSTEM)
-				listen_strerror(errno, ebuf, sizeof(ebuf));
+				x_strerror(errno, ebuf, sizeof(ebuf));
 			else
 				snprintf(ebuf, sizeof(ebuf), "%s",
 					 e ? gai_strerror(e)
@@ -554,7 +532,7 @@ listen_open_inet(const struct listen_spec *ls, int backlog,
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0) {
 		x_err(err, errlen, "%s: setsockopt SO_REUSEADDR: %s", name,
-		      listen_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	/* inet6 means IPv6 only: IPv4 has its own listener spelling */
@@ -562,17 +540,17 @@ listen_open_inet(const struct listen_spec *ls, int backlog,
 	    && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
 			  sizeof(on)) < 0) {
 		x_err(err, errlen, "%s: setsockopt IPV6_V6ONLY: %s", name,
-		      listen_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0) {
 		x_err(err, errlen, "%s: bind: %s", name,
-		      listen_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	if (listen(fd, backlog) < 0) {
 		x_err(err, errlen, "%s: listen: %s", name,
-		      listen_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	return fd;
@@ -597,7 +575,7 @@ listen_unix_clear(const struct sockaddr_un *sun, const char *name,
 		if (errno == ENOENT)
 			return 0;
 		x_err(err, errlen, "%s: stat: %s", name,
-		      listen_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
@@ -619,12 +597,12 @@ listen_unix_clear(const struct sockaddr_un *sun, const char *name,
 	}
 	if (e != ECONNREFUSED) {
 		x_err(err, errlen, "%s: probing the existing socket: connect: "
-		      "%s", name, listen_strerror(e, ebuf, sizeof(ebuf)));
+		      "%s", name, x_strerror(e, ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	if (unlink(sun->sun_path) < 0 && errno != ENOENT) {
 		x_err(err, errlen, "%s: removing the stale socket: %s", name,
-		      listen_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	return 0;
@@ -668,7 +646,7 @@ listen_open_unix(const struct listen_spec *ls, int backlog,
 		return -1;
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		x_err(err, errlen, "%s: bind: %s", name,
-		      listen_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		e = errno;
 		close(fd);
 		errno = e;
@@ -678,7 +656,7 @@ listen_open_unix(const struct listen_spec *ls, int backlog,
 	if (ls->mode >= 0 && chmod(sun.sun_path, (mode_t)ls->mode) < 0) {
 		x_err(err, errlen, "%s: chmod %04o: %s", name,
 		      (unsigned)ls->mode,
-		      listen_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	if ((ls->owner[0] != '\0' || ls->group[0] != '\0')
@@ -686,12 +664,12 @@ listen_open_unix(const struct listen_spec *ls, int backlog,
 		x_err(err, errlen, "%s: chown%s%s%s%s: %s", name,
 		      ls->owner[0] ? " " : "", ls->owner,
 		      ls->group[0] ? ":" : "", ls->group,
-		      listen_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	if (listen(fd, backlog) < 0) {
 		x_err(err, errlen, "%s: listen: %s", name,
-		      listen_strerror(errno, ebuf, sizeof(ebuf)));
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	return fd;

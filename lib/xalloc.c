@@ -10,6 +10,7 @@
  *--*/
 #include "config.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,4 +119,28 @@ x_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+/* x_strerror - strerror_r into buf, first letter in lower case (for
+ * messages like "bind: address already in use"); returns buf */
+const char *
+x_strerror(int errnum, char *buf, size_t len)
+{
+	const char *s;
+
+#if defined(STRERROR_R_CHAR_P) \
+    || (defined(__GLIBC__) && defined(_GNU_SOURCE))
+	s = strerror_r(errnum, buf, len);
+#else
+	if (strerror_r(errnum, buf, len) != 0)
+		snprintf(buf, len, "error %d", errnum);
+	s = buf;
+#endif
+	if (s != buf) {
+		snprintf(buf, len, "%s", s);
+		s = buf;
+	}
+	if (isupper((unsigned char)buf[0]) && !isupper((unsigned char)buf[1]))
+		buf[0] = (char)tolower((unsigned char)buf[0]);
+	return s;
 }

@@ -24,6 +24,9 @@
 #define ATTR_PRINTF(f, a)
 #define ATTR_NORETURN
 #define ATTR_MALLOC
+/* strerror_r into buf, first letter in lower case; thread-safe */
+const char *x_strerror(int errnum, char *buf, size_t len);
+
 #endif
 
 void *x_malloc(size_t len) ATTR_MALLOC;
@@ -40,5 +43,8 @@ void x_free_(void **pp);
 
 /* snprintf into an error buffer; a NULL buffer is allowed */
 void x_err(char *err, size_t errlen, const char *fmt, ...) ATTR_PRINTF(3, 4);
+
+/* strerror_r into buf, first letter in lower case; thread-safe */
+const char *x_strerror(int errnum, char *buf, size_t len);
 
 #endif

@@ -11,14 +11,16 @@ lib_libelemta_a_SOURCES = \
 	lib/metrics.c lib/metrics.h \
 	lib/db.c lib/db.h \
 	lib/dns.c lib/dns.h \
+	lib/ldapc.c lib/ldapc.h \
+	lib/redis.c lib/redis.h \
 	lib/runtime.c lib/runtime.h \
 	lib/sections.c lib/sections.h \
 	milter/milter-options.c milter/milter-options.h \
 	policyd/policyd-options.c policyd/policyd-options.h \
 	lmtp-bridge/lmtp-options.c lmtp-bridge/lmtp-options.h
 lib_libelemta_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) $(MHD_CFLAGS) \
-	$(UNBOUND_CFLAGS)
+	$(UNBOUND_CFLAGS) $(HIREDIS_CFLAGS) $(LDAP_CFLAGS)
 
 ## What a program linking libelemta.a needs.
 ELEMTA_LIBS = lib/libelemta.a $(CONFUSE_LIBS) $(SQLITE_LIBS) $(MHD_LIBS) \
-	$(UNBOUND_LIBS)
+	$(UNBOUND_LIBS) $(HIREDIS_LIBS) $(LDAP_LIBS)

@@ -12,8 +12,10 @@
 
 #include "db.h"
 #include "dns.h"
+#include "ldapc.h"
 #include "log.h"
 #include "metrics.h"
+#include "redis.h"
 #include "sections.h"
 #include "../milter/milter-options.h"
 #include "../policyd/policyd-options.h"
@@ -24,6 +26,8 @@ const struct conf_section *const elemta_sections[] = {
 	&metrics_conf_section,
 	&db_conf_section,
 	&dns_conf_section,
+	&ldapc_conf_section,
+	&redis_conf_section,
 	&milter_conf_section,
 	&policyd_conf_section,
 	&lmtp_conf_section,

@@ -9,8 +9,10 @@ policyd_libpolicyd_a_SOURCES = \
 	policyd/policyd-limit.c policyd/policyd-limit.h \
 	policyd/policyd-table.c policyd/policyd-table.h \
 	policyd/policyd-store.h policyd/policyd-store-sqlite.c \
+	policyd/policyd-store-redis.c policyd/policyd-store-redis.h \
 	policyd/policyd-policy.c policyd/policyd-policy.h
-policyd_libpolicyd_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS)
+policyd_libpolicyd_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
+	$(HIREDIS_CFLAGS)
 
 sbin_PROGRAMS += policyd/elemta-policyd
 policyd_elemta_policyd_SOURCES = policyd/policyd.c
@@ -32,7 +34,8 @@ T_POLICYD_UNIT = \
 	t/0300-policyd-proto.t \
 	t/0301-policyd-limit.t \
 	t/0302-policyd-policy.t \
-	t/0303-policyd-fuzz-proto.t
+	t/0303-policyd-fuzz-proto.t \
+	t/0320-policyd-redis.t
 check_PROGRAMS += $(T_POLICYD_UNIT)
 T_POLICYD_LDADD = policyd/libpolicyd.a $(T_UNIT_LDADD)
 t_0300_policyd_proto_t_SOURCES = t/0300-policyd-proto.c
@@ -50,9 +53,20 @@ t_0303_policyd_fuzz_proto_t_SOURCES = t/fuzz-policyd-proto.c
 t_0303_policyd_fuzz_proto_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
 t_0303_policyd_fuzz_proto_t_LDADD = $(T_POLICYD_LDADD)
 
+t_0320_policyd_redis_t_SOURCES = t/0320-policyd-redis.c
+t_0320_policyd_redis_t_CFLAGS = $(T_UNIT_CFLAGS) $(HIREDIS_CFLAGS) \
+	-I$(top_srcdir)/policyd
+t_0320_policyd_redis_t_LDADD = $(T_POLICYD_LDADD)
+
+## 0321 runs 0320 again against a private redis-server (the Lua script
+## against the C limiter); 0322 runs two nodes on one Redis, 0323 a real
+## Postfix in front of one of them.
 T_POLICYD_SHELL = \
 	t/0310-policyd-postfix.t \
-	t/0311-policyd-badinput.t
+	t/0311-policyd-badinput.t \
+	t/0321-policyd-redis-script.t \
+	t/0322-policyd-redis-nodes.t \
+	t/0323-policyd-redis-postfix.t
 dist_check_SCRIPTS += $(T_POLICYD_SHELL)
 EXTRA_DIST += t/data/policyd-proto
 

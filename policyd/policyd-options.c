@@ -19,6 +19,9 @@
 #include "xalloc.h"
 
 static const char *const policyd_fail_actions[] = { "dunno", "defer", NULL };
+static const char *const policyd_stores[] = { "sqlite", "redis", NULL };
+static const char *const policyd_fallbacks[] = { "fail_action", "local",
+						 NULL };
 
 /* policyd_conf_parse_rate - "N/PERIOD" into a struct policyd_rate */
 int
@@ -105,6 +108,8 @@ static cfg_opt_t policyd_opts[] = {
 	CFG_STR("store_path", "", CFGF_NONE),
 	CFG_INT_CB("store_flush_interval", 1, CFGF_NONE, conf_cb_duration),
 	CFG_STR("store_fail_action", "dunno", CFGF_NONE),
+	CFG_STR("store", "sqlite", CFGF_NONE),
+	CFG_STR("store_fallback", "fail_action", CFGF_NONE),
 	CFG_END()
 };
 
@@ -122,6 +127,8 @@ static const struct conf_check policyd_checks[] = {
 	{ "store_flush_interval", CONF_CHECK_RANGE, 0, 60, NULL, NULL },
 	{ "store_fail_action", CONF_CHECK_ENUM, 0, 0, policyd_fail_actions,
 	  NULL },
+	{ "store", CONF_CHECK_ENUM, 0, 0, policyd_stores, NULL },
+	{ "store_fallback", CONF_CHECK_ENUM, 0, 0, policyd_fallbacks, NULL },
 	CONF_CHECK_END
 };
 
@@ -150,6 +157,10 @@ policyd_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	fa = cfg_getstr(sec, "store_fail_action");
 	c->store_fail_action = strcmp(fa, "defer") == 0 ? POLICYD_FAIL_DEFER
 		: POLICYD_FAIL_DUNNO;
+	c->store = strcmp(cfg_getstr(sec, "store"), "redis") == 0
+		? POLICYD_STORE_REDIS : POLICYD_STORE_SQLITE;
+	c->store_fallback = strcmp(cfg_getstr(sec, "store_fallback"), "local")
+		== 0 ? POLICYD_FALLBACK_LOCAL : POLICYD_FALLBACK_ACTION;
 	return 0;
 }
 

@@ -31,6 +31,16 @@ enum policyd_fail_action {
 	POLICYD_FAIL_DEFER,	/* answer 451 4.3.0: mail waits */
 };
 
+enum policyd_store_kind {
+	POLICYD_STORE_SQLITE,	/* this node's own store */
+	POLICYD_STORE_REDIS,	/* shared by the nodes ([redis] section) */
+};
+
+enum policyd_fallback {
+	POLICYD_FALLBACK_ACTION,	/* Redis down: store_fail_action */
+	POLICYD_FALLBACK_LOCAL,		/* Redis down: the local store */
+};
+
 struct policyd_conf {
 	struct daemon_conf daemon;	/* listen, metrics_listen, user... */
 	int idle_timeout;		/* seconds a connection may be idle */
@@ -42,6 +52,8 @@ struct policyd_conf {
 	char *store_path;		/* NULL: database.directory/policyd.db */
 	int store_flush_interval;	/* seconds; 0: write-through */
 	enum policyd_fail_action store_fail_action;
+	enum policyd_store_kind store;
+	enum policyd_fallback store_fallback;
 };
 
 extern const struct conf_section policyd_conf_section;

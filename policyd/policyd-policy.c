@@ -43,12 +43,17 @@ struct policyd_policy {
 	struct policy_limit user;
 	int v4prefix, v6prefix;
 	enum policyd_fail_action fail_action;
+	struct policyd_redis *redis;	/* NULL: the local store only */
+	enum policyd_fallback fallback;
+	int redis_down;			/* its last call failed */
 	int64_t now;			/* for the sweep callback */
 	struct metric *m_requests;	/* state, action */
 	struct metric *m_hits;		/* limit */
 	struct metric *m_store_seconds;
 	struct metric *m_store_errors;	/* op */
 	struct metric *m_txns;
+	struct metric *m_fallbacks;
+	struct metric *m_redis_up;
 };
 
 static const double policy_store_buckets[] = {
@@ -82,6 +87,21 @@ policyd_policy_new(struct policyd_store *store)
 	pol->m_txns = metrics_gauge("elemta_policyd_transactions",
 				    "Counted transactions remembered", NULL);
 	return pol;
+}
+
+/* policyd_policy_set_redis - count in Redis from now on */
+void
+policyd_policy_set_redis(struct policyd_policy *pol, struct policyd_redis *rs)
+{
+	pol->redis = rs;
+	pol->m_fallbacks = metrics_counter(
+		"elemta_policyd_store_fallbacks_total",
+		"Checks counted in the local store because Redis failed",
+		NULL);
+	pol->m_redis_up = metrics_gauge("elemta_policyd_redis_up",
+					"1 while the last Redis call worked",
+					NULL);
+	metric_set(pol->m_redis_up, 1);
 }
 
 /* policyd_policy_free - destroy (the store is the caller's) */
@@ -127,6 +147,7 @@ policyd_policy_configure(struct policyd_policy *pol,
 	pol->v4prefix = c->client_ipv4_prefix;
 	pol->v6prefix = c->client_ipv6_prefix;
 	pol->fail_action = c->store_fail_action;
+	pol->fallback = c->store_fallback;
 }
 
 /* policy_mask - keep the first bits of an address */
@@ -237,7 +258,7 @@ policy_store_failed(struct policyd_policy *pol, const struct policyd_req *req,
 	const char *state = req->v[POLICYD_A_PROTOCOL_STATE];
 	int defer = pol->fail_action == POLICYD_FAIL_DEFER;
 
-	metric_inc(pol->m_store_errors, "take");
+	metric_inc(pol->m_store_errors, pol->redis ? "redis" : "take");
 	qid_warn(qid, "policyd store error key=%s error=\"%s\" action=%s"
 		 " (store_fail_action)", key, why, defer ? "defer" : "dunno");
 	if (defer)
@@ -247,6 +268,43 @@ policy_store_failed(struct policyd_policy *pol, const struct policyd_req *req,
 				     reply, replylen);
 	return policy_answer(pol, state, "store_fail", "DUNNO", reply,
 			     replylen);
+}
+
+/* policy_redis_take - take in Redis; on failure, maybe the local store */
+static int
+policy_redis_take(struct policyd_policy *pol, const char *qid,
+		  const char *key, const struct policyd_limit *lim,
+		  int64_t now, struct policyd_limit_result *r, char *why,
+		  size_t whylen)
+{
+	int local = pol->fallback == POLICYD_FALLBACK_LOCAL;
+
+	if (policyd_redis_take(pol->redis, key, lim, 0, 1, 0, r, why,
+			       whylen) == 0) {
+		if (pol->redis_down) {
+			pol->redis_down = 0;
+			metric_set(pol->m_redis_up, 1);
+			msg_info("policyd redis store is back: counting in"
+				 " Redis again");
+		}
+		return 0;
+	}
+	if (!pol->redis_down) {
+		pol->redis_down = 1;
+		metric_set(pol->m_redis_up, 0);
+		msg_warn("policyd redis store failed: %s; until it is back, %s",
+			 why, local ? "counting in the local store"
+			 " (store_fallback = local)"
+			 : "store_fail_action answers");
+	}
+	if (!local)
+		return -1;
+	metric_inc(pol->m_store_errors, "redis");
+	metric_inc(pol->m_fallbacks);
+	qid_debug(qid, "policyd redis failed (%s): key=%s counted in the"
+		  " local store", why, key);
+	return policyd_store_take(pol->store, key, lim, now, 1, 0, r, why,
+				  whylen);
 }
 
 /* policy_check_message - count one message against the right limit */
@@ -291,8 +349,12 @@ policy_check_message(struct policyd_policy *pol,
 		return policy_answer(pol, state, "dunno", "DUNNO", reply,
 				     replylen);
 	t0 = policy_mono();
-	rc = policyd_store_take(pol->store, key, &pl->lim, now, 1, 0, &r, why,
-				sizeof(why));
+	if (pol->redis != NULL)
+		rc = policy_redis_take(pol, qid, key, &pl->lim, now, &r, why,
+				       sizeof(why));
+	else
+		rc = policyd_store_take(pol->store, key, &pl->lim, now, 1, 0,
+					&r, why, sizeof(why));
 	metric_observe(pol->m_store_seconds, policy_mono() - t0);
 	if (rc < 0)
 		return policy_store_failed(pol, req, qid, key, why, reply,

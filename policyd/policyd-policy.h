@@ -35,6 +35,12 @@
  *	Each refusal and each store failure is logged (queue id first,
  *	NOQUEUE before there is one) and counted in the metrics.
  *
+ *	With a Redis store (policyd_policy_set_redis), every check goes to
+ *	Redis.  When Redis fails, store_fallback says what happens: the
+ *	local store counts instead (the limits then hold per node), or
+ *	store_fail_action answers.  The first failure and the recovery
+ *	are logged, every failure is counted.
+ *
  *	reply gets the whole answer, "action=...\n\n".
  *--*/
 #ifndef ELEMTA_POLICYD_POLICY_H
@@ -46,12 +52,18 @@
 #include "policyd-options.h"
 #include "policyd-proto.h"
 #include "policyd-store.h"
+#include "policyd-store-redis.h"
 
 struct policyd_policy;
 
 /* policyd_policy_new - decisions on top of store (not owned) */
 struct policyd_policy *policyd_policy_new(struct policyd_store *store);
 void policyd_policy_free(struct policyd_policy **pp);
+
+/* policyd_policy_set_redis - count in Redis (not owned), with store as
+ * the local fallback (store_fallback) */
+void policyd_policy_set_redis(struct policyd_policy *pol,
+			      struct policyd_redis *rs);
 
 /* policyd_policy_configure - take limits and actions from c (copied) */
 void policyd_policy_configure(struct policyd_policy *pol,

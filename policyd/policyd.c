@@ -21,9 +21,15 @@
  *	Once a second the store is flushed and cleaned (policyd-store.h).
  *
  *	SIGHUP reloads the configuration: limits, prefixes, actions and
- *	the idle timeout apply at once; a new listen, store_path or
- *	store_flush_interval needs a restart.  SIGTERM flushes the store
- *	and exits.
+ *	the idle timeout apply at once; a new listen, store, store_path,
+ *	store_flush_interval or [redis] section needs a restart.
+ *
+ *	With store = redis, each check is one synchronous Redis call that
+ *	blocks this loop for at most redis.command_timeout_ms (see
+ *	lib/redis.h): at Redis's usual sub-millisecond latency that is
+ *	cheaper than an asynchronous state machine per request, and a
+ *	dead Redis costs one timeout, then nothing during the back-off.
+ *	SIGTERM flushes the store and exits.
  *--*/
 #include "config.h"
 
@@ -52,6 +58,8 @@
 #include "policyd-policy.h"
 #include "policyd-proto.h"
 #include "policyd-store.h"
+#include "policyd-store-redis.h"
+#include "redis.h"
 #include "xalloc.h"
 
 #define POLICYD_READ_SIZE	16384
@@ -71,6 +79,7 @@ struct policyd_server {
 	struct runtime rt;
 	struct policyd_policy *pol;
 	struct policyd_store *store;
+	struct policyd_redis *redis;	/* store = redis */
 	struct policyd_conn **conns;
 	size_t nconns;
 	int max_connections;
@@ -162,6 +171,29 @@ policyd_open_store(void)
 	x_free(&path);
 	conf_unref(&c);
 	return s;
+}
+
+/* policyd_open_redis - the Redis store, when store = redis */
+static struct policyd_redis *
+policyd_open_redis(void)
+{
+	struct conf *c = conf_current();
+	const struct policyd_conf *pc = conf_get(c, &policyd_conf_section);
+	const struct redis_conf *rc = conf_get(c, &redis_conf_section);
+	struct policyd_redis *rs = NULL;
+
+	if (pc->store == POLICYD_STORE_REDIS) {
+		rs = policyd_redis_new(rc);
+		msg_info("rate limit store: redis %s%s (key prefix \"%s\","
+			 " command timeout %d ms); when it fails: %s",
+			 rc->nservers ? rc->servers[0] : "(none)",
+			 rc->nservers > 1 ? " and others" : "",
+			 rc->key_prefix, rc->command_timeout_ms,
+			 pc->store_fallback == POLICYD_FALLBACK_LOCAL
+			 ? "the local store" : "store_fail_action");
+	}
+	conf_unref(&c);
+	return rs;
 }
 
 /* policyd_conn_close - close a connection and free it */
@@ -420,6 +452,8 @@ main(int argc, char **argv)
 		msg_fatal("listener: %m");
 	srv.store = policyd_open_store();
 	srv.pol = policyd_policy_new(srv.store);
+	if ((srv.redis = policyd_open_redis()) != NULL)
+		policyd_policy_set_redis(srv.pol, srv.redis);
 	srv.m_conns = metrics_gauge("elemta_policyd_connections",
 				    "Client connections open", NULL);
 	srv.m_accepted = metrics_counter("elemta_policyd_connections_total",
@@ -441,6 +475,7 @@ main(int argc, char **argv)
 		msg_warn("policyd: final store flush failed: %s", err);
 	policyd_policy_free(&srv.pol);
 	policyd_store_close(&srv.store);
+	policyd_redis_free(&srv.redis);
 	msg_info("elemta-policyd stopped");
 	runtime_finish(&srv.rt);
 	return 0;

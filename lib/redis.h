@@ -1,0 +1,108 @@
+/*++
+ * NAME
+ *	redis 3h
+ * SUMMARY
+ *	a small, synchronous Redis client with short timeouts (hiredis)
+ * SYNOPSIS
+ *	#include "redis.h"
+ *
+ *	struct redis_client *rc = redis_client_new(conf_get(c,
+ *						&redis_conf_section));
+ *	const char *argv[] = { "100", "3600000" };
+ *	struct redisReply *reply;
+ *	char key[512], err[256];
+ *
+ *	redis_client_key(rc, "policyd:", "msg:ip:192.0.2.10", key,
+ *			 sizeof(key));	   elemta:policyd:{msg:ip:...}
+ *	if (redis_client_eval(rc, script, key, 2, argv, &reply, err,
+ *			      sizeof(err)) < 0)
+ *		... err: down, timed out, or an error reply ...
+ *	redis_reply_free(&reply);
+ *	redis_client_free(&rc);
+ * DESCRIPTION
+ *	The shared [redis] section names the server(s), each "HOST:PORT",
+ *	"[IPV6]:PORT" or an absolute path of a unix socket; the first that
+ *	answers is used, the next ones are tried in turn when it fails
+ *	(a fail-over list, not sharding).  Optional password (AUTH) and
+ *	database (SELECT, 0 against Redis Cluster), the key prefix.
+ *
+ *	Blocking model: synchronous.  Connecting waits at most
+ *	connect_timeout_ms, and each command at most command_timeout_ms
+ *	(socket timeouts), so a slow or dead server stalls the caller at
+ *	most that long.  A timed-out or broken connection is dropped, and
+ *	after a failure no new connection is tried before a back-off
+ *	(250 ms, doubled up to 5 s, reset by a success): meanwhile calls
+ *	fail at once with "unavailable", costing nothing.
+ *
+ *	redis_client_eval() runs a Lua script on exactly one key (so it
+ *	works against Redis Cluster, where every script must name its
+ *	keys and they must share a slot): EVALSHA with the script's SHA1
+ *	(learnt from SCRIPT LOAD once per connection) and EVAL when the
+ *	server answers NOSCRIPT.  redis_client_key() builds prefix + ns +
+ *	"{" + name + "}", a hash tag, so a key's slot does not depend on
+ *	the prefix.
+ *
+ *	Not thread-safe: one client per thread.  Nothing here logs: errors
+ *	go into the caller's buffer; redis_client_stats() counts them.
+ *--*/
+#ifndef ELEMTA_REDIS_H
+#define ELEMTA_REDIS_H
+
+#include <stddef.h>
+
+#include "conf.h"
+
+struct redis_conf {
+	char **servers;		/* "host:port", "[v6]:port", "/path" */
+	size_t nservers;
+	char *password;		/* NULL: no AUTH */
+	int database;		/* SELECT n (0: none sent) */
+	int connect_timeout_ms;
+	int command_timeout_ms;
+	char *key_prefix;	/* "" allowed */
+};
+
+extern const struct conf_section redis_conf_section;
+
+struct redis_client;
+struct redisReply;
+
+struct redis_stats {
+	unsigned long connects;	/* connections established */
+	unsigned long failures;	/* calls that failed (any reason) */
+	unsigned long noscript;	/* EVALSHA answered NOSCRIPT */
+	int up;			/* 1: connected now */
+};
+
+/* redis_server_check - 0 if s is a server spec, or -1 + err */
+int redis_server_check(const char *s, char *err, size_t errlen);
+
+/* redis_client_new - a client for c (copied); never connects here */
+struct redis_client *redis_client_new(const struct redis_conf *c);
+void redis_client_free(struct redis_client **rcp);
+
+/* redis_client_key - prefix + ns + "{" + name + "}" into out
+ * (truncated to outlen) */
+void redis_client_key(const struct redis_client *rc, const char *ns,
+		      const char *name, char *out, size_t outlen);
+
+/* redis_client_eval - run script on key with argc string arguments;
+ * 0 with *reply set (free it with redis_reply_free), or -1 with err
+ * (unavailable, timeout, I/O error, error reply) */
+int redis_client_eval(struct redis_client *rc, const char *script,
+		      const char *key, int argc, const char *const *argv,
+		      struct redisReply **reply, char *err, size_t errlen);
+
+/* redis_client_command - one plain command (argv[0] is its name); same
+ * results as redis_client_eval */
+int redis_client_command(struct redis_client *rc, int argc,
+			 const char *const *argv, struct redisReply **reply,
+			 char *err, size_t errlen);
+
+void redis_client_stats(const struct redis_client *rc,
+			struct redis_stats *out);
+
+/* redis_reply_free - free a reply, set *rp to NULL */
+void redis_reply_free(struct redisReply **rp);
+
+#endif

@@ -1,0 +1,197 @@
+/*++
+ * NAME
+ *	policyd-store-redis 3
+ * SUMMARY
+ *	rate limit state shared by several nodes in Redis
+ * DESCRIPTION
+ *	See policyd-store-redis.h.  The script is a line-by-line port of
+ *	policyd-limit.c; t/0320-policyd-redis-script.t runs both on the
+ *	same random sequences and compares every answer and state.
+ *--*/
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "policyd-store-redis.h"
+#include "xalloc.h"
+
+struct policyd_redis {
+	struct redis_client *rc;
+};
+
+/* KEYS[1]: the log; ARGV: max, period_ms, weight, "take" or "peek",
+ * slots, and a clock (ms) that replaces TIME when given (tests). */
+const char policyd_redis_script[] =
+"if redis.replicate_commands then pcall(redis.replicate_commands) end\n"
+"local max = tonumber(ARGV[1])\n"
+"local period = tonumber(ARGV[2])\n"
+"local w = tonumber(ARGV[3])\n"
+"local take = ARGV[4] == 'take'\n"
+"local slots = tonumber(ARGV[5])\n"
+"local now\n"
+"if ARGV[6] then\n"
+"  now = tonumber(ARGV[6])\n"
+"else\n"
+"  local t = redis.call('TIME')\n"
+"  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+"end\n"
+"if max == 0 then return {1, 0, now, 0} end\n"
+"local ts, ws, n = {}, {}, 0\n"
+"local s = redis.call('GET', KEYS[1])\n"
+"if s then\n"
+"  for a, b in string.gmatch(s, '(%d+):(%d+)') do\n"
+"    n = n + 1; ts[n] = tonumber(a); ws[n] = tonumber(b)\n"
+"  end\n"
+"end\n"
+/* time going backwards: no time passed */
+"if n > 0 and now < ts[n] then now = ts[n] end\n"
+/* expire: an entry at t counts in (t, t + P) */
+"local first = 1\n"
+"while first <= n and ts[first] <= now - period do first = first + 1 end\n"
+"local dirty = first > 1\n"
+"local used = 0\n"
+"if dirty then\n"
+"  local t2, w2 = {}, {}\n"
+"  for i = first, n do t2[#t2 + 1] = ts[i]; w2[#w2 + 1] = ws[i] end\n"
+"  ts, ws, n = t2, w2, #t2\n"
+"end\n"
+"for i = 1, n do used = used + ws[i] end\n"
+"local allowed, retry = 0, 0\n"
+"if w > max then\n"
+"  retry = period\n"
+"elseif used <= max - w then\n"
+"  allowed = 1\n"
+"else\n"
+/* the oldest entries leave first: when enough of them have gone */
+"  local need, freed, i = used - (max - w), 0, 1\n"
+"  while i <= n do\n"
+"    freed = freed + ws[i]\n"
+"    if freed >= need then break end\n"
+"    i = i + 1\n"
+"  end\n"
+"  if i > n then i = n end\n"
+"  retry = ts[i] + period - now\n"
+"  if retry < 1 then retry = 1 end\n"
+"end\n"
+"if allowed == 1 and take and w > 0 then\n"
+"  dirty = true\n"
+"  if n > 0 and ts[n] == now then\n"
+"    ws[n] = ws[n] + w; w = 0\n"
+"  elseif n == slots then\n"
+/* merge the closest pair (the new entry included) into the later time */
+"    local best, bestgap = n, now - ts[n]\n"
+"    for j = 1, n - 1 do\n"
+"      local gap = ts[j + 1] - ts[j]\n"
+"      if gap < bestgap then bestgap = gap; best = j end\n"
+"    end\n"
+"    if best == n then\n"
+"      ts[n] = now; ws[n] = ws[n] + w; w = 0\n"
+"    else\n"
+"      ws[best + 1] = ws[best + 1] + ws[best]\n"
+"      table.remove(ts, best); table.remove(ws, best); n = n - 1\n"
+"    end\n"
+"  end\n"
+"  if w > 0 then n = n + 1; ts[n] = now; ws[n] = w end\n"
+"end\n"
+"if dirty then\n"
+"  if n == 0 then\n"
+"    redis.call('DEL', KEYS[1])\n"
+"  else\n"
+"    local parts = {}\n"
+"    for i = 1, n do\n"
+"      parts[i] = string.format('%.0f:%.0f', ts[i], ws[i])\n"
+"    end\n"
+"    local ttl = ts[n] + period - now\n"
+"    if ttl < 1 then ttl = 1 end\n"
+/* an injected clock does not move with Redis's: keep test keys a while */
+"    if ARGV[6] and ttl < 600000 then ttl = 600000 end\n"
+"    redis.call('SET', KEYS[1], table.concat(parts, ' '), 'PX',\n"
+"               string.format('%.0f', ttl))\n"
+"  end\n"
+"end\n"
+"return {allowed, used, now, retry}\n";
+
+/* policyd_redis_new - a store on a new client */
+struct policyd_redis *
+policyd_redis_new(const struct redis_conf *c)
+{
+	struct policyd_redis *rs = x_calloc(1, sizeof(*rs));
+
+	rs->rc = redis_client_new(c);
+	return rs;
+}
+
+/* policyd_redis_free - disconnect and destroy */
+void
+policyd_redis_free(struct policyd_redis **rsp)
+{
+	if (*rsp == NULL)
+		return;
+	redis_client_free(&(*rsp)->rc);
+	x_free(rsp);
+}
+
+/* policyd_redis_key - the Redis key of a limit key */
+void
+policyd_redis_key(const struct policyd_redis *rs, const char *key,
+		  char *out, size_t outlen)
+{
+	redis_client_key(rs->rc, "policyd:", key, out, outlen);
+}
+
+/* policyd_redis_take - one atomic check in Redis */
+int
+policyd_redis_take(struct policyd_redis *rs, const char *key,
+		   const struct policyd_limit *lim, int64_t clock,
+		   uint64_t weight, int peek, struct policyd_limit_result *r,
+		   char *err, size_t errlen)
+{
+	char rkey[600], a_max[24], a_period[24], a_w[24], a_slots[8];
+	char a_clock[24];
+	const char *argv[6] = { a_max, a_period, a_w, peek ? "peek" : "take",
+				a_slots, a_clock };
+	struct redisReply *reply;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	policyd_redis_key(rs, key, rkey, sizeof(rkey));
+	snprintf(a_max, sizeof(a_max), "%" PRIu64, lim->max);
+	snprintf(a_period, sizeof(a_period), "%" PRId64, lim->period_ms);
+	snprintf(a_w, sizeof(a_w), "%" PRIu64, weight);
+	snprintf(a_slots, sizeof(a_slots), "%d", POLICYD_LIMIT_SLOTS);
+	snprintf(a_clock, sizeof(a_clock), "%" PRId64, clock);
+	if (redis_client_eval(rs->rc, policyd_redis_script, rkey,
+			      clock != 0 ? 6 : 5, argv, &reply, err,
+			      errlen) < 0)
+		return -1;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
+		redis_reply_free(&reply);
+		x_err(err, errlen, "redis: unexpected answer of the limit"
+		      " script");
+		return -1;
+	}
+	for (i = 0; i < 4; i++)
+		if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
+			redis_reply_free(&reply);
+			x_err(err, errlen, "redis: unexpected answer of the"
+			      " limit script");
+			return -1;
+		}
+	r->allowed = reply->element[0]->integer != 0;
+	r->used = (uint64_t)reply->element[1]->integer;
+	r->at = reply->element[2]->integer;
+	r->retry_ms = reply->element[3]->integer;
+	redis_reply_free(&reply);
+	return 0;
+}
+
+/* policyd_redis_stats - the client's counters */
+void
+policyd_redis_stats(const struct policyd_redis *rs, struct redis_stats *out)
+{
+	redis_client_stats(rs->rc, out);
+}

@@ -1,0 +1,67 @@
+/*++
+ * NAME
+ *	policyd-store-redis 3h
+ * SUMMARY
+ *	rate limit state shared by several nodes in Redis
+ * SYNOPSIS
+ *	#include "policyd-store-redis.h"
+ *
+ *	struct policyd_redis *rs = policyd_redis_new(redis_conf);
+ *	if (policyd_redis_take(rs, "msg:ip:192.0.2.10", &lim, 0, 1, 0, &r,
+ *			       err, sizeof err) < 0)
+ *		... Redis failed: fall back, or store_fail_action ...
+ *	policyd_redis_free(&rs);
+ * DESCRIPTION
+ *	Each check is one Lua script on one key (policyd_redis_script),
+ *	run atomically by the server: it reads the key's log of (time,
+ *	weight) entries, applies exactly the rules of policyd_limit_take()
+ *	(see policyd-limit.h: "N per P" over any window, the same merging
+ *	of a full log, the same retry time), writes the log back and sets
+ *	the key to expire when its newest entry stops counting (PX), or
+ *	deletes it when nothing counts any more (a peek, too, drops the
+ *	entries that stopped counting, as policyd_limit_peek() does).
+ *	The time is Redis's own (TIME), so the clocks of the nodes do not
+ *	matter; a clock argument other than 0 replaces it, for tests only.
+ *
+ *	The key is redis.key_prefix + "policyd:{" + key + "}": one key per
+ *	script call, hash-tagged, so it works against Redis Cluster (a
+ *	MOVED redirection is an error, though: point servers at the node
+ *	that owns the keys, or at a cluster proxy).  The value is text,
+ *	"T:W T:W ..." (milliseconds, weight), readable with redis-cli.
+ *
+ *	Blocking: see redis.h (synchronous, command_timeout_ms at most).
+ *--*/
+#ifndef ELEMTA_POLICYD_STORE_REDIS_H
+#define ELEMTA_POLICYD_STORE_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policyd-limit.h"
+#include "redis.h"
+
+struct policyd_redis;
+
+extern const char policyd_redis_script[];
+
+/* policyd_redis_new - a store on a client for c (connects lazily) */
+struct policyd_redis *policyd_redis_new(const struct redis_conf *c);
+void policyd_redis_free(struct policyd_redis **rsp);
+
+/* policyd_redis_take - policyd_limit_take (or _peek) on key's state in
+ * Redis; clock: 0 for Redis's clock (ms otherwise, tests); 0 with r
+ * filled, -1 with a message */
+int policyd_redis_take(struct policyd_redis *rs, const char *key,
+		       const struct policyd_limit *lim, int64_t clock,
+		       uint64_t weight, int peek,
+		       struct policyd_limit_result *r, char *err,
+		       size_t errlen);
+
+/* policyd_redis_key - the Redis key of a limit key */
+void policyd_redis_key(const struct policyd_redis *rs, const char *key,
+		       char *out, size_t outlen);
+
+void policyd_redis_stats(const struct policyd_redis *rs,
+			 struct redis_stats *out);
+
+#endif

@@ -1,0 +1,374 @@
+/*++
+ * NAME
+ *	0320-policyd-redis 1
+ * SUMMARY
+ *	unit tests for lib/redis.c and policyd/policyd-store-redis.c
+ * DESCRIPTION
+ *	Without a server: the server syntax, the key form, the [redis]
+ *	section and the policyd store options, a client whose server is
+ *	down (fails, then fails fast during the back-off).
+ *
+ *	With ELEMTA_TEST_REDIS=HOST:PORT (t/0321-policyd-redis-script.t
+ *	starts a private redis-server): the Lua script and
+ *	policyd_limit_take() run the same random traffic (bursts, the same
+ *	millisecond, clock steps backwards, weights, peeks, the log full
+ *	and merging) with an injected clock, and every answer, the stored
+ *	log and its TTL must agree.
+ *--*/
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "conf.h"
+#include "policyd-limit.h"
+#include "policyd-options.h"
+#include "policyd-store-redis.h"
+#include "redis.h"
+#include "sections.h"
+#include "tap.h"
+
+/* mono_ms - monotonic ms */
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* test_servers - the server syntax */
+static void
+test_servers(void)
+{
+	static const struct {
+		const char *s;
+		int ok;
+	} t[] = {
+		{ "127.0.0.1:6379", 1 }, { "redis.example:6380", 1 },
+		{ "[::1]:6379", 1 }, { "/run/redis/redis.sock", 1 },
+		{ "127.0.0.1", 0 }, { "127.0.0.1:", 0 },
+		{ "127.0.0.1:0", 0 }, { "127.0.0.1:65536", 0 },
+		{ ":6379", 0 }, { "::1:6379", 0 }, { "host:63x", 0 },
+		{ "relative.sock", 0 },
+	};
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		is_int(redis_server_check(t[i].s, err, sizeof(err)) == 0,
+		       t[i].ok, "server '%s' %s", t[i].s,
+		       t[i].ok ? "accepted" : "refused");
+}
+
+/* load - a snapshot of the whole schema with overrides; NULL + diag */
+static struct conf *
+load(const char *const *ov, size_t n, char **errors)
+{
+	*errors = NULL;
+	return conf_load(elemta_sections, NULL, ov, n, errors);
+}
+
+/* test_conf - the [redis] section and the policyd store options */
+static void
+test_conf(void)
+{
+	static const char *const ov[] = {
+		"redis.servers={\"10.0.0.1:6379\",\"/run/r.sock\"}",
+		"redis.password=s3cret", "redis.database=2",
+		"redis.command_timeout_ms=50", "redis.key_prefix=mx1:",
+		"policyd.store=redis", "policyd.store_fallback=local",
+	};
+	static const char *const bad[] = {
+		"redis.servers={\"nohost\"}", "redis.command_timeout_ms=0",
+		"policyd.store=memcached", "policyd.store_fallback=maybe",
+	};
+	const struct redis_conf *rc;
+	const struct policyd_conf *pc;
+	struct conf *c;
+	char *errors;
+	size_t i;
+
+	c = load(NULL, 0, &errors);
+	ok(c != NULL, "the defaults load");
+	if (c == NULL) {
+		diag("%s", errors);
+		free(errors);
+		return;
+	}
+	rc = conf_get(c, &redis_conf_section);
+	pc = conf_get(c, &policyd_conf_section);
+	is_int((long long)rc->nservers, 1, "one server by default");
+	is_str(rc->servers[0], "127.0.0.1:6379", "it is 127.0.0.1:6379");
+	ok(rc->password == NULL, "no password");
+	is_int(rc->database, 0, "database 0");
+	is_int(rc->connect_timeout_ms, 200, "connect_timeout_ms 200");
+	is_int(rc->command_timeout_ms, 100, "command_timeout_ms 100");
+	is_str(rc->key_prefix, "elemta:", "key_prefix elemta:");
+	is_int(pc->store, POLICYD_STORE_SQLITE, "store = sqlite by default");
+	is_int(pc->store_fallback, POLICYD_FALLBACK_ACTION,
+	       "store_fallback = fail_action by default");
+	conf_unref(&c);
+
+	c = load(ov, sizeof(ov) / sizeof(ov[0]), &errors);
+	ok(c != NULL, "overrides load");
+	if (c == NULL) {
+		diag("%s", errors);
+		free(errors);
+		return;
+	}
+	rc = conf_get(c, &redis_conf_section);
+	pc = conf_get(c, &policyd_conf_section);
+	is_int((long long)rc->nservers, 2, "two servers");
+	is_str(rc->servers[1], "/run/r.sock", "the second is a unix socket");
+	is_str(rc->password, "s3cret", "password");
+	is_int(rc->database, 2, "database 2");
+	is_int(rc->command_timeout_ms, 50, "command_timeout_ms 50");
+	is_str(rc->key_prefix, "mx1:", "key_prefix");
+	is_int(pc->store, POLICYD_STORE_REDIS, "store = redis");
+	is_int(pc->store_fallback, POLICYD_FALLBACK_LOCAL,
+	       "store_fallback = local");
+	conf_unref(&c);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = load(bad + i, 1, &errors);
+		ok(c == NULL && errors != NULL, "%s is refused", bad[i]);
+		if (errors != NULL)
+			diag("error: %s", errors);
+		free(errors);
+		conf_unref(&c);
+	}
+}
+
+/* test_down - a server that is not there */
+static void
+test_down(void)
+{
+	static char *servers[] = { (char *)"127.0.0.1:1", NULL };
+	struct redis_conf c = { servers, 1, NULL, 0, 200, 100,
+				(char *)"elemta:" };
+	struct policyd_limit lim = { 10, 3600000 };
+	struct policyd_limit_result r;
+	struct policyd_redis *rs = policyd_redis_new(&c);
+	struct redis_stats st;
+	char err[256], key[256];
+	long long t0;
+
+	policyd_redis_key(rs, "msg:ip:192.0.2.1", key, sizeof(key));
+	is_str(key, "elemta:policyd:{msg:ip:192.0.2.1}",
+	       "keys are prefix + policyd: + a hash tag");
+	ok(policyd_redis_take(rs, "msg:ip:192.0.2.1", &lim, 0, 1, 0, &r, err,
+			      sizeof(err)) < 0, "server down: the take fails");
+	like_str(err, "redis 127.0.0.1:1 connect: ",
+		 "with the server and the reason");
+	t0 = mono_ms();
+	ok(policyd_redis_take(rs, "msg:ip:192.0.2.1", &lim, 0, 1, 0, &r, err,
+			      sizeof(err)) < 0, "at once again: fails");
+	like_str(err, "unavailable (next attempt in ",
+		 "without trying, during the back-off");
+	ok(mono_ms() - t0 < 50, "and fast (%lld ms)", mono_ms() - t0);
+	policyd_redis_stats(rs, &st);
+	is_int((long long)st.failures, 2, "2 failures counted");
+	is_int(st.up, 0, "not up");
+	policyd_redis_free(&rs);
+	ok(rs == NULL, "freed");
+}
+
+/* state_text - the log as the script stores it */
+static void
+state_text(const struct policyd_limit_state *st, char *out, size_t len)
+{
+	size_t off = 0;
+	uint32_t i;
+
+	out[0] = '\0';
+	for (i = 0; i < st->n && off < len; i++)
+		off += (size_t)snprintf(out + off, len - off, "%s%" PRId64
+					":%" PRIu64, i ? " " : "",
+					st->e[i].t, st->e[i].w);
+}
+
+/* compare_run - one random run of n ops; 0 if all agreed */
+static int
+compare_run(struct policyd_redis *rs, struct redis_client *cl,
+	    const struct policyd_limit *lim, unsigned seed, int n,
+	    int maxstep, int maxw)
+{
+	struct policyd_limit_state st = { 0 };
+	struct policyd_limit_result a, b;
+	struct redisReply *rep;
+	const char *av[2];
+	char key[64], rkey[256], want[2048], err[256];
+	int64_t now = 1000000;
+	int i, peek, bad = 0;
+	uint64_t w;
+
+	snprintf(key, sizeof(key), "cmp:%u", seed);
+	policyd_redis_key(rs, key, rkey, sizeof(rkey));
+	srand(seed);
+	for (i = 0; i < n && !bad; i++) {
+		int step = rand() % (maxstep + 1);
+
+		if (rand() % 20 == 0)
+			now -= rand() % (maxstep + 1);	/* step back */
+		else if (rand() % 4 != 0)
+			now += step;			/* else: same ms */
+		w = (uint64_t)(rand() % maxw) + (rand() % 50 == 0 ? 0 : 1);
+		peek = rand() % 10 == 0;
+		if (peek)
+			policyd_limit_peek(lim, &st, now, w, &a);
+		else
+			policyd_limit_take(lim, &st, now, w, &a);
+		if (policyd_redis_take(rs, key, lim, now, w, peek, &b, err,
+				       sizeof(err)) < 0) {
+			diag("op %d: %s", i, err);
+			return -1;
+		}
+		if (a.allowed != b.allowed || a.used != b.used
+		    || (a.allowed && a.at != b.at)
+		    || (!a.allowed && a.retry_ms != b.retry_ms)) {
+			diag("seed %u op %d now %" PRId64 " w %" PRIu64
+			     " peek %d: C allowed=%d used=%" PRIu64 " at=%"
+			     PRId64 " retry=%" PRId64 ", Lua allowed=%d used=%"
+			     PRIu64 " at=%" PRId64 " retry=%" PRId64, seed, i,
+			     now, w, peek, a.allowed, a.used, a.at, a.retry_ms,
+			     b.allowed, b.used, b.at, b.retry_ms);
+			bad = 1;
+			break;
+		}
+		if (peek)
+			continue;
+		/* after a take both hold the same log (expired entries
+		 * dropped by both) */
+		policyd_limit_expire(lim, &st, a.at);
+		state_text(&st, want, sizeof(want));
+		av[0] = "GET";
+		av[1] = rkey;
+		if (redis_client_command(cl, 2, av, &rep, err,
+					 sizeof(err)) < 0) {
+			diag("GET: %s", err);
+			return -1;
+		}
+		if (strcmp(rep->type == REDIS_REPLY_STRING ? rep->str : "",
+			   want) != 0) {
+			diag("seed %u op %d: C log \"%s\", Redis \"%s\"",
+			     seed, i, want, rep->type == REDIS_REPLY_STRING
+			     ? rep->str : "(nil)");
+			bad = 1;
+		}
+		redis_reply_free(&rep);
+	}
+	return bad ? -1 : 0;
+}
+
+/* test_script - the script against the C limiter, on a real server */
+static void
+test_script(const char *server)
+{
+	char *servers[] = { (char *)server, NULL };
+	struct redis_conf c = { servers, 1, NULL, 0, 1000, 2000,
+				(char *)"t0320:" };
+	static const struct {
+		struct policyd_limit lim;
+		int ops, maxstep, maxw;
+	} cfg[] = {
+		{ { 10, 1000 }, 400, 150, 1 },		/* window edges */
+		{ { 100, 3600000 }, 600, 20000, 1 },	/* merging, 1/h */
+		{ { 5, 500 }, 300, 40, 3 },		/* weights */
+		{ { 1000, 60000 }, 500, 500, 200 },	/* big weights */
+		{ { 3, 100 }, 300, 60, 4 },		/* weight > max */
+	};
+	struct redis_client *cl = redis_client_new(&c);
+	struct policyd_redis *rs = policyd_redis_new(&c);
+	struct policyd_limit lim = { 3, 3600000 };
+	struct policyd_limit_result r;
+	struct redisReply *rep;
+	const char *av[2];
+	char err[256], rkey[256];
+	unsigned seed;
+	size_t k;
+	int fails, ttl_ok;
+
+	av[0] = "FLUSHDB";
+	if (redis_client_command(cl, 1, av, &rep, err, sizeof(err)) < 0)
+		bail_out("cannot talk to redis %s: %s", server, err);
+	redis_reply_free(&rep);
+	for (k = 0; k < sizeof(cfg) / sizeof(cfg[0]); k++) {
+		fails = 0;
+		for (seed = 1; seed <= 20 && !fails; seed++)
+			fails += compare_run(rs, cl, &cfg[k].lim,
+					     (unsigned)(k * 100 + seed),
+					     cfg[k].ops, cfg[k].maxstep,
+					     cfg[k].maxw) < 0;
+		ok(!fails, "%" PRIu64 " per %" PRId64 " ms, weights up to %d:"
+		   " the Lua script and policyd_limit_take agree on 20 random"
+		   " runs of %d ops", cfg[k].lim.max, cfg[k].lim.period_ms,
+		   cfg[k].maxw, cfg[k].ops);
+	}
+
+	/* Redis's own clock, and the TTL */
+	ok(policyd_redis_take(rs, "ttl", &lim, 0, 1, 0, &r, err,
+			      sizeof(err)) == 0 && r.allowed,
+	   "with Redis's clock: admitted");
+	ok(r.at > 1700000000000LL, "at is Redis's time in ms (%" PRId64 ")",
+	   r.at);
+	policyd_redis_key(rs, "ttl", rkey, sizeof(rkey));
+	av[0] = "PTTL";
+	av[1] = rkey;
+	ttl_ok = redis_client_command(cl, 2, av, &rep, err, sizeof(err)) == 0
+		&& rep->type == REDIS_REPLY_INTEGER
+		&& rep->integer > 3600000 - 5000 && rep->integer <= 3600000;
+	ok(ttl_ok, "the key expires when its entry stops counting (PTTL %lld)",
+	   rep ? (long long)rep->integer : -1LL);
+	redis_reply_free(&rep);
+	policyd_redis_take(rs, "ttl", &lim, 0, 1, 0, &r, err, sizeof(err));
+	policyd_redis_take(rs, "ttl", &lim, 0, 1, 0, &r, err, sizeof(err));
+	ttl_ok = policyd_redis_take(rs, "ttl", &lim, 0, 1, 0, &r, err,
+				    sizeof(err)) == 0;
+	ok(ttl_ok && !r.allowed && r.retry_ms > 3590000
+	   && r.retry_ms <= 3600000,
+	   "the 4th of 3/h is refused, retry about an hour (%" PRId64 " ms)",
+	   r.retry_ms);
+
+	/* NOSCRIPT: the script is loaded again by EVAL */
+	av[0] = "SCRIPT";
+	av[1] = "FLUSH";
+	redis_client_command(cl, 2, av, &rep, err,
+			     sizeof(err));
+	redis_reply_free(&rep);
+	ok(policyd_redis_take(rs, "ns", &lim, 0, 1, 0, &r, err,
+			      sizeof(err)) == 0 && r.allowed,
+	   "after SCRIPT FLUSH the check still works (EVAL on NOSCRIPT)");
+	{
+		struct redis_stats s;
+
+		policyd_redis_stats(rs, &s);
+		is_int((long long)s.noscript, 1, "one NOSCRIPT seen");
+		is_int((long long)s.failures, 0, "no failure");
+	}
+	policyd_redis_free(&rs);
+	redis_client_free(&cl);
+}
+
+int
+main(void)
+{
+	const char *server = getenv("ELEMTA_TEST_REDIS");
+
+	plan_lazy();
+	if (server != NULL && *server != '\0') {
+		test_script(server);
+	} else {
+		test_servers();
+		test_conf();
+		test_down();
+	}
+	done_testing();
+	return exit_status();
+}

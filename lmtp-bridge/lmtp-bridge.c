@@ -47,6 +47,7 @@
 #include "lmtp-options.h"
 #include "lmtp-proto.h"
 #include "lmtp-router.h"
+#include "ldapc.h"
 #include "lmtp-spool.h"
 
 /* What a connection works with: one configuration and its router. */
@@ -78,19 +79,29 @@ bridge_state_new(struct conf *conf, char *err, size_t errlen)
 	struct bridge_state *st;
 	const struct lmtp_conf *lc = conf_get(conf, &lmtp_conf_section);
 	char host[256];
-	void *map = NULL;
+	void *map = NULL, *ldap = NULL;
 
 	if (lc->map_file != NULL
 	    && (map = lmtp_map_load(lc->map_file, err, errlen)) == NULL)
 		return NULL;
+	if (lc->ldap_lookup
+	    && (ldap = lmtp_ldap_new(lc, conf_get(conf, &ldapc_conf_section),
+				     err, errlen)) == NULL) {
+		if (map != NULL)
+			lmtp_map_ops.free(map);
+		return NULL;
+	}
 	st = x_calloc(1, sizeof(*st));
 	st->refs = 1;
 	st->conf = conf_ref(conf);
 	st->lc = lc;
 	st->router = lmtp_router_new(lc->backend, lc->recipient_delimiter,
-				     lc->map_strict);
+				     lc->map_strict || lc->ldap_lookup);
+	/* the map first: local exceptions win over the directory */
 	if (map != NULL)
 		lmtp_router_add(st->router, &lmtp_map_ops, map);
+	if (ldap != NULL)
+		lmtp_router_add(st->router, &lmtp_ldap_ops, ldap);
 	if (lc->hostname != NULL) {
 		st->hostname = x_strdup(lc->hostname);
 	} else {

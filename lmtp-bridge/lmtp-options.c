@@ -12,10 +12,23 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "ldapc.h"
 #include "listen.h"
 #include "lmtp-options.h"
 #include "runtime.h"
 #include "xalloc.h"
+
+#define LMTP_LDAP_FILTER \
+	"(|(mail=%s)(mailAlias=%s)(mailAlternateAddress=%s))"
+
+static const char *const lmtp_ldap_scopes[] = { "base", "one", "sub", NULL };
+
+/* lmtp_check_ldap_filter - a usable ldap_table(5) style template */
+static int
+lmtp_check_ldap_filter(const char *value, char *err, size_t errlen)
+{
+	return ldapc_filter_check(value, err, errlen);
+}
 
 static cfg_opt_t lmtp_opts[] = {
 	DAEMON_CONF_OPTS("inet:127.0.0.1:10029", ""),
@@ -23,6 +36,18 @@ static cfg_opt_t lmtp_opts[] = {
 	CFG_STR("backend", "inet:127.0.0.1:24", CFGF_NONE),
 	CFG_STR("map_file", "", CFGF_NONE),
 	CFG_BOOL("map_strict", cfg_false, CFGF_NONE),
+	CFG_BOOL("ldap_lookup", cfg_false, CFGF_NONE),
+	CFG_STR("ldap_base", "", CFGF_NONE),
+	CFG_STR("ldap_scope", "sub", CFGF_NONE),
+	CFG_STR("ldap_filter", LMTP_LDAP_FILTER, CFGF_NONE),
+	CFG_STR("ldap_enabled_attribute", "mailEnabled", CFGF_NONE),
+	CFG_STR("ldap_host_attribute", "mailHost", CFGF_NONE),
+	CFG_STR("ldap_rewrite_attribute", "mailRoutingAddress", CFGF_NONE),
+	CFG_INT("ldap_backend_port", 24, CFGF_NONE),
+	CFG_INT_CB("ldap_cache_ttl", 300, CFGF_NONE, conf_cb_duration),
+	CFG_INT_CB("ldap_negative_cache_ttl", 60, CFGF_NONE,
+		   conf_cb_duration),
+	CFG_INT("ldap_cache_size", 10000, CFGF_NONE),
 	CFG_STR("recipient_delimiter", "+", CFGF_NONE),
 	CFG_INT_CB("max_line_length", 2048, CFGF_NONE, conf_cb_size),
 	CFG_INT_CB("message_size_limit", 0, CFGF_NONE, conf_cb_size),
@@ -107,6 +132,12 @@ static const struct conf_check lmtp_checks[] = {
 	{ "map_file", CONF_CHECK_FUNC, 0, 0, NULL, lmtp_check_path },
 	{ "recipient_delimiter", CONF_CHECK_FUNC, 0, 0, NULL,
 	  lmtp_check_delimiter },
+	{ "ldap_scope", CONF_CHECK_ENUM, 0, 0, lmtp_ldap_scopes, NULL },
+	{ "ldap_filter", CONF_CHECK_FUNC, 0, 0, NULL, lmtp_check_ldap_filter },
+	{ "ldap_backend_port", CONF_CHECK_RANGE, 1, 65535, NULL, NULL },
+	{ "ldap_cache_ttl", CONF_CHECK_RANGE, 0, 86400, NULL, NULL },
+	{ "ldap_negative_cache_ttl", CONF_CHECK_RANGE, 0, 86400, NULL, NULL },
+	{ "ldap_cache_size", CONF_CHECK_RANGE, 0, 10000000L, NULL, NULL },
 	{ "max_line_length", CONF_CHECK_RANGE, 512, 65536, NULL, NULL },
 	{ "message_size_limit", CONF_CHECK_RANGE, 0, 2147483647L, NULL, NULL },
 	{ "max_recipients", CONF_CHECK_RANGE, 1, 100000, NULL, NULL },
@@ -134,6 +165,19 @@ lmtp_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->backend = x_strdup(cfg_getstr(sec, "backend"));
 	c->map_file = conf_strdup_opt(sec, "map_file");
 	c->map_strict = cfg_getbool(sec, "map_strict") ? 1 : 0;
+	c->ldap_lookup = cfg_getbool(sec, "ldap_lookup") ? 1 : 0;
+	c->ldap_base = x_strdup(cfg_getstr(sec, "ldap_base"));
+	c->ldap_scope = x_strdup(cfg_getstr(sec, "ldap_scope"));
+	c->ldap_filter = x_strdup(cfg_getstr(sec, "ldap_filter"));
+	c->ldap_enabled_attribute = conf_strdup_opt(sec,
+						    "ldap_enabled_attribute");
+	c->ldap_host_attribute = conf_strdup_opt(sec, "ldap_host_attribute");
+	c->ldap_rewrite_attribute = conf_strdup_opt(sec,
+						    "ldap_rewrite_attribute");
+	c->ldap_backend_port = cfg_getint(sec, "ldap_backend_port");
+	c->ldap_cache_ttl = cfg_getint(sec, "ldap_cache_ttl");
+	c->ldap_negative_cache_ttl = cfg_getint(sec, "ldap_negative_cache_ttl");
+	c->ldap_cache_size = cfg_getint(sec, "ldap_cache_size");
 	c->recipient_delimiter = conf_strdup_opt(sec, "recipient_delimiter");
 	c->max_line_length = cfg_getint(sec, "max_line_length");
 	c->message_size_limit = cfg_getint(sec, "message_size_limit");
@@ -149,6 +193,11 @@ lmtp_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	if (c->map_strict && c->map_file == NULL) {
 		x_err(err, errlen, "lmtp_bridge: map_strict = true needs a "
 		      "map_file");
+		return -1;
+	}
+	if (c->ldap_lookup && c->ldap_base[0] == '\0') {
+		x_err(err, errlen, "lmtp_bridge: ldap_lookup = true needs an "
+		      "ldap_base");
 		return -1;
 	}
 	if (c->command_timeout > c->delivery_timeout) {
@@ -170,6 +219,12 @@ lmtp_conf_release(void *out)
 	x_free(&c->hostname);
 	x_free(&c->backend);
 	x_free(&c->map_file);
+	x_free(&c->ldap_base);
+	x_free(&c->ldap_scope);
+	x_free(&c->ldap_filter);
+	x_free(&c->ldap_enabled_attribute);
+	x_free(&c->ldap_host_attribute);
+	x_free(&c->ldap_rewrite_attribute);
 	x_free(&c->recipient_delimiter);
 	x_free(&c->spool_directory);
 }

@@ -21,6 +21,17 @@ struct lmtp_conf {
 	char *backend;		/* default backend: inet:H:P or unix:PATH */
 	char *map_file;		/* static recipient map, or NULL */
 	int map_strict;		/* not in the map: 550 5.1.1 */
+	int ldap_lookup;	/* route through the [ldap] directory */
+	char *ldap_base;
+	char *ldap_scope;	/* base, one, sub */
+	char *ldap_filter;	/* %s %u %d template */
+	char *ldap_enabled_attribute;	/* NULL: none */
+	char *ldap_host_attribute;	/* NULL: none */
+	char *ldap_rewrite_attribute;	/* NULL: none */
+	long ldap_backend_port;	/* for a bare host name in mailHost */
+	long ldap_cache_ttl;	/* positive answers */
+	long ldap_negative_cache_ttl;	/* unknown users */
+	long ldap_cache_size;	/* entries; 0: no cache */
 	char *recipient_delimiter;	/* "+" ; NULL: none */
 	long max_line_length;	/* command line, CRLF included */
 	long message_size_limit;/* 0: none */

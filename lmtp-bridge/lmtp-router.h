@@ -14,8 +14,8 @@
  *	lmtp_route_clear(&route);
  *	lmtp_router_free(&rt);
  * DESCRIPTION
- *	A router asks its sources in order (this increment: the static
- *	map; next: LDAP through lib/'s client) for each recipient.  Each
+ *	A router asks its sources in order (the static map, then LDAP
+ *	through lib/ldapc: lmtp-router-ldap.c) for each recipient.  Each
  *	source is tried with the keys a Postfix table would be: the whole
  *	address, the address without its +detail, then "@domain" -- all
  *	lower-cased.  The first answer wins.  A source error is a
@@ -103,5 +103,13 @@ extern const struct lmtp_lookup_ops lmtp_map_ops;
 /* lmtp_map_load - read a map file; a context, or NULL with "file:line:
  * problem" in err */
 void *lmtp_map_load(const char *path, char *err, size_t errlen);
+
+/* The LDAP source (lmtp-router-ldap.c): the [ldap] section's client,
+ * the lmtp_bridge section's ldap_* options; a context, or NULL with err */
+struct lmtp_conf;
+struct ldapc_conf;
+extern const struct lmtp_lookup_ops lmtp_ldap_ops;
+void *lmtp_ldap_new(const struct lmtp_conf *lc, const struct ldapc_conf *dc,
+		    char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,5 @@
 ## lmtp-bridge/ - elemta-lmtp-bridge: Postfix delivers to it over LMTP, it
-## routes each recipient (static map; LDAP next) and delivers into Dovecot
+## routes each recipient (static map, LDAP) and delivers into Dovecot
 ## over LMTP, one reply per recipient.  Its configuration section
 ## (lmtp-bridge/lmtp-options.c) is compiled into lib/libelemta.a with the
 ## rest of the shared schema.
@@ -9,9 +9,10 @@ noinst_LIBRARIES += lmtp-bridge/liblmtp.a
 lmtp_bridge_liblmtp_a_SOURCES = \
 	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-proto.h \
 	lmtp-bridge/lmtp-router.c lmtp-bridge/lmtp-router.h \
+	lmtp-bridge/lmtp-router-ldap.c \
 	lmtp-bridge/lmtp-spool.c lmtp-bridge/lmtp-spool.h \
 	lmtp-bridge/lmtp-client.c lmtp-bridge/lmtp-client.h
-lmtp_bridge_liblmtp_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+lmtp_bridge_liblmtp_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(LDAP_CFLAGS)
 LMTP_LIBS = lmtp-bridge/liblmtp.a
 
 sbin_PROGRAMS += lmtp-bridge/elemta-lmtp-bridge
@@ -53,3 +54,20 @@ TESTS += $(T_LMTP_UNIT) $(T_LMTP_SHELL)
 ## Run again under ASan/UBSan by check-sanitize.
 LMTP_SANITIZE_TESTS = $(T_LMTP_UNIT) $(T_LMTP_SHELL)
 SANITIZE_TESTS += $(LMTP_SANITIZE_TESTS)
+
+## LDAP routing (t/053x): the filter expansion of lib/ldapc.c (pure), and
+## real slapd + Postfix -> bridge -> Dovecot.
+## The fuzz target's build with clang is in its header comment.
+T_LDAP_UNIT = t/0530-ldap-filter.t t/0532-ldap-filter-fuzz.t
+check_PROGRAMS += $(T_LDAP_UNIT)
+t_0530_ldap_filter_t_SOURCES = t/0530-ldap-filter.c
+t_0530_ldap_filter_t_CFLAGS = $(T_UNIT_CFLAGS) $(LDAP_CFLAGS)
+t_0530_ldap_filter_t_LDADD = $(T_UNIT_LDADD)
+t_0532_ldap_filter_fuzz_t_SOURCES = t/fuzz-ldap-filter.c
+t_0532_ldap_filter_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS) $(LDAP_CFLAGS)
+t_0532_ldap_filter_fuzz_t_LDADD = $(T_UNIT_LDADD)
+T_LDAP_SHELL = t/0531-lmtp-bridge-ldap.t
+dist_check_SCRIPTS += $(T_LDAP_SHELL)
+EXTRA_DIST += t/data/elemta.schema
+TESTS += $(T_LDAP_UNIT) $(T_LDAP_SHELL)
+SANITIZE_TESTS += $(T_LDAP_UNIT) $(T_LDAP_SHELL)

@@ -27,7 +27,9 @@
 #				private key, dkimpy's form), TB_DKIM_ED25519_PUB,
 #				TB_DKIM_KEYS_FILE (libopendkim DKIM_QUERY_FILE)
 #	peer_start_slapd	TB_LDAP_URI, TB_LDAP_BASE, TB_LDAP_ROOTDN,
-#				TB_LDAP_ROOTPW
+#				TB_LDAP_ROOTPW; optional arguments: extra
+#				FILE.schema to include, extra FILE.ldif to
+#				load after t/data/ldap.ldif
 #	peer_start_dovecot	TB_PORT_LMTP, TB_DOVECOT_CONF, TB_MAIL_ROOT;
 #				peer_maildir ADDRESS prints a user's Maildir.
 #				"peer_start_dovecot NAME PORT" starts another
@@ -275,13 +277,17 @@ peer_probe_unbound() {
 #
 
 # peer_start_slapd - slapd (mdb) on TB_PORT_LDAP loaded with t/data/ldap.ldif
+# [FILE.schema|FILE.ldif]... - extra schema files, extra LDIF loaded after it
 peer_start_slapd() {
-	local d=$TB/slapd s
+	local d=$TB/slapd s f
 
 	mkdir -p "$d/db"
 	{
 		for s in core cosine inetorgperson nis misc; do
 			echo "include /etc/ldap/schema/$s.schema"
+		done
+		for f in "$@"; do
+			[[ $f == *.schema ]] && echo "include $f"
 		done
 		cat <<EOF
 modulepath /usr/lib/ldap
@@ -305,6 +311,13 @@ EOF
 		tb_tail "$d/slapadd.log"
 		tb_bail "slapadd could not load $TB_DATA/ldap.ldif"
 	}
+	for f in "$@"; do
+		[[ $f == *.ldif ]] || continue
+		slapadd -q -f "$d/slapd.conf" -l "$f" >>"$d/slapadd.log" 2>&1 || {
+			tb_tail "$d/slapadd.log"
+			tb_bail "slapadd could not load $f"
+		}
+	done
 	TB_LDAP_URI=ldap://127.0.0.1:$TB_PORT_LDAP/
 	export TB_LDAP_URI
 	# -d keeps slapd in the foreground; its log goes to stderr.

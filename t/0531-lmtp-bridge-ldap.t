@@ -1,0 +1,267 @@
+#!/bin/bash
+# 0531-lmtp-bridge-ldap - LDAP routing: real slapd, real Postfix ->
+# elemta-lmtp-bridge -> two real Dovecot backends (Maildir).
+#
+# One message to valid, alias, rewritten (+detail kept), unknown, disabled
+# and injection-attempt recipients: each gets exactly its status in
+# Postfix's maillog, the Maildirs hold exactly the right copies, and bob
+# lands on the backend his mailHost names.  A second message is answered
+# from the cache (slapd's stats log sees no new search).  slapd stopped:
+# 451 4.4.3, Postfix keeps the mail; slapd back: delivered once.
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
+. "$top_srcdir/t/lib/peers.sh"
+
+BRIDGE=${top_builddir}/lmtp-bridge/elemta-lmtp-bridge
+[[ -x $BRIDGE ]] || tb_skip_all "elemta-lmtp-bridge not built"
+peer_require slapd postfix dovecot smtp-sink swaks
+tb_init
+tb_plan 31
+
+# The directory: ldap.ldif, plus the test schema, plus these entries.
+cat >"$TB/extra.ldif" <<EOF
+dn: uid=carol,ou=people,$TB_LDAP_BASE
+objectClass: inetOrgPerson
+objectClass: elemtaMailUser
+uid: carol
+cn: Carol Example
+sn: Example
+mail: carol@example.test
+mailEnabled: FALSE
+
+dn: uid=sales,ou=people,$TB_LDAP_BASE
+objectClass: inetOrgPerson
+objectClass: elemtaMailUser
+uid: sales
+cn: Sales
+sn: Sales
+mail: sales@example.test
+mailRoutingAddress: bob@example.test
+mailHost: inet:127.0.0.1:$TB_PORT_LMTP2
+EOF
+TB_SLAPD_DEBUG=256 peer_start_slapd "$TB_DATA/elemta.schema" \
+    "$TB/extra.ldif"
+SLOG=$TB/slapd/slapd.log
+# alice: an alias, her mailbox address; bob: his own backend.
+ldapmodify -x -H "$TB_LDAP_URI" -D "$TB_LDAP_ROOTDN" -w "$TB_LDAP_ROOTPW" \
+    >"$TB/ldapmodify.out" 2>&1 <<EOF
+dn: uid=alice,ou=people,$TB_LDAP_BASE
+changetype: modify
+add: objectClass
+objectClass: elemtaMailUser
+-
+add: mailAlias
+mailAlias: alice.other@example.test
+-
+add: mailEnabled
+mailEnabled: TRUE
+-
+add: mailRoutingAddress
+mailRoutingAddress: alice@example.test
+
+dn: uid=bob,ou=people,$TB_LDAP_BASE
+changetype: modify
+add: objectClass
+objectClass: elemtaMailUser
+-
+add: mailHost
+mailHost: 127.0.0.1
+-
+add: mailAlternateAddress
+mailAlternateAddress: bob.other@example.test
+-
+add: mailRoutingAddress
+mailRoutingAddress: bob@example.test
+EOF
+tb_is "$?" 0 "the test schema and entries are in slapd" ||
+    tb_diag "$(cat "$TB/ldapmodify.out")"
+
+peer_start_dovecot
+peer_start_dovecot dovecot2 "$TB_PORT_LMTP2"
+peer_start_smtp_sink
+
+# the bridge binds as alice (a plain reader; her password from a file)
+echo alicepw >"$TB/ldap.secret"
+chmod 600 "$TB/ldap.secret"
+cat >"$TB/elemta.conf" <<EOF
+ldap {
+	uri = "$TB_LDAP_URI"
+	bind_dn = "uid=alice,ou=people,$TB_LDAP_BASE"
+	bind_password_file = "$TB/ldap.secret"
+	network_timeout = 2s
+	search_timeout = 2s
+}
+lmtp_bridge {
+	listen = "inet:127.0.0.1:$TB_PORT_BRIDGE"
+	metrics_listen = "inet:127.0.0.1:$TB_PORT_METRICS"
+	user = ""
+	hostname = "bridge.example.test"
+	backend = "inet:127.0.0.1:$TB_PORT_LMTP"
+	ldap_lookup = true
+	ldap_base = "ou=people,$TB_LDAP_BASE"
+	ldap_backend_port = $TB_PORT_LMTP2
+	spool_directory = "$TB"
+	connect_timeout = 2s
+	command_timeout = 20s
+	delivery_timeout = 60s
+}
+EOF
+BLOG=$TB/bridge.log
+tb_spawn bridge "$BLOG" "$BRIDGE" -f -c "$TB/elemta.conf"
+tb_ready bridge "on 127.0.0.1:$TB_PORT_BRIDGE" 10 \
+    tb_banner 127.0.0.1 "$TB_PORT_BRIDGE" '^220 .*LMTP'
+
+peer_start_postfix \
+    "transport_maps = inline:{ example.test=lmtp:inet:127.0.0.1:$TB_PORT_BRIDGE, sink.test=smtp:[127.0.0.1]:$TB_PORT_SINK }" \
+    "lmtp_send_xforward_command = yes" \
+    "lmtp_destination_recipient_limit = 50"
+
+# send - one SMTP transaction to the private Postfix
+send() {
+	swaks --server 127.0.0.1 --port "$TB_PORT_SMTPD" --timeout 20 \
+	    --helo client.other.test "$@" 2>&1
+}
+# queue_id - the id in swaks's transcript
+queue_id() {
+	sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' <<<"$1"
+}
+# copies - how many files of ADDRESS's Maildir/new (on backend NAME)
+# hold Subject SUBJ
+copies() {
+	grep -lxF -- "Subject: $2" "$(peer_maildir "$1" "${3:-dovecot}")"/new/* \
+	    2>/dev/null | wc -l
+}
+# status_of - the last maillog line for queue id QID and RCPT (an ERE)
+status_of() {
+	grep -E "$1: to=<$2>" "$TB_MAILLOG" | tail -n 1
+}
+# nlines - at least N lines matching ERE in FILE
+nlines() {
+	[[ $(grep -cE -- "$2" "$3" 2>/dev/null) -ge $1 ]]
+}
+# searches - how many searches slapd logged with a filter holding STRING
+searches() {
+	grep -F "SRCH base=" "$SLOG" | grep -cF -- "$1"
+}
+
+subject="tb-0531 $$ $RANDOM"
+out=$(send --from sender@other.test \
+    --to 'alice@example.test,bob+tag@example.test,alice.other+x@example.test,alice.alias+y@example.test,sales+q@example.test,nosuch@example.test,carol@example.test,*@example.test' \
+    --header "Subject: $subject")
+qid=$(queue_id "$out")
+tb_like "$qid" '^[0-9A-F]+$' "Postfix accepts one message for eight recipients ($qid)" ||
+    tb_diag "$out"
+tb_wait 30 nlines 8 "$qid: to=" "$TB_MAILLOG"
+
+tb_like "$(status_of "$qid" alice@example.test)" \
+    "status=sent \(250 2\.0\.0 <alice@example.test> .*Saved\)" \
+    "maillog: alice sent"
+tb_like "$(status_of "$qid" 'bob\+tag@example.test')" \
+    "status=sent \(250 2\.0\.0 <bob\+tag@example.test> .*Saved\)" \
+    "maillog: bob+tag sent"
+tb_like "$(status_of "$qid" 'alice\.other\+x@example.test')" \
+    "status=sent \(250 2\.0\.0 <alice\+x@example.test> .*Saved\)" \
+    "maillog: mailAlias alice.other+x rewritten to alice+x (detail kept)"
+tb_like "$(status_of "$qid" 'alice\.alias\+y@example.test')" \
+    "status=sent \(250 2\.0\.0 <alice\+y@example.test> .*Saved\)" \
+    "maillog: second mail value alice.alias+y rewritten to alice+y"
+tb_like "$(status_of "$qid" 'sales\+q@example.test')" \
+    "status=sent \(250 2\.0\.0 <bob\+q@example.test> .*Saved\)" \
+    "maillog: sales+q rewritten by mailRoutingAddress to bob+q"
+tb_like "$(status_of "$qid" nosuch@example.test)" \
+    "status=bounced \(host 127.0.0.1\[127.0.0.1\] said: 550 5\.1\.1 <nosuch@example.test>: Recipient address rejected: User unknown" \
+    "maillog: nosuch bounced at RCPT with 550 5.1.1"
+tb_like "$(status_of "$qid" carol@example.test)" \
+    "status=bounced \(host 127.0.0.1\[127.0.0.1\] said: 550 5\.2\.1 <carol@example.test>: Recipient address rejected: Mailbox disabled" \
+    "maillog: carol (mailEnabled FALSE) bounced with 550 5.2.1"
+tb_like "$(status_of "$qid" '\*@example.test')" \
+    "status=bounced \(.* said: 550 5\.1\.1 " \
+    "maillog: '*@example.test' is one unknown user, not a wildcard"
+tb_is "$(grep -c "$qid: to=" "$TB_MAILLOG")" 8 \
+    "maillog: exactly one status line per recipient"
+tb_ok "the bridge bound as the configured DN (password from a file)" \
+    grep -qF "BIND dn=\"uid=alice,ou=people,$TB_LDAP_BASE\" method=128" "$SLOG"
+tb_ok "slapd saw the * escaped (\\2a)" \
+    grep -qiF '(mail=\2a@example.test)' "$SLOG"
+
+tb_wait 5 bash -c "[[ \$(grep -lxF -- 'Subject: $subject' '$(peer_maildir alice@example.test)'/new/* 2>/dev/null | wc -l) -ge 3 ]]"
+tb_is "$(copies alice@example.test "$subject")" 3 \
+    "alice's Maildir: three copies (alice, alice.other+x, alice.alias+y)"
+tb_is "$(copies bob@example.test "$subject" dovecot2)" 2 \
+    "bob's Maildir on his mailHost backend: two copies (bob+tag, sales+q)"
+tb_is "$(copies bob@example.test "$subject")" 0 \
+    "bob's Maildir on the default backend: none"
+
+tb_like "$(grep "$qid: to=<bob+tag@example.test> backend=" "$BLOG")" \
+    "backend=inet:127\.0\.0\.1:$TB_PORT_LMTP2 .*status=delivered" \
+    "bridge log: bob+tag delivered to the mailHost backend"
+tb_like "$(grep "$qid: to=<carol@example.test>" "$BLOG")" \
+    "status=rejected route=ldap" "bridge log: carol rejected by ldap"
+
+# The same recipients again: answered from the cache.
+n_alice=$(searches 'alice@example.test')
+n_nosuch=$(searches 'nosuch@example.test')
+tb_ok "slapd was asked about alice and nosuch" \
+    test "$n_alice" -ge 1 -a "$n_nosuch" -ge 1
+out=$(send --from sender@other.test \
+    --to alice@example.test,nosuch@example.test \
+    --header "Subject: $subject cached")
+qid=$(queue_id "$out")
+tb_wait 30 nlines 2 "$qid: to=" "$TB_MAILLOG"
+tb_like "$(status_of "$qid" alice@example.test)" "status=sent" \
+    "cached: alice delivered"
+tb_like "$(status_of "$qid" nosuch@example.test)" \
+    "status=bounced .* 550 5\.1\.1" "cached: nosuch still unknown"
+tb_is "$(searches 'alice@example.test'):$(searches 'nosuch@example.test')" \
+    "$n_alice:$n_nosuch" "slapd saw no new search (positive and negative cache)"
+metrics=$(curl -fsS "http://127.0.0.1:$TB_PORT_METRICS/metrics" 2>&1)
+tb_like "$metrics" 'elemta_lmtp_ldap_cache_total\{result="hit"\} [1-9]' \
+    "metrics: LDAP cache hits"
+tb_like "$metrics" 'elemta_lmtp_ldap_seconds_count [1-9]' \
+    "metrics: LDAP lookup latency histogram"
+
+# slapd stopped: 451 4.4.3 (never a 5xx), Postfix keeps the mail.
+tb_stop slapd
+out=$(send --from sender@other.test --to bob.other@example.test \
+    --header "Subject: $subject later")
+qid=$(queue_id "$out")
+tb_wait 20 tb_grep "$qid: to=<bob.other@example.test>.* status=deferred" "$TB_MAILLOG"
+tb_like "$(status_of "$qid" 'bob\.other@example.test')" \
+    "status=deferred \(host 127.0.0.1\[127.0.0.1\] said: 451 4\.4\.3 " \
+    "slapd down: deferred with 451 4.4.3"
+tb_like "$(postqueue -c "$TB_POSTFIX_CONF" -p 2>&1)" "$qid" \
+    "Postfix keeps the message in its queue"
+tb_like "$(grep "$qid: to=<bob.other@example.test>" "$BLOG")" \
+    "status=deferred route=ldap error=\"ldap " \
+    "bridge log: the directory error is named"
+
+# slapd back (same database): delivered, once.
+tb_spawn slapd "$TB/slapd/slapd2.log" slapd -d 256 -h "$TB_LDAP_URI" \
+    -f "$TB/slapd/slapd.conf"
+tb_ready slapd "on $TB_LDAP_URI" 20 \
+    ldapsearch -x -LLL -o nettimeout=2 -l 2 -H "$TB_LDAP_URI" \
+    -b "$TB_LDAP_BASE" -s base dn
+postqueue -c "$TB_POSTFIX_CONF" -f >/dev/null 2>&1
+tb_wait 30 tb_grep "$qid: to=<bob.other@example.test>.* status=sent" "$TB_MAILLOG"
+tb_like "$(status_of "$qid" 'bob\.other@example.test')" \
+    "status=sent \(250 2\.0\.0 <bob@example.test> " \
+    "once slapd is back, the message is delivered (rewritten to bob)"
+tb_is "$(copies bob@example.test "$subject later" dovecot2)" 1 \
+    "... exactly once"
+
+# slapd restarted under a pooled connection: the bridge reconnects at once.
+tb_stop slapd
+tb_spawn slapd "$TB/slapd/slapd3.log" slapd -d 256 -h "$TB_LDAP_URI" \
+    -f "$TB/slapd/slapd.conf"
+tb_ready slapd "on $TB_LDAP_URI" 20 \
+    ldapsearch -x -LLL -o nettimeout=2 -l 2 -H "$TB_LDAP_URI" \
+    -b "$TB_LDAP_BASE" -s base dn
+out=$(send --from sender@other.test --to bob.other+r@example.test \
+    --header "Subject: $subject reconnect")
+qid=$(queue_id "$out")
+tb_wait 20 tb_grep "$qid: to=<bob.other\+r@example.test>.* status=" "$TB_MAILLOG"
+tb_like "$(status_of "$qid" 'bob\.other\+r@example.test')" \
+    "status=sent \(250 2\.0\.0 <bob\+r@example.test> " \
+    "after a slapd restart: a stale pooled connection is replaced, sent"
+tb_is "$(grep -c "$qid: to=.*status=deferred" "$TB_MAILLOG")" 0 \
+    "... on the first attempt"
+tb_done

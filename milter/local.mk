@@ -12,13 +12,17 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-pipeline.c \
 	milter/milter-spf.c \
 	milter/milter-dkim.c milter/milter-dkim.h \
+	milter/milter-dkim-sign.c milter/milter-dkim-sign.h \
+	milter/milter-keys.c milter/milter-keys.h \
+	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
 	milter/milter-callbacks.c \
 	milter/milter-test.c
 milter_libelemta_milter_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
-	$(OPENDKIM_CFLAGS)
+	$(OPENDKIM_CFLAGS) $(OPENSSL_CFLAGS)
 
 MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_LIBS) $(SPF2_LIBS) \
-	$(OPENDKIM_LIBS) $(MILTER_LIBS) $(PTHREAD_LIBS)
+	$(OPENDKIM_LIBS) $(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) \
+	$(PTHREAD_LIBS)
 
 sbin_PROGRAMS += milter/elemta-milter
 milter_elemta_milter_SOURCES = milter/milter.c
@@ -43,7 +47,7 @@ T_MILTER_UNIT = \
 check_PROGRAMS += $(T_MILTER_UNIT)
 T_MILTER_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/milter
 T_MILTER_LDADD = milter/libelemta-milter.a $(T_UNIT_LDADD) $(SPF2_LIBS) \
-	$(OPENDKIM_LIBS) $(MILTER_LIBS)
+	$(OPENDKIM_LIBS) $(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS)
 t_0400_milter_authres_t_SOURCES = t/0400-milter-authres.c
 t_0400_milter_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0400_milter_authres_t_LDADD = $(T_MILTER_LDADD)
@@ -70,3 +74,36 @@ EXTRA_DIST += t/data/milter
 
 TESTS += $(T_MILTER_UNIT) $(T_MILTER_SHELL)
 SANITIZE_TESTS += $(T_MILTER_UNIT) $(T_MILTER_SHELL)
+
+## DMARC (t/043x): the pure parts, then -t against the harness' unbound.
+T_DMARC_UNIT = t/0430-milter-dmarc.t t/0433-milter-fuzz-dmarc-from.t
+check_PROGRAMS += $(T_DMARC_UNIT)
+t_0430_milter_dmarc_t_SOURCES = t/0430-milter-dmarc.c
+t_0430_milter_dmarc_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0430_milter_dmarc_t_LDADD = $(T_MILTER_LDADD)
+## the From parser's libFuzzer target, with its plain driver
+t_0433_milter_fuzz_dmarc_from_t_SOURCES = t/fuzz-milter-dmarc-from.c
+t_0433_milter_fuzz_dmarc_from_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0433_milter_fuzz_dmarc_from_t_LDADD = $(T_MILTER_LDADD)
+T_DMARC_SHELL = t/0431-milter-dmarc.t t/0432-milter-dmarc-miltertest.t
+dist_check_SCRIPTS += $(T_DMARC_SHELL)
+TESTS += $(T_DMARC_UNIT) $(T_DMARC_SHELL)
+SANITIZE_TESTS += $(T_DMARC_UNIT) $(T_DMARC_SHELL)
+
+## DKIM signing and genkey (t/044x): the signing table and From parsing
+## (unit), -t signing verified by python3-dkim, Mail::DKIM and our own
+## verifier against the harness' unbound (shell), miltertest.
+T_SIGN_UNIT = t/0440-milter-dkim-sign.t t/0449-milter-fuzz-dkim-sign.t
+check_PROGRAMS += $(T_SIGN_UNIT)
+t_0440_milter_dkim_sign_t_SOURCES = t/0440-milter-dkim-sign.c
+t_0440_milter_dkim_sign_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0440_milter_dkim_sign_t_LDADD = $(T_MILTER_LDADD)
+## The libFuzzer target of the From parser, with its plain main().
+t_0449_milter_fuzz_dkim_sign_t_SOURCES = t/fuzz-milter-dkim-sign.c
+t_0449_milter_fuzz_dkim_sign_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0449_milter_fuzz_dkim_sign_t_LDADD = $(T_MILTER_LDADD)
+T_SIGN_SHELL = t/0441-milter-dkim-sign.t t/0442-milter-dkim-sign-miltertest.t \
+	t/0443-milter-dkim-sign-postfix.t
+dist_check_SCRIPTS += $(T_SIGN_SHELL)
+TESTS += $(T_SIGN_UNIT) $(T_SIGN_SHELL)
+SANITIZE_TESTS += $(T_SIGN_UNIT) $(T_SIGN_SHELL)

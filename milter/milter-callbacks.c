@@ -206,6 +206,7 @@ milter_apply(SMFICTX *ctx, struct milter_msg *m,
 	     const struct milter_outcome *o)
 {
 	size_t i;
+	char *ar;
 
 	switch (m->action) {
 	case MILTER_REJECT:
@@ -224,8 +225,22 @@ milter_apply(SMFICTX *ctx, struct milter_msg *m,
 				   NULL) != MI_SUCCESS)
 			qid_warn(m->qid, "cannot remove %s #%u", AUTHRES_HEADER,
 				 o->delete_ar[i]);
-	if (smfi_insheader(ctx, 0, AUTHRES_HEADER, o->authres) != MI_SUCCESS)
+	/* With SMFIP_HDR_LEADSPC negotiated, the MTA adds no space after
+	 * the colon of headers we add either: the value carries it. */
+	ar = x_asprintf(" %s", o->authres);
+	if (smfi_insheader(ctx, 0, AUTHRES_HEADER, ar) != MI_SUCCESS)
 		qid_warn(m->qid, "cannot add %s", AUTHRES_HEADER);
+	free(ar);
+	/* DKIM signatures above it (milter-dkim-sign.h says why), with
+	 * the leading space too */
+	for (i = 0; i < milter_dkim_sign_count(m); i++) {
+		ar = x_asprintf(" %s", milter_dkim_sign_value(m, i));
+		if (smfi_insheader(ctx, 0, MILTER_DKIM_SIGN_HEADER, ar)
+		    != MI_SUCCESS)
+			qid_warn(m->qid, "cannot add %s",
+				 MILTER_DKIM_SIGN_HEADER);
+		free(ar);
+	}
 	if (m->action == MILTER_QUARANTINE
 	    && smfi_quarantine(ctx, m->quarantine_reason) != MI_SUCCESS)
 		qid_warn(m->qid, "cannot quarantine");

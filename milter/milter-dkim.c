@@ -35,6 +35,9 @@
  *	header.i, header.s, header.a and header.b (first 8 characters of
  *	b=, RFC 6008); failures carry libopendkim's reason as a comment.
  *
+ *	A message being signed instead (milter-dkim-sign.c decides at end
+ *	of headers) is not verified: the stage stops feeding its handle.
+ *
  *	Actions (the On-* knobs of OpenDKIM), only when no signature
  *	passed: dkim_on_no_signature, dkim_on_bad_signature,
  *	dkim_on_key_not_found, dkim_on_dns_error; the strongest applies.
@@ -276,6 +279,13 @@ milter_dkim_finish(void)
 	dkim_lib = NULL;
 }
 
+/* milter_dkim_lib - the process' handle (signing uses it too) */
+DKIM_LIB *
+milter_dkim_lib(void)
+{
+	return dkim_lib;
+}
+
 /* milter_dkim_enter - set the thread-locals for a libopendkim call */
 static void
 milter_dkim_enter(struct milter_msg *m)
@@ -299,6 +309,8 @@ milter_dkim_state(struct milter_msg *m)
 	struct milter_dkim *d;
 	DKIM_STAT st;
 
+	if (milter_dkim_sign_active(m))
+		return NULL;	/* signing instead of verifying */
 	if (m->dkim != NULL)
 		return m->dkim->failed ? NULL : m->dkim;
 	if (!m->conn->mc->dkim || dkim_lib == NULL)
@@ -321,7 +333,7 @@ milter_dkim_state(struct milter_msg *m)
 /* milter_dkim_crlf - "Name:value", folding line ends made CRLF
  * (libmilter and the test mode give bare LF; libopendkim's tag parser
  * takes only CRLF as folding white space) */
-static char *
+char *
 milter_dkim_crlf(const char *name, const char *value, size_t *lenp)
 {
 	size_t nlen = strlen(name), vlen = strlen(value), i, o;
@@ -562,7 +574,7 @@ milter_dkim_eom(struct milter_msg *m)
 	int nsigs = 0, i, any_pass = 0, bad = 0, nokey = 0, dnserr = 0;
 	_Bool testkey = 0;
 
-	if (!mc->dkim || dkim_lib == NULL)
+	if (!mc->dkim || dkim_lib == NULL || milter_dkim_sign_active(m))
 		return;
 	res->done = 1;
 	if ((d = milter_dkim_state(m)) == NULL) {

@@ -64,6 +64,11 @@ struct dns_resolver;
 int milter_dkim_init(struct dns_resolver *dns, char *err, size_t errlen);
 /* milter_dkim_finish - release it (at exit) */
 void milter_dkim_finish(void);
+/* milter_dkim_lib - that handle, shared with the signing stage */
+struct dkim_lib *milter_dkim_lib(void);
+/* milter_dkim_crlf - "Name:value" with CRLF folding, as libopendkim
+ * takes a header; malloc'ed, its length in *lenp */
+char *milter_dkim_crlf(const char *name, const char *value, size_t *lenp);
 
 /* The stage's hooks (milter-pipeline.c). */
 void milter_dkim_header(struct milter_msg *m, const char *name,

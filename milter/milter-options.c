@@ -25,6 +25,12 @@ static const char *const milter_actions[] = {
 	"accept", "quarantine", "tempfail", "reject", NULL,
 };
 
+/* DKIM signing: header/body canonicalization (DKIM_CANON_*: 0, 1) */
+static const char *const milter_canons[] = {
+	"simple/simple", "simple/relaxed", "relaxed/simple",
+	"relaxed/relaxed", NULL,
+};
+
 static cfg_opt_t milter_opts[] = {
 	DAEMON_CONF_OPTS("inet:127.0.0.1:8894", ""),
 	CFG_STR("authserv_id", "", CFGF_NONE),
@@ -45,6 +51,24 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("dkim_on_no_signature", "accept", CFGF_NONE),
 	CFG_STR("dkim_on_key_not_found", "accept", CFGF_NONE),
 	CFG_STR("dkim_on_dns_error", "accept", CFGF_NONE),
+	/* DKIM signing (milter-dkim-sign.c): RFC 6376 5.4.1's headers */
+	CFG_STR("dkim_key_table", "", CFGF_NONE),
+	CFG_STR("dkim_signing_table", "", CFGF_NONE),
+	CFG_STR("dkim_sign_canonicalization", "relaxed/relaxed", CFGF_NONE),
+	CFG_STR_LIST("dkim_sign_headers", "{From, Reply-To, Subject, Date, "
+		     "To, Cc, Resent-Date, Resent-From, Resent-To, Resent-Cc, "
+		     "In-Reply-To, References, List-Id, List-Help, "
+		     "List-Unsubscribe, List-Subscribe, List-Post, "
+		     "List-Owner, List-Archive}", CFGF_NONE),
+	/* DMARC (milter-dmarc.c) */
+	CFG_BOOL("dmarc", cfg_true, CFGF_NONE),
+	CFG_STR("dmarc_psl", "/usr/share/publicsuffix/public_suffix_list.dat",
+		CFGF_NONE),
+	CFG_BOOL("dmarc_enforce", cfg_false, CFGF_NONE),
+	CFG_STR("dmarc_quarantine_action", "quarantine", CFGF_NONE),
+	CFG_STR("dmarc_temperror_action", "accept", CFGF_NONE),
+	CFG_STR("dmarc_bad_from_action", "accept", CFGF_NONE),
+	CFG_STR("dmarc_history", "", CFGF_NONE),
 	CFG_END()
 };
 
@@ -76,6 +100,16 @@ static const struct conf_check milter_checks[] = {
 	{ "dkim_on_key_not_found", CONF_CHECK_ENUM, 0, 0, milter_actions,
 	  NULL },
 	{ "dkim_on_dns_error", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
+	/* DKIM signing */
+	{ "dkim_sign_canonicalization", CONF_CHECK_ENUM, 0, 0,
+	  milter_canons, NULL },
+	/* DMARC */
+	{ "dmarc_quarantine_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
+	  NULL },
+	{ "dmarc_temperror_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
+	  NULL },
+	{ "dmarc_bad_from_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
+	  NULL },
 	CONF_CHECK_END
 };
 
@@ -179,6 +213,34 @@ milter_action_index(const char *s)
 	return 0;
 }
 
+/* milter_conf_load_sign - the DKIM signing options */
+static int
+milter_conf_load_sign(cfg_t *sec, struct milter_conf *c, char *err,
+		      size_t errlen)
+{
+	const char *canon = cfg_getstr(sec, "dkim_sign_canonicalization");
+	unsigned i, n = cfg_size(sec, "dkim_sign_headers");
+	int k;
+
+	c->dkim_key_table = conf_strdup_opt(sec, "dkim_key_table");
+	c->dkim_signing_table = conf_strdup_opt(sec, "dkim_signing_table");
+	if ((c->dkim_key_table == NULL) != (c->dkim_signing_table == NULL)) {
+		x_err(err, errlen, "milter: dkim_key_table and "
+		      "dkim_signing_table go together: set both or neither");
+		return -1;
+	}
+	for (k = 0; milter_canons[k] != NULL; k++)
+		if (strcmp(milter_canons[k], canon) == 0)
+			break;
+	c->dkim_sign_hcanon = k / 2 % 2;
+	c->dkim_sign_bcanon = k % 2;
+	c->dkim_sign_headers = x_calloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		c->dkim_sign_headers[i] =
+			x_strdup(cfg_getnstr(sec, "dkim_sign_headers", i));
+	return 0;
+}
+
 /* milter_conf_load - copy the [milter] section into struct milter_conf */
 static int
 milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
@@ -226,6 +288,19 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 		milter_action_index(cfg_getstr(sec, "dkim_on_key_not_found"));
 	c->dkim_on_dns_error =
 		milter_action_index(cfg_getstr(sec, "dkim_on_dns_error"));
+	if (milter_conf_load_sign(sec, c, err, errlen) < 0)	/* signing */
+		return -1;
+	/* DMARC */
+	c->dmarc = cfg_getbool(sec, "dmarc");
+	c->dmarc_psl = x_strdup(cfg_getstr(sec, "dmarc_psl"));
+	c->dmarc_enforce = cfg_getbool(sec, "dmarc_enforce");
+	c->dmarc_quarantine_action = milter_action_index(
+		cfg_getstr(sec, "dmarc_quarantine_action"));
+	c->dmarc_temperror_action = milter_action_index(
+		cfg_getstr(sec, "dmarc_temperror_action"));
+	c->dmarc_bad_from_action = milter_action_index(
+		cfg_getstr(sec, "dmarc_bad_from_action"));
+	c->dmarc_history = x_strdup(cfg_getstr(sec, "dmarc_history"));
 	return 0;
 }
 
@@ -234,11 +309,19 @@ static void
 milter_conf_release(void *out)
 {
 	struct milter_conf *c = out;
+	size_t i;
 
 	daemon_conf_release(&c->daemon);
 	x_free(&c->authserv_id);
 	x_free(&c->internal);
 	c->ninternal = 0;
+	x_free(&c->dkim_key_table);		/* DKIM signing */
+	x_free(&c->dkim_signing_table);
+	for (i = 0; c->dkim_sign_headers && c->dkim_sign_headers[i]; i++)
+		x_free(&c->dkim_sign_headers[i]);
+	x_free(&c->dkim_sign_headers);
+	x_free(&c->dmarc_psl);		/* DMARC */
+	x_free(&c->dmarc_history);	/* DMARC */
 }
 
 const struct conf_section milter_conf_section = {

@@ -47,6 +47,20 @@ struct milter_conf {
 	int dkim_on_no_signature;
 	int dkim_on_key_not_found;
 	int dkim_on_dns_error;
+	/* DKIM signing (milter-dkim-sign.c, milter-keys.c) */
+	char *dkim_key_table;		/* NULL: no signing */
+	char *dkim_signing_table;	/* set with dkim_key_table */
+	int dkim_sign_hcanon;		/* DKIM_CANON_*: 0 simple, 1 relaxed */
+	int dkim_sign_bcanon;
+	char **dkim_sign_headers;	/* NULL-terminated */
+	/* DMARC (milter-dmarc.c) */
+	int dmarc;			/* evaluate DMARC at all */
+	char *dmarc_psl;		/* Public Suffix List file */
+	int dmarc_enforce;		/* act on p=reject/quarantine */
+	int dmarc_quarantine_action;	/* enum milter_action */
+	int dmarc_temperror_action;
+	int dmarc_bad_from_action;	/* no/several/broken From */
+	char *dmarc_history;		/* SQLite file, "" = off */
 };
 
 extern const struct conf_section milter_conf_section;

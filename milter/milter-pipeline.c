@@ -23,14 +23,20 @@
 #include "log.h"
 #include "metrics.h"
 #include "milter.h"
+#include "milter-dmarc.h"
 #include "xalloc.h"
 
 static const struct milter_stage milter_stages[] = {
 	{ .name = "spf", .eom = milter_spf_eom },
+	/* before "dkim": at end of headers it decides to sign instead */
+	{ .name = "dkim-sign", .eoh = milter_dkim_sign_eoh,
+	  .body = milter_dkim_sign_body, .eom = milter_dkim_sign_eom,
+	  .free = milter_dkim_sign_free },
 	{ .name = "dkim", .header = milter_dkim_header,
 	  .eoh = milter_dkim_eoh, .body = milter_dkim_body,
 	  .eom = milter_dkim_eom, .free = milter_dkim_free },
-	/* dmarc, arc, greylist, clamav, rspamd: later issues */
+	{ .name = "dmarc", .eom = milter_dmarc_eom },
+	/* arc, greylist, clamav, rspamd: later issues */
 };
 #define MILTER_NSTAGES (sizeof(milter_stages) / sizeof(milter_stages[0]))
 

@@ -17,6 +17,10 @@
  *	or "verdict: reject 550 5.7.23 text" / "verdict: tempfail 451 ..."
  *	/ "verdict: quarantine reason".  The exit status is 0 when the
  *	message could be run through the pipeline, whatever the verdict.
+ *
+ *	A DKIM-Signature header (when signing: --auth TYPE or an
+ *	internal --client-ip) is printed as "insert-header: DKIM-Signature:
+ *	..." after the A-R line, its folded lines starting with a tab.
  *--*/
 #include "config.h"
 
@@ -38,6 +42,7 @@ enum {
 	MILTER_OPT_HELO,
 	MILTER_OPT_SENDER,
 	MILTER_OPT_RCPT,
+	MILTER_OPT_AUTH,
 };
 
 /* milter_test_option - the cli_extra handler of -t and friends */
@@ -59,6 +64,9 @@ milter_test_option(int opt, const char *arg, void *ctx)
 	case MILTER_OPT_SENDER:
 		t->sender = arg;
 		return 0;
+	case MILTER_OPT_AUTH:		/* {auth_type}: signs, not verifies */
+		t->auth_type = arg;
+		return 0;
 	case MILTER_OPT_RCPT:
 		t->rcpts = x_realloc(t->rcpts,
 				     (t->nrcpts + 1) * sizeof(char *));
@@ -73,6 +81,7 @@ const struct option milter_test_longopts[] = {
 	{ "helo", required_argument, NULL, MILTER_OPT_HELO },
 	{ "sender", required_argument, NULL, MILTER_OPT_SENDER },
 	{ "rcpt", required_argument, NULL, MILTER_OPT_RCPT },
+	{ "auth", required_argument, NULL, MILTER_OPT_AUTH },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -172,6 +181,11 @@ milter_test_print(const struct milter_msg *m, const struct milter_outcome *o)
 			printf("delete-header: %s %u\n", AUTHRES_HEADER,
 			       o->delete_ar[i]);
 		printf("insert-header: %s: %s\n", AUTHRES_HEADER, o->authres);
+		/* DKIM signatures: each inserted at the top after A-R */
+		for (i = 0; i < milter_dkim_sign_count(m); i++)
+			printf("insert-header: %s: %s\n",
+			       MILTER_DKIM_SIGN_HEADER,
+			       milter_dkim_sign_value(m, i));
 	}
 	switch (m->action) {
 	case MILTER_REJECT:
@@ -209,6 +223,8 @@ milter_test_run(const struct milter_test *t, struct dns_resolver *dns)
 	milter_conn_set_helo(c, t->helo);
 	m = milter_msg_new(c, t->sender ? t->sender : "");
 	milter_msg_set_qid(m, "TEST");
+	if (t->auth_type != NULL)
+		milter_msg_set_auth(m, t->auth_type, "test");
 	for (i = 0; i < t->nrcpts; i++)
 		milter_msg_rcpt(m, t->rcpts[i]);
 	off = milter_test_headers(m, buf, len);

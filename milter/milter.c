@@ -6,7 +6,9 @@
  * SYNOPSIS
  *	elemta-milter [-fnpV] [-c FILE] [-o SECTION.KEY=VALUE]...
  *	elemta-milter -t FILE [--client-ip ADDR] [--helo NAME]
- *		[--sender ADDR] [--rcpt ADDR]... [-o ...]
+ *		[--sender ADDR] [--rcpt ADDR]... [--auth TYPE] [-o ...]
+ *	elemta-milter genkey -d DOMAIN -s SELECTOR [-t rsa|ed25519]
+ *		[-b BITS] [-D DIR]
  * DESCRIPTION
  *	main(): the shared runtime (command line, configuration, logging),
  *	then libmilter.  libmilter binds its own socket: the milter.listen
@@ -50,6 +52,8 @@
 #include "listen.h"
 #include "log.h"
 #include "milter.h"
+#include "milter-dmarc.h"
+#include "milter-keys.h"
 #include "runtime.h"
 #include "xalloc.h"
 
@@ -143,12 +147,18 @@ static void
 milter_reload(struct runtime *rt)
 {
 	struct conf *old = conf_current(), *now;
+	char err[512];
 
 	if (runtime_reload(rt) == 0) {
 		now = conf_current();
 		if (milter_dns_changed(old, now))
 			msg_warn("dns section changed: takes effect at "
 				 "restart");
+		if (milter_dkim_sign_reload(conf_get(now,
+					&milter_conf_section), err,
+					sizeof(err)) < 0)
+			msg_error("dkim signing: %s: keeping the keys loaded "
+				  "before", err);
 		conf_unref(&now);
 	}
 	conf_unref(&old);
@@ -193,7 +203,11 @@ main(int argc, char **argv)
 		"  -t FILE          run the checks on a message file and print"
 		" the result\n"
 		"  --client-ip ADDR --helo NAME --sender ADDR --rcpt ADDR...\n"
-		"                   the SMTP envelope for -t\n";
+		"                   the SMTP envelope for -t\n"
+		"  --auth TYPE      -t: the client authenticated (signs)\n"
+		"  genkey -d DOMAIN -s SELECTOR [-t rsa|ed25519] [-b BITS]"
+		" [-D DIR]\n"
+		"                   write a DKIM key pair and its TXT record\n";
 	struct milter_test t;
 	struct cli_extra extra;
 	struct runtime rt;
@@ -203,6 +217,9 @@ main(int argc, char **argv)
 	char err[512];
 	int status = 0;
 
+	/* "elemta-milter genkey ...": a key pair and its DNS record */
+	if (argc > 1 && strcmp(argv[1], "genkey") == 0)
+		return milter_keys_genkey(argc - 1, argv + 1);
 	memset(&t, 0, sizeof(t));
 	memset(&extra, 0, sizeof(extra));
 	extra.shortopts = "t:";
@@ -224,6 +241,14 @@ main(int argc, char **argv)
 		msg_fatal("%s", err);
 	if (milter_dkim_init(dns, err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
+	if (milter_dkim_sign_init(mc, err, sizeof(err)) < 0) {
+		fprintf(stderr, "elemta-milter: dkim signing: %s\n", err);
+		msg_fatal("dkim signing: %s", err);
+	}
+	if (milter_dmarc_init(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "elemta-milter: dmarc: %s\n", err);
+		msg_fatal("dmarc: %s", err);
+	}
 	milter_pipeline_init();
 
 	if (t.file != NULL) {
@@ -231,7 +256,9 @@ main(int argc, char **argv)
 		log_open("elemta-milter", LOG_DEST_STDERR, LOG_MAIL);
 		conf_unref(&c);
 		status = milter_test_run(&t, dns);
+		milter_dkim_sign_finish();
 		milter_dkim_finish();
+		milter_dmarc_finish();
 		dns_resolver_free(&dns);
 		free(t.rcpts);
 		runtime_finish(&rt);
@@ -242,7 +269,9 @@ main(int argc, char **argv)
 	runtime_start(&rt);
 	milter_callbacks_init(dns);
 	milter_serve(&rt);
+	milter_dkim_sign_finish();
 	milter_dkim_finish();
+	milter_dmarc_finish();
 	dns_resolver_free(&dns);
 	free(t.rcpts);
 	runtime_finish(&rt);

@@ -37,6 +37,7 @@
 #include "dns.h"
 #include "milter-authres.h"
 #include "milter-dkim.h"
+#include "milter-dkim-sign.h"
 #include "milter-options.h"
 #include "xalloc.h"
 
@@ -90,6 +91,7 @@ struct milter_msg {
 
 	struct milter_dkim *dkim;	/* the DKIM verifier in progress */
 	struct milter_dkim_results dkim_results;	/* for DMARC, ARC */
+	struct milter_dkim_sign *dkim_sign;	/* the DKIM signer, if signing */
 
 	struct authres_result results[MILTER_MAX_RESULTS];
 	size_t nresults;
@@ -187,6 +189,7 @@ struct milter_test {
 	const char *client_ip;
 	const char *helo;
 	const char *sender;
+	const char *auth_type;		/* --auth: as {auth_type} */
 	const char **rcpts;
 	size_t nrcpts;
 };

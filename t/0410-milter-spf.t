@@ -20,7 +20,7 @@ AR="insert-header: Authentication-Results: mx.elemta.test;"
 run() {
 	"$MILTER" -c /dev/null -o "dns.nameservers=$TB_DNS" \
 	    -o dns.timeout=2 -o dns.retries=0 \
-	    -o milter.authserv_id=mx.elemta.test -o milter.dkim=false \
+	    -o milter.authserv_id=mx.elemta.test -o milter.dkim=false -o milter.dmarc=false \
 	    -t "$MSG" \
 	    --rcpt alice@example.test "$@" 2>"$TB/stderr"
 }

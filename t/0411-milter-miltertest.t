@@ -21,7 +21,7 @@ tb_spawn milter "$LOG" "$MILTER" -f -c /dev/null \
     -o "milter.listen=inet:127.0.0.1:$TB_PORT_MILTER" \
     -o milter.user= -o milter.authserv_id=mx.elemta.test \
     -o milter.spf_fail_action=reject -o "dns.nameservers=$TB_DNS" \
-    -o milter.dkim=false \
+    -o milter.dkim=false -o milter.dmarc=false \
     -o log.level=debug
 tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" 10 \
     tb_connect 127.0.0.1 "$TB_PORT_MILTER"
@@ -39,7 +39,7 @@ tb_like "$(cat "$LOG")" "4A1B2C3D: spf=pass action=accept" \
     "summary log line with the queue id from the macro"
 
 kill -HUP "$(tb_pid milter)"
-tb_wait 5 tb_grep "$LOG" "reloaded: .*generation=2"
+tb_wait 5 tb_grep "reloaded: .*generation=2" "$LOG"
 out=$(miltertest -D "port=$TB_PORT_MILTER" -s "$TB_DATA/milter/spf.lua" 2>&1)
 tb_is "$?" 0 "SIGHUP reloads (generation 2) and the milter keeps serving"
 pid=$(tb_pid milter)

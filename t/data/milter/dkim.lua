@@ -39,7 +39,7 @@ local body = "Hello DKIM.\r\nA second line.\r\n"
 -- 1: a good signature: dkim=pass in the A-R inserted at the top
 local conn = message(signed, body)
 if mt.getreply(conn) ~= SMFIR_CONTINUE then error("pass: not continue") end
-if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results", ar, 0) then
+if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results", " " .. ar, 0) then
 	error("pass: no A-R '" .. ar .. "' at index 0")
 end
 print("ok: pass in the inserted A-R")
@@ -58,7 +58,7 @@ mt.disconnect(conn)
 -- 3: unsigned: dkim=none
 conn = message({ { "From", "User <user@example.test>" } }, body)
 if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results",
-    "mx.elemta.test;\n\tdkim=none", 0) then
+    " mx.elemta.test;\n\tdkim=none", 0) then
 	error("none: no 'dkim=none' A-R")
 end
 print("ok: unsigned gives dkim=none")

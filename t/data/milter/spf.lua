@@ -36,7 +36,7 @@ local conn = message("192.0.2.1", "out.example.test", {},
 	{ "Authentication-Results", "other.example; spf=fail" },
     })
 if mt.getreply(conn) ~= SMFIR_CONTINUE then error("pass: reply is not continue") end
-if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results", ar_pass, 0) then
+if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results", " " .. ar_pass, 0) then
 	error("pass: no A-R inserted at index 0 with '" .. ar_pass .. "'")
 end
 print("ok: pass inserts A-R at the top")
@@ -63,7 +63,7 @@ conn = message("192.0.2.99", "laptop", { "{auth_type}", "PLAIN",
     "{auth_authen}", "alice" }, "<user@example.test>", std)
 if mt.getreply(conn) ~= SMFIR_CONTINUE then error("auth: not accepted") end
 if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results",
-    "mx.elemta.test; none") then
+    " mx.elemta.test; none") then
 	error("auth: A-R is not 'none'")
 end
 print("ok: authenticated client skipped")
@@ -72,7 +72,7 @@ mt.disconnect(conn)
 -- 4: the null sender is checked with the HELO identity
 conn = message("192.0.2.20", "nodmarc.test", {}, "<>", std)
 if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results",
-    "mx.elemta.test;\n\tspf=pass smtp.helo=nodmarc.test") then
+    " mx.elemta.test;\n\tspf=pass smtp.helo=nodmarc.test") then
 	error("null sender: no smtp.helo result")
 end
 print("ok: null sender uses HELO")

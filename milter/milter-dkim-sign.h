@@ -1,0 +1,72 @@
+/*++
+ * NAME
+ *	milter-dkim-sign 3h
+ * SUMMARY
+ *	the DKIM signing stage (libopendkim, keys from milter-keys)
+ * SYNOPSIS
+ *	#include "milter-dkim-sign.h"
+ * DESCRIPTION
+ *	OpenDKIM's rule: a message is signed instead of verified when
+ *	its client authenticated ({auth_type}) or is in
+ *	milter.internal_networks, and the address of its one From header
+ *	matches the signing table (milter-keys.h).  It is signed with
+ *	every key of the matching line (RSA-SHA256 and Ed25519-SHA256,
+ *	RFC 8463: both when both are listed), relaxed/relaxed by default,
+ *	over the milter.dkim_sign_headers present in the message, with
+ *	From oversigned (listed once more than it occurs, so that no From
+ *	can be added after signing).
+ *
+ *	The decision is taken at end of headers, from the headers the
+ *	message keeps (milter.h); the verify stage then stops
+ *	(milter_dkim_sign_active).  The DKIM-Signature headers come out
+ *	in the message (milter_msg.dkim_sign) for the MTA glue, which
+ *	inserts them at the top after our Authentication-Results: so a
+ *	signature ends up above the A-R header, as the last thing this
+ *	hop adds before the message leaves (RFC 6376 section 5.6: prepend
+ *	the signature; RFC 8601 section 5 places A-R at the top of what
+ *	we received, and ours describes reception, not signing).  Neither
+ *	header covers the other.
+ *
+ *	milter_dkim_sign_from() is pure, for the unit tests.
+ *--*/
+#ifndef ELEMTA_MILTER_DKIM_SIGN_H
+#define ELEMTA_MILTER_DKIM_SIGN_H
+
+#include <stddef.h>
+
+#define MILTER_DKIM_SIGN_HEADER	"DKIM-Signature"
+
+struct milter_msg;
+struct milter_conf;
+
+/* milter_dkim_sign_init - set up signing (the libopendkim handle of
+ * milter-dkim.c must exist) and load the keys; -1 with err */
+int milter_dkim_sign_init(const struct milter_conf *mc, char *err,
+			  size_t errlen);
+/* milter_dkim_sign_reload - reload the keys for new messages; on error
+ * the old keys stay and -1 is returned with err */
+int milter_dkim_sign_reload(const struct milter_conf *mc, char *err,
+			    size_t errlen);
+/* milter_dkim_sign_finish - drop the keys (at exit) */
+void milter_dkim_sign_finish(void);
+
+/* The stage's hooks. */
+void milter_dkim_sign_eoh(struct milter_msg *m);
+void milter_dkim_sign_body(struct milter_msg *m, const unsigned char *chunk,
+			   size_t len);
+void milter_dkim_sign_eom(struct milter_msg *m);
+void milter_dkim_sign_free(struct milter_msg *m);
+
+/* milter_dkim_sign_active - the message is being signed, not verified */
+int milter_dkim_sign_active(const struct milter_msg *m);
+/* milter_dkim_sign_count - the DKIM-Signature values to insert, in the
+ * order to insert them each at index 0 (the last ends on top) */
+size_t milter_dkim_sign_count(const struct milter_msg *m);
+const char *milter_dkim_sign_value(const struct milter_msg *m, size_t i);
+
+/* milter_dkim_sign_from - the address of a From header value into
+ * out ("local@domain", domain lowercased); -1 if there is not exactly
+ * one address */
+int milter_dkim_sign_from(const char *value, char *out, size_t outlen);
+
+#endif

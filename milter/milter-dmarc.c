@@ -1,0 +1,628 @@
+/*++
+ * NAME
+ *	milter-dmarc 3
+ * SUMMARY
+ *	the DMARC stage (libopendmarc; _dmarc records through lib/dns)
+ * DESCRIPTION
+ *	Runs after SPF and DKIM and reads their in-memory results: SPF's
+ *	A-R result (smtp.mailfrom or smtp.helo) and every DKIM signature
+ *	(m->dkim_results).  The From domain comes from our own parser
+ *	(milter-dmarc-util.c): libopendmarc only ever sees a bare,
+ *	validated domain (the crash class of CVE-2021-34555 was a From
+ *	value it could not parse).
+ *
+ *	The policy record: TXT _dmarc.FROMDOMAIN through lib/dns; when
+ *	that name has no DMARC record, _dmarc.ORGDOMAIN (RFC 7489 6.6.3,
+ *	the organisational domain from the Public Suffix List, whose
+ *	sp= then applies).  Several records: permerror.  A DNS failure:
+ *	temperror.  The record goes to opendmarc_policy_store_dmarc();
+ *	libopendmarc checks alignment (adkim=, aspf=, its TLD list loaded
+ *	from the same PSL file) and says which policy applies.  pct= is
+ *	applied here: a message outside the sample gets the next weaker
+ *	policy (RFC 7489 6.6.4).
+ *
+ *	From: exactly one distinct domain is evaluated.  No From, an
+ *	address without a valid domain, or addresses in several distinct
+ *	domains (in one or several From fields), or From fields dropped by
+ *	the header caps: dmarc=permerror, no policy, and the action
+ *	dmarc_bad_from_action.
+ *
+ *	Enforcement (dmarc_enforce): a failure under p=reject is rejected
+ *	with 550 5.7.1; under p=quarantine it gets dmarc_quarantine_action
+ *	(quarantine = Postfix hold, accept = the A-R result only).
+ *	temperror gets dmarc_temperror_action (451 4.7.1 for tempfail).
+ *
+ *	History: with milter.dmarc_history set, every evaluated message
+ *	is stored (one row, the data of an RFC 7489 aggregate report) in
+ *	that SQLite file (relative to database.directory), WAL, a short
+ *	busy timeout; a failure to write is logged and counted
+ *	(elemta_milter_dmarc_history_errors_total), never fails the
+ *	message.
+ *--*/
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <opendmarc/dmarc.h>
+
+#include "db.h"
+#include "dns.h"
+#include "log.h"
+#include "metrics.h"
+#include "milter.h"
+#include "milter-dmarc.h"
+#include "xalloc.h"
+
+static struct dmarc_psl *dmarc_psl;
+static int dmarc_ready;
+static OPENDMARC_LIB_T dmarc_lib;
+static struct metric *m_hist_errors;
+
+/* The history database: one handle, one writer at a time. */
+static pthread_mutex_t dmarc_db_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct db *dmarc_db;
+static char *dmarc_db_path;
+static time_t dmarc_db_retry;
+
+static const struct db_migration dmarc_migrations[] = {
+	{ 1, "CREATE TABLE dmarc_history ("
+	     " id INTEGER PRIMARY KEY,"
+	     " ts INTEGER NOT NULL,"		/* unix time */
+	     " queue_id TEXT,"
+	     " source_ip TEXT,"
+	     " header_from TEXT,"
+	     " envelope_from TEXT,"		/* SPF's domain */
+	     " envelope_to TEXT,"		/* first recipient's domain */
+	     " policy_domain TEXT,"		/* where the record was */
+	     " p TEXT, sp TEXT, pct INTEGER, adkim TEXT, aspf TEXT,"
+	     " result TEXT NOT NULL,"		/* pass fail none ... */
+	     " disposition TEXT NOT NULL,"	/* none quarantine reject */
+	     " reason TEXT,"			/* sampled_out ... */
+	     " spf_domain TEXT, spf_result TEXT, spf_scope TEXT,"
+	     " spf_aligned INTEGER,"
+	     " dkim TEXT,"			/* "d=dom;s=sel;r=pass " ... */
+	     " dkim_aligned INTEGER);"
+	     "CREATE INDEX dmarc_history_ts ON dmarc_history(ts);"
+	     "CREATE INDEX dmarc_history_from ON dmarc_history(header_from);"
+	},
+};
+
+/* milter_dmarc_init - the PSL, libopendmarc, the metrics */
+int
+milter_dmarc_init(struct conf *conf, char *err, size_t errlen)
+{
+	const struct milter_conf *mc = conf_get(conf, &milter_conf_section);
+
+	m_hist_errors = metrics_counter(
+		"elemta_milter_dmarc_history_errors_total",
+		"DMARC history rows that could not be written", NULL);
+	if (!mc->dmarc)
+		return 0;
+	if ((dmarc_psl = dmarc_psl_load(mc->dmarc_psl, err, errlen)) == NULL)
+		return -1;
+	memset(&dmarc_lib, 0, sizeof(dmarc_lib));
+	dmarc_lib.tld_type = OPENDMARC_TLD_TYPE_MOZILLA;
+	snprintf((char *)dmarc_lib.tld_source_file,
+		 sizeof(dmarc_lib.tld_source_file), "%s", mc->dmarc_psl);
+	if (opendmarc_policy_library_init(&dmarc_lib) != DMARC_PARSE_OKAY) {
+		x_err(err, errlen, "libopendmarc: cannot initialise with %s",
+		      mc->dmarc_psl);
+		dmarc_psl_free(&dmarc_psl);
+		return -1;
+	}
+	dmarc_ready = 1;
+	return 0;
+}
+
+/* milter_dmarc_finish - at exit */
+void
+milter_dmarc_finish(void)
+{
+	if (dmarc_ready)
+		(void)opendmarc_policy_library_shutdown(&dmarc_lib);
+	dmarc_ready = 0;
+	dmarc_psl_free(&dmarc_psl);
+	pthread_mutex_lock(&dmarc_db_lock);
+	db_close(&dmarc_db);
+	x_free(&dmarc_db_path);
+	pthread_mutex_unlock(&dmarc_db_lock);
+}
+
+/* What one evaluation found, for the header, the log and the history. */
+struct dmarc_eval {
+	const char *result;		/* A-R word */
+	char from[DMARC_DOMAIN_MAX];
+	char policy_domain[DMARC_DOMAIN_MAX];
+	const char *reason;		/* for reason= / the log */
+	int bad_from;			/* From not evaluable */
+	int p, sp, pct, adkim, aspf;	/* DMARC_RECORD_*; pct -1 if none */
+	int policy;			/* DMARC_POLICY_* (to enforce) */
+	const char *disposition;	/* "none", "quarantine", "reject" */
+	int spf_aligned, dkim_aligned;
+	const char *spf_result;		/* SPF's A-R word, or NULL */
+	const char *spf_scope;		/* "mfrom" or "helo" */
+	char spf_domain[DMARC_DOMAIN_MAX];
+};
+
+/* dmarc_pword - p=/sp= for the header comment */
+static const char *
+dmarc_pword(int p)
+{
+	switch (p) {
+	case DMARC_RECORD_P_NONE:
+		return "NONE";
+	case DMARC_RECORD_P_QUARANTINE:
+		return "QUARANTINE";
+	case DMARC_RECORD_P_REJECT:
+		return "REJECT";
+	default:
+		return "UNSPECIFIED";
+	}
+}
+
+/* dmarc_fetch - TXT _dmarc.NAME: 1 one DMARC record in *rec, 0 none,
+ * -1 temporary failure, -2 several records */
+static int
+dmarc_fetch(struct milter_msg *m, const char *name, char **rec)
+{
+	struct dns_answer *a = NULL;
+	enum dns_status st;
+	char qname[DMARC_DOMAIN_MAX + 8], *txt;
+	size_t i;
+	int found = 0;
+
+	*rec = NULL;
+	snprintf(qname, sizeof(qname), "_dmarc.%s", name);
+	st = dns_query(m->conn->dns, qname, DNS_T_TXT, &m->dns, &a);
+	if (st == DNS_NXDOMAIN || st == DNS_NODATA) {
+		dns_answer_free(&a);
+		return 0;
+	}
+	if (st != DNS_OK) {
+		qid_info(m->qid, "dmarc dns=%s name=%s reason=\"%s\"",
+			 dns_status_str(st), qname, a->why);
+		dns_answer_free(&a);
+		return -1;
+	}
+	for (i = 0; i < a->count; i++) {
+		if ((txt = dns_txt_join(a->data[i], a->len[i])) == NULL)
+			continue;
+		/* RFC 7489 6.6.3: records not starting "v=DMARC1" are
+		 * discarded */
+		if (strncmp(txt, "v=DMARC1", 8) != 0
+		    || (txt[8] != ';' && txt[8] != ' ' && txt[8] != '\t'
+			&& txt[8] != '\0')) {
+			free(txt);
+			continue;
+		}
+		if (found++ == 0)
+			*rec = txt;
+		else
+			free(txt);
+	}
+	dns_answer_free(&a);
+	if (found > 1) {
+		x_free(rec);
+		return -2;
+	}
+	return found;
+}
+
+/* dmarc_spf - SPF's result from the results so far */
+static void
+dmarc_spf(struct milter_msg *m, struct dmarc_eval *e, int *outcome,
+	  int *origin)
+{
+	const struct authres_result *r;
+	size_t i, j;
+
+	*outcome = DMARC_POLICY_SPF_OUTCOME_NONE;
+	*origin = DMARC_POLICY_SPF_ORIGIN_MAILFROM;
+	for (i = 0; i < m->nresults; i++) {
+		r = &m->results[i];
+		if (strcmp(r->method, "spf") != 0)
+			continue;
+		for (j = 0; j < r->nprops; j++) {
+			if (strcmp(r->props[j].ptype, "smtp") != 0)
+				continue;
+			if (strcmp(r->props[j].property, "helo") == 0) {
+				*origin = DMARC_POLICY_SPF_ORIGIN_HELO;
+				e->spf_scope = "helo";
+				if (dmarc_domain_valid(r->props[j].value,
+					strlen(r->props[j].value)))
+					snprintf(e->spf_domain,
+						 sizeof(e->spf_domain), "%s",
+						 r->props[j].value);
+			} else if (strcmp(r->props[j].property,
+					  "mailfrom") == 0) {
+				e->spf_scope = "mfrom";
+				if (dmarc_addr_domain(r->props[j].value,
+						      e->spf_domain) < 0)
+					e->spf_domain[0] = '\0';
+			}
+		}
+		e->spf_result = r->result;
+		if (strcmp(r->result, "pass") == 0)
+			*outcome = DMARC_POLICY_SPF_OUTCOME_PASS;
+		else if (strcmp(r->result, "temperror") == 0)
+			*outcome = DMARC_POLICY_SPF_OUTCOME_TMPFAIL;
+		else if (strcmp(r->result, "none") != 0)
+			*outcome = DMARC_POLICY_SPF_OUTCOME_FAIL;
+		return;
+	}
+}
+
+/* dmarc_from - the From domain per dmarc_from_parse */
+static void
+dmarc_from(struct milter_msg *m, struct dmarc_from *f)
+{
+	const char **vals = x_calloc(m->nheaders + 1, sizeof(*vals));
+	size_t i, n = 0;
+
+	for (i = 0; i < m->nheaders; i++)
+		if (strcasecmp(m->headers[i].name, "From") == 0)
+			vals[n++] = m->headers[i].value;
+	dmarc_from_parse(vals, n, f);
+	free(vals);
+}
+
+/* dmarc_dkim_list - "d=dom;s=sel;r=pass ..." for the history */
+static char *
+dmarc_dkim_list(const struct milter_msg *m)
+{
+	const struct milter_dkim_results *dr = &m->dkim_results;
+	char *s = x_strdup(""), *t;
+	size_t i;
+
+	for (i = 0; i < dr->nsigs; i++) {
+		if (dr->sigs[i].domain == NULL)
+			continue;
+		t = x_asprintf("%s%sd=%s;s=%s;r=%s", s, *s ? " " : "",
+			       dr->sigs[i].domain,
+			       dr->sigs[i].selector ? dr->sigs[i].selector
+						    : "",
+			       dr->sigs[i].result);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+/* dmarc_history_open - the database of path (lock held); 0 or -1 */
+static int
+dmarc_history_open(struct milter_msg *m, const char *path)
+{
+	char err[512];
+	time_t now = time(NULL);
+
+	if (dmarc_db != NULL && strcmp(dmarc_db_path, path) == 0)
+		return 0;
+	db_close(&dmarc_db);
+	x_free(&dmarc_db_path);
+	if (now < dmarc_db_retry)
+		return -1;
+	if ((dmarc_db = db_open(path, 200, err, sizeof(err))) == NULL
+	    || db_migrate(dmarc_db, dmarc_migrations, 1, err,
+			  sizeof(err)) < 0) {
+		qid_warn(m->qid, "dmarc history %s: %s (retrying in 60s)",
+			 path, err);
+		db_close(&dmarc_db);
+		dmarc_db_retry = now + 60;
+		return -1;
+	}
+	dmarc_db_path = x_strdup(path);
+	return 0;
+}
+
+/* dmarc_bind - a text or NULL when empty */
+static void
+dmarc_bind(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s != NULL && *s != '\0')
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+/* dmarc_history - one row; failures logged and counted */
+static void
+dmarc_history(struct milter_msg *m, const struct dmarc_eval *e)
+{
+	const struct milter_conf *mc = m->conn->mc;
+	const struct db_conf *dbc;
+	sqlite3_stmt *st;
+	char *path, *dkim, pbuf[2], spbuf[2], abuf[2], sbuf[2], rcpt[256];
+	const char *at;
+	int rc = -1;
+
+	if (mc->dmarc_history == NULL || mc->dmarc_history[0] == '\0')
+		return;
+	dbc = conf_get(m->conn->conf, &db_conf_section);
+	path = mc->dmarc_history[0] == '/' || dbc->directory == NULL
+	       ? x_strdup(mc->dmarc_history)
+	       : x_asprintf("%s/%s", dbc->directory, mc->dmarc_history);
+	dkim = dmarc_dkim_list(m);
+	rcpt[0] = '\0';
+	if (m->nrcpts > 0 && (at = strrchr(m->rcpts[0], '@')) != NULL)
+		snprintf(rcpt, sizeof(rcpt), "%s", at + 1);
+	pbuf[0] = (char)e->p, pbuf[1] = 0;
+	spbuf[0] = (char)e->sp, spbuf[1] = 0;
+	abuf[0] = (char)e->adkim, abuf[1] = 0;
+	sbuf[0] = (char)e->aspf, sbuf[1] = 0;
+
+	pthread_mutex_lock(&dmarc_db_lock);
+	if (dmarc_history_open(m, path) == 0
+	    && (st = db_stmt(dmarc_db, "INSERT INTO dmarc_history (ts, "
+		"queue_id, source_ip, header_from, envelope_from, envelope_to,"
+		" policy_domain, p, sp, pct, adkim, aspf, result, disposition,"
+		" reason, spf_domain, spf_result, spf_scope, spf_aligned, dkim,"
+		" dkim_aligned) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+		"?,?)")) != NULL) {
+#define TXT(i, s) dmarc_bind(st, i, s)
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+		TXT(2, m->qid);
+		TXT(3, m->conn->client_addr);
+		TXT(4, e->from);
+		TXT(5, e->spf_domain);
+		TXT(6, rcpt);
+		TXT(7, e->policy_domain);
+		TXT(8, pbuf);
+		TXT(9, spbuf);
+		if (e->pct >= 0)
+			sqlite3_bind_int(st, 10, e->pct);
+		TXT(11, abuf);
+		TXT(12, sbuf);
+		TXT(13, e->result);
+		TXT(14, e->disposition);
+		TXT(15, e->reason);
+		TXT(16, e->spf_domain);
+		TXT(17, e->spf_result);
+		TXT(18, e->spf_scope);
+		sqlite3_bind_int(st, 19, e->spf_aligned);
+		TXT(20, dkim);
+		sqlite3_bind_int(st, 21, e->dkim_aligned);
+#undef TXT
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		if (rc < 0)
+			qid_warn(m->qid, "dmarc history %s: %s", path,
+				 db_errmsg(dmarc_db));
+		sqlite3_reset(st);
+	} else if (dmarc_db != NULL) {
+		qid_warn(m->qid, "dmarc history %s: %s", path,
+			 db_errmsg(dmarc_db));
+	}
+	pthread_mutex_unlock(&dmarc_db_lock);
+	if (rc < 0 && m_hist_errors != NULL)
+		metric_inc(m_hist_errors);
+	free(dkim);
+	free(path);
+}
+
+/* dmarc_enforce - the configured action for the outcome */
+static void
+dmarc_enforce(struct milter_msg *m, struct dmarc_eval *e)
+{
+	const struct milter_conf *mc = m->conn->mc;
+	char text[512];
+	int a;
+
+	if (strcmp(e->result, "temperror") == 0) {
+		a = mc->dmarc_temperror_action;
+		snprintf(text, sizeof(text), "DMARC policy of %s could not be "
+			 "retrieved, try again later", e->from);
+	} else if (e->bad_from) {
+		a = mc->dmarc_bad_from_action;
+		snprintf(text, sizeof(text), "DMARC cannot be evaluated: %s",
+			 e->reason ? e->reason : "bad From");
+	} else if (strcmp(e->result, "fail") == 0 && mc->dmarc_enforce) {
+		if (e->policy == DMARC_POLICY_REJECT) {
+			a = MILTER_REJECT;
+			e->disposition = "reject";
+		} else if (e->policy == DMARC_POLICY_QUARANTINE) {
+			a = mc->dmarc_quarantine_action;
+			if (a != MILTER_ACCEPT)
+				e->disposition = "quarantine";
+		} else {
+			return;
+		}
+		snprintf(text, sizeof(text), "Rejected by DMARC policy for %s",
+			 e->from);
+		if (a == MILTER_QUARANTINE)
+			snprintf(text, sizeof(text), "DMARC policy of %s says "
+				 "quarantine", e->from);
+	} else {
+		return;
+	}
+	switch (a) {
+	case MILTER_REJECT:
+		milter_msg_action(m, "dmarc", MILTER_REJECT, "550", "5.7.1",
+				  text);
+		break;
+	case MILTER_TEMPFAIL:
+		milter_msg_action(m, "dmarc", MILTER_TEMPFAIL, "451", "4.7.1",
+				  text);
+		break;
+	case MILTER_QUARANTINE:
+		milter_msg_action(m, "dmarc", MILTER_QUARANTINE, NULL, NULL,
+				  text);
+		break;
+	default:
+		break;
+	}
+}
+
+/* dmarc_evaluate - the record and libopendmarc; fills e */
+static void
+dmarc_evaluate(struct milter_msg *m, struct dmarc_eval *e)
+{
+	const struct milter_dkim_results *dr = &m->dkim_results;
+	const char *ip = m->conn->client_addr;
+	DMARC_POLICY_T *pctx;
+	char org[DMARC_DOMAIN_MAX], *rec = NULL;
+	int found, at_org = 0, outcome, origin, dkim_al = 0, spf_al = 0, pol;
+	size_t i;
+
+	found = dmarc_fetch(m, e->from, &rec);
+	if (found == 0 && dmarc_psl_orgdomain(dmarc_psl, e->from, org,
+					      sizeof(org)) == 0
+	    && strcmp(org, e->from) != 0) {
+		found = dmarc_fetch(m, org, &rec);
+		at_org = 1;
+	}
+	snprintf(e->policy_domain, sizeof(e->policy_domain), "%s",
+		 at_org ? org : e->from);
+	if (found == -1) {
+		e->result = "temperror";
+		e->reason = "DNS lookup of the DMARC record failed";
+		return;
+	}
+	if (found == -2) {
+		e->result = "permerror";
+		e->reason = "several DMARC records";
+		return;
+	}
+	if (found == 0) {
+		e->result = "none";
+		e->policy_domain[0] = '\0';
+		return;
+	}
+	pctx = opendmarc_policy_connect_init((u_char *)(ip ? ip : "0.0.0.0"),
+		ip && strchr(ip, ':') ? DMARC_POLICY_IP_TYPE_IPV6
+				      : DMARC_POLICY_IP_TYPE_IPV4);
+	if (pctx == NULL) {
+		e->result = "temperror";
+		e->reason = "libopendmarc: out of memory";
+		free(rec);
+		return;
+	}
+	(void)opendmarc_policy_store_from_domain(pctx, (u_char *)e->from);
+	if (opendmarc_policy_store_dmarc(pctx, (u_char *)rec,
+					 (u_char *)e->from,
+					 at_org ? (u_char *)org : NULL)
+	    != DMARC_PARSE_OKAY) {
+		e->result = "permerror";
+		e->reason = "malformed DMARC record";
+		goto out;
+	}
+	dmarc_spf(m, e, &outcome, &origin);
+	if (e->spf_domain[0] != '\0')
+		(void)opendmarc_policy_store_spf(pctx, (u_char *)e->spf_domain,
+						 outcome, origin, NULL);
+	for (i = 0; i < dr->nsigs; i++) {
+		const struct milter_dkim_sig *s = &dr->sigs[i];
+		char d[DMARC_DOMAIN_MAX];
+		int r;
+
+		if (s->domain == NULL || strlen(s->domain) >= sizeof(d) - 1
+		    || !dmarc_domain_valid(s->domain, strlen(s->domain)))
+			continue;
+		snprintf(d, sizeof(d), "%s", s->domain);
+		r = s->pass ? DMARC_POLICY_DKIM_OUTCOME_PASS
+		    : strcmp(s->result, "temperror") == 0
+		      ? DMARC_POLICY_DKIM_OUTCOME_TMPFAIL
+		      : DMARC_POLICY_DKIM_OUTCOME_FAIL;
+		(void)opendmarc_policy_store_dkim(pctx, (u_char *)d,
+			(u_char *)(s->selector ? s->selector : ""), r, NULL);
+	}
+	pol = opendmarc_get_policy_to_enforce(pctx);
+	(void)opendmarc_policy_fetch_alignment(pctx, &dkim_al, &spf_al);
+	(void)opendmarc_policy_fetch_p(pctx, &e->p);
+	(void)opendmarc_policy_fetch_sp(pctx, &e->sp);
+	(void)opendmarc_policy_fetch_pct(pctx, &e->pct);
+	(void)opendmarc_policy_fetch_adkim(pctx, &e->adkim);
+	(void)opendmarc_policy_fetch_aspf(pctx, &e->aspf);
+	e->dkim_aligned = dkim_al == DMARC_POLICY_DKIM_ALIGNMENT_PASS;
+	e->spf_aligned = spf_al == DMARC_POLICY_SPF_ALIGNMENT_PASS;
+	if (e->sp == DMARC_RECORD_P_UNSPECIFIED)
+		e->sp = e->p;
+	if (pol == DMARC_POLICY_PASS || e->dkim_aligned || e->spf_aligned) {
+		e->result = "pass";
+		pol = DMARC_POLICY_PASS;
+	} else {
+		e->result = "fail";
+		/* pct=: outside the sample, the next weaker policy */
+		if ((pol == DMARC_POLICY_REJECT
+		     || pol == DMARC_POLICY_QUARANTINE)
+		    && e->pct >= 0 && e->pct < 100
+		    && (int)(arc4random_uniform(100)) >= e->pct) {
+			pol = pol == DMARC_POLICY_REJECT
+			      ? DMARC_POLICY_QUARANTINE : DMARC_POLICY_NONE;
+			e->reason = "sampled_out";
+		}
+	}
+	e->policy = pol;
+out:
+	opendmarc_policy_connect_shutdown(pctx);
+	free(rec);
+}
+
+/* milter_dmarc_eom - the DMARC stage */
+void
+milter_dmarc_eom(struct milter_msg *m)
+{
+	const struct milter_conf *mc = m->conn->mc;
+	struct dmarc_eval e;
+	struct dmarc_from f;
+	struct authres_result *r;
+	char comment[128];
+
+	if (!mc->dmarc || !dmarc_ready)
+		return;
+	/* Not for our own users (as OpenDMARC's IgnoreAuthenticatedClients);
+	 * nothing in the summary line, which SPF's skip already explains. */
+	if (m->auth_type != NULL || m->conn->internal)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.pct = -1;
+	e.disposition = "none";
+	dmarc_from(m, &f);
+	if (m->headers_dropped > 0)
+		f.status = DMARC_FROM_BAD;
+	e.bad_from = f.status != DMARC_FROM_OK;
+	switch (f.status) {
+	case DMARC_FROM_OK:
+		snprintf(e.from, sizeof(e.from), "%s", f.domain);
+		dmarc_evaluate(m, &e);
+		break;
+	case DMARC_FROM_NONE:
+		e.result = "permerror";
+		e.reason = "no From address";
+		break;
+	case DMARC_FROM_MULTI:
+		e.result = "permerror";
+		e.reason = "From addresses in several domains";
+		snprintf(e.from, sizeof(e.from), "%s", f.domain);
+		break;
+	default:
+		e.result = "permerror";
+		e.reason = m->headers_dropped > 0
+			   ? "headers beyond the caps" : "unparseable From";
+		break;
+	}
+	if (e.policy == 0)
+		e.policy = DMARC_POLICY_ABSENT;
+	dmarc_enforce(m, &e);
+
+	r = milter_msg_result(m, "dmarc", e.result);
+	if (e.p != 0) {
+		snprintf(comment, sizeof(comment), "p=%s sp=%s dis=%s",
+			 dmarc_pword(e.p), dmarc_pword(e.sp),
+			 strcmp(e.disposition, "none") == 0 ? "NONE"
+			 : strcmp(e.disposition, "reject") == 0 ? "REJECT"
+			 : "QUARANTINE");
+		authres_set_comment(r, comment);
+	} else if (e.reason != NULL) {
+		authres_set_reason(r, e.reason);
+	}
+	if (e.from[0] != '\0' && f.status == DMARC_FROM_OK)
+		authres_prop_add(r, "header", "from", e.from);
+	milter_msg_summary(m, "dmarc=%s%s%s%s", e.result,
+			   e.from[0] ? "(" : "", e.from,
+			   e.from[0] ? ")" : "");
+	if (f.status == DMARC_FROM_OK)
+		dmarc_history(m, &e);
+}

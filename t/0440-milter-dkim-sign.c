@@ -1,0 +1,289 @@
+/*++
+ * NAME
+ *	0440-milter-dkim-sign 1
+ * SUMMARY
+ *	unit tests for milter/milter-keys.c and the From parser of
+ *	milter/milter-dkim-sign.c
+ * DESCRIPTION
+ *	milter_keys_glob(): a table of patterns and strings.
+ *	milter_keys_match(): a signing table with exact, "*@domain",
+ *	"*.domain", per-address and catch-all lines, and which key names
+ *	each From address gets (first match wins, dual keys on one line).
+ *	milter_keys_load(): keys made by milter_keys_genkey() (RSA and
+ *	Ed25519) load; a key of mode 0644 or 0640 is refused with a clear
+ *	error; malformed lines and unknown key names are refused with
+ *	file:line.  milter_dkim_sign_from(): a table of From values.
+ *--*/
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "milter.h"
+#include "milter-dkim-sign.h"
+#include "milter-keys.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/elemta-0440-XXXXXX";
+
+/* put - write a file under dir */
+static char *
+put(const char *name, const char *text)
+{
+	char *path = x_asprintf("%s/%s", dir, name);
+	FILE *fp = fopen(path, "w");
+
+	if (fp == NULL)
+		bail_out("cannot write %s", path);
+	fputs(text, fp);
+	fclose(fp);
+	return path;
+}
+
+/* genkey - milter_keys_genkey into dir */
+static int
+genkey(const char *sel, const char *type)
+{
+	char *argv[] = { "genkey", "-d", "example.test", "-s", (char *)sel,
+			 "-t", (char *)type, "-b", "1024", "-D", dir, NULL };
+
+	return milter_keys_genkey(11, argv);
+}
+
+static void
+test_glob(void)
+{
+	static const struct {
+		const char *p, *s;
+		int want;
+	} t[] = {
+		{ "example.test", "example.test", 1 },
+		{ "example.test", "EXAMPLE.Test", 1 },
+		{ "example.test", "sub.example.test", 0 },
+		{ "*.example.test", "sub.example.test", 1 },
+		{ "*.example.test", "a.b.example.test", 1 },
+		{ "*.example.test", "example.test", 0 },
+		{ "*.example.test", "badexample.test", 0 },
+		{ "*@example.test", "user@example.test", 1 },
+		{ "*@example.test", "user@sub.example.test", 0 },
+		{ "*@example.test", "@example.test", 1 },
+		{ "user@example.test", "user@example.test", 1 },
+		{ "user@example.test", "other@example.test", 0 },
+		{ "*", "anything", 1 },
+		{ "*", "", 1 },
+		{ "a*b*c", "aXXbYYc", 1 },
+		{ "a*b*c", "aXXbYY", 0 },
+		{ "**x", "abx", 1 },
+		{ "", "", 1 },
+		{ "", "x", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		is_int(milter_keys_glob(t[i].p, t[i].s), t[i].want,
+		       "glob '%s' on '%s'", t[i].p, t[i].s);
+}
+
+static void
+test_from(void)
+{
+	static const struct {
+		const char *v, *want;	/* NULL: refused */
+	} t[] = {
+		{ " user@example.test", "user@example.test" },
+		{ " User <user@Example.TEST>", "user@example.test" },
+		{ " \"Doe, John\" <jd@example.test>", "jd@example.test" },
+		{ " \"a <b@c>\" <x@example.test>", "x@example.test" },
+		{ " (comment) user@example.test (more)", "user@example.test" },
+		{ " User (x) <UpperLocal@example.test>",
+		  "UpperLocal@example.test" },
+		{ " a@example.test, b@example.test", NULL },
+		{ " <a@example.test>, <b@example.test>", NULL },
+		{ " <a@example.test> <b@example.test>", NULL },
+		{ " no address", NULL },
+		{ " <>", NULL },
+		{ " <user@>", NULL },
+		{ "", NULL },
+		{ " User <user@example.test", NULL },
+	};
+	char out[256];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		rc = milter_dkim_sign_from(t[i].v, out, sizeof(out));
+		if (t[i].want == NULL)
+			is_int(rc, -1, "from '%s' refused", t[i].v);
+		else if (is_int(rc, 0, "from '%s' parsed", t[i].v))
+			is_str(out, t[i].want, "from '%s'", t[i].v);
+		else
+			ok(0, "from '%s'", t[i].v);
+	}
+}
+
+/* names - the key names of the rule matching addr, "-" if none */
+static void
+names(const struct milter_keys *k, const char *addr, char *buf, size_t len)
+{
+	const struct milter_sign_rule *r = milter_keys_match(k, addr);
+	size_t i;
+
+	snprintf(buf, len, "-");
+	if (r == NULL)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < r->nkeys; i++)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
+			 i ? "," : "", r->keys[i]->name);
+}
+
+static void
+test_tables(void)
+{
+	static const struct {
+		const char *addr, *want;
+	} t[] = {
+		{ "user@example.test", "rsa,ed" },
+		{ "USER@Example.Test", "rsa,ed" },
+		{ "ceo@example.test", "rsa,ed" },
+		{ "ceo@exec.example.test", "special" },
+		{ "user@sub.example.test", "sub" },
+		{ "user@a.b.example.test", "sub" },
+		{ "user@other.test", "ed" },
+		{ "user@nowhere.test", "-" },
+		{ "user@example.test.evil", "-" },
+		{ "noatsign", "-" },
+	};
+	static const struct {
+		const char *pre, *file, *sign, *want;	/* pre DIR/file */
+	} bad[] = {
+		{ "rsa example.test:rsa\n", NULL, "*@example.test rsa\n",
+		  "kt:1: expected NAME DOMAIN:SELECTOR:PATH" },
+		{ "rsa example.test::", "rsa.private", "x rsa\n",
+		  "kt:1: expected NAME" },
+		{ "rsa example.test:rsa:", "missing", "x rsa\n",
+		  "No such file" },
+		{ "rsa example.test:rsa:", "rsa.txt", "x rsa\n",
+		  "rsa.txt: mode 0644" },
+		{ "rsa example.test:rsa:", "rsa.private", "x nokey\n",
+		  "st:1: key nokey is not in the key table" },
+		{ "rsa example.test:rsa:", "rsa.private", "x\n",
+		  "st:1: expected PATTERN KEYNAME" },
+		{ "rsa example.test:rsa:", "rsa.private",
+		  "x rsa rsa rsa rsa rsa\n", "st:1: " },
+		{ "rsa example.test:rsa:", "notkey", "x rsa\n",
+		  "not a PEM private key" },
+	};
+	struct milter_keys *k;
+	char err[512], got[128], *kt, *st, *text;
+	size_t i;
+
+	is_int(genkey("rsa", "rsa"), 0, "genkey rsa 1024");
+	is_int(genkey("ed", "ed25519"), 0, "genkey ed25519");
+	kt = x_asprintf("# a comment\n\n"
+			"rsa example.test:rsa:%s/rsa.private\n"
+			"ed   %%:ed:%s/ed.private   # trailing comment\n"
+			"special example.test:rsa:%s/rsa.private\n"
+			"sub example.test:ed:%s/ed.private\n", dir, dir, dir,
+			dir);
+	free(put("kt", kt));
+	free(kt);
+	free(put("st", "*@exec.example.test special\n"
+		       "*@example.test rsa ed\n"
+		       "example.test special\n"
+		       "*.example.test sub\n"
+		       "other.test ed\n"));
+	kt = x_asprintf("%s/kt", dir);
+	st = x_asprintf("%s/st", dir);
+	k = milter_keys_load(kt, st, err, sizeof(err));
+	if (!ok(k != NULL, "tables load")) {
+		diag("error: %s", err);
+	} else {
+		is_int((long long)k->nkeys, 4, "four keys");
+		is_int((long long)k->nrules, 5, "five rules");
+		is_int(k->keys[0].type, MILTER_KEY_RSA, "rsa key is RSA");
+		is_int(k->keys[0].bits, 1024, "1024 bits");
+		is_int(k->keys[1].type, MILTER_KEY_ED25519, "ed key Ed25519");
+		is_str(k->keys[1].domain, "%", "domain %% kept");
+		like_str(k->keys[0].pem, "-----BEGIN PRIVATE KEY-----",
+			 "PEM text kept");
+		for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			names(k, t[i].addr, got, sizeof(got));
+			is_str(got, t[i].want, "signing table: %s", t[i].addr);
+		}
+		milter_keys_install(k);
+		k = milter_keys_current();
+		ok(k != NULL && k->refs == 2, "current: a second reference");
+		milter_keys_unref(&k);
+		ok(k == NULL, "unref clears the pointer");
+		milter_keys_install(NULL);
+		ok(milter_keys_current() == NULL, "no tables installed");
+	}
+	free(put("notkey", "hello\n"));
+	text = x_asprintf("%s/notkey", dir);
+	chmod(text, 0600);
+	free(text);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		text = bad[i].file == NULL ? x_strdup(bad[i].pre)
+		       : x_asprintf("%s%s/%s\n", bad[i].pre, dir,
+				    bad[i].file);
+		free(put("kt", text));
+		free(text);
+		free(put("st", bad[i].sign));
+		err[0] = '\0';
+		k = milter_keys_load(kt, st, err, sizeof(err));
+		ok(k == NULL, "bad table %zu refused", i);
+		like_str(err, bad[i].want, "bad table %zu: error", i);
+		milter_keys_free(&k);
+	}
+	/* the permission check: readable by group, then by others */
+	text = x_asprintf("%s/rsa.private", dir);
+	free(put("kt", "rsa example.test:rsa:"));
+	free(kt);
+	kt = x_asprintf("%s/kt", dir);
+	{
+		char *line = x_asprintf("rsa example.test:rsa:%s\n", text);
+
+		free(put("kt", line));
+		free(line);
+	}
+	free(put("st", "*@example.test rsa\n"));
+	chmod(text, 0640);
+	ok(milter_keys_load(kt, st, err, sizeof(err)) == NULL,
+	   "key of mode 0640 refused");
+	like_str(err, "mode 0640: a private key must not be accessible by "
+		 "group or others", "mode 0640: error");
+	chmod(text, 0644);
+	ok(milter_keys_load(kt, st, err, sizeof(err)) == NULL,
+	   "key of mode 0644 refused");
+	like_str(err, "mode 0644", "mode 0644: error");
+	chmod(text, 0600);
+	k = milter_keys_load(kt, st, err, sizeof(err));
+	ok(k != NULL, "key of mode 0600 loads");
+	milter_keys_free(&k);
+	free(text);
+	free(kt);
+	free(st);
+}
+
+int
+main(void)
+{
+	char *cmd;
+
+	plan_lazy();
+	if (mkdtemp(dir) == NULL)
+		bail_out("mkdtemp failed");
+	test_glob();
+	test_from();
+	test_tables();
+	cmd = x_asprintf("rm -rf %s", dir);
+	if (system(cmd) != 0)
+		diag("cannot remove %s", dir);
+	free(cmd);
+	done_testing();
+	return exit_status();
+}

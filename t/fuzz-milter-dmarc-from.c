@@ -1,0 +1,134 @@
+/*++
+ * NAME
+ *	fuzz-milter-dmarc-from 1
+ * SUMMARY
+ *	libFuzzer target for the DMARC From parser and PSL lookups
+ * SYNOPSIS
+ *	t/0433-milter-fuzz-dmarc-from.t
+ *
+ *	clang -g -O1 -fsanitize=fuzzer,address,undefined -DFUZZ_LIBFUZZER \
+ *	    -I$BUILDDIR -Ilib -Imilter t/fuzz-milter-dmarc-from.c \
+ *	    milter/milter-dmarc-util.c lib/xalloc.c lib/log.c \
+ *	    -o fuzz-dmarc-from
+ *	./fuzz-dmarc-from -max_len=4096
+ * DESCRIPTION
+ *	LLVMFuzzerTestOneInput() splits the input at NUL bytes into From
+ *	values (several From fields), parses them with dmarc_from_parse()
+ *	and checks the invariants: an OK or MULTI status has a valid,
+ *	lower-case domain; that domain's organisational domain (small
+ *	built-in PSL) is a suffix of it.  The input is also taken whole as
+ *	a domain for dmarc_psl_orgdomain() and dmarc_aligned().
+ *
+ *	Without FUZZ_LIBFUZZER, main() runs the seeds and deterministic
+ *	mutations of them (byte flips, truncations, special characters)
+ *	and prints TAP.
+ *--*/
+#include "config.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "milter-dmarc.h"
+#include "xalloc.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct dmarc_psl *fuzz_psl;
+
+/* fuzz_check - the invariants of one parse */
+static void
+fuzz_check(const struct dmarc_from *f)
+{
+	char org[DMARC_DOMAIN_MAX];
+	size_t i, dl, ol;
+
+	if (f->status != DMARC_FROM_OK && f->status != DMARC_FROM_MULTI)
+		return;
+	dl = strlen(f->domain);
+	if (!dmarc_domain_valid(f->domain, dl))
+		abort();
+	for (i = 0; i < dl; i++)
+		if (isupper((unsigned char)f->domain[i]))
+			abort();
+	if (dmarc_psl_orgdomain(fuzz_psl, f->domain, org, sizeof(org)) < 0)
+		abort();
+	ol = strlen(org);
+	if (ol > dl || strcmp(f->domain + dl - ol, org) != 0)
+		abort();
+}
+
+/* LLVMFuzzerTestOneInput - one input */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = x_malloc(size + 1), org[DMARC_DOMAIN_MAX];
+	const char *vals[16];
+	struct dmarc_from f;
+	size_t n = 0, i;
+
+	if (fuzz_psl == NULL)
+		fuzz_psl = dmarc_psl_from_text("com\nuk\nco.uk\n*.ck\n"
+					       "!www.ck\ntest\n");
+	memcpy(s, data, size);
+	s[size] = '\0';
+	vals[n++] = s;
+	for (i = 0; i < size && n < 16; i++)
+		if (s[i] == '\0')
+			vals[n++] = s + i + 1;
+	dmarc_from_parse(vals, n, &f);
+	fuzz_check(&f);
+	(void)dmarc_psl_orgdomain(fuzz_psl, s, org, sizeof(org));
+	(void)dmarc_aligned(fuzz_psl, s, "a.example.co.uk", 0);
+	free(s);
+	return 0;
+}
+
+#ifndef FUZZ_LIBFUZZER
+static const char *const seeds[] = {
+	"User <user@example.test>",
+	"\"Doe, John\" <j@sub.example.co.uk>, b@other.test",
+	"team: a@example.test, b@example.test;",
+	"<@route.test,@r2.test:j@example.test> (comment (nested))",
+	"a@example.test,,b@example.test",
+	"\"unterminated <u@example.test>",
+	"u@a.b.www.ck",
+	"x@" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	".test",
+	"<>",
+	"",
+};
+static const char specials[] = "<>()\",;:@.\\ \t\n";
+
+/* main - seeds and deterministic mutations, as TAP */
+int
+main(void)
+{
+	size_t i, j, k, len, runs = 0;
+	unsigned char buf[512];
+
+	for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		len = strlen(seeds[i]);
+		LLVMFuzzerTestOneInput((const uint8_t *)seeds[i], len);
+		runs++;
+		for (j = 0; j < len && len < sizeof(buf); j++) {
+			for (k = 0; k < sizeof(specials); k++) {
+				memcpy(buf, seeds[i], len);
+				buf[j] = (unsigned char)specials[k];
+				LLVMFuzzerTestOneInput(buf, len);
+				LLVMFuzzerTestOneInput(buf, j + 1);
+				runs += 2;
+			}
+			memcpy(buf, seeds[i], len);
+			buf[j] ^= 0x80;
+			LLVMFuzzerTestOneInput(buf, len);
+			runs++;
+		}
+	}
+	dmarc_psl_free(&fuzz_psl);
+	printf("1..1\nok 1 - %zu inputs, no crash, invariants hold\n", runs);
+	return 0;
+}
+#endif

@@ -56,7 +56,8 @@ t_0401_milter_state_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0401_milter_state_t_LDADD = $(T_MILTER_LDADD)
 ## The libFuzzer target, with a plain main() inside the same file (off
 ## when FUZZ_LIBFUZZER is defined), so that gcc and "make check" run it.
-t_0409_milter_fuzz_authres_t_SOURCES = t/fuzz-milter-authres.c
+t_0409_milter_fuzz_authres_t_SOURCES = t/fuzz-milter-authres.c \
+	t/fuzz-driver.c t/fuzz-driver.h
 t_0409_milter_fuzz_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0409_milter_fuzz_authres_t_LDADD = $(T_MILTER_LDADD)
 
@@ -99,7 +100,8 @@ t_0440_milter_dkim_sign_t_SOURCES = t/0440-milter-dkim-sign.c
 t_0440_milter_dkim_sign_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0440_milter_dkim_sign_t_LDADD = $(T_MILTER_LDADD)
 ## The libFuzzer target of the From parser, with its plain main().
-t_0449_milter_fuzz_dkim_sign_t_SOURCES = t/fuzz-milter-dkim-sign.c
+t_0449_milter_fuzz_dkim_sign_t_SOURCES = t/fuzz-milter-dkim-sign.c \
+	t/fuzz-driver.c t/fuzz-driver.h
 t_0449_milter_fuzz_dkim_sign_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0449_milter_fuzz_dkim_sign_t_LDADD = $(T_MILTER_LDADD)
 T_SIGN_SHELL = t/0441-milter-dkim-sign.t t/0442-milter-dkim-sign-miltertest.t \

@@ -164,6 +164,22 @@ conf_check_value(cfg_t *cfg, cfg_opt_t *opt, const struct conf_check *ck,
 			return -1;
 		}
 		return 0;
+	case CONF_CHECK_PATH:
+		s = cfg_opt_getnstr(opt, i);
+		if (s == NULL || *s == '\0') {
+			if (ck->min <= 0)
+				return 0;
+			cfg_error(cfg, "option '%s': must be an absolute path",
+				  opt->name);
+			return -1;
+		}
+		if (*s != '/') {
+			cfg_error(cfg, "option '%s': must be an absolute path%s,"
+				  " not '%s'", opt->name,
+				  ck->min <= 0 ? " (or empty)" : "", s);
+			return -1;
+		}
+		return 0;
 	case CONF_CHECK_FUNC:
 		s = cfg_opt_getnstr(opt, i);
 		err[0] = '\0';

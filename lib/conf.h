@@ -36,6 +36,7 @@ enum conf_check_kind {
 	CONF_CHECK_ENUM,	/* string is one of values[] (NULL-terminated) */
 	CONF_CHECK_LISTEN,	/* a listener spec (lib/listen.h); "" allowed */
 	CONF_CHECK_FUNC,	/* fn(value-as-string) returns 0 or fills err */
+	CONF_CHECK_PATH,	/* an absolute path; "" allowed unless min > 0 */
 };
 
 struct conf_check {

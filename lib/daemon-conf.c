@@ -30,11 +30,6 @@ daemon_conf_load(cfg_t *sec, struct daemon_conf *dc, char *err,
 		x_err(err, errlen, "option 'listen' must not be empty");
 		return -1;
 	}
-	if (dc->pidfile != NULL && dc->pidfile[0] != '/') {
-		x_err(err, errlen, "option 'pidfile': '%s' is not an "
-		      "absolute path", dc->pidfile);
-		return -1;
-	}
 	return 0;
 }
 

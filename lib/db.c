@@ -383,19 +383,8 @@ static cfg_opt_t db_opts[] = {
 	CFG_END()
 };
 
-/* db_check_directory - an absolute path */
-static int
-db_check_directory(const char *value, char *err, size_t errlen)
-{
-	if (value == NULL || *value != '/') {
-		x_err(err, errlen, "must be an absolute path");
-		return -1;
-	}
-	return 0;
-}
-
 static const struct conf_check db_checks[] = {
-	{ "directory", CONF_CHECK_FUNC, 0, 0, NULL, db_check_directory },
+	{ "directory", CONF_CHECK_PATH, 1, 0, NULL, NULL },
 	{ "busy_timeout", CONF_CHECK_RANGE, 0, 600000, NULL, NULL },
 	CONF_CHECK_END
 };

@@ -60,22 +60,10 @@ ldapc_check_uri(const char *value, char *err, size_t errlen)
 	return rc;
 }
 
-/* ldapc_check_path - empty or an absolute path */
-static int
-ldapc_check_path(const char *value, char *err, size_t errlen)
-{
-	if (*value != '\0' && *value != '/') {
-		x_err(err, errlen, "'%s' is not an absolute path", value);
-		return -1;
-	}
-	return 0;
-}
-
 static const struct conf_check ldapc_checks[] = {
 	{ "uri", CONF_CHECK_FUNC, 0, 0, NULL, ldapc_check_uri },
-	{ "bind_password_file", CONF_CHECK_FUNC, 0, 0, NULL,
-	  ldapc_check_path },
-	{ "tls_ca_file", CONF_CHECK_FUNC, 0, 0, NULL, ldapc_check_path },
+	{ "bind_password_file", CONF_CHECK_PATH, 0, 0, NULL, NULL },
+	{ "tls_ca_file", CONF_CHECK_PATH, 0, 0, NULL, NULL },
 	{ "network_timeout", CONF_CHECK_RANGE, 1, 120, NULL, NULL },
 	{ "search_timeout", CONF_CHECK_RANGE, 1, 120, NULL, NULL },
 	{ "pool_size", CONF_CHECK_RANGE, 1, 256, NULL, NULL },

@@ -48,7 +48,8 @@
 	CFG_STR("pidfile", pidfile_default, CFGF_NONE)
 #define DAEMON_CONF_CHECKS						\
 	{ "listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },		\
-	{ "metrics_listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL }
+	{ "metrics_listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },	\
+	{ "pidfile", CONF_CHECK_PATH, 0, 0, NULL, NULL }
 
 /* daemon_conf_load - fill a struct daemon_conf from a daemon section;
  * daemon_conf_release - free it */

@@ -78,28 +78,6 @@ lmtp_options_backend_check(const char *spec, char *err, size_t errlen)
 	return 0;
 }
 
-/* lmtp_check_path - empty or an absolute path */
-static int
-lmtp_check_path(const char *value, char *err, size_t errlen)
-{
-	if (*value != '\0' && *value != '/') {
-		x_err(err, errlen, "'%s' is not an absolute path", value);
-		return -1;
-	}
-	return 0;
-}
-
-/* lmtp_check_spool_dir - an absolute path */
-static int
-lmtp_check_spool_dir(const char *value, char *err, size_t errlen)
-{
-	if (*value != '/') {
-		x_err(err, errlen, "'%s' is not an absolute path", value);
-		return -1;
-	}
-	return 0;
-}
-
 /* lmtp_check_delimiter - empty or one character that can be in an
  * address's local part */
 static int
@@ -129,7 +107,7 @@ static const struct conf_check lmtp_checks[] = {
 	DAEMON_CONF_CHECKS,
 	{ "hostname", CONF_CHECK_FUNC, 0, 0, NULL, lmtp_check_hostname },
 	{ "backend", CONF_CHECK_FUNC, 0, 0, NULL, lmtp_options_backend_check },
-	{ "map_file", CONF_CHECK_FUNC, 0, 0, NULL, lmtp_check_path },
+	{ "map_file", CONF_CHECK_PATH, 0, 0, NULL, NULL },
 	{ "recipient_delimiter", CONF_CHECK_FUNC, 0, 0, NULL,
 	  lmtp_check_delimiter },
 	{ "ldap_scope", CONF_CHECK_ENUM, 0, 0, lmtp_ldap_scopes, NULL },
@@ -144,8 +122,7 @@ static const struct conf_check lmtp_checks[] = {
 	{ "max_connections", CONF_CHECK_RANGE, 1, 10000, NULL, NULL },
 	{ "max_hops", CONF_CHECK_RANGE, 1, 1000, NULL, NULL },
 	{ "spool_threshold", CONF_CHECK_RANGE, 0, 1073741824L, NULL, NULL },
-	{ "spool_directory", CONF_CHECK_FUNC, 0, 0, NULL,
-	  lmtp_check_spool_dir },
+	{ "spool_directory", CONF_CHECK_PATH, 1, 0, NULL, NULL },
 	{ "client_timeout", CONF_CHECK_RANGE, 10, 3600, NULL, NULL },
 	{ "connect_timeout", CONF_CHECK_RANGE, 1, 120, NULL, NULL },
 	{ "command_timeout", CONF_CHECK_RANGE, 1, 540, NULL, NULL },

@@ -86,17 +86,6 @@ policyd_conf_check_rate(const char *value, char *err, size_t errlen)
 	return policyd_conf_parse_rate(value, &r, err, errlen);
 }
 
-/* policyd_conf_check_path - empty, or an absolute path */
-static int
-policyd_conf_check_path(const char *value, char *err, size_t errlen)
-{
-	if (*value != '\0' && *value != '/') {
-		x_err(err, errlen, "must be an absolute path (or empty)");
-		return -1;
-	}
-	return 0;
-}
-
 static cfg_opt_t policyd_opts[] = {
 	DAEMON_CONF_OPTS("inet:127.0.0.1:10040", ""),
 	CFG_INT_CB("idle_timeout", 600, CFGF_NONE, conf_cb_duration),
@@ -123,7 +112,7 @@ static const struct conf_check policyd_checks[] = {
 	  policyd_conf_check_rate },
 	{ "client_ipv4_prefix", CONF_CHECK_RANGE, 8, 32, NULL, NULL },
 	{ "client_ipv6_prefix", CONF_CHECK_RANGE, 16, 128, NULL, NULL },
-	{ "store_path", CONF_CHECK_FUNC, 0, 0, NULL, policyd_conf_check_path },
+	{ "store_path", CONF_CHECK_PATH, 0, 0, NULL, NULL },
 	{ "store_flush_interval", CONF_CHECK_RANGE, 0, 60, NULL, NULL },
 	{ "store_fail_action", CONF_CHECK_ENUM, 0, 0, policyd_fail_actions,
 	  NULL },

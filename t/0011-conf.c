@@ -58,6 +58,8 @@ static cfg_opt_t test_opts[] = {
 	CFG_STR("word", "abc", CFGF_NONE),
 	CFG_BOOL("flag", cfg_false, CFGF_NONE),
 	CFG_STR_LIST("list", "{a,b}", CFGF_NONE),
+	CFG_STR("path", "", CFGF_NONE),
+	CFG_STR("dir", "/var/tmp", CFGF_NONE),
 	CFG_END()
 };
 
@@ -68,6 +70,8 @@ static const struct conf_check test_checks[] = {
 	{ "addr", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },
 	{ "word", CONF_CHECK_FUNC, 0, 0, NULL, test_word },
 	{ "list", CONF_CHECK_FUNC, 0, 0, NULL, test_word },
+	{ "path", CONF_CHECK_PATH, 0, 0, NULL, NULL },
+	{ "dir", CONF_CHECK_PATH, 1, 0, NULL, NULL },
 	CONF_CHECK_END
 };
 
@@ -175,6 +179,16 @@ static const struct conf_case cases[] = {
 	{ "a multi-line value is reported on one line",
 	  "test {\n  mode = \"a\nb\"\n}\n", { 0 },
 	  "%F:3: option 'mode': unknown value 'a b'", NULL },
+	{ "optional path: absolute", "test {\n  path = \"/etc/x\"\n}\n",
+	  { 0 }, NULL, "count=10" },
+	{ "optional path: relative", "test {\n  path = \"etc/x\"\n}\n",
+	  { 0 }, "%F:2: option 'path': must be an absolute path (or empty),"
+	  " not 'etc/x'", NULL },
+	{ "required path: empty", "test {\n\n  dir = \"\"\n}\n", { 0 },
+	  "%F:3: option 'dir': must be an absolute path", NULL },
+	{ "required path: relative", NULL, { "test.dir=tmp" },
+	  "-o test.dir=tmp: option 'dir': must be an absolute path, not 'tmp'",
+	  NULL },
 	{ "syntax error", "test {\n  count = 5\n  mode reject\n}\n", { 0 },
 	  "%F:3:", NULL },
 	{ "load() cross-check", "test {\n  count = 13\n}\n", { 0 },
@@ -356,6 +370,7 @@ test_real_schema(const char *dir)
 {
 	const char *bad[] = { "milter.listen=inet:127.0.0.1:0" };
 	const char *good[] = { "milter.listen=unix:/run/elemta/milter.sock" };
+	const char *relpid[] = { "policyd.pidfile=run/p.pid" };
 	const struct milter_conf *mc;
 	struct conf *c;
 	char *errors = NULL;
@@ -384,6 +399,13 @@ test_real_schema(const char *dir)
 	conf_unref(&c);
 	c = conf_load(elemta_sections, NULL, good, 1, &errors);
 	ok(c != NULL, "real schema: unix listener accepted");
+	free(errors);
+	errors = NULL;
+	conf_unref(&c);
+	c = conf_load(elemta_sections, NULL, relpid, 1, &errors);
+	ok(c == NULL, "real schema: a relative pidfile refused");
+	like_str(errors, "-o policyd.pidfile=run/p.pid: option 'pidfile': "
+		 "must be an absolute path", "real schema: pidfile error text");
 	free(errors);
 	conf_unref(&c);
 	(void)dir;

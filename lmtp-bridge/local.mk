@@ -43,7 +43,8 @@ t_0500_lmtp_proto_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
 t_0501_lmtp_router_t_SOURCES = t/0501-lmtp-router.c
 t_0501_lmtp_router_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0501_lmtp_router_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
-t_0502_lmtp_proto_fuzz_t_SOURCES = t/fuzz-lmtp-proto.c
+t_0502_lmtp_proto_fuzz_t_SOURCES = t/fuzz-lmtp-proto.c \
+	t/fuzz-driver.c t/fuzz-driver.h
 t_0502_lmtp_proto_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0502_lmtp_proto_fuzz_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
 
@@ -63,7 +64,8 @@ check_PROGRAMS += $(T_LDAP_UNIT)
 t_0530_ldap_filter_t_SOURCES = t/0530-ldap-filter.c
 t_0530_ldap_filter_t_CFLAGS = $(T_UNIT_CFLAGS) $(LDAP_CFLAGS)
 t_0530_ldap_filter_t_LDADD = $(T_UNIT_LDADD)
-t_0532_ldap_filter_fuzz_t_SOURCES = t/fuzz-ldap-filter.c
+t_0532_ldap_filter_fuzz_t_SOURCES = t/fuzz-ldap-filter.c \
+	t/fuzz-driver.c t/fuzz-driver.h
 t_0532_ldap_filter_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS) $(LDAP_CFLAGS)
 t_0532_ldap_filter_fuzz_t_LDADD = $(T_UNIT_LDADD)
 T_LDAP_SHELL = t/0531-lmtp-bridge-ldap.t

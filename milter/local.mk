@@ -83,7 +83,8 @@ t_0430_milter_dmarc_t_SOURCES = t/0430-milter-dmarc.c
 t_0430_milter_dmarc_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0430_milter_dmarc_t_LDADD = $(T_MILTER_LDADD)
 ## the From parser's libFuzzer target, with its plain driver
-t_0433_milter_fuzz_dmarc_from_t_SOURCES = t/fuzz-milter-dmarc-from.c
+t_0433_milter_fuzz_dmarc_from_t_SOURCES = t/fuzz-milter-dmarc-from.c \
+	t/fuzz-driver.c t/fuzz-driver.h
 t_0433_milter_fuzz_dmarc_from_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0433_milter_fuzz_dmarc_from_t_LDADD = $(T_MILTER_LDADD)
 T_DMARC_SHELL = t/0431-milter-dmarc.t t/0432-milter-dmarc-miltertest.t

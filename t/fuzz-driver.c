@@ -12,7 +12,8 @@
  *	For `make check` with gcc: feeds LLVMFuzzerTestOneInput() the
  *	corpus files named on the command line, the seeds, then 30000
  *	deterministic mutations of the seeds (bit flips, truncation,
- *	inserted special characters, random bytes), so a crash or a
+ *	inserted special characters, random bytes, the input repeated --
+ *	pipelined commands for protocol parsers), so a crash or a
  *	sanitizer report fails the test.  Built with clang
  *	-fsanitize=fuzzer, the target's own file is used without this.
  *--*/
@@ -58,7 +59,7 @@ fuzz_driver_main(int argc, char **argv, const char *const *seeds,
 		 size_t nseeds, const char *specials)
 {
 	size_t nspecials = strlen(specials);
-	uint8_t buf[1024];
+	static uint8_t buf[8192];
 	uint32_t st = 0x2545f491;
 	size_t i, n, len, runs = 0;
 	int k, a, failed = 0;
@@ -76,13 +77,13 @@ fuzz_driver_main(int argc, char **argv, const char *const *seeds,
 	for (n = 0; n < 30000; n++, runs++) {
 		i = fuzz_rand(&st) % (nseeds);
 		len = strlen(seeds[i]);
-		if (len > sizeof(buf) - 16)
-			len = sizeof(buf) - 16;
+		if (len > sizeof(buf) / 2 - 16)
+			len = sizeof(buf) / 2 - 16;
 		memcpy(buf, seeds[i], len);
 		for (a = (int)(fuzz_rand(&st) % 6); a >= 0; a--) {
 			size_t pos = len ? fuzz_rand(&st) % (len + 1) : 0;
 
-			switch (fuzz_rand(&st) % 4) {
+			switch (fuzz_rand(&st) % 5) {
 			case 0:		/* flip a byte */
 				if (pos < len)
 					buf[pos] ^= (uint8_t)(1u
@@ -99,6 +100,12 @@ fuzz_driver_main(int argc, char **argv, const char *const *seeds,
 						fuzz_rand(&st) %
 						nspecials];
 					len++;
+				}
+				break;
+			case 3:		/* repeat the input */
+				if (2 * len < sizeof(buf)) {
+					memcpy(buf + len, buf, len);
+					len *= 2;
 				}
 				break;
 			default:	/* a random byte */

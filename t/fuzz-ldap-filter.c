@@ -17,8 +17,8 @@
  *	    $(top_srcdir)/lib/ldapc.c $(top_srcdir)/lib/xalloc.c \
  *	    $(top_srcdir)/lib/log.c lib/libelemta.a -lconfuse -lldap -llber \
  *	    -lpthread -o fuzz-ldap-filter && ./fuzz-ldap-filter
- *	main() is a gcc-runnable driver that make check runs as a TAP
- *	test: a built-in table of keys plus deterministic random ones.
+ *	main() runs it under gcc as a TAP test through t/fuzz-driver.c:
+ *	a built-in table of keys plus deterministic mutations of them.
  *--*/
 #include "config.h"
 
@@ -27,9 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-driver.h"
 #include "ldapc.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const fuzz_tmpls[] = {
 	"(|(mail=%s)(mailAlias=%s)(mailAlternateAddress=%s))",
@@ -93,32 +92,12 @@ static const char *const fuzz_corpus[] = {
 	"caf\xc3\xa9@x.test",
 };
 
-/* main - the corpus, then deterministic random keys */
+/* main - the shared gcc driver (t/fuzz-driver.c) */
 int
-main(void)
+main(int argc, char **argv)
 {
-	unsigned long seed = 12345;
-	char buf[64];
-	size_t i, j, n;
-	static const char alphabet[] = "a@*()\\\0%sdu+.";
-
-	printf("1..2\n");
-	for (i = 0; i < sizeof(fuzz_corpus) / sizeof(fuzz_corpus[0]); i++)
-		LLVMFuzzerTestOneInput((const uint8_t *)fuzz_corpus[i],
-				       strlen(fuzz_corpus[i]));
-	printf("ok 1 - corpus of %zu keys\n",
-	       sizeof(fuzz_corpus) / sizeof(fuzz_corpus[0]));
-	for (i = 0; i < 20000; i++) {
-		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
-		n = (seed >> 33) % sizeof(buf);
-		for (j = 0; j < n; j++) {
-			seed = seed * 6364136223846793005UL + 1UL;
-			buf[j] = alphabet[(seed >> 33)
-					  % (sizeof(alphabet) - 1)];
-		}
-		LLVMFuzzerTestOneInput((const uint8_t *)buf, n);
-	}
-	printf("ok 2 - 20000 random keys keep the filter's structure\n");
-	return 0;
+	return fuzz_driver_main(argc, argv, fuzz_corpus,
+				sizeof(fuzz_corpus) / sizeof(fuzz_corpus[0]),
+				"a@*()\\%sdu+.");
 }
 #endif

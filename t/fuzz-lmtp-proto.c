@@ -16,9 +16,9 @@
  *	    -I. -Ilib -Ilmtp-bridge t/fuzz-lmtp-proto.c \
  *	    lmtp-bridge/lmtp-proto.c lib/xalloc.c lib/log.c
  *	(from a configured build dir, with -I for config.h).  Without it,
- *	main() is a gcc-runnable driver that make check runs as a TAP
- *	test: the seed corpus below, files named on the command line, and
- *	a fixed number of deterministic mutations of the seeds.
+ *	main() runs it under gcc as a TAP test through t/fuzz-driver.c:
+ *	the seeds below, files named on the command line, and
+ *	deterministic mutations of the seeds.
  *--*/
 #include "config.h"
 
@@ -28,9 +28,8 @@
 #include <string.h>
 
 #include "../lmtp-bridge/lmtp-proto.h"
+#include "fuzz-driver.h"
 #include "xalloc.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* fuzz_sink - accept the body, fail on a marker */
 static int
@@ -137,72 +136,13 @@ static const char *const seeds[] = {
 	"250-2.0.0 a\r\n250 b\r\n",
 };
 
-/* fuzz_mutate - a deterministic variant of buf (xorshift) */
-static size_t
-fuzz_mutate(uint8_t *buf, size_t len, size_t cap, uint32_t *st)
-{
-	int k, ops;
-	uint32_t x;
-
-	for (ops = 1 + (int)(*st % 8), k = 0; k < ops; k++) {
-		x = *st;
-		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-		*st = x;
-		switch (x % 4) {
-		case 0:
-			if (len)
-				buf[(x >> 8) % len] = (uint8_t)(x >> 16);
-			break;
-		case 1:
-			if (len < cap)
-				buf[len++] = "\r\n.<>:@ "[(x >> 8) % 8];
-			break;
-		case 2:
-			if (len)
-				len -= 1 + (x >> 8) % (len < 8 ? len : 8);
-			break;
-		case 3:
-			if (len && len < cap / 2) {
-				memcpy(buf + len, buf, len);
-				len *= 2;
-			}
-			break;
-		}
-	}
-	return len;
-}
-
-/* main - TAP driver: seeds, files, then mutations */
+/* main - the shared gcc driver (t/fuzz-driver.c) */
 int
 main(int argc, char **argv)
 {
-	static uint8_t buf[8192];
-	size_t i, n, len, runs = 0;
-	uint32_t st = 20240605;
-	FILE *fp;
-	int a;
-
-	for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++, runs++)
-		LLVMFuzzerTestOneInput((const uint8_t *)seeds[i],
-				       strlen(seeds[i]));
-	for (a = 1; a < argc; a++, runs++) {
-		if ((fp = fopen(argv[a], "rb")) == NULL)
-			continue;
-		len = fread(buf, 1, sizeof(buf), fp);
-		fclose(fp);
-		LLVMFuzzerTestOneInput(buf, len);
-	}
-	for (n = 0; n < 100000; n++, runs++) {
-		const char *seed = seeds[n % (sizeof(seeds) / sizeof(seeds[0]))];
-
-		len = strlen(seed);
-		memcpy(buf, seed, len);
-		len = fuzz_mutate(buf, len, sizeof(buf), &st);
-		LLVMFuzzerTestOneInput(buf, len);
-	}
-	printf("1..1\nok 1 - %zu fuzz inputs ran without a crash or a "
-	       "miscounted reply\n", runs);
-	return 0;
+	return fuzz_driver_main(argc, argv, seeds,
+				sizeof(seeds) / sizeof(seeds[0]),
+				"\r\n.<>:@ ");
 }
 
 #endif

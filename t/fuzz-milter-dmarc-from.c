@@ -20,8 +20,7 @@
  *	a domain for dmarc_psl_orgdomain() and dmarc_aligned().
  *
  *	Without FUZZ_LIBFUZZER, main() runs the seeds and deterministic
- *	mutations of them (byte flips, truncations, special characters)
- *	and prints TAP.
+ *	mutations of them through t/fuzz-driver.c and prints TAP.
  *--*/
 #include "config.h"
 
@@ -31,10 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-driver.h"
 #include "milter-dmarc.h"
 #include "xalloc.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct dmarc_psl *fuzz_psl;
 
@@ -100,35 +98,16 @@ static const char *const seeds[] = {
 	"<>",
 	"",
 };
-static const char specials[] = "<>()\",;:@.\\ \t\n";
-
-/* main - seeds and deterministic mutations, as TAP */
+/* main - the shared gcc driver (t/fuzz-driver.c) */
 int
-main(void)
+main(int argc, char **argv)
 {
-	size_t i, j, k, len, runs = 0;
-	unsigned char buf[512];
+	int rc;
 
-	for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
-		len = strlen(seeds[i]);
-		LLVMFuzzerTestOneInput((const uint8_t *)seeds[i], len);
-		runs++;
-		for (j = 0; j < len && len < sizeof(buf); j++) {
-			for (k = 0; k < sizeof(specials); k++) {
-				memcpy(buf, seeds[i], len);
-				buf[j] = (unsigned char)specials[k];
-				LLVMFuzzerTestOneInput(buf, len);
-				LLVMFuzzerTestOneInput(buf, j + 1);
-				runs += 2;
-			}
-			memcpy(buf, seeds[i], len);
-			buf[j] ^= 0x80;
-			LLVMFuzzerTestOneInput(buf, len);
-			runs++;
-		}
-	}
+	rc = fuzz_driver_main(argc, argv, seeds,
+			      sizeof(seeds) / sizeof(seeds[0]),
+			      "<>()\",;:@.\\ \t\n");
 	dmarc_psl_free(&fuzz_psl);
-	printf("1..1\nok 1 - %zu inputs, no crash, invariants hold\n", runs);
-	return 0;
+	return rc;
 }
 #endif

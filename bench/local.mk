@@ -11,3 +11,10 @@ noinst_PROGRAMS += bench/dkim-sign-bench
 bench_dkim_sign_bench_SOURCES = bench/dkim-sign-bench.c
 bench_dkim_sign_bench_CFLAGS = $(T_MILTER_CFLAGS)
 bench_dkim_sign_bench_LDADD = $(T_MILTER_LDADD)
+
+## elemta-policyd against postfwd: bench/policyd-load is the load
+## generator (100 persistent connections, Postfix's request mix).
+BENCHES += bench/policyd
+EXTRA_DIST += bench/policyd
+noinst_PROGRAMS += bench/policyd-load
+bench_policyd_load_SOURCES = bench/policyd-load.c

@@ -10,6 +10,7 @@ policyd_libpolicyd_a_SOURCES = \
 	policyd/policyd-table.c policyd/policyd-table.h \
 	policyd/policyd-store.h policyd/policyd-store-sqlite.c \
 	policyd/policyd-store-redis.c policyd/policyd-store-redis.h \
+	policyd/policyd-keys.c policyd/policyd-keys.h \
 	policyd/policyd-policy.c policyd/policyd-policy.h
 policyd_libpolicyd_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
 	$(HIREDIS_CFLAGS)
@@ -35,6 +36,7 @@ T_POLICYD_UNIT = \
 	t/0301-policyd-limit.t \
 	t/0302-policyd-policy.t \
 	t/0303-policyd-fuzz-proto.t \
+	t/0304-policyd-ladder.t \
 	t/0320-policyd-redis.t
 check_PROGRAMS += $(T_POLICYD_UNIT)
 T_POLICYD_LDADD = policyd/libpolicyd.a $(T_UNIT_LDADD)
@@ -53,6 +55,10 @@ t_0303_policyd_fuzz_proto_t_SOURCES = t/fuzz-policyd-proto.c
 t_0303_policyd_fuzz_proto_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
 t_0303_policyd_fuzz_proto_t_LDADD = $(T_POLICYD_LDADD)
 
+t_0304_policyd_ladder_t_SOURCES = t/0304-policyd-ladder.c
+t_0304_policyd_ladder_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
+t_0304_policyd_ladder_t_LDADD = $(T_POLICYD_LDADD)
+
 t_0320_policyd_redis_t_SOURCES = t/0320-policyd-redis.c
 t_0320_policyd_redis_t_CFLAGS = $(T_UNIT_CFLAGS) $(HIREDIS_CFLAGS) \
 	-I$(top_srcdir)/policyd
@@ -64,11 +70,12 @@ t_0320_policyd_redis_t_LDADD = $(T_POLICYD_LDADD)
 T_POLICYD_SHELL = \
 	t/0310-policyd-postfix.t \
 	t/0311-policyd-badinput.t \
+	t/0312-policyd-ladder-postfix.t \
 	t/0321-policyd-redis-script.t \
 	t/0322-policyd-redis-nodes.t \
 	t/0323-policyd-redis-postfix.t
 dist_check_SCRIPTS += $(T_POLICYD_SHELL)
-EXTRA_DIST += t/data/policyd-proto
+EXTRA_DIST += t/data/policyd-proto t/lib/policyd.sh
 
 TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)
 SANITIZE_TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)

@@ -9,6 +9,7 @@
  *--*/
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -22,6 +23,88 @@ static const char *const policyd_fail_actions[] = { "dunno", "defer", NULL };
 static const char *const policyd_stores[] = { "sqlite", "redis", NULL };
 static const char *const policyd_fallbacks[] = { "fail_action", "local",
 						 NULL };
+/* in enum order (policyd-options.h) */
+static const char *const policyd_keys[] = { "client_ip", "sasl_user",
+	"sender", "sender_domain", "recipient_domain", "listener", "global",
+	NULL };
+static const char *const policyd_units[] = { "messages", "recipients",
+					     "bytes", NULL };
+static const char *const policyd_actions[] = { "warn", "hold", "defer",
+					       "reject", NULL };
+static const char *const policyd_clients_names[] = { "all",
+	"unauthenticated", "authenticated", NULL };
+
+/* policyd_conf_action_name - the configuration word of an action */
+const char *
+policyd_conf_action_name(enum policyd_action a)
+{
+	return policyd_actions[a];
+}
+
+/* policyd_conf_enum - index of value in names, or -1 */
+static int
+policyd_conf_enum(const char *const *names, const char *value)
+{
+	int i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(names[i], value) == 0)
+			return i;
+	return -1;
+}
+
+/* policyd_conf_parse_cidr - an address with an optional /bits */
+int
+policyd_conf_parse_cidr(const char *s, int *family, unsigned char *addr,
+			int *bits, char *err, size_t errlen)
+{
+	char text[INET6_ADDRSTRLEN + 8], *slash, *end;
+	long b;
+	int max;
+
+	memset(addr, 0, 16);
+	if (strlen(s) >= sizeof(text)) {
+		x_err(err, errlen, "bad network '%.60s'", s);
+		return -1;
+	}
+	strcpy(text, s);
+	if ((slash = strchr(text, '/')) != NULL)
+		*slash++ = '\0';
+	if (inet_pton(AF_INET, text, addr) == 1) {
+		*family = 4;
+		max = 32;
+	} else if (inet_pton(AF_INET6, text, addr) == 1) {
+		*family = 6;
+		max = 128;
+	} else {
+		x_err(err, errlen, "bad network '%s' (examples: 192.0.2.0/24,"
+		      " 2001:db8::/32, 192.0.2.7)", s);
+		return -1;
+	}
+	b = max;
+	if (slash != NULL) {
+		errno = 0;
+		b = strtol(slash, &end, 10);
+		if (*slash < '0' || *slash > '9' || *end != '\0' || errno
+		    || b > max) {
+			x_err(err, errlen, "bad prefix length in '%s' (0-%d)",
+			      s, max);
+			return -1;
+		}
+	}
+	*bits = (int)b;
+	return 0;
+}
+
+/* policyd_conf_check_cidr - CONF_CHECK_FUNC for networks */
+static int
+policyd_conf_check_cidr(const char *value, char *err, size_t errlen)
+{
+	unsigned char a[16];
+	int f, b;
+
+	return policyd_conf_parse_cidr(value, &f, a, &b, err, errlen);
+}
 
 /* policyd_conf_parse_rate - "N/PERIOD" into a struct policyd_rate */
 int
@@ -86,6 +169,22 @@ policyd_conf_check_rate(const char *value, char *err, size_t errlen)
 	return policyd_conf_parse_rate(value, &r, err, errlen);
 }
 
+/* One "limit NAME { }" sub-section; checked in policyd_conf_load_limit
+ * (see policyd-options.h). */
+static cfg_opt_t policyd_limit_opts[] = {
+	CFG_STR("key", "client_ip", CFGF_NONE),
+	CFG_INT("prefix_v4", 32, CFGF_NONE),
+	CFG_INT("prefix_v6", 64, CFGF_NONE),
+	CFG_STR("unit", "messages", CFGF_NONE),
+	CFG_INT("rate", -1, CFGF_NONE),
+	CFG_INT_CB("period", 3600, CFGF_NONE, conf_cb_duration),
+	CFG_STR("action", "defer", CFGF_NONE),
+	CFG_STR("clients", "all", CFGF_NONE),
+	CFG_BOOL("dry_run", cfg_false, CFGF_NONE),
+	CFG_STR("prepend", "", CFGF_NONE),
+	CFG_END()
+};
+
 static cfg_opt_t policyd_opts[] = {
 	DAEMON_CONF_OPTS("inet:127.0.0.1:10040", ""),
 	CFG_INT_CB("idle_timeout", 600, CFGF_NONE, conf_cb_duration),
@@ -99,6 +198,10 @@ static cfg_opt_t policyd_opts[] = {
 	CFG_STR("store_fail_action", "dunno", CFGF_NONE),
 	CFG_STR("store", "sqlite", CFGF_NONE),
 	CFG_STR("store_fallback", "fail_action", CFGF_NONE),
+	CFG_STR_LIST("exempt_networks", "{}", CFGF_NONE),
+	CFG_STR_LIST("exempt_sasl_users", "{}", CFGF_NONE),
+	CFG_SEC("limit", policyd_limit_opts,
+		CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
 };
 
@@ -118,8 +221,192 @@ static const struct conf_check policyd_checks[] = {
 	  NULL },
 	{ "store", CONF_CHECK_ENUM, 0, 0, policyd_stores, NULL },
 	{ "store_fallback", CONF_CHECK_ENUM, 0, 0, policyd_fallbacks, NULL },
+	{ "exempt_networks", CONF_CHECK_FUNC, 0, 0, NULL,
+	  policyd_conf_check_cidr },
 	CONF_CHECK_END
 };
+
+/* policyd_conf_limit_enum - one enum option of a limit sub-section */
+static int
+policyd_conf_limit_enum(cfg_t *ls, const char *key, const char *const *names,
+			int *out, char *err, size_t errlen)
+{
+	const char *v = cfg_getstr(ls, key);
+	char list[200] = "";
+	int i;
+
+	if ((*out = policyd_conf_enum(names, v)) >= 0)
+		return 0;
+	for (i = 0; names[i] != NULL; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+			 "%s%s", i ? ", " : "", names[i]);
+	x_err(err, errlen, "limit '%s': %s: unknown value '%s' (%s)",
+	      cfg_title(ls), key, v, list);
+	return -1;
+}
+
+/* policyd_conf_load_limit - one limit sub-section, checked */
+static int
+policyd_conf_load_limit(cfg_t *ls, struct policyd_limit_conf *l, char *err,
+			size_t errlen)
+{
+	const char *name = cfg_title(ls);
+	long rate = cfg_getint(ls, "rate"), period = cfg_getint(ls, "period");
+	int k, u, a, c;
+
+	if (*name == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+	    != strlen(name) || strlen(name) > 64) {
+		x_err(err, errlen, "limit '%.64s': a name is 1-64 letters,"
+		      " digits, '_' or '-'", name);
+		return -1;
+	}
+	if (policyd_conf_limit_enum(ls, "key", policyd_keys, &k, err,
+				    errlen) < 0
+	    || policyd_conf_limit_enum(ls, "unit", policyd_units, &u, err,
+				       errlen) < 0
+	    || policyd_conf_limit_enum(ls, "action", policyd_actions, &a,
+				       err, errlen) < 0
+	    || policyd_conf_limit_enum(ls, "clients", policyd_clients_names,
+				       &c, err, errlen) < 0)
+		return -1;
+	if (rate < 0 || rate > 1000000000000L) {
+		x_err(err, errlen, "limit '%s': rate %s (0-1000000000000;"
+		      " 0 switches it off)", name, rate == -1
+		      ? "is not set" : "out of range");
+		return -1;
+	}
+	if (period < 1 || period > 366L * 86400) {
+		x_err(err, errlen, "limit '%s': period out of range (1s-366d)",
+		      name);
+		return -1;
+	}
+	if (cfg_getint(ls, "prefix_v4") < 8 || cfg_getint(ls, "prefix_v4") > 32
+	    || cfg_getint(ls, "prefix_v6") < 16
+	    || cfg_getint(ls, "prefix_v6") > 128) {
+		x_err(err, errlen, "limit '%s': prefix_v4 is 8-32, prefix_v6"
+		      " 16-128", name);
+		return -1;
+	}
+	if (strchr(cfg_getstr(ls, "prepend"), '\n') != NULL
+	    || strlen(cfg_getstr(ls, "prepend")) > 200) {
+		x_err(err, errlen, "limit '%s': prepend: one line of at most"
+		      " 200 bytes", name);
+		return -1;
+	}
+	l->name = x_strdup(name);
+	l->key = (enum policyd_key)k;
+	l->unit = (enum policyd_unit)u;
+	l->action = (enum policyd_action)a;
+	l->clients = (enum policyd_clients)c;
+	l->rate.max = (unsigned long)rate;
+	l->rate.period = period;
+	l->prefix_v4 = (int)cfg_getint(ls, "prefix_v4");
+	l->prefix_v6 = (int)cfg_getint(ls, "prefix_v6");
+	l->dry_run = cfg_getbool(ls, "dry_run") ? 1 : 0;
+	l->prepend = conf_strdup_opt(ls, "prepend");
+	return 0;
+}
+
+/* policyd_conf_strlist - copy a list option */
+static char **
+policyd_conf_strlist(cfg_t *sec, const char *key, size_t *n)
+{
+	char **v;
+	size_t i;
+
+	*n = cfg_size(sec, key);
+	v = x_calloc(*n + 1, sizeof(*v));
+	for (i = 0; i < *n; i++)
+		v[i] = x_strdup(cfg_getnstr(sec, key, (unsigned)i));
+	return v;
+}
+
+/* policyd_conf_strlist_free - free a copied list */
+static void
+policyd_conf_strlist_free(char ***vp, size_t n)
+{
+	size_t i;
+
+	if (*vp == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		x_free(&(*vp)[i]);
+	x_free(vp);
+}
+
+/* policyd_conf_limit_copy - a deep copy of one limit */
+static void
+policyd_conf_limit_copy(struct policyd_limit_conf *to,
+			const struct policyd_limit_conf *from)
+{
+	*to = *from;
+	to->name = x_strdup(from->name);
+	to->prepend = from->prepend ? x_strdup(from->prepend) : NULL;
+}
+
+/* policyd_conf_has_limit - is name one of c's sub-sections? */
+static int
+policyd_conf_has_limit(const struct policyd_conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nlimits; i++)
+		if (strcmp(c->limits[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* policyd_conf_limits - the built-ins, then the sub-sections */
+struct policyd_limit_conf *
+policyd_conf_limits(const struct policyd_conf *c, size_t *n)
+{
+	struct policyd_limit_conf *l, b;
+	size_t i;
+
+	l = x_calloc(c->nlimits + 2, sizeof(*l));
+	*n = 0;
+	memset(&b, 0, sizeof(b));
+	b.prefix_v4 = c->client_ipv4_prefix;
+	b.prefix_v6 = c->client_ipv6_prefix;
+	b.unit = POLICYD_UNIT_MESSAGES;
+	b.action = POLICYD_ACTION_DEFER;
+	if (c->client_message_limit.max > 0
+	    && !policyd_conf_has_limit(c, "client_message")) {
+		b.name = (char *)"client_message";
+		b.key = POLICYD_KEY_CLIENT_IP;
+		b.clients = POLICYD_CLIENTS_UNAUTHENTICATED;
+		b.rate = c->client_message_limit;
+		policyd_conf_limit_copy(&l[(*n)++], &b);
+	}
+	if (c->sasl_user_message_limit.max > 0
+	    && !policyd_conf_has_limit(c, "sasl_user_message")) {
+		b.name = (char *)"sasl_user_message";
+		b.key = POLICYD_KEY_SASL_USER;
+		b.clients = POLICYD_CLIENTS_AUTHENTICATED;
+		b.rate = c->sasl_user_message_limit;
+		policyd_conf_limit_copy(&l[(*n)++], &b);
+	}
+	for (i = 0; i < c->nlimits; i++)
+		if (c->limits[i].rate.max > 0)
+			policyd_conf_limit_copy(&l[(*n)++], &c->limits[i]);
+	return l;
+}
+
+/* policyd_conf_limits_free - free what policyd_conf_limits returned */
+void
+policyd_conf_limits_free(struct policyd_limit_conf **lp, size_t n)
+{
+	size_t i;
+
+	if (*lp == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		x_free(&(*lp)[i].name);
+		x_free(&(*lp)[i].prepend);
+	}
+	x_free(lp);
+}
 
 /* policyd_conf_load - copy the [policyd] section into struct policyd_conf */
 static int
@@ -127,6 +414,7 @@ policyd_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 {
 	struct policyd_conf *c = out;
 	const char *fa;
+	size_t i, n;
 
 	if (daemon_conf_load(sec, &c->daemon, err, errlen) < 0)
 		return -1;
@@ -150,6 +438,19 @@ policyd_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 		? POLICYD_STORE_REDIS : POLICYD_STORE_SQLITE;
 	c->store_fallback = strcmp(cfg_getstr(sec, "store_fallback"), "local")
 		== 0 ? POLICYD_FALLBACK_LOCAL : POLICYD_FALLBACK_ACTION;
+	c->exempt_networks = policyd_conf_strlist(sec, "exempt_networks",
+						  &c->nexempt_networks);
+	c->exempt_sasl_users = policyd_conf_strlist(sec, "exempt_sasl_users",
+						    &c->nexempt_sasl_users);
+	n = cfg_size(sec, "limit");
+	c->limits = x_calloc(n + 1, sizeof(*c->limits));
+	for (i = 0; i < n; i++) {
+		if (policyd_conf_load_limit(cfg_getnsec(sec, "limit",
+							(unsigned)i),
+					    &c->limits[i], err, errlen) < 0)
+			return -1;
+		c->nlimits++;
+	}
 	return 0;
 }
 
@@ -161,6 +462,10 @@ policyd_conf_release(void *out)
 
 	daemon_conf_release(&c->daemon);
 	x_free(&c->store_path);
+	policyd_conf_strlist_free(&c->exempt_networks, c->nexempt_networks);
+	policyd_conf_strlist_free(&c->exempt_sasl_users,
+				  c->nexempt_sasl_users);
+	policyd_conf_limits_free(&c->limits, c->nlimits);
 }
 
 const struct conf_section policyd_conf_section = {

@@ -12,6 +12,13 @@
  *	Rates are written "N/PERIOD": "100/1h" is 100 per any hour, the
  *	period a duration (s, m, h, d, w; a bare number is seconds).  N = 0
  *	("0/1h", or just "0") switches the limit off.
+ *
+ *	Limits: besides the two built-in ones (client_message from
+ *	client_message_limit, sasl_user_message from sasl_user_message_limit),
+ *	any number of "limit NAME { ... }" sub-sections.  A sub-section
+ *	named like a built-in replaces it.  Sub-sections cannot be set with
+ *	-o (libconfuse sections are not options); their values are checked
+ *	in load(), with the limit's name in the message.
  *--*/
 #ifndef ELEMTA_POLICYD_OPTIONS_H
 #define ELEMTA_POLICYD_OPTIONS_H
@@ -41,6 +48,48 @@ enum policyd_fallback {
 	POLICYD_FALLBACK_LOCAL,		/* Redis down: the local store */
 };
 
+enum policyd_key {
+	POLICYD_KEY_CLIENT_IP,		/* client_address, by prefix */
+	POLICYD_KEY_SASL_USER,		/* sasl_username */
+	POLICYD_KEY_SENDER,		/* envelope sender */
+	POLICYD_KEY_SENDER_DOMAIN,
+	POLICYD_KEY_RECIPIENT_DOMAIN,	/* one per recipient domain */
+	POLICYD_KEY_LISTENER,		/* policy_context, else server_port */
+	POLICYD_KEY_GLOBAL,		/* one key for everything */
+};
+
+enum policyd_unit {
+	POLICYD_UNIT_MESSAGES,		/* at the first RCPT/DATA/EOM */
+	POLICYD_UNIT_RECIPIENTS,	/* at RCPT, or recipient_count */
+	POLICYD_UNIT_BYTES,		/* size, at END-OF-MESSAGE */
+};
+
+/* The ladder, mildest first: the strongest hit decides the answer. */
+enum policyd_action {
+	POLICYD_ACTION_WARN,		/* log (and PREPEND a header) */
+	POLICYD_ACTION_HOLD,		/* HOLD: into the hold queue */
+	POLICYD_ACTION_DEFER,		/* 450 4.7.1 ... try again in N s */
+	POLICYD_ACTION_REJECT,		/* 550 5.7.1 */
+};
+
+enum policyd_clients {
+	POLICYD_CLIENTS_ALL,
+	POLICYD_CLIENTS_UNAUTHENTICATED,	/* no sasl_username */
+	POLICYD_CLIENTS_AUTHENTICATED,		/* a sasl_username */
+};
+
+struct policyd_limit_conf {
+	char *name;			/* the section title; metric label */
+	enum policyd_key key;
+	int prefix_v4, prefix_v6;	/* key = client_ip */
+	enum policyd_unit unit;
+	struct policyd_rate rate;	/* rate per period; max 0: off */
+	enum policyd_action action;
+	enum policyd_clients clients;
+	int dry_run;			/* log what it would do, answer DUNNO */
+	char *prepend;			/* warn: a header (NULL: none) */
+};
+
 struct policyd_conf {
 	struct daemon_conf daemon;	/* listen, metrics_listen, user... */
 	int idle_timeout;		/* seconds a connection may be idle */
@@ -54,6 +103,14 @@ struct policyd_conf {
 	enum policyd_fail_action store_fail_action;
 	enum policyd_store_kind store;
 	enum policyd_fallback store_fallback;
+	/* limit sub-sections, in file order (the built-ins are not here:
+	 * policyd_conf_limits() gives the effective list) */
+	struct policyd_limit_conf *limits;
+	size_t nlimits;
+	char **exempt_networks;		/* CIDRs, checked */
+	size_t nexempt_networks;
+	char **exempt_sasl_users;
+	size_t nexempt_sasl_users;
 };
 
 extern const struct conf_section policyd_conf_section;
@@ -61,5 +118,22 @@ extern const struct conf_section policyd_conf_section;
 /* policyd_conf_parse_rate - "100/1h" -> {100, 3600}; 0, or -1 + err */
 int policyd_conf_parse_rate(const char *s, struct policyd_rate *out,
 			    char *err, size_t errlen);
+
+/* policyd_conf_limits - the effective limits of c: the built-ins (unless
+ * a sub-section of that name replaces them, or their rate is 0), then
+ * the sub-sections; *n is set.  The array and its strings are new
+ * (policyd_conf_limits_free); the built-ins use client_ipv4_prefix and
+ * client_ipv6_prefix, unauthenticated and authenticated clients. */
+struct policyd_limit_conf *policyd_conf_limits(const struct policyd_conf *c,
+					       size_t *n);
+void policyd_conf_limits_free(struct policyd_limit_conf **lp, size_t n);
+
+/* policyd_conf_parse_cidr - "192.0.2.0/24", "2001:db8::/32", or a bare
+ * address into family (4 or 6), 16 address bytes and bits; 0 or -1 */
+int policyd_conf_parse_cidr(const char *s, int *family, unsigned char *addr,
+			    int *bits, char *err, size_t errlen);
+
+/* policyd_conf_action_name - "warn", "hold", "defer", "reject" */
+const char *policyd_conf_action_name(enum policyd_action a);
 
 #endif

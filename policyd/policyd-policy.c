@@ -4,13 +4,17 @@
  * SUMMARY
  *	from a policy request to an action: which limit, which key, when
  * DESCRIPTION
- *	See policyd-policy.h.  The transactions already counted are kept in
- *	a table by instance, forgotten at END-OF-MESSAGE or after
- *	POLICY_TXN_TTL_MS without a request (swept a slice per tick).
+ *	See policyd-policy.h.  Transactions are kept in a table by
+ *	instance: what each took (key, weight, when, where) so that an
+ *	abandon can give it back, and the recipients already counted.  A
+ *	finished transaction (END-OF-MESSAGE) keeps only a marker, so that
+ *	a retry counts nothing; it goes when its session moves on, or
+ *	after POLICY_TXN_TTL_MS without a request (swept a slice per tick).
  *--*/
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,29 +23,62 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "policyd-keys.h"
 #include "policyd-policy.h"
 #include "policyd-table.h"
 #include "xalloc.h"
 
 #define POLICY_TXN_TTL_MS	(10 * 60 * 1000)
 #define POLICY_TXN_SWEEP	256
+#define POLICY_MAX_RCPTS	1000	/* recipients remembered per txn */
+#define POLICY_MAX_TAKES	64	/* takes per request */
+
+/* Weight one transaction holds in one key. */
+struct policy_take {
+	char *key;		/* the store key */
+	struct policyd_limit lim;
+	int64_t at;		/* r.at of the take */
+	uint64_t weight;
+	int redis;		/* taken in Redis (else the local store) */
+};
 
 struct policy_txn {
 	int64_t seen;		/* last request of the transaction (ms) */
+	const struct policyd_session *owner;	/* NULL: none */
+	int done;		/* END-OF-MESSAGE answered */
+	struct policy_take *takes;
+	size_t ntakes;
+	char **rcpts;		/* recipients counted, lower-cased */
+	size_t nrcpts;
+};
+
+struct policyd_session {
+	char *inst;		/* the instance of its last request */
+	int eom_seen;		/* END-OF-MESSAGE requests come this way */
 };
 
 struct policy_limit {
-	const char *name;	/* "client_message", "sasl_user_message" */
+	struct policyd_limit_conf c;
 	struct policyd_limit lim;
 	char period[24];	/* "1h", for texts */
+	const char *prefix;	/* of store keys: "msg" or the name */
+	int lprefix;		/* "l:" before a name */
+};
+
+/* One limit's verdict in the request being answered. */
+struct policy_hit {
+	const struct policy_limit *pl;
+	char key[300];		/* TAG:VALUE */
+	struct policyd_limit_result r;
 };
 
 struct policyd_policy {
 	struct policyd_store *store;
 	struct policyd_table *txns;	/* instance -> struct policy_txn */
-	struct policy_limit client;
-	struct policy_limit user;
-	int v4prefix, v6prefix;
+	struct policyd_limit_conf *conf_limits;	/* owns names */
+	struct policy_limit *limits;
+	size_t nlimits;
+	struct policyd_exempt *exempt;
 	enum policyd_fail_action fail_action;
 	struct policyd_redis *redis;	/* NULL: the local store only */
 	enum policyd_fallback fallback;
@@ -49,6 +86,8 @@ struct policyd_policy {
 	int64_t now;			/* for the sweep callback */
 	struct metric *m_requests;	/* state, action */
 	struct metric *m_hits;		/* limit */
+	struct metric *m_dry;		/* limit */
+	struct metric *m_refunds;	/* reason */
 	struct metric *m_store_seconds;
 	struct metric *m_store_errors;	/* op */
 	struct metric *m_txns;
@@ -69,13 +108,17 @@ policyd_policy_new(struct policyd_store *store)
 
 	pol->store = store;
 	pol->txns = policyd_table_new();
-	pol->client.name = "client_message";
-	pol->user.name = "sasl_user_message";
 	pol->m_requests = metrics_counter("elemta_policyd_requests_total",
 					  "Policy requests answered",
 					  "state,action");
 	pol->m_hits = metrics_counter("elemta_policyd_limit_hits_total",
-				      "Requests refused by a limit", "limit");
+				      "Requests over a limit (its action"
+				      " taken)", "limit");
+	pol->m_dry = metrics_counter("elemta_policyd_limit_dry_run_hits_total",
+				     "Requests over a limit in dry_run"
+				     " (nothing done)", "limit");
+	pol->m_refunds = metrics_counter("elemta_policyd_refunds_total",
+					 "Counts given back", "reason");
 	pol->m_store_seconds = metrics_histogram(
 		"elemta_policyd_store_seconds",
 		"Time a limit check spent in the store", NULL,
@@ -104,13 +147,40 @@ policyd_policy_set_redis(struct policyd_policy *pol, struct policyd_redis *rs)
 	metric_set(pol->m_redis_up, 1);
 }
 
+/* policy_txn_free - free a transaction */
+static void
+policy_txn_free(void *v)
+{
+	struct policy_txn *txn = v;
+	size_t i;
+
+	for (i = 0; i < txn->ntakes; i++)
+		x_free(&txn->takes[i].key);
+	x_free(&txn->takes);
+	for (i = 0; i < txn->nrcpts; i++)
+		x_free(&txn->rcpts[i]);
+	x_free(&txn->rcpts);
+	x_free(&txn);
+}
+
+/* policy_limits_free - drop the configured limits */
+static void
+policy_limits_free(struct policyd_policy *pol)
+{
+	policyd_conf_limits_free(&pol->conf_limits, pol->nlimits);
+	x_free(&pol->limits);
+	pol->nlimits = 0;
+}
+
 /* policyd_policy_free - destroy (the store is the caller's) */
 void
 policyd_policy_free(struct policyd_policy **pp)
 {
 	if (*pp == NULL)
 		return;
-	policyd_table_free(&(*pp)->txns, free);
+	policyd_table_free(&(*pp)->txns, policy_txn_free);
+	policy_limits_free(*pp);
+	policyd_exempt_free(&(*pp)->exempt);
 	x_free(pp);
 }
 
@@ -128,13 +198,15 @@ policy_period_text(long s, char *out, size_t len)
 		snprintf(out, len, "%lds", s);
 }
 
-/* policy_limit_set - a limit from a configured rate */
-static void
-policy_limit_set(struct policy_limit *pl, const struct policyd_rate *r)
+/* policy_compat_prefix - the built-ins keep their keys of old ("msg:") */
+static int
+policy_compat_prefix(const struct policyd_limit_conf *c)
 {
-	pl->lim.max = r->max;
-	pl->lim.period_ms = (int64_t)r->period * 1000;
-	policy_period_text(r->period, pl->period, sizeof(pl->period));
+	return c->unit == POLICYD_UNIT_MESSAGES
+		&& ((strcmp(c->name, "client_message") == 0
+		     && c->key == POLICYD_KEY_CLIENT_IP)
+		    || (strcmp(c->name, "sasl_user_message") == 0
+			&& c->key == POLICYD_KEY_SASL_USER));
 }
 
 /* policyd_policy_configure - copy what the decisions need */
@@ -142,10 +214,25 @@ void
 policyd_policy_configure(struct policyd_policy *pol,
 			 const struct policyd_conf *c)
 {
-	policy_limit_set(&pol->client, &c->client_message_limit);
-	policy_limit_set(&pol->user, &c->sasl_user_message_limit);
-	pol->v4prefix = c->client_ipv4_prefix;
-	pol->v6prefix = c->client_ipv6_prefix;
+	struct policy_limit *pl;
+	size_t i, n;
+
+	policy_limits_free(pol);
+	pol->conf_limits = policyd_conf_limits(c, &n);
+	pol->limits = x_calloc(n + 1, sizeof(*pol->limits));
+	for (i = 0; i < n; i++) {
+		pl = &pol->limits[i];
+		pl->c = pol->conf_limits[i];
+		pl->lim.max = pl->c.rate.max;
+		pl->lim.period_ms = (int64_t)pl->c.rate.period * 1000;
+		policy_period_text(pl->c.rate.period, pl->period,
+				   sizeof(pl->period));
+		pl->lprefix = !policy_compat_prefix(&pl->c);
+		pl->prefix = pl->lprefix ? pl->c.name : "msg";
+	}
+	pol->nlimits = n;
+	policyd_exempt_free(&pol->exempt);
+	pol->exempt = policyd_exempt_new(c);
 	pol->fail_action = c->store_fail_action;
 	pol->fallback = c->store_fallback;
 }
@@ -249,161 +336,546 @@ policy_answer(struct policyd_policy *pol, const char *state,
 	return (size_t)n;
 }
 
-/* policy_store_failed - log, count, and apply store_fail_action */
-static size_t
-policy_store_failed(struct policyd_policy *pol, const struct policyd_req *req,
-		    const char *qid, const char *key, const char *why,
-		    char *reply, size_t replylen)
+/* policy_redis_state - note Redis going down or coming back */
+static void
+policy_redis_state(struct policyd_policy *pol, int ok, const char *why)
 {
-	const char *state = req->v[POLICYD_A_PROTOCOL_STATE];
-	int defer = pol->fail_action == POLICYD_FAIL_DEFER;
-
-	metric_inc(pol->m_store_errors, pol->redis ? "redis" : "take");
-	qid_warn(qid, "policyd store error key=%s error=\"%s\" action=%s"
-		 " (store_fail_action)", key, why, defer ? "defer" : "dunno");
-	if (defer)
-		return policy_answer(pol, state, "store_fail",
-				     "451 4.3.0 Rate limit service temporarily"
-				     " unavailable, try again later",
-				     reply, replylen);
-	return policy_answer(pol, state, "store_fail", "DUNNO", reply,
-			     replylen);
-}
-
-/* policy_redis_take - take in Redis; on failure, maybe the local store */
-static int
-policy_redis_take(struct policyd_policy *pol, const char *qid,
-		  const char *key, const struct policyd_limit *lim,
-		  int64_t now, struct policyd_limit_result *r, char *why,
-		  size_t whylen)
-{
-	int local = pol->fallback == POLICYD_FALLBACK_LOCAL;
-
-	if (policyd_redis_take(pol->redis, key, lim, 0, 1, 0, r, why,
-			       whylen) == 0) {
-		if (pol->redis_down) {
-			pol->redis_down = 0;
-			metric_set(pol->m_redis_up, 1);
-			msg_info("policyd redis store is back: counting in"
-				 " Redis again");
-		}
-		return 0;
-	}
-	if (!pol->redis_down) {
+	if (ok && pol->redis_down) {
+		pol->redis_down = 0;
+		metric_set(pol->m_redis_up, 1);
+		msg_info("policyd redis store is back: counting in Redis"
+			 " again");
+	} else if (!ok && !pol->redis_down) {
 		pol->redis_down = 1;
 		metric_set(pol->m_redis_up, 0);
 		msg_warn("policyd redis store failed: %s; until it is back, %s",
-			 why, local ? "counting in the local store"
-			 " (store_fallback = local)"
-			 : "store_fail_action answers");
+			 why, pol->fallback == POLICYD_FALLBACK_LOCAL
+			 ? "counting in the local store (store_fallback ="
+			 " local)" : "store_fail_action answers");
 	}
-	if (!local)
-		return -1;
-	metric_inc(pol->m_store_errors, "redis");
-	metric_inc(pol->m_fallbacks);
-	qid_debug(qid, "policyd redis failed (%s): key=%s counted in the"
-		  " local store", why, key);
-	return policyd_store_take(pol->store, key, lim, now, 1, 0, r, why,
-				  whylen);
 }
 
-/* policy_check_message - count one message against the right limit */
-static size_t
-policy_check_message(struct policyd_policy *pol,
-		     const struct policyd_req *req, int64_t now,
-		     char *reply, size_t replylen)
+/* policy_take - take or peek weight on key, in Redis or locally; sets
+ * *in_redis; 0, or -1 with why */
+static int
+policy_take(struct policyd_policy *pol, const char *qid, const char *key,
+	    const struct policyd_limit *lim, int64_t now, uint64_t weight,
+	    int peek, struct policyd_limit_result *r, int *in_redis,
+	    char *why, size_t whylen)
 {
-	const char *state = req->v[POLICYD_A_PROTOCOL_STATE];
-	const char *user = policy_val(req, POLICYD_A_SASL_USERNAME);
-	const char *inst = policy_val(req, POLICYD_A_INSTANCE);
-	const char *qid = req->v[POLICYD_A_QUEUE_ID];
-	const struct policy_limit *pl;
-	struct policyd_limit_result r;
-	struct policy_txn *txn;
-	char key[300], who[200], action[512], why[256];
-	double t0;
+	double t0 = policy_mono();
 	int rc;
 
-	if (qid == NULL || *qid == '\0')
-		qid = "NOQUEUE";
-	if (*inst && (txn = policyd_table_get(pol->txns, inst)) != NULL) {
-		txn->seen = now;	/* counted already: a retry, or more */
-		return policy_answer(pol, state, "dunno", "DUNNO", reply,
-				     replylen);
-	}
-	if (*user) {
-		pl = &pol->user;
-		snprintf(key, sizeof(key), "msg:user:%.256s", user);
-		snprintf(who, sizeof(who), "user %.150s", user);
-	} else {
-		pl = &pol->client;
-		policyd_policy_client_key(policy_val(req,
-						     POLICYD_A_CLIENT_ADDRESS),
-					  pol->v4prefix, pol->v6prefix, who,
-					  sizeof(who));
-		snprintf(key, sizeof(key), "msg:ip:%s", who);
-		memmove(who + 7, who, strlen(who) + 1);
-		memcpy(who, "client ", 7);
-	}
-	if (pl->lim.max == 0)
-		return policy_answer(pol, state, "dunno", "DUNNO", reply,
-				     replylen);
-	t0 = policy_mono();
-	if (pol->redis != NULL)
-		rc = policy_redis_take(pol, qid, key, &pl->lim, now, &r, why,
-				       sizeof(why));
-	else
-		rc = policyd_store_take(pol->store, key, &pl->lim, now, 1, 0,
-					&r, why, sizeof(why));
-	metric_observe(pol->m_store_seconds, policy_mono() - t0);
-	if (rc < 0)
-		return policy_store_failed(pol, req, qid, key, why, reply,
-					   replylen);
-	if (r.allowed) {
-		if (*inst) {
-			txn = x_malloc(sizeof(*txn));
-			txn->seen = now;
-			policyd_table_put(pol->txns, inst, txn);
+	*in_redis = 0;
+	if (pol->redis != NULL) {
+		rc = policyd_redis_take(pol->redis, key, lim, 0, weight, peek,
+					r, why, whylen);
+		policy_redis_state(pol, rc == 0, why);
+		if (rc == 0) {
+			*in_redis = 1;
+			goto out;
 		}
-		qid_debug(qid, "policyd action=dunno limit=%s key=%s used=%llu"
-			  " max=%llu state=%s", pl->name, key + 4,
-			  (unsigned long long)r.used + 1,
-			  (unsigned long long)pl->lim.max, state);
-		return policy_answer(pol, state, "dunno", "DUNNO", reply,
-				     replylen);
+		if (pol->fallback != POLICYD_FALLBACK_LOCAL)
+			goto out;
+		metric_inc(pol->m_store_errors, "redis");
+		metric_inc(pol->m_fallbacks);
+		qid_debug(qid, "policyd redis failed (%s): key=%s counted in"
+			  " the local store", why, key);
 	}
-	metric_inc(pol->m_hits, pl->name);
-	qid_info(qid, "policyd action=defer limit=%s key=%s used=%llu max=%llu"
-		 " period=%s retry=%lds state=%s client=%s[%s] sasl_username=%s"
-		 " sender=<%s> recipient=<%s>", pl->name, key + 4,
-		 (unsigned long long)r.used, (unsigned long long)pl->lim.max,
-		 pl->period, policyd_limit_retry_seconds(&r), state,
-		 policy_val(req, POLICYD_A_CLIENT_NAME),
-		 policy_val(req, POLICYD_A_CLIENT_ADDRESS), user,
-		 policy_val(req, POLICYD_A_SENDER),
-		 policy_val(req, POLICYD_A_RECIPIENT));
-	snprintf(action, sizeof(action), "450 4.7.1 Message rate limit exceeded"
-		 " for %s (%llu per %s), try again in %ld s", who,
-		 (unsigned long long)pl->lim.max, pl->period,
-		 policyd_limit_retry_seconds(&r));
-	return policy_answer(pol, state, "defer", action, reply, replylen);
+	rc = policyd_store_take(pol->store, key, lim, now, weight, peek, r,
+				why, whylen);
+out:
+	metric_observe(pol->m_store_seconds, policy_mono() - t0);
+	return rc;
 }
 
-/* policyd_policy_decide - answer one request */
+/* policy_refund - give one take back; logs a failure */
+static void
+policy_refund(struct policyd_policy *pol, const char *qid,
+	      const struct policy_take *t, const char *reason)
+{
+	char why[256];
+	int64_t back;
+
+	if (t->redis)
+		back = policyd_redis_refund(pol->redis, t->key, t->at,
+					    t->weight, why, sizeof(why));
+	else
+		back = policyd_store_refund(pol->store, t->key, &t->lim,
+					    t->at, t->weight, why,
+					    sizeof(why));
+	if (back < 0) {
+		metric_inc(pol->m_store_errors, "refund");
+		qid_warn(qid, "policyd refund failed key=%s weight=%llu"
+			 " error=\"%s\"", t->key,
+			 (unsigned long long)t->weight, why);
+		return;
+	}
+	metric_inc(pol->m_refunds, reason);
+	qid_debug(qid, "policyd refund key=%s weight=%llu given_back=%lld"
+		  " reason=%s", t->key, (unsigned long long)t->weight,
+		  (long long)back, reason);
+}
+
+/* policy_txn_abandon - refund an unfinished transaction and forget it;
+ * only on a connection that has sent END-OF-MESSAGE requests before:
+ * without the check in smtpd_end_of_data_restrictions, a finished
+ * message and an abandoned one look the same */
+static void
+policy_txn_abandon(struct policyd_policy *pol, const char *inst,
+		   const struct policyd_session *owner, const char *reason)
+{
+	struct policy_txn *txn = policyd_table_get(pol->txns, inst);
+	size_t i;
+
+	if (txn == NULL || txn->owner != owner)
+		return;
+	for (i = 0; owner->eom_seen && !txn->done && i < txn->ntakes; i++)
+		policy_refund(pol, "NOQUEUE", &txn->takes[i], reason);
+	policy_txn_free(policyd_table_del(pol->txns, inst));
+}
+
+/* policyd_policy_session_new - a connection's state */
+struct policyd_session *
+policyd_policy_session_new(void)
+{
+	return x_calloc(1, sizeof(struct policyd_session));
+}
+
+/* policyd_policy_session_end - the connection closed */
+void
+policyd_policy_session_end(struct policyd_policy *pol,
+			   struct policyd_session **sp, int64_t now)
+{
+	struct policyd_session *sess = *sp;
+
+	(void)now;
+	if (sess == NULL)
+		return;
+	if (sess->inst != NULL)
+		policy_txn_abandon(pol, sess->inst, sess, "disconnect");
+	x_free(&sess->inst);
+	x_free(sp);
+}
+
+/* policy_session_switch - a request of inst on sess: the previous
+ * transaction of the connection, if another, was abandoned */
+static void
+policy_session_switch(struct policyd_policy *pol,
+		      struct policyd_session *sess, const char *inst)
+{
+	if (sess->inst != NULL && strcmp(sess->inst, inst) == 0)
+		return;
+	if (sess->inst != NULL)
+		policy_txn_abandon(pol, sess->inst, sess, "abandoned");
+	x_free(&sess->inst);
+	sess->inst = x_strdup(inst);
+}
+
+/* policy_txn_has - has the transaction taken from key already? */
+static int
+policy_txn_has(const struct policy_txn *txn, const char *key)
+{
+	size_t i;
+
+	for (i = 0; txn != NULL && i < txn->ntakes; i++)
+		if (strcmp(txn->takes[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* policy_txn_has_rcpt - was this recipient counted already? */
+static int
+policy_txn_has_rcpt(const struct policy_txn *txn, const char *rcpt)
+{
+	size_t i;
+
+	for (i = 0; txn != NULL && i < txn->nrcpts; i++)
+		if (strcasecmp(txn->rcpts[i], rcpt) == 0)
+			return 1;
+	return 0;
+}
+
+/* policy_ulong - an attribute as a number (0 when absent or bad) */
+static uint64_t
+policy_ulong(const struct policyd_req *req, enum policyd_attr a)
+{
+	const char *v = req->v[a];
+	char *end;
+	unsigned long long n;
+
+	if (v == NULL || *v < '0' || *v > '9')
+		return 0;
+	n = strtoull(v, &end, 10);
+	return *end == '\0' ? (uint64_t)n : 0;
+}
+
+/* The request being answered. */
+struct policy_ctx {
+	const struct policyd_req *req;
+	const char *state, *qid, *inst;
+	int rcpt, data, eom;		/* which state */
+	int64_t now;
+	struct policy_txn *txn;		/* NULL: not seen before */
+	struct policy_take takes[POLICY_MAX_TAKES];
+	size_t ntakes;
+	struct policy_hit *hits;
+	size_t nhits;
+	int store_failed;		/* and store_fail_action = defer */
+	int store_errors;
+	char why[256];
+};
+
+/* policy_weight - what limit pl takes for key now: 0 nothing, else the
+ * weight (*peek: only look) */
+static uint64_t
+policy_weight(const struct policy_ctx *cx, const struct policy_limit *pl,
+	      const char *skey, int *peek)
+{
+	uint64_t n;
+
+	*peek = 0;
+	switch (pl->c.unit) {
+	case POLICYD_UNIT_MESSAGES:
+		return policy_txn_has(cx->txn, skey) ? 0 : 1;
+	case POLICYD_UNIT_RECIPIENTS:
+		if (cx->rcpt)
+			return 1;	/* a recipient not counted yet */
+		if (pl->c.key == POLICYD_KEY_RECIPIENT_DOMAIN
+		    || policy_txn_has(cx->txn, skey)
+		    || (cx->txn != NULL && cx->txn->nrcpts > 0))
+			return 0;
+		n = policy_ulong(cx->req, POLICYD_A_RECIPIENT_COUNT);
+		return n;
+	case POLICYD_UNIT_BYTES:
+		n = policy_ulong(cx->req, POLICYD_A_SIZE);
+		if (!cx->eom) {
+			*peek = 1;
+			return n > 0 ? n : 1;
+		}
+		return policy_txn_has(cx->txn, skey) ? 0 : n;
+	}
+	return 0;
+}
+
+/* policy_check_one - apply limit pl to key (TAG:VALUE) */
+static void
+policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
+		 const struct policy_limit *pl, const char *key)
+{
+	struct policyd_limit_result r;
+	struct policy_take *t;
+	struct policy_hit *h;
+	char skey[400];
+	uint64_t w;
+	int peek, in_redis;
+
+	snprintf(skey, sizeof(skey), "%s%s:%s", pl->lprefix ? "l:" : "",
+		 pl->prefix, key);
+	if ((w = policy_weight(cx, pl, skey, &peek)) == 0)
+		return;
+	if (!peek && cx->ntakes == POLICY_MAX_TAKES)
+		return;		/* (64 limits keyed per request: absurd) */
+	if (policy_take(pol, cx->qid, skey, &pl->lim, cx->now, w, peek, &r,
+			&in_redis, cx->why, sizeof(cx->why)) < 0) {
+		metric_inc(pol->m_store_errors, pol->redis ? "redis" : "take");
+		cx->store_errors++;
+		qid_warn(cx->qid, "policyd store error key=%s limit=%s"
+			 " error=\"%s\" action=%s (store_fail_action)",
+			 skey, pl->c.name, cx->why,
+			 pol->fail_action == POLICYD_FAIL_DEFER ? "defer"
+			 : "dunno");
+		if (pol->fail_action == POLICYD_FAIL_DEFER)
+			cx->store_failed = 1;
+		return;
+	}
+	if (r.allowed) {
+		if (peek)
+			return;
+		t = &cx->takes[cx->ntakes++];
+		t->key = x_strdup(skey);
+		t->lim = pl->lim;
+		t->at = r.at;
+		t->weight = w;
+		t->redis = in_redis;
+		qid_debug(cx->qid, "policyd action=dunno limit=%s key=%s"
+			  " used=%llu max=%llu state=%s", pl->c.name, key,
+			  (unsigned long long)(r.used + w),
+			  (unsigned long long)pl->lim.max, cx->state);
+		return;
+	}
+	cx->hits = x_realloc(cx->hits, (cx->nhits + 1) * sizeof(*cx->hits));
+	h = &cx->hits[cx->nhits++];
+	h->pl = pl;
+	snprintf(h->key, sizeof(h->key), "%s", key);
+	h->r = r;
+}
+
+/* policy_check_limit - apply one limit to the request (to each of its
+ * recipient domains at DATA and END-OF-MESSAGE) */
+static void
+policy_check_limit(struct policyd_policy *pol, struct policy_ctx *cx,
+		   const struct policy_limit *pl)
+{
+	char key[300];
+	size_t i;
+
+	if (pl->c.key == POLICYD_KEY_RECIPIENT_DOMAIN && !cx->rcpt
+	    && cx->txn != NULL && cx->txn->nrcpts > 0) {
+		for (i = 0; i < cx->txn->nrcpts; i++)
+			if (policyd_keys_value(&pl->c, cx->req,
+					       cx->txn->rcpts[i], key,
+					       sizeof(key)) == 0)
+				policy_check_one(pol, cx, pl, key);
+		return;
+	}
+	if (policyd_keys_value(&pl->c, cx->req, NULL, key, sizeof(key)) == 0)
+		policy_check_one(pol, cx, pl, key);
+}
+
+/* policy_unit_text - "Message", "Recipient", "Byte" */
+static const char *
+policy_unit_text(enum policyd_unit u)
+{
+	return u == POLICYD_UNIT_MESSAGES ? "Message"
+		: u == POLICYD_UNIT_RECIPIENTS ? "Recipient" : "Byte";
+}
+
+/* policy_log_hit - one line per limit over */
+static void
+policy_log_hit(struct policyd_policy *pol, const struct policy_ctx *cx,
+	       const struct policy_hit *h)
+{
+	const struct policy_limit *pl = h->pl;
+	const struct policyd_req *req = cx->req;
+
+	if (pl->c.dry_run)
+		metric_inc(pol->m_dry, pl->c.name);
+	else
+		metric_inc(pol->m_hits, pl->c.name);
+	qid_info(cx->qid, "policyd action=%s %slimit=%s key=%s used=%llu"
+		 " max=%llu period=%s retry=%lds state=%s client=%s[%s]"
+		 " sasl_username=%s sender=<%s> recipient=<%s>",
+		 policyd_conf_action_name(pl->c.action),
+		 pl->c.dry_run ? "dry_run=yes " : "", pl->c.name, h->key,
+		 (unsigned long long)h->r.used,
+		 (unsigned long long)pl->lim.max, pl->period,
+		 policyd_limit_retry_seconds(&h->r), cx->state,
+		 policy_val(req, POLICYD_A_CLIENT_NAME),
+		 policy_val(req, POLICYD_A_CLIENT_ADDRESS),
+		 policy_val(req, POLICYD_A_SASL_USERNAME),
+		 policy_val(req, POLICYD_A_SENDER),
+		 policy_val(req, POLICYD_A_RECIPIENT));
+}
+
+/* policy_hit_text - the answer of one hit */
+static void
+policy_hit_text(const struct policy_hit *h, char *out, size_t outlen)
+{
+	const struct policy_limit *pl = h->pl;
+	char who[200], what[400];
+
+	policyd_keys_who(&pl->c, h->key, who, sizeof(who));
+	snprintf(what, sizeof(what), "%s rate limit exceeded for %s (%llu per"
+		 " %s)", policy_unit_text(pl->c.unit), who,
+		 (unsigned long long)pl->lim.max, pl->period);
+	switch (pl->c.action) {
+	case POLICYD_ACTION_REJECT:
+		snprintf(out, outlen, "550 5.7.1 %s", what);
+		break;
+	case POLICYD_ACTION_DEFER:
+		snprintf(out, outlen, "450 4.7.1 %s, try again in %ld s", what,
+			 policyd_limit_retry_seconds(&h->r));
+		break;
+	case POLICYD_ACTION_HOLD:
+		/* Postfix logs "Recipient address " + this text */
+		snprintf(out, outlen, "HOLD triggers HOLD action: %s", what);
+		break;
+	case POLICYD_ACTION_WARN:
+		if (pl->c.prepend == NULL)
+			snprintf(out, outlen, "DUNNO");
+		else if (strchr(pl->c.prepend, ':') != NULL)
+			snprintf(out, outlen, "PREPEND %s", pl->c.prepend);
+		else
+			snprintf(out, outlen, "PREPEND %s: %s", pl->c.prepend,
+				 what);
+		break;
+	}
+}
+
+/* policy_txn_get - the transaction, created when missing */
+static struct policy_txn *
+policy_txn_get(struct policyd_policy *pol, struct policy_ctx *cx)
+{
+	if (cx->txn == NULL) {
+		cx->txn = x_calloc(1, sizeof(*cx->txn));
+		policyd_table_put(pol->txns, cx->inst, cx->txn);
+	}
+	return cx->txn;
+}
+
+/* policy_commit - keep what the request took, in its transaction */
+static void
+policy_commit(struct policyd_policy *pol, struct policy_ctx *cx,
+	      struct policyd_session *sess)
+{
+	struct policy_txn *txn;
+	const char *rcpt = policy_val(cx->req, POLICYD_A_RECIPIENT);
+	char low[300];
+	size_t i;
+
+	if (!*cx->inst) {		/* no transaction: counted alone */
+		for (i = 0; i < cx->ntakes; i++)
+			x_free(&cx->takes[i].key);
+		return;
+	}
+	txn = policy_txn_get(pol, cx);
+	txn->seen = cx->now;
+	txn->owner = sess;
+	if (cx->ntakes > 0) {
+		txn->takes = x_realloc(txn->takes, (txn->ntakes + cx->ntakes)
+				       * sizeof(*txn->takes));
+		memcpy(txn->takes + txn->ntakes, cx->takes,
+		       cx->ntakes * sizeof(*cx->takes));
+		txn->ntakes += cx->ntakes;
+	}
+	if (cx->rcpt && *rcpt && txn->nrcpts < POLICY_MAX_RCPTS) {
+		snprintf(low, sizeof(low), "%.256s", rcpt);
+		txn->rcpts = x_realloc(txn->rcpts, (txn->nrcpts + 1)
+				       * sizeof(*txn->rcpts));
+		txn->rcpts[txn->nrcpts++] = x_strdup(low);
+	}
+	if (cx->eom) {			/* finished: nothing to refund */
+		txn->done = 1;
+		for (i = 0; i < txn->ntakes; i++)
+			x_free(&txn->takes[i].key);
+		x_free(&txn->takes);
+		txn->ntakes = 0;
+	}
+}
+
+/* policy_check - every limit on a RCPT, DATA or END-OF-MESSAGE request */
+static size_t
+policy_check(struct policyd_policy *pol, struct policyd_session *sess,
+	     struct policy_ctx *cx, char *reply, size_t replylen)
+{
+	const struct policy_hit *worst = NULL, *warn = NULL;
+	const char *rcpt = policy_val(cx->req, POLICYD_A_RECIPIENT);
+	const char *label;
+	char action[700];
+	size_t i, n;
+
+	cx->txn = *cx->inst ? policyd_table_get(pol->txns, cx->inst) : NULL;
+	if (cx->txn != NULL) {
+		cx->txn->seen = cx->now;
+		cx->txn->owner = sess;
+		/* counted already: Postfix's retry, or a finished message */
+		if (cx->txn->done || (cx->rcpt && *rcpt
+				      && policy_txn_has_rcpt(cx->txn, rcpt)))
+			return policy_answer(pol, cx->state, "dunno", "DUNNO",
+					     reply, replylen);
+	}
+	for (i = 0; i < pol->nlimits; i++)
+		policy_check_limit(pol, cx, &pol->limits[i]);
+	for (i = 0; i < cx->nhits; i++) {
+		const struct policy_hit *h = &cx->hits[i];
+
+		policy_log_hit(pol, cx, h);
+		if (h->pl->c.dry_run)
+			continue;
+		if (worst == NULL || h->pl->c.action > worst->pl->c.action)
+			worst = h;
+		if (warn == NULL && h->pl->c.action == POLICYD_ACTION_WARN
+		    && h->pl->c.prepend != NULL)
+			warn = h;
+	}
+	if (cx->store_failed || (worst != NULL
+				 && worst->pl->c.action
+				 >= POLICYD_ACTION_DEFER)) {
+		/* refused: what the other limits took goes back */
+		for (i = 0; i < cx->ntakes; i++) {
+			policy_refund(pol, cx->qid, &cx->takes[i], "refused");
+			x_free(&cx->takes[i].key);
+		}
+		if (worst == NULL || worst->pl->c.action < POLICYD_ACTION_DEFER)
+			n = policy_answer(pol, cx->state, "store_fail",
+					  "451 4.3.0 Rate limit service"
+					  " temporarily unavailable, try"
+					  " again later", reply, replylen);
+		else {
+			policy_hit_text(worst, action, sizeof(action));
+			n = policy_answer(pol, cx->state,
+					  policyd_conf_action_name(
+						  worst->pl->c.action),
+					  action, reply, replylen);
+		}
+		x_free(&cx->hits);
+		return n;
+	}
+	policy_commit(pol, cx, sess);
+	if (worst != NULL && worst->pl->c.action == POLICYD_ACTION_HOLD)
+		policy_hit_text(worst, action, sizeof(action));
+	else if (warn != NULL)
+		policy_hit_text(warn, action, sizeof(action));
+	else
+		snprintf(action, sizeof(action), "DUNNO");
+	if (worst != NULL)
+		label = policyd_conf_action_name(worst->pl->c.action);
+	else
+		label = cx->store_errors ? "store_fail" : "dunno";
+	n = policy_answer(pol, cx->state, label, action, reply, replylen);
+	x_free(&cx->hits);
+	return n;
+}
+
+/* policyd_policy_decide_session - answer one request of a connection */
+size_t
+policyd_policy_decide_session(struct policyd_policy *pol,
+			      struct policyd_session *sess,
+			      const struct policyd_req *req, int64_t now,
+			      char *reply, size_t replylen)
+{
+	struct policy_ctx cx;
+	char why[200];
+
+	memset(&cx, 0, sizeof(cx));
+	cx.req = req;
+	cx.now = now;
+	cx.state = req->v[POLICYD_A_PROTOCOL_STATE];
+	cx.inst = policy_val(req, POLICYD_A_INSTANCE);
+	cx.qid = req->v[POLICYD_A_QUEUE_ID];
+	if (cx.qid == NULL || *cx.qid == '\0')
+		cx.qid = "NOQUEUE";
+	if (sess != NULL && *cx.inst)
+		policy_session_switch(pol, sess, cx.inst);
+	if (cx.state != NULL) {
+		cx.rcpt = strcmp(cx.state, "RCPT") == 0;
+		cx.data = strcmp(cx.state, "DATA") == 0;
+		cx.eom = strcmp(cx.state, "END-OF-MESSAGE") == 0;
+	}
+	if (sess != NULL && cx.eom)
+		sess->eom_seen = 1;
+	if (!cx.rcpt && !cx.data && !cx.eom)
+		return policy_answer(pol, cx.state, "dunno", "DUNNO", reply,
+				     replylen);
+	if (pol->exempt != NULL
+	    && policyd_exempt_match(pol->exempt, req, why, sizeof(why))) {
+		qid_debug(cx.qid, "policyd action=dunno exempt=\"%s\" state=%s",
+			  why, cx.state);
+		return policy_answer(pol, cx.state, "exempt", "DUNNO", reply,
+				     replylen);
+	}
+	return policy_check(pol, sess, &cx, reply, replylen);
+}
+
+/* policyd_policy_decide - answer one request (no session: no refunds) */
 size_t
 policyd_policy_decide(struct policyd_policy *pol,
 		      const struct policyd_req *req, int64_t now,
 		      char *reply, size_t replylen)
 {
-	const char *state = req->v[POLICYD_A_PROTOCOL_STATE];
-	const char *inst = policy_val(req, POLICYD_A_INSTANCE);
-
-	if (state != NULL
-	    && (strcmp(state, "RCPT") == 0 || strcmp(state, "DATA") == 0))
-		return policy_check_message(pol, req, now, reply, replylen);
-	if (state != NULL && strcmp(state, "END-OF-MESSAGE") == 0 && *inst)
-		free(policyd_table_del(pol->txns, inst));
-	return policy_answer(pol, state, "dunno", "DUNNO", reply, replylen);
+	return policyd_policy_decide_session(pol, NULL, req, now, reply,
+					     replylen);
 }
 
 /* policy_txn_old - a transaction not heard of for POLICY_TXN_TTL_MS */
@@ -416,7 +888,7 @@ policy_txn_old(const char *key, void *value, void *ctx)
 	(void)key;
 	if (txn->seen > pol->now - POLICY_TXN_TTL_MS)
 		return 0;
-	free(txn);
+	policy_txn_free(txn);
 	return 1;
 }
 

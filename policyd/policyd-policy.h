@@ -11,35 +11,67 @@
  *	policyd_policy_decide(pol, req, now_ms, reply, sizeof reply);
  *	policyd_policy_tick(pol, now_ms);		   once a second
  * DESCRIPTION
- *	The limits of this version count messages:
+ *	The limits are those of policyd_conf_limits(): the built-in
+ *	client_message (client_message_limit: unauthenticated clients by
+ *	address, IPv4 as is or by client_ipv4_prefix, IPv6 by
+ *	client_ipv6_prefix) and sasl_user_message (sasl_user_message_limit:
+ *	authenticated clients by sasl_username, whatever their address),
+ *	then every "limit NAME { }" sub-section.  Each has a key (what it
+ *	counts per: policyd-keys.h), a unit and an action.
  *
- *	client_message_limit applies to clients that did not authenticate,
- *	keyed by their address (IPv4 as is or by client_ipv4_prefix, IPv6
- *	by client_ipv6_prefix, /64 by default); sasl_user_message_limit
- *	applies to authenticated clients, keyed by sasl_username, whatever
- *	address they come from.
+ *	Counting at the right time, once per transaction (Postfix's
+ *	"instance" attribute names it), so that the check may sit in
+ *	smtpd_recipient_restrictions, smtpd_data_restrictions and
+ *	smtpd_end_of_data_restrictions at once:
  *
- *	A message is counted once, at the first RCPT or DATA request of its
- *	transaction (Postfix's "instance" attribute names the transaction),
- *	so the check may sit in smtpd_recipient_restrictions, in
- *	smtpd_data_restrictions or in both.  Later requests of a counted
- *	transaction (more recipients, DATA, and Postfix's retry of a request
- *	it got no answer to) answer DUNNO without counting again.  A refused
- *	transaction is not counted, and every later request of it is checked
- *	again.  Other protocol states answer DUNNO.  A request without an
- *	instance is counted on its own.
+ *	messages: one, at the first RCPT, DATA or END-OF-MESSAGE request of
+ *	the transaction (per key: a recipient_domain limit counts a message
+ *	once per recipient domain).
  *
- *	Over the limit, the answer is "450 4.7.1 ... try again in N s" (see
- *	elemta-policyd(8) for why not DEFER_IF_PERMIT).  When the store
- *	fails, the answer is store_fail_action's: DUNNO, or "451 4.3.0".
- *	Each refusal and each store failure is logged (queue id first,
- *	NOQUEUE before there is one) and counted in the metrics.
+ *	recipients: one per recipient at RCPT (a recipient seen before in
+ *	the transaction, or Postfix's retry of the request, is not counted
+ *	again); at DATA or END-OF-MESSAGE, recipient_count when no RCPT of
+ *	the transaction was counted.  recipient_domain limits count at RCPT
+ *	only.
  *
- *	With a Redis store (policyd_policy_set_redis), every check goes to
- *	Redis.  When Redis fails, store_fallback says what happens: the
- *	local store counts instead (the limits then hold per node), or
- *	store_fail_action answers.  The first failure and the recovery
- *	are logged, every failure is counted.
+ *	bytes: the real size, at END-OF-MESSAGE (the check must be in
+ *	smtpd_end_of_data_restrictions); at RCPT and DATA a key already
+ *	over its limit (or without room for the SIZE= announced at MAIL) is
+ *	refused early, counting nothing.
+ *
+ *	A request refused by a defer or reject action counts nothing (what
+ *	other limits took for it is given back), and every later request of
+ *	the transaction is checked again.
+ *
+ *	Refunds: with a session (one per client connection), a transaction
+ *	abandoned before END-OF-MESSAGE gives back what it took: when a
+ *	request of another instance arrives on that connection (RSET, a new
+ *	MAIL), or the connection closes.  Only once the connection has sent
+ *	an END-OF-MESSAGE request: without the check in
+ *	smtpd_end_of_data_restrictions a finished message looks abandoned,
+ *	so nothing is refunded (and the first transaction of a connection
+ *	is never refunded).  A transaction belongs to the
+ *	session of its last request, so that a Postfix reconnecting in the
+ *	middle of a transaction is no abandon.  Without a session
+ *	(policyd_policy_decide), nothing is refunded.
+ *
+ *	The action ladder: warn (log; PREPEND the limit's header when it
+ *	has one), hold (HOLD: the message waits in the hold queue), defer
+ *	("450 4.7.1 ... try again in N s"), reject ("550 5.7.1 ..."); the
+ *	strongest hit decides; every hit is logged.  A limit in dry_run
+ *	logs "dry_run=yes" and the action it would take, and changes
+ *	nothing.  A weight refused by warn or hold is not counted.
+ *
+ *	Exemptions (exempt_networks, exempt_sasl_users: policyd-keys.h)
+ *	answer DUNNO and count nothing.
+ *
+ *	When the store fails, store_fail_action: DUNNO (that limit is
+ *	skipped), or "451 4.3.0".  With a Redis store
+ *	(policyd_policy_set_redis) every check and refund goes to Redis;
+ *	when Redis fails, store_fallback: the local store counts instead
+ *	(the limits then hold per node), or store_fail_action answers.
+ *	Each refusal and failure is logged (queue id first, NOQUEUE before
+ *	there is one) and counted in the metrics.
  *
  *	reply gets the whole answer, "action=...\n\n".
  *--*/
@@ -73,6 +105,23 @@ void policyd_policy_configure(struct policyd_policy *pol,
 size_t policyd_policy_decide(struct policyd_policy *pol,
 			     const struct policyd_req *req, int64_t now,
 			     char *reply, size_t replylen);
+
+/* A client connection: its current transaction, for refunds. */
+struct policyd_session;
+
+struct policyd_session *policyd_policy_session_new(void);
+/* policyd_policy_session_end - the connection closed: refund its
+ * unfinished transaction; frees the session, sets *sp to NULL */
+void policyd_policy_session_end(struct policyd_policy *pol,
+				struct policyd_session **sp, int64_t now);
+
+/* policyd_policy_decide_session - policyd_policy_decide on a connection
+ * (sess may be NULL: no refunds) */
+size_t policyd_policy_decide_session(struct policyd_policy *pol,
+				     struct policyd_session *sess,
+				     const struct policyd_req *req,
+				     int64_t now, char *reply,
+				     size_t replylen);
 
 /* policyd_policy_tick - expire old transactions, store upkeep */
 void policyd_policy_tick(struct policyd_policy *pol, int64_t now);

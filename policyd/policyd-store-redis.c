@@ -115,6 +115,40 @@ const char policyd_redis_script[] =
 "end\n"
 "return {allowed, used, now, retry}\n";
 
+/* KEYS[1]: the log; ARGV: at (ms), weight.  Returns the weight given
+ * back: from the first entry at or after "at" on, as policyd_limit_refund
+ * does; an emptied log is deleted, otherwise its TTL is kept (at most a
+ * little long: never too short). */
+const char policyd_redis_refund_script[] =
+"local at = tonumber(ARGV[1])\n"
+"local w = tonumber(ARGV[2])\n"
+"local s = redis.call('GET', KEYS[1])\n"
+"if not s then return 0 end\n"
+"local ts, ws, n = {}, {}, 0\n"
+"for a, b in string.gmatch(s, '(%d+):(%d+)') do\n"
+"  n = n + 1; ts[n] = tonumber(a); ws[n] = tonumber(b)\n"
+"end\n"
+"local back, i = 0, 1\n"
+"while i <= n and ts[i] < at do i = i + 1 end\n"
+"while i <= n and back < w do\n"
+"  local x = ws[i]\n"
+"  if x > w - back then x = w - back end\n"
+"  ws[i] = ws[i] - x; back = back + x; i = i + 1\n"
+"end\n"
+"if back == 0 then return 0 end\n"
+"local parts = {}\n"
+"for j = 1, n do\n"
+"  if ws[j] > 0 then\n"
+"    parts[#parts + 1] = string.format('%.0f:%.0f', ts[j], ws[j])\n"
+"  end\n"
+"end\n"
+"if #parts == 0 then\n"
+"  redis.call('DEL', KEYS[1])\n"
+"else\n"
+"  redis.call('SET', KEYS[1], table.concat(parts, ' '), 'KEEPTTL')\n"
+"end\n"
+"return back\n";
+
 /* policyd_redis_new - a store on a new client */
 struct policyd_redis *
 policyd_redis_new(const struct redis_conf *c)
@@ -194,4 +228,31 @@ void
 policyd_redis_stats(const struct policyd_redis *rs, struct redis_stats *out)
 {
 	redis_client_stats(rs->rc, out);
+}
+
+/* policyd_redis_refund - give weight back in Redis */
+int64_t
+policyd_redis_refund(struct policyd_redis *rs, const char *key, int64_t at,
+		     uint64_t weight, char *err, size_t errlen)
+{
+	char rkey[600], a_at[24], a_w[24];
+	const char *argv[2] = { a_at, a_w };
+	struct redisReply *reply;
+	int64_t back;
+
+	policyd_redis_key(rs, key, rkey, sizeof(rkey));
+	snprintf(a_at, sizeof(a_at), "%" PRId64, at);
+	snprintf(a_w, sizeof(a_w), "%" PRIu64, weight);
+	if (redis_client_eval(rs->rc, policyd_redis_refund_script, rkey, 2,
+			      argv, &reply, err, errlen) < 0)
+		return -1;
+	if (reply->type != REDIS_REPLY_INTEGER) {
+		redis_reply_free(&reply);
+		x_err(err, errlen, "redis: unexpected answer of the refund"
+		      " script");
+		return -1;
+	}
+	back = reply->integer;
+	redis_reply_free(&reply);
+	return back;
 }

@@ -57,6 +57,14 @@ int policyd_redis_take(struct policyd_redis *rs, const char *key,
 		       struct policyd_limit_result *r, char *err,
 		       size_t errlen);
 
+/* policyd_redis_refund - policyd_limit_refund on key's state in Redis
+ * (one script, policyd_redis_refund_script; the key keeps its TTL); the
+ * weight given back, or -1 with a message */
+extern const char policyd_redis_refund_script[];
+int64_t policyd_redis_refund(struct policyd_redis *rs, const char *key,
+			     int64_t at, uint64_t weight, char *err,
+			     size_t errlen);
+
 /* policyd_redis_key - the Redis key of a limit key */
 void policyd_redis_key(const struct policyd_redis *rs, const char *key,
 		       char *out, size_t outlen);

@@ -19,6 +19,8 @@
  *	than Postfix's smtpd_policy_service_max_idle (300 s), so that
  *	Postfix normally closes first and never finds its connection gone.
  *	Once a second the store is flushed and cleaned (policyd-store.h).
+ *	Each connection has a policy session: when it closes, the
+ *	transaction it was in the middle of is refunded (policyd-policy.h).
  *
  *	SIGHUP reloads the configuration: limits, prefixes, actions and
  *	the idle timeout apply at once; a new listen, store, store_path,
@@ -69,6 +71,7 @@
 struct policyd_conn {
 	int fd;
 	struct policyd_proto *proto;
+	struct policyd_session *sess;	/* its transaction, for refunds */
 	char peer[INET6_ADDRSTRLEN + 8];
 	int64_t active;		/* last read or write, monotonic ms */
 	char *out;		/* replies not yet written */
@@ -205,6 +208,7 @@ policyd_conn_close(struct policyd_server *srv, size_t i, const char *reason)
 	msg_debug("policyd client=%s disconnect reason=%s", cn->peer, reason);
 	metric_inc(srv->m_closed, reason);
 	close(cn->fd);
+	policyd_policy_session_end(srv->pol, &cn->sess, policyd_now());
 	policyd_proto_free(&cn->proto);
 	x_free(&cn->out);
 	x_free(&cn);
@@ -238,6 +242,7 @@ policyd_accept(struct policyd_server *srv)
 		cn = x_calloc(1, sizeof(*cn));
 		cn->fd = fd;
 		cn->proto = policyd_proto_new();
+		cn->sess = policyd_policy_session_new();
 		cn->active = policyd_mono();
 		policyd_peer_name(fd, cn->peer, sizeof(cn->peer));
 		srv->conns = x_realloc(srv->conns, (srv->nconns + 1)
@@ -333,9 +338,11 @@ policyd_read(struct policyd_server *srv, struct policyd_conn *cn,
 		}
 		off += used;
 		if (rc == POLICYD_PROTO_DONE) {
-			rlen = policyd_policy_decide(srv->pol, req,
-						     policyd_now(), reply,
-						     sizeof(reply));
+			rlen = policyd_policy_decide_session(srv->pol,
+							     cn->sess, req,
+							     policyd_now(),
+							     reply,
+							     sizeof(reply));
 			policyd_queue(cn, reply, rlen);
 		}
 	}

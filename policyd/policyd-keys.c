@@ -1,0 +1,245 @@
+/*++
+ * NAME
+ *	policyd-keys 3
+ * SUMMARY
+ *	what a limit counts: its key in a request, and exemptions
+ * DESCRIPTION
+ *	See policyd-keys.h.
+ *--*/
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "policyd-keys.h"
+#include "policyd-policy.h"
+#include "xalloc.h"
+
+struct policyd_exempt_net {
+	int family;		/* 4 or 6 */
+	unsigned char a[16];
+	int bits;
+	char text[64];
+};
+
+struct policyd_exempt {
+	struct policyd_exempt_net *nets;
+	size_t nnets;
+	char **users;
+	size_t nusers;
+};
+
+/* keys_lower - copy at most 256 bytes of s, lower-cased */
+static void
+keys_lower(const char *s, char *out, size_t outlen)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i < 256 && i + 1 < outlen; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	out[i] = '\0';
+}
+
+/* keys_domain - the domain of an address, or NULL */
+static const char *
+keys_domain(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at != NULL && at[1] != '\0' ? at + 1 : NULL;
+}
+
+/* keys_val - an attribute, "" when not sent */
+static const char *
+keys_val(const struct policyd_req *req, enum policyd_attr a)
+{
+	return req->v[a] != NULL ? req->v[a] : "";
+}
+
+/* policyd_keys_value - the key of a limit in a request */
+int
+policyd_keys_value(const struct policyd_limit_conf *lc,
+		   const struct policyd_req *req, const char *rcpt,
+		   char *out, size_t outlen)
+{
+	const char *user = keys_val(req, POLICYD_A_SASL_USERNAME);
+	const char *v, *d;
+	char low[260], ip[80];
+
+	if ((lc->clients == POLICYD_CLIENTS_UNAUTHENTICATED && *user)
+	    || (lc->clients == POLICYD_CLIENTS_AUTHENTICATED && !*user))
+		return -1;
+	switch (lc->key) {
+	case POLICYD_KEY_CLIENT_IP:
+		policyd_policy_client_key(keys_val(req,
+						   POLICYD_A_CLIENT_ADDRESS),
+					  lc->prefix_v4, lc->prefix_v6, ip,
+					  sizeof(ip));
+		snprintf(out, outlen, "ip:%s", ip);
+		return 0;
+	case POLICYD_KEY_SASL_USER:
+		if (!*user)
+			return -1;
+		snprintf(out, outlen, "user:%.256s", user);
+		return 0;
+	case POLICYD_KEY_SENDER:
+		keys_lower(keys_val(req, POLICYD_A_SENDER), low, sizeof(low));
+		snprintf(out, outlen, "sender:%s", *low ? low : "<>");
+		return 0;
+	case POLICYD_KEY_SENDER_DOMAIN:
+		if ((d = keys_domain(keys_val(req, POLICYD_A_SENDER))) == NULL)
+			return -1;
+		keys_lower(d, low, sizeof(low));
+		snprintf(out, outlen, "sdom:%s", low);
+		return 0;
+	case POLICYD_KEY_RECIPIENT_DOMAIN:
+		v = rcpt != NULL ? rcpt : keys_val(req, POLICYD_A_RECIPIENT);
+		if ((d = keys_domain(v)) == NULL)
+			return -1;
+		keys_lower(d, low, sizeof(low));
+		snprintf(out, outlen, "rdom:%s", low);
+		return 0;
+	case POLICYD_KEY_LISTENER:
+		v = keys_val(req, POLICYD_A_POLICY_CONTEXT);
+		if (!*v)
+			v = keys_val(req, POLICYD_A_SERVER_PORT);
+		if (!*v)
+			return -1;
+		snprintf(out, outlen, "listener:%.256s", v);
+		return 0;
+	case POLICYD_KEY_GLOBAL:
+		snprintf(out, outlen, "global:");
+		return 0;
+	}
+	return -1;
+}
+
+/* policyd_keys_who - a key for people */
+void
+policyd_keys_who(const struct policyd_limit_conf *lc, const char *key,
+		 char *out, size_t outlen)
+{
+	const char *v = strchr(key, ':');
+
+	v = v != NULL ? v + 1 : key;
+	switch (lc->key) {
+	case POLICYD_KEY_CLIENT_IP:
+		snprintf(out, outlen, "client %.150s", v);
+		break;
+	case POLICYD_KEY_SASL_USER:
+		snprintf(out, outlen, "user %.150s", v);
+		break;
+	case POLICYD_KEY_SENDER:
+		snprintf(out, outlen, "sender <%.150s>",
+			 strcmp(v, "<>") == 0 ? "" : v);
+		break;
+	case POLICYD_KEY_SENDER_DOMAIN:
+		snprintf(out, outlen, "sender domain %.150s", v);
+		break;
+	case POLICYD_KEY_RECIPIENT_DOMAIN:
+		snprintf(out, outlen, "recipient domain %.150s", v);
+		break;
+	case POLICYD_KEY_LISTENER:
+		snprintf(out, outlen, "listener %.150s", v);
+		break;
+	case POLICYD_KEY_GLOBAL:
+		snprintf(out, outlen, "this server");
+		break;
+	}
+}
+
+/* policyd_exempt_new - exemptions from a configuration */
+struct policyd_exempt *
+policyd_exempt_new(const struct policyd_conf *c)
+{
+	struct policyd_exempt *ex = x_calloc(1, sizeof(*ex));
+	struct policyd_exempt_net *n;
+	char err[128];
+	size_t i;
+
+	ex->nets = x_calloc(c->nexempt_networks + 1, sizeof(*ex->nets));
+	for (i = 0; i < c->nexempt_networks; i++) {
+		n = &ex->nets[ex->nnets];
+		/* checked when the file was read: a failure is impossible */
+		if (policyd_conf_parse_cidr(c->exempt_networks[i], &n->family,
+					    n->a, &n->bits, err,
+					    sizeof(err)) == 0) {
+			snprintf(n->text, sizeof(n->text), "%s",
+				 c->exempt_networks[i]);
+			ex->nnets++;
+		}
+	}
+	ex->users = x_calloc(c->nexempt_sasl_users + 1, sizeof(*ex->users));
+	for (i = 0; i < c->nexempt_sasl_users; i++)
+		ex->users[ex->nusers++] = x_strdup(c->exempt_sasl_users[i]);
+	return ex;
+}
+
+/* policyd_exempt_free - destroy */
+void
+policyd_exempt_free(struct policyd_exempt **exp)
+{
+	struct policyd_exempt *ex = *exp;
+	size_t i;
+
+	if (ex == NULL)
+		return;
+	for (i = 0; i < ex->nusers; i++)
+		x_free(&ex->users[i]);
+	x_free(&ex->users);
+	x_free(&ex->nets);
+	x_free(exp);
+}
+
+/* keys_in_net - is address a (family f) inside net n? */
+static int
+keys_in_net(const struct policyd_exempt_net *n, int f, const unsigned char *a)
+{
+	int full = n->bits / 8, rest = n->bits % 8;
+
+	if (n->family != f)
+		return 0;
+	if (memcmp(n->a, a, (size_t)full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	return ((n->a[full] ^ a[full]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+/* policyd_exempt_match - is the request exempt? */
+int
+policyd_exempt_match(const struct policyd_exempt *ex,
+		     const struct policyd_req *req, char *why, size_t whylen)
+{
+	const char *addr = keys_val(req, POLICYD_A_CLIENT_ADDRESS);
+	const char *user = keys_val(req, POLICYD_A_SASL_USERNAME);
+	unsigned char a[16];
+	int f = 0;
+	size_t i;
+
+	if (inet_pton(AF_INET, addr, a) == 1) {
+		f = 4;
+	} else if (inet_pton(AF_INET6, addr, a) == 1) {
+		f = 6;
+		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a)) {
+			memmove(a, a + 12, 4);
+			f = 4;
+		}
+	}
+	for (i = 0; f != 0 && i < ex->nnets; i++) {
+		if (keys_in_net(&ex->nets[i], f, a)) {
+			snprintf(why, whylen, "network %s", ex->nets[i].text);
+			return 1;
+		}
+	}
+	for (i = 0; *user && i < ex->nusers; i++) {
+		if (strcmp(ex->users[i], user) == 0) {
+			snprintf(why, whylen, "sasl_user %.150s", user);
+			return 1;
+		}
+	}
+	return 0;
+}

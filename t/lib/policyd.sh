@@ -1,0 +1,66 @@
+# policyd.sh - shared set-up of the elemta-policyd shell tests (t/03xx)
+#
+# Source after harness.sh and peers.sh:
+#	pol_start NAME PORT [-c FILE] [-o ...]	a policyd, its store in $TB/NAME
+#	pol_send [swaks args]			one message through Postfix
+#	pol_smtp CMD...				one raw SMTP session; replies
+#	pol_postfix_with_policy PORT		Postfix asking policyd at RCPT,
+#						DATA and END-OF-DATA
+POLICYD=${top_builddir:-.}/policyd/elemta-policyd
+[ -x "$POLICYD" ] || tb_skip_all "elemta-policyd not built"
+
+# pol_start NAME PORT [ARGS...] - start policyd NAME on PORT, wait for it
+pol_start() {
+	local name=$1 port=$2 d=$TB/$1
+
+	shift 2
+	mkdir -p "$d"
+	chown nobody "$d"
+	tb_spawn "$name" "$d/log" "$POLICYD" -f -c /dev/null \
+	    -o "policyd.listen=inet:127.0.0.1:$port" -o policyd.user=nobody \
+	    -o "policyd.store_path=$d/policyd.db" "$@"
+	tb_ready "$name" "on 127.0.0.1:$port" 10 tb_connect 127.0.0.1 "$port"
+}
+
+# pol_send - one message through Postfix; swaks's transcript
+pol_send() {
+	swaks --server 127.0.0.1 --port "$TB_PORT_SMTPD" --timeout 20 \
+	    --helo client.other.test --from sender@other.test "$@" 2>&1
+}
+
+# pol_smtp CMD... - one SMTP session sending each CMD (a line "DATA..."
+# is followed by a message), printing every reply line
+pol_smtp() {
+	local line cmd
+
+	exec 7<>"/dev/tcp/127.0.0.1/$TB_PORT_SMTPD" || return 1
+	read -r -t 20 -u 7 line && echo "$line"
+	for cmd in "$@"; do
+		printf '%s\r\n' "$cmd" >&7
+		if [[ $cmd == DATA ]]; then
+			read -r -t 20 -u 7 line && echo "$line"
+			[[ $line == 354* ]] || continue
+			printf 'Subject: pol_smtp\r\n\r\nbody\r\n.\r\n' >&7
+		fi
+		while read -r -t 20 -u 7 line; do
+			echo "${line%$'\r'}"
+			[[ $line =~ ^[0-9]{3}\  ]] && break
+		done
+	done
+	exec 7>&-
+}
+
+# pol_postfix_with_policy PORT [main.cf lines] - Postfix with the check in
+# smtpd_recipient_restrictions (after reject_unauth_destination), in
+# smtpd_data_restrictions and smtpd_end_of_data_restrictions
+pol_postfix_with_policy() {
+	local p="check_policy_service { inet:127.0.0.1:$1, timeout=10s, default_action=DUNNO }"
+
+	shift
+	peer_start_smtp_sink
+	peer_start_postfix \
+	    "smtpd_recipient_restrictions = reject_unauth_destination, $p" \
+	    "smtpd_data_restrictions = $p" \
+	    "smtpd_end_of_data_restrictions = $p" \
+	    "smtpd_policy_service_max_idle = 300s" "$@"
+}

@@ -13,6 +13,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-spf.c \
 	milter/milter-dkim.c milter/milter-dkim.h \
 	milter/milter-dkim-sign.c milter/milter-dkim-sign.h \
+	milter/milter-dkim-canon.c milter/milter-dkim-canon.h \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
 	milter/milter-callbacks.c \
@@ -95,11 +96,21 @@ SANITIZE_TESTS += $(T_DMARC_UNIT) $(T_DMARC_SHELL)
 ## DKIM signing and genkey (t/044x): the signing table and From parsing
 ## (unit), -t signing verified by python3-dkim, Mail::DKIM and our own
 ## verifier against the harness' unbound (shell), miltertest.
-T_SIGN_UNIT = t/0440-milter-dkim-sign.t t/0449-milter-fuzz-dkim-sign.t
+T_SIGN_UNIT = t/0440-milter-dkim-sign.t t/0444-milter-dkim-canon.t \
+	t/0448-milter-fuzz-dkim-canon.t t/0449-milter-fuzz-dkim-sign.t
 check_PROGRAMS += $(T_SIGN_UNIT)
 t_0440_milter_dkim_sign_t_SOURCES = t/0440-milter-dkim-sign.c
 t_0440_milter_dkim_sign_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0440_milter_dkim_sign_t_LDADD = $(T_MILTER_LDADD)
+## The canonicalization table (RFC 6376 3.4), every chunking.
+t_0444_milter_dkim_canon_t_SOURCES = t/0444-milter-dkim-canon.c
+t_0444_milter_dkim_canon_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0444_milter_dkim_canon_t_LDADD = $(T_MILTER_LDADD)
+## The libFuzzer target of the canonicalization, with the plain driver.
+t_0448_milter_fuzz_dkim_canon_t_SOURCES = t/fuzz-milter-dkim-canon.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0448_milter_fuzz_dkim_canon_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0448_milter_fuzz_dkim_canon_t_LDADD = $(T_MILTER_LDADD)
 ## The libFuzzer target of the From parser, with its plain main().
 t_0449_milter_fuzz_dkim_sign_t_SOURCES = t/fuzz-milter-dkim-sign.c \
 	t/fuzz-driver.c t/fuzz-driver.h
@@ -110,3 +121,19 @@ T_SIGN_SHELL = t/0441-milter-dkim-sign.t t/0442-milter-dkim-sign-miltertest.t \
 dist_check_SCRIPTS += $(T_SIGN_SHELL)
 TESTS += $(T_SIGN_UNIT) $(T_SIGN_SHELL)
 SANITIZE_TESTS += $(T_SIGN_UNIT) $(T_SIGN_SHELL)
+
+## End to end through a real private Postfix (t/045x): SPF, DKIM, DMARC,
+## Received-SPF, quarantine (hold or header) and bad input; the shared
+## set-up is t/lib/milter.sh.
+T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
+	t/0452-milter-postfix-dmarc.t t/0453-milter-postfix-badinput.t
+dist_check_SCRIPTS += $(T_E2E_SHELL)
+EXTRA_DIST += t/lib/milter.sh
+## the Received-SPF formatter (unit)
+T_E2E_UNIT = t/0454-milter-received-spf.t
+check_PROGRAMS += $(T_E2E_UNIT)
+t_0454_milter_received_spf_t_SOURCES = t/0454-milter-received-spf.c
+t_0454_milter_received_spf_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0454_milter_received_spf_t_LDADD = $(T_MILTER_LDADD)
+TESTS += $(T_E2E_UNIT) $(T_E2E_SHELL)
+SANITIZE_TESTS += $(T_E2E_UNIT) $(T_E2E_SHELL)

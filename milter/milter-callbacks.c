@@ -200,6 +200,21 @@ milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return SMFIS_CONTINUE;
 }
 
+/* milter_insert - insert header NAME: VALUE at the top, if both set */
+static void
+milter_insert(SMFICTX *ctx, const struct milter_msg *m, const char *name,
+	      const char *value)
+{
+	char *v;
+
+	if (name == NULL || value == NULL)
+		return;
+	v = x_asprintf(" %s", value);
+	if (smfi_insheader(ctx, 0, (char *)name, v) != MI_SUCCESS)
+		qid_warn(m->qid, "cannot add %s", name);
+	free(v);
+}
+
 /* milter_apply - send the outcome to the MTA; the sfsistat to return */
 static sfsistat
 milter_apply(SMFICTX *ctx, struct milter_msg *m,
@@ -226,7 +241,13 @@ milter_apply(SMFICTX *ctx, struct milter_msg *m,
 			qid_warn(m->qid, "cannot remove %s #%u", AUTHRES_HEADER,
 				 o->delete_ar[i]);
 	/* With SMFIP_HDR_LEADSPC negotiated, the MTA adds no space after
-	 * the colon of headers we add either: the value carries it. */
+	 * the colon of headers we add either: the value carries it.
+	 * Received-SPF first, so that it ends up below our A-R, right
+	 * above the MTA's own Received (a trace header, RFC 7208 9.1). */
+	milter_insert(ctx, m, MILTER_RECEIVED_SPF_HEADER, m->received_spf);
+	if (m->action == MILTER_QUARANTINE)
+		milter_insert(ctx, m, m->conn->mc->quarantine_header,
+			      m->quarantine_reason);
 	ar = x_asprintf(" %s", o->authres);
 	if (smfi_insheader(ctx, 0, AUTHRES_HEADER, ar) != MI_SUCCESS)
 		qid_warn(m->qid, "cannot add %s", AUTHRES_HEADER);
@@ -241,7 +262,9 @@ milter_apply(SMFICTX *ctx, struct milter_msg *m,
 				 MILTER_DKIM_SIGN_HEADER);
 		free(ar);
 	}
+	/* quarantine_header set: the header above instead of a hold */
 	if (m->action == MILTER_QUARANTINE
+	    && m->conn->mc->quarantine_header == NULL
 	    && smfi_quarantine(ctx, m->quarantine_reason) != MI_SUCCESS)
 		qid_warn(m->qid, "cannot quarantine");
 	return SMFIS_CONTINUE;

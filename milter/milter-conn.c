@@ -140,6 +140,7 @@ milter_msg_free(struct milter_msg **mp)
 	free(m->summary);
 	free(m->reply_text);
 	free(m->quarantine_reason);
+	free(m->received_spf);
 	free(m);
 	*mp = NULL;	/* mp may be &conn->msg, cleared above: no x_free */
 }

@@ -2,29 +2,40 @@
  * NAME
  *	milter-dkim-sign 3
  * SUMMARY
- *	the DKIM signing stage (libopendkim, keys from milter-keys)
+ *	the DKIM signing stage (RFC 6376, RFC 8463) on OpenSSL EVP
  * DESCRIPTION
- *	See milter-dkim-sign.h.  One libopendkim signing handle per key
- *	of the matching signing-table line, created at end of headers and
- *	fed the kept headers (the same "Name:value" with CRLF folding as
- *	the verifier, milter_dkim_crlf) and then each body chunk; at end
- *	of message each yields its DKIM-Signature value.  The keys come
- *	from the tables current when the message's headers ended (a
- *	reference held until the message is done).
+ *	See milter-dkim-sign.h.  Our own signer: the keys are EVP_PKEYs
+ *	parsed once when the tables load (milter-keys.c) and shared
+ *	read-only by the threads; each signature gets its own EVP_MD_CTX.
+ *	(libopendkim, which signed before, took the key as PEM text and
+ *	parsed it again for every signature, which cost more than an
+ *	Ed25519 signature and as much as an RSA-2048 one, and it leaked
+ *	the Ed25519 key every time.)  Verification stays on libopendkim
+ *	(milter-dkim.c).
  *
- *	Cost: dkim_sign() takes the key as PEM text, and libopendkim
- *	parses it again for every signature (PEM_read_bio_PrivateKey,
- *	about 0.33 ms with OpenSSL 3.0): the files are read once, the
- *	parsing is per message.  bench/dkim-sign measures it; signing on a
- *	cached EVP_PKEY needs our own signer or a libopendkim change.
+ *	Per message: the body goes once through one canonicalization
+ *	context (milter-dkim-canon.c), whose hash (bh=) all signatures of
+ *	the message share (dual signing, RFC 8463 section 4).  At end of
+ *	message the signed headers are chosen and canonicalized once:
+ *	those of milter.dkim_sign_headers present in the message (From
+ *	always), named in h= in message order, each name taking the last
+ *	unused instance of that header, as a verifier reads h= (RFC 6376
+ *	section 5.4.2); then one more From, which names no header
+ *	(oversigning, section 8.15: no From can be added after signing).
+ *	Each signature then hashes that data and its own DKIM-Signature
+ *	header with an empty b= (section 3.7), and signs: RSA-SHA256 with
+ *	EVP_DigestSign over the data, Ed25519-SHA256 as Ed25519 over the
+ *	SHA-256 of the data (RFC 8463 section 3), its EVP_MD_CTX a copy
+ *	of the key's template (milter-keys.h).  No l= (a length limit
+ *	lets anyone append to the body), no i=, t= the signing time.
  *
- *	libopendkim 2.11.0 leaks about 0.5 KB per Ed25519 signature
- *	(dkim_free() does not free the Ed25519 key; OpenDKIM pull request
- *	321 fixed it upstream): a warning at start says so.
+ *	The header is laid out as libopendkim did, tags in the order v a c
+ *	d / s t bh / h / b, folded with LF + tab (the MTA glue turns LF
+ *	into CRLF), b= folded in lines of 64 characters.
  *
- *	A signing failure (libopendkim refusing a key, a header) is logged
- *	and the message goes out unsigned: signing is a courtesy to the
- *	receivers, not a reason to lose mail.
+ *	A signing failure (OpenSSL refusing) is logged and the message
+ *	goes out unsigned: signing is a courtesy to the receivers, not a
+ *	reason to lose mail.
  *--*/
 #include "config.h"
 
@@ -32,22 +43,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include <opendkim/dkim.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "log.h"
 #include "metrics.h"
 #include "milter.h"
+#include "milter-dkim-canon.h"
 #include "milter-dkim-sign.h"
 #include "milter-keys.h"
 #include "xalloc.h"
+
+#define SIGN_FOLD	76		/* fold h= before this column */
+#define SIGN_B64_LINE	64		/* b= characters per line */
 
 struct milter_dkim_sign {
 	struct milter_keys *keys;	/* reference */
 	int active;			/* signing instead of verifying */
 	char *from_domain;		/* for keys of domain "%" */
+	int hcanon;			/* MILTER_DKIM_SIMPLE, _RELAXED */
+	int bcanon;
+	struct milter_dkim_body *body;	/* one body hash for all */
 	size_t n;
-	DKIM *h[MILTER_KEYS_PER_RULE];
 	const struct milter_key *k[MILTER_KEYS_PER_RULE];
 	char *value[MILTER_KEYS_PER_RULE];
 	size_t nvalues;
@@ -56,8 +75,7 @@ struct milter_dkim_sign {
 /* elemta_milter_dkim_signatures_total{algorithm,result} */
 static struct metric *m_signatures;
 
-/* The oversigned headers: From (RFC 6376 section 8.15). */
-static const char *milter_dkim_sign_oversign[] = { "From", NULL };
+static const char *const milter_dkim_sign_canon[] = { "simple", "relaxed" };
 
 /* milter_dkim_sign_load - the tables named in mc, or NULL if none */
 static int
@@ -74,44 +92,12 @@ milter_dkim_sign_load(const struct milter_conf *mc, struct milter_keys **kp,
 	return 0;
 }
 
-/* milter_dkim_sign_leak_warn - libopendkim up to 2.11.0 leaks the key
- * of every Ed25519 signature (dkim_free() forgets it; fixed upstream by
- * OpenDKIM pull request 321): say so when such keys are configured */
-static void
-milter_dkim_sign_leak_warn(const struct milter_keys *k)
-{
-	size_t i;
-
-	if (k == NULL || dkim_libversion() > 0x020b0000UL)
-		return;
-	for (i = 0; i < k->nkeys; i++)
-		if (k->keys[i].type == MILTER_KEY_ED25519) {
-			msg_warn("dkim signing: libopendkim %lx leaks about "
-				 "0.5 KB per Ed25519 signature (fixed in later "
-				 "OpenDKIM): restart elemta-milter now and "
-				 "then, or sign with RSA only",
-				 (unsigned long)dkim_libversion());
-			return;
-		}
-}
-
-/* milter_dkim_sign_init - oversigning on the shared handle, the keys */
+/* milter_dkim_sign_init - the metric, the keys */
 int
 milter_dkim_sign_init(const struct milter_conf *mc, char *err, size_t errlen)
 {
-	DKIM_LIB *lib = milter_dkim_lib();
 	struct milter_keys *k;
 
-	if (lib == NULL) {
-		x_err(err, errlen, "dkim signing: no libopendkim handle");
-		return -1;
-	}
-	if (dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS,
-			 milter_dkim_sign_oversign,
-			 sizeof(const char **)) != DKIM_STAT_OK) {
-		x_err(err, errlen, "libopendkim: cannot set oversigning");
-		return -1;
-	}
 	m_signatures = metrics_counter("elemta_milter_dkim_signatures_total",
 				       "DKIM signatures made, by algorithm "
 				       "and result (signed, failed)",
@@ -119,7 +105,6 @@ milter_dkim_sign_init(const struct milter_conf *mc, char *err, size_t errlen)
 	if (milter_dkim_sign_load(mc, &k, err, errlen) < 0)
 		return -1;
 	milter_keys_install(k);
-	milter_dkim_sign_leak_warn(k);
 	if (k != NULL)
 		msg_info("dkim signing: %zu keys, %zu signing-table entries",
 			 k->nkeys, k->nrules);
@@ -240,64 +225,30 @@ milter_dkim_sign_state(struct milter_msg *m)
 	return m->dkim_sign;
 }
 
-/* milter_dkim_sign_handle - one signing handle for key k, fed the
- * headers; 0 or -1 (logged) */
-static int
-milter_dkim_sign_handle(struct milter_msg *m, struct milter_dkim_sign *s,
-			const struct milter_key *k, const char *fromdom)
+/* milter_dkim_sign_alg - the a= value of key k */
+static const char *
+milter_dkim_sign_alg(const struct milter_key *k)
 {
-	const struct milter_conf *mc = m->conn->mc;
-	const char *domain = strcmp(k->domain, "%") == 0 ? fromdom
-							  : k->domain;
-	DKIM_STAT st;
-	DKIM *h;
-	size_t i, len;
-	char *hdr;
+	return k->type == MILTER_KEY_ED25519 ? "ed25519-sha256"
+					     : "rsa-sha256";
+}
 
-	h = dkim_sign(milter_dkim_lib(), (const unsigned char *)m->qid, NULL,
-		      (dkim_sigkey_t)k->pem, (const unsigned char *)k->selector,
-		      (const unsigned char *)domain,
-		      (dkim_canon_t)mc->dkim_sign_hcanon,
-		      (dkim_canon_t)mc->dkim_sign_bcanon,
-		      k->type == MILTER_KEY_ED25519 ? DKIM_SIGN_ED25519SHA256
-						     : DKIM_SIGN_RSASHA256,
-		      -1, &st);
-	if (h == NULL) {
-		qid_warn(m->qid, "dkim-sign key=%s: cannot sign: %s", k->name,
-			 dkim_getresultstr(st));
-		return -1;
-	}
-	if (dkim_signhdrs(h, (const char **)mc->dkim_sign_headers)
-	    != DKIM_STAT_OK)
-		qid_warn(m->qid, "dkim-sign: cannot set the header list");
-	for (i = 0; i < m->nheaders; i++) {
-		hdr = milter_dkim_crlf(m->headers[i].name,
-				       m->headers[i].value, &len);
-		st = dkim_header(h, (u_char *)hdr, len);
-		free(hdr);
-		if (st != DKIM_STAT_OK) {
-			qid_warn(m->qid, "dkim-sign: header %.40s not taken: "
-				 "%s", m->headers[i].name,
-				 dkim_getresultstr(st));
-			(void)dkim_free(h);
-			return -1;
-		}
-	}
-	if ((st = dkim_eoh(h)) != DKIM_STAT_OK) {
-		qid_warn(m->qid, "dkim-sign key=%s: %s", k->name,
-			 dkim_getresultstr(st));
-		(void)dkim_free(h);
-		return -1;
-	}
-	s->h[s->n] = h;
-	s->k[s->n++] = k;
-	return 0;
+/* milter_dkim_sign_count_failed - every key of the message failed */
+static void
+milter_dkim_sign_count_failed(struct milter_dkim_sign *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n && m_signatures != NULL; i++)
+		metric_inc(m_signatures, milter_dkim_sign_alg(s->k[i]),
+			   "failed");
 }
 
 /* milter_dkim_sign_eoh - decide: sign (instead of verify) or not */
 void
 milter_dkim_sign_eoh(struct milter_msg *m)
 {
+	const struct milter_conf *mc = m->conn->mc;
 	const struct milter_sign_rule *rule;
 	struct milter_dkim_sign *s;
 	struct milter_keys *keys;
@@ -305,7 +256,7 @@ milter_dkim_sign_eoh(struct milter_msg *m)
 	char addr[512];
 	size_t i, nfrom = 0;
 
-	if (m->dkim_sign != NULL || milter_dkim_lib() == NULL)
+	if (m->dkim_sign != NULL)
 		return;
 	if ((m->auth_type == NULL || m->auth_type[0] == '\0')
 	    && !m->conn->internal)
@@ -333,47 +284,213 @@ milter_dkim_sign_eoh(struct milter_msg *m)
 	s->keys = keys;
 	s->active = 1;
 	s->from_domain = x_strdup(strrchr(addr, '@') + 1);
+	s->hcanon = mc->dkim_sign_hcanon ? MILTER_DKIM_RELAXED
+					 : MILTER_DKIM_SIMPLE;
+	s->bcanon = mc->dkim_sign_bcanon ? MILTER_DKIM_RELAXED
+					 : MILTER_DKIM_SIMPLE;
 	for (i = 0; i < rule->nkeys; i++)
-		(void)milter_dkim_sign_handle(m, s, rule->keys[i],
-					      strrchr(addr, '@') + 1);
+		s->k[s->n++] = rule->keys[i];
+	if ((s->body = milter_dkim_body_new(s->bcanon)) == NULL)
+		qid_warn(m->qid, "dkim-sign: not signed: OpenSSL has no "
+			 "SHA-256");
 }
 
-/* milter_dkim_sign_body - a body chunk to every signer */
+/* milter_dkim_sign_body - a body chunk, hashed once for all keys */
 void
 milter_dkim_sign_body(struct milter_msg *m, const unsigned char *chunk,
 		      size_t len)
 {
 	struct milter_dkim_sign *s = m->dkim_sign;
-	DKIM_STAT st;
-	size_t i;
 
-	if (s == NULL || len == 0)
+	if (s == NULL || s->body == NULL || len == 0)
 		return;
-	for (i = 0; i < s->n; i++) {
-		if (s->h[i] == NULL)
-			continue;
-		if ((st = dkim_body(s->h[i], (u_char *)chunk, len))
-		    != DKIM_STAT_OK) {
-			qid_warn(m->qid, "dkim-sign key=%s: body: %s",
-				 s->k[i]->name, dkim_getresultstr(st));
-			(void)dkim_free(s->h[i]);
-			s->h[i] = NULL;
-		}
-	}
+	milter_dkim_body_update(s->body, chunk, len);
 }
 
-/* milter_dkim_sign_value_of - the signature header value, LF folding */
-static char *
-milter_dkim_sign_value_of(const unsigned char *buf, size_t len)
+/* milter_dkim_sign_listed - is header name one to sign? */
+static int
+milter_dkim_sign_listed(char *const *list, const char *name)
 {
-	char *v = x_malloc(len + 1);
-	size_t i, o = 0;
+	int c = tolower((unsigned char)name[0]);
 
-	for (i = 0; i < len; i++)
-		if (buf[i] != '\r')
-			v[o++] = (char)buf[i];
-	v[o] = '\0';
-	return v;
+	if (strcasecmp(name, "From") == 0)
+		return 1;
+	for (; list != NULL && *list != NULL; list++)
+		if (tolower((unsigned char)**list) == c
+		    && strcasecmp(*list, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* milter_dkim_sign_hlist - append a name to the h= tag, folding */
+static void
+milter_dkim_sign_hlist(struct milter_dkim_buf *h, size_t *col,
+		       const char *name)
+{
+	size_t len = strlen(name);
+
+	if (h->len > 2) {	/* after "h=" */
+		if (*col + 1 + len + 1 > SIGN_FOLD) {
+			milter_dkim_buf_add(h, ":\n\t ", 4);
+			*col = 9;
+		} else {
+			milter_dkim_buf_add(h, ":", 1);
+			(*col)++;
+		}
+	}
+	milter_dkim_buf_add(h, name, len);
+	*col += len;
+}
+
+/* milter_dkim_sign_headers - the h= tag and the canonical header data
+ * it names */
+static void
+milter_dkim_sign_headers(const struct milter_msg *m, int hcanon,
+			 struct milter_dkim_buf *h, struct milter_dkim_buf *d)
+{
+	char *const *list = m->conn->mc->dkim_sign_headers;
+	unsigned char *used = x_calloc(m->nheaders + 1, 1);
+	size_t i, j, col = 8 + 2;
+
+	milter_dkim_buf_add(h, "h=", 2);
+	for (i = 0; i < m->nheaders; i++) {
+		if (!milter_dkim_sign_listed(list, m->headers[i].name))
+			continue;
+		milter_dkim_sign_hlist(h, &col, m->headers[i].name);
+		/* this name takes the last instance not taken yet */
+		for (j = m->nheaders; j-- > 0;)
+			if (!used[j] && strcasecmp(m->headers[j].name,
+						   m->headers[i].name) == 0)
+				break;
+		used[j] = 1;
+		milter_dkim_canon_header(d, hcanon, m->headers[j].name,
+					 m->headers[j].value, 1);
+	}
+	milter_dkim_sign_hlist(h, &col, "From");	/* oversigned */
+	free(used);
+}
+
+/* milter_dkim_sign_error - OpenSSL's reason, the queue cleared */
+static void
+milter_dkim_sign_error(char *buf, size_t len)
+{
+	unsigned long e = ERR_get_error();
+
+	if (e == 0)
+		snprintf(buf, len, "OpenSSL failed");
+	else
+		ERR_error_string_n(e, buf, len);
+	ERR_clear_error();
+}
+
+/* milter_dkim_sign_crypto - sign the header data (d, then the
+ * signature header sh) with key k: RSA-SHA256, or Ed25519 over the
+ * SHA-256 of the data; the signature's length, 0 on error (in why) */
+static size_t
+milter_dkim_sign_crypto(const struct milter_key *k,
+			const struct milter_dkim_buf *d,
+			const struct milter_dkim_buf *sh, unsigned char *sig,
+			size_t siglen, char *why, size_t whylen)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char hash[MILTER_DKIM_HASH_LEN];
+	unsigned int hlen = 0;
+	int ok;
+
+	if (ctx == NULL) {
+		milter_dkim_sign_error(why, whylen);
+		return 0;
+	}
+	if (k->type == MILTER_KEY_RSA)
+		ok = EVP_DigestSignInit(ctx, NULL,
+					milter_dkim_canon_sha256(), NULL,
+					k->pkey) == 1
+		     && EVP_DigestSignUpdate(ctx, d->data, d->len) == 1
+		     && EVP_DigestSignUpdate(ctx, sh->data, sh->len) == 1
+		     && EVP_DigestSignFinal(ctx, sig, &siglen) == 1;
+	else
+		ok = EVP_DigestInit_ex(ctx, milter_dkim_canon_sha256(),
+				       NULL) == 1
+		     && EVP_DigestUpdate(ctx, d->data, d->len) == 1
+		     && EVP_DigestUpdate(ctx, sh->data, sh->len) == 1
+		     && EVP_DigestFinal_ex(ctx, hash, &hlen) == 1
+		     && EVP_MD_CTX_copy_ex(ctx, k->sign_tmpl) == 1
+		     && EVP_DigestSign(ctx, sig, &siglen, hash, hlen) == 1;
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		milter_dkim_sign_error(why, whylen);
+		return 0;
+	}
+	return siglen;
+}
+
+/* milter_dkim_sign_b64 - base64 of len bytes; malloc'ed */
+static char *
+milter_dkim_sign_b64(const unsigned char *p, size_t len)
+{
+	char *b64 = x_malloc(4 * ((len + 2) / 3) + 1);
+
+	EVP_EncodeBlock((unsigned char *)b64, p, (int)len);
+	return b64;
+}
+
+/* milter_dkim_sign_one - the DKIM-Signature value for key k; NULL on
+ * error (logged) */
+static char *
+milter_dkim_sign_one(struct milter_msg *m, struct milter_dkim_sign *s,
+		     const struct milter_key *k,
+		     const struct milter_dkim_buf *d,
+		     const struct milter_dkim_buf *h, const char *bh)
+{
+	const char *domain = strcmp(k->domain, "%") == 0 ? s->from_domain
+							 : k->domain;
+	struct milter_dkim_buf v = { 0 }, sh = { 0 };
+	unsigned char sig[1024];	/* RSA-8192 at most */
+	char tag[1024], why[256], *b64;
+	size_t siglen, len, i, n;
+
+	n = (size_t)snprintf(tag, sizeof(tag), "v=1; a=%s; c=%s/%s; d=%s;\n"
+			     "\ts=%s; t=%lld; bh=%s;\n\t",
+			     milter_dkim_sign_alg(k),
+			     milter_dkim_sign_canon[s->hcanon],
+			     milter_dkim_sign_canon[s->bcanon], domain,
+			     k->selector, (long long)time(NULL), bh);
+	if (n >= sizeof(tag)) {
+		qid_warn(m->qid, "dkim-sign key=%s: not signed: selector or "
+			 "domain too long", k->name);
+		return NULL;
+	}
+	/* the value as inserted, after "DKIM-Signature:": a space first,
+	 * taken off at the end */
+	milter_dkim_buf_add(&v, " ", 1);
+	milter_dkim_buf_add(&v, tag, n);
+	milter_dkim_buf_add(&v, h->data, h->len);
+	milter_dkim_buf_add(&v, ";\n\tb=", 5);
+	/* the header to sign: this one, b= empty */
+	milter_dkim_canon_header(&sh, s->hcanon, MILTER_DKIM_SIGN_HEADER,
+				 v.data, 0);
+	siglen = (size_t)EVP_PKEY_get_size(k->pkey);
+	if (siglen > sizeof(sig)
+	    || (siglen = milter_dkim_sign_crypto(k, d, &sh, sig, siglen, why,
+						 sizeof(why))) == 0) {
+		qid_warn(m->qid, "dkim-sign key=%s: not signed: %s", k->name,
+			 siglen > sizeof(sig) ? "key too large" : why);
+		milter_dkim_buf_free(&v);
+		milter_dkim_buf_free(&sh);
+		return NULL;
+	}
+	b64 = milter_dkim_sign_b64(sig, siglen);
+	len = strlen(b64);
+	for (i = 0; i < len; i += SIGN_B64_LINE) {
+		if (i > 0)
+			milter_dkim_buf_add(&v, "\n\t ", 3);
+		milter_dkim_buf_add(&v, b64 + i, len - i < SIGN_B64_LINE
+					  ? len - i : SIGN_B64_LINE);
+	}
+	free(b64);
+	milter_dkim_buf_free(&sh);
+	memmove(v.data, v.data + 1, v.len);	/* the space, the NUL */
+	return v.data;
 }
 
 /* milter_dkim_sign_eom - compute the signatures */
@@ -381,47 +498,50 @@ void
 milter_dkim_sign_eom(struct milter_msg *m)
 {
 	struct milter_dkim_sign *s = m->dkim_sign;
-	const char *alg;
-	unsigned char *buf;
-	size_t i, len;
-	DKIM_STAT st;
+	struct milter_dkim_buf d = { 0 }, h = { 0 };
+	unsigned char bhash[MILTER_DKIM_HASH_LEN];
+	char *bh, *v;
+	size_t i;
 
 	if (s == NULL || !s->active)
 		return;
+	if (s->body == NULL || milter_dkim_body_final(s->body, bhash) < 0) {
+		if (s->body != NULL)
+			qid_warn(m->qid, "dkim-sign: not signed: the body "
+				 "hash failed");
+		milter_dkim_sign_count_failed(s);
+		milter_msg_summary(m, "dkim-sign=failed");
+		return;
+	}
+	bh = milter_dkim_sign_b64(bhash, sizeof(bhash));
+	milter_dkim_sign_headers(m, s->hcanon, &h, &d);
 	for (i = 0; i < s->n; i++) {
-		alg = s->k[i]->type == MILTER_KEY_ED25519 ? "ed25519-sha256"
-							  : "rsa-sha256";
-		if (s->h[i] == NULL) {
+		if ((v = milter_dkim_sign_one(m, s, s->k[i], &d, &h, bh))
+		    == NULL) {
 			if (m_signatures != NULL)
-				metric_inc(m_signatures, alg, "failed");
+				metric_inc(m_signatures,
+					   milter_dkim_sign_alg(s->k[i]),
+					   "failed");
 			continue;
 		}
-		if ((st = dkim_eom(s->h[i], NULL)) != DKIM_STAT_OK
-		    || (st = dkim_getsighdr_d(s->h[i],
-				strlen(MILTER_DKIM_SIGN_HEADER) + 2, &buf,
-				&len)) != DKIM_STAT_OK) {
-			qid_warn(m->qid, "dkim-sign key=%s: not signed: %s%s"
-				 "%s", s->k[i]->name, dkim_getresultstr(st),
-				 dkim_geterror(s->h[i]) ? ": " : "",
-				 dkim_geterror(s->h[i]) ? dkim_geterror(s->h[i])
-							: "");
-			if (m_signatures != NULL)
-				metric_inc(m_signatures, alg, "failed");
-			continue;
-		}
-		s->value[s->nvalues++] = milter_dkim_sign_value_of(buf, len);
+		s->value[s->nvalues++] = v;
 		if (m_signatures != NULL)
-			metric_inc(m_signatures, alg, "signed");
-		milter_msg_summary(m, "dkim-sign=%s(d=%s s=%s)", alg,
+			metric_inc(m_signatures,
+				   milter_dkim_sign_alg(s->k[i]), "signed");
+		milter_msg_summary(m, "dkim-sign=%s(d=%s s=%s)",
+				   milter_dkim_sign_alg(s->k[i]),
 				   strcmp(s->k[i]->domain, "%") == 0
 				   ? s->from_domain : s->k[i]->domain,
 				   s->k[i]->selector);
 	}
 	if (s->nvalues == 0)
 		milter_msg_summary(m, "dkim-sign=failed");
+	free(bh);
+	milter_dkim_buf_free(&d);
+	milter_dkim_buf_free(&h);
 }
 
-/* milter_dkim_sign_free - handles, values, the keys reference */
+/* milter_dkim_sign_free - the body context, values, keys reference */
 void
 milter_dkim_sign_free(struct milter_msg *m)
 {
@@ -430,9 +550,7 @@ milter_dkim_sign_free(struct milter_msg *m)
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->n; i++)
-		if (s->h[i] != NULL)
-			(void)dkim_free(s->h[i]);
+	milter_dkim_body_free(&s->body);
 	for (i = 0; i < s->nvalues; i++)
 		x_free(&s->value[i]);
 	milter_keys_unref(&s->keys);

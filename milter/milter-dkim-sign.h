@@ -2,7 +2,7 @@
  * NAME
  *	milter-dkim-sign 3h
  * SUMMARY
- *	the DKIM signing stage (libopendkim, keys from milter-keys)
+ *	the DKIM signing stage (OpenSSL EVP, keys from milter-keys)
  * SYNOPSIS
  *	#include "milter-dkim-sign.h"
  * DESCRIPTION
@@ -39,8 +39,8 @@
 struct milter_msg;
 struct milter_conf;
 
-/* milter_dkim_sign_init - set up signing (the libopendkim handle of
- * milter-dkim.c must exist) and load the keys; -1 with err */
+/* milter_dkim_sign_init - set up signing and load the keys; -1 with
+ * err */
 int milter_dkim_sign_init(const struct milter_conf *mc, char *err,
 			  size_t errlen);
 /* milter_dkim_sign_reload - reload the keys for new messages; on error

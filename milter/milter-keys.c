@@ -93,6 +93,14 @@ int
 milter_keys_pem_check(const char *pem, size_t len, int *bits, char *err,
 		      size_t errlen)
 {
+	return milter_keys_pem_load(pem, len, bits, NULL, err, errlen);
+}
+
+/* milter_keys_pem_load - parse the PEM text once; the key if wanted */
+int
+milter_keys_pem_load(const char *pem, size_t len, int *bits, EVP_PKEY **pkp,
+		     char *err, size_t errlen)
+{
 	BIO *bio = BIO_new_mem_buf(pem, (int)len);
 	EVP_PKEY *pk;
 	int type = -1;
@@ -119,7 +127,10 @@ milter_keys_pem_check(const char *pem, size_t len, int *bits, char *err,
 		x_err(err, errlen, "neither an RSA nor an Ed25519 key");
 		break;
 	}
-	EVP_PKEY_free(pk);
+	if (type >= 0 && pkp != NULL)
+		*pkp = pk;
+	else
+		EVP_PKEY_free(pk);
 	return type;
 }
 
@@ -162,13 +173,21 @@ milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
 		return -1;
 	}
 	key->pem[len] = '\0';
-	if ((type = milter_keys_pem_check(key->pem, len, &key->bits, why,
-					  sizeof(why))) < 0) {
+	if ((type = milter_keys_pem_load(key->pem, len, &key->bits,
+					 &key->pkey, why, sizeof(why))) < 0) {
 		x_err(err, errlen, "key %s: %s: %s", key->name, key->path,
 		      why);
 		return -1;
 	}
 	key->type = (enum milter_key_type)type;
+	if (key->type == MILTER_KEY_ED25519
+	    && ((key->sign_tmpl = EVP_MD_CTX_new()) == NULL
+		|| EVP_DigestSignInit(key->sign_tmpl, NULL, NULL, NULL,
+				      key->pkey) != 1)) {
+		x_err(err, errlen, "key %s: %s: OpenSSL cannot sign with it",
+		      key->name, key->path);
+		return -1;
+	}
 	return 0;
 }
 
@@ -333,6 +352,8 @@ milter_keys_free(struct milter_keys **kp)
 			OPENSSL_cleanse(k->keys[i].pem,
 					strlen(k->keys[i].pem));
 		x_free(&k->keys[i].pem);
+		EVP_MD_CTX_free(k->keys[i].sign_tmpl);
+		EVP_PKEY_free(k->keys[i].pkey);
 		x_free(&k->keys[i].name);
 		x_free(&k->keys[i].domain);
 		x_free(&k->keys[i].selector);

@@ -29,8 +29,10 @@
  *	Keys are read once, when the tables are loaded (at start and on
  *	SIGHUP), never per message.  A key file that its group or others
  *	can read or write is refused, as OpenDKIM does.  Each key is
- *	checked with OpenSSL (RSA of 1024 bits at least, or Ed25519) and
- *	kept as its PEM text, the form libopendkim takes.
+ *	parsed by OpenSSL once, there (RSA of 1024 bits at least, or
+ *	Ed25519), and kept as an EVP_PKEY that the signing threads share
+ *	read-only (OpenSSL 3 allows that; each signature has its own
+ *	EVP_MD_CTX).  The PEM text is kept too (wiped when freed).
  *
  *	The loaded tables are shared, immutable and reference-counted:
  *	milter_keys_current() takes a reference to the current tables,
@@ -43,6 +45,8 @@
 #define ELEMTA_MILTER_KEYS_H
 
 #include <stddef.h>
+
+#include <openssl/evp.h>
 
 #define MILTER_KEYS_PER_RULE	4
 
@@ -59,6 +63,9 @@ struct milter_key {
 	enum milter_key_type type;
 	int bits;
 	char *pem;		/* the private key, PEM text */
+	EVP_PKEY *pkey;		/* parsed once; read-only while shared */
+	EVP_MD_CTX *sign_tmpl;	/* Ed25519: EVP_DigestSignInit'ed once,
+				 * copied per signature; or NULL */
 };
 
 struct milter_sign_rule {
@@ -96,10 +103,14 @@ int milter_keys_glob(const char *pattern, const char *s);
  * or NULL */
 const struct milter_sign_rule *milter_keys_match(const struct milter_keys *k,
 						 const char *addr);
-/* milter_keys_key_pem_check - the type of the PEM private key and its
+/* milter_keys_pem_check - the type of the PEM private key and its
  * bits; -1 with err if it is not an RSA (>= 1024 bits) or Ed25519 key */
 int milter_keys_pem_check(const char *pem, size_t len, int *bits, char *err,
 			  size_t errlen);
+/* milter_keys_pem_load - the same, and the key into *pkp (the caller's,
+ * EVP_PKEY_free) when the type is one we sign with */
+int milter_keys_pem_load(const char *pem, size_t len, int *bits,
+			 EVP_PKEY **pkp, char *err, size_t errlen);
 
 /* milter_keys_genkey - "elemta-milter genkey ...": the exit status */
 int milter_keys_genkey(int argc, char **argv);

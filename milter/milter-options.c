@@ -69,6 +69,10 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("dmarc_temperror_action", "accept", CFGF_NONE),
 	CFG_STR("dmarc_bad_from_action", "accept", CFGF_NONE),
 	CFG_STR("dmarc_history", "", CFGF_NONE),
+	/* Received-SPF, header caps, quarantine */
+	CFG_BOOL("received_spf", cfg_false, CFGF_NONE),
+	CFG_STR("header_cap_action", "accept", CFGF_NONE),
+	CFG_STR("quarantine_header", "", CFGF_NONE),
 	CFG_END()
 };
 
@@ -79,6 +83,27 @@ milter_check_net(const char *value, char *err, size_t errlen)
 	struct milter_net n;
 
 	return milter_net_parse(value, &n, err, errlen);
+}
+
+/* milter_check_header_name - quarantine_header: "" or a field name */
+static int
+milter_check_header_name(const char *value, char *err, size_t errlen)
+{
+	const char *p;
+
+	/* RFC 5322 2.2: printable US-ASCII but the colon */
+	for (p = value; *p != '\0'; p++)
+		if (*p <= ' ' || *p > '~' || *p == ':') {
+			x_err(err, errlen, "'%s': not a header field name",
+			      value);
+			return -1;
+		}
+	if (p - value > 76) {
+		x_err(err, errlen, "'%s': header name too long (76 max)",
+		      value);
+		return -1;
+	}
+	return 0;
 }
 
 static const struct conf_check milter_checks[] = {
@@ -110,6 +135,9 @@ static const struct conf_check milter_checks[] = {
 	  NULL },
 	{ "dmarc_bad_from_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
 	  NULL },
+	{ "header_cap_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
+	{ "quarantine_header", CONF_CHECK_FUNC, 0, 0, NULL,
+	  milter_check_header_name },
 	CONF_CHECK_END
 };
 
@@ -301,6 +329,10 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->dmarc_bad_from_action = milter_action_index(
 		cfg_getstr(sec, "dmarc_bad_from_action"));
 	c->dmarc_history = x_strdup(cfg_getstr(sec, "dmarc_history"));
+	c->received_spf = cfg_getbool(sec, "received_spf");
+	c->header_cap_action =
+		milter_action_index(cfg_getstr(sec, "header_cap_action"));
+	c->quarantine_header = conf_strdup_opt(sec, "quarantine_header");
 	return 0;
 }
 
@@ -322,6 +354,7 @@ milter_conf_release(void *out)
 	x_free(&c->dkim_sign_headers);
 	x_free(&c->dmarc_psl);		/* DMARC */
 	x_free(&c->dmarc_history);	/* DMARC */
+	x_free(&c->quarantine_header);
 }
 
 const struct conf_section milter_conf_section = {

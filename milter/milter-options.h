@@ -61,6 +61,10 @@ struct milter_conf {
 	int dmarc_temperror_action;
 	int dmarc_bad_from_action;	/* no/several/broken From */
 	char *dmarc_history;		/* SQLite file, "" = off */
+	/* Received-SPF, header caps, quarantine (issue 4) */
+	int received_spf;		/* add a Received-SPF header */
+	int header_cap_action;		/* enum milter_action: over the caps */
+	char *quarantine_header;	/* NULL: quarantine = MTA hold */
 };
 
 extern const struct conf_section milter_conf_section;

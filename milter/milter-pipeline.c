@@ -72,6 +72,33 @@ milter_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* milter_pipeline_caps - headers beyond max_headers/max_header_size
+ * went unchecked: say so, and act as header_cap_action says */
+static void
+milter_pipeline_caps(struct milter_msg *m)
+{
+	static const char text[] = "message headers exceed the limits "
+				   "of this server";
+
+	milter_msg_summary(m, "headers_unchecked=%zu", m->headers_dropped);
+	switch (m->conn->mc->header_cap_action) {
+	case MILTER_REJECT:
+		milter_msg_action(m, "header-cap", MILTER_REJECT, "552",
+				  "5.3.4", text);
+		break;
+	case MILTER_TEMPFAIL:
+		milter_msg_action(m, "header-cap", MILTER_TEMPFAIL, "452",
+				  "4.3.4", text);
+		break;
+	case MILTER_QUARANTINE:
+		milter_msg_action(m, "header-cap", MILTER_QUARANTINE, NULL,
+				  NULL, text);
+		break;
+	default:
+		break;
+	}
+}
+
 /* milter_pipeline_run - every stage, then the verdict and our A-R */
 void
 milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
@@ -82,6 +109,8 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 	double t0;
 
 	memset(o, 0, sizeof(*o));
+	if (m->headers_dropped > 0)
+		milter_pipeline_caps(m);
 	for (i = 0; i < MILTER_NSTAGES; i++) {
 		t0 = milter_now();
 		milter_stages[i].eom(m);

@@ -19,6 +19,11 @@
  *	cap) becomes TRY_AGAIN for libspf2, and the result temperror
  *	whatever libspf2 concludes (RFC 7208 section 4.4).
  *
+ *	With received_spf on, the result also goes into a Received-SPF
+ *	header (RFC 7208 9.1): the result, a comment in the words of the
+ *	RFC's examples, and client-ip, envelope-from, helo, receiver (our
+ *	authserv-id) and identity; milter-callbacks.c inserts it.
+ *
  *	Enforcement per result: spf_fail_action (550 5.7.23),
  *	spf_softfail_action, spf_temperror_action (451 4.7.24),
  *	spf_permerror_action (550 5.7.24); the default for all is to
@@ -254,6 +259,111 @@ spf_result_word(SPF_result_t r)
 	}
 }
 
+/* spf_atom_ok - may s go unquoted as a dot-atom (RFC 5322 3.2.3)? */
+static int
+spf_atom_ok(const char *s)
+{
+	static const char special[] = "!#$%&'*+-/=?^_`{|}~.";
+
+	if (*s == '\0' || *s == '.')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z')
+		    && !(*s >= '0' && *s <= '9')
+		    && strchr(special, *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* spf_escaped - s with each of the characters in esc backslashed, and
+ * controls and 8-bit bytes replaced by '?' (a header stays ASCII);
+ * malloc'ed */
+static char *
+spf_escaped(const char *s, const char *esc)
+{
+	char *out = x_malloc(2 * strlen(s) + 1), *o = out;
+
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < ' ' || ch > '~') {
+			*o++ = '?';
+			continue;
+		}
+		if (strchr(esc, *s) != NULL)
+			*o++ = '\\';
+		*o++ = *s;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* spf_kv_value - a key-value-pair's value: dot-atom or quoted-string */
+static char *
+spf_kv_value(const char *s, int always_quote)
+{
+	char *q, *v;
+
+	if (!always_quote && spf_atom_ok(s))
+		return x_strdup(s);
+	q = spf_escaped(s, "\"\\");
+	v = x_asprintf("\"%s\"", q);
+	free(q);
+	return v;
+}
+
+/* milter_spf_received - the Received-SPF value (see milter.h) */
+char *
+milter_spf_received(const char *result, const char *receiver,
+		    const char *client_ip, const char *ident,
+		    const char *helo, const char *identity)
+{
+	char *who = spf_escaped(ident, "()\\"), *rcv, *from, *hl = NULL;
+	char *ip = spf_escaped(client_ip, "()\\"), *comment, *out;
+	char *rcomm = spf_escaped(receiver, "()\\");
+	char *cip = spf_kv_value(client_ip, 0);	/* IPv6: quoted */
+
+	if (strcmp(result, "pass") == 0)
+		comment = x_asprintf("domain of %s designates %s as permitted "
+				     "sender", who, ip);
+	else if (strcmp(result, "fail") == 0)
+		comment = x_asprintf("domain of %s does not designate %s as "
+				     "permitted sender", who, ip);
+	else if (strcmp(result, "softfail") == 0)
+		comment = x_asprintf("domain of transitioning %s does not "
+				     "designate %s as permitted sender", who,
+				     ip);
+	else if (strcmp(result, "neutral") == 0)
+		comment = x_asprintf("%s is neither permitted nor denied by "
+				     "domain of %s", ip, who);
+	else if (strcmp(result, "none") == 0)
+		comment = x_asprintf("domain of %s does not designate "
+				     "permitted sender hosts", who);
+	else if (strcmp(result, "temperror") == 0)
+		comment = x_asprintf("temporary error in processing during "
+				     "lookup of %s", who);
+	else
+		comment = x_asprintf("permanent error in processing domain "
+				     "of %s", who);
+	rcv = spf_kv_value(receiver, 0);
+	from = spf_kv_value(ident, 1);
+	if (helo != NULL)
+		hl = spf_kv_value(helo, 0);
+	out = x_asprintf("%s (%s: %s)\n\tclient-ip=%s; envelope-from=%s;%s%s%s"
+			 " receiver=%s; identity=%s;", result, rcomm, comment,
+			 cip, from, hl ? " helo=" : "", hl ? hl : "",
+			 hl ? ";" : "", rcv, identity);
+	free(who);
+	free(ip);
+	free(rcomm);
+	free(cip);
+	free(comment);
+	free(rcv);
+	free(from);
+	free(hl);
+	return out;
+}
+
 /* milter_spf_eom - the SPF stage */
 void
 milter_spf_eom(struct milter_msg *m)
@@ -322,6 +432,10 @@ milter_spf_eom(struct milter_msg *m)
 	ptype_prop = helo_id ? "helo" : "mailfrom";
 	authres_prop_add(r, "smtp", ptype_prop, helo_id ? c->helo : ident);
 	milter_msg_summary(m, "spf=%s", word);
+	if (c->mc->received_spf)
+		m->received_spf = milter_spf_received(word,
+			c->mc->authserv_id, c->client_addr, ident, c->helo,
+			ptype_prop);
 	spf_enforce(m, res, helo_id ? c->helo : ident);
 	if (resp != NULL)
 		SPF_response_free(resp);

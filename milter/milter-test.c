@@ -174,12 +174,19 @@ milter_test_headers(struct milter_msg *m, const char *buf, size_t len)
 static void
 milter_test_print(const struct milter_msg *m, const struct milter_outcome *o)
 {
+	const char *qhdr = m->conn->mc->quarantine_header;
 	size_t i;
 
 	if (m->action != MILTER_REJECT && m->action != MILTER_TEMPFAIL) {
 		for (i = 0; i < o->ndelete_ar; i++)
 			printf("delete-header: %s %u\n", AUTHRES_HEADER,
 			       o->delete_ar[i]);
+		if (m->received_spf != NULL)
+			printf("insert-header: %s: %s\n",
+			       MILTER_RECEIVED_SPF_HEADER, m->received_spf);
+		if (m->action == MILTER_QUARANTINE && qhdr != NULL)
+			printf("insert-header: %s: %s\n", qhdr,
+			       m->quarantine_reason);
 		printf("insert-header: %s: %s\n", AUTHRES_HEADER, o->authres);
 		/* DKIM signatures: each inserted at the top after A-R */
 		for (i = 0; i < milter_dkim_sign_count(m); i++)
@@ -194,7 +201,9 @@ milter_test_print(const struct milter_msg *m, const struct milter_outcome *o)
 		       m->reply_code, m->reply_xcode, m->reply_text);
 		break;
 	case MILTER_QUARANTINE:
-		printf("verdict: quarantine %s\n", m->quarantine_reason);
+		/* quarantine_header: a header, not a hold */
+		printf("verdict: %s %s\n", qhdr ? "quarantine-header"
+		       : "quarantine", m->quarantine_reason);
 		break;
 	default:
 		printf("verdict: accept\n");

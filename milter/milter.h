@@ -103,6 +103,7 @@ struct milter_msg {
 	char reply_xcode[10];		/* "5.7.23" */
 	char *reply_text;
 	char *quarantine_reason;
+	char *received_spf;		/* Received-SPF value, or NULL */
 };
 
 /*
@@ -177,6 +178,13 @@ void milter_outcome_free(struct milter_outcome *o);
 /* milter-spf.c */
 int milter_spf_init(struct dns_resolver *dns, char *err, size_t errlen);
 void milter_spf_eom(struct milter_msg *m);
+/* milter_spf_received - a Received-SPF value (RFC 7208 9.1), no leading
+ * space, folded once; malloc'ed.  identity is "mailfrom" or "helo",
+ * ident the checked address (postmaster@HELO for the null sender). */
+char *milter_spf_received(const char *result, const char *receiver,
+			  const char *client_ip, const char *ident,
+			  const char *helo, const char *identity);
+#define MILTER_RECEIVED_SPF_HEADER "Received-SPF"
 
 /* milter-callbacks.c */
 struct smfiDesc;

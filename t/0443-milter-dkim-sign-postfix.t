@@ -8,49 +8,33 @@
 # unauthenticated external client arrives unsigned.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
 
-MILTER=${top_builddir:-.}/milter/elemta-milter
 PY=/usr/bin/python3
 VERIFY=$top_srcdir/t/data/milter/dkim-sign-verify.py
-[ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
-peer_require postfix smtp-sink swaks unbound
+milter_require postfix smtp-sink swaks unbound
 $PY -c 'import dkim, nacl' 2>/dev/null ||
     tb_skip_all "python3-dkim or python3-nacl missing (tools/install-deps)"
 tb_init
 tb_plan 8
 peer_start_unbound
-peer_start_smtp_sink
 
 {
 	echo "rsa example.test:$TB_DKIM_RSA_SELECTOR:$TB_DKIM_RSA_KEY"
 	echo "ed example.test:$TB_DKIM_ED25519_SELECTOR:$TB_DKIM_ED25519_KEY"
 } >"$TB/keys"
 echo '*@example.test rsa ed' >"$TB/signing"
-LOG=$TB/milter.log
-tb_spawn milter "$LOG" "$MILTER" -f -c /dev/null \
-    -o "milter.listen=inet:127.0.0.1:$TB_PORT_MILTER" \
-    -o milter.user= -o milter.authserv_id=mx.example.test \
-    -o "milter.dkim_key_table=$TB/keys" \
-    -o "milter.dkim_signing_table=$TB/signing" \
-    -o "dns.nameservers=$TB_DNS"
-tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" 10 \
-    tb_connect 127.0.0.1 "$TB_PORT_MILTER"
-peer_start_postfix "smtpd_milters = inet:127.0.0.1:$TB_PORT_MILTER"
+milter_start "dkim_key_table=$TB/keys" "dkim_signing_table=$TB/signing"
+milter_postfix
 
 # send SUBJECT ARGS - one message through Postfix; swaks's transcript
 send() {
-	local subject=$1
-	shift
-	swaks --server 127.0.0.1 --port "$TB_PORT_SMTPD" --timeout 20 \
-	    --helo client.remote.test --from user@example.test \
-	    --to bob@sink.test --header "Subject: $subject" \
-	    --header "From: User <user@example.test>" \
-	    --body "Hello Bob, signed by the gateway." "$@" 2>&1
+	milter_send "$@" --body "Hello Bob, signed by the gateway."
 }
 
 # delivered SUBJECT - the file smtp-sink wrote for it
 delivered() {
-	grep -l "^Subject: $1" "$TB_SINK_DIR"/msg.* 2>/dev/null | head -1
+	milter_delivered "$1"
 }
 
 out=$(send "authenticated" --xclient-addr 192.0.2.20 \

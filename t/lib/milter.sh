@@ -1,0 +1,165 @@
+# milter.sh - elemta-milter behind a real private Postfix (t/04xx)
+#
+# SYNOPSIS
+#	. "$top_srcdir/t/lib/harness.sh"
+#	. "$top_srcdir/t/lib/peers.sh"
+#	. "$top_srcdir/t/lib/milter.sh"
+#	milter_require postfix smtp-sink swaks unbound	# before tb_init
+#	tb_init; tb_plan N
+#	peer_start_unbound [ZONES...]
+#	milter_start [KEY=VALUE]... [-- DAEMON ARGS...]
+#	milter_postfix [main.cf "name = value"]...
+#	out=$(milter_send SUBJECT [swaks args])
+#	f=$(milter_delivered SUBJECT); milter_headers "$f"
+#	milter_set KEY=VALUE...		# new [milter] options, SIGHUP
+#
+# DESCRIPTION
+#	The shared set-up of the milter's end-to-end tests: the daemon
+#	built here on TB_PORT_MILTER, its DNS from the harness' unbound
+#	(TB_DNS), our authserv-id mx.example.test, Postfix's myhostname;
+#	Postfix (peers.sh) with it as smtpd_milters, everything delivered
+#	to smtp-sink.
+#
+#	The [milter] options a test varies live in $TB/milter/elemta.conf
+#	(KEY=VALUE arguments, KEY inside the milter section); milter_set
+#	rewrites that file and reloads the daemon (SIGHUP), which is
+#	faster than a restart (libmilter waits for its sessions) and is
+#	what an operator does.  New connections see the new options.
+#	Options after "--" (e.g. -o dns.timeout=5) are fixed for the
+#	daemon's life.
+#
+#	milter_send sends one message as a remote client (XCLIENT, from
+#	192.0.2.1 unless the caller gives --xclient-addr) with
+#	Subject: SUBJECT; a --data FILE given by the caller replaces the
+#	generated message.  Its output is swaks's transcript.
+#
+#	Exported: MILTER (the binary), TB_MILTER_LOG, TB_MILTER_CONF.
+
+# TB, TB_PID ... come from harness.sh and peers.sh.
+# shellcheck disable=SC2034,SC2153,SC2154
+
+MILTER=${top_builddir:-.}/milter/elemta-milter
+TB_MILTER_AUTHSERV=mx.example.test
+export MILTER TB_MILTER_AUTHSERV
+
+# milter_require - skip unless the milter is built and the peers exist
+milter_require() {
+	[[ -x $MILTER ]] || tb_skip_all "elemta-milter not built"
+	peer_require "$@"
+}
+
+# milter_conf - write $TB/milter/elemta.conf: [milter] KEY=VALUE lines
+milter_conf() {
+	local kv
+
+	mkdir -p "$TB/milter"
+	TB_MILTER_CONF=$TB/milter/elemta.conf
+	{
+		echo "milter {"
+		for kv in "$@"; do
+			printf '\t%s = "%s"\n' "${kv%%=*}" "${kv#*=}"
+		done
+		echo "}"
+	} >"$TB_MILTER_CONF.tmp" && mv "$TB_MILTER_CONF.tmp" "$TB_MILTER_CONF"
+	export TB_MILTER_CONF
+}
+
+# milter_start - the daemon on TB_PORT_MILTER; KEY=VALUE... [-- ARGS...]
+milter_start() {
+	local opts=()
+
+	while [[ $# -gt 0 && $1 != -- ]]; do
+		opts+=("$1")
+		shift
+	done
+	[[ ${1:-} == -- ]] && shift
+	milter_conf "${opts[@]}"
+	TB_MILTER_LOG=$TB/milter/milter.log
+	export TB_MILTER_LOG
+	tb_spawn milter "$TB_MILTER_LOG" "$MILTER" -f -c "$TB_MILTER_CONF" \
+	    -o "milter.listen=inet:127.0.0.1:$TB_PORT_MILTER" \
+	    -o milter.user= -o "milter.authserv_id=$TB_MILTER_AUTHSERV" \
+	    -o "dns.nameservers=$TB_DNS" "$@"
+	tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" "$(peer_timeout)" \
+	    tb_connect 127.0.0.1 "$TB_PORT_MILTER"
+}
+
+# milter_set - replace the [milter] options of the file, reload, wait
+milter_set() {
+	local before
+
+	before=$(grep -c 'reloaded: ' "$TB_MILTER_LOG")
+	milter_conf "$@"
+	kill -HUP "$(tb_pid milter)" ||
+	    tb_bail "milter_set: the milter is not running"
+	tb_wait 10 eval "[[ \$(grep -c 'reloaded: ' '$TB_MILTER_LOG') -gt \
+	    $before ]]" || {
+		tb_tail "$TB_MILTER_LOG"
+		tb_bail "milter_set: no reload after SIGHUP ($*)"
+	}
+}
+
+# milter_postfix - smtp-sink, then Postfix with the milter as smtpd_milters
+milter_postfix() {
+	peer_start_smtp_sink
+	peer_start_postfix "smtpd_milters = inet:127.0.0.1:$TB_PORT_MILTER" \
+	    "$@"
+}
+
+# milter_send - one message through Postfix as a remote client
+milter_send() {
+	local subject=$1 msg
+
+	shift
+	# swaks's --header would rewrite a --data file (and its signature)
+	msg=(--header "Subject: $subject"
+	    --header "From: User <user@example.test>" --body "Hello Bob.")
+	[[ " $* " == *" --data "* ]] && msg=()
+	swaks --server 127.0.0.1 --port "$TB_PORT_SMTPD" --timeout 30 \
+	    --helo client.remote.test --from user@example.test \
+	    --to bob@sink.test --xclient-addr 192.0.2.1 \
+	    "${msg[@]}" "$@" 2>&1
+}
+
+# milter_delivered - the smtp-sink file of the message with SUBJECT
+milter_delivered() {
+	grep -lE "^Subject: $1"$'\r'"?\$" "$TB_SINK_DIR"/msg.* 2>/dev/null |
+	    head -1
+}
+
+# milter_wait_delivered - wait up to 20 s for SUBJECT; print its file
+milter_wait_delivered() {
+	tb_wait 20 eval "[[ -n \$(milter_delivered '$1') ]]"
+	milter_delivered "$1"
+}
+
+# milter_headers - the header block of a delivered file, unfolded, no CR
+milter_headers() {
+	# smtp-sink's file starts with its own trace lines: keep them, they
+	# are headers too.
+	sed -e 's/\r$//' -e '/^$/q' "${1:-/dev/null}" |
+	    sed -e ':a' -e 'N' -e '$!ba' -e 's/\n[ \t]\+/ /g'
+}
+
+# milter_authres - our Authentication-Results value in a delivered file
+milter_authres() {
+	milter_headers "$1" | sed -n \
+	    "s/^Authentication-Results: $TB_MILTER_AUTHSERV;* *//p" | head -1
+}
+
+# milter_queue_id - Postfix's queue id in a swaks transcript ("" if none)
+milter_queue_id() {
+	sed -n 's/.*queued as \([0-9A-F]\{6,\}\).*/\1/p' <<<"$1" | head -1
+}
+
+# milter_maillog - wait up to 10 s for ERE in Postfix's log; print lines
+milter_maillog() {
+	tb_wait_log 10 "$1" "$TB_MAILLOG"
+	grep -E -- "$1" "$TB_MAILLOG"
+}
+
+# milter_log - wait up to 10 s for ERE in the milter's log; print lines
+milter_log() {
+	tb_wait_log 10 "$1" "$TB_MILTER_LOG"
+	grep -E -- "$1" "$TB_MILTER_LOG"
+}

@@ -5,8 +5,8 @@
  *	LMTP client side: one transaction into a backend (Dovecot)
  * DESCRIPTION
  *	See lmtp-client.h.  Blocking I/O on a non-blocking socket with
- *	poll(): each connection thread of the daemon runs its deliveries
- *	itself, so there is no shared state here.
+ *	poll(), run by one thread per backend; the only shared state is
+ *	the pool, under its mutex.
  *--*/
 #include "config.h"
 
@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +32,17 @@
 #define LMTP_MAX_REPLY_LINES 100
 #define LMTP_MAX_REPLY_LINE 4096
 
+/* lmtp_caps - the extensions a LHLO reply advertises */
+struct lmtp_caps {
+	int pipelining, size, eightbit, dsn, smtputf8;
+};
+
 struct lmtp_conn {
 	int fd;
 	struct lmtp_delivery *d;
+	const char *addr;	/* the address of this connection */
+	struct lmtp_caps caps;
+	int broken;		/* an I/O error or timeout: never pool */
 	char rbuf[8192];
 	size_t rlen, rpos;
 	char wbuf[65536];
@@ -48,6 +57,129 @@ lmtp_client_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * The pool of idle connections
+ */
+
+struct lmtp_pool_entry {
+	char *addr;
+	int fd;
+	struct lmtp_caps caps;
+	double since;		/* idle since (lmtp_client_now) */
+};
+
+struct lmtp_pool {
+	pthread_mutex_t lock;
+	struct lmtp_pool_entry *e;	/* oldest first */
+	size_t n, max;
+	int idle_timeout;
+};
+
+/* lmtp_pool_new - an empty pool */
+struct lmtp_pool *
+lmtp_pool_new(size_t max_idle, int idle_timeout)
+{
+	struct lmtp_pool *p = x_calloc(1, sizeof(*p));
+
+	pthread_mutex_init(&p->lock, NULL);
+	p->max = max_idle;
+	p->idle_timeout = idle_timeout;
+	p->e = x_calloc(max_idle ? max_idle : 1, sizeof(*p->e));
+	return p;
+}
+
+/* lmtp_pool_drop - close and forget entry i (lock held) */
+static void
+lmtp_pool_drop(struct lmtp_pool *p, size_t i)
+{
+	close(p->e[i].fd);
+	x_free(&p->e[i].addr);
+	memmove(p->e + i, p->e + i + 1, (p->n - i - 1) * sizeof(*p->e));
+	p->n--;
+}
+
+/* lmtp_pool_expire - close what has been idle too long (lock held) */
+static void
+lmtp_pool_expire(struct lmtp_pool *p)
+{
+	double now = lmtp_client_now();
+
+	while (p->n > 0 && now - p->e[0].since >= p->idle_timeout)
+		lmtp_pool_drop(p, 0);
+}
+
+/* lmtp_pool_take - the newest idle connection to addr; fd or -1 */
+static int
+lmtp_pool_take(struct lmtp_pool *p, const char *addr,
+	       struct lmtp_caps *caps)
+{
+	size_t i;
+	int fd = -1;
+
+	if (p == NULL)
+		return -1;
+	pthread_mutex_lock(&p->lock);
+	lmtp_pool_expire(p);
+	for (i = p->n; i-- > 0;) {
+		if (strcmp(p->e[i].addr, addr) == 0) {
+			fd = p->e[i].fd;
+			*caps = p->e[i].caps;
+			x_free(&p->e[i].addr);
+			memmove(p->e + i, p->e + i + 1,
+				(p->n - i - 1) * sizeof(*p->e));
+			p->n--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return fd;
+}
+
+/* lmtp_pool_put - keep an idle connection (the oldest goes if full) */
+static void
+lmtp_pool_put(struct lmtp_pool *p, const char *addr, int fd,
+	      const struct lmtp_caps *caps)
+{
+	pthread_mutex_lock(&p->lock);
+	lmtp_pool_expire(p);
+	if (p->n == p->max)
+		lmtp_pool_drop(p, 0);
+	p->e[p->n].addr = x_strdup(addr);
+	p->e[p->n].fd = fd;
+	p->e[p->n].caps = *caps;
+	p->e[p->n].since = lmtp_client_now();
+	p->n++;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* lmtp_pool_idle - the number of idle connections */
+size_t
+lmtp_pool_idle(struct lmtp_pool *p)
+{
+	size_t n;
+
+	pthread_mutex_lock(&p->lock);
+	lmtp_pool_expire(p);
+	n = p->n;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+/* lmtp_pool_free - close everything */
+void
+lmtp_pool_free(struct lmtp_pool **pp)
+{
+	struct lmtp_pool *p = *pp;
+
+	if (p == NULL)
+		return;
+	while (p->n > 0)
+		lmtp_pool_drop(p, 0);
+	pthread_mutex_destroy(&p->lock);
+	x_free(&p->e);
+	x_free(pp);
 }
 
 /* lmtp_wait_ms - how long the next wait may take: min(limit, deadline) */
@@ -90,7 +222,7 @@ lmtp_connect(struct lmtp_conn *c)
 	socklen_t slen;
 	int rc, soerr;
 
-	if (listen_parse(d->backend, &ls, perr, sizeof(perr)) < 0) {
+	if (listen_parse(c->addr, &ls, perr, sizeof(perr)) < 0) {
 		x_err(d->err, sizeof(d->err), "%s", perr);
 		return -1;
 	}
@@ -169,10 +301,12 @@ lmtp_flush(struct lmtp_conn *c)
 				continue;
 			x_err(c->d->err, sizeof(c->d->err), "write: %s",
 			      rc == 0 ? "timed out" : strerror(errno));
+			c->broken = 1;
 			return -1;
 		}
 		x_err(c->d->err, sizeof(c->d->err), "write: %s",
 		      n < 0 ? strerror(errno) : "closed");
+		c->broken = 1;
 		return -1;
 	}
 	c->wlen = 0;
@@ -237,10 +371,12 @@ lmtp_getc(struct lmtp_conn *c)
 				continue;
 			x_err(c->d->err, sizeof(c->d->err), "read: %s",
 			      rc == 0 ? "timed out" : strerror(errno));
+			c->broken = 1;
 			return -1;
 		}
 		x_err(c->d->err, sizeof(c->d->err), "read: %s",
 		      n < 0 ? strerror(errno) : "connection closed");
+		c->broken = 1;
 		return -1;
 	}
 	return (unsigned char)c->rbuf[c->rpos++];
@@ -275,8 +411,10 @@ lmtp_read_reply(struct lmtp_conn *c)
 			break;
 	}
 	fixed = lmtp_reply_fix(raw);
-	if (fixed == NULL)
+	if (fixed == NULL) {
 		x_err(c->d->err, sizeof(c->d->err), "bad reply: %.100s", raw);
+		c->broken = 1;
+	}
 	x_free(&raw);
 	return fixed;
 }
@@ -291,11 +429,6 @@ lmtp_fail_rest(struct lmtp_delivery *d, const char *reply)
 		if (d->rcpts[i].reply == NULL)
 			d->rcpts[i].reply = x_strdup(reply);
 }
-
-/* lmtp_caps - the extensions a LHLO reply advertises */
-struct lmtp_caps {
-	int pipelining, size, eightbit, dsn, smtputf8;
-};
 
 /* lmtp_parse_caps - read extensions from the LHLO reply lines */
 static void
@@ -374,125 +507,204 @@ lmtp_send_body(struct lmtp_conn *c)
 	return lmtp_flush(c);
 }
 
-/* lmtp_client_deliver - one transaction */
-void
-lmtp_client_deliver(struct lmtp_delivery *d)
-{
-	struct lmtp_conn *c = x_calloc(1, sizeof(*c));
-	const struct lmtp_envelope *e = d->env;
-	struct lmtp_caps caps;
-	char *r = NULL, *ok;
-	size_t i, naccepted = 0;
-	long long size;
 
-	c->fd = -1;
-	c->d = d;
-	d->err[0] = '\0';
-	d->data_sent = 0;
-	ok = x_calloc(d->nrcpts ? d->nrcpts : 1, 1);
-	if (lmtp_connect(c) < 0)
-		goto unavailable;
-	if ((r = lmtp_read_reply(c)) == NULL)
-		goto unavailable;
+/* The outcome of one attempt on one address. */
+enum lmtp_attempt {
+	LMTP_DONE,		/* every recipient has its reply */
+	LMTP_RETRY,		/* nothing sent past RCPT: try the next one */
+};
+
+/* lmtp_reset_replies - forget the replies of a failed attempt */
+static void
+lmtp_reset_replies(struct lmtp_delivery *d, char *ok)
+{
+	size_t i;
+
+	for (i = 0; i < d->nrcpts; i++) {
+		x_free(&d->rcpts[i].reply);
+		ok[i] = 0;
+	}
+}
+
+/* lmtp_open - a pooled connection that answers RSET, or a new one that
+ * greets and answers LHLO; 0, or -1 with d->err */
+static int
+lmtp_open(struct lmtp_conn *c, int use_pool)
+{
+	struct lmtp_delivery *d = c->d;
+	char *r;
+
+	while (use_pool
+	       && (c->fd = lmtp_pool_take(d->pool, c->addr, &c->caps)) >= 0) {
+		c->rlen = c->rpos = 0;
+		if (lmtp_put(c, "RSET\r\n", 6) == 0 && lmtp_flush(c) == 0
+		    && (r = lmtp_read_reply(c)) != NULL) {
+			if (r[0] == '2') {
+				x_free(&r);
+				d->reused = 1;
+				return 0;
+			}
+			x_free(&r);
+		}
+		close(c->fd);		/* stale: the backend timed it out */
+		c->fd = -1;
+		c->wlen = 0;
+		d->err[0] = '\0';
+	}
+	d->reused = 0;
+	c->rlen = c->rpos = 0;
+	if (lmtp_connect(c) < 0 || (r = lmtp_read_reply(c)) == NULL)
+		return -1;
 	if (r[0] != '2') {
 		x_err(d->err, sizeof(d->err), "greeting: %.200s", r);
-		goto unavailable;
+		x_free(&r);
+		return -1;
 	}
 	x_free(&r);
 	if (lmtp_putf(c, "LHLO %s\r\n", d->helo) < 0 || lmtp_flush(c) < 0
 	    || (r = lmtp_read_reply(c)) == NULL)
-		goto unavailable;
+		return -1;
 	if (r[0] != '2') {
 		x_err(d->err, sizeof(d->err), "LHLO: %.200s", r);
-		goto unavailable;
+		x_free(&r);
+		return -1;
 	}
-	lmtp_parse_caps(r, &caps);
+	lmtp_parse_caps(r, &c->caps);
 	x_free(&r);
-	if (e->smtputf8 && !caps.smtputf8) {
-		x_err(d->err, sizeof(d->err), "SMTPUTF8 not offered");
-		r = x_asprintf("555 5.6.7 SMTPUTF8 is required, but was not "
-			       "offered by backend %s", d->backend);
-		lmtp_fail_rest(d, r);
-		goto quit;
+	return 0;
+}
+
+/* lmtp_rcpt_reply - read one RCPT reply into recipient i; -1 on failure */
+static int
+lmtp_rcpt_reply(struct lmtp_conn *c, size_t i, char *ok, size_t *naccepted)
+{
+	char *r;
+
+	if ((r = lmtp_read_reply(c)) == NULL)
+		return -1;
+	if (r[0] == '2') {
+		ok[i] = 1;
+		(*naccepted)++;
+		x_free(&r);
+	} else {
+		c->d->rcpts[i].reply = r;
 	}
-	/* MAIL and the RCPTs: one write when the backend pipelines */
+	return 0;
+}
+
+/* lmtp_mail_refused - a MAIL reply r that is not 2xx: LMTP_RETRY for a
+ * 4xx (another address may do), else r for every recipient */
+static int
+lmtp_mail_refused(struct lmtp_conn *c, char *r)
+{
+	struct lmtp_delivery *d = c->d;
+
+	x_err(d->err, sizeof(d->err), "MAIL: %.200s", r);
+	if (r[0] != '4')
+		lmtp_fail_rest(d, r);
+	x_free(&r);
+	return d->rcpts[0].reply == NULL && d->nrcpts > 0 ? LMTP_RETRY
+		: LMTP_DONE;
+}
+
+/* lmtp_envelope - MAIL and the RCPTs, pipelined when the backend does;
+ * LMTP_RETRY when nothing can have been decided yet */
+static int
+lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
+{
+	struct lmtp_delivery *d = c->d;
+	const struct lmtp_envelope *e = d->env;
+	const struct lmtp_caps *caps = &c->caps;
+	long long size;
+	char *r = NULL;
+	size_t i;
+	int pipe = caps->pipelining;
+
 	size = lmtp_spool_size(d->spool)
 		+ (d->prepend ? (long long)strlen(d->prepend) : 0);
 	if (lmtp_putf(c, "MAIL FROM:<%s>", e->sender) < 0
-	    || (caps.size && lmtp_putf(c, " SIZE=%lld", size) < 0)
-	    || (caps.eightbit && e->body == LMTP_BODY_8BITMIME
+	    || (caps->size && lmtp_putf(c, " SIZE=%lld", size) < 0)
+	    || (caps->eightbit && e->body == LMTP_BODY_8BITMIME
 		&& lmtp_putf(c, " BODY=8BITMIME") < 0)
-	    || (caps.eightbit && e->body == LMTP_BODY_7BIT
+	    || (caps->eightbit && e->body == LMTP_BODY_7BIT
 		&& lmtp_putf(c, " BODY=7BIT") < 0)
 	    || (e->smtputf8 && lmtp_putf(c, " SMTPUTF8") < 0)
-	    || (caps.dsn && e->ret && lmtp_putf(c, " RET=%s", e->ret) < 0)
-	    || (caps.dsn && e->envid
+	    || (caps->dsn && e->ret && lmtp_putf(c, " RET=%s", e->ret) < 0)
+	    || (caps->dsn && e->envid
 		&& lmtp_putf(c, " ENVID=%s", e->envid) < 0)
 	    || lmtp_put(c, "\r\n", 2) < 0)
-		goto unavailable;
-	if (!caps.pipelining && lmtp_flush(c) < 0)
-		goto unavailable;
-	if (!caps.pipelining) {
-		if ((r = lmtp_read_reply(c)) == NULL)
-			goto unavailable;
+		return LMTP_RETRY;
+	if (!pipe) {
+		if (lmtp_flush(c) < 0 || (r = lmtp_read_reply(c)) == NULL)
+			return LMTP_RETRY;
 		if (r[0] != '2')
-			goto mail_refused;
+			return lmtp_mail_refused(c, r);
 		x_free(&r);
 	}
 	for (i = 0; i < d->nrcpts; i++) {
 		struct lmtp_client_rcpt *rc = &d->rcpts[i];
 
 		if (lmtp_putf(c, "RCPT TO:<%s>", rc->addr) < 0
-		    || (caps.dsn && rc->notify
+		    || (caps->dsn && rc->notify
 			&& lmtp_putf(c, " NOTIFY=%s", rc->notify) < 0)
-		    || (caps.dsn && rc->orcpt
+		    || (caps->dsn && rc->orcpt
 			&& lmtp_putf(c, " ORCPT=%s", rc->orcpt) < 0)
 		    || lmtp_put(c, "\r\n", 2) < 0)
-			goto unavailable;
-		if (caps.pipelining)
-			continue;
-		if (lmtp_flush(c) < 0 || (r = lmtp_read_reply(c)) == NULL)
-			goto unavailable;
-		if (r[0] == '2')
-			ok[i] = 1, naccepted++, x_free(&r);
-		else
-			rc->reply = r, r = NULL;
+			return LMTP_RETRY;
+		if (!pipe && (lmtp_flush(c) < 0
+			      || lmtp_rcpt_reply(c, i, ok, naccepted) < 0))
+			return LMTP_RETRY;
 	}
-	if (caps.pipelining) {
-		if (lmtp_flush(c) < 0 || (r = lmtp_read_reply(c)) == NULL)
-			goto unavailable;
-		if (r[0] != '2')
-			goto mail_refused;
-		x_free(&r);
-		for (i = 0; i < d->nrcpts; i++) {
+	if (!pipe)
+		return LMTP_DONE;
+	if (lmtp_flush(c) < 0 || (r = lmtp_read_reply(c)) == NULL)
+		return LMTP_RETRY;
+	if (r[0] != '2') {
+		if (lmtp_mail_refused(c, r) == LMTP_RETRY)
+			return LMTP_RETRY;
+		for (i = 0; i < d->nrcpts; i++)	/* the RCPT replies */
 			if ((r = lmtp_read_reply(c)) == NULL)
-				goto unavailable;
-			if (r[0] == '2')
-				ok[i] = 1, naccepted++, x_free(&r);
+				return LMTP_DONE;
 			else
-				d->rcpts[i].reply = r, r = NULL;
-		}
+				x_free(&r);
+		return LMTP_DONE;
 	}
-	if (naccepted == 0)
-		goto quit;
+	x_free(&r);
+	for (i = 0; i < d->nrcpts; i++)
+		if (lmtp_rcpt_reply(c, i, ok, naccepted) < 0)
+			return LMTP_RETRY;
+	return LMTP_DONE;
+}
+
+/* lmtp_data - DATA, the body, one reply per accepted recipient; no
+ * failover from here on */
+static void
+lmtp_data(struct lmtp_conn *c, const char *ok)
+{
+	struct lmtp_delivery *d = c->d;
+	char *r;
+	size_t i;
+
 	if (lmtp_put(c, "DATA\r\n", 6) < 0 || lmtp_flush(c) < 0
 	    || (r = lmtp_read_reply(c)) == NULL)
 		goto unavailable;
 	if (strncmp(r, "354", 3) != 0) {
+		x_err(d->err, sizeof(d->err), "DATA: %.200s", r);
 		if (r[0] == '2') {	/* nonsense: not a delivery */
-			x_err(d->err, sizeof(d->err), "DATA: %.200s", r);
+			c->broken = 1;
+			x_free(&r);
 			goto unavailable;
 		}
-		x_err(d->err, sizeof(d->err), "DATA: %.200s", r);
-		for (i = 0; i < d->nrcpts; i++)
-			if (d->rcpts[i].reply == NULL)
-				d->rcpts[i].reply = x_strdup(r);
-		goto quit;
+		lmtp_fail_rest(d, r);
+		x_free(&r);
+		return;
 	}
 	x_free(&r);
 	/* Until the final dot is written, nothing can have been delivered. */
-	if (lmtp_send_body(c) < 0)
+	if (lmtp_send_body(c) < 0) {
+		c->broken = 1;
 		goto unavailable;
+	}
 	d->data_sent = 1;
 	for (i = 0; i < d->nrcpts; i++) {
 		if (!ok[i])
@@ -500,34 +712,110 @@ lmtp_client_deliver(struct lmtp_delivery *d)
 		if ((r = lmtp_read_reply(c)) == NULL)
 			break;
 		d->rcpts[i].reply = r;
-		r = NULL;
 	}
 	if (i < d->nrcpts) {
 		r = x_asprintf("451 4.4.2 Backend %s: delivery status unknown "
-			       "after end of data (%s)", d->backend, d->err);
+			       "after end of data (%s)", c->addr, d->err);
 		lmtp_fail_rest(d, r);
-		goto out;
+		x_free(&r);
 	}
-	goto quit;
-mail_refused:
-	x_err(d->err, sizeof(d->err), "MAIL: %.200s", r);
-	for (i = 0; i < d->nrcpts; i++)
-		if (d->rcpts[i].reply == NULL)
-			d->rcpts[i].reply = x_strdup(r);
-	goto quit;
+	return;
 unavailable:
-	x_free(&r);
-	r = x_asprintf("451 4.4.1 Backend %s unavailable (%s)", d->backend,
+	r = x_asprintf("451 4.4.1 Backend %s unavailable (%s)", c->addr,
 		       d->err);
 	lmtp_fail_rest(d, r);
-	goto out;
-quit:
-	if (lmtp_put(c, "QUIT\r\n", 6) == 0)
-		(void)lmtp_flush(c);
-out:
 	x_free(&r);
-	x_free(&ok);
-	if (c->fd >= 0)
-		close(c->fd);
+}
+
+/* lmtp_attempt - one transaction on one address */
+static int
+lmtp_attempt(struct lmtp_delivery *d, const char *addr, int use_pool,
+	     char *ok)
+{
+	struct lmtp_conn *c = x_calloc(1, sizeof(*c));
+	size_t naccepted = 0;
+	int rc;
+
+	c->fd = -1;
+	c->d = d;
+	c->addr = addr;
+	d->attempts++;
+	snprintf(d->addr, sizeof(d->addr), "%s", addr);
+	if (lmtp_open(c, use_pool) < 0) {
+		rc = LMTP_RETRY;
+		c->broken = 1;
+		goto out;
+	}
+	if (d->env->smtputf8 && !c->caps.smtputf8) {
+		char *r = x_asprintf("555 5.6.7 SMTPUTF8 is required, but "
+				     "was not offered by backend %s", addr);
+
+		x_err(d->err, sizeof(d->err), "SMTPUTF8 not offered");
+		lmtp_fail_rest(d, r);
+		x_free(&r);
+		rc = LMTP_DONE;
+		goto out;
+	}
+	rc = lmtp_envelope(c, ok, &naccepted);
+	if (rc == LMTP_RETRY) {
+		c->broken = 1;
+		goto out;
+	}
+	if (naccepted > 0)
+		lmtp_data(c, ok);
+out:
+	if (c->fd >= 0) {
+		if (c->broken || c->rpos != c->rlen || d->pool == NULL
+		    || d->pool->max == 0) {
+			if (!c->broken && lmtp_put(c, "QUIT\r\n", 6) == 0)
+				(void)lmtp_flush(c);
+			close(c->fd);
+		} else {
+			lmtp_pool_put(d->pool, addr, c->fd, &c->caps);
+		}
+	}
 	x_free(&c);
+	return rc;
+}
+
+/* lmtp_client_deliver - the addresses in order, until one takes it */
+void
+lmtp_client_deliver(struct lmtp_delivery *d)
+{
+	char *list = x_strdup(d->backend), *addr, *save = NULL, *r;
+	char *ok = x_calloc(d->nrcpts ? d->nrcpts : 1, 1);
+	char *last_err = NULL, *prev;
+	int rc = LMTP_RETRY, fresh;
+
+	d->err[0] = '\0';
+	d->data_sent = d->reused = d->attempts = 0;
+	d->addr[0] = '\0';
+	for (addr = strtok_r(list, ";", &save); addr != NULL;
+	     addr = strtok_r(NULL, ";", &save)) {
+		for (fresh = 0; fresh < 2; fresh++) {
+			lmtp_reset_replies(d, ok);
+			d->err[0] = '\0';
+			rc = lmtp_attempt(d, addr, fresh == 0, ok);
+			if (rc == LMTP_DONE || !d->reused)
+				break;	/* a stale pooled one: once more */
+		}
+		if (rc == LMTP_DONE)
+			break;
+		prev = last_err;
+		last_err = x_asprintf("%s%s%s: %s", prev ? prev : "",
+				      prev ? "; " : "", addr, d->err);
+		x_free(&prev);
+	}
+	if (rc == LMTP_RETRY) {
+		lmtp_reset_replies(d, ok);
+		if (strchr(d->backend, ';') != NULL && last_err != NULL)
+			x_err(d->err, sizeof(d->err), "%s", last_err);
+		r = x_asprintf("451 4.4.1 Backend %s unavailable (%s)",
+			       d->backend, d->err);
+		lmtp_fail_rest(d, r);
+		x_free(&r);
+	}
+	x_free(&last_err);
+	x_free(&ok);
+	x_free(&list);
 }

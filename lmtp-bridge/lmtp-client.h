@@ -10,16 +10,26 @@
  *	lmtp_client_deliver(&d);
  *	... d.rcpts[i].reply for every i ...
  * DESCRIPTION
- *	Connects (connect_timeout), reads the greeting, LHLO, MAIL with
- *	the parameters the backend advertises (SIZE, BODY=8BITMIME,
- *	SMTPUTF8, RET/ENVID), RCPT per recipient with NOTIFY/ORCPT when it
- *	does DSN (pipelined when it does PIPELINING), DATA, the prepended
- *	header and the body dot-stuffed, then reads one reply per accepted
- *	recipient, and QUIT.  Every recipient always gets a reply:
+ *	Takes a connection to the backend -- an idle one from the pool,
+ *	probed with RSET as Postfix's connection cache does, or a new one
+ *	(connect_timeout, greeting, LHLO) -- then MAIL with the parameters
+ *	the backend advertises (SIZE, BODY=8BITMIME, SMTPUTF8, RET/ENVID),
+ *	RCPT per recipient with NOTIFY/ORCPT when it does DSN (pipelined
+ *	when it does PIPELINING), DATA, the prepended header and the body
+ *	dot-stuffed, then reads one reply per accepted recipient.  A clean
+ *	connection goes back to the pool (or gets QUIT).
+ *
+ *	A backend may name several addresses, "inet:a:24;inet:b:24": they
+ *	are tried in order while nothing has been sent past RCPT (connect
+ *	refused, bad greeting, a 4xx to LHLO or MAIL, a connection lost
+ *	before DATA).  Once DATA is sent there is no failover.  A pooled
+ *	connection that fails before DATA is retried once on a new one.
+ *
+ *	Every recipient always gets a reply:
  *
  *	- the backend's own, passed through (lmtp_reply_fix fills in a
  *	  missing enhanced code): 550 5.1.1, 552 5.2.2, 452 4.2.2 ...;
- *	- the backend unreachable, or failing before DATA was accepted:
+ *	- every address unreachable, or failing before the body was sent:
  *	  451 4.4.1 (nothing can have been delivered: Postfix retries);
  *	- a MAIL or DATA refusal: that reply, for each recipient;
  *	- an unclear outcome after the body was sent (connection lost,
@@ -32,7 +42,13 @@
  *	deadline, so the whole delivery ends well before Postfix's
  *	lmtp_data_done_timeout (600 s) and Postfix never gives up on a
  *	delivery that then succeeds behind its back.  No logging: d->err
- *	says what went wrong, the caller logs.
+ *	says what went wrong, the caller logs.  lmtp_client_deliver may run
+ *	in several threads at once (one per backend), on the same spool
+ *	and the same pool.
+ *
+ *	The pool keeps at most max_idle connections (all backends
+ *	together), each for at most idle_timeout seconds; the oldest goes
+ *	first when it is full.
  *--*/
 #ifndef ELEMTA_LMTP_CLIENT_H
 #define ELEMTA_LMTP_CLIENT_H
@@ -41,6 +57,8 @@
 
 #include "lmtp-proto.h"
 #include "lmtp-spool.h"
+
+struct lmtp_pool;
 
 struct lmtp_client_rcpt {
 	const char *addr;	/* the mailbox address (after routing) */
@@ -51,7 +69,9 @@ struct lmtp_client_rcpt {
 
 struct lmtp_delivery {
 	/* in */
-	const char *backend;	/* inet:HOST:PORT or unix:PATH */
+	const char *backend;	/* inet:HOST:PORT or unix:PATH, or several
+				 * separated by ';' */
+	struct lmtp_pool *pool;	/* idle connections, or NULL */
 	const char *helo;	/* our LHLO name */
 	const struct lmtp_envelope *env;	/* sender and parameters */
 	struct lmtp_client_rcpt *rcpts;
@@ -63,11 +83,21 @@ struct lmtp_delivery {
 	double deadline;	/* lmtp_client_now() value to stop at */
 	/* out */
 	int data_sent;		/* the body went out (replies may be unclear) */
+	int reused;		/* the connection came from the pool */
+	int attempts;		/* connections tried */
+	char addr[256];		/* the address last tried */
 	char err[256];		/* what failed, "" if nothing */
 };
 
 /* lmtp_client_deliver - run the transaction; fills every rcpts[].reply */
 void lmtp_client_deliver(struct lmtp_delivery *d);
+
+/* lmtp_pool_new - a pool of idle backend connections */
+struct lmtp_pool *lmtp_pool_new(size_t max_idle, int idle_timeout);
+/* lmtp_pool_free - close every idle connection, free the pool */
+void lmtp_pool_free(struct lmtp_pool **pp);
+/* lmtp_pool_idle - how many idle connections it holds now */
+size_t lmtp_pool_idle(struct lmtp_pool *p);
 
 /* lmtp_client_now - a monotonic clock in seconds */
 double lmtp_client_now(void);

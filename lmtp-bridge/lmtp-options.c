@@ -60,22 +60,42 @@ static cfg_opt_t lmtp_opts[] = {
 	CFG_INT_CB("connect_timeout", 10, CFGF_NONE, conf_cb_duration),
 	CFG_INT_CB("command_timeout", 60, CFGF_NONE, conf_cb_duration),
 	CFG_INT_CB("delivery_timeout", 300, CFGF_NONE, conf_cb_duration),
+	CFG_INT("backend_pool_size", 8, CFGF_NONE),
+	CFG_INT_CB("backend_idle_timeout", 10, CFGF_NONE, conf_cb_duration),
+	CFG_STR_LIST("junk_headers", "{}", CFGF_NONE),
+	CFG_STR("junk_folder", "Junk", CFGF_NONE),
+	CFG_STR("ldap_junk_optout_attribute", "mailJunkOptOut", CFGF_NONE),
 	CFG_END()
 };
 
-/* lmtp_options_backend_check - a backend address */
+/* lmtp_options_backend_check - a backend: one address, or several
+ * separated by ';' (tried in order before DATA) */
 int
 lmtp_options_backend_check(const char *spec, char *err, size_t errlen)
 {
 	struct listen_spec ls;
+	char *copy, *addr, *save = NULL;
+	int rc = 0, n = 0;
 
-	if (listen_parse(spec, &ls, err, errlen) < 0)
-		return -1;
-	if (ls.family != LISTEN_UNIX && ls.host[0] == '\0') {
-		x_err(err, errlen, "'%s': a backend needs a host", spec);
-		return -1;
+	copy = x_strdup(spec);
+	for (addr = strtok_r(copy, ";", &save); addr != NULL && rc == 0;
+	     addr = strtok_r(NULL, ";", &save)) {
+		n++;
+		if (listen_parse(addr, &ls, err, errlen) < 0)
+			rc = -1;
+		else if (ls.family != LISTEN_UNIX && ls.host[0] == '\0') {
+			x_err(err, errlen, "'%s': a backend needs a host",
+			      addr);
+			rc = -1;
+		}
 	}
-	return 0;
+	if (rc == 0 && (n == 0 || n > LMTP_MAX_BACKEND_ADDRS)) {
+		x_err(err, errlen, "'%s': one to %d addresses separated by "
+		      "';'", spec, LMTP_MAX_BACKEND_ADDRS);
+		rc = -1;
+	}
+	x_free(&copy);
+	return rc;
 }
 
 /* lmtp_check_delimiter - empty or one character that can be in an
@@ -99,6 +119,42 @@ lmtp_check_hostname(const char *value, char *err, size_t errlen)
 		   "0123456789.-") != strlen(value) || strlen(value) > 253) {
 		x_err(err, errlen, "'%s' is not a host name", value);
 		return -1;
+	}
+	return 0;
+}
+
+/* lmtp_check_folder - a mailbox name usable as an address's detail */
+static int
+lmtp_check_folder(const char *value, char *err, size_t errlen)
+{
+	if (value[0] == '\0' || strlen(value) > 64
+	    || strpbrk(value, "@<> \t\"\\,;:()[]") != NULL) {
+		x_err(err, errlen, "'%s': a folder name without spaces or "
+		      "@ < > \" \\ , ; : ( ) [ ]", value);
+		return -1;
+	}
+	return 0;
+}
+
+/* lmtp_junk_rules - junk_headers: each "Name: value"; 0 or -1 with err */
+static int
+lmtp_junk_rules(cfg_t *sec, struct lmtp_conf *c, char *err, size_t errlen)
+{
+	unsigned i, n = cfg_size(sec, "junk_headers");
+	const char *v, *colon;
+
+	c->junk_headers = x_calloc(n + 1, sizeof(*c->junk_headers));
+	for (i = 0; i < n; i++) {
+		v = cfg_getnstr(sec, "junk_headers", i);
+		colon = strchr(v, ':');
+		if (colon == NULL || colon == v
+		    || strcspn(v, " \t") < (size_t)(colon - v)
+		    || colon[1 + strspn(colon + 1, " \t")] == '\0') {
+			x_err(err, errlen, "lmtp_bridge: junk_headers: '%s' "
+			      "is not \"Header-Name: value\"", v);
+			return -1;
+		}
+		c->junk_headers[c->njunk_headers++] = x_strdup(v);
 	}
 	return 0;
 }
@@ -127,6 +183,9 @@ static const struct conf_check lmtp_checks[] = {
 	{ "connect_timeout", CONF_CHECK_RANGE, 1, 120, NULL, NULL },
 	{ "command_timeout", CONF_CHECK_RANGE, 1, 540, NULL, NULL },
 	{ "delivery_timeout", CONF_CHECK_RANGE, 10, 540, NULL, NULL },
+	{ "backend_pool_size", CONF_CHECK_RANGE, 0, 1000, NULL, NULL },
+	{ "backend_idle_timeout", CONF_CHECK_RANGE, 1, 3600, NULL, NULL },
+	{ "junk_folder", CONF_CHECK_FUNC, 0, 0, NULL, lmtp_check_folder },
 	CONF_CHECK_END
 };
 
@@ -167,6 +226,19 @@ lmtp_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->connect_timeout = cfg_getint(sec, "connect_timeout");
 	c->command_timeout = cfg_getint(sec, "command_timeout");
 	c->delivery_timeout = cfg_getint(sec, "delivery_timeout");
+	c->backend_pool_size = cfg_getint(sec, "backend_pool_size");
+	c->backend_idle_timeout = cfg_getint(sec, "backend_idle_timeout");
+	c->junk_folder = x_strdup(cfg_getstr(sec, "junk_folder"));
+	c->ldap_junk_optout_attribute = conf_strdup_opt(sec,
+		"ldap_junk_optout_attribute");
+	if (lmtp_junk_rules(sec, c, err, errlen) < 0)
+		return -1;
+	if (c->njunk_headers > 0 && c->recipient_delimiter == NULL) {
+		x_err(err, errlen, "lmtp_bridge: junk_headers needs a "
+		      "recipient_delimiter (spam goes to user+%s)",
+		      c->junk_folder);
+		return -1;
+	}
 	if (c->map_strict && c->map_file == NULL) {
 		x_err(err, errlen, "lmtp_bridge: map_strict = true needs a "
 		      "map_file");
@@ -204,6 +276,11 @@ lmtp_conf_release(void *out)
 	x_free(&c->ldap_rewrite_attribute);
 	x_free(&c->recipient_delimiter);
 	x_free(&c->spool_directory);
+	x_free(&c->junk_folder);
+	x_free(&c->ldap_junk_optout_attribute);
+	while (c->junk_headers != NULL && c->njunk_headers > 0)
+		x_free(&c->junk_headers[--c->njunk_headers]);
+	x_free(&c->junk_headers);
 }
 
 const struct conf_section lmtp_conf_section = {

@@ -44,12 +44,22 @@ struct lmtp_conf {
 	long connect_timeout;	/* connecting to a backend */
 	long command_timeout;	/* each backend reply */
 	long delivery_timeout;	/* a whole message, every backend */
+	long backend_pool_size;	/* idle backend connections kept; 0: none */
+	long backend_idle_timeout;	/* how long one is kept */
+	char **junk_headers;	/* "Name: value" spam verdicts */
+	size_t njunk_headers;
+	char *junk_folder;	/* the +detail spam is delivered to */
+	char *ldap_junk_optout_attribute;	/* NULL: none */
 };
 
 extern const struct conf_section lmtp_conf_section;
 
-/* lmtp_options_backend_check - is spec a usable backend address
- * (inet:HOST:PORT with a host, or unix:PATH)?  0, or -1 with err */
+/* At most this many addresses in one backend ("a;b;c"). */
+#define LMTP_MAX_BACKEND_ADDRS 16
+
+/* lmtp_options_backend_check - is spec a usable backend: one address
+ * (inet:HOST:PORT with a host, or unix:PATH) or several separated by
+ * ';'?  0, or -1 with err */
 int lmtp_options_backend_check(const char *spec, char *err, size_t errlen);
 
 #endif

@@ -12,9 +12,11 @@
  *	No entry: not found (the router answers 550 5.1.1).  One entry:
  *	the enabled attribute FALSE (or 0, no) disables it (550 5.2.1);
  *	the host attribute names the backend -- "inet:H:P" or "unix:PATH"
- *	as it is, a bare host name as inet:HOST:ldap_backend_port; the
+ *	as it is, a bare host name as inet:HOST:ldap_backend_port, or
+ *	several of these separated by ';' (tried in order); the
  *	rewrite attribute is the mailbox address (the router keeps the
- *	+detail).  Several entries, an unusable value, or any trouble with
+ *	+detail); the junk opt-out attribute TRUE (or 1, yes) keeps
+ *	spam in the INBOX.  Several entries, an unusable value, or any trouble with
  *	the directory: an error, which the router turns into 451 4.4.3.
  *
  *	Answers are cached per key: positive (found, disabled) for
@@ -45,6 +47,7 @@ struct lmtp_ldap_cached {
 	char *key;
 	int found;
 	int disabled;
+	int junk_optout;
 	char *backend;
 	char *rewrite;
 	double expires;
@@ -58,6 +61,7 @@ struct lmtp_ldap {
 	char *attr_enabled;
 	char *attr_host;
 	char *attr_rewrite;
+	char *attr_junk;	/* TRUE: spam to the INBOX */
 	long port;
 	long ttl, neg_ttl;
 	size_t cache_size;
@@ -140,6 +144,7 @@ lmtp_ldap_cache_get(struct lmtp_ldap *l, const char *key,
 		rc = c->found;
 		if (rc == 1) {
 			res->disabled = c->disabled;
+			res->junk_optout = c->junk_optout;
 			res->backend = c->backend ? x_strdup(c->backend)
 						  : NULL;
 			res->rewrite = c->rewrite ? x_strdup(c->rewrite)
@@ -167,6 +172,7 @@ lmtp_ldap_cache_put(struct lmtp_ldap *l, const char *key, int found,
 	c->found = found;
 	if (found) {
 		c->disabled = res->disabled;
+		c->junk_optout = res->junk_optout;
 		c->backend = res->backend ? x_strdup(res->backend) : NULL;
 		c->rewrite = res->rewrite ? x_strdup(res->rewrite) : NULL;
 	}
@@ -183,23 +189,36 @@ lmtp_ldap_cache_put(struct lmtp_ldap *l, const char *key, int found,
 	pthread_mutex_unlock(&l->lock);
 }
 
-/* lmtp_ldap_backend - the backend spec for a host attribute value;
- * malloc'ed, or NULL with err */
+/* lmtp_ldap_backend - the backend spec for a host attribute value: one
+ * address or host, or several separated by ';'; malloc'ed, or NULL
+ * with err */
 static char *
 lmtp_ldap_backend(const struct lmtp_ldap *l, const char *v, char *err,
 		  size_t errlen)
 {
-	char *spec, berr[256];
+	char *copy = x_strdup(v), *one, *save = NULL, *spec = NULL, *part;
+	char *prev, berr[256];
 
-	if (strncmp(v, "inet:", 5) == 0 || strncmp(v, "unix:", 5) == 0)
-		spec = x_strdup(v);
-	else if (strchr(v, ':') != NULL && strchr(v, '[') == NULL)
-		spec = x_asprintf("inet:[%s]:%ld", v, l->port);
-	else
-		spec = x_asprintf("inet:%s:%ld", v, l->port);
-	if (lmtp_options_backend_check(spec, berr, sizeof(berr)) < 0) {
+	for (one = strtok_r(copy, ";", &save); one != NULL;
+	     one = strtok_r(NULL, ";", &save)) {
+		one += strspn(one, " \t");
+		if (strncmp(one, "inet:", 5) == 0
+		    || strncmp(one, "unix:", 5) == 0)
+			part = x_strdup(one);
+		else if (strchr(one, ':') != NULL && strchr(one, '[') == NULL)
+			part = x_asprintf("inet:[%s]:%ld", one, l->port);
+		else
+			part = x_asprintf("inet:%s:%ld", one, l->port);
+		prev = spec;
+		spec = prev ? x_asprintf("%s;%s", prev, part) : x_strdup(part);
+		x_free(&prev);
+		x_free(&part);
+	}
+	x_free(&copy);
+	if (spec == NULL
+	    || lmtp_options_backend_check(spec, berr, sizeof(berr)) < 0) {
 		x_err(err, errlen, "%s '%s' is not a backend: %s",
-		      l->attr_host, v, berr);
+		      l->attr_host, v, spec ? berr : "empty");
 		x_free(&spec);
 	}
 	return spec;
@@ -219,6 +238,11 @@ lmtp_ldap_entry(const struct lmtp_ldap *l, const struct ldapc_entry *e,
 		res->disabled = 1;
 		return 1;
 	}
+	if (l->attr_junk != NULL
+	    && (v = ldapc_entry_value(e, l->attr_junk)) != NULL
+	    && (strcasecmp(v, "TRUE") == 0 || strcmp(v, "1") == 0
+		|| strcasecmp(v, "yes") == 0))
+		res->junk_optout = 1;
 	if (l->attr_host != NULL
 	    && (v = ldapc_entry_value(e, l->attr_host)) != NULL
 	    && (res->backend = lmtp_ldap_backend(l, v, err, errlen)) == NULL)
@@ -243,7 +267,7 @@ lmtp_ldap_lookup(void *ctx, const char *key, struct lmtp_lookup_result *res,
 {
 	struct lmtp_ldap *l = ctx;
 	struct ldapc_result lr;
-	const char *attrs[4];
+	const char *attrs[5];
 	char *filter = NULL;
 	size_t n = 0;
 	double t0;
@@ -269,6 +293,8 @@ lmtp_ldap_lookup(void *ctx, const char *key, struct lmtp_lookup_result *res,
 		attrs[n++] = l->attr_host;
 	if (l->attr_rewrite != NULL)
 		attrs[n++] = l->attr_rewrite;
+	if (l->attr_junk != NULL)
+		attrs[n++] = l->attr_junk;
 	if (n == 0)
 		attrs[n++] = "1.1";	/* RFC 4511: no attributes */
 	attrs[n] = NULL;
@@ -320,6 +346,7 @@ lmtp_ldap_free(void *ctx)
 	x_free(&l->attr_enabled);
 	x_free(&l->attr_host);
 	x_free(&l->attr_rewrite);
+	x_free(&l->attr_junk);
 	x_free(&l);
 }
 
@@ -354,6 +381,8 @@ lmtp_ldap_new(const struct lmtp_conf *lc, const struct ldapc_conf *dc,
 		? x_strdup(lc->ldap_host_attribute) : NULL;
 	l->attr_rewrite = lc->ldap_rewrite_attribute
 		? x_strdup(lc->ldap_rewrite_attribute) : NULL;
+	l->attr_junk = lc->ldap_junk_optout_attribute
+		? x_strdup(lc->ldap_junk_optout_attribute) : NULL;
 	l->port = lc->ldap_backend_port;
 	l->ttl = lc->ldap_cache_ttl;
 	l->neg_ttl = lc->ldap_negative_cache_ttl;

@@ -173,6 +173,7 @@ lmtp_router_route(const struct lmtp_router *rt, const char *addr,
 			} else {
 				route->status = LMTP_ROUTE_OK;
 				route->backend = res.backend, res.backend = NULL;
+				route->junk_optout = res.junk_optout;
 				if (res.rewrite != NULL)
 					route->address = lmtp_rewrite(
 						res.rewrite, local, detail,

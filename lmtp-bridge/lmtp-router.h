@@ -60,6 +60,7 @@ enum lmtp_route_status {
 /* What a source says about one key. */
 struct lmtp_lookup_result {
 	int disabled;		/* the account exists but is disabled */
+	int junk_optout;	/* spam goes to the INBOX, not to Junk */
 	char *backend;		/* NULL: the default backend */
 	char *rewrite;		/* NULL: keep the address */
 };
@@ -78,6 +79,7 @@ struct lmtp_route {
 	char *backend;		/* backend address (never NULL when OK) */
 	char *address;		/* the mailbox address to deliver to */
 	const char *source;	/* which source answered, or "default" */
+	int junk_optout;	/* the user opted out of spam to Junk */
 };
 
 struct lmtp_router;

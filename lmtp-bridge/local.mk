@@ -11,7 +11,8 @@ lmtp_bridge_liblmtp_a_SOURCES = \
 	lmtp-bridge/lmtp-router.c lmtp-bridge/lmtp-router.h \
 	lmtp-bridge/lmtp-router-ldap.c \
 	lmtp-bridge/lmtp-spool.c lmtp-bridge/lmtp-spool.h \
-	lmtp-bridge/lmtp-client.c lmtp-bridge/lmtp-client.h
+	lmtp-bridge/lmtp-client.c lmtp-bridge/lmtp-client.h \
+	lmtp-bridge/lmtp-junk.c lmtp-bridge/lmtp-junk.h
 lmtp_bridge_liblmtp_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(LDAP_CFLAGS)
 LMTP_LIBS = lmtp-bridge/liblmtp.a
 
@@ -35,7 +36,7 @@ man/elemta-lmtp-bridge.8: man/elemta-lmtp-bridge.8.in Makefile
 ##   clang -fsanitize=fuzzer,address -DELEMTA_LIBFUZZER -I. -Ilib \
 ##     t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c lib/xalloc.c lib/log.c
 T_LMTP_UNIT = t/0500-lmtp-proto.t t/0501-lmtp-router.t \
-	t/0502-lmtp-proto-fuzz.t
+	t/0502-lmtp-proto-fuzz.t t/0503-lmtp-junk.t
 check_PROGRAMS += $(T_LMTP_UNIT)
 t_0500_lmtp_proto_t_SOURCES = t/0500-lmtp-proto.c
 t_0500_lmtp_proto_t_CFLAGS = $(T_UNIT_CFLAGS)
@@ -47,9 +48,14 @@ t_0502_lmtp_proto_fuzz_t_SOURCES = t/fuzz-lmtp-proto.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0502_lmtp_proto_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0502_lmtp_proto_fuzz_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
+t_0503_lmtp_junk_t_SOURCES = t/0503-lmtp-junk.c
+t_0503_lmtp_junk_t_CFLAGS = $(T_UNIT_CFLAGS) $(CONFUSE_CFLAGS)
+t_0503_lmtp_junk_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
 
-T_LMTP_SHELL = t/0510-lmtp-bridge-input.t t/0520-lmtp-bridge-delivery.t
+T_LMTP_SHELL = t/0510-lmtp-bridge-input.t t/0520-lmtp-bridge-delivery.t \
+	t/0521-lmtp-bridge-backends.t
 dist_check_SCRIPTS += $(T_LMTP_SHELL)
+EXTRA_DIST += t/lib/lmtp.sh
 TESTS += $(T_LMTP_UNIT) $(T_LMTP_SHELL)
 
 ## Run again under ASan/UBSan by check-sanitize.
@@ -68,7 +74,7 @@ t_0532_ldap_filter_fuzz_t_SOURCES = t/fuzz-ldap-filter.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0532_ldap_filter_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS) $(LDAP_CFLAGS)
 t_0532_ldap_filter_fuzz_t_LDADD = $(T_UNIT_LDADD)
-T_LDAP_SHELL = t/0531-lmtp-bridge-ldap.t
+T_LDAP_SHELL = t/0531-lmtp-bridge-ldap.t t/0533-lmtp-bridge-junk.t
 dist_check_SCRIPTS += $(T_LDAP_SHELL)
 EXTRA_DIST += t/data/elemta.schema
 TESTS += $(T_LDAP_UNIT) $(T_LDAP_SHELL)

@@ -6,9 +6,9 @@
 # arrives once Dovecot is back.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/lmtp.sh"
 
-BRIDGE=${top_builddir}/lmtp-bridge/elemta-lmtp-bridge
-[[ -x $BRIDGE ]] || tb_skip_all "elemta-lmtp-bridge not built"
+lmtp_init
 peer_require postfix dovecot smtp-sink swaks
 tb_init
 tb_plan 23
@@ -22,53 +22,9 @@ cat >"$TB/lmtp-map" <<EOF
 alias@example.test       -,alice@example.test
 gone@example.test        DISABLED
 EOF
-cat >"$TB/elemta.conf" <<EOF
-lmtp_bridge {
-	listen = "inet:127.0.0.1:$TB_PORT_BRIDGE"
-	metrics_listen = "inet:127.0.0.1:$TB_PORT_METRICS"
-	user = ""
-	hostname = "bridge.example.test"
-	backend = "inet:127.0.0.1:$TB_PORT_LMTP"
-	map_file = "$TB/lmtp-map"
-	spool_directory = "$TB"
-	spool_threshold = 4k
-	connect_timeout = 2s
-	command_timeout = 20s
-	delivery_timeout = 60s
-}
-EOF
-BLOG=$TB/bridge.log
-tb_spawn bridge "$BLOG" "$BRIDGE" -f -c "$TB/elemta.conf"
-tb_ready bridge "on 127.0.0.1:$TB_PORT_BRIDGE" 10 \
-    tb_banner 127.0.0.1 "$TB_PORT_BRIDGE" '^220 .*LMTP'
-
-peer_start_postfix \
-    "transport_maps = inline:{ example.test=lmtp:inet:127.0.0.1:$TB_PORT_BRIDGE, sink.test=smtp:[127.0.0.1]:$TB_PORT_SINK }" \
-    "lmtp_send_xforward_command = yes" \
-    "lmtp_destination_recipient_limit = 50"
-
-# send - one SMTP transaction to the private Postfix
-send() {
-	swaks --server 127.0.0.1 --port "$TB_PORT_SMTPD" --timeout 20 \
-	    --helo client.other.test "$@" 2>&1
-}
-# queue_id - the id in swaks's transcript
-queue_id() {
-	sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' <<<"$1"
-}
-# copies - how many files of ADDRESS's Maildir/new hold Subject SUBJ
-copies() {
-	grep -lxF -- "Subject: $2" "$(peer_maildir "$1")"/new/* 2>/dev/null |
-	    wc -l
-}
-# status_of - the last maillog line for queue id QID and RCPT (an ERE)
-status_of() {
-	grep -E "$1: to=<$2>" "$TB_MAILLOG" | tail -n 1
-}
-# nlines - at least N lines matching ERE in FILE
-nlines() {
-	[[ $(grep -cE -- "$2" "$3" 2>/dev/null) -ge $1 ]]
-}
+lmtp_conf "map_file = \"$TB/lmtp-map\"" "spool_threshold = 4k"
+lmtp_start_bridge
+lmtp_start_postfix
 
 subject="tb-0520 $$ $RANDOM"
 out=$(send --from sender@other.test \

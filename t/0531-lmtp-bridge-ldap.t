@@ -10,9 +10,9 @@
 # 451 4.4.3, Postfix keeps the mail; slapd back: delivered once.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/lmtp.sh"
 
-BRIDGE=${top_builddir}/lmtp-bridge/elemta-lmtp-bridge
-[[ -x $BRIDGE ]] || tb_skip_all "elemta-lmtp-bridge not built"
+lmtp_init
 peer_require slapd postfix dovecot smtp-sink swaks
 tb_init
 tb_plan 31
@@ -82,62 +82,19 @@ peer_start_smtp_sink
 # the bridge binds as alice (a plain reader; her password from a file)
 echo alicepw >"$TB/ldap.secret"
 chmod 600 "$TB/ldap.secret"
-cat >"$TB/elemta.conf" <<EOF
-ldap {
-	uri = "$TB_LDAP_URI"
-	bind_dn = "uid=alice,ou=people,$TB_LDAP_BASE"
-	bind_password_file = "$TB/ldap.secret"
-	network_timeout = 2s
-	search_timeout = 2s
-}
-lmtp_bridge {
-	listen = "inet:127.0.0.1:$TB_PORT_BRIDGE"
-	metrics_listen = "inet:127.0.0.1:$TB_PORT_METRICS"
-	user = ""
-	hostname = "bridge.example.test"
-	backend = "inet:127.0.0.1:$TB_PORT_LMTP"
-	ldap_lookup = true
-	ldap_base = "ou=people,$TB_LDAP_BASE"
-	ldap_backend_port = $TB_PORT_LMTP2
-	spool_directory = "$TB"
-	connect_timeout = 2s
-	command_timeout = 20s
-	delivery_timeout = 60s
-}
-EOF
-BLOG=$TB/bridge.log
-tb_spawn bridge "$BLOG" "$BRIDGE" -f -c "$TB/elemta.conf"
-tb_ready bridge "on 127.0.0.1:$TB_PORT_BRIDGE" 10 \
-    tb_banner 127.0.0.1 "$TB_PORT_BRIDGE" '^220 .*LMTP'
+lmtp_conf "ldap_lookup = true" \
+    "ldap_base = \"ou=people,$TB_LDAP_BASE\"" \
+    "ldap_backend_port = $TB_PORT_LMTP2" \
+    "ldap {" \
+    "	uri = \"$TB_LDAP_URI\"" \
+    "	bind_dn = \"uid=alice,ou=people,$TB_LDAP_BASE\"" \
+    "	bind_password_file = \"$TB/ldap.secret\"" \
+    "	network_timeout = 2s" \
+    "	search_timeout = 2s" \
+    "}"
+lmtp_start_bridge
+lmtp_start_postfix
 
-peer_start_postfix \
-    "transport_maps = inline:{ example.test=lmtp:inet:127.0.0.1:$TB_PORT_BRIDGE, sink.test=smtp:[127.0.0.1]:$TB_PORT_SINK }" \
-    "lmtp_send_xforward_command = yes" \
-    "lmtp_destination_recipient_limit = 50"
-
-# send - one SMTP transaction to the private Postfix
-send() {
-	swaks --server 127.0.0.1 --port "$TB_PORT_SMTPD" --timeout 20 \
-	    --helo client.other.test "$@" 2>&1
-}
-# queue_id - the id in swaks's transcript
-queue_id() {
-	sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' <<<"$1"
-}
-# copies - how many files of ADDRESS's Maildir/new (on backend NAME)
-# hold Subject SUBJ
-copies() {
-	grep -lxF -- "Subject: $2" "$(peer_maildir "$1" "${3:-dovecot}")"/new/* \
-	    2>/dev/null | wc -l
-}
-# status_of - the last maillog line for queue id QID and RCPT (an ERE)
-status_of() {
-	grep -E "$1: to=<$2>" "$TB_MAILLOG" | tail -n 1
-}
-# nlines - at least N lines matching ERE in FILE
-nlines() {
-	[[ $(grep -cE -- "$2" "$3" 2>/dev/null) -ge $1 ]]
-}
 # searches - how many searches slapd logged with a filter holding STRING
 searches() {
 	grep -F "SRCH base=" "$SLOG" | grep -cF -- "$1"

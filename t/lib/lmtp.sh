@@ -1,0 +1,116 @@
+# lmtp.sh - shared set-up of the elemta-lmtp-bridge tests (t/05xx), sourced
+# after harness.sh and peers.sh: the bridge's configuration and start, the
+# private Postfix delivering example.test to it, Dovecot with extra
+# settings (quota, a Lua hook), and the checks the tests share.
+#
+#	lmtp_init			skip unless the bridge is built
+#	lmtp_conf [LINES...]		write $TB/elemta.conf: a lmtp_bridge
+#					section with the usual test settings,
+#					then LINES (more options or sections)
+#	lmtp_start_bridge		start it on TB_PORT_BRIDGE (log: $BLOG)
+#	lmtp_start_postfix [LINES...]	Postfix: example.test -> the bridge
+#	lmtp_dovecot_extra NAME LINES...	add settings to a running Dovecot
+#	send / queue_id / copies / status_of / nlines	(see each)
+
+BRIDGE=${top_builddir}/lmtp-bridge/elemta-lmtp-bridge
+
+# lmtp_init - skip the whole test unless the daemon is built
+lmtp_init() {
+	[[ -x $BRIDGE ]] || tb_skip_all "elemta-lmtp-bridge not built"
+}
+
+# lmtp_conf - the bridge's configuration: LINES that look like options
+# ("key = ..." or "key {") go inside the lmtp_bridge section until the
+# first one that does not; the rest follows the section
+lmtp_conf() {
+	local line inside=1
+
+	{
+		cat <<EOF
+lmtp_bridge {
+	listen = "inet:127.0.0.1:$TB_PORT_BRIDGE"
+	metrics_listen = "inet:127.0.0.1:$TB_PORT_METRICS"
+	user = ""
+	hostname = "bridge.example.test"
+	backend = "inet:127.0.0.1:$TB_PORT_LMTP"
+	spool_directory = "$TB"
+	connect_timeout = 2s
+	command_timeout = 20s
+	delivery_timeout = 60s
+EOF
+		for line in "$@"; do
+			if [[ $inside == 1 && $line =~ ^[a-z_]+\ *= ]]; then
+				printf '\t%s\n' "$line"
+				continue
+			fi
+			[[ $inside == 1 ]] && echo "}"
+			inside=0
+			printf '%s\n' "$line"
+		done
+		[[ $inside == 0 ]] || echo "}"
+	} >"$TB/elemta.conf"
+}
+
+# lmtp_start_bridge - start the bridge on $TB/elemta.conf, wait for it
+lmtp_start_bridge() {
+	BLOG=$TB/bridge.log
+	tb_spawn bridge "$BLOG" "$BRIDGE" -f -c "$TB/elemta.conf"
+	tb_ready bridge "on 127.0.0.1:$TB_PORT_BRIDGE" 10 \
+	    tb_banner 127.0.0.1 "$TB_PORT_BRIDGE" '^220 .*LMTP'
+}
+
+# lmtp_start_postfix - the private Postfix: example.test to the bridge,
+# sink.test to smtp-sink; args: more main.cf lines
+lmtp_start_postfix() {
+	peer_start_postfix \
+	    "transport_maps = inline:{ example.test=lmtp:inet:127.0.0.1:$TB_PORT_BRIDGE, sink.test=smtp:[127.0.0.1]:$TB_PORT_SINK }" \
+	    "lmtp_send_xforward_command = yes" \
+	    "lmtp_destination_recipient_limit = 50" "$@"
+}
+
+# lmtp_dovecot_extra - append settings to Dovecot NAME's configuration
+# and reload it (peer_start_dovecot writes a fresh one at each start)
+lmtp_dovecot_extra() {
+	local name=$1 conf=$TB/$1/dovecot.conf n
+
+	shift
+	printf '%s\n' "$@" >>"$conf"
+	doveconf -c "$conf" -n >"$TB/$name/doveconf.log" 2>&1 || {
+		tb_tail "$TB/$name/doveconf.log"
+		tb_bail "doveconf rejected the extra settings of $name"
+	}
+	n=$(grep -c 'reloading configuration' "$TB/$name/dovecot.log")
+	doveadm -c "$conf" reload >/dev/null 2>&1 ||
+	    tb_bail "doveadm reload of $name failed"
+	tb_wait 10 lmtp_reloaded "$TB/$name/dovecot.log" "$n"
+}
+# lmtp_reloaded - Dovecot's LOG says it reloaded more than N times
+lmtp_reloaded() {
+	[[ $(grep -c 'reloading configuration' "$1") -gt $2 ]]
+}
+
+# send - one SMTP transaction to the private Postfix
+send() {
+	swaks --server 127.0.0.1 --port "$TB_PORT_SMTPD" --timeout 20 \
+	    --helo client.other.test "$@" 2>&1
+}
+# queue_id - the id in swaks's transcript
+queue_id() {
+	sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' <<<"$1"
+}
+# copies - how many files of ADDRESS's Maildir (on Dovecot NAME, "dovecot"
+# by default; in FOLDER, a Maildir++ folder such as .Junk, if given) hold
+# Subject SUBJ in new/
+copies() {
+	grep -lxF -- "Subject: $2" \
+	    "$(peer_maildir "$1" "${3:-dovecot}")${4:+/$4}"/new/* \
+	    2>/dev/null | wc -l
+}
+# status_of - the last maillog line for queue id QID and RCPT (an ERE)
+status_of() {
+	grep -E "$1: to=<$2>" "$TB_MAILLOG" | tail -n 1
+}
+# nlines - at least N lines matching ERE in FILE
+nlines() {
+	[[ $(grep -cE -- "$2" "$3" 2>/dev/null) -ge $1 ]]
+}

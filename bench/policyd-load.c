@@ -4,7 +4,7 @@
  * SUMMARY
  *	load generator for Postfix policy servers (bench/policyd)
  * SYNOPSIS
- *	bench/policyd-load HOST PORT [CONNECTIONS [SECONDS [WARMUP]]]
+ *	bench/policyd-load HOST PORT [CONNECTIONS [SECONDS [WARMUP [RATE]]]]
  * DESCRIPTION
  *	Keeps CONNECTIONS (default 100) persistent connections busy the
  *	way Postfix's smtpd processes use a policy service: one request
@@ -20,8 +20,20 @@
  *
  *	  requests=N req_per_s=R p50_us=A p99_us=B dunno=D other=O errors=E
  *
- *	A latency is from the first byte written to the reply's empty
- *	line.  "other" counts replies that are not DUNNO (DEFER, REJECT,
+ *	Without RATE (or RATE 0) the load is a closed loop: each
+ *	connection sends its next request as soon as the answer to the
+ *	last one is in, so req_per_s is the server's throughput and the
+ *	latency is mostly queueing (Little's law: CONNECTIONS / req_per_s
+ *	on average).  With RATE (requests per second, all connections
+ *	together) the load is paced: each connection sends on a fixed
+ *	schedule, RATE / CONNECTIONS a second, out of phase with the
+ *	others, as many independent smtpd processes would; a latency is
+ *	then from when the request was due, so an answer that comes late
+ *	also makes late the requests that had to wait behind it.  That is
+ *	the latency a Postfix sees at that load.
+ *
+ *	A latency is from the first byte written (closed loop) or from
+ *	when the request was due (paced) to the reply's empty line.  "other" counts replies that are not DUNNO (DEFER, REJECT,
  *	PREPEND ...), so a run shows that limits really were evaluated.
  *	Exit status 1 when a connection failed or a reply was malformed.
  *--*/
@@ -38,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +67,8 @@ struct load_conn {
 	char	rep[512];		/* the reply so far */
 	size_t	rep_len;
 	double	t0;			/* when the request started */
+	double	due;			/* paced: when the next one is due */
+	int	waiting;		/* paced: idle until due */
 	/* The transaction in progress. */
 	unsigned long instance;
 	unsigned rcpts, rcpt_done;
@@ -185,14 +200,53 @@ load_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* load_send - write what is left of c's request; -1 on error */
+static int
+load_send(struct load_conn *c)
+{
+	ssize_t r;
+
+	while (c->req_off < c->req_len) {
+		r = write(c->fd, c->req + c->req_off, c->req_len - c->req_off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;	/* the rest when POLLOUT says */
+		if (r <= 0)
+			return -1;
+		c->req_off += (size_t)r;
+	}
+	return 0;
+}
+
+/* load_start - c's next request: now (closed loop) or when it is due
+ * (paced); the latency counts from then, so a late answer also makes
+ * the requests queued behind it late (no coordinated omission) */
+static int
+load_start(struct load_conn *c, double now, double interval)
+{
+	load_next(c);
+	if (interval > 0) {
+		c->due += interval;
+		c->t0 = c->due;
+		c->waiting = c->due > now;
+		if (c->waiting)
+			return 0;
+	}
+	return load_send(c);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *host, *port;
-	int nconn = 100, errors = 0, k;
-	double seconds = 5, warmup = 1, t_start, t_measure, t_end, now;
+	int nconn = 100, errors = 0, k, n, one = 1;
+	double seconds = 5, warmup = 1, rate = 0, interval = 0;
+	double t_start, t_measure, t_end, now, next;
 	struct load_conn *conns;
 	struct pollfd *pfd;
+	int *idx;
+	struct timespec ts;
 	double *lat = NULL;
 	size_t nlat = 0, caplat = 0;
 	unsigned long dunno = 0, other = 0;
@@ -201,7 +255,7 @@ main(int argc, char **argv)
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: %s HOST PORT [CONNECTIONS [SECONDS "
-			"[WARMUP]]]\n", argv[0]);
+			"[WARMUP [RATE]]]]\n", argv[0]);
 		return 2;
 	}
 	host = argv[1];
@@ -212,13 +266,18 @@ main(int argc, char **argv)
 		seconds = atof(argv[4]);
 	if (argc > 5)
 		warmup = atof(argv[5]);
-	if (nconn < 1 || nconn > LOAD_MAX_CONNS || seconds <= 0) {
+	if (argc > 6)
+		rate = atof(argv[6]);
+	if (nconn < 1 || nconn > LOAD_MAX_CONNS || seconds <= 0 || rate < 0) {
 		fprintf(stderr, "%s: bad arguments\n", argv[0]);
 		return 2;
 	}
+	if (rate > 0)
+		interval = (double)nconn / rate;	/* per connection */
 	conns = calloc((size_t)nconn, sizeof(*conns));
 	pfd = calloc((size_t)nconn, sizeof(*pfd));
-	if (conns == NULL || pfd == NULL)
+	idx = calloc((size_t)nconn, sizeof(*idx));
+	if (conns == NULL || pfd == NULL || idx == NULL)
 		return 2;
 	for (k = 0; k < nconn; k++) {
 		if ((conns[k].fd = load_connect(host, port)) < 0) {
@@ -226,41 +285,69 @@ main(int argc, char **argv)
 				host, port, strerror(errno));
 			return 1;
 		}
-		load_next(&conns[k]);
+		(void)ioctl(conns[k].fd, FIONBIO, &one);
 	}
 	t_start = load_now();
 	t_measure = t_start + warmup;
 	t_end = t_measure + seconds;
-	for (now = t_start; now < t_end;) {
-		for (k = 0; k < nconn; k++) {
-			pfd[k].fd = conns[k].fd;
-			pfd[k].events = conns[k].req_off < conns[k].req_len ?
-			    POLLOUT : POLLIN;
+	for (k = 0; k < nconn; k++) {
+		/* paced: the connections' schedules evenly out of phase */
+		conns[k].due = t_start + interval * k / nconn - interval;
+		if (load_start(&conns[k], t_start, interval) < 0) {
+			errors++;
+			goto out;
 		}
-		if (poll(pfd, (nfds_t)nconn, 1000) < 0) {
+	}
+	for (now = t_start; now < t_end;) {
+		next = t_end;
+		for (k = n = 0; k < nconn; k++) {
+			struct load_conn *c = &conns[k];
+
+			if (c->waiting) {
+				if (c->due > now) {
+					if (c->due < next)
+						next = c->due;
+					continue;
+				}
+				c->waiting = 0;
+				if (load_send(c) < 0) {
+					errors++;
+					goto out;
+				}
+			}
+			pfd[n].fd = c->fd;
+			pfd[n].events = c->req_off < c->req_len ? POLLOUT
+							       : POLLIN;
+			idx[n++] = k;
+		}
+		next -= now;
+		if (next > 0.999)
+			next = 0.999;
+		ts.tv_sec = 0;
+		ts.tv_nsec = next > 0 ? (long)(next * 1e9) : 0;
+		if (ppoll(pfd, (nfds_t)n, &ts, NULL) < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("poll");
 			return 1;
 		}
 		now = load_now();
-		for (k = 0; k < nconn; k++) {
-			struct load_conn *c = &conns[k];
+		for (k = 0; k < n; k++) {
+			struct load_conn *c = &conns[idx[k]];
 
 			if (pfd[k].revents == 0)
 				continue;
 			if (c->req_off < c->req_len) {
-				r = write(c->fd, c->req + c->req_off,
-					  c->req_len - c->req_off);
-				if (r <= 0) {
+				if (load_send(c) < 0) {
 					errors++;
 					goto out;
 				}
-				c->req_off += (size_t)r;
 				continue;
 			}
 			r = read(c->fd, c->rep + c->rep_len,
 				 sizeof(c->rep) - 1 - c->rep_len);
+			if (r < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
 			if (r <= 0) {
 				fprintf(stderr, "%s: connection closed by "
 					"the server\n", argv[0]);
@@ -297,7 +384,10 @@ main(int argc, char **argv)
 				else
 					other++;
 			}
-			load_next(c);
+			if (load_start(c, now, interval) < 0) {
+				errors++;
+				goto out;
+			}
 		}
 	}
 out:
@@ -320,5 +410,6 @@ out:
 	free(lat);
 	free(conns);
 	free(pfd);
+	free(idx);
 	return errors ? 1 : 0;
 }

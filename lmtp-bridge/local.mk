@@ -33,7 +33,7 @@ man/elemta-lmtp-bridge.8: man/elemta-lmtp-bridge.8.in Makefile
 
 ## Tests (t/05xx).  The fuzz target runs under gcc with its own driver
 ## (a built-in corpus plus deterministic mutations); with clang:
-##   clang -fsanitize=fuzzer,address -DELEMTA_LIBFUZZER -I. -Ilib \
+##   clang -fsanitize=fuzzer,address -DFUZZ_LIBFUZZER -I. -Ilib \
 ##     t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c lib/xalloc.c lib/log.c
 T_LMTP_UNIT = t/0500-lmtp-proto.t t/0501-lmtp-router.t \
 	t/0502-lmtp-proto-fuzz.t t/0503-lmtp-junk.t

@@ -16,11 +16,16 @@
  *	pipelined commands for protocol parsers), so a crash or a
  *	sanitizer report fails the test.  Built with clang
  *	-fsanitize=fuzzer, the target's own file is used without this.
+ *
+ *	With FUZZ_WRITE_SEEDS=DIR in the environment it writes the seeds
+ *	into DIR instead (seed-0, seed-1, ...), the starting corpus of the
+ *	libFuzzer build (t/0030-libfuzzer.t), and exits.
  *--*/
 #include "config.h"
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz-driver.h"
@@ -53,6 +58,29 @@ fuzz_file(const char *path)
 	return 0;
 }
 
+/* fuzz_write_seeds - the seeds as files in dir; 0 or 1 */
+static int
+fuzz_write_seeds(const char *dir, const char *const *seeds, size_t nseeds)
+{
+	char path[4096];
+	FILE *fp;
+	size_t i;
+
+	for (i = 0; i < nseeds; i++) {
+		snprintf(path, sizeof(path), "%s/seed-%zu", dir, i);
+		if ((fp = fopen(path, "wb")) == NULL) {
+			perror(path);
+			return 1;
+		}
+		fwrite(seeds[i], 1, strlen(seeds[i]), fp);
+		if (fclose(fp) != 0) {
+			perror(path);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* fuzz_driver_main - seeds, corpus files, then mutations of the seeds */
 int
 fuzz_driver_main(int argc, char **argv, const char *const *seeds,
@@ -64,6 +92,9 @@ fuzz_driver_main(int argc, char **argv, const char *const *seeds,
 	size_t i, n, len, runs = 0;
 	int k, a, failed = 0;
 
+	if (getenv("FUZZ_WRITE_SEEDS") != NULL)
+		return fuzz_write_seeds(getenv("FUZZ_WRITE_SEEDS"), seeds,
+					nseeds);
 	printf("1..2\n");
 	for (k = 1; k < argc; k++)
 		if (fuzz_file(argv[k]) < 0) {

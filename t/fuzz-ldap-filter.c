@@ -11,8 +11,8 @@
  *	template's parentheses and no "*" or NUL, and every escape is one
  *	of \2a \28 \29 \5c \00.
  *
- *	Built with -DELEMTA_LIBFUZZER for libFuzzer (from a build dir):
- *	  clang -g -fsanitize=fuzzer,address,undefined -DELEMTA_LIBFUZZER \
+ *	Built with -DFUZZ_LIBFUZZER for libFuzzer (from a build dir):
+ *	  clang -g -fsanitize=fuzzer,address,undefined -DFUZZ_LIBFUZZER \
  *	    -I. -I$(top_srcdir)/lib $(top_srcdir)/t/fuzz-ldap-filter.c \
  *	    $(top_srcdir)/lib/ldapc.c $(top_srcdir)/lib/xalloc.c \
  *	    $(top_srcdir)/lib/log.c lib/libelemta.a -lconfuse -lldap -llber \
@@ -85,7 +85,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifndef ELEMTA_LIBFUZZER
+#ifndef FUZZ_LIBFUZZER
 static const char *const fuzz_corpus[] = {
 	"alice@example.test", "*", "*)(uid=*", "a)(|(objectClass=*", "\\",
 	"\\2a", "@", "@@", "no-domain", "x@*)(", "((((((((@))))))))", "",

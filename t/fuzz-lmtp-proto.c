@@ -11,8 +11,8 @@
  *	exactly one reply per accepted recipient.  It also runs
  *	lmtp_reply_fix() and lmtp_xtext_decode() on the input.
  *
- *	Built with -DELEMTA_LIBFUZZER for libFuzzer:
- *	  clang -g -fsanitize=fuzzer,address,undefined -DELEMTA_LIBFUZZER \
+ *	Built with -DFUZZ_LIBFUZZER for libFuzzer:
+ *	  clang -g -fsanitize=fuzzer,address,undefined -DFUZZ_LIBFUZZER \
  *	    -I. -Ilib -Ilmtp-bridge t/fuzz-lmtp-proto.c \
  *	    lmtp-bridge/lmtp-proto.c lib/xalloc.c lib/log.c
  *	(from a configured build dir, with -I for config.h).  Without it,
@@ -123,7 +123,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifndef ELEMTA_LIBFUZZER
+#ifndef FUZZ_LIBFUZZER
 
 static const char *const seeds[] = {
 	"LHLO a\r\nMAIL FROM:<s@x> SIZE=10 BODY=8BITMIME\r\nRCPT TO:<a@b>\r\n"

@@ -7,7 +7,7 @@
  *	t/0303-policyd-fuzz-proto.t [FILE | DIR]...
  *
  *	(in a build dir B, sources in S)
- *	clang -g -O1 -fsanitize=fuzzer,address,undefined -DELEMTA_LIBFUZZER \
+ *	clang -g -O1 -fsanitize=fuzzer,address,undefined -DFUZZ_LIBFUZZER \
  *	    -IB -IS/lib -IS/policyd S/t/fuzz-policyd-proto.c \
  *	    S/policyd/policyd-proto.c B/lib/libelemta.a \
  *	    $(pkg-config --libs libconfuse sqlite3 libmicrohttpd) -o fuzz-pp
@@ -20,7 +20,7 @@
  *	request's attributes compared) and the same error or none: how
  *	bytes arrive must never change what is parsed.
  *
- *	Without -DELEMTA_LIBFUZZER a main() runs the same check, as TAP,
+ *	Without -DFUZZ_LIBFUZZER a main() runs the same check, as TAP,
  *	over the corpus (t/data/policyd-proto, or the files and
  *	directories given) and over deterministic mutations of each file
  *	(bytes flipped, cut, duplicated, lines swapped), so that make check
@@ -158,7 +158,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifndef ELEMTA_LIBFUZZER
+#ifndef FUZZ_LIBFUZZER
 
 #include "tap.h"
 

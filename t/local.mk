@@ -8,7 +8,8 @@ T_LOG_DRIVER_FLAGS = --merge --comments
 AM_TESTS_ENVIRONMENT = \
 	top_srcdir=$$(cd '$(top_srcdir)' && pwd); export top_srcdir; \
 	top_builddir=$$(cd '$(top_builddir)' && pwd); export top_builddir; \
-	ELEMTA_TESTD=$$top_builddir/t/elemta-testd; export ELEMTA_TESTD;
+	ELEMTA_TESTD=$$top_builddir/t/elemta-testd; export ELEMTA_TESTD; \
+	FUZZ_CC='$(FUZZ_CC)'; export FUZZ_CC;
 
 check_LIBRARIES += t/libtap.a
 t_libtap_a_SOURCES = t/tap.c t/tap.h
@@ -86,3 +87,71 @@ SANITIZE_TESTS += $(T_UNIT) t/0020-testd.t t/0021-conf-sample.t
 check-sanitize:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(SANITIZE_TESTS)'
 .PHONY: check-sanitize
+
+## libFuzzer (t/0030): each fuzz target built with clang
+## -fsanitize=fuzzer,address,undefined when configure found one that can
+## (FUZZ_CC), its parser compiled by clang too so that libFuzzer sees its
+## coverage, the rest linked from our (gcc-built) archives.  The test runs
+## each for FUZZ_SECONDS (default 5) from its seeds (the gcc driver's,
+## written out with FUZZ_WRITE_SEEDS) and fails on a crash or a report.
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -DFUZZ_LIBFUZZER $(AM_CPPFLAGS) \
+	-I$(top_srcdir)/t -I$(top_srcdir)/milter -I$(top_srcdir)/policyd \
+	-I$(top_srcdir)/lmtp-bridge $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
+	$(MHD_CFLAGS) $(LDAP_CFLAGS) $(OPENSSL_CFLAGS)
+FUZZ_LINK = $(FUZZ_CC) $(FUZZ_CFLAGS) -o $@
+FUZZ_MILTER_LIBS = milter/libelemta-milter.a $(ELEMTA_LIBS) $(SPF2_LIBS) \
+	$(OPENDKIM_LIBS) $(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) \
+	$(CURL_LIBS) $(PTHREAD_LIBS)
+FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
+	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
+	t/libfuzzer/milter-dmarc-from t/libfuzzer/milter-dkim-canon \
+	t/libfuzzer/milter-dkim-sign
+if LIBFUZZER
+check_DATA = $(FUZZ_TARGETS)
+endif
+CLEANFILES += $(FUZZ_TARGETS)
+t/libfuzzer/policyd-proto: t/fuzz-policyd-proto.c policyd/policyd-proto.c \
+		lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(srcdir)/t/fuzz-policyd-proto.c $(srcdir)/policyd/policyd-proto.c \
+	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
+t/libfuzzer/lmtp-proto: t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c \
+		lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(srcdir)/t/fuzz-lmtp-proto.c $(srcdir)/lmtp-bridge/lmtp-proto.c \
+	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
+t/libfuzzer/ldap-filter: t/fuzz-ldap-filter.c lib/ldapc.c lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(srcdir)/t/fuzz-ldap-filter.c $(srcdir)/lib/ldapc.c \
+	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
+t/libfuzzer/milter-authres: t/fuzz-milter-authres.c milter/milter-authres.c \
+		milter/libelemta-milter.a lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(srcdir)/t/fuzz-milter-authres.c $(srcdir)/milter/milter-authres.c \
+	$(FUZZ_MILTER_LIBS)
+t/libfuzzer/milter-dmarc-from: t/fuzz-milter-dmarc-from.c \
+		milter/milter-dmarc-util.c milter/libelemta-milter.a \
+		lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(srcdir)/t/fuzz-milter-dmarc-from.c \
+	$(srcdir)/milter/milter-dmarc-util.c $(FUZZ_MILTER_LIBS)
+t/libfuzzer/milter-dkim-canon: t/fuzz-milter-dkim-canon.c \
+		milter/milter-dkim-canon.c milter/libelemta-milter.a \
+		lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(srcdir)/t/fuzz-milter-dkim-canon.c \
+	$(srcdir)/milter/milter-dkim-canon.c $(FUZZ_MILTER_LIBS)
+t/libfuzzer/milter-dkim-sign: t/fuzz-milter-dkim-sign.c \
+		milter/milter-dkim-sign.c milter/milter-keys.c \
+		milter/libelemta-milter.a lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(srcdir)/t/fuzz-milter-dkim-sign.c \
+	$(srcdir)/milter/milter-dkim-sign.c $(srcdir)/milter/milter-keys.c \
+	$(FUZZ_MILTER_LIBS)
+clean-local: clean-libfuzzer
+clean-libfuzzer:
+	-rm -rf t/libfuzzer
+.PHONY: clean-libfuzzer
+dist_check_SCRIPTS += t/0030-libfuzzer.t
+TESTS += t/0030-libfuzzer.t

@@ -1,5 +1,5 @@
 ## lmtp-bridge/ - elemta-lmtp-bridge: Postfix delivers to it over LMTP, it
-## routes each recipient (static map, LDAP) and delivers into Dovecot
+## routes each recipient (static map, SQLite, LDAP) and delivers into Dovecot
 ## over LMTP, one reply per recipient.  Its configuration section
 ## (lmtp-bridge/lmtp-options.c) is compiled into lib/libelemta.a with the
 ## rest of the shared schema.
@@ -9,16 +9,19 @@ noinst_LIBRARIES += lmtp-bridge/liblmtp.a
 lmtp_bridge_liblmtp_a_SOURCES = \
 	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-proto.h \
 	lmtp-bridge/lmtp-router.c lmtp-bridge/lmtp-router.h \
-	lmtp-bridge/lmtp-router-ldap.c \
+	lmtp-bridge/lmtp-router-ldap.c lmtp-bridge/lmtp-router-sqlite.c \
+	lmtp-bridge/lmtp-cache.c lmtp-bridge/lmtp-cache.h \
 	lmtp-bridge/lmtp-spool.c lmtp-bridge/lmtp-spool.h \
 	lmtp-bridge/lmtp-client.c lmtp-bridge/lmtp-client.h \
 	lmtp-bridge/lmtp-junk.c lmtp-bridge/lmtp-junk.h
-lmtp_bridge_liblmtp_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(LDAP_CFLAGS)
+lmtp_bridge_liblmtp_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(LDAP_CFLAGS) \
+	$(SQLITE_CFLAGS)
 LMTP_LIBS = lmtp-bridge/liblmtp.a
 
 sbin_PROGRAMS += lmtp-bridge/elemta-lmtp-bridge
 lmtp_bridge_elemta_lmtp_bridge_SOURCES = lmtp-bridge/lmtp-bridge.c
-lmtp_bridge_elemta_lmtp_bridge_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+lmtp_bridge_elemta_lmtp_bridge_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
+	$(SQLITE_CFLAGS)
 lmtp_bridge_elemta_lmtp_bridge_LDADD = $(LMTP_LIBS) $(ELEMTA_LIBS) \
 	$(PTHREAD_LIBS)
 
@@ -53,7 +56,7 @@ t_0503_lmtp_junk_t_CFLAGS = $(T_UNIT_CFLAGS) $(CONFUSE_CFLAGS)
 t_0503_lmtp_junk_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
 
 T_LMTP_SHELL = t/0510-lmtp-bridge-input.t t/0520-lmtp-bridge-delivery.t \
-	t/0521-lmtp-bridge-backends.t
+	t/0521-lmtp-bridge-backends.t t/0522-lmtp-bridge-sqlite.t
 dist_check_SCRIPTS += $(T_LMTP_SHELL)
 EXTRA_DIST += t/lib/lmtp.sh
 TESTS += $(T_LMTP_UNIT) $(T_LMTP_SHELL)

@@ -15,10 +15,16 @@
  *	seconds, not found for negative_ttl seconds.  Errors are never
  *	cached: the next recipient asks the source again.  One cache is
  *	shared by every connection (one mutex); it holds at most
- *	max_entries answers, and is emptied when it is full.
+ *	max_entries answers, and when it is full the least recently used
+ *	one (asked for or stored longest ago) makes room.  A hit makes an
+ *	answer the most recently used; it does not extend its TTL.  An
+ *	answer stored again for the same key replaces the old one.
  *
- *	Counted in the metrics family elemta_lmtp_SOURCE_cache_total
- *	{result="hit"|"miss"}.
+ *	Metrics, per source: elemta_lmtp_SOURCE_cache_total
+ *	{result="hit"|"miss"} (an expired answer is a miss),
+ *	elemta_lmtp_SOURCE_cache_evictions_total{reason="lru"|"expired"},
+ *	and the gauge elemta_lmtp_SOURCE_cache_entries (all the live
+ *	caches of the source: a reload makes new ones).
  *
  *	clock is the time source in seconds (NULL: lmtp_client_now), so
  *	that the tests can move time.

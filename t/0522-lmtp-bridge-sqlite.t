@@ -15,7 +15,7 @@
 lmtp_init
 peer_require postfix dovecot smtp-sink swaks sqlite3
 tb_init
-tb_plan 20
+tb_plan 21
 
 DEAD=$(tb_port 90)		# nothing listens there
 DB=$TB/routes.db
@@ -96,6 +96,8 @@ tb_wait 20 tb_grep "$qid: to=<alice@example.test>.* status=sent" "$TB_MAILLOG"
 metrics=$(curl -fsS "http://127.0.0.1:$TB_PORT_METRICS/metrics" 2>&1)
 tb_like "$metrics" 'elemta_lmtp_sqlite_cache_total\{result="hit"\} [1-9]' \
     "metrics: the second message's alice came from the cache"
+tb_like "$metrics" 'elemta_lmtp_sqlite_cache_entries [1-9]' \
+    "metrics: the entries the cache holds"
 
 # The file moved away: 451 4.4.3 (never a 5xx), Postfix keeps the mail.
 mv "$DB" "$DB.away"

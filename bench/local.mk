@@ -18,3 +18,9 @@ BENCHES += bench/policyd
 EXTRA_DIST += bench/policyd
 noinst_PROGRAMS += bench/policyd-load
 bench_policyd_load_SOURCES = bench/policyd-load.c
+
+## elemta-lmtp-bridge against Postfix delivering to Dovecot directly:
+## the same messages through both paths in one run (root: a private
+## Postfix and Dovecot, the peers of t/).
+BENCHES += bench/lmtp
+EXTRA_DIST += bench/lmtp

@@ -48,6 +48,30 @@ struct db {
 	char err[128];
 };
 
+/* db_connect - an SQLite connection with flags (no mutex of its own)
+ * and the busy timeout; NULL with err */
+static sqlite3 *
+db_connect(const char *path, int flags, int busy_timeout_ms, char *err,
+	   size_t errlen)
+{
+	sqlite3 *h = NULL;
+	int rc;
+
+	if (path == NULL || *path == '\0') {
+		x_err(err, errlen, "no database path");
+		return NULL;
+	}
+	rc = sqlite3_open_v2(path, &h, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		x_err(err, errlen, "%s: %s", path,
+		      h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
+		sqlite3_close(h);
+		return NULL;
+	}
+	sqlite3_busy_timeout(h, busy_timeout_ms > 0 ? busy_timeout_ms : 0);
+	return h;
+}
+
 /* db_open - open or create a database: WAL, busy timeout, NORMAL sync */
 struct db *
 db_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
@@ -61,19 +85,9 @@ db_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 	char *msg = NULL;
 	int rc;
 
-	if (path == NULL || *path == '\0') {
-		x_err(err, errlen, "no database path");
+	if ((h = db_connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+			    busy_timeout_ms, err, errlen)) == NULL)
 		return NULL;
-	}
-	rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE
-			     | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		x_err(err, errlen, "%s: %s", path,
-		      h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
-		sqlite3_close(h);
-		return NULL;
-	}
-	sqlite3_busy_timeout(h, busy_timeout_ms > 0 ? busy_timeout_ms : 0);
 
 	/* journal_mode answers with the mode in force: "wal", or "memory"
 	 * for an in-memory database, which has no WAL. */
@@ -109,6 +123,22 @@ fail:
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 	return NULL;
+}
+
+/* db_open_readonly - open an existing database read-only, as it is */
+struct db *
+db_open_readonly(const char *path, int busy_timeout_ms, char *err,
+		 size_t errlen)
+{
+	struct db *db;
+	sqlite3 *h;
+
+	if ((h = db_connect(path, SQLITE_OPEN_READONLY, busy_timeout_ms, err,
+			    errlen)) == NULL)
+		return NULL;
+	db = x_calloc(1, sizeof(*db));
+	db->handle = h;
+	return db;
 }
 
 /* db_close - finalize every statement, close, and set *dbp to NULL */
@@ -372,6 +402,84 @@ db_migrate(struct db *db, const struct db_migration *m, size_t n,
 		    && db_migrate_one(db, m + i, latest, err, errlen) < 0)
 			return -1;
 	return 0;
+}
+
+/* db_tmpl_param - the parameter for placeholder letter c, or NULL */
+static const char *
+db_tmpl_param(char c, unsigned *uses)
+{
+	switch (c) {
+	case 's':
+		*uses |= DB_TMPL_KEY;
+		return "?1";
+	case 'u':
+		*uses |= DB_TMPL_LOCAL;
+		return "?2";
+	case 'd':
+		*uses |= DB_TMPL_DOMAIN;
+		return "?3";
+	}
+	return NULL;
+}
+
+/* db_query_template - a Postfix-style query template as SQL with
+ * parameters */
+int
+db_query_template(const char *tmpl, char **sql, unsigned *uses, char *err,
+		  size_t errlen)
+{
+	const char *p = tmpl, *end, *param;
+	char *out = x_malloc(2 * strlen(tmpl) + 1), *o = out;
+
+	*uses = 0;
+	while (*p != '\0') {
+		if (*p == '\'' || *p == '"') {
+			/* a literal or a quoted name; '' and "" inside */
+			for (end = p + 1; *end != '\0'; end++)
+				if (*end == *p && end[1] != *p)
+					break;
+				else if (*end == *p)
+					end++;
+			if (*end == '\0') {
+				x_err(err, errlen, "unterminated %c in '%s'",
+				      *p, tmpl);
+				goto bad;
+			}
+			if (*p == '\'' && end - p == 3 && p[1] == '%'
+			    && (param = db_tmpl_param(p[2], uses)) != NULL) {
+				o = stpcpy(o, param);
+			} else {
+				memcpy(o, p, (size_t)(end - p + 1));
+				o += end - p + 1;
+			}
+			p = end + 1;
+			continue;
+		}
+		if (*p != '%') {
+			*o++ = *p++;
+			continue;
+		}
+		if (p[1] == '%') {
+			*o++ = '%';
+		} else if ((param = db_tmpl_param(p[1], uses)) != NULL) {
+			o = stpcpy(o, param);
+		} else {
+			x_err(err, errlen, "'%%%.1s' in '%s': only %%s, %%u, "
+			      "%%d and %%%% are known", p + 1, tmpl);
+			goto bad;
+		}
+		p += 2;
+	}
+	*o = '\0';
+	if (*uses == 0) {
+		x_err(err, errlen, "'%s' uses none of %%s, %%u, %%d", tmpl);
+		goto bad;
+	}
+	*sql = out;
+	return 0;
+bad:
+	x_free(&out);
+	return -1;
 }
 
 /*

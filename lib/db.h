@@ -13,6 +13,10 @@
  *	struct db *db = db_open(path, 5000, err, sizeof err);
  *	db_migrate(db, mig, 2, err, sizeof err);
  *	sqlite3_stmt *st = db_stmt(db, "SELECT t FROM triplet WHERE k=?");
+ *
+ *	struct db *ro = db_open_readonly(path, 5000, err, sizeof err);
+ *	db_query_template("SELECT x FROM t WHERE a = '%s'", &sql, &uses,
+ *			  err, sizeof err);	   "... WHERE a = ?1"
  * DESCRIPTION
  *	db_open() opens (creating) a database in WAL mode with the given
  *	busy timeout and synchronous=NORMAL.  ":memory:" works for tests.
@@ -25,6 +29,20 @@
  *	prepares once and caches by SQL text; the statement is reset and
  *	its bindings cleared before it is returned.  A struct db is for one
  *	thread at a time.  Nothing here logs.
+ *
+ *	db_open_readonly() opens an existing database someone else owns
+ *	(an administrator's table): read-only, never created, no pragma
+ *	and no journal mode changed; db_stmt() works on it as on any
+ *	other, and a statement that would write fails.
+ *
+ *	db_query_template() turns a query written in the style of
+ *	Postfix's sqlite_table(5) into one with parameters, so that no
+ *	value is ever pasted into SQL: %s (the whole key) becomes ?1, %u
+ *	(its local part) ?2, %d (its domain) ?3, each also when it is a
+ *	whole quoted literal ('%s', as Postfix's examples write it);
+ *	%% is a percent sign.  Text inside other literals is left alone
+ *	(LIKE '%x%' keeps its meaning); any other % outside a literal is an
+ *	error, as is a template using none of the three.
  *--*/
 #ifndef ELEMTA_DB_H
 #define ELEMTA_DB_H
@@ -61,6 +79,19 @@ int db_commit(struct db *db);
 int db_rollback(struct db *db);
 const char *db_errmsg(struct db *db);
 sqlite3 *db_handle(struct db *db);
+
+/* db_open_readonly - an existing database, read-only; NULL with err */
+struct db *db_open_readonly(const char *path, int busy_timeout_ms,
+			    char *err, size_t errlen);
+
+/* What a query template uses (db_query_template's *uses). */
+#define DB_TMPL_KEY	1	/* %s -> ?1 */
+#define DB_TMPL_LOCAL	2	/* %u -> ?2 */
+#define DB_TMPL_DOMAIN	4	/* %d -> ?3 */
+/* db_query_template - the SQL for a template (*sql malloc'ed, the
+ * caller frees it) and what it uses; 0, or -1 with err */
+int db_query_template(const char *tmpl, char **sql, unsigned *uses,
+		      char *err, size_t errlen);
 
 /* The [database] configuration section (lib/db.c). */
 struct conf_section;

@@ -56,6 +56,8 @@
 #include "metrics.h"
 #include "runtime.h"
 #include "xalloc.h"
+#include "db.h"
+#include "lmtp-cache.h"
 #include "lmtp-client.h"
 #include "lmtp-junk.h"
 #include "lmtp-options.h"
@@ -87,23 +89,72 @@ static struct metric *m_latency, *m_messages;
  * State
  */
 
+/* bridge_sources - the router's sources for this snapshot, in order:
+ * the map (local exceptions win), the SQLite table, the directory; 0, or
+ * -1 with err (nothing added) */
+static int
+bridge_sources(struct conf *conf, const struct lmtp_conf *lc,
+	       struct lmtp_router *rt, char *err, size_t errlen)
+{
+	const struct db_conf *dbc = conf_get(conf, &db_conf_section);
+	void *map = NULL, *sql = NULL, *ldap = NULL;
+	char serr[512];
+
+	if (lc->map_file != NULL
+	    && (map = lmtp_map_load(lc->map_file, err, errlen)) == NULL)
+		goto bad;
+	if (lc->sqlite_database != NULL
+	    && (sql = lmtp_sqlite_new(lc->sqlite_database, lc->sqlite_query,
+				      dbc->busy_timeout, err, errlen)) == NULL)
+		goto bad;
+	if (lc->ldap_lookup
+	    && (ldap = lmtp_ldap_new(lc, conf_get(conf, &ldapc_conf_section),
+				     err, errlen)) == NULL)
+		goto bad;
+	/* an unreadable table is not fatal: its lookups answer 451 4.4.3
+	 * until it can be read, as they would if it broke later */
+	if (sql != NULL && lmtp_sqlite_check(sql, serr, sizeof(serr)) < 0)
+		msg_warn("%s: recipients will be deferred (451 4.4.3) until "
+			 "it can be read", serr);
+	if (map != NULL)
+		lmtp_router_add(rt, &lmtp_map_ops, map, NULL);
+	if (sql != NULL)
+		lmtp_router_add(rt, &lmtp_sqlite_ops, sql,
+				lmtp_cache_new("sqlite",
+					       (size_t)lc->sqlite_cache_size,
+					       lc->sqlite_cache_ttl,
+					       lc->sqlite_negative_cache_ttl,
+					       NULL));
+	if (ldap != NULL)
+		lmtp_router_add(rt, &lmtp_ldap_ops, ldap,
+				lmtp_cache_new("ldap",
+					       (size_t)lc->ldap_cache_size,
+					       lc->ldap_cache_ttl,
+					       lc->ldap_negative_cache_ttl,
+					       NULL));
+	return 0;
+bad:
+	if (map != NULL)
+		lmtp_map_ops.free(map);
+	if (sql != NULL)
+		lmtp_sqlite_ops.free(sql);
+	return -1;
+}
+
 /* bridge_state_new - a router for this snapshot; NULL with err */
 static struct bridge_state *
 bridge_state_new(struct conf *conf, char *err, size_t errlen)
 {
 	struct bridge_state *st;
 	const struct lmtp_conf *lc = conf_get(conf, &lmtp_conf_section);
+	struct lmtp_router *rt;
 	char host[256];
-	void *map = NULL, *ldap = NULL;
 
-	if (lc->map_file != NULL
-	    && (map = lmtp_map_load(lc->map_file, err, errlen)) == NULL)
-		return NULL;
-	if (lc->ldap_lookup
-	    && (ldap = lmtp_ldap_new(lc, conf_get(conf, &ldapc_conf_section),
-				     err, errlen)) == NULL) {
-		if (map != NULL)
-			lmtp_map_ops.free(map);
+	rt = lmtp_router_new(lc->backend, lc->recipient_delimiter,
+			     lc->map_strict || lc->sqlite_database != NULL
+			     || lc->ldap_lookup);
+	if (bridge_sources(conf, lc, rt, err, errlen) < 0) {
+		lmtp_router_free(&rt);
 		return NULL;
 	}
 	st = x_calloc(1, sizeof(*st));
@@ -112,13 +163,7 @@ bridge_state_new(struct conf *conf, char *err, size_t errlen)
 	st->lc = lc;
 	st->pool = lmtp_pool_new((size_t)lc->backend_pool_size,
 				 (int)lc->backend_idle_timeout);
-	st->router = lmtp_router_new(lc->backend, lc->recipient_delimiter,
-				     lc->map_strict || lc->ldap_lookup);
-	/* the map first: local exceptions win over the directory */
-	if (map != NULL)
-		lmtp_router_add(st->router, &lmtp_map_ops, map);
-	if (ldap != NULL)
-		lmtp_router_add(st->router, &lmtp_ldap_ops, ldap);
+	st->router = rt;
 	if (lc->hostname != NULL) {
 		st->hostname = x_strdup(lc->hostname);
 	} else {
@@ -815,9 +860,12 @@ main(int argc, char **argv)
 	runtime_listen(&rt);
 	runtime_start(&rt);
 	bridge_metrics();
-	msg_info("ready: backend=%s map=%s", bridge_current->lc->backend,
+	msg_info("ready: backend=%s map=%s sqlite=%s ldap=%s",
+		 bridge_current->lc->backend,
 		 bridge_current->lc->map_file ? bridge_current->lc->map_file
-		 : "none");
+		 : "none", bridge_current->lc->sqlite_database
+		 ? bridge_current->lc->sqlite_database : "none",
+		 bridge_current->lc->ldap_lookup ? "yes" : "no");
 
 	while (running) {
 		pfd[0].fd = daemon_signal_fd();

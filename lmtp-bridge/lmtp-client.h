@@ -14,16 +14,18 @@
  *	probed with RSET as Postfix's connection cache does, or a new one
  *	(connect_timeout, greeting, LHLO) -- then MAIL with the parameters
  *	the backend advertises (SIZE, BODY=8BITMIME, SMTPUTF8, RET/ENVID),
- *	RCPT per recipient with NOTIFY/ORCPT when it does DSN (pipelined
- *	when it does PIPELINING), DATA, the prepended header and the body
- *	dot-stuffed, then reads one reply per accepted recipient.  A clean
+ *	RCPT per recipient with NOTIFY/ORCPT when it does DSN, DATA (the
+ *	three in one write when it does PIPELINING, as Postfix sends
+ *	them), the prepended header and the body dot-stuffed, then reads
+ *	one reply per accepted recipient.  A clean
  *	connection goes back to the pool (or gets QUIT).
  *
  *	A backend may name several addresses, "inet:a:24;inet:b:24": they
- *	are tried in order while nothing has been sent past RCPT (connect
- *	refused, bad greeting, a 4xx to LHLO or MAIL, a connection lost
- *	before DATA).  Once DATA is sent there is no failover.  A pooled
- *	connection that fails before DATA is retried once on a new one.
+ *	are tried in order while no byte of the message has been sent
+ *	(connect refused, bad greeting, a 4xx to LHLO or MAIL, a connection
+ *	lost before the reply to DATA).  Once the body is on its way there
+ *	is no failover.  A pooled connection that fails before that is
+ *	retried once on a new one.
  *
  *	Every recipient always gets a reply:
  *

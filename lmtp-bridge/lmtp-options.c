@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "db.h"
 #include "ldapc.h"
 #include "listen.h"
 #include "lmtp-options.h"
@@ -20,6 +21,10 @@
 
 #define LMTP_LDAP_FILTER \
 	"(|(mail=%s)(mailAlias=%s)(mailAlternateAddress=%s))"
+
+#define LMTP_SQLITE_QUERY \
+	"SELECT backend, rewrite, enabled, junk_optout FROM lmtp_routes " \
+	"WHERE address = %s"
 
 static const char *const lmtp_ldap_scopes[] = { "base", "one", "sub", NULL };
 
@@ -30,12 +35,31 @@ lmtp_check_ldap_filter(const char *value, char *err, size_t errlen)
 	return ldapc_filter_check(value, err, errlen);
 }
 
+/* lmtp_check_sqlite_query - a usable sqlite_table(5) style template */
+static int
+lmtp_check_sqlite_query(const char *value, char *err, size_t errlen)
+{
+	char *sql = NULL;
+	unsigned uses;
+
+	if (db_query_template(value, &sql, &uses, err, errlen) < 0)
+		return -1;
+	x_free(&sql);
+	return 0;
+}
+
 static cfg_opt_t lmtp_opts[] = {
 	DAEMON_CONF_OPTS("inet:127.0.0.1:10029", ""),
 	CFG_STR("hostname", "", CFGF_NONE),
 	CFG_STR("backend", "inet:127.0.0.1:24", CFGF_NONE),
 	CFG_STR("map_file", "", CFGF_NONE),
 	CFG_BOOL("map_strict", cfg_false, CFGF_NONE),
+	CFG_STR("sqlite_database", "", CFGF_NONE),
+	CFG_STR("sqlite_query", LMTP_SQLITE_QUERY, CFGF_NONE),
+	CFG_INT_CB("sqlite_cache_ttl", 60, CFGF_NONE, conf_cb_duration),
+	CFG_INT_CB("sqlite_negative_cache_ttl", 10, CFGF_NONE,
+		   conf_cb_duration),
+	CFG_INT("sqlite_cache_size", 10000, CFGF_NONE),
 	CFG_BOOL("ldap_lookup", cfg_false, CFGF_NONE),
 	CFG_STR("ldap_base", "", CFGF_NONE),
 	CFG_STR("ldap_scope", "sub", CFGF_NONE),
@@ -164,6 +188,13 @@ static const struct conf_check lmtp_checks[] = {
 	{ "hostname", CONF_CHECK_FUNC, 0, 0, NULL, lmtp_check_hostname },
 	{ "backend", CONF_CHECK_FUNC, 0, 0, NULL, lmtp_options_backend_check },
 	{ "map_file", CONF_CHECK_PATH, 0, 0, NULL, NULL },
+	{ "sqlite_database", CONF_CHECK_PATH, 0, 0, NULL, NULL },
+	{ "sqlite_query", CONF_CHECK_FUNC, 0, 0, NULL,
+	  lmtp_check_sqlite_query },
+	{ "sqlite_cache_ttl", CONF_CHECK_RANGE, 0, 86400, NULL, NULL },
+	{ "sqlite_negative_cache_ttl", CONF_CHECK_RANGE, 0, 86400, NULL,
+	  NULL },
+	{ "sqlite_cache_size", CONF_CHECK_RANGE, 0, 10000000L, NULL, NULL },
 	{ "recipient_delimiter", CONF_CHECK_FUNC, 0, 0, NULL,
 	  lmtp_check_delimiter },
 	{ "ldap_scope", CONF_CHECK_ENUM, 0, 0, lmtp_ldap_scopes, NULL },
@@ -201,6 +232,12 @@ lmtp_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->backend = x_strdup(cfg_getstr(sec, "backend"));
 	c->map_file = conf_strdup_opt(sec, "map_file");
 	c->map_strict = cfg_getbool(sec, "map_strict") ? 1 : 0;
+	c->sqlite_database = conf_strdup_opt(sec, "sqlite_database");
+	c->sqlite_query = x_strdup(cfg_getstr(sec, "sqlite_query"));
+	c->sqlite_cache_ttl = cfg_getint(sec, "sqlite_cache_ttl");
+	c->sqlite_negative_cache_ttl = cfg_getint(sec,
+						  "sqlite_negative_cache_ttl");
+	c->sqlite_cache_size = cfg_getint(sec, "sqlite_cache_size");
 	c->ldap_lookup = cfg_getbool(sec, "ldap_lookup") ? 1 : 0;
 	c->ldap_base = x_strdup(cfg_getstr(sec, "ldap_base"));
 	c->ldap_scope = x_strdup(cfg_getstr(sec, "ldap_scope"));
@@ -268,6 +305,8 @@ lmtp_conf_release(void *out)
 	x_free(&c->hostname);
 	x_free(&c->backend);
 	x_free(&c->map_file);
+	x_free(&c->sqlite_database);
+	x_free(&c->sqlite_query);
 	x_free(&c->ldap_base);
 	x_free(&c->ldap_scope);
 	x_free(&c->ldap_filter);

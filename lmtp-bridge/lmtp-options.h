@@ -21,6 +21,11 @@ struct lmtp_conf {
 	char *backend;		/* default backend: inet:H:P or unix:PATH */
 	char *map_file;		/* static recipient map, or NULL */
 	int map_strict;		/* not in the map: 550 5.1.1 */
+	char *sqlite_database;	/* SQLite routing table's file, or NULL */
+	char *sqlite_query;	/* %s %u %d template */
+	long sqlite_cache_ttl;	/* positive answers */
+	long sqlite_negative_cache_ttl;	/* unknown users */
+	long sqlite_cache_size;	/* entries; 0: no cache */
 	int ldap_lookup;	/* route through the [ldap] directory */
 	char *ldap_base;
 	char *ldap_scope;	/* base, one, sub */

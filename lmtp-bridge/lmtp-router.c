@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
+#include "lmtp-cache.h"
 #include "lmtp-options.h"
 #include "lmtp-router.h"
 #include "xalloc.h"
@@ -24,6 +26,7 @@
 struct lmtp_source {
 	const struct lmtp_lookup_ops *ops;
 	void *ctx;
+	struct lmtp_cache *cache;	/* NULL: none */
 };
 
 struct lmtp_router {
@@ -47,16 +50,17 @@ lmtp_router_new(const char *default_backend, const char *delimiter,
 	return rt;
 }
 
-/* lmtp_router_add - append a source */
+/* lmtp_router_add - append a source and its cache */
 void
 lmtp_router_add(struct lmtp_router *rt, const struct lmtp_lookup_ops *ops,
-		void *ctx)
+		void *ctx, struct lmtp_cache *cache)
 {
 	if (rt->nsrc == LMTP_MAX_SOURCES)
 		msg_panic("lmtp_router_add: more than %d sources",
 			  LMTP_MAX_SOURCES);
 	rt->src[rt->nsrc].ops = ops;
 	rt->src[rt->nsrc].ctx = ctx;
+	rt->src[rt->nsrc].cache = cache;
 	rt->nsrc++;
 }
 
@@ -69,9 +73,11 @@ lmtp_router_free(struct lmtp_router **rtp)
 
 	if (rt == NULL)
 		return;
-	for (i = 0; i < rt->nsrc; i++)
+	for (i = 0; i < rt->nsrc; i++) {
 		if (rt->src[i].ops->free != NULL)
 			rt->src[i].ops->free(rt->src[i].ctx);
+		lmtp_cache_free(&rt->src[i].cache);
+	}
 	x_free(&rt->default_backend);
 	x_free(rtp);
 }
@@ -116,6 +122,46 @@ lmtp_rewrite(const char *rewrite, const char *local, const char *detail,
 	return x_asprintf("%.*s%c%s%s", (int)llen, rewrite, delim, detail, at);
 }
 
+/* lmtp_value_false - a flag value that says no */
+int
+lmtp_value_false(const char *v)
+{
+	return strcasecmp(v, "FALSE") == 0 || strcmp(v, "0") == 0
+		|| strcasecmp(v, "no") == 0;
+}
+
+/* lmtp_value_true - a flag value that says yes */
+int
+lmtp_value_true(const char *v)
+{
+	return strcasecmp(v, "TRUE") == 0 || strcmp(v, "1") == 0
+		|| strcasecmp(v, "yes") == 0;
+}
+
+/* lmtp_rewrite_check - an address or @domain fit for a rewrite */
+int
+lmtp_rewrite_check(const char *v)
+{
+	return *v == '\0' || strchr(v, '@') == NULL
+		|| strpbrk(v, " \t<>,\"") != NULL ? -1 : 0;
+}
+
+/* lmtp_router_ask - one key from one source, through its cache */
+static int
+lmtp_router_ask(const struct lmtp_source *s, const char *key,
+		struct lmtp_lookup_result *res, char *err, size_t errlen)
+{
+	int found;
+
+	if (s->cache != NULL
+	    && (found = lmtp_cache_get(s->cache, key, res)) >= 0)
+		return found;
+	found = s->ops->lookup(s->ctx, key, res, err, errlen);
+	if (found >= 0 && s->cache != NULL)
+		lmtp_cache_put(s->cache, key, found, res);
+	return found;
+}
+
 /* lmtp_router_route - route one recipient */
 void
 lmtp_router_route(const struct lmtp_router *rt, const char *addr,
@@ -158,8 +204,8 @@ lmtp_router_route(const struct lmtp_router *rt, const char *addr,
 	for (i = 0; i < rt->nsrc; i++) {
 		for (k = 0; k < nkeys; k++) {
 			memset(&res, 0, sizeof(res));
-			found = rt->src[i].ops->lookup(rt->src[i].ctx, keys[k],
-						       &res, err, errlen);
+			found = lmtp_router_ask(&rt->src[i], keys[k], &res, err,
+						errlen);
 			if (found < 0) {
 				route->status = LMTP_ROUTE_TEMPFAIL;
 				route->source = rt->src[i].ops->name;
@@ -269,8 +315,7 @@ lmtp_map_value(char *val, struct lmtp_map_entry *e, char *err, size_t errlen)
 	if (comma != NULL) {
 		*comma = '\0';
 		rw = comma + 1;
-		if (*rw == '\0' || strchr(rw, '@') == NULL
-		    || strpbrk(rw, " \t<>,") != NULL) {
+		if (lmtp_rewrite_check(rw) < 0) {
 			x_err(err, errlen, "rewrite '%s' is not an address",
 			      rw);
 			return -1;

@@ -8,14 +8,18 @@
  *
  *	rt = lmtp_router_new("inet:127.0.0.1:24", "+", strict);
  *	map = lmtp_map_load("/etc/elemta/lmtp-map", err, sizeof(err));
- *	lmtp_router_add(rt, &lmtp_map_ops, map);
+ *	lmtp_router_add(rt, &lmtp_map_ops, map, NULL);
+ *	sql = lmtp_sqlite_new("/etc/elemta/routes.db", query, 5000, err, len);
+ *	lmtp_router_add(rt, &lmtp_sqlite_ops, sql,
+ *			lmtp_cache_new("sqlite", 10000, 60, 10, NULL));
  *	lmtp_router_route(rt, "alice+tag@example.test", &route, err, len);
  *	... route.status, route.backend, route.address ...
  *	lmtp_route_clear(&route);
  *	lmtp_router_free(&rt);
  * DESCRIPTION
- *	A router asks its sources in order (the static map, then LDAP
- *	through lib/ldapc: lmtp-router-ldap.c) for each recipient.  Each
+ *	A router asks its sources in order (the static map, then an
+ *	SQLite table: lmtp-router-sqlite.c, then LDAP through lib/ldapc:
+ *	lmtp-router-ldap.c) for each recipient.  Each
  *	source is tried with the keys a Postfix table would be: the whole
  *	address, the address without its +detail, then "@domain" -- all
  *	lower-cased.  The first answer wins.  A source error is a
@@ -28,10 +32,12 @@
  *	keeps the local part too.  A rewrite that has its own detail is
  *	used as it is.
  *
- *	A source is a struct lmtp_lookup_ops (lookup + free) and a
- *	context: the LDAP router is another one, with its own cache.
- *	Sources must be thread-safe; the router is read-only after set-up
- *	and shared by every connection of one configuration snapshot.
+ *	A source is a struct lmtp_lookup_ops (lookup + free), a context
+ *	and, optionally, a cache of its answers (lmtp-cache.h) that the
+ *	router asks before the source and fills after it (errors are
+ *	never cached).  Sources must be thread-safe; the router is
+ *	read-only after set-up and shared by every connection of one
+ *	configuration snapshot.
  *
  *	Map file syntax, one entry a line, "#" comments:
  *
@@ -86,9 +92,11 @@ struct lmtp_router;
 
 struct lmtp_router *lmtp_router_new(const char *default_backend,
 				    const char *delimiter, int strict);
-/* lmtp_router_add - append a source; the router frees ctx */
+/* lmtp_router_add - append a source and its cache (or NULL); the router
+ * frees both */
+struct lmtp_cache;
 void lmtp_router_add(struct lmtp_router *rt, const struct lmtp_lookup_ops *ops,
-		     void *ctx);
+		     void *ctx, struct lmtp_cache *cache);
 void lmtp_router_free(struct lmtp_router **rtp);
 
 /* lmtp_router_route - route one recipient; always fills *route (err
@@ -99,6 +107,13 @@ void lmtp_route_clear(struct lmtp_route *route);
 
 /* lmtp_route_reply - the RCPT reply for a route (malloc'ed) */
 char *lmtp_route_reply(const struct lmtp_route *route, const char *addr);
+
+/* What the sources share: a flag value that is off ("FALSE", "0",
+ * "no", any case), one that is on ("TRUE", "1", "yes"), and a usable
+ * rewrite (an address or @domain, no spaces, < > , or "): 0 or -1. */
+int lmtp_value_false(const char *v);
+int lmtp_value_true(const char *v);
+int lmtp_rewrite_check(const char *v);
 
 /* The static map (a sorted table, read-only once loaded). */
 extern const struct lmtp_lookup_ops lmtp_map_ops;
@@ -113,5 +128,16 @@ struct ldapc_conf;
 extern const struct lmtp_lookup_ops lmtp_ldap_ops;
 void *lmtp_ldap_new(const struct lmtp_conf *lc, const struct ldapc_conf *dc,
 		    char *err, size_t errlen);
+
+/* The SQLite source (lmtp-router-sqlite.c): a database file, read-only,
+ * and a query template (db_query_template); a context, or NULL with err
+ * for a template that cannot work.  The database is opened at the first
+ * lookup (or lmtp_sqlite_check) and whenever the file was replaced. */
+extern const struct lmtp_lookup_ops lmtp_sqlite_ops;
+void *lmtp_sqlite_new(const char *path, const char *query,
+		      int busy_timeout_ms, char *err, size_t errlen);
+/* lmtp_sqlite_check - can the database be read and the query run on it
+ * now?  0, or -1 with err (lookups then fail: 451 4.4.3) */
+int lmtp_sqlite_check(void *ctx, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,5 @@
 ## lmtp-bridge/ - elemta-lmtp-bridge: Postfix delivers to it over LMTP, it
-## routes each recipient (static map, LDAP) and delivers into Dovecot
+## routes each recipient (static map, SQLite, LDAP) and delivers into Dovecot
 ## over LMTP, one reply per recipient.  Its configuration section
 ## (lmtp-bridge/lmtp-options.c) is compiled into lib/libelemta.a with the
 ## rest of the shared schema.
@@ -9,16 +9,19 @@ noinst_LIBRARIES += lmtp-bridge/liblmtp.a
 lmtp_bridge_liblmtp_a_SOURCES = \
 	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-proto.h \
 	lmtp-bridge/lmtp-router.c lmtp-bridge/lmtp-router.h \
-	lmtp-bridge/lmtp-router-ldap.c \
+	lmtp-bridge/lmtp-router-ldap.c lmtp-bridge/lmtp-router-sqlite.c \
+	lmtp-bridge/lmtp-cache.c lmtp-bridge/lmtp-cache.h \
 	lmtp-bridge/lmtp-spool.c lmtp-bridge/lmtp-spool.h \
 	lmtp-bridge/lmtp-client.c lmtp-bridge/lmtp-client.h \
 	lmtp-bridge/lmtp-junk.c lmtp-bridge/lmtp-junk.h
-lmtp_bridge_liblmtp_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(LDAP_CFLAGS)
+lmtp_bridge_liblmtp_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(LDAP_CFLAGS) \
+	$(SQLITE_CFLAGS)
 LMTP_LIBS = lmtp-bridge/liblmtp.a
 
 sbin_PROGRAMS += lmtp-bridge/elemta-lmtp-bridge
 lmtp_bridge_elemta_lmtp_bridge_SOURCES = lmtp-bridge/lmtp-bridge.c
-lmtp_bridge_elemta_lmtp_bridge_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+lmtp_bridge_elemta_lmtp_bridge_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
+	$(SQLITE_CFLAGS)
 lmtp_bridge_elemta_lmtp_bridge_LDADD = $(LMTP_LIBS) $(ELEMTA_LIBS) \
 	$(PTHREAD_LIBS)
 
@@ -36,7 +39,7 @@ man/elemta-lmtp-bridge.8: man/elemta-lmtp-bridge.8.in Makefile
 ##   clang -fsanitize=fuzzer,address -DFUZZ_LIBFUZZER -I. -Ilib \
 ##     t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c lib/xalloc.c lib/log.c
 T_LMTP_UNIT = t/0500-lmtp-proto.t t/0501-lmtp-router.t \
-	t/0502-lmtp-proto-fuzz.t t/0503-lmtp-junk.t
+	t/0502-lmtp-proto-fuzz.t t/0503-lmtp-junk.t t/0504-lmtp-cache.t
 check_PROGRAMS += $(T_LMTP_UNIT)
 t_0500_lmtp_proto_t_SOURCES = t/0500-lmtp-proto.c
 t_0500_lmtp_proto_t_CFLAGS = $(T_UNIT_CFLAGS)
@@ -51,9 +54,12 @@ t_0502_lmtp_proto_fuzz_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
 t_0503_lmtp_junk_t_SOURCES = t/0503-lmtp-junk.c
 t_0503_lmtp_junk_t_CFLAGS = $(T_UNIT_CFLAGS) $(CONFUSE_CFLAGS)
 t_0503_lmtp_junk_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
+t_0504_lmtp_cache_t_SOURCES = t/0504-lmtp-cache.c
+t_0504_lmtp_cache_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0504_lmtp_cache_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
 
 T_LMTP_SHELL = t/0510-lmtp-bridge-input.t t/0520-lmtp-bridge-delivery.t \
-	t/0521-lmtp-bridge-backends.t
+	t/0521-lmtp-bridge-backends.t t/0522-lmtp-bridge-sqlite.t
 dist_check_SCRIPTS += $(T_LMTP_SHELL)
 EXTRA_DIST += t/lib/lmtp.sh
 TESTS += $(T_LMTP_UNIT) $(T_LMTP_SHELL)

@@ -8,8 +8,9 @@
  *	pragmas checked), migrations (a table of cases: 0 -> 2, re-runs,
  *	a newer database, failing migrations that roll back, bad tables),
  *	the statement cache, transactions and the busy timeout against a
- *	second connection holding the write lock, and the [database]
- *	configuration section.
+ *	second connection holding the write lock, read-only opening of an
+ *	existing file, the sqlite_table(5) style query templates, and the
+ *	[database] configuration section.
  *--*/
 #include "config.h"
 
@@ -487,6 +488,117 @@ test_conf(void)
 	}
 }
 
+/*
+ * Read-only: an existing file as it is, no creation, no writes.
+ */
+static void
+test_readonly(void)
+{
+	char path[256], err[256];
+	struct db *ro;
+	sqlite3_stmt *st;
+	sqlite3 *h;
+	char *got;
+
+	snprintf(path, sizeof(path), "%s/ro.db", tmpdir);
+	ro = db_open_readonly(path, 100, err, sizeof(err));
+	ok(ro == NULL, "readonly: a missing file is not created");
+	like_str(err, "unable to open database file", "readonly: error");
+	ok(access(path, F_OK) < 0, "readonly: ... and nothing is left");
+	ok(db_open_readonly("", 100, err, sizeof(err)) == NULL,
+	   "readonly: empty path refused");
+
+	/* a rollback-journal file, as an administrator's tool makes one */
+	if (sqlite3_open(path, &h) != SQLITE_OK
+	    || sqlite3_exec(h, "CREATE TABLE t (a TEXT);"
+			    "INSERT INTO t VALUES ('one')", NULL, NULL,
+			    NULL) != SQLITE_OK)
+		bail_out("cannot build %s", path);
+	sqlite3_close(h);
+	ro = db_open_readonly(path, 250, err, sizeof(err));
+	if (!ok(ro != NULL, "readonly: opens an existing file"))
+		bail_out("readonly: %s", err);
+	got = query_text(ro, "SELECT a FROM t");
+	is_str(got, "one", "readonly: reads");
+	free(got);
+	got = query_text(ro, "PRAGMA journal_mode");
+	is_str(got, "delete", "readonly: the journal mode is left alone");
+	free(got);
+	is_int(query_int(ro, "PRAGMA busy_timeout"), 250,
+	       "readonly: busy_timeout");
+	st = db_stmt(ro, "INSERT INTO t VALUES ('two')");
+	ok(st != NULL && sqlite3_step(st) == SQLITE_READONLY,
+	   "readonly: a write fails with SQLITE_READONLY");
+	if (st != NULL)
+		sqlite3_reset(st);
+	is_int(query_int(ro, "SELECT count(*) FROM t"), 1,
+	       "readonly: nothing was written");
+	db_close(&ro);
+	unlink(path);
+}
+
+/*
+ * Query templates: Postfix sqlite_table(5) style to SQL parameters.
+ */
+static const struct tmpl_case {
+	const char *tmpl;
+	const char *sql;		/* NULL: refused */
+	unsigned uses;
+	const char *err;
+} tmpl_cases[] = {
+	{ "SELECT b FROM t WHERE a = %s", "SELECT b FROM t WHERE a = ?1",
+	  DB_TMPL_KEY, NULL },
+	{ "SELECT b FROM t WHERE a = '%s'", "SELECT b FROM t WHERE a = ?1",
+	  DB_TMPL_KEY, NULL },
+	{ "SELECT b FROM t WHERE u='%u' AND d=%d",
+	  "SELECT b FROM t WHERE u=?2 AND d=?3",
+	  DB_TMPL_LOCAL | DB_TMPL_DOMAIN, NULL },
+	{ "SELECT 100 %% 7 AS n FROM t WHERE a = %s OR b = %s",
+	  "SELECT 100 % 7 AS n FROM t WHERE a = ?1 OR b = ?1", DB_TMPL_KEY,
+	  NULL },
+	/* inside other literals and quoted names, text is left alone */
+	{ "SELECT \"%s\" FROM t WHERE a LIKE '%s%' AND b = 'it''s %d' "
+	  "AND c = %d", "SELECT \"%s\" FROM t WHERE a LIKE '%s%' AND "
+	  "b = 'it''s %d' AND c = ?3", DB_TMPL_DOMAIN, NULL },
+	{ "SELECT b FROM t WHERE a = '%s' AND x = '''%s'''",
+	  "SELECT b FROM t WHERE a = ?1 AND x = '''%s'''", DB_TMPL_KEY,
+	  NULL },
+	{ "SELECT b FROM t WHERE a = %x", NULL, 0, "'%x' in" },
+	{ "SELECT b FROM t WHERE a = %", NULL, 0, "only %s, %u, %d" },
+	{ "SELECT b FROM t WHERE a = 'x", NULL, 0, "unterminated '" },
+	{ "SELECT b FROM t", NULL, 0, "uses none of %s, %u, %d" },
+	{ "SELECT b FROM t WHERE a = '%s%'", NULL, 0, "uses none" },
+};
+
+/* test_template - the table of templates */
+static void
+test_template(void)
+{
+	const struct tmpl_case *c;
+	char err[256], *sql;
+	unsigned uses;
+	int rc;
+
+	for (c = tmpl_cases; c < tmpl_cases + sizeof(tmpl_cases)
+	     / sizeof(tmpl_cases[0]); c++) {
+		sql = NULL;
+		err[0] = '\0';
+		rc = db_query_template(c->tmpl, &sql, &uses, err, sizeof(err));
+		if (c->sql == NULL) {
+			ok(rc < 0 && sql == NULL, "template: %s: refused",
+			   c->tmpl);
+			like_str(err, c->err, "template: %s: error", c->tmpl);
+			continue;
+		}
+		if (!ok(rc == 0, "template: %s: accepted", c->tmpl))
+			diag("error: %s", err);
+		is_str(sql, c->sql, "template: %s: SQL", c->tmpl);
+		is_int(rc == 0 ? uses : 0, c->uses, "template: %s: uses",
+		       c->tmpl);
+		free(sql);
+	}
+}
+
 /* cleanup - remove the temporary directory and what is in it */
 static void
 cleanup(void)
@@ -518,6 +630,8 @@ main(void)
 	test_stmt();
 	test_exec();
 	test_busy();
+	test_readonly();
+	test_template();
 	test_conf();
 	cleanup();
 	done_testing();

@@ -11,7 +11,7 @@
 lmtp_init
 peer_require postfix dovecot smtp-sink swaks
 tb_init
-tb_plan 23
+tb_plan 25
 
 peer_start_dovecot
 peer_start_smtp_sink
@@ -78,6 +78,23 @@ tb_like "$metrics" \
     "metrics: 3 deliveries by backend and outcome"
 tb_like "$metrics" "elemta_lmtp_backend_seconds_count\{backend=\"inet:127\.0\.0\.1:$TB_PORT_LMTP\"\} 1" \
     "metrics: backend latency histogram"
+
+# Every recipient refused by Dovecot: DATA went in the same pipeline as
+# the RCPTs and is refused too; nothing is sent, the connection is kept.
+out=$(send --from sender@other.test --to nosuch2@example.test \
+    --header "Subject: $subject nobody")
+qid=$(queue_id "$out")
+tb_wait 20 tb_grep "$qid: to=<nosuch2@example.test>.* status=bounced" "$TB_MAILLOG"
+tb_like "$(status_of "$qid" nosuch2@example.test)" \
+    "status=bounced \(host 127.0.0.1\[127.0.0.1\] said: 550 5\.1\.1 <nosuch2@example.test> User doesn't exist" \
+    "no recipient accepted by the backend: its 550 5.1.1, nothing sent"
+out=$(send --from sender@other.test --to bob@example.test \
+    --header "Subject: $subject after")
+qid=$(queue_id "$out")
+tb_wait 20 tb_grep "$qid: to=<bob@example.test>.* status=sent" "$TB_MAILLOG"
+tb_like "$(grep "$qid: to=<bob@example.test> backend=" "$BLOG")" \
+    "conn=reused .*status=delivered" \
+    "... and the backend connection was fit to be reused"
 
 # A big message goes through the file spool (threshold 4k).
 big=$(head -c 30000 /dev/zero | tr '\0' 'x' | fold -w 70)

@@ -104,6 +104,8 @@ peer_require() {
 			peer_require_helper "$TB_CLAMSCAN" ;;
 		swaks)
 			tb_need swaks swaks ;;
+		sqlite3)
+			tb_need sqlite3 sqlite3 ;;
 		*)
 			tb_bail "peer_require: unknown peer $peer" ;;
 		esac

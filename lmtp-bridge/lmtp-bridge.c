@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -390,7 +391,9 @@ struct bridge_group {
 	size_t *idx;			/* the recipients, in RCPT order */
 	size_t n;
 	char **junk;			/* per recipient: Junk address or NULL */
-	struct lmtp_client_rcpt *rc;
+	size_t *map;			/* per recipient: its entry in rc */
+	struct lmtp_client_rcpt *rc;	/* one per distinct mailbox address */
+	size_t nrc;
 	struct lmtp_delivery d;
 	double t0, dt;
 	pthread_t tid;
@@ -409,7 +412,12 @@ bridge_group_run(void *arg)
 	return NULL;
 }
 
-/* bridge_group_prepare - the delivery of one group */
+/* bridge_group_prepare - the delivery of one group: one RCPT per
+ * distinct mailbox address.  Two recipients that routing turned into the
+ * same address (an alias and its user, or Postfix sending one address
+ * twice) are one delivery whose reply both get, as Postfix itself
+ * delivers once to an address that virtual alias expansion produced
+ * twice; Dovecot would store a copy per RCPT. */
 static void
 bridge_group_prepare(struct bridge_session *bs, struct bridge_group *g,
 		     const char *prepend)
@@ -417,14 +425,25 @@ bridge_group_prepare(struct bridge_session *bs, struct bridge_group *g,
 	const struct lmtp_envelope *e = lmtp_proto_envelope(bs->proto);
 	const struct lmtp_conf *lc = bs->st->lc;
 	struct lmtp_route *route;
-	size_t k;
+	const char *addr;
+	size_t k, u;
 
 	g->rc = x_calloc(g->n, sizeof(*g->rc));
+	g->map = x_calloc(g->n, sizeof(*g->map));
+	g->nrc = 0;
 	for (k = 0; k < g->n; k++) {
 		route = e->rcpts[g->idx[k]].data;
-		g->rc[k].addr = g->junk[k] ? g->junk[k] : route->address;
-		g->rc[k].notify = e->rcpts[g->idx[k]].notify;
-		g->rc[k].orcpt = e->rcpts[g->idx[k]].orcpt;
+		addr = g->junk[k] ? g->junk[k] : route->address;
+		for (u = 0; u < g->nrc; u++)
+			if (strcasecmp(g->rc[u].addr, addr) == 0)
+				break;
+		g->map[k] = u;
+		if (u < g->nrc)
+			continue;
+		g->rc[u].addr = addr;
+		g->rc[u].notify = e->rcpts[g->idx[k]].notify;
+		g->rc[u].orcpt = e->rcpts[g->idx[k]].orcpt;
+		g->nrc++;
 	}
 	memset(&g->d, 0, sizeof(g->d));
 	g->d.backend = g->backend;
@@ -432,12 +451,24 @@ bridge_group_prepare(struct bridge_session *bs, struct bridge_group *g,
 	g->d.helo = bs->st->hostname;
 	g->d.env = e;
 	g->d.rcpts = g->rc;
-	g->d.nrcpts = g->n;
+	g->d.nrcpts = g->nrc;
 	g->d.spool = bs->spool;
 	g->d.prepend = prepend;
 	g->d.connect_timeout = (int)lc->connect_timeout;
 	g->d.command_timeout = (int)lc->command_timeout;
 	g->d.deadline = lmtp_client_now() + (double)lc->delivery_timeout;
+}
+
+/* bridge_group_seen - did a recipient before k share k's delivery? */
+static int
+bridge_group_seen(const struct bridge_group *g, size_t k)
+{
+	size_t j;
+
+	for (j = 0; j < k; j++)
+		if (g->map[j] == g->map[k])
+			return 1;
+	return 0;
 }
 
 /* bridge_group_finish - log, count and hand the replies to the proto */
@@ -458,28 +489,32 @@ bridge_group_finish(struct bridge_session *bs, struct bridge_group *g,
 			 backend, g->d.addr, g->d.err,
 			 g->d.data_sent ? "yes" : "no");
 	for (k = 0; k < g->n; k++) {
+		const struct lmtp_client_rcpt *rc = &g->rc[g->map[k]];
 		const char *orig = e->rcpts[g->idx[k]].addr;
-		const char *outcome = bridge_outcome(g->rc[k].reply);
-		char *flat = x_strdup(g->rc[k].reply), *p;
+		const char *outcome = bridge_outcome(rc->reply);
+		int dup = bridge_group_seen(g, k);
+		char *flat = x_strdup(rc->reply), *p;
 
 		for (p = flat; *p; p++)
 			if (*p == '\n' || *p == '"')
 				*p = *p == '"' ? '\'' : ' ';
-		lmtp_proto_set_reply(bs->proto, g->idx[k], g->rc[k].reply);
-		metric_inc(m_deliveries, backend, outcome);
+		lmtp_proto_set_reply(bs->proto, g->idx[k], rc->reply);
+		metric_inc(m_deliveries, backend,
+			   dup ? "duplicate" : outcome);
 		qid_info(qid, "to=<%s>%s%s%s backend=%s addr=%s conn=%s "
-			 "start=%.3f delay=%.3f%s status=%s reply=\"%s\"",
-			 g->rc[k].addr,
-			 strcmp(orig, g->rc[k].addr) ? " orig_to=<" : "",
-			 strcmp(orig, g->rc[k].addr) ? orig : "",
-			 strcmp(orig, g->rc[k].addr) ? ">" : "", backend,
+			 "start=%.3f delay=%.3f%s%s status=%s reply=\"%s\"",
+			 rc->addr, strcmp(orig, rc->addr) ? " orig_to=<" : "",
+			 strcmp(orig, rc->addr) ? orig : "",
+			 strcmp(orig, rc->addr) ? ">" : "", backend,
 			 g->d.addr, g->d.reused ? "reused" : "new",
 			 g->t0 - start, g->dt, g->junk[k] ? " junk=yes" : "",
-			 outcome, flat);
+			 dup ? " duplicate=yes" : "", outcome, flat);
 		x_free(&flat);
-		x_free(&g->rc[k].reply);
 	}
+	for (k = 0; k < g->nrc; k++)
+		x_free(&g->rc[k].reply);
 	x_free(&g->rc);
+	x_free(&g->map);
 }
 
 /* bridge_junk - is the message spam by junk_headers?  The rule, or -1 */

@@ -347,6 +347,22 @@ ldapc_free(struct ldapc **clp)
 }
 
 /* ldapc_connect - a new bound connection, or NULL with err */
+/* ldapc_diag - libldap's diagnostic message for ld ("TLS: peer cert
+ * untrusted or revoked" where the error code says only "Can't contact
+ * LDAP server"), as " (why)", or "" */
+static void
+ldapc_diag(LDAP *ld, char *buf, size_t len)
+{
+	char *msg = NULL;
+
+	buf[0] = '\0';
+	if (ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &msg)
+	    == LDAP_OPT_SUCCESS && msg != NULL && *msg != '\0'
+	    && strcmp(msg, "(unknown error code)") != 0)
+		snprintf(buf, len, " (%s)", msg);
+	ldap_memfree(msg);
+}
+
 static LDAP *
 ldapc_connect(struct ldapc *cl, char *err, size_t errlen)
 {
@@ -354,6 +370,7 @@ ldapc_connect(struct ldapc *cl, char *err, size_t errlen)
 	struct timeval ntv = { cl->network_timeout, 0 };
 	struct timeval stv = { cl->network_timeout, 0 };
 	struct berval cred;
+	char diag[200];
 	int rc, v3 = LDAP_VERSION3, zero = 0;
 
 	if ((rc = ldap_initialize(&ld, cl->uri)) != LDAP_SUCCESS) {
@@ -373,8 +390,9 @@ ldapc_connect(struct ldapc *cl, char *err, size_t errlen)
 	}
 	if (cl->start_tls && (rc = ldap_start_tls_s(ld, NULL, NULL))
 	    != LDAP_SUCCESS) {
-		x_err(err, errlen, "ldap %s: StartTLS: %s", cl->uri,
-		      ldap_err2string(rc));
+		ldapc_diag(ld, diag, sizeof(diag));
+		x_err(err, errlen, "ldap %s: StartTLS: %s%s", cl->uri,
+		      ldap_err2string(rc), diag);
 		goto bad;
 	}
 	cred.bv_val = cl->password ? cl->password : (char *)"";
@@ -382,9 +400,11 @@ ldapc_connect(struct ldapc *cl, char *err, size_t errlen)
 	rc = ldap_sasl_bind_s(ld, cl->bind_dn ? cl->bind_dn : "",
 			      LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	if (rc != LDAP_SUCCESS) {
-		x_err(err, errlen, "ldap %s: bind%s%s: %s", cl->uri,
+		ldapc_diag(ld, diag, sizeof(diag));
+		x_err(err, errlen, "ldap %s: bind%s%s: %s%s", cl->uri,
 		      cl->bind_dn ? " as " : " (anonymous)",
-		      cl->bind_dn ? cl->bind_dn : "", ldap_err2string(rc));
+		      cl->bind_dn ? cl->bind_dn : "", ldap_err2string(rc),
+		      diag);
 		goto bad;
 	}
 	return ld;

@@ -80,7 +80,8 @@ t_0532_ldap_filter_fuzz_t_SOURCES = t/fuzz-ldap-filter.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0532_ldap_filter_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS) $(LDAP_CFLAGS)
 t_0532_ldap_filter_fuzz_t_LDADD = $(T_UNIT_LDADD)
-T_LDAP_SHELL = t/0531-lmtp-bridge-ldap.t t/0533-lmtp-bridge-junk.t
+T_LDAP_SHELL = t/0531-lmtp-bridge-ldap.t t/0533-lmtp-bridge-junk.t \
+	t/0534-lmtp-bridge-ldap-tls.t
 dist_check_SCRIPTS += $(T_LDAP_SHELL)
 EXTRA_DIST += t/data/elemta.schema
 TESTS += $(T_LDAP_UNIT) $(T_LDAP_SHELL)

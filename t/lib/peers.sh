@@ -29,7 +29,11 @@
 #	peer_start_slapd	TB_LDAP_URI, TB_LDAP_BASE, TB_LDAP_ROOTDN,
 #				TB_LDAP_ROOTPW; optional arguments: extra
 #				FILE.schema to include, extra FILE.ldif to
-#				load after t/data/ldap.ldif
+#				load after t/data/ldap.ldif.  With
+#				TB_SLAPD_TLS=1 also StartTLS and ldaps:
+#				TB_LDAPS_URI, TB_LDAP_CA (the CA that signed
+#				its certificate; $TB/slapd/tls/other-ca.crt
+#				did not)
 #	peer_start_dovecot	TB_PORT_LMTP, TB_DOVECOT_CONF, TB_MAIL_ROOT;
 #				peer_maildir ADDRESS prints a user's Maildir.
 #				"peer_start_dovecot NAME PORT" starts another
@@ -281,9 +285,10 @@ peer_probe_unbound() {
 # peer_start_slapd - slapd (mdb) on TB_PORT_LDAP loaded with t/data/ldap.ldif
 # [FILE.schema|FILE.ldif]... - extra schema files, extra LDIF loaded after it
 peer_start_slapd() {
-	local d=$TB/slapd s f
+	local d=$TB/slapd s f urls
 
 	mkdir -p "$d/db"
+	[[ ${TB_SLAPD_TLS:-0} == 1 ]] && peer_slapd_certs "$d/tls"
 	{
 		for s in core cosine inetorgperson nis misc; do
 			echo "include /etc/ldap/schema/$s.schema"
@@ -291,6 +296,11 @@ peer_start_slapd() {
 		for f in "$@"; do
 			[[ $f == *.schema ]] && echo "include $f"
 		done
+		if [[ ${TB_SLAPD_TLS:-0} == 1 ]]; then
+			echo "TLSCACertificateFile $d/tls/ca.crt"
+			echo "TLSCertificateFile $d/tls/server.crt"
+			echo "TLSCertificateKeyFile $d/tls/server.key"
+		fi
 		cat <<EOF
 modulepath /usr/lib/ldap
 moduleload back_mdb
@@ -322,12 +332,44 @@ EOF
 	done
 	TB_LDAP_URI=ldap://127.0.0.1:$TB_PORT_LDAP/
 	export TB_LDAP_URI
+	urls=$TB_LDAP_URI
+	if [[ ${TB_SLAPD_TLS:-0} == 1 ]]; then
+		TB_LDAPS_URI=ldaps://127.0.0.1:$TB_PORT_LDAPS/
+		TB_LDAP_CA=$d/tls/ca.crt
+		export TB_LDAPS_URI TB_LDAP_CA
+		urls="$urls $TB_LDAPS_URI"
+	fi
 	# -d keeps slapd in the foreground; its log goes to stderr.
 	tb_spawn slapd "$d/slapd.log" slapd -d "${TB_SLAPD_DEBUG:-none}" \
-	    -h "$TB_LDAP_URI" -f "$d/slapd.conf"
+	    -h "$urls" -f "$d/slapd.conf"
 	tb_ready slapd "on $TB_LDAP_URI" "$(peer_timeout)" \
 	    ldapsearch -x -LLL -o nettimeout=2 -l 2 -H "$TB_LDAP_URI" \
 	    -b "$TB_LDAP_BASE" -s base dn
+}
+
+# peer_slapd_certs DIR - a private CA and slapd's certificate from it,
+# for 127.0.0.1 (an IP SAN: libldap checks the name it connected to);
+# also DIR/other-ca.crt, a CA that did not sign it
+peer_slapd_certs() {
+	local d=$1 n
+
+	mkdir -p "$d"
+	for n in ca other-ca; do
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+		    -subj "/CN=elemta test $n" -keyout "$d/$n.key" \
+		    -out "$d/$n.crt" >>"$d/openssl.log" 2>&1 ||
+			tb_bail "openssl could not make the test $n"
+	done
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+	    -keyout "$d/server.key" -out "$d/server.csr" \
+	    >>"$d/openssl.log" 2>&1 &&
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$d/san.ext" &&
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" \
+	    -CAkey "$d/ca.key" -CAcreateserial -days 2 -extfile "$d/san.ext" \
+	    -out "$d/server.crt" >>"$d/openssl.log" 2>&1 ||
+		tb_bail "openssl could not make slapd's certificate: $(tail -n 3 "$d/openssl.log")"
+	# slapd may run as openldap (Debian's package) or root (here)
+	chmod 644 "$d"/*.crt "$d/server.key"
 }
 
 #

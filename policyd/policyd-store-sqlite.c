@@ -14,10 +14,28 @@
  *	In memory: a table of entries by key, and a list of the dirty ones.
  *	An entry leaves memory when it is clean and has not been used for
  *	PS_IDLE_MS; a dirty one stays until a flush succeeds.
+ *
+ *	Write-behind flushes run in a writer thread on a connection of its
+ *	own, so that the protocol loop never waits for a commit (a flush
+ *	of ten thousand keys takes a good part of a second): a tick takes
+ *	a snapshot of the dirty entries (key, expiry, encoded state) as a
+ *	batch, marks them in flight (so the sweep keeps them) and clean,
+ *	and hands the batch over; the writer writes it in one transaction,
+ *	then deletes a batch of expired rows.  The next tick collects the
+ *	outcome: on success the entries are no longer in flight; on
+ *	failure each is dirty again (unless it changed meanwhile and is
+ *	dirty already, with a newer state) and the error is returned.
+ *	One batch at a time: a tick that finds the writer busy leaves the
+ *	dirty entries for the next.  Reads on a cache miss stay on the
+ *	loop's connection: under WAL they never wait for the writer.
+ *	Write-through (flush interval 0) and policyd_store_flush() write
+ *	on the loop's connection, after waiting for the writer.
  *--*/
 #include "config.h"
 
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -36,8 +54,36 @@ struct ps_ent {
 	int64_t expires;		/* of st: INT64_MIN when empty */
 	int64_t touched;		/* last take/refund (ms) */
 	int dirty;
+	int inflight;			/* in the writer's batch */
 	struct ps_ent *dirty_next;
 	char *key;
+};
+
+/* One row of a batch: a snapshot, owned by the batch. */
+struct ps_row {
+	struct ps_ent *e;		/* the loop's entry (in flight) */
+	char *key;
+	int64_t expires;
+	size_t len;			/* 0: delete the row */
+	unsigned char state[POLICYD_LIMIT_ENCODED_MAX];
+};
+
+/* The writer thread and the batch it works on; everything below mu is
+ * shared with the writer and read or written under mu. */
+struct ps_writer {
+	struct db *db;			/* the writer's own connection */
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	int busy;			/* a batch handed over, not collected */
+	int done;			/* ... and written (or failed) */
+	struct ps_row *rows;
+	size_t nrows;
+	int64_t clean_before;		/* delete rows expired by then */
+	int rc;				/* 0, or -1 with err */
+	unsigned long cleaned;
+	char err[256];
 };
 
 struct policyd_store {
@@ -47,6 +93,7 @@ struct policyd_store {
 	int64_t flush_ms;
 	int64_t next_flush;
 	int64_t now;			/* the last time seen, for sweeps */
+	struct ps_writer *w;		/* write-behind only */
 	struct policyd_store_stats stats;
 };
 
@@ -75,6 +122,35 @@ ps_ent_free(void *v)
 	x_free(&e);
 }
 
+static void *ps_writer_run(void *arg);
+
+/* ps_writer_start - the writer thread on a connection of its own */
+static struct ps_writer *
+ps_writer_start(const char *path, int busy_timeout_ms, char *err,
+		size_t errlen)
+{
+	struct ps_writer *w = x_calloc(1, sizeof(*w));
+	char why[256];
+
+	if ((w->db = db_open(path, busy_timeout_ms, why, sizeof(why)))
+	    == NULL) {
+		x_err(err, errlen, "%s (the writer's connection)", why);
+		x_free(&w);
+		return NULL;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if (pthread_create(&w->tid, NULL, ps_writer_run, w) != 0) {
+		x_err(err, errlen, "%s: cannot start the writer thread", path);
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		db_close(&w->db);
+		x_free(&w);
+		return NULL;
+	}
+	return w;
+}
+
 /* policyd_store_sqlite_open - open and migrate the database */
 struct policyd_store *
 policyd_store_sqlite_open(const char *path, int busy_timeout_ms,
@@ -100,6 +176,14 @@ policyd_store_sqlite_open(const char *path, int busy_timeout_ms,
 	s->cache = policyd_table_new();
 	s->flush_ms = flush_ms;
 	s->next_flush = INT64_MIN;
+	if (flush_ms > 0
+	    && (s->w = ps_writer_start(path, busy_timeout_ms, err, errlen))
+	    == NULL) {
+		policyd_table_free(&s->cache, NULL);
+		db_close(&s->db);
+		x_free(&s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -227,55 +311,237 @@ policyd_store_refund(struct policyd_store *s, const char *key,
 	return (int64_t)back;
 }
 
-/* ps_write - write one entry inside the flush transaction */
-static int
-ps_write(struct policyd_store *s, struct ps_ent *e)
+/* ps_row_fill - the snapshot of entry e */
+static void
+ps_row_fill(struct ps_row *r, struct ps_ent *e)
 {
-	unsigned char buf[POLICYD_LIMIT_ENCODED_MAX];
+	r->e = e;
+	r->key = x_strdup(e->key);
+	r->expires = e->expires;
+	r->len = e->st.n == 0 ? 0 : policyd_limit_encode(&e->st, r->state);
+}
+
+/* ps_write - write one row inside a transaction on db */
+static int
+ps_write(struct db *db, const struct ps_row *r)
+{
 	sqlite3_stmt *q;
-	size_t len;
 	int rc;
 
-	if (e->st.n == 0) {
-		if ((q = db_stmt(s->db, PS_DELETE)) == NULL)
+	if (r->len == 0) {
+		if ((q = db_stmt(db, PS_DELETE)) == NULL)
 			return -1;
-		sqlite3_bind_text(q, 1, e->key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 1, r->key, -1, SQLITE_STATIC);
 	} else {
-		if ((q = db_stmt(s->db, PS_UPSERT)) == NULL)
+		if ((q = db_stmt(db, PS_UPSERT)) == NULL)
 			return -1;
-		len = policyd_limit_encode(&e->st, buf);
-		sqlite3_bind_text(q, 1, e->key, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, e->expires);
-		sqlite3_bind_blob(q, 3, buf, (int)len, SQLITE_TRANSIENT);
+		sqlite3_bind_text(q, 1, r->key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, r->expires);
+		sqlite3_bind_blob(q, 3, r->state, (int)r->len, SQLITE_STATIC);
 	}
 	rc = sqlite3_step(q);
 	sqlite3_reset(q);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* policyd_store_flush - write every dirty entry in one transaction */
+/* ps_write_rows - rows in one transaction on db; 0, or -1 with err */
+static int
+ps_write_rows(struct db *db, const struct ps_row *rows, size_t n,
+	      char *err, size_t errlen)
+{
+	const char *what = "begin";
+	size_t i;
+
+	if (db_begin(db) != SQLITE_OK)
+		goto bad;
+	what = "write";
+	for (i = 0; i < n; i++)
+		if (ps_write(db, &rows[i]) < 0)
+			goto rollback;
+	what = "commit";
+	if (db_commit(db) != SQLITE_OK)
+		goto rollback;
+	return 0;
+rollback:
+	x_err(err, errlen, "sqlite %s: %s", what, db_errmsg(db));
+	db_rollback(db);
+	return -1;
+bad:
+	x_err(err, errlen, "sqlite %s: %s", what, db_errmsg(db));
+	return -1;
+}
+
+/* ps_clean_db - delete one batch of expired rows on db; the number
+ * deleted, or -1 with err */
+static long
+ps_clean_db(struct db *db, int64_t now, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = db_stmt(db, PS_CLEAN);
+	int rc;
+
+	if (q == NULL) {
+		x_err(err, errlen, "sqlite prepare: %s", db_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_int64(q, 1, now);
+	sqlite3_bind_int(q, 2, PS_CLEAN_BATCH);
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		x_err(err, errlen, "sqlite clean: %s", db_errmsg(db));
+		return -1;
+	}
+	return (long)sqlite3_changes(db_handle(db));
+}
+
+/* ps_rows_free - free a batch's rows */
+static void
+ps_rows_free(struct ps_row **rowsp, size_t n)
+{
+	size_t i;
+
+	if (*rowsp == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		x_free(&(*rowsp)[i].key);
+	x_free(rowsp);
+}
+
+/* ps_writer_run - the writer thread: a batch, then expired rows */
+static void *
+ps_writer_run(void *arg)
+{
+	struct ps_writer *w = arg;
+	char err[256] = "";
+	long cleaned;
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->stop && !(w->busy && !w->done))
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->stop)
+			break;
+		/* the batch is ours until done is set */
+		pthread_mutex_unlock(&w->mu);
+		rc = ps_write_rows(w->db, w->rows, w->nrows, err, sizeof(err));
+		cleaned = 0;
+		if (rc == 0 && (cleaned = ps_clean_db(w->db, w->clean_before,
+						      err, sizeof(err))) < 0)
+			rc = -1;
+		pthread_mutex_lock(&w->mu);
+		w->rc = rc;
+		w->cleaned = cleaned > 0 ? (unsigned long)cleaned : 0;
+		snprintf(w->err, sizeof(w->err), "%s", rc == 0 ? "" : err);
+		w->done = 1;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* ps_collect - take the outcome of a finished batch (wait for it when
+ * wait is set); 0, or -1 with err when it failed */
+static int
+ps_collect(struct policyd_store *s, int wait, char *err, size_t errlen)
+{
+	struct ps_writer *w = s->w;
+	struct ps_row *rows;
+	size_t i, n;
+	int rc;
+
+	if (w == NULL)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	while (wait && w->busy && !w->done)
+		pthread_cond_wait(&w->cv, &w->mu);
+	if (!w->busy || !w->done) {
+		pthread_mutex_unlock(&w->mu);
+		return 0;
+	}
+	rows = w->rows;
+	n = w->nrows;
+	rc = w->rc;
+	if (rc < 0)
+		x_err(err, errlen, "%s", w->err);
+	s->stats.cleaned += w->cleaned;
+	w->rows = NULL;
+	w->nrows = 0;
+	w->busy = w->done = 0;
+	pthread_mutex_unlock(&w->mu);
+	for (i = 0; i < n; i++) {
+		rows[i].e->inflight = 0;
+		if (rc < 0)
+			ps_dirty(s, rows[i].e);	/* again, if not already */
+	}
+	if (rc < 0) {
+		s->stats.errors++;
+	} else {
+		s->stats.flushes++;
+		s->stats.written += n;
+	}
+	ps_rows_free(&rows, n);
+	return rc;
+}
+
+/* ps_flush_async - hand the dirty entries to the writer, unless it is
+ * still busy with the last batch */
+static void
+ps_flush_async(struct policyd_store *s, int64_t now)
+{
+	struct ps_writer *w = s->w;
+	struct ps_row *rows;
+	struct ps_ent *e, *next;
+	size_t n = 0;
+
+	pthread_mutex_lock(&w->mu);
+	if (w->busy) {
+		pthread_mutex_unlock(&w->mu);
+		return;			/* the next tick */
+	}
+	pthread_mutex_unlock(&w->mu);
+	rows = x_calloc(s->stats.dirty ? s->stats.dirty : 1, sizeof(*rows));
+	for (e = s->dirty; e != NULL; e = next) {
+		next = e->dirty_next;
+		ps_row_fill(&rows[n++], e);
+		e->dirty = 0;
+		e->dirty_next = NULL;
+		e->inflight = 1;
+	}
+	s->dirty = NULL;
+	s->stats.dirty = 0;
+	pthread_mutex_lock(&w->mu);
+	w->rows = rows;
+	w->nrows = n;
+	w->clean_before = now;
+	w->busy = 1;
+	w->done = 0;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* policyd_store_flush - write every dirty entry in one transaction, now,
+ * on the loop's connection (after the writer's batch, if any) */
 int
 policyd_store_flush(struct policyd_store *s, char *err, size_t errlen)
 {
+	struct ps_row *rows;
 	struct ps_ent *e, *next;
-	unsigned long n = 0;
+	size_t n = 0;
+	int rc;
 
+	rc = ps_collect(s, 1, err, errlen);
 	if (s->dirty == NULL)
-		return 0;
-	if (db_begin(s->db) != SQLITE_OK)
-		return ps_fail(s, err, errlen, "begin");
-	for (e = s->dirty; e != NULL; e = e->dirty_next, n++) {
-		if (ps_write(s, e) < 0) {
-			ps_fail(s, err, errlen, "write");
-			db_rollback(s->db);
-			return -1;
-		}
-	}
-	if (db_commit(s->db) != SQLITE_OK) {
-		ps_fail(s, err, errlen, "commit");
-		db_rollback(s->db);
+		return rc;
+	rows = x_calloc(s->stats.dirty ? s->stats.dirty : 1, sizeof(*rows));
+	for (e = s->dirty; e != NULL; e = e->dirty_next)
+		ps_row_fill(&rows[n++], e);
+	if (ps_write_rows(s->db, rows, n, err, errlen) < 0) {
+		s->stats.errors++;
+		ps_rows_free(&rows, n);
 		return -1;
 	}
+	ps_rows_free(&rows, n);
 	for (e = s->dirty; e != NULL; e = next) {
 		next = e->dirty_next;
 		e->dirty = 0;
@@ -285,7 +551,14 @@ policyd_store_flush(struct policyd_store *s, char *err, size_t errlen)
 	s->stats.dirty = 0;
 	s->stats.flushes++;
 	s->stats.written += n;
-	return 0;
+	return rc;
+}
+
+/* policyd_store_sync - wait for the writer's batch and take its outcome */
+int
+policyd_store_sync(struct policyd_store *s, char *err, size_t errlen)
+{
+	return ps_collect(s, 1, err, errlen);
 }
 
 /* ps_sweep_drop - a clean entry unused for a while leaves the cache */
@@ -296,29 +569,10 @@ ps_sweep_drop(const char *key, void *value, void *ctx)
 	struct ps_ent *e = value;
 
 	(void)key;
-	if (e->dirty || e->touched > s->now - PS_IDLE_MS)
+	if (e->dirty || e->inflight || e->touched > s->now - PS_IDLE_MS)
 		return 0;
 	ps_ent_free(e);
 	return 1;
-}
-
-/* ps_clean - delete one batch of expired rows */
-static int
-ps_clean(struct policyd_store *s, int64_t now, char *err, size_t errlen)
-{
-	sqlite3_stmt *q = db_stmt(s->db, PS_CLEAN);
-	int rc;
-
-	if (q == NULL)
-		return ps_fail(s, err, errlen, "prepare");
-	sqlite3_bind_int64(q, 1, now);
-	sqlite3_bind_int(q, 2, PS_CLEAN_BATCH);
-	rc = sqlite3_step(q);
-	sqlite3_reset(q);
-	if (rc != SQLITE_DONE)
-		return ps_fail(s, err, errlen, "clean");
-	s->stats.cleaned += (unsigned long)sqlite3_changes(db_handle(s->db));
-	return 0;
 }
 
 /* policyd_store_tick - flush when due, clean a batch, sweep a slice */
@@ -328,12 +582,26 @@ policyd_store_tick(struct policyd_store *s, int64_t now, char *err,
 {
 	int rc = 0;
 
+	long cleaned;
+
 	s->now = now;
+	rc = ps_collect(s, 0, err, errlen);	/* the last batch */
 	if (now >= s->next_flush) {
 		s->next_flush = now + (s->flush_ms > 0 ? s->flush_ms : 1000);
-		if (policyd_store_flush(s, err, errlen) < 0)
-			return -1;
-		rc = ps_clean(s, now, err, errlen);
+		if (s->w != NULL) {
+			ps_flush_async(s, now);
+		} else if (rc == 0) {
+			/* write-through: nothing is dirty but the rows that
+			 * expired, which go here */
+			if (policyd_store_flush(s, err, errlen) < 0)
+				rc = -1;
+			else if ((cleaned = ps_clean_db(s->db, now, err,
+							errlen)) < 0) {
+				s->stats.errors++;
+				rc = -1;
+			} else
+				s->stats.cleaned += (unsigned long)cleaned;
+		}
 	}
 	policyd_table_sweep(s->cache, PS_SWEEP, ps_sweep_drop, s);
 	return rc;
@@ -357,6 +625,17 @@ policyd_store_close(struct policyd_store **sp)
 	if (s == NULL)
 		return;
 	(void)policyd_store_flush(s, NULL, 0);
+	if (s->w != NULL) {
+		pthread_mutex_lock(&s->w->mu);
+		s->w->stop = 1;
+		pthread_cond_broadcast(&s->w->cv);
+		pthread_mutex_unlock(&s->w->mu);
+		pthread_join(s->w->tid, NULL);
+		pthread_cond_destroy(&s->w->cv);
+		pthread_mutex_destroy(&s->w->mu);
+		db_close(&s->w->db);
+		x_free(&s->w);
+	}
 	policyd_table_free(&s->cache, ps_ent_free);
 	db_close(&s->db);
 	x_free(sp);

@@ -20,19 +20,20 @@
  *	by the daemon ("msg:ip:192.0.2.0/24", "msg:user:alice").
  *
  *	policyd-store-sqlite.c: the state of the keys in use is kept in
- *	memory and written behind to SQLite (WAL, synchronous=NORMAL) by
- *	policyd_store_tick() once per flush interval, all dirty keys in one
- *	transaction, so the protocol loop never waits for the disk on a
- *	request: only a key not seen since the start (or evicted after
- *	some idle minutes) costs an indexed read.  A flush interval of 0
+ *	memory and written behind to SQLite (WAL, synchronous=NORMAL):
+ *	policyd_store_tick() hands a snapshot of the dirty keys to a
+ *	writer thread once per flush interval, which writes them in one
+ *	transaction, so the protocol loop never waits for the disk, on a
+ *	request or on a tick: only a key not seen since the start (or
+ *	evicted after some idle minutes) costs an indexed read.  A flush interval of 0
  *	writes every change at once (write-through).  What a crash can lose
  *	is the last flush interval of counting; a clean stop flushes.  One
  *	process owns a database file: several nodes share limits through
  *	a shared store, not through one SQLite file.
  *
- *	Expired keys go incrementally: each tick deletes at most a batch of
- *	rows whose last entry has stopped counting, and sweeps a slice of
- *	the memory cache.
+ *	Expired keys go incrementally: each flush deletes at most a batch
+ *	of rows whose last entry has stopped counting (in the writer
+ *	thread), and each tick sweeps a slice of the memory cache.
  *
  *	Nothing here logs: errors go into the caller's buffer, and the
  *	daemon applies its store_fail_action.
@@ -84,8 +85,14 @@ int64_t policyd_store_refund(struct policyd_store *s, const char *key,
 int policyd_store_tick(struct policyd_store *s, int64_t now,
 		       char *err, size_t errlen);
 
-/* policyd_store_flush - write every dirty key now; 0 or -1 */
+/* policyd_store_flush - write every dirty key now (waiting for the
+ * writer thread's batch first); 0 or -1 */
 int policyd_store_flush(struct policyd_store *s, char *err, size_t errlen);
+
+/* policyd_store_sync - wait until the writer thread has written what
+ * the last tick handed it, and take the outcome (as the next tick
+ * would); 0 or -1 with err.  For tests and shutdown. */
+int policyd_store_sync(struct policyd_store *s, char *err, size_t errlen);
 
 void policyd_store_stats(const struct policyd_store *s,
 			 struct policyd_store_stats *out);

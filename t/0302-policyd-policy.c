@@ -10,7 +10,9 @@
  *	transaction however many requests it sends (retries, recipients,
  *	DATA), SASL users keyed by name, IPv6 by /64, other protocol states,
  *	state surviving a close and reopen, expired rows cleaned, a store
- *	that fails (store_fail_action dunno and defer), the log lines
+ *	that fails (store_fail_action dunno and defer), the writer thread
+ *	(a batch written, a failed batch written later, a key changed
+ *	while its batch is written), the log lines
  *	(queue id or NOQUEUE first) and the metrics.
  *--*/
 #include "config.h"
@@ -24,6 +26,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "policyd-limit.h"
 #include "policyd-options.h"
 #include "policyd-policy.h"
 #include "policyd-proto.h"
@@ -274,6 +277,8 @@ test_restart(void)
 	/* the rows of expired keys are deleted by a tick */
 	is_int(policyd_store_tick(s, t0 + 2 * H, err, sizeof(err)), 0,
 	       "tick two hours later");
+	is_int(policyd_store_sync(s, err, sizeof(err)), 0,
+	       "the writer thread's flush succeeded");
 	policyd_store_stats(s, &st);
 	ok(st.cleaned >= 1, "expired rows deleted (%lu)", st.cleaned);
 	policyd_policy_free(&pol);
@@ -326,6 +331,118 @@ test_store_failure(void)
 	policyd_store_close(&s);
 }
 
+/* db_rows - rows in limit_state, and the weight logged for key (its
+ * decoded state) in *weight; -1 when the table cannot be read */
+static long
+db_rows(const char *key, uint64_t *weight)
+{
+	struct policyd_limit_state st;
+	sqlite3_stmt *q;
+	sqlite3 *h;
+	long n = -1;
+	uint32_t i;
+
+	*weight = 0;
+	if (sqlite3_open(dbpath, &h) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(h, "SELECT count(*) FROM limit_state", -1, &q,
+			       NULL) == SQLITE_OK
+	    && sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (n >= 0 && sqlite3_prepare_v2(h, "SELECT state FROM limit_state"
+					 " WHERE k = ?1", -1, &q, NULL)
+	    == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW
+		    && policyd_limit_decode(&st, sqlite3_column_blob(q, 0),
+			    (size_t)sqlite3_column_bytes(q, 0)) == 0)
+			for (i = 0; i < st.n; i++)
+				*weight += st.e[i].w;
+		sqlite3_finalize(q);
+	}
+	sqlite3_close(h);
+	return n;
+}
+
+/* db_sql - run SQL on the test database from another connection */
+static void
+db_sql(const char *sql)
+{
+	sqlite3 *h;
+
+	if (sqlite3_open(dbpath, &h) != SQLITE_OK
+	    || sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK)
+		bail_out("%s: %s", sql, sqlite3_errmsg(h));
+	sqlite3_close(h);
+}
+
+/* test_writer - write-behind in the writer thread: a tick hands the
+ * dirty keys over, the writer writes them; a failed batch makes them
+ * dirty again and a later one writes them; a key that changes while
+ * its batch is being written is written again with the newer state */
+static void
+test_writer(void)
+{
+	struct policyd_limit lim = { 10, H };
+	struct policyd_limit_result r;
+	struct policyd_store_stats st;
+	struct policyd_store *s;
+	char err[256], key[64];
+	int64_t t0 = 1900000000000LL;
+	uint64_t w;
+	int i, ok_all = 1;
+
+	db_sql("DELETE FROM limit_state");
+	s = open_store(1000);
+	for (i = 0; i < 50; i++) {
+		snprintf(key, sizeof(key), "w:%d", i);
+		ok_all &= policyd_store_take(s, key, &lim, t0, 1, 0, &r, err,
+					     sizeof(err)) == 0 && r.allowed;
+	}
+	ok(ok_all, "50 keys taken");
+	is_int(policyd_store_tick(s, t0, err, sizeof(err)), 0, "tick");
+	policyd_store_stats(s, &st);
+	is_int((long long)st.dirty, 0, "the tick handed every dirty key over");
+	is_int(policyd_store_sync(s, err, sizeof(err)), 0,
+	       "the writer wrote them");
+	policyd_store_stats(s, &st);
+	is_int((long long)st.written, 50, "50 rows written (%lu)", st.written);
+	is_int(db_rows("w:7", &w), 50, "50 rows in the database");
+	is_int((long long)w, 1, "w:7 holds its weight");
+
+	/* a batch that fails: the keys are dirty again, then written */
+	db_sql("ALTER TABLE limit_state RENAME TO away");
+	(void)policyd_store_take(s, "w:7", &lim, t0 + 1, 2, 0, &r, err,
+				 sizeof(err));
+	(void)policyd_store_take(s, "w:8", &lim, t0 + 1, 1, 0, &r, err,
+				 sizeof(err));
+	is_int(policyd_store_tick(s, t0 + 1000, err, sizeof(err)), 0,
+	       "tick with the table gone: handed over");
+	is_int(policyd_store_sync(s, err, sizeof(err)), -1,
+	       "the writer's batch failed");
+	like_str(err, "sqlite", "with SQLite's reason (%s)", err);
+	policyd_store_stats(s, &st);
+	is_int((long long)st.dirty, 2, "both keys are dirty again");
+	db_sql("ALTER TABLE away RENAME TO limit_state");
+	/* and w:7 changes again before the next batch is written */
+	is_int(policyd_store_tick(s, t0 + 2000, err, sizeof(err)), 0,
+	       "tick with the table back");
+	(void)policyd_store_take(s, "w:7", &lim, t0 + 2001, 3, 0, &r, err,
+				 sizeof(err));
+	is_int(policyd_store_sync(s, err, sizeof(err)), 0, "written");
+	(void)db_rows("w:7", &w);
+	is_int((long long)w, 3, "w:7 on disk: the batch's state (1 + 2)");
+	is_int(policyd_store_tick(s, t0 + 3000, err, sizeof(err)), 0,
+	       "the next tick");
+	is_int(policyd_store_sync(s, err, sizeof(err)), 0, "written");
+	(void)db_rows("w:7", &w);
+	is_int((long long)w, 6, "w:7 on disk: the newer state (1 + 2 + 3)");
+	(void)db_rows("w:8", &w);
+	is_int((long long)w, 2, "w:8 written after the failure");
+	policyd_store_close(&s);
+}
+
 /* main - run the groups in a temporary directory */
 int
 main(void)
@@ -341,6 +458,7 @@ main(void)
 	test_keys();
 	test_defaults();
 	test_restart();
+	test_writer();
 	test_store_failure();
 	cmd = x_asprintf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

@@ -11,9 +11,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "policyd-options.h"
 #include "runtime.h"
@@ -106,6 +109,58 @@ policyd_conf_check_cidr(const char *value, char *err, size_t errlen)
 	return policyd_conf_parse_cidr(value, &f, a, &b, err, errlen);
 }
 
+/* policyd_conf_calendar - "day" or "month", else POLICYD_CAL_NONE */
+static enum policyd_calendar
+policyd_conf_calendar(const char *s)
+{
+	if (strcmp(s, "day") == 0)
+		return POLICYD_CAL_DAY;
+	if (strcmp(s, "month") == 0)
+		return POLICYD_CAL_MONTH;
+	return POLICYD_CAL_NONE;
+}
+
+/* policyd_conf_cb_period - a limit's period: a duration (seconds), or
+ * day / month, stored as minus the enum policyd_calendar value */
+static int
+policyd_conf_cb_period(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+		       void *result)
+{
+	enum policyd_calendar c = policyd_conf_calendar(value);
+
+	if (c == POLICYD_CAL_NONE)
+		return conf_cb_duration(cfg, opt, value, result);
+	*(long *)result = -(long)c;
+	return 0;
+}
+
+/* policyd_conf_zone_check - UTC, or a zone of the zone database */
+int
+policyd_conf_zone_check(const char *zone, char *err, size_t errlen)
+{
+	const char *dir = getenv("TZDIR");
+	struct stat sb;
+	char path[PATH_MAX];
+
+	if (strcmp(zone, "UTC") == 0)
+		return 0;
+	if (*zone == '\0' || *zone == '/' || strstr(zone, "..") != NULL
+	    || strspn(zone, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789/_+-") != strlen(zone)) {
+		x_err(err, errlen, "bad time zone '%.64s' (UTC, or a name such"
+		      " as Europe/Berlin)", zone);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir != NULL && *dir == '/'
+		 ? dir : "/usr/share/zoneinfo", zone);
+	if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		x_err(err, errlen, "unknown time zone '%s' (no file %s; the"
+		      " tzdata package has them)", zone, path);
+		return -1;
+	}
+	return 0;
+}
+
 /* policyd_conf_parse_rate - "N/PERIOD" into a struct policyd_rate */
 int
 policyd_conf_parse_rate(const char *s, struct policyd_rate *out,
@@ -114,6 +169,7 @@ policyd_conf_parse_rate(const char *s, struct policyd_rate *out,
 	static const char units[] = "smhdw";
 	static const long mult[] = { 1, 60, 3600, 86400, 604800 };
 	const char *in = s;
+	enum policyd_calendar c;
 	unsigned long n;
 	long p = 1;
 	const char *u;
@@ -121,20 +177,27 @@ policyd_conf_parse_rate(const char *s, struct policyd_rate *out,
 
 	out->max = 0;
 	out->period = 3600;
+	out->cal = POLICYD_CAL_NONE;
 	if (strcmp(s, "0") == 0)
 		return 0;
 	errno = 0;
 	if (*s < '0' || *s > '9' || (n = strtoul(s, &end, 10), errno)
 	    || *end != '/' || n > 1000000000000UL) {
-		x_err(err, errlen, "bad rate '%s' (examples: 100/1h, 1000/1d)",
-		      s);
+		x_err(err, errlen, "bad rate '%s' (examples: 100/1h, 1000/1d,"
+		      " 5000/month)", s);
 		return -1;
 	}
 	s = end + 1;
 	if (*s == '\0') {
 		x_err(err, errlen, "rate '%s' has no period (examples: 100/1h,"
-		      " 1000/1d)", in);
+		      " 1000/1d, 5000/month)", in);
 		return -1;
+	}
+	if ((c = policyd_conf_calendar(s)) != POLICYD_CAL_NONE) {
+		out->max = n;
+		out->period = 0;
+		out->cal = c;
+		return 0;
 	}
 	if (*s >= '0' && *s <= '9') {
 		errno = 0;
@@ -150,7 +213,7 @@ policyd_conf_parse_rate(const char *s, struct policyd_rate *out,
 		if ((u = strchr(units, *s)) == NULL || s[1] != '\0'
 		    || p * mult[u - units] > 366L * 86400) {
 			x_err(err, errlen, "bad period in rate '%s' (units s,"
-			      " m, h, d, w; at most 366d)", in);
+			      " m, h, d, w; at most 366d; or day, month)", in);
 			return -1;
 		}
 		p *= mult[u - units];
@@ -177,7 +240,7 @@ static cfg_opt_t policyd_limit_opts[] = {
 	CFG_INT("prefix_v6", 64, CFGF_NONE),
 	CFG_STR("unit", "messages", CFGF_NONE),
 	CFG_INT("rate", -1, CFGF_NONE),
-	CFG_INT_CB("period", 3600, CFGF_NONE, conf_cb_duration),
+	CFG_INT_CB("period", 3600, CFGF_NONE, policyd_conf_cb_period),
 	CFG_STR("action", "defer", CFGF_NONE),
 	CFG_STR("clients", "all", CFGF_NONE),
 	CFG_BOOL("dry_run", cfg_false, CFGF_NONE),
@@ -195,6 +258,7 @@ static cfg_opt_t policyd_opts[] = {
 	CFG_INT("client_ipv6_prefix", 64, CFGF_NONE),
 	CFG_STR("store_path", "", CFGF_NONE),
 	CFG_INT_CB("store_flush_interval", 1, CFGF_NONE, conf_cb_duration),
+	CFG_STR("calendar_time_zone", "UTC", CFGF_NONE),
 	CFG_STR("store_fail_action", "dunno", CFGF_NONE),
 	CFG_STR("store", "sqlite", CFGF_NONE),
 	CFG_STR("store_fallback", "fail_action", CFGF_NONE),
@@ -217,6 +281,8 @@ static const struct conf_check policyd_checks[] = {
 	{ "client_ipv6_prefix", CONF_CHECK_RANGE, 16, 128, NULL, NULL },
 	{ "store_path", CONF_CHECK_PATH, 0, 0, NULL, NULL },
 	{ "store_flush_interval", CONF_CHECK_RANGE, 0, 60, NULL, NULL },
+	{ "calendar_time_zone", CONF_CHECK_FUNC, 0, 0, NULL,
+	  policyd_conf_zone_check },
 	{ "store_fail_action", CONF_CHECK_ENUM, 0, 0, policyd_fail_actions,
 	  NULL },
 	{ "store", CONF_CHECK_ENUM, 0, 0, policyd_stores, NULL },
@@ -276,9 +342,10 @@ policyd_conf_load_limit(cfg_t *ls, struct policyd_limit_conf *l, char *err,
 		      ? "is not set" : "out of range");
 		return -1;
 	}
-	if (period < 1 || period > 366L * 86400) {
-		x_err(err, errlen, "limit '%s': period out of range (1s-366d)",
-		      name);
+	if (period != -(long)POLICYD_CAL_DAY && period != -(long)POLICYD_CAL_MONTH
+	    && (period < 1 || period > 366L * 86400)) {
+		x_err(err, errlen, "limit '%s': period out of range (1s-366d,"
+		      " or day, month)", name);
 		return -1;
 	}
 	if (cfg_getint(ls, "prefix_v4") < 8 || cfg_getint(ls, "prefix_v4") > 32
@@ -300,7 +367,13 @@ policyd_conf_load_limit(cfg_t *ls, struct policyd_limit_conf *l, char *err,
 	l->action = (enum policyd_action)a;
 	l->clients = (enum policyd_clients)c;
 	l->rate.max = (unsigned long)rate;
-	l->rate.period = period;
+	if (period < 0) {
+		l->rate.period = 0;
+		l->rate.cal = (enum policyd_calendar)-period;
+	} else {
+		l->rate.period = period;
+		l->rate.cal = POLICYD_CAL_NONE;
+	}
 	l->prefix_v4 = (int)cfg_getint(ls, "prefix_v4");
 	l->prefix_v6 = (int)cfg_getint(ls, "prefix_v6");
 	l->dry_run = cfg_getbool(ls, "dry_run") ? 1 : 0;
@@ -431,6 +504,7 @@ policyd_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->client_ipv6_prefix = (int)cfg_getint(sec, "client_ipv6_prefix");
 	c->store_path = conf_strdup_opt(sec, "store_path");
 	c->store_flush_interval = (int)cfg_getint(sec, "store_flush_interval");
+	c->calendar_time_zone = x_strdup(cfg_getstr(sec, "calendar_time_zone"));
 	fa = cfg_getstr(sec, "store_fail_action");
 	c->store_fail_action = strcmp(fa, "defer") == 0 ? POLICYD_FAIL_DEFER
 		: POLICYD_FAIL_DUNNO;
@@ -462,6 +536,7 @@ policyd_conf_release(void *out)
 
 	daemon_conf_release(&c->daemon);
 	x_free(&c->store_path);
+	x_free(&c->calendar_time_zone);
 	policyd_conf_strlist_free(&c->exempt_networks, c->nexempt_networks);
 	policyd_conf_strlist_free(&c->exempt_sasl_users,
 				  c->nexempt_sasl_users);

@@ -11,7 +11,10 @@
  *
  *	Rates are written "N/PERIOD": "100/1h" is 100 per any hour, the
  *	period a duration (s, m, h, d, w; a bare number is seconds).  N = 0
- *	("0/1h", or just "0") switches the limit off.
+ *	("0/1h", or just "0") switches the limit off.  The period may also
+ *	be a calendar one, "day" or "month" ("1000/day"): a quota, counted
+ *	from the start of the day or month to its end in
+ *	calendar_time_zone (policyd-calendar.h), then counted afresh.
  *
  *	Limits: besides the two built-in ones (client_message from
  *	client_message_limit, sasl_user_message from sasl_user_message_limit),
@@ -28,9 +31,17 @@
 #include "conf.h"
 #include "daemon.h"
 
+/* A period that is not a duration but a calendar one: a quota. */
+enum policyd_calendar {
+	POLICYD_CAL_NONE,	/* any window of the period (sliding) */
+	POLICYD_CAL_DAY,	/* from midnight to midnight */
+	POLICYD_CAL_MONTH,	/* from the 1st to the 1st */
+};
+
 struct policyd_rate {
 	unsigned long max;	/* N; 0: no limit */
-	long period;		/* P in seconds (> 0) */
+	long period;		/* P in seconds (> 0); 0 with a calendar */
+	enum policyd_calendar cal;
 };
 
 enum policyd_fail_action {
@@ -100,6 +111,8 @@ struct policyd_conf {
 	int client_ipv6_prefix;
 	char *store_path;		/* NULL: database.directory/policyd.db */
 	int store_flush_interval;	/* seconds; 0: write-through */
+	char *calendar_time_zone;	/* of day/month quotas: "UTC" or a
+					 * zone database name */
 	enum policyd_fail_action store_fail_action;
 	enum policyd_store_kind store;
 	enum policyd_fallback store_fallback;
@@ -115,7 +128,8 @@ struct policyd_conf {
 
 extern const struct conf_section policyd_conf_section;
 
-/* policyd_conf_parse_rate - "100/1h" -> {100, 3600}; 0, or -1 + err */
+/* policyd_conf_parse_rate - "100/1h" -> {100, 3600}, "5/day" -> {5, 0,
+ * POLICYD_CAL_DAY}; 0, or -1 + err */
 int policyd_conf_parse_rate(const char *s, struct policyd_rate *out,
 			    char *err, size_t errlen);
 
@@ -132,6 +146,10 @@ void policyd_conf_limits_free(struct policyd_limit_conf **lp, size_t n);
  * address into family (4 or 6), 16 address bytes and bits; 0 or -1 */
 int policyd_conf_parse_cidr(const char *s, int *family, unsigned char *addr,
 			    int *bits, char *err, size_t errlen);
+
+/* policyd_conf_zone_check - "UTC", or the name of a file of the zone
+ * database (TZDIR, else /usr/share/zoneinfo); 0 or -1 + err */
+int policyd_conf_zone_check(const char *zone, char *err, size_t errlen);
 
 /* policyd_conf_action_name - "warn", "hold", "defer", "reject" */
 const char *policyd_conf_action_name(enum policyd_action a);

@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "policyd-calendar.h"
 #include "policyd-keys.h"
 #include "policyd-policy.h"
 #include "policyd-table.h"
@@ -69,6 +70,8 @@ struct policy_limit {
 struct policy_hit {
 	const struct policy_limit *pl;
 	char key[300];		/* TAG:VALUE */
+	struct policyd_limit lim;	/* as applied */
+	char period[24];
 	struct policyd_limit_result r;
 };
 
@@ -84,6 +87,9 @@ struct policyd_policy {
 	enum policyd_fallback fallback;
 	int redis_down;			/* its last call failed */
 	int64_t now;			/* for the sweep callback */
+	int cal_utc;			/* quotas in UTC (else TZ's zone) */
+	int64_t calq[3][4];		/* by enum policyd_calendar: the
+					 * periods around the last now */
 	struct metric *m_requests;	/* state, action */
 	struct metric *m_hits;		/* limit */
 	struct metric *m_dry;		/* limit */
@@ -184,11 +190,15 @@ policyd_policy_free(struct policyd_policy **pp)
 	x_free(pp);
 }
 
-/* policy_period_text - 3600 -> "1h", 90 -> "90s" */
+/* policy_period_text - 3600 -> "1h", 90 -> "90s", a quota "day" */
 static void
-policy_period_text(long s, char *out, size_t len)
+policy_period_text(const struct policyd_rate *rate, char *out, size_t len)
 {
-	if (s % 86400 == 0)
+	long s = rate->period;
+
+	if (rate->cal != POLICYD_CAL_NONE)
+		snprintf(out, len, "%s", policyd_calendar_name(rate->cal));
+	else if (s % 86400 == 0)
 		snprintf(out, len, "%ldd", s / 86400);
 	else if (s % 3600 == 0)
 		snprintf(out, len, "%ldh", s / 3600);
@@ -209,6 +219,35 @@ policy_compat_prefix(const struct policyd_limit_conf *c)
 			&& c->key == POLICYD_KEY_SASL_USER));
 }
 
+/* policy_zone - the time zone of quotas (checked by the configuration;
+ * an unusable one, gone since, falls back to UTC) */
+static void
+policy_zone(struct policyd_policy *pol, const char *zone)
+{
+	char why[256];
+	int rc, k;
+
+	rc = policyd_calendar_set_zone(zone ? zone : "UTC", why, sizeof(why));
+	if (rc < 0)
+		msg_warn("policyd calendar_time_zone: %s; quotas use UTC", why);
+	pol->cal_utc = rc != 0;
+	for (k = 0; k < 3; k++)		/* recomputed at the next request */
+		pol->calq[k][1] = pol->calq[k][2] = 0;
+}
+
+/* policy_calendar - a quota's periods around now, cached until the
+ * period ends (mktime in a zone costs microseconds) */
+static void
+policy_calendar(struct policyd_policy *pol, enum policyd_calendar cal,
+		int64_t now, int64_t q[4])
+{
+	int64_t *c = pol->calq[cal];
+
+	if (now < c[1] || now >= c[2])
+		policyd_calendar_bounds(cal, pol->cal_utc, now, c);
+	memcpy(q, c, 4 * sizeof(*q));
+}
+
 /* policyd_policy_configure - copy what the decisions need */
 void
 policyd_policy_configure(struct policyd_policy *pol,
@@ -225,7 +264,7 @@ policyd_policy_configure(struct policyd_policy *pol,
 		pl->c = pol->conf_limits[i];
 		pl->lim.max = pl->c.rate.max;
 		pl->lim.period_ms = (int64_t)pl->c.rate.period * 1000;
-		policy_period_text(pl->c.rate.period, pl->period,
+		policy_period_text(&pl->c.rate, pl->period,
 				   sizeof(pl->period));
 		pl->lprefix = !policy_compat_prefix(&pl->c);
 		pl->prefix = pl->lprefix ? pl->c.name : "msg";
@@ -235,6 +274,7 @@ policyd_policy_configure(struct policyd_policy *pol,
 	pol->exempt = policyd_exempt_new(c);
 	pol->fail_action = c->store_fail_action;
 	pol->fallback = c->store_fallback;
+	policy_zone(pol, c->calendar_time_zone);
 }
 
 /* policy_mask - keep the first bits of an address */
@@ -398,8 +438,9 @@ policy_refund(struct policyd_policy *pol, const char *qid,
 	int64_t back;
 
 	if (t->redis)
-		back = policyd_redis_refund(pol->redis, t->key, t->at,
-					    t->weight, why, sizeof(why));
+		back = policyd_redis_refund(pol->redis, t->key, &t->lim,
+					    t->at, t->weight, why,
+					    sizeof(why));
 	else
 		back = policyd_store_refund(pol->store, t->key, &t->lim,
 					    t->at, t->weight, why,
@@ -564,6 +605,7 @@ policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
 		 const struct policy_limit *pl, const char *key)
 {
 	struct policyd_limit_result r;
+	struct policyd_limit lim = pl->lim;
 	struct policy_take *t;
 	struct policy_hit *h;
 	char skey[400];
@@ -576,7 +618,9 @@ policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
 		return;
 	if (!peek && cx->ntakes == POLICY_MAX_TAKES)
 		return;		/* (64 limits keyed per request: absurd) */
-	if (policy_take(pol, cx->qid, skey, &pl->lim, cx->now, w, peek, &r,
+	if (pl->c.rate.cal != POLICYD_CAL_NONE)
+		policy_calendar(pol, pl->c.rate.cal, cx->now, lim.q);
+	if (policy_take(pol, cx->qid, skey, &lim, cx->now, w, peek, &r,
 			&in_redis, cx->why, sizeof(cx->why)) < 0) {
 		metric_inc(pol->m_store_errors, pol->redis ? "redis" : "take");
 		cx->store_errors++;
@@ -594,20 +638,22 @@ policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
 			return;
 		t = &cx->takes[cx->ntakes++];
 		t->key = x_strdup(skey);
-		t->lim = pl->lim;
+		t->lim = lim;
 		t->at = r.at;
 		t->weight = w;
 		t->redis = in_redis;
 		qid_debug(cx->qid, "policyd action=dunno limit=%s key=%s"
 			  " used=%llu max=%llu state=%s", pl->c.name, key,
 			  (unsigned long long)(r.used + w),
-			  (unsigned long long)pl->lim.max, cx->state);
+			  (unsigned long long)lim.max, cx->state);
 		return;
 	}
 	cx->hits = x_realloc(cx->hits, (cx->nhits + 1) * sizeof(*cx->hits));
 	h = &cx->hits[cx->nhits++];
 	h->pl = pl;
 	snprintf(h->key, sizeof(h->key), "%s", key);
+	h->lim = lim;
+	snprintf(h->period, sizeof(h->period), "%s", pl->period);
 	h->r = r;
 }
 
@@ -659,7 +705,7 @@ policy_log_hit(struct policyd_policy *pol, const struct policy_ctx *cx,
 		 policyd_conf_action_name(pl->c.action),
 		 pl->c.dry_run ? "dry_run=yes " : "", pl->c.name, h->key,
 		 (unsigned long long)h->r.used,
-		 (unsigned long long)pl->lim.max, pl->period,
+		 (unsigned long long)h->lim.max, h->period,
 		 policyd_limit_retry_seconds(&h->r), cx->state,
 		 policy_val(req, POLICYD_A_CLIENT_NAME),
 		 policy_val(req, POLICYD_A_CLIENT_ADDRESS),
@@ -676,9 +722,10 @@ policy_hit_text(const struct policy_hit *h, char *out, size_t outlen)
 	char who[200], what[400];
 
 	policyd_keys_who(&pl->c, h->key, who, sizeof(who));
-	snprintf(what, sizeof(what), "%s rate limit exceeded for %s (%llu per"
-		 " %s)", policy_unit_text(pl->c.unit), who,
-		 (unsigned long long)pl->lim.max, pl->period);
+	snprintf(what, sizeof(what), "%s %s exceeded for %s (%llu per %s)",
+		 policy_unit_text(pl->c.unit),
+		 h->lim.period_ms == 0 ? "quota" : "rate limit", who,
+		 (unsigned long long)h->lim.max, h->period);
 	switch (pl->c.action) {
 	case POLICYD_ACTION_REJECT:
 		snprintf(out, outlen, "550 5.7.1 %s", what);

@@ -22,8 +22,9 @@
  *	Each connection has a policy session: when it closes, the
  *	transaction it was in the middle of is refunded (policyd-policy.h).
  *
- *	SIGHUP reloads the configuration: limits, prefixes, actions and
- *	the idle timeout apply at once; a new listen, store, store_path,
+ *	SIGHUP reloads the configuration: limits, prefixes, actions, the
+ *	calendar_time_zone of quotas and the idle timeout apply at once;
+ *	a new listen, store, store_path,
  *	store_flush_interval or [redis] section needs a restart.
  *
  *	With store = redis, each check is one synchronous Redis call that

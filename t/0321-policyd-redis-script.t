@@ -4,7 +4,8 @@
 # Runs t/0320-policyd-redis.t with ELEMTA_TEST_REDIS pointing at a
 # private redis-server: the Lua script and policyd_limit_take() must
 # agree on every answer and every stored log over random traffic (with an
-# injected clock), Redis's own clock and the key's TTL, NOSCRIPT.
+# injected clock), Redis's own clock and the key's TTL, NOSCRIPT; the
+# calendar quota script likewise, and Redis's clock picking the day.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 
@@ -20,6 +21,6 @@ rc=$?
 tb_is "$rc" 0 "0320 against redis-server exits 0" || tb_diag "$out"
 tb_is "$(grep -c '^not ok' <<<"$out")" 0 "no check failed" ||
     tb_diag "$(grep -A3 '^not ok' <<<"$out")"
-tb_is "$(grep -c '^ok' <<<"$out")" 12 "all 12 checks passed" ||
+tb_is "$(grep -c '^ok' <<<"$out")" 19 "all 19 checks passed" ||
     tb_diag "$out"
 tb_done

@@ -2,6 +2,8 @@
 #
 # Source after harness.sh and peers.sh:
 #	pol_start NAME PORT [-c FILE] [-o ...]	a policyd, its store in $TB/NAME
+#	pol_request FD NAME=VALUE...		one policy request on an open
+#						connection; the reply's line
 #	pol_send [swaks args]			one message through Postfix
 #	pol_smtp CMD...				one raw SMTP session; replies
 #	pol_postfix_with_policy PORT		Postfix asking policyd at RCPT,
@@ -20,6 +22,20 @@ pol_start() {
 	    -o "policyd.listen=inet:127.0.0.1:$port" -o policyd.user=nobody \
 	    -o "policyd.store_path=$d/policyd.db" "$@"
 	tb_ready "$name" "on 127.0.0.1:$port" 10 tb_connect 127.0.0.1 "$port"
+}
+
+# pol_request FD NAME=VALUE... - one request (request=smtpd_access_policy
+# and the attributes given) on the connection open on FD; prints the
+# reply's "action=..." line, or what went wrong
+pol_request() {
+	local fd=$1 line
+
+	shift
+	printf 'request=smtpd_access_policy\n%s\n\n' "$(printf '%s\n' "$@")" \
+	    1>&"$fd" 2>/dev/null || { echo "write failed"; return; }
+	read -r -t 10 -u "$fd" line || { echo "no reply ($?)"; return; }
+	read -r -t 10 -u "$fd" _
+	echo "$line"
 }
 
 # pol_send - one message through Postfix; swaks's transcript

@@ -12,6 +12,7 @@ policyd_libpolicyd_a_SOURCES = \
 	policyd/policyd-store.h policyd/policyd-store-sqlite.c \
 	policyd/policyd-store-redis.c policyd/policyd-store-redis.h \
 	policyd/policyd-keys.c policyd/policyd-keys.h \
+	policyd/policyd-ldap.c policyd/policyd-ldap.h \
 	policyd/policyd-policy.c policyd/policyd-policy.h
 policyd_libpolicyd_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
 	$(HIREDIS_CFLAGS)
@@ -39,6 +40,7 @@ T_POLICYD_UNIT = \
 	t/0303-policyd-fuzz-proto.t \
 	t/0304-policyd-ladder.t \
 	t/0305-policyd-calendar.t \
+	t/0306-policyd-ldap.t \
 	t/0320-policyd-redis.t
 check_PROGRAMS += $(T_POLICYD_UNIT)
 T_POLICYD_LDADD = policyd/libpolicyd.a $(T_UNIT_LDADD)
@@ -65,6 +67,10 @@ t_0305_policyd_calendar_t_SOURCES = t/0305-policyd-calendar.c
 t_0305_policyd_calendar_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
 t_0305_policyd_calendar_t_LDADD = $(T_POLICYD_LDADD)
 
+t_0306_policyd_ldap_t_SOURCES = t/0306-policyd-ldap.c
+t_0306_policyd_ldap_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
+t_0306_policyd_ldap_t_LDADD = $(T_POLICYD_LDADD)
+
 t_0320_policyd_redis_t_SOURCES = t/0320-policyd-redis.c
 t_0320_policyd_redis_t_CFLAGS = $(T_UNIT_CFLAGS) $(HIREDIS_CFLAGS) \
 	-I$(top_srcdir)/policyd
@@ -78,6 +84,7 @@ T_POLICYD_SHELL = \
 	t/0311-policyd-badinput.t \
 	t/0312-policyd-ladder-postfix.t \
 	t/0313-policyd-quota.t \
+	t/0314-policyd-ldap.t \
 	t/0321-policyd-redis-script.t \
 	t/0322-policyd-redis-nodes.t \
 	t/0323-policyd-redis-postfix.t \

@@ -18,9 +18,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ldapc.h"
 #include "policyd-options.h"
 #include "runtime.h"
 #include "xalloc.h"
+
+#define POLICYD_LDAP_FILTER	"(|(uid=%s)(mail=%s))"
 
 static const char *const policyd_fail_actions[] = { "dunno", "defer", NULL };
 static const char *const policyd_stores[] = { "sqlite", "redis", NULL };
@@ -36,6 +39,8 @@ static const char *const policyd_actions[] = { "warn", "hold", "defer",
 					       "reject", NULL };
 static const char *const policyd_clients_names[] = { "all",
 	"unauthenticated", "authenticated", NULL };
+static const char *const policyd_ldap_scopes[] = { "base", "one", "sub",
+						   NULL };
 
 /* policyd_conf_action_name - the configuration word of an action */
 const char *
@@ -223,6 +228,46 @@ policyd_conf_parse_rate(const char *s, struct policyd_rate *out,
 	return 0;
 }
 
+/* policyd_conf_parse_override - "N" or "N/PERIOD" from a directory */
+int
+policyd_conf_parse_override(const char *s, struct policyd_rate *out,
+			    int *has_period, char *err, size_t errlen)
+{
+	unsigned long n;
+	char *end;
+
+	*has_period = strchr(s, '/') != NULL;
+	if (*has_period)
+		return policyd_conf_parse_rate(s, out, err, errlen);
+	errno = 0;
+	if (*s < '0' || *s > '9' || (n = strtoul(s, &end, 10), errno)
+	    || *end != '\0' || n > 1000000000000UL) {
+		x_err(err, errlen, "'%.64s' is neither N nor N/PERIOD (examples:"
+		      " 500, 500/1h, 5000/day)", s);
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	out->max = n;
+	return 0;
+}
+
+/* policyd_conf_check_attr - an LDAP attribute description: a name
+ * (letters, digits, '-') or an OID; empty: none */
+static int
+policyd_conf_check_attr(const char *s, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return 0;
+	if (n > 64 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+			     "QRSTUVWXYZ0123456789-.") != n) {
+		x_err(err, errlen, "'%.64s' is not an LDAP attribute name", s);
+		return -1;
+	}
+	return 0;
+}
+
 /* policyd_conf_check_rate - CONF_CHECK_FUNC for rates */
 static int
 policyd_conf_check_rate(const char *value, char *err, size_t errlen)
@@ -245,6 +290,7 @@ static cfg_opt_t policyd_limit_opts[] = {
 	CFG_STR("clients", "all", CFGF_NONE),
 	CFG_BOOL("dry_run", cfg_false, CFGF_NONE),
 	CFG_STR("prepend", "", CFGF_NONE),
+	CFG_STR("ldap_attribute", "", CFGF_NONE),
 	CFG_END()
 };
 
@@ -264,6 +310,14 @@ static cfg_opt_t policyd_opts[] = {
 	CFG_STR("store_fallback", "fail_action", CFGF_NONE),
 	CFG_STR_LIST("exempt_networks", "{}", CFGF_NONE),
 	CFG_STR_LIST("exempt_sasl_users", "{}", CFGF_NONE),
+	CFG_STR("ldap_base", "", CFGF_NONE),
+	CFG_STR("ldap_scope", "sub", CFGF_NONE),
+	CFG_STR("ldap_filter", POLICYD_LDAP_FILTER, CFGF_NONE),
+	CFG_INT_CB("ldap_cache_ttl", 300, CFGF_NONE, conf_cb_duration),
+	CFG_INT_CB("ldap_negative_cache_ttl", 60, CFGF_NONE,
+		   conf_cb_duration),
+	CFG_INT("ldap_cache_size", 10000, CFGF_NONE),
+	CFG_INT("ldap_wait_ms", 1000, CFGF_NONE),
 	CFG_SEC("limit", policyd_limit_opts,
 		CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -289,6 +343,13 @@ static const struct conf_check policyd_checks[] = {
 	{ "store_fallback", CONF_CHECK_ENUM, 0, 0, policyd_fallbacks, NULL },
 	{ "exempt_networks", CONF_CHECK_FUNC, 0, 0, NULL,
 	  policyd_conf_check_cidr },
+	{ "ldap_scope", CONF_CHECK_ENUM, 0, 0, policyd_ldap_scopes, NULL },
+	{ "ldap_filter", CONF_CHECK_FUNC, 0, 0, NULL, ldapc_filter_check },
+	/* at least a second: the request that waited uses the answer */
+	{ "ldap_cache_ttl", CONF_CHECK_RANGE, 1, 86400, NULL, NULL },
+	{ "ldap_negative_cache_ttl", CONF_CHECK_RANGE, 1, 86400, NULL, NULL },
+	{ "ldap_cache_size", CONF_CHECK_RANGE, 1, 10000000L, NULL, NULL },
+	{ "ldap_wait_ms", CONF_CHECK_RANGE, 1, 60000, NULL, NULL },
 	CONF_CHECK_END
 };
 
@@ -318,6 +379,7 @@ policyd_conf_load_limit(cfg_t *ls, struct policyd_limit_conf *l, char *err,
 {
 	const char *name = cfg_title(ls);
 	long rate = cfg_getint(ls, "rate"), period = cfg_getint(ls, "period");
+	char why[200];
 	int k, u, a, c;
 
 	if (*name == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz"
@@ -361,6 +423,17 @@ policyd_conf_load_limit(cfg_t *ls, struct policyd_limit_conf *l, char *err,
 		      " 200 bytes", name);
 		return -1;
 	}
+	if (policyd_conf_check_attr(cfg_getstr(ls, "ldap_attribute"), why,
+				    sizeof(why)) < 0) {
+		x_err(err, errlen, "limit '%s': ldap_attribute: %s", name, why);
+		return -1;
+	}
+	if (*cfg_getstr(ls, "ldap_attribute") && k != POLICYD_KEY_SASL_USER) {
+		x_err(err, errlen, "limit '%s': ldap_attribute needs key ="
+		      " sasl_user (the directory is asked about the SASL"
+		      " user)", name);
+		return -1;
+	}
 	l->name = x_strdup(name);
 	l->key = (enum policyd_key)k;
 	l->unit = (enum policyd_unit)u;
@@ -378,6 +451,7 @@ policyd_conf_load_limit(cfg_t *ls, struct policyd_limit_conf *l, char *err,
 	l->prefix_v6 = (int)cfg_getint(ls, "prefix_v6");
 	l->dry_run = cfg_getbool(ls, "dry_run") ? 1 : 0;
 	l->prepend = conf_strdup_opt(ls, "prepend");
+	l->ldap_attribute = conf_strdup_opt(ls, "ldap_attribute");
 	return 0;
 }
 
@@ -416,6 +490,8 @@ policyd_conf_limit_copy(struct policyd_limit_conf *to,
 	*to = *from;
 	to->name = x_strdup(from->name);
 	to->prepend = from->prepend ? x_strdup(from->prepend) : NULL;
+	to->ldap_attribute = from->ldap_attribute
+		? x_strdup(from->ldap_attribute) : NULL;
 }
 
 /* policyd_conf_has_limit - is name one of c's sub-sections? */
@@ -477,6 +553,7 @@ policyd_conf_limits_free(struct policyd_limit_conf **lp, size_t n)
 	for (i = 0; i < n; i++) {
 		x_free(&(*lp)[i].name);
 		x_free(&(*lp)[i].prepend);
+		x_free(&(*lp)[i].ldap_attribute);
 	}
 	x_free(lp);
 }
@@ -516,6 +593,13 @@ policyd_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 						  &c->nexempt_networks);
 	c->exempt_sasl_users = policyd_conf_strlist(sec, "exempt_sasl_users",
 						    &c->nexempt_sasl_users);
+	c->ldap_base = conf_strdup_opt(sec, "ldap_base");
+	c->ldap_scope = ldapc_scope_parse(cfg_getstr(sec, "ldap_scope"));
+	c->ldap_filter = x_strdup(cfg_getstr(sec, "ldap_filter"));
+	c->ldap_cache_ttl = cfg_getint(sec, "ldap_cache_ttl");
+	c->ldap_negative_cache_ttl = cfg_getint(sec, "ldap_negative_cache_ttl");
+	c->ldap_cache_size = cfg_getint(sec, "ldap_cache_size");
+	c->ldap_wait_ms = (int)cfg_getint(sec, "ldap_wait_ms");
 	n = cfg_size(sec, "limit");
 	c->limits = x_calloc(n + 1, sizeof(*c->limits));
 	for (i = 0; i < n; i++) {
@@ -523,7 +607,14 @@ policyd_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 							(unsigned)i),
 					    &c->limits[i], err, errlen) < 0)
 			return -1;
+		if (c->limits[i].ldap_attribute != NULL)
+			c->ldap_used = 1;
 		c->nlimits++;
+	}
+	if (c->ldap_used && c->ldap_base == NULL) {
+		x_err(err, errlen, "policyd: a limit has an ldap_attribute:"
+		      " ldap_base must be set");
+		return -1;
 	}
 	return 0;
 }
@@ -537,6 +628,8 @@ policyd_conf_release(void *out)
 	daemon_conf_release(&c->daemon);
 	x_free(&c->store_path);
 	x_free(&c->calendar_time_zone);
+	x_free(&c->ldap_base);
+	x_free(&c->ldap_filter);
 	policyd_conf_strlist_free(&c->exempt_networks, c->nexempt_networks);
 	policyd_conf_strlist_free(&c->exempt_sasl_users,
 				  c->nexempt_sasl_users);

@@ -16,6 +16,11 @@
  *	from the start of the day or month to its end in
  *	calendar_time_zone (policyd-calendar.h), then counted afresh.
  *
+ *	LDAP overrides: a limit with key = sasl_user may name an
+ *	ldap_attribute; the directory entry of the user (ldap_filter with
+ *	%s %u %d of the SASL user name, under ldap_base) then gives that
+ *	user's own rate, "N" or "N/PERIOD" (policyd-ldap.h).
+ *
  *	Limits: besides the two built-in ones (client_message from
  *	client_message_limit, sasl_user_message from sasl_user_message_limit),
  *	any number of "limit NAME { ... }" sub-sections.  A sub-section
@@ -99,6 +104,7 @@ struct policyd_limit_conf {
 	enum policyd_clients clients;
 	int dry_run;			/* log what it would do, answer DUNNO */
 	char *prepend;			/* warn: a header (NULL: none) */
+	char *ldap_attribute;		/* the user's own rate (NULL: none) */
 };
 
 struct policyd_conf {
@@ -124,6 +130,15 @@ struct policyd_conf {
 	size_t nexempt_networks;
 	char **exempt_sasl_users;
 	size_t nexempt_sasl_users;
+	/* LDAP overrides of limits with an ldap_attribute ([ldap]) */
+	char *ldap_base;
+	int ldap_scope;			/* enum ldapc_scope */
+	char *ldap_filter;		/* %s %u %d of the SASL user name */
+	long ldap_cache_ttl;		/* seconds */
+	long ldap_negative_cache_ttl;
+	long ldap_cache_size;		/* users remembered */
+	int ldap_wait_ms;		/* a request waits at most this */
+	int ldap_used;			/* some limit has an ldap_attribute */
 };
 
 extern const struct conf_section policyd_conf_section;
@@ -146,6 +161,12 @@ void policyd_conf_limits_free(struct policyd_limit_conf **lp, size_t n);
  * address into family (4 or 6), 16 address bytes and bits; 0 or -1 */
 int policyd_conf_parse_cidr(const char *s, int *family, unsigned char *addr,
 			    int *bits, char *err, size_t errlen);
+
+/* policyd_conf_parse_override - a directory's rate for one user: "N"
+ * (the limit's own period: *has_period 0) or "N/PERIOD" as a rate;
+ * 0, or -1 + err */
+int policyd_conf_parse_override(const char *s, struct policyd_rate *out,
+				int *has_period, char *err, size_t errlen);
 
 /* policyd_conf_zone_check - "UTC", or the name of a file of the zone
  * database (TZDIR, else /usr/share/zoneinfo); 0 or -1 + err */

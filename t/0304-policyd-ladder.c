@@ -158,6 +158,19 @@ test_conf(void)
 		  "elemta.conf:2: option 'exempt_networks': bad prefix" },
 		{ "policyd {\nexempt_networks = {\"bogus\"} }",
 		  "bad network 'bogus'" },
+		{ "policyd { ldap_base = \"dc=x\"\nlimit a { rate = 1\n"
+		  "ldap_attribute = \"mailRateLimit\" } }",
+		  "limit 'a': ldap_attribute needs key = sasl_user" },
+		{ "policyd { limit a { key = sasl_user\nrate = 1\n"
+		  "ldap_attribute = \"mailRateLimit\" } }",
+		  "a limit has an ldap_attribute: ldap_base must be set" },
+		{ "policyd { ldap_base = \"dc=x\"\nlimit a { key = sasl_user\n"
+		  "rate = 1\nldap_attribute = \"a b\" } }",
+		  "limit 'a': ldap_attribute: 'a b' is not an LDAP attribute" },
+		{ "policyd {\nldap_filter = \"uid=%s\" }",
+		  "elemta.conf:2: option 'ldap_filter': filter 'uid=%s' does"
+		  " not start with '('" },
+		{ "policyd {\nldap_wait_ms = 0 }", "ldap_wait_ms" },
 	};
 	const struct policyd_conf *pc;
 	struct policyd_limit_conf *l;

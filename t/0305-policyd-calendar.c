@@ -16,7 +16,8 @@
  *	never reach into the next period, a log left by a sliding limit,
  *	the clock going back across midnight.  On a real SQLite store: a
  *	quota survives closing and reopening the store, and its row goes
- *	once the period is over.  The "N/day", "N/month" rate syntax.
+ *	once the period is over.  The "N/day", "N/month" rate syntax, and
+ *	the "N" or "N/PERIOD" of a user's directory entry.
  *--*/
 #include "config.h"
 
@@ -372,7 +373,8 @@ test_store(void)
 	policyd_store_close(&s);
 }
 
-/* test_rates - the "N/day" and "N/month" syntax */
+/* test_rates - the "N/day" and "N/month" syntax, and the values a
+ * directory may hold for a user ("N" or a rate) */
 static void
 test_rates(void)
 {
@@ -391,11 +393,38 @@ test_rates(void)
 		{ "day", 0, POLICYD_CAL_NONE, 0 },
 		{ "5/1month", 0, POLICYD_CAL_NONE, 0 },
 	};
+	static const struct {
+		const char *s;
+		unsigned long max;
+		int has_period;
+		enum policyd_calendar cal;
+	} ov[] = {
+		{ "500", 500, 0, POLICYD_CAL_NONE },
+		{ "0", 0, 0, POLICYD_CAL_NONE },
+		{ "500/1h", 500, 1, POLICYD_CAL_NONE },
+		{ "3/month", 3, 1, POLICYD_CAL_MONTH },
+		{ "lots", 0, -1, POLICYD_CAL_NONE },
+		{ "5 ", 0, -1, POLICYD_CAL_NONE },
+		{ "-5", 0, -1, POLICYD_CAL_NONE },
+		{ "", 0, -1, POLICYD_CAL_NONE },
+		{ "5/", 0, -1, POLICYD_CAL_NONE },
+	};
 	struct policyd_rate rate;
 	char err[256];
 	size_t i;
-	int rc;
+	int rc, hp;
 
+	for (i = 0; i < sizeof(ov) / sizeof(ov[0]); i++) {
+		rc = policyd_conf_parse_override(ov[i].s, &rate, &hp, err,
+						 sizeof(err));
+		if (ov[i].has_period < 0)
+			ok(rc < 0, "directory value '%s' refused (%s)", ov[i].s,
+			   err);
+		else
+			ok(rc == 0 && rate.max == ov[i].max
+			   && hp == ov[i].has_period && rate.cal == ov[i].cal,
+			   "directory value '%s'", ov[i].s);
+	}
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		rc = policyd_conf_parse_rate(t[i].s, &rate, err, sizeof(err));
 		if (!t[i].ok) {

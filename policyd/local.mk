@@ -78,7 +78,8 @@ t_0320_policyd_redis_t_LDADD = $(T_POLICYD_LDADD)
 
 ## 0321 runs 0320 again against a private redis-server (the Lua script
 ## against the C limiter); 0322 runs two nodes on one Redis, 0323 a real
-## Postfix in front of one of them, 0324 a calendar quota shared by two.
+## Postfix in front of one of them, 0324 a calendar quota shared by two,
+## 0325 a real Redis Cluster (MOVED, ASK, a slot migrated).
 T_POLICYD_SHELL = \
 	t/0310-policyd-postfix.t \
 	t/0311-policyd-badinput.t \
@@ -88,7 +89,8 @@ T_POLICYD_SHELL = \
 	t/0321-policyd-redis-script.t \
 	t/0322-policyd-redis-nodes.t \
 	t/0323-policyd-redis-postfix.t \
-	t/0324-policyd-redis-quota.t
+	t/0324-policyd-redis-quota.t \
+	t/0325-policyd-redis-cluster.t
 dist_check_SCRIPTS += $(T_POLICYD_SHELL)
 EXTRA_DIST += t/data/policyd-proto t/lib/policyd.sh
 

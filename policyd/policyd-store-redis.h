@@ -32,9 +32,8 @@
  *	ends.
  *
  *	The key is redis.key_prefix + "policyd:{" + key + "}": one key per
- *	script call, hash-tagged, so it works against Redis Cluster (a
- *	MOVED redirection is an error, though: point servers at the node
- *	that owns the keys, or at a cluster proxy).  The value is text,
+ *	script call, hash-tagged, so it works against Redis Cluster (whose
+ *	MOVED and ASK redirections lib/redis.c follows).  The value is text,
  *	"T:W T:W ..." (milliseconds, weight), readable with redis-cli.
  *
  *	Blocking: see redis.h (synchronous, command_timeout_ms at most).

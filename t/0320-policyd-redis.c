@@ -8,6 +8,11 @@
  *	section and the policyd store options, a client whose server is
  *	down (fails, then fails fast during the back-off).
  *
+ *	Redis Cluster's hash slots, against the values of CLUSTER KEYSLOT.
+ *	With ELEMTA_TEST_REDIS_CLUSTER=HOST:PORT, one node of a cluster
+ *	(t/0325-policyd-redis-cluster.t): keys over all the nodes, MOVED
+ *	followed and learnt.
+ *
  *	With ELEMTA_TEST_REDIS=HOST:PORT (t/0321-policyd-redis-script.t
  *	starts a private redis-server): the Lua script and
  *	policyd_limit_take() run the same random traffic (bursts, the same
@@ -67,6 +72,81 @@ test_servers(void)
 		is_int(redis_server_check(t[i].s, err, sizeof(err)) == 0,
 		       t[i].ok, "server '%s' %s", t[i].s,
 		       t[i].ok ? "accepted" : "refused");
+}
+
+/* test_slots - Redis Cluster hash slots (the values CLUSTER KEYSLOT of
+ * redis-server 7.0 gives) */
+static void
+test_slots(void)
+{
+	static const struct {
+		const char *key;
+		unsigned slot;
+	} t[] = {
+		{ "123456789", 12739 },		/* CRC16/XMODEM 0x31C3 */
+		{ "foo", 12182 }, { "bar", 5061 }, { "", 0 }, { "{", 4092 },
+		{ "{user1000}.following", 3443 },
+		{ "{user1000}.followers", 3443 },
+		{ "foo{}{bar}", 8363 },		/* empty tag: the whole key */
+		{ "foo{{bar}}zap", 4015 },	/* the tag is "{bar" */
+		{ "foo{bar}{zap}", 5061 },	/* the first tag: "bar" */
+		{ "elemta:policyd:{msg:ip:192.0.2.10}", 3442 },
+		{ "msg:ip:192.0.2.10", 3442 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		is_int(redis_key_slot(t[i].key), t[i].slot, "slot of '%s'",
+		       t[i].key);
+}
+
+/* test_cluster - a real cluster, started at one node: MOVED is followed
+ * and learnt (ASK and resharding: t/0325-policyd-redis-cluster.t) */
+static void
+test_cluster(const char *server)
+{
+	char *servers[] = { (char *)server, NULL };
+	struct redis_conf c = { servers, 1, NULL, 0, 1000, 2000,
+				(char *)"t0320c:" };
+	struct policyd_limit lim = { 1, 3600000 };
+	struct policyd_limit_result r;
+	struct policyd_redis *rs = policyd_redis_new(&c);
+	struct redis_stats st;
+	unsigned long moved;
+	char key[64], err[256];
+	int i, pass = 0, refused = 0, bad = 0;
+
+	for (i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "msg:ip:198.51.100.%d:%d", i % 256,
+			 i);
+		if (policyd_redis_take(rs, key, &lim, 0, 1, 0, &r, err,
+				       sizeof(err)) < 0) {
+			if (bad++ == 0)
+				diag("%s: %s", key, err);
+		} else if (r.allowed) {
+			pass++;
+		}
+	}
+	is_int(pass, 200, "200 keys over the cluster, 1 each: all pass");
+	is_int(bad, 0, "no call failed");
+	policyd_redis_stats(rs, &st);
+	ok(st.moved > 100 && st.moved <= 200, "MOVED followed (%lu: the"
+	   " keys on the other nodes)", st.moved);
+	moved = st.moved;
+	for (i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "msg:ip:198.51.100.%d:%d", i % 256,
+			 i);
+		if (policyd_redis_take(rs, key, &lim, 0, 1, 0, &r, err,
+				       sizeof(err)) == 0 && !r.allowed)
+			refused++;
+	}
+	is_int(refused, 200, "again: all 200 refused (each key was read back"
+	       " where it was written)");
+	policyd_redis_stats(rs, &st);
+	is_int((long long)(st.moved - moved), 0, "with no MOVED: the slots"
+	       " were learnt");
+	ok(st.connects >= 3, "a connection per node (%lu)", st.connects);
+	policyd_redis_free(&rs);
 }
 
 /* load - a snapshot of the whole schema with overrides; NULL + diag */
@@ -531,12 +611,16 @@ int
 main(void)
 {
 	const char *server = getenv("ELEMTA_TEST_REDIS");
+	const char *cluster = getenv("ELEMTA_TEST_REDIS_CLUSTER");
 
 	plan_lazy();
-	if (server != NULL && *server != '\0') {
+	if (cluster != NULL && *cluster != '\0') {
+		test_cluster(cluster);
+	} else if (server != NULL && *server != '\0') {
 		test_script(server);
 	} else {
 		test_servers();
+		test_slots();
 		test_conf();
 		test_down();
 	}

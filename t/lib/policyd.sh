@@ -4,6 +4,7 @@
 #	pol_start NAME PORT [-c FILE] [-o ...]	a policyd, its store in $TB/NAME
 #	pol_request FD NAME=VALUE...		one policy request on an open
 #						connection; the reply's line
+#	pol_run_0320 VAR=VALUE N		t/0320 against a real Redis
 #	pol_send [swaks args]			one message through Postfix
 #	pol_smtp CMD...				one raw SMTP session; replies
 #	pol_postfix_with_policy PORT		Postfix asking policyd at RCPT,
@@ -36,6 +37,22 @@ pol_request() {
 	read -r -t 10 -u "$fd" line || { echo "no reply ($?)"; return; }
 	read -r -t 10 -u "$fd" _
 	echo "$line"
+}
+
+# pol_run_0320 VAR=VALUE N - run t/0320-policyd-redis.t with VAR set (the
+# address of a real server for it): three checks, it exits 0, no check
+# of it fails, N pass
+pol_run_0320() {
+	local t=${top_builddir:-.}/t/0320-policyd-redis.t out rc
+
+	[[ -x $t ]] || tb_bail "$t not built"
+	out=$(env "$1" "$t" 2>&1)
+	rc=$?
+	tb_is "$rc" 0 "t/0320 with $1 exits 0" || tb_diag "$out"
+	tb_is "$(grep -c '^not ok' <<<"$out")" 0 "no check of it failed" ||
+	    tb_diag "$(grep -A3 '^not ok' <<<"$out")"
+	tb_is "$(grep -c '^ok' <<<"$out")" "$2" "all $2 checks passed" ||
+	    tb_diag "$out"
 }
 
 # pol_send - one message through Postfix; swaks's transcript

@@ -4,9 +4,14 @@
  * SUMMARY
  *	a small, synchronous Redis client with short timeouts (hiredis)
  * DESCRIPTION
- *	See redis.h.  One connection at a time; the SHA1 of each script
- *	is learnt with SCRIPT LOAD on the connection in use and forgotten
- *	with it.
+ *	See redis.h.  Node 0 is the configured server in use (the next is
+ *	tried when it fails); the other nodes are those of a cluster that
+ *	redirections named, each with its own connection, opened when
+ *	first needed.  The SHA1 of each script is learnt with SCRIPT LOAD
+ *	on each connection and forgotten with it.  The slot map (which
+ *	node serves which of the 16384 hash slots) is learnt from MOVED
+ *	answers only: no CLUSTER SLOTS, so a standalone server never sees a
+ *	cluster command.
  *--*/
 #include "config.h"
 
@@ -25,20 +30,31 @@
 #define REDIS_BACKOFF_MIN_MS	250
 #define REDIS_BACKOFF_MAX_MS	5000
 #define REDIS_SCRIPTS		8
+#define REDIS_NODES		16	/* connections at most, node 0 included */
+#define REDIS_SLOTS		16384
+#define REDIS_NO_NODE		0xff	/* slot map: not known, ask node 0 */
+#define REDIS_REDIRECTS		5	/* per call, against loops */
 
 struct redis_sha {
 	const char *script;	/* the caller's text (compared by address) */
 	char sha[41];
 };
 
+struct redis_node {
+	char addr[280];			/* "host:port", "[v6]:port", "/path" */
+	redisContext *ctx;		/* NULL: not connected */
+	struct redis_sha shas[REDIS_SCRIPTS];
+	size_t nshas;
+};
+
 struct redis_client {
 	struct redis_conf conf;		/* copied */
-	redisContext *ctx;		/* NULL: not connected */
+	struct redis_node nodes[REDIS_NODES];
+	size_t nnodes;			/* node 0 always counts */
+	unsigned char *slots;		/* slot -> node; NULL until a MOVED */
 	size_t server;			/* in use, or the next to try */
 	int64_t next_try;		/* monotonic ms: no connect before */
 	int64_t backoff;
-	struct redis_sha shas[REDIS_SCRIPTS];
-	size_t nshas;
 	struct redis_stats stats;
 };
 
@@ -116,18 +132,30 @@ redis_client_new(const struct redis_conf *c)
 	rc->conf.password = c->password ? x_strdup(c->password) : NULL;
 	rc->conf.key_prefix = x_strdup(c->key_prefix ? c->key_prefix : "");
 	rc->backoff = REDIS_BACKOFF_MIN_MS;
+	rc->nnodes = 1;
 	return rc;
 }
 
-/* redis_drop - forget the connection and what it knew */
+/* redis_drop - forget node n's connection and what it knew; a node of
+ * the cluster is forgotten too (the slot map sends its slots to node 0
+ * again, which redirects them) */
 static void
-redis_drop(struct redis_client *rc)
+redis_drop(struct redis_client *rc, size_t n)
 {
-	if (rc->ctx != NULL)
-		redisFree(rc->ctx);
-	rc->ctx = NULL;
-	rc->nshas = 0;
-	rc->stats.up = 0;
+	struct redis_node *nd = &rc->nodes[n];
+	size_t i;
+
+	if (nd->ctx != NULL)
+		redisFree(nd->ctx);
+	nd->ctx = NULL;
+	nd->nshas = 0;
+	if (n == 0) {
+		rc->stats.up = 0;
+		return;
+	}
+	for (i = 0; rc->slots != NULL && i < REDIS_SLOTS; i++)
+		if (rc->slots[i] == n)
+			rc->slots[i] = REDIS_NO_NODE;
 }
 
 /* redis_client_free - disconnect and destroy */
@@ -139,7 +167,9 @@ redis_client_free(struct redis_client **rcp)
 
 	if (rc == NULL)
 		return;
-	redis_drop(rc);
+	for (i = 0; i < rc->nnodes; i++)
+		redis_drop(rc, i);
+	x_free(&rc->slots);
 	for (i = 0; i < rc->conf.nservers; i++)
 		free(rc->conf.servers[i]);
 	x_free(&rc->conf.servers);
@@ -165,17 +195,15 @@ redis_reply_free(struct redisReply **rp)
 	*rp = NULL;
 }
 
-/* redis_failed - a failure: drop the connection, next server, back off */
+/* redis_failed - a failure on node n: drop its connection (node 0: the
+ * next server is tried next), back off */
 static int
-redis_failed(struct redis_client *rc, char *err, size_t errlen,
+redis_failed(struct redis_client *rc, size_t n, char *err, size_t errlen,
 	     const char *what, const char *why)
 {
-	const char *srv = rc->conf.nservers
-		? rc->conf.servers[rc->server] : "(none)";
-
-	x_err(err, errlen, "redis %s %s: %s", srv, what, why);
-	redis_drop(rc);
-	if (rc->conf.nservers > 0)
+	x_err(err, errlen, "redis %s %s: %s", rc->nodes[n].addr, what, why);
+	redis_drop(rc, n);
+	if (n == 0 && rc->conf.nservers > 0)
 		rc->server = (rc->server + 1) % rc->conf.nservers;
 	rc->next_try = redis_mono() + rc->backoff;
 	rc->backoff *= 2;
@@ -197,142 +225,270 @@ redis_ctx_why(const redisContext *ctx)
 
 /* redis_simple - a setup command that must answer OK; 0 or -1 */
 static int
-redis_simple(struct redis_client *rc, const char *what, int argc,
+redis_simple(struct redis_client *rc, size_t n, const char *what, int argc,
 	     const char **argv, char *err, size_t errlen)
 {
-	redisReply *r = redisCommandArgv(rc->ctx, argc, argv, NULL);
+	redisReply *r = redisCommandArgv(rc->nodes[n].ctx, argc, argv, NULL);
 	char why[200];
 
 	if (r == NULL)
-		return redis_failed(rc, err, errlen, what,
-				    redis_ctx_why(rc->ctx));
+		return redis_failed(rc, n, err, errlen, what,
+				    redis_ctx_why(rc->nodes[n].ctx));
 	if (r->type == REDIS_REPLY_ERROR) {
 		snprintf(why, sizeof(why), "%s", r->str);
 		freeReplyObject(r);
-		return redis_failed(rc, err, errlen, what, why);
+		return redis_failed(rc, n, err, errlen, what, why);
 	}
 	freeReplyObject(r);
 	return 0;
 }
 
-/* redis_connect - make sure there is a connection; 0 or -1 */
+/* redis_open - connect to node n's address (timeouts, AUTH, SELECT) */
 static int
-redis_connect(struct redis_client *rc, char *err, size_t errlen)
+redis_open(struct redis_client *rc, size_t n, char *err, size_t errlen)
 {
+	struct redis_node *nd = &rc->nodes[n];
 	struct timeval ct, wt;
-	const char *srv, *argv[2];
+	const char *argv[2];
 	char host[256], num[16];
 	int port;
 
-	if (rc->ctx != NULL)
-		return 0;
-	if (rc->conf.nservers == 0) {
-		x_err(err, errlen, "redis: no server configured");
-		rc->stats.failures++;
-		return -1;
-	}
-	if (redis_mono() < rc->next_try) {
-		x_err(err, errlen, "redis %s unavailable (next attempt in"
-		      " %lld ms)", rc->conf.servers[rc->server],
-		      (long long)(rc->next_try - redis_mono()));
-		rc->stats.failures++;
-		return -1;
-	}
-	srv = rc->conf.servers[rc->server];
 	ct.tv_sec = rc->conf.connect_timeout_ms / 1000;
 	ct.tv_usec = (rc->conf.connect_timeout_ms % 1000) * 1000;
 	wt.tv_sec = rc->conf.command_timeout_ms / 1000;
 	wt.tv_usec = (rc->conf.command_timeout_ms % 1000) * 1000;
-	if (*srv == '/') {
-		rc->ctx = redisConnectUnixWithTimeout(srv, ct);
+	if (nd->addr[0] == '/') {
+		nd->ctx = redisConnectUnixWithTimeout(nd->addr, ct);
 	} else {
-		if (redis_split(srv, host, sizeof(host), &port) < 0)
-			return redis_failed(rc, err, errlen, "connect",
+		if (redis_split(nd->addr, host, sizeof(host), &port) < 0)
+			return redis_failed(rc, n, err, errlen, "connect",
 					    "bad address");
-		rc->ctx = redisConnectWithTimeout(host, port, ct);
+		nd->ctx = redisConnectWithTimeout(host, port, ct);
 	}
-	if (rc->ctx == NULL)
-		return redis_failed(rc, err, errlen, "connect",
+	if (nd->ctx == NULL)
+		return redis_failed(rc, n, err, errlen, "connect",
 				    "out of memory");
-	if (rc->ctx->err)
-		return redis_failed(rc, err, errlen, "connect",
-				    redis_ctx_why(rc->ctx));
-	if (redisSetTimeout(rc->ctx, wt) != REDIS_OK)
-		return redis_failed(rc, err, errlen, "connect",
+	if (nd->ctx->err)
+		return redis_failed(rc, n, err, errlen, "connect",
+				    redis_ctx_why(nd->ctx));
+	if (redisSetTimeout(nd->ctx, wt) != REDIS_OK)
+		return redis_failed(rc, n, err, errlen, "connect",
 				    "cannot set the command timeout");
 	if (rc->conf.password != NULL) {
 		argv[0] = "AUTH";
 		argv[1] = rc->conf.password;
-		if (redis_simple(rc, "AUTH", 2, argv, err, errlen) < 0)
+		if (redis_simple(rc, n, "AUTH", 2, argv, err, errlen) < 0)
 			return -1;
 	}
 	if (rc->conf.database != 0) {
 		snprintf(num, sizeof(num), "%d", rc->conf.database);
 		argv[0] = "SELECT";
 		argv[1] = num;
-		if (redis_simple(rc, "SELECT", 2, argv, err, errlen) < 0)
+		if (redis_simple(rc, n, "SELECT", 2, argv, err, errlen) < 0)
 			return -1;
 	}
 	rc->stats.connects++;
-	rc->stats.up = 1;
+	if (n == 0)
+		rc->stats.up = 1;
 	return 0;
 }
 
-/* redis_call - one command on the connection; 0 (reply may be an error
- * reply: the caller looks) or -1 */
+/* redis_connect - make sure node n has a connection; 0 or -1 */
 static int
-redis_call(struct redis_client *rc, const char *what, int argc,
+redis_connect(struct redis_client *rc, size_t n, char *err, size_t errlen)
+{
+	if (rc->nodes[n].ctx != NULL)
+		return 0;
+	if (rc->conf.nservers == 0) {
+		x_err(err, errlen, "redis: no server configured");
+		rc->stats.failures++;
+		return -1;
+	}
+	if (n == 0)
+		snprintf(rc->nodes[0].addr, sizeof(rc->nodes[0].addr), "%s",
+			 rc->conf.servers[rc->server]);
+	if (redis_mono() < rc->next_try) {
+		x_err(err, errlen, "redis %s unavailable (next attempt in"
+		      " %lld ms)", rc->nodes[n].addr,
+		      (long long)(rc->next_try - redis_mono()));
+		rc->stats.failures++;
+		return -1;
+	}
+	return redis_open(rc, n, err, errlen);
+}
+
+/* redis_call - one command on node n; 0 (reply may be an error reply:
+ * the caller looks) or -1 */
+static int
+redis_call(struct redis_client *rc, size_t n, const char *what, int argc,
 	   const char **argv, redisReply **reply, char *err, size_t errlen)
 {
-	*reply = redisCommandArgv(rc->ctx, argc, argv, NULL);
+	*reply = redisCommandArgv(rc->nodes[n].ctx, argc, argv, NULL);
 	if (*reply == NULL)
-		return redis_failed(rc, err, errlen, what,
-				    redis_ctx_why(rc->ctx));
+		return redis_failed(rc, n, err, errlen, what,
+				    redis_ctx_why(rc->nodes[n].ctx));
 	return 0;
 }
 
 /* redis_error_reply - an error reply is a failure (connection kept) */
 static int
-redis_error_reply(struct redis_client *rc, redisReply **reply,
+redis_error_reply(struct redis_client *rc, size_t n, redisReply **reply,
 		  const char *what, char *err, size_t errlen)
 {
-	x_err(err, errlen, "redis %s %s: %s", rc->conf.servers[rc->server],
-	      what, (*reply)->str);
+	x_err(err, errlen, "redis %s %s: %s", rc->nodes[n].addr, what,
+	      (*reply)->str);
 	redis_reply_free(reply);
 	rc->stats.failures++;
 	return -1;
 }
 
-/* redis_sha_of - the SHA1 of script on this connection (SCRIPT LOAD) */
+/* redis_sha_of - the SHA1 of script on node n (SCRIPT LOAD) */
 static const char *
-redis_sha_of(struct redis_client *rc, const char *script, char *err,
-	     size_t errlen)
+redis_sha_of(struct redis_client *rc, size_t n, const char *script,
+	     char *err, size_t errlen)
 {
+	struct redis_node *nd = &rc->nodes[n];
 	const char *argv[3] = { "SCRIPT", "LOAD", script };
 	redisReply *r;
 	size_t i;
 
-	for (i = 0; i < rc->nshas; i++)
-		if (rc->shas[i].script == script)
-			return rc->shas[i].sha;
-	if (redis_call(rc, "SCRIPT LOAD", 3, argv, &r, err, errlen) < 0)
+	for (i = 0; i < nd->nshas; i++)
+		if (nd->shas[i].script == script)
+			return nd->shas[i].sha;
+	if (redis_call(rc, n, "SCRIPT LOAD", 3, argv, &r, err, errlen) < 0)
 		return NULL;
 	if (r->type == REDIS_REPLY_ERROR) {
-		redis_error_reply(rc, &r, "SCRIPT LOAD", err, errlen);
+		redis_error_reply(rc, n, &r, "SCRIPT LOAD", err, errlen);
 		return NULL;
 	}
 	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
 		freeReplyObject(r);
-		redis_failed(rc, err, errlen, "SCRIPT LOAD", "odd reply");
+		redis_failed(rc, n, err, errlen, "SCRIPT LOAD", "odd reply");
 		return NULL;
 	}
-	if (rc->nshas == REDIS_SCRIPTS)
-		rc->nshas--;	/* forget the last: loaded again later */
-	rc->shas[rc->nshas].script = script;
-	memcpy(rc->shas[rc->nshas].sha, r->str, 40);
-	rc->shas[rc->nshas].sha[40] = '\0';
+	if (nd->nshas == REDIS_SCRIPTS)
+		nd->nshas--;	/* forget the last: loaded again later */
+	nd->shas[nd->nshas].script = script;
+	memcpy(nd->shas[nd->nshas].sha, r->str, 40);
+	nd->shas[nd->nshas].sha[40] = '\0';
 	freeReplyObject(r);
-	return rc->shas[rc->nshas++].sha;
+	return nd->shas[nd->nshas++].sha;
+}
+
+/*
+ * Redis Cluster: slots and redirections
+ */
+
+/* redis_crc16 - CRC-16/XMODEM (polynomial 0x1021, initial 0), which
+ * Redis Cluster hashes keys with */
+static unsigned
+redis_crc16(const char *s, size_t len)
+{
+	unsigned crc = 0;
+	size_t i;
+	int b;
+
+	for (i = 0; i < len; i++) {
+		crc ^= (unsigned)(unsigned char)s[i] << 8;
+		for (b = 0; b < 8; b++)
+			crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
+		crc &= 0xffff;
+	}
+	return crc;
+}
+
+/* redis_key_slot - the hash slot of a key: of what is between the first
+ * "{" and the next "}" when that is not empty, else of the whole key */
+unsigned
+redis_key_slot(const char *key)
+{
+	const char *open = strchr(key, '{'), *close;
+
+	if (open != NULL && (close = strchr(open + 1, '}')) != NULL
+	    && close > open + 1)
+		return redis_crc16(open + 1, (size_t)(close - open - 1))
+			% REDIS_SLOTS;
+	return redis_crc16(key, strlen(key)) % REDIS_SLOTS;
+}
+
+/* redis_node_of - the node that serves a slot, as far as we know */
+static size_t
+redis_node_of(const struct redis_client *rc, unsigned slot)
+{
+	if (rc->slots == NULL || rc->slots[slot] == REDIS_NO_NODE)
+		return 0;
+	return rc->slots[slot];
+}
+
+/* redis_node_at - the node of an address (added, or taking the place of
+ * the last one when there are REDIS_NODES) */
+static size_t
+redis_node_at(struct redis_client *rc, const char *addr)
+{
+	size_t n;
+
+	for (n = 0; n < rc->nnodes; n++)
+		if (strcmp(rc->nodes[n].addr, addr) == 0)
+			return n;
+	if (rc->nnodes < REDIS_NODES)
+		n = rc->nnodes++;
+	else
+		redis_drop(rc, n = REDIS_NODES - 1);
+	snprintf(rc->nodes[n].addr, sizeof(rc->nodes[n].addr), "%s", addr);
+	return n;
+}
+
+/* redis_redirected - a MOVED or ASK error reply of node n: *n becomes the
+ * node it names (a MOVED also goes into the slot map), *asking is set
+ * for an ASK; 1, or 0 when r is no redirection */
+static int
+redis_redirected(struct redis_client *rc, const redisReply *r, size_t *n,
+		 int *asking)
+{
+	char kind[8], where[270], addr[280];
+	const char *colon, *here;
+	unsigned slot;
+	size_t to;
+
+	if (r->type != REDIS_REPLY_ERROR
+	    || sscanf(r->str, "%7s %u %269s", kind, &slot, where) != 3
+	    || slot >= REDIS_SLOTS
+	    || (strcmp(kind, "MOVED") != 0 && strcmp(kind, "ASK") != 0)
+	    || (colon = strrchr(where, ':')) == NULL)
+		return 0;
+	if (colon == where) {	/* ":port": on the host of node n */
+		here = strrchr(rc->nodes[*n].addr, ':');
+		snprintf(addr, sizeof(addr), "%.*s%s", here != NULL
+			 ? (int)(here - rc->nodes[*n].addr) : 0,
+			 rc->nodes[*n].addr, colon);
+	} else if (memchr(where, ':', (size_t)(colon - where)) != NULL)
+		snprintf(addr, sizeof(addr), "[%.*s]%s",	/* IPv6 */
+			 (int)(colon - where), where, colon);
+	else
+		snprintf(addr, sizeof(addr), "%s", where);
+	to = redis_node_at(rc, addr);
+	*asking = kind[0] == 'A';
+	if (*asking) {
+		rc->stats.asks++;
+	} else {
+		if (rc->slots == NULL) {
+			rc->slots = x_malloc(REDIS_SLOTS);
+			memset(rc->slots, REDIS_NO_NODE, REDIS_SLOTS);
+		}
+		rc->slots[slot] = (unsigned char)to;
+		rc->stats.moved++;
+	}
+	*n = to;
+	return 1;
+}
+
+/* redis_asking - ASKING on node n before the command an ASK sent there */
+static int
+redis_asking(struct redis_client *rc, size_t n, char *err, size_t errlen)
+{
+	const char *argv[1] = { "ASKING" };
+
+	return redis_simple(rc, n, "ASKING", 1, argv, err, errlen);
 }
 
 /* redis_success - a call went through: reset the back-off */
@@ -343,64 +499,99 @@ redis_success(struct redis_client *rc)
 	return 0;
 }
 
-/* redis_client_eval - EVALSHA, EVAL on NOSCRIPT; one key */
+/* redis_evalsha - the script on node n: EVALSHA, EVAL on NOSCRIPT (the
+ * script flushed); an ASK's ASKING before each; 0 with *r or -1 */
+static int
+redis_evalsha(struct redis_client *rc, size_t n, int asking,
+	      const char *script, int argc, const char **av, redisReply **r,
+	      char *err, size_t errlen)
+{
+	const char *sha;
+
+	if ((sha = redis_sha_of(rc, n, script, err, errlen)) == NULL)
+		return -1;
+	av[0] = "EVALSHA";
+	av[1] = sha;
+	if (asking && redis_asking(rc, n, err, errlen) < 0)
+		return -1;
+	if (redis_call(rc, n, "EVALSHA", argc, av, r, err, errlen) < 0)
+		return -1;
+	if ((*r)->type != REDIS_REPLY_ERROR
+	    || strncmp((*r)->str, "NOSCRIPT", 8) != 0)
+		return 0;
+	rc->stats.noscript++;
+	redis_reply_free(r);
+	av[0] = "EVAL";
+	av[1] = script;
+	if (asking && redis_asking(rc, n, err, errlen) < 0)
+		return -1;
+	return redis_call(rc, n, "EVAL", argc, av, r, err, errlen);
+}
+
+/* redis_client_eval - EVALSHA on the key's node, following MOVED and ASK
+ * redirections */
 int
 redis_client_eval(struct redis_client *rc, const char *script,
 		  const char *key, int argc, const char *const *argv,
 		  struct redisReply **reply, char *err, size_t errlen)
 {
 	const char **av;
-	const char *sha;
-	redisReply *r;
-	int i, rc2;
+	redisReply *r = NULL;
+	size_t n = redis_node_of(rc, redis_key_slot(key));
+	int i, hop, asking = 0, rc2 = -1;
 
 	*reply = NULL;
-	if (redis_connect(rc, err, errlen) < 0)
-		return -1;
-	if ((sha = redis_sha_of(rc, script, err, errlen)) == NULL)
-		return -1;
 	av = x_calloc((size_t)argc + 4, sizeof(char *));
-	av[0] = "EVALSHA";
-	av[1] = sha;
 	av[2] = "1";
 	av[3] = key;
 	for (i = 0; i < argc; i++)
 		av[i + 4] = argv[i];
-	rc2 = redis_call(rc, "EVALSHA", argc + 4, av, &r, err, errlen);
-	if (rc2 == 0 && r->type == REDIS_REPLY_ERROR
-	    && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-		/* flushed, or another node of a cluster: EVAL loads it */
-		rc->stats.noscript++;
-		freeReplyObject(r);
-		av[0] = "EVAL";
-		av[1] = script;
-		rc2 = redis_call(rc, "EVAL", argc + 4, av, &r, err, errlen);
+	for (hop = 0; hop <= REDIS_REDIRECTS; hop++) {
+		if ((rc2 = redis_connect(rc, n, err, errlen)) < 0
+		    || (rc2 = redis_evalsha(rc, n, asking, script, argc + 4,
+					    av, &r, err, errlen)) < 0
+		    || hop == REDIS_REDIRECTS
+		    || !redis_redirected(rc, r, &n, &asking))
+			break;
+		redis_reply_free(&r);
 	}
 	free(av);
 	if (rc2 < 0)
 		return -1;
 	if (r->type == REDIS_REPLY_ERROR)
-		return redis_error_reply(rc, &r, "script", err, errlen);
+		return redis_error_reply(rc, n, &r, "script", err, errlen);
 	*reply = r;
 	return redis_success(rc);
 }
 
-/* redis_client_command - one plain command */
+/* redis_client_command - one plain command, on the node of argv[1] (its
+ * key, if it has one), following MOVED and ASK redirections */
 int
 redis_client_command(struct redis_client *rc, int argc,
 		     const char *const *argv, struct redisReply **reply,
 		     char *err, size_t errlen)
 {
-	redisReply *r;
+	redisReply *r = NULL;
+	size_t n = argc > 1 ? redis_node_of(rc, redis_key_slot(argv[1])) : 0;
+	int hop, asking = 0, rc2 = -1;
 
 	*reply = NULL;
-	if (redis_connect(rc, err, errlen) < 0)
-		return -1;
-	if (redis_call(rc, argv[0], argc, (const char **)argv, &r, err,
-		       errlen) < 0)
+	for (hop = 0; hop <= REDIS_REDIRECTS; hop++) {
+		if ((rc2 = redis_connect(rc, n, err, errlen)) < 0
+		    || (asking && (rc2 = redis_asking(rc, n, err,
+						      errlen)) < 0)
+		    || (rc2 = redis_call(rc, n, argv[0], argc,
+					 (const char **)argv, &r, err,
+					 errlen)) < 0
+		    || hop == REDIS_REDIRECTS
+		    || !redis_redirected(rc, r, &n, &asking))
+			break;
+		redis_reply_free(&r);
+	}
+	if (rc2 < 0)
 		return -1;
 	if (r->type == REDIS_REPLY_ERROR)
-		return redis_error_reply(rc, &r, argv[0], err, errlen);
+		return redis_error_reply(rc, n, &r, argv[0], err, errlen);
 	*reply = r;
 	return redis_success(rc);
 }

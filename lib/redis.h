@@ -42,6 +42,16 @@
  *	"{" + name + "}", a hash tag, so a key's slot does not depend on
  *	the prefix.
  *
+ *	Redis Cluster: the servers are where the client starts (any node
+ *	of the cluster will do).  A "MOVED slot host:port" answer sends
+ *	the call to that node, and every later call for that slot (the
+ *	slot map, learnt from these answers); "ASK slot host:port" sends
+ *	that one call there, after ASKING (a slot being migrated).  At most
+ *	REDIS_REDIRECTS (5) per call; a connection per node, at most 16.
+ *	A node of the cluster that fails is forgotten (its slots are asked
+ *	of the configured server again) and the client backs off as for
+ *	any failure.  redis_client_command() takes argv[1] as the key.
+ *
  *	Not thread-safe: one client per thread.  Nothing here logs: errors
  *	go into the caller's buffer; redis_client_stats() counts them.
  *--*/
@@ -71,11 +81,17 @@ struct redis_stats {
 	unsigned long connects;	/* connections established */
 	unsigned long failures;	/* calls that failed (any reason) */
 	unsigned long noscript;	/* EVALSHA answered NOSCRIPT */
-	int up;			/* 1: connected now */
+	unsigned long moved;	/* MOVED redirections followed */
+	unsigned long asks;	/* ASK redirections followed */
+	int up;			/* 1: connected to the configured server */
 };
 
 /* redis_server_check - 0 if s is a server spec, or -1 + err */
 int redis_server_check(const char *s, char *err, size_t errlen);
+
+/* redis_key_slot - the Redis Cluster hash slot (0-16383) of a key: CRC16
+ * of its hash tag ({...}), or of the whole key */
+unsigned redis_key_slot(const char *key);
 
 /* redis_client_new - a client for c (copied); never connects here */
 struct redis_client *redis_client_new(const struct redis_conf *c);

@@ -7,10 +7,12 @@ noinst_LIBRARIES += policyd/libpolicyd.a
 policyd_libpolicyd_a_SOURCES = \
 	policyd/policyd-proto.c policyd/policyd-proto.h \
 	policyd/policyd-limit.c policyd/policyd-limit.h \
+	policyd/policyd-calendar.c policyd/policyd-calendar.h \
 	policyd/policyd-table.c policyd/policyd-table.h \
 	policyd/policyd-store.h policyd/policyd-store-sqlite.c \
 	policyd/policyd-store-redis.c policyd/policyd-store-redis.h \
 	policyd/policyd-keys.c policyd/policyd-keys.h \
+	policyd/policyd-ldap.c policyd/policyd-ldap.h \
 	policyd/policyd-policy.c policyd/policyd-policy.h
 policyd_libpolicyd_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
 	$(HIREDIS_CFLAGS)
@@ -37,6 +39,8 @@ T_POLICYD_UNIT = \
 	t/0302-policyd-policy.t \
 	t/0303-policyd-fuzz-proto.t \
 	t/0304-policyd-ladder.t \
+	t/0305-policyd-calendar.t \
+	t/0306-policyd-ldap.t \
 	t/0320-policyd-redis.t
 check_PROGRAMS += $(T_POLICYD_UNIT)
 T_POLICYD_LDADD = policyd/libpolicyd.a $(T_UNIT_LDADD)
@@ -59,6 +63,14 @@ t_0304_policyd_ladder_t_SOURCES = t/0304-policyd-ladder.c
 t_0304_policyd_ladder_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
 t_0304_policyd_ladder_t_LDADD = $(T_POLICYD_LDADD)
 
+t_0305_policyd_calendar_t_SOURCES = t/0305-policyd-calendar.c
+t_0305_policyd_calendar_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
+t_0305_policyd_calendar_t_LDADD = $(T_POLICYD_LDADD)
+
+t_0306_policyd_ldap_t_SOURCES = t/0306-policyd-ldap.c
+t_0306_policyd_ldap_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
+t_0306_policyd_ldap_t_LDADD = $(T_POLICYD_LDADD)
+
 t_0320_policyd_redis_t_SOURCES = t/0320-policyd-redis.c
 t_0320_policyd_redis_t_CFLAGS = $(T_UNIT_CFLAGS) $(HIREDIS_CFLAGS) \
 	-I$(top_srcdir)/policyd
@@ -66,14 +78,19 @@ t_0320_policyd_redis_t_LDADD = $(T_POLICYD_LDADD)
 
 ## 0321 runs 0320 again against a private redis-server (the Lua script
 ## against the C limiter); 0322 runs two nodes on one Redis, 0323 a real
-## Postfix in front of one of them.
+## Postfix in front of one of them, 0324 a calendar quota shared by two,
+## 0325 a real Redis Cluster (MOVED, ASK, a slot migrated).
 T_POLICYD_SHELL = \
 	t/0310-policyd-postfix.t \
 	t/0311-policyd-badinput.t \
 	t/0312-policyd-ladder-postfix.t \
+	t/0313-policyd-quota.t \
+	t/0314-policyd-ldap.t \
 	t/0321-policyd-redis-script.t \
 	t/0322-policyd-redis-nodes.t \
-	t/0323-policyd-redis-postfix.t
+	t/0323-policyd-redis-postfix.t \
+	t/0324-policyd-redis-quota.t \
+	t/0325-policyd-redis-cluster.t
 dist_check_SCRIPTS += $(T_POLICYD_SHELL)
 EXTRA_DIST += t/data/policyd-proto t/lib/policyd.sh
 

@@ -14,6 +14,40 @@
 
 #include "policyd-limit.h"
 
+/* policyd_limit_drop - forget the first i entries */
+static void
+policyd_limit_drop(struct policyd_limit_state *st, uint32_t i)
+{
+	if (i > 0) {
+		memmove(st->e, st->e + i, (st->n - i) * sizeof(st->e[0]));
+		st->n -= i;
+	}
+}
+
+/* policyd_limit_drop_one - forget entry i */
+static void
+policyd_limit_drop_one(struct policyd_limit_state *st, uint32_t i)
+{
+	memmove(st->e + i, st->e + i + 1, (st->n - i - 1) * sizeof(st->e[0]));
+	st->n--;
+}
+
+/* policyd_limit_expire_quota - a quota's state: entries of earlier
+ * periods go, the rest is folded into one entry at the latest time */
+static void
+policyd_limit_expire_quota(const struct policyd_limit *lim,
+			   struct policyd_limit_state *st)
+{
+	uint32_t i = 0;
+
+	while (i < st->n && st->e[i].t < lim->q[1])
+		i++;
+	policyd_limit_drop(st, i);
+	for (i = 0; st->n > 1 && i + 1 < st->n; i++)
+		st->e[st->n - 1].w += st->e[i].w;
+	policyd_limit_drop(st, st->n > 1 ? st->n - 1 : 0);
+}
+
 /* policyd_limit_expire - drop entries that stopped counting at now */
 void
 policyd_limit_expire(const struct policyd_limit *lim,
@@ -21,13 +55,14 @@ policyd_limit_expire(const struct policyd_limit *lim,
 {
 	uint32_t i = 0;
 
+	if (lim->period_ms == 0) {
+		policyd_limit_expire_quota(lim, st);
+		return;
+	}
 	/* an entry at t counts in (t, t + P): gone once now >= t + P */
 	while (i < st->n && st->e[i].t <= now - lim->period_ms)
 		i++;
-	if (i > 0) {
-		memmove(st->e, st->e + i, (st->n - i) * sizeof(st->e[0]));
-		st->n -= i;
-	}
+	policyd_limit_drop(st, i);
 }
 
 /* policyd_limit_used - the weight logged */
@@ -49,6 +84,8 @@ policyd_limit_expiry(const struct policyd_limit *lim,
 {
 	if (st->n == 0)
 		return INT64_MIN;
+	if (lim->period_ms == 0)	/* a later period's entry: its end */
+		return st->e[st->n - 1].t >= lim->q[2] ? lim->q[3] : lim->q[2];
 	return st->e[st->n - 1].t + lim->period_ms;
 }
 
@@ -70,6 +107,25 @@ policyd_limit_clock(const struct policyd_limit_state *st, int64_t now)
 	return now;
 }
 
+/* policyd_limit_decide_quota - the decision of a quota (expired): room
+ * until the period ends; r->at is the time of the entry it counts in */
+static int
+policyd_limit_decide_quota(const struct policyd_limit *lim,
+			   const struct policyd_limit_state *st, int64_t now,
+			   uint64_t weight, struct policyd_limit_result *r)
+{
+	r->at = st->n > 0 ? st->e[st->n - 1].t : lim->q[1];
+	if (weight <= lim->max && r->used <= lim->max - weight) {
+		r->allowed = 1;
+		return 1;
+	}
+	/* a weight above max never passes: say "when the quota resets" */
+	r->retry_ms = lim->q[2] - now;
+	if (r->retry_ms < 1)
+		r->retry_ms = 1;
+	return 0;
+}
+
 /* policyd_limit_decide - fill r: would weight pass at now? */
 static int
 policyd_limit_decide(const struct policyd_limit *lim,
@@ -87,6 +143,8 @@ policyd_limit_decide(const struct policyd_limit *lim,
 	}
 	policyd_limit_expire(lim, st, now);
 	r->used = policyd_limit_used(st);
+	if (lim->period_ms == 0)
+		return policyd_limit_decide_quota(lim, st, now, weight, r);
 	if (weight > lim->max) {
 		r->retry_ms = lim->period_ms;	/* never; say "a period" */
 		return 0;
@@ -159,8 +217,8 @@ policyd_limit_take(const struct policyd_limit *lim,
 	now = policyd_limit_clock(st, now);
 	if (!policyd_limit_decide(lim, st, now, weight, r))
 		return 0;
-	if (lim->max > 0)
-		policyd_limit_log(st, now, weight);
+	if (lim->max > 0)	/* a quota's: the entry of its period */
+		policyd_limit_log(st, r->at, weight);
 	return 1;
 }
 
@@ -197,6 +255,26 @@ policyd_limit_refund(struct policyd_limit_state *st, int64_t at,
 			st->e[j++] = st->e[i];
 	st->n = j;
 	return back;
+}
+
+/* policyd_limit_refund_quota - give back weight of the entry at "at" */
+uint64_t
+policyd_limit_refund_quota(struct policyd_limit_state *st, int64_t at,
+			   uint64_t weight)
+{
+	uint32_t i;
+
+	for (i = 0; i < st->n; i++)
+		if (st->e[i].t == at)
+			break;
+	if (i == st->n)
+		return 0;	/* its period is over: nothing to give back */
+	if (st->e[i].w < weight)
+		weight = st->e[i].w;
+	st->e[i].w -= weight;
+	if (st->e[i].w == 0)
+		policyd_limit_drop_one(st, i);
+	return weight;
 }
 
 /* policyd_limit_put64 - little-endian 64-bit */

@@ -42,6 +42,20 @@
  *	Weights are messages, recipients or bytes (64-bit).  A weight above
  *	N can never pass: it is refused with a retry of P.
  *
+ *	A calendar quota (period_ms 0) counts from the start of a
+ *	calendar period to its end, q[1] <= now < q[2], which the caller
+ *	gives (policyd-calendar.h) for its now, with q[0] the start of the
+ *	period before and q[3] the end of the one after (for a store with
+ *	its own clock).  Its state is at most one entry: the time the
+ *	period started (or, when the clock went back across a boundary,
+ *	that of the later period the entry belongs to) and the weight
+ *	admitted since.  An entry older than q[1] no longer counts; a log
+ *	left by a sliding limit of the same key (a changed configuration)
+ *	is folded into one entry, the part of it in the period counting.
+ *	A refusal's retry is the time until the period ends (q[2] - now),
+ *	when the quota starts again.  r.at is the entry's time, which is
+ *	what a refund needs.
+ *
  *	policyd_limit_encode()/decode() give the state a fixed,
  *	little-endian byte form for stores; decode checks it.
  *--*/
@@ -55,7 +69,8 @@
 
 struct policyd_limit {
 	uint64_t max;		/* N: weight allowed per period; 0 = no limit */
-	int64_t period_ms;	/* P, > 0 */
+	int64_t period_ms;	/* P, > 0; 0: a calendar quota */
+	int64_t q[4];		/* quota: the periods around now (see above) */
 };
 
 struct policyd_limit_ent {
@@ -92,6 +107,11 @@ int policyd_limit_peek(const struct policyd_limit *lim,
 uint64_t policyd_limit_refund(struct policyd_limit_state *st, int64_t at,
 			      uint64_t weight);
 
+/* policyd_limit_refund_quota - the same for a quota: only from the entry
+ * of exactly time at (its period's), never from a later period's */
+uint64_t policyd_limit_refund_quota(struct policyd_limit_state *st,
+				    int64_t at, uint64_t weight);
+
 /* policyd_limit_expire - drop entries that stopped counting at now */
 void policyd_limit_expire(const struct policyd_limit *lim,
 			  struct policyd_limit_state *st, int64_t now);
@@ -100,7 +120,7 @@ void policyd_limit_expire(const struct policyd_limit *lim,
 uint64_t policyd_limit_used(const struct policyd_limit_state *st);
 
 /* policyd_limit_expiry - when the last entry stops counting (a store's
- * TTL); INT64_MIN for an empty log */
+ * TTL; for a quota, the end of its period); INT64_MIN for an empty log */
 int64_t policyd_limit_expiry(const struct policyd_limit *lim,
 			     const struct policyd_limit_state *st);
 

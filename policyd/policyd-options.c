@@ -11,13 +11,19 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "ldapc.h"
 #include "policyd-options.h"
 #include "runtime.h"
 #include "xalloc.h"
+
+#define POLICYD_LDAP_FILTER	"(|(uid=%s)(mail=%s))"
 
 static const char *const policyd_fail_actions[] = { "dunno", "defer", NULL };
 static const char *const policyd_stores[] = { "sqlite", "redis", NULL };
@@ -33,6 +39,8 @@ static const char *const policyd_actions[] = { "warn", "hold", "defer",
 					       "reject", NULL };
 static const char *const policyd_clients_names[] = { "all",
 	"unauthenticated", "authenticated", NULL };
+static const char *const policyd_ldap_scopes[] = { "base", "one", "sub",
+						   NULL };
 
 /* policyd_conf_action_name - the configuration word of an action */
 const char *
@@ -106,6 +114,58 @@ policyd_conf_check_cidr(const char *value, char *err, size_t errlen)
 	return policyd_conf_parse_cidr(value, &f, a, &b, err, errlen);
 }
 
+/* policyd_conf_calendar - "day" or "month", else POLICYD_CAL_NONE */
+static enum policyd_calendar
+policyd_conf_calendar(const char *s)
+{
+	if (strcmp(s, "day") == 0)
+		return POLICYD_CAL_DAY;
+	if (strcmp(s, "month") == 0)
+		return POLICYD_CAL_MONTH;
+	return POLICYD_CAL_NONE;
+}
+
+/* policyd_conf_cb_period - a limit's period: a duration (seconds), or
+ * day / month, stored as minus the enum policyd_calendar value */
+static int
+policyd_conf_cb_period(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+		       void *result)
+{
+	enum policyd_calendar c = policyd_conf_calendar(value);
+
+	if (c == POLICYD_CAL_NONE)
+		return conf_cb_duration(cfg, opt, value, result);
+	*(long *)result = -(long)c;
+	return 0;
+}
+
+/* policyd_conf_zone_check - UTC, or a zone of the zone database */
+int
+policyd_conf_zone_check(const char *zone, char *err, size_t errlen)
+{
+	const char *dir = getenv("TZDIR");
+	struct stat sb;
+	char path[PATH_MAX];
+
+	if (strcmp(zone, "UTC") == 0)
+		return 0;
+	if (*zone == '\0' || *zone == '/' || strstr(zone, "..") != NULL
+	    || strspn(zone, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789/_+-") != strlen(zone)) {
+		x_err(err, errlen, "bad time zone '%.64s' (UTC, or a name such"
+		      " as Europe/Berlin)", zone);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir != NULL && *dir == '/'
+		 ? dir : "/usr/share/zoneinfo", zone);
+	if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		x_err(err, errlen, "unknown time zone '%s' (no file %s; the"
+		      " tzdata package has them)", zone, path);
+		return -1;
+	}
+	return 0;
+}
+
 /* policyd_conf_parse_rate - "N/PERIOD" into a struct policyd_rate */
 int
 policyd_conf_parse_rate(const char *s, struct policyd_rate *out,
@@ -114,6 +174,7 @@ policyd_conf_parse_rate(const char *s, struct policyd_rate *out,
 	static const char units[] = "smhdw";
 	static const long mult[] = { 1, 60, 3600, 86400, 604800 };
 	const char *in = s;
+	enum policyd_calendar c;
 	unsigned long n;
 	long p = 1;
 	const char *u;
@@ -121,20 +182,27 @@ policyd_conf_parse_rate(const char *s, struct policyd_rate *out,
 
 	out->max = 0;
 	out->period = 3600;
+	out->cal = POLICYD_CAL_NONE;
 	if (strcmp(s, "0") == 0)
 		return 0;
 	errno = 0;
 	if (*s < '0' || *s > '9' || (n = strtoul(s, &end, 10), errno)
 	    || *end != '/' || n > 1000000000000UL) {
-		x_err(err, errlen, "bad rate '%s' (examples: 100/1h, 1000/1d)",
-		      s);
+		x_err(err, errlen, "bad rate '%s' (examples: 100/1h, 1000/1d,"
+		      " 5000/month)", s);
 		return -1;
 	}
 	s = end + 1;
 	if (*s == '\0') {
 		x_err(err, errlen, "rate '%s' has no period (examples: 100/1h,"
-		      " 1000/1d)", in);
+		      " 1000/1d, 5000/month)", in);
 		return -1;
+	}
+	if ((c = policyd_conf_calendar(s)) != POLICYD_CAL_NONE) {
+		out->max = n;
+		out->period = 0;
+		out->cal = c;
+		return 0;
 	}
 	if (*s >= '0' && *s <= '9') {
 		errno = 0;
@@ -150,13 +218,53 @@ policyd_conf_parse_rate(const char *s, struct policyd_rate *out,
 		if ((u = strchr(units, *s)) == NULL || s[1] != '\0'
 		    || p * mult[u - units] > 366L * 86400) {
 			x_err(err, errlen, "bad period in rate '%s' (units s,"
-			      " m, h, d, w; at most 366d)", in);
+			      " m, h, d, w; at most 366d; or day, month)", in);
 			return -1;
 		}
 		p *= mult[u - units];
 	}
 	out->max = n;
 	out->period = p;
+	return 0;
+}
+
+/* policyd_conf_parse_override - "N" or "N/PERIOD" from a directory */
+int
+policyd_conf_parse_override(const char *s, struct policyd_rate *out,
+			    int *has_period, char *err, size_t errlen)
+{
+	unsigned long n;
+	char *end;
+
+	*has_period = strchr(s, '/') != NULL;
+	if (*has_period)
+		return policyd_conf_parse_rate(s, out, err, errlen);
+	errno = 0;
+	if (*s < '0' || *s > '9' || (n = strtoul(s, &end, 10), errno)
+	    || *end != '\0' || n > 1000000000000UL) {
+		x_err(err, errlen, "'%.64s' is neither N nor N/PERIOD (examples:"
+		      " 500, 500/1h, 5000/day)", s);
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	out->max = n;
+	return 0;
+}
+
+/* policyd_conf_check_attr - an LDAP attribute description: a name
+ * (letters, digits, '-') or an OID; empty: none */
+static int
+policyd_conf_check_attr(const char *s, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return 0;
+	if (n > 64 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+			     "QRSTUVWXYZ0123456789-.") != n) {
+		x_err(err, errlen, "'%.64s' is not an LDAP attribute name", s);
+		return -1;
+	}
 	return 0;
 }
 
@@ -177,11 +285,12 @@ static cfg_opt_t policyd_limit_opts[] = {
 	CFG_INT("prefix_v6", 64, CFGF_NONE),
 	CFG_STR("unit", "messages", CFGF_NONE),
 	CFG_INT("rate", -1, CFGF_NONE),
-	CFG_INT_CB("period", 3600, CFGF_NONE, conf_cb_duration),
+	CFG_INT_CB("period", 3600, CFGF_NONE, policyd_conf_cb_period),
 	CFG_STR("action", "defer", CFGF_NONE),
 	CFG_STR("clients", "all", CFGF_NONE),
 	CFG_BOOL("dry_run", cfg_false, CFGF_NONE),
 	CFG_STR("prepend", "", CFGF_NONE),
+	CFG_STR("ldap_attribute", "", CFGF_NONE),
 	CFG_END()
 };
 
@@ -195,11 +304,20 @@ static cfg_opt_t policyd_opts[] = {
 	CFG_INT("client_ipv6_prefix", 64, CFGF_NONE),
 	CFG_STR("store_path", "", CFGF_NONE),
 	CFG_INT_CB("store_flush_interval", 1, CFGF_NONE, conf_cb_duration),
+	CFG_STR("calendar_time_zone", "UTC", CFGF_NONE),
 	CFG_STR("store_fail_action", "dunno", CFGF_NONE),
 	CFG_STR("store", "sqlite", CFGF_NONE),
 	CFG_STR("store_fallback", "fail_action", CFGF_NONE),
 	CFG_STR_LIST("exempt_networks", "{}", CFGF_NONE),
 	CFG_STR_LIST("exempt_sasl_users", "{}", CFGF_NONE),
+	CFG_STR("ldap_base", "", CFGF_NONE),
+	CFG_STR("ldap_scope", "sub", CFGF_NONE),
+	CFG_STR("ldap_filter", POLICYD_LDAP_FILTER, CFGF_NONE),
+	CFG_INT_CB("ldap_cache_ttl", 300, CFGF_NONE, conf_cb_duration),
+	CFG_INT_CB("ldap_negative_cache_ttl", 60, CFGF_NONE,
+		   conf_cb_duration),
+	CFG_INT("ldap_cache_size", 10000, CFGF_NONE),
+	CFG_INT("ldap_wait_ms", 1000, CFGF_NONE),
 	CFG_SEC("limit", policyd_limit_opts,
 		CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -217,12 +335,21 @@ static const struct conf_check policyd_checks[] = {
 	{ "client_ipv6_prefix", CONF_CHECK_RANGE, 16, 128, NULL, NULL },
 	{ "store_path", CONF_CHECK_PATH, 0, 0, NULL, NULL },
 	{ "store_flush_interval", CONF_CHECK_RANGE, 0, 60, NULL, NULL },
+	{ "calendar_time_zone", CONF_CHECK_FUNC, 0, 0, NULL,
+	  policyd_conf_zone_check },
 	{ "store_fail_action", CONF_CHECK_ENUM, 0, 0, policyd_fail_actions,
 	  NULL },
 	{ "store", CONF_CHECK_ENUM, 0, 0, policyd_stores, NULL },
 	{ "store_fallback", CONF_CHECK_ENUM, 0, 0, policyd_fallbacks, NULL },
 	{ "exempt_networks", CONF_CHECK_FUNC, 0, 0, NULL,
 	  policyd_conf_check_cidr },
+	{ "ldap_scope", CONF_CHECK_ENUM, 0, 0, policyd_ldap_scopes, NULL },
+	{ "ldap_filter", CONF_CHECK_FUNC, 0, 0, NULL, ldapc_filter_check },
+	/* at least a second: the request that waited uses the answer */
+	{ "ldap_cache_ttl", CONF_CHECK_RANGE, 1, 86400, NULL, NULL },
+	{ "ldap_negative_cache_ttl", CONF_CHECK_RANGE, 1, 86400, NULL, NULL },
+	{ "ldap_cache_size", CONF_CHECK_RANGE, 1, 10000000L, NULL, NULL },
+	{ "ldap_wait_ms", CONF_CHECK_RANGE, 1, 60000, NULL, NULL },
 	CONF_CHECK_END
 };
 
@@ -252,6 +379,7 @@ policyd_conf_load_limit(cfg_t *ls, struct policyd_limit_conf *l, char *err,
 {
 	const char *name = cfg_title(ls);
 	long rate = cfg_getint(ls, "rate"), period = cfg_getint(ls, "period");
+	char why[200];
 	int k, u, a, c;
 
 	if (*name == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz"
@@ -276,9 +404,10 @@ policyd_conf_load_limit(cfg_t *ls, struct policyd_limit_conf *l, char *err,
 		      ? "is not set" : "out of range");
 		return -1;
 	}
-	if (period < 1 || period > 366L * 86400) {
-		x_err(err, errlen, "limit '%s': period out of range (1s-366d)",
-		      name);
+	if (period != -(long)POLICYD_CAL_DAY && period != -(long)POLICYD_CAL_MONTH
+	    && (period < 1 || period > 366L * 86400)) {
+		x_err(err, errlen, "limit '%s': period out of range (1s-366d,"
+		      " or day, month)", name);
 		return -1;
 	}
 	if (cfg_getint(ls, "prefix_v4") < 8 || cfg_getint(ls, "prefix_v4") > 32
@@ -294,17 +423,35 @@ policyd_conf_load_limit(cfg_t *ls, struct policyd_limit_conf *l, char *err,
 		      " 200 bytes", name);
 		return -1;
 	}
+	if (policyd_conf_check_attr(cfg_getstr(ls, "ldap_attribute"), why,
+				    sizeof(why)) < 0) {
+		x_err(err, errlen, "limit '%s': ldap_attribute: %s", name, why);
+		return -1;
+	}
+	if (*cfg_getstr(ls, "ldap_attribute") && k != POLICYD_KEY_SASL_USER) {
+		x_err(err, errlen, "limit '%s': ldap_attribute needs key ="
+		      " sasl_user (the directory is asked about the SASL"
+		      " user)", name);
+		return -1;
+	}
 	l->name = x_strdup(name);
 	l->key = (enum policyd_key)k;
 	l->unit = (enum policyd_unit)u;
 	l->action = (enum policyd_action)a;
 	l->clients = (enum policyd_clients)c;
 	l->rate.max = (unsigned long)rate;
-	l->rate.period = period;
+	if (period < 0) {
+		l->rate.period = 0;
+		l->rate.cal = (enum policyd_calendar)-period;
+	} else {
+		l->rate.period = period;
+		l->rate.cal = POLICYD_CAL_NONE;
+	}
 	l->prefix_v4 = (int)cfg_getint(ls, "prefix_v4");
 	l->prefix_v6 = (int)cfg_getint(ls, "prefix_v6");
 	l->dry_run = cfg_getbool(ls, "dry_run") ? 1 : 0;
 	l->prepend = conf_strdup_opt(ls, "prepend");
+	l->ldap_attribute = conf_strdup_opt(ls, "ldap_attribute");
 	return 0;
 }
 
@@ -343,6 +490,8 @@ policyd_conf_limit_copy(struct policyd_limit_conf *to,
 	*to = *from;
 	to->name = x_strdup(from->name);
 	to->prepend = from->prepend ? x_strdup(from->prepend) : NULL;
+	to->ldap_attribute = from->ldap_attribute
+		? x_strdup(from->ldap_attribute) : NULL;
 }
 
 /* policyd_conf_has_limit - is name one of c's sub-sections? */
@@ -404,6 +553,7 @@ policyd_conf_limits_free(struct policyd_limit_conf **lp, size_t n)
 	for (i = 0; i < n; i++) {
 		x_free(&(*lp)[i].name);
 		x_free(&(*lp)[i].prepend);
+		x_free(&(*lp)[i].ldap_attribute);
 	}
 	x_free(lp);
 }
@@ -431,6 +581,7 @@ policyd_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->client_ipv6_prefix = (int)cfg_getint(sec, "client_ipv6_prefix");
 	c->store_path = conf_strdup_opt(sec, "store_path");
 	c->store_flush_interval = (int)cfg_getint(sec, "store_flush_interval");
+	c->calendar_time_zone = x_strdup(cfg_getstr(sec, "calendar_time_zone"));
 	fa = cfg_getstr(sec, "store_fail_action");
 	c->store_fail_action = strcmp(fa, "defer") == 0 ? POLICYD_FAIL_DEFER
 		: POLICYD_FAIL_DUNNO;
@@ -442,6 +593,13 @@ policyd_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 						  &c->nexempt_networks);
 	c->exempt_sasl_users = policyd_conf_strlist(sec, "exempt_sasl_users",
 						    &c->nexempt_sasl_users);
+	c->ldap_base = conf_strdup_opt(sec, "ldap_base");
+	c->ldap_scope = ldapc_scope_parse(cfg_getstr(sec, "ldap_scope"));
+	c->ldap_filter = x_strdup(cfg_getstr(sec, "ldap_filter"));
+	c->ldap_cache_ttl = cfg_getint(sec, "ldap_cache_ttl");
+	c->ldap_negative_cache_ttl = cfg_getint(sec, "ldap_negative_cache_ttl");
+	c->ldap_cache_size = cfg_getint(sec, "ldap_cache_size");
+	c->ldap_wait_ms = (int)cfg_getint(sec, "ldap_wait_ms");
 	n = cfg_size(sec, "limit");
 	c->limits = x_calloc(n + 1, sizeof(*c->limits));
 	for (i = 0; i < n; i++) {
@@ -449,7 +607,14 @@ policyd_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 							(unsigned)i),
 					    &c->limits[i], err, errlen) < 0)
 			return -1;
+		if (c->limits[i].ldap_attribute != NULL)
+			c->ldap_used = 1;
 		c->nlimits++;
+	}
+	if (c->ldap_used && c->ldap_base == NULL) {
+		x_err(err, errlen, "policyd: a limit has an ldap_attribute:"
+		      " ldap_base must be set");
+		return -1;
 	}
 	return 0;
 }
@@ -462,6 +627,9 @@ policyd_conf_release(void *out)
 
 	daemon_conf_release(&c->daemon);
 	x_free(&c->store_path);
+	x_free(&c->calendar_time_zone);
+	x_free(&c->ldap_base);
+	x_free(&c->ldap_filter);
 	policyd_conf_strlist_free(&c->exempt_networks, c->nexempt_networks);
 	policyd_conf_strlist_free(&c->exempt_sasl_users,
 				  c->nexempt_sasl_users);

@@ -11,7 +11,15 @@
  *
  *	Rates are written "N/PERIOD": "100/1h" is 100 per any hour, the
  *	period a duration (s, m, h, d, w; a bare number is seconds).  N = 0
- *	("0/1h", or just "0") switches the limit off.
+ *	("0/1h", or just "0") switches the limit off.  The period may also
+ *	be a calendar one, "day" or "month" ("1000/day"): a quota, counted
+ *	from the start of the day or month to its end in
+ *	calendar_time_zone (policyd-calendar.h), then counted afresh.
+ *
+ *	LDAP overrides: a limit with key = sasl_user may name an
+ *	ldap_attribute; the directory entry of the user (ldap_filter with
+ *	%s %u %d of the SASL user name, under ldap_base) then gives that
+ *	user's own rate, "N" or "N/PERIOD" (policyd-ldap.h).
  *
  *	Limits: besides the two built-in ones (client_message from
  *	client_message_limit, sasl_user_message from sasl_user_message_limit),
@@ -28,9 +36,17 @@
 #include "conf.h"
 #include "daemon.h"
 
+/* A period that is not a duration but a calendar one: a quota. */
+enum policyd_calendar {
+	POLICYD_CAL_NONE,	/* any window of the period (sliding) */
+	POLICYD_CAL_DAY,	/* from midnight to midnight */
+	POLICYD_CAL_MONTH,	/* from the 1st to the 1st */
+};
+
 struct policyd_rate {
 	unsigned long max;	/* N; 0: no limit */
-	long period;		/* P in seconds (> 0) */
+	long period;		/* P in seconds (> 0); 0 with a calendar */
+	enum policyd_calendar cal;
 };
 
 enum policyd_fail_action {
@@ -88,6 +104,7 @@ struct policyd_limit_conf {
 	enum policyd_clients clients;
 	int dry_run;			/* log what it would do, answer DUNNO */
 	char *prepend;			/* warn: a header (NULL: none) */
+	char *ldap_attribute;		/* the user's own rate (NULL: none) */
 };
 
 struct policyd_conf {
@@ -100,6 +117,8 @@ struct policyd_conf {
 	int client_ipv6_prefix;
 	char *store_path;		/* NULL: database.directory/policyd.db */
 	int store_flush_interval;	/* seconds; 0: write-through */
+	char *calendar_time_zone;	/* of day/month quotas: "UTC" or a
+					 * zone database name */
 	enum policyd_fail_action store_fail_action;
 	enum policyd_store_kind store;
 	enum policyd_fallback store_fallback;
@@ -111,11 +130,21 @@ struct policyd_conf {
 	size_t nexempt_networks;
 	char **exempt_sasl_users;
 	size_t nexempt_sasl_users;
+	/* LDAP overrides of limits with an ldap_attribute ([ldap]) */
+	char *ldap_base;
+	int ldap_scope;			/* enum ldapc_scope */
+	char *ldap_filter;		/* %s %u %d of the SASL user name */
+	long ldap_cache_ttl;		/* seconds */
+	long ldap_negative_cache_ttl;
+	long ldap_cache_size;		/* users remembered */
+	int ldap_wait_ms;		/* a request waits at most this */
+	int ldap_used;			/* some limit has an ldap_attribute */
 };
 
 extern const struct conf_section policyd_conf_section;
 
-/* policyd_conf_parse_rate - "100/1h" -> {100, 3600}; 0, or -1 + err */
+/* policyd_conf_parse_rate - "100/1h" -> {100, 3600}, "5/day" -> {5, 0,
+ * POLICYD_CAL_DAY}; 0, or -1 + err */
 int policyd_conf_parse_rate(const char *s, struct policyd_rate *out,
 			    char *err, size_t errlen);
 
@@ -132,6 +161,16 @@ void policyd_conf_limits_free(struct policyd_limit_conf **lp, size_t n);
  * address into family (4 or 6), 16 address bytes and bits; 0 or -1 */
 int policyd_conf_parse_cidr(const char *s, int *family, unsigned char *addr,
 			    int *bits, char *err, size_t errlen);
+
+/* policyd_conf_parse_override - a directory's rate for one user: "N"
+ * (the limit's own period: *has_period 0) or "N/PERIOD" as a rate;
+ * 0, or -1 + err */
+int policyd_conf_parse_override(const char *s, struct policyd_rate *out,
+				int *has_period, char *err, size_t errlen);
+
+/* policyd_conf_zone_check - "UTC", or the name of a file of the zone
+ * database (TZDIR, else /usr/share/zoneinfo); 0 or -1 + err */
+int policyd_conf_zone_check(const char *zone, char *err, size_t errlen);
 
 /* policyd_conf_action_name - "warn", "hold", "defer", "reject" */
 const char *policyd_conf_action_name(enum policyd_action a);

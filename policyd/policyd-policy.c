@@ -23,7 +23,9 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "policyd-calendar.h"
 #include "policyd-keys.h"
+#include "policyd-ldap.h"
 #include "policyd-policy.h"
 #include "policyd-table.h"
 #include "xalloc.h"
@@ -59,7 +61,6 @@ struct policyd_session {
 
 struct policy_limit {
 	struct policyd_limit_conf c;
-	struct policyd_limit lim;
 	char period[24];	/* "1h", for texts */
 	const char *prefix;	/* of store keys: "msg" or the name */
 	int lprefix;		/* "l:" before a name */
@@ -69,6 +70,9 @@ struct policy_limit {
 struct policy_hit {
 	const struct policy_limit *pl;
 	char key[300];		/* TAG:VALUE */
+	struct policyd_limit lim;	/* as applied */
+	char period[24];
+	int from_ldap;			/* the user's own rate */
 	struct policyd_limit_result r;
 };
 
@@ -81,9 +85,14 @@ struct policyd_policy {
 	struct policyd_exempt *exempt;
 	enum policyd_fail_action fail_action;
 	struct policyd_redis *redis;	/* NULL: the local store only */
+	struct policyd_ldap *ldap;	/* NULL: no directory */
+	int ldap_used;			/* a limit has an ldap_attribute */
 	enum policyd_fallback fallback;
 	int redis_down;			/* its last call failed */
 	int64_t now;			/* for the sweep callback */
+	int cal_utc;			/* quotas in UTC (else TZ's zone) */
+	int64_t calq[3][4];		/* by enum policyd_calendar: the
+					 * periods around the last now */
 	struct metric *m_requests;	/* state, action */
 	struct metric *m_hits;		/* limit */
 	struct metric *m_dry;		/* limit */
@@ -147,6 +156,13 @@ policyd_policy_set_redis(struct policyd_policy *pol, struct policyd_redis *rs)
 	metric_set(pol->m_redis_up, 1);
 }
 
+/* policyd_policy_set_ldap - per-user rates from the directory */
+void
+policyd_policy_set_ldap(struct policyd_policy *pol, struct policyd_ldap *ld)
+{
+	pol->ldap = ld;
+}
+
 /* policy_txn_free - free a transaction */
 static void
 policy_txn_free(void *v)
@@ -184,11 +200,15 @@ policyd_policy_free(struct policyd_policy **pp)
 	x_free(pp);
 }
 
-/* policy_period_text - 3600 -> "1h", 90 -> "90s" */
+/* policy_period_text - 3600 -> "1h", 90 -> "90s", a quota "day" */
 static void
-policy_period_text(long s, char *out, size_t len)
+policy_period_text(const struct policyd_rate *rate, char *out, size_t len)
 {
-	if (s % 86400 == 0)
+	long s = rate->period;
+
+	if (rate->cal != POLICYD_CAL_NONE)
+		snprintf(out, len, "%s", policyd_calendar_name(rate->cal));
+	else if (s % 86400 == 0)
 		snprintf(out, len, "%ldd", s / 86400);
 	else if (s % 3600 == 0)
 		snprintf(out, len, "%ldh", s / 3600);
@@ -209,6 +229,35 @@ policy_compat_prefix(const struct policyd_limit_conf *c)
 			&& c->key == POLICYD_KEY_SASL_USER));
 }
 
+/* policy_zone - the time zone of quotas (checked by the configuration;
+ * an unusable one, gone since, falls back to UTC) */
+static void
+policy_zone(struct policyd_policy *pol, const char *zone)
+{
+	char why[256];
+	int rc, k;
+
+	rc = policyd_calendar_set_zone(zone ? zone : "UTC", why, sizeof(why));
+	if (rc < 0)
+		msg_warn("policyd calendar_time_zone: %s; quotas use UTC", why);
+	pol->cal_utc = rc != 0;
+	for (k = 0; k < 3; k++)		/* recomputed at the next request */
+		pol->calq[k][1] = pol->calq[k][2] = 0;
+}
+
+/* policy_calendar - a quota's periods around now, cached until the
+ * period ends (mktime in a zone costs microseconds) */
+static void
+policy_calendar(struct policyd_policy *pol, enum policyd_calendar cal,
+		int64_t now, int64_t q[4])
+{
+	int64_t *c = pol->calq[cal];
+
+	if (now < c[1] || now >= c[2])
+		policyd_calendar_bounds(cal, pol->cal_utc, now, c);
+	memcpy(q, c, 4 * sizeof(*q));
+}
+
 /* policyd_policy_configure - copy what the decisions need */
 void
 policyd_policy_configure(struct policyd_policy *pol,
@@ -223,9 +272,7 @@ policyd_policy_configure(struct policyd_policy *pol,
 	for (i = 0; i < n; i++) {
 		pl = &pol->limits[i];
 		pl->c = pol->conf_limits[i];
-		pl->lim.max = pl->c.rate.max;
-		pl->lim.period_ms = (int64_t)pl->c.rate.period * 1000;
-		policy_period_text(pl->c.rate.period, pl->period,
+		policy_period_text(&pl->c.rate, pl->period,
 				   sizeof(pl->period));
 		pl->lprefix = !policy_compat_prefix(&pl->c);
 		pl->prefix = pl->lprefix ? pl->c.name : "msg";
@@ -235,6 +282,10 @@ policyd_policy_configure(struct policyd_policy *pol,
 	pol->exempt = policyd_exempt_new(c);
 	pol->fail_action = c->store_fail_action;
 	pol->fallback = c->store_fallback;
+	policy_zone(pol, c->calendar_time_zone);
+	pol->ldap_used = c->ldap_used;
+	if (pol->ldap != NULL)
+		policyd_ldap_configure(pol->ldap, c);
 }
 
 /* policy_mask - keep the first bits of an address */
@@ -311,16 +362,6 @@ policy_val(const struct policyd_req *req, enum policyd_attr a)
 	return req->v[a] != NULL ? req->v[a] : "";
 }
 
-/* policy_mono - a monotonic clock in seconds, for latencies */
-static double
-policy_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* policy_answer - format the reply and count it */
 static size_t
 policy_answer(struct policyd_policy *pol, const char *state,
@@ -363,7 +404,7 @@ policy_take(struct policyd_policy *pol, const char *qid, const char *key,
 	    int peek, struct policyd_limit_result *r, int *in_redis,
 	    char *why, size_t whylen)
 {
-	double t0 = policy_mono();
+	double t0 = metrics_clock();
 	int rc;
 
 	*in_redis = 0;
@@ -385,7 +426,7 @@ policy_take(struct policyd_policy *pol, const char *qid, const char *key,
 	rc = policyd_store_take(pol->store, key, lim, now, weight, peek, r,
 				why, whylen);
 out:
-	metric_observe(pol->m_store_seconds, policy_mono() - t0);
+	metric_observe(pol->m_store_seconds, metrics_clock() - t0);
 	return rc;
 }
 
@@ -398,8 +439,9 @@ policy_refund(struct policyd_policy *pol, const char *qid,
 	int64_t back;
 
 	if (t->redis)
-		back = policyd_redis_refund(pol->redis, t->key, t->at,
-					    t->weight, why, sizeof(why));
+		back = policyd_redis_refund(pol->redis, t->key, &t->lim,
+					    t->at, t->weight, why,
+					    sizeof(why));
 	else
 		back = policyd_store_refund(pol->store, t->key, &t->lim,
 					    t->at, t->weight, why,
@@ -523,6 +565,7 @@ struct policy_ctx {
 	size_t nhits;
 	int store_failed;		/* and store_fail_action = defer */
 	int store_errors;
+	const struct policyd_ldap_answer *ldap;	/* the user's entry */
 	char why[256];
 };
 
@@ -558,17 +601,51 @@ policy_weight(const struct policy_ctx *cx, const struct policy_limit *pl,
 	return 0;
 }
 
+/* policy_limit_for - limit pl as it applies to this request: its own
+ * rate, or the user's from the directory; 1 from the directory, 0 its
+ * own, -1 none (the directory's 0: no limit for that user) */
+static int
+policy_limit_for(struct policyd_policy *pol, const struct policy_ctx *cx,
+		 const struct policy_limit *pl, struct policyd_limit *lim,
+		 char *period, size_t periodlen)
+{
+	const struct policyd_ldap_rate *o = NULL;
+	struct policyd_rate rate = pl->c.rate;
+
+	if (pl->c.ldap_attribute != NULL && cx->ldap != NULL
+	    && (o = policyd_ldap_rate(cx->ldap, pl->c.ldap_attribute))
+	    != NULL) {
+		if (o->has_period)
+			rate = o->rate;
+		else
+			rate.max = o->rate.max;
+		if (rate.max == 0)
+			return -1;
+	}
+	memset(lim, 0, sizeof(*lim));
+	lim->max = rate.max;
+	lim->period_ms = (int64_t)rate.period * 1000;
+	if (rate.cal != POLICYD_CAL_NONE)
+		policy_calendar(pol, rate.cal, cx->now, lim->q);
+	if (o == NULL)
+		snprintf(period, periodlen, "%s", pl->period);
+	else
+		policy_period_text(&rate, period, periodlen);
+	return o != NULL;
+}
+
 /* policy_check_one - apply limit pl to key (TAG:VALUE) */
 static void
 policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
 		 const struct policy_limit *pl, const char *key)
 {
 	struct policyd_limit_result r;
+	struct policyd_limit lim;
 	struct policy_take *t;
 	struct policy_hit *h;
-	char skey[400];
+	char skey[400], period[24];
 	uint64_t w;
-	int peek, in_redis;
+	int peek, in_redis, from_ldap;
 
 	snprintf(skey, sizeof(skey), "%s%s:%s", pl->lprefix ? "l:" : "",
 		 pl->prefix, key);
@@ -576,7 +653,10 @@ policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
 		return;
 	if (!peek && cx->ntakes == POLICY_MAX_TAKES)
 		return;		/* (64 limits keyed per request: absurd) */
-	if (policy_take(pol, cx->qid, skey, &pl->lim, cx->now, w, peek, &r,
+	if ((from_ldap = policy_limit_for(pol, cx, pl, &lim, period,
+					  sizeof(period))) < 0)
+		return;
+	if (policy_take(pol, cx->qid, skey, &lim, cx->now, w, peek, &r,
 			&in_redis, cx->why, sizeof(cx->why)) < 0) {
 		metric_inc(pol->m_store_errors, pol->redis ? "redis" : "take");
 		cx->store_errors++;
@@ -594,20 +674,24 @@ policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
 			return;
 		t = &cx->takes[cx->ntakes++];
 		t->key = x_strdup(skey);
-		t->lim = pl->lim;
+		t->lim = lim;
 		t->at = r.at;
 		t->weight = w;
 		t->redis = in_redis;
 		qid_debug(cx->qid, "policyd action=dunno limit=%s key=%s"
-			  " used=%llu max=%llu state=%s", pl->c.name, key,
-			  (unsigned long long)(r.used + w),
-			  (unsigned long long)pl->lim.max, cx->state);
+			  " used=%llu max=%llu period=%s%s state=%s",
+			  pl->c.name, key, (unsigned long long)(r.used + w),
+			  (unsigned long long)lim.max, period,
+			  from_ldap ? " rate_from=ldap" : "", cx->state);
 		return;
 	}
 	cx->hits = x_realloc(cx->hits, (cx->nhits + 1) * sizeof(*cx->hits));
 	h = &cx->hits[cx->nhits++];
 	h->pl = pl;
 	snprintf(h->key, sizeof(h->key), "%s", key);
+	h->lim = lim;
+	snprintf(h->period, sizeof(h->period), "%s", period);
+	h->from_ldap = from_ldap;
 	h->r = r;
 }
 
@@ -655,17 +739,18 @@ policy_log_hit(struct policyd_policy *pol, const struct policy_ctx *cx,
 		metric_inc(pol->m_hits, pl->c.name);
 	qid_info(cx->qid, "policyd action=%s %slimit=%s key=%s used=%llu"
 		 " max=%llu period=%s retry=%lds state=%s client=%s[%s]"
-		 " sasl_username=%s sender=<%s> recipient=<%s>",
+		 " sasl_username=%s sender=<%s> recipient=<%s>%s",
 		 policyd_conf_action_name(pl->c.action),
 		 pl->c.dry_run ? "dry_run=yes " : "", pl->c.name, h->key,
 		 (unsigned long long)h->r.used,
-		 (unsigned long long)pl->lim.max, pl->period,
+		 (unsigned long long)h->lim.max, h->period,
 		 policyd_limit_retry_seconds(&h->r), cx->state,
 		 policy_val(req, POLICYD_A_CLIENT_NAME),
 		 policy_val(req, POLICYD_A_CLIENT_ADDRESS),
 		 policy_val(req, POLICYD_A_SASL_USERNAME),
 		 policy_val(req, POLICYD_A_SENDER),
-		 policy_val(req, POLICYD_A_RECIPIENT));
+		 policy_val(req, POLICYD_A_RECIPIENT),
+		 h->from_ldap ? " rate_from=ldap" : "");
 }
 
 /* policy_hit_text - the answer of one hit */
@@ -676,9 +761,10 @@ policy_hit_text(const struct policy_hit *h, char *out, size_t outlen)
 	char who[200], what[400];
 
 	policyd_keys_who(&pl->c, h->key, who, sizeof(who));
-	snprintf(what, sizeof(what), "%s rate limit exceeded for %s (%llu per"
-		 " %s)", policy_unit_text(pl->c.unit), who,
-		 (unsigned long long)pl->lim.max, pl->period);
+	snprintf(what, sizeof(what), "%s %s exceeded for %s (%llu per %s)",
+		 policy_unit_text(pl->c.unit),
+		 h->lim.period_ms == 0 ? "quota" : "rate limit", who,
+		 (unsigned long long)h->lim.max, h->period);
 	switch (pl->c.action) {
 	case POLICYD_ACTION_REJECT:
 		snprintf(out, outlen, "550 5.7.1 %s", what);
@@ -754,6 +840,24 @@ policy_commit(struct policyd_policy *pol, struct policy_ctx *cx,
 	}
 }
 
+/* policy_ldap - the SASL user's directory entry, when a limit needs it:
+ * cx->ldap set (or left NULL: none, or the defaults apply), or
+ * POLICYD_LDAP_WAIT */
+static int
+policy_ldap(struct policyd_policy *pol, struct policy_ctx *cx)
+{
+	const char *user = policy_val(cx->req, POLICYD_A_SASL_USERNAME);
+	int rc;
+
+	if (pol->ldap == NULL || !pol->ldap_used || !*user)
+		return POLICYD_LDAP_READY;
+	rc = policyd_ldap_get(pol->ldap, user, cx->now, &cx->ldap);
+	if (rc == POLICYD_LDAP_DEFAULT)
+		qid_debug(cx->qid, "policyd ldap user=%s: no answer, the"
+			  " limits' own rates apply", user);
+	return rc;
+}
+
 /* policy_check - every limit on a RCPT, DATA or END-OF-MESSAGE request */
 static size_t
 policy_check(struct policyd_policy *pol, struct policyd_session *sess,
@@ -775,6 +879,8 @@ policy_check(struct policyd_policy *pol, struct policyd_session *sess,
 			return policy_answer(pol, cx->state, "dunno", "DUNNO",
 					     reply, replylen);
 	}
+	if (policy_ldap(pol, cx) == POLICYD_LDAP_WAIT)
+		return 0;		/* nothing counted: asked again */
 	for (i = 0; i < pol->nlimits; i++)
 		policy_check_limit(pol, cx, &pol->limits[i]);
 	for (i = 0; i < cx->nhits; i++) {
@@ -897,17 +1003,19 @@ void
 policyd_policy_tick(struct policyd_policy *pol, int64_t now)
 {
 	char why[256];
-	double t0 = policy_mono();
+	double t0 = metrics_clock();
 
 	pol->now = now;
 	policyd_table_sweep(pol->txns, POLICY_TXN_SWEEP, policy_txn_old, pol);
+	if (pol->ldap != NULL)
+		policyd_ldap_tick(pol->ldap, now);
 	metric_set(pol->m_txns, (double)policyd_table_size(pol->txns));
 	if (policyd_store_tick(pol->store, now, why, sizeof(why)) < 0) {
 		metric_inc(pol->m_store_errors, "flush");
 		msg_warn("policyd store error during upkeep: %s (the changes"
 			 " are kept and written at the next tick)", why);
 	}
-	if (policy_mono() - t0 > 0.1)
+	if (metrics_clock() - t0 > 0.1)
 		msg_warn("policyd store upkeep took %.0f ms",
-			 (policy_mono() - t0) * 1000);
+			 (metrics_clock() - t0) * 1000);
 }

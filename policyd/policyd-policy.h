@@ -73,6 +73,13 @@
  *	Each refusal and failure is logged (queue id first, NOQUEUE before
  *	there is one) and counted in the metrics.
  *
+ *	LDAP overrides (policyd_policy_set_ldap): a limit with an
+ *	ldap_attribute takes the SASL user's own rate from the directory
+ *	entry ("N": its period, "N/PERIOD": both; 0: no limit for that
+ *	user).  A request whose user is not cached waits (decide answers
+ *	0, see below) until the answer is back or ldap_wait_ms has passed;
+ *	a directory that fails or is slow leaves the configured rates.
+ *
  *	reply gets the whole answer, "action=...\n\n".
  *--*/
 #ifndef ELEMTA_POLICYD_POLICY_H
@@ -97,6 +104,12 @@ void policyd_policy_free(struct policyd_policy **pp);
 void policyd_policy_set_redis(struct policyd_policy *pol,
 			      struct policyd_redis *rs);
 
+/* policyd_policy_set_ldap - users' own rates from the directory (not
+ * owned; configured by policyd_policy_configure) */
+struct policyd_ldap;
+void policyd_policy_set_ldap(struct policyd_policy *pol,
+			     struct policyd_ldap *ld);
+
 /* policyd_policy_configure - take limits and actions from c (copied) */
 void policyd_policy_configure(struct policyd_policy *pol,
 			      const struct policyd_conf *c);
@@ -116,7 +129,10 @@ void policyd_policy_session_end(struct policyd_policy *pol,
 				struct policyd_session **sp, int64_t now);
 
 /* policyd_policy_decide_session - policyd_policy_decide on a connection
- * (sess may be NULL: no refunds) */
+ * (sess may be NULL: no refunds); 0 when the answer waits for the
+ * directory (policyd-ldap.h): nothing was counted, and the same request
+ * is to be decided again once an answer is back (policyd_ldap_drain) or
+ * ldap_wait_ms has passed */
 size_t policyd_policy_decide_session(struct policyd_policy *pol,
 				     struct policyd_session *sess,
 				     const struct policyd_req *req,

@@ -115,10 +115,71 @@ const char policyd_redis_script[] =
 "end\n"
 "return {allowed, used, now, retry}\n";
 
-/* KEYS[1]: the log; ARGV: at (ms), weight.  Returns the weight given
- * back: from the first entry at or after "at" on, as policyd_limit_refund
- * does; an emptied log is deleted, otherwise its TTL is kept (at most a
- * little long: never too short). */
+/* A calendar quota (policyd_limit_take with period_ms 0).  KEYS[1]: the
+ * log; ARGV: max, weight, "take" or "peek", the node's q[0..3] (the
+ * periods around its time) and a clock (ms) that replaces TIME when
+ * given (tests).  Redis's time picks the period among the node's three:
+ * a node whose clock is a little off still counts in Redis's day.  The
+ * rest is policyd_limit_take's quota: entries of earlier periods go,
+ * the rest folds into one entry, "START:COUNT", which expires when its
+ * period ends. */
+const char policyd_redis_quota_script[] =
+"if redis.replicate_commands then pcall(redis.replicate_commands) end\n"
+"local max = tonumber(ARGV[1])\n"
+"local w = tonumber(ARGV[2])\n"
+"local take = ARGV[3] == 'take'\n"
+"local q = {tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]),\n"
+"           tonumber(ARGV[7])}\n"
+"local now\n"
+"if ARGV[8] then\n"
+"  now = tonumber(ARGV[8])\n"
+"else\n"
+"  local t = redis.call('TIME')\n"
+"  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+"end\n"
+"local ps, pe, pn = q[2], q[3], q[4]\n"
+"if now < q[2] then ps, pe, pn = q[1], q[2], q[3]\n"
+"elseif now >= q[3] then ps, pe, pn = q[3], q[4], q[4] end\n"
+"if max == 0 then return {1, 0, now, 0} end\n"
+"local at, used, n, dirty = ps, 0, 0, false\n"
+"local s = redis.call('GET', KEYS[1])\n"
+"if s then\n"
+"  for a, b in string.gmatch(s, '(%d+):(%d+)') do\n"
+"    n = n + 1\n"
+"    if tonumber(a) < ps then dirty = true\n"
+"    else at = tonumber(a); used = used + tonumber(b) end\n"
+"  end\n"
+"end\n"
+"if n > 1 then dirty = true end\n"
+"if at > now then now = at end\n"
+"local allowed, retry, count = 0, 0, used\n"
+"if w <= max and used <= max - w then\n"
+"  allowed = 1\n"
+"  if take and w > 0 then count = used + w; dirty = true end\n"
+"else\n"
+"  retry = pe - now\n"
+"  if retry < 1 then retry = 1 end\n"
+"end\n"
+"if dirty then\n"
+"  if count == 0 then\n"
+"    redis.call('DEL', KEYS[1])\n"
+"  else\n"
+"    local ttl = pe - now\n"
+"    if at >= pe then ttl = pn - now end\n"
+"    if ttl < 1 then ttl = 1 end\n"
+/* an injected clock does not move with Redis's: keep test keys a while */
+"    if ARGV[8] and ttl < 600000 then ttl = 600000 end\n"
+"    redis.call('SET', KEYS[1], string.format('%.0f:%.0f', at, count),\n"
+"               'PX', string.format('%.0f', ttl))\n"
+"  end\n"
+"end\n"
+"return {allowed, used, at, retry}\n";
+
+/* KEYS[1]: the log; ARGV: at (ms), weight, and "exact" for a quota.
+ * Returns the weight given back: from the first entry at or after "at"
+ * on, as policyd_limit_refund does (a quota: from the entry at exactly
+ * "at" only, as policyd_limit_refund_quota); an emptied log is deleted,
+ * otherwise its TTL is kept (at most a little long: never too short). */
 const char policyd_redis_refund_script[] =
 "local at = tonumber(ARGV[1])\n"
 "local w = tonumber(ARGV[2])\n"
@@ -130,7 +191,12 @@ const char policyd_redis_refund_script[] =
 "end\n"
 "local back, i = 0, 1\n"
 "while i <= n and ts[i] < at do i = i + 1 end\n"
-"while i <= n and back < w do\n"
+"local last = n\n"
+"if ARGV[3] == 'exact' then\n"
+"  if i > n or ts[i] ~= at then return 0 end\n"
+"  last = i\n"
+"end\n"
+"while i <= last and back < w do\n"
 "  local x = ws[i]\n"
 "  if x > w - back then x = w - back end\n"
 "  ws[i] = ws[i] - x; back = back + x; i = i + 1\n"
@@ -177,29 +243,17 @@ policyd_redis_key(const struct policyd_redis *rs, const char *key,
 	redis_client_key(rs->rc, "policyd:", key, out, outlen);
 }
 
-/* policyd_redis_take - one atomic check in Redis */
-int
-policyd_redis_take(struct policyd_redis *rs, const char *key,
-		   const struct policyd_limit *lim, int64_t clock,
-		   uint64_t weight, int peek, struct policyd_limit_result *r,
-		   char *err, size_t errlen)
+/* policyd_redis_run - run a limit script, read its {allowed, used, at,
+ * retry} into r; 0, or -1 with err */
+static int
+policyd_redis_run(struct policyd_redis *rs, const char *script,
+		  const char *rkey, int argc, const char *const *argv,
+		  struct policyd_limit_result *r, char *err, size_t errlen)
 {
-	char rkey[600], a_max[24], a_period[24], a_w[24], a_slots[8];
-	char a_clock[24];
-	const char *argv[6] = { a_max, a_period, a_w, peek ? "peek" : "take",
-				a_slots, a_clock };
 	struct redisReply *reply;
 	size_t i;
 
-	memset(r, 0, sizeof(*r));
-	policyd_redis_key(rs, key, rkey, sizeof(rkey));
-	snprintf(a_max, sizeof(a_max), "%" PRIu64, lim->max);
-	snprintf(a_period, sizeof(a_period), "%" PRId64, lim->period_ms);
-	snprintf(a_w, sizeof(a_w), "%" PRIu64, weight);
-	snprintf(a_slots, sizeof(a_slots), "%d", POLICYD_LIMIT_SLOTS);
-	snprintf(a_clock, sizeof(a_clock), "%" PRId64, clock);
-	if (redis_client_eval(rs->rc, policyd_redis_script, rkey,
-			      clock != 0 ? 6 : 5, argv, &reply, err,
+	if (redis_client_eval(rs->rc, script, rkey, argc, argv, &reply, err,
 			      errlen) < 0)
 		return -1;
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
@@ -223,6 +277,54 @@ policyd_redis_take(struct policyd_redis *rs, const char *key,
 	return 0;
 }
 
+/* policyd_redis_take_quota - one atomic quota check in Redis */
+static int
+policyd_redis_take_quota(struct policyd_redis *rs, const char *rkey,
+			 const struct policyd_limit *lim, int64_t clock,
+			 uint64_t weight, int peek,
+			 struct policyd_limit_result *r, char *err,
+			 size_t errlen)
+{
+	char a_max[24], a_w[24], a_q[4][24], a_clock[24];
+	const char *argv[8] = { a_max, a_w, peek ? "peek" : "take", a_q[0],
+				a_q[1], a_q[2], a_q[3], a_clock };
+	int i;
+
+	snprintf(a_max, sizeof(a_max), "%" PRIu64, lim->max);
+	snprintf(a_w, sizeof(a_w), "%" PRIu64, weight);
+	for (i = 0; i < 4; i++)
+		snprintf(a_q[i], sizeof(a_q[i]), "%" PRId64, lim->q[i]);
+	snprintf(a_clock, sizeof(a_clock), "%" PRId64, clock);
+	return policyd_redis_run(rs, policyd_redis_quota_script, rkey,
+				 clock != 0 ? 8 : 7, argv, r, err, errlen);
+}
+
+/* policyd_redis_take - one atomic check in Redis */
+int
+policyd_redis_take(struct policyd_redis *rs, const char *key,
+		   const struct policyd_limit *lim, int64_t clock,
+		   uint64_t weight, int peek, struct policyd_limit_result *r,
+		   char *err, size_t errlen)
+{
+	char rkey[600], a_max[24], a_period[24], a_w[24], a_slots[8];
+	char a_clock[24];
+	const char *argv[6] = { a_max, a_period, a_w, peek ? "peek" : "take",
+				a_slots, a_clock };
+
+	memset(r, 0, sizeof(*r));
+	policyd_redis_key(rs, key, rkey, sizeof(rkey));
+	if (lim->period_ms == 0)
+		return policyd_redis_take_quota(rs, rkey, lim, clock, weight,
+						peek, r, err, errlen);
+	snprintf(a_max, sizeof(a_max), "%" PRIu64, lim->max);
+	snprintf(a_period, sizeof(a_period), "%" PRId64, lim->period_ms);
+	snprintf(a_w, sizeof(a_w), "%" PRIu64, weight);
+	snprintf(a_slots, sizeof(a_slots), "%d", POLICYD_LIMIT_SLOTS);
+	snprintf(a_clock, sizeof(a_clock), "%" PRId64, clock);
+	return policyd_redis_run(rs, policyd_redis_script, rkey,
+				 clock != 0 ? 6 : 5, argv, r, err, errlen);
+}
+
 /* policyd_redis_stats - the client's counters */
 void
 policyd_redis_stats(const struct policyd_redis *rs, struct redis_stats *out)
@@ -232,19 +334,21 @@ policyd_redis_stats(const struct policyd_redis *rs, struct redis_stats *out)
 
 /* policyd_redis_refund - give weight back in Redis */
 int64_t
-policyd_redis_refund(struct policyd_redis *rs, const char *key, int64_t at,
+policyd_redis_refund(struct policyd_redis *rs, const char *key,
+		     const struct policyd_limit *lim, int64_t at,
 		     uint64_t weight, char *err, size_t errlen)
 {
 	char rkey[600], a_at[24], a_w[24];
-	const char *argv[2] = { a_at, a_w };
+	const char *argv[3] = { a_at, a_w, "exact" };
 	struct redisReply *reply;
 	int64_t back;
 
 	policyd_redis_key(rs, key, rkey, sizeof(rkey));
 	snprintf(a_at, sizeof(a_at), "%" PRId64, at);
 	snprintf(a_w, sizeof(a_w), "%" PRIu64, weight);
-	if (redis_client_eval(rs->rc, policyd_redis_refund_script, rkey, 2,
-			      argv, &reply, err, errlen) < 0)
+	if (redis_client_eval(rs->rc, policyd_redis_refund_script, rkey,
+			      lim->period_ms == 0 ? 3 : 2, argv, &reply, err,
+			      errlen) < 0)
 		return -1;
 	if (reply->type != REDIS_REPLY_INTEGER) {
 		redis_reply_free(&reply);

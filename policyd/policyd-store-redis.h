@@ -23,10 +23,17 @@
  *	The time is Redis's own (TIME), so the clocks of the nodes do not
  *	matter; a clock argument other than 0 replaces it, for tests only.
  *
+ *	A calendar quota (period_ms 0) is another script on the same kind
+ *	of key, policyd_redis_quota_script: the node sends the calendar
+ *	(the starts and ends of the periods around its time, from its time
+ *	zone: policyd-calendar.h) and Redis's TIME picks the period among
+ *	them, so the nodes' clocks still do not matter (within a period).
+ *	The value is one "START:COUNT" entry, expiring when its period
+ *	ends.
+ *
  *	The key is redis.key_prefix + "policyd:{" + key + "}": one key per
- *	script call, hash-tagged, so it works against Redis Cluster (a
- *	MOVED redirection is an error, though: point servers at the node
- *	that owns the keys, or at a cluster proxy).  The value is text,
+ *	script call, hash-tagged, so it works against Redis Cluster (whose
+ *	MOVED and ASK redirections lib/redis.c follows).  The value is text,
  *	"T:W T:W ..." (milliseconds, weight), readable with redis-cli.
  *
  *	Blocking: see redis.h (synchronous, command_timeout_ms at most).
@@ -57,13 +64,14 @@ int policyd_redis_take(struct policyd_redis *rs, const char *key,
 		       struct policyd_limit_result *r, char *err,
 		       size_t errlen);
 
-/* policyd_redis_refund - policyd_limit_refund on key's state in Redis
- * (one script, policyd_redis_refund_script; the key keeps its TTL); the
- * weight given back, or -1 with a message */
+/* policyd_redis_refund - policyd_limit_refund (a quota's: _refund_quota)
+ * on key's state in Redis (one script, policyd_redis_refund_script; the
+ * key keeps its TTL); the weight given back, or -1 with a message */
 extern const char policyd_redis_refund_script[];
+extern const char policyd_redis_quota_script[];
 int64_t policyd_redis_refund(struct policyd_redis *rs, const char *key,
-			     int64_t at, uint64_t weight, char *err,
-			     size_t errlen);
+			     const struct policyd_limit *lim, int64_t at,
+			     uint64_t weight, char *err, size_t errlen);
 
 /* policyd_redis_key - the Redis key of a limit key */
 void policyd_redis_key(const struct policyd_redis *rs, const char *key,

@@ -301,7 +301,9 @@ policyd_store_refund(struct policyd_store *s, const char *key,
 
 	if ((e = ps_get(s, key, err, errlen)) == NULL)
 		return -1;
-	back = policyd_limit_refund(&e->st, at, weight);
+	back = lim->period_ms == 0
+		? policyd_limit_refund_quota(&e->st, at, weight)
+		: policyd_limit_refund(&e->st, at, weight);
 	if (back > 0) {
 		e->expires = policyd_limit_expiry(lim, &e->st);
 		ps_dirty(s, e);

@@ -22,9 +22,17 @@
  *	Each connection has a policy session: when it closes, the
  *	transaction it was in the middle of is refunded (policyd-policy.h).
  *
- *	SIGHUP reloads the configuration: limits, prefixes, actions and
- *	the idle timeout apply at once; a new listen, store, store_path,
- *	store_flush_interval or [redis] section needs a restart.
+ *	SIGHUP reloads the configuration: limits, prefixes, actions, the
+ *	calendar_time_zone of quotas, the ldap_* options and the idle
+ *	timeout apply at once; a new listen, store, store_path,
+ *	store_flush_interval, [redis] or [ldap] section needs a restart.
+ *
+ *	LDAP overrides (policyd-ldap.h, which says why the searches run in
+ *	threads): a request that must wait for the directory is parked,
+ *	its connection not read meanwhile (the bytes after it are kept),
+ *	and decided again when answers come back through the directory's
+ *	pipe, or once ldap_wait_ms has passed (the poll timeout is cut to
+ *	that); every other connection is served in the meantime.
  *
  *	With store = redis, each check is one synchronous Redis call that
  *	blocks this loop for at most redis.command_timeout_ms (see
@@ -56,6 +64,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
+#include "ldapc.h"
+#include "policyd-ldap.h"
 #include "policyd-options.h"
 #include "policyd-policy.h"
 #include "policyd-proto.h"
@@ -76,6 +86,13 @@ struct policyd_conn {
 	int64_t active;		/* last read or write, monotonic ms */
 	char *out;		/* replies not yet written */
 	size_t outlen, outoff, outcap;
+	/* a request waiting for the directory (policyd-ldap.h): the
+	 * parser's, valid while nothing more is fed; what was read after
+	 * it waits in "in", and the connection is not read meanwhile */
+	const struct policyd_req *parked;
+	int64_t parked_at;	/* wall ms */
+	char *in;
+	size_t inlen;
 };
 
 struct policyd_server {
@@ -83,6 +100,9 @@ struct policyd_server {
 	struct policyd_policy *pol;
 	struct policyd_store *store;
 	struct policyd_redis *redis;	/* store = redis */
+	struct policyd_ldap *ldap;	/* a limit has an ldap_attribute */
+	int64_t ldap_wait_ms;
+	size_t nparked;
 	struct policyd_conn **conns;
 	size_t nconns;
 	int max_connections;
@@ -146,7 +166,13 @@ policyd_apply_conf(struct policyd_server *srv)
 	struct conf *c = conf_current();
 	const struct policyd_conf *pc = conf_get(c, &policyd_conf_section);
 
+	if (pc->ldap_used && srv->ldap == NULL)
+		msg_warn("policyd: a limit has an ldap_attribute, but the"
+			 " directory was not configured when elemta-policyd"
+			 " started ([ldap] uri): the limits' own rates apply"
+			 " until a restart");
 	policyd_policy_configure(srv->pol, pc);
+	srv->ldap_wait_ms = pc->ldap_wait_ms;
 	srv->idle_ms = (int64_t)pc->idle_timeout * 1000;
 	srv->max_connections = pc->max_connections;
 	conf_unref(&c);
@@ -199,6 +225,33 @@ policyd_open_redis(void)
 	return rs;
 }
 
+/* policyd_open_ldap - the directory client, when a limit needs it (its
+ * password file is read now, before privileges are dropped) */
+static struct policyd_ldap *
+policyd_open_ldap(int *workers)
+{
+	struct conf *c = conf_current();
+	const struct policyd_conf *pc = conf_get(c, &policyd_conf_section);
+	const struct ldapc_conf *lc = conf_get(c, &ldapc_conf_section);
+	struct policyd_ldap *ld = NULL;
+	char err[512];
+
+	if (pc->ldap_used) {
+		if (lc->uri == NULL)
+			msg_fatal("policyd: a limit has an ldap_attribute: the"
+				  " ldap section's uri must be set");
+		if ((ld = policyd_ldap_new(lc, err, sizeof(err))) == NULL)
+			msg_fatal("policyd: %s", err);
+		/* a worker per pooled connection (policyd-ldap.h) */
+		*workers = (int)lc->pool_size;
+		msg_info("rate overrides: ldap %s base \"%s\" filter %s (wait"
+			 " at most %d ms)", lc->uri, pc->ldap_base,
+			 pc->ldap_filter, pc->ldap_wait_ms);
+	}
+	conf_unref(&c);
+	return ld;
+}
+
 /* policyd_conn_close - close a connection and free it */
 static void
 policyd_conn_close(struct policyd_server *srv, size_t i, const char *reason)
@@ -210,6 +263,9 @@ policyd_conn_close(struct policyd_server *srv, size_t i, const char *reason)
 	close(cn->fd);
 	policyd_policy_session_end(srv->pol, &cn->sess, policyd_now());
 	policyd_proto_free(&cn->proto);
+	if (cn->parked != NULL)
+		srv->nparked--;
+	x_free(&cn->in);
 	x_free(&cn->out);
 	x_free(&cn);
 	srv->conns[i] = srv->conns[--srv->nconns];
@@ -298,16 +354,121 @@ policyd_flush_out(struct policyd_conn *cn)
 	return 0;
 }
 
+/* policyd_answer - decide req and queue the reply; 0 when it waits for
+ * the directory (the connection is parked) */
+static int
+policyd_answer(struct policyd_server *srv, struct policyd_conn *cn,
+	       const struct policyd_req *req)
+{
+	char reply[POLICYD_REPLY_MAX];
+	int64_t now = policyd_now();
+	size_t rlen;
+
+	rlen = policyd_policy_decide_session(srv->pol, cn->sess, req, now,
+					     reply, sizeof(reply));
+	if (rlen == 0) {
+		if (cn->parked == NULL) {
+			cn->parked = req;
+			srv->nparked++;
+			cn->parked_at = now;
+		} else if (now >= cn->parked_at + srv->ldap_wait_ms) {
+			/* waiting for a newer search (a reload forgot the
+			 * first): the wait starts again */
+			cn->parked_at = now;
+		}
+		return 0;
+	}
+	if (cn->parked != NULL) {
+		cn->parked = NULL;
+		srv->nparked--;
+	}
+	policyd_queue(cn, reply, rlen);
+	return 1;
+}
+
+/* policyd_feed - parse len bytes and answer the requests; at one that
+ * waits for the directory, keep the rest in cn->in.  0, or -1 (with
+ * *reason) when the connection must go */
+static int
+policyd_feed(struct policyd_server *srv, struct policyd_conn *cn,
+	     const char *buf, size_t len, const char **reason)
+{
+	const struct policyd_req *req;
+	char err[256], *rest;
+	size_t off = 0, used;
+	int rc;
+
+	while (off < len) {
+		rc = policyd_proto_feed(cn->proto, buf + off, len - off, &used,
+					&req, err, sizeof(err));
+		if (rc == POLICYD_PROTO_ERROR) {
+			metric_inc(srv->m_proto_errors);
+			msg_warn("policyd client=%s malformed request: %s;"
+				 " closing this connection", cn->peer, err);
+			*reason = "malformed";
+			return -1;
+		}
+		off += used;
+		if (rc == POLICYD_PROTO_DONE && !policyd_answer(srv, cn, req)) {
+			rest = x_malloc(len - off + 1);
+			memcpy(rest, buf + off, len - off);
+			x_free(&cn->in);
+			cn->in = rest;
+			cn->inlen = len - off;
+			break;
+		}
+	}
+	if (policyd_flush_out(cn) < 0) {
+		*reason = "write_error";
+		return -1;
+	}
+	return 0;
+}
+
+/* policyd_resume - decide a parked request again; when answered, go on
+ * with what was read after it.  0, or -1 with *reason */
+static int
+policyd_resume(struct policyd_server *srv, struct policyd_conn *cn,
+	       const char **reason)
+{
+	char *in;
+	size_t inlen;
+	int rc;
+
+	if (!policyd_answer(srv, cn, cn->parked))
+		return 0;
+	in = cn->in;
+	inlen = cn->inlen;
+	cn->in = NULL;
+	cn->inlen = 0;
+	rc = policyd_feed(srv, cn, in ? in : "", inlen, reason);
+	x_free(&in);
+	return rc;
+}
+
+/* policyd_resume_all - decide again what waits for the directory */
+static void
+policyd_resume_all(struct policyd_server *srv)
+{
+	const char *reason;
+	size_t i;
+
+	for (i = srv->nconns; srv->nparked > 0 && i-- > 0;) {
+		if (srv->conns[i]->parked == NULL)
+			continue;
+		reason = NULL;
+		if (policyd_resume(srv, srv->conns[i], &reason) < 0)
+			policyd_conn_close(srv, i, reason);
+	}
+}
+
 /* policyd_read - read and answer; 0, or -1 when the connection must go */
 static int
 policyd_read(struct policyd_server *srv, struct policyd_conn *cn,
 	     const char **reason)
 {
-	char buf[POLICYD_READ_SIZE], reply[POLICYD_REPLY_MAX], err[256];
-	const struct policyd_req *req;
-	size_t off = 0, used, rlen;
+	char buf[POLICYD_READ_SIZE];
 	ssize_t n;
-	int rc;
 
 	n = read(cn->fd, buf, sizeof(buf));
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
@@ -326,31 +487,7 @@ policyd_read(struct policyd_server *srv, struct policyd_conn *cn,
 		return -1;
 	}
 	cn->active = policyd_mono();
-	while (off < (size_t)n) {
-		rc = policyd_proto_feed(cn->proto, buf + off, (size_t)n - off,
-					&used, &req, err, sizeof(err));
-		if (rc == POLICYD_PROTO_ERROR) {
-			metric_inc(srv->m_proto_errors);
-			msg_warn("policyd client=%s malformed request: %s;"
-				 " closing this connection", cn->peer, err);
-			*reason = "malformed";
-			return -1;
-		}
-		off += used;
-		if (rc == POLICYD_PROTO_DONE) {
-			rlen = policyd_policy_decide_session(srv->pol,
-							     cn->sess, req,
-							     policyd_now(),
-							     reply,
-							     sizeof(reply));
-			policyd_queue(cn, reply, rlen);
-		}
-	}
-	if (policyd_flush_out(cn) < 0) {
-		*reason = "write_error";
-		return -1;
-	}
-	return 0;
+	return policyd_feed(srv, cn, buf, (size_t)n, reason);
 }
 
 /* policyd_expire_idle - close connections idle for idle_timeout */
@@ -371,6 +508,24 @@ policyd_expire_idle(struct policyd_server *srv, int64_t mono)
 	}
 }
 
+/* policyd_poll_timeout - ms to sleep at most: a second, or until the
+ * first parked request stops waiting for the directory */
+static int
+policyd_poll_timeout(const struct policyd_server *srv)
+{
+	int64_t first = INT64_MAX, left;
+	size_t i;
+
+	for (i = 0; srv->nparked > 0 && i < srv->nconns; i++)
+		if (srv->conns[i]->parked != NULL
+		    && srv->conns[i]->parked_at < first)
+			first = srv->conns[i]->parked_at;
+	if (first == INT64_MAX)
+		return 1000;
+	left = first + srv->ldap_wait_ms - policyd_now();
+	return left <= 0 ? 0 : left >= 1000 ? 1000 : (int)left + 1;
+}
+
 /* policyd_serve - the event loop, until SIGTERM */
 static void
 policyd_serve(struct policyd_server *srv)
@@ -383,7 +538,7 @@ policyd_serve(struct policyd_server *srv)
 
 	while (running) {
 		n = srv->nconns;
-		if (npfd < n + 2) {
+		if (npfd < n + 3) {
 			npfd = n + 64;
 			pfd = x_realloc(pfd, npfd * sizeof(*pfd));
 		}
@@ -391,17 +546,22 @@ policyd_serve(struct policyd_server *srv)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = srv->rt.listen_fd;
 		pfd[1].events = POLLIN;
+		/* the directory's answers (-1: poll ignores it) */
+		pfd[n + 2].fd = srv->ldap ? policyd_ldap_fd(srv->ldap) : -1;
+		pfd[n + 2].events = POLLIN;
+		pfd[n + 2].revents = 0;
 		for (i = 0; i < n; i++) {
 			struct policyd_conn *cn = srv->conns[i];
 
 			pfd[i + 2].fd = cn->fd;
 			pfd[i + 2].events = 0;
-			if (cn->outlen - cn->outoff < POLICYD_OUT_MAX)
+			if (cn->outlen - cn->outoff < POLICYD_OUT_MAX
+			    && cn->parked == NULL)
 				pfd[i + 2].events |= POLLIN;
 			if (cn->outlen > cn->outoff)
 				pfd[i + 2].events |= POLLOUT;
 		}
-		rc = poll(pfd, n + 2, 1000);
+		rc = poll(pfd, n + 3, policyd_poll_timeout(srv));
 		if (rc < 0 && errno != EINTR)
 			msg_fatal("poll: %m");
 		if (rc > 0 && (pfd[0].revents & POLLIN)) {
@@ -424,6 +584,8 @@ policyd_serve(struct policyd_server *srv)
 			reason = NULL;
 			if ((re & POLLOUT) && policyd_flush_out(cn) < 0)
 				reason = "write_error";
+			else if (cn->parked != NULL && (re & (POLLHUP | POLLERR)))
+				reason = "hangup_waiting";	/* not read */
 			else if (re & (POLLIN | POLLHUP | POLLERR))
 				policyd_read(srv, cn, &reason);
 			if (reason != NULL)
@@ -431,6 +593,11 @@ policyd_serve(struct policyd_server *srv)
 		}
 		if (rc > 0 && (pfd[1].revents & POLLIN))
 			policyd_accept(srv);
+		/* after the loop over pfd: a close reorders srv->conns */
+		if (rc > 0 && (pfd[n + 2].revents & POLLIN))
+			policyd_ldap_drain(srv->ldap, policyd_now());
+		if (srv->nparked > 0)
+			policyd_resume_all(srv);
 		mono = policyd_mono();
 		if (mono >= next_tick) {
 			next_tick = mono + 1000;
@@ -447,12 +614,14 @@ main(int argc, char **argv)
 {
 	struct policyd_server srv;
 	char err[256];
+	int workers = 1;
 
 	memset(&srv, 0, sizeof(srv));
 	runtime_init(&srv.rt, "elemta-policyd", argc, argv,
 		     &policyd_conf_section,
 		     offsetof(struct policyd_conf, daemon), NULL);
 	runtime_listen(&srv.rt);
+	srv.ldap = policyd_open_ldap(&workers);
 	runtime_start(&srv.rt);
 	if (fcntl(srv.rt.listen_fd, F_SETFL,
 		  fcntl(srv.rt.listen_fd, F_GETFL) | O_NONBLOCK) < 0)
@@ -461,6 +630,12 @@ main(int argc, char **argv)
 	srv.pol = policyd_policy_new(srv.store);
 	if ((srv.redis = policyd_open_redis()) != NULL)
 		policyd_policy_set_redis(srv.pol, srv.redis);
+	if (srv.ldap != NULL) {
+		if (policyd_ldap_start(srv.ldap, workers, err,
+				       sizeof(err)) < 0)
+			msg_fatal("policyd: %s", err);
+		policyd_policy_set_ldap(srv.pol, srv.ldap);
+	}
 	srv.m_conns = metrics_gauge("elemta_policyd_connections",
 				    "Client connections open", NULL);
 	srv.m_accepted = metrics_counter("elemta_policyd_connections_total",
@@ -483,6 +658,7 @@ main(int argc, char **argv)
 	policyd_policy_free(&srv.pol);
 	policyd_store_close(&srv.store);
 	policyd_redis_free(&srv.redis);
+	policyd_ldap_free(&srv.ldap);
 	msg_info("elemta-policyd stopped");
 	runtime_finish(&srv.rt);
 	return 0;

@@ -11,7 +11,9 @@
  *	abandoned transactions (new instance, connection closed, but not a
  *	Postfix reconnecting mid-transaction), the action ladder with its
  *	texts, dry_run, and exemptions that a recipient or a sender address
- *	can never trigger.  On a real SQLite store, with injected time.
+ *	can never trigger; calendar quotas (per day, per month, in UTC and
+ *	in another time zone) with their answers and retry times.  On a
+ *	real SQLite store, with injected time.
  *--*/
 #include "config.h"
 
@@ -107,13 +109,35 @@ load(const char *text, char **errors)
 	return conf_load(elemta_sections, write_conf(text), NULL, 0, errors);
 }
 
+/* A configuration that must be refused, and the error it must give. */
+struct bad_conf {
+	const char *text, *want;
+};
+
+/* refused - each of n bad configurations is refused with its error */
+static void
+refused(const char *what, const struct bad_conf *bad, size_t n)
+{
+	struct conf *c;
+	char *errors;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		errors = NULL;
+		c = load(bad[i].text, &errors);
+		ok(c == NULL, "bad %s %zu refused", what, i);
+		like_str(errors ? errors : "", bad[i].want, "error %zu says"
+			 " so", i);
+		conf_unref(&c);
+		x_free(&errors);
+	}
+}
+
 /* test_conf - sub-sections, built-ins, errors */
 static void
 test_conf(void)
 {
-	static const struct {
-		const char *text, *want;
-	} bad[] = {
+	static const struct bad_conf bad[] = {
 		{ "policyd { limit a { key = nobody\nrate = 1 } }",
 		  "limit 'a': key: unknown value 'nobody' (client_ip," },
 		{ "policyd { limit a { unit = kg\nrate = 1 } }",
@@ -134,6 +158,19 @@ test_conf(void)
 		  "elemta.conf:2: option 'exempt_networks': bad prefix" },
 		{ "policyd {\nexempt_networks = {\"bogus\"} }",
 		  "bad network 'bogus'" },
+		{ "policyd { ldap_base = \"dc=x\"\nlimit a { rate = 1\n"
+		  "ldap_attribute = \"mailRateLimit\" } }",
+		  "limit 'a': ldap_attribute needs key = sasl_user" },
+		{ "policyd { limit a { key = sasl_user\nrate = 1\n"
+		  "ldap_attribute = \"mailRateLimit\" } }",
+		  "a limit has an ldap_attribute: ldap_base must be set" },
+		{ "policyd { ldap_base = \"dc=x\"\nlimit a { key = sasl_user\n"
+		  "rate = 1\nldap_attribute = \"a b\" } }",
+		  "limit 'a': ldap_attribute: 'a b' is not an LDAP attribute" },
+		{ "policyd {\nldap_filter = \"uid=%s\" }",
+		  "elemta.conf:2: option 'ldap_filter': filter 'uid=%s' does"
+		  " not start with '('" },
+		{ "policyd {\nldap_wait_ms = 0 }", "ldap_wait_ms" },
 	};
 	const struct policyd_conf *pc;
 	struct policyd_limit_conf *l;
@@ -191,15 +228,7 @@ test_conf(void)
 	policyd_conf_limits_free(&l, n);
 	conf_unref(&c);
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		errors = NULL;
-		c = load(bad[i].text, &errors);
-		ok(c == NULL, "bad configuration %zu refused", i);
-		like_str(errors ? errors : "", bad[i].want, "error %zu says"
-			 " so", i);
-		conf_unref(&c);
-		x_free(&errors);
-	}
+	refused("configuration", bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 /* test_keys - the key of each kind of limit */
@@ -596,6 +625,73 @@ test_exempt(void)
 	teardown(&pol, &s, &c);
 }
 
+/* test_quota - calendar quotas: configuration, answers, the time zone */
+static void
+test_quota(void)
+{
+	static const struct bad_conf bad[] = {
+		{ "policyd { limit a { rate = 1\nperiod = fortnight } }",
+		  "option 'period': bad duration 'fortnight'" },
+		{ "policyd {\ncalendar_time_zone = \"Mars/Olympus\" }",
+		  "elemta.conf:2: option 'calendar_time_zone': unknown time"
+		  " zone 'Mars/Olympus'" },
+		{ "policyd { sasl_user_message_limit = \"5/week\" }",
+		  "bad period in rate '5/week'" },
+	};
+	/* T0 is 2023-11-14 22:13:20 UTC: 6400 s to midnight UTC; in
+	 * Tokyo (UTC+9, no summer time) 07:13:20 on the 15th, 60400 s */
+	const int64_t mid = T0 + 6400 * 1000LL;
+	const int64_t dec1 = mid + 16 * 86400 * 1000LL;
+	struct policyd_store *s;
+	struct conf *c;
+	struct policyd_policy *pol;
+
+	refused("quota configuration", bad, sizeof(bad) / sizeof(bad[0]));
+	pol = setup("policyd { client_message_limit = 0\n"
+		    "sasl_user_message_limit = \"2/day\"\n"
+		    "limit monthly { key = sender_domain\nrate = 3\n"
+		    "period = month\naction = reject } }", &s, &c);
+#define QU(t, inst, user, from) ask(pol, NULL, (t), "RCPT", \
+	A("instance=" inst, "client_address=192.0.2.60", \
+	  "sasl_username=" user, "sender=" from))
+	is_str(QU(T0, "q1", "alice", "a@q.test"), "DUNNO", "alice 1 of 2");
+	is_str(QU(T0, "q2", "alice", "a@q.test"), "DUNNO", "alice 2 of 2");
+	is_str(QU(T0 + 1, "q3", "alice", "a@q.test"),
+	       "450 4.7.1 Message quota exceeded for user alice (2 per day),"
+	       " try again in 6400 s", "the 3rd waits for midnight UTC");
+	like_str(lastlog, "limit=sasl_user_message key=user:alice used=2 "
+		 "max=2 period=day retry=6400s", "logged with period=day");
+	is_str(QU(mid - 1, "q4", "alice", "a@q.test"),
+	       "450 4.7.1 Message quota exceeded for user alice (2 per day),"
+	       " try again in 1 s", "23:59:59.999: 1 s");
+	is_str(QU(mid, "q5", "alice", "a@q.test"), "DUNNO",
+	       "00:00:00.000: a new day (and the monthly 3 of 3)");
+	is_str(QU(mid, "q6", "bob", "b@q.test"),
+	       "550 5.7.1 Message quota exceeded for sender domain q.test (3"
+	       " per month)", "a monthly quota, rejecting");
+	is_str(QU(dec1 - 1, "q7", "bob", "b@q.test"),
+	       "550 5.7.1 Message quota exceeded for sender domain q.test (3"
+	       " per month)", "still on November 30th, 23:59:59.999");
+	is_str(QU(dec1, "q8", "bob", "b@q.test"), "DUNNO",
+	       "December 1st, 00:00 UTC: counted afresh");
+	teardown(&pol, &s, &c);
+
+	pol = setup("policyd { client_message_limit = 0\n"
+		    "calendar_time_zone = \"Asia/Tokyo\"\n"
+		    "sasl_user_message_limit = \"1/day\" }", &s, &c);
+	is_str(QU(T0, "z1", "carol", "c@q.test"), "DUNNO", "Tokyo: 1 of 1");
+	is_str(QU(T0, "z2", "carol", "c@q.test"),
+	       "450 4.7.1 Message quota exceeded for user carol (1 per day),"
+	       " try again in 60400 s", "the reset is Tokyo's midnight");
+	is_str(QU(mid, "z3", "carol", "c@q.test"),
+	       "450 4.7.1 Message quota exceeded for user carol (1 per day),"
+	       " try again in 54000 s", "UTC's midnight is no reset there");
+	is_str(QU(T0 + 60400 * 1000LL, "z4", "carol", "c@q.test"), "DUNNO",
+	       "Tokyo's is");
+	teardown(&pol, &s, &c);
+#undef QU
+}
+
 /* main - run the groups in a temporary directory */
 int
 main(void)
@@ -614,6 +710,7 @@ main(void)
 	test_refunds();
 	test_ladder();
 	test_exempt();
+	test_quota();
 	cmd = x_asprintf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		diag("could not remove %s", tmpdir);

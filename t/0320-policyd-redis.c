@@ -8,12 +8,18 @@
  *	section and the policyd store options, a client whose server is
  *	down (fails, then fails fast during the back-off).
  *
+ *	Redis Cluster's hash slots, against the values of CLUSTER KEYSLOT.
+ *	With ELEMTA_TEST_REDIS_CLUSTER=HOST:PORT, one node of a cluster
+ *	(t/0325-policyd-redis-cluster.t): keys over all the nodes, MOVED
+ *	followed and learnt.
+ *
  *	With ELEMTA_TEST_REDIS=HOST:PORT (t/0321-policyd-redis-script.t
  *	starts a private redis-server): the Lua script and
  *	policyd_limit_take() run the same random traffic (bursts, the same
  *	millisecond, clock steps backwards, weights, peeks, the log full
  *	and merging) with an injected clock, and every answer, the stored
- *	log and its TTL must agree.
+ *	log and its TTL must agree; the same for calendar quotas (days and
+ *	months, refunds included), whose period Redis's clock picks.
  *--*/
 #include "config.h"
 
@@ -26,6 +32,7 @@
 #include <hiredis/hiredis.h>
 
 #include "conf.h"
+#include "policyd-calendar.h"
 #include "policyd-limit.h"
 #include "policyd-options.h"
 #include "policyd-store-redis.h"
@@ -65,6 +72,81 @@ test_servers(void)
 		is_int(redis_server_check(t[i].s, err, sizeof(err)) == 0,
 		       t[i].ok, "server '%s' %s", t[i].s,
 		       t[i].ok ? "accepted" : "refused");
+}
+
+/* test_slots - Redis Cluster hash slots (the values CLUSTER KEYSLOT of
+ * redis-server 7.0 gives) */
+static void
+test_slots(void)
+{
+	static const struct {
+		const char *key;
+		unsigned slot;
+	} t[] = {
+		{ "123456789", 12739 },		/* CRC16/XMODEM 0x31C3 */
+		{ "foo", 12182 }, { "bar", 5061 }, { "", 0 }, { "{", 4092 },
+		{ "{user1000}.following", 3443 },
+		{ "{user1000}.followers", 3443 },
+		{ "foo{}{bar}", 8363 },		/* empty tag: the whole key */
+		{ "foo{{bar}}zap", 4015 },	/* the tag is "{bar" */
+		{ "foo{bar}{zap}", 5061 },	/* the first tag: "bar" */
+		{ "elemta:policyd:{msg:ip:192.0.2.10}", 3442 },
+		{ "msg:ip:192.0.2.10", 3442 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		is_int(redis_key_slot(t[i].key), t[i].slot, "slot of '%s'",
+		       t[i].key);
+}
+
+/* test_cluster - a real cluster, started at one node: MOVED is followed
+ * and learnt (ASK and resharding: t/0325-policyd-redis-cluster.t) */
+static void
+test_cluster(const char *server)
+{
+	char *servers[] = { (char *)server, NULL };
+	struct redis_conf c = { servers, 1, NULL, 0, 1000, 2000,
+				(char *)"t0320c:" };
+	struct policyd_limit lim = { 1, 3600000 };
+	struct policyd_limit_result r;
+	struct policyd_redis *rs = policyd_redis_new(&c);
+	struct redis_stats st;
+	unsigned long moved;
+	char key[64], err[256];
+	int i, pass = 0, refused = 0, bad = 0;
+
+	for (i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "msg:ip:198.51.100.%d:%d", i % 256,
+			 i);
+		if (policyd_redis_take(rs, key, &lim, 0, 1, 0, &r, err,
+				       sizeof(err)) < 0) {
+			if (bad++ == 0)
+				diag("%s: %s", key, err);
+		} else if (r.allowed) {
+			pass++;
+		}
+	}
+	is_int(pass, 200, "200 keys over the cluster, 1 each: all pass");
+	is_int(bad, 0, "no call failed");
+	policyd_redis_stats(rs, &st);
+	ok(st.moved > 100 && st.moved <= 200, "MOVED followed (%lu: the"
+	   " keys on the other nodes)", st.moved);
+	moved = st.moved;
+	for (i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "msg:ip:198.51.100.%d:%d", i % 256,
+			 i);
+		if (policyd_redis_take(rs, key, &lim, 0, 1, 0, &r, err,
+				       sizeof(err)) == 0 && !r.allowed)
+			refused++;
+	}
+	is_int(refused, 200, "again: all 200 refused (each key was read back"
+	       " where it was written)");
+	policyd_redis_stats(rs, &st);
+	is_int((long long)(st.moved - moved), 0, "with no MOVED: the slots"
+	       " were learnt");
+	ok(st.connects >= 3, "a connection per node (%lu)", st.connects);
+	policyd_redis_free(&rs);
 }
 
 /* load - a snapshot of the whole schema with overrides; NULL + diag */
@@ -194,6 +276,50 @@ state_text(const struct policyd_limit_state *st, char *out, size_t len)
 					st->e[i].t, st->e[i].w);
 }
 
+/* agree - do the C and Lua answers of op i agree?  (at is compared
+ * when admitted, or always with all_at) */
+static int
+agree(const struct policyd_limit_result *a, const struct policyd_limit_result *b,
+      int all_at, unsigned seed, int i, int64_t now, uint64_t w, int peek)
+{
+	if (a->allowed == b->allowed && a->used == b->used
+	    && ((!a->allowed && !all_at) || a->at == b->at)
+	    && (a->allowed || a->retry_ms == b->retry_ms))
+		return 1;
+	diag("seed %u op %d now %" PRId64 " w %" PRIu64 " peek %d: C"
+	     " allowed=%d used=%" PRIu64 " at=%" PRId64 " retry=%" PRId64
+	     ", Lua allowed=%d used=%" PRIu64 " at=%" PRId64 " retry=%"
+	     PRId64, seed, i, now, w, peek, a->allowed, a->used, a->at,
+	     a->retry_ms, b->allowed, b->used, b->at, b->retry_ms);
+	return 0;
+}
+
+/* stored_agree - does Redis hold st at rkey?  0 yes, 1 no, -1 error */
+static int
+stored_agree(struct redis_client *cl, const char *rkey,
+	     const struct policyd_limit_state *st, unsigned seed, int i)
+{
+	struct redisReply *rep;
+	const char *av[2] = { "GET", rkey };
+	char want[2048], err[256];
+	int bad = 0;
+
+	state_text(st, want, sizeof(want));
+	if (redis_client_command(cl, 2, av, &rep, err, sizeof(err)) < 0) {
+		diag("GET: %s", err);
+		return -1;
+	}
+	if (strcmp(rep->type == REDIS_REPLY_STRING ? rep->str : "",
+		   want) != 0) {
+		diag("seed %u op %d: C log \"%s\", Redis \"%s\"", seed, i,
+		     want, rep->type == REDIS_REPLY_STRING ? rep->str
+		     : "(nil)");
+		bad = 1;
+	}
+	redis_reply_free(&rep);
+	return bad;
+}
+
 /* compare_run - one random run of n ops; 0 if all agreed */
 static int
 compare_run(struct policyd_redis *rs, struct redis_client *cl,
@@ -202,11 +328,9 @@ compare_run(struct policyd_redis *rs, struct redis_client *cl,
 {
 	struct policyd_limit_state st = { 0 };
 	struct policyd_limit_result a, b;
-	struct redisReply *rep;
-	const char *av[2];
-	char key[64], rkey[256], want[2048], err[256];
+	char key[64], rkey[256], err[256];
 	int64_t now = 1000000;
-	int i, peek, bad = 0;
+	int i, peek, rc, bad = 0;
 	uint64_t w;
 
 	snprintf(key, sizeof(key), "cmp:%u", seed);
@@ -230,15 +354,7 @@ compare_run(struct policyd_redis *rs, struct redis_client *cl,
 			diag("op %d: %s", i, err);
 			return -1;
 		}
-		if (a.allowed != b.allowed || a.used != b.used
-		    || (a.allowed && a.at != b.at)
-		    || (!a.allowed && a.retry_ms != b.retry_ms)) {
-			diag("seed %u op %d now %" PRId64 " w %" PRIu64
-			     " peek %d: C allowed=%d used=%" PRIu64 " at=%"
-			     PRId64 " retry=%" PRId64 ", Lua allowed=%d used=%"
-			     PRIu64 " at=%" PRId64 " retry=%" PRId64, seed, i,
-			     now, w, peek, a.allowed, a.used, a.at, a.retry_ms,
-			     b.allowed, b.used, b.at, b.retry_ms);
+		if (!agree(&a, &b, 0, seed, i, now, w, peek)) {
 			bad = 1;
 			break;
 		}
@@ -247,24 +363,158 @@ compare_run(struct policyd_redis *rs, struct redis_client *cl,
 		/* after a take both hold the same log (expired entries
 		 * dropped by both) */
 		policyd_limit_expire(lim, &st, a.at);
-		state_text(&st, want, sizeof(want));
-		av[0] = "GET";
-		av[1] = rkey;
-		if (redis_client_command(cl, 2, av, &rep, err,
-					 sizeof(err)) < 0) {
-			diag("GET: %s", err);
+		if ((rc = stored_agree(cl, rkey, &st, seed, i)) < 0)
 			return -1;
-		}
-		if (strcmp(rep->type == REDIS_REPLY_STRING ? rep->str : "",
-			   want) != 0) {
-			diag("seed %u op %d: C log \"%s\", Redis \"%s\"",
-			     seed, i, want, rep->type == REDIS_REPLY_STRING
-			     ? rep->str : "(nil)");
-			bad = 1;
-		}
-		redis_reply_free(&rep);
+		bad = rc;
 	}
 	return bad ? -1 : 0;
+}
+
+/* compare_quota - one random run of n quota ops (takes, peeks,
+ * refunds) across day or month boundaries; 0 if all agreed */
+static int
+compare_quota(struct policyd_redis *rs, struct redis_client *cl,
+	      enum policyd_calendar cal, uint64_t max, unsigned seed, int n,
+	      int64_t maxstep, int maxw)
+{
+	struct policyd_limit_state st = { 0 };
+	struct policyd_limit_result a, b;
+	struct policyd_limit lim = { max, 0, { 0 } };
+	char key[64], rkey[256], err[256];
+	int64_t now = 1706745600000LL;	/* 2024-02-01 00:00 UTC */
+	int64_t tat[16], back_c, back_r;
+	uint64_t w, tw[16];
+	int i, j, peek, rc, ntakes = 0, bad = 0;
+
+	snprintf(key, sizeof(key), "quota:%u", seed);
+	policyd_redis_key(rs, key, rkey, sizeof(rkey));
+	srand(seed);
+	for (i = 0; i < n && !bad; i++) {
+		if (rand() % 20 == 0)
+			now -= rand() % (maxstep + 1);	/* step back */
+		else if (rand() % 4 != 0)
+			now += (int64_t)(((double)rand() / RAND_MAX)
+					 * (double)maxstep);
+		if (ntakes > 0 && rand() % 8 == 0) {
+			j = rand() % ntakes;
+			back_c = (int64_t)policyd_limit_refund_quota(
+				&st, tat[j], tw[j]);
+			back_r = policyd_redis_refund(rs, key, &lim, tat[j],
+						      tw[j], err, sizeof(err));
+			if (back_c != back_r) {
+				diag("seed %u op %d: refund of %" PRIu64 " at %"
+				     PRId64 ": C %" PRId64 ", Lua %" PRId64,
+				     seed, i, tw[j], tat[j], back_c, back_r);
+				bad = 1;
+			}
+			continue;
+		}
+		policyd_calendar_bounds(cal, 1, now, lim.q);
+		w = (uint64_t)(rand() % maxw) + 1;
+		peek = rand() % 10 == 0;
+		if (peek)
+			policyd_limit_peek(&lim, &st, now, w, &a);
+		else
+			policyd_limit_take(&lim, &st, now, w, &a);
+		if (policyd_redis_take(rs, key, &lim, now, w, peek, &b, err,
+				       sizeof(err)) < 0) {
+			diag("op %d: %s", i, err);
+			return -1;
+		}
+		if (!agree(&a, &b, 1, seed, i, now, w, peek)) {
+			bad = 1;
+			break;
+		}
+		if (peek)
+			continue;
+		if (a.allowed) {
+			tat[ntakes % 16] = a.at;
+			tw[ntakes % 16] = w;
+			if (ntakes < 16)
+				ntakes++;
+		}
+		if ((rc = stored_agree(cl, rkey, &st, seed, i)) < 0)
+			return -1;
+		bad = rc;
+	}
+	return bad ? -1 : 0;
+}
+
+/* test_quota_script - calendar quotas in Redis: the script against the
+ * C limiter, Redis's clock picking the period, the TTL */
+static void
+test_quota_script(struct policyd_redis *rs, struct redis_client *cl)
+{
+	static const struct {
+		enum policyd_calendar cal;
+		uint64_t max;
+		int64_t maxstep;
+		int maxw;
+	} cfg[] = {
+		{ POLICYD_CAL_DAY, 10, 3 * 3600 * 1000LL, 1 },
+		{ POLICYD_CAL_DAY, 50, 2 * 3600 * 1000LL, 9 },
+		{ POLICYD_CAL_MONTH, 30, 5 * 86400 * 1000LL, 4 },
+	};
+	const int64_t day = 86400 * 1000LL;
+	const int64_t d0 = 1709251200000LL;	/* 2024-03-01 00:00 UTC */
+	struct policyd_limit lim = { 2, 0, { 0 } };
+	struct policyd_limit_result r;
+	struct redisReply *rep;
+	struct timespec ts;
+	const char *av[2];
+	char err[256], rkey[256];
+	int64_t now;
+	unsigned seed;
+	size_t k;
+	int fails, good;
+
+	for (k = 0; k < sizeof(cfg) / sizeof(cfg[0]); k++) {
+		fails = 0;
+		for (seed = 1; seed <= 20 && !fails; seed++)
+			fails += compare_quota(rs, cl, cfg[k].cal, cfg[k].max,
+					       (unsigned)(k * 100 + seed), 300,
+					       cfg[k].maxstep,
+					       cfg[k].maxw) < 0;
+		ok(!fails, "quota %" PRIu64 " per %s, weights up to %d: the Lua"
+		   " script and policyd_limit_take agree on 20 random runs"
+		   " (takes, peeks, refunds)", cfg[k].max,
+		   policyd_calendar_name(cfg[k].cal), cfg[k].maxw);
+	}
+
+	/* the node thinks it is 23:59:59.500, Redis says 00:00:00.200 */
+	policyd_calendar_bounds(POLICYD_CAL_DAY, 1, d0 - 500, lim.q);
+	good = policyd_redis_take(rs, "clockpick", &lim, d0 + 200, 2, 0, &r,
+				  err, sizeof(err)) == 0 && r.allowed;
+	ok(good && r.at == d0, "a node behind Redis counts in Redis's day"
+	   " (at %" PRId64 ")", r.at);
+	good = policyd_redis_take(rs, "clockpick", &lim, d0 + 300, 1, 0, &r,
+				  err, sizeof(err)) == 0;
+	ok(good && !r.allowed && r.retry_ms == day - 300,
+	   "and its retry is until Redis's next midnight (%" PRId64 " ms)",
+	   r.retry_ms);
+
+	/* Redis's TIME, and the TTL of the key: the end of the day */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	policyd_calendar_bounds(POLICYD_CAL_DAY, 1, now, lim.q);
+	policyd_redis_take(rs, "qttl", &lim, 0, 2, 0, &r, err, sizeof(err));
+	good = policyd_redis_take(rs, "qttl", &lim, 0, 1, 0, &r, err,
+				  sizeof(err)) == 0 && !r.allowed;
+	ok(good && r.retry_ms > lim.q[2] - now - 5000
+	   && r.retry_ms <= lim.q[2] - now + 5000,
+	   "with Redis's clock: retry until midnight UTC (%" PRId64 " ms)",
+	   r.retry_ms);
+	policyd_redis_key(rs, "qttl", rkey, sizeof(rkey));
+	av[0] = "PTTL";
+	av[1] = rkey;
+	rep = NULL;
+	good = redis_client_command(cl, 2, av, &rep, err, sizeof(err)) == 0
+		&& rep->type == REDIS_REPLY_INTEGER
+		&& rep->integer > lim.q[2] - now - 5000
+		&& rep->integer <= lim.q[2] - now + 5000;
+	ok(good, "the key expires at midnight (PTTL %lld)",
+	   rep ? (long long)rep->integer : -1LL);
+	redis_reply_free(&rep);
 }
 
 /* test_script - the script against the C limiter, on a real server */
@@ -352,6 +602,7 @@ test_script(const char *server)
 		is_int((long long)s.noscript, 1, "one NOSCRIPT seen");
 		is_int((long long)s.failures, 0, "no failure");
 	}
+	test_quota_script(rs, cl);
 	policyd_redis_free(&rs);
 	redis_client_free(&cl);
 }
@@ -360,12 +611,16 @@ int
 main(void)
 {
 	const char *server = getenv("ELEMTA_TEST_REDIS");
+	const char *cluster = getenv("ELEMTA_TEST_REDIS_CLUSTER");
 
 	plan_lazy();
-	if (server != NULL && *server != '\0') {
+	if (cluster != NULL && *cluster != '\0') {
+		test_cluster(cluster);
+	} else if (server != NULL && *server != '\0') {
 		test_script(server);
 	} else {
 		test_servers();
+		test_slots();
 		test_conf();
 		test_down();
 	}

@@ -15,6 +15,9 @@
 #	everything at exit.  Each one exports what later tests need:
 #
 #	peer_start_redis	TB_PORT_REDIS
+#	peer_start_redis_cluster  TB_REDIS_CLUSTER (the ports of its three
+#				masters, block offsets 70-72; cluster bus on
+#				73-75), all 16384 slots assigned
 #	peer_start_unbound	TB_PORT_DNS, TB_DNS (127.0.0.1@port), the DKIM
 #				keys of peer_dkim_keys; extra unbound.conf
 #				"server:" lines may be given as files
@@ -126,14 +129,17 @@ peer_require_helper() {
 # Redis
 #
 
-# peer_start_redis - a private redis-server on TB_PORT_REDIS
-peer_start_redis() {
-	local d=$TB/redis
+# peer_redis NAME PORT [LINE...] - a private redis-server NAME on PORT, its
+# files in $TB/NAME, each LINE added to its configuration
+peer_redis() {
+	local name=$1 port=$2 d=$TB/$1 line
 
+	shift 2
 	mkdir -p "$d"
-	cat >"$d/redis.conf" <<EOF
+	{
+		cat <<EOF
 bind 127.0.0.1
-port $TB_PORT_REDIS
+port $port
 protected-mode yes
 daemonize no
 save ""
@@ -141,15 +147,59 @@ appendonly no
 dir $d
 logfile $d/redis.log
 EOF
-	tb_spawn redis "$d/stdout.log" redis-server "$d/redis.conf"
-	tb_peer_log redis "$d/redis.log"
-	tb_ready redis "on 127.0.0.1:$TB_PORT_REDIS" "$(peer_timeout)" \
-	    peer_probe_redis
+		for line in "$@"; do
+			echo "$line"
+		done
+	} >"$d/redis.conf"
+	tb_spawn "$name" "$d/stdout.log" redis-server "$d/redis.conf"
+	tb_peer_log "$name" "$d/redis.log"
+	tb_ready "$name" "on 127.0.0.1:$port" "$(peer_timeout)" \
+	    peer_probe_redis "$port"
 }
 
-# peer_probe_redis - true if redis answers PING
+# peer_start_redis - a private redis-server on TB_PORT_REDIS
+peer_start_redis() {
+	peer_redis redis "$TB_PORT_REDIS"
+}
+
+# peer_probe_redis [PORT] - true if redis answers PING
 peer_probe_redis() {
-	[[ $(redis-cli -h 127.0.0.1 -p "$TB_PORT_REDIS" ping 2>/dev/null) == PONG ]]
+	[[ $(redis-cli -h 127.0.0.1 -p "${1:-$TB_PORT_REDIS}" ping 2>/dev/null) == PONG ]]
+}
+
+# peer_start_redis_cluster - three redis-server masters in cluster mode
+# (no replicas), the slots spread by redis-cli --cluster create
+peer_start_redis_cluster() {
+	local i port addrs=()
+
+	TB_REDIS_CLUSTER=""
+	for i in 0 1 2; do
+		port=$(tb_port $((70 + i)))
+		peer_redis "redis-c$i" "$port" "cluster-enabled yes" \
+		    "cluster-config-file $TB/redis-c$i/nodes.conf" \
+		    "cluster-node-timeout 5000" \
+		    "cluster-port $(tb_port $((73 + i)))"
+		TB_REDIS_CLUSTER="$TB_REDIS_CLUSTER${TB_REDIS_CLUSTER:+ }$port"
+		addrs+=("127.0.0.1:$port")
+	done
+	export TB_REDIS_CLUSTER
+	redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 \
+	    --cluster-yes >"$TB/redis-c0/create.log" 2>&1 || {
+		tb_tail "$TB/redis-c0/create.log"
+		tb_bail "redis-cli --cluster create failed"
+	}
+	tb_ready redis-c0 "as a cluster" "$(peer_timeout)" \
+	    peer_probe_redis_cluster
+}
+
+# peer_probe_redis_cluster - true once every node says cluster_state:ok
+peer_probe_redis_cluster() {
+	local port
+
+	for port in $TB_REDIS_CLUSTER; do
+		redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null |
+		    grep -q '^cluster_state:ok' || return 1
+	done
 }
 
 #

@@ -2,6 +2,9 @@
 #
 # Source after harness.sh and peers.sh:
 #	pol_start NAME PORT [-c FILE] [-o ...]	a policyd, its store in $TB/NAME
+#	pol_request FD NAME=VALUE...		one policy request on an open
+#						connection; the reply's line
+#	pol_run_0320 VAR=VALUE N		t/0320 against a real Redis
 #	pol_send [swaks args]			one message through Postfix
 #	pol_smtp CMD...				one raw SMTP session; replies
 #	pol_postfix_with_policy PORT		Postfix asking policyd at RCPT,
@@ -20,6 +23,36 @@ pol_start() {
 	    -o "policyd.listen=inet:127.0.0.1:$port" -o policyd.user=nobody \
 	    -o "policyd.store_path=$d/policyd.db" "$@"
 	tb_ready "$name" "on 127.0.0.1:$port" 10 tb_connect 127.0.0.1 "$port"
+}
+
+# pol_request FD NAME=VALUE... - one request (request=smtpd_access_policy
+# and the attributes given) on the connection open on FD; prints the
+# reply's "action=..." line, or what went wrong
+pol_request() {
+	local fd=$1 line
+
+	shift
+	printf 'request=smtpd_access_policy\n%s\n\n' "$(printf '%s\n' "$@")" \
+	    1>&"$fd" 2>/dev/null || { echo "write failed"; return; }
+	read -r -t 10 -u "$fd" line || { echo "no reply ($?)"; return; }
+	read -r -t 10 -u "$fd" _
+	echo "$line"
+}
+
+# pol_run_0320 VAR=VALUE N - run t/0320-policyd-redis.t with VAR set (the
+# address of a real server for it): three checks, it exits 0, no check
+# of it fails, N pass
+pol_run_0320() {
+	local t=${top_builddir:-.}/t/0320-policyd-redis.t out rc
+
+	[[ -x $t ]] || tb_bail "$t not built"
+	out=$(env "$1" "$t" 2>&1)
+	rc=$?
+	tb_is "$rc" 0 "t/0320 with $1 exits 0" || tb_diag "$out"
+	tb_is "$(grep -c '^not ok' <<<"$out")" 0 "no check of it failed" ||
+	    tb_diag "$(grep -A3 '^not ok' <<<"$out")"
+	tb_is "$(grep -c '^ok' <<<"$out")" "$2" "all $2 checks passed" ||
+	    tb_diag "$out"
 }
 
 # pol_send - one message through Postfix; swaks's transcript

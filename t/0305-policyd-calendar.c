@@ -368,6 +368,7 @@ test_store(void)
 					   sizeof(err))) == NULL)
 		bail_out("store: %s", err);
 	policyd_store_tick(s, day0(2024, 4, 2), err, sizeof(err));
+	policyd_store_sync(s, err, sizeof(err));	/* the writer thread */
 	policyd_store_stats(s, &ss);
 	is_int((long long)ss.cleaned, 1, "the row goes when its day is over");
 	policyd_store_close(&s);

@@ -998,6 +998,14 @@ policy_txn_old(const char *key, void *value, void *ctx)
 	return 1;
 }
 
+/* policyd_policy_step - a slice of the store's write-behind */
+void
+policyd_policy_step(struct policyd_policy *pol, int64_t now)
+{
+	if (pol->store != NULL)
+		policyd_store_step(pol->store, now);
+}
+
 /* policyd_policy_tick - forget old transactions, store upkeep */
 void
 policyd_policy_tick(struct policyd_policy *pol, int64_t now)

@@ -10,6 +10,7 @@
  *	policyd_policy_configure(pol, conf);		   and on reload
  *	policyd_policy_decide(pol, req, now_ms, reply, sizeof reply);
  *	policyd_policy_tick(pol, now_ms);		   once a second
+ *	policyd_policy_step(pol, now_ms);		   every loop turn
  * DESCRIPTION
  *	The limits are those of policyd_conf_limits(): the built-in
  *	client_message (client_message_limit: unauthenticated clients by
@@ -141,6 +142,9 @@ size_t policyd_policy_decide_session(struct policyd_policy *pol,
 
 /* policyd_policy_tick - expire old transactions, store upkeep */
 void policyd_policy_tick(struct policyd_policy *pol, int64_t now);
+/* policyd_policy_step - the store's write-behind, a slice at a time;
+ * on every turn of the event loop */
+void policyd_policy_step(struct policyd_policy *pol, int64_t now);
 
 /* policyd_policy_client_key - the key text of a client address under the
  * prefixes ("192.0.2.10", "192.0.2.0/24", "2001:db8:1:2::/64"); an

@@ -34,6 +34,9 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,6 +51,8 @@
 #define PS_IDLE_MS	(5 * 60 * 1000)	/* clean keys unused this long go */
 #define PS_SWEEP	256		/* cache buckets swept per tick */
 #define PS_CLEAN_BATCH	500		/* expired rows deleted per tick */
+#define PS_STEP		256		/* dirty keys snapshotted per step */
+#define PS_BATCH_MAX	100000		/* rows a batch holds at most */
 
 struct ps_ent {
 	struct policyd_limit_state st;
@@ -94,6 +99,11 @@ struct policyd_store {
 	int64_t next_flush;
 	int64_t now;			/* the last time seen, for sweeps */
 	struct ps_writer *w;		/* write-behind only */
+	struct ps_row *build;		/* the batch being snapshotted */
+	size_t nbuild, capbuild;
+	int building;
+	int failed;			/* a batch failed: err, for the tick */
+	char err[256];
 	struct policyd_store_stats stats;
 };
 
@@ -418,6 +428,8 @@ ps_writer_run(void *arg)
 	long cleaned;
 	int rc;
 
+	/* background work: the protocol loop comes first */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		while (!w->stop && !(w->busy && !w->done))
@@ -486,40 +498,80 @@ ps_collect(struct policyd_store *s, int wait, char *err, size_t errlen)
 	return rc;
 }
 
-/* ps_flush_async - hand the dirty entries to the writer, unless it is
- * still busy with the last batch */
+/* ps_handover - give the batch built so far to the (idle) writer */
 static void
-ps_flush_async(struct policyd_store *s, int64_t now)
+ps_handover(struct policyd_store *s, int64_t now)
 {
 	struct ps_writer *w = s->w;
-	struct ps_row *rows;
-	struct ps_ent *e, *next;
-	size_t n = 0;
 
 	pthread_mutex_lock(&w->mu);
-	if (w->busy) {
-		pthread_mutex_unlock(&w->mu);
-		return;			/* the next tick */
-	}
-	pthread_mutex_unlock(&w->mu);
-	rows = x_calloc(s->stats.dirty ? s->stats.dirty : 1, sizeof(*rows));
-	for (e = s->dirty; e != NULL; e = next) {
-		next = e->dirty_next;
-		ps_row_fill(&rows[n++], e);
-		e->dirty = 0;
-		e->dirty_next = NULL;
-		e->inflight = 1;
-	}
-	s->dirty = NULL;
-	s->stats.dirty = 0;
-	pthread_mutex_lock(&w->mu);
-	w->rows = rows;
-	w->nrows = n;
+	w->rows = s->build;
+	w->nrows = s->nbuild;
 	w->clean_before = now;
 	w->busy = 1;
 	w->done = 0;
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+	s->build = NULL;
+	s->nbuild = s->capbuild = 0;
+	s->building = 0;
+	s->next_flush = now + s->flush_ms;
+}
+
+/* ps_step - snapshot at most max dirty entries into the batch being
+ * built (starting one when a flush is due and the writer is idle), and
+ * hand it over once no entry is dirty.  A little at a time, so that no
+ * loop iteration pays for all the keys of a busy second: an entry
+ * snapshotted and changed again is dirty again and snapshotted again,
+ * later in the same batch, whose rows are written in order. */
+static void
+ps_step(struct policyd_store *s, int64_t now, size_t max)
+{
+	struct ps_writer *w = s->w;
+	struct ps_ent *e;
+	size_t k;
+	int busy;
+
+	if (w == NULL)
+		return;
+	if (!s->building) {
+		/* due: even with nothing dirty, the writer deletes a batch
+		 * of expired rows */
+		if (now < s->next_flush)
+			return;
+		if (ps_collect(s, 0, s->err, sizeof(s->err)) < 0)
+			s->failed = 1;	/* the tick says so */
+		pthread_mutex_lock(&w->mu);
+		busy = w->busy;
+		pthread_mutex_unlock(&w->mu);
+		if (busy)
+			return;
+		s->building = 1;
+	}
+	for (k = 0; k < max && s->dirty != NULL
+	     && s->nbuild < PS_BATCH_MAX; k++) {
+		e = s->dirty;
+		s->dirty = e->dirty_next;
+		if (s->nbuild == s->capbuild) {
+			s->capbuild = s->capbuild ? 2 * s->capbuild : 1024;
+			s->build = x_realloc(s->build, s->capbuild
+					     * sizeof(*s->build));
+		}
+		ps_row_fill(&s->build[s->nbuild++], e);
+		e->dirty = 0;
+		e->dirty_next = NULL;
+		e->inflight = 1;
+		s->stats.dirty--;
+	}
+	if (s->dirty == NULL || s->nbuild >= PS_BATCH_MAX)
+		ps_handover(s, now);
+}
+
+/* policyd_store_step - a little of the write-behind work */
+void
+policyd_store_step(struct policyd_store *s, int64_t now)
+{
+	ps_step(s, now, PS_STEP);
 }
 
 /* policyd_store_flush - write every dirty entry in one transaction, now,
@@ -532,6 +584,11 @@ policyd_store_flush(struct policyd_store *s, char *err, size_t errlen)
 	size_t n = 0;
 	int rc;
 
+	if (s->building) {		/* the writer is idle: finish it */
+		ps_step(s, s->now, SIZE_MAX);
+		if (s->building)
+			ps_handover(s, s->now);
+	}
 	rc = ps_collect(s, 1, err, errlen);
 	if (s->dirty == NULL)
 		return rc;
@@ -582,17 +639,21 @@ int
 policyd_store_tick(struct policyd_store *s, int64_t now, char *err,
 		   size_t errlen)
 {
-	int rc = 0;
-
 	long cleaned;
+	int rc;
 
 	s->now = now;
 	rc = ps_collect(s, 0, err, errlen);	/* the last batch */
-	if (now >= s->next_flush) {
-		s->next_flush = now + (s->flush_ms > 0 ? s->flush_ms : 1000);
-		if (s->w != NULL) {
-			ps_flush_async(s, now);
-		} else if (rc == 0) {
+	if (rc == 0 && s->failed) {		/* one that step collected */
+		x_err(err, errlen, "%s", s->err);
+		rc = -1;
+	}
+	s->failed = 0;
+	if (s->w != NULL) {
+		ps_step(s, now, PS_STEP);	/* if step is not called */
+	} else if (now >= s->next_flush) {
+		s->next_flush = now + 1000;
+		if (rc == 0) {
 			/* write-through: nothing is dirty but the rows that
 			 * expired, which go here */
 			if (policyd_store_flush(s, err, errlen) < 0)

@@ -89,6 +89,12 @@ int policyd_store_tick(struct policyd_store *s, int64_t now,
  * writer thread's batch first); 0 or -1 */
 int policyd_store_flush(struct policyd_store *s, char *err, size_t errlen);
 
+/* policyd_store_step - a little of the write-behind work (a slice of
+ * the dirty keys snapshotted for the writer thread): the daemon calls it
+ * on every turn of its loop, so that no tick pays for a busy second's
+ * keys at once; tick does the same, for callers that do not */
+void policyd_store_step(struct policyd_store *s, int64_t now);
+
 /* policyd_store_sync - wait until the writer thread has written what
  * the last tick handed it, and take the outcome (as the next tick
  * would); 0 or -1 with err.  For tests and shutdown. */

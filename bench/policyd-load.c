@@ -44,7 +44,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +69,7 @@ struct load_conn {
 	double	t0;			/* when the request started */
 	double	due;			/* paced: when the next one is due */
 	int	waiting;		/* paced: idle until due */
+	int	watched;		/* added to the epoll set */
 	/* The transaction in progress. */
 	unsigned long instance;
 	unsigned rcpts, rcpt_done;
@@ -219,6 +220,21 @@ load_send(struct load_conn *c)
 	return 0;
 }
 
+/* load_watch - what epoll watches for connection k */
+static void
+load_watch(int ep, struct load_conn *c, int k, uint32_t events)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.u32 = (uint32_t)k;
+	if (epoll_ctl(ep, c->watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd,
+		      &ev) < 0)
+		perror("epoll_ctl");
+	c->watched = 1;
+}
+
 /* load_start - c's next request: now (closed loop) or when it is due
  * (paced); the latency counts from then, so a late answer also makes
  * the requests queued behind it late (no coordinated omission) */
@@ -244,9 +260,9 @@ main(int argc, char **argv)
 	double seconds = 5, warmup = 1, rate = 0, interval = 0;
 	double t_start, t_measure, t_end, now, next;
 	struct load_conn *conns;
-	struct pollfd *pfd;
-	int *idx;
+	struct epoll_event *evs;
 	struct timespec ts;
+	int ep, i;
 	double *lat = NULL;
 	size_t nlat = 0, caplat = 0;
 	unsigned long dunno = 0, other = 0;
@@ -275,9 +291,9 @@ main(int argc, char **argv)
 	if (rate > 0)
 		interval = (double)nconn / rate;	/* per connection */
 	conns = calloc((size_t)nconn, sizeof(*conns));
-	pfd = calloc((size_t)nconn, sizeof(*pfd));
-	idx = calloc((size_t)nconn, sizeof(*idx));
-	if (conns == NULL || pfd == NULL || idx == NULL)
+	evs = calloc(LOAD_MAX_CONNS, sizeof(*evs));
+	if (conns == NULL || evs == NULL
+	    || (ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		return 2;
 	for (k = 0; k < nconn; k++) {
 		if ((conns[k].fd = load_connect(host, port)) < 0) {
@@ -286,6 +302,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 		(void)ioctl(conns[k].fd, FIONBIO, &one);
+		load_watch(ep, &conns[k], k, EPOLLIN);
 	}
 	t_start = load_now();
 	t_measure = t_start + warmup;
@@ -297,51 +314,54 @@ main(int argc, char **argv)
 			errors++;
 			goto out;
 		}
+		if (conns[k].req_off < conns[k].req_len && !conns[k].waiting)
+			load_watch(ep, &conns[k], k, EPOLLIN | EPOLLOUT);
 	}
 	for (now = t_start; now < t_end;) {
+		/* send what has come due; the poll timeout: the next due */
 		next = t_end;
-		for (k = n = 0; k < nconn; k++) {
+		for (k = 0; k < nconn; k++) {
 			struct load_conn *c = &conns[k];
 
-			if (c->waiting) {
-				if (c->due > now) {
-					if (c->due < next)
-						next = c->due;
-					continue;
-				}
-				c->waiting = 0;
-				if (load_send(c) < 0) {
-					errors++;
-					goto out;
-				}
+			if (!c->waiting)
+				continue;
+			if (c->due > now) {
+				if (c->due < next)
+					next = c->due;
+				continue;
 			}
-			pfd[n].fd = c->fd;
-			pfd[n].events = c->req_off < c->req_len ? POLLOUT
-							       : POLLIN;
-			idx[n++] = k;
+			c->waiting = 0;
+			if (load_send(c) < 0) {
+				errors++;
+				goto out;
+			}
+			if (c->req_off < c->req_len)
+				load_watch(ep, c, k, EPOLLIN | EPOLLOUT);
 		}
 		next -= now;
 		if (next > 0.999)
 			next = 0.999;
 		ts.tv_sec = 0;
 		ts.tv_nsec = next > 0 ? (long)(next * 1e9) : 0;
-		if (ppoll(pfd, (nfds_t)n, &ts, NULL) < 0) {
+		n = epoll_pwait2(ep, evs, LOAD_MAX_CONNS, &ts, NULL);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			perror("poll");
+			perror("epoll_pwait2");
 			return 1;
 		}
 		now = load_now();
-		for (k = 0; k < n; k++) {
-			struct load_conn *c = &conns[idx[k]];
+		for (i = 0; i < n; i++) {
+			struct load_conn *c = &conns[evs[i].data.u32];
 
-			if (pfd[k].revents == 0)
-				continue;
 			if (c->req_off < c->req_len) {
 				if (load_send(c) < 0) {
 					errors++;
 					goto out;
 				}
+				if (c->req_off == c->req_len)
+					load_watch(ep, c, evs[i].data.u32,
+						   EPOLLIN);
 				continue;
 			}
 			r = read(c->fd, c->rep + c->rep_len,
@@ -388,6 +408,9 @@ main(int argc, char **argv)
 				errors++;
 				goto out;
 			}
+			if (c->req_off < c->req_len && !c->waiting)
+				load_watch(ep, c, evs[i].data.u32,
+					   EPOLLIN | EPOLLOUT);
 		}
 	}
 out:
@@ -409,7 +432,7 @@ out:
 		close(conns[k].fd);
 	free(lat);
 	free(conns);
-	free(pfd);
-	free(idx);
+	free(evs);
+	close(ep);
 	return errors ? 1 : 0;
 }

@@ -6,8 +6,10 @@
  * SYNOPSIS
  *	elemta-policyd [-fnpV] [-c FILE] [-o SECTION.KEY=VALUE]...
  * DESCRIPTION
- *	The server loop: one thread, poll(2) over the listener, the signal
- *	pipe and every client connection.  Postfix keeps one connection per
+ *	The server loop: one thread, epoll(7) over the listener, the signal
+ *	pipe and every client connection (level-triggered; a connection's
+ *	interest changes only when its output backs up or it is parked, so
+ *	a turn costs what is ready, not what is open).  Postfix keeps one connection per
  *	smtpd process, mostly idle, so hundreds are normal; each costs a
  *	struct, a parser and its buffers.  Requests are parsed as bytes
  *	arrive (policyd-proto.c), answered in order (policyd-policy.c), and
@@ -47,7 +49,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -80,6 +82,8 @@
 
 struct policyd_conn {
 	int fd;
+	size_t idx;		/* in srv->conns */
+	uint32_t events;	/* what epoll watches for it */
 	struct policyd_proto *proto;
 	struct policyd_session *sess;	/* its transaction, for refunds */
 	char peer[INET6_ADDRSTRLEN + 8];
@@ -105,6 +109,7 @@ struct policyd_server {
 	size_t nparked;
 	struct policyd_conn **conns;
 	size_t nconns;
+	int ep;				/* the epoll instance */
 	int max_connections;
 	int64_t idle_ms;
 	struct metric *m_conns;		/* gauge */
@@ -269,7 +274,33 @@ policyd_conn_close(struct policyd_server *srv, size_t i, const char *reason)
 	x_free(&cn->out);
 	x_free(&cn);
 	srv->conns[i] = srv->conns[--srv->nconns];
+	if (i < srv->nconns)
+		srv->conns[i]->idx = i;
 	metric_set(srv->m_conns, (double)srv->nconns);
+}
+
+/* policyd_interest - tell epoll what cn waits for now: input unless its
+ * output backs up or a request of it is parked, output while some is
+ * pending (a hangup is always reported) */
+static void
+policyd_interest(struct policyd_server *srv, struct policyd_conn *cn)
+{
+	struct epoll_event ev;
+	uint32_t want = 0;
+
+	if (cn->outlen - cn->outoff < POLICYD_OUT_MAX && cn->parked == NULL)
+		want |= EPOLLIN;
+	if (cn->outlen > cn->outoff)
+		want |= EPOLLOUT;
+	if (want == cn->events)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = want;
+	ev.data.ptr = cn;
+	if (epoll_ctl(srv->ep, EPOLL_CTL_MOD, cn->fd, &ev) < 0)
+		msg_warn("policyd client=%s epoll_ctl: %m", cn->peer);
+	else
+		cn->events = want;
 }
 
 /* policyd_accept - take every pending connection */
@@ -277,6 +308,7 @@ static void
 policyd_accept(struct policyd_server *srv)
 {
 	struct policyd_conn *cn;
+	struct epoll_event ev;
 	int fd;
 
 	for (;;) {
@@ -297,12 +329,22 @@ policyd_accept(struct policyd_server *srv)
 		}
 		cn = x_calloc(1, sizeof(*cn));
 		cn->fd = fd;
+		memset(&ev, 0, sizeof(ev));
+		ev.events = cn->events = EPOLLIN;
+		ev.data.ptr = cn;
+		if (epoll_ctl(srv->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			msg_warn("policyd accept: epoll_ctl: %m");
+			close(fd);
+			x_free(&cn);
+			continue;
+		}
 		cn->proto = policyd_proto_new();
 		cn->sess = policyd_policy_session_new();
 		cn->active = policyd_mono();
 		policyd_peer_name(fd, cn->peer, sizeof(cn->peer));
 		srv->conns = x_realloc(srv->conns, (srv->nconns + 1)
 				       * sizeof(*srv->conns));
+		cn->idx = srv->nconns;
 		srv->conns[srv->nconns++] = cn;
 		metric_inc(srv->m_accepted);
 		metric_set(srv->m_conns, (double)srv->nconns);
@@ -459,6 +501,8 @@ policyd_resume_all(struct policyd_server *srv)
 		reason = NULL;
 		if (policyd_resume(srv, srv->conns[i], &reason) < 0)
 			policyd_conn_close(srv, i, reason);
+		else
+			policyd_interest(srv, srv->conns[i]);
 	}
 }
 
@@ -526,78 +570,91 @@ policyd_poll_timeout(const struct policyd_server *srv)
 	return left <= 0 ? 0 : left >= 1000 ? 1000 : (int)left + 1;
 }
 
+/* The epoll tags of the descriptors that are not connections. */
+static char policyd_tag_signal, policyd_tag_listen, policyd_tag_ldap;
+
+/* policyd_watch - add a descriptor that is not a connection */
+static void
+policyd_watch(struct policyd_server *srv, int fd, void *tag)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = tag;
+	if (epoll_ctl(srv->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		msg_fatal("epoll_ctl: %m");
+}
+
+/* policyd_conn_event - what epoll says of one connection */
+static void
+policyd_conn_event(struct policyd_server *srv, struct policyd_conn *cn,
+		   uint32_t re)
+{
+	const char *reason = NULL;
+
+	if ((re & EPOLLOUT) && policyd_flush_out(cn) < 0)
+		reason = "write_error";
+	else if (cn->parked != NULL && (re & (EPOLLHUP | EPOLLERR)))
+		reason = "hangup_waiting";	/* not read */
+	else if (re & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		policyd_read(srv, cn, &reason);
+	if (reason != NULL)
+		policyd_conn_close(srv, cn->idx, reason);
+	else
+		policyd_interest(srv, cn);
+}
+
+#define POLICYD_EVENTS	256
+
 /* policyd_serve - the event loop, until SIGTERM */
 static void
 policyd_serve(struct policyd_server *srv)
 {
-	struct pollfd *pfd = NULL;
-	size_t npfd = 0, i, n;
+	struct epoll_event evs[POLICYD_EVENTS];
 	int64_t next_tick = 0, mono;
-	const char *reason;
-	int running = 1, ev, rc;
+	int running = 1, ev, n, i, accept_now, ldap_now;
 
+	if ((srv->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		msg_fatal("epoll_create1: %m");
+	policyd_watch(srv, daemon_signal_fd(), &policyd_tag_signal);
+	policyd_watch(srv, srv->rt.listen_fd, &policyd_tag_listen);
+	if (srv->ldap != NULL)		/* the directory's answers */
+		policyd_watch(srv, policyd_ldap_fd(srv->ldap),
+			      &policyd_tag_ldap);
 	while (running) {
-		n = srv->nconns;
-		if (npfd < n + 3) {
-			npfd = n + 64;
-			pfd = x_realloc(pfd, npfd * sizeof(*pfd));
-		}
-		pfd[0].fd = daemon_signal_fd();
-		pfd[0].events = POLLIN;
-		pfd[1].fd = srv->rt.listen_fd;
-		pfd[1].events = POLLIN;
-		/* the directory's answers (-1: poll ignores it) */
-		pfd[n + 2].fd = srv->ldap ? policyd_ldap_fd(srv->ldap) : -1;
-		pfd[n + 2].events = POLLIN;
-		pfd[n + 2].revents = 0;
+		n = epoll_wait(srv->ep, evs, POLICYD_EVENTS,
+			       policyd_poll_timeout(srv));
+		if (n < 0 && errno != EINTR)
+			msg_fatal("epoll_wait: %m");
+		accept_now = ldap_now = 0;
+		/* a connection can only close itself here, so the others'
+		 * pointers in evs stay valid */
 		for (i = 0; i < n; i++) {
-			struct policyd_conn *cn = srv->conns[i];
+			void *tag = evs[i].data.ptr;
 
-			pfd[i + 2].fd = cn->fd;
-			pfd[i + 2].events = 0;
-			if (cn->outlen - cn->outoff < POLICYD_OUT_MAX
-			    && cn->parked == NULL)
-				pfd[i + 2].events |= POLLIN;
-			if (cn->outlen > cn->outoff)
-				pfd[i + 2].events |= POLLOUT;
-		}
-		rc = poll(pfd, n + 3, policyd_poll_timeout(srv));
-		if (rc < 0 && errno != EINTR)
-			msg_fatal("poll: %m");
-		if (rc > 0 && (pfd[0].revents & POLLIN)) {
-			ev = daemon_signal_take();
-			if (ev & DAEMON_EV_RELOAD) {
-				if (runtime_reload(&srv->rt) == 0)
+			if (tag == &policyd_tag_signal) {
+				ev = daemon_signal_take();
+				if ((ev & DAEMON_EV_RELOAD)
+				    && runtime_reload(&srv->rt) == 0)
 					policyd_apply_conf(srv);
+				if (ev & DAEMON_EV_STOP)
+					running = 0;
+			} else if (tag == &policyd_tag_listen) {
+				accept_now = 1;
+			} else if (tag == &policyd_tag_ldap) {
+				ldap_now = 1;
+			} else {
+				policyd_conn_event(srv, tag, evs[i].events);
 			}
-			if (ev & DAEMON_EV_STOP)
-				running = 0;
 		}
-		/* connections first, from the end: closing one moves the
-		 * last into its place, which was handled already */
-		for (i = n; rc > 0 && i-- > 0;) {
-			struct policyd_conn *cn = srv->conns[i];
-			short re = pfd[i + 2].revents;
-
-			if (re == 0)
-				continue;
-			reason = NULL;
-			if ((re & POLLOUT) && policyd_flush_out(cn) < 0)
-				reason = "write_error";
-			else if (cn->parked != NULL && (re & (POLLHUP | POLLERR)))
-				reason = "hangup_waiting";	/* not read */
-			else if (re & (POLLIN | POLLHUP | POLLERR))
-				policyd_read(srv, cn, &reason);
-			if (reason != NULL)
-				policyd_conn_close(srv, i, reason);
-		}
-		if (rc > 0 && (pfd[1].revents & POLLIN))
+		if (accept_now)
 			policyd_accept(srv);
-		/* after the loop over pfd: a close reorders srv->conns */
-		if (rc > 0 && (pfd[n + 2].revents & POLLIN))
+		if (ldap_now)
 			policyd_ldap_drain(srv->ldap, policyd_now());
 		if (srv->nparked > 0)
 			policyd_resume_all(srv);
+		policyd_policy_step(srv->pol, policyd_now());
 		mono = policyd_mono();
 		if (mono >= next_tick) {
 			next_tick = mono + 1000;
@@ -605,7 +662,7 @@ policyd_serve(struct policyd_server *srv)
 			policyd_policy_tick(srv->pol, policyd_now());
 		}
 	}
-	x_free(&pfd);
+	close(srv->ep);
 }
 
 /* main - elemta-policyd */

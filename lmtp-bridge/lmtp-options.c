@@ -84,7 +84,7 @@ static cfg_opt_t lmtp_opts[] = {
 	CFG_INT_CB("connect_timeout", 10, CFGF_NONE, conf_cb_duration),
 	CFG_INT_CB("command_timeout", 60, CFGF_NONE, conf_cb_duration),
 	CFG_INT_CB("delivery_timeout", 300, CFGF_NONE, conf_cb_duration),
-	CFG_INT("backend_pool_size", 8, CFGF_NONE),
+	CFG_INT("backend_pool_size", 20, CFGF_NONE),
 	CFG_INT_CB("backend_idle_timeout", 10, CFGF_NONE, conf_cb_duration),
 	CFG_STR_LIST("junk_headers", "{}", CFGF_NONE),
 	CFG_STR("junk_folder", "Junk", CFGF_NONE),

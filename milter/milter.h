@@ -65,6 +65,7 @@ struct milter_conn {
 	char *client_name;		/* "mail.example.com" or "[192.0.2.1]" */
 	char *helo;
 	int internal;			/* client_addr in internal_networks */
+	unsigned long noreply;		/* SMFIP_NR_* the MTA agreed to */
 	struct milter_msg *msg;		/* the message in progress */
 };
 

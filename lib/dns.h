@@ -29,8 +29,13 @@
  *	clear status; the answer (when asked for) carries the records'
  *	rdata, as libunbound hands it over (domain names inside rdata are
  *	not compressed).  A struct dns_counter counts the lookups of one
- *	unit of work (a message) and refuses more than its limit, without
- *	asking the network.
+ *	unit of work (a message), and how many of them the cache
+ *	answered, and refuses more than its limit, without asking the
+ *	network.
+ *
+ *	Answers are cached in the resolver until their TTL runs out (see
+ *	dns.c); dns_resolver_stats() says how many lookups the cache
+ *	answered (hits) and how many went to libunbound (misses).
  *
  *	The first query starts a dispatcher thread, so create resolvers
  *	whenever convenient but query only after the process has detached
@@ -78,6 +83,14 @@ struct dns_answer {
 struct dns_counter {
 	unsigned lookups;	/* queries asked (retries not counted) */
 	unsigned limit;
+	unsigned hits;		/* of the lookups, answered by the cache */
+};
+
+/* The cache of a resolver since it was made. */
+struct dns_stats {
+	unsigned long hits;	/* lookups answered from the cache */
+	unsigned long misses;	/* lookups that went to libunbound */
+	size_t entries;		/* answers kept now */
 };
 
 /* The [dns] configuration section (shared by every daemon). */
@@ -98,6 +111,9 @@ struct dns_resolver *dns_resolver_new(const struct dns_conf *dc,
 /* dns_resolver_free - stop the dispatcher, free; sets *rp to NULL.
  * No query may be in progress. */
 void dns_resolver_free(struct dns_resolver **rp);
+
+/* dns_resolver_stats - the cache's counters (thread-safe) */
+void dns_resolver_stats(struct dns_resolver *r, struct dns_stats *st);
 
 /*
  * dns_query - look up name/type; the status.  With ap non-NULL, *ap

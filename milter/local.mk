@@ -11,7 +11,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-conn.c \
 	milter/milter-pipeline.c \
 	milter/milter-spf.c \
-	milter/milter-dkim.c milter/milter-dkim.h \
+	milter/milter-dkim.c milter/milter-dkim.h milter/milter-dkim-pkey.c \
 	milter/milter-dkim-sign.c milter/milter-dkim-sign.h \
 	milter/milter-dkim-canon.c milter/milter-dkim-canon.h \
 	milter/milter-keys.c milter/milter-keys.h \
@@ -44,7 +44,8 @@ T_MILTER_UNIT = \
 	t/0400-milter-authres.t \
 	t/0401-milter-state.t \
 	t/0409-milter-fuzz-authres.t \
-	t/0420-milter-dkim.t
+	t/0420-milter-dkim.t \
+	t/0423-milter-dkim-pkey.t
 check_PROGRAMS += $(T_MILTER_UNIT)
 T_MILTER_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/milter
 T_MILTER_LDADD = milter/libelemta-milter.a $(T_UNIT_LDADD) $(SPF2_LIBS) \
@@ -65,6 +66,11 @@ t_0409_milter_fuzz_authres_t_LDADD = $(T_MILTER_LDADD)
 t_0420_milter_dkim_t_SOURCES = t/0420-milter-dkim.c
 t_0420_milter_dkim_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENDKIM_CFLAGS)
 t_0420_milter_dkim_t_LDADD = $(T_MILTER_LDADD) -lresolv
+## the kept DKIM public keys, and libopendkim going through them
+t_0423_milter_dkim_pkey_t_SOURCES = t/0423-milter-dkim-pkey.c
+t_0423_milter_dkim_pkey_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENDKIM_CFLAGS) \
+	$(OPENSSL_CFLAGS)
+t_0423_milter_dkim_pkey_t_LDADD = $(T_MILTER_LDADD)
 
 T_MILTER_SHELL = \
 	t/0410-milter-spf.t \

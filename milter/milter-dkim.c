@@ -249,6 +249,7 @@ milter_dkim_init(struct dns_resolver *dns, char *err, size_t errlen)
 	unsigned int flags = DKIM_LIBFLAGS_FIXCRLF
 			     | DKIM_LIBFLAGS_BADSIGHANDLES;
 
+	milter_dkim_pkey_init();
 	if ((dkim_lib = dkim_init(NULL, NULL)) == NULL) {
 		x_err(err, errlen, "libopendkim: dkim_init failed");
 		return -1;
@@ -277,6 +278,7 @@ milter_dkim_finish(void)
 	if (dkim_lib != NULL)
 		dkim_close(dkim_lib);
 	dkim_lib = NULL;
+	milter_dkim_pkey_finish();
 }
 
 /* milter_dkim_lib - the process' handle (signing uses it too) */

@@ -64,6 +64,14 @@ struct dns_resolver;
 int milter_dkim_init(struct dns_resolver *dns, char *err, size_t errlen);
 /* milter_dkim_finish - release it (at exit) */
 void milter_dkim_finish(void);
+
+/* milter-dkim-pkey.c: the public keys libopendkim decodes, kept (its
+ * d2i_PUBKEY_bio calls land there); init before the threads start */
+void milter_dkim_pkey_init(void);
+void milter_dkim_pkey_finish(void);
+/* milter_dkim_pkey_stats - decodings answered from the kept keys, and
+ * those OpenSSL did */
+void milter_dkim_pkey_stats(unsigned long *hits, unsigned long *misses);
 /* milter_dkim_lib - that handle, shared with the signing stage */
 struct dkim_lib *milter_dkim_lib(void);
 /* milter_dkim_crlf - "Name:value" with CRLF folding, as libopendkim

@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,7 @@ struct dns_entry {
 };
 
 struct dns_resolver {
+	atomic_uint refs;
 	struct ub_ctx *ctx;
 	int timeout;			/* seconds per attempt */
 	int retries;
@@ -427,6 +429,7 @@ dns_resolver_new(const struct dns_conf *dc, char *err, size_t errlen)
 		return NULL;
 	}
 	r = x_calloc(1, sizeof(*r));
+	atomic_init(&r->refs, 1);
 	r->ctx = ctx;
 	r->timeout = dc->timeout > 0 ? dc->timeout : 5;
 	r->retries = dc->retries >= 0 ? dc->retries : 0;
@@ -452,13 +455,24 @@ dns_dispatch(void *arg)
 	return NULL;
 }
 
-/* dns_resolver_free - stop the dispatcher and free everything */
+/* dns_resolver_ref - one more reference */
+struct dns_resolver *
+dns_resolver_ref(struct dns_resolver *r)
+{
+	if (r != NULL)
+		atomic_fetch_add(&r->refs, 1);
+	return r;
+}
+
+/* dns_resolver_unref - drop a reference; the last one stops the
+ * dispatcher and frees everything */
 void
-dns_resolver_free(struct dns_resolver **rp)
+dns_resolver_unref(struct dns_resolver **rp)
 {
 	struct dns_resolver *r = *rp;
 
-	if (r == NULL)
+	*rp = NULL;
+	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
 		return;
 	if (r->running) {
 		r->stopping = 1;
@@ -469,7 +483,37 @@ dns_resolver_free(struct dns_resolver **rp)
 		dns_entry_drop(r, r->oldest);
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->cache_lock);
-	x_free(rp);
+	free(r);
+}
+
+/* The published resolver. */
+static pthread_mutex_t dns_published_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dns_resolver *dns_published;
+
+/* dns_current - a new reference to the published resolver, or NULL */
+struct dns_resolver *
+dns_current(void)
+{
+	struct dns_resolver *r;
+
+	pthread_mutex_lock(&dns_published_lock);
+	r = dns_resolver_ref(dns_published);
+	pthread_mutex_unlock(&dns_published_lock);
+	return r;
+}
+
+/* dns_publish - make r current (takes the caller's reference); NULL
+ * unpublishes */
+void
+dns_publish(struct dns_resolver *r)
+{
+	struct dns_resolver *old;
+
+	pthread_mutex_lock(&dns_published_lock);
+	old = dns_published;
+	dns_published = r;
+	pthread_mutex_unlock(&dns_published_lock);
+	dns_resolver_unref(&old);
 }
 
 /* dns_callback - an answer arrived (dispatcher thread) */
@@ -765,6 +809,21 @@ static const struct conf_check dns_checks[] = {
 	{ "retries", CONF_CHECK_RANGE, 0, 10, NULL, NULL },
 	CONF_CHECK_END
 };
+
+/* dns_conf_equal - the same nameservers, timeout and retries? */
+int
+dns_conf_equal(const struct dns_conf *a, const struct dns_conf *b)
+{
+	size_t i;
+
+	if (a->timeout != b->timeout || a->retries != b->retries
+	    || a->nnameservers != b->nnameservers)
+		return 0;
+	for (i = 0; i < a->nnameservers; i++)
+		if (strcmp(a->nameservers[i], b->nameservers[i]) != 0)
+			return 0;
+	return 1;
+}
 
 /* dns_conf_load - copy the [dns] section into struct dns_conf */
 static int

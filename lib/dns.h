@@ -41,6 +41,13 @@
  *	whenever convenient but query only after the process has detached
  *	(threads do not survive fork).  Nothing here logs: temporary
  *	failures say why in dns_answer.why.
+ *
+ *	A resolver is reference-counted, like a configuration snapshot:
+ *	dns_publish() makes one the process' current resolver and
+ *	dns_current() hands out references to it, so a daemon can build a
+ *	new one when the [dns] section changes and publish it for new
+ *	work, while work in progress finishes on the one it holds; the
+ *	last reference stops its dispatcher and frees it.
  *--*/
 #ifndef ELEMTA_DNS_H
 #define ELEMTA_DNS_H
@@ -105,12 +112,26 @@ struct dns_conf {
 
 struct dns_resolver;
 
-/* dns_resolver_new - a resolver as dc says; NULL with a message */
+/* dns_resolver_new - a resolver as dc says (one reference, the
+ * caller's); NULL with a message */
 struct dns_resolver *dns_resolver_new(const struct dns_conf *dc,
 				      char *err, size_t errlen);
-/* dns_resolver_free - stop the dispatcher, free; sets *rp to NULL.
- * No query may be in progress. */
-void dns_resolver_free(struct dns_resolver **rp);
+/* dns_resolver_ref - one more reference (NULL stays NULL) */
+struct dns_resolver *dns_resolver_ref(struct dns_resolver *r);
+/* dns_resolver_unref - drop a reference, sets *rp to NULL; the last one
+ * stops the dispatcher and frees (no query of it may be in progress:
+ * whoever queries holds a reference) */
+void dns_resolver_unref(struct dns_resolver **rp);
+
+/* dns_current - a new reference to the published resolver (NULL before
+ * the first dns_publish); dns_publish - make r the published one,
+ * taking over the caller's reference and dropping the one it replaces.
+ * Thread-safe. */
+struct dns_resolver *dns_current(void);
+void dns_publish(struct dns_resolver *r);
+
+/* dns_conf_equal - do two [dns] sections ask for the same resolver? */
+int dns_conf_equal(const struct dns_conf *a, const struct dns_conf *b);
 
 /* dns_resolver_stats - the cache's counters (thread-safe) */
 void dns_resolver_stats(struct dns_resolver *r, struct dns_stats *st);

@@ -47,15 +47,6 @@
 			| SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH \
 			| SMFIP_NR_BODY)
 
-static struct dns_resolver *milter_dns;
-
-/* milter_callbacks_init - what every connection needs */
-void
-milter_callbacks_init(struct dns_resolver *dns)
-{
-	milter_dns = dns;
-}
-
 /* milter_conn_of - our state of a libmilter context */
 static struct milter_conn *
 milter_conn_of(SMFICTX *ctx)
@@ -98,7 +89,7 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf3 = 0;
 	/* The connection's state is made here, to note the agreement. */
 	if (c == NULL) {
-		c = milter_conn_new(conf_current(), milter_dns);
+		c = milter_conn_new(conf_current(), dns_current());
 		smfi_setpriv(ctx, c);
 	}
 	c->noreply = *pf1 & MILTER_NOREPLY;
@@ -140,7 +131,7 @@ milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	const char *addr;
 
 	if (c == NULL) {
-		c = milter_conn_new(conf_current(), milter_dns);
+		c = milter_conn_new(conf_current(), dns_current());
 		smfi_setpriv(ctx, c);
 	}
 	addr = smfi_getsymval(ctx, "{client_addr}");
@@ -170,7 +161,7 @@ milter_envfrom(SMFICTX *ctx, char **argv)
 	struct milter_msg *m;
 
 	if (c == NULL) {	/* no connect stage (should not happen) */
-		c = milter_conn_new(conf_current(), milter_dns);
+		c = milter_conn_new(conf_current(), dns_current());
 		smfi_setpriv(ctx, c);
 	}
 	m = milter_msg_new(c, argv && argv[0] ? argv[0] : "");

@@ -58,10 +58,10 @@ enum milter_dkim_class {
 };
 
 struct milter_msg;
-struct dns_resolver;
 
-/* milter_dkim_init - the process' libopendkim handle on our DNS */
-int milter_dkim_init(struct dns_resolver *dns, char *err, size_t errlen);
+/* milter_dkim_init - the process' libopendkim handle, its key lookups
+ * answered by each message's resolver (lib/dns) */
+int milter_dkim_init(char *err, size_t errlen);
 /* milter_dkim_finish - release it (at exit) */
 void milter_dkim_finish(void);
 

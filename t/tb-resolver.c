@@ -143,6 +143,6 @@ main(int argc, char **argv)
 		else if (tb_lookup(r, &cnt, argv[i]) < 0)
 			status = 2;
 	}
-	dns_resolver_free(&r);
+	dns_resolver_unref(&r);
 	return status;
 }

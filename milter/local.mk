@@ -133,7 +133,8 @@ SANITIZE_TESTS += $(T_SIGN_UNIT) $(T_SIGN_SHELL)
 ## Received-SPF, quarantine (hold or header) and bad input; the shared
 ## set-up is t/lib/milter.sh.
 T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
-	t/0452-milter-postfix-dmarc.t t/0453-milter-postfix-badinput.t
+	t/0452-milter-postfix-dmarc.t t/0453-milter-postfix-badinput.t \
+	t/0455-milter-postfix-sendmail.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## the Received-SPF formatter (unit)

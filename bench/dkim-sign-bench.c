@@ -115,7 +115,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "conf: %s\n", errors ? errors : "?");
 		return 1;
 	}
-	if (milter_dkim_init(NULL, err, sizeof(err)) < 0
+	if (milter_dkim_init(err, sizeof(err)) < 0
 	    || milter_dkim_sign_init(conf_get(conf, &milter_conf_section),
 				     err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);

@@ -12,6 +12,13 @@ bench_dkim_sign_bench_SOURCES = bench/dkim-sign-bench.c
 bench_dkim_sign_bench_CFLAGS = $(T_MILTER_CFLAGS)
 bench_dkim_sign_bench_LDADD = $(T_MILTER_LDADD)
 
+## elemta-milter against bare Postfix and opendkim + opendmarc, behind
+## a real private Postfix in a network namespace (root); the harness'
+## unbound needs t/tb-dnsq for its readiness probe.
+BENCHES += bench/milter
+EXTRA_DIST += bench/milter
+bench: t/tb-dnsq$(EXEEXT)
+
 ## elemta-policyd against postfwd: bench/policyd-load is the load
 ## generator (100 persistent connections, Postfix's request mix).
 BENCHES += bench/policyd

@@ -18,6 +18,20 @@
  *	NXDOMAIN by default; they are made transparent so that the
  *	configured nameservers are asked, which is what a test DNS (and
  *	a site that serves such names) needs.
+ *
+ *	The cache.  libunbound caches too, but asking it is a round trip
+ *	through its thread and ours (a pipe each way, two wake-ups), for
+ *	every lookup: about as much as the SPF evaluation that asked.  So
+ *	answers (records, NXDOMAIN, no data) are kept here as well, under
+ *	the name in lower case and the type, until their TTL runs out (an
+ *	answer with TTL 0 is not kept; TTLs are capped as unbound caps
+ *	them: a day, an hour for negative answers), at most DNS_CACHE_MAX
+ *	of them, the least recently used going first.  Failures are never kept.  A
+ *	lookup that finds its answer here is a hit; any other is a miss
+ *	and goes to libunbound, which asks the network unless its own
+ *	cache has the answer (only for an entry evicted here, or for two
+ *	threads missing the same name at once: the TTLs are the ones
+ *	libunbound hands out, counting down in both caches alike).
  *--*/
 #include "config.h"
 
@@ -25,6 +39,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +52,35 @@
 #include "xalloc.h"
 
 #define DNS_CLASS_IN	1
+#define DNS_CACHE_MAX	10000		/* answers kept */
+#define DNS_CACHE_BUCKETS 4096		/* hash chains (a power of 2) */
+/* TTL caps, unbound's defaults (cache-max-ttl, cache-max-negative-ttl):
+ * libunbound hands out 32768 s for a negative answer without an SOA. */
+#define DNS_MAX_TTL	86400
+#define DNS_MAX_NEG_TTL	3600
+
+/* Records in one allocation: the lengths, the pointers, the bytes. */
+struct dns_rdata {
+	size_t count;
+	size_t *len;
+	const unsigned char **data;
+};
+
+/* A cached answer. */
+struct dns_entry {
+	struct dns_entry *hnext;	/* hash chain */
+	struct dns_entry *newer, *older;	/* LRU list */
+	unsigned hash;
+	int type;
+	enum dns_status status;		/* DNS_OK, DNS_NXDOMAIN, DNS_NODATA */
+	int rcode;
+	long long expires;		/* CLOCK_MONOTONIC milliseconds */
+	struct dns_rdata *rd;		/* DNS_OK: the records */
+	char *name;			/* lower case, no final dot */
+};
 
 struct dns_resolver {
+	atomic_uint refs;
 	struct ub_ctx *ctx;
 	int timeout;			/* seconds per attempt */
 	int retries;
@@ -46,6 +88,12 @@ struct dns_resolver {
 	pthread_t dispatcher;
 	int running;			/* dispatcher started */
 	volatile int stopping;
+
+	pthread_mutex_t cache_lock;	/* everything below */
+	struct dns_entry *buckets[DNS_CACHE_BUCKETS];
+	struct dns_entry *newest, *oldest;
+	size_t entries;
+	unsigned long hits, misses;
 };
 
 struct dns_pending {
@@ -170,6 +218,201 @@ dns_setup(struct ub_ctx *ctx, const struct dns_conf *dc, char *err,
 	return 0;
 }
 
+/* dns_rdata_new - count records copied into one allocation */
+static struct dns_rdata *
+dns_rdata_new(size_t count, const unsigned char *const *data,
+	      const size_t *len)
+{
+	struct dns_rdata *rd;
+	unsigned char *p;
+	size_t i, total = 0;
+
+	for (i = 0; i < count; i++)
+		total += len[i];
+	rd = x_malloc(sizeof(*rd) + count * (sizeof(size_t)
+		      + sizeof(unsigned char *)) + total);
+	rd->count = count;
+	rd->len = (size_t *)(void *)(rd + 1);
+	rd->data = (const unsigned char **)(void *)(rd->len + count);
+	p = (unsigned char *)(rd->data + count);
+	for (i = 0; i < count; i++) {
+		rd->len[i] = len[i];
+		memcpy(p, data[i], len[i]);
+		rd->data[i] = p;
+		p += len[i];
+	}
+	return rd;
+}
+
+/* dns_now - monotonic milliseconds (a TTL of 1 s lasts 1 s) */
+static long long
+dns_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* dns_key - name as the cache keeps it (lower case, no final dot) into
+ * out; its hash with type, or 0 with out "" if it does not fit */
+static unsigned
+dns_key(const char *name, int type, char *out, size_t outlen)
+{
+	unsigned h = 2166136261u;	/* FNV-1a */
+	size_t i, n = strlen(name);
+
+	if (n > 0 && name[n - 1] == '.')
+		n--;
+	if (n >= outlen) {
+		out[0] = '\0';
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		out[i] = (char)(name[i] >= 'A' && name[i] <= 'Z'
+				? name[i] - 'A' + 'a' : name[i]);
+		h = (h ^ (unsigned char)out[i]) * 16777619u;
+	}
+	out[n] = '\0';
+	h = (h ^ (unsigned)type) * 16777619u;
+	return h == 0 ? 1 : h;
+}
+
+/* dns_entry_drop - take e out of its chain and the LRU list and free
+ * it (cache_lock held) */
+static void
+dns_entry_drop(struct dns_resolver *r, struct dns_entry *e)
+{
+	struct dns_entry **pp = &r->buckets[e->hash & (DNS_CACHE_BUCKETS - 1)];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		r->newest = e->older;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		r->oldest = e->newer;
+	r->entries--;
+	free(e->rd);
+	free(e->name);
+	free(e);
+}
+
+/* dns_entry_touch - e becomes the most recently used (cache_lock held) */
+static void
+dns_entry_touch(struct dns_resolver *r, struct dns_entry *e)
+{
+	if (r->newest == e)
+		return;
+	/* out of the list... */
+	e->newer->older = e->older;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		r->oldest = e->newer;
+	/* ...and in at the front */
+	e->newer = NULL;
+	e->older = r->newest;
+	r->newest->newer = e;
+	r->newest = e;
+}
+
+/* dns_cache_get - a live cached answer for key/type filled into a
+ * (status, rcode, ttl, records); 1 if found, else 0 */
+static int
+dns_cache_get(struct dns_resolver *r, const char *key, unsigned hash,
+	      int type, struct dns_answer *a)
+{
+	struct dns_entry *e;
+	long long now = dns_now();
+	int found = 0;
+
+	pthread_mutex_lock(&r->cache_lock);
+	for (e = r->buckets[hash & (DNS_CACHE_BUCKETS - 1)]; e != NULL;
+	     e = e->hnext)
+		if (e->hash == hash && e->type == type
+		    && strcmp(e->name, key) == 0)
+			break;
+	if (e != NULL && e->expires <= now) {
+		dns_entry_drop(r, e);
+		e = NULL;
+	}
+	if (e != NULL) {
+		dns_entry_touch(r, e);
+		a->status = e->status;
+		a->rcode = e->rcode;
+		a->ttl = (int)((e->expires - now) / 1000);
+		if (e->rd != NULL) {
+			a->priv = dns_rdata_new(e->rd->count, e->rd->data,
+						e->rd->len);
+			a->count = e->rd->count;
+		}
+		found = 1;
+		r->hits++;
+	} else {
+		r->misses++;
+	}
+	pthread_mutex_unlock(&r->cache_lock);
+	return found;
+}
+
+/* dns_cache_put - keep answer a for key/type until its TTL runs out */
+static void
+dns_cache_put(struct dns_resolver *r, const char *key, unsigned hash,
+	      int type, const struct dns_answer *a)
+{
+	struct dns_entry *e, **chain;
+
+	if (a->ttl <= 0 || (a->status != DNS_OK && a->status != DNS_NXDOMAIN
+			    && a->status != DNS_NODATA))
+		return;
+	pthread_mutex_lock(&r->cache_lock);
+	chain = &r->buckets[hash & (DNS_CACHE_BUCKETS - 1)];
+	/* another thread may have put it there meanwhile */
+	for (e = *chain; e != NULL; e = e->hnext)
+		if (e->hash == hash && e->type == type
+		    && strcmp(e->name, key) == 0)
+			break;
+	if (e != NULL)
+		dns_entry_drop(r, e);
+	while (r->entries >= DNS_CACHE_MAX)
+		dns_entry_drop(r, r->oldest);
+	e = x_calloc(1, sizeof(*e));
+	e->hash = hash;
+	e->type = type;
+	e->status = a->status;
+	e->rcode = a->rcode;
+	e->expires = dns_now() + (long long)a->ttl * 1000;
+	if (a->status == DNS_OK)
+		e->rd = dns_rdata_new(a->count, a->data, a->len);
+	e->name = x_strdup(key);
+	e->hnext = *chain;
+	*chain = e;
+	e->older = r->newest;
+	if (r->newest != NULL)
+		r->newest->newer = e;
+	r->newest = e;
+	if (r->oldest == NULL)
+		r->oldest = e;
+	r->entries++;
+	pthread_mutex_unlock(&r->cache_lock);
+}
+
+/* dns_resolver_stats - the cache's counters so far */
+void
+dns_resolver_stats(struct dns_resolver *r, struct dns_stats *st)
+{
+	pthread_mutex_lock(&r->cache_lock);
+	st->hits = r->hits;
+	st->misses = r->misses;
+	st->entries = r->entries;
+	pthread_mutex_unlock(&r->cache_lock);
+}
+
 /* dns_resolver_new - one libunbound context configured from dc */
 struct dns_resolver *
 dns_resolver_new(const struct dns_conf *dc, char *err, size_t errlen)
@@ -186,10 +429,12 @@ dns_resolver_new(const struct dns_conf *dc, char *err, size_t errlen)
 		return NULL;
 	}
 	r = x_calloc(1, sizeof(*r));
+	atomic_init(&r->refs, 1);
 	r->ctx = ctx;
 	r->timeout = dc->timeout > 0 ? dc->timeout : 5;
 	r->retries = dc->retries >= 0 ? dc->retries : 0;
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->cache_lock, NULL);
 	return r;
 }
 
@@ -210,21 +455,65 @@ dns_dispatch(void *arg)
 	return NULL;
 }
 
-/* dns_resolver_free - stop the dispatcher and free everything */
+/* dns_resolver_ref - one more reference */
+struct dns_resolver *
+dns_resolver_ref(struct dns_resolver *r)
+{
+	if (r != NULL)
+		atomic_fetch_add(&r->refs, 1);
+	return r;
+}
+
+/* dns_resolver_unref - drop a reference; the last one stops the
+ * dispatcher and frees everything */
 void
-dns_resolver_free(struct dns_resolver **rp)
+dns_resolver_unref(struct dns_resolver **rp)
 {
 	struct dns_resolver *r = *rp;
 
-	if (r == NULL)
+	*rp = NULL;
+	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
 		return;
 	if (r->running) {
 		r->stopping = 1;
 		pthread_join(r->dispatcher, NULL);
 	}
 	ub_ctx_delete(r->ctx);
+	while (r->oldest != NULL)
+		dns_entry_drop(r, r->oldest);
 	pthread_mutex_destroy(&r->lock);
-	x_free(rp);
+	pthread_mutex_destroy(&r->cache_lock);
+	free(r);
+}
+
+/* The published resolver. */
+static pthread_mutex_t dns_published_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dns_resolver *dns_published;
+
+/* dns_current - a new reference to the published resolver, or NULL */
+struct dns_resolver *
+dns_current(void)
+{
+	struct dns_resolver *r;
+
+	pthread_mutex_lock(&dns_published_lock);
+	r = dns_resolver_ref(dns_published);
+	pthread_mutex_unlock(&dns_published_lock);
+	return r;
+}
+
+/* dns_publish - make r current (takes the caller's reference); NULL
+ * unpublishes */
+void
+dns_publish(struct dns_resolver *r)
+{
+	struct dns_resolver *old;
+
+	pthread_mutex_lock(&dns_published_lock);
+	old = dns_published;
+	dns_published = r;
+	pthread_mutex_unlock(&dns_published_lock);
+	dns_resolver_unref(&old);
 }
 
 /* dns_callback - an answer arrived (dispatcher thread) */
@@ -350,24 +639,15 @@ dns_classify(const struct ub_result *res, char *why, size_t whylen)
 	return DNS_OK;
 }
 
-/* dns_query - look up name/type with timeout and retries */
-enum dns_status
-dns_query(struct dns_resolver *r, const char *name, int type,
-	  struct dns_counter *cnt, struct dns_answer **ap)
+/* dns_ask - ask libunbound (with timeout and retries), fill a */
+static void
+dns_ask(struct dns_resolver *r, const char *name, int type,
+	struct dns_answer *a)
 {
-	struct dns_answer *a = x_calloc(1, sizeof(*a));
 	struct ub_result *res = NULL;
 	int attempt, rc;
 	size_t n;
 
-	if (cnt != NULL && cnt->limit > 0 && cnt->lookups >= cnt->limit) {
-		a->status = DNS_LIMIT;
-		x_err(a->why, sizeof(a->why), "more than %u DNS lookups",
-		      cnt->limit);
-		goto out;
-	}
-	if (cnt != NULL)
-		cnt->lookups++;
 	for (attempt = 0; attempt <= r->retries; attempt++) {
 		if (res != NULL)
 			ub_resolve_free(res);
@@ -386,20 +666,59 @@ dns_query(struct dns_resolver *r, const char *name, int type,
 		if (a->status != DNS_TEMPFAIL)
 			break;
 	}
-	if (res != NULL && a->status == DNS_OK) {
+	if (res == NULL)
+		return;
+	a->ttl = res->ttl;
+	if (a->ttl > (a->status == DNS_OK ? DNS_MAX_TTL : DNS_MAX_NEG_TTL))
+		a->ttl = a->status == DNS_OK ? DNS_MAX_TTL : DNS_MAX_NEG_TTL;
+	if (a->status == DNS_OK) {
+		size_t *len;
+
 		for (n = 0; res->data[n] != NULL; n++)
 			;
-		a->count = n;
-		a->data = (const unsigned char **)res->data;
-		a->len = x_calloc(n + 1, sizeof(size_t));
-		for (n = 0; n < a->count; n++)
-			((size_t *)a->len)[n] = (size_t)res->len[n];
-		a->ttl = res->ttl;
-		a->priv = res;
-	} else if (res != NULL) {
-		a->ttl = res->ttl;
-		ub_resolve_free(res);
+		len = x_calloc(n + 1, sizeof(size_t));
+		for (a->count = 0; a->count < n; a->count++)
+			len[a->count] = (size_t)res->len[a->count];
+		a->priv = dns_rdata_new(n, (const unsigned char *const *)
+					res->data, len);
+		free(len);
 	}
+	ub_resolve_free(res);
+}
+
+/* dns_query - look up name/type: the cache, else libunbound */
+enum dns_status
+dns_query(struct dns_resolver *r, const char *name, int type,
+	  struct dns_counter *cnt, struct dns_answer **ap)
+{
+	struct dns_answer *a = x_calloc(1, sizeof(*a));
+	const struct dns_rdata *rd;
+	char key[256];
+	unsigned hash;
+	int rc;
+
+	if (cnt != NULL && cnt->limit > 0 && cnt->lookups >= cnt->limit) {
+		a->status = DNS_LIMIT;
+		x_err(a->why, sizeof(a->why), "more than %u DNS lookups",
+		      cnt->limit);
+		goto out;
+	}
+	if (cnt != NULL)
+		cnt->lookups++;
+	hash = dns_key(name, type, key, sizeof(key));
+	if (hash != 0 && dns_cache_get(r, key, hash, type, a)) {
+		if (cnt != NULL)
+			cnt->hits++;
+		hash = 0;		/* nothing new to keep */
+	} else {
+		dns_ask(r, name, type, a);
+	}
+	if ((rd = a->priv) != NULL) {
+		a->data = rd->data;
+		a->len = rd->len;
+	}
+	if (hash != 0)
+		dns_cache_put(r, key, hash, type, a);
 out:
 	rc = a->status;
 	if (ap != NULL)
@@ -417,9 +736,7 @@ dns_answer_free(struct dns_answer **ap)
 
 	if (a == NULL)
 		return;
-	if (a->priv != NULL)
-		ub_resolve_free(a->priv);
-	free((void *)a->len);
+	free(a->priv);
 	x_free(ap);
 }
 
@@ -492,6 +809,21 @@ static const struct conf_check dns_checks[] = {
 	{ "retries", CONF_CHECK_RANGE, 0, 10, NULL, NULL },
 	CONF_CHECK_END
 };
+
+/* dns_conf_equal - the same nameservers, timeout and retries? */
+int
+dns_conf_equal(const struct dns_conf *a, const struct dns_conf *b)
+{
+	size_t i;
+
+	if (a->timeout != b->timeout || a->retries != b->retries
+	    || a->nnameservers != b->nnameservers)
+		return 0;
+	for (i = 0; i < a->nnameservers; i++)
+		if (strcmp(a->nameservers[i], b->nameservers[i]) != 0)
+			return 0;
+	return 1;
+}
 
 /* dns_conf_load - copy the [dns] section into struct dns_conf */
 static int

@@ -29,13 +29,25 @@
  *	clear status; the answer (when asked for) carries the records'
  *	rdata, as libunbound hands it over (domain names inside rdata are
  *	not compressed).  A struct dns_counter counts the lookups of one
- *	unit of work (a message) and refuses more than its limit, without
- *	asking the network.
+ *	unit of work (a message), and how many of them the cache
+ *	answered, and refuses more than its limit, without asking the
+ *	network.
+ *
+ *	Answers are cached in the resolver until their TTL runs out (see
+ *	dns.c); dns_resolver_stats() says how many lookups the cache
+ *	answered (hits) and how many went to libunbound (misses).
  *
  *	The first query starts a dispatcher thread, so create resolvers
  *	whenever convenient but query only after the process has detached
  *	(threads do not survive fork).  Nothing here logs: temporary
  *	failures say why in dns_answer.why.
+ *
+ *	A resolver is reference-counted, like a configuration snapshot:
+ *	dns_publish() makes one the process' current resolver and
+ *	dns_current() hands out references to it, so a daemon can build a
+ *	new one when the [dns] section changes and publish it for new
+ *	work, while work in progress finishes on the one it holds; the
+ *	last reference stops its dispatcher and frees it.
  *--*/
 #ifndef ELEMTA_DNS_H
 #define ELEMTA_DNS_H
@@ -78,6 +90,14 @@ struct dns_answer {
 struct dns_counter {
 	unsigned lookups;	/* queries asked (retries not counted) */
 	unsigned limit;
+	unsigned hits;		/* of the lookups, answered by the cache */
+};
+
+/* The cache of a resolver since it was made. */
+struct dns_stats {
+	unsigned long hits;	/* lookups answered from the cache */
+	unsigned long misses;	/* lookups that went to libunbound */
+	size_t entries;		/* answers kept now */
 };
 
 /* The [dns] configuration section (shared by every daemon). */
@@ -92,12 +112,29 @@ struct dns_conf {
 
 struct dns_resolver;
 
-/* dns_resolver_new - a resolver as dc says; NULL with a message */
+/* dns_resolver_new - a resolver as dc says (one reference, the
+ * caller's); NULL with a message */
 struct dns_resolver *dns_resolver_new(const struct dns_conf *dc,
 				      char *err, size_t errlen);
-/* dns_resolver_free - stop the dispatcher, free; sets *rp to NULL.
- * No query may be in progress. */
-void dns_resolver_free(struct dns_resolver **rp);
+/* dns_resolver_ref - one more reference (NULL stays NULL) */
+struct dns_resolver *dns_resolver_ref(struct dns_resolver *r);
+/* dns_resolver_unref - drop a reference, sets *rp to NULL; the last one
+ * stops the dispatcher and frees (no query of it may be in progress:
+ * whoever queries holds a reference) */
+void dns_resolver_unref(struct dns_resolver **rp);
+
+/* dns_current - a new reference to the published resolver (NULL before
+ * the first dns_publish); dns_publish - make r the published one,
+ * taking over the caller's reference and dropping the one it replaces.
+ * Thread-safe. */
+struct dns_resolver *dns_current(void);
+void dns_publish(struct dns_resolver *r);
+
+/* dns_conf_equal - do two [dns] sections ask for the same resolver? */
+int dns_conf_equal(const struct dns_conf *a, const struct dns_conf *b);
+
+/* dns_resolver_stats - the cache's counters (thread-safe) */
+void dns_resolver_stats(struct dns_resolver *r, struct dns_stats *st);
 
 /*
  * dns_query - look up name/type; the status.  With ap non-NULL, *ap

@@ -11,7 +11,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-conn.c \
 	milter/milter-pipeline.c \
 	milter/milter-spf.c \
-	milter/milter-dkim.c milter/milter-dkim.h \
+	milter/milter-dkim.c milter/milter-dkim.h milter/milter-dkim-pkey.c \
 	milter/milter-dkim-sign.c milter/milter-dkim-sign.h \
 	milter/milter-dkim-canon.c milter/milter-dkim-canon.h \
 	milter/milter-keys.c milter/milter-keys.h \
@@ -44,7 +44,8 @@ T_MILTER_UNIT = \
 	t/0400-milter-authres.t \
 	t/0401-milter-state.t \
 	t/0409-milter-fuzz-authres.t \
-	t/0420-milter-dkim.t
+	t/0420-milter-dkim.t \
+	t/0423-milter-dkim-pkey.t
 check_PROGRAMS += $(T_MILTER_UNIT)
 T_MILTER_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/milter
 T_MILTER_LDADD = milter/libelemta-milter.a $(T_UNIT_LDADD) $(SPF2_LIBS) \
@@ -65,10 +66,16 @@ t_0409_milter_fuzz_authres_t_LDADD = $(T_MILTER_LDADD)
 t_0420_milter_dkim_t_SOURCES = t/0420-milter-dkim.c
 t_0420_milter_dkim_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENDKIM_CFLAGS)
 t_0420_milter_dkim_t_LDADD = $(T_MILTER_LDADD) -lresolv
+## the kept DKIM public keys, and libopendkim going through them
+t_0423_milter_dkim_pkey_t_SOURCES = t/0423-milter-dkim-pkey.c
+t_0423_milter_dkim_pkey_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENDKIM_CFLAGS) \
+	$(OPENSSL_CFLAGS)
+t_0423_milter_dkim_pkey_t_LDADD = $(T_MILTER_LDADD)
 
 T_MILTER_SHELL = \
 	t/0410-milter-spf.t \
 	t/0411-milter-miltertest.t \
+	t/0412-milter-dns-reload.t \
 	t/0421-milter-dkim.t \
 	t/0422-milter-dkim-miltertest.t
 dist_check_SCRIPTS += $(T_MILTER_SHELL)
@@ -126,7 +133,8 @@ SANITIZE_TESTS += $(T_SIGN_UNIT) $(T_SIGN_SHELL)
 ## Received-SPF, quarantine (hold or header) and bad input; the shared
 ## set-up is t/lib/milter.sh.
 T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
-	t/0452-milter-postfix-dmarc.t t/0453-milter-postfix-badinput.t
+	t/0452-milter-postfix-dmarc.t t/0453-milter-postfix-badinput.t \
+	t/0455-milter-postfix-sendmail.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## the Received-SPF formatter (unit)

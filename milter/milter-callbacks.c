@@ -16,6 +16,14 @@
  *
  *	The queue id ("i") is read at MAIL FROM and again at EOH and EOM:
  *	Postfix assigns it only after the first accepted RCPT.
+ *
+ *	Every stage before end of message only records, and always goes
+ *	on, so the MTA is asked not to wait for a reply to any of them
+ *	(the SMFIP_NR_* flags of milter protocol 6, which Postfix offers):
+ *	a reply per header and per command is a round trip, two context
+ *	switches and two small TCP segments each; end of message is then
+ *	the only exchange that waits.  An MTA that does not offer them
+ *	gets replies as before.
  *--*/
 #include "config.h"
 
@@ -35,21 +43,24 @@
 
 #define MILTER_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE \
 			| SMFIF_SETSYMLIST)
-
-static struct dns_resolver *milter_dns;
-
-/* milter_callbacks_init - what every connection needs */
-void
-milter_callbacks_init(struct dns_resolver *dns)
-{
-	milter_dns = dns;
-}
+#define MILTER_NOREPLY (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL \
+			| SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH \
+			| SMFIP_NR_BODY)
 
 /* milter_conn_of - our state of a libmilter context */
 static struct milter_conn *
 milter_conn_of(SMFICTX *ctx)
 {
 	return smfi_getpriv(ctx);
+}
+
+/* milter_go_on - what a stage that only records returns: no reply at
+ * all when the MTA agreed to that (flag: the stage's SMFIP_NR_*) */
+static sfsistat
+milter_go_on(const struct milter_conn *c, unsigned long flag)
+{
+	return c != NULL && (c->noreply & flag) ? SMFIS_NOREPLY
+						: SMFIS_CONTINUE;
 }
 
 /* milter_read_qid - (re)read the queue id macro */
@@ -65,15 +76,23 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		 unsigned long f2, unsigned long f3, unsigned long *pf0,
 		 unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
+	struct milter_conn *c = milter_conn_of(ctx);
+
 	*pf0 = f0 & MILTER_ACTIONS;
 	if ((f0 & MILTER_ACTIONS) != MILTER_ACTIONS)
 		msg_warn("the MTA does not offer every action needed "
 			 "(offered 0x%lx, wanted 0x%lx): some results may not "
 			 "be applied", f0, (unsigned long)MILTER_ACTIONS);
 	/* Header values exactly as sent (DKIM needs the leading space). */
-	*pf1 = f1 & SMFIP_HDR_LEADSPC;
+	*pf1 = f1 & (SMFIP_HDR_LEADSPC | MILTER_NOREPLY);
 	*pf2 = 0;
 	*pf3 = 0;
+	/* The connection's state is made here, to note the agreement. */
+	if (c == NULL) {
+		c = milter_conn_new(conf_current(), dns_current());
+		smfi_setpriv(ctx, c);
+	}
+	c->noreply = *pf1 & MILTER_NOREPLY;
 	if (f0 & SMFIF_SETSYMLIST) {
 		smfi_setsymlist(ctx, SMFIM_CONNECT,
 				"j {daemon_name} {client_addr} {client_name}");
@@ -112,7 +131,7 @@ milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	const char *addr;
 
 	if (c == NULL) {
-		c = milter_conn_new(conf_current(), milter_dns);
+		c = milter_conn_new(conf_current(), dns_current());
 		smfi_setpriv(ctx, c);
 	}
 	addr = smfi_getsymval(ctx, "{client_addr}");
@@ -120,7 +139,7 @@ milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		addr = milter_addr_text((const struct sockaddr *)hostaddr,
 					buf, sizeof(buf));
 	milter_conn_set_client(c, addr, hostname);
-	return SMFIS_CONTINUE;
+	return milter_go_on(c, SMFIP_NR_CONN);
 }
 
 /* milter_helo - the HELO/EHLO name */
@@ -131,7 +150,7 @@ milter_helo(SMFICTX *ctx, char *helo)
 
 	if (c != NULL)
 		milter_conn_set_helo(c, helo);
-	return SMFIS_CONTINUE;
+	return milter_go_on(c, SMFIP_NR_HELO);
 }
 
 /* milter_envfrom - MAIL FROM: a new message */
@@ -142,14 +161,14 @@ milter_envfrom(SMFICTX *ctx, char **argv)
 	struct milter_msg *m;
 
 	if (c == NULL) {	/* no connect stage (should not happen) */
-		c = milter_conn_new(conf_current(), milter_dns);
+		c = milter_conn_new(conf_current(), dns_current());
 		smfi_setpriv(ctx, c);
 	}
 	m = milter_msg_new(c, argv && argv[0] ? argv[0] : "");
 	milter_read_qid(ctx, m);
 	milter_msg_set_auth(m, smfi_getsymval(ctx, "{auth_type}"),
 			    smfi_getsymval(ctx, "{auth_authen}"));
-	return SMFIS_CONTINUE;
+	return milter_go_on(c, SMFIP_NR_MAIL);
 }
 
 /* milter_envrcpt - one recipient */
@@ -160,7 +179,7 @@ milter_envrcpt(SMFICTX *ctx, char **argv)
 
 	if (c != NULL && c->msg != NULL && argv && argv[0])
 		milter_msg_rcpt(c->msg, argv[0]);
-	return SMFIS_CONTINUE;
+	return milter_go_on(c, SMFIP_NR_RCPT);
 }
 
 /* milter_header - one header */
@@ -171,7 +190,7 @@ milter_header(SMFICTX *ctx, char *name, char *value)
 
 	if (c != NULL && c->msg != NULL && name != NULL)
 		milter_msg_header(c->msg, name, value);
-	return SMFIS_CONTINUE;
+	return milter_go_on(c, SMFIP_NR_HDR);
 }
 
 /* milter_eoh - end of headers: the queue id is known by now */
@@ -184,7 +203,7 @@ milter_eoh(SMFICTX *ctx)
 		milter_read_qid(ctx, c->msg);
 		milter_pipeline_eoh(c->msg);
 	}
-	return SMFIS_CONTINUE;
+	return milter_go_on(c, SMFIP_NR_EOH);
 }
 
 /* milter_body - a body chunk: counted, and to the stages (DKIM) */
@@ -197,7 +216,7 @@ milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 		c->msg->body_bytes += len;
 		milter_pipeline_body(c->msg, chunk, len);
 	}
-	return SMFIS_CONTINUE;
+	return milter_go_on(c, SMFIP_NR_BODY);
 }
 
 /* milter_insert - insert header NAME: VALUE at the top, if both set */

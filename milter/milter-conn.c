@@ -29,7 +29,7 @@
 /* The longest A-R header value we look into for its authserv-id. */
 #define MILTER_AR_SCAN	4096
 
-/* milter_conn_new - a connection holding a reference to conf */
+/* milter_conn_new - a connection holding references to conf and dns */
 struct milter_conn *
 milter_conn_new(struct conf *conf, struct dns_resolver *dns)
 {
@@ -78,6 +78,7 @@ milter_conn_free(struct milter_conn **cp)
 	x_free(&c->client_name);
 	x_free(&c->helo);
 	conf_unref(&c->conf);
+	dns_resolver_unref(&c->dns);
 	x_free(cp);
 }
 

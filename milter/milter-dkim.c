@@ -16,9 +16,9 @@
  *	wait hook hands over its length and status.  A timeout, SERVFAIL
  *	or the per-message lookup cap becomes a failed query, which
  *	libopendkim reports as DKIM_SIGERROR_KEYFAIL: temperror.  The
- *	per-message counter reaches the hooks through a thread-local
- *	pointer set around each libopendkim call that can look keys up
- *	(the hooks run in the calling thread).
+ *	message's resolver (its connection's) and lookup counter reach the
+ *	hooks through thread-local pointers set around each libopendkim
+ *	call that can look keys up (the hooks run in the calling thread).
  *
  *	Headers reach libopendkim as "Name:value" with their folding
  *	line ends made CRLF (libmilter and the test mode fold with a bare
@@ -75,7 +75,11 @@ struct milter_dkim_query {
 };
 
 static DKIM_LIB *dkim_lib;
+static _Thread_local struct dns_resolver *dkim_dns;
 static _Thread_local struct dns_counter *dkim_counter;
+/* what libopendkim is given as its query service: the resolver is the
+ * message's (dkim_dns), not one of the process */
+static int milter_dkim_service;
 static _Thread_local const char *dkim_qid;
 
 #define DNS_C_IN	1
@@ -150,13 +154,18 @@ static int
 milter_dkim_query_start(void *srv, int type, unsigned char *query,
 			unsigned char *buf, size_t buflen, void **qh)
 {
-	struct dns_resolver *dns = srv;
 	struct milter_dkim_query *q = x_calloc(1, sizeof(*q));
 	struct dns_answer *a = NULL;
 	enum dns_status st;
 	long n;
 
-	st = dns_query(dns, (const char *)query, type, dkim_counter, &a);
+	(void)srv;
+	if (dkim_dns == NULL) {		/* no resolver: a failed query */
+		q->status = DKIM_DNS_ERROR;
+		*qh = q;
+		return 0;
+	}
+	st = dns_query(dkim_dns, (const char *)query, type, dkim_counter, &a);
 	switch (st) {
 	case DNS_OK:
 	case DNS_NXDOMAIN:
@@ -244,11 +253,12 @@ milter_dkim_prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
 
 /* milter_dkim_init - the process' libopendkim handle */
 int
-milter_dkim_init(struct dns_resolver *dns, char *err, size_t errlen)
+milter_dkim_init(char *err, size_t errlen)
 {
 	unsigned int flags = DKIM_LIBFLAGS_FIXCRLF
 			     | DKIM_LIBFLAGS_BADSIGHANDLES;
 
+	milter_dkim_pkey_init();
 	if ((dkim_lib = dkim_init(NULL, NULL)) == NULL) {
 		x_err(err, errlen, "libopendkim: dkim_init failed");
 		return -1;
@@ -260,8 +270,8 @@ milter_dkim_init(struct dns_resolver *dns, char *err, size_t errlen)
 		return -1;
 	}
 	/* dkim_close() closes the service with its close hook: ours
-	 * does nothing, lib/dns is the caller's to free. */
-	(void)dkim_dns_set_query_service(dkim_lib, dns);
+	 * does nothing, the resolvers are lib/dns's. */
+	(void)dkim_dns_set_query_service(dkim_lib, &milter_dkim_service);
 	dkim_dns_set_close(dkim_lib, milter_dkim_dns_close);
 	dkim_dns_set_query_start(dkim_lib, milter_dkim_query_start);
 	dkim_dns_set_query_waitreply(dkim_lib, milter_dkim_query_wait);
@@ -277,6 +287,7 @@ milter_dkim_finish(void)
 	if (dkim_lib != NULL)
 		dkim_close(dkim_lib);
 	dkim_lib = NULL;
+	milter_dkim_pkey_finish();
 }
 
 /* milter_dkim_lib - the process' handle (signing uses it too) */
@@ -290,6 +301,7 @@ milter_dkim_lib(void)
 static void
 milter_dkim_enter(struct milter_msg *m)
 {
+	dkim_dns = m->conn->dns;
 	dkim_counter = &m->dns;
 	dkim_qid = m->qid;
 }
@@ -298,6 +310,7 @@ milter_dkim_enter(struct milter_msg *m)
 static void
 milter_dkim_leave(void)
 {
+	dkim_dns = NULL;
 	dkim_counter = NULL;
 	dkim_qid = NULL;
 }

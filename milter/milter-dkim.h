@@ -58,12 +58,20 @@ enum milter_dkim_class {
 };
 
 struct milter_msg;
-struct dns_resolver;
 
-/* milter_dkim_init - the process' libopendkim handle on our DNS */
-int milter_dkim_init(struct dns_resolver *dns, char *err, size_t errlen);
+/* milter_dkim_init - the process' libopendkim handle, its key lookups
+ * answered by each message's resolver (lib/dns) */
+int milter_dkim_init(char *err, size_t errlen);
 /* milter_dkim_finish - release it (at exit) */
 void milter_dkim_finish(void);
+
+/* milter-dkim-pkey.c: the public keys libopendkim decodes, kept (its
+ * d2i_PUBKEY_bio calls land there); init before the threads start */
+void milter_dkim_pkey_init(void);
+void milter_dkim_pkey_finish(void);
+/* milter_dkim_pkey_stats - decodings answered from the kept keys, and
+ * those OpenSSL did */
+void milter_dkim_pkey_stats(unsigned long *hits, unsigned long *misses);
 /* milter_dkim_lib - that handle, shared with the signing stage */
 struct dkim_lib *milter_dkim_lib(void);
 /* milter_dkim_crlf - "Name:value" with CRLF folding, as libopendkim

@@ -11,8 +11,11 @@
  *
  *	Metrics: elemta_milter_messages_total{action},
  *	elemta_milter_results_total{method,result},
- *	elemta_milter_stage_seconds{stage} and
- *	elemta_milter_dns_lookups_total.
+ *	elemta_milter_stage_seconds{stage},
+ *	elemta_milter_dns_lookups_total and
+ *	elemta_milter_dns_cache_total{result} (hit: answered by the
+ *	resolver's cache, miss: asked of libunbound; the hit ratio is
+ *	hit / (hit + miss)).
  *--*/
 #include "config.h"
 
@@ -44,11 +47,15 @@ static struct metric *m_messages;
 static struct metric *m_results;
 static struct metric *m_stage_seconds;
 static struct metric *m_dns_lookups;
+static struct metric_series *m_dns_hits;
+static struct metric_series *m_dns_misses;
 
 /* milter_pipeline_init - register the metrics (once, before threads) */
 void
 milter_pipeline_init(void)
 {
+	struct metric *m;
+
 	m_messages = metrics_counter("elemta_milter_messages_total",
 				     "Messages by verdict", "action");
 	m_results = metrics_counter("elemta_milter_results_total",
@@ -60,6 +67,11 @@ milter_pipeline_init(void)
 	m_dns_lookups = metrics_counter("elemta_milter_dns_lookups_total",
 					"DNS lookups made by the checks",
 					NULL);
+	m = metrics_counter("elemta_milter_dns_cache_total",
+			    "DNS lookups of the checks answered by the cache "
+			    "(hit) or asked of libunbound (miss)", "result");
+	m_dns_hits = metric_series(m, "hit");
+	m_dns_misses = metric_series(m, "miss");
 }
 
 /* milter_now - monotonic seconds */
@@ -134,12 +146,16 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 			metric_inc(m_results, m->results[j].method,
 				   m->results[j].result);
 		metric_add(m_dns_lookups, (double)m->dns.lookups);
+		metric_series_add(m_dns_hits, (double)m->dns.hits);
+		metric_series_add(m_dns_misses,
+				  (double)(m->dns.lookups - m->dns.hits));
 	}
-	qid_info(m->qid, "%s%saction=%s%s%s dns_lookups=%u",
+	qid_info(m->qid, "%s%saction=%s%s%s dns_lookups=%u dns_cache_hits=%u",
 		 m->summary ? m->summary : "", m->summary ? " " : "",
 		 milter_action_name(m->action),
 		 m->action_stage ? " by=" : "",
-		 m->action_stage ? m->action_stage : "", m->dns.lookups);
+		 m->action_stage ? m->action_stage : "", m->dns.lookups,
+		 m->dns.hits);
 }
 
 /* milter_pipeline_header - one kept header to the stages that read them */

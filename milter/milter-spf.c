@@ -8,9 +8,9 @@
  *	layer is ours: libspf2's own "resolv" layer reads /etc/resolv.conf
  *	and cannot use a port, so lookups go through lib/dns instead (one
  *	cache, the configured nameservers, timeout and retries).  The
- *	per-message lookup counter reaches the layer through a thread-local
- *	pointer, set around each evaluation: libspf2 calls the layer
- *	synchronously from the evaluating thread.
+ *	message's resolver (its connection's) and lookup counter reach the
+ *	layer through thread-local pointers, set around each evaluation:
+ *	libspf2 calls the layer synchronously from the evaluating thread.
  *
  *	Identity: MAIL FROM; for the null sender, the HELO name as
  *	postmaster@HELO (RFC 7208 section 2.4), reported as smtp.helo.
@@ -49,6 +49,7 @@
 
 static SPF_server_t *spf_server;
 static SPF_dns_server_t spf_layer;
+static _Thread_local struct dns_resolver *spf_dns;
 static _Thread_local struct dns_counter *spf_counter;
 static _Thread_local const char *spf_qid;
 static _Thread_local int spf_dns_failed;
@@ -131,13 +132,16 @@ static SPF_dns_rr_t *
 spf_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type,
 	   int should_cache)
 {
-	struct dns_resolver *dns = srv->hook;
 	struct dns_answer *a = NULL;
 	SPF_dns_rr_t *rr;
 	enum dns_status st;
 	int herrno;
 
-	st = dns_query(dns, domain, (int)type, spf_counter, &a);
+	if (spf_dns == NULL) {		/* no resolver: nothing is known */
+		spf_dns_failed = 1;
+		return SPF_dns_rr_new_init(srv, domain, type, 0, TRY_AGAIN);
+	}
+	st = dns_query(spf_dns, domain, (int)type, spf_counter, &a);
 	switch (st) {
 	case DNS_OK:
 		herrno = NETDB_SUCCESS;
@@ -166,7 +170,7 @@ spf_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type,
 
 /* milter_spf_init - the process' SPF server on our DNS layer */
 int
-milter_spf_init(struct dns_resolver *dns, char *err, size_t errlen)
+milter_spf_init(char *err, size_t errlen)
 {
 	SPF_error_handler = spf_log_error;
 	SPF_warning_handler = spf_log_debug;
@@ -177,7 +181,7 @@ milter_spf_init(struct dns_resolver *dns, char *err, size_t errlen)
 	spf_layer.destroy = NULL;	/* static: not freed by libspf2 */
 	spf_layer.lookup = spf_lookup;
 	spf_layer.name = "elemta";
-	spf_layer.hook = dns;
+	spf_layer.hook = NULL;		/* the resolver is the message's */
 	if ((spf_server = SPF_server_new_dns(&spf_layer, 0)) == NULL) {
 		x_err(err, errlen, "libspf2: cannot create an SPF server");
 		return -1;
@@ -414,10 +418,12 @@ milter_spf_eom(struct milter_msg *m)
 		 * identity cannot be checked */
 		res = SPF_RESULT_PERMERROR;
 	} else {
+		spf_dns = c->dns;
 		spf_counter = &m->dns;
 		spf_qid = m->qid;
 		spf_dns_failed = 0;
 		(void)SPF_request_query_mailfrom(req, &resp);
+		spf_dns = NULL;
 		spf_counter = NULL;
 		spf_qid = NULL;
 		res = resp ? SPF_response_result(resp) : SPF_RESULT_TEMPERROR;

@@ -227,7 +227,7 @@ milter_test_run(const struct milter_test *t, struct dns_resolver *dns)
 			strerror(errno));
 		return 1;
 	}
-	c = milter_conn_new(conf_current(), dns);
+	c = milter_conn_new(conf_current(), dns_resolver_ref(dns));
 	milter_conn_set_client(c, t->client_ip, NULL);
 	milter_conn_set_helo(c, t->helo);
 	m = milter_msg_new(c, t->sender ? t->sender : "");

@@ -29,16 +29,26 @@
  *	for smfi_main() to return, which waits for the sessions in
  *	progress.  Should smfi_main() return by itself, the main thread
  *	notices and stops too.
+ *
+ *	The resolver.  One is published at start (lib/dns: dns_publish);
+ *	each connection takes a reference to the current one.  A reload
+ *	that changes the [dns] section builds a new one and publishes it:
+ *	new connections use it, those in progress finish on theirs, and
+ *	the old one goes with its last connection.  If the new one cannot
+ *	be built, the old one stays, and the log says so.
  *--*/
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <grp.h>
@@ -99,6 +109,50 @@ milter_socket_perms(const struct listen_spec *ls)
 		msg_fatal("listen: chown %s: %m", ls->path);
 }
 
+/*
+ * milter_nodelay - TCP_NODELAY on libmilter's listening socket, which
+ * the connections it accepts inherit (Linux copies the option at
+ * accept).  Without it every message costs a delayed ACK: at end of
+ * message libmilter writes each header change, then the verdict, as
+ * separate small segments, Nagle holds the verdict until the first is
+ * acknowledged, and the MTA, which answers nothing before the
+ * verdict, acknowledges only when its delayed-ACK timer fires (40 ms
+ * on Linux).  libmilter does not hand out its socket, so it is found
+ * among our descriptors: a listening TCP socket on our port.  Returns
+ * 0, or -1 if none was found (for unix sockets there is nothing to do).
+ */
+static int
+milter_nodelay(const struct listen_spec *ls)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, on = 1, listening, found = 0;
+	unsigned port;
+
+	if (ls->family != LISTEN_INET && ls->family != LISTEN_INET6)
+		return 0;
+	for (fd = 0; fd < 1024; fd++) {
+		len = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+			continue;
+		if (ss.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		else
+			continue;
+		len = sizeof(listening);
+		if (port != ls->port
+		    || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+				  &len) < 0 || !listening)
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+			       sizeof(on)) == 0)
+			found = 1;
+	}
+	return found ? 0 : -1;
+}
+
 /* milter_open - register with libmilter and bind its socket (as root) */
 static void
 milter_open(const struct milter_conf *mc)
@@ -123,23 +177,34 @@ milter_open(const struct milter_conf *mc)
 		msg_fatal("cannot listen on %s (%s)", mc->daemon.listen, conn);
 	}
 	milter_socket_perms(&ls);
+	if (milter_nodelay(&ls) < 0)
+		msg_warn("listen %s: cannot set TCP_NODELAY: every message "
+			 "may wait for a delayed ACK", mc->daemon.listen);
 }
 
-/* milter_dns_changed - did a reload change the [dns] section? */
-static int
-milter_dns_changed(const struct conf *a, const struct conf *b)
+/* milter_dns_reload - a new resolver for new connections if the
+ * [dns] section changed from old to now */
+static void
+milter_dns_reload(const struct conf *old, const struct conf *now)
 {
-	const struct dns_conf *x = conf_get(a, &dns_conf_section);
-	const struct dns_conf *y = conf_get(b, &dns_conf_section);
-	size_t i;
+	const struct dns_conf *dc = conf_get(now, &dns_conf_section);
+	struct dns_resolver *r;
+	char err[512], list[400] = "";
+	size_t i, n = 0;
 
-	if (x->timeout != y->timeout || x->retries != y->retries
-	    || x->nnameservers != y->nnameservers)
-		return 1;
-	for (i = 0; i < x->nnameservers; i++)
-		if (strcmp(x->nameservers[i], y->nameservers[i]) != 0)
-			return 1;
-	return 0;
+	if (dns_conf_equal(conf_get(old, &dns_conf_section), dc))
+		return;
+	if ((r = dns_resolver_new(dc, err, sizeof(err))) == NULL) {
+		msg_error("dns: %s: keeping the resolver of before", err);
+		return;
+	}
+	dns_publish(r);
+	for (i = 0; i < dc->nnameservers && n < sizeof(list); i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+				      i ? "," : "", dc->nameservers[i]);
+	msg_info("dns: new resolver for new connections: nameservers=%s "
+		 "timeout=%d retries=%d", n ? list : "resolv.conf",
+		 dc->timeout, dc->retries);
 }
 
 /* milter_reload - SIGHUP: a new snapshot for new connections */
@@ -151,9 +216,7 @@ milter_reload(struct runtime *rt)
 
 	if (runtime_reload(rt) == 0) {
 		now = conf_current();
-		if (milter_dns_changed(old, now))
-			msg_warn("dns section changed: takes effect at "
-				 "restart");
+		milter_dns_reload(old, now);
 		if (milter_dkim_sign_reload(conf_get(now,
 					&milter_conf_section), err,
 					sizeof(err)) < 0)
@@ -237,9 +300,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "elemta-milter: dns: %s\n", err);
 		msg_fatal("dns: %s", err);
 	}
-	if (milter_spf_init(dns, err, sizeof(err)) < 0)
+	dns_publish(dns);		/* the reference is published now */
+	if (milter_spf_init(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
-	if (milter_dkim_init(dns, err, sizeof(err)) < 0)
+	if (milter_dkim_init(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (milter_dkim_sign_init(mc, err, sizeof(err)) < 0) {
 		fprintf(stderr, "elemta-milter: dkim signing: %s\n", err);
@@ -259,7 +323,7 @@ main(int argc, char **argv)
 		milter_dkim_sign_finish();
 		milter_dkim_finish();
 		milter_dmarc_finish();
-		dns_resolver_free(&dns);
+		dns_publish(NULL);
 		free(t.rcpts);
 		runtime_finish(&rt);
 		return status;
@@ -267,12 +331,11 @@ main(int argc, char **argv)
 	milter_open(mc);
 	conf_unref(&c);
 	runtime_start(&rt);
-	milter_callbacks_init(dns);
 	milter_serve(&rt);
 	milter_dkim_sign_finish();
 	milter_dkim_finish();
 	milter_dmarc_finish();
-	dns_resolver_free(&dns);
+	dns_publish(NULL);
 	free(t.rcpts);
 	runtime_finish(&rt);
 	return 0;

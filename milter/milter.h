@@ -25,7 +25,10 @@
  *	offline test mode (milter-test.c).
  *
  *	Nothing here is shared between threads but the configuration
- *	snapshot (immutable) and the resolver (thread-safe).
+ *	snapshot (immutable) and the resolver (thread-safe).  A connection
+ *	holds a reference to each, the ones current when it began: a
+ *	SIGHUP that changes the [dns] section publishes a new resolver
+ *	for new connections (lib/dns.h), as it does a new snapshot.
  *--*/
 #ifndef ELEMTA_MILTER_H
 #define ELEMTA_MILTER_H
@@ -60,11 +63,12 @@ struct milter_header {
 struct milter_conn {
 	struct conf *conf;		/* reference held until close */
 	const struct milter_conf *mc;	/* inside conf */
-	struct dns_resolver *dns;	/* the process' resolver */
+	struct dns_resolver *dns;	/* reference held until close */
 	char *client_addr;		/* "192.0.2.1", NULL if unknown */
 	char *client_name;		/* "mail.example.com" or "[192.0.2.1]" */
 	char *helo;
 	int internal;			/* client_addr in internal_networks */
+	unsigned long noreply;		/* SMFIP_NR_* the MTA agreed to */
 	struct milter_msg *msg;		/* the message in progress */
 };
 
@@ -132,6 +136,8 @@ struct milter_outcome {
 };
 
 /* milter-conn.c */
+/* milter_conn_new - a connection; takes over the caller's references
+ * to conf and dns (dns may be NULL: no lookups) */
 struct milter_conn *milter_conn_new(struct conf *conf,
 				    struct dns_resolver *dns);
 void milter_conn_set_client(struct milter_conn *c, const char *addr,
@@ -176,7 +182,7 @@ void milter_pipeline_free(struct milter_msg *m);
 void milter_outcome_free(struct milter_outcome *o);
 
 /* milter-spf.c */
-int milter_spf_init(struct dns_resolver *dns, char *err, size_t errlen);
+int milter_spf_init(char *err, size_t errlen);
 void milter_spf_eom(struct milter_msg *m);
 /* milter_spf_received - a Received-SPF value (RFC 7208 9.1), no leading
  * space, folded once; malloc'ed.  identity is "mailfrom" or "helo",
@@ -189,7 +195,6 @@ char *milter_spf_received(const char *result, const char *receiver,
 /* milter-callbacks.c */
 struct smfiDesc;
 extern struct smfiDesc milter_desc;
-void milter_callbacks_init(struct dns_resolver *dns);
 
 /* milter-test.c */
 struct milter_test {

@@ -3,17 +3,19 @@
 # miltertest (libmilter protocol), with DNS from a real unbound: SPF pass
 # with our Authentication-Results inserted at index 0 and a forged one
 # removed, SPF fail rejected with 550 5.7.23, an authenticated client
-# skipped, the null sender checked by HELO; then SIGHUP reloads (new
-# generation, still serving) and SIGTERM stops it.
+# skipped, the null sender checked by HELO; the resolver's cache
+# answers the second SPF lookup of example.test, and the metrics
+# endpoint says so (elemta_milter_dns_cache_total); then SIGHUP reloads
+# (new generation, still serving) and SIGTERM stops it.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 
 MILTER=${top_builddir:-.}/milter/elemta-milter
 [ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
 peer_require unbound
-tb_need miltertest miltertest
+tb_need miltertest miltertest curl
 tb_init
-tb_plan 9
+tb_plan 13
 peer_start_unbound
 
 LOG=$TB/milter.log
@@ -22,6 +24,7 @@ tb_spawn milter "$LOG" "$MILTER" -f -c /dev/null \
     -o milter.user= -o milter.authserv_id=mx.elemta.test \
     -o milter.spf_fail_action=reject -o "dns.nameservers=$TB_DNS" \
     -o milter.dkim=false -o milter.dmarc=false \
+    -o "milter.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS" \
     -o log.level=debug
 tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" 10 \
     tb_connect 127.0.0.1 "$TB_PORT_MILTER"
@@ -37,6 +40,25 @@ tb_like "$out" "ok: authenticated client skipped" "authenticated: skipped"
 tb_like "$out" "ok: null sender uses HELO" "null sender: HELO identity"
 tb_like "$(cat "$LOG")" "4A1B2C3D: spf=pass action=accept" \
     "summary log line with the queue id from the macro"
+tb_like "$(grep '4A1B2C3D: spf=pass action=accept' "$LOG" | head -1)" \
+    "dns_lookups=1 dns_cache_hits=0$" \
+    "the first SPF lookup of example.test goes to the network"
+tb_like "$(grep '4A1B2C3D: spf=fail action=reject' "$LOG" | head -1)" \
+    "dns_lookups=1 dns_cache_hits=1$" \
+    "the next one is answered by the cache"
+
+# metric NAME - one sample's value from the metrics endpoint
+metric() {
+	curl -fsS "http://127.0.0.1:$TB_PORT_METRICS/metrics" |
+	    awk -v n="$1" '$1 == n { print $2 }'
+}
+hits=$(metric 'elemta_milter_dns_cache_total{result="hit"}')
+misses=$(metric 'elemta_milter_dns_cache_total{result="miss"}')
+lookups=$(metric elemta_milter_dns_lookups_total)
+tb_ok "metrics: cache hits and misses exported ($hits, $misses)" \
+    test "${hits:-0}" -ge 1 -a "${misses:-0}" -ge 1
+tb_is "$((hits + misses))" "$lookups" \
+    "metrics: hits + misses = the lookups"
 
 kill -HUP "$(tb_pid milter)"
 tb_wait 5 tb_grep "reloaded: .*generation=2" "$LOG"

@@ -3,14 +3,16 @@
 # (elemta-milter -t): an authenticated client (--auth) or an internal
 # client IP gets its mail signed, RSA-SHA256 and Ed25519-SHA256 (dual
 # signing), relaxed/relaxed, From oversigned; the signatures verify with
-# python3-dkim (RSA, Ed25519), Perl Mail::DKIM (RSA) and our own verify
-# stage, keys from a real unbound.  An external unauthenticated client
+# python3-dkim (RSA, Ed25519), Perl Mail::DKIM (RSA), the opendkim
+# program (opendkim -t: RSA, Ed25519) and our own verify stage, keys
+# from a real unbound.  An external unauthenticated client
 # is verified, not signed; a From domain not in the signing table is not
 # signed; a key file of mode 0644 is refused at start.  genkey writes a
 # 0600 private key and a TXT record that, served by unbound, makes the
 # signatures made with that key verify.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
 
 MILTER=${top_builddir:-.}/milter/elemta-milter
 PY=/usr/bin/python3
@@ -21,8 +23,9 @@ $PY -c 'import dkim, nacl' 2>/dev/null ||
     tb_skip_all "python3-dkim or python3-nacl missing (tools/install-deps)"
 perl -MMail::DKIM::Verifier -MNet::DNS -e 1 2>/dev/null ||
     tb_skip_all "Mail::DKIM or Net::DNS missing (tools/install-deps)"
+tb_need opendkim opendkim
 tb_init
-tb_plan 58
+tb_plan 64
 
 # genkey first: its records go into unbound with the harness' keys.
 GK=$TB/gk
@@ -142,6 +145,11 @@ tb_like "$py" "a=rsa-sha256 d=example.test s=sel1 pass" \
     "python3-dkim: our RSA signature passes"
 pl=$(perlverify "$TB/dual.eml" 2>&1)
 tb_like "$pl" "a=rsa-sha256 s=sel1 pass" "Mail::DKIM: our RSA signature passes"
+od=$(milter_opendkim_verify "$TB/dual.eml")
+tb_like "$od" "dkim=pass header\.d=example\.test header\.i=@example\.test header\.a=ed25519-sha256 header\.s=ed1 " \
+    "opendkim -t: our Ed25519 signature passes" || tb_diag "$od"
+tb_like "$od" "dkim=pass \(2048-bit key[^)]*\) header\.d=example\.test header\.i=@example\.test header\.a=rsa-sha256 header\.s=sel1 " \
+    "opendkim -t: our RSA signature passes"
 own=$(run "$TB/dual.eml" "$TB/st-dual" --client-ip 192.0.2.99)
 tb_like "$own" "dkim=pass header\.d=example\.test header\.i=@example\.test header\.s=ed1 header\.a=ed25519-sha256" \
     "our verify stage: the Ed25519 signature passes"
@@ -157,6 +165,9 @@ tb_is "$(grep -o 'dkim=fail' <<<"$own" | wc -l)" 2 \
     "tampered body: both signatures fail with our verifier"
 py=$($PY "$VERIFY" "$TB/tampered.eml" "$TB_DNS" 2>&1)
 tb_is "$(grep -c ' fail' <<<"$py")" 2 "tampered body: and with python3-dkim"
+od=$(milter_opendkim_verify "$TB/tampered.eml")
+tb_is "$(grep -o 'dkim=fail' <<<"$od" | wc -l)" 2 \
+    "tampered body: and with opendkim -t" || tb_diag "$od"
 
 # --- an internal client IP (127.0.0.1), no SASL: signed too
 out=$(run "$TB/plain.eml" "$TB/st-rsa" --client-ip 127.0.0.1)
@@ -168,6 +179,8 @@ tb_like "$($PY "$VERIFY" "$TB/internal.eml" "$TB_DNS" 2>&1)" \
     "internal client: python3-dkim passes it"
 tb_like "$(perlverify "$TB/internal.eml" 2>&1)" "a=rsa-sha256 s=sel1 pass" \
     "internal client: Mail::DKIM passes it"
+tb_like "$(milter_opendkim_verify "$TB/internal.eml")" "dkim=pass \(2048-bit key[^)]*\) header\.d=example\.test .*header\.s=sel1 " \
+    "internal client: opendkim -t passes it"
 
 # --- not signed: a From domain outside the table, several From
 sed 's/^From: .*/From: Other <user@other.test>/' "$TB/plain.eml" \
@@ -197,6 +210,11 @@ tb_like "$py" "a=ed25519-sha256 d=example.test s=gked pass" \
     "genkey Ed25519 key + its TXT record: python3-dkim passes"
 tb_like "$(perlverify "$TB/gen.eml" 2>&1)" "a=rsa-sha256 s=gkrsa pass" \
     "genkey RSA key: Mail::DKIM passes"
+od=$(milter_opendkim_verify "$TB/gen.eml")
+tb_like "$od" "dkim=pass \(2048-bit key[^)]*\) header\.d=example\.test .*header\.s=gkrsa " \
+    "genkey RSA key + its TXT record: opendkim -t passes"
+tb_like "$od" "dkim=pass header\.d=example\.test .*header\.a=ed25519-sha256 header\.s=gked " \
+    "genkey Ed25519 key + its TXT record: opendkim -t passes"
 own=$(run "$TB/gen.eml" "$TB/st-gen" --client-ip 192.0.2.99)
 tb_is "$(grep -o 'dkim=pass header\.d=example\.test header\.i=@example\.test header\.s=gk' <<<"$own" | wc -l)" 2 \
     "genkey keys: our verify stage passes both"

@@ -8,6 +8,7 @@
 # mode 0644 keeps the keys it had and says so.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
 
 MILTER=${top_builddir:-.}/milter/elemta-milter
 PY=/usr/bin/python3
@@ -15,17 +16,12 @@ VERIFY=$top_srcdir/t/data/milter/dkim-sign-verify.py
 [ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
 peer_require unbound
 tb_need miltertest miltertest
-$PY -c 'import dkim, nacl' 2>/dev/null ||
-    tb_skip_all "python3-dkim or python3-nacl missing (tools/install-deps)"
+milter_require_pydkim
 tb_init
 tb_plan 12
 peer_start_unbound
 
-{
-	echo "rsa example.test:$TB_DKIM_RSA_SELECTOR:$TB_DKIM_RSA_KEY"
-	echo "ed example.test:$TB_DKIM_ED25519_SELECTOR:$TB_DKIM_ED25519_KEY"
-} >"$TB/keys"
-echo '*@example.test rsa ed' >"$TB/signing"
+milter_signing_tables
 
 LOG=$TB/milter.log
 tb_spawn milter "$LOG" "$MILTER" -f -c /dev/null \

@@ -13,17 +13,12 @@
 PY=/usr/bin/python3
 VERIFY=$top_srcdir/t/data/milter/dkim-sign-verify.py
 milter_require postfix smtp-sink swaks unbound
-$PY -c 'import dkim, nacl' 2>/dev/null ||
-    tb_skip_all "python3-dkim or python3-nacl missing (tools/install-deps)"
+milter_require_pydkim
 tb_init
 tb_plan 8
 peer_start_unbound
 
-{
-	echo "rsa example.test:$TB_DKIM_RSA_SELECTOR:$TB_DKIM_RSA_KEY"
-	echo "ed example.test:$TB_DKIM_ED25519_SELECTOR:$TB_DKIM_ED25519_KEY"
-} >"$TB/keys"
-echo '*@example.test rsa ed' >"$TB/signing"
+milter_signing_tables
 milter_start "dkim_key_table=$TB/keys" "dkim_signing_table=$TB/signing"
 milter_postfix
 

@@ -50,13 +50,17 @@ t_0016_db_t_LDADD = $(T_UNIT_LDADD)
 ##                 listeners, pidfile, privileges, signals, metrics).
 ##   tb-dnsq:      a DNS query through libunbound, "@PORT" forwarders.
 ##   tb-clamscan:  scan files with libclamav and a given signature dir.
-check_PROGRAMS += t/elemta-testd t/tb-dnsq t/tb-clamscan
+##   tb-resolver:  lookups through lib/dns, with its cache counters.
+check_PROGRAMS += t/elemta-testd t/tb-dnsq t/tb-clamscan t/tb-resolver
 t_elemta_testd_SOURCES = t/elemta-testd.c
 t_elemta_testd_CFLAGS = $(T_UNIT_CFLAGS)
 t_elemta_testd_LDADD = $(ELEMTA_LIBS) $(PTHREAD_LIBS)
 t_tb_dnsq_SOURCES = t/tb-dnsq.c
 t_tb_dnsq_CFLAGS = $(AM_CFLAGS) $(UNBOUND_CFLAGS)
 t_tb_dnsq_LDADD = $(UNBOUND_LIBS)
+t_tb_resolver_SOURCES = t/tb-resolver.c
+t_tb_resolver_CFLAGS = $(T_UNIT_CFLAGS) $(UNBOUND_CFLAGS)
+t_tb_resolver_LDADD = $(ELEMTA_LIBS) $(PTHREAD_LIBS)
 t_tb_clamscan_SOURCES = t/tb-clamscan.c
 t_tb_clamscan_CFLAGS = $(AM_CFLAGS) $(CLAMAV_CFLAGS)
 t_tb_clamscan_LDADD = $(CLAMAV_LIBS)
@@ -71,7 +75,8 @@ T_SHELL = \
 	t/0103-peer-unbound.t \
 	t/0104-peer-redis.t \
 	t/0105-peer-rspamd.t \
-	t/0106-peer-clamav.t
+	t/0106-peer-clamav.t \
+	t/0107-dns-cache.t
 dist_check_SCRIPTS += $(T_SHELL)
 
 TESTS += $(T_UNIT) $(T_SHELL)
@@ -83,7 +88,8 @@ EXTRA_DIST += \
 
 ## The tests that run Elemta's own C code, run again by tools/run-tests in
 ## a build configured with --enable-sanitizers.
-SANITIZE_TESTS += $(T_UNIT) t/0020-testd.t t/0021-conf-sample.t
+SANITIZE_TESTS += $(T_UNIT) t/0020-testd.t t/0021-conf-sample.t \
+	t/0107-dns-cache.t
 check-sanitize:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(SANITIZE_TESTS)'
 .PHONY: check-sanitize

@@ -12,6 +12,9 @@
 #	out=$(milter_send SUBJECT [swaks args])
 #	f=$(milter_delivered SUBJECT); milter_headers "$f"
 #	milter_set KEY=VALUE...		# new [milter] options, SIGHUP
+#	milter_opendkim_verify FILE	# the opendkim program's verdict
+#	milter_signing_tables		# $TB/keys, $TB/signing
+#	milter_require_pydkim		# python3-dkim, before tb_init
 #
 # DESCRIPTION
 #	The shared set-up of the milter's end-to-end tests: the daemon
@@ -162,4 +165,42 @@ milter_maillog() {
 milter_log() {
 	tb_wait_log 10 "$1" "$TB_MILTER_LOG"
 	grep -E -- "$1" "$TB_MILTER_LOG"
+}
+
+# milter_opendkim_verify FILE - the opendkim program's verdict on FILE
+# (opendkim -t), its A-R header unfolded.  libunbound inside it forwards
+# to the harness' unbound (a ResolverConfiguration: opendkim's
+# Nameservers has no port) and is told that test. is not its own to
+# answer (RFC 6761).
+milter_opendkim_verify() {
+	if [[ ! -f $TB/opendkim-t.conf ]]; then
+		printf '%s\n' "server:" "    do-not-query-localhost: no" \
+		    '    local-zone: "test." transparent' "forward-zone:" \
+		    '    name: "."' "    forward-addr: $TB_DNS" \
+		    >"$TB/opendkim-t-unbound.conf"
+		printf '%s\n' "Mode v" "Syslog no" \
+		    "ResolverConfiguration $TB/opendkim-t-unbound.conf" \
+		    >"$TB/opendkim-t.conf"
+	fi
+	opendkim -x "$TB/opendkim-t.conf" -vvv -t "$1" 2>&1 |
+	    sed -e ':a' -e 'N' -e '$!ba' -e 's/\n[ \t]\+/ /g'
+}
+
+# milter_signing_tables - $TB/keys and $TB/signing, the milter's DKIM
+# key and signing tables: the harness' RSA and Ed25519 keys (after
+# peer_start_unbound, which makes them), both for *@example.test
+milter_signing_tables() {
+	{
+		echo "rsa example.test:$TB_DKIM_RSA_SELECTOR:$TB_DKIM_RSA_KEY"
+		echo "ed example.test:$TB_DKIM_ED25519_SELECTOR:$TB_DKIM_ED25519_KEY"
+	} >"$TB/keys"
+	echo '*@example.test rsa ed' >"$TB/signing"
+}
+
+# milter_require_pydkim - skip (fail with ELEMTA_REQUIRE_PEERS=1)
+# unless python3-dkim and python3-nacl (for Ed25519) can verify
+milter_require_pydkim() {
+	/usr/bin/python3 -c 'import dkim, nacl' 2>/dev/null ||
+	    tb_missing "python3-dkim or python3-nacl missing" \
+	    "(tools/install-deps)"
 }

@@ -123,7 +123,10 @@ tb_like "$(grep "$qid: to=<alice@example.test> backend=" "$BLOG")" \
     "conn=reused .*status=delivered" \
     "pool: an idle connection answered RSET and was reused"
 
-# Killed after the final dot, while Dovecot delivers: 4xx, no loss.
+# Killed after the final dot, while Dovecot delivers: 4xx, no loss.  The
+# parallel part above left its own sleeping- flag: only this delivery's
+# may say that the hook is sleeping now.
+rm -f "$FLAGS/sleeping-bob@example.test"
 echo 60 >"$FLAGS/slow-bob@example.test"
 chmod 644 "$FLAGS/slow-bob@example.test"
 out=$(send --from sender@other.test --to bob@example.test \

@@ -23,9 +23,37 @@ struct policyd_redis {
 	struct redis_client *rc;
 };
 
+/* The log's stored form, shared by the scripts: MessagePack of two
+ * arrays (times, weights), which cmsgpack (C, in every Redis since 2.6)
+ * reads and writes in a fifth of the time the text "T:W T:W ..." takes
+ * Lua with gmatch and string.format; the text form (earlier versions,
+ * and calendar quotas' single entry) is still read.  log_load returns
+ * the arrays, their length, and whether the text form was read. */
+#define POLICYD_REDIS_CODEC \
+"local function log_load(s)\n" \
+"  if not s then return {}, {}, 0, false end\n" \
+"  if string.byte(s, 1) >= 128 then\n" \
+"    local ts, ws = cmsgpack.unpack(s)\n" \
+"    return ts, ws, #ts, false\n" \
+"  end\n" \
+"  local ts, ws, n = {}, {}, 0\n" \
+"  for a, b in string.gmatch(s, '(%d+):(%d+)') do\n" \
+"    n = n + 1; ts[n] = tonumber(a); ws[n] = tonumber(b)\n" \
+"  end\n" \
+"  return ts, ws, n, true\n" \
+"end\n" \
+"local function log_text(ts, ws, n)\n" \
+"  local parts = {}\n" \
+"  for i = 1, n do\n" \
+"    parts[i] = string.format('%.0f:%.0f', ts[i], ws[i])\n" \
+"  end\n" \
+"  return table.concat(parts, ' ')\n" \
+"end\n"
+
 /* KEYS[1]: the log; ARGV: max, period_ms, weight, "take" or "peek",
  * slots, and a clock (ms) that replaces TIME when given (tests). */
 const char policyd_redis_script[] =
+POLICYD_REDIS_CODEC
 "if redis.replicate_commands then pcall(redis.replicate_commands) end\n"
 "local max = tonumber(ARGV[1])\n"
 "local period = tonumber(ARGV[2])\n"
@@ -40,13 +68,7 @@ const char policyd_redis_script[] =
 "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 "end\n"
 "if max == 0 then return {1, 0, now, 0} end\n"
-"local ts, ws, n = {}, {}, 0\n"
-"local s = redis.call('GET', KEYS[1])\n"
-"if s then\n"
-"  for a, b in string.gmatch(s, '(%d+):(%d+)') do\n"
-"    n = n + 1; ts[n] = tonumber(a); ws[n] = tonumber(b)\n"
-"  end\n"
-"end\n"
+"local ts, ws, n = log_load(redis.call('GET', KEYS[1]))\n"
 /* time going backwards: no time passed */
 "if n > 0 and now < ts[n] then now = ts[n] end\n"
 /* expire: an entry at t counts in (t, t + P) */
@@ -101,15 +123,13 @@ const char policyd_redis_script[] =
 "  if n == 0 then\n"
 "    redis.call('DEL', KEYS[1])\n"
 "  else\n"
-"    local parts = {}\n"
-"    for i = 1, n do\n"
-"      parts[i] = string.format('%.0f:%.0f', ts[i], ws[i])\n"
-"    end\n"
 "    local ttl = ts[n] + period - now\n"
 "    if ttl < 1 then ttl = 1 end\n"
 /* an injected clock does not move with Redis's: keep test keys a while */
 "    if ARGV[6] and ttl < 600000 then ttl = 600000 end\n"
-"    redis.call('SET', KEYS[1], table.concat(parts, ' '), 'PX',\n"
+"    local t2, w2 = {}, {}\n"
+"    for i = 1, n do t2[i] = ts[i]; w2[i] = ws[i] end\n"
+"    redis.call('SET', KEYS[1], cmsgpack.pack(t2, w2), 'PX',\n"
 "               string.format('%.0f', ttl))\n"
 "  end\n"
 "end\n"
@@ -124,6 +144,7 @@ const char policyd_redis_script[] =
  * the rest folds into one entry, "START:COUNT", which expires when its
  * period ends. */
 const char policyd_redis_quota_script[] =
+POLICYD_REDIS_CODEC
 "if redis.replicate_commands then pcall(redis.replicate_commands) end\n"
 "local max = tonumber(ARGV[1])\n"
 "local w = tonumber(ARGV[2])\n"
@@ -141,14 +162,12 @@ const char policyd_redis_quota_script[] =
 "if now < q[2] then ps, pe, pn = q[1], q[2], q[3]\n"
 "elseif now >= q[3] then ps, pe, pn = q[3], q[4], q[4] end\n"
 "if max == 0 then return {1, 0, now, 0} end\n"
-"local at, used, n, dirty = ps, 0, 0, false\n"
-"local s = redis.call('GET', KEYS[1])\n"
-"if s then\n"
-"  for a, b in string.gmatch(s, '(%d+):(%d+)') do\n"
-"    n = n + 1\n"
-"    if tonumber(a) < ps then dirty = true\n"
-"    else at = tonumber(a); used = used + tonumber(b) end\n"
-"  end\n"
+"local at, used, dirty = ps, 0, false\n"
+"local ts, ws, n, text = log_load(redis.call('GET', KEYS[1]))\n"
+"if n > 0 and not text then dirty = true end\n"
+"for i = 1, n do\n"
+"  if ts[i] < ps then dirty = true\n"
+"  else at = ts[i]; used = used + ws[i] end\n"
 "end\n"
 "if n > 1 then dirty = true end\n"
 "if at > now then now = at end\n"
@@ -181,14 +200,11 @@ const char policyd_redis_quota_script[] =
  * "at" only, as policyd_limit_refund_quota); an emptied log is deleted,
  * otherwise its TTL is kept (at most a little long: never too short). */
 const char policyd_redis_refund_script[] =
+POLICYD_REDIS_CODEC
 "local at = tonumber(ARGV[1])\n"
 "local w = tonumber(ARGV[2])\n"
-"local s = redis.call('GET', KEYS[1])\n"
-"if not s then return 0 end\n"
-"local ts, ws, n = {}, {}, 0\n"
-"for a, b in string.gmatch(s, '(%d+):(%d+)') do\n"
-"  n = n + 1; ts[n] = tonumber(a); ws[n] = tonumber(b)\n"
-"end\n"
+"local ts, ws, n, text = log_load(redis.call('GET', KEYS[1]))\n"
+"if n == 0 then return 0 end\n"
 "local back, i = 0, 1\n"
 "while i <= n and ts[i] < at do i = i + 1 end\n"
 "local last = n\n"
@@ -202,18 +218,26 @@ const char policyd_redis_refund_script[] =
 "  ws[i] = ws[i] - x; back = back + x; i = i + 1\n"
 "end\n"
 "if back == 0 then return 0 end\n"
-"local parts = {}\n"
+"local t2, w2, m = {}, {}, 0\n"
 "for j = 1, n do\n"
-"  if ws[j] > 0 then\n"
-"    parts[#parts + 1] = string.format('%.0f:%.0f', ts[j], ws[j])\n"
-"  end\n"
+"  if ws[j] > 0 then m = m + 1; t2[m] = ts[j]; w2[m] = ws[j] end\n"
 "end\n"
-"if #parts == 0 then\n"
+"if m == 0 then\n"
 "  redis.call('DEL', KEYS[1])\n"
+"elseif text then\n"	/* a quota's "T:W": as it was */
+"  redis.call('SET', KEYS[1], log_text(t2, w2, m), 'KEEPTTL')\n"
 "else\n"
-"  redis.call('SET', KEYS[1], table.concat(parts, ' '), 'KEEPTTL')\n"
+"  redis.call('SET', KEYS[1], cmsgpack.pack(t2, w2), 'KEEPTTL')\n"
 "end\n"
 "return back\n";
+
+/* KEYS[1]: a log; returns it as text, "T:W T:W ...", whatever its
+ * stored form (tests and debugging: redis-cli EVAL) */
+const char policyd_redis_dump_script[] =
+POLICYD_REDIS_CODEC
+"local ts, ws, n = log_load(redis.call('GET', KEYS[1]))\n"
+"if n == 0 then return false end\n"
+"return log_text(ts, ws, n)\n";
 
 /* policyd_redis_new - a store on a new client */
 struct policyd_redis *

@@ -50,6 +50,8 @@
 struct policyd_redis;
 
 extern const char policyd_redis_script[];
+/* a key's log as text, "T:W T:W ..." (it is stored as MessagePack) */
+extern const char policyd_redis_dump_script[];
 
 /* policyd_redis_new - a store on a client for c (connects lazily) */
 struct policyd_redis *policyd_redis_new(const struct redis_conf *c);

@@ -300,13 +300,14 @@ stored_agree(struct redis_client *cl, const char *rkey,
 	     const struct policyd_limit_state *st, unsigned seed, int i)
 {
 	struct redisReply *rep;
-	const char *av[2] = { "GET", rkey };
 	char want[2048], err[256];
 	int bad = 0;
 
 	state_text(st, want, sizeof(want));
-	if (redis_client_command(cl, 2, av, &rep, err, sizeof(err)) < 0) {
-		diag("GET: %s", err);
+	/* stored as MessagePack: the dump script gives it as text */
+	if (redis_client_eval(cl, policyd_redis_dump_script, rkey, 0, NULL,
+			      &rep, err, sizeof(err)) < 0) {
+		diag("dump: %s", err);
 		return -1;
 	}
 	if (strcmp(rep->type == REDIS_REPLY_STRING ? rep->str : "",
@@ -517,6 +518,64 @@ test_quota_script(struct policyd_redis *rs, struct redis_client *cl)
 	redis_reply_free(&rep);
 }
 
+/* test_text_form - a log left in the text form of earlier versions
+ * ("T:W T:W") still counts, is rewritten as MessagePack by the next
+ * take, and a refund reads it too */
+static void
+test_text_form(struct policyd_redis *rs, struct redis_client *cl)
+{
+	struct policyd_limit lim = { 5, 3600000 };
+	struct policyd_limit_result r;
+	struct redisReply *rep;
+	const char *av[3];
+	char err[256], rkey[256];
+	int64_t t0 = 1800000000000LL;
+	int64_t back;
+	int rc;
+
+	policyd_redis_key(rs, "old", rkey, sizeof(rkey));
+	av[0] = "SET";
+	av[1] = rkey;
+	av[2] = "1800000000000:2 1800000001000:2";
+	if (redis_client_command(cl, 3, av, &rep, err, sizeof(err)) < 0)
+		bail_out("SET: %s", err);
+	redis_reply_free(&rep);
+	rc = policyd_redis_take(rs, "old", &lim, t0 + 2000, 1, 0, &r, err,
+				sizeof(err));
+	ok(rc == 0 && r.allowed && r.used == 4,
+	   "a text-form log counts: 4 used, the 5th of 5 admitted (used %"
+	   PRIu64 ")", r.used);
+	ok(policyd_redis_take(rs, "old", &lim, t0 + 3000, 1, 0, &r, err,
+			      sizeof(err)) == 0 && !r.allowed,
+	   "and the 6th is refused");
+	av[0] = "GET";
+	if (redis_client_command(cl, 2, av, &rep, err, sizeof(err)) < 0)
+		bail_out("GET: %s", err);
+	ok(rep->type == REDIS_REPLY_STRING && rep->len > 0
+	   && (unsigned char)rep->str[0] >= 0x80,
+	   "the take rewrote it as MessagePack");
+	redis_reply_free(&rep);
+	if (redis_client_eval(cl, policyd_redis_dump_script, rkey, 0, NULL,
+			      &rep, err, sizeof(err)) < 0)
+		bail_out("dump: %s", err);
+	is_str(rep->type == REDIS_REPLY_STRING ? rep->str : "(nil)",
+	       "1800000000000:2 1800000001000:2 1800000002000:1",
+	       "the dump script shows the same log as text");
+	redis_reply_free(&rep);
+	av[2] = "1800000000000:2 1800000001000:2";
+	av[0] = "SET";
+	if (redis_client_command(cl, 3, av, &rep, err, sizeof(err)) < 0)
+		bail_out("SET: %s", err);
+	redis_reply_free(&rep);
+	back = policyd_redis_refund(rs, "old", &lim, t0 + 1000, 1, err,
+				    sizeof(err));
+	is_int((long long)back, 1, "a refund reads the text form too");
+	rc = policyd_redis_take(rs, "old", &lim, t0 + 2000, 0, 1, &r, err,
+				sizeof(err));
+	ok(rc == 0 && r.used == 3, "3 left after the refund (used %" PRIu64
+	   ")", r.used);
+}
+
 /* test_script - the script against the C limiter, on a real server */
 static void
 test_script(const char *server)
@@ -602,6 +661,7 @@ test_script(const char *server)
 		is_int((long long)s.noscript, 1, "one NOSCRIPT seen");
 		is_int((long long)s.failures, 0, "no failure");
 	}
+	test_text_form(rs, cl);
 	test_quota_script(rs, cl);
 	policyd_redis_free(&rs);
 	redis_client_free(&cl);

@@ -10,6 +10,7 @@
 # again, and the failures are logged and in the metrics.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/policyd.sh"
 
 POLICYD=${top_builddir:-.}/policyd/elemta-policyd
 [ -x "$POLICYD" ] || tb_skip_all "elemta-policyd not built"
@@ -71,9 +72,9 @@ rcli() {
 	redis-cli -h 127.0.0.1 -p "$TB_PORT_REDIS" "$@"
 }
 
-# weight ADDR - the weight logged in Redis for a client ("T:W T:W ...")
+# weight ADDR - the weight logged in Redis for a client
 weight() {
-	rcli GET "$(rkey "$1")" | tr ' ' '\n' | awk -F: '{ s += $2 } END { print s + 0 }'
+	pol_redis_weight "$(rkey "$1")"
 }
 
 peer_start_redis

@@ -7,6 +7,7 @@
 # Postfix, already refuses that client: the count is shared.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/policyd.sh"
 
 POLICYD=${top_builddir:-.}/policyd/elemta-policyd
 [ -x "$POLICYD" ] || tb_skip_all "elemta-policyd not built"
@@ -56,8 +57,7 @@ tb_is "$ok" 3 "through Postfix: 3 of 3 messages of 192.0.2.30 accepted"
 out=$(send --xclient-addr 192.0.2.30 --to r4@sink.test)
 tb_like "$out" "450 4\.7\.1 <r4@sink\.test>: Recipient address rejected: Message rate limit exceeded for client 192\.0\.2\.30 \(3 per 1h\), try again in 3[56][0-9][0-9] s" \
     "the 4th is deferred with the expected text" || tb_diag "$out"
-w=$(redis-cli -h 127.0.0.1 -p "$TB_PORT_REDIS" GET 'elemta:policyd:{msg:ip:192.0.2.30}' |
-    tr ' ' '\n' | awk -F: '{ s += $2 } END { print s + 0 }')
+w=$(pol_redis_weight 'elemta:policyd:{msg:ip:192.0.2.30}')
 tb_is "$w" 3 "Redis counted 3 (RCPT and DATA of a message count once)"
 exec 5<>"/dev/tcp/127.0.0.1/$PB"
 printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.30\ninstance=b.1\n\n' >&5

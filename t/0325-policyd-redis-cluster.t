@@ -127,7 +127,7 @@ done
 r=$(ask 5 192.0.2.200 m.5)
 tb_like "$r" '^action=450 4\.7\.1 ' \
     "slot moved for good: node A follows MOVED, still 3 of 3"
-w=$(rc "$dst" get "$key" | tr ' ' '\n' | awk -F: '{ s += $2 } END { print s + 0 }')
+w=$(pol_redis_weight "$key" "$dst")
 tb_is "$w" 3 "the key holds the 3 on its new node"
 exec 5>&- 6>&-
 tb_stop nodea nodeb

@@ -9,6 +9,8 @@
 #	pol_smtp CMD...				one raw SMTP session; replies
 #	pol_postfix_with_policy PORT		Postfix asking policyd at RCPT,
 #						DATA and END-OF-DATA
+#	pol_redis_weight KEY [PORT]		the weight a limit's log in the
+#						test's Redis (or on PORT) holds
 POLICYD=${top_builddir:-.}/policyd/elemta-policyd
 [ -x "$POLICYD" ] || tb_skip_all "elemta-policyd not built"
 
@@ -96,4 +98,16 @@ pol_postfix_with_policy() {
 	    "smtpd_data_restrictions = $p" \
 	    "smtpd_end_of_data_restrictions = $p" \
 	    "smtpd_policy_service_max_idle = 300s" "$@"
+}
+
+# pol_redis_weight KEY [PORT] - the weight logged under Redis KEY (the
+# log is MessagePack of [times], [weights]; 0 when there is none)
+pol_redis_weight() {
+	redis-cli -h 127.0.0.1 -p "${2:-$TB_PORT_REDIS}" EVAL "
+		local s = redis.call('GET', KEYS[1])
+		if not s then return 0 end
+		local t, w = cmsgpack.unpack(s)
+		local n = 0
+		for i = 1, #w do n = n + w[i] end
+		return n" 1 "$1"
 }

@@ -454,6 +454,53 @@ ps_writer_run(void *arg)
 	return NULL;
 }
 
+/* ps_finish - a batch is written (rc 0) or failed: its entries are no
+ * longer in flight; after a failure each is dirty again (unless it
+ * changed meanwhile and is already, with a newer state) */
+static void
+ps_finish(struct policyd_store *s, struct ps_row **rowsp, size_t n, int rc)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		(*rowsp)[i].e->inflight = 0;
+		if (rc < 0)
+			ps_dirty(s, (*rowsp)[i].e);
+	}
+	if (rc < 0) {
+		s->stats.errors++;
+	} else {
+		s->stats.flushes++;
+		s->stats.written += n;
+	}
+	ps_rows_free(rowsp, n);
+}
+
+/* ps_snapshot - move at most max dirty entries into the batch being
+ * built, in flight */
+static void
+ps_snapshot(struct policyd_store *s, size_t max)
+{
+	struct ps_ent *e;
+	size_t k;
+
+	for (k = 0; k < max && s->dirty != NULL
+	     && s->nbuild < PS_BATCH_MAX; k++) {
+		e = s->dirty;
+		s->dirty = e->dirty_next;
+		if (s->nbuild == s->capbuild) {
+			s->capbuild = s->capbuild ? 2 * s->capbuild : 1024;
+			s->build = x_realloc(s->build, s->capbuild
+					     * sizeof(*s->build));
+		}
+		ps_row_fill(&s->build[s->nbuild++], e);
+		e->dirty = 0;
+		e->dirty_next = NULL;
+		e->inflight = 1;
+		s->stats.dirty--;
+	}
+}
+
 /* ps_collect - take the outcome of a finished batch (wait for it when
  * wait is set); 0, or -1 with err when it failed */
 static int
@@ -461,7 +508,7 @@ ps_collect(struct policyd_store *s, int wait, char *err, size_t errlen)
 {
 	struct ps_writer *w = s->w;
 	struct ps_row *rows;
-	size_t i, n;
+	size_t n;
 	int rc;
 
 	if (w == NULL)
@@ -483,18 +530,7 @@ ps_collect(struct policyd_store *s, int wait, char *err, size_t errlen)
 	w->nrows = 0;
 	w->busy = w->done = 0;
 	pthread_mutex_unlock(&w->mu);
-	for (i = 0; i < n; i++) {
-		rows[i].e->inflight = 0;
-		if (rc < 0)
-			ps_dirty(s, rows[i].e);	/* again, if not already */
-	}
-	if (rc < 0) {
-		s->stats.errors++;
-	} else {
-		s->stats.flushes++;
-		s->stats.written += n;
-	}
-	ps_rows_free(&rows, n);
+	ps_finish(s, &rows, n, rc);
 	return rc;
 }
 
@@ -528,8 +564,6 @@ static void
 ps_step(struct policyd_store *s, int64_t now, size_t max)
 {
 	struct ps_writer *w = s->w;
-	struct ps_ent *e;
-	size_t k;
 	int busy;
 
 	if (w == NULL)
@@ -548,21 +582,7 @@ ps_step(struct policyd_store *s, int64_t now, size_t max)
 			return;
 		s->building = 1;
 	}
-	for (k = 0; k < max && s->dirty != NULL
-	     && s->nbuild < PS_BATCH_MAX; k++) {
-		e = s->dirty;
-		s->dirty = e->dirty_next;
-		if (s->nbuild == s->capbuild) {
-			s->capbuild = s->capbuild ? 2 * s->capbuild : 1024;
-			s->build = x_realloc(s->build, s->capbuild
-					     * sizeof(*s->build));
-		}
-		ps_row_fill(&s->build[s->nbuild++], e);
-		e->dirty = 0;
-		e->dirty_next = NULL;
-		e->inflight = 1;
-		s->stats.dirty--;
-	}
+	ps_snapshot(s, max);
 	if (s->dirty == NULL || s->nbuild >= PS_BATCH_MAX)
 		ps_handover(s, now);
 }
@@ -580,36 +600,23 @@ int
 policyd_store_flush(struct policyd_store *s, char *err, size_t errlen)
 {
 	struct ps_row *rows;
-	struct ps_ent *e, *next;
-	size_t n = 0;
-	int rc;
+	size_t n;
+	int rc, wrc;
 
-	if (s->building) {		/* the writer is idle: finish it */
+	if (s->building)		/* the writer is idle: hand it over */
 		ps_step(s, s->now, SIZE_MAX);
-		if (s->building)
-			ps_handover(s, s->now);
-	}
 	rc = ps_collect(s, 1, err, errlen);
-	if (s->dirty == NULL)
-		return rc;
-	rows = x_calloc(s->stats.dirty ? s->stats.dirty : 1, sizeof(*rows));
-	for (e = s->dirty; e != NULL; e = e->dirty_next)
-		ps_row_fill(&rows[n++], e);
-	if (ps_write_rows(s->db, rows, n, err, errlen) < 0) {
-		s->stats.errors++;
-		ps_rows_free(&rows, n);
-		return -1;
+	while (s->dirty != NULL) {	/* PS_BATCH_MAX rows at a time */
+		ps_snapshot(s, SIZE_MAX);
+		rows = s->build;
+		n = s->nbuild;
+		s->build = NULL;
+		s->nbuild = s->capbuild = 0;
+		wrc = ps_write_rows(s->db, rows, n, err, errlen);
+		ps_finish(s, &rows, n, wrc);
+		if (wrc < 0)
+			return -1;
 	}
-	ps_rows_free(&rows, n);
-	for (e = s->dirty; e != NULL; e = next) {
-		next = e->dirty_next;
-		e->dirty = 0;
-		e->dirty_next = NULL;
-	}
-	s->dirty = NULL;
-	s->stats.dirty = 0;
-	s->stats.flushes++;
-	s->stats.written += n;
 	return rc;
 }
 

@@ -47,8 +47,7 @@ struct lmtp_ldap {
 	char *attr_rewrite;
 	char *attr_junk;	/* TRUE: spam to the INBOX */
 	long port;
-	struct metric_series *m_found, *m_notfound, *m_error;
-	struct metric_series *m_latency;
+	struct lmtp_source_metrics m;
 };
 
 /* lmtp_ldap_backend - the backend spec for a host attribute value: one
@@ -139,7 +138,7 @@ lmtp_ldap_lookup(void *ctx, const char *key, struct lmtp_lookup_result *res,
 				 errlen);
 	if (rc <= 0) {
 		if (rc < 0)
-			metric_series_add(l->m_error, 1);
+			lmtp_source_metrics_count(&l->m, -1);
 		return rc;
 	}
 	if (l->attr_enabled != NULL)
@@ -156,27 +155,23 @@ lmtp_ldap_lookup(void *ctx, const char *key, struct lmtp_lookup_result *res,
 	t0 = lmtp_client_now();
 	rc = ldapc_search(l->client, l->base, l->scope, filter, attrs, 2,
 			  &lr, err, errlen);
-	metric_series_observe(l->m_latency, lmtp_client_now() - t0);
+	metric_series_observe(l->m.latency, lmtp_client_now() - t0);
 	if (rc < 0) {
 		x_free(&filter);
-		metric_series_add(l->m_error, 1);
+		lmtp_source_metrics_count(&l->m, -1);
 		return -1;
 	}
 	if (lr.nentries == 0) {
 		rc = 0;
-		metric_series_add(l->m_notfound, 1);
 	} else if (lr.nentries > 1 || lr.truncated) {
 		x_err(err, errlen, "ldap: %s matches more than one entry "
 		      "(%s, %s)", filter, lr.entries[0].dn,
 		      lr.nentries > 1 ? lr.entries[1].dn : "...");
 		rc = -1;
-		metric_series_add(l->m_error, 1);
-	} else if ((rc = lmtp_ldap_entry(l, &lr.entries[0], res, err,
-					 errlen)) < 0) {
-		metric_series_add(l->m_error, 1);
 	} else {
-		metric_series_add(l->m_found, 1);
+		rc = lmtp_ldap_entry(l, &lr.entries[0], res, err, errlen);
 	}
+	lmtp_source_metrics_count(&l->m, rc);
 	ldapc_result_clear(&lr);
 	x_free(&filter);
 	return rc;
@@ -209,7 +204,6 @@ lmtp_ldap_new(const struct lmtp_conf *lc, const struct ldapc_conf *dc,
 		0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 		0.5, 1, 2.5, 5, 10,
 	};
-	struct metric *m;
 	struct lmtp_ldap *l;
 	struct ldapc *client;
 
@@ -234,15 +228,10 @@ lmtp_ldap_new(const struct lmtp_conf *lc, const struct ldapc_conf *dc,
 	l->attr_junk = lc->ldap_junk_optout_attribute
 		? x_strdup(lc->ldap_junk_optout_attribute) : NULL;
 	l->port = lc->ldap_backend_port;
-	m = metrics_counter("elemta_lmtp_ldap_lookups_total",
-			    "LDAP routing searches by outcome", "outcome");
-	l->m_found = metric_series(m, "found");
-	l->m_notfound = metric_series(m, "notfound");
-	l->m_error = metric_series(m, "error");
-	m = metrics_histogram("elemta_lmtp_ldap_seconds",
-			      "LDAP routing search latency", NULL, buckets,
-			      sizeof(buckets) / sizeof(buckets[0]));
-	l->m_latency = metric_series(m);
+	lmtp_source_metrics_init(&l->m, "ldap",
+				 "LDAP routing searches by outcome",
+				 "LDAP routing search latency", buckets,
+				 sizeof(buckets) / sizeof(buckets[0]));
 	return l;
 }
 

@@ -77,8 +77,7 @@ struct lmtp_sqlite {
 	dev_t dev;		/* the file db reads */
 	ino_t ino;
 	int col[LMTP_SQL_NCOLS];	/* result column, or -1 */
-	struct metric_series *m_found, *m_notfound, *m_error;
-	struct metric_series *m_latency;
+	struct lmtp_source_metrics m;
 };
 
 /* lmtp_sqlite_columns - map the statement's result columns; 0 or -1 */
@@ -273,9 +272,8 @@ lmtp_sqlite_lookup(void *ctx, const char *key,
 	pthread_mutex_lock(&s->lock);
 	found = lmtp_sqlite_query(s, key, at, res, err, errlen);
 	pthread_mutex_unlock(&s->lock);
-	metric_series_observe(s->m_latency, lmtp_client_now() - t0);
-	metric_series_add(found > 0 ? s->m_found : found == 0
-			  ? s->m_notfound : s->m_error, 1);
+	metric_series_observe(s->m.latency, lmtp_client_now() - t0);
+	lmtp_source_metrics_count(&s->m, found);
 	return found;
 }
 
@@ -317,7 +315,6 @@ lmtp_sqlite_new(const char *path, const char *query, int busy_timeout_ms,
 		0.005, 0.01, 0.05, 0.1, 0.5, 1, 5,
 	};
 	struct lmtp_sqlite *s;
-	struct metric *m;
 	char terr[300];
 	char *sql;
 	unsigned uses;
@@ -332,15 +329,10 @@ lmtp_sqlite_new(const char *path, const char *query, int busy_timeout_ms,
 	s->uses = uses;
 	s->busy_timeout = busy_timeout_ms;
 	pthread_mutex_init(&s->lock, NULL);
-	m = metrics_counter("elemta_lmtp_sqlite_lookups_total",
-			    "SQLite routing queries by outcome", "outcome");
-	s->m_found = metric_series(m, "found");
-	s->m_notfound = metric_series(m, "notfound");
-	s->m_error = metric_series(m, "error");
-	m = metrics_histogram("elemta_lmtp_sqlite_seconds",
-			      "SQLite routing query latency", NULL, buckets,
-			      sizeof(buckets) / sizeof(buckets[0]));
-	s->m_latency = metric_series(m);
+	lmtp_source_metrics_init(&s->m, "sqlite",
+				 "SQLite routing queries by outcome",
+				 "SQLite routing query latency", buckets,
+				 sizeof(buckets) / sizeof(buckets[0]));
 	return s;
 }
 

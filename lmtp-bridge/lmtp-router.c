@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "lmtp-cache.h"
 #include "lmtp-options.h"
 #include "lmtp-router.h"
@@ -436,3 +437,32 @@ lmtp_map_lookup(void *ctx, const char *key, struct lmtp_lookup_result *res,
 const struct lmtp_lookup_ops lmtp_map_ops = {
 	"map", lmtp_map_lookup, lmtp_map_free,
 };
+
+/* lmtp_source_metrics_init - a source's lookup counter and latency */
+void
+lmtp_source_metrics_init(struct lmtp_source_metrics *m, const char *name,
+			 const char *count_help, const char *latency_help,
+			 const double *buckets, size_t nbuckets)
+{
+	struct metric *c;
+	char *metric;
+
+	metric = x_asprintf("elemta_lmtp_%s_lookups_total", name);
+	c = metrics_counter(metric, count_help, "outcome");
+	x_free(&metric);
+	m->found = metric_series(c, "found");
+	m->notfound = metric_series(c, "notfound");
+	m->error = metric_series(c, "error");
+	metric = x_asprintf("elemta_lmtp_%s_seconds", name);
+	c = metrics_histogram(metric, latency_help, NULL, buckets, nbuckets);
+	x_free(&metric);
+	m->latency = metric_series(c);
+}
+
+/* lmtp_source_metrics_count - count one lookup's outcome */
+void
+lmtp_source_metrics_count(const struct lmtp_source_metrics *m, int rc)
+{
+	metric_series_add(rc > 0 ? m->found : rc == 0 ? m->notfound
+						 : m->error, 1);
+}

@@ -116,6 +116,22 @@ int lmtp_value_true(const char *v);
 int lmtp_rewrite_check(const char *v);
 
 /* The static map (a sorted table, read-only once loaded). */
+/* What a source that asks elsewhere (a directory, a database) counts:
+ * elemta_lmtp_NAME_lookups_total{outcome="found|notfound|error"} and
+ * the latency histogram elemta_lmtp_NAME_seconds. */
+struct metric_series;
+struct lmtp_source_metrics {
+	struct metric_series *found, *notfound, *error, *latency;
+};
+/* lmtp_source_metrics_init - register NAME's two metrics */
+void lmtp_source_metrics_init(struct lmtp_source_metrics *m,
+			      const char *name, const char *count_help,
+			      const char *latency_help, const double *buckets,
+			      size_t nbuckets);
+/* lmtp_source_metrics_count - one lookup's outcome, as a lookup returns
+ * it (1 found, 0 not found, -1 error) */
+void lmtp_source_metrics_count(const struct lmtp_source_metrics *m, int rc);
+
 extern const struct lmtp_lookup_ops lmtp_map_ops;
 /* lmtp_map_load - read a map file; a context, or NULL with "file:line:
  * problem" in err */

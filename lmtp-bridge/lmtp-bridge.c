@@ -406,9 +406,9 @@ bridge_group_run(void *arg)
 {
 	struct bridge_group *g = arg;
 
-	g->t0 = lmtp_client_now();
+	g->t0 = metrics_clock();
 	lmtp_client_deliver(&g->d);
-	g->dt = lmtp_client_now() - g->t0;
+	g->dt = metrics_clock() - g->t0;
 	return NULL;
 }
 
@@ -456,7 +456,7 @@ bridge_group_prepare(struct bridge_session *bs, struct bridge_group *g,
 	g->d.prepend = prepend;
 	g->d.connect_timeout = (int)lc->connect_timeout;
 	g->d.command_timeout = (int)lc->command_timeout;
-	g->d.deadline = lmtp_client_now() + (double)lc->delivery_timeout;
+	g->d.deadline = metrics_clock() + (double)lc->delivery_timeout;
 }
 
 /* bridge_group_seen - did a recipient before k share k's delivery? */
@@ -548,7 +548,7 @@ bridge_deliver(struct bridge_session *bs, const char *prepend, int junk)
 	struct lmtp_route *ri, *rj;
 	size_t i, j, ng = 0;
 	char *done = x_calloc(e->nrcpts, 1);
-	double start = lmtp_client_now();
+	double start = metrics_clock();
 
 	g = x_calloc(e->nrcpts, sizeof(*g));
 	for (i = 0; i < e->nrcpts; i++) {

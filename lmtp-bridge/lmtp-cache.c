@@ -26,7 +26,6 @@
 #include <string.h>
 
 #include "lmtp-cache.h"
-#include "lmtp-client.h"
 #include "lmtp-router.h"
 #include "metrics.h"
 #include "xalloc.h"
@@ -196,7 +195,7 @@ lmtp_cache_new(const char *source, size_t max_entries, long ttl,
 	c->max = max_entries;
 	c->ttl = ttl;
 	c->neg_ttl = negative_ttl;
-	c->clock = clock != NULL ? clock : lmtp_client_now;
+	c->clock = clock != NULL ? clock : metrics_clock;
 	snprintf(name, sizeof(name), "elemta_lmtp_%s_cache_total", source);
 	snprintf(help, sizeof(help), "%s routing cache lookups", source);
 	m = metrics_counter(name, help, "result");

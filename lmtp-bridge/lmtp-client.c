@@ -22,11 +22,11 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "listen.h"
 #include "lmtp-client.h"
+#include "metrics.h"
 #include "xalloc.h"
 
 #define LMTP_MAX_REPLY_LINES 100
@@ -50,16 +50,6 @@ struct lmtp_conn {
 	size_t wlen;
 };
 
-/* lmtp_client_now - monotonic seconds */
-double
-lmtp_client_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * The pool of idle connections
  */
@@ -68,7 +58,7 @@ struct lmtp_pool_entry {
 	char *addr;
 	int fd;
 	struct lmtp_caps caps;
-	double since;		/* idle since (lmtp_client_now) */
+	double since;		/* idle since (metrics_clock) */
 };
 
 struct lmtp_pool {
@@ -105,7 +95,7 @@ lmtp_pool_drop(struct lmtp_pool *p, size_t i)
 static void
 lmtp_pool_expire(struct lmtp_pool *p)
 {
-	double now = lmtp_client_now();
+	double now = metrics_clock();
 
 	while (p->n > 0 && now - p->e[0].since >= p->idle_timeout)
 		lmtp_pool_drop(p, 0);
@@ -150,7 +140,7 @@ lmtp_pool_put(struct lmtp_pool *p, const char *addr, int fd,
 	p->e[p->n].addr = x_strdup(addr);
 	p->e[p->n].fd = fd;
 	p->e[p->n].caps = *caps;
-	p->e[p->n].since = lmtp_client_now();
+	p->e[p->n].since = metrics_clock();
 	p->n++;
 	pthread_mutex_unlock(&p->lock);
 }
@@ -187,7 +177,7 @@ lmtp_pool_free(struct lmtp_pool **pp)
 static int
 lmtp_wait_ms(const struct lmtp_delivery *d, int limit)
 {
-	double left = d->deadline - lmtp_client_now();
+	double left = d->deadline - metrics_clock();
 
 	if (left > limit)
 		left = limit;

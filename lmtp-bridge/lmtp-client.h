@@ -82,7 +82,7 @@ struct lmtp_delivery {
 	const char *prepend;	/* header lines to add first (CRLF), or NULL */
 	int connect_timeout;	/* seconds */
 	int command_timeout;	/* seconds */
-	double deadline;	/* lmtp_client_now() value to stop at */
+	double deadline;	/* metrics_clock() value to stop at */
 	/* out */
 	int data_sent;		/* the body went out (replies may be unclear) */
 	int reused;		/* the connection came from the pool */
@@ -101,7 +101,5 @@ void lmtp_pool_free(struct lmtp_pool **pp);
 /* lmtp_pool_idle - how many idle connections it holds now */
 size_t lmtp_pool_idle(struct lmtp_pool *p);
 
-/* lmtp_client_now - a monotonic clock in seconds */
-double lmtp_client_now(void);
 
 #endif

@@ -31,7 +31,6 @@
 #include <string.h>
 
 #include "ldapc.h"
-#include "lmtp-client.h"
 #include "lmtp-options.h"
 #include "lmtp-router.h"
 #include "metrics.h"
@@ -152,10 +151,10 @@ lmtp_ldap_lookup(void *ctx, const char *key, struct lmtp_lookup_result *res,
 	if (n == 0)
 		attrs[n++] = "1.1";	/* RFC 4511: no attributes */
 	attrs[n] = NULL;
-	t0 = lmtp_client_now();
+	t0 = metrics_clock();
 	rc = ldapc_search(l->client, l->base, l->scope, filter, attrs, 2,
 			  &lr, err, errlen);
-	metric_series_observe(l->m.latency, lmtp_client_now() - t0);
+	metric_series_observe(l->m.latency, metrics_clock() - t0);
 	if (rc < 0) {
 		x_free(&filter);
 		lmtp_source_metrics_count(&l->m, -1);

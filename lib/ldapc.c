@@ -38,6 +38,11 @@ static cfg_opt_t ldapc_opts[] = {
 	CFG_END()
 };
 
+const double ldapc_latency_buckets[LDAPC_LATENCY_BUCKETS] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+	0.5, 1, 2.5, 5, 10,
+};
+
 /* ldapc_check_uri - empty, or space-separated ldap/ldaps/ldapi URIs */
 static int
 ldapc_check_uri(const char *value, char *err, size_t errlen)

@@ -120,4 +120,9 @@ void ldapc_result_clear(struct ldapc_result *res);
  * or NULL; points into the entry */
 const char *ldapc_entry_value(const struct ldapc_entry *e, const char *attr);
 
+/* The buckets of a histogram of search latencies, in seconds, for the
+ * daemons' metrics: half a millisecond to ten seconds. */
+#define LDAPC_LATENCY_BUCKETS	14
+extern const double ldapc_latency_buckets[LDAPC_LATENCY_BUCKETS];
+
 #endif

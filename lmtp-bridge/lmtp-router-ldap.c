@@ -199,10 +199,6 @@ void *
 lmtp_ldap_new(const struct lmtp_conf *lc, const struct ldapc_conf *dc,
 	      char *err, size_t errlen)
 {
-	static const double buckets[] = {
-		0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-		0.5, 1, 2.5, 5, 10,
-	};
 	struct lmtp_ldap *l;
 	struct ldapc *client;
 
@@ -229,8 +225,8 @@ lmtp_ldap_new(const struct lmtp_conf *lc, const struct ldapc_conf *dc,
 	l->port = lc->ldap_backend_port;
 	lmtp_source_metrics_init(&l->m, "ldap",
 				 "LDAP routing searches by outcome",
-				 "LDAP routing search latency", buckets,
-				 sizeof(buckets) / sizeof(buckets[0]));
+				 "LDAP routing search latency",
+				 ldapc_latency_buckets, LDAPC_LATENCY_BUCKETS);
 	return l;
 }
 

@@ -150,10 +150,6 @@ ldap_ent_free(void *v)
 struct policyd_ldap *
 policyd_ldap_new(const struct ldapc_conf *c, char *err, size_t errlen)
 {
-	static const double buckets[] = {
-		0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-		0.5, 1, 2.5, 5, 10,
-	};
 	struct policyd_ldap *ld;
 	struct ldapc *client;
 	struct metric *m;
@@ -189,8 +185,8 @@ policyd_ldap_new(const struct ldapc_conf *c, char *err, size_t errlen)
 					 " rates because the directory failed"
 					 " or was slow", "reason");
 	m = metrics_histogram("elemta_policyd_ldap_seconds",
-			      "LDAP override search latency", NULL, buckets,
-			      sizeof(buckets) / sizeof(buckets[0]));
+			      "LDAP override search latency", NULL,
+			      ldapc_latency_buckets, LDAPC_LATENCY_BUCKETS);
 	ld->m_seconds = metric_series(m);
 	return ld;
 }

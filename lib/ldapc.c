@@ -130,6 +130,8 @@ const struct conf_section ldapc_conf_section = {
  * Filters (pure)
  */
 
+const char *const ldapc_scope_names[] = { "base", "one", "sub", NULL };
+
 /* ldapc_scope_parse - scope name to enum */
 int
 ldapc_scope_parse(const char *s)

@@ -66,6 +66,10 @@ enum ldapc_scope {
 	LDAPC_SCOPE_SUB,
 };
 
+/* The scope names an ldap_scope option takes, in enum order, NULL
+ * ended (a CONF_CHECK_ENUM list). */
+extern const char *const ldapc_scope_names[];
+
 /* ldapc_scope_parse - "base", "one" or "sub"; -1 if none of those */
 int ldapc_scope_parse(const char *s);
 

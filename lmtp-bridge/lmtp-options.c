@@ -26,15 +26,6 @@
 	"SELECT backend, rewrite, enabled, junk_optout FROM lmtp_routes " \
 	"WHERE address = %s"
 
-static const char *const lmtp_ldap_scopes[] = { "base", "one", "sub", NULL };
-
-/* lmtp_check_ldap_filter - a usable ldap_table(5) style template */
-static int
-lmtp_check_ldap_filter(const char *value, char *err, size_t errlen)
-{
-	return ldapc_filter_check(value, err, errlen);
-}
-
 /* lmtp_check_sqlite_query - a usable sqlite_table(5) style template */
 static int
 lmtp_check_sqlite_query(const char *value, char *err, size_t errlen)
@@ -197,8 +188,8 @@ static const struct conf_check lmtp_checks[] = {
 	{ "sqlite_cache_size", CONF_CHECK_RANGE, 0, 10000000L, NULL, NULL },
 	{ "recipient_delimiter", CONF_CHECK_FUNC, 0, 0, NULL,
 	  lmtp_check_delimiter },
-	{ "ldap_scope", CONF_CHECK_ENUM, 0, 0, lmtp_ldap_scopes, NULL },
-	{ "ldap_filter", CONF_CHECK_FUNC, 0, 0, NULL, lmtp_check_ldap_filter },
+	{ "ldap_scope", CONF_CHECK_ENUM, 0, 0, ldapc_scope_names, NULL },
+	{ "ldap_filter", CONF_CHECK_FUNC, 0, 0, NULL, ldapc_filter_check },
 	{ "ldap_backend_port", CONF_CHECK_RANGE, 1, 65535, NULL, NULL },
 	{ "ldap_cache_ttl", CONF_CHECK_RANGE, 0, 86400, NULL, NULL },
 	{ "ldap_negative_cache_ttl", CONF_CHECK_RANGE, 0, 86400, NULL, NULL },

@@ -39,8 +39,6 @@ static const char *const policyd_actions[] = { "warn", "hold", "defer",
 					       "reject", NULL };
 static const char *const policyd_clients_names[] = { "all",
 	"unauthenticated", "authenticated", NULL };
-static const char *const policyd_ldap_scopes[] = { "base", "one", "sub",
-						   NULL };
 
 /* policyd_conf_action_name - the configuration word of an action */
 const char *
@@ -343,7 +341,7 @@ static const struct conf_check policyd_checks[] = {
 	{ "store_fallback", CONF_CHECK_ENUM, 0, 0, policyd_fallbacks, NULL },
 	{ "exempt_networks", CONF_CHECK_FUNC, 0, 0, NULL,
 	  policyd_conf_check_cidr },
-	{ "ldap_scope", CONF_CHECK_ENUM, 0, 0, policyd_ldap_scopes, NULL },
+	{ "ldap_scope", CONF_CHECK_ENUM, 0, 0, ldapc_scope_names, NULL },
 	{ "ldap_filter", CONF_CHECK_FUNC, 0, 0, NULL, ldapc_filter_check },
 	/* at least a second: the request that waited uses the answer */
 	{ "ldap_cache_ttl", CONF_CHECK_RANGE, 1, 86400, NULL, NULL },

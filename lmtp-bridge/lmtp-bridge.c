@@ -393,6 +393,7 @@ struct bridge_group {
 	char **junk;			/* per recipient: Junk address or NULL */
 	size_t *map;			/* per recipient: its entry in rc */
 	struct lmtp_client_rcpt *rc;	/* one per distinct mailbox address */
+	size_t *first;			/* per rc: the recipient it came from */
 	size_t nrc;
 	struct lmtp_delivery d;
 	double t0, dt;
@@ -430,6 +431,7 @@ bridge_group_prepare(struct bridge_session *bs, struct bridge_group *g,
 
 	g->rc = x_calloc(g->n, sizeof(*g->rc));
 	g->map = x_calloc(g->n, sizeof(*g->map));
+	g->first = x_calloc(g->n, sizeof(*g->first));
 	g->nrc = 0;
 	for (k = 0; k < g->n; k++) {
 		route = e->rcpts[g->idx[k]].data;
@@ -440,6 +442,7 @@ bridge_group_prepare(struct bridge_session *bs, struct bridge_group *g,
 		g->map[k] = u;
 		if (u < g->nrc)
 			continue;
+		g->first[u] = k;
 		g->rc[u].addr = addr;
 		g->rc[u].notify = e->rcpts[g->idx[k]].notify;
 		g->rc[u].orcpt = e->rcpts[g->idx[k]].orcpt;
@@ -457,18 +460,6 @@ bridge_group_prepare(struct bridge_session *bs, struct bridge_group *g,
 	g->d.connect_timeout = (int)lc->connect_timeout;
 	g->d.command_timeout = (int)lc->command_timeout;
 	g->d.deadline = metrics_clock() + (double)lc->delivery_timeout;
-}
-
-/* bridge_group_seen - did a recipient before k share k's delivery? */
-static int
-bridge_group_seen(const struct bridge_group *g, size_t k)
-{
-	size_t j;
-
-	for (j = 0; j < k; j++)
-		if (g->map[j] == g->map[k])
-			return 1;
-	return 0;
 }
 
 /* bridge_group_finish - log, count and hand the replies to the proto */
@@ -492,7 +483,7 @@ bridge_group_finish(struct bridge_session *bs, struct bridge_group *g,
 		const struct lmtp_client_rcpt *rc = &g->rc[g->map[k]];
 		const char *orig = e->rcpts[g->idx[k]].addr;
 		const char *outcome = bridge_outcome(rc->reply);
-		int dup = bridge_group_seen(g, k);
+		int dup = g->first[g->map[k]] != k;	/* shares a delivery */
 		char *flat = x_strdup(rc->reply), *p;
 
 		for (p = flat; *p; p++)
@@ -515,6 +506,7 @@ bridge_group_finish(struct bridge_session *bs, struct bridge_group *g,
 		x_free(&g->rc[k].reply);
 	x_free(&g->rc);
 	x_free(&g->map);
+	x_free(&g->first);
 }
 
 /* bridge_junk - is the message spam by junk_headers?  The rule, or -1 */

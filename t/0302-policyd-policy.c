@@ -447,8 +447,6 @@ test_writer(void)
 int
 main(void)
 {
-	char *cmd;
-
 	if (mkdtemp(tmpdir) == NULL)
 		bail_out("mkdtemp: %s", tmpdir);
 	dbpath = x_asprintf("%s/policyd.db", tmpdir);
@@ -460,10 +458,7 @@ main(void)
 	test_restart();
 	test_writer();
 	test_store_failure();
-	cmd = x_asprintf("rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		diag("could not remove %s", tmpdir);
-	x_free(&cmd);
+	tap_rmtree(tmpdir);
 	x_free(&dbpath);
 	done_testing();
 	return exit_status();

@@ -176,7 +176,7 @@ test_conf(void)
 	struct policyd_limit_conf *l;
 	struct conf *c;
 	char *errors;
-	size_t i, n;
+	size_t n;
 
 	c = load("policyd {\n"
 		 " exempt_networks = {\"10.0.0.0/8\", \"2001:db8::/32\"}\n"
@@ -696,8 +696,6 @@ test_quota(void)
 int
 main(void)
 {
-	char *cmd;
-
 	if (mkdtemp(tmpdir) == NULL)
 		bail_out("mkdtemp: %s", tmpdir);
 	log_set_level(LOG_INFO);
@@ -711,10 +709,7 @@ main(void)
 	test_ladder();
 	test_exempt();
 	test_quota();
-	cmd = x_asprintf("rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		diag("could not remove %s", tmpdir);
-	x_free(&cmd);
+	tap_rmtree(tmpdir);
 	done_testing();
 	return exit_status();
 }

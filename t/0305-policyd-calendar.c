@@ -443,8 +443,6 @@ test_rates(void)
 int
 main(void)
 {
-	char *cmd;
-
 	if (mkdtemp(tmpdir) == NULL)
 		bail_out("mkdtemp: %s", tmpdir);
 	plan_lazy();
@@ -453,10 +451,7 @@ main(void)
 	test_quota();
 	test_store();
 	test_rates();
-	cmd = x_asprintf("rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		diag("could not remove %s", tmpdir);
-	x_free(&cmd);
+	tap_rmtree(tmpdir);
 	done_testing();
 	return exit_status();
 }

@@ -84,7 +84,7 @@ main(void)
 	struct policyd_ldap *ld;
 	const struct policyd_conf *pc;
 	struct conf *c;
-	char *errors = NULL, err[256], path[300], out[512], *m, *cmd;
+	char *errors = NULL, err[256], path[300], out[512], *m;
 	FILE *fp;
 	int64_t t;
 
@@ -175,10 +175,7 @@ main(void)
 	policyd_ldap_free(&ld);
 	ok(ld == NULL, "freed (the workers joined)");
 	conf_unref(&c);
-	cmd = x_asprintf("rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		diag("could not remove %s", tmpdir);
-	x_free(&cmd);
+	tap_rmtree(tmpdir);
 	done_testing();
 	return exit_status();
 }

@@ -195,3 +195,14 @@ exit_status(void)
 	}
 	return tap_failed ? 1 : 0;
 }
+
+/* tap_rmtree - remove a test's temporary directory, saying so if not */
+void
+tap_rmtree(const char *dir)
+{
+	char cmd[4200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		diag("could not remove %s", dir);
+}

@@ -33,5 +33,7 @@ void skip_all(const char *fmt, ...) ATTR_PRINTF(1, 2) ATTR_NORETURN;
 void bail_out(const char *fmt, ...) ATTR_PRINTF(1, 2) ATTR_NORETURN;
 void done_testing(void);
 int exit_status(void);
+/* tap_rmtree - rm -rf a test's temporary directory (a diag if it fails) */
+void tap_rmtree(const char *dir);
 
 #endif

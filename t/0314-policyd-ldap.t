@@ -105,8 +105,18 @@ tb_ok "and it is logged, with the user and the value" \
 tb_is "$(grep -c 'filter="(uid=ann)"' "$SLOG")" 1 \
     "ann's 6 messages cost one search (the cache)"
 
-# 2. a hung slapd does not stall the loop
+# 2. a hung slapd does not stall the loop.  kill returns before every
+# thread of slapd has stopped: on a busy machine one could still answer,
+# so wait until all of them are in state T.
+stopped() {
+	local t
+
+	for t in /proc/"$1"/task/*/stat; do
+		[[ $(awk '{ print $3 }' "$t" 2>/dev/null) == [Tt] ]] || return 1
+	done
+}
 kill -STOP "$(tb_pid slapd)"
+tb_wait 5 stopped "$(tb_pid slapd)" || tb_diag "slapd did not stop"
 exec 5<>"/dev/tcp/127.0.0.1/$P" 6<>"/dev/tcp/127.0.0.1/$P"
 t0=$(tb_now_ms)
 printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nsasl_username=fay\ninstance=f1\n\n' >&5

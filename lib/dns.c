@@ -554,12 +554,13 @@ dns_start(struct dns_resolver *r)
 /* dns_attempt - one asynchronous query with a deadline */
 static int
 dns_attempt(struct dns_resolver *r, const char *name, int type,
-	    struct ub_result **resp, char *why, size_t whylen)
+	    long long until, struct ub_result **resp, char *why,
+	    size_t whylen)
 {
 	pthread_condattr_t ca;
 	struct dns_pending *q;
 	struct timespec deadline;
-	int id, rc, timed_out = 0;
+	int id, rc, timed_out = 0, cut = 0;
 
 	*resp = NULL;
 	q = x_calloc(1, sizeof(*q));
@@ -589,6 +590,13 @@ dns_attempt(struct dns_resolver *r, const char *name, int type,
 	}
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += r->timeout;
+	/* the work's own deadline, when it comes first */
+	if (until > 0 && until < (long long)deadline.tv_sec * 1000
+	    + deadline.tv_nsec / 1000000) {
+		deadline.tv_sec = (time_t)(until / 1000);
+		deadline.tv_nsec = (long)(until % 1000) * 1000000;
+		cut = 1;
+	}
 
 	pthread_mutex_lock(&r->lock);
 	while (!q->done && !timed_out)
@@ -604,7 +612,12 @@ dns_attempt(struct dns_resolver *r, const char *name, int type,
 			pthread_cond_destroy(&q->cond);
 			free(q);
 		}
-		x_err(why, whylen, "no answer within %ds", r->timeout);
+		if (cut)
+			x_err(why, whylen, "no answer within the time "
+			      "budget left");
+		else
+			x_err(why, whylen, "no answer within %ds",
+			      r->timeout);
 		return 1;
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -642,7 +655,7 @@ dns_classify(const struct ub_result *res, char *why, size_t whylen)
 /* dns_ask - ask libunbound (with timeout and retries), fill a */
 static void
 dns_ask(struct dns_resolver *r, const char *name, int type,
-	struct dns_answer *a)
+	long long until, struct dns_answer *a)
 {
 	struct ub_result *res = NULL;
 	int attempt, rc;
@@ -652,7 +665,10 @@ dns_ask(struct dns_resolver *r, const char *name, int type,
 		if (res != NULL)
 			ub_resolve_free(res);
 		res = NULL;
-		rc = dns_attempt(r, name, type, &res, a->why, sizeof(a->why));
+		if (attempt > 0 && until > 0 && dns_now() >= until)
+			break;		/* no time left for a retry */
+		rc = dns_attempt(r, name, type, until, &res, a->why,
+				 sizeof(a->why));
 		if (rc < 0) {
 			a->status = DNS_TEMPFAIL;
 			continue;
@@ -697,21 +713,35 @@ dns_query(struct dns_resolver *r, const char *name, int type,
 	unsigned hash;
 	int rc;
 
-	if (cnt != NULL && cnt->limit > 0 && cnt->lookups >= cnt->limit) {
+	hash = dns_key(name, type, key, sizeof(key));
+	if (hash != 0 && dns_cache_get(r, key, hash, type, a)) {
+		/* known: served whatever the limit and the deadline */
+		if (cnt != NULL)
+			cnt->lookups++, cnt->hits++;
+		hash = 0;		/* nothing new to keep */
+	} else if (cnt != NULL && cnt->limit > 0
+		   && cnt->lookups - cnt->hits >= cnt->limit) {
 		a->status = DNS_LIMIT;
 		x_err(a->why, sizeof(a->why), "more than %u DNS lookups",
 		      cnt->limit);
 		goto out;
-	}
-	if (cnt != NULL)
-		cnt->lookups++;
-	hash = dns_key(name, type, key, sizeof(key));
-	if (hash != 0 && dns_cache_get(r, key, hash, type, a)) {
-		if (cnt != NULL)
-			cnt->hits++;
-		hash = 0;		/* nothing new to keep */
+	} else if (cnt != NULL && cnt->budget != NULL
+		   && cnt->budget->limit_ms > 0
+		   && cnt->budget->spent_ms >= cnt->budget->limit_ms) {
+		a->status = DNS_LIMIT;
+		x_err(a->why, sizeof(a->why), "time budget of %lld ms for "
+		      "DNS lookups spent", cnt->budget->limit_ms);
+		goto out;
 	} else {
-		dns_ask(r, name, type, a);
+		struct dns_budget *b = cnt != NULL ? cnt->budget : NULL;
+		long long t0 = dns_now();
+
+		if (cnt != NULL)
+			cnt->lookups++;
+		dns_ask(r, name, type, b != NULL && b->limit_ms > 0
+			? t0 + b->limit_ms - b->spent_ms : 0, a);
+		if (b != NULL)
+			b->spent_ms += dns_now() - t0;
 	}
 	if ((rd = a->priv) != NULL) {
 		a->data = rd->data;
@@ -726,6 +756,14 @@ out:
 	else
 		dns_answer_free(&a);
 	return (enum dns_status)rc;
+}
+
+/* dns_counter_add - totals of several counters */
+void
+dns_counter_add(struct dns_counter *dst, const struct dns_counter *src)
+{
+	dst->lookups += src->lookups;
+	dst->hits += src->hits;
 }
 
 /* dns_answer_free - free an answer and set *ap to NULL */

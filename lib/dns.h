@@ -71,7 +71,8 @@ enum dns_status {
 	DNS_NODATA,		/* the name exists, no record of that type */
 	DNS_TEMPFAIL,		/* SERVFAIL, REFUSED, resolver error */
 	DNS_TIMEOUT,		/* no answer within timeout x (retries + 1) */
-	DNS_LIMIT,		/* the counter's limit was reached: not asked */
+	DNS_LIMIT,		/* the counter's limit or time budget was reached:
+				 * not asked */
 };
 
 struct dns_answer {
@@ -85,13 +86,34 @@ struct dns_answer {
 	void *priv;		/* owned by dns.c */
 };
 
-/* Lookups of one unit of work; limit 0 means no limit.  Not locked:
- * one counter per thread of work. */
+/*
+ * The time a unit of work may spend waiting on the network, shared by
+ * the counters that point to it: an attempt waits at most what is left,
+ * and none starts when nothing is.  Time between lookups (a client
+ * sending its message) is not spent.
+ */
+struct dns_budget {
+	long long limit_ms;	/* 0: none */
+	long long spent_ms;
+};
+
+/*
+ * Lookups of one unit of work.  limit caps the queries that go to the
+ * network (lookups - hits); 0 means no limit.  budget (NULL: none)
+ * caps the time they take.  An answer in the cache is always served,
+ * whatever the limit and the budget: what was spent by one part of
+ * the work must not blind another to what is already known.  Not
+ * locked: one counter per thread of work.
+ */
 struct dns_counter {
 	unsigned lookups;	/* queries asked (retries not counted) */
 	unsigned limit;
 	unsigned hits;		/* of the lookups, answered by the cache */
+	struct dns_budget *budget;
 };
+
+/* dns_counter_add - add src's lookups and hits to dst (for totals) */
+void dns_counter_add(struct dns_counter *dst, const struct dns_counter *src);
 
 /* The cache of a resolver since it was made. */
 struct dns_stats {

@@ -7,7 +7,8 @@
 # and "no data" are kept for the SOA's negative TTL, and at most an
 # hour (libunbound says 32768 s when there is no SOA); a timeout is
 # never kept; 10000 answers are kept at most, the least recently used
-# going first.  tb-resolver prints one line per lookup (see its
+# going first.  A per-message counter's limit and deadline stop new
+# queries, never answers already in the cache.  tb-resolver prints one line per lookup (see its
 # header).
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
@@ -16,7 +17,7 @@ RESOLVER=${top_builddir:-.}/t/tb-resolver
 peer_require unbound
 peer_require_helper "$RESOLVER"
 tb_init
-tb_plan 15
+tb_plan 19
 
 cat >"$TB/cache-zones.conf" <<'EOF'
 local-data: 'short.example.test. 2 IN TXT "lives two seconds"'
@@ -78,4 +79,23 @@ tb_like "$(line 1)" "^example\.test TXT timeout records=0 ttl=0 hits=0 misses=1 
     "no answer: timeout"
 tb_like "$(line 2)" "^example\.test TXT timeout records=0 ttl=0 hits=0 misses=2 " \
     "a timeout is not kept: the next lookup asks again"
+
+# The counter's limit is on queries to the network: what the cache
+# knows is served whatever was spent before (a sender's SPF record
+# must not blind DMARC to a record already known).
+out=$("$RESOLVER" "$TB_DNS" limit/1 example.test/TXT example.test/TXT \
+    other.test/TXT 2>&1)
+tb_like "$(line 2)" "^example\.test TXT ok records=1 .* counted=2 cached=1 .* v=spf1 " \
+    "limit reached: a cached answer is still served"
+tb_like "$(line 3)" "^other\.test TXT limit records=0 .* counted=2 cached=1 " \
+    "limit reached: a new name is not asked"
+
+# The deadline: an attempt waits until it at most (not the 5 s timeout),
+# and no query starts after it.
+out=$("$RESOLVER" -t 5 "127.0.0.1@$dead" budget/1000 example.test/TXT \
+    other.test/TXT 2>&1)
+tb_like "$(line 1)" "^example\.test TXT timeout records=0 .* misses=1 " \
+    "budget: the first lookup times out"
+tb_like "$(line 2)" "^other\.test TXT limit records=0 .* counted=1 cached=0 " \
+    "budget spent: the next one is not asked"
 tb_done

@@ -13,6 +13,9 @@
  *	NAME/TYPE	one lookup (TYPE: A, AAAA, TXT, MX, PTR or a number),
  *			counted in a per-run struct dns_counter
  *	sleep/SECS	wait that long (lets cached answers expire)
+ *	limit/N		from now on the counter lets N lookups go to the
+ *			network (answers in the cache are always served)
+ *	budget/MS	from now on lookups may wait MS ms in all
  *
  *	For each lookup it prints one line, so that a shell test can check
  *	what the cache did:
@@ -108,7 +111,8 @@ tb_lookup(struct dns_resolver *r, struct dns_counter *cnt, char *step)
 int
 main(int argc, char **argv)
 {
-	struct dns_counter cnt = { 0, 0, 0 };
+	struct dns_counter cnt = { 0, 0, 0, NULL };
+	struct dns_budget budget = { 0, 0 };
 	struct dns_resolver *r;
 	struct dns_conf dc;
 	char *ns[2], err[256];
@@ -140,6 +144,11 @@ main(int argc, char **argv)
 	for (i = optind; i < argc && status == 0; i++) {
 		if (strncmp(argv[i], "sleep/", 6) == 0)
 			sleep((unsigned)atoi(argv[i] + 6));
+		else if (strncmp(argv[i], "limit/", 6) == 0)
+			cnt.limit = (unsigned)atoi(argv[i] + 6);
+		else if (strncmp(argv[i], "budget/", 7) == 0)
+			budget.limit_ms = atol(argv[i] + 7),
+			cnt.budget = &budget;
 		else if (tb_lookup(r, &cnt, argv[i]) < 0)
 			status = 2;
 	}

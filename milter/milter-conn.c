@@ -10,9 +10,12 @@
  *	Header caps: at most max_headers headers and max_header_size bytes
  *	per header are kept for the checks; the rest is counted, logged
  *	once per message, and dropped.  Authentication-Results headers are
- *	counted (and checked for our authserv-id) whatever the caps, since
- *	their index is what removing one takes, and a forged one must go
- *	even when it is the 1001st header.
+ *	counted (and checked for our authserv-id, on the whole value)
+ *	whatever the caps, since their index is what removing one takes,
+ *	and a forged one must go even when it is the 1001st header.  From
+ *	fields are kept whatever the caps too (up to MILTER_MAX_FROM): a
+ *	From hidden past them is still what a mail client shows, and DMARC
+ *	must judge it.
  *--*/
 #include "config.h"
 
@@ -25,9 +28,6 @@
 #include "log.h"
 #include "milter.h"
 #include "xalloc.h"
-
-/* The longest A-R header value we look into for its authserv-id. */
-#define MILTER_AR_SCAN	4096
 
 /* milter_conn_new - a connection holding references to conf and dns */
 struct milter_conn *
@@ -107,7 +107,12 @@ milter_msg_new(struct milter_conn *c, const char *sender)
 	m->conn = c;
 	snprintf(m->qid, sizeof(m->qid), "NOQUEUE");
 	m->sender = milter_strip_brackets(sender);
-	m->dns.limit = (unsigned)c->mc->max_dns_lookups;
+	m->spf_dns.limit = (unsigned)c->mc->max_dns_lookups;
+	m->dkim_dns.limit = (unsigned)c->mc->max_dns_lookups;
+	m->dmarc_dns.limit = (unsigned)c->mc->max_dns_lookups;
+	m->dns_budget.limit_ms = (long long)c->mc->max_check_time * 1000;
+	m->spf_dns.budget = &m->dns_budget;
+	m->dkim_dns.budget = &m->dns_budget;
 	m->action = MILTER_ACCEPT;
 	return m;
 }
@@ -133,6 +138,9 @@ milter_msg_free(struct milter_msg **mp)
 	}
 	free(m->headers);
 	free(m->ar_ours);
+	for (i = 0; i < m->nfrom; i++)
+		free(m->from_values[i]);
+	free(m->from_values);
 	for (i = 0; i < m->nresults; i++)
 		authres_result_clear(&m->results[i]);
 	free(m->auth_type);
@@ -181,12 +189,11 @@ milter_msg_rcpt(struct milter_msg *m, const char *rcpt)
 static void
 milter_msg_ar(struct milter_msg *m, const char *value)
 {
-	char *head;
-
 	m->ar_seen++;
-	/* The authserv-id is at the start: a bounded prefix is enough. */
-	head = x_strndup(value, MILTER_AR_SCAN);
-	if (authres_id_is(head, m->conn->mc->authserv_id)) {
+	/* The whole value, whatever its size: CFWS of any length may come
+	 * before the authserv-id (the scan is linear and allocates only
+	 * the id). */
+	if (authres_id_is(value, m->conn->mc->authserv_id)) {
 		m->ar_ours = x_realloc(m->ar_ours, (m->nar_ours + 1)
 				       * sizeof(*m->ar_ours));
 		m->ar_ours[m->nar_ours++] = m->ar_seen;
@@ -194,7 +201,21 @@ milter_msg_ar(struct milter_msg *m, const char *value)
 			   "that claims our authserv-id %s", m->ar_seen,
 			   m->conn->mc->authserv_id);
 	}
-	free(head);
+}
+
+/* The From fields kept beyond the caps: RFC 5322 allows one; more than
+ * this many is an attack, judged on those kept. */
+#define MILTER_MAX_FROM	64
+
+/* milter_msg_from - keep a From value whatever the caps */
+static void
+milter_msg_from(struct milter_msg *m, const char *value)
+{
+	if (m->nfrom >= MILTER_MAX_FROM)
+		return;
+	m->from_values = x_realloc(m->from_values, (m->nfrom + 1)
+				   * sizeof(*m->from_values));
+	m->from_values[m->nfrom++] = x_strdup(value);
 }
 
 /* milter_msg_header - one header, within the caps */
@@ -208,6 +229,8 @@ milter_msg_header(struct milter_msg *m, const char *name, const char *value)
 		value = "";
 	if (strcasecmp(name, AUTHRES_HEADER) == 0)
 		milter_msg_ar(m, value);
+	else if (strcasecmp(name, "From") == 0)
+		milter_msg_from(m, value);
 	len = strlen(name) + strlen(value);
 	if (m->nheaders >= (size_t)mc->max_headers
 	    || len > (size_t)mc->max_header_size) {

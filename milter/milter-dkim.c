@@ -302,7 +302,7 @@ static void
 milter_dkim_enter(struct milter_msg *m)
 {
 	dkim_dns = m->conn->dns;
-	dkim_counter = &m->dns;
+	dkim_counter = &m->dkim_dns;
 	dkim_qid = m->qid;
 }
 
@@ -483,6 +483,24 @@ milter_dkim_b8(const char *b, char out[9])
 	out[n] = '\0';
 }
 
+/* milter_dkim_partial - does the signature's l= stop short of the
+ * body?  The body as received is compared: with relaxed
+ * canonicalization white space may make it longer than what l=
+ * counts, which errs on the side of "partial". */
+static int
+milter_dkim_partial(struct milter_dkim *d, DKIM_SIGINFO *sig, char *why,
+		    size_t whylen)
+{
+	ssize_t msglen = -1, canonlen = -1, signlen = -1;
+
+	if (dkim_sig_getcanonlen(d->dkim, sig, &msglen, &canonlen, &signlen)
+	    != DKIM_STAT_OK || signlen < 0 || msglen <= signlen)
+		return 0;
+	snprintf(why, whylen, "l=%zd signs part of the %zd-byte body",
+		 signlen, msglen);
+	return 1;
+}
+
 /* milter_dkim_collect - one signature into the results and A-R */
 static void
 milter_dkim_collect(struct milter_msg *m, struct milter_dkim *d,
@@ -494,6 +512,7 @@ milter_dkim_collect(struct milter_msg *m, struct milter_dkim *d,
 	unsigned char ident[512];
 	const unsigned char *v;
 	const char *why = NULL;
+	char lwhy[96];
 	dkim_alg_t alg;
 	int err = dkim_sig_geterror(sig);
 
@@ -522,6 +541,18 @@ milter_dkim_collect(struct milter_msg *m, struct milter_dkim *d,
 		s->result = "permerror";
 		*cls = MILTER_DKIM_BAD;
 		why = "rsa-sha1 not accepted, RFC 8301";
+	}
+	/* RFC 6376 8.2: l= may leave the end of the body unsigned, where
+	 * anyone can append anything: not a plain pass (nor a DMARC one)
+	 * unless dkim_partial_body_pass says so. */
+	if (s->pass && milter_dkim_partial(d, sig, lwhy, sizeof(lwhy))) {
+		s->partial = 1;
+		why = lwhy;
+		if (!m->conn->mc->dkim_partial_body_pass) {
+			s->pass = 0;
+			s->result = "policy";
+			*cls = MILTER_DKIM_BAD;
+		}
 	}
 	r = milter_msg_result(m, "dkim", s->result);
 	if (why != NULL) {

@@ -33,9 +33,10 @@ struct milter_dkim_sig {
 	char *selector;		/* s= */
 	char *identity;		/* i=, "@d" by default */
 	const char *algorithm;	/* "rsa-sha256", "ed25519-sha256", ... */
-	const char *result;	/* "pass", "fail", "neutral", "temperror",
-				 * "permerror" (RFC 8601 words) */
+	const char *result;	/* "pass", "fail", "neutral", "policy",
+				 * "temperror", "permerror" (RFC 8601) */
 	int pass;		/* result is "pass" */
+	int partial;		/* l= leaves part of the body unsigned */
 	int sigerror;		/* libopendkim DKIM_SIGERROR_* */
 	char b[9];		/* first 8 characters of b= */
 };

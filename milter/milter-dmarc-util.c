@@ -249,6 +249,52 @@ dmarc_addr_domain(const char *addr, char out[DMARC_DOMAIN_MAX])
 	return 0;
 }
 
+/* dmarc_cand_add - one more distinct candidate domain */
+static void
+dmarc_cand_add(struct dmarc_from *o, const char *dom)
+{
+	size_t i;
+
+	for (i = 0; i < o->ncand; i++)
+		if (strcmp(o->cand[i], dom) == 0)
+			return;
+	if (o->ncand >= DMARC_FROM_MAX_DOMAINS) {
+		o->ncand_lost++;
+		return;
+	}
+	snprintf(o->cand[o->ncand++], DMARC_DOMAIN_MAX, "%s", dom);
+}
+
+/* dmarc_cand_salvage - every "@domain" in an unreadable value: the
+ * longest run of host name characters after each "@", whatever the
+ * comments, quotes and brackets around it */
+static void
+dmarc_cand_salvage(struct dmarc_from *o, const char *v)
+{
+	char buf[DMARC_DOMAIN_MAX + 3], dom[DMARC_DOMAIN_MAX];
+	const char *p, *e;
+	size_t len;
+
+	for (p = strchr(v, '@'); p != NULL; p = strchr(p + 1, '@')) {
+		for (e = p + 1; isalnum((unsigned char)*e) || *e == '.'
+		     || *e == '-' || *e == '_'; e++)
+			;
+		len = (size_t)(e - (p + 1));
+		while (len > 0 && p[len] == '.')
+			len--;		/* "user@example.com." ends a sentence */
+		if (len == 0 || len > DMARC_DOMAIN_MAX - 1)
+			continue;
+		buf[0] = 'x';	/* any local part: the domain is what counts */
+		buf[1] = '@';
+		memcpy(buf + 2, p + 1, len);
+		buf[len + 2] = '\0';
+		/* a single label ("a@b") names no domain a reader knows */
+		if (dmarc_addr_domain(buf, dom) == 0
+		    && strchr(dom, '.') != NULL)
+			dmarc_cand_add(o, dom);
+	}
+}
+
 /* The state of the From parser, one address at a time. */
 struct dmarc_fp {
 	struct dmarc_from *out;
@@ -299,11 +345,15 @@ dmarc_fp_end(struct dmarc_fp *fp)
 		if (fp->bad || fp->angle
 		    || dmarc_addr_domain(fp->buf, dom) < 0) {
 			o->status = DMARC_FROM_BAD;
-		} else if (o->ndomains == 0) {
-			snprintf(o->domain, sizeof(o->domain), "%s", dom);
-			o->ndomains = 1;
-		} else if (strcmp(o->domain, dom) != 0) {
-			o->ndomains++;
+		} else {
+			if (o->ndomains == 0) {
+				snprintf(o->domain, sizeof(o->domain), "%s",
+					 dom);
+				o->ndomains = 1;
+			} else if (strcmp(o->domain, dom) != 0) {
+				o->ndomains++;
+			}
+			dmarc_cand_add(o, dom);
 		}
 	}
 	fp->len = 0;
@@ -388,10 +438,15 @@ dmarc_from_parse(const char *const *values, size_t n,
 	memset(out, 0, sizeof(*out));
 	memset(&fp, 0, sizeof(fp));
 	fp.out = out;
+	out->nfields = n;
 	for (i = 0; i < n; i++)
 		dmarc_fp_value(&fp, values[i]);
-	if (out->status == DMARC_FROM_BAD)
+	if (out->status == DMARC_FROM_BAD) {
+		/* what the parser could not read, a reader may */
+		for (i = 0; i < n; i++)
+			dmarc_cand_salvage(out, values[i]);
 		return;
+	}
 	if (out->naddrs == 0)
 		out->status = DMARC_FROM_NONE;
 	else if (out->ndomains > 1)

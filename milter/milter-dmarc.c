@@ -21,11 +21,21 @@
  *	applied here: a message outside the sample gets the next weaker
  *	policy (RFC 7489 6.6.4).
  *
- *	From: exactly one distinct domain is evaluated.  No From, an
- *	address without a valid domain, or addresses in several distinct
- *	domains (in one or several From fields), or From fields dropped by
- *	the header caps: dmarc=permerror, no policy, and the action
- *	dmarc_bad_from_action.
+ *	From: every From field, kept whatever the header caps.  One
+ *	distinct domain is evaluated as such.  Several distinct domains,
+ *	or a field the parser cannot read: every candidate domain
+ *	(dmarc_from_parse salvages "@domain" from unreadable text) is
+ *	evaluated and the strictest failing outcome applies (RFC 7489
+ *	6.6.1), plus dmarc_bad_from_action; no domain at all: permerror
+ *	and dmarc_bad_from_action.  Nothing the sender writes may make
+ *	enforcement weaker than the From domain's policy.
+ *
+ *	Lookups: the stage has its own counter (m->dmarc_dns), so that an
+ *	SPF record that spends its lookups cannot make DMARC temperror,
+ *	and no time budget (at most two lookups, each bounded by [dns]).
+ *	DKIM alignment is checked here over every passing signature too:
+ *	libopendmarc keeps one signature, and a later one can displace an
+ *	aligned pass.
  *
  *	Enforcement (dmarc_enforce): a failure under p=reject is rejected
  *	with 550 5.7.1; under p=quarantine it gets dmarc_quarantine_action
@@ -179,7 +189,7 @@ dmarc_fetch(struct milter_msg *m, const char *name, char **rec)
 
 	*rec = NULL;
 	snprintf(qname, sizeof(qname), "_dmarc.%s", name);
-	st = dns_query(m->conn->dns, qname, DNS_T_TXT, &m->dns, &a);
+	st = dns_query(m->conn->dns, qname, DNS_T_TXT, &m->dmarc_dns, &a);
 	if (st == DNS_NXDOMAIN || st == DNS_NODATA) {
 		dns_answer_free(&a);
 		return 0;
@@ -258,18 +268,12 @@ dmarc_spf(struct milter_msg *m, struct dmarc_eval *e, int *outcome,
 	}
 }
 
-/* dmarc_from - the From domain per dmarc_from_parse */
+/* dmarc_from - the From domain per dmarc_from_parse, from every From
+ * field (kept whatever the header caps) */
 static void
 dmarc_from(struct milter_msg *m, struct dmarc_from *f)
 {
-	const char **vals = x_calloc(m->nheaders + 1, sizeof(*vals));
-	size_t i, n = 0;
-
-	for (i = 0; i < m->nheaders; i++)
-		if (strcasecmp(m->headers[i].name, "From") == 0)
-			vals[n++] = m->headers[i].value;
-	dmarc_from_parse(vals, n, f);
-	free(vals);
+	dmarc_from_parse((const char *const *)m->from_values, m->nfrom, f);
 }
 
 /* dmarc_dkim_list - "d=dom;s=sel;r=pass ..." for the history */
@@ -402,41 +406,10 @@ dmarc_history(struct milter_msg *m, const struct dmarc_eval *e)
 	free(path);
 }
 
-/* dmarc_enforce - the configured action for the outcome */
+/* dmarc_act - ask for action a with the stage's reply codes */
 static void
-dmarc_enforce(struct milter_msg *m, struct dmarc_eval *e)
+dmarc_act(struct milter_msg *m, int a, const char *text)
 {
-	const struct milter_conf *mc = m->conn->mc;
-	char text[512];
-	int a;
-
-	if (strcmp(e->result, "temperror") == 0) {
-		a = mc->dmarc_temperror_action;
-		snprintf(text, sizeof(text), "DMARC policy of %s could not be "
-			 "retrieved, try again later", e->from);
-	} else if (e->bad_from) {
-		a = mc->dmarc_bad_from_action;
-		snprintf(text, sizeof(text), "DMARC cannot be evaluated: %s",
-			 e->reason ? e->reason : "bad From");
-	} else if (strcmp(e->result, "fail") == 0 && mc->dmarc_enforce) {
-		if (e->policy == DMARC_POLICY_REJECT) {
-			a = MILTER_REJECT;
-			e->disposition = "reject";
-		} else if (e->policy == DMARC_POLICY_QUARANTINE) {
-			a = mc->dmarc_quarantine_action;
-			if (a != MILTER_ACCEPT)
-				e->disposition = "quarantine";
-		} else {
-			return;
-		}
-		snprintf(text, sizeof(text), "Rejected by DMARC policy for %s",
-			 e->from);
-		if (a == MILTER_QUARANTINE)
-			snprintf(text, sizeof(text), "DMARC policy of %s says "
-				 "quarantine", e->from);
-	} else {
-		return;
-	}
 	switch (a) {
 	case MILTER_REJECT:
 		milter_msg_action(m, "dmarc", MILTER_REJECT, "550", "5.7.1",
@@ -453,6 +426,47 @@ dmarc_enforce(struct milter_msg *m, struct dmarc_eval *e)
 	default:
 		break;
 	}
+}
+
+/* dmarc_enforce - the configured actions for the outcome: the policy
+ * of a failing domain, and for a From that cannot be evaluated as one
+ * domain, dmarc_bad_from_action too (the stronger wins) */
+static void
+dmarc_enforce(struct milter_msg *m, struct dmarc_eval *e)
+{
+	const struct milter_conf *mc = m->conn->mc;
+	char text[512];
+	int a;
+
+	if (e->bad_from) {
+		snprintf(text, sizeof(text), "DMARC cannot be evaluated: %s",
+			 e->reason ? e->reason : "bad From");
+		dmarc_act(m, mc->dmarc_bad_from_action, text);
+	}
+	if (strcmp(e->result, "temperror") == 0) {
+		snprintf(text, sizeof(text), "DMARC policy of %s could not be "
+			 "retrieved, try again later", e->from);
+		dmarc_act(m, mc->dmarc_temperror_action, text);
+		return;
+	}
+	if (strcmp(e->result, "fail") != 0 || !mc->dmarc_enforce)
+		return;
+	if (e->policy == DMARC_POLICY_REJECT) {
+		a = MILTER_REJECT;
+		e->disposition = "reject";
+		snprintf(text, sizeof(text), "Rejected by DMARC policy for %s",
+			 e->from);
+	} else if (e->policy == DMARC_POLICY_QUARANTINE) {
+		a = mc->dmarc_quarantine_action;
+		if (a != MILTER_ACCEPT)
+			e->disposition = "quarantine";
+		snprintf(text, sizeof(text), a == MILTER_QUARANTINE
+			 ? "DMARC policy of %s says quarantine"
+			 : "Rejected by DMARC policy for %s", e->from);
+	} else {
+		return;
+	}
+	dmarc_act(m, a, text);
 }
 
 /* dmarc_evaluate - the record and libopendmarc; fills e */
@@ -537,6 +551,14 @@ dmarc_evaluate(struct milter_msg *m, struct dmarc_eval *e)
 	(void)opendmarc_policy_fetch_aspf(pctx, &e->aspf);
 	e->dkim_aligned = dkim_al == DMARC_POLICY_DKIM_ALIGNMENT_PASS;
 	e->spf_aligned = spf_al == DMARC_POLICY_SPF_ALIGNMENT_PASS;
+	/* libopendmarc keeps one signature of several, and a later one
+	 * can displace an aligned pass: every passing signature is
+	 * checked here too. */
+	for (i = 0; i < dr->nsigs && !e->dkim_aligned; i++)
+		if (dr->sigs[i].pass && dr->sigs[i].domain != NULL
+		    && dmarc_aligned(dmarc_psl, dr->sigs[i].domain, e->from,
+				     e->adkim == DMARC_RECORD_A_STRICT))
+			e->dkim_aligned = 1;
 	if (e->sp == DMARC_RECORD_P_UNSPECIFIED)
 		e->sp = e->p;
 	if (pol == DMARC_POLICY_PASS || e->dkim_aligned || e->spf_aligned) {
@@ -560,6 +582,51 @@ out:
 	free(rec);
 }
 
+/* dmarc_rank - how strict an evaluation's outcome is: the message
+ * gets the strictest of its candidate domains' */
+static int
+dmarc_rank(const struct dmarc_eval *e)
+{
+	if (strcmp(e->result, "fail") == 0)
+		return e->policy == DMARC_POLICY_REJECT ? 6
+		       : e->policy == DMARC_POLICY_QUARANTINE ? 5 : 3;
+	if (strcmp(e->result, "temperror") == 0)
+		return 4;
+	if (strcmp(e->result, "permerror") == 0)
+		return 2;
+	if (strcmp(e->result, "none") == 0)
+		return 1;
+	return 0;			/* pass */
+}
+
+/* dmarc_candidates - an ambiguous or unreadable From: evaluate every
+ * domain a reader could take for the author's (RFC 7489 6.6.1: each
+ * domain, the strictest policy of those that fail); into e */
+static void
+dmarc_candidates(struct milter_msg *m, const struct dmarc_from *f,
+		 struct dmarc_eval *e)
+{
+	struct dmarc_eval one;
+	size_t i;
+	int best = -1;
+
+	for (i = 0; i < f->ncand; i++) {
+		memset(&one, 0, sizeof(one));
+		one.pct = -1;
+		one.disposition = "none";
+		snprintf(one.from, sizeof(one.from), "%s", f->cand[i]);
+		dmarc_evaluate(m, &one);
+		if (dmarc_rank(&one) > best) {
+			best = dmarc_rank(&one);
+			*e = one;
+		}
+	}
+	if (f->ncand_lost > 0)
+		qid_warn(m->qid, "dmarc: From names more than %d domains, "
+			 "%zu not evaluated", DMARC_FROM_MAX_DOMAINS,
+			 f->ncand_lost);
+}
+
 /* milter_dmarc_eom - the DMARC stage */
 void
 milter_dmarc_eom(struct milter_msg *m)
@@ -568,6 +635,7 @@ milter_dmarc_eom(struct milter_msg *m)
 	struct dmarc_eval e;
 	struct dmarc_from f;
 	struct authres_result *r;
+	const char *why = NULL;
 	char comment[128];
 
 	if (!mc->dmarc || !dmarc_ready)
@@ -580,29 +648,42 @@ milter_dmarc_eom(struct milter_msg *m)
 	e.pct = -1;
 	e.disposition = "none";
 	dmarc_from(m, &f);
-	if (m->headers_dropped > 0)
-		f.status = DMARC_FROM_BAD;
 	e.bad_from = f.status != DMARC_FROM_OK;
 	switch (f.status) {
 	case DMARC_FROM_OK:
 		snprintf(e.from, sizeof(e.from), "%s", f.domain);
 		dmarc_evaluate(m, &e);
+		if (f.nfields > 1)
+			qid_info(m->qid, "dmarc: %zu From fields, all in %s",
+				 f.nfields, f.domain);
 		break;
 	case DMARC_FROM_NONE:
 		e.result = "permerror";
-		e.reason = "no From address";
+		why = "no From address";
 		break;
 	case DMARC_FROM_MULTI:
-		e.result = "permerror";
-		e.reason = "From addresses in several domains";
-		snprintf(e.from, sizeof(e.from), "%s", f.domain);
+		why = "From addresses in several domains";
 		break;
 	default:
-		e.result = "permerror";
-		e.reason = m->headers_dropped > 0
-			   ? "headers beyond the caps" : "unparseable From";
+		why = "unparseable From";
 		break;
 	}
+	/* Nothing the sender writes may weaken the From domains' own
+	 * policies: an ambiguous or unreadable From is judged by each
+	 * domain in it; no domain at all, permerror. */
+	if (f.status == DMARC_FROM_MULTI || f.status == DMARC_FROM_BAD) {
+		if (f.ncand > 0)
+			dmarc_candidates(m, &f, &e);
+		if (e.result == NULL || strcmp(e.result, "pass") == 0
+		    || strcmp(e.result, "none") == 0) {
+			/* no candidate whose policy applies: as before */
+			e.result = "permerror";
+			e.policy = 0;
+		}
+		e.bad_from = 1;
+	}
+	if (why != NULL && e.reason == NULL)
+		e.reason = why;
 	if (e.policy == 0)
 		e.policy = DMARC_POLICY_ABSENT;
 	dmarc_enforce(m, &e);
@@ -615,14 +696,16 @@ milter_dmarc_eom(struct milter_msg *m)
 			 : strcmp(e.disposition, "reject") == 0 ? "REJECT"
 			 : "QUARANTINE");
 		authres_set_comment(r, comment);
+		if (why != NULL)
+			authres_set_reason(r, why);
 	} else if (e.reason != NULL) {
 		authres_set_reason(r, e.reason);
 	}
-	if (e.from[0] != '\0' && f.status == DMARC_FROM_OK)
+	if (e.from[0] != '\0' && (f.status == DMARC_FROM_OK || e.p != 0))
 		authres_prop_add(r, "header", "from", e.from);
 	milter_msg_summary(m, "dmarc=%s%s%s%s", e.result,
 			   e.from[0] ? "(" : "", e.from,
 			   e.from[0] ? ")" : "");
-	if (f.status == DMARC_FROM_OK)
+	if (f.status == DMARC_FROM_OK || e.p != 0)
 		dmarc_history(m, &e);
 }

@@ -60,15 +60,27 @@ enum dmarc_from_status {
 };
 
 #define DMARC_DOMAIN_MAX	254
+/* Candidate author domains kept (see dmarc_from_parse) */
+#define DMARC_FROM_MAX_DOMAINS	8
 
 struct dmarc_from {
 	enum dmarc_from_status status;
 	char domain[DMARC_DOMAIN_MAX];	/* OK/MULTI: the first domain */
 	size_t naddrs;			/* addresses seen */
 	size_t ndomains;		/* distinct valid domains */
+	size_t nfields;			/* From header fields */
+	/* Every distinct domain a reader could take for the author's:
+	 * the valid addresses', and for a value the parser cannot read,
+	 * each "@domain" in its raw text (what a mail client may still
+	 * show).  The first DMARC_FROM_MAX_DOMAINS; ncand_lost counts
+	 * the rest. */
+	char cand[DMARC_FROM_MAX_DOMAINS][DMARC_DOMAIN_MAX];
+	size_t ncand;
+	size_t ncand_lost;
 };
 
-/* dmarc_from_parse - the From values (as received) of a message */
+/* dmarc_from_parse - the From values (as received) of a message; an
+ * unreadable value still yields its candidate domains */
 void dmarc_from_parse(const char *const *values, size_t n,
 		      struct dmarc_from *out);
 

@@ -39,6 +39,7 @@ static cfg_opt_t milter_opts[] = {
 	CFG_INT("max_headers", 1000, CFGF_NONE),
 	CFG_INT_CB("max_header_size", 65536, CFGF_NONE, conf_cb_size),
 	CFG_INT("max_dns_lookups", 50, CFGF_NONE),
+	CFG_INT_CB("max_check_time", 30, CFGF_NONE, conf_cb_duration),
 	CFG_INT_CB("milter_timeout", 300, CFGF_NONE, conf_cb_duration),
 	CFG_BOOL("spf", cfg_true, CFGF_NONE),
 	CFG_STR("spf_fail_action", "accept", CFGF_NONE),
@@ -51,6 +52,7 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("dkim_on_no_signature", "accept", CFGF_NONE),
 	CFG_STR("dkim_on_key_not_found", "accept", CFGF_NONE),
 	CFG_STR("dkim_on_dns_error", "accept", CFGF_NONE),
+	CFG_BOOL("dkim_partial_body_pass", cfg_false, CFGF_NONE),
 	/* DKIM signing (milter-dkim-sign.c): RFC 6376 5.4.1's headers */
 	CFG_STR("dkim_key_table", "", CFGF_NONE),
 	CFG_STR("dkim_signing_table", "", CFGF_NONE),
@@ -112,6 +114,7 @@ static const struct conf_check milter_checks[] = {
 	{ "max_headers", CONF_CHECK_RANGE, 10, 100000, NULL, NULL },
 	{ "max_header_size", CONF_CHECK_RANGE, 1024, 16777216, NULL, NULL },
 	{ "max_dns_lookups", CONF_CHECK_RANGE, 1, 1000, NULL, NULL },
+	{ "max_check_time", CONF_CHECK_RANGE, 1, 3600, NULL, NULL },
 	{ "milter_timeout", CONF_CHECK_RANGE, 1, 86400, NULL, NULL },
 	{ "spf_fail_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
 	{ "spf_softfail_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
@@ -296,6 +299,7 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->max_headers = (int)cfg_getint(sec, "max_headers");
 	c->max_header_size = cfg_getint(sec, "max_header_size");
 	c->max_dns_lookups = (int)cfg_getint(sec, "max_dns_lookups");
+	c->max_check_time = cfg_getint(sec, "max_check_time");
 	c->milter_timeout = cfg_getint(sec, "milter_timeout");
 	c->spf = cfg_getbool(sec, "spf");
 	c->spf_fail_action =
@@ -316,6 +320,7 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 		milter_action_index(cfg_getstr(sec, "dkim_on_key_not_found"));
 	c->dkim_on_dns_error =
 		milter_action_index(cfg_getstr(sec, "dkim_on_dns_error"));
+	c->dkim_partial_body_pass = cfg_getbool(sec, "dkim_partial_body_pass");
 	if (milter_conf_load_sign(sec, c, err, errlen) < 0)	/* signing */
 		return -1;
 	/* DMARC */

@@ -34,7 +34,8 @@ struct milter_conf {
 	size_t ninternal;
 	int max_headers;
 	long max_header_size;
-	int max_dns_lookups;		/* per message */
+	int max_dns_lookups;		/* per message and check */
+	long max_check_time;		/* seconds: SPF + DKIM lookups */
 	long milter_timeout;		/* seconds, MTA <-> milter */
 	int spf;			/* check SPF at all */
 	int spf_fail_action;		/* enum milter_action */
@@ -47,6 +48,7 @@ struct milter_conf {
 	int dkim_on_no_signature;
 	int dkim_on_key_not_found;
 	int dkim_on_dns_error;
+	int dkim_partial_body_pass;	/* l= short of the body: pass */
 	/* DKIM signing (milter-dkim-sign.c, milter-keys.c) */
 	char *dkim_key_table;		/* NULL: no signing */
 	char *dkim_signing_table;	/* set with dkim_key_table */

@@ -119,6 +119,10 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 			metric_observe(m_stage_seconds, metrics_clock() - t0,
 				       milter_stages[i].name);
 	}
+	memset(&m->dns, 0, sizeof(m->dns));
+	dns_counter_add(&m->dns, &m->spf_dns);
+	dns_counter_add(&m->dns, &m->dkim_dns);
+	dns_counter_add(&m->dns, &m->dmarc_dns);
 	o->authres = authres_format(mc->authserv_id, m->results,
 				    m->nresults);
 	/* Removing from the last: earlier indexes stay valid whatever

@@ -419,7 +419,7 @@ milter_spf_eom(struct milter_msg *m)
 		res = SPF_RESULT_PERMERROR;
 	} else {
 		spf_dns = c->dns;
-		spf_counter = &m->dns;
+		spf_counter = &m->spf_dns;
 		spf_qid = m->qid;
 		spf_dns_failed = 0;
 		(void)SPF_request_query_mailfrom(req, &resp);

@@ -91,7 +91,21 @@ struct milter_msg {
 	size_t nar_ours;
 	size_t body_bytes;
 
-	struct dns_counter dns;		/* lookups of this message */
+	/* DNS lookups: one counter per check, so that what one check
+	 * spends (SPF's record is the sender's) never starves another;
+	 * dns is their total, for the log and the metrics.  SPF and DKIM
+	 * share one budget of time (max_check_time, the time spent
+	 * waiting on DNS); DMARC has none, its few lookups bounded by
+	 * count and by [dns] timeout. */
+	struct dns_counter dns;
+	struct dns_counter spf_dns;
+	struct dns_counter dkim_dns;
+	struct dns_counter dmarc_dns;
+	struct dns_budget dns_budget;	/* SPF's and DKIM's */
+	/* From header fields, kept whatever the header caps (as the
+	 * A-R ones are): DMARC reads them, a mail client shows them */
+	char **from_values;
+	size_t nfrom;
 
 	struct milter_dkim *dkim;	/* the DKIM verifier in progress */
 	struct milter_dkim_results dkim_results;	/* for DMARC, ARC */

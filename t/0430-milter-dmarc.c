@@ -115,10 +115,49 @@ static const struct from_case from_cases[] = {
 	{ " \"\"@", NULL, 1, DMARC_FROM_BAD, "" },
 };
 
+/* The candidate domains: what a reader could take for the author's. */
+struct cand_case {
+	const char *v1, *v2;
+	int n;
+	const char *want;		/* space-separated, in order */
+};
+
+static const struct cand_case cand_cases[] = {
+	{ " user@Example.test", NULL, 1, "example.test" },
+	{ " a@example.test, b@other.test, c@example.test", NULL, 1,
+	  "example.test other.test" },
+	{ " a@example.test", " b@other.test", 2, "example.test other.test" },
+	/* unreadable: every "@domain" of the raw text */
+	{ " (unterminated u@example.test", NULL, 1, "example.test" },
+	{ " \"PayPal <ceo@paypal.test>", NULL, 1, "paypal.test" },
+	{ " <user@example.test", NULL, 1, "example.test" },
+	{ " x@evil.test (see ceo@bank.test., <a@b", NULL, 1,
+	  "evil.test bank.test" },
+	{ " user", NULL, 1, "" },
+	{ " u@-bad.test junk@ok.test.", NULL, 1, "ok.test" },
+	{ " @@@ (", NULL, 1, "" },
+	{ " a@d1.test, a@d2.test, a@d3.test, a@d4.test, a@d5.test, "
+	  "a@d6.test, a@d7.test, a@d8.test, a@d9.test", NULL, 1,
+	  "d1.test d2.test d3.test d4.test d5.test d6.test d7.test d8.test" },
+};
+
+/* cand_joined - f's candidates as one string */
+static void
+cand_joined(const struct dmarc_from *f, char *out, size_t len)
+{
+	size_t i, o = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < f->ncand && o < len; i++)
+		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? " " : "",
+				      f->cand[i]);
+}
+
 int
 main(void)
 {
 	struct dmarc_psl *p = dmarc_psl_from_text(psl_text), *real;
+	char joined[1024];
 	struct dmarc_from f;
 	const char *vals[2];
 	char out[DMARC_DOMAIN_MAX], err[256], big[1200];
@@ -150,6 +189,15 @@ main(void)
 			is_str(f.domain, from_cases[i].domain,
 			       "From [%s]: domain", vals[0]);
 	}
+	for (i = 0; i < sizeof(cand_cases) / sizeof(cand_cases[0]); i++) {
+		vals[0] = cand_cases[i].v1;
+		vals[1] = cand_cases[i].v2;
+		dmarc_from_parse(vals, (size_t)cand_cases[i].n, &f);
+		cand_joined(&f, joined, sizeof(joined));
+		is_str(joined, cand_cases[i].want, "From [%s]%s%s: candidates",
+		       vals[0], vals[1] ? " + " : "", vals[1] ? vals[1] : "");
+	}
+	is_int((long long)f.ncand_lost, 1, "a ninth domain is counted lost");
 	/* a From value longer than the address buffer: BAD, no overflow */
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';

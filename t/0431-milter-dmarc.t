@@ -3,7 +3,7 @@
 # harness' unbound, driven by the offline mode (elemta-milter -t):
 # pass via aligned SPF, pass via aligned DKIM (python3-dkim), fail with
 # p=reject (550 5.7.1 when enforced), quarantine, none, sp= for a
-# subdomain, several From domains, no From, the history row, and
+# subdomain, several From domains (each evaluated), no From, the history row, and
 # temperror once unbound is stopped.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
@@ -112,8 +112,8 @@ tb_like "$out" "verdict: accept" "sp=none: accepted"
 
 msg "a@example.test, b@other.test" >"$TB/multi.eml"
 out=$(run "$TB/multi.eml" 192.0.2.1 user@example.test)
-tb_like "$out" "dmarc=permerror reason=\"From addresses in several domains\"" \
-    "several From domains: permerror"
+tb_like "$out" "dmarc=fail \(p=NONE sp=NONE dis=NONE\) reason=\"From addresses in several domains\" header\.from=other\.test" \
+    "several From domains: each evaluated, other.test (p=none) fails"
 out=$(run "$TB/multi.eml" 192.0.2.1 user@example.test \
     -o milter.dmarc_bad_from_action=reject)
 tb_like "$out" "^verdict: reject 550 5\.7\.1 " "dmarc_bad_from_action=reject"

@@ -19,6 +19,16 @@ BENCHES += bench/milter
 EXTRA_DIST += bench/milter
 bench: t/tb-dnsq$(EXEEXT)
 
+## The fuzzing campaign: every libFuzzer target of t/data/fuzz-targets
+## for a fixed budget (10 million executions by default), run once per
+## campaign with "make fuzz" (hours: not part of make bench); make check
+## runs the same targets for seconds (t/0030).
+EXTRA_DIST += bench/fuzz
+fuzz: all
+	$(MAKE) $(AM_MAKEFLAGS) $(check_PROGRAMS) $(check_DATA)
+	ELEMTA_BUILD_DIR=$(abs_top_builddir) $(SHELL) $(srcdir)/bench/fuzz
+.PHONY: fuzz
+
 ## elemta-policyd against postfwd: bench/policyd-load is the load
 ## generator (100 persistent connections, Postfix's request mix).
 BENCHES += bench/policyd

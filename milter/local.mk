@@ -43,6 +43,7 @@ man/elemta-milter.8: man/elemta-milter.8.in Makefile
 T_MILTER_UNIT = \
 	t/0400-milter-authres.t \
 	t/0401-milter-state.t \
+	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
 	t/0420-milter-dkim.t \
 	t/0423-milter-dkim-pkey.t
@@ -58,6 +59,11 @@ t_0401_milter_state_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0401_milter_state_t_LDADD = $(T_MILTER_LDADD)
 ## The libFuzzer target, with a plain main() inside the same file (off
 ## when FUZZ_LIBFUZZER is defined), so that gcc and "make check" run it.
+## DNS data (TXT, names), the answers made for libopendkim, Received-SPF.
+t_0408_milter_fuzz_dns_t_SOURCES = t/fuzz-milter-dns.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0408_milter_fuzz_dns_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENDKIM_CFLAGS)
+t_0408_milter_fuzz_dns_t_LDADD = $(T_MILTER_LDADD) -lresolv
 t_0409_milter_fuzz_authres_t_SOURCES = t/fuzz-milter-authres.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0409_milter_fuzz_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
@@ -137,6 +143,8 @@ T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0455-milter-postfix-sendmail.t t/0460-milter-steering.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
+## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.
+FAULT_TESTS += t/0470-milter-faults.t
 ## the Received-SPF formatter (unit)
 T_E2E_UNIT = t/0454-milter-received-spf.t
 check_PROGRAMS += $(T_E2E_UNIT)

@@ -14,15 +14,13 @@ SECS=${FUZZ_SECONDS:-5}
 B=$top_builddir/t
 tb_init libfuzzer
 
-# target NAME SEEDS - SEEDS: a directory, or the gcc driver test whose
-# seeds FUZZ_WRITE_SEEDS writes out
-TARGETS="policyd-proto:$top_srcdir/t/data/policyd-proto
-lmtp-proto:$B/0502-lmtp-proto-fuzz.t
-ldap-filter:$B/0532-ldap-filter-fuzz.t
-milter-authres:$B/0409-milter-fuzz-authres.t
-milter-dmarc-from:$B/0433-milter-fuzz-dmarc-from.t
-milter-dkim-canon:$B/0448-milter-fuzz-dkim-canon.t
-milter-dkim-sign:$B/0449-milter-fuzz-dkim-sign.t"
+# The targets and their seeds: t/data/fuzz-targets (bench/fuzz reads it
+# too, for the long campaign).
+TARGETS=$(sed -e '/^#/d' -e '/^[[:space:]]*$/d' \
+    "$top_srcdir/t/data/fuzz-targets" |
+    awk -v src="$top_srcdir" -v b="$top_builddir" '{
+	sub(/^src:/, src "/", $2); sub(/^build:/, b "/", $2)
+	print $1 ":" $2 }')
 tb_plan $(( $(wc -l <<<"$TARGETS") * 2 ))
 
 while IFS=: read -r name seeds; do

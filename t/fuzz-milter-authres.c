@@ -14,7 +14,8 @@
  *	./fuzz-authres -max_len=2048
  * DESCRIPTION
  *	LLVMFuzzerTestOneInput() parses the input as someone's
- *	Authentication-Results value, checks authres_id_is() on it, and
+ *	Authentication-Results value, checks that authres_id_is() (the
+ *	removal decision) gives the same answer after 4 KB of CFWS, and
  *	formats what was parsed back, then parses that again: our output
  *	must always be readable by our parser, and never hold CR or LF
  *	outside folding.
@@ -54,6 +55,32 @@ fuzz_check_output(const char *v)
 	authres_free(&again);
 }
 
+/* fuzz_check_removal - whether a header claims our authserv-id (and is
+ * removed) must not change when any amount of CFWS comes first: the
+ * whole header decides, not a prefix (issue 10) */
+static void
+fuzz_check_removal(const char *s)
+{
+	static const char *const pads[] = {
+		" \r\n\t", "(c) ", "(a (nested) comment)\r\n ",
+	};
+	size_t len = strlen(s), plen, n, o;
+	int yes = authres_id_is(s, "mx.example.net");
+	const char *pad = pads[len % (sizeof(pads) / sizeof(pads[0]))];
+	char *padded;
+
+	/* over 4 KB of one kind of CFWS: the old prefix scan's length */
+	plen = strlen(pad);
+	n = plen * (4100 / plen + 1);
+	padded = x_malloc(n + len + 1);
+	for (o = 0; o < n; o += plen)
+		memcpy(padded + o, pad, plen);
+	memcpy(padded + n, s, len + 1);
+	if (authres_id_is(padded, "mx.example.net") != yes)
+		abort();
+	free(padded);
+}
+
 /* LLVMFuzzerTestOneInput - one input */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -63,7 +90,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memcpy(s, data, size);
 	s[size] = '\0';
-	(void)authres_id_is(s, "mx.example.net");
+	fuzz_check_removal(s);
 	if ((ar = authres_parse(s)) != NULL) {
 		v = authres_format(ar->authserv_id ? ar->authserv_id : "x",
 				   ar->results, ar->nresults);

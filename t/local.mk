@@ -94,6 +94,15 @@ check-sanitize:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(SANITIZE_TESTS)'
 .PHONY: check-sanitize
 
+## The fault campaigns (FAULT_TESTS, from each folder's local.mk): real
+## peers stopped, SIGSTOPped or failing under load, signal storms.  Slow,
+## so not part of make check; tools/run-tests runs them once (.ci/run),
+## never again under the sanitizers.
+dist_check_SCRIPTS += $(FAULT_TESTS)
+check-faults:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(FAULT_TESTS)'
+.PHONY: check-faults
+
 ## libFuzzer (t/0030): each fuzz target built with clang
 ## -fsanitize=fuzzer,address,undefined when configure found one that can
 ## (FUZZ_CC), its parser compiled by clang too so that libFuzzer sees its
@@ -112,7 +121,7 @@ FUZZ_MILTER_LIBS = milter/libelemta-milter.a $(ELEMTA_LIBS) $(SPF2_LIBS) \
 FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
 	t/libfuzzer/milter-dmarc-from t/libfuzzer/milter-dkim-canon \
-	t/libfuzzer/milter-dkim-sign
+	t/libfuzzer/milter-dkim-sign t/libfuzzer/milter-dns
 if LIBFUZZER
 check_DATA = $(FUZZ_TARGETS)
 endif
@@ -155,6 +164,12 @@ t/libfuzzer/milter-dkim-sign: t/fuzz-milter-dkim-sign.c \
 	$(srcdir)/t/fuzz-milter-dkim-sign.c \
 	$(srcdir)/milter/milter-dkim-sign.c $(srcdir)/milter/milter-keys.c \
 	$(FUZZ_MILTER_LIBS)
+t/libfuzzer/milter-dns: t/fuzz-milter-dns.c lib/dns.c milter/milter-dkim.c \
+		milter/milter-spf.c milter/libelemta-milter.a lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(OPENDKIM_CFLAGS) $(UNBOUND_CFLAGS) $(srcdir)/t/fuzz-milter-dns.c \
+	$(srcdir)/lib/dns.c $(srcdir)/milter/milter-dkim.c \
+	$(srcdir)/milter/milter-spf.c $(FUZZ_MILTER_LIBS) -lresolv
 clean-local: clean-libfuzzer
 clean-libfuzzer:
 	-rm -rf t/libfuzzer

@@ -1,0 +1,79 @@
+#!/bin/bash
+# 0470-milter-faults - elemta-milter behind a real Postfix while its
+# peers fail (make check-faults: slow, run once by .ci/run):
+#   a SIGHUP storm under load: every message delivered, none lost or
+#   tempfailed, the daemon alive;
+#   unbound SIGSTOPped (a DNS server that never answers): every message
+#   still gets an answer within the lookup budget, temperror in the A-R
+#   and dmarc_temperror_action applied (accept, then tempfail: 451
+#   4.7.1, so Postfix's client retries and nothing is lost);
+#   unbound continued: dmarc=pass again, nothing cached from the outage.
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
+. "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
+
+milter_require postfix smtp-sink swaks unbound
+tb_init
+tb_plan 9
+
+# cold.test: asked only while unbound is stopped (nothing in the cache)
+cat >"$TB/zones.conf" <<'EOF2'
+local-zone: "cold.test." static
+local-data: 'cold.test. 300 IN TXT "v=spf1 ip4:192.0.2.40 -all"'
+local-data: '_dmarc.cold.test. 300 IN TXT "v=DMARC1; p=reject"'
+EOF2
+peer_start_unbound "$TB/zones.conf"
+milter_start dmarc_enforce=true max_check_time=3 -- -o dns.timeout=1 \
+    -o dns.retries=0
+milter_postfix
+
+# --- A SIGHUP storm while 4 clients send 10 messages each.
+storm() {
+	local i
+	for i in $(seq 1 60); do
+		kill -HUP "$(tb_pid milter)" 2>/dev/null || return
+		sleep 0.1
+	done
+}
+storm &
+pids=($!)
+for c in 1 2 3 4; do
+	(
+		for i in $(seq 1 10); do
+			milter_send "hup $c-$i" >"$TB/hup-$c-$i.out"
+		done
+	) &
+	pids+=($!)
+done
+# only these: the daemons tb_spawn started are jobs of this shell too
+wait "${pids[@]}" 2>/dev/null
+tb_wait 30 eval '[[ $(grep -lE "^Subject: hup [0-9]+-[0-9]+"$'"'"'\r'"'"'"?\$" "$TB_SINK_DIR"/msg.* 2>/dev/null | wc -l) -ge 40 ]]'
+n=$(grep -lE "^Subject: hup [0-9]+-[0-9]+"$'\r'"?\$" "$TB_SINK_DIR"/msg.* 2>/dev/null | wc -l)
+tb_is "$n" 40 "SIGHUP storm: all 40 messages delivered"
+tb_is "$(cat "$TB"/hup-*.out | grep -c '250 2.0.0 Ok: queued')" 40 \
+    "SIGHUP storm: each one accepted (250), none tempfailed"
+tb_ok "SIGHUP storm: the milter is alive" tb_alive "$(tb_pid milter)"
+tb_ok "SIGHUP storm: reloads were logged" \
+    grep -q 'reloaded: ' "$TB_MILTER_LOG"
+
+# --- unbound stopped: nothing answers.
+cold=(--xclient-addr 192.0.2.40 --from user@cold.test
+    --header "From: User <user@cold.test>")
+kill -STOP "$(tb_pid unbound)"
+out=$(milter_send "dns stopped" "${cold[@]}")
+tb_like "$out" '250 2\.0\.0 Ok: queued' \
+    "DNS stopped: an answer (accepted: temperror actions are accept)"
+f=$(milter_wait_delivered "dns stopped")
+tb_like "$(milter_authres "$f")" 'spf=temperror .*dmarc=temperror' \
+    "DNS stopped: temperror in the delivered A-R"
+milter_set dmarc_enforce=true max_check_time=3 dmarc_temperror_action=tempfail
+out=$(milter_send "dns stopped tempfail" "${cold[@]}")
+tb_like "$out" '<\*\* +451 4\.7\.1 DMARC policy of cold\.test could not be retrieved' \
+    "DNS stopped, dmarc_temperror_action=tempfail: 451 4.7.1"
+kill -CONT "$(tb_pid unbound)"
+out=$(milter_send "dns back" "${cold[@]}")
+f=$(milter_wait_delivered "dns back")
+tb_like "$(milter_authres "$f")" 'spf=pass .*dmarc=pass' \
+    "DNS back: pass again (the outage was not cached)"
+tb_ok "the milter is alive at the end" tb_alive "$(tb_pid milter)"
+tb_done

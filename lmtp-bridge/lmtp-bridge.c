@@ -260,23 +260,45 @@ bridge_routes_clear(struct bridge_session *bs)
 	bs->nroutes = 0;
 }
 
-/* bridge_write - write all pending output; 0 or -1 */
+/* bridge_write - write all pending output; 0 or -1.  The socket is
+ * written without blocking and each wait for room is bounded by
+ * client_timeout (as Postfix's smtpd_timeout bounds its writes too): a
+ * client that sends commands but never reads the replies would
+ * otherwise hold this thread in send() for ever. */
 static int
 bridge_write(struct bridge_session *bs)
 {
+	struct pollfd pfd = { bs->fd, POLLOUT, 0 };
 	const char *out;
 	size_t len;
 	ssize_t n;
+	long waited = 0;
+	int rc;
 
 	out = lmtp_proto_output(bs->proto, &len);
 	while (len > 0) {
-		n = send(bs->fd, out, len, MSG_NOSIGNAL);
+		n = send(bs->fd, out, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			waited = 0;
+			lmtp_proto_output_consumed(bs->proto, (size_t)n);
+			out = lmtp_proto_output(bs->proto, &len);
+			continue;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 			return -1;
-		lmtp_proto_output_consumed(bs->proto, (size_t)n);
-		out = lmtp_proto_output(bs->proto, &len);
+		/* 1 s ticks: the limit counts from the last progress */
+		rc = poll(&pfd, 1, 1000);
+		if (rc < 0 && errno != EINTR)
+			return -1;
+		if (rc == 0 && ++waited >= bs->st->lc->client_timeout) {
+			msg_warn("client=%s timeout after %lds writing a "
+				 "reply (%zu bytes unread): connection "
+				 "dropped", bs->peer,
+				 bs->st->lc->client_timeout, len);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -689,7 +711,7 @@ bridge_serve(struct bridge_session *bs)
 						 "idle", bs->peer,
 						 bs->st->lc->client_timeout);
 				(void)send(bs->fd, bye, strlen(bye),
-					   MSG_NOSIGNAL);
+					   MSG_NOSIGNAL | MSG_DONTWAIT);
 				return;
 			}
 			if (lmtp_proto_in_data(bs->proto))
@@ -783,7 +805,7 @@ bridge_accept(int lfd)
 		msg_warn("max_connections=%ld reached: connection refused",
 			 st->lc->max_connections);
 		(void)send(fd, "421 4.3.2 Too many connections\r\n", 32,
-			   MSG_NOSIGNAL);
+			   MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(fd);
 		bridge_state_put(&st);
 		return;

@@ -46,11 +46,11 @@ struct lmtp_proto {
 	void *sink_ctx;
 	enum lmtp_state state;
 	enum lmtp_event waiting;	/* an event not yet answered */
-	char *in;			/* unprocessed input */
-	size_t in_len, in_alloc;
+	char *in;			/* input; in_off bytes used */
+	size_t in_off, in_len, in_alloc;
 	int discarding;			/* skipping an over-long line */
-	char *out;			/* replies not yet written */
-	size_t out_len, out_alloc;
+	char *out;			/* replies; out_off bytes written */
+	size_t out_off, out_len, out_alloc;
 	unsigned errors;
 	char *lhlo;
 	struct lmtp_envelope env;
@@ -90,6 +90,13 @@ lmtp_reply(struct lmtp_proto *s, const char *reply)
 {
 	size_t n = lmtp_reply_wire_len(reply);
 
+	/* drop what was written when it is at least what is left: the
+	 * copy is amortised over the bytes written */
+	if (s->out_off > 0 && s->out_off >= s->out_len - s->out_off) {
+		memmove(s->out, s->out + s->out_off, s->out_len - s->out_off);
+		s->out_len -= s->out_off;
+		s->out_off = 0;
+	}
 	lmtp_grow(&s->out, &s->out_alloc, s->out_len + n + 1);
 	lmtp_reply_format(reply, s->out + s->out_len);
 	s->out_len += n;
@@ -349,21 +356,30 @@ lmtp_proto_free(struct lmtp_proto **sp)
 	x_free(sp);
 }
 
-/* lmtp_proto_input - append client bytes */
+/* lmtp_proto_input - append client bytes.  What the commands used is
+ * dropped here, once per read, not once per command: a read of many
+ * pipelined commands would otherwise move the rest of the buffer for
+ * each of them (quadratic). */
 void
 lmtp_proto_input(struct lmtp_proto *s, const char *buf, size_t len)
 {
+	if (s->in_off > 0) {
+		memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
+		s->in_len -= s->in_off;
+		s->in_off = 0;
+	}
 	lmtp_grow(&s->in, &s->in_alloc, s->in_len + len + 1);
 	memcpy(s->in + s->in_len, buf, len);
 	s->in_len += len;
 }
 
-/* lmtp_consume - drop n processed input bytes */
+/* lmtp_consume - n more input bytes were used */
 static void
 lmtp_consume(struct lmtp_proto *s, size_t n)
 {
-	memmove(s->in, s->in + n, s->in_len - n);
-	s->in_len -= n;
+	s->in_off += n;
+	if (s->in_off == s->in_len)
+		s->in_off = s->in_len = 0;
 }
 
 /* lmtp_error - a reply to a bad command; 421 and close after too many */
@@ -808,7 +824,7 @@ lmtp_body(struct lmtp_proto *s)
 	size_t i;
 	char c;
 
-	for (i = 0; i < s->in_len; i++) {
+	for (i = s->in_off; i < s->in_len; i++) {
 		c = s->in[i];
 again:
 		switch (s->dstate) {
@@ -836,7 +852,7 @@ again:
 			goto again;
 		case D_DOTCR:
 			if (c == '\n') {
-				lmtp_consume(s, i + 1);
+				lmtp_consume(s, i + 1 - s->in_off);
 				lmtp_body_flush(s);
 				return 1;
 			}
@@ -846,7 +862,7 @@ again:
 			goto again;
 		}
 	}
-	lmtp_consume(s, s->in_len);
+	lmtp_consume(s, s->in_len - s->in_off);
 	return 0;
 }
 
@@ -859,8 +875,8 @@ enum lmtp_event
 lmtp_proto_next(struct lmtp_proto *s)
 {
 	enum lmtp_event ev;
-	char *nl;
-	size_t len;
+	char *nl, *line;
+	size_t len, avail;
 
 	if (s->waiting != LMTP_EV_INPUT)
 		return s->waiting;
@@ -873,31 +889,33 @@ lmtp_proto_next(struct lmtp_proto *s)
 			s->state = ST_DONE;
 			return s->waiting = LMTP_EV_MESSAGE;
 		}
-		nl = s->in_len ? memchr(s->in, '\n', s->in_len) : NULL;
+		line = s->in + s->in_off;
+		avail = s->in_len - s->in_off;
+		nl = avail ? memchr(line, '\n', avail) : NULL;
 		if (nl == NULL) {
-			if (s->in_len >= s->lim.max_line) {
+			if (avail >= s->lim.max_line) {
 				/* keep reading to the end of this line */
 				s->discarding = 1;
-				s->in_len = 0;
+				s->in_off = s->in_len = 0;
 			}
 			return LMTP_EV_INPUT;
 		}
-		len = (size_t)(nl - s->in) + 1;
+		len = (size_t)(nl - line) + 1;
 		if (s->discarding || len > s->lim.max_line) {
 			s->discarding = 0;
 			lmtp_consume(s, len);
 			lmtp_error(s, "500 5.5.2 Error: line too long");
 			continue;
 		}
-		if (memchr(s->in, '\0', len - 1) != NULL) {
+		if (memchr(line, '\0', len - 1) != NULL) {
 			lmtp_consume(s, len);
 			lmtp_error(s, "500 5.5.2 Error: NUL in command");
 			continue;
 		}
 		*nl = '\0';
-		if (nl > s->in && nl[-1] == '\r')
+		if (nl > line && nl[-1] == '\r')
 			nl[-1] = '\0';
-		ev = lmtp_command(s, s->in);
+		ev = lmtp_command(s, line);
 		lmtp_consume(s, len);
 		if (ev != LMTP_EV_INPUT)
 			return s->waiting = ev;
@@ -992,18 +1010,19 @@ lmtp_proto_message_done(struct lmtp_proto *s)
 const char *
 lmtp_proto_output(const struct lmtp_proto *s, size_t *lenp)
 {
-	*lenp = s->out_len;
-	return s->out;
+	*lenp = s->out_len - s->out_off;
+	return s->out + s->out_off;
 }
 
 /* lmtp_proto_output_consumed - n bytes of output were written */
 void
 lmtp_proto_output_consumed(struct lmtp_proto *s, size_t n)
 {
-	if (n > s->out_len)
-		n = s->out_len;
-	memmove(s->out, s->out + n, s->out_len - n);
-	s->out_len -= n;
+	if (n > s->out_len - s->out_off)
+		n = s->out_len - s->out_off;
+	s->out_off += n;
+	if (s->out_off == s->out_len)
+		s->out_off = s->out_len = 0;
 }
 
 /* lmtp_proto_envelope - the current transaction */

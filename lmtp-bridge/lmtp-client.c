@@ -373,10 +373,14 @@ lmtp_getc(struct lmtp_conn *c)
 	return (unsigned char)c->rbuf[c->rpos++];
 }
 
-/* lmtp_read_reply - one (multi-line) reply, fixed up; NULL on failure
- * (d->err says why) */
+/* lmtp_read_reply - one (multi-line) reply to cmd, fixed up; NULL on
+ * failure (d->err says why).  LMTP has one intermediate reply, 354 to
+ * DATA; any other 3xx (or a 354 to anything but DATA) is a protocol
+ * error of the backend, handled as garbage is: the connection is broken
+ * and the recipients concerned get a 4xx, never the 3xx as if it were
+ * final.  A NULL cmd takes any reply (replies read only to drop them). */
 static char *
-lmtp_read_reply(struct lmtp_conn *c)
+lmtp_read_reply(struct lmtp_conn *c, const char *cmd)
 {
 	char line[LMTP_MAX_REPLY_LINE], *raw = NULL, *fixed;
 	size_t len, rlen = 0;
@@ -405,6 +409,13 @@ lmtp_read_reply(struct lmtp_conn *c)
 	if (fixed == NULL) {
 		x_err(c->d->err, sizeof(c->d->err), "bad reply: %.100s", raw);
 		c->broken = 1;
+	} else if (cmd != NULL && fixed[0] == '3'
+		   && !(strcmp(cmd, "DATA") == 0
+			&& strncmp(fixed, "354", 3) == 0)) {
+		x_err(c->d->err, sizeof(c->d->err), "protocol error: "
+		      "unexpected reply to %s: %.100s", cmd, fixed);
+		c->broken = 1;
+		x_free(&fixed);
 	}
 	x_free(&raw);
 	return fixed;
@@ -454,7 +465,8 @@ lmtp_parse_caps(const char *reply, struct lmtp_caps *caps)
 	}
 }
 
-/* lmtp_send_body - prepend, the body dot-stuffed, the final dot */
+/* lmtp_send_body - prepend, the body dot-stuffed (after any LF, CRLF or
+ * bare: the bytes as the backend reads them), the final dot */
 static int
 lmtp_send_body(struct lmtp_conn *c)
 {
@@ -476,7 +488,10 @@ lmtp_send_body(struct lmtp_conn *c)
 					return -1;
 				start = i;
 			}
-			bol = buf[i] == '\n' && (i > 0 ? buf[i - 1] : last) == '\r';
+			/* Dovecot (lib-mail's istream-dot) takes a bare LF as
+			 * a line end too: a "." after it must be stuffed, or
+			 * it is dropped, or ends the data early */
+			bol = buf[i] == '\n';
 		}
 		if (lmtp_put(c, buf + start, (size_t)(n - start)) < 0)
 			return -1;
@@ -529,7 +544,7 @@ lmtp_open(struct lmtp_conn *c, int use_pool)
 	       && (c->fd = lmtp_pool_take(d->pool, c->addr, &c->caps)) >= 0) {
 		c->rlen = c->rpos = 0;
 		if (lmtp_put(c, "RSET\r\n", 6) == 0 && lmtp_flush(c) == 0
-		    && (r = lmtp_read_reply(c)) != NULL) {
+		    && (r = lmtp_read_reply(c, "RSET")) != NULL) {
 			if (r[0] == '2') {
 				x_free(&r);
 				d->reused = 1;
@@ -544,7 +559,8 @@ lmtp_open(struct lmtp_conn *c, int use_pool)
 	}
 	d->reused = 0;
 	c->rlen = c->rpos = 0;
-	if (lmtp_connect(c) < 0 || (r = lmtp_read_reply(c)) == NULL)
+	if (lmtp_connect(c) < 0
+	    || (r = lmtp_read_reply(c, "greeting")) == NULL)
 		return -1;
 	if (r[0] != '2') {
 		x_err(d->err, sizeof(d->err), "greeting: %.200s", r);
@@ -553,7 +569,7 @@ lmtp_open(struct lmtp_conn *c, int use_pool)
 	}
 	x_free(&r);
 	if (lmtp_putf(c, "LHLO %s\r\n", d->helo) < 0 || lmtp_flush(c) < 0
-	    || (r = lmtp_read_reply(c)) == NULL)
+	    || (r = lmtp_read_reply(c, "LHLO")) == NULL)
 		return -1;
 	if (r[0] != '2') {
 		x_err(d->err, sizeof(d->err), "LHLO: %.200s", r);
@@ -571,7 +587,7 @@ lmtp_rcpt_reply(struct lmtp_conn *c, size_t i, char *ok, size_t *naccepted)
 {
 	char *r;
 
-	if ((r = lmtp_read_reply(c)) == NULL)
+	if ((r = lmtp_read_reply(c, "RCPT")) == NULL)
 		return -1;
 	if (r[0] == '2') {
 		ok[i] = 1;
@@ -590,7 +606,7 @@ lmtp_skip_replies(struct lmtp_conn *c, size_t n)
 {
 	char *r;
 
-	while (n-- > 0 && (r = lmtp_read_reply(c)) != NULL) {
+	while (n-- > 0 && (r = lmtp_read_reply(c, NULL)) != NULL) {
 		if (strncmp(r, "354", 3) == 0)
 			c->broken = 1;
 		x_free(&r);
@@ -642,7 +658,8 @@ lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
 	    || lmtp_put(c, "\r\n", 2) < 0)
 		return LMTP_RETRY;
 	if (!pipe) {
-		if (lmtp_flush(c) < 0 || (r = lmtp_read_reply(c)) == NULL)
+		if (lmtp_flush(c) < 0
+		    || (r = lmtp_read_reply(c, "MAIL")) == NULL)
 			return LMTP_RETRY;
 		if (r[0] != '2')
 			return lmtp_mail_refused(c, r);
@@ -667,7 +684,7 @@ lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
 	/* RFC 2920: DATA may end a group; with no recipient accepted the
 	 * server refuses it (503, 554) */
 	if (lmtp_put(c, "DATA\r\n", 6) < 0 || lmtp_flush(c) < 0
-	    || (r = lmtp_read_reply(c)) == NULL)
+	    || (r = lmtp_read_reply(c, "MAIL")) == NULL)
 		return LMTP_RETRY;
 	if (r[0] != '2') {
 		if (lmtp_mail_refused(c, r) == LMTP_RETRY)
@@ -681,7 +698,7 @@ lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
 			return LMTP_RETRY;
 	/* still nothing sent that could be delivered: a failure here can
 	 * go to the next address */
-	if ((c->data_reply = lmtp_read_reply(c)) == NULL)
+	if ((c->data_reply = lmtp_read_reply(c, "DATA")) == NULL)
 		return LMTP_RETRY;
 	return LMTP_DONE;
 }
@@ -699,7 +716,7 @@ lmtp_data(struct lmtp_conn *c, const char *ok)
 		r = c->data_reply;	/* DATA went with the RCPTs */
 		c->data_reply = NULL;
 	} else if (lmtp_put(c, "DATA\r\n", 6) < 0 || lmtp_flush(c) < 0
-		   || (r = lmtp_read_reply(c)) == NULL) {
+		   || (r = lmtp_read_reply(c, "DATA")) == NULL) {
 		goto unavailable;
 	}
 	if (strncmp(r, "354", 3) != 0) {
@@ -723,7 +740,7 @@ lmtp_data(struct lmtp_conn *c, const char *ok)
 	for (i = 0; i < d->nrcpts; i++) {
 		if (!ok[i])
 			continue;
-		if ((r = lmtp_read_reply(c)) == NULL)
+		if ((r = lmtp_read_reply(c, "end of data")) == NULL)
 			break;
 		d->rcpts[i].reply = r;
 	}

@@ -59,9 +59,10 @@ t_0504_lmtp_cache_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0504_lmtp_cache_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
 
 T_LMTP_SHELL = t/0510-lmtp-bridge-input.t t/0520-lmtp-bridge-delivery.t \
-	t/0521-lmtp-bridge-backends.t t/0522-lmtp-bridge-sqlite.t
+	t/0521-lmtp-bridge-backends.t t/0522-lmtp-bridge-sqlite.t \
+	t/0535-lmtp-bridge-hostile.t
 dist_check_SCRIPTS += $(T_LMTP_SHELL)
-EXTRA_DIST += t/lib/lmtp.sh
+EXTRA_DIST += t/lib/lmtp.sh t/lib/lmtp-client.py t/lib/lmtp-fake-backend.py
 TESTS += $(T_LMTP_UNIT) $(T_LMTP_SHELL)
 
 ## Run again under ASan/UBSan by check-sanitize.

@@ -154,6 +154,7 @@ bridge_state_new(struct conf *conf, char *err, size_t errlen)
 	rt = lmtp_router_new(lc->backend, lc->recipient_delimiter,
 			     lc->map_strict || lc->sqlite_database != NULL
 			     || lc->ldap_lookup);
+	lmtp_router_allow(rt, lc->allowed_backends, lc->nallowed_backends);
 	if (bridge_sources(conf, lc, rt, err, errlen) < 0) {
 		lmtp_router_free(&rt);
 		return NULL;
@@ -331,6 +332,16 @@ bridge_read(struct bridge_session *bs, char *buf, size_t len)
 	}
 }
 
+/* bridge_printable - control characters (routing data quoted in an
+ * error) become '?' before they reach a log line */
+static void
+bridge_printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 32 || *s == 127)
+			*s = '?';
+}
+
 /* bridge_rcpt - route a RCPT and answer it */
 static void
 bridge_rcpt(struct bridge_session *bs)
@@ -344,6 +355,7 @@ bridge_rcpt(struct bridge_session *bs)
 		bridge_routes_clear(bs);
 	route = x_calloc(1, sizeof(*route));
 	lmtp_router_route(bs->st->router, r->addr, route, err, sizeof(err));
+	bridge_printable(err);
 	reply = lmtp_route_reply(route, r->addr);
 	switch (route->status) {
 	case LMTP_ROUTE_OK:

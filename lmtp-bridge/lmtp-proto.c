@@ -475,6 +475,27 @@ lmtp_param(const char **pp, char *key, size_t klen, const char **val,
 	return 1;
 }
 
+/* lmtp_printable_ok - no control character (a bare CR, ESC, DEL...):
+ * the value reaches a header, a log line or a backend's command */
+static int
+lmtp_printable_ok(const char *a)
+{
+	for (; *a; a++)
+		if ((unsigned char)*a < 32 || *a == 127)
+			return 0;
+	return 1;
+}
+
+/* lmtp_printable - control characters become '?', in place (what
+ * Postfix's smtpd does to XFORWARD's HELO and IDENT) */
+static void
+lmtp_printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 32 || *s == 127)
+			*s = '?';
+}
+
 /* lmtp_addr_ok - a usable recipient: non-empty, with a printable
  * local part and domain */
 static int
@@ -484,10 +505,72 @@ lmtp_addr_ok(const char *a)
 
 	if (*a == '\0' || at == NULL || at == a || at[1] == '\0')
 		return 0;
-	for (; *a; a++)
-		if ((unsigned char)*a < 33 && *a != ' ')
+	return lmtp_printable_ok(a);
+}
+
+/* lmtp_hex_ok - an upper-case hex digit, as xtext wants */
+static int
+lmtp_hex_ok(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
+}
+
+/* lmtp_xtext_ok - RFC 3461 xtext of vlen bytes (non-empty) */
+static int
+lmtp_xtext_ok(const char *v, size_t vlen)
+{
+	size_t i;
+
+	if (vlen == 0)
+		return 0;
+	for (i = 0; i < vlen; i++) {
+		if ((unsigned char)v[i] < 33 || (unsigned char)v[i] > 126
+		    || v[i] == '=')
 			return 0;
+		if (v[i] == '+') {
+			if (i + 2 >= vlen || !lmtp_hex_ok(v[i + 1])
+			    || !lmtp_hex_ok(v[i + 2]))
+				return 0;
+			i += 2;
+		}
+	}
 	return 1;
+}
+
+/* lmtp_notify_ok - NEVER, or a list of SUCCESS, FAILURE, DELAY */
+static int
+lmtp_notify_ok(const char *v, size_t vlen)
+{
+	static const char *const kw[] = { "SUCCESS", "FAILURE", "DELAY" };
+	const char *end = v + vlen, *comma;
+	size_t n, k;
+
+	if (vlen == 5 && strncasecmp(v, "NEVER", 5) == 0)
+		return 1;
+	for (;;) {
+		comma = memchr(v, ',', (size_t)(end - v));
+		n = (size_t)((comma ? comma : end) - v);
+		for (k = 0; k < 3; k++)
+			if (n == strlen(kw[k]) && strncasecmp(v, kw[k], n) == 0)
+				break;
+		if (k == 3)
+			return 0;
+		if (comma == NULL)
+			return 1;
+		v = comma + 1;
+	}
+}
+
+/* lmtp_orcpt_ok - addr-type ";" xtext (RFC 3461 section 4.2) */
+static int
+lmtp_orcpt_ok(const char *v, size_t vlen)
+{
+	size_t i;
+
+	for (i = 0; i < vlen && v[i] != ';'; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '-')
+			return 0;
+	return i > 0 && i < vlen && lmtp_xtext_ok(v + i + 1, vlen - i - 1);
 }
 
 /*
@@ -507,6 +590,7 @@ lmtp_cmd_lhlo(struct lmtp_proto *s, const char *arg)
 	lmtp_reset(s);
 	x_free(&s->lhlo);
 	s->lhlo = x_strndup(arg, strcspn(arg, " "));
+	lmtp_printable(s->lhlo);	/* it goes into our Received: */
 	s->state = ST_IDLE;
 	if (s->lim.max_size > 0)
 		snprintf(size, sizeof(size), "SIZE %lld", s->lim.max_size);
@@ -544,7 +628,9 @@ lmtp_cmd_mail(struct lmtp_proto *s, const char *arg)
 	p = arg + 5;
 	while (*p == ' ')
 		p++;
-	if ((e->sender = lmtp_path(&p)) == NULL) {
+	if ((e->sender = lmtp_path(&p)) == NULL
+	    || !lmtp_printable_ok(e->sender)) {
+		lmtp_envelope_clear(s);
 		lmtp_error(s, "501 5.1.7 Bad sender address syntax");
 		return;
 	}
@@ -576,7 +662,8 @@ lmtp_cmd_mail(struct lmtp_proto *s, const char *arg)
 			       || (vlen == 4 && strncasecmp(val, "HDRS", 4) == 0))) {
 			e->ret = x_strndup(val, vlen);
 		} else if (strcasecmp(key, "ENVID") == 0 && val != NULL
-			   && vlen > 0 && vlen <= 100 && e->envid == NULL) {
+			   && vlen > 0 && vlen <= 100 && e->envid == NULL
+			   && lmtp_xtext_ok(val, vlen)) {
 			e->envid = x_strndup(val, vlen);
 		} else if (strcasecmp(key, "AUTH") == 0 && val != NULL) {
 			/* RFC 4954 AUTH=<> from a client that saw no AUTH:
@@ -633,11 +720,11 @@ lmtp_cmd_rcpt(struct lmtp_proto *s, const char *arg)
 	}
 	while (lmtp_param(&p, key, sizeof(key), &val, &vlen)) {
 		if (strcasecmp(key, "NOTIFY") == 0 && val != NULL && vlen > 0
-		    && r->notify == NULL) {
+		    && r->notify == NULL && lmtp_notify_ok(val, vlen)) {
 			r->notify = x_strndup(val, vlen);
 		} else if (strcasecmp(key, "ORCPT") == 0 && val != NULL
 			   && vlen > 0 && vlen <= 500 && r->orcpt == NULL
-			   && memchr(val, ';', vlen) != NULL) {
+			   && lmtp_orcpt_ok(val, vlen)) {
 			r->orcpt = x_strndup(val, vlen);
 		} else if (strcasecmp(key, "NOTIFY") == 0
 			   || strcasecmp(key, "ORCPT") == 0) {
@@ -681,6 +768,17 @@ lmtp_cmd_data(struct lmtp_proto *s, const char *arg)
 	return 1;
 }
 
+/* lmtp_ident_clean - a queue id is letters and digits (Postfix's short
+ * and long forms): anything else becomes '?' */
+static void
+lmtp_ident_clean(char *s)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '-'
+		    && *s != '_')
+			*s = '?';
+}
+
 /* lmtp_cmd_xforward - XFORWARD attr=value... (Postfix) */
 static void
 lmtp_cmd_xforward(struct lmtp_proto *s, const char *arg)
@@ -717,6 +815,11 @@ lmtp_cmd_xforward(struct lmtp_proto *s, const char *arg)
 		x_free(&raw);
 		if (dec == NULL)
 			goto bad;
+		/* decoded, they can be any byte: they go into our Received:
+		 * header and every log line (IDENT is the queue id there) */
+		lmtp_printable(dec);
+		if (slots[i] == &s->xf.ident)
+			lmtp_ident_clean(dec);
 		x_free(slots[i]);
 		*slots[i] = dec;
 		n++;

@@ -86,6 +86,7 @@ chmod 600 "$TB/ldap.secret"
 lmtp_conf "ldap_lookup = true" \
     "ldap_base = \"ou=people,$TB_LDAP_BASE\"" \
     "ldap_backend_port = $TB_PORT_LMTP2" \
+    "allowed_backends = { \"inet:127.0.0.1:$TB_PORT_LMTP2\" }" \
     "ldap {" \
     "	uri = \"$TB_LDAP_URI\"" \
     "	bind_dn = \"uid=alice,ou=people,$TB_LDAP_BASE\"" \

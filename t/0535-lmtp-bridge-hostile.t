@@ -8,16 +8,19 @@
 #   451 4.4.x for the recipients concerned, never the 3xx as final reply
 #   (a small LMTP server stands in for the backend: Dovecot never does it);
 # - a bare LF followed by "." in the body reaches the real Dovecot's
-#   Maildir intact (the dot-stuffing follows the bytes Dovecot reads).
+#   Maildir intact (the dot-stuffing follows the bytes Dovecot reads);
+# - XFORWARD values with CR LF encoded add no header line and no log
+#   line; routing data from SQLite naming a socket that is not one of the
+#   configured backends, or with control characters: 451 4.4.3.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/lmtp.sh"
 
 lmtp_init
-peer_require dovecot
+peer_require dovecot sqlite3
 tb_need python3 python3
 tb_init
-tb_plan 17
+tb_plan 24
 
 CLIENT=$top_srcdir/t/lib/lmtp-client.py
 FAKE=$top_srcdir/t/lib/lmtp-fake-backend.py
@@ -32,8 +35,25 @@ rcpt3@example.test	inet:127.0.0.1:$TB_PORT_LMTP2
 data3@example.test	inet:127.0.0.1:$TB_PORT_LMTP2
 final3@example.test	inet:127.0.0.1:$TB_PORT_LMTP2
 ok@example.test		inet:127.0.0.1:$TB_PORT_LMTP2
+alice@example.test	-
 EOF
-lmtp_conf "map_file = \"$TB/lmtp-map\"" "client_timeout = 10s"
+DB=$TB/routes.db
+ctl=$(printf 'alice\001x@example.test')
+sqlite3 "$DB" <<EOF
+CREATE TABLE lmtp_routes (address TEXT PRIMARY KEY, backend TEXT,
+    rewrite TEXT, enabled INTEGER NOT NULL DEFAULT 1,
+    junk_optout INTEGER NOT NULL DEFAULT 0);
+INSERT INTO lmtp_routes (address, backend) VALUES ('evil@example.test',
+    'unix:$TB/dovecot/run/evil');
+INSERT INTO lmtp_routes (address, backend) VALUES ('half@example.test',
+    'inet:127.0.0.1:$TB_PORT_LMTP2;unix:$TB/elsewhere');
+INSERT INTO lmtp_routes (address, backend, rewrite) VALUES
+    ('fake@example.test', 'inet:127.0.0.1:$TB_PORT_LMTP2', 'ok@example.test');
+INSERT INTO lmtp_routes (address, rewrite) VALUES ('ctl@example.test', '$ctl');
+EOF
+lmtp_conf "map_file = \"$TB/lmtp-map\"" "client_timeout = 10s" \
+    "sqlite_database = \"$DB\"" \
+    "allowed_backends = { \"inet:127.0.0.1:$TB_PORT_LMTP2\" }"
 lmtp_start_bridge
 
 # lmtp - send the argument's bytes (Python escapes), print the replies
@@ -110,4 +130,28 @@ tb_is "$(awk 'b { print } /^$/ { b = 1 }' "$file" 2>/dev/null | tr '\n' '|')" \
 tb_ok "... '.hidden' kept its dot" grep -qx '\.hidden after a bare LF' "$file"
 tb_ok "... the lone dot is there, and the lines after it" \
     bash -c "grep -qx '\\.' '$file' && grep -qx 'after a lone dot' '$file' && grep -qx 'last line' '$file'"
+
+# XFORWARD with CR LF encoded: no header line, no log line of its own.
+subject="tb-0535 xforward $$"
+out=$(lmtp "LHLO evil\\rX-Lhlo: 1\\r\\nXFORWARD IDENT=Q1+0D+0AX-Injected:+201 HELO=h+0D+0AX-Helo:+201 NAME=n+0AX-Name:+201\\r\\nMAIL FROM:<s@x.test>\\r\\nRCPT TO:<alice@example.test>\\r\\nDATA\\r\\nSubject: $subject\\r\\n\\r\\nbody\\r\\n.\\r\\nQUIT\\r\\n")
+tb_like "$out" $'250 2.0.0 <alice@example.test> .*Saved\n221' \
+    "XFORWARD values with CR LF encoded: delivered"
+file=$(grep -lxF -- "Subject: $subject" "$(peer_maildir alice@example.test)"/new/* 2>/dev/null)
+tb_like "$(grep -F 'elemta-lmtp-bridge' -B1 -A1 "$file")" \
+    'from evil\?X-Lhlo: \(127\.0\.0\.1:[0-9]+\).*with LMTP id Q1\?\?X-Injected\?\?1;' \
+    "... our Received: holds them on its own lines, '?' for each control character"
+tb_is "$(cat "$file" "$BLOG" | grep -cE '^X-(Injected|Lhlo|Helo|Name):')" 0 \
+    "... no header line and no log line starts with an injected field"
+
+# Routing data naming sockets that are not configured backends.
+out=$(lmtp 'LHLO t\r\nMAIL FROM:<s@x.test>\r\nRCPT TO:<evil@example.test>\r\nRCPT TO:<half@example.test>\r\nRCPT TO:<ctl@example.test>\r\nRCPT TO:<fake@example.test>\r\nQUIT\r\n')
+tb_like "$out" $'\n451 4.4.3 [^\n]*\n451 4.4.3 [^\n]*\n451 4.4.3 [^\n]*\n250 2.1.5' \
+    "SQLite routes to an unlisted socket, half-listed backends, a control character: 451 4.4.3; an allowed backend: 250"
+tb_like "$(grep 'evil@example.test' "$BLOG")" \
+    "status=deferred route=sqlite error=\"sqlite: backend 'unix:$TB/dovecot/run/evil' of evil@example.test is not in allowed_backends\"" \
+    "... the refusal is logged with the backend"
+tb_like "$(grep 'half@example.test' "$BLOG")" "is not in allowed_backends" \
+    "... every address of a backend must be allowed"
+tb_like "$(grep 'ctl@example.test' "$BLOG")" "rewrite of ctl@example.test: 'alice\\?x@example.test' is not an address" \
+    "... a control character in a rewrite: refused, logged as '?'"
 tb_done

@@ -548,14 +548,16 @@ static int
 bridge_junk(struct bridge_session *bs)
 {
 	const struct lmtp_conf *lc = bs->st->lc;
-	char *head;
+	char *head, err[256];
 	ssize_t n;
 	int rule = -1;
 
 	if (lc->njunk_headers == 0)
 		return -1;
 	head = x_malloc(65536);
-	n = lmtp_spool_read(bs->spool, 0, head, 65536);
+	n = lmtp_spool_read(bs->spool, 0, head, 65536, err, sizeof(err));
+	if (n < 0)
+		qid_warn(bridge_qid(bs), "junk_headers not checked: %s", err);
 	if (n > 0)
 		rule = lmtp_junk_match(lc->junk_headers, lc->njunk_headers,
 				       head, (size_t)n);

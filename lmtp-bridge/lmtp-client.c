@@ -479,7 +479,8 @@ lmtp_send_body(struct lmtp_conn *c)
 
 	if (d->prepend != NULL && lmtp_put(c, d->prepend, strlen(d->prepend)) < 0)
 		return -1;
-	while ((n = lmtp_spool_read(d->spool, off, buf, sizeof(buf))) > 0) {
+	while ((n = lmtp_spool_read(d->spool, off, buf, sizeof(buf), d->err,
+				    sizeof(d->err))) > 0) {
 		for (start = 0, i = 0; i < n; i++) {
 			if (bol && buf[i] == '.') {
 				if (lmtp_put(c, buf + start,
@@ -499,11 +500,8 @@ lmtp_send_body(struct lmtp_conn *c)
 		last = buf[n - 1];
 		off += n;
 	}
-	if (n < 0) {
-		x_err(d->err, sizeof(d->err), "%s",
-		      lmtp_spool_error(d->spool));
-		return -1;
-	}
+	if (n < 0)
+		return -1;		/* d->err says why */
 	/* the body must end with CRLF before the final dot */
 	if (off > 0 && !(last == '\n' && prev == '\r')
 	    && lmtp_put(c, "\r\n", 2) < 0)

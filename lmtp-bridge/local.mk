@@ -39,7 +39,8 @@ man/elemta-lmtp-bridge.8: man/elemta-lmtp-bridge.8.in Makefile
 ##   clang -fsanitize=fuzzer,address -DFUZZ_LIBFUZZER -I. -Ilib \
 ##     t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c lib/xalloc.c lib/log.c
 T_LMTP_UNIT = t/0500-lmtp-proto.t t/0501-lmtp-router.t \
-	t/0502-lmtp-proto-fuzz.t t/0503-lmtp-junk.t t/0504-lmtp-cache.t
+	t/0502-lmtp-proto-fuzz.t t/0503-lmtp-junk.t t/0504-lmtp-cache.t \
+	t/0505-lmtp-spool.t
 check_PROGRAMS += $(T_LMTP_UNIT)
 t_0500_lmtp_proto_t_SOURCES = t/0500-lmtp-proto.c
 t_0500_lmtp_proto_t_CFLAGS = $(T_UNIT_CFLAGS)
@@ -57,6 +58,9 @@ t_0503_lmtp_junk_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
 t_0504_lmtp_cache_t_SOURCES = t/0504-lmtp-cache.c
 t_0504_lmtp_cache_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0504_lmtp_cache_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
+t_0505_lmtp_spool_t_SOURCES = t/0505-lmtp-spool.c
+t_0505_lmtp_spool_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0505_lmtp_spool_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD) $(PTHREAD_LIBS)
 
 T_LMTP_SHELL = t/0510-lmtp-bridge-input.t t/0520-lmtp-bridge-delivery.t \
 	t/0521-lmtp-bridge-backends.t t/0522-lmtp-bridge-sqlite.t \

@@ -30,6 +30,19 @@
  *	recipient whose user did not opt out is delivered as
  *	user+junk_folder (Dovecot's lmtp_save_to_detail_mailbox).
  *
+ *	Stopping: SIGTERM closes the listener, idle connections get 421
+ *	4.3.2, and transactions in progress get a grace period
+ *	(delivery_timeout + 10 s).  A connection still receiving a message
+ *	when it ends is simply closed: nothing of it was delivered, Postfix
+ *	retries.  But a delivery that has begun (the body on its way to a
+ *	backend, or its replies not yet written to Postfix) has an outcome
+ *	Postfix does not know: exiting then makes Postfix retry a message
+ *	the backend may have stored, a duplicate.  So at the end of the
+ *	grace period no new delivery may begin (its recipients get 451
+ *	4.3.2, nothing delivered), and the daemon waits for those in
+ *	flight -- each bounded by delivery_timeout, then client_timeout to
+ *	write the replies -- before it exits.
+ *
  *	Reloads: the router (and the map it holds) belongs to a state
  *	built from one configuration snapshot.  A connection takes a
  *	reference at accept and keeps it until it closes, so a reload
@@ -81,6 +94,8 @@ static pthread_mutex_t bridge_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bridge_idle = PTHREAD_COND_INITIALIZER;
 static struct bridge_state *bridge_current;
 static int bridge_active;		/* connections, under bridge_lock */
+static int bridge_delivering;		/* deliveries in flight, same */
+static int bridge_no_delivery;		/* past the grace period, same */
 static volatile int bridge_stopping;
 
 static struct metric *m_conns, *m_active, *m_rcpts, *m_deliveries;
@@ -236,6 +251,7 @@ struct bridge_session {
 	struct lmtp_spool *spool;
 	struct lmtp_route **routes;	/* of the current transaction */
 	size_t nroutes, routes_alloc;
+	int delivering;			/* counted in bridge_delivering */
 	char peer[128];
 };
 
@@ -624,6 +640,34 @@ bridge_deliver(struct bridge_session *bs, const char *prepend, int junk)
 	x_free(&done);
 }
 
+/* bridge_delivery_begin - may a delivery begin?  Counted in flight if
+ * so (see "Stopping" above) */
+static int
+bridge_delivery_begin(void)
+{
+	int ok;
+
+	pthread_mutex_lock(&bridge_lock);
+	ok = !bridge_no_delivery;
+	if (ok)
+		bridge_delivering++;
+	pthread_mutex_unlock(&bridge_lock);
+	return ok;
+}
+
+/* bridge_delivery_end - its replies are written (or cannot be) */
+static void
+bridge_delivery_end(struct bridge_session *bs)
+{
+	if (!bs->delivering)
+		return;
+	bs->delivering = 0;
+	pthread_mutex_lock(&bridge_lock);
+	bridge_delivering--;
+	pthread_cond_broadcast(&bridge_idle);
+	pthread_mutex_unlock(&bridge_lock);
+}
+
 /* bridge_message - deliver after the final dot */
 static void
 bridge_message(struct bridge_session *bs)
@@ -661,6 +705,17 @@ bridge_message(struct bridge_session *bs)
 		x_free(&reply);
 		return;
 	}
+	if (!bridge_delivery_begin()) {
+		metric_inc(m_messages, "stopping");
+		qid_warn(qid, "status=deferred reason=\"stopping: the grace "
+			 "period is over, nothing delivered\"");
+		for (i = 0; i < e->nrcpts; i++)
+			lmtp_proto_set_reply(bs->proto, i, "451 4.3.2 Service "
+					     "shutting down: nothing "
+					     "delivered");
+		return;
+	}
+	bs->delivering = 1;
 	junk = bridge_junk(bs);
 	metric_inc(m_messages, junk >= 0 ? "junk" : "delivered");
 	if (junk >= 0) {
@@ -748,6 +803,15 @@ bridge_serve(struct bridge_session *bs)
 			lmtp_proto_message_done(bs->proto);
 			bridge_routes_clear(bs);
 			lmtp_spool_reset(bs->spool);
+			/* the outcome is Postfix's once the replies are
+			 * written: only then may a stop exit */
+			if (bs->delivering) {
+				int rc = bridge_write(bs);
+
+				bridge_delivery_end(bs);
+				if (rc < 0)
+					return;
+			}
 			break;
 		case LMTP_EV_QUIT:
 			(void)bridge_write(bs);
@@ -862,9 +926,11 @@ bridge_reload(struct runtime *rt)
 	msg_info("reload: routing updated");
 }
 
-/* bridge_wait_idle - at stop: let transactions in progress finish */
+/* bridge_wait_idle - at stop: let transactions in progress finish for
+ * max_secs; then let no delivery begin, and wait up to more_secs for
+ * those in flight (exiting under one could deliver twice) */
 static void
-bridge_wait_idle(long max_secs)
+bridge_wait_idle(long max_secs, long more_secs)
 {
 	struct timespec ts;
 
@@ -874,9 +940,25 @@ bridge_wait_idle(long max_secs)
 	while (bridge_active > 0)
 		if (pthread_cond_timedwait(&bridge_idle, &bridge_lock, &ts) != 0)
 			break;
+	bridge_no_delivery = 1;
+	if (bridge_delivering > 0) {
+		msg_warn("stopping: grace period over, waiting for %d "
+			 "delivery(ies) in flight (their outcome is not yet "
+			 "Postfix's); no new delivery begins",
+			 bridge_delivering);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += more_secs;
+		while (bridge_delivering > 0)
+			if (pthread_cond_timedwait(&bridge_idle, &bridge_lock,
+						   &ts) != 0)
+				break;
+	}
+	if (bridge_delivering > 0)
+		msg_warn("stopping with %d delivery(ies) still in flight: "
+			 "Postfix may deliver them again", bridge_delivering);
 	if (bridge_active > 0)
-		msg_warn("stopping with %d connection(s) still active",
-			 bridge_active);
+		msg_warn("stopping with %d connection(s) still active, no "
+			 "delivery in flight", bridge_active);
 	pthread_mutex_unlock(&bridge_lock);
 }
 
@@ -954,7 +1036,8 @@ main(int argc, char **argv)
 	rt.listen_fd = -1;
 	bridge_stopping = 1;
 	grace = bridge_current->lc->delivery_timeout + 10;
-	bridge_wait_idle(grace);
+	bridge_wait_idle(grace, bridge_current->lc->delivery_timeout
+			 + bridge_current->lc->client_timeout + 10);
 	runtime_finish(&rt);
 	return 0;
 }

@@ -64,9 +64,10 @@ t_0505_lmtp_spool_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD) $(PTHREAD_LIBS)
 
 T_LMTP_SHELL = t/0510-lmtp-bridge-input.t t/0520-lmtp-bridge-delivery.t \
 	t/0521-lmtp-bridge-backends.t t/0522-lmtp-bridge-sqlite.t \
-	t/0535-lmtp-bridge-hostile.t
+	t/0535-lmtp-bridge-hostile.t t/0536-lmtp-bridge-stop.t
 dist_check_SCRIPTS += $(T_LMTP_SHELL)
-EXTRA_DIST += t/lib/lmtp.sh t/lib/lmtp-client.py t/lib/lmtp-fake-backend.py
+EXTRA_DIST += t/lib/lmtp.sh t/lib/lmtp-client.py t/lib/lmtp-fake-backend.py \
+	t/lib/lmtp-proxy.py
 TESTS += $(T_LMTP_UNIT) $(T_LMTP_SHELL)
 
 ## Run again under ASan/UBSan by check-sanitize.

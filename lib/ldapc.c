@@ -538,13 +538,21 @@ ldapc_search(struct ldapc *cl, const char *base, enum ldapc_scope scope,
 		rc = ldap_search_ext_s(ld, base, scopes[scope], filter,
 				       (char **)attrs, 0, NULL, NULL, &tv,
 				       sizelimit, &msg);
-		if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED
-		    || rc == LDAP_NO_SUCH_OBJECT)
+		/* noSuchObject is not "no entry": the base itself is not
+		 * there (a wrong base after a reload, a replica still being
+		 * filled), so nothing can be said about the key -- an error,
+		 * never an answer that callers would cache as "unknown" */
+		if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED)
 			break;
 		if (msg != NULL)
 			ldap_msgfree(msg), msg = NULL;
-		x_err(err, errlen, "ldap %s: search %s: %s", cl->uri, filter,
-		      ldap_err2string(rc));
+		if (rc == LDAP_NO_SUCH_OBJECT)
+			x_err(err, errlen, "ldap %s: search base '%s' does "
+			      "not exist (noSuchObject): a wrong base or an "
+			      "incomplete replica", cl->uri, base);
+		else
+			x_err(err, errlen, "ldap %s: search %s: %s", cl->uri,
+			      filter, ldap_err2string(rc));
 		if (!ldapc_conn_error(rc)) {
 			ldapc_give(cl, ld);
 			return -1;

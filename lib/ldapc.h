@@ -112,8 +112,9 @@ struct ldapc *ldapc_new(const struct ldapc_conf *c, char *err, size_t errlen);
 void ldapc_free(struct ldapc **clp);
 
 /* ldapc_search - search; 0 with *res filled (possibly no entry), or -1
- * with err (server unreachable, timeout, bind refused...).  attrs is
- * NULL-terminated; sizelimit 0 means none. */
+ * with err (server unreachable, timeout, bind refused, a base that does
+ * not exist: noSuchObject is a directory error, not "no entry").  attrs
+ * is NULL-terminated; sizelimit 0 means none. */
 int ldapc_search(struct ldapc *cl, const char *base, enum ldapc_scope scope,
 		 const char *filter, const char *const *attrs,
 		 int sizelimit, struct ldapc_result *res, char *err,

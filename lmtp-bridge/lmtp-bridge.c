@@ -30,6 +30,19 @@
  *	recipient whose user did not opt out is delivered as
  *	user+junk_folder (Dovecot's lmtp_save_to_detail_mailbox).
  *
+ *	Stopping: SIGTERM closes the listener, idle connections get 421
+ *	4.3.2, and transactions in progress get a grace period
+ *	(delivery_timeout + 10 s).  A connection still receiving a message
+ *	when it ends is simply closed: nothing of it was delivered, Postfix
+ *	retries.  But a delivery that has begun (the body on its way to a
+ *	backend, or its replies not yet written to Postfix) has an outcome
+ *	Postfix does not know: exiting then makes Postfix retry a message
+ *	the backend may have stored, a duplicate.  So at the end of the
+ *	grace period no new delivery may begin (its recipients get 451
+ *	4.3.2, nothing delivered), and the daemon waits for those in
+ *	flight -- each bounded by delivery_timeout, then client_timeout to
+ *	write the replies -- before it exits.
+ *
  *	Reloads: the router (and the map it holds) belongs to a state
  *	built from one configuration snapshot.  A connection takes a
  *	reference at accept and keeps it until it closes, so a reload
@@ -81,6 +94,8 @@ static pthread_mutex_t bridge_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bridge_idle = PTHREAD_COND_INITIALIZER;
 static struct bridge_state *bridge_current;
 static int bridge_active;		/* connections, under bridge_lock */
+static int bridge_delivering;		/* deliveries in flight, same */
+static int bridge_no_delivery;		/* past the grace period, same */
 static volatile int bridge_stopping;
 
 static struct metric *m_conns, *m_active, *m_rcpts, *m_deliveries;
@@ -154,6 +169,7 @@ bridge_state_new(struct conf *conf, char *err, size_t errlen)
 	rt = lmtp_router_new(lc->backend, lc->recipient_delimiter,
 			     lc->map_strict || lc->sqlite_database != NULL
 			     || lc->ldap_lookup);
+	lmtp_router_allow(rt, lc->allowed_backends, lc->nallowed_backends);
 	if (bridge_sources(conf, lc, rt, err, errlen) < 0) {
 		lmtp_router_free(&rt);
 		return NULL;
@@ -235,6 +251,7 @@ struct bridge_session {
 	struct lmtp_spool *spool;
 	struct lmtp_route **routes;	/* of the current transaction */
 	size_t nroutes, routes_alloc;
+	int delivering;			/* counted in bridge_delivering */
 	char peer[128];
 };
 
@@ -260,23 +277,45 @@ bridge_routes_clear(struct bridge_session *bs)
 	bs->nroutes = 0;
 }
 
-/* bridge_write - write all pending output; 0 or -1 */
+/* bridge_write - write all pending output; 0 or -1.  The socket is
+ * written without blocking and each wait for room is bounded by
+ * client_timeout (as Postfix's smtpd_timeout bounds its writes too): a
+ * client that sends commands but never reads the replies would
+ * otherwise hold this thread in send() for ever. */
 static int
 bridge_write(struct bridge_session *bs)
 {
+	struct pollfd pfd = { bs->fd, POLLOUT, 0 };
 	const char *out;
 	size_t len;
 	ssize_t n;
+	long waited = 0;
+	int rc;
 
 	out = lmtp_proto_output(bs->proto, &len);
 	while (len > 0) {
-		n = send(bs->fd, out, len, MSG_NOSIGNAL);
+		n = send(bs->fd, out, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			waited = 0;
+			lmtp_proto_output_consumed(bs->proto, (size_t)n);
+			out = lmtp_proto_output(bs->proto, &len);
+			continue;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 			return -1;
-		lmtp_proto_output_consumed(bs->proto, (size_t)n);
-		out = lmtp_proto_output(bs->proto, &len);
+		/* 1 s ticks: the limit counts from the last progress */
+		rc = poll(&pfd, 1, 1000);
+		if (rc < 0 && errno != EINTR)
+			return -1;
+		if (rc == 0 && ++waited >= bs->st->lc->client_timeout) {
+			msg_warn("client=%s timeout after %lds writing a "
+				 "reply (%zu bytes unread): connection "
+				 "dropped", bs->peer,
+				 bs->st->lc->client_timeout, len);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -309,6 +348,16 @@ bridge_read(struct bridge_session *bs, char *buf, size_t len)
 	}
 }
 
+/* bridge_printable - control characters (routing data quoted in an
+ * error) become '?' before they reach a log line */
+static void
+bridge_printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 32 || *s == 127)
+			*s = '?';
+}
+
 /* bridge_rcpt - route a RCPT and answer it */
 static void
 bridge_rcpt(struct bridge_session *bs)
@@ -322,6 +371,7 @@ bridge_rcpt(struct bridge_session *bs)
 		bridge_routes_clear(bs);
 	route = x_calloc(1, sizeof(*route));
 	lmtp_router_route(bs->st->router, r->addr, route, err, sizeof(err));
+	bridge_printable(err);
 	reply = lmtp_route_reply(route, r->addr);
 	switch (route->status) {
 	case LMTP_ROUTE_OK:
@@ -514,14 +564,16 @@ static int
 bridge_junk(struct bridge_session *bs)
 {
 	const struct lmtp_conf *lc = bs->st->lc;
-	char *head;
+	char *head, err[256];
 	ssize_t n;
 	int rule = -1;
 
 	if (lc->njunk_headers == 0)
 		return -1;
 	head = x_malloc(65536);
-	n = lmtp_spool_read(bs->spool, 0, head, 65536);
+	n = lmtp_spool_read(bs->spool, 0, head, 65536, err, sizeof(err));
+	if (n < 0)
+		qid_warn(bridge_qid(bs), "junk_headers not checked: %s", err);
 	if (n > 0)
 		rule = lmtp_junk_match(lc->junk_headers, lc->njunk_headers,
 				       head, (size_t)n);
@@ -588,6 +640,34 @@ bridge_deliver(struct bridge_session *bs, const char *prepend, int junk)
 	x_free(&done);
 }
 
+/* bridge_delivery_begin - may a delivery begin?  Counted in flight if
+ * so (see "Stopping" above) */
+static int
+bridge_delivery_begin(void)
+{
+	int ok;
+
+	pthread_mutex_lock(&bridge_lock);
+	ok = !bridge_no_delivery;
+	if (ok)
+		bridge_delivering++;
+	pthread_mutex_unlock(&bridge_lock);
+	return ok;
+}
+
+/* bridge_delivery_end - its replies are written (or cannot be) */
+static void
+bridge_delivery_end(struct bridge_session *bs)
+{
+	if (!bs->delivering)
+		return;
+	bs->delivering = 0;
+	pthread_mutex_lock(&bridge_lock);
+	bridge_delivering--;
+	pthread_cond_broadcast(&bridge_idle);
+	pthread_mutex_unlock(&bridge_lock);
+}
+
 /* bridge_message - deliver after the final dot */
 static void
 bridge_message(struct bridge_session *bs)
@@ -625,6 +705,17 @@ bridge_message(struct bridge_session *bs)
 		x_free(&reply);
 		return;
 	}
+	if (!bridge_delivery_begin()) {
+		metric_inc(m_messages, "stopping");
+		qid_warn(qid, "status=deferred reason=\"stopping: the grace "
+			 "period is over, nothing delivered\"");
+		for (i = 0; i < e->nrcpts; i++)
+			lmtp_proto_set_reply(bs->proto, i, "451 4.3.2 Service "
+					     "shutting down: nothing "
+					     "delivered");
+		return;
+	}
+	bs->delivering = 1;
 	junk = bridge_junk(bs);
 	metric_inc(m_messages, junk >= 0 ? "junk" : "delivered");
 	if (junk >= 0) {
@@ -689,7 +780,7 @@ bridge_serve(struct bridge_session *bs)
 						 "idle", bs->peer,
 						 bs->st->lc->client_timeout);
 				(void)send(bs->fd, bye, strlen(bye),
-					   MSG_NOSIGNAL);
+					   MSG_NOSIGNAL | MSG_DONTWAIT);
 				return;
 			}
 			if (lmtp_proto_in_data(bs->proto))
@@ -712,6 +803,15 @@ bridge_serve(struct bridge_session *bs)
 			lmtp_proto_message_done(bs->proto);
 			bridge_routes_clear(bs);
 			lmtp_spool_reset(bs->spool);
+			/* the outcome is Postfix's once the replies are
+			 * written: only then may a stop exit */
+			if (bs->delivering) {
+				int rc = bridge_write(bs);
+
+				bridge_delivery_end(bs);
+				if (rc < 0)
+					return;
+			}
 			break;
 		case LMTP_EV_QUIT:
 			(void)bridge_write(bs);
@@ -783,7 +883,7 @@ bridge_accept(int lfd)
 		msg_warn("max_connections=%ld reached: connection refused",
 			 st->lc->max_connections);
 		(void)send(fd, "421 4.3.2 Too many connections\r\n", 32,
-			   MSG_NOSIGNAL);
+			   MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(fd);
 		bridge_state_put(&st);
 		return;
@@ -826,9 +926,11 @@ bridge_reload(struct runtime *rt)
 	msg_info("reload: routing updated");
 }
 
-/* bridge_wait_idle - at stop: let transactions in progress finish */
+/* bridge_wait_idle - at stop: let transactions in progress finish for
+ * max_secs; then let no delivery begin, and wait up to more_secs for
+ * those in flight (exiting under one could deliver twice) */
 static void
-bridge_wait_idle(long max_secs)
+bridge_wait_idle(long max_secs, long more_secs)
 {
 	struct timespec ts;
 
@@ -838,9 +940,25 @@ bridge_wait_idle(long max_secs)
 	while (bridge_active > 0)
 		if (pthread_cond_timedwait(&bridge_idle, &bridge_lock, &ts) != 0)
 			break;
+	bridge_no_delivery = 1;
+	if (bridge_delivering > 0) {
+		msg_warn("stopping: grace period over, waiting for %d "
+			 "delivery(ies) in flight (their outcome is not yet "
+			 "Postfix's); no new delivery begins",
+			 bridge_delivering);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += more_secs;
+		while (bridge_delivering > 0)
+			if (pthread_cond_timedwait(&bridge_idle, &bridge_lock,
+						   &ts) != 0)
+				break;
+	}
+	if (bridge_delivering > 0)
+		msg_warn("stopping with %d delivery(ies) still in flight: "
+			 "Postfix may deliver them again", bridge_delivering);
 	if (bridge_active > 0)
-		msg_warn("stopping with %d connection(s) still active",
-			 bridge_active);
+		msg_warn("stopping with %d connection(s) still active, no "
+			 "delivery in flight", bridge_active);
 	pthread_mutex_unlock(&bridge_lock);
 }
 
@@ -918,7 +1036,8 @@ main(int argc, char **argv)
 	rt.listen_fd = -1;
 	bridge_stopping = 1;
 	grace = bridge_current->lc->delivery_timeout + 10;
-	bridge_wait_idle(grace);
+	bridge_wait_idle(grace, bridge_current->lc->delivery_timeout
+			 + bridge_current->lc->client_timeout + 10);
 	runtime_finish(&rt);
 	return 0;
 }

@@ -26,16 +26,9 @@
 
 #include "listen.h"
 #include "lmtp-client.h"
+#include "lmtp-wire.h"
 #include "metrics.h"
 #include "xalloc.h"
-
-#define LMTP_MAX_REPLY_LINES 100
-#define LMTP_MAX_REPLY_LINE 4096
-
-/* lmtp_caps - the extensions a LHLO reply advertises */
-struct lmtp_caps {
-	int pipelining, size, eightbit, dsn, smtputf8;
-};
 
 struct lmtp_conn {
 	int fd;
@@ -373,40 +366,31 @@ lmtp_getc(struct lmtp_conn *c)
 	return (unsigned char)c->rbuf[c->rpos++];
 }
 
-/* lmtp_read_reply - one (multi-line) reply, fixed up; NULL on failure
- * (d->err says why) */
+/* lmtp_read_reply - one (multi-line) reply to cmd, fixed up; NULL on
+ * failure (d->err says why).  LMTP has one intermediate reply, 354 to
+ * DATA; any other 3xx (or a 354 to anything but DATA) is a protocol
+ * error of the backend, handled as garbage is: the connection is broken
+ * and the recipients concerned get a 4xx, never the 3xx as if it were
+ * final.  A NULL cmd takes any reply (replies read only to drop them).
+ * The parsing is lmtp-wire.c's. */
 static char *
-lmtp_read_reply(struct lmtp_conn *c)
+lmtp_read_reply(struct lmtp_conn *c, const char *cmd)
 {
-	char line[LMTP_MAX_REPLY_LINE], *raw = NULL, *fixed;
-	size_t len, rlen = 0;
-	int ch, nlines = 0, last;
+	struct lmtp_reply_reader rr;
+	char *fixed;
+	int ch;
 
-	for (;;) {
-		len = 0;
-		while ((ch = lmtp_getc(c)) >= 0 && ch != '\n')
-			if (len < sizeof(line) - 1)
-				line[len++] = (char)ch;
-		if (ch < 0) {
-			x_free(&raw);
+	memset(&rr, 0, sizeof(rr));
+	do {
+		if ((ch = lmtp_getc(c)) < 0) {
+			lmtp_reply_reader_clear(&rr);
 			return NULL;
 		}
-		if (len > 0 && line[len - 1] == '\r')
-			len--;
-		line[len] = '\0';
-		last = len < 4 || line[3] != '-';
-		raw = x_realloc(raw, rlen + len + 2);
-		rlen += (size_t)sprintf(raw + rlen, "%s%s", rlen ? "\n" : "",
-				       line);
-		if (last || ++nlines >= LMTP_MAX_REPLY_LINES)
-			break;
-	}
-	fixed = lmtp_reply_fix(raw);
-	if (fixed == NULL) {
-		x_err(c->d->err, sizeof(c->d->err), "bad reply: %.100s", raw);
+	} while (!lmtp_reply_reader_byte(&rr, ch));
+	fixed = lmtp_reply_reader_take(&rr, cmd, c->d->err,
+				       sizeof(c->d->err));
+	if (fixed == NULL)
 		c->broken = 1;
-	}
-	x_free(&raw);
 	return fixed;
 }
 
@@ -421,79 +405,37 @@ lmtp_fail_rest(struct lmtp_delivery *d, const char *reply)
 			d->rcpts[i].reply = x_strdup(reply);
 }
 
-/* lmtp_parse_caps - read extensions from the LHLO reply lines */
-static void
-lmtp_parse_caps(const char *reply, struct lmtp_caps *caps)
-{
-	const char *line = reply, *kw;
-	size_t n;
 
-	memset(caps, 0, sizeof(*caps));
-	while (line != NULL) {
-		/* "250 2.0.0 KEYWORD ..." after lmtp_reply_fix */
-		kw = line + strcspn(line, " ");
-		kw += strspn(kw, " ");
-		kw += strcspn(kw, " ");
-		kw += strspn(kw, " ");
-		n = strcspn(kw, " \n");
-#define CAP(name) (n == sizeof(name) - 1 && strncasecmp(kw, name, n) == 0)
-		if (CAP("PIPELINING"))
-			caps->pipelining = 1;
-		else if (CAP("SIZE"))
-			caps->size = 1;
-		else if (CAP("8BITMIME"))
-			caps->eightbit = 1;
-		else if (CAP("DSN"))
-			caps->dsn = 1;
-		else if (CAP("SMTPUTF8"))
-			caps->smtputf8 = 1;
-#undef CAP
-		line = strchr(line, '\n');
-		if (line != NULL)
-			line++;
-	}
+/* lmtp_out - an lmtp_out_fn into the connection's buffer */
+static int
+lmtp_out(void *ctx, const char *buf, size_t len)
+{
+	return lmtp_put(ctx, buf, len);
 }
 
-/* lmtp_send_body - prepend, the body dot-stuffed, the final dot */
+/* lmtp_send_body - prepend, the body dot-stuffed (lmtp-wire.c: after
+ * any LF, CRLF or bare, as the backend reads the bytes), the final dot */
 static int
 lmtp_send_body(struct lmtp_conn *c)
 {
 	struct lmtp_delivery *d = c->d;
+	struct lmtp_stuff st;
 	char buf[32768];
 	long long off = 0;
-	ssize_t n, i, start;
-	int bol = 1;
-	char last = '\n', prev = '\r';
+	ssize_t n;
 
 	if (d->prepend != NULL && lmtp_put(c, d->prepend, strlen(d->prepend)) < 0)
 		return -1;
-	while ((n = lmtp_spool_read(d->spool, off, buf, sizeof(buf))) > 0) {
-		for (start = 0, i = 0; i < n; i++) {
-			if (bol && buf[i] == '.') {
-				if (lmtp_put(c, buf + start,
-					     (size_t)(i - start)) < 0
-				    || lmtp_put(c, ".", 1) < 0)
-					return -1;
-				start = i;
-			}
-			bol = buf[i] == '\n' && (i > 0 ? buf[i - 1] : last) == '\r';
-		}
-		if (lmtp_put(c, buf + start, (size_t)(n - start)) < 0)
+	lmtp_stuff_init(&st);
+	while ((n = lmtp_spool_read(d->spool, off, buf, sizeof(buf), d->err,
+				    sizeof(d->err))) > 0) {
+		if (lmtp_stuff_put(&st, buf, (size_t)n, lmtp_out, c) < 0)
 			return -1;
-		prev = n > 1 ? buf[n - 2] : last;
-		last = buf[n - 1];
 		off += n;
 	}
-	if (n < 0) {
-		x_err(d->err, sizeof(d->err), "%s",
-		      lmtp_spool_error(d->spool));
-		return -1;
-	}
-	/* the body must end with CRLF before the final dot */
-	if (off > 0 && !(last == '\n' && prev == '\r')
-	    && lmtp_put(c, "\r\n", 2) < 0)
-		return -1;
-	if (lmtp_put(c, ".\r\n", 3) < 0)
+	if (n < 0)
+		return -1;		/* d->err says why */
+	if (lmtp_stuff_end(&st, lmtp_out, c) < 0)
 		return -1;
 	return lmtp_flush(c);
 }
@@ -529,7 +471,7 @@ lmtp_open(struct lmtp_conn *c, int use_pool)
 	       && (c->fd = lmtp_pool_take(d->pool, c->addr, &c->caps)) >= 0) {
 		c->rlen = c->rpos = 0;
 		if (lmtp_put(c, "RSET\r\n", 6) == 0 && lmtp_flush(c) == 0
-		    && (r = lmtp_read_reply(c)) != NULL) {
+		    && (r = lmtp_read_reply(c, "RSET")) != NULL) {
 			if (r[0] == '2') {
 				x_free(&r);
 				d->reused = 1;
@@ -544,7 +486,8 @@ lmtp_open(struct lmtp_conn *c, int use_pool)
 	}
 	d->reused = 0;
 	c->rlen = c->rpos = 0;
-	if (lmtp_connect(c) < 0 || (r = lmtp_read_reply(c)) == NULL)
+	if (lmtp_connect(c) < 0
+	    || (r = lmtp_read_reply(c, "greeting")) == NULL)
 		return -1;
 	if (r[0] != '2') {
 		x_err(d->err, sizeof(d->err), "greeting: %.200s", r);
@@ -553,14 +496,14 @@ lmtp_open(struct lmtp_conn *c, int use_pool)
 	}
 	x_free(&r);
 	if (lmtp_putf(c, "LHLO %s\r\n", d->helo) < 0 || lmtp_flush(c) < 0
-	    || (r = lmtp_read_reply(c)) == NULL)
+	    || (r = lmtp_read_reply(c, "LHLO")) == NULL)
 		return -1;
 	if (r[0] != '2') {
 		x_err(d->err, sizeof(d->err), "LHLO: %.200s", r);
 		x_free(&r);
 		return -1;
 	}
-	lmtp_parse_caps(r, &c->caps);
+	lmtp_caps_parse(r, &c->caps);
 	x_free(&r);
 	return 0;
 }
@@ -571,7 +514,7 @@ lmtp_rcpt_reply(struct lmtp_conn *c, size_t i, char *ok, size_t *naccepted)
 {
 	char *r;
 
-	if ((r = lmtp_read_reply(c)) == NULL)
+	if ((r = lmtp_read_reply(c, "RCPT")) == NULL)
 		return -1;
 	if (r[0] == '2') {
 		ok[i] = 1;
@@ -590,7 +533,7 @@ lmtp_skip_replies(struct lmtp_conn *c, size_t n)
 {
 	char *r;
 
-	while (n-- > 0 && (r = lmtp_read_reply(c)) != NULL) {
+	while (n-- > 0 && (r = lmtp_read_reply(c, NULL)) != NULL) {
 		if (strncmp(r, "354", 3) == 0)
 			c->broken = 1;
 		x_free(&r);
@@ -642,7 +585,8 @@ lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
 	    || lmtp_put(c, "\r\n", 2) < 0)
 		return LMTP_RETRY;
 	if (!pipe) {
-		if (lmtp_flush(c) < 0 || (r = lmtp_read_reply(c)) == NULL)
+		if (lmtp_flush(c) < 0
+		    || (r = lmtp_read_reply(c, "MAIL")) == NULL)
 			return LMTP_RETRY;
 		if (r[0] != '2')
 			return lmtp_mail_refused(c, r);
@@ -667,7 +611,7 @@ lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
 	/* RFC 2920: DATA may end a group; with no recipient accepted the
 	 * server refuses it (503, 554) */
 	if (lmtp_put(c, "DATA\r\n", 6) < 0 || lmtp_flush(c) < 0
-	    || (r = lmtp_read_reply(c)) == NULL)
+	    || (r = lmtp_read_reply(c, "MAIL")) == NULL)
 		return LMTP_RETRY;
 	if (r[0] != '2') {
 		if (lmtp_mail_refused(c, r) == LMTP_RETRY)
@@ -681,7 +625,7 @@ lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
 			return LMTP_RETRY;
 	/* still nothing sent that could be delivered: a failure here can
 	 * go to the next address */
-	if ((c->data_reply = lmtp_read_reply(c)) == NULL)
+	if ((c->data_reply = lmtp_read_reply(c, "DATA")) == NULL)
 		return LMTP_RETRY;
 	return LMTP_DONE;
 }
@@ -699,7 +643,7 @@ lmtp_data(struct lmtp_conn *c, const char *ok)
 		r = c->data_reply;	/* DATA went with the RCPTs */
 		c->data_reply = NULL;
 	} else if (lmtp_put(c, "DATA\r\n", 6) < 0 || lmtp_flush(c) < 0
-		   || (r = lmtp_read_reply(c)) == NULL) {
+		   || (r = lmtp_read_reply(c, "DATA")) == NULL) {
 		goto unavailable;
 	}
 	if (strncmp(r, "354", 3) != 0) {
@@ -723,7 +667,7 @@ lmtp_data(struct lmtp_conn *c, const char *ok)
 	for (i = 0; i < d->nrcpts; i++) {
 		if (!ok[i])
 			continue;
-		if ((r = lmtp_read_reply(c)) == NULL)
+		if ((r = lmtp_read_reply(c, "end of data")) == NULL)
 			break;
 		d->rcpts[i].reply = r;
 	}

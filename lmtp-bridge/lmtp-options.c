@@ -43,6 +43,7 @@ static cfg_opt_t lmtp_opts[] = {
 	DAEMON_CONF_OPTS("inet:127.0.0.1:10029", ""),
 	CFG_STR("hostname", "", CFGF_NONE),
 	CFG_STR("backend", "inet:127.0.0.1:24", CFGF_NONE),
+	CFG_STR_LIST("allowed_backends", "{}", CFGF_NONE),
 	CFG_STR("map_file", "", CFGF_NONE),
 	CFG_BOOL("map_strict", cfg_false, CFGF_NONE),
 	CFG_STR("sqlite_database", "", CFGF_NONE),
@@ -91,7 +92,15 @@ lmtp_options_backend_check(const char *spec, char *err, size_t errlen)
 	struct listen_spec ls;
 	char *copy, *addr, *save = NULL;
 	int rc = 0, n = 0;
+	const char *p;
 
+	/* it is written into logs and replies, and names a socket path */
+	for (p = spec; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 127) {
+			x_err(err, errlen, "a backend has no spaces or control "
+			      "characters");
+			return -1;
+		}
 	copy = x_strdup(spec);
 	for (addr = strtok_r(copy, ";", &save); addr != NULL && rc == 0;
 	     addr = strtok_r(NULL, ";", &save)) {
@@ -147,6 +156,28 @@ lmtp_check_folder(const char *value, char *err, size_t errlen)
 		x_err(err, errlen, "'%s': a folder name without spaces or "
 		      "@ < > \" \\ , ; : ( ) [ ]", value);
 		return -1;
+	}
+	return 0;
+}
+
+/* lmtp_allowed_backends - allowed_backends: each a backend; 0 or -1 */
+static int
+lmtp_allowed_backends(cfg_t *sec, struct lmtp_conf *c, char *err,
+		      size_t errlen)
+{
+	unsigned i, n = cfg_size(sec, "allowed_backends");
+	const char *v;
+	char berr[256];
+
+	c->allowed_backends = x_calloc(n + 1, sizeof(*c->allowed_backends));
+	for (i = 0; i < n; i++) {
+		v = cfg_getnstr(sec, "allowed_backends", i);
+		if (lmtp_options_backend_check(v, berr, sizeof(berr)) < 0) {
+			x_err(err, errlen, "lmtp_bridge: allowed_backends: %s",
+			      berr);
+			return -1;
+		}
+		c->allowed_backends[c->nallowed_backends++] = x_strdup(v);
 	}
 	return 0;
 }
@@ -259,7 +290,8 @@ lmtp_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->junk_folder = x_strdup(cfg_getstr(sec, "junk_folder"));
 	c->ldap_junk_optout_attribute = conf_strdup_opt(sec,
 		"ldap_junk_optout_attribute");
-	if (lmtp_junk_rules(sec, c, err, errlen) < 0)
+	if (lmtp_junk_rules(sec, c, err, errlen) < 0
+	    || lmtp_allowed_backends(sec, c, err, errlen) < 0)
 		return -1;
 	if (c->njunk_headers > 0 && c->recipient_delimiter == NULL) {
 		x_err(err, errlen, "lmtp_bridge: junk_headers needs a "
@@ -311,6 +343,9 @@ lmtp_conf_release(void *out)
 	while (c->junk_headers != NULL && c->njunk_headers > 0)
 		x_free(&c->junk_headers[--c->njunk_headers]);
 	x_free(&c->junk_headers);
+	while (c->allowed_backends != NULL && c->nallowed_backends > 0)
+		x_free(&c->allowed_backends[--c->nallowed_backends]);
+	x_free(&c->allowed_backends);
 }
 
 const struct conf_section lmtp_conf_section = {

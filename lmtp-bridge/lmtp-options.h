@@ -19,6 +19,8 @@ struct lmtp_conf {
 	struct daemon_conf daemon;	/* listen, metrics_listen, user... */
 	char *hostname;		/* NULL: the system's host name */
 	char *backend;		/* default backend: inet:H:P or unix:PATH */
+	char **allowed_backends;/* more that SQLite or LDAP may name */
+	size_t nallowed_backends;
 	char *map_file;		/* static recipient map, or NULL */
 	int map_strict;		/* not in the map: 550 5.1.1 */
 	char *sqlite_database;	/* SQLite routing table's file, or NULL */

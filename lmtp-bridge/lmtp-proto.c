@@ -46,11 +46,11 @@ struct lmtp_proto {
 	void *sink_ctx;
 	enum lmtp_state state;
 	enum lmtp_event waiting;	/* an event not yet answered */
-	char *in;			/* unprocessed input */
-	size_t in_len, in_alloc;
+	char *in;			/* input; in_off bytes used */
+	size_t in_off, in_len, in_alloc;
 	int discarding;			/* skipping an over-long line */
-	char *out;			/* replies not yet written */
-	size_t out_len, out_alloc;
+	char *out;			/* replies; out_off bytes written */
+	size_t out_off, out_len, out_alloc;
 	unsigned errors;
 	char *lhlo;
 	struct lmtp_envelope env;
@@ -90,6 +90,13 @@ lmtp_reply(struct lmtp_proto *s, const char *reply)
 {
 	size_t n = lmtp_reply_wire_len(reply);
 
+	/* drop what was written when it is at least what is left: the
+	 * copy is amortised over the bytes written */
+	if (s->out_off > 0 && s->out_off >= s->out_len - s->out_off) {
+		memmove(s->out, s->out + s->out_off, s->out_len - s->out_off);
+		s->out_len -= s->out_off;
+		s->out_off = 0;
+	}
 	lmtp_grow(&s->out, &s->out_alloc, s->out_len + n + 1);
 	lmtp_reply_format(reply, s->out + s->out_len);
 	s->out_len += n;
@@ -349,21 +356,30 @@ lmtp_proto_free(struct lmtp_proto **sp)
 	x_free(sp);
 }
 
-/* lmtp_proto_input - append client bytes */
+/* lmtp_proto_input - append client bytes.  What the commands used is
+ * dropped here, once per read, not once per command: a read of many
+ * pipelined commands would otherwise move the rest of the buffer for
+ * each of them (quadratic). */
 void
 lmtp_proto_input(struct lmtp_proto *s, const char *buf, size_t len)
 {
+	if (s->in_off > 0) {
+		memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
+		s->in_len -= s->in_off;
+		s->in_off = 0;
+	}
 	lmtp_grow(&s->in, &s->in_alloc, s->in_len + len + 1);
 	memcpy(s->in + s->in_len, buf, len);
 	s->in_len += len;
 }
 
-/* lmtp_consume - drop n processed input bytes */
+/* lmtp_consume - n more input bytes were used */
 static void
 lmtp_consume(struct lmtp_proto *s, size_t n)
 {
-	memmove(s->in, s->in + n, s->in_len - n);
-	s->in_len -= n;
+	s->in_off += n;
+	if (s->in_off == s->in_len)
+		s->in_off = s->in_len = 0;
 }
 
 /* lmtp_error - a reply to a bad command; 421 and close after too many */
@@ -459,6 +475,27 @@ lmtp_param(const char **pp, char *key, size_t klen, const char **val,
 	return 1;
 }
 
+/* lmtp_printable_ok - no control character (a bare CR, ESC, DEL...):
+ * the value reaches a header, a log line or a backend's command */
+static int
+lmtp_printable_ok(const char *a)
+{
+	for (; *a; a++)
+		if ((unsigned char)*a < 32 || *a == 127)
+			return 0;
+	return 1;
+}
+
+/* lmtp_printable - control characters become '?', in place (what
+ * Postfix's smtpd does to XFORWARD's HELO and IDENT) */
+static void
+lmtp_printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 32 || *s == 127)
+			*s = '?';
+}
+
 /* lmtp_addr_ok - a usable recipient: non-empty, with a printable
  * local part and domain */
 static int
@@ -468,10 +505,72 @@ lmtp_addr_ok(const char *a)
 
 	if (*a == '\0' || at == NULL || at == a || at[1] == '\0')
 		return 0;
-	for (; *a; a++)
-		if ((unsigned char)*a < 33 && *a != ' ')
+	return lmtp_printable_ok(a);
+}
+
+/* lmtp_hex_ok - an upper-case hex digit, as xtext wants */
+static int
+lmtp_hex_ok(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
+}
+
+/* lmtp_xtext_ok - RFC 3461 xtext of vlen bytes (non-empty) */
+static int
+lmtp_xtext_ok(const char *v, size_t vlen)
+{
+	size_t i;
+
+	if (vlen == 0)
+		return 0;
+	for (i = 0; i < vlen; i++) {
+		if ((unsigned char)v[i] < 33 || (unsigned char)v[i] > 126
+		    || v[i] == '=')
 			return 0;
+		if (v[i] == '+') {
+			if (i + 2 >= vlen || !lmtp_hex_ok(v[i + 1])
+			    || !lmtp_hex_ok(v[i + 2]))
+				return 0;
+			i += 2;
+		}
+	}
 	return 1;
+}
+
+/* lmtp_notify_ok - NEVER, or a list of SUCCESS, FAILURE, DELAY */
+static int
+lmtp_notify_ok(const char *v, size_t vlen)
+{
+	static const char *const kw[] = { "SUCCESS", "FAILURE", "DELAY" };
+	const char *end = v + vlen, *comma;
+	size_t n, k;
+
+	if (vlen == 5 && strncasecmp(v, "NEVER", 5) == 0)
+		return 1;
+	for (;;) {
+		comma = memchr(v, ',', (size_t)(end - v));
+		n = (size_t)((comma ? comma : end) - v);
+		for (k = 0; k < 3; k++)
+			if (n == strlen(kw[k]) && strncasecmp(v, kw[k], n) == 0)
+				break;
+		if (k == 3)
+			return 0;
+		if (comma == NULL)
+			return 1;
+		v = comma + 1;
+	}
+}
+
+/* lmtp_orcpt_ok - addr-type ";" xtext (RFC 3461 section 4.2) */
+static int
+lmtp_orcpt_ok(const char *v, size_t vlen)
+{
+	size_t i;
+
+	for (i = 0; i < vlen && v[i] != ';'; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '-')
+			return 0;
+	return i > 0 && i < vlen && lmtp_xtext_ok(v + i + 1, vlen - i - 1);
 }
 
 /*
@@ -491,6 +590,7 @@ lmtp_cmd_lhlo(struct lmtp_proto *s, const char *arg)
 	lmtp_reset(s);
 	x_free(&s->lhlo);
 	s->lhlo = x_strndup(arg, strcspn(arg, " "));
+	lmtp_printable(s->lhlo);	/* it goes into our Received: */
 	s->state = ST_IDLE;
 	if (s->lim.max_size > 0)
 		snprintf(size, sizeof(size), "SIZE %lld", s->lim.max_size);
@@ -528,7 +628,9 @@ lmtp_cmd_mail(struct lmtp_proto *s, const char *arg)
 	p = arg + 5;
 	while (*p == ' ')
 		p++;
-	if ((e->sender = lmtp_path(&p)) == NULL) {
+	if ((e->sender = lmtp_path(&p)) == NULL
+	    || !lmtp_printable_ok(e->sender)) {
+		lmtp_envelope_clear(s);
 		lmtp_error(s, "501 5.1.7 Bad sender address syntax");
 		return;
 	}
@@ -560,7 +662,8 @@ lmtp_cmd_mail(struct lmtp_proto *s, const char *arg)
 			       || (vlen == 4 && strncasecmp(val, "HDRS", 4) == 0))) {
 			e->ret = x_strndup(val, vlen);
 		} else if (strcasecmp(key, "ENVID") == 0 && val != NULL
-			   && vlen > 0 && vlen <= 100 && e->envid == NULL) {
+			   && vlen > 0 && vlen <= 100 && e->envid == NULL
+			   && lmtp_xtext_ok(val, vlen)) {
 			e->envid = x_strndup(val, vlen);
 		} else if (strcasecmp(key, "AUTH") == 0 && val != NULL) {
 			/* RFC 4954 AUTH=<> from a client that saw no AUTH:
@@ -617,11 +720,11 @@ lmtp_cmd_rcpt(struct lmtp_proto *s, const char *arg)
 	}
 	while (lmtp_param(&p, key, sizeof(key), &val, &vlen)) {
 		if (strcasecmp(key, "NOTIFY") == 0 && val != NULL && vlen > 0
-		    && r->notify == NULL) {
+		    && r->notify == NULL && lmtp_notify_ok(val, vlen)) {
 			r->notify = x_strndup(val, vlen);
 		} else if (strcasecmp(key, "ORCPT") == 0 && val != NULL
 			   && vlen > 0 && vlen <= 500 && r->orcpt == NULL
-			   && memchr(val, ';', vlen) != NULL) {
+			   && lmtp_orcpt_ok(val, vlen)) {
 			r->orcpt = x_strndup(val, vlen);
 		} else if (strcasecmp(key, "NOTIFY") == 0
 			   || strcasecmp(key, "ORCPT") == 0) {
@@ -665,6 +768,17 @@ lmtp_cmd_data(struct lmtp_proto *s, const char *arg)
 	return 1;
 }
 
+/* lmtp_ident_clean - a queue id is letters and digits (Postfix's short
+ * and long forms): anything else becomes '?' */
+static void
+lmtp_ident_clean(char *s)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '-'
+		    && *s != '_')
+			*s = '?';
+}
+
 /* lmtp_cmd_xforward - XFORWARD attr=value... (Postfix) */
 static void
 lmtp_cmd_xforward(struct lmtp_proto *s, const char *arg)
@@ -701,6 +815,11 @@ lmtp_cmd_xforward(struct lmtp_proto *s, const char *arg)
 		x_free(&raw);
 		if (dec == NULL)
 			goto bad;
+		/* decoded, they can be any byte: they go into our Received:
+		 * header and every log line (IDENT is the queue id there) */
+		lmtp_printable(dec);
+		if (slots[i] == &s->xf.ident)
+			lmtp_ident_clean(dec);
 		x_free(slots[i]);
 		*slots[i] = dec;
 		n++;
@@ -808,7 +927,7 @@ lmtp_body(struct lmtp_proto *s)
 	size_t i;
 	char c;
 
-	for (i = 0; i < s->in_len; i++) {
+	for (i = s->in_off; i < s->in_len; i++) {
 		c = s->in[i];
 again:
 		switch (s->dstate) {
@@ -836,7 +955,7 @@ again:
 			goto again;
 		case D_DOTCR:
 			if (c == '\n') {
-				lmtp_consume(s, i + 1);
+				lmtp_consume(s, i + 1 - s->in_off);
 				lmtp_body_flush(s);
 				return 1;
 			}
@@ -846,7 +965,7 @@ again:
 			goto again;
 		}
 	}
-	lmtp_consume(s, s->in_len);
+	lmtp_consume(s, s->in_len - s->in_off);
 	return 0;
 }
 
@@ -859,8 +978,8 @@ enum lmtp_event
 lmtp_proto_next(struct lmtp_proto *s)
 {
 	enum lmtp_event ev;
-	char *nl;
-	size_t len;
+	char *nl, *line;
+	size_t len, avail;
 
 	if (s->waiting != LMTP_EV_INPUT)
 		return s->waiting;
@@ -873,31 +992,33 @@ lmtp_proto_next(struct lmtp_proto *s)
 			s->state = ST_DONE;
 			return s->waiting = LMTP_EV_MESSAGE;
 		}
-		nl = s->in_len ? memchr(s->in, '\n', s->in_len) : NULL;
+		line = s->in + s->in_off;
+		avail = s->in_len - s->in_off;
+		nl = avail ? memchr(line, '\n', avail) : NULL;
 		if (nl == NULL) {
-			if (s->in_len >= s->lim.max_line) {
+			if (avail >= s->lim.max_line) {
 				/* keep reading to the end of this line */
 				s->discarding = 1;
-				s->in_len = 0;
+				s->in_off = s->in_len = 0;
 			}
 			return LMTP_EV_INPUT;
 		}
-		len = (size_t)(nl - s->in) + 1;
+		len = (size_t)(nl - line) + 1;
 		if (s->discarding || len > s->lim.max_line) {
 			s->discarding = 0;
 			lmtp_consume(s, len);
 			lmtp_error(s, "500 5.5.2 Error: line too long");
 			continue;
 		}
-		if (memchr(s->in, '\0', len - 1) != NULL) {
+		if (memchr(line, '\0', len - 1) != NULL) {
 			lmtp_consume(s, len);
 			lmtp_error(s, "500 5.5.2 Error: NUL in command");
 			continue;
 		}
 		*nl = '\0';
-		if (nl > s->in && nl[-1] == '\r')
+		if (nl > line && nl[-1] == '\r')
 			nl[-1] = '\0';
-		ev = lmtp_command(s, s->in);
+		ev = lmtp_command(s, line);
 		lmtp_consume(s, len);
 		if (ev != LMTP_EV_INPUT)
 			return s->waiting = ev;
@@ -992,18 +1113,19 @@ lmtp_proto_message_done(struct lmtp_proto *s)
 const char *
 lmtp_proto_output(const struct lmtp_proto *s, size_t *lenp)
 {
-	*lenp = s->out_len;
-	return s->out;
+	*lenp = s->out_len - s->out_off;
+	return s->out + s->out_off;
 }
 
 /* lmtp_proto_output_consumed - n bytes of output were written */
 void
 lmtp_proto_output_consumed(struct lmtp_proto *s, size_t n)
 {
-	if (n > s->out_len)
-		n = s->out_len;
-	memmove(s->out, s->out + n, s->out_len - n);
-	s->out_len -= n;
+	if (n > s->out_len - s->out_off)
+		n = s->out_len - s->out_off;
+	s->out_off += n;
+	if (s->out_off == s->out_len)
+		s->out_off = s->out_len = 0;
 }
 
 /* lmtp_proto_envelope - the current transaction */

@@ -32,6 +32,9 @@ struct lmtp_source {
 
 struct lmtp_router {
 	char *default_backend;
+	char **allowed;		/* addresses SQLite or LDAP may name; NULL:
+				 * any (lmtp_router_allow not called) */
+	size_t nallowed;
 	char delimiter;		/* '\0': none */
 	int strict;
 	struct lmtp_source src[LMTP_MAX_SOURCES];
@@ -49,6 +52,54 @@ lmtp_router_new(const char *default_backend, const char *delimiter,
 	rt->delimiter = delimiter != NULL ? delimiter[0] : '\0';
 	rt->strict = strict;
 	return rt;
+}
+
+/* lmtp_router_allow_add - the addresses of one backend spec */
+static void
+lmtp_router_allow_add(struct lmtp_router *rt, const char *spec)
+{
+	char *copy = x_strdup(spec), *a, *save = NULL;
+
+	for (a = strtok_r(copy, ";", &save); a != NULL;
+	     a = strtok_r(NULL, ";", &save)) {
+		rt->allowed = x_realloc(rt->allowed, (rt->nallowed + 1)
+					* sizeof(*rt->allowed));
+		rt->allowed[rt->nallowed++] = x_strdup(a);
+	}
+	x_free(&copy);
+}
+
+/* lmtp_router_allow - restrict what SQLite or LDAP may route to */
+void
+lmtp_router_allow(struct lmtp_router *rt, char *const *backends, size_t n)
+{
+	size_t i;
+
+	lmtp_router_allow_add(rt, rt->default_backend);
+	for (i = 0; i < n; i++)
+		lmtp_router_allow_add(rt, backends[i]);
+}
+
+/* lmtp_router_allowed - may a source name backend spec?  1 or 0 */
+static int
+lmtp_router_allowed(const struct lmtp_router *rt, const char *spec)
+{
+	char *copy, *a, *save = NULL;
+	size_t i;
+	int ok = 1;
+
+	if (rt->allowed == NULL)
+		return 1;
+	copy = x_strdup(spec);
+	for (a = strtok_r(copy, ";", &save); a != NULL && ok;
+	     a = strtok_r(NULL, ";", &save)) {
+		for (i = 0; i < rt->nallowed; i++)
+			if (strcmp(rt->allowed[i], a) == 0)
+				break;
+		ok = i < rt->nallowed;
+	}
+	x_free(&copy);
+	return ok;
 }
 
 /* lmtp_router_add - append a source and its cache */
@@ -79,6 +130,9 @@ lmtp_router_free(struct lmtp_router **rtp)
 			rt->src[i].ops->free(rt->src[i].ctx);
 		lmtp_cache_free(&rt->src[i].cache);
 	}
+	while (rt->nallowed > 0)
+		x_free(&rt->allowed[--rt->nallowed]);
+	x_free(&rt->allowed);
 	x_free(&rt->default_backend);
 	x_free(rtp);
 }
@@ -143,6 +197,11 @@ lmtp_value_true(const char *v)
 int
 lmtp_rewrite_check(const char *v)
 {
+	const char *p;
+
+	for (p = v; *p; p++)	/* it goes into RCPT TO and the logs */
+		if ((unsigned char)*p < 32 || *p == 127)
+			return -1;
 	return *v == '\0' || strchr(v, '@') == NULL
 		|| strpbrk(v, " \t<>,\"") != NULL ? -1 : 0;
 }
@@ -215,6 +274,20 @@ lmtp_router_route(const struct lmtp_router *rt, const char *addr,
 			if (found == 0)
 				continue;
 			route->source = rt->src[i].ops->name;
+			/* the map is the administrator's own file; what a
+			 * table or a directory says must name a backend of
+			 * the configuration, not any socket */
+			if (!res.disabled && res.backend != NULL
+			    && rt->src[i].ops != &lmtp_map_ops
+			    && !lmtp_router_allowed(rt, res.backend)) {
+				x_err(err, errlen, "%s: backend '%s' of %s is "
+				      "not in allowed_backends", route->source,
+				      res.backend, keys[k]);
+				route->status = LMTP_ROUTE_TEMPFAIL;
+				x_free(&res.backend);
+				x_free(&res.rewrite);
+				goto done;
+			}
 			if (res.disabled) {
 				route->status = LMTP_ROUTE_DISABLED;
 			} else {

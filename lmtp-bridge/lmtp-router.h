@@ -99,6 +99,14 @@ void lmtp_router_add(struct lmtp_router *rt, const struct lmtp_lookup_ops *ops,
 		     void *ctx, struct lmtp_cache *cache);
 void lmtp_router_free(struct lmtp_router **rtp);
 
+/* lmtp_router_allow - from now on a backend that a source other than
+ * the map names (SQLite, LDAP) must be the default backend or one of
+ * backends[0..n-1], address by address ("a;b" needs both); any other
+ * is a temporary failure (451 4.4.3).  Without this call, any backend
+ * is taken (unit tests). */
+void lmtp_router_allow(struct lmtp_router *rt, char *const *backends,
+		       size_t n);
+
 /* lmtp_router_route - route one recipient; always fills *route (err
  * says why on LMTP_ROUTE_TEMPFAIL) */
 void lmtp_router_route(const struct lmtp_router *rt, const char *addr,

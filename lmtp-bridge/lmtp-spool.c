@@ -141,9 +141,11 @@ lmtp_spool_write(void *ctx, const char *buf, size_t len)
 	return 0;
 }
 
-/* lmtp_spool_read - read back */
+/* lmtp_spool_read - read back (the spool is not changed: readers run
+ * in several delivery threads) */
 ssize_t
-lmtp_spool_read(struct lmtp_spool *sp, long long off, char *buf, size_t len)
+lmtp_spool_read(const struct lmtp_spool *sp, long long off, char *buf,
+		size_t len, char *err, size_t errlen)
 {
 	ssize_t n;
 
@@ -159,8 +161,7 @@ lmtp_spool_read(struct lmtp_spool *sp, long long off, char *buf, size_t len)
 		n = pread(sp->fd, buf, len, (off_t)off);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		x_err(sp->error, sizeof(sp->error), "read spool: %s",
-		      strerror(errno));
+		x_err(err, errlen, "read spool: %s", strerror(errno));
 	return n;
 }
 

@@ -13,6 +13,7 @@ lmtp_bridge_liblmtp_a_SOURCES = \
 	lmtp-bridge/lmtp-cache.c lmtp-bridge/lmtp-cache.h \
 	lmtp-bridge/lmtp-spool.c lmtp-bridge/lmtp-spool.h \
 	lmtp-bridge/lmtp-client.c lmtp-bridge/lmtp-client.h \
+	lmtp-bridge/lmtp-wire.c lmtp-bridge/lmtp-wire.h \
 	lmtp-bridge/lmtp-junk.c lmtp-bridge/lmtp-junk.h
 lmtp_bridge_liblmtp_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(LDAP_CFLAGS) \
 	$(SQLITE_CFLAGS)
@@ -39,7 +40,8 @@ man/elemta-lmtp-bridge.8: man/elemta-lmtp-bridge.8.in Makefile
 ##   clang -fsanitize=fuzzer,address -DFUZZ_LIBFUZZER -I. -Ilib \
 ##     t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c lib/xalloc.c lib/log.c
 T_LMTP_UNIT = t/0500-lmtp-proto.t t/0501-lmtp-router.t \
-	t/0502-lmtp-proto-fuzz.t t/0503-lmtp-junk.t t/0504-lmtp-cache.t
+	t/0502-lmtp-proto-fuzz.t t/0503-lmtp-junk.t t/0504-lmtp-cache.t \
+	t/0505-lmtp-spool.t t/0506-lmtp-reply-fuzz.t t/0507-lmtp-body-fuzz.t
 check_PROGRAMS += $(T_LMTP_UNIT)
 t_0500_lmtp_proto_t_SOURCES = t/0500-lmtp-proto.c
 t_0500_lmtp_proto_t_CFLAGS = $(T_UNIT_CFLAGS)
@@ -57,11 +59,24 @@ t_0503_lmtp_junk_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
 t_0504_lmtp_cache_t_SOURCES = t/0504-lmtp-cache.c
 t_0504_lmtp_cache_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0504_lmtp_cache_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
+t_0505_lmtp_spool_t_SOURCES = t/0505-lmtp-spool.c
+t_0505_lmtp_spool_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0505_lmtp_spool_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD) $(PTHREAD_LIBS)
+t_0506_lmtp_reply_fuzz_t_SOURCES = t/fuzz-lmtp-reply.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0506_lmtp_reply_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0506_lmtp_reply_fuzz_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
+t_0507_lmtp_body_fuzz_t_SOURCES = t/fuzz-lmtp-body.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0507_lmtp_body_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0507_lmtp_body_fuzz_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
 
 T_LMTP_SHELL = t/0510-lmtp-bridge-input.t t/0520-lmtp-bridge-delivery.t \
-	t/0521-lmtp-bridge-backends.t t/0522-lmtp-bridge-sqlite.t
+	t/0521-lmtp-bridge-backends.t t/0522-lmtp-bridge-sqlite.t \
+	t/0535-lmtp-bridge-hostile.t t/0536-lmtp-bridge-stop.t
 dist_check_SCRIPTS += $(T_LMTP_SHELL)
-EXTRA_DIST += t/lib/lmtp.sh
+EXTRA_DIST += t/lib/lmtp.sh t/lib/lmtp-client.py t/lib/lmtp-fake-backend.py \
+	t/lib/lmtp-proxy.py
 TESTS += $(T_LMTP_UNIT) $(T_LMTP_SHELL)
 
 ## Run again under ASan/UBSan by check-sanitize.

@@ -19,7 +19,7 @@
 peer_require slapd postfix smtp-sink swaks
 tb_need curl curl
 tb_init
-tb_plan 19
+tb_plan 22
 
 people="ou=people,$TB_LDAP_BASE"
 {
@@ -104,6 +104,28 @@ tb_ok "and it is logged, with the user and the value" \
     tb_grep "policyd ldap: user=dan dn=\"uid=dan,$people\" mailRateLimit: 'lots' is neither N nor N/PERIOD" "$TB/policyd/log"
 tb_is "$(grep -c 'filter="(uid=ann)"' "$SLOG")" 1 \
     "ann's 6 messages cost one search (the cache)"
+
+# 1b. a search base that does not exist (noSuchObject): a directory
+# error -- the defaults apply, as when slapd is down, and the error is
+# logged and not cached as "no override" (slapd is asked again once the
+# failure's retry delay is over, not after ldap_negative_cache_ttl)
+P2=$(tb_port 70)
+nowhere="ou=nowhere,$TB_LDAP_BASE"
+pol_start policyd2 "$P2" -c "$TB/conf/elemta.conf" \
+    -o "policyd.ldap_base=$nowhere" -o "policyd.metrics_listen="
+exec 7<>"/dev/tcp/127.0.0.1/$P2"
+r=$(pol_request 7 protocol_state=RCPT sasl_username=ann instance=n1)
+tb_is "$r" action=DUNNO "search base missing: ann gets the default (1 of 2)"
+tb_wait 5 tb_grep "policyd ldap: user=ann: .*search base '$nowhere' does not exist \(noSuchObject\)" "$TB/policyd2/log"
+tb_ok "... the directory error is logged, naming the base" \
+    tb_grep "policyd ldap: user=ann: .*search base '$nowhere' does not exist \(noSuchObject\)" "$TB/policyd2/log"
+sleep 5.5			# POLICYD_LDAP_RETRY_MS
+r=$(pol_request 7 protocol_state=RCPT sasl_username=ann instance=n2)
+tb_wait 5 bash -c "[[ \$(grep -cF 'SRCH base=\"$nowhere\"' '$SLOG') -ge 2 ]]"
+tb_is "$(grep -cF "SRCH base=\"$nowhere\"" "$SLOG")" 2 \
+    "... not cached as 'no override': slapd is asked again after the retry delay"
+exec 7>&-
+tb_stop policyd2
 
 # 2. a hung slapd does not stall the loop.  kill returns before every
 # thread of slapd has stopped: on a busy machine one could still answer,

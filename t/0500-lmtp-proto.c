@@ -586,6 +586,79 @@ test_xtext(void)
 	x_free(&got);
 }
 
+/* hostile_replies - feed in to a fresh session, return its replies
+ * (after the greeting) with the session for inspection */
+static char *
+hostile_replies(struct lmtp_proto **sp, const char *in)
+{
+	struct lmtp_limits lim = { 512, 0, 0, 20 };
+	struct lmtp_proto *s = lmtp_proto_new(&lim, "mx.test", NULL, NULL);
+	struct run r;
+
+	memset(&r, 0, sizeof(r));
+	drain(s, &r);
+	r.out.len = 0;
+	lmtp_proto_input(s, in, strlen(in));
+	events(s, &r);
+	*sp = s;
+	return r.out.p;
+}
+
+/* test_hostile_values - values that reach a header, a log line or a
+ * backend's command line: control characters refused or made '?' */
+static void
+test_hostile_values(void)
+{
+	struct lmtp_proto *s;
+	const struct lmtp_xforward *xf;
+	char *out;
+
+	out = hostile_replies(&s, "LHLO evil\rX-Injected: 1\r\n"
+			      "XFORWARD IDENT=Q1+0D+0AX-Injected:+201 "
+			      "HELO=h+0D+0AX-Evil:+20y NAME=n+1B[31m\r\n");
+	like_str(out, "250 2.0.0 Ok\r\n", "XFORWARD with CR LF encoded: "
+		 "accepted");
+	xf = lmtp_proto_xforward(s);
+	is_str(lmtp_proto_lhlo(s), "evil?X-Injected:",
+	       "LHLO name: a bare CR becomes '?'");
+	is_str(xf->ident, "Q1??X-Injected??1",
+	       "XFORWARD IDENT: only letters, digits, '.', '-', '_' kept");
+	is_str(xf->helo, "h??X-Evil: y", "XFORWARD HELO: CR LF become '?'");
+	is_str(xf->name, "n?[31m", "XFORWARD NAME: ESC becomes '?'");
+	lmtp_proto_free(&s);
+	x_free(&out);
+
+	out = hostile_replies(&s, "LHLO p\r\nMAIL FROM:<a\rb@x.test>\r\n"
+			      "MAIL FROM:<a\x7f@x.test>\r\n"
+			      "MAIL FROM:<s@x.test> ENVID=a\x01b\r\n"
+			      "MAIL FROM:<s@x.test> ENVID=a+0\r\n"
+			      "MAIL FROM:<s@x.test> ENVID=a+0D+0A\r\n"
+			      "RCPT TO:<r\r@ex.test>\r\n"
+			      "RCPT TO:<r@ex.test> NOTIFY=SUCCESS\rX\r\n"
+			      "RCPT TO:<r@ex.test> NOTIFY=NEVER,DELAY\r\n"
+			      "RCPT TO:<r@ex.test> ORCPT=rfc822;a\x02b\r\n"
+			      "RCPT TO:<r@ex.test> ORCPT=rfc\r822;ab\r\n"
+			      "RCPT TO:<r@ex.test> ORCPT=;ab\r\n"
+			      "RCPT TO:<r@ex.test> NOTIFY=delay,failure "
+			      "ORCPT=rfc822;r+40ex.test\r\n");
+	is_str(out, LHLO_FULL "501 5.1.7 Bad sender address syntax\r\n"
+	       "501 5.1.7 Bad sender address syntax\r\n"
+	       "501 5.5.4 Bad MAIL parameter syntax\r\n"
+	       "501 5.5.4 Bad MAIL parameter syntax\r\n"
+	       "250 2.1.0 Ok\r\n"
+	       "501 5.1.3 Bad recipient address syntax\r\n"
+	       "501 5.5.4 Bad RCPT parameter syntax\r\n"
+	       "501 5.5.4 Bad RCPT parameter syntax\r\n"
+	       "501 5.5.4 Bad RCPT parameter syntax\r\n"
+	       "501 5.5.4 Bad RCPT parameter syntax\r\n"
+	       "501 5.5.4 Bad RCPT parameter syntax\r\n"
+	       "250 2.1.5 Ok\r\n",
+	       "MAIL FROM with a bare CR or DEL, ENVID, NOTIFY, ORCPT that are "
+	       "not what RFC 3461 allows: 501; the valid forms: 250");
+	lmtp_proto_free(&s);
+	x_free(&out);
+}
+
 /* main - run every table */
 int
 main(void)
@@ -598,6 +671,7 @@ main(void)
 	test_details();
 	test_reply_fix();
 	test_xtext();
+	test_hostile_values();
 	done_testing();
 	return exit_status();
 }

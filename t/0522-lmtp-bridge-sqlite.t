@@ -39,7 +39,8 @@ tb_is "$?:$(sqlite3 "$DB" 'SELECT count(*) FROM lmtp_routes')" "0:4" \
 
 peer_start_dovecot
 peer_start_smtp_sink
-lmtp_conf "sqlite_database = \"$DB\""
+lmtp_conf "sqlite_database = \"$DB\"" \
+    "allowed_backends = { \"inet:127.0.0.1:$DEAD\" }"
 lmtp_start_bridge
 lmtp_start_postfix
 

@@ -16,7 +16,7 @@
 lmtp_init
 peer_require slapd postfix dovecot smtp-sink swaks
 tb_init
-tb_plan 33
+tb_plan 36
 
 # The directory: ldap.ldif, plus the test schema, plus these entries.
 cat >"$TB/extra.ldif" <<EOF
@@ -86,6 +86,7 @@ chmod 600 "$TB/ldap.secret"
 lmtp_conf "ldap_lookup = true" \
     "ldap_base = \"ou=people,$TB_LDAP_BASE\"" \
     "ldap_backend_port = $TB_PORT_LMTP2" \
+    "allowed_backends = { \"inet:127.0.0.1:$TB_PORT_LMTP2\" }" \
     "ldap {" \
     "	uri = \"$TB_LDAP_URI\"" \
     "	bind_dn = \"uid=alice,ou=people,$TB_LDAP_BASE\"" \
@@ -229,4 +230,23 @@ tb_like "$(status_of "$qid" 'bob\.other\+r@example.test')" \
     "after a slapd restart: a stale pooled connection is replaced, sent"
 tb_is "$(grep -c "$qid: to=.*status=deferred" "$TB_MAILLOG")" 0 \
     "... on the first attempt"
+
+# A search base that does not exist (a wrong base after a reload, a
+# replica still being filled): noSuchObject is a directory error, 451
+# 4.4.3 and not cached -- not "user unknown" (550, cached).
+nowhere="ou=nowhere,$TB_LDAP_BASE"
+sed -i "s/ldap_base = \"ou=people,/ldap_base = \"ou=nowhere,/" "$TB/elemta.conf"
+n=$(grep -c 'reload: routing updated' "$BLOG")
+kill -HUP "$(tb_pid bridge)"
+tb_wait 10 nlines $((n + 1)) 'reload: routing updated' "$BLOG"
+out=$(python3 "$top_srcdir/t/lib/lmtp-client.py" "$TB_PORT_BRIDGE" send \
+    'LHLO t\r\nMAIL FROM:<s@x.test>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<alice@example.test>\r\nQUIT\r\n')
+tb_is "$(grep -c '^451 4\.4\.3 <alice@example.test>: ' <<<"$out")" 2 \
+    "search base missing (noSuchObject): 451 4.4.3, twice, never 550" ||
+    tb_diag "$out"
+tb_like "$(grep 'to=<alice@example.test> status=deferred' "$BLOG" | tail -n 1)" \
+    "route=ldap error=\"ldap .*: search base '$nowhere' does not exist \(noSuchObject\)" \
+    "bridge log: the missing base is named"
+tb_is "$(grep -F "SRCH base=\"$nowhere\"" "$TB/slapd/slapd3.log" | grep -cF 'alice@example.test')" 2 \
+    "... and the error was not cached: slapd was asked both times"
 tb_done

@@ -121,7 +121,8 @@ FUZZ_MILTER_LIBS = milter/libelemta-milter.a $(ELEMTA_LIBS) $(SPF2_LIBS) \
 FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
 	t/libfuzzer/milter-dmarc-from t/libfuzzer/milter-dkim-canon \
-	t/libfuzzer/milter-dkim-sign t/libfuzzer/milter-dns
+	t/libfuzzer/milter-dkim-sign t/libfuzzer/milter-dns \
+	t/libfuzzer/lmtp-reply t/libfuzzer/lmtp-body
 if LIBFUZZER
 check_DATA = $(FUZZ_TARGETS)
 endif
@@ -136,6 +137,16 @@ t/libfuzzer/lmtp-proto: t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c \
 	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
 	$(srcdir)/t/fuzz-lmtp-proto.c $(srcdir)/lmtp-bridge/lmtp-proto.c \
 	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
+t/libfuzzer/lmtp-reply: t/fuzz-lmtp-reply.c lmtp-bridge/lmtp-wire.c \
+		lmtp-bridge/lmtp-proto.c lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(srcdir)/t/fuzz-lmtp-reply.c $(srcdir)/lmtp-bridge/lmtp-wire.c \
+	$(srcdir)/lmtp-bridge/lmtp-proto.c $(ELEMTA_LIBS) $(PTHREAD_LIBS)
+t/libfuzzer/lmtp-body: t/fuzz-lmtp-body.c lmtp-bridge/lmtp-wire.c \
+		lmtp-bridge/lmtp-proto.c lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(srcdir)/t/fuzz-lmtp-body.c $(srcdir)/lmtp-bridge/lmtp-wire.c \
+	$(srcdir)/lmtp-bridge/lmtp-proto.c $(ELEMTA_LIBS) $(PTHREAD_LIBS)
 t/libfuzzer/ldap-filter: t/fuzz-ldap-filter.c lib/ldapc.c lib/libelemta.a
 	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
 	$(srcdir)/t/fuzz-ldap-filter.c $(srcdir)/lib/ldapc.c \

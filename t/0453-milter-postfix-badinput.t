@@ -7,7 +7,9 @@
 # act as header_cap_action says (accept by default; 452 4.3.4 for
 # tempfail, 552 5.3.4 for reject); garbage and broken MIME get their
 # Authentication-Results like any message.  The milter survives all of
-# it.  Last, a DKIM key table naming a key file of mode 0644 is refused
+# it.  Forged Authentication-Results (6 KB of folding white space or a
+# 5 KB comment before our authserv-id, another spelling of the field
+# name) are removed.  Last, a DKIM key table naming a key file of mode 0644 is refused
 # at start with a clear error.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
@@ -15,7 +17,7 @@
 
 milter_require postfix smtp-sink swaks unbound
 tb_init
-tb_plan 22
+tb_plan 25
 peer_start_unbound
 milter_start
 # Postfix cuts a header at header_size_limit (100 KB): let the 1 MB
@@ -128,6 +130,30 @@ tb_like "$out" '250 2\.0\.0 Ok: queued' "broken MIME: accepted" ||
 f=$(milter_wait_delivered "broken mime")
 tb_like "$(milter_authres "$f")" '^spf=pass ' "broken MIME: delivered with our A-R"
 alive "the milter is alive after garbage and broken MIME"
+
+# forged Authentication-Results as Postfix passes them on: 6 KB of
+# folding white space before our authserv-id, another spelling of the
+# field name (case, white space before the colon: the same field to
+# Postfix and to mail readers), a long comment first; another host's
+# header stays.
+{
+	msg_head "forged ar"
+	printf 'Authentication-Results:'
+	for i in $(seq 1 100); do printf '                                                          \r\n'; done
+	printf '\t%s; dkim=pass header.d=example.test\r\n' "$TB_MILTER_AUTHSERV"
+	printf 'AUTHENTICATION-results  : (%s) %s; spf=pass\r\n' \
+	    "$(printf 'c%.0s' $(seq 1 5000))" "$TB_MILTER_AUTHSERV"
+	printf 'Authentication-Results: other.example; spf=fail\r\n'
+	printf '\r\nbody\r\n'
+} >"$TB/ar.eml"
+out=$(milter_send "forged ar" --data "$TB/ar.eml")
+tb_like "$out" '250 2\.0\.0 Ok: queued' "forged A-R: accepted" ||
+    tb_diag "$(tail -5 <<<"$out")"
+f=$(milter_wait_delivered "forged ar")
+tb_is "$(milter_headers "$f" | grep -ci "^authentication-results *:.*$TB_MILTER_AUTHSERV;")" 1 \
+    "forged A-R: only our own header claims our authserv-id"
+tb_like "$(milter_headers "$f" | grep -i '^authentication-results')" \
+    "other\.example; spf=fail" "forged A-R: another host's header is kept"
 
 # and still works
 out=$(milter_send "after")

@@ -7,7 +7,9 @@
  *	See log.h.  Lines are formatted into a stack buffer (no static
  *	buffers: the milter is threaded) and written with one write(2) to
  *	stderr, or one syslog(3) call, so concurrent lines never interleave.
- *	Over-long lines are truncated with "..." rather than split.
+ *	Over-long lines are truncated with "..." rather than split, and
+ *	control characters in them (from whatever a peer sent) become
+ *	'?': one call, one line.
  *--*/
 #include "config.h"
 
@@ -143,6 +145,18 @@ log_emit(int prio, const char *line)
 		return;
 }
 
+/* log_sanitize - one line, whatever a peer sent: control characters
+ * (CR and LF included) become '?', as Postfix's printable() does, so
+ * that no value can forge a line or a field in the log.  8-bit bytes
+ * (UTF-8 addresses) stay. */
+static void
+log_sanitize(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 /* log_format - format into buf, marking truncation with "..." */
 static void
 log_format(char *buf, size_t len, const char *prefix, const char *fmt,
@@ -158,6 +172,7 @@ log_format(char *buf, size_t len, const char *prefix, const char *fmt,
 	n = vsnprintf(buf + off, len - off, fmt, ap);
 	if (n > 0 && (size_t)n >= len - off)
 		memcpy(buf + len - 4, "...", 4);
+	log_sanitize(buf);
 }
 
 /* log_vwrite - format and emit one line */

@@ -15,6 +15,8 @@
  *	key=value pairs.  The error ladder follows Postfix: msg_warn for bad
  *	peer input (and the caller returns -1), msg_fatal for a broken
  *	environment (exit 1), msg_panic for programmer errors (abort).
+ *	Whatever the arguments hold, a call logs one line: control
+ *	characters (a peer's CR LF) are written as '?'.
  *
  *	log_open() may be called again (a reload changes the level or the
  *	facility); it is not meant to race with other threads' logging of

@@ -127,6 +127,10 @@ test_qid(void)
 	qid_warn("", "x");
 	is_str(last_line, "NOQUEUE: x", "empty queue id");
 	is_int(last_prio, LOG_WARNING, "qid_warn priority");
+	/* a peer's value cannot forge a line: controls become '?' */
+	qid_info("ABC", "ident=%s", "x\r\nDEF: forged\tline\x7f\xc3\xa9");
+	is_str(last_line, "ABC: ident=x??DEF: forged?line?\xc3\xa9",
+	       "CR, LF, TAB and DEL become '?', UTF-8 stays");
 }
 
 /* test_truncate - over-long lines are cut with "..." */

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -174,6 +175,37 @@ runtime_listen(struct runtime *rt)
 	conf_unref(&c);
 }
 
+static struct metric *runtime_m_refused;
+
+/* runtime_accept - accept a client that listen_allow lets in */
+int
+runtime_accept(struct runtime *rt, int lfd, int flags)
+{
+	const struct daemon_conf *dc;
+	struct conf *c;
+	char peer[64];
+	int fd, ok;
+
+	for (;;) {
+		if ((fd = accept4(lfd, NULL, NULL, flags)) < 0)
+			return -1;
+		c = conf_current();
+		dc = runtime_daemon_conf(rt, c);
+		ok = listen_peer_check(fd, dc->allow, dc->nallow, peer,
+				       sizeof(peer));
+		conf_unref(&c);
+		if (ok == 1)
+			return fd;
+		if (ok < 0)
+			msg_warn("accept: getpeername: %m: connection closed");
+		else
+			msg_warn("refused a connection from %s: not in "
+				 "%s.listen_allow", peer, rt->section->name);
+		metric_inc(runtime_m_refused, "listen_allow");
+		close(fd);
+	}
+}
+
 /* runtime_start - metrics listener, detach, pidfile, privileges */
 void
 runtime_start(struct runtime *rt)
@@ -183,6 +215,10 @@ runtime_start(struct runtime *rt)
 	const struct metrics_conf *mc = conf_get(c, &metrics_conf_section);
 	char err[512];
 
+	/* before any thread: runtime_accept counts here */
+	runtime_m_refused = metrics_counter("elemta_connections_refused_total",
+					    "Connections closed at accept",
+					    "reason");
 	if (dc->metrics_listen != NULL)
 		rt->metrics_fd = runtime_bind(rt, "metrics_listen",
 					      dc->metrics_listen);

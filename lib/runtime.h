@@ -7,7 +7,7 @@
  *	#include "runtime.h"
  *
  *	static cfg_opt_t policyd_opts[] = {
- *		DAEMON_CONF_OPTS("inet:127.0.0.1:10040", ""),
+ *		DAEMON_CONF_OPTS(ELEMTA_SOCKET_DEFAULT("policyd"), ""),
  *		CFG_INT("max_connections", 1000, CFGF_NONE),
  *		CFG_END()
  *	};
@@ -38,16 +38,32 @@
 #include "cli.h"
 #include "conf.h"
 #include "daemon.h"
+#include "listen.h"
+
+/*
+ * The default listeners: unix sockets in a directory of Postfix's queue
+ * directory, which a chrooted smtpd, cleanup or lmtp client (Debian's
+ * default) reaches as "elemta/NAME.sock" and an unchrooted one as well
+ * (Postfix runs in its queue directory); owned by the daemon's user,
+ * group postfix, 0660: only Postfix and the daemon may connect.  The
+ * directory is made at start, elemta:postfix 0750, when missing.
+ */
+#define ELEMTA_SOCKET_DIR	"/var/spool/postfix/elemta"
+#define ELEMTA_SOCKET_DEFAULT(name)					\
+	"unix:" ELEMTA_SOCKET_DIR "/" name ".sock,mode=0660,owner=elemta," \
+	"group=postfix"
 
 /* The options every daemon section has, in this order. */
 #define DAEMON_CONF_OPTS(listen_default, pidfile_default)		\
 	CFG_STR("listen", listen_default, CFGF_NONE),			\
+	CFG_STR_LIST("listen_allow", "{127.0.0.0/8, ::1/128}", CFGF_NONE), \
 	CFG_STR("metrics_listen", "", CFGF_NONE),			\
 	CFG_STR("user", "elemta", CFGF_NONE),				\
 	CFG_STR("group", "", CFGF_NONE),				\
 	CFG_STR("pidfile", pidfile_default, CFGF_NONE)
 #define DAEMON_CONF_CHECKS						\
 	{ "listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },		\
+	{ "listen_allow", CONF_CHECK_FUNC, 0, 0, NULL, listen_check_net }, \
 	{ "metrics_listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },	\
 	{ "pidfile", CONF_CHECK_PATH, 0, 0, NULL, NULL }
 
@@ -77,6 +93,14 @@ void runtime_init(struct runtime *rt, const char *progname, int argc,
 /* runtime_listen - bind the daemon section's listener into
  * rt->listen_fd.  Exits with a clear message when it fails. */
 void runtime_listen(struct runtime *rt);
+
+/* runtime_accept - accept a connection on lfd (accept4 flags) from a
+ * client the daemon section's listen_allow lets in.  A client outside
+ * it is closed at once, logged (warning) and counted in
+ * elemta_connections_refused_total{reason="listen_allow"}, and the
+ * next pending connection is taken.  The fd, or -1 with accept4's
+ * errno (EAGAIN when nothing is pending on a non-blocking socket). */
+int runtime_accept(struct runtime *rt, int lfd, int flags);
 
 /* runtime_start - metrics listener, detach, pidfile, privileges,
  * signals, metrics server.  Exits with a clear message when any of it

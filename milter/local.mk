@@ -26,7 +26,8 @@ MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_LIBS) $(SPF2_LIBS) \
 	$(PTHREAD_LIBS)
 
 sbin_PROGRAMS += milter/elemta-milter
-milter_elemta_milter_SOURCES = milter/milter.c
+milter_elemta_milter_SOURCES = milter/milter.c milter/milter-relay.c \
+	milter/milter-relay.h
 milter_elemta_milter_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
 milter_elemta_milter_LDADD = $(MILTER_LDADD)
 

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,6 +87,10 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 	char err[512], *errors = NULL;
 	int argi;
 
+	/* Whatever the parent left: the SQLite stores hold user names and
+	 * addresses, so nothing a daemon creates is for others.  Group
+	 * read stays, for an operator in the daemon's group. */
+	umask(RUNTIME_UMASK);
 	memset(rt, 0, sizeof(*rt));
 	rt->progname = progname;
 	rt->section = section;

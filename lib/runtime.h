@@ -18,7 +18,7 @@
  *	... serve, calling runtime_reload(&rt) on DAEMON_EV_RELOAD ...
  *	runtime_finish(&rt);
  * DESCRIPTION
- *	runtime_init() handles the common command line (-c -n -f -o -p -V -h),
+ *	runtime_init() sets the umask (RUNTIME_UMASK), handles the common command line (-c -n -f -o -p -V -h),
  *	loads the configuration (the embedded defaults when no file exists
  *	at the default path and -c was not given), opens the log, and with
  *	-n prints the problems (file:line) and exits.  runtime_listen()
@@ -84,7 +84,10 @@ struct runtime {
 	int metrics_fd;			/* -1: none */
 };
 
-/* runtime_init - command line, configuration, logging.  Exits on -V, -h,
+/* The umask every daemon sets first (files: 0640 at most). */
+#define RUNTIME_UMASK	027
+
+/* runtime_init - umask, command line, configuration, logging.  Exits on -V, -h,
  * -n and on configuration errors (status 1, problems on stderr). */
 void runtime_init(struct runtime *rt, const char *progname, int argc,
 		  char **argv, const struct conf_section *section,

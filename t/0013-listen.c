@@ -694,6 +694,37 @@ test_unix_dirs(const char *dir)
 	is_int(lstat(path, &st), -1, "%s: no socket made", spec);
 	(void)rmdir(sub);
 	umask(old);
+
+	/* listen_unix_own() changes a link planted at the socket's path,
+	 * never what it points to */
+	if (geteuid() != 0 || pw == NULL) {
+		skip(2, "needs root and a user nobody");
+		return;
+	}
+	{
+		struct listen_spec ls;
+		struct listen_ids ids;
+		char target[400];
+
+		snprintf(target, sizeof(target), "%s/target", dir);
+		snprintf(path, sizeof(path), "%s/link.sock", dir);
+		fd = open(target, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || symlink(target, path) < 0)
+			bail_out("link: %s", strerror(errno));
+		close(fd);
+		snprintf(spec, sizeof(spec), "unix:%s,owner=nobody", path);
+		if (listen_parse(spec, &ls, err, sizeof(err)) < 0)
+			bail_out("%s", err);
+		ids.uid = (unsigned)pw->pw_uid;
+		ids.gid = (unsigned)-1;
+		err[0] = '\0';
+		is_int(listen_unix_own(&ls, &ids, err, sizeof(err)), 0,
+		       "listen_unix_own on a symbolic link %s", err);
+		ok(stat(target, &st) == 0 && st.st_uid == 0,
+		   "the link's target keeps its owner");
+		(void)unlink(path);
+		(void)unlink(target);
+	}
 }
 
 /* test_open_unix - modes, owners, stale and live sockets, files */

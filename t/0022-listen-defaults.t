@@ -25,7 +25,7 @@ tb_need elemta-user getent
 getent passwd elemta >/dev/null ||
     tb_missing "no user elemta (tools/install-deps makes it)"
 tb_init
-tb_plan 26
+tb_plan 27
 
 SOCKETS=/var/spool/postfix/elemta
 LOCK=${ELEMTA_DEFAULT_SOCKETS_LOCK:-/run/lock/elemta-default-sockets.lock}
@@ -51,6 +51,7 @@ metric() {
 # --- (a) listen_allow on TCP listeners --------------------------------
 REFUSED='elemta_connections_refused_total{reason="listen_allow"}'
 mkdir -p "$TB/tcp" && chown nobody "$TB/tcp"
+umask 000	# what a careless parent could leave: the daemon sets its own
 tb_spawn policyd-tcp "$TB/tcp/policyd.log" "$POLICYD" -f -c /dev/null \
     -o "policyd.listen=inet:127.0.0.1:$TB_PORT_POLICY" \
     -o "policyd.listen_allow=127.0.0.1/32" -o policyd.user=nobody \
@@ -58,6 +59,9 @@ tb_spawn policyd-tcp "$TB/tcp/policyd.log" "$POLICYD" -f -c /dev/null \
     -o "policyd.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS"
 tb_ready policyd-tcp "on 127.0.0.1:$TB_PORT_POLICY" 10 \
     tb_connect 127.0.0.1 "$TB_PORT_POLICY"
+umask 022
+tb_is "$(stat -c %a "$TB/tcp/policyd.db" 2>&1)" 640 \
+    "policyd's SQLite store: 0640 under an inherited umask 000 (umask 027)"
 tb_spawn milter-tcp "$TB/tcp/milter.log" "$MILTER" -f -c /dev/null \
     -o "milter.listen=inet:127.0.0.1:$TB_PORT_MILTER" \
     -o "milter.listen_allow=127.0.0.1/32" -o milter.user=nobody \

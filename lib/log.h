@@ -16,9 +16,10 @@
  *	peer input (and the caller returns -1), msg_fatal for a broken
  *	environment (exit 1), msg_panic for programmer errors (abort).
  *
- *	log_open() may be called again (a reload changes the level or the
- *	facility); it is not meant to race with other threads' logging of
- *	the *destination*, but the level is an atomic int.
+ *	log_open() may be called again while other threads log (a reload
+ *	changes the level, the facility or the ident): a line sees the old
+ *	settings or the new ones, never a mix, and syslog is reopened only
+ *	when something changed, never closed under another thread's line.
  *--*/
 #ifndef ELEMTA_LOG_H
 #define ELEMTA_LOG_H

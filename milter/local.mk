@@ -78,6 +78,7 @@ T_MILTER_SHELL = \
 	t/0411-milter-miltertest.t \
 	t/0412-milter-dns-reload.t \
 	t/0413-milter-socket.t \
+	t/0414-milter-hup-storm.t \
 	t/0421-milter-dkim.t \
 	t/0422-milter-dkim-miltertest.t
 dist_check_SCRIPTS += $(T_MILTER_SHELL)

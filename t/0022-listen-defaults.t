@@ -113,6 +113,7 @@ for d in policyd-tcp milter-tcp bridge-tcp; do
 done
 
 # --- (b) the default unix sockets -----------------------------------------
+mkdir -p "$(dirname "$LOCK")"
 exec {lockfd}>"$LOCK" || tb_bail "cannot open $LOCK"
 flock -w 300 "$lockfd" || tb_bail "the default sockets stay locked ($LOCK)"
 # Under the lock nothing else uses them: start from no directory, so that

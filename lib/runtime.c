@@ -174,9 +174,20 @@ void
 runtime_listen(struct runtime *rt)
 {
 	struct conf *c = conf_current();
+	const char *spec = runtime_daemon_conf(rt, c)->listen;
+	struct listen_spec ls;
+	struct stat st;
 
-	rt->listen_fd = runtime_bind(rt, "listen",
-				     runtime_daemon_conf(rt, c)->listen);
+	rt->listen_fd = runtime_bind(rt, "listen", spec);
+	/* Remember the socket file, to remove it at the end: a stale one
+	 * would be replaced at the next start anyway, but Postfix would
+	 * meanwhile get "connection refused" instead of "no such file". */
+	if (listen_parse(spec, &ls, NULL, 0) == 0 && ls.family == LISTEN_UNIX
+	    && lstat(ls.path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		rt->listen_path = x_strdup(ls.path);
+		rt->listen_dev = st.st_dev;
+		rt->listen_ino = st.st_ino;
+	}
 	conf_unref(&c);
 }
 
@@ -302,6 +313,17 @@ runtime_finish(struct runtime *rt)
 	if (rt->listen_fd >= 0)
 		close(rt->listen_fd);
 	rt->listen_fd = -1;
+	if (rt->listen_path != NULL) {
+		struct stat st;
+
+		if (lstat(rt->listen_path, &st) == 0 && S_ISSOCK(st.st_mode)
+		    && st.st_dev == rt->listen_dev
+		    && st.st_ino == rt->listen_ino
+		    && unlink(rt->listen_path) < 0)
+			msg_info("listen: cannot remove %s: %m",
+				 rt->listen_path);
+		x_free(&rt->listen_path);
+	}
 	conf_publish(NULL);
 	cli_free(&rt->cli);
 	x_free(&rt->conf_abs);

@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 #include <getopt.h>
+#include <sys/types.h>
 
 #include "cli.h"
 #include "conf.h"
@@ -82,6 +83,9 @@ struct runtime {
 	size_t daemon_conf_offset;	/* where its struct daemon_conf is */
 	int listen_fd;			/* -1 until runtime_start */
 	int metrics_fd;			/* -1: none */
+	char *listen_path;		/* a unix listener's socket file, */
+	dev_t listen_dev;		/* removed at the end if it is */
+	ino_t listen_ino;		/* still the one we bound */
 };
 
 /* The umask every daemon sets first (files: 0640 at most). */
@@ -118,7 +122,8 @@ const struct daemon_conf *runtime_daemon_conf(const struct runtime *rt,
  * published, -1 if the old one was kept (problems logged) */
 int runtime_reload(struct runtime *rt);
 
-/* runtime_finish - metrics off, pidfile removed, snapshot released */
+/* runtime_finish - metrics off, pidfile removed, the unix listener's
+ * socket file removed (if it is still ours), snapshot released */
 void runtime_finish(struct runtime *rt);
 
 #endif

@@ -25,7 +25,7 @@ tb_need elemta-user getent
 getent passwd elemta >/dev/null ||
     tb_missing "no user elemta (tools/install-deps makes it)"
 tb_init
-tb_plan 27
+tb_plan 28
 
 SOCKETS=/var/spool/postfix/elemta
 LOCK=${ELEMTA_DEFAULT_SOCKETS_LOCK:-/run/lock/elemta-default-sockets.lock}
@@ -192,5 +192,7 @@ tb_ok "maillog: delivered over the bridge's unix socket" \
 for d in postfix milter policyd bridge; do
 	tb_stop "$d"
 done
+tb_is "$(find "$SOCKETS" -type s | wc -l)" 0 \
+    "the daemons removed their sockets when they stopped"
 rm -rf "$SOCKETS"
 tb_done

@@ -4,7 +4,7 @@
  * SUMMARY
  *	the process options every daemon section has
  * DESCRIPTION
- *	listen, metrics_listen, user, group and pidfile: declared by
+ *	listen, listen_allow, metrics_listen, user, group and pidfile: declared by
  *	DAEMON_CONF_OPTS in runtime.h, copied here into struct
  *	daemon_conf.  Kept apart from runtime.c so that the schema (and its
  *	unit tests) link without the process machinery.
@@ -13,6 +13,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "listen.h"
 #include "runtime.h"
 #include "xalloc.h"
 
@@ -21,6 +22,8 @@ int
 daemon_conf_load(cfg_t *sec, struct daemon_conf *dc, char *err,
 		 size_t errlen)
 {
+	unsigned i, n;
+
 	dc->listen = conf_strdup_opt(sec, "listen");
 	dc->metrics_listen = conf_strdup_opt(sec, "metrics_listen");
 	dc->user = conf_strdup_opt(sec, "user");
@@ -30,6 +33,14 @@ daemon_conf_load(cfg_t *sec, struct daemon_conf *dc, char *err,
 		x_err(err, errlen, "option 'listen' must not be empty");
 		return -1;
 	}
+	n = cfg_size(sec, "listen_allow");
+	dc->allow = x_calloc(n ? n : 1, sizeof(*dc->allow));
+	for (i = 0; i < n; i++)
+		if (listen_net_parse(cfg_getnstr(sec, "listen_allow", i),
+				     &dc->allow[dc->nallow], err, errlen) < 0)
+			return -1;
+		else
+			dc->nallow++;
 	return 0;
 }
 
@@ -38,6 +49,8 @@ void
 daemon_conf_release(struct daemon_conf *dc)
 {
 	x_free(&dc->listen);
+	x_free(&dc->allow);
+	dc->nallow = 0;
 	x_free(&dc->metrics_listen);
 	x_free(&dc->user);
 	x_free(&dc->group);

@@ -13,11 +13,16 @@
  *	when the answer is already on its way (ub_cancel fails), the
  *	callback frees the abandoned query instead.
  *
- *	libunbound answers the special-use zones (test., invalid., the
- *	reverse zones of the documentation networks...) itself with
- *	NXDOMAIN by default; they are made transparent so that the
- *	configured nameservers are asked, which is what a test DNS (and
- *	a site that serves such names) needs.
+ *	Forwarders: the configured nameservers, else those of resolv_conf.
+ *	Forwarding, libunbound may ask loopback (our forwarders) and the
+ *	LAN's reverse zones, and the special-use zones (test., invalid.,
+ *	the reverse zones of the documentation networks...), which it
+ *	answers itself with NXDOMAIN by default, are made transparent so
+ *	that the forwarders are asked, which is what a test DNS (and a site
+ *	that serves such names) needs.  With no forwarder at all it
+ *	recurses from the root, and then loopback is never asked and the
+ *	LAN zones stay blocked: there, NS records from the Internet decide
+ *	where queries go, and an attacker's must not reach local services.
  *
  *	The cache.  libunbound caches too, but asking it is a round trip
  *	through its thread and ours (a pipe each way, two wake-ups), for
@@ -25,8 +30,9 @@
  *	answers (records, NXDOMAIN, no data) are kept here as well, under
  *	the name in lower case and the type, until their TTL runs out (an
  *	answer with TTL 0 is not kept; TTLs are capped as unbound caps
- *	them: a day, an hour for negative answers), at most DNS_CACHE_MAX
- *	of them, the least recently used going first.  Failures are never kept.  A
+ *	them: a day, an hour for negative answers), at most cache_size
+ *	bytes of them (the entry, its name, its records), the least
+ *	recently used going first.  Failures are never kept.  A
  *	lookup that finds its answer here is a hit; any other is a miss
  *	and goes to libunbound, which asks the network unless its own
  *	cache has the answer (only for an entry evicted here, or for two
@@ -52,7 +58,6 @@
 #include "xalloc.h"
 
 #define DNS_CLASS_IN	1
-#define DNS_CACHE_MAX	10000		/* answers kept */
 #define DNS_CACHE_BUCKETS 4096		/* hash chains (a power of 2) */
 /* TTL caps, unbound's defaults (cache-max-ttl, cache-max-negative-ttl):
  * libunbound hands out 32768 s for a negative answer without an SOA. */
@@ -75,6 +80,7 @@ struct dns_entry {
 	enum dns_status status;		/* DNS_OK, DNS_NXDOMAIN, DNS_NODATA */
 	int rcode;
 	long long expires;		/* CLOCK_MONOTONIC milliseconds */
+	size_t bytes;			/* this entry's allocations */
 	struct dns_rdata *rd;		/* DNS_OK: the records */
 	char *name;			/* lower case, no final dot */
 };
@@ -93,6 +99,9 @@ struct dns_resolver {
 	struct dns_entry *buckets[DNS_CACHE_BUCKETS];
 	struct dns_entry *newest, *oldest;
 	size_t entries;
+	size_t bytes;			/* what the entries take */
+	size_t max_bytes;		/* cache_size */
+	int recursing;			/* no forwarder: from the root */
 	unsigned long hits, misses;
 };
 
@@ -160,32 +169,74 @@ dns_nameserver_check(const char *s, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * Special-use zones libunbound would answer itself.  "nodefault" has no
- * effect through ub_ctx_set_option() (unbound 1.17); an empty
- * "transparent" zone forwards like any other name.
- */
+/* Special-use zones libunbound would answer itself (see dns_setup). */
 static const char *const dns_special_zones[] = {
 	"test.", "invalid.", "onion.", "home.arpa.",
 	"2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa.",
 	"113.0.203.in-addr.arpa.", NULL,
 };
 
-/* dns_setup - options, zones and forwarders of a new context */
+/* dns_setup - forwarders, then options and zones of a new context;
+ * *recursing is set when there is no forwarder at all */
 static int
-dns_setup(struct ub_ctx *ctx, const struct dns_conf *dc, char *err,
-	  size_t errlen)
+dns_setup(struct ub_ctx *ctx, const struct dns_conf *dc, int *recursing,
+	  char *err, size_t errlen)
 {
 	const char *const *z;
 	char opt[64];
 	size_t i;
 	int rc;
 
+	*recursing = 0;
 	/* Threads, not a forked helper: nothing outlives the process. */
-	if ((rc = ub_ctx_async(ctx, 1)) != 0
-	    /* a loopback forwarder is refused unless this is off */
-	    || (rc = ub_ctx_set_option(ctx, "do-not-query-localhost:",
-				       "no")) != 0
+	if ((rc = ub_ctx_async(ctx, 1)) != 0) {
+		x_err(err, errlen, "libunbound: %s", ub_strerror(rc));
+		return -1;
+	}
+	for (i = 0; i < dc->nnameservers; i++) {
+		if (dns_nameserver_check(dc->nameservers[i], err, errlen) < 0)
+			return -1;
+		if ((rc = ub_ctx_set_fwd(ctx, dc->nameservers[i])) != 0) {
+			x_err(err, errlen, "nameserver %s: %s",
+			      dc->nameservers[i], ub_strerror(rc));
+			return -1;
+		}
+	}
+	/* No nameservers: those of resolv.conf (libunbound takes
+	 * 127.0.0.1 from one that names none); without it, recurse. */
+	if (dc->nnameservers == 0) {
+		if (dc->resolv_conf == NULL
+		    || (rc = ub_ctx_resolvconf(ctx, dc->resolv_conf))
+		       == UB_READFILE) {
+			*recursing = 1;
+		} else if (rc != 0) {
+			x_err(err, errlen, "%s: %s", dc->resolv_conf,
+			      ub_strerror(rc));
+			return -1;
+		}
+	}
+	if (*recursing) {
+		/* From the root, answers name the servers to ask next: an
+		 * attacker's NS records must not point our queries at
+		 * loopback services or the LAN.  Those are unbound's
+		 * defaults; set anyway, so that no default can change it. */
+		if ((rc = ub_ctx_set_option(ctx, "do-not-query-localhost:",
+					    "yes")) != 0
+		    || (rc = ub_ctx_set_option(ctx, "unblock-lan-zones:",
+					       "no")) != 0) {
+			x_err(err, errlen, "libunbound: %s", ub_strerror(rc));
+			return -1;
+		}
+		return 0;
+	}
+	/* Forwarding: the forwarders are ours (tests and local caches
+	 * listen on loopback), and they may serve the LAN's reverse zones
+	 * and the special-use names, which libunbound would otherwise
+	 * answer itself with NXDOMAIN; an empty "transparent" zone
+	 * forwards like any other name ("nodefault" has no effect through
+	 * ub_ctx_set_option() in unbound 1.17). */
+	if ((rc = ub_ctx_set_option(ctx, "do-not-query-localhost:",
+				    "no")) != 0
 	    || (rc = ub_ctx_set_option(ctx, "unblock-lan-zones:",
 				       "yes")) != 0) {
 		x_err(err, errlen, "libunbound: %s", ub_strerror(rc));
@@ -198,22 +249,6 @@ dns_setup(struct ub_ctx *ctx, const struct dns_conf *dc, char *err,
 			      ub_strerror(rc));
 			return -1;
 		}
-	}
-	for (i = 0; i < dc->nnameservers; i++) {
-		if (dns_nameserver_check(dc->nameservers[i], err, errlen) < 0)
-			return -1;
-		if ((rc = ub_ctx_set_fwd(ctx, dc->nameservers[i])) != 0) {
-			x_err(err, errlen, "nameserver %s: %s",
-			      dc->nameservers[i], ub_strerror(rc));
-			return -1;
-		}
-	}
-	/* No nameservers: those of resolv.conf; without them, recurse. */
-	if (dc->nnameservers == 0
-	    && (rc = ub_ctx_resolvconf(ctx, NULL)) != 0
-	    && rc != UB_READFILE) {
-		x_err(err, errlen, "/etc/resolv.conf: %s", ub_strerror(rc));
-		return -1;
 	}
 	return 0;
 }
@@ -242,6 +277,18 @@ dns_rdata_new(size_t count, const unsigned char *const *data,
 		p += len[i];
 	}
 	return rd;
+}
+
+/* dns_rdata_size - what dns_rdata_new allocates for these records */
+static size_t
+dns_rdata_size(size_t count, const size_t *len)
+{
+	size_t i, total = 0;
+
+	for (i = 0; i < count; i++)
+		total += len[i];
+	return sizeof(struct dns_rdata) + count * (sizeof(size_t)
+	       + sizeof(unsigned char *)) + total;
 }
 
 /* dns_now - monotonic milliseconds (a TTL of 1 s lasts 1 s) */
@@ -297,6 +344,7 @@ dns_entry_drop(struct dns_resolver *r, struct dns_entry *e)
 	else
 		r->oldest = e->newer;
 	r->entries--;
+	r->bytes -= e->bytes;
 	free(e->rd);
 	free(e->name);
 	free(e);
@@ -366,6 +414,7 @@ dns_cache_put(struct dns_resolver *r, const char *key, unsigned hash,
 	      int type, const struct dns_answer *a)
 {
 	struct dns_entry *e, **chain;
+	size_t bytes;
 
 	if (a->ttl <= 0 || (a->status != DNS_OK && a->status != DNS_NXDOMAIN
 			    && a->status != DNS_NODATA))
@@ -379,9 +428,19 @@ dns_cache_put(struct dns_resolver *r, const char *key, unsigned hash,
 			break;
 	if (e != NULL)
 		dns_entry_drop(r, e);
-	while (r->entries >= DNS_CACHE_MAX)
+	/* Counted in bytes, so that big answers (TXT records of 64 KB)
+	 * cannot make the cache many times what it was given; one larger
+	 * than the whole cache is not kept. */
+	bytes = sizeof(*e) + strlen(key) + 1
+		+ (a->status == DNS_OK ? dns_rdata_size(a->count, a->len) : 0);
+	if (bytes > r->max_bytes) {
+		pthread_mutex_unlock(&r->cache_lock);
+		return;
+	}
+	while (r->bytes + bytes > r->max_bytes)
 		dns_entry_drop(r, r->oldest);
 	e = x_calloc(1, sizeof(*e));
+	e->bytes = bytes;
 	e->hash = hash;
 	e->type = type;
 	e->status = a->status;
@@ -399,7 +458,25 @@ dns_cache_put(struct dns_resolver *r, const char *key, unsigned hash,
 	if (r->oldest == NULL)
 		r->oldest = e;
 	r->entries++;
+	r->bytes += bytes;
 	pthread_mutex_unlock(&r->cache_lock);
+}
+
+/* dns_resolver_describe - how the resolver asks, for a log line */
+char *
+dns_resolver_describe(struct dns_resolver *r, char *buf, size_t len)
+{
+	char *lh = NULL, *lan = NULL;
+
+	(void)ub_ctx_get_option(r->ctx, "do-not-query-localhost", &lh);
+	(void)ub_ctx_get_option(r->ctx, "unblock-lan-zones", &lan);
+	snprintf(buf, len, "mode=%s do-not-query-localhost=%s "
+		 "unblock-lan-zones=%s cache_size=%zu",
+		 r->recursing ? "recursion" : "forward", lh ? lh : "?",
+		 lan ? lan : "?", r->max_bytes);
+	free(lh);
+	free(lan);
+	return buf;
 }
 
 /* dns_resolver_stats - the cache's counters so far */
@@ -410,6 +487,7 @@ dns_resolver_stats(struct dns_resolver *r, struct dns_stats *st)
 	st->hits = r->hits;
 	st->misses = r->misses;
 	st->entries = r->entries;
+	st->bytes = r->bytes;
 	pthread_mutex_unlock(&r->cache_lock);
 }
 
@@ -419,16 +497,19 @@ dns_resolver_new(const struct dns_conf *dc, char *err, size_t errlen)
 {
 	struct dns_resolver *r;
 	struct ub_ctx *ctx;
+	int recursing;
 
 	if ((ctx = ub_ctx_create()) == NULL) {
 		x_err(err, errlen, "ub_ctx_create failed");
 		return NULL;
 	}
-	if (dns_setup(ctx, dc, err, errlen) < 0) {
+	if (dns_setup(ctx, dc, &recursing, err, errlen) < 0) {
 		ub_ctx_delete(ctx);
 		return NULL;
 	}
 	r = x_calloc(1, sizeof(*r));
+	r->recursing = recursing;
+	r->max_bytes = dc->cache_size;
 	atomic_init(&r->refs, 1);
 	r->ctx = ctx;
 	r->timeout = dc->timeout > 0 ? dc->timeout : 5;
@@ -838,6 +919,8 @@ static cfg_opt_t dns_opts[] = {
 	CFG_STR_LIST("nameservers", "{}", CFGF_NONE),
 	CFG_INT_CB("timeout", 5, CFGF_NONE, conf_cb_duration),
 	CFG_INT("retries", 1, CFGF_NONE),
+	CFG_STR("resolv_conf", "/etc/resolv.conf", CFGF_NONE),
+	CFG_INT_CB("cache_size", 4 * 1024 * 1024, CFGF_NONE, conf_cb_size),
 	CFG_END()
 };
 
@@ -845,6 +928,8 @@ static const struct conf_check dns_checks[] = {
 	{ "nameservers", CONF_CHECK_FUNC, 0, 0, NULL, dns_check_nameserver },
 	{ "timeout", CONF_CHECK_RANGE, 1, 300, NULL, NULL },
 	{ "retries", CONF_CHECK_RANGE, 0, 10, NULL, NULL },
+	{ "resolv_conf", CONF_CHECK_PATH, 0, 0, NULL, NULL },
+	{ "cache_size", CONF_CHECK_RANGE, 0, 1024L * 1024 * 1024, NULL, NULL },
 	CONF_CHECK_END
 };
 
@@ -855,7 +940,11 @@ dns_conf_equal(const struct dns_conf *a, const struct dns_conf *b)
 	size_t i;
 
 	if (a->timeout != b->timeout || a->retries != b->retries
-	    || a->nnameservers != b->nnameservers)
+	    || a->nnameservers != b->nnameservers
+	    || a->cache_size != b->cache_size
+	    || (a->resolv_conf == NULL) != (b->resolv_conf == NULL)
+	    || (a->resolv_conf != NULL
+		&& strcmp(a->resolv_conf, b->resolv_conf) != 0))
 		return 0;
 	for (i = 0; i < a->nnameservers; i++)
 		if (strcmp(a->nameservers[i], b->nameservers[i]) != 0)
@@ -876,6 +965,8 @@ dns_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 			x_strdup(cfg_getnstr(sec, "nameservers", i));
 	c->timeout = (int)cfg_getint(sec, "timeout");
 	c->retries = (int)cfg_getint(sec, "retries");
+	c->resolv_conf = conf_strdup_opt(sec, "resolv_conf");
+	c->cache_size = (size_t)cfg_getint(sec, "cache_size");
 	return 0;
 }
 
@@ -890,6 +981,7 @@ dns_conf_release(void *out)
 		free(c->nameservers[i]);
 	x_free(&c->nameservers);
 	c->nnameservers = 0;
+	x_free(&c->resolv_conf);
 }
 
 const struct conf_section dns_conf_section = {

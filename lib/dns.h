@@ -120,6 +120,7 @@ struct dns_stats {
 	unsigned long hits;	/* lookups answered from the cache */
 	unsigned long misses;	/* lookups that went to libunbound */
 	size_t entries;		/* answers kept now */
+	size_t bytes;		/* what they take (at most cache_size) */
 };
 
 /* The [dns] configuration section (shared by every daemon). */
@@ -130,6 +131,9 @@ struct dns_conf {
 	size_t nnameservers;	/* 0: /etc/resolv.conf */
 	int timeout;		/* seconds per attempt */
 	int retries;		/* further attempts after a timeout */
+	char *resolv_conf;	/* forwarders when nameservers is empty;
+				 * NULL or unreadable: recurse */
+	size_t cache_size;	/* bytes of answers kept (0: none) */
 };
 
 struct dns_resolver;
@@ -154,6 +158,11 @@ void dns_publish(struct dns_resolver *r);
 
 /* dns_conf_equal - do two [dns] sections ask for the same resolver? */
 int dns_conf_equal(const struct dns_conf *a, const struct dns_conf *b);
+
+/* dns_resolver_describe - "mode=forward|recursion
+ * do-not-query-localhost=... unblock-lan-zones=... cache_size=N" into
+ * buf (for logs and tests); returns buf */
+char *dns_resolver_describe(struct dns_resolver *r, char *buf, size_t len);
 
 /* dns_resolver_stats - the cache's counters (thread-safe) */
 void dns_resolver_stats(struct dns_resolver *r, struct dns_stats *st);

@@ -12,10 +12,13 @@
  *
  *	listen_open() never removes anything but a stale socket: a path
  *	that exists and is not a socket is left alone, and a socket that
- *	a live process still accepts on is reported as in use.  The mode,
- *	owner and group of a unix socket are set between bind() and
- *	listen(), so no client can connect while they are still the
- *	umask's.
+ *	a live process still accepts on is reported as in use.  The mode
+ *	of a unix socket is the umask's at bind() (set to give exactly the
+ *	spec's mode), its owner and group are set between bind() and
+ *	listen() without following links, so no client can connect while
+ *	they are not yet the spec's.  A socket's directory must not be
+ *	writable by others; a missing one (the last level only) is made,
+ *	with the socket's owner and group.
  *--*/
 #include "config.h"
 
@@ -608,18 +611,98 @@ listen_unix_clear(const struct sockaddr_un *sun, const char *name,
 	return 0;
 }
 
-/* listen_open_unix - bind and listen on a unix-domain socket */
+/* listen_unix_dirmode - the mode of a directory we create for a
+ * socket: searchable by whom the socket's mode lets connect */
+static mode_t
+listen_unix_dirmode(const struct listen_spec *ls)
+{
+	mode_t m = 0700;
+
+	if (ls->mode < 0)
+		return 0755;
+	if (ls->mode & 0070)
+		m |= 0050;
+	if (ls->mode & 0007)
+		m |= 0005;
+	return m;
+}
+
+/* listen_unix_dir - the socket's directory: created (one level) when
+ * missing, with the socket's owner and group; refused when others may
+ * write to it, since they could then replace our socket or plant a
+ * symbolic link where we set permissions */
 static int
-listen_open_unix(const struct listen_spec *ls, int backlog,
-		 const char *name, char *err, size_t errlen)
+listen_unix_dir(const struct listen_spec *ls, const struct listen_ids *ids,
+		const char *name, char *err, size_t errlen)
+{
+	char dir[sizeof(ls->path)], ebuf[LISTEN_ERRBUF];
+	char *slash;
+	struct stat st;
+	int dfd;
+
+	snprintf(dir, sizeof(dir), "%s", ls->path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) < 0) {
+		if (errno != ENOENT) {
+			x_err(err, errlen, "%s: directory %s: %s", name, dir,
+			      x_strerror(errno, ebuf, sizeof(ebuf)));
+			return -1;
+		}
+		if (mkdir(dir, 0700) < 0) {
+			x_err(err, errlen, "%s: mkdir %s: %s", name, dir,
+			      x_strerror(errno, ebuf, sizeof(ebuf)));
+			return -1;
+		}
+		/* mode and owner on the descriptor: nothing is followed */
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+			   | O_CLOEXEC);
+		if (dfd < 0
+		    || fchmod(dfd, listen_unix_dirmode(ls)) < 0
+		    || ((ids->uid != (unsigned)-1 || ids->gid != (unsigned)-1)
+			&& fchown(dfd, (uid_t)ids->uid,
+				  (gid_t)ids->gid) < 0)) {
+			x_err(err, errlen, "%s: setting up directory %s: %s",
+			      name, dir,
+			      x_strerror(errno, ebuf, sizeof(ebuf)));
+			if (dfd >= 0)
+				close(dfd);
+			(void)rmdir(dir);
+			return -1;
+		}
+		close(dfd);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		x_err(err, errlen, "%s: %s is not a directory", name, dir);
+		return -1;
+	}
+	if (st.st_mode & S_IWOTH) {
+		x_err(err, errlen, "%s: directory %s is writable by others "
+		      "(mode %04o): refusing to put a socket there", name,
+		      dir, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* listen_unix_prepare - ids, directory, stale socket (see listen.h) */
+int
+listen_unix_prepare(const struct listen_spec *ls, struct listen_ids *ids,
+		    char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
-	char ebuf[LISTEN_ERRBUF];
-	unsigned uid = (unsigned)-1, gid = (unsigned)-1;
+	char name[LISTEN_NAMEBUF];
 	size_t n = strnlen(ls->path, sizeof(ls->path));
-	int fd, e;
 
-	if (n == 0 || n > LISTEN_PATH_MAX || n >= sizeof(ls->path)) {
+	listen_format(ls, name, sizeof(name));
+	ids->uid = ids->gid = (unsigned)-1;
+	if (ls->family != LISTEN_UNIX || n == 0 || n > LISTEN_PATH_MAX
+	    || n >= sizeof(ls->path)) {
 		x_err(err, errlen, "%s: bad socket path", name);
 		return -1;
 	}
@@ -630,43 +713,91 @@ listen_open_unix(const struct listen_spec *ls, int backlog,
 	}
 	/* look the names up first: a failure leaves nothing behind */
 	if (ls->owner[0] != '\0'
-	    && listen_lookup_id(name, "owner", ls->owner, 0, &uid, err,
+	    && listen_lookup_id(name, "owner", ls->owner, 0, &ids->uid, err,
 				errlen) < 0)
 		return -1;
 	if (ls->group[0] != '\0'
-	    && listen_lookup_id(name, "group", ls->group, 1, &gid, err,
+	    && listen_lookup_id(name, "group", ls->group, 1, &ids->gid, err,
 				errlen) < 0)
+		return -1;
+	if (listen_unix_dir(ls, ids, name, err, errlen) < 0)
 		return -1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, ls->path, n);
-	if (listen_unix_clear(&sun, name, err, errlen) < 0)
+	return listen_unix_clear(&sun, name, err, errlen);
+}
+
+/* listen_unix_umask - the umask that makes bind() create the socket
+ * with the spec's mode (the permission bits; a socket has no use for
+ * the others), or cur when the spec has none */
+mode_t
+listen_unix_umask(const struct listen_spec *ls, mode_t cur)
+{
+	if (ls->family != LISTEN_UNIX || ls->mode < 0)
+		return cur;
+	return (mode_t)(~ls->mode & 0777);
+}
+
+/* listen_unix_own - owner and group of the bound socket, without
+ * following a symbolic link that might have replaced it */
+int
+listen_unix_own(const struct listen_spec *ls, const struct listen_ids *ids,
+		char *err, size_t errlen)
+{
+	char name[LISTEN_NAMEBUF], ebuf[LISTEN_ERRBUF];
+
+	if (ids->uid == (unsigned)-1 && ids->gid == (unsigned)-1)
+		return 0;
+	if (fchownat(AT_FDCWD, ls->path, (uid_t)ids->uid, (gid_t)ids->gid,
+		     AT_SYMLINK_NOFOLLOW) < 0) {
+		listen_format(ls, name, sizeof(name));
+		x_err(err, errlen, "%s: chown%s%s%s%s: %s", name,
+		      ls->owner[0] ? " " : "", ls->owner,
+		      ls->group[0] ? ":" : "", ls->group,
+		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		return -1;
+	}
+	return 0;
+}
+
+/* listen_open_unix - bind and listen on a unix-domain socket */
+static int
+listen_open_unix(const struct listen_spec *ls, int backlog,
+		 const char *name, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct listen_ids ids;
+	char ebuf[LISTEN_ERRBUF];
+	size_t n = strnlen(ls->path, sizeof(ls->path));
+	mode_t old;
+	int fd, e, rc;
+
+	if (listen_unix_prepare(ls, &ids, err, errlen) < 0)
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, ls->path, n);
 	if ((fd = listen_socket(AF_UNIX, name, err, errlen)) < 0)
 		return -1;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	/* The mode comes from the umask at bind(): no moment with other
+	 * permissions, and no path to follow.  Listeners are bound before
+	 * any thread starts, so the process-wide umask is ours here. */
+	old = umask(0);
+	umask(listen_unix_umask(ls, old));
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	e = errno;
+	umask(old);
+	if (rc < 0) {
 		x_err(err, errlen, "%s: bind: %s", name,
-		      x_strerror(errno, ebuf, sizeof(ebuf)));
-		e = errno;
+		      x_strerror(e, ebuf, sizeof(ebuf)));
 		close(fd);
 		errno = e;
 		return -1;
 	}
 	/* before listen(): until then every connect() is refused */
-	if (ls->mode >= 0 && chmod(sun.sun_path, (mode_t)ls->mode) < 0) {
-		x_err(err, errlen, "%s: chmod %04o: %s", name,
-		      (unsigned)ls->mode,
-		      x_strerror(errno, ebuf, sizeof(ebuf)));
+	if (listen_unix_own(ls, &ids, err, errlen) < 0)
 		goto fail;
-	}
-	if ((ls->owner[0] != '\0' || ls->group[0] != '\0')
-	    && chown(sun.sun_path, (uid_t)uid, (gid_t)gid) < 0) {
-		x_err(err, errlen, "%s: chown%s%s%s%s: %s", name,
-		      ls->owner[0] ? " " : "", ls->owner,
-		      ls->group[0] ? ":" : "", ls->group,
-		      x_strerror(errno, ebuf, sizeof(ebuf)));
-		goto fail;
-	}
 	if (listen(fd, backlog) < 0) {
 		x_err(err, errlen, "%s: listen: %s", name,
 		      x_strerror(errno, ebuf, sizeof(ebuf)));
@@ -765,4 +896,143 @@ listen_milter_conn(const struct listen_spec *ls, char *buf, size_t len)
 		break;
 	}
 	return buf;
+}
+
+/* listen_net_parse - "ADDR" or "ADDR/PREFIX", IPv4 or IPv6 */
+int
+listen_net_parse(const char *s, struct listen_net *out, char *err,
+		 size_t errlen)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/'), *p;
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned max, bits = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (alen == 0 || alen >= sizeof(addr)) {
+		x_err(err, errlen, "'%s': expected ADDRESS[/PREFIX]", s);
+		return -1;
+	}
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, out->addr) == 1) {
+		out->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		x_err(err, errlen, "'%s': not an IPv4 or IPv6 address", addr);
+		return -1;
+	}
+	out->bits = max;
+	if (slash == NULL)
+		return 0;
+	for (p = slash + 1; isdigit((unsigned char)*p) && bits <= max; p++)
+		bits = bits * 10 + (unsigned)(*p - '0');
+	if (p == slash + 1 || *p != '\0' || bits > max) {
+		x_err(err, errlen, "'%s': bad prefix length (0-%u)", s, max);
+		return -1;
+	}
+	out->bits = bits;
+	return 0;
+}
+
+/* listen_check_net - a CONF_CHECK_FUNC for one allow-list entry */
+int
+listen_check_net(const char *value, char *err, size_t errlen)
+{
+	struct listen_net n;
+
+	return listen_net_parse(value, &n, err, errlen);
+}
+
+/* listen_net_in - are the first bits of a and b the same? */
+static int
+listen_net_in(const unsigned char *a, const unsigned char *b, unsigned bits)
+{
+	unsigned full = bits / 8, rest = bits % 8;
+	unsigned char mask;
+
+	if (memcmp(a, b, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	mask = (unsigned char)(0xff << (8 - rest));
+	return (a[full] & mask) == (b[full] & mask);
+}
+
+/* listen_net_match - is the peer address inside one of the nets? */
+int
+listen_net_match(const struct listen_net *nets, size_t n,
+		 const struct sockaddr *sa, socklen_t salen)
+{
+	static const unsigned char v4mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+	const unsigned char *addr;
+	int family;
+	size_t i;
+
+	if (sa == NULL || salen < (socklen_t)sizeof(sa_family_t))
+		return 0;
+	switch (sa->sa_family) {
+	case AF_UNIX:
+		return 1;
+	case AF_INET:
+		if (salen < (socklen_t)sizeof(struct sockaddr_in))
+			return 0;
+		family = AF_INET;
+		addr = (const unsigned char *)
+		       &((const struct sockaddr_in *)sa)->sin_addr;
+		break;
+	case AF_INET6:
+		if (salen < (socklen_t)sizeof(struct sockaddr_in6))
+			return 0;
+		family = AF_INET6;
+		addr = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0) {
+			family = AF_INET;
+			addr += sizeof(v4mapped);
+		}
+		break;
+	default:
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		if (nets[i].family == family
+		    && listen_net_in(addr, nets[i].addr, nets[i].bits))
+			return 1;
+	return 0;
+}
+
+/* listen_peer_check - is a connected socket's peer allowed? */
+int
+listen_peer_check(int fd, const struct listen_net *nets, size_t n,
+		  char *peer, size_t peerlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char buf[INET6_ADDRSTRLEN];
+
+	if (peerlen > 0)
+		peer[0] = '\0';
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
+		if (peerlen > 0)
+			snprintf(peer, peerlen, "unknown");
+		return -1;
+	}
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+			  buf, sizeof(buf));
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+			  buf, sizeof(buf));
+	else
+		snprintf(buf, sizeof(buf), "%s",
+			 ss.ss_family == AF_UNIX ? "unix" : "unknown");
+	if (peerlen > 0)
+		snprintf(peer, peerlen, "%s", buf);
+	return listen_net_match(nets, n, (struct sockaddr *)&ss, len);
 }

@@ -24,7 +24,10 @@
  *	a table.  listen_open()
  *	returns a non-blocking, close-on-exec listening socket; for unix
  *	sockets it removes a stale socket file (never a regular file) and
- *	applies mode/owner/group.  Errors go into the caller's buffer and
+ *	applies mode/owner/group (the mode's permission bits, 0777), makes
+ *	a missing directory (one level, searchable as the mode allows, with
+ *	the socket's owner and group) and refuses a directory that others
+ *	may write to.  Errors go into the caller's buffer and
  *	say what failed: "address in use", "permission denied", "bad
  *	syntax".  Nothing here logs.
  *--*/
@@ -33,6 +36,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 
 enum listen_family {
 	LISTEN_INET,
@@ -59,6 +63,22 @@ int listen_parse(const char *spec, struct listen_spec *out,
 int listen_open(const struct listen_spec *ls, int backlog,
 		char *err, size_t errlen);
 
+/* For a library that binds its unix socket itself (libmilter):
+ * listen_unix_prepare() looks the owner and group up, makes or checks
+ * the directory (not writable by others) and removes a stale socket;
+ * bind with umask(listen_unix_umask(ls, old)) in force, then
+ * listen_unix_own() sets the owner and group without following links.
+ * 0, or -1 with a message in err. */
+struct listen_ids {
+	unsigned uid;		/* (unsigned)-1: leave */
+	unsigned gid;
+};
+int listen_unix_prepare(const struct listen_spec *ls, struct listen_ids *ids,
+			char *err, size_t errlen);
+mode_t listen_unix_umask(const struct listen_spec *ls, mode_t cur);
+int listen_unix_own(const struct listen_spec *ls, const struct listen_ids *ids,
+		    char *err, size_t errlen);
+
 /* listen_format - canonical Postfix spelling ("inet:127.0.0.1:10025",
  * "inet6:[::1]:10025", "unix:/path"); returns buf.  The address only:
  * unix options are left out; all addresses are "inet:*:PORT" and
@@ -68,5 +88,32 @@ char *listen_format(const struct listen_spec *ls, char *buf, size_t len);
 /* listen_milter_conn - the same address in libmilter's smfi_setconn()
  * spelling ("inet:10025@127.0.0.1", "inet6:10025@::1", "local:/path") */
 char *listen_milter_conn(const struct listen_spec *ls, char *buf, size_t len);
+
+/*
+ * Client allow-lists of TCP listeners.  A net is "ADDR" or
+ * "ADDR/PREFIX", IPv4 or IPv6.  listen_net_match() says whether a
+ * peer address (as accept() or getpeername() filled it) is inside one
+ * of the nets; an IPv4-mapped IPv6 address (::ffff:192.0.2.1) is
+ * matched as the IPv4 address it is.  Unix-domain peers always match:
+ * the socket's mode and owner guard those.  listen_peer_check() looks
+ * at a connected socket: 1 allowed, 0 not allowed, -1 getpeername
+ * failed (errno); peer gets the address in text ("192.0.2.1",
+ * "2001:db8::1", "unix") for the log line either way.
+ */
+struct listen_net {
+	int family;		/* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned bits;		/* prefix length */
+};
+
+int listen_net_parse(const char *s, struct listen_net *out, char *err,
+		     size_t errlen);
+int listen_net_match(const struct listen_net *nets, size_t n,
+		     const struct sockaddr *sa, socklen_t salen);
+int listen_peer_check(int fd, const struct listen_net *nets, size_t n,
+		      char *peer, size_t peerlen);
+
+/* listen_check_net - a CONF_CHECK_FUNC for one allow-list entry */
+int listen_check_net(const char *value, char *err, size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
  *	See log.h.  Lines are formatted into a stack buffer (no static
  *	buffers: the milter is threaded) and written with one write(2) to
  *	stderr, or one syslog(3) call, so concurrent lines never interleave.
+ *	A reload's log_open() waits for lines in progress (log_lock).
  *	Over-long lines are truncated with "..." rather than split, and
  *	control characters in them (from whatever a peer sent) become
  *	'?': one call, one line.
@@ -14,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +31,23 @@
 volatile int log_threshold = LOG_INFO;
 void (*log_test_hook)(int prio, const char *line);
 
+/*
+ * The destination, the identity and the facility change on a reload
+ * while other threads log: log_lock, taken for reading by every line and
+ * for writing by log_open(), keeps a line from seeing them half changed.
+ * syslog(3) keeps a pointer to the ident we give openlog(), and
+ * libraries (libmilter) call syslog() without our lock: a new ident goes
+ * into the other buffer, and openlog() (which takes glibc's own lock)
+ * switches to it, so the text glibc may be reading is never rewritten.
+ * Nothing is closed and reopened when nothing changed, which is the
+ * common reload, and never closed before the new one is open.
+ */
+static pthread_rwlock_t log_lock = PTHREAD_RWLOCK_INITIALIZER;
 static enum log_dest log_dest = LOG_DEST_STDERR;
-static char log_ident[64] = "elemta";
+static int log_facility = -1;
+static char log_idents[2][64] = { "elemta", "" };
+static int log_cur;
+#define log_ident	(log_idents[log_cur])
 
 static const struct log_name {
 	const char *name;
@@ -89,17 +106,27 @@ void
 log_open(const char *ident, enum log_dest dest, int facility)
 {
 	const char *base;
+	int changed = 0;
 
+	pthread_rwlock_wrlock(&log_lock);
 	if (ident != NULL) {
 		base = strrchr(ident, '/');
-		snprintf(log_ident, sizeof(log_ident), "%s",
-			 base ? base + 1 : ident);
+		base = base ? base + 1 : ident;
+		if (strncmp(base, log_ident, sizeof(log_idents[0]) - 1) != 0) {
+			snprintf(log_idents[1 - log_cur],
+				 sizeof(log_idents[0]), "%s", base);
+			log_cur = 1 - log_cur;
+			changed = 1;
+		}
 	}
-	if (log_dest == LOG_DEST_SYSLOG)
+	if (dest == LOG_DEST_SYSLOG
+	    && (changed || log_dest != dest || log_facility != facility))
+		openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
+	else if (dest != LOG_DEST_SYSLOG && log_dest == LOG_DEST_SYSLOG)
 		closelog();
 	log_dest = dest;
-	if (dest == LOG_DEST_SYSLOG)
-		openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
+	log_facility = facility;
+	pthread_rwlock_unlock(&log_lock);
 }
 
 /* log_set_level - drop messages less important than prio */
@@ -113,9 +140,12 @@ log_set_level(int prio)
 void
 log_close(void)
 {
+	pthread_rwlock_wrlock(&log_lock);
 	if (log_dest == LOG_DEST_SYSLOG)
 		closelog();
 	log_dest = LOG_DEST_STDERR;
+	log_facility = -1;
+	pthread_rwlock_unlock(&log_lock);
 }
 
 /* log_emit - write one formatted line to the destination */
@@ -127,12 +157,15 @@ log_emit(int prio, const char *line)
 
 	if (log_test_hook != NULL)
 		log_test_hook(prio, line);
+	pthread_rwlock_rdlock(&log_lock);
 	if (log_dest == LOG_DEST_SYSLOG) {
 		syslog(prio, "%s", line);
+		pthread_rwlock_unlock(&log_lock);
 		return;
 	}
 	n = snprintf(buf, sizeof(buf), "%s[%ld]: %s: %s\n", log_ident,
 		     (long)getpid(), log_level_name(prio), line);
+	pthread_rwlock_unlock(&log_lock);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(buf)) {

@@ -18,9 +18,10 @@
  *	Whatever the arguments hold, a call logs one line: control
  *	characters (a peer's CR LF) are written as '?'.
  *
- *	log_open() may be called again (a reload changes the level or the
- *	facility); it is not meant to race with other threads' logging of
- *	the *destination*, but the level is an atomic int.
+ *	log_open() may be called again while other threads log (a reload
+ *	changes the level, the facility or the ident): a line sees the old
+ *	settings or the new ones, never a mix, and syslog is reopened only
+ *	when something changed, never closed under another thread's line.
  *--*/
 #ifndef ELEMTA_LOG_H
 #define ELEMTA_LOG_H

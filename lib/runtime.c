@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,6 +87,10 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 	char err[512], *errors = NULL;
 	int argi;
 
+	/* Whatever the parent left: the SQLite stores hold user names and
+	 * addresses, so nothing a daemon creates is for others.  Group
+	 * read stays, for an operator in the daemon's group. */
+	umask(RUNTIME_UMASK);
 	memset(rt, 0, sizeof(*rt));
 	rt->progname = progname;
 	rt->section = section;
@@ -168,10 +174,52 @@ void
 runtime_listen(struct runtime *rt)
 {
 	struct conf *c = conf_current();
+	const char *spec = runtime_daemon_conf(rt, c)->listen;
+	struct listen_spec ls;
+	struct stat st;
 
-	rt->listen_fd = runtime_bind(rt, "listen",
-				     runtime_daemon_conf(rt, c)->listen);
+	rt->listen_fd = runtime_bind(rt, "listen", spec);
+	/* Remember the socket file, to remove it at the end: a stale one
+	 * would be replaced at the next start anyway, but Postfix would
+	 * meanwhile get "connection refused" instead of "no such file". */
+	if (listen_parse(spec, &ls, NULL, 0) == 0 && ls.family == LISTEN_UNIX
+	    && lstat(ls.path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		rt->listen_path = x_strdup(ls.path);
+		rt->listen_dev = st.st_dev;
+		rt->listen_ino = st.st_ino;
+	}
 	conf_unref(&c);
+}
+
+static struct metric *runtime_m_refused;
+
+/* runtime_accept - accept a client that listen_allow lets in */
+int
+runtime_accept(struct runtime *rt, int lfd, int flags)
+{
+	const struct daemon_conf *dc;
+	struct conf *c;
+	char peer[64];
+	int fd, ok;
+
+	for (;;) {
+		if ((fd = accept4(lfd, NULL, NULL, flags)) < 0)
+			return -1;
+		c = conf_current();
+		dc = runtime_daemon_conf(rt, c);
+		ok = listen_peer_check(fd, dc->allow, dc->nallow, peer,
+				       sizeof(peer));
+		conf_unref(&c);
+		if (ok == 1)
+			return fd;
+		if (ok < 0)
+			msg_warn("accept: getpeername: %m: connection closed");
+		else
+			msg_warn("refused a connection from %s: not in "
+				 "%s.listen_allow", peer, rt->section->name);
+		metric_inc(runtime_m_refused, "listen_allow");
+		close(fd);
+	}
 }
 
 /* runtime_start - metrics listener, detach, pidfile, privileges */
@@ -183,6 +231,10 @@ runtime_start(struct runtime *rt)
 	const struct metrics_conf *mc = conf_get(c, &metrics_conf_section);
 	char err[512];
 
+	/* before any thread: runtime_accept counts here */
+	runtime_m_refused = metrics_counter("elemta_connections_refused_total",
+					    "Connections closed at accept",
+					    "reason");
 	if (dc->metrics_listen != NULL)
 		rt->metrics_fd = runtime_bind(rt, "metrics_listen",
 					      dc->metrics_listen);
@@ -261,6 +313,17 @@ runtime_finish(struct runtime *rt)
 	if (rt->listen_fd >= 0)
 		close(rt->listen_fd);
 	rt->listen_fd = -1;
+	if (rt->listen_path != NULL) {
+		struct stat st;
+
+		if (lstat(rt->listen_path, &st) == 0 && S_ISSOCK(st.st_mode)
+		    && st.st_dev == rt->listen_dev
+		    && st.st_ino == rt->listen_ino
+		    && unlink(rt->listen_path) < 0)
+			msg_info("listen: cannot remove %s: %m",
+				 rt->listen_path);
+		x_free(&rt->listen_path);
+	}
 	conf_publish(NULL);
 	cli_free(&rt->cli);
 	x_free(&rt->conf_abs);

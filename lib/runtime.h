@@ -7,7 +7,7 @@
  *	#include "runtime.h"
  *
  *	static cfg_opt_t policyd_opts[] = {
- *		DAEMON_CONF_OPTS("inet:127.0.0.1:10040", ""),
+ *		DAEMON_CONF_OPTS(ELEMTA_SOCKET_DEFAULT("policyd"), ""),
  *		CFG_INT("max_connections", 1000, CFGF_NONE),
  *		CFG_END()
  *	};
@@ -18,7 +18,7 @@
  *	... serve, calling runtime_reload(&rt) on DAEMON_EV_RELOAD ...
  *	runtime_finish(&rt);
  * DESCRIPTION
- *	runtime_init() handles the common command line (-c -n -f -o -p -V -h),
+ *	runtime_init() sets the umask (RUNTIME_UMASK), handles the common command line (-c -n -f -o -p -V -h),
  *	loads the configuration (the embedded defaults when no file exists
  *	at the default path and -c was not given), opens the log, and with
  *	-n prints the problems (file:line) and exits.  runtime_listen()
@@ -34,20 +34,37 @@
 
 #include <stddef.h>
 #include <getopt.h>
+#include <sys/types.h>
 
 #include "cli.h"
 #include "conf.h"
 #include "daemon.h"
+#include "listen.h"
+
+/*
+ * The default listeners: unix sockets in a directory of Postfix's queue
+ * directory, which a chrooted smtpd, cleanup or lmtp client (Debian's
+ * default) reaches as "elemta/NAME.sock" and an unchrooted one as well
+ * (Postfix runs in its queue directory); owned by the daemon's user,
+ * group postfix, 0660: only Postfix and the daemon may connect.  The
+ * directory is made at start, elemta:postfix 0750, when missing.
+ */
+#define ELEMTA_SOCKET_DIR	"/var/spool/postfix/elemta"
+#define ELEMTA_SOCKET_DEFAULT(name)					\
+	"unix:" ELEMTA_SOCKET_DIR "/" name ".sock,mode=0660,owner=elemta," \
+	"group=postfix"
 
 /* The options every daemon section has, in this order. */
 #define DAEMON_CONF_OPTS(listen_default, pidfile_default)		\
 	CFG_STR("listen", listen_default, CFGF_NONE),			\
+	CFG_STR_LIST("listen_allow", "{127.0.0.0/8, ::1/128}", CFGF_NONE), \
 	CFG_STR("metrics_listen", "", CFGF_NONE),			\
 	CFG_STR("user", "elemta", CFGF_NONE),				\
 	CFG_STR("group", "", CFGF_NONE),				\
 	CFG_STR("pidfile", pidfile_default, CFGF_NONE)
 #define DAEMON_CONF_CHECKS						\
 	{ "listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },		\
+	{ "listen_allow", CONF_CHECK_FUNC, 0, 0, NULL, listen_check_net }, \
 	{ "metrics_listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },	\
 	{ "pidfile", CONF_CHECK_PATH, 0, 0, NULL, NULL }
 
@@ -66,9 +83,15 @@ struct runtime {
 	size_t daemon_conf_offset;	/* where its struct daemon_conf is */
 	int listen_fd;			/* -1 until runtime_start */
 	int metrics_fd;			/* -1: none */
+	char *listen_path;		/* a unix listener's socket file, */
+	dev_t listen_dev;		/* removed at the end if it is */
+	ino_t listen_ino;		/* still the one we bound */
 };
 
-/* runtime_init - command line, configuration, logging.  Exits on -V, -h,
+/* The umask every daemon sets first (files: 0640 at most). */
+#define RUNTIME_UMASK	027
+
+/* runtime_init - umask, command line, configuration, logging.  Exits on -V, -h,
  * -n and on configuration errors (status 1, problems on stderr). */
 void runtime_init(struct runtime *rt, const char *progname, int argc,
 		  char **argv, const struct conf_section *section,
@@ -77,6 +100,14 @@ void runtime_init(struct runtime *rt, const char *progname, int argc,
 /* runtime_listen - bind the daemon section's listener into
  * rt->listen_fd.  Exits with a clear message when it fails. */
 void runtime_listen(struct runtime *rt);
+
+/* runtime_accept - accept a connection on lfd (accept4 flags) from a
+ * client the daemon section's listen_allow lets in.  A client outside
+ * it is closed at once, logged (warning) and counted in
+ * elemta_connections_refused_total{reason="listen_allow"}, and the
+ * next pending connection is taken.  The fd, or -1 with accept4's
+ * errno (EAGAIN when nothing is pending on a non-blocking socket). */
+int runtime_accept(struct runtime *rt, int lfd, int flags);
 
 /* runtime_start - metrics listener, detach, pidfile, privileges,
  * signals, metrics server.  Exits with a clear message when any of it
@@ -91,7 +122,8 @@ const struct daemon_conf *runtime_daemon_conf(const struct runtime *rt,
  * published, -1 if the old one was kept (problems logged) */
 int runtime_reload(struct runtime *rt);
 
-/* runtime_finish - metrics off, pidfile removed, snapshot released */
+/* runtime_finish - metrics off, pidfile removed, the unix listener's
+ * socket file removed (if it is still ours), snapshot released */
 void runtime_finish(struct runtime *rt);
 
 #endif

@@ -857,7 +857,7 @@ bridge_thread(void *arg)
 
 /* bridge_accept - take a connection and start its thread */
 static void
-bridge_accept(int lfd)
+bridge_accept(struct runtime *rt, int lfd)
 {
 	struct bridge_session *bs;
 	struct bridge_state *st;
@@ -865,7 +865,7 @@ bridge_accept(int lfd)
 	pthread_t tid;
 	int fd, full;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+	if ((fd = runtime_accept(rt, lfd, SOCK_CLOEXEC)) < 0) {
 		if (errno != EAGAIN && errno != EINTR
 		    && errno != ECONNABORTED)
 			msg_warn("accept: %m");
@@ -1030,7 +1030,7 @@ main(int argc, char **argv)
 				running = 0;
 		}
 		if (running && (pfd[1].revents & POLLIN))
-			bridge_accept(rt.listen_fd);
+			bridge_accept(&rt, rt.listen_fd);
 	}
 	close(rt.listen_fd);
 	rt.listen_fd = -1;

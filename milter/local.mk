@@ -26,7 +26,8 @@ MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_LIBS) $(SPF2_LIBS) \
 	$(PTHREAD_LIBS)
 
 sbin_PROGRAMS += milter/elemta-milter
-milter_elemta_milter_SOURCES = milter/milter.c
+milter_elemta_milter_SOURCES = milter/milter.c milter/milter-relay.c \
+	milter/milter-relay.h
 milter_elemta_milter_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
 milter_elemta_milter_LDADD = $(MILTER_LDADD)
 
@@ -82,6 +83,8 @@ T_MILTER_SHELL = \
 	t/0410-milter-spf.t \
 	t/0411-milter-miltertest.t \
 	t/0412-milter-dns-reload.t \
+	t/0413-milter-socket.t \
+	t/0414-milter-hup-storm.t \
 	t/0421-milter-dkim.t \
 	t/0422-milter-dkim-miltertest.t
 dist_check_SCRIPTS += $(T_MILTER_SHELL)

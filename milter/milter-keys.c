@@ -140,7 +140,7 @@ milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
 {
 	struct stat st;
 	char why[256];
-	ssize_t n;
+	ssize_t n = 0;
 	size_t len = 0;
 	int fd, type;
 
@@ -163,16 +163,29 @@ milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	key->pem = x_malloc(MILTER_KEYS_MAX_PEM + 1);
-	while ((n = read(fd, key->pem + len, MILTER_KEYS_MAX_PEM - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	if (n < 0 || len == MILTER_KEYS_MAX_PEM) {
-		x_err(err, errlen, "key %s: %s: %s", key->name, key->path,
-		      n < 0 ? strerror(errno) : "too large");
+	/* Refuse a file over the limit before reading it, and a file that
+	 * grew past it while read; the buffer is always terminated, since
+	 * milter_keys_free() wipes it by its length. */
+	if (st.st_size > MILTER_KEYS_MAX_PEM) {
+		x_err(err, errlen, "key %s: %s: too large (%lld bytes, at most "
+		      "%d)", key->name, key->path, (long long)st.st_size,
+		      MILTER_KEYS_MAX_PEM);
+		close(fd);
 		return -1;
 	}
+	key->pem = x_malloc(MILTER_KEYS_MAX_PEM + 2);
+	while (len <= MILTER_KEYS_MAX_PEM
+	       && (n = read(fd, key->pem + len,
+			    MILTER_KEYS_MAX_PEM + 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
 	key->pem[len] = '\0';
+	if (n < 0 || len > MILTER_KEYS_MAX_PEM) {
+		x_err(err, errlen, "key %s: %s: %s", key->name, key->path,
+		      n < 0 ? strerror(errno) : "too large (it grew while "
+		      "read)");
+		return -1;
+	}
 	if ((type = milter_keys_pem_load(key->pem, len, &key->bits,
 					 &key->pkey, why, sizeof(why))) < 0) {
 		x_err(err, errlen, "key %s: %s: %s", key->name, key->path,

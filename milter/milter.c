@@ -11,10 +11,12 @@
  *		[-b BITS] [-D DIR]
  * DESCRIPTION
  *	main(): the shared runtime (command line, configuration, logging),
- *	then libmilter.  libmilter binds its own socket: the milter.listen
- *	spec is converted to libmilter's spelling and opened with
- *	smfi_opensocket() while still root, before runtime_start() detaches
- *	and drops privileges.
+ *	then libmilter.  libmilter binds its own socket: a unix
+ *	milter.listen spec is converted to libmilter's spelling and opened
+ *	with smfi_opensocket() while still root, before runtime_start()
+ *	detaches and drops privileges.  A TCP one is bound by us and
+ *	relayed to a private unix socket libmilter listens on, so that
+ *	milter.listen_allow applies at accept (milter-relay.c).
  *
  *	Signals.  smfi_main() starts a thread that sigwait()s for SIGHUP,
  *	SIGTERM and SIGINT and treats all three as "stop" (SIGHUP
@@ -40,19 +42,14 @@
 #include "config.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <grp.h>
-#include <pwd.h>
 
 #include <libmilter/mfapi.h>
 
@@ -64,6 +61,7 @@
 #include "milter.h"
 #include "milter-dmarc.h"
 #include "milter-keys.h"
+#include "milter-relay.h"
 #include "runtime.h"
 #include "xalloc.h"
 
@@ -80,106 +78,59 @@ milter_main_thread(void *arg)
 	return NULL;
 }
 
-/* milter_socket_perms - mode/owner/group of a unix socket, as listen.h
- * specs allow (libmilter itself knows none of them) */
-static void
-milter_socket_perms(const struct listen_spec *ls)
-{
-	struct passwd *pw;
-	struct group *gr;
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
-
-	if (ls->family != LISTEN_UNIX)
-		return;
-	if (ls->mode >= 0 && chmod(ls->path, (mode_t)ls->mode) < 0)
-		msg_fatal("listen: chmod %s: %m", ls->path);
-	if (ls->owner[0] != '\0') {
-		if ((pw = getpwnam(ls->owner)) == NULL)
-			msg_fatal("listen: unknown owner %s", ls->owner);
-		uid = pw->pw_uid;
-	}
-	if (ls->group[0] != '\0') {
-		if ((gr = getgrnam(ls->group)) == NULL)
-			msg_fatal("listen: unknown group %s", ls->group);
-		gid = gr->gr_gid;
-	}
-	if ((uid != (uid_t)-1 || gid != (gid_t)-1)
-	    && chown(ls->path, uid, gid) < 0)
-		msg_fatal("listen: chown %s: %m", ls->path);
-}
-
 /*
- * milter_nodelay - TCP_NODELAY on libmilter's listening socket, which
- * the connections it accepts inherit (Linux copies the option at
- * accept).  Without it every message costs a delayed ACK: at end of
- * message libmilter writes each header change, then the verdict, as
- * separate small segments, Nagle holds the verdict until the first is
- * acknowledged, and the MTA, which answers nothing before the
- * verdict, acknowledges only when its delayed-ACK timer fires (40 ms
- * on Linux).  libmilter does not hand out its socket, so it is found
- * among our descriptors: a listening TCP socket on our port.  Returns
- * 0, or -1 if none was found (for unix sockets there is nothing to do).
+ * milter_open - register with libmilter and bind its socket (as root).
+ * A unix listener is bound by libmilter under the umask that gives it
+ * the spec's mode, in a directory not writable by others, and gets its
+ * owner and group before anyone but root could connect (see listen.h).
+ * A TCP listener is ours, with milter.listen_allow, in front of a
+ * private unix socket for libmilter (milter-relay.c).
  */
-static int
-milter_nodelay(const struct listen_spec *ls)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, on = 1, listening, found = 0;
-	unsigned port;
-
-	if (ls->family != LISTEN_INET && ls->family != LISTEN_INET6)
-		return 0;
-	for (fd = 0; fd < 1024; fd++) {
-		len = sizeof(ss);
-		if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-			continue;
-		if (ss.ss_family == AF_INET)
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		else if (ss.ss_family == AF_INET6)
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		else
-			continue;
-		len = sizeof(listening);
-		if (port != ls->port
-		    || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
-				  &len) < 0 || !listening)
-			continue;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
-			       sizeof(on)) == 0)
-			found = 1;
-	}
-	return found ? 0 : -1;
-}
-
-/* milter_open - register with libmilter and bind its socket (as root) */
 static void
 milter_open(const struct milter_conf *mc)
 {
-	struct listen_spec ls;
+	struct listen_spec ls, lib;
+	struct listen_ids ids;
 	char err[512], conn[400];
+	mode_t old;
+	int rc;
 
 	if (listen_parse(mc->daemon.listen, &ls, err, sizeof(err)) < 0) {
 		fprintf(stderr, "elemta-milter: listen %s\n", err);
 		msg_fatal("listen %s", err);
 	}
-	listen_milter_conn(&ls, conn, sizeof(conn));
+	lib = ls;
+	if (ls.family != LISTEN_UNIX
+	    && milter_relay_open(&ls, mc->daemon.user, &lib, err,
+				 sizeof(err)) < 0) {
+		fprintf(stderr, "elemta-milter: listen %s\n", err);
+		msg_fatal("listen %s", err);
+	}
+	if (listen_unix_prepare(&lib, &ids, err, sizeof(err)) < 0) {
+		fprintf(stderr, "elemta-milter: listen %s\n", err);
+		msg_fatal("listen %s", err);
+	}
+	listen_milter_conn(&lib, conn, sizeof(conn));
 	if (smfi_register(milter_desc) != MI_SUCCESS)
 		msg_fatal("smfi_register failed");
 	if (smfi_setconn(conn) != MI_SUCCESS)
 		msg_fatal("smfi_setconn %s failed", conn);
 	(void)smfi_settimeout((int)mc->milter_timeout);
 	(void)smfi_setbacklog(256);
-	if (smfi_opensocket(1) != MI_SUCCESS) {
+	/* no thread yet: the process-wide umask is ours to set */
+	old = umask(0);
+	umask(listen_unix_umask(&lib, old));
+	rc = smfi_opensocket(0);
+	umask(old);
+	if (rc != MI_SUCCESS) {
 		fprintf(stderr, "elemta-milter: cannot listen on %s (%s)\n",
 			mc->daemon.listen, conn);
 		msg_fatal("cannot listen on %s (%s)", mc->daemon.listen, conn);
 	}
-	milter_socket_perms(&ls);
-	if (milter_nodelay(&ls) < 0)
-		msg_warn("listen %s: cannot set TCP_NODELAY: every message "
-			 "may wait for a delayed ACK", mc->daemon.listen);
+	if (listen_unix_own(&lib, &ids, err, sizeof(err)) < 0) {
+		fprintf(stderr, "elemta-milter: listen %s\n", err);
+		msg_fatal("listen %s", err);
+	}
 }
 
 /* milter_dns_reload - a new resolver for new connections if the
@@ -237,6 +188,7 @@ milter_serve(struct runtime *rt)
 
 	if ((errno = pthread_create(&tid, NULL, milter_main_thread, &rc)) != 0)
 		msg_fatal("pthread_create: %m");
+	milter_relay_start(rt);
 	pfd.fd = daemon_signal_fd();
 	pfd.events = POLLIN;
 	while (running && !milter_main_done) {
@@ -252,6 +204,7 @@ milter_serve(struct runtime *rt)
 	}
 	if (!milter_main_done)
 		msg_info("stopping: waiting for sessions in progress");
+	milter_relay_stop();
 	(void)smfi_stop();
 	pthread_join(tid, NULL);
 	if (rc != MI_SUCCESS)

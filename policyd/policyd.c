@@ -312,8 +312,8 @@ policyd_accept(struct policyd_server *srv)
 	int fd;
 
 	for (;;) {
-		fd = accept4(srv->rt.listen_fd, NULL, NULL,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = runtime_accept(&srv->rt, srv->rt.listen_fd,
+				    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK
 			    && errno != EINTR && errno != ECONNABORTED)

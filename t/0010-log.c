@@ -6,11 +6,14 @@
  * DESCRIPTION
  *	Level filtering happens before formatting (the arguments of a
  *	disabled call are not even evaluated), queue id prefixes, the
- *	stderr line format, truncation, and the name tables.
+ *	stderr line format, truncation, and the name tables; log_open()
+ *	again (a reload) while four threads log: every line has one
+ *	ident or the other, whole.
  *--*/
 #include "config.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +178,82 @@ test_stderr(void)
 	is_str(buf, want, "stderr line format (ident is the basename)");
 }
 
+#define RACE_THREADS	4
+#define RACE_LINES	20000
+
+static volatile int race_stop;
+
+/* race_logger - log lines until told to stop */
+static void *
+race_logger(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < RACE_LINES && !race_stop; i++)
+		msg_info("line %d of a thread", i);
+	return NULL;
+}
+
+/* has_ident - does the line's ident (up to end) equal ident? */
+static int
+has_ident(const char *line, const char *end, const char *ident)
+{
+	return (size_t)(end - line) == strlen(ident)
+	       && strncmp(line, ident, strlen(ident)) == 0;
+}
+
+/* test_reopen_race - reloads (log_open) while other threads log */
+static void
+test_reopen_race(void)
+{
+	static const char *const idents[] = {
+		"ident-one", "ident-two-is-longer-than-one",
+	};
+	char path[] = "/tmp/elemta-t-log.XXXXXX", line[512], *p;
+	pthread_t tid[RACE_THREADS];
+	int fd, saved, i, reopens = 0, bad = 0, lines = 0;
+	FILE *fp;
+
+	if ((fd = mkstemp(path)) < 0)
+		bail_out("mkstemp: %m");
+	fcntl(fd, F_SETFL, O_APPEND);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	log_test_hook = NULL;		/* it is not thread-safe */
+	log_open(idents[0], LOG_DEST_STDERR, LOG_MAIL);
+	race_stop = 0;
+	for (i = 0; i < RACE_THREADS; i++)
+		if (pthread_create(&tid[i], NULL, race_logger, NULL) != 0)
+			bail_out("pthread_create");
+	for (reopens = 0; reopens < 20000; reopens++)
+		log_open(idents[reopens % 2], LOG_DEST_STDERR, LOG_MAIL);
+	for (i = 0; i < RACE_THREADS; i++)
+		pthread_join(tid[i], NULL);
+	log_open("0010-log", LOG_DEST_STDERR, LOG_MAIL);
+	log_test_hook = hook;
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	if ((fp = fdopen(fd, "r")) == NULL)
+		bail_out("fdopen: %m");
+	rewind(fp);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lines++;
+		p = strchr(line, '[');
+		if (p == NULL || (!has_ident(line, p, idents[0])
+				  && !has_ident(line, p, idents[1]))) {
+			if (bad++ < 3)
+				diag("torn line: %s", line);
+		}
+	}
+	fclose(fp);
+	unlink(path);
+	is_int(lines, RACE_THREADS * RACE_LINES,
+	       "%d threads x %d lines while the ident changed %d times: "
+	       "every line written", RACE_THREADS, RACE_LINES, reopens);
+	is_int(bad, 0, "every line has one ident or the other, whole");
+}
+
 int
 main(void)
 {
@@ -191,6 +270,7 @@ main(void)
 	test_qid();
 	test_truncate();
 	test_stderr();
+	test_reopen_race();
 	done_testing();
 	return exit_status();
 }

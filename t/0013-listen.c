@@ -11,7 +11,11 @@
  *	port 0 first, "address already in use", non-blocking and
  *	close-on-exec sockets, unix socket modes and owners, a stale
  *	socket replaced, a live one and a regular file left alone, a
- *	missing directory and a permission problem reported.
+ *	missing directory and a permission problem reported, the directory
+ *	made for a socket and one others may write to refused; the
+ *	allow-list: entries parsed, addresses matched (IPv4, IPv6,
+ *	v4-mapped, unix), and a real connection from 127.0.0.2 refused by
+ *	an allow-list of 127.0.0.1/32.
  *--*/
 #include "config.h"
 
@@ -639,6 +643,90 @@ test_unix_as_nobody(const char *dir)
 	is_str(err, want, "nobody: bind in a root-only directory");
 }
 
+/* test_unix_dirs - the directory made for a socket, one others may
+ * write to refused, and the mode kept whatever the umask */
+static void
+test_unix_dirs(const char *dir)
+{
+	struct passwd *pw = getpwnam("nobody");
+	struct group *gr = getgrnam("nogroup");
+	char sub[300], path[400], spec[500], err[512], want[900];
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	/* made, 0750 for a 0660 socket, the socket's owner and group */
+	snprintf(sub, sizeof(sub), "%s/made", dir);
+	snprintf(path, sizeof(path), "%s/s.sock", sub);
+	if (geteuid() == 0 && pw != NULL && gr != NULL)
+		snprintf(spec, sizeof(spec), "unix:%s,mode=0660,owner=nobody,"
+			 "group=nogroup", path);
+	else
+		snprintf(spec, sizeof(spec), "unix:%s,mode=0660", path);
+	old = umask(027);
+	fd = open_spec(spec, err, sizeof(err));
+	ok(fd >= 0, "%s: its directory is made %s", spec, fd < 0 ? err : "");
+	is_int(file_mode(sub, &st), 0750, "%s: directory mode 0750", spec);
+	if (geteuid() == 0 && pw != NULL && gr != NULL)
+		ok(st.st_uid == pw->pw_uid && st.st_gid == gr->gr_gid,
+		   "%s: directory owned by the socket's owner and group",
+		   spec);
+	else
+		skip(1, "needs root, user nobody and group nogroup");
+	is_int(file_mode(path, &st), 0660, "%s: 0660 under umask 027", spec);
+	if (fd >= 0)
+		close(fd);
+	(void)unlink(path);
+	(void)rmdir(sub);
+
+	/* a directory others may write to is refused (even sticky) */
+	snprintf(sub, sizeof(sub), "%s/open", dir);
+	if (mkdir(sub, 0700) < 0 || chmod(sub, 01777) < 0)
+		bail_out("mkdir %s: %s", sub, strerror(errno));
+	snprintf(path, sizeof(path), "%s/s.sock", sub);
+	snprintf(spec, sizeof(spec), "unix:%s,mode=0660", path);
+	is_int(open_spec(spec, err, sizeof(err)), -1,
+	       "%s: a directory others may write to is refused", spec);
+	snprintf(want, sizeof(want), "unix:%s: directory %s is writable by "
+		 "others (mode 1777): refusing to put a socket there", path,
+		 sub);
+	is_str(err, want, "%s: message", spec);
+	is_int(lstat(path, &st), -1, "%s: no socket made", spec);
+	(void)rmdir(sub);
+	umask(old);
+
+	/* listen_unix_own() changes a link planted at the socket's path,
+	 * never what it points to */
+	if (geteuid() != 0 || pw == NULL) {
+		skip(2, "needs root and a user nobody");
+		return;
+	}
+	{
+		struct listen_spec ls;
+		struct listen_ids ids;
+		char target[400];
+
+		snprintf(target, sizeof(target), "%s/target", dir);
+		snprintf(path, sizeof(path), "%s/link.sock", dir);
+		fd = open(target, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || symlink(target, path) < 0)
+			bail_out("link: %s", strerror(errno));
+		close(fd);
+		snprintf(spec, sizeof(spec), "unix:%s,owner=nobody", path);
+		if (listen_parse(spec, &ls, err, sizeof(err)) < 0)
+			bail_out("%s", err);
+		ids.uid = (unsigned)pw->pw_uid;
+		ids.gid = (unsigned)-1;
+		err[0] = '\0';
+		is_int(listen_unix_own(&ls, &ids, err, sizeof(err)), 0,
+		       "listen_unix_own on a symbolic link %s", err);
+		ok(stat(target, &st) == 0 && st.st_uid == 0,
+		   "the link's target keeps its owner");
+		(void)unlink(path);
+		(void)unlink(target);
+	}
+}
+
 /* test_open_unix - modes, owners, stale and live sockets, files */
 static void
 test_open_unix(void)
@@ -727,18 +815,22 @@ test_open_unix(void)
 	is_str(buf, "precious\n", "%s: the file is intact", spec);
 
 	/* nor a directory */
-	snprintf(spec, sizeof(spec), "unix:%s", dir);
+	snprintf(path, sizeof(path), "%s/adir", dir);
+	if (mkdir(path, 0755) < 0)
+		bail_out("mkdir %s: %s", path, strerror(errno));
+	snprintf(spec, sizeof(spec), "unix:%s", path);
 	is_int(open_spec(spec, err, sizeof(err)), -1,
 	       "%s: a directory is not replaced", spec);
 	like_str(err, "exists and is not a socket", "%s: message", spec);
 
-	/* a missing directory */
+	/* a missing directory: one level is made, not more */
 	snprintf(spec, sizeof(spec), "unix:%s/no/such/dir.sock", dir);
 	is_int(open_spec(spec, err, sizeof(err)), -1,
 	       "%s: a missing directory fails", spec);
-	snprintf(want, sizeof(want), "%s: bind: no such file or directory",
-		 spec);
+	snprintf(want, sizeof(want), "%s: mkdir %s/no/such: no such file or "
+		 "directory", spec, dir);
 	is_str(err, want, "%s: message", spec);
+	test_unix_dirs(dir);
 
 	/* unknown owner and group: nothing is created */
 	snprintf(path, sizeof(path), "%s/owner.sock", dir);
@@ -800,6 +892,8 @@ test_open_unix(void)
 		};
 		size_t i;
 
+		snprintf(path, sizeof(path), "%s/adir", dir);
+		(void)rmdir(path);
 		for (i = 0; i < NELEM(names); i++) {
 			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 			(void)unlink(path);
@@ -834,6 +928,201 @@ test_open_bad_struct(void)
 	is_str(err, "unix:: bad socket path", "empty path: message");
 }
 
+/* The allow-list: listen_net_parse() on good and bad entries. */
+static const struct {
+	const char *s;
+	const char *err;	/* NULL: good */
+	int family;
+	unsigned bits;
+} net_cases[] = {
+	{ "127.0.0.1", NULL, AF_INET, 32 },
+	{ "127.0.0.0/8", NULL, AF_INET, 8 },
+	{ "0.0.0.0/0", NULL, AF_INET, 0 },
+	{ "::1", NULL, AF_INET6, 128 },
+	{ "2001:db8::/32", NULL, AF_INET6, 32 },
+	{ "::/0", NULL, AF_INET6, 0 },
+	{ "", "'': expected ADDRESS[/PREFIX]", 0, 0 },
+	{ "/8", "'/8': expected ADDRESS[/PREFIX]", 0, 0 },
+	{ "localhost", "'localhost': not an IPv4 or IPv6 address", 0, 0 },
+	{ "10.0.0.0/33", "'10.0.0.0/33': bad prefix length (0-32)", 0, 0 },
+	{ "10.0.0.0/", "'10.0.0.0/': bad prefix length (0-32)", 0, 0 },
+	{ "10.0.0.0/8x", "'10.0.0.0/8x': bad prefix length (0-32)", 0, 0 },
+	{ "10.0.0.0/-1", "'10.0.0.0/-1': bad prefix length (0-32)", 0, 0 },
+	{ "::/129", "'::/129': bad prefix length (0-128)", 0, 0 },
+	{ "::/99999999999", "'::/99999999999': bad prefix length (0-128)",
+	  0, 0 },
+	{ "10.0.0.1 ", "'10.0.0.1 ': not an IPv4 or IPv6 address", 0, 0 },
+};
+
+/* test_net_parse - the table above */
+static void
+test_net_parse(void)
+{
+	struct listen_net n;
+	char err[256];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < NELEM(net_cases); i++) {
+		err[0] = '\0';
+		rc = listen_net_parse(net_cases[i].s, &n, err, sizeof(err));
+		if (net_cases[i].err == NULL) {
+			is_int(rc, 0, "net \"%s\" parses %s", net_cases[i].s,
+			       err);
+			is_int(n.family, net_cases[i].family, "net \"%s\": "
+			       "family", net_cases[i].s);
+			is_int((int)n.bits, (int)net_cases[i].bits,
+			       "net \"%s\": prefix", net_cases[i].s);
+		} else {
+			is_int(rc, -1, "net \"%s\" refused", net_cases[i].s);
+			is_str(err, net_cases[i].err, "net \"%s\": message",
+			       net_cases[i].s);
+		}
+	}
+}
+
+/* sa_of - a sockaddr for a textual address (v4, v6 or "unix") */
+static socklen_t
+sa_of(const char *a, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strcmp(a, "unix") == 0) {
+		ss->ss_family = AF_UNIX;
+		return sizeof(struct sockaddr_un);
+	}
+	if (inet_pton(AF_INET, a, &((struct sockaddr_in *)ss)->sin_addr)
+	    == 1) {
+		ss->ss_family = AF_INET;
+		return sizeof(struct sockaddr_in);
+	}
+	if (inet_pton(AF_INET6, a, &((struct sockaddr_in6 *)ss)->sin6_addr)
+	    != 1)
+		bail_out("sa_of: bad address %s", a);
+	ss->ss_family = AF_INET6;
+	return sizeof(struct sockaddr_in6);
+}
+
+/* Matching: an allow-list (comma-separated), a peer, the answer. */
+static const struct {
+	const char *nets;
+	const char *peer;
+	int want;
+} match_cases[] = {
+	{ "127.0.0.0/8,::1", "127.0.0.1", 1 },
+	{ "127.0.0.0/8,::1", "127.255.0.9", 1 },
+	{ "127.0.0.0/8,::1", "::1", 1 },
+	{ "127.0.0.0/8,::1", "10.0.0.1", 0 },
+	{ "127.0.0.0/8,::1", "::2", 0 },
+	{ "127.0.0.0/8,::1", "::ffff:127.0.0.1", 1 },	/* v4-mapped */
+	{ "127.0.0.0/8,::1", "::ffff:10.0.0.1", 0 },
+	{ "127.0.0.0/8,::1", "unix", 1 },
+	{ "127.0.0.1/32", "127.0.0.2", 0 },
+	{ "127.0.0.1/32", "127.0.0.1", 1 },
+	{ "192.0.2.0/25", "192.0.2.127", 1 },
+	{ "192.0.2.0/25", "192.0.2.128", 0 },
+	{ "192.0.2.0/23", "192.0.3.255", 1 },
+	{ "192.0.2.0/23", "192.0.4.0", 0 },
+	{ "192.0.2.9/0", "203.0.113.5", 1 },		/* /0: all IPv4 */
+	{ "192.0.2.9/0", "2001:db8::1", 0 },
+	{ "2001:db8::/33", "2001:db8:7fff::1", 1 },
+	{ "2001:db8::/33", "2001:db8:8000::1", 0 },
+	{ "2001:db8::/32", "127.0.0.1", 0 },
+	{ "::/0", "::ffff:192.0.2.1", 0 },	/* mapped is IPv4 */
+	{ "", "127.0.0.1", 0 },			/* empty list: nobody */
+	{ "", "unix", 1 },
+};
+
+/* test_net_match - the table above */
+static void
+test_net_match(void)
+{
+	struct listen_net nets[8];
+	struct sockaddr_storage ss;
+	char buf[256], err[256], *p, *save = NULL;
+	size_t i, n;
+	socklen_t len;
+
+	for (i = 0; i < NELEM(match_cases); i++) {
+		snprintf(buf, sizeof(buf), "%s", match_cases[i].nets);
+		n = 0;
+		for (p = strtok_r(buf, ",", &save); p != NULL;
+		     p = strtok_r(NULL, ",", &save))
+			if (listen_net_parse(p, &nets[n++], err,
+					     sizeof(err)) < 0)
+				bail_out("%s", err);
+		len = sa_of(match_cases[i].peer, &ss);
+		is_int(listen_net_match(nets, n, (struct sockaddr *)&ss, len),
+		       match_cases[i].want, "allow {%s} peer %s",
+		       match_cases[i].nets, match_cases[i].peer);
+	}
+	/* a truncated address never matches */
+	len = sa_of("127.0.0.1", &ss);
+	listen_net_parse("0.0.0.0/0", &nets[0], err, sizeof(err));
+	is_int(listen_net_match(nets, 1, (struct sockaddr *)&ss, len - 1), 0,
+	       "a short sockaddr does not match");
+	is_int(listen_net_match(nets, 1, NULL, 0), 0, "no sockaddr: no match");
+}
+
+/* test_peer_check - a real connection over 127.0.0.2 */
+static void
+test_peer_check(void)
+{
+	struct sockaddr_in sin;
+	struct listen_net allow;
+	socklen_t len = sizeof(sin);
+	char err[256], peer[64];
+	int lfd, c, a;
+
+	/* a free port: specs refuse port 0, so bind by hand */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0
+	    || listen(lfd, 4) < 0)
+		bail_out("listen: %s", strerror(errno));
+	if (getsockname(lfd, (struct sockaddr *)&sin, &len) < 0)
+		bail_out("getsockname: %s", strerror(errno));
+	listen_net_parse("127.0.0.1/32", &allow, err, sizeof(err));
+
+	/* from 127.0.0.2: refused */
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	{
+		struct sockaddr_in src;
+
+		memset(&src, 0, sizeof(src));
+		src.sin_family = AF_INET;
+		inet_pton(AF_INET, "127.0.0.2", &src.sin_addr);
+		if (c < 0 || bind(c, (struct sockaddr *)&src,
+				  sizeof(src)) < 0)
+			bail_out("bind 127.0.0.2: %s", strerror(errno));
+	}
+	if (connect(c, (struct sockaddr *)&sin, sizeof(sin)) < 0
+	    || (a = accept(lfd, NULL, NULL)) < 0)
+		bail_out("connect: %s", strerror(errno));
+	is_int(listen_peer_check(a, &allow, 1, peer, sizeof(peer)), 0,
+	       "peer 127.0.0.2 not in 127.0.0.1/32");
+	is_str(peer, "127.0.0.2", "peer address for the log");
+	close(a);
+	close(c);
+
+	/* from 127.0.0.1: allowed */
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&sin, sizeof(sin)) < 0
+	    || (a = accept(lfd, NULL, NULL)) < 0)
+		bail_out("connect: %s", strerror(errno));
+	is_int(listen_peer_check(a, &allow, 1, peer, sizeof(peer)), 1,
+	       "peer 127.0.0.1 in 127.0.0.1/32");
+	close(a);
+	close(c);
+
+	/* not a socket */
+	is_int(listen_peer_check(999, &allow, 1, peer, sizeof(peer)), -1,
+	       "a closed descriptor: -1");
+	is_str(peer, "unknown", "a closed descriptor: peer unknown");
+	close(lfd);
+}
+
 int
 main(void)
 {
@@ -845,6 +1134,9 @@ main(void)
 	test_open_inet();
 	test_open_unix();
 	test_open_bad_struct();
+	test_net_parse();
+	test_net_match();
+	test_peer_check();
 	done_testing();
 	return exit_status();
 }

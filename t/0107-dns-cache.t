@@ -6,9 +6,12 @@
 # until its TTL runs out (2 s here), then it is asked again; NXDOMAIN
 # and "no data" are kept for the SOA's negative TTL, and at most an
 # hour (libunbound says 32768 s when there is no SOA); a timeout is
-# never kept; 10000 answers are kept at most, the least recently used
-# going first.  A per-message counter's limit and deadline stop new
-# queries, never answers already in the cache.  tb-resolver prints one line per lookup (see its
+# never kept; at most cache_size bytes are kept, the least recently used
+# going first, and an answer larger than that not at all; with no
+# forwarder, recursion never asks loopback nor sends out the LAN's
+# reverse names.  A per-message counter's limit and time budget stop new
+# queries, never answers already in the cache.  tb-resolver prints one
+# line per lookup (see its
 # header).
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
@@ -17,7 +20,7 @@ RESOLVER=${top_builddir:-.}/t/tb-resolver
 peer_require unbound
 peer_require_helper "$RESOLVER"
 tb_init
-tb_plan 19
+tb_plan 25
 
 cat >"$TB/cache-zones.conf" <<'EOF'
 local-data: 'short.example.test. 2 IN TXT "lives two seconds"'
@@ -65,11 +68,42 @@ tb_like "$(line 4)" "^www\.neg\.test TXT nodata records=0 ttl=(60|59) hits=2 mis
 tb_like "$(line 5)$(line 6)" "^nosuch\.example\.test A nxdomain records=0 ttl=3600 hits=2 misses=3 .*nosuch\.example\.test A nxdomain records=0 ttl=3[56][0-9][0-9] hits=3 misses=3 " \
     "NXDOMAIN without an SOA: kept an hour, not 32768 s"
 
-# At most 10000 answers: the least recently used goes first.
-out=$("$RESOLVER" "$TB_DNS" n0.neg.test/A $(seq -f 'n%g.neg.test/A' 1 9999) \
-    n0.neg.test/A n10000.neg.test/A n1.neg.test/A n0.neg.test/A 2>&1)
-tb_like "$(tail -n 4 <<<"$out" | tr '\n' '|')" "^n0\.neg\.test A nxdomain .* hits=1 misses=10000 .* kept=10000 -\|n10000\.neg\.test A nxdomain .* hits=1 misses=10001 .* kept=10000 -\|n1\.neg\.test A nxdomain .* hits=1 misses=10002 .* kept=10000 -\|n0\.neg\.test A nxdomain .* hits=2 misses=10002 " \
-    "10000 answers kept; the 10001st evicts the least recently used"
+# At most cache_size bytes (100 kB here; each entry counts its own size,
+# its name's and its records'), the least recently used going first.
+out=$("$RESOLVER" -v -c 100000 "$TB_DNS" $(seq -f 'n%g.neg.test/A' 0 1999) \
+    n0.neg.test/A n1999.neg.test/A 2>&1)
+last=$(tail -n 1 <<<"$out")
+entries=$(sed -n 's/^cache entries=\([0-9]*\) .*/\1/p' <<<"$last")
+bytes=$(sed -n 's/.* bytes=\([0-9]*\)$/\1/p' <<<"$last")
+tb_ok "2000 answers do not fit in 100000 bytes: some kept, never more bytes ($last)" \
+    test "${entries:-0}" -gt 100 -a "${entries:-0}" -lt 2000 -a "${bytes:-999999}" -le 100000
+tb_like "$(tail -n 3 <<<"$out" | head -n 2 | tr '\n' '|')" \
+    "^n0\.neg\.test A nxdomain .* hits=0 misses=2001 .*\|n1999\.neg\.test A nxdomain .* hits=1 misses=2001 " \
+    "the least recently used was evicted (a miss), the newest kept (a hit)"
+out=$("$RESOLVER" -v -c 100 "$TB_DNS" example.test/TXT example.test/TXT 2>&1)
+tb_like "$(tr '\n' '|' <<<"$out")" \
+    "cache_size=100\|example\.test TXT ok .* hits=0 misses=1 .* kept=0 v=spf1.*\|example\.test TXT ok .* hits=0 misses=2 .*\|cache entries=0 bytes=0\|$" \
+    "an answer larger than the whole cache is not kept"
+
+# No nameservers and no resolv.conf: recursion from the root, where NS
+# records from the Internet decide where queries go.  Loopback is never
+# asked and the LAN's reverse zones are answered locally, not asked.
+out=$("$RESOLVER" -v -t 1 -r "$TB/no-resolv.conf" - \
+    1.0.0.10.in-addr.arpa/PTR 9.1.168.192.in-addr.arpa/PTR 2>&1)
+tb_is "$(line 1)" \
+    "mode=recursion do-not-query-localhost=yes unblock-lan-zones=no cache_size=4194304" \
+    "recursion: loopback never queried, LAN zones blocked"
+tb_like "$(line 2)$(line 3)" \
+    "^1\.0\.0\.10\.in-addr\.arpa PTR nxdomain .*9\.1\.168\.192\.in-addr\.arpa PTR nxdomain " \
+    "recursion: a LAN reverse name is answered locally, never sent out"
+# Forwarders (configured, or resolv.conf's) may be on loopback.
+echo "nameserver 127.0.0.1" >"$TB/resolv.conf"
+tb_is "$("$RESOLVER" -v -r "$TB/resolv.conf" - 2>&1 | head -n 1)" \
+    "mode=forward do-not-query-localhost=no unblock-lan-zones=yes cache_size=4194304" \
+    "resolv.conf's nameservers: forwarding, loopback allowed"
+tb_is "$("$RESOLVER" -v "$TB_DNS" 2>&1 | head -n 1)" \
+    "mode=forward do-not-query-localhost=no unblock-lan-zones=yes cache_size=4194304" \
+    "configured nameservers: forwarding, loopback allowed"
 
 # Failures are never kept: a port nobody answers on.
 dead=$(tb_port 99)

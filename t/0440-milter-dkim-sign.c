@@ -176,6 +176,12 @@ test_tables(void)
 		  "x rsa rsa rsa rsa rsa\n", "st:1: " },
 		{ "rsa example.test:rsa:", "notkey", "x rsa\n",
 		  "not a PEM private key" },
+		/* over 64 KB: refused, and the table freed cleanly */
+		{ "rsa example.test:rsa:", "big", "x rsa\n",
+		  "big: too large (65537 bytes, at most 65536)" },
+		/* 64 KB exactly is not too large (just not a key) */
+		{ "rsa example.test:rsa:", "limit", "x rsa\n",
+		  "limit: not a PEM private key" },
 	};
 	struct milter_keys *k;
 	char err[512], got[128], *kt, *st, *text;
@@ -226,6 +232,24 @@ test_tables(void)
 	text = x_asprintf("%s/notkey", dir);
 	chmod(text, 0600);
 	free(text);
+	{
+		static const struct {
+			const char *name;
+			size_t size;
+		} big[] = { { "big", 65537 }, { "limit", 65536 } };
+		char *fill;
+
+		for (i = 0; i < 2; i++) {
+			fill = x_malloc(big[i].size + 1);
+			memset(fill, 'A', big[i].size);
+			fill[big[i].size] = '\0';
+			free(put(big[i].name, fill));
+			free(fill);
+			text = x_asprintf("%s/%s", dir, big[i].name);
+			chmod(text, 0600);
+			free(text);
+		}
+	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		text = bad[i].file == NULL ? x_strdup(bad[i].pre)
 		       : x_asprintf("%s%s/%s\n", bad[i].pre, dir,

@@ -69,6 +69,7 @@ t_tb_clamscan_LDADD = $(CLAMAV_LIBS)
 T_SHELL = \
 	t/0020-testd.t \
 	t/0021-conf-sample.t \
+	t/0022-listen-defaults.t \
 	t/0100-harness-cleanup.t \
 	t/0101-peer-postfix-dovecot.t \
 	t/0102-peer-slapd.t \
@@ -89,6 +90,7 @@ EXTRA_DIST += \
 ## The tests that run Elemta's own C code, run again by tools/run-tests in
 ## a build configured with --enable-sanitizers.
 SANITIZE_TESTS += $(T_UNIT) t/0020-testd.t t/0021-conf-sample.t \
+	t/0022-listen-defaults.t \
 	t/0107-dns-cache.t
 check-sanitize:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(SANITIZE_TESTS)'

@@ -4,11 +4,16 @@
  * SUMMARY
  *	lookups through lib/dns, the daemons' resolver, with its cache
  * SYNOPSIS
- *	tb-resolver [-t seconds] server@port step...
+ *	tb-resolver [-v] [-t seconds] [-c bytes] [-r resolv.conf]
+ *		server@port|- step...
  * DESCRIPTION
  *	Makes one resolver (lib/dns) forwarding to server@port, with a
- *	timeout of -t seconds (default 2) and no retries, and runs each
- *	step in turn:
+ *	timeout of -t seconds (default 2), no retries and a cache of -c
+ *	bytes (default 4 MB), and runs each step in turn.  With server
+ *	"-" it has no nameservers: those of -r FILE, or, without -r or
+ *	when FILE cannot be read, it recurses from the root.  -v prints
+ *	dns_resolver_describe() first and "cache entries=N bytes=B" last.
+ *	The steps:
  *
  *	NAME/TYPE	one lookup (TYPE: A, AAAA, TXT, MX, PTR or a number),
  *			counted in a per-run struct dns_counter
@@ -116,18 +121,32 @@ main(int argc, char **argv)
 	struct dns_resolver *r;
 	struct dns_conf dc;
 	char *ns[2], err[256];
-	int c, i, status = 0;
+	int c, i, status = 0, verbose = 0;
 
 	memset(&dc, 0, sizeof(dc));
 	dc.timeout = 2;
 	dc.retries = 0;
-	while ((c = getopt(argc, argv, "t:")) != -1) {
-		if (c != 't') {
-			fprintf(stderr, "usage: tb-resolver [-t seconds] "
-				"server@port NAME/TYPE|sleep/SECS...\n");
+	dc.cache_size = 4 * 1024 * 1024;
+	while ((c = getopt(argc, argv, "c:r:t:v")) != -1) {
+		switch (c) {
+		case 'c':
+			dc.cache_size = (size_t)atol(optarg);
+			break;
+		case 'r':
+			dc.resolv_conf = optarg;
+			break;
+		case 't':
+			dc.timeout = atoi(optarg);
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: tb-resolver [-v] [-t seconds] "
+				"[-c bytes] [-r resolv.conf] server@port|- "
+				"NAME/TYPE|sleep/SECS...\n");
 			return 2;
 		}
-		dc.timeout = atoi(optarg);
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "tb-resolver: no server\n");
@@ -136,11 +155,13 @@ main(int argc, char **argv)
 	ns[0] = argv[optind++];
 	ns[1] = NULL;
 	dc.nameservers = ns;
-	dc.nnameservers = 1;
+	dc.nnameservers = strcmp(ns[0], "-") == 0 ? 0 : 1;
 	if ((r = dns_resolver_new(&dc, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "tb-resolver: %s\n", err);
 		return 2;
 	}
+	if (verbose)
+		printf("%s\n", dns_resolver_describe(r, err, sizeof(err)));
 	for (i = optind; i < argc && status == 0; i++) {
 		if (strncmp(argv[i], "sleep/", 6) == 0)
 			sleep((unsigned)atoi(argv[i] + 6));
@@ -151,6 +172,12 @@ main(int argc, char **argv)
 			cnt.budget = &budget;
 		else if (tb_lookup(r, &cnt, argv[i]) < 0)
 			status = 2;
+	}
+	if (verbose) {
+		struct dns_stats st;
+
+		dns_resolver_stats(r, &st);
+		printf("cache entries=%zu bytes=%zu\n", st.entries, st.bytes);
 	}
 	dns_resolver_unref(&r);
 	return status;

@@ -288,6 +288,12 @@ tb_connect() {
 	exec {fd}>&-
 }
 
+# tb_connect_unix - true if a unix-domain socket at PATH accepts a connection
+tb_connect_unix() {
+	perl -MIO::Socket::UNIX -e \
+	    'IO::Socket::UNIX->new(Peer => $ARGV[0]) or exit 1' "$1" 2>/dev/null
+}
+
 #
 # Requirements
 #

@@ -18,7 +18,9 @@
 #
 # DESCRIPTION
 #	The shared set-up of the milter's end-to-end tests: the daemon
-#	built here on TB_PORT_MILTER, its DNS from the harness' unbound
+#	built here on TB_PORT_MILTER (relayed to libmilter, milter-relay.c),
+#	or on the unix socket TB_MILTER_SOCKET when that is set (group
+#	postfix, 0660; TB_MILTER_SPEC says which, in Postfix's spelling), its DNS from the harness' unbound
 #	(TB_DNS), our authserv-id mx.example.test, Postfix's myhostname;
 #	Postfix (peers.sh) with it as smtpd_milters, everything delivered
 #	to smtp-sink.
@@ -69,7 +71,7 @@ milter_conf() {
 
 # milter_start - the daemon on TB_PORT_MILTER; KEY=VALUE... [-- ARGS...]
 milter_start() {
-	local opts=()
+	local opts=() listen
 
 	while [[ $# -gt 0 && $1 != -- ]]; do
 		opts+=("$1")
@@ -79,12 +81,25 @@ milter_start() {
 	milter_conf "${opts[@]}"
 	TB_MILTER_LOG=$TB/milter/milter.log
 	export TB_MILTER_LOG
+	if [[ -n ${TB_MILTER_SOCKET:-} ]]; then
+		TB_MILTER_SPEC=unix:$TB_MILTER_SOCKET
+		listen="unix:$TB_MILTER_SOCKET,mode=0660,group=postfix"
+	else
+		TB_MILTER_SPEC=inet:127.0.0.1:$TB_PORT_MILTER
+		listen=$TB_MILTER_SPEC
+	fi
+	export TB_MILTER_SPEC
 	tb_spawn milter "$TB_MILTER_LOG" "$MILTER" -f -c "$TB_MILTER_CONF" \
-	    -o "milter.listen=inet:127.0.0.1:$TB_PORT_MILTER" \
+	    -o "milter.listen=$listen" \
 	    -o milter.user= -o "milter.authserv_id=$TB_MILTER_AUTHSERV" \
 	    -o "dns.nameservers=$TB_DNS" "$@"
-	tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" "$(peer_timeout)" \
-	    tb_connect 127.0.0.1 "$TB_PORT_MILTER"
+	if [[ -n ${TB_MILTER_SOCKET:-} ]]; then
+		tb_ready milter "on $TB_MILTER_SOCKET" "$(peer_timeout)" \
+		    tb_connect_unix "$TB_MILTER_SOCKET"
+	else
+		tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" \
+		    "$(peer_timeout)" tb_connect 127.0.0.1 "$TB_PORT_MILTER"
+	fi
 }
 
 # milter_set - replace the [milter] options of the file, reload, wait

@@ -7,14 +7,16 @@
 #   still gets an answer within the lookup budget, temperror in the A-R
 #   and dmarc_temperror_action applied (accept, then tempfail: 451
 #   4.7.1, so Postfix's client retries and nothing is lost);
-#   unbound continued: dmarc=pass again, nothing cached from the outage.
+#   unbound continued: dmarc=pass again, nothing cached from the outage;
+#   the DMARC history on a file system that fills up (ENOSPC): messages
+#   still delivered, the error logged, rows again once there is space.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
 
 milter_require postfix smtp-sink swaks unbound
 tb_init
-tb_plan 9
+tb_plan 14
 
 # cold.test: asked only while unbound is stopped (nothing in the cache)
 cat >"$TB/zones.conf" <<'EOF2'
@@ -23,8 +25,10 @@ local-data: 'cold.test. 300 IN TXT "v=spf1 ip4:192.0.2.40 -all"'
 local-data: '_dmarc.cold.test. 300 IN TXT "v=DMARC1; p=reject"'
 EOF2
 peer_start_unbound "$TB/zones.conf"
+# the DMARC history's directory: a 256 KB file system, to fill up
+tb_mount_tmpfs "$TB/hist" 256k
 milter_start dmarc_enforce=true max_check_time=3 -- -o dns.timeout=1 \
-    -o dns.retries=0
+    -o dns.retries=0 -o "database.directory=$TB/hist"
 milter_postfix
 
 # --- A SIGHUP storm while 4 clients send 10 messages each.
@@ -75,5 +79,24 @@ out=$(milter_send "dns back" "${cold[@]}")
 f=$(milter_wait_delivered "dns back")
 tb_like "$(milter_authres "$f")" 'spf=pass .*dmarc=pass' \
     "DNS back: pass again (the outage was not cached)"
+
+# --- The DMARC history's file system fills up: the message is not the
+# victim (delivered, logged), and the history resumes with space.
+rows() { sqlite3 "$TB/hist/dmarc.sqlite" 'SELECT count(*) FROM dmarc_history'; }
+milter_set dmarc_enforce=true dmarc_history=dmarc.sqlite
+milter_send "history ok" >/dev/null
+milter_wait_delivered "history ok" >/dev/null
+tb_is "$(rows)" 1 "history: one row written"
+dd if=/dev/zero of="$TB/hist/filler" bs=4k 2>/dev/null
+out=$(milter_send "history full")
+tb_like "$out" '250 2\.0\.0 Ok: queued' "history on a full disk: accepted"
+tb_ok "history on a full disk: delivered" test -n "$(milter_wait_delivered "history full")"
+tb_like "$(milter_log 'dmarc history .*dmarc\.sqlite: .*(full|disk)')" \
+    "full" "history on a full disk: the error is logged"
+rm -f "$TB/hist/filler"
+milter_send "history back" >/dev/null
+milter_wait_delivered "history back" >/dev/null
+tb_wait 10 eval '[[ $(rows) -ge 2 ]]'
+tb_ok "history with space again: rows are written" test "$(rows)" -ge 2
 tb_ok "the milter is alive at the end" tb_alive "$(tb_pid milter)"
 tb_done

@@ -3,6 +3,7 @@
 # SYNOPSIS
 #	. "$top_srcdir/t/lib/harness.sh"
 #	tb_init NAME			# temp dir $TB, port block, traps
+#	tb_mount_tmpfs DIR SIZE		# a small file system (root), unmounted at exit
 #	tb_need PEER PROGRAM...		# skip (or fail) when a peer is missing
 #	tb_plan N
 #	tb_spawn NAME LOG CMD...	# start a daemon, in its own session
@@ -747,6 +748,25 @@ tb_reap_strays() {
 	tb_wait 2 tb_none_alive $strays || tb_kill_list KILL $strays
 }
 
+# tb_mount_tmpfs DIR SIZE - a tmpfs of SIZE (e.g. 64k) on DIR inside $TB:
+# a file system that fills up, or can be remounted read-only (root);
+# the clean-up unmounts it
+tb_mount_tmpfs() {
+	mkdir -p "$1" && mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1" ||
+	    tb_bail "tb_mount_tmpfs: cannot mount a tmpfs on $1"
+}
+
+# tb_umount_all - unmount whatever is mounted below $TB, deepest first
+tb_umount_all() {
+	local m
+
+	[[ -n $TB ]] || return 0
+	while read -r m; do
+		umount -l "$m" 2>/dev/null
+	done < <(awk -v p="$TB/" 'index($2, p) == 1 { print $2 }' \
+	    /proc/self/mounts | sort -r)
+}
+
 # tb_cleanup - stop every daemon, release the ports, remove $TB
 tb_cleanup() {
 	local failed=$1
@@ -761,6 +781,7 @@ tb_cleanup() {
 	[[ -z $TB ]] || tb_reap_strays
 	tb_unlock_block
 	[[ -n $TB && -d $TB ]] || return 0
+	tb_umount_all
 	if [[ ${ELEMTA_KEEP_TMP:-} == always ||
 	    ($failed -ne 0 && ${ELEMTA_KEEP_TMP:-0} == 1) ]]; then
 		tb_diag "kept the test directory: $TB"

@@ -135,11 +135,10 @@ qid=$(queue_id "$out")
 tb_wait 20 test -e "$FLAGS/sleeping-bob@example.test"
 tb_ok "Dovecot is delivering (the hook runs after the final dot)" \
     test -e "$FLAGS/sleeping-bob@example.test"
-# SIGKILL, as a crash would: a SIGTERM lets Dovecot finish the delivery
-pid=$(tb_pid dovecot2)
-tb_kill_list KILL $(tb_proc_tree "$pid")
-{ wait "$pid"; } 2>/dev/null
-tb_stop dovecot2
+# SIGKILL, as a crash would: a SIGTERM lets Dovecot finish the delivery.
+# All at once: had the hook's "sleep" died first, the lmtp process would
+# have stored the message before its own SIGKILL.
+tb_crash dovecot2
 rm -f "$FLAGS/slow-bob@example.test"
 tb_wait 20 tb_grep "$qid: to=<bob@example.test>.* status=deferred" "$TB_MAILLOG"
 tb_like "$(status_of "$qid" bob@example.test)" \

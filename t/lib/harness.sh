@@ -8,6 +8,7 @@
 #	tb_plan N
 #	tb_spawn NAME LOG CMD...	# start a daemon, in its own session
 #	tb_ready NAME WHERE SECS CMD...	# poll CMD until it succeeds
+#	tb_crash NAME			# SIGKILL all its processes at once
 #	tb_ok DESC CMD... / tb_is GOT WANT DESC / tb_like GOT ERE DESC
 #	tb_done
 #
@@ -497,6 +498,28 @@ tb_stop() {
 		done
 		[[ $left -eq 0 ]] || sleep 0.05
 	done
+}
+
+# tb_crash - SIGKILL the daemon NAME and all its processes at once, as a
+# crash would, then forget it as tb_stop does
+tb_crash() {
+	local name=$1 pid members
+
+	pid=${TB_PID[$name]:-}
+	[[ -n $pid ]] || return 0
+	members=$(tb_proc_tree "$pid")
+	# Killed one by one, a child that dies first (a hook's "sleep")
+	# wakes its parent, which goes on working (stores a message) until
+	# its own turn comes.  A stopped process wakes nobody: stop them
+	# all, then kill.  tb_spawn made PID the leader of a process group:
+	# one kill(2) reaches every member, those forked since included.
+	tb_kill_list STOP $members
+	{	# no "Killed" notice from bash: the signal is expected
+		kill -s KILL -- "-$pid"
+		tb_kill_list KILL $members $(tb_proc_tree "$pid")
+		wait "$pid"
+	} 2>/dev/null
+	tb_stop "$name"
 }
 
 # tb_stop_stragglers - end what a stopped daemon left behind (TERM, KILL)

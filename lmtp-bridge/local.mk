@@ -101,3 +101,8 @@ dist_check_SCRIPTS += $(T_LDAP_SHELL)
 EXTRA_DIST += t/data/elemta.schema
 TESTS += $(T_LDAP_UNIT) $(T_LDAP_SHELL)
 SANITIZE_TESTS += $(T_LDAP_UNIT) $(T_LDAP_SHELL)
+
+## Faults (make check-faults): the backend closing mid-body, sending
+## fewer replies than recipients, stalling past delivery_timeout; Dovecot
+## stopped and SIGSTOPped under load (t/0570).
+FAULT_TESTS += t/0570-lmtp-bridge-faults-backend.t

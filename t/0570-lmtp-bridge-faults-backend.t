@@ -10,6 +10,9 @@
 #   the recipients with a reply get it, the others 451 4.4.2;
 #   one that stalls after the final dot past delivery_timeout: 451
 #   4.4.2 after delivery_timeout, nothing stored;
+#   one that answers the final dot with binary garbage, or with an
+#   endless line (bytes that never stop): 451 4.4.2, within
+#   delivery_timeout, nothing stored;
 #   Dovecot stopped, then SIGSTOPped, while 4 clients send 20 messages:
 #   451 4.4.1 for every one (within delivery_timeout when stopped).
 # Each time Postfix keeps what was deferred, and once the backend is
@@ -28,7 +31,7 @@ lmtp_init
 peer_require postfix dovecot smtp-sink swaks
 tb_need python3 python3
 tb_init
-tb_plan 34
+tb_plan 40
 
 PROXY=$top_srcdir/t/lib/lmtp-proxy.py
 RELAY=$(tb_port 71)		# the bridge -> here -> Dovecot
@@ -195,6 +198,50 @@ tb_wait 30 nlines 3 "$qid: to=.*status=sent" "$TB_MAILLOG"
 tb_is "$(nstatus "$qid" sent)" 3 \
     "backend healthy again: each recipient sent once"
 tb_is "$(all_copies "$subject")" 1:1:1 "... each Maildir holds it once"
+
+# --- A backend that answers the final dot with garbage.
+fault garbage
+subject="tb-0570 $$ garbage"
+out=$(send --from sender@other.test --to "$rcpts" \
+    --header "Subject: $subject")
+qid=$(queue_id "$out")
+tb_wait 30 nlines 3 "$qid: to=.*status=deferred" "$TB_MAILLOG"
+tb_is "$(grep -E "$qid: to=.*status=deferred" "$TB_MAILLOG" |
+	grep -cF "said: 451 4.4.2 Backend inet:127.0.0.1:$RELAY: delivery status unknown after end of data (bad reply: ")" 3 \
+    "garbage after the final dot: each recipient 451 4.4.2 (bad reply)" ||
+    tb_diag "$(grep "$qid: to=" "$TB_MAILLOG")"
+tb_unlike "$(grep "$qid: " "$BLOG")" $'[\x01-\x08\x0e-\x1f\x7f]' \
+    "... no control character of it reached the bridge's log"
+fault pass
+flush
+tb_wait 30 nlines 3 "$qid: to=.*status=sent" "$TB_MAILLOG"
+tb_is "$(nstatus "$qid" sent):$(all_copies "$subject")" 3:1:1:1 \
+    "backend healthy again: each recipient sent, each Maildir holds it once"
+
+# --- A backend that answers the final dot with an endless line: bytes
+# keep coming, but delivery_timeout still bounds the delivery.
+fault babble
+subject="tb-0570 $$ babble"
+t0=$(tb_now_ms)
+out=$(send --from sender@other.test --to "$rcpts" \
+    --header "Subject: $subject")
+qid=$(queue_id "$out")
+tb_wait 40 nlines 3 "$qid: to=.*status=deferred" "$TB_MAILLOG"
+dt=$(($(tb_now_ms) - t0))
+tb_is "$(grep -E "$qid: to=.*status=deferred" "$TB_MAILLOG" |
+	grep -cF "said: 451 4.4.2 Backend inet:127.0.0.1:$RELAY: delivery status unknown after end of data (")" 3 \
+    "an endless reply after the final dot: each recipient 451 4.4.2 ($dt ms)" ||
+    tb_diag "$(grep "$qid: to=" "$TB_MAILLOG")"
+delays=$(grep "$qid: to=<.* backend=" "$BLOG" |
+    sed -n 's/.* delay=\([0-9.]*\) .*/\1/p' | paste -sd' ')
+tb_ok "... at delivery_timeout (10 s), not after (delays: $delays)" \
+    awk -v d="$delays" 'BEGIN { n = split(d, a, " "); if (n != 3) exit 1;
+	for (i = 1; i <= n; i++) if (a[i] < 9.5 || a[i] > 10.5) exit 1 }'
+fault pass
+flush
+tb_wait 30 nlines 3 "$qid: to=.*status=sent" "$TB_MAILLOG"
+tb_is "$(nstatus "$qid" sent):$(all_copies "$subject")" 3:1:1:1 \
+    "backend healthy again: each recipient sent, each Maildir holds it once"
 tb_ok "the bridge is alive" tb_alive "$(tb_pid bridge)"
 
 # --- Dovecot stopped while 4 clients send 20 messages.

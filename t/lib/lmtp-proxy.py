@@ -27,6 +27,12 @@
 #				  until the client gives up; then the
 #				  target's connection is closed without
 #				  the dot: nothing stored
+#		  garbage	  the final dot is held, and the answer to
+#				  it is two lines of binary garbage, then
+#				  both connections closed: nothing stored
+#		  babble	  the final dot is held, and the answer to
+#				  it is an endless stream of bytes with no
+#				  line end, until the client gives up
 #		Each fault applied appends "MODE" to DIR/applied.
 import os
 import socket
@@ -170,6 +176,16 @@ def faults_session(c, target, d):
                 while cf.read(65536):
                     pass
                 return
+            if mode == "garbage":
+                faults_applied(d, mode)
+                c.sendall(b"\x00\xff\x1b[2J HTTP/1.0 400 Bad\r\n"
+                          b"\xfe\xfd 7 \x01\r\n")
+                return
+            if mode == "babble":
+                faults_applied(d, mode)
+                chunk = b"250" + b"-" * (1048576 - 3)
+                while True:
+                    c.sendall(chunk)
             s.sendall(line)
             for _ in range(naccepted):
                 c.sendall(reply_of(sf))

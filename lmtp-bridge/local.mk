@@ -103,6 +103,9 @@ TESTS += $(T_LDAP_UNIT) $(T_LDAP_SHELL)
 SANITIZE_TESTS += $(T_LDAP_UNIT) $(T_LDAP_SHELL)
 
 ## Faults (make check-faults): the backend closing mid-body, sending
-## fewer replies than recipients, stalling past delivery_timeout; Dovecot
-## stopped and SIGSTOPped under load (t/0570).
-FAULT_TESTS += t/0570-lmtp-bridge-faults-backend.t
+## fewer replies than recipients, stalling past delivery_timeout,
+## answering garbage; Dovecot stopped and SIGSTOPped under load (t/0570);
+## the SQLite table unreadable or garbage, slapd SIGSTOPped, a SIGHUP
+## storm, all under load (t/0571).
+FAULT_TESTS += t/0570-lmtp-bridge-faults-backend.t \
+	t/0571-lmtp-bridge-faults-routing.t

@@ -104,7 +104,8 @@ SANITIZE_TESTS += $(T_LDAP_UNIT) $(T_LDAP_SHELL)
 
 ## Faults (make check-faults): the backend closing mid-body, sending
 ## fewer replies than recipients, stalling past delivery_timeout,
-## answering garbage; Dovecot stopped and SIGSTOPped under load (t/0570);
+## answering garbage; Dovecot stopped and SIGSTOPped, the spool full
+## (ENOSPC), under load (t/0570);
 ## the SQLite table unreadable or garbage, slapd SIGSTOPped, a SIGHUP
 ## storm, all under load (t/0571).
 FAULT_TESTS += t/0570-lmtp-bridge-faults-backend.t \

@@ -14,7 +14,8 @@
 #   endless line (bytes that never stop): 451 4.4.2, within
 #   delivery_timeout, nothing stored;
 #   Dovecot stopped, then SIGSTOPped, while 4 clients send 20 messages:
-#   451 4.4.1 for every one (within delivery_timeout when stopped).
+#   451 4.4.1 for every one (within delivery_timeout when stopped);
+#   the bridge's spool full (ENOSPC) under the same load: 451 4.3.0.
 # Each time Postfix keeps what was deferred, and once the backend is
 # healthy again every message is in its Maildir exactly once.
 #
@@ -31,7 +32,7 @@ lmtp_init
 peer_require postfix dovecot smtp-sink swaks
 tb_need python3 python3
 tb_init
-tb_plan 40
+tb_plan 48
 
 PROXY=$top_srcdir/t/lib/lmtp-proxy.py
 RELAY=$(tb_port 71)		# the bridge -> here -> Dovecot
@@ -68,11 +69,13 @@ none_queued() {
 all_copies() {
 	echo "$(copies alice@example.test "$1"):$(copies bob@example.test "$1"):$(copies carol@example.test "$1")"
 }
-# load TAG - 4 clients send 5 messages each at once, message C-I to one
-# user (round robin); the queue ids, as an ERE, in $TB/TAG.qids
+# load TAG [BODYFILE] - 4 clients send 5 messages each at once, message
+# C-I to one user (round robin); the queue ids, as an ERE, in
+# $TB/TAG.qids
 load() {
-	local tag=$1 c pids=()
+	local tag=$1 c pids=() body=()
 
+	[[ -z ${2:-} ]] || body=(--body "$2")
 	for c in 1 2 3 4; do
 		(
 			for i in 1 2 3 4 5; do
@@ -80,7 +83,7 @@ load() {
 				send --from sender@other.test \
 				    --to "$u@example.test" \
 				    --header "Subject: $tag $u $c-$i" \
-				    >"$TB/$tag-$c-$i.out"
+				    "${body[@]}" >"$TB/$tag-$c-$i.out"
 			done
 		) &
 		pids+=($!)
@@ -295,4 +298,55 @@ tb_wait 30 none_queued "$q"
 tb_ok "... its queue holds none of them" none_queued "$q"
 tb_is "$(tally "$tag")" "20 20 0" \
     "the Maildirs: 20 messages, each once, each in its recipient's"
+
+# --- The spool full (ENOSPC) while 4 clients send 20 messages of 300 kB:
+# the bridge, in a mount namespace of its own, spools (spool_threshold
+# 4k) on a 64 kB tmpfs, grown to 16 MB for the recovery.
+spool_used() {
+	nsenter -t "$(tb_pid bridge)" -m df -k --output=used "$TB/spool" |
+	    tail -n 1 | tr -d ' '
+}
+if ! unshare -m true 2>/dev/null; then
+	why="no mount namespace here (unshare -m failed): the ENOSPC part"
+	[[ ${ELEMTA_REQUIRE_PEERS:-0} != 1 ]] ||
+	    tb_bail "$why cannot run (ELEMTA_REQUIRE_PEERS=1)"
+	for i in 1 2 3 4 5 6 7 8; do tb_skip "$why"; done
+	tb_done
+fi
+tb_stop bridge
+cp "$BLOG" "$TB/bridge-1.log"
+mkdir -p "$TB/spool"
+lmtp_conf "backend = \"inet:127.0.0.1:$RELAY\"" \
+    "delivery_timeout = 10s" "command_timeout = 10s" \
+    "spool_threshold = 4k" "spool_directory = \"$TB/spool\""
+tb_spawn bridge "$BLOG" unshare -m sh -c \
+    'mount -t tmpfs -o size=64k,mode=755 tmpfs "$0" && exec "$@"' \
+    "$TB/spool" "$BRIDGE" -f -c "$TB/elemta.conf"
+tb_ready bridge "on 127.0.0.1:$TB_PORT_BRIDGE" 10 \
+    tb_banner 127.0.0.1 "$TB_PORT_BRIDGE" '^220 .*LMTP'
+tag="tb-0570-$$-enospc"
+load "$tag" "$TB/body"
+q=$(cat "$TB/$tag.qids")
+tb_is "$(tr '|' '\n' <<<"$q" | grep -c .)" 20 \
+    "spool full: Postfix accepts the 20 messages of 300 kB of 4 clients"
+tb_wait 60 nlines 20 "($q): to=.*status=deferred" "$TB_MAILLOG"
+tb_is "$(grep -E "($q): to=.*status=deferred" "$TB_MAILLOG" |
+	grep -cF "said: 451 4.3.0 Error: could not spool the message")" 20 \
+    "... each one deferred with 451 4.3.0" ||
+    tb_diag "$(grep -E "($q): to=" "$TB_MAILLOG" | head -n 3)"
+tb_like "$(grep 'status=deferred reason=' "$BLOG" | tail -n 1)" \
+    "reason=\"write $TB/spool: No space left on device\"" \
+    "bridge log: the spool error is named"
+tb_is "$(tally "$tag")" "0 0 0" "nothing was delivered"
+nsenter -t "$(tb_pid bridge)" -m mount -o remount,size=16m "$TB/spool"
+flush
+tb_wait 60 nlines 20 "($q): to=.*status=sent" "$TB_MAILLOG"
+tb_is "$(nstatus "$q" sent)" 20 "room again: Postfix says sent once for each"
+tb_wait 30 none_queued "$q"
+tb_ok "... its queue holds none of them" none_queued "$q"
+tb_is "$(tally "$tag")" "20 20 0" \
+    "the Maildirs: 20 messages, each once, each in its recipient's"
+tb_wait 10 test "$(spool_used)" = 0
+tb_is "$(spool_used)" 0 \
+    "the spool is empty again: no file of a failed message kept open"
 tb_done

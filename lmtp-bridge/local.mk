@@ -106,7 +106,7 @@ SANITIZE_TESTS += $(T_LDAP_UNIT) $(T_LDAP_SHELL)
 ## fewer replies than recipients, stalling past delivery_timeout,
 ## answering garbage; Dovecot stopped and SIGSTOPped, the spool full
 ## (ENOSPC), under load (t/0570);
-## the SQLite table unreadable or garbage, slapd SIGSTOPped, a SIGHUP
-## storm, all under load (t/0571).
+## the SQLite table unreadable or garbage, slapd SIGSTOPped or answering
+## garbage, a SIGHUP storm, all under load (t/0571).
 FAULT_TESTS += t/0570-lmtp-bridge-faults-backend.t \
 	t/0571-lmtp-bridge-faults-routing.t

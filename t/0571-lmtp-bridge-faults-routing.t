@@ -12,6 +12,9 @@
 #   slapd SIGSTOPped: 451 4.4.3 within search_timeout + network_timeout
 #   (a pooled connection's search, then a fresh connection's bind);
 #   slapd continued: each delivered once;
+#   the directory answering garbage (a uri naming a server that speaks
+#   no LDAP): 451 4.4.3 within network_timeout; the uri corrected and
+#   reloaded: each delivered once;
 #   a SIGHUP storm (60 reloads, the table and the directory both read
 #   again each time) while 4 clients send 40 messages: every one sent
 #   at the first attempt, each once, the bridge alive.
@@ -23,12 +26,13 @@ lmtp_init
 peer_require postfix dovecot smtp-sink swaks sqlite3 slapd
 tb_need python3 python3
 tb_init
-tb_plan 30
+tb_plan 38
 
 USERS=(alice bob carol)
 restarts=0
 DB=$TB/routes.db
 CLIENT=$top_srcdir/t/lib/lmtp-client.py
+FAKE=$top_srcdir/t/lib/lmtp-fake-backend.py
 
 # nstatus - how many maillog lines say STATUS for the queue ids (an ERE)
 nstatus() {
@@ -242,6 +246,40 @@ tb_like "$(grep 'status=deferred route=ldap' "$BLOG" | tail -n 1)" \
     'error="ldap ' "bridge log: the directory error is named"
 kill -CONT "$(tb_pid slapd)"
 deliver_all "slapd continued" "$tag"
+
+# --- The directory answering garbage (the uri names a server that
+# speaks no LDAP: t/lib/lmtp-fake-backend.py garbage): 451 4.4.3 within
+# the timeouts; the configuration corrected and reloaded (SIGHUP): each
+# delivered once.
+GARBAGE=$(tb_port 73)
+tb_spawn garbage "$TB/garbage.out" python3 "$FAKE" "$GARBAGE" \
+    "$TB/garbage.log" garbage
+tb_ready garbage "on 127.0.0.1:$GARBAGE" 10 tb_connect 127.0.0.1 "$GARBAGE"
+restart_bridge "${LDAP_CONF[@]/$TB_LDAP_URI/ldap://127.0.0.1:$GARBAGE/}"
+tag="tb-0571-$$-ldapgarbage"
+load "$tag" 5
+q=$(cat "$TB/$tag.qids")
+tb_is "$(tr '|' '\n' <<<"$q" | grep -c .)" 20 \
+    "LDAP answering garbage: Postfix accepts the 20 messages of 4 clients"
+tb_wait 60 nlines 20 "($q): to=.*status=deferred" "$TB_MAILLOG"
+tb_is "$(grep -E "($q): to=.*status=deferred" "$TB_MAILLOG" |
+	grep -cE "said: 451 4\.4\.3 ")" 20 \
+    "... each one deferred with 451 4.4.3" ||
+    tb_diag "$(grep -E "($q): to=" "$TB_MAILLOG" | head -n 3)"
+worst=$(grep -E "($q): to=.*status=deferred" "$TB_MAILLOG" |
+    sed -n 's/.* delays=[0-9.]*\/[0-9.]*\/[0-9.]*\/\([0-9.]*\),.*/\1/p' |
+    sort -n | tail -n 1)
+tb_ok "... each within network_timeout (the longest: ${worst}s)" \
+    awk -v d="$worst" 'BEGIN { exit !(d != "" && d <= 3) }'
+tb_like "$(grep 'status=deferred route=ldap' "$BLOG" | tail -n 1)" \
+    "error=\"ldap ldap://127\.0\.0\.1:$GARBAGE/: bind" \
+    "bridge log: the directory error is named"
+n=$(grep -c 'reload: routing updated' "$BLOG")
+lmtp_conf "${LDAP_CONF[@]}"
+kill -HUP "$(tb_pid bridge)"
+tb_wait 10 nlines $((n + 1)) 'reload: routing updated' "$BLOG"
+deliver_all "uri corrected, reloaded" "$tag"
+tb_ok "the bridge is alive" tb_alive "$(tb_pid bridge)"
 
 # --- A SIGHUP storm under load: the table and the directory both.
 restart_bridge "${SQLITE_CONF[@]}" "${LDAP_CONF[@]}"

@@ -177,6 +177,16 @@ lmtp_wait_ms(const struct lmtp_delivery *d, int limit)
 	return left <= 0 ? 0 : (int)(left * 1000) + 1;
 }
 
+/* lmtp_expired - is the delivery's deadline past?  Asked before every
+ * read and write, not only when one would block: a backend that never
+ * stops sending (a reply with no line end) keeps recv() from ever
+ * blocking, so the poll() of lmtp_poll, which alone asked, never came */
+static int
+lmtp_expired(const struct lmtp_delivery *d)
+{
+	return metrics_clock() >= d->deadline;
+}
+
 /* lmtp_poll - wait for fd; 1 ready, 0 timeout, -1 error */
 static int
 lmtp_poll(struct lmtp_conn *c, short events, int limit)
@@ -272,6 +282,11 @@ lmtp_flush(struct lmtp_conn *c)
 	int rc;
 
 	while (off < c->wlen) {
+		if (lmtp_expired(c->d)) {
+			x_err(c->d->err, sizeof(c->d->err), "write: timed out");
+			c->broken = 1;
+			return -1;
+		}
 		n = send(c->fd, c->wbuf + off, c->wlen - off, MSG_NOSIGNAL);
 		if (n > 0) {
 			off += (size_t)n;
@@ -341,6 +356,11 @@ lmtp_getc(struct lmtp_conn *c)
 	int rc;
 
 	while (c->rpos == c->rlen) {
+		if (lmtp_expired(c->d)) {
+			x_err(c->d->err, sizeof(c->d->err), "read: timed out");
+			c->broken = 1;
+			return -1;
+		}
 		n = recv(c->fd, c->rbuf, sizeof(c->rbuf), 0);
 		if (n > 0) {
 			c->rlen = (size_t)n;

@@ -41,7 +41,9 @@
  *	  lesser evil than a loss.
  *
  *	Every wait is bounded by command_timeout and by the absolute
- *	deadline, so the whole delivery ends well before Postfix's
+ *	deadline, and every read and write checks the deadline even when
+ *	it would not wait (a backend that streams a reply with no end),
+ *	so the whole delivery ends well before Postfix's
  *	lmtp_data_done_timeout (600 s) and Postfix never gives up on a
  *	delivery that then succeeds behind its back.  No logging: d->err
  *	says what went wrong, the caller logs.  lmtp_client_deliver may run

@@ -60,8 +60,12 @@ lmtp_reply_reader_byte(struct lmtp_reply_reader *rr, int ch)
 	if (rr->done)
 		return 1;
 	if (ch != '\n') {
+		/* a NUL would end the line's text early (it is a C string
+		 * from here on): what a broken backend sent would be lost
+		 * to the error message, so it becomes the '?' that other
+		 * control characters get there */
 		if (rr->len < sizeof(rr->line) - 1)
-			rr->line[rr->len++] = (char)ch;
+			rr->line[rr->len++] = ch == '\0' ? '?' : (char)ch;
 		return 0;
 	}
 	len = rr->len;

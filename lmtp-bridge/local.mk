@@ -101,3 +101,12 @@ dist_check_SCRIPTS += $(T_LDAP_SHELL)
 EXTRA_DIST += t/data/elemta.schema
 TESTS += $(T_LDAP_UNIT) $(T_LDAP_SHELL)
 SANITIZE_TESTS += $(T_LDAP_UNIT) $(T_LDAP_SHELL)
+
+## Faults (make check-faults): the backend closing mid-body, sending
+## fewer replies than recipients, stalling past delivery_timeout,
+## answering garbage; Dovecot stopped and SIGSTOPped, the spool full
+## (ENOSPC), under load (t/0570);
+## the SQLite table unreadable or garbage, slapd SIGSTOPped or answering
+## garbage, a SIGHUP storm, all under load (t/0571).
+FAULT_TESTS += t/0570-lmtp-bridge-faults-backend.t \
+	t/0571-lmtp-bridge-faults-routing.t

@@ -4,12 +4,17 @@
 # socket peer that does stands in for a broken backend.
 #
 #	lmtp-fake-backend.py PORT LOG
+#	lmtp-fake-backend.py PORT LOG garbage
 #
 # Recipients whose local part starts with:
 #	rcpt3	get "350 3.0.0" to RCPT
 #	data3	make DATA get "352 3.0.0" instead of 354
 #	final3	get "399 3.9.9" after the final dot
 # everything else "250".  Each command line received is appended to LOG.
+#
+# With "garbage" it speaks no protocol at all (t/0571 points the
+# bridge's LDAP client at it): whatever a client sends is logged, as
+# bytes, and answered with binary garbage, until the client closes.
 import socketserver
 import sys
 
@@ -23,7 +28,19 @@ class Handler(socketserver.StreamRequestHandler):
         with open(sys.argv[2], "ab") as f:
             f.write(line + b"\n")
 
+    def garbage(self):
+        while True:
+            data = self.request.recv(65536)
+            if not data:
+                return
+            self.log(data)
+            self.wfile.write(b"\x00\xffHTTP/1.0 400 Bad Request\r\n\r\n")
+            self.wfile.flush()
+
     def handle(self):
+        if sys.argv[3:] == ["garbage"]:
+            self.garbage()
+            return
         rcpts = []
         self.reply("220 fake.example.test LMTP")
         while True:

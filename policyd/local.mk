@@ -86,6 +86,7 @@ T_POLICYD_SHELL = \
 	t/0312-policyd-ladder-postfix.t \
 	t/0313-policyd-quota.t \
 	t/0314-policyd-ldap.t \
+	t/0315-policyd-rdom-postfix.t \
 	t/0321-policyd-redis-script.t \
 	t/0322-policyd-redis-nodes.t \
 	t/0323-policyd-redis-postfix.t \

@@ -32,8 +32,8 @@
 
 #define POLICY_TXN_TTL_MS	(10 * 60 * 1000)
 #define POLICY_TXN_SWEEP	256
-#define POLICY_MAX_RCPTS	1000	/* recipients remembered per txn */
-#define POLICY_MAX_TAKES	64	/* takes per request */
+#define POLICY_MAX_RCPTS	10000	/* recipients remembered per txn:
+					 * past it, store_fail_action */
 
 /* Weight one transaction holds in one key. */
 struct policy_take {
@@ -50,8 +50,10 @@ struct policy_txn {
 	int done;		/* END-OF-MESSAGE answered */
 	struct policy_take *takes;
 	size_t ntakes;
+	struct policyd_table *taken;	/* the keys of takes (NULL: none) */
 	char **rcpts;		/* recipients counted, lower-cased */
 	size_t nrcpts;
+	struct policyd_table *rcptset;	/* the same, to look up */
 };
 
 struct policyd_session {
@@ -173,9 +175,11 @@ policy_txn_free(void *v)
 	for (i = 0; i < txn->ntakes; i++)
 		x_free(&txn->takes[i].key);
 	x_free(&txn->takes);
+	policyd_table_free(&txn->taken, NULL);
 	for (i = 0; i < txn->nrcpts; i++)
 		x_free(&txn->rcpts[i]);
 	x_free(&txn->rcpts);
+	policyd_table_free(&txn->rcptset, NULL);
 	x_free(&txn);
 }
 
@@ -518,24 +522,32 @@ policy_session_switch(struct policyd_policy *pol,
 static int
 policy_txn_has(const struct policy_txn *txn, const char *key)
 {
+	return txn != NULL && txn->taken != NULL
+		&& policyd_table_get(txn->taken, key) != NULL;
+}
+
+/* policy_rcpt_low - a recipient as remembered: lower-cased, at most 256
+ * bytes */
+static void
+policy_rcpt_low(const char *rcpt, char *out, size_t outlen)
+{
 	size_t i;
 
-	for (i = 0; txn != NULL && i < txn->ntakes; i++)
-		if (strcmp(txn->takes[i].key, key) == 0)
-			return 1;
-	return 0;
+	snprintf(out, outlen, "%.256s", rcpt);
+	for (i = 0; out[i]; i++)
+		out[i] = (char)tolower((unsigned char)out[i]);
 }
 
 /* policy_txn_has_rcpt - was this recipient counted already? */
 static int
 policy_txn_has_rcpt(const struct policy_txn *txn, const char *rcpt)
 {
-	size_t i;
+	char low[300];
 
-	for (i = 0; txn != NULL && i < txn->nrcpts; i++)
-		if (strcasecmp(txn->rcpts[i], rcpt) == 0)
-			return 1;
-	return 0;
+	if (txn == NULL || txn->rcptset == NULL)
+		return 0;
+	policy_rcpt_low(rcpt, low, sizeof(low));
+	return policyd_table_get(txn->rcptset, low) != NULL;
 }
 
 /* policy_ulong - an attribute as a number (0 when absent or bad) */
@@ -559,8 +571,8 @@ struct policy_ctx {
 	int rcpt, data, eom;		/* which state */
 	int64_t now;
 	struct policy_txn *txn;		/* NULL: not seen before */
-	struct policy_take takes[POLICY_MAX_TAKES];
-	size_t ntakes;
+	struct policy_take *takes;	/* grown as needed */
+	size_t ntakes, maxtakes;
 	struct policy_hit *hits;
 	size_t nhits;
 	int store_failed;		/* and store_fail_action = defer */
@@ -651,8 +663,6 @@ policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
 		 pl->prefix, key);
 	if ((w = policy_weight(cx, pl, skey, &peek)) == 0)
 		return;
-	if (!peek && cx->ntakes == POLICY_MAX_TAKES)
-		return;		/* (64 limits keyed per request: absurd) */
 	if ((from_ldap = policy_limit_for(pol, cx, pl, &lim, period,
 					  sizeof(period))) < 0)
 		return;
@@ -672,6 +682,11 @@ policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
 	if (r.allowed) {
 		if (peek)
 			return;
+		if (cx->ntakes == cx->maxtakes) {
+			cx->maxtakes = cx->maxtakes ? 2 * cx->maxtakes : 8;
+			cx->takes = x_realloc(cx->takes, cx->maxtakes
+					      * sizeof(*cx->takes));
+		}
 		t = &cx->takes[cx->ntakes++];
 		t->key = x_strdup(skey);
 		t->lim = lim;
@@ -696,21 +711,27 @@ policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
 }
 
 /* policy_check_limit - apply one limit to the request (to each of its
- * recipient domains at DATA and END-OF-MESSAGE) */
+ * recipient domains at DATA and END-OF-MESSAGE, once per domain however
+ * many recipients it has) */
 static void
 policy_check_limit(struct policyd_policy *pol, struct policy_ctx *cx,
 		   const struct policy_limit *pl)
 {
+	struct policyd_table *seen;
+	static char mark;
 	char key[300];
 	size_t i;
 
 	if (pl->c.key == POLICYD_KEY_RECIPIENT_DOMAIN && !cx->rcpt
 	    && cx->txn != NULL && cx->txn->nrcpts > 0) {
+		seen = policyd_table_new();
 		for (i = 0; i < cx->txn->nrcpts; i++)
 			if (policyd_keys_value(&pl->c, cx->req,
 					       cx->txn->rcpts[i], key,
-					       sizeof(key)) == 0)
+					       sizeof(key)) == 0
+			    && policyd_table_put(seen, key, &mark) == NULL)
 				policy_check_one(pol, cx, pl, key);
+		policyd_table_free(&seen, NULL);
 		return;
 	}
 	if (policyd_keys_value(&pl->c, cx->req, NULL, key, sizeof(key)) == 0)
@@ -813,30 +834,46 @@ policy_commit(struct policyd_policy *pol, struct policy_ctx *cx,
 	if (!*cx->inst) {		/* no transaction: counted alone */
 		for (i = 0; i < cx->ntakes; i++)
 			x_free(&cx->takes[i].key);
+		x_free(&cx->takes);
 		return;
 	}
 	txn = policy_txn_get(pol, cx);
 	txn->seen = cx->now;
 	txn->owner = sess;
-	if (cx->ntakes > 0) {
+	if (cx->ntakes > 0 && !cx->eom) {
 		txn->takes = x_realloc(txn->takes, (txn->ntakes + cx->ntakes)
 				       * sizeof(*txn->takes));
 		memcpy(txn->takes + txn->ntakes, cx->takes,
 		       cx->ntakes * sizeof(*cx->takes));
 		txn->ntakes += cx->ntakes;
+		if (txn->taken == NULL)
+			txn->taken = policyd_table_new();
+		for (i = 0; i < cx->ntakes; i++)
+			policyd_table_put(txn->taken, cx->takes[i].key,
+					  txn);
+		cx->ntakes = 0;
 	}
 	if (cx->rcpt && *rcpt && txn->nrcpts < POLICY_MAX_RCPTS) {
-		snprintf(low, sizeof(low), "%.256s", rcpt);
-		txn->rcpts = x_realloc(txn->rcpts, (txn->nrcpts + 1)
-				       * sizeof(*txn->rcpts));
+		policy_rcpt_low(rcpt, low, sizeof(low));
+		if (txn->rcptset == NULL)
+			txn->rcptset = policyd_table_new();
+		if ((txn->nrcpts & (txn->nrcpts - 1)) == 0)	/* 0, 1, 2, 4.. */
+			txn->rcpts = x_realloc(txn->rcpts, (txn->nrcpts
+					       ? 2 * txn->nrcpts : 1)
+					       * sizeof(*txn->rcpts));
 		txn->rcpts[txn->nrcpts++] = x_strdup(low);
+		policyd_table_put(txn->rcptset, low, txn);
 	}
+	for (i = 0; i < cx->ntakes; i++)	/* END-OF-MESSAGE's */
+		x_free(&cx->takes[i].key);
+	x_free(&cx->takes);
 	if (cx->eom) {			/* finished: nothing to refund */
 		txn->done = 1;
 		for (i = 0; i < txn->ntakes; i++)
 			x_free(&txn->takes[i].key);
 		x_free(&txn->takes);
 		txn->ntakes = 0;
+		policyd_table_free(&txn->taken, NULL);
 	}
 }
 
@@ -879,6 +916,22 @@ policy_check(struct policyd_policy *pol, struct policyd_session *sess,
 			return policy_answer(pol, cx->state, "dunno", "DUNNO",
 					     reply, replylen);
 	}
+	if (cx->rcpt && *rcpt && cx->txn != NULL
+	    && cx->txn->nrcpts >= POLICY_MAX_RCPTS) {
+		/* not remembered: its domain would go uncounted at
+		 * END-OF-MESSAGE, and a retry counted again */
+		qid_warn(cx->qid, "policyd too many recipients in one"
+			 " transaction (%d): recipient=<%s> not remembered,"
+			 " action=%s (store_fail_action)", POLICY_MAX_RCPTS,
+			 rcpt, pol->fail_action == POLICYD_FAIL_DEFER
+			 ? "defer" : "dunno");
+		metric_inc(pol->m_store_errors, "recipients");
+		if (pol->fail_action == POLICYD_FAIL_DEFER)
+			return policy_answer(pol, cx->state, "store_fail",
+					     "451 4.3.0 Rate limit service"
+					     " temporarily unavailable, try"
+					     " again later", reply, replylen);
+	}
 	if (policy_ldap(pol, cx) == POLICYD_LDAP_WAIT)
 		return 0;		/* nothing counted: asked again */
 	for (i = 0; i < pol->nlimits; i++)
@@ -903,6 +956,7 @@ policy_check(struct policyd_policy *pol, struct policyd_session *sess,
 			policy_refund(pol, cx->qid, &cx->takes[i], "refused");
 			x_free(&cx->takes[i].key);
 		}
+		x_free(&cx->takes);
 		if (worst == NULL || worst->pl->c.action < POLICYD_ACTION_DEFER)
 			n = policy_answer(pol, cx->state, "store_fail",
 					  "451 4.3.0 Rate limit service"

@@ -33,10 +33,12 @@
  *	the transaction, or Postfix's retry of the request, is not counted
  *	again); at DATA or END-OF-MESSAGE, recipient_count when no RCPT of
  *	the transaction was counted.  recipient_domain limits count at RCPT
- *	only.
+ *	only.  A transaction remembers POLICY_MAX_RCPTS (10000) recipients;
+ *	one more is logged and answered by store_fail_action.
  *
  *	bytes: the real size, at END-OF-MESSAGE (the check must be in
- *	smtpd_end_of_data_restrictions); at RCPT and DATA a key already
+ *	smtpd_end_of_data_restrictions; a recipient_domain limit charges
+ *	each domain of the transaction once); at RCPT and DATA a key already
  *	over its limit (or without room for the SIZE= announced at MAIL) is
  *	refused early, counting nothing.
  *

@@ -342,6 +342,18 @@ redis_error_reply(struct redis_client *rc, size_t n, redisReply **reply,
 	return -1;
 }
 
+/* redis_sha_known - the SHA1 of script on a node, if loaded there */
+static const char *
+redis_sha_known(const struct redis_node *nd, const char *script)
+{
+	size_t i;
+
+	for (i = 0; i < nd->nshas; i++)
+		if (nd->shas[i].script == script)
+			return nd->shas[i].sha;
+	return NULL;
+}
+
 /* redis_sha_of - the SHA1 of script on node n (SCRIPT LOAD) */
 static const char *
 redis_sha_of(struct redis_client *rc, size_t n, const char *script,
@@ -349,12 +361,11 @@ redis_sha_of(struct redis_client *rc, size_t n, const char *script,
 {
 	struct redis_node *nd = &rc->nodes[n];
 	const char *argv[3] = { "SCRIPT", "LOAD", script };
+	const char *sha;
 	redisReply *r;
-	size_t i;
 
-	for (i = 0; i < nd->nshas; i++)
-		if (nd->shas[i].script == script)
-			return nd->shas[i].sha;
+	if ((sha = redis_sha_known(nd, script)) != NULL)
+		return sha;
 	if (redis_call(rc, n, "SCRIPT LOAD", 3, argv, &r, err, errlen) < 0)
 		return NULL;
 	if (r->type == REDIS_REPLY_ERROR) {
@@ -562,6 +573,159 @@ redis_client_eval(struct redis_client *rc, const char *script,
 		return redis_error_reply(rc, n, &r, "script", err, errlen);
 	*reply = r;
 	return redis_success(rc);
+}
+
+/* The state of one call of a pipeline. */
+enum redis_pstate {
+	REDIS_P_PENDING,	/* not sent yet */
+	REDIS_P_SENT,		/* sent: its reply is to be read */
+	REDIS_P_DONE,		/* answered, or failed */
+	REDIS_P_ALONE,		/* to run again alone (redirected, NOSCRIPT) */
+};
+
+/* redis_pipe_fail - call i of a pipeline failed with err */
+static void
+redis_pipe_fail(struct redis_eval *ev, unsigned char *st, const char *err)
+{
+	ev->rc = -1;
+	snprintf(ev->err, sizeof(ev->err), "%s", err);
+	*st = REDIS_P_DONE;
+}
+
+/* redis_pipe_node - the pending calls of node nd: all sent, then all
+ * replies read */
+static void
+redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
+		const size_t *node, unsigned char *st, size_t n)
+{
+	const char *av[64], *sha;
+	char err[256];
+	redisReply *r;
+	size_t i, sent = 0;
+	int k, ok = 0;
+
+	err[0] = '\0';
+	if (redis_connect(rc, nd, err, sizeof(err)) < 0) {
+		for (i = 0; i < n; i++)
+			if (node[i] == nd && st[i] == REDIS_P_PENDING)
+				redis_pipe_fail(&ev[i], &st[i], err);
+		return;
+	}
+	/* SCRIPT LOAD (a round trip) once per script and connection, before
+	 * anything is queued: its reply must not be taken for another's */
+	for (i = 0; i < n; i++) {
+		if (node[i] != nd || st[i] != REDIS_P_PENDING)
+			continue;
+		if (ev[i].argc < 0 || ev[i].argc > 60) {
+			redis_pipe_fail(&ev[i], &st[i], "redis: too many"
+					" arguments");
+			continue;
+		}
+		if (redis_sha_of(rc, nd, ev[i].script, err,
+				 sizeof(err)) == NULL) {
+			if (rc->nodes[nd].ctx == NULL)
+				break;		/* the connection is gone */
+			redis_pipe_fail(&ev[i], &st[i], err);
+		}
+	}
+	for (i = 0; i < n && rc->nodes[nd].ctx != NULL; i++) {
+		if (node[i] != nd || st[i] != REDIS_P_PENDING)
+			continue;
+		if ((sha = redis_sha_known(&rc->nodes[nd], ev[i].script))
+		    == NULL) {
+			st[i] = REDIS_P_ALONE;	/* (more than REDIS_SCRIPTS) */
+			continue;
+		}
+		av[0] = "EVALSHA";
+		av[1] = sha;
+		av[2] = "1";
+		av[3] = ev[i].key;
+		for (k = 0; k < ev[i].argc; k++)
+			av[k + 4] = ev[i].argv[k];
+		if (redisAppendCommandArgv(rc->nodes[nd].ctx, ev[i].argc + 4,
+					   av, NULL) != REDIS_OK) {
+			redis_failed(rc, nd, err, sizeof(err), "EVALSHA",
+				     "out of memory");
+			break;
+		}
+		st[i] = REDIS_P_SENT;
+		sent++;
+	}
+	for (i = 0; i < n && sent > 0; i++) {
+		if (node[i] != nd || st[i] != REDIS_P_SENT)
+			continue;
+		sent--;
+		if (rc->nodes[nd].ctx == NULL) {	/* failed before */
+			redis_pipe_fail(&ev[i], &st[i], err);
+			continue;
+		}
+		if (redisGetReply(rc->nodes[nd].ctx, (void **)&r) != REDIS_OK
+		    || r == NULL) {
+			redis_failed(rc, nd, err, sizeof(err), "EVALSHA",
+				     redis_ctx_why(rc->nodes[nd].ctx));
+			redis_pipe_fail(&ev[i], &st[i], err);
+			continue;
+		}
+		if (r->type == REDIS_REPLY_ERROR
+		    && (strncmp(r->str, "NOSCRIPT", 8) == 0
+			|| strncmp(r->str, "MOVED ", 6) == 0
+			|| strncmp(r->str, "ASK ", 4) == 0)) {
+			freeReplyObject(r);
+			st[i] = REDIS_P_ALONE;
+			continue;
+		}
+		if (r->type == REDIS_REPLY_ERROR) {
+			snprintf(err, sizeof(err), "redis %s script: %s",
+				 rc->nodes[nd].addr, r->str);
+			freeReplyObject(r);
+			rc->stats.failures++;
+			redis_pipe_fail(&ev[i], &st[i], err);
+			continue;
+		}
+		ev[i].reply = r;
+		ev[i].rc = 0;
+		st[i] = REDIS_P_DONE;
+		ok = 1;
+	}
+	for (i = 0; i < n; i++)		/* not sent: the connection failed */
+		if (node[i] == nd && st[i] == REDIS_P_PENDING)
+			redis_pipe_fail(&ev[i], &st[i], err);
+	if (ok)
+		redis_success(rc);
+}
+
+/* redis_client_eval_many - the calls, one pipeline per node */
+size_t
+redis_client_eval_many(struct redis_client *rc, struct redis_eval *ev,
+		       size_t n)
+{
+	unsigned char *st;
+	size_t *node, i, nd, nnodes = rc->nnodes, failed = 0;
+
+	if (n == 0)
+		return 0;
+	st = x_calloc(n, 1);
+	node = x_calloc(n, sizeof(*node));
+	for (i = 0; i < n; i++) {
+		ev[i].reply = NULL;
+		ev[i].rc = -1;
+		ev[i].err[0] = '\0';
+		node[i] = redis_node_of(rc, redis_key_slot(ev[i].key));
+	}
+	for (nd = 0; nd < nnodes; nd++)
+		redis_pipe_node(rc, nd, ev, node, st, n);
+	for (i = 0; i < n; i++)
+		if (st[i] == REDIS_P_ALONE)
+			ev[i].rc = redis_client_eval(rc, ev[i].script,
+						     ev[i].key, ev[i].argc,
+						     ev[i].argv, &ev[i].reply,
+						     ev[i].err,
+						     sizeof(ev[i].err));
+	for (i = 0; i < n; i++)
+		failed += ev[i].rc != 0;
+	free(st);
+	free(node);
+	return failed;
 }
 
 /* redis_client_command - one plain command, on the node of argv[1] (its

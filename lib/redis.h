@@ -33,6 +33,9 @@
  *	after a failure no new connection is tried before a back-off
  *	(250 ms, doubled up to 5 s, reset by a success): meanwhile calls
  *	fail at once with "unavailable", costing nothing.
+ *	redis_client_eval_many() sends many calls before reading their
+ *	replies (one round trip per node); a server that stops answering
+ *	in the middle fails the calls not answered yet.
  *
  *	redis_client_eval() runs a Lua script on exactly one key (so it
  *	works against Redis Cluster, where every script must name its
@@ -108,6 +111,25 @@ void redis_client_key(const struct redis_client *rc, const char *ns,
 int redis_client_eval(struct redis_client *rc, const char *script,
 		      const char *key, int argc, const char *const *argv,
 		      struct redisReply **reply, char *err, size_t errlen);
+
+/* One script call of a pipeline (redis_client_eval_many). */
+struct redis_eval {
+	const char *script;		/* in: as for redis_client_eval */
+	const char *key;
+	int argc;
+	const char *const *argv;
+	struct redisReply *reply;	/* out: the caller frees it */
+	int rc;				/* out: 0, or -1 with err */
+	char err[256];
+};
+
+/* redis_client_eval_many - redis_client_eval for each of ev, pipelined:
+ * the calls for one node are all sent, then all their replies read (one
+ * round trip per node, not one per call); a call redirected (MOVED,
+ * ASK) or whose script was flushed (NOSCRIPT) is then run again alone.
+ * Each ev[i] says how its call went; returns how many failed. */
+size_t redis_client_eval_many(struct redis_client *rc, struct redis_eval *ev,
+			      size_t n);
 
 /* redis_client_command - one plain command (argv[0] is its name); same
  * results as redis_client_eval */

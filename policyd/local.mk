@@ -91,7 +91,8 @@ T_POLICYD_SHELL = \
 	t/0322-policyd-redis-nodes.t \
 	t/0323-policyd-redis-postfix.t \
 	t/0324-policyd-redis-quota.t \
-	t/0325-policyd-redis-cluster.t
+	t/0325-policyd-redis-cluster.t \
+	t/0326-policyd-redis-pipeline.t
 dist_check_SCRIPTS += $(T_POLICYD_SHELL)
 EXTRA_DIST += t/data/policyd-proto t/lib/policyd.sh
 

@@ -400,67 +400,136 @@ policy_redis_state(struct policyd_policy *pol, int ok, const char *why)
 	}
 }
 
-/* policy_take - take or peek weight on key, in Redis or locally; sets
- * *in_redis; 0, or -1 with why */
-static int
-policy_take(struct policyd_policy *pol, const char *qid, const char *key,
-	    const struct policyd_limit *lim, int64_t now, uint64_t weight,
-	    int peek, struct policyd_limit_result *r, int *in_redis,
-	    char *why, size_t whylen)
-{
-	double t0 = metrics_clock();
-	int rc;
+/* One store operation of a request: planned, then run with the others
+ * of the request (in Redis: one round trip for them all), then looked
+ * at.  A take (or peek) or a refund. */
+struct policy_op {
+	const struct policy_limit *pl;	/* a take's limit */
+	char *key;			/* a take's TAG:VALUE */
+	char *skey;			/* the store key */
+	struct policyd_limit lim;	/* as applied */
+	char period[24];
+	int from_ldap;			/* the user's own rate */
+	uint64_t w;
+	int peek;
+	const struct policy_take *refund;	/* a refund: of that take */
+	int rc;				/* 0, or -1 with why */
+	int in_redis;			/* counted in Redis */
+	struct policyd_limit_result r;
+	int64_t back;			/* a refund's weight given back */
+	char why[256];
+};
 
-	*in_redis = 0;
-	if (pol->redis != NULL) {
-		rc = policyd_redis_take(pol->redis, key, lim, 0, weight, peek,
-					r, why, whylen);
-		policy_redis_state(pol, rc == 0, why);
-		if (rc == 0) {
-			*in_redis = 1;
-			goto out;
+/* policy_local_run - one op on the local store */
+static void
+policy_local_run(struct policyd_policy *pol, struct policy_op *op,
+		 int64_t now)
+{
+	const struct policy_take *t = op->refund;
+
+	op->in_redis = 0;
+	if (t != NULL) {
+		op->back = policyd_store_refund(pol->store, t->key, &t->lim,
+						t->at, t->weight, op->why,
+						sizeof(op->why));
+		op->rc = op->back < 0 ? -1 : 0;
+	} else
+		op->rc = policyd_store_take(pol->store, op->skey, &op->lim, now,
+					    op->w, op->peek, &op->r, op->why,
+					    sizeof(op->why));
+}
+
+/* policy_run - run ops: in Redis, all at once, or in the local store
+ * (where Redis failed, with store_fallback = local; a refund goes where
+ * its take was) */
+static void
+policy_run(struct policyd_policy *pol, const char *qid, struct policy_op *ops,
+	   size_t n, int64_t now)
+{
+	struct policyd_redis_op *rops = NULL;
+	size_t i, nr = 0;
+	double t0 = metrics_clock();
+
+	if (n == 0)
+		return;
+	for (i = 0; pol->redis != NULL && i < n; i++)
+		if (ops[i].refund == NULL || ops[i].refund->redis)
+			nr++;
+	if (nr > 0) {
+		rops = x_calloc(nr, sizeof(*rops));
+		for (i = 0, nr = 0; i < n; i++) {
+			const struct policy_take *t = ops[i].refund;
+
+			if (t != NULL && !t->redis)
+				continue;
+			rops[nr].key = t ? t->key : ops[i].skey;
+			rops[nr].lim = t ? &t->lim : &ops[i].lim;
+			rops[nr].weight = t ? t->weight : ops[i].w;
+			rops[nr].refund = t != NULL;
+			rops[nr].peek = ops[i].peek;
+			rops[nr].at = t ? t->at : 0;
+			nr++;
 		}
-		if (pol->fallback != POLICYD_FALLBACK_LOCAL)
-			goto out;
+		policyd_redis_run_many(pol->redis, rops, nr);
+	}
+	for (i = 0, nr = 0; i < n; i++) {
+		struct policy_op *op = &ops[i];
+
+		if (pol->redis == NULL || (op->refund && !op->refund->redis)) {
+			policy_local_run(pol, op, now);
+			continue;
+		}
+		op->rc = rops[nr].rc;
+		op->r = rops[nr].r;
+		op->back = rops[nr].back;
+		snprintf(op->why, sizeof(op->why), "%s", rops[nr].err);
+		nr++;
+		policy_redis_state(pol, op->rc == 0, op->why);
+		op->in_redis = op->rc == 0;
+		if (op->rc == 0 || op->refund != NULL
+		    || pol->fallback != POLICYD_FALLBACK_LOCAL)
+			continue;
 		metric_inc(pol->m_store_errors, "redis");
 		metric_inc(pol->m_fallbacks);
 		qid_debug(qid, "policyd redis failed (%s): key=%s counted in"
-			  " the local store", why, key);
+			  " the local store", op->why, op->skey);
+		policy_local_run(pol, op, now);
 	}
-	rc = policyd_store_take(pol->store, key, lim, now, weight, peek, r,
-				why, whylen);
-out:
-	metric_observe(pol->m_store_seconds, metrics_clock() - t0);
-	return rc;
+	free(rops);
+	for (i = 0; i < n; i++)
+		metric_observe(pol->m_store_seconds,
+			       (metrics_clock() - t0) / (double)n);
 }
 
-/* policy_refund - give one take back; logs a failure */
+/* policy_refund - give takes back (one round trip in Redis); logs each */
 static void
 policy_refund(struct policyd_policy *pol, const char *qid,
-	      const struct policy_take *t, const char *reason)
+	      const struct policy_take *t, size_t n, const char *reason)
 {
-	char why[256];
-	int64_t back;
+	struct policy_op *ops;
+	size_t i;
 
-	if (t->redis)
-		back = policyd_redis_refund(pol->redis, t->key, &t->lim,
-					    t->at, t->weight, why,
-					    sizeof(why));
-	else
-		back = policyd_store_refund(pol->store, t->key, &t->lim,
-					    t->at, t->weight, why,
-					    sizeof(why));
-	if (back < 0) {
-		metric_inc(pol->m_store_errors, "refund");
-		qid_warn(qid, "policyd refund failed key=%s weight=%llu"
-			 " error=\"%s\"", t->key,
-			 (unsigned long long)t->weight, why);
+	if (n == 0)
 		return;
+	ops = x_calloc(n, sizeof(*ops));
+	for (i = 0; i < n; i++)
+		ops[i].refund = &t[i];
+	policy_run(pol, qid, ops, n, 0);	/* (no clock for refunds) */
+	for (i = 0; i < n; i++) {
+		if (ops[i].rc < 0) {
+			metric_inc(pol->m_store_errors, "refund");
+			qid_warn(qid, "policyd refund failed key=%s"
+				 " weight=%llu error=\"%s\"", t[i].key,
+				 (unsigned long long)t[i].weight, ops[i].why);
+			continue;
+		}
+		metric_inc(pol->m_refunds, reason);
+		qid_debug(qid, "policyd refund key=%s weight=%llu"
+			  " given_back=%lld reason=%s", t[i].key,
+			  (unsigned long long)t[i].weight,
+			  (long long)ops[i].back, reason);
 	}
-	metric_inc(pol->m_refunds, reason);
-	qid_debug(qid, "policyd refund key=%s weight=%llu given_back=%lld"
-		  " reason=%s", t->key, (unsigned long long)t->weight,
-		  (long long)back, reason);
+	free(ops);
 }
 
 /* policy_txn_abandon - refund an unfinished transaction and forget it;
@@ -472,12 +541,10 @@ policy_txn_abandon(struct policyd_policy *pol, const char *inst,
 		   const struct policyd_session *owner, const char *reason)
 {
 	struct policy_txn *txn = policyd_table_get(pol->txns, inst);
-	size_t i;
-
 	if (txn == NULL || txn->owner != owner)
 		return;
-	for (i = 0; owner->eom_seen && !txn->done && i < txn->ntakes; i++)
-		policy_refund(pol, "NOQUEUE", &txn->takes[i], reason);
+	if (owner->eom_seen && !txn->done)
+		policy_refund(pol, "NOQUEUE", txn->takes, txn->ntakes, reason);
 	policy_txn_free(policyd_table_del(pol->txns, inst));
 }
 
@@ -573,6 +640,8 @@ struct policy_ctx {
 	struct policy_txn *txn;		/* NULL: not seen before */
 	struct policy_take *takes;	/* grown as needed */
 	size_t ntakes, maxtakes;
+	struct policy_op *ops;		/* planned, then run together */
+	size_t nops, maxops;
 	struct policy_hit *hits;
 	size_t nhits;
 	int store_failed;		/* and store_fail_action = defer */
@@ -646,18 +715,17 @@ policy_limit_for(struct policyd_policy *pol, const struct policy_ctx *cx,
 	return o != NULL;
 }
 
-/* policy_check_one - apply limit pl to key (TAG:VALUE) */
+/* policy_plan_one - limit pl on key (TAG:VALUE): the store operation
+ * it needs, if any, joins the request's */
 static void
-policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
-		 const struct policy_limit *pl, const char *key)
+policy_plan_one(struct policyd_policy *pol, struct policy_ctx *cx,
+		const struct policy_limit *pl, const char *key)
 {
-	struct policyd_limit_result r;
 	struct policyd_limit lim;
-	struct policy_take *t;
-	struct policy_hit *h;
+	struct policy_op *op;
 	char skey[400], period[24];
 	uint64_t w;
-	int peek, in_redis, from_ldap;
+	int peek, from_ldap;
 
 	snprintf(skey, sizeof(skey), "%s%s:%s", pl->lprefix ? "l:" : "",
 		 pl->prefix, key);
@@ -666,21 +734,46 @@ policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
 	if ((from_ldap = policy_limit_for(pol, cx, pl, &lim, period,
 					  sizeof(period))) < 0)
 		return;
-	if (policy_take(pol, cx->qid, skey, &lim, cx->now, w, peek, &r,
-			&in_redis, cx->why, sizeof(cx->why)) < 0) {
+	if (cx->nops == cx->maxops) {
+		cx->maxops = cx->maxops ? 2 * cx->maxops : 8;
+		cx->ops = x_realloc(cx->ops, cx->maxops * sizeof(*cx->ops));
+	}
+	op = &cx->ops[cx->nops++];
+	memset(op, 0, sizeof(*op));
+	op->pl = pl;
+	op->key = x_strdup(key);
+	op->skey = x_strdup(skey);
+	op->lim = lim;
+	snprintf(op->period, sizeof(op->period), "%s", period);
+	op->from_ldap = from_ldap;
+	op->w = w;
+	op->peek = peek;
+}
+
+/* policy_check_one - what the store answered for one planned operation:
+ * a take kept, a hit, or a store failure (store_fail_action) */
+static void
+policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
+		 struct policy_op *op)
+{
+	const struct policy_limit *pl = op->pl;
+	struct policy_take *t;
+	struct policy_hit *h;
+
+	if (op->rc < 0) {
 		metric_inc(pol->m_store_errors, pol->redis ? "redis" : "take");
 		cx->store_errors++;
 		qid_warn(cx->qid, "policyd store error key=%s limit=%s"
 			 " error=\"%s\" action=%s (store_fail_action)",
-			 skey, pl->c.name, cx->why,
+			 op->skey, pl->c.name, op->why,
 			 pol->fail_action == POLICYD_FAIL_DEFER ? "defer"
 			 : "dunno");
 		if (pol->fail_action == POLICYD_FAIL_DEFER)
 			cx->store_failed = 1;
 		return;
 	}
-	if (r.allowed) {
-		if (peek)
+	if (op->r.allowed) {
+		if (op->peek)
 			return;
 		if (cx->ntakes == cx->maxtakes) {
 			cx->maxtakes = cx->maxtakes ? 2 * cx->maxtakes : 8;
@@ -688,29 +781,31 @@ policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
 					      * sizeof(*cx->takes));
 		}
 		t = &cx->takes[cx->ntakes++];
-		t->key = x_strdup(skey);
-		t->lim = lim;
-		t->at = r.at;
-		t->weight = w;
-		t->redis = in_redis;
+		t->key = op->skey;
+		op->skey = NULL;		/* the take's now */
+		t->lim = op->lim;
+		t->at = op->r.at;
+		t->weight = op->w;
+		t->redis = op->in_redis;
 		qid_debug(cx->qid, "policyd action=dunno limit=%s key=%s"
 			  " used=%llu max=%llu period=%s%s state=%s",
-			  pl->c.name, key, (unsigned long long)(r.used + w),
-			  (unsigned long long)lim.max, period,
-			  from_ldap ? " rate_from=ldap" : "", cx->state);
+			  pl->c.name, op->key,
+			  (unsigned long long)(op->r.used + op->w),
+			  (unsigned long long)op->lim.max, op->period,
+			  op->from_ldap ? " rate_from=ldap" : "", cx->state);
 		return;
 	}
 	cx->hits = x_realloc(cx->hits, (cx->nhits + 1) * sizeof(*cx->hits));
 	h = &cx->hits[cx->nhits++];
 	h->pl = pl;
-	snprintf(h->key, sizeof(h->key), "%s", key);
-	h->lim = lim;
-	snprintf(h->period, sizeof(h->period), "%s", period);
-	h->from_ldap = from_ldap;
-	h->r = r;
+	snprintf(h->key, sizeof(h->key), "%s", op->key);
+	h->lim = op->lim;
+	snprintf(h->period, sizeof(h->period), "%s", op->period);
+	h->from_ldap = op->from_ldap;
+	h->r = op->r;
 }
 
-/* policy_check_limit - apply one limit to the request (to each of its
+/* policy_check_limit - plan one limit for the request (to each of its
  * recipient domains at DATA and END-OF-MESSAGE, once per domain however
  * many recipients it has) */
 static void
@@ -730,12 +825,12 @@ policy_check_limit(struct policyd_policy *pol, struct policy_ctx *cx,
 					       cx->txn->rcpts[i], key,
 					       sizeof(key)) == 0
 			    && policyd_table_put(seen, key, &mark) == NULL)
-				policy_check_one(pol, cx, pl, key);
+				policy_plan_one(pol, cx, pl, key);
 		policyd_table_free(&seen, NULL);
 		return;
 	}
 	if (policyd_keys_value(&pl->c, cx->req, NULL, key, sizeof(key)) == 0)
-		policy_check_one(pol, cx, pl, key);
+		policy_plan_one(pol, cx, pl, key);
 }
 
 /* policy_unit_text - "Message", "Recipient", "Byte" */
@@ -936,6 +1031,13 @@ policy_check(struct policyd_policy *pol, struct policyd_session *sess,
 		return 0;		/* nothing counted: asked again */
 	for (i = 0; i < pol->nlimits; i++)
 		policy_check_limit(pol, cx, &pol->limits[i]);
+	policy_run(pol, cx->qid, cx->ops, cx->nops, cx->now);
+	for (i = 0; i < cx->nops; i++) {
+		policy_check_one(pol, cx, &cx->ops[i]);
+		x_free(&cx->ops[i].key);
+		x_free(&cx->ops[i].skey);
+	}
+	x_free(&cx->ops);
 	for (i = 0; i < cx->nhits; i++) {
 		const struct policy_hit *h = &cx->hits[i];
 
@@ -952,10 +1054,9 @@ policy_check(struct policyd_policy *pol, struct policyd_session *sess,
 				 && worst->pl->c.action
 				 >= POLICYD_ACTION_DEFER)) {
 		/* refused: what the other limits took goes back */
-		for (i = 0; i < cx->ntakes; i++) {
-			policy_refund(pol, cx->qid, &cx->takes[i], "refused");
+		policy_refund(pol, cx->qid, cx->takes, cx->ntakes, "refused");
+		for (i = 0; i < cx->ntakes; i++)
 			x_free(&cx->takes[i].key);
-		}
 		x_free(&cx->takes);
 		if (worst == NULL || worst->pl->c.action < POLICYD_ACTION_DEFER)
 			n = policy_answer(pol, cx->state, "store_fail",

@@ -70,7 +70,8 @@
  *
  *	When the store fails, store_fail_action: DUNNO (that limit is
  *	skipped), or "451 4.3.0".  With a Redis store
- *	(policyd_policy_set_redis) every check and refund goes to Redis;
+ *	(policyd_policy_set_redis) every check and refund goes to Redis
+ *	(those of one request together, pipelined: one round trip);
  *	when Redis fails, store_fallback: the local store counts instead
  *	(the limits then hold per node), or store_fail_action answers.
  *	Each refusal and failure is logged (queue id first, NOQUEUE before

@@ -19,7 +19,8 @@
  *	millisecond, clock steps backwards, weights, peeks, the log full
  *	and merging) with an injected clock, and every answer, the stored
  *	log and its TTL must agree; the same for calendar quotas (days and
- *	months, refunds included), whose period Redis's clock picks.
+ *	months, refunds included), whose period Redis's clock picks; and
+ *	for 1000 checks, then their refunds, each in one pipelined batch.
  *--*/
 #include "config.h"
 
@@ -576,6 +577,114 @@ test_text_form(struct policyd_redis *rs, struct redis_client *cl)
 	   ")", r.used);
 }
 
+/* test_pipeline - policyd_redis_run_many: 1000 checks on 200 keys (each
+ * key 5 times, interleaved) in one batch, then their refunds in
+ * another, must give exactly what policyd_limit_take and _refund give
+ * one at a time; a batch after SCRIPT FLUSH (every call NOSCRIPT) still
+ * works */
+#define PIPE_OPS	1000
+#define PIPE_KEYS	200
+static void
+test_pipeline(struct policyd_redis *rs, struct redis_client *cl)
+{
+	static struct policyd_limit_state st[PIPE_KEYS];
+	static struct policyd_limit lims[PIPE_KEYS];
+	static struct policyd_limit_result want[PIPE_OPS];
+	static struct policyd_redis_op ops[PIPE_OPS];
+	static char keys[PIPE_KEYS][32];
+	struct redisReply *rep;
+	const char *av[2];
+	char rkey[256], err[256];
+	int64_t now = 5000000;
+	size_t i, k, nref, failed;
+	int bad = 0;
+	uint64_t back;
+
+	memset(st, 0, sizeof(st));
+	srand(4242);
+	for (k = 0; k < PIPE_KEYS; k++) {
+		snprintf(keys[k], sizeof(keys[k]), "pipe:%zu", k);
+		lims[k].max = 1 + (uint64_t)(rand() % 8);
+		lims[k].period_ms = 1000 + rand() % 60000;
+	}
+	memset(ops, 0, sizeof(ops));
+	for (i = 0; i < PIPE_OPS; i++) {
+		k = i % PIPE_KEYS;
+		now += rand() % 3;
+		ops[i].key = keys[k];
+		ops[i].lim = &lims[k];
+		ops[i].clock = now;
+		ops[i].weight = 1 + (uint64_t)(rand() % 3);
+		ops[i].peek = rand() % 8 == 0;
+		if (ops[i].peek)
+			policyd_limit_peek(&lims[k], &st[k], now,
+					   ops[i].weight, &want[i]);
+		else
+			policyd_limit_take(&lims[k], &st[k], now,
+					   ops[i].weight, &want[i]);
+		policyd_limit_expire(&lims[k], &st[k], want[i].at);
+	}
+	failed = policyd_redis_run_many(rs, ops, PIPE_OPS);
+	is_int((long long)failed, 0, "1000 checks on 200 keys in one batch:"
+	       " none failed (%s)", ops[0].err);
+	for (i = 0; i < PIPE_OPS && !bad; i++)
+		bad = !agree(&want[i], &ops[i].r, 0, 4242, (int)i,
+			     ops[i].clock, ops[i].weight, ops[i].peek);
+	ok(!bad, "each answer is policyd_limit_take's, in order (keys"
+	   " repeated within the batch included)");
+	for (k = 0, bad = 0; k < PIPE_KEYS && !bad; k++) {
+		policyd_redis_key(rs, keys[k], rkey, sizeof(rkey));
+		bad = stored_agree(cl, rkey, &st[k], 4242, (int)k) != 0;
+	}
+	ok(!bad, "the 200 stored logs are the C limiter's");
+
+	/* the refunds of every admitted take, in one batch */
+	for (i = 0, nref = 0; i < PIPE_OPS; i++) {
+		if (!ops[i].r.allowed || ops[i].peek)
+			continue;
+		ops[nref] = ops[i];
+		ops[nref].refund = 1;
+		ops[nref].at = ops[i].r.at;
+		nref++;
+	}
+	failed = policyd_redis_run_many(rs, ops, nref);
+	is_int((long long)failed, 0, "%zu refunds in one batch: none failed",
+	       nref);
+	for (i = 0, bad = 0; i < nref; i++) {
+		k = (size_t)(ops[i].key - keys[0]) / sizeof(keys[0]);
+		back = policyd_limit_refund(&st[k], ops[i].at, ops[i].weight);
+		if ((uint64_t)ops[i].back != back && !bad) {
+			diag("refund %zu of %s: Redis %lld, C %llu", i,
+			     ops[i].key, (long long)ops[i].back,
+			     (unsigned long long)back);
+			bad = 1;
+		}
+	}
+	ok(!bad, "each gave back what policyd_limit_refund gives back");
+	for (k = 0, bad = 0; k < PIPE_KEYS && !bad; k++) {
+		policyd_redis_key(rs, keys[k], rkey, sizeof(rkey));
+		bad = stored_agree(cl, rkey, &st[k], 4243, (int)k) != 0;
+	}
+	ok(!bad, "and the logs are the C limiter's again");
+
+	/* NOSCRIPT inside a batch: each call goes again alone, with EVAL */
+	av[0] = "SCRIPT";
+	av[1] = "FLUSH";
+	if (redis_client_command(cl, 2, av, &rep, err, sizeof(err)) == 0)
+		redis_reply_free(&rep);
+	for (i = 0; i < 10; i++) {
+		memset(&ops[i], 0, sizeof(ops[i]));
+		ops[i].key = keys[i];
+		ops[i].lim = &lims[i];
+		ops[i].weight = 1;
+	}
+	failed = policyd_redis_run_many(rs, ops, 10);
+	for (i = 0, bad = 0; i < 10; i++)
+		bad |= ops[i].rc != 0 || ops[i].r.at < 1700000000000LL;
+	ok(failed == 0 && !bad, "a batch after SCRIPT FLUSH works (%zu"
+	   " failed: %s)", failed, ops[0].err);
+}
+
 /* test_script - the script against the C limiter, on a real server */
 static void
 test_script(const char *server)
@@ -663,6 +772,7 @@ test_script(const char *server)
 	}
 	test_text_form(rs, cl);
 	test_quota_script(rs, cl);
+	test_pipeline(rs, cl);
 	policyd_redis_free(&rs);
 	redis_client_free(&cl);
 }

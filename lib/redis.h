@@ -49,7 +49,13 @@
  *	of the cluster will do).  A "MOVED slot host:port" answer sends
  *	the call to that node, and every later call for that slot (the
  *	slot map, learnt from these answers); "ASK slot host:port" sends
- *	that one call there, after ASKING (a slot being migrated).  At most
+ *	that one call there, after ASKING (a slot being migrated).  Only
+ *	to a known node: one of the servers, or a node that CLUSTER SLOTS
+ *	on the server in use names (asked when a redirection names an
+ *	unknown address, at most once a second); a redirection elsewhere
+ *	is refused (the call fails with a message saying so, and is
+ *	counted): the connection, and the password with it, never go to
+ *	an address a server's answer made up.  At most
  *	REDIS_REDIRECTS (5) per call; a connection per node, at most 16.
  *	A node of the cluster that fails is forgotten (its slots are asked
  *	of the configured server again) and the client backs off as for
@@ -86,6 +92,7 @@ struct redis_stats {
 	unsigned long noscript;	/* EVALSHA answered NOSCRIPT */
 	unsigned long moved;	/* MOVED redirections followed */
 	unsigned long asks;	/* ASK redirections followed */
+	unsigned long refused;	/* redirections to unknown nodes refused */
 	int up;			/* 1: connected to the configured server */
 };
 
@@ -95,6 +102,13 @@ int redis_server_check(const char *s, char *err, size_t errlen);
 /* redis_key_slot - the Redis Cluster hash slot (0-16383) of a key: CRC16
  * of its hash tag ({...}), or of the whole key */
 unsigned redis_key_slot(const char *key);
+
+/* redis_redirect_parse - the parts of a MOVED or ASK error's text: *ask
+ * (1 for ASK), the slot, the address it names as "host:port" or
+ * "[v6]:port" (the host of from, "host:port", when it names none); 0, or
+ * -1 when text is no redirection or a malformed one */
+int redis_redirect_parse(const char *text, const char *from, int *ask,
+			 unsigned *slot, char *addr, size_t addrlen);
 
 /* redis_client_new - a client for c (copied); never connects here */
 struct redis_client *redis_client_new(const struct redis_conf *c);

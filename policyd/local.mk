@@ -92,9 +92,10 @@ T_POLICYD_SHELL = \
 	t/0323-policyd-redis-postfix.t \
 	t/0324-policyd-redis-quota.t \
 	t/0325-policyd-redis-cluster.t \
-	t/0326-policyd-redis-pipeline.t
+	t/0326-policyd-redis-pipeline.t \
+	t/0327-policyd-redis-redirect.t
 dist_check_SCRIPTS += $(T_POLICYD_SHELL)
-EXTRA_DIST += t/data/policyd-proto t/lib/policyd.sh
+EXTRA_DIST += t/data/policyd-proto t/lib/policyd.sh t/lib/redis-fake.py
 
 TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)
 SANITIZE_TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)

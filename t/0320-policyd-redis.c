@@ -8,7 +8,8 @@
  *	section and the policyd store options, a client whose server is
  *	down (fails, then fails fast during the back-off).
  *
- *	Redis Cluster's hash slots, against the values of CLUSTER KEYSLOT.
+ *	Redis Cluster's hash slots, against the values of CLUSTER KEYSLOT;
+ *	MOVED and ASK texts parsed (and malformed ones refused).
  *	With ELEMTA_TEST_REDIS_CLUSTER=HOST:PORT, one node of a cluster
  *	(t/0325-policyd-redis-cluster.t): keys over all the nodes, MOVED
  *	followed and learnt.
@@ -99,6 +100,59 @@ test_slots(void)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		is_int(redis_key_slot(t[i].key), t[i].slot, "slot of '%s'",
 		       t[i].key);
+}
+
+/* test_redirect_parse - MOVED and ASK texts, good and bad */
+static void
+test_redirect_parse(void)
+{
+	static const struct {
+		const char *text, *from;
+		int rc, ask;
+		unsigned slot;
+		const char *addr;
+	} t[] = {
+		{ "MOVED 3999 127.0.0.1:6381", "h:1", 0, 0, 3999,
+		  "127.0.0.1:6381" },
+		{ "ASK 3999 10.0.0.2:7000", "h:1", 0, 1, 3999,
+		  "10.0.0.2:7000" },
+		{ "MOVED 1 ::1:6381", "h:1", 0, 0, 1, "[::1]:6381" },
+		{ "MOVED 1 [2001:db8::5]:6381", "h:1", 0, 0, 1,
+		  "[2001:db8::5]:6381" },
+		{ "MOVED 16383 :7001", "192.0.2.1:7000", 0, 0, 16383,
+		  "192.0.2.1:7001" },
+		{ "MOVED 5 ?:7001", "[::1]:7000", 0, 0, 5, "[::1]:7001" },
+		{ "MOVED 16384 h:1", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 h:0", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 h:65536", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 h:12x", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 h:", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 nocolon", "h:1", -1, 0, 0, "" },
+		{ "MOVED x h:1", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1", "h:1", -1, 0, 0, "" },
+		{ "ERR something", "h:1", -1, 0, 0, "" },
+		{ "MOVEDX 1 h:1", "h:1", -1, 0, 0, "" },
+	};
+	char addr[300];
+	unsigned slot;
+	size_t i;
+	int ask, rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		addr[0] = '\0';
+		ask = -1;
+		slot = 99999;
+		rc = redis_redirect_parse(t[i].text, t[i].from, &ask, &slot,
+					  addr, sizeof(addr));
+		is_int(rc, t[i].rc, "'%s': %s", t[i].text,
+		       t[i].rc ? "refused" : "parsed");
+		if (rc != 0 || t[i].rc != 0)
+			continue;
+		ok(ask == t[i].ask && slot == t[i].slot
+		   && strcmp(addr, t[i].addr) == 0, "'%s' from %s: ask=%d"
+		   " slot=%u %s (want %d %u %s)", t[i].text, t[i].from, ask,
+		   slot, addr, t[i].ask, t[i].slot, t[i].addr);
+	}
 }
 
 /* test_cluster - a real cluster, started at one node: MOVED is followed
@@ -791,6 +845,7 @@ main(void)
 	} else {
 		test_servers();
 		test_slots();
+		test_redirect_parse();
 		test_conf();
 		test_down();
 	}

@@ -242,6 +242,10 @@ policy_zone(struct policyd_policy *pol, const char *zone)
 	int rc, k;
 
 	rc = policyd_calendar_set_zone(zone ? zone : "UTC", why, sizeof(why));
+	if (rc == -2) {			/* another zone after the start */
+		msg_warn("policyd calendar_time_zone: %s", why);
+		return;			/* the zone in use stays */
+	}
 	if (rc < 0)
 		msg_warn("policyd calendar_time_zone: %s; quotas use UTC", why);
 	pol->cal_utc = rc != 0;

@@ -25,9 +25,10 @@
  *	transaction it was in the middle of is refunded (policyd-policy.h).
  *
  *	SIGHUP reloads the configuration: limits, prefixes, actions, the
- *	calendar_time_zone of quotas, the ldap_* options and the idle
- *	timeout apply at once; a new listen, store, store_path,
- *	store_flush_interval, [redis] or [ldap] section needs a restart.
+ *	ldap_* options and the idle timeout apply at once; a new listen,
+ *	store, store_path, store_flush_interval, calendar_time_zone (set
+ *	before any thread starts: policyd-calendar.h), [redis] or [ldap]
+ *	section needs a restart.
  *
  *	LDAP overrides (policyd-ldap.h, which says why the searches run in
  *	threads): a request that must wait for the directory is parked,
@@ -67,6 +68,7 @@
 #include "metrics.h"
 #include "runtime.h"
 #include "ldapc.h"
+#include "policyd-calendar.h"
 #include "policyd-ldap.h"
 #include "policyd-options.h"
 #include "policyd-policy.h"
@@ -180,6 +182,24 @@ policyd_apply_conf(struct policyd_server *srv)
 	srv->ldap_wait_ms = pc->ldap_wait_ms;
 	srv->idle_ms = (int64_t)pc->idle_timeout * 1000;
 	srv->max_connections = pc->max_connections;
+	conf_unref(&c);
+}
+
+/* policyd_zone - the time zone of calendar quotas, set once, before any
+ * thread starts (TZ is the process's: policyd-calendar.h) */
+static void
+policyd_zone(void)
+{
+	struct conf *c = conf_current();
+	const struct policyd_conf *pc = conf_get(c, &policyd_conf_section);
+	char err[512];
+
+	if (policyd_calendar_set_zone(pc->calendar_time_zone ?
+				      pc->calendar_time_zone : "UTC", err,
+				      sizeof(err)) < 0)
+		msg_warn("policyd calendar_time_zone: %s; quotas use UTC",
+			 err);
+	policyd_calendar_freeze();
 	conf_unref(&c);
 }
 
@@ -677,6 +697,7 @@ main(int argc, char **argv)
 	runtime_init(&srv.rt, "elemta-policyd", argc, argv,
 		     &policyd_conf_section,
 		     offsetof(struct policyd_conf, daemon), NULL);
+	policyd_zone();
 	runtime_listen(&srv.rt);
 	srv.ldap = policyd_open_ldap(&workers);
 	runtime_start(&srv.rt);

@@ -994,16 +994,18 @@ policy_ldap(struct policyd_policy *pol, struct policy_ctx *cx)
 	return rc;
 }
 
-/* policy_check - every limit on a RCPT, DATA or END-OF-MESSAGE request */
+#define POLICY_PLANNED	((size_t)-1)	/* policy_begin: ops to run */
+
+/* policy_plan - a RCPT, DATA or END-OF-MESSAGE request: answered at once
+ * (a retry, a finished message, too many recipients), 0 when it waits
+ * for the directory, or POLICY_PLANNED with the store operations of its
+ * limits in cx->ops */
 static size_t
-policy_check(struct policyd_policy *pol, struct policyd_session *sess,
-	     struct policy_ctx *cx, char *reply, size_t replylen)
+policy_plan(struct policyd_policy *pol, struct policyd_session *sess,
+	    struct policy_ctx *cx, char *reply, size_t replylen)
 {
-	const struct policy_hit *worst = NULL, *warn = NULL;
 	const char *rcpt = policy_val(cx->req, POLICYD_A_RECIPIENT);
-	const char *label;
-	char action[700];
-	size_t i, n;
+	size_t i;
 
 	cx->txn = *cx->inst ? policyd_table_get(pol->txns, cx->inst) : NULL;
 	if (cx->txn != NULL) {
@@ -1035,7 +1037,20 @@ policy_check(struct policyd_policy *pol, struct policyd_session *sess,
 		return 0;		/* nothing counted: asked again */
 	for (i = 0; i < pol->nlimits; i++)
 		policy_check_limit(pol, cx, &pol->limits[i]);
-	policy_run(pol, cx->qid, cx->ops, cx->nops, cx->now);
+	return POLICY_PLANNED;
+}
+
+/* policy_finish - the answer of a planned request, its ops run: takes
+ * kept (or, refused, given back), hits logged */
+static size_t
+policy_finish(struct policyd_policy *pol, struct policyd_session *sess,
+	      struct policy_ctx *cx, char *reply, size_t replylen)
+{
+	const struct policy_hit *worst = NULL, *warn = NULL;
+	const char *label;
+	char action[700];
+	size_t i, n;
+
 	for (i = 0; i < cx->nops; i++) {
 		policy_check_one(pol, cx, &cx->ops[i]);
 		x_free(&cx->ops[i].key);
@@ -1093,6 +1108,46 @@ policy_check(struct policyd_policy *pol, struct policyd_session *sess,
 	return n;
 }
 
+/* policy_begin - a request of a connection up to its store operations:
+ * answered at once (other states, exemptions, retries...), 0 when it
+ * waits for the directory, or POLICY_PLANNED */
+static size_t
+policy_begin(struct policyd_policy *pol, struct policyd_session *sess,
+	     const struct policyd_req *req, int64_t now,
+	     struct policy_ctx *cx, char *reply, size_t replylen)
+{
+	char why[200];
+
+	memset(cx, 0, sizeof(*cx));
+	cx->req = req;
+	cx->now = now;
+	cx->state = req->v[POLICYD_A_PROTOCOL_STATE];
+	cx->inst = policy_val(req, POLICYD_A_INSTANCE);
+	cx->qid = req->v[POLICYD_A_QUEUE_ID];
+	if (cx->qid == NULL || *cx->qid == '\0')
+		cx->qid = "NOQUEUE";
+	if (sess != NULL && *cx->inst)
+		policy_session_switch(pol, sess, cx->inst);
+	if (cx->state != NULL) {
+		cx->rcpt = strcmp(cx->state, "RCPT") == 0;
+		cx->data = strcmp(cx->state, "DATA") == 0;
+		cx->eom = strcmp(cx->state, "END-OF-MESSAGE") == 0;
+	}
+	if (sess != NULL && cx->eom)
+		sess->eom_seen = 1;
+	if (!cx->rcpt && !cx->data && !cx->eom)
+		return policy_answer(pol, cx->state, "dunno", "DUNNO", reply,
+				     replylen);
+	if (pol->exempt != NULL
+	    && policyd_exempt_match(pol->exempt, req, why, sizeof(why))) {
+		qid_debug(cx->qid, "policyd action=dunno exempt=\"%s\""
+			  " state=%s", why, cx->state);
+		return policy_answer(pol, cx->state, "exempt", "DUNNO", reply,
+				     replylen);
+	}
+	return policy_plan(pol, sess, cx, reply, replylen);
+}
+
 /* policyd_policy_decide_session - answer one request of a connection */
 size_t
 policyd_policy_decide_session(struct policyd_policy *pol,
@@ -1101,36 +1156,131 @@ policyd_policy_decide_session(struct policyd_policy *pol,
 			      char *reply, size_t replylen)
 {
 	struct policy_ctx cx;
-	char why[200];
+	size_t n;
 
-	memset(&cx, 0, sizeof(cx));
-	cx.req = req;
-	cx.now = now;
-	cx.state = req->v[POLICYD_A_PROTOCOL_STATE];
-	cx.inst = policy_val(req, POLICYD_A_INSTANCE);
-	cx.qid = req->v[POLICYD_A_QUEUE_ID];
-	if (cx.qid == NULL || *cx.qid == '\0')
-		cx.qid = "NOQUEUE";
-	if (sess != NULL && *cx.inst)
-		policy_session_switch(pol, sess, cx.inst);
-	if (cx.state != NULL) {
-		cx.rcpt = strcmp(cx.state, "RCPT") == 0;
-		cx.data = strcmp(cx.state, "DATA") == 0;
-		cx.eom = strcmp(cx.state, "END-OF-MESSAGE") == 0;
+	if ((n = policy_begin(pol, sess, req, now, &cx, reply, replylen))
+	    != POLICY_PLANNED)
+		return n;
+	policy_run(pol, cx.qid, cx.ops, cx.nops, cx.now);
+	return policy_finish(pol, sess, &cx, reply, replylen);
+}
+
+/* A request in a batch. */
+struct policy_batch_item {
+	struct policy_ctx cx;
+	struct policyd_session *sess;
+	void *owner;
+};
+
+struct policyd_batch {
+	struct policy_batch_item **items;
+	size_t n, max;
+};
+
+/* policyd_policy_batch_new - an empty batch */
+struct policyd_batch *
+policyd_policy_batch_new(void)
+{
+	return x_calloc(1, sizeof(struct policyd_batch));
+}
+
+/* policyd_policy_batch_free - destroy an empty batch */
+void
+policyd_policy_batch_free(struct policyd_batch **bp)
+{
+	if (*bp == NULL)
+		return;
+	if ((*bp)->n > 0)
+		msg_panic("policyd_policy_batch_free: %zu requests not run",
+			  (*bp)->n);
+	x_free(&(*bp)->items);
+	x_free(bp);
+}
+
+/* policyd_policy_batch_size - how many requests wait in the batch */
+size_t
+policyd_policy_batch_size(const struct policyd_batch *b)
+{
+	return b->n;
+}
+
+/* policyd_policy_batch_add - req joins the batch, or is answered now */
+size_t
+policyd_policy_batch_add(struct policyd_policy *pol, struct policyd_batch *b,
+			 struct policyd_session *sess,
+			 const struct policyd_req *req, int64_t now,
+			 void *owner, char *reply, size_t replylen)
+{
+	struct policy_batch_item *it;
+	const char *inst = policy_val(req, POLICYD_A_INSTANCE);
+	size_t i, n;
+
+	/* one request per session and per transaction: the second would
+	 * have to see what the first took */
+	for (i = 0; i < b->n; i++)
+		if ((sess != NULL && b->items[i]->sess == sess)
+		    || (*inst && strcmp(b->items[i]->cx.inst, inst) == 0))
+			return POLICYD_BATCH_FULL;
+	it = x_malloc(sizeof(*it));
+	if ((n = policy_begin(pol, sess, req, now, &it->cx, reply, replylen))
+	    != POLICY_PLANNED) {
+		x_free(&it);
+		return n;
 	}
-	if (sess != NULL && cx.eom)
-		sess->eom_seen = 1;
-	if (!cx.rcpt && !cx.data && !cx.eom)
-		return policy_answer(pol, cx.state, "dunno", "DUNNO", reply,
-				     replylen);
-	if (pol->exempt != NULL
-	    && policyd_exempt_match(pol->exempt, req, why, sizeof(why))) {
-		qid_debug(cx.qid, "policyd action=dunno exempt=\"%s\" state=%s",
-			  why, cx.state);
-		return policy_answer(pol, cx.state, "exempt", "DUNNO", reply,
-				     replylen);
+	it->sess = sess;
+	it->owner = owner;
+	if (b->n == b->max) {
+		b->max = b->max ? 2 * b->max : 16;
+		b->items = x_realloc(b->items, b->max * sizeof(*b->items));
 	}
-	return policy_check(pol, sess, &cx, reply, replylen);
+	b->items[b->n++] = it;
+	return POLICYD_BATCH_JOINED;
+}
+
+/* policyd_policy_batch_run - every request's store operations at once
+ * (one Redis round trip), then each request's answer, in order */
+void
+policyd_policy_batch_run(struct policyd_policy *pol, struct policyd_batch *b,
+			 void (*done)(void *owner, const char *reply,
+				      size_t len, void *arg), void *arg)
+{
+	struct policy_op *all;
+	char reply[1024];
+	size_t i, k, nall = 0;
+
+	for (i = 0; i < b->n; i++)
+		nall += b->items[i]->cx.nops;
+	if (nall > 0) {
+		all = x_malloc(nall * sizeof(*all));
+		for (i = 0, k = 0; i < b->n; i++) {
+			struct policy_ctx *cx = &b->items[i]->cx;
+
+			if (cx->nops > 0)
+				memcpy(all + k, cx->ops, cx->nops
+				       * sizeof(*all));
+			k += cx->nops;
+		}
+		policy_run(pol, b->n == 1 ? b->items[0]->cx.qid : "NOQUEUE",
+			   all, nall, b->items[0]->cx.now);
+		for (i = 0, k = 0; i < b->n; i++) {
+			struct policy_ctx *cx = &b->items[i]->cx;
+
+			if (cx->nops > 0)
+				memcpy(cx->ops, all + k, cx->nops
+				       * sizeof(*all));
+			k += cx->nops;
+		}
+		free(all);
+	}
+	for (i = 0; i < b->n; i++) {
+		struct policy_batch_item *it = b->items[i];
+		size_t n = policy_finish(pol, it->sess, &it->cx, reply,
+					 sizeof(reply));
+
+		done(it->owner, reply, n, arg);
+		x_free(&it);
+	}
+	b->n = 0;
 }
 
 /* policyd_policy_decide - answer one request (no session: no refunds) */

@@ -143,6 +143,41 @@ size_t policyd_policy_decide_session(struct policyd_policy *pol,
 				     int64_t now, char *reply,
 				     size_t replylen);
 
+/* A batch of requests of several connections decided together: their
+ * store operations run at once (in Redis: one pipelined round trip for
+ * them all), in the order the requests joined, so the answers are those
+ * of deciding them one by one. */
+struct policyd_batch;
+
+struct policyd_batch *policyd_policy_batch_new(void);
+/* policyd_policy_batch_free - destroy an empty batch; sets *bp to NULL */
+void policyd_policy_batch_free(struct policyd_batch **bp);
+size_t policyd_policy_batch_size(const struct policyd_batch *b);
+
+#define POLICYD_BATCH_JOINED	((size_t)-2)	/* answered by batch_run */
+#define POLICYD_BATCH_FULL	((size_t)-3)	/* run the batch first */
+
+/* policyd_policy_batch_add - req of sess (owner: the caller's, handed to
+ * done): the reply length when answered at once (reply filled), 0 when
+ * it waits for the directory (as policyd_policy_decide_session), or
+ * POLICYD_BATCH_JOINED; POLICYD_BATCH_FULL when the batch holds a
+ * request of the same session or transaction already (nothing done:
+ * run the batch, then add again).  req (and what it points to) must
+ * stay valid until the batch has run. */
+size_t policyd_policy_batch_add(struct policyd_policy *pol,
+				struct policyd_batch *b,
+				struct policyd_session *sess,
+				const struct policyd_req *req, int64_t now,
+				void *owner, char *reply, size_t replylen);
+
+/* policyd_policy_batch_run - run the batch: done(owner, reply, len, arg)
+ * for each request, in the order they joined; the batch is empty then */
+void policyd_policy_batch_run(struct policyd_policy *pol,
+			      struct policyd_batch *b,
+			      void (*done)(void *owner, const char *reply,
+					   size_t len, void *arg),
+			      void *arg);
+
 /* policyd_policy_tick - expire old transactions, store upkeep */
 void policyd_policy_tick(struct policyd_policy *pol, int64_t now);
 /* policyd_policy_step - the store's write-behind, a slice at a time;

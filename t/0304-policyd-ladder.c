@@ -19,6 +19,7 @@
  *--*/
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -795,6 +796,90 @@ test_rdom_bytes(void)
 	teardown(&pol, &s, &c);
 }
 
+/* The answers of a batch, by owner. */
+static char batch_got[8][200];
+
+/* batch_done - keep the answer of request (int)owner */
+static void
+batch_done(void *owner, const char *reply, size_t len, void *arg)
+{
+	int i = (int)(intptr_t)owner;
+
+	(void)arg;
+	snprintf(batch_got[i], sizeof(batch_got[i]), "%.*s",
+		 len > 9 ? (int)(len - 9) : 0, reply + 7);
+}
+
+/* test_batch - requests of several connections decided together give
+ * the answers of deciding them one by one; one per session and per
+ * transaction; other states answered at once */
+static void
+test_batch(void)
+{
+	struct policyd_store *s;
+	struct conf *c;
+	struct policyd_policy *pol = setup("policyd { client_message_limit ="
+		" \"3/1h\" }", &s, &c);
+	struct policyd_session *sess[6];
+	struct policyd_batch *b = policyd_policy_batch_new();
+	struct policyd_req req[6];
+	char inst[6][16], reply[1024];
+	size_t n;
+	int i, joined = 0;
+
+	for (i = 0; i < 6; i++) {
+		sess[i] = policyd_policy_session_new();
+		memset(&req[i], 0, sizeof(req[i]));
+		snprintf(inst[i], sizeof(inst[i]), "bt%d", i);
+		req[i].v[POLICYD_A_REQUEST] = "smtpd_access_policy";
+		req[i].v[POLICYD_A_PROTOCOL_STATE] = "RCPT";
+		req[i].v[POLICYD_A_CLIENT_ADDRESS] = "192.0.2.77";
+		req[i].v[POLICYD_A_INSTANCE] = inst[i];
+	}
+	for (i = 0; i < 5; i++)
+		joined += policyd_policy_batch_add(pol, b, sess[i], &req[i],
+						   T0, (void *)(intptr_t)i,
+						   reply, sizeof(reply))
+			== POLICYD_BATCH_JOINED;
+	is_int(joined, 5, "5 requests of 5 connections join the batch");
+	is_int((long long)policyd_policy_batch_add(pol, b, sess[0], &req[5],
+						   T0, (void *)5, reply,
+						   sizeof(reply)),
+	       (long long)POLICYD_BATCH_FULL,
+	       "a second request of a connection: run the batch first");
+	req[5].v[POLICYD_A_INSTANCE] = inst[1];
+	is_int((long long)policyd_policy_batch_add(pol, b, sess[5], &req[5],
+						   T0, (void *)5, reply,
+						   sizeof(reply)),
+	       (long long)POLICYD_BATCH_FULL,
+	       "a request of a transaction in the batch: likewise");
+	req[5].v[POLICYD_A_INSTANCE] = inst[5];
+	req[5].v[POLICYD_A_PROTOCOL_STATE] = "CONNECT";
+	n = policyd_policy_batch_add(pol, b, sess[5], &req[5], T0, (void *)5,
+				     reply, sizeof(reply));
+	is_str(n > 0 && n < sizeof(reply) ? reply : "", "action=DUNNO\n\n",
+	       "another state is answered at once");
+	is_int((long long)policyd_policy_batch_size(b), 5, "5 in the batch");
+	policyd_policy_batch_run(pol, b, batch_done, NULL);
+	is_int((long long)policyd_policy_batch_size(b), 0, "empty after");
+	for (i = 0; i < 3; i++)
+		is_str(batch_got[i], "DUNNO", "request %d: DUNNO", i + 1);
+	for (i = 3; i < 5; i++)
+		like_str(batch_got[i], "450 4.7.1 Message rate limit exceeded"
+			 " for client 192.0.2.77 (3 per 1h)",
+			 "request %d: deferred, as one by one", i + 1);
+	/* what the batch took is each transaction's: a retry counts
+	 * nothing, an abandon gives it back */
+	is_str(ask(pol, sess[0], T0 + 1, "RCPT", A("instance=bt0",
+	       "client_address=192.0.2.77")), "DUNNO",
+	       "the retry of request 1 counts nothing");
+	for (i = 0; i < 6; i++)
+		policyd_policy_session_end(pol, &sess[i], T0 + 2);
+	policyd_policy_batch_free(&b);
+	ok(b == NULL, "batch freed");
+	teardown(&pol, &s, &c);
+}
+
 int
 main(void)
 {
@@ -808,6 +893,7 @@ main(void)
 	test_recipients();
 	test_bytes();
 	test_rdom_bytes();
+	test_batch();
 	test_refunds();
 	test_ladder();
 	test_exempt();

@@ -9,14 +9,15 @@
 # cannot take is rejected, and what the other limits' keys took for it
 # is given back (refunds, pipelined too).  Redis stopped (SIGSTOP) while
 # a 1000-key request waits for it, then killed: store_fail_action
-# (defer) answers 451, logged, and policyd goes on once Redis is back.
+# (defer) answers 451, logged.  100 requests of 10 connections sent at
+# once on one key with a limit of 50: exactly 50 pass.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/policyd.sh"
 
 peer_require redis
 tb_init
-tb_plan 13
+tb_plan 14
 
 P=$TB_PORT_POLICY
 mkdir -p "$TB/conf"
@@ -36,6 +37,10 @@ policyd {
 		key = sender
 		unit = bytes
 		rate = 100000
+	}
+	limit many {
+		key = sender
+		rate = 50
 	}
 }
 redis {
@@ -110,7 +115,29 @@ tb_like "$r" '^action=550 5\.7\.1 Byte rate limit exceeded for recipient domain 
 tb_is "$(w l:rdom:rdom:e0.test) $(w l:rdom:rdom:e2.test) $(w l:sender:sender:s@x.test)" \
     "0 0 600" "what the other keys took for it was given back"
 
-# 3. Redis stopped while a 1000-key request waits for it
+# 3. requests of many connections at once share round trips (a batch per
+# turn of the event loop): a limit of 50 on one key, 10 connections of 10
+# messages each, all sent at once: exactly 50 pass
+pids=""
+for c in $(seq 0 9); do
+	(
+		exec 6<>"/dev/tcp/127.0.0.1/$P"
+		for m in $(seq 0 9); do
+			printf 'request=smtpd_access_policy\nprotocol_state=RCPT\ninstance=c%d.%d\nclient_address=192.0.2.7\nsender=many@x.test\nrecipient=r@h.test\n\n' "$c" "$m"
+		done >&6
+		for m in $(seq 0 9); do
+			read -r -t 20 -u 6 line && read -r -t 20 -u 6 _
+			echo "$line"
+		done
+	) >"$TB/many.$c" &
+	pids="$pids $!"
+done
+# shellcheck disable=SC2086
+wait $pids
+tb_is "$(cat "$TB"/many.* | grep -c '^action=DUNNO$')/$(cat "$TB"/many.* | grep -c '^action=450 4\.7\.1 ')" \
+    50/50 "100 requests of 10 connections at once, 50 per hour: 50 pass, 50 deferred"
+
+# 4. Redis stopped while a 1000-key request waits for it
 tb_is "$(rcpts t3 f 1000)" 1000 "another 1000 recipients"
 kill -STOP "$(tb_pid redis)"
 t0=$(tb_now_ms)
@@ -123,7 +150,7 @@ tb_ok "the store error is logged" \
     tb_grep 'policyd store error key=l:rdom:rdom:f[0-9]*\.test limit=rdom error="redis 127\.0\.0\.1:[0-9]* EVALSHA: timed out" action=defer \(store_fail_action\)' \
     "$TB/policyd/log"
 
-# 4. Redis killed: the same, at once
+# 5. Redis killed: the same, at once
 tb_stop redis
 tb_is "$(rcpts t4 g 1)" 0 "Redis gone: a RCPT is not answered DUNNO"
 r=$(eom t4 100)

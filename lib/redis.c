@@ -15,6 +15,7 @@
  *--*/
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -483,7 +484,7 @@ redis_redirect_parse(const char *text, const char *from, int *ask,
 		     unsigned *slot, char *addr, size_t addrlen)
 {
 	char kind[8], where[270], *end;
-	const char *colon;
+	const char *colon, *h;
 	unsigned long port;
 
 	if (sscanf(text, "%7s %u %269s", kind, slot, where) != 3
@@ -495,6 +496,16 @@ redis_redirect_parse(const char *text, const char *from, int *ask,
 	port = strtoul(colon + 1, &end, 10);
 	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno
 	    || port < 1 || port > 65535)
+		return -1;
+	/* a host name or address: nothing a server spec could not hold */
+	if (colon - where > 255)
+		return -1;
+	for (h = where; h < colon; h++)
+		if (!isalnum((unsigned char)*h) && strchr(".-_:%?", *h) == NULL
+		    && !((*h == '[' && h == where)
+			 || (*h == ']' && h == colon - 1 && *where == '[')))
+			return -1;
+	if (*where == '[' && (colon < where + 2 || colon[-1] != ']'))
 		return -1;
 	if (where[0] == '[' && colon > where + 1 && colon[-1] == ']')
 		redis_addr_of(where + 1, (size_t)(colon - where - 2), colon + 1,

@@ -22,7 +22,10 @@ ldap-filter:$B/0532-ldap-filter-fuzz.t
 milter-authres:$B/0409-milter-fuzz-authres.t
 milter-dmarc-from:$B/0433-milter-fuzz-dmarc-from.t
 milter-dkim-canon:$B/0448-milter-fuzz-dkim-canon.t
-milter-dkim-sign:$B/0449-milter-fuzz-dkim-sign.t"
+milter-dkim-sign:$B/0449-milter-fuzz-dkim-sign.t
+policyd-limit:$B/0307-policyd-limit-fuzz.t
+policyd-policy:$B/0308-policyd-policy-fuzz.t
+redis-redirect:$B/0328-redis-redirect-fuzz.t"
 tb_plan $(( $(wc -l <<<"$TARGETS") * 2 ))
 
 while IFS=: read -r name seeds; do

@@ -296,6 +296,18 @@ test_keys(void)
 	lc.key = POLICYD_KEY_SENDER;
 	policyd_keys_value(&lc, &req, NULL, out, sizeof(out));
 	is_str(out, "sender:<>", "sender: the null sender is <>");
+	/* control characters (a bare CR in a value) are escaped: a key
+	 * goes into logs and, through the answer, to the client */
+	req.v[POLICYD_A_SENDER] = "A\rB@X\x7f.test";
+	policyd_keys_value(&lc, &req, NULL, out, sizeof(out));
+	is_str(out, "sender:a\\x0db@x\\x7f.test",
+	       "sender: control characters escaped");
+	policyd_keys_who(&lc, out, who, sizeof(who));
+	is_str(who, "sender <a\\x0db@x\\x7f.test>", "in the text too");
+	lc.key = POLICYD_KEY_SASL_USER;
+	req.v[POLICYD_A_SASL_USERNAME] = "u\nv";
+	policyd_keys_value(&lc, &req, NULL, out, sizeof(out));
+	is_str(out, "user:u\\x0av", "sasl_user: likewise");
 	lc.key = POLICYD_KEY_LISTENER;
 	req.v[POLICYD_A_POLICY_CONTEXT] = NULL;
 	policyd_keys_value(&lc, &req, NULL, out, sizeof(out));

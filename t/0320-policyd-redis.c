@@ -132,6 +132,10 @@ test_redirect_parse(void)
 		{ "MOVED 1", "h:1", -1, 0, 0, "" },
 		{ "ERR something", "h:1", -1, 0, 0, "" },
 		{ "MOVEDX 1 h:1", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 [:5", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 a]:5", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 a/b:5", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 a\x01b:5", "h:1", -1, 0, 0, "" },
 	};
 	char addr[300];
 	unsigned slot;

@@ -34,6 +34,8 @@
 #define POLICY_TXN_SWEEP	256
 #define POLICY_MAX_RCPTS	10000	/* recipients remembered per txn:
 					 * past it, store_fail_action */
+#define POLICY_SMALL		8	/* a txn's takes or recipients: past
+					 * this many, a table to look up */
 
 /* Weight one transaction holds in one key. */
 struct policy_take {
@@ -50,10 +52,12 @@ struct policy_txn {
 	int done;		/* END-OF-MESSAGE answered */
 	struct policy_take *takes;
 	size_t ntakes;
-	struct policyd_table *taken;	/* the keys of takes (NULL: none) */
+	struct policyd_table *taken;	/* the keys of takes (NULL: a few:
+					 * look in takes) */
 	char **rcpts;		/* recipients counted, lower-cased */
 	size_t nrcpts;
-	struct policyd_table *rcptset;	/* the same, to look up */
+	struct policyd_table *rcptset;	/* the same, to look up (NULL: a
+					 * few: look in rcpts) */
 };
 
 struct policyd_session {
@@ -593,8 +597,16 @@ policy_session_switch(struct policyd_policy *pol,
 static int
 policy_txn_has(const struct policy_txn *txn, const char *key)
 {
-	return txn != NULL && txn->taken != NULL
-		&& policyd_table_get(txn->taken, key) != NULL;
+	size_t i;
+
+	if (txn == NULL)
+		return 0;
+	if (txn->taken != NULL)
+		return policyd_table_get(txn->taken, key) != NULL;
+	for (i = 0; i < txn->ntakes; i++)
+		if (strcmp(txn->takes[i].key, key) == 0)
+			return 1;
+	return 0;
 }
 
 /* policy_rcpt_low - a recipient as remembered: lower-cased, at most 256
@@ -614,11 +626,17 @@ static int
 policy_txn_has_rcpt(const struct policy_txn *txn, const char *rcpt)
 {
 	char low[300];
+	size_t i;
 
-	if (txn == NULL || txn->rcptset == NULL)
+	if (txn == NULL || txn->nrcpts == 0)
 		return 0;
 	policy_rcpt_low(rcpt, low, sizeof(low));
-	return policyd_table_get(txn->rcptset, low) != NULL;
+	if (txn->rcptset != NULL)
+		return policyd_table_get(txn->rcptset, low) != NULL;
+	for (i = 0; i < txn->nrcpts; i++)
+		if (strcmp(txn->rcpts[i], low) == 0)
+			return 1;
+	return 0;
 }
 
 /* policy_ulong - an attribute as a number (0 when absent or bad) */
@@ -944,24 +962,34 @@ policy_commit(struct policyd_policy *pol, struct policy_ctx *cx,
 				       * sizeof(*txn->takes));
 		memcpy(txn->takes + txn->ntakes, cx->takes,
 		       cx->ntakes * sizeof(*cx->takes));
-		txn->ntakes += cx->ntakes;
-		if (txn->taken == NULL)
+		if (txn->taken == NULL
+		    && txn->ntakes + cx->ntakes > POLICY_SMALL) {
 			txn->taken = policyd_table_new();
-		for (i = 0; i < cx->ntakes; i++)
+			for (i = 0; i < txn->ntakes; i++)
+				policyd_table_put(txn->taken,
+						  txn->takes[i].key, txn);
+		}
+		for (i = 0; txn->taken != NULL && i < cx->ntakes; i++)
 			policyd_table_put(txn->taken, cx->takes[i].key,
 					  txn);
+		txn->ntakes += cx->ntakes;
 		cx->ntakes = 0;
 	}
 	if (cx->rcpt && *rcpt && txn->nrcpts < POLICY_MAX_RCPTS) {
 		policy_rcpt_low(rcpt, low, sizeof(low));
-		if (txn->rcptset == NULL)
-			txn->rcptset = policyd_table_new();
 		if ((txn->nrcpts & (txn->nrcpts - 1)) == 0)	/* 0, 1, 2, 4.. */
 			txn->rcpts = x_realloc(txn->rcpts, (txn->nrcpts
 					       ? 2 * txn->nrcpts : 1)
 					       * sizeof(*txn->rcpts));
 		txn->rcpts[txn->nrcpts++] = x_strdup(low);
-		policyd_table_put(txn->rcptset, low, txn);
+		if (txn->rcptset == NULL && txn->nrcpts > POLICY_SMALL) {
+			txn->rcptset = policyd_table_new();
+			for (i = 0; i + 1 < txn->nrcpts; i++)
+				policyd_table_put(txn->rcptset,
+						  txn->rcpts[i], txn);
+		}
+		if (txn->rcptset != NULL)
+			policyd_table_put(txn->rcptset, low, txn);
 	}
 	for (i = 0; i < cx->ntakes; i++)	/* END-OF-MESSAGE's */
 		x_free(&cx->takes[i].key);

@@ -504,9 +504,9 @@ policy_run(struct policyd_policy *pol, const char *qid, struct policy_op *ops,
 		policy_local_run(pol, op, now);
 	}
 	free(rops);
+	t0 = (metrics_clock() - t0) / (double)n;	/* each op's share */
 	for (i = 0; i < n; i++)
-		metric_observe(pol->m_store_seconds,
-			       (metrics_clock() - t0) / (double)n);
+		metric_observe(pol->m_store_seconds, t0);
 }
 
 /* policy_refund - give takes back (one round trip in Redis); logs each */

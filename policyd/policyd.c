@@ -681,9 +681,10 @@ policyd_conn_event(struct policyd_server *srv, struct policyd_conn *cn,
 	const char *reason = NULL;
 
 	if (cn->batched || cn->answered) {
-		/* the batch holds it: a hangup is seen at the next turn */
-		if ((re & EPOLLOUT) && policyd_flush_out(cn) < 0)
-			cn->outoff = cn->outlen = 0;
+		/* the batch holds it: a hangup or a write error is seen
+		 * once the batch has answered it */
+		if (re & EPOLLOUT)
+			(void)policyd_flush_out(cn);
 		return;
 	}
 	if ((re & EPOLLOUT) && policyd_flush_out(cn) < 0)

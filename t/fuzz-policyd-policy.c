@@ -57,6 +57,8 @@ static const char fuzz_conf[] =
 	"}\n";
 
 static struct policyd_policy *fuzz_pol;
+static struct policyd_limit_conf *fuzz_limits;	/* the effective limits */
+static size_t fuzz_nlimits;
 static struct policyd_store *fuzz_store;
 static struct conf *fuzz_c;
 static int64_t fuzz_now = 1700000000000LL;
@@ -69,6 +71,7 @@ fuzz_cleanup(void)
 	char path[300];
 
 	policyd_policy_free(&fuzz_pol);
+	policyd_conf_limits_free(&fuzz_limits, fuzz_nlimits);
 	policyd_store_close(&fuzz_store);
 	conf_unref(&fuzz_c);
 	snprintf(path, sizeof(path), "%s/policyd.db", fuzz_dir);
@@ -109,6 +112,9 @@ fuzz_init(void)
 	fuzz_pol = policyd_policy_new(fuzz_store);
 	policyd_policy_configure(fuzz_pol, conf_get(fuzz_c,
 						    &policyd_conf_section));
+	fuzz_limits = policyd_conf_limits(conf_get(fuzz_c,
+						   &policyd_conf_section),
+					  &fuzz_nlimits);
 }
 
 /* fuzz_one_line - abort unless s (n bytes) is one line of text */
@@ -129,22 +135,17 @@ fuzz_one_line(const char *what, const char *s, size_t n)
 static void
 fuzz_keys(const struct policyd_req *req)
 {
-	const struct policyd_conf *pc = conf_get(fuzz_c,
-						 &policyd_conf_section);
-	struct policyd_limit_conf *l;
 	char key[300], who[200];
-	size_t i, n;
+	size_t i;
 
-	l = policyd_conf_limits(pc, &n);
-	for (i = 0; i < n; i++) {
-		if (policyd_keys_value(&l[i], req, NULL, key,
+	for (i = 0; i < fuzz_nlimits; i++) {
+		if (policyd_keys_value(&fuzz_limits[i], req, NULL, key,
 				       sizeof(key)) < 0)
 			continue;
 		fuzz_one_line("a key", key, strlen(key));
-		policyd_keys_who(&l[i], key, who, sizeof(who));
+		policyd_keys_who(&fuzz_limits[i], key, who, sizeof(who));
 		fuzz_one_line("a key's text", who, strlen(who));
 	}
-	policyd_conf_limits_free(&l, n);
 }
 
 /* LLVMFuzzerTestOneInput - one connection's bytes, decided */

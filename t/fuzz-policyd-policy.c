@@ -78,6 +78,10 @@ fuzz_cleanup(void)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/policyd.db-journal", fuzz_dir);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/policyd.db-wal", fuzz_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/policyd.db-shm", fuzz_dir);
+	unlink(path);
 	snprintf(path, sizeof(path), "%s/elemta.conf", fuzz_dir);
 	unlink(path);
 	rmdir(fuzz_dir);

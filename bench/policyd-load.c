@@ -5,7 +5,12 @@
  *	load generator for Postfix policy servers (bench/policyd)
  * SYNOPSIS
  *	bench/policyd-load HOST PORT [CONNECTIONS [SECONDS [WARMUP [RATE]]]]
+ *	bench/policyd-load unix:PATH - [CONNECTIONS [SECONDS [WARMUP [RATE]]]]
  * DESCRIPTION
+ *	HOST PORT: over TCP; unix:PATH (or an absolute PATH): over the
+ *	unix socket PATH, PORT ignored (Postfix's way to a local policy
+ *	service, and elemta-policyd's default listener).
+ *
  *	Keeps CONNECTIONS (default 100) persistent connections busy the
  *	way Postfix's smtpd processes use a policy service: one request
  *	at a time per connection, each connection a stream of SMTP
@@ -52,6 +57,7 @@
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,13 +105,41 @@ load_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* load_connect - one TCP connection, Nagle off (Postfix's are local) */
+/* load_connect_unix - one connection to the unix socket path */
+static int
+load_connect_unix(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* load_connect - one TCP connection, Nagle off (Postfix's are local),
+ * or one to a unix socket (host "unix:PATH" or "/PATH") */
 static int
 load_connect(const char *host, const char *port)
 {
 	struct addrinfo hints, *res, *ai;
 	int fd = -1, one = 1;
 
+	if (strncmp(host, "unix:", 5) == 0)
+		return load_connect_unix(host + 5);
+	if (*host == '/')
+		return load_connect_unix(host);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	if (getaddrinfo(host, port, &hints, &res) != 0)
@@ -270,8 +304,8 @@ main(int argc, char **argv)
 	char *nl;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s HOST PORT [CONNECTIONS [SECONDS "
-			"[WARMUP [RATE]]]]\n", argv[0]);
+		fprintf(stderr, "usage: %s HOST PORT|unix:PATH - [CONNECTIONS"
+			" [SECONDS [WARMUP [RATE]]]]\n", argv[0]);
 		return 2;
 	}
 	host = argv[1];

@@ -15,6 +15,7 @@
  *--*/
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +35,8 @@
 #define REDIS_SLOTS		16384
 #define REDIS_NO_NODE		0xff	/* slot map: not known, ask node 0 */
 #define REDIS_REDIRECTS		5	/* per call, against loops */
+#define REDIS_LEARN_MS		1000	/* CLUSTER SLOTS at most that often */
+#define REDIS_ADDR		280
 
 struct redis_sha {
 	const char *script;	/* the caller's text (compared by address) */
@@ -52,6 +55,9 @@ struct redis_client {
 	struct redis_node nodes[REDIS_NODES];
 	size_t nnodes;			/* node 0 always counts */
 	unsigned char *slots;		/* slot -> node; NULL until a MOVED */
+	char (*learnt)[REDIS_ADDR];	/* nodes CLUSTER SLOTS named */
+	size_t nlearnt;
+	int64_t learnt_at;		/* monotonic ms of the last ask */
 	size_t server;			/* in use, or the next to try */
 	int64_t next_try;		/* monotonic ms: no connect before */
 	int64_t backoff;
@@ -170,6 +176,7 @@ redis_client_free(struct redis_client **rcp)
 	for (i = 0; i < rc->nnodes; i++)
 		redis_drop(rc, i);
 	x_free(&rc->slots);
+	x_free(&rc->learnt);
 	for (i = 0; i < rc->conf.nservers; i++)
 		free(rc->conf.servers[i]);
 	x_free(&rc->conf.servers);
@@ -342,6 +349,18 @@ redis_error_reply(struct redis_client *rc, size_t n, redisReply **reply,
 	return -1;
 }
 
+/* redis_sha_known - the SHA1 of script on a node, if loaded there */
+static const char *
+redis_sha_known(const struct redis_node *nd, const char *script)
+{
+	size_t i;
+
+	for (i = 0; i < nd->nshas; i++)
+		if (nd->shas[i].script == script)
+			return nd->shas[i].sha;
+	return NULL;
+}
+
 /* redis_sha_of - the SHA1 of script on node n (SCRIPT LOAD) */
 static const char *
 redis_sha_of(struct redis_client *rc, size_t n, const char *script,
@@ -349,12 +368,11 @@ redis_sha_of(struct redis_client *rc, size_t n, const char *script,
 {
 	struct redis_node *nd = &rc->nodes[n];
 	const char *argv[3] = { "SCRIPT", "LOAD", script };
+	const char *sha;
 	redisReply *r;
-	size_t i;
 
-	for (i = 0; i < nd->nshas; i++)
-		if (nd->shas[i].script == script)
-			return nd->shas[i].sha;
+	if ((sha = redis_sha_known(nd, script)) != NULL)
+		return sha;
 	if (redis_call(rc, n, "SCRIPT LOAD", 3, argv, &r, err, errlen) < 0)
 		return NULL;
 	if (r->type == REDIS_REPLY_ERROR) {
@@ -438,37 +456,171 @@ redis_node_at(struct redis_client *rc, const char *addr)
 	return n;
 }
 
-/* redis_redirected - a MOVED or ASK error reply of node n: *n becomes the
- * node it names (a MOVED also goes into the slot map), *asking is set
- * for an ASK; 1, or 0 when r is no redirection */
-static int
-redis_redirected(struct redis_client *rc, const redisReply *r, size_t *n,
-		 int *asking)
+/* redis_addr_of - "host:port" of a host and a port ("[host]:port" for
+ * an IPv6 address); an empty host (or "?", an unknown endpoint) is that
+ * of the address from: the node that answered */
+static void
+redis_addr_of(const char *host, size_t hostlen, const char *port,
+	      const char *from, char *out, size_t outlen)
 {
-	char kind[8], where[270], addr[280];
-	const char *colon, *here;
-	unsigned slot;
-	size_t to;
+	const char *colon;
 
-	if (r->type != REDIS_REPLY_ERROR
-	    || sscanf(r->str, "%7s %u %269s", kind, &slot, where) != 3
-	    || slot >= REDIS_SLOTS
+	if (hostlen == 0 || (hostlen == 1 && *host == '?')) {
+		colon = strrchr(from, ':');
+		snprintf(out, outlen, "%.*s:%s", colon != NULL
+			 ? (int)(colon - from) : 0, from, port);
+	} else if (memchr(host, ':', hostlen) != NULL)
+		snprintf(out, outlen, "[%.*s]:%s", (int)hostlen, host, port);
+	else
+		snprintf(out, outlen, "%.*s:%s", (int)hostlen, host, port);
+}
+
+/* redis_redirect_parse - the parts of a redirection error ("MOVED 3999
+ * 127.0.0.1:6381", "ASK 3999 [::1]:6381", "MOVED 3999 :6381"): *ask 1
+ * for an ASK, the slot, and the address it names (the host of from when
+ * it names none); 0, or -1 when text is no redirection or a bad one */
+int
+redis_redirect_parse(const char *text, const char *from, int *ask,
+		     unsigned *slot, char *addr, size_t addrlen)
+{
+	char kind[8], where[270], *end;
+	const char *colon, *h;
+	unsigned long port;
+
+	if (sscanf(text, "%7s %u %269s", kind, slot, where) != 3
+	    || *slot >= REDIS_SLOTS
 	    || (strcmp(kind, "MOVED") != 0 && strcmp(kind, "ASK") != 0)
 	    || (colon = strrchr(where, ':')) == NULL)
-		return 0;
-	if (colon == where) {	/* ":port": on the host of node n */
-		here = strrchr(rc->nodes[*n].addr, ':');
-		snprintf(addr, sizeof(addr), "%.*s%s", here != NULL
-			 ? (int)(here - rc->nodes[*n].addr) : 0,
-			 rc->nodes[*n].addr, colon);
-	} else if (memchr(where, ':', (size_t)(colon - where)) != NULL)
-		snprintf(addr, sizeof(addr), "[%.*s]%s",	/* IPv6 */
-			 (int)(colon - where), where, colon);
+		return -1;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno
+	    || port < 1 || port > 65535)
+		return -1;
+	/* a host name or address: nothing a server spec could not hold */
+	if (colon - where > 255)
+		return -1;
+	for (h = where; h < colon; h++)
+		if (!isalnum((unsigned char)*h) && strchr(".-_:%?", *h) == NULL
+		    && !((*h == '[' && h == where)
+			 || (*h == ']' && h == colon - 1 && *where == '[')))
+			return -1;
+	if (*where == '[' && (colon < where + 2 || colon[-1] != ']'))
+		return -1;
+	if (where[0] == '[' && colon > where + 1 && colon[-1] == ']')
+		redis_addr_of(where + 1, (size_t)(colon - where - 2), colon + 1,
+			      from, addr, addrlen);
 	else
-		snprintf(addr, sizeof(addr), "%s", where);
+		redis_addr_of(where, (size_t)(colon - where), colon + 1, from,
+			      addr, addrlen);
+	*ask = kind[0] == 'A';
+	return 0;
+}
+
+/* redis_known - is addr a configured server, or a node CLUSTER SLOTS
+ * named? */
+static int
+redis_known(const struct redis_client *rc, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < rc->conf.nservers; i++)
+		if (strcmp(rc->conf.servers[i], addr) == 0)
+			return 1;
+	for (i = 0; i < rc->nlearnt; i++)
+		if (strcmp(rc->learnt[i], addr) == 0)
+			return 1;
+	return 0;
+}
+
+/* redis_learn_node - one node entry of CLUSTER SLOTS ([host, port, id,
+ * ...]) into the nodes learnt */
+static void
+redis_learn_node(struct redis_client *rc, const redisReply *e)
+{
+	char port[16], addr[REDIS_ADDR];
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements < 2
+	    || e->element[0]->type != REDIS_REPLY_STRING
+	    || e->element[1]->type != REDIS_REPLY_INTEGER
+	    || e->element[1]->integer < 1 || e->element[1]->integer > 65535)
+		return;
+	snprintf(port, sizeof(port), "%lld", e->element[1]->integer);
+	redis_addr_of(e->element[0]->str, e->element[0]->len, port,
+		      rc->nodes[0].addr, addr, sizeof(addr));
+	if (redis_known(rc, addr))
+		return;
+	if ((rc->nlearnt & (rc->nlearnt - 1)) == 0)
+		rc->learnt = x_realloc(rc->learnt, (rc->nlearnt ? 2 * rc->nlearnt
+						    : 1) * sizeof(*rc->learnt));
+	snprintf(rc->learnt[rc->nlearnt++], REDIS_ADDR, "%s", addr);
+}
+
+/* redis_learn - ask the configured server (node 0) for the cluster's
+ * nodes (CLUSTER SLOTS), at most every REDIS_LEARN_MS: only a server we
+ * were given may name the nodes the password goes to */
+static void
+redis_learn(struct redis_client *rc)
+{
+	const char *argv[2] = { "CLUSTER", "SLOTS" };
+	char err[256];
+	redisReply *r;
+	size_t i, j;
+
+	if (rc->learnt_at != 0 && redis_mono() - rc->learnt_at < REDIS_LEARN_MS)
+		return;
+	rc->learnt_at = redis_mono();
+	if (redis_connect(rc, 0, err, sizeof(err)) < 0
+	    || redis_call(rc, 0, "CLUSTER SLOTS", 2, argv, &r, err,
+			  sizeof(err)) < 0)
+		return;
+	if (r->type == REDIS_REPLY_ARRAY) {
+		rc->nlearnt = 0;
+		for (i = 0; i < r->elements; i++) {
+			const redisReply *range = r->element[i];
+
+			for (j = 2; range->type == REDIS_REPLY_ARRAY
+			     && j < range->elements; j++)
+				redis_learn_node(rc, range->element[j]);
+		}
+	}
+	freeReplyObject(r);
+}
+
+/* redis_redirected - a MOVED or ASK error reply of node n: *n becomes the
+ * node it names (a MOVED also goes into the slot map), *asking is set
+ * for an ASK; 1, 0 when r is no redirection, -1 with err when it names
+ * a node that is neither a configured server nor one of the cluster's
+ * (CLUSTER SLOTS of the configured server): the call, and the password,
+ * do not go there */
+static int
+redis_redirected(struct redis_client *rc, const redisReply *r, size_t *n,
+		 int *asking, char *err, size_t errlen)
+{
+	char addr[REDIS_ADDR];
+	unsigned slot;
+	size_t to;
+	int ask;
+
+	if (r->type != REDIS_REPLY_ERROR
+	    || redis_redirect_parse(r->str, rc->nodes[*n].addr, &ask, &slot,
+				    addr, sizeof(addr)) < 0)
+		return 0;
+	if (!redis_known(rc, addr)) {
+		redis_learn(rc);
+		if (!redis_known(rc, addr)) {
+			x_err(err, errlen, "redis %s: redirection to %s"
+			      " refused: not a configured server, nor a node"
+			      " of its cluster (CLUSTER SLOTS)",
+			      rc->nodes[*n].addr, addr);
+			rc->stats.refused++;
+			rc->stats.failures++;
+			return -1;
+		}
+	}
 	to = redis_node_at(rc, addr);
-	*asking = kind[0] == 'A';
-	if (*asking) {
+	*asking = ask;
+	if (ask) {
 		rc->stats.asks++;
 	} else {
 		if (rc->slots == NULL) {
@@ -551,9 +703,12 @@ redis_client_eval(struct redis_client *rc, const char *script,
 		    || (rc2 = redis_evalsha(rc, n, asking, script, argc + 4,
 					    av, &r, err, errlen)) < 0
 		    || hop == REDIS_REDIRECTS
-		    || !redis_redirected(rc, r, &n, &asking))
+		    || (rc2 = redis_redirected(rc, r, &n, &asking, err,
+					       errlen)) == 0)
 			break;
 		redis_reply_free(&r);
+		if (rc2 < 0)
+			break;
 	}
 	free(av);
 	if (rc2 < 0)
@@ -562,6 +717,159 @@ redis_client_eval(struct redis_client *rc, const char *script,
 		return redis_error_reply(rc, n, &r, "script", err, errlen);
 	*reply = r;
 	return redis_success(rc);
+}
+
+/* The state of one call of a pipeline. */
+enum redis_pstate {
+	REDIS_P_PENDING,	/* not sent yet */
+	REDIS_P_SENT,		/* sent: its reply is to be read */
+	REDIS_P_DONE,		/* answered, or failed */
+	REDIS_P_ALONE,		/* to run again alone (redirected, NOSCRIPT) */
+};
+
+/* redis_pipe_fail - call i of a pipeline failed with err */
+static void
+redis_pipe_fail(struct redis_eval *ev, unsigned char *st, const char *err)
+{
+	ev->rc = -1;
+	snprintf(ev->err, sizeof(ev->err), "%s", err);
+	*st = REDIS_P_DONE;
+}
+
+/* redis_pipe_node - the pending calls of node nd: all sent, then all
+ * replies read */
+static void
+redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
+		const size_t *node, unsigned char *st, size_t n)
+{
+	const char *av[64], *sha;
+	char err[256];
+	redisReply *r;
+	size_t i, sent = 0;
+	int k, ok = 0;
+
+	err[0] = '\0';
+	if (redis_connect(rc, nd, err, sizeof(err)) < 0) {
+		for (i = 0; i < n; i++)
+			if (node[i] == nd && st[i] == REDIS_P_PENDING)
+				redis_pipe_fail(&ev[i], &st[i], err);
+		return;
+	}
+	/* SCRIPT LOAD (a round trip) once per script and connection, before
+	 * anything is queued: its reply must not be taken for another's */
+	for (i = 0; i < n; i++) {
+		if (node[i] != nd || st[i] != REDIS_P_PENDING)
+			continue;
+		if (ev[i].argc < 0 || ev[i].argc > 60) {
+			redis_pipe_fail(&ev[i], &st[i], "redis: too many"
+					" arguments");
+			continue;
+		}
+		if (redis_sha_of(rc, nd, ev[i].script, err,
+				 sizeof(err)) == NULL) {
+			if (rc->nodes[nd].ctx == NULL)
+				break;		/* the connection is gone */
+			redis_pipe_fail(&ev[i], &st[i], err);
+		}
+	}
+	for (i = 0; i < n && rc->nodes[nd].ctx != NULL; i++) {
+		if (node[i] != nd || st[i] != REDIS_P_PENDING)
+			continue;
+		if ((sha = redis_sha_known(&rc->nodes[nd], ev[i].script))
+		    == NULL) {
+			st[i] = REDIS_P_ALONE;	/* (more than REDIS_SCRIPTS) */
+			continue;
+		}
+		av[0] = "EVALSHA";
+		av[1] = sha;
+		av[2] = "1";
+		av[3] = ev[i].key;
+		for (k = 0; k < ev[i].argc; k++)
+			av[k + 4] = ev[i].argv[k];
+		if (redisAppendCommandArgv(rc->nodes[nd].ctx, ev[i].argc + 4,
+					   av, NULL) != REDIS_OK) {
+			redis_failed(rc, nd, err, sizeof(err), "EVALSHA",
+				     "out of memory");
+			break;
+		}
+		st[i] = REDIS_P_SENT;
+		sent++;
+	}
+	for (i = 0; i < n && sent > 0; i++) {
+		if (node[i] != nd || st[i] != REDIS_P_SENT)
+			continue;
+		sent--;
+		if (rc->nodes[nd].ctx == NULL) {	/* failed before */
+			redis_pipe_fail(&ev[i], &st[i], err);
+			continue;
+		}
+		if (redisGetReply(rc->nodes[nd].ctx, (void **)&r) != REDIS_OK
+		    || r == NULL) {
+			redis_failed(rc, nd, err, sizeof(err), "EVALSHA",
+				     redis_ctx_why(rc->nodes[nd].ctx));
+			redis_pipe_fail(&ev[i], &st[i], err);
+			continue;
+		}
+		if (r->type == REDIS_REPLY_ERROR
+		    && (strncmp(r->str, "NOSCRIPT", 8) == 0
+			|| strncmp(r->str, "MOVED ", 6) == 0
+			|| strncmp(r->str, "ASK ", 4) == 0)) {
+			freeReplyObject(r);
+			st[i] = REDIS_P_ALONE;
+			continue;
+		}
+		if (r->type == REDIS_REPLY_ERROR) {
+			snprintf(err, sizeof(err), "redis %s script: %s",
+				 rc->nodes[nd].addr, r->str);
+			freeReplyObject(r);
+			rc->stats.failures++;
+			redis_pipe_fail(&ev[i], &st[i], err);
+			continue;
+		}
+		ev[i].reply = r;
+		ev[i].rc = 0;
+		st[i] = REDIS_P_DONE;
+		ok = 1;
+	}
+	for (i = 0; i < n; i++)		/* not sent: the connection failed */
+		if (node[i] == nd && st[i] == REDIS_P_PENDING)
+			redis_pipe_fail(&ev[i], &st[i], err);
+	if (ok)
+		redis_success(rc);
+}
+
+/* redis_client_eval_many - the calls, one pipeline per node */
+size_t
+redis_client_eval_many(struct redis_client *rc, struct redis_eval *ev,
+		       size_t n)
+{
+	unsigned char *st;
+	size_t *node, i, nd, nnodes = rc->nnodes, failed = 0;
+
+	if (n == 0)
+		return 0;
+	st = x_calloc(n, 1);
+	node = x_calloc(n, sizeof(*node));
+	for (i = 0; i < n; i++) {
+		ev[i].reply = NULL;
+		ev[i].rc = -1;
+		ev[i].err[0] = '\0';
+		node[i] = redis_node_of(rc, redis_key_slot(ev[i].key));
+	}
+	for (nd = 0; nd < nnodes; nd++)
+		redis_pipe_node(rc, nd, ev, node, st, n);
+	for (i = 0; i < n; i++)
+		if (st[i] == REDIS_P_ALONE)
+			ev[i].rc = redis_client_eval(rc, ev[i].script,
+						     ev[i].key, ev[i].argc,
+						     ev[i].argv, &ev[i].reply,
+						     ev[i].err,
+						     sizeof(ev[i].err));
+	for (i = 0; i < n; i++)
+		failed += ev[i].rc != 0;
+	free(st);
+	free(node);
+	return failed;
 }
 
 /* redis_client_command - one plain command, on the node of argv[1] (its
@@ -584,9 +892,12 @@ redis_client_command(struct redis_client *rc, int argc,
 					 (const char **)argv, &r, err,
 					 errlen)) < 0
 		    || hop == REDIS_REDIRECTS
-		    || !redis_redirected(rc, r, &n, &asking))
+		    || (rc2 = redis_redirected(rc, r, &n, &asking, err,
+					       errlen)) == 0)
 			break;
 		redis_reply_free(&r);
+		if (rc2 < 0)
+			break;
 	}
 	if (rc2 < 0)
 		return -1;

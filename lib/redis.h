@@ -33,6 +33,9 @@
  *	after a failure no new connection is tried before a back-off
  *	(250 ms, doubled up to 5 s, reset by a success): meanwhile calls
  *	fail at once with "unavailable", costing nothing.
+ *	redis_client_eval_many() sends many calls before reading their
+ *	replies (one round trip per node); a server that stops answering
+ *	in the middle fails the calls not answered yet.
  *
  *	redis_client_eval() runs a Lua script on exactly one key (so it
  *	works against Redis Cluster, where every script must name its
@@ -46,7 +49,13 @@
  *	of the cluster will do).  A "MOVED slot host:port" answer sends
  *	the call to that node, and every later call for that slot (the
  *	slot map, learnt from these answers); "ASK slot host:port" sends
- *	that one call there, after ASKING (a slot being migrated).  At most
+ *	that one call there, after ASKING (a slot being migrated).  Only
+ *	to a known node: one of the servers, or a node that CLUSTER SLOTS
+ *	on the server in use names (asked when a redirection names an
+ *	unknown address, at most once a second); a redirection elsewhere
+ *	is refused (the call fails with a message saying so, and is
+ *	counted): the connection, and the password with it, never go to
+ *	an address a server's answer made up.  At most
  *	REDIS_REDIRECTS (5) per call; a connection per node, at most 16.
  *	A node of the cluster that fails is forgotten (its slots are asked
  *	of the configured server again) and the client backs off as for
@@ -83,6 +92,7 @@ struct redis_stats {
 	unsigned long noscript;	/* EVALSHA answered NOSCRIPT */
 	unsigned long moved;	/* MOVED redirections followed */
 	unsigned long asks;	/* ASK redirections followed */
+	unsigned long refused;	/* redirections to unknown nodes refused */
 	int up;			/* 1: connected to the configured server */
 };
 
@@ -92,6 +102,13 @@ int redis_server_check(const char *s, char *err, size_t errlen);
 /* redis_key_slot - the Redis Cluster hash slot (0-16383) of a key: CRC16
  * of its hash tag ({...}), or of the whole key */
 unsigned redis_key_slot(const char *key);
+
+/* redis_redirect_parse - the parts of a MOVED or ASK error's text: *ask
+ * (1 for ASK), the slot, the address it names as "host:port" or
+ * "[v6]:port" (the host of from, "host:port", when it names none); 0, or
+ * -1 when text is no redirection or a malformed one */
+int redis_redirect_parse(const char *text, const char *from, int *ask,
+			 unsigned *slot, char *addr, size_t addrlen);
 
 /* redis_client_new - a client for c (copied); never connects here */
 struct redis_client *redis_client_new(const struct redis_conf *c);
@@ -108,6 +125,25 @@ void redis_client_key(const struct redis_client *rc, const char *ns,
 int redis_client_eval(struct redis_client *rc, const char *script,
 		      const char *key, int argc, const char *const *argv,
 		      struct redisReply **reply, char *err, size_t errlen);
+
+/* One script call of a pipeline (redis_client_eval_many). */
+struct redis_eval {
+	const char *script;		/* in: as for redis_client_eval */
+	const char *key;
+	int argc;
+	const char *const *argv;
+	struct redisReply *reply;	/* out: the caller frees it */
+	int rc;				/* out: 0, or -1 with err */
+	char err[256];
+};
+
+/* redis_client_eval_many - redis_client_eval for each of ev, pipelined:
+ * the calls for one node are all sent, then all their replies read (one
+ * round trip per node, not one per call); a call redirected (MOVED,
+ * ASK) or whose script was flushed (NOSCRIPT) is then run again alone.
+ * Each ev[i] says how its call went; returns how many failed. */
+size_t redis_client_eval_many(struct redis_client *rc, struct redis_eval *ev,
+			      size_t n);
 
 /* redis_client_command - one plain command (argv[0] is its name); same
  * results as redis_client_eval */

@@ -41,7 +41,10 @@ T_POLICYD_UNIT = \
 	t/0304-policyd-ladder.t \
 	t/0305-policyd-calendar.t \
 	t/0306-policyd-ldap.t \
-	t/0320-policyd-redis.t
+	t/0307-policyd-limit-fuzz.t \
+	t/0308-policyd-policy-fuzz.t \
+	t/0320-policyd-redis.t \
+	t/0328-redis-redirect-fuzz.t
 check_PROGRAMS += $(T_POLICYD_UNIT)
 T_POLICYD_LDADD = policyd/libpolicyd.a $(T_UNIT_LDADD)
 t_0300_policyd_proto_t_SOURCES = t/0300-policyd-proto.c
@@ -71,6 +74,24 @@ t_0306_policyd_ldap_t_SOURCES = t/0306-policyd-ldap.c
 t_0306_policyd_ldap_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
 t_0306_policyd_ldap_t_LDADD = $(T_POLICYD_LDADD)
 
+## Fuzz targets run by the shared gcc driver (t/fuzz-driver.c); t/0030
+## runs them with libFuzzer: the limiter's stored form, the decisions
+## and keys, Redis's MOVED/ASK texts.
+t_0307_policyd_limit_fuzz_t_SOURCES = t/fuzz-policyd-limit.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0307_policyd_limit_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS) \
+	-I$(top_srcdir)/policyd
+t_0307_policyd_limit_fuzz_t_LDADD = $(T_POLICYD_LDADD)
+t_0308_policyd_policy_fuzz_t_SOURCES = t/fuzz-policyd-policy.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0308_policyd_policy_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS) \
+	-I$(top_srcdir)/policyd
+t_0308_policyd_policy_fuzz_t_LDADD = $(T_POLICYD_LDADD)
+t_0328_redis_redirect_fuzz_t_SOURCES = t/fuzz-redis-redirect.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0328_redis_redirect_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0328_redis_redirect_fuzz_t_LDADD = $(T_POLICYD_LDADD)
+
 t_0320_policyd_redis_t_SOURCES = t/0320-policyd-redis.c
 t_0320_policyd_redis_t_CFLAGS = $(T_UNIT_CFLAGS) $(HIREDIS_CFLAGS) \
 	-I$(top_srcdir)/policyd
@@ -86,13 +107,16 @@ T_POLICYD_SHELL = \
 	t/0312-policyd-ladder-postfix.t \
 	t/0313-policyd-quota.t \
 	t/0314-policyd-ldap.t \
+	t/0315-policyd-rdom-postfix.t \
 	t/0321-policyd-redis-script.t \
 	t/0322-policyd-redis-nodes.t \
 	t/0323-policyd-redis-postfix.t \
 	t/0324-policyd-redis-quota.t \
-	t/0325-policyd-redis-cluster.t
+	t/0325-policyd-redis-cluster.t \
+	t/0326-policyd-redis-pipeline.t \
+	t/0327-policyd-redis-redirect.t
 dist_check_SCRIPTS += $(T_POLICYD_SHELL)
-EXTRA_DIST += t/data/policyd-proto t/lib/policyd.sh
+EXTRA_DIST += t/data/policyd-proto t/lib/policyd.sh t/lib/redis-fake.py
 
 TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)
 SANITIZE_TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)

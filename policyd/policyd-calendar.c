@@ -19,6 +19,10 @@
 #include "policyd-calendar.h"
 #include "xalloc.h"
 
+/* Set once the process has threads: TZ is read by them (localtime_r,
+ * syslog), and setenv() under a getenv() is undefined behaviour. */
+static int calendar_frozen;
+
 /* calendar_floor_div - a / b rounded towards minus infinity (b > 0) */
 static int64_t
 calendar_floor_div(int64_t a, int64_t b)
@@ -63,6 +67,13 @@ policyd_calendar_bounds(enum policyd_calendar cal, int utc, int64_t now,
 		q[k] = calendar_start(cal, utc, &tm, k - 1);
 }
 
+/* policyd_calendar_freeze - no more changes of TZ: threads may run */
+void
+policyd_calendar_freeze(void)
+{
+	calendar_frozen = 1;
+}
+
 /* policyd_calendar_set_zone - the process's time zone for quotas */
 int
 policyd_calendar_set_zone(const char *zone, char *err, size_t errlen)
@@ -74,6 +85,13 @@ policyd_calendar_set_zone(const char *zone, char *err, size_t errlen)
 	if (strcmp(zone, "UTC") == 0)
 		return 1;
 	if (old == NULL || strcmp(old, zone) != 0) {
+		if (calendar_frozen) {
+			x_err(err, errlen, "%s takes effect at the next"
+			      " restart: the time zone is the process's, read"
+			      " by its threads, and cannot change while they"
+			      " run (the zone in use stays)", zone);
+			return -2;
+		}
 		if (setenv("TZ", zone, 1) < 0) {
 			x_err(err, errlen, "setenv TZ: out of memory");
 			return -1;

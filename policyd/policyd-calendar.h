@@ -36,6 +36,14 @@
  *	nothing and is always known, any other name must be a file of the
  *	zone database (TZDIR, else /usr/share/zoneinfo).  It returns 1
  *	for "UTC" (pass utc = 1 to bounds), 0 for a zone, -1 with err.
+ *
+ *	TZ is the process's, and read by every thread (localtime_r(),
+ *	syslog()): setenv() while another thread reads it is undefined
+ *	behaviour.  So the daemon sets the zone before it starts any
+ *	thread and then calls policyd_calendar_freeze(): from then on,
+ *	set_zone() still answers for "UTC" and for the zone in use, but
+ *	refuses another zone (-2 with err; TZ is left alone) - a new
+ *	calendar_time_zone takes effect at the next restart.
  *--*/
 #ifndef ELEMTA_POLICYD_CALENDAR_H
 #define ELEMTA_POLICYD_CALENDAR_H
@@ -50,8 +58,12 @@
 void policyd_calendar_bounds(enum policyd_calendar cal, int utc, int64_t now,
 			     int64_t q[4]);
 
-/* policyd_calendar_set_zone - TZ for the process; 1 UTC, 0, -1 + err */
+/* policyd_calendar_set_zone - TZ for the process; 1 UTC, 0, -1 + err,
+ * -2 + err when frozen and zone is another than the one in use */
 int policyd_calendar_set_zone(const char *zone, char *err, size_t errlen);
+
+/* policyd_calendar_freeze - threads start: TZ must not change now */
+void policyd_calendar_freeze(void);
 
 /* policyd_calendar_name - "day" or "month" ("" for none) */
 const char *policyd_calendar_name(enum policyd_calendar cal);

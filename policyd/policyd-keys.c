@@ -32,15 +32,40 @@ struct policyd_exempt {
 	size_t nusers;
 };
 
-/* keys_lower - copy at most 256 bytes of s, lower-cased */
+/* keys_clean - at most 256 bytes of s, lower-cased when lower is set,
+ * with every control character written \xNN: a key goes into log
+ * lines and, through policyd_keys_who(), into the answer Postfix hands
+ * the client, so no byte of a request may break a line there */
+static void
+keys_clean(const char *s, int lower, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c;
+	size_t i, o = 0;
+
+	for (i = 0; s[i] != '\0' && i < 256; i++) {
+		c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f) {
+			if (o + 5 > outlen)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+			continue;
+		}
+		if (o + 2 > outlen)
+			break;
+		out[o++] = lower ? (char)tolower(c) : (char)c;
+	}
+	out[o] = '\0';
+}
+
+/* keys_lower - keys_clean, lower-cased */
 static void
 keys_lower(const char *s, char *out, size_t outlen)
 {
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i < 256 && i + 1 < outlen; i++)
-		out[i] = (char)tolower((unsigned char)s[i]);
-	out[i] = '\0';
+	keys_clean(s, 1, out, outlen);
 }
 
 /* keys_domain - the domain of an address, or NULL */
@@ -67,7 +92,7 @@ policyd_keys_value(const struct policyd_limit_conf *lc,
 {
 	const char *user = keys_val(req, POLICYD_A_SASL_USERNAME);
 	const char *v, *d;
-	char low[260], ip[80];
+	char low[1040], ip[80];
 
 	if ((lc->clients == POLICYD_CLIENTS_UNAUTHENTICATED && *user)
 	    || (lc->clients == POLICYD_CLIENTS_AUTHENTICATED && !*user))
@@ -78,12 +103,14 @@ policyd_keys_value(const struct policyd_limit_conf *lc,
 						   POLICYD_A_CLIENT_ADDRESS),
 					  lc->prefix_v4, lc->prefix_v6, ip,
 					  sizeof(ip));
-		snprintf(out, outlen, "ip:%s", ip);
+		keys_clean(ip, 0, low, sizeof(low));
+		snprintf(out, outlen, "ip:%s", low);
 		return 0;
 	case POLICYD_KEY_SASL_USER:
 		if (!*user)
 			return -1;
-		snprintf(out, outlen, "user:%.256s", user);
+		keys_clean(user, 0, low, sizeof(low));
+		snprintf(out, outlen, "user:%s", low);
 		return 0;
 	case POLICYD_KEY_SENDER:
 		keys_lower(keys_val(req, POLICYD_A_SENDER), low, sizeof(low));
@@ -108,7 +135,8 @@ policyd_keys_value(const struct policyd_limit_conf *lc,
 			v = keys_val(req, POLICYD_A_SERVER_PORT);
 		if (!*v)
 			return -1;
-		snprintf(out, outlen, "listener:%.256s", v);
+		keys_clean(v, 0, low, sizeof(low));
+		snprintf(out, outlen, "listener:%s", low);
 		return 0;
 	case POLICYD_KEY_GLOBAL:
 		snprintf(out, outlen, "global:");

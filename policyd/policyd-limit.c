@@ -334,7 +334,9 @@ policyd_limit_decode(struct policyd_limit_state *st,
 	for (i = 0; i < n; i++) {
 		st->e[i].t = (int64_t)policyd_limit_get64(buf + 4 + 16 * i);
 		st->e[i].w = policyd_limit_get64(buf + 12 + 16 * i);
-		if (i > 0 && st->e[i].t <= st->e[i - 1].t)
+		if ((i > 0 && st->e[i].t <= st->e[i - 1].t)
+		    || st->e[i].t < 0 || st->e[i].t > POLICYD_LIMIT_MAX_TIME
+		    || st->e[i].w > POLICYD_LIMIT_MAX_WEIGHT)
 			return -1;
 	}
 	st->n = n;

@@ -57,7 +57,9 @@
  *	what a refund needs.
  *
  *	policyd_limit_encode()/decode() give the state a fixed,
- *	little-endian byte form for stores; decode checks it.
+ *	little-endian byte form for stores; decode checks it (its length,
+ *	times increasing and within POLICYD_LIMIT_MAX_TIME, weights within
+ *	POLICYD_LIMIT_MAX_WEIGHT).
  *--*/
 #ifndef ELEMTA_POLICYD_LIMIT_H
 #define ELEMTA_POLICYD_LIMIT_H
@@ -66,6 +68,12 @@
 #include <stdint.h>
 
 #define POLICYD_LIMIT_SLOTS	32
+/* what a stored state may hold (policyd_limit_decode): times from 0 to
+ * about the year 33000, weights up to 2^53 (a limit's max is at most
+ * 10^12); beyond, a damaged or hostile store could make the arithmetic
+ * on times overflow */
+#define POLICYD_LIMIT_MAX_TIME	1000000000000000LL
+#define POLICYD_LIMIT_MAX_WEIGHT	(1ULL << 53)
 
 struct policyd_limit {
 	uint64_t max;		/* N: weight allowed per period; 0 = no limit */

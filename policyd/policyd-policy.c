@@ -32,8 +32,10 @@
 
 #define POLICY_TXN_TTL_MS	(10 * 60 * 1000)
 #define POLICY_TXN_SWEEP	256
-#define POLICY_MAX_RCPTS	1000	/* recipients remembered per txn */
-#define POLICY_MAX_TAKES	64	/* takes per request */
+#define POLICY_MAX_RCPTS	10000	/* recipients remembered per txn:
+					 * past it, store_fail_action */
+#define POLICY_SMALL		8	/* a txn's takes or recipients: past
+					 * this many, a table to look up */
 
 /* Weight one transaction holds in one key. */
 struct policy_take {
@@ -50,8 +52,12 @@ struct policy_txn {
 	int done;		/* END-OF-MESSAGE answered */
 	struct policy_take *takes;
 	size_t ntakes;
+	struct policyd_table *taken;	/* the keys of takes (NULL: a few:
+					 * look in takes) */
 	char **rcpts;		/* recipients counted, lower-cased */
 	size_t nrcpts;
+	struct policyd_table *rcptset;	/* the same, to look up (NULL: a
+					 * few: look in rcpts) */
 };
 
 struct policyd_session {
@@ -173,9 +179,11 @@ policy_txn_free(void *v)
 	for (i = 0; i < txn->ntakes; i++)
 		x_free(&txn->takes[i].key);
 	x_free(&txn->takes);
+	policyd_table_free(&txn->taken, NULL);
 	for (i = 0; i < txn->nrcpts; i++)
 		x_free(&txn->rcpts[i]);
 	x_free(&txn->rcpts);
+	policyd_table_free(&txn->rcptset, NULL);
 	x_free(&txn);
 }
 
@@ -238,6 +246,10 @@ policy_zone(struct policyd_policy *pol, const char *zone)
 	int rc, k;
 
 	rc = policyd_calendar_set_zone(zone ? zone : "UTC", why, sizeof(why));
+	if (rc == -2) {			/* another zone after the start */
+		msg_warn("policyd calendar_time_zone: %s", why);
+		return;			/* the zone in use stays */
+	}
 	if (rc < 0)
 		msg_warn("policyd calendar_time_zone: %s; quotas use UTC", why);
 	pol->cal_utc = rc != 0;
@@ -396,67 +408,136 @@ policy_redis_state(struct policyd_policy *pol, int ok, const char *why)
 	}
 }
 
-/* policy_take - take or peek weight on key, in Redis or locally; sets
- * *in_redis; 0, or -1 with why */
-static int
-policy_take(struct policyd_policy *pol, const char *qid, const char *key,
-	    const struct policyd_limit *lim, int64_t now, uint64_t weight,
-	    int peek, struct policyd_limit_result *r, int *in_redis,
-	    char *why, size_t whylen)
-{
-	double t0 = metrics_clock();
-	int rc;
+/* One store operation of a request: planned, then run with the others
+ * of the request (in Redis: one round trip for them all), then looked
+ * at.  A take (or peek) or a refund. */
+struct policy_op {
+	const struct policy_limit *pl;	/* a take's limit */
+	char *key;			/* a take's TAG:VALUE */
+	char *skey;			/* the store key */
+	struct policyd_limit lim;	/* as applied */
+	char period[24];
+	int from_ldap;			/* the user's own rate */
+	uint64_t w;
+	int peek;
+	const struct policy_take *refund;	/* a refund: of that take */
+	int rc;				/* 0, or -1 with why */
+	int in_redis;			/* counted in Redis */
+	struct policyd_limit_result r;
+	int64_t back;			/* a refund's weight given back */
+	char why[256];
+};
 
-	*in_redis = 0;
-	if (pol->redis != NULL) {
-		rc = policyd_redis_take(pol->redis, key, lim, 0, weight, peek,
-					r, why, whylen);
-		policy_redis_state(pol, rc == 0, why);
-		if (rc == 0) {
-			*in_redis = 1;
-			goto out;
+/* policy_local_run - one op on the local store */
+static void
+policy_local_run(struct policyd_policy *pol, struct policy_op *op,
+		 int64_t now)
+{
+	const struct policy_take *t = op->refund;
+
+	op->in_redis = 0;
+	if (t != NULL) {
+		op->back = policyd_store_refund(pol->store, t->key, &t->lim,
+						t->at, t->weight, op->why,
+						sizeof(op->why));
+		op->rc = op->back < 0 ? -1 : 0;
+	} else
+		op->rc = policyd_store_take(pol->store, op->skey, &op->lim, now,
+					    op->w, op->peek, &op->r, op->why,
+					    sizeof(op->why));
+}
+
+/* policy_run - run ops: in Redis, all at once, or in the local store
+ * (where Redis failed, with store_fallback = local; a refund goes where
+ * its take was) */
+static void
+policy_run(struct policyd_policy *pol, const char *qid, struct policy_op *ops,
+	   size_t n, int64_t now)
+{
+	struct policyd_redis_op *rops = NULL;
+	size_t i, nr = 0;
+	double t0 = metrics_clock();
+
+	if (n == 0)
+		return;
+	for (i = 0; pol->redis != NULL && i < n; i++)
+		if (ops[i].refund == NULL || ops[i].refund->redis)
+			nr++;
+	if (nr > 0) {
+		rops = x_calloc(nr, sizeof(*rops));
+		for (i = 0, nr = 0; i < n; i++) {
+			const struct policy_take *t = ops[i].refund;
+
+			if (t != NULL && !t->redis)
+				continue;
+			rops[nr].key = t ? t->key : ops[i].skey;
+			rops[nr].lim = t ? &t->lim : &ops[i].lim;
+			rops[nr].weight = t ? t->weight : ops[i].w;
+			rops[nr].refund = t != NULL;
+			rops[nr].peek = ops[i].peek;
+			rops[nr].at = t ? t->at : 0;
+			nr++;
 		}
-		if (pol->fallback != POLICYD_FALLBACK_LOCAL)
-			goto out;
+		policyd_redis_run_many(pol->redis, rops, nr);
+	}
+	for (i = 0, nr = 0; i < n; i++) {
+		struct policy_op *op = &ops[i];
+
+		if (pol->redis == NULL || (op->refund && !op->refund->redis)) {
+			policy_local_run(pol, op, now);
+			continue;
+		}
+		op->rc = rops[nr].rc;
+		op->r = rops[nr].r;
+		op->back = rops[nr].back;
+		snprintf(op->why, sizeof(op->why), "%s", rops[nr].err);
+		nr++;
+		policy_redis_state(pol, op->rc == 0, op->why);
+		op->in_redis = op->rc == 0;
+		if (op->rc == 0 || op->refund != NULL
+		    || pol->fallback != POLICYD_FALLBACK_LOCAL)
+			continue;
 		metric_inc(pol->m_store_errors, "redis");
 		metric_inc(pol->m_fallbacks);
 		qid_debug(qid, "policyd redis failed (%s): key=%s counted in"
-			  " the local store", why, key);
+			  " the local store", op->why, op->skey);
+		policy_local_run(pol, op, now);
 	}
-	rc = policyd_store_take(pol->store, key, lim, now, weight, peek, r,
-				why, whylen);
-out:
-	metric_observe(pol->m_store_seconds, metrics_clock() - t0);
-	return rc;
+	free(rops);
+	t0 = (metrics_clock() - t0) / (double)n;	/* each op's share */
+	for (i = 0; i < n; i++)
+		metric_observe(pol->m_store_seconds, t0);
 }
 
-/* policy_refund - give one take back; logs a failure */
+/* policy_refund - give takes back (one round trip in Redis); logs each */
 static void
 policy_refund(struct policyd_policy *pol, const char *qid,
-	      const struct policy_take *t, const char *reason)
+	      const struct policy_take *t, size_t n, const char *reason)
 {
-	char why[256];
-	int64_t back;
+	struct policy_op *ops;
+	size_t i;
 
-	if (t->redis)
-		back = policyd_redis_refund(pol->redis, t->key, &t->lim,
-					    t->at, t->weight, why,
-					    sizeof(why));
-	else
-		back = policyd_store_refund(pol->store, t->key, &t->lim,
-					    t->at, t->weight, why,
-					    sizeof(why));
-	if (back < 0) {
-		metric_inc(pol->m_store_errors, "refund");
-		qid_warn(qid, "policyd refund failed key=%s weight=%llu"
-			 " error=\"%s\"", t->key,
-			 (unsigned long long)t->weight, why);
+	if (n == 0)
 		return;
+	ops = x_calloc(n, sizeof(*ops));
+	for (i = 0; i < n; i++)
+		ops[i].refund = &t[i];
+	policy_run(pol, qid, ops, n, 0);	/* (no clock for refunds) */
+	for (i = 0; i < n; i++) {
+		if (ops[i].rc < 0) {
+			metric_inc(pol->m_store_errors, "refund");
+			qid_warn(qid, "policyd refund failed key=%s"
+				 " weight=%llu error=\"%s\"", t[i].key,
+				 (unsigned long long)t[i].weight, ops[i].why);
+			continue;
+		}
+		metric_inc(pol->m_refunds, reason);
+		qid_debug(qid, "policyd refund key=%s weight=%llu"
+			  " given_back=%lld reason=%s", t[i].key,
+			  (unsigned long long)t[i].weight,
+			  (long long)ops[i].back, reason);
 	}
-	metric_inc(pol->m_refunds, reason);
-	qid_debug(qid, "policyd refund key=%s weight=%llu given_back=%lld"
-		  " reason=%s", t->key, (unsigned long long)t->weight,
-		  (long long)back, reason);
+	free(ops);
 }
 
 /* policy_txn_abandon - refund an unfinished transaction and forget it;
@@ -468,12 +549,10 @@ policy_txn_abandon(struct policyd_policy *pol, const char *inst,
 		   const struct policyd_session *owner, const char *reason)
 {
 	struct policy_txn *txn = policyd_table_get(pol->txns, inst);
-	size_t i;
-
 	if (txn == NULL || txn->owner != owner)
 		return;
-	for (i = 0; owner->eom_seen && !txn->done && i < txn->ntakes; i++)
-		policy_refund(pol, "NOQUEUE", &txn->takes[i], reason);
+	if (owner->eom_seen && !txn->done)
+		policy_refund(pol, "NOQUEUE", txn->takes, txn->ntakes, reason);
 	policy_txn_free(policyd_table_del(pol->txns, inst));
 }
 
@@ -520,20 +599,42 @@ policy_txn_has(const struct policy_txn *txn, const char *key)
 {
 	size_t i;
 
-	for (i = 0; txn != NULL && i < txn->ntakes; i++)
+	if (txn == NULL)
+		return 0;
+	if (txn->taken != NULL)
+		return policyd_table_get(txn->taken, key) != NULL;
+	for (i = 0; i < txn->ntakes; i++)
 		if (strcmp(txn->takes[i].key, key) == 0)
 			return 1;
 	return 0;
+}
+
+/* policy_rcpt_low - a recipient as remembered: lower-cased, at most 256
+ * bytes */
+static void
+policy_rcpt_low(const char *rcpt, char *out, size_t outlen)
+{
+	size_t i;
+
+	snprintf(out, outlen, "%.256s", rcpt);
+	for (i = 0; out[i]; i++)
+		out[i] = (char)tolower((unsigned char)out[i]);
 }
 
 /* policy_txn_has_rcpt - was this recipient counted already? */
 static int
 policy_txn_has_rcpt(const struct policy_txn *txn, const char *rcpt)
 {
+	char low[300];
 	size_t i;
 
-	for (i = 0; txn != NULL && i < txn->nrcpts; i++)
-		if (strcasecmp(txn->rcpts[i], rcpt) == 0)
+	if (txn == NULL || txn->nrcpts == 0)
+		return 0;
+	policy_rcpt_low(rcpt, low, sizeof(low));
+	if (txn->rcptset != NULL)
+		return policyd_table_get(txn->rcptset, low) != NULL;
+	for (i = 0; i < txn->nrcpts; i++)
+		if (strcmp(txn->rcpts[i], low) == 0)
 			return 1;
 	return 0;
 }
@@ -559,8 +660,10 @@ struct policy_ctx {
 	int rcpt, data, eom;		/* which state */
 	int64_t now;
 	struct policy_txn *txn;		/* NULL: not seen before */
-	struct policy_take takes[POLICY_MAX_TAKES];
-	size_t ntakes;
+	struct policy_take *takes;	/* grown as needed */
+	size_t ntakes, maxtakes;
+	struct policy_op *ops;		/* planned, then run together */
+	size_t nops, maxops;
 	struct policy_hit *hits;
 	size_t nhits;
 	int store_failed;		/* and store_fail_action = defer */
@@ -634,87 +737,122 @@ policy_limit_for(struct policyd_policy *pol, const struct policy_ctx *cx,
 	return o != NULL;
 }
 
-/* policy_check_one - apply limit pl to key (TAG:VALUE) */
+/* policy_plan_one - limit pl on key (TAG:VALUE): the store operation
+ * it needs, if any, joins the request's */
 static void
-policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
-		 const struct policy_limit *pl, const char *key)
+policy_plan_one(struct policyd_policy *pol, struct policy_ctx *cx,
+		const struct policy_limit *pl, const char *key)
 {
-	struct policyd_limit_result r;
 	struct policyd_limit lim;
-	struct policy_take *t;
-	struct policy_hit *h;
+	struct policy_op *op;
 	char skey[400], period[24];
 	uint64_t w;
-	int peek, in_redis, from_ldap;
+	int peek, from_ldap;
 
 	snprintf(skey, sizeof(skey), "%s%s:%s", pl->lprefix ? "l:" : "",
 		 pl->prefix, key);
 	if ((w = policy_weight(cx, pl, skey, &peek)) == 0)
 		return;
-	if (!peek && cx->ntakes == POLICY_MAX_TAKES)
-		return;		/* (64 limits keyed per request: absurd) */
 	if ((from_ldap = policy_limit_for(pol, cx, pl, &lim, period,
 					  sizeof(period))) < 0)
 		return;
-	if (policy_take(pol, cx->qid, skey, &lim, cx->now, w, peek, &r,
-			&in_redis, cx->why, sizeof(cx->why)) < 0) {
+	if (cx->nops == cx->maxops) {
+		cx->maxops = cx->maxops ? 2 * cx->maxops : 8;
+		cx->ops = x_realloc(cx->ops, cx->maxops * sizeof(*cx->ops));
+	}
+	op = &cx->ops[cx->nops++];
+	memset(op, 0, sizeof(*op));
+	op->pl = pl;
+	op->key = x_strdup(key);
+	op->skey = x_strdup(skey);
+	op->lim = lim;
+	snprintf(op->period, sizeof(op->period), "%s", period);
+	op->from_ldap = from_ldap;
+	op->w = w;
+	op->peek = peek;
+}
+
+/* policy_check_one - what the store answered for one planned operation:
+ * a take kept, a hit, or a store failure (store_fail_action) */
+static void
+policy_check_one(struct policyd_policy *pol, struct policy_ctx *cx,
+		 struct policy_op *op)
+{
+	const struct policy_limit *pl = op->pl;
+	struct policy_take *t;
+	struct policy_hit *h;
+
+	if (op->rc < 0) {
 		metric_inc(pol->m_store_errors, pol->redis ? "redis" : "take");
 		cx->store_errors++;
 		qid_warn(cx->qid, "policyd store error key=%s limit=%s"
 			 " error=\"%s\" action=%s (store_fail_action)",
-			 skey, pl->c.name, cx->why,
+			 op->skey, pl->c.name, op->why,
 			 pol->fail_action == POLICYD_FAIL_DEFER ? "defer"
 			 : "dunno");
 		if (pol->fail_action == POLICYD_FAIL_DEFER)
 			cx->store_failed = 1;
 		return;
 	}
-	if (r.allowed) {
-		if (peek)
+	if (op->r.allowed) {
+		if (op->peek)
 			return;
+		if (cx->ntakes == cx->maxtakes) {
+			cx->maxtakes = cx->maxtakes ? 2 * cx->maxtakes : 8;
+			cx->takes = x_realloc(cx->takes, cx->maxtakes
+					      * sizeof(*cx->takes));
+		}
 		t = &cx->takes[cx->ntakes++];
-		t->key = x_strdup(skey);
-		t->lim = lim;
-		t->at = r.at;
-		t->weight = w;
-		t->redis = in_redis;
+		t->key = op->skey;
+		op->skey = NULL;		/* the take's now */
+		t->lim = op->lim;
+		t->at = op->r.at;
+		t->weight = op->w;
+		t->redis = op->in_redis;
 		qid_debug(cx->qid, "policyd action=dunno limit=%s key=%s"
 			  " used=%llu max=%llu period=%s%s state=%s",
-			  pl->c.name, key, (unsigned long long)(r.used + w),
-			  (unsigned long long)lim.max, period,
-			  from_ldap ? " rate_from=ldap" : "", cx->state);
+			  pl->c.name, op->key,
+			  (unsigned long long)(op->r.used + op->w),
+			  (unsigned long long)op->lim.max, op->period,
+			  op->from_ldap ? " rate_from=ldap" : "", cx->state);
 		return;
 	}
 	cx->hits = x_realloc(cx->hits, (cx->nhits + 1) * sizeof(*cx->hits));
 	h = &cx->hits[cx->nhits++];
 	h->pl = pl;
-	snprintf(h->key, sizeof(h->key), "%s", key);
-	h->lim = lim;
-	snprintf(h->period, sizeof(h->period), "%s", period);
-	h->from_ldap = from_ldap;
-	h->r = r;
+	snprintf(h->key, sizeof(h->key), "%s", op->key);
+	h->lim = op->lim;
+	snprintf(h->period, sizeof(h->period), "%s", op->period);
+	h->from_ldap = op->from_ldap;
+	h->r = op->r;
 }
 
-/* policy_check_limit - apply one limit to the request (to each of its
- * recipient domains at DATA and END-OF-MESSAGE) */
+/* policy_check_limit - plan one limit for the request (to each of its
+ * recipient domains at DATA and END-OF-MESSAGE, once per domain however
+ * many recipients it has) */
 static void
 policy_check_limit(struct policyd_policy *pol, struct policy_ctx *cx,
 		   const struct policy_limit *pl)
 {
+	struct policyd_table *seen;
+	static char mark;
 	char key[300];
 	size_t i;
 
 	if (pl->c.key == POLICYD_KEY_RECIPIENT_DOMAIN && !cx->rcpt
 	    && cx->txn != NULL && cx->txn->nrcpts > 0) {
+		seen = policyd_table_new();
 		for (i = 0; i < cx->txn->nrcpts; i++)
 			if (policyd_keys_value(&pl->c, cx->req,
 					       cx->txn->rcpts[i], key,
-					       sizeof(key)) == 0)
-				policy_check_one(pol, cx, pl, key);
+					       sizeof(key)) == 0
+			    && policyd_table_put(seen, key, &mark) == NULL)
+				policy_plan_one(pol, cx, pl, key);
+		policyd_table_free(&seen, NULL);
 		return;
 	}
 	if (policyd_keys_value(&pl->c, cx->req, NULL, key, sizeof(key)) == 0)
-		policy_check_one(pol, cx, pl, key);
+		policy_plan_one(pol, cx, pl, key);
 }
 
 /* policy_unit_text - "Message", "Recipient", "Byte" */
@@ -813,30 +951,56 @@ policy_commit(struct policyd_policy *pol, struct policy_ctx *cx,
 	if (!*cx->inst) {		/* no transaction: counted alone */
 		for (i = 0; i < cx->ntakes; i++)
 			x_free(&cx->takes[i].key);
+		x_free(&cx->takes);
 		return;
 	}
 	txn = policy_txn_get(pol, cx);
 	txn->seen = cx->now;
 	txn->owner = sess;
-	if (cx->ntakes > 0) {
+	if (cx->ntakes > 0 && !cx->eom) {
 		txn->takes = x_realloc(txn->takes, (txn->ntakes + cx->ntakes)
 				       * sizeof(*txn->takes));
 		memcpy(txn->takes + txn->ntakes, cx->takes,
 		       cx->ntakes * sizeof(*cx->takes));
+		if (txn->taken == NULL
+		    && txn->ntakes + cx->ntakes > POLICY_SMALL) {
+			txn->taken = policyd_table_new();
+			for (i = 0; i < txn->ntakes; i++)
+				policyd_table_put(txn->taken,
+						  txn->takes[i].key, txn);
+		}
+		for (i = 0; txn->taken != NULL && i < cx->ntakes; i++)
+			policyd_table_put(txn->taken, cx->takes[i].key,
+					  txn);
 		txn->ntakes += cx->ntakes;
+		cx->ntakes = 0;
 	}
 	if (cx->rcpt && *rcpt && txn->nrcpts < POLICY_MAX_RCPTS) {
-		snprintf(low, sizeof(low), "%.256s", rcpt);
-		txn->rcpts = x_realloc(txn->rcpts, (txn->nrcpts + 1)
-				       * sizeof(*txn->rcpts));
+		policy_rcpt_low(rcpt, low, sizeof(low));
+		if ((txn->nrcpts & (txn->nrcpts - 1)) == 0)	/* 0, 1, 2, 4.. */
+			txn->rcpts = x_realloc(txn->rcpts, (txn->nrcpts
+					       ? 2 * txn->nrcpts : 1)
+					       * sizeof(*txn->rcpts));
 		txn->rcpts[txn->nrcpts++] = x_strdup(low);
+		if (txn->rcptset == NULL && txn->nrcpts > POLICY_SMALL) {
+			txn->rcptset = policyd_table_new();
+			for (i = 0; i + 1 < txn->nrcpts; i++)
+				policyd_table_put(txn->rcptset,
+						  txn->rcpts[i], txn);
+		}
+		if (txn->rcptset != NULL)
+			policyd_table_put(txn->rcptset, low, txn);
 	}
+	for (i = 0; i < cx->ntakes; i++)	/* END-OF-MESSAGE's */
+		x_free(&cx->takes[i].key);
+	x_free(&cx->takes);
 	if (cx->eom) {			/* finished: nothing to refund */
 		txn->done = 1;
 		for (i = 0; i < txn->ntakes; i++)
 			x_free(&txn->takes[i].key);
 		x_free(&txn->takes);
 		txn->ntakes = 0;
+		policyd_table_free(&txn->taken, NULL);
 	}
 }
 
@@ -858,16 +1022,18 @@ policy_ldap(struct policyd_policy *pol, struct policy_ctx *cx)
 	return rc;
 }
 
-/* policy_check - every limit on a RCPT, DATA or END-OF-MESSAGE request */
+#define POLICY_PLANNED	((size_t)-1)	/* policy_begin: ops to run */
+
+/* policy_plan - a RCPT, DATA or END-OF-MESSAGE request: answered at once
+ * (a retry, a finished message, too many recipients), 0 when it waits
+ * for the directory, or POLICY_PLANNED with the store operations of its
+ * limits in cx->ops */
 static size_t
-policy_check(struct policyd_policy *pol, struct policyd_session *sess,
-	     struct policy_ctx *cx, char *reply, size_t replylen)
+policy_plan(struct policyd_policy *pol, struct policyd_session *sess,
+	    struct policy_ctx *cx, char *reply, size_t replylen)
 {
-	const struct policy_hit *worst = NULL, *warn = NULL;
 	const char *rcpt = policy_val(cx->req, POLICYD_A_RECIPIENT);
-	const char *label;
-	char action[700];
-	size_t i, n;
+	size_t i;
 
 	cx->txn = *cx->inst ? policyd_table_get(pol->txns, cx->inst) : NULL;
 	if (cx->txn != NULL) {
@@ -879,10 +1045,46 @@ policy_check(struct policyd_policy *pol, struct policyd_session *sess,
 			return policy_answer(pol, cx->state, "dunno", "DUNNO",
 					     reply, replylen);
 	}
+	if (cx->rcpt && *rcpt && cx->txn != NULL
+	    && cx->txn->nrcpts >= POLICY_MAX_RCPTS) {
+		/* not remembered: its domain would go uncounted at
+		 * END-OF-MESSAGE, and a retry counted again */
+		qid_warn(cx->qid, "policyd too many recipients in one"
+			 " transaction (%d): recipient=<%s> not remembered,"
+			 " action=%s (store_fail_action)", POLICY_MAX_RCPTS,
+			 rcpt, pol->fail_action == POLICYD_FAIL_DEFER
+			 ? "defer" : "dunno");
+		metric_inc(pol->m_store_errors, "recipients");
+		if (pol->fail_action == POLICYD_FAIL_DEFER)
+			return policy_answer(pol, cx->state, "store_fail",
+					     "451 4.3.0 Rate limit service"
+					     " temporarily unavailable, try"
+					     " again later", reply, replylen);
+	}
 	if (policy_ldap(pol, cx) == POLICYD_LDAP_WAIT)
 		return 0;		/* nothing counted: asked again */
 	for (i = 0; i < pol->nlimits; i++)
 		policy_check_limit(pol, cx, &pol->limits[i]);
+	return POLICY_PLANNED;
+}
+
+/* policy_finish - the answer of a planned request, its ops run: takes
+ * kept (or, refused, given back), hits logged */
+static size_t
+policy_finish(struct policyd_policy *pol, struct policyd_session *sess,
+	      struct policy_ctx *cx, char *reply, size_t replylen)
+{
+	const struct policy_hit *worst = NULL, *warn = NULL;
+	const char *label;
+	char action[700];
+	size_t i, n;
+
+	for (i = 0; i < cx->nops; i++) {
+		policy_check_one(pol, cx, &cx->ops[i]);
+		x_free(&cx->ops[i].key);
+		x_free(&cx->ops[i].skey);
+	}
+	x_free(&cx->ops);
 	for (i = 0; i < cx->nhits; i++) {
 		const struct policy_hit *h = &cx->hits[i];
 
@@ -899,10 +1101,10 @@ policy_check(struct policyd_policy *pol, struct policyd_session *sess,
 				 && worst->pl->c.action
 				 >= POLICYD_ACTION_DEFER)) {
 		/* refused: what the other limits took goes back */
-		for (i = 0; i < cx->ntakes; i++) {
-			policy_refund(pol, cx->qid, &cx->takes[i], "refused");
+		policy_refund(pol, cx->qid, cx->takes, cx->ntakes, "refused");
+		for (i = 0; i < cx->ntakes; i++)
 			x_free(&cx->takes[i].key);
-		}
+		x_free(&cx->takes);
 		if (worst == NULL || worst->pl->c.action < POLICYD_ACTION_DEFER)
 			n = policy_answer(pol, cx->state, "store_fail",
 					  "451 4.3.0 Rate limit service"
@@ -934,6 +1136,46 @@ policy_check(struct policyd_policy *pol, struct policyd_session *sess,
 	return n;
 }
 
+/* policy_begin - a request of a connection up to its store operations:
+ * answered at once (other states, exemptions, retries...), 0 when it
+ * waits for the directory, or POLICY_PLANNED */
+static size_t
+policy_begin(struct policyd_policy *pol, struct policyd_session *sess,
+	     const struct policyd_req *req, int64_t now,
+	     struct policy_ctx *cx, char *reply, size_t replylen)
+{
+	char why[200];
+
+	memset(cx, 0, sizeof(*cx));
+	cx->req = req;
+	cx->now = now;
+	cx->state = req->v[POLICYD_A_PROTOCOL_STATE];
+	cx->inst = policy_val(req, POLICYD_A_INSTANCE);
+	cx->qid = req->v[POLICYD_A_QUEUE_ID];
+	if (cx->qid == NULL || *cx->qid == '\0')
+		cx->qid = "NOQUEUE";
+	if (sess != NULL && *cx->inst)
+		policy_session_switch(pol, sess, cx->inst);
+	if (cx->state != NULL) {
+		cx->rcpt = strcmp(cx->state, "RCPT") == 0;
+		cx->data = strcmp(cx->state, "DATA") == 0;
+		cx->eom = strcmp(cx->state, "END-OF-MESSAGE") == 0;
+	}
+	if (sess != NULL && cx->eom)
+		sess->eom_seen = 1;
+	if (!cx->rcpt && !cx->data && !cx->eom)
+		return policy_answer(pol, cx->state, "dunno", "DUNNO", reply,
+				     replylen);
+	if (pol->exempt != NULL
+	    && policyd_exempt_match(pol->exempt, req, why, sizeof(why))) {
+		qid_debug(cx->qid, "policyd action=dunno exempt=\"%s\""
+			  " state=%s", why, cx->state);
+		return policy_answer(pol, cx->state, "exempt", "DUNNO", reply,
+				     replylen);
+	}
+	return policy_plan(pol, sess, cx, reply, replylen);
+}
+
 /* policyd_policy_decide_session - answer one request of a connection */
 size_t
 policyd_policy_decide_session(struct policyd_policy *pol,
@@ -942,36 +1184,131 @@ policyd_policy_decide_session(struct policyd_policy *pol,
 			      char *reply, size_t replylen)
 {
 	struct policy_ctx cx;
-	char why[200];
+	size_t n;
 
-	memset(&cx, 0, sizeof(cx));
-	cx.req = req;
-	cx.now = now;
-	cx.state = req->v[POLICYD_A_PROTOCOL_STATE];
-	cx.inst = policy_val(req, POLICYD_A_INSTANCE);
-	cx.qid = req->v[POLICYD_A_QUEUE_ID];
-	if (cx.qid == NULL || *cx.qid == '\0')
-		cx.qid = "NOQUEUE";
-	if (sess != NULL && *cx.inst)
-		policy_session_switch(pol, sess, cx.inst);
-	if (cx.state != NULL) {
-		cx.rcpt = strcmp(cx.state, "RCPT") == 0;
-		cx.data = strcmp(cx.state, "DATA") == 0;
-		cx.eom = strcmp(cx.state, "END-OF-MESSAGE") == 0;
+	if ((n = policy_begin(pol, sess, req, now, &cx, reply, replylen))
+	    != POLICY_PLANNED)
+		return n;
+	policy_run(pol, cx.qid, cx.ops, cx.nops, cx.now);
+	return policy_finish(pol, sess, &cx, reply, replylen);
+}
+
+/* A request in a batch. */
+struct policy_batch_item {
+	struct policy_ctx cx;
+	struct policyd_session *sess;
+	void *owner;
+};
+
+struct policyd_batch {
+	struct policy_batch_item **items;
+	size_t n, max;
+};
+
+/* policyd_policy_batch_new - an empty batch */
+struct policyd_batch *
+policyd_policy_batch_new(void)
+{
+	return x_calloc(1, sizeof(struct policyd_batch));
+}
+
+/* policyd_policy_batch_free - destroy an empty batch */
+void
+policyd_policy_batch_free(struct policyd_batch **bp)
+{
+	if (*bp == NULL)
+		return;
+	if ((*bp)->n > 0)
+		msg_panic("policyd_policy_batch_free: %zu requests not run",
+			  (*bp)->n);
+	x_free(&(*bp)->items);
+	x_free(bp);
+}
+
+/* policyd_policy_batch_size - how many requests wait in the batch */
+size_t
+policyd_policy_batch_size(const struct policyd_batch *b)
+{
+	return b->n;
+}
+
+/* policyd_policy_batch_add - req joins the batch, or is answered now */
+size_t
+policyd_policy_batch_add(struct policyd_policy *pol, struct policyd_batch *b,
+			 struct policyd_session *sess,
+			 const struct policyd_req *req, int64_t now,
+			 void *owner, char *reply, size_t replylen)
+{
+	struct policy_batch_item *it;
+	const char *inst = policy_val(req, POLICYD_A_INSTANCE);
+	size_t i, n;
+
+	/* one request per session and per transaction: the second would
+	 * have to see what the first took */
+	for (i = 0; i < b->n; i++)
+		if ((sess != NULL && b->items[i]->sess == sess)
+		    || (*inst && strcmp(b->items[i]->cx.inst, inst) == 0))
+			return POLICYD_BATCH_FULL;
+	it = x_malloc(sizeof(*it));
+	if ((n = policy_begin(pol, sess, req, now, &it->cx, reply, replylen))
+	    != POLICY_PLANNED) {
+		x_free(&it);
+		return n;
 	}
-	if (sess != NULL && cx.eom)
-		sess->eom_seen = 1;
-	if (!cx.rcpt && !cx.data && !cx.eom)
-		return policy_answer(pol, cx.state, "dunno", "DUNNO", reply,
-				     replylen);
-	if (pol->exempt != NULL
-	    && policyd_exempt_match(pol->exempt, req, why, sizeof(why))) {
-		qid_debug(cx.qid, "policyd action=dunno exempt=\"%s\" state=%s",
-			  why, cx.state);
-		return policy_answer(pol, cx.state, "exempt", "DUNNO", reply,
-				     replylen);
+	it->sess = sess;
+	it->owner = owner;
+	if (b->n == b->max) {
+		b->max = b->max ? 2 * b->max : 16;
+		b->items = x_realloc(b->items, b->max * sizeof(*b->items));
 	}
-	return policy_check(pol, sess, &cx, reply, replylen);
+	b->items[b->n++] = it;
+	return POLICYD_BATCH_JOINED;
+}
+
+/* policyd_policy_batch_run - every request's store operations at once
+ * (one Redis round trip), then each request's answer, in order */
+void
+policyd_policy_batch_run(struct policyd_policy *pol, struct policyd_batch *b,
+			 void (*done)(void *owner, const char *reply,
+				      size_t len, void *arg), void *arg)
+{
+	struct policy_op *all;
+	char reply[1024];
+	size_t i, k, nall = 0;
+
+	for (i = 0; i < b->n; i++)
+		nall += b->items[i]->cx.nops;
+	if (nall > 0) {
+		all = x_malloc(nall * sizeof(*all));
+		for (i = 0, k = 0; i < b->n; i++) {
+			struct policy_ctx *cx = &b->items[i]->cx;
+
+			if (cx->nops > 0)
+				memcpy(all + k, cx->ops, cx->nops
+				       * sizeof(*all));
+			k += cx->nops;
+		}
+		policy_run(pol, b->n == 1 ? b->items[0]->cx.qid : "NOQUEUE",
+			   all, nall, b->items[0]->cx.now);
+		for (i = 0, k = 0; i < b->n; i++) {
+			struct policy_ctx *cx = &b->items[i]->cx;
+
+			if (cx->nops > 0)
+				memcpy(cx->ops, all + k, cx->nops
+				       * sizeof(*all));
+			k += cx->nops;
+		}
+		free(all);
+	}
+	for (i = 0; i < b->n; i++) {
+		struct policy_batch_item *it = b->items[i];
+		size_t n = policy_finish(pol, it->sess, &it->cx, reply,
+					 sizeof(reply));
+
+		done(it->owner, reply, n, arg);
+		x_free(&it);
+	}
+	b->n = 0;
 }
 
 /* policyd_policy_decide - answer one request (no session: no refunds) */

@@ -33,10 +33,12 @@
  *	the transaction, or Postfix's retry of the request, is not counted
  *	again); at DATA or END-OF-MESSAGE, recipient_count when no RCPT of
  *	the transaction was counted.  recipient_domain limits count at RCPT
- *	only.
+ *	only.  A transaction remembers POLICY_MAX_RCPTS (10000) recipients;
+ *	one more is logged and answered by store_fail_action.
  *
  *	bytes: the real size, at END-OF-MESSAGE (the check must be in
- *	smtpd_end_of_data_restrictions); at RCPT and DATA a key already
+ *	smtpd_end_of_data_restrictions; a recipient_domain limit charges
+ *	each domain of the transaction once); at RCPT and DATA a key already
  *	over its limit (or without room for the SIZE= announced at MAIL) is
  *	refused early, counting nothing.
  *
@@ -68,7 +70,8 @@
  *
  *	When the store fails, store_fail_action: DUNNO (that limit is
  *	skipped), or "451 4.3.0".  With a Redis store
- *	(policyd_policy_set_redis) every check and refund goes to Redis;
+ *	(policyd_policy_set_redis) every check and refund goes to Redis
+ *	(those of one request together, pipelined: one round trip);
  *	when Redis fails, store_fallback: the local store counts instead
  *	(the limits then hold per node), or store_fail_action answers.
  *	Each refusal and failure is logged (queue id first, NOQUEUE before
@@ -139,6 +142,41 @@ size_t policyd_policy_decide_session(struct policyd_policy *pol,
 				     const struct policyd_req *req,
 				     int64_t now, char *reply,
 				     size_t replylen);
+
+/* A batch of requests of several connections decided together: their
+ * store operations run at once (in Redis: one pipelined round trip for
+ * them all), in the order the requests joined, so the answers are those
+ * of deciding them one by one. */
+struct policyd_batch;
+
+struct policyd_batch *policyd_policy_batch_new(void);
+/* policyd_policy_batch_free - destroy an empty batch; sets *bp to NULL */
+void policyd_policy_batch_free(struct policyd_batch **bp);
+size_t policyd_policy_batch_size(const struct policyd_batch *b);
+
+#define POLICYD_BATCH_JOINED	((size_t)-2)	/* answered by batch_run */
+#define POLICYD_BATCH_FULL	((size_t)-3)	/* run the batch first */
+
+/* policyd_policy_batch_add - req of sess (owner: the caller's, handed to
+ * done): the reply length when answered at once (reply filled), 0 when
+ * it waits for the directory (as policyd_policy_decide_session), or
+ * POLICYD_BATCH_JOINED; POLICYD_BATCH_FULL when the batch holds a
+ * request of the same session or transaction already (nothing done:
+ * run the batch, then add again).  req (and what it points to) must
+ * stay valid until the batch has run. */
+size_t policyd_policy_batch_add(struct policyd_policy *pol,
+				struct policyd_batch *b,
+				struct policyd_session *sess,
+				const struct policyd_req *req, int64_t now,
+				void *owner, char *reply, size_t replylen);
+
+/* policyd_policy_batch_run - run the batch: done(owner, reply, len, arg)
+ * for each request, in the order they joined; the batch is empty then */
+void policyd_policy_batch_run(struct policyd_policy *pol,
+			      struct policyd_batch *b,
+			      void (*done)(void *owner, const char *reply,
+					   size_t len, void *arg),
+			      void *arg);
 
 /* policyd_policy_tick - expire old transactions, store upkeep */
 void policyd_policy_tick(struct policyd_policy *pol, int64_t now);

@@ -267,60 +267,117 @@ policyd_redis_key(const struct policyd_redis *rs, const char *key,
 	redis_client_key(rs->rc, "policyd:", key, out, outlen);
 }
 
-/* policyd_redis_run - run a limit script, read its {allowed, used, at,
- * retry} into r; 0, or -1 with err */
+/* The arguments of one op's script call. */
+struct policyd_redis_call {
+	char rkey[600];
+	char a[8][24];
+	const char *argv[8];
+};
+
+/* policyd_redis_result - read a limit script's {allowed, used, at,
+ * retry} into op->r; 0, or -1 with op->err */
 static int
-policyd_redis_run(struct policyd_redis *rs, const char *script,
-		  const char *rkey, int argc, const char *const *argv,
-		  struct policyd_limit_result *r, char *err, size_t errlen)
+policyd_redis_result(struct policyd_redis_op *op, struct redisReply *reply)
 {
-	struct redisReply *reply;
 	size_t i;
 
-	if (redis_client_eval(rs->rc, script, rkey, argc, argv, &reply, err,
-			      errlen) < 0)
-		return -1;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
-		redis_reply_free(&reply);
-		x_err(err, errlen, "redis: unexpected answer of the limit"
-		      " script");
-		return -1;
-	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4)
+		goto odd;
 	for (i = 0; i < 4; i++)
-		if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
-			redis_reply_free(&reply);
-			x_err(err, errlen, "redis: unexpected answer of the"
-			      " limit script");
-			return -1;
-		}
-	r->allowed = reply->element[0]->integer != 0;
-	r->used = (uint64_t)reply->element[1]->integer;
-	r->at = reply->element[2]->integer;
-	r->retry_ms = reply->element[3]->integer;
-	redis_reply_free(&reply);
+		if (reply->element[i]->type != REDIS_REPLY_INTEGER)
+			goto odd;
+	op->r.allowed = reply->element[0]->integer != 0;
+	op->r.used = (uint64_t)reply->element[1]->integer;
+	op->r.at = reply->element[2]->integer;
+	op->r.retry_ms = reply->element[3]->integer;
 	return 0;
+odd:
+	x_err(op->err, sizeof(op->err), "redis: unexpected answer of the"
+	      " limit script");
+	return -1;
 }
 
-/* policyd_redis_take_quota - one atomic quota check in Redis */
-static int
-policyd_redis_take_quota(struct policyd_redis *rs, const char *rkey,
-			 const struct policyd_limit *lim, int64_t clock,
-			 uint64_t weight, int peek,
-			 struct policyd_limit_result *r, char *err,
-			 size_t errlen)
+/* policyd_redis_prepare - the script call of a take (or peek): a
+ * window's script, or a calendar quota's */
+static void
+policyd_redis_prepare(struct policyd_redis *rs, struct policyd_redis_op *op,
+		      struct policyd_redis_call *c, struct redis_eval *ev)
 {
-	char a_max[24], a_w[24], a_q[4][24], a_clock[24];
-	const char *argv[8] = { a_max, a_w, peek ? "peek" : "take", a_q[0],
-				a_q[1], a_q[2], a_q[3], a_clock };
-	int i;
+	const struct policyd_limit *lim = op->lim;
+	int i, n = 0;
 
-	snprintf(a_max, sizeof(a_max), "%" PRIu64, lim->max);
-	snprintf(a_w, sizeof(a_w), "%" PRIu64, weight);
-	for (i = 0; i < 4; i++)
-		snprintf(a_q[i], sizeof(a_q[i]), "%" PRId64, lim->q[i]);
-	snprintf(a_clock, sizeof(a_clock), "%" PRId64, clock);
-	return policyd_redis_run(rs, policyd_redis_quota_script, rkey,
-				 clock != 0 ? 8 : 7, argv, r, err, errlen);
+	policyd_redis_key(rs, op->key, c->rkey, sizeof(c->rkey));
+	ev->key = c->rkey;
+	ev->argv = c->argv;
+	snprintf(c->a[n++], 24, "%" PRIu64, lim->max);
+	if (op->refund) {
+		snprintf(c->a[0], 24, "%" PRId64, op->at);
+		snprintf(c->a[1], 24, "%" PRIu64, op->weight);
+		snprintf(c->a[2], 24, "exact");
+		n = lim->period_ms == 0 ? 3 : 2;
+		ev->script = policyd_redis_refund_script;
+	} else if (lim->period_ms == 0) {
+		snprintf(c->a[n++], 24, "%" PRIu64, op->weight);
+		snprintf(c->a[n++], 24, "%s", op->peek ? "peek" : "take");
+		for (i = 0; i < 4; i++)
+			snprintf(c->a[n++], 24, "%" PRId64, lim->q[i]);
+		if (op->clock != 0)
+			snprintf(c->a[n++], 24, "%" PRId64, op->clock);
+		ev->script = policyd_redis_quota_script;
+	} else {
+		snprintf(c->a[n++], 24, "%" PRId64, lim->period_ms);
+		snprintf(c->a[n++], 24, "%" PRIu64, op->weight);
+		snprintf(c->a[n++], 24, "%s", op->peek ? "peek" : "take");
+		snprintf(c->a[n++], 24, "%d", POLICYD_LIMIT_SLOTS);
+		if (op->clock != 0)
+			snprintf(c->a[n++], 24, "%" PRId64, op->clock);
+		ev->script = policyd_redis_script;
+	}
+	for (i = 0; i < n; i++)
+		c->argv[i] = c->a[i];
+	ev->argc = n;
+}
+
+/* policyd_redis_run_many - the ops, pipelined (redis_client_eval_many) */
+size_t
+policyd_redis_run_many(struct policyd_redis *rs, struct policyd_redis_op *ops,
+		       size_t n)
+{
+	struct policyd_redis_call *calls;
+	struct redis_eval *ev;
+	size_t i, failed = 0;
+
+	if (n == 0)
+		return 0;
+	calls = x_calloc(n, sizeof(*calls));
+	ev = x_calloc(n, sizeof(*ev));
+	for (i = 0; i < n; i++) {
+		memset(&ops[i].r, 0, sizeof(ops[i].r));
+		ops[i].back = 0;
+		ops[i].err[0] = '\0';
+		policyd_redis_prepare(rs, &ops[i], &calls[i], &ev[i]);
+	}
+	redis_client_eval_many(rs->rc, ev, n);
+	for (i = 0; i < n; i++) {
+		ops[i].rc = ev[i].rc;
+		if (ev[i].rc < 0)
+			snprintf(ops[i].err, sizeof(ops[i].err), "%s",
+				 ev[i].err);
+		else if (!ops[i].refund)
+			ops[i].rc = policyd_redis_result(&ops[i], ev[i].reply);
+		else if (ev[i].reply->type == REDIS_REPLY_INTEGER)
+			ops[i].back = ev[i].reply->integer;
+		else {
+			x_err(ops[i].err, sizeof(ops[i].err), "redis:"
+			      " unexpected answer of the refund script");
+			ops[i].rc = -1;
+		}
+		redis_reply_free(&ev[i].reply);
+		failed += ops[i].rc != 0;
+	}
+	free(calls);
+	free(ev);
+	return failed;
 }
 
 /* policyd_redis_take - one atomic check in Redis */
@@ -330,23 +387,19 @@ policyd_redis_take(struct policyd_redis *rs, const char *key,
 		   uint64_t weight, int peek, struct policyd_limit_result *r,
 		   char *err, size_t errlen)
 {
-	char rkey[600], a_max[24], a_period[24], a_w[24], a_slots[8];
-	char a_clock[24];
-	const char *argv[6] = { a_max, a_period, a_w, peek ? "peek" : "take",
-				a_slots, a_clock };
+	struct policyd_redis_op op;
 
-	memset(r, 0, sizeof(*r));
-	policyd_redis_key(rs, key, rkey, sizeof(rkey));
-	if (lim->period_ms == 0)
-		return policyd_redis_take_quota(rs, rkey, lim, clock, weight,
-						peek, r, err, errlen);
-	snprintf(a_max, sizeof(a_max), "%" PRIu64, lim->max);
-	snprintf(a_period, sizeof(a_period), "%" PRId64, lim->period_ms);
-	snprintf(a_w, sizeof(a_w), "%" PRIu64, weight);
-	snprintf(a_slots, sizeof(a_slots), "%d", POLICYD_LIMIT_SLOTS);
-	snprintf(a_clock, sizeof(a_clock), "%" PRId64, clock);
-	return policyd_redis_run(rs, policyd_redis_script, rkey,
-				 clock != 0 ? 6 : 5, argv, r, err, errlen);
+	memset(&op, 0, sizeof(op));
+	op.key = key;
+	op.lim = lim;
+	op.clock = clock;
+	op.weight = weight;
+	op.peek = peek;
+	policyd_redis_run_many(rs, &op, 1);
+	*r = op.r;
+	if (op.rc < 0)
+		x_err(err, errlen, "%s", op.err);
+	return op.rc;
 }
 
 /* policyd_redis_stats - the client's counters */
@@ -362,25 +415,18 @@ policyd_redis_refund(struct policyd_redis *rs, const char *key,
 		     const struct policyd_limit *lim, int64_t at,
 		     uint64_t weight, char *err, size_t errlen)
 {
-	char rkey[600], a_at[24], a_w[24];
-	const char *argv[3] = { a_at, a_w, "exact" };
-	struct redisReply *reply;
-	int64_t back;
+	struct policyd_redis_op op;
 
-	policyd_redis_key(rs, key, rkey, sizeof(rkey));
-	snprintf(a_at, sizeof(a_at), "%" PRId64, at);
-	snprintf(a_w, sizeof(a_w), "%" PRIu64, weight);
-	if (redis_client_eval(rs->rc, policyd_redis_refund_script, rkey,
-			      lim->period_ms == 0 ? 3 : 2, argv, &reply, err,
-			      errlen) < 0)
-		return -1;
-	if (reply->type != REDIS_REPLY_INTEGER) {
-		redis_reply_free(&reply);
-		x_err(err, errlen, "redis: unexpected answer of the refund"
-		      " script");
+	memset(&op, 0, sizeof(op));
+	op.key = key;
+	op.lim = lim;
+	op.refund = 1;
+	op.at = at;
+	op.weight = weight;
+	policyd_redis_run_many(rs, &op, 1);
+	if (op.rc < 0) {
+		x_err(err, errlen, "%s", op.err);
 		return -1;
 	}
-	back = reply->integer;
-	redis_reply_free(&reply);
-	return back;
+	return op.back;
 }

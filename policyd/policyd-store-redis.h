@@ -80,6 +80,28 @@ int64_t policyd_redis_refund(struct policyd_redis *rs, const char *key,
 			     const struct policyd_limit *lim, int64_t at,
 			     uint64_t weight, char *err, size_t errlen);
 
+/* One check or refund of a batch (policyd_redis_run_many). */
+struct policyd_redis_op {
+	const char *key;		/* in: the limit key */
+	const struct policyd_limit *lim;
+	uint64_t weight;
+	int refund;			/* 1: a refund (at), else a take */
+	int peek;			/* a take: only look */
+	int64_t clock;			/* a take: 0, Redis's clock */
+	int64_t at;			/* a refund: the take's r.at */
+	int rc;				/* out: 0, or -1 with err */
+	struct policyd_limit_result r;	/* out: a take's */
+	int64_t back;			/* out: a refund's weight given back */
+	char err[256];
+};
+
+/* policyd_redis_run_many - every op in one round trip (pipelined, see
+ * redis_client_eval_many), run by Redis in their order; each op's rc
+ * says how it went (a Redis that fails in the middle fails the ops not
+ * answered yet); returns how many failed */
+size_t policyd_redis_run_many(struct policyd_redis *rs,
+			      struct policyd_redis_op *ops, size_t n);
+
 /* policyd_redis_key - the Redis key of a limit key */
 void policyd_redis_key(const struct policyd_redis *rs, const char *key,
 		       char *out, size_t outlen);

@@ -25,9 +25,10 @@
  *	transaction it was in the middle of is refunded (policyd-policy.h).
  *
  *	SIGHUP reloads the configuration: limits, prefixes, actions, the
- *	calendar_time_zone of quotas, the ldap_* options and the idle
- *	timeout apply at once; a new listen, store, store_path,
- *	store_flush_interval, [redis] or [ldap] section needs a restart.
+ *	ldap_* options and the idle timeout apply at once; a new listen,
+ *	store, store_path, store_flush_interval, calendar_time_zone (set
+ *	before any thread starts: policyd-calendar.h), [redis] or [ldap]
+ *	section needs a restart.
  *
  *	LDAP overrides (policyd-ldap.h, which says why the searches run in
  *	threads): a request that must wait for the directory is parked,
@@ -36,11 +37,19 @@
  *	pipe, or once ldap_wait_ms has passed (the poll timeout is cut to
  *	that); every other connection is served in the meantime.
  *
- *	With store = redis, each check is one synchronous Redis call that
- *	blocks this loop for at most redis.command_timeout_ms (see
- *	lib/redis.h): at Redis's usual sub-millisecond latency that is
- *	cheaper than an asynchronous state machine per request, and a
- *	dead Redis costs one timeout, then nothing during the back-off.
+ *	With store = redis, the requests that arrive in one turn of the
+ *	loop are decided as a batch (policyd_policy_batch_add, _run): all
+ *	their checks go to Redis in one pipelined round trip, which blocks
+ *	this loop for at most redis.command_timeout_ms per read (see
+ *	lib/redis.h); a connection whose request is in the batch is not
+ *	read (nor closed) until the batch has answered it, and what it
+ *	sent after that request is taken up then.  At Redis's usual
+ *	sub-millisecond latency one round trip per turn is cheaper than an
+ *	asynchronous state machine per request, and a dead Redis costs one
+ *	timeout, then nothing during the back-off.  The local store
+ *	answers in microseconds: its requests are decided one by one, at
+ *	once.  A reload waits for the end of the turn (the batch's requests
+ *	were planned with the limits it replaces).
  *	SIGTERM flushes the store and exits.
  *--*/
 #include "config.h"
@@ -67,6 +76,7 @@
 #include "metrics.h"
 #include "runtime.h"
 #include "ldapc.h"
+#include "policyd-calendar.h"
 #include "policyd-ldap.h"
 #include "policyd-options.h"
 #include "policyd-policy.h"
@@ -97,6 +107,10 @@ struct policyd_conn {
 	int64_t parked_at;	/* wall ms */
 	char *in;
 	size_t inlen;
+	/* a request in the batch (policyd_batch_flush): like a parked one,
+	 * its rest waits in "in", the connection is not read, nor closed */
+	int batched;
+	int answered;		/* by the batch: go on with "in" */
 };
 
 struct policyd_server {
@@ -110,6 +124,9 @@ struct policyd_server {
 	struct policyd_conn **conns;
 	size_t nconns;
 	int ep;				/* the epoll instance */
+	struct policyd_batch *batch;	/* requests decided together */
+	struct policyd_conn **again;	/* answered by the batch */
+	size_t nagain, maxagain;
 	int max_connections;
 	int64_t idle_ms;
 	struct metric *m_conns;		/* gauge */
@@ -180,6 +197,24 @@ policyd_apply_conf(struct policyd_server *srv)
 	srv->ldap_wait_ms = pc->ldap_wait_ms;
 	srv->idle_ms = (int64_t)pc->idle_timeout * 1000;
 	srv->max_connections = pc->max_connections;
+	conf_unref(&c);
+}
+
+/* policyd_zone - the time zone of calendar quotas, set once, before any
+ * thread starts (TZ is the process's: policyd-calendar.h) */
+static void
+policyd_zone(void)
+{
+	struct conf *c = conf_current();
+	const struct policyd_conf *pc = conf_get(c, &policyd_conf_section);
+	char err[512];
+
+	if (policyd_calendar_set_zone(pc->calendar_time_zone ?
+				      pc->calendar_time_zone : "UTC", err,
+				      sizeof(err)) < 0)
+		msg_warn("policyd calendar_time_zone: %s; quotas use UTC",
+			 err);
+	policyd_calendar_freeze();
 	conf_unref(&c);
 }
 
@@ -263,6 +298,9 @@ policyd_conn_close(struct policyd_server *srv, size_t i, const char *reason)
 {
 	struct policyd_conn *cn = srv->conns[i];
 
+	if (cn->batched || cn->answered)	/* the batch points at it */
+		msg_panic("policyd_conn_close: client=%s is in the batch",
+			  cn->peer);
 	msg_debug("policyd client=%s disconnect reason=%s", cn->peer, reason);
 	metric_inc(srv->m_closed, reason);
 	close(cn->fd);
@@ -288,7 +326,8 @@ policyd_interest(struct policyd_server *srv, struct policyd_conn *cn)
 	struct epoll_event ev;
 	uint32_t want = 0;
 
-	if (cn->outlen - cn->outoff < POLICYD_OUT_MAX && cn->parked == NULL)
+	if (cn->outlen - cn->outoff < POLICYD_OUT_MAX && cn->parked == NULL
+	    && !cn->batched && !cn->answered)
 		want |= EPOLLIN;
 	if (cn->outlen > cn->outoff)
 		want |= EPOLLOUT;
@@ -396,8 +435,28 @@ policyd_flush_out(struct policyd_conn *cn)
 	return 0;
 }
 
+/* policyd_batch_done - the batch's answer to cn's request: queued; what
+ * cn sent after it is read later (policyd_batch_flush) */
+static void
+policyd_batch_done(void *owner, const char *reply, size_t len, void *arg)
+{
+	struct policyd_server *srv = arg;
+	struct policyd_conn *cn = owner;
+
+	cn->batched = 0;
+	cn->answered = 1;
+	policyd_queue(cn, reply, len);
+	if (srv->nagain == srv->maxagain) {
+		srv->maxagain = srv->maxagain ? 2 * srv->maxagain : 64;
+		srv->again = x_realloc(srv->again, srv->maxagain
+				       * sizeof(*srv->again));
+	}
+	srv->again[srv->nagain++] = cn;
+}
+
 /* policyd_answer - decide req and queue the reply; 0 when it waits for
- * the directory (the connection is parked) */
+ * the directory (the connection is parked) or joined the batch (the
+ * connection waits for it, policyd_batch_flush) */
 static int
 policyd_answer(struct policyd_server *srv, struct policyd_conn *cn,
 	       const struct policyd_req *req)
@@ -406,8 +465,35 @@ policyd_answer(struct policyd_server *srv, struct policyd_conn *cn,
 	int64_t now = policyd_now();
 	size_t rlen;
 
-	rlen = policyd_policy_decide_session(srv->pol, cn->sess, req, now,
-					     reply, sizeof(reply));
+	/* with Redis, the requests of a loop turn share one round trip;
+	 * the local store answers in microseconds: at once */
+	if (srv->redis == NULL)
+		rlen = policyd_policy_decide_session(srv->pol, cn->sess, req,
+						     now, reply,
+						     sizeof(reply));
+	else
+		rlen = policyd_policy_batch_add(srv->pol, srv->batch,
+						cn->sess, req, now, cn, reply,
+						sizeof(reply));
+	if (rlen == POLICYD_BATCH_FULL) {
+		/* a request of the same transaction is in the batch:
+		 * answered first (the others go on later) */
+		policyd_policy_batch_run(srv->pol, srv->batch,
+					 policyd_batch_done, srv);
+		rlen = policyd_policy_batch_add(srv->pol, srv->batch,
+						cn->sess, req, now, cn, reply,
+						sizeof(reply));
+	}
+	if (rlen == POLICYD_BATCH_JOINED || rlen == POLICYD_BATCH_FULL) {
+		if (rlen == POLICYD_BATCH_FULL)
+			msg_panic("policyd: an empty batch is full");
+		if (cn->parked != NULL) {
+			cn->parked = NULL;
+			srv->nparked--;
+		}
+		cn->batched = 1;
+		return 0;
+	}
 	if (rlen == 0) {
 		if (cn->parked == NULL) {
 			cn->parked = req;
@@ -460,7 +546,8 @@ policyd_feed(struct policyd_server *srv, struct policyd_conn *cn,
 			break;
 		}
 	}
-	if (policyd_flush_out(cn) < 0) {
+	if (policyd_flush_out(cn) < 0 && !cn->batched) {
+		/* (batched: it goes once the batch has answered) */
 		*reason = "write_error";
 		return -1;
 	}
@@ -593,6 +680,13 @@ policyd_conn_event(struct policyd_server *srv, struct policyd_conn *cn,
 {
 	const char *reason = NULL;
 
+	if (cn->batched || cn->answered) {
+		/* the batch holds it: a hangup or a write error is seen
+		 * once the batch has answered it */
+		if (re & EPOLLOUT)
+			(void)policyd_flush_out(cn);
+		return;
+	}
 	if ((re & EPOLLOUT) && policyd_flush_out(cn) < 0)
 		reason = "write_error";
 	else if (cn->parked != NULL && (re & (EPOLLHUP | EPOLLERR)))
@@ -605,6 +699,45 @@ policyd_conn_event(struct policyd_server *srv, struct policyd_conn *cn,
 		policyd_interest(srv, cn);
 }
 
+/* policyd_batch_flush - run the batch (one round trip to the store for
+ * every request in it), then go on with what the answered connections
+ * sent after their request, which may fill the batch again */
+static void
+policyd_batch_flush(struct policyd_server *srv)
+{
+	struct policyd_conn *cn;
+	const char *reason;
+	char *in;
+	size_t inlen, i, n;
+	int rc;
+
+	while (policyd_policy_batch_size(srv->batch) > 0 || srv->nagain > 0) {
+		policyd_policy_batch_run(srv->pol, srv->batch,
+					 policyd_batch_done, srv);
+		n = srv->nagain;
+		for (i = 0; i < n; i++) {
+			cn = srv->again[i];
+			cn->answered = 0;
+			in = cn->in;
+			inlen = cn->inlen;
+			cn->in = NULL;
+			cn->inlen = 0;
+			reason = NULL;
+			rc = policyd_feed(srv, cn, in ? in : "", inlen,
+					  &reason);
+			x_free(&in);
+			if (rc < 0 && !cn->batched)
+				policyd_conn_close(srv, cn->idx, reason);
+			else
+				policyd_interest(srv, cn);
+		}
+		/* those answered meanwhile (a full batch) come next */
+		memmove(srv->again, srv->again + n,
+			(srv->nagain - n) * sizeof(*srv->again));
+		srv->nagain -= n;
+	}
+}
+
 #define POLICYD_EVENTS	256
 
 /* policyd_serve - the event loop, until SIGTERM */
@@ -613,7 +746,7 @@ policyd_serve(struct policyd_server *srv)
 {
 	struct epoll_event evs[POLICYD_EVENTS];
 	int64_t next_tick = 0, mono;
-	int running = 1, ev, n, i, accept_now, ldap_now;
+	int running = 1, ev, n, i, accept_now, ldap_now, reload_now;
 
 	if ((srv->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		msg_fatal("epoll_create1: %m");
@@ -627,7 +760,7 @@ policyd_serve(struct policyd_server *srv)
 			       policyd_poll_timeout(srv));
 		if (n < 0 && errno != EINTR)
 			msg_fatal("epoll_wait: %m");
-		accept_now = ldap_now = 0;
+		accept_now = ldap_now = reload_now = 0;
 		/* a connection can only close itself here, so the others'
 		 * pointers in evs stay valid */
 		for (i = 0; i < n; i++) {
@@ -635,9 +768,8 @@ policyd_serve(struct policyd_server *srv)
 
 			if (tag == &policyd_tag_signal) {
 				ev = daemon_signal_take();
-				if ((ev & DAEMON_EV_RELOAD)
-				    && runtime_reload(&srv->rt) == 0)
-					policyd_apply_conf(srv);
+				if (ev & DAEMON_EV_RELOAD)
+					reload_now = 1;
 				if (ev & DAEMON_EV_STOP)
 					running = 0;
 			} else if (tag == &policyd_tag_listen) {
@@ -654,6 +786,11 @@ policyd_serve(struct policyd_server *srv)
 			policyd_ldap_drain(srv->ldap, policyd_now());
 		if (srv->nparked > 0)
 			policyd_resume_all(srv);
+		policyd_batch_flush(srv);
+		/* after the batch: its requests were planned with the
+		 * limits a reload replaces */
+		if (reload_now && runtime_reload(&srv->rt) == 0)
+			policyd_apply_conf(srv);
 		policyd_policy_step(srv->pol, policyd_now());
 		mono = policyd_mono();
 		if (mono >= next_tick) {
@@ -677,6 +814,7 @@ main(int argc, char **argv)
 	runtime_init(&srv.rt, "elemta-policyd", argc, argv,
 		     &policyd_conf_section,
 		     offsetof(struct policyd_conf, daemon), NULL);
+	policyd_zone();
 	runtime_listen(&srv.rt);
 	srv.ldap = policyd_open_ldap(&workers);
 	runtime_start(&srv.rt);
@@ -685,6 +823,7 @@ main(int argc, char **argv)
 		msg_fatal("listener: %m");
 	srv.store = policyd_open_store();
 	srv.pol = policyd_policy_new(srv.store);
+	srv.batch = policyd_policy_batch_new();
 	if ((srv.redis = policyd_open_redis()) != NULL)
 		policyd_policy_set_redis(srv.pol, srv.redis);
 	if (srv.ldap != NULL) {
@@ -712,6 +851,8 @@ main(int argc, char **argv)
 	x_free(&srv.conns);
 	if (policyd_store_flush(srv.store, err, sizeof(err)) < 0)
 		msg_warn("policyd: final store flush failed: %s", err);
+	policyd_policy_batch_free(&srv.batch);
+	x_free(&srv.again);
 	policyd_policy_free(&srv.pol);
 	policyd_store_close(&srv.store);
 	policyd_redis_free(&srv.redis);

@@ -240,6 +240,28 @@ test_codec(void)
 	is_int(policyd_limit_decode(&back, buf, 4 + 32), -1,
 	       "times out of order: refused");
 	is_int(back.n, 0, "a refused decode leaves an empty state");
+	/* what a damaged or hostile database could hold: times whose
+	 * arithmetic overflows, absurd weights (found by t/0307's fuzzing:
+	 * a time near 2^63 overflowed the retry time) */
+	st.n = 1;
+	st.e[0].t = POLICYD_LIMIT_MAX_TIME + 1;
+	st.e[0].w = 1;
+	len = policyd_limit_encode(&st, buf);
+	is_int(policyd_limit_decode(&back, buf, len), -1,
+	       "a time past POLICYD_LIMIT_MAX_TIME: refused");
+	st.e[0].t = -1;
+	len = policyd_limit_encode(&st, buf);
+	is_int(policyd_limit_decode(&back, buf, len), -1,
+	       "a negative time: refused");
+	st.e[0].t = POLICYD_LIMIT_MAX_TIME;
+	st.e[0].w = POLICYD_LIMIT_MAX_WEIGHT + 1;
+	len = policyd_limit_encode(&st, buf);
+	is_int(policyd_limit_decode(&back, buf, len), -1,
+	       "a weight past POLICYD_LIMIT_MAX_WEIGHT: refused");
+	st.e[0].w = POLICYD_LIMIT_MAX_WEIGHT;
+	len = policyd_limit_encode(&st, buf);
+	is_int(policyd_limit_decode(&back, buf, len), 0,
+	       "the largest of both: read");
 }
 
 /* test_rates - "N/PERIOD" */

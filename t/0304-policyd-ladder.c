@@ -7,7 +7,9 @@
  *	"limit NAME { }" sub-sections read from a real file (and the errors
  *	of bad ones), the built-ins and their replacement, keys of every
  *	kind, recipients counted at RCPT (retries and duplicates once) or
- *	at DATA from recipient_count, bytes at END-OF-MESSAGE, refunds of
+ *	at DATA from recipient_count, bytes at END-OF-MESSAGE (a recipient
+ *	domain once per message, every domain, the recipients remembered
+ *	bounded and logged), refunds of
  *	abandoned transactions (new instance, connection closed, but not a
  *	Postfix reconnecting mid-transaction), the action ladder with its
  *	texts, dry_run, and exemptions that a recipient or a sender address
@@ -17,6 +19,7 @@
  *--*/
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +296,18 @@ test_keys(void)
 	lc.key = POLICYD_KEY_SENDER;
 	policyd_keys_value(&lc, &req, NULL, out, sizeof(out));
 	is_str(out, "sender:<>", "sender: the null sender is <>");
+	/* control characters (a bare CR in a value) are escaped: a key
+	 * goes into logs and, through the answer, to the client */
+	req.v[POLICYD_A_SENDER] = "A\rB@X\x7f.test";
+	policyd_keys_value(&lc, &req, NULL, out, sizeof(out));
+	is_str(out, "sender:a\\x0db@x\\x7f.test",
+	       "sender: control characters escaped");
+	policyd_keys_who(&lc, out, who, sizeof(who));
+	is_str(who, "sender <a\\x0db@x\\x7f.test>", "in the text too");
+	lc.key = POLICYD_KEY_SASL_USER;
+	req.v[POLICYD_A_SASL_USERNAME] = "u\nv";
+	policyd_keys_value(&lc, &req, NULL, out, sizeof(out));
+	is_str(out, "user:u\\x0av", "sasl_user: likewise");
 	lc.key = POLICYD_KEY_LISTENER;
 	req.v[POLICYD_A_POLICY_CONTEXT] = NULL;
 	policyd_keys_value(&lc, &req, NULL, out, sizeof(out));
@@ -693,6 +708,190 @@ test_quota(void)
 }
 
 /* main - run the groups in a temporary directory */
+/* rdom_eom - one transaction of user u to n recipients (the i-th in
+ * domain TAG<i / per>.test), then END-OF-MESSAGE with size; the first
+ * answer other than DUNNO, or END-OF-MESSAGE's */
+static const char *
+rdom_eom(struct policyd_policy *pol, int64_t now, const char *inst,
+	 const char *tag, int n, int per, int size)
+{
+	char a_inst[64], a_rcpt[80], a_size[32];
+	const char *a;
+	int i;
+
+	snprintf(a_inst, sizeof(a_inst), "instance=%s", inst);
+	for (i = 0; i < n; i++) {
+		snprintf(a_rcpt, sizeof(a_rcpt), "recipient=r%d@%s%d.test",
+			 i, tag, i / per);
+		a = ask(pol, NULL, now, "RCPT", A(a_inst, "sasl_username=u",
+			"client_address=192.0.2.9", a_rcpt));
+		if (strcmp(a, "DUNNO") != 0)
+			return a;
+	}
+	snprintf(a_size, sizeof(a_size), "size=%d", size);
+	return ask(pol, NULL, now, "END-OF-MESSAGE", A(a_inst,
+		   "sasl_username=u", "client_address=192.0.2.9", a_size));
+}
+
+/* rdom_room - how many of domains TAG0..TAG<n-1>.test still take a
+ * message of size bytes (a RCPT announcing SIZE=) */
+static int
+rdom_room(struct policyd_policy *pol, int64_t now, const char *tag, int n,
+	  int size)
+{
+	char a_inst[64], a_rcpt[80], a_size[32];
+	int i, room = 0;
+
+	snprintf(a_size, sizeof(a_size), "size=%d", size);
+	for (i = 0; i < n; i++) {
+		snprintf(a_inst, sizeof(a_inst), "instance=room.%s.%d.%d",
+			 tag, i, size);
+		snprintf(a_rcpt, sizeof(a_rcpt), "recipient=z@%s%d.test", tag,
+			 i);
+		room += strcmp(ask(pol, NULL, now, "RCPT", A(a_inst,
+			       "sasl_username=u", "client_address=192.0.2.9",
+			       a_rcpt, a_size)), "DUNNO") == 0;
+	}
+	return room;
+}
+
+/* test_rdom_bytes - a recipient_domain byte limit at END-OF-MESSAGE:
+ * each domain charged once per message, whatever its number of
+ * recipients, and every domain charged however many there are; past
+ * the recipients a transaction remembers, store_fail_action */
+static void
+test_rdom_bytes(void)
+{
+	struct policyd_store *s;
+	struct conf *c;
+	struct policyd_policy *pol = setup("policyd { client_message_limit = 0"
+		"\nsasl_user_message_limit = 0\nstore_fail_action = defer\n"
+		"limit d { key = recipient_domain\nunit = bytes\nrate = 1000\n"
+		"action = reject } }", &s, &c);
+	char a_rcpt[80];
+	const char *a = "DUNNO";
+	int i;
+
+	is_str(rdom_eom(pol, T0, "rd1", "a", 2, 2, 600), "DUNNO",
+	       "two recipients in a0.test, 600 bytes");
+	is_int(rdom_room(pol, T0 + 1, "a", 1, 400), 1,
+	       "a0.test was charged 600 once, not twice: 400 more fit");
+	is_int(rdom_room(pol, T0 + 1, "a", 1, 401), 0, "401 do not");
+	is_str(rdom_eom(pol, T0 + 2, "rd2", "b", 70, 1, 600), "DUNNO",
+	       "70 recipients in 70 domains, 600 bytes");
+	is_int(rdom_room(pol, T0 + 3, "b", 70, 401), 0,
+	       "every one of the 70 domains was charged (none takes 401"
+	       " more)");
+	is_int(rdom_room(pol, T0 + 3, "b", 70, 400), 70,
+	       "once each (all take 400)");
+	/* the recipients a transaction remembers: 10000, then
+	 * store_fail_action (defer here) */
+	for (i = 0; i < 10000 && strcmp(a, "DUNNO") == 0; i++) {
+		snprintf(a_rcpt, sizeof(a_rcpt), "recipient=r%d@c.test", i);
+		a = ask(pol, NULL, T0 + 4, "RCPT", A("instance=rd3",
+			"sasl_username=u", "client_address=192.0.2.9",
+			a_rcpt));
+	}
+	is_str(a, "DUNNO", "10000 recipients remembered");
+	a = ask(pol, NULL, T0 + 4, "RCPT", A("instance=rd3",
+		"sasl_username=u", "client_address=192.0.2.9",
+		"recipient=one-more@c.test"));
+	is_str(a, "451 4.3.0 Rate limit service temporarily unavailable, try"
+	       " again later", "the 10001st: store_fail_action (defer)");
+	like_str(lastlog, "policyd too many recipients in one transaction"
+		 " (10000): recipient=<one-more@c.test> not remembered,"
+		 " action=defer", "and logged");
+	a = ask(pol, NULL, T0 + 4, "RCPT", A("instance=rd3",
+		"sasl_username=u", "client_address=192.0.2.9",
+		"recipient=R9999@C.test"));
+	is_str(a, "DUNNO", "a retry of a remembered one is still fine");
+	teardown(&pol, &s, &c);
+}
+
+/* The answers of a batch, by owner. */
+static char batch_got[8][200];
+
+/* batch_done - keep the answer of request (int)owner */
+static void
+batch_done(void *owner, const char *reply, size_t len, void *arg)
+{
+	int i = (int)(intptr_t)owner;
+
+	(void)arg;
+	snprintf(batch_got[i], sizeof(batch_got[i]), "%.*s",
+		 len > 9 ? (int)(len - 9) : 0, reply + 7);
+}
+
+/* test_batch - requests of several connections decided together give
+ * the answers of deciding them one by one; one per session and per
+ * transaction; other states answered at once */
+static void
+test_batch(void)
+{
+	struct policyd_store *s;
+	struct conf *c;
+	struct policyd_policy *pol = setup("policyd { client_message_limit ="
+		" \"3/1h\" }", &s, &c);
+	struct policyd_session *sess[6];
+	struct policyd_batch *b = policyd_policy_batch_new();
+	struct policyd_req req[6];
+	char inst[6][16], reply[1024];
+	size_t n;
+	int i, joined = 0;
+
+	for (i = 0; i < 6; i++) {
+		sess[i] = policyd_policy_session_new();
+		memset(&req[i], 0, sizeof(req[i]));
+		snprintf(inst[i], sizeof(inst[i]), "bt%d", i);
+		req[i].v[POLICYD_A_REQUEST] = "smtpd_access_policy";
+		req[i].v[POLICYD_A_PROTOCOL_STATE] = "RCPT";
+		req[i].v[POLICYD_A_CLIENT_ADDRESS] = "192.0.2.77";
+		req[i].v[POLICYD_A_INSTANCE] = inst[i];
+	}
+	for (i = 0; i < 5; i++)
+		joined += policyd_policy_batch_add(pol, b, sess[i], &req[i],
+						   T0, (void *)(intptr_t)i,
+						   reply, sizeof(reply))
+			== POLICYD_BATCH_JOINED;
+	is_int(joined, 5, "5 requests of 5 connections join the batch");
+	is_int((long long)policyd_policy_batch_add(pol, b, sess[0], &req[5],
+						   T0, (void *)5, reply,
+						   sizeof(reply)),
+	       (long long)POLICYD_BATCH_FULL,
+	       "a second request of a connection: run the batch first");
+	req[5].v[POLICYD_A_INSTANCE] = inst[1];
+	is_int((long long)policyd_policy_batch_add(pol, b, sess[5], &req[5],
+						   T0, (void *)5, reply,
+						   sizeof(reply)),
+	       (long long)POLICYD_BATCH_FULL,
+	       "a request of a transaction in the batch: likewise");
+	req[5].v[POLICYD_A_INSTANCE] = inst[5];
+	req[5].v[POLICYD_A_PROTOCOL_STATE] = "CONNECT";
+	n = policyd_policy_batch_add(pol, b, sess[5], &req[5], T0, (void *)5,
+				     reply, sizeof(reply));
+	is_str(n > 0 && n < sizeof(reply) ? reply : "", "action=DUNNO\n\n",
+	       "another state is answered at once");
+	is_int((long long)policyd_policy_batch_size(b), 5, "5 in the batch");
+	policyd_policy_batch_run(pol, b, batch_done, NULL);
+	is_int((long long)policyd_policy_batch_size(b), 0, "empty after");
+	for (i = 0; i < 3; i++)
+		is_str(batch_got[i], "DUNNO", "request %d: DUNNO", i + 1);
+	for (i = 3; i < 5; i++)
+		like_str(batch_got[i], "450 4.7.1 Message rate limit exceeded"
+			 " for client 192.0.2.77 (3 per 1h)",
+			 "request %d: deferred, as one by one", i + 1);
+	/* what the batch took is each transaction's: a retry counts
+	 * nothing, an abandon gives it back */
+	is_str(ask(pol, sess[0], T0 + 1, "RCPT", A("instance=bt0",
+	       "client_address=192.0.2.77")), "DUNNO",
+	       "the retry of request 1 counts nothing");
+	for (i = 0; i < 6; i++)
+		policyd_policy_session_end(pol, &sess[i], T0 + 2);
+	policyd_policy_batch_free(&b);
+	ok(b == NULL, "batch freed");
+	teardown(&pol, &s, &c);
+}
+
 int
 main(void)
 {
@@ -705,6 +904,8 @@ main(void)
 	test_keys();
 	test_recipients();
 	test_bytes();
+	test_rdom_bytes();
+	test_batch();
 	test_refunds();
 	test_ladder();
 	test_exempt();

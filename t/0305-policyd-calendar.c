@@ -220,6 +220,37 @@ test_zone(void)
 	       "UTC is always there (and means utc = 1)");
 }
 
+/* test_freeze - once threads may run, TZ does not change: another zone
+ * is refused (-2) and the one in use stays; UTC and the zone in use
+ * still answer (last: the freeze lasts for the process) */
+static void
+test_freeze(void)
+{
+	char err[256];
+	int64_t q[4];
+
+	if (policyd_calendar_set_zone("Europe/Berlin", err, sizeof(err))
+	    != 0) {
+		skip(6, "no Europe/Berlin here: %s", err);
+		return;
+	}
+	policyd_calendar_freeze();
+	is_int(policyd_calendar_set_zone("Europe/Berlin", err, sizeof(err)),
+	       0, "frozen: the zone in use is still fine");
+	is_int(policyd_calendar_set_zone("UTC", err, sizeof(err)), 1,
+	       "frozen: UTC too (TZ is not needed for it)");
+	err[0] = '\0';
+	is_int(policyd_calendar_set_zone("Asia/Tokyo", err, sizeof(err)), -2,
+	       "frozen: another zone is refused");
+	like_str(err, "Asia/Tokyo takes effect at the next restart",
+		 "saying when it will");
+	is_str(getenv("TZ"), "Europe/Berlin", "TZ was not touched");
+	policyd_calendar_bounds(POLICYD_CAL_DAY, 0,
+				at(2024, 3, 31, 12, 0, 0, 0), q);
+	is_int(q[1], at(2024, 3, 30, 23, 0, 0, 0),
+	       "days are still Berlin's");
+}
+
 /* quota - a limit of max per day around now (UTC) */
 static struct policyd_limit
 quota(uint64_t max, int64_t now)
@@ -451,6 +482,7 @@ main(void)
 	test_quota();
 	test_store();
 	test_rates();
+	test_freeze();
 	tap_rmtree(tmpdir);
 	done_testing();
 	return exit_status();

@@ -5,13 +5,15 @@
 # per day per SASL user defers the 3rd with the time to midnight UTC; it
 # survives a restart of the daemon; a monthly quota of 5 per sender
 # domain rejects the 6th; with calendar_time_zone = Asia/Tokyo the day
-# ends at 15:00 UTC; an unknown time zone is a configuration error.
+# ends at 15:00 UTC, and a reload to another zone keeps it (logged: the
+# zone changes at the next restart); an unknown time zone is a
+# configuration error.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/policyd.sh"
 
 tb_init
-tb_plan 12
+tb_plan 15
 
 P=$TB_PORT_POLICY
 mkdir -p "$TB/conf"
@@ -125,7 +127,45 @@ tb_ok "until Tokyo's midnight, 15:00 UTC (in $got s, want $want)" \
     near "${got:-0}" "$want"
 exec 5>&-
 
-# 5. an unknown zone is refused with the option's name
+# 5. a reload does not change the time zone (the process's, read by its
+# threads): the new one is logged as taking effect at the next restart
+zconf() {
+	cat >"$TB/conf/zone.conf" <<CONF
+policyd {
+	client_message_limit = 0
+	sasl_user_message_limit = 0
+	calendar_time_zone = "$1"
+	limit daily {
+		key = sasl_user
+		rate = 2
+		period = day
+	}
+}
+CONF
+	chmod 644 "$TB/conf/zone.conf"
+}
+tb_stop policyd
+zconf Asia/Tokyo
+pol_start policyd "$P" -c "$TB/conf/zone.conf"
+zconf Europe/Berlin
+kill -HUP "$(tb_pid policyd)"
+tb_ok "the reload logs that Europe/Berlin takes effect at the next restart" \
+    tb_wait_log 10 'calendar_time_zone: Europe/Berlin takes effect at the next restart' \
+    "$TB/policyd/log"
+exec 5<>"/dev/tcp/127.0.0.1/$P"
+msg 5 erin e@z.test z1 >/dev/null
+msg 5 erin e@z.test z2 >/dev/null
+r=$(msg 5 erin e@z.test z3)
+want=$(to_next 15)
+got=$(sed -E 's/.*try again in ([0-9]+) s$/\1/' <<<"$r")
+tb_like "$r" 'Message quota exceeded for user erin \(2 per day\)' \
+    "after the reload the 3rd is deferred"
+tb_ok "still until Tokyo's midnight, 15:00 UTC (in $got s, want $want)" \
+    near "${got:-0}" "$want"
+exec 5>&-
+tb_stop policyd
+
+# 6. an unknown zone is refused with the option's name
 out=$("$POLICYD" -n -c /dev/null -o policyd.calendar_time_zone=Nowhere/City 2>&1)
 rc=$?
 tb_ok "-n refuses an unknown calendar_time_zone (rc $rc)" test "$rc" -ne 0

@@ -8,7 +8,8 @@
  *	section and the policyd store options, a client whose server is
  *	down (fails, then fails fast during the back-off).
  *
- *	Redis Cluster's hash slots, against the values of CLUSTER KEYSLOT.
+ *	Redis Cluster's hash slots, against the values of CLUSTER KEYSLOT;
+ *	MOVED and ASK texts parsed (and malformed ones refused).
  *	With ELEMTA_TEST_REDIS_CLUSTER=HOST:PORT, one node of a cluster
  *	(t/0325-policyd-redis-cluster.t): keys over all the nodes, MOVED
  *	followed and learnt.
@@ -19,7 +20,8 @@
  *	millisecond, clock steps backwards, weights, peeks, the log full
  *	and merging) with an injected clock, and every answer, the stored
  *	log and its TTL must agree; the same for calendar quotas (days and
- *	months, refunds included), whose period Redis's clock picks.
+ *	months, refunds included), whose period Redis's clock picks; and
+ *	for 1000 checks, then their refunds, each in one pipelined batch.
  *--*/
 #include "config.h"
 
@@ -98,6 +100,63 @@ test_slots(void)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		is_int(redis_key_slot(t[i].key), t[i].slot, "slot of '%s'",
 		       t[i].key);
+}
+
+/* test_redirect_parse - MOVED and ASK texts, good and bad */
+static void
+test_redirect_parse(void)
+{
+	static const struct {
+		const char *text, *from;
+		int rc, ask;
+		unsigned slot;
+		const char *addr;
+	} t[] = {
+		{ "MOVED 3999 127.0.0.1:6381", "h:1", 0, 0, 3999,
+		  "127.0.0.1:6381" },
+		{ "ASK 3999 10.0.0.2:7000", "h:1", 0, 1, 3999,
+		  "10.0.0.2:7000" },
+		{ "MOVED 1 ::1:6381", "h:1", 0, 0, 1, "[::1]:6381" },
+		{ "MOVED 1 [2001:db8::5]:6381", "h:1", 0, 0, 1,
+		  "[2001:db8::5]:6381" },
+		{ "MOVED 16383 :7001", "192.0.2.1:7000", 0, 0, 16383,
+		  "192.0.2.1:7001" },
+		{ "MOVED 5 ?:7001", "[::1]:7000", 0, 0, 5, "[::1]:7001" },
+		{ "MOVED 16384 h:1", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 h:0", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 h:65536", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 h:12x", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 h:", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 nocolon", "h:1", -1, 0, 0, "" },
+		{ "MOVED x h:1", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1", "h:1", -1, 0, 0, "" },
+		{ "ERR something", "h:1", -1, 0, 0, "" },
+		{ "MOVEDX 1 h:1", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 [:5", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 a]:5", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 a/b:5", "h:1", -1, 0, 0, "" },
+		{ "MOVED 1 a\x01b:5", "h:1", -1, 0, 0, "" },
+	};
+	char addr[300];
+	unsigned slot;
+	size_t i;
+	int ask, rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		addr[0] = '\0';
+		ask = -1;
+		slot = 99999;
+		rc = redis_redirect_parse(t[i].text, t[i].from, &ask, &slot,
+					  addr, sizeof(addr));
+		is_int(rc, t[i].rc, "'%s': %s", t[i].text,
+		       t[i].rc ? "refused" : "parsed");
+		if (rc != 0 || t[i].rc != 0)
+			continue;
+		ok(ask == t[i].ask && slot == t[i].slot
+		   && strcmp(addr, t[i].addr) == 0, "'%s' from %s: ask=%d"
+		   " slot=%u %s (want %d %u %s)", t[i].text, t[i].from, ask,
+		   slot, addr, t[i].ask, t[i].slot, t[i].addr);
+	}
 }
 
 /* test_cluster - a real cluster, started at one node: MOVED is followed
@@ -576,6 +635,114 @@ test_text_form(struct policyd_redis *rs, struct redis_client *cl)
 	   ")", r.used);
 }
 
+/* test_pipeline - policyd_redis_run_many: 1000 checks on 200 keys (each
+ * key 5 times, interleaved) in one batch, then their refunds in
+ * another, must give exactly what policyd_limit_take and _refund give
+ * one at a time; a batch after SCRIPT FLUSH (every call NOSCRIPT) still
+ * works */
+#define PIPE_OPS	1000
+#define PIPE_KEYS	200
+static void
+test_pipeline(struct policyd_redis *rs, struct redis_client *cl)
+{
+	static struct policyd_limit_state st[PIPE_KEYS];
+	static struct policyd_limit lims[PIPE_KEYS];
+	static struct policyd_limit_result want[PIPE_OPS];
+	static struct policyd_redis_op ops[PIPE_OPS];
+	static char keys[PIPE_KEYS][32];
+	struct redisReply *rep;
+	const char *av[2];
+	char rkey[256], err[256];
+	int64_t now = 5000000;
+	size_t i, k, nref, failed;
+	int bad = 0;
+	uint64_t back;
+
+	memset(st, 0, sizeof(st));
+	srand(4242);
+	for (k = 0; k < PIPE_KEYS; k++) {
+		snprintf(keys[k], sizeof(keys[k]), "pipe:%zu", k);
+		lims[k].max = 1 + (uint64_t)(rand() % 8);
+		lims[k].period_ms = 1000 + rand() % 60000;
+	}
+	memset(ops, 0, sizeof(ops));
+	for (i = 0; i < PIPE_OPS; i++) {
+		k = i % PIPE_KEYS;
+		now += rand() % 3;
+		ops[i].key = keys[k];
+		ops[i].lim = &lims[k];
+		ops[i].clock = now;
+		ops[i].weight = 1 + (uint64_t)(rand() % 3);
+		ops[i].peek = rand() % 8 == 0;
+		if (ops[i].peek)
+			policyd_limit_peek(&lims[k], &st[k], now,
+					   ops[i].weight, &want[i]);
+		else
+			policyd_limit_take(&lims[k], &st[k], now,
+					   ops[i].weight, &want[i]);
+		policyd_limit_expire(&lims[k], &st[k], want[i].at);
+	}
+	failed = policyd_redis_run_many(rs, ops, PIPE_OPS);
+	is_int((long long)failed, 0, "1000 checks on 200 keys in one batch:"
+	       " none failed (%s)", ops[0].err);
+	for (i = 0; i < PIPE_OPS && !bad; i++)
+		bad = !agree(&want[i], &ops[i].r, 0, 4242, (int)i,
+			     ops[i].clock, ops[i].weight, ops[i].peek);
+	ok(!bad, "each answer is policyd_limit_take's, in order (keys"
+	   " repeated within the batch included)");
+	for (k = 0, bad = 0; k < PIPE_KEYS && !bad; k++) {
+		policyd_redis_key(rs, keys[k], rkey, sizeof(rkey));
+		bad = stored_agree(cl, rkey, &st[k], 4242, (int)k) != 0;
+	}
+	ok(!bad, "the 200 stored logs are the C limiter's");
+
+	/* the refunds of every admitted take, in one batch */
+	for (i = 0, nref = 0; i < PIPE_OPS; i++) {
+		if (!ops[i].r.allowed || ops[i].peek)
+			continue;
+		ops[nref] = ops[i];
+		ops[nref].refund = 1;
+		ops[nref].at = ops[i].r.at;
+		nref++;
+	}
+	failed = policyd_redis_run_many(rs, ops, nref);
+	is_int((long long)failed, 0, "%zu refunds in one batch: none failed",
+	       nref);
+	for (i = 0, bad = 0; i < nref; i++) {
+		k = (size_t)(ops[i].key - keys[0]) / sizeof(keys[0]);
+		back = policyd_limit_refund(&st[k], ops[i].at, ops[i].weight);
+		if ((uint64_t)ops[i].back != back && !bad) {
+			diag("refund %zu of %s: Redis %lld, C %llu", i,
+			     ops[i].key, (long long)ops[i].back,
+			     (unsigned long long)back);
+			bad = 1;
+		}
+	}
+	ok(!bad, "each gave back what policyd_limit_refund gives back");
+	for (k = 0, bad = 0; k < PIPE_KEYS && !bad; k++) {
+		policyd_redis_key(rs, keys[k], rkey, sizeof(rkey));
+		bad = stored_agree(cl, rkey, &st[k], 4243, (int)k) != 0;
+	}
+	ok(!bad, "and the logs are the C limiter's again");
+
+	/* NOSCRIPT inside a batch: each call goes again alone, with EVAL */
+	av[0] = "SCRIPT";
+	av[1] = "FLUSH";
+	if (redis_client_command(cl, 2, av, &rep, err, sizeof(err)) == 0)
+		redis_reply_free(&rep);
+	for (i = 0; i < 10; i++) {
+		memset(&ops[i], 0, sizeof(ops[i]));
+		ops[i].key = keys[i];
+		ops[i].lim = &lims[i];
+		ops[i].weight = 1;
+	}
+	failed = policyd_redis_run_many(rs, ops, 10);
+	for (i = 0, bad = 0; i < 10; i++)
+		bad |= ops[i].rc != 0 || ops[i].r.at < 1700000000000LL;
+	ok(failed == 0 && !bad, "a batch after SCRIPT FLUSH works (%zu"
+	   " failed: %s)", failed, ops[0].err);
+}
+
 /* test_script - the script against the C limiter, on a real server */
 static void
 test_script(const char *server)
@@ -663,6 +830,7 @@ test_script(const char *server)
 	}
 	test_text_form(rs, cl);
 	test_quota_script(rs, cl);
+	test_pipeline(rs, cl);
 	policyd_redis_free(&rs);
 	redis_client_free(&cl);
 }
@@ -681,6 +849,7 @@ main(void)
 	} else {
 		test_servers();
 		test_slots();
+		test_redirect_parse();
 		test_conf();
 		test_down();
 	}

@@ -124,7 +124,9 @@ FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
 	t/libfuzzer/milter-dmarc-from t/libfuzzer/milter-dkim-canon \
 	t/libfuzzer/milter-dkim-sign t/libfuzzer/milter-dns \
-	t/libfuzzer/lmtp-reply t/libfuzzer/lmtp-body
+	t/libfuzzer/lmtp-reply t/libfuzzer/lmtp-body \
+	t/libfuzzer/policyd-limit t/libfuzzer/policyd-policy \
+	t/libfuzzer/redis-redirect
 if LIBFUZZER
 check_DATA = $(FUZZ_TARGETS)
 endif
@@ -134,6 +136,23 @@ t/libfuzzer/policyd-proto: t/fuzz-policyd-proto.c policyd/policyd-proto.c \
 	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
 	$(srcdir)/t/fuzz-policyd-proto.c $(srcdir)/policyd/policyd-proto.c \
 	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
+t/libfuzzer/policyd-limit: t/fuzz-policyd-limit.c policyd/policyd-limit.c \
+		lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(srcdir)/t/fuzz-policyd-limit.c $(srcdir)/policyd/policyd-limit.c \
+	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
+t/libfuzzer/policyd-policy: t/fuzz-policyd-policy.c \
+		policyd/policyd-policy.c policyd/policyd-keys.c \
+		policyd/libpolicyd.a lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(srcdir)/t/fuzz-policyd-policy.c $(srcdir)/policyd/policyd-policy.c \
+	$(srcdir)/policyd/policyd-keys.c policyd/libpolicyd.a \
+	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
+t/libfuzzer/redis-redirect: t/fuzz-redis-redirect.c lib/redis.c \
+		lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(HIREDIS_CFLAGS) $(srcdir)/t/fuzz-redis-redirect.c \
+	$(srcdir)/lib/redis.c $(ELEMTA_LIBS) $(PTHREAD_LIBS)
 t/libfuzzer/lmtp-proto: t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c \
 		lib/libelemta.a
 	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \

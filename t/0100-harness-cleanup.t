@@ -128,6 +128,10 @@ kill -KILL "$cpid"
 tb_like "$(leftovers "$st")" '^[0-9]+ [0-9]+ [0-9]+' \
     "KILL: the daemons of a test killed with SIGKILL outlive it"
 base_child "$TB/after-kill.state" >"$TB/after-kill.out" 2>&1
+# Under a parallel make check another test starting at the same moment
+# may win the reclaim (only one can: the lock is renamed first) and be
+# still in its TERM, wait, KILL sequence: give it that long.
+tb_wait 15 eval '[[ -z $(leftovers "$st") ]]'
 tb_is "$(leftovers "$st")" "" "KILL: the next test to start stops them" ||
     tb_tail "$TB/after-kill.out"
 tb_ok "KILL: and takes the dead test's port block lock" \

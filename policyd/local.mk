@@ -120,3 +120,7 @@ EXTRA_DIST += t/data/policyd-proto t/lib/policyd.sh t/lib/redis-fake.py
 
 TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)
 SANITIZE_TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)
+
+## The fault campaign (make check-faults): a SIGHUP storm, Redis stopped
+## under load through Postfix.
+FAULT_TESTS += t/0380-policyd-faults.t

@@ -1,0 +1,181 @@
+#!/bin/bash
+# 0380-policyd-faults - elemta-policyd behind a real Postfix while it and
+# its stores fail (make check-faults: slow, run once by .ci/run):
+#   a SIGHUP storm under load: every message accepted, none tempfailed
+#   or lost, the daemon alive, and the counts exact afterwards (a limit
+#   of 10 per client lets exactly its 10 through, the 11th is deferred);
+#   Redis SIGSTOPped under load (store = redis): each request answered
+#   within the command timeout with store_fail_action (defer: 451
+#   4.3.0), or counted locally with store_fallback = local; after
+#   SIGCONT the limits are exact again.
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
+. "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/policyd.sh"
+
+peer_require postfix smtp-sink swaks redis
+tb_init
+tb_plan 17
+
+P=$TB_PORT_POLICY
+pol_postfix_with_policy "$P" "smtpd_policy_service_max_ttl = 1000s" \
+    "smtpd_policy_service_timeout = 100s"
+
+# load TAG CLIENTS N [swaks args] - CLIENTS concurrent loops, client c
+# sending N messages from 192.0.2.<c>, each transcript in $TB/TAG-c-i.out
+load() {
+	local tag=$1 clients=$2 n=$3 c i pids=()
+
+	shift 3
+	for c in $(seq 1 "$clients"); do
+		(
+			for i in $(seq 1 "$n"); do
+				pol_send --xclient-addr "$LOAD_NET.$c" \
+				    --to "$tag-$c-$i@sink.test" "$@" \
+				    >"$TB/$tag-$c-$i.out"
+			done
+		) &
+		pids+=($!)
+	done
+	# only these: the daemons tb_spawn started are jobs of this shell too
+	wait "${pids[@]}" 2>/dev/null
+}
+# count TAG ERE - how many of TAG's transcripts match ERE
+count() {
+	cat "$TB/$1"-*.out | grep -cE "$2"
+}
+queued='250 2\.0\.0 Ok: queued'
+# todo_is GOT WANT DESC REASON - tb_is for a known bug: "not ok # TODO"
+# (an expected failure) until it is fixed, then "ok # TODO" (XPASS, which
+# the TAP driver reports, so that the TODO is removed)
+todo_is() {
+	TB_TESTNUM=$((TB_TESTNUM + 1))
+	if [[ $1 == "$2" ]]; then
+		echo "ok $TB_TESTNUM - $3 # TODO $4"
+	else
+		echo "not ok $TB_TESTNUM - $3 # TODO $4"
+		tb_diag "       got: '$1'" "  expected: '$2'"
+	fi
+}
+deferred='450 4\.7\.1 .*Message rate limit exceeded for client'
+
+# --- A SIGHUP storm while 4 clients send 10 messages each (a limit of
+# 10 per client: a message lost or counted twice shows afterwards).
+pol_start hup "$P" -o policyd.client_message_limit=10/1h
+# storm - SIGHUP every 50 ms until the load is over; the count in
+# $TB/hup.sent
+storm() {
+	local n=0
+	while [[ ! -e $TB/hup.done ]]; do
+		kill -HUP "$(tb_pid hup)" 2>/dev/null || break
+		n=$((n + 1))
+		sleep 0.05
+	done
+	echo "$n" >"$TB/hup.sent"
+}
+storm &
+spid=$!
+LOAD_NET=192.0.2 load hup 4 10
+touch "$TB/hup.done"
+wait "$spid"
+tb_diag "$(cat "$TB/hup.sent") SIGHUPs sent," \
+    "$(grep -c 'reloaded: ' "$TB/hup/log") reloads logged"
+tb_is "$(count hup "$queued")" 40 \
+    "SIGHUP storm: all 40 messages accepted (250)"
+tb_is "$(count hup '^<\*\* +4[0-9][0-9] ')" 0 "SIGHUP storm: none tempfailed"
+tb_ok "SIGHUP storm: policyd is alive" tb_alive "$(tb_pid hup)"
+tb_ok "SIGHUP storm: reloads were logged" \
+    test "$(grep -c 'reloaded: ' "$TB/hup/log")" -ge 10
+LOAD_NET=192.0.2 load hup11 4 1
+tb_is "$(count hup11 "$deferred")" 4 \
+    "after the storm: each client's 11th message is deferred (10 counted)"
+# sent - how many of TAG's messages Postfix delivered to the sink
+sent() {
+	grep -cE ": to=<$1-[0-9]+-[0-9]+@sink\.test>.* status=sent" "$TB_MAILLOG"
+}
+tb_wait 30 eval '[[ $(sent hup) -ge 40 ]]'
+n=$(sent hup)
+tb_is "$n" 40 "SIGHUP storm: all 40 delivered"
+tb_stop hup
+
+# --- Redis SIGSTOPped under load (store = redis, 3 per client): every
+# request is answered within the command timeout with store_fail_action
+# (defer: 451 4.3.0), a node with store_fallback = local counts on its
+# own, and after SIGCONT the limits are exact again (nothing the
+# outage's requests sent is counted late).
+peer_start_redis
+redis=(-o policyd.store=redis -o "redis.servers={\"127.0.0.1:$TB_PORT_REDIS\"}"
+    -o redis.command_timeout_ms=100 -o redis.connect_timeout_ms=200
+    -o policyd.client_message_limit=3/1h)
+pol_start red "$P" "${redis[@]}" -o policyd.store_fail_action=defer
+PL=$(tb_port 46)
+pol_start loc "$PL" "${redis[@]}" -o policyd.store_fallback=local
+# warm - one request to NAME on PORT from 198.51.100.98: its connection
+# to Redis is open, so the outage's first script is sent and times out
+warm() {
+	exec 5<>"/dev/tcp/127.0.0.1/$2"
+	pol_request 5 protocol_state=RCPT client_address=198.51.100.98 \
+	    instance="warm.$1"
+	exec 5>&-
+}
+tb_is "$(warm red "$P") $(warm loc "$PL")" "action=DUNNO action=DUNNO" \
+    "Redis up: both nodes answer"
+kill -STOP "$(tb_pid redis)"
+t0=$(tb_now_ms)
+LOAD_NET=198.51.100 load red 4 3
+tb_diag "12 messages with Redis stopped took $(($(tb_now_ms) - t0)) ms"
+tb_is "$(count red '<\*\* +451 4\.3\.0 .*Rate limit service temporarily unavailable')" 12 \
+    "Redis stopped: each of 12 messages is tempfailed, 451 4.3.0"
+tb_is "$(count red "$queued")" 0 "Redis stopped: none accepted unlimited"
+exec 5<>"/dev/tcp/127.0.0.1/$P"
+t0=$(tb_now_ms)
+line=$(pol_request 5 protocol_state=RCPT client_address=198.51.100.9 \
+    instance=red.1)
+dt=$(($(tb_now_ms) - t0))
+exec 5>&-
+tb_like "$line" '^action=451 4\.3\.0 ' "Redis stopped: a request is answered"
+tb_ok "Redis stopped: within the timeouts (took $dt ms)" test "$dt" -lt 1000
+tb_ok "Redis stopped: the failure is logged with the action" \
+    tb_grep 'policyd store error key=.* action=defer \(store_fail_action\)' \
+    "$TB/red/log"
+exec 5<>"/dev/tcp/127.0.0.1/$PL"
+ans=()
+for i in 1 2 3 4; do
+	ans+=("$(pol_request 5 protocol_state=RCPT \
+	    client_address=198.51.100.10 instance="loc.$i")")
+done
+exec 5>&-
+tb_like "${ans[*]}" '^action=DUNNO action=DUNNO action=DUNNO action=450 4\.7\.1 ' \
+    "Redis stopped, store_fallback = local: 3 counted locally, the 4th deferred"
+kill -CONT "$(tb_pid redis)"
+tb_is "$(tb_alive_list "$(tb_pid red)" "$(tb_pid loc)" | wc -l)" 2 \
+    "Redis stopped: both nodes are alive"
+# back - true once the node counts in Redis again (a probe client)
+back() {
+	local line
+
+	exec 5<>"/dev/tcp/127.0.0.1/$P"
+	line=$(pol_request 5 protocol_state=RCPT client_address=198.51.100.99 \
+	    instance="probe.$((++probes))")
+	exec 5>&-
+	[[ $line == action=DUNNO ]]
+}
+probes=0
+tb_wait 10 back
+LOAD_NET=198.51.100 load red2 4 4
+# TODO: a script Redis received while stopped runs when it is continued,
+# after policyd gave up on it (command_timeout_ms) and answered 451: that
+# message is counted although it was refused, and its client loses one
+# (found by this test; the script would need a deadline, or policyd a
+# refund of what timed out, once Redis answers again).
+todo_is "$(count red2 "$queued")" 12 \
+    "Redis continued: each client's 3 messages accepted (the outage left no count)" \
+    "a script that timed out still runs when Redis continues"
+tb_is "$(cat "$TB"/red2-*-4.out | grep -cE "$deferred")" 4 \
+    "Redis continued: each client's 4th message deferred"
+w=0
+for c in 1 2 3 4; do
+	w=$((w + $(pol_redis_weight "elemta:policyd:{msg:ip:198.51.100.$c}")))
+done
+tb_is "$w" 12 "Redis holds exactly 3 per client"
+tb_stop red loc
+tb_done

@@ -121,6 +121,6 @@ EXTRA_DIST += t/data/policyd-proto t/lib/policyd.sh t/lib/redis-fake.py
 TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)
 SANITIZE_TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)
 
-## The fault campaign (make check-faults): a SIGHUP storm, Redis stopped
-## under load through Postfix.
+## The fault campaign (make check-faults): a SIGHUP storm, Redis stopped,
+## SQLite on a full or read-only file system, all under load through Postfix.
 FAULT_TESTS += t/0380-policyd-faults.t

@@ -295,7 +295,16 @@ policyd_store_take(struct policyd_store *s, const char *key,
 	    && lim->max > 0 && weight > 0) {
 		e->expires = policyd_limit_expiry(lim, &e->st);
 		ps_dirty(s, e);
-		return ps_write_through(s, err, errlen);
+		if (ps_write_through(s, err, errlen) < 0) {
+			/* a failed take takes nothing: the caller answers
+			 * store_fail_action, and a deferred message must not
+			 * count when Postfix's client sends it again */
+			(void)(lim->period_ms == 0
+			       ? policyd_limit_refund_quota(&e->st, r->at, weight)
+			       : policyd_limit_refund(&e->st, r->at, weight));
+			e->expires = policyd_limit_expiry(lim, &e->st);
+			return -1;
+		}
 	}
 	return 0;
 }

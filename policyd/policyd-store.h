@@ -66,7 +66,8 @@ struct policyd_store *policyd_store_sqlite_open(const char *path,
 						char *err, size_t errlen);
 
 /* policyd_store_take - policyd_limit_take (or _peek when peek is set)
- * on key's state; 0 with r filled, -1 with a message */
+ * on key's state; 0 with r filled, -1 with a message (and nothing
+ * taken) */
 int policyd_store_take(struct policyd_store *s, const char *key,
 		       const struct policyd_limit *lim, int64_t now,
 		       uint64_t weight, int peek,

@@ -7,14 +7,19 @@
 #   Redis SIGSTOPped under load (store = redis): each request answered
 #   within the command timeout with store_fail_action (defer: 451
 #   4.3.0), or counted locally with store_fallback = local; after
-#   SIGCONT the limits are exact again.
+#   SIGCONT the limits are exact again;
+#   the SQLite store on a full file system: written behind, the counting
+#   goes on in memory and the rows are written once there is space;
+#   written through, store_fail_action (defer: 451 4.3.0), and the
+#   refused messages are not counted; on a read-only file system policyd
+#   refuses to start, saying why.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/policyd.sh"
 
 peer_require postfix smtp-sink swaks redis
 tb_init
-tb_plan 17
+tb_plan 33
 
 P=$TB_PORT_POLICY
 pol_postfix_with_policy "$P" "smtpd_policy_service_max_ttl = 1000s" \
@@ -178,4 +183,79 @@ for c in 1 2 3 4; do
 done
 tb_is "$w" 12 "Redis holds exactly 3 per client"
 tb_stop red loc
+
+# --- The SQLite store on a file system that fills up.  Written behind
+# (the default, a flush a second): the counting goes on in memory, the
+# failed flushes are logged and retried, the rows are written once there
+# is space.  Written through (store_flush_interval = 0): a take that
+# cannot be written answers store_fail_action (defer: 451 4.3.0), and
+# once there is space the limits are exact again.
+tb_mount_tmpfs "$TB/fs" 256k
+chown nobody "$TB/fs"
+db=$TB/fs/policyd.db
+rows() { sqlite3 "$db" "SELECT count(*) FROM limit_state WHERE k LIKE '%$1%'"; }
+fill() { dd if=/dev/zero of="$TB/fs/filler" bs=4k 2>/dev/null; }
+sqlite=(-o policyd.client_message_limit=3/1h -o "policyd.store_path=$db")
+pol_start wb "$P" "${sqlite[@]}"
+out=$(pol_send --xclient-addr 203.0.113.9 --to warm@sink.test)
+tb_wait 10 eval '[[ $(rows 203.0.113.9) -ge 1 ]]'
+tb_is "$(rows 203.0.113.9)" 1 "SQLite: a row written while there is space"
+fill
+LOAD_NET=203.0.113 load wb 4 4
+tb_is "$(count wb "$queued")" 12 \
+    "SQLite full, written behind: each client's 3 messages accepted"
+tb_is "$(cat "$TB"/wb-*-4.out | grep -cE "$deferred")" 4 \
+    "SQLite full, written behind: each client's 4th deferred (counted in memory)"
+tb_wait_log 10 'policyd store error during upkeep: .*full' "$TB/wb/log"
+tb_ok "SQLite full, written behind: the failed flush is logged" \
+    tb_grep 'policyd store error during upkeep: .*full' "$TB/wb/log"
+tb_is "$(rows 203.0.113.)" 1 "SQLite full: nothing more written"
+rm -f "$TB/fs/filler"
+tb_wait 10 eval '[[ $(rows 203.0.113.) -ge 5 ]]'
+tb_is "$(rows 203.0.113.)" 5 "SQLite with space again: the rows are written"
+tb_ok "SQLite full, written behind: policyd is alive" tb_alive "$(tb_pid wb)"
+tb_stop wb
+
+pol_start wt "$P" "${sqlite[@]}" -o policyd.store_flush_interval=0 \
+    -o policyd.store_fail_action=defer
+# (it listens before it opens the store: not on a full disk yet)
+tb_wait_log 10 'elemta-policyd ready' "$TB/wt/log"
+fill
+LOAD_NET=192.0.2 load wt 4 2
+tb_is "$(count wt '<\*\* +451 4\.3\.0 .*Rate limit service temporarily unavailable')" 8 \
+    "SQLite full, written through: each of 8 messages tempfailed, 451 4.3.0"
+tb_ok "SQLite full, written through: the failure is logged with the action" \
+    tb_grep 'policyd store error key=.*full.* action=defer \(store_fail_action\)' \
+    "$TB/wt/log"
+tb_ok "SQLite full, written through: policyd is alive" tb_alive "$(tb_pid wt)"
+rm -f "$TB/fs/filler"
+LOAD_NET=192.0.2 load wt2 4 4
+tb_is "$(count wt2 "$queued")" 12 \
+    "SQLite with space again: each client's 3 messages accepted (the refused ones not counted)"
+tb_is "$(cat "$TB"/wt2-*-4.out | grep -cE "$deferred")" 4 \
+    "SQLite with space again: each client's 4th deferred"
+tb_is "$(rows 192.0.2.)" 4 "SQLite with space again: the rows are written"
+tb_stop wt
+
+# Read-only: remounting while policyd holds the database open for writing
+# fails (EBUSY), so only a start on a read-only file system is tried:
+# policyd refuses it with the reason logged (exit 1, not a crash).
+tb_ok "read-only: the store's file system is remounted read-only" \
+    mount -o remount,ro "$TB/fs"
+mkdir -p "$TB/ro"
+chown nobody "$TB/ro"
+tb_spawn ro "$TB/ro/log" "$POLICYD" -f -c /dev/null \
+    -o "policyd.listen=inet:127.0.0.1:$P" -o policyd.user=nobody \
+    "${sqlite[@]}"
+tb_wait 10 eval '! tb_alive "$(tb_pid ro)"'
+if tb_alive "$(tb_pid ro)"; then
+	rc=running
+else
+	wait "$(tb_pid ro)"
+	rc=$?
+fi
+tb_is "$rc" 1 "read-only at start: policyd exits 1 (no crash)"
+tb_ok "read-only at start: the reason is logged" \
+    tb_grep 'fatal: cannot open the rate limit store: .*/policyd\.db: .*unable to open database file' \
+    "$TB/ro/log"
 tb_done

@@ -90,6 +90,10 @@ lmtp_router_allowed(const struct lmtp_router *rt, const char *spec)
 
 	if (rt->allowed == NULL)
 		return 1;
+	/* no empty address: ";;" named no backend and passed */
+	if (*spec == '\0' || *spec == ';' || spec[strlen(spec) - 1] == ';'
+	    || strstr(spec, ";;") != NULL)
+		return 0;
 	copy = x_strdup(spec);
 	for (a = strtok_r(copy, ";", &save); a != NULL && ok;
 	     a = strtok_r(NULL, ";", &save)) {
@@ -206,6 +210,16 @@ lmtp_rewrite_check(const char *v)
 		|| strpbrk(v, " \t<>,\"") != NULL ? -1 : 0;
 }
 
+/* lmtp_router_clean - no control character, no white space */
+static int
+lmtp_router_clean(const char *v)
+{
+	for (; *v != '\0'; v++)
+		if ((unsigned char)*v <= ' ' || *v == 127)
+			return 0;
+	return 1;
+}
+
 /* lmtp_router_ask - one key from one source, through its cache */
 static int
 lmtp_router_ask(const struct lmtp_source *s, const char *key,
@@ -283,6 +297,23 @@ lmtp_router_route(const struct lmtp_router *rt, const char *addr,
 				x_err(err, errlen, "%s: backend '%s' of %s is "
 				      "not in allowed_backends", route->source,
 				      res.backend, keys[k]);
+				route->status = LMTP_ROUTE_TEMPFAIL;
+				x_free(&res.backend);
+				x_free(&res.rewrite);
+				goto done;
+			}
+			/* whatever a source checked itself: nothing with a
+			 * control character or a space reaches RCPT TO, a
+			 * connect or a log line (the map, SQLite and LDAP
+			 * check; a new source may not) */
+			if (!res.disabled
+			    && ((res.backend != NULL
+				 && !lmtp_router_clean(res.backend))
+				|| (res.rewrite != NULL
+				    && lmtp_rewrite_check(res.rewrite) < 0))) {
+				x_err(err, errlen, "%s: unusable backend or "
+				      "rewrite for %s", route->source,
+				      keys[k]);
 				route->status = LMTP_ROUTE_TEMPFAIL;
 				x_free(&res.backend);
 				x_free(&res.rewrite);

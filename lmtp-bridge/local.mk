@@ -41,7 +41,8 @@ man/elemta-lmtp-bridge.8: man/elemta-lmtp-bridge.8.in Makefile
 ##     t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c lib/xalloc.c lib/log.c
 T_LMTP_UNIT = t/0500-lmtp-proto.t t/0501-lmtp-router.t \
 	t/0502-lmtp-proto-fuzz.t t/0503-lmtp-junk.t t/0504-lmtp-cache.t \
-	t/0505-lmtp-spool.t t/0506-lmtp-reply-fuzz.t t/0507-lmtp-body-fuzz.t
+	t/0505-lmtp-spool.t t/0506-lmtp-reply-fuzz.t t/0507-lmtp-body-fuzz.t \
+	t/0508-lmtp-route-fuzz.t
 check_PROGRAMS += $(T_LMTP_UNIT)
 t_0500_lmtp_proto_t_SOURCES = t/0500-lmtp-proto.c
 t_0500_lmtp_proto_t_CFLAGS = $(T_UNIT_CFLAGS)
@@ -62,6 +63,11 @@ t_0504_lmtp_cache_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
 t_0505_lmtp_spool_t_SOURCES = t/0505-lmtp-spool.c
 t_0505_lmtp_spool_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0505_lmtp_spool_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD) $(PTHREAD_LIBS)
+## routing, rewriting and Junk matching with a source that says anything
+t_0508_lmtp_route_fuzz_t_SOURCES = t/fuzz-lmtp-route.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0508_lmtp_route_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0508_lmtp_route_fuzz_t_LDADD = $(LMTP_LIBS) $(T_UNIT_LDADD)
 t_0506_lmtp_reply_fuzz_t_SOURCES = t/fuzz-lmtp-reply.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0506_lmtp_reply_fuzz_t_CFLAGS = $(T_UNIT_CFLAGS)

@@ -192,6 +192,69 @@ test_tempfail(void)
 	lmtp_router_free(&rt);
 }
 
+/* A source that names whatever backend and rewrite the test sets. */
+static const char *say_backend, *say_rewrite;
+
+static int
+saying_lookup(void *ctx, const char *key, struct lmtp_lookup_result *res,
+	      char *err, size_t errlen)
+{
+	(void)ctx;
+	(void)key;
+	(void)err;
+	(void)errlen;
+	memset(res, 0, sizeof(*res));
+	res->backend = say_backend ? x_strdup(say_backend) : NULL;
+	res->rewrite = say_rewrite ? x_strdup(say_rewrite) : NULL;
+	return 1;
+}
+
+static const struct lmtp_lookup_ops saying_ops = {
+	"sqlite", saying_lookup, NULL,
+};
+
+struct said {
+	const char *backend, *rewrite;
+	enum lmtp_route_status want;
+};
+
+static const struct said saids[] = {
+	{ "unix:/run/dovecot/lmtp", NULL, LMTP_ROUTE_OK },
+	{ "unix:/run/dovecot/lmtp;" DEF, NULL, LMTP_ROUTE_OK },
+	{ "unix:/tmp/evil", NULL, LMTP_ROUTE_TEMPFAIL },
+	{ ";;", NULL, LMTP_ROUTE_TEMPFAIL },	/* named no backend */
+	{ ";", NULL, LMTP_ROUTE_TEMPFAIL },
+	{ "unix:/run/dovecot/lmtp;", NULL, LMTP_ROUTE_TEMPFAIL },
+	{ NULL, "b@x.test\r\nDATA", LMTP_ROUTE_TEMPFAIL },
+	{ NULL, "b c@x.test", LMTP_ROUTE_TEMPFAIL },
+	{ NULL, "b@x.test", LMTP_ROUTE_OK },
+};
+
+/* test_said - what any source says is checked by the router too:
+ * allowed backends only, no empty address, no control character */
+static void
+test_said(void)
+{
+	static char *const allowed[] = { "unix:/run/dovecot/lmtp" };
+	struct lmtp_router *rt = lmtp_router_new(DEF, "+", 0);
+	struct lmtp_route r;
+	char err[256];
+	size_t i;
+
+	lmtp_router_add(rt, &saying_ops, NULL, NULL);
+	lmtp_router_allow(rt, allowed, 1);
+	for (i = 0; i < sizeof(saids) / sizeof(saids[0]); i++) {
+		say_backend = saids[i].backend;
+		say_rewrite = saids[i].rewrite;
+		lmtp_router_route(rt, "a@x.test", &r, err, sizeof(err));
+		is_int(r.status, saids[i].want, "source says backend '%s' "
+		       "rewrite '%s'", say_backend ? say_backend : "",
+		       say_rewrite ? say_rewrite : "");
+		lmtp_route_clear(&r);
+	}
+	lmtp_router_free(&rt);
+}
+
 struct bad_map {
 	const char *text, *err;
 };
@@ -627,6 +690,7 @@ main(void)
 	test_sqlite();
 	test_no_map();
 	test_tempfail();
+	test_said();
 	test_bad_maps();
 	done_testing();
 	return exit_status();

@@ -124,7 +124,7 @@ FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
 	t/libfuzzer/milter-dmarc-from t/libfuzzer/milter-dkim-canon \
 	t/libfuzzer/milter-dkim-sign t/libfuzzer/milter-dns \
-	t/libfuzzer/lmtp-reply t/libfuzzer/lmtp-body \
+	t/libfuzzer/lmtp-reply t/libfuzzer/lmtp-body t/libfuzzer/lmtp-route \
 	t/libfuzzer/policyd-limit t/libfuzzer/policyd-policy \
 	t/libfuzzer/redis-redirect
 if LIBFUZZER
@@ -163,6 +163,12 @@ t/libfuzzer/lmtp-reply: t/fuzz-lmtp-reply.c lmtp-bridge/lmtp-wire.c \
 	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
 	$(srcdir)/t/fuzz-lmtp-reply.c $(srcdir)/lmtp-bridge/lmtp-wire.c \
 	$(srcdir)/lmtp-bridge/lmtp-proto.c $(ELEMTA_LIBS) $(PTHREAD_LIBS)
+t/libfuzzer/lmtp-route: t/fuzz-lmtp-route.c lmtp-bridge/lmtp-router.c \
+		lmtp-bridge/lmtp-junk.c lmtp-bridge/liblmtp.a lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(srcdir)/t/fuzz-lmtp-route.c $(srcdir)/lmtp-bridge/lmtp-router.c \
+	$(srcdir)/lmtp-bridge/lmtp-junk.c lmtp-bridge/liblmtp.a \
+	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
 t/libfuzzer/lmtp-body: t/fuzz-lmtp-body.c lmtp-bridge/lmtp-wire.c \
 		lmtp-bridge/lmtp-proto.c lib/libelemta.a
 	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \

@@ -148,6 +148,7 @@ dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.
 FAULT_TESTS += t/0470-milter-faults.t
+EXTRA_DIST += t/lib/dns-garbage.py
 ## the Received-SPF formatter (unit)
 T_E2E_UNIT = t/0454-milter-received-spf.t
 check_PROGRAMS += $(T_E2E_UNIT)

@@ -9,14 +9,16 @@
 #   4.7.1, so Postfix's client retries and nothing is lost);
 #   unbound continued: dmarc=pass again, nothing cached from the outage;
 #   the DMARC history on a file system that fills up (ENOSPC): messages
-#   still delivered, the error logged, rows again once there is space.
+#   still delivered, the error logged, rows again once there is space;
+#   Postfix's smtpd killed in the middle of a message: nothing kept, the
+#   next message served; a DNS server answering garbage: temperror.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
 
 milter_require postfix smtp-sink swaks unbound
 tb_init
-tb_plan 14
+tb_plan 21
 
 # cold.test: asked only while unbound is stopped (nothing in the cache)
 cat >"$TB/zones.conf" <<'EOF2'
@@ -98,5 +100,50 @@ milter_send "history back" >/dev/null
 milter_wait_delivered "history back" >/dev/null
 tb_wait 10 eval '[[ $(rows) -ge 2 ]]'
 tb_ok "history with space again: rows are written" test "$(rows)" -ge 2
+
+# --- Postfix's smtpd killed in the middle of a message: the milter
+# gets the connection closed mid-body, keeps nothing, serves the next.
+exec {fd}<>"/dev/tcp/127.0.0.1/$TB_PORT_SMTPD"
+for line in "EHLO client.remote.test" "XCLIENT ADDR=192.0.2.1" \
+    "EHLO client.remote.test" "MAIL FROM:<user@example.test>" \
+    "RCPT TO:<bob@sink.test>" "DATA"; do
+	printf '%s\r\n' "$line" >&"$fd"
+	sleep 0.2
+done
+printf 'From: User <user@example.test>\r\nSubject: cut off\r\n\r\nfirst line\r\n' >&"$fd"
+sleep 1
+smtpd=$(for p in $(tb_proc_tree "$(tb_pid postfix)"); do
+	[[ $(cat "/proc/$p/comm" 2>/dev/null) == smtpd ]] && echo "$p"
+done)
+tb_ok "a Postfix smtpd serves the cut-off message" test -n "$smtpd"
+# shellcheck disable=SC2086
+kill -KILL $smtpd 2>/dev/null
+exec {fd}>&-
+out=$(milter_send "after the cut")
+tb_like "$out" '250 2\.0\.0 Ok: queued' "after smtpd was killed: the next message is accepted"
+tb_ok "... and delivered" test -n "$(milter_wait_delivered "after the cut")"
+tb_ok "... and the milter is alive" tb_alive "$(tb_pid milter)"
+tb_ok "the cut-off message was not delivered" \
+    test -z "$(milter_delivered "cut off")"
+
+# --- A DNS server that answers garbage: temperror, no crash, bounded.
+garb=$(tb_port 97)
+tb_spawn dnsgarbage "$TB/dnsgarbage.log" python3 \
+    "$top_srcdir/t/lib/dns-garbage.py" "$garb"
+tb_ready dnsgarbage "on 127.0.0.1:$garb" 10 tb_connect 127.0.0.1 "$garb"
+{ echo "From: ceo@example.test"; echo "Subject: garbage DNS"; echo
+  echo "hello"; } >"$TB/garb.eml"
+rc=0
+for i in 1 2 3; do
+	"$MILTER" -c /dev/null -o "dns.nameservers=127.0.0.1@$garb" \
+	    -o dns.timeout=2 -o dns.retries=1 -o milter.max_check_time=5 \
+	    -o milter.authserv_id=mx.example.test -t "$TB/garb.eml" \
+	    --client-ip 192.0.2.10 --helo mail.test \
+	    --sender "user$i@example.test" --rcpt bob@sink.test \
+	    >"$TB/garb-$i.out" 2>"$TB/garb-$i.err" || rc=$?
+done
+tb_is "$rc" 0 "DNS answering garbage: the offline check ends normally, 3 times"
+tb_like "$(cat "$TB/garb-1.out")" 'spf=temperror .*dmarc=temperror' \
+    "DNS answering garbage: temperror, not pass nor a crash"
 tb_ok "the milter is alive at the end" tb_alive "$(tb_pid milter)"
 tb_done

@@ -4,15 +4,17 @@
 # Garbage, an oversized value, too many attributes, a half request left
 # open, a client that disconnects mid-request: each is logged and closes
 # that connection only; a persistent connection opened first keeps being
-# answered throughout, pipelined requests get one reply each, hundreds
-# of idle connections cost nothing, and idle_timeout closes idle ones.
+# answered throughout, pipelined requests get one reply each (10,000 in
+# one write too), a client that never reads costs bounded memory and
+# nobody else's service, hundreds of idle connections cost nothing, and
+# idle_timeout closes idle ones.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 
 POLICYD=${top_builddir:-.}/policyd/elemta-policyd
 [ -x "$POLICYD" ] || tb_skip_all "elemta-policyd not built"
 tb_need curl curl
 tb_init
-tb_plan 34
+tb_plan 38
 
 RQ='request=smtpd_access_policy'
 
@@ -211,6 +213,48 @@ tb_is "$r" "action=DUNNO" "a connection in use is kept past idle_timeout"
 tb_is "$(closed "$idle")" closed "an idle one is closed after idle_timeout"
 tb_wait_log 5 "idle for 2s: closing" "$TB/policyd2/log"
 tb_ok "the idle close is logged" tb_grep "idle for 2s: closing" "$TB/policyd2/log"
+
+# 11b. 10,000 pipelined requests in one write, and a client that writes
+# and never reads: every reply, in bounded memory, others still served
+out=$(python3 - "$P" <<'EOF2'
+import resource, socket, sys, time
+port = int(sys.argv[1])
+req = (b"request=smtpd_access_policy\nprotocol_state=RCPT\n"
+       b"client_address=192.0.2.7\ninstance=pipe\n\n")
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(30)			# a hang guard, not a speed figure
+s.sendall(req * 10000)
+buf = b""
+while buf.count(b"action=DUNNO\n\n") < 10000:
+    d = s.recv(65536)
+    if not d:
+        break
+    buf += d
+print("replies=%d" % buf.count(b"action=DUNNO\n\n"))
+s.close()
+n = socket.create_connection(("127.0.0.1", port))
+n.setblocking(False)
+sent, t = 0, time.time()
+try:
+    while time.time() - t < 10:
+        sent += n.send(req * 100)
+except BlockingIOError:
+    pass
+print("blocked_after=%d" % sent)
+o = socket.create_connection(("127.0.0.1", port))
+o.settimeout(5)
+o.sendall(req)
+print("other=%s" % o.recv(100).decode().strip())
+EOF2
+)
+tb_like "$out" "replies=10000" "10,000 pipelined requests in one write: 10,000 replies"
+tb_like "$out" "other=action=DUNNO" \
+    "a client that never reads: another client is still answered"
+tb_like "$out" "blocked_after=[0-9]+" \
+    "... and its writes stop (policyd stops reading it): backpressure"
+rss=$(ps -o rss= -p "$(tb_pid policyd)" | tr -d ' ')
+tb_ok "... with policyd's memory bounded (RSS ${rss} kB < 64 MB)" \
+    test "${rss:-999999}" -lt 65536
 
 # 12. a configuration mistake is reported with the option's name
 out=$("$POLICYD" -n -c /dev/null -o policyd.client_message_limit=100 2>&1)

@@ -962,6 +962,31 @@ listen_net_in(const unsigned char *a, const unsigned char *b, unsigned bits)
 	return (a[full] & mask) == (b[full] & mask);
 }
 
+/* listen_net_match_text - is the address (text) inside one of the nets? */
+int
+listen_net_match_text(const struct listen_net *nets, size_t n,
+		      const char *addr)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+
+	if (addr == NULL)
+		return 0;
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		return listen_net_match(nets, n, (struct sockaddr *)&sin,
+					sizeof(sin));
+	}
+	if (inet_pton(AF_INET6, addr, &sin6.sin6_addr) == 1) {
+		sin6.sin6_family = AF_INET6;
+		return listen_net_match(nets, n, (struct sockaddr *)&sin6,
+					sizeof(sin6));
+	}
+	return 0;
+}
+
 /* listen_net_match - is the peer address inside one of the nets? */
 int
 listen_net_match(const struct listen_net *nets, size_t n,

@@ -112,6 +112,10 @@ int listen_net_match(const struct listen_net *nets, size_t n,
 		     const struct sockaddr *sa, socklen_t salen);
 int listen_peer_check(int fd, const struct listen_net *nets, size_t n,
 		      char *peer, size_t peerlen);
+/* listen_net_match_text - the same for an address in text ("192.0.2.1",
+ * "2001:db8::1", "::ffff:192.0.2.1"); 0 for anything else */
+int listen_net_match_text(const struct listen_net *nets, size_t n,
+			  const char *addr);
 
 /* listen_check_net - a CONF_CHECK_FUNC for one allow-list entry */
 int listen_check_net(const char *value, char *err, size_t errlen);

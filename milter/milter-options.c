@@ -10,7 +10,6 @@
  *--*/
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,9 +81,9 @@ static cfg_opt_t milter_opts[] = {
 static int
 milter_check_net(const char *value, char *err, size_t errlen)
 {
-	struct milter_net n;
+	struct listen_net n;
 
-	return milter_net_parse(value, &n, err, errlen);
+	return listen_net_parse(value, &n, err, errlen);
 }
 
 /* milter_check_header_name - quarantine_header: "" or a field name */
@@ -143,94 +142,6 @@ static const struct conf_check milter_checks[] = {
 	  milter_check_header_name },
 	CONF_CHECK_END
 };
-
-/* milter_net_parse - "ADDR" or "ADDR/PREFIX", IPv4 or IPv6 */
-int
-milter_net_parse(const char *s, struct milter_net *out, char *err,
-		 size_t errlen)
-{
-	char addr[64], *end;
-	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	int max;
-	long prefix;
-
-	memset(out, 0, sizeof(*out));
-	if (alen == 0 || alen >= sizeof(addr)) {
-		x_err(err, errlen, "'%s': expected ADDRESS[/PREFIX]", s);
-		return -1;
-	}
-	memcpy(addr, s, alen);
-	addr[alen] = '\0';
-	if (inet_pton(AF_INET, addr, out->addr) == 1) {
-		out->family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
-		out->family = AF_INET6;
-		max = 128;
-	} else {
-		x_err(err, errlen, "'%s': not an IPv4 or IPv6 address", addr);
-		return -1;
-	}
-	prefix = max;
-	if (slash != NULL) {
-		prefix = strtol(slash + 1, &end, 10);
-		if (slash[1] == '\0' || *end != '\0' || prefix < 0
-		    || prefix > max) {
-			x_err(err, errlen, "'%s': bad prefix length (0-%d)", s,
-			      max);
-			return -1;
-		}
-	}
-	out->prefix = (int)prefix;
-	return 0;
-}
-
-/* milter_net_in - is the address (family, bytes) inside net? */
-static int
-milter_net_in(const struct milter_net *net, int family,
-	      const unsigned char *a)
-{
-	int full = net->prefix / 8, rest = net->prefix % 8;
-	unsigned char mask;
-
-	if (net->family != family)
-		return 0;
-	if (memcmp(net->addr, a, (size_t)full) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	mask = (unsigned char)(0xff << (8 - rest));
-	return (net->addr[full] & mask) == (a[full] & mask);
-}
-
-/* milter_net_match - is addr (text) in one of the networks? */
-int
-milter_net_match(const struct milter_net *nets, size_t n, const char *addr)
-{
-	unsigned char a[16];
-	int family;
-	size_t i;
-
-	if (addr == NULL)
-		return 0;
-	if (inet_pton(AF_INET, addr, a) == 1) {
-		family = AF_INET;
-	} else if (inet_pton(AF_INET6, addr, a) == 1) {
-		family = AF_INET6;
-		/* An IPv4-mapped address matches the IPv4 networks. */
-		if (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
-			memmove(a, a + 12, 4);
-			family = AF_INET;
-		}
-	} else {
-		return 0;
-	}
-	for (i = 0; i < n; i++)
-		if (milter_net_in(&nets[i], family, a))
-			return 1;
-	return 0;
-}
 
 /* milter_action_index - position of an action name in milter_actions */
 static int
@@ -292,7 +203,7 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	n = cfg_size(sec, "internal_networks");
 	c->internal = x_calloc(n + 1, sizeof(*c->internal));
 	for (i = 0; i < n; i++)
-		if (milter_net_parse(cfg_getnstr(sec, "internal_networks", i),
+		if (listen_net_parse(cfg_getnstr(sec, "internal_networks", i),
 				     &c->internal[c->ninternal++], err,
 				     errlen) < 0)
 			return -1;

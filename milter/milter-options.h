@@ -9,9 +9,9 @@
  *	whole file.  The loaded struct is immutable: it lives inside a
  *	configuration snapshot that threads share.
  *
- *	milter_net_parse() reads one internal_networks entry ("10.0.0.0/8",
- *	"192.0.2.1", "2001:db8::/32"); milter_net_match() tells whether an
- *	address (text) is in a list.  Both are pure.
+ *	internal_networks entries ("10.0.0.0/8", "192.0.2.1",
+ *	"2001:db8::/32") are lib/listen's networks: listen_net_parse(),
+ *	listen_net_match_text(), as the listeners' allow-lists.
  *--*/
 #ifndef ELEMTA_MILTER_OPTIONS_H
 #define ELEMTA_MILTER_OPTIONS_H
@@ -20,17 +20,12 @@
 
 #include "conf.h"
 #include "daemon.h"
-
-struct milter_net {
-	int family;			/* AF_INET or AF_INET6 */
-	unsigned char addr[16];
-	int prefix;			/* 0..32 or 0..128 */
-};
+#include "listen.h"
 
 struct milter_conf {
 	struct daemon_conf daemon;	/* listen, metrics_listen, user... */
 	char *authserv_id;		/* never NULL: the host name if unset */
-	struct milter_net *internal;	/* internal_networks */
+	struct listen_net *internal;	/* internal_networks */
 	size_t ninternal;
 	int max_headers;
 	long max_header_size;
@@ -71,9 +66,5 @@ struct milter_conf {
 
 extern const struct conf_section milter_conf_section;
 
-int milter_net_parse(const char *s, struct milter_net *out, char *err,
-		     size_t errlen);
-int milter_net_match(const struct milter_net *nets, size_t n,
-		     const char *addr);
 
 #endif

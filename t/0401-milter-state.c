@@ -2,7 +2,8 @@
  * NAME
  *	0401-milter-state 1
  * SUMMARY
- *	unit tests for milter/milter-conn.c and milter_net_* (options)
+ *	unit tests for milter/milter-conn.c and internal_networks matching
+ *	(lib/listen's listen_net_*, shared with the allow-lists)
  * DESCRIPTION
  *	internal_networks parsing and matching on a table; the header caps
  *	(count and size) with forged Authentication-Results still found
@@ -56,17 +57,17 @@ static const struct ncase ncases[] = {
 static void
 test_net(void)
 {
-	struct milter_net n;
+	struct listen_net n;
 	char err[256];
 	size_t i;
 	int rc;
 
 	for (i = 0; i < sizeof(ncases) / sizeof(ncases[0]); i++) {
-		rc = milter_net_parse(ncases[i].net, &n, err, sizeof(err));
+		rc = listen_net_parse(ncases[i].net, &n, err, sizeof(err));
 		is_int(rc == 0, ncases[i].parse_ok, "parse '%s'%s%s",
 		       ncases[i].net, rc ? ": " : "", rc ? err : "");
 		if (rc == 0)
-			is_int(milter_net_match(&n, 1, ncases[i].addr),
+			is_int(listen_net_match_text(&n, 1, ncases[i].addr),
 			       ncases[i].want, "'%s' in %s", ncases[i].addr,
 			       ncases[i].net);
 	}

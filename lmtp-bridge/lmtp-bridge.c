@@ -348,16 +348,6 @@ bridge_read(struct bridge_session *bs, char *buf, size_t len)
 	}
 }
 
-/* bridge_printable - control characters (routing data quoted in an
- * error) become '?' before they reach a log line */
-static void
-bridge_printable(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 32 || *s == 127)
-			*s = '?';
-}
-
 /* bridge_rcpt - route a RCPT and answer it */
 static void
 bridge_rcpt(struct bridge_session *bs)
@@ -370,8 +360,8 @@ bridge_rcpt(struct bridge_session *bs)
 	if (lmtp_proto_envelope(bs->proto)->nrcpts == 0)
 		bridge_routes_clear(bs);
 	route = x_calloc(1, sizeof(*route));
+	/* err may quote routing data: lib/log writes its controls as '?' */
 	lmtp_router_route(bs->st->router, r->addr, route, err, sizeof(err));
-	bridge_printable(err);
 	reply = lmtp_route_reply(route, r->addr);
 	switch (route->status) {
 	case LMTP_ROUTE_OK:

@@ -648,7 +648,6 @@ milter_dmarc_eom(struct milter_msg *m)
 	e.pct = -1;
 	e.disposition = "none";
 	dmarc_from(m, &f);
-	e.bad_from = f.status != DMARC_FROM_OK;
 	switch (f.status) {
 	case DMARC_FROM_OK:
 		snprintf(e.from, sizeof(e.from), "%s", f.domain);
@@ -680,8 +679,9 @@ milter_dmarc_eom(struct milter_msg *m)
 			e.result = "permerror";
 			e.policy = 0;
 		}
-		e.bad_from = 1;
 	}
+	/* after dmarc_candidates, which fills e afresh */
+	e.bad_from = f.status != DMARC_FROM_OK;
 	if (why != NULL && e.reason == NULL)
 		e.reason = why;
 	if (e.policy == 0)

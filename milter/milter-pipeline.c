@@ -105,6 +105,7 @@ void
 milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 {
 	const struct milter_conf *mc = m->conn->mc;
+	struct dns_counter dns = { 0, 0, 0, NULL };	/* the checks' total */
 	unsigned *del;
 	size_t i, j;
 	double t0;
@@ -119,10 +120,9 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 			metric_observe(m_stage_seconds, metrics_clock() - t0,
 				       milter_stages[i].name);
 	}
-	memset(&m->dns, 0, sizeof(m->dns));
-	dns_counter_add(&m->dns, &m->spf_dns);
-	dns_counter_add(&m->dns, &m->dkim_dns);
-	dns_counter_add(&m->dns, &m->dmarc_dns);
+	dns_counter_add(&dns, &m->spf_dns);
+	dns_counter_add(&dns, &m->dkim_dns);
+	dns_counter_add(&dns, &m->dmarc_dns);
 	o->authres = authres_format(mc->authserv_id, m->results,
 				    m->nresults);
 	/* Removing from the last: earlier indexes stay valid whatever
@@ -138,17 +138,17 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 		for (j = 0; j < m->nresults; j++)
 			metric_inc(m_results, m->results[j].method,
 				   m->results[j].result);
-		metric_add(m_dns_lookups, (double)m->dns.lookups);
-		metric_series_add(m_dns_hits, (double)m->dns.hits);
+		metric_add(m_dns_lookups, (double)dns.lookups);
+		metric_series_add(m_dns_hits, (double)dns.hits);
 		metric_series_add(m_dns_misses,
-				  (double)(m->dns.lookups - m->dns.hits));
+				  (double)(dns.lookups - dns.hits));
 	}
 	qid_info(m->qid, "%s%saction=%s%s%s dns_lookups=%u dns_cache_hits=%u",
 		 m->summary ? m->summary : "", m->summary ? " " : "",
 		 milter_action_name(m->action),
 		 m->action_stage ? " by=" : "",
-		 m->action_stage ? m->action_stage : "", m->dns.lookups,
-		 m->dns.hits);
+		 m->action_stage ? m->action_stage : "", dns.lookups,
+		 dns.hits);
 }
 
 /* milter_pipeline_header - one kept header to the stages that read them */

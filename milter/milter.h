@@ -92,12 +92,11 @@ struct milter_msg {
 	size_t body_bytes;
 
 	/* DNS lookups: one counter per check, so that what one check
-	 * spends (SPF's record is the sender's) never starves another;
-	 * dns is their total, for the log and the metrics.  SPF and DKIM
+	 * spends (SPF's record is the sender's) never starves another
+	 * (their total goes to the log and the metrics).  SPF and DKIM
 	 * share one budget of time (max_check_time, the time spent
 	 * waiting on DNS); DMARC has none, its few lookups bounded by
 	 * count and by [dns] timeout. */
-	struct dns_counter dns;
 	struct dns_counter spf_dns;
 	struct dns_counter dkim_dns;
 	struct dns_counter dmarc_dns;

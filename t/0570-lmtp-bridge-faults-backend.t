@@ -56,63 +56,9 @@ fault() {
 applied() {
 	grep -cx -- "$1" "$TB/faults/applied" 2>/dev/null
 }
-# nstatus - how many maillog lines say STATUS for the queue ids (an ERE)
-nstatus() {
-	grep -cE -- "($1): to=<.*status=$2" "$TB_MAILLOG"
-}
-# flush - ask Postfix to retry its deferred mail now
-flush() {
-	postqueue -c "$TB_POSTFIX_CONF" -f >/dev/null 2>&1
-}
-# none_queued - none of the queue ids (an ERE) is in Postfix's queue
-none_queued() {
-	! postqueue -c "$TB_POSTFIX_CONF" -p 2>/dev/null | grep -qE "^($1)[ *!]"
-}
 # all_copies - each user's copies of SUBJ, "alice:bob:carol"
 all_copies() {
 	echo "$(copies alice@example.test "$1"):$(copies bob@example.test "$1"):$(copies carol@example.test "$1")"
-}
-# load TAG [BODYFILE] - 4 clients send 5 messages each at once, message
-# C-I to one user (round robin); the queue ids, as an ERE, in
-# $TB/TAG.qids
-load() {
-	local tag=$1 c pids=() body=()
-
-	[[ -z ${2:-} ]] || body=(--body "$2")
-	for c in 1 2 3 4; do
-		(
-			for i in 1 2 3 4 5; do
-				u=${USERS[$(((c + i) % 3))]}
-				send --from sender@other.test \
-				    --to "$u@example.test" \
-				    --header "Subject: $tag $u $c-$i" \
-				    "${body[@]}" >"$TB/$tag-$c-$i.out"
-			done
-		) &
-		pids+=($!)
-	done
-	# only these: the daemons tb_spawn started are jobs of this shell too
-	wait "${pids[@]}" 2>/dev/null
-	cat "$TB/$tag"-*.out | sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' |
-	    paste -sd'|' >"$TB/$tag.qids"
-}
-# tally TAG - "DISTINCT TOTAL MISPLACED": the messages of TAG in the
-# Maildirs, distinct subjects, files, and files in a Maildir that is not
-# their recipient's
-tally() {
-	local u f distinct total mis=0
-
-	for u in "${USERS[@]}"; do
-		for f in $(grep -laF -- "Subject: $1 " \
-		    "$(peer_maildir "$u@example.test")"/new/* 2>/dev/null); do
-			grep -qaF -- "Subject: $1 $u " "$f" || mis=$((mis + 1))
-		done
-	done
-	distinct=$(cat "$TB"/dovecot/mail/example.test/*/Maildir/new/* 2>/dev/null |
-	    grep -aF -- "Subject: $1 " | sort -u | wc -l)
-	total=$(grep -laF -- "Subject: $1 " \
-	    "$TB"/dovecot/mail/example.test/*/Maildir/new/* 2>/dev/null | wc -l)
-	echo "$distinct $total $mis"
 }
 
 start_dovecot
@@ -258,7 +204,7 @@ tb_ok "the bridge is alive" tb_alive "$(tb_pid bridge)"
 # --- Dovecot stopped while 4 clients send 20 messages.
 tag="tb-0570-$$-down"
 tb_stop dovecot
-load "$tag"
+load "$tag" 5
 q=$(cat "$TB/$tag.qids")
 tb_is "$(tr '|' '\n' <<<"$q" | grep -c .)" 20 \
     "Dovecot stopped: Postfix accepts the 20 messages of 4 clients"
@@ -281,7 +227,7 @@ tag="tb-0570-$$-stopped"
 dpids=$(tb_proc_tree "$(tb_pid dovecot)")
 tb_kill_list STOP $dpids
 t0=$(tb_now_ms)
-load "$tag"
+load "$tag" 5
 q=$(cat "$TB/$tag.qids")
 tb_is "$(tr '|' '\n' <<<"$q" | grep -c .)" 20 \
     "Dovecot SIGSTOPped: Postfix accepts the 20 messages of 4 clients"
@@ -313,7 +259,7 @@ tb_is "$(tally "$tag")" "20 20 0" \
 # second copy only of one the bridge answered 451 4.4.2 (status
 # unknown), never of one it said nothing was delivered of (4.4.1).
 tag="tb-0570-$$-midload"
-load "$tag" &
+load "$tag" 5 &
 load_pid=$!
 tb_wait 30 bash -c "[[ \$(cat '$TB'/dovecot/mail/example.test/*/Maildir/new/* 2>/dev/null | grep -caF 'Subject: $tag ') -ge 5 ]]"
 tb_kill_list STOP $dpids
@@ -374,7 +320,7 @@ tb_spawn bridge "$BLOG" unshare -m sh -c \
 tb_ready bridge "on 127.0.0.1:$TB_PORT_BRIDGE" 10 \
     tb_banner 127.0.0.1 "$TB_PORT_BRIDGE" '^220 .*LMTP'
 tag="tb-0570-$$-enospc"
-load "$tag" "$TB/body"
+load "$tag" 5 "$TB/body"
 q=$(cat "$TB/$tag.qids")
 tb_is "$(tr '|' '\n' <<<"$q" | grep -c .)" 20 \
     "spool full: Postfix accepts the 20 messages of 300 kB of 4 clients"

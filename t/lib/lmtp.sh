@@ -11,6 +11,8 @@
 #	lmtp_start_postfix [LINES...]	Postfix: example.test -> the bridge
 #	lmtp_dovecot_extra NAME LINES...	add settings to a running Dovecot
 #	send / queue_id / copies / status_of / nlines	(see each)
+#	nstatus / flush / none_queued / load / tally	(the fault tests'
+#					load from several clients; see each)
 
 BRIDGE=${top_builddir}/lmtp-bridge/elemta-lmtp-bridge
 
@@ -113,4 +115,60 @@ status_of() {
 # nlines - at least N lines matching ERE in FILE
 nlines() {
 	[[ $(grep -cE -- "$2" "$3" 2>/dev/null) -ge $1 ]]
+}
+
+# nstatus QIDS STATUS - how many maillog lines say STATUS for the queue
+# ids (an ERE)
+nstatus() {
+	grep -cE -- "($1): to=<.*status=$2" "$TB_MAILLOG"
+}
+# flush - ask Postfix to retry its deferred mail now
+flush() {
+	postqueue -c "$TB_POSTFIX_CONF" -f >/dev/null 2>&1
+}
+# none_queued - none of the queue ids (an ERE) is in Postfix's queue
+none_queued() {
+	! postqueue -c "$TB_POSTFIX_CONF" -p 2>/dev/null | grep -qE "^($1)[ *!]"
+}
+# load TAG N [BODYFILE] - 4 clients send N messages each at once, message
+# C-I to one of the test's USERS (round robin); the queue ids, as an
+# ERE, in $TB/TAG.qids
+load() {
+	local tag=$1 n=$2 c pids=() body=()
+
+	[[ -z ${3:-} ]] || body=(--body "$3")
+	for c in 1 2 3 4; do
+		(
+			for i in $(seq 1 "$n"); do
+				u=${USERS[$(((c + i) % ${#USERS[@]}))]}
+				send --from sender@other.test \
+				    --to "$u@example.test" \
+				    --header "Subject: $tag $u $c-$i" \
+				    "${body[@]}" >"$TB/$tag-$c-$i.out"
+			done
+		) &
+		pids+=($!)
+	done
+	# only these: the daemons tb_spawn started are jobs of this shell too
+	wait "${pids[@]}" 2>/dev/null
+	cat "$TB/$tag"-*.out | sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' |
+	    paste -sd'|' >"$TB/$tag.qids"
+}
+# tally TAG - "DISTINCT TOTAL MISPLACED": the messages of TAG in the
+# Maildirs of USERS, distinct subjects, files, and files in a Maildir
+# that is not their recipient's
+tally() {
+	local u f distinct total mis=0
+
+	for u in "${USERS[@]}"; do
+		for f in $(grep -laF -- "Subject: $1 " \
+		    "$(peer_maildir "$u@example.test")"/new/* 2>/dev/null); do
+			grep -qaF -- "Subject: $1 $u " "$f" || mis=$((mis + 1))
+		done
+	done
+	distinct=$(cat "$TB"/dovecot/mail/example.test/*/Maildir/new/* 2>/dev/null |
+	    grep -aF -- "Subject: $1 " | sort -u | wc -l)
+	total=$(grep -laF -- "Subject: $1 " \
+	    "$TB"/dovecot/mail/example.test/*/Maildir/new/* 2>/dev/null | wc -l)
+	echo "$distinct $total $mis"
 }

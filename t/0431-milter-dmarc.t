@@ -7,8 +7,8 @@
 # temperror once unbound is stopped.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
 
-MILTER=${top_builddir:-.}/milter/elemta-milter
 PY=/usr/bin/python3
 [ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
 peer_require unbound
@@ -43,19 +43,9 @@ Hello DMARC.
 EOF2
 }
 
-# run FILE IP SENDER [ARGS] - elemta-milter -t, an external client
-run() {
-	local f=$1 ip=$2 s=$3
-	shift 3
-	"$MILTER" -c /dev/null -o "dns.nameservers=$TB_DNS" \
-	    -o dns.timeout=2 -o dns.retries=0 \
-	    -o milter.authserv_id=mx.elemta.test -t "$f" \
-	    --client-ip "$ip" --helo mail.test --sender "$s" \
-	    --rcpt alice@example.test "$@" 2>"$TB/stderr"
-}
 
 msg "User <user@example.test>" >"$TB/ex.eml"
-out=$(run "$TB/ex.eml" 192.0.2.1 user@example.test)
+out=$(milter_offline "$TB/ex.eml" 192.0.2.1 user@example.test)
 tb_like "$out" "dmarc=pass \(p=REJECT sp=REJECT dis=NONE\) header\.from=example\.test" \
     "SPF aligned (strict): pass"
 tb_like "$(cat "$TB/stderr")" "TEST: .*spf=pass .*dmarc=pass\(example\.test\) action=accept" \
@@ -71,58 +61,58 @@ sig = dkim.sign(msg, sel.encode(), b'example.test',
                 b'to', b'subject'])
 open(dst, 'wb').write(sig + msg)
 EOF2
-out=$(run "$TB/ex-signed.eml" 192.0.2.10 user@other.test \
+out=$(milter_offline "$TB/ex-signed.eml" 192.0.2.10 user@other.test \
     -o milter.dmarc_enforce=true)
 tb_like "$out" "dkim=pass header\.d=example\.test" "DKIM signature passes"
 tb_like "$out" "dmarc=pass \(p=REJECT sp=REJECT dis=NONE\) header\.from=example\.test" \
     "SPF unaligned, DKIM aligned: pass"
 tb_like "$out" "verdict: accept" "DKIM aligned: accepted when enforcing"
 
-out=$(run "$TB/ex.eml" 192.0.2.10 user@other.test)
+out=$(milter_offline "$TB/ex.eml" 192.0.2.10 user@other.test)
 tb_like "$out" "dmarc=fail \(p=REJECT sp=REJECT dis=NONE\) header\.from=example\.test" \
     "nothing aligned, p=reject: fail, not enforced by default"
 tb_like "$out" "verdict: accept" "not enforced: accepted"
-out=$(run "$TB/ex.eml" 192.0.2.10 user@other.test -o milter.dmarc_enforce=true)
+out=$(milter_offline "$TB/ex.eml" 192.0.2.10 user@other.test -o milter.dmarc_enforce=true)
 tb_like "$out" "^verdict: reject 550 5\.7\.1 " "enforced: 550 5.7.1"
 
 msg "user@quarantine.test" >"$TB/q.eml"
-out=$(run "$TB/q.eml" 192.0.2.10 user@other.test -o milter.dmarc_enforce=true)
+out=$(milter_offline "$TB/q.eml" 192.0.2.10 user@other.test -o milter.dmarc_enforce=true)
 tb_like "$out" "dmarc=fail \(p=QUARANTINE sp=QUARANTINE dis=QUARANTINE\) header\.from=quarantine\.test" \
     "p=quarantine: fail, dis=QUARANTINE"
 tb_like "$out" "verdict: quarantine dmarc: " "p=quarantine: held"
-out=$(run "$TB/q.eml" 192.0.2.10 user@other.test -o milter.dmarc_enforce=true \
+out=$(milter_offline "$TB/q.eml" 192.0.2.10 user@other.test -o milter.dmarc_enforce=true \
     -o milter.dmarc_quarantine_action=accept)
 tb_like "$out" "dis=NONE\) header\.from=quarantine\.test" \
     "dmarc_quarantine_action=accept: header only"
 tb_like "$out" "verdict: accept" "... accepted"
 
 msg "user@other.test" >"$TB/none.eml"
-out=$(run "$TB/none.eml" 192.0.2.1 user@example.test -o milter.dmarc_enforce=true)
+out=$(milter_offline "$TB/none.eml" 192.0.2.1 user@example.test -o milter.dmarc_enforce=true)
 tb_like "$out" "dmarc=fail \(p=NONE sp=NONE dis=NONE\) header\.from=other\.test" \
     "p=none: fail, nothing done"
 msg "user@nodmarc.test" >"$TB/nod.eml"
-out=$(run "$TB/nod.eml" 192.0.2.20 user@nodmarc.test)
+out=$(milter_offline "$TB/nod.eml" 192.0.2.20 user@nodmarc.test)
 tb_like "$out" "dmarc=none header\.from=nodmarc\.test" "no record: none"
 
 msg "user@sub.spdom.test" >"$TB/sp.eml"
-out=$(run "$TB/sp.eml" 192.0.2.10 user@other.test -o milter.dmarc_enforce=true)
+out=$(milter_offline "$TB/sp.eml" 192.0.2.10 user@other.test -o milter.dmarc_enforce=true)
 tb_like "$out" "dmarc=fail \(p=REJECT sp=NONE dis=NONE\) header\.from=sub\.spdom\.test" \
     "subdomain: the organisational record's sp= applies"
 tb_like "$out" "verdict: accept" "sp=none: accepted"
 
 msg "a@example.test, b@other.test" >"$TB/multi.eml"
-out=$(run "$TB/multi.eml" 192.0.2.1 user@example.test)
+out=$(milter_offline "$TB/multi.eml" 192.0.2.1 user@example.test)
 tb_like "$out" "dmarc=fail \(p=NONE sp=NONE dis=NONE\) reason=\"From addresses in several domains\" header\.from=other\.test" \
     "several From domains: each evaluated, other.test (p=none) fails"
-out=$(run "$TB/multi.eml" 192.0.2.1 user@example.test \
+out=$(milter_offline "$TB/multi.eml" 192.0.2.1 user@example.test \
     -o milter.dmarc_bad_from_action=reject)
 tb_like "$out" "^verdict: reject 550 5\.7\.1 " "dmarc_bad_from_action=reject"
 msg >"$TB/nofrom.eml"
-out=$(run "$TB/nofrom.eml" 192.0.2.1 user@example.test)
+out=$(milter_offline "$TB/nofrom.eml" 192.0.2.1 user@example.test)
 tb_like "$out" "dmarc=permerror reason=\"no From address\"" "no From: permerror"
 
 mkdir -p "$TB/db"
-out=$(run "$TB/ex.eml" 192.0.2.10 user@other.test \
+out=$(milter_offline "$TB/ex.eml" 192.0.2.10 user@other.test \
     -o "database.directory=$TB/db" -o milter.dmarc_history=dmarc.sqlite)
 row=$(sqlite3 "$TB/db/dmarc.sqlite" "SELECT source_ip, header_from, envelope_from, p, result, disposition, spf_result, spf_aligned, dkim_aligned FROM dmarc_history")
 tb_is "$row" "192.0.2.10|example.test|other.test|r|fail|none|pass|0|0" \
@@ -130,6 +120,6 @@ tb_is "$row" "192.0.2.10|example.test|other.test|r|fail|none|pass|0|0" \
 tb_is "$(sqlite3 "$TB/db/dmarc.sqlite" 'PRAGMA journal_mode')" wal "WAL"
 
 tb_stop unbound
-out=$(run "$TB/ex.eml" 192.0.2.1 user@example.test)
+out=$(milter_offline "$TB/ex.eml" 192.0.2.1 user@example.test)
 tb_like "$out" "dmarc=temperror" "DNS down: temperror"
 tb_done

@@ -13,8 +13,8 @@
 #   max_check_time bounds the time the lookups of one message may take.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
 
-MILTER=${top_builddir:-.}/milter/elemta-milter
 PY=/usr/bin/python3
 [ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
 peer_require unbound
@@ -44,13 +44,9 @@ EOF2
 # run FILE IP SENDER [ARGS] - elemta-milter -t with DMARC enforced
 run() {
 	local f=$1 ip=$2 s=$3
+
 	shift 3
-	"$MILTER" -c /dev/null -o "dns.nameservers=$TB_DNS" \
-	    -o dns.timeout=2 -o dns.retries=0 \
-	    -o milter.authserv_id=mx.elemta.test \
-	    -o milter.dmarc_enforce=true -t "$f" \
-	    --client-ip "$ip" --helo mail.test --sender "$s" \
-	    --rcpt alice@example.test "$@" 2>"$TB/stderr"
+	milter_offline "$f" "$ip" "$s" -o milter.dmarc_enforce=true "$@"
 }
 
 # --- Forged A-R: the whole header decides, any CFWS before the id.

@@ -15,6 +15,7 @@
 #	milter_opendkim_verify FILE	# the opendkim program's verdict
 #	milter_signing_tables		# $TB/keys, $TB/signing
 #	milter_require_pydkim		# python3-dkim, before tb_init
+#	out=$(milter_offline FILE IP SENDER [ARGS])	# elemta-milter -t
 #
 # DESCRIPTION
 #	The shared set-up of the milter's end-to-end tests: the daemon
@@ -218,4 +219,19 @@ milter_require_pydkim() {
 	/usr/bin/python3 -c 'import dkim, nacl' 2>/dev/null ||
 	    tb_missing "python3-dkim or python3-nacl missing" \
 	    "(tools/install-deps)"
+}
+
+# milter_offline FILE IP SENDER [ARGS] - the offline mode (-t) on FILE
+# as an external client IP (HELO mail.test, MAIL FROM SENDER, RCPT
+# alice@example.test), DNS from the harness' unbound, authserv-id
+# mx.elemta.test; ARGS (-o ...) come last and win; stderr in $TB/stderr
+milter_offline() {
+	local f=$1 ip=$2 s=$3
+
+	shift 3
+	"$MILTER" -c /dev/null -o "dns.nameservers=$TB_DNS" \
+	    -o dns.timeout=2 -o dns.retries=0 \
+	    -o milter.authserv_id=mx.elemta.test -t "$f" \
+	    --client-ip "$ip" --helo mail.test --sender "$s" \
+	    --rcpt alice@example.test "$@" 2>"$TB/stderr"
 }

@@ -4,7 +4,8 @@
  * SUMMARY
  *	the process options every daemon section has
  * DESCRIPTION
- *	listen, listen_allow, metrics_listen, user, group and pidfile: declared by
+ *	listen, listen_allow, metrics_listen, metrics_allow, user, group and
+ *	pidfile: declared by
  *	DAEMON_CONF_OPTS in runtime.h, copied here into struct
  *	daemon_conf.  Kept apart from runtime.c so that the schema (and its
  *	unit tests) link without the process machinery.
@@ -17,13 +18,26 @@
 #include "runtime.h"
 #include "xalloc.h"
 
+/* daemon_conf_nets - an allow-list option's nets */
+static int
+daemon_conf_nets(cfg_t *sec, const char *name, struct listen_net **nets,
+		 size_t *np, char *err, size_t errlen)
+{
+	unsigned i, n = cfg_size(sec, name);
+
+	*nets = x_calloc(n ? n : 1, sizeof(**nets));
+	for (*np = 0, i = 0; i < n; i++, (*np)++)
+		if (listen_net_parse(cfg_getnstr(sec, name, i), &(*nets)[*np],
+				     err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
 /* daemon_conf_load - fill a struct daemon_conf from a daemon section */
 int
 daemon_conf_load(cfg_t *sec, struct daemon_conf *dc, char *err,
 		 size_t errlen)
 {
-	unsigned i, n;
-
 	dc->listen = conf_strdup_opt(sec, "listen");
 	dc->metrics_listen = conf_strdup_opt(sec, "metrics_listen");
 	dc->user = conf_strdup_opt(sec, "user");
@@ -33,14 +47,11 @@ daemon_conf_load(cfg_t *sec, struct daemon_conf *dc, char *err,
 		x_err(err, errlen, "option 'listen' must not be empty");
 		return -1;
 	}
-	n = cfg_size(sec, "listen_allow");
-	dc->allow = x_calloc(n ? n : 1, sizeof(*dc->allow));
-	for (i = 0; i < n; i++)
-		if (listen_net_parse(cfg_getnstr(sec, "listen_allow", i),
-				     &dc->allow[dc->nallow], err, errlen) < 0)
-			return -1;
-		else
-			dc->nallow++;
+	if (daemon_conf_nets(sec, "listen_allow", &dc->allow, &dc->nallow,
+			     err, errlen) < 0
+	    || daemon_conf_nets(sec, "metrics_allow", &dc->metrics_allow,
+				&dc->nmetrics_allow, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 
@@ -52,6 +63,8 @@ daemon_conf_release(struct daemon_conf *dc)
 	x_free(&dc->allow);
 	dc->nallow = 0;
 	x_free(&dc->metrics_listen);
+	x_free(&dc->metrics_allow);
+	dc->nmetrics_allow = 0;
 	x_free(&dc->user);
 	x_free(&dc->group);
 	x_free(&dc->pidfile);

@@ -66,6 +66,8 @@ struct daemon_conf {
 	struct listen_net *allow;	/* listen_allow: TCP clients let in */
 	size_t nallow;
 	char *metrics_listen;	/* NULL: no metrics endpoint */
+	struct listen_net *metrics_allow;	/* its TCP clients let in */
+	size_t nmetrics_allow;
 	char *user;		/* NULL: stay who we are */
 	char *group;		/* NULL: the user's primary group */
 	char *pidfile;		/* NULL: none */

@@ -792,6 +792,7 @@ typedef int metrics_mhd_result;
 struct metrics_server {
 	struct MHD_Daemon *daemon;
 	char *path;
+	metrics_allow_fn allow;		/* NULL: every client */
 	pthread_mutex_t lock;		/* protects mhd_err */
 	char mhd_err[256];		/* libmicrohttpd's last message */
 };
@@ -869,6 +870,17 @@ metrics_handler(void *cls, struct MHD_Connection *conn, const char *url,
 			     MHD_RESPMEM_MUST_FREE);
 }
 
+/* metrics_accept - libmicrohttpd's accept policy: the caller's */
+static metrics_mhd_result
+metrics_accept(void *cls, const struct sockaddr *sa, socklen_t salen)
+{
+	const struct metrics_server *srv = cls;
+
+	if (srv->allow == NULL || srv->allow(sa, (unsigned) salen))
+		return MHD_YES;
+	return MHD_NO;
+}
+
 /* metrics_server_free - free a server's memory (not its daemon) */
 static void
 metrics_server_free(struct metrics_server *srv)
@@ -880,7 +892,8 @@ metrics_server_free(struct metrics_server *srv)
 
 /* metrics_serve - start the HTTP endpoint on a listening socket */
 int
-metrics_serve(int listen_fd, const char *path, char *err, size_t errlen)
+metrics_serve(int listen_fd, const char *path, metrics_allow_fn allow,
+	      char *err, size_t errlen)
 {
 	struct metrics_server *srv;
 	struct stat st, st2;
@@ -907,6 +920,7 @@ metrics_serve(int listen_fd, const char *path, char *err, size_t errlen)
 	have_st = fstat(listen_fd, &st) == 0;
 	srv = x_calloc(1, sizeof(*srv));
 	srv->path = x_strdup(path);
+	srv->allow = allow;
 	pthread_mutex_init(&srv->lock, NULL);
 
 	/* Messages go to our buffer, never to stderr: lib/ does not log. */
@@ -914,7 +928,7 @@ metrics_serve(int listen_fd, const char *path, char *err, size_t errlen)
 #if MHD_VERSION >= 0x00095300
 	flags |= MHD_USE_AUTO;
 #endif
-	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL,
+	srv->daemon = MHD_start_daemon(flags, 0, metrics_accept, srv,
 				       metrics_handler, srv,
 				       MHD_OPTION_EXTERNAL_LOGGER,
 				       metrics_mhd_log, srv,

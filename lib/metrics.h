@@ -30,7 +30,8 @@
  *	metrics_serve() runs libmicrohttpd on an already bound listening
  *	socket (bind before dropping privileges), answering GET /metrics
  *	with text format 0.0.4; other paths get 404, methods other than
- *	GET and HEAD 405.  Thread-safe.
+ *	GET and HEAD 405; a client the caller's allow function refuses is
+ *	closed before anything is read.  Thread-safe.
  *--*/
 #ifndef ELEMTA_METRICS_H
 #define ELEMTA_METRICS_H
@@ -75,9 +76,14 @@ double metrics_clock(void);
 char *metrics_render(size_t *lenp);
 
 /* metrics_serve - serve GET path (e.g. "/metrics") on listen_fd (takes
- * ownership: closed on error too); 0, or -1 with a message.
+ * ownership: closed on error too); 0, or -1 with a message.  allow, if
+ * not NULL, is asked about each client as it connects (from the
+ * server's thread): 0 closes the connection before it is read.
  * metrics_stop() stops and closes it.  One server per process. */
-int metrics_serve(int listen_fd, const char *path, char *err, size_t errlen);
+struct sockaddr;
+typedef int (*metrics_allow_fn)(const struct sockaddr *sa, unsigned salen);
+int metrics_serve(int listen_fd, const char *path, metrics_allow_fn allow,
+		  char *err, size_t errlen);
 void metrics_stop(void);
 
 /* metrics_reset - forget every family (tests only) */

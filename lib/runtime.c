@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -192,6 +193,7 @@ runtime_listen(struct runtime *rt)
 }
 
 static struct metric *runtime_m_refused;
+static const struct runtime *runtime_metrics_rt;	/* one per process */
 
 /* runtime_accept - accept a client that listen_allow lets in */
 int
@@ -220,6 +222,33 @@ runtime_accept(struct runtime *rt, int lfd, int flags)
 		metric_inc(runtime_m_refused, "listen_allow");
 		close(fd);
 	}
+}
+
+/* runtime_metrics_allow - whether metrics_allow lets a metrics client in
+ * (the metrics server's thread; the current configuration decides, so
+ * a reload changes the list) */
+static int
+runtime_metrics_allow(const struct sockaddr *sa, unsigned salen)
+{
+	const struct runtime *rt = runtime_metrics_rt;
+	const struct daemon_conf *dc;
+	struct conf *c = conf_current();
+	char peer[NI_MAXHOST];
+	int ok;
+
+	dc = runtime_daemon_conf(rt, c);
+	ok = listen_net_match(dc->metrics_allow, dc->nmetrics_allow, sa,
+			      (socklen_t) salen);
+	conf_unref(&c);
+	if (ok)
+		return 1;
+	if (getnameinfo(sa, (socklen_t) salen, peer, sizeof(peer), NULL, 0,
+			NI_NUMERICHOST) != 0)
+		snprintf(peer, sizeof(peer), "unknown");
+	msg_warn("refused a metrics connection from %s: not in "
+		 "%s.metrics_allow", peer, rt->section->name);
+	metric_inc(runtime_m_refused, "metrics_allow");
+	return 0;
 }
 
 /* runtime_start - metrics listener, detach, pidfile, privileges */
@@ -262,8 +291,9 @@ runtime_start(struct runtime *rt)
 	if (daemon_signals_init(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (rt->metrics_fd >= 0) {
-		if (metrics_serve(rt->metrics_fd, mc->path, err,
-				  sizeof(err)) < 0)
+		runtime_metrics_rt = rt;
+		if (metrics_serve(rt->metrics_fd, mc->path,
+				  runtime_metrics_allow, err, sizeof(err)) < 0)
 			msg_fatal("metrics: %s", err);
 		rt->metrics_fd = -1;	/* owned by the metrics server */
 	}

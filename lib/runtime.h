@@ -59,6 +59,7 @@
 	CFG_STR("listen", listen_default, CFGF_NONE),			\
 	CFG_STR_LIST("listen_allow", "{127.0.0.0/8, ::1/128}", CFGF_NONE), \
 	CFG_STR("metrics_listen", "", CFGF_NONE),			\
+	CFG_STR_LIST("metrics_allow", "{127.0.0.0/8, ::1/128}", CFGF_NONE), \
 	CFG_STR("user", "elemta", CFGF_NONE),				\
 	CFG_STR("group", "", CFGF_NONE),				\
 	CFG_STR("pidfile", pidfile_default, CFGF_NONE)
@@ -66,6 +67,7 @@
 	{ "listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },		\
 	{ "listen_allow", CONF_CHECK_FUNC, 0, 0, NULL, listen_check_net }, \
 	{ "metrics_listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },	\
+	{ "metrics_allow", CONF_CHECK_FUNC, 0, 0, NULL, listen_check_net }, \
 	{ "pidfile", CONF_CHECK_PATH, 0, 0, NULL, NULL }
 
 /* daemon_conf_load - fill a struct daemon_conf from a daemon section;

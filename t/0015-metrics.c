@@ -747,12 +747,32 @@ http_cases_run(const char *what, const char *base, const char *unix_path)
 	}
 }
 
+/* tcp_listener - a listener on 127.0.0.1, port chosen by the kernel;
+ * base gets its metrics URL */
+static int
+tcp_listener(char *base, size_t len)
+{
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *) &sin, sizeof(sin)) < 0
+	    || listen(fd, 16) < 0
+	    || getsockname(fd, (struct sockaddr *) &sin, &slen) < 0)
+		bail_out("tcp listener: %s", strerror(errno));
+	snprintf(base, len, "http://127.0.0.1:%u/metrics",
+		 ntohs(sin.sin_port));
+	return fd;
+}
+
 /* test_serve_tcp - the endpoint on 127.0.0.1, port chosen by the kernel */
 static void
 test_serve_tcp(void)
 {
-	struct sockaddr_in sin;
-	socklen_t slen = sizeof(sin);
 	struct http_result r;
 	char err[256], base[128];
 	struct metric *m;
@@ -763,25 +783,16 @@ test_serve_tcp(void)
 	metric_inc(m, "/a\"b");
 	metrics_histogram("t_http_seconds", "latency", NULL, NULL, 0);
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *) &sin, sizeof(sin)) < 0
-	    || listen(fd, 16) < 0
-	    || getsockname(fd, (struct sockaddr *) &sin, &slen) < 0)
-		bail_out("tcp listener: %s", strerror(errno));
-	snprintf(base, sizeof(base), "http://127.0.0.1:%u/metrics",
-		 ntohs(sin.sin_port));
+	fd = tcp_listener(base, sizeof(base));
 
 	err[0] = '\0';
-	if (!is_int(metrics_serve(fd, "/metrics", err, sizeof(err)), 0,
+	if (!is_int(metrics_serve(fd, "/metrics", NULL, err, sizeof(err)), 0,
 		    "tcp: metrics_serve"))
 		diag("error: %s", err);
 	http_cases_run("tcp", base, NULL);
 
 	fd2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	is_int(metrics_serve(fd2, "/metrics", err, sizeof(err)), -1,
+	is_int(metrics_serve(fd2, "/metrics", NULL, err, sizeof(err)), -1,
 	       "tcp: a second server is refused");
 	like_str(err, "already serving", "tcp: a second server: error");
 
@@ -792,6 +803,57 @@ test_serve_tcp(void)
 	free(r.body);
 	metrics_stop();
 	ok(1, "tcp: metrics_stop twice is harmless");
+	metrics_reset();
+}
+
+static int serve_allow_calls;
+static int serve_allow_family;
+static int serve_allow_answer;
+
+/* serve_allow - a metrics_allow_fn that says what the test wants and
+ * remembers what it was asked */
+static int
+serve_allow(const struct sockaddr *sa, unsigned salen)
+{
+	serve_allow_calls++;
+	serve_allow_family = salen >= sizeof(sa_family_t) ? sa->sa_family : -1;
+	return serve_allow_answer;
+}
+
+/* test_serve_allow - the allow function decides before anything is
+ * read: refused, no HTTP answer at all; allowed, the metrics */
+static void
+test_serve_allow(void)
+{
+	struct http_result r;
+	char err[256], base[128];
+	int fd;
+
+	metrics_reset();
+	metric_set(metrics_gauge("t_allow", "behind an allow function", NULL),
+		   7);
+	fd = tcp_listener(base, sizeof(base));
+	if (!is_int(metrics_serve(fd, "/metrics", serve_allow, err,
+				  sizeof(err)), 0, "allow: metrics_serve"))
+		diag("error: %s", err);
+
+	serve_allow_answer = 0;
+	http_do(base, NULL, "GET", &r);
+	ok(r.rc != CURLE_OK && r.status == 0,
+	   "allow: refused, no HTTP answer (curl: %s)",
+	   curl_easy_strerror(r.rc));
+	ok(strstr(r.body, "t_allow") == NULL, "allow: refused, no metrics");
+	free(r.body);
+	is_int(serve_allow_calls, 1, "allow: asked once for the connection");
+	is_int(serve_allow_family, AF_INET, "allow: given the peer address");
+
+	serve_allow_answer = 1;
+	http_do(base, NULL, "GET", &r);
+	is_int(r.status, 200, "allow: allowed, served");
+	ok(strstr(r.body, "t_allow 7") != NULL, "allow: allowed, the metrics");
+	free(r.body);
+	is_int(serve_allow_calls, 2, "allow: asked again for the next one");
+	metrics_stop();
 	metrics_reset();
 }
 
@@ -817,7 +879,7 @@ test_serve_unix(void)
 		bail_out("unix listener: %s", strerror(errno));
 
 	err[0] = '\0';
-	if (!is_int(metrics_serve(fd, "/custom/prom", err, sizeof(err)), 0,
+	if (!is_int(metrics_serve(fd, "/custom/prom", NULL, err, sizeof(err)), 0,
 		    "unix: metrics_serve"))
 		diag("error: %s", err);
 	http_cases_run("unix", "http://localhost/custom/prom", sun.sun_path);
@@ -835,13 +897,13 @@ test_serve_errors(void)
 	int fd;
 
 	err[0] = '\0';
-	is_int(metrics_serve(-1, "/metrics", err, sizeof(err)), -1,
+	is_int(metrics_serve(-1, "/metrics", NULL, err, sizeof(err)), -1,
 	       "serve: no socket");
 	like_str(err, "no listening socket", "serve: no socket: error");
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	err[0] = '\0';
-	is_int(metrics_serve(fd, "metrics", err, sizeof(err)), -1,
+	is_int(metrics_serve(fd, "metrics", NULL, err, sizeof(err)), -1,
 	       "serve: relative path");
 	like_str(err, "does not start with \"/\"",
 		 "serve: relative path: error");
@@ -914,6 +976,7 @@ main(void)
 	test_panics();
 	test_serve_errors();
 	test_serve_tcp();
+	test_serve_allow();
 	test_serve_unix();
 	test_conf();
 	curl_global_cleanup();

@@ -1,7 +1,8 @@
 #!/bin/bash
 # 0022-listen-defaults - who may talk to the daemons.  (a) Each daemon on a
 # TCP listener with listen_allow = 127.0.0.1/32: a client from 127.0.0.2
-# is closed at accept, logged and counted, one from 127.0.0.1 is served.
+# is closed at accept, logged and counted, one from 127.0.0.1 is served;
+# the same for policyd's metrics endpoint with metrics_allow.
 # (b) The embedded defaults: unix sockets in /var/spool/postfix/elemta,
 # elemta:postfix 0660 in a 0750 directory, that a local user outside the
 # group cannot connect to.  (c) A real Postfix delivers through all three
@@ -25,7 +26,7 @@ tb_need elemta-user getent
 getent passwd elemta >/dev/null ||
     tb_missing "no user elemta (tools/install-deps makes it)"
 tb_init
-tb_plan 28
+tb_plan 31
 
 SOCKETS=/var/spool/postfix/elemta
 LOCK=${ELEMTA_DEFAULT_SOCKETS_LOCK:-/run/lock/elemta-default-sockets.lock}
@@ -56,10 +57,13 @@ tb_spawn policyd-tcp "$TB/tcp/policyd.log" "$POLICYD" -f -c /dev/null \
     -o "policyd.listen=inet:127.0.0.1:$TB_PORT_POLICY" \
     -o "policyd.listen_allow=127.0.0.1/32" -o policyd.user=nobody \
     -o "policyd.store_path=$TB/tcp/policyd.db" \
-    -o "policyd.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS"
+    -o "policyd.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS" \
+    -o "policyd.metrics_allow=127.0.0.1/32"
 tb_ready policyd-tcp "on 127.0.0.1:$TB_PORT_POLICY" 10 \
     tb_connect 127.0.0.1 "$TB_PORT_POLICY"
 umask 022
+# the store is opened after the listener is bound (and privileges dropped)
+tb_wait 10 tb_grep 'elemta-policyd ready' "$TB/tcp/policyd.log"
 tb_is "$(stat -c %a "$TB/tcp/policyd.db" 2>&1)" 640 \
     "policyd's SQLite store: 0640 under an inherited umask 000 (umask 027)"
 tb_spawn milter-tcp "$TB/tcp/milter.log" "$MILTER" -f -c /dev/null \
@@ -95,6 +99,16 @@ for d in policyd bridge milter; do
 	    tb_wait 5 tb_grep "refused a connection from 127\.0\.0\.2: not in [a-z_]*\.listen_allow" "$TB/tcp/$d.log"
 done
 tb_is "$(metric "$REFUSED" "$TB_PORT_METRICS")" 1 "policyd: counted"
+# metrics_allow: the metrics endpoint's own allow-list
+out=$(curl -s -S --max-time 5 --interface 127.0.0.2 \
+    "http://127.0.0.1:$TB_PORT_METRICS/metrics" 2>&1)
+tb_unlike "$out" 'elemta_' \
+    "policyd metrics: a client from 127.0.0.2 gets no metrics ($out)"
+tb_ok "policyd metrics: the refusal is logged" tb_wait 5 tb_grep \
+    "refused a metrics connection from 127\.0\.0\.2: not in policyd\.metrics_allow" \
+    "$TB/tcp/policyd.log"
+tb_is "$(metric 'elemta_connections_refused_total{reason="metrics_allow"}' \
+    "$TB_PORT_METRICS")" 1 "policyd metrics: counted"
 tb_is "$(metric "$REFUSED" "$TB_PORT_METRICS2")" 1 "milter: counted"
 tb_is "$(metric "$REFUSED" "$TB_PORT_METRICS3")" 1 "bridge: counted"
 # a real milter conversation from an allowed client goes through the relay

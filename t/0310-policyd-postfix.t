@@ -17,7 +17,7 @@ peer_require postfix smtp-sink swaks
 tb_need smtp-source smtp-source
 tb_need curl curl
 tb_init
-tb_plan 23
+tb_plan 24
 
 P=$TB_PORT_POLICY
 D=$TB/policyd
@@ -46,6 +46,13 @@ rejects() {
 }
 
 policyd_start
+# the store's writer thread (write-behind, the default) yields to the
+# protocol loop: SCHED_IDLE (ps: IDL); the loop, the main thread, stays TS
+pid=$(tb_pid policyd)
+tb_is "$(ps -L -o tid=,cls= -p "$pid" | awk -v pid="$pid" \
+    '$2 == "IDL" { idle++ } $1 == pid { main = $2 }
+     END { print "idle=" idle + 0 " main=" main }')" "idle=1 main=TS" \
+    "the store's writer thread runs SCHED_IDLE, the loop normally"
 POLICY="check_policy_service { inet:127.0.0.1:$P, timeout=10s, default_action=DUNNO }"
 peer_start_smtp_sink
 peer_start_postfix \

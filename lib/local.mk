@@ -3,6 +3,7 @@
 noinst_LIBRARIES += lib/libelemta.a
 lib_libelemta_a_SOURCES = \
 	lib/xalloc.c lib/xalloc.h \
+	lib/clock.c lib/clock.h \
 	lib/log.c lib/log.h \
 	lib/conf.c lib/conf.h \
 	lib/cli.c lib/cli.h \

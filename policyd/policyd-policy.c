@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "policyd-calendar.h"
@@ -456,7 +457,7 @@ policy_run(struct policyd_policy *pol, const char *qid, struct policy_op *ops,
 {
 	struct policyd_redis_op *rops = NULL;
 	size_t i, nr = 0;
-	double t0 = metrics_clock();
+	double t0 = clock_mono_s();
 
 	if (n == 0)
 		return;
@@ -504,7 +505,7 @@ policy_run(struct policyd_policy *pol, const char *qid, struct policy_op *ops,
 		policy_local_run(pol, op, now);
 	}
 	free(rops);
-	t0 = (metrics_clock() - t0) / (double)n;	/* each op's share */
+	t0 = (clock_mono_s() - t0) / (double)n;	/* each op's share */
 	for (i = 0; i < n; i++)
 		metric_observe(pol->m_store_seconds, t0);
 }
@@ -1348,7 +1349,7 @@ void
 policyd_policy_tick(struct policyd_policy *pol, int64_t now)
 {
 	char why[256];
-	double t0 = metrics_clock();
+	double t0 = clock_mono_s();
 
 	pol->now = now;
 	policyd_table_sweep(pol->txns, POLICY_TXN_SWEEP, policy_txn_old, pol);
@@ -1360,7 +1361,7 @@ policyd_policy_tick(struct policyd_policy *pol, int64_t now)
 		msg_warn("policyd store error during upkeep: %s (the changes"
 			 " are kept and written at the next tick)", why);
 	}
-	if (metrics_clock() - t0 > 0.1)
+	if (clock_mono_s() - t0 > 0.1)
 		msg_warn("policyd store upkeep took %.0f ms",
-			 (metrics_clock() - t0) * 1000);
+			 (clock_mono_s() - t0) * 1000);
 }

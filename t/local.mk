@@ -21,6 +21,7 @@ T_UNIT_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) $(MHD_CFLAGS) $(
 T_UNIT = \
 	t/0010-log.t \
 	t/0011-conf.t \
+	t/0012-clock.t \
 	t/0013-listen.t \
 	t/0014-daemon.t \
 	t/0015-metrics.t \
@@ -32,6 +33,9 @@ t_0010_log_t_LDADD = $(T_UNIT_LDADD)
 t_0011_conf_t_SOURCES = t/0011-conf.c
 t_0011_conf_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0011_conf_t_LDADD = $(T_UNIT_LDADD)
+t_0012_clock_t_SOURCES = t/0012-clock.c
+t_0012_clock_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0012_clock_t_LDADD = $(T_UNIT_LDADD)
 t_0013_listen_t_SOURCES = t/0013-listen.c
 t_0013_listen_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0013_listen_t_LDADD = $(T_UNIT_LDADD)

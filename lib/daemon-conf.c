@@ -11,6 +11,7 @@
  *--*/
 #include "config.h"
 
+#include "cidr.h"
 #include "conf.h"
 #include "daemon.h"
 #include "listen.h"
@@ -36,8 +37,8 @@ daemon_conf_load(cfg_t *sec, struct daemon_conf *dc, char *err,
 	n = cfg_size(sec, "listen_allow");
 	dc->allow = x_calloc(n ? n : 1, sizeof(*dc->allow));
 	for (i = 0; i < n; i++)
-		if (listen_net_parse(cfg_getnstr(sec, "listen_allow", i),
-				     &dc->allow[dc->nallow], err, errlen) < 0)
+		if (cidr_parse(cfg_getnstr(sec, "listen_allow", i),
+			       &dc->allow[dc->nallow], err, errlen) < 0)
 			return -1;
 		else
 			dc->nallow++;

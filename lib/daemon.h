@@ -60,10 +60,10 @@ int daemon_signal_take(void);
 
 /* The per-daemon options every daemon section has (see DAEMON_CONF_OPTS
  * in lib/runtime.h). */
-struct listen_net;
+struct cidr;
 struct daemon_conf {
 	char *listen;		/* listener spec */
-	struct listen_net *allow;	/* listen_allow: TCP clients let in */
+	struct cidr *allow;	/* listen_allow: TCP clients let in */
 	size_t nallow;
 	char *metrics_listen;	/* NULL: no metrics endpoint */
 	char *user;		/* NULL: stay who we are */

@@ -13,9 +13,7 @@
  *--*/
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,55 +297,6 @@ policyd_policy_configure(struct policyd_policy *pol,
 	pol->ldap_used = c->ldap_used;
 	if (pol->ldap != NULL)
 		policyd_ldap_configure(pol->ldap, c);
-}
-
-/* policy_mask - keep the first bits of an address */
-static void
-policy_mask(unsigned char *a, size_t len, int bits)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (bits >= 8) {
-			bits -= 8;
-			continue;
-		}
-		a[i] &= (unsigned char)(0xff << (8 - bits));
-		bits = 0;
-	}
-}
-
-/* policyd_policy_client_key - the key text of a client address */
-void
-policyd_policy_client_key(const char *addr, int v4prefix, int v6prefix,
-			  char *out, size_t outlen)
-{
-	unsigned char a[16];
-	char text[INET6_ADDRSTRLEN];
-	int bits;
-
-	if (inet_pton(AF_INET, addr, a) == 1) {
-		bits = v4prefix;
-	} else if (inet_pton(AF_INET6, addr, a) == 1) {
-		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a)) {
-			memmove(a, a + 12, 4);
-			bits = v4prefix;
-		} else {
-			policy_mask(a, 16, v6prefix);
-			inet_ntop(AF_INET6, a, text, sizeof(text));
-			snprintf(out, outlen, "%s/%d", text, v6prefix);
-			return;
-		}
-	} else {
-		snprintf(out, outlen, "%.64s", addr);
-		return;
-	}
-	policy_mask(a, 4, bits);
-	inet_ntop(AF_INET, a, text, sizeof(text));
-	if (bits == 32)
-		snprintf(out, outlen, "%s", text);
-	else
-		snprintf(out, outlen, "%s/%d", text, bits);
 }
 
 /* policyd_policy_state_label - a bounded metric label for a state */

@@ -12,6 +12,7 @@
  *--*/
 #include "config.h"
 
+#include "cidr.h"
 #include "conf.h"
 #include "daemon.h"
 #include "listen.h"
@@ -20,15 +21,15 @@
 
 /* daemon_conf_nets - an allow-list option's nets */
 static int
-daemon_conf_nets(cfg_t *sec, const char *name, struct listen_net **nets,
+daemon_conf_nets(cfg_t *sec, const char *name, struct cidr **nets,
 		 size_t *np, char *err, size_t errlen)
 {
 	unsigned i, n = cfg_size(sec, name);
 
 	*nets = x_calloc(n ? n : 1, sizeof(**nets));
 	for (*np = 0, i = 0; i < n; i++, (*np)++)
-		if (listen_net_parse(cfg_getnstr(sec, name, i), &(*nets)[*np],
-				     err, errlen) < 0)
+		if (cidr_parse(cfg_getnstr(sec, name, i), &(*nets)[*np], err,
+			       errlen) < 0)
 			return -1;
 	return 0;
 }

@@ -60,13 +60,13 @@ int daemon_signal_take(void);
 
 /* The per-daemon options every daemon section has (see DAEMON_CONF_OPTS
  * in lib/runtime.h). */
-struct listen_net;
+struct cidr;
 struct daemon_conf {
 	char *listen;		/* listener spec */
-	struct listen_net *allow;	/* listen_allow: TCP clients let in */
+	struct cidr *allow;	/* listen_allow: TCP clients let in */
 	size_t nallow;
 	char *metrics_listen;	/* NULL: no metrics endpoint */
-	struct listen_net *metrics_allow;	/* its TCP clients let in */
+	struct cidr *metrics_allow;	/* metrics_allow: its TCP clients */
 	size_t nmetrics_allow;
 	char *user;		/* NULL: stay who we are */
 	char *group;		/* NULL: the user's primary group */

@@ -53,6 +53,7 @@
 
 #include <unbound.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "dns.h"
 #include "xalloc.h"
@@ -79,7 +80,7 @@ struct dns_entry {
 	int type;
 	enum dns_status status;		/* DNS_OK, DNS_NXDOMAIN, DNS_NODATA */
 	int rcode;
-	long long expires;		/* CLOCK_MONOTONIC milliseconds */
+	long long expires;		/* clock_mono_ms() */
 	size_t bytes;			/* this entry's allocations */
 	struct dns_rdata *rd;		/* DNS_OK: the records */
 	char *name;			/* lower case, no final dot */
@@ -291,16 +292,6 @@ dns_rdata_size(size_t count, const size_t *len)
 	       + sizeof(unsigned char *)) + total;
 }
 
-/* dns_now - monotonic milliseconds (a TTL of 1 s lasts 1 s) */
-static long long
-dns_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* dns_key - name as the cache keeps it (lower case, no final dot) into
  * out; its hash with type, or 0 with out "" if it does not fit */
 static unsigned
@@ -376,7 +367,7 @@ dns_cache_get(struct dns_resolver *r, const char *key, unsigned hash,
 	      int type, struct dns_answer *a)
 {
 	struct dns_entry *e;
-	long long now = dns_now();
+	long long now = clock_mono_ms();
 	int found = 0;
 
 	pthread_mutex_lock(&r->cache_lock);
@@ -445,7 +436,7 @@ dns_cache_put(struct dns_resolver *r, const char *key, unsigned hash,
 	e->type = type;
 	e->status = a->status;
 	e->rcode = a->rcode;
-	e->expires = dns_now() + (long long)a->ttl * 1000;
+	e->expires = clock_mono_ms() + (long long)a->ttl * 1000;
 	if (a->status == DNS_OK)
 		e->rd = dns_rdata_new(a->count, a->data, a->len);
 	e->name = x_strdup(key);
@@ -641,6 +632,7 @@ dns_attempt(struct dns_resolver *r, const char *name, int type,
 	pthread_condattr_t ca;
 	struct dns_pending *q;
 	struct timespec deadline;
+	long long now, wait_ms;
 	int id, rc, timed_out = 0, cut = 0;
 
 	*resp = NULL;
@@ -669,14 +661,20 @@ dns_attempt(struct dns_resolver *r, const char *name, int type,
 		x_err(why, whylen, "%s", ub_strerror(rc));
 		return -1;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += r->timeout;
-	/* the work's own deadline, when it comes first */
-	if (until > 0 && until < (long long)deadline.tv_sec * 1000
-	    + deadline.tv_nsec / 1000000) {
-		deadline.tv_sec = (time_t)(until / 1000);
-		deadline.tv_nsec = (long)(until % 1000) * 1000000;
+	/* the work's own deadline (lib/clock's), when it comes first */
+	now = clock_mono_ms();
+	wait_ms = (long long)r->timeout * 1000;
+	if (until > 0 && until - now < wait_ms) {
+		wait_ms = until > now ? until - now : 0;
 		cut = 1;
+	}
+	/* the condition variable's clock: the kernel's, never moved */
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += (time_t)(wait_ms / 1000);
+	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
 	}
 
 	pthread_mutex_lock(&r->lock);
@@ -746,7 +744,7 @@ dns_ask(struct dns_resolver *r, const char *name, int type,
 		if (res != NULL)
 			ub_resolve_free(res);
 		res = NULL;
-		if (attempt > 0 && until > 0 && dns_now() >= until)
+		if (attempt > 0 && until > 0 && clock_mono_ms() >= until)
 			break;		/* no time left for a retry */
 		rc = dns_attempt(r, name, type, until, &res, a->why,
 				 sizeof(a->why));
@@ -815,14 +813,14 @@ dns_query(struct dns_resolver *r, const char *name, int type,
 		goto out;
 	} else {
 		struct dns_budget *b = cnt != NULL ? cnt->budget : NULL;
-		long long t0 = dns_now();
+		long long t0 = clock_mono_ms();
 
 		if (cnt != NULL)
 			cnt->lookups++;
 		dns_ask(r, name, type, b != NULL && b->limit_ms > 0
 			? t0 + b->limit_ms - b->spent_ms : 0, a);
 		if (b != NULL)
-			b->spent_ms += dns_now() - t0;
+			b->spent_ms += clock_mono_ms() - t0;
 	}
 	if ((rd = a->priv) != NULL) {
 		a->data = rd->data;

@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "cidr.h"
 #include "listen.h"
 #include "xalloc.h"
 
@@ -898,142 +899,23 @@ listen_milter_conn(const struct listen_spec *ls, char *buf, size_t len)
 	return buf;
 }
 
-/* listen_net_parse - "ADDR" or "ADDR/PREFIX", IPv4 or IPv6 */
-int
-listen_net_parse(const char *s, struct listen_net *out, char *err,
-		 size_t errlen)
-{
-	char addr[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(s, '/'), *p;
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned max, bits = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (alen == 0 || alen >= sizeof(addr)) {
-		x_err(err, errlen, "'%s': expected ADDRESS[/PREFIX]", s);
-		return -1;
-	}
-	memcpy(addr, s, alen);
-	addr[alen] = '\0';
-	if (inet_pton(AF_INET, addr, out->addr) == 1) {
-		out->family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
-		out->family = AF_INET6;
-		max = 128;
-	} else {
-		x_err(err, errlen, "'%s': not an IPv4 or IPv6 address", addr);
-		return -1;
-	}
-	out->bits = max;
-	if (slash == NULL)
-		return 0;
-	for (p = slash + 1; isdigit((unsigned char)*p) && bits <= max; p++)
-		bits = bits * 10 + (unsigned)(*p - '0');
-	if (p == slash + 1 || *p != '\0' || bits > max) {
-		x_err(err, errlen, "'%s': bad prefix length (0-%u)", s, max);
-		return -1;
-	}
-	out->bits = bits;
-	return 0;
-}
-
-/* listen_check_net - a CONF_CHECK_FUNC for one allow-list entry */
-int
-listen_check_net(const char *value, char *err, size_t errlen)
-{
-	struct listen_net n;
-
-	return listen_net_parse(value, &n, err, errlen);
-}
-
-/* listen_net_in - are the first bits of a and b the same? */
-static int
-listen_net_in(const unsigned char *a, const unsigned char *b, unsigned bits)
-{
-	unsigned full = bits / 8, rest = bits % 8;
-	unsigned char mask;
-
-	if (memcmp(a, b, full) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	mask = (unsigned char)(0xff << (8 - rest));
-	return (a[full] & mask) == (b[full] & mask);
-}
-
-/* listen_net_match_text - is the address (text) inside one of the nets? */
-int
-listen_net_match_text(const struct listen_net *nets, size_t n,
-		      const char *addr)
-{
-	struct sockaddr_in sin;
-	struct sockaddr_in6 sin6;
-
-	if (addr == NULL)
-		return 0;
-	memset(&sin, 0, sizeof(sin));
-	memset(&sin6, 0, sizeof(sin6));
-	if (inet_pton(AF_INET, addr, &sin.sin_addr) == 1) {
-		sin.sin_family = AF_INET;
-		return listen_net_match(nets, n, (struct sockaddr *)&sin,
-					sizeof(sin));
-	}
-	if (inet_pton(AF_INET6, addr, &sin6.sin6_addr) == 1) {
-		sin6.sin6_family = AF_INET6;
-		return listen_net_match(nets, n, (struct sockaddr *)&sin6,
-					sizeof(sin6));
-	}
-	return 0;
-}
-
 /* listen_net_match - is the peer address inside one of the nets? */
 int
-listen_net_match(const struct listen_net *nets, size_t n,
+listen_net_match(const struct cidr *nets, size_t n,
 		 const struct sockaddr *sa, socklen_t salen)
 {
-	static const unsigned char v4mapped[12] = {
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-	};
-	const unsigned char *addr;
-	int family;
-	size_t i;
+	unsigned char addr[16];
 
-	if (sa == NULL || salen < (socklen_t)sizeof(sa_family_t))
-		return 0;
-	switch (sa->sa_family) {
-	case AF_UNIX:
+	if (sa != NULL && salen >= (socklen_t)sizeof(sa_family_t)
+	    && sa->sa_family == AF_UNIX)
 		return 1;
-	case AF_INET:
-		if (salen < (socklen_t)sizeof(struct sockaddr_in))
-			return 0;
-		family = AF_INET;
-		addr = (const unsigned char *)
-		       &((const struct sockaddr_in *)sa)->sin_addr;
-		break;
-	case AF_INET6:
-		if (salen < (socklen_t)sizeof(struct sockaddr_in6))
-			return 0;
-		family = AF_INET6;
-		addr = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-		if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0) {
-			family = AF_INET;
-			addr += sizeof(v4mapped);
-		}
-		break;
-	default:
-		return 0;
-	}
-	for (i = 0; i < n; i++)
-		if (nets[i].family == family
-		    && listen_net_in(addr, nets[i].addr, nets[i].bits))
-			return 1;
-	return 0;
+	return cidr_find(nets, n, cidr_addr_sockaddr(sa, salen, addr),
+			 addr) >= 0;
 }
 
 /* listen_peer_check - is a connected socket's peer allowed? */
 int
-listen_peer_check(int fd, const struct listen_net *nets, size_t n,
+listen_peer_check(int fd, const struct cidr *nets, size_t n,
 		  char *peer, size_t peerlen)
 {
 	struct sockaddr_storage ss;

@@ -38,6 +38,8 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include "cidr.h"
+
 enum listen_family {
 	LISTEN_INET,
 	LISTEN_INET6,
@@ -90,34 +92,19 @@ char *listen_format(const struct listen_spec *ls, char *buf, size_t len);
 char *listen_milter_conn(const struct listen_spec *ls, char *buf, size_t len);
 
 /*
- * Client allow-lists of TCP listeners.  A net is "ADDR" or
- * "ADDR/PREFIX", IPv4 or IPv6.  listen_net_match() says whether a
- * peer address (as accept() or getpeername() filled it) is inside one
- * of the nets; an IPv4-mapped IPv6 address (::ffff:192.0.2.1) is
- * matched as the IPv4 address it is.  Unix-domain peers always match:
- * the socket's mode and owner guard those.  listen_peer_check() looks
- * at a connected socket: 1 allowed, 0 not allowed, -1 getpeername
- * failed (errno); peer gets the address in text ("192.0.2.1",
- * "2001:db8::1", "unix") for the log line either way.
+ * Client allow-lists of TCP listeners: lib/cidr's nets.
+ * listen_net_match() says whether a peer address (as accept() or
+ * getpeername() filled it) is inside one of the nets; an IPv4-mapped
+ * IPv6 address (::ffff:192.0.2.1) is matched as the IPv4 address it
+ * is.  Unix-domain peers always match: the socket's mode and owner
+ * guard those.  listen_peer_check() looks at a connected socket: 1
+ * allowed, 0 not allowed, -1 getpeername failed (errno); peer gets the
+ * address in text ("192.0.2.1", "2001:db8::1", "unix") for the log
+ * line either way.
  */
-struct listen_net {
-	int family;		/* AF_INET or AF_INET6 */
-	unsigned char addr[16];
-	unsigned bits;		/* prefix length */
-};
-
-int listen_net_parse(const char *s, struct listen_net *out, char *err,
-		     size_t errlen);
-int listen_net_match(const struct listen_net *nets, size_t n,
+int listen_net_match(const struct cidr *nets, size_t n,
 		     const struct sockaddr *sa, socklen_t salen);
-int listen_peer_check(int fd, const struct listen_net *nets, size_t n,
+int listen_peer_check(int fd, const struct cidr *nets, size_t n,
 		      char *peer, size_t peerlen);
-/* listen_net_match_text - the same for an address in text ("192.0.2.1",
- * "2001:db8::1", "::ffff:192.0.2.1"); 0 for anything else */
-int listen_net_match_text(const struct listen_net *nets, size_t n,
-			  const char *addr);
-
-/* listen_check_net - a CONF_CHECK_FUNC for one allow-list entry */
-int listen_check_net(const char *value, char *err, size_t errlen);
 
 #endif

@@ -3,9 +3,11 @@
 noinst_LIBRARIES += lib/libelemta.a
 lib_libelemta_a_SOURCES = \
 	lib/xalloc.c lib/xalloc.h \
+	lib/clock.c lib/clock.h \
 	lib/log.c lib/log.h \
 	lib/conf.c lib/conf.h \
 	lib/cli.c lib/cli.h \
+	lib/cidr.c lib/cidr.h \
 	lib/listen.c lib/listen.h \
 	lib/daemon.c lib/daemon.h lib/daemon-conf.c \
 	lib/metrics.c lib/metrics.h \

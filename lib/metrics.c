@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -676,16 +675,6 @@ metrics_buf_sample(struct metrics_buf *b, const struct metric *m,
 	metrics_buf_add(b, " ", 1);
 	metrics_buf_str(b, metrics_format_double(v, num, sizeof(num)));
 	metrics_buf_add(b, "\n", 1);
-}
-
-/* metrics_clock - monotonic seconds */
-double
-metrics_clock(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* metrics_render_histogram - the _bucket, _sum and _count lines */

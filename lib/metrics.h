@@ -67,10 +67,6 @@ void metric_series_observe(struct metric_series *s, double v);	/* histogram */
 #define metric_set(m, v, ...) metric_series_set(metric_series((m), ##__VA_ARGS__), (v))
 #define metric_observe(m, v, ...) metric_series_observe(metric_series((m), ##__VA_ARGS__), (v))
 
-/* metrics_clock - a monotonic clock in seconds: what a latency
- * histogram observes (end - start), and deadlines */
-double metrics_clock(void);
-
 /* metrics_render - the whole registry in Prometheus text format;
  * malloc'ed, the caller frees it.  *lenp gets the length if not NULL. */
 char *metrics_render(size_t *lenp);

@@ -21,10 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <hiredis/hiredis.h>
 
+#include "clock.h"
 #include "redis.h"
 #include "xalloc.h"
 
@@ -63,16 +63,6 @@ struct redis_client {
 	int64_t backoff;
 	struct redis_stats stats;
 };
-
-/* redis_mono - monotonic ms */
-static int64_t
-redis_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* redis_split - host and port of "host:port" / "[v6]:port"; 0 or -1 */
 static int
@@ -212,7 +202,7 @@ redis_failed(struct redis_client *rc, size_t n, char *err, size_t errlen,
 	redis_drop(rc, n);
 	if (n == 0 && rc->conf.nservers > 0)
 		rc->server = (rc->server + 1) % rc->conf.nservers;
-	rc->next_try = redis_mono() + rc->backoff;
+	rc->next_try = clock_mono_ms() + rc->backoff;
 	rc->backoff *= 2;
 	if (rc->backoff > REDIS_BACKOFF_MAX_MS)
 		rc->backoff = REDIS_BACKOFF_MAX_MS;
@@ -314,10 +304,10 @@ redis_connect(struct redis_client *rc, size_t n, char *err, size_t errlen)
 	if (n == 0)
 		snprintf(rc->nodes[0].addr, sizeof(rc->nodes[0].addr), "%s",
 			 rc->conf.servers[rc->server]);
-	if (redis_mono() < rc->next_try) {
+	if (clock_mono_ms() < rc->next_try) {
 		x_err(err, errlen, "redis %s unavailable (next attempt in"
 		      " %lld ms)", rc->nodes[n].addr,
-		      (long long)(rc->next_try - redis_mono()));
+		      (long long)(rc->next_try - clock_mono_ms()));
 		rc->stats.failures++;
 		return -1;
 	}
@@ -567,9 +557,9 @@ redis_learn(struct redis_client *rc)
 	redisReply *r;
 	size_t i, j;
 
-	if (rc->learnt_at != 0 && redis_mono() - rc->learnt_at < REDIS_LEARN_MS)
+	if (rc->learnt_at != 0 && clock_mono_ms() - rc->learnt_at < REDIS_LEARN_MS)
 		return;
-	rc->learnt_at = redis_mono();
+	rc->learnt_at = clock_mono_ms();
 	if (redis_connect(rc, 0, err, sizeof(err)) < 0
 	    || redis_call(rc, 0, "CLUSTER SLOTS", 2, argv, &r, err,
 			  sizeof(err)) < 0)

@@ -36,6 +36,7 @@
 #include <getopt.h>
 #include <sys/types.h>
 
+#include "cidr.h"
 #include "cli.h"
 #include "conf.h"
 #include "daemon.h"
@@ -65,9 +66,9 @@
 	CFG_STR("pidfile", pidfile_default, CFGF_NONE)
 #define DAEMON_CONF_CHECKS						\
 	{ "listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },		\
-	{ "listen_allow", CONF_CHECK_FUNC, 0, 0, NULL, listen_check_net }, \
+	{ "listen_allow", CONF_CHECK_FUNC, 0, 0, NULL, cidr_check },	\
 	{ "metrics_listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },	\
-	{ "metrics_allow", CONF_CHECK_FUNC, 0, 0, NULL, listen_check_net }, \
+	{ "metrics_allow", CONF_CHECK_FUNC, 0, 0, NULL, cidr_check },	\
 	{ "pidfile", CONF_CHECK_PATH, 0, 0, NULL, NULL }
 
 /* daemon_conf_load - fill a struct daemon_conf from a daemon section;

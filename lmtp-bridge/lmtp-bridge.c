@@ -64,6 +64,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
@@ -447,9 +448,9 @@ bridge_group_run(void *arg)
 {
 	struct bridge_group *g = arg;
 
-	g->t0 = metrics_clock();
+	g->t0 = clock_mono_s();
 	lmtp_client_deliver(&g->d);
-	g->dt = metrics_clock() - g->t0;
+	g->dt = clock_mono_s() - g->t0;
 	return NULL;
 }
 
@@ -499,7 +500,7 @@ bridge_group_prepare(struct bridge_session *bs, struct bridge_group *g,
 	g->d.prepend = prepend;
 	g->d.connect_timeout = (int)lc->connect_timeout;
 	g->d.command_timeout = (int)lc->command_timeout;
-	g->d.deadline = metrics_clock() + (double)lc->delivery_timeout;
+	g->d.deadline = clock_mono_s() + (double)lc->delivery_timeout;
 }
 
 /* bridge_group_finish - log, count and hand the replies to the proto */
@@ -582,7 +583,7 @@ bridge_deliver(struct bridge_session *bs, const char *prepend, int junk)
 	struct lmtp_route *ri, *rj;
 	size_t i, j, ng = 0;
 	char *done = x_calloc(e->nrcpts, 1);
-	double start = metrics_clock();
+	double start = clock_mono_s();
 
 	g = x_calloc(e->nrcpts, sizeof(*g));
 	for (i = 0; i < e->nrcpts; i++) {

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "lmtp-cache.h"
 #include "lmtp-router.h"
 #include "metrics.h"
@@ -195,7 +196,7 @@ lmtp_cache_new(const char *source, size_t max_entries, long ttl,
 	c->max = max_entries;
 	c->ttl = ttl;
 	c->neg_ttl = negative_ttl;
-	c->clock = clock != NULL ? clock : metrics_clock;
+	c->clock = clock != NULL ? clock : clock_mono_s;
 	snprintf(name, sizeof(name), "elemta_lmtp_%s_cache_total", source);
 	snprintf(help, sizeof(help), "%s routing cache lookups", source);
 	m = metrics_counter(name, help, "result");

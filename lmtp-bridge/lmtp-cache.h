@@ -26,7 +26,7 @@
  *	and the gauge elemta_lmtp_SOURCE_cache_entries (all the live
  *	caches of the source: a reload makes new ones).
  *
- *	clock is the time source in seconds (NULL: metrics_clock), so
+ *	clock is the time source in seconds (NULL: clock_mono_s), so
  *	that the tests can move time.
  *--*/
 #ifndef ELEMTA_LMTP_CACHE_H

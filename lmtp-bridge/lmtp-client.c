@@ -24,10 +24,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "listen.h"
 #include "lmtp-client.h"
 #include "lmtp-wire.h"
-#include "metrics.h"
 #include "xalloc.h"
 
 struct lmtp_conn {
@@ -51,7 +51,7 @@ struct lmtp_pool_entry {
 	char *addr;
 	int fd;
 	struct lmtp_caps caps;
-	double since;		/* idle since (metrics_clock) */
+	double since;		/* idle since (clock_mono_s) */
 };
 
 struct lmtp_pool {
@@ -88,7 +88,7 @@ lmtp_pool_drop(struct lmtp_pool *p, size_t i)
 static void
 lmtp_pool_expire(struct lmtp_pool *p)
 {
-	double now = metrics_clock();
+	double now = clock_mono_s();
 
 	while (p->n > 0 && now - p->e[0].since >= p->idle_timeout)
 		lmtp_pool_drop(p, 0);
@@ -133,7 +133,7 @@ lmtp_pool_put(struct lmtp_pool *p, const char *addr, int fd,
 	p->e[p->n].addr = x_strdup(addr);
 	p->e[p->n].fd = fd;
 	p->e[p->n].caps = *caps;
-	p->e[p->n].since = metrics_clock();
+	p->e[p->n].since = clock_mono_s();
 	p->n++;
 	pthread_mutex_unlock(&p->lock);
 }
@@ -170,7 +170,7 @@ lmtp_pool_free(struct lmtp_pool **pp)
 static int
 lmtp_wait_ms(const struct lmtp_delivery *d, int limit)
 {
-	double left = d->deadline - metrics_clock();
+	double left = d->deadline - clock_mono_s();
 
 	if (left > limit)
 		left = limit;
@@ -184,7 +184,7 @@ lmtp_wait_ms(const struct lmtp_delivery *d, int limit)
 static int
 lmtp_expired(const struct lmtp_delivery *d)
 {
-	return metrics_clock() >= d->deadline;
+	return clock_mono_s() >= d->deadline;
 }
 
 /* lmtp_poll - wait for fd; 1 ready, 0 timeout, -1 error */

@@ -84,7 +84,7 @@ struct lmtp_delivery {
 	const char *prepend;	/* header lines to add first (CRLF), or NULL */
 	int connect_timeout;	/* seconds */
 	int command_timeout;	/* seconds */
-	double deadline;	/* metrics_clock() value to stop at */
+	double deadline;	/* clock_mono_s() value to stop at */
 	/* out */
 	int data_sent;		/* the body went out (replies may be unclear) */
 	int reused;		/* the connection came from the pool */

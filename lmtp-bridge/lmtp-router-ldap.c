@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "ldapc.h"
 #include "lmtp-options.h"
 #include "lmtp-router.h"
@@ -151,10 +152,10 @@ lmtp_ldap_lookup(void *ctx, const char *key, struct lmtp_lookup_result *res,
 	if (n == 0)
 		attrs[n++] = "1.1";	/* RFC 4511: no attributes */
 	attrs[n] = NULL;
-	t0 = metrics_clock();
+	t0 = clock_mono_s();
 	rc = ldapc_search(l->client, l->base, l->scope, filter, attrs, 2,
 			  &lr, err, errlen);
-	metric_series_observe(l->m.latency, metrics_clock() - t0);
+	metric_series_observe(l->m.latency, clock_mono_s() - t0);
 	if (rc < 0) {
 		x_free(&filter);
 		lmtp_source_metrics_count(&l->m, -1);

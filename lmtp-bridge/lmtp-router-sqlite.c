@@ -48,6 +48,7 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "db.h"
 #include "lmtp-options.h"
 #include "lmtp-router.h"
@@ -267,11 +268,11 @@ lmtp_sqlite_lookup(void *ctx, const char *key,
 	if (((s->uses & DB_TMPL_LOCAL) && at == key)
 	    || ((s->uses & DB_TMPL_DOMAIN) && (at == NULL || at[1] == '\0')))
 		return 0;
-	t0 = metrics_clock();
+	t0 = clock_mono_s();
 	pthread_mutex_lock(&s->lock);
 	found = lmtp_sqlite_query(s, key, at, res, err, errlen);
 	pthread_mutex_unlock(&s->lock);
-	metric_series_observe(s->m.latency, metrics_clock() - t0);
+	metric_series_observe(s->m.latency, clock_mono_s() - t0);
 	lmtp_source_metrics_count(&s->m, found);
 	return found;
 }

@@ -52,8 +52,8 @@ milter_conn_set_client(struct milter_conn *c, const char *addr,
 		c->client_addr = x_strdup(addr);
 	if (name != NULL && *name != '\0')
 		c->client_name = x_strdup(name);
-	c->internal = listen_net_match_text(c->mc->internal, c->mc->ninternal,
-					    c->client_addr);
+	c->internal = cidr_match_text(c->mc->internal, c->mc->ninternal,
+				      c->client_addr);
 }
 
 /* milter_conn_set_helo - the HELO/EHLO name */

@@ -77,15 +77,6 @@ static cfg_opt_t milter_opts[] = {
 	CFG_END()
 };
 
-/* milter_check_net - config check for one internal_networks entry */
-static int
-milter_check_net(const char *value, char *err, size_t errlen)
-{
-	struct listen_net n;
-
-	return listen_net_parse(value, &n, err, errlen);
-}
-
 /* milter_check_header_name - quarantine_header: "" or a field name */
 static int
 milter_check_header_name(const char *value, char *err, size_t errlen)
@@ -109,7 +100,7 @@ milter_check_header_name(const char *value, char *err, size_t errlen)
 
 static const struct conf_check milter_checks[] = {
 	DAEMON_CONF_CHECKS,
-	{ "internal_networks", CONF_CHECK_FUNC, 0, 0, NULL, milter_check_net },
+	{ "internal_networks", CONF_CHECK_FUNC, 0, 0, NULL, cidr_check },
 	{ "max_headers", CONF_CHECK_RANGE, 10, 100000, NULL, NULL },
 	{ "max_header_size", CONF_CHECK_RANGE, 1024, 16777216, NULL, NULL },
 	{ "max_dns_lookups", CONF_CHECK_RANGE, 1, 1000, NULL, NULL },
@@ -203,9 +194,8 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	n = cfg_size(sec, "internal_networks");
 	c->internal = x_calloc(n + 1, sizeof(*c->internal));
 	for (i = 0; i < n; i++)
-		if (listen_net_parse(cfg_getnstr(sec, "internal_networks", i),
-				     &c->internal[c->ninternal++], err,
-				     errlen) < 0)
+		if (cidr_parse(cfg_getnstr(sec, "internal_networks", i),
+			       &c->internal[c->ninternal++], err, errlen) < 0)
 			return -1;
 	c->max_headers = (int)cfg_getint(sec, "max_headers");
 	c->max_header_size = cfg_getint(sec, "max_header_size");

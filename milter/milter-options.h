@@ -10,22 +10,22 @@
  *	configuration snapshot that threads share.
  *
  *	internal_networks entries ("10.0.0.0/8", "192.0.2.1",
- *	"2001:db8::/32") are lib/listen's networks: listen_net_parse(),
- *	listen_net_match_text(), as the listeners' allow-lists.
+ *	"2001:db8::/32") are lib/cidr's nets: cidr_parse(),
+ *	cidr_match_text(), as the listeners' allow-lists.
  *--*/
 #ifndef ELEMTA_MILTER_OPTIONS_H
 #define ELEMTA_MILTER_OPTIONS_H
 
 #include <stddef.h>
 
+#include "cidr.h"
 #include "conf.h"
 #include "daemon.h"
-#include "listen.h"
 
 struct milter_conf {
 	struct daemon_conf daemon;	/* listen, metrics_listen, user... */
 	char *authserv_id;		/* never NULL: the host name if unset */
-	struct listen_net *internal;	/* internal_networks */
+	struct cidr *internal;	/* internal_networks */
 	size_t ninternal;
 	int max_headers;
 	long max_header_size;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "milter.h"
@@ -114,10 +115,10 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 	if (m->headers_dropped > 0)
 		milter_pipeline_caps(m);
 	for (i = 0; i < MILTER_NSTAGES; i++) {
-		t0 = metrics_clock();
+		t0 = clock_mono_s();
 		milter_stages[i].eom(m);
 		if (m_stage_seconds != NULL)
-			metric_observe(m_stage_seconds, metrics_clock() - t0,
+			metric_observe(m_stage_seconds, clock_mono_s() - t0,
 				       milter_stages[i].name);
 	}
 	dns_counter_add(&dns, &m->spf_dns);

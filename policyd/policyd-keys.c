@@ -14,19 +14,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "policyd-keys.h"
-#include "policyd-policy.h"
 #include "xalloc.h"
 
-struct policyd_exempt_net {
-	int family;		/* 4 or 6 */
-	unsigned char a[16];
-	int bits;
-	char text[64];
-};
-
 struct policyd_exempt {
-	struct policyd_exempt_net *nets;
+	struct cidr *nets;		/* exempt_networks */
+	char (*texts)[64];		/* as written, for the log */
 	size_t nnets;
 	char **users;
 	size_t nusers;
@@ -84,6 +78,30 @@ keys_val(const struct policyd_req *req, enum policyd_attr a)
 	return req->v[a] != NULL ? req->v[a] : "";
 }
 
+/* policyd_keys_client - the key text of a client address */
+void
+policyd_keys_client(const char *addr, int v4prefix, int v6prefix,
+		    char *out, size_t outlen)
+{
+	unsigned char a[16];
+	char text[INET6_ADDRSTRLEN];
+	int family = cidr_addr_text(addr, a);
+
+	if (family == 0) {
+		snprintf(out, outlen, "%.64s", addr);
+		return;
+	}
+	cidr_mask(a, family, (unsigned)(family == AF_INET ? v4prefix
+					: v6prefix));
+	inet_ntop(family, a, text, sizeof(text));
+	if (family == AF_INET6)
+		snprintf(out, outlen, "%s/%d", text, v6prefix);
+	else if (v4prefix == 32)
+		snprintf(out, outlen, "%s", text);
+	else
+		snprintf(out, outlen, "%s/%d", text, v4prefix);
+}
+
 /* policyd_keys_value - the key of a limit in a request */
 int
 policyd_keys_value(const struct policyd_limit_conf *lc,
@@ -99,10 +117,9 @@ policyd_keys_value(const struct policyd_limit_conf *lc,
 		return -1;
 	switch (lc->key) {
 	case POLICYD_KEY_CLIENT_IP:
-		policyd_policy_client_key(keys_val(req,
-						   POLICYD_A_CLIENT_ADDRESS),
-					  lc->prefix_v4, lc->prefix_v6, ip,
-					  sizeof(ip));
+		policyd_keys_client(keys_val(req, POLICYD_A_CLIENT_ADDRESS),
+				    lc->prefix_v4, lc->prefix_v6, ip,
+				    sizeof(ip));
 		keys_clean(ip, 0, low, sizeof(low));
 		snprintf(out, outlen, "ip:%s", low);
 		return 0;
@@ -184,19 +201,17 @@ struct policyd_exempt *
 policyd_exempt_new(const struct policyd_conf *c)
 {
 	struct policyd_exempt *ex = x_calloc(1, sizeof(*ex));
-	struct policyd_exempt_net *n;
 	char err[128];
 	size_t i;
 
 	ex->nets = x_calloc(c->nexempt_networks + 1, sizeof(*ex->nets));
+	ex->texts = x_calloc(c->nexempt_networks + 1, sizeof(*ex->texts));
 	for (i = 0; i < c->nexempt_networks; i++) {
-		n = &ex->nets[ex->nnets];
 		/* checked when the file was read: a failure is impossible */
-		if (policyd_conf_parse_cidr(c->exempt_networks[i], &n->family,
-					    n->a, &n->bits, err,
-					    sizeof(err)) == 0) {
-			snprintf(n->text, sizeof(n->text), "%s",
-				 c->exempt_networks[i]);
+		if (cidr_parse(c->exempt_networks[i], &ex->nets[ex->nnets],
+			       err, sizeof(err)) == 0) {
+			snprintf(ex->texts[ex->nnets], sizeof(*ex->texts),
+				 "%s", c->exempt_networks[i]);
 			ex->nnets++;
 		}
 	}
@@ -219,22 +234,8 @@ policyd_exempt_free(struct policyd_exempt **exp)
 		x_free(&ex->users[i]);
 	x_free(&ex->users);
 	x_free(&ex->nets);
+	x_free(&ex->texts);
 	x_free(exp);
-}
-
-/* keys_in_net - is address a (family f) inside net n? */
-static int
-keys_in_net(const struct policyd_exempt_net *n, int f, const unsigned char *a)
-{
-	int full = n->bits / 8, rest = n->bits % 8;
-
-	if (n->family != f)
-		return 0;
-	if (memcmp(n->a, a, (size_t)full) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	return ((n->a[full] ^ a[full]) & (0xff << (8 - rest)) & 0xff) == 0;
 }
 
 /* policyd_exempt_match - is the request exempt? */
@@ -245,23 +246,13 @@ policyd_exempt_match(const struct policyd_exempt *ex,
 	const char *addr = keys_val(req, POLICYD_A_CLIENT_ADDRESS);
 	const char *user = keys_val(req, POLICYD_A_SASL_USERNAME);
 	unsigned char a[16];
-	int f = 0;
+	int net;
 	size_t i;
 
-	if (inet_pton(AF_INET, addr, a) == 1) {
-		f = 4;
-	} else if (inet_pton(AF_INET6, addr, a) == 1) {
-		f = 6;
-		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a)) {
-			memmove(a, a + 12, 4);
-			f = 4;
-		}
-	}
-	for (i = 0; f != 0 && i < ex->nnets; i++) {
-		if (keys_in_net(&ex->nets[i], f, a)) {
-			snprintf(why, whylen, "network %s", ex->nets[i].text);
-			return 1;
-		}
+	net = cidr_find(ex->nets, ex->nnets, cidr_addr_text(addr, a), a);
+	if (net >= 0) {
+		snprintf(why, whylen, "network %s", ex->texts[net]);
+		return 1;
 	}
 	for (i = 0; *user && i < ex->nusers; i++) {
 		if (strcmp(ex->users[i], user) == 0) {

@@ -19,7 +19,7 @@
  *
  *	Keys are "TAG:VALUE", TAG one of ip, user, sender, sdom, rdom,
  *	listener, global.  The client address is cut to the limit's
- *	prefix (policyd_policy_client_key); addresses and domains are
+ *	prefix (policyd_keys_client); addresses and domains are
  *	lower-cased; SASL user names are kept as sent; a value is cut at
  *	256 bytes.  A limit does not apply when its key is missing (no
  *	SASL user for sasl_user, no domain in the null sender <> for
@@ -51,6 +51,13 @@ int policyd_keys_value(const struct policyd_limit_conf *lc,
  * for a key made by policyd_keys_value */
 void policyd_keys_who(const struct policyd_limit_conf *lc, const char *key,
 		      char *out, size_t outlen);
+
+/* policyd_keys_client - the key text of a client address under the
+ * prefixes ("192.0.2.10", "192.0.2.0/24", "2001:db8:1:2::/64"); an
+ * IPv4-mapped address is an IPv4 one; an address that does not parse
+ * is used as it is (at most 64 bytes) */
+void policyd_keys_client(const char *addr, int v4prefix, int v6prefix,
+			 char *out, size_t outlen);
 
 struct policyd_exempt;
 

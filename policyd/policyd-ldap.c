@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "policyd-ldap.h"
@@ -195,13 +196,13 @@ policyd_ldap_new(const struct ldapc_conf *c, char *err, size_t errlen)
 static void
 ldap_search(struct ldapc *client, struct ldap_job *j)
 {
-	double t0 = metrics_clock();
+	double t0 = clock_mono_s();
 
 	/* two entries are enough to see that there are several */
 	j->rc = ldapc_search(client, j->base, j->scope, j->filter,
 			     (const char *const *)j->attrs, 2, &j->res,
 			     j->err, sizeof(j->err));
-	j->seconds = metrics_clock() - t0;
+	j->seconds = clock_mono_s() - t0;
 }
 
 /* ldap_worker - take jobs, search, hand the answers back */

@@ -9,7 +9,6 @@
  *--*/
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -18,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cidr.h"
 #include "ldapc.h"
 #include "policyd-options.h"
 #include "runtime.h"
@@ -57,59 +57,6 @@ policyd_conf_enum(const char *const *names, const char *value)
 		if (strcmp(names[i], value) == 0)
 			return i;
 	return -1;
-}
-
-/* policyd_conf_parse_cidr - an address with an optional /bits */
-int
-policyd_conf_parse_cidr(const char *s, int *family, unsigned char *addr,
-			int *bits, char *err, size_t errlen)
-{
-	char text[INET6_ADDRSTRLEN + 8], *slash, *end;
-	long b;
-	int max;
-
-	memset(addr, 0, 16);
-	if (strlen(s) >= sizeof(text)) {
-		x_err(err, errlen, "bad network '%.60s'", s);
-		return -1;
-	}
-	strcpy(text, s);
-	if ((slash = strchr(text, '/')) != NULL)
-		*slash++ = '\0';
-	if (inet_pton(AF_INET, text, addr) == 1) {
-		*family = 4;
-		max = 32;
-	} else if (inet_pton(AF_INET6, text, addr) == 1) {
-		*family = 6;
-		max = 128;
-	} else {
-		x_err(err, errlen, "bad network '%s' (examples: 192.0.2.0/24,"
-		      " 2001:db8::/32, 192.0.2.7)", s);
-		return -1;
-	}
-	b = max;
-	if (slash != NULL) {
-		errno = 0;
-		b = strtol(slash, &end, 10);
-		if (*slash < '0' || *slash > '9' || *end != '\0' || errno
-		    || b > max) {
-			x_err(err, errlen, "bad prefix length in '%s' (0-%d)",
-			      s, max);
-			return -1;
-		}
-	}
-	*bits = (int)b;
-	return 0;
-}
-
-/* policyd_conf_check_cidr - CONF_CHECK_FUNC for networks */
-static int
-policyd_conf_check_cidr(const char *value, char *err, size_t errlen)
-{
-	unsigned char a[16];
-	int f, b;
-
-	return policyd_conf_parse_cidr(value, &f, a, &b, err, errlen);
 }
 
 /* policyd_conf_calendar - "day" or "month", else POLICYD_CAL_NONE */
@@ -339,8 +286,7 @@ static const struct conf_check policyd_checks[] = {
 	  NULL },
 	{ "store", CONF_CHECK_ENUM, 0, 0, policyd_stores, NULL },
 	{ "store_fallback", CONF_CHECK_ENUM, 0, 0, policyd_fallbacks, NULL },
-	{ "exempt_networks", CONF_CHECK_FUNC, 0, 0, NULL,
-	  policyd_conf_check_cidr },
+	{ "exempt_networks", CONF_CHECK_FUNC, 0, 0, NULL, cidr_check },
 	{ "ldap_scope", CONF_CHECK_ENUM, 0, 0, ldapc_scope_names, NULL },
 	{ "ldap_filter", CONF_CHECK_FUNC, 0, 0, NULL, ldapc_filter_check },
 	/* at least a second: the request that waited uses the answer */

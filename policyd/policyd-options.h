@@ -157,11 +157,6 @@ struct policyd_limit_conf *policyd_conf_limits(const struct policyd_conf *c,
 					       size_t *n);
 void policyd_conf_limits_free(struct policyd_limit_conf **lp, size_t n);
 
-/* policyd_conf_parse_cidr - "192.0.2.0/24", "2001:db8::/32", or a bare
- * address into family (4 or 6), 16 address bytes and bits; 0 or -1 */
-int policyd_conf_parse_cidr(const char *s, int *family, unsigned char *addr,
-			    int *bits, char *err, size_t errlen);
-
 /* policyd_conf_parse_override - a directory's rate for one user: "N"
  * (the limit's own period: *has_period 0) or "N/PERIOD" as a rate;
  * 0, or -1 + err */

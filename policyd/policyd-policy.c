@@ -13,14 +13,13 @@
  *--*/
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "policyd-calendar.h"
@@ -300,55 +299,6 @@ policyd_policy_configure(struct policyd_policy *pol,
 		policyd_ldap_configure(pol->ldap, c);
 }
 
-/* policy_mask - keep the first bits of an address */
-static void
-policy_mask(unsigned char *a, size_t len, int bits)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (bits >= 8) {
-			bits -= 8;
-			continue;
-		}
-		a[i] &= (unsigned char)(0xff << (8 - bits));
-		bits = 0;
-	}
-}
-
-/* policyd_policy_client_key - the key text of a client address */
-void
-policyd_policy_client_key(const char *addr, int v4prefix, int v6prefix,
-			  char *out, size_t outlen)
-{
-	unsigned char a[16];
-	char text[INET6_ADDRSTRLEN];
-	int bits;
-
-	if (inet_pton(AF_INET, addr, a) == 1) {
-		bits = v4prefix;
-	} else if (inet_pton(AF_INET6, addr, a) == 1) {
-		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a)) {
-			memmove(a, a + 12, 4);
-			bits = v4prefix;
-		} else {
-			policy_mask(a, 16, v6prefix);
-			inet_ntop(AF_INET6, a, text, sizeof(text));
-			snprintf(out, outlen, "%s/%d", text, v6prefix);
-			return;
-		}
-	} else {
-		snprintf(out, outlen, "%.64s", addr);
-		return;
-	}
-	policy_mask(a, 4, bits);
-	inet_ntop(AF_INET, a, text, sizeof(text));
-	if (bits == 32)
-		snprintf(out, outlen, "%s", text);
-	else
-		snprintf(out, outlen, "%s/%d", text, bits);
-}
-
 /* policyd_policy_state_label - a bounded metric label for a state */
 const char *
 policyd_policy_state_label(const char *state)
@@ -456,7 +406,7 @@ policy_run(struct policyd_policy *pol, const char *qid, struct policy_op *ops,
 {
 	struct policyd_redis_op *rops = NULL;
 	size_t i, nr = 0;
-	double t0 = metrics_clock();
+	double t0 = clock_mono_s();
 
 	if (n == 0)
 		return;
@@ -504,7 +454,7 @@ policy_run(struct policyd_policy *pol, const char *qid, struct policy_op *ops,
 		policy_local_run(pol, op, now);
 	}
 	free(rops);
-	t0 = (metrics_clock() - t0) / (double)n;	/* each op's share */
+	t0 = (clock_mono_s() - t0) / (double)n;	/* each op's share */
 	for (i = 0; i < n; i++)
 		metric_observe(pol->m_store_seconds, t0);
 }
@@ -1348,7 +1298,7 @@ void
 policyd_policy_tick(struct policyd_policy *pol, int64_t now)
 {
 	char why[256];
-	double t0 = metrics_clock();
+	double t0 = clock_mono_s();
 
 	pol->now = now;
 	policyd_table_sweep(pol->txns, POLICY_TXN_SWEEP, policy_txn_old, pol);
@@ -1360,7 +1310,7 @@ policyd_policy_tick(struct policyd_policy *pol, int64_t now)
 		msg_warn("policyd store error during upkeep: %s (the changes"
 			 " are kept and written at the next tick)", why);
 	}
-	if (metrics_clock() - t0 > 0.1)
+	if (clock_mono_s() - t0 > 0.1)
 		msg_warn("policyd store upkeep took %.0f ms",
-			 (metrics_clock() - t0) * 1000);
+			 (clock_mono_s() - t0) * 1000);
 }

@@ -184,12 +184,6 @@ void policyd_policy_tick(struct policyd_policy *pol, int64_t now);
  * on every turn of the event loop */
 void policyd_policy_step(struct policyd_policy *pol, int64_t now);
 
-/* policyd_policy_client_key - the key text of a client address under the
- * prefixes ("192.0.2.10", "192.0.2.0/24", "2001:db8:1:2::/64"); an
- * address that does not parse is used as it is (at most 64 bytes) */
-void policyd_policy_client_key(const char *addr, int v4prefix, int v6prefix,
-			       char *out, size_t outlen);
-
 /* policyd_policy_state_label - a bounded metric label for a state */
 const char *policyd_policy_state_label(const char *state);
 

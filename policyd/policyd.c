@@ -66,9 +66,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "daemon.h"
 #include "db.h"
@@ -134,26 +134,6 @@ struct policyd_server {
 	struct metric *m_closed;	/* counter, by reason */
 	struct metric *m_proto_errors;
 };
-
-/* policyd_now - wall clock in ms: limits outlive the process */
-static int64_t
-policyd_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* policyd_mono - monotonic ms, for timeouts */
-static int64_t
-policyd_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* policyd_peer_name - "addr:port" (or "unix") of a connected socket */
 static void
@@ -304,7 +284,7 @@ policyd_conn_close(struct policyd_server *srv, size_t i, const char *reason)
 	msg_debug("policyd client=%s disconnect reason=%s", cn->peer, reason);
 	metric_inc(srv->m_closed, reason);
 	close(cn->fd);
-	policyd_policy_session_end(srv->pol, &cn->sess, policyd_now());
+	policyd_policy_session_end(srv->pol, &cn->sess, clock_wall_ms());
 	policyd_proto_free(&cn->proto);
 	if (cn->parked != NULL)
 		srv->nparked--;
@@ -379,7 +359,7 @@ policyd_accept(struct policyd_server *srv)
 		}
 		cn->proto = policyd_proto_new();
 		cn->sess = policyd_policy_session_new();
-		cn->active = policyd_mono();
+		cn->active = clock_mono_ms();
 		policyd_peer_name(fd, cn->peer, sizeof(cn->peer));
 		srv->conns = x_realloc(srv->conns, (srv->nconns + 1)
 				       * sizeof(*srv->conns));
@@ -429,7 +409,7 @@ policyd_flush_out(struct policyd_conn *cn)
 			return -1;
 		}
 		cn->outoff += (size_t)n;
-		cn->active = policyd_mono();
+		cn->active = clock_mono_ms();
 	}
 	cn->outoff = cn->outlen = 0;
 	return 0;
@@ -462,7 +442,7 @@ policyd_answer(struct policyd_server *srv, struct policyd_conn *cn,
 	       const struct policyd_req *req)
 {
 	char reply[POLICYD_REPLY_MAX];
-	int64_t now = policyd_now();
+	int64_t now = clock_wall_ms();
 	size_t rlen;
 
 	/* with Redis, the requests of a loop turn share one round trip;
@@ -617,7 +597,7 @@ policyd_read(struct policyd_server *srv, struct policyd_conn *cn,
 		}
 		return -1;
 	}
-	cn->active = policyd_mono();
+	cn->active = clock_mono_ms();
 	return policyd_feed(srv, cn, buf, (size_t)n, reason);
 }
 
@@ -653,7 +633,7 @@ policyd_poll_timeout(const struct policyd_server *srv)
 			first = srv->conns[i]->parked_at;
 	if (first == INT64_MAX)
 		return 1000;
-	left = first + srv->ldap_wait_ms - policyd_now();
+	left = first + srv->ldap_wait_ms - clock_wall_ms();
 	return left <= 0 ? 0 : left >= 1000 ? 1000 : (int)left + 1;
 }
 
@@ -783,7 +763,7 @@ policyd_serve(struct policyd_server *srv)
 		if (accept_now)
 			policyd_accept(srv);
 		if (ldap_now)
-			policyd_ldap_drain(srv->ldap, policyd_now());
+			policyd_ldap_drain(srv->ldap, clock_wall_ms());
 		if (srv->nparked > 0)
 			policyd_resume_all(srv);
 		policyd_batch_flush(srv);
@@ -791,12 +771,12 @@ policyd_serve(struct policyd_server *srv)
 		 * limits a reload replaces */
 		if (reload_now && runtime_reload(&srv->rt) == 0)
 			policyd_apply_conf(srv);
-		policyd_policy_step(srv->pol, policyd_now());
-		mono = policyd_mono();
+		policyd_policy_step(srv->pol, clock_wall_ms());
+		mono = clock_mono_ms();
 		if (mono >= next_tick) {
 			next_tick = mono + 1000;
 			policyd_expire_idle(srv, mono);
-			policyd_policy_tick(srv->pol, policyd_now());
+			policyd_policy_tick(srv->pol, clock_wall_ms());
 		}
 	}
 	close(srv->ep);

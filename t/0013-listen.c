@@ -13,9 +13,10 @@
  *	socket replaced, a live one and a regular file left alone, a
  *	missing directory and a permission problem reported, the directory
  *	made for a socket and one others may write to refused; the
- *	allow-list: entries parsed, addresses matched (IPv4, IPv6,
- *	v4-mapped, unix), and a real connection from 127.0.0.2 refused by
- *	an allow-list of 127.0.0.1/32.
+ *	allow-list (lib/cidr's nets, whose parsing t/0017 tests):
+ *	addresses matched (IPv4, IPv6, v4-mapped, unix), and a real
+ *	connection from 127.0.0.2 refused by an allow-list of
+ *	127.0.0.1/32.
  *--*/
 #include "config.h"
 
@@ -928,59 +929,6 @@ test_open_bad_struct(void)
 	is_str(err, "unix:: bad socket path", "empty path: message");
 }
 
-/* The allow-list: listen_net_parse() on good and bad entries. */
-static const struct {
-	const char *s;
-	const char *err;	/* NULL: good */
-	int family;
-	unsigned bits;
-} net_cases[] = {
-	{ "127.0.0.1", NULL, AF_INET, 32 },
-	{ "127.0.0.0/8", NULL, AF_INET, 8 },
-	{ "0.0.0.0/0", NULL, AF_INET, 0 },
-	{ "::1", NULL, AF_INET6, 128 },
-	{ "2001:db8::/32", NULL, AF_INET6, 32 },
-	{ "::/0", NULL, AF_INET6, 0 },
-	{ "", "'': expected ADDRESS[/PREFIX]", 0, 0 },
-	{ "/8", "'/8': expected ADDRESS[/PREFIX]", 0, 0 },
-	{ "localhost", "'localhost': not an IPv4 or IPv6 address", 0, 0 },
-	{ "10.0.0.0/33", "'10.0.0.0/33': bad prefix length (0-32)", 0, 0 },
-	{ "10.0.0.0/", "'10.0.0.0/': bad prefix length (0-32)", 0, 0 },
-	{ "10.0.0.0/8x", "'10.0.0.0/8x': bad prefix length (0-32)", 0, 0 },
-	{ "10.0.0.0/-1", "'10.0.0.0/-1': bad prefix length (0-32)", 0, 0 },
-	{ "::/129", "'::/129': bad prefix length (0-128)", 0, 0 },
-	{ "::/99999999999", "'::/99999999999': bad prefix length (0-128)",
-	  0, 0 },
-	{ "10.0.0.1 ", "'10.0.0.1 ': not an IPv4 or IPv6 address", 0, 0 },
-};
-
-/* test_net_parse - the table above */
-static void
-test_net_parse(void)
-{
-	struct listen_net n;
-	char err[256];
-	size_t i;
-	int rc;
-
-	for (i = 0; i < NELEM(net_cases); i++) {
-		err[0] = '\0';
-		rc = listen_net_parse(net_cases[i].s, &n, err, sizeof(err));
-		if (net_cases[i].err == NULL) {
-			is_int(rc, 0, "net \"%s\" parses %s", net_cases[i].s,
-			       err);
-			is_int(n.family, net_cases[i].family, "net \"%s\": "
-			       "family", net_cases[i].s);
-			is_int((int)n.bits, (int)net_cases[i].bits,
-			       "net \"%s\": prefix", net_cases[i].s);
-		} else {
-			is_int(rc, -1, "net \"%s\" refused", net_cases[i].s);
-			is_str(err, net_cases[i].err, "net \"%s\": message",
-			       net_cases[i].s);
-		}
-	}
-}
-
 /* sa_of - a sockaddr for a textual address (v4, v6 or "unix") */
 static socklen_t
 sa_of(const char *a, struct sockaddr_storage *ss)
@@ -1036,7 +984,7 @@ static const struct {
 static void
 test_net_match(void)
 {
-	struct listen_net nets[8];
+	struct cidr nets[8];
 	struct sockaddr_storage ss;
 	char buf[256], err[256], *p, *save = NULL;
 	size_t i, n;
@@ -1047,7 +995,7 @@ test_net_match(void)
 		n = 0;
 		for (p = strtok_r(buf, ",", &save); p != NULL;
 		     p = strtok_r(NULL, ",", &save))
-			if (listen_net_parse(p, &nets[n++], err,
+			if (cidr_parse(p, &nets[n++], err,
 					     sizeof(err)) < 0)
 				bail_out("%s", err);
 		len = sa_of(match_cases[i].peer, &ss);
@@ -1057,7 +1005,7 @@ test_net_match(void)
 	}
 	/* a truncated address never matches */
 	len = sa_of("127.0.0.1", &ss);
-	listen_net_parse("0.0.0.0/0", &nets[0], err, sizeof(err));
+	cidr_parse("0.0.0.0/0", &nets[0], err, sizeof(err));
 	is_int(listen_net_match(nets, 1, (struct sockaddr *)&ss, len - 1), 0,
 	       "a short sockaddr does not match");
 	is_int(listen_net_match(nets, 1, NULL, 0), 0, "no sockaddr: no match");
@@ -1068,7 +1016,7 @@ static void
 test_peer_check(void)
 {
 	struct sockaddr_in sin;
-	struct listen_net allow;
+	struct cidr allow;
 	socklen_t len = sizeof(sin);
 	char err[256], peer[64];
 	int lfd, c, a;
@@ -1083,7 +1031,7 @@ test_peer_check(void)
 		bail_out("listen: %s", strerror(errno));
 	if (getsockname(lfd, (struct sockaddr *)&sin, &len) < 0)
 		bail_out("getsockname: %s", strerror(errno));
-	listen_net_parse("127.0.0.1/32", &allow, err, sizeof(err));
+	cidr_parse("127.0.0.1/32", &allow, err, sizeof(err));
 
 	/* from 127.0.0.2: refused */
 	c = socket(AF_INET, SOCK_STREAM, 0);
@@ -1134,7 +1082,6 @@ main(void)
 	test_open_inet();
 	test_open_unix();
 	test_open_bad_struct();
-	test_net_parse();
 	test_net_match();
 	test_peer_check();
 	done_testing();

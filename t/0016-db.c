@@ -18,11 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "db.h"
 #include "tap.h"
@@ -54,16 +54,6 @@ query_int(struct db *db, const char *sql)
 
 	free(s);
 	return n;
-}
-
-/* now_ms - a monotonic clock in milliseconds */
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
 /*
@@ -407,9 +397,9 @@ test_busy(void)
 
 	is_int(db_begin(b), SQLITE_OK, "busy: the other connection locks");
 	db_exec(b, "INSERT INTO t VALUES (1)", err, sizeof(err));
-	t0 = now_ms();
+	t0 = clock_mono_s();
 	rc = db_begin(a);
-	elapsed = now_ms() - t0;
+	elapsed = (clock_mono_s() - t0) * 1000;
 	is_int(rc, SQLITE_BUSY, "busy: BEGIN IMMEDIATE gives SQLITE_BUSY");
 	like_str(db_errmsg(a), "locked", "busy: message");
 	if (!ok(elapsed >= 50, "busy: waited (>= 50 ms)"))

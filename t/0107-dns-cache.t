@@ -20,7 +20,7 @@ RESOLVER=${top_builddir:-.}/t/tb-resolver
 peer_require unbound
 peer_require_helper "$RESOLVER"
 tb_init
-tb_plan 25
+tb_plan 26
 
 cat >"$TB/cache-zones.conf" <<'EOF'
 local-data: 'short.example.test. 2 IN TXT "lives two seconds"'
@@ -54,6 +54,13 @@ tb_like "$(line 2)" "^short\.example\.test TXT ok records=1 ttl=[12] hits=1 miss
     "a 2 s record is a hit right away"
 tb_like "$(line 3)" "^short\.example\.test TXT ok records=1 ttl=2 hits=1 misses=2 .* lives two seconds$" \
     "after 3 s it has expired: asked again (a miss)"
+# The cache reads lib/clock: moved past the TTL, the entry is gone at
+# once.  (Only a real wait shows the fresh TTL above: libunbound keeps
+# the record too, on the kernel's clock, which no test can move.)
+out=$("$RESOLVER" "$TB_DNS" short.example.test/TXT short.example.test/TXT \
+    advance/3 short.example.test/TXT 2>&1)
+tb_like "$(line 2)$(line 3)" "^short\.example\.test TXT ok .* hits=1 misses=1 .*short\.example\.test TXT ok records=1 ttl=[12] hits=1 misses=2 .* lives two seconds$" \
+    "lib/clock moved 3 s ahead: expired without a wait (a miss)"
 
 # Negative answers: with an SOA (60 s negative TTL), without one.
 out=$("$RESOLVER" "$TB_DNS" nosuch.neg.test/A nosuch.neg.test/A \

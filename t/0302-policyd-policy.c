@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "policyd-keys.h"
 #include "policyd-limit.h"
 #include "policyd-options.h"
 #include "policyd-policy.h"
@@ -130,8 +131,8 @@ test_keys(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		policyd_policy_client_key(t[i].addr, t[i].v4, t[i].v6, out,
-					  sizeof(out));
+		policyd_keys_client(t[i].addr, t[i].v4, t[i].v6, out,
+				    sizeof(out));
 		is_str(out, t[i].want, "key of %s (/%d, /%d)", t[i].addr,
 		       t[i].v4, t[i].v6);
 	}

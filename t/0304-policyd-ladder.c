@@ -158,9 +158,10 @@ test_conf(void)
 		{ "policyd { limit \"a b\" { rate = 1 } }",
 		  "a name is 1-64 letters" },
 		{ "policyd {\nexempt_networks = {\"10.0.0.0/33\"} }",
-		  "elemta.conf:2: option 'exempt_networks': bad prefix" },
+		  "elemta.conf:2: option 'exempt_networks': '10.0.0.0/33': "
+		  "bad prefix length (0-32)" },
 		{ "policyd {\nexempt_networks = {\"bogus\"} }",
-		  "bad network 'bogus'" },
+		  "'bogus': not an IPv4 or IPv6 address" },
 		{ "policyd { ldap_base = \"dc=x\"\nlimit a { rate = 1\n"
 		  "ldap_attribute = \"mailRateLimit\" } }",
 		  "limit 'a': ldap_attribute needs key = sasl_user" },

@@ -29,10 +29,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <hiredis/hiredis.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "policyd-calendar.h"
 #include "policyd-limit.h"
@@ -41,16 +41,6 @@
 #include "redis.h"
 #include "sections.h"
 #include "tap.h"
-
-/* mono_ms - monotonic ms */
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* test_servers - the server syntax */
 static void
@@ -308,12 +298,13 @@ test_down(void)
 			      sizeof(err)) < 0, "server down: the take fails");
 	like_str(err, "redis 127.0.0.1:1 connect: ",
 		 "with the server and the reason");
-	t0 = mono_ms();
+	t0 = clock_mono_ms();
 	ok(policyd_redis_take(rs, "msg:ip:192.0.2.1", &lim, 0, 1, 0, &r, err,
 			      sizeof(err)) < 0, "at once again: fails");
 	like_str(err, "unavailable (next attempt in ",
 		 "without trying, during the back-off");
-	ok(mono_ms() - t0 < 50, "and fast (%lld ms)", mono_ms() - t0);
+	ok(clock_mono_ms() - t0 < 50, "and fast (%lld ms)",
+	   (long long)(clock_mono_ms() - t0));
 	policyd_redis_stats(rs, &st);
 	is_int((long long)st.failures, 2, "2 failures counted");
 	is_int(st.up, 0, "not up");
@@ -520,7 +511,6 @@ test_quota_script(struct policyd_redis *rs, struct redis_client *cl)
 	struct policyd_limit lim = { 2, 0, { 0 } };
 	struct policyd_limit_result r;
 	struct redisReply *rep;
-	struct timespec ts;
 	const char *av[2];
 	char err[256], rkey[256];
 	int64_t now;
@@ -554,8 +544,7 @@ test_quota_script(struct policyd_redis *rs, struct redis_client *cl)
 	   r.retry_ms);
 
 	/* Redis's TIME, and the TTL of the key: the end of the day */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	now = clock_wall_ms();
 	policyd_calendar_bounds(POLICYD_CAL_DAY, 1, now, lim.q);
 	policyd_redis_take(rs, "qttl", &lim, 0, 2, 0, &r, err, sizeof(err));
 	good = policyd_redis_take(rs, "qttl", &lim, 0, 1, 0, &r, err,

@@ -3,7 +3,7 @@
  *	0401-milter-state 1
  * SUMMARY
  *	unit tests for milter/milter-conn.c and internal_networks matching
- *	(lib/listen's listen_net_*, shared with the allow-lists)
+ *	(lib/cidr, shared with the listeners' allow-lists)
  * DESCRIPTION
  *	internal_networks parsing and matching on a table; the header caps
  *	(count and size) with forged Authentication-Results still found
@@ -57,17 +57,17 @@ static const struct ncase ncases[] = {
 static void
 test_net(void)
 {
-	struct listen_net n;
+	struct cidr n;
 	char err[256];
 	size_t i;
 	int rc;
 
 	for (i = 0; i < sizeof(ncases) / sizeof(ncases[0]); i++) {
-		rc = listen_net_parse(ncases[i].net, &n, err, sizeof(err));
+		rc = cidr_parse(ncases[i].net, &n, err, sizeof(err));
 		is_int(rc == 0, ncases[i].parse_ok, "parse '%s'%s%s",
 		       ncases[i].net, rc ? ": " : "", rc ? err : "");
 		if (rc == 0)
-			is_int(listen_net_match_text(&n, 1, ncases[i].addr),
+			is_int(cidr_match_text(&n, 1, ncases[i].addr),
 			       ncases[i].want, "'%s' in %s", ncases[i].addr,
 			       ncases[i].net);
 	}

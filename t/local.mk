@@ -21,10 +21,12 @@ T_UNIT_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) $(MHD_CFLAGS) $(
 T_UNIT = \
 	t/0010-log.t \
 	t/0011-conf.t \
+	t/0012-clock.t \
 	t/0013-listen.t \
 	t/0014-daemon.t \
 	t/0015-metrics.t \
-	t/0016-db.t
+	t/0016-db.t \
+	t/0017-cidr.t
 check_PROGRAMS += $(T_UNIT)
 t_0010_log_t_SOURCES = t/0010-log.c
 t_0010_log_t_CFLAGS = $(T_UNIT_CFLAGS)
@@ -32,6 +34,9 @@ t_0010_log_t_LDADD = $(T_UNIT_LDADD)
 t_0011_conf_t_SOURCES = t/0011-conf.c
 t_0011_conf_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0011_conf_t_LDADD = $(T_UNIT_LDADD)
+t_0012_clock_t_SOURCES = t/0012-clock.c
+t_0012_clock_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0012_clock_t_LDADD = $(T_UNIT_LDADD)
 t_0013_listen_t_SOURCES = t/0013-listen.c
 t_0013_listen_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0013_listen_t_LDADD = $(T_UNIT_LDADD)
@@ -44,6 +49,9 @@ t_0015_metrics_t_LDADD = $(T_UNIT_LDADD)
 t_0016_db_t_SOURCES = t/0016-db.c
 t_0016_db_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0016_db_t_LDADD = $(T_UNIT_LDADD)
+t_0017_cidr_t_SOURCES = t/0017-cidr.c
+t_0017_cidr_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0017_cidr_t_LDADD = $(T_UNIT_LDADD)
 
 ## Helper programs the shell tests run.
 ##   elemta-testd: a minimal daemon on the shared runtime (config, CLI,

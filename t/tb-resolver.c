@@ -17,7 +17,12 @@
  *
  *	NAME/TYPE	one lookup (TYPE: A, AAAA, TXT, MX, PTR or a number),
  *			counted in a per-run struct dns_counter
- *	sleep/SECS	wait that long (lets cached answers expire)
+ *	sleep/SECS	wait that long (lets cached answers expire, here
+ *			and in libunbound's own cache)
+ *	advance/SECS	move lib/clock that far ahead without waiting
+ *			(clock_test_advance): expires the answers kept
+ *			here, not those of libunbound, which runs on the
+ *			kernel's clock
  *	limit/N		from now on the counter lets N lookups go to the
  *			network (answers in the cache are always served)
  *	budget/MS	from now on lookups may wait MS ms in all
@@ -44,6 +49,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "dns.h"
 #include "xalloc.h"
 
@@ -144,7 +150,7 @@ main(int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: tb-resolver [-v] [-t seconds] "
 				"[-c bytes] [-r resolv.conf] server@port|- "
-				"NAME/TYPE|sleep/SECS...\n");
+				"NAME/TYPE|sleep/SECS|advance/SECS...\n");
 			return 2;
 		}
 	}
@@ -165,6 +171,8 @@ main(int argc, char **argv)
 	for (i = optind; i < argc && status == 0; i++) {
 		if (strncmp(argv[i], "sleep/", 6) == 0)
 			sleep((unsigned)atoi(argv[i] + 6));
+		else if (strncmp(argv[i], "advance/", 8) == 0)
+			clock_test_advance((int64_t)atoi(argv[i] + 8) * 1000);
 		else if (strncmp(argv[i], "limit/", 6) == 0)
 			cnt.limit = (unsigned)atoi(argv[i] + 6);
 		else if (strncmp(argv[i], "budget/", 7) == 0)

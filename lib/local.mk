@@ -10,7 +10,7 @@ lib_libelemta_a_SOURCES = \
 	lib/cidr.c lib/cidr.h \
 	lib/listen.c lib/listen.h \
 	lib/daemon.c lib/daemon.h lib/daemon-conf.c \
-	lib/metrics.c lib/metrics.h \
+	lib/metrics.c lib/metrics-http.c lib/metrics.h \
 	lib/db.c lib/db.h \
 	lib/dns.c lib/dns.h \
 	lib/ldapc.c lib/ldapc.h \

@@ -45,7 +45,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +54,7 @@
 
 #include "conf.h"
 #include "dns.h"
+#include "snapshot.h"
 #include "xalloc.h"
 
 #define DNS_CLASS_IN	1
@@ -86,7 +86,7 @@ struct dns_entry {
 };
 
 struct dns_resolver {
-	atomic_uint refs;
+	struct snapshot snap;
 	struct ub_ctx *ctx;
 	int timeout;			/* seconds per attempt */
 	int retries;
@@ -491,6 +491,25 @@ dns_resolver_stats(struct dns_resolver *r, struct dns_stats *st)
 	pthread_mutex_unlock(&r->cache_lock);
 }
 
+/* dns_resolver_free - the last reference is gone: stop the dispatcher
+ * and free everything */
+static void
+dns_resolver_free(void *obj)
+{
+	struct dns_resolver *r = obj;
+
+	if (r->running) {
+		r->stopping = 1;
+		pthread_join(r->dispatcher, NULL);
+	}
+	ub_ctx_delete(r->ctx);
+	while (r->oldest != NULL)
+		dns_entry_drop(r, r->oldest);
+	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->cache_lock);
+	free(r);
+}
+
 /* dns_resolver_new - one libunbound context configured from dc */
 struct dns_resolver *
 dns_resolver_new(const struct dns_conf *dc, char *err, size_t errlen)
@@ -510,7 +529,7 @@ dns_resolver_new(const struct dns_conf *dc, char *err, size_t errlen)
 	r = x_calloc(1, sizeof(*r));
 	r->recursing = recursing;
 	r->max_bytes = dc->cache_size;
-	atomic_init(&r->refs, 1);
+	snapshot_init(&r->snap, r, dns_resolver_free);
 	r->ctx = ctx;
 	r->timeout = dc->timeout > 0 ? dc->timeout : 5;
 	r->retries = dc->retries >= 0 ? dc->retries : 0;
@@ -540,47 +559,25 @@ dns_dispatch(void *arg)
 struct dns_resolver *
 dns_resolver_ref(struct dns_resolver *r)
 {
-	if (r != NULL)
-		atomic_fetch_add(&r->refs, 1);
-	return r;
+	return r != NULL ? snapshot_ref(&r->snap) : NULL;
 }
 
-/* dns_resolver_unref - drop a reference; the last one stops the
- * dispatcher and frees everything */
+/* dns_resolver_unref - drop a reference; clears *rp */
 void
 dns_resolver_unref(struct dns_resolver **rp)
 {
-	struct dns_resolver *r = *rp;
-
+	snapshot_unref(*rp != NULL ? &(*rp)->snap : NULL);
 	*rp = NULL;
-	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
-		return;
-	if (r->running) {
-		r->stopping = 1;
-		pthread_join(r->dispatcher, NULL);
-	}
-	ub_ctx_delete(r->ctx);
-	while (r->oldest != NULL)
-		dns_entry_drop(r, r->oldest);
-	pthread_mutex_destroy(&r->lock);
-	pthread_mutex_destroy(&r->cache_lock);
-	free(r);
 }
 
 /* The published resolver. */
-static pthread_mutex_t dns_published_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct dns_resolver *dns_published;
+static struct snapshot_slot dns_slot = SNAPSHOT_SLOT_INIT;
 
 /* dns_current - a new reference to the published resolver, or NULL */
 struct dns_resolver *
 dns_current(void)
 {
-	struct dns_resolver *r;
-
-	pthread_mutex_lock(&dns_published_lock);
-	r = dns_resolver_ref(dns_published);
-	pthread_mutex_unlock(&dns_published_lock);
-	return r;
+	return snapshot_current(&dns_slot);
 }
 
 /* dns_publish - make r current (takes the caller's reference); NULL
@@ -588,13 +585,7 @@ dns_current(void)
 void
 dns_publish(struct dns_resolver *r)
 {
-	struct dns_resolver *old;
-
-	pthread_mutex_lock(&dns_published_lock);
-	old = dns_published;
-	dns_published = r;
-	pthread_mutex_unlock(&dns_published_lock);
-	dns_resolver_unref(&old);
+	snapshot_publish(&dns_slot, r != NULL ? &r->snap : NULL);
 }
 
 /* dns_callback - an answer arrived (dispatcher thread) */

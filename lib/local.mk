@@ -5,6 +5,7 @@ lib_libelemta_a_SOURCES = \
 	lib/xalloc.c lib/xalloc.h \
 	lib/log.c lib/log.h \
 	lib/conf.c lib/conf.h \
+	lib/snapshot.c lib/snapshot.h \
 	lib/cli.c lib/cli.h \
 	lib/listen.c lib/listen.h \
 	lib/daemon.c lib/daemon.h lib/daemon-conf.c \

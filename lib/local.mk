@@ -12,6 +12,7 @@ lib_libelemta_a_SOURCES = \
 	lib/metrics.c lib/metrics.h \
 	lib/db.c lib/db.h \
 	lib/dns.c lib/dns.h \
+	lib/htable.c lib/htable.h \
 	lib/ldapc.c lib/ldapc.h \
 	lib/redis.c lib/redis.h \
 	lib/runtime.c lib/runtime.h \

@@ -20,9 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +28,7 @@
 #include "conf.h"
 #include "listen.h"
 #include "log.h"
+#include "snapshot.h"
 #include "xalloc.h"
 
 struct conf_item {
@@ -38,8 +37,7 @@ struct conf_item {
 };
 
 struct conf {
-	atomic_uint refs;
-	unsigned long generation;
+	struct snapshot snap;
 	char *path;
 	size_t nitems;
 	struct conf_item *items;
@@ -56,9 +54,7 @@ struct conf_loader {
 
 static _Thread_local struct conf_loader *conf_active;
 
-static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct conf *conf_published;
-static unsigned long conf_generations;
+static struct snapshot_slot conf_slot = SNAPSHOT_SLOT_INIT;
 
 /* conf_adderr - append one line to the loader's error text */
 static void
@@ -407,8 +403,9 @@ out:
 
 /* conf_snapshot_free - release a snapshot's sections and itself */
 static void
-conf_snapshot_free(struct conf *c)
+conf_snapshot_free(void *obj)
 {
+	struct conf *c = obj;
 	size_t i;
 
 	for (i = 0; i < c->nitems; i++) {
@@ -435,7 +432,7 @@ conf_build(struct conf_loader *ld, cfg_t *cfg, const char *path)
 		n++;
 	c->items = x_calloc(n, sizeof(*c->items));
 	c->path = path ? x_strdup(path) : NULL;
-	atomic_init(&c->refs, 1);
+	snapshot_init(&c->snap, c, conf_snapshot_free);
 	for (sp = ld->sections; *sp != NULL; sp++) {
 		struct conf_item *it = &c->items[c->nitems++];
 
@@ -686,39 +683,29 @@ conf_path(const struct conf *c)
 unsigned long
 conf_generation(const struct conf *c)
 {
-	return c->generation;
+	return c->snap.generation;
 }
 
 /* conf_ref - one more reference */
 struct conf *
 conf_ref(struct conf *c)
 {
-	if (c != NULL)
-		atomic_fetch_add(&c->refs, 1);
-	return c;
+	return c != NULL ? snapshot_ref(&c->snap) : NULL;
 }
 
 /* conf_unref - drop a reference, freeing on the last; clears *cp */
 void
 conf_unref(struct conf **cp)
 {
-	struct conf *c = *cp;
-
+	snapshot_unref(*cp != NULL ? &(*cp)->snap : NULL);
 	*cp = NULL;
-	if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1)
-		conf_snapshot_free(c);
 }
 
 /* conf_current - a new reference to the published snapshot */
 struct conf *
 conf_current(void)
 {
-	struct conf *c;
-
-	pthread_mutex_lock(&conf_lock);
-	c = conf_ref(conf_published);
-	pthread_mutex_unlock(&conf_lock);
-	return c;
+	return snapshot_current(&conf_slot);
 }
 
 /* conf_publish - make c current (takes the caller's reference); NULL
@@ -726,15 +713,7 @@ conf_current(void)
 void
 conf_publish(struct conf *c)
 {
-	struct conf *old;
-
-	pthread_mutex_lock(&conf_lock);
-	old = conf_published;
-	if (c != NULL)
-		c->generation = ++conf_generations;
-	conf_published = c;
-	pthread_mutex_unlock(&conf_lock);
-	conf_unref(&old);
+	snapshot_publish(&conf_slot, c != NULL ? &c->snap : NULL);
 }
 
 /* conf_parse_scaled - number with an optional unit suffix */

@@ -21,7 +21,8 @@
  *	A snapshot is reference-counted: conf_current() hands out a new
  *	reference to the published snapshot; a reload builds a new one and
  *	conf_publish()es it, and work in progress keeps the one it holds
- *	until it calls conf_unref().  All of this is thread-safe.
+ *	until it calls conf_unref().  All of this is thread-safe
+ *	(lib/snapshot does the counting and the publication).
  *--*/
 #ifndef ELEMTA_CONF_H
 #define ELEMTA_CONF_H

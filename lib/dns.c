@@ -27,12 +27,12 @@
  *	The cache.  libunbound caches too, but asking it is a round trip
  *	through its thread and ours (a pipe each way, two wake-ups), for
  *	every lookup: about as much as the SPF evaluation that asked.  So
- *	answers (records, NXDOMAIN, no data) are kept here as well, under
- *	the name in lower case and the type, until their TTL runs out (an
- *	answer with TTL 0 is not kept; TTLs are capped as unbound caps
- *	them: a day, an hour for negative answers), at most cache_size
- *	bytes of them (the entry, its name, its records), the least
- *	recently used going first.  Failures are never kept.  A
+ *	answers (records, NXDOMAIN, no data) are kept here as well, in a
+ *	lib/htable under the name in lower case and the type, until their
+ *	TTL runs out (an answer with TTL 0 is not kept; TTLs are capped
+ *	as unbound caps them: a day, an hour for negative answers), at
+ *	most cache_size bytes of them (the entry, its name, its records),
+ *	the least recently used going first.  Failures are never kept.  A
  *	lookup that finds its answer here is a hit; any other is a miss
  *	and goes to libunbound, which asks the network unless its own
  *	cache has the answer (only for an entry evicted here, or for two
@@ -45,7 +45,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,10 +55,11 @@
 #include "clock.h"
 #include "conf.h"
 #include "dns.h"
+#include "htable.h"
+#include "snapshot.h"
 #include "xalloc.h"
 
 #define DNS_CLASS_IN	1
-#define DNS_CACHE_BUCKETS 4096		/* hash chains (a power of 2) */
 /* TTL caps, unbound's defaults (cache-max-ttl, cache-max-negative-ttl):
  * libunbound hands out 32768 s for a negative answer without an SOA. */
 #define DNS_MAX_TTL	86400
@@ -72,22 +72,17 @@ struct dns_rdata {
 	const unsigned char **data;
 };
 
-/* A cached answer. */
+/* A cached answer (the key: "TYPE name"). */
 struct dns_entry {
-	struct dns_entry *hnext;	/* hash chain */
-	struct dns_entry *newer, *older;	/* LRU list */
-	unsigned hash;
-	int type;
 	enum dns_status status;		/* DNS_OK, DNS_NXDOMAIN, DNS_NODATA */
 	int rcode;
 	long long expires;		/* clock_mono_ms() */
 	size_t bytes;			/* this entry's allocations */
 	struct dns_rdata *rd;		/* DNS_OK: the records */
-	char *name;			/* lower case, no final dot */
 };
 
 struct dns_resolver {
-	atomic_uint refs;
+	struct snapshot snap;
 	struct ub_ctx *ctx;
 	int timeout;			/* seconds per attempt */
 	int retries;
@@ -97,9 +92,7 @@ struct dns_resolver {
 	volatile int stopping;
 
 	pthread_mutex_t cache_lock;	/* everything below */
-	struct dns_entry *buckets[DNS_CACHE_BUCKETS];
-	struct dns_entry *newest, *oldest;
-	size_t entries;
+	struct htable *cache;		/* key -> struct dns_entry */
 	size_t bytes;			/* what the entries take */
 	size_t max_bytes;		/* cache_size */
 	int recursing;			/* no forwarder: from the root */
@@ -292,96 +285,62 @@ dns_rdata_size(size_t count, const size_t *len)
 	       + sizeof(unsigned char *)) + total;
 }
 
-/* dns_key - name as the cache keeps it (lower case, no final dot) into
- * out; its hash with type, or 0 with out "" if it does not fit */
-static unsigned
+/* dns_key - "TYPE name" as the cache keeps it (the name in lower case,
+ * no final dot) into out; 0, or -1 if it does not fit */
+static int
 dns_key(const char *name, int type, char *out, size_t outlen)
 {
-	unsigned h = 2166136261u;	/* FNV-1a */
 	size_t i, n = strlen(name);
+	int len;
 
 	if (n > 0 && name[n - 1] == '.')
 		n--;
-	if (n >= outlen) {
+	len = snprintf(out, outlen, "%d ", type);
+	if (len < 0 || (size_t)len + n >= outlen) {
 		out[0] = '\0';
-		return 0;
+		return -1;
 	}
-	for (i = 0; i < n; i++) {
-		out[i] = (char)(name[i] >= 'A' && name[i] <= 'Z'
-				? name[i] - 'A' + 'a' : name[i]);
-		h = (h ^ (unsigned char)out[i]) * 16777619u;
-	}
-	out[n] = '\0';
-	h = (h ^ (unsigned)type) * 16777619u;
-	return h == 0 ? 1 : h;
+	for (i = 0; i < n; i++)
+		out[len + i] = (char)(name[i] >= 'A' && name[i] <= 'Z'
+				      ? name[i] - 'A' + 'a' : name[i]);
+	out[len + n] = '\0';
+	return 0;
 }
 
-/* dns_entry_drop - take e out of its chain and the LRU list and free
- * it (cache_lock held) */
+/* dns_entry_free - free one cached answer */
 static void
-dns_entry_drop(struct dns_resolver *r, struct dns_entry *e)
+dns_entry_free(void *p)
 {
-	struct dns_entry **pp = &r->buckets[e->hash & (DNS_CACHE_BUCKETS - 1)];
+	struct dns_entry *e = p;
 
-	while (*pp != e)
-		pp = &(*pp)->hnext;
-	*pp = e->hnext;
-	if (e->newer != NULL)
-		e->newer->older = e->older;
-	else
-		r->newest = e->older;
-	if (e->older != NULL)
-		e->older->newer = e->newer;
-	else
-		r->oldest = e->newer;
-	r->entries--;
-	r->bytes -= e->bytes;
 	free(e->rd);
-	free(e->name);
 	free(e);
 }
 
-/* dns_entry_touch - e becomes the most recently used (cache_lock held) */
+/* dns_entry_drop - free an answer taken out of the cache, uncounting
+ * its bytes (cache_lock held) */
 static void
-dns_entry_touch(struct dns_resolver *r, struct dns_entry *e)
+dns_entry_drop(struct dns_resolver *r, struct dns_entry *e)
 {
-	if (r->newest == e)
-		return;
-	/* out of the list... */
-	e->newer->older = e->older;
-	if (e->older != NULL)
-		e->older->newer = e->newer;
-	else
-		r->oldest = e->newer;
-	/* ...and in at the front */
-	e->newer = NULL;
-	e->older = r->newest;
-	r->newest->newer = e;
-	r->newest = e;
+	r->bytes -= e->bytes;
+	dns_entry_free(e);
 }
 
 /* dns_cache_get - a live cached answer for key/type filled into a
  * (status, rcode, ttl, records); 1 if found, else 0 */
 static int
-dns_cache_get(struct dns_resolver *r, const char *key, unsigned hash,
-	      int type, struct dns_answer *a)
+dns_cache_get(struct dns_resolver *r, const char *key, struct dns_answer *a)
 {
 	struct dns_entry *e;
 	long long now = clock_mono_ms();
 	int found = 0;
 
 	pthread_mutex_lock(&r->cache_lock);
-	for (e = r->buckets[hash & (DNS_CACHE_BUCKETS - 1)]; e != NULL;
-	     e = e->hnext)
-		if (e->hash == hash && e->type == type
-		    && strcmp(e->name, key) == 0)
-			break;
-	if (e != NULL && e->expires <= now) {
-		dns_entry_drop(r, e);
+	if ((e = htable_use(r->cache, key)) != NULL && e->expires <= now) {
+		dns_entry_drop(r, htable_del(r->cache, key));
 		e = NULL;
 	}
 	if (e != NULL) {
-		dns_entry_touch(r, e);
 		a->status = e->status;
 		a->rcode = e->rcode;
 		a->ttl = (int)((e->expires - now) / 1000);
@@ -401,54 +360,38 @@ dns_cache_get(struct dns_resolver *r, const char *key, unsigned hash,
 
 /* dns_cache_put - keep answer a for key/type until its TTL runs out */
 static void
-dns_cache_put(struct dns_resolver *r, const char *key, unsigned hash,
-	      int type, const struct dns_answer *a)
+dns_cache_put(struct dns_resolver *r, const char *key,
+	      const struct dns_answer *a)
 {
-	struct dns_entry *e, **chain;
+	struct dns_entry *e;
 	size_t bytes;
 
 	if (a->ttl <= 0 || (a->status != DNS_OK && a->status != DNS_NXDOMAIN
 			    && a->status != DNS_NODATA))
 		return;
 	pthread_mutex_lock(&r->cache_lock);
-	chain = &r->buckets[hash & (DNS_CACHE_BUCKETS - 1)];
 	/* another thread may have put it there meanwhile */
-	for (e = *chain; e != NULL; e = e->hnext)
-		if (e->hash == hash && e->type == type
-		    && strcmp(e->name, key) == 0)
-			break;
-	if (e != NULL)
+	if ((e = htable_del(r->cache, key)) != NULL)
 		dns_entry_drop(r, e);
 	/* Counted in bytes, so that big answers (TXT records of 64 KB)
 	 * cannot make the cache many times what it was given; one larger
 	 * than the whole cache is not kept. */
-	bytes = sizeof(*e) + strlen(key) + 1
+	bytes = sizeof(*e) + htable_entry_size(key)
 		+ (a->status == DNS_OK ? dns_rdata_size(a->count, a->len) : 0);
 	if (bytes > r->max_bytes) {
 		pthread_mutex_unlock(&r->cache_lock);
 		return;
 	}
 	while (r->bytes + bytes > r->max_bytes)
-		dns_entry_drop(r, r->oldest);
+		dns_entry_drop(r, htable_pop_oldest(r->cache));
 	e = x_calloc(1, sizeof(*e));
 	e->bytes = bytes;
-	e->hash = hash;
-	e->type = type;
 	e->status = a->status;
 	e->rcode = a->rcode;
 	e->expires = clock_mono_ms() + (long long)a->ttl * 1000;
 	if (a->status == DNS_OK)
 		e->rd = dns_rdata_new(a->count, a->data, a->len);
-	e->name = x_strdup(key);
-	e->hnext = *chain;
-	*chain = e;
-	e->older = r->newest;
-	if (r->newest != NULL)
-		r->newest->newer = e;
-	r->newest = e;
-	if (r->oldest == NULL)
-		r->oldest = e;
-	r->entries++;
+	htable_put(r->cache, key, e);
 	r->bytes += bytes;
 	pthread_mutex_unlock(&r->cache_lock);
 }
@@ -477,9 +420,27 @@ dns_resolver_stats(struct dns_resolver *r, struct dns_stats *st)
 	pthread_mutex_lock(&r->cache_lock);
 	st->hits = r->hits;
 	st->misses = r->misses;
-	st->entries = r->entries;
+	st->entries = htable_size(r->cache);
 	st->bytes = r->bytes;
 	pthread_mutex_unlock(&r->cache_lock);
+}
+
+/* dns_resolver_free - the last reference is gone: stop the dispatcher
+ * and free everything */
+static void
+dns_resolver_free(void *obj)
+{
+	struct dns_resolver *r = obj;
+
+	if (r->running) {
+		r->stopping = 1;
+		pthread_join(r->dispatcher, NULL);
+	}
+	ub_ctx_delete(r->ctx);
+	htable_free(&r->cache, dns_entry_free);
+	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->cache_lock);
+	free(r);
 }
 
 /* dns_resolver_new - one libunbound context configured from dc */
@@ -501,12 +462,13 @@ dns_resolver_new(const struct dns_conf *dc, char *err, size_t errlen)
 	r = x_calloc(1, sizeof(*r));
 	r->recursing = recursing;
 	r->max_bytes = dc->cache_size;
-	atomic_init(&r->refs, 1);
+	snapshot_init(&r->snap, r, dns_resolver_free);
 	r->ctx = ctx;
 	r->timeout = dc->timeout > 0 ? dc->timeout : 5;
 	r->retries = dc->retries >= 0 ? dc->retries : 0;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_mutex_init(&r->cache_lock, NULL);
+	r->cache = htable_new();
 	return r;
 }
 
@@ -531,47 +493,25 @@ dns_dispatch(void *arg)
 struct dns_resolver *
 dns_resolver_ref(struct dns_resolver *r)
 {
-	if (r != NULL)
-		atomic_fetch_add(&r->refs, 1);
-	return r;
+	return r != NULL ? snapshot_ref(&r->snap) : NULL;
 }
 
-/* dns_resolver_unref - drop a reference; the last one stops the
- * dispatcher and frees everything */
+/* dns_resolver_unref - drop a reference; clears *rp */
 void
 dns_resolver_unref(struct dns_resolver **rp)
 {
-	struct dns_resolver *r = *rp;
-
+	snapshot_unref(*rp != NULL ? &(*rp)->snap : NULL);
 	*rp = NULL;
-	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
-		return;
-	if (r->running) {
-		r->stopping = 1;
-		pthread_join(r->dispatcher, NULL);
-	}
-	ub_ctx_delete(r->ctx);
-	while (r->oldest != NULL)
-		dns_entry_drop(r, r->oldest);
-	pthread_mutex_destroy(&r->lock);
-	pthread_mutex_destroy(&r->cache_lock);
-	free(r);
 }
 
 /* The published resolver. */
-static pthread_mutex_t dns_published_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct dns_resolver *dns_published;
+static struct snapshot_slot dns_slot = SNAPSHOT_SLOT_INIT;
 
 /* dns_current - a new reference to the published resolver, or NULL */
 struct dns_resolver *
 dns_current(void)
 {
-	struct dns_resolver *r;
-
-	pthread_mutex_lock(&dns_published_lock);
-	r = dns_resolver_ref(dns_published);
-	pthread_mutex_unlock(&dns_published_lock);
-	return r;
+	return snapshot_current(&dns_slot);
 }
 
 /* dns_publish - make r current (takes the caller's reference); NULL
@@ -579,13 +519,7 @@ dns_current(void)
 void
 dns_publish(struct dns_resolver *r)
 {
-	struct dns_resolver *old;
-
-	pthread_mutex_lock(&dns_published_lock);
-	old = dns_published;
-	dns_published = r;
-	pthread_mutex_unlock(&dns_published_lock);
-	dns_resolver_unref(&old);
+	snapshot_publish(&dns_slot, r != NULL ? &r->snap : NULL);
 }
 
 /* dns_callback - an answer arrived (dispatcher thread) */
@@ -788,16 +722,15 @@ dns_query(struct dns_resolver *r, const char *name, int type,
 {
 	struct dns_answer *a = x_calloc(1, sizeof(*a));
 	const struct dns_rdata *rd;
-	char key[256];
-	unsigned hash;
-	int rc;
+	char key[264];		/* "65535 " and a name of 255 */
+	int keep, rc;
 
-	hash = dns_key(name, type, key, sizeof(key));
-	if (hash != 0 && dns_cache_get(r, key, hash, type, a)) {
+	keep = dns_key(name, type, key, sizeof(key)) == 0;
+	if (keep && dns_cache_get(r, key, a)) {
 		/* known: served whatever the limit and the deadline */
 		if (cnt != NULL)
 			cnt->lookups++, cnt->hits++;
-		hash = 0;		/* nothing new to keep */
+		keep = 0;		/* nothing new to keep */
 	} else if (cnt != NULL && cnt->limit > 0
 		   && cnt->lookups - cnt->hits >= cnt->limit) {
 		a->status = DNS_LIMIT;
@@ -826,8 +759,8 @@ dns_query(struct dns_resolver *r, const char *name, int type,
 		a->data = rd->data;
 		a->len = rd->len;
 	}
-	if (hash != 0)
-		dns_cache_put(r, key, hash, type, a);
+	if (keep)
+		dns_cache_put(r, key, a);
 out:
 	rc = a->status;
 	if (ap != NULL)

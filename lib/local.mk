@@ -6,6 +6,7 @@ lib_libelemta_a_SOURCES = \
 	lib/clock.c lib/clock.h \
 	lib/log.c lib/log.h \
 	lib/conf.c lib/conf.h \
+	lib/snapshot.c lib/snapshot.h \
 	lib/cli.c lib/cli.h \
 	lib/cidr.c lib/cidr.h \
 	lib/listen.c lib/listen.h \
@@ -13,6 +14,7 @@ lib_libelemta_a_SOURCES = \
 	lib/metrics.c lib/metrics-http.c lib/metrics.h \
 	lib/db.c lib/db.h \
 	lib/dns.c lib/dns.h \
+	lib/htable.c lib/htable.h \
 	lib/ldapc.c lib/ldapc.h \
 	lib/redis.c lib/redis.h \
 	lib/runtime.c lib/runtime.h \

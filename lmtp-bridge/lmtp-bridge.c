@@ -70,6 +70,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
+#include "snapshot.h"
 #include "xalloc.h"
 #include "db.h"
 #include "lmtp-cache.h"
@@ -83,7 +84,7 @@
 
 /* What a connection works with: one configuration and its router. */
 struct bridge_state {
-	int refs;			/* under bridge_lock */
+	struct snapshot snap;		/* references, publication */
 	struct conf *conf;
 	const struct lmtp_conf *lc;
 	struct lmtp_router *router;
@@ -93,7 +94,7 @@ struct bridge_state {
 
 static pthread_mutex_t bridge_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bridge_idle = PTHREAD_COND_INITIALIZER;
-static struct bridge_state *bridge_current;
+static struct snapshot_slot bridge_slot = SNAPSHOT_SLOT_INIT;
 static int bridge_active;		/* connections, under bridge_lock */
 static int bridge_delivering;		/* deliveries in flight, same */
 static int bridge_no_delivery;		/* past the grace period, same */
@@ -158,6 +159,19 @@ bad:
 	return -1;
 }
 
+/* bridge_state_free - the last reference is gone */
+static void
+bridge_state_free(void *obj)
+{
+	struct bridge_state *st = obj;
+
+	lmtp_router_free(&st->router);
+	lmtp_pool_free(&st->pool);
+	conf_unref(&st->conf);
+	x_free(&st->hostname);
+	free(st);
+}
+
 /* bridge_state_new - a router for this snapshot; NULL with err */
 static struct bridge_state *
 bridge_state_new(struct conf *conf, char *err, size_t errlen)
@@ -176,7 +190,7 @@ bridge_state_new(struct conf *conf, char *err, size_t errlen)
 		return NULL;
 	}
 	st = x_calloc(1, sizeof(*st));
-	st->refs = 1;
+	snapshot_init(&st->snap, st, bridge_state_free);
 	st->conf = conf_ref(conf);
 	st->lc = lc;
 	st->pool = lmtp_pool_new((size_t)lc->backend_pool_size,
@@ -193,38 +207,18 @@ bridge_state_new(struct conf *conf, char *err, size_t errlen)
 	return st;
 }
 
-/* bridge_state_get - a reference to the current state */
+/* bridge_state_current - a reference to the current state */
 static struct bridge_state *
-bridge_state_get(void)
+bridge_state_current(void)
 {
-	struct bridge_state *st;
-
-	pthread_mutex_lock(&bridge_lock);
-	st = bridge_current;
-	st->refs++;
-	pthread_mutex_unlock(&bridge_lock);
-	return st;
+	return snapshot_current(&bridge_slot);
 }
 
-/* bridge_state_put - drop a reference; the last one frees */
+/* bridge_state_unref - drop a reference; the last one frees */
 static void
-bridge_state_put(struct bridge_state **stp)
+bridge_state_unref(struct bridge_state **stp)
 {
-	struct bridge_state *st = *stp;
-	int last;
-
-	if (st == NULL)
-		return;
-	pthread_mutex_lock(&bridge_lock);
-	last = --st->refs == 0;
-	pthread_mutex_unlock(&bridge_lock);
-	if (last) {
-		lmtp_router_free(&st->router);
-		lmtp_pool_free(&st->pool);
-		conf_unref(&st->conf);
-		x_free(&st->hostname);
-		x_free(&st);
-	}
+	snapshot_unref(*stp != NULL ? &(*stp)->snap : NULL);
 	*stp = NULL;
 }
 
@@ -232,13 +226,7 @@ bridge_state_put(struct bridge_state **stp)
 static void
 bridge_state_publish(struct bridge_state *st)
 {
-	struct bridge_state *old;
-
-	pthread_mutex_lock(&bridge_lock);
-	old = bridge_current;
-	bridge_current = st;
-	pthread_mutex_unlock(&bridge_lock);
-	bridge_state_put(&old);
+	snapshot_publish(&bridge_slot, &st->snap);
 }
 
 /*
@@ -836,7 +824,7 @@ bridge_thread(void *arg)
 	x_free(&bs->routes);
 	lmtp_proto_free(&bs->proto);
 	lmtp_spool_free(&bs->spool);
-	bridge_state_put(&bs->st);
+	bridge_state_unref(&bs->st);
 	x_free(&bs);
 	pthread_mutex_lock(&bridge_lock);
 	bridge_active--;
@@ -862,7 +850,7 @@ bridge_accept(struct runtime *rt, int lfd)
 			msg_warn("accept: %m");
 		return;
 	}
-	st = bridge_state_get();
+	st = bridge_state_current();
 	pthread_mutex_lock(&bridge_lock);
 	full = bridge_active >= st->lc->max_connections;
 	if (!full)
@@ -876,7 +864,7 @@ bridge_accept(struct runtime *rt, int lfd)
 		(void)send(fd, "421 4.3.2 Too many connections\r\n", 32,
 			   MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(fd);
-		bridge_state_put(&st);
+		bridge_state_unref(&st);
 		return;
 	}
 	bs = x_calloc(1, sizeof(*bs));
@@ -887,7 +875,7 @@ bridge_accept(struct runtime *rt, int lfd)
 	if (pthread_create(&tid, &attr, bridge_thread, bs) != 0) {
 		msg_warn("pthread_create failed: connection refused");
 		close(fd);
-		bridge_state_put(&bs->st);
+		bridge_state_unref(&bs->st);
 		x_free(&bs);
 		pthread_mutex_lock(&bridge_lock);
 		bridge_active--;
@@ -996,12 +984,12 @@ main(int argc, char **argv)
 	runtime_listen(&rt);
 	runtime_start(&rt);
 	bridge_metrics();
+	st = bridge_state_current();
 	msg_info("ready: backend=%s map=%s sqlite=%s ldap=%s",
-		 bridge_current->lc->backend,
-		 bridge_current->lc->map_file ? bridge_current->lc->map_file
-		 : "none", bridge_current->lc->sqlite_database
-		 ? bridge_current->lc->sqlite_database : "none",
-		 bridge_current->lc->ldap_lookup ? "yes" : "no");
+		 st->lc->backend, st->lc->map_file ? st->lc->map_file : "none",
+		 st->lc->sqlite_database ? st->lc->sqlite_database : "none",
+		 st->lc->ldap_lookup ? "yes" : "no");
+	bridge_state_unref(&st);
 
 	while (running) {
 		pfd[0].fd = daemon_signal_fd();
@@ -1026,9 +1014,11 @@ main(int argc, char **argv)
 	close(rt.listen_fd);
 	rt.listen_fd = -1;
 	bridge_stopping = 1;
-	grace = bridge_current->lc->delivery_timeout + 10;
-	bridge_wait_idle(grace, bridge_current->lc->delivery_timeout
-			 + bridge_current->lc->client_timeout + 10);
+	st = bridge_state_current();
+	grace = st->lc->delivery_timeout + 10;
+	bridge_wait_idle(grace, st->lc->delivery_timeout
+			 + st->lc->client_timeout + 10);
+	bridge_state_unref(&st);
 	runtime_finish(&rt);
 	return 0;
 }

@@ -4,54 +4,39 @@
  * SUMMARY
  *	the answer cache of a routing source (LDAP, SQLite)
  * DESCRIPTION
- *	See lmtp-cache.h.  A hash table of chains, for finding a key, and
- *	a doubly linked list of the same entries in the order they were
- *	last used (most recent at the head), for evicting: a lookup, an
- *	insertion and an eviction are O(1).  The table doubles when it
- *	holds more entries than buckets (amortized O(1), and no memory
- *	taken up front for a large max_entries).
- *
- *	Why least recently used rather than emptying the cache when it is
- *	full: emptying throws the hot users out with the cold ones, and
- *	the directory then gets every recipient of the next messages at
- *	once.  An expired entry is dropped when it is found; one that is
- *	never asked for again ages to the tail and is evicted there.
+ *	See lmtp-cache.h.  The answers are kept in a lib/htable, which
+ *	keeps them in the order they were last used: a lookup, an
+ *	insertion and an eviction are O(1).  An expired entry is dropped
+ *	when it is found; one that is never asked for again ages to the
+ *	tail and is evicted there.
  *--*/
 #include "config.h"
 
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "htable.h"
 #include "lmtp-cache.h"
 #include "lmtp-router.h"
 #include "metrics.h"
 #include "xalloc.h"
 
-#define LMTP_CACHE_MIN_BUCKETS 64
-
 struct lmtp_cached {
-	struct lmtp_cached *chain;	/* next in the bucket */
-	struct lmtp_cached *newer, *older;	/* recency list */
-	uint64_t hash;
 	double expires;
 	int found;
 	int disabled;
 	int junk_optout;
 	char *backend;
 	char *rewrite;
-	char key[];
 };
 
 struct lmtp_cache {
 	pthread_mutex_t lock;	/* everything below */
-	struct lmtp_cached **bucket;
-	size_t nbuckets;	/* a power of two */
-	struct lmtp_cached *newest, *oldest;
-	size_t n, max;
+	struct htable *table;	/* key -> struct lmtp_cached */
+	size_t max;
 	long ttl, neg_ttl;
 	double (*clock)(void);
 	struct metric_series *m_hit, *m_miss;
@@ -59,106 +44,23 @@ struct lmtp_cache {
 	struct metric_series *m_entries;
 };
 
-/* lmtp_cache_hash - FNV-1a, 64 bits */
-static uint64_t
-lmtp_cache_hash(const char *s)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 /* lmtp_cached_free - free one answer */
 static void
-lmtp_cached_free(struct lmtp_cached *e)
+lmtp_cached_free(void *p)
 {
+	struct lmtp_cached *e = p;
+
 	x_free(&e->backend);
 	x_free(&e->rewrite);
 	free(e);
 }
 
-/* lmtp_cache_slot - the bucket of hash (lock held) */
-static struct lmtp_cached **
-lmtp_cache_slot(const struct lmtp_cache *c, uint64_t hash)
-{
-	return &c->bucket[hash & (c->nbuckets - 1)];
-}
-
-/* lmtp_cache_find - the entry for key, or NULL (lock held) */
-static struct lmtp_cached *
-lmtp_cache_find(const struct lmtp_cache *c, const char *key, uint64_t hash)
-{
-	struct lmtp_cached *e;
-
-	for (e = *lmtp_cache_slot(c, hash); e != NULL; e = e->chain)
-		if (e->hash == hash && strcmp(e->key, key) == 0)
-			return e;
-	return NULL;
-}
-
-/* lmtp_cache_list_out - take e out of the recency list (lock held) */
-static void
-lmtp_cache_list_out(struct lmtp_cache *c, struct lmtp_cached *e)
-{
-	if (e->newer != NULL)
-		e->newer->older = e->older;
-	else
-		c->newest = e->older;
-	if (e->older != NULL)
-		e->older->newer = e->newer;
-	else
-		c->oldest = e->newer;
-	e->newer = e->older = NULL;
-}
-
-/* lmtp_cache_list_in - put e at the head of the list (lock held) */
-static void
-lmtp_cache_list_in(struct lmtp_cache *c, struct lmtp_cached *e)
-{
-	e->newer = NULL;
-	e->older = c->newest;
-	if (c->newest != NULL)
-		c->newest->newer = e;
-	c->newest = e;
-	if (c->oldest == NULL)
-		c->oldest = e;
-}
-
-/* lmtp_cache_drop - remove e and free it (lock held) */
+/* lmtp_cache_drop - free an answer out of the table (lock held) */
 static void
 lmtp_cache_drop(struct lmtp_cache *c, struct lmtp_cached *e)
 {
-	struct lmtp_cached **pp = lmtp_cache_slot(c, e->hash);
-
-	while (*pp != e)
-		pp = &(*pp)->chain;
-	*pp = e->chain;
-	lmtp_cache_list_out(c, e);
 	lmtp_cached_free(e);
-	c->n--;
 	metric_series_add(c->m_entries, -1);
-}
-
-/* lmtp_cache_grow - twice the buckets, the entries rehashed (lock held) */
-static void
-lmtp_cache_grow(struct lmtp_cache *c)
-{
-	struct lmtp_cached **old = c->bucket, *e, *next, **slot;
-	size_t i, n = c->nbuckets;
-
-	c->nbuckets = 2 * n;
-	c->bucket = x_calloc(c->nbuckets, sizeof(*c->bucket));
-	for (i = 0; i < n; i++) {
-		for (e = old[i]; e != NULL; e = next) {
-			next = e->chain;
-			slot = lmtp_cache_slot(c, e->hash);
-			e->chain = *slot;
-			*slot = e;
-		}
-	}
-	x_free(&old);
 }
 
 /* lmtp_cache_fill - copy an answer into an entry */
@@ -191,8 +93,7 @@ lmtp_cache_new(const char *source, size_t max_entries, long ttl,
 		return NULL;
 	c = x_calloc(1, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
-	c->nbuckets = LMTP_CACHE_MIN_BUCKETS;
-	c->bucket = x_calloc(c->nbuckets, sizeof(*c->bucket));
+	c->table = htable_new();
 	c->max = max_entries;
 	c->ttl = ttl;
 	c->neg_ttl = negative_ttl;
@@ -220,17 +121,12 @@ void
 lmtp_cache_free(struct lmtp_cache **cp)
 {
 	struct lmtp_cache *c = *cp;
-	struct lmtp_cached *e, *older;
 
 	if (c == NULL)
 		return;
-	for (e = c->newest; e != NULL; e = older) {
-		older = e->older;
-		lmtp_cached_free(e);
-	}
 	/* the gauge counts every live cache (a reload makes new ones) */
-	metric_series_add(c->m_entries, -(double)c->n);
-	x_free(&c->bucket);
+	metric_series_add(c->m_entries, -(double)htable_size(c->table));
+	htable_free(&c->table, lmtp_cached_free);
 	pthread_mutex_destroy(&c->lock);
 	x_free(cp);
 }
@@ -241,18 +137,15 @@ int
 lmtp_cache_get(struct lmtp_cache *c, const char *key,
 	       struct lmtp_lookup_result *res)
 {
-	uint64_t h = lmtp_cache_hash(key);
 	struct lmtp_cached *e;
 	double now = c->clock();
 	int rc = -1;
 
 	pthread_mutex_lock(&c->lock);
-	if ((e = lmtp_cache_find(c, key, h)) != NULL && e->expires <= now) {
-		lmtp_cache_drop(c, e);
+	if ((e = htable_use(c->table, key)) != NULL && e->expires <= now) {
+		lmtp_cache_drop(c, htable_del(c->table, key));
 		metric_series_add(c->m_expired, 1);
 	} else if (e != NULL) {
-		lmtp_cache_list_out(c, e);
-		lmtp_cache_list_in(c, e);
 		rc = e->found;
 		if (rc == 1) {
 			res->disabled = e->disabled;
@@ -273,39 +166,27 @@ lmtp_cache_put(struct lmtp_cache *c, const char *key, int found,
 	       const struct lmtp_lookup_result *res)
 {
 	long ttl = found ? c->ttl : c->neg_ttl;
-	uint64_t h = lmtp_cache_hash(key);
-	struct lmtp_cached *e, **slot;
-	size_t klen = strlen(key);
+	struct lmtp_cached *e;
 	double expires;
 
 	if (ttl <= 0)
 		return;
 	expires = c->clock() + (double)ttl;
 	pthread_mutex_lock(&c->lock);
-	if ((e = lmtp_cache_find(c, key, h)) != NULL) {
+	if ((e = htable_use(c->table, key)) != NULL) {
 		/* two threads looked the same key up: the later answer */
 		lmtp_cache_fill(e, found, res, expires);
-		lmtp_cache_list_out(c, e);
-		lmtp_cache_list_in(c, e);
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
-	if (c->n >= c->max) {
-		lmtp_cache_drop(c, c->oldest);
+	if (htable_size(c->table) >= c->max) {
+		lmtp_cache_drop(c, htable_pop_oldest(c->table));
 		metric_series_add(c->m_lru, 1);
 	}
-	e = x_calloc(1, sizeof(*e) + klen + 1);
-	memcpy(e->key, key, klen + 1);
-	e->hash = h;
+	e = x_calloc(1, sizeof(*e));
 	lmtp_cache_fill(e, found, res, expires);
-	slot = lmtp_cache_slot(c, h);
-	e->chain = *slot;
-	*slot = e;
-	lmtp_cache_list_in(c, e);
-	c->n++;
+	htable_put(c->table, key, e);
 	metric_series_add(c->m_entries, 1);
-	if (c->n > c->nbuckets)
-		lmtp_cache_grow(c);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -316,7 +197,7 @@ lmtp_cache_count(struct lmtp_cache *c)
 	size_t n;
 
 	pthread_mutex_lock(&c->lock);
-	n = c->n;
+	n = htable_size(c->table);
 	pthread_mutex_unlock(&c->lock);
 	return n;
 }

@@ -104,7 +104,7 @@ milter_dkim_sign_init(const struct milter_conf *mc, char *err, size_t errlen)
 				       "algorithm,result");
 	if (milter_dkim_sign_load(mc, &k, err, errlen) < 0)
 		return -1;
-	milter_keys_install(k);
+	milter_keys_publish(k);
 	if (k != NULL)
 		msg_info("dkim signing: %zu keys, %zu signing-table entries",
 			 k->nkeys, k->nrules);
@@ -120,7 +120,7 @@ milter_dkim_sign_reload(const struct milter_conf *mc, char *err,
 
 	if (milter_dkim_sign_load(mc, &k, err, errlen) < 0)
 		return -1;
-	milter_keys_install(k);
+	milter_keys_publish(k);
 	if (k != NULL)
 		msg_info("dkim signing: reloaded %zu keys, %zu signing-table "
 			 "entries", k->nkeys, k->nrules);
@@ -131,7 +131,7 @@ milter_dkim_sign_reload(const struct milter_conf *mc, char *err,
 void
 milter_dkim_sign_finish(void)
 {
-	milter_keys_install(NULL);
+	milter_keys_publish(NULL);
 }
 
 /* milter_dkim_sign_skip_cfws - past white space and (comments) */

@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +39,7 @@
 
 #define MILTER_KEYS_MAX_PEM	65536
 
-static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct milter_keys *keys_now;
+static struct snapshot_slot keys_slot = SNAPSHOT_SLOT_INIT;
 
 /* milter_keys_glob - "*" wildcards, case ignored */
 int
@@ -335,6 +333,15 @@ milter_keys_table(struct milter_keys *k, const char *path, int keytable,
 	return rc;
 }
 
+/* milter_keys_destroy - the snapshot's destructor */
+static void
+milter_keys_destroy(void *obj)
+{
+	struct milter_keys *k = obj;
+
+	milter_keys_free(&k);
+}
+
 /* milter_keys_load - both tables and the keys */
 struct milter_keys *
 milter_keys_load(const char *key_table, const char *signing_table,
@@ -347,7 +354,7 @@ milter_keys_load(const char *key_table, const char *signing_table,
 		milter_keys_free(&k);
 		return NULL;
 	}
-	k->refs = 1;
+	snapshot_init(&k->snap, k, milter_keys_destroy);
 	return k;
 }
 
@@ -379,45 +386,25 @@ milter_keys_free(struct milter_keys **kp)
 	x_free(kp);
 }
 
-/* milter_keys_install - new current tables (the old lose our ref) */
+/* milter_keys_publish - new current tables (the old lose our ref) */
 void
-milter_keys_install(struct milter_keys *k)
+milter_keys_publish(struct milter_keys *k)
 {
-	struct milter_keys *old;
-
-	pthread_mutex_lock(&keys_lock);
-	old = keys_now;
-	keys_now = k;
-	pthread_mutex_unlock(&keys_lock);
-	milter_keys_unref(&old);
+	snapshot_publish(&keys_slot, k != NULL ? &k->snap : NULL);
 }
 
 /* milter_keys_current - a reference to the current tables */
 struct milter_keys *
 milter_keys_current(void)
 {
-	struct milter_keys *k;
-
-	pthread_mutex_lock(&keys_lock);
-	if ((k = keys_now) != NULL)
-		k->refs++;
-	pthread_mutex_unlock(&keys_lock);
-	return k;
+	return snapshot_current(&keys_slot);
 }
 
 /* milter_keys_unref - drop a reference */
 void
 milter_keys_unref(struct milter_keys **kp)
 {
-	int last;
-
-	if (*kp == NULL)
-		return;
-	pthread_mutex_lock(&keys_lock);
-	last = --(*kp)->refs == 0;
-	pthread_mutex_unlock(&keys_lock);
-	if (last)
-		milter_keys_free(kp);
+	snapshot_unref(*kp != NULL ? &(*kp)->snap : NULL);
 	*kp = NULL;
 }
 

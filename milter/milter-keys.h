@@ -34,10 +34,10 @@
  *	read-only (OpenSSL 3 allows that; each signature has its own
  *	EVP_MD_CTX).  The PEM text is kept too (wiped when freed).
  *
- *	The loaded tables are shared, immutable and reference-counted:
- *	milter_keys_current() takes a reference to the current tables,
- *	milter_keys_install() replaces them (in-flight messages keep the
- *	old ones until they drop their reference).
+ *	The loaded tables are shared, immutable and reference-counted
+ *	(lib/snapshot): milter_keys_current() takes a reference to the
+ *	current tables, milter_keys_publish() replaces them (in-flight
+ *	messages keep the old ones until they drop their reference).
  *
  *	milter_keys_glob() and milter_keys_match() are pure.
  *--*/
@@ -47,6 +47,8 @@
 #include <stddef.h>
 
 #include <openssl/evp.h>
+
+#include "snapshot.h"
 
 #define MILTER_KEYS_PER_RULE	4
 
@@ -75,7 +77,7 @@ struct milter_sign_rule {
 };
 
 struct milter_keys {
-	int refs;		/* under the module's lock */
+	struct snapshot snap;	/* references, publication */
 	struct milter_key *keys;
 	size_t nkeys;
 	struct milter_sign_rule *rules;
@@ -90,8 +92,9 @@ struct milter_keys *milter_keys_load(const char *key_table,
 /* milter_keys_free - free tables that nobody references */
 void milter_keys_free(struct milter_keys **kp);
 
-/* milter_keys_install - make k (may be NULL: no signing) current */
-void milter_keys_install(struct milter_keys *k);
+/* milter_keys_publish - make k (may be NULL: no signing) current,
+ * taking over the caller's reference */
+void milter_keys_publish(struct milter_keys *k);
 /* milter_keys_current - a reference to the current tables, or NULL */
 struct milter_keys *milter_keys_current(void);
 /* milter_keys_unref - drop a reference; *kp set to NULL */

@@ -8,7 +8,6 @@ policyd_libpolicyd_a_SOURCES = \
 	policyd/policyd-proto.c policyd/policyd-proto.h \
 	policyd/policyd-limit.c policyd/policyd-limit.h \
 	policyd/policyd-calendar.c policyd/policyd-calendar.h \
-	policyd/policyd-table.c policyd/policyd-table.h \
 	policyd/policyd-store.h policyd/policyd-store-sqlite.c \
 	policyd/policyd-store-redis.c policyd/policyd-store-redis.h \
 	policyd/policyd-keys.c policyd/policyd-keys.h \

@@ -32,7 +32,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policyd-ldap.h"
-#include "policyd-table.h"
+#include "htable.h"
 #include "xalloc.h"
 
 #define LDAP_MAX_ATTRS	32	/* distinct ldap_attribute names */
@@ -76,7 +76,7 @@ struct ldap_job {
 struct policyd_ldap {
 	struct ldapc *client;
 	/* the loop thread's */
-	struct policyd_table *cache;	/* user -> struct ldap_ent */
+	struct htable *cache;	/* user -> struct ldap_ent */
 	unsigned gen;
 	char *base, *filter;
 	enum ldapc_scope scope;
@@ -167,7 +167,7 @@ policyd_ldap_new(const struct ldapc_conf *c, char *err, size_t errlen)
 	ld->client = client;
 	ld->pipe_r = fds[0];
 	ld->pipe_w = fds[1];
-	ld->cache = policyd_table_new();
+	ld->cache = htable_new();
 	ld->todo_tail = &ld->todo;
 	ld->failed.at = ld->slow.at = INT64_MIN;
 	pthread_mutex_init(&ld->lock, NULL);
@@ -270,8 +270,8 @@ policyd_ldap_start(struct policyd_ldap *ld, int n, char *err, size_t errlen)
 static void
 ldap_flush(struct policyd_ldap *ld)
 {
-	policyd_table_free(&ld->cache, ldap_ent_free);
-	ld->cache = policyd_table_new();
+	htable_free(&ld->cache, ldap_ent_free);
+	ld->cache = htable_new();
 	ld->gen++;
 }
 
@@ -387,13 +387,12 @@ ldap_put(struct policyd_ldap *ld, const char *user, enum ldap_state state,
 {
 	struct ldap_ent *e = x_calloc(1, sizeof(*e)), *old;
 
-	if (policyd_table_size(ld->cache) >= ld->cache_size)
-		policyd_table_sweep(ld->cache, (size_t)-1, ldap_drop_answered,
-				    NULL);
+	if (htable_size(ld->cache) >= ld->cache_size)
+		htable_sweep(ld->cache, (size_t)-1, ldap_drop_answered, NULL);
 	e->state = state;
 	e->queued = now;
 	e->expires = now + (state == LDAP_NONE ? ld->neg_ttl_ms : 0);
-	if ((old = policyd_table_put(ld->cache, user, e)) != NULL)
+	if ((old = htable_put(ld->cache, user, e)) != NULL)
 		ldap_ent_free(old);
 	return e;
 }
@@ -429,11 +428,11 @@ int
 policyd_ldap_get(struct policyd_ldap *ld, const char *user, int64_t now,
 		 const struct policyd_ldap_answer **ans)
 {
-	struct ldap_ent *e = policyd_table_get(ld->cache, user);
+	struct ldap_ent *e = htable_get(ld->cache, user);
 
 	*ans = NULL;
 	if (e != NULL && e->state != LDAP_PENDING && e->expires <= now) {
-		ldap_ent_free(policyd_table_del(ld->cache, user));
+		ldap_ent_free(htable_del(ld->cache, user));
 		e = NULL;
 	}
 	if (e == NULL)
@@ -507,7 +506,7 @@ ldap_read_entry(struct policyd_ldap *ld, struct ldap_ent *e,
 static void
 ldap_answer(struct policyd_ldap *ld, struct ldap_job *j, int64_t now)
 {
-	struct ldap_ent *e = policyd_table_get(ld->cache, j->user);
+	struct ldap_ent *e = htable_get(ld->cache, j->user);
 
 	metric_series_observe(ld->m_seconds, j->seconds);
 	if (j->gen != ld->gen || e == NULL || e->state != LDAP_PENDING)
@@ -589,7 +588,7 @@ ldap_expired(const char *key, void *value, void *ctx)
 void
 policyd_ldap_tick(struct policyd_ldap *ld, int64_t now)
 {
-	policyd_table_sweep(ld->cache, 256, ldap_expired, &now);
+	htable_sweep(ld->cache, 256, ldap_expired, &now);
 }
 
 /* policyd_ldap_fd - the read end of the answer pipe */
@@ -624,7 +623,7 @@ policyd_ldap_free(struct policyd_ldap **ldp)
 		ld->done = j->next;
 		ldap_job_free(j);
 	}
-	policyd_table_free(&ld->cache, ldap_ent_free);
+	htable_free(&ld->cache, ldap_ent_free);
 	for (i = 0; ld->attrs[i] != NULL; i++)
 		x_free(&ld->attrs[i]);
 	x_free(&ld->base);

@@ -26,7 +26,7 @@
 #include "policyd-keys.h"
 #include "policyd-ldap.h"
 #include "policyd-policy.h"
-#include "policyd-table.h"
+#include "htable.h"
 #include "xalloc.h"
 
 #define POLICY_TXN_TTL_MS	(10 * 60 * 1000)
@@ -51,11 +51,11 @@ struct policy_txn {
 	int done;		/* END-OF-MESSAGE answered */
 	struct policy_take *takes;
 	size_t ntakes;
-	struct policyd_table *taken;	/* the keys of takes (NULL: a few:
+	struct htable *taken;	/* the keys of takes (NULL: a few:
 					 * look in takes) */
 	char **rcpts;		/* recipients counted, lower-cased */
 	size_t nrcpts;
-	struct policyd_table *rcptset;	/* the same, to look up (NULL: a
+	struct htable *rcptset;	/* the same, to look up (NULL: a
 					 * few: look in rcpts) */
 };
 
@@ -83,7 +83,7 @@ struct policy_hit {
 
 struct policyd_policy {
 	struct policyd_store *store;
-	struct policyd_table *txns;	/* instance -> struct policy_txn */
+	struct htable *txns;	/* instance -> struct policy_txn */
 	struct policyd_limit_conf *conf_limits;	/* owns names */
 	struct policy_limit *limits;
 	size_t nlimits;
@@ -121,7 +121,7 @@ policyd_policy_new(struct policyd_store *store)
 	struct policyd_policy *pol = x_calloc(1, sizeof(*pol));
 
 	pol->store = store;
-	pol->txns = policyd_table_new();
+	pol->txns = htable_new();
 	pol->m_requests = metrics_counter("elemta_policyd_requests_total",
 					  "Policy requests answered",
 					  "state,action");
@@ -178,11 +178,11 @@ policy_txn_free(void *v)
 	for (i = 0; i < txn->ntakes; i++)
 		x_free(&txn->takes[i].key);
 	x_free(&txn->takes);
-	policyd_table_free(&txn->taken, NULL);
+	htable_free(&txn->taken, NULL);
 	for (i = 0; i < txn->nrcpts; i++)
 		x_free(&txn->rcpts[i]);
 	x_free(&txn->rcpts);
-	policyd_table_free(&txn->rcptset, NULL);
+	htable_free(&txn->rcptset, NULL);
 	x_free(&txn);
 }
 
@@ -201,7 +201,7 @@ policyd_policy_free(struct policyd_policy **pp)
 {
 	if (*pp == NULL)
 		return;
-	policyd_table_free(&(*pp)->txns, policy_txn_free);
+	htable_free(&(*pp)->txns, policy_txn_free);
 	policy_limits_free(*pp);
 	policyd_exempt_free(&(*pp)->exempt);
 	x_free(pp);
@@ -498,12 +498,12 @@ static void
 policy_txn_abandon(struct policyd_policy *pol, const char *inst,
 		   const struct policyd_session *owner, const char *reason)
 {
-	struct policy_txn *txn = policyd_table_get(pol->txns, inst);
+	struct policy_txn *txn = htable_get(pol->txns, inst);
 	if (txn == NULL || txn->owner != owner)
 		return;
 	if (owner->eom_seen && !txn->done)
 		policy_refund(pol, "NOQUEUE", txn->takes, txn->ntakes, reason);
-	policy_txn_free(policyd_table_del(pol->txns, inst));
+	policy_txn_free(htable_del(pol->txns, inst));
 }
 
 /* policyd_policy_session_new - a connection's state */
@@ -552,7 +552,7 @@ policy_txn_has(const struct policy_txn *txn, const char *key)
 	if (txn == NULL)
 		return 0;
 	if (txn->taken != NULL)
-		return policyd_table_get(txn->taken, key) != NULL;
+		return htable_get(txn->taken, key) != NULL;
 	for (i = 0; i < txn->ntakes; i++)
 		if (strcmp(txn->takes[i].key, key) == 0)
 			return 1;
@@ -582,7 +582,7 @@ policy_txn_has_rcpt(const struct policy_txn *txn, const char *rcpt)
 		return 0;
 	policy_rcpt_low(rcpt, low, sizeof(low));
 	if (txn->rcptset != NULL)
-		return policyd_table_get(txn->rcptset, low) != NULL;
+		return htable_get(txn->rcptset, low) != NULL;
 	for (i = 0; i < txn->nrcpts; i++)
 		if (strcmp(txn->rcpts[i], low) == 0)
 			return 1;
@@ -784,21 +784,21 @@ static void
 policy_check_limit(struct policyd_policy *pol, struct policy_ctx *cx,
 		   const struct policy_limit *pl)
 {
-	struct policyd_table *seen;
+	struct htable *seen;
 	static char mark;
 	char key[300];
 	size_t i;
 
 	if (pl->c.key == POLICYD_KEY_RECIPIENT_DOMAIN && !cx->rcpt
 	    && cx->txn != NULL && cx->txn->nrcpts > 0) {
-		seen = policyd_table_new();
+		seen = htable_new();
 		for (i = 0; i < cx->txn->nrcpts; i++)
 			if (policyd_keys_value(&pl->c, cx->req,
 					       cx->txn->rcpts[i], key,
 					       sizeof(key)) == 0
-			    && policyd_table_put(seen, key, &mark) == NULL)
+			    && htable_put(seen, key, &mark) == NULL)
 				policy_plan_one(pol, cx, pl, key);
-		policyd_table_free(&seen, NULL);
+		htable_free(&seen, NULL);
 		return;
 	}
 	if (policyd_keys_value(&pl->c, cx->req, NULL, key, sizeof(key)) == 0)
@@ -883,7 +883,7 @@ policy_txn_get(struct policyd_policy *pol, struct policy_ctx *cx)
 {
 	if (cx->txn == NULL) {
 		cx->txn = x_calloc(1, sizeof(*cx->txn));
-		policyd_table_put(pol->txns, cx->inst, cx->txn);
+		htable_put(pol->txns, cx->inst, cx->txn);
 	}
 	return cx->txn;
 }
@@ -914,14 +914,13 @@ policy_commit(struct policyd_policy *pol, struct policy_ctx *cx,
 		       cx->ntakes * sizeof(*cx->takes));
 		if (txn->taken == NULL
 		    && txn->ntakes + cx->ntakes > POLICY_SMALL) {
-			txn->taken = policyd_table_new();
+			txn->taken = htable_new();
 			for (i = 0; i < txn->ntakes; i++)
-				policyd_table_put(txn->taken,
-						  txn->takes[i].key, txn);
+				htable_put(txn->taken, txn->takes[i].key,
+					   txn);
 		}
 		for (i = 0; txn->taken != NULL && i < cx->ntakes; i++)
-			policyd_table_put(txn->taken, cx->takes[i].key,
-					  txn);
+			htable_put(txn->taken, cx->takes[i].key, txn);
 		txn->ntakes += cx->ntakes;
 		cx->ntakes = 0;
 	}
@@ -933,13 +932,13 @@ policy_commit(struct policyd_policy *pol, struct policy_ctx *cx,
 					       * sizeof(*txn->rcpts));
 		txn->rcpts[txn->nrcpts++] = x_strdup(low);
 		if (txn->rcptset == NULL && txn->nrcpts > POLICY_SMALL) {
-			txn->rcptset = policyd_table_new();
+			txn->rcptset = htable_new();
 			for (i = 0; i + 1 < txn->nrcpts; i++)
-				policyd_table_put(txn->rcptset,
-						  txn->rcpts[i], txn);
+				htable_put(txn->rcptset, txn->rcpts[i],
+					   txn);
 		}
 		if (txn->rcptset != NULL)
-			policyd_table_put(txn->rcptset, low, txn);
+			htable_put(txn->rcptset, low, txn);
 	}
 	for (i = 0; i < cx->ntakes; i++)	/* END-OF-MESSAGE's */
 		x_free(&cx->takes[i].key);
@@ -950,7 +949,7 @@ policy_commit(struct policyd_policy *pol, struct policy_ctx *cx,
 			x_free(&txn->takes[i].key);
 		x_free(&txn->takes);
 		txn->ntakes = 0;
-		policyd_table_free(&txn->taken, NULL);
+		htable_free(&txn->taken, NULL);
 	}
 }
 
@@ -985,7 +984,7 @@ policy_plan(struct policyd_policy *pol, struct policyd_session *sess,
 	const char *rcpt = policy_val(cx->req, POLICYD_A_RECIPIENT);
 	size_t i;
 
-	cx->txn = *cx->inst ? policyd_table_get(pol->txns, cx->inst) : NULL;
+	cx->txn = *cx->inst ? htable_get(pol->txns, cx->inst) : NULL;
 	if (cx->txn != NULL) {
 		cx->txn->seen = cx->now;
 		cx->txn->owner = sess;
@@ -1301,10 +1300,10 @@ policyd_policy_tick(struct policyd_policy *pol, int64_t now)
 	double t0 = clock_mono_s();
 
 	pol->now = now;
-	policyd_table_sweep(pol->txns, POLICY_TXN_SWEEP, policy_txn_old, pol);
+	htable_sweep(pol->txns, POLICY_TXN_SWEEP, policy_txn_old, pol);
 	if (pol->ldap != NULL)
 		policyd_ldap_tick(pol->ldap, now);
-	metric_set(pol->m_txns, (double)policyd_table_size(pol->txns));
+	metric_set(pol->m_txns, (double)htable_size(pol->txns));
 	if (policyd_store_tick(pol->store, now, why, sizeof(why)) < 0) {
 		metric_inc(pol->m_store_errors, "flush");
 		msg_warn("policyd store error during upkeep: %s (the changes"

@@ -46,7 +46,7 @@
 
 #include "db.h"
 #include "policyd-store.h"
-#include "policyd-table.h"
+#include "htable.h"
 #include "xalloc.h"
 
 #define PS_IDLE_MS	(5 * 60 * 1000)	/* clean keys unused this long go */
@@ -94,7 +94,7 @@ struct ps_writer {
 
 struct policyd_store {
 	struct db *db;
-	struct policyd_table *cache;
+	struct htable *cache;
 	struct ps_ent *dirty;		/* list of dirty entries */
 	int64_t flush_ms;
 	int64_t next_flush;
@@ -184,13 +184,13 @@ policyd_store_sqlite_open(const char *path, int busy_timeout_ms,
 	}
 	s = x_calloc(1, sizeof(*s));
 	s->db = db;
-	s->cache = policyd_table_new();
+	s->cache = htable_new();
 	s->flush_ms = flush_ms;
 	s->next_flush = INT64_MIN;
 	if (flush_ms > 0
 	    && (s->w = ps_writer_start(path, busy_timeout_ms, err, errlen))
 	    == NULL) {
-		policyd_table_free(&s->cache, NULL);
+		htable_free(&s->cache, NULL);
 		db_close(&s->db);
 		x_free(&s);
 		return NULL;
@@ -239,7 +239,7 @@ ps_load(struct policyd_store *s, const char *key,
 static struct ps_ent *
 ps_get(struct policyd_store *s, const char *key, char *err, size_t errlen)
 {
-	struct ps_ent *e = policyd_table_get(s->cache, key);
+	struct ps_ent *e = htable_get(s->cache, key);
 	struct policyd_limit_state st;
 
 	if (e != NULL)
@@ -250,7 +250,7 @@ ps_get(struct policyd_store *s, const char *key, char *err, size_t errlen)
 	e->st = st;
 	e->expires = INT64_MIN;
 	e->key = x_strdup(key);
-	policyd_table_put(s->cache, key, e);
+	htable_put(s->cache, key, e);
 	return e;
 }
 
@@ -706,7 +706,7 @@ policyd_store_tick(struct policyd_store *s, int64_t now, char *err,
 				s->stats.cleaned += (unsigned long)cleaned;
 		}
 	}
-	policyd_table_sweep(s->cache, PS_SWEEP, ps_sweep_drop, s);
+	htable_sweep(s->cache, PS_SWEEP, ps_sweep_drop, s);
 	return rc;
 }
 
@@ -716,7 +716,7 @@ policyd_store_stats(const struct policyd_store *s,
 		    struct policyd_store_stats *out)
 {
 	*out = s->stats;
-	out->cached = policyd_table_size(s->cache);
+	out->cached = htable_size(s->cache);
 }
 
 /* policyd_store_close - flush, close, free */
@@ -739,7 +739,7 @@ policyd_store_close(struct policyd_store **sp)
 		db_close(&s->w->db);
 		x_free(&s->w);
 	}
-	policyd_table_free(&s->cache, ps_ent_free);
+	htable_free(&s->cache, ps_ent_free);
 	db_close(&s->db);
 	x_free(sp);
 }

@@ -220,12 +220,13 @@ test_tables(void)
 			names(k, t[i].addr, got, sizeof(got));
 			is_str(got, t[i].want, "signing table: %s", t[i].addr);
 		}
-		milter_keys_install(k);
+		milter_keys_publish(k);
 		k = milter_keys_current();
-		ok(k != NULL && k->refs == 2, "current: a second reference");
+		ok(k != NULL && atomic_load(&k->snap.refs) == 2,
+		   "current: a second reference");
 		milter_keys_unref(&k);
 		ok(k == NULL, "unref clears the pointer");
-		milter_keys_install(NULL);
+		milter_keys_publish(NULL);
 		ok(milter_keys_current() == NULL, "no tables installed");
 	}
 	free(put("notkey", "hello\n"));

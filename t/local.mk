@@ -26,7 +26,9 @@ T_UNIT = \
 	t/0014-daemon.t \
 	t/0015-metrics.t \
 	t/0016-db.t \
-	t/0017-cidr.t
+	t/0017-cidr.t \
+	t/0018-snapshot.t \
+	t/0019-htable.t
 check_PROGRAMS += $(T_UNIT)
 t_0010_log_t_SOURCES = t/0010-log.c
 t_0010_log_t_CFLAGS = $(T_UNIT_CFLAGS)
@@ -52,6 +54,12 @@ t_0016_db_t_LDADD = $(T_UNIT_LDADD)
 t_0017_cidr_t_SOURCES = t/0017-cidr.c
 t_0017_cidr_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0017_cidr_t_LDADD = $(T_UNIT_LDADD)
+t_0018_snapshot_t_SOURCES = t/0018-snapshot.c
+t_0018_snapshot_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0018_snapshot_t_LDADD = $(T_UNIT_LDADD)
+t_0019_htable_t_SOURCES = t/0019-htable.c
+t_0019_htable_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0019_htable_t_LDADD = $(T_UNIT_LDADD)
 
 ## Helper programs the shell tests run.
 ##   elemta-testd: a minimal daemon on the shared runtime (config, CLI,

@@ -8,7 +8,7 @@
 # "connect" line per connection).  AUTH, SELECT, ASKING: +OK.  SCRIPT
 # LOAD: the script's SHA1.  EVALSHA and EVAL: with --moved, "-MOVED
 # <slot> ADDR"; otherwise a limit script's answer, {1, 0, now_ms, 0}.
-# CLUSTER SLOTS: with --slots, one range per node named (slots 0-16383
+# TIME: the time.  CLUSTER SLOTS: with --slots, one range per node named (slots 0-16383
 # split among them); without, Redis's error for a server that is no
 # cluster.  Anything else: an error.  Not Redis: a test peer only.
 import hashlib
@@ -56,6 +56,9 @@ def answer(cmd):
         if MOVED:
             return b"-MOVED 1234 %s\r\n" % MOVED.encode()
         return b"*4\r\n:1\r\n:0\r\n:%d\r\n:0\r\n" % int(time.time() * 1000)
+    if name == b"TIME":
+        us = int(time.time() * 1000000)
+        return b"*2\r\n" + bulk(str(us // 1000000)) + bulk(str(us % 1000000))
     if name == b"CLUSTER" and len(cmd) == 2 and cmd[1].upper() == b"SLOTS":
         if not SLOTS:
             return b"-ERR This instance has cluster support disabled\r\n"

@@ -6,7 +6,8 @@
 # agree on every answer and every stored log over random traffic (with an
 # injected clock), Redis's own clock and the key's TTL, NOSCRIPT; the
 # calendar quota script likewise, and Redis's clock picking the day;
-# 1000 checks in one pipelined batch, then their refunds, likewise.
+# 1000 checks in one pipelined batch, then their refunds, likewise;
+# deadlines (a script run late takes nothing).
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/policyd.sh"

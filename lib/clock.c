@@ -35,6 +35,13 @@ clock_mono_ms(void)
 	return clock_mono_ns() / 1000000;
 }
 
+/* clock_mono_us - monotonic microseconds */
+int64_t
+clock_mono_us(void)
+{
+	return clock_mono_ns() / 1000;
+}
+
 /* clock_mono_s - monotonic seconds, with the fraction */
 double
 clock_mono_s(void)

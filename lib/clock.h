@@ -7,6 +7,7 @@
  *	#include "clock.h"
  *
  *	int64_t t0 = clock_mono_ms();		   timeouts, TTLs, back-off
+ *	int64_t d = clock_mono_us();		   finer deadlines
  *	double s = clock_mono_s();		   latencies (histograms)
  *	int64_t now = clock_wall_ms();		   what outlives the process
  * DESCRIPTION
@@ -30,6 +31,9 @@
 
 /* clock_mono_ms - monotonic milliseconds */
 int64_t clock_mono_ms(void);
+
+/* clock_mono_us - monotonic microseconds (deadlines sent to a peer) */
+int64_t clock_mono_us(void);
 
 /* clock_mono_s - monotonic seconds, with the fraction */
 double clock_mono_s(void);

@@ -37,6 +37,8 @@
 #define REDIS_REDIRECTS		5	/* per call, against loops */
 #define REDIS_LEARN_MS		1000	/* CLUSTER SLOTS at most that often */
 #define REDIS_ADDR		280
+#define REDIS_CLOCK_MS		1000	/* a node's TIME asked again after */
+#define REDIS_CLOCK_SLACK_US	1000	/* deadlines: the clocks' drift */
 
 struct redis_sha {
 	const char *script;	/* the caller's text (compared by address) */
@@ -48,6 +50,8 @@ struct redis_node {
 	redisContext *ctx;		/* NULL: not connected */
 	struct redis_sha shas[REDIS_SCRIPTS];
 	size_t nshas;
+	int64_t off_us;			/* its TIME minus our monotonic us, */
+	int64_t clock_at;		/* learnt then (monotonic ms, 0: not) */
 };
 
 struct redis_client {
@@ -145,6 +149,7 @@ redis_drop(struct redis_client *rc, size_t n)
 		redisFree(nd->ctx);
 	nd->ctx = NULL;
 	nd->nshas = 0;
+	nd->clock_at = 0;
 	if (n == 0) {
 		rc->stats.up = 0;
 		return;
@@ -381,6 +386,56 @@ redis_sha_of(struct redis_client *rc, size_t n, const char *script,
 	nd->shas[nd->nshas].sha[40] = '\0';
 	freeReplyObject(r);
 	return nd->shas[nd->nshas++].sha;
+}
+
+/* redis_clock - learn node n's clock (TIME) against ours, when not
+ * learnt in the last REDIS_CLOCK_MS: TIME was read between t0 and t1
+ * (our monotonic clock), so T - t1 is the offset at its lowest, which a
+ * deadline needs (never later than the moment we give up); 0 or -1 */
+static int
+redis_clock(struct redis_client *rc, size_t n, char *err, size_t errlen)
+{
+	struct redis_node *nd = &rc->nodes[n];
+	const char *argv[1] = { "TIME" };
+	redisReply *r;
+	int64_t t1;
+
+	if (nd->clock_at != 0 && clock_mono_ms() - nd->clock_at < REDIS_CLOCK_MS)
+		return 0;
+	if (redis_call(rc, n, "TIME", 1, argv, &r, err, errlen) < 0)
+		return -1;
+	t1 = clock_mono_us();
+	if (r->type == REDIS_REPLY_ERROR)
+		return redis_error_reply(rc, n, &r, "TIME", err, errlen);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+	    || r->element[0]->type != REDIS_REPLY_STRING
+	    || r->element[1]->type != REDIS_REPLY_STRING) {
+		freeReplyObject(r);
+		return redis_failed(rc, n, err, errlen, "TIME", "odd reply");
+	}
+	nd->off_us = strtoll(r->element[0]->str, NULL, 10) * 1000000
+		+ strtoll(r->element[1]->str, NULL, 10) - t1;
+	nd->clock_at = t1 / 1000;
+	freeReplyObject(r);
+	return 0;
+}
+
+/* redis_deadline - the deadline of a call about to be sent to node n,
+ * as text into buf: the moment we give up on it (now + the command
+ * timeout: any read that times out starts after the call is sent), on
+ * the node's clock (us), less the drift the clocks may have had since
+ * the node's TIME was asked; 0 or -1 */
+static int
+redis_deadline(struct redis_client *rc, size_t n, char *buf, size_t buflen,
+	       char *err, size_t errlen)
+{
+	if (redis_clock(rc, n, err, errlen) < 0)
+		return -1;
+	snprintf(buf, buflen, "%lld", (long long)(clock_mono_us()
+		 + rc->nodes[n].off_us
+		 + (int64_t)rc->conf.command_timeout_ms * 1000
+		 - REDIS_CLOCK_SLACK_US));
+	return 0;
 }
 
 /*
@@ -670,28 +725,35 @@ redis_evalsha(struct redis_client *rc, size_t n, int asking,
 	return redis_call(rc, n, "EVAL", argc, av, r, err, errlen);
 }
 
-/* redis_client_eval - EVALSHA on the key's node, following MOVED and ASK
- * redirections */
-int
-redis_client_eval(struct redis_client *rc, const char *script,
-		  const char *key, int argc, const char *const *argv,
-		  struct redisReply **reply, char *err, size_t errlen)
+/* redis_eval_one - EVALSHA on the key's node, following MOVED and ASK
+ * redirections; with deadline, one more argument: the call's deadline
+ * on the node it is sent to (redis_deadline) */
+static int
+redis_eval_one(struct redis_client *rc, const char *script, const char *key,
+	       int argc, const char *const *argv, int deadline,
+	       struct redisReply **reply, char *err, size_t errlen)
 {
 	const char **av;
 	redisReply *r = NULL;
 	size_t n = redis_node_of(rc, redis_key_slot(key));
 	int i, hop, asking = 0, rc2 = -1;
+	char dl[24];
 
 	*reply = NULL;
-	av = x_calloc((size_t)argc + 4, sizeof(char *));
+	av = x_calloc((size_t)argc + 5, sizeof(char *));
 	av[2] = "1";
 	av[3] = key;
 	for (i = 0; i < argc; i++)
 		av[i + 4] = argv[i];
+	av[argc + 4] = dl;
 	for (hop = 0; hop <= REDIS_REDIRECTS; hop++) {
 		if ((rc2 = redis_connect(rc, n, err, errlen)) < 0
-		    || (rc2 = redis_evalsha(rc, n, asking, script, argc + 4,
-					    av, &r, err, errlen)) < 0
+		    || (deadline && (rc2 = redis_deadline(rc, n, dl,
+							  sizeof(dl), err,
+							  errlen)) < 0)
+		    || (rc2 = redis_evalsha(rc, n, asking, script,
+					    argc + 4 + (deadline != 0), av,
+					    &r, err, errlen)) < 0
 		    || hop == REDIS_REDIRECTS
 		    || (rc2 = redis_redirected(rc, r, &n, &asking, err,
 					       errlen)) == 0)
@@ -707,6 +769,16 @@ redis_client_eval(struct redis_client *rc, const char *script,
 		return redis_error_reply(rc, n, &r, "script", err, errlen);
 	*reply = r;
 	return redis_success(rc);
+}
+
+/* redis_client_eval - a script call without a deadline */
+int
+redis_client_eval(struct redis_client *rc, const char *script,
+		  const char *key, int argc, const char *const *argv,
+		  struct redisReply **reply, char *err, size_t errlen)
+{
+	return redis_eval_one(rc, script, key, argc, argv, 0, reply, err,
+			      errlen);
 }
 
 /* The state of one call of a pipeline. */
@@ -732,11 +804,11 @@ static void
 redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 		const size_t *node, unsigned char *st, size_t n)
 {
-	const char *av[64], *sha;
-	char err[256];
+	const char *av[66], *sha;
+	char err[256], dl[24];
 	redisReply *r;
 	size_t i, sent = 0;
-	int k, ok = 0;
+	int k, ok = 0, deadline = 0;
 
 	err[0] = '\0';
 	if (redis_connect(rc, nd, err, sizeof(err)) < 0) {
@@ -762,6 +834,17 @@ redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 			redis_pipe_fail(&ev[i], &st[i], err);
 		}
 	}
+	/* one deadline for the pipeline, just before it is sent */
+	for (i = 0; i < n && !deadline; i++)
+		deadline = node[i] == nd && st[i] == REDIS_P_PENDING
+			&& ev[i].deadline;
+	if (deadline && rc->nodes[nd].ctx != NULL
+	    && redis_deadline(rc, nd, dl, sizeof(dl), err, sizeof(err)) < 0) {
+		for (i = 0; i < n; i++)
+			if (node[i] == nd && st[i] == REDIS_P_PENDING)
+				redis_pipe_fail(&ev[i], &st[i], err);
+		return;
+	}
 	for (i = 0; i < n && rc->nodes[nd].ctx != NULL; i++) {
 		if (node[i] != nd || st[i] != REDIS_P_PENDING)
 			continue;
@@ -776,8 +859,10 @@ redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 		av[3] = ev[i].key;
 		for (k = 0; k < ev[i].argc; k++)
 			av[k + 4] = ev[i].argv[k];
-		if (redisAppendCommandArgv(rc->nodes[nd].ctx, ev[i].argc + 4,
-					   av, NULL) != REDIS_OK) {
+		av[k + 4] = dl;
+		if (redisAppendCommandArgv(rc->nodes[nd].ctx, ev[i].argc + 4
+					   + (ev[i].deadline != 0), av, NULL)
+		    != REDIS_OK) {
 			redis_failed(rc, nd, err, sizeof(err), "EVALSHA",
 				     "out of memory");
 			break;
@@ -850,11 +935,11 @@ redis_client_eval_many(struct redis_client *rc, struct redis_eval *ev,
 		redis_pipe_node(rc, nd, ev, node, st, n);
 	for (i = 0; i < n; i++)
 		if (st[i] == REDIS_P_ALONE)
-			ev[i].rc = redis_client_eval(rc, ev[i].script,
-						     ev[i].key, ev[i].argc,
-						     ev[i].argv, &ev[i].reply,
-						     ev[i].err,
-						     sizeof(ev[i].err));
+			ev[i].rc = redis_eval_one(rc, ev[i].script, ev[i].key,
+						  ev[i].argc, ev[i].argv,
+						  ev[i].deadline, &ev[i].reply,
+						  ev[i].err,
+						  sizeof(ev[i].err));
 	for (i = 0; i < n; i++)
 		failed += ev[i].rc != 0;
 	free(st);

@@ -45,6 +45,21 @@
  *	"{" + name + "}", a hash tag, so a key's slot does not depend on
  *	the prefix.
  *
+ *	A deadline for a script (redis_eval.deadline): the call gets one
+ *	more argument, the moment (us since the epoch, on the clock of the
+ *	node that runs it: its TIME) after which the client has given up
+ *	on it, now + command_timeout_ms when it is sent, so that a script
+ *	that a stopped or overloaded server runs late, after the client
+ *	timed out and went on without its answer, can refuse to change
+ *	anything.  No clock is assumed in sync: each node's TIME is asked
+ *	(a round trip) when a deadline is first needed on a connection and
+ *	again after a second, and the offset is taken at its lowest (the
+ *	round trip's time is on the safe side), less 1 ms for the drift of
+ *	the clocks meanwhile.  What is left: a script that ran in time and
+ *	whose answer was lost (the server stopped between running it and
+ *	writing its answer, the connection broke), and a server's clock
+ *	stepped between two TIMEs.
+ *
  *	Redis Cluster: the servers are where the client starts (any node
  *	of the cluster will do).  A "MOVED slot host:port" answer sends
  *	the call to that node, and every later call for that slot (the
@@ -132,6 +147,8 @@ struct redis_eval {
 	const char *key;
 	int argc;
 	const char *const *argv;
+	int deadline;			/* in: 1, one more argument: the
+					 * call's deadline (see above) */
 	struct redisReply *reply;	/* out: the caller frees it */
 	int rc;				/* out: 0, or -1 with err */
 	char err[256];

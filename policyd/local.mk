@@ -121,5 +121,7 @@ TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)
 SANITIZE_TESTS += $(T_POLICYD_UNIT) $(T_POLICYD_SHELL)
 
 ## The fault campaign (make check-faults): a SIGHUP storm, Redis stopped,
-## SQLite on a full or read-only file system, all under load through Postfix.
-FAULT_TESTS += t/0380-policyd-faults.t
+## SQLite on a full or read-only file system; Redis answering garbage,
+## clients vanishing mid-request, slapd stopped; all under load through
+## Postfix.
+FAULT_TESTS += t/0380-policyd-faults.t t/0381-policyd-faults-peers.t

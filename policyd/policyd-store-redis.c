@@ -50,23 +50,38 @@ struct policyd_redis {
 "  return table.concat(parts, ' ')\n" \
 "end\n"
 
+/* The time a take counts at, and its deadline: clock(c, d) is c (ms), a
+ * clock injected by tests, or Redis's TIME when c is 0; and when d (us
+ * on Redis's clock, lib/redis.c's deadline; 0: none) has passed, nil
+ * and how late (ms): policyd gave up on this call (command_timeout_ms)
+ * and answered without it, so it must take nothing.  A late script
+ * returns {-1, 0, 0, late}. */
+#define POLICYD_REDIS_CLOCK \
+"local function clock(c, d)\n" \
+"  c = tonumber(c or '0'); d = tonumber(d or '0')\n" \
+"  if c ~= 0 and d == 0 then return c, 0 end\n" \
+"  local t = redis.call('TIME')\n" \
+"  local us = tonumber(t[1]) * 1000000 + tonumber(t[2])\n" \
+"  if d > 0 and us > d then return nil, math.floor((us - d) / 1000) end\n" \
+"  if c ~= 0 then return c, 0 end\n" \
+"  return math.floor(us / 1000), 0\n" \
+"end\n"
+
 /* KEYS[1]: the log; ARGV: max, period_ms, weight, "take" or "peek",
- * slots, and a clock (ms) that replaces TIME when given (tests). */
+ * slots, a clock (ms) that replaces TIME unless 0 (tests), and the
+ * deadline (clock()). */
 const char policyd_redis_script[] =
 POLICYD_REDIS_CODEC
+POLICYD_REDIS_CLOCK
 "if redis.replicate_commands then pcall(redis.replicate_commands) end\n"
 "local max = tonumber(ARGV[1])\n"
 "local period = tonumber(ARGV[2])\n"
 "local w = tonumber(ARGV[3])\n"
 "local take = ARGV[4] == 'take'\n"
 "local slots = tonumber(ARGV[5])\n"
-"local now\n"
-"if ARGV[6] then\n"
-"  now = tonumber(ARGV[6])\n"
-"else\n"
-"  local t = redis.call('TIME')\n"
-"  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-"end\n"
+"local injected = tonumber(ARGV[6] or '0') ~= 0\n"
+"local now, late = clock(ARGV[6], ARGV[7])\n"
+"if not now then return {-1, 0, 0, late} end\n"
 "if max == 0 then return {1, 0, now, 0} end\n"
 "local ts, ws, n = log_load(redis.call('GET', KEYS[1]))\n"
 /* time going backwards: no time passed */
@@ -126,7 +141,7 @@ POLICYD_REDIS_CODEC
 "    local ttl = ts[n] + period - now\n"
 "    if ttl < 1 then ttl = 1 end\n"
 /* an injected clock does not move with Redis's: keep test keys a while */
-"    if ARGV[6] and ttl < 600000 then ttl = 600000 end\n"
+"    if injected and ttl < 600000 then ttl = 600000 end\n"
 "    local t2, w2 = {}, {}\n"
 "    for i = 1, n do t2[i] = ts[i]; w2[i] = ws[i] end\n"
 "    redis.call('SET', KEYS[1], cmsgpack.pack(t2, w2), 'PX',\n"
@@ -137,27 +152,24 @@ POLICYD_REDIS_CODEC
 
 /* A calendar quota (policyd_limit_take with period_ms 0).  KEYS[1]: the
  * log; ARGV: max, weight, "take" or "peek", the node's q[0..3] (the
- * periods around its time) and a clock (ms) that replaces TIME when
- * given (tests).  Redis's time picks the period among the node's three:
+ * periods around its time), a clock (ms) that replaces TIME unless 0
+ * (tests), and the deadline (clock()).  Redis's time picks the period among the node's three:
  * a node whose clock is a little off still counts in Redis's day.  The
  * rest is policyd_limit_take's quota: entries of earlier periods go,
  * the rest folds into one entry, "START:COUNT", which expires when its
  * period ends. */
 const char policyd_redis_quota_script[] =
 POLICYD_REDIS_CODEC
+POLICYD_REDIS_CLOCK
 "if redis.replicate_commands then pcall(redis.replicate_commands) end\n"
 "local max = tonumber(ARGV[1])\n"
 "local w = tonumber(ARGV[2])\n"
 "local take = ARGV[3] == 'take'\n"
 "local q = {tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]),\n"
 "           tonumber(ARGV[7])}\n"
-"local now\n"
-"if ARGV[8] then\n"
-"  now = tonumber(ARGV[8])\n"
-"else\n"
-"  local t = redis.call('TIME')\n"
-"  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-"end\n"
+"local injected = tonumber(ARGV[8] or '0') ~= 0\n"
+"local now, late = clock(ARGV[8], ARGV[9])\n"
+"if not now then return {-1, 0, 0, late} end\n"
 "local ps, pe, pn = q[2], q[3], q[4]\n"
 "if now < q[2] then ps, pe, pn = q[1], q[2], q[3]\n"
 "elseif now >= q[3] then ps, pe, pn = q[3], q[4], q[4] end\n"
@@ -187,7 +199,7 @@ POLICYD_REDIS_CODEC
 "    if at >= pe then ttl = pn - now end\n"
 "    if ttl < 1 then ttl = 1 end\n"
 /* an injected clock does not move with Redis's: keep test keys a while */
-"    if ARGV[8] and ttl < 600000 then ttl = 600000 end\n"
+"    if injected and ttl < 600000 then ttl = 600000 end\n"
 "    redis.call('SET', KEYS[1], string.format('%.0f:%.0f', at, count),\n"
 "               'PX', string.format('%.0f', ttl))\n"
 "  end\n"
@@ -275,7 +287,8 @@ struct policyd_redis_call {
 };
 
 /* policyd_redis_result - read a limit script's {allowed, used, at,
- * retry} into op->r; 0, or -1 with op->err */
+ * retry} into op->r; 0, or -1 with op->err (allowed -1: the script ran
+ * after its deadline and took nothing, retry says how late) */
 static int
 policyd_redis_result(struct policyd_redis_op *op, struct redisReply *reply)
 {
@@ -286,6 +299,13 @@ policyd_redis_result(struct policyd_redis_op *op, struct redisReply *reply)
 	for (i = 0; i < 4; i++)
 		if (reply->element[i]->type != REDIS_REPLY_INTEGER)
 			goto odd;
+	if (reply->element[0]->integer < 0) {
+		x_err(op->err, sizeof(op->err), "redis: the limit script ran"
+		      " %lld ms past its deadline (command_timeout_ms after"
+		      " it was sent): nothing taken",
+		      (long long)reply->element[3]->integer);
+		return -1;
+	}
 	op->r.allowed = reply->element[0]->integer != 0;
 	op->r.used = (uint64_t)reply->element[1]->integer;
 	op->r.at = reply->element[2]->integer;
@@ -321,17 +341,17 @@ policyd_redis_prepare(struct policyd_redis *rs, struct policyd_redis_op *op,
 		snprintf(c->a[n++], 24, "%s", op->peek ? "peek" : "take");
 		for (i = 0; i < 4; i++)
 			snprintf(c->a[n++], 24, "%" PRId64, lim->q[i]);
-		if (op->clock != 0)
-			snprintf(c->a[n++], 24, "%" PRId64, op->clock);
+		snprintf(c->a[n++], 24, "%" PRId64, op->clock);
 		ev->script = policyd_redis_quota_script;
+		ev->deadline = 1;
 	} else {
 		snprintf(c->a[n++], 24, "%" PRId64, lim->period_ms);
 		snprintf(c->a[n++], 24, "%" PRIu64, op->weight);
 		snprintf(c->a[n++], 24, "%s", op->peek ? "peek" : "take");
 		snprintf(c->a[n++], 24, "%d", POLICYD_LIMIT_SLOTS);
-		if (op->clock != 0)
-			snprintf(c->a[n++], 24, "%" PRId64, op->clock);
+		snprintf(c->a[n++], 24, "%" PRId64, op->clock);
 		ev->script = policyd_redis_script;
+		ev->deadline = 1;
 	}
 	for (i = 0; i < n; i++)
 		c->argv[i] = c->a[i];

@@ -41,6 +41,14 @@
  *	EVAL "return cjson.encode({cmsgpack.unpack(redis.call('GET',
  *	KEYS[1]))})" 1 KEY.
  *
+ *	A take (or peek) has a deadline (redis.h): a script that Redis
+ *	runs after policyd gave up on it (command_timeout_ms: Redis
+ *	stopped, or too busy) takes nothing and answers {-1, 0, 0, late};
+ *	policyd_redis_take fails then, as for the timeout.  So a request
+ *	answered with store_fail_action is never counted, whenever Redis
+ *	gets to its script.  A refund has none (late, it gives back what
+ *	was meant to be given back).
+
  *	Blocking: see redis.h (synchronous, command_timeout_ms at most).
  *--*/
 #ifndef ELEMTA_POLICYD_STORE_REDIS_H

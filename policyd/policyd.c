@@ -35,7 +35,11 @@
  *	its connection not read meanwhile (the bytes after it are kept),
  *	and decided again when answers come back through the directory's
  *	pipe, or once ldap_wait_ms has passed (the poll timeout is cut to
- *	that); every other connection is served in the meantime.
+ *	that); every other connection is served in the meantime.  A
+ *	client that closes the connection meanwhile (EPOLLRDHUP: a
+ *	Postfix smtpd killed, or that gave up; Postfix never half-closes)
+ *	has its request dropped, not decided: it would count a message
+ *	that never came.
  *
  *	With store = redis, the requests that arrive in one turn of the
  *	loop are decided as a batch (policyd_policy_batch_add, _run): all
@@ -311,6 +315,8 @@ policyd_interest(struct policyd_server *srv, struct policyd_conn *cn)
 		want |= EPOLLIN;
 	if (cn->outlen > cn->outoff)
 		want |= EPOLLOUT;
+	if (cn->parked != NULL)		/* not read: its client going away */
+		want |= EPOLLRDHUP;
 	if (want == cn->events)
 		return;
 	memset(&ev, 0, sizeof(ev));
@@ -669,8 +675,15 @@ policyd_conn_event(struct policyd_server *srv, struct policyd_conn *cn,
 	}
 	if ((re & EPOLLOUT) && policyd_flush_out(cn) < 0)
 		reason = "write_error";
-	else if (cn->parked != NULL && (re & (EPOLLHUP | EPOLLERR)))
-		reason = "hangup_waiting";	/* not read */
+	else if (cn->parked != NULL
+		 && (re & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))) {
+		/* not read: the client closed (a Postfix smtpd that died
+		 * or gave up); its request is not decided, nor counted */
+		msg_info("policyd client=%s closed the connection while its"
+			 " request waited for the directory: not decided",
+			 cn->peer);
+		reason = "hangup_waiting";
+	}
 	else if (re & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		policyd_read(srv, cn, &reason);
 	if (reason != NULL)

@@ -41,29 +41,7 @@ TB_SLAPD_DEBUG=256 peer_start_slapd "$TB_DATA/elemta.schema" "$TB/people.ldif"
 SLOG=$TB/slapd/slapd.log
 
 P=$TB_PORT_POLICY
-mkdir -p "$TB/conf"
-cat >"$TB/conf/elemta.conf" <<CONF
-ldap {
-	uri = "$TB_LDAP_URI"
-	network_timeout = 2s
-	search_timeout = 2s
-}
-policyd {
-	metrics_listen = "inet:127.0.0.1:$TB_PORT_METRICS"
-	client_message_limit = 0
-	ldap_base = "$people"
-	ldap_filter = "(uid=%u)"
-	ldap_wait_ms = 500
-	limit sasl_user_message {
-		key = sasl_user
-		rate = 2
-		period = 1h
-		clients = authenticated
-		ldap_attribute = "mailRateLimit"
-	}
-}
-CONF
-chmod 644 "$TB/conf/elemta.conf"
+pol_ldap_conf "$people" "metrics_listen = \"inet:127.0.0.1:$TB_PORT_METRICS\""
 pol_start policyd "$P" -c "$TB/conf/elemta.conf"
 pol_postfix_with_policy "$P"
 
@@ -127,18 +105,10 @@ tb_is "$(grep -cF "SRCH base=\"$nowhere\"" "$SLOG")" 2 \
 exec 7>&-
 tb_stop policyd2
 
-# 2. a hung slapd does not stall the loop.  kill returns before every
-# thread of slapd has stopped: on a busy machine one could still answer,
-# so wait until all of them are in state T.
-stopped() {
-	local t
-
-	for t in /proc/"$1"/task/*/stat; do
-		[[ $(awk '{ print $3 }' "$t" 2>/dev/null) == [Tt] ]] || return 1
-	done
-}
+# 2. a hung slapd does not stall the loop (once all its threads are
+# stopped: tb_stopped)
 kill -STOP "$(tb_pid slapd)"
-tb_wait 5 stopped "$(tb_pid slapd)" || tb_diag "slapd did not stop"
+tb_wait 5 tb_stopped "$(tb_pid slapd)" || tb_diag "slapd did not stop"
 exec 5<>"/dev/tcp/127.0.0.1/$P" 6<>"/dev/tcp/127.0.0.1/$P"
 t0=$(tb_now_ms)
 printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nsasl_username=fay\ninstance=f1\n\n' >&5

@@ -22,6 +22,10 @@
  *	log and its TTL must agree; the same for calendar quotas (days and
  *	months, refunds included), whose period Redis's clock picks; and
  *	for 1000 checks, then their refunds, each in one pipelined batch.
+ *	Deadlines: a script called with one past (on Redis's clock) takes
+ *	nothing and says so, with one to come it takes; a take that timed
+ *	out behind a script holding Redis runs after it, late, and takes
+ *	nothing.
  *--*/
 #include "config.h"
 
@@ -29,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -732,6 +738,174 @@ test_pipeline(struct policyd_redis *rs, struct redis_client *cl)
 	   " failed: %s)", failed, ops[0].err);
 }
 
+/* script_call - the window (or quota) script on rkey, 3 per hour (a
+ * quota: per day, q as given), with the deadline dl; the reply's first
+ * element (allowed, or -1: too late), or -2 */
+static long long
+script_call(struct redis_client *cl, const char *rkey, int quota,
+	    const char *dl)
+{
+	const char *win[] = { "3", "3600000", "1", "take", "32", "0", dl };
+	const char *q[] = { "3", "1", "take", "0", "1000", "4102444800000",
+			    "4102531200000", "0", dl };
+	struct redisReply *rep;
+	char err[256];
+	long long v = -2;
+
+	if (redis_client_eval(cl, quota ? policyd_redis_quota_script
+			      : policyd_redis_script, rkey, quota ? 9 : 7,
+			      quota ? q : win, &rep, err, sizeof(err)) < 0) {
+		diag("script: %s", err);
+		return -2;
+	}
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 4
+	    && rep->element[0]->type == REDIS_REPLY_INTEGER)
+		v = rep->element[0]->integer;
+	redis_reply_free(&rep);
+	return v;
+}
+
+/* redis_int - an integer answer of a command (-1: none) */
+static long long
+redis_int(struct redis_client *cl, int argc, const char **av)
+{
+	struct redisReply *rep;
+	char err[256];
+	long long v = -1;
+
+	if (redis_client_command(cl, argc, av, &rep, err, sizeof(err)) < 0) {
+		diag("%s: %s", av[0], err);
+		return -1;
+	}
+	if (rep->type == REDIS_REPLY_INTEGER)
+		v = rep->integer;
+	redis_reply_free(&rep);
+	return v;
+}
+
+/* clients - how many connections Redis has */
+static long long
+clients(struct redis_client *cl)
+{
+	const char *av[2] = { "INFO", "clients" };
+	struct redisReply *rep;
+	char err[256];
+	const char *p;
+	long long v = -1;
+
+	if (redis_client_command(cl, 2, av, &rep, err, sizeof(err)) < 0)
+		return -1;
+	if (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS)
+		if ((p = strstr(rep->str, "connected_clients:")) != NULL)
+			v = atoll(p + 18);
+	redis_reply_free(&rep);
+	return v;
+}
+
+/* late_take - a take of key behind a script that holds Redis 500 ms
+ * (sent on a connection of its own, not read): it times out (100 ms);
+ * 1 when it did, and once Redis has run it (its connection, closed,
+ * is gone) */
+static int
+late_take(struct policyd_redis *late, struct redis_client *cl,
+	  const char *server, const char *key)
+{
+	static const char busy[] =
+		"local function us() local t = redis.call('TIME')"
+		" return t[1] * 1000000 + t[2] end"
+		" local e = us() + 500000 repeat until us() >= e return 1";
+	struct policyd_limit lim = { 3, 3600000 };
+	struct policyd_limit_result r;
+	struct timeval tv = { 5, 0 };
+	redisContext *ctx;
+	redisReply *rep;
+	char host[64], err[256];
+	const char *colon = strrchr(server, ':');
+	long long before, t0;
+	int done = 0, timedout;
+
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - server), server);
+	ctx = redisConnectWithTimeout(host, atoi(colon + 1), tv);
+	if (ctx == NULL || ctx->err)
+		bail_out("connect %s", server);
+	redisSetTimeout(ctx, tv);
+	before = clients(cl);
+	redisAppendCommand(ctx, "EVAL %s 0", busy);
+	while (!done)
+		if (redisBufferWrite(ctx, &done) != REDIS_OK)
+			bail_out("write to %s", server);
+	usleep(100000);		/* the busy script has started */
+	timedout = policyd_redis_take(late, key, &lim, 0, 1, 0, &r, err,
+				      sizeof(err)) < 0
+		&& strstr(err, "timed out") != NULL;
+	if (!timedout)
+		diag("the take did not time out: %s", err);
+	if (redisGetReply(ctx, (void **)&rep) == REDIS_OK && rep != NULL)
+		freeReplyObject(rep);
+	redisFree(ctx);
+	/* the late take's connection, closed, goes once Redis read it all */
+	t0 = clock_mono_ms();
+	while (clients(cl) > before - 1 && clock_mono_ms() - t0 < 5000)
+		usleep(10000);
+	return timedout;
+}
+
+/* test_deadline - a script past its deadline takes nothing */
+static void
+test_deadline(struct policyd_redis *rs, struct redis_client *cl,
+	      const char *server)
+{
+	char *servers[] = { (char *)server, NULL };
+	struct redis_conf c = { servers, 1, NULL, 0, 1000, 100,
+				(char *)"t0320:" };
+	struct policyd_redis *late = policyd_redis_new(&c);
+	struct policyd_limit lim = { 3, 3600000 };
+	struct policyd_limit_result r;
+	struct redisReply *rep;
+	const char *av[2];
+	char err[256], rkey[256], soon[32], key[32];
+	const char *what;
+	long long now_us;
+	int quota, tries, timedout = 0;
+
+	av[0] = "TIME";
+	if (redis_client_command(cl, 1, av, &rep, err, sizeof(err)) < 0
+	    || rep->type != REDIS_REPLY_ARRAY)
+		bail_out("TIME: %s", err);
+	now_us = atoll(rep->element[0]->str) * 1000000
+		+ atoll(rep->element[1]->str);
+	redis_reply_free(&rep);
+	snprintf(soon, sizeof(soon), "%lld", now_us + 60000000);
+	av[0] = "EXISTS";
+	av[1] = rkey;
+	for (quota = 0; quota < 2; quota++) {
+		what = quota ? "the quota script" : "the window script";
+		policyd_redis_key(rs, quota ? "dl:quota" : "dl:window", rkey,
+				  sizeof(rkey));
+		is_int(script_call(cl, rkey, quota, "1"), -1, "%s, a deadline"
+		       " past on Redis's clock: says too late", what);
+		is_int(redis_int(cl, 2, av), 0, "and takes nothing (no key)");
+		is_int(script_call(cl, rkey, quota, soon), 1,
+		       "%s, a deadline to come: takes", what);
+		is_int(redis_int(cl, 2, av), 1, "and the key is written");
+	}
+
+	/* a take that times out behind a busy Redis, run later (on a key
+	 * of its own each time: if Redis was not busy yet, it counted) */
+	ok(policyd_redis_take(late, "dl:warm", &lim, 0, 1, 0, &r, err,
+			      sizeof(err)) == 0 && r.allowed,
+	   "command_timeout_ms 100: a take");
+	for (tries = 0; tries < 3 && !timedout; tries++) {
+		snprintf(key, sizeof(key), "dl:late:%d", tries);
+		timedout = late_take(late, cl, server, key);
+	}
+	ok(timedout, "a take behind a script holding Redis 500 ms times out");
+	ok(policyd_redis_take(rs, key, &lim, 0, 0, 1, &r, err,
+			      sizeof(err)) == 0 && r.used == 0,
+	   "run late, it took nothing (%" PRIu64 " counted)", r.used);
+	policyd_redis_free(&late);
+}
+
 /* test_script - the script against the C limiter, on a real server */
 static void
 test_script(const char *server)
@@ -820,6 +994,7 @@ test_script(const char *server)
 	test_text_form(rs, cl);
 	test_quota_script(rs, cl);
 	test_pipeline(rs, cl);
+	test_deadline(rs, cl, server);
 	policyd_redis_free(&rs);
 	redis_client_free(&cl);
 }

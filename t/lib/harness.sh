@@ -373,6 +373,17 @@ tb_alive_list() {
 	return 0
 }
 
+# tb_stopped - true once every thread of PID is stopped (SIGSTOP): kill
+# returns before they all are, and on a busy machine one could still
+# answer meanwhile
+tb_stopped() {
+	local t
+
+	for t in /proc/"$1"/task/*/stat; do
+		[[ $(awk '{ print $3 }' "$t" 2>/dev/null) == [Tt] ]] || return 1
+	done
+}
+
 # tb_spawn - start CMD in the background in its own session, output to LOG
 tb_spawn() {
 	local name=$1 log=$2 pid jobctl=0

@@ -11,6 +11,16 @@
 #						DATA and END-OF-DATA
 #	pol_redis_weight KEY [PORT]		the weight a limit's log in the
 #						test's Redis (or on PORT) holds
+#	pol_load TAG CLIENTS N [swaks args]	the fault tests' load through
+#	pol_count TAG ERE / pol_sent TAG	Postfix, its transcripts and
+#						deliveries (see each)
+#	POL_QUEUED, POL_DEFERRED		EREs: accepted; deferred by a
+#						client limit
+#	pol_dunno PORT ADDR			a probe from ADDR answered DUNNO
+#	pol_redis_exact TAG WHEN WHY		3 checks: a limit of 3 exact in
+#						Redis after an outage
+#	pol_ldap_conf PEOPLE [LINES...]		$TB/conf/elemta.conf: slapd's
+#						users' own rates (2/h, LDAP)
 POLICYD=${top_builddir:-.}/policyd/elemta-policyd
 [ -x "$POLICYD" ] || tb_skip_all "elemta-policyd not built"
 
@@ -110,4 +120,104 @@ pol_redis_weight() {
 		local n = 0
 		for i = 1, #w do n = n + w[i] end
 		return n" 1 "$1"
+}
+
+# pol_load TAG CLIENTS N [swaks args] - CLIENTS concurrent loops, client
+# c sending N messages from $LOAD_NET.c (and as SASL user $LOAD_LOGIN c
+# when LOAD_LOGIN is set), each transcript in $TB/TAG-c-i.out
+pol_load() {
+	local tag=$1 clients=$2 n=$3 c i pids=() login
+
+	shift 3
+	for c in $(seq 1 "$clients"); do
+		login=()
+		[[ -z ${LOAD_LOGIN:-} ]] || login=(--xclient-login "$LOAD_LOGIN$c")
+		(
+			for i in $(seq 1 "$n"); do
+				pol_send --xclient-addr "$LOAD_NET.$c" "${login[@]}" \
+				    --to "$tag-$c-$i@sink.test" "$@" \
+				    >"$TB/$tag-$c-$i.out"
+			done
+		) &
+		pids+=($!)
+	done
+	# only these: the daemons tb_spawn started are jobs of this shell too
+	wait "${pids[@]}" 2>/dev/null
+}
+
+# pol_count TAG ERE - how many of TAG's transcripts match ERE
+pol_count() {
+	cat "$TB/$1"-*.out | grep -cE "$2"
+}
+POL_QUEUED='250 2\.0\.0 Ok: queued'
+POL_DEFERRED='450 4\.7\.1 .*Message rate limit exceeded for client'
+
+# pol_sent TAG - how many of TAG's messages Postfix delivered to the sink
+pol_sent() {
+	grep -cE ": to=<$1-[0-9]+-[0-9]+@sink\.test>.* status=sent" "$TB_MAILLOG"
+}
+
+# pol_dunno PORT ADDR - true if a request from ADDR (a new instance each
+# time) on PORT is answered DUNNO: a probe for tb_wait
+pol_probes=0
+pol_dunno() {
+	local line
+
+	exec 5<>"/dev/tcp/127.0.0.1/$1"
+	line=$(pol_request 5 protocol_state=RCPT client_address="$2" \
+	    instance="probe.$((++pol_probes))")
+	exec 5>&-
+	[[ $line == action=DUNNO ]]
+}
+
+# pol_ldap_conf PEOPLE [LINES...] - $TB/conf/elemta.conf: the test slapd
+# ([ldap], 2 s timeouts), and a policyd with no client limit, a limit of
+# 2 messages an hour per SASL user that the user's entry under PEOPLE
+# may override (mailRateLimit; found by uid, waited for 500 ms), and
+# LINES (more policyd options)
+pol_ldap_conf() {
+	local people=$1
+
+	shift
+	mkdir -p "$TB/conf"
+	cat >"$TB/conf/elemta.conf" <<CONF
+ldap {
+	uri = "$TB_LDAP_URI"
+	network_timeout = 2s
+	search_timeout = 2s
+}
+policyd {
+$(printf '\t%s\n' "$@")
+	client_message_limit = 0
+	ldap_base = "$people"
+	ldap_filter = "(uid=%u)"
+	ldap_wait_ms = 500
+	limit sasl_user_message {
+		key = sasl_user
+		rate = 2
+		period = 1h
+		clients = authenticated
+		ldap_attribute = "mailRateLimit"
+	}
+}
+CONF
+	chmod 644 "$TB/conf/elemta.conf"
+}
+
+# pol_redis_exact TAG WHEN WHY - after an outage of Redis, with a limit
+# of 3 per client: 4 clients (198.51.100.c) send 4 messages each; three
+# checks, "WHEN: ...": each client's 3 accepted (WHY), the 4th deferred,
+# and Redis holds exactly 3 per client
+pol_redis_exact() {
+	local tag=$1 c w=0
+
+	LOAD_NET=198.51.100 pol_load "$tag" 4 4
+	tb_is "$(pol_count "$tag" "$POL_QUEUED")" 12 \
+	    "$2: each client's 3 messages accepted ($3)"
+	tb_is "$(cat "$TB/$tag"-*-4.out | grep -cE "$POL_DEFERRED")" 4 \
+	    "$2: each client's 4th message deferred"
+	for c in 1 2 3 4; do
+		w=$((w + $(pol_redis_weight "elemta:policyd:{msg:ip:198.51.100.$c}")))
+	done
+	tb_is "$w" 12 "$2: Redis holds exactly 3 per client"
 }

@@ -2,13 +2,17 @@
 # redis-fake.py - a tiny Redis for fault injection, recording what it gets
 #
 #   redis-fake.py PORT RECORD [--moved ADDR] [--slots HOST:PORT ...]
+#                 [--garbage]
 #
 # Listens on 127.0.0.1:PORT and appends every command it receives to
 # RECORD, one line per command (its arguments joined by spaces; a
 # "connect" line per connection).  AUTH, SELECT, ASKING: +OK.  SCRIPT
 # LOAD: the script's SHA1.  EVALSHA and EVAL: with --moved, "-MOVED
-# <slot> ADDR"; otherwise a limit script's answer, {1, 0, now_ms, 0}.
-# CLUSTER SLOTS: with --slots, one range per node named (slots 0-16383
+# <slot> ADDR"; with --garbage, each call the next of GARBAGE (no RESP,
+# the wrong type, an array of the wrong types, nesting too deep, a bulk
+# string that never comes); otherwise a limit script's answer, {1, 0,
+# now_ms, 0}.
+# TIME: the time.  CLUSTER SLOTS: with --slots, one range per node named (slots 0-16383
 # split among them); without, Redis's error for a server that is no
 # cluster.  Anything else: an error.  Not Redis: a test peer only.
 import hashlib
@@ -21,11 +25,23 @@ PORT = int(sys.argv[1])
 RECORD = sys.argv[2]
 MOVED = None
 SLOTS = []
+GARBAGE = [
+    b"Xno RESP at all\r\n",
+    b":42\r\n",
+    b"*4\r\n$1\r\n1\r\n$1\r\n0\r\n+now\r\n-ERR\r\n",
+    b"*1\r\n" * 12 + b":1\r\n",
+    b"$1000000000\r\nshort",
+]
+garbage = None
+calls = 0
 args = sys.argv[3:]
 while args:
     if args[0] == "--moved":
         MOVED = args[1]
         args = args[2:]
+    elif args[0] == "--garbage":
+        garbage = GARBAGE
+        args = args[1:]
     elif args[0] == "--slots":
         args = args[1:]
         while args and not args[0].startswith("--"):
@@ -55,7 +71,15 @@ def answer(cmd):
     if name in (b"EVALSHA", b"EVAL"):
         if MOVED:
             return b"-MOVED 1234 %s\r\n" % MOVED.encode()
+        if garbage:
+            global calls
+            with lock:
+                calls += 1
+                return garbage[(calls - 1) % len(garbage)]
         return b"*4\r\n:1\r\n:0\r\n:%d\r\n:0\r\n" % int(time.time() * 1000)
+    if name == b"TIME":
+        us = int(time.time() * 1000000)
+        return b"*2\r\n" + bulk(str(us // 1000000)) + bulk(str(us % 1000000))
     if name == b"CLUSTER" and len(cmd) == 2 and cmd[1].upper() == b"SLOTS":
         if not SLOTS:
             return b"-ERR This instance has cluster support disabled\r\n"

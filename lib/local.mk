@@ -1,4 +1,6 @@
-## lib/ - the internal library every daemon links.
+## lib/ - the internal library every daemon links.  It depends on
+## nothing above it: no daemon's header or section is compiled here (the
+## whole schema is assembled in sections-all.c, see Makefile.am).
 
 noinst_LIBRARIES += lib/libelemta.a
 lib_libelemta_a_SOURCES = \
@@ -13,11 +15,7 @@ lib_libelemta_a_SOURCES = \
 	lib/dns.c lib/dns.h \
 	lib/ldapc.c lib/ldapc.h \
 	lib/redis.c lib/redis.h \
-	lib/runtime.c lib/runtime.h \
-	lib/sections.c lib/sections.h \
-	milter/milter-options.c milter/milter-options.h \
-	policyd/policyd-options.c policyd/policyd-options.h \
-	lmtp-bridge/lmtp-options.c lmtp-bridge/lmtp-options.h
+	lib/runtime.c lib/runtime.h
 lib_libelemta_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) $(MHD_CFLAGS) \
 	$(UNBOUND_CFLAGS) $(HIREDIS_CFLAGS) $(LDAP_CFLAGS)
 

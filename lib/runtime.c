@@ -28,7 +28,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
-#include "sections.h"
 #include "xalloc.h"
 
 /* runtime_daemon_conf - the daemon_conf inside a snapshot */
@@ -60,7 +59,7 @@ runtime_print_errors(const char *progname, const char *errors, int to_log)
 static struct conf *
 runtime_load(struct runtime *rt, char **errors)
 {
-	return conf_load(elemta_sections, rt->conf_file,
+	return conf_load(rt->sections, rt->conf_file,
 			 (const char *const *)rt->cli.overrides,
 			 rt->cli.noverrides, errors);
 }
@@ -80,7 +79,8 @@ runtime_apply_log(struct runtime *rt, const struct conf *c)
 /* runtime_init - command line, configuration, logging */
 void
 runtime_init(struct runtime *rt, const char *progname, int argc,
-	     char **argv, const struct conf_section *section,
+	     char **argv, const struct conf_section *const *sections,
+	     const struct conf_section *section,
 	     size_t daemon_conf_offset, const struct cli_extra *extra)
 {
 	struct conf *c;
@@ -93,6 +93,7 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 	umask(RUNTIME_UMASK);
 	memset(rt, 0, sizeof(*rt));
 	rt->progname = progname;
+	rt->sections = sections;
 	rt->section = section;
 	rt->daemon_conf_offset = daemon_conf_offset;
 	rt->listen_fd = rt->metrics_fd = -1;
@@ -130,7 +131,7 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 		rt->conf_file = rt->conf_abs;
 
 	if (rt->cli.print) {
-		if (conf_dump(elemta_sections, rt->conf_file,
+		if (conf_dump(rt->sections, rt->conf_file,
 			      (const char *const *)rt->cli.overrides,
 			      rt->cli.noverrides, stdout, &errors) < 0) {
 			runtime_print_errors(progname, errors, 0);

@@ -63,6 +63,7 @@
 #include "milter-keys.h"
 #include "milter-relay.h"
 #include "runtime.h"
+#include "../sections-all.h"
 #include "xalloc.h"
 
 static volatile int milter_main_done;
@@ -110,7 +111,7 @@ milter_open(const struct milter_conf *mc)
 		fprintf(stderr, "elemta-milter: listen %s\n", err);
 		msg_fatal("listen %s", err);
 	}
-	listen_milter_conn(&lib, conn, sizeof(conn));
+	milter_relay_conn(&lib, conn, sizeof(conn));
 	if (smfi_register(milter_desc) != MI_SUCCESS)
 		msg_fatal("smfi_register failed");
 	if (smfi_setconn(conn) != MI_SUCCESS)
@@ -243,8 +244,9 @@ main(int argc, char **argv)
 	extra.usage = usage;
 	extra.handle = milter_test_option;
 	extra.ctx = &t;
-	runtime_init(&rt, "elemta-milter", argc, argv, &milter_conf_section,
-		     offsetof(struct milter_conf, daemon), &extra);
+	runtime_init(&rt, "elemta-milter", argc, argv, elemta_sections,
+		     &milter_conf_section, offsetof(struct milter_conf, daemon),
+		     &extra);
 
 	c = conf_current();
 	mc = conf_get(c, &milter_conf_section);

@@ -39,7 +39,7 @@
 #include "policyd-options.h"
 #include "policyd-store-redis.h"
 #include "redis.h"
-#include "sections.h"
+#include "../sections-all.h"
 #include "tap.h"
 
 /* mono_ms - monotonic ms */

@@ -13,7 +13,7 @@
 #include "db.h"
 #include "dns.h"
 #include "ldapc.h"
-#include "log.h"
+#include "log-conf.h"
 #include "metrics.h"
 #include "redis.h"
 #include "sections-all.h"

@@ -5,7 +5,8 @@
 noinst_LIBRARIES += lib/libelemta.a
 lib_libelemta_a_SOURCES = \
 	lib/xalloc.c lib/xalloc.h \
-	lib/log.c lib/log.h \
+	lib/sys-defs.h \
+	lib/log.c lib/log.h lib/log-conf.c lib/log-conf.h \
 	lib/conf.c lib/conf.h \
 	lib/cli.c lib/cli.h \
 	lib/listen.c lib/listen.h \

@@ -29,7 +29,7 @@
 #include <stdarg.h>
 #include <syslog.h>
 
-#include "xalloc.h"
+#include "sys-defs.h"
 
 enum log_dest {
 	LOG_DEST_SYSLOG,	/* syslog(3), the configured facility */
@@ -78,14 +78,5 @@ void msg_panic(const char *fmt, ...) ATTR_PRINTF(1, 2) ATTR_NORETURN;
 /* Test hook: when set, every formatted line (without the stderr
  * prefix) is passed here as well.  Not for production use. */
 extern void (*log_test_hook)(int prio, const char *line);
-
-/* The [log] configuration section (lib/log.c). */
-struct conf_section;
-extern const struct conf_section log_conf_section;
-struct log_conf {
-	int level;		/* syslog priority */
-	int facility;		/* syslog facility */
-	char *ident;		/* NULL: the program name */
-};
 
 #endif

@@ -26,6 +26,7 @@
 #include "daemon.h"
 #include "listen.h"
 #include "log.h"
+#include "log-conf.h"
 #include "metrics.h"
 #include "runtime.h"
 #include "xalloc.h"

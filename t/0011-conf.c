@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "db.h"
 #include "log.h"
+#include "log-conf.h"
 #include "../sections-all.h"
 #include "tap.h"
 #include "../milter/milter-options.h"

@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "log-conf.h"
 #include "metrics.h"
 #include "runtime.h"
 #include "../policyd/policyd-options.h"

@@ -30,6 +30,7 @@
 
 volatile int log_threshold = LOG_INFO;
 void (*log_test_hook)(int prio, const char *line);
+static const char *log_program = "elemta";	/* msg_stderr's prefix */
 
 /*
  * The destination, the identity and the facility change on a reload
@@ -253,18 +254,25 @@ log_qid_write(int prio, const char *qid, const char *fmt, ...)
 	errno = saved;
 }
 
+/* msg_vfatal - log and exit: the environment is broken */
+static void ATTR_NORETURN
+msg_vfatal(const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+
+	log_format(line, sizeof(line), "fatal", fmt, ap);
+	log_emit(LOG_CRIT, line);
+	exit(1);
+}
+
 /* msg_fatal - log and exit: the environment is broken */
 void
 msg_fatal(const char *fmt, ...)
 {
-	char line[LOG_LINE_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_format(line, sizeof(line), "fatal", fmt, ap);
-	va_end(ap);
-	log_emit(LOG_CRIT, line);
-	exit(1);
+	msg_vfatal(fmt, ap);
 }
 
 /* msg_panic - log and abort: a programmer error */
@@ -279,4 +287,47 @@ msg_panic(const char *fmt, ...)
 	va_end(ap);
 	log_emit(LOG_CRIT, line);
 	abort();
+}
+
+/* log_set_program - the prefix of msg_stderr's lines */
+void
+log_set_program(const char *name)
+{
+	log_program = name;
+}
+
+/* msg_vstderr - "PROGRAM: text" on stderr, the text as formatted */
+static void
+msg_vstderr(const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	int saved = errno;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	fprintf(stderr, "%s: %s\n", log_program, line);
+	errno = saved;		/* for the %m of msg_fatal_stderr's log line */
+}
+
+/* msg_stderr - one line for whoever started the program, not logged */
+void
+msg_stderr(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg_vstderr(fmt, ap);
+	va_end(ap);
+}
+
+/* msg_fatal_stderr - the same line on stderr and in the log, then exit */
+void
+msg_fatal_stderr(const char *fmt, ...)
+{
+	va_list ap, again;
+
+	va_start(ap, fmt);
+	va_copy(again, ap);
+	msg_vstderr(fmt, ap);
+	va_end(ap);
+	msg_vfatal(fmt, again);
 }

@@ -42,7 +42,7 @@ runtime_daemon_conf(const struct runtime *rt, const struct conf *c)
 
 /* runtime_print_errors - configuration problems, one per line */
 static void
-runtime_print_errors(const char *progname, const char *errors, int to_log)
+runtime_print_errors(const char *errors, int to_log)
 {
 	char *copy = x_strdup(errors), *line, *save = NULL;
 
@@ -51,7 +51,7 @@ runtime_print_errors(const char *progname, const char *errors, int to_log)
 		if (to_log)
 			msg_error("configuration: %s", line);
 		else
-			fprintf(stderr, "%s: %s\n", progname, line);
+			msg_stderr("%s", line);
 	}
 	free(copy);
 }
@@ -99,10 +99,11 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 	rt->daemon_conf_offset = daemon_conf_offset;
 	rt->listen_fd = rt->metrics_fd = -1;
 	log_open(progname, LOG_DEST_STDERR, LOG_MAIL);
+	log_set_program(progname);
 
 	if (cli_parse(&rt->cli, argc, argv, extra, &argi, err,
 		      sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", progname, err);
+		msg_stderr("%s", err);
 		cli_usage(progname, extra);
 		exit(2);
 	}
@@ -116,8 +117,7 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 		exit(0);
 	}
 	if (argi < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", progname,
-			argv[argi]);
+		msg_stderr("unexpected argument '%s'", argv[argi]);
 		cli_usage(progname, extra);
 		exit(2);
 	}
@@ -135,13 +135,13 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 		if (conf_dump(rt->sections, rt->conf_file,
 			      (const char *const *)rt->cli.overrides,
 			      rt->cli.noverrides, stdout, &errors) < 0) {
-			runtime_print_errors(progname, errors, 0);
+			runtime_print_errors(errors, 0);
 			exit(1);
 		}
 		exit(0);
 	}
 	if ((c = runtime_load(rt, &errors)) == NULL) {
-		runtime_print_errors(progname, errors, 0);
+		runtime_print_errors(errors, 0);
 		free(errors);
 		exit(1);
 	}
@@ -164,10 +164,8 @@ runtime_bind(struct runtime *rt, const char *what, const char *spec)
 	int fd;
 
 	if (listen_parse(spec, &ls, err, sizeof(err)) < 0
-	    || (fd = listen_open(&ls, 256, err, sizeof(err))) < 0) {
-		fprintf(stderr, "%s: %s %s\n", rt->progname, what, err);
-		msg_fatal("%s %s", what, err);
-	}
+	    || (fd = listen_open(&ls, 256, err, sizeof(err))) < 0)
+		msg_fatal_stderr("%s %s", what, err);
 	return fd;
 }
 
@@ -244,10 +242,8 @@ runtime_start(struct runtime *rt)
 	 * terminal, and the parent exits only once the file holds the
 	 * daemon's pid (daemon_detach hands the lock to the child). */
 	if (dc->pidfile != NULL
-	    && daemon_pidfile_open(dc->pidfile, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", rt->progname, err);
-		msg_fatal("%s", err);
-	}
+	    && daemon_pidfile_open(dc->pidfile, err, sizeof(err)) < 0)
+		msg_fatal_stderr("%s", err);
 	if (!rt->cli.foreground && daemon_detach(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (geteuid() == 0) {
@@ -284,7 +280,7 @@ runtime_reload(struct runtime *rt)
 	const struct daemon_conf *od, *nd;
 
 	if ((c = runtime_load(rt, &errors)) == NULL) {
-		runtime_print_errors(rt->progname, errors, 1);
+		runtime_print_errors(errors, 1);
 		msg_error("reload failed: keeping the running configuration");
 		free(errors);
 		return -1;

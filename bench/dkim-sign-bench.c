@@ -27,7 +27,7 @@
 #include "conf.h"
 #include "log.h"
 #include "milter.h"
-#include "sections.h"
+#include "../sections-all.h"
 #include "xalloc.h"
 
 /* bench_now - seconds of clock c */

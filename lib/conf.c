@@ -82,7 +82,8 @@ conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';	/* one problem, one line */
 	if (ld == NULL) {
-		fprintf(stderr, "%s\n", msg);
+		/* not from conf_load or conf_dump: no caller to return it to */
+		msg_error("configuration: %s", msg);
 		return;
 	}
 	/* The lexer counts lines in the instance it is parsing (a section's

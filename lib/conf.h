@@ -66,7 +66,8 @@ struct conf;
 /*
  * conf_load - parse a configuration into a new snapshot (refcount 1)
  *
- * sections: NULL-terminated list (lib/sections.h has the full schema).
+ * sections: NULL-terminated list (the full schema is assembled above lib/,
+ * in sections-all.c).
  * path: the file; NULL means the embedded defaults (no file).
  * overrides: "section.key=value" strings, applied after the file.
  * On error returns NULL and sets *errors to a malloc'ed text, one

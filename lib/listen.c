@@ -872,33 +872,6 @@ listen_format(const struct listen_spec *ls, char *buf, size_t len)
 	return buf;
 }
 
-/* listen_milter_conn - the address in libmilter's smfi_setconn() form */
-char *
-listen_milter_conn(const struct listen_spec *ls, char *buf, size_t len)
-{
-	int hn = (int)strnlen(ls->host, sizeof(ls->host));
-	int pn = (int)strnlen(ls->path, sizeof(ls->path));
-
-	if (len == 0)
-		return buf;
-	switch (ls->family) {
-	case LISTEN_INET:
-	case LISTEN_INET6:
-		/* libmilter binds to the any address when '@' is absent */
-		snprintf(buf, len, "%s:%u%s%.*s",
-			 ls->family == LISTEN_INET ? "inet" : "inet6",
-			 ls->port, hn ? "@" : "", hn, ls->host);
-		break;
-	case LISTEN_UNIX:
-		snprintf(buf, len, "local:%.*s", pn, ls->path);
-		break;
-	default:
-		snprintf(buf, len, "unknown:%d", (int)ls->family);
-		break;
-	}
-	return buf;
-}
-
 /* listen_net_match - is the peer address inside one of the nets? */
 int
 listen_net_match(const struct cidr *nets, size_t n,

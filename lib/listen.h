@@ -87,10 +87,6 @@ int listen_unix_own(const struct listen_spec *ls, const struct listen_ids *ids,
  * "inet6:[::]:PORT".  Truncated to fit len. */
 char *listen_format(const struct listen_spec *ls, char *buf, size_t len);
 
-/* listen_milter_conn - the same address in libmilter's smfi_setconn()
- * spelling ("inet:10025@127.0.0.1", "inet6:10025@::1", "local:/path") */
-char *listen_milter_conn(const struct listen_spec *ls, char *buf, size_t len);
-
 /*
  * Client allow-lists of TCP listeners: lib/cidr's nets.
  * listen_net_match() says whether a peer address (as accept() or

@@ -1,10 +1,13 @@
-## lib/ - the internal library every daemon links.
+## lib/ - the internal library every daemon links.  It depends on
+## nothing above it: no daemon's header or section is compiled here (the
+## whole schema is assembled in sections-all.c, see Makefile.am).
 
 noinst_LIBRARIES += lib/libelemta.a
 lib_libelemta_a_SOURCES = \
 	lib/xalloc.c lib/xalloc.h \
 	lib/clock.c lib/clock.h \
-	lib/log.c lib/log.h \
+	lib/sys-defs.h \
+	lib/log.c lib/log.h lib/log-conf.c lib/log-conf.h \
 	lib/conf.c lib/conf.h \
 	lib/snapshot.c lib/snapshot.h \
 	lib/cli.c lib/cli.h \
@@ -17,11 +20,7 @@ lib_libelemta_a_SOURCES = \
 	lib/htable.c lib/htable.h \
 	lib/ldapc.c lib/ldapc.h \
 	lib/redis.c lib/redis.h \
-	lib/runtime.c lib/runtime.h \
-	lib/sections.c lib/sections.h \
-	milter/milter-options.c milter/milter-options.h \
-	policyd/policyd-options.c policyd/policyd-options.h \
-	lmtp-bridge/lmtp-options.c lmtp-bridge/lmtp-options.h
+	lib/runtime.c lib/runtime.h
 lib_libelemta_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) $(MHD_CFLAGS) \
 	$(UNBOUND_CFLAGS) $(HIREDIS_CFLAGS) $(LDAP_CFLAGS)
 

@@ -10,7 +10,8 @@
  *	A reload's log_open() waits for lines in progress (log_lock).
  *	Over-long lines are truncated with "..." rather than split, and
  *	control characters in them (from whatever a peer sent) become
- *	'?': one call, one line.
+ *	'?': one call, one line.  It uses nothing else of lib/ (xalloc and
+ *	conf use it); its [log] section is in log-conf.c.
  *--*/
 #include "config.h"
 
@@ -23,13 +24,13 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "conf.h"
 #include "log.h"
 
 #define LOG_LINE_MAX 4096
 
 volatile int log_threshold = LOG_INFO;
 void (*log_test_hook)(int prio, const char *line);
+static const char *log_program = "elemta";	/* msg_stderr's prefix */
 
 /*
  * The destination, the identity and the facility change on a reload
@@ -253,18 +254,25 @@ log_qid_write(int prio, const char *qid, const char *fmt, ...)
 	errno = saved;
 }
 
+/* msg_vfatal - log and exit: the environment is broken */
+static void ATTR_NORETURN
+msg_vfatal(const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+
+	log_format(line, sizeof(line), "fatal", fmt, ap);
+	log_emit(LOG_CRIT, line);
+	exit(1);
+}
+
 /* msg_fatal - log and exit: the environment is broken */
 void
 msg_fatal(const char *fmt, ...)
 {
-	char line[LOG_LINE_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_format(line, sizeof(line), "fatal", fmt, ap);
-	va_end(ap);
-	log_emit(LOG_CRIT, line);
-	exit(1);
+	msg_vfatal(fmt, ap);
 }
 
 /* msg_panic - log and abort: a programmer error */
@@ -281,53 +289,45 @@ msg_panic(const char *fmt, ...)
 	abort();
 }
 
-/*
- * The [log] section.
- */
-static const char *const log_level_names[] = {
-	"emerg", "alert", "crit", "error", "err", "warning", "warn", "notice",
-	"info", "debug", NULL,
-};
-static const char *const log_facility_names[] = {
-	"mail", "daemon", "user", "local0", "local1", "local2", "local3",
-	"local4", "local5", "local6", "local7", NULL,
-};
-
-static cfg_opt_t log_opts[] = {
-	CFG_STR("level", "info", CFGF_NONE),
-	CFG_STR("facility", "mail", CFGF_NONE),
-	CFG_STR("ident", "", CFGF_NONE),
-	CFG_END()
-};
-
-static const struct conf_check log_checks[] = {
-	{ "level", CONF_CHECK_ENUM, 0, 0, log_level_names, NULL },
-	{ "facility", CONF_CHECK_ENUM, 0, 0, log_facility_names, NULL },
-	CONF_CHECK_END
-};
-
-/* log_conf_load - copy the [log] section into struct log_conf */
-static int
-log_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
+/* log_set_program - the prefix of msg_stderr's lines */
+void
+log_set_program(const char *name)
 {
-	struct log_conf *lc = out;
-
-	lc->level = log_level_parse(cfg_getstr(sec, "level"));
-	lc->facility = log_facility_parse(cfg_getstr(sec, "facility"));
-	lc->ident = conf_strdup_opt(sec, "ident");
-	return 0;
+	log_program = name;
 }
 
-/* log_conf_release - free what log_conf_load allocated */
+/* msg_vstderr - "PROGRAM: text" on stderr, the text as formatted */
 static void
-log_conf_release(void *out)
+msg_vstderr(const char *fmt, va_list ap)
 {
-	struct log_conf *lc = out;
+	char line[LOG_LINE_MAX];
+	int saved = errno;
 
-	x_free(&lc->ident);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	fprintf(stderr, "%s: %s\n", log_program, line);
+	errno = saved;		/* for the %m of msg_fatal_stderr's log line */
 }
 
-const struct conf_section log_conf_section = {
-	"log", log_opts, log_checks, sizeof(struct log_conf),
-	log_conf_load, log_conf_release,
-};
+/* msg_stderr - one line for whoever started the program, not logged */
+void
+msg_stderr(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg_vstderr(fmt, ap);
+	va_end(ap);
+}
+
+/* msg_fatal_stderr - the same line on stderr and in the log, then exit */
+void
+msg_fatal_stderr(const char *fmt, ...)
+{
+	va_list ap, again;
+
+	va_start(ap, fmt);
+	va_copy(again, ap);
+	msg_vstderr(fmt, ap);
+	va_end(ap);
+	msg_vfatal(fmt, again);
+}

@@ -15,6 +15,12 @@
  *	key=value pairs.  The error ladder follows Postfix: msg_warn for bad
  *	peer input (and the caller returns -1), msg_fatal for a broken
  *	environment (exit 1), msg_panic for programmer errors (abort).
+ *
+ *	Whoever starts a program reads its stderr, which the log does not
+ *	reach once it goes to syslog: msg_stderr() writes one line there,
+ *	"PROGRAM: text" (PROGRAM as log_set_program() set it, whatever the
+ *	log's ident), and msg_fatal_stderr() writes it there and then
+ *	fails as msg_fatal() does, for a daemon that cannot start.
  *	Whatever the arguments hold, a call logs one line: control
  *	characters (a peer's CR LF) are written as '?'.
  *
@@ -29,7 +35,7 @@
 #include <stdarg.h>
 #include <syslog.h>
 
-#include "xalloc.h"
+#include "sys-defs.h"
 
 enum log_dest {
 	LOG_DEST_SYSLOG,	/* syslog(3), the configured facility */
@@ -57,6 +63,12 @@ void log_qid_write(int prio, const char *qid, const char *fmt, ...)
 void msg_fatal(const char *fmt, ...) ATTR_PRINTF(1, 2) ATTR_NORETURN;
 void msg_panic(const char *fmt, ...) ATTR_PRINTF(1, 2) ATTR_NORETURN;
 
+/* The command's name on stderr ("elemta-milter"); name is not copied.
+ * Set once at start, before any thread. */
+void log_set_program(const char *name);
+void msg_stderr(const char *fmt, ...) ATTR_PRINTF(1, 2);
+void msg_fatal_stderr(const char *fmt, ...) ATTR_PRINTF(1, 2) ATTR_NORETURN;
+
 #define log_enabled(prio) ((prio) <= log_threshold)
 
 #define LOG_IF_(prio, ...) do { \
@@ -78,14 +90,5 @@ void msg_panic(const char *fmt, ...) ATTR_PRINTF(1, 2) ATTR_NORETURN;
 /* Test hook: when set, every formatted line (without the stderr
  * prefix) is passed here as well.  Not for production use. */
 extern void (*log_test_hook)(int prio, const char *line);
-
-/* The [log] configuration section (lib/log.c). */
-struct conf_section;
-extern const struct conf_section log_conf_section;
-struct log_conf {
-	int level;		/* syslog priority */
-	int facility;		/* syslog facility */
-	char *ident;		/* NULL: the program name */
-};
 
 #endif

@@ -27,9 +27,9 @@
 #include "daemon.h"
 #include "listen.h"
 #include "log.h"
+#include "log-conf.h"
 #include "metrics.h"
 #include "runtime.h"
-#include "sections.h"
 #include "xalloc.h"
 
 /* runtime_daemon_conf - the daemon_conf inside a snapshot */
@@ -43,7 +43,7 @@ runtime_daemon_conf(const struct runtime *rt, const struct conf *c)
 
 /* runtime_print_errors - configuration problems, one per line */
 static void
-runtime_print_errors(const char *progname, const char *errors, int to_log)
+runtime_print_errors(const char *errors, int to_log)
 {
 	char *copy = x_strdup(errors), *line, *save = NULL;
 
@@ -52,7 +52,7 @@ runtime_print_errors(const char *progname, const char *errors, int to_log)
 		if (to_log)
 			msg_error("configuration: %s", line);
 		else
-			fprintf(stderr, "%s: %s\n", progname, line);
+			msg_stderr("%s", line);
 	}
 	free(copy);
 }
@@ -61,7 +61,7 @@ runtime_print_errors(const char *progname, const char *errors, int to_log)
 static struct conf *
 runtime_load(struct runtime *rt, char **errors)
 {
-	return conf_load(elemta_sections, rt->conf_file,
+	return conf_load(rt->sections, rt->conf_file,
 			 (const char *const *)rt->cli.overrides,
 			 rt->cli.noverrides, errors);
 }
@@ -81,7 +81,8 @@ runtime_apply_log(struct runtime *rt, const struct conf *c)
 /* runtime_init - command line, configuration, logging */
 void
 runtime_init(struct runtime *rt, const char *progname, int argc,
-	     char **argv, const struct conf_section *section,
+	     char **argv, const struct conf_section *const *sections,
+	     const struct conf_section *section,
 	     size_t daemon_conf_offset, const struct cli_extra *extra)
 {
 	struct conf *c;
@@ -94,14 +95,16 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 	umask(RUNTIME_UMASK);
 	memset(rt, 0, sizeof(*rt));
 	rt->progname = progname;
+	rt->sections = sections;
 	rt->section = section;
 	rt->daemon_conf_offset = daemon_conf_offset;
 	rt->listen_fd = rt->metrics_fd = -1;
 	log_open(progname, LOG_DEST_STDERR, LOG_MAIL);
+	log_set_program(progname);
 
 	if (cli_parse(&rt->cli, argc, argv, extra, &argi, err,
 		      sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", progname, err);
+		msg_stderr("%s", err);
 		cli_usage(progname, extra);
 		exit(2);
 	}
@@ -115,8 +118,7 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 		exit(0);
 	}
 	if (argi < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", progname,
-			argv[argi]);
+		msg_stderr("unexpected argument '%s'", argv[argi]);
 		cli_usage(progname, extra);
 		exit(2);
 	}
@@ -131,16 +133,16 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 		rt->conf_file = rt->conf_abs;
 
 	if (rt->cli.print) {
-		if (conf_dump(elemta_sections, rt->conf_file,
+		if (conf_dump(rt->sections, rt->conf_file,
 			      (const char *const *)rt->cli.overrides,
 			      rt->cli.noverrides, stdout, &errors) < 0) {
-			runtime_print_errors(progname, errors, 0);
+			runtime_print_errors(errors, 0);
 			exit(1);
 		}
 		exit(0);
 	}
 	if ((c = runtime_load(rt, &errors)) == NULL) {
-		runtime_print_errors(progname, errors, 0);
+		runtime_print_errors(errors, 0);
 		free(errors);
 		exit(1);
 	}
@@ -163,10 +165,8 @@ runtime_bind(struct runtime *rt, const char *what, const char *spec)
 	int fd;
 
 	if (listen_parse(spec, &ls, err, sizeof(err)) < 0
-	    || (fd = listen_open(&ls, 256, err, sizeof(err))) < 0) {
-		fprintf(stderr, "%s: %s %s\n", rt->progname, what, err);
-		msg_fatal("%s %s", what, err);
-	}
+	    || (fd = listen_open(&ls, 256, err, sizeof(err))) < 0)
+		msg_fatal_stderr("%s %s", what, err);
 	return fd;
 }
 
@@ -271,10 +271,8 @@ runtime_start(struct runtime *rt)
 	 * terminal, and the parent exits only once the file holds the
 	 * daemon's pid (daemon_detach hands the lock to the child). */
 	if (dc->pidfile != NULL
-	    && daemon_pidfile_open(dc->pidfile, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", rt->progname, err);
-		msg_fatal("%s", err);
-	}
+	    && daemon_pidfile_open(dc->pidfile, err, sizeof(err)) < 0)
+		msg_fatal_stderr("%s", err);
 	if (!rt->cli.foreground && daemon_detach(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (geteuid() == 0) {
@@ -312,7 +310,7 @@ runtime_reload(struct runtime *rt)
 	const struct daemon_conf *od, *nd;
 
 	if ((c = runtime_load(rt, &errors)) == NULL) {
-		runtime_print_errors(rt->progname, errors, 1);
+		runtime_print_errors(errors, 1);
 		msg_error("reload failed: keeping the running configuration");
 		free(errors);
 		return -1;

@@ -13,13 +13,16 @@
  *	};
  *
  *	struct runtime rt;
- *	runtime_init(&rt, "elemta-policyd", argc, argv, &policyd_conf_section,
+ *	runtime_init(&rt, "elemta-policyd", argc, argv, elemta_sections,
+ *		     &policyd_conf_section,
  *		     offsetof(struct policyd_conf, daemon), NULL);
  *	... serve, calling runtime_reload(&rt) on DAEMON_EV_RELOAD ...
  *	runtime_finish(&rt);
  * DESCRIPTION
  *	runtime_init() sets the umask (RUNTIME_UMASK), handles the common command line (-c -n -f -o -p -V -h),
- *	loads the configuration (the embedded defaults when no file exists
+ *	loads the configuration with the sections the daemon hands it
+ *	(every daemon hands the whole schema, assembled above lib/ in
+ *	sections-all.c, so that -n checks the whole file) (the embedded defaults when no file exists
  *	at the default path and -c was not given), opens the log, and with
  *	-n prints the problems (file:line) and exits.  runtime_listen()
  *	binds the section's listener (a daemon whose library binds for
@@ -82,6 +85,7 @@ struct runtime {
 	struct cli cli;
 	const char *conf_file;		/* NULL: embedded defaults */
 	char *conf_abs;			/* conf_file made absolute */
+	const struct conf_section *const *sections; /* what it parses */
 	const struct conf_section *section;	/* the daemon's own */
 	size_t daemon_conf_offset;	/* where its struct daemon_conf is */
 	int listen_fd;			/* -1 until runtime_start */
@@ -95,9 +99,12 @@ struct runtime {
 #define RUNTIME_UMASK	027
 
 /* runtime_init - umask, command line, configuration, logging.  Exits on -V, -h,
- * -n and on configuration errors (status 1, problems on stderr). */
+ * -n and on configuration errors (status 1, problems on stderr).
+ * sections: the NULL-terminated list the file is parsed with (it must
+ * hold section and log_conf_section); the caller keeps it alive. */
 void runtime_init(struct runtime *rt, const char *progname, int argc,
-		  char **argv, const struct conf_section *section,
+		  char **argv, const struct conf_section *const *sections,
+		  const struct conf_section *section,
 		  size_t daemon_conf_offset, const struct cli_extra *extra);
 
 /* runtime_listen - bind the daemon section's listener into

@@ -16,18 +16,7 @@
 #include <stddef.h>
 #include <stdarg.h>
 
-#if defined(__GNUC__)
-#define ATTR_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define ATTR_NORETURN __attribute__((noreturn))
-#define ATTR_MALLOC __attribute__((malloc))
-#else
-#define ATTR_PRINTF(f, a)
-#define ATTR_NORETURN
-#define ATTR_MALLOC
-/* strerror_r into buf, first letter in lower case; thread-safe */
-const char *x_strerror(int errnum, char *buf, size_t len);
-
-#endif
+#include "sys-defs.h"
 
 void *x_malloc(size_t len) ATTR_MALLOC;
 void *x_calloc(size_t n, size_t len) ATTR_MALLOC;

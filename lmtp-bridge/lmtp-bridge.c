@@ -81,6 +81,7 @@
 #include "lmtp-router.h"
 #include "ldapc.h"
 #include "lmtp-spool.h"
+#include "../sections-all.h"
 
 /* What a connection works with: one configuration and its router. */
 struct bridge_state {
@@ -974,7 +975,8 @@ main(int argc, char **argv)
 	int n, ev, running = 1;
 	long grace;
 
-	runtime_init(&rt, "elemta-lmtp-bridge", argc, argv, &lmtp_conf_section,
+	runtime_init(&rt, "elemta-lmtp-bridge", argc, argv, elemta_sections,
+		     &lmtp_conf_section,
 		     offsetof(struct lmtp_conf, daemon), NULL);
 	c = conf_current();
 	if ((st = bridge_state_new(c, err, sizeof(err))) == NULL)

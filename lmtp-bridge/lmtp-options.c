@@ -4,8 +4,8 @@
  * SUMMARY
  *	the [lmtp_bridge] section of elemta.conf
  * DESCRIPTION
- *	See lmtp-options.h.  Compiled into lib/libelemta.a (the whole
- *	schema is), so it uses nothing from lmtp-bridge/ itself.
+ *	See lmtp-options.h.  Every daemon links it (the whole schema,
+ *	sections-all.c, does), so it uses nothing from lmtp-bridge/ itself.
  *--*/
 #include "config.h"
 

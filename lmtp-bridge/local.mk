@@ -1,12 +1,13 @@
 ## lmtp-bridge/ - elemta-lmtp-bridge: Postfix delivers to it over LMTP, it
 ## routes each recipient (static map, SQLite, LDAP) and delivers into Dovecot
 ## over LMTP, one reply per recipient.  Its configuration section
-## (lmtp-bridge/lmtp-options.c) is compiled into lib/libelemta.a with the
-## rest of the shared schema.
+## (lmtp-bridge/lmtp-options.c) is in the daemon's library, which every
+## program parsing the whole file links (ELEMTA_SECTIONS_LIBS, Makefile.am).
 
 ## Everything but main(), so that the tests link the same code.
 noinst_LIBRARIES += lmtp-bridge/liblmtp.a
 lmtp_bridge_liblmtp_a_SOURCES = \
+	lmtp-bridge/lmtp-options.c lmtp-bridge/lmtp-options.h \
 	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-proto.h \
 	lmtp-bridge/lmtp-router.c lmtp-bridge/lmtp-router.h \
 	lmtp-bridge/lmtp-router-ldap.c lmtp-bridge/lmtp-router-sqlite.c \
@@ -23,8 +24,8 @@ sbin_PROGRAMS += lmtp-bridge/elemta-lmtp-bridge
 lmtp_bridge_elemta_lmtp_bridge_SOURCES = lmtp-bridge/lmtp-bridge.c
 lmtp_bridge_elemta_lmtp_bridge_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
 	$(SQLITE_CFLAGS)
-lmtp_bridge_elemta_lmtp_bridge_LDADD = $(LMTP_LIBS) $(ELEMTA_LIBS) \
-	$(PTHREAD_LIBS)
+lmtp_bridge_elemta_lmtp_bridge_LDADD = $(LMTP_LIBS) $(ELEMTA_SECTIONS_LIBS) \
+	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
 
 ## Man page and Postfix snippets
 man_MANS += man/elemta-lmtp-bridge.8

@@ -1,12 +1,15 @@
 ## milter/ - elemta-milter (SPF now; DKIM, DMARC, ARC, greylisting, ClamAV,
 ## Rspamd as further stages).  Its configuration section
-## (milter/milter-options.c) is compiled into lib/libelemta.a, part of the
-## shared schema (see lib/local.mk).
+## (milter/milter-options.c) is in the daemon's library, which every
+## program parsing the whole file links (ELEMTA_SECTIONS_LIBS, Makefile.am).
 
-## The daemon's modules, shared by the daemon and its unit tests.
+## The daemon's modules (everything but main()), shared by the daemon
+## and its unit tests.
 noinst_LIBRARIES += milter/libelemta-milter.a
 milter_libelemta_milter_a_SOURCES = \
 	milter/milter.h \
+	milter/milter-options.c milter/milter-options.h \
+	milter/milter-relay.c milter/milter-relay.h \
 	milter/milter-authres.c milter/milter-authres.h \
 	milter/milter-conn.c \
 	milter/milter-pipeline.c \
@@ -21,13 +24,13 @@ milter_libelemta_milter_a_SOURCES = \
 milter_libelemta_milter_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
 	$(OPENDKIM_CFLAGS) $(OPENSSL_CFLAGS)
 
-MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_LIBS) $(SPF2_LIBS) \
+MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_SECTIONS_LIBS) \
+	$(ELEMTA_LIBS) $(SPF2_LIBS) \
 	$(OPENDKIM_LIBS) $(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) \
 	$(PTHREAD_LIBS)
 
 sbin_PROGRAMS += milter/elemta-milter
-milter_elemta_milter_SOURCES = milter/milter.c milter/milter-relay.c \
-	milter/milter-relay.h
+milter_elemta_milter_SOURCES = milter/milter.c
 milter_elemta_milter_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
 milter_elemta_milter_LDADD = $(MILTER_LDADD)
 

@@ -34,6 +34,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "log.h"
 #include "milter-keys.h"
 #include "xalloc.h"
 
@@ -442,8 +443,7 @@ milter_keys_write_private(const char *path, EVP_PKEY *pk)
 	(void)unlink(path);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600))
 	    < 0) {
-		fprintf(stderr, "elemta-milter genkey: %s: %s\n", path,
-			strerror(errno));
+		msg_stderr("%s: %s", path, strerror(errno));
 		return -1;
 	}
 	(void)fchmod(fd, 0600);
@@ -453,8 +453,7 @@ milter_keys_write_private(const char *path, EVP_PKEY *pk)
 	}
 	ok = PEM_write_PrivateKey(fp, pk, NULL, NULL, 0, NULL, NULL);
 	if (fclose(fp) != 0 || !ok) {
-		fprintf(stderr, "elemta-milter genkey: cannot write %s\n",
-			path);
+		msg_stderr("cannot write %s", path);
 		return -1;
 	}
 	return 0;
@@ -472,8 +471,7 @@ milter_keys_write_txt(const char *path, const char *domain,
 	int rc = 0;
 
 	if ((fp = fopen(path, "w")) == NULL) {
-		fprintf(stderr, "elemta-milter genkey: %s: %s\n", path,
-			strerror(errno));
+		msg_stderr("%s: %s", path, strerror(errno));
 		free(rec);
 		return -1;
 	}
@@ -485,8 +483,7 @@ milter_keys_write_txt(const char *path, const char *domain,
 			rec + i);
 	fprintf(fp, "\n");
 	if (fclose(fp) != 0) {
-		fprintf(stderr, "elemta-milter genkey: cannot write %s\n",
-			path);
+		msg_stderr("cannot write %s", path);
 		rc = -1;
 	}
 	free(rec);
@@ -506,6 +503,7 @@ milter_keys_genkey(int argc, char **argv)
 	long bits = 2048;
 	int c, ed, rc = 1;
 
+	log_set_program("elemta-milter genkey");
 	optind = 1;
 	while ((c = getopt(argc, argv, "d:s:t:b:D:h")) != -1) {
 		switch (c) {
@@ -521,8 +519,7 @@ milter_keys_genkey(int argc, char **argv)
 		case 'b':
 			bits = strtol(optarg, &end, 10);
 			if (*end != '\0' || bits < 1024 || bits > 8192) {
-				fprintf(stderr, "elemta-milter genkey: -b: "
-					"1024 to 8192 bits\n");
+				msg_stderr("-b: 1024 to 8192 bits");
 				return 2;
 			}
 			break;
@@ -544,8 +541,7 @@ milter_keys_genkey(int argc, char **argv)
 	pk = ed ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
 		: EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
 	if (pk == NULL || (pub = milter_keys_public(pk, ed)) == NULL) {
-		fprintf(stderr, "elemta-milter genkey: OpenSSL could not "
-			"generate the %s key\n", type);
+		msg_stderr("OpenSSL could not generate the %s key", type);
 		goto out;
 	}
 	priv = x_asprintf("%s/%s.private", dir, selector);

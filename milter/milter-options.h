@@ -5,7 +5,7 @@
  *	the [milter] section of elemta.conf
  * DESCRIPTION
  *	Declared here, next to the daemon that uses it, and part of the
- *	shared schema (lib/sections.c) so that every daemon checks the
+ *	whole schema (sections-all.c) so that every daemon checks the
  *	whole file.  The loaded struct is immutable: it lives inside a
  *	configuration snapshot that threads share.
  *

@@ -17,6 +17,7 @@
  *	side closes; libmilter's own timeout still applies on its side.
  *	A unix milter.listen (the default) needs none of this: libmilter
  *	binds it directly, with the mode and owner the spec gives.
+ *	Either way milter_relay_conn() spells what libmilter binds its way.
  *--*/
 #include "config.h"
 
@@ -283,4 +284,25 @@ milter_relay_stop(void)
 		(void)rmdir(relay.dir);
 		relay.dir[0] = '\0';
 	}
+}
+
+/* milter_relay_conn - the address in libmilter's smfi_setconn() form */
+char *
+milter_relay_conn(const struct listen_spec *ls, char *buf, size_t len)
+{
+	const char *fam = ls->family == LISTEN_INET ? "inet" : "inet6";
+	int hn = (int)strnlen(ls->host, sizeof(ls->host));
+
+	if (len == 0)
+		return buf;
+	if (ls->family == LISTEN_UNIX)
+		snprintf(buf, len, "local:%.*s",
+			 (int)strnlen(ls->path, sizeof(ls->path)), ls->path);
+	else if (ls->family == LISTEN_INET || ls->family == LISTEN_INET6)
+		/* libmilter binds to the any address when '@' is absent */
+		snprintf(buf, len, "%s:%u%s%.*s", fam, ls->port,
+			 hn ? "@" : "", hn, ls->host);
+	else
+		snprintf(buf, len, "unknown:%d", (int)ls->family);
+	return buf;
 }

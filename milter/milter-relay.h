@@ -27,4 +27,10 @@ int milter_relay_open(const struct listen_spec *tcp, const char *user,
 void milter_relay_start(struct runtime *rt);
 void milter_relay_stop(void);
 
+/* milter_relay_conn - the listener libmilter binds (the spec itself, or
+ * the inner socket milter_relay_open filled) in libmilter's
+ * smfi_setconn() spelling ("inet:10025@127.0.0.1", "inet6:10025@::1",
+ * "local:/path"); returns buf, truncated to fit len */
+char *milter_relay_conn(const struct listen_spec *ls, char *buf, size_t len);
+
 #endif

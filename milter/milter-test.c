@@ -223,8 +223,7 @@ milter_test_run(const struct milter_test *t, struct dns_resolver *dns)
 	char *buf;
 
 	if ((buf = milter_test_read(t->file, &len)) == NULL) {
-		fprintf(stderr, "elemta-milter: %s: %s\n", t->file,
-			strerror(errno));
+		msg_stderr("%s: %s", t->file, strerror(errno));
 		return 1;
 	}
 	c = milter_conn_new(conf_current(), dns_resolver_ref(dns));

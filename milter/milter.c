@@ -63,6 +63,7 @@
 #include "milter-keys.h"
 #include "milter-relay.h"
 #include "runtime.h"
+#include "../sections-all.h"
 #include "xalloc.h"
 
 static volatile int milter_main_done;
@@ -95,22 +96,16 @@ milter_open(const struct milter_conf *mc)
 	mode_t old;
 	int rc;
 
-	if (listen_parse(mc->daemon.listen, &ls, err, sizeof(err)) < 0) {
-		fprintf(stderr, "elemta-milter: listen %s\n", err);
-		msg_fatal("listen %s", err);
-	}
+	if (listen_parse(mc->daemon.listen, &ls, err, sizeof(err)) < 0)
+		msg_fatal_stderr("listen %s", err);
 	lib = ls;
 	if (ls.family != LISTEN_UNIX
 	    && milter_relay_open(&ls, mc->daemon.user, &lib, err,
-				 sizeof(err)) < 0) {
-		fprintf(stderr, "elemta-milter: listen %s\n", err);
-		msg_fatal("listen %s", err);
-	}
-	if (listen_unix_prepare(&lib, &ids, err, sizeof(err)) < 0) {
-		fprintf(stderr, "elemta-milter: listen %s\n", err);
-		msg_fatal("listen %s", err);
-	}
-	listen_milter_conn(&lib, conn, sizeof(conn));
+				 sizeof(err)) < 0)
+		msg_fatal_stderr("listen %s", err);
+	if (listen_unix_prepare(&lib, &ids, err, sizeof(err)) < 0)
+		msg_fatal_stderr("listen %s", err);
+	milter_relay_conn(&lib, conn, sizeof(conn));
 	if (smfi_register(milter_desc) != MI_SUCCESS)
 		msg_fatal("smfi_register failed");
 	if (smfi_setconn(conn) != MI_SUCCESS)
@@ -122,15 +117,11 @@ milter_open(const struct milter_conf *mc)
 	umask(listen_unix_umask(&lib, old));
 	rc = smfi_opensocket(0);
 	umask(old);
-	if (rc != MI_SUCCESS) {
-		fprintf(stderr, "elemta-milter: cannot listen on %s (%s)\n",
-			mc->daemon.listen, conn);
-		msg_fatal("cannot listen on %s (%s)", mc->daemon.listen, conn);
-	}
-	if (listen_unix_own(&lib, &ids, err, sizeof(err)) < 0) {
-		fprintf(stderr, "elemta-milter: listen %s\n", err);
-		msg_fatal("listen %s", err);
-	}
+	if (rc != MI_SUCCESS)
+		msg_fatal_stderr("cannot listen on %s (%s)", mc->daemon.listen,
+				 conn);
+	if (listen_unix_own(&lib, &ids, err, sizeof(err)) < 0)
+		msg_fatal_stderr("listen %s", err);
 }
 
 /* milter_dns_reload - a new resolver for new connections if the
@@ -243,29 +234,24 @@ main(int argc, char **argv)
 	extra.usage = usage;
 	extra.handle = milter_test_option;
 	extra.ctx = &t;
-	runtime_init(&rt, "elemta-milter", argc, argv, &milter_conf_section,
-		     offsetof(struct milter_conf, daemon), &extra);
+	runtime_init(&rt, "elemta-milter", argc, argv, elemta_sections,
+		     &milter_conf_section, offsetof(struct milter_conf, daemon),
+		     &extra);
 
 	c = conf_current();
 	mc = conf_get(c, &milter_conf_section);
 	if ((dns = dns_resolver_new(conf_get(c, &dns_conf_section), err,
-				    sizeof(err))) == NULL) {
-		fprintf(stderr, "elemta-milter: dns: %s\n", err);
-		msg_fatal("dns: %s", err);
-	}
+				    sizeof(err))) == NULL)
+		msg_fatal_stderr("dns: %s", err);
 	dns_publish(dns);		/* the reference is published now */
 	if (milter_spf_init(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (milter_dkim_init(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
-	if (milter_dkim_sign_init(mc, err, sizeof(err)) < 0) {
-		fprintf(stderr, "elemta-milter: dkim signing: %s\n", err);
-		msg_fatal("dkim signing: %s", err);
-	}
-	if (milter_dmarc_init(c, err, sizeof(err)) < 0) {
-		fprintf(stderr, "elemta-milter: dmarc: %s\n", err);
-		msg_fatal("dmarc: %s", err);
-	}
+	if (milter_dkim_sign_init(mc, err, sizeof(err)) < 0)
+		msg_fatal_stderr("dkim signing: %s", err);
+	if (milter_dmarc_init(c, err, sizeof(err)) < 0)
+		msg_fatal_stderr("dmarc: %s", err);
 	milter_pipeline_init();
 
 	if (t.file != NULL) {

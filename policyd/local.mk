@@ -1,10 +1,12 @@
 ## policyd/ - elemta-policyd (Postfix policy service, rate limits).
-## Its configuration section (policyd/policyd-options.c) is compiled into
-## lib/libelemta.a, part of the shared schema (see lib/local.mk).
+## Its configuration section (policyd/policyd-options.c) is in the
+## daemon's library, which every program parsing the whole file links
+## (ELEMTA_SECTIONS_LIBS, Makefile.am).
 
 ## The daemon's modules, shared by the daemon and its unit tests.
 noinst_LIBRARIES += policyd/libpolicyd.a
 policyd_libpolicyd_a_SOURCES = \
+	policyd/policyd-options.c policyd/policyd-options.h \
 	policyd/policyd-proto.c policyd/policyd-proto.h \
 	policyd/policyd-limit.c policyd/policyd-limit.h \
 	policyd/policyd-calendar.c policyd/policyd-calendar.h \
@@ -19,8 +21,8 @@ policyd_libpolicyd_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
 sbin_PROGRAMS += policyd/elemta-policyd
 policyd_elemta_policyd_SOURCES = policyd/policyd.c
 policyd_elemta_policyd_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS)
-policyd_elemta_policyd_LDADD = policyd/libpolicyd.a $(ELEMTA_LIBS) \
-	$(PTHREAD_LIBS)
+policyd_elemta_policyd_LDADD = policyd/libpolicyd.a $(ELEMTA_SECTIONS_LIBS) \
+	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
 
 ## Man page
 man_MANS += man/elemta-policyd.8

@@ -4,8 +4,8 @@
  * SUMMARY
  *	the [policyd] section of elemta.conf
  * DESCRIPTION
- *	See policyd-options.h.  This file is compiled into libelemta.a (the
- *	shared schema), so it depends on nothing else of policyd/.
+ *	See policyd-options.h.  Every daemon links it (the whole schema,
+ *	sections-all.c, does), so it depends on nothing else of policyd/.
  *--*/
 #include "config.h"
 

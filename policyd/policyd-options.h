@@ -5,7 +5,7 @@
  *	the [policyd] section of elemta.conf
  * DESCRIPTION
  *	Declared here, next to the daemon that uses it, and part of the
- *	shared schema (lib/sections.c) so that every daemon checks the
+ *	whole schema (sections-all.c) so that every daemon checks the
  *	whole file.  Every option is documented in elemta.conf(5) and shown
  *	at its default in conf/elemta.conf.
  *

@@ -89,6 +89,7 @@
 #include "policyd-store-redis.h"
 #include "redis.h"
 #include "xalloc.h"
+#include "../sections-all.h"
 
 #define POLICYD_READ_SIZE	16384
 #define POLICYD_OUT_MAX		65536	/* stop reading a client past this */
@@ -805,7 +806,7 @@ main(int argc, char **argv)
 
 	memset(&srv, 0, sizeof(srv));
 	runtime_init(&srv.rt, "elemta-policyd", argc, argv,
-		     &policyd_conf_section,
+		     elemta_sections, &policyd_conf_section,
 		     offsetof(struct policyd_conf, daemon), NULL);
 	policyd_zone();
 	runtime_listen(&srv.rt);

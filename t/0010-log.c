@@ -8,16 +8,20 @@
  *	disabled call are not even evaluated), queue id prefixes, the
  *	stderr line format, truncation, and the name tables; log_open()
  *	again (a reload) while four threads log: every line has one
- *	ident or the other, whole.
+ *	ident or the other, whole; msg_stderr() and msg_fatal_stderr()
+ *	(in a child): "PROGRAM: text" on stderr, then the fatal line in the
+ *	log and exit status 1, %m the same in both.
  *--*/
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "log.h"
 #include "tap.h"
@@ -178,6 +182,45 @@ test_stderr(void)
 	is_str(buf, want, "stderr line format (ident is the basename)");
 }
 
+/* test_fatal_stderr - the line for whoever started the program, then
+ * the fatal one in the log (stderr here too, as with -f) */
+static void
+test_fatal_stderr(void)
+{
+	char path[] = "/tmp/elemta-t-log.XXXXXX", buf[1024], want[1024];
+	int fd, status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if ((fd = mkstemp(path)) < 0)
+		bail_out("mkstemp: %m");
+	fflush(stdout);
+	if ((pid = fork()) < 0)
+		bail_out("fork: %m");
+	if (pid == 0) {
+		dup2(fd, STDERR_FILENO);
+		log_test_hook = NULL;
+		log_open("elemta-ident", LOG_DEST_STDERR, LOG_MAIL);
+		log_set_program("elemta-test");
+		msg_stderr("unexpected argument '%s'", "x\ty");
+		errno = ENOENT;
+		msg_fatal_stderr("listen %s: %m", "unix:/nonexistent/s");
+	}
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	   "msg_fatal_stderr exits with status 1 (status %d)", status);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	snprintf(want, sizeof(want), "elemta-test: unexpected argument "
+		 "'x\ty'\nelemta-test: listen unix:/nonexistent/s: %s\n"
+		 "elemta-ident[%ld]: crit: fatal: listen unix:/nonexistent/s: "
+		 "%s\n", strerror(ENOENT), (long)pid, strerror(ENOENT));
+	is_str(buf, want, "stderr: the program's name and the text as it "
+	       "is, then the fatal line of the log");
+}
+
 #define RACE_THREADS	4
 #define RACE_LINES	20000
 
@@ -270,6 +313,7 @@ main(void)
 	test_qid();
 	test_truncate();
 	test_stderr();
+	test_fatal_stderr();
 	test_reopen_race();
 	done_testing();
 	return exit_status();

@@ -20,7 +20,8 @@
 #include "conf.h"
 #include "db.h"
 #include "log.h"
-#include "sections.h"
+#include "log-conf.h"
+#include "../sections-all.h"
 #include "tap.h"
 #include "../milter/milter-options.h"
 

@@ -5,7 +5,8 @@
  *	unit tests for lib/listen
  * DESCRIPTION
  *	listen_parse() on a table of good specs (every spelling, with the
- *	fields, the canonical and the libmilter spelling expected) and of
+ *	fields, the canonical and the libmilter spelling expected, the
+ *	latter made by the milter's milter_relay_conn) and of
  *	bad ones (with the exact message); listen_format() round trips;
  *	then listen_open() for real: free loopback ports found by binding
  *	port 0 first, "address already in use", non-blocking and
@@ -37,6 +38,7 @@
 #include <sys/wait.h>
 
 #include "listen.h"
+#include "milter-relay.h"
 #include "tap.h"
 
 struct good_case {
@@ -49,7 +51,7 @@ struct good_case {
 	const char *owner;
 	const char *group;
 	const char *format;	/* listen_format() */
-	const char *milter;	/* listen_milter_conn() */
+	const char *milter;	/* milter_relay_conn() */
 };
 
 #define INET_C(s, h, p, f, m) { s, LISTEN_INET, h, p, "", -1, "", "", f, m }
@@ -239,8 +241,8 @@ test_good(void)
 		is_str(ls.group, c->group, "%s: group", c->spec);
 		is_str(listen_format(&ls, buf, sizeof(buf)), c->format,
 		       "%s: listen_format", c->spec);
-		is_str(listen_milter_conn(&ls, buf, sizeof(buf)), c->milter,
-		       "%s: listen_milter_conn", c->spec);
+		is_str(milter_relay_conn(&ls, buf, sizeof(buf)), c->milter,
+		       "%s: milter_relay_conn", c->spec);
 
 		/* the canonical spelling parses back to the same address */
 		listen_format(&ls, buf, sizeof(buf));
@@ -352,7 +354,7 @@ test_format_buffers(void)
 	memset(buf, 'X', sizeof(buf));
 	is_str(listen_format(&ls, buf, 8), "inet:12", "format truncates");
 	is_int(buf[8], 'X', "format: nothing written past the buffer");
-	is_str(listen_milter_conn(&ls, buf, 9), "inet:100",
+	is_str(milter_relay_conn(&ls, buf, 9), "inet:100",
 	       "milter_conn truncates");
 	buf[0] = 'Y';
 	listen_format(&ls, buf, 0);

@@ -33,7 +33,7 @@
 #include "policyd-policy.h"
 #include "policyd-proto.h"
 #include "policyd-store.h"
-#include "sections.h"
+#include "../sections-all.h"
 #include "tap.h"
 #include "xalloc.h"
 

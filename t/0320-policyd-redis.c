@@ -45,7 +45,7 @@
 #include "policyd-options.h"
 #include "policyd-store-redis.h"
 #include "redis.h"
-#include "sections.h"
+#include "../sections-all.h"
 #include "tap.h"
 
 /* test_servers - the server syntax */

@@ -20,7 +20,7 @@
 
 #include "conf.h"
 #include "milter.h"
-#include "sections.h"
+#include "../sections-all.h"
 #include "tap.h"
 #include "xalloc.h"
 

@@ -27,7 +27,7 @@
 
 #include "conf.h"
 #include "metrics.h"
-#include "sections.h"
+#include "../sections-all.h"
 #include "tap.h"
 #include "../lmtp-bridge/lmtp-cache.h"
 #include "../lmtp-bridge/lmtp-router.h"

@@ -17,7 +17,7 @@
 
 #include "tap.h"
 #include "ldapc.h"
-#include "sections.h"
+#include "../sections-all.h"
 
 #define ALL "(|(mail=%s)(mailAlias=%s)(mailAlternateAddress=%s))"
 

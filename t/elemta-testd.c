@@ -33,9 +33,11 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "log-conf.h"
 #include "metrics.h"
 #include "runtime.h"
 #include "../policyd/policyd-options.h"
+#include "../sections-all.h"
 
 #define TESTD_MAX_CLIENTS 64
 
@@ -132,7 +134,8 @@ main(int argc, char **argv)
 	struct runtime rt;
 	int i, n, ev, running = 1;
 
-	runtime_init(&rt, "elemta-testd", argc, argv, &policyd_conf_section,
+	runtime_init(&rt, "elemta-testd", argc, argv, elemta_sections,
+		     &policyd_conf_section,
 		     offsetof(struct policyd_conf, daemon), NULL);
 	runtime_listen(&rt);
 	runtime_start(&rt);

@@ -34,7 +34,7 @@
 #include "policyd-policy.h"
 #include "policyd-proto.h"
 #include "policyd-store.h"
-#include "sections.h"
+#include "../sections-all.h"
 #include "xalloc.h"
 
 static const char fuzz_conf[] =

@@ -14,7 +14,9 @@ AM_TESTS_ENVIRONMENT = \
 check_LIBRARIES += t/libtap.a
 t_libtap_a_SOURCES = t/tap.c t/tap.h
 
-T_UNIT_LDADD = t/libtap.a $(ELEMTA_LIBS) $(CURL_LIBS) $(PTHREAD_LIBS)
+## with the whole schema (sections-all.c): tests load whole files
+T_UNIT_LDADD = t/libtap.a $(ELEMTA_SECTIONS_LIBS) $(ELEMTA_LIBS) \
+	$(CURL_LIBS) $(PTHREAD_LIBS)
 T_UNIT_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -I$(top_srcdir)/t
 
 ## C unit tests
@@ -40,7 +42,7 @@ t_0012_clock_t_SOURCES = t/0012-clock.c
 t_0012_clock_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0012_clock_t_LDADD = $(T_UNIT_LDADD)
 t_0013_listen_t_SOURCES = t/0013-listen.c
-t_0013_listen_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0013_listen_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/milter
 t_0013_listen_t_LDADD = $(T_UNIT_LDADD)
 t_0014_daemon_t_SOURCES = t/0014-daemon.c
 t_0014_daemon_t_CFLAGS = $(T_UNIT_CFLAGS)
@@ -70,7 +72,7 @@ t_0019_htable_t_LDADD = $(T_UNIT_LDADD)
 check_PROGRAMS += t/elemta-testd t/tb-dnsq t/tb-clamscan t/tb-resolver
 t_elemta_testd_SOURCES = t/elemta-testd.c
 t_elemta_testd_CFLAGS = $(T_UNIT_CFLAGS)
-t_elemta_testd_LDADD = $(ELEMTA_LIBS) $(PTHREAD_LIBS)
+t_elemta_testd_LDADD = $(ELEMTA_SECTIONS_LIBS) $(ELEMTA_LIBS) $(PTHREAD_LIBS)
 t_tb_dnsq_SOURCES = t/tb-dnsq.c
 t_tb_dnsq_CFLAGS = $(AM_CFLAGS) $(UNBOUND_CFLAGS)
 t_tb_dnsq_LDADD = $(UNBOUND_LIBS)
@@ -159,11 +161,11 @@ t/libfuzzer/policyd-limit: t/fuzz-policyd-limit.c policyd/policyd-limit.c \
 	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
 t/libfuzzer/policyd-policy: t/fuzz-policyd-policy.c \
 		policyd/policyd-policy.c policyd/policyd-keys.c \
-		policyd/libpolicyd.a lib/libelemta.a
+		policyd/libpolicyd.a $(ELEMTA_SECTIONS_LIBS) lib/libelemta.a
 	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
 	$(srcdir)/t/fuzz-policyd-policy.c $(srcdir)/policyd/policyd-policy.c \
 	$(srcdir)/policyd/policyd-keys.c policyd/libpolicyd.a \
-	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
+	$(ELEMTA_SECTIONS_LIBS) $(ELEMTA_LIBS) $(PTHREAD_LIBS)
 t/libfuzzer/redis-redirect: t/fuzz-redis-redirect.c lib/redis.c \
 		lib/libelemta.a
 	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \

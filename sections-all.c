@@ -1,10 +1,10 @@
 /*++
  * NAME
- *	sections 3
+ *	sections-all 3
  * SUMMARY
  *	the whole elemta.conf schema
  * DESCRIPTION
- *	See sections.h.  Order is the order of elemta.conf(5).
+ *	See sections-all.h.  Order is the order of elemta.conf(5).
  *--*/
 #include "config.h"
 
@@ -13,13 +13,13 @@
 #include "db.h"
 #include "dns.h"
 #include "ldapc.h"
-#include "log.h"
+#include "log-conf.h"
 #include "metrics.h"
 #include "redis.h"
-#include "sections.h"
-#include "../milter/milter-options.h"
-#include "../policyd/policyd-options.h"
-#include "../lmtp-bridge/lmtp-options.h"
+#include "sections-all.h"
+#include "milter/milter-options.h"
+#include "policyd/policyd-options.h"
+#include "lmtp-bridge/lmtp-options.h"
 
 const struct conf_section *const elemta_sections[] = {
 	&log_conf_section,

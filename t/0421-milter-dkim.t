@@ -10,11 +10,10 @@
 # unbound is stopped.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
 
-MILTER=${top_builddir:-.}/milter/elemta-milter
 PY=/usr/bin/python3
-[ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
-peer_require unbound
+milter_require unbound
 $PY -c 'import dkim, nacl' 2>/dev/null ||
     tb_skip_all "python3-dkim or python3-nacl missing (tools/install-deps)"
 tb_init
@@ -68,12 +67,10 @@ EOF
 # that only DKIM speaks in the A-R header
 run() {
 	local f=$1
+
 	shift
-	"$MILTER" -c /dev/null -o "dns.nameservers=$TB_DNS" \
-	    -o dns.timeout=2 -o dns.retries=0 \
-	    -o milter.authserv_id=mx.elemta.test -t "$f" \
-	    --client-ip 127.0.0.1 --sender user@example.test \
-	    --rcpt alice@example.test "$@" 2>"$TB/stderr"
+	milter_t "$f" --client-ip 127.0.0.1 --sender user@example.test \
+	    --rcpt alice@example.test "$@"
 }
 
 # b8 FILE - the first 8 characters of the first signature's b=

@@ -51,7 +51,7 @@ if [[ -f $testfiles/clam.exe && -f $testfiles/clam.zip ]]; then
 .*clam\\.zip: Test\\.ClamExe\\.(HDB|NDB)\\.UNOFFICIAL FOUND\$" \
 	    "clam.exe is found, also inside a zip"
 else
-	tb_skip "clamav-testfiles not installed"
+	tb_missing_some 1 "clamav-testfiles not installed"
 fi
 
 mkdir "$TB/empty"

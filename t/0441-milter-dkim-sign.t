@@ -17,10 +17,9 @@
 PY=/usr/bin/python3
 VERIFY=$top_srcdir/t/data/milter/dkim-sign-verify.py
 milter_require unbound
-$PY -c 'import dkim, nacl' 2>/dev/null ||
-    tb_skip_all "python3-dkim or python3-nacl missing (tools/install-deps)"
+milter_require_pydkim
 perl -MMail::DKIM::Verifier -MNet::DNS -e 1 2>/dev/null ||
-    tb_skip_all "Mail::DKIM or Net::DNS missing (tools/install-deps)"
+    tb_missing "Mail::DKIM or Net::DNS missing (tools/install-deps)"
 tb_need opendkim opendkim
 tb_init
 tb_plan 64

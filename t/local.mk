@@ -1,6 +1,7 @@
 ## t/ - TAP tests: C unit tests and shell tests that drive the real peers.
 ## Names follow NNNN-area-what.t: 00xx unit, 01xx harness and peer
-## self-tests, 02xx+ daemons end to end.
+## self-tests (NNNN-peer-selftest-PEER.t where the peer is for a stage
+## Elemta does not have yet), 02xx+ daemons end to end.
 
 TEST_EXTENSIONS = .t
 T_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
@@ -75,8 +76,8 @@ T_SHELL = \
 	t/0102-peer-slapd.t \
 	t/0103-peer-unbound.t \
 	t/0104-peer-redis.t \
-	t/0105-peer-rspamd.t \
-	t/0106-peer-clamav.t \
+	t/0105-peer-selftest-rspamd.t \
+	t/0106-peer-selftest-clamav.t \
 	t/0107-dns-cache.t
 dist_check_SCRIPTS += $(T_SHELL)
 

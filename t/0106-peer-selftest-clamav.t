@@ -1,5 +1,10 @@
 #!/bin/bash
-# 0106-peer-clamav - libclamav finds EICAR with the signatures we build
+# 0106-peer-selftest-clamav - libclamav finds EICAR with the signatures
+# we build
+#
+# A self-test of the peer, not of Elemta: it checks libclamav and the
+# harness' signatures, for the milter's ClamAV stage to come (there is
+# none yet; its own tests will be 04xx).
 #
 # No freshclam offline: the harness writes hash (.hdb) and body (.ndb)
 # signatures for EICAR and clam.exe, which tb-clamscan loads exactly as

@@ -36,10 +36,9 @@ CLEANFILES += man/elemta-lmtp-bridge.8
 man/elemta-lmtp-bridge.8: man/elemta-lmtp-bridge.8.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) man && $(edit) $(srcdir)/man/elemta-lmtp-bridge.8.in > $@.tmp && mv $@.tmp $@
 
-## Tests (t/05xx).  The fuzz target runs under gcc with its own driver
-## (a built-in corpus plus deterministic mutations); with clang:
-##   clang -fsanitize=fuzzer,address -DFUZZ_LIBFUZZER -I. -Ilib \
-##     t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c lib/xalloc.c lib/log.c
+## Tests (t/05xx).  The fuzz targets run under gcc with the shared
+## driver (t/fuzz-driver.c: their seeds plus deterministic mutations);
+## t/local.mk builds them with clang and libFuzzer for t/0030.
 T_LMTP_UNIT = t/0500-lmtp-proto.t t/0501-lmtp-router.t \
 	t/0502-lmtp-proto-fuzz.t t/0503-lmtp-junk.t t/0504-lmtp-cache.t \
 	t/0505-lmtp-spool.t t/0506-lmtp-reply-fuzz.t t/0507-lmtp-body-fuzz.t \
@@ -92,7 +91,7 @@ SANITIZE_TESTS += $(LMTP_SANITIZE_TESTS)
 
 ## LDAP routing (t/053x): the filter expansion of lib/ldapc.c (pure), and
 ## real slapd + Postfix -> bridge -> Dovecot.
-## The fuzz target's build with clang is in its header comment.
+## The fuzz target: as the LMTP ones above.
 T_LDAP_UNIT = t/0530-ldap-filter.t t/0532-ldap-filter-fuzz.t
 check_PROGRAMS += $(T_LDAP_UNIT)
 t_0530_ldap_filter_t_SOURCES = t/0530-ldap-filter.c

@@ -75,6 +75,9 @@ struct milter_dkim_sign {
 /* elemta_milter_dkim_signatures_total{algorithm,result} */
 static struct metric *m_signatures;
 
+/* the t= of the signatures when a test fixed it, else 0: the clock */
+static long long milter_dkim_sign_fixed_t;
+
 static const char *const milter_dkim_sign_canon[] = { "simple", "relaxed" };
 
 /* milter_dkim_sign_load - the tables named in mc, or NULL if none */
@@ -454,7 +457,9 @@ milter_dkim_sign_one(struct milter_msg *m, struct milter_dkim_sign *s,
 			     milter_dkim_sign_alg(k),
 			     milter_dkim_sign_canon[s->hcanon],
 			     milter_dkim_sign_canon[s->bcanon], domain,
-			     k->selector, (long long)time(NULL), bh);
+			     k->selector, milter_dkim_sign_fixed_t != 0
+			     ? milter_dkim_sign_fixed_t : (long long)time(NULL),
+			     bh);
 	if (n >= sizeof(tag)) {
 		qid_warn(m->qid, "dkim-sign key=%s: not signed: selector or "
 			 "domain too long", k->name);
@@ -556,6 +561,14 @@ milter_dkim_sign_free(struct milter_msg *m)
 	milter_keys_unref(&s->keys);
 	x_free(&s->from_domain);
 	x_free(&m->dkim_sign);
+}
+
+/* milter_dkim_sign_test_time - tests only: t= is t from now on (0: the
+ * clock again), so that a signature can be compared byte for byte */
+void
+milter_dkim_sign_test_time(long long t)
+{
+	milter_dkim_sign_fixed_t = t;
 }
 
 /* milter_dkim_sign_active - signing instead of verifying? */

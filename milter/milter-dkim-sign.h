@@ -28,6 +28,10 @@
  *	header covers the other.
  *
  *	milter_dkim_sign_from() is pure, for the unit tests.
+ *	milter_dkim_sign_test_time() fixes t= for a unit test's golden
+ *	signatures; only test programs call it (no option, environment
+ *	variable or signal reaches it), so a daemon always signs with the
+ *	clock's time.
  *--*/
 #ifndef ELEMTA_MILTER_DKIM_SIGN_H
 #define ELEMTA_MILTER_DKIM_SIGN_H
@@ -63,6 +67,9 @@ int milter_dkim_sign_active(const struct milter_msg *m);
  * order to insert them each at index 0 (the last ends on top) */
 size_t milter_dkim_sign_count(const struct milter_msg *m);
 const char *milter_dkim_sign_value(const struct milter_msg *m, size_t i);
+
+/* milter_dkim_sign_test_time - tests only: sign with t=t (0: the clock) */
+void milter_dkim_sign_test_time(long long t);
 
 /* milter_dkim_sign_from - the address of a From header value into
  * out ("local@domain", domain lowercased); -1 if there is not exactly

@@ -57,9 +57,10 @@ t_0301_policyd_limit_t_LDADD = $(T_POLICYD_LDADD)
 t_0302_policyd_policy_t_SOURCES = t/0302-policyd-policy.c
 t_0302_policyd_policy_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
 t_0302_policyd_policy_t_LDADD = $(T_POLICYD_LDADD)
-## The libFuzzer target with a plain main() (t/fuzz-main.c style driver
-## inside the same file, off when FUZZ_LIBFUZZER is defined).
-t_0303_policyd_fuzz_proto_t_SOURCES = t/fuzz-policyd-proto.c
+## The request parser's fuzz target, run by the shared gcc driver
+## (t/fuzz-driver.c) on its corpus, t/data/policyd-proto.
+t_0303_policyd_fuzz_proto_t_SOURCES = t/fuzz-policyd-proto.c \
+	t/fuzz-driver.c t/fuzz-driver.h
 t_0303_policyd_fuzz_proto_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
 t_0303_policyd_fuzz_proto_t_LDADD = $(T_POLICYD_LDADD)
 

@@ -329,7 +329,7 @@ test_limits(void)
 
 	if (getservbyname_r("smtp", "tcp", &se, sbuf, sizeof(sbuf), &res) != 0
 	    || res == NULL) {
-		skip(4, "no /etc/services entry for smtp (netbase)");
+		missing(4, "no /etc/services entry for smtp (netbase)");
 		return;
 	}
 	is_int(listen_parse("inet:127.0.0.1:smtp", &ls, err, sizeof(err)), 0,
@@ -616,7 +616,7 @@ test_unix_as_nobody(const char *dir)
 	ssize_t n;
 
 	if (geteuid() != 0 || pw == NULL) {
-		skip(2, "needs root and a user nobody");
+		missing(2, "needs root and a user nobody");
 		return;
 	}
 	snprintf(sub, sizeof(sub), "%s/rootonly", dir);
@@ -675,7 +675,7 @@ test_unix_dirs(const char *dir)
 		   "%s: directory owned by the socket's owner and group",
 		   spec);
 	else
-		skip(1, "needs root, user nobody and group nogroup");
+		missing(1, "needs root, user nobody and group nogroup");
 	is_int(file_mode(path, &st), 0660, "%s: 0660 under umask 027", spec);
 	if (fd >= 0)
 		close(fd);
@@ -701,7 +701,7 @@ test_unix_dirs(const char *dir)
 	/* listen_unix_own() changes a link planted at the socket's path,
 	 * never what it points to */
 	if (geteuid() != 0 || pw == NULL) {
-		skip(2, "needs root and a user nobody");
+		missing(2, "needs root and a user nobody");
 		return;
 	}
 	{
@@ -856,7 +856,7 @@ test_open_unix(void)
 	/* owner and group, as root */
 	gr = getgrnam("nogroup");
 	if (geteuid() != 0 || pw == NULL || gr == NULL) {
-		skip(6, "needs root, user nobody and group nogroup");
+		missing(6, "needs root, user nobody and group nogroup");
 	} else {
 		uid_t want_uid = pw->pw_uid;
 		gid_t want_gid = gr->gr_gid;

@@ -10,9 +10,8 @@
 # name and not by the address, and multi-recipient messages counted once.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/policyd.sh"
 
-POLICYD=${top_builddir:-.}/policyd/elemta-policyd
-[ -x "$POLICYD" ] || tb_skip_all "elemta-policyd not built"
 peer_require postfix smtp-sink swaks
 tb_need smtp-source smtp-source
 tb_need curl curl
@@ -21,24 +20,15 @@ tb_plan 24
 
 P=$TB_PORT_POLICY
 D=$TB/policyd
-mkdir -p "$D"
-chown nobody "$D"
 
-# policyd_start [-o ...] - (re)start policyd on TB_PORT_POLICY, same store
+# policyd_start [-o ...] - (re)start policyd on TB_PORT_POLICY, same
+# store, each run's log in its own file ($D/log.1 is the first)
 policyd_start() {
-	tb_spawn policyd "$D/log.$((++starts))" "$POLICYD" -f -c /dev/null \
-	    -o "policyd.listen=inet:127.0.0.1:$P" -o policyd.user=nobody \
-	    -o "policyd.store_path=$D/policyd.db" \
+	starts=$((starts + 1))
+	POL_LOG=$D/log.$starts pol_start policyd "$P" \
 	    -o "policyd.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS" "$@"
-	tb_ready policyd "on 127.0.0.1:$P" 10 tb_connect 127.0.0.1 "$P"
 }
 starts=0
-
-# send - one message through Postfix; swaks's transcript
-send() {
-	swaks --server 127.0.0.1 --port "$TB_PORT_SMTPD" --timeout 20 \
-	    --helo client.other.test --from sender@other.test "$@" 2>&1
-}
 
 # rejects - the maillog's policy rejections matching ERE
 rejects() {
@@ -106,7 +96,7 @@ sleep 1.2		# one flush interval: the count is on disk anyway
 tb_stop policyd
 tb_ok "policyd stopped cleanly" tb_grep "elemta-policyd stopped" "$D/log.1"
 policyd_start
-out=$(send --to user@sink.test)
+out=$(pol_send --to user@sink.test)
 tb_like "$out" "450 4\.7\.1 <user@sink\.test>: Recipient address rejected: Message rate limit exceeded for client 127\.0\.0\.1 \(100 per 1h\), try again in [0-9]+ s" \
     "after a policyd restart, the 102nd message is still deferred" ||
     tb_diag "$out"
@@ -117,28 +107,28 @@ policyd_start -o policyd.client_message_limit=3/1h \
     -o policyd.sasl_user_message_limit=2/1h
 ok=0
 for i in 1 2 3; do
-	out=$(send --xclient-addr 192.0.2.10 --to "u$i@sink.test")
+	out=$(pol_send --xclient-addr 192.0.2.10 --to "u$i@sink.test")
 	[[ $out =~ '250 2.0.0 Ok: queued' ]] && ok=$((ok + 1))
 done
 tb_is "$ok" 3 "client 192.0.2.10: 3 of 3 messages accepted"
-out=$(send --xclient-addr 192.0.2.10 --to u4@sink.test)
+out=$(pol_send --xclient-addr 192.0.2.10 --to u4@sink.test)
 tb_like "$out" "450 4\.7\.1 <u4@sink\.test>: Recipient address rejected: Message rate limit exceeded for client 192\.0\.2\.10 \(3 per 1h\), try again in 3[56][0-9][0-9] s" \
     "its 4th is deferred with the expected text" || tb_diag "$out"
-out=$(send --xclient-addr 192.0.2.11 --to u5@sink.test)
+out=$(pol_send --xclient-addr 192.0.2.11 --to u5@sink.test)
 tb_like "$out" '250 2\.0\.0 Ok: queued' "another client (192.0.2.11) is not affected"
 
 # 4. a SASL user (XCLIENT LOGIN=): limited by name, not by the address
 ok=0
 for i in 1 2; do
-	out=$(send --xclient-addr 192.0.2.10 --xclient-login alice \
+	out=$(pol_send --xclient-addr 192.0.2.10 --xclient-login alice \
 	    --to "a$i@sink.test")
 	[[ $out =~ '250 2.0.0 Ok: queued' ]] && ok=$((ok + 1))
 done
 tb_is "$ok" 2 "alice sends 2 from 192.0.2.10, whose own limit is reached"
-out=$(send --xclient-addr 198.51.100.7 --xclient-login alice --to a3@sink.test)
+out=$(pol_send --xclient-addr 198.51.100.7 --xclient-login alice --to a3@sink.test)
 tb_like "$out" "450 4\.7\.1 <a3@sink\.test>: Recipient address rejected: Message rate limit exceeded for user alice \(2 per 1h\), try again in [0-9]+ s" \
     "her 3rd, from another address, is deferred" || tb_diag "$out"
-out=$(send --xclient-addr 198.51.100.7 --xclient-login bob --to b1@sink.test)
+out=$(pol_send --xclient-addr 198.51.100.7 --xclient-login bob --to b1@sink.test)
 tb_like "$out" '250 2\.0\.0 Ok: queued' "bob is not affected"
 tb_wait_log 5 "policyd action=defer limit=sasl_user_message key=user:alice" "$D/log.3"
 tb_ok "the user's deferral is logged with sasl_username" \
@@ -147,12 +137,12 @@ tb_ok "the user's deferral is logged with sasl_username" \
 # 5. a message to several recipients counts once
 ok=0
 for i in 1 2 3; do
-	out=$(send --xclient-addr 192.0.2.20 \
+	out=$(pol_send --xclient-addr 192.0.2.20 \
 	    --to "m$i.a@sink.test,m$i.b@sink.test,m$i.c@sink.test")
 	[[ $out =~ '250 2.0.0 Ok: queued' ]] && ok=$((ok + 1))
 done
 tb_is "$ok" 3 "3 messages of 3 recipients each pass a limit of 3 messages"
-out=$(send --xclient-addr 192.0.2.20 --to m4@sink.test)
+out=$(pol_send --xclient-addr 192.0.2.20 --to m4@sink.test)
 tb_like "$out" '450 4\.7\.1 .*for client 192\.0\.2\.20 \(3 per 1h\)' \
     "the 4th message is deferred"
 

@@ -9,32 +9,13 @@
 # nobody else's service, hundreds of idle connections cost nothing, and
 # idle_timeout closes idle ones.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
+. "$top_srcdir/t/lib/policyd.sh"
 
-POLICYD=${top_builddir:-.}/policyd/elemta-policyd
-[ -x "$POLICYD" ] || tb_skip_all "elemta-policyd not built"
 tb_need curl curl
 tb_init
 tb_plan 38
 
 RQ='request=smtpd_access_policy'
-
-# policyd_start NAME PORT [-o ...] - a policyd with its own store dir
-policyd_start() {
-	local name=$1 port=$2 d=$TB/$1 user=()
-
-	shift 2
-	mkdir -p "$d"
-	if [[ $(id -u) -eq 0 ]]; then
-		chown nobody "$d"
-		user=(-o policyd.user=nobody)
-	else
-		user=(-o policyd.user=)
-	fi
-	tb_spawn "$name" "$d/log" "$POLICYD" -f -c /dev/null \
-	    -o "policyd.listen=inet:127.0.0.1:$port" "${user[@]}" \
-	    -o "policyd.store_path=$d/policyd.db" "$@"
-	tb_ready "$name" "on 127.0.0.1:$port" 10 tb_connect 127.0.0.1 "$port"
-}
 
 # ask FD STATE ADDR INSTANCE - one request on an open fd; prints the reply
 ask() {
@@ -64,7 +45,7 @@ closed() {
 }
 
 P=$TB_PORT_POLICY
-policyd_start policyd "$P" -o "policyd.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS"
+pol_start policyd "$P" -o "policyd.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS"
 LOG=$TB/policyd/log
 
 # A persistent connection, like smtpd's, opened before the trouble.
@@ -202,7 +183,7 @@ tb_ok "the daemon is still running" tb_alive "$(tb_pid policyd)"
 
 # 11. idle_timeout closes idle connections (and only idle ones)
 P2=$(tb_port 43)
-policyd_start policyd2 "$P2" -o policyd.idle_timeout=2
+pol_start policyd2 "$P2" -o policyd.idle_timeout=2
 exec {idle}<>"/dev/tcp/127.0.0.1/$P2"
 exec {busy}<>"/dev/tcp/127.0.0.1/$P2"
 for i in 1 2 3; do

@@ -12,8 +12,6 @@
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/policyd.sh"
 
-POLICYD=${top_builddir:-.}/policyd/elemta-policyd
-[ -x "$POLICYD" ] || tb_skip_all "elemta-policyd not built"
 peer_require redis
 tb_need curl curl
 tb_init
@@ -25,25 +23,15 @@ PB=$(tb_port 45)
 
 # policyd_start NAME PORT METRICS [-o ...] - a node on the shared Redis
 policyd_start() {
-	local name=$1 port=$2 mport=$3 d=$TB/$1 user=()
+	local name=$1 port=$2 mport=$3
 
 	shift 3
-	mkdir -p "$d"
-	if [[ $(id -u) -eq 0 ]]; then
-		chown nobody "$d"
-		user=(-o policyd.user=nobody)
-	else
-		user=(-o policyd.user=)
-	fi
-	tb_spawn "$name" "$d/log" "$POLICYD" -f -c /dev/null \
-	    -o "policyd.listen=inet:127.0.0.1:$port" "${user[@]}" \
-	    -o "policyd.store_path=$d/policyd.db" \
+	pol_start "$name" "$port" \
 	    -o "policyd.metrics_listen=inet:127.0.0.1:$mport" \
 	    -o policyd.store=redis \
 	    -o "redis.servers={\"127.0.0.1:$TB_PORT_REDIS\"}" \
 	    -o redis.command_timeout_ms=300 \
 	    -o policyd.client_message_limit=10/1h "$@"
-	tb_ready "$name" "on 127.0.0.1:$port" 10 tb_connect 127.0.0.1 "$port"
 }
 
 # ask FD ADDR INSTANCE - one RCPT request on an open fd; prints the reply

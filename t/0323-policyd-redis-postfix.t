@@ -9,8 +9,6 @@
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/policyd.sh"
 
-POLICYD=${top_builddir:-.}/policyd/elemta-policyd
-[ -x "$POLICYD" ] || tb_skip_all "elemta-policyd not built"
 peer_require postfix smtp-sink swaks redis
 tb_init
 tb_plan 5
@@ -20,22 +18,9 @@ PB=$(tb_port 45)
 
 # policyd_start NAME PORT - a node on the shared Redis, 3/hour
 policyd_start() {
-	local name=$1 port=$2 d=$TB/$1
-
-	mkdir -p "$d"
-	chown nobody "$d"
-	tb_spawn "$name" "$d/log" "$POLICYD" -f -c /dev/null \
-	    -o "policyd.listen=inet:127.0.0.1:$port" -o policyd.user=nobody \
-	    -o "policyd.store_path=$d/policyd.db" -o policyd.store=redis \
+	pol_start "$1" "$2" -o policyd.store=redis \
 	    -o "redis.servers={\"127.0.0.1:$TB_PORT_REDIS\"}" \
 	    -o policyd.client_message_limit=3/1h
-	tb_ready "$name" "on 127.0.0.1:$port" 10 tb_connect 127.0.0.1 "$port"
-}
-
-# send - one message through Postfix; swaks's transcript
-send() {
-	swaks --server 127.0.0.1 --port "$TB_PORT_SMTPD" --timeout 20 \
-	    --helo client.other.test --from sender@other.test "$@" 2>&1
 }
 
 peer_start_redis
@@ -50,11 +35,11 @@ peer_start_postfix \
 
 ok=0
 for i in 1 2 3; do
-	out=$(send --xclient-addr 192.0.2.30 --to "r$i@sink.test")
+	out=$(pol_send --xclient-addr 192.0.2.30 --to "r$i@sink.test")
 	[[ $out == *"250 2.0.0 Ok: queued"* ]] && ok=$((ok + 1))
 done
 tb_is "$ok" 3 "through Postfix: 3 of 3 messages of 192.0.2.30 accepted"
-out=$(send --xclient-addr 192.0.2.30 --to r4@sink.test)
+out=$(pol_send --xclient-addr 192.0.2.30 --to r4@sink.test)
 tb_like "$out" "450 4\.7\.1 <r4@sink\.test>: Recipient address rejected: Message rate limit exceeded for client 192\.0\.2\.30 \(3 per 1h\), try again in 3[56][0-9][0-9] s" \
     "the 4th is deferred with the expected text" || tb_diag "$out"
 w=$(pol_redis_weight 'elemta:policyd:{msg:ip:192.0.2.30}')
@@ -65,6 +50,6 @@ read -r -t 5 -u 5 line
 tb_like "$line" '^action=450 4\.7\.1 Message rate limit exceeded for client 192\.0\.2\.30 \(3 per 1h\)' \
     "node B, never asked by Postfix, refuses that client too"
 exec 5>&-
-out=$(send --xclient-addr 192.0.2.31 --to r5@sink.test)
+out=$(pol_send --xclient-addr 192.0.2.31 --to r5@sink.test)
 tb_like "$out" '250 2\.0\.0 Ok: queued' "another client is not affected"
 tb_done

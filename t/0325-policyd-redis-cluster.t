@@ -13,8 +13,7 @@
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/policyd.sh"
 
-[ -x "${top_builddir:-.}/t/0320-policyd-redis.t" ] ||
-    tb_skip_all "t/0320-policyd-redis.t not built"
+peer_require_helper "${top_builddir:-.}/t/0320-policyd-redis.t"
 peer_require redis
 tb_init
 tb_plan 13

@@ -5,10 +5,9 @@
 # Authentication-Results removal, and temperror once unbound is stopped.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
 
-MILTER=${top_builddir:-.}/milter/elemta-milter
-[ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
-peer_require unbound
+milter_require unbound
 tb_init
 tb_plan 22
 peer_start_unbound
@@ -18,11 +17,8 @@ AR="insert-header: Authentication-Results: mx.elemta.test;"
 
 # run - elemta-milter -t on the sample message; extra args follow
 run() {
-	"$MILTER" -c /dev/null -o "dns.nameservers=$TB_DNS" \
-	    -o dns.timeout=2 -o dns.retries=0 \
-	    -o milter.authserv_id=mx.elemta.test -o milter.dkim=false -o milter.dmarc=false \
-	    -t "$MSG" \
-	    --rcpt alice@example.test "$@" 2>"$TB/stderr"
+	milter_t "$MSG" -o milter.dkim=false -o milter.dmarc=false \
+	    --rcpt alice@example.test "$@"
 }
 
 out=$(run --client-ip 192.0.2.1 --helo out.example.test --sender user@example.test)

@@ -9,25 +9,20 @@
 # (new generation, still serving) and SIGTERM stops it.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
 
-MILTER=${top_builddir:-.}/milter/elemta-milter
-[ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
-peer_require unbound
+milter_require unbound
 tb_need miltertest miltertest curl
 tb_init
 tb_plan 13
 peer_start_unbound
 
-LOG=$TB/milter.log
-tb_spawn milter "$LOG" "$MILTER" -f -c /dev/null \
-    -o "milter.listen=inet:127.0.0.1:$TB_PORT_MILTER" \
-    -o milter.user= -o milter.authserv_id=mx.elemta.test \
-    -o milter.spf_fail_action=reject -o "dns.nameservers=$TB_DNS" \
+TB_MILTER_AUTHSERV=mx.elemta.test
+milter_start -- -o milter.spf_fail_action=reject \
     -o milter.dkim=false -o milter.dmarc=false \
     -o "milter.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS" \
     -o log.level=debug
-tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" 10 \
-    tb_connect 127.0.0.1 "$TB_PORT_MILTER"
+LOG=$TB_MILTER_LOG
 
 out=$(miltertest -D "port=$TB_PORT_MILTER" -s "$TB_DATA/milter/spf.lua" 2>&1)
 rc=$?

@@ -18,11 +18,10 @@
 # test would catch one freed too early).
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
 
-MILTER=${top_builddir:-.}/milter/elemta-milter
 LUA=$TB_DATA/milter/dns-reload.lua
-[ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
-peer_require unbound
+milter_require unbound
 tb_need miltertest miltertest
 tb_init
 tb_plan 17
@@ -45,30 +44,15 @@ tb_spawn unbound-b "$B/unbound.log" unbound -d -c "$B/unbound.conf"
 tb_ready unbound-b "on 127.0.0.1:$PORT_B" 20 \
     "$TB_DNSQ" -t 1 -p "$PORT_B" example.test A
 
-# conf NAMESERVER - the milter's configuration file
-CONF=$TB/elemta.conf
+# conf NAMESERVER - the milter's options in $opts: [dns] in the file
 conf() {
-	cat >"$CONF.tmp" <<EOF
-dns {
-	nameservers = {"$1"}
-	timeout = 1
-	retries = 0
-}
-milter {
-	listen = "inet:127.0.0.1:$TB_PORT_MILTER"
-	user = ""
-	authserv_id = "mx.elemta.test"
-	dkim = false
-	dmarc = false
-}
-EOF
-	mv "$CONF.tmp" "$CONF"
+	opts=("dns.nameservers={\"$1\"}" dns.timeout=1 dns.retries=0
+	    dkim=false dmarc=false)
 }
 conf "$TB_DNS"
-LOG=$TB/milter.log
-tb_spawn milter "$LOG" "$MILTER" -f -c "$CONF"
-tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" 10 \
-    tb_connect 127.0.0.1 "$TB_PORT_MILTER"
+TB_MILTER_AUTHSERV=mx.elemta.test
+milter_start "${opts[@]}"
+LOG=$TB_MILTER_LOG
 
 # switch NAMESERVER BEFORE AFTER - hold a connection, reload to
 # NAMESERVER, then check both messages; miltertest's output in $out
@@ -85,6 +69,7 @@ switch() {
 	    "$(cat "$TB/mt.out")"
 	n=$(grep -c 'dns: new resolver' "$LOG")
 	conf "$ns"
+	milter_conf "${opts[@]}"
 	kill -HUP "$(tb_pid milter)"
 	tb_wait 10 eval "[[ \$(grep -c 'dns: new resolver' '$LOG') -gt $n ]]" ||
 	    tb_diag "no new resolver logged after SIGHUP"
@@ -129,7 +114,7 @@ tb_wait 10 eval "[[ \$(grep -c 'reloaded: ' '$LOG') -ge 4 ]]"
 tb_is "$(grep -c 'dns: new resolver' "$LOG")" 3 \
     "a reload without a [dns] change makes no new resolver"
 # A section that cannot be loaded: the reload is refused, A stays.
-printf 'dns {\n\tnameservers = {"not-an-address"}\n}\n' >"$CONF"
+milter_conf 'dns.nameservers={"not-an-address"}'
 kill -HUP "$(tb_pid milter)"
 tb_wait 10 tb_grep "not-an-address" "$LOG"
 tb_like "$(grep 'not-an-address' "$LOG" | head -1)" "not an IPv4 or IPv6" \

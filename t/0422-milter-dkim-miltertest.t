@@ -7,14 +7,13 @@
 # dkim_on_bad_signature = reject; an unsigned one gets dkim=none.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
 
-MILTER=${top_builddir:-.}/milter/elemta-milter
 PY=/usr/bin/python3
-[ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
-peer_require unbound
+milter_require unbound
 tb_need miltertest miltertest
 $PY -c 'import dkim' 2>/dev/null ||
-    tb_skip_all "python3-dkim missing (tools/install-deps)"
+    tb_missing "python3-dkim missing (tools/install-deps)"
 tb_init
 tb_plan 5
 peer_start_unbound
@@ -43,14 +42,9 @@ PYEOF
 sig=$(printf '%s\n' "$vals" | sed -n 1p)
 ar=$(printf '%s\n' "$vals" | sed -n '2,3p')
 
-LOG=$TB/milter.log
-tb_spawn milter "$LOG" "$MILTER" -f -c /dev/null \
-    -o "milter.listen=inet:127.0.0.1:$TB_PORT_MILTER" \
-    -o milter.user= -o milter.authserv_id=mx.elemta.test \
-    -o milter.dkim_on_bad_signature=reject -o "dns.nameservers=$TB_DNS" \
-    -o log.level=debug
-tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" 10 \
-    tb_connect 127.0.0.1 "$TB_PORT_MILTER"
+TB_MILTER_AUTHSERV=mx.elemta.test
+milter_start -- -o milter.dkim_on_bad_signature=reject -o log.level=debug
+LOG=$TB_MILTER_LOG
 
 out=$(miltertest -D "port=$TB_PORT_MILTER" -D "sig=$sig" -D "ar=$ar" \
     -s "$TB_DATA/milter/dkim.lua" 2>&1)

@@ -10,10 +10,9 @@
 . "$top_srcdir/t/lib/milter.sh"
 
 PY=/usr/bin/python3
-[ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
-peer_require unbound
-$PY -c 'import dkim' 2>/dev/null || tb_skip_all "python3-dkim missing"
-command -v sqlite3 >/dev/null || tb_skip_all "sqlite3 missing"
+milter_require unbound
+$PY -c 'import dkim' 2>/dev/null || tb_missing "python3-dkim missing"
+peer_require sqlite3
 tb_init
 tb_plan 22
 

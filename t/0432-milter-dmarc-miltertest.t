@@ -7,10 +7,9 @@
 # each evaluated, and the failing one (p=none) is reported.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
 
-MILTER=${top_builddir:-.}/milter/elemta-milter
-[ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
-peer_require unbound
+milter_require unbound
 tb_need miltertest miltertest
 tb_init
 tb_plan 5
@@ -77,13 +76,9 @@ print("ok: several From domains: each evaluated, the failing one reported")
 mt.disconnect(conn)
 EOF2
 
-LOG=$TB/milter.log
-tb_spawn milter "$LOG" "$MILTER" -f -c /dev/null \
-    -o "milter.listen=inet:127.0.0.1:$TB_PORT_MILTER" \
-    -o milter.user= -o milter.authserv_id=mx.elemta.test \
-    -o milter.dmarc_enforce=true -o "dns.nameservers=$TB_DNS"
-tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" 10 \
-    tb_connect 127.0.0.1 "$TB_PORT_MILTER"
+TB_MILTER_AUTHSERV=mx.elemta.test
+milter_start -- -o milter.dmarc_enforce=true
+LOG=$TB_MILTER_LOG
 
 out=$(miltertest -D "port=$TB_PORT_MILTER" -s "$TB/dmarc.lua" 2>&1)
 rc=$?

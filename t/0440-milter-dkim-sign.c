@@ -13,6 +13,11 @@
  *	Ed25519) load; a key of mode 0644 or 0640 is refused with a clear
  *	error; malformed lines and unknown key names are refused with
  *	file:line.  milter_dkim_sign_from(): a table of From values.
+ *	Golden signatures: a message signed by the stage with the fixed
+ *	test keys of t/data/milter (RSA-1024, Ed25519, never used
+ *	elsewhere) and t= fixed by milter_dkim_sign_test_time() is
+ *	compared byte for byte with the signatures python3-dkim verified
+ *	when they were recorded; without a fixed time, t= is the clock's.
  *--*/
 #include "config.h"
 
@@ -20,9 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "milter.h"
+#include "milter-options.h"
 #include "milter-dkim-sign.h"
 #include "milter-keys.h"
 #include "tap.h"
@@ -294,6 +302,138 @@ test_tables(void)
 	free(st);
 }
 
+/* The golden signatures of the message below, t=1700000000. */
+#define GOLDEN_T	1700000000LL
+static const char golden_rsa[] =
+	"v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.test;\n"
+	"\ts=golden; t=1700000000; "
+	"bh=q4xw7GGVdozcfFMnQ3OehstHik4FqRTgQbq9tsUvvWw=;\n"
+	"\th=From:To:Subject:Date:From;\n"
+	"\tb=YGQXMDVicPSfO4NlbiM0SotYJCc4fsVg9CPP9Xf64ehOa3FlMmFQw7DU/PFOGOzZ\n"
+	"\t ykZDX3/qUAinG6FSlnZK4DblXvX8aiqWn+z+kZXpv1Aa+6M8AL2Gc9a4NavyNk9Z\n"
+	"\t o+KqlrtJOtKKvt7LTulgD1Frj2pOz8No8Li6zLrEGVc=";
+static const char golden_ed[] =
+	"v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.test;\n"
+	"\ts=golden-ed; t=1700000000; "
+	"bh=q4xw7GGVdozcfFMnQ3OehstHik4FqRTgQbq9tsUvvWw=;\n"
+	"\th=From:To:Subject:Date:From;\n"
+	"\tb=lmk2rNhcX7lX2pQTSY1SnABduTTVTWcEzIfIYBfJvzzKiOiMmPqUwaOMJHHSZQWM\n"
+	"\t 4I17bqiJpO+AhfjvRiqMCw==";
+
+/* golden_key - a fixed test key of t/data/milter, copied to dir 0600 */
+static void
+golden_key(const char *file)
+{
+	const char *src = getenv("top_srcdir");
+	char *from = x_asprintf("%s/t/data/milter/%s", src ? src : ".", file);
+	char *to = x_asprintf("%s/%s", dir, file), buf[4096];
+	FILE *in = fopen(from, "r"), *out = fopen(to, "w");
+	size_t n;
+
+	if (in == NULL || out == NULL)
+		bail_out("cannot copy %s to %s", from, to);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, out);
+	fclose(in);
+	if (fclose(out) != 0 || chmod(to, 0600) != 0)
+		bail_out("cannot write %s", to);
+	free(from);
+	free(to);
+}
+
+/* golden_sign - sign the golden message; the two values, malloc'ed */
+static void
+golden_sign(char **rsa, char **ed)
+{
+	static const struct conf_section *const sections[] = {
+		&milter_conf_section, NULL,
+	};
+	static const char *const hdr[][2] = {
+		{ "From", " User <user@example.test>" },
+		{ "To", " alice@remote.test" },
+		{ "Subject", " golden" },
+		{ "Date", " Mon, 01 Jan 2024 00:00:00 +0000" },
+		{ "Message-ID", " <golden@example.test>" },
+	};
+	static const char body[] = "Hello, golden.\r\nA second line.\r\n";
+	char *errors = NULL;
+	struct conf *conf = conf_load(sections, NULL, NULL, 0, &errors);
+	struct milter_conn *c;
+	struct milter_msg *m;
+	size_t i;
+
+	if (conf == NULL)
+		bail_out("conf_load: %s", errors ? errors : "?");
+	c = milter_conn_new(conf, NULL);
+	m = milter_msg_new(c, "<user@example.test>");
+	milter_msg_set_qid(m, "GOLDEN");
+	milter_msg_set_auth(m, "PLAIN", "user");
+	for (i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++)
+		milter_msg_header(m, hdr[i][0], hdr[i][1]);
+	milter_dkim_sign_eoh(m);
+	milter_dkim_sign_body(m, (const unsigned char *)body,
+			      sizeof(body) - 1);
+	milter_dkim_sign_eom(m);
+	is_int((long long)milter_dkim_sign_count(m), 2, "golden: two "
+	       "signatures");
+	*rsa = x_strdup(milter_dkim_sign_count(m) > 0
+			? milter_dkim_sign_value(m, 0) : "");
+	*ed = x_strdup(milter_dkim_sign_count(m) > 1
+		       ? milter_dkim_sign_value(m, 1) : "");
+	milter_conn_free(&c);
+}
+
+/* test_golden - the signatures, byte for byte, at a fixed t= */
+static void
+test_golden(void)
+{
+	struct milter_keys *k;
+	char err[512], *kt, *rsa, *ed, want[32];
+	long long t;
+	time_t before;
+
+	golden_key("golden-rsa.pem");
+	golden_key("golden-ed25519.pem");
+	kt = x_asprintf("rsa example.test:golden:%s/golden-rsa.pem\n"
+			"ed example.test:golden-ed:%s/golden-ed25519.pem\n",
+			dir, dir);
+	free(put("kt", kt));
+	free(kt);
+	free(put("st", "*@example.test rsa ed\n"));
+	kt = x_asprintf("%s/kt", dir);
+	{
+		char *st = x_asprintf("%s/st", dir);
+
+		k = milter_keys_load(kt, st, err, sizeof(err));
+		free(st);
+	}
+	free(kt);
+	if (!ok(k != NULL, "golden: the fixed test keys load"))
+		bail_out("golden keys: %s", err);
+	milter_keys_publish(k);
+
+	milter_dkim_sign_test_time(GOLDEN_T);
+	golden_sign(&rsa, &ed);
+	is_str(rsa, golden_rsa, "golden: RSA-SHA256, byte for byte");
+	is_str(ed, golden_ed, "golden: Ed25519-SHA256, byte for byte");
+	free(rsa);
+	free(ed);
+
+	/* the default: the clock's time */
+	milter_dkim_sign_test_time(0);
+	before = time(NULL);
+	golden_sign(&rsa, &ed);
+	t = strstr(rsa, " t=") ? strtoll(strstr(rsa, " t=") + 3, NULL, 10)
+			       : -1;
+	ok(t >= (long long)before && t <= (long long)time(NULL),
+	   "no fixed time: t= is the clock's (%lld)", t);
+	snprintf(want, sizeof(want), "t=%lld;", GOLDEN_T);
+	ok(strstr(rsa, want) == NULL, "... not the test's");
+	free(rsa);
+	free(ed);
+	milter_keys_publish(NULL);
+}
+
 int
 main(void)
 {
@@ -305,6 +445,7 @@ main(void)
 	test_glob();
 	test_from();
 	test_tables();
+	test_golden();
 	cmd = x_asprintf("rm -rf %s", dir);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", dir);

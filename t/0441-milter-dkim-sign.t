@@ -14,15 +14,12 @@
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
 
-MILTER=${top_builddir:-.}/milter/elemta-milter
 PY=/usr/bin/python3
 VERIFY=$top_srcdir/t/data/milter/dkim-sign-verify.py
-[ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
-peer_require unbound
-$PY -c 'import dkim, nacl' 2>/dev/null ||
-    tb_skip_all "python3-dkim or python3-nacl missing (tools/install-deps)"
+milter_require unbound
+milter_require_pydkim
 perl -MMail::DKIM::Verifier -MNet::DNS -e 1 2>/dev/null ||
-    tb_skip_all "Mail::DKIM or Net::DNS missing (tools/install-deps)"
+    tb_missing "Mail::DKIM or Net::DNS missing (tools/install-deps)"
 tb_need opendkim opendkim
 tb_init
 tb_plan 64
@@ -80,14 +77,11 @@ printf '%s\n' "From: User <user@example.test>" "To: alice@remote.test" \
 # run FILE ST ARGS - elemta-milter -t with signing table ST
 run() {
 	local f=$1 st=$2
+
 	shift 2
-	"$MILTER" -c /dev/null -o "dns.nameservers=$TB_DNS" \
-	    -o dns.timeout=2 -o dns.retries=0 \
-	    -o milter.authserv_id=mx.elemta.test \
-	    -o "milter.dkim_key_table=$TB/keys" \
-	    -o "milter.dkim_signing_table=$st" -t "$f" \
-	    --sender user@example.test --rcpt alice@remote.test "$@" \
-	    2>"$TB/stderr"
+	milter_t "$f" -o "milter.dkim_key_table=$TB/keys" \
+	    -o "milter.dkim_signing_table=$st" \
+	    --sender user@example.test --rcpt alice@remote.test "$@"
 }
 
 # signed OUT IN - the message as the MTA would deliver it: each inserted

@@ -10,11 +10,9 @@
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
 
-MILTER=${top_builddir:-.}/milter/elemta-milter
 PY=/usr/bin/python3
 VERIFY=$top_srcdir/t/data/milter/dkim-sign-verify.py
-[ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
-peer_require unbound
+milter_require unbound
 tb_need miltertest miltertest
 milter_require_pydkim
 tb_init
@@ -23,15 +21,10 @@ peer_start_unbound
 
 milter_signing_tables
 
-LOG=$TB/milter.log
-tb_spawn milter "$LOG" "$MILTER" -f -c /dev/null \
-    -o "milter.listen=inet:127.0.0.1:$TB_PORT_MILTER" \
-    -o milter.user= -o milter.authserv_id=mx.elemta.test \
-    -o "milter.dkim_key_table=$TB/keys" \
-    -o "milter.dkim_signing_table=$TB/signing" \
-    -o "dns.nameservers=$TB_DNS" -o log.level=debug
-tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" 10 \
-    tb_connect 127.0.0.1 "$TB_PORT_MILTER"
+TB_MILTER_AUTHSERV=mx.elemta.test
+milter_start -- -o "milter.dkim_key_table=$TB/keys" \
+    -o "milter.dkim_signing_table=$TB/signing" -o log.level=debug
+LOG=$TB_MILTER_LOG
 
 out=$(miltertest -D "port=$TB_PORT_MILTER" \
     -s "$TB_DATA/milter/dkim-sign.lua" 2>&1)

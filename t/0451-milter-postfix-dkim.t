@@ -14,7 +14,7 @@
 PY=/usr/bin/python3
 milter_require postfix smtp-sink swaks unbound
 $PY -c 'import dkim' 2>/dev/null ||
-    tb_skip_all "python3-dkim missing (tools/install-deps)"
+    tb_missing "python3-dkim missing (tools/install-deps)"
 tb_init
 tb_plan 14
 peer_start_unbound

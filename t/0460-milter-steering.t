@@ -16,8 +16,7 @@
 . "$top_srcdir/t/lib/milter.sh"
 
 PY=/usr/bin/python3
-[ -x "$MILTER" ] || tb_skip_all "elemta-milter not built"
-peer_require unbound
+milter_require unbound
 $PY -c 'import dkim' 2>/dev/null || tb_missing "python3-dkim missing"
 tb_init
 tb_plan 25

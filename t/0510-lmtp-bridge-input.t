@@ -7,7 +7,7 @@
 
 BRIDGE=${top_builddir}/lmtp-bridge/elemta-lmtp-bridge
 [[ -x $BRIDGE ]] || tb_skip_all "elemta-lmtp-bridge not built"
-command -v python3 >/dev/null || tb_skip_all "python3 not installed"
+tb_need python3 python3
 tb_init
 tb_plan 10
 

@@ -27,13 +27,10 @@ lmtp_start_bridge
 lmtp_start_postfix
 
 subject="tb-0520 $$ $RANDOM"
-out=$(send --from sender@other.test \
-    --to alice@example.test,bob+tag@example.test,nosuch@example.test,alias+x@example.test,gone@example.test \
-    --header "Subject: $subject")
-qid=$(queue_id "$out")
+lmtp_send alice@example.test,bob+tag@example.test,nosuch@example.test,alias+x@example.test,gone@example.test "$subject"
 tb_like "$qid" '^[0-9A-F]+$' "Postfix accepts one message for five recipients ($qid)" ||
     tb_diag "$out"
-tb_wait 30 nlines 5 "$qid: to=" "$TB_MAILLOG"
+lmtp_wait 30 "" 5
 
 tb_like "$(status_of "$qid" alice@example.test)" \
     "relay=127.0.0.1\[127.0.0.1\]:$TB_PORT_BRIDGE,.* status=sent \(250 2\.0\.0 <alice@example.test> .*Saved\)" \
@@ -81,27 +78,21 @@ tb_like "$metrics" "elemta_lmtp_backend_seconds_count\{backend=\"inet:127\.0\.0\
 
 # Every recipient refused by Dovecot: DATA went in the same pipeline as
 # the RCPTs and is refused too; nothing is sent, the connection is kept.
-out=$(send --from sender@other.test --to nosuch2@example.test \
-    --header "Subject: $subject nobody")
-qid=$(queue_id "$out")
-tb_wait 20 tb_grep "$qid: to=<nosuch2@example.test>.* status=bounced" "$TB_MAILLOG"
+lmtp_send nosuch2@example.test "$subject nobody"
+lmtp_wait 20 "<nosuch2@example.test>.* status=bounced"
 tb_like "$(status_of "$qid" nosuch2@example.test)" \
     "status=bounced \(host 127.0.0.1\[127.0.0.1\] said: 550 5\.1\.1 <nosuch2@example.test> User doesn't exist" \
     "no recipient accepted by the backend: its 550 5.1.1, nothing sent"
-out=$(send --from sender@other.test --to bob@example.test \
-    --header "Subject: $subject after")
-qid=$(queue_id "$out")
-tb_wait 20 tb_grep "$qid: to=<bob@example.test>.* status=sent" "$TB_MAILLOG"
+lmtp_send bob@example.test "$subject after"
+lmtp_wait 20 "<bob@example.test>.* status=sent"
 tb_like "$(grep "$qid: to=<bob@example.test> backend=" "$BLOG")" \
     "conn=reused .*status=delivered" \
     "... and the backend connection was fit to be reused"
 
 # A big message goes through the file spool (threshold 4k).
 big=$(head -c 30000 /dev/zero | tr '\0' 'x' | fold -w 70)
-out=$(send --from sender@other.test --to bob@example.test \
-    --header "Subject: $subject big" --body "$big")
-qid=$(queue_id "$out")
-tb_wait 20 tb_grep "$qid: to=<bob@example.test>.* status=sent" "$TB_MAILLOG"
+lmtp_send bob@example.test "$subject big" --body "$big"
+lmtp_wait 20 "<bob@example.test>.* status=sent"
 tb_like "$(status_of "$qid" bob@example.test)" "status=sent" \
     "a 30 kB message is delivered"
 tb_like "$(grep "$qid: from=" "$BLOG")" "spool=file" \
@@ -109,10 +100,8 @@ tb_like "$(grep "$qid: from=" "$BLOG")" "spool=file" \
 
 # Dovecot stopped: the bridge answers 451 4.4.1, Postfix keeps the mail.
 tb_stop dovecot
-out=$(send --from sender@other.test --to alice@example.test \
-    --header "Subject: $subject later")
-qid=$(queue_id "$out")
-tb_wait 20 tb_grep "$qid: to=<alice@example.test>.* status=deferred" "$TB_MAILLOG"
+lmtp_send alice@example.test "$subject later"
+lmtp_wait 20 "<alice@example.test>.* status=deferred"
 tb_like "$(status_of "$qid" alice@example.test)" \
     "status=deferred \(host 127.0.0.1\[127.0.0.1\] said: 451 4\.4\.1 Backend inet:127\.0\.0\.1:$TB_PORT_LMTP unavailable" \
     "backend down: deferred with 451 4.4.1"
@@ -122,7 +111,7 @@ tb_ok "the bridge is still running" tb_alive "$(tb_pid bridge)"
 
 peer_start_dovecot
 postqueue -c "$TB_POSTFIX_CONF" -f >/dev/null 2>&1
-tb_wait 30 tb_grep "$qid: to=<alice@example.test>.* status=sent" "$TB_MAILLOG"
+lmtp_wait 30 "<alice@example.test>.* status=sent"
 tb_like "$(status_of "$qid" alice@example.test)" "status=sent" \
     "once Dovecot is back, the message is delivered"
 tb_is "$(copies alice@example.test "$subject later")" 1 \

@@ -64,13 +64,10 @@ lmtp_start_postfix
 
 big=$(head -c 3000 /dev/zero | tr '\0' 'x' | fold -w 70)
 subject="tb-0521 $$ $RANDOM"
-out=$(send --from sender@other.test \
-    --to alice@example.test,full@example.test,tfull@example.test,bob@example.test,fo@example.test \
-    --header "Subject: $subject" --body "$big")
-qid=$(queue_id "$out")
+lmtp_send alice@example.test,full@example.test,tfull@example.test,bob@example.test,fo@example.test "$subject" --body "$big"
 tb_like "$qid" '^[0-9A-F]+$' "Postfix accepts one message for five recipients ($qid)" ||
     tb_diag "$out"
-tb_wait 30 nlines 5 "$qid: to=" "$TB_MAILLOG"
+lmtp_wait 30 "" 5
 tb_like "$(status_of "$qid" alice@example.test)" \
     "status=sent \(250 2\.0\.0 <alice@example.test> .*Saved\)" \
     "maillog: alice sent"
@@ -97,10 +94,8 @@ tb_like "$(grep "$qid: backend=inet:127.0.0.1:$DEAD;" "$BLOG")" \
 # Parallel: bob's backend takes 4 s; alice's does not wait for it.
 echo 4 >"$FLAGS/slow-bob@example.test"
 chmod 644 "$FLAGS/slow-bob@example.test"
-out=$(send --from sender@other.test --to bob@example.test,alice@example.test \
-    --header "Subject: $subject parallel")
-qid=$(queue_id "$out")
-tb_wait 30 nlines 2 "$qid: to=.*status=sent" "$TB_MAILLOG"
+lmtp_send bob@example.test,alice@example.test "$subject parallel"
+lmtp_wait 30 ".*status=sent" 2
 rm -f "$FLAGS/slow-bob@example.test"
 bob_line=$(grep "$qid: to=<bob@example.test> backend=" "$BLOG")
 alice_line=$(grep "$qid: to=<alice@example.test> backend=" "$BLOG")
@@ -115,10 +110,8 @@ tb_ok "alice's started at once and took under 2 s (start=$alice_start delay=$ali
     awk -v s="$alice_start" -v d="$alice_delay" 'BEGIN { exit !(s < 1 && d < 2) }'
 
 # Pooled connections: the next message reuses one.
-out=$(send --from sender@other.test --to alice@example.test \
-    --header "Subject: $subject pooled")
-qid=$(queue_id "$out")
-tb_wait 20 tb_grep "$qid: to=<alice@example.test>.* status=sent" "$TB_MAILLOG"
+lmtp_send alice@example.test "$subject pooled"
+lmtp_wait 20 "<alice@example.test>.* status=sent"
 tb_like "$(grep "$qid: to=<alice@example.test> backend=" "$BLOG")" \
     "conn=reused .*status=delivered" \
     "pool: an idle connection answered RSET and was reused"
@@ -129,9 +122,7 @@ tb_like "$(grep "$qid: to=<alice@example.test> backend=" "$BLOG")" \
 rm -f "$FLAGS/sleeping-bob@example.test"
 echo 60 >"$FLAGS/slow-bob@example.test"
 chmod 644 "$FLAGS/slow-bob@example.test"
-out=$(send --from sender@other.test --to bob@example.test \
-    --header "Subject: $subject killed")
-qid=$(queue_id "$out")
+lmtp_send bob@example.test "$subject killed"
 tb_wait 20 test -e "$FLAGS/sleeping-bob@example.test"
 tb_ok "Dovecot is delivering (the hook runs after the final dot)" \
     test -e "$FLAGS/sleeping-bob@example.test"
@@ -140,7 +131,7 @@ tb_ok "Dovecot is delivering (the hook runs after the final dot)" \
 # have stored the message before its own SIGKILL.
 tb_crash dovecot2
 rm -f "$FLAGS/slow-bob@example.test"
-tb_wait 20 tb_grep "$qid: to=<bob@example.test>.* status=deferred" "$TB_MAILLOG"
+lmtp_wait 20 "<bob@example.test>.* status=deferred"
 tb_like "$(status_of "$qid" bob@example.test)" \
     "status=deferred \(host 127.0.0.1\[127.0.0.1\] said: 451 4\.4\.2 Backend inet:127\.0\.0\.1:$TB_PORT_LMTP2: delivery status unknown after end of data" \
     "backend killed after the final dot: deferred with 451 4.4.2"
@@ -152,7 +143,7 @@ tb_ok "the bridge is still running" tb_alive "$(tb_pid bridge)"
 
 start_backend dovecot2 "$TB_PORT_LMTP2" 'quota_full_tempfail = yes'
 postqueue -c "$TB_POSTFIX_CONF" -f >/dev/null 2>&1
-tb_wait 30 tb_grep "$qid: to=<bob@example.test>.* status=sent" "$TB_MAILLOG"
+lmtp_wait 30 "<bob@example.test>.* status=sent"
 tb_like "$(status_of "$qid" bob@example.test)" "status=sent" \
     "once the backend is back, the message is delivered"
 tb_is "$(copies bob@example.test "$subject killed" dovecot2)" 1 \

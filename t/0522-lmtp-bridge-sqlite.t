@@ -45,13 +45,10 @@ lmtp_start_bridge
 lmtp_start_postfix
 
 subject="tb-0522 $$ $RANDOM"
-out=$(send --from sender@other.test \
-    --to alice@example.test,alias+x@example.test,bob@example.test,gone@example.test,nosuch@example.test \
-    --header "Subject: $subject")
-qid=$(queue_id "$out")
+lmtp_send alice@example.test,alias+x@example.test,bob@example.test,gone@example.test,nosuch@example.test "$subject"
 tb_like "$qid" '^[0-9A-F]+$' "Postfix accepts one message for five recipients ($qid)" ||
     tb_diag "$out"
-tb_wait 30 nlines 5 "$qid: to=" "$TB_MAILLOG"
+lmtp_wait 30 "" 5
 
 tb_like "$(status_of "$qid" alice@example.test)" \
     "status=sent \(250 2\.0\.0 <alice@example.test> .*Saved\)" \
@@ -90,10 +87,8 @@ tb_like "$metrics" 'elemta_lmtp_sqlite_seconds_count [1-9]' \
     "metrics: SQLite query latency histogram"
 
 # alice again: from the cache.
-out=$(send --from sender@other.test --to alice@example.test \
-    --header "Subject: $subject cached")
-qid=$(queue_id "$out")
-tb_wait 20 tb_grep "$qid: to=<alice@example.test>.* status=sent" "$TB_MAILLOG"
+lmtp_send alice@example.test "$subject cached"
+lmtp_wait 20 "<alice@example.test>.* status=sent"
 metrics=$(curl -fsS "http://127.0.0.1:$TB_PORT_METRICS/metrics" 2>&1)
 tb_like "$metrics" 'elemta_lmtp_sqlite_cache_total\{result="hit"\} [1-9]' \
     "metrics: the second message's alice came from the cache"
@@ -102,10 +97,8 @@ tb_like "$metrics" 'elemta_lmtp_sqlite_cache_entries [1-9]' \
 
 # The file moved away: 451 4.4.3 (never a 5xx), Postfix keeps the mail.
 mv "$DB" "$DB.away"
-out=$(send --from sender@other.test --to bob+later@example.test \
-    --header "Subject: $subject later")
-qid=$(queue_id "$out")
-tb_wait 20 tb_grep "$qid: to=<bob\+later@example.test>.* status=deferred" "$TB_MAILLOG"
+lmtp_send bob+later@example.test "$subject later"
+lmtp_wait 20 "<bob\+later@example.test>.* status=deferred"
 tb_like "$(status_of "$qid" 'bob\+later@example.test')" \
     "status=deferred \(host 127.0.0.1\[127.0.0.1\] said: 451 4\.4\.3 " \
     "table unreadable: deferred with 451 4.4.3"
@@ -118,7 +111,7 @@ tb_like "$(grep "$qid: to=<bob+later@example.test>" "$BLOG")" \
 # The file back: delivered, once.
 mv "$DB.away" "$DB"
 postqueue -c "$TB_POSTFIX_CONF" -f >/dev/null 2>&1
-tb_wait 30 tb_grep "$qid: to=<bob\+later@example.test>.* status=sent" "$TB_MAILLOG"
+lmtp_wait 30 "<bob\+later@example.test>.* status=sent"
 tb_like "$(status_of "$qid" 'bob\+later@example.test')" \
     "status=sent \(250 2\.0\.0 <bob\+later@example.test> " \
     "once the table is back, the message is delivered"

@@ -103,13 +103,10 @@ searches() {
 }
 
 subject="tb-0531 $$ $RANDOM"
-out=$(send --from sender@other.test \
-    --to 'alice@example.test,alice.other@example.test,bob+tag@example.test,alice.other+x@example.test,alice.alias+y@example.test,sales+q@example.test,nosuch@example.test,carol@example.test,*@example.test' \
-    --header "Subject: $subject")
-qid=$(queue_id "$out")
+lmtp_send 'alice@example.test,alice.other@example.test,bob+tag@example.test,alice.other+x@example.test,alice.alias+y@example.test,sales+q@example.test,nosuch@example.test,carol@example.test,*@example.test' "$subject"
 tb_like "$qid" '^[0-9A-F]+$' "Postfix accepts one message for nine recipients ($qid)" ||
     tb_diag "$out"
-tb_wait 30 nlines 9 "$qid: to=" "$TB_MAILLOG"
+lmtp_wait 30 "" 9
 
 tb_like "$(status_of "$qid" alice@example.test)" \
     "status=sent \(250 2\.0\.0 <alice@example.test> .*Saved\)" \
@@ -168,11 +165,8 @@ n_alice=$(searches 'alice@example.test')
 n_nosuch=$(searches 'nosuch@example.test')
 tb_ok "slapd was asked about alice and nosuch" \
     test "$n_alice" -ge 1 -a "$n_nosuch" -ge 1
-out=$(send --from sender@other.test \
-    --to alice@example.test,nosuch@example.test \
-    --header "Subject: $subject cached")
-qid=$(queue_id "$out")
-tb_wait 30 nlines 2 "$qid: to=" "$TB_MAILLOG"
+lmtp_send alice@example.test,nosuch@example.test "$subject cached"
+lmtp_wait 30 "" 2
 tb_like "$(status_of "$qid" alice@example.test)" "status=sent" \
     "cached: alice delivered"
 tb_like "$(status_of "$qid" nosuch@example.test)" \
@@ -187,10 +181,8 @@ tb_like "$metrics" 'elemta_lmtp_ldap_seconds_count [1-9]' \
 
 # slapd stopped: 451 4.4.3 (never a 5xx), Postfix keeps the mail.
 tb_stop slapd
-out=$(send --from sender@other.test --to bob.other@example.test \
-    --header "Subject: $subject later")
-qid=$(queue_id "$out")
-tb_wait 20 tb_grep "$qid: to=<bob.other@example.test>.* status=deferred" "$TB_MAILLOG"
+lmtp_send bob.other@example.test "$subject later"
+lmtp_wait 20 "<bob.other@example.test>.* status=deferred"
 tb_like "$(status_of "$qid" 'bob\.other@example.test')" \
     "status=deferred \(host 127.0.0.1\[127.0.0.1\] said: 451 4\.4\.3 " \
     "slapd down: deferred with 451 4.4.3"
@@ -207,7 +199,7 @@ tb_ready slapd "on $TB_LDAP_URI" 20 \
     ldapsearch -x -LLL -o nettimeout=2 -l 2 -H "$TB_LDAP_URI" \
     -b "$TB_LDAP_BASE" -s base dn
 postqueue -c "$TB_POSTFIX_CONF" -f >/dev/null 2>&1
-tb_wait 30 tb_grep "$qid: to=<bob.other@example.test>.* status=sent" "$TB_MAILLOG"
+lmtp_wait 30 "<bob.other@example.test>.* status=sent"
 tb_like "$(status_of "$qid" 'bob\.other@example.test')" \
     "status=sent \(250 2\.0\.0 <bob@example.test> " \
     "once slapd is back, the message is delivered (rewritten to bob)"
@@ -221,10 +213,8 @@ tb_spawn slapd "$TB/slapd/slapd3.log" slapd -d 256 -h "$TB_LDAP_URI" \
 tb_ready slapd "on $TB_LDAP_URI" 20 \
     ldapsearch -x -LLL -o nettimeout=2 -l 2 -H "$TB_LDAP_URI" \
     -b "$TB_LDAP_BASE" -s base dn
-out=$(send --from sender@other.test --to bob.other+r@example.test \
-    --header "Subject: $subject reconnect")
-qid=$(queue_id "$out")
-tb_wait 20 tb_grep "$qid: to=<bob.other\+r@example.test>.* status=" "$TB_MAILLOG"
+lmtp_send bob.other+r@example.test "$subject reconnect"
+lmtp_wait 20 "<bob.other\+r@example.test>.* status="
 tb_like "$(status_of "$qid" 'bob\.other\+r@example.test')" \
     "status=sent \(250 2\.0\.0 <bob\+r@example.test> " \
     "after a slapd restart: a stale pooled connection is replaced, sent"

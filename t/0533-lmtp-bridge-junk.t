@@ -45,10 +45,8 @@ lmtp_start_bridge
 lmtp_start_postfix
 
 subject="tb-0533 $$ $RANDOM"
-out=$(send --from sender@other.test --to alice@example.test,bob@example.test \
-    --header "Subject: $subject spam" --header "X-Spam-Flag: YES")
-qid=$(queue_id "$out")
-tb_wait 30 nlines 2 "$qid: to=.*status=" "$TB_MAILLOG"
+lmtp_send alice@example.test,bob@example.test "$subject spam" --header "X-Spam-Flag: YES"
+lmtp_wait 30 ".*status=" 2
 tb_like "$(status_of "$qid" alice@example.test)" \
     "status=sent \(250 2\.0\.0 <alice\+Junk@example.test> .*Saved\)" \
     "maillog: spam for alice delivered as alice+Junk"
@@ -65,10 +63,8 @@ tb_like "$(grep "$qid: to=<alice+Junk@example.test>" "$BLOG")" \
     "orig_to=<alice@example.test> .* junk=yes status=delivered" \
     "bridge log: alice's delivery marked junk=yes"
 
-out=$(send --from sender@other.test --to alice@example.test \
-    --header "Subject: $subject ham" --header "X-Spam: No")
-qid=$(queue_id "$out")
-tb_wait 30 nlines 1 "$qid: to=.*status=" "$TB_MAILLOG"
+lmtp_send alice@example.test "$subject ham" --header "X-Spam: No"
+lmtp_wait 30 ".*status=" 1
 tb_like "$(status_of "$qid" alice@example.test)" \
     "status=sent \(250 2\.0\.0 <alice@example.test> .*Saved\)" \
     "maillog: ham (X-Spam: No) delivered as alice"

@@ -43,9 +43,7 @@ peer_start_postfix \
     "lmtp_send_xforward_command = yes"
 
 subject="tb-0536 $$ $RANDOM"
-out=$(send --from sender@other.test --to alice@example.test \
-    --header "Subject: $subject")
-qid=$(queue_id "$out")
+lmtp_send alice@example.test "$subject"
 tb_like "$qid" '^[0-9A-F]+$' "Postfix accepts the message ($qid)" ||
     tb_diag "$out"
 tb_wait 30 test -e "$TB/hold/held"
@@ -65,7 +63,7 @@ cp "$BLOG" "$TB/bridge-1.log"
 tb_like "$(cat "$TB/bridge-1.log")" \
     "stopping: grace period over, waiting for 1 delivery\(ies\) in flight" \
     "it waited past the grace period for the delivery in flight"
-tb_wait 20 tb_grep "$qid: to=<alice@example.test>.* status=" "$TB_MAILLOG"
+lmtp_wait 20 "<alice@example.test>.* status="
 tb_like "$(status_of "$qid" alice@example.test)" \
     "status=sent \(250 2\.0\.0 <alice@example.test> .*Saved\)" \
     "Postfix got the backend's 250, not a lost connection"

@@ -78,12 +78,10 @@ head -c 300000 /dev/zero | tr '\0' 'x' | fold -w 70 >"$TB/body"
 # --- A backend that closes the connection mid-body.
 fault close-body 20000
 subject="tb-0570 $$ mid-body"
-out=$(send --from sender@other.test --to "$rcpts" \
-    --header "Subject: $subject" --body "$TB/body")
-qid=$(queue_id "$out")
+lmtp_send "$rcpts" "$subject" --body "$TB/body"
 tb_like "$qid" '^[0-9A-F]+$' "Postfix accepts a 300 kB message for three recipients ($qid)" ||
     tb_diag "$out"
-tb_wait 30 nlines 3 "$qid: to=.*status=deferred" "$TB_MAILLOG"
+lmtp_wait 30 ".*status=deferred" 3
 tb_is "$(grep -E "$qid: to=.*status=deferred" "$TB_MAILLOG" |
 	grep -cE "said: 451 4\.4\.[12] Backend inet:127\.0\.0\.1:$RELAY(:| unavailable)")" 3 \
     "closed mid-body: each recipient deferred with 451 4.4.1 or 4.4.2" ||
@@ -95,7 +93,7 @@ tb_is "$(applied close-body)" 1 "... the relay closed it once"
 tb_is "$(all_copies "$subject")" 0:0:0 "nothing was stored"
 fault pass
 flush
-tb_wait 30 nlines 3 "$qid: to=.*status=sent" "$TB_MAILLOG"
+lmtp_wait 30 ".*status=sent" 3
 tb_is "$(nstatus "$qid" sent)" 3 \
     "backend healthy again: Postfix retries, each recipient sent once"
 tb_is "$(all_copies "$subject")" 1:1:1 "... each Maildir holds it once"
@@ -103,10 +101,8 @@ tb_is "$(all_copies "$subject")" 1:1:1 "... each Maildir holds it once"
 # --- Fewer replies than recipients after the final dot.
 fault fewer 1
 subject="tb-0570 $$ fewer"
-out=$(send --from sender@other.test --to "$rcpts" \
-    --header "Subject: $subject")
-qid=$(queue_id "$out")
-tb_wait 30 nlines 3 "$qid: to=.*status=(deferred|sent)" "$TB_MAILLOG"
+lmtp_send "$rcpts" "$subject"
+lmtp_wait 30 ".*status=(deferred|sent)" 3
 tb_is "$(grep -E "$qid: to=.*status=sent" "$TB_MAILLOG" |
 	grep -cE 'status=sent \(250 2\.0\.0 <[a-z]+@example\.test> .*Saved\)')" 1 \
     "one reply for three recipients: the first recipient has Dovecot's 250"
@@ -120,7 +116,7 @@ tb_is "$(all_copies "$subject" | awk -F: '{ print $1 + $2 + $3 }')" 1 \
     "Dovecot stored it for that one recipient only ($first)"
 fault pass
 flush
-tb_wait 30 nlines 3 "$qid: to=.*status=sent" "$TB_MAILLOG"
+lmtp_wait 30 ".*status=sent" 3
 tb_is "$(nstatus "$qid" sent)" 3 \
     "backend healthy again: the other two are retried and sent"
 tb_is "$(all_copies "$subject")" 1:1:1 \
@@ -129,10 +125,8 @@ tb_is "$(all_copies "$subject")" 1:1:1 \
 # --- A backend that stalls after the final dot past delivery_timeout.
 fault stall
 subject="tb-0570 $$ stall"
-out=$(send --from sender@other.test --to "$rcpts" \
-    --header "Subject: $subject")
-qid=$(queue_id "$out")
-tb_wait 40 nlines 3 "$qid: to=.*status=deferred" "$TB_MAILLOG"
+lmtp_send "$rcpts" "$subject"
+lmtp_wait 40 ".*status=deferred" 3
 tb_is "$(grep -E "$qid: to=.*status=deferred" "$TB_MAILLOG" |
 	grep -cF "said: 451 4.4.2 Backend inet:127.0.0.1:$RELAY: delivery status unknown after end of data (read: timed out)")" 3 \
     "stalled after the final dot: each recipient 451 4.4.2 (timed out)" ||
@@ -146,7 +140,7 @@ tb_is "$(applied stall)" 1 "... the relay stalled once"
 tb_is "$(all_copies "$subject")" 0:0:0 "nothing was stored"
 fault pass
 flush
-tb_wait 30 nlines 3 "$qid: to=.*status=sent" "$TB_MAILLOG"
+lmtp_wait 30 ".*status=sent" 3
 tb_is "$(nstatus "$qid" sent)" 3 \
     "backend healthy again: each recipient sent once"
 tb_is "$(all_copies "$subject")" 1:1:1 "... each Maildir holds it once"
@@ -154,10 +148,8 @@ tb_is "$(all_copies "$subject")" 1:1:1 "... each Maildir holds it once"
 # --- A backend that answers the final dot with garbage.
 fault garbage
 subject="tb-0570 $$ garbage"
-out=$(send --from sender@other.test --to "$rcpts" \
-    --header "Subject: $subject")
-qid=$(queue_id "$out")
-tb_wait 30 nlines 3 "$qid: to=.*status=deferred" "$TB_MAILLOG"
+lmtp_send "$rcpts" "$subject"
+lmtp_wait 30 ".*status=deferred" 3
 tb_is "$(grep -E "$qid: to=.*status=deferred" "$TB_MAILLOG" |
 	grep -cF "said: 451 4.4.2 Backend inet:127.0.0.1:$RELAY: delivery status unknown after end of data (bad reply: ")" 3 \
     "garbage after the final dot: each recipient 451 4.4.2 (bad reply)" ||
@@ -171,7 +163,7 @@ tb_unlike "$(grep -a "$qid: " "$BLOG")" $'[\x01-\x08\x0e-\x1f\x7f]' \
     "... no control character of it reached the bridge's log"
 fault pass
 flush
-tb_wait 30 nlines 3 "$qid: to=.*status=sent" "$TB_MAILLOG"
+lmtp_wait 30 ".*status=sent" 3
 tb_is "$(nstatus "$qid" sent):$(all_copies "$subject")" 3:1:1:1 \
     "backend healthy again: each recipient sent, each Maildir holds it once"
 
@@ -180,10 +172,8 @@ tb_is "$(nstatus "$qid" sent):$(all_copies "$subject")" 3:1:1:1 \
 fault babble
 subject="tb-0570 $$ babble"
 t0=$(tb_now_ms)
-out=$(send --from sender@other.test --to "$rcpts" \
-    --header "Subject: $subject")
-qid=$(queue_id "$out")
-tb_wait 40 nlines 3 "$qid: to=.*status=deferred" "$TB_MAILLOG"
+lmtp_send "$rcpts" "$subject"
+lmtp_wait 40 ".*status=deferred" 3
 dt=$(($(tb_now_ms) - t0))
 tb_is "$(grep -E "$qid: to=.*status=deferred" "$TB_MAILLOG" |
 	grep -cF "said: 451 4.4.2 Backend inet:127.0.0.1:$RELAY: delivery status unknown after end of data (")" 3 \
@@ -196,7 +186,7 @@ tb_ok "... at delivery_timeout (10 s), not after (delays: $delays)" \
 	for (i = 1; i <= n; i++) if (a[i] < 9.5 || a[i] > 10.5) exit 1 }'
 fault pass
 flush
-tb_wait 30 nlines 3 "$qid: to=.*status=sent" "$TB_MAILLOG"
+lmtp_wait 30 ".*status=sent" 3
 tb_is "$(nstatus "$qid" sent):$(all_copies "$subject")" 3:1:1:1 \
     "backend healthy again: each recipient sent, each Maildir holds it once"
 tb_ok "the bridge is alive" tb_alive "$(tb_pid bridge)"
@@ -302,10 +292,8 @@ spool_used() {
 	    tail -n 1 | tr -d ' '
 }
 if ! unshare -m true 2>/dev/null; then
-	why="no mount namespace here (unshare -m failed): the ENOSPC part"
-	[[ ${ELEMTA_REQUIRE_PEERS:-0} != 1 ]] ||
-	    tb_bail "$why cannot run (ELEMTA_REQUIRE_PEERS=1)"
-	for i in 1 2 3 4 5 6 7 8; do tb_skip "$why"; done
+	tb_missing_some 8 "no mount namespace here (unshare -m failed):" \
+	    "the ENOSPC part cannot run"
 	tb_done
 fi
 tb_stop bridge

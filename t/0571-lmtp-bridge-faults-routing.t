@@ -159,10 +159,8 @@ LDAP_CONF=("ldap_lookup = true" "ldap_base = \"ou=people,$TB_LDAP_BASE\""
     "	network_timeout = 2s" "	search_timeout = 2s" "}")
 restart_bridge "${LDAP_CONF[@]}"
 # one message first: the bridge's pool holds a connection to slapd
-out=$(send --from sender@other.test --to carol@example.test \
-    --header "Subject: tb-0571-$$-warm carol 0-0")
-qid=$(queue_id "$out")
-tb_wait 30 tb_grep "$qid: to=<carol@example.test>.*status=sent" "$TB_MAILLOG"
+lmtp_send carol@example.test "tb-0571-$$-warm carol 0-0"
+lmtp_wait 30 "<carol@example.test>.*status=sent"
 tb_like "$(status_of "$qid" carol@example.test)" "status=sent" \
     "LDAP routing: carol (only in the directory) is delivered"
 tag="tb-0571-$$-ldap"

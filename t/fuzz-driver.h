@@ -15,5 +15,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int fuzz_driver_main(int argc, char **argv, const char *const *seeds,
 		     size_t nseeds, const char *specials);
+int fuzz_driver_dir(int argc, char **argv, const char *dir,
+		    const char *specials);
 
 #endif

@@ -11,12 +11,8 @@
  *	template's parentheses and no "*" or NUL, and every escape is one
  *	of \2a \28 \29 \5c \00.
  *
- *	Built with -DFUZZ_LIBFUZZER for libFuzzer (from a build dir):
- *	  clang -g -fsanitize=fuzzer,address,undefined -DFUZZ_LIBFUZZER \
- *	    -I. -I$(top_srcdir)/lib $(top_srcdir)/t/fuzz-ldap-filter.c \
- *	    $(top_srcdir)/lib/ldapc.c $(top_srcdir)/lib/xalloc.c \
- *	    $(top_srcdir)/lib/log.c lib/libelemta.a -lconfuse -lldap -llber \
- *	    -lpthread -o fuzz-ldap-filter && ./fuzz-ldap-filter
+ *	Built with -DFUZZ_LIBFUZZER for libFuzzer by t/local.mk
+ *	(t/libfuzzer/ldap-filter; run by t/0030).  Without it,
  *	main() runs it under gcc as a TAP test through t/fuzz-driver.c:
  *	a built-in table of keys plus deterministic mutations of them.
  *--*/

@@ -11,11 +11,8 @@
  *	exactly one reply per accepted recipient.  It also runs
  *	lmtp_reply_fix() and lmtp_xtext_decode() on the input.
  *
- *	Built with -DFUZZ_LIBFUZZER for libFuzzer:
- *	  clang -g -fsanitize=fuzzer,address,undefined -DFUZZ_LIBFUZZER \
- *	    -I. -Ilib -Ilmtp-bridge t/fuzz-lmtp-proto.c \
- *	    lmtp-bridge/lmtp-proto.c lib/xalloc.c lib/log.c
- *	(from a configured build dir, with -I for config.h).  Without it,
+ *	Built with -DFUZZ_LIBFUZZER for libFuzzer by t/local.mk
+ *	(t/libfuzzer/lmtp-proto; run by t/0030).  Without it,
  *	main() runs it under gcc as a TAP test through t/fuzz-driver.c:
  *	the seeds below, files named on the command line, and
  *	deterministic mutations of the seeds.

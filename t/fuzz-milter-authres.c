@@ -6,12 +6,8 @@
  * SYNOPSIS
  *	t/0409-milter-fuzz-authres.t [FILE...]
  *
- *	clang -g -O1 -fsanitize=fuzzer,address,undefined -DFUZZ_LIBFUZZER \
- *	    -I$BUILDDIR -Ilib -Imilter t/fuzz-milter-authres.c \
- *	    milter/milter-authres.c lib/xalloc.c lib/log.c lib/conf.c \
- *	    lib/listen.c $(pkg-config --cflags --libs libconfuse) \
- *	    -o fuzz-authres
- *	./fuzz-authres -max_len=2048
+ *	t/libfuzzer/milter-authres -max_len=2048 CORPUS
+ *	(built with clang by t/local.mk, run by t/0030 and bench/fuzz)
  * DESCRIPTION
  *	LLVMFuzzerTestOneInput() parses the input as someone's
  *	Authentication-Results value, checks that authres_id_is() (the

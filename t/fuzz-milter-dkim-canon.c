@@ -16,10 +16,8 @@
  *	row; a header, canonicalized relaxed, has one line end, at its
  *	end.
  *
- *	With libFuzzer: clang -fsanitize=fuzzer,address -DFUZZ_LIBFUZZER
- *	-I. -I$(top_srcdir)/lib -I$(top_srcdir)/milter
- *	t/fuzz-milter-dkim-canon.c milter/libelemta-milter.a
- *	lib/libelemta.a -lcrypto ... ; without it, t/fuzz-driver.c runs
+ *	With libFuzzer: t/libfuzzer/milter-dkim-canon, built with clang by
+ *	t/local.mk (run by t/0030); without it, t/fuzz-driver.c runs
  *	the seeds, corpus files given as arguments and 30000
  *	deterministic mutations (TAP), as "make check" does.
  *--*/

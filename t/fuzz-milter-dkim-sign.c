@@ -12,10 +12,8 @@
  *	angle brackets, and fits the buffer; glob("*", s) always matches
  *	and glob(s, s) matches when s has no "*".
  *
- *	With libFuzzer: clang -fsanitize=fuzzer,address -DFUZZ_LIBFUZZER
- *	-I. -I$(top_srcdir)/lib -I$(top_srcdir)/milter
- *	t/fuzz-milter-dkim-sign.c milter/libelemta-milter.a
- *	lib/libelemta.a -lopendkim -lcrypto ... ; without it, main()
+ *	With libFuzzer: t/libfuzzer/milter-dkim-sign, built with clang by
+ *	t/local.mk (run by t/0030); without it, main()
  *	below runs the seeds, corpus files given as arguments and 30000
  *	deterministic mutations (TAP), as "make check" does.
  *--*/

@@ -6,11 +6,8 @@
  * SYNOPSIS
  *	t/0433-milter-fuzz-dmarc-from.t
  *
- *	clang -g -O1 -fsanitize=fuzzer,address,undefined -DFUZZ_LIBFUZZER \
- *	    -I$BUILDDIR -Ilib -Imilter t/fuzz-milter-dmarc-from.c \
- *	    milter/milter-dmarc-util.c lib/xalloc.c lib/log.c \
- *	    -o fuzz-dmarc-from
- *	./fuzz-dmarc-from -max_len=4096
+ *	t/libfuzzer/milter-dmarc-from -max_len=4096 CORPUS
+ *	(built with clang by t/local.mk, run by t/0030 and bench/fuzz)
  * DESCRIPTION
  *	LLVMFuzzerTestOneInput() splits the input at NUL bytes into From
  *	values (several From fields), parses them with dmarc_from_parse()

@@ -4,15 +4,11 @@
  * SUMMARY
  *	fuzz target for policyd/policyd-proto.c, with a driver for make check
  * SYNOPSIS
- *	t/0303-policyd-fuzz-proto.t [FILE | DIR]...
+ *	t/0303-policyd-fuzz-proto.t [FILE]...
  *
- *	(in a build dir B, sources in S)
- *	clang -g -O1 -fsanitize=fuzzer,address,undefined -DFUZZ_LIBFUZZER \
- *	    -IB -IS/lib -IS/policyd S/t/fuzz-policyd-proto.c \
- *	    S/policyd/policyd-proto.c B/lib/libelemta.a \
- *	    $(pkg-config --libs libconfuse sqlite3 libmicrohttpd) -o fuzz-pp
- *	cp -r S/t/data/policyd-proto corpus
- *	./fuzz-pp -max_total_time=60 corpus
+ *	t/libfuzzer/policyd-proto [-max_total_time=60] CORPUS
+ *	(built with clang by t/local.mk, run by t/0030 and bench/fuzz
+ *	from a copy of t/data/policyd-proto)
  * DESCRIPTION
  *	LLVMFuzzerTestOneInput() parses the input three ways, whole, one
  *	byte at a time, and in pieces whose sizes come from the input
@@ -20,24 +16,22 @@
  *	request's attributes compared) and the same error or none: how
  *	bytes arrive must never change what is parsed.
  *
- *	Without -DFUZZ_LIBFUZZER a main() runs the same check, as TAP,
- *	over the corpus (t/data/policyd-proto, or the files and
- *	directories given) and over deterministic mutations of each file
- *	(bytes flipped, cut, duplicated, lines swapped), so that make check
- *	runs the target with gcc.
+ *	Without -DFUZZ_LIBFUZZER main() runs it under gcc as a TAP test
+ *	through the shared driver (t/fuzz-driver.c, fuzz_driver_dir): each
+ *	file of the corpus t/data/policyd-proto and 500 deterministic
+ *	mutations of it, the empty input, a lone newline, then the files
+ *	given.
  *--*/
 #include "config.h"
 
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-driver.h"
 #include "policyd-proto.h"
 #include "xalloc.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct outcome {
 	char *text;		/* every request and the end, serialized */
@@ -149,144 +143,28 @@ fuzz_check(const uint8_t *data, size_t size, char **why)
 	return rc;
 }
 
-/* LLVMFuzzerTestOneInput - the libFuzzer entry point */
+/* LLVMFuzzerTestOneInput - the libFuzzer entry point: the three ways
+ * disagree, say how and abort */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (fuzz_check(data, size, NULL) < 0)
+	char *why = NULL;
+
+	if (fuzz_check(data, size, &why) < 0) {
+		fprintf(stderr, "fuzz-policyd-proto: %s\n", why);
 		abort();
+	}
 	return 0;
 }
 
 #ifndef FUZZ_LIBFUZZER
 
-#include "tap.h"
-
-/* mutate - a deterministic variant of buf (malloc'ed, length in *outlen) */
-static uint8_t *
-mutate(const uint8_t *buf, size_t len, unsigned *seed, size_t *outlen)
-{
-	uint8_t *out = x_malloc(len * 2 + 16);
-	size_t n = len, i, a, b;
-	unsigned kind;
-
-	memcpy(out, buf, len);
-	*seed = *seed * 1103515245 + 12345;
-	kind = (*seed >> 16) % 6;
-	a = len ? (*seed >> 8) % len : 0;
-	b = len ? (*seed >> 3) % len : 0;
-	switch (kind) {
-	case 0:			/* flip bytes */
-		for (i = 0; i < 4 && len; i++)
-			out[(a + i * 7) % len] ^= (uint8_t)(1u << (i + kind));
-		break;
-	case 1:			/* cut */
-		n = a;
-		break;
-	case 2:			/* duplicate a stretch */
-		if (a > b) {
-			i = a, a = b, b = i;
-		}
-		memcpy(out + len, buf + a, b - a);
-		n = len + (b - a);
-		break;
-	case 3:			/* special bytes */
-		if (len)
-			out[a] = (uint8_t)"\n\r=\0\xff"[(*seed >> 20) % 5];
-		break;
-	case 4:			/* drop the empty lines */
-		for (i = n = 0; i < len; i++)
-			if (!(buf[i] == '\n' && i > 0 && buf[i - 1] == '\n'))
-				out[n++] = buf[i];
-		break;
-	default:		/* the whole thing twice */
-		memcpy(out + len, buf, len);
-		n = len * 2;
-		break;
-	}
-	*outlen = n;
-	return out;
-}
-
-/* run_file - check a corpus file and its mutations */
-static void
-run_file(const char *path)
-{
-	uint8_t *buf, *m;
-	size_t len, mlen;
-	unsigned seed = 42;
-	char *why = NULL;
-	int i, bad = 0;
-	FILE *fp;
-
-	if ((fp = fopen(path, "rb")) == NULL) {
-		ok(0, "%s: cannot open", path);
-		return;
-	}
-	buf = x_malloc(1 << 20);
-	len = fread(buf, 1, 1 << 20, fp);
-	fclose(fp);
-	if (!ok(fuzz_check(buf, len, &why) == 0, "%s: same outcome however"
-		" it is split", path))
-		diag("%s", why);
-	x_free(&why);
-	for (i = 0; i < 500; i++) {
-		m = mutate(buf, len, &seed, &mlen);
-		if (fuzz_check(m, mlen, &why) < 0 && bad++ == 0)
-			diag("mutation %d of %s:\n%s", i, path, why);
-		x_free(&why);
-		x_free(&m);
-	}
-	is_int(bad, 0, "%s: 500 mutations agree too", path);
-	x_free(&buf);
-}
-
-/* run_path - a file, or every regular file of a directory */
-static void
-run_path(const char *path)
-{
-	struct dirent **ents;
-	char *file;
-	int n, i;
-
-	n = scandir(path, &ents, NULL, alphasort);
-	if (n < 0) {
-		run_file(path);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		if (ents[i]->d_name[0] != '.') {
-			file = x_asprintf("%s/%s", path, ents[i]->d_name);
-			run_file(file);
-			x_free(&file);
-		}
-		free(ents[i]);
-	}
-	free(ents);
-}
-
-/* main - the corpus, as TAP */
+/* main - the shared gcc driver (t/fuzz-driver.c) on the corpus */
 int
 main(int argc, char **argv)
 {
-	const char *src = getenv("top_srcdir");
-	char *dir;
-	int i;
-
-	plan_lazy();
-	if (argc > 1) {
-		for (i = 1; i < argc; i++)
-			run_path(argv[i]);
-	} else {
-		dir = x_asprintf("%s/t/data/policyd-proto", src ? src : ".");
-		run_path(dir);
-		x_free(&dir);
-	}
-	/* an empty input and a lone newline */
-	ok(LLVMFuzzerTestOneInput((const uint8_t *)"", 0) == 0, "empty input");
-	ok(LLVMFuzzerTestOneInput((const uint8_t *)"\n", 1) == 0, "a newline");
-	done_testing();
-	return exit_status();
+	return fuzz_driver_dir(argc, argv, "t/data/policyd-proto",
+			       "\n\r=\xff");
 }
 
 #endif

@@ -1,6 +1,7 @@
 ## t/ - TAP tests: C unit tests and shell tests that drive the real peers.
 ## Names follow NNNN-area-what.t: 00xx unit, 01xx harness and peer
-## self-tests, 02xx+ daemons end to end.
+## self-tests (NNNN-peer-selftest-PEER.t where the peer is for a stage
+## Elemta does not have yet), 02xx+ daemons end to end.
 
 TEST_EXTENSIONS = .t
 T_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
@@ -93,8 +94,8 @@ T_SHELL = \
 	t/0102-peer-slapd.t \
 	t/0103-peer-unbound.t \
 	t/0104-peer-redis.t \
-	t/0105-peer-rspamd.t \
-	t/0106-peer-clamav.t \
+	t/0105-peer-selftest-rspamd.t \
+	t/0106-peer-selftest-clamav.t \
 	t/0107-dns-cache.t
 dist_check_SCRIPTS += $(T_SHELL)
 
@@ -129,15 +130,20 @@ check-faults:
 ## coverage, the rest linked from our (gcc-built) archives.  The test runs
 ## each for FUZZ_SECONDS (default 5) from its seeds (the gcc driver's,
 ## written out with FUZZ_WRITE_SEEDS) and fails on a crash or a report.
+## The same t/fuzz-NAME.c is the gcc test (with t/fuzz-driver.c, in each
+## daemon's local.mk) and, here, t/libfuzzer/NAME: one rule builds every
+## target from the .c files and archives of its line below, in that
+## order, and the libraries of them all.  A new target: its line here,
+## its name in FUZZ_TARGETS and in t/data/fuzz-targets.
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -DFUZZ_LIBFUZZER $(AM_CPPFLAGS) \
 	-I$(top_srcdir)/t -I$(top_srcdir)/milter -I$(top_srcdir)/policyd \
 	-I$(top_srcdir)/lmtp-bridge $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
-	$(MHD_CFLAGS) $(LDAP_CFLAGS) $(OPENSSL_CFLAGS)
-FUZZ_LINK = $(FUZZ_CC) $(FUZZ_CFLAGS) -o $@
-FUZZ_MILTER_LIBS = milter/libelemta-milter.a $(ELEMTA_LIBS) $(SPF2_LIBS) \
-	$(OPENDKIM_LIBS) $(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) \
-	$(CURL_LIBS) $(PTHREAD_LIBS)
+	$(MHD_CFLAGS) $(LDAP_CFLAGS) $(OPENSSL_CFLAGS) $(HIREDIS_CFLAGS) \
+	$(OPENDKIM_CFLAGS) $(UNBOUND_CFLAGS)
+FUZZ_LIBS = $(ELEMTA_LIBS) $(SPF2_LIBS) $(OPENDKIM_LIBS) \
+	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(CURL_LIBS) \
+	$(PTHREAD_LIBS) -lresolv
 FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
 	t/libfuzzer/milter-dmarc-from t/libfuzzer/milter-dkim-canon \
@@ -149,83 +155,39 @@ if LIBFUZZER
 check_DATA = $(FUZZ_TARGETS)
 endif
 CLEANFILES += $(FUZZ_TARGETS)
+$(FUZZ_TARGETS):
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LIBS)
 t/libfuzzer/policyd-proto: t/fuzz-policyd-proto.c policyd/policyd-proto.c \
-		lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(srcdir)/t/fuzz-policyd-proto.c $(srcdir)/policyd/policyd-proto.c \
-	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
+	lib/libelemta.a
 t/libfuzzer/policyd-limit: t/fuzz-policyd-limit.c policyd/policyd-limit.c \
-		lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(srcdir)/t/fuzz-policyd-limit.c $(srcdir)/policyd/policyd-limit.c \
-	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
+	lib/libelemta.a
 t/libfuzzer/policyd-policy: t/fuzz-policyd-policy.c \
-		policyd/policyd-policy.c policyd/policyd-keys.c \
-		policyd/libpolicyd.a $(ELEMTA_SECTIONS_LIBS) lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(srcdir)/t/fuzz-policyd-policy.c $(srcdir)/policyd/policyd-policy.c \
-	$(srcdir)/policyd/policyd-keys.c policyd/libpolicyd.a \
-	$(ELEMTA_SECTIONS_LIBS) $(ELEMTA_LIBS) $(PTHREAD_LIBS)
+	policyd/policyd-policy.c policyd/policyd-keys.c policyd/libpolicyd.a \
+	$(ELEMTA_SECTIONS_LIBS) lib/libelemta.a
 t/libfuzzer/redis-redirect: t/fuzz-redis-redirect.c lib/redis.c \
-		lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(HIREDIS_CFLAGS) $(srcdir)/t/fuzz-redis-redirect.c \
-	$(srcdir)/lib/redis.c $(ELEMTA_LIBS) $(PTHREAD_LIBS)
+	lib/libelemta.a
 t/libfuzzer/lmtp-proto: t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c \
-		lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(srcdir)/t/fuzz-lmtp-proto.c $(srcdir)/lmtp-bridge/lmtp-proto.c \
-	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
+	lib/libelemta.a
 t/libfuzzer/lmtp-reply: t/fuzz-lmtp-reply.c lmtp-bridge/lmtp-wire.c \
-		lmtp-bridge/lmtp-proto.c lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(srcdir)/t/fuzz-lmtp-reply.c $(srcdir)/lmtp-bridge/lmtp-wire.c \
-	$(srcdir)/lmtp-bridge/lmtp-proto.c $(ELEMTA_LIBS) $(PTHREAD_LIBS)
+	lmtp-bridge/lmtp-proto.c lib/libelemta.a
 t/libfuzzer/lmtp-route: t/fuzz-lmtp-route.c lmtp-bridge/lmtp-router.c \
-		lmtp-bridge/lmtp-junk.c lmtp-bridge/liblmtp.a lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(srcdir)/t/fuzz-lmtp-route.c $(srcdir)/lmtp-bridge/lmtp-router.c \
-	$(srcdir)/lmtp-bridge/lmtp-junk.c lmtp-bridge/liblmtp.a \
-	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
+	lmtp-bridge/lmtp-junk.c lmtp-bridge/liblmtp.a lib/libelemta.a
 t/libfuzzer/lmtp-body: t/fuzz-lmtp-body.c lmtp-bridge/lmtp-wire.c \
-		lmtp-bridge/lmtp-proto.c lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(srcdir)/t/fuzz-lmtp-body.c $(srcdir)/lmtp-bridge/lmtp-wire.c \
-	$(srcdir)/lmtp-bridge/lmtp-proto.c $(ELEMTA_LIBS) $(PTHREAD_LIBS)
+	lmtp-bridge/lmtp-proto.c lib/libelemta.a
 t/libfuzzer/ldap-filter: t/fuzz-ldap-filter.c lib/ldapc.c lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(srcdir)/t/fuzz-ldap-filter.c $(srcdir)/lib/ldapc.c \
-	$(ELEMTA_LIBS) $(PTHREAD_LIBS)
-t/libfuzzer/milter-authres: t/fuzz-milter-authres.c milter/milter-authres.c \
-		milter/libelemta-milter.a lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(srcdir)/t/fuzz-milter-authres.c $(srcdir)/milter/milter-authres.c \
-	$(FUZZ_MILTER_LIBS)
+t/libfuzzer/milter-authres: t/fuzz-milter-authres.c \
+	milter/milter-authres.c milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-dmarc-from: t/fuzz-milter-dmarc-from.c \
-		milter/milter-dmarc-util.c milter/libelemta-milter.a \
-		lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(srcdir)/t/fuzz-milter-dmarc-from.c \
-	$(srcdir)/milter/milter-dmarc-util.c $(FUZZ_MILTER_LIBS)
+	milter/milter-dmarc-util.c milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-dkim-canon: t/fuzz-milter-dkim-canon.c \
-		milter/milter-dkim-canon.c milter/libelemta-milter.a \
-		lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(srcdir)/t/fuzz-milter-dkim-canon.c \
-	$(srcdir)/milter/milter-dkim-canon.c $(FUZZ_MILTER_LIBS)
+	milter/milter-dkim-canon.c milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-dkim-sign: t/fuzz-milter-dkim-sign.c \
-		milter/milter-dkim-sign.c milter/milter-keys.c \
-		milter/libelemta-milter.a lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(srcdir)/t/fuzz-milter-dkim-sign.c \
-	$(srcdir)/milter/milter-dkim-sign.c $(srcdir)/milter/milter-keys.c \
-	$(FUZZ_MILTER_LIBS)
-t/libfuzzer/milter-dns: t/fuzz-milter-dns.c lib/dns.c milter/milter-dkim.c \
-		milter/milter-spf.c milter/libelemta-milter.a lib/libelemta.a
-	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(OPENDKIM_CFLAGS) $(UNBOUND_CFLAGS) $(srcdir)/t/fuzz-milter-dns.c \
-	$(srcdir)/lib/dns.c $(srcdir)/milter/milter-dkim.c \
-	$(srcdir)/milter/milter-spf.c $(FUZZ_MILTER_LIBS) -lresolv
+	milter/milter-dkim-sign.c milter/milter-keys.c \
+	milter/libelemta-milter.a lib/libelemta.a
+t/libfuzzer/milter-dns: t/fuzz-milter-dns.c lib/dns.c \
+	milter/milter-dkim.c milter/milter-spf.c milter/libelemta-milter.a \
+	lib/libelemta.a
 clean-local: clean-libfuzzer
 clean-libfuzzer:
 	-rm -rf t/libfuzzer

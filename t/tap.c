@@ -144,6 +144,23 @@ skip(int n, const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* missing - skip n tests for a missing peer; bail out if peers are required */
+void
+missing(int n, const char *fmt, ...)
+{
+	va_list ap;
+	const char *req = getenv("ELEMTA_REQUIRE_PEERS");
+	char *why;
+
+	va_start(ap, fmt);
+	why = x_vasprintf(fmt, ap);
+	va_end(ap);
+	if (req != NULL && strcmp(req, "1") == 0)
+		bail_out("%s (ELEMTA_REQUIRE_PEERS=1)", why);
+	skip(n, "%s", why);
+	free(why);
+}
+
 /* skip_all - skip the whole test file */
 void
 skip_all(const char *fmt, ...)

@@ -14,6 +14,8 @@
  * DESCRIPTION
  *	Failures print got/want as TAP diagnostics ("# got: ...").
  *	skip_all() prints "1..0 # SKIP reason" and exits 0.
+ *	missing() skips n tests whose peer (a package, root) is missing,
+ *	or bails out under ELEMTA_REQUIRE_PEERS=1, like the shell tests.
  *--*/
 #ifndef ELEMTA_TAP_H
 #define ELEMTA_TAP_H
@@ -29,6 +31,7 @@ int is_str(const char *got, const char *want, const char *fmt, ...) ATTR_PRINTF(
 int like_str(const char *got, const char *want, const char *fmt, ...) ATTR_PRINTF(3, 4);
 void diag(const char *fmt, ...) ATTR_PRINTF(1, 2);
 void skip(int n, const char *fmt, ...) ATTR_PRINTF(2, 3);
+void missing(int n, const char *fmt, ...) ATTR_PRINTF(2, 3);
 void skip_all(const char *fmt, ...) ATTR_PRINTF(1, 2) ATTR_NORETURN;
 void bail_out(const char *fmt, ...) ATTR_PRINTF(1, 2) ATTR_NORETURN;
 void done_testing(void);

@@ -308,6 +308,21 @@ tb_missing() {
 	tb_skip_all "$*"
 }
 
+# tb_missing_some N REASON... - skip the next N tests (the part of the
+# test whose peer is missing), or fail under ELEMTA_REQUIRE_PEERS=1
+tb_missing_some() {
+	local n=$1
+
+	shift
+	if [[ ${ELEMTA_REQUIRE_PEERS:-0} == 1 ]]; then
+		tb_bail "$* (ELEMTA_REQUIRE_PEERS=1)"
+	fi
+	while [[ $n -gt 0 ]]; do
+		tb_skip "$*"
+		n=$((n - 1))
+	done
+}
+
 # tb_need - require each PROGRAM (a name on PATH or a path) for PEER
 tb_need() {
 	local peer=$1 prog

@@ -11,6 +11,8 @@
 #	lmtp_start_postfix [LINES...]	Postfix: example.test -> the bridge
 #	lmtp_dovecot_extra NAME LINES...	add settings to a running Dovecot
 #	send / queue_id / copies / status_of / nlines	(see each)
+#	lmtp_send TO SUBJECT [ARGS]	one message: $out, $qid
+#	lmtp_wait SECS ERE [N]		N status lines of $qid in the maillog
 #	nstatus / flush / none_queued / load / tally	(the fault tests'
 #					load from several clients; see each)
 
@@ -99,6 +101,22 @@ send() {
 # queue_id - the id in swaks's transcript
 queue_id() {
 	sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' <<<"$1"
+}
+# lmtp_send TO SUBJECT [ARGS] - one message from sender@other.test to TO
+# (addresses, comma-separated) with SUBJECT, through Postfix: swaks's
+# transcript in $out, Postfix's queue id in $qid
+lmtp_send() {
+	local to=$1 subject=$2
+
+	shift 2
+	out=$(send --from sender@other.test --to "$to" \
+	    --header "Subject: $subject" "$@")
+	qid=$(queue_id "$out")
+}
+# lmtp_wait SECS ERE [N] - wait up to SECS for N (1) maillog lines of
+# $qid's recipients matching "QID: to=ERE"
+lmtp_wait() {
+	tb_wait "$1" nlines "${3:-1}" "$qid: to=$2" "$TB_MAILLOG"
 }
 # copies - how many files of ADDRESS's Maildir (on Dovecot NAME, "dovecot"
 # by default; in FOLDER, a Maildir++ folder such as .Junk, if given) hold

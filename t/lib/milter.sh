@@ -15,7 +15,8 @@
 #	milter_opendkim_verify FILE	# the opendkim program's verdict
 #	milter_signing_tables		# $TB/keys, $TB/signing
 #	milter_require_pydkim		# python3-dkim, before tb_init
-#	out=$(milter_offline FILE IP SENDER [ARGS])	# elemta-milter -t
+#	out=$(milter_t FILE [ARGS])	# elemta-milter -t, stderr in $TB/stderr
+#	out=$(milter_offline FILE IP SENDER [ARGS])	# milter_t, an external client
 #
 # DESCRIPTION
 #	The shared set-up of the milter's end-to-end tests: the daemon
@@ -27,7 +28,8 @@
 #	to smtp-sink.
 #
 #	The [milter] options a test varies live in $TB/milter/elemta.conf
-#	(KEY=VALUE arguments, KEY inside the milter section); milter_set
+#	(KEY=VALUE arguments, KEY inside the milter section; SECTION.KEY
+#	in another section, e.g. dns.timeout=1); milter_set
 #	rewrites that file and reloads the daemon (SIGHUP), which is
 #	faster than a restart (libmilter waits for its sessions) and is
 #	what an operator does.  New connections see the new options.
@@ -38,6 +40,9 @@
 #	192.0.2.1 unless the caller gives --xclient-addr) with
 #	Subject: SUBJECT; a --data FILE given by the caller replaces the
 #	generated message.  Its output is swaks's transcript.
+#
+#	A test that wants another authserv-id sets TB_MILTER_AUTHSERV
+#	before milter_start.
 #
 #	Exported: MILTER (the binary), TB_MILTER_LOG, TB_MILTER_CONF.
 
@@ -54,27 +59,38 @@ milter_require() {
 	peer_require "$@"
 }
 
-# milter_conf - write $TB/milter/elemta.conf: [milter] KEY=VALUE lines
+# milter_conf - write $TB/milter/elemta.conf: KEY=VALUE in [milter],
+# SECTION.KEY=VALUE in [SECTION]; a VALUE in braces (a list) is written
+# as it is, any other quoted
 milter_conf() {
-	local kv
+	local kv key val sect sections=(milter)
+	local -A body=()
 
+	for kv in "$@"; do
+		key=${kv%%=*} val=${kv#*=} sect=milter
+		if [[ $key == *.* ]]; then
+			sect=${key%%.*} key=${key#*.}
+		fi
+		[[ -v "body[$sect]" || $sect == milter ]] || sections+=("$sect")
+		[[ $val == \{* ]] || val="\"$val\""
+		body[$sect]+=$(printf '\t%s = %s' "$key" "$val")$'\n'
+	done
 	mkdir -p "$TB/milter"
 	TB_MILTER_CONF=$TB/milter/elemta.conf
-	{
-		echo "milter {"
-		for kv in "$@"; do
-			printf '\t%s = "%s"\n' "${kv%%=*}" "${kv#*=}"
-		done
-		echo "}"
-	} >"$TB_MILTER_CONF.tmp" && mv "$TB_MILTER_CONF.tmp" "$TB_MILTER_CONF"
+	for sect in "${sections[@]}"; do
+		printf '%s {\n%s}\n' "$sect" "${body[$sect]:-}"
+	done >"$TB_MILTER_CONF.tmp" && mv "$TB_MILTER_CONF.tmp" "$TB_MILTER_CONF"
 	export TB_MILTER_CONF
 }
 
 # milter_start - the daemon on TB_PORT_MILTER; KEY=VALUE... [-- ARGS...]
+# (the harness' unbound unless a dns.nameservers=... KEY says otherwise:
+# an -o would override the file at each reload)
 milter_start() {
-	local opts=() listen
+	local opts=() listen dns=(-o "dns.nameservers=$TB_DNS")
 
 	while [[ $# -gt 0 && $1 != -- ]]; do
+		[[ $1 != dns.nameservers=* ]] || dns=()
 		opts+=("$1")
 		shift
 	done
@@ -93,7 +109,7 @@ milter_start() {
 	tb_spawn milter "$TB_MILTER_LOG" "$MILTER" -f -c "$TB_MILTER_CONF" \
 	    -o "milter.listen=$listen" \
 	    -o milter.user= -o "milter.authserv_id=$TB_MILTER_AUTHSERV" \
-	    -o "dns.nameservers=$TB_DNS" "$@"
+	    "${dns[@]}" "$@"
 	if [[ -n ${TB_MILTER_SOCKET:-} ]]; then
 		tb_ready milter "on $TB_MILTER_SOCKET" "$(peer_timeout)" \
 		    tb_connect_unix "$TB_MILTER_SOCKET"
@@ -221,17 +237,24 @@ milter_require_pydkim() {
 	    "(tools/install-deps)"
 }
 
-# milter_offline FILE IP SENDER [ARGS] - the offline mode (-t) on FILE
-# as an external client IP (HELO mail.test, MAIL FROM SENDER, RCPT
-# alice@example.test), DNS from the harness' unbound, authserv-id
-# mx.elemta.test; ARGS (-o ...) come last and win; stderr in $TB/stderr
+# milter_t FILE [ARGS] - the offline mode (-t) on FILE, DNS from the
+# harness' unbound (2 s, no retry), authserv-id mx.elemta.test; ARGS
+# (--client-ip, --sender, -o ...) come last and win; stderr in $TB/stderr
+milter_t() {
+	local f=$1
+
+	shift
+	"$MILTER" -c /dev/null -o "dns.nameservers=$TB_DNS" \
+	    -o dns.timeout=2 -o dns.retries=0 \
+	    -o milter.authserv_id=mx.elemta.test -t "$f" "$@" 2>"$TB/stderr"
+}
+
+# milter_offline FILE IP SENDER [ARGS] - milter_t on FILE as an external
+# client IP (HELO mail.test, MAIL FROM SENDER, RCPT alice@example.test)
 milter_offline() {
 	local f=$1 ip=$2 s=$3
 
 	shift 3
-	"$MILTER" -c /dev/null -o "dns.nameservers=$TB_DNS" \
-	    -o dns.timeout=2 -o dns.retries=0 \
-	    -o milter.authserv_id=mx.elemta.test -t "$f" \
-	    --client-ip "$ip" --helo mail.test --sender "$s" \
-	    --rcpt alice@example.test "$@" 2>"$TB/stderr"
+	milter_t "$f" --client-ip "$ip" --helo mail.test --sender "$s" \
+	    --rcpt alice@example.test "$@"
 }

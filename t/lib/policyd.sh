@@ -1,7 +1,8 @@
 # policyd.sh - shared set-up of the elemta-policyd shell tests (t/03xx)
 #
 # Source after harness.sh and peers.sh:
-#	pol_start NAME PORT [-c FILE] [-o ...]	a policyd, its store in $TB/NAME
+#	pol_start NAME PORT [-c FILE] [-o ...]	a policyd, its store in $TB/NAME,
+#						its log $TB/NAME/log (or $POL_LOG)
 #	pol_request FD NAME=VALUE...		one policy request on an open
 #						connection; the reply's line
 #	pol_run_0320 VAR=VALUE N		t/0320 against a real Redis
@@ -24,15 +25,21 @@
 POLICYD=${top_builddir:-.}/policyd/elemta-policyd
 [ -x "$POLICYD" ] || tb_skip_all "elemta-policyd not built"
 
-# pol_start NAME PORT [ARGS...] - start policyd NAME on PORT, wait for it
+# pol_start NAME PORT [ARGS...] - start policyd NAME on PORT, its store in
+# $TB/NAME, wait for it; it runs as nobody when we are root (as itself
+# otherwise); its log is $TB/NAME/log unless POL_LOG names another file
+# (a restart keeping the first run's log); ARGS (-o ...) come last
 pol_start() {
-	local name=$1 port=$2 d=$TB/$1
+	local name=$1 port=$2 d=$TB/$1 user=(-o policyd.user=)
 
 	shift 2
 	mkdir -p "$d"
-	chown nobody "$d"
-	tb_spawn "$name" "$d/log" "$POLICYD" -f -c /dev/null \
-	    -o "policyd.listen=inet:127.0.0.1:$port" -o policyd.user=nobody \
+	if [[ $(id -u) -eq 0 ]]; then
+		chown nobody "$d"
+		user=(-o policyd.user=nobody)
+	fi
+	tb_spawn "$name" "${POL_LOG:-$d/log}" "$POLICYD" -f -c /dev/null \
+	    -o "policyd.listen=inet:127.0.0.1:$port" "${user[@]}" \
 	    -o "policyd.store_path=$d/policyd.db" "$@"
 	tb_ready "$name" "on 127.0.0.1:$port" 10 tb_connect 127.0.0.1 "$port"
 }

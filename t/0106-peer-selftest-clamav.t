@@ -1,5 +1,10 @@
 #!/bin/bash
-# 0106-peer-clamav - libclamav finds EICAR with the signatures we build
+# 0106-peer-selftest-clamav - libclamav finds EICAR with the signatures
+# we build
+#
+# A self-test of the peer, not of Elemta: it checks libclamav and the
+# harness' signatures, for the milter's ClamAV stage to come (there is
+# none yet; its own tests will be 04xx).
 #
 # No freshclam offline: the harness writes hash (.hdb) and body (.ndb)
 # signatures for EICAR and clam.exe, which tb-clamscan loads exactly as
@@ -51,7 +56,7 @@ if [[ -f $testfiles/clam.exe && -f $testfiles/clam.zip ]]; then
 .*clam\\.zip: Test\\.ClamExe\\.(HDB|NDB)\\.UNOFFICIAL FOUND\$" \
 	    "clam.exe is found, also inside a zip"
 else
-	tb_skip "clamav-testfiles not installed"
+	tb_missing_some 1 "clamav-testfiles not installed"
 fi
 
 mkdir "$TB/empty"

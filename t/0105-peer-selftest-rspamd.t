@@ -1,8 +1,11 @@
 #!/bin/bash
-# 0105-peer-rspamd - rspamd scans offline with the test DNS and Redis
+# 0105-peer-selftest-rspamd - rspamd scans offline with the test DNS and Redis
 #
-# The milter asks rspamd over HTTP (/checkv2); GTUBE must be rejected,
-# plain mail must not, and SPF must be checked against unbound's zones.
+# A self-test of the peer, not of Elemta: it checks that the rspamd the
+# harness starts works, for the milter's rspamd stage to come (there is
+# none yet; its own tests will be 04xx).  rspamd is asked over HTTP
+# (/checkv2) as that stage will ask it; GTUBE must be rejected, plain
+# mail must not, and SPF must be checked against unbound's zones.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 

@@ -20,6 +20,7 @@
 #include "lmtp-cache.h"
 #include "lmtp-options.h"
 #include "lmtp-router.h"
+#include "lmtp-syntax.h"
 #include "xalloc.h"
 
 #define LMTP_MAX_SOURCES 8
@@ -201,11 +202,8 @@ lmtp_value_true(const char *v)
 int
 lmtp_rewrite_check(const char *v)
 {
-	const char *p;
-
-	for (p = v; *p; p++)	/* it goes into RCPT TO and the logs */
-		if ((unsigned char)*p < 32 || *p == 127)
-			return -1;
+	if (!lmtp_printable_ok(v))	/* it goes into RCPT TO and the logs */
+		return -1;
 	return *v == '\0' || strchr(v, '@') == NULL
 		|| strpbrk(v, " \t<>,\"") != NULL ? -1 : 0;
 }

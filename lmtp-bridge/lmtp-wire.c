@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "lmtp-proto.h"
+#include "lmtp-syntax.h"
 #include "lmtp-wire.h"
 #include "xalloc.h"
 
@@ -105,11 +106,7 @@ lmtp_reply_reader_take(struct lmtp_reply_reader *rr, const char *cmd,
 	fixed = lmtp_reply_fix(rr->raw);
 	if (fixed == NULL) {
 		/* the raw text may hold anything: keep the log line clean */
-		char *p;
-
-		for (p = rr->raw; *p; p++)
-			if ((unsigned char)*p < 32 || *p == 127)
-				*p = '?';
+		lmtp_printable(rr->raw);
 		x_err(err, errlen, "bad reply: %.100s", rr->raw);
 	} else if (cmd != NULL && fixed[0] == '3'
 		   && !(strcmp(cmd, "DATA") == 0

@@ -304,11 +304,13 @@ milter_action_name(enum milter_action a)
 		return "tempfail";
 	case MILTER_REJECT:
 		return "reject";
+	case MILTER_DISCARD:
+		return "discard";
 	}
 	return "accept";
 }
 
-/* milter_action_parse - an action word, or -1 */
+/* milter_action_parse - an action word an option may name, or -1 */
 int
 milter_action_parse(const char *s)
 {

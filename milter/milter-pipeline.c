@@ -101,17 +101,14 @@ milter_pipeline_caps(struct milter_msg *m)
 	}
 }
 
-/* milter_pipeline_run - every stage, then the verdict and our A-R */
+/* milter_pipeline_run - every stage, then the outcome (milter-outcome.c) */
 void
 milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 {
-	const struct milter_conf *mc = m->conn->mc;
 	struct dns_counter dns = { 0, 0, 0, NULL };	/* the checks' total */
-	unsigned *del;
 	size_t i, j;
 	double t0;
 
-	memset(o, 0, sizeof(*o));
 	if (m->headers_dropped > 0)
 		milter_pipeline_caps(m);
 	for (i = 0; i < MILTER_NSTAGES; i++) {
@@ -124,15 +121,7 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 	dns_counter_add(&dns, &m->spf_dns);
 	dns_counter_add(&dns, &m->dkim_dns);
 	dns_counter_add(&dns, &m->dmarc_dns);
-	o->authres = authres_format(mc->authserv_id, m->results,
-				    m->nresults);
-	/* Removing from the last: earlier indexes stay valid whatever
-	 * the MTA does with later ones. */
-	del = x_calloc(m->nar_ours + 1, sizeof(*del));
-	for (i = 0; i < m->nar_ours; i++)
-		del[i] = m->ar_ours[m->nar_ours - 1 - i];
-	o->delete_ar = del;
-	o->ndelete_ar = m->nar_ours;
+	milter_outcome_build(m, o);
 
 	if (m_messages != NULL) {
 		metric_inc(m_messages, milter_action_name(m->action));
@@ -196,14 +185,4 @@ milter_pipeline_free(struct milter_msg *m)
 	for (i = 0; i < MILTER_NSTAGES; i++)
 		if (milter_stages[i].free != NULL)
 			milter_stages[i].free(m);
-}
-
-/* milter_outcome_free - free what milter_pipeline_run produced */
-void
-milter_outcome_free(struct milter_outcome *o)
-{
-	x_free(&o->authres);
-	free((void *)o->delete_ar);
-	o->delete_ar = NULL;
-	o->ndelete_ar = 0;
 }

@@ -35,6 +35,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "conf.h"
 #include "dns.h"
@@ -47,12 +48,15 @@
 #define MILTER_MAX_RESULTS	32
 #define MILTER_MAX_RCPTS	1000
 
-/* Actions, weakest first: the verdict is the strongest one asked for. */
+/* Actions, weakest first: the verdict is the strongest one asked for.
+ * Discard is a verdict no option names yet (milter_action_parse and
+ * the configuration stop at reject). */
 enum milter_action {
 	MILTER_ACCEPT,
 	MILTER_QUARANTINE,
 	MILTER_TEMPFAIL,
 	MILTER_REJECT,
+	MILTER_DISCARD,
 };
 
 struct milter_header {
@@ -141,11 +145,38 @@ struct milter_stage {
 	void (*free)(struct milter_msg *m);
 };
 
-/* What the pipeline produces for the MTA (or the test mode). */
+/*
+ * What the pipeline produces for the MTA (or the test mode): header
+ * edits, to be applied in their order, and one verdict.  The daemon
+ * (milter-callbacks.c) and -t (milter-test.c) both read only this, so
+ * that -t shows exactly what the MTA is told (milter-outcome.c).
+ */
+enum milter_edit_op {
+	MILTER_EDIT_DELETE,		/* name's index-th field (1-based) */
+	MILTER_EDIT_INSERT,		/* a new field at position index */
+	MILTER_EDIT_ADD,		/* a new field at the end */
+	MILTER_EDIT_CHANGE,		/* name's index-th field's value */
+};
+
+struct milter_edit {
+	enum milter_edit_op op;
+	char *name;
+	unsigned index;
+	char *value;			/* no leading space; NULL: delete */
+};
+
+struct milter_verdict {
+	enum milter_action action;
+	int hold;			/* quarantine: the MTA holds it */
+	char code[4];			/* reject, tempfail: "550" */
+	char xcode[10];			/* "5.7.23" */
+	char *text;			/* reply text, quarantine reason */
+};
+
 struct milter_outcome {
-	char *authres;			/* our A-R value; malloc'ed */
-	const unsigned *delete_ar;	/* 1-based indexes, descending */
-	size_t ndelete_ar;
+	struct milter_edit *edits;
+	size_t nedits;
+	struct milter_verdict verdict;
 };
 
 /* milter-conn.c */
@@ -192,6 +223,18 @@ void milter_pipeline_eoh(struct milter_msg *m);
 void milter_pipeline_body(struct milter_msg *m, const unsigned char *chunk,
 			  size_t len);
 void milter_pipeline_free(struct milter_msg *m);
+
+/* milter-outcome.c */
+/* milter_outcome_build - the edits and verdict of a message whose
+ * stages have run; free with milter_outcome_free */
+void milter_outcome_build(const struct milter_msg *m,
+			  struct milter_outcome *o);
+/* milter_outcome_edit - append an edit (name and value are copied;
+ * value NULL for a delete) */
+void milter_outcome_edit(struct milter_outcome *o, enum milter_edit_op op,
+			 const char *name, unsigned index, const char *value);
+/* milter_outcome_print - the outcome as -t prints it */
+void milter_outcome_print(const struct milter_outcome *o, FILE *fp);
 void milter_outcome_free(struct milter_outcome *o);
 
 /* milter-spf.c */

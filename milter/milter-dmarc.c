@@ -406,28 +406,6 @@ dmarc_history(struct milter_msg *m, const struct dmarc_eval *e)
 	free(path);
 }
 
-/* dmarc_act - ask for action a with the stage's reply codes */
-static void
-dmarc_act(struct milter_msg *m, int a, const char *text)
-{
-	switch (a) {
-	case MILTER_REJECT:
-		milter_msg_action(m, "dmarc", MILTER_REJECT, "550", "5.7.1",
-				  text);
-		break;
-	case MILTER_TEMPFAIL:
-		milter_msg_action(m, "dmarc", MILTER_TEMPFAIL, "451", "4.7.1",
-				  text);
-		break;
-	case MILTER_QUARANTINE:
-		milter_msg_action(m, "dmarc", MILTER_QUARANTINE, NULL, NULL,
-				  text);
-		break;
-	default:
-		break;
-	}
-}
-
 /* dmarc_enforce - the configured actions for the outcome: the policy
  * of a failing domain, and for a From that cannot be evaluated as one
  * domain, dmarc_bad_from_action too (the stronger wins) */
@@ -441,12 +419,14 @@ dmarc_enforce(struct milter_msg *m, struct dmarc_eval *e)
 	if (e->bad_from) {
 		snprintf(text, sizeof(text), "DMARC cannot be evaluated: %s",
 			 e->reason ? e->reason : "bad From");
-		dmarc_act(m, mc->dmarc_bad_from_action, text);
+		milter_msg_enforce(m, MILTER_REPLY_DMARC,
+				   mc->dmarc_bad_from_action, text);
 	}
 	if (strcmp(e->result, "temperror") == 0) {
 		snprintf(text, sizeof(text), "DMARC policy of %s could not be "
 			 "retrieved, try again later", e->from);
-		dmarc_act(m, mc->dmarc_temperror_action, text);
+		milter_msg_enforce(m, MILTER_REPLY_DMARC,
+				   mc->dmarc_temperror_action, text);
 		return;
 	}
 	if (strcmp(e->result, "fail") != 0 || !mc->dmarc_enforce)
@@ -466,7 +446,7 @@ dmarc_enforce(struct milter_msg *m, struct dmarc_eval *e)
 	} else {
 		return;
 	}
-	dmarc_act(m, a, text);
+	milter_msg_enforce(m, MILTER_REPLY_DMARC, a, text);
 }
 
 /* dmarc_evaluate - the record and libopendmarc; fills e */

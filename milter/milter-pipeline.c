@@ -83,22 +83,8 @@ milter_pipeline_caps(struct milter_msg *m)
 				   "of this server";
 
 	milter_msg_summary(m, "headers_unchecked=%zu", m->headers_dropped);
-	switch (m->conn->mc->header_cap_action) {
-	case MILTER_REJECT:
-		milter_msg_action(m, "header-cap", MILTER_REJECT, "552",
-				  "5.3.4", text);
-		break;
-	case MILTER_TEMPFAIL:
-		milter_msg_action(m, "header-cap", MILTER_TEMPFAIL, "452",
-				  "4.3.4", text);
-		break;
-	case MILTER_QUARANTINE:
-		milter_msg_action(m, "header-cap", MILTER_QUARANTINE, NULL,
-				  NULL, text);
-		break;
-	default:
-		break;
-	}
+	milter_msg_enforce(m, MILTER_REPLY_HEADER_CAP,
+			   m->conn->mc->header_cap_action, text);
 }
 
 /* milter_pipeline_run - every stage, then the outcome (milter-outcome.c) */

@@ -220,24 +220,9 @@ spf_enforce(struct milter_msg *m, SPF_result_t res, const char *ident)
 	default:
 		return;
 	}
-	/* The enhanced codes of RFC 7372. */
-	switch (a) {
-	case MILTER_REJECT:
-		milter_msg_action(m, "spf", MILTER_REJECT, "550",
-				  res == SPF_RESULT_PERMERROR ? "5.7.24"
-							      : "5.7.23", text);
-		break;
-	case MILTER_TEMPFAIL:
-		milter_msg_action(m, "spf", MILTER_TEMPFAIL, "451", "4.7.24",
-				  text);
-		break;
-	case MILTER_QUARANTINE:
-		milter_msg_action(m, "spf", MILTER_QUARANTINE, NULL, NULL,
-				  text);
-		break;
-	default:
-		break;
-	}
+	milter_msg_enforce(m, res == SPF_RESULT_PERMERROR
+			   ? MILTER_REPLY_SPF_PERMERROR : MILTER_REPLY_SPF,
+			   a, text);
 }
 
 /* spf_result_word - libspf2's result as the A-R word */

@@ -209,6 +209,23 @@ void milter_msg_summary(struct milter_msg *m, const char *fmt, ...)
 void milter_msg_action(struct milter_msg *m, const char *stage,
 		       enum milter_action a, const char *code,
 		       const char *xcode, const char *text);
+/*
+ * The replies of each kind of check, RFC 7372's enhanced codes where
+ * there is one (milter_msg_enforce): one table, one path from a
+ * configured action to what the MTA is told.
+ */
+enum milter_reply_kind {
+	MILTER_REPLY_SPF,		/* 550 5.7.23, 451 4.7.24 */
+	MILTER_REPLY_SPF_PERMERROR,	/* 550 5.7.24, 451 4.7.24 */
+	MILTER_REPLY_DKIM,		/* 550 5.7.20, 451 4.7.20 */
+	MILTER_REPLY_DMARC,		/* 550 5.7.1, 451 4.7.1 */
+	MILTER_REPLY_HEADER_CAP,	/* 552 5.3.4, 452 4.3.4 */
+};
+/* milter_msg_enforce - ask for the configured action a (enum
+ * milter_action; accept asks nothing) with the replies of kind k, the
+ * stage named by the table */
+void milter_msg_enforce(struct milter_msg *m, enum milter_reply_kind k,
+			int a, const char *text);
 const char *milter_action_name(enum milter_action a);
 /* milter_action_parse - "accept", "quarantine", "tempfail", "reject" */
 int milter_action_parse(const char *s);

@@ -10,7 +10,9 @@
  *	built into an outcome and printed as -t prints it: the edits in the
  *	order the MTA applies them, and the verdict with its codes.  A
  *	refused message gets no edits.  The edit kinds no stage makes yet
- *	(add, change, insert below the top) are printed too.
+ *	(add, change, insert below the top) are printed too.  The reply
+ *	table: each kind of check's configured action as the reply the MTA
+ *	is given.
  *--*/
 #include "config.h"
 
@@ -161,6 +163,58 @@ test_edits(void)
 	milter_outcome_free(&o);
 }
 
+/* The reply table: a configured action of each kind of check, as the
+ * message records it (stage, reply code, enhanced code). */
+struct ecase {
+	enum milter_reply_kind kind;
+	int action;
+	const char *stage;
+	const char *code, *xcode;
+};
+
+static const struct ecase ecases[] = {
+	{ MILTER_REPLY_SPF, MILTER_REJECT, "spf", "550", "5.7.23" },
+	{ MILTER_REPLY_SPF, MILTER_TEMPFAIL, "spf", "451", "4.7.24" },
+	{ MILTER_REPLY_SPF_PERMERROR, MILTER_REJECT, "spf", "550", "5.7.24" },
+	{ MILTER_REPLY_SPF_PERMERROR, MILTER_TEMPFAIL, "spf", "451", "4.7.24" },
+	{ MILTER_REPLY_DKIM, MILTER_REJECT, "dkim", "550", "5.7.20" },
+	{ MILTER_REPLY_DKIM, MILTER_TEMPFAIL, "dkim", "451", "4.7.20" },
+	{ MILTER_REPLY_DMARC, MILTER_REJECT, "dmarc", "550", "5.7.1" },
+	{ MILTER_REPLY_DMARC, MILTER_TEMPFAIL, "dmarc", "451", "4.7.1" },
+	{ MILTER_REPLY_HEADER_CAP, MILTER_REJECT, "header-cap", "552",
+	  "5.3.4" },
+	{ MILTER_REPLY_HEADER_CAP, MILTER_TEMPFAIL, "header-cap", "452",
+	  "4.3.4" },
+	{ MILTER_REPLY_DKIM, MILTER_QUARANTINE, "dkim", "", "" },
+	{ MILTER_REPLY_DMARC, MILTER_ACCEPT, NULL, "", "" },
+};
+
+/* test_enforce - one table from a configured action to the reply */
+static void
+test_enforce(void)
+{
+	struct milter_conn *c = conn(0);
+	const struct ecase *t;
+	struct milter_msg *m;
+	size_t i;
+
+	for (i = 0; i < sizeof(ecases) / sizeof(ecases[0]); i++) {
+		t = &ecases[i];
+		m = milter_msg_new(c, "a@example.test");
+		milter_msg_enforce(m, t->kind, t->action, "why");
+		is_str(milter_action_name(m->action),
+		       milter_action_name((enum milter_action)t->action),
+		       "enforce #%zu: action", i);
+		is_str(m->action_stage ? m->action_stage : "(none)",
+		       t->stage ? t->stage : "(none)", "enforce #%zu: stage",
+		       i);
+		is_str(m->reply_code, t->code, "enforce #%zu: code", i);
+		is_str(m->reply_xcode, t->xcode, "enforce #%zu: enhanced "
+		       "code", i);
+	}
+	milter_conn_free(&c);
+}
+
 int
 main(void)
 {
@@ -170,6 +224,7 @@ main(void)
 	for (i = 0; i < sizeof(ocases) / sizeof(ocases[0]); i++)
 		test_case(&ocases[i]);
 	test_edits();
+	test_enforce();
 	is_int(milter_action_parse("discard"), -1,
 	       "discard is a verdict, not an option's value");
 	done_testing();

@@ -19,6 +19,9 @@
  *	cap) becomes TRY_AGAIN for libspf2, and the result temperror
  *	whatever libspf2 concludes (RFC 7208 section 4.4).
  *
+ *	The result is kept typed in the message (milter_spf_results:
+ *	result, scope, the identity's domain) for DMARC and ARC.
+ *
  *	With received_spf on, the result also goes into a Received-SPF
  *	header (RFC 7208 9.1): the result, a comment in the words of the
  *	RFC's examples, and client-ip, envelope-from, helo, receiver (our
@@ -225,26 +228,69 @@ spf_enforce(struct milter_msg *m, SPF_result_t res, const char *ident)
 			   a, text);
 }
 
-/* spf_result_word - libspf2's result as the A-R word */
-static const char *
-spf_result_word(SPF_result_t r)
+/* spf_result_of - libspf2's result as ours */
+static enum milter_spf_result
+spf_result_of(SPF_result_t r)
 {
 	switch (r) {
 	case SPF_RESULT_PASS:
-		return "pass";
+		return MILTER_SPF_PASS;
 	case SPF_RESULT_FAIL:
-		return "fail";
+		return MILTER_SPF_FAIL;
 	case SPF_RESULT_SOFTFAIL:
-		return "softfail";
+		return MILTER_SPF_SOFTFAIL;
 	case SPF_RESULT_NEUTRAL:
-		return "neutral";
+		return MILTER_SPF_NEUTRAL;
 	case SPF_RESULT_NONE:
-		return "none";
+		return MILTER_SPF_NONE;
 	case SPF_RESULT_TEMPERROR:
-		return "temperror";
+		return MILTER_SPF_TEMPERROR;
 	case SPF_RESULT_PERMERROR:
 	default:
+		return MILTER_SPF_PERMERROR;
+	}
+}
+
+/* milter_spf_word - our result as the A-R word */
+const char *
+milter_spf_word(enum milter_spf_result r)
+{
+	switch (r) {
+	case MILTER_SPF_PASS:
+		return "pass";
+	case MILTER_SPF_FAIL:
+		return "fail";
+	case MILTER_SPF_SOFTFAIL:
+		return "softfail";
+	case MILTER_SPF_NEUTRAL:
+		return "neutral";
+	case MILTER_SPF_NONE:
+		return "none";
+	case MILTER_SPF_TEMPERROR:
+		return "temperror";
+	case MILTER_SPF_PERMERROR:
+	default:
 		return "permerror";
+	}
+}
+
+/* spf_results_set - the typed result, for the later stages */
+static void
+spf_results_set(struct milter_msg *m, SPF_result_t res, int helo_id,
+		const char *ident)
+{
+	struct milter_spf_results *sr = &m->spf_results;
+	const char *helo = m->conn->helo;
+
+	sr->done = 1;
+	sr->result = spf_result_of(res);
+	sr->scope = helo_id ? MILTER_SPF_HELO : MILTER_SPF_MAILFROM;
+	sr->domain[0] = '\0';
+	if (helo_id) {
+		if (dmarc_domain_valid(helo, strlen(helo)))
+			snprintf(sr->domain, sizeof(sr->domain), "%s", helo);
+	} else if (dmarc_addr_domain(ident, sr->domain) < 0) {
+		sr->domain[0] = '\0';
 	}
 }
 
@@ -418,7 +464,8 @@ milter_spf_eom(struct milter_msg *m)
 		if (spf_dns_failed)
 			res = SPF_RESULT_TEMPERROR;
 	}
-	word = spf_result_word(res);
+	spf_results_set(m, res, helo_id, ident);
+	word = milter_spf_word(m->spf_results.result);
 	r = milter_msg_result(m, "spf", word);
 	ptype_prop = helo_id ? "helo" : "mailfrom";
 	authres_prop_add(r, "smtp", ptype_prop, helo_id ? c->helo : ident);

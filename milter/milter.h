@@ -42,6 +42,7 @@
 #include "milter-authres.h"
 #include "milter-dkim.h"
 #include "milter-dkim-sign.h"
+#include "milter-dmarc.h"
 #include "milter-options.h"
 #include "xalloc.h"
 
@@ -62,6 +63,34 @@ enum milter_action {
 struct milter_header {
 	char *name;
 	char *value;		/* as received, leading space included */
+};
+
+/* SPF's result, typed, for the later stages (DMARC reads it, ARC will);
+ * zeroed when the message starts, set when the stage reaches a result
+ * (not when it skips the message). */
+enum milter_spf_result {
+	MILTER_SPF_NONE,
+	MILTER_SPF_NEUTRAL,
+	MILTER_SPF_PASS,
+	MILTER_SPF_FAIL,
+	MILTER_SPF_SOFTFAIL,
+	MILTER_SPF_TEMPERROR,
+	MILTER_SPF_PERMERROR,
+};
+
+enum milter_spf_scope {
+	MILTER_SPF_MAILFROM,		/* MAIL FROM's address */
+	MILTER_SPF_HELO,		/* null sender: postmaster@HELO */
+};
+
+struct milter_spf_results {
+	int done;			/* a result was reached */
+	enum milter_spf_result result;
+	enum milter_spf_scope scope;
+	/* the checked identity's domain as DMARC takes it (MAIL FROM's
+	 * lower-cased, dmarc_addr_domain; the HELO name as given), or
+	 * "" when it is not a valid host name */
+	char domain[DMARC_DOMAIN_MAX];
 };
 
 struct milter_conn {
@@ -110,6 +139,7 @@ struct milter_msg {
 	char **from_values;
 	size_t nfrom;
 
+	struct milter_spf_results spf_results;	/* for DMARC, ARC */
 	struct milter_dkim *dkim;	/* the DKIM verifier in progress */
 	struct milter_dkim_results dkim_results;	/* for DMARC, ARC */
 	struct milter_dkim_sign *dkim_sign;	/* the DKIM signer, if signing */
@@ -257,6 +287,8 @@ void milter_outcome_free(struct milter_outcome *o);
 /* milter-spf.c */
 int milter_spf_init(char *err, size_t errlen);
 void milter_spf_eom(struct milter_msg *m);
+/* milter_spf_word - the RFC 8601 word for a result */
+const char *milter_spf_word(enum milter_spf_result r);
 /* milter_spf_received - a Received-SPF value (RFC 7208 9.1), no leading
  * space, folded once; malloc'ed.  identity is "mailfrom" or "helo",
  * ident the checked address (postmaster@HELO for the null sender). */

@@ -61,7 +61,6 @@
 
 struct milter_dkim_sign {
 	struct milter_keys *keys;	/* reference */
-	int active;			/* signing instead of verifying */
 	char *from_domain;		/* for keys of domain "%" */
 	int hcanon;			/* MILTER_DKIM_SIMPLE, _RELAXED */
 	int bcanon;
@@ -244,9 +243,10 @@ milter_dkim_sign_count_failed(struct milter_dkim_sign *s)
 			   "failed");
 }
 
-/* milter_dkim_sign_eoh - decide: sign (instead of verify) or not */
-void
-milter_dkim_sign_eoh(struct milter_msg *m)
+/* milter_dkim_sign_decide - sign (instead of verify)?  1 with the
+ * signer set up, 0 if not; the pipeline asks once per message */
+int
+milter_dkim_sign_decide(struct milter_msg *m)
 {
 	const struct milter_conf *mc = m->conn->mc;
 	const struct milter_sign_rule *rule;
@@ -257,12 +257,12 @@ milter_dkim_sign_eoh(struct milter_msg *m)
 	size_t i, nfrom = 0;
 
 	if (m->dkim_sign != NULL)
-		return;
+		return 1;
 	if ((m->auth_type == NULL || m->auth_type[0] == '\0')
 	    && !m->conn->internal)
-		return;
+		return 0;
 	if ((keys = milter_keys_current()) == NULL)
-		return;
+		return 0;
 	for (i = 0; i < m->nheaders; i++)
 		if (strcasecmp(m->headers[i].name, "From") == 0) {
 			from = m->headers[i].value;
@@ -274,15 +274,14 @@ milter_dkim_sign_eoh(struct milter_msg *m)
 			 : nfrom > 1 ? "several From headers"
 				     : "no single From address");
 		milter_keys_unref(&keys);
-		return;
+		return 0;
 	}
 	if ((rule = milter_keys_match(keys, addr)) == NULL) {
 		milter_keys_unref(&keys);
-		return;
+		return 0;
 	}
 	s = milter_dkim_sign_state(m);
 	s->keys = keys;
-	s->active = 1;
 	s->from_domain = x_strdup(strrchr(addr, '@') + 1);
 	s->hcanon = mc->dkim_sign_hcanon ? MILTER_DKIM_RELAXED
 					 : MILTER_DKIM_SIMPLE;
@@ -293,6 +292,7 @@ milter_dkim_sign_eoh(struct milter_msg *m)
 	if ((s->body = milter_dkim_body_new(s->bcanon)) == NULL)
 		qid_warn(m->qid, "dkim-sign: not signed: OpenSSL has no "
 			 "SHA-256");
+	return 1;
 }
 
 /* milter_dkim_sign_body - a body chunk, hashed once for all keys */
@@ -503,7 +503,7 @@ milter_dkim_sign_eom(struct milter_msg *m)
 	char *bh, *v;
 	size_t i;
 
-	if (s == NULL || !s->active)
+	if (m->mode != MILTER_MODE_SIGN || s == NULL)
 		return;
 	if (s->body == NULL || milter_dkim_body_final(s->body, bhash) < 0) {
 		if (s->body != NULL)
@@ -556,13 +556,6 @@ milter_dkim_sign_free(struct milter_msg *m)
 	milter_keys_unref(&s->keys);
 	x_free(&s->from_domain);
 	x_free(&m->dkim_sign);
-}
-
-/* milter_dkim_sign_active - signing instead of verifying? */
-int
-milter_dkim_sign_active(const struct milter_msg *m)
-{
-	return m->dkim_sign != NULL && m->dkim_sign->active;
 }
 
 /* milter_dkim_sign_count - how many DKIM-Signature values */

@@ -16,9 +16,10 @@
  *	From oversigned (listed once more than it occurs, so that no From
  *	can be added after signing).
  *
- *	The decision is taken at end of headers, from the headers the
- *	message keeps (milter.h); the verify stage then stops
- *	(milter_dkim_sign_active).  The DKIM-Signature headers come out
+ *	The decision is taken once, at end of headers, from the headers
+ *	the message keeps (milter.h): the pipeline asks
+ *	milter_dkim_sign_decide() and records the answer in the message
+ *	(milter_msg.mode), which both DKIM stages read.  The DKIM-Signature headers come out
  *	in the message (milter_msg.dkim_sign) for the MTA glue, which
  *	inserts them at the top after our Authentication-Results: so a
  *	signature ends up above the A-R header, as the last thing this
@@ -50,15 +51,16 @@ int milter_dkim_sign_reload(const struct milter_conf *mc, char *err,
 /* milter_dkim_sign_finish - drop the keys (at exit) */
 void milter_dkim_sign_finish(void);
 
+/* milter_dkim_sign_decide - sign instead of verify?  1 (the signer set
+ * up) or 0; asked once per message, at end of headers, by the pipeline
+ * (milter_msg.mode) */
+int milter_dkim_sign_decide(struct milter_msg *m);
 /* The stage's hooks. */
-void milter_dkim_sign_eoh(struct milter_msg *m);
 void milter_dkim_sign_body(struct milter_msg *m, const unsigned char *chunk,
 			   size_t len);
 void milter_dkim_sign_eom(struct milter_msg *m);
 void milter_dkim_sign_free(struct milter_msg *m);
 
-/* milter_dkim_sign_active - the message is being signed, not verified */
-int milter_dkim_sign_active(const struct milter_msg *m);
 /* milter_dkim_sign_count - the DKIM-Signature values to insert, in the
  * order to insert them each at index 0 (the last ends on top) */
 size_t milter_dkim_sign_count(const struct milter_msg *m);

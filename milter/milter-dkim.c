@@ -322,7 +322,7 @@ milter_dkim_state(struct milter_msg *m)
 	struct milter_dkim *d;
 	DKIM_STAT st;
 
-	if (milter_dkim_sign_active(m))
+	if (m->mode == MILTER_MODE_SIGN)
 		return NULL;	/* signing instead of verifying */
 	if (m->dkim != NULL)
 		return m->dkim->failed ? NULL : m->dkim;
@@ -596,7 +596,7 @@ milter_dkim_eom(struct milter_msg *m)
 	int nsigs = 0, i, any_pass = 0, bad = 0, nokey = 0, dnserr = 0;
 	_Bool testkey = 0;
 
-	if (!mc->dkim || dkim_lib == NULL || milter_dkim_sign_active(m))
+	if (!mc->dkim || dkim_lib == NULL || m->mode == MILTER_MODE_SIGN)
 		return;
 	res->done = 1;
 	if ((d = milter_dkim_state(m)) == NULL) {

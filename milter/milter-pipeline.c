@@ -31,8 +31,8 @@
 
 static const struct milter_stage milter_stages[] = {
 	{ .name = "spf", .eom = milter_spf_eom },
-	/* before "dkim": at end of headers it decides to sign instead */
-	{ .name = "dkim-sign", .eoh = milter_dkim_sign_eoh,
+	/* before "dkim"; milter_pipeline_decide says which of them acts */
+	{ .name = "dkim-sign",
 	  .body = milter_dkim_sign_body, .eom = milter_dkim_sign_eom,
 	  .free = milter_dkim_sign_free },
 	{ .name = "dkim", .header = milter_dkim_header,
@@ -87,6 +87,17 @@ milter_pipeline_caps(struct milter_msg *m)
 			   m->conn->mc->header_cap_action, text);
 }
 
+/* milter_pipeline_decide - sign or verify, once per message: at end
+ * of headers, when the From header is known */
+static void
+milter_pipeline_decide(struct milter_msg *m)
+{
+	if (m->mode != MILTER_MODE_UNDECIDED)
+		return;
+	m->mode = milter_dkim_sign_decide(m) ? MILTER_MODE_SIGN
+					     : MILTER_MODE_VERIFY;
+}
+
 /* milter_pipeline_run - every stage, then the outcome (milter-outcome.c) */
 void
 milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
@@ -95,6 +106,7 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 	size_t i, j;
 	double t0;
 
+	milter_pipeline_decide(m);	/* if end of headers never came */
 	if (m->headers_dropped > 0)
 		milter_pipeline_caps(m);
 	for (i = 0; i < MILTER_NSTAGES; i++) {
@@ -139,12 +151,13 @@ milter_pipeline_header(struct milter_msg *m, const char *name,
 			milter_stages[i].header(m, name, value);
 }
 
-/* milter_pipeline_eoh - end of headers to the stages */
+/* milter_pipeline_eoh - end of headers: the decision, then the stages */
 void
 milter_pipeline_eoh(struct milter_msg *m)
 {
 	size_t i;
 
+	milter_pipeline_decide(m);
 	for (i = 0; i < MILTER_NSTAGES; i++)
 		if (milter_stages[i].eoh != NULL)
 			milter_stages[i].eoh(m);

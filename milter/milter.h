@@ -60,6 +60,15 @@ enum milter_action {
 	MILTER_DISCARD,
 };
 
+/* DKIM: sign or verify, decided once per message at end of headers
+ * (milter_pipeline_eoh), read by the stages.  Before, headers go to
+ * the verifier, which stops if the message is to be signed. */
+enum milter_mode {
+	MILTER_MODE_UNDECIDED,
+	MILTER_MODE_VERIFY,
+	MILTER_MODE_SIGN,
+};
+
 struct milter_header {
 	char *name;
 	char *value;		/* as received, leading space included */
@@ -139,6 +148,7 @@ struct milter_msg {
 	char **from_values;
 	size_t nfrom;
 
+	enum milter_mode mode;		/* sign or verify (DKIM) */
 	struct milter_spf_results spf_results;	/* for DMARC, ARC */
 	struct milter_dkim *dkim;	/* the DKIM verifier in progress */
 	struct milter_dkim_results dkim_results;	/* for DMARC, ARC */
@@ -266,6 +276,7 @@ void milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o);
 /* the streaming hooks: every stage that has one, in order */
 void milter_pipeline_header(struct milter_msg *m, const char *name,
 			    const char *value);
+/* milter_pipeline_eoh - the sign-or-verify decision, then the stages */
 void milter_pipeline_eoh(struct milter_msg *m);
 void milter_pipeline_body(struct milter_msg *m, const unsigned char *chunk,
 			  size_t len);

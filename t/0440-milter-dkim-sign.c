@@ -13,6 +13,8 @@
  *	Ed25519) load; a key of mode 0644 or 0640 is refused with a clear
  *	error; malformed lines and unknown key names are refused with
  *	file:line.  milter_dkim_sign_from(): a table of From values.
+ *	The sign-or-verify decision: taken once at end of headers
+ *	(authenticated and in the signing table: sign) and kept.
  *--*/
 #include "config.h"
 
@@ -22,10 +24,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "milter.h"
 #include "milter-dkim-sign.h"
 #include "milter-keys.h"
+#include "sections.h"
 #include "tap.h"
+#include "xalloc.h"
 
 static char dir[] = "/tmp/elemta-0440-XXXXXX";
 
@@ -140,6 +145,52 @@ names(const struct milter_keys *k, const char *addr, char *buf, size_t len)
 			 i ? "," : "", r->keys[i]->name);
 }
 
+/* test_decide - sign or verify: decided once, at end of headers, and
+ * kept in the message for the stages (the tables installed) */
+static void
+test_decide(void)
+{
+	static const struct {
+		const char *name;
+		const char *auth;
+		const char *from;
+		enum milter_mode want;
+	} t[] = {
+		{ "authenticated, From in the signing table", "PLAIN",
+		  " User <user@example.test>", MILTER_MODE_SIGN },
+		{ "authenticated, From not in it", "PLAIN",
+		  " user@nowhere.test", MILTER_MODE_VERIFY },
+		{ "not authenticated, not internal", NULL,
+		  " user@example.test", MILTER_MODE_VERIFY },
+	};
+	struct milter_conn *c;
+	struct milter_msg *m;
+	struct conf *cf;
+	char *errors = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if ((cf = conf_load(elemta_sections, NULL, NULL, 0,
+				    &errors)) == NULL)
+			bail_out("conf_load: %s", errors ? errors : "?");
+		c = milter_conn_new(cf, NULL);
+		m = milter_msg_new(c, "<user@example.test>");
+		if (t[i].auth != NULL)
+			milter_msg_set_auth(m, t[i].auth, "user");
+		milter_msg_header(m, "From", t[i].from);
+		is_int(m->mode, MILTER_MODE_UNDECIDED, "%s: undecided before "
+		       "end of headers", t[i].name);
+		milter_pipeline_eoh(m);
+		is_int(m->mode, t[i].want, "%s: decided", t[i].name);
+		is_int(milter_dkim_sign_count(m), 0, "%s: nothing signed "
+		       "yet", t[i].name);
+		/* asked once: a second end of headers changes nothing */
+		milter_pipeline_eoh(m);
+		is_int(m->mode, t[i].want, "%s: kept", t[i].name);
+		milter_conn_free(&c);
+	}
+}
+
 static void
 test_tables(void)
 {
@@ -224,6 +275,7 @@ test_tables(void)
 		k = milter_keys_current();
 		ok(k != NULL && k->refs == 2, "current: a second reference");
 		milter_keys_unref(&k);
+		test_decide();
 		ok(k == NULL, "unref clears the pointer");
 		milter_keys_install(NULL);
 		ok(milter_keys_current() == NULL, "no tables installed");

@@ -133,88 +133,6 @@ milter_dkim_sign_finish(void)
 	milter_keys_install(NULL);
 }
 
-/* milter_dkim_sign_skip_cfws - past white space and (comments) */
-static const char *
-milter_dkim_sign_skip_cfws(const char *p)
-{
-	int depth;
-
-	for (;;) {
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p != '(')
-			return p;
-		for (depth = 0; *p != '\0'; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == '(')
-				depth++;
-			else if (*p == ')' && --depth == 0) {
-				p++;
-				break;
-			}
-		}
-	}
-}
-
-/* milter_dkim_sign_from - the one address of a From value */
-int
-milter_dkim_sign_from(const char *value, char *out, size_t outlen)
-{
-	const char *p, *start = NULL, *end = NULL, *at;
-	int quoted = 0, depth = 0, angles = 0;
-	size_t len, i;
-
-	/* Find <addr> outside quotes and comments; refuse lists. */
-	for (p = value; *p != '\0'; p++) {
-		if (*p == '\\' && p[1] != '\0') {
-			p++;
-		} else if (quoted) {
-			quoted = *p != '"';
-		} else if (depth > 0) {
-			depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
-		} else if (*p == '"') {
-			quoted = 1;
-		} else if (*p == '(') {
-			depth = 1;
-		} else if (*p == ',') {
-			return -1;
-		} else if (*p == '<') {
-			if (angles++ > 0)
-				return -1;
-			start = p + 1;
-			end = strchr(start, '>');
-			if (end == NULL)
-				return -1;
-			p = end;
-		}
-	}
-	if (start == NULL) {
-		/* a bare addr-spec, maybe with comments around */
-		start = milter_dkim_sign_skip_cfws(value);
-		for (end = start; *end != '\0' && !isspace((unsigned char)*end)
-		     && *end != '('; end++)
-			;
-		if (*milter_dkim_sign_skip_cfws(end) != '\0')
-			return -1;
-	}
-	while (start < end && isspace((unsigned char)*start))
-		start++;
-	while (end > start && isspace((unsigned char)end[-1]))
-		end--;
-	len = (size_t)(end - start);
-	if (len == 0 || len >= outlen)
-		return -1;
-	memcpy(out, start, len);
-	out[len] = '\0';
-	if ((at = strrchr(out, '@')) == NULL || at == out || at[1] == '\0'
-	    || strpbrk(out, " \t\r\n<>()") != NULL)
-		return -1;
-	for (i = (size_t)(at - out) + 1; i < len; i++)
-		out[i] = (char)tolower((unsigned char)out[i]);
-	return 0;
-}
-
 /* milter_dkim_sign_state - the message's signer state, created once */
 static struct milter_dkim_sign *
 milter_dkim_sign_state(struct milter_msg *m)
@@ -252,9 +170,9 @@ milter_dkim_sign_decide(struct milter_msg *m)
 	const struct milter_sign_rule *rule;
 	struct milter_dkim_sign *s;
 	struct milter_keys *keys;
-	const char *from = NULL;
-	char addr[512];
-	size_t i, nfrom = 0;
+	struct dmarc_from from;
+	const char *addr;
+	size_t i;
 
 	if (m->dkim_sign != NULL)
 		return 1;
@@ -263,16 +181,15 @@ milter_dkim_sign_decide(struct milter_msg *m)
 		return 0;
 	if ((keys = milter_keys_current()) == NULL)
 		return 0;
-	for (i = 0; i < m->nheaders; i++)
-		if (strcasecmp(m->headers[i].name, "From") == 0) {
-			from = m->headers[i].value;
-			nfrom++;
-		}
-	if (nfrom != 1 || milter_dkim_sign_from(from, addr, sizeof(addr)) < 0) {
+	/* the one From parser (milter-dmarc.h), on every From field,
+	 * kept whatever the header caps: DMARC judges the same ones */
+	dmarc_from_parse((const char *const *)m->from_values, m->nfrom,
+			 &from);
+	if ((addr = dmarc_from_author(&from)) == NULL) {
 		qid_info(m->qid, "dkim-sign: not signed: %s",
-			 nfrom == 0 ? "no From header"
-			 : nfrom > 1 ? "several From headers"
-				     : "no single From address");
+			 m->nfrom == 0 ? "no From header"
+			 : m->nfrom > 1 ? "several From headers"
+					: "no single From address");
 		milter_keys_unref(&keys);
 		return 0;
 	}

@@ -16,19 +16,20 @@
  *	From oversigned (listed once more than it occurs, so that no From
  *	can be added after signing).
  *
- *	The decision is taken once, at end of headers, from the headers
- *	the message keeps (milter.h): the pipeline asks
+ *	The decision is taken once, at end of headers: the pipeline asks
  *	milter_dkim_sign_decide() and records the answer in the message
- *	(milter_msg.mode), which both DKIM stages read.  The DKIM-Signature headers come out
- *	in the message (milter_msg.dkim_sign) for the MTA glue, which
+ *	(milter_msg.mode), which both DKIM stages read.  The From address
+ *	comes from the milter's one From parser (dmarc_from_parse,
+ *	milter-dmarc.h) on every From field, kept whatever the header caps:
+ *	the address signed for and the domain DMARC judges cannot
+ *	disagree.  The DKIM-Signature headers come out in the message
+ *	(milter_msg.dkim_sign) for the outcome (milter-outcome.c), which
  *	inserts them at the top after our Authentication-Results: so a
  *	signature ends up above the A-R header, as the last thing this
  *	hop adds before the message leaves (RFC 6376 section 5.6: prepend
  *	the signature; RFC 8601 section 5 places A-R at the top of what
  *	we received, and ours describes reception, not signing).  Neither
  *	header covers the other.
- *
- *	milter_dkim_sign_from() is pure, for the unit tests.
  *--*/
 #ifndef ELEMTA_MILTER_DKIM_SIGN_H
 #define ELEMTA_MILTER_DKIM_SIGN_H
@@ -65,10 +66,5 @@ void milter_dkim_sign_free(struct milter_msg *m);
  * order to insert them each at index 0 (the last ends on top) */
 size_t milter_dkim_sign_count(const struct milter_msg *m);
 const char *milter_dkim_sign_value(const struct milter_msg *m, size_t i);
-
-/* milter_dkim_sign_from - the address of a From header value into
- * out ("local@domain", domain lowercased); -1 if there is not exactly
- * one address */
-int milter_dkim_sign_from(const char *value, char *out, size_t outlen);
 
 #endif

@@ -45,6 +45,7 @@ T_MILTER_UNIT = \
 	t/0400-milter-authres.t \
 	t/0401-milter-state.t \
 	t/0402-milter-outcome.t \
+	t/0403-milter-spf-liberror.t \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
 	t/0420-milter-dkim.t \
@@ -63,6 +64,11 @@ t_0401_milter_state_t_LDADD = $(T_MILTER_LDADD)
 t_0402_milter_outcome_t_SOURCES = t/0402-milter-outcome.c
 t_0402_milter_outcome_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0402_milter_outcome_t_LDADD = $(T_MILTER_LDADD)
+## libspf2's internal error: a temperror, not a crash (libspf2's
+## SPF_dns_rr_new_init wrapped in the test, -ldl for dlsym)
+t_0403_milter_spf_liberror_t_SOURCES = t/0403-milter-spf-liberror.c
+t_0403_milter_spf_liberror_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0403_milter_spf_liberror_t_LDADD = $(T_MILTER_LDADD) -ldl
 ## The libFuzzer target, with a plain main() inside the same file (off
 ## when FUZZ_LIBFUZZER is defined), so that gcc and "make check" run it.
 ## DNS data (TXT, names), the answers made for libopendkim, Received-SPF.

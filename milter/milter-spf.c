@@ -17,7 +17,10 @@
  *	Skipped (no result) for authenticated clients and for clients in
  *	internal_networks.  A DNS failure (timeout, SERVFAIL, the lookup
  *	cap) becomes TRY_AGAIN for libspf2, and the result temperror
- *	whatever libspf2 concludes (RFC 7208 section 4.4).
+ *	whatever libspf2 concludes (RFC 7208 section 4.4).  An internal
+ *	error of libspf2 (its error handler, which would abort the
+ *	process) is logged and makes the result temperror for that
+ *	message: hostile input never kills the other sessions.
  *
  *	The result is kept typed in the message (milter_spf_results:
  *	result, scope, the identity's domain) for DMARC and ARC.
@@ -38,6 +41,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,13 +60,27 @@ static _Thread_local struct dns_resolver *spf_dns;
 static _Thread_local struct dns_counter *spf_counter;
 static _Thread_local const char *spf_qid;
 static _Thread_local int spf_dns_failed;
+static _Thread_local jmp_buf *spf_jump;	/* set while libspf2 evaluates */
 
-/* spf_log_error - libspf2's fatal errors are programmer errors */
+/* spf_log_error - libspf2's error handler.  libspf2 aborts the process
+ * when it returns, and calls it on an internal inconsistency or an
+ * allocation failure, which hostile DNS data may provoke: during an
+ * evaluation, a complaint is logged and jumps back to spf_query (the
+ * message's result is temperror), never a crash.  Outside one (start-up)
+ * it is a programmer error, as before. */
 static void ATTR_NORETURN
 spf_log_error(const char *file, int line, const char *text)
 {
-	msg_panic("libspf2: %s:%d: %s", file ? file : "?", line,
-		  text ? text : "");
+	jmp_buf *j = spf_jump;
+
+	if (j == NULL)
+		msg_panic("libspf2: %s:%d: %s", file ? file : "?", line,
+			  text ? text : "");
+	spf_jump = NULL;
+	qid_warn(spf_qid ? spf_qid : "NOQUEUE", "spf libspf2 error: %s:%d: "
+		 "%s: result temperror", file ? file : "?", line,
+		 text ? text : "");
+	longjmp(*j, 1);
 }
 
 /* spf_log_debug - libspf2's warnings and chatter: debug level */
@@ -169,6 +187,23 @@ spf_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type,
 		spf_fill(rr, a, type);
 	dns_answer_free(&a);
 	return rr;
+}
+
+/* spf_query - libspf2's evaluation of req into *respp; -1 when libspf2
+ * complained (spf_log_error jumped back here).  Then what libspf2 had
+ * allocated for the evaluation beyond *respp may leak: a complaint is
+ * rare, and a leak beats a crash of every session. */
+static int
+spf_query(SPF_request_t *req, SPF_response_t **respp)
+{
+	jmp_buf j;
+
+	if (setjmp(j) != 0)
+		return -1;
+	spf_jump = &j;
+	(void)SPF_request_query_mailfrom(req, respp);
+	spf_jump = NULL;
+	return 0;
 }
 
 /* milter_spf_init - the process' SPF server on our DNS layer */
@@ -410,7 +445,7 @@ milter_spf_eom(struct milter_msg *m)
 	struct authres_result *r;
 	const char *word, *ptype_prop;
 	char *ident;
-	int helo_id, set;
+	int helo_id, set, liberr = 0;
 
 	if (!c->mc->spf || spf_server == NULL)
 		return;
@@ -453,11 +488,12 @@ milter_spf_eom(struct milter_msg *m)
 		spf_counter = &m->spf_dns;
 		spf_qid = m->qid;
 		spf_dns_failed = 0;
-		(void)SPF_request_query_mailfrom(req, &resp);
+		liberr = spf_query(req, &resp) < 0;
 		spf_dns = NULL;
 		spf_counter = NULL;
 		spf_qid = NULL;
-		res = resp ? SPF_response_result(resp) : SPF_RESULT_TEMPERROR;
+		res = resp && !liberr ? SPF_response_result(resp)
+				      : SPF_RESULT_TEMPERROR;
 		/* RFC 7208 4.4: a lookup that fails or times out ends the
 		 * evaluation with temperror; libspf2 1.2.10 reports some of
 		 * those as permerror (or goes on to another mechanism). */
@@ -469,7 +505,8 @@ milter_spf_eom(struct milter_msg *m)
 	r = milter_msg_result(m, "spf", word);
 	ptype_prop = helo_id ? "helo" : "mailfrom";
 	authres_prop_add(r, "smtp", ptype_prop, helo_id ? c->helo : ident);
-	milter_msg_summary(m, "spf=%s", word);
+	milter_msg_summary(m, "spf=%s%s", word, liberr ? "(library-error)"
+						       : "");
 	if (c->mc->received_spf)
 		m->received_spf = milter_spf_received(word,
 			c->mc->authserv_id, c->client_addr, ident, c->helo,

@@ -6,8 +6,8 @@
  * DESCRIPTION
  *	Runs after SPF and DKIM and reads their typed results: SPF's
  *	(m->spf_results: result, scope mailfrom or helo, domain) and every
- *	DKIM signature (m->dkim_results).  The From domain comes from our own parser
- *	(milter-dmarc-util.c): libopendmarc only ever sees a bare,
+ *	DKIM signature (m->dkim_results).  The From domain comes from our
+ *	own parser (milter-dmarc-util.c): libopendmarc only ever sees a bare,
  *	validated domain (the crash class of CVE-2021-34555 was a From
  *	value it could not parse).
  *

@@ -20,7 +20,8 @@
  *	later), in a fixed order, each reading the message and the results
  *	of the stages before it and contributing results of its own
  *	(milter_msg_result) and possibly an action (milter_msg_action).
- *	Then one verdict and one Authentication-Results header come out.
+ *	Then one outcome comes out (milter-outcome.c): the header edits,
+ *	our Authentication-Results among them, and one verdict.
  *	The same pipeline serves libmilter (milter-callbacks.c) and the
  *	offline test mode (milter-test.c).
  *

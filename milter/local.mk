@@ -12,7 +12,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-relay.c milter/milter-relay.h \
 	milter/milter-authres.c milter/milter-authres.h \
 	milter/milter-conn.c \
-	milter/milter-pipeline.c \
+	milter/milter-pipeline.c milter/milter-outcome.c \
 	milter/milter-spf.c \
 	milter/milter-dkim.c milter/milter-dkim.h milter/milter-dkim-pkey.c \
 	milter/milter-dkim-sign.c milter/milter-dkim-sign.h \
@@ -47,6 +47,8 @@ man/elemta-milter.8: man/elemta-milter.8.in Makefile
 T_MILTER_UNIT = \
 	t/0400-milter-authres.t \
 	t/0401-milter-state.t \
+	t/0402-milter-outcome.t \
+	t/0403-milter-spf-liberror.t \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
 	t/0420-milter-dkim.t \
@@ -61,6 +63,15 @@ t_0400_milter_authres_t_LDADD = $(T_MILTER_LDADD)
 t_0401_milter_state_t_SOURCES = t/0401-milter-state.c
 t_0401_milter_state_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0401_milter_state_t_LDADD = $(T_MILTER_LDADD)
+## the outcome: header edits in order, one verdict
+t_0402_milter_outcome_t_SOURCES = t/0402-milter-outcome.c
+t_0402_milter_outcome_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0402_milter_outcome_t_LDADD = $(T_MILTER_LDADD)
+## libspf2's internal error: a temperror, not a crash (libspf2's
+## SPF_dns_rr_new_init wrapped in the test, -ldl for dlsym)
+t_0403_milter_spf_liberror_t_SOURCES = t/0403-milter-spf-liberror.c
+t_0403_milter_spf_liberror_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0403_milter_spf_liberror_t_LDADD = $(T_MILTER_LDADD) -ldl
 ## The libFuzzer target, with a plain main() inside the same file (off
 ## when FUZZ_LIBFUZZER is defined), so that gcc and "make check" run it.
 ## DNS data (TXT, names), the answers made for libopendkim, Received-SPF.

@@ -6,9 +6,9 @@
  * DESCRIPTION
  *	Each callback is short: it records what the MTA said into the
  *	connection or message state (milter-conn.c); end of message runs
- *	the pipeline and applies its outcome: forged Authentication-Results
- *	removed (smfi_chgheader), ours inserted at the top (smfi_insheader
- *	index 0), then the verdict (reply code, quarantine).
+ *	the pipeline and applies its outcome (milter-outcome.c): the header
+ *	edits in their order (smfi_chgheader, smfi_insheader,
+ *	smfi_addheader), then the verdict (reply code, quarantine).
  *
  *	connect, helo, eoh and body are implemented even where they do
  *	little, since a NULL callback makes libmilter negotiate the stage
@@ -219,73 +219,68 @@ milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return milter_go_on(c, SMFIP_NR_BODY);
 }
 
-/* milter_insert - insert header NAME: VALUE at the top, if both set */
+/* milter_apply_edit - one header edit to the MTA.  With
+ * SMFIP_HDR_LEADSPC negotiated, the MTA adds no space after the colon
+ * of headers we add either: the value carries it. */
 static void
-milter_insert(SMFICTX *ctx, const struct milter_msg *m, const char *name,
-	      const char *value)
+milter_apply_edit(SMFICTX *ctx, const char *qid, const struct milter_edit *e)
 {
-	char *v;
+	char *v = e->value != NULL ? x_asprintf(" %s", e->value) : NULL;
+	int rc = MI_FAILURE;
 
-	if (name == NULL || value == NULL)
-		return;
-	v = x_asprintf(" %s", value);
-	if (smfi_insheader(ctx, 0, (char *)name, v) != MI_SUCCESS)
-		qid_warn(m->qid, "cannot add %s", name);
+	switch (e->op) {
+	case MILTER_EDIT_DELETE:
+	case MILTER_EDIT_CHANGE:
+		rc = smfi_chgheader(ctx, e->name, (int)e->index, v);
+		break;
+	case MILTER_EDIT_INSERT:
+		rc = smfi_insheader(ctx, (int)e->index, e->name, v);
+		break;
+	case MILTER_EDIT_ADD:
+		rc = smfi_addheader(ctx, e->name, v);
+		break;
+	}
+	if (rc != MI_SUCCESS) {
+		if (e->op == MILTER_EDIT_DELETE)
+			qid_warn(qid, "cannot remove %s #%u", e->name,
+				 e->index);
+		else if (e->op == MILTER_EDIT_CHANGE)
+			qid_warn(qid, "cannot change %s #%u", e->name,
+				 e->index);
+		else
+			qid_warn(qid, "cannot add %s", e->name);
+	}
 	free(v);
 }
 
-/* milter_apply - send the outcome to the MTA; the sfsistat to return */
+/* milter_apply - send the outcome to the MTA: its edits in order, then
+ * the verdict; the sfsistat to return */
 static sfsistat
-milter_apply(SMFICTX *ctx, struct milter_msg *m,
-	     const struct milter_outcome *o)
+milter_apply(SMFICTX *ctx, const char *qid, const struct milter_outcome *o)
 {
+	const struct milter_verdict *v = &o->verdict;
 	size_t i;
-	char *ar;
 
-	switch (m->action) {
+	for (i = 0; i < o->nedits; i++)
+		milter_apply_edit(ctx, qid, &o->edits[i]);
+	switch (v->action) {
 	case MILTER_REJECT:
 	case MILTER_TEMPFAIL:
-		if (smfi_setreply(ctx, m->reply_code, m->reply_xcode,
-				  m->reply_text) != MI_SUCCESS)
-			qid_warn(m->qid, "cannot set reply %s %s",
-				 m->reply_code, m->reply_xcode);
-		return m->action == MILTER_REJECT ? SMFIS_REJECT
+		if (smfi_setreply(ctx, (char *)v->code, (char *)v->xcode,
+				  v->text) != MI_SUCCESS)
+			qid_warn(qid, "cannot set reply %s %s", v->code,
+				 v->xcode);
+		return v->action == MILTER_REJECT ? SMFIS_REJECT
 						  : SMFIS_TEMPFAIL;
+	case MILTER_DISCARD:
+		return SMFIS_DISCARD;
+	case MILTER_QUARANTINE:
+		if (v->hold && smfi_quarantine(ctx, v->text) != MI_SUCCESS)
+			qid_warn(qid, "cannot quarantine");
+		break;
 	default:
 		break;
 	}
-	for (i = 0; i < o->ndelete_ar; i++)
-		if (smfi_chgheader(ctx, AUTHRES_HEADER, (int)o->delete_ar[i],
-				   NULL) != MI_SUCCESS)
-			qid_warn(m->qid, "cannot remove %s #%u", AUTHRES_HEADER,
-				 o->delete_ar[i]);
-	/* With SMFIP_HDR_LEADSPC negotiated, the MTA adds no space after
-	 * the colon of headers we add either: the value carries it.
-	 * Received-SPF first, so that it ends up below our A-R, right
-	 * above the MTA's own Received (a trace header, RFC 7208 9.1). */
-	milter_insert(ctx, m, MILTER_RECEIVED_SPF_HEADER, m->received_spf);
-	if (m->action == MILTER_QUARANTINE)
-		milter_insert(ctx, m, m->conn->mc->quarantine_header,
-			      m->quarantine_reason);
-	ar = x_asprintf(" %s", o->authres);
-	if (smfi_insheader(ctx, 0, AUTHRES_HEADER, ar) != MI_SUCCESS)
-		qid_warn(m->qid, "cannot add %s", AUTHRES_HEADER);
-	free(ar);
-	/* DKIM signatures above it (milter-dkim-sign.h says why), with
-	 * the leading space too */
-	for (i = 0; i < milter_dkim_sign_count(m); i++) {
-		ar = x_asprintf(" %s", milter_dkim_sign_value(m, i));
-		if (smfi_insheader(ctx, 0, MILTER_DKIM_SIGN_HEADER, ar)
-		    != MI_SUCCESS)
-			qid_warn(m->qid, "cannot add %s",
-				 MILTER_DKIM_SIGN_HEADER);
-		free(ar);
-	}
-	/* quarantine_header set: the header above instead of a hold */
-	if (m->action == MILTER_QUARANTINE
-	    && m->conn->mc->quarantine_header == NULL
-	    && smfi_quarantine(ctx, m->quarantine_reason) != MI_SUCCESS)
-		qid_warn(m->qid, "cannot quarantine");
 	return SMFIS_CONTINUE;
 }
 
@@ -301,7 +296,7 @@ milter_eom(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	milter_read_qid(ctx, c->msg);
 	milter_pipeline_run(c->msg, &o);
-	rc = milter_apply(ctx, c->msg, &o);
+	rc = milter_apply(ctx, c->msg->qid, &o);
 	milter_outcome_free(&o);
 	milter_msg_free(&c->msg);
 	return rc;

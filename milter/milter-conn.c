@@ -304,11 +304,13 @@ milter_action_name(enum milter_action a)
 		return "tempfail";
 	case MILTER_REJECT:
 		return "reject";
+	case MILTER_DISCARD:
+		return "discard";
 	}
 	return "accept";
 }
 
-/* milter_action_parse - an action word, or -1 */
+/* milter_action_parse - an action word an option may name, or -1 */
 int
 milter_action_parse(const char *s)
 {
@@ -339,5 +341,47 @@ milter_msg_action(struct milter_msg *m, const char *stage,
 		x_free(&m->quarantine_reason);
 		m->quarantine_reason = x_asprintf("%s: %s", stage,
 						  text ? text : "");
+	}
+}
+
+/* The replies by kind (milter.h): the stage that asks, then the reject
+ * and the tempfail reply. */
+static const struct milter_reply {
+	const char *stage;
+	const char *reject_code, *reject_xcode;
+	const char *tempfail_code, *tempfail_xcode;
+} milter_replies[] = {
+	[MILTER_REPLY_SPF] = { "spf", "550", "5.7.23", "451", "4.7.24" },
+	[MILTER_REPLY_SPF_PERMERROR] = { "spf", "550", "5.7.24",
+					 "451", "4.7.24" },
+	[MILTER_REPLY_DKIM] = { "dkim", "550", "5.7.20", "451", "4.7.20" },
+	[MILTER_REPLY_DMARC] = { "dmarc", "550", "5.7.1", "451", "4.7.1" },
+	[MILTER_REPLY_HEADER_CAP] = { "header-cap", "552", "5.3.4",
+				      "452", "4.3.4" },
+};
+
+/* milter_msg_enforce - a configured action, with its kind's replies */
+void
+milter_msg_enforce(struct milter_msg *m, enum milter_reply_kind k, int a,
+		   const char *text)
+{
+	const struct milter_reply *r = &milter_replies[k];
+
+	switch (a) {
+	case MILTER_REJECT:
+		milter_msg_action(m, r->stage, MILTER_REJECT, r->reject_code,
+				  r->reject_xcode, text);
+		break;
+	case MILTER_TEMPFAIL:
+		milter_msg_action(m, r->stage, MILTER_TEMPFAIL,
+				  r->tempfail_code, r->tempfail_xcode, text);
+		break;
+	case MILTER_QUARANTINE:
+	case MILTER_DISCARD:
+		milter_msg_action(m, r->stage, (enum milter_action)a, NULL,
+				  NULL, text);
+		break;
+	default:
+		break;
 	}
 }

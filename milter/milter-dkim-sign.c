@@ -61,7 +61,6 @@
 
 struct milter_dkim_sign {
 	struct milter_keys *keys;	/* reference */
-	int active;			/* signing instead of verifying */
 	char *from_domain;		/* for keys of domain "%" */
 	int hcanon;			/* MILTER_DKIM_SIMPLE, _RELAXED */
 	int bcanon;
@@ -137,88 +136,6 @@ milter_dkim_sign_finish(void)
 	milter_keys_publish(NULL);
 }
 
-/* milter_dkim_sign_skip_cfws - past white space and (comments) */
-static const char *
-milter_dkim_sign_skip_cfws(const char *p)
-{
-	int depth;
-
-	for (;;) {
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p != '(')
-			return p;
-		for (depth = 0; *p != '\0'; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == '(')
-				depth++;
-			else if (*p == ')' && --depth == 0) {
-				p++;
-				break;
-			}
-		}
-	}
-}
-
-/* milter_dkim_sign_from - the one address of a From value */
-int
-milter_dkim_sign_from(const char *value, char *out, size_t outlen)
-{
-	const char *p, *start = NULL, *end = NULL, *at;
-	int quoted = 0, depth = 0, angles = 0;
-	size_t len, i;
-
-	/* Find <addr> outside quotes and comments; refuse lists. */
-	for (p = value; *p != '\0'; p++) {
-		if (*p == '\\' && p[1] != '\0') {
-			p++;
-		} else if (quoted) {
-			quoted = *p != '"';
-		} else if (depth > 0) {
-			depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
-		} else if (*p == '"') {
-			quoted = 1;
-		} else if (*p == '(') {
-			depth = 1;
-		} else if (*p == ',') {
-			return -1;
-		} else if (*p == '<') {
-			if (angles++ > 0)
-				return -1;
-			start = p + 1;
-			end = strchr(start, '>');
-			if (end == NULL)
-				return -1;
-			p = end;
-		}
-	}
-	if (start == NULL) {
-		/* a bare addr-spec, maybe with comments around */
-		start = milter_dkim_sign_skip_cfws(value);
-		for (end = start; *end != '\0' && !isspace((unsigned char)*end)
-		     && *end != '('; end++)
-			;
-		if (*milter_dkim_sign_skip_cfws(end) != '\0')
-			return -1;
-	}
-	while (start < end && isspace((unsigned char)*start))
-		start++;
-	while (end > start && isspace((unsigned char)end[-1]))
-		end--;
-	len = (size_t)(end - start);
-	if (len == 0 || len >= outlen)
-		return -1;
-	memcpy(out, start, len);
-	out[len] = '\0';
-	if ((at = strrchr(out, '@')) == NULL || at == out || at[1] == '\0'
-	    || strpbrk(out, " \t\r\n<>()") != NULL)
-		return -1;
-	for (i = (size_t)(at - out) + 1; i < len; i++)
-		out[i] = (char)tolower((unsigned char)out[i]);
-	return 0;
-}
-
 /* milter_dkim_sign_state - the message's signer state, created once */
 static struct milter_dkim_sign *
 milter_dkim_sign_state(struct milter_msg *m)
@@ -247,45 +164,44 @@ milter_dkim_sign_count_failed(struct milter_dkim_sign *s)
 			   "failed");
 }
 
-/* milter_dkim_sign_eoh - decide: sign (instead of verify) or not */
-void
-milter_dkim_sign_eoh(struct milter_msg *m)
+/* milter_dkim_sign_decide - sign (instead of verify)?  1 with the
+ * signer set up, 0 if not; the pipeline asks once per message */
+int
+milter_dkim_sign_decide(struct milter_msg *m)
 {
 	const struct milter_conf *mc = m->conn->mc;
 	const struct milter_sign_rule *rule;
 	struct milter_dkim_sign *s;
 	struct milter_keys *keys;
-	const char *from = NULL;
-	char addr[512];
-	size_t i, nfrom = 0;
+	struct dmarc_from from;
+	const char *addr;
+	size_t i;
 
 	if (m->dkim_sign != NULL)
-		return;
+		return 1;
 	if ((m->auth_type == NULL || m->auth_type[0] == '\0')
 	    && !m->conn->internal)
-		return;
+		return 0;
 	if ((keys = milter_keys_current()) == NULL)
-		return;
-	for (i = 0; i < m->nheaders; i++)
-		if (strcasecmp(m->headers[i].name, "From") == 0) {
-			from = m->headers[i].value;
-			nfrom++;
-		}
-	if (nfrom != 1 || milter_dkim_sign_from(from, addr, sizeof(addr)) < 0) {
+		return 0;
+	/* the one From parser (milter-dmarc.h), on every From field,
+	 * kept whatever the header caps: DMARC judges the same ones */
+	dmarc_from_parse((const char *const *)m->from_values, m->nfrom,
+			 &from);
+	if ((addr = dmarc_from_author(&from)) == NULL) {
 		qid_info(m->qid, "dkim-sign: not signed: %s",
-			 nfrom == 0 ? "no From header"
-			 : nfrom > 1 ? "several From headers"
-				     : "no single From address");
+			 m->nfrom == 0 ? "no From header"
+			 : m->nfrom > 1 ? "several From headers"
+					: "no single From address");
 		milter_keys_unref(&keys);
-		return;
+		return 0;
 	}
 	if ((rule = milter_keys_match(keys, addr)) == NULL) {
 		milter_keys_unref(&keys);
-		return;
+		return 0;
 	}
 	s = milter_dkim_sign_state(m);
 	s->keys = keys;
-	s->active = 1;
 	s->from_domain = x_strdup(strrchr(addr, '@') + 1);
 	s->hcanon = mc->dkim_sign_hcanon ? MILTER_DKIM_RELAXED
 					 : MILTER_DKIM_SIMPLE;
@@ -296,6 +212,7 @@ milter_dkim_sign_eoh(struct milter_msg *m)
 	if ((s->body = milter_dkim_body_new(s->bcanon)) == NULL)
 		qid_warn(m->qid, "dkim-sign: not signed: OpenSSL has no "
 			 "SHA-256");
+	return 1;
 }
 
 /* milter_dkim_sign_body - a body chunk, hashed once for all keys */
@@ -508,7 +425,7 @@ milter_dkim_sign_eom(struct milter_msg *m)
 	char *bh, *v;
 	size_t i;
 
-	if (s == NULL || !s->active)
+	if (m->mode != MILTER_MODE_SIGN || s == NULL)
 		return;
 	if (s->body == NULL || milter_dkim_body_final(s->body, bhash) < 0) {
 		if (s->body != NULL)
@@ -569,13 +486,6 @@ void
 milter_dkim_sign_test_time(long long t)
 {
 	milter_dkim_sign_fixed_t = t;
-}
-
-/* milter_dkim_sign_active - signing instead of verifying? */
-int
-milter_dkim_sign_active(const struct milter_msg *m)
-{
-	return m->dkim_sign != NULL && m->dkim_sign->active;
 }
 
 /* milter_dkim_sign_count - how many DKIM-Signature values */

@@ -16,10 +16,14 @@
  *	From oversigned (listed once more than it occurs, so that no From
  *	can be added after signing).
  *
- *	The decision is taken at end of headers, from the headers the
- *	message keeps (milter.h); the verify stage then stops
- *	(milter_dkim_sign_active).  The DKIM-Signature headers come out
- *	in the message (milter_msg.dkim_sign) for the MTA glue, which
+ *	The decision is taken once, at end of headers: the pipeline asks
+ *	milter_dkim_sign_decide() and records the answer in the message
+ *	(milter_msg.mode), which both DKIM stages read.  The From address
+ *	comes from the milter's one From parser (dmarc_from_parse,
+ *	milter-dmarc.h) on every From field, kept whatever the header caps:
+ *	the address signed for and the domain DMARC judges cannot
+ *	disagree.  The DKIM-Signature headers come out in the message
+ *	(milter_msg.dkim_sign) for the outcome (milter-outcome.c), which
  *	inserts them at the top after our Authentication-Results: so a
  *	signature ends up above the A-R header, as the last thing this
  *	hop adds before the message leaves (RFC 6376 section 5.6: prepend
@@ -27,7 +31,6 @@
  *	we received, and ours describes reception, not signing).  Neither
  *	header covers the other.
  *
- *	milter_dkim_sign_from() is pure, for the unit tests.
  *	milter_dkim_sign_test_time() fixes t= for a unit test's golden
  *	signatures; only test programs call it (no option, environment
  *	variable or signal reaches it), so a daemon always signs with the
@@ -54,15 +57,16 @@ int milter_dkim_sign_reload(const struct milter_conf *mc, char *err,
 /* milter_dkim_sign_finish - drop the keys (at exit) */
 void milter_dkim_sign_finish(void);
 
+/* milter_dkim_sign_decide - sign instead of verify?  1 (the signer set
+ * up) or 0; asked once per message, at end of headers, by the pipeline
+ * (milter_msg.mode) */
+int milter_dkim_sign_decide(struct milter_msg *m);
 /* The stage's hooks. */
-void milter_dkim_sign_eoh(struct milter_msg *m);
 void milter_dkim_sign_body(struct milter_msg *m, const unsigned char *chunk,
 			   size_t len);
 void milter_dkim_sign_eom(struct milter_msg *m);
 void milter_dkim_sign_free(struct milter_msg *m);
 
-/* milter_dkim_sign_active - the message is being signed, not verified */
-int milter_dkim_sign_active(const struct milter_msg *m);
 /* milter_dkim_sign_count - the DKIM-Signature values to insert, in the
  * order to insert them each at index 0 (the last ends on top) */
 size_t milter_dkim_sign_count(const struct milter_msg *m);
@@ -70,10 +74,5 @@ const char *milter_dkim_sign_value(const struct milter_msg *m, size_t i);
 
 /* milter_dkim_sign_test_time - tests only: sign with t=t (0: the clock) */
 void milter_dkim_sign_test_time(long long t);
-
-/* milter_dkim_sign_from - the address of a From header value into
- * out ("local@domain", domain lowercased); -1 if there is not exactly
- * one address */
-int milter_dkim_sign_from(const char *value, char *out, size_t outlen);
 
 #endif

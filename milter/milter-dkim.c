@@ -322,7 +322,7 @@ milter_dkim_state(struct milter_msg *m)
 	struct milter_dkim *d;
 	DKIM_STAT st;
 
-	if (milter_dkim_sign_active(m))
+	if (m->mode == MILTER_MODE_SIGN)
 		return NULL;	/* signing instead of verifying */
 	if (m->dkim != NULL)
 		return m->dkim->failed ? NULL : m->dkim;
@@ -584,28 +584,6 @@ milter_dkim_collect(struct milter_msg *m, struct milter_dkim *d,
 			   why ? why : "");
 }
 
-/* milter_dkim_enforce - the On-* action for the message */
-static void
-milter_dkim_enforce(struct milter_msg *m, int a, const char *text)
-{
-	switch (a) {
-	case MILTER_REJECT:
-		milter_msg_action(m, "dkim", MILTER_REJECT, "550", "5.7.20",
-				  text);
-		break;
-	case MILTER_TEMPFAIL:
-		milter_msg_action(m, "dkim", MILTER_TEMPFAIL, "451", "4.7.20",
-				  text);
-		break;
-	case MILTER_QUARANTINE:
-		milter_msg_action(m, "dkim", MILTER_QUARANTINE, NULL, NULL,
-				  text);
-		break;
-	default:
-		break;
-	}
-}
-
 /* milter_dkim_eom - verify, report each signature, act */
 void
 milter_dkim_eom(struct milter_msg *m)
@@ -618,7 +596,7 @@ milter_dkim_eom(struct milter_msg *m)
 	int nsigs = 0, i, any_pass = 0, bad = 0, nokey = 0, dnserr = 0;
 	_Bool testkey = 0;
 
-	if (!mc->dkim || dkim_lib == NULL || milter_dkim_sign_active(m))
+	if (!mc->dkim || dkim_lib == NULL || m->mode == MILTER_MODE_SIGN)
 		return;
 	res->done = 1;
 	if ((d = milter_dkim_state(m)) == NULL) {
@@ -657,8 +635,9 @@ milter_dkim_eom(struct milter_msg *m)
 	if (nsigs == 0) {
 		(void)milter_msg_result(m, "dkim", "none");
 		milter_msg_summary(m, "dkim=none");
-		milter_dkim_enforce(m, mc->dkim_on_no_signature,
-				    "No DKIM signature found");
+		milter_msg_enforce(m, MILTER_REPLY_DKIM,
+				   mc->dkim_on_no_signature,
+				   "No DKIM signature found");
 		return;
 	}
 	if (d->nignored > 0)
@@ -667,14 +646,17 @@ milter_dkim_eom(struct milter_msg *m)
 	if (any_pass)
 		return;
 	if (bad)
-		milter_dkim_enforce(m, mc->dkim_on_bad_signature,
-				    "No passing DKIM signature found");
+		milter_msg_enforce(m, MILTER_REPLY_DKIM,
+				   mc->dkim_on_bad_signature,
+				   "No passing DKIM signature found");
 	if (nokey)
-		milter_dkim_enforce(m, mc->dkim_on_key_not_found,
-				    "No DKIM key found for the signature");
+		milter_msg_enforce(m, MILTER_REPLY_DKIM,
+				   mc->dkim_on_key_not_found,
+				   "No DKIM key found for the signature");
 	if (dnserr)
-		milter_dkim_enforce(m, mc->dkim_on_dns_error,
-				    "DKIM key lookup failed, try again later");
+		milter_msg_enforce(m, MILTER_REPLY_DKIM,
+				   mc->dkim_on_dns_error,
+				   "DKIM key lookup failed, try again later");
 }
 
 /* milter_dkim_free - the verifier and the results' strings */

@@ -300,6 +300,8 @@ struct dmarc_fp {
 	struct dmarc_from *out;
 	char buf[1024];		/* the address being read */
 	size_t len;
+	char addr[DMARC_ADDR_MAX];	/* the same as written */
+	size_t alen;
 	int angle;		/* inside <...> */
 	int had_angle;		/* this mailbox had an angle-addr */
 	int any;		/* this mailbox had a character */
@@ -307,9 +309,24 @@ struct dmarc_fp {
 	int gap;		/* white space after a character */
 };
 
-/* dmarc_fp_put - one character of the current address */
+/* dmarc_fp_raw - one character of the address as written, quotes
+ * and their contents included (what DKIM signing matches) */
 static void
-dmarc_fp_put(struct dmarc_fp *fp, char c)
+dmarc_fp_raw(struct dmarc_fp *fp, char c)
+{
+	if (fp->had_angle && !fp->angle)
+		return;		/* after <...>: display text, ignored */
+	if (fp->alen + 1 >= sizeof(fp->addr)) {
+		fp->bad = 1;
+		return;
+	}
+	fp->addr[fp->alen++] = c;
+}
+
+/* dmarc_fp_put - one character of the current address: c as the
+ * parser judges it ('q' for each quoted one), raw as written */
+static void
+dmarc_fp_put(struct dmarc_fp *fp, char c, char raw)
 {
 	if (isspace((unsigned char)c)) {
 		fp->gap = fp->len > 0;
@@ -330,6 +347,23 @@ dmarc_fp_put(struct dmarc_fp *fp, char c)
 		fp->bad = 1;
 	fp->gap = 0;
 	fp->buf[fp->len++] = c;
+	dmarc_fp_raw(fp, raw);
+}
+
+/* dmarc_fp_first - keep the first valid address, its domain dom (lower
+ * case, validated) after the local part as written; none if too long */
+static void
+dmarc_fp_first(struct dmarc_fp *fp, const char *dom)
+{
+	const char *at;
+
+	fp->addr[fp->alen] = '\0';
+	if ((at = strrchr(fp->addr, '@')) == NULL)
+		return;
+	if ((size_t)snprintf(fp->out->addr, sizeof(fp->out->addr), "%.*s@%s",
+			     (int)(at - fp->addr), fp->addr, dom)
+	    >= sizeof(fp->out->addr))
+		fp->out->addr[0] = '\0';	/* too long: none */
 }
 
 /* dmarc_fp_end - the end of one mailbox */
@@ -346,6 +380,8 @@ dmarc_fp_end(struct dmarc_fp *fp)
 		    || dmarc_addr_domain(fp->buf, dom) < 0) {
 			o->status = DMARC_FROM_BAD;
 		} else {
+			if (o->naddrs == 1)
+				dmarc_fp_first(fp, dom);
 			if (o->ndomains == 0) {
 				snprintf(o->domain, sizeof(o->domain), "%s",
 					 dom);
@@ -356,7 +392,7 @@ dmarc_fp_end(struct dmarc_fp *fp)
 			dmarc_cand_add(o, dom);
 		}
 	}
-	fp->len = 0;
+	fp->len = fp->alen = 0;
 	fp->angle = fp->had_angle = fp->any = fp->bad = fp->gap = 0;
 }
 
@@ -383,22 +419,24 @@ dmarc_fp_value(struct dmarc_fp *fp, const char *v)
 			break;
 		case '"':	/* quoted string: a display name or a
 				 * quoted local part */
-			dmarc_fp_put(fp, *v);
+			dmarc_fp_put(fp, *v, *v);
 			for (v++; *v != '\0' && *v != '"'; v++) {
 				if (*v == '\\' && v[1] != '\0')
-					v++;
+					dmarc_fp_raw(fp, *v++);
 				if (fp->angle || !fp->had_angle)
-					dmarc_fp_put(fp, 'q');
+					dmarc_fp_put(fp, 'q', *v);
 			}
 			if (*v == '\0') {
 				fp->bad = 1;
 				v--;
+			} else {
+				dmarc_fp_raw(fp, *v);
 			}
 			break;
 		case '<':
 			if (fp->angle || fp->had_angle)
 				fp->bad = 1;
-			fp->len = 0;	/* what came before: a phrase */
+			fp->len = fp->alen = 0;	/* before: a phrase */
 			fp->gap = 0;
 			fp->angle = fp->had_angle = fp->any = 1;
 			break;
@@ -408,10 +446,9 @@ dmarc_fp_value(struct dmarc_fp *fp, const char *v)
 			fp->angle = 0;
 			break;
 		case ':':	/* a group name, or an obsolete route */
-			if (fp->angle)
-				fp->len = 0;
-			else
-				fp->len = 0, fp->any = 0;
+			fp->len = fp->alen = 0;
+			if (!fp->angle)
+				fp->any = 0;
 			break;
 		case ';':	/* end of a group */
 		case ',':
@@ -420,7 +457,7 @@ dmarc_fp_value(struct dmarc_fp *fp, const char *v)
 			dmarc_fp_end(fp);
 			break;
 		default:
-			dmarc_fp_put(fp, *v);
+			dmarc_fp_put(fp, *v, *v);
 			break;
 		}
 	}
@@ -453,4 +490,16 @@ dmarc_from_parse(const char *const *values, size_t n,
 		out->status = DMARC_FROM_MULTI;
 	else
 		out->status = DMARC_FROM_OK;
+}
+
+/* dmarc_from_author - the one author address of a message, as DKIM
+ * signing matches it: one From field, one valid mailbox, nothing a
+ * signing table could not name (white space, brackets); else NULL */
+const char *
+dmarc_from_author(const struct dmarc_from *f)
+{
+	if (f->nfields != 1 || f->status != DMARC_FROM_OK || f->naddrs != 1
+	    || f->addr[0] == '\0' || strpbrk(f->addr, " \t\r\n<>()") != NULL)
+		return NULL;
+	return f->addr;
 }

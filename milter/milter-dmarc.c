@@ -4,10 +4,10 @@
  * SUMMARY
  *	the DMARC stage (libopendmarc; _dmarc records through lib/dns)
  * DESCRIPTION
- *	Runs after SPF and DKIM and reads their in-memory results: SPF's
- *	A-R result (smtp.mailfrom or smtp.helo) and every DKIM signature
- *	(m->dkim_results).  The From domain comes from our own parser
- *	(milter-dmarc-util.c): libopendmarc only ever sees a bare,
+ *	Runs after SPF and DKIM and reads their typed results: SPF's
+ *	(m->spf_results: result, scope mailfrom or helo, domain) and every
+ *	DKIM signature (m->dkim_results).  The From domain comes from our
+ *	own parser (milter-dmarc-util.c): libopendmarc only ever sees a bare,
  *	validated domain (the crash class of CVE-2021-34555 was a From
  *	value it could not parse).
  *
@@ -224,47 +224,37 @@ dmarc_fetch(struct milter_msg *m, const char *name, char **rec)
 	return found;
 }
 
-/* dmarc_spf - SPF's result from the results so far */
+/* dmarc_spf - SPF's typed result (milter_spf_results) */
 static void
-dmarc_spf(struct milter_msg *m, struct dmarc_eval *e, int *outcome,
+dmarc_spf(const struct milter_msg *m, struct dmarc_eval *e, int *outcome,
 	  int *origin)
 {
-	const struct authres_result *r;
-	size_t i, j;
+	const struct milter_spf_results *sr = &m->spf_results;
 
 	*outcome = DMARC_POLICY_SPF_OUTCOME_NONE;
 	*origin = DMARC_POLICY_SPF_ORIGIN_MAILFROM;
-	for (i = 0; i < m->nresults; i++) {
-		r = &m->results[i];
-		if (strcmp(r->method, "spf") != 0)
-			continue;
-		for (j = 0; j < r->nprops; j++) {
-			if (strcmp(r->props[j].ptype, "smtp") != 0)
-				continue;
-			if (strcmp(r->props[j].property, "helo") == 0) {
-				*origin = DMARC_POLICY_SPF_ORIGIN_HELO;
-				e->spf_scope = "helo";
-				if (dmarc_domain_valid(r->props[j].value,
-					strlen(r->props[j].value)))
-					snprintf(e->spf_domain,
-						 sizeof(e->spf_domain), "%s",
-						 r->props[j].value);
-			} else if (strcmp(r->props[j].property,
-					  "mailfrom") == 0) {
-				e->spf_scope = "mfrom";
-				if (dmarc_addr_domain(r->props[j].value,
-						      e->spf_domain) < 0)
-					e->spf_domain[0] = '\0';
-			}
-		}
-		e->spf_result = r->result;
-		if (strcmp(r->result, "pass") == 0)
-			*outcome = DMARC_POLICY_SPF_OUTCOME_PASS;
-		else if (strcmp(r->result, "temperror") == 0)
-			*outcome = DMARC_POLICY_SPF_OUTCOME_TMPFAIL;
-		else if (strcmp(r->result, "none") != 0)
-			*outcome = DMARC_POLICY_SPF_OUTCOME_FAIL;
+	if (!sr->done)
 		return;
+	if (sr->scope == MILTER_SPF_HELO) {
+		*origin = DMARC_POLICY_SPF_ORIGIN_HELO;
+		e->spf_scope = "helo";
+	} else {
+		e->spf_scope = "mfrom";
+	}
+	snprintf(e->spf_domain, sizeof(e->spf_domain), "%s", sr->domain);
+	e->spf_result = milter_spf_word(sr->result);
+	switch (sr->result) {
+	case MILTER_SPF_PASS:
+		*outcome = DMARC_POLICY_SPF_OUTCOME_PASS;
+		break;
+	case MILTER_SPF_TEMPERROR:
+		*outcome = DMARC_POLICY_SPF_OUTCOME_TMPFAIL;
+		break;
+	case MILTER_SPF_NONE:
+		break;
+	default:
+		*outcome = DMARC_POLICY_SPF_OUTCOME_FAIL;
+		break;
 	}
 }
 
@@ -406,28 +396,6 @@ dmarc_history(struct milter_msg *m, const struct dmarc_eval *e)
 	free(path);
 }
 
-/* dmarc_act - ask for action a with the stage's reply codes */
-static void
-dmarc_act(struct milter_msg *m, int a, const char *text)
-{
-	switch (a) {
-	case MILTER_REJECT:
-		milter_msg_action(m, "dmarc", MILTER_REJECT, "550", "5.7.1",
-				  text);
-		break;
-	case MILTER_TEMPFAIL:
-		milter_msg_action(m, "dmarc", MILTER_TEMPFAIL, "451", "4.7.1",
-				  text);
-		break;
-	case MILTER_QUARANTINE:
-		milter_msg_action(m, "dmarc", MILTER_QUARANTINE, NULL, NULL,
-				  text);
-		break;
-	default:
-		break;
-	}
-}
-
 /* dmarc_enforce - the configured actions for the outcome: the policy
  * of a failing domain, and for a From that cannot be evaluated as one
  * domain, dmarc_bad_from_action too (the stronger wins) */
@@ -441,12 +409,14 @@ dmarc_enforce(struct milter_msg *m, struct dmarc_eval *e)
 	if (e->bad_from) {
 		snprintf(text, sizeof(text), "DMARC cannot be evaluated: %s",
 			 e->reason ? e->reason : "bad From");
-		dmarc_act(m, mc->dmarc_bad_from_action, text);
+		milter_msg_enforce(m, MILTER_REPLY_DMARC,
+				   mc->dmarc_bad_from_action, text);
 	}
 	if (strcmp(e->result, "temperror") == 0) {
 		snprintf(text, sizeof(text), "DMARC policy of %s could not be "
 			 "retrieved, try again later", e->from);
-		dmarc_act(m, mc->dmarc_temperror_action, text);
+		milter_msg_enforce(m, MILTER_REPLY_DMARC,
+				   mc->dmarc_temperror_action, text);
 		return;
 	}
 	if (strcmp(e->result, "fail") != 0 || !mc->dmarc_enforce)
@@ -466,7 +436,7 @@ dmarc_enforce(struct milter_msg *m, struct dmarc_eval *e)
 	} else {
 		return;
 	}
-	dmarc_act(m, a, text);
+	milter_msg_enforce(m, MILTER_REPLY_DMARC, a, text);
 }
 
 /* dmarc_evaluate - the record and libopendmarc; fills e */

@@ -26,6 +26,10 @@
  *	domain is DMARC_FROM_BAD; addresses in several distinct domains
  *	are DMARC_FROM_MULTI.  Only an OK domain (a bare, lower-cased,
  *	validated host name) is ever given to libopendmarc.
+ *
+ *	It is the milter's one From parser: DKIM signing takes the author
+ *	address from it too (dmarc_from_author), so that the address a
+ *	message is signed for and the domain DMARC judges cannot disagree.
  *--*/
 #ifndef ELEMTA_MILTER_DMARC_H
 #define ELEMTA_MILTER_DMARC_H
@@ -60,6 +64,7 @@ enum dmarc_from_status {
 };
 
 #define DMARC_DOMAIN_MAX	254
+#define DMARC_ADDR_MAX		1024
 /* Candidate author domains kept (see dmarc_from_parse) */
 #define DMARC_FROM_MAX_DOMAINS	8
 
@@ -67,6 +72,9 @@ struct dmarc_from {
 	enum dmarc_from_status status;
 	char domain[DMARC_DOMAIN_MAX];	/* OK/MULTI: the first domain */
 	size_t naddrs;			/* addresses seen */
+	/* the first valid address: its local part as written, its
+	 * domain lower-cased (what DKIM signing matches) */
+	char addr[DMARC_ADDR_MAX];
 	size_t ndomains;		/* distinct valid domains */
 	size_t nfields;			/* From header fields */
 	/* Every distinct domain a reader could take for the author's:
@@ -83,6 +91,10 @@ struct dmarc_from {
  * unreadable value still yields its candidate domains */
 void dmarc_from_parse(const char *const *values, size_t n,
 		      struct dmarc_from *out);
+
+/* dmarc_from_author - the address DKIM signing matches: exactly one
+ * From field with exactly one valid mailbox; NULL otherwise */
+const char *dmarc_from_author(const struct dmarc_from *f);
 
 /* dmarc_domain_valid - a host name: LDH (and "_") labels of 1-63,
  * at most 253 in all; a final dot allowed */

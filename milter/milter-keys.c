@@ -133,12 +133,21 @@ milter_keys_pem_load(const char *pem, size_t len, int *bits, EVP_PKEY **pkp,
 	return type;
 }
 
-/* milter_keys_read_key - the key file's text, refused if not private */
+/* milter_keys_pem_drop - wipe and free the PEM text buffer */
+static void
+milter_keys_pem_drop(char **pem)
+{
+	OPENSSL_cleanse(*pem, MILTER_KEYS_MAX_PEM + 2);
+	x_free(pem);
+}
+
+/* milter_keys_read_key - the key file, refused if not private, parsed;
+ * its PEM text is wiped and freed once parsed: only the key is kept */
 static int
 milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
 {
 	struct stat st;
-	char why[256];
+	char why[256], *pem;
 	ssize_t n = 0;
 	size_t len = 0;
 	int fd, type;
@@ -163,8 +172,7 @@ milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
 		return -1;
 	}
 	/* Refuse a file over the limit before reading it, and a file that
-	 * grew past it while read; the buffer is always terminated, since
-	 * milter_keys_free() wipes it by its length. */
+	 * grew past it while read. */
 	if (st.st_size > MILTER_KEYS_MAX_PEM) {
 		x_err(err, errlen, "key %s: %s: too large (%lld bytes, at most "
 		      "%d)", key->name, key->path, (long long)st.st_size,
@@ -172,21 +180,23 @@ milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	key->pem = x_malloc(MILTER_KEYS_MAX_PEM + 2);
+	pem = x_malloc(MILTER_KEYS_MAX_PEM + 2);
 	while (len <= MILTER_KEYS_MAX_PEM
-	       && (n = read(fd, key->pem + len,
-			    MILTER_KEYS_MAX_PEM + 1 - len)) > 0)
+	       && (n = read(fd, pem + len, MILTER_KEYS_MAX_PEM + 1 - len)) > 0)
 		len += (size_t)n;
 	close(fd);
-	key->pem[len] = '\0';
+	pem[len] = '\0';
 	if (n < 0 || len > MILTER_KEYS_MAX_PEM) {
 		x_err(err, errlen, "key %s: %s: %s", key->name, key->path,
 		      n < 0 ? strerror(errno) : "too large (it grew while "
 		      "read)");
+		milter_keys_pem_drop(&pem);
 		return -1;
 	}
-	if ((type = milter_keys_pem_load(key->pem, len, &key->bits,
-					 &key->pkey, why, sizeof(why))) < 0) {
+	type = milter_keys_pem_load(pem, len, &key->bits, &key->pkey, why,
+				    sizeof(why));
+	milter_keys_pem_drop(&pem);
+	if (type < 0) {
 		x_err(err, errlen, "key %s: %s: %s", key->name, key->path,
 		      why);
 		return -1;
@@ -369,10 +379,6 @@ milter_keys_free(struct milter_keys **kp)
 	if (k == NULL)
 		return;
 	for (i = 0; i < k->nkeys; i++) {
-		if (k->keys[i].pem != NULL)
-			OPENSSL_cleanse(k->keys[i].pem,
-					strlen(k->keys[i].pem));
-		x_free(&k->keys[i].pem);
 		EVP_MD_CTX_free(k->keys[i].sign_tmpl);
 		EVP_PKEY_free(k->keys[i].pkey);
 		x_free(&k->keys[i].name);

@@ -32,7 +32,8 @@
  *	parsed by OpenSSL once, there (RSA of 1024 bits at least, or
  *	Ed25519), and kept as an EVP_PKEY that the signing threads share
  *	read-only (OpenSSL 3 allows that; each signature has its own
- *	EVP_MD_CTX).  The PEM text is kept too (wiped when freed).
+ *	EVP_MD_CTX).  The PEM text is wiped (OPENSSL_cleanse) and freed
+ *	as soon as it is parsed: only the parsed key stays in memory.
  *
  *	The loaded tables are shared, immutable and reference-counted
  *	(lib/snapshot): milter_keys_current() takes a reference to the
@@ -64,7 +65,6 @@ struct milter_key {
 	char *path;
 	enum milter_key_type type;
 	int bits;
-	char *pem;		/* the private key, PEM text */
 	EVP_PKEY *pkey;		/* parsed once; read-only while shared */
 	EVP_MD_CTX *sign_tmpl;	/* Ed25519: EVP_DigestSignInit'ed once,
 				 * copied per signature; or NULL */

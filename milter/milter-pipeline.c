@@ -31,8 +31,8 @@
 
 static const struct milter_stage milter_stages[] = {
 	{ .name = "spf", .eom = milter_spf_eom },
-	/* before "dkim": at end of headers it decides to sign instead */
-	{ .name = "dkim-sign", .eoh = milter_dkim_sign_eoh,
+	/* before "dkim"; milter_pipeline_decide says which of them acts */
+	{ .name = "dkim-sign",
 	  .body = milter_dkim_sign_body, .eom = milter_dkim_sign_eom,
 	  .free = milter_dkim_sign_free },
 	{ .name = "dkim", .header = milter_dkim_header,
@@ -83,35 +83,30 @@ milter_pipeline_caps(struct milter_msg *m)
 				   "of this server";
 
 	milter_msg_summary(m, "headers_unchecked=%zu", m->headers_dropped);
-	switch (m->conn->mc->header_cap_action) {
-	case MILTER_REJECT:
-		milter_msg_action(m, "header-cap", MILTER_REJECT, "552",
-				  "5.3.4", text);
-		break;
-	case MILTER_TEMPFAIL:
-		milter_msg_action(m, "header-cap", MILTER_TEMPFAIL, "452",
-				  "4.3.4", text);
-		break;
-	case MILTER_QUARANTINE:
-		milter_msg_action(m, "header-cap", MILTER_QUARANTINE, NULL,
-				  NULL, text);
-		break;
-	default:
-		break;
-	}
+	milter_msg_enforce(m, MILTER_REPLY_HEADER_CAP,
+			   m->conn->mc->header_cap_action, text);
 }
 
-/* milter_pipeline_run - every stage, then the verdict and our A-R */
+/* milter_pipeline_decide - sign or verify, once per message: at end
+ * of headers, when the From header is known */
+static void
+milter_pipeline_decide(struct milter_msg *m)
+{
+	if (m->mode != MILTER_MODE_UNDECIDED)
+		return;
+	m->mode = milter_dkim_sign_decide(m) ? MILTER_MODE_SIGN
+					     : MILTER_MODE_VERIFY;
+}
+
+/* milter_pipeline_run - every stage, then the outcome (milter-outcome.c) */
 void
 milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 {
-	const struct milter_conf *mc = m->conn->mc;
 	struct dns_counter dns = { 0, 0, 0, NULL };	/* the checks' total */
-	unsigned *del;
 	size_t i, j;
 	double t0;
 
-	memset(o, 0, sizeof(*o));
+	milter_pipeline_decide(m);	/* if end of headers never came */
 	if (m->headers_dropped > 0)
 		milter_pipeline_caps(m);
 	for (i = 0; i < MILTER_NSTAGES; i++) {
@@ -124,15 +119,7 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 	dns_counter_add(&dns, &m->spf_dns);
 	dns_counter_add(&dns, &m->dkim_dns);
 	dns_counter_add(&dns, &m->dmarc_dns);
-	o->authres = authres_format(mc->authserv_id, m->results,
-				    m->nresults);
-	/* Removing from the last: earlier indexes stay valid whatever
-	 * the MTA does with later ones. */
-	del = x_calloc(m->nar_ours + 1, sizeof(*del));
-	for (i = 0; i < m->nar_ours; i++)
-		del[i] = m->ar_ours[m->nar_ours - 1 - i];
-	o->delete_ar = del;
-	o->ndelete_ar = m->nar_ours;
+	milter_outcome_build(m, o);
 
 	if (m_messages != NULL) {
 		metric_inc(m_messages, milter_action_name(m->action));
@@ -164,12 +151,13 @@ milter_pipeline_header(struct milter_msg *m, const char *name,
 			milter_stages[i].header(m, name, value);
 }
 
-/* milter_pipeline_eoh - end of headers to the stages */
+/* milter_pipeline_eoh - end of headers: the decision, then the stages */
 void
 milter_pipeline_eoh(struct milter_msg *m)
 {
 	size_t i;
 
+	milter_pipeline_decide(m);
 	for (i = 0; i < MILTER_NSTAGES; i++)
 		if (milter_stages[i].eoh != NULL)
 			milter_stages[i].eoh(m);
@@ -196,14 +184,4 @@ milter_pipeline_free(struct milter_msg *m)
 	for (i = 0; i < MILTER_NSTAGES; i++)
 		if (milter_stages[i].free != NULL)
 			milter_stages[i].free(m);
-}
-
-/* milter_outcome_free - free what milter_pipeline_run produced */
-void
-milter_outcome_free(struct milter_outcome *o)
-{
-	x_free(&o->authres);
-	free((void *)o->delete_ar);
-	o->delete_ar = NULL;
-	o->ndelete_ar = 0;
 }

@@ -17,7 +17,13 @@
  *	Skipped (no result) for authenticated clients and for clients in
  *	internal_networks.  A DNS failure (timeout, SERVFAIL, the lookup
  *	cap) becomes TRY_AGAIN for libspf2, and the result temperror
- *	whatever libspf2 concludes (RFC 7208 section 4.4).
+ *	whatever libspf2 concludes (RFC 7208 section 4.4).  An internal
+ *	error of libspf2 (its error handler, which would abort the
+ *	process) is logged and makes the result temperror for that
+ *	message: hostile input never kills the other sessions.
+ *
+ *	The result is kept typed in the message (milter_spf_results:
+ *	result, scope, the identity's domain) for DMARC and ARC.
  *
  *	With received_spf on, the result also goes into a Received-SPF
  *	header (RFC 7208 9.1): the result, a comment in the words of the
@@ -35,6 +41,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,13 +60,27 @@ static _Thread_local struct dns_resolver *spf_dns;
 static _Thread_local struct dns_counter *spf_counter;
 static _Thread_local const char *spf_qid;
 static _Thread_local int spf_dns_failed;
+static _Thread_local jmp_buf *spf_jump;	/* set while libspf2 evaluates */
 
-/* spf_log_error - libspf2's fatal errors are programmer errors */
+/* spf_log_error - libspf2's error handler.  libspf2 aborts the process
+ * when it returns, and calls it on an internal inconsistency or an
+ * allocation failure, which hostile DNS data may provoke: during an
+ * evaluation, a complaint is logged and jumps back to spf_query (the
+ * message's result is temperror), never a crash.  Outside one (start-up)
+ * it is a programmer error, as before. */
 static void ATTR_NORETURN
 spf_log_error(const char *file, int line, const char *text)
 {
-	msg_panic("libspf2: %s:%d: %s", file ? file : "?", line,
-		  text ? text : "");
+	jmp_buf *j = spf_jump;
+
+	if (j == NULL)
+		msg_panic("libspf2: %s:%d: %s", file ? file : "?", line,
+			  text ? text : "");
+	spf_jump = NULL;
+	qid_warn(spf_qid ? spf_qid : "NOQUEUE", "spf libspf2 error: %s:%d: "
+		 "%s: result temperror", file ? file : "?", line,
+		 text ? text : "");
+	longjmp(*j, 1);
 }
 
 /* spf_log_debug - libspf2's warnings and chatter: debug level */
@@ -168,6 +189,23 @@ spf_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type,
 	return rr;
 }
 
+/* spf_query - libspf2's evaluation of req into *respp; -1 when libspf2
+ * complained (spf_log_error jumped back here).  Then what libspf2 had
+ * allocated for the evaluation beyond *respp may leak: a complaint is
+ * rare, and a leak beats a crash of every session. */
+static int
+spf_query(SPF_request_t *req, SPF_response_t **respp)
+{
+	jmp_buf j;
+
+	if (setjmp(j) != 0)
+		return -1;
+	spf_jump = &j;
+	(void)SPF_request_query_mailfrom(req, respp);
+	spf_jump = NULL;
+	return 0;
+}
+
 /* milter_spf_init - the process' SPF server on our DNS layer */
 int
 milter_spf_init(char *err, size_t errlen)
@@ -220,46 +258,74 @@ spf_enforce(struct milter_msg *m, SPF_result_t res, const char *ident)
 	default:
 		return;
 	}
-	/* The enhanced codes of RFC 7372. */
-	switch (a) {
-	case MILTER_REJECT:
-		milter_msg_action(m, "spf", MILTER_REJECT, "550",
-				  res == SPF_RESULT_PERMERROR ? "5.7.24"
-							      : "5.7.23", text);
-		break;
-	case MILTER_TEMPFAIL:
-		milter_msg_action(m, "spf", MILTER_TEMPFAIL, "451", "4.7.24",
-				  text);
-		break;
-	case MILTER_QUARANTINE:
-		milter_msg_action(m, "spf", MILTER_QUARANTINE, NULL, NULL,
-				  text);
-		break;
-	default:
-		break;
-	}
+	milter_msg_enforce(m, res == SPF_RESULT_PERMERROR
+			   ? MILTER_REPLY_SPF_PERMERROR : MILTER_REPLY_SPF,
+			   a, text);
 }
 
-/* spf_result_word - libspf2's result as the A-R word */
-static const char *
-spf_result_word(SPF_result_t r)
+/* spf_result_of - libspf2's result as ours */
+static enum milter_spf_result
+spf_result_of(SPF_result_t r)
 {
 	switch (r) {
 	case SPF_RESULT_PASS:
-		return "pass";
+		return MILTER_SPF_PASS;
 	case SPF_RESULT_FAIL:
-		return "fail";
+		return MILTER_SPF_FAIL;
 	case SPF_RESULT_SOFTFAIL:
-		return "softfail";
+		return MILTER_SPF_SOFTFAIL;
 	case SPF_RESULT_NEUTRAL:
-		return "neutral";
+		return MILTER_SPF_NEUTRAL;
 	case SPF_RESULT_NONE:
-		return "none";
+		return MILTER_SPF_NONE;
 	case SPF_RESULT_TEMPERROR:
-		return "temperror";
+		return MILTER_SPF_TEMPERROR;
 	case SPF_RESULT_PERMERROR:
 	default:
+		return MILTER_SPF_PERMERROR;
+	}
+}
+
+/* milter_spf_word - our result as the A-R word */
+const char *
+milter_spf_word(enum milter_spf_result r)
+{
+	switch (r) {
+	case MILTER_SPF_PASS:
+		return "pass";
+	case MILTER_SPF_FAIL:
+		return "fail";
+	case MILTER_SPF_SOFTFAIL:
+		return "softfail";
+	case MILTER_SPF_NEUTRAL:
+		return "neutral";
+	case MILTER_SPF_NONE:
+		return "none";
+	case MILTER_SPF_TEMPERROR:
+		return "temperror";
+	case MILTER_SPF_PERMERROR:
+	default:
 		return "permerror";
+	}
+}
+
+/* spf_results_set - the typed result, for the later stages */
+static void
+spf_results_set(struct milter_msg *m, SPF_result_t res, int helo_id,
+		const char *ident)
+{
+	struct milter_spf_results *sr = &m->spf_results;
+	const char *helo = m->conn->helo;
+
+	sr->done = 1;
+	sr->result = spf_result_of(res);
+	sr->scope = helo_id ? MILTER_SPF_HELO : MILTER_SPF_MAILFROM;
+	sr->domain[0] = '\0';
+	if (helo_id) {
+		if (dmarc_domain_valid(helo, strlen(helo)))
+			snprintf(sr->domain, sizeof(sr->domain), "%s", helo);
+	} else if (dmarc_addr_domain(ident, sr->domain) < 0) {
+		sr->domain[0] = '\0';
 	}
 }
 
@@ -379,7 +445,7 @@ milter_spf_eom(struct milter_msg *m)
 	struct authres_result *r;
 	const char *word, *ptype_prop;
 	char *ident;
-	int helo_id, set;
+	int helo_id, set, liberr = 0;
 
 	if (!c->mc->spf || spf_server == NULL)
 		return;
@@ -422,22 +488,25 @@ milter_spf_eom(struct milter_msg *m)
 		spf_counter = &m->spf_dns;
 		spf_qid = m->qid;
 		spf_dns_failed = 0;
-		(void)SPF_request_query_mailfrom(req, &resp);
+		liberr = spf_query(req, &resp) < 0;
 		spf_dns = NULL;
 		spf_counter = NULL;
 		spf_qid = NULL;
-		res = resp ? SPF_response_result(resp) : SPF_RESULT_TEMPERROR;
+		res = resp && !liberr ? SPF_response_result(resp)
+				      : SPF_RESULT_TEMPERROR;
 		/* RFC 7208 4.4: a lookup that fails or times out ends the
 		 * evaluation with temperror; libspf2 1.2.10 reports some of
 		 * those as permerror (or goes on to another mechanism). */
 		if (spf_dns_failed)
 			res = SPF_RESULT_TEMPERROR;
 	}
-	word = spf_result_word(res);
+	spf_results_set(m, res, helo_id, ident);
+	word = milter_spf_word(m->spf_results.result);
 	r = milter_msg_result(m, "spf", word);
 	ptype_prop = helo_id ? "helo" : "mailfrom";
 	authres_prop_add(r, "smtp", ptype_prop, helo_id ? c->helo : ident);
-	milter_msg_summary(m, "spf=%s", word);
+	milter_msg_summary(m, "spf=%s%s", word, liberr ? "(library-error)"
+						       : "");
 	if (c->mc->received_spf)
 		m->received_spf = milter_spf_received(word,
 			c->mc->authserv_id, c->client_addr, ident, c->helo,

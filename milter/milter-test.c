@@ -21,6 +21,8 @@
  *	A DKIM-Signature header (when signing: --auth TYPE or an
  *	internal --client-ip) is printed as "insert-header: DKIM-Signature:
  *	..." after the A-R line, its folded lines starting with a tab.
+ *	The lines are the daemon's outcome, edit by edit
+ *	(milter_outcome_print): what is printed is what the MTA is told.
  *--*/
 #include "config.h"
 
@@ -170,48 +172,6 @@ milter_test_headers(struct milter_msg *m, const char *buf, size_t len)
 	return (size_t)(p - buf);
 }
 
-/* milter_test_print - what the MTA would be told */
-static void
-milter_test_print(const struct milter_msg *m, const struct milter_outcome *o)
-{
-	const char *qhdr = m->conn->mc->quarantine_header;
-	size_t i;
-
-	if (m->action != MILTER_REJECT && m->action != MILTER_TEMPFAIL) {
-		for (i = 0; i < o->ndelete_ar; i++)
-			printf("delete-header: %s %u\n", AUTHRES_HEADER,
-			       o->delete_ar[i]);
-		if (m->received_spf != NULL)
-			printf("insert-header: %s: %s\n",
-			       MILTER_RECEIVED_SPF_HEADER, m->received_spf);
-		if (m->action == MILTER_QUARANTINE && qhdr != NULL)
-			printf("insert-header: %s: %s\n", qhdr,
-			       m->quarantine_reason);
-		printf("insert-header: %s: %s\n", AUTHRES_HEADER, o->authres);
-		/* DKIM signatures: each inserted at the top after A-R */
-		for (i = 0; i < milter_dkim_sign_count(m); i++)
-			printf("insert-header: %s: %s\n",
-			       MILTER_DKIM_SIGN_HEADER,
-			       milter_dkim_sign_value(m, i));
-	}
-	switch (m->action) {
-	case MILTER_REJECT:
-	case MILTER_TEMPFAIL:
-		printf("verdict: %s %s %s %s\n", milter_action_name(m->action),
-		       m->reply_code, m->reply_xcode, m->reply_text);
-		break;
-	case MILTER_QUARANTINE:
-		/* quarantine_header: a header, not a hold */
-		printf("verdict: %s %s\n", qhdr ? "quarantine-header"
-		       : "quarantine", m->quarantine_reason);
-		break;
-	default:
-		printf("verdict: accept\n");
-		break;
-	}
-	fflush(stdout);
-}
-
 /* milter_test_run - run the pipeline on t->file; the exit status */
 int
 milter_test_run(const struct milter_test *t, struct dns_resolver *dns)
@@ -244,7 +204,8 @@ milter_test_run(const struct milter_test *t, struct dns_resolver *dns)
 				     ? len - i : MILTER_TEST_CHUNK);
 	m->body_bytes = len - off;
 	milter_pipeline_run(m, &o);
-	milter_test_print(m, &o);
+	milter_outcome_print(&o, stdout);
+	fflush(stdout);
 	milter_outcome_free(&o);
 	milter_conn_free(&c);
 	free(buf);

@@ -20,7 +20,8 @@
  *	later), in a fixed order, each reading the message and the results
  *	of the stages before it and contributing results of its own
  *	(milter_msg_result) and possibly an action (milter_msg_action).
- *	Then one verdict and one Authentication-Results header come out.
+ *	Then one outcome comes out (milter-outcome.c): the header edits,
+ *	our Authentication-Results among them, and one verdict.
  *	The same pipeline serves libmilter (milter-callbacks.c) and the
  *	offline test mode (milter-test.c).
  *
@@ -35,29 +36,71 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "conf.h"
 #include "dns.h"
 #include "milter-authres.h"
 #include "milter-dkim.h"
 #include "milter-dkim-sign.h"
+#include "milter-dmarc.h"
 #include "milter-options.h"
 #include "xalloc.h"
 
 #define MILTER_MAX_RESULTS	32
 #define MILTER_MAX_RCPTS	1000
 
-/* Actions, weakest first: the verdict is the strongest one asked for. */
+/* Actions, weakest first: the verdict is the strongest one asked for.
+ * Discard is a verdict no option names yet (milter_action_parse and
+ * the configuration stop at reject). */
 enum milter_action {
 	MILTER_ACCEPT,
 	MILTER_QUARANTINE,
 	MILTER_TEMPFAIL,
 	MILTER_REJECT,
+	MILTER_DISCARD,
+};
+
+/* DKIM: sign or verify, decided once per message at end of headers
+ * (milter_pipeline_eoh), read by the stages.  Before, headers go to
+ * the verifier, which stops if the message is to be signed. */
+enum milter_mode {
+	MILTER_MODE_UNDECIDED,
+	MILTER_MODE_VERIFY,
+	MILTER_MODE_SIGN,
 };
 
 struct milter_header {
 	char *name;
 	char *value;		/* as received, leading space included */
+};
+
+/* SPF's result, typed, for the later stages (DMARC reads it, ARC will);
+ * zeroed when the message starts, set when the stage reaches a result
+ * (not when it skips the message). */
+enum milter_spf_result {
+	MILTER_SPF_NONE,
+	MILTER_SPF_NEUTRAL,
+	MILTER_SPF_PASS,
+	MILTER_SPF_FAIL,
+	MILTER_SPF_SOFTFAIL,
+	MILTER_SPF_TEMPERROR,
+	MILTER_SPF_PERMERROR,
+};
+
+enum milter_spf_scope {
+	MILTER_SPF_MAILFROM,		/* MAIL FROM's address */
+	MILTER_SPF_HELO,		/* null sender: postmaster@HELO */
+};
+
+struct milter_spf_results {
+	int done;			/* a result was reached */
+	enum milter_spf_result result;
+	enum milter_spf_scope scope;
+	/* the checked identity's domain as DMARC takes it (MAIL FROM's
+	 * lower-cased, dmarc_addr_domain; the HELO name as given), or
+	 * "" when it is not a valid host name */
+	char domain[DMARC_DOMAIN_MAX];
 };
 
 struct milter_conn {
@@ -106,6 +149,8 @@ struct milter_msg {
 	char **from_values;
 	size_t nfrom;
 
+	enum milter_mode mode;		/* sign or verify (DKIM) */
+	struct milter_spf_results spf_results;	/* for DMARC, ARC */
 	struct milter_dkim *dkim;	/* the DKIM verifier in progress */
 	struct milter_dkim_results dkim_results;	/* for DMARC, ARC */
 	struct milter_dkim_sign *dkim_sign;	/* the DKIM signer, if signing */
@@ -141,11 +186,38 @@ struct milter_stage {
 	void (*free)(struct milter_msg *m);
 };
 
-/* What the pipeline produces for the MTA (or the test mode). */
+/*
+ * What the pipeline produces for the MTA (or the test mode): header
+ * edits, to be applied in their order, and one verdict.  The daemon
+ * (milter-callbacks.c) and -t (milter-test.c) both read only this, so
+ * that -t shows exactly what the MTA is told (milter-outcome.c).
+ */
+enum milter_edit_op {
+	MILTER_EDIT_DELETE,		/* name's index-th field (1-based) */
+	MILTER_EDIT_INSERT,		/* a new field at position index */
+	MILTER_EDIT_ADD,		/* a new field at the end */
+	MILTER_EDIT_CHANGE,		/* name's index-th field's value */
+};
+
+struct milter_edit {
+	enum milter_edit_op op;
+	char *name;
+	unsigned index;
+	char *value;			/* no leading space; NULL: delete */
+};
+
+struct milter_verdict {
+	enum milter_action action;
+	int hold;			/* quarantine: the MTA holds it */
+	char code[4];			/* reject, tempfail: "550" */
+	char xcode[10];			/* "5.7.23" */
+	char *text;			/* reply text, quarantine reason */
+};
+
 struct milter_outcome {
-	char *authres;			/* our A-R value; malloc'ed */
-	const unsigned *delete_ar;	/* 1-based indexes, descending */
-	size_t ndelete_ar;
+	struct milter_edit *edits;
+	size_t nedits;
+	struct milter_verdict verdict;
 };
 
 /* milter-conn.c */
@@ -178,6 +250,23 @@ void milter_msg_summary(struct milter_msg *m, const char *fmt, ...)
 void milter_msg_action(struct milter_msg *m, const char *stage,
 		       enum milter_action a, const char *code,
 		       const char *xcode, const char *text);
+/*
+ * The replies of each kind of check, RFC 7372's enhanced codes where
+ * there is one (milter_msg_enforce): one table, one path from a
+ * configured action to what the MTA is told.
+ */
+enum milter_reply_kind {
+	MILTER_REPLY_SPF,		/* 550 5.7.23, 451 4.7.24 */
+	MILTER_REPLY_SPF_PERMERROR,	/* 550 5.7.24, 451 4.7.24 */
+	MILTER_REPLY_DKIM,		/* 550 5.7.20, 451 4.7.20 */
+	MILTER_REPLY_DMARC,		/* 550 5.7.1, 451 4.7.1 */
+	MILTER_REPLY_HEADER_CAP,	/* 552 5.3.4, 452 4.3.4 */
+};
+/* milter_msg_enforce - ask for the configured action a (enum
+ * milter_action; accept asks nothing) with the replies of kind k, the
+ * stage named by the table */
+void milter_msg_enforce(struct milter_msg *m, enum milter_reply_kind k,
+			int a, const char *text);
 const char *milter_action_name(enum milter_action a);
 /* milter_action_parse - "accept", "quarantine", "tempfail", "reject" */
 int milter_action_parse(const char *s);
@@ -188,15 +277,30 @@ void milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o);
 /* the streaming hooks: every stage that has one, in order */
 void milter_pipeline_header(struct milter_msg *m, const char *name,
 			    const char *value);
+/* milter_pipeline_eoh - the sign-or-verify decision, then the stages */
 void milter_pipeline_eoh(struct milter_msg *m);
 void milter_pipeline_body(struct milter_msg *m, const unsigned char *chunk,
 			  size_t len);
 void milter_pipeline_free(struct milter_msg *m);
+
+/* milter-outcome.c */
+/* milter_outcome_build - the edits and verdict of a message whose
+ * stages have run; free with milter_outcome_free */
+void milter_outcome_build(const struct milter_msg *m,
+			  struct milter_outcome *o);
+/* milter_outcome_edit - append an edit (name and value are copied;
+ * value NULL for a delete) */
+void milter_outcome_edit(struct milter_outcome *o, enum milter_edit_op op,
+			 const char *name, unsigned index, const char *value);
+/* milter_outcome_print - the outcome as -t prints it */
+void milter_outcome_print(const struct milter_outcome *o, FILE *fp);
 void milter_outcome_free(struct milter_outcome *o);
 
 /* milter-spf.c */
 int milter_spf_init(char *err, size_t errlen);
 void milter_spf_eom(struct milter_msg *m);
+/* milter_spf_word - the RFC 8601 word for a result */
+const char *milter_spf_word(enum milter_spf_result r);
 /* milter_spf_received - a Received-SPF value (RFC 7208 9.1), no leading
  * space, folded once; malloc'ed.  identity is "mailfrom" or "helo",
  * ident the checked address (postmaster@HELO for the null sender). */

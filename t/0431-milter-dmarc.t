@@ -14,7 +14,7 @@ milter_require unbound
 $PY -c 'import dkim' 2>/dev/null || tb_missing "python3-dkim missing"
 peer_require sqlite3
 tb_init
-tb_plan 22
+tb_plan 23
 
 # quarantine.test: p=quarantine; spdom.test: p=reject sp=none.
 cat >"$TB/extra-zones.conf" <<'EOF2'
@@ -117,6 +117,15 @@ row=$(sqlite3 "$TB/db/dmarc.sqlite" "SELECT source_ip, header_from, envelope_fro
 tb_is "$row" "192.0.2.10|example.test|other.test|r|fail|none|pass|0|0" \
     "the history row (SPF passes for other.test, unaligned)"
 tb_is "$(sqlite3 "$TB/db/dmarc.sqlite" 'PRAGMA journal_mode')" wal "WAL"
+
+# The null sender: SPF checks the HELO name, and DMARC takes SPF's
+# domain and scope from it (postmaster@HELO, RFC 7208 2.4).
+msg "User <user@quarantine.test>" >"$TB/q.eml"
+out=$(milter_offline "$TB/q.eml" 192.0.2.30 "" --helo quarantine.test \
+    -o "database.directory=$TB/db" -o milter.dmarc_history=dmarc.sqlite)
+row=$(sqlite3 "$TB/db/dmarc.sqlite" "SELECT envelope_from, spf_result, spf_scope FROM dmarc_history WHERE header_from = 'quarantine.test'")
+tb_is "$row" "quarantine.test|pass|helo" \
+    "the null sender: SPF's HELO domain and scope reach DMARC"
 
 tb_stop unbound
 out=$(milter_offline "$TB/ex.eml" 192.0.2.1 user@example.test)

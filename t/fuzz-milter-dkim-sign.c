@@ -2,13 +2,14 @@
  * NAME
  *	fuzz-milter-dkim-sign 1
  * SUMMARY
- *	libFuzzer target: the From parser of the DKIM signing stage and
- *	the signing-table matcher
+ *	libFuzzer target: the author address the DKIM signing stage takes
+ *	from the milter's one From parser, and the signing-table matcher
  * DESCRIPTION
- *	milter_dkim_sign_from() reads the From header of mail we are about
- *	to sign (untrusted: any authenticated user writes it), then
- *	milter_keys_glob() matches the address against patterns.  Checks:
- *	no crash, an accepted address has one "@", no white space or
+ *	dmarc_from_parse() and dmarc_from_author() read the From header of
+ *	mail we are about to sign (untrusted: any authenticated user writes
+ *	it), then milter_keys_glob() matches the address against patterns.
+ *	The parser itself is fuzzed by fuzz-milter-dmarc-from.c; checks
+ *	here: no crash, an accepted address has an "@", no white space or
  *	angle brackets, and fits the buffer; glob("*", s) always matches
  *	and glob(s, s) matches when s has no "*".
  *
@@ -24,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "milter-dkim-sign.h"
+#include "milter-dmarc.h"
 #include "milter-keys.h"
 #include "xalloc.h"
 #include "fuzz-driver.h"
@@ -34,13 +35,16 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *s = x_malloc(size + 1), out[256], *at;
+	char *s = x_malloc(size + 1);
+	const char *out, *at;
+	struct dmarc_from f;
 
 	memcpy(s, data, size);
 	s[size] = '\0';
-	if (milter_dkim_sign_from(s, out, sizeof(out)) == 0) {
-		if (strlen(out) >= sizeof(out)
-		    || (at = strchr(out, '@')) == NULL
+	dmarc_from_parse((const char *const *)&s, 1, &f);
+	if ((out = dmarc_from_author(&f)) != NULL) {
+		if (strlen(out) >= sizeof(f.addr)
+		    || (at = strrchr(out, '@')) == NULL
 		    || strpbrk(out, " \t\r\n<>") != NULL)
 			abort();
 		(void)milter_keys_glob("*@example.test", out);

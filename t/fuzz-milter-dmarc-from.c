@@ -13,7 +13,10 @@
  *	values (several From fields), parses them with dmarc_from_parse()
  *	and checks the invariants: an OK or MULTI status has a valid,
  *	lower-case domain; that domain's organisational domain (small
- *	built-in PSL) is a suffix of it.  The input is also taken whole as
+ *	built-in PSL) is a suffix of it; the first address (the one DKIM
+ *	signing matches) ends in "@" and that domain, and the author
+ *	address (dmarc_from_author) is it, for one field and one mailbox
+ *	only.  The input is also taken whole as
  *	a domain for dmarc_psl_orgdomain() and dmarc_aligned().
  *
  *	Without FUZZ_LIBFUZZER, main() runs the seeds and deterministic
@@ -37,11 +40,19 @@ static struct dmarc_psl *fuzz_psl;
 static void
 fuzz_check(const struct dmarc_from *f)
 {
+	const char *at = strrchr(f->addr, '@'), *author;
 	char org[DMARC_DOMAIN_MAX];
 	size_t i, dl, ol;
 
+	author = dmarc_from_author(f);
+	if (author != NULL && (author != f->addr || f->naddrs != 1
+			       || f->nfields != 1))
+		abort();
 	if (f->status != DMARC_FROM_OK && f->status != DMARC_FROM_MULTI)
 		return;
+	if (f->addr[0] != '\0' && (at == NULL || at == f->addr
+				    || strcmp(at + 1, f->domain) != 0))
+		abort();
 	dl = strlen(f->domain);
 	if (!dmarc_domain_valid(f->domain, dl))
 		abort();

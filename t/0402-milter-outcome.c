@@ -1,0 +1,232 @@
+/*++
+ * NAME
+ *	0402-milter-outcome 1
+ * SUMMARY
+ *	unit tests for milter/milter-outcome.c: one list of header edits
+ *	and one verdict
+ * DESCRIPTION
+ *	A table of messages (forged Authentication-Results, Received-SPF,
+ *	the strongest action, quarantine as a hold or as a header), each
+ *	built into an outcome and printed as -t prints it: the edits in the
+ *	order the MTA applies them, and the verdict with its codes.  A
+ *	refused message gets no edits.  The edit kinds no stage makes yet
+ *	(add, change, insert below the top) are printed too.  The reply
+ *	table: each kind of check's configured action as the reply the MTA
+ *	is given.
+ *--*/
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "milter.h"
+#include "../sections-all.h"
+#include "tap.h"
+#include "xalloc.h"
+
+#define AR	"insert-header: Authentication-Results: mx.elemta.test;"
+
+struct ocase {
+	const char *name;
+	const char *qhdr;		/* quarantine_header, or NULL */
+	int forged;			/* forged A-R headers (#2, #4, ...) */
+	const char *received_spf;
+	enum milter_action action;
+	const char *code, *xcode, *text;
+	const char *want;		/* the printed outcome */
+	size_t nedits;
+};
+
+static const struct ocase ocases[] = {
+	{ "accept, nothing to remove", NULL, 0, NULL, MILTER_ACCEPT,
+	  NULL, NULL, NULL,
+	  AR "\n\tspf=pass smtp.mailfrom=a@example.test\n"
+	  "verdict: accept\n", 1 },
+	{ "forged A-R removed from the last, Received-SPF under ours",
+	  NULL, 2, "pass (x)", MILTER_ACCEPT, NULL, NULL, NULL,
+	  "delete-header: Authentication-Results 4\n"
+	  "delete-header: Authentication-Results 2\n"
+	  "insert-header: Received-SPF: pass (x)\n"
+	  AR "\n\tspf=pass smtp.mailfrom=a@example.test\n"
+	  "verdict: accept\n", 4 },
+	{ "reject: codes, no edits", NULL, 1, "fail (x)", MILTER_REJECT,
+	  "550", "5.7.23", "SPF validation failed",
+	  "verdict: reject 550 5.7.23 SPF validation failed\n", 0 },
+	{ "tempfail: codes, no edits", NULL, 0, NULL, MILTER_TEMPFAIL,
+	  "451", "4.7.24", "try again later",
+	  "verdict: tempfail 451 4.7.24 try again later\n", 0 },
+	{ "quarantine as a hold", NULL, 1, NULL, MILTER_QUARANTINE,
+	  NULL, NULL, "softfail",
+	  "delete-header: Authentication-Results 2\n"
+	  AR "\n\tspf=pass smtp.mailfrom=a@example.test\n"
+	  "verdict: quarantine spf: softfail\n", 2 },
+	{ "quarantine as a header, above Received-SPF", "X-Quarantine", 0,
+	  "softfail (x)", MILTER_QUARANTINE, NULL, NULL, "softfail",
+	  "insert-header: Received-SPF: softfail (x)\n"
+	  "insert-header: X-Quarantine: spf: softfail\n"
+	  AR "\n\tspf=pass smtp.mailfrom=a@example.test\n"
+	  "verdict: quarantine-header spf: softfail\n", 3 },
+	{ "discard: no edits", NULL, 1, "pass (x)", MILTER_DISCARD,
+	  NULL, NULL, NULL, "verdict: discard\n", 0 },
+};
+
+/* conn - a connection on our authserv-id, with a quarantine header or
+ * without (the MTA's hold) */
+static struct milter_conn *
+conn(int qhdr)
+{
+	static const char *ov[] = {
+		"milter.authserv_id=mx.elemta.test",
+		"milter.quarantine_header=X-Quarantine",
+	};
+	char *errors = NULL;
+	struct conf *cf = conf_load(elemta_sections, NULL, ov, qhdr ? 2 : 1,
+				    &errors);
+
+	if (cf == NULL)
+		bail_out("conf_load: %s", errors ? errors : "?");
+	return milter_conn_new(cf, NULL);
+}
+
+/* print - the outcome as -t prints it; malloc'ed */
+static char *
+print(const struct milter_outcome *o)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	if (fp == NULL)
+		bail_out("open_memstream failed");
+	milter_outcome_print(o, fp);
+	fclose(fp);
+	return buf;
+}
+
+/* test_case - one message of the table, built and printed */
+static void
+test_case(const struct ocase *t)
+{
+	struct milter_conn *c = conn(t->qhdr != NULL);
+	struct milter_msg *m = milter_msg_new(c, "<a@example.test>");
+	struct milter_outcome o;
+	struct authres_result *r;
+	char *got;
+	int i;
+
+	for (i = 0; i < 2 * t->forged; i++)
+		milter_msg_header(m, "Authentication-Results", i % 2
+				  ? " mx.elemta.test; spf=pass"
+				  : " other.example; spf=fail");
+	r = milter_msg_result(m, "spf", "pass");
+	authres_prop_add(r, "smtp", "mailfrom", "a@example.test");
+	if (t->received_spf != NULL)
+		m->received_spf = x_strdup(t->received_spf);
+	if (t->action != MILTER_ACCEPT)
+		milter_msg_action(m, "spf", t->action, t->code, t->xcode,
+				  t->text);
+	milter_outcome_build(m, &o);
+	is_int((long long)o.nedits, (long long)t->nedits, "%s: edits",
+	       t->name);
+	is_int(o.verdict.action, t->action, "%s: verdict", t->name);
+	got = print(&o);
+	is_str(got, t->want, "%s: printed", t->name);
+	free(got);
+	milter_outcome_free(&o);
+	ok(o.edits == NULL && o.nedits == 0 && o.verdict.text == NULL,
+	   "%s: freed", t->name);
+	milter_conn_free(&c);
+}
+
+/* test_edits - every kind of edit, as printed and in order */
+static void
+test_edits(void)
+{
+	struct milter_outcome o;
+	char *got;
+
+	memset(&o, 0, sizeof(o));
+	milter_outcome_edit(&o, MILTER_EDIT_DELETE, "X-A", 3, NULL);
+	milter_outcome_edit(&o, MILTER_EDIT_INSERT, "X-B", 2, "b");
+	milter_outcome_edit(&o, MILTER_EDIT_ADD, "X-C", 0, "c");
+	milter_outcome_edit(&o, MILTER_EDIT_CHANGE, "X-D", 1, "d");
+	got = print(&o);
+	is_str(got, "delete-header: X-A 3\n"
+	       "insert-header 2: X-B: b\n"
+	       "add-header: X-C: c\n"
+	       "change-header: X-D 1: d\n"
+	       "verdict: accept\n", "every edit kind, in order");
+	ok(o.edits[0].value == NULL, "a delete has no value");
+	free(got);
+	milter_outcome_free(&o);
+}
+
+/* The reply table: a configured action of each kind of check, as the
+ * message records it (stage, reply code, enhanced code). */
+struct ecase {
+	enum milter_reply_kind kind;
+	int action;
+	const char *stage;
+	const char *code, *xcode;
+};
+
+static const struct ecase ecases[] = {
+	{ MILTER_REPLY_SPF, MILTER_REJECT, "spf", "550", "5.7.23" },
+	{ MILTER_REPLY_SPF, MILTER_TEMPFAIL, "spf", "451", "4.7.24" },
+	{ MILTER_REPLY_SPF_PERMERROR, MILTER_REJECT, "spf", "550", "5.7.24" },
+	{ MILTER_REPLY_SPF_PERMERROR, MILTER_TEMPFAIL, "spf", "451", "4.7.24" },
+	{ MILTER_REPLY_DKIM, MILTER_REJECT, "dkim", "550", "5.7.20" },
+	{ MILTER_REPLY_DKIM, MILTER_TEMPFAIL, "dkim", "451", "4.7.20" },
+	{ MILTER_REPLY_DMARC, MILTER_REJECT, "dmarc", "550", "5.7.1" },
+	{ MILTER_REPLY_DMARC, MILTER_TEMPFAIL, "dmarc", "451", "4.7.1" },
+	{ MILTER_REPLY_HEADER_CAP, MILTER_REJECT, "header-cap", "552",
+	  "5.3.4" },
+	{ MILTER_REPLY_HEADER_CAP, MILTER_TEMPFAIL, "header-cap", "452",
+	  "4.3.4" },
+	{ MILTER_REPLY_DKIM, MILTER_QUARANTINE, "dkim", "", "" },
+	{ MILTER_REPLY_DMARC, MILTER_ACCEPT, NULL, "", "" },
+};
+
+/* test_enforce - one table from a configured action to the reply */
+static void
+test_enforce(void)
+{
+	struct milter_conn *c = conn(0);
+	const struct ecase *t;
+	struct milter_msg *m;
+	size_t i;
+
+	for (i = 0; i < sizeof(ecases) / sizeof(ecases[0]); i++) {
+		t = &ecases[i];
+		m = milter_msg_new(c, "a@example.test");
+		milter_msg_enforce(m, t->kind, t->action, "why");
+		is_str(milter_action_name(m->action),
+		       milter_action_name((enum milter_action)t->action),
+		       "enforce #%zu: action", i);
+		is_str(m->action_stage ? m->action_stage : "(none)",
+		       t->stage ? t->stage : "(none)", "enforce #%zu: stage",
+		       i);
+		is_str(m->reply_code, t->code, "enforce #%zu: code", i);
+		is_str(m->reply_xcode, t->xcode, "enforce #%zu: enhanced "
+		       "code", i);
+	}
+	milter_conn_free(&c);
+}
+
+int
+main(void)
+{
+	size_t i;
+
+	plan_lazy();
+	for (i = 0; i < sizeof(ocases) / sizeof(ocases[0]); i++)
+		test_case(&ocases[i]);
+	test_edits();
+	test_enforce();
+	is_int(milter_action_parse("discard"), -1,
+	       "discard is a verdict, not an option's value");
+	done_testing();
+	return exit_status();
+}

@@ -14,6 +14,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-dkim.c milter/milter-dkim.h milter/milter-dkim-pkey.c \
 	milter/milter-dkim-sign.c milter/milter-dkim-sign.h \
 	milter/milter-dkim-canon.c milter/milter-dkim-canon.h \
+	milter/milter-dkim-verify.c milter/milter-dkim-verify.h \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
 	milter/milter-callbacks.c \
@@ -47,7 +48,8 @@ T_MILTER_UNIT = \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
 	t/0420-milter-dkim.t \
-	t/0423-milter-dkim-pkey.t
+	t/0423-milter-dkim-pkey.t \
+	t/0424-milter-dkim-verify.t
 check_PROGRAMS += $(T_MILTER_UNIT)
 T_MILTER_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/milter
 T_MILTER_LDADD = milter/libelemta-milter.a $(T_UNIT_LDADD) $(SPF2_LIBS) \
@@ -78,6 +80,10 @@ t_0423_milter_dkim_pkey_t_SOURCES = t/0423-milter-dkim-pkey.c
 t_0423_milter_dkim_pkey_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENDKIM_CFLAGS) \
 	$(OPENSSL_CFLAGS)
 t_0423_milter_dkim_pkey_t_LDADD = $(T_MILTER_LDADD)
+## our DKIM verifier: parsers, python3-dkim fixtures, the key cache
+t_0424_milter_dkim_verify_t_SOURCES = t/0424-milter-dkim-verify.c
+t_0424_milter_dkim_verify_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
+t_0424_milter_dkim_verify_t_LDADD = $(T_MILTER_LDADD)
 
 T_MILTER_SHELL = \
 	t/0410-milter-spf.t \

@@ -301,39 +301,37 @@ static const signed char b64_val[256] = {
 };
 
 /* milter_dkim_b64 - base64 with white space skipped (the value of a
- * tag); malloc'ed, its length in *lenp; NULL if malformed */
+ * tag); malloc'ed, its length in *lenp; NULL if malformed.  Like
+ * libopendkim, the first "=" ends the data: what follows it is
+ * ignored (opendkim-testmsg writes signatures with bytes after the
+ * padding), and the padding is not required. */
 static unsigned char *
 milter_dkim_b64(const char *p, size_t len, size_t *lenp)
 {
 	unsigned char *out = x_malloc(len / 4 * 3 + 3);
 	unsigned acc = 0;
-	size_t i, n = 0, bits = 0, pad = 0;
+	size_t i, n = 0, bits = 0;
 	int v;
 
-	for (i = 0; i < len; i++) {
+	for (i = 0; i < len && p[i] != '='; i++) {
 		if (IS_FWS(p[i]))
 			continue;
-		if (p[i] == '=') {
-			pad++;
-			continue;
+		if ((v = b64_val[(unsigned char)p[i]]) == 0) {
+			free(out);
+			return NULL;
 		}
-		v = b64_val[(unsigned char)p[i]];
-		if (v == 0 || pad > 0)
-			goto bad;
 		acc = (acc << 6) | (unsigned)(v - 1);
 		if ((bits += 6) >= 8) {
 			bits -= 8;
 			out[n++] = (unsigned char)(acc >> bits);
 		}
 	}
-	/* 6 bits alone are no byte; padding completes a quantum */
-	if (bits >= 6 || pad > 2 || (pad > 0 && (bits / 2 != pad)))
-		goto bad;
+	if (bits >= 6) {		/* 6 bits alone are no byte */
+		free(out);
+		return NULL;
+	}
 	*lenp = n;
 	return out;
-bad:
-	free(out);
-	return NULL;
 }
 
 /* milter_dkim_sig_canon - c= into sig */

@@ -6,8 +6,8 @@
 # opendkim-testmsg's rsa-sha1 is permerror (RFC 8301); a
 # tampered body or signed header fails; a selector without a key, a
 # revoked key and a broken key record are permerror/fail; no signature
-# is none; the cap on signatures; the On-* actions; temperror once
-# unbound is stopped.
+# is none; the cap on signatures; the On-* actions; a key below
+# dkim_min_key_bits; temperror once unbound is stopped.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 
@@ -18,7 +18,7 @@ peer_require unbound
 $PY -c 'import dkim, nacl' 2>/dev/null ||
     tb_skip_all "python3-dkim or python3-nacl missing (tools/install-deps)"
 tb_init
-tb_plan 46
+tb_plan 48
 
 # Extra key records: revoked (p= empty) and garbage.
 cat >"$TB/extra-zones.conf" <<'EOF'
@@ -295,6 +295,13 @@ pysign "$TB/big.eml" "$TB/big-signed.eml" "$RSA" rsa-sha256
 out=$(run "$TB/big-signed.eml")
 tb_like "$out" "dkim=pass header\.d=example\.test" \
     "a 1 MB body in chunks: pass"
+
+# --- the minimum RSA key size (the harness' key has 2048 bits)
+out=$(run "$TB/py-rsa.eml" -o milter.dkim_min_key_bits=4096)
+tb_like "$out" "dkim=permerror \(key too small\) header\.d=example\.test [^;]*header\.s=sel1" \
+    "dkim_min_key_bits=4096: the 2048-bit key is refused"
+out=$("$MILTER" -n -c /dev/null -o milter.dkim_min_key_bits=100 2>&1)
+tb_like "$?:$out" "^1:.*dkim_min_key_bits" "dkim_min_key_bits below 512 is refused"
 
 # --- DNS down: temperror, bounded by the timeout
 tb_stop unbound

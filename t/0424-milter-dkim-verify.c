@@ -126,7 +126,9 @@ static const struct scase scases[] = {
 	{ "v=1; a=rsa-sha256; d=e.test; s=s; h=from; bh=AAAA; b=A", 0,
 	  MILTER_DKIM_E_BASE64 },		/* 6 bits */
 	{ "v=1; a=rsa-sha256; d=e.test; s=s; h=from; bh=AAAA; b=AA=A", 0,
-	  MILTER_DKIM_E_BASE64 },		/* data after padding */
+	  MILTER_DKIM_E_OK },	/* after "=": ignored, as libopendkim */
+	{ "v=1; a=rsa-sha256; d=e.test; s=s; h=from; bh=AAAA; b=A=AA", 0,
+	  MILTER_DKIM_E_BASE64 },	/* ...but 6 bits are no byte */
 	{ "v=1; a=rsa-sha256; d=e.test; s=s; h=from; bh=AAAA; b=A A\r\n\t"
 	  "A=", 0, MILTER_DKIM_E_OK },	/* folded, padded */
 	{ "v=1; a=rsa-sha256; d=e.test; s=s; h=to:subject; bh=AAAA; "

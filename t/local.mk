@@ -126,7 +126,7 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	$(MHD_CFLAGS) $(LDAP_CFLAGS) $(OPENSSL_CFLAGS)
 FUZZ_LINK = $(FUZZ_CC) $(FUZZ_CFLAGS) -o $@
 FUZZ_MILTER_LIBS = milter/libelemta-milter.a $(ELEMTA_LIBS) $(SPF2_LIBS) \
-	$(OPENDKIM_LIBS) $(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) \
+	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) \
 	$(CURL_LIBS) $(PTHREAD_LIBS)
 FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
@@ -211,11 +211,13 @@ t/libfuzzer/milter-dkim-sign: t/fuzz-milter-dkim-sign.c \
 	$(srcdir)/milter/milter-dkim-sign.c $(srcdir)/milter/milter-keys.c \
 	$(FUZZ_MILTER_LIBS)
 t/libfuzzer/milter-dns: t/fuzz-milter-dns.c lib/dns.c milter/milter-dkim.c \
-		milter/milter-spf.c milter/libelemta-milter.a lib/libelemta.a
+		milter/milter-dkim-verify.c milter/milter-spf.c \
+		milter/libelemta-milter.a lib/libelemta.a
 	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
-	$(OPENDKIM_CFLAGS) $(UNBOUND_CFLAGS) $(srcdir)/t/fuzz-milter-dns.c \
+	$(UNBOUND_CFLAGS) $(srcdir)/t/fuzz-milter-dns.c \
 	$(srcdir)/lib/dns.c $(srcdir)/milter/milter-dkim.c \
-	$(srcdir)/milter/milter-spf.c $(FUZZ_MILTER_LIBS) -lresolv
+	$(srcdir)/milter/milter-dkim-verify.c \
+	$(srcdir)/milter/milter-spf.c $(FUZZ_MILTER_LIBS)
 clean-local: clean-libfuzzer
 clean-libfuzzer:
 	-rm -rf t/libfuzzer

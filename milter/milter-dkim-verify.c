@@ -869,7 +869,8 @@ milter_dkim_sig_check(const struct milter_dkim_vsig *sig,
 	EVP_MD_CTX *ctx;
 	int rc;
 
-	if (bhlen != sig->bhlen || memcmp(bh, sig->bh, bhlen) != 0)
+	if (bh != NULL
+	    && (bhlen != sig->bhlen || memcmp(bh, sig->bh, bhlen) != 0))
 		return MILTER_DKIM_E_BODYHASH;
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return MILTER_DKIM_E_INTERNAL;
@@ -964,11 +965,11 @@ milter_dkim_verifier_body(struct milter_dkim_verifier *v,
 			milter_dkim_body_update(v->bodies[i].ctx, p, len);
 }
 
-/* milter_dkim_verifier_key - sig's key, looked up and parsed */
-static enum milter_dkim_err
-milter_dkim_verifier_key(const struct milter_dkim_vsig *sig,
-			 milter_dkim_lookup_fn lookup, void *ctx,
-			 struct milter_dkim_vkey *key)
+/* milter_dkim_key_lookup - sig's key, looked up and parsed */
+enum milter_dkim_err
+milter_dkim_key_lookup(const struct milter_dkim_vsig *sig,
+		       milter_dkim_lookup_fn lookup, void *ctx,
+		       struct milter_dkim_vkey *key)
 {
 	char *name, *txt = NULL;
 	enum milter_dkim_err e;
@@ -1038,7 +1039,7 @@ milter_dkim_verifier_one(struct milter_dkim_verifier *v,
 	if (!b->ok)
 		return MILTER_DKIM_E_INTERNAL;
 	memset(&key, 0, sizeof(key));
-	if ((err = milter_dkim_verifier_key(sig, lookup, ctx, &key)) != 0
+	if ((err = milter_dkim_key_lookup(sig, lookup, ctx, &key)) != 0
 	    || (err = milter_dkim_verifier_usable(v, sig, &key)) != 0) {
 		milter_dkim_key_free(&key);
 		return err;

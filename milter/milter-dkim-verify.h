@@ -30,6 +30,11 @@
  *
  *	The parsers (milter_dkim_tags_parse, milter_dkim_sig_parse,
  *	milter_dkim_key_parse) are pure, for the unit tests and fuzzing.
+ *	The steps are public for ARC: an ARC-Message-Signature goes
+ *	through the whole verifier (hname, MILTER_DKIM_V_ARC); an
+ *	ARC-Seal (no bh=, h=, its own header set) through the tag
+ *	parser, milter_dkim_key_lookup() and milter_dkim_sig_check()
+ *	with the header data ARC builds.
  *
  *	Key cache: the parsed keys (EVP_PKEY and tags) are kept by the
  *	process, keyed by the record's owner name (s._domainkey.d) AND its
@@ -221,8 +226,16 @@ struct milter_dkim_buf;
 void milter_dkim_sig_hdata(const struct milter_dkim_vsig *sig,
 			   const struct milter_header *hdrs, size_t nhdrs,
 			   size_t self_index, struct milter_dkim_buf *out);
-/* milter_dkim_sig_check - the crypto: the signature over hdata, and
- * the body hash, with key; the error */
+/* milter_dkim_key_lookup - the key of sig (s=, d=) through lookup and
+ * the key cache, k= checked against a=; the error (key->pkey a
+ * reference or NULL: free with milter_dkim_key_free) */
+enum milter_dkim_err milter_dkim_key_lookup(const struct milter_dkim_vsig *sig,
+					    milter_dkim_lookup_fn lookup,
+					    void *ctx,
+					    struct milter_dkim_vkey *key);
+/* milter_dkim_sig_check - the crypto: the body hash (unless bh is
+ * NULL: an ARC-Seal has none) and the signature over hdata, with key;
+ * the error */
 enum milter_dkim_err milter_dkim_sig_check(const struct milter_dkim_vsig *sig,
 					   const struct milter_dkim_vkey *key,
 					   const struct milter_dkim_buf *hdata,

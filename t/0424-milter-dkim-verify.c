@@ -583,6 +583,27 @@ verify(struct msg *m, const char *hname, int flags, int min_bits,
 	return v;
 }
 
+/* test_steps - the steps ARC-Seal will use: the key, then the
+ * signature over header data alone (no body hash) */
+static void
+test_steps(const struct milter_dkim_vent *e, struct msg *m)
+{
+	struct milter_dkim_buf hd = { 0 };
+	struct milter_dkim_vkey key;
+	struct lookups l = { 0 };
+
+	is_int(milter_dkim_key_lookup(&e->sig, lookup, &l, &key),
+	       MILTER_DKIM_E_OK, "steps: the key");
+	milter_dkim_sig_hdata(&e->sig, m->h, m->n, e->hindex, &hd);
+	is_int(milter_dkim_sig_check(&e->sig, &key, &hd, NULL, 0),
+	       MILTER_DKIM_E_OK, "steps: the header signature alone");
+	hd.data[0] ^= 1;
+	is_int(milter_dkim_sig_check(&e->sig, &key, &hd, NULL, 0),
+	       MILTER_DKIM_E_BADSIG, "steps: one bit changed: bad");
+	milter_dkim_buf_free(&hd);
+	milter_dkim_key_free(&key);
+}
+
 /* test_case - one signed message */
 static void
 test_case(const struct vcase *c)
@@ -629,6 +650,7 @@ test_case(const struct vcase *c)
 		       "header.a");
 		is_int((long long)strlen(v->sigs[0].sig.b8), 8, "header.b");
 		is_int(l.n, 1, "one key lookup");
+		test_steps(&v->sigs[0], &m);
 	}
 out:
 	milter_dkim_verifier_free(&v);

@@ -48,7 +48,8 @@ T_MILTER_UNIT = \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
 	t/0420-milter-dkim.t \
-	t/0424-milter-dkim-verify.t
+	t/0424-milter-dkim-verify.t \
+	t/0425-milter-fuzz-dkim-verify.t
 check_PROGRAMS += $(T_MILTER_UNIT)
 T_MILTER_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/milter
 T_MILTER_LDADD = milter/libelemta-milter.a $(T_UNIT_LDADD) $(SPF2_LIBS) \
@@ -70,6 +71,12 @@ t_0409_milter_fuzz_authres_t_SOURCES = t/fuzz-milter-authres.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0409_milter_fuzz_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0409_milter_fuzz_authres_t_LDADD = $(T_MILTER_LDADD)
+
+## The libFuzzer target of the DKIM verifier, with its plain driver.
+t_0425_milter_fuzz_dkim_verify_t_SOURCES = t/fuzz-milter-dkim-verify.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0425_milter_fuzz_dkim_verify_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
+t_0425_milter_fuzz_dkim_verify_t_LDADD = $(T_MILTER_LDADD)
 
 t_0420_milter_dkim_t_SOURCES = t/0420-milter-dkim.c
 t_0420_milter_dkim_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)

@@ -132,6 +132,7 @@ FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
 	t/libfuzzer/milter-dmarc-from t/libfuzzer/milter-dkim-canon \
 	t/libfuzzer/milter-dkim-sign t/libfuzzer/milter-dns \
+	t/libfuzzer/milter-dkim-verify \
 	t/libfuzzer/lmtp-reply t/libfuzzer/lmtp-body t/libfuzzer/lmtp-route \
 	t/libfuzzer/policyd-limit t/libfuzzer/policyd-policy \
 	t/libfuzzer/redis-redirect
@@ -210,6 +211,13 @@ t/libfuzzer/milter-dkim-sign: t/fuzz-milter-dkim-sign.c \
 	$(srcdir)/t/fuzz-milter-dkim-sign.c \
 	$(srcdir)/milter/milter-dkim-sign.c $(srcdir)/milter/milter-keys.c \
 	$(FUZZ_MILTER_LIBS)
+t/libfuzzer/milter-dkim-verify: t/fuzz-milter-dkim-verify.c \
+		milter/milter-dkim-verify.c milter/milter-dkim-canon.c \
+		milter/libelemta-milter.a lib/libelemta.a
+	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
+	$(srcdir)/t/fuzz-milter-dkim-verify.c \
+	$(srcdir)/milter/milter-dkim-verify.c \
+	$(srcdir)/milter/milter-dkim-canon.c $(FUZZ_MILTER_LIBS)
 t/libfuzzer/milter-dns: t/fuzz-milter-dns.c lib/dns.c milter/milter-dkim.c \
 		milter/milter-dkim-verify.c milter/milter-spf.c \
 		milter/libelemta-milter.a lib/libelemta.a

@@ -52,7 +52,7 @@ struct milter_dkim_results {
 /* What a signature's outcome means for the On-* actions. */
 enum milter_dkim_class {
 	MILTER_DKIM_PASS,
-	MILTER_DKIM_BAD,	/* fail, permerror, neutral */
+	MILTER_DKIM_BAD,	/* fail, permerror, policy */
 	MILTER_DKIM_NOKEY,	/* permerror: no key record */
 	MILTER_DKIM_DNSERR,	/* temperror */
 };

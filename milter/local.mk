@@ -15,6 +15,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-dkim-sign.c milter/milter-dkim-sign.h \
 	milter/milter-dkim-canon.c milter/milter-dkim-canon.h \
 	milter/milter-dkim-verify.c milter/milter-dkim-verify.h \
+	milter/milter-dkim-tags.c milter/milter-dkim-vkey.c \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
 	milter/milter-callbacks.c \

@@ -6,11 +6,6 @@
  * DESCRIPTION
  *	See milter-dkim-verify.h.  The strict reading of RFC 6376:
  *
- *	Tag lists (section 3.2): tag names are ALPHA *(ALPHA / DIGIT /
- *	"_"), values printable ASCII without ";" with folding white space
- *	inside; a tag named twice makes the whole list invalid; unknown
- *	tags are ignored.
- *
  *	Signatures (section 3.5): v=1 (DKIM only), a= rsa-sha256,
  *	ed25519-sha256 (RFC 8463) or rsa-sha1 (verified, then refused as
  *	RFC 8301 says, as this milter did on libopendkim), b=, bh=, d=,
@@ -20,12 +15,9 @@
  *	Expired (x= past) and future (t= more than MILTER_DKIM_DRIFT
  *	seconds ahead, libopendkim's default drift) are permerror.
  *
- *	Keys (section 3.6.1): v=DKIM1 first if present, k= rsa (default)
- *	or ed25519 matching a=, h= (if present) naming the signature's
- *	hash, s= (if present) "*" or "email", t= flags y (testing: noted)
- *	and s (i= must be in d= exactly), p= base64 of a
- *	SubjectPublicKeyInfo (RSA) or of the 32-byte key (Ed25519), empty
- *	when revoked.  RSA keys below the caller's minimum are refused.
+ *	Keys and their cache: milter-dkim-vkey.c; tag lists:
+ *	milter-dkim-tags.c.  RSA keys below the caller's minimum are
+ *	refused.
  *
  *	Crypto: RSA with EVP_DigestVerify over the header data; Ed25519
  *	over the SHA-256 of the header data (RFC 8463 section 3).
@@ -39,17 +31,13 @@
 
 #include <ctype.h>
 #include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/x509.h>
 
-#include "clock.h"
 #include "milter.h"
 #include "milter-dkim-canon.h"
 #include "milter-dkim-verify.h"
@@ -149,189 +137,6 @@ milter_dkim_alg_name(enum milter_dkim_alg a)
 	default:
 		return NULL;
 	}
-}
-
-#define IS_FWS(c)	((c) == ' ' || (c) == '\t' || (c) == '\r' \
-			 || (c) == '\n')
-
-/* milter_dkim_tags_parse - a tag list (RFC 6376 section 3.2) */
-enum milter_dkim_err
-milter_dkim_tags_parse(const char *text, struct milter_dkim_tags *tl)
-{
-	const unsigned char *p = (const unsigned char *)text, *v, *last;
-	struct milter_dkim_tag *t;
-	size_t i;
-
-	tl->n = 0;
-	for (;;) {
-		while (IS_FWS(*p))
-			p++;
-		if (*p == '\0')
-			return MILTER_DKIM_E_OK;	/* ";" may end it */
-		if (!isalpha(*p) || tl->n == MILTER_DKIM_MAX_TAGS)
-			return MILTER_DKIM_E_SYNTAX;
-		t = &tl->t[tl->n];
-		t->name = (const char *)p;
-		while (isalnum(*p) || *p == '_')
-			p++;
-		t->nlen = (size_t)((const char *)p - t->name);
-		while (IS_FWS(*p))
-			p++;
-		if (*p++ != '=')
-			return MILTER_DKIM_E_SYNTAX;
-		t->vstart = (size_t)((const char *)p - text);
-		while (IS_FWS(*p))
-			p++;
-		v = last = p;
-		for (; *p != '\0' && *p != ';'; p++) {
-			if (*p > 0x20 && *p < 0x7f)
-				last = p + 1;
-			else if (!IS_FWS(*p))
-				return MILTER_DKIM_E_SYNTAX;
-		}
-		t->val = (const char *)v;
-		t->vlen = (size_t)(last - v);
-		t->vend = (size_t)((const char *)p - text);
-		for (i = 0; i < tl->n; i++)
-			if (tl->t[i].nlen == t->nlen
-			    && memcmp(tl->t[i].name, t->name, t->nlen) == 0)
-				return MILTER_DKIM_E_DUPTAG;
-		tl->n++;
-		if (*p == ';')
-			p++;
-	}
-}
-
-/* milter_dkim_tag - the tag called name, or NULL */
-static const struct milter_dkim_tag *
-milter_dkim_tag(const struct milter_dkim_tags *tl, const char *name)
-{
-	size_t i, len = strlen(name);
-
-	for (i = 0; i < tl->n; i++)
-		if (tl->t[i].nlen == len
-		    && memcmp(tl->t[i].name, name, len) == 0)
-			return &tl->t[i];
-	return NULL;
-}
-
-/* milter_dkim_tag_is - is the value of tag t val (case-insensitive)? */
-static int
-milter_dkim_tag_is(const struct milter_dkim_tag *t, const char *val)
-{
-	return t->vlen == strlen(val) && strncasecmp(t->val, val, t->vlen)
-					  == 0;
-}
-
-/* milter_dkim_tag_dup - the value without white space; malloc'ed */
-static char *
-milter_dkim_tag_dup(const struct milter_dkim_tag *t)
-{
-	char *s = x_malloc(t->vlen + 1), *o = s;
-	size_t i;
-
-	for (i = 0; i < t->vlen; i++)
-		if (!IS_FWS(t->val[i]))
-			*o++ = t->val[i];
-	*o = '\0';
-	return s;
-}
-
-/* milter_dkim_tag_num - a decimal value of at most maxdigits digits
- * (a longer one is taken as the largest number); -1 if not decimal */
-static long long
-milter_dkim_tag_num(const struct milter_dkim_tag *t, size_t maxdigits)
-{
-	long long n = 0;
-	size_t i;
-
-	if (t->vlen == 0 || t->vlen > maxdigits)
-		return -1;
-	for (i = 0; i < t->vlen; i++) {
-		if (!isdigit((unsigned char)t->val[i]))
-			return -1;
-		if (n > (INT64_MAX - 9) / 10)
-			n = INT64_MAX;
-		else
-			n = n * 10 + (t->val[i] - '0');
-	}
-	return n;
-}
-
-/* milter_dkim_list_has - does the colon list (white space allowed)
- * name word?  -1 if the list has an empty element */
-static int
-milter_dkim_list_has(const struct milter_dkim_tag *t, const char *word)
-{
-	char *s = milter_dkim_tag_dup(t), *e, *p = s;
-	int found = 0;
-
-	for (;;) {
-		e = strchr(p, ':');
-		if (e != NULL)
-			*e = '\0';
-		if (*p == '\0') {
-			found = -1;
-			break;
-		}
-		if (strcasecmp(p, word) == 0)
-			found = 1;
-		if (e == NULL)
-			break;
-		p = e + 1;
-	}
-	free(s);
-	return found;
-}
-
-static const signed char b64_val[256] = {
-	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6,
-	['G'] = 7, ['H'] = 8, ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12,
-	['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16, ['Q'] = 17,
-	['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
-	['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27,
-	['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
-	['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37,
-	['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42,
-	['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47,
-	['v'] = 48, ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52,
-	['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
-	['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62,
-	['+'] = 63, ['/'] = 64,
-};
-
-/* milter_dkim_b64 - base64 with white space skipped (the value of a
- * tag); malloc'ed, its length in *lenp; NULL if malformed.  Like
- * libopendkim, the first "=" ends the data: what follows it is
- * ignored (opendkim-testmsg writes signatures with bytes after the
- * padding), and the padding is not required. */
-static unsigned char *
-milter_dkim_b64(const char *p, size_t len, size_t *lenp)
-{
-	unsigned char *out = x_malloc(len / 4 * 3 + 3);
-	unsigned acc = 0;
-	size_t i, n = 0, bits = 0;
-	int v;
-
-	for (i = 0; i < len && p[i] != '='; i++) {
-		if (IS_FWS(p[i]))
-			continue;
-		if ((v = b64_val[(unsigned char)p[i]]) == 0) {
-			free(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (unsigned)(v - 1);
-		if ((bits += 6) >= 8) {
-			bits -= 8;
-			out[n++] = (unsigned char)(acc >> bits);
-		}
-	}
-	if (bits >= 6) {		/* 6 bits alone are no byte */
-		free(out);
-		return NULL;
-	}
-	*lenp = n;
-	return out;
 }
 
 /* milter_dkim_sig_canon - c= into sig */
@@ -451,7 +256,7 @@ milter_dkim_sig_b8(const struct milter_dkim_tag *t, char out[9])
 	size_t i, n = 0;
 
 	for (i = 0; i < t->vlen && n < 8; i++)
-		if (!IS_FWS(t->val[i]))
+		if (!MILTER_DKIM_FWS(t->val[i]))
 			out[n++] = t->val[i];
 	out[n] = '\0';
 }
@@ -461,11 +266,11 @@ static enum milter_dkim_err
 milter_dkim_sig_fields(const struct milter_dkim_tags *tl, int flags,
 		       struct milter_dkim_vsig *sig)
 {
-	const struct milter_dkim_tag *v = milter_dkim_tag(tl, "v"),
-	    *a = milter_dkim_tag(tl, "a"), *b = milter_dkim_tag(tl, "b"),
-	    *bh = milter_dkim_tag(tl, "bh"), *d = milter_dkim_tag(tl, "d"),
-	    *h = milter_dkim_tag(tl, "h"), *s = milter_dkim_tag(tl, "s"),
-	    *q = milter_dkim_tag(tl, "q"), *t;
+	const struct milter_dkim_tag *v = milter_dkim_tag_find(tl, "v"),
+	    *a = milter_dkim_tag_find(tl, "a"), *b = milter_dkim_tag_find(tl, "b"),
+	    *bh = milter_dkim_tag_find(tl, "bh"), *d = milter_dkim_tag_find(tl, "d"),
+	    *h = milter_dkim_tag_find(tl, "h"), *s = milter_dkim_tag_find(tl, "s"),
+	    *q = milter_dkim_tag_find(tl, "q"), *t;
 	enum milter_dkim_err e;
 
 	if (b != NULL) {
@@ -493,26 +298,26 @@ milter_dkim_sig_fields(const struct milter_dkim_tags *tl, int flags,
 		return MILTER_DKIM_E_MISSING;
 	if (sig->alg == MILTER_DKIM_A_NONE)
 		return MILTER_DKIM_E_ALG;
-	if ((e = milter_dkim_sig_canon(milter_dkim_tag(tl, "c"), sig)) != 0
+	if ((e = milter_dkim_sig_canon(milter_dkim_tag_find(tl, "c"), sig)) != 0
 	    || (e = milter_dkim_sig_hlist(h, sig)) != 0
-	    || (e = milter_dkim_sig_identity(milter_dkim_tag(tl, "i"), flags,
+	    || (e = milter_dkim_sig_identity(milter_dkim_tag_find(tl, "i"), flags,
 					     sig)) != 0)
 		return e;
-	if (q != NULL && milter_dkim_list_has(q, "dns/txt") != 1)
+	if (q != NULL && milter_dkim_tag_list_has(q, "dns/txt") != 1)
 		return MILTER_DKIM_E_QUERY;
-	if ((t = milter_dkim_tag(tl, "l")) != NULL
+	if ((t = milter_dkim_tag_find(tl, "l")) != NULL
 	    && (sig->l = milter_dkim_tag_num(t, 76)) < 0)
 		return MILTER_DKIM_E_SYNTAX;
-	if ((t = milter_dkim_tag(tl, "t")) != NULL
+	if ((t = milter_dkim_tag_find(tl, "t")) != NULL
 	    && (sig->t = milter_dkim_tag_num(t, 12)) < 0)
 		return MILTER_DKIM_E_SYNTAX;
-	if ((t = milter_dkim_tag(tl, "x")) != NULL
+	if ((t = milter_dkim_tag_find(tl, "x")) != NULL
 	    && (sig->x = milter_dkim_tag_num(t, 12)) < 0)
 		return MILTER_DKIM_E_SYNTAX;
 	if (sig->t >= 0 && sig->x >= 0 && sig->x < sig->t)
 		return MILTER_DKIM_E_TIMESTAMPS;
-	if ((sig->b = milter_dkim_b64(b->val, b->vlen, &sig->blen)) == NULL
-	    || (sig->bh = milter_dkim_b64(bh->val, bh->vlen, &sig->bhlen))
+	if ((sig->b = milter_dkim_tag_b64(b->val, b->vlen, &sig->blen)) == NULL
+	    || (sig->bh = milter_dkim_tag_b64(bh->val, bh->vlen, &sig->bhlen))
 	       == NULL)
 		return MILTER_DKIM_E_BASE64;
 	if (sig->blen == 0 || sig->bhlen == 0)
@@ -549,250 +354,6 @@ milter_dkim_sig_free(struct milter_dkim_vsig *sig)
 	x_free(&sig->b);
 	x_free(&sig->bh);
 	sig->nh = 0;
-}
-
-/* milter_dkim_key_pkey - p= into an EVP_PKEY; the error */
-static enum milter_dkim_err
-milter_dkim_key_pkey(const struct milter_dkim_tag *p,
-		     struct milter_dkim_vkey *key)
-{
-	unsigned char *der;
-	const unsigned char *q;
-	size_t len;
-
-	if ((der = milter_dkim_b64(p->val, p->vlen, &len)) == NULL)
-		return MILTER_DKIM_E_KEYDECODE;
-	if (key->ed25519) {
-		if (len == 32)
-			key->pkey = EVP_PKEY_new_raw_public_key(
-					EVP_PKEY_ED25519, NULL, der, len);
-	} else {
-		q = der;
-		key->pkey = d2i_PUBKEY(NULL, &q, (long)len);
-		if (key->pkey != NULL
-		    && (q != der + len || EVP_PKEY_get_base_id(key->pkey)
-					  != EVP_PKEY_RSA)) {
-			EVP_PKEY_free(key->pkey);
-			key->pkey = NULL;
-		}
-	}
-	free(der);
-	ERR_clear_error();
-	if (key->pkey == NULL)
-		return MILTER_DKIM_E_KEYDECODE;
-	key->bits = EVP_PKEY_get_bits(key->pkey);
-	return MILTER_DKIM_E_OK;
-}
-
-/* milter_dkim_key_fields - the tags into key; the error */
-static enum milter_dkim_err
-milter_dkim_key_fields(const struct milter_dkim_tags *tl,
-		       struct milter_dkim_vkey *key)
-{
-	const struct milter_dkim_tag *v = milter_dkim_tag(tl, "v"),
-	    *h = milter_dkim_tag(tl, "h"), *k = milter_dkim_tag(tl, "k"),
-	    *s = milter_dkim_tag(tl, "s"), *t = milter_dkim_tag(tl, "t"),
-	    *p = milter_dkim_tag(tl, "p");
-
-	if (v != NULL && (v != &tl->t[0] || !milter_dkim_tag_is(v, "DKIM1")))
-		return MILTER_DKIM_E_KEYSYNTAX;
-	if (p == NULL)
-		return MILTER_DKIM_E_KEYSYNTAX;
-	if (p->vlen == 0)
-		return MILTER_DKIM_E_REVOKED;
-	if (k != NULL && !milter_dkim_tag_is(k, "rsa")) {
-		if (!milter_dkim_tag_is(k, "ed25519"))
-			return MILTER_DKIM_E_KEYTYPE;
-		key->ed25519 = 1;
-	}
-	key->hashes = MILTER_DKIM_KH_SHA1 | MILTER_DKIM_KH_SHA256;
-	if (h != NULL)
-		key->hashes = (milter_dkim_list_has(h, "sha1") == 1
-			       ? MILTER_DKIM_KH_SHA1 : 0)
-			      | (milter_dkim_list_has(h, "sha256") == 1
-				 ? MILTER_DKIM_KH_SHA256 : 0);
-	if (s != NULL && milter_dkim_list_has(s, "*") != 1
-	    && milter_dkim_list_has(s, "email") != 1)
-		return MILTER_DKIM_E_SERVICE;
-	if (t != NULL) {
-		key->testing = milter_dkim_list_has(t, "y") == 1;
-		key->strict = milter_dkim_list_has(t, "s") == 1;
-	}
-	return milter_dkim_key_pkey(p, key);
-}
-
-/* milter_dkim_key_parse - a key record */
-void
-milter_dkim_key_parse(const char *txt, struct milter_dkim_vkey *key)
-{
-	struct milter_dkim_tags *tl = x_malloc(sizeof(*tl));
-
-	memset(key, 0, sizeof(*key));
-	key->err = milter_dkim_tags_parse(txt, tl) != 0
-		   ? MILTER_DKIM_E_KEYSYNTAX : milter_dkim_key_fields(tl, key);
-	free(tl);
-}
-
-/* milter_dkim_key_free - the key's reference */
-void
-milter_dkim_key_free(struct milter_dkim_vkey *key)
-{
-	EVP_PKEY_free(key->pkey);
-	key->pkey = NULL;
-}
-
-/*
- * The key cache: chained buckets under one lock, at most KC_MAX keys;
- * when full, an expired entry goes, else the oldest.
- */
-#define KC_BUCKETS	256
-#define KC_MAX		1024
-
-struct kc_ent {
-	struct kc_ent *next;
-	char *name;
-	char *txt;
-	int64_t expires;	/* clock_mono_ms */
-	unsigned long long seq;	/* insertion order */
-	struct milter_dkim_vkey key;
-};
-
-static pthread_mutex_t kc_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct kc_ent *kc_tab[KC_BUCKETS];
-static size_t kc_n;
-static unsigned long long kc_seq;
-static unsigned long kc_hits, kc_misses;
-
-/* milter_dkim_kc_hash - the bucket of a name (case-insensitive) */
-static unsigned
-milter_dkim_kc_hash(const char *name)
-{
-	unsigned h = 2166136261u;
-
-	for (; *name != '\0'; name++)
-		h = (h ^ (unsigned)tolower((unsigned char)*name)) * 16777619u;
-	return h % KC_BUCKETS;
-}
-
-/* milter_dkim_kc_drop - unlink and free *pp (locked) */
-static void
-milter_dkim_kc_drop(struct kc_ent **pp)
-{
-	struct kc_ent *e = *pp;
-
-	*pp = e->next;
-	free(e->name);
-	free(e->txt);
-	milter_dkim_key_free(&e->key);
-	free(e);
-	kc_n--;
-}
-
-/* milter_dkim_kc_evict - make room for one: an expired entry, else
- * the oldest (locked) */
-static void
-milter_dkim_kc_evict(int64_t now)
-{
-	struct kc_ent **pp, **victim = NULL;
-	size_t i;
-
-	for (i = 0; i < KC_BUCKETS; i++)
-		for (pp = &kc_tab[i]; *pp != NULL; pp = &(*pp)->next) {
-			if ((*pp)->expires <= now) {
-				milter_dkim_kc_drop(pp);
-				return;
-			}
-			if (victim == NULL || (*pp)->seq < (*victim)->seq)
-				victim = pp;
-		}
-	if (victim != NULL)
-		milter_dkim_kc_drop(victim);
-}
-
-/* milter_dkim_kc_copy - *dst = *src with a new reference to the key */
-static void
-milter_dkim_kc_copy(struct milter_dkim_vkey *dst,
-		    const struct milter_dkim_vkey *src)
-{
-	*dst = *src;
-	if (dst->pkey != NULL && EVP_PKEY_up_ref(dst->pkey) != 1) {
-		dst->pkey = NULL;
-		dst->err = MILTER_DKIM_E_INTERNAL;
-	}
-}
-
-/* milter_dkim_key_cached - the parsed key, kept or parsed now */
-void
-milter_dkim_key_cached(const char *name, const char *txt, int ttl,
-		       struct milter_dkim_vkey *key)
-{
-	unsigned h = milter_dkim_kc_hash(name);
-	int64_t now = clock_mono_ms();
-	struct kc_ent **pp, *e;
-
-	pthread_mutex_lock(&kc_lock);
-	for (pp = &kc_tab[h]; *pp != NULL; pp = &(*pp)->next) {
-		if (strcasecmp((*pp)->name, name) != 0)
-			continue;
-		if ((*pp)->expires > now && strcmp((*pp)->txt, txt) == 0) {
-			milter_dkim_kc_copy(key, &(*pp)->key);
-			kc_hits++;
-			pthread_mutex_unlock(&kc_lock);
-			return;
-		}
-		milter_dkim_kc_drop(pp);	/* changed or expired */
-		break;
-	}
-	kc_misses++;
-	pthread_mutex_unlock(&kc_lock);
-
-	milter_dkim_key_parse(txt, key);	/* outside the lock */
-	if (ttl <= 0)
-		return;
-	e = x_calloc(1, sizeof(*e));
-	e->name = x_strdup(name);
-	e->txt = x_strdup(txt);
-	e->expires = now + (int64_t)ttl * 1000;
-	milter_dkim_kc_copy(&e->key, key);
-	pthread_mutex_lock(&kc_lock);
-	/* another thread may have parsed the same name meanwhile */
-	for (pp = &kc_tab[h]; *pp != NULL; pp = &(*pp)->next)
-		if (strcasecmp((*pp)->name, name) == 0) {
-			milter_dkim_kc_drop(pp);
-			break;
-		}
-	if (kc_n >= KC_MAX)
-		milter_dkim_kc_evict(now);
-	e->seq = kc_seq++;
-	e->next = kc_tab[h];
-	kc_tab[h] = e;
-	kc_n++;
-	pthread_mutex_unlock(&kc_lock);
-}
-
-/* milter_dkim_key_cache_stats - the counters */
-void
-milter_dkim_key_cache_stats(unsigned long *hits, unsigned long *misses,
-			    size_t *entries)
-{
-	pthread_mutex_lock(&kc_lock);
-	*hits = kc_hits;
-	*misses = kc_misses;
-	*entries = kc_n;
-	pthread_mutex_unlock(&kc_lock);
-}
-
-/* milter_dkim_key_cache_flush - drop every key */
-void
-milter_dkim_key_cache_flush(void)
-{
-	size_t i;
-
-	pthread_mutex_lock(&kc_lock);
-	for (i = 0; i < KC_BUCKETS; i++)
-		while (kc_tab[i] != NULL)
-			milter_dkim_kc_drop(&kc_tab[i]);
-	pthread_mutex_unlock(&kc_lock);
 }
 
 /* milter_dkim_sig_hdata - the header hash input */
@@ -963,35 +524,6 @@ milter_dkim_verifier_body(struct milter_dkim_verifier *v,
 	for (i = 0; i < v->nbodies; i++)
 		if (v->bodies[i].ctx != NULL)
 			milter_dkim_body_update(v->bodies[i].ctx, p, len);
-}
-
-/* milter_dkim_key_lookup - sig's key, looked up and parsed */
-enum milter_dkim_err
-milter_dkim_key_lookup(const struct milter_dkim_vsig *sig,
-		       milter_dkim_lookup_fn lookup, void *ctx,
-		       struct milter_dkim_vkey *key)
-{
-	char *name, *txt = NULL;
-	enum milter_dkim_err e;
-	int ttl = 0;
-
-	name = x_asprintf("%s._domainkey.%s", sig->s, sig->d);
-	e = lookup(ctx, name, &txt, &ttl);
-	if (e == MILTER_DKIM_E_OK && txt == NULL)
-		e = MILTER_DKIM_E_NOKEY;
-	if (e == MILTER_DKIM_E_OK) {
-		milter_dkim_key_cached(name, txt, ttl, key);
-		e = key->err;
-		/* k= against a=, before what p= holds: an RSA key under
-		 * k=ed25519 does not decode, but the mismatch is the news */
-		if ((e == MILTER_DKIM_E_OK || e == MILTER_DKIM_E_KEYDECODE)
-		    && key->ed25519
-		       != (sig->alg == MILTER_DKIM_A_ED25519_SHA256))
-			e = MILTER_DKIM_E_KEYTYPE;
-	}
-	free(txt);
-	free(name);
-	return e;
 }
 
 /* milter_dkim_verifier_usable - can key check sig? */

@@ -116,6 +116,10 @@ struct milter_dkim_tags {
 	struct milter_dkim_tag t[MILTER_DKIM_MAX_TAGS];
 };
 
+/* folding white space, as the tag values carry it */
+#define MILTER_DKIM_FWS(c)	((c) == ' ' || (c) == '\t' || (c) == '\r' \
+				 || (c) == '\n')
+
 /* A parsed signature. */
 struct milter_dkim_vsig {
 	enum milter_dkim_err err;	/* parse error: the result */
@@ -197,19 +201,49 @@ struct milter_dkim_verifier {
 	int done_headers;
 };
 
-/* milter_dkim_tags_parse - a tag list; 0, or the error */
+/* milter-dkim-tags.c */
+/* milter_dkim_tags_parse - a tag list; 0, or the error
+ * (MILTER_DKIM_E_SYNTAX, _DUPTAG) */
 enum milter_dkim_err milter_dkim_tags_parse(const char *text,
 					    struct milter_dkim_tags *tl);
+/* milter_dkim_tag_find - the tag called name (case-sensitive), or NULL */
+const struct milter_dkim_tag *
+milter_dkim_tag_find(const struct milter_dkim_tags *tl, const char *name);
+/* milter_dkim_tag_is - is the value val (case-insensitive)? */
+int milter_dkim_tag_is(const struct milter_dkim_tag *t, const char *val);
+/* milter_dkim_tag_dup - the value without white space; malloc'ed */
+char *milter_dkim_tag_dup(const struct milter_dkim_tag *t);
+/* milter_dkim_tag_num - a decimal value of at most maxdigits digits (a
+ * larger one saturates); -1 if not decimal */
+long long milter_dkim_tag_num(const struct milter_dkim_tag *t,
+			      size_t maxdigits);
+/* milter_dkim_tag_list_has - does the colon list name word
+ * (case-insensitive)?  1, 0, or -1 if an element is empty */
+int milter_dkim_tag_list_has(const struct milter_dkim_tag *t,
+			     const char *word);
+/* milter_dkim_tag_b64 - base64 (white space skipped, the first "="
+ * ends it); malloc'ed, its length in *lenp; NULL if malformed */
+unsigned char *milter_dkim_tag_b64(const char *p, size_t len, size_t *lenp);
+
+/* milter-dkim-verify.c */
 /* milter_dkim_sig_parse - a signature header's value into sig (free
  * with milter_dkim_sig_free); sig->err says whether it can be checked */
 void milter_dkim_sig_parse(const char *value, int flags,
 			   struct milter_dkim_vsig *sig);
 void milter_dkim_sig_free(struct milter_dkim_vsig *sig);
+/* milter-dkim-vkey.c */
 /* milter_dkim_key_parse - a key record into key (its pkey a new
  * reference or NULL: free with milter_dkim_key_free) */
 void milter_dkim_key_parse(const char *txt, struct milter_dkim_vkey *key);
 void milter_dkim_key_free(struct milter_dkim_vkey *key);
 
+/* milter_dkim_key_lookup - the key of sig (s=, d=) through lookup and
+ * the key cache, k= checked against a=; the error (key->pkey a
+ * reference or NULL: free with milter_dkim_key_free) */
+enum milter_dkim_err milter_dkim_key_lookup(const struct milter_dkim_vsig *sig,
+					    milter_dkim_lookup_fn lookup,
+					    void *ctx,
+					    struct milter_dkim_vkey *key);
 /* milter_dkim_key_cached - the parsed key of record txt at name, from
  * the process' key cache or parsed and kept for ttl seconds */
 void milter_dkim_key_cached(const char *name, const char *txt, int ttl,
@@ -226,13 +260,6 @@ struct milter_dkim_buf;
 void milter_dkim_sig_hdata(const struct milter_dkim_vsig *sig,
 			   const struct milter_header *hdrs, size_t nhdrs,
 			   size_t self_index, struct milter_dkim_buf *out);
-/* milter_dkim_key_lookup - the key of sig (s=, d=) through lookup and
- * the key cache, k= checked against a=; the error (key->pkey a
- * reference or NULL: free with milter_dkim_key_free) */
-enum milter_dkim_err milter_dkim_key_lookup(const struct milter_dkim_vsig *sig,
-					    milter_dkim_lookup_fn lookup,
-					    void *ctx,
-					    struct milter_dkim_vkey *key);
 /* milter_dkim_sig_check - the crypto: the body hash (unless bh is
  * NULL: an ARC-Seal has none) and the signature over hdata, with key;
  * the error */

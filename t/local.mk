@@ -212,18 +212,24 @@ t/libfuzzer/milter-dkim-sign: t/fuzz-milter-dkim-sign.c \
 	$(srcdir)/milter/milter-dkim-sign.c $(srcdir)/milter/milter-keys.c \
 	$(FUZZ_MILTER_LIBS)
 t/libfuzzer/milter-dkim-verify: t/fuzz-milter-dkim-verify.c \
-		milter/milter-dkim-verify.c milter/milter-dkim-canon.c \
+		milter/milter-dkim-verify.c milter/milter-dkim-tags.c \
+		milter/milter-dkim-vkey.c milter/milter-dkim-canon.c \
 		milter/libelemta-milter.a lib/libelemta.a
 	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
 	$(srcdir)/t/fuzz-milter-dkim-verify.c \
 	$(srcdir)/milter/milter-dkim-verify.c \
+	$(srcdir)/milter/milter-dkim-tags.c \
+	$(srcdir)/milter/milter-dkim-vkey.c \
 	$(srcdir)/milter/milter-dkim-canon.c $(FUZZ_MILTER_LIBS)
 t/libfuzzer/milter-dns: t/fuzz-milter-dns.c lib/dns.c milter/milter-dkim.c \
+		milter/milter-dkim-tags.c milter/milter-dkim-vkey.c \
 		milter/milter-dkim-verify.c milter/milter-spf.c \
 		milter/libelemta-milter.a lib/libelemta.a
 	$(AM_V_CCLD)$(MKDIR_P) t/libfuzzer && $(FUZZ_LINK) \
 	$(UNBOUND_CFLAGS) $(srcdir)/t/fuzz-milter-dns.c \
 	$(srcdir)/lib/dns.c $(srcdir)/milter/milter-dkim.c \
+	$(srcdir)/milter/milter-dkim-tags.c \
+	$(srcdir)/milter/milter-dkim-vkey.c \
 	$(srcdir)/milter/milter-dkim-verify.c \
 	$(srcdir)/milter/milter-spf.c $(FUZZ_MILTER_LIBS)
 clean-local: clean-libfuzzer

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # dkimv-fixture.py - fixtures for t/0424-milter-dkim-verify, made by a
-# second implementation (python3-dkim, its RSA from python3-cryptography's
-# keys, Ed25519 through python3-nacl):
+# second implementation (python3-dkim, Ed25519 through python3-nacl; the
+# keys from the openssl command):
 #
 #   dkimv-fixture.py DIR keys
 #	RSA keys of 768, 1024, 2048 and 4096 bits and an Ed25519 key:
@@ -15,11 +15,9 @@
 #	set=NAME:VALUE (a tag's value replaced), append=TEXT (added to the
 #	body after signing; "_" a space, \r\n escapes), arc=1 (an
 #	ARC-Message-Signature i=1 instead, as dkim.ARC makes it)
-import base64, os, re, sys, time
+import base64, re, subprocess, sys, time
 
 import dkim
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 MSGS = {
     'plain': b'From: User <user@example.test>\r\n'
@@ -52,25 +50,26 @@ MSGS = {
 }
 
 
+def openssl(*args):
+    return subprocess.run(('openssl',) + args, check=True,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL).stdout
+
+
 def keys(d):
+    # with the openssl command, as the harness makes its keys
     for bits in (768, 1024, 2048, 4096):
-        k = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-        open('%s/rsa%d.pem' % (d, bits), 'wb').write(k.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption()))
-        pub = k.public_key().public_bytes(
-            serialization.Encoding.DER,
-            serialization.PublicFormat.SubjectPublicKeyInfo)
-        open('%s/rsa%d.pub' % (d, bits), 'wb').write(base64.b64encode(pub))
-    k = ed25519.Ed25519PrivateKey.generate()
-    raw = k.private_bytes(serialization.Encoding.Raw,
-                          serialization.PrivateFormat.Raw,
-                          serialization.NoEncryption())
-    open('%s/ed.seed' % d, 'wb').write(base64.b64encode(raw))
-    pub = k.public_key().public_bytes(serialization.Encoding.Raw,
-                                      serialization.PublicFormat.Raw)
-    open('%s/ed.pub' % d, 'wb').write(base64.b64encode(pub))
+        pem = '%s/rsa%d.pem' % (d, bits)
+        openssl('genrsa', '-traditional', '-out', pem, str(bits))
+        der = openssl('pkey', '-in', pem, '-pubout', '-outform', 'DER')
+        open('%s/rsa%d.pub' % (d, bits), 'wb').write(base64.b64encode(der))
+    pem = '%s/ed.pem' % d
+    openssl('genpkey', '-algorithm', 'ed25519', '-out', pem)
+    # dkimpy takes the raw 32-byte private key; p= is the raw public key
+    der = openssl('pkey', '-in', pem, '-outform', 'DER')
+    open('%s/ed.seed' % d, 'wb').write(base64.b64encode(der[-32:]))
+    der = openssl('pkey', '-in', pem, '-pubout', '-outform', 'DER')
+    open('%s/ed.pub' % d, 'wb').write(base64.b64encode(der[-32:]))
 
 
 def sign(d, words):

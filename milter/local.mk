@@ -14,19 +14,21 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-conn.c \
 	milter/milter-pipeline.c milter/milter-outcome.c \
 	milter/milter-spf.c \
-	milter/milter-dkim.c milter/milter-dkim.h milter/milter-dkim-pkey.c \
+	milter/milter-dkim.c milter/milter-dkim.h \
 	milter/milter-dkim-sign.c milter/milter-dkim-sign.h \
 	milter/milter-dkim-canon.c milter/milter-dkim-canon.h \
+	milter/milter-dkim-verify.c milter/milter-dkim-verify.h \
+	milter/milter-dkim-tags.c milter/milter-dkim-vkey.c \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
 	milter/milter-callbacks.c \
 	milter/milter-test.c
 milter_libelemta_milter_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
-	$(OPENDKIM_CFLAGS) $(OPENSSL_CFLAGS)
+	$(OPENSSL_CFLAGS)
 
 MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_SECTIONS_LIBS) \
 	$(ELEMTA_LIBS) $(SPF2_LIBS) \
-	$(OPENDKIM_LIBS) $(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) \
+	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) \
 	$(PTHREAD_LIBS)
 
 sbin_PROGRAMS += milter/elemta-milter
@@ -52,11 +54,12 @@ T_MILTER_UNIT = \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
 	t/0420-milter-dkim.t \
-	t/0423-milter-dkim-pkey.t
+	t/0424-milter-dkim-verify.t \
+	t/0425-milter-fuzz-dkim-verify.t
 check_PROGRAMS += $(T_MILTER_UNIT)
 T_MILTER_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/milter
 T_MILTER_LDADD = milter/libelemta-milter.a $(T_UNIT_LDADD) $(SPF2_LIBS) \
-	$(OPENDKIM_LIBS) $(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS)
+	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS)
 t_0400_milter_authres_t_SOURCES = t/0400-milter-authres.c
 t_0400_milter_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0400_milter_authres_t_LDADD = $(T_MILTER_LDADD)
@@ -74,24 +77,29 @@ t_0403_milter_spf_liberror_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0403_milter_spf_liberror_t_LDADD = $(T_MILTER_LDADD) -ldl
 ## The libFuzzer target, with a plain main() inside the same file (off
 ## when FUZZ_LIBFUZZER is defined), so that gcc and "make check" run it.
-## DNS data (TXT, names), the answers made for libopendkim, Received-SPF.
+## DNS data (TXT, names), DKIM key records and tags, Received-SPF.
 t_0408_milter_fuzz_dns_t_SOURCES = t/fuzz-milter-dns.c \
 	t/fuzz-driver.c t/fuzz-driver.h
-t_0408_milter_fuzz_dns_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENDKIM_CFLAGS)
-t_0408_milter_fuzz_dns_t_LDADD = $(T_MILTER_LDADD) -lresolv
+t_0408_milter_fuzz_dns_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
+t_0408_milter_fuzz_dns_t_LDADD = $(T_MILTER_LDADD)
 t_0409_milter_fuzz_authres_t_SOURCES = t/fuzz-milter-authres.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0409_milter_fuzz_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0409_milter_fuzz_authres_t_LDADD = $(T_MILTER_LDADD)
 
+## The libFuzzer target of the DKIM verifier, with its plain driver.
+t_0425_milter_fuzz_dkim_verify_t_SOURCES = t/fuzz-milter-dkim-verify.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0425_milter_fuzz_dkim_verify_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
+t_0425_milter_fuzz_dkim_verify_t_LDADD = $(T_MILTER_LDADD)
+
 t_0420_milter_dkim_t_SOURCES = t/0420-milter-dkim.c
-t_0420_milter_dkim_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENDKIM_CFLAGS)
-t_0420_milter_dkim_t_LDADD = $(T_MILTER_LDADD) -lresolv
-## the kept DKIM public keys, and libopendkim going through them
-t_0423_milter_dkim_pkey_t_SOURCES = t/0423-milter-dkim-pkey.c
-t_0423_milter_dkim_pkey_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENDKIM_CFLAGS) \
-	$(OPENSSL_CFLAGS)
-t_0423_milter_dkim_pkey_t_LDADD = $(T_MILTER_LDADD)
+t_0420_milter_dkim_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
+t_0420_milter_dkim_t_LDADD = $(T_MILTER_LDADD)
+## our DKIM verifier: parsers, python3-dkim fixtures, the key cache
+t_0424_milter_dkim_verify_t_SOURCES = t/0424-milter-dkim-verify.c
+t_0424_milter_dkim_verify_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
+t_0424_milter_dkim_verify_t_LDADD = $(T_MILTER_LDADD)
 
 T_MILTER_SHELL = \
 	t/0410-milter-spf.t \

@@ -40,6 +40,8 @@ struct milter_dkim_body {
 	int inl;			/* the line has content */
 	int any;			/* some line had content */
 	size_t empties;			/* empty lines not yet emitted */
+	long long limit;		/* l=: bytes to hash, -1 all */
+	unsigned long long total;	/* canonical bytes so far */
 	void (*tap)(void *, const unsigned char *, size_t);
 	void *tap_arg;
 	size_t len;
@@ -157,11 +159,20 @@ milter_dkim_canon_header(struct milter_dkim_buf *b, int relaxed,
 struct milter_dkim_body *
 milter_dkim_body_new(int relaxed)
 {
+	return milter_dkim_body_new_md(relaxed, milter_dkim_canon_sha256(),
+				       -1);
+}
+
+/* milter_dkim_body_new_md - a context hashing with mdtype, the first
+ * limit canonical bytes only (-1: all) */
+struct milter_dkim_body *
+milter_dkim_body_new_md(int relaxed, const EVP_MD *mdtype, long long limit)
+{
 	struct milter_dkim_body *b;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 
-	if (md == NULL || EVP_DigestInit_ex(md, milter_dkim_canon_sha256(),
-					    NULL) != 1) {
+	if (md == NULL || mdtype == NULL
+	    || EVP_DigestInit_ex(md, mdtype, NULL) != 1) {
 		EVP_MD_CTX_free(md);
 		return NULL;
 	}
@@ -171,6 +182,7 @@ milter_dkim_body_new(int relaxed)
 	b->relaxed = relaxed;
 	b->special = relaxed ? canon_relaxed : canon_simple;
 	b->md = md;
+	b->limit = limit;
 	return b;
 }
 
@@ -188,12 +200,22 @@ milter_dkim_body_tap(struct milter_dkim_body *b,
 static void
 milter_dkim_body_flush(struct milter_dkim_body *b)
 {
-	if (b->len == 0)
+	size_t n = b->len;
+
+	if (n == 0)
 		return;
+	/* l=: only the first limit bytes are hashed, all are counted */
+	if (b->limit >= 0)
+		n = b->total >= (unsigned long long)b->limit ? 0
+		    : (unsigned long long)b->limit - b->total < n
+		    ? (size_t)((unsigned long long)b->limit - b->total) : n;
+	b->total += b->len;
 	/* EVP_DigestUpdate cannot fail on SHA-256 with a valid context */
-	(void)EVP_DigestUpdate(b->md, b->buf, b->len);
-	if (b->tap != NULL)
-		b->tap(b->tap_arg, b->buf, b->len);
+	if (n > 0) {
+		(void)EVP_DigestUpdate(b->md, b->buf, n);
+		if (b->tap != NULL)
+			b->tap(b->tap_arg, b->buf, n);
+	}
 	b->len = 0;
 }
 
@@ -349,10 +371,25 @@ milter_dkim_body_update(struct milter_dkim_body *b, const unsigned char *p,
 	}
 }
 
-/* milter_dkim_body_final - finish the canonical form, the hash */
+/* milter_dkim_body_final - finish the canonical form, the SHA-256 */
 int
 milter_dkim_body_final(struct milter_dkim_body *b,
 		       unsigned char hash[MILTER_DKIM_HASH_LEN])
+{
+	unsigned char h[EVP_MAX_MD_SIZE];
+	size_t len = 0;
+
+	if (milter_dkim_body_final_md(b, h, &len) < 0
+	    || len != MILTER_DKIM_HASH_LEN)
+		return -1;
+	memcpy(hash, h, len);
+	return 0;
+}
+
+/* milter_dkim_body_final_md - finish, the hash of the context's type */
+int
+milter_dkim_body_final_md(struct milter_dkim_body *b,
+			  unsigned char hash[EVP_MAX_MD_SIZE], size_t *lenp)
 {
 	unsigned int len = 0;
 
@@ -366,10 +403,18 @@ milter_dkim_body_final(struct milter_dkim_body *b,
 	if (!b->any && !b->relaxed)	/* simple: an empty body is CRLF */
 		milter_dkim_body_emit(b, (const unsigned char *)"\r\n", 2);
 	milter_dkim_body_flush(b);
-	if (EVP_DigestFinal_ex(b->md, hash, &len) != 1
-	    || len != MILTER_DKIM_HASH_LEN)
+	if (EVP_DigestFinal_ex(b->md, hash, &len) != 1)
 		return -1;
+	*lenp = len;
 	return 0;
+}
+
+/* milter_dkim_body_length - the canonical body's length so far (after
+ * final: the whole) */
+unsigned long long
+milter_dkim_body_length(const struct milter_dkim_body *b)
+{
+	return b->total + b->len;
 }
 
 /* milter_dkim_body_free - the context */

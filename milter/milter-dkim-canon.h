@@ -28,6 +28,8 @@
  *	the end of lines, and leaves an empty body empty (section 3.4.4).
  *	A body that does not end with a line end gets one.  An optional
  *	tap sees the canonical bytes as they are hashed (for the tests).
+ *	A verifier may ask for another hash (SHA-1) and for a limit (l=):
+ *	the bytes past it are counted, not hashed.
  *--*/
 #ifndef ELEMTA_MILTER_DKIM_CANON_H
 #define ELEMTA_MILTER_DKIM_CANON_H
@@ -67,6 +69,12 @@ struct milter_dkim_body;
 /* milter_dkim_body_new - a body context; NULL if OpenSSL has no
  * SHA-256 (logged by the caller) */
 struct milter_dkim_body *milter_dkim_body_new(int relaxed);
+/* milter_dkim_body_new_md - the same with another hash (SHA-1 for
+ * rsa-sha1 signatures, verified only), hashing only the first limit
+ * canonical bytes (a signature's l=; -1: all) */
+struct milter_dkim_body *milter_dkim_body_new_md(int relaxed,
+						 const EVP_MD *mdtype,
+						 long long limit);
 /* milter_dkim_body_tap - also pass the canonical bytes to fn */
 void milter_dkim_body_tap(struct milter_dkim_body *b,
 			  void (*fn)(void *arg, const unsigned char *p,
@@ -78,6 +86,14 @@ void milter_dkim_body_update(struct milter_dkim_body *b,
  * OpenSSL failed.  Once only: the context is spent. */
 int milter_dkim_body_final(struct milter_dkim_body *b,
 			   unsigned char hash[MILTER_DKIM_HASH_LEN]);
+/* milter_dkim_body_final_md - the same for any hash: its length in
+ * *lenp */
+int milter_dkim_body_final_md(struct milter_dkim_body *b,
+			      unsigned char hash[EVP_MAX_MD_SIZE],
+			      size_t *lenp);
+/* milter_dkim_body_length - canonical bytes seen (hashed or not: l=
+ * stops the hash, not the count); the whole body after final */
+unsigned long long milter_dkim_body_length(const struct milter_dkim_body *b);
 /* milter_dkim_body_free - free; *bp set to NULL */
 void milter_dkim_body_free(struct milter_dkim_body **bp);
 

@@ -10,8 +10,8 @@
  *	(libopendkim, which signed before, took the key as PEM text and
  *	parsed it again for every signature, which cost more than an
  *	Ed25519 signature and as much as an RSA-2048 one, and it leaked
- *	the Ed25519 key every time.)  Verification stays on libopendkim
- *	(milter-dkim.c).
+ *	the Ed25519 key every time.)  Verification is ours too
+ *	(milter-dkim-verify.c), on the same canonicalization and EVP.
  *
  *	Per message: the body goes once through one canonicalization
  *	context (milter-dkim-canon.c), whose hash (bh=) all signatures of

@@ -2,22 +2,21 @@
  * NAME
  *	milter-dkim 3h
  * SUMMARY
- *	the DKIM verify stage (libopendkim, key lookups through lib/dns)
+ *	the DKIM verify stage (our verifier, key lookups through lib/dns)
  * SYNOPSIS
  *	#include "milter-dkim.h"
  * DESCRIPTION
- *	The stage feeds libopendkim as the message arrives (each kept
- *	header, end of headers, each body chunk: nothing is buffered
- *	here) and collects one result per signature at end of message,
- *	up to milter.max_signatures signatures (the rest are ignored and
- *	counted).  Key lookups go through lib/dns: libopendkim's own
- *	resolver reads /etc/resolv.conf and cannot use a port.
+ *	The stage verifies with milter-dkim-verify.c: the signatures are
+ *	found among the kept headers at end of headers, the body is hashed
+ *	as it arrives (nothing is buffered here), and one result per
+ *	signature is collected at end of message, up to
+ *	milter.max_signatures signatures (the rest are ignored and
+ *	counted).  Key lookups go through lib/dns.
  *
  *	The results stay in the message (struct milter_dkim_results) for
  *	later stages: DMARC reads each signature's d= and result.
  *
- *	milter_dkim_wire(), milter_dkim_sig_result() and milter_dkim_b8()
- *	are pure, for the unit tests.
+ *	milter_dkim_record() is pure, for the unit tests.
  *--*/
 #ifndef ELEMTA_MILTER_DKIM_H
 #define ELEMTA_MILTER_DKIM_H
@@ -37,7 +36,7 @@ struct milter_dkim_sig {
 				 * "temperror", "permerror" (RFC 8601) */
 	int pass;		/* result is "pass" */
 	int partial;		/* l= leaves part of the body unsigned */
-	int sigerror;		/* libopendkim DKIM_SIGERROR_* */
+	int sigerror;		/* enum milter_dkim_err (0: none) */
 	char b[9];		/* first 8 characters of b= */
 };
 
@@ -53,31 +52,19 @@ struct milter_dkim_results {
 /* What a signature's outcome means for the On-* actions. */
 enum milter_dkim_class {
 	MILTER_DKIM_PASS,
-	MILTER_DKIM_BAD,	/* fail, permerror, neutral */
+	MILTER_DKIM_BAD,	/* fail, permerror, policy */
 	MILTER_DKIM_NOKEY,	/* permerror: no key record */
 	MILTER_DKIM_DNSERR,	/* temperror */
 };
 
 struct milter_msg;
+struct dns_answer;
 
-/* milter_dkim_init - the process' libopendkim handle, its key lookups
- * answered by each message's resolver (lib/dns) */
+/* milter_dkim_init - set up the stage (nothing to do today: kept for
+ * the daemon's start-up order); milter_dkim_finish - drop the kept
+ * public keys (at exit) */
 int milter_dkim_init(char *err, size_t errlen);
-/* milter_dkim_finish - release it (at exit) */
 void milter_dkim_finish(void);
-
-/* milter-dkim-pkey.c: the public keys libopendkim decodes, kept (its
- * d2i_PUBKEY_bio calls land there); init before the threads start */
-void milter_dkim_pkey_init(void);
-void milter_dkim_pkey_finish(void);
-/* milter_dkim_pkey_stats - decodings answered from the kept keys, and
- * those OpenSSL did */
-void milter_dkim_pkey_stats(unsigned long *hits, unsigned long *misses);
-/* milter_dkim_lib - that handle, shared with the signing stage */
-struct dkim_lib *milter_dkim_lib(void);
-/* milter_dkim_crlf - "Name:value" with CRLF folding, as libopendkim
- * takes a header; malloc'ed, its length in *lenp */
-char *milter_dkim_crlf(const char *name, const char *value, size_t *lenp);
 
 /* The stage's hooks (milter-pipeline.c). */
 void milter_dkim_header(struct milter_msg *m, const char *name,
@@ -89,25 +76,13 @@ void milter_dkim_eom(struct milter_msg *m);
 void milter_dkim_free(struct milter_msg *m);
 
 /*
- * milter_dkim_wire - a DNS response in wire format (RFC 1035), as
- * libopendkim parses it: header with rcode, the question, and one
- * answer record of qtype per rdata (the owner a pointer to the
- * question).  Returns its length, or -1 if it does not fit in buflen
- * or the name is malformed.
+ * milter_dkim_record - the key record of a lib/dns TXT answer into
+ * *txt (malloc'ed: the first record's strings joined, as RFC 6376
+ * section 6.1.2 lets a verifier pick one) and its TTL into *ttl.
+ * Returns a MILTER_DKIM_E_* (milter-dkim-verify.h): OK, NOKEY
+ * (NXDOMAIN, NODATA, no record), DNS (any other status) or KEYSYNTAX
+ * (malformed TXT data).
  */
-long milter_dkim_wire(unsigned char *buf, size_t buflen, const char *qname,
-		      int qtype, int rcode, unsigned ttl,
-		      const unsigned char *const *rdata, const size_t *rdlen,
-		      size_t count);
-
-/* milter_dkim_sig_result - the RFC 8601 word for a libopendkim outcome
- * (flags DKIM_SIGFLAG_*, bh DKIM_SIGBH_*, err DKIM_SIGERROR_*) and its
- * class for the actions */
-const char *milter_dkim_sig_result(unsigned flags, int bh, int err,
-				   enum milter_dkim_class *cls);
-
-/* milter_dkim_b8 - the first 8 characters of a b= value, folding
- * white space skipped, into out[9] */
-void milter_dkim_b8(const char *b, char out[9]);
+int milter_dkim_record(const struct dns_answer *a, char **txt, int *ttl);
 
 #endif

@@ -52,6 +52,7 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("dkim_on_key_not_found", "accept", CFGF_NONE),
 	CFG_STR("dkim_on_dns_error", "accept", CFGF_NONE),
 	CFG_BOOL("dkim_partial_body_pass", cfg_false, CFGF_NONE),
+	CFG_INT("dkim_min_key_bits", 1024, CFGF_NONE),
 	/* DKIM signing (milter-dkim-sign.c): RFC 6376 5.4.1's headers */
 	CFG_STR("dkim_key_table", "", CFGF_NONE),
 	CFG_STR("dkim_signing_table", "", CFGF_NONE),
@@ -111,6 +112,7 @@ static const struct conf_check milter_checks[] = {
 	{ "spf_temperror_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
 	{ "spf_permerror_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
 	{ "max_signatures", CONF_CHECK_RANGE, 1, 20, NULL, NULL },
+	{ "dkim_min_key_bits", CONF_CHECK_RANGE, 512, 16384, NULL, NULL },
 	{ "dkim_on_bad_signature", CONF_CHECK_ENUM, 0, 0, milter_actions,
 	  NULL },
 	{ "dkim_on_no_signature", CONF_CHECK_ENUM, 0, 0, milter_actions,
@@ -222,6 +224,7 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->dkim_on_dns_error =
 		milter_action_index(cfg_getstr(sec, "dkim_on_dns_error"));
 	c->dkim_partial_body_pass = cfg_getbool(sec, "dkim_partial_body_pass");
+	c->dkim_min_key_bits = (int)cfg_getint(sec, "dkim_min_key_bits");
 	if (milter_conf_load_sign(sec, c, err, errlen) < 0)	/* signing */
 		return -1;
 	/* DMARC */

@@ -44,6 +44,7 @@ struct milter_conf {
 	int dkim_on_key_not_found;
 	int dkim_on_dns_error;
 	int dkim_partial_body_pass;	/* l= short of the body: pass */
+	int dkim_min_key_bits;		/* smaller RSA keys: permerror */
 	/* DKIM signing (milter-dkim-sign.c, milter-keys.c) */
 	char *dkim_key_table;		/* NULL: no signing */
 	char *dkim_signing_table;	/* set with dkim_key_table */

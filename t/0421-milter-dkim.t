@@ -6,8 +6,9 @@
 # opendkim-testmsg's rsa-sha1 is permerror (RFC 8301); a
 # tampered body or signed header fails; a selector without a key, a
 # revoked key and a broken key record are permerror/fail; no signature
-# is none; the cap on signatures; the On-* actions; temperror once
-# unbound is stopped.
+# is none; the cap on signatures; the On-* actions; i= outside d=, x=
+# expired, an added From under an oversigned one; a key below
+# dkim_min_key_bits; temperror once unbound is stopped.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
@@ -16,7 +17,7 @@ PY=/usr/bin/python3
 milter_require unbound
 milter_require_pydkim
 tb_init
-tb_plan 46
+tb_plan 51
 
 # Extra key records: revoked (p= empty) and garbage.
 cat >"$TB/extra-zones.conf" <<'EOF'
@@ -291,6 +292,37 @@ pysign "$TB/big.eml" "$TB/big-signed.eml" "$RSA" rsa-sha256
 out=$(run "$TB/big-signed.eml")
 tb_like "$out" "dkim=pass header\.d=example\.test" \
     "a 1 MB body in chunks: pass"
+
+# --- RFC 6376 read strictly, end to end: signatures python3-dkim makes
+# with the harness' key and a tag changed before signing
+# (t/data/milter/dkimv-fixture.py; t/0424 has every case)
+mkdir -p "$TB/fx"
+ln -sf "$TB_DKIM_RSA_KEY" "$TB/fx/$RSA.pem"
+fx() {
+	$PY "$top_srcdir/t/data/milter/dkimv-fixture.py" "$TB/fx" sign \
+	    "key=$RSA $1" >"$2"
+}
+fx "set=i:user@other.test" "$TB/fx-i.eml"
+out=$(run "$TB/fx-i.eml")
+tb_like "$out" "dkim=permerror \(i= not in d=\) header\.d=example\.test header\.i=user@other\.test header\.s=sel1" \
+    "i= outside d=: permerror, said so"
+fx "time=-7200 tag=x:now-3600" "$TB/fx-x.eml"
+out=$(run "$TB/fx-x.eml")
+tb_like "$out" "dkim=permerror \(signature expired\) header\.d=example\.test" \
+    "x= in the past: permerror (signature expired)"
+fx "h=from,to,subject,from" "$TB/fx-o.eml"
+{ echo "From: Evil <evil@example.test>"; cat "$TB/fx-o.eml"; } \
+    >"$TB/fx-o2.eml"
+out=$(run "$TB/fx-o2.eml")
+tb_like "$out" "dkim=fail \(signature verification failed\) header\.d=example\.test" \
+    "From oversigned, a From added on top: fail"
+
+# --- the minimum RSA key size (the harness' key has 2048 bits)
+out=$(run "$TB/py-rsa.eml" -o milter.dkim_min_key_bits=4096)
+tb_like "$out" "dkim=permerror \(key too small\) header\.d=example\.test [^;]*header\.s=sel1" \
+    "dkim_min_key_bits=4096: the 2048-bit key is refused"
+out=$("$MILTER" -n -c /dev/null -o milter.dkim_min_key_bits=100 2>&1)
+tb_like "$?:$out" "^1:.*dkim_min_key_bits" "dkim_min_key_bits below 512 is refused"
 
 # --- DNS down: temperror, bounded by the timeout
 tb_stop unbound

@@ -15,10 +15,12 @@
  *	1  dns_name_text() on the rest as an uncompressed name: -1, or a
  *	   length within the input and text of LDH-or-anything bytes that
  *	   fits the buffer;
- *	2  milter_dkim_wire(), the DNS answer synthesised for libopendkim
- *	   from a name and records taken from the input: when it says it
- *	   fits, libresolv's ns_initparse() must read it back with the
- *	   same number of answers and the same rdata, byte for byte;
+ *	2  milter_dkim_record() on an answer whose records are taken from
+ *	   the input: a record no longer than its rdata; then the record
+ *	   through the DKIM key parser and, as a header value, the
+ *	   signature parser (for DKIM and ARC): a usable key has an
+ *	   EVP_PKEY, a signature that parses has d=, s=, h= with From,
+ *	   b= and bh=;
  *	3  milter_spf_received(), the Received-SPF value, from six
  *	   0x1f-separated strings (the first picks the result word, the
  *	   last the identity: those are ours, the rest the sender's): never CR, LF only as its one fold
@@ -29,8 +31,6 @@
  *--*/
 #include "config.h"
 
-#include <arpa/nameser.h>
-#include <resolv.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +39,7 @@
 #include "dns.h"
 #include "milter.h"
 #include "milter-dkim.h"
+#include "milter-dkim-verify.h"
 #include "xalloc.h"
 #include "fuzz-driver.h"
 
@@ -68,26 +69,39 @@ fuzz_name(const uint8_t *d, size_t n)
 		abort();
 }
 
-/* fuzz_wire - milter_dkim_wire, read back by libresolv */
+/* fuzz_parse - the key and signature parsers on text */
 static void
-fuzz_wire(const uint8_t *d, size_t n)
+fuzz_parse(const char *text)
+{
+	struct milter_dkim_vsig sig;
+	struct milter_dkim_vkey key;
+	int flags;
+
+	milter_dkim_key_parse(text, &key);
+	if ((key.err == MILTER_DKIM_E_OK) != (key.pkey != NULL))
+		abort();
+	milter_dkim_key_free(&key);
+	for (flags = 0; flags <= MILTER_DKIM_V_ARC; flags++) {
+		milter_dkim_sig_parse(text, flags, &sig);
+		if (sig.err == MILTER_DKIM_E_OK
+		    && (sig.d == NULL || sig.s == NULL || sig.nh == 0
+			|| sig.b == NULL || sig.bh == NULL || sig.blen == 0
+			|| sig.b_end > strlen(text)))
+			abort();
+		milter_dkim_sig_free(&sig);
+	}
+}
+
+/* fuzz_record - milter_dkim_record, then the parsers */
+static void
+fuzz_record(const uint8_t *d, size_t n)
 {
 	const unsigned char *rd[FUZZ_MAX_RR];
-	size_t rdlen[FUZZ_MAX_RR], count = 0, qlen, i, len;
-	unsigned char buf[2048];
-	char qname[300];
-	ns_msg msg;
-	ns_rr rr;
-	long w;
+	size_t rdlen[FUZZ_MAX_RR], count = 0, len;
+	struct dns_answer a;
+	char *txt = NULL;
+	int ttl;
 
-	/* the name: up to the first separator (or 299 bytes; a NUL in it
-	 * ends it early, as a C string) */
-	for (qlen = 0; qlen < n && qlen < sizeof(qname) - 1
-	     && d[qlen] != FUZZ_SEP; qlen++)
-		qname[qlen] = (char)d[qlen];
-	qname[qlen] = '\0';
-	d += qlen < n ? qlen + 1 : qlen;
-	n -= qlen < n ? qlen + 1 : qlen;
 	/* records: a length byte, then that many bytes */
 	while (n > 0 && count < FUZZ_MAX_RR) {
 		len = d[0];
@@ -98,19 +112,18 @@ fuzz_wire(const uint8_t *d, size_t n)
 		d += len + 1;
 		n -= len + 1;
 	}
-	w = milter_dkim_wire(buf, sizeof(buf), qname, ns_t_txt, 0, 300, rd,
-			     rdlen, count);
-	if (w < 0)
-		return;
-	if (ns_initparse(buf, (int)w, &msg) < 0
-	    || ns_msg_count(msg, ns_s_an) != count)
-		abort();
-	for (i = 0; i < count; i++) {
-		if (ns_parserr(&msg, ns_s_an, (int)i, &rr) < 0
-		    || (size_t)ns_rr_rdlen(rr) != rdlen[i]
-		    || memcmp(ns_rr_rdata(rr), rd[i], rdlen[i]) != 0)
+	memset(&a, 0, sizeof(a));
+	a.status = DNS_OK;
+	a.ttl = 300;
+	a.count = count;
+	a.data = rd;
+	a.len = rdlen;
+	if (milter_dkim_record(&a, &txt, &ttl) == MILTER_DKIM_E_OK) {
+		if (txt == NULL || strlen(txt) > rdlen[0] || ttl != 300)
 			abort();
+		fuzz_parse(txt);
 	}
+	free(txt);
 }
 
 /* fuzz_received - milter_spf_received from six strings */
@@ -164,7 +177,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_name(data + 1, size - 1);
 		break;
 	case 2:
-		fuzz_wire(data + 1, size - 1);
+		fuzz_record(data + 1, size - 1);
 		break;
 	default:
 		fuzz_received(data + 1, size - 1);
@@ -180,9 +193,12 @@ static const char *const seeds[] = {
 	"1\x07" "example\x04test",
 	"1\x3fxxx",
 	"1\xc0\x0c",
-	"2sel._domainkey.example.test\x1f\x0bv=DKIM1; p=\x03" "abc",
-	"2a..b\x1f\x01x",
-	"2\x1f",
+	"2\x0bv=DKIM1; p=\x03" "abc",
+	"2\x2ev=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg==",
+	"2\x7fv=1; a=rsa-sha256; c=relaxed/simple; d=example.test; s=s; "
+	"h=From:To:From; bh=AAAA; b=Ab\r\n\tCd; l=10; t=1; x=2; i=@example.test",
+	"2\x3ai=1; a=ed25519-sha256; d=e.test; s=s; h=from; bh=AA; b=AA",
+	"2\x01;",
 	"3pass\x1fmx.example.test\x1f" "192.0.2.1\x1fuser@example.test\x1f"
 	"mail.example.test\x1fmailfrom",
 	"3fail\x1fmx\r\nX-Evil: 1\x1f::1\x1f\"a b\"@x\x1fh\x1fhelo",

@@ -140,14 +140,15 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-I$(top_srcdir)/t -I$(top_srcdir)/milter -I$(top_srcdir)/policyd \
 	-I$(top_srcdir)/lmtp-bridge $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
 	$(MHD_CFLAGS) $(LDAP_CFLAGS) $(OPENSSL_CFLAGS) $(HIREDIS_CFLAGS) \
-	$(OPENDKIM_CFLAGS) $(UNBOUND_CFLAGS)
-FUZZ_LIBS = $(ELEMTA_LIBS) $(SPF2_LIBS) $(OPENDKIM_LIBS) \
+	$(UNBOUND_CFLAGS)
+FUZZ_LIBS = $(ELEMTA_LIBS) $(SPF2_LIBS) \
 	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(CURL_LIBS) \
 	$(PTHREAD_LIBS) -lresolv
 FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
 	t/libfuzzer/milter-dmarc-from t/libfuzzer/milter-dkim-canon \
 	t/libfuzzer/milter-dkim-sign t/libfuzzer/milter-dns \
+	t/libfuzzer/milter-dkim-verify \
 	t/libfuzzer/lmtp-reply t/libfuzzer/lmtp-body t/libfuzzer/lmtp-route \
 	t/libfuzzer/policyd-limit t/libfuzzer/policyd-policy \
 	t/libfuzzer/redis-redirect
@@ -185,9 +186,14 @@ t/libfuzzer/milter-dkim-canon: t/fuzz-milter-dkim-canon.c \
 t/libfuzzer/milter-dkim-sign: t/fuzz-milter-dkim-sign.c \
 	milter/milter-dkim-sign.c milter/milter-keys.c \
 	milter/libelemta-milter.a lib/libelemta.a
+t/libfuzzer/milter-dkim-verify: t/fuzz-milter-dkim-verify.c \
+	milter/milter-dkim-verify.c milter/milter-dkim-tags.c \
+	milter/milter-dkim-vkey.c milter/milter-dkim-canon.c \
+	milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-dns: t/fuzz-milter-dns.c lib/dns.c \
-	milter/milter-dkim.c milter/milter-spf.c milter/libelemta-milter.a \
-	lib/libelemta.a
+	milter/milter-dkim.c milter/milter-dkim-tags.c \
+	milter/milter-dkim-vkey.c milter/milter-dkim-verify.c \
+	milter/milter-spf.c milter/libelemta-milter.a lib/libelemta.a
 clean-local: clean-libfuzzer
 clean-libfuzzer:
 	-rm -rf t/libfuzzer

@@ -46,11 +46,25 @@ uninstall-local:
 	rmdir '$(DESTDIR)$(elemtastatedir)' '$(DESTDIR)$(elemtaconfdir)' \
 	  2>/dev/null || :
 
+## systemd units (installed by the Debian packages: debian/*.service
+## link to them) and the Debian packaging itself.
+EXTRA_DIST += contrib/systemd/elemta-milter.service \
+	contrib/systemd/elemta-policyd.service \
+	contrib/systemd/elemta-lmtp-bridge.service \
+	debian
+
 ## The packaging tests: slow (they build the Debian packages), so not
 ## part of make check; tools/run-tests runs them once, after
 ## check-faults, never under the sanitizers.
-PACKAGING_TESTS = t/0700-install-layout.t
+PACKAGING_TESTS = t/0700-install-layout.t t/0701-deb-build.t \
+	t/0702-deb-contents.t t/0710-systemd-units.t
 dist_check_SCRIPTS += $(PACKAGING_TESTS)
+## 0701 builds the packages (in t/deb/) that the others look into.
+t/0702-deb-contents.log t/0710-systemd-units.log: t/0701-deb-build.log
+clean-local: clean-packaging
+clean-packaging:
+	rm -rf t/deb
+.PHONY: clean-packaging
 check-packaging:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(PACKAGING_TESTS)'
 .PHONY: check-packaging

@@ -57,10 +57,11 @@ EXTRA_DIST += contrib/systemd/elemta-milter.service \
 ## part of make check; tools/run-tests runs them once, after
 ## check-faults, never under the sanitizers.
 PACKAGING_TESTS = t/0700-install-layout.t t/0701-deb-build.t \
-	t/0702-deb-contents.t t/0710-systemd-units.t
+	t/0702-deb-contents.t t/0710-systemd-units.t t/0720-deb-chroot.t
 dist_check_SCRIPTS += $(PACKAGING_TESTS)
 ## 0701 builds the packages (in t/deb/) that the others look into.
-t/0702-deb-contents.log t/0710-systemd-units.log: t/0701-deb-build.log
+t/0702-deb-contents.log t/0710-systemd-units.log t/0720-deb-chroot.log: \
+	t/0701-deb-build.log
 clean-local: clean-packaging
 clean-packaging:
 	rm -rf t/deb

@@ -11,7 +11,7 @@
 D=$top_builddir/t/deb
 tb_need devscripts hardening-check
 tb_init
-tb_plan 18
+tb_plan 19
 
 # files PKG - the package's regular files, without docs and overrides
 files() {
@@ -53,6 +53,9 @@ for d in milter policyd lmtp-bridge; do
 	tb_like "$dep" "(^|, )elemta-common \\(= $ver\\)" \
 		"$p depends on elemta-common (= $ver)"
 done
+# DMARC's organizational domains: the milter will not start without it
+tb_like "$(dpkg-deb -f "$(deb elemta-milter)" Depends)" '(^|, )publicsuffix(,|$)' \
+	"elemta-milter depends on publicsuffix (its public suffix list)"
 
 # the packaged binaries: hardening=+all, and the FHS state directory
 dpkg-deb -x "$(deb elemta-policyd)" "$TB/x"

@@ -11,7 +11,9 @@
 # untouched by the install; each daemon started as its unit's ExecStart
 # and User= say, with the packaged configuration, binding its socket in
 # the Postfix spool, which user postfix can connect to; SIGHUP reloads;
-# elemta-postfix-config --apply wires main.cf; purge leaves no state.
+# elemta-postfix-config --apply wires main.cf; an upgrade (the same
+# packages with a higher version) keeps the administrator's edits and
+# the state, remove keeps them too, purge leaves nothing.
 # Run by "make check-packaging".
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 
@@ -24,7 +26,7 @@ tb_need debootstrap debootstrap
 tb_need util-linux setpriv flock
 tb_need_root "debootstrap, chroot and mounts"
 tb_init
-tb_plan 25
+tb_plan 33
 
 [ -n "$(ls "$D"/elemta-common_*.deb 2>/dev/null)" ] ||
 	tb_bail "no packages in $D: t/0701-deb-build failed"
@@ -151,6 +153,34 @@ tb_like "$n" $'(^|\n)smtpd_milters = unix:elemta/milter.sock($|\n)' "main.cf: sm
 tb_like "$n" 'smtpd_recipient_restrictions = .*check_policy_service \{ unix:elemta/policyd.sock' \
 	"main.cf: check_policy_service"
 tb_like "$n" $'(^|\n)virtual_transport = lmtp:unix:elemta/lmtp.sock($|\n)' "main.cf: virtual_transport"
+
+# Upgrade: the same packages with a higher version (repacked), over an
+# administrator's edit and the state the daemons left.
+echo '# edited by the administrator' >>"$R/etc/elemta/elemta.conf"
+tb_ok "the daemons left state in /var/lib/elemta" test -s "$R/var/lib/elemta/policyd.db"
+v1=$(dpkg-deb -f "$(ls "$D"/elemta-common_*.deb)" Version)
+v2=${v1%-*}-${v1##*-}+upgrade1
+mkdir -p "$R/tmp/debs2" "$TB/repack"
+for f in $debs; do
+	p=$(dpkg-deb -f "$f" Package) x=$TB/repack/$p
+	dpkg-deb -R "$f" "$x" &&
+	sed -i -e "s/^Version: .*/Version: $v2/" \
+		-e "s/elemta-common (= $v1)/elemta-common (= $v2)/" "$x/DEBIAN/control" &&
+	dpkg-deb -b "$x" "$R/tmp/debs2/${p}_$v2.deb" >/dev/null ||
+		tb_bail "cannot repack $f as $v2"
+done
+tb_ok "upgrade to $v2" apt upgrade.log install \
+	$(cd "$R/tmp/debs2" && for f in *.deb; do echo "/tmp/debs2/$f"; done)
+tb_is "$(in_root dpkg-query -W -f '${Version}' elemta-common)" "$v2" "elemta-common is $v2"
+tb_ok "the upgrade keeps the edited elemta.conf" \
+	grep -q '^# edited by the administrator' "$R/etc/elemta/elemta.conf"
+tb_is "$(cd "$R/etc/elemta" && ls -A | grep -c 'dpkg-')" 0 "no .dpkg-new/.dpkg-dist left"
+tb_is "$(st /var/lib/elemta/policyd.db)" "elemta:elemta 640" \
+	"the upgrade keeps the state (elemta 0640: UMask)"
+tb_ok "apt-get remove" apt remove.log remove elemta-common elemta-milter \
+	elemta-policyd elemta-lmtp-bridge
+tb_ok "remove keeps the configuration and the state" test -f "$R/etc/elemta/elemta.conf" \
+	-a -f "$R/var/lib/elemta/policyd.db" -a ! -e "$R/usr/sbin/elemta-milter"
 
 tb_ok "apt-get purge" apt purge.log purge elemta-common elemta-milter \
 	elemta-policyd elemta-lmtp-bridge

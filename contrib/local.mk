@@ -11,6 +11,10 @@ contrib/postfix/elemta-postfix-config: \
 	$(edit) $(srcdir)/contrib/postfix/elemta-postfix-config.in > $@.tmp && \
 	chmod +x $@.tmp && mv $@.tmp $@
 
+## what it prints and applies, against a real postconf (fast: make check)
+dist_check_SCRIPTS += t/0703-postfix-config.t
+TESTS += t/0703-postfix-config.t
+
 man_MANS += man/elemta-postfix-config.8
 EXTRA_DIST += man/elemta-postfix-config.8.in
 CLEANFILES += man/elemta-postfix-config.8

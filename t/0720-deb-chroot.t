@@ -11,11 +11,16 @@
 # untouched by the install; each daemon started as its unit's ExecStart
 # and User= say, with the packaged configuration, binding its socket in
 # the Postfix spool, which user postfix can connect to; SIGHUP reloads;
-# elemta-postfix-config --apply wires main.cf; an upgrade (the same
+# elemta-postfix-config --apply wires main.cf, and then a message sent
+# to the chroot's Postfix (smtpd chrooted, as Debian runs it) gets the
+# milter's Authentication-Results, is counted by policyd and is
+# delivered by the bridge into the chroot's Dovecot (the harness'
+# unbound answers DNS from the test zones); an upgrade (the same
 # packages with a higher version) keeps the administrator's edits and
 # the state, remove keeps them too, purge leaves nothing.
 # Run by "make check-packaging".
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
+. "$top_srcdir/t/lib/peers.sh"
 
 D=$top_builddir/t/deb
 CACHE=${ELEMTA_CHROOT_CACHE:-/var/cache/elemta-test/bookworm}
@@ -25,8 +30,10 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 tb_need debootstrap debootstrap
 tb_need util-linux setpriv flock
 tb_need_root "debootstrap, chroot and mounts"
+peer_require unbound swaks
+tb_need curl curl
 tb_init
-tb_plan 33
+tb_plan 37
 
 [ -n "$(ls "$D"/elemta-common_*.deb 2>/dev/null)" ] ||
 	tb_bail "no packages in $D: t/0701-deb-build failed"
@@ -122,6 +129,17 @@ tb_is "$(st /var/spool/postfix/elemta)" "elemta:postfix 2750" \
 	"/var/spool/postfix/elemta elemta:postfix 2750"
 tb_unlike " $(in_root id -nG postfix) " ' elemta ' "postfix is not in group elemta"
 
+# The administrator's edits for this test bed: the harness' DNS (test
+# zones), Dovecot's LMTP, a metrics port; everything else as packaged.
+peer_start_unbound
+conf_set() {
+	sed -i "/^$1 {/a\\\t$2" "$R/etc/elemta/elemta.conf"
+}
+conf_set dns "nameservers = {\"127.0.0.1@$TB_PORT_DNS\"}"
+conf_set milter 'authserv_id = "mx.example.test"'
+conf_set policyd "metrics_listen = \"inet:127.0.0.1:$TB_PORT_METRICS\""
+conf_set lmtp_bridge "backend = \"inet:127.0.0.1:$TB_PORT_LMTP\""
+
 # each daemon as its unit says
 for d in milter policyd lmtp-bridge; do
 	u=$R/lib/systemd/system/elemta-$d.service
@@ -144,7 +162,6 @@ tb_ok "user postfix cannot read the state directory" \
 	sh -c "! chroot '$R' setpriv --reuid=postfix --regid=postfix --init-groups ls /var/lib/elemta >/dev/null 2>&1"
 tb_ok "user postfix cannot read the keys directory" \
 	sh -c "! chroot '$R' setpriv --reuid=postfix --regid=postfix --init-groups ls /etc/elemta/keys >/dev/null 2>&1"
-tb_stop
 
 out=$(in_root elemta-postfix-config --apply 2>&1)
 tb_ok "elemta-postfix-config --apply" test $? -eq 0
@@ -153,6 +170,47 @@ tb_like "$n" $'(^|\n)smtpd_milters = unix:elemta/milter.sock($|\n)' "main.cf: sm
 tb_like "$n" 'smtpd_recipient_restrictions = .*check_policy_service \{ unix:elemta/policyd.sock' \
 	"main.cf: check_policy_service"
 tb_like "$n" $'(^|\n)virtual_transport = lmtp:unix:elemta/lmtp.sock($|\n)' "main.cf: virtual_transport"
+
+# A message through the chroot's Postfix (smtpd chrooted in its spool,
+# as Debian runs it), wired only by elemta-postfix-config: checked by
+# the milter, counted by policyd, delivered by the bridge into the
+# chroot's Dovecot.
+mkdir -p "$R/srv/dovecot/run" "$R/srv/dovecot/state" "$R/srv/dovecot/mail"
+chown 65534:65534 "$R/srv/dovecot/mail"
+cp "$TB_DATA/dovecot-users" "$R/srv/dovecot/users"
+(TB=/srv; peer_dovecot_conf dovecot "$TB_PORT_LMTP") >"$R/srv/dovecot/dovecot.conf"
+tb_spawn dovecot "$TB/dovecot.log" chroot "$R" dovecot -F -c /srv/dovecot/dovecot.conf
+tb_ready dovecot "(LMTP) on 127.0.0.1:$TB_PORT_LMTP" 20 \
+	tb_banner 127.0.0.1 "$TB_PORT_LMTP" '^220 '
+in_root postconf -e "myhostname = mx.example.test" "mydestination = localhost" \
+	"virtual_mailbox_domains = example.test" "inet_interfaces = 127.0.0.1" \
+	"inet_protocols = ipv4" "smtpd_authorized_xclient_hosts = 127.0.0.0/8" \
+	"maillog_file = /var/log/postfix.log" &&
+	in_root postconf -M# smtp/inet &&
+	in_root postconf -Me "127.0.0.1:$TB_PORT_SMTPD/inet = 127.0.0.1:$TB_PORT_SMTPD inet n - y - - smtpd" ||
+	tb_bail "cannot set up the chroot's Postfix"
+# master in the foreground, as peers.sh runs it: stopped with the rest
+in_root postfix check >"$TB/postfix-check.log" 2>&1 ||
+	{ tb_tail "$TB/postfix-check.log"; tb_bail "postfix check failed in the chroot"; }
+tb_spawn postfix "$TB/postfix.log" chroot "$R" /usr/lib/postfix/sbin/master -s
+tb_ready postfix "on 127.0.0.1:$TB_PORT_SMTPD" 20 \
+	tb_banner 127.0.0.1 "$TB_PORT_SMTPD" '^220 '
+out=$(swaks --server 127.0.0.1 --port "$TB_PORT_SMTPD" --timeout 30 \
+	--helo out.example.test --from alice@example.test --to bob@example.test \
+	--xclient-addr 192.0.2.1 --header "Subject: through the packages" \
+	--body "Hello Bob." 2>&1)
+tb_like "$out" $'\n<- *250 2\\.0\\.0 Ok: queued' "the chroot's Postfix accepts the message" ||
+	tb_diag "$(tail -n 20 "$R/var/log/postfix.log")"
+md=$R/srv/dovecot/mail/example.test/bob/Maildir
+tb_ok "delivered through the bridge into the chroot's Dovecot" \
+	tb_wait 20 sh -c "ls '$md'/new/* >/dev/null 2>&1" ||
+	tb_diag "$(tail -n 20 "$R/var/log/postfix.log")"
+tb_like "$(cat "$md"/new/* 2>/dev/null)" 'Authentication-Results: mx\.example\.test;.*spf=pass' \
+	"the milter's Authentication-Results: spf=pass"
+m=$(curl -s "http://127.0.0.1:$TB_PORT_METRICS/metrics")
+tb_like "$(grep -F 'elemta_policyd_requests_total{state="RCPT",action="dunno"}' <<<"$m")" ' [1-9][0-9]*$' \
+	"policyd counted the message's RCPT"
+tb_stop
 
 # Upgrade: the same packages with a higher version (repacked), over an
 # administrator's edit and the state the daemons left.

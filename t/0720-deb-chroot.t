@@ -19,6 +19,8 @@
 # packages with a higher version) keeps the administrator's edits and
 # the state, remove keeps them too, purge leaves nothing.
 # Run by "make check-packaging".
+# package lists are split into words on purpose; the .debs have plain names
+# shellcheck disable=SC2010,SC2046,SC2086
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 

@@ -1,0 +1,53 @@
+#!/bin/bash
+# 0703-postfix-config - elemta-postfix-config against a real postconf
+# (MAIL_CONFIG: a private main.cf): it prints without changing
+# anything, names each socket as the configuration says (relative to
+# Postfix's queue_directory when inside it, TCP as is), keeps what
+# main.cf already lists (another milter, the admin's restrictions),
+# and --apply run twice gives the same main.cf as once.
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
+
+tb_need postfix postconf
+tb_init
+tb_plan 11
+
+PC=$top_builddir/contrib/postfix/elemta-postfix-config
+# the daemons of this build, as if installed in one sbindir
+mkdir -p "$TB/sbin" "$TB/pf" && touch "$TB/pf/master.cf"
+b=$(cd "$top_builddir" && pwd)
+for d in milter policyd lmtp-bridge; do
+	ln -s "$b/$d/elemta-$d" "$TB/sbin/elemta-$d"
+done
+export ELEMTA_SBINDIR=$TB/sbin MAIL_CONFIG=$TB/pf
+cat >"$TB/pf/main.cf" <<EOT
+queue_directory = $TB/spool
+smtpd_milters = inet:127.0.0.1:11332
+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
+EOT
+cat >"$TB/elemta.conf" <<EOT
+milter { listen = "unix:$TB/spool/elemta/m.sock,mode=0660" }
+policyd { listen = "inet:127.0.0.1:10040" }
+EOT
+before=$(md5sum <"$TB/pf/main.cf")
+
+out=$("$PC" -c "$TB/elemta.conf" 2>&1)
+tb_is "$?" 0 "prints"
+tb_is "$(md5sum <"$TB/pf/main.cf")" "$before" "printing changes nothing"
+tb_like "$out" "postconf -e 'smtpd_milters=inet:127.0.0.1:11332, unix:elemta/m.sock'" \
+	"smtpd_milters: the existing milter kept, ours relative to queue_directory"
+tb_like "$out" "postconf -e 'smtpd_recipient_restrictions=permit_mynetworks, reject_unauth_destination, check_policy_service \\{ inet:127.0.0.1:10040," \
+	"restrictions: the admin's kept, the policy check last, over TCP"
+tb_like "$out" "postconf -e 'virtual_transport=lmtp:unix:/var/spool/postfix/elemta/lmtp.sock'" \
+	"a socket outside queue_directory keeps its full path"
+
+"$PC" -c "$TB/elemta.conf" milter >"$TB/one.out" 2>&1
+tb_unlike "$(cat "$TB/one.out")" 'policy|virtual_transport' "naming milter prints the milter's lines only"
+
+tb_ok "--apply" "$PC" -c "$TB/elemta.conf" --apply
+once=$(postconf -n)
+tb_ok "--apply again" "$PC" -c "$TB/elemta.conf" --apply
+tb_is "$(postconf -n)" "$once" "a second --apply changes nothing"
+tb_is "$(postconf -h smtpd_milters)" "inet:127.0.0.1:11332, unix:elemta/m.sock" \
+	"main.cf: smtpd_milters"
+tb_ok "a bad argument is refused" sh -c "! '$PC' --bogus 2>/dev/null"
+tb_done

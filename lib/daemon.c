@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -393,13 +394,38 @@ daemon_signal_handler(int sig)
 	errno = saved_errno;
 }
 
-/* daemon_signals_init - install the handlers and the self-pipe */
+static const int daemon_sigs[] = { SIGTERM, SIGINT, SIGHUP };
+#define DAEMON_NSIGS	(sizeof(daemon_sigs) / sizeof(daemon_sigs[0]))
+
+/* daemon_sigset - the signals daemon_signals_init() handles */
+static void
+daemon_sigset(sigset_t *set)
+{
+	size_t i;
+
+	sigemptyset(set);
+	for (i = 0; i < DAEMON_NSIGS; i++)
+		sigaddset(set, daemon_sigs[i]);
+}
+
+/* daemon_signals_hold - block them until the handlers are in place */
+void
+daemon_signals_hold(void)
+{
+	sigset_t set;
+
+	daemon_sigset(&set);
+	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* daemon_signals_init - install the handlers and the self-pipe, then
+ * let in what daemon_signals_hold() kept waiting */
 int
 daemon_signals_init(char *err, size_t errlen)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	char ebuf[DAEMON_ERRBUF];
 	struct sigaction sa;
+	sigset_t set;
 	size_t i;
 
 	if (daemon_sig_pipe[0] < 0
@@ -412,13 +438,11 @@ daemon_signals_init(char *err, size_t errlen)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = daemon_signal_handler;
 	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaddset(&sa.sa_mask, sigs[i]);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		if (sigaction(sigs[i], &sa, NULL) < 0) {
+	daemon_sigset(&sa.sa_mask);
+	for (i = 0; i < DAEMON_NSIGS; i++) {
+		if (sigaction(daemon_sigs[i], &sa, NULL) < 0) {
 			x_err(err, errlen, "signals: sigaction %d: %s",
-			      sigs[i],
+			      daemon_sigs[i],
 			      x_strerror(errno, ebuf, sizeof(ebuf)));
 			return -1;
 		}
@@ -431,6 +455,8 @@ daemon_signals_init(char *err, size_t errlen)
 		      x_strerror(errno, ebuf, sizeof(ebuf)));
 		return -1;
 	}
+	daemon_sigset(&set);
+	(void)pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	return 0;
 }
 

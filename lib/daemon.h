@@ -49,11 +49,18 @@ int daemon_drop_privileges(const char *user, const char *group,
  * DAEMON_EV_RELOAD, SIGPIPE ignored.  daemon_signal_fd() becomes
  * readable when an event is pending; daemon_signal_take() returns the
  * pending events (a bit mask) and clears them and the pipe.
- * daemon_signals_init() may be called again (same pipe). */
+ * daemon_signals_init() may be called again (same pipe).
+ * daemon_signals_hold() blocks the three from the start of the process
+ * until daemon_signals_init() has its handlers in place and unblocks
+ * them: a SIGHUP (a "systemctl reload" just after the start) or a
+ * SIGTERM that comes while the daemon reads its configuration and binds
+ * its listeners waits for the handlers, instead of killing the daemon
+ * by the default action. */
 enum {
 	DAEMON_EV_STOP = 1,
 	DAEMON_EV_RELOAD = 2,
 };
+void daemon_signals_hold(void);
 int daemon_signals_init(char *err, size_t errlen);
 int daemon_signal_fd(void);
 int daemon_signal_take(void);

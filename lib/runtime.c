@@ -93,6 +93,7 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 	 * addresses, so nothing a daemon creates is for others.  Group
 	 * read stays, for an operator in the daemon's group. */
 	umask(RUNTIME_UMASK);
+	daemon_signals_hold();	/* until runtime_start has the handlers */
 	memset(rt, 0, sizeof(*rt));
 	rt->progname = progname;
 	rt->sections = sections;

@@ -174,5 +174,33 @@ out=$("$TESTD" -f -c "$D/bg.conf" -o policyd.user=nosuchuser 2>&1); rc=$?
 tb_ok "unknown user refused (exit $rc)" test "$rc" -ne 0
 has "$out" 'nosuchuser' "unknown user named in the error"
 
+# ---- a signal before the handlers are in place waits for them: a
+# SIGHUP (a "systemctl reload" just after the start) while the daemon
+# reads its configuration and binds is a reload once it runs, not a
+# death by the default action; likewise a SIGTERM stops it cleanly
+for sig in HUP TERM; do
+	ELEMTA_TESTD_START_PAUSE_MS=1500 tb_spawn "early$sig" \
+	    "$D/early$sig.log" "$TESTD" -f -c "$D/bg.conf"
+	epid=$(tb_pid "early$sig")
+	# once it is ours (exec'd), and has read its configuration: in the
+	# pause, before runtime_start
+	tb_wait 5 eval '[ "$(cat /proc/'"$epid"'/comm 2>/dev/null)" = elemta-testd ]'
+	sleep 0.3
+	kill -"$sig" "$epid"
+	if [[ $sig == HUP ]]; then
+		tb_ok "SIGHUP during the start: reloaded once running" \
+		    tb_wait 10 tb_grep "reloaded" "$D/early$sig.log"
+		tb_ok "SIGHUP during the start: still running" \
+		    tb_alive "$epid"
+		tb_stop "early$sig"
+	else
+		tb_wait 10 eval '[ -z "$(tb_alive_list '"$epid"')" ]'
+		tb_ok "SIGTERM during the start: stopped" \
+		    test -z "$(tb_alive_list "$epid")"
+		tb_ok "SIGTERM during the start: stopped by its handler" \
+		    tb_grep "stop" "$D/early$sig.log"
+	fi
+done
+
 tb_plan "$TB_TESTNUM"
 tb_done

@@ -138,6 +138,10 @@ main(int argc, char **argv)
 		     &policyd_conf_section,
 		     offsetof(struct policyd_conf, daemon), NULL);
 	runtime_listen(&rt);
+	/* t/0020: a signal in the window before the handlers (test only) */
+	if (getenv("ELEMTA_TESTD_START_PAUSE_MS") != NULL)
+		usleep((useconds_t)atoi(getenv("ELEMTA_TESTD_START_PAUSE_MS"))
+		       * 1000);
 	runtime_start(&rt);
 	m_conns = metrics_counter("elemta_testd_connections_total",
 				  "Connections accepted", NULL);

@@ -41,7 +41,14 @@ pol_start() {
 	tb_spawn "$name" "${POL_LOG:-$d/log}" "$POLICYD" -f -c /dev/null \
 	    -o "policyd.listen=inet:127.0.0.1:$port" "${user[@]}" \
 	    -o "policyd.store_path=$d/policyd.db" "$@"
-	tb_ready "$name" "on 127.0.0.1:$port" 10 tb_connect 127.0.0.1 "$port"
+	tb_ready "$name" "on 127.0.0.1:$port" 10 pol_up "$port" \
+	    "${POL_LOG:-$d/log}"
+}
+
+# pol_up PORT LOG - true once policyd answers connections and has said it
+# is ready (it binds its listener first, then opens its store)
+pol_up() {
+	tb_connect 127.0.0.1 "$1" && tb_grep 'elemta-policyd ready' "$2"
 }
 
 # pol_request FD NAME=VALUE... - one request (request=smtpd_access_policy

@@ -32,12 +32,15 @@
  *	progress.  Should smfi_main() return by itself, the main thread
  *	notices and stops too.
  *
- *	The resolver.  One is published at start (lib/dns: dns_publish);
- *	each connection takes a reference to the current one.  A reload
- *	that changes the [dns] section builds a new one and publishes it:
- *	new connections use it, those in progress finish on theirs, and
- *	the old one goes with its last connection.  If the new one cannot
- *	be built, the old one stays, and the log says so.
+ *	The generation.  The configuration, the resolver and the DKIM
+ *	keys are built together, at start and on SIGHUP, and published as
+ *	one generation (milter-gen.c); each connection takes a reference
+ *	to the current one and reads all three from it until it closes.
+ *	A reload builds the whole new generation first (a new resolver
+ *	only if the [dns] section changed, the key tables read again) and
+ *	publishes it once; if any part cannot be built, the running
+ *	generation stays whole (configuration included), and the log
+ *	says why.
  *--*/
 #include "config.h"
 
@@ -124,49 +127,57 @@ milter_open(const struct milter_conf *mc)
 		msg_fatal_stderr("listen %s", err);
 }
 
-/* milter_dns_reload - a new resolver for new connections if the
- * [dns] section changed from old to now */
+/* milter_gen_log - what a new generation brought (old: NULL at start) */
 static void
-milter_dns_reload(const struct conf *old, const struct conf *now)
+milter_gen_log(const struct milter_gen *g, const struct milter_gen *old)
 {
-	const struct dns_conf *dc = conf_get(now, &dns_conf_section);
-	struct dns_resolver *r;
-	char err[512], list[400] = "";
+	const struct dns_conf *dc = conf_get(g->conf, &dns_conf_section);
+	char list[400] = "";
 	size_t i, n = 0;
 
-	if (dns_conf_equal(conf_get(old, &dns_conf_section), dc))
-		return;
-	if ((r = dns_resolver_new(dc, err, sizeof(err))) == NULL) {
-		msg_error("dns: %s: keeping the resolver of before", err);
-		return;
+	if (old != NULL && g->dns != old->dns) {
+		for (i = 0; i < dc->nnameservers && n < sizeof(list); i++)
+			n += (size_t)snprintf(list + n, sizeof(list) - n,
+					      "%s%s", i ? "," : "",
+					      dc->nameservers[i]);
+		msg_info("dns: new resolver for new connections: "
+			 "nameservers=%s timeout=%d retries=%d",
+			 n ? list : "resolv.conf", dc->timeout, dc->retries);
 	}
-	dns_publish(r);
-	for (i = 0; i < dc->nnameservers && n < sizeof(list); i++)
-		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
-				      i ? "," : "", dc->nameservers[i]);
-	msg_info("dns: new resolver for new connections: nameservers=%s "
-		 "timeout=%d retries=%d", n ? list : "resolv.conf",
-		 dc->timeout, dc->retries);
+	if (g->keys != NULL)
+		msg_info("dkim signing: %s%zu keys, %zu signing-table entries",
+			 old != NULL ? "reloaded " : "", g->keys->nkeys,
+			 g->keys->nrules);
 }
 
-/* milter_reload - SIGHUP: a new snapshot for new connections */
+/* milter_reload - SIGHUP: a whole new generation for new connections,
+ * or the running one kept whole */
 static void
 milter_reload(struct runtime *rt)
 {
-	struct conf *old = conf_current(), *now;
+	struct milter_gen *old = milter_gen_current(), *g;
+	struct conf *c;
 	char err[512];
 
-	if (runtime_reload(rt) == 0) {
-		now = conf_current();
-		milter_dns_reload(old, now);
-		if (milter_dkim_sign_reload(conf_get(now,
-					&milter_conf_section), err,
-					sizeof(err)) < 0)
-			msg_error("dkim signing: %s: keeping the keys loaded "
-				  "before", err);
-		conf_unref(&now);
+	if ((c = runtime_reload_build(rt)) == NULL) {
+		milter_gen_unref(&old);
+		return;
 	}
-	conf_unref(&old);
+	if ((g = milter_gen_build(conf_ref(c), old, err, sizeof(err)))
+	    == NULL) {
+		msg_error("%s: reload refused: keeping the configuration, "
+			  "resolver and keys loaded before", err);
+		conf_unref(&c);
+		milter_gen_unref(&old);
+		return;
+	}
+	/* the generation first: once "reloaded" is logged, a new
+	 * connection gets the new one */
+	milter_gen_publish(milter_gen_ref(g));
+	runtime_reload_commit(rt, c);
+	milter_gen_log(g, old);
+	milter_gen_unref(&g);
+	milter_gen_unref(&old);
 }
 
 /* milter_serve - run libmilter until a stop signal */
@@ -218,7 +229,7 @@ main(int argc, char **argv)
 	struct milter_test t;
 	struct cli_extra extra;
 	struct runtime rt;
-	struct dns_resolver *dns;
+	struct milter_gen *g;
 	struct conf *c;
 	const struct milter_conf *mc;
 	char err[512];
@@ -240,16 +251,16 @@ main(int argc, char **argv)
 
 	c = conf_current();
 	mc = conf_get(c, &milter_conf_section);
-	if ((dns = dns_resolver_new(conf_get(c, &dns_conf_section), err,
-				    sizeof(err))) == NULL)
-		msg_fatal_stderr("dns: %s", err);
-	dns_publish(dns);		/* the reference is published now */
+	if ((g = milter_gen_build(conf_ref(c), NULL, err, sizeof(err)))
+	    == NULL)
+		msg_fatal_stderr("%s", err);
+	milter_gen_log(g, NULL);
+	milter_gen_publish(g);		/* the reference is published now */
 	if (milter_spf_init(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (milter_dkim_init(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
-	if (milter_dkim_sign_init(mc, err, sizeof(err)) < 0)
-		msg_fatal_stderr("dkim signing: %s", err);
+	milter_dkim_sign_init();
 	if (milter_dmarc_init(c, err, sizeof(err)) < 0)
 		msg_fatal_stderr("dmarc: %s", err);
 	milter_pipeline_init();
@@ -258,11 +269,10 @@ main(int argc, char **argv)
 		/* Offline: log to stderr, whatever -f says. */
 		log_open("elemta-milter", LOG_DEST_STDERR, LOG_MAIL);
 		conf_unref(&c);
-		status = milter_test_run(&t, dns);
-		milter_dkim_sign_finish();
+		status = milter_test_run(&t);
 		milter_dkim_finish();
 		milter_dmarc_finish();
-		dns_publish(NULL);
+		milter_gen_publish(NULL);
 		free(t.rcpts);
 		runtime_finish(&rt);
 		return status;
@@ -271,10 +281,9 @@ main(int argc, char **argv)
 	conf_unref(&c);
 	runtime_start(&rt);
 	milter_serve(&rt);
-	milter_dkim_sign_finish();
 	milter_dkim_finish();
 	milter_dmarc_finish();
-	dns_publish(NULL);
+	milter_gen_publish(NULL);
 	free(t.rcpts);
 	runtime_finish(&rt);
 	return 0;

@@ -77,8 +77,8 @@ chmod 0644 "$TB/open.private"
 echo "ed example.test:$TB_DKIM_ED25519_SELECTOR:$TB/open.private" >"$TB/keys"
 echo '*@example.test ed' >"$TB/signing"
 kill -HUP "$(tb_pid milter)"
-tb_wait 5 tb_grep "keeping the keys loaded before" "$LOG"
-tb_like "$(cat "$LOG")" "error: dkim signing: $TB/keys:1: key ed: $TB/open.private: mode 0644: .*: keeping the keys loaded before" \
+tb_wait 5 tb_grep "resolver and keys loaded before" "$LOG"
+tb_like "$(cat "$LOG")" "error: dkim signing: $TB/keys:1: key ed: $TB/open.private: mode 0644: .*: reload refused: keeping the configuration, resolver and keys loaded before" \
     "a key of mode 0644 at reload: refused, logged"
 out=$(miltertest -D "port=$TB_PORT_MILTER" -D nsigs=1 \
     -s "$TB_DATA/milter/dkim-sign.lua" 2>&1)

@@ -383,7 +383,8 @@ daemon_signal_handler(int sig)
 	int saved_errno = errno;
 
 	atomic_fetch_or(&daemon_sig_events,
-			sig == SIGHUP ? DAEMON_EV_RELOAD : DAEMON_EV_STOP);
+			sig == SIGHUP || sig == SIGUSR1 ? DAEMON_EV_RELOAD
+							: DAEMON_EV_STOP);
 	/* a full pipe is fine: the loop has a wake-up pending anyway */
 	if (daemon_sig_pipe[1] >= 0) {
 		ssize_t n = write(daemon_sig_pipe[1], "", 1);
@@ -397,7 +398,7 @@ daemon_signal_handler(int sig)
 int
 daemon_signals_init(char *err, size_t errlen)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	char ebuf[DAEMON_ERRBUF];
 	struct sigaction sa;
 	size_t i;

@@ -104,6 +104,7 @@ T_MILTER_SHELL = \
 	t/0412-milter-dns-reload.t \
 	t/0413-milter-socket.t \
 	t/0414-milter-hup-storm.t \
+	t/0415-milter-hup-race.t \
 	t/0421-milter-dkim.t \
 	t/0422-milter-dkim-miltertest.t
 dist_check_SCRIPTS += $(T_MILTER_SHELL)

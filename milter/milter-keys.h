@@ -27,7 +27,7 @@
  *	skipped.
  *
  *	Keys are read once, when the tables are loaded (at start and on
- *	SIGHUP), never per message.  A key file that its group or others
+ *	SIGUSR1), never per message.  A key file that its group or others
  *	can read or write is refused, as OpenDKIM does.  Each key is
  *	parsed by OpenSSL once, there (RSA of 1024 bits at least, or
  *	Ed25519), and kept as an EVP_PKEY that the signing threads share

@@ -22,18 +22,25 @@
  *	SIGTERM and SIGINT and treats all three as "stop" (SIGHUP
  *	included), blocking them in the thread that called smfi_main() and
  *	in every thread created after.  So smfi_main() runs in a thread of
- *	its own, and the main thread keeps the three signals unblocked,
- *	with lib/daemon's handlers (self-pipe): Linux delivers a
- *	process-directed signal to the main thread first when it does not
- *	block it (kernel/signal.c, complete_signal), so libmilter's thread
- *	never sees them.  The main thread reloads on SIGHUP
- *	(runtime_reload) and on SIGTERM/SIGINT calls smfi_stop() and waits
- *	for smfi_main() to return, which waits for the sessions in
- *	progress.  Should smfi_main() return by itself, the main thread
- *	notices and stops too.
+ *	its own, and the main thread keeps the signals unblocked, with
+ *	lib/daemon's handlers (self-pipe).  That is not enough to reload
+ *	on SIGHUP: the kernel hands a process-directed signal to any
+ *	thread that does not block it when the main thread does (it blocks
+ *	the three while in a handler, glibc blocks all while it creates a
+ *	thread), and a thread in sigwait() does not block what it waits
+ *	for: a burst of SIGHUPs stopped the daemon (t/0415).  So the
+ *	milter reloads on SIGUSR1, which libmilter leaves alone (OpenDKIM
+ *	does the same), and ignores SIGHUP once libmilter may run: an
+ *	ignored signal that the main thread does not block is dropped
+ *	when it is sent, before any thread can take it.  SIGTERM/SIGINT
+ *	make the main thread call smfi_stop() and wait for smfi_main() to
+ *	return, which waits for the sessions in progress (libmilter
+ *	taking one of them first stops it the same way).  Should
+ *	smfi_main() return by itself, the main thread notices, stops too,
+ *	and exits with status 1.
  *
  *	The generation.  The configuration, the resolver and the DKIM
- *	keys are built together, at start and on SIGHUP, and published as
+ *	keys are built together, at start and on SIGUSR1, and published as
  *	one generation (milter-gen.c); each connection takes a reference
  *	to the current one and reads all three from it until it closes.
  *	A reload builds the whole new generation first (a new resolver
@@ -47,6 +54,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,7 +158,7 @@ milter_gen_log(const struct milter_gen *g, const struct milter_gen *old)
 			 g->keys->nrules);
 }
 
-/* milter_reload - SIGHUP: a whole new generation for new connections,
+/* milter_reload - SIGUSR1: a whole new generation for new connections,
  * or the running one kept whole */
 static void
 milter_reload(struct runtime *rt)
@@ -180,17 +188,36 @@ milter_reload(struct runtime *rt)
 	milter_gen_unref(&old);
 }
 
-/* milter_serve - run libmilter until a stop signal */
+/* milter_ignore_sighup - SIGHUP dropped when sent (see above) */
 static void
+milter_ignore_sighup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGHUP, &sa, NULL) < 0)
+		msg_fatal("sigaction SIGHUP: %m");
+}
+
+/* milter_serve - run libmilter until a stop signal; the exit status */
+static int
 milter_serve(struct runtime *rt)
 {
 	struct pollfd pfd;
 	pthread_t tid;
 	int ev, rc = MI_SUCCESS, running = 1;
 
+	/* SIGHUP ignored: libmilter would take it as "stop" (see the
+	 * top of this file); SIGUSR1 reloads.  The relay's thread first:
+	 * once libmilter's sigwait() thread exists, the main thread
+	 * creates none (glibc blocks every signal in a thread while it
+	 * creates one, and a blocked signal is queued, not ignored). */
+	milter_ignore_sighup();
+	milter_relay_start(rt);
 	if ((errno = pthread_create(&tid, NULL, milter_main_thread, &rc)) != 0)
 		msg_fatal("pthread_create: %m");
-	milter_relay_start(rt);
 	pfd.fd = daemon_signal_fd();
 	pfd.events = POLLIN;
 	while (running && !milter_main_done) {
@@ -209,8 +236,19 @@ milter_serve(struct runtime *rt)
 	milter_relay_stop();
 	(void)smfi_stop();
 	pthread_join(tid, NULL);
-	if (rc != MI_SUCCESS)
+	if (rc != MI_SUCCESS) {
 		msg_error("smfi_main failed");
+		return 1;
+	}
+	if (running) {
+		/* not asked to stop: libmilter stopped by itself (its
+		 * sigwait() thread took a signal first): a failure, for
+		 * the supervisor to restart us */
+		msg_error("libmilter stopped without being asked to: exiting "
+			  "with status 1");
+		return 1;
+	}
+	return 0;
 }
 
 /* main - daemon or offline test */
@@ -280,11 +318,11 @@ main(int argc, char **argv)
 	milter_open(mc);
 	conf_unref(&c);
 	runtime_start(&rt);
-	milter_serve(&rt);
+	status = milter_serve(&rt);
 	milter_dkim_finish();
 	milter_dmarc_finish();
 	milter_gen_publish(NULL);
 	free(t.rcpts);
 	runtime_finish(&rt);
-	return 0;
+	return status;
 }

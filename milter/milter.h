@@ -29,7 +29,7 @@
  *
  *	Nothing here is shared between threads but the generation: the
  *	configuration snapshot and the keys (immutable) and the resolver
- *	(thread-safe).  A SIGHUP builds a whole new generation (a new
+ *	(thread-safe).  A reload (SIGUSR1) builds a whole new generation (a new
  *	resolver only if the [dns] section changed) and publishes it for
  *	new connections; if any part of it cannot be built, the old one
  *	stays whole.

@@ -293,7 +293,7 @@ main(int argc, char **argv)
 	    == NULL)
 		msg_fatal_stderr("%s", err);
 	milter_gen_log(g, NULL);
-	milter_gen_publish(g);		/* the reference is published now */
+	milter_gen_publish(g);		/* our reference is the slot's */
 	if (milter_spf_init(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (milter_dkim_init(err, sizeof(err)) < 0)

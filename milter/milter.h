@@ -11,11 +11,11 @@
  *	(milter-gen.c): the configuration, the resolver and the DKIM
  *	signing keys, built together and published as one, so that a
  *	reload never changes the rules, the resolver or the keys under a
- *	connection in flight, nor one of them without the others.  A struct milter_msg lives from MAIL FROM to
- *	end of message (or abort): the envelope, the headers (within the
- *	caps), the Authentication-Results headers that claim our
- *	authserv-id (to be removed), the results of the checks and the
- *	verdict.
+ *	connection in flight, nor one of them without the others.  A
+ *	struct milter_msg lives from MAIL FROM to end of message (or
+ *	abort): the envelope, the headers (within the caps), the
+ *	Authentication-Results headers that claim our authserv-id (to be
+ *	removed), the results of the checks and the verdict.
  *
  *	The message pipeline (milter-pipeline.c) runs STAGES, one per file
  *	(milter-spf.c now; DKIM, DMARC, ARC, greylisting, ClamAV, Rspamd
@@ -29,10 +29,10 @@
  *
  *	Nothing here is shared between threads but the generation: the
  *	configuration snapshot and the keys (immutable) and the resolver
- *	(thread-safe).  A reload (SIGUSR1) builds a whole new generation (a new
- *	resolver only if the [dns] section changed) and publishes it for
- *	new connections; if any part of it cannot be built, the old one
- *	stays whole.
+ *	(thread-safe).  A reload (SIGUSR1) builds a whole new generation
+ *	(a new resolver only if the [dns] section changed) and publishes
+ *	it for new connections; if any part of it cannot be built, the old
+ *	one stays whole.
  *--*/
 #ifndef ELEMTA_MILTER_H
 #define ELEMTA_MILTER_H
@@ -271,7 +271,7 @@ void milter_gen_unref(struct milter_gen **gp);
 struct milter_conn *milter_conn_open(struct milter_gen *g);
 /* milter_conn_new - a connection on a generation of conf and dns only
  * (no signing keys; dns may be NULL: no lookups), taking over the
- * caller's references (tests, -t without keys) */
+ * caller's references (tests, benchmarks) */
 struct milter_conn *milter_conn_new(struct conf *conf,
 				    struct dns_resolver *dns);
 void milter_conn_set_client(struct milter_conn *c, const char *addr,

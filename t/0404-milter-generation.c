@@ -11,8 +11,8 @@
  *	while a connection opened after gets the new ones.  An unchanged
  *	[dns] section keeps the resolver, a changed one makes a new one.
  *	A reload that cannot build a part (a missing key table, a
- *	resolv.conf libunbound refuses) returns the reason and publishes nothing: the running
- *	generation stays, whole.
+ *	resolv.conf libunbound refuses) returns the reason and publishes
+ *	nothing: the running generation stays, whole.
  *--*/
 #include "config.h"
 
@@ -182,7 +182,8 @@ main(void)
 	/* two RSA keys for example.test, selectors one and two */
 	for (i = 0; i < 2; i++) {
 		char *argv[] = { "genkey", "-d", "example.test", "-s",
-				 (char *)sel[i], "-b", "1024", "-D", dir, NULL };
+				 (char *)sel[i], "-b", "1024", "-D", dir,
+				 NULL };
 
 		if (milter_keys_genkey(9, argv) != 0)
 			bail_out("genkey %s failed", sel[i]);

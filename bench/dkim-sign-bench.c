@@ -92,6 +92,7 @@ int
 main(int argc, char **argv)
 {
 	struct milter_conn *c;
+	struct milter_gen *g;
 	struct conf *conf;
 	const char *ov[3];
 	char err[512], *errors = NULL, *o1, *o2, *buf;
@@ -115,14 +116,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "conf: %s\n", errors ? errors : "?");
 		return 1;
 	}
+	milter_dkim_sign_init();
 	if (milter_dkim_init(err, sizeof(err)) < 0
-	    || milter_dkim_sign_init(conf_get(conf, &milter_conf_section),
-				     err, sizeof(err)) < 0) {
+	    || (g = milter_gen_build(conf, NULL, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
 	buf = bench_read(argv[3], &len);
-	c = milter_conn_new(conf, NULL);
+	c = milter_conn_open(g);
 	milter_conn_set_client(c, "192.0.2.1", NULL);
 	if (!bench_one(c, buf, len)) {		/* warm up, and check */
 		fprintf(stderr, "the message was not signed\n");
@@ -138,7 +139,6 @@ main(int argc, char **argv)
 	       "wall_signs_per_s=%.1f\n", n, t, cpu, (double)n / cpu,
 	       (double)n / t);
 	milter_conn_free(&c);
-	milter_dkim_sign_finish();
 	milter_dkim_finish();
 	free(buf);
 	free(o1);

@@ -384,7 +384,8 @@ daemon_signal_handler(int sig)
 	int saved_errno = errno;
 
 	atomic_fetch_or(&daemon_sig_events,
-			sig == SIGHUP ? DAEMON_EV_RELOAD : DAEMON_EV_STOP);
+			sig == SIGHUP || sig == SIGUSR1 ? DAEMON_EV_RELOAD
+							: DAEMON_EV_STOP);
 	/* a full pipe is fine: the loop has a wake-up pending anyway */
 	if (daemon_sig_pipe[1] >= 0) {
 		ssize_t n = write(daemon_sig_pipe[1], "", 1);
@@ -394,7 +395,9 @@ daemon_signal_handler(int sig)
 	errno = saved_errno;
 }
 
-static const int daemon_sigs[] = { SIGTERM, SIGINT, SIGHUP };
+static const int daemon_sigs[] = {
+	SIGTERM, SIGINT, SIGHUP, SIGUSR1,
+};
 #define DAEMON_NSIGS	(sizeof(daemon_sigs) / sizeof(daemon_sigs[0]))
 
 /* daemon_sigset - the signals daemon_signals_init() handles */

@@ -45,7 +45,7 @@ void daemon_pidfile_remove(void);
 int daemon_drop_privileges(const char *user, const char *group,
 			   char *err, size_t errlen);
 
-/* Signals: SIGTERM and SIGINT -> DAEMON_EV_STOP, SIGHUP ->
+/* Signals: SIGTERM and SIGINT -> DAEMON_EV_STOP, SIGHUP and SIGUSR1 ->
  * DAEMON_EV_RELOAD, SIGPIPE ignored.  daemon_signal_fd() becomes
  * readable when an event is pending; daemon_signal_take() returns the
  * pending events (a bit mask) and clears them and the pipe.

@@ -302,20 +302,29 @@ runtime_start(struct runtime *rt)
 	conf_unref(&c);
 }
 
-/* runtime_reload - build and publish a new snapshot, or keep the old */
-int
-runtime_reload(struct runtime *rt)
+/* runtime_reload_build - a new snapshot from the file, not published */
+struct conf *
+runtime_reload_build(struct runtime *rt)
 {
-	struct conf *old, *c;
+	struct conf *c;
 	char *errors = NULL;
-	const struct daemon_conf *od, *nd;
 
 	if ((c = runtime_load(rt, &errors)) == NULL) {
 		runtime_print_errors(errors, 1);
 		msg_error("reload failed: keeping the running configuration");
 		free(errors);
-		return -1;
 	}
+	return c;
+}
+
+/* runtime_reload_commit - publish c, a snapshot runtime_reload_build
+ * made */
+void
+runtime_reload_commit(struct runtime *rt, struct conf *c)
+{
+	struct conf *old;
+	const struct daemon_conf *od, *nd;
+
 	old = conf_current();
 	od = runtime_daemon_conf(rt, old);
 	nd = runtime_daemon_conf(rt, c);
@@ -330,6 +339,17 @@ runtime_reload(struct runtime *rt)
 		 rt->conf_file ? rt->conf_file : "(embedded defaults)",
 		 conf_generation(c));
 	conf_unref(&c);
+}
+
+/* runtime_reload - build and publish a new snapshot, or keep the old */
+int
+runtime_reload(struct runtime *rt)
+{
+	struct conf *c;
+
+	if ((c = runtime_reload_build(rt)) == NULL)
+		return -1;
+	runtime_reload_commit(rt, c);
 	return 0;
 }
 

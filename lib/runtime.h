@@ -132,6 +132,14 @@ const struct daemon_conf *runtime_daemon_conf(const struct runtime *rt,
  * published, -1 if the old one was kept (problems logged) */
 int runtime_reload(struct runtime *rt);
 
+/* runtime_reload() in two steps, for a daemon that builds more than
+ * the configuration at a reload and publishes all of it or none:
+ * runtime_reload_build() loads the file (NULL if it cannot, problems
+ * logged), runtime_reload_commit() publishes what it made (taking over
+ * the reference), applies its [log] section and logs "reloaded". */
+struct conf *runtime_reload_build(struct runtime *rt);
+void runtime_reload_commit(struct runtime *rt, struct conf *c);
+
 /* runtime_finish - metrics off, pidfile removed, the unix listener's
  * socket file removed (if it is still ours), snapshot released */
 void runtime_finish(struct runtime *rt);

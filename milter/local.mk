@@ -11,7 +11,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-options.c milter/milter-options.h \
 	milter/milter-relay.c milter/milter-relay.h \
 	milter/milter-authres.c milter/milter-authres.h \
-	milter/milter-conn.c \
+	milter/milter-conn.c milter/milter-gen.c \
 	milter/milter-pipeline.c milter/milter-outcome.c \
 	milter/milter-spf.c \
 	milter/milter-dkim.c milter/milter-dkim.h \
@@ -51,6 +51,7 @@ T_MILTER_UNIT = \
 	t/0401-milter-state.t \
 	t/0402-milter-outcome.t \
 	t/0403-milter-spf-liberror.t \
+	t/0404-milter-generation.t \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
 	t/0420-milter-dkim.t \
@@ -75,6 +76,10 @@ t_0402_milter_outcome_t_LDADD = $(T_MILTER_LDADD)
 t_0403_milter_spf_liberror_t_SOURCES = t/0403-milter-spf-liberror.c
 t_0403_milter_spf_liberror_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0403_milter_spf_liberror_t_LDADD = $(T_MILTER_LDADD) -ldl
+## one generation (configuration, resolver, keys) per connection
+t_0404_milter_generation_t_SOURCES = t/0404-milter-generation.c
+t_0404_milter_generation_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0404_milter_generation_t_LDADD = $(T_MILTER_LDADD)
 ## The libFuzzer target, with a plain main() inside the same file (off
 ## when FUZZ_LIBFUZZER is defined), so that gcc and "make check" run it.
 ## DNS data (TXT, names), DKIM key records and tags, Received-SPF.
@@ -107,6 +112,7 @@ T_MILTER_SHELL = \
 	t/0412-milter-dns-reload.t \
 	t/0413-milter-socket.t \
 	t/0414-milter-hup-storm.t \
+	t/0415-milter-hup-race.t \
 	t/0421-milter-dkim.t \
 	t/0422-milter-dkim-miltertest.t
 dist_check_SCRIPTS += $(T_MILTER_SHELL)

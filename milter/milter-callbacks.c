@@ -89,7 +89,7 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf3 = 0;
 	/* The connection's state is made here, to note the agreement. */
 	if (c == NULL) {
-		c = milter_conn_new(conf_current(), dns_current());
+		c = milter_conn_open(milter_gen_current());
 		smfi_setpriv(ctx, c);
 	}
 	c->noreply = *pf1 & MILTER_NOREPLY;
@@ -122,7 +122,7 @@ milter_addr_text(const struct sockaddr *sa, char *buf, size_t len)
 	return NULL;
 }
 
-/* milter_connect - a new SMTP client: take a configuration reference */
+/* milter_connect - a new SMTP client: take the current generation */
 static sfsistat
 milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
@@ -131,7 +131,7 @@ milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	const char *addr;
 
 	if (c == NULL) {
-		c = milter_conn_new(conf_current(), dns_current());
+		c = milter_conn_open(milter_gen_current());
 		smfi_setpriv(ctx, c);
 	}
 	addr = smfi_getsymval(ctx, "{client_addr}");
@@ -161,7 +161,7 @@ milter_envfrom(SMFICTX *ctx, char **argv)
 	struct milter_msg *m;
 
 	if (c == NULL) {	/* no connect stage (should not happen) */
-		c = milter_conn_new(conf_current(), dns_current());
+		c = milter_conn_open(milter_gen_current());
 		smfi_setpriv(ctx, c);
 	}
 	m = milter_msg_new(c, argv && argv[0] ? argv[0] : "");

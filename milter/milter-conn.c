@@ -29,16 +29,25 @@
 #include "milter.h"
 #include "xalloc.h"
 
-/* milter_conn_new - a connection holding references to conf and dns */
+/* milter_conn_open - a connection holding a reference to generation g */
 struct milter_conn *
-milter_conn_new(struct conf *conf, struct dns_resolver *dns)
+milter_conn_open(struct milter_gen *g)
 {
 	struct milter_conn *c = x_calloc(1, sizeof(*c));
 
-	c->conf = conf;
-	c->mc = conf_get(conf, &milter_conf_section);
-	c->dns = dns;
+	c->gen = g;
+	c->conf = g->conf;
+	c->mc = conf_get(g->conf, &milter_conf_section);
+	c->dns = g->dns;
+	c->keys = g->keys;
 	return c;
+}
+
+/* milter_conn_new - a connection on a generation of conf and dns */
+struct milter_conn *
+milter_conn_new(struct conf *conf, struct dns_resolver *dns)
+{
+	return milter_conn_open(milter_gen_new(conf, dns, NULL));
 }
 
 /* milter_conn_set_client - the client's address and name */
@@ -77,8 +86,7 @@ milter_conn_free(struct milter_conn **cp)
 	x_free(&c->client_addr);
 	x_free(&c->client_name);
 	x_free(&c->helo);
-	conf_unref(&c->conf);
-	dns_resolver_unref(&c->dns);
+	milter_gen_unref(&c->gen);
 	x_free(cp);
 }
 

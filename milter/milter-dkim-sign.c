@@ -79,61 +79,15 @@ static long long milter_dkim_sign_fixed_t;
 
 static const char *const milter_dkim_sign_canon[] = { "simple", "relaxed" };
 
-/* milter_dkim_sign_load - the tables named in mc, or NULL if none */
-static int
-milter_dkim_sign_load(const struct milter_conf *mc, struct milter_keys **kp,
-		      char *err, size_t errlen)
+/* milter_dkim_sign_init - the metric (the keys are the generation's,
+ * milter-gen.c) */
+void
+milter_dkim_sign_init(void)
 {
-	*kp = NULL;
-	if (mc->dkim_key_table == NULL)
-		return 0;
-	if ((*kp = milter_keys_load(mc->dkim_key_table,
-				    mc->dkim_signing_table, err,
-				    errlen)) == NULL)
-		return -1;
-	return 0;
-}
-
-/* milter_dkim_sign_init - the metric, the keys */
-int
-milter_dkim_sign_init(const struct milter_conf *mc, char *err, size_t errlen)
-{
-	struct milter_keys *k;
-
 	m_signatures = metrics_counter("elemta_milter_dkim_signatures_total",
 				       "DKIM signatures made, by algorithm "
 				       "and result (signed, failed)",
 				       "algorithm,result");
-	if (milter_dkim_sign_load(mc, &k, err, errlen) < 0)
-		return -1;
-	milter_keys_publish(k);
-	if (k != NULL)
-		msg_info("dkim signing: %zu keys, %zu signing-table entries",
-			 k->nkeys, k->nrules);
-	return 0;
-}
-
-/* milter_dkim_sign_reload - new keys for new messages */
-int
-milter_dkim_sign_reload(const struct milter_conf *mc, char *err,
-			size_t errlen)
-{
-	struct milter_keys *k;
-
-	if (milter_dkim_sign_load(mc, &k, err, errlen) < 0)
-		return -1;
-	milter_keys_publish(k);
-	if (k != NULL)
-		msg_info("dkim signing: reloaded %zu keys, %zu signing-table "
-			 "entries", k->nkeys, k->nrules);
-	return 0;
-}
-
-/* milter_dkim_sign_finish - drop the current keys */
-void
-milter_dkim_sign_finish(void)
-{
-	milter_keys_publish(NULL);
 }
 
 /* milter_dkim_sign_state - the message's signer state, created once */
@@ -182,7 +136,8 @@ milter_dkim_sign_decide(struct milter_msg *m)
 	if ((m->auth_type == NULL || m->auth_type[0] == '\0')
 	    && !m->conn->internal)
 		return 0;
-	if ((keys = milter_keys_current()) == NULL)
+	/* the connection's generation's keys: those of its rules */
+	if ((keys = milter_keys_ref(m->conn->keys)) == NULL)
 		return 0;
 	/* the one From parser (milter-dmarc.h), on every From field,
 	 * kept whatever the header caps: DMARC judges the same ones */

@@ -44,18 +44,10 @@
 #define MILTER_DKIM_SIGN_HEADER	"DKIM-Signature"
 
 struct milter_msg;
-struct milter_conf;
 
-/* milter_dkim_sign_init - set up signing and load the keys; -1 with
- * err */
-int milter_dkim_sign_init(const struct milter_conf *mc, char *err,
-			  size_t errlen);
-/* milter_dkim_sign_reload - reload the keys for new messages; on error
- * the old keys stay and -1 is returned with err */
-int milter_dkim_sign_reload(const struct milter_conf *mc, char *err,
-			    size_t errlen);
-/* milter_dkim_sign_finish - drop the keys (at exit) */
-void milter_dkim_sign_finish(void);
+/* milter_dkim_sign_init - set up signing (its metric); the keys are
+ * the connection's generation's (milter-gen.c) */
+void milter_dkim_sign_init(void);
 
 /* milter_dkim_sign_decide - sign instead of verify?  1 (the signer set
  * up) or 0; asked once per message, at end of headers, by the pipeline

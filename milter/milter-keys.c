@@ -40,7 +40,6 @@
 
 #define MILTER_KEYS_MAX_PEM	65536
 
-static struct snapshot_slot keys_slot = SNAPSHOT_SLOT_INIT;
 
 /* milter_keys_glob - "*" wildcards, case ignored */
 int
@@ -393,18 +392,11 @@ milter_keys_free(struct milter_keys **kp)
 	x_free(kp);
 }
 
-/* milter_keys_publish - new current tables (the old lose our ref) */
-void
-milter_keys_publish(struct milter_keys *k)
-{
-	snapshot_publish(&keys_slot, k != NULL ? &k->snap : NULL);
-}
-
-/* milter_keys_current - a reference to the current tables */
+/* milter_keys_ref - one more reference */
 struct milter_keys *
-milter_keys_current(void)
+milter_keys_ref(struct milter_keys *k)
 {
-	return snapshot_current(&keys_slot);
+	return k != NULL ? snapshot_ref(&k->snap) : NULL;
 }
 
 /* milter_keys_unref - drop a reference */

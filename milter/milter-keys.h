@@ -27,7 +27,7 @@
  *	skipped.
  *
  *	Keys are read once, when the tables are loaded (at start and on
- *	SIGHUP), never per message.  A key file that its group or others
+ *	SIGUSR1), never per message.  A key file that its group or others
  *	can read or write is refused, as OpenDKIM does.  Each key is
  *	parsed by OpenSSL once, there (RSA of 1024 bits at least, or
  *	Ed25519), and kept as an EVP_PKEY that the signing threads share
@@ -36,9 +36,10 @@
  *	as soon as it is parsed: only the parsed key stays in memory.
  *
  *	The loaded tables are shared, immutable and reference-counted
- *	(lib/snapshot): milter_keys_current() takes a reference to the
- *	current tables, milter_keys_publish() replaces them (in-flight
- *	messages keep the old ones until they drop their reference).
+ *	(lib/snapshot).  They are not published on their own: they are
+ *	part of the milter's generation (milter-gen.c), with the
+ *	configuration they were loaded from and the resolver, so that a
+ *	message is signed with the keys of the rules it was judged by.
  *
  *	milter_keys_glob() and milter_keys_match() are pure.
  *--*/
@@ -92,11 +93,8 @@ struct milter_keys *milter_keys_load(const char *key_table,
 /* milter_keys_free - free tables that nobody references */
 void milter_keys_free(struct milter_keys **kp);
 
-/* milter_keys_publish - make k (may be NULL: no signing) current,
- * taking over the caller's reference */
-void milter_keys_publish(struct milter_keys *k);
-/* milter_keys_current - a reference to the current tables, or NULL */
-struct milter_keys *milter_keys_current(void);
+/* milter_keys_ref - one more reference to k (NULL stays NULL) */
+struct milter_keys *milter_keys_ref(struct milter_keys *k);
 /* milter_keys_unref - drop a reference; *kp set to NULL */
 void milter_keys_unref(struct milter_keys **kp);
 

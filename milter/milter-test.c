@@ -174,7 +174,7 @@ milter_test_headers(struct milter_msg *m, const char *buf, size_t len)
 
 /* milter_test_run - run the pipeline on t->file; the exit status */
 int
-milter_test_run(const struct milter_test *t, struct dns_resolver *dns)
+milter_test_run(const struct milter_test *t)
 {
 	struct milter_conn *c;
 	struct milter_msg *m;
@@ -186,7 +186,7 @@ milter_test_run(const struct milter_test *t, struct dns_resolver *dns)
 		msg_stderr("%s: %s", t->file, strerror(errno));
 		return 1;
 	}
-	c = milter_conn_new(conf_current(), dns_resolver_ref(dns));
+	c = milter_conn_open(milter_gen_current());
 	milter_conn_set_client(c, t->client_ip, NULL);
 	milter_conn_set_helo(c, t->helo);
 	m = milter_msg_new(c, t->sender ? t->sender : "");

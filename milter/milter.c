@@ -22,28 +22,39 @@
  *	SIGTERM and SIGINT and treats all three as "stop" (SIGHUP
  *	included), blocking them in the thread that called smfi_main() and
  *	in every thread created after.  So smfi_main() runs in a thread of
- *	its own, and the main thread keeps the three signals unblocked,
- *	with lib/daemon's handlers (self-pipe): Linux delivers a
- *	process-directed signal to the main thread first when it does not
- *	block it (kernel/signal.c, complete_signal), so libmilter's thread
- *	never sees them.  The main thread reloads on SIGHUP
- *	(runtime_reload) and on SIGTERM/SIGINT calls smfi_stop() and waits
- *	for smfi_main() to return, which waits for the sessions in
- *	progress.  Should smfi_main() return by itself, the main thread
- *	notices and stops too.
+ *	its own, and the main thread keeps the signals unblocked, with
+ *	lib/daemon's handlers (self-pipe).  That is not enough to reload
+ *	on SIGHUP: the kernel hands a process-directed signal to any
+ *	thread that does not block it when the main thread does (it blocks
+ *	the three while in a handler, glibc blocks all while it creates a
+ *	thread), and a thread in sigwait() does not block what it waits
+ *	for: a burst of SIGHUPs stopped the daemon (t/0415).  So the
+ *	milter reloads on SIGUSR1, which libmilter leaves alone (OpenDKIM
+ *	does the same), and ignores SIGHUP once libmilter may run: an
+ *	ignored signal that the main thread does not block is dropped
+ *	when it is sent, before any thread can take it.  SIGTERM/SIGINT
+ *	make the main thread call smfi_stop() and wait for smfi_main() to
+ *	return, which waits for the sessions in progress (libmilter
+ *	taking one of them first stops it the same way).  Should
+ *	smfi_main() return by itself, the main thread notices, stops too,
+ *	and exits with status 1.
  *
- *	The resolver.  One is published at start (lib/dns: dns_publish);
- *	each connection takes a reference to the current one.  A reload
- *	that changes the [dns] section builds a new one and publishes it:
- *	new connections use it, those in progress finish on theirs, and
- *	the old one goes with its last connection.  If the new one cannot
- *	be built, the old one stays, and the log says so.
+ *	The generation.  The configuration, the resolver and the DKIM
+ *	keys are built together, at start and on SIGUSR1, and published as
+ *	one generation (milter-gen.c); each connection takes a reference
+ *	to the current one and reads all three from it until it closes.
+ *	A reload builds the whole new generation first (a new resolver
+ *	only if the [dns] section changed, the key tables read again) and
+ *	publishes it once; if any part cannot be built, the running
+ *	generation stays whole (configuration included), and the log
+ *	says why.
  *--*/
 #include "config.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,62 +135,89 @@ milter_open(const struct milter_conf *mc)
 		msg_fatal_stderr("listen %s", err);
 }
 
-/* milter_dns_reload - a new resolver for new connections if the
- * [dns] section changed from old to now */
+/* milter_gen_log - what a new generation brought (old: NULL at start) */
 static void
-milter_dns_reload(const struct conf *old, const struct conf *now)
+milter_gen_log(const struct milter_gen *g, const struct milter_gen *old)
 {
-	const struct dns_conf *dc = conf_get(now, &dns_conf_section);
-	struct dns_resolver *r;
-	char err[512], list[400] = "";
+	const struct dns_conf *dc = conf_get(g->conf, &dns_conf_section);
+	char list[400] = "";
 	size_t i, n = 0;
 
-	if (dns_conf_equal(conf_get(old, &dns_conf_section), dc))
-		return;
-	if ((r = dns_resolver_new(dc, err, sizeof(err))) == NULL) {
-		msg_error("dns: %s: keeping the resolver of before", err);
-		return;
+	if (old != NULL && g->dns != old->dns) {
+		for (i = 0; i < dc->nnameservers && n < sizeof(list); i++)
+			n += (size_t)snprintf(list + n, sizeof(list) - n,
+					      "%s%s", i ? "," : "",
+					      dc->nameservers[i]);
+		msg_info("dns: new resolver for new connections: "
+			 "nameservers=%s timeout=%d retries=%d",
+			 n ? list : "resolv.conf", dc->timeout, dc->retries);
 	}
-	dns_publish(r);
-	for (i = 0; i < dc->nnameservers && n < sizeof(list); i++)
-		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
-				      i ? "," : "", dc->nameservers[i]);
-	msg_info("dns: new resolver for new connections: nameservers=%s "
-		 "timeout=%d retries=%d", n ? list : "resolv.conf",
-		 dc->timeout, dc->retries);
+	if (g->keys != NULL)
+		msg_info("dkim signing: %s%zu keys, %zu signing-table entries",
+			 old != NULL ? "reloaded " : "", g->keys->nkeys,
+			 g->keys->nrules);
 }
 
-/* milter_reload - SIGHUP: a new snapshot for new connections */
+/* milter_reload - SIGUSR1: a whole new generation for new connections,
+ * or the running one kept whole */
 static void
 milter_reload(struct runtime *rt)
 {
-	struct conf *old = conf_current(), *now;
+	struct milter_gen *old = milter_gen_current(), *g;
+	struct conf *c;
 	char err[512];
 
-	if (runtime_reload(rt) == 0) {
-		now = conf_current();
-		milter_dns_reload(old, now);
-		if (milter_dkim_sign_reload(conf_get(now,
-					&milter_conf_section), err,
-					sizeof(err)) < 0)
-			msg_error("dkim signing: %s: keeping the keys loaded "
-				  "before", err);
-		conf_unref(&now);
+	if ((c = runtime_reload_build(rt)) == NULL) {
+		milter_gen_unref(&old);
+		return;
 	}
-	conf_unref(&old);
+	if ((g = milter_gen_build(conf_ref(c), old, err, sizeof(err)))
+	    == NULL) {
+		msg_error("%s: reload refused: keeping the configuration, "
+			  "resolver and keys loaded before", err);
+		conf_unref(&c);
+		milter_gen_unref(&old);
+		return;
+	}
+	/* the generation first: once "reloaded" is logged, a new
+	 * connection gets the new one */
+	milter_gen_publish(milter_gen_ref(g));
+	runtime_reload_commit(rt, c);
+	milter_gen_log(g, old);
+	milter_gen_unref(&g);
+	milter_gen_unref(&old);
 }
 
-/* milter_serve - run libmilter until a stop signal */
+/* milter_ignore_sighup - SIGHUP dropped when sent (see above) */
 static void
+milter_ignore_sighup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGHUP, &sa, NULL) < 0)
+		msg_fatal("sigaction SIGHUP: %m");
+}
+
+/* milter_serve - run libmilter until a stop signal; the exit status */
+static int
 milter_serve(struct runtime *rt)
 {
 	struct pollfd pfd;
 	pthread_t tid;
 	int ev, rc = MI_SUCCESS, running = 1;
 
+	/* SIGHUP ignored: libmilter would take it as "stop" (see the
+	 * top of this file); SIGUSR1 reloads.  The relay's thread first:
+	 * once libmilter's sigwait() thread exists, the main thread
+	 * creates none (glibc blocks every signal in a thread while it
+	 * creates one, and a blocked signal is queued, not ignored). */
+	milter_ignore_sighup();
+	milter_relay_start(rt);
 	if ((errno = pthread_create(&tid, NULL, milter_main_thread, &rc)) != 0)
 		msg_fatal("pthread_create: %m");
-	milter_relay_start(rt);
 	pfd.fd = daemon_signal_fd();
 	pfd.events = POLLIN;
 	while (running && !milter_main_done) {
@@ -198,8 +236,19 @@ milter_serve(struct runtime *rt)
 	milter_relay_stop();
 	(void)smfi_stop();
 	pthread_join(tid, NULL);
-	if (rc != MI_SUCCESS)
+	if (rc != MI_SUCCESS) {
 		msg_error("smfi_main failed");
+		return 1;
+	}
+	if (running) {
+		/* not asked to stop: libmilter stopped by itself (its
+		 * sigwait() thread took a signal first): a failure, for
+		 * the supervisor to restart us */
+		msg_error("libmilter stopped without being asked to: exiting "
+			  "with status 1");
+		return 1;
+	}
+	return 0;
 }
 
 /* main - daemon or offline test */
@@ -218,7 +267,7 @@ main(int argc, char **argv)
 	struct milter_test t;
 	struct cli_extra extra;
 	struct runtime rt;
-	struct dns_resolver *dns;
+	struct milter_gen *g;
 	struct conf *c;
 	const struct milter_conf *mc;
 	char err[512];
@@ -240,16 +289,16 @@ main(int argc, char **argv)
 
 	c = conf_current();
 	mc = conf_get(c, &milter_conf_section);
-	if ((dns = dns_resolver_new(conf_get(c, &dns_conf_section), err,
-				    sizeof(err))) == NULL)
-		msg_fatal_stderr("dns: %s", err);
-	dns_publish(dns);		/* the reference is published now */
+	if ((g = milter_gen_build(conf_ref(c), NULL, err, sizeof(err)))
+	    == NULL)
+		msg_fatal_stderr("%s", err);
+	milter_gen_log(g, NULL);
+	milter_gen_publish(g);		/* our reference is the slot's */
 	if (milter_spf_init(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (milter_dkim_init(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
-	if (milter_dkim_sign_init(mc, err, sizeof(err)) < 0)
-		msg_fatal_stderr("dkim signing: %s", err);
+	milter_dkim_sign_init();
 	if (milter_dmarc_init(c, err, sizeof(err)) < 0)
 		msg_fatal_stderr("dmarc: %s", err);
 	milter_pipeline_init();
@@ -258,11 +307,10 @@ main(int argc, char **argv)
 		/* Offline: log to stderr, whatever -f says. */
 		log_open("elemta-milter", LOG_DEST_STDERR, LOG_MAIL);
 		conf_unref(&c);
-		status = milter_test_run(&t, dns);
-		milter_dkim_sign_finish();
+		status = milter_test_run(&t);
 		milter_dkim_finish();
 		milter_dmarc_finish();
-		dns_publish(NULL);
+		milter_gen_publish(NULL);
 		free(t.rcpts);
 		runtime_finish(&rt);
 		return status;
@@ -270,12 +318,11 @@ main(int argc, char **argv)
 	milter_open(mc);
 	conf_unref(&c);
 	runtime_start(&rt);
-	milter_serve(&rt);
-	milter_dkim_sign_finish();
+	status = milter_serve(&rt);
 	milter_dkim_finish();
 	milter_dmarc_finish();
-	dns_publish(NULL);
+	milter_gen_publish(NULL);
 	free(t.rcpts);
 	runtime_finish(&rt);
-	return 0;
+	return status;
 }

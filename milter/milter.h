@@ -7,13 +7,15 @@
  *	#include "milter.h"
  * DESCRIPTION
  *	A struct milter_conn lives from connect to close and holds a
- *	reference to the configuration snapshot current when the client
- *	connected, so that a reload never changes the rules under a
- *	message in flight.  A struct milter_msg lives from MAIL FROM to
- *	end of message (or abort): the envelope, the headers (within the
- *	caps), the Authentication-Results headers that claim our
- *	authserv-id (to be removed), the results of the checks and the
- *	verdict.
+ *	reference to the generation current when the client connected
+ *	(milter-gen.c): the configuration, the resolver and the DKIM
+ *	signing keys, built together and published as one, so that a
+ *	reload never changes the rules, the resolver or the keys under a
+ *	connection in flight, nor one of them without the others.  A
+ *	struct milter_msg lives from MAIL FROM to end of message (or
+ *	abort): the envelope, the headers (within the caps), the
+ *	Authentication-Results headers that claim our authserv-id (to be
+ *	removed), the results of the checks and the verdict.
  *
  *	The message pipeline (milter-pipeline.c) runs STAGES, one per file
  *	(milter-spf.c now; DKIM, DMARC, ARC, greylisting, ClamAV, Rspamd
@@ -25,11 +27,12 @@
  *	The same pipeline serves libmilter (milter-callbacks.c) and the
  *	offline test mode (milter-test.c).
  *
- *	Nothing here is shared between threads but the configuration
- *	snapshot (immutable) and the resolver (thread-safe).  A connection
- *	holds a reference to each, the ones current when it began: a
- *	SIGHUP that changes the [dns] section publishes a new resolver
- *	for new connections (lib/dns.h), as it does a new snapshot.
+ *	Nothing here is shared between threads but the generation: the
+ *	configuration snapshot and the keys (immutable) and the resolver
+ *	(thread-safe).  A reload (SIGUSR1) builds a whole new generation
+ *	(a new resolver only if the [dns] section changed) and publishes
+ *	it for new connections; if any part of it cannot be built, the old
+ *	one stays whole.
  *--*/
 #ifndef ELEMTA_MILTER_H
 #define ELEMTA_MILTER_H
@@ -45,6 +48,7 @@
 #include "milter-dkim-sign.h"
 #include "milter-dmarc.h"
 #include "milter-options.h"
+#include "snapshot.h"
 #include "xalloc.h"
 
 #define MILTER_MAX_RESULTS	32
@@ -103,10 +107,27 @@ struct milter_spf_results {
 	char domain[DMARC_DOMAIN_MAX];
 };
 
+struct milter_keys;
+
+/*
+ * One generation of what connections work with, built at start and by
+ * each reload, published as one (lib/snapshot); its destructor drops
+ * its references to its parts.
+ */
+struct milter_gen {
+	struct snapshot snap;		/* references, publication */
+	struct conf *conf;		/* a reference */
+	struct dns_resolver *dns;	/* a reference; NULL: no lookups */
+	struct milter_keys *keys;	/* a reference; NULL: no signing */
+};
+
 struct milter_conn {
-	struct conf *conf;		/* reference held until close */
+	struct milter_gen *gen;		/* reference held until close */
+	/* the generation's parts, for the stages (no references) */
+	struct conf *conf;
 	const struct milter_conf *mc;	/* inside conf */
-	struct dns_resolver *dns;	/* reference held until close */
+	struct dns_resolver *dns;	/* NULL: no lookups */
+	struct milter_keys *keys;	/* NULL: no signing */
 	char *client_addr;		/* "192.0.2.1", NULL if unknown */
 	char *client_name;		/* "mail.example.com" or "[192.0.2.1]" */
 	char *helo;
@@ -220,9 +241,37 @@ struct milter_outcome {
 	struct milter_verdict verdict;
 };
 
+/* milter-gen.c */
+/* milter_gen_new - a generation of conf, dns and keys (dns, keys may be
+ * NULL), taking over the caller's references to them; one reference,
+ * the caller's */
+struct milter_gen *milter_gen_new(struct conf *conf,
+				  struct dns_resolver *dns,
+				  struct milter_keys *keys);
+/* milter_gen_build - the generation of conf (the caller's reference is
+ * taken over): old's resolver if the [dns] section is the same as
+ * old's (old may be NULL), else a new one, and the key tables conf
+ * names, read now.  NULL with err ("dns: ...", "dkim signing: ...")
+ * if a part cannot be built; nothing is published. */
+struct milter_gen *milter_gen_build(struct conf *conf,
+				    const struct milter_gen *old, char *err,
+				    size_t errlen);
+/* milter_gen_publish - make g (NULL: none) the one new connections
+ * take, taking over the caller's reference */
+void milter_gen_publish(struct milter_gen *g);
+/* milter_gen_current - a reference to the published one, or NULL */
+struct milter_gen *milter_gen_current(void);
+struct milter_gen *milter_gen_ref(struct milter_gen *g);
+/* milter_gen_unref - drop a reference; *gp set to NULL */
+void milter_gen_unref(struct milter_gen **gp);
+
 /* milter-conn.c */
-/* milter_conn_new - a connection; takes over the caller's references
- * to conf and dns (dns may be NULL: no lookups) */
+/* milter_conn_open - a connection on generation g (not NULL), taking
+ * over the caller's reference */
+struct milter_conn *milter_conn_open(struct milter_gen *g);
+/* milter_conn_new - a connection on a generation of conf and dns only
+ * (no signing keys; dns may be NULL: no lookups), taking over the
+ * caller's references (tests, benchmarks) */
 struct milter_conn *milter_conn_new(struct conf *conf,
 				    struct dns_resolver *dns);
 void milter_conn_set_client(struct milter_conn *c, const char *addr,
@@ -325,6 +374,7 @@ struct milter_test {
 };
 extern const struct option milter_test_longopts[];
 int milter_test_option(int opt, const char *arg, void *ctx);
-int milter_test_run(const struct milter_test *t, struct dns_resolver *dns);
+/* milter_test_run - -t: one connection on the published generation */
+int milter_test_run(const struct milter_test *t);
 
 #endif

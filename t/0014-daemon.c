@@ -133,6 +133,8 @@ struct signal_case {
 
 static const struct signal_case signal_cases[] = {
 	{ "SIGHUP", { SIGHUP }, DAEMON_EV_RELOAD },
+	{ "SIGUSR1", { SIGUSR1 }, DAEMON_EV_RELOAD },
+	{ "SIGUSR1+SIGHUP", { SIGUSR1, SIGHUP }, DAEMON_EV_RELOAD },
 	{ "SIGTERM", { SIGTERM }, DAEMON_EV_STOP },
 	{ "SIGINT", { SIGINT }, DAEMON_EV_STOP },
 	{ "SIGHUP+SIGTERM", { SIGHUP, SIGTERM }, DAEMON_EV_STOP

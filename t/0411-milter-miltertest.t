@@ -5,7 +5,7 @@
 # removed, SPF fail rejected with 550 5.7.23, an authenticated client
 # skipped, the null sender checked by HELO; the resolver's cache
 # answers the second SPF lookup of example.test, and the metrics
-# endpoint says so (elemta_milter_dns_cache_total); then SIGHUP reloads
+# endpoint says so (elemta_milter_dns_cache_total); then SIGUSR1 reloads
 # (new generation, still serving) and SIGTERM stops it.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
@@ -55,10 +55,10 @@ tb_ok "metrics: cache hits and misses exported ($hits, $misses)" \
 tb_is "$((hits + misses))" "$lookups" \
     "metrics: hits + misses = the lookups"
 
-kill -HUP "$(tb_pid milter)"
+kill -USR1 "$(tb_pid milter)"
 tb_wait 5 tb_grep "reloaded: .*generation=2" "$LOG"
 out=$(miltertest -D "port=$TB_PORT_MILTER" -s "$TB_DATA/milter/spf.lua" 2>&1)
-tb_is "$?" 0 "SIGHUP reloads (generation 2) and the milter keeps serving"
+tb_is "$?" 0 "SIGUSR1 reloads (generation 2) and the milter keeps serving"
 pid=$(tb_pid milter)
 kill -TERM "$pid"
 tb_wait 10 eval '! tb_alive '"$pid"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# 0412-milter-dns-reload - SIGHUP with a changed [dns] section: a new
+# 0412-milter-dns-reload - SIGUSR1 with a changed [dns] section: a new
 # resolver for new connections, the old one for those in progress.
 #
 # Two real unbounds: A (the harness' zones: 192.0.2.1 may send for
@@ -7,7 +7,7 @@
 # "v=spf1 -all", and B logs every query).  elemta-milter starts on A,
 # from a configuration file (no -o for dns, which would override the
 # file on reload).  miltertest (t/data/milter/dns-reload.lua) holds a
-# connection open across each SIGHUP and then sends a message on it
+# connection open across each SIGUSR1 and then sends a message on it
 # and on a new connection:
 #   A -> B:    held: spf=pass (A), new: spf=fail (B, which logs it)
 #   B -> dead: held: spf=fail (B), new: spf=temperror (nothing answers
@@ -70,9 +70,9 @@ switch() {
 	n=$(grep -c 'dns: new resolver' "$LOG")
 	conf "$ns"
 	milter_conf "${opts[@]}"
-	kill -HUP "$(tb_pid milter)"
+	kill -USR1 "$(tb_pid milter)"
 	tb_wait 10 eval "[[ \$(grep -c 'dns: new resolver' '$LOG') -gt $n ]]" ||
-	    tb_diag "no new resolver logged after SIGHUP"
+	    tb_diag "no new resolver logged after SIGUSR1"
 	touch "$TB/reloaded"
 	wait "$mt"
 	rc=$?
@@ -109,13 +109,13 @@ tb_is "$(grep -c 'dns: new resolver for new connections' "$LOG")" 3 \
     "three reloads, three new resolvers"
 
 # An unchanged [dns] section keeps the resolver (and its cache).
-kill -HUP "$(tb_pid milter)"
+kill -USR1 "$(tb_pid milter)"
 tb_wait 10 eval "[[ \$(grep -c 'reloaded: ' '$LOG') -ge 4 ]]"
 tb_is "$(grep -c 'dns: new resolver' "$LOG")" 3 \
     "a reload without a [dns] change makes no new resolver"
 # A section that cannot be loaded: the reload is refused, A stays.
 milter_conf 'dns.nameservers={"not-an-address"}'
-kill -HUP "$(tb_pid milter)"
+kill -USR1 "$(tb_pid milter)"
 tb_wait 10 tb_grep "not-an-address" "$LOG"
 tb_like "$(grep 'not-an-address' "$LOG" | head -1)" "not an IPv4 or IPv6" \
     "a bad nameserver: the reload is refused with the reason"

@@ -1,6 +1,6 @@
 #!/bin/bash
-# 0414-milter-hup-storm - SIGHUP storm under load: Postfix sends 300
-# messages through elemta-milter while it gets 300 SIGHUPs, the log's
+# 0414-milter-hup-storm - SIGUSR1 storm under load: Postfix sends 300
+# messages through elemta-milter while it gets 300 SIGUSR1s, the log's
 # ident changing every tenth; the milter survives, every message is
 # checked and delivered, it keeps logging, and no line loses its ident
 # or gets a torn one (a reload used to close and reopen the log, and
@@ -34,11 +34,11 @@ for i in $(seq 1 300); do
 	if ((i % 10 == 0)); then
 		if ((i % 20 == 0)); then ident storm-a; else ident storm-b-is-longer; fi
 	fi
-	kill -HUP "$pid" 2>/dev/null || break
+	kill -USR1 "$pid" 2>/dev/null || break
 	sleep 0.01
 done
 wait "$load"
-tb_ok "the milter survived 300 SIGHUPs under load" tb_alive "$pid"
+tb_ok "the milter survived 300 SIGUSR1s under load" tb_alive "$pid"
 tb_ok "all $N messages delivered" tb_wait 60 bash -c \
     "[[ \$(ls '$TB_SINK_DIR' | wc -l) -ge $N ]]"
 reloads=$(grep -c 'reloaded: ' "$TB_MILTER_LOG")
@@ -51,7 +51,7 @@ tb_is "$(grep -vcE '^(elemta-milter|storm-a|storm-b-is-longer)\[[0-9]+\]: ' "$TB
 # after the storm: a reload to a known ident, then a message
 before=$(grep -c 'reloaded: ' "$TB_MILTER_LOG")
 ident storm-after
-kill -HUP "$pid"
+kill -USR1 "$pid"
 tb_wait 10 eval "[[ \$(grep -c 'reloaded: ' '$TB_MILTER_LOG') -gt $before ]]"
 out=$(milter_send "after the storm")
 tb_like "$out" '<-  250 .*queued' "a message after the storm is accepted"

@@ -45,20 +45,6 @@
 
 static char dir[] = "/tmp/elemta-0440-XXXXXX";
 
-/* put - write a file under dir */
-static char *
-put(const char *name, const char *text)
-{
-	char *path = x_asprintf("%s/%s", dir, name);
-	FILE *fp = fopen(path, "w");
-
-	if (fp == NULL)
-		bail_out("cannot write %s", path);
-	fputs(text, fp);
-	fclose(fp);
-	return path;
-}
-
 /* genkey - milter_keys_genkey into dir */
 static int
 genkey(const char *sel, const char *type)
@@ -164,9 +150,10 @@ names(const struct milter_keys *k, const char *addr, char *buf, size_t len)
 }
 
 /* test_decide - sign or verify: decided once, at end of headers, and
- * kept in the message for the stages (the tables installed) */
+ * kept in the message for the stages (connections on a generation
+ * holding the tables k) */
 static void
-test_decide(void)
+test_decide(struct milter_keys *k)
 {
 	static const struct {
 		const char *name;
@@ -191,7 +178,8 @@ test_decide(void)
 		if ((cf = conf_load(elemta_sections, NULL, NULL, 0,
 				    &errors)) == NULL)
 			bail_out("conf_load: %s", errors ? errors : "?");
-		c = milter_conn_new(cf, NULL);
+		c = milter_conn_open(milter_gen_new(cf, NULL,
+						    milter_keys_ref(k)));
 		m = milter_msg_new(c, "<user@example.test>");
 		if (t[i].auth != NULL)
 			milter_msg_set_auth(m, t[i].auth, "user");
@@ -252,7 +240,7 @@ test_tables(void)
 		{ "rsa example.test:rsa:", "limit", "x rsa\n",
 		  "limit: not a PEM private key" },
 	};
-	struct milter_keys *k;
+	struct milter_keys *k, *kr;
 	char err[512], got[128], *kt, *st, *text;
 	size_t i;
 
@@ -264,9 +252,9 @@ test_tables(void)
 			"special example.test:rsa:%s/rsa.private\n"
 			"sub example.test:ed:%s/ed.private\n", dir, dir, dir,
 			dir);
-	free(put("kt", kt));
+	free(tap_put(dir, "kt", kt));
 	free(kt);
-	free(put("st", "*@exec.example.test special\n"
+	free(tap_put(dir, "st", "*@exec.example.test special\n"
 		       "*@example.test rsa ed\n"
 		       "example.test special\n"
 		       "*.example.test sub\n"
@@ -290,17 +278,17 @@ test_tables(void)
 			names(k, t[i].addr, got, sizeof(got));
 			is_str(got, t[i].want, "signing table: %s", t[i].addr);
 		}
-		milter_keys_publish(k);
-		k = milter_keys_current();
-		ok(k != NULL && atomic_load(&k->snap.refs) == 2,
-		   "current: a second reference");
+		kr = milter_keys_ref(k);
+		ok(kr == k && atomic_load(&k->snap.refs) == 2,
+		   "ref: a second reference");
+		milter_keys_unref(&kr);
+		test_decide(k);
+		ok(kr == NULL, "unref clears the pointer");
+		ok(atomic_load(&k->snap.refs) == 1,
+		   "the connections' references are gone with them");
 		milter_keys_unref(&k);
-		test_decide();
-		ok(k == NULL, "unref clears the pointer");
-		milter_keys_publish(NULL);
-		ok(milter_keys_current() == NULL, "no tables installed");
 	}
-	free(put("notkey", "hello\n"));
+	free(tap_put(dir, "notkey", "hello\n"));
 	text = x_asprintf("%s/notkey", dir);
 	chmod(text, 0600);
 	free(text);
@@ -315,7 +303,7 @@ test_tables(void)
 			fill = x_malloc(big[i].size + 1);
 			memset(fill, 'A', big[i].size);
 			fill[big[i].size] = '\0';
-			free(put(big[i].name, fill));
+			free(tap_put(dir, big[i].name, fill));
 			free(fill);
 			text = x_asprintf("%s/%s", dir, big[i].name);
 			chmod(text, 0600);
@@ -326,9 +314,9 @@ test_tables(void)
 		text = bad[i].file == NULL ? x_strdup(bad[i].pre)
 		       : x_asprintf("%s%s/%s\n", bad[i].pre, dir,
 				    bad[i].file);
-		free(put("kt", text));
+		free(tap_put(dir, "kt", text));
 		free(text);
-		free(put("st", bad[i].sign));
+		free(tap_put(dir, "st", bad[i].sign));
 		err[0] = '\0';
 		k = milter_keys_load(kt, st, err, sizeof(err));
 		ok(k == NULL, "bad table %zu refused", i);
@@ -337,16 +325,16 @@ test_tables(void)
 	}
 	/* the permission check: readable by group, then by others */
 	text = x_asprintf("%s/rsa.private", dir);
-	free(put("kt", "rsa example.test:rsa:"));
+	free(tap_put(dir, "kt", "rsa example.test:rsa:"));
 	free(kt);
 	kt = x_asprintf("%s/kt", dir);
 	{
 		char *line = x_asprintf("rsa example.test:rsa:%s\n", text);
 
-		free(put("kt", line));
+		free(tap_put(dir, "kt", line));
 		free(line);
 	}
-	free(put("st", "*@example.test rsa\n"));
+	free(tap_put(dir, "st", "*@example.test rsa\n"));
 	chmod(text, 0640);
 	ok(milter_keys_load(kt, st, err, sizeof(err)) == NULL,
 	   "key of mode 0640 refused");
@@ -406,7 +394,7 @@ golden_key(const char *file)
 
 /* golden_sign - sign the golden message; the two values, malloc'ed */
 static void
-golden_sign(char **rsa, char **ed)
+golden_sign(struct milter_keys *k, char **rsa, char **ed)
 {
 	static const struct conf_section *const sections[] = {
 		&milter_conf_section, NULL,
@@ -427,7 +415,7 @@ golden_sign(char **rsa, char **ed)
 
 	if (conf == NULL)
 		bail_out("conf_load: %s", errors ? errors : "?");
-	c = milter_conn_new(conf, NULL);
+	c = milter_conn_open(milter_gen_new(conf, NULL, milter_keys_ref(k)));
 	m = milter_msg_new(c, "<user@example.test>");
 	milter_msg_set_qid(m, "GOLDEN");
 	milter_msg_set_auth(m, "PLAIN", "user");
@@ -460,9 +448,9 @@ test_golden(void)
 	kt = x_asprintf("rsa example.test:golden:%s/golden-rsa.pem\n"
 			"ed example.test:golden-ed:%s/golden-ed25519.pem\n",
 			dir, dir);
-	free(put("kt", kt));
+	free(tap_put(dir, "kt", kt));
 	free(kt);
-	free(put("st", "*@example.test rsa ed\n"));
+	free(tap_put(dir, "st", "*@example.test rsa ed\n"));
 	kt = x_asprintf("%s/kt", dir);
 	{
 		char *st = x_asprintf("%s/st", dir);
@@ -473,10 +461,8 @@ test_golden(void)
 	free(kt);
 	if (!ok(k != NULL, "golden: the fixed test keys load"))
 		bail_out("golden keys: %s", err);
-	milter_keys_publish(k);
-
 	milter_dkim_sign_test_time(GOLDEN_T);
-	golden_sign(&rsa, &ed);
+	golden_sign(k, &rsa, &ed);
 	is_str(rsa, golden_rsa, "golden: RSA-SHA256, byte for byte");
 	is_str(ed, golden_ed, "golden: Ed25519-SHA256, byte for byte");
 	free(rsa);
@@ -485,7 +471,7 @@ test_golden(void)
 	/* the default: the clock's time */
 	milter_dkim_sign_test_time(0);
 	before = time(NULL);
-	golden_sign(&rsa, &ed);
+	golden_sign(k, &rsa, &ed);
 	t = strstr(rsa, " t=") ? strtoll(strstr(rsa, " t=") + 3, NULL, 10)
 			       : -1;
 	ok(t >= (long long)before && t <= (long long)time(NULL),
@@ -494,7 +480,7 @@ test_golden(void)
 	ok(strstr(rsa, want) == NULL, "... not the test's");
 	free(rsa);
 	free(ed);
-	milter_keys_publish(NULL);
+	milter_keys_unref(&k);
 }
 
 int

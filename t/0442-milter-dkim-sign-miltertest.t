@@ -4,7 +4,7 @@
 # gets DKIM-Signature headers inserted (RSA and Ed25519, from a key and
 # signing table), which python3-dkim verifies against the harness'
 # unbound; an unauthenticated client does not; the summary log line.
-# SIGHUP reloads the tables (one key now); a reload that meets a key of
+# SIGUSR1 reloads the tables (one key now); a reload that meets a key of
 # mode 0644 keeps the keys it had and says so.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
@@ -59,12 +59,12 @@ tb_like "$(cat "$LOG")" "1A2B3C4D: spf=skipped\(authenticated\) dkim-sign=rsa-sh
 tb_like "$(cat "$LOG")" "5E6F7A8B: spf=[a-z]+ .*dkim=none" \
     "the unauthenticated message was verified"
 
-# SIGHUP: the signing table now names the RSA key only.
+# SIGUSR1: the signing table now names the RSA key only.
 echo '*@example.test rsa' >"$TB/signing"
-kill -HUP "$(tb_pid milter)"
+kill -USR1 "$(tb_pid milter)"
 tb_wait 5 tb_grep "reloaded 2 keys, 1 signing-table" "$LOG"
 tb_like "$(cat "$LOG")" "dkim signing: reloaded 2 keys, 1 signing-table entries" \
-    "SIGHUP reloads the keys"
+    "SIGUSR1 reloads the keys"
 out=$(miltertest -D "port=$TB_PORT_MILTER" -D nsigs=1 \
     -s "$TB_DATA/milter/dkim-sign.lua" 2>&1)
 rc=$?
@@ -76,9 +76,9 @@ cp "$TB_DKIM_ED25519_KEY" "$TB/open.private"
 chmod 0644 "$TB/open.private"
 echo "ed example.test:$TB_DKIM_ED25519_SELECTOR:$TB/open.private" >"$TB/keys"
 echo '*@example.test ed' >"$TB/signing"
-kill -HUP "$(tb_pid milter)"
-tb_wait 5 tb_grep "keeping the keys loaded before" "$LOG"
-tb_like "$(cat "$LOG")" "error: dkim signing: $TB/keys:1: key ed: $TB/open.private: mode 0644: .*: keeping the keys loaded before" \
+kill -USR1 "$(tb_pid milter)"
+tb_wait 5 tb_grep "resolver and keys loaded before" "$LOG"
+tb_like "$(cat "$LOG")" "error: dkim signing: $TB/keys:1: key ed: $TB/open.private: mode 0644: .*: reload refused: keeping the configuration, resolver and keys loaded before" \
     "a key of mode 0644 at reload: refused, logged"
 out=$(miltertest -D "port=$TB_PORT_MILTER" -D nsigs=1 \
     -s "$TB_DATA/milter/dkim-sign.lua" 2>&1)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # 0470-milter-faults - elemta-milter behind a real Postfix while its
 # peers fail (make check-faults: slow, run once by .ci/run):
-#   a SIGHUP storm under load: every message delivered, none lost or
+#   a SIGUSR1 storm under load: every message delivered, none lost or
 #   tempfailed, the daemon alive;
 #   unbound SIGSTOPped (a DNS server that never answers): every message
 #   still gets an answer within the lookup budget, temperror in the A-R
@@ -33,11 +33,11 @@ milter_start dmarc_enforce=true max_check_time=3 -- -o dns.timeout=1 \
     -o dns.retries=0 -o "database.directory=$TB/hist"
 milter_postfix
 
-# --- A SIGHUP storm while 4 clients send 10 messages each.
+# --- A SIGUSR1 storm while 4 clients send 10 messages each.
 storm() {
 	local i
 	for i in $(seq 1 60); do
-		kill -HUP "$(tb_pid milter)" 2>/dev/null || return
+		kill -USR1 "$(tb_pid milter)" 2>/dev/null || return
 		sleep 0.1
 	done
 }
@@ -55,11 +55,11 @@ done
 wait "${pids[@]}" 2>/dev/null
 tb_wait 30 eval '[[ $(grep -lE "^Subject: hup [0-9]+-[0-9]+"$'"'"'\r'"'"'"?\$" "$TB_SINK_DIR"/msg.* 2>/dev/null | wc -l) -ge 40 ]]'
 n=$(grep -lE "^Subject: hup [0-9]+-[0-9]+"$'\r'"?\$" "$TB_SINK_DIR"/msg.* 2>/dev/null | wc -l)
-tb_is "$n" 40 "SIGHUP storm: all 40 messages delivered"
+tb_is "$n" 40 "SIGUSR1 storm: all 40 messages delivered"
 tb_is "$(cat "$TB"/hup-*.out | grep -c '250 2.0.0 Ok: queued')" 40 \
-    "SIGHUP storm: each one accepted (250), none tempfailed"
-tb_ok "SIGHUP storm: the milter is alive" tb_alive "$(tb_pid milter)"
-tb_ok "SIGHUP storm: reloads were logged" \
+    "SIGUSR1 storm: each one accepted (250), none tempfailed"
+tb_ok "SIGUSR1 storm: the milter is alive" tb_alive "$(tb_pid milter)"
+tb_ok "SIGUSR1 storm: reloads were logged" \
     grep -q 'reloaded: ' "$TB_MILTER_LOG"
 
 # --- unbound stopped: nothing answers.

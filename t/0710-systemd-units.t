@@ -38,8 +38,8 @@ for d in milter policyd lmtp-bridge; do
 		awk -v x="$x" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(x != "" && x + 0 <= m + 0) }' ||
 		tb_diag "$(printf '%s\n' "$sec" | grep '✗')"
 	set_=$(grep -E '^[A-Za-z]+=' "$u")
-	tb_like "$set_" $'(^|\n)'"Type=simple"$'\n'"ExecStart=/usr/sbin/elemta-$d -f"$'\n'"ExecReload=/bin/kill -HUP \\\$MAINPID"$'\n'"Restart=on-failure"$'\n' \
-		"elemta-$d.service: simple, in the foreground, HUP reloads, restarts on failure"
+	tb_like "$set_" $'(^|\n)'"Type=simple"$'\n'"ExecStart=/usr/sbin/elemta-$d -f"$'\n'"ExecReload=/bin/kill -USR1 \\\$MAINPID"$'\n'"Restart=on-failure"$'\n' \
+		"elemta-$d.service: simple, in the foreground, USR1 reloads, restarts on failure"
 	tb_like "$set_" $'(^|\n)User=elemta\n.*\nCapabilityBoundingSet=\n' \
 		"elemta-$d.service: user elemta from the start, no capability"
 done
@@ -79,11 +79,11 @@ for d in milter policyd lmtp-bridge; do
 		"elemta-$d as user elemta without capabilities: socket elemta:postfix 0660"
 	tb_is "$(ps -o user=,group= -p "${TB_PID[$d]}" | tr -s ' ')" "elemta elemta" \
 		"elemta-$d runs as elemta:elemta"
-	# SIGHUP is handled from runtime_start on, which logs "started"
+	# signals wait for runtime_start's handlers; it logs "started"
 	tb_wait_log 10 'started: version=' "$TB/$d.log" ||
 		tb_diag "elemta-$d: no \"started\" line"
-	kill -HUP "${TB_PID[$d]}"
-	tb_ok "elemta-$d: the unit's ExecReload (SIGHUP) reloads" \
+	kill -USR1 "${TB_PID[$d]}"
+	tb_ok "elemta-$d: the unit's ExecReload (SIGUSR1) reloads" \
 		tb_wait_log 10 'reloaded' "$TB/$d.log"
 	tb_stop "$d"
 done

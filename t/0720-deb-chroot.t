@@ -10,7 +10,7 @@
 # postfix kept out of group elemta and out of Elemta's files, main.cf
 # untouched by the install; each daemon started as its unit's ExecStart
 # and User= say, with the packaged configuration, binding its socket in
-# the Postfix spool, which user postfix can connect to; SIGHUP reloads;
+# the Postfix spool, which user postfix can connect to; SIGUSR1 reloads;
 # elemta-postfix-config --apply wires main.cf, and then a message sent
 # to the chroot's Postfix (smtpd chrooted, as Debian runs it) gets the
 # milter's Authentication-Results, is counted by policyd and is
@@ -157,8 +157,8 @@ for d in milter policyd lmtp-bridge; do
 	tb_ok "user postfix connects to $s" as_postfix perl -MIO::Socket::UNIX \
 		-e 'IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "$!\n"' "$s"
 	tb_wait_log 10 'started: version=' "$TB/$d.log" || tb_tail "$TB/$d.log"
-	kill -HUP "${TB_PID[$d]}"
-	tb_ok "elemta-$d reloads on SIGHUP" tb_wait_log 10 'reloaded' "$TB/$d.log"
+	kill -USR1 "${TB_PID[$d]}"
+	tb_ok "elemta-$d reloads on SIGUSR1 (the units' ExecReload)" tb_wait_log 10 'reloaded' "$TB/$d.log"
 done
 tb_ok "user postfix cannot read the state directory" \
 	sh -c "! chroot '$R' setpriv --reuid=postfix --regid=postfix --init-groups ls /var/lib/elemta >/dev/null 2>&1"

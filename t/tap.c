@@ -223,3 +223,22 @@ tap_rmtree(const char *dir)
 	if (system(cmd) != 0)
 		diag("could not remove %s", dir);
 }
+
+/* tap_put - write text to the file name under dir; its path, malloc'ed */
+char *
+tap_put(const char *dir, const char *name, const char *text)
+{
+	size_t len = strlen(dir) + strlen(name) + 2;
+	char *path = malloc(len);
+	FILE *fp;
+
+	if (path == NULL)
+		bail_out("out of memory");
+	snprintf(path, len, "%s/%s", dir, name);
+	if ((fp = fopen(path, "w")) == NULL)
+		bail_out("cannot write %s", path);
+	fputs(text, fp);
+	if (fclose(fp) != 0)
+		bail_out("cannot write %s", path);
+	return path;
+}

@@ -38,5 +38,8 @@ void done_testing(void);
 int exit_status(void);
 /* tap_rmtree - rm -rf a test's temporary directory (a diag if it fails) */
 void tap_rmtree(const char *dir);
+/* tap_put - write text to the file name under dir (bails out if it
+ * cannot); the file's path, malloc'ed */
+char *tap_put(const char *dir, const char *name, const char *text);
 
 #endif

@@ -11,7 +11,7 @@
 #	milter_postfix [main.cf "name = value"]...
 #	out=$(milter_send SUBJECT [swaks args])
 #	f=$(milter_delivered SUBJECT); milter_headers "$f"
-#	milter_set KEY=VALUE...		# new [milter] options, SIGHUP
+#	milter_set KEY=VALUE...		# new [milter] options, SIGUSR1
 #	milter_opendkim_verify FILE	# the opendkim program's verdict
 #	milter_signing_tables		# $TB/keys, $TB/signing
 #	milter_require_pydkim		# python3-dkim, before tb_init
@@ -30,7 +30,7 @@
 #	The [milter] options a test varies live in $TB/milter/elemta.conf
 #	(KEY=VALUE arguments, KEY inside the milter section; SECTION.KEY
 #	in another section, e.g. dns.timeout=1); milter_set
-#	rewrites that file and reloads the daemon (SIGHUP), which is
+#	rewrites that file and reloads the daemon (SIGUSR1), which is
 #	faster than a restart (libmilter waits for its sessions) and is
 #	what an operator does.  New connections see the new options.
 #	Options after "--" (e.g. -o dns.timeout=5) are fixed for the
@@ -125,12 +125,12 @@ milter_set() {
 
 	before=$(grep -c 'reloaded: ' "$TB_MILTER_LOG")
 	milter_conf "$@"
-	kill -HUP "$(tb_pid milter)" ||
+	kill -USR1 "$(tb_pid milter)" ||
 	    tb_bail "milter_set: the milter is not running"
 	tb_wait 10 eval "[[ \$(grep -c 'reloaded: ' '$TB_MILTER_LOG') -gt \
 	    $before ]]" || {
 		tb_tail "$TB_MILTER_LOG"
-		tb_bail "milter_set: no reload after SIGHUP ($*)"
+		tb_bail "milter_set: no reload after SIGUSR1 ($*)"
 	}
 }
 

@@ -1,9 +1,9 @@
 -- dns-reload.lua - miltertest script for t/0412-milter-dns-reload.t:
--- a connection opened before a SIGHUP that changes the [dns] section
+-- a connection opened before a SIGUSR1 that changes the [dns] section
 -- finishes on the resolver it began with; one opened after gets the
 -- new one.  -D port=N -D dir=DIR -D before=RESULT -D after=RESULT:
 -- opens a connection, writes DIR/held, waits (at most 20 s) for
--- DIR/reloaded, which the test writes once the SIGHUP has gone through,
+-- DIR/reloaded, which the test writes once the SIGUSR1 has gone through,
 -- then sends the message of that connection (SPF result "before"
 -- expected) and one on a new connection ("after").  Prints "ok: NAME" per case and
 -- fails with error() at the first wrong answer.

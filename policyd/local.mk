@@ -14,7 +14,8 @@ policyd_libpolicyd_a_SOURCES = \
 	policyd/policyd-store-redis.c policyd/policyd-store-redis.h \
 	policyd/policyd-keys.c policyd/policyd-keys.h \
 	policyd/policyd-ldap.c policyd/policyd-ldap.h \
-	policyd/policyd-policy.c policyd/policyd-policy.h
+	policyd/policyd-policy.c policyd/policyd-policy.h \
+	policyd/policyd-txn.c policyd/policyd-txn.h
 policyd_libpolicyd_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
 	$(HIREDIS_CFLAGS)
 

@@ -521,27 +521,29 @@ redis_pipe_fail(struct redis_eval *ev, unsigned char *st, const char *err)
 	*st = REDIS_P_DONE;
 }
 
-/* redis_pipe_node - the pending calls of node nd: all sent, then all
- * replies read */
+/* redis_pipe_fail_node - every call of node nd not sent yet failed
+ * with err */
 static void
-redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
-		const size_t *node, unsigned char *st, size_t n)
+redis_pipe_fail_node(size_t nd, struct redis_eval *ev, const size_t *node,
+		     unsigned char *st, size_t n, const char *err)
 {
-	const char *av[66], *sha;
-	char err[256], dl[24];
-	redisReply *r;
-	size_t i, sent = 0;
-	int k, ok = 0, deadline = 0;
+	size_t i;
 
-	err[0] = '\0';
-	if (redis_connect(rc, nd, err, sizeof(err)) < 0) {
-		for (i = 0; i < n; i++)
-			if (node[i] == nd && st[i] == REDIS_P_PENDING)
-				redis_pipe_fail(&ev[i], &st[i], err);
-		return;
-	}
-	/* SCRIPT LOAD (a round trip) once per script and connection, before
-	 * anything is queued: its reply must not be taken for another's */
+	for (i = 0; i < n; i++)
+		if (node[i] == nd && st[i] == REDIS_P_PENDING)
+			redis_pipe_fail(&ev[i], &st[i], err);
+}
+
+/* redis_pipe_load - SCRIPT LOAD (a round trip) once per script and
+ * connection, before anything is queued: its reply must not be taken
+ * for another's */
+static void
+redis_pipe_load(struct redis_client *rc, size_t nd, struct redis_eval *ev,
+		const size_t *node, unsigned char *st, size_t n, char *err,
+		size_t errlen)
+{
+	size_t i;
+
 	for (i = 0; i < n; i++) {
 		if (node[i] != nd || st[i] != REDIS_P_PENDING)
 			continue;
@@ -551,23 +553,25 @@ redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 			continue;
 		}
 		if (redis_sha_of(rc, nd, ev[i].script, err,
-				 sizeof(err)) == NULL) {
+				 errlen) == NULL) {
 			if (rc->nodes[nd].ctx == NULL)
 				break;		/* the connection is gone */
 			redis_pipe_fail(&ev[i], &st[i], err);
 		}
 	}
-	/* one deadline for the pipeline, just before it is sent */
-	for (i = 0; i < n && !deadline; i++)
-		deadline = node[i] == nd && st[i] == REDIS_P_PENDING
-			&& ev[i].deadline;
-	if (deadline && rc->nodes[nd].ctx != NULL
-	    && redis_deadline(rc, nd, dl, sizeof(dl), err, sizeof(err)) < 0) {
-		for (i = 0; i < n; i++)
-			if (node[i] == nd && st[i] == REDIS_P_PENDING)
-				redis_pipe_fail(&ev[i], &st[i], err);
-		return;
-	}
+}
+
+/* redis_pipe_send - queue the EVALSHA of every pending call of node nd
+ * (dl: the deadline argument); how many were sent */
+static size_t
+redis_pipe_send(struct redis_client *rc, size_t nd, struct redis_eval *ev,
+		const size_t *node, unsigned char *st, size_t n,
+		const char *dl, char *err, size_t errlen)
+{
+	const char *av[66], *sha;
+	size_t i, sent = 0;
+	int k;
+
 	for (i = 0; i < n && rc->nodes[nd].ctx != NULL; i++) {
 		if (node[i] != nd || st[i] != REDIS_P_PENDING)
 			continue;
@@ -586,13 +590,27 @@ redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 		if (redisAppendCommandArgv(rc->nodes[nd].ctx, ev[i].argc + 4
 					   + (ev[i].deadline != 0), av, NULL)
 		    != REDIS_OK) {
-			redis_failed(rc, nd, err, sizeof(err), "EVALSHA",
+			redis_failed(rc, nd, err, errlen, "EVALSHA",
 				     "out of memory");
 			break;
 		}
 		st[i] = REDIS_P_SENT;
 		sent++;
 	}
+	return sent;
+}
+
+/* redis_pipe_read - the replies of the sent calls of node nd, in
+ * order; 1 if one was an answer */
+static int
+redis_pipe_read(struct redis_client *rc, size_t nd, struct redis_eval *ev,
+		const size_t *node, unsigned char *st, size_t n, size_t sent,
+		char *err, size_t errlen)
+{
+	redisReply *r;
+	size_t i;
+	int ok = 0;
+
 	for (i = 0; i < n && sent > 0; i++) {
 		if (node[i] != nd || st[i] != REDIS_P_SENT)
 			continue;
@@ -603,7 +621,7 @@ redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 		}
 		if (redisGetReply(rc->nodes[nd].ctx, (void **)&r) != REDIS_OK
 		    || r == NULL) {
-			redis_failed(rc, nd, err, sizeof(err), "EVALSHA",
+			redis_failed(rc, nd, err, errlen, "EVALSHA",
 				     redis_ctx_why(rc->nodes[nd].ctx));
 			redis_pipe_fail(&ev[i], &st[i], err);
 			continue;
@@ -617,7 +635,7 @@ redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 			continue;
 		}
 		if (r->type == REDIS_REPLY_ERROR) {
-			snprintf(err, sizeof(err), "redis %s script: %s",
+			snprintf(err, errlen, "redis %s script: %s",
 				 rc->nodes[nd].addr, r->str);
 			freeReplyObject(r);
 			rc->stats.failures++;
@@ -629,9 +647,38 @@ redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 		st[i] = REDIS_P_DONE;
 		ok = 1;
 	}
-	for (i = 0; i < n; i++)		/* not sent: the connection failed */
-		if (node[i] == nd && st[i] == REDIS_P_PENDING)
-			redis_pipe_fail(&ev[i], &st[i], err);
+	return ok;
+}
+
+/* redis_pipe_node - the pending calls of node nd: all sent, then all
+ * replies read */
+static void
+redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
+		const size_t *node, unsigned char *st, size_t n)
+{
+	char err[256], dl[24];
+	size_t i, sent;
+	int ok, deadline = 0;
+
+	err[0] = '\0';
+	if (redis_connect(rc, nd, err, sizeof(err)) < 0) {
+		redis_pipe_fail_node(nd, ev, node, st, n, err);
+		return;
+	}
+	redis_pipe_load(rc, nd, ev, node, st, n, err, sizeof(err));
+	/* one deadline for the pipeline, just before it is sent */
+	for (i = 0; i < n && !deadline; i++)
+		deadline = node[i] == nd && st[i] == REDIS_P_PENDING
+			&& ev[i].deadline;
+	if (deadline && rc->nodes[nd].ctx != NULL
+	    && redis_deadline(rc, nd, dl, sizeof(dl), err, sizeof(err)) < 0) {
+		redis_pipe_fail_node(nd, ev, node, st, n, err);
+		return;
+	}
+	sent = redis_pipe_send(rc, nd, ev, node, st, n, dl, err, sizeof(err));
+	ok = redis_pipe_read(rc, nd, ev, node, st, n, sent, err, sizeof(err));
+	/* not sent: the connection failed */
+	redis_pipe_fail_node(nd, ev, node, st, n, err);
 	if (ok)
 		redis_success(rc);
 }

@@ -12,7 +12,7 @@ lib_libelemta_a_SOURCES = \
 	lib/snapshot.c lib/snapshot.h \
 	lib/cli.c lib/cli.h \
 	lib/cidr.c lib/cidr.h \
-	lib/listen.c lib/listen.h \
+	lib/listen.c lib/listen-open.c lib/listen.h \
 	lib/daemon.c lib/daemon.h lib/daemon-conf.c \
 	lib/metrics.c lib/metrics-http.c lib/metrics.h \
 	lib/db.c lib/db.h \

@@ -9,6 +9,7 @@
  *	so that an abandon can give it back and a retry counts nothing.
  *	A transaction goes when its session moves on, or after ten
  *	minutes without a request (policyd_txn_sweep, a slice per tick).
+ *	The store operations a request plans run in policyd-policy-run.c.
  *--*/
 #include "config.h"
 
@@ -24,6 +25,7 @@
 #include "policyd-keys.h"
 #include "policyd-ldap.h"
 #include "policyd-policy.h"
+#include "policyd-policy-private.h"
 #include "policyd-txn.h"
 #include "htable.h"
 #include "xalloc.h"
@@ -43,33 +45,6 @@ struct policy_hit {
 	char period[24];
 	int from_ldap;			/* the user's own rate */
 	struct policyd_limit_result r;
-};
-
-struct policyd_policy {
-	struct policyd_store *store;
-	struct htable *txns;	/* instance -> struct policy_txn */
-	struct policyd_limit_conf *conf_limits;	/* owns names */
-	struct policy_limit *limits;
-	size_t nlimits;
-	struct policyd_exempt *exempt;
-	enum policyd_fail_action fail_action;
-	struct policyd_redis *redis;	/* NULL: the local store only */
-	struct policyd_ldap *ldap;	/* NULL: no directory */
-	int ldap_used;			/* a limit has an ldap_attribute */
-	enum policyd_fallback fallback;
-	int redis_down;			/* its last call failed */
-	int cal_utc;			/* quotas in UTC (else TZ's zone) */
-	int64_t calq[3][4];		/* by enum policyd_calendar: the
-					 * periods around the last now */
-	struct metric *m_requests;	/* state, action */
-	struct metric *m_hits;		/* limit */
-	struct metric *m_dry;		/* limit */
-	struct metric *m_refunds;	/* reason */
-	struct metric *m_store_seconds;
-	struct metric *m_store_errors;	/* op */
-	struct metric *m_txns;
-	struct metric *m_fallbacks;
-	struct metric *m_redis_up;
 };
 
 static const double policy_store_buckets[] = {
@@ -284,157 +259,6 @@ policy_answer(struct policyd_policy *pol, const char *state,
 	return (size_t)n;
 }
 
-/* policy_redis_state - note Redis going down or coming back */
-static void
-policy_redis_state(struct policyd_policy *pol, int ok, const char *why)
-{
-	if (ok && pol->redis_down) {
-		pol->redis_down = 0;
-		metric_set(pol->m_redis_up, 1);
-		msg_info("policyd redis store is back: counting in Redis"
-			 " again");
-	} else if (!ok && !pol->redis_down) {
-		pol->redis_down = 1;
-		metric_set(pol->m_redis_up, 0);
-		msg_warn("policyd redis store failed: %s; until it is back, %s",
-			 why, pol->fallback == POLICYD_FALLBACK_LOCAL
-			 ? "counting in the local store (store_fallback ="
-			 " local)" : "store_fail_action answers");
-	}
-}
-
-/* One store operation of a request: planned, then run with the others
- * of the request (in Redis: one round trip for them all), then looked
- * at.  A take (or peek) or a refund. */
-struct policy_op {
-	const struct policy_limit *pl;	/* a take's limit */
-	char *key;			/* a take's TAG:VALUE */
-	char *skey;			/* the store key */
-	struct policyd_limit lim;	/* as applied */
-	char period[24];
-	int from_ldap;			/* the user's own rate */
-	uint64_t w;
-	int peek;
-	const struct policy_take *refund;	/* a refund: of that take */
-	int rc;				/* 0, or -1 with why */
-	int in_redis;			/* counted in Redis */
-	struct policyd_limit_result r;
-	int64_t back;			/* a refund's weight given back */
-	char why[256];
-};
-
-/* policy_local_run - one op on the local store */
-static void
-policy_local_run(struct policyd_policy *pol, struct policy_op *op,
-		 int64_t now)
-{
-	const struct policy_take *t = op->refund;
-
-	op->in_redis = 0;
-	if (t != NULL) {
-		op->back = policyd_store_refund(pol->store, t->key, &t->lim,
-						t->at, t->weight, op->why,
-						sizeof(op->why));
-		op->rc = op->back < 0 ? -1 : 0;
-	} else
-		op->rc = policyd_store_take(pol->store, op->skey, &op->lim, now,
-					    op->w, op->peek, &op->r, op->why,
-					    sizeof(op->why));
-}
-
-/* policy_run - run ops: in Redis, all at once, or in the local store
- * (where Redis failed, with store_fallback = local; a refund goes where
- * its take was) */
-static void
-policy_run(struct policyd_policy *pol, const char *qid, struct policy_op *ops,
-	   size_t n, int64_t now)
-{
-	struct policyd_redis_op *rops = NULL;
-	size_t i, nr = 0;
-	double t0 = clock_mono_s();
-
-	if (n == 0)
-		return;
-	for (i = 0; pol->redis != NULL && i < n; i++)
-		if (ops[i].refund == NULL || ops[i].refund->redis)
-			nr++;
-	if (nr > 0) {
-		rops = x_calloc(nr, sizeof(*rops));
-		for (i = 0, nr = 0; i < n; i++) {
-			const struct policy_take *t = ops[i].refund;
-
-			if (t != NULL && !t->redis)
-				continue;
-			rops[nr].key = t ? t->key : ops[i].skey;
-			rops[nr].lim = t ? &t->lim : &ops[i].lim;
-			rops[nr].weight = t ? t->weight : ops[i].w;
-			rops[nr].refund = t != NULL;
-			rops[nr].peek = ops[i].peek;
-			rops[nr].at = t ? t->at : 0;
-			nr++;
-		}
-		policyd_redis_run_many(pol->redis, rops, nr);
-	}
-	for (i = 0, nr = 0; i < n; i++) {
-		struct policy_op *op = &ops[i];
-
-		if (pol->redis == NULL || (op->refund && !op->refund->redis)) {
-			policy_local_run(pol, op, now);
-			continue;
-		}
-		op->rc = rops[nr].rc;
-		op->r = rops[nr].r;
-		op->back = rops[nr].back;
-		snprintf(op->why, sizeof(op->why), "%s", rops[nr].err);
-		nr++;
-		policy_redis_state(pol, op->rc == 0, op->why);
-		op->in_redis = op->rc == 0;
-		if (op->rc == 0 || op->refund != NULL
-		    || pol->fallback != POLICYD_FALLBACK_LOCAL)
-			continue;
-		metric_inc(pol->m_store_errors, "redis");
-		metric_inc(pol->m_fallbacks);
-		qid_debug(qid, "policyd redis failed (%s): key=%s counted in"
-			  " the local store", op->why, op->skey);
-		policy_local_run(pol, op, now);
-	}
-	free(rops);
-	t0 = (clock_mono_s() - t0) / (double)n;	/* each op's share */
-	for (i = 0; i < n; i++)
-		metric_observe(pol->m_store_seconds, t0);
-}
-
-/* policy_refund - give takes back (one round trip in Redis); logs each */
-static void
-policy_refund(struct policyd_policy *pol, const char *qid,
-	      const struct policy_take *t, size_t n, const char *reason)
-{
-	struct policy_op *ops;
-	size_t i;
-
-	if (n == 0)
-		return;
-	ops = x_calloc(n, sizeof(*ops));
-	for (i = 0; i < n; i++)
-		ops[i].refund = &t[i];
-	policy_run(pol, qid, ops, n, 0);	/* (no clock for refunds) */
-	for (i = 0; i < n; i++) {
-		if (ops[i].rc < 0) {
-			metric_inc(pol->m_store_errors, "refund");
-			qid_warn(qid, "policyd refund failed key=%s"
-				 " weight=%llu error=\"%s\"", t[i].key,
-				 (unsigned long long)t[i].weight, ops[i].why);
-			continue;
-		}
-		metric_inc(pol->m_refunds, reason);
-		qid_debug(qid, "policyd refund key=%s weight=%llu"
-			  " given_back=%lld reason=%s", t[i].key,
-			  (unsigned long long)t[i].weight,
-			  (long long)ops[i].back, reason);
-	}
-	free(ops);
-}
-
 /* policy_txn_abandon - refund an unfinished transaction and forget it;
  * only on a connection that has sent END-OF-MESSAGE requests before:
  * without the check in smtpd_end_of_data_restrictions, a finished
@@ -447,7 +271,8 @@ policy_txn_abandon(struct policyd_policy *pol, const char *inst,
 	if (txn == NULL || txn->owner != owner)
 		return;
 	if (owner->eom_seen && !txn->done)
-		policy_refund(pol, "NOQUEUE", txn->takes, txn->ntakes, reason);
+		policyd_policy_refund(pol, "NOQUEUE", txn->takes,
+				      txn->ntakes, reason);
 	policyd_txn_free(htable_del(pol->txns, inst));
 }
 
@@ -906,7 +731,8 @@ policy_finish(struct policyd_policy *pol, struct policyd_session *sess,
 				 && worst->pl->c.action
 				 >= POLICYD_ACTION_DEFER)) {
 		/* refused: what the other limits took goes back */
-		policy_refund(pol, cx->qid, cx->takes, cx->ntakes, "refused");
+		policyd_policy_refund(pol, cx->qid, cx->takes, cx->ntakes,
+				      "refused");
 		for (i = 0; i < cx->ntakes; i++)
 			x_free(&cx->takes[i].key);
 		x_free(&cx->takes);
@@ -994,7 +820,7 @@ policyd_policy_decide_session(struct policyd_policy *pol,
 	if ((n = policy_begin(pol, sess, req, now, &cx, reply, replylen))
 	    != POLICY_PLANNED)
 		return n;
-	policy_run(pol, cx.qid, cx.ops, cx.nops, cx.now);
+	policyd_policy_run(pol, cx.qid, cx.ops, cx.nops, cx.now);
 	return policy_finish(pol, sess, &cx, reply, replylen);
 }
 
@@ -1093,8 +919,9 @@ policyd_policy_batch_run(struct policyd_policy *pol, struct policyd_batch *b,
 				       * sizeof(*all));
 			k += cx->nops;
 		}
-		policy_run(pol, b->n == 1 ? b->items[0]->cx.qid : "NOQUEUE",
-			   all, nall, b->items[0]->cx.now);
+		policyd_policy_run(pol, b->n == 1 ? b->items[0]->cx.qid
+				   : "NOQUEUE", all, nall,
+				   b->items[0]->cx.now);
 		for (i = 0, k = 0; i < b->n; i++) {
 			struct policy_ctx *cx = &b->items[i]->cx;
 

@@ -414,25 +414,62 @@ dns_start(struct dns_resolver *r)
 	return 0;
 }
 
-/* dns_attempt - one asynchronous query with a deadline */
-static int
-dns_attempt(struct dns_resolver *r, const char *name, int type,
-	    long long until, struct ub_result **resp, char *why,
-	    size_t whylen)
+/* dns_pending_new - a query's state, its condition variable on the
+ * monotonic clock */
+static struct dns_pending *
+dns_pending_new(struct dns_resolver *r)
 {
 	pthread_condattr_t ca;
 	struct dns_pending *q;
-	struct timespec deadline;
-	long long now, wait_ms;
-	int id, rc, timed_out = 0, cut = 0;
 
-	*resp = NULL;
 	q = x_calloc(1, sizeof(*q));
 	q->r = r;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	return q;
+}
+
+/* dns_deadline - when an attempt stops waiting (CLOCK_MONOTONIC): after
+ * the timeout, or at until when it comes first; 1 when until cut it */
+static int
+dns_deadline(const struct dns_resolver *r, long long until,
+	     struct timespec *deadline)
+{
+	long long now, wait_ms;
+	int cut = 0;
+
+	/* the work's own deadline (lib/clock's), when it comes first */
+	now = clock_mono_ms();
+	wait_ms = (long long)r->timeout * 1000;
+	if (until > 0 && until - now < wait_ms) {
+		wait_ms = until > now ? until - now : 0;
+		cut = 1;
+	}
+	/* the condition variable's clock: the kernel's, never moved */
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += (time_t)(wait_ms / 1000);
+	deadline->tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (deadline->tv_nsec >= 1000000000) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000;
+	}
+	return cut;
+}
+
+/* dns_attempt - one asynchronous query with a deadline */
+static int
+dns_attempt(struct dns_resolver *r, const char *name, int type,
+	    long long until, struct ub_result **resp, char *why,
+	    size_t whylen)
+{
+	struct dns_pending *q;
+	struct timespec deadline;
+	int id, rc, timed_out = 0, cut;
+
+	*resp = NULL;
+	q = dns_pending_new(r);
 
 	pthread_mutex_lock(&r->lock);
 	if (dns_start(r) < 0) {
@@ -452,21 +489,7 @@ dns_attempt(struct dns_resolver *r, const char *name, int type,
 		x_err(why, whylen, "%s", ub_strerror(rc));
 		return -1;
 	}
-	/* the work's own deadline (lib/clock's), when it comes first */
-	now = clock_mono_ms();
-	wait_ms = (long long)r->timeout * 1000;
-	if (until > 0 && until - now < wait_ms) {
-		wait_ms = until > now ? until - now : 0;
-		cut = 1;
-	}
-	/* the condition variable's clock: the kernel's, never moved */
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (time_t)(wait_ms / 1000);
-	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	cut = dns_deadline(r, until, &deadline);
 
 	pthread_mutex_lock(&r->lock);
 	while (!q->done && !timed_out)

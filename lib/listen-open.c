@@ -105,21 +105,21 @@ listen_socket(int domain, const char *name, char *err, size_t errlen)
 	return fd;
 }
 
-/* listen_open_inet - bind and listen on an inet or inet6 address */
+/* listen_inet_addr - the address an inet or inet6 spec binds: its host
+ * (resolved) or any address, and its port; 0, or -1 with err */
 static int
-listen_open_inet(const struct listen_spec *ls, int backlog,
-		 const char *name, char *err, size_t errlen)
+listen_inet_addr(const struct listen_spec *ls, const char *name,
+		 struct sockaddr_storage *ss, socklen_t *sslen, char *err,
+		 size_t errlen)
 {
-	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 	int family = ls->family == LISTEN_INET6 ? AF_INET6 : AF_INET;
-	socklen_t sslen;
 	char ebuf[LISTEN_ERRBUF];
-	int fd, on = 1, e;
+	int e;
 
-	memset(&ss, 0, sizeof(ss));
-	ss.ss_family = (sa_family_t)family;
+	memset(ss, 0, sizeof(*ss));
+	ss->ss_family = (sa_family_t)family;
 	if (ls->host[0] != '\0') {
 		struct addrinfo hints, *res = NULL;
 
@@ -142,7 +142,7 @@ listen_open_inet(const struct listen_spec *ls, int backlog,
 			      ls->host, ebuf);
 			return -1;
 		}
-		memcpy(&ss, res->ai_addr, res->ai_addrlen);
+		memcpy(ss, res->ai_addr, res->ai_addrlen);
 		freeaddrinfo(res);
 	} else if (family == AF_INET6) {
 		sin6->sin6_addr = in6addr_any;
@@ -151,11 +151,27 @@ listen_open_inet(const struct listen_spec *ls, int backlog,
 	}
 	if (family == AF_INET6) {
 		sin6->sin6_port = htons((uint16_t)ls->port);
-		sslen = sizeof(*sin6);
+		*sslen = sizeof(*sin6);
 	} else {
 		sin->sin_port = htons((uint16_t)ls->port);
-		sslen = sizeof(*sin);
+		*sslen = sizeof(*sin);
 	}
+	return 0;
+}
+
+/* listen_open_inet - bind and listen on an inet or inet6 address */
+static int
+listen_open_inet(const struct listen_spec *ls, int backlog,
+		 const char *name, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	int family = ls->family == LISTEN_INET6 ? AF_INET6 : AF_INET;
+	socklen_t sslen;
+	char ebuf[LISTEN_ERRBUF];
+	int fd, on = 1, e;
+
+	if (listen_inet_addr(ls, name, &ss, &sslen, err, errlen) < 0)
+		return -1;
 	if ((fd = listen_socket(family, name, err, errlen)) < 0)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0) {

@@ -24,20 +24,21 @@
  *	LAN zones stay blocked: there, NS records from the Internet decide
  *	where queries go, and an attacker's must not reach local services.
  *
- *	The cache.  libunbound caches too, but asking it is a round trip
- *	through its thread and ours (a pipe each way, two wake-ups), for
- *	every lookup: about as much as the SPF evaluation that asked.  So
- *	answers (records, NXDOMAIN, no data) are kept here as well, in a
- *	lib/htable under the name in lower case and the type, until their
- *	TTL runs out (an answer with TTL 0 is not kept; TTLs are capped
- *	as unbound caps them: a day, an hour for negative answers), at
- *	most cache_size bytes of them (the entry, its name, its records),
- *	the least recently used going first.  Failures are never kept.  A
- *	lookup that finds its answer here is a hit; any other is a miss
- *	and goes to libunbound, which asks the network unless its own
- *	cache has the answer (only for an entry evicted here, or for two
- *	threads missing the same name at once: the TTLs are the ones
- *	libunbound hands out, counting down in both caches alike).
+ *	The cache (dns-cache.c).  libunbound caches too, but asking it is
+ *	a round trip through its thread and ours (a pipe each way, two
+ *	wake-ups), for every lookup: about as much as the SPF evaluation
+ *	that asked.  So answers (records, NXDOMAIN, no data) are kept here
+ *	as well, in a lib/htable under the name in lower case and the
+ *	type, until their TTL runs out (an answer with TTL 0 is not kept;
+ *	TTLs are capped as unbound caps them: a day, an hour for negative
+ *	answers), at most cache_size bytes of them (the entry, its name,
+ *	its records), the least recently used going first.  Failures are
+ *	never kept.  A lookup that finds its answer here is a hit; any
+ *	other is a miss and goes to libunbound, which asks the network
+ *	unless its own cache has the answer (only for an entry evicted
+ *	here, or for two threads missing the same name at once: the TTLs
+ *	are the ones libunbound hands out, counting down in both caches
+ *	alike).
  *--*/
 #include "config.h"
 
@@ -55,6 +56,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "dns.h"
+#include "dns-private.h"
 #include "htable.h"
 #include "snapshot.h"
 #include "xalloc.h"
@@ -64,40 +66,6 @@
  * libunbound hands out 32768 s for a negative answer without an SOA. */
 #define DNS_MAX_TTL	86400
 #define DNS_MAX_NEG_TTL	3600
-
-/* Records in one allocation: the lengths, the pointers, the bytes. */
-struct dns_rdata {
-	size_t count;
-	size_t *len;
-	const unsigned char **data;
-};
-
-/* A cached answer (the key: "TYPE name"). */
-struct dns_entry {
-	enum dns_status status;		/* DNS_OK, DNS_NXDOMAIN, DNS_NODATA */
-	int rcode;
-	long long expires;		/* clock_mono_ms() */
-	size_t bytes;			/* this entry's allocations */
-	struct dns_rdata *rd;		/* DNS_OK: the records */
-};
-
-struct dns_resolver {
-	struct snapshot snap;
-	struct ub_ctx *ctx;
-	int timeout;			/* seconds per attempt */
-	int retries;
-	pthread_mutex_t lock;		/* queries' state, dispatcher start */
-	pthread_t dispatcher;
-	int running;			/* dispatcher started */
-	volatile int stopping;
-
-	pthread_mutex_t cache_lock;	/* everything below */
-	struct htable *cache;		/* key -> struct dns_entry */
-	size_t bytes;			/* what the entries take */
-	size_t max_bytes;		/* cache_size */
-	int recursing;			/* no forwarder: from the root */
-	unsigned long hits, misses;
-};
 
 struct dns_pending {
 	pthread_cond_t cond;
@@ -248,7 +216,7 @@ dns_setup(struct ub_ctx *ctx, const struct dns_conf *dc, int *recursing,
 }
 
 /* dns_rdata_new - count records copied into one allocation */
-static struct dns_rdata *
+struct dns_rdata *
 dns_rdata_new(size_t count, const unsigned char *const *data,
 	      const size_t *len)
 {
@@ -274,7 +242,7 @@ dns_rdata_new(size_t count, const unsigned char *const *data,
 }
 
 /* dns_rdata_size - what dns_rdata_new allocates for these records */
-static size_t
+size_t
 dns_rdata_size(size_t count, const size_t *len)
 {
 	size_t i, total = 0;
@@ -283,117 +251,6 @@ dns_rdata_size(size_t count, const size_t *len)
 		total += len[i];
 	return sizeof(struct dns_rdata) + count * (sizeof(size_t)
 	       + sizeof(unsigned char *)) + total;
-}
-
-/* dns_key - "TYPE name" as the cache keeps it (the name in lower case,
- * no final dot) into out; 0, or -1 if it does not fit */
-static int
-dns_key(const char *name, int type, char *out, size_t outlen)
-{
-	size_t i, n = strlen(name);
-	int len;
-
-	if (n > 0 && name[n - 1] == '.')
-		n--;
-	len = snprintf(out, outlen, "%d ", type);
-	if (len < 0 || (size_t)len + n >= outlen) {
-		out[0] = '\0';
-		return -1;
-	}
-	for (i = 0; i < n; i++)
-		out[len + i] = (char)(name[i] >= 'A' && name[i] <= 'Z'
-				      ? name[i] - 'A' + 'a' : name[i]);
-	out[len + n] = '\0';
-	return 0;
-}
-
-/* dns_entry_free - free one cached answer */
-static void
-dns_entry_free(void *p)
-{
-	struct dns_entry *e = p;
-
-	free(e->rd);
-	free(e);
-}
-
-/* dns_entry_drop - free an answer taken out of the cache, uncounting
- * its bytes (cache_lock held) */
-static void
-dns_entry_drop(struct dns_resolver *r, struct dns_entry *e)
-{
-	r->bytes -= e->bytes;
-	dns_entry_free(e);
-}
-
-/* dns_cache_get - a live cached answer for key/type filled into a
- * (status, rcode, ttl, records); 1 if found, else 0 */
-static int
-dns_cache_get(struct dns_resolver *r, const char *key, struct dns_answer *a)
-{
-	struct dns_entry *e;
-	long long now = clock_mono_ms();
-	int found = 0;
-
-	pthread_mutex_lock(&r->cache_lock);
-	if ((e = htable_use(r->cache, key)) != NULL && e->expires <= now) {
-		dns_entry_drop(r, htable_del(r->cache, key));
-		e = NULL;
-	}
-	if (e != NULL) {
-		a->status = e->status;
-		a->rcode = e->rcode;
-		a->ttl = (int)((e->expires - now) / 1000);
-		if (e->rd != NULL) {
-			a->priv = dns_rdata_new(e->rd->count, e->rd->data,
-						e->rd->len);
-			a->count = e->rd->count;
-		}
-		found = 1;
-		r->hits++;
-	} else {
-		r->misses++;
-	}
-	pthread_mutex_unlock(&r->cache_lock);
-	return found;
-}
-
-/* dns_cache_put - keep answer a for key/type until its TTL runs out */
-static void
-dns_cache_put(struct dns_resolver *r, const char *key,
-	      const struct dns_answer *a)
-{
-	struct dns_entry *e;
-	size_t bytes;
-
-	if (a->ttl <= 0 || (a->status != DNS_OK && a->status != DNS_NXDOMAIN
-			    && a->status != DNS_NODATA))
-		return;
-	pthread_mutex_lock(&r->cache_lock);
-	/* another thread may have put it there meanwhile */
-	if ((e = htable_del(r->cache, key)) != NULL)
-		dns_entry_drop(r, e);
-	/* Counted in bytes, so that big answers (TXT records of 64 KB)
-	 * cannot make the cache many times what it was given; one larger
-	 * than the whole cache is not kept. */
-	bytes = sizeof(*e) + htable_entry_size(key)
-		+ (a->status == DNS_OK ? dns_rdata_size(a->count, a->len) : 0);
-	if (bytes > r->max_bytes) {
-		pthread_mutex_unlock(&r->cache_lock);
-		return;
-	}
-	while (r->bytes + bytes > r->max_bytes)
-		dns_entry_drop(r, htable_pop_oldest(r->cache));
-	e = x_calloc(1, sizeof(*e));
-	e->bytes = bytes;
-	e->status = a->status;
-	e->rcode = a->rcode;
-	e->expires = clock_mono_ms() + (long long)a->ttl * 1000;
-	if (a->status == DNS_OK)
-		e->rd = dns_rdata_new(a->count, a->data, a->len);
-	htable_put(r->cache, key, e);
-	r->bytes += bytes;
-	pthread_mutex_unlock(&r->cache_lock);
 }
 
 /* dns_resolver_describe - how the resolver asks, for a log line */
@@ -557,25 +414,62 @@ dns_start(struct dns_resolver *r)
 	return 0;
 }
 
-/* dns_attempt - one asynchronous query with a deadline */
-static int
-dns_attempt(struct dns_resolver *r, const char *name, int type,
-	    long long until, struct ub_result **resp, char *why,
-	    size_t whylen)
+/* dns_pending_new - a query's state, its condition variable on the
+ * monotonic clock */
+static struct dns_pending *
+dns_pending_new(struct dns_resolver *r)
 {
 	pthread_condattr_t ca;
 	struct dns_pending *q;
-	struct timespec deadline;
-	long long now, wait_ms;
-	int id, rc, timed_out = 0, cut = 0;
 
-	*resp = NULL;
 	q = x_calloc(1, sizeof(*q));
 	q->r = r;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	return q;
+}
+
+/* dns_deadline - when an attempt stops waiting (CLOCK_MONOTONIC): after
+ * the timeout, or at until when it comes first; 1 when until cut it */
+static int
+dns_deadline(const struct dns_resolver *r, long long until,
+	     struct timespec *deadline)
+{
+	long long now, wait_ms;
+	int cut = 0;
+
+	/* the work's own deadline (lib/clock's), when it comes first */
+	now = clock_mono_ms();
+	wait_ms = (long long)r->timeout * 1000;
+	if (until > 0 && until - now < wait_ms) {
+		wait_ms = until > now ? until - now : 0;
+		cut = 1;
+	}
+	/* the condition variable's clock: the kernel's, never moved */
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += (time_t)(wait_ms / 1000);
+	deadline->tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (deadline->tv_nsec >= 1000000000) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000;
+	}
+	return cut;
+}
+
+/* dns_attempt - one asynchronous query with a deadline */
+static int
+dns_attempt(struct dns_resolver *r, const char *name, int type,
+	    long long until, struct ub_result **resp, char *why,
+	    size_t whylen)
+{
+	struct dns_pending *q;
+	struct timespec deadline;
+	int id, rc, timed_out = 0, cut;
+
+	*resp = NULL;
+	q = dns_pending_new(r);
 
 	pthread_mutex_lock(&r->lock);
 	if (dns_start(r) < 0) {
@@ -595,21 +489,7 @@ dns_attempt(struct dns_resolver *r, const char *name, int type,
 		x_err(why, whylen, "%s", ub_strerror(rc));
 		return -1;
 	}
-	/* the work's own deadline (lib/clock's), when it comes first */
-	now = clock_mono_ms();
-	wait_ms = (long long)r->timeout * 1000;
-	if (until > 0 && until - now < wait_ms) {
-		wait_ms = until > now ? until - now : 0;
-		cut = 1;
-	}
-	/* the condition variable's clock: the kernel's, never moved */
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (time_t)(wait_ms / 1000);
-	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	cut = dns_deadline(r, until, &deadline);
 
 	pthread_mutex_lock(&r->lock);
 	while (!q->done && !timed_out)

@@ -12,14 +12,14 @@ lib_libelemta_a_SOURCES = \
 	lib/snapshot.c lib/snapshot.h \
 	lib/cli.c lib/cli.h \
 	lib/cidr.c lib/cidr.h \
-	lib/listen.c lib/listen.h \
+	lib/listen.c lib/listen-open.c lib/listen.h \
 	lib/daemon.c lib/daemon.h lib/daemon-conf.c \
 	lib/metrics.c lib/metrics-http.c lib/metrics.h \
 	lib/db.c lib/db.h \
-	lib/dns.c lib/dns.h \
+	lib/dns.c lib/dns-cache.c lib/dns.h lib/dns-private.h \
 	lib/htable.c lib/htable.h \
 	lib/ldapc.c lib/ldapc.h \
-	lib/redis.c lib/redis.h \
+	lib/redis.c lib/redis-cluster.c lib/redis.h lib/redis-private.h \
 	lib/runtime.c lib/runtime.h
 lib_libelemta_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) $(MHD_CFLAGS) \
 	$(UNBOUND_CFLAGS) $(HIREDIS_CFLAGS) $(LDAP_CFLAGS)

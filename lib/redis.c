@@ -9,13 +9,11 @@
  *	redirections named, each with its own connection, opened when
  *	first needed.  The SHA1 of each script is learnt with SCRIPT LOAD
  *	on each connection and forgotten with it.  The slot map (which
- *	node serves which of the 16384 hash slots) is learnt from MOVED
- *	answers only: no CLUSTER SLOTS, so a standalone server never sees a
- *	cluster command.
+ *	node serves which of the 16384 hash slots) and the redirections
+ *	are in redis-cluster.c.
  *--*/
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,47 +24,13 @@
 
 #include "clock.h"
 #include "redis.h"
+#include "redis-private.h"
 #include "xalloc.h"
 
 #define REDIS_BACKOFF_MIN_MS	250
 #define REDIS_BACKOFF_MAX_MS	5000
-#define REDIS_SCRIPTS		8
-#define REDIS_NODES		16	/* connections at most, node 0 included */
-#define REDIS_SLOTS		16384
-#define REDIS_NO_NODE		0xff	/* slot map: not known, ask node 0 */
-#define REDIS_REDIRECTS		5	/* per call, against loops */
-#define REDIS_LEARN_MS		1000	/* CLUSTER SLOTS at most that often */
-#define REDIS_ADDR		280
 #define REDIS_CLOCK_MS		1000	/* a node's TIME asked again after */
 #define REDIS_CLOCK_SLACK_US	1000	/* deadlines: the clocks' drift */
-
-struct redis_sha {
-	const char *script;	/* the caller's text (compared by address) */
-	char sha[41];
-};
-
-struct redis_node {
-	char addr[280];			/* "host:port", "[v6]:port", "/path" */
-	redisContext *ctx;		/* NULL: not connected */
-	struct redis_sha shas[REDIS_SCRIPTS];
-	size_t nshas;
-	int64_t off_us;			/* its TIME minus our monotonic us, */
-	int64_t clock_at;		/* learnt then (monotonic ms, 0: not) */
-};
-
-struct redis_client {
-	struct redis_conf conf;		/* copied */
-	struct redis_node nodes[REDIS_NODES];
-	size_t nnodes;			/* node 0 always counts */
-	unsigned char *slots;		/* slot -> node; NULL until a MOVED */
-	char (*learnt)[REDIS_ADDR];	/* nodes CLUSTER SLOTS named */
-	size_t nlearnt;
-	int64_t learnt_at;		/* monotonic ms of the last ask */
-	size_t server;			/* in use, or the next to try */
-	int64_t next_try;		/* monotonic ms: no connect before */
-	int64_t backoff;
-	struct redis_stats stats;
-};
 
 /* redis_split - host and port of "host:port" / "[v6]:port"; 0 or -1 */
 static int
@@ -139,7 +103,7 @@ redis_client_new(const struct redis_conf *c)
 /* redis_drop - forget node n's connection and what it knew; a node of
  * the cluster is forgotten too (the slot map sends its slots to node 0
  * again, which redirects them) */
-static void
+void
 redis_drop(struct redis_client *rc, size_t n)
 {
 	struct redis_node *nd = &rc->nodes[n];
@@ -296,7 +260,7 @@ redis_open(struct redis_client *rc, size_t n, char *err, size_t errlen)
 }
 
 /* redis_connect - make sure node n has a connection; 0 or -1 */
-static int
+int
 redis_connect(struct redis_client *rc, size_t n, char *err, size_t errlen)
 {
 	if (rc->nodes[n].ctx != NULL)
@@ -321,7 +285,7 @@ redis_connect(struct redis_client *rc, size_t n, char *err, size_t errlen)
 
 /* redis_call - one command on node n; 0 (reply may be an error reply:
  * the caller looks) or -1 */
-static int
+int
 redis_call(struct redis_client *rc, size_t n, const char *what, int argc,
 	   const char **argv, redisReply **reply, char *err, size_t errlen)
 {
@@ -436,247 +400,6 @@ redis_deadline(struct redis_client *rc, size_t n, char *buf, size_t buflen,
 		 + (int64_t)rc->conf.command_timeout_ms * 1000
 		 - REDIS_CLOCK_SLACK_US));
 	return 0;
-}
-
-/*
- * Redis Cluster: slots and redirections
- */
-
-/* redis_crc16 - CRC-16/XMODEM (polynomial 0x1021, initial 0), which
- * Redis Cluster hashes keys with */
-static unsigned
-redis_crc16(const char *s, size_t len)
-{
-	unsigned crc = 0;
-	size_t i;
-	int b;
-
-	for (i = 0; i < len; i++) {
-		crc ^= (unsigned)(unsigned char)s[i] << 8;
-		for (b = 0; b < 8; b++)
-			crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
-		crc &= 0xffff;
-	}
-	return crc;
-}
-
-/* redis_key_slot - the hash slot of a key: of what is between the first
- * "{" and the next "}" when that is not empty, else of the whole key */
-unsigned
-redis_key_slot(const char *key)
-{
-	const char *open = strchr(key, '{'), *close;
-
-	if (open != NULL && (close = strchr(open + 1, '}')) != NULL
-	    && close > open + 1)
-		return redis_crc16(open + 1, (size_t)(close - open - 1))
-			% REDIS_SLOTS;
-	return redis_crc16(key, strlen(key)) % REDIS_SLOTS;
-}
-
-/* redis_node_of - the node that serves a slot, as far as we know */
-static size_t
-redis_node_of(const struct redis_client *rc, unsigned slot)
-{
-	if (rc->slots == NULL || rc->slots[slot] == REDIS_NO_NODE)
-		return 0;
-	return rc->slots[slot];
-}
-
-/* redis_node_at - the node of an address (added, or taking the place of
- * the last one when there are REDIS_NODES) */
-static size_t
-redis_node_at(struct redis_client *rc, const char *addr)
-{
-	size_t n;
-
-	for (n = 0; n < rc->nnodes; n++)
-		if (strcmp(rc->nodes[n].addr, addr) == 0)
-			return n;
-	if (rc->nnodes < REDIS_NODES)
-		n = rc->nnodes++;
-	else
-		redis_drop(rc, n = REDIS_NODES - 1);
-	snprintf(rc->nodes[n].addr, sizeof(rc->nodes[n].addr), "%s", addr);
-	return n;
-}
-
-/* redis_addr_of - "host:port" of a host and a port ("[host]:port" for
- * an IPv6 address); an empty host (or "?", an unknown endpoint) is that
- * of the address from: the node that answered */
-static void
-redis_addr_of(const char *host, size_t hostlen, const char *port,
-	      const char *from, char *out, size_t outlen)
-{
-	const char *colon;
-
-	if (hostlen == 0 || (hostlen == 1 && *host == '?')) {
-		colon = strrchr(from, ':');
-		snprintf(out, outlen, "%.*s:%s", colon != NULL
-			 ? (int)(colon - from) : 0, from, port);
-	} else if (memchr(host, ':', hostlen) != NULL)
-		snprintf(out, outlen, "[%.*s]:%s", (int)hostlen, host, port);
-	else
-		snprintf(out, outlen, "%.*s:%s", (int)hostlen, host, port);
-}
-
-/* redis_redirect_parse - the parts of a redirection error ("MOVED 3999
- * 127.0.0.1:6381", "ASK 3999 [::1]:6381", "MOVED 3999 :6381"): *ask 1
- * for an ASK, the slot, and the address it names (the host of from when
- * it names none); 0, or -1 when text is no redirection or a bad one */
-int
-redis_redirect_parse(const char *text, const char *from, int *ask,
-		     unsigned *slot, char *addr, size_t addrlen)
-{
-	char kind[8], where[270], *end;
-	const char *colon, *h;
-	unsigned long port;
-
-	if (sscanf(text, "%7s %u %269s", kind, slot, where) != 3
-	    || *slot >= REDIS_SLOTS
-	    || (strcmp(kind, "MOVED") != 0 && strcmp(kind, "ASK") != 0)
-	    || (colon = strrchr(where, ':')) == NULL)
-		return -1;
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno
-	    || port < 1 || port > 65535)
-		return -1;
-	/* a host name or address: nothing a server spec could not hold */
-	if (colon - where > 255)
-		return -1;
-	for (h = where; h < colon; h++)
-		if (!isalnum((unsigned char)*h) && strchr(".-_:%?", *h) == NULL
-		    && !((*h == '[' && h == where)
-			 || (*h == ']' && h == colon - 1 && *where == '[')))
-			return -1;
-	if (*where == '[' && (colon < where + 2 || colon[-1] != ']'))
-		return -1;
-	if (where[0] == '[' && colon > where + 1 && colon[-1] == ']')
-		redis_addr_of(where + 1, (size_t)(colon - where - 2), colon + 1,
-			      from, addr, addrlen);
-	else
-		redis_addr_of(where, (size_t)(colon - where), colon + 1, from,
-			      addr, addrlen);
-	*ask = kind[0] == 'A';
-	return 0;
-}
-
-/* redis_known - is addr a configured server, or a node CLUSTER SLOTS
- * named? */
-static int
-redis_known(const struct redis_client *rc, const char *addr)
-{
-	size_t i;
-
-	for (i = 0; i < rc->conf.nservers; i++)
-		if (strcmp(rc->conf.servers[i], addr) == 0)
-			return 1;
-	for (i = 0; i < rc->nlearnt; i++)
-		if (strcmp(rc->learnt[i], addr) == 0)
-			return 1;
-	return 0;
-}
-
-/* redis_learn_node - one node entry of CLUSTER SLOTS ([host, port, id,
- * ...]) into the nodes learnt */
-static void
-redis_learn_node(struct redis_client *rc, const redisReply *e)
-{
-	char port[16], addr[REDIS_ADDR];
-
-	if (e->type != REDIS_REPLY_ARRAY || e->elements < 2
-	    || e->element[0]->type != REDIS_REPLY_STRING
-	    || e->element[1]->type != REDIS_REPLY_INTEGER
-	    || e->element[1]->integer < 1 || e->element[1]->integer > 65535)
-		return;
-	snprintf(port, sizeof(port), "%lld", e->element[1]->integer);
-	redis_addr_of(e->element[0]->str, e->element[0]->len, port,
-		      rc->nodes[0].addr, addr, sizeof(addr));
-	if (redis_known(rc, addr))
-		return;
-	if ((rc->nlearnt & (rc->nlearnt - 1)) == 0)
-		rc->learnt = x_realloc(rc->learnt, (rc->nlearnt ? 2 * rc->nlearnt
-						    : 1) * sizeof(*rc->learnt));
-	snprintf(rc->learnt[rc->nlearnt++], REDIS_ADDR, "%s", addr);
-}
-
-/* redis_learn - ask the configured server (node 0) for the cluster's
- * nodes (CLUSTER SLOTS), at most every REDIS_LEARN_MS: only a server we
- * were given may name the nodes the password goes to */
-static void
-redis_learn(struct redis_client *rc)
-{
-	const char *argv[2] = { "CLUSTER", "SLOTS" };
-	char err[256];
-	redisReply *r;
-	size_t i, j;
-
-	if (rc->learnt_at != 0 && clock_mono_ms() - rc->learnt_at < REDIS_LEARN_MS)
-		return;
-	rc->learnt_at = clock_mono_ms();
-	if (redis_connect(rc, 0, err, sizeof(err)) < 0
-	    || redis_call(rc, 0, "CLUSTER SLOTS", 2, argv, &r, err,
-			  sizeof(err)) < 0)
-		return;
-	if (r->type == REDIS_REPLY_ARRAY) {
-		rc->nlearnt = 0;
-		for (i = 0; i < r->elements; i++) {
-			const redisReply *range = r->element[i];
-
-			for (j = 2; range->type == REDIS_REPLY_ARRAY
-			     && j < range->elements; j++)
-				redis_learn_node(rc, range->element[j]);
-		}
-	}
-	freeReplyObject(r);
-}
-
-/* redis_redirected - a MOVED or ASK error reply of node n: *n becomes the
- * node it names (a MOVED also goes into the slot map), *asking is set
- * for an ASK; 1, 0 when r is no redirection, -1 with err when it names
- * a node that is neither a configured server nor one of the cluster's
- * (CLUSTER SLOTS of the configured server): the call, and the password,
- * do not go there */
-static int
-redis_redirected(struct redis_client *rc, const redisReply *r, size_t *n,
-		 int *asking, char *err, size_t errlen)
-{
-	char addr[REDIS_ADDR];
-	unsigned slot;
-	size_t to;
-	int ask;
-
-	if (r->type != REDIS_REPLY_ERROR
-	    || redis_redirect_parse(r->str, rc->nodes[*n].addr, &ask, &slot,
-				    addr, sizeof(addr)) < 0)
-		return 0;
-	if (!redis_known(rc, addr)) {
-		redis_learn(rc);
-		if (!redis_known(rc, addr)) {
-			x_err(err, errlen, "redis %s: redirection to %s"
-			      " refused: not a configured server, nor a node"
-			      " of its cluster (CLUSTER SLOTS)",
-			      rc->nodes[*n].addr, addr);
-			rc->stats.refused++;
-			rc->stats.failures++;
-			return -1;
-		}
-	}
-	to = redis_node_at(rc, addr);
-	*asking = ask;
-	if (ask) {
-		rc->stats.asks++;
-	} else {
-		if (rc->slots == NULL) {
-			rc->slots = x_malloc(REDIS_SLOTS);
-			memset(rc->slots, REDIS_NO_NODE, REDIS_SLOTS);
-		}
-		rc->slots[slot] = (unsigned char)to;
-		rc->stats.moved++;
-	}
-	*n = to;
-	return 1;
 }
 
 /* redis_asking - ASKING on node n before the command an ASK sent there */
@@ -798,27 +521,29 @@ redis_pipe_fail(struct redis_eval *ev, unsigned char *st, const char *err)
 	*st = REDIS_P_DONE;
 }
 
-/* redis_pipe_node - the pending calls of node nd: all sent, then all
- * replies read */
+/* redis_pipe_fail_node - every call of node nd not sent yet failed
+ * with err */
 static void
-redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
-		const size_t *node, unsigned char *st, size_t n)
+redis_pipe_fail_node(size_t nd, struct redis_eval *ev, const size_t *node,
+		     unsigned char *st, size_t n, const char *err)
 {
-	const char *av[66], *sha;
-	char err[256], dl[24];
-	redisReply *r;
-	size_t i, sent = 0;
-	int k, ok = 0, deadline = 0;
+	size_t i;
 
-	err[0] = '\0';
-	if (redis_connect(rc, nd, err, sizeof(err)) < 0) {
-		for (i = 0; i < n; i++)
-			if (node[i] == nd && st[i] == REDIS_P_PENDING)
-				redis_pipe_fail(&ev[i], &st[i], err);
-		return;
-	}
-	/* SCRIPT LOAD (a round trip) once per script and connection, before
-	 * anything is queued: its reply must not be taken for another's */
+	for (i = 0; i < n; i++)
+		if (node[i] == nd && st[i] == REDIS_P_PENDING)
+			redis_pipe_fail(&ev[i], &st[i], err);
+}
+
+/* redis_pipe_load - SCRIPT LOAD (a round trip) once per script and
+ * connection, before anything is queued: its reply must not be taken
+ * for another's */
+static void
+redis_pipe_load(struct redis_client *rc, size_t nd, struct redis_eval *ev,
+		const size_t *node, unsigned char *st, size_t n, char *err,
+		size_t errlen)
+{
+	size_t i;
+
 	for (i = 0; i < n; i++) {
 		if (node[i] != nd || st[i] != REDIS_P_PENDING)
 			continue;
@@ -828,23 +553,25 @@ redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 			continue;
 		}
 		if (redis_sha_of(rc, nd, ev[i].script, err,
-				 sizeof(err)) == NULL) {
+				 errlen) == NULL) {
 			if (rc->nodes[nd].ctx == NULL)
 				break;		/* the connection is gone */
 			redis_pipe_fail(&ev[i], &st[i], err);
 		}
 	}
-	/* one deadline for the pipeline, just before it is sent */
-	for (i = 0; i < n && !deadline; i++)
-		deadline = node[i] == nd && st[i] == REDIS_P_PENDING
-			&& ev[i].deadline;
-	if (deadline && rc->nodes[nd].ctx != NULL
-	    && redis_deadline(rc, nd, dl, sizeof(dl), err, sizeof(err)) < 0) {
-		for (i = 0; i < n; i++)
-			if (node[i] == nd && st[i] == REDIS_P_PENDING)
-				redis_pipe_fail(&ev[i], &st[i], err);
-		return;
-	}
+}
+
+/* redis_pipe_send - queue the EVALSHA of every pending call of node nd
+ * (dl: the deadline argument); how many were sent */
+static size_t
+redis_pipe_send(struct redis_client *rc, size_t nd, struct redis_eval *ev,
+		const size_t *node, unsigned char *st, size_t n,
+		const char *dl, char *err, size_t errlen)
+{
+	const char *av[66], *sha;
+	size_t i, sent = 0;
+	int k;
+
 	for (i = 0; i < n && rc->nodes[nd].ctx != NULL; i++) {
 		if (node[i] != nd || st[i] != REDIS_P_PENDING)
 			continue;
@@ -863,13 +590,27 @@ redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 		if (redisAppendCommandArgv(rc->nodes[nd].ctx, ev[i].argc + 4
 					   + (ev[i].deadline != 0), av, NULL)
 		    != REDIS_OK) {
-			redis_failed(rc, nd, err, sizeof(err), "EVALSHA",
+			redis_failed(rc, nd, err, errlen, "EVALSHA",
 				     "out of memory");
 			break;
 		}
 		st[i] = REDIS_P_SENT;
 		sent++;
 	}
+	return sent;
+}
+
+/* redis_pipe_read - the replies of the sent calls of node nd, in
+ * order; 1 if one was an answer */
+static int
+redis_pipe_read(struct redis_client *rc, size_t nd, struct redis_eval *ev,
+		const size_t *node, unsigned char *st, size_t n, size_t sent,
+		char *err, size_t errlen)
+{
+	redisReply *r;
+	size_t i;
+	int ok = 0;
+
 	for (i = 0; i < n && sent > 0; i++) {
 		if (node[i] != nd || st[i] != REDIS_P_SENT)
 			continue;
@@ -880,7 +621,7 @@ redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 		}
 		if (redisGetReply(rc->nodes[nd].ctx, (void **)&r) != REDIS_OK
 		    || r == NULL) {
-			redis_failed(rc, nd, err, sizeof(err), "EVALSHA",
+			redis_failed(rc, nd, err, errlen, "EVALSHA",
 				     redis_ctx_why(rc->nodes[nd].ctx));
 			redis_pipe_fail(&ev[i], &st[i], err);
 			continue;
@@ -894,7 +635,7 @@ redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 			continue;
 		}
 		if (r->type == REDIS_REPLY_ERROR) {
-			snprintf(err, sizeof(err), "redis %s script: %s",
+			snprintf(err, errlen, "redis %s script: %s",
 				 rc->nodes[nd].addr, r->str);
 			freeReplyObject(r);
 			rc->stats.failures++;
@@ -906,9 +647,38 @@ redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 		st[i] = REDIS_P_DONE;
 		ok = 1;
 	}
-	for (i = 0; i < n; i++)		/* not sent: the connection failed */
-		if (node[i] == nd && st[i] == REDIS_P_PENDING)
-			redis_pipe_fail(&ev[i], &st[i], err);
+	return ok;
+}
+
+/* redis_pipe_node - the pending calls of node nd: all sent, then all
+ * replies read */
+static void
+redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
+		const size_t *node, unsigned char *st, size_t n)
+{
+	char err[256], dl[24];
+	size_t i, sent;
+	int ok, deadline = 0;
+
+	err[0] = '\0';
+	if (redis_connect(rc, nd, err, sizeof(err)) < 0) {
+		redis_pipe_fail_node(nd, ev, node, st, n, err);
+		return;
+	}
+	redis_pipe_load(rc, nd, ev, node, st, n, err, sizeof(err));
+	/* one deadline for the pipeline, just before it is sent */
+	for (i = 0; i < n && !deadline; i++)
+		deadline = node[i] == nd && st[i] == REDIS_P_PENDING
+			&& ev[i].deadline;
+	if (deadline && rc->nodes[nd].ctx != NULL
+	    && redis_deadline(rc, nd, dl, sizeof(dl), err, sizeof(err)) < 0) {
+		redis_pipe_fail_node(nd, ev, node, st, n, err);
+		return;
+	}
+	sent = redis_pipe_send(rc, nd, ev, node, st, n, dl, err, sizeof(err));
+	ok = redis_pipe_read(rc, nd, ev, node, st, n, sent, err, sizeof(err));
+	/* not sent: the connection failed */
+	redis_pipe_fail_node(nd, ev, node, st, n, err);
 	if (ok)
 		redis_success(rc);
 }

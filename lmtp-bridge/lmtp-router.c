@@ -234,14 +234,100 @@ lmtp_router_ask(const struct lmtp_source *s, const char *key,
 	return found;
 }
 
+/* lmtp_router_keys - the keys addr is looked up by, in order:
+ * user+detail@dom, user@dom, @dom (lower case); *lowerp, *localp (the
+ * local part in its original case, without the detail) and *detailp
+ * (NULL: none) for the caller to free; how many keys */
+static size_t
+lmtp_router_keys(const struct lmtp_router *rt, const char *addr,
+		 char **keys, char **lowerp, char **localp, char **detailp)
+{
+	char *lower, *local, *at, *d;
+	size_t nkeys = 0;
+
+	lower = lmtp_lower(addr);
+	at = strrchr(lower, '@');
+	local = at ? x_strndup(lower, (size_t)(at - lower)) : x_strdup(lower);
+	/* the original case of the local part is kept for rewrites */
+	if (at != NULL)
+		memcpy(local, addr, strlen(local));
+	keys[nkeys++] = x_strdup(lower);
+	if (rt->delimiter != '\0' && at != NULL
+	    && (d = memchr(lower, rt->delimiter, (size_t)(at - lower))) != NULL
+	    && d > lower) {
+		keys[nkeys++] = x_asprintf("%.*s%s", (int)(d - lower), lower, at);
+		*detailp = x_strdup(local + (d - lower) + 1);
+		local[d - lower] = '\0';
+	}
+	if (at != NULL)
+		keys[nkeys++] = x_strdup(at);
+	*lowerp = lower;
+	*localp = local;
+	return nkeys;
+}
+
+/* lmtp_router_found - the route from what source src found for key
+ * (exact: the whole address), or LMTP_ROUTE_TEMPFAIL with err when its
+ * answer is not to be used; res is freed */
+static void
+lmtp_router_found(const struct lmtp_router *rt,
+		  const struct lmtp_source *src,
+		  struct lmtp_lookup_result *res, const char *key, int exact,
+		  const char *local, const char *detail,
+		  struct lmtp_route *route, char *err, size_t errlen)
+{
+	route->source = src->ops->name;
+	/* the map is the administrator's own file; what a table or a
+	 * directory says must name a backend of the configuration, not
+	 * any socket */
+	if (!res->disabled && res->backend != NULL
+	    && src->ops != &lmtp_map_ops
+	    && !lmtp_router_allowed(rt, res->backend)) {
+		x_err(err, errlen, "%s: backend '%s' of %s is "
+		      "not in allowed_backends", route->source,
+		      res->backend, key);
+		route->status = LMTP_ROUTE_TEMPFAIL;
+		x_free(&res->backend);
+		x_free(&res->rewrite);
+		return;
+	}
+	/* whatever a source checked itself: nothing with a control
+	 * character or a space reaches RCPT TO, a connect or a log line
+	 * (the map, SQLite and LDAP check; a new source may not) */
+	if (!res->disabled
+	    && ((res->backend != NULL && !lmtp_router_clean(res->backend))
+		|| (res->rewrite != NULL
+		    && lmtp_rewrite_check(res->rewrite) < 0))) {
+		x_err(err, errlen, "%s: unusable backend or rewrite for %s",
+		      route->source, key);
+		route->status = LMTP_ROUTE_TEMPFAIL;
+		x_free(&res->backend);
+		x_free(&res->rewrite);
+		return;
+	}
+	if (res->disabled) {
+		route->status = LMTP_ROUTE_DISABLED;
+	} else {
+		route->status = LMTP_ROUTE_OK;
+		route->backend = res->backend, res->backend = NULL;
+		route->junk_optout = res->junk_optout;
+		if (res->rewrite != NULL)
+			route->address = lmtp_rewrite(res->rewrite, local,
+						      detail, rt->delimiter,
+						      exact);
+	}
+	x_free(&res->backend);
+	x_free(&res->rewrite);
+}
+
 /* lmtp_router_route - route one recipient */
 void
 lmtp_router_route(const struct lmtp_router *rt, const char *addr,
 		  struct lmtp_route *route, char *err, size_t errlen)
 {
 	struct lmtp_lookup_result res;
-	char *lower, *keys[3], *local, *detail = NULL, *at, *d;
-	size_t i, k, nkeys = 0;
+	char *lower, *keys[3], *local, *detail = NULL;
+	size_t i, k, nkeys;
 	int found;
 
 	memset(route, 0, sizeof(*route));
@@ -254,23 +340,7 @@ lmtp_router_route(const struct lmtp_router *rt, const char *addr,
 		route->source = "default";
 		return;
 	}
-	/* keys: user+detail@dom, user@dom, @dom (lower case) */
-	lower = lmtp_lower(addr);
-	at = strrchr(lower, '@');
-	local = at ? x_strndup(lower, (size_t)(at - lower)) : x_strdup(lower);
-	/* the original case of the local part is kept for rewrites */
-	if (at != NULL)
-		memcpy(local, addr, strlen(local));
-	keys[nkeys++] = x_strdup(lower);
-	if (rt->delimiter != '\0' && at != NULL
-	    && (d = memchr(lower, rt->delimiter, (size_t)(at - lower))) != NULL
-	    && d > lower) {
-		keys[nkeys++] = x_asprintf("%.*s%s", (int)(d - lower), lower, at);
-		detail = x_strdup(local + (d - lower) + 1);
-		local[d - lower] = '\0';
-	}
-	if (at != NULL)
-		keys[nkeys++] = x_strdup(at);
+	nkeys = lmtp_router_keys(rt, addr, keys, &lower, &local, &detail);
 	route->status = rt->strict ? LMTP_ROUTE_UNKNOWN : LMTP_ROUTE_OK;
 	route->source = "default";
 	for (i = 0; i < rt->nsrc; i++) {
@@ -285,51 +355,9 @@ lmtp_router_route(const struct lmtp_router *rt, const char *addr,
 			}
 			if (found == 0)
 				continue;
-			route->source = rt->src[i].ops->name;
-			/* the map is the administrator's own file; what a
-			 * table or a directory says must name a backend of
-			 * the configuration, not any socket */
-			if (!res.disabled && res.backend != NULL
-			    && rt->src[i].ops != &lmtp_map_ops
-			    && !lmtp_router_allowed(rt, res.backend)) {
-				x_err(err, errlen, "%s: backend '%s' of %s is "
-				      "not in allowed_backends", route->source,
-				      res.backend, keys[k]);
-				route->status = LMTP_ROUTE_TEMPFAIL;
-				x_free(&res.backend);
-				x_free(&res.rewrite);
-				goto done;
-			}
-			/* whatever a source checked itself: nothing with a
-			 * control character or a space reaches RCPT TO, a
-			 * connect or a log line (the map, SQLite and LDAP
-			 * check; a new source may not) */
-			if (!res.disabled
-			    && ((res.backend != NULL
-				 && !lmtp_router_clean(res.backend))
-				|| (res.rewrite != NULL
-				    && lmtp_rewrite_check(res.rewrite) < 0))) {
-				x_err(err, errlen, "%s: unusable backend or "
-				      "rewrite for %s", route->source,
-				      keys[k]);
-				route->status = LMTP_ROUTE_TEMPFAIL;
-				x_free(&res.backend);
-				x_free(&res.rewrite);
-				goto done;
-			}
-			if (res.disabled) {
-				route->status = LMTP_ROUTE_DISABLED;
-			} else {
-				route->status = LMTP_ROUTE_OK;
-				route->backend = res.backend, res.backend = NULL;
-				route->junk_optout = res.junk_optout;
-				if (res.rewrite != NULL)
-					route->address = lmtp_rewrite(
-						res.rewrite, local, detail,
-						rt->delimiter, k == 0);
-			}
-			x_free(&res.backend);
-			x_free(&res.rewrite);
+			lmtp_router_found(rt, &rt->src[i], &res, keys[k],
+					  k == 0, local, detail, route, err,
+					  errlen);
 			goto done;
 		}
 	}

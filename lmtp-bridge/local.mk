@@ -22,7 +22,9 @@ lmtp_bridge_liblmtp_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(LDAP_CFLAGS) \
 LMTP_LIBS = lmtp-bridge/liblmtp.a
 
 sbin_PROGRAMS += lmtp-bridge/elemta-lmtp-bridge
-lmtp_bridge_elemta_lmtp_bridge_SOURCES = lmtp-bridge/lmtp-bridge.c
+lmtp_bridge_elemta_lmtp_bridge_SOURCES = lmtp-bridge/lmtp-bridge.c \
+	lmtp-bridge/lmtp-bridge.h lmtp-bridge/lmtp-bridge-session.c \
+	lmtp-bridge/lmtp-bridge-deliver.c
 lmtp_bridge_elemta_lmtp_bridge_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
 	$(SQLITE_CFLAGS)
 lmtp_bridge_elemta_lmtp_bridge_LDADD = $(LMTP_LIBS) $(ELEMTA_SECTIONS_LIBS) \

@@ -14,12 +14,15 @@ policyd_libpolicyd_a_SOURCES = \
 	policyd/policyd-store-redis.c policyd/policyd-store-redis.h \
 	policyd/policyd-keys.c policyd/policyd-keys.h \
 	policyd/policyd-ldap.c policyd/policyd-ldap.h \
-	policyd/policyd-policy.c policyd/policyd-policy.h
+	policyd/policyd-policy.c policyd/policyd-policy.h \
+	policyd/policyd-policy-run.c policyd/policyd-policy-private.h \
+	policyd/policyd-txn.c policyd/policyd-txn.h
 policyd_libpolicyd_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
 	$(HIREDIS_CFLAGS)
 
 sbin_PROGRAMS += policyd/elemta-policyd
-policyd_elemta_policyd_SOURCES = policyd/policyd.c
+policyd_elemta_policyd_SOURCES = policyd/policyd.c policyd/policyd-conn.c \
+	policyd/policyd-server.h
 policyd_elemta_policyd_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS)
 policyd_elemta_policyd_LDADD = policyd/libpolicyd.a $(ELEMTA_SECTIONS_LIBS) \
 	$(ELEMTA_LIBS) $(PTHREAD_LIBS)

@@ -5,15 +5,14 @@
  *	from a policy request to an action: which limit, which key, when
  * DESCRIPTION
  *	See policyd-policy.h.  Transactions are kept in a table by
- *	instance: what each took (key, weight, when, where) so that an
- *	abandon can give it back, and the recipients already counted.  A
- *	finished transaction (END-OF-MESSAGE) keeps only a marker, so that
- *	a retry counts nothing; it goes when its session moves on, or
- *	after POLICY_TXN_TTL_MS without a request (swept a slice per tick).
+ *	instance; what each took and counted is kept by policyd-txn.c,
+ *	so that an abandon can give it back and a retry counts nothing.
+ *	A transaction goes when its session moves on, or after ten
+ *	minutes without a request (policyd_txn_sweep, a slice per tick).
+ *	The store operations a request plans run in policyd-policy-run.c.
  *--*/
 #include "config.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,43 +25,10 @@
 #include "policyd-keys.h"
 #include "policyd-ldap.h"
 #include "policyd-policy.h"
+#include "policyd-policy-private.h"
+#include "policyd-txn.h"
 #include "htable.h"
 #include "xalloc.h"
-
-#define POLICY_TXN_TTL_MS	(10 * 60 * 1000)
-#define POLICY_TXN_SWEEP	256
-#define POLICY_MAX_RCPTS	10000	/* recipients remembered per txn:
-					 * past it, store_fail_action */
-#define POLICY_SMALL		8	/* a txn's takes or recipients: past
-					 * this many, a table to look up */
-
-/* Weight one transaction holds in one key. */
-struct policy_take {
-	char *key;		/* the store key */
-	struct policyd_limit lim;
-	int64_t at;		/* r.at of the take */
-	uint64_t weight;
-	int redis;		/* taken in Redis (else the local store) */
-};
-
-struct policy_txn {
-	int64_t seen;		/* last request of the transaction (ms) */
-	const struct policyd_session *owner;	/* NULL: none */
-	int done;		/* END-OF-MESSAGE answered */
-	struct policy_take *takes;
-	size_t ntakes;
-	struct htable *taken;	/* the keys of takes (NULL: a few:
-					 * look in takes) */
-	char **rcpts;		/* recipients counted, lower-cased */
-	size_t nrcpts;
-	struct htable *rcptset;	/* the same, to look up (NULL: a
-					 * few: look in rcpts) */
-};
-
-struct policyd_session {
-	char *inst;		/* the instance of its last request */
-	int eom_seen;		/* END-OF-MESSAGE requests come this way */
-};
 
 struct policy_limit {
 	struct policyd_limit_conf c;
@@ -79,34 +45,6 @@ struct policy_hit {
 	char period[24];
 	int from_ldap;			/* the user's own rate */
 	struct policyd_limit_result r;
-};
-
-struct policyd_policy {
-	struct policyd_store *store;
-	struct htable *txns;	/* instance -> struct policy_txn */
-	struct policyd_limit_conf *conf_limits;	/* owns names */
-	struct policy_limit *limits;
-	size_t nlimits;
-	struct policyd_exempt *exempt;
-	enum policyd_fail_action fail_action;
-	struct policyd_redis *redis;	/* NULL: the local store only */
-	struct policyd_ldap *ldap;	/* NULL: no directory */
-	int ldap_used;			/* a limit has an ldap_attribute */
-	enum policyd_fallback fallback;
-	int redis_down;			/* its last call failed */
-	int64_t now;			/* for the sweep callback */
-	int cal_utc;			/* quotas in UTC (else TZ's zone) */
-	int64_t calq[3][4];		/* by enum policyd_calendar: the
-					 * periods around the last now */
-	struct metric *m_requests;	/* state, action */
-	struct metric *m_hits;		/* limit */
-	struct metric *m_dry;		/* limit */
-	struct metric *m_refunds;	/* reason */
-	struct metric *m_store_seconds;
-	struct metric *m_store_errors;	/* op */
-	struct metric *m_txns;
-	struct metric *m_fallbacks;
-	struct metric *m_redis_up;
 };
 
 static const double policy_store_buckets[] = {
@@ -168,24 +106,6 @@ policyd_policy_set_ldap(struct policyd_policy *pol, struct policyd_ldap *ld)
 	pol->ldap = ld;
 }
 
-/* policy_txn_free - free a transaction */
-static void
-policy_txn_free(void *v)
-{
-	struct policy_txn *txn = v;
-	size_t i;
-
-	for (i = 0; i < txn->ntakes; i++)
-		x_free(&txn->takes[i].key);
-	x_free(&txn->takes);
-	htable_free(&txn->taken, NULL);
-	for (i = 0; i < txn->nrcpts; i++)
-		x_free(&txn->rcpts[i]);
-	x_free(&txn->rcpts);
-	htable_free(&txn->rcptset, NULL);
-	x_free(&txn);
-}
-
 /* policy_limits_free - drop the configured limits */
 static void
 policy_limits_free(struct policyd_policy *pol)
@@ -201,7 +121,7 @@ policyd_policy_free(struct policyd_policy **pp)
 {
 	if (*pp == NULL)
 		return;
-	htable_free(&(*pp)->txns, policy_txn_free);
+	htable_free(&(*pp)->txns, policyd_txn_free);
 	policy_limits_free(*pp);
 	policyd_exempt_free(&(*pp)->exempt);
 	x_free(pp);
@@ -339,157 +259,6 @@ policy_answer(struct policyd_policy *pol, const char *state,
 	return (size_t)n;
 }
 
-/* policy_redis_state - note Redis going down or coming back */
-static void
-policy_redis_state(struct policyd_policy *pol, int ok, const char *why)
-{
-	if (ok && pol->redis_down) {
-		pol->redis_down = 0;
-		metric_set(pol->m_redis_up, 1);
-		msg_info("policyd redis store is back: counting in Redis"
-			 " again");
-	} else if (!ok && !pol->redis_down) {
-		pol->redis_down = 1;
-		metric_set(pol->m_redis_up, 0);
-		msg_warn("policyd redis store failed: %s; until it is back, %s",
-			 why, pol->fallback == POLICYD_FALLBACK_LOCAL
-			 ? "counting in the local store (store_fallback ="
-			 " local)" : "store_fail_action answers");
-	}
-}
-
-/* One store operation of a request: planned, then run with the others
- * of the request (in Redis: one round trip for them all), then looked
- * at.  A take (or peek) or a refund. */
-struct policy_op {
-	const struct policy_limit *pl;	/* a take's limit */
-	char *key;			/* a take's TAG:VALUE */
-	char *skey;			/* the store key */
-	struct policyd_limit lim;	/* as applied */
-	char period[24];
-	int from_ldap;			/* the user's own rate */
-	uint64_t w;
-	int peek;
-	const struct policy_take *refund;	/* a refund: of that take */
-	int rc;				/* 0, or -1 with why */
-	int in_redis;			/* counted in Redis */
-	struct policyd_limit_result r;
-	int64_t back;			/* a refund's weight given back */
-	char why[256];
-};
-
-/* policy_local_run - one op on the local store */
-static void
-policy_local_run(struct policyd_policy *pol, struct policy_op *op,
-		 int64_t now)
-{
-	const struct policy_take *t = op->refund;
-
-	op->in_redis = 0;
-	if (t != NULL) {
-		op->back = policyd_store_refund(pol->store, t->key, &t->lim,
-						t->at, t->weight, op->why,
-						sizeof(op->why));
-		op->rc = op->back < 0 ? -1 : 0;
-	} else
-		op->rc = policyd_store_take(pol->store, op->skey, &op->lim, now,
-					    op->w, op->peek, &op->r, op->why,
-					    sizeof(op->why));
-}
-
-/* policy_run - run ops: in Redis, all at once, or in the local store
- * (where Redis failed, with store_fallback = local; a refund goes where
- * its take was) */
-static void
-policy_run(struct policyd_policy *pol, const char *qid, struct policy_op *ops,
-	   size_t n, int64_t now)
-{
-	struct policyd_redis_op *rops = NULL;
-	size_t i, nr = 0;
-	double t0 = clock_mono_s();
-
-	if (n == 0)
-		return;
-	for (i = 0; pol->redis != NULL && i < n; i++)
-		if (ops[i].refund == NULL || ops[i].refund->redis)
-			nr++;
-	if (nr > 0) {
-		rops = x_calloc(nr, sizeof(*rops));
-		for (i = 0, nr = 0; i < n; i++) {
-			const struct policy_take *t = ops[i].refund;
-
-			if (t != NULL && !t->redis)
-				continue;
-			rops[nr].key = t ? t->key : ops[i].skey;
-			rops[nr].lim = t ? &t->lim : &ops[i].lim;
-			rops[nr].weight = t ? t->weight : ops[i].w;
-			rops[nr].refund = t != NULL;
-			rops[nr].peek = ops[i].peek;
-			rops[nr].at = t ? t->at : 0;
-			nr++;
-		}
-		policyd_redis_run_many(pol->redis, rops, nr);
-	}
-	for (i = 0, nr = 0; i < n; i++) {
-		struct policy_op *op = &ops[i];
-
-		if (pol->redis == NULL || (op->refund && !op->refund->redis)) {
-			policy_local_run(pol, op, now);
-			continue;
-		}
-		op->rc = rops[nr].rc;
-		op->r = rops[nr].r;
-		op->back = rops[nr].back;
-		snprintf(op->why, sizeof(op->why), "%s", rops[nr].err);
-		nr++;
-		policy_redis_state(pol, op->rc == 0, op->why);
-		op->in_redis = op->rc == 0;
-		if (op->rc == 0 || op->refund != NULL
-		    || pol->fallback != POLICYD_FALLBACK_LOCAL)
-			continue;
-		metric_inc(pol->m_store_errors, "redis");
-		metric_inc(pol->m_fallbacks);
-		qid_debug(qid, "policyd redis failed (%s): key=%s counted in"
-			  " the local store", op->why, op->skey);
-		policy_local_run(pol, op, now);
-	}
-	free(rops);
-	t0 = (clock_mono_s() - t0) / (double)n;	/* each op's share */
-	for (i = 0; i < n; i++)
-		metric_observe(pol->m_store_seconds, t0);
-}
-
-/* policy_refund - give takes back (one round trip in Redis); logs each */
-static void
-policy_refund(struct policyd_policy *pol, const char *qid,
-	      const struct policy_take *t, size_t n, const char *reason)
-{
-	struct policy_op *ops;
-	size_t i;
-
-	if (n == 0)
-		return;
-	ops = x_calloc(n, sizeof(*ops));
-	for (i = 0; i < n; i++)
-		ops[i].refund = &t[i];
-	policy_run(pol, qid, ops, n, 0);	/* (no clock for refunds) */
-	for (i = 0; i < n; i++) {
-		if (ops[i].rc < 0) {
-			metric_inc(pol->m_store_errors, "refund");
-			qid_warn(qid, "policyd refund failed key=%s"
-				 " weight=%llu error=\"%s\"", t[i].key,
-				 (unsigned long long)t[i].weight, ops[i].why);
-			continue;
-		}
-		metric_inc(pol->m_refunds, reason);
-		qid_debug(qid, "policyd refund key=%s weight=%llu"
-			  " given_back=%lld reason=%s", t[i].key,
-			  (unsigned long long)t[i].weight,
-			  (long long)ops[i].back, reason);
-	}
-	free(ops);
-}
-
 /* policy_txn_abandon - refund an unfinished transaction and forget it;
  * only on a connection that has sent END-OF-MESSAGE requests before:
  * without the check in smtpd_end_of_data_restrictions, a finished
@@ -502,8 +271,9 @@ policy_txn_abandon(struct policyd_policy *pol, const char *inst,
 	if (txn == NULL || txn->owner != owner)
 		return;
 	if (owner->eom_seen && !txn->done)
-		policy_refund(pol, "NOQUEUE", txn->takes, txn->ntakes, reason);
-	policy_txn_free(htable_del(pol->txns, inst));
+		policyd_policy_refund(pol, "NOQUEUE", txn->takes,
+				      txn->ntakes, reason);
+	policyd_txn_free(htable_del(pol->txns, inst));
 }
 
 /* policyd_policy_session_new - a connection's state */
@@ -541,52 +311,6 @@ policy_session_switch(struct policyd_policy *pol,
 		policy_txn_abandon(pol, sess->inst, sess, "abandoned");
 	x_free(&sess->inst);
 	sess->inst = x_strdup(inst);
-}
-
-/* policy_txn_has - has the transaction taken from key already? */
-static int
-policy_txn_has(const struct policy_txn *txn, const char *key)
-{
-	size_t i;
-
-	if (txn == NULL)
-		return 0;
-	if (txn->taken != NULL)
-		return htable_get(txn->taken, key) != NULL;
-	for (i = 0; i < txn->ntakes; i++)
-		if (strcmp(txn->takes[i].key, key) == 0)
-			return 1;
-	return 0;
-}
-
-/* policy_rcpt_low - a recipient as remembered: lower-cased, at most 256
- * bytes */
-static void
-policy_rcpt_low(const char *rcpt, char *out, size_t outlen)
-{
-	size_t i;
-
-	snprintf(out, outlen, "%.256s", rcpt);
-	for (i = 0; out[i]; i++)
-		out[i] = (char)tolower((unsigned char)out[i]);
-}
-
-/* policy_txn_has_rcpt - was this recipient counted already? */
-static int
-policy_txn_has_rcpt(const struct policy_txn *txn, const char *rcpt)
-{
-	char low[300];
-	size_t i;
-
-	if (txn == NULL || txn->nrcpts == 0)
-		return 0;
-	policy_rcpt_low(rcpt, low, sizeof(low));
-	if (txn->rcptset != NULL)
-		return htable_get(txn->rcptset, low) != NULL;
-	for (i = 0; i < txn->nrcpts; i++)
-		if (strcmp(txn->rcpts[i], low) == 0)
-			return 1;
-	return 0;
 }
 
 /* policy_ulong - an attribute as a number (0 when absent or bad) */
@@ -633,12 +357,12 @@ policy_weight(const struct policy_ctx *cx, const struct policy_limit *pl,
 	*peek = 0;
 	switch (pl->c.unit) {
 	case POLICYD_UNIT_MESSAGES:
-		return policy_txn_has(cx->txn, skey) ? 0 : 1;
+		return policyd_txn_has(cx->txn, skey) ? 0 : 1;
 	case POLICYD_UNIT_RECIPIENTS:
 		if (cx->rcpt)
 			return 1;	/* a recipient not counted yet */
 		if (pl->c.key == POLICYD_KEY_RECIPIENT_DOMAIN
-		    || policy_txn_has(cx->txn, skey)
+		    || policyd_txn_has(cx->txn, skey)
 		    || (cx->txn != NULL && cx->txn->nrcpts > 0))
 			return 0;
 		n = policy_ulong(cx->req, POLICYD_A_RECIPIENT_COUNT);
@@ -649,7 +373,7 @@ policy_weight(const struct policy_ctx *cx, const struct policy_limit *pl,
 			*peek = 1;
 			return n > 0 ? n : 1;
 		}
-		return policy_txn_has(cx->txn, skey) ? 0 : n;
+		return policyd_txn_has(cx->txn, skey) ? 0 : n;
 	}
 	return 0;
 }
@@ -894,8 +618,6 @@ policy_commit(struct policyd_policy *pol, struct policy_ctx *cx,
 	      struct policyd_session *sess)
 {
 	struct policy_txn *txn;
-	const char *rcpt = policy_val(cx->req, POLICYD_A_RECIPIENT);
-	char low[300];
 	size_t i;
 
 	if (!*cx->inst) {		/* no transaction: counted alone */
@@ -907,50 +629,9 @@ policy_commit(struct policyd_policy *pol, struct policy_ctx *cx,
 	txn = policy_txn_get(pol, cx);
 	txn->seen = cx->now;
 	txn->owner = sess;
-	if (cx->ntakes > 0 && !cx->eom) {
-		txn->takes = x_realloc(txn->takes, (txn->ntakes + cx->ntakes)
-				       * sizeof(*txn->takes));
-		memcpy(txn->takes + txn->ntakes, cx->takes,
-		       cx->ntakes * sizeof(*cx->takes));
-		if (txn->taken == NULL
-		    && txn->ntakes + cx->ntakes > POLICY_SMALL) {
-			txn->taken = htable_new();
-			for (i = 0; i < txn->ntakes; i++)
-				htable_put(txn->taken, txn->takes[i].key,
-					   txn);
-		}
-		for (i = 0; txn->taken != NULL && i < cx->ntakes; i++)
-			htable_put(txn->taken, cx->takes[i].key, txn);
-		txn->ntakes += cx->ntakes;
-		cx->ntakes = 0;
-	}
-	if (cx->rcpt && *rcpt && txn->nrcpts < POLICY_MAX_RCPTS) {
-		policy_rcpt_low(rcpt, low, sizeof(low));
-		if ((txn->nrcpts & (txn->nrcpts - 1)) == 0)	/* 0, 1, 2, 4.. */
-			txn->rcpts = x_realloc(txn->rcpts, (txn->nrcpts
-					       ? 2 * txn->nrcpts : 1)
-					       * sizeof(*txn->rcpts));
-		txn->rcpts[txn->nrcpts++] = x_strdup(low);
-		if (txn->rcptset == NULL && txn->nrcpts > POLICY_SMALL) {
-			txn->rcptset = htable_new();
-			for (i = 0; i + 1 < txn->nrcpts; i++)
-				htable_put(txn->rcptset, txn->rcpts[i],
-					   txn);
-		}
-		if (txn->rcptset != NULL)
-			htable_put(txn->rcptset, low, txn);
-	}
-	for (i = 0; i < cx->ntakes; i++)	/* END-OF-MESSAGE's */
-		x_free(&cx->takes[i].key);
-	x_free(&cx->takes);
-	if (cx->eom) {			/* finished: nothing to refund */
-		txn->done = 1;
-		for (i = 0; i < txn->ntakes; i++)
-			x_free(&txn->takes[i].key);
-		x_free(&txn->takes);
-		txn->ntakes = 0;
-		htable_free(&txn->taken, NULL);
-	}
+	policyd_txn_keep(txn, &cx->takes, &cx->ntakes, cx->rcpt
+			 ? policy_val(cx->req, POLICYD_A_RECIPIENT) : NULL,
+			 cx->eom);
 }
 
 /* policy_ldap - the SASL user's directory entry, when a limit needs it:
@@ -990,7 +671,7 @@ policy_plan(struct policyd_policy *pol, struct policyd_session *sess,
 		cx->txn->owner = sess;
 		/* counted already: Postfix's retry, or a finished message */
 		if (cx->txn->done || (cx->rcpt && *rcpt
-				      && policy_txn_has_rcpt(cx->txn, rcpt)))
+				      && policyd_txn_has_rcpt(cx->txn, rcpt)))
 			return policy_answer(pol, cx->state, "dunno", "DUNNO",
 					     reply, replylen);
 	}
@@ -1050,7 +731,8 @@ policy_finish(struct policyd_policy *pol, struct policyd_session *sess,
 				 && worst->pl->c.action
 				 >= POLICYD_ACTION_DEFER)) {
 		/* refused: what the other limits took goes back */
-		policy_refund(pol, cx->qid, cx->takes, cx->ntakes, "refused");
+		policyd_policy_refund(pol, cx->qid, cx->takes, cx->ntakes,
+				      "refused");
 		for (i = 0; i < cx->ntakes; i++)
 			x_free(&cx->takes[i].key);
 		x_free(&cx->takes);
@@ -1138,7 +820,7 @@ policyd_policy_decide_session(struct policyd_policy *pol,
 	if ((n = policy_begin(pol, sess, req, now, &cx, reply, replylen))
 	    != POLICY_PLANNED)
 		return n;
-	policy_run(pol, cx.qid, cx.ops, cx.nops, cx.now);
+	policyd_policy_run(pol, cx.qid, cx.ops, cx.nops, cx.now);
 	return policy_finish(pol, sess, &cx, reply, replylen);
 }
 
@@ -1237,8 +919,9 @@ policyd_policy_batch_run(struct policyd_policy *pol, struct policyd_batch *b,
 				       * sizeof(*all));
 			k += cx->nops;
 		}
-		policy_run(pol, b->n == 1 ? b->items[0]->cx.qid : "NOQUEUE",
-			   all, nall, b->items[0]->cx.now);
+		policyd_policy_run(pol, b->n == 1 ? b->items[0]->cx.qid
+				   : "NOQUEUE", all, nall,
+				   b->items[0]->cx.now);
 		for (i = 0, k = 0; i < b->n; i++) {
 			struct policy_ctx *cx = &b->items[i]->cx;
 
@@ -1270,20 +953,6 @@ policyd_policy_decide(struct policyd_policy *pol,
 					     replylen);
 }
 
-/* policy_txn_old - a transaction not heard of for POLICY_TXN_TTL_MS */
-static int
-policy_txn_old(const char *key, void *value, void *ctx)
-{
-	struct policyd_policy *pol = ctx;
-	struct policy_txn *txn = value;
-
-	(void)key;
-	if (txn->seen > pol->now - POLICY_TXN_TTL_MS)
-		return 0;
-	policy_txn_free(txn);
-	return 1;
-}
-
 /* policyd_policy_step - a slice of the store's write-behind */
 void
 policyd_policy_step(struct policyd_policy *pol, int64_t now)
@@ -1299,8 +968,7 @@ policyd_policy_tick(struct policyd_policy *pol, int64_t now)
 	char why[256];
 	double t0 = clock_mono_s();
 
-	pol->now = now;
-	htable_sweep(pol->txns, POLICY_TXN_SWEEP, policy_txn_old, pol);
+	policyd_txn_sweep(pol->txns, now);
 	if (pol->ldap != NULL)
 		policyd_ldap_tick(pol->ldap, now);
 	metric_set(pol->m_txns, (double)htable_size(pol->txns));

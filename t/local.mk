@@ -164,10 +164,11 @@ t/libfuzzer/policyd-proto: t/fuzz-policyd-proto.c policyd/policyd-proto.c \
 t/libfuzzer/policyd-limit: t/fuzz-policyd-limit.c policyd/policyd-limit.c \
 	lib/libelemta.a
 t/libfuzzer/policyd-policy: t/fuzz-policyd-policy.c \
-	policyd/policyd-policy.c policyd/policyd-keys.c policyd/libpolicyd.a \
-	$(ELEMTA_SECTIONS_LIBS) lib/libelemta.a
-t/libfuzzer/redis-redirect: t/fuzz-redis-redirect.c lib/redis.c \
-	lib/libelemta.a
+	policyd/policyd-policy.c policyd/policyd-policy-run.c \
+	policyd/policyd-txn.c policyd/policyd-keys.c \
+	policyd/libpolicyd.a $(ELEMTA_SECTIONS_LIBS) lib/libelemta.a
+t/libfuzzer/redis-redirect: t/fuzz-redis-redirect.c lib/redis-cluster.c \
+	lib/redis.c lib/libelemta.a
 t/libfuzzer/lmtp-proto: t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c \
 	lmtp-bridge/lmtp-syntax.c lib/libelemta.a
 t/libfuzzer/lmtp-reply: t/fuzz-lmtp-reply.c lmtp-bridge/lmtp-wire.c \

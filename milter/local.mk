@@ -19,6 +19,8 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-dkim-canon.c milter/milter-dkim-canon.h \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
+	milter/milter-greylist.c milter/milter-greylist-util.c \
+	milter/milter-greylist.h \
 	milter/milter-callbacks.c \
 	milter/milter-test.c
 milter_libelemta_milter_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
@@ -49,6 +51,7 @@ T_MILTER_UNIT = \
 	t/0401-milter-state.t \
 	t/0402-milter-outcome.t \
 	t/0403-milter-spf-liberror.t \
+	t/0405-milter-greylist.t \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
 	t/0420-milter-dkim.t \
@@ -72,6 +75,10 @@ t_0402_milter_outcome_t_LDADD = $(T_MILTER_LDADD)
 t_0403_milter_spf_liberror_t_SOURCES = t/0403-milter-spf-liberror.c
 t_0403_milter_spf_liberror_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0403_milter_spf_liberror_t_LDADD = $(T_MILTER_LDADD) -ldl
+## greylisting: normalisation, a triplet's state, the store, the stage
+t_0405_milter_greylist_t_SOURCES = t/0405-milter-greylist.c
+t_0405_milter_greylist_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0405_milter_greylist_t_LDADD = $(T_MILTER_LDADD)
 ## The libFuzzer target, with a plain main() inside the same file (off
 ## when FUZZ_LIBFUZZER is defined), so that gcc and "make check" run it.
 ## DNS data (TXT, names), the answers made for libopendkim, Received-SPF.

@@ -262,6 +262,7 @@ main(int argc, char **argv)
 		milter_dkim_sign_finish();
 		milter_dkim_finish();
 		milter_dmarc_finish();
+		milter_greylist_finish();
 		dns_publish(NULL);
 		free(t.rcpts);
 		runtime_finish(&rt);
@@ -274,6 +275,7 @@ main(int argc, char **argv)
 	milter_dkim_sign_finish();
 	milter_dkim_finish();
 	milter_dmarc_finish();
+	milter_greylist_finish();
 	dns_publish(NULL);
 	free(t.rcpts);
 	runtime_finish(&rt);

@@ -1,0 +1,77 @@
+#!/bin/bash
+# 0456-milter-postfix-greylist - greylisting through a real private
+# Postfix with elemta-milter as smtpd_milters (greylist_delay 2 s, the
+# SQLite store in the test directory): the first attempt gets
+# 450 4.7.1 with the time to come back, a retry before the delay is
+# still deferred, the retry after it is accepted and delivered exactly
+# once; an authenticated client and postmaster@ are not greylisted; with
+# greylist_when = rcpt the 450 comes at RCPT TO; a store that cannot be
+# opened lets mail through (greylist_fail_action's default), logged.
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
+. "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
+
+milter_require postfix smtp-sink swaks unbound
+tb_init
+tb_plan 15
+peer_start_unbound
+GL=(greylist=true greylist_delay=2 "greylist_path=$TB/greylist.db")
+milter_start "${GL[@]}" -- -o dns.timeout=1 -o dns.retries=0
+milter_postfix
+
+# copies SUBJECT - how many messages with SUBJECT smtp-sink received
+copies() {
+	grep -lE "^Subject: $1"$'\r'"?\$" "$TB_SINK_DIR"/msg.* 2>/dev/null |
+	    wc -l
+}
+
+out=$(milter_send "greylisted" --xclient-addr 198.51.100.7)
+tb_like "$out" '<\*\* +450 4\.7\.1 Greylisted, please try again in [12] seconds' \
+    "first attempt: 450 4.7.1 with the time to come back" || tb_diag "$out"
+tb_like "$(milter_maillog 'milter-reject: END-OF-MESSAGE from [^ ]*\[198\.51\.100\.7\]: 4\.7\.1')" \
+    'Greylisted' "Postfix logs the milter's 4.7.1"
+out=$(milter_send "greylisted" --xclient-addr 198.51.100.7)
+tb_like "$out" '<\*\* +450 4\.7\.1 Greylisted' \
+    "a retry before the delay: still 450" || tb_diag "$out"
+tb_is "$(copies greylisted)" 0 "nothing delivered yet"
+sleep 2.5
+out=$(milter_send "greylisted" --xclient-addr 198.51.100.7)
+tb_like "$out" '250 2\.0\.0 Ok: queued' "the retry after the delay is accepted" ||
+    tb_diag "$out"
+f=$(milter_wait_delivered "greylisted")
+sleep 1
+tb_is "$(copies greylisted)" 1 "delivered exactly once"
+tb_like "$(milter_log 'greylist action=pass state=passed')" \
+    'rcpt=bob@sink\.test' "the milter logs the passed triplet"
+
+# not greylisted: an authenticated client, postmaster@
+out=$(milter_send "authenticated" --xclient-addr 203.0.113.5 \
+    --xclient-login alice)
+tb_like "$out" '250 2\.0\.0 Ok: queued' \
+    "an authenticated client is not greylisted" || tb_diag "$out"
+tb_like "$(milter_log 'greylist=skipped\(authenticated\)')" 'action=accept' \
+    "the summary line says why"
+out=$(milter_send "to postmaster" --xclient-addr 203.0.113.6 \
+    --to postmaster@sink.test)
+tb_like "$out" '250 2\.0\.0 Ok: queued' "postmaster@ is not greylisted" ||
+    tb_diag "$out"
+out=$(milter_send "to bob" --xclient-addr 203.0.113.6)
+tb_like "$out" '<\*\* +450 4\.7\.1 Greylisted' \
+    "the same client to bob@ is greylisted" || tb_diag "$out"
+
+# greylist_when = rcpt: the 450 answers RCPT TO
+milter_set "${GL[@]}" greylist_when=rcpt
+out=$(milter_send "at rcpt" --xclient-addr 192.0.2.77 --to carol@sink.test)
+tb_like "$out" $'RCPT TO:<carol@sink\\.test>\n<\\*\\* +450 4\\.7\\.1 Greylisted' \
+    "greylist_when=rcpt: 450 4.7.1 at RCPT TO" || tb_diag "$out"
+tb_like "$(milter_maillog 'milter-reject: RCPT from [^ ]*\[192\.0\.2\.77\]: 450 4\.7\.1')" \
+    'Greylisted' "Postfix logs the reject at RCPT"
+
+# the store cannot be opened: accepted (greylist_fail_action = accept)
+milter_set greylist=true "greylist_path=$TB/no/such/dir/g.db"
+out=$(milter_send "store down" --xclient-addr 192.0.2.88)
+tb_like "$out" '250 2\.0\.0 Ok: queued' \
+    "a store failure lets the message through by default" || tb_diag "$out"
+tb_like "$(milter_log 'greylist store .*no/such/dir')" 'greylist store' \
+    "the store failure is logged"
+tb_done

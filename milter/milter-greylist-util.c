@@ -377,7 +377,8 @@ greylist_conf_load(struct cfg_t *sec, struct greylist_conf *c, char *err,
 	c->params.window = cfg_getint(sec, "greylist_retry_window");
 	c->params.max_age = cfg_getint(sec, "greylist_max_age");
 	c->params.auto_allow = (int)cfg_getint(sec, "greylist_auto_allow");
-	c->store = GREYLIST_STORE_SQLITE;
+	c->store = strcmp(cfg_getstr(sec, "greylist_store"), "redis") == 0
+		   ? GREYLIST_STORE_REDIS : GREYLIST_STORE_SQLITE;
 	c->path = x_strdup(cfg_getstr(sec, "greylist_path"));
 	c->recipients = greylist_conf_strv(sec, "greylist_recipient_allow");
 	c->senders = greylist_conf_strv(sec, "greylist_sender_allow");

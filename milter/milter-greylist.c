@@ -18,9 +18,11 @@
  *	per message.
  *
  *	The store is one SQLite file (greylist_path, relative to
- *	database.directory), one handle shared by the threads under a
- *	lock, each triplet read and written in one transaction.  Expired
- *	records go at most once a minute, on the way.  A store that
+ *	database.directory; milter-greylist-sqlite.c), one handle shared
+ *	by the threads under a lock, each triplet read and written in one
+ *	transaction, expired records removed at most once a minute on the
+ *	way; or Redis (milter-greylist-redis.c), one client under the same
+ *	lock, on Redis's clock.  A store that
  *	cannot be opened or fails is logged, counted
  *	(elemta_milter_greylist_errors_total) and greylist_fail_action
  *	decides (accept by default: greylisting is a delay, not a
@@ -41,164 +43,21 @@
 #include "metrics.h"
 #include "milter.h"
 #include "milter-greylist.h"
+#include "redis.h"
 #include "xalloc.h"
 
+/* The store: the SQLite file or the Redis client, one for the process,
+ * used under gl_lock. */
 static pthread_mutex_t gl_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct db *gl_db;
 static char *gl_db_path;
 static int64_t gl_db_retry;		/* no reopen before (wall seconds) */
 static int64_t gl_expired;		/* last expiry run */
+static struct redis_client *gl_rc;
+static char *gl_rc_sig;			/* the [redis] settings it has */
 
 static struct metric *m_greylist;
 static struct metric *m_greylist_errors;
-
-static const struct db_migration gl_migrations[] = {
-	{ 1, "CREATE TABLE greylist (k TEXT PRIMARY KEY,"
-	     " first INTEGER NOT NULL, passed INTEGER NOT NULL,"
-	     " last INTEGER NOT NULL);"
-	     "CREATE INDEX greylist_last ON greylist(last);"
-	     "CREATE TABLE greylist_clients (client TEXT PRIMARY KEY,"
-	     " n INTEGER NOT NULL, last INTEGER NOT NULL);" },
-};
-
-/* greylist_db_open - see milter-greylist.h */
-struct db *
-greylist_db_open(const char *path, char *err, size_t errlen)
-{
-	struct db *db;
-
-	if ((db = db_open(path, 200, err, errlen)) == NULL)
-		return NULL;
-	if (db_migrate(db, gl_migrations, 1, err, errlen) < 0) {
-		db_close(&db);
-		return NULL;
-	}
-	return db;
-}
-
-/* greylist_db_step - the triplet's record, stepped and written; inside
- * a transaction */
-static int
-greylist_db_step(struct db *db, const char *key, int64_t now,
-		 const struct greylist_params *p, enum greylist_state *state,
-		 struct greylist_rec *r)
-{
-	sqlite3_stmt *st;
-	int found = 0, rc;
-
-	if ((st = db_stmt(db, "SELECT first, passed, last FROM greylist "
-			  "WHERE k = ?")) == NULL)
-		return -1;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		found = 1;
-		r->first = sqlite3_column_int64(st, 0);
-		r->passed = sqlite3_column_int64(st, 1);
-		r->last = sqlite3_column_int64(st, 2);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return -1;
-	*state = greylist_step(r, found, now, p);
-	if ((st = db_stmt(db, "INSERT OR REPLACE INTO greylist (k, first, "
-			  "passed, last) VALUES (?, ?, ?, ?)")) == NULL)
-		return -1;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, r->first);
-	sqlite3_bind_int64(st, 3, r->passed);
-	sqlite3_bind_int64(st, 4, r->last);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* greylist_db_check - see milter-greylist.h */
-int
-greylist_db_check(struct db *db, const char *key, int64_t now,
-		  const struct greylist_params *p, enum greylist_state *state,
-		  struct greylist_rec *rec)
-{
-	if (db_begin(db) != SQLITE_OK)
-		return -1;
-	memset(rec, 0, sizeof(*rec));
-	if (greylist_db_step(db, key, now, p, state, rec) < 0) {
-		(void)db_rollback(db);
-		return -1;
-	}
-	return db_commit(db) == SQLITE_OK ? 0 : -1;
-}
-
-/* greylist_db_client_pass - see milter-greylist.h */
-int
-greylist_db_client_pass(struct db *db, const char *client, int64_t now)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((st = db_stmt(db, "INSERT INTO greylist_clients (client, n, last)"
-			  " VALUES (?1, 1, ?2) ON CONFLICT(client) DO UPDATE"
-			  " SET n = n + 1, last = ?2")) == NULL)
-		return -1;
-	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* greylist_db_client_allowed - see milter-greylist.h */
-int
-greylist_db_client_allowed(struct db *db, const char *client, int64_t now,
-			   const struct greylist_params *p)
-{
-	sqlite3_stmt *st;
-	int rc, allowed = 0;
-
-	if (p->auto_allow <= 0)
-		return 0;
-	if ((st = db_stmt(db, "SELECT n FROM greylist_clients WHERE "
-			  "client = ? AND last >= ?")) == NULL)
-		return -1;
-	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now - p->max_age);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		allowed = sqlite3_column_int(st, 0) >= p->auto_allow;
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return -1;
-	return allowed;
-}
-
-/* greylist_db_expire - see milter-greylist.h: records unused for
- * max_age, and unpassed ones whose retry window has closed */
-long
-greylist_db_expire(struct db *db, int64_t now,
-		   const struct greylist_params *p)
-{
-	static const char *const sql[] = {
-		"DELETE FROM greylist WHERE last < ?1 OR "
-		"(passed = 0 AND first < ?2)",
-		"DELETE FROM greylist_clients WHERE last < ?1",
-	};
-	sqlite3_stmt *st;
-	long n = 0;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-		if ((st = db_stmt(db, sql[i])) == NULL)
-			return -1;
-		sqlite3_bind_int64(st, 1, now - p->max_age);
-		if (i == 0)
-			sqlite3_bind_int64(st, 2, now - p->window);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return -1;
-		n += sqlite3_changes(db_handle(db));
-	}
-	return n;
-}
 
 /* milter_greylist_init - the metrics (once, before threads) */
 void
@@ -218,12 +77,53 @@ milter_greylist_finish(void)
 	pthread_mutex_lock(&gl_lock);
 	db_close(&gl_db);
 	x_free(&gl_db_path);
+	gl_db_retry = 0;
+	redis_client_free(&gl_rc);
+	x_free(&gl_rc_sig);
 	pthread_mutex_unlock(&gl_lock);
 }
 
-/* gl_store - the open store of path (lock held), or NULL (logged) */
+/* gl_redis_sig - what identifies a [redis] section's settings */
+static char *
+gl_redis_sig(const struct redis_conf *rc)
+{
+	char *s = x_asprintf("%d|%d|%d|%s|%s", rc->database,
+			     rc->connect_timeout_ms, rc->command_timeout_ms,
+			     rc->key_prefix ? rc->key_prefix : "",
+			     rc->password ? rc->password : ""), *t;
+	size_t i;
+
+	for (i = 0; i < rc->nservers; i++) {
+		t = x_asprintf("%s|%s", s, rc->servers[i]);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+/* gl_redis - the Redis client for the message's [redis] section (lock
+ * held), made again when the section changed */
+static struct redis_client *
+gl_redis(const struct milter_msg *m)
+{
+	const struct redis_conf *rc = conf_get(m->conn->conf,
+					       &redis_conf_section);
+	char *sig = gl_redis_sig(rc);
+
+	if (gl_rc != NULL && strcmp(sig, gl_rc_sig) == 0) {
+		free(sig);
+		return gl_rc;
+	}
+	redis_client_free(&gl_rc);
+	free(gl_rc_sig);
+	gl_rc_sig = sig;
+	gl_rc = redis_client_new(rc);
+	return gl_rc;
+}
+
+/* gl_sqlite - the open SQLite store of path (lock held), or NULL */
 static struct db *
-gl_store(struct milter_msg *m, const char *path, int64_t now)
+gl_sqlite(struct milter_msg *m, const char *path, int64_t now)
 {
 	char err[512];
 
@@ -253,6 +153,10 @@ struct gl_msg {
 	long wait;				/* longest wait, seconds */
 	unsigned deferred, passed;
 	int auto_allowed;			/* the client has retried */
+	struct db *db;				/* the store: SQLite, */
+	struct redis_client *rc;		/* or Redis */
+	int64_t now;				/* SQLite: our clock */
+	char err[512];				/* the store's error */
 };
 
 /* gl_metric - count one decision */
@@ -332,13 +236,45 @@ gl_skip(const struct gl_msg *x)
 	return NULL;
 }
 
-/* gl_triplet - one recipient's triplet (lock held); 0 or -1 */
+/* gl_check - a triplet in the store: its state and wait; 0 or -1 */
 static int
-gl_triplet(struct gl_msg *x, struct db *db, const char *rcpt, int64_t now)
+gl_check(struct gl_msg *x, const char *key, enum greylist_state *st,
+	 long *wait)
 {
-	char key[2 * GREYLIST_KEY_MAX], r[GREYLIST_KEY_MAX / 2];
 	const struct greylist_params *p = &x->g->params;
 	struct greylist_rec rec;
+
+	if (x->rc != NULL)	/* on Redis's clock */
+		return greylist_redis_check(x->rc, key, 0, p, st, wait, x->err,
+					    sizeof(x->err));
+	if (greylist_db_check(x->db, key, x->now, p, st, &rec) < 0)
+		return -1;
+	*wait = greylist_wait(&rec, x->now, p);
+	return 0;
+}
+
+/* gl_client_op - "check" (1: auto-allowed) or "pass" a client; -1 on
+ * error */
+static long
+gl_client_op(struct gl_msg *x, const char *op)
+{
+	const struct greylist_params *p = &x->g->params;
+
+	if (strcmp(op, "check") == 0 && p->auto_allow <= 0)
+		return 0;
+	if (x->rc != NULL)
+		return greylist_redis_client(x->rc, x->client, op, p, x->err,
+					     sizeof(x->err));
+	if (strcmp(op, "check") == 0)
+		return greylist_db_client_allowed(x->db, x->client, x->now, p);
+	return greylist_db_client_pass(x->db, x->client, x->now);
+}
+
+/* gl_triplet - one recipient's triplet (lock held); 0 or -1 */
+static int
+gl_triplet(struct gl_msg *x, const char *rcpt)
+{
+	char key[2 * GREYLIST_KEY_MAX], r[GREYLIST_KEY_MAX / 2];
 	enum greylist_state st;
 	size_t i;
 	long w;
@@ -347,10 +283,9 @@ gl_triplet(struct gl_msg *x, struct db *db, const char *rcpt, int64_t now)
 		r[i] = (char)tolower((unsigned char)rcpt[i]);
 	r[i] = '\0';
 	snprintf(key, sizeof(key), "%s\t%s\t%s", x->client, x->sender, r);
-	if (greylist_db_check(db, key, now, p, &st, &rec) < 0)
+	if (gl_check(x, key, &st, &w) < 0)
 		return -1;
 	if (st == GREYLIST_NEW || st == GREYLIST_EARLY) {
-		w = greylist_wait(&rec, now, p);
 		if (w > x->wait)
 			x->wait = w;
 		x->deferred++;
@@ -363,48 +298,61 @@ gl_triplet(struct gl_msg *x, struct db *db, const char *rcpt, int64_t now)
 	x->passed++;
 	if (st == GREYLIST_PASSED) {
 		qid_info(x->m->qid, "greylist action=pass state=passed "
-			 "client=%s keyed_by=%s sender=%s rcpt=%s delay=%llds",
-			 x->client, x->keyed_by, x->sender, r,
-			 (long long)(now - rec.first));
-		if (greylist_db_client_pass(db, x->client, now) < 0)
+			 "client=%s keyed_by=%s sender=%s rcpt=%s",
+			 x->client, x->keyed_by, x->sender, r);
+		if (gl_client_op(x, "pass") < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* gl_run - every recipient's triplet in the store; 0 or -1 */
+/* gl_open - the store (lock held): 0, or -1 with x->err */
+static int
+gl_open(struct gl_msg *x, const char *path)
+{
+	if (x->g->store == GREYLIST_STORE_REDIS) {
+		x->rc = gl_redis(x->m);
+		return 0;
+	}
+	if ((x->db = gl_sqlite(x->m, path, x->now)) == NULL) {
+		snprintf(x->err, sizeof(x->err), "not open");
+		return -1;
+	}
+	if (x->now - gl_expired >= 60) {
+		gl_expired = x->now;
+		if (greylist_db_expire(x->db, x->now, &x->g->params) < 0)
+			qid_warn(x->m->qid, "greylist store %s: expiry: %s",
+				 path, db_errmsg(x->db));
+	}
+	return 0;
+}
+
+/* gl_run - every recipient's triplet in the store; 0 or -1 (logged) */
 static int
 gl_run(struct gl_msg *x, const char *path, const char *const *rcpts,
        size_t n)
 {
-	const struct greylist_params *p = &x->g->params;
-	int64_t now = clock_wall_ms() / 1000;
-	struct db *db;
+	const char *name = x->g->store == GREYLIST_STORE_REDIS ? "redis"
+							       : path;
+	long allowed = 0;
 	size_t i;
-	int rc = 0, allowed;
+	int rc;
 
+	x->now = clock_wall_ms() / 1000;
 	pthread_mutex_lock(&gl_lock);
-	if ((db = gl_store(x->m, path, now)) == NULL) {
-		pthread_mutex_unlock(&gl_lock);
-		return -1;
-	}
-	if (now - gl_expired >= 60) {
-		gl_expired = now;
-		if (greylist_db_expire(db, now, p) < 0)
-			qid_warn(x->m->qid, "greylist store %s: expiry: %s",
-				 path, db_errmsg(db));
-	}
-	if ((allowed = greylist_db_client_allowed(db, x->client, now, p)) > 0)
+	if ((rc = gl_open(x, path)) == 0
+	    && (allowed = gl_client_op(x, "check")) > 0)
 		x->auto_allowed = 1;
-	for (i = 0; allowed == 0 && rc == 0 && i < n; i++)
+	for (i = 0; rc == 0 && allowed == 0 && i < n; i++)
 		if (!greylist_rcpt_allowed(x->g->recipients, rcpts[i]))
-			rc = gl_triplet(x, db, rcpts[i], now);
-	if (allowed < 0 || rc < 0) {
-		qid_warn(x->m->qid, "greylist store %s: %s", path,
-			 db_errmsg(db));
+			rc = gl_triplet(x, rcpts[i]);
+	if (rc == 0 && allowed < 0)
 		rc = -1;
-	}
+	if (rc < 0 && x->db != NULL)
+		snprintf(x->err, sizeof(x->err), "%s", db_errmsg(x->db));
 	pthread_mutex_unlock(&gl_lock);
+	if (rc < 0 && strcmp(x->err, "not open") != 0)
+		qid_warn(x->m->qid, "greylist store %s: %s", name, x->err);
 	return rc;
 }
 

@@ -22,7 +22,8 @@
  *
  *	milter-greylist-util.c holds the pure parts and the allow-lists
  *	(no I/O but reading the allow file at configuration load);
- *	milter-greylist.c the stage and the store.
+ *	milter-greylist.c the stage; milter-greylist-sqlite.c and
+ *	milter-greylist-redis.c the two stores.
  *--*/
 #ifndef ELEMTA_MILTER_GREYLIST_H
 #define ELEMTA_MILTER_GREYLIST_H
@@ -109,6 +110,7 @@ int greylist_rcpt_allowed(char *const *list, const char *rcpt);
 /* The greylist_* options of the [milter] section (milter-options.c
  * declares them, greylist_conf_load copies them). */
 #define GREYLIST_STORE_SQLITE	0
+#define GREYLIST_STORE_REDIS	1
 struct greylist_conf {
 	int on;				/* greylist */
 	int when;			/* GREYLIST_WHEN_* */
@@ -148,6 +150,19 @@ int greylist_db_client_allowed(struct db *db, const char *client,
  * -1 on error */
 long greylist_db_expire(struct db *db, int64_t now,
 			const struct greylist_params *p);
+
+/* The Redis store (milter-greylist-redis.c): the same, in one Lua
+ * script on the server, on its clock unless now is not 0 (tests). */
+struct redis_client;
+int greylist_redis_check(struct redis_client *rc, const char *key,
+			 int64_t now, const struct greylist_params *p,
+			 enum greylist_state *state, long *wait, char *err,
+			 size_t errlen);
+/* greylist_redis_client - "pass" (count one passed retry: the count) or
+ * "check" (1 if auto-allowed) a client; -1 with err */
+long greylist_redis_client(struct redis_client *rc, const char *client,
+			   const char *op, const struct greylist_params *p,
+			   char *err, size_t errlen);
 
 /* The stage. */
 struct milter_msg;

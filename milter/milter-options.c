@@ -116,7 +116,9 @@ milter_check_header_name(const char *value, char *err, size_t errlen)
 }
 
 static const char *const milter_greylist_whens[] = { "eom", "rcpt", NULL };
-static const char *const milter_greylist_stores[] = { "sqlite", NULL };
+static const char *const milter_greylist_stores[] = {
+	"sqlite", "redis", NULL,
+};
 static const char *const milter_greylist_fails[] = {
 	"accept", "tempfail", NULL,
 };

@@ -6,14 +6,16 @@
 # still deferred, the retry after it is accepted and delivered exactly
 # once; an authenticated client and postmaster@ are not greylisted; with
 # greylist_when = rcpt the 450 comes at RCPT TO; a store that cannot be
-# opened lets mail through (greylist_fail_action's default), logged.
+# opened lets mail through (greylist_fail_action's default), logged; a
+# sender whose SPF passes is keyed by its domain, so a retry from another
+# of its networks passes.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
 
 milter_require postfix smtp-sink swaks unbound
 tb_init
-tb_plan 15
+tb_plan 18
 peer_start_unbound
 GL=(greylist=true greylist_delay=2 "greylist_path=$TB/greylist.db")
 milter_start "${GL[@]}" -- -o dns.timeout=1 -o dns.retries=0
@@ -66,6 +68,20 @@ tb_like "$out" $'RCPT TO:<carol@sink\\.test>\n<\\*\\* +450 4\\.7\\.1 Greylisted'
     "greylist_when=rcpt: 450 4.7.1 at RCPT TO" || tb_diag "$out"
 tb_like "$(milter_maillog 'milter-reject: RCPT from [^ ]*\[192\.0\.2\.77\]: 450 4\.7\.1')" \
     'Greylisted' "Postfix logs the reject at RCPT"
+
+# keyed by the SPF-passing domain: the retry comes from another address
+# of example.test's SPF record (192.0.2.1, then 127.0.0.1, another /24)
+milter_set "${GL[@]}" 'internal_networks={"10.0.0.0/8"}'
+out=$(milter_send "pool" --xclient-addr 192.0.2.1 --to dave@sink.test)
+tb_like "$out" '<\*\* +450 4\.7\.1 Greylisted' \
+    "SPF-keyed: the first attempt is deferred" || tb_diag "$out"
+sleep 2.5
+out=$(milter_send "pool" --xclient-addr 127.0.0.1 --to dave@sink.test)
+tb_like "$out" '250 2\.0\.0 Ok: queued' \
+    "SPF-keyed: the retry from another network of the domain passes" ||
+    tb_diag "$out"
+tb_like "$(milter_log 'greylist action=pass .*rcpt=dave@sink\.test')" \
+    'client=example\.test keyed_by=spf' "the triplet is the SPF domain's"
 
 # the store cannot be opened: accepted (greylist_fail_action = accept)
 milter_set greylist=true "greylist_path=$TB/no/such/dir/g.db"

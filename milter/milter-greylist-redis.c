@@ -17,9 +17,9 @@
  *	scripts take one key each, so Redis Cluster works.
  *
  *	The state machine is greylist_step()'s (milter-greylist-util.c),
- *	spelt again in Lua; t/0457 takes the same steps through it as
- *	t/0405 through the C one.  A clock argument (seconds; 0: TIME)
- *	lets a test pin the time.
+ *	spelt again in Lua (t/0457 drives it from two processes: new,
+ *	early, passed, known, TTLs).  A clock argument (seconds; 0: TIME)
+ *	lets a caller pin the time; the stage always passes 0.
  *
  *	One client for the process, under the caller's lock (the calls are
  *	short and bounded by redis.command_timeout_ms); it is made again

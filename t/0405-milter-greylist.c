@@ -296,10 +296,12 @@ gl_conf(const char *path, const char *fail)
 	return c;
 }
 
-/* run - one message through the stage; its verdict's text or "accept" */
+/* run_sig - one message through the stage, with a passing DKIM
+ * signature of dkim_domain (NULL: none); its verdict's text or "accept" */
 static char *
-run(struct conf *conf, const char *ip, const char *sender,
-    const char *const *rcpts, const char *auth, const char *spf_domain)
+run_sig(struct conf *conf, const char *ip, const char *sender,
+	const char *const *rcpts, const char *auth, const char *spf_domain,
+	const char *dkim_domain)
 {
 	struct milter_conn *c = milter_conn_new(conf_ref(conf), NULL);
 	struct milter_msg *m;
@@ -317,6 +319,12 @@ run(struct conf *conf, const char *ip, const char *sender,
 		snprintf(m->spf_results.domain, sizeof(m->spf_results.domain),
 			 "%s", spf_domain);
 	}
+	if (dkim_domain != NULL) {
+		m->dkim_results.done = 1;
+		m->dkim_results.nsigs = 1;
+		m->dkim_results.sigs[0].pass = 1;
+		m->dkim_results.sigs[0].domain = x_strdup(dkim_domain);
+	}
 	milter_greylist_eom(m);
 	out = m->action == MILTER_ACCEPT ? x_strdup("accept")
 	      : x_asprintf("%s %s %s %s", milter_action_name(m->action),
@@ -324,6 +332,24 @@ run(struct conf *conf, const char *ip, const char *sender,
 	milter_msg_free(&m);
 	milter_conn_free(&c);
 	return out;
+}
+
+/* run - run_sig without a DKIM signature */
+static char *
+run(struct conf *conf, const char *ip, const char *sender,
+    const char *const *rcpts, const char *auth, const char *spf_domain)
+{
+	return run_sig(conf, ip, sender, rcpts, auth, spf_domain, NULL);
+}
+
+/* run_dkim - one message to carol@ with a passing DKIM signature */
+static char *
+run_dkim(struct conf *conf, const char *ip, const char *sender,
+	 const char *d)
+{
+	static const char *carol[] = { "carol@example.test", NULL };
+
+	return run_sig(conf, ip, sender, carol, NULL, NULL, d);
 }
 
 /* age - every record of the store file first seen secs earlier */
@@ -401,6 +427,15 @@ test_stage(void)
 	   "^accept$", "SPF-keyed: the retry from another pool address passes");
 	IS(run(conf, "192.0.2.201", "b@pool.test", carol, NULL, NULL),
 	   "^tempfail 450", "without SPF pass: keyed by the network again");
+
+	/* an aligned DKIM pass keys by the sender's domain too */
+	IS(run_dkim(conf, "203.0.113.9", "news@mail.big.test", "big.test"),
+	   "^tempfail 450", "DKIM-keyed: first attempt deferred");
+	age(path, 61);
+	IS(run_dkim(conf, "192.0.2.99", "news@mail.big.test", "big.test"),
+	   "^accept$", "DKIM-keyed: the retry from another address passes");
+	IS(run_dkim(conf, "192.0.2.98", "news@mail.big.test", "other.test"),
+	   "^tempfail 450", "a DKIM pass of another domain does not key it");
 	conf_unref(&conf);
 
 	/* a store that cannot be opened */

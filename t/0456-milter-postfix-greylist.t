@@ -8,17 +8,19 @@
 # greylist_when = rcpt the 450 comes at RCPT TO; a store that cannot be
 # opened lets mail through (greylist_fail_action's default), logged; a
 # sender whose SPF passes is keyed by its domain, so a retry from another
-# of its networks passes.
+# of its networks passes; the metrics count deferrals, passes and store
+# failures.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
 
 milter_require postfix smtp-sink swaks unbound
 tb_init
-tb_plan 18
+tb_plan 21
 peer_start_unbound
 GL=(greylist=true greylist_delay=2 "greylist_path=$TB/greylist.db")
-milter_start "${GL[@]}" -- -o dns.timeout=1 -o dns.retries=0
+milter_start "${GL[@]}" -- -o dns.timeout=1 -o dns.retries=0 \
+    -o "milter.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS"
 milter_postfix
 
 # copies SUBJECT - how many messages with SUBJECT smtp-sink received
@@ -90,4 +92,16 @@ tb_like "$out" '250 2\.0\.0 Ok: queued' \
     "a store failure lets the message through by default" || tb_diag "$out"
 tb_like "$(milter_log 'greylist store .*no/such/dir')" 'greylist store' \
     "the store failure is logged"
+
+# metric NAME - one sample's value from the metrics endpoint
+metric() {
+	curl -fsS "http://127.0.0.1:$TB_PORT_METRICS/metrics" |
+	    awk -v n="$1" '$1 == n { print $2 }'
+}
+tb_is "$(metric 'elemta_milter_greylist_total{result="defer"}')" 5 \
+    "metrics: 5 deferrals counted"
+tb_is "$(metric 'elemta_milter_greylist_total{result="pass"}')" 2 \
+    "metrics: 2 passed retries counted"
+tb_is "$(metric elemta_milter_greylist_errors_total)" 1 \
+    "metrics: the store failure counted"
 tb_done

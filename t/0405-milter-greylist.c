@@ -453,6 +453,57 @@ test_stage(void)
 	milter_greylist_finish();
 }
 
+/* test_allow - the allow-lists of the configuration, on messages */
+static void
+test_allow(void)
+{
+	static const char *bob[] = { "bob@example.test", NULL };
+	char path[256], file[256], *ov[5], *errors = NULL;
+	struct conf *conf;
+	FILE *fp;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/allow.db", tmpdir);
+	snprintf(file, sizeof(file), "%s/allow-clients", tmpdir);
+	if ((fp = fopen(file, "w")) == NULL)
+		bail_out("%s: %m", file);
+	fputs("203.0.113.0/24\nmx.big.test\n", fp);
+	fclose(fp);
+	ov[0] = x_strdup("milter.greylist=true");
+	ov[1] = x_asprintf("milter.greylist_path=%s", path);
+	ov[2] = x_asprintf("milter.greylist_client_allow_file=%s", file);
+	ov[3] = x_strdup("milter.greylist_sender_allow={\"trusted.test\"}");
+	ov[4] = x_strdup("milter.greylist_recipient_allow={\"vip@\"}");
+	conf = conf_load(elemta_sections, NULL, (const char **)ov, 5, &errors);
+	if (conf == NULL)
+		bail_out("test_allow: %s", errors ? errors : "?");
+	IS(run(conf, "203.0.113.5", "a@x.test", bob, NULL, NULL), "^accept$",
+	   "a client in the allow file's net is not greylisted");
+	IS(run(conf, "198.51.100.5", "a@mail.trusted.test", bob, NULL, NULL),
+	   "^accept$", "a sender domain allowed (a subdomain of it)");
+	IS(run(conf, "198.51.100.5", "a@x.test", (const char *[]){
+		"vip@example.test", NULL }, NULL, NULL),
+	   "^accept$", "a recipient allowed (user@ of any domain)");
+	IS(run(conf, "198.51.100.5", "a@x.test", bob, NULL, NULL),
+	   "^tempfail 450", "anyone else from the same client is greylisted");
+	conf_unref(&conf);
+	milter_greylist_finish();
+
+	/* a bad allow file is a configuration error naming file:line */
+	if ((fp = fopen(file, "a")) == NULL)
+		bail_out("%s: %m", file);
+	fputs("not/a name\n", fp);
+	fclose(fp);
+	conf = conf_load(elemta_sections, NULL, (const char **)ov, 5, &errors);
+	ok(conf == NULL, "a bad line in the client allow file: error");
+	like_str(errors ? errors : "", "allow-clients:3:",
+		 "the error names the file and line");
+	conf_unref(&conf);
+	free(errors);
+	for (i = 0; i < 5; i++)
+		free(ov[i]);
+}
+
 /* test_conf - bad settings are configuration errors */
 static void
 test_conf(void)
@@ -480,6 +531,7 @@ main(void)
 	test_lists();
 	test_store();
 	test_stage();
+	test_allow();
 	test_conf();
 	tap_rmtree(tmpdir);
 	done_testing();

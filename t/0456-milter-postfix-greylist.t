@@ -16,7 +16,7 @@
 
 milter_require postfix smtp-sink swaks unbound
 tb_init
-tb_plan 21
+tb_plan 22
 peer_start_unbound
 GL=(greylist=true greylist_delay=2 "greylist_path=$TB/greylist.db")
 milter_start "${GL[@]}" -- -o dns.timeout=1 -o dns.retries=0 \
@@ -37,6 +37,8 @@ tb_like "$(milter_maillog 'milter-reject: END-OF-MESSAGE from [^ ]*\[198\.51\.10
 out=$(milter_send "greylisted" --xclient-addr 198.51.100.7)
 tb_like "$out" '<\*\* +450 4\.7\.1 Greylisted' \
     "a retry before the delay: still 450" || tb_diag "$out"
+tb_is "$(stat -c %a "$TB/greylist.db")" 640 \
+    "the store is created mode 0640 (the daemon's umask)"
 tb_is "$(copies greylisted)" 0 "nothing delivered yet"
 sleep 2.5
 out=$(milter_send "greylisted" --xclient-addr 198.51.100.7)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # 0456-milter-postfix-greylist - greylisting through a real private
-# Postfix with elemta-milter as smtpd_milters (greylist_delay 2 s, the
+# Postfix with elemta-milter as smtpd_milters (greylist_delay 4 s, the
 # SQLite store in the test directory): the first attempt gets
 # 450 4.7.1 with the time to come back, a retry before the delay is
 # still deferred, the retry after it is accepted and delivered exactly
@@ -18,7 +18,7 @@ milter_require postfix smtp-sink swaks unbound
 tb_init
 tb_plan 22
 peer_start_unbound
-GL=(greylist=true greylist_delay=2 "greylist_path=$TB/greylist.db")
+GL=(greylist=true greylist_delay=4 "greylist_path=$TB/greylist.db")
 milter_start "${GL[@]}" -- -o dns.timeout=1 -o dns.retries=0 \
     -o "milter.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS"
 milter_postfix
@@ -30,7 +30,7 @@ copies() {
 }
 
 out=$(milter_send "greylisted" --xclient-addr 198.51.100.7)
-tb_like "$out" '<\*\* +450 4\.7\.1 Greylisted, please try again in [12] seconds' \
+tb_like "$out" '<\*\* +450 4\.7\.1 Greylisted, please try again in [34] seconds' \
     "first attempt: 450 4.7.1 with the time to come back" || tb_diag "$out"
 tb_like "$(milter_maillog 'milter-reject: END-OF-MESSAGE from [^ ]*\[198\.51\.100\.7\]: 4\.7\.1')" \
     'Greylisted' "Postfix logs the milter's 4.7.1"
@@ -40,7 +40,7 @@ tb_like "$out" '<\*\* +450 4\.7\.1 Greylisted' \
 tb_is "$(stat -c %a "$TB/greylist.db")" 640 \
     "the store is created mode 0640 (the daemon's umask)"
 tb_is "$(copies greylisted)" 0 "nothing delivered yet"
-sleep 2.5
+sleep 4.5
 out=$(milter_send "greylisted" --xclient-addr 198.51.100.7)
 tb_like "$out" '250 2\.0\.0 Ok: queued' "the retry after the delay is accepted" ||
     tb_diag "$out"
@@ -79,7 +79,7 @@ milter_set "${GL[@]}" 'internal_networks={"10.0.0.0/8"}'
 out=$(milter_send "pool" --xclient-addr 192.0.2.1 --to dave@sink.test)
 tb_like "$out" '<\*\* +450 4\.7\.1 Greylisted' \
     "SPF-keyed: the first attempt is deferred" || tb_diag "$out"
-sleep 2.5
+sleep 4.5
 out=$(milter_send "pool" --xclient-addr 127.0.0.1 --to dave@sink.test)
 tb_like "$out" '250 2\.0\.0 Ok: queued' \
     "SPF-keyed: the retry from another network of the domain passes" ||

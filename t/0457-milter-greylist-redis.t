@@ -29,7 +29,7 @@ node() {
 	    -o milter.dkim=false -o milter.dmarc=false \
 	    -o "milter.authserv_id=$name.example.test" \
 	    -o milter.greylist=true -o milter.greylist_store=redis \
-	    -o milter.greylist_delay=2 -o milter.greylist_auto_allow=2 \
+	    -o milter.greylist_delay=4 -o milter.greylist_auto_allow=2 \
 	    -o "redis.servers={\"127.0.0.1:$TB_PORT_REDIS\"}" \
 	    -o redis.key_prefix=t0457: \
 	    -t "$TB/m.eml" --client-ip 198.51.100.7 \
@@ -51,12 +51,12 @@ ttl_within() {
 
 KEY=$'t0457:greylist:{198.51.100.0/24\tbob@sender.test\talice@example.test}'
 tb_like "$(node a alice@example.test)" \
-    '^verdict: tempfail 450 4\.7\.1 Greylisted, please try again in 2 seconds$' \
+    '^verdict: tempfail 450 4\.7\.1 Greylisted, please try again in 4 seconds$' \
     "node A: the first attempt is deferred"
 ttl_within 172000 172800 "the record's TTL is the retry window (2d)"
 tb_like "$(node b alice@example.test)" '^verdict: tempfail 450 4\.7\.1' \
     "node B: an early retry is deferred (the same record)"
-sleep 2.2
+sleep 4.2
 tb_is "$(node b alice@example.test)" "verdict: accept" \
     "node B: the retry after the delay passes"
 tb_like "$(cat "$TB/b.log")" 'greylist action=pass state=passed' \
@@ -70,7 +70,7 @@ tb_is "$(rcli GET 't0457:greylist-client:{198.51.100.0/24}')" 1 \
 # auto-allow after 2 passed retries: a second triplet passes, then a
 # third is not greylisted at all
 node a carol@example.test >/dev/null
-sleep 2.2
+sleep 4.2
 tb_is "$(node b carol@example.test)" "verdict: accept" \
     "a second triplet passes after its delay"
 tb_is "$(node a dave@example.test)" "verdict: accept" \

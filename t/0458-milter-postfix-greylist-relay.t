@@ -71,7 +71,8 @@ tb_like "$(milter_log 'greylist action=defer state=new')" \
 tb_wait 60 eval '[[ -n $(milter_delivered "relayed greylisted") ]]'
 f=$(milter_delivered "relayed greylisted")
 tb_ok "the sender's own retry gets it through" test -n "$f" ||
-    tb_diag "$(grep -E 'status=|warning|fatal' "$SENDER_LOG" "$TB_MAILLOG")"
+    tb_diag "$(cat "$SENDER_LOG" "$TB_MAILLOG"; tail -20 "$TB_MILTER_LOG";
+	postqueue -c "$TB/sender/etc" -p 2>&1)"
 tb_like "$(tb_wait_log 10 'status=sent' "$SENDER_LOG";
     grep 'status=sent' "$SENDER_LOG")" 'relay=127\.0\.0\.1\[127\.0\.0\.1\]' \
     "the sending Postfix logs it sent"

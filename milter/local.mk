@@ -21,6 +21,9 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-dkim-tags.c milter/milter-dkim-vkey.c \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
+	milter/milter-greylist.c milter/milter-greylist-util.c \
+	milter/milter-greylist-sqlite.c milter/milter-greylist-redis.c \
+	milter/milter-greylist.h \
 	milter/milter-callbacks.c \
 	milter/milter-test.c
 milter_libelemta_milter_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
@@ -52,6 +55,7 @@ T_MILTER_UNIT = \
 	t/0402-milter-outcome.t \
 	t/0403-milter-spf-liberror.t \
 	t/0404-milter-generation.t \
+	t/0405-milter-greylist.t \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
 	t/0420-milter-dkim.t \
@@ -80,6 +84,10 @@ t_0403_milter_spf_liberror_t_LDADD = $(T_MILTER_LDADD) -ldl
 t_0404_milter_generation_t_SOURCES = t/0404-milter-generation.c
 t_0404_milter_generation_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0404_milter_generation_t_LDADD = $(T_MILTER_LDADD)
+## greylisting: normalisation, a triplet's state, the store, the stage
+t_0405_milter_greylist_t_SOURCES = t/0405-milter-greylist.c
+t_0405_milter_greylist_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0405_milter_greylist_t_LDADD = $(T_MILTER_LDADD)
 ## The libFuzzer target, with a plain main() inside the same file (off
 ## when FUZZ_LIBFUZZER is defined), so that gcc and "make check" run it.
 ## DNS data (TXT, names), DKIM key records and tags, Received-SPF.
@@ -171,7 +179,10 @@ SANITIZE_TESTS += $(T_SIGN_UNIT) $(T_SIGN_SHELL)
 ## set-up is t/lib/milter.sh.
 T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0452-milter-postfix-dmarc.t t/0453-milter-postfix-badinput.t \
-	t/0455-milter-postfix-sendmail.t t/0460-milter-steering.t
+	t/0455-milter-postfix-sendmail.t t/0456-milter-postfix-greylist.t \
+	t/0457-milter-greylist-redis.t t/0458-milter-postfix-greylist-relay.t \
+	t/0459-milter-postfix-greylist-nodes.t \
+	t/0460-milter-steering.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.

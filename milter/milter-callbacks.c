@@ -92,6 +92,9 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		c = milter_conn_open(milter_gen_current());
 		smfi_setpriv(ctx, c);
 	}
+	/* greylisting at RCPT answers RCPT */
+	if (c->mc->greylist.on && c->mc->greylist.when == GREYLIST_WHEN_RCPT)
+		*pf1 &= ~(unsigned long)SMFIP_NR_RCPT;
 	c->noreply = *pf1 & MILTER_NOREPLY;
 	if (f0 & SMFIF_SETSYMLIST) {
 		smfi_setsymlist(ctx, SMFIM_CONNECT,
@@ -171,14 +174,25 @@ milter_envfrom(SMFICTX *ctx, char **argv)
 	return milter_go_on(c, SMFIP_NR_MAIL);
 }
 
-/* milter_envrcpt - one recipient */
+/* milter_envrcpt - one recipient (greylisted here with greylist_when
+ * = rcpt: then the MTA waits for this reply, see milter_negotiate) */
 static sfsistat
 milter_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct milter_conn *c = milter_conn_of(ctx);
+	struct milter_verdict v;
 
-	if (c != NULL && c->msg != NULL && argv && argv[0])
-		milter_msg_rcpt(c->msg, argv[0]);
+	if (c == NULL || c->msg == NULL || argv == NULL || argv[0] == NULL)
+		return milter_go_on(c, SMFIP_NR_RCPT);
+	milter_read_qid(ctx, c->msg);
+	if (milter_greylist_rcpt(c->msg, argv[0], &v)) {
+		if (smfi_setreply(ctx, v.code, v.xcode, v.text) != MI_SUCCESS)
+			qid_warn(c->msg->qid, "cannot set reply %s %s", v.code,
+				 v.xcode);
+		free(v.text);
+		return SMFIS_TEMPFAIL;
+	}
+	milter_msg_rcpt(c->msg, argv[0]);
 	return milter_go_on(c, SMFIP_NR_RCPT);
 }
 

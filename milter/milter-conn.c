@@ -366,6 +366,8 @@ static const struct milter_reply {
 	[MILTER_REPLY_DMARC] = { "dmarc", "550", "5.7.1", "451", "4.7.1" },
 	[MILTER_REPLY_HEADER_CAP] = { "header-cap", "552", "5.3.4",
 				      "452", "4.3.4" },
+	[MILTER_REPLY_GREYLIST] = { "greylist", "550", "5.7.1",
+				    "450", "4.7.1" },
 };
 
 /* milter_msg_enforce - a configured action, with its kind's replies */

@@ -75,6 +75,23 @@ static cfg_opt_t milter_opts[] = {
 	CFG_BOOL("received_spf", cfg_false, CFGF_NONE),
 	CFG_STR("header_cap_action", "accept", CFGF_NONE),
 	CFG_STR("quarantine_header", "", CFGF_NONE),
+	/* greylisting (milter-greylist.c) */
+	CFG_BOOL("greylist", cfg_false, CFGF_NONE),
+	CFG_STR("greylist_when", "eom", CFGF_NONE),
+	CFG_INT_CB("greylist_delay", 300, CFGF_NONE, conf_cb_duration),
+	CFG_INT_CB("greylist_retry_window", 2 * 86400, CFGF_NONE,
+		   conf_cb_duration),
+	CFG_INT_CB("greylist_max_age", 35 * 86400, CFGF_NONE,
+		   conf_cb_duration),
+	CFG_INT("greylist_auto_allow", 5, CFGF_NONE),
+	CFG_STR("greylist_store", "sqlite", CFGF_NONE),
+	CFG_STR("greylist_path", "greylist.db", CFGF_NONE),
+	CFG_STR("greylist_client_allow_file", "", CFGF_NONE),
+	CFG_STR_LIST("greylist_recipient_allow", "{}", CFGF_NONE),
+	CFG_STR_LIST("greylist_sender_allow", "{}", CFGF_NONE),
+	CFG_INT("greylist_prefix_v4", 24, CFGF_NONE),
+	CFG_INT("greylist_prefix_v6", 64, CFGF_NONE),
+	CFG_STR("greylist_fail_action", "accept", CFGF_NONE),
 	CFG_END()
 };
 
@@ -98,6 +115,14 @@ milter_check_header_name(const char *value, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+static const char *const milter_greylist_whens[] = { "eom", "rcpt", NULL };
+static const char *const milter_greylist_stores[] = {
+	"sqlite", "redis", NULL,
+};
+static const char *const milter_greylist_fails[] = {
+	"accept", "tempfail", NULL,
+};
 
 static const struct conf_check milter_checks[] = {
 	DAEMON_CONF_CHECKS,
@@ -133,6 +158,21 @@ static const struct conf_check milter_checks[] = {
 	{ "header_cap_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
 	{ "quarantine_header", CONF_CHECK_FUNC, 0, 0, NULL,
 	  milter_check_header_name },
+	/* greylisting */
+	{ "greylist_when", CONF_CHECK_ENUM, 0, 0, milter_greylist_whens,
+	  NULL },
+	{ "greylist_delay", CONF_CHECK_RANGE, 1, 86400, NULL, NULL },
+	{ "greylist_retry_window", CONF_CHECK_RANGE, 60, 30 * 86400, NULL,
+	  NULL },
+	{ "greylist_max_age", CONF_CHECK_RANGE, 3600, 365 * 86400, NULL,
+	  NULL },
+	{ "greylist_auto_allow", CONF_CHECK_RANGE, 0, 1000, NULL, NULL },
+	{ "greylist_store", CONF_CHECK_ENUM, 0, 0, milter_greylist_stores,
+	  NULL },
+	{ "greylist_prefix_v4", CONF_CHECK_RANGE, 8, 32, NULL, NULL },
+	{ "greylist_prefix_v6", CONF_CHECK_RANGE, 16, 128, NULL, NULL },
+	{ "greylist_fail_action", CONF_CHECK_ENUM, 0, 0,
+	  milter_greylist_fails, NULL },
 	CONF_CHECK_END
 };
 
@@ -242,7 +282,7 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->header_cap_action =
 		milter_action_index(cfg_getstr(sec, "header_cap_action"));
 	c->quarantine_header = conf_strdup_opt(sec, "quarantine_header");
-	return 0;
+	return greylist_conf_load(sec, &c->greylist, err, errlen);
 }
 
 /* milter_conf_release - free what milter_conf_load allocated */
@@ -264,6 +304,7 @@ milter_conf_release(void *out)
 	x_free(&c->dmarc_psl);		/* DMARC */
 	x_free(&c->dmarc_history);	/* DMARC */
 	x_free(&c->quarantine_header);
+	greylist_conf_release(&c->greylist);
 }
 
 const struct conf_section milter_conf_section = {

@@ -21,6 +21,7 @@
 #include "cidr.h"
 #include "conf.h"
 #include "daemon.h"
+#include "milter-greylist.h"
 
 struct milter_conf {
 	struct daemon_conf daemon;	/* listen, metrics_listen, user... */
@@ -63,6 +64,7 @@ struct milter_conf {
 	int received_spf;		/* add a Received-SPF header */
 	int header_cap_action;		/* enum milter_action: over the caps */
 	char *quarantine_header;	/* NULL: quarantine = MTA hold */
+	struct greylist_conf greylist;	/* milter-greylist.c */
 };
 
 extern const struct conf_section milter_conf_section;

@@ -39,7 +39,8 @@ static const struct milter_stage milter_stages[] = {
 	  .eoh = milter_dkim_eoh, .body = milter_dkim_body,
 	  .eom = milter_dkim_eom, .free = milter_dkim_free },
 	{ .name = "dmarc", .eom = milter_dmarc_eom },
-	/* arc, greylist, clamav, rspamd: later issues */
+	{ .name = "greylist", .eom = milter_greylist_eom },
+	/* arc, clamav, rspamd: later issues */
 };
 #define MILTER_NSTAGES (sizeof(milter_stages) / sizeof(milter_stages[0]))
 
@@ -72,6 +73,7 @@ milter_pipeline_init(void)
 			    "(hit) or asked of libunbound (miss)", "result");
 	m_dns_hits = metric_series(m, "hit");
 	m_dns_misses = metric_series(m, "miss");
+	milter_greylist_init();
 }
 
 /* milter_pipeline_caps - headers beyond max_headers/max_header_size

@@ -172,6 +172,22 @@ milter_test_headers(struct milter_msg *m, const char *buf, size_t len)
 	return (size_t)(p - buf);
 }
 
+/* milter_test_rcpt - one recipient, deferred at RCPT when greylisting
+ * says so (greylist_when = rcpt): printed, and not kept */
+static void
+milter_test_rcpt(struct milter_msg *m, const char *rcpt)
+{
+	struct milter_verdict v;
+
+	if (milter_greylist_rcpt(m, rcpt, &v)) {
+		printf("rcpt: %s %s %s %s %s\n", rcpt,
+		       milter_action_name(v.action), v.code, v.xcode, v.text);
+		free(v.text);
+		return;
+	}
+	milter_msg_rcpt(m, rcpt);
+}
+
 /* milter_test_run - run the pipeline on t->file; the exit status */
 int
 milter_test_run(const struct milter_test *t)
@@ -194,7 +210,7 @@ milter_test_run(const struct milter_test *t)
 	if (t->auth_type != NULL)
 		milter_msg_set_auth(m, t->auth_type, "test");
 	for (i = 0; i < t->nrcpts; i++)
-		milter_msg_rcpt(m, t->rcpts[i]);
+		milter_test_rcpt(m, t->rcpts[i]);
 	off = milter_test_headers(m, buf, len);
 	milter_pipeline_eoh(m);
 	/* in chunks, as an MTA sends them (64 KB: libmilter's size) */

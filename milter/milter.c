@@ -310,6 +310,7 @@ main(int argc, char **argv)
 		status = milter_test_run(&t);
 		milter_dkim_finish();
 		milter_dmarc_finish();
+		milter_greylist_finish();
 		milter_gen_publish(NULL);
 		free(t.rcpts);
 		runtime_finish(&rt);
@@ -321,6 +322,7 @@ main(int argc, char **argv)
 	status = milter_serve(&rt);
 	milter_dkim_finish();
 	milter_dmarc_finish();
+	milter_greylist_finish();
 	milter_gen_publish(NULL);
 	free(t.rcpts);
 	runtime_finish(&rt);

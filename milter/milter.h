@@ -310,6 +310,7 @@ enum milter_reply_kind {
 	MILTER_REPLY_DKIM,		/* 550 5.7.20, 451 4.7.20 */
 	MILTER_REPLY_DMARC,		/* 550 5.7.1, 451 4.7.1 */
 	MILTER_REPLY_HEADER_CAP,	/* 552 5.3.4, 452 4.3.4 */
+	MILTER_REPLY_GREYLIST,		/* 450 4.7.1 (tempfail only) */
 };
 /* milter_msg_enforce - ask for the configured action a (enum
  * milter_action; accept asks nothing) with the replies of kind k, the

@@ -12,10 +12,17 @@
 tb_init
 tb_plan 13
 
+# mk ARGS - make in the build tree on its own, not as a sub-make of the
+# make running this test (its MAKEFLAGS, with -w and a jobserver under
+# -j, would add "Entering directory" lines to what is read here)
+mk() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	    make -s --no-print-directory -C "$top_builddir" "$@"
+}
+
 # dir VAR - a directory variable of the build's Makefile, expanded
 dir() {
-	printf 'pv:\n\t@echo $(%s)\n' "$1" |
-		make -s --no-print-directory -C "$top_builddir" -f Makefile -f - pv
+	printf 'pv:\n\t@echo $(%s)\n' "$1" | mk -f Makefile -f - pv
 }
 sbindir=$(dir sbindir) sysconfdir=$(dir sysconfdir)
 localstatedir=$(dir localstatedir) mandir=$(dir mandir)
@@ -24,7 +31,7 @@ tb_diag "sbindir=$sbindir sysconfdir=$sysconfdir" \
 R=$TB/root
 
 inst() {
-	make -s --no-print-directory -C "$top_builddir" "$1" DESTDIR="$R" \
+	mk "$1" DESTDIR="$R" \
 		>"$TB/$1.out" 2>&1 || { tb_tail "$TB/$1.out"; return 1; }
 }
 tb_ok "make install DESTDIR=..." inst install

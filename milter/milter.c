@@ -251,6 +251,18 @@ milter_serve(struct runtime *rt)
 	return 0;
 }
 
+/* milter_finish - release what main() set up, before exit */
+static void
+milter_finish(struct milter_test *t, struct runtime *rt)
+{
+	milter_dkim_finish();
+	milter_dmarc_finish();
+	milter_greylist_finish();
+	milter_gen_publish(NULL);
+	free(t->rcpts);
+	runtime_finish(rt);
+}
+
 /* main - daemon or offline test */
 int
 main(int argc, char **argv)
@@ -308,23 +320,13 @@ main(int argc, char **argv)
 		log_open("elemta-milter", LOG_DEST_STDERR, LOG_MAIL);
 		conf_unref(&c);
 		status = milter_test_run(&t);
-		milter_dkim_finish();
-		milter_dmarc_finish();
-		milter_greylist_finish();
-		milter_gen_publish(NULL);
-		free(t.rcpts);
-		runtime_finish(&rt);
+		milter_finish(&t, &rt);
 		return status;
 	}
 	milter_open(mc);
 	conf_unref(&c);
 	runtime_start(&rt);
 	status = milter_serve(&rt);
-	milter_dkim_finish();
-	milter_dmarc_finish();
-	milter_greylist_finish();
-	milter_gen_publish(NULL);
-	free(t.rcpts);
-	runtime_finish(&rt);
+	milter_finish(&t, &rt);
 	return status;
 }

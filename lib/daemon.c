@@ -249,71 +249,97 @@ daemon_pidfile_remove(void)
 	x_free(&daemon_pid_path);
 }
 
-/* daemon_lookup_user - uid and primary gid of a user; 0 or -1 */
+/* A getpwnam_r()-like lookup: its error number; *found when it found name. */
+typedef int (*daemon_lookup_fn)(const char *name, char *buf, size_t len,
+				void *out, int *found);
+
+/* daemon_lookup - run fn with a growing buffer; 0 or -1 with err set */
 static int
-daemon_lookup_user(const char *name, uid_t *uid, gid_t *gid, char *err,
-		   size_t errlen)
+daemon_lookup(const char *what, const char *name, daemon_lookup_fn fn,
+	      void *out, char *err, size_t errlen)
 {
-	struct passwd pw, *res = NULL;
 	char ebuf[DAEMON_ERRBUF];
 	size_t len = 4096;
 	char *buf;
-	int rc;
+	int rc, found;
 
 	for (;;) {
 		buf = x_malloc(len);
-		rc = getpwnam_r(name, &pw, buf, len, &res);
+		rc = fn(name, buf, len, out, &found);
 		if (rc != ERANGE || len >= 1024 * 1024)
 			break;
 		free(buf);
 		len *= 2;
 	}
-	if (res != NULL) {
-		*uid = res->pw_uid;
-		*gid = res->pw_gid;
-	}
 	free(buf);
-	if (res != NULL)
+	if (found)
 		return 0;
 	if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF
 	    || rc == EPERM)
-		x_err(err, errlen, "user \"%s\" does not exist", name);
+		x_err(err, errlen, "%s \"%s\" does not exist", what, name);
 	else
-		x_err(err, errlen, "user \"%s\": lookup failed: %s", name,
+		x_err(err, errlen, "%s \"%s\": lookup failed: %s", what, name,
 		      x_strerror(rc, ebuf, sizeof(ebuf)));
 	return -1;
+}
+
+struct daemon_ids {
+	uid_t uid;
+	gid_t gid;
+};
+
+/* daemon_lookup_pw - getpwnam_r() into a struct daemon_ids */
+static int
+daemon_lookup_pw(const char *name, char *buf, size_t len, void *out,
+		 int *found)
+{
+	struct daemon_ids *ids = out;
+	struct passwd pw, *res = NULL;
+	int rc;
+
+	rc = getpwnam_r(name, &pw, buf, len, &res);
+	if ((*found = res != NULL)) {
+		ids->uid = res->pw_uid;
+		ids->gid = res->pw_gid;
+	}
+	return rc;
+}
+
+/* daemon_lookup_gr - getgrnam_r() into a gid_t */
+static int
+daemon_lookup_gr(const char *name, char *buf, size_t len, void *out,
+		 int *found)
+{
+	struct group gr, *res = NULL;
+	int rc;
+
+	rc = getgrnam_r(name, &gr, buf, len, &res);
+	if ((*found = res != NULL))
+		*(gid_t *)out = res->gr_gid;
+	return rc;
+}
+
+/* daemon_lookup_user - uid and primary gid of a user; 0 or -1 */
+static int
+daemon_lookup_user(const char *name, uid_t *uid, gid_t *gid, char *err,
+		   size_t errlen)
+{
+	struct daemon_ids ids;
+
+	if (daemon_lookup("user", name, daemon_lookup_pw, &ids, err,
+			  errlen) < 0)
+		return -1;
+	*uid = ids.uid;
+	*gid = ids.gid;
+	return 0;
 }
 
 /* daemon_lookup_group - gid of a group; 0 or -1 */
 static int
 daemon_lookup_group(const char *name, gid_t *gid, char *err, size_t errlen)
 {
-	struct group gr, *res = NULL;
-	char ebuf[DAEMON_ERRBUF];
-	size_t len = 4096;
-	char *buf;
-	int rc;
-
-	for (;;) {
-		buf = x_malloc(len);
-		rc = getgrnam_r(name, &gr, buf, len, &res);
-		if (rc != ERANGE || len >= 1024 * 1024)
-			break;
-		free(buf);
-		len *= 2;
-	}
-	if (res != NULL)
-		*gid = res->gr_gid;
-	free(buf);
-	if (res != NULL)
-		return 0;
-	if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF
-	    || rc == EPERM)
-		x_err(err, errlen, "group \"%s\" does not exist", name);
-	else
-		x_err(err, errlen, "group \"%s\": lookup failed: %s", name,
-		      x_strerror(rc, ebuf, sizeof(ebuf)));
-	return -1;
+	return daemon_lookup("group", name, daemon_lookup_gr, gid, err,
+			     errlen);
 }
 
 /* daemon_drop_privileges - become user (and group) for good */

@@ -470,3 +470,29 @@ listen_peer_check(int fd, const struct cidr *nets, size_t n,
 		snprintf(peer, peerlen, "%s", buf);
 	return listen_net_match(nets, n, (struct sockaddr *)&ss, len);
 }
+
+/* listen_peer_name - "addr:port", "[addr]:port" or "unix" of a peer */
+void
+listen_peer_name(int fd, char *out, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char a[INET6_ADDRSTRLEN];
+
+	snprintf(out, len, "unknown");
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		snprintf(out, len, "%s:%u", a, ntohs(sin->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+		snprintf(out, len, "[%s]:%u", a, ntohs(sin6->sin6_port));
+	} else if (ss.ss_family == AF_UNIX) {
+		snprintf(out, len, "unix");
+	}
+}

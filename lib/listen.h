@@ -103,4 +103,9 @@ int listen_net_match(const struct cidr *nets, size_t n,
 int listen_peer_check(int fd, const struct cidr *nets, size_t n,
 		      char *peer, size_t peerlen);
 
+/* listen_peer_name - a connected socket's peer for the logs:
+ * "192.0.2.1:4711", "[2001:db8::1]:4711", "unix", or "unknown" when
+ * getpeername() fails or the family is another.  Truncated to fit len. */
+void listen_peer_name(int fd, char *out, size_t len);
+
 #endif

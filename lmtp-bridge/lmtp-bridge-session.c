@@ -19,9 +19,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "xalloc.h"
@@ -176,32 +175,6 @@ bridge_rcpt(struct bridge_session *bs)
 	x_free(&reply);
 }
 
-/* bridge_peer - "host[addr]:port" of the client, for the logs */
-static void
-bridge_peer(int fd, char *buf, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char a[INET6_ADDRSTRLEN];
-
-	snprintf(buf, len, "unknown");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(in->sin_port));
-	} else if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(in6->sin6_port));
-	} else {
-		snprintf(buf, len, "unix");
-	}
-}
-
 /* bridge_serve - the command loop of one connection */
 static void
 bridge_serve(struct bridge_session *bs)
@@ -281,7 +254,7 @@ bridge_thread(void *arg)
 	lim.max_size = lc->message_size_limit;
 	lim.max_rcpts = (unsigned)lc->max_recipients;
 	lim.max_errors = 20;
-	bridge_peer(bs->fd, bs->peer, sizeof(bs->peer));
+	listen_peer_name(bs->fd, bs->peer, sizeof(bs->peer));
 	bs->spool = lmtp_spool_new((size_t)lc->spool_threshold,
 				   lc->spool_directory);
 	bs->proto = lmtp_proto_new(&lim, bs->st->hostname, lmtp_spool_write,

@@ -13,9 +13,7 @@
  *--*/
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +24,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
@@ -38,32 +37,6 @@
 #define POLICYD_READ_SIZE	16384
 #define POLICYD_OUT_MAX		65536	/* stop reading a client past this */
 #define POLICYD_REPLY_MAX	1024
-
-/* policyd_peer_name - "addr:port" (or "unix") of a connected socket */
-static void
-policyd_peer_name(int fd, char *out, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char a[INET6_ADDRSTRLEN];
-
-	snprintf(out, len, "unknown");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
-		snprintf(out, len, "%s:%u", a, ntohs(sin->sin_port));
-	} else if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
-		snprintf(out, len, "[%s]:%u", a, ntohs(sin6->sin6_port));
-	} else if (ss.ss_family == AF_UNIX) {
-		snprintf(out, len, "unix");
-	}
-}
 
 /* policyd_conn_close - close a connection and free it */
 void
@@ -155,7 +128,7 @@ policyd_accept(struct policyd_server *srv)
 		cn->proto = policyd_proto_new();
 		cn->sess = policyd_policy_session_new();
 		cn->active = clock_mono_ms();
-		policyd_peer_name(fd, cn->peer, sizeof(cn->peer));
+		listen_peer_name(fd, cn->peer, sizeof(cn->peer));
 		srv->conns = x_realloc(srv->conns, (srv->nconns + 1)
 				       * sizeof(*srv->conns));
 		cn->idx = srv->nconns;

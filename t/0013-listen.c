@@ -1053,6 +1053,18 @@ test_peer_check(void)
 	is_int(listen_peer_check(a, &allow, 1, peer, sizeof(peer)), 0,
 	       "peer 127.0.0.2 not in 127.0.0.1/32");
 	is_str(peer, "127.0.0.2", "peer address for the log");
+	{
+		struct sockaddr_in src;
+		socklen_t slen = sizeof(src);
+		char want[64];
+
+		if (getsockname(c, (struct sockaddr *)&src, &slen) < 0)
+			bail_out("getsockname: %s", strerror(errno));
+		snprintf(want, sizeof(want), "127.0.0.2:%u",
+			 ntohs(src.sin_port));
+		listen_peer_name(a, peer, sizeof(peer));
+		is_str(peer, want, "listen_peer_name: addr:port");
+	}
 	close(a);
 	close(c);
 
@@ -1070,6 +1082,18 @@ test_peer_check(void)
 	is_int(listen_peer_check(999, &allow, 1, peer, sizeof(peer)), -1,
 	       "a closed descriptor: -1");
 	is_str(peer, "unknown", "a closed descriptor: peer unknown");
+	listen_peer_name(999, peer, sizeof(peer));
+	is_str(peer, "unknown", "listen_peer_name: a closed descriptor");
+	{
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+			bail_out("socketpair: %s", strerror(errno));
+		listen_peer_name(sv[0], peer, sizeof(peer));
+		is_str(peer, "unix", "listen_peer_name: a unix socket");
+		close(sv[0]);
+		close(sv[1]);
+	}
 	close(lfd);
 }
 

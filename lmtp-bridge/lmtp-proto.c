@@ -270,14 +270,67 @@ lmtp_cmd_lhlo(struct lmtp_proto *s, const char *arg)
 	x_free(&r);
 }
 
+#define LMTP_MAIL_OK		0
+#define LMTP_MAIL_BAD		1	/* 501 5.5.4 */
+#define LMTP_MAIL_UNSUPPORTED	2	/* 555 5.5.4 */
+#define LMTP_MAIL_TOO_BIG	3	/* 552 5.3.4 */
+
+/* lmtp_mail_param - one MAIL parameter into the envelope; LMTP_MAIL_* */
+static int
+lmtp_mail_param(struct lmtp_proto *s, const char *key, const char *val,
+		size_t vlen)
+{
+	struct lmtp_envelope *e = &s->env;
+	char *end;
+
+	if (strcasecmp(key, "SIZE") == 0 && val != NULL && vlen > 0
+	    && vlen < 20 && isdigit((unsigned char)*val)) {
+		errno = 0;
+		e->size = strtoll(val, &end, 10);
+		if (errno != 0 || end != val + vlen)
+			return LMTP_MAIL_BAD;
+		if (s->lim.max_size > 0 && e->size > s->lim.max_size)
+			return LMTP_MAIL_TOO_BIG;
+	} else if (strcasecmp(key, "BODY") == 0 && val != NULL) {
+		if (vlen == 4 && strncasecmp(val, "7BIT", 4) == 0)
+			e->body = LMTP_BODY_7BIT;
+		else if (vlen == 8 && strncasecmp(val, "8BITMIME", 8) == 0)
+			e->body = LMTP_BODY_8BITMIME;
+		else
+			return LMTP_MAIL_UNSUPPORTED;
+	} else if (strcasecmp(key, "SMTPUTF8") == 0 && val == NULL) {
+		e->smtputf8 = 1;
+	} else if (strcasecmp(key, "RET") == 0 && val != NULL
+		   && e->ret == NULL
+		   && ((vlen == 4 && strncasecmp(val, "FULL", 4) == 0)
+		       || (vlen == 4 && strncasecmp(val, "HDRS", 4) == 0))) {
+		e->ret = x_strndup(val, vlen);
+	} else if (strcasecmp(key, "ENVID") == 0 && val != NULL
+		   && vlen > 0 && vlen <= 100 && e->envid == NULL
+		   && lmtp_xtext_ok(val, vlen)) {
+		e->envid = x_strndup(val, vlen);
+	} else if (strcasecmp(key, "AUTH") == 0 && val != NULL) {
+		/* RFC 4954 AUTH=<> from a client that saw no AUTH:
+		 * harmless, ignored. */
+	} else if (strcasecmp(key, "RET") == 0
+		   || strcasecmp(key, "ENVID") == 0
+		   || strcasecmp(key, "SIZE") == 0) {
+		return LMTP_MAIL_BAD;
+	} else {
+		return LMTP_MAIL_UNSUPPORTED;
+	}
+	return LMTP_MAIL_OK;
+}
+
 /* lmtp_cmd_mail - MAIL FROM:<addr> [params] */
 static void
 lmtp_cmd_mail(struct lmtp_proto *s, const char *arg)
 {
 	struct lmtp_envelope *e = &s->env;
 	const char *p, *val;
-	char key[32], *end;
+	char key[32];
 	size_t vlen;
+	int rc = LMTP_MAIL_OK;
 
 	if (s->state == ST_GREET) {
 		lmtp_error(s, "503 5.5.1 Error: send LHLO first");
@@ -300,58 +353,26 @@ lmtp_cmd_mail(struct lmtp_proto *s, const char *arg)
 		lmtp_error(s, "501 5.1.7 Bad sender address syntax");
 		return;
 	}
-	while (lmtp_param(&p, key, sizeof(key), &val, &vlen)) {
-		if (strcasecmp(key, "SIZE") == 0 && val != NULL && vlen > 0
-		    && vlen < 20 && isdigit((unsigned char)*val)) {
-			errno = 0;
-			e->size = strtoll(val, &end, 10);
-			if (errno != 0 || end != val + vlen)
-				goto bad;
-			if (s->lim.max_size > 0 && e->size > s->lim.max_size) {
-				lmtp_envelope_clear(s);
-				lmtp_reply(s, "552 5.3.4 Message size exceeds "
-					   "fixed limit");
-				return;
-			}
-		} else if (strcasecmp(key, "BODY") == 0 && val != NULL) {
-			if (vlen == 4 && strncasecmp(val, "7BIT", 4) == 0)
-				e->body = LMTP_BODY_7BIT;
-			else if (vlen == 8 && strncasecmp(val, "8BITMIME", 8) == 0)
-				e->body = LMTP_BODY_8BITMIME;
-			else
-				goto unsupported;
-		} else if (strcasecmp(key, "SMTPUTF8") == 0 && val == NULL) {
-			e->smtputf8 = 1;
-		} else if (strcasecmp(key, "RET") == 0 && val != NULL
-			   && e->ret == NULL
-			   && ((vlen == 4 && strncasecmp(val, "FULL", 4) == 0)
-			       || (vlen == 4 && strncasecmp(val, "HDRS", 4) == 0))) {
-			e->ret = x_strndup(val, vlen);
-		} else if (strcasecmp(key, "ENVID") == 0 && val != NULL
-			   && vlen > 0 && vlen <= 100 && e->envid == NULL
-			   && lmtp_xtext_ok(val, vlen)) {
-			e->envid = x_strndup(val, vlen);
-		} else if (strcasecmp(key, "AUTH") == 0 && val != NULL) {
-			/* RFC 4954 AUTH=<> from a client that saw no AUTH:
-			 * harmless, ignored. */
-		} else if (strcasecmp(key, "RET") == 0
-			   || strcasecmp(key, "ENVID") == 0
-			   || strcasecmp(key, "SIZE") == 0) {
-			goto bad;
-		} else {
-			goto unsupported;
-		}
+	while (rc == LMTP_MAIL_OK
+	       && lmtp_param(&p, key, sizeof(key), &val, &vlen))
+		rc = lmtp_mail_param(s, key, val, vlen);
+	if (rc != LMTP_MAIL_OK)
+		lmtp_envelope_clear(s);
+	switch (rc) {
+	case LMTP_MAIL_OK:
+		s->state = ST_MAIL;
+		lmtp_reply(s, "250 2.1.0 Ok");
+		break;
+	case LMTP_MAIL_TOO_BIG:
+		lmtp_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		break;
+	case LMTP_MAIL_BAD:
+		lmtp_error(s, "501 5.5.4 Bad MAIL parameter syntax");
+		break;
+	default:
+		lmtp_error(s, "555 5.5.4 Unsupported option");
+		break;
 	}
-	s->state = ST_MAIL;
-	lmtp_reply(s, "250 2.1.0 Ok");
-	return;
-bad:
-	lmtp_envelope_clear(s);
-	lmtp_error(s, "501 5.5.4 Bad MAIL parameter syntax");
-	return;
-unsupported:
-	lmtp_envelope_clear(s);
-	lmtp_error(s, "555 5.5.4 Unsupported option");
 }
 
 /* lmtp_cmd_rcpt - RCPT TO:<addr> [NOTIFY=] [ORCPT=]; the caller decides */

@@ -316,32 +316,14 @@ policyd_conf_limit_enum(cfg_t *ls, const char *key, const char *const *names,
 	return -1;
 }
 
-/* policyd_conf_load_limit - one limit sub-section, checked */
+/* policyd_conf_limit_values - a limit's numbers and strings; 0 or -1 */
 static int
-policyd_conf_load_limit(cfg_t *ls, struct policyd_limit_conf *l, char *err,
-			size_t errlen)
+policyd_conf_limit_values(cfg_t *ls, const char *name, int k, char *err,
+			  size_t errlen)
 {
-	const char *name = cfg_title(ls);
 	long rate = cfg_getint(ls, "rate"), period = cfg_getint(ls, "period");
 	char why[200];
-	int k, u, a, c;
 
-	if (*name == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz"
-				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-	    != strlen(name) || strlen(name) > 64) {
-		x_err(err, errlen, "limit '%.64s': a name is 1-64 letters,"
-		      " digits, '_' or '-'", name);
-		return -1;
-	}
-	if (policyd_conf_limit_enum(ls, "key", policyd_keys, &k, err,
-				    errlen) < 0
-	    || policyd_conf_limit_enum(ls, "unit", policyd_units, &u, err,
-				       errlen) < 0
-	    || policyd_conf_limit_enum(ls, "action", policyd_actions, &a,
-				       err, errlen) < 0
-	    || policyd_conf_limit_enum(ls, "clients", policyd_clients_names,
-				       &c, err, errlen) < 0)
-		return -1;
 	if (rate < 0 || rate > 1000000000000L) {
 		x_err(err, errlen, "limit '%s': rate %s (0-1000000000000;"
 		      " 0 switches it off)", name, rate == -1
@@ -378,6 +360,36 @@ policyd_conf_load_limit(cfg_t *ls, struct policyd_limit_conf *l, char *err,
 		      " user)", name);
 		return -1;
 	}
+	return 0;
+}
+
+/* policyd_conf_load_limit - one limit sub-section, checked */
+static int
+policyd_conf_load_limit(cfg_t *ls, struct policyd_limit_conf *l, char *err,
+			size_t errlen)
+{
+	const char *name = cfg_title(ls);
+	long rate = cfg_getint(ls, "rate"), period = cfg_getint(ls, "period");
+	int k, u, a, c;
+
+	if (*name == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+	    != strlen(name) || strlen(name) > 64) {
+		x_err(err, errlen, "limit '%.64s': a name is 1-64 letters,"
+		      " digits, '_' or '-'", name);
+		return -1;
+	}
+	if (policyd_conf_limit_enum(ls, "key", policyd_keys, &k, err,
+				    errlen) < 0
+	    || policyd_conf_limit_enum(ls, "unit", policyd_units, &u, err,
+				       errlen) < 0
+	    || policyd_conf_limit_enum(ls, "action", policyd_actions, &a,
+				       err, errlen) < 0
+	    || policyd_conf_limit_enum(ls, "clients", policyd_clients_names,
+				       &c, err, errlen) < 0)
+		return -1;
+	if (policyd_conf_limit_values(ls, name, k, err, errlen) < 0)
+		return -1;
 	l->name = x_strdup(name);
 	l->key = (enum policyd_key)k;
 	l->unit = (enum policyd_unit)u;

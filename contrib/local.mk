@@ -64,7 +64,8 @@ EXTRA_DIST += contrib/systemd/elemta-milter.service \
 ## tools/run-tests runs them once, after check-faults, never under the
 ## sanitizers.  About 75 s on 2 cores with t/0720's chroot cached, under
 ## 2 min when it must be made (/var/cache/elemta-test/bookworm, 250 MB).
-## t/0730 adds about 20 s: podman imports that tree once as a base image
+## t/0730 adds about 80 s (its build stage fetches the Build-Depends
+## from the mirror): podman imports that tree once as a base image
 ## (localhost/elemta-test/bookworm, kept in /var/lib/containers).
 PACKAGING_TESTS = t/0700-install-layout.t t/0701-deb-build.t \
 	t/0702-deb-contents.t t/0710-systemd-units.t t/0720-deb-chroot.t \

@@ -7,7 +7,10 @@
 # Checks: the image builds; elemta-policyd runs in it (--network=host, the
 # test's ports through ELEMTA_OPTIONS) as user elemta and answers a
 # policy request on TCP; the image's HEALTHCHECK passes, and fails on a
-# port nothing serves; the container is removed.
+# port nothing serves; the container is removed.  Then the Dockerfile's
+# build stage: the image built from the release tarball instead of the
+# .debs (dpkg-buildpackage in the build stage, Build-Depends from the
+# mirror, about 70 s), whose final image runs and has no compiler.
 # podman flags: /work/shared/TESTBED.md section 15 (runc, two ulimits).
 # Run by "make check-packaging".
 # package lists are split into words on purpose; the .debs have plain names
@@ -28,7 +31,7 @@ tb_need runc runc
 tb_need util-linux flock
 tb_need_root "podman's image store and runc"
 tb_init
-tb_plan 9
+tb_plan 12
 
 [ -n "$(ls "$D"/elemta-common_*.deb 2>/dev/null)" ] ||
 	tb_bail "no packages in $D: t/0701-deb-build failed"
@@ -59,13 +62,14 @@ ctx=$TB/ctx
 mkdir -p "$ctx"
 cp "$top_srcdir"/contrib/docker/* $(ls "$D"/elemta-*.deb | grep -v dbgsym) "$ctx/"
 IMG=localhost/elemta-test/elemta:$TB_PORT_BASE
-# build_image - podman build, its output in $TB/build.log
+dangling=$(pm images -q -f dangling=true)
+# build_image IMG CTX LOG - podman build, its output in $TB/LOG
 build_image() {
 	podman build --runtime runc "${UL[@]}" --format docker \
-		--build-arg "BASE=$BASE" -t "$IMG" "$ctx" >"$TB/build.log" 2>&1 ||
-		{ tail -30 "$TB/build.log"; return 1; }
+		--build-arg "BASE=$BASE" -t "$1" "$2" >"$TB/$3" 2>&1 ||
+		{ tail -30 "$TB/$3"; return 1; }
 }
-tb_ok "podman build the image" build_image ||
+tb_ok "podman build the image" build_image "$IMG" "$ctx" build.log ||
 	tb_bail "the image does not build"
 tb_like "$(pm image inspect -f '{{.Config.User}} {{.Config.Healthcheck.Test}}' "$IMG")" \
 	'^elemta \[CMD /usr/local/sbin/healthcheck\]$' "the image: USER elemta, a HEALTHCHECK"
@@ -97,5 +101,28 @@ tb_ok "podman rm the container" pm rm -f -t 10 "$C"
 gone() { ! pm container exists "$C"; }
 tb_ok "no container left" gone
 tb_stop
-pm rmi "$IMG" >/dev/null 2>&1
+
+# The build stage: from the release tarball (make distdir, as t/0701),
+# its Build-Depends from the mirror; the final image has no compiler.
+sctx=$TB/sctx
+if ! { mkdir -p "$sctx" && cp "$top_srcdir"/contrib/docker/* "$sctx/" &&
+	make -s --no-print-directory -C "$top_builddir" distdir \
+		distdir="$TB/elemta-src" >"$TB/dist.out" 2>&1 &&
+	tar -C "$TB" -czf "$sctx/elemta-src.tar.gz" elemta-src; }; then
+	tb_tail "$TB/dist.out"
+	tb_bail "cannot make the release tarball"
+fi
+IMG2=localhost/elemta-test/elemta-src:$TB_PORT_BASE
+t0=$(tb_now_ms)
+tb_ok "podman build from the release tarball" build_image "$IMG2" "$sctx" build-src.log
+tb_diag "build from the tarball: $(( ($(tb_now_ms) - t0) / 1000 )) s"
+tb_like "$(grep -c '^dpkg-buildpackage: info: binary-only upload' "$TB/build-src.log")" '^1$' \
+	"the build stage ran dpkg-buildpackage"
+tb_is "$(pm run --rm "${UL[@]}" --no-healthcheck "$IMG2" \
+	sh -c 'elemta-policyd -V; id -un; command -v gcc cc' 2>"$TB/run-src.log")" \
+	$'elemta-policyd (elemta) '"$(dpkg-deb -f "$(ls "$D"/elemta-common_*.deb)" Version | sed 's/-[^-]*$//')"$'\nelemta' \
+	"that image: elemta-policyd -V as elemta, no compiler"
+for i in "$IMG" "$IMG2" $(pm images -q -f dangling=true); do
+	grep -qx "$i" <<<"$dangling" || pm rmi "$i" >/dev/null 2>&1
+done
 tb_done

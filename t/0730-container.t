@@ -7,7 +7,8 @@
 # Checks: the image builds; elemta-policyd runs in it (--network=host, the
 # test's ports through ELEMTA_OPTIONS) as user elemta and answers a
 # policy request on TCP; the image's HEALTHCHECK passes, and fails on a
-# port nothing serves; the container is removed.  Then the Dockerfile's
+# port nothing serves; the container is removed.  elemta-milter runs
+# from a mounted elemta.conf, healthy.  Then the Dockerfile's
 # build stage: the image built from the release tarball instead of the
 # .debs (dpkg-buildpackage in the build stage, Build-Depends from the
 # mirror, about 70 s), whose final image runs and has no compiler.
@@ -31,7 +32,7 @@ tb_need runc runc
 tb_need util-linux flock
 tb_need_root "podman's image store and runc"
 tb_init
-tb_plan 12
+tb_plan 15
 
 [ -n "$(ls "$D"/elemta-common_*.deb 2>/dev/null)" ] ||
 	tb_bail "no packages in $D: t/0701-deb-build failed"
@@ -100,6 +101,23 @@ tb_ok "the HEALTHCHECK fails when the metrics port does not answer" unhealthy_el
 tb_ok "podman rm the container" pm rm -f -t 10 "$C"
 gone() { ! pm container exists "$C"; }
 tb_ok "no container left" gone
+tb_stop
+
+# elemta-milter from a mounted elemta.conf (no ELEMTA_OPTIONS); the
+# HEALTHCHECK finds its metrics port in ELEMTA_METRICS_PORT
+printf '%s\n' "milter {" "	listen = \"inet:127.0.0.1:$TB_PORT_MILTER\"" \
+	"	metrics_listen = \"inet:127.0.0.1:$TB_PORT_METRICS2\"" "}" >"$TB/mounted.conf"
+chmod 644 "$TB/mounted.conf"
+C=elemta-t0730-milter-$TB_PORT_BASE
+pm rm -f "$C" >/dev/null 2>&1
+tb_spawn milter "$TB/milter.log" podman --runtime runc run --rm --name "$C" \
+	"${UL[@]}" --network=host -e ELEMTA_METRICS_PORT="$TB_PORT_METRICS2" \
+	-v "$TB/mounted.conf:/etc/elemta/elemta.conf:ro" "$IMG" elemta-milter
+tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" 30 tb_connect 127.0.0.1 "$TB_PORT_MILTER"
+tb_is "$(pm exec "$C" sh -c 'id -un; cat /proc/1/comm')" $'elemta\nelemta-milter' \
+	"elemta-milter as PID 1, user elemta, on the mounted file's listen"
+tb_ok "podman healthcheck run: healthy (ELEMTA_METRICS_PORT)" pm healthcheck run "$C"
+tb_ok "podman rm the milter container" pm rm -f -t 10 "$C"
 tb_stop
 
 # The build stage: from the release tarball (make distdir, as t/0701),

@@ -5,8 +5,8 @@
 # plain minbase tree when there is none yet).  The imported base is kept
 # as $ELEMTA_CONTAINER_BASE (localhost/elemta-test/bookworm) and reused.
 # Checks: the image builds; elemta-policyd runs in it (--network=host, the
-# test's ports through ELEMTA_OPTIONS) as user elemta and answers a
-# policy request on TCP; the image's HEALTHCHECK passes, and fails on a
+# test's ports through ELEMTA_OPTIONS) as user elemta, answers a
+# policy request on TCP and the host's Postfix asking it for a message; the image's HEALTHCHECK passes, and fails on a
 # port nothing serves; the container is removed.  elemta-milter runs
 # from a mounted elemta.conf, healthy.  Then the Dockerfile's
 # build stage: the image built from the release tarball instead of the
@@ -30,9 +30,11 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 tb_need podman podman
 tb_need runc runc
 tb_need util-linux flock
+tb_need curl curl
+peer_require postfix smtp-sink swaks
 tb_need_root "podman's image store and runc"
 tb_init
-tb_plan 15
+tb_plan 17
 
 [ -n "$(ls "$D"/elemta-common_*.deb 2>/dev/null)" ] ||
 	tb_bail "no packages in $D: t/0701-deb-build failed"
@@ -93,6 +95,14 @@ tb_is "$(pm exec "$C" sh -c 'id -un; stat -c %U /proc/1; cat /proc/1/comm')" \
 tb_is "$(pm exec "$C" stat -c '%U:%G %a' /etc/elemta/elemta.conf)" "root:elemta 640" \
 	"the image's elemta.conf: root:elemta 0640"
 tb_ok "podman healthcheck run: healthy" pm healthcheck run "$C"
+# mail through it: the host's Postfix asks the container at RCPT, DATA
+# and END-OF-DATA
+pol_postfix_with_policy "$TB_PORT_POLICY"
+tb_like "$(pol_send --xclient-addr 192.0.2.1 --to bob@sink.test)" "$POL_QUEUED" \
+	"a message through the host's Postfix, asking the container: queued"
+m=$(curl -s "http://127.0.0.1:$TB_PORT_METRICS/metrics")
+tb_like "$(grep -F 'elemta_policyd_requests_total{state="END-OF-MESSAGE",action="dunno"}' <<<"$m")" \
+	' [1-9][0-9]*$' "policyd in the container counted the message's END-OF-MESSAGE"
 # unhealthy_elsewhere - the HEALTHCHECK command, on a port nothing serves
 unhealthy_elsewhere() {
 	! pm exec -e ELEMTA_METRICS_PORT=1 "$C" /usr/local/sbin/healthcheck 2>/dev/null

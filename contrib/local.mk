@@ -55,18 +55,25 @@ uninstall-local:
 EXTRA_DIST += contrib/systemd/elemta-milter.service \
 	contrib/systemd/elemta-policyd.service \
 	contrib/systemd/elemta-lmtp-bridge.service \
-	debian
+	debian \
+	contrib/docker/Dockerfile contrib/docker/docker-entrypoint \
+	contrib/docker/healthcheck contrib/docker/elemta.conf
 
 ## The packaging tests: slow (they build the Debian packages and install
 ## them into a debootstrapped Debian 12), so not part of make check;
 ## tools/run-tests runs them once, after check-faults, never under the
 ## sanitizers.  About 75 s on 2 cores with t/0720's chroot cached, under
 ## 2 min when it must be made (/var/cache/elemta-test/bookworm, 250 MB).
+## t/0730 adds about 80 s (its build stage fetches the Build-Depends
+## from the mirror): podman imports that tree once as a base image
+## (localhost/elemta-test/bookworm, kept in /var/lib/containers).
 PACKAGING_TESTS = t/0700-install-layout.t t/0701-deb-build.t \
-	t/0702-deb-contents.t t/0710-systemd-units.t t/0720-deb-chroot.t
+	t/0702-deb-contents.t t/0710-systemd-units.t t/0720-deb-chroot.t \
+	t/0730-container.t
 dist_check_SCRIPTS += $(PACKAGING_TESTS)
 ## 0701 builds the packages (in t/deb/) that the others look into.
-t/0702-deb-contents.log t/0710-systemd-units.log t/0720-deb-chroot.log: \
+t/0702-deb-contents.log t/0710-systemd-units.log t/0720-deb-chroot.log \
+		t/0730-container.log: \
 	t/0701-deb-build.log
 clean-local: clean-packaging
 clean-packaging:

@@ -58,6 +58,7 @@ T_MILTER_UNIT = \
 	t/0404-milter-generation.t \
 	t/0405-milter-greylist.t \
 	t/0406-milter-arc.t \
+	t/0407-milter-fuzz-arc.t \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
 	t/0420-milter-dkim.t \
@@ -94,6 +95,11 @@ t_0405_milter_greylist_t_LDADD = $(T_MILTER_LDADD)
 t_0406_milter_arc_t_SOURCES = t/0406-milter-arc.c
 t_0406_milter_arc_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
 t_0406_milter_arc_t_LDADD = $(T_MILTER_LDADD)
+## the libFuzzer target of the ARC chain's structure, with its plain driver
+t_0407_milter_fuzz_arc_t_SOURCES = t/fuzz-milter-arc.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0407_milter_fuzz_arc_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
+t_0407_milter_fuzz_arc_t_LDADD = $(T_MILTER_LDADD)
 ## The libFuzzer target, with a plain main() inside the same file (off
 ## when FUZZ_LIBFUZZER is defined), so that gcc and "make check" run it.
 ## DNS data (TXT, names), DKIM key records and tags, Received-SPF.

@@ -23,6 +23,8 @@
 
 #include "milter.h"
 #include "milter-arc.h"
+#include "milter-dkim-canon.h"
+#include "xalloc.h"
 
 enum milter_arc_kind {
 	MILTER_ARC_K_AS,
@@ -214,6 +216,143 @@ milter_arc_chain_check(const struct milter_header *hdrs, size_t nhdrs,
 	c->result = MILTER_ARC_PASS;
 }
 
+/* milter_arc_seal_parse - an ARC-Seal value into sig */
+enum milter_dkim_err
+milter_arc_seal_parse(const char *value, struct milter_dkim_vsig *sig)
+{
+	struct milter_dkim_tags tl;
+	const struct milter_dkim_tag *t;
+	enum milter_dkim_err err;
+	enum milter_dkim_alg a;
+	const char *name;
+
+	memset(sig, 0, sizeof(*sig));
+	sig->l = sig->t = sig->x = -1;
+	sig->hcanon = sig->bcanon = MILTER_DKIM_RELAXED;
+	if ((err = milter_dkim_tags_parse(value, &tl)) != MILTER_DKIM_E_OK)
+		return sig->err = err;
+	if ((t = milter_dkim_tag_find(&tl, "a")) != NULL)
+		for (a = MILTER_DKIM_A_RSA_SHA1;
+		     a <= MILTER_DKIM_A_ED25519_SHA256; a++)
+			if ((name = milter_dkim_alg_name(a)) != NULL
+			    && milter_dkim_tag_is(t, name))
+				sig->alg = a;
+	if (milter_dkim_tag_find(&tl, "i") == NULL
+	    || milter_dkim_tag_find(&tl, "d") == NULL
+	    || milter_dkim_tag_find(&tl, "s") == NULL
+	    || (t = milter_dkim_tag_find(&tl, "b")) == NULL)
+		return sig->err = MILTER_DKIM_E_MISSING;
+	if (sig->alg == MILTER_DKIM_A_NONE)
+		return sig->err = MILTER_DKIM_E_ALG;
+	if (milter_dkim_tag_find(&tl, "h") != NULL)
+		return sig->err = MILTER_DKIM_E_SYNTAX;	/* section 4.1.3 */
+	if ((sig->b = milter_dkim_tag_b64(t->val, t->vlen, &sig->blen))
+	    == NULL || sig->blen == 0)
+		return sig->err = MILTER_DKIM_E_BASE64;
+	sig->b_start = t->vstart;
+	sig->b_end = t->vend;
+	sig->d = milter_dkim_tag_dup(milter_dkim_tag_find(&tl, "d"));
+	sig->s = milter_dkim_tag_dup(milter_dkim_tag_find(&tl, "s"));
+	sig->instance = (unsigned)milter_dkim_tag_num(
+		milter_dkim_tag_find(&tl, "i"), 3);
+	return sig->err = MILTER_DKIM_E_OK;
+}
+
+/* milter_arc_seal_hdata - what the seal of instance i signs */
+void
+milter_arc_seal_hdata(const struct milter_arc_chain *c,
+		      const struct milter_header *hdrs, unsigned i,
+		      const struct milter_dkim_vsig *seal,
+		      struct milter_dkim_buf *out)
+{
+	const struct milter_header *h;
+	const char *v;
+	char *nob;
+	size_t len;
+	unsigned j;
+
+	for (j = 1; j <= i; j++) {
+		h = &hdrs[c->sets[j].aar - 1];
+		milter_dkim_canon_header(out, MILTER_DKIM_RELAXED, h->name,
+					 h->value, 1);
+		h = &hdrs[c->sets[j].ams - 1];
+		milter_dkim_canon_header(out, MILTER_DKIM_RELAXED, h->name,
+					 h->value, 1);
+		h = &hdrs[c->sets[j].as - 1];
+		if (j < i) {
+			milter_dkim_canon_header(out, MILTER_DKIM_RELAXED,
+						 h->name, h->value, 1);
+			continue;
+		}
+		/* the seal itself, b= empty */
+		v = h->value;
+		len = strlen(v);
+		nob = x_malloc(len + 1);
+		memcpy(nob, v, seal->b_start);
+		memcpy(nob + seal->b_start, v + seal->b_end,
+		       len - seal->b_end + 1);
+		milter_dkim_canon_header(out, MILTER_DKIM_RELAXED, h->name,
+					 nob, 0);
+		free(nob);
+	}
+}
+
+/* milter_arc_ams_check - the newest AMS must pass */
+void
+milter_arc_ams_check(struct milter_arc_chain *c,
+		     const struct milter_dkim_verifier *v)
+{
+	size_t k;
+
+	if (c->result != MILTER_ARC_PASS)
+		return;
+	for (k = 0; k < v->n; k++)
+		if (v->sigs[k].hindex + 1 == c->sets[c->n].ams) {
+			if ((c->err = v->sigs[k].res.err) == MILTER_DKIM_E_OK)
+				return;
+			break;
+		}
+	if (k == v->n)
+		c->err = MILTER_DKIM_E_MISSING;	/* beyond the verifier's max */
+	milter_arc_fail(c, MILTER_ARC_R_AMS, c->n);
+}
+
+/* milter_arc_seals_check - every seal, newest to oldest */
+void
+milter_arc_seals_check(struct milter_arc_chain *c,
+		       const struct milter_header *hdrs,
+		       milter_dkim_lookup_fn lookup, void *ctx)
+{
+	struct milter_dkim_vsig seal;
+	struct milter_dkim_vkey key;
+	struct milter_dkim_buf hd;
+	enum milter_dkim_err err;
+	unsigned i;
+
+	if (c->result != MILTER_ARC_PASS)
+		return;
+	for (i = c->n; i >= 1; i--) {
+		memset(&hd, 0, sizeof(hd));
+		memset(&key, 0, sizeof(key));
+		err = milter_arc_seal_parse(hdrs[c->sets[i].as - 1].value,
+					    &seal);
+		if (err == MILTER_DKIM_E_OK)
+			err = milter_dkim_key_lookup(&seal, lookup, ctx, &key);
+		if (err == MILTER_DKIM_E_OK) {
+			milter_arc_seal_hdata(c, hdrs, i, &seal, &hd);
+			err = milter_dkim_sig_check(&seal, &key, &hd, NULL, 0);
+		}
+		milter_dkim_buf_free(&hd);
+		milter_dkim_key_free(&key);
+		milter_dkim_sig_free(&seal);
+		if (err != MILTER_DKIM_E_OK) {
+			c->err = err;
+			milter_arc_fail(c, MILTER_ARC_R_SEAL, i);
+			return;
+		}
+	}
+}
+
 /* milter_arc_result_str - "none", "pass", "fail" */
 const char *
 milter_arc_result_str(enum milter_arc_result r)
@@ -244,6 +383,8 @@ milter_arc_reason_str(enum milter_arc_reason r)
 		[MILTER_ARC_R_GAP] = "missing ARC instance",
 		[MILTER_ARC_R_CV] = "cv= against its instance",
 		[MILTER_ARC_R_CVFAIL] = "cv=fail",
+		[MILTER_ARC_R_AMS] = "ARC-Message-Signature does not pass",
+		[MILTER_ARC_R_SEAL] = "ARC-Seal does not pass",
 	};
 
 	if ((size_t)r >= sizeof(s) / sizeof(s[0]))

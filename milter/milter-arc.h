@@ -9,6 +9,8 @@
  *	struct milter_arc_chain c;
  *
  *	milter_arc_chain_check(hdrs, nhdrs, &c);
+ *	milter_arc_ams_check(&c, ams_verifier);	   after its eom
+ *	milter_arc_seals_check(&c, hdrs, lookup, ctx);
  *	... c.result, c.reason, c.n, c.failed, c.sets[1..c.n] ...
  * DESCRIPTION
  *	milter_arc_chain_check() collects the ARC-Seal,
@@ -21,9 +23,16 @@
  *	longer than MILTER_ARC_HSIZE fails the chain too.  No ARC header
  *	at all: none.  Pure: no I/O, no shared state.
  *
- *	A structural pass is not an ARC pass: the signatures (the newest
- *	ARC-Message-Signature, each ARC-Seal) are checked by the caller
- *	with the DKIM verifier's steps (milter-dkim-verify.h).
+ *	A structural pass is not an ARC pass: then the signatures
+ *	(section 5.2 steps 4 to 6).  milter_arc_ams_check() reads the
+ *	newest instance's ARC-Message-Signature result from a DKIM
+ *	verifier the caller ran over the message (the body is the
+ *	verifier's); milter_arc_seals_check() verifies every ARC-Seal,
+ *	newest to oldest, through the verifier's key lookup and
+ *	signature check over the seal's header data (the sets 1..i in
+ *	relaxed form, milter_arc_seal_hdata()).  Either keeps a pass a
+ *	pass or fails the chain with the instance and the DKIM error.
+ *	The pipeline does not call any of this yet.
  *--*/
 #ifndef ELEMTA_MILTER_ARC_H
 #define ELEMTA_MILTER_ARC_H
@@ -53,6 +62,8 @@ enum milter_arc_reason {
 	MILTER_ARC_R_GAP,		/* an instance below N has none */
 	MILTER_ARC_R_CV,		/* cv= missing or against its i= */
 	MILTER_ARC_R_CVFAIL,		/* cv=fail */
+	MILTER_ARC_R_AMS,		/* the newest AMS does not pass */
+	MILTER_ARC_R_SEAL,		/* a seal does not pass */
 };
 
 enum milter_arc_cv {
@@ -75,6 +86,7 @@ struct milter_arc_chain {
 	unsigned n;			/* instances: the highest i= */
 	unsigned failed;		/* the instance that failed; 0 none
 					 * or not known */
+	enum milter_dkim_err err;	/* why a signature failed */
 	struct milter_arc_set sets[MILTER_ARC_MAX + 1];	/* by i= */
 };
 
@@ -83,6 +95,29 @@ struct milter_header;
 /* milter_arc_chain_check - the ARC sets of hdrs and their structure */
 void milter_arc_chain_check(const struct milter_header *hdrs, size_t nhdrs,
 			    struct milter_arc_chain *c);
+/* milter_arc_seal_parse - an ARC-Seal value into sig (i=, a=, d=, s=,
+ * b= and its place; free with milter_dkim_sig_free); the error */
+enum milter_dkim_err milter_arc_seal_parse(const char *value,
+					   struct milter_dkim_vsig *sig);
+/* milter_arc_seal_hdata - what the seal of instance i signs (RFC 8617
+ * section 5.1.1): sets 1..i, each A-AR, AMS, AS in relaxed form, the
+ * seal i's b= empty and its CRLF left off; appended to out */
+struct milter_dkim_buf;
+void milter_arc_seal_hdata(const struct milter_arc_chain *c,
+			   const struct milter_header *hdrs, unsigned i,
+			   const struct milter_dkim_vsig *seal,
+			   struct milter_dkim_buf *out);
+/* milter_arc_ams_check - a structural pass stays a pass only if the
+ * newest instance's AMS passed in v (a verifier run with
+ * "ARC-Message-Signature" and MILTER_DKIM_V_ARC) */
+void milter_arc_ams_check(struct milter_arc_chain *c,
+			  const struct milter_dkim_verifier *v);
+/* milter_arc_seals_check - a pass stays a pass only if every seal,
+ * newest to oldest, verifies with its key (lookup, as the DKIM
+ * verifier's) */
+void milter_arc_seals_check(struct milter_arc_chain *c,
+			    const struct milter_header *hdrs,
+			    milter_dkim_lookup_fn lookup, void *ctx);
 /* milter_arc_aar_instance - the i= of an ARC-Authentication-Results
  * value ("i=1; authserv-id; ..."); -1 if unreadable */
 int milter_arc_aar_instance(const char *value);

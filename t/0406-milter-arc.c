@@ -12,8 +12,12 @@
  *	instance, a set without its A-AR; i=0, i=51; cv=pass at i=1,
  *	cv=none at i=2, cv=fail at i=2, no cv=; malformed tag lists and
  *	A-AR prefixes.  Then built ones: 50 sets (the most, a pass), 60
- *	sets (too many), a 1 MB header (too long).  Last, the A-AR
- *	instance reader on its own and every reason's comment.
+ *	sets (too many), a 1 MB header (too long).  Then the A-AR
+ *	instance reader on its own and every reason's comment.  Last,
+ *	chains of 1 to 3 sets signed by a second implementation
+ *	(t/data/milter/arc-fixture.py, python3-dkim's signer): they
+ *	pass; a changed A-AR fails the newest seal, a changed body or
+ *	Subject the newest AMS, a missing key the chain.
  *--*/
 #include "config.h"
 
@@ -23,6 +27,7 @@
 
 #include "milter.h"
 #include "milter-arc.h"
+#include "milter-dkim-canon.h"
 #include "tap.h"
 #include "xalloc.h"
 
@@ -282,6 +287,158 @@ test_built(void)
 	free(v);
 }
 
+static char tmpdir[] = "/tmp/elemta-0406.XXXXXX";
+static char *fixture;		/* t/data/milter/arc-fixture.py */
+static char *pub;		/* the key's p= */
+
+/* run_fixture - the fixture's output for args; malloc'ed or NULL */
+static char *
+run_fixture(const char *args)
+{
+	char *cmd = x_asprintf("/usr/bin/python3 '%s' '%s' %s", fixture,
+			       tmpdir, args);
+	char *out = tap_popen(cmd);
+
+	free(cmd);
+	return out;
+}
+
+/* lookup - the test's DNS: arc._domainkey.example.test, unless ctx
+ * says there is no key */
+static enum milter_dkim_err
+lookup(void *ctx, const char *name, char **txt, int *ttl)
+{
+	*ttl = 300;
+	if (ctx != NULL || strcmp(name, "arc._domainkey.example.test") != 0)
+		return MILTER_DKIM_E_NOKEY;
+	*txt = x_asprintf("v=DKIM1; k=rsa; p=%s", pub);
+	return MILTER_DKIM_E_OK;
+}
+
+/* split_message - text's headers into l (folding kept as LF, as
+ * libmilter gives it); the body */
+static const char *
+split_message(char *text, struct hlist *l)
+{
+	char *p = text, *e, *o, *v;
+
+	while (*p != '\0' && strncmp(p, "\r\n", 2) != 0) {
+		for (e = p; (e = strstr(e, "\r\n")) != NULL; e += 2)
+			if (e[2] != ' ' && e[2] != '\t')
+				break;
+		*e = '\0';
+		for (v = o = p; *v != '\0'; v++)
+			if (strncmp(v, "\r\n", 2) != 0)
+				*o++ = *v;
+		*o = '\0';
+		hlist_add_line(l, p);
+		p = e + 2;
+	}
+	return *p != '\0' ? p + 2 : p;
+}
+
+/* crypto_case - a fixture chain of n sets, edited, fully checked */
+static void
+crypto_case(const char *what, unsigned n, const char *from, const char *to,
+	    void *ctx, enum milter_arc_result result,
+	    enum milter_arc_reason reason, unsigned failed)
+{
+	struct milter_dkim_vopts o = { "ARC-Message-Signature",
+				       MILTER_DKIM_V_ARC, 10, 1024 };
+	struct milter_dkim_verifier *v;
+	struct hlist l = { NULL, 0, 0 };
+	struct milter_arc_chain c;
+	char args[32], *text, *at;
+	const char *body;
+
+	snprintf(args, sizeof(args), "chain %u", n);
+	if ((text = run_fixture(args)) == NULL) {
+		ok(0, "%s: python3-dkim made the chain", what);
+		return;
+	}
+	if (from != NULL && (at = strstr(text, from)) != NULL)
+		memcpy(at, to, strlen(to));	/* the same length */
+	body = split_message(text, &l);
+	milter_arc_chain_check(l.h, l.n, &c);
+	v = milter_dkim_verifier_new(&o);
+	milter_dkim_verifier_headers(v, l.h, l.n);
+	milter_dkim_verifier_body(v, (const unsigned char *)body,
+				  strlen(body));
+	milter_dkim_verifier_eom(v, l.h, l.n, lookup, ctx, 0);
+	milter_arc_ams_check(&c, v);
+	milter_arc_seals_check(&c, l.h, lookup, ctx);
+	is_str(milter_arc_result_str(c.result), milter_arc_result_str(result),
+	       "%s: result", what);
+	is_str(milter_arc_reason_str(c.reason), milter_arc_reason_str(reason),
+	       "%s: reason (%s)", what,
+	       c.err ? milter_dkim_err_str(c.err) : "no signature error");
+	is_int(c.n, n, "%s: instances", what);
+	is_int(c.failed, failed, "%s: failed instance", what);
+	milter_dkim_verifier_free(&v);
+	hlist_free(&l);
+	free(text);
+}
+
+/* read_pub - the fixture key's p=; malloc'ed or NULL */
+static char *
+read_pub(void)
+{
+	char *path = x_asprintf("%s/arc.pub", tmpdir), buf[2048];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	free(path);
+	if (f == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return n > 0 ? x_strdup(buf) : NULL;
+}
+
+/* test_crypto - chains signed by python3-dkim: the newest AMS and
+ * every seal */
+static void
+test_crypto(void)
+{
+	const char *src = getenv("top_srcdir");
+	const char *req = getenv("ELEMTA_REQUIRE_PEERS");
+	char *out;
+
+	if (system("/usr/bin/python3 -c 'import dkim' 2>/dev/null") != 0) {
+		if (req != NULL && strcmp(req, "1") == 0)
+			bail_out("python3-dkim missing (ELEMTA_REQUIRE_PEERS)");
+		skip(1, "python3-dkim missing (tools/install-deps)");
+		return;
+	}
+	if (mkdtemp(tmpdir) == NULL)
+		bail_out("mkdtemp");
+	fixture = x_asprintf("%s/t/data/milter/arc-fixture.py",
+			     src ? src : "..");
+	if ((out = run_fixture("key")) == NULL)
+		bail_out("the fixture made no key");
+	free(out);
+	if ((pub = read_pub()) == NULL)
+		bail_out("the fixture made no key");
+	crypto_case("signed, 1 set", 1, NULL, NULL, NULL, P,
+		    MILTER_ARC_R_OK, 0);
+	crypto_case("signed, 3 sets", 3, NULL, NULL, NULL, P,
+		    MILTER_ARC_R_OK, 0);
+	crypto_case("A-AR 2 changed: seal 3 fails", 3, "mx2.example.test",
+		    "mx2.example.tesu", NULL, F, MILTER_ARC_R_SEAL, 3);
+	crypto_case("A-AR 3 changed: seal 3 fails", 3, "mx3.example.test",
+		    "mx3.example.tesu", NULL, F, MILTER_ARC_R_SEAL, 3);
+	crypto_case("body changed: the newest AMS fails", 2, "Hello.",
+		    "Hallo.", NULL, F, MILTER_ARC_R_AMS, 2);
+	crypto_case("Subject changed: the newest AMS fails", 2, "ARC test",
+		    "ARC tost", NULL, F, MILTER_ARC_R_AMS, 2);
+	crypto_case("no key", 2, NULL, NULL, "nokey", F, MILTER_ARC_R_AMS,
+		    2);
+	tap_rmtree(tmpdir);
+	free(pub);
+	free(fixture);
+}
+
 /* test_aar - the A-AR instance reader */
 static void
 test_aar(void)
@@ -326,6 +483,7 @@ main(void)
 	test_built();
 	test_aar();
 	test_strings();
+	test_crypto();
 	done_testing();
 	return exit_status();
 }

@@ -15,8 +15,10 @@
  *	structure: the result must agree with itself (none only without
  *	an ARC header; pass only with sets 1..n complete, each index
  *	naming a header of the right kind; fail with a reason and a
- *	failed instance within the count), and the A-AR instance reader
- *	gets the whole input as one value.
+ *	failed instance within the count), the A-AR instance reader
+ *	gets the whole input as one value, and every header goes through
+ *	the seal parser (b='s place within the value) and, for the seals
+ *	of a passing chain, the seal's header data.
  *
  *	Without FUZZ_LIBFUZZER, main() is a driver that gcc and "make
  *	check" can run: it feeds the seed table (and any FILE given), then
@@ -32,6 +34,7 @@
 
 #include "milter.h"
 #include "milter-arc.h"
+#include "milter-dkim-canon.h"
 #include "xalloc.h"
 #include "fuzz-driver.h"
 
@@ -87,6 +90,28 @@ fuzz_check(const struct milter_header *h, size_t n,
 		abort();
 }
 
+/* fuzz_seal - a seal parsed; on a passing chain, the header data of
+ * its instance built (b= cut out where the parser said) */
+static void
+fuzz_seal(const struct milter_arc_chain *c, const struct milter_header *h,
+	  const char *value)
+{
+	struct milter_dkim_vsig seal;
+	struct milter_dkim_buf hd = { NULL, 0, 0 };
+
+	if (milter_arc_seal_parse(value, &seal) == MILTER_DKIM_E_OK) {
+		if (seal.b_start > seal.b_end || seal.b_end > strlen(value)
+		    || seal.blen == 0 || seal.d == NULL || seal.s == NULL)
+			abort();
+		if (c->result == MILTER_ARC_PASS && seal.instance >= 1
+		    && seal.instance <= c->n
+		    && h[c->sets[seal.instance].as - 1].value == value)
+			milter_arc_seal_hdata(c, h, seal.instance, &seal, &hd);
+	}
+	milter_dkim_buf_free(&hd);
+	milter_dkim_sig_free(&seal);
+}
+
 /* LLVMFuzzerTestOneInput - one input */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -118,8 +143,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	milter_arc_chain_check(h, n, c);
 	fuzz_check(h, n, c);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		(void)milter_arc_aar_instance(h[i].value);
+		fuzz_seal(c, h, h[i].value);
+	}
 	free(c);
 	free(s);
 	return 0;

@@ -19,6 +19,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-dkim-canon.c milter/milter-dkim-canon.h \
 	milter/milter-dkim-verify.c milter/milter-dkim-verify.h \
 	milter/milter-dkim-tags.c milter/milter-dkim-vkey.c \
+	milter/milter-arc.c milter/milter-arc.h \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
 	milter/milter-greylist.c milter/milter-greylist-util.c \
@@ -56,6 +57,8 @@ T_MILTER_UNIT = \
 	t/0403-milter-spf-liberror.t \
 	t/0404-milter-generation.t \
 	t/0405-milter-greylist.t \
+	t/0406-milter-arc.t \
+	t/0407-milter-fuzz-arc.t \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
 	t/0420-milter-dkim.t \
@@ -88,6 +91,15 @@ t_0404_milter_generation_t_LDADD = $(T_MILTER_LDADD)
 t_0405_milter_greylist_t_SOURCES = t/0405-milter-greylist.c
 t_0405_milter_greylist_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0405_milter_greylist_t_LDADD = $(T_MILTER_LDADD)
+## ARC: the chain's structure (RFC 8617 section 5.2)
+t_0406_milter_arc_t_SOURCES = t/0406-milter-arc.c
+t_0406_milter_arc_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
+t_0406_milter_arc_t_LDADD = $(T_MILTER_LDADD)
+## the libFuzzer target of the ARC chain's structure, with its plain driver
+t_0407_milter_fuzz_arc_t_SOURCES = t/fuzz-milter-arc.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0407_milter_fuzz_arc_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
+t_0407_milter_fuzz_arc_t_LDADD = $(T_MILTER_LDADD)
 ## The libFuzzer target, with a plain main() inside the same file (off
 ## when FUZZ_LIBFUZZER is defined), so that gcc and "make check" run it.
 ## DNS data (TXT, names), DKIM key records and tags, Received-SPF.

@@ -542,24 +542,9 @@ fixture_run(const char *spec)
 {
 	char *cmd = x_asprintf("/usr/bin/python3 '%s' '%s' sign '%s'",
 			       fixture, tmpdir, spec);
-	char *out = NULL;
-	size_t len = 0, n;
-	char buf[4096];
-	FILE *f = popen(cmd, "r");
+	char *out = tap_popen(cmd);
 
 	free(cmd);
-	if (f == NULL)
-		return NULL;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		out = x_realloc(out, len + n + 1);
-		memcpy(out + len, buf, n);
-		len += n;
-		out[len] = '\0';
-	}
-	if (pclose(f) != 0) {
-		free(out);
-		return NULL;
-	}
 	return out;
 }
 

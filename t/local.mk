@@ -148,7 +148,7 @@ FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
 	t/libfuzzer/milter-dmarc-from t/libfuzzer/milter-dkim-canon \
 	t/libfuzzer/milter-dkim-sign t/libfuzzer/milter-dns \
-	t/libfuzzer/milter-dkim-verify \
+	t/libfuzzer/milter-dkim-verify t/libfuzzer/milter-arc \
 	t/libfuzzer/lmtp-reply t/libfuzzer/lmtp-body t/libfuzzer/lmtp-route \
 	t/libfuzzer/policyd-limit t/libfuzzer/policyd-policy \
 	t/libfuzzer/redis-redirect
@@ -190,6 +190,9 @@ t/libfuzzer/milter-dkim-sign: t/fuzz-milter-dkim-sign.c \
 t/libfuzzer/milter-dkim-verify: t/fuzz-milter-dkim-verify.c \
 	milter/milter-dkim-verify.c milter/milter-dkim-tags.c \
 	milter/milter-dkim-vkey.c milter/milter-dkim-canon.c \
+	milter/libelemta-milter.a lib/libelemta.a
+t/libfuzzer/milter-arc: t/fuzz-milter-arc.c milter/milter-arc.c \
+	milter/milter-dkim-tags.c milter/milter-dkim-canon.c \
 	milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-dns: t/fuzz-milter-dns.c lib/dns.c \
 	milter/milter-dkim.c milter/milter-dkim-tags.c \

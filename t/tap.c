@@ -242,3 +242,32 @@ tap_put(const char *dir, const char *name, const char *text)
 		bail_out("cannot write %s", path);
 	return path;
 }
+
+/* tap_popen - the standard output of cmd; NULL if it failed */
+char *
+tap_popen(const char *cmd)
+{
+	char *out = calloc(1, 1), *more, buf[4096];
+	size_t len = 0, n;
+	FILE *f = popen(cmd, "r");
+
+	if (out == NULL)
+		bail_out("out of memory");
+	if (f == NULL) {
+		free(out);
+		return NULL;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if ((more = realloc(out, len + n + 1)) == NULL)
+			bail_out("out of memory");
+		out = more;
+		memcpy(out + len, buf, n);
+		len += n;
+		out[len] = '\0';
+	}
+	if (pclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}

@@ -41,5 +41,8 @@ void tap_rmtree(const char *dir);
 /* tap_put - write text to the file name under dir (bails out if it
  * cannot); the file's path, malloc'ed */
 char *tap_put(const char *dir, const char *name, const char *text);
+/* tap_popen - the standard output of the shell command cmd, malloc'ed
+ * ("" if none); NULL if it could not run or did not exit 0 */
+char *tap_popen(const char *cmd);
 
 #endif

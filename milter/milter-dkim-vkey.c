@@ -11,10 +11,10 @@
  *	SubjectPublicKeyInfo (RSA) or of the 32-byte key (Ed25519), empty
  *	when revoked.
  *
- *	The key cache: chained buckets under one lock, at most KC_MAX
- *	keys, each kept under its owner name with the text it was parsed
- *	from until the record's TTL runs out; when full, an expired entry
- *	goes, else the oldest.  Parsing happens outside the lock.  An
+ *	The key cache: a lib/htable under one lock, at most KC_MAX keys,
+ *	each kept under its owner name with the text it was parsed from
+ *	until the record's TTL runs out; when full, the least recently
+ *	used goes.  Parsing happens outside the lock.  An
  *	EVP_PKEY is shared read-only by the threads that verify with it.
  *--*/
 #include "config.h"
@@ -31,6 +31,7 @@
 #include <openssl/x509.h>
 
 #include "clock.h"
+#include "htable.h"
 #include "milter-dkim-verify.h"
 #include "xalloc.h"
 
@@ -125,71 +126,44 @@ milter_dkim_key_free(struct milter_dkim_vkey *key)
 }
 
 /*
- * The key cache: chained buckets under one lock, at most KC_MAX keys;
- * when full, an expired entry goes, else the oldest.
+ * The key cache: lib/htable under one lock, by the record's name in
+ * lower case, at most KC_MAX keys; when full, the least recently used
+ * goes.  An entry is only used while its TTL lasts and its record's
+ * text is unchanged.
  */
-#define KC_BUCKETS	256
 #define KC_MAX		1024
 
 struct kc_ent {
-	struct kc_ent *next;
-	char *name;
 	char *txt;
 	int64_t expires;	/* clock_mono_ms */
-	unsigned long long seq;	/* insertion order */
 	struct milter_dkim_vkey key;
 };
 
 static pthread_mutex_t kc_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct kc_ent *kc_tab[KC_BUCKETS];
-static size_t kc_n;
-static unsigned long long kc_seq;
+static struct htable *kc_tab;		/* NULL until the first key */
 static unsigned long kc_hits, kc_misses;
 
-/* milter_dkim_kc_hash - the bucket of a name (case-insensitive) */
-static unsigned
-milter_dkim_kc_hash(const char *name)
-{
-	unsigned h = 2166136261u;
-
-	for (; *name != '\0'; name++)
-		h = (h ^ (unsigned)tolower((unsigned char)*name)) * 16777619u;
-	return h % KC_BUCKETS;
-}
-
-/* milter_dkim_kc_drop - unlink and free *pp (locked) */
+/* milter_dkim_kc_free - an entry's memory and key reference */
 static void
-milter_dkim_kc_drop(struct kc_ent **pp)
+milter_dkim_kc_free(void *v)
 {
-	struct kc_ent *e = *pp;
+	struct kc_ent *e = v;
 
-	*pp = e->next;
-	free(e->name);
 	free(e->txt);
 	milter_dkim_key_free(&e->key);
 	free(e);
-	kc_n--;
 }
 
-/* milter_dkim_kc_evict - make room for one: an expired entry, else
- * the oldest (locked) */
-static void
-milter_dkim_kc_evict(int64_t now)
+/* milter_dkim_kc_name - the cache's key of a name: lower case,
+ * malloc'ed */
+static char *
+milter_dkim_kc_name(const char *name)
 {
-	struct kc_ent **pp, **victim = NULL;
-	size_t i;
+	char *k = x_strdup(name), *p;
 
-	for (i = 0; i < KC_BUCKETS; i++)
-		for (pp = &kc_tab[i]; *pp != NULL; pp = &(*pp)->next) {
-			if ((*pp)->expires <= now) {
-				milter_dkim_kc_drop(pp);
-				return;
-			}
-			if (victim == NULL || (*pp)->seq < (*victim)->seq)
-				victim = pp;
-		}
-	if (victim != NULL)
-		milter_dkim_kc_drop(victim);
+	for (p = k; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return k;
 }
 
 /* milter_dkim_kc_copy - *dst = *src with a new reference to the key */
@@ -209,48 +183,41 @@ void
 milter_dkim_key_cached(const char *name, const char *txt, int ttl,
 		       struct milter_dkim_vkey *key)
 {
-	unsigned h = milter_dkim_kc_hash(name);
+	char *k = milter_dkim_kc_name(name);
 	int64_t now = clock_mono_ms();
-	struct kc_ent **pp, *e;
+	struct kc_ent *e;
 
 	pthread_mutex_lock(&kc_lock);
-	for (pp = &kc_tab[h]; *pp != NULL; pp = &(*pp)->next) {
-		if (strcasecmp((*pp)->name, name) != 0)
-			continue;
-		if ((*pp)->expires > now && strcmp((*pp)->txt, txt) == 0) {
-			milter_dkim_kc_copy(key, &(*pp)->key);
+	if (kc_tab != NULL && (e = htable_use(kc_tab, k)) != NULL) {
+		if (e->expires > now && strcmp(e->txt, txt) == 0) {
+			milter_dkim_kc_copy(key, &e->key);
 			kc_hits++;
 			pthread_mutex_unlock(&kc_lock);
+			free(k);
 			return;
 		}
-		milter_dkim_kc_drop(pp);	/* changed or expired */
-		break;
+		milter_dkim_kc_free(htable_del(kc_tab, k)); /* changed, expired */
 	}
 	kc_misses++;
 	pthread_mutex_unlock(&kc_lock);
 
 	milter_dkim_key_parse(txt, key);	/* outside the lock */
-	if (ttl <= 0)
-		return;
-	e = x_calloc(1, sizeof(*e));
-	e->name = x_strdup(name);
-	e->txt = x_strdup(txt);
-	e->expires = now + (int64_t)ttl * 1000;
-	milter_dkim_kc_copy(&e->key, key);
-	pthread_mutex_lock(&kc_lock);
-	/* another thread may have parsed the same name meanwhile */
-	for (pp = &kc_tab[h]; *pp != NULL; pp = &(*pp)->next)
-		if (strcasecmp((*pp)->name, name) == 0) {
-			milter_dkim_kc_drop(pp);
-			break;
-		}
-	if (kc_n >= KC_MAX)
-		milter_dkim_kc_evict(now);
-	e->seq = kc_seq++;
-	e->next = kc_tab[h];
-	kc_tab[h] = e;
-	kc_n++;
-	pthread_mutex_unlock(&kc_lock);
+	if (ttl > 0) {
+		e = x_calloc(1, sizeof(*e));
+		e->txt = x_strdup(txt);
+		e->expires = now + (int64_t)ttl * 1000;
+		milter_dkim_kc_copy(&e->key, key);
+		pthread_mutex_lock(&kc_lock);
+		if (kc_tab == NULL)
+			kc_tab = htable_new();
+		/* another thread may have parsed the same name meanwhile */
+		if ((e = htable_put(kc_tab, k, e)) != NULL)
+			milter_dkim_kc_free(e);
+		while (htable_size(kc_tab) > KC_MAX)
+			milter_dkim_kc_free(htable_pop_oldest(kc_tab));
+		pthread_mutex_unlock(&kc_lock);
+	}
+	free(k);
 }
 
 /* milter_dkim_key_cache_stats - the counters */
@@ -261,7 +228,7 @@ milter_dkim_key_cache_stats(unsigned long *hits, unsigned long *misses,
 	pthread_mutex_lock(&kc_lock);
 	*hits = kc_hits;
 	*misses = kc_misses;
-	*entries = kc_n;
+	*entries = kc_tab != NULL ? htable_size(kc_tab) : 0;
 	pthread_mutex_unlock(&kc_lock);
 }
 
@@ -269,12 +236,8 @@ milter_dkim_key_cache_stats(unsigned long *hits, unsigned long *misses,
 void
 milter_dkim_key_cache_flush(void)
 {
-	size_t i;
-
 	pthread_mutex_lock(&kc_lock);
-	for (i = 0; i < KC_BUCKETS; i++)
-		while (kc_tab[i] != NULL)
-			milter_dkim_kc_drop(&kc_tab[i]);
+	htable_free(&kc_tab, milter_dkim_kc_free);
 	pthread_mutex_unlock(&kc_lock);
 }
 

@@ -361,24 +361,6 @@ dns_resolver_unref(struct dns_resolver **rp)
 	*rp = NULL;
 }
 
-/* The published resolver. */
-static struct snapshot_slot dns_slot = SNAPSHOT_SLOT_INIT;
-
-/* dns_current - a new reference to the published resolver, or NULL */
-struct dns_resolver *
-dns_current(void)
-{
-	return snapshot_current(&dns_slot);
-}
-
-/* dns_publish - make r current (takes the caller's reference); NULL
- * unpublishes */
-void
-dns_publish(struct dns_resolver *r)
-{
-	snapshot_publish(&dns_slot, r != NULL ? &r->snap : NULL);
-}
-
 /* dns_callback - an answer arrived (dispatcher thread) */
 static void
 dns_callback(void *arg, int err, struct ub_result *result)

@@ -42,12 +42,11 @@
  *	(threads do not survive fork).  Nothing here logs: temporary
  *	failures say why in dns_answer.why.
  *
- *	A resolver is reference-counted, like a configuration snapshot:
- *	dns_publish() makes one the process' current resolver and
- *	dns_current() hands out references to it, so a daemon can build a
- *	new one when the [dns] section changes and publish it for new
- *	work, while work in progress finishes on the one it holds; the
- *	last reference stops its dispatcher and frees it.
+ *	A resolver is reference-counted (lib/snapshot): a daemon builds a
+ *	new one when the [dns] section changes and publishes it for new
+ *	work inside its own generation (the milter's milter_gen), while
+ *	work in progress finishes on the one it holds; the last reference
+ *	stops its dispatcher and frees it.
  *--*/
 #ifndef ELEMTA_DNS_H
 #define ELEMTA_DNS_H
@@ -148,13 +147,6 @@ struct dns_resolver *dns_resolver_ref(struct dns_resolver *r);
  * stops the dispatcher and frees (no query of it may be in progress:
  * whoever queries holds a reference) */
 void dns_resolver_unref(struct dns_resolver **rp);
-
-/* dns_current - a new reference to the published resolver (NULL before
- * the first dns_publish); dns_publish - make r the published one,
- * taking over the caller's reference and dropping the one it replaces.
- * Thread-safe. */
-struct dns_resolver *dns_current(void);
-void dns_publish(struct dns_resolver *r);
 
 /* dns_conf_equal - do two [dns] sections ask for the same resolver? */
 int dns_conf_equal(const struct dns_conf *a, const struct dns_conf *b);

@@ -56,9 +56,14 @@ void
 milter_pipeline_init(void)
 {
 	struct metric *m;
+	int a;
 
 	m_messages = metrics_counter("elemta_milter_messages_total",
 				     "Messages by verdict", "action");
+	/* Every verdict at 0 from the start, so that a rate (the tempfail
+	 * ratio an alert watches) sees the first one. */
+	for (a = MILTER_ACCEPT; a <= MILTER_DISCARD; a++)
+		metric_series(m_messages, milter_action_name(a));
 	m_results = metrics_counter("elemta_milter_results_total",
 				    "Authentication results by method",
 				    "method,result");

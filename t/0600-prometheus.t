@@ -2,7 +2,8 @@
 # 0600-prometheus - contrib/prometheus and contrib/grafana against a real
 # Prometheus scraping the three daemons under real mail.
 #
-# promtool accepts the alert rules and the example scrape configuration.
+# promtool accepts the alert rules and the example scrape configuration;
+# each alert has for:, a severity label, a summary and a description.
 # A private Postfix passes mail through elemta-milter (verify, and DKIM
 # signing for an authenticated client) and elemta-policyd (Redis store,
 # 3 messages/hour per client: the 4th from one client is deferred) to
@@ -34,12 +35,14 @@ python3 "$EXPRS" list "$DASH" "$RULES" >"$TB/exprs" 2>"$TB/exprs.err" ||
     tb_bail "prom-exprs.py list: $(cat "$TB/exprs.err")"
 nexprs=$(wc -l <"$TB/exprs")
 nrules=$(grep -c '^rule' "$TB/exprs")
-tb_plan $((12 + nexprs))
+tb_plan $((13 + nexprs))
 
 tb_ok "promtool check rules accepts contrib/prometheus/elemta.rules.yml" \
     promtool check rules "$RULES"
 tb_ok "promtool check config accepts contrib/prometheus/prometheus.yml" \
     promtool check config "$top_srcdir/contrib/prometheus/prometheus.yml"
+tb_ok "every alert has for:, a severity, a summary and a description" \
+    python3 "$EXPRS" lint "$RULES"
 
 #
 # The gateway: milter, policyd and bridge, each with its metrics_listen

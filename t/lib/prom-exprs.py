@@ -5,6 +5,7 @@
 # SYNOPSIS
 #	prom-exprs.py list DASHBOARD.json RULES.yml...
 #	prom-exprs.py check URL NEED_DATA EXPR
+#	prom-exprs.py lint RULES.yml...
 #
 # DESCRIPTION
 #	list prints one line per expression, KIND<TAB>WHAT<TAB>EXPR: KIND is
@@ -21,6 +22,10 @@
 #	Prometheus has nor a PromQL function or keyword, a {__name__=~"RE"}
 #	matcher that matches no metric, a query error, or (NEED_DATA=1) an
 #	empty result.
+#
+#	lint prints what an alert rule lacks of what ours all have: a for:
+#	duration, a severity label (critical, warning or info), summary and
+#	description annotations; it exits 1 if anything is missing.
 import json
 import re
 import sys
@@ -75,6 +80,29 @@ def rule_exprs(path):
         for r in g.get("rules", []):
             out.append((r.get("alert") or r.get("record") or "?",
                         str(r["expr"])))
+    return out
+
+
+def lint(path):
+    """what each alert of a rule file lacks, one line each"""
+    import yaml
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    out = []
+    for g in doc.get("groups", []):
+        for r in g.get("rules", []):
+            name = r.get("alert")
+            if name is None:
+                continue
+            if "for" not in r:
+                out.append("%s: no for:" % name)
+            sev = (r.get("labels") or {}).get("severity")
+            if sev not in ("critical", "warning", "info"):
+                out.append("%s: severity %r" % (name, sev))
+            ann = r.get("annotations") or {}
+            for a in ("summary", "description"):
+                if not ann.get(a):
+                    out.append("%s: no %s annotation" % (name, a))
     return out
 
 
@@ -150,6 +178,11 @@ def main(argv):
             for what, expr in rule_exprs(path):
                 print("rule\t%s\t%s" % (what, substitute(expr)))
         return 0
+    if len(argv) >= 3 and argv[1] == "lint":
+        problems = [p for path in argv[2:] for p in lint(path)]
+        for p in problems:
+            print(p)
+        return 1 if problems else 0
     if len(argv) == 5 and argv[1] == "check":
         r = check(argv[2], argv[3] == "1", argv[4])
         if isinstance(r, str):
@@ -158,7 +191,7 @@ def main(argv):
         print("ok: %d series" % r[1])
         return 0
     sys.stderr.write("usage: prom-exprs.py list DASHBOARD RULES... | "
-                     "check URL NEED_DATA EXPR\n")
+                     "check URL NEED_DATA EXPR | lint RULES...\n")
     return 2
 
 

@@ -70,39 +70,36 @@ def dashboard_exprs(path):
     return out
 
 
-def rule_exprs(path):
-    """(what, expr) of every rule of every group"""
+def rules(path):
+    """every rule of every group of a rule file"""
     import yaml
     with open(path) as f:
         doc = yaml.safe_load(f)
-    out = []
-    for g in doc.get("groups", []):
-        for r in g.get("rules", []):
-            out.append((r.get("alert") or r.get("record") or "?",
-                        str(r["expr"])))
-    return out
+    return [r for g in doc.get("groups", []) for r in g.get("rules", [])]
+
+
+def rule_exprs(path):
+    """(what, expr) of every rule of every group"""
+    return [(r.get("alert") or r.get("record") or "?", str(r["expr"]))
+            for r in rules(path)]
 
 
 def lint(path):
     """what each alert of a rule file lacks, one line each"""
-    import yaml
-    with open(path) as f:
-        doc = yaml.safe_load(f)
     out = []
-    for g in doc.get("groups", []):
-        for r in g.get("rules", []):
-            name = r.get("alert")
-            if name is None:
-                continue
-            if "for" not in r:
-                out.append("%s: no for:" % name)
-            sev = (r.get("labels") or {}).get("severity")
-            if sev not in ("critical", "warning", "info"):
-                out.append("%s: severity %r" % (name, sev))
-            ann = r.get("annotations") or {}
-            for a in ("summary", "description"):
-                if not ann.get(a):
-                    out.append("%s: no %s annotation" % (name, a))
+    for r in rules(path):
+        name = r.get("alert")
+        if name is None:
+            continue
+        if "for" not in r:
+            out.append("%s: no for:" % name)
+        sev = (r.get("labels") or {}).get("severity")
+        if sev not in ("critical", "warning", "info"):
+            out.append("%s: severity %r" % (name, sev))
+        ann = r.get("annotations") or {}
+        for a in ("summary", "description"):
+            if not ann.get(a):
+                out.append("%s: no %s annotation" % (name, a))
     return out
 
 

@@ -30,8 +30,8 @@ monitoringdir = $(docdir)/examples
 dist_monitoring_DATA = contrib/prometheus/prometheus.yml \
 	contrib/prometheus/elemta.rules.yml contrib/grafana/elemta.json
 EXTRA_DIST += t/lib/prom-exprs.py
-dist_check_SCRIPTS += t/0600-prometheus.t
-TESTS += t/0600-prometheus.t
+dist_check_SCRIPTS += t/0610-prometheus.t
+TESTS += t/0610-prometheus.t
 
 ## Installation (FHS with --prefix=/usr --sysconfdir=/etc
 ## --localstatedir=/var): the sample configuration as

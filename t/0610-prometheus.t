@@ -1,5 +1,5 @@
 #!/bin/bash
-# 0600-prometheus - contrib/prometheus and contrib/grafana against a real
+# 0610-prometheus - contrib/prometheus and contrib/grafana against a real
 # Prometheus scraping the three daemons under real mail.
 #
 # promtool accepts the alert rules and the example scrape configuration;
@@ -107,7 +107,7 @@ mail() {
 	swaks --server 127.0.0.1 --port "$TB_PORT_SMTPD" --timeout 30 \
 	    --helo client.remote.test --from "$from" --to "$to" \
 	    --xclient-addr "$ip" --header "From: <$from>" \
-	    --header "Subject: tb-0600 $ip" --body "Hello." "$@" 2>&1
+	    --header "Subject: tb-0610 $ip" --body "Hello." "$@" 2>&1
 }
 
 n=0

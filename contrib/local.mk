@@ -22,13 +22,14 @@ man/elemta-postfix-config.8: man/elemta-postfix-config.8.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) man && \
 	$(edit) $(srcdir)/man/elemta-postfix-config.8.in > $@.tmp && mv $@.tmp $@
 
-## Monitoring: the Prometheus scrape configuration and alert rules, the
-## Grafana dashboard, and the test that puts them to a real Prometheus
-## scraping the three daemons under real mail (with every peer: about
-## 30 s).
+## Monitoring: the Prometheus scrape configuration, the alert rules and
+## their unit tests (promtool test rules), the Grafana dashboard, and
+## the test that puts them to a real Prometheus scraping the three
+## daemons under real mail (with every peer: about 30 s).
 monitoringdir = $(docdir)/examples
 dist_monitoring_DATA = contrib/prometheus/prometheus.yml \
-	contrib/prometheus/elemta.rules.yml contrib/grafana/elemta.json
+	contrib/prometheus/elemta.rules.yml \
+	contrib/prometheus/elemta.rules.test.yml contrib/grafana/elemta.json
 EXTRA_DIST += t/lib/prom-exprs.py
 dist_check_SCRIPTS += t/0610-prometheus.t
 TESTS += t/0610-prometheus.t

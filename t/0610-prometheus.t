@@ -2,13 +2,15 @@
 # 0610-prometheus - contrib/prometheus and contrib/grafana against a real
 # Prometheus scraping the three daemons under real mail.
 #
-# promtool accepts the alert rules and the example scrape configuration;
-# each alert has for:, a severity label, a summary and a description.
+# promtool accepts the alert rules and the example scrape configuration,
+# and passes the rules' unit tests (each alert fires on made-up series of
+# its failure); each alert has for:, a severity label, a summary, a
+# description and a unit test.
 # A private Postfix passes mail through elemta-milter (verify, and DKIM
 # signing for an authenticated client) and elemta-policyd (Redis store,
 # 3 messages/hour per client: the 4th from one client is deferred) to
 # smtp-sink, and mail for alice@example.test through elemta-lmtp-bridge
-# (LDAP routing, slapd) into Dovecot.  Debian's prometheus scrapes the
+# (routing: a SQLite table, then LDAP on slapd) into Dovecot.  Debian's prometheus scrapes the
 # three /metrics every second and evaluates the rules; then every
 # expression of the dashboard and of the rules is asked of its HTTP API:
 # each must name only metrics that exist there and evaluate without
@@ -21,11 +23,12 @@
 . "$top_srcdir/t/lib/lmtp.sh"
 
 RULES=$top_srcdir/contrib/prometheus/elemta.rules.yml
+RULES_TEST=$top_srcdir/contrib/prometheus/elemta.rules.test.yml
 DASH=$top_srcdir/contrib/grafana/elemta.json
 EXPRS=$top_srcdir/t/lib/prom-exprs.py
 
 milter_require postfix smtp-sink swaks unbound dovecot redis slapd \
-    prometheus
+    sqlite3 prometheus
 lmtp_init
 tb_init
 
@@ -35,14 +38,16 @@ python3 "$EXPRS" list "$DASH" "$RULES" >"$TB/exprs" 2>"$TB/exprs.err" ||
     tb_bail "prom-exprs.py list: $(cat "$TB/exprs.err")"
 nexprs=$(wc -l <"$TB/exprs")
 nrules=$(grep -c '^rule' "$TB/exprs")
-tb_plan $((13 + nexprs))
+tb_plan $((14 + nexprs))
 
 tb_ok "promtool check rules accepts contrib/prometheus/elemta.rules.yml" \
     promtool check rules "$RULES"
 tb_ok "promtool check config accepts contrib/prometheus/prometheus.yml" \
     promtool check config "$top_srcdir/contrib/prometheus/prometheus.yml"
-tb_ok "every alert has for:, a severity, a summary and a description" \
-    python3 "$EXPRS" lint "$RULES"
+tb_ok "promtool test rules: every alert fires on its failure" \
+    promtool test rules "$RULES_TEST"
+tb_ok "every alert has for:, a severity, a summary, a description, a test" \
+    python3 "$EXPRS" lint "$RULES" "$RULES_TEST"
 
 #
 # The gateway: milter, policyd and bridge, each with its metrics_listen
@@ -60,9 +65,14 @@ pol_start policyd "$TB_PORT_POLICY" -o policyd.store=redis \
     -o "redis.servers={\"127.0.0.1:$TB_PORT_REDIS\"}" \
     -o 'policyd.client_message_limit=3/1h' \
     -o "policyd.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS3"
+# an empty SQLite table first (each lookup falls through), then LDAP
+sqlite3 "$TB/routes.db" 'CREATE TABLE lmtp_routes (address TEXT PRIMARY KEY,
+    backend TEXT, rewrite TEXT, enabled INTEGER NOT NULL DEFAULT 1,
+    junk_optout INTEGER NOT NULL DEFAULT 0);' ||
+    tb_bail "sqlite3 could not make $TB/routes.db"
 lmtp_ldap
-lmtp_conf "ldap_lookup = true" "ldap_base = \"ou=people,$TB_LDAP_BASE\"" \
-    "${LMTP_LDAP[@]}"
+lmtp_conf "sqlite_database = \"$TB/routes.db\"" "ldap_lookup = true" \
+    "ldap_base = \"ou=people,$TB_LDAP_BASE\"" "${LMTP_LDAP[@]}"
 lmtp_start_bridge
 lmtp_start_postfix \
     "smtpd_milters = $TB_MILTER_SPEC" \

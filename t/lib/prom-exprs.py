@@ -5,7 +5,7 @@
 # SYNOPSIS
 #	prom-exprs.py list DASHBOARD.json RULES.yml...
 #	prom-exprs.py check URL NEED_DATA EXPR
-#	prom-exprs.py lint RULES.yml...
+#	prom-exprs.py lint RULES.yml [TESTS.yml]
 #
 # DESCRIPTION
 #	list prints one line per expression, KIND<TAB>WHAT<TAB>EXPR: KIND is
@@ -25,7 +25,8 @@
 #
 #	lint prints what an alert rule lacks of what ours all have: a for:
 #	duration, a severity label (critical, warning or info), summary and
-#	description annotations; it exits 1 if anything is missing.
+#	description annotations, and (TESTS.yml given: promtool's unit
+#	tests) a test naming it; it exits 1 if anything is missing.
 import json
 import re
 import sys
@@ -84,13 +85,19 @@ def rule_exprs(path):
             for r in rules(path)]
 
 
-def lint(path):
+def lint(path, tests=None):
     """what each alert of a rule file lacks, one line each"""
     out = []
+    tested = None
+    if tests is not None:
+        with open(tests) as f:
+            tested = set(re.findall(r'alertname="([^"]+)"', f.read()))
     for r in rules(path):
         name = r.get("alert")
         if name is None:
             continue
+        if tested is not None and name not in tested:
+            out.append("%s: no unit test in %s" % (name, tests))
         if "for" not in r:
             out.append("%s: no for:" % name)
         sev = (r.get("labels") or {}).get("severity")
@@ -175,8 +182,8 @@ def main(argv):
             for what, expr in rule_exprs(path):
                 print("rule\t%s\t%s" % (what, substitute(expr)))
         return 0
-    if len(argv) >= 3 and argv[1] == "lint":
-        problems = [p for path in argv[2:] for p in lint(path)]
+    if len(argv) in (3, 4) and argv[1] == "lint":
+        problems = lint(argv[2], argv[3] if len(argv) == 4 else None)
         for p in problems:
             print(p)
         return 1 if problems else 0
@@ -188,7 +195,7 @@ def main(argv):
         print("ok: %d series" % r[1])
         return 0
     sys.stderr.write("usage: prom-exprs.py list DASHBOARD RULES... | "
-                     "check URL NEED_DATA EXPR | lint RULES...\n")
+                     "check URL NEED_DATA EXPR | lint RULES [TESTS]\n")
     return 2
 
 

@@ -57,7 +57,14 @@ EXTRA_DIST += contrib/systemd/elemta-milter.service \
 	contrib/systemd/elemta-lmtp-bridge.service \
 	debian \
 	contrib/docker/Dockerfile contrib/docker/docker-entrypoint \
-	contrib/docker/healthcheck contrib/docker/elemta.conf
+	contrib/docker/healthcheck contrib/docker/elemta.conf \
+	contrib/docker/docker-mailserver/README \
+	contrib/docker/docker-mailserver/Dockerfile \
+	contrib/docker/docker-mailserver/docker-compose.yml \
+	contrib/docker/docker-mailserver/elemta-dms-run \
+	contrib/docker/docker-mailserver/mailserver.env \
+	contrib/docker/docker-mailserver/supervisor-elemta.conf \
+	contrib/docker/docker-mailserver/user-patches.sh
 
 ## The packaging tests: slow (they build the Debian packages and install
 ## them into a debootstrapped Debian 12), so not part of make check;

@@ -63,7 +63,7 @@ exec 9>&-
 # the build context: this directory's files and the packages
 ctx=$TB/ctx
 mkdir -p "$ctx"
-cp "$top_srcdir"/contrib/docker/* $(ls "$D"/elemta-*.deb | grep -v dbgsym) "$ctx/"
+cp -r "$top_srcdir"/contrib/docker/* $(ls "$D"/elemta-*.deb | grep -v dbgsym) "$ctx/"
 IMG=localhost/elemta-test/elemta:$TB_PORT_BASE
 dangling=$(pm images -q -f dangling=true)
 # build_image IMG CTX LOG - podman build, its output in $TB/LOG
@@ -133,7 +133,7 @@ tb_stop
 # The build stage: from the release tarball (make distdir, as t/0701),
 # its Build-Depends from the mirror; the final image has no compiler.
 sctx=$TB/sctx
-if ! { mkdir -p "$sctx" && cp "$top_srcdir"/contrib/docker/* "$sctx/" &&
+if ! { mkdir -p "$sctx" && cp -r "$top_srcdir"/contrib/docker/* "$sctx/" &&
 	make -s --no-print-directory -C "$top_builddir" distdir \
 		distdir="$TB/elemta-src" >"$TB/dist.out" 2>&1 &&
 	tar -C "$TB" -czf "$sctx/elemta-src.tar.gz" elemta-src; }; then

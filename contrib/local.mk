@@ -74,9 +74,12 @@ EXTRA_DIST += contrib/systemd/elemta-milter.service \
 ## t/0730 adds about 80 s (its build stage fetches the Build-Depends
 ## from the mirror): podman imports that tree once as a base image
 ## (localhost/elemta-test/bookworm, kept in /var/lib/containers).
+## t/0740 (the docker-mailserver add-on) needs no package: user-patches.sh
+## on DMS-like main.cf files, docker-compose config, a message through a
+## Postfix it configured to this build's daemons; about 30 s.
 PACKAGING_TESTS = t/0700-install-layout.t t/0701-deb-build.t \
 	t/0702-deb-contents.t t/0710-systemd-units.t t/0720-deb-chroot.t \
-	t/0730-container.t
+	t/0730-container.t t/0740-docker-mailserver.t
 dist_check_SCRIPTS += $(PACKAGING_TESTS)
 ## 0701 builds the packages (in t/deb/) that the others look into.
 t/0702-deb-contents.log t/0710-systemd-units.log t/0720-deb-chroot.log \

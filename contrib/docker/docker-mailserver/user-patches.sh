@@ -50,6 +50,8 @@
 #			cannot be reached: tempfail (default), accept, reject.
 #	ELEMTA_SBINDIR	where the packages put the daemons (/usr/sbin).
 #	MAIL_CONFIG	Postfix's configuration directory (postconf's own).
+# $elemta_milter, $elemta_policy, $smtpd_milters are Postfix's, not ours:
+# shellcheck disable=SC2016
 set -eu
 
 sbindir=${ELEMTA_SBINDIR:-/usr/sbin}
@@ -77,57 +79,67 @@ has() {
 	[[ " $(tr ',\t\n' '   ' <<<"$1") " == *" $2 "* ]]
 }
 
-# prepend PARAM ITEM [NAME=VALUE]... - ITEM first in main.cf's PARAM,
-# unless it is in it; the NAME=VALUE settings in the same postconf -e (a
-# parameter ITEM names, defined in the edit that first uses it: postconf
-# warns about a parameter nothing uses)
-prepend() {
-	local p=$1 item=$2 cur
-
-	shift 2
-	cur=$(postconf -h "$p")
-	if has "$cur" "$item"; then
-		[[ $# -eq 0 ]] || postconf -e "$@"
+# first LIST ITEM - LIST with ITEM first, unless it is in it already
+first() {
+	if has "$1" "$2"; then
+		echo "$1"
 	else
-		postconf -e "$@" "$p = $item${cur:+, $cur}"
+		echo "$2${1:+, $1}"
 	fi
 }
 
-# after_relay_check PARAM ITEM [NAME=VALUE]... - ITEM right after
-# reject_unauth_destination (at the end without it), unless it is in
-# PARAM already; NAME=VALUE as for prepend
+# after_relay_check LIST ITEM - LIST with ITEM right after
+# reject_unauth_destination (at the end without it), unless it is in it
 after_relay_check() {
-	local p=$1 item=$2 cur new
+	local new
 
-	shift 2
-	cur=$(postconf -h "$p")
-	if has "$cur" "$item"; then
-		[[ $# -eq 0 ]] || postconf -e "$@"
-		return 0
+	if has "$1" "$2"; then
+		echo "$1"
+		return
 	fi
-	new=$(sed -E "s/(^|[ ,])reject_unauth_destination([ ,]|\$)/\\1reject_unauth_destination, $item\\2/" <<<"$cur")
-	[[ $new != "$cur" ]] || new="$cur${cur:+, }$item"
-	postconf -e "$@" "$p = $new"
+	new=$(sed -E "s/(^|[ ,])reject_unauth_destination([ ,]|\$)/\\1reject_unauth_destination, $2\\2/" <<<"$1")
+	[[ $new != "$1" ]] || new="$1${1:+, }$2"
+	echo "$new"
 }
 
+# One read, one edit: Postfix waits for a main.cf changed in the last
+# second to settle before it reads it again (DMS backdates the file for
+# that), so a postconf per step would take seconds each.
+params=(smtpd_milters non_smtpd_milters smtpd_relay_restrictions
+	smtpd_recipient_restrictions smtpd_data_restrictions
+	smtpd_end_of_data_restrictions)
+declare -A cur
+i=0
+while IFS= read -r line; do
+	cur[${params[i]}]=$line
+	i=$((i + 1))
+done < <(postconf -h "${params[@]}")
+[[ $i -eq ${#params[@]} ]] || {
+	echo "elemta user-patches: cannot read Postfix's main.cf" >&2
+	exit 1
+}
+
+edits=()
 if [[ $milter != none ]]; then
-	prepend smtpd_milters '$elemta_milter' \
-		"elemta_milter = { $milter, default_action=$action }"
+	edits+=("elemta_milter = { $milter, default_action=$action }"
+		"smtpd_milters = $(first "${cur[smtpd_milters]}" '$elemta_milter')")
 	# "$smtpd_milters" (not DMS's, but a common spelling) has it already
-	case $(postconf -h non_smtpd_milters) in
+	case ${cur[non_smtpd_milters]} in
 	'$smtpd_milters' | '${smtpd_milters}') ;;
-	*) prepend non_smtpd_milters '$elemta_milter' ;;
+	*) edits+=("non_smtpd_milters = $(first "${cur[non_smtpd_milters]}" '$elemta_milter')") ;;
 	esac
 fi
-
 if [[ $policy != none ]]; then
-	check="elemta_policy = check_policy_service { $policy, timeout=10s, default_action=DUNNO }"
-	if [[ -n $(postconf -h smtpd_relay_restrictions) ]]; then
-		prepend smtpd_recipient_restrictions '$elemta_policy' "$check"
+	edits+=("elemta_policy = check_policy_service { $policy, timeout=10s, default_action=DUNNO }")
+	if [[ -n ${cur[smtpd_relay_restrictions]} ]]; then
+		rcpt=$(first "${cur[smtpd_recipient_restrictions]}" '$elemta_policy')
 	else
-		after_relay_check smtpd_recipient_restrictions '$elemta_policy' "$check"
+		rcpt=$(after_relay_check "${cur[smtpd_recipient_restrictions]}" '$elemta_policy')
 	fi
-	prepend smtpd_data_restrictions '$elemta_policy'
-	prepend smtpd_end_of_data_restrictions '$elemta_policy'
+	edits+=("smtpd_recipient_restrictions = $rcpt")
+	for p in smtpd_data_restrictions smtpd_end_of_data_restrictions; do
+		edits+=("$p = $(first "${cur[$p]}" '$elemta_policy')")
+	done
 fi
+[[ ${#edits[@]} -eq 0 ]] || postconf -e "${edits[@]}"
 echo "elemta user-patches: Postfix asks Elemta (milter: $milter, policy: $policy)"

@@ -71,6 +71,11 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("dmarc_temperror_action", "accept", CFGF_NONE),
 	CFG_STR("dmarc_bad_from_action", "accept", CFGF_NONE),
 	CFG_STR("dmarc_history", "", CFGF_NONE),
+	/* DMARC aggregate reports (reports/, elemta-dmarc-report) */
+	CFG_STR("dmarc_report_org_name", "", CFGF_NONE),
+	CFG_STR("dmarc_report_email", "", CFGF_NONE),
+	CFG_STR("dmarc_report_sendmail", "/usr/sbin/sendmail", CFGF_NONE),
+	CFG_INT("dmarc_report_history_days", 30, CFGF_NONE),
 	/* Received-SPF, header caps, quarantine */
 	CFG_BOOL("received_spf", cfg_false, CFGF_NONE),
 	CFG_STR("header_cap_action", "accept", CFGF_NONE),
@@ -154,6 +159,8 @@ static const struct conf_check milter_checks[] = {
 	{ "dmarc_temperror_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
 	  NULL },
 	{ "dmarc_bad_from_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
+	  NULL },
+	{ "dmarc_report_history_days", CONF_CHECK_RANGE, 1, 3650, NULL,
 	  NULL },
 	{ "header_cap_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
 	{ "quarantine_header", CONF_CHECK_FUNC, 0, 0, NULL,
@@ -278,6 +285,13 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->dmarc_bad_from_action = milter_action_index(
 		cfg_getstr(sec, "dmarc_bad_from_action"));
 	c->dmarc_history = x_strdup(cfg_getstr(sec, "dmarc_history"));
+	c->dmarc_report_org_name = conf_strdup_opt(sec,
+						   "dmarc_report_org_name");
+	c->dmarc_report_email = conf_strdup_opt(sec, "dmarc_report_email");
+	c->dmarc_report_sendmail = x_strdup(cfg_getstr(sec,
+						       "dmarc_report_sendmail"));
+	c->dmarc_report_history_days =
+		(int)cfg_getint(sec, "dmarc_report_history_days");
 	c->received_spf = cfg_getbool(sec, "received_spf");
 	c->header_cap_action =
 		milter_action_index(cfg_getstr(sec, "header_cap_action"));
@@ -303,6 +317,9 @@ milter_conf_release(void *out)
 	x_free(&c->dkim_sign_headers);
 	x_free(&c->dmarc_psl);		/* DMARC */
 	x_free(&c->dmarc_history);	/* DMARC */
+	x_free(&c->dmarc_report_org_name);
+	x_free(&c->dmarc_report_email);
+	x_free(&c->dmarc_report_sendmail);
 	x_free(&c->quarantine_header);
 	greylist_conf_release(&c->greylist);
 }

@@ -60,6 +60,11 @@ struct milter_conf {
 	int dmarc_temperror_action;
 	int dmarc_bad_from_action;	/* no/several/broken From */
 	char *dmarc_history;		/* SQLite file, "" = off */
+	/* DMARC aggregate reports (reports/, not the daemon) */
+	char *dmarc_report_org_name;	/* NULL: the report domain */
+	char *dmarc_report_email;	/* NULL: postmaster@authserv_id */
+	char *dmarc_report_sendmail;	/* command, split on blanks */
+	int dmarc_report_history_days;	/* history rows kept */
 	/* Received-SPF, header caps, quarantine (issue 4) */
 	int received_spf;		/* add a Received-SPF header */
 	int header_cap_action;		/* enum milter_action: over the caps */

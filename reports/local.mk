@@ -1,0 +1,12 @@
+## reports/ - elemta-dmarc-report: DMARC aggregate reports (RFC 9990)
+## from the milter's history (milter.dmarc_history), sent with sendmail(1).
+## It reads the milter's section and shares its PSL and domain helpers
+## (milter/libelemta-milter.a); zlib for the gzip attachment.
+
+sbin_PROGRAMS += reports/elemta-dmarc-report
+reports_elemta_dmarc_report_SOURCES = reports/elemta-dmarc-report.c \
+	reports/report.h reports/report-history.c reports/report-xml.c \
+	reports/report-rua.c reports/report-send.c
+reports_elemta_dmarc_report_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
+	$(SQLITE_CFLAGS) $(ZLIB_CFLAGS) -I$(top_srcdir)/milter
+reports_elemta_dmarc_report_LDADD = $(MILTER_LDADD) $(ZLIB_LIBS)

@@ -10,3 +10,11 @@ reports_elemta_dmarc_report_SOURCES = reports/elemta-dmarc-report.c \
 reports_elemta_dmarc_report_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
 	$(SQLITE_CFLAGS) $(ZLIB_CFLAGS) -I$(top_srcdir)/milter
 reports_elemta_dmarc_report_LDADD = $(MILTER_LDADD) $(ZLIB_LIBS)
+
+## Tests (t/048x): a history the real milter wrote, the XSD of RFC 9990
+## (t/data/dmarc-report, IETF Trust BSD), unbound, Postfix and Dovecot.
+T_REPORT_SHELL = t/0480-dmarc-report.t
+dist_check_SCRIPTS += $(T_REPORT_SHELL)
+EXTRA_DIST += t/data/dmarc-report
+TESTS += $(T_REPORT_SHELL)
+SANITIZE_TESTS += $(T_REPORT_SHELL)

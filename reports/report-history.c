@@ -107,6 +107,23 @@ fail:
 	return NULL;
 }
 
+/* report_stmt - sql prepared, ?1 = domain and ?2 = t bound; NULL with
+ * err */
+static sqlite3_stmt *
+report_stmt(struct db *db, const char *sql, const char *domain, time_t t,
+	    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql)) == NULL) {
+		x_err(err, errlen, "history: %s", db_errmsg(db));
+		return NULL;
+	}
+	sqlite3_bind_text(st, 1, domain, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, t);
+	return st;
+}
+
 /* report_pword - a stored p=/sp= letter as the report's word */
 static const char *
 report_pword(const unsigned char *c)
@@ -139,15 +156,13 @@ report_history_policy(struct db *db, const char *domain, time_t begin,
 
 	memset(pol, 0, sizeof(*pol));
 	snprintf(pol->domain, sizeof(pol->domain), "%s", domain);
-	st = db_stmt(db, "SELECT p, sp, adkim, aspf, pct FROM dmarc_history"
-		     " WHERE policy_domain = ?1 AND ts BETWEEN ?2 AND ?3"
-		     " AND p IS NOT NULL ORDER BY ts DESC, id DESC LIMIT 1");
-	if (st == NULL) {
-		x_err(err, errlen, "history: %s", db_errmsg(db));
+	st = report_stmt(db, "SELECT p, sp, adkim, aspf, pct FROM"
+			 " dmarc_history WHERE policy_domain = ?1 AND ts"
+			 " BETWEEN ?2 AND ?3 AND p IS NOT NULL"
+			 " ORDER BY ts DESC, id DESC LIMIT 1", domain, begin,
+			 err, errlen);
+	if (st == NULL)
 		return -1;
-	}
-	sqlite3_bind_text(st, 1, domain, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, begin);
 	sqlite3_bind_int64(st, 3, end);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -201,19 +216,16 @@ report_history_records(struct db *db, const char *domain, time_t begin,
 	long n = 0;
 	int rc;
 
-	st = db_stmt(db, "SELECT " REPORT_GROUP ", MAX(pct), COUNT(*)"
-		     " FROM (SELECT *, CASE WHEN header_from = policy_domain"
-		     " THEN p ELSE COALESCE(sp, p) END AS applied"
-		     " FROM dmarc_history WHERE policy_domain = ?1"
-		     " AND ts BETWEEN ?2 AND ?3 AND p IS NOT NULL)"
-		     " GROUP BY " REPORT_GROUP
-		     " ORDER BY COUNT(*) DESC, source_ip");
-	if (st == NULL) {
-		x_err(err, errlen, "history: %s", db_errmsg(db));
+	st = report_stmt(db, "SELECT " REPORT_GROUP ", MAX(pct), COUNT(*)"
+			 " FROM (SELECT *, CASE WHEN header_from ="
+			 " policy_domain THEN p ELSE COALESCE(sp, p) END AS"
+			 " applied FROM dmarc_history WHERE policy_domain = ?1"
+			 " AND ts BETWEEN ?2 AND ?3 AND p IS NOT NULL)"
+			 " GROUP BY " REPORT_GROUP
+			 " ORDER BY COUNT(*) DESC, source_ip", domain, begin,
+			 err, errlen);
+	if (st == NULL)
 		return -1;
-	}
-	sqlite3_bind_text(st, 1, domain, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, begin);
 	sqlite3_bind_int64(st, 3, end);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&r, 0, sizeof(r));
@@ -253,14 +265,13 @@ report_sent_status(struct db *db, const char *domain, time_t begin,
 		   const char *dest)
 {
 	sqlite3_stmt *st;
-	char *s = NULL;
+	char *s = NULL, err[8];
 
-	st = db_stmt(db, "SELECT status FROM dmarc_report_sent WHERE"
-		     " policy_domain = ?1 AND day_begin = ?2 AND dest = ?3");
+	st = report_stmt(db, "SELECT status FROM dmarc_report_sent WHERE"
+			 " policy_domain = ?1 AND day_begin = ?2 AND"
+			 " dest = ?3", domain, begin, err, sizeof(err));
 	if (st == NULL)
 		return NULL;
-	sqlite3_bind_text(st, 1, domain, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, begin);
 	sqlite3_bind_text(st, 3, dest, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		s = x_strdup(report_text(st, 0));
@@ -277,16 +288,13 @@ report_sent_mark(struct db *db, const char *domain, time_t begin,
 	sqlite3_stmt *st;
 	int rc;
 
-	st = db_stmt(db, "INSERT INTO dmarc_report_sent (policy_domain,"
-		     " day_begin, dest, status, updated) VALUES (?1, ?2, ?3, ?4,"
-		     " ?5) ON CONFLICT (policy_domain, day_begin, dest) DO UPDATE"
-		     " SET status = ?4, updated = ?5, tries = tries + 1");
-	if (st == NULL) {
-		x_err(err, errlen, "sent table: %s", db_errmsg(db));
+	st = report_stmt(db, "INSERT INTO dmarc_report_sent (policy_domain,"
+			 " day_begin, dest, status, updated) VALUES (?1, ?2,"
+			 " ?3, ?4, ?5) ON CONFLICT (policy_domain, day_begin,"
+			 " dest) DO UPDATE SET status = ?4, updated = ?5,"
+			 " tries = tries + 1", domain, begin, err, errlen);
+	if (st == NULL)
 		return -1;
-	}
-	sqlite3_bind_text(st, 1, domain, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, begin);
 	sqlite3_bind_text(st, 3, dest, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 4, status, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, time(NULL));
@@ -339,35 +347,34 @@ report_sent_deferred(struct db *db, time_t before, char ***domains,
 	return n;
 }
 
+/* report_delete - run a DELETE with ?1 = before; rows deleted or -1 */
+static long
+report_delete(struct db *db, const char *sql, time_t before)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = db_stmt(db, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, before);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(db_handle(db)) : -1;
+}
+
 /* report_history_expire - rows older than before */
 long
 report_history_expire(struct db *db, time_t before, char *err,
 		      size_t errlen)
 {
-	sqlite3_stmt *st;
 	long n;
 
-	st = db_stmt(db, "DELETE FROM dmarc_history WHERE ts < ?1");
-	if (st == NULL)
-		goto fail;
-	sqlite3_bind_int64(st, 1, before);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		sqlite3_reset(st);
-		goto fail;
+	n = report_delete(db, "DELETE FROM dmarc_history WHERE ts < ?1",
+			  before);
+	if (n < 0 || report_delete(db, "DELETE FROM dmarc_report_sent"
+				   " WHERE day_begin < ?1", before) < 0) {
+		x_err(err, errlen, "expiry: %s", db_errmsg(db));
+		return -1;
 	}
-	sqlite3_reset(st);
-	n = sqlite3_changes(db_handle(db));
-	st = db_stmt(db, "DELETE FROM dmarc_report_sent WHERE day_begin < ?1");
-	if (st == NULL)
-		goto fail;
-	sqlite3_bind_int64(st, 1, before);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		sqlite3_reset(st);
-		goto fail;
-	}
-	sqlite3_reset(st);
 	return n;
-fail:
-	x_err(err, errlen, "expiry: %s", db_errmsg(db));
-	return -1;
 }

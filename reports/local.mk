@@ -18,3 +18,12 @@ dist_check_SCRIPTS += $(T_REPORT_SHELL)
 EXTRA_DIST += t/data/dmarc-report
 TESTS += $(T_REPORT_SHELL)
 SANITIZE_TESTS += $(T_REPORT_SHELL)
+
+## Man page and the systemd units (daily timer)
+man_MANS += man/elemta-dmarc-report.8
+EXTRA_DIST += man/elemta-dmarc-report.8.in \
+	contrib/systemd/elemta-dmarc-report.service \
+	contrib/systemd/elemta-dmarc-report.timer
+CLEANFILES += man/elemta-dmarc-report.8
+man/elemta-dmarc-report.8: man/elemta-dmarc-report.8.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) man && $(edit) $(srcdir)/man/elemta-dmarc-report.8.in > $@.tmp && mv $@.tmp $@

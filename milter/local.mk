@@ -134,7 +134,8 @@ T_MILTER_SHELL = \
 	t/0414-milter-hup-storm.t \
 	t/0415-milter-hup-race.t \
 	t/0421-milter-dkim.t \
-	t/0422-milter-dkim-miltertest.t
+	t/0422-milter-dkim-miltertest.t \
+	t/0423-milter-arc.t
 dist_check_SCRIPTS += $(T_MILTER_SHELL)
 EXTRA_DIST += t/data/milter
 

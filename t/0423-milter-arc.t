@@ -7,7 +7,9 @@
 # lowest one left when a middle hop changed the body; a tampered middle
 # hop and a body changed after the last seal fail with the reason and
 # instance; bad input (60 sets, a 1 MB ARC header, duplicate instances)
-# is a clear arc=fail, never a crash; arc = false leaves ARC out.
+# is a clear arc=fail, never a crash; arc = false leaves ARC out; the
+# trusted-sealer override of a DMARC reject (A-R, history row) and the
+# untrusted case, still rejected.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
@@ -16,7 +18,7 @@ PY=/usr/bin/python3
 milter_require unbound sqlite3
 milter_require_arc_signers
 tb_init
-tb_plan 25
+tb_plan 35
 
 # The sealers' keys: the harness' RSA key at sel1 of each domain.
 peer_dkim_keys
@@ -188,5 +190,39 @@ tb_like "$(arc "$(run gap.eml)")" '^arc=fail \(' \
 # arc = false: no ARC result
 out=$(run py2.eml -o milter.arc=false)
 tb_unlike "$out" '(^|[[:space:];])arc=' "arc = false: no arc= result"
+
+# The trusted-sealer override (RFC 8617 7.2.1): DMARC fails under
+# p=reject (SPF fails from 192.0.2.99, no DKIM); the chain passes.
+HIST=$TB/dmarc-history.db
+ENF=(-o milter.dmarc_enforce=true -o "milter.dmarc_history=$HIST")
+out=$(run py2.eml "${ENF[@]}")
+tb_like "$out" 'verdict: reject' \
+    "no trusted sealer: DMARC p=reject enforced despite arc=pass"
+out=$(run py2.eml "${ENF[@]}" -o 'milter.arc_trusted_sealers={list.test}')
+tb_like "$out" 'verdict: reject' \
+    "only the oldest sealer trusted: still rejected (the newest counts)"
+tb_like "$(grep 'dmarc: arc=pass by' "$TB/stderr")" 'by fwd2\.test, not a trusted sealer' \
+    "the untrusted newest sealer is logged"
+out=$(run py2.eml "${ENF[@]}" -o 'milter.arc_trusted_sealers={Fwd2.Test}')
+tb_like "$out" 'verdict: accept' "newest sealer trusted: accepted"
+dm=$(sed -e ':a' -e 'N' -e '$!ba' -e 's/\n[ \t]\+/ /g' <<<"$out" |
+    grep -o 'dmarc=fail.*')
+tb_like "$dm" \
+    '^dmarc=fail \(p=REJECT sp=REJECT dis=NONE; arc override: trusted sealer fwd2\.test\) header\.from=example\.test policy\.dmarc=none$' \
+    "the A-R says dmarc=fail, the override and policy.dmarc=none"
+tb_like "$(grep 'dmarc override=' "$TB/stderr")" \
+    'override=local_policy from=example\.test sealer=fwd2\.test' \
+    "the override is logged"
+tb_is "$(sqlite3 "$HIST" "SELECT disposition, override, override_comment FROM dmarc_history ORDER BY id DESC LIMIT 1")" \
+    "none|local_policy|arc=pass as.2.d=fwd2.test" \
+    "the history row records disposition none, local_policy and the sealer"
+tb_is "$(sqlite3 "$HIST" "SELECT disposition, coalesce(override, '-') FROM dmarc_history ORDER BY id DESC LIMIT 1 OFFSET 1")" \
+    "reject|-" "the rejected message's row has no override"
+out=$(run tamper.eml "${ENF[@]}" -o 'milter.arc_trusted_sealers={fwd3.test}')
+tb_like "$out" 'verdict: reject' \
+    "trusted sealer but the chain fails: still rejected"
+out=$(run py1.eml -o milter.dmarc_enforce=true \
+    -o 'milter.arc_trusted_sealers={list.test}' -o milter.arc=false)
+tb_like "$out" 'verdict: reject' "arc = false: no override"
 
 tb_done

@@ -52,6 +52,11 @@ struct milter_conf {
 	int dkim_sign_hcanon;		/* DKIM_CANON_*: 0 simple, 1 relaxed */
 	int dkim_sign_bcanon;
 	char **dkim_sign_headers;	/* NULL-terminated */
+	/* ARC (milter-arc-verify.c) */
+	int arc;			/* verify ARC chains at all */
+	/* whose passing chain lifts a DMARC failure's policy: domains,
+	 * lower-cased, NULL-terminated */
+	char **arc_trusted_sealers;
 	/* DMARC (milter-dmarc.c) */
 	int dmarc;			/* evaluate DMARC at all */
 	char *dmarc_psl;		/* Public Suffix List file */

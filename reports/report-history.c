@@ -187,13 +187,22 @@ report_history_policy(struct db *db, const char *domain, time_t begin,
 	return -1;
 }
 
-/* The report's tuple.  An override column (e.g. ARC's trusted sealer)
- * joins the GROUP BY here and fills override_type/_comment below. */
-#define REPORT_GROUP "source_ip, disposition, dkim_aligned, spf_aligned," \
-	" COALESCE(reason, ''), applied, header_from," \
+/* The report's tuple.  OVR: the override columns (schema version 2,
+ * the ARC trusted-sealer override: type and comment), or two empty
+ * strings on a history the milter has not migrated yet. */
+#define REPORT_GROUP(OVR) "source_ip, disposition, dkim_aligned," \
+	" spf_aligned, COALESCE(reason, ''), applied, header_from," \
 	" COALESCE(envelope_from, ''), COALESCE(spf_domain, '')," \
 	" COALESCE(spf_result, ''), COALESCE(spf_scope, '')," \
-	" COALESCE(dkim, '')"
+	" COALESCE(dkim, ''), " OVR
+#define REPORT_OVR "COALESCE(override, ''), COALESCE(override_comment, '')"
+#define REPORT_NO_OVR "'', ''"
+#define REPORT_RECORDS(OVR) "SELECT " REPORT_GROUP(OVR) \
+	", MAX(pct), COUNT(*) FROM (SELECT *, CASE WHEN header_from =" \
+	" policy_domain THEN p ELSE COALESCE(sp, p) END AS applied" \
+	" FROM dmarc_history WHERE policy_domain = ?1" \
+	" AND ts BETWEEN ?2 AND ?3 AND p IS NOT NULL)" \
+	" GROUP BY " REPORT_GROUP(OVR) " ORDER BY COUNT(*) DESC, source_ip"
 
 /* report_text - a column as text, "" for NULL */
 static const char *
@@ -214,16 +223,13 @@ report_history_records(struct db *db, const char *domain, time_t begin,
 	struct report_record r;
 	sqlite3_stmt *st;
 	long n = 0;
-	int rc;
+	int rc, has_ovr;
 
-	st = report_stmt(db, "SELECT " REPORT_GROUP ", MAX(pct), COUNT(*)"
-			 " FROM (SELECT *, CASE WHEN header_from ="
-			 " policy_domain THEN p ELSE COALESCE(sp, p) END AS"
-			 " applied FROM dmarc_history WHERE policy_domain = ?1"
-			 " AND ts BETWEEN ?2 AND ?3 AND p IS NOT NULL)"
-			 " GROUP BY " REPORT_GROUP
-			 " ORDER BY COUNT(*) DESC, source_ip", domain, begin,
-			 err, errlen);
+	has_ovr = db_stmt(db, "SELECT override, override_comment FROM"
+			  " dmarc_history LIMIT 0") != NULL;
+	st = report_stmt(db, has_ovr ? REPORT_RECORDS(REPORT_OVR)
+				     : REPORT_RECORDS(REPORT_NO_OVR),
+			 domain, begin, err, errlen);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 3, end);
@@ -241,9 +247,13 @@ report_history_records(struct db *db, const char *domain, time_t begin,
 		r.spf_result = report_text(st, 9);
 		r.spf_scope = report_text(st, 10);
 		r.dkim = report_text(st, 11);
-		r.pct = sqlite3_column_type(st, 12) == SQLITE_NULL
-			? -1 : sqlite3_column_int(st, 12);
-		r.count = sqlite3_column_int64(st, 13);
+		r.override_type = *report_text(st, 12) != '\0'
+				  ? report_text(st, 12) : NULL;
+		r.override_comment = *report_text(st, 13) != '\0'
+				     ? report_text(st, 13) : NULL;
+		r.pct = sqlite3_column_type(st, 14) == SQLITE_NULL
+			? -1 : sqlite3_column_int(st, 14);
+		r.count = sqlite3_column_int64(st, 15);
 		n++;
 		if (fn(&r, ctx) < 0) {
 			sqlite3_reset(st);

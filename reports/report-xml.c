@@ -117,6 +117,11 @@ static const char *const report_dkim_words[] = {
 	"permerror", NULL
 };
 
+static const char *const report_override_words[] = {
+	"local_policy", "mailing_list", "other", "policy_test_mode",
+	"trusted_forwarder", NULL
+};
+
 /* report_reasons - the policy_evaluated reasons: a local override, a
  * pct= sample, a failing message not given its policy (enforcement
  * off, or quarantine_action=accept), the milter's other reasons */
@@ -128,7 +133,8 @@ report_reasons(FILE *fp, const struct report_record *r)
 	const char *comment = NULL;
 
 	if (r->override_type != NULL) {
-		t = r->override_type;
+		t = report_word(r->override_type, report_override_words,
+				"other");
 		comment = r->override_comment;
 	} else if (strcmp(r->reason, "sampled_out") == 0) {
 		t = "policy_test_mode";

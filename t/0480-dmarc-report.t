@@ -5,7 +5,8 @@
 # a hostile header_from escaped, --dry-run sending nothing, rua= with an
 # external destination verified (alice@example.test) and one not
 # (carol@unverified.test), a !size limit, a temporary failure of
-# sendmail kept and retried by the next run, the report arriving in
+# sendmail kept and retried by the next run, the ARC trusted-sealer
+# override as a local_policy reason, the report arriving in
 # Dovecot through a real Postfix with an attachment that gunzips to the
 # same XML, a second run sending nothing twice, and history expiry.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
@@ -17,9 +18,9 @@ XSD=$top_srcdir/t/data/dmarc-report/dmarc-2.0.xsd
 [[ -x $REPORT ]] || tb_skip_all "elemta-dmarc-report not built"
 milter_require unbound postfix dovecot smtp-sink sqlite3
 tb_need xmllint xmllint
-tb_need python3 python3
+milter_require_pydkim
 tb_init
-tb_plan 29
+tb_plan 30
 
 # report.test asks for reports at example.test (verified: the
 # _report._dmarc record), at bob with a 100-byte limit, at carol in a
@@ -32,6 +33,12 @@ local-data: 'report.test._report._dmarc.example.test. 300 IN TXT "v=DMARC1"'
 local-zone: "unverified.test." static
 local-data: 'unverified.test. 300 IN A 192.0.2.99'
 EOF2
+peer_dkim_keys
+{
+	printf 'local-zone: "fwd.test." static\n'
+	printf "local-data: 'sel1._domainkey.fwd.test. 300 IN TXT %s'\n" \
+	    "$(peer_txt_strings "$(peer_dkim_record rsa)")"
+} >>"$TB/extra-zones.conf"
 peer_start_unbound "$TB/extra-zones.conf"
 peer_start_dovecot
 peer_start_smtp_sink
@@ -62,9 +69,15 @@ for i in 1 2 3; do hist "$TB/r.eml" 192.0.2.40 user@report.test; done
 for i in 1 2; do hist "$TB/r.eml" 192.0.2.41 user@other.test; done
 hist "$TB/r.eml" 192.0.2.41 user@other.test -o milter.dmarc_enforce=true
 hist "$TB/e.eml" 192.0.2.1 user@example.test
+# forwarded by fwd.test, which sealed it (ARC) and is trusted: SPF fails
+# from its address, the quarantine is lifted and the row says why
+/usr/bin/python3 "$TB_DATA/milter/arc-chain.py" "$TB_DKIM_RSA_KEY" \
+    "$TB/r.eml" "$TB/arc.eml" fwd.test || tb_bail "arc-chain.py failed"
+hist "$TB/arc.eml" 192.0.2.99 user@report.test -o milter.dmarc_enforce=true \
+    -o 'milter.arc_trusted_sealers={fwd.test}'
 DB=$TB/db/dmarc.sqlite
-tb_is "$(sqlite3 "$DB" 'SELECT count(*) FROM dmarc_history')" 7 \
-    "the milter wrote 7 history rows"
+tb_is "$(sqlite3 "$DB" 'SELECT count(*) FROM dmarc_history')" 8 \
+    "the milter wrote 8 history rows"
 # All of them yesterday (the default day, UTC); a hostile row the way
 # the milter stores one; one row past the 30 days kept.
 day=$(( ($(date +%s) / 86400 - 1) * 86400 ))
@@ -139,8 +152,8 @@ tb_is "$?" 0 "the report validates against RFC 9990's XSD" ||
 X=$TB/dry.xml
 
 # --- Aggregation: one record per tuple, with its count.
-tb_is "$(x "$X" "count(//*[local-name()='record'])")" 4 \
-    "4 records for 7 messages (expired and other domains apart)"
+tb_is "$(x "$X" "count(//*[local-name()='record'])")" 5 \
+    "5 records for 8 messages (expired and other domains apart)"
 tb_is "$(x "$X" "string($(rec 192.0.2.40)$(L row count))")" 3 \
     "192.0.2.40, SPF aligned: count 3"
 spf=$(x "$X" "string($(rec 192.0.2.40)$(L row policy_evaluated spf))")
@@ -160,6 +173,11 @@ tb_is "$(x "$X" "concat(//*[local-name()='policy_published']/*[local-name()='p']
     "quarantine quarantine r r" "policy_published with the record's defaults"
 tb_is "$(x "$X" "string(//*[local-name()='org_name'])")" "Elemta <test> & co" \
     "org_name (escaped, read back)"
+
+ov="$(rec 192.0.2.99)$(L row policy_evaluated reason)"
+tb_is "$(x "$X" "concat($ov/*[local-name()='type'], ' ', $ov/*[local-name()='comment'], ' ', $(rec 192.0.2.99)$(L row policy_evaluated disposition))")" \
+    "local_policy arc=pass as.1.d=fwd.test none" \
+    "the ARC trusted-sealer override: reason local_policy, its comment"
 
 # --- Hostile identifiers: escaped, read back as they were.
 tb_is "$(x "$X" "string($(rec 192.0.2.66)$(L identifiers header_from))")" \

@@ -17,8 +17,8 @@
  *	milter.dmarc_report_history_days is deleted.
  *
  *	--dry-run writes the .xml.gz files into --output (default: the
- *	current directory) and neither sends, records nor deletes
- *	anything (the database is opened read-only).
+ *	current directory) and neither looks up destinations, sends,
+ *	records nor deletes anything (the database is opened read-only).
  *
  *	Exit: 0 done (some destinations may have been refused or
  *	deferred: logged), 1 a report could not be built or a
@@ -174,12 +174,6 @@ report_deliver(struct run *run, const struct report_meta *meta,
 		free(msg);
 		return;
 	}
-	if (run->dry_run) {
-		msg_info("domain=%s dest=%s action=none (dry run) size=%zu",
-			 domain, d->addr, len);
-		free(msg);
-		return;
-	}
 	switch (report_mail_submit(run->mc->dmarc_report_sendmail,
 				   run->email, d->addr, msg, len, err,
 				   sizeof(err))) {
@@ -267,6 +261,8 @@ report_domain(struct run *run, const char *domain, time_t begin,
 	if (run->outdir != NULL
 	    && report_write_file(run->outdir, fname, gz, gzlen) < 0)
 		run->failures++;
+	if (run->dry_run)
+		goto out;		/* files only: no DNS, no mail */
 	r = report_dmarc_record(run->dns, domain, &rec, err, sizeof(err));
 	if (r < 0) {
 		msg_warn("domain=%s action=defer reason=\"%s\"", domain, err);
@@ -431,8 +427,9 @@ main(int argc, char **argv)
 		msg_stderr("milter.dmarc_psl: %s", err);
 		return 2;
 	}
-	if ((run.dns = dns_resolver_new(conf_get(conf, &dns_conf_section),
-					err, sizeof(err))) == NULL) {
+	if (!run.dry_run
+	    && (run.dns = dns_resolver_new(conf_get(conf, &dns_conf_section),
+					   err, sizeof(err))) == NULL) {
 		msg_stderr("dns: %s", err);
 		return 2;
 	}

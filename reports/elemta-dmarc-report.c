@@ -68,9 +68,9 @@ usage(void)
 	exit(2);
 }
 
-/* report_day - the UTC day of "YYYY-MM-DD" (NULL: yesterday) */
+/* report_parse_date - the UTC day of "YYYY-MM-DD" (NULL: yesterday) */
 static int
-report_day(const char *s, time_t *begin)
+report_parse_date(const char *s, time_t *begin)
 {
 	struct tm tm;
 	char *end;
@@ -198,76 +198,156 @@ report_deliver(struct run *run, const struct report_meta *meta,
 	free(msg);
 }
 
-/* report_domain - the report of one domain and day; only_dest: a
- * retry of that destination alone */
-static void
-report_domain(struct run *run, const char *domain, time_t begin,
-	      const char *only_dest)
-{
+/* A report made, to be written and sent. */
+struct built {
+	char *domain;
 	struct report_meta meta;
-	struct report_policy pol;
-	struct report_dest *dests = NULL;
-	char err[512], *xml = NULL, *gz = NULL, *fname, *xname, *rec = NULL;
-	char *skipped = NULL;
-	size_t xmllen, gzlen, n = 0, i;
+	char *fname;
+	char *gz;
+	size_t gzlen;
+};
+
+/* The pass over a day's records, ordered by domain: one report open
+ * at a time, each finished one gzipped and kept. */
+struct scan {
+	struct run *run;
+	time_t begin;
+	char *domain;		/* the open report's, or NULL */
+	int skip;		/* that domain is not reported */
+	FILE *fp;
+	char *xml;
+	size_t xmllen;
 	long nrec;
+	struct report_meta meta;
+	struct built *built;
+	size_t nbuilt;
+};
+
+/* report_scan_close - the open report done: gzipped and kept */
+static void
+report_scan_close(struct scan *s)
+{
+	struct built *b;
+	char err[256], *xname;
+
+	if (s->fp == NULL)
+		return;
+	if (report_xml_close(s->fp) < 0) {
+		msg_error("domain=%s: cannot write the report", s->domain);
+		s->run->failures++;
+		goto out;
+	}
+	s->built = x_realloc(s->built, (s->nbuilt + 1) * sizeof(*s->built));
+	b = &s->built[s->nbuilt];
+	memset(b, 0, sizeof(*b));
+	b->domain = x_strdup(s->domain);
+	b->meta = s->meta;
+	b->fname = x_asprintf("%s!%s!%lld!%lld.xml.gz", s->run->receiver,
+			      s->domain, (long long)s->meta.begin,
+			      (long long)s->meta.end);
+	xname = x_strndup(b->fname, strlen(b->fname) - 3);
+	if (report_gzip(xname, s->xml, s->xmllen, &b->gz, &b->gzlen, err,
+			sizeof(err)) < 0) {
+		msg_error("domain=%s: %s", s->domain, err);
+		s->run->failures++;
+		free(b->domain);
+		free(b->fname);
+	} else {
+		msg_info("domain=%s report_id=%s records=%ld xml=%zu "
+			 "gzip=%zu", s->domain, s->meta.report_id, s->nrec,
+			 s->xmllen, b->gzlen);
+		s->nbuilt++;
+	}
+	free(xname);
+out:
+	s->fp = NULL;
+	x_free(&s->xml);
+}
+
+/* report_scan_open - a new domain: its published policy, the head */
+static void
+report_scan_open(struct scan *s, const char *domain)
+{
+	struct run *run = s->run;
+	struct report_meta *meta = &s->meta;
+	struct report_policy pol;
+	char err[512];
 	int r;
 
+	x_free(&s->domain);
+	s->domain = x_strdup(domain);
+	s->skip = 1;
+	s->nrec = 0;
 	if (!dmarc_domain_valid(domain, strlen(domain))) {
-		msg_warn("domain=\"%.64s...\" action=skip reason=\"not a "
+		msg_warn("domain=\"%.64s\" action=skip reason=\"not a "
 			 "domain name\"", domain);
 		return;
 	}
-	memset(&meta, 0, sizeof(meta));
-	meta.org_name = run->org_name;
-	meta.email = run->email;
-	meta.receiver = run->receiver;
-	meta.generator = "elemta-dmarc-report " PACKAGE_VERSION;
-	meta.begin = begin;
-	meta.end = begin + 86399;
-	snprintf(meta.report_id, sizeof(meta.report_id), "%lld.%s@%s",
-		 (long long)begin, domain, run->receiver);
-	if ((r = report_history_policy(run->db, domain, meta.begin, meta.end,
-				       &pol, err, sizeof(err))) <= 0) {
+	memset(meta, 0, sizeof(*meta));
+	meta->org_name = run->org_name;
+	meta->email = run->email;
+	meta->receiver = run->receiver;
+	meta->generator = "elemta-dmarc-report " PACKAGE_VERSION;
+	meta->begin = s->begin;
+	meta->end = s->begin + 86399;
+	snprintf(meta->report_id, sizeof(meta->report_id), "%lld.%s@%s",
+		 (long long)s->begin, domain, run->receiver);
+	if ((r = report_history_policy(run->db, domain, meta->begin,
+				       meta->end, &pol, err,
+				       sizeof(err))) <= 0) {
 		if (r < 0) {
 			msg_error("domain=%s: %s", domain, err);
 			run->failures++;
-		} else {
-			msg_info("domain=%s: no evaluated message", domain);
 		}
 		return;
 	}
-	nrec = report_xml_build(run->db, &meta, &pol, &xml, &xmllen, err,
-				sizeof(err));
-	if (nrec <= 0) {
-		if (nrec < 0) {
-			msg_error("domain=%s: %s", domain, err);
-			run->failures++;
-		}
-		return;
-	}
-	fname = x_asprintf("%s!%s!%lld!%lld.xml.gz", run->receiver, domain,
-			   (long long)meta.begin, (long long)meta.end);
-	xname = x_strdup(fname);
-	xname[strlen(xname) - 3] = '\0';
-	if (report_gzip(xname, xml, xmllen, &gz, &gzlen, err,
-			sizeof(err)) < 0) {
+	if ((s->fp = report_xml_open(meta, &pol, &s->xml, &s->xmllen, err,
+				     sizeof(err))) == NULL) {
 		msg_error("domain=%s: %s", domain, err);
 		run->failures++;
-		goto out;
+		return;
 	}
-	msg_info("domain=%s report_id=%s records=%ld xml=%zu gzip=%zu",
-		 domain, meta.report_id, nrec, xmllen, gzlen);
+	s->skip = 0;
+}
+
+/* report_scan_record - one aggregated record, in its domain's report */
+static int
+report_scan_record(const struct report_record *r, void *ctx)
+{
+	struct scan *s = ctx;
+
+	if (s->domain == NULL || strcmp(r->policy_domain, s->domain) != 0) {
+		report_scan_close(s);
+		report_scan_open(s, r->policy_domain);
+	}
+	if (s->skip)
+		return 0;
+	s->nrec++;
+	return report_xml_record(r, s->fp);
+}
+
+/* report_send - a built report: its file, its destinations; only_dest:
+ * a retry of that destination alone ("": of the whole report) */
+static void
+report_send(struct run *run, const struct built *b, const char *only_dest)
+{
+	struct report_dest *dests = NULL;
+	const char *domain = b->domain;
+	time_t begin = b->meta.begin;
+	char err[512], *rec = NULL, *skipped = NULL;
+	size_t n = 0, i;
+	int r;
+
 	if (run->outdir != NULL
-	    && report_write_file(run->outdir, fname, gz, gzlen) < 0)
+	    && report_write_file(run->outdir, b->fname, b->gz, b->gzlen) < 0)
 		run->failures++;
 	if (run->dry_run)
-		goto out;		/* files only: no DNS, no mail */
+		return;			/* files only: no DNS, no mail */
 	r = report_dmarc_record(run->dns, domain, &rec, err, sizeof(err));
 	if (r < 0) {
 		msg_warn("domain=%s action=defer reason=\"%s\"", domain, err);
 		report_mark(run, domain, begin, "", "deferred");
-		goto out;
+		return;
 	}
 	if (r == 0 || (n = report_rua_parse(rec, &dests, &skipped)) == 0) {
 		msg_info("domain=%s action=none reason=\"%s\"", domain,
@@ -280,18 +360,48 @@ report_domain(struct run *run, const char *domain, time_t begin,
 	for (i = 0; i < n; i++)
 		if (only_dest == NULL || *only_dest == '\0'
 		    || strcasecmp(only_dest, dests[i].addr) == 0)
-			report_deliver(run, &meta, domain, &dests[i], fname,
-				       gz, gzlen);
+			report_deliver(run, &b->meta, domain, &dests[i],
+				       b->fname, b->gz, b->gzlen);
 	if (only_dest != NULL && *only_dest == '\0')
 		report_mark(run, domain, begin, "", "retried");
-out:
 	report_rua_free(&dests, n);
 	free(skipped);
 	free(rec);
-	free(xml);
-	free(gz);
-	free(fname);
-	free(xname);
+}
+
+/* report_day - the reports of a day: one domain's, or every domain's
+ * in one pass over the history; only_dest as report_send's */
+static void
+report_day(struct run *run, const char *domain, time_t begin,
+	   const char *only_dest)
+{
+	struct scan s;
+	char err[512];
+	size_t i;
+	long n;
+
+	memset(&s, 0, sizeof(s));
+	s.run = run;
+	s.begin = begin;
+	n = report_history_records(run->db, domain, begin, begin + 86399,
+				   report_scan_record, &s, err, sizeof(err));
+	report_scan_close(&s);
+	if (n < 0) {
+		msg_error("%s", err);
+		run->failures++;
+	} else if (n == 0) {
+		msg_info("day=%lld%s%s: no evaluated message",
+			 (long long)begin, domain ? " domain=" : "",
+			 domain ? domain : "");
+	}
+	for (i = 0; i < s.nbuilt; i++) {
+		report_send(run, &s.built[i], only_dest);
+		free(s.built[i].domain);
+		free(s.built[i].fname);
+		free(s.built[i].gz);
+	}
+	free(s.built);
+	free(s.domain);
 }
 
 /* report_retries - what earlier runs deferred */
@@ -312,7 +422,7 @@ report_retries(struct run *run, time_t before, const char *only)
 		if (only == NULL || strcasecmp(only, domains[i]) == 0) {
 			msg_info("domain=%s day=%lld dest=%s retry", domains[i],
 				 (long long)begins[i], dests[i]);
-			report_domain(run, domains[i], begins[i], dests[i]);
+			report_day(run, domains[i], begins[i], dests[i]);
 		}
 	report_list_free(&domains);
 	report_list_free(&dests);
@@ -360,11 +470,10 @@ main(int argc, char **argv)
 	const struct db_conf *dbc;
 	struct conf *conf;
 	struct run run;
-	char *errors = NULL, *path, err[512], **domains = NULL;
+	char *errors = NULL, *path, err[512];
 	time_t begin;
 	struct stat sb;
 	long expired;
-	size_t i;
 	int c;
 
 	memset(&run, 0, sizeof(run));
@@ -391,7 +500,7 @@ main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc || report_day(date, &begin) < 0)
+	if (optind != argc || report_parse_date(date, &begin) < 0)
 		usage();
 	if (run.dry_run && run.outdir == NULL)
 		run.outdir = ".";
@@ -435,18 +544,7 @@ main(int argc, char **argv)
 	}
 	if (!run.dry_run)
 		report_retries(&run, begin, only);
-	if (only != NULL) {
-		domains = x_malloc(2 * sizeof(*domains));
-		domains[0] = x_strdup(only);
-		domains[1] = NULL;
-	} else if ((domains = report_history_domains(run.db, begin,
-			begin + 86399, err, sizeof(err))) == NULL) {
-		msg_error("%s", err);
-		run.failures++;
-	}
-	for (i = 0; domains != NULL && domains[i] != NULL; i++)
-		report_domain(&run, domains[i], begin, NULL);
-	report_list_free(&domains);
+	report_day(&run, only, begin, NULL);
 	if (!run.dry_run) {
 		expired = report_history_expire(run.db, time(NULL)
 			- (time_t)run.mc->dmarc_report_history_days * 86400,

@@ -9,9 +9,12 @@
  *	source_ip, header_from, envelope_from, policy_domain, the
  *	published p sp pct adkim aspf, result, disposition, reason, SPF's
  *	domain, result, scope and alignment, the DKIM signatures as
- *	"d=D;s=S;r=R ...", DKIM alignment).  Aggregation is SQLite's
- *	GROUP BY over the report's tuple, on an index of (policy_domain,
- *	ts) made here: one pass over a day, whatever its size.
+ *	"d=D;s=S;r=R ...", DKIM alignment; since version 2 the override
+ *	and its comment).  Aggregation is SQLite's GROUP BY over the
+ *	report's tuple: every domain's records of a day in one pass over
+ *	the day's rows (the milter's ts index), ordered by domain.  The
+ *	index of (policy_domain, ts) made here serves the queries of one
+ *	domain: its published policy, --domain, retries.
  *
  *	Our own table, dmarc_report_sent, is created with IF NOT EXISTS
  *	and never through PRAGMA user_version, which belongs to the
@@ -73,38 +76,6 @@ report_list_free(char ***lp)
 	for (i = 0; *lp != NULL && (*lp)[i] != NULL; i++)
 		free((*lp)[i]);
 	x_free(lp);
-}
-
-/* report_history_domains - every policy domain of the period */
-char **
-report_history_domains(struct db *db, time_t begin, time_t end, char *err,
-		       size_t errlen)
-{
-	sqlite3_stmt *st;
-	char **l = x_malloc(sizeof(*l));
-	size_t n = 0;
-	int rc;
-
-	l[0] = NULL;
-	st = db_stmt(db, "SELECT DISTINCT policy_domain FROM dmarc_history"
-		     " WHERE ts BETWEEN ?1 AND ?2 AND policy_domain IS NOT"
-		     " NULL AND p IS NOT NULL ORDER BY 1");
-	if (st == NULL)
-		goto fail;
-	sqlite3_bind_int64(st, 1, begin);
-	sqlite3_bind_int64(st, 2, end);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		l = x_realloc(l, (n + 2) * sizeof(*l));
-		l[n++] = x_strdup((const char *)sqlite3_column_text(st, 0));
-		l[n] = NULL;
-	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		return l;
-fail:
-	x_err(err, errlen, "history: %s", db_errmsg(db));
-	report_list_free(&l);
-	return NULL;
 }
 
 /* report_stmt - sql prepared, ?1 = domain and ?2 = t bound; NULL with
@@ -190,19 +161,23 @@ report_history_policy(struct db *db, const char *domain, time_t begin,
 /* The report's tuple.  OVR: the override columns (schema version 2,
  * the ARC trusted-sealer override: type and comment), or two empty
  * strings on a history the milter has not migrated yet. */
-#define REPORT_GROUP(OVR) "source_ip, disposition, dkim_aligned," \
+#define REPORT_GROUP(OVR) "policy_domain, source_ip, disposition," \
+	" dkim_aligned," \
 	" spf_aligned, COALESCE(reason, ''), applied, header_from," \
 	" COALESCE(envelope_from, ''), COALESCE(spf_domain, '')," \
 	" COALESCE(spf_result, ''), COALESCE(spf_scope, '')," \
 	" COALESCE(dkim, ''), " OVR
 #define REPORT_OVR "COALESCE(override, ''), COALESCE(override_comment, '')"
 #define REPORT_NO_OVR "'', ''"
-#define REPORT_RECORDS(OVR) "SELECT " REPORT_GROUP(OVR) \
+#define REPORT_RECORDS(OVR, WHERE) "SELECT " REPORT_GROUP(OVR) \
 	", MAX(pct), COUNT(*) FROM (SELECT *, CASE WHEN header_from =" \
 	" policy_domain THEN p ELSE COALESCE(sp, p) END AS applied" \
-	" FROM dmarc_history WHERE policy_domain = ?1" \
+	" FROM dmarc_history WHERE " WHERE \
 	" AND ts BETWEEN ?2 AND ?3 AND p IS NOT NULL)" \
-	" GROUP BY " REPORT_GROUP(OVR) " ORDER BY COUNT(*) DESC, source_ip"
+	" GROUP BY " REPORT_GROUP(OVR) \
+	" ORDER BY policy_domain, COUNT(*) DESC, source_ip"
+#define REPORT_ONE "policy_domain = ?1"
+#define REPORT_ALL "?1 IS NULL AND policy_domain IS NOT NULL"
 
 /* report_text - a column as text, "" for NULL */
 static const char *
@@ -213,7 +188,8 @@ report_text(sqlite3_stmt *st, int i)
 	return s != NULL ? (const char *)s : "";
 }
 
-/* report_history_records - the aggregated records of a domain */
+/* report_history_records - the aggregated records of a domain (NULL:
+ * every domain, in one pass, in the order of their names) */
 long
 report_history_records(struct db *db, const char *domain, time_t begin,
 		       time_t end,
@@ -227,33 +203,41 @@ report_history_records(struct db *db, const char *domain, time_t begin,
 
 	has_ovr = db_stmt(db, "SELECT override, override_comment FROM"
 			  " dmarc_history LIMIT 0") != NULL;
-	st = report_stmt(db, has_ovr ? REPORT_RECORDS(REPORT_OVR)
-				     : REPORT_RECORDS(REPORT_NO_OVR),
-			 domain, begin, err, errlen);
+	if (domain != NULL)
+		st = report_stmt(db, has_ovr
+				 ? REPORT_RECORDS(REPORT_OVR, REPORT_ONE)
+				 : REPORT_RECORDS(REPORT_NO_OVR, REPORT_ONE),
+				 domain, begin, err, errlen);
+	else
+		st = report_stmt(db, has_ovr
+				 ? REPORT_RECORDS(REPORT_OVR, REPORT_ALL)
+				 : REPORT_RECORDS(REPORT_NO_OVR, REPORT_ALL),
+				 NULL, begin, err, errlen);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 3, end);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&r, 0, sizeof(r));
-		r.source_ip = report_text(st, 0);
-		r.disposition = report_text(st, 1);
-		r.dkim_aligned = sqlite3_column_int(st, 2);
-		r.spf_aligned = sqlite3_column_int(st, 3);
-		r.reason = report_text(st, 4);
-		r.applied = report_text(st, 5);
-		r.header_from = report_text(st, 6);
-		r.envelope_from = report_text(st, 7);
-		r.spf_domain = report_text(st, 8);
-		r.spf_result = report_text(st, 9);
-		r.spf_scope = report_text(st, 10);
-		r.dkim = report_text(st, 11);
-		r.override_type = *report_text(st, 12) != '\0'
-				  ? report_text(st, 12) : NULL;
-		r.override_comment = *report_text(st, 13) != '\0'
-				     ? report_text(st, 13) : NULL;
-		r.pct = sqlite3_column_type(st, 14) == SQLITE_NULL
-			? -1 : sqlite3_column_int(st, 14);
-		r.count = sqlite3_column_int64(st, 15);
+		r.policy_domain = report_text(st, 0);
+		r.source_ip = report_text(st, 1);
+		r.disposition = report_text(st, 2);
+		r.dkim_aligned = sqlite3_column_int(st, 3);
+		r.spf_aligned = sqlite3_column_int(st, 4);
+		r.reason = report_text(st, 5);
+		r.applied = report_text(st, 6);
+		r.header_from = report_text(st, 7);
+		r.envelope_from = report_text(st, 8);
+		r.spf_domain = report_text(st, 9);
+		r.spf_result = report_text(st, 10);
+		r.spf_scope = report_text(st, 11);
+		r.dkim = report_text(st, 12);
+		r.override_type = *report_text(st, 13) != '\0'
+				  ? report_text(st, 13) : NULL;
+		r.override_comment = *report_text(st, 14) != '\0'
+				     ? report_text(st, 14) : NULL;
+		r.pct = sqlite3_column_type(st, 15) == SQLITE_NULL
+			? -1 : sqlite3_column_int(st, 15);
+		r.count = sqlite3_column_int64(st, 16);
 		n++;
 		if (fn(&r, ctx) < 0) {
 			sqlite3_reset(st);

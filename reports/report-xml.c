@@ -192,12 +192,10 @@ report_dkim(FILE *fp, const char *list)
 	free(copy);
 }
 
-/* report_record_xml - one <record> */
-static int
-report_record_xml(const struct report_record *r, void *ctx)
+/* report_xml_record - one <record> */
+int
+report_xml_record(const struct report_record *r, FILE *fp)
 {
-	FILE *fp = ctx;
-
 	fputs("  <record>\n    <row>\n", fp);
 	report_elem(fp, "      ", "source_ip", r->source_ip);
 	fprintf(fp, "      <count>%lld</count>\n", r->count);
@@ -227,20 +225,19 @@ report_record_xml(const struct report_record *r, void *ctx)
 	return ferror(fp) ? -1 : 0;
 }
 
-/* report_xml_build - the report of pol->domain for meta's period */
-long
-report_xml_build(struct db *db, const struct report_meta *meta,
-		 const struct report_policy *pol, char **xml, size_t *xmllen,
-		 char *err, size_t errlen)
+/* report_xml_open - the report's head: metadata, published policy */
+FILE *
+report_xml_open(const struct report_meta *meta,
+		const struct report_policy *pol, char **xml, size_t *xmllen,
+		char *err, size_t errlen)
 {
 	FILE *fp;
-	long n;
 
 	*xml = NULL;
 	*xmllen = 0;
 	if ((fp = open_memstream(xml, xmllen)) == NULL) {
 		x_err(err, errlen, "open_memstream: %m");
-		return -1;
+		return NULL;
 	}
 	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	      "<feedback xmlns=\"urn:ietf:params:xml:ns:dmarc-2.0\">\n"
@@ -259,16 +256,18 @@ report_xml_build(struct db *db, const struct report_meta *meta,
 	fprintf(fp, "    <adkim>%s</adkim>\n    <aspf>%s</aspf>\n",
 		pol->adkim, pol->aspf);
 	fputs("  </policy_published>\n", fp);
-	n = report_history_records(db, pol->domain, meta->begin, meta->end,
-				   report_record_xml, fp, err, errlen);
+	return fp;
+}
+
+/* report_xml_close - the end of the report; the stream is closed */
+int
+report_xml_close(FILE *fp)
+{
+	int bad;
+
 	fputs("</feedback>\n", fp);
-	if (fclose(fp) != 0 && n >= 0) {
-		x_err(err, errlen, "report: %m");
-		n = -1;
-	}
-	if (n <= 0)
-		x_free(xml);
-	return n;
+	bad = ferror(fp);
+	return fclose(fp) != 0 || bad ? -1 : 0;
 }
 
 /* report_gzip - data as a gzip file (RFC 1952) named name */

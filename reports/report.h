@@ -37,6 +37,7 @@ struct report_policy {
 /* One aggregated record: the strings point into the current SQLite
  * row (valid until the next step). */
 struct report_record {
+	const char *policy_domain;
 	const char *source_ip;
 	long long count;
 	const char *disposition;	/* none quarantine reject */
@@ -65,16 +66,15 @@ struct report_meta {
 /* report-history.c */
 struct db *report_history_open(const char *path, int readonly,
 			       char *err, size_t errlen);
-/* the policy domains with history in [begin, end]; a malloc'ed
- * NULL-terminated list (report_list_free) or NULL with err */
-char **report_history_domains(struct db *db, time_t begin, time_t end,
-			      char *err, size_t errlen);
+/* free a malloc'ed NULL-terminated list */
 void report_list_free(char ***lp);
 /* 1 found (pol filled), 0 no evaluated message, -1 error */
 int report_history_policy(struct db *db, const char *domain, time_t begin,
 			  time_t end, struct report_policy *pol,
 			  char *err, size_t errlen);
-/* calls fn for each aggregated record; the number of records or -1 */
+/* calls fn for each aggregated record of domain (NULL: of every
+ * domain, ordered by domain: one pass over the period); the number of
+ * records or -1 */
 long report_history_records(struct db *db, const char *domain,
 			    time_t begin, time_t end,
 			    int (*fn)(const struct report_record *, void *),
@@ -96,11 +96,14 @@ long report_history_expire(struct db *db, time_t before, char *err,
 
 /* report-xml.c */
 void report_xml_escape(FILE *fp, const char *s);
-/* the whole report of one domain into *xml (malloc'ed, *xmllen);
- * the number of records (0: nothing to report) or -1 with err */
-long report_xml_build(struct db *db, const struct report_meta *meta,
+/* a report: its head into a stream writing *xml (malloc'ed when the
+ * stream is closed, *xmllen), then each record, then the end; open
+ * returns NULL with err, record and close -1 on a write error */
+FILE *report_xml_open(const struct report_meta *meta,
 		      const struct report_policy *pol, char **xml,
 		      size_t *xmllen, char *err, size_t errlen);
+int report_xml_record(const struct report_record *r, FILE *fp);
+int report_xml_close(FILE *fp);
 /* gzip data (RFC 1952) into *out (malloc'ed); 0 or -1 */
 int report_gzip(const char *name, const char *data, size_t len,
 		char **out, size_t *outlen, char *err, size_t errlen);

@@ -356,16 +356,22 @@ report_delete(struct db *db, const char *sql, time_t before)
 	return rc == SQLITE_DONE ? sqlite3_changes(db_handle(db)) : -1;
 }
 
-/* report_history_expire - rows older than before */
+/* report_history_expire - rows older than before, a batch of 5,000 a
+ * transaction: the milter, which writes a row per message with a short
+ * busy timeout, never waits long for one large DELETE */
 long
 report_history_expire(struct db *db, time_t before, char *err,
 		      size_t errlen)
 {
-	long n;
+	long n = 0, k;
 
-	n = report_delete(db, "DELETE FROM dmarc_history WHERE ts < ?1",
-			  before);
-	if (n < 0 || report_delete(db, "DELETE FROM dmarc_report_sent"
+	do {
+		k = report_delete(db, "DELETE FROM dmarc_history WHERE id IN"
+				  " (SELECT id FROM dmarc_history WHERE"
+				  " ts < ?1 LIMIT 5000)", before);
+		n += k > 0 ? k : 0;
+	} while (k > 0);
+	if (k < 0 || report_delete(db, "DELETE FROM dmarc_report_sent"
 				   " WHERE day_begin < ?1", before) < 0) {
 		x_err(err, errlen, "expiry: %s", db_errmsg(db));
 		return -1;

@@ -20,7 +20,7 @@ milter_require unbound postfix dovecot smtp-sink sqlite3
 tb_need xmllint xmllint
 milter_require_pydkim
 tb_init
-tb_plan 30
+tb_plan 31
 
 # report.test asks for reports at example.test (verified: the
 # _report._dmarc record), at bob with a 100-byte limit, at carol in a
@@ -90,7 +90,11 @@ INSERT INTO dmarc_history (ts, source_ip, header_from, envelope_from,
   'fail', 'mfrom', 0, 'd=a<b;s=c&d;r=pass', 0);
 INSERT INTO dmarc_history (ts, source_ip, header_from, policy_domain, p,
   result, disposition) VALUES ($(date +%s) - 40 * 86400, '192.0.2.77',
-  'old.report.test', 'report.test', 'q', 'fail', 'none');"
+  'old.report.test', 'report.test', 'q', 'fail', 'none');
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 11999)
+INSERT INTO dmarc_history (ts, source_ip, header_from, policy_domain, p,
+  result, disposition) SELECT $(date +%s) - 35 * 86400 + i, '192.0.2.78',
+  'old.report.test', 'old.test', 'q', 'fail', 'none' FROM n;"
 
 cat >"$TB/tempfail.sh" <<'EOF2'
 #!/bin/sh
@@ -198,6 +202,8 @@ tb_is "$(cat "$TB/tempfail.calls")" "-i -f dmarc-reports@reports.example.test --
     "only the verified destination within its size was tried"
 tb_is "$(sqlite3 "$DB" "SELECT count(*) FROM dmarc_history WHERE source_ip = '192.0.2.77'")" 0 \
     "history older than dmarc_report_history_days expired"
+tb_is "$(sqlite3 "$DB" "SELECT count(*) FROM dmarc_history WHERE ts < strftime('%s', 'now') - 30 * 86400")" 0 \
+    "... all of it, 12,001 rows (in batches)"
 
 # --- The next run (today's, no history) retries yesterday's deferral
 # through the real Postfix, into alice's Maildir.

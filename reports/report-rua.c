@@ -42,7 +42,7 @@ report_addr_ok(const char *addr)
 	const char *at = strrchr(addr, '@');
 
 	if (at == NULL || at == addr || at[1] == '\0' || *addr == '-'
-	    || strlen(addr) > 320)
+	    || strchr(addr, '@') != at || strlen(addr) > 320)
 		return 0;
 	for (; *p != '\0'; p++)
 		if (*p <= ' ' || *p >= 0x7F || strchr("\"<>(),;:\\[]", *p))
@@ -125,7 +125,7 @@ static void
 report_rua_one(char *uri, struct report_dest **dests, size_t *n,
 	       char **skipped)
 {
-	char *bang, *addr, *at;
+	char *bang, *addr, *at, *orig;
 	unsigned long long size = 0;
 	size_t i;
 
@@ -133,20 +133,24 @@ report_rua_one(char *uri, struct report_dest **dests, size_t *n,
 		report_skip(skipped, uri, "not a mailto: URI");
 		return;
 	}
+	orig = x_strdup(uri);		/* for messages: not decoded */
 	addr = uri + 7;
 	if ((bang = strrchr(addr, '!')) != NULL) {
 		*bang = '\0';
 		if ((size = report_size(bang + 1)) == 0) {
-			report_skip(skipped, uri, "malformed !size");
+			report_skip(skipped, orig, "malformed !size");
+			free(orig);
 			return;
 		}
 	}
 	if (strchr(addr, '?') != NULL)
 		*strchr(addr, '?') = '\0';	/* mailto: headers: ignored */
 	if (report_unpct(addr) < 0 || !report_addr_ok(addr)) {
-		report_skip(skipped, uri, "not a usable mailbox");
+		report_skip(skipped, orig, "not a usable mailbox");
+		free(orig);
 		return;
 	}
+	free(orig);
 	for (i = 0; i < *n; i++)
 		if (strcasecmp((*dests)[i].addr, addr) == 0)
 			return;		/* listed twice */

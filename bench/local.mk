@@ -41,3 +41,8 @@ bench_policyd_load_SOURCES = bench/policyd-load.c
 ## Postfix and Dovecot, the peers of t/).
 BENCHES += bench/lmtp
 EXTRA_DIST += bench/lmtp
+
+## elemta-dmarc-report on a day of a million history rows, against
+## sqlite3 running the same GROUP BY (the floor).
+BENCHES += bench/dmarc-report
+EXTRA_DIST += bench/dmarc-report

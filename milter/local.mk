@@ -19,7 +19,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-dkim-canon.c milter/milter-dkim-canon.h \
 	milter/milter-dkim-verify.c milter/milter-dkim-verify.h \
 	milter/milter-dkim-tags.c milter/milter-dkim-vkey.c \
-	milter/milter-arc.c milter/milter-arc.h \
+	milter/milter-arc.c milter/milter-arc.h milter/milter-arc-verify.c \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
 	milter/milter-greylist.c milter/milter-greylist-util.c \
@@ -134,7 +134,8 @@ T_MILTER_SHELL = \
 	t/0414-milter-hup-storm.t \
 	t/0415-milter-hup-race.t \
 	t/0421-milter-dkim.t \
-	t/0422-milter-dkim-miltertest.t
+	t/0422-milter-dkim-miltertest.t \
+	t/0423-milter-arc.t
 dist_check_SCRIPTS += $(T_MILTER_SHELL)
 EXTRA_DIST += t/data/milter
 
@@ -194,7 +195,7 @@ T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0455-milter-postfix-sendmail.t t/0456-milter-postfix-greylist.t \
 	t/0457-milter-greylist-redis.t t/0458-milter-postfix-greylist-relay.t \
 	t/0459-milter-postfix-greylist-nodes.t \
-	t/0460-milter-steering.t
+	t/0460-milter-steering.t t/0461-milter-postfix-arc.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.

@@ -62,6 +62,9 @@ static cfg_opt_t milter_opts[] = {
 		     "In-Reply-To, References, List-Id, List-Help, "
 		     "List-Unsubscribe, List-Subscribe, List-Post, "
 		     "List-Owner, List-Archive}", CFGF_NONE),
+	/* ARC (milter-arc-verify.c) */
+	CFG_BOOL("arc", cfg_true, CFGF_NONE),
+	CFG_STR_LIST("arc_trusted_sealers", "{}", CFGF_NONE),
 	/* DMARC (milter-dmarc.c) */
 	CFG_BOOL("dmarc", cfg_true, CFGF_NONE),
 	CFG_STR("dmarc_psl", "/usr/share/publicsuffix/public_suffix_list.dat",
@@ -71,6 +74,11 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("dmarc_temperror_action", "accept", CFGF_NONE),
 	CFG_STR("dmarc_bad_from_action", "accept", CFGF_NONE),
 	CFG_STR("dmarc_history", "", CFGF_NONE),
+	/* DMARC aggregate reports (reports/, elemta-dmarc-report) */
+	CFG_STR("dmarc_report_org_name", "", CFGF_NONE),
+	CFG_STR("dmarc_report_email", "", CFGF_NONE),
+	CFG_STR("dmarc_report_sendmail", "/usr/sbin/sendmail", CFGF_NONE),
+	CFG_INT("dmarc_report_history_days", 30, CFGF_NONE),
 	/* Received-SPF, header caps, quarantine */
 	CFG_BOOL("received_spf", cfg_false, CFGF_NONE),
 	CFG_STR("header_cap_action", "accept", CFGF_NONE),
@@ -116,6 +124,24 @@ milter_check_header_name(const char *value, char *err, size_t errlen)
 	return 0;
 }
 
+/* milter_check_sealer - arc_trusted_sealers: a domain name */
+static int
+milter_check_sealer(const char *value, char *err, size_t errlen)
+{
+	const char *p;
+
+	for (p = value; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+		      || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'
+		      || *p == '_'))
+			break;
+	if (p == value || *p != '\0' || p - value > 253 || *value == '.') {
+		x_err(err, errlen, "'%s': not a domain name", value);
+		return -1;
+	}
+	return 0;
+}
+
 static const char *const milter_greylist_whens[] = { "eom", "rcpt", NULL };
 static const char *const milter_greylist_stores[] = {
 	"sqlite", "redis", NULL,
@@ -148,12 +174,17 @@ static const struct conf_check milter_checks[] = {
 	/* DKIM signing */
 	{ "dkim_sign_canonicalization", CONF_CHECK_ENUM, 0, 0,
 	  milter_canons, NULL },
+	/* ARC */
+	{ "arc_trusted_sealers", CONF_CHECK_FUNC, 0, 0, NULL,
+	  milter_check_sealer },
 	/* DMARC */
 	{ "dmarc_quarantine_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
 	  NULL },
 	{ "dmarc_temperror_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
 	  NULL },
 	{ "dmarc_bad_from_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
+	  NULL },
+	{ "dmarc_report_history_days", CONF_CHECK_RANGE, 1, 3650, NULL,
 	  NULL },
 	{ "header_cap_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
 	{ "quarantine_header", CONF_CHECK_FUNC, 0, 0, NULL,
@@ -216,6 +247,21 @@ milter_conf_load_sign(cfg_t *sec, struct milter_conf *c, char *err,
 	return 0;
 }
 
+/* milter_conf_domain - a domain lower-cased, without a final dot */
+static char *
+milter_conf_domain(const char *s)
+{
+	char *d = x_strdup(s), *p;
+	size_t len;
+
+	for (p = d; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if ((len = strlen(d)) > 0 && d[len - 1] == '.')
+		d[len - 1] = '\0';
+	return d;
+}
+
 /* milter_conf_load - copy the [milter] section into struct milter_conf */
 static int
 milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
@@ -267,6 +313,12 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->dkim_min_key_bits = (int)cfg_getint(sec, "dkim_min_key_bits");
 	if (milter_conf_load_sign(sec, c, err, errlen) < 0)	/* signing */
 		return -1;
+	c->arc = cfg_getbool(sec, "arc");	/* ARC */
+	n = cfg_size(sec, "arc_trusted_sealers");
+	c->arc_trusted_sealers = x_calloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++)		/* lower-cased, no final dot */
+		c->arc_trusted_sealers[i] = milter_conf_domain(
+			cfg_getnstr(sec, "arc_trusted_sealers", i));
 	/* DMARC */
 	c->dmarc = cfg_getbool(sec, "dmarc");
 	c->dmarc_psl = x_strdup(cfg_getstr(sec, "dmarc_psl"));
@@ -278,6 +330,13 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->dmarc_bad_from_action = milter_action_index(
 		cfg_getstr(sec, "dmarc_bad_from_action"));
 	c->dmarc_history = x_strdup(cfg_getstr(sec, "dmarc_history"));
+	c->dmarc_report_org_name = conf_strdup_opt(sec,
+						   "dmarc_report_org_name");
+	c->dmarc_report_email = conf_strdup_opt(sec, "dmarc_report_email");
+	c->dmarc_report_sendmail = x_strdup(cfg_getstr(sec,
+						       "dmarc_report_sendmail"));
+	c->dmarc_report_history_days =
+		(int)cfg_getint(sec, "dmarc_report_history_days");
 	c->received_spf = cfg_getbool(sec, "received_spf");
 	c->header_cap_action =
 		milter_action_index(cfg_getstr(sec, "header_cap_action"));
@@ -301,8 +360,14 @@ milter_conf_release(void *out)
 	for (i = 0; c->dkim_sign_headers && c->dkim_sign_headers[i]; i++)
 		x_free(&c->dkim_sign_headers[i]);
 	x_free(&c->dkim_sign_headers);
+	for (i = 0; c->arc_trusted_sealers && c->arc_trusted_sealers[i]; i++)
+		x_free(&c->arc_trusted_sealers[i]);	/* ARC */
+	x_free(&c->arc_trusted_sealers);
 	x_free(&c->dmarc_psl);		/* DMARC */
 	x_free(&c->dmarc_history);	/* DMARC */
+	x_free(&c->dmarc_report_org_name);
+	x_free(&c->dmarc_report_email);
+	x_free(&c->dmarc_report_sendmail);
 	x_free(&c->quarantine_header);
 	greylist_conf_release(&c->greylist);
 }

@@ -52,6 +52,11 @@ struct milter_conf {
 	int dkim_sign_hcanon;		/* DKIM_CANON_*: 0 simple, 1 relaxed */
 	int dkim_sign_bcanon;
 	char **dkim_sign_headers;	/* NULL-terminated */
+	/* ARC (milter-arc-verify.c) */
+	int arc;			/* verify ARC chains at all */
+	/* whose passing chain lifts a DMARC failure's policy: domains,
+	 * lower-cased, NULL-terminated */
+	char **arc_trusted_sealers;
 	/* DMARC (milter-dmarc.c) */
 	int dmarc;			/* evaluate DMARC at all */
 	char *dmarc_psl;		/* Public Suffix List file */
@@ -60,6 +65,11 @@ struct milter_conf {
 	int dmarc_temperror_action;
 	int dmarc_bad_from_action;	/* no/several/broken From */
 	char *dmarc_history;		/* SQLite file, "" = off */
+	/* DMARC aggregate reports (reports/, not the daemon) */
+	char *dmarc_report_org_name;	/* NULL: the report domain */
+	char *dmarc_report_email;	/* NULL: postmaster@authserv_id */
+	char *dmarc_report_sendmail;	/* command, split on blanks */
+	int dmarc_report_history_days;	/* history rows kept */
 	/* Received-SPF, header caps, quarantine (issue 4) */
 	int received_spf;		/* add a Received-SPF header */
 	int header_cap_action;		/* enum milter_action: over the caps */

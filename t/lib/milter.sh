@@ -237,6 +237,19 @@ milter_require_pydkim() {
 	    "(tools/install-deps)"
 }
 
+# milter_require_arc_signers - skip (fail with ELEMTA_REQUIRE_PEERS=1)
+# unless both ARC sealers of the tests can run: python3-dkim's
+# dkim.arc_sign (with python3-authres) and Perl Mail::DKIM's ARC signer
+milter_require_arc_signers() {
+	/usr/bin/python3 -c 'import dkim, authres; dkim.arc_sign' \
+	    2>/dev/null ||
+	    tb_missing "python3-dkim or python3-authres missing" \
+	    "(tools/install-deps)"
+	perl -MMail::DKIM::ARC::Signer -e 1 2>/dev/null ||
+	    tb_missing "Perl Mail::DKIM::ARC::Signer missing" \
+	    "(libmail-dkim-perl, tools/install-deps)"
+}
+
 # milter_t FILE [ARGS] - the offline mode (-t) on FILE, DNS from the
 # harness' unbound (2 s, no retry), authserv-id mx.elemta.test; ARGS
 # (--client-ip, --sender, -o ...) come last and win; stderr in $TB/stderr

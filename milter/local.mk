@@ -13,6 +13,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-authres.c milter/milter-authres.h \
 	milter/milter-conn.c milter/milter-gen.c \
 	milter/milter-pipeline.c milter/milter-outcome.c \
+	milter/milter-body.c milter/milter-body.h \
 	milter/milter-spf.c \
 	milter/milter-dkim.c milter/milter-dkim.h \
 	milter/milter-dkim-sign.c milter/milter-dkim-sign.h \
@@ -61,6 +62,7 @@ T_MILTER_UNIT = \
 	t/0407-milter-fuzz-arc.t \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
+	t/0416-milter-body.t \
 	t/0420-milter-dkim.t \
 	t/0424-milter-dkim-verify.t \
 	t/0425-milter-fuzz-dkim-verify.t
@@ -111,6 +113,10 @@ t_0409_milter_fuzz_authres_t_SOURCES = t/fuzz-milter-authres.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0409_milter_fuzz_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0409_milter_fuzz_authres_t_LDADD = $(T_MILTER_LDADD)
+## the message's copy for the content stages: memory, spool file, limit
+t_0416_milter_body_t_SOURCES = t/0416-milter-body.c
+t_0416_milter_body_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0416_milter_body_t_LDADD = $(T_MILTER_LDADD)
 
 ## The libFuzzer target of the DKIM verifier, with its plain driver.
 t_0425_milter_fuzz_dkim_verify_t_SOURCES = t/fuzz-milter-dkim-verify.c \

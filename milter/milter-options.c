@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "milter-body.h"
 #include "milter-options.h"
 #include "runtime.h"
 #include "xalloc.h"
@@ -92,6 +93,11 @@ static cfg_opt_t milter_opts[] = {
 	CFG_INT("greylist_prefix_v4", 24, CFGF_NONE),
 	CFG_INT("greylist_prefix_v6", 64, CFGF_NONE),
 	CFG_STR("greylist_fail_action", "accept", CFGF_NONE),
+	/* the message's copy for the content stages (milter-body.c) */
+	CFG_INT_CB("body_memory_max", 1048576, CFGF_NONE, conf_cb_size),
+	CFG_STR("body_spool_dir", "spool", CFGF_NONE),
+	CFG_INT_CB("scan_max_size", 26214400, CFGF_NONE, conf_cb_size),
+	CFG_STR("scan_oversize_action", "skip", CFGF_NONE),
 	CFG_END()
 };
 
@@ -123,6 +129,22 @@ static const char *const milter_greylist_stores[] = {
 static const char *const milter_greylist_fails[] = {
 	"accept", "tempfail", NULL,
 };
+
+/* scan_oversize_action: MILTER_BODY_OVERSIZE_* */
+static const char *const milter_oversize_actions[] = {
+	"skip", "tempfail", NULL,
+};
+
+/* milter_check_spool_dir - body_spool_dir: a path, not "" */
+static int
+milter_check_spool_dir(const char *value, char *err, size_t errlen)
+{
+	if (*value == '\0') {
+		x_err(err, errlen, "must not be empty");
+		return -1;
+	}
+	return 0;
+}
 
 static const struct conf_check milter_checks[] = {
 	DAEMON_CONF_CHECKS,
@@ -173,6 +195,13 @@ static const struct conf_check milter_checks[] = {
 	{ "greylist_prefix_v6", CONF_CHECK_RANGE, 16, 128, NULL, NULL },
 	{ "greylist_fail_action", CONF_CHECK_ENUM, 0, 0,
 	  milter_greylist_fails, NULL },
+	/* the message's copy */
+	{ "body_memory_max", CONF_CHECK_RANGE, 0, 1L << 30, NULL, NULL },
+	{ "body_spool_dir", CONF_CHECK_FUNC, 0, 0, NULL,
+	  milter_check_spool_dir },
+	{ "scan_max_size", CONF_CHECK_RANGE, 1024, 1L << 31, NULL, NULL },
+	{ "scan_oversize_action", CONF_CHECK_ENUM, 0, 0,
+	  milter_oversize_actions, NULL },
 	CONF_CHECK_END
 };
 
@@ -282,6 +311,12 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->header_cap_action =
 		milter_action_index(cfg_getstr(sec, "header_cap_action"));
 	c->quarantine_header = conf_strdup_opt(sec, "quarantine_header");
+	c->body_memory_max = cfg_getint(sec, "body_memory_max");
+	c->body_spool_dir = x_strdup(cfg_getstr(sec, "body_spool_dir"));
+	c->scan_max_size = cfg_getint(sec, "scan_max_size");
+	c->scan_oversize_action = strcmp(cfg_getstr(sec,
+		"scan_oversize_action"), "tempfail") == 0
+		? MILTER_BODY_OVERSIZE_TEMPFAIL : MILTER_BODY_OVERSIZE_SKIP;
 	return greylist_conf_load(sec, &c->greylist, err, errlen);
 }
 
@@ -304,6 +339,7 @@ milter_conf_release(void *out)
 	x_free(&c->dmarc_psl);		/* DMARC */
 	x_free(&c->dmarc_history);	/* DMARC */
 	x_free(&c->quarantine_header);
+	x_free(&c->body_spool_dir);
 	greylist_conf_release(&c->greylist);
 }
 

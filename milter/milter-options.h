@@ -65,6 +65,11 @@ struct milter_conf {
 	int header_cap_action;		/* enum milter_action: over the caps */
 	char *quarantine_header;	/* NULL: quarantine = MTA hold */
 	struct greylist_conf greylist;	/* milter-greylist.c */
+	/* the message's copy for the content stages (milter-body.c) */
+	long body_memory_max;		/* bytes in memory, then a file */
+	char *body_spool_dir;		/* relative to database.directory */
+	long scan_max_size;		/* larger: not scanned */
+	int scan_oversize_action;	/* MILTER_BODY_OVERSIZE_* */
 };
 
 extern const struct conf_section milter_conf_section;

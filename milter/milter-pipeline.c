@@ -26,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "milter.h"
+#include "milter-body.h"
 #include "milter-dmarc.h"
 #include "xalloc.h"
 
@@ -74,6 +75,20 @@ milter_pipeline_init(void)
 	m_dns_hits = metric_series(m, "hit");
 	m_dns_misses = metric_series(m, "miss");
 	milter_greylist_init();
+	milter_body_init();
+}
+
+/* milter_pipeline_body_wanted - does a stage read the whole message */
+int
+milter_pipeline_body_wanted(const struct milter_conf *mc)
+{
+	size_t i;
+
+	for (i = 0; i < MILTER_NSTAGES; i++)
+		if (milter_stages[i].body_wanted != NULL
+		    && milter_stages[i].body_wanted(mc))
+			return 1;
+	return 0;
 }
 
 /* milter_pipeline_caps - headers beyond max_headers/max_header_size
@@ -111,6 +126,7 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 	milter_pipeline_decide(m);	/* if end of headers never came */
 	if (m->headers_dropped > 0)
 		milter_pipeline_caps(m);
+	milter_body_eom(m);	/* the copy complete, or over the limit */
 	for (i = 0; i < MILTER_NSTAGES; i++) {
 		t0 = clock_mono_s();
 		milter_stages[i].eom(m);
@@ -160,6 +176,7 @@ milter_pipeline_eoh(struct milter_msg *m)
 	size_t i;
 
 	milter_pipeline_decide(m);
+	milter_body_eoh(m);
 	for (i = 0; i < MILTER_NSTAGES; i++)
 		if (milter_stages[i].eoh != NULL)
 			milter_stages[i].eoh(m);
@@ -172,6 +189,7 @@ milter_pipeline_body(struct milter_msg *m, const unsigned char *chunk,
 {
 	size_t i;
 
+	milter_body_chunk(m, chunk, len);
 	for (i = 0; i < MILTER_NSTAGES; i++)
 		if (milter_stages[i].body != NULL)
 			milter_stages[i].body(m, chunk, len);

@@ -26,14 +26,16 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-greylist.c milter/milter-greylist-util.c \
 	milter/milter-greylist-sqlite.c milter/milter-greylist-redis.c \
 	milter/milter-greylist.h \
+	milter/milter-rspamd-reply.c \
+	milter/milter-rspamd.h \
 	milter/milter-callbacks.c \
 	milter/milter-test.c
 milter_libelemta_milter_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
-	$(OPENSSL_CFLAGS)
+	$(OPENSSL_CFLAGS) $(JSON_CFLAGS)
 
 MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_SECTIONS_LIBS) \
 	$(ELEMTA_LIBS) $(SPF2_LIBS) \
-	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) \
+	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(JSON_LIBS) \
 	$(PTHREAD_LIBS)
 
 sbin_PROGRAMS += milter/elemta-milter
@@ -69,7 +71,7 @@ T_MILTER_UNIT = \
 check_PROGRAMS += $(T_MILTER_UNIT)
 T_MILTER_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/milter
 T_MILTER_LDADD = milter/libelemta-milter.a $(T_UNIT_LDADD) $(SPF2_LIBS) \
-	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS)
+	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(JSON_LIBS)
 t_0400_milter_authres_t_SOURCES = t/0400-milter-authres.c
 t_0400_milter_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0400_milter_authres_t_LDADD = $(T_MILTER_LDADD)
@@ -214,3 +216,17 @@ t_0454_milter_received_spf_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0454_milter_received_spf_t_LDADD = $(T_MILTER_LDADD)
 TESTS += $(T_E2E_UNIT) $(T_E2E_SHELL)
 SANITIZE_TESTS += $(T_E2E_UNIT) $(T_E2E_SHELL)
+
+## Rspamd (t/048x): the reply parser (unit), its libFuzzer target with
+## the plain driver.
+T_RSPAMD_UNIT = t/0480-milter-rspamd-reply.t t/0481-milter-fuzz-rspamd.t
+check_PROGRAMS += $(T_RSPAMD_UNIT)
+t_0480_milter_rspamd_reply_t_SOURCES = t/0480-milter-rspamd-reply.c
+t_0480_milter_rspamd_reply_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0480_milter_rspamd_reply_t_LDADD = $(T_MILTER_LDADD)
+t_0481_milter_fuzz_rspamd_t_SOURCES = t/fuzz-milter-rspamd.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0481_milter_fuzz_rspamd_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0481_milter_fuzz_rspamd_t_LDADD = $(T_MILTER_LDADD)
+TESTS += $(T_RSPAMD_UNIT)
+SANITIZE_TESTS += $(T_RSPAMD_UNIT)

@@ -26,17 +26,17 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-greylist.c milter/milter-greylist-util.c \
 	milter/milter-greylist-sqlite.c milter/milter-greylist-redis.c \
 	milter/milter-greylist.h \
-	milter/milter-rspamd-reply.c \
+	milter/milter-rspamd.c milter/milter-rspamd-reply.c \
 	milter/milter-rspamd.h \
 	milter/milter-callbacks.c \
 	milter/milter-test.c
 milter_libelemta_milter_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
-	$(OPENSSL_CFLAGS) $(JSON_CFLAGS)
+	$(OPENSSL_CFLAGS) $(CURL_CFLAGS) $(JSON_CFLAGS)
 
 MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_SECTIONS_LIBS) \
 	$(ELEMTA_LIBS) $(SPF2_LIBS) \
-	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(JSON_LIBS) \
-	$(PTHREAD_LIBS)
+	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(CURL_LIBS) \
+	$(JSON_LIBS) $(PTHREAD_LIBS)
 
 sbin_PROGRAMS += milter/elemta-milter
 milter_elemta_milter_SOURCES = milter/milter.c

@@ -249,6 +249,7 @@ milter_msg_header(struct milter_msg *m, const char *name, const char *value)
 		milter_msg_ar(m, value);
 	else if (strcasecmp(name, "From") == 0)
 		milter_msg_from(m, value);
+	milter_rspamd_claimed(m, name);	/* X-Spam*: whatever the caps */
 	len = strlen(name) + strlen(value);
 	if (m->nheaders >= (size_t)mc->max_headers
 	    || len > (size_t)mc->max_header_size) {
@@ -394,6 +395,7 @@ static const struct milter_reply {
 				    "450", "4.7.1" },
 	[MILTER_REPLY_SCAN_SIZE] = { "scan-size", "552", "5.3.4",
 				     "452", "4.3.4" },
+	[MILTER_REPLY_RSPAMD] = { "rspamd", "550", "5.7.1", "451", "4.7.1" },
 };
 
 /* milter_msg_enforce - a configured action, with its kind's replies */

@@ -70,6 +70,11 @@ struct milter_conf {
 	char *body_spool_dir;		/* relative to database.directory */
 	long scan_max_size;		/* larger: not scanned */
 	int scan_oversize_action;	/* MILTER_BODY_OVERSIZE_* */
+	/* Rspamd (milter-rspamd.c) */
+	char *rspamd_url;		/* NULL: Rspamd off */
+	int rspamd_fail_action;		/* MILTER_ACCEPT or MILTER_TEMPFAIL */
+	long rspamd_timeout_ms;
+	char *rspamd_settings_id;	/* NULL: none sent */
 };
 
 extern const struct conf_section milter_conf_section;

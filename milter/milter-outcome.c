@@ -86,6 +86,7 @@ milter_outcome_build(const struct milter_msg *m, struct milter_outcome *o)
 	for (i = m->nar_ours; i > 0; i--)
 		milter_outcome_edit(o, MILTER_EDIT_DELETE, AUTHRES_HEADER,
 				    m->ar_ours[i - 1], NULL);
+	milter_rspamd_edits(m, o);
 	if (m->received_spf != NULL)
 		milter_outcome_edit(o, MILTER_EDIT_INSERT,
 				    MILTER_RECEIVED_SPF_HEADER, 0,

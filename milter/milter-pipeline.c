@@ -41,7 +41,10 @@ static const struct milter_stage milter_stages[] = {
 	  .eom = milter_dkim_eom, .free = milter_dkim_free },
 	{ .name = "dmarc", .eom = milter_dmarc_eom },
 	{ .name = "greylist", .eom = milter_greylist_eom },
-	/* arc, clamav, rspamd: later issues */
+	/* after greylisting: a deferred message is not scanned; rspamd's
+	 * greylist action calls it back (greylist_mode = rspamd) */
+	{ .name = "rspamd", .body_wanted = milter_rspamd_wanted,
+	  .eom = milter_rspamd_eom, .free = milter_rspamd_free },
 };
 #define MILTER_NSTAGES (sizeof(milter_stages) / sizeof(milter_stages[0]))
 
@@ -76,6 +79,7 @@ milter_pipeline_init(void)
 	m_dns_misses = metric_series(m, "miss");
 	milter_greylist_init();
 	milter_body_init();
+	milter_rspamd_init();
 }
 
 /* milter_pipeline_body_wanted - does a stage read the whole message */

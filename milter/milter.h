@@ -48,6 +48,7 @@
 #include "milter-dkim-sign.h"
 #include "milter-dmarc.h"
 #include "milter-options.h"
+#include "milter-rspamd.h"
 #include "snapshot.h"
 #include "xalloc.h"
 
@@ -194,6 +195,7 @@ struct milter_msg {
 	/* headers the stages add at the end (milter_msg_add_header) */
 	struct milter_header *add_headers;
 	size_t nadd_headers;
+	struct milter_rspamd *rspamd;	/* the Rspamd stage's state */
 };
 
 /*
@@ -327,6 +329,7 @@ enum milter_reply_kind {
 	MILTER_REPLY_HEADER_CAP,	/* 552 5.3.4, 452 4.3.4 */
 	MILTER_REPLY_GREYLIST,		/* 450 4.7.1 (tempfail only) */
 	MILTER_REPLY_SCAN_SIZE,		/* 452 4.3.4: over scan_max_size */
+	MILTER_REPLY_RSPAMD,		/* 550 5.7.1, 451 4.7.1 */
 };
 /* milter_msg_enforce - ask for the configured action a (enum
  * milter_action; accept asks nothing) with the replies of kind k, the

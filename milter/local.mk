@@ -218,7 +218,8 @@ TESTS += $(T_E2E_UNIT) $(T_E2E_SHELL)
 SANITIZE_TESTS += $(T_E2E_UNIT) $(T_E2E_SHELL)
 
 ## Rspamd (t/048x): the reply parser (unit), its libFuzzer target with
-## the plain driver.
+## the plain driver, then the stage against the harness' rspamd, through
+## a real Postfix.
 T_RSPAMD_UNIT = t/0480-milter-rspamd-reply.t t/0481-milter-fuzz-rspamd.t
 check_PROGRAMS += $(T_RSPAMD_UNIT)
 t_0480_milter_rspamd_reply_t_SOURCES = t/0480-milter-rspamd-reply.c
@@ -228,5 +229,8 @@ t_0481_milter_fuzz_rspamd_t_SOURCES = t/fuzz-milter-rspamd.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0481_milter_fuzz_rspamd_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0481_milter_fuzz_rspamd_t_LDADD = $(T_MILTER_LDADD)
-TESTS += $(T_RSPAMD_UNIT)
-SANITIZE_TESTS += $(T_RSPAMD_UNIT)
+T_RSPAMD_SHELL = t/0482-milter-rspamd-postfix.t
+dist_check_SCRIPTS += $(T_RSPAMD_SHELL)
+EXTRA_DIST += t/lib/http-junk.py
+TESTS += $(T_RSPAMD_UNIT) $(T_RSPAMD_SHELL)
+SANITIZE_TESTS += $(T_RSPAMD_UNIT) $(T_RSPAMD_SHELL)

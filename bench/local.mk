@@ -41,3 +41,9 @@ bench_policyd_load_SOURCES = bench/policyd-load.c
 ## Postfix and Dovecot, the peers of t/).
 BENCHES += bench/lmtp
 EXTRA_DIST += bench/lmtp
+
+## Rspamd with its SPF/DKIM/DMARC/ARC modules on and off (a settings
+## id): what it spends repeating the milter's checks (elemta-milter(8)
+## gives the figure and the choice).
+BENCHES += bench/rspamd-settings
+EXTRA_DIST += bench/rspamd-settings

@@ -229,6 +229,12 @@ t_0481_milter_fuzz_rspamd_t_SOURCES = t/fuzz-milter-rspamd.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0481_milter_fuzz_rspamd_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0481_milter_fuzz_rspamd_t_LDADD = $(T_MILTER_LDADD)
+## tb-rspamd-scan: one thread scanning message after message (t/0482
+## counts rspamd's connections: one, kept alive)
+check_PROGRAMS += t/tb-rspamd-scan
+t_tb_rspamd_scan_SOURCES = t/tb-rspamd-scan.c
+t_tb_rspamd_scan_CFLAGS = $(T_MILTER_CFLAGS)
+t_tb_rspamd_scan_LDADD = $(T_MILTER_LDADD)
 T_RSPAMD_SHELL = t/0482-milter-rspamd-postfix.t
 dist_check_SCRIPTS += $(T_RSPAMD_SHELL)
 EXTRA_DIST += t/lib/http-junk.py

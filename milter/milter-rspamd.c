@@ -12,8 +12,9 @@
  *	set), the message from the one copy of it (milter-body.c: no
  *	other copy is made, curl reads it where it is).  Each milter
  *	worker thread has its own curl handle, kept for the thread's life
- *	(a thread-specific key): its connection to rspamd stays open and is
- *	reused by the thread's next message, and no lock is held around a
+ *	(a thread-specific key): its connection stays open and is reused by
+ *	the thread's next message when the server allows it (rspamd 3.4's
+ *	normal worker closes each one), and no lock is held around a
  *	request.
  *
  *	The reply (milter-rspamd-reply.c, json-c) becomes, by rspamd's
@@ -362,7 +363,12 @@ rs_ask(struct milter_msg *m, const unsigned char *msg, size_t len,
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 mc->rspamd_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500	/* 7.85 */
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS,
+			 (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	rc = curl_easy_perform(h);
 	if (rc == CURLE_WRITE_ERROR && b.over) {

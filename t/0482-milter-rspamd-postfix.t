@@ -9,7 +9,9 @@
 # rewrites the Subject; a soft reject (a multimap rule of this test) is
 # 451 4.7.1; rspamd's greylist action (another rule) is greylisted with
 # greylist_mode = rspamd, which lets other mail through undelayed; plain
-# mail passes with no spam header; -t runs the stage too.  Then what
+# mail passes with no spam header; -t runs the stage too; one thread
+# keeps its connection for message after message (shown against a
+# server that allows it: rspamd 3.4 closes each one).  Then what
 # rspamd_fail_action decides: a server answering HTML, JSON that is no
 # verdict, an HTTP 500, 2 MB of junk, or nothing within
 # rspamd_timeout_ms, and rspamd stopped: tempfail (the default, 451
@@ -22,7 +24,7 @@
 milter_require postfix smtp-sink swaks unbound redis rspamd
 tb_need python3 python3
 tb_init
-tb_plan 41
+tb_plan 44
 peer_start_unbound
 peer_start_redis
 
@@ -185,6 +187,16 @@ tb_like "$out" $'delete-header: X-Spam 1\n(.*\n)*add-header: X-Spam: Yes' \
 tb_is "$(metric reject)" 1 "metrics: one reject"
 tb_is "$(metric add_header)" 1 "metrics: one add header"
 
+# Message after message in one thread (as a milter worker takes them):
+# every scan answered.  (rspamd 3.4's normal worker closes each
+# connection, "Connection: close"; the reuse is checked below against a
+# server that keeps it open.)
+SCAN=$top_builddir/t/tb-rspamd-scan
+f=$(msg "reuse" "Hello Alice, lunch on Friday? Bob")
+out=$("$SCAN" "$TB_RSPAMD_URL" 6 "$f")
+tb_is "$(grep -c '^verdict: accept' <<<"$out")" 6 \
+    "six scans in one thread: six verdicts" || tb_diag "$out"
+
 # Not a verdict: each junk server in rspamd's place, tempfail then accept
 JUNK_PORT=$(tb_port 70)
 # junk MODE - the junk server in MODE on JUNK_PORT (restarted)
@@ -197,6 +209,16 @@ junk() {
 }
 JUNK=(rspamd_url="http://127.0.0.1:$JUNK_PORT" rspamd_timeout_ms=2000)
 milter_set "${JUNK[@]}"
+# a server that keeps the connection open: one thread's six scans come
+# on one connection (one client port)
+junk ok
+out=$("$SCAN" "http://127.0.0.1:$JUNK_PORT" 6 "$f")
+tb_is "$(grep -c '^verdict: accept' <<<"$out")" 6 \
+    "a keep-alive server: six verdicts" || tb_diag "$out"
+tb_is "$(grep -c '^request ' "$TB/junk.log") $(awk '/^request /{print $4}' \
+    "$TB/junk.log" | sort -u | wc -l)" "6 1" \
+    "six requests on one connection: kept alive and reused" ||
+    tb_diag "$(cat "$TB/junk.log")"
 for mode in html json status huge; do
 	junk "$mode"
 	out=$(send "$(msg "junk $mode" "hello")")

@@ -10,7 +10,10 @@ usage: http-junk.py PORT MODE
   status   500 with rspamd's own error object
   huge     200 OK with 2 MB of "{" (more than a reply may be)
   slow     nothing for 30 s (past the milter's timeout), then a verdict
-Each request is counted on stdout ("request N"), flushed.
+  ok       200 OK with a verdict (no action), the connection kept open:
+           rspamd 3.4's normal worker closes each one, this shows
+           whether the client reuses it
+Each request is counted on stdout ("request N PATH CLIENT-PORT"), flushed.
 """
 import http.server
 import sys
@@ -37,7 +40,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         self.rfile.read(n)
         COUNT[0] += 1
-        print("request %d %s" % (COUNT[0], self.path), flush=True)
+        print("request %d %s %d" % (COUNT[0], self.path,
+                                    self.client_address[1]), flush=True)
         if MODE == "html":
             self.answer(200, b"<html><body>502 Bad Gateway</body></html>")
         elif MODE == "json":
@@ -46,6 +50,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.answer(500, b'{"error": "Internal junk error"}')
         elif MODE == "huge":
             self.answer(200, b"{" * (2 * 1024 * 1024))
+        elif MODE == "ok":
+            self.answer(200, b'{"action": "no action", "score": 0.5, '
+                        b'"required_score": 15.0, "symbols": {}}')
         elif MODE == "slow":
             time.sleep(30)
             self.answer(200, b'{"action": "no action"}')

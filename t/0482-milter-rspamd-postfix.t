@@ -9,7 +9,9 @@
 # rewrites the Subject; a soft reject (a multimap rule of this test) is
 # 451 4.7.1; rspamd's greylist action (another rule) is greylisted with
 # greylist_mode = rspamd, which lets other mail through undelayed; plain
-# mail passes with no spam header; -t runs the stage too; one thread
+# mail passes with no spam header; -t runs the stage too, prints
+# rspamd's header edits in order, and skips a message over
+# scan_max_size; one thread
 # keeps its connection for message after message (shown against a
 # server that allows it: rspamd 3.4 closes each one).  Then what
 # rspamd_fail_action decides: a server answering HTML, JSON that is no
@@ -24,7 +26,7 @@
 milter_require postfix smtp-sink swaks unbound redis rspamd
 tb_need python3 python3
 tb_init
-tb_plan 44
+tb_plan 47
 peer_start_unbound
 peer_start_redis
 
@@ -184,6 +186,16 @@ out=$(milter_offline "$(msg "offline add" "$GTUBE_ADD" "X-Spam: No")" \
 tb_like "$out" $'delete-header: X-Spam 1\n(.*\n)*add-header: X-Spam: Yes' \
     "-t: the claimed X-Spam removed, ours added" || tb_diag "$out"
 
+# over scan_max_size: not sent, the X-Elemta-Scan header says so
+f=$(msg "big" "$(head -c 3000 /dev/zero | tr '\0' 'a')")
+out=$(milter_offline "$f" 192.0.2.10 bob@other.test \
+    -o "milter.rspamd_url=$TB_RSPAMD_URL" -o milter.scan_max_size=2k)
+tb_like "$out" $'X-Elemta-Scan: skipped[^\n]*\n(.*\n)*verdict: accept' \
+    "-t: a message over scan_max_size gets the X-Elemta-Scan header" ||
+    tb_diag "$out"
+tb_like "$(cat "$TB/stderr")" 'rspamd=skipped\(oversize\)' \
+    "-t: ... and is not sent to rspamd"
+
 tb_is "$(metric reject)" 1 "metrics: one reject"
 tb_is "$(metric add_header)" 1 "metrics: one add header"
 
@@ -219,6 +231,27 @@ tb_is "$(grep -c '^request ' "$TB/junk.log") $(awk '/^request /{print $4}' \
     "$TB/junk.log" | sort -u | wc -l)" "6 1" \
     "six requests on one connection: kept alive and reused" ||
     tb_diag "$(cat "$TB/junk.log")"
+# rspamd's edits as -t prints them, in the order the MTA applies them:
+# the sender's claimed header removed, remove_headers (-1: the last, 0:
+# every one from the last, an index beyond the fields: nothing, a
+# claimed name: gone already), add_headers (order: inserted there; a
+# name rspamd adds itself is not added twice), the score line, the
+# rewritten Subject
+junk edits
+f=$(msg "hi" "hello" "X-Foo: 1" "X-Foo: 2" "X-Foo: 3" "X-Bar: a" \
+    "X-Bar: b" "X-Baz: only" "X-Spam-Level: ***")
+out=$(milter_offline "$f" 192.0.2.10 bob@other.test \
+    -o "milter.rspamd_url=http://127.0.0.1:$JUNK_PORT" |
+    awk '/^insert-header: Authentication-Results/ { ar = 1; next }
+	ar && /^\t/ { next } { ar = 0; print }')
+tb_is "$out" "$(printf '%s\n' 'delete-header: X-Spam-Level 1' \
+    'delete-header: X-Foo 3' 'delete-header: X-Bar 2' \
+    'delete-header: X-Bar 1' 'insert-header 1: X-Added: v' \
+    'add-header: X-Spam: rspamd-own' \
+    'add-header: X-Spamd-Result: default: True [7.50 / 15.00];' \
+    $'\tS1(7.50)' 'change-header: Subject 1: [SPAM] hi' 'verdict: accept')" \
+    "-t: rspamd's edits in order"
+
 for mode in html json status huge; do
 	junk "$mode"
 	out=$(send "$(msg "junk $mode" "hello")")

@@ -13,6 +13,8 @@ usage: http-junk.py PORT MODE
   ok       200 OK with a verdict (no action), the connection kept open:
            rspamd 3.4's normal worker closes each one, this shows
            whether the client reuses it
+  edits    200 OK with rewrite subject and milter.add_headers /
+           remove_headers of every form (the milter's edits are checked)
 Each request is counted on stdout ("request N PATH CLIENT-PORT"), flushed.
 """
 import http.server
@@ -20,6 +22,11 @@ import sys
 import time
 
 MODE = sys.argv[2]
+EDITS = (b'{"action": "rewrite subject", "score": 7.5, "required_score": 15,'
+         b' "subject": "[SPAM] hi", "symbols": {"S1": {"score": 7.5}},'
+         b' "milter": {"add_headers": {"X-Added": {"value": "v", "order": 1},'
+         b' "X-Spam": "rspamd-own"}, "remove_headers": {"X-Foo": -1,'
+         b' "X-Bar": 0, "X-Baz": 2, "X-Spamd-Result": 0}}}')
 COUNT = [0]
 
 
@@ -53,6 +60,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif MODE == "ok":
             self.answer(200, b'{"action": "no action", "score": 0.5, '
                         b'"required_score": 15.0, "symbols": {}}')
+        elif MODE == "edits":
+            self.answer(200, EDITS)
         elif MODE == "slow":
             time.sleep(30)
             self.answer(200, b'{"action": "no action"}')

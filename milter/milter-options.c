@@ -384,6 +384,13 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 		milter_action_index(cfg_getstr(sec, "rspamd_fail_action"));
 	c->rspamd_timeout_ms = cfg_getint(sec, "rspamd_timeout_ms");
 	c->rspamd_settings_id = conf_strdup_opt(sec, "rspamd_settings_id");
+	if (c->rspamd_timeout_ms >= c->milter_timeout * 1000) {
+		x_err(err, errlen, "milter: rspamd_timeout_ms (%ld) must be "
+		      "shorter than milter_timeout (%lds): the MTA would give "
+		      "up on the milter first", c->rspamd_timeout_ms,
+		      c->milter_timeout);
+		return -1;
+	}
 	if (greylist_conf_load(sec, &c->greylist, err, errlen) < 0)
 		return -1;
 	if (c->greylist.on && c->greylist.mode == GREYLIST_MODE_RSPAMD

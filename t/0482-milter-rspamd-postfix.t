@@ -26,7 +26,7 @@
 milter_require postfix smtp-sink swaks unbound redis rspamd
 tb_need python3 python3
 tb_init
-tb_plan 47
+tb_plan 48
 peer_start_unbound
 peer_start_redis
 
@@ -174,6 +174,9 @@ tb_like "$out" '250 2\.0\.0 Ok: queued' \
 tb_is "$("$MILTER" -c /dev/null -n -o milter.greylist=true \
     -o milter.greylist_mode=rspamd 2>&1 >/dev/null | grep -c rspamd_url)" 1 \
     "greylist_mode=rspamd without rspamd_url: a configuration error"
+tb_is "$("$MILTER" -c /dev/null -n -o milter.rspamd_timeout_ms=90000 \
+    -o milter.milter_timeout=60 2>&1 >/dev/null | grep -c rspamd_timeout_ms)" 1 \
+    "rspamd_timeout_ms beyond milter_timeout: a configuration error"
 
 # -t runs the stage
 f=$(msg "offline" "$GTUBE")

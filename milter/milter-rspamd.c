@@ -58,7 +58,7 @@
 #include "xalloc.h"
 
 #define RSPAMD_REPLY_MAX	(1024 * 1024)	/* more is not a reply */
-#define RSPAMD_MAX_CLAIMED	1000		/* claimed headers removed */
+#define RSPAMD_MAX_CLAIMED	1000	/* claimed headers removed */
 #define RSPAMD_SCORE_HEADER	"X-Spamd-Result"
 #define RSPAMD_SPAM_HEADER	"X-Spam"
 
@@ -435,7 +435,8 @@ rs_act(struct milter_msg *m, const struct rspamd_reply *r)
 		break;
 	case RSPAMD_QUARANTINE:
 		milter_msg_action(m, "rspamd", MILTER_QUARANTINE, NULL, NULL,
-				  text != NULL ? text : "quarantined by rspamd");
+				  text != NULL ? text
+				  : "quarantined by rspamd");
 		break;
 	case RSPAMD_GREYLIST:
 		milter_greylist_rspamd(m);

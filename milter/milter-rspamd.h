@@ -58,8 +58,8 @@ struct rspamd_reply {
 	enum rspamd_action action;
 	double score;
 	double required_score;
-	int skipped;			/* is_skipped: rspamd did not scan */
-	char *symbols;			/* "NAME(1.50) NAME2(0.00)": log */
+	int skipped;			/* is_skipped: not scanned */
+	char *symbols;			/* "NAME(1.50) NAME2(0.00)" */
 	char *smtp_message;		/* messages.smtp_message, or NULL */
 	char *subject;			/* rewrite subject: the new one */
 	struct rspamd_add *add;

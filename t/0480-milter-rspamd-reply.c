@@ -216,7 +216,7 @@ test_clean(void)
 		size_t max;
 		const char *want;
 	} cases[] = {
-		{ "abc\xc3\xa9xyz", 4, "abc" },		/* é cut: dropped */
+		{ "abc\xc3\xa9xyz", 4, "abc" },	/* é cut: dropped */
 		{ "abc\xc3\xa9xyz", 5, "abc\xc3\xa9" },
 		{ "ab\xe2\x82\xac", 4, "ab" },		/* € cut */
 		{ "one\n\ttwo", 5, "one" },		/* fold at the cut */

@@ -46,3 +46,9 @@ EXTRA_DIST += bench/lmtp
 ## sqlite3 running the same GROUP BY (the floor).
 BENCHES += bench/dmarc-report
 EXTRA_DIST += bench/dmarc-report
+
+## Rspamd with its SPF/DKIM/DMARC/ARC modules on and off (a settings
+## id): what it spends repeating the milter's checks (elemta-milter(8)
+## gives the figure and the choice).
+BENCHES += bench/rspamd-settings
+EXTRA_DIST += bench/rspamd-settings

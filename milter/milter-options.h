@@ -75,6 +75,16 @@ struct milter_conf {
 	int header_cap_action;		/* enum milter_action: over the caps */
 	char *quarantine_header;	/* NULL: quarantine = MTA hold */
 	struct greylist_conf greylist;	/* milter-greylist.c */
+	/* the message's copy for the content stages (milter-body.c) */
+	long body_memory_max;		/* bytes in memory, then a file */
+	char *body_spool_dir;		/* relative to database.directory */
+	long scan_max_size;		/* larger: not scanned */
+	int scan_oversize_action;	/* MILTER_BODY_OVERSIZE_* */
+	/* Rspamd (milter-rspamd.c) */
+	char *rspamd_url;		/* NULL: Rspamd off */
+	int rspamd_fail_action;		/* MILTER_ACCEPT or MILTER_TEMPFAIL */
+	long rspamd_timeout_ms;
+	char *rspamd_settings_id;	/* NULL: none sent */
 };
 
 extern const struct conf_section milter_conf_section;

@@ -17,7 +17,10 @@
  *	our A-R, right above the MTA's own Received: a trace header, RFC
  *	7208 9.1), the quarantine header when quarantine_header is set, our
  *	A-R, and the DKIM signatures above it (milter-dkim-sign.h says
- *	why).  A message rejected, deferred or discarded gets no edits:
+ *	why).  Last, the headers the stages asked for
+ *	(milter_msg_add_header: the content scanners' X-Virus-Scanned,
+ *	X-Elemta-Scan...), added at the end of the header in the order
+ *	asked.  A message rejected, deferred or discarded gets no edits:
  *	nothing of it is kept.
  *--*/
 #include "config.h"
@@ -83,6 +86,7 @@ milter_outcome_build(const struct milter_msg *m, struct milter_outcome *o)
 	for (i = m->nar_ours; i > 0; i--)
 		milter_outcome_edit(o, MILTER_EDIT_DELETE, AUTHRES_HEADER,
 				    m->ar_ours[i - 1], NULL);
+	milter_rspamd_edits(m, o);
 	if (m->received_spf != NULL)
 		milter_outcome_edit(o, MILTER_EDIT_INSERT,
 				    MILTER_RECEIVED_SPF_HEADER, 0,
@@ -98,6 +102,9 @@ milter_outcome_build(const struct milter_msg *m, struct milter_outcome *o)
 		milter_outcome_edit(o, MILTER_EDIT_INSERT,
 				    MILTER_DKIM_SIGN_HEADER, 0,
 				    milter_dkim_sign_value(m, i));
+	for (i = 0; i < m->nadd_headers; i++)
+		milter_outcome_edit(o, MILTER_EDIT_ADD, m->add_headers[i].name,
+				    0, m->add_headers[i].value);
 }
 
 /* milter_outcome_print - one line per edit, then the verdict */

@@ -20,15 +20,15 @@ reports_elemta_dmarc_report_LDADD = reports/libreport.a $(MILTER_LDADD) \
 
 ## Tests (t/048x): a history the real milter wrote, the XSD of RFC 9990
 ## (t/data/dmarc-report, IETF Trust BSD), unbound, Postfix and Dovecot.
-T_REPORT_UNIT = t/0481-dmarc-report-unit.t
+T_REPORT_UNIT = t/0491-dmarc-report-unit.t
 check_PROGRAMS += $(T_REPORT_UNIT)
-t_0481_dmarc_report_unit_t_SOURCES = t/0481-dmarc-report-unit.c
-t_0481_dmarc_report_unit_t_CFLAGS = $(T_MILTER_CFLAGS) -I$(top_srcdir)/reports
-t_0481_dmarc_report_unit_t_LDADD = reports/libreport.a $(T_MILTER_LDADD) \
+t_0491_dmarc_report_unit_t_SOURCES = t/0491-dmarc-report-unit.c
+t_0491_dmarc_report_unit_t_CFLAGS = $(T_MILTER_CFLAGS) -I$(top_srcdir)/reports
+t_0491_dmarc_report_unit_t_LDADD = reports/libreport.a $(T_MILTER_LDADD) \
 	$(ZLIB_LIBS)
 TESTS += $(T_REPORT_UNIT)
 SANITIZE_TESTS += $(T_REPORT_UNIT)
-T_REPORT_SHELL = t/0480-dmarc-report.t
+T_REPORT_SHELL = t/0490-dmarc-report.t
 dist_check_SCRIPTS += $(T_REPORT_SHELL)
 EXTRA_DIST += t/data/dmarc-report
 TESTS += $(T_REPORT_SHELL)

@@ -47,7 +47,9 @@
 #				settings; peer_postfix_set changes settings
 #				of a running instance
 #	peer_start_rspamd	TB_PORT_RSPAMD, TB_RSPAMD_URL, TB_RSPAMD_CTL_URL,
-#				TB_RSPAMD_MILTER (the proxy in milter mode)
+#				TB_RSPAMD_MILTER (the proxy in milter mode);
+#				files a test writes into $TB/rspamd/local.d
+#				first (e.g. multimap.conf) are kept
 #	peer_clamav_db		TB_CLAMAV_DB (signature dir), TB_EICAR (file)
 #	peer_start_prometheus	TB_PORT_PROMETHEUS, TB_PROM_URL (its HTTP
 #				API); arguments: JOB=HOST:PORT targets
@@ -759,6 +761,10 @@ dns {
 tempdir = "$r/tmp";
 hs_cache_dir = "$cache";
 rrd = null;
+# rspamd's GTUBE variants (YJS: add header, ZJS: rewrite subject, AJS:
+# no action) besides GTUBE itself (reject): test patterns, not for a
+# production rspamd
+enable_test_patterns = true;
 EOF
 	cat >"$r/local.d/logging.inc" <<EOF
 type = "file";

@@ -1,6 +1,6 @@
 /*++
  * NAME
- *	0481-dmarc-report-unit 1
+ *	0491-dmarc-report-unit 1
  * SUMMARY
  *	unit tests of elemta-dmarc-report's pure parts (reports/)
  * DESCRIPTION

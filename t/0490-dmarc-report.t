@@ -1,5 +1,5 @@
 #!/bin/bash
-# 0480-dmarc-report - elemta-dmarc-report on a history the real milter
+# 0490-dmarc-report - elemta-dmarc-report on a history the real milter
 # wrote (elemta-milter -t against the harness' unbound): the records and
 # their counts (xmllint XPath), the report valid against RFC 9990's XSD,
 # a hostile header_from escaped, --dry-run sending nothing, rua= with an

@@ -2,7 +2,7 @@
 # 0483-milter-rspamd-junk - spam to Junk end to end: a real Postfix with
 # elemta-milter (Rspamd on, the harness' rspamd) as smtpd_milters,
 # example.test delivered by LMTP through elemta-lmtp-bridge (junk_headers
-# matching the milter's "X-Spam: Yes") into a real Dovecot.  A message
+# left at its default, the milter's "X-Spam: Yes") into a real Dovecot.  A message
 # rspamd scores "add header" (its YJS test pattern) lands in alice's Junk
 # folder; plain mail in her INBOX; a sender's own "X-Spam: Yes" is
 # replaced by the milter's (rspamd itself scores the claim, SPAM_FLAG).
@@ -24,7 +24,7 @@ lmtp_dovecot_extra dovecot 'lmtp_save_to_detail_mailbox = yes' \
 peer_start_smtp_sink
 milter_start rspamd_url="$TB_RSPAMD_URL" -- -o dns.timeout=1 \
     -o dns.retries=0
-lmtp_conf 'junk_headers = { "X-Spam: Yes" }'
+lmtp_conf		# junk_headers: the default, nothing configured
 lmtp_start_bridge
 lmtp_start_postfix "smtpd_milters = $TB_MILTER_SPEC"
 

@@ -21,13 +21,7 @@ tb_init
 tb_plan 35
 
 # The sealers' keys: the harness' RSA key at sel1 of each domain.
-peer_dkim_keys
-for d in list.test fwd2.test fwd3.test evil.test; do
-	printf 'local-zone: "%s." static\n' "$d"
-	printf "local-data: '%s. 300 IN TXT %s'\n" "sel1._domainkey.$d" \
-	    "$(peer_txt_strings "$(peer_dkim_record rsa)")"
-done >"$TB/arc-zones.conf"
-peer_start_unbound "$TB/arc-zones.conf"
+milter_arc_unbound list.test fwd2.test fwd3.test evil.test
 
 cat >"$TB/plain.eml" <<'EOF'
 From: User <user@example.test>
@@ -40,24 +34,13 @@ Hello ARC.
 A second line.
 EOF
 
-# pychain OUT HOP... - the message through python3-dkim sealers
+# pychain OUT HOP... / plchain OUT DOMAIN... - the message through
+# python3-dkim / Mail::DKIM sealers
 pychain() {
-	local out=$1
-
-	shift
-	$PY "$TB_DATA/milter/arc-chain.py" "$TB_DKIM_RSA_KEY" \
-	    "$TB/plain.eml" "$TB/$out" "$@" ||
-	    tb_bail "arc-chain.py $* failed"
+	milter_arc_chain py "$TB/plain.eml" "$TB/$1" "${@:2}"
 }
-
-# plchain OUT DOMAIN... - the message through Mail::DKIM sealers
 plchain() {
-	local out=$1
-
-	shift
-	perl "$TB_DATA/milter/arc-chain.pl" "$TB_DKIM_RSA_KEY" \
-	    "$TB/plain.eml" "$TB/$out" "$@" ||
-	    tb_bail "arc-chain.pl $* failed"
+	milter_arc_chain pl "$TB/plain.eml" "$TB/$1" "${@:2}"
 }
 
 # run FILE [ARGS] - -t as an external client (SPF fails for

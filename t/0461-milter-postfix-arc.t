@@ -14,20 +14,13 @@
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
 
-PY=/usr/bin/python3
 milter_require postfix smtp-sink swaks unbound
 tb_need curl curl
 milter_require_arc_signers
 tb_init
 tb_plan 14
 
-peer_dkim_keys
-for d in list.test fwd2.test fwd3.test evil.test; do
-	printf 'local-zone: "%s." static\n' "$d"
-	printf "local-data: '%s. 300 IN TXT %s'\n" "sel1._domainkey.$d" \
-	    "$(peer_txt_strings "$(peer_dkim_record rsa)")"
-done >"$TB/arc-zones.conf"
-peer_start_unbound "$TB/arc-zones.conf"
+milter_arc_unbound list.test fwd2.test fwd3.test evil.test
 milter_start dmarc_enforce=true 'arc_trusted_sealers={list.test, fwd3.test}' \
     -- -o "milter.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS"
 milter_postfix
@@ -48,18 +41,10 @@ EOF
 # pychain NAME HOP... / plchain NAME DOMAIN... - NAME.eml sealed into
 # NAME.arc by python3-dkim / Mail::DKIM
 pychain() {
-	local n=$1
-
-	shift
-	$PY "$TB_DATA/milter/arc-chain.py" "$TB_DKIM_RSA_KEY" \
-	    "$TB/$n.eml" "$TB/$n.arc" "$@" || tb_bail "arc-chain.py $* failed"
+	milter_arc_chain py "$TB/$1.eml" "$TB/$1.arc" "${@:2}"
 }
 plchain() {
-	local n=$1
-
-	shift
-	perl "$TB_DATA/milter/arc-chain.pl" "$TB_DKIM_RSA_KEY" \
-	    "$TB/$n.eml" "$TB/$n.arc" "$@" || tb_bail "arc-chain.pl $* failed"
+	milter_arc_chain pl "$TB/$1.eml" "$TB/$1.arc" "${@:2}"
 }
 
 # forward NAME SUBJECT - NAME.arc from a forwarder: 192.0.2.10 passes

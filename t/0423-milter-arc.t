@@ -18,7 +18,7 @@ PY=/usr/bin/python3
 milter_require unbound sqlite3
 milter_require_arc_signers
 tb_init
-tb_plan 39
+tb_plan 41
 
 # The sealers' keys: the harness' RSA key at sel1 of each domain.
 milter_arc_unbound list.test fwd2.test fwd3.test evil.test
@@ -149,6 +149,16 @@ tb_like "$(arc "$out")" '^arc=fail \(ARC-Message-Signature does not pass, i=2: b
     "DKIM-signed and sealed, body changed: arc=fail"
 tb_like "$out" 'dkim=fail \(body hash' \
     "DKIM-signed and sealed, body changed: dkim=fail"
+
+# a message being DKIM-signed (an authenticated list server) is
+# verified too: the seal that may follow needs the chain's state
+milter_signing_tables
+out=$(run py2.eml --auth PLAIN -o "milter.dkim_key_table=$TB/keys" \
+    -o "milter.dkim_signing_table=$TB/signing")
+tb_like "$out" 'insert-header: DKIM-Signature: ' \
+    "signed on the way out: DKIM-Signature added"
+tb_like "$(arc "$out")" "^arc=pass $IP header\.oldest-pass=1\$" \
+    "signed on the way out: the chain is verified, arc=pass"
 
 # none
 out=$(run plain.eml)

@@ -165,26 +165,12 @@ out=$(run plain.eml)
 tb_like "$(arc "$out")" '^arc=none$' "no ARC header: arc=none"
 
 # bad input: no crash, a clear fail
-{
-	for i in $(seq 60 -1 1); do
-		printf 'ARC-Seal: i=%d; cv=pass; a=rsa-sha256; d=x.test; s=s; b=AAAA\n' "$i"
-		printf 'ARC-Message-Signature: i=%d; a=rsa-sha256; d=x.test; s=s; h=from; bh=AAAA; b=AAAA\n' "$i"
-		printf 'ARC-Authentication-Results: i=%d; x.test; spf=pass\n' "$i"
-	done
-	cat "$TB/plain.eml"
-} >"$TB/sixty.eml"
+milter_arc_sixty "$TB/plain.eml" "$TB/sixty.eml"
 out=$(run sixty.eml)
 tb_like "$(arc "$out")" '^arc=fail \(too many ARC sets\)' "60 ARC sets: arc=fail"
 tb_like "$out" 'verdict: accept' "60 ARC sets: a verdict, no crash"
 
-$PY - "$TB/py1.eml" "$TB/big.eml" <<'EOF'
-import sys
-m = open(sys.argv[1], 'rb').read()
-pad = b''.join(b' ' + b'A' * 70 + b'\r\n' for _ in range(15000))
-m = m.replace(b'ARC-Message-Signature: i=1;',
-              b'ARC-Message-Signature: i=1;\r\n' + pad, 1)
-open(sys.argv[2], 'wb').write(m)
-EOF
+milter_arc_bloat "$TB/py1.eml" "$TB/big.eml"
 out=$(run big.eml)
 tb_like "$(arc "$out")" '^arc=fail \(incomplete ARC set, i=1\)' \
     "a 1 MB AMS, over max_header_size: dropped, arc=fail (incomplete set)"

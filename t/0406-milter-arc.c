@@ -480,8 +480,10 @@ test_stage(void)
 	m = stage_msg(conf, 0);
 	r = &m->arc_results;
 	ok(r->done, "stage, no chain: done");
-	is_str(milter_arc_result_str(r->result), "none", "stage, no chain: none");
-	is_int(r->cv, MILTER_ARC_CV_NONE, "stage, no chain: a seal says cv=none");
+	is_str(milter_arc_result_str(r->result), "none",
+	       "stage, no chain: none");
+	is_int(r->cv, MILTER_ARC_CV_NONE,
+	       "stage, no chain: a seal says cv=none");
 	is_int(r->n, 0, "stage, no chain: n=0 (a seal is i=1)");
 	is_int(r->as_index + r->ams_index + r->aar_index, 0,
 	       "stage, no chain: no newest set");

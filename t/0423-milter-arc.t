@@ -18,7 +18,7 @@ PY=/usr/bin/python3
 milter_require unbound sqlite3
 milter_require_arc_signers
 tb_init
-tb_plan 41
+tb_plan 42
 
 # The sealers' keys: the harness' RSA key at sel1 of each domain.
 milter_arc_unbound list.test fwd2.test fwd3.test evil.test
@@ -223,6 +223,20 @@ tb_is "$(sqlite3 "$HIST" "SELECT disposition, override, override_comment FROM dm
     "the history row records disposition none, local_policy and the sealer"
 tb_is "$(sqlite3 "$HIST" "SELECT disposition, coalesce(override, '-') FROM dmarc_history ORDER BY id DESC LIMIT 1 OFFSET 1")" \
     "reject|-" "the rejected message's row has no override"
+# a history file of the first schema (before the override columns)
+# gets them when opened
+OLD=$TB/dmarc-history-v1.db
+sqlite3 "$OLD" "CREATE TABLE dmarc_history (id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL, queue_id TEXT, source_ip TEXT, header_from TEXT,
+    envelope_from TEXT, envelope_to TEXT, policy_domain TEXT, p TEXT,
+    sp TEXT, pct INTEGER, adkim TEXT, aspf TEXT, result TEXT NOT NULL,
+    disposition TEXT NOT NULL, reason TEXT, spf_domain TEXT,
+    spf_result TEXT, spf_scope TEXT, spf_aligned INTEGER, dkim TEXT,
+    dkim_aligned INTEGER); PRAGMA user_version = 1;"
+out=$(run py2.eml -o milter.dmarc_enforce=true -o "milter.dmarc_history=$OLD" \
+    -o 'milter.arc_trusted_sealers={fwd2.test}')
+tb_is "$(sqlite3 "$OLD" "PRAGMA user_version; SELECT override FROM dmarc_history")" \
+    $'2\nlocal_policy' "a version 1 history file is migrated and records the override"
 out=$(run tamper.eml "${ENF[@]}" -o 'milter.arc_trusted_sealers={fwd3.test}')
 tb_like "$out" 'verdict: reject' \
     "trusted sealer but the chain fails: still rejected"

@@ -18,16 +18,10 @@ PY=/usr/bin/python3
 milter_require unbound sqlite3
 milter_require_arc_signers
 tb_init
-tb_plan 35
+tb_plan 42
 
 # The sealers' keys: the harness' RSA key at sel1 of each domain.
-peer_dkim_keys
-for d in list.test fwd2.test fwd3.test evil.test; do
-	printf 'local-zone: "%s." static\n' "$d"
-	printf "local-data: '%s. 300 IN TXT %s'\n" "sel1._domainkey.$d" \
-	    "$(peer_txt_strings "$(peer_dkim_record rsa)")"
-done >"$TB/arc-zones.conf"
-peer_start_unbound "$TB/arc-zones.conf"
+milter_arc_unbound list.test fwd2.test fwd3.test evil.test
 
 cat >"$TB/plain.eml" <<'EOF'
 From: User <user@example.test>
@@ -40,24 +34,13 @@ Hello ARC.
 A second line.
 EOF
 
-# pychain OUT HOP... - the message through python3-dkim sealers
+# pychain OUT HOP... / plchain OUT DOMAIN... - the message through
+# python3-dkim / Mail::DKIM sealers
 pychain() {
-	local out=$1
-
-	shift
-	$PY "$TB_DATA/milter/arc-chain.py" "$TB_DKIM_RSA_KEY" \
-	    "$TB/plain.eml" "$TB/$out" "$@" ||
-	    tb_bail "arc-chain.py $* failed"
+	milter_arc_chain py "$TB/plain.eml" "$TB/$1" "${@:2}"
 }
-
-# plchain OUT DOMAIN... - the message through Mail::DKIM sealers
 plchain() {
-	local out=$1
-
-	shift
-	perl "$TB_DATA/milter/arc-chain.pl" "$TB_DKIM_RSA_KEY" \
-	    "$TB/plain.eml" "$TB/$out" "$@" ||
-	    tb_bail "arc-chain.pl $* failed"
+	milter_arc_chain pl "$TB/plain.eml" "$TB/$1" "${@:2}"
 }
 
 # run FILE [ARGS] - -t as an external client (SPF fails for
@@ -141,31 +124,53 @@ sed 's/^\(ARC-Seal: i=3;.*\)d=fwd3\.test/\1d=nokey.test/' "$TB/py3.eml" \
 tb_like "$(arc "$(run nokey.eml)")" '^arc=fail \(ARC-Seal does not pass, i=3' \
     "seal 3's key not found: arc=fail"
 
+# DKIM-signed, then sealed: the AMS take DKIM's body hash (same
+# canonicalization and hash), and both still see a changed body
+$PY - "$TB_DKIM_RSA_KEY" "$TB/plain.eml" "$TB/signed.eml" <<'EOF'
+import sys, dkim
+key = open(sys.argv[1], 'rb').read()
+msg = open(sys.argv[2], 'rb').read().replace(b'\r\n', b'\n')
+msg = msg.replace(b'\n', b'\r\n')
+sig = dkim.sign(msg, b'sel1', b'example.test', key,
+                canonicalize=(b'relaxed', b'relaxed'),
+                include_headers=[b'from', b'to', b'subject', b'date'])
+open(sys.argv[3], 'wb').write(sig + msg)
+EOF
+milter_arc_chain py "$TB/signed.eml" "$TB/signed-arc.eml" list.test fwd2.test
+out=$(run signed-arc.eml)
+tb_like "$out" 'dkim=pass .*header\.d=example\.test' \
+    "DKIM-signed and sealed: dkim=pass"
+tb_like "$(arc "$out")" "^arc=pass $IP header\.oldest-pass=1\$" \
+    "DKIM-signed and sealed: arc=pass (AMS on DKIM's body hash)"
+sed 's/^A second line\./A changed line./' "$TB/signed-arc.eml" \
+    >"$TB/signed-changed.eml"
+out=$(run signed-changed.eml)
+tb_like "$(arc "$out")" '^arc=fail \(ARC-Message-Signature does not pass, i=2: body hash' \
+    "DKIM-signed and sealed, body changed: arc=fail"
+tb_like "$out" 'dkim=fail \(body hash' \
+    "DKIM-signed and sealed, body changed: dkim=fail"
+
+# a message being DKIM-signed (an authenticated list server) is
+# verified too: the seal that may follow needs the chain's state
+milter_signing_tables
+out=$(run py2.eml --auth PLAIN -o "milter.dkim_key_table=$TB/keys" \
+    -o "milter.dkim_signing_table=$TB/signing")
+tb_like "$out" 'insert-header: DKIM-Signature: ' \
+    "signed on the way out: DKIM-Signature added"
+tb_like "$(arc "$out")" "^arc=pass $IP header\.oldest-pass=1\$" \
+    "signed on the way out: the chain is verified, arc=pass"
+
 # none
 out=$(run plain.eml)
 tb_like "$(arc "$out")" '^arc=none$' "no ARC header: arc=none"
 
 # bad input: no crash, a clear fail
-{
-	for i in $(seq 60 -1 1); do
-		printf 'ARC-Seal: i=%d; cv=pass; a=rsa-sha256; d=x.test; s=s; b=AAAA\n' "$i"
-		printf 'ARC-Message-Signature: i=%d; a=rsa-sha256; d=x.test; s=s; h=from; bh=AAAA; b=AAAA\n' "$i"
-		printf 'ARC-Authentication-Results: i=%d; x.test; spf=pass\n' "$i"
-	done
-	cat "$TB/plain.eml"
-} >"$TB/sixty.eml"
+milter_arc_sixty "$TB/plain.eml" "$TB/sixty.eml"
 out=$(run sixty.eml)
 tb_like "$(arc "$out")" '^arc=fail \(too many ARC sets\)' "60 ARC sets: arc=fail"
 tb_like "$out" 'verdict: accept' "60 ARC sets: a verdict, no crash"
 
-$PY - "$TB/py1.eml" "$TB/big.eml" <<'EOF'
-import sys
-m = open(sys.argv[1], 'rb').read()
-pad = b''.join(b' ' + b'A' * 70 + b'\r\n' for _ in range(15000))
-m = m.replace(b'ARC-Message-Signature: i=1;',
-              b'ARC-Message-Signature: i=1;\r\n' + pad, 1)
-open(sys.argv[2], 'wb').write(m)
-EOF
+milter_arc_bloat "$TB/py1.eml" "$TB/big.eml"
 out=$(run big.eml)
 tb_like "$(arc "$out")" '^arc=fail \(incomplete ARC set, i=1\)' \
     "a 1 MB AMS, over max_header_size: dropped, arc=fail (incomplete set)"
@@ -218,6 +223,20 @@ tb_is "$(sqlite3 "$HIST" "SELECT disposition, override, override_comment FROM dm
     "the history row records disposition none, local_policy and the sealer"
 tb_is "$(sqlite3 "$HIST" "SELECT disposition, coalesce(override, '-') FROM dmarc_history ORDER BY id DESC LIMIT 1 OFFSET 1")" \
     "reject|-" "the rejected message's row has no override"
+# a history file of the first schema (before the override columns)
+# gets them when opened
+OLD=$TB/dmarc-history-v1.db
+sqlite3 "$OLD" "CREATE TABLE dmarc_history (id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL, queue_id TEXT, source_ip TEXT, header_from TEXT,
+    envelope_from TEXT, envelope_to TEXT, policy_domain TEXT, p TEXT,
+    sp TEXT, pct INTEGER, adkim TEXT, aspf TEXT, result TEXT NOT NULL,
+    disposition TEXT NOT NULL, reason TEXT, spf_domain TEXT,
+    spf_result TEXT, spf_scope TEXT, spf_aligned INTEGER, dkim TEXT,
+    dkim_aligned INTEGER); PRAGMA user_version = 1;"
+out=$(run py2.eml -o milter.dmarc_enforce=true -o "milter.dmarc_history=$OLD" \
+    -o 'milter.arc_trusted_sealers={fwd2.test}')
+tb_is "$(sqlite3 "$OLD" "PRAGMA user_version; SELECT override FROM dmarc_history")" \
+    $'2\nlocal_policy' "a version 1 history file is migrated and records the override"
 out=$(run tamper.eml "${ENF[@]}" -o 'milter.arc_trusted_sealers={fwd3.test}')
 tb_like "$out" 'verdict: reject' \
     "trusted sealer but the chain fails: still rejected"

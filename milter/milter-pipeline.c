@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "milter.h"
 #include "milter-body.h"
+#include "milter-clamav.h"
 #include "milter-dmarc.h"
 #include "xalloc.h"
 
@@ -41,7 +42,9 @@ static const struct milter_stage milter_stages[] = {
 	  .eom = milter_dkim_eom, .free = milter_dkim_free },
 	{ .name = "dmarc", .eom = milter_dmarc_eom },
 	{ .name = "greylist", .eom = milter_greylist_eom },
-	/* arc, clamav, rspamd: later issues */
+	{ .name = "clamav", .eom = milter_clamav_eom,
+	  .body_wanted = milter_clamav_wanted },
+	/* arc, rspamd: later issues */
 };
 #define MILTER_NSTAGES (sizeof(milter_stages) / sizeof(milter_stages[0]))
 

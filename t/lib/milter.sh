@@ -258,3 +258,33 @@ milter_offline() {
 	milter_t "$f" --client-ip "$ip" --helo mail.test --sender "$s" \
 	    --rcpt alice@example.test "$@"
 }
+
+# milter_clamav_db - the harness' signatures (peer_clamav_db: EICAR,
+# clam.exe) and ours, in TB_CLAMAV_DB: Elemta.Custom.NDB (the text
+# TB_CLAMAV_SIG, anywhere) and Elemta.Custom.HDB (the MD5 of the file
+# TB_CLAMAV_BIN, 3000 random bytes)
+milter_clamav_db() {
+	peer_clamav_db
+	TB_CLAMAV_SIG=ELEMTA-CUSTOM-TEST-SIGNATURE-7d1f
+	TB_CLAMAV_BIN=$TB/clamav/custom.bin
+	export TB_CLAMAV_SIG TB_CLAMAV_BIN
+	peer_clamav_ndb Elemta.Custom.NDB 0 "$TB_CLAMAV_SIG" \
+	    >"$TB_CLAMAV_DB/custom.ndb"
+	head -c 3000 /dev/urandom >"$TB_CLAMAV_BIN"
+	peer_clamav_hdb "$TB_CLAMAV_BIN" Elemta.Custom.HDB \
+	    >"$TB_CLAMAV_DB/custom.hdb"
+}
+
+# milter_attach SUBJECT FILE... - a message with each FILE as a base64
+# MIME attachment (swaks), on standard output
+milter_attach() {
+	local subject=$1 f args=()
+
+	shift
+	for f in "$@"; do
+		args+=(--attach "@$f")
+	done
+	swaks --to bob@sink.test --from user@example.test \
+	    --header "Subject: $subject" --body "See the attachment." \
+	    "${args[@]}" --dump-mail 2>/dev/null
+}

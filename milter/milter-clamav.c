@@ -237,12 +237,13 @@ bad:
 	return NULL;
 }
 
-/* ce_loaded - log and count an engine made current */
+/* ce_loaded - log and count an engine made current (what: "loaded",
+ * "reloaded"; why: the reason) */
 static void
-ce_loaded(const struct clamav_engine *ce, const char *why)
+ce_loaded(const struct clamav_engine *ce, const char *what, const char *why)
 {
-	msg_info("clamav: engine %s: libclamav %s, %u signatures, database %s",
-		 why, cl_retver(), ce->sigs, ce->dir);
+	msg_info("clamav: engine %s (%s): libclamav %s, %u signatures, "
+		 "database %s", what, why, cl_retver(), ce->sigs, ce->dir);
 	if (m_sigs != NULL) {
 		metric_series_set(m_sigs, (double)ce->sigs);
 		metric_inc(m_reloads, "ok");
@@ -293,7 +294,7 @@ milter_clamav_init(const struct conf *conf, char *err, size_t errlen)
 		return -1;
 	}
 	ce_swap(ce);
-	ce_loaded(ce, "loaded");
+	ce_loaded(ce, "loaded", "start");
 	return 0;
 }
 
@@ -343,7 +344,7 @@ ce_reload(const char *why)
 		ce_failed = 1;
 	} else {
 		ce_swap(ce);
-		ce_loaded(ce, "reloaded");
+		ce_loaded(ce, "reloaded", why);
 		ce_failed = 0;
 	}
 	milter_gen_unref(&g);

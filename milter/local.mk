@@ -14,7 +14,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-conn.c milter/milter-gen.c \
 	milter/milter-pipeline.c milter/milter-outcome.c \
 	milter/milter-body.c milter/milter-body.h \
-	milter/milter-clamav.c milter/milter-clamav.h \
+	milter/milter-clamav.c milter/milter-clamd.c milter/milter-clamav.h \
 	milter/milter-spf.c \
 	milter/milter-dkim.c milter/milter-dkim.h \
 	milter/milter-dkim-sign.c milter/milter-dkim-sign.h \
@@ -203,7 +203,7 @@ T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0457-milter-greylist-redis.t t/0458-milter-postfix-greylist-relay.t \
 	t/0459-milter-postfix-greylist-nodes.t \
 	t/0460-milter-steering.t t/0461-milter-postfix-clamav.t \
-	t/0462-milter-clamav-reload.t
+	t/0462-milter-clamav-reload.t t/0463-milter-postfix-clamd.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.

@@ -38,6 +38,9 @@
  *	X-Virus-Scanned (clamav_scanned_header), and X-Virus-Status:
  *	Infected (NAME) when it carries a virus (header, quarantine).
  *
+ *	clamav_clamd sends the copy to a clamd instead (milter-clamd.c,
+ *	INSTREAM): no engine here, the same actions, clamd's own database.
+ *
  *	Metrics: elemta_milter_clamav_signatures (the current engine's),
  *	elemta_milter_clamav_reloads_total{result} (ok, failed),
  *	elemta_milter_clamav_scans_total{result} (clean, virus,
@@ -287,6 +290,9 @@ milter_clamav_init(const struct conf *conf, char *err, size_t errlen)
 		x_err(err, errlen, "clamav: cl_init: %s", cl_strerror(rc));
 		return -1;
 	}
+	if (mc->clamav.clamd != NULL)
+		msg_info("clamav: scanning by clamd at %s (INSTREAM)",
+			 mc->clamav.clamd);
 	if (mc->clamav.database == NULL)
 		return 0;
 	if ((ce = ce_build(&mc->clamav, why, sizeof(why))) == NULL) {
@@ -456,7 +462,7 @@ milter_clamav_finish(void)
 int
 milter_clamav_wanted(const struct milter_conf *mc)
 {
-	return mc->clamav.database != NULL;
+	return mc->clamav.database != NULL || mc->clamav.clamd != NULL;
 }
 
 /* clamav_count - one scan's result in the metrics */
@@ -537,40 +543,28 @@ clamav_found(struct milter_msg *m, const char *name)
 	free(status);
 }
 
-/* milter_clamav_eom - scan the message's copy */
-void
-milter_clamav_eom(struct milter_msg *m)
+/* clamav_scan_engine - libclamav on p: CLAMD_CLEAN, CLAMD_VIRUS (name),
+ * CLAMD_ERROR (err) */
+static int
+clamav_scan_engine(const struct milter_clamav_conf *cc,
+		   const unsigned char *p, size_t len, char *name,
+		   size_t namelen, char *err, size_t errlen)
 {
-	const struct milter_clamav_conf *cc = &m->conn->mc->clamav;
 	struct cl_scan_options opts;
 	struct clamav_engine *ce;
-	const unsigned char *p;
 	const char *virname = NULL;
-	char name[CLAMAV_NAME_MAX];
 	unsigned long scanned = 0;
 	cl_fmap_t *map;
-	size_t len;
 	cl_error_t rc;
 
-	if (cc->database == NULL)
-		return;
-	if (milter_body_oversize(m)) {
-		clamav_count("skipped");
-		milter_msg_summary(m, "clamav=skipped");
-		return;
-	}
-	if (milter_body_map(m, &p, &len) < 0) {
-		clamav_fail(m, milter_body_error(m));
-		return;
-	}
 	if ((ce = ce_get()) == NULL) {
-		clamav_fail(m, "no engine loaded");
-		return;
+		x_err(err, errlen, "no engine loaded");
+		return CLAMD_ERROR;
 	}
 	if ((map = cl_fmap_open_memory(p, len)) == NULL) {
 		ce_put(&ce);
-		clamav_fail(m, "cl_fmap_open_memory failed");
-		return;
+		x_err(err, errlen, "cl_fmap_open_memory failed");
+		return CLAMD_ERROR;
 	}
 	memset(&opts, 0, sizeof(opts));
 	opts.parse = ~0u;
@@ -584,18 +578,58 @@ milter_clamav_eom(struct milter_msg *m)
 				 &opts, NULL);
 	cl_fmap_close(map);
 	/* the name lives in the engine: copied before it is let go */
-	clamav_name(rc == CL_VIRUS ? virname : NULL, name, sizeof(name));
+	if (rc == CL_VIRUS)
+		clamav_name(virname, name, namelen);
 	ce_put(&ce);
+	if (rc == CL_CLEAN)
+		return CLAMD_CLEAN;
+	if (rc == CL_VIRUS)
+		return CLAMD_VIRUS;
+	x_err(err, errlen, "%s", cl_strerror(rc));
+	return CLAMD_ERROR;
+}
+
+/* milter_clamav_eom - scan the message's copy, in the process or by
+ * clamd */
+void
+milter_clamav_eom(struct milter_msg *m)
+{
+	const struct milter_clamav_conf *cc = &m->conn->mc->clamav;
+	const unsigned char *p;
+	char name[CLAMAV_NAME_MAX], raw[CLAMAV_NAME_MAX], err[512];
+	size_t len;
+	int rc;
+
+	if (cc->database == NULL && cc->clamd == NULL)
+		return;
+	if (milter_body_oversize(m)) {
+		clamav_count("skipped");
+		milter_msg_summary(m, "clamav=skipped");
+		return;
+	}
+	if (milter_body_map(m, &p, &len) < 0) {
+		clamav_fail(m, milter_body_error(m));
+		return;
+	}
+	if (cc->clamd != NULL) {
+		rc = clamd_scan(cc->clamd, cc->clamd_timeout, p, len, raw,
+				sizeof(raw), err, sizeof(err));
+		if (rc == CLAMD_VIRUS)
+			clamav_name(raw, name, sizeof(name));
+	} else {
+		rc = clamav_scan_engine(cc, p, len, name, sizeof(name), err,
+					sizeof(err));
+	}
 	switch (rc) {
-	case CL_CLEAN:
+	case CLAMD_CLEAN:
 		clamav_count("clean");
 		milter_msg_summary(m, "clamav=clean");
 		break;
-	case CL_VIRUS:
+	case CLAMD_VIRUS:
 		clamav_found(m, name);
 		break;
 	default:
-		clamav_fail(m, cl_strerror(rc));
+		clamav_fail(m, err);
 		return;
 	}
 	if (cc->scanned_header != NULL)

@@ -37,6 +37,17 @@ void milter_clamav_finish(void);
 int milter_clamav_wanted(const struct milter_conf *mc);
 void milter_clamav_eom(struct milter_msg *m);
 
+/* milter-clamd.c: clamd_scan - the message p, len bytes, to the clamd
+ * at spec (lib/listen's "unix:PATH" or "inet:HOST:PORT") by INSTREAM,
+ * within timeout_s seconds: CLAMD_CLEAN, CLAMD_VIRUS (its name in
+ * name), or CLAMD_ERROR with err */
+#define CLAMD_CLEAN	0
+#define CLAMD_VIRUS	1
+#define CLAMD_ERROR	(-1)
+int clamd_scan(const char *spec, long timeout_s, const unsigned char *p,
+	       size_t len, char *name, size_t namelen, char *err,
+	       size_t errlen);
+
 /* milter_clamav_reloads - engines compiled so far (tests, logs) */
 unsigned long milter_clamav_reloads(void);
 

@@ -100,6 +100,8 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("scan_oversize_action", "skip", CFGF_NONE),
 	/* ClamAV (milter-clamav.c) */
 	CFG_STR("clamav_database", "", CFGF_NONE),
+	CFG_STR("clamav_clamd", "", CFGF_NONE),
+	CFG_INT_CB("clamav_clamd_timeout", 30, CFGF_NONE, conf_cb_duration),
 	CFG_STR("clamav_reload", "concurrent", CFGF_NONE),
 	CFG_INT_CB("clamav_reload_check", 60, CFGF_NONE, conf_cb_duration),
 	CFG_INT_CB("clamav_max_scan_size", 104857600, CFGF_NONE,
@@ -262,6 +264,8 @@ static const struct conf_check milter_checks[] = {
 	  milter_oversize_actions, NULL },
 	/* ClamAV */
 	{ "clamav_database", CONF_CHECK_PATH, 0, 0, NULL, NULL },
+	{ "clamav_clamd", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },
+	{ "clamav_clamd_timeout", CONF_CHECK_RANGE, 1, 3600, NULL, NULL },
 	{ "clamav_reload", CONF_CHECK_ENUM, 0, 0, milter_clamav_reloads,
 	  NULL },
 	{ "clamav_reload_check", CONF_CHECK_RANGE, 0, 86400, NULL, NULL },
@@ -337,11 +341,14 @@ milter_clamav_action(const char *s)
 	return milter_word_index(milter_clamav_actions, s);
 }
 
-/* milter_conf_load_clamav - the clamav_* options */
-static void
-milter_conf_load_clamav(cfg_t *sec, struct milter_clamav_conf *c)
+/* milter_conf_load_clamav - the clamav_* options; 0, or -1 with err */
+static int
+milter_conf_load_clamav(cfg_t *sec, struct milter_clamav_conf *c, char *err,
+			size_t errlen)
 {
 	c->database = conf_strdup_opt(sec, "clamav_database");
+	c->clamd = conf_strdup_opt(sec, "clamav_clamd");
+	c->clamd_timeout = cfg_getint(sec, "clamav_clamd_timeout");
 	c->reload_blocking = strcmp(cfg_getstr(sec, "clamav_reload"),
 				    "blocking") == 0;
 	c->reload_check = cfg_getint(sec, "clamav_reload_check");
@@ -357,6 +364,13 @@ milter_conf_load_clamav(cfg_t *sec, struct milter_clamav_conf *c)
 	c->fail_action = milter_action_index(
 		cfg_getstr(sec, "clamav_fail_action"));
 	c->scanned_header = conf_strdup_opt(sec, "clamav_scanned_header");
+	if (c->database != NULL && c->clamd != NULL) {
+		x_err(err, errlen, "milter: clamav_database and clamav_clamd "
+		      "are two back ends: set one (clamd has its own "
+		      "database)");
+		return -1;
+	}
+	return 0;
 }
 
 /* milter_conf_load - copy the [milter] section into struct milter_conf */
@@ -431,7 +445,8 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->scan_oversize_action = strcmp(cfg_getstr(sec,
 		"scan_oversize_action"), "tempfail") == 0
 		? MILTER_BODY_OVERSIZE_TEMPFAIL : MILTER_BODY_OVERSIZE_SKIP;
-	milter_conf_load_clamav(sec, &c->clamav);
+	if (milter_conf_load_clamav(sec, &c->clamav, err, errlen) < 0)
+		return -1;
 	return greylist_conf_load(sec, &c->greylist, err, errlen);
 }
 
@@ -456,6 +471,7 @@ milter_conf_release(void *out)
 	x_free(&c->quarantine_header);
 	x_free(&c->body_spool_dir);
 	x_free(&c->clamav.database);
+	x_free(&c->clamav.clamd);
 	x_free(&c->clamav.scanned_header);
 	greylist_conf_release(&c->greylist);
 }

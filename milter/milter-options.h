@@ -32,6 +32,8 @@
 
 struct milter_clamav_conf {
 	char *database;			/* signature directory; NULL: off */
+	char *clamd;			/* clamd's socket: scans go there */
+	long clamd_timeout;		/* seconds, a whole INSTREAM */
 	int reload_blocking;		/* clamav_reload = blocking */
 	long reload_check;		/* seconds between checks; 0: none */
 	long max_scan_size;		/* the engine's limits */

@@ -14,7 +14,7 @@
 milter_require postfix smtp-sink swaks unbound clamav
 tb_need curl curl
 tb_init
-tb_plan 10
+tb_plan 11
 milter_clamav_db
 mkdir -m 0700 "$TB/state"
 WORKERS=4
@@ -92,4 +92,6 @@ tb_like "$metrics" 'elemta_milter_clamav_reloads_total\{result="ok"\} [2-9]' \
     "metrics: the reloads counted"
 tb_like "$metrics" 'elemta_milter_clamav_signatures [1-9]' \
     "metrics: the engine's signatures"
+tb_like "$metrics" "elemta_milter_body_total\\{where=\"memory\"\\} $total" \
+    "metrics: every message's copy kept in memory"
 tb_done

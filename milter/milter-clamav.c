@@ -187,11 +187,33 @@ ce_limit(struct cl_engine *e, enum cl_engine_field f, const char *name,
 	return 0;
 }
 
-/* ce_build - an engine of cc's database and limits, one reference (the
- * caller's); NULL with err */
-static struct clamav_engine *
-ce_build(const struct milter_clamav_conf *cc, char *err, size_t errlen)
+/* ce_tmpdir - libclamav's temporary files (the parts it extracts) in
+ * the spool directory, the daemon's own, rather than in /tmp; where
+ * that cannot be, libclamav's default, logged */
+static void
+ce_tmpdir(struct cl_engine *e, const struct conf *conf)
 {
+	char err[512], *dir = milter_body_spool_dir(conf, err, sizeof(err));
+	cl_error_t rc;
+
+	if (dir == NULL) {
+		msg_warn("clamav: %s: libclamav's temporary files go to its "
+			 "default directory", err);
+		return;
+	}
+	if ((rc = cl_engine_set_str(e, CL_ENGINE_TMPDIR, dir)) != CL_SUCCESS)
+		msg_warn("clamav: temporary directory %s: %s", dir,
+			 cl_strerror(rc));
+	free(dir);
+}
+
+/* ce_build - an engine of conf's database and limits, one reference
+ * (the caller's); NULL with err */
+static struct clamav_engine *
+ce_build(const struct conf *conf, char *err, size_t errlen)
+{
+	const struct milter_clamav_conf *cc = &((const struct milter_conf *)
+		conf_get(conf, &milter_conf_section))->clamav;
 	struct clamav_engine *ce = x_calloc(1, sizeof(*ce));
 	struct stat st;
 	cl_error_t rc;
@@ -210,6 +232,7 @@ ce_build(const struct milter_clamav_conf *cc, char *err, size_t errlen)
 		x_err(err, errlen, "cl_engine_new failed");
 		goto bad;
 	}
+	ce_tmpdir(ce->engine, conf);
 	if (ce_limit(ce->engine, CL_ENGINE_MAX_SCANSIZE, "clamav_max_scan_size",
 		     cc->max_scan_size, err, errlen) < 0
 	    || ce_limit(ce->engine, CL_ENGINE_MAX_FILESIZE,
@@ -295,7 +318,7 @@ milter_clamav_init(const struct conf *conf, char *err, size_t errlen)
 			 mc->clamav.clamd);
 	if (mc->clamav.database == NULL)
 		return 0;
-	if ((ce = ce_build(&mc->clamav, why, sizeof(why))) == NULL) {
+	if ((ce = ce_build(conf, why, sizeof(why))) == NULL) {
 		x_err(err, errlen, "clamav: %s", why);
 		return -1;
 	}
@@ -340,7 +363,7 @@ ce_reload(const char *why)
 				 "ready", why);
 		ce_put(&old);
 	}
-	if ((ce = ce_build(cc, err, sizeof(err))) == NULL) {
+	if ((ce = ce_build(g->conf, err, sizeof(err))) == NULL) {
 		msg_error("clamav: reload (%s) failed: %s: %s", why, err,
 			  cc->reload_blocking ? "no engine: scans get "
 			  "clamav_fail_action until a reload succeeds"

@@ -14,8 +14,9 @@
 
 milter_require clamav swaks
 tb_need zip zip
+tb_need strace strace
 tb_init
-tb_plan 35
+tb_plan 37
 milter_clamav_db
 mkdir -m 0700 "$TB/state"
 
@@ -150,6 +151,17 @@ out=$(scan "$TB/clean.eml" -o milter.body_memory_max=0 \
     -o "milter.body_spool_dir=$TB/open" -o milter.clamav_fail_action=accept)
 tb_like "$out" 'verdict: accept$' "clamav_fail_action=accept: accepted"
 tb_unlike "$out" 'X-Virus-Scanned' "... without X-Virus-Scanned"
+
+# libclamav's temporary files (the attachment, the zip's members) go to
+# the daemon's own spool directory, not /tmp, and are gone afterwards
+strace -f -e trace=openat -o "$TB/strace.out" \
+    "$MILTER" -c /dev/null -o "milter.clamav_database=$TB_CLAMAV_DB" \
+    -o "database.directory=$TB/state" -t "$TB/zip.eml" >/dev/null 2>&1
+tb_like "$(grep -E 'openat\(.*clamav-[0-9a-f]+\.tmp' "$TB/strace.out" |
+    head -1)" "\"$TB/state/spool/[^\"]*clamav-[0-9a-f]+\\.tmp\"" \
+    "libclamav's temporary files are in the spool directory"
+tb_is "$(find "$TB/state/spool" -mindepth 1 | wc -l)" 0 \
+    "... and none is left there"
 
 # a database that does not load: the daemon does not start
 mkdir "$TB/baddb"

@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "milter.h"
 #include "milter-body.h"
+#include "milter-clamav.h"
 #include "milter-dmarc.h"
 #include "xalloc.h"
 
@@ -46,6 +47,10 @@ static const struct milter_stage milter_stages[] = {
 	/* after "arc": the trusted-sealer override reads its result */
 	{ .name = "dmarc", .eom = milter_dmarc_eom },
 	{ .name = "greylist", .eom = milter_greylist_eom },
+	/* after greylisting; before rspamd: a virus is rejected without
+	 * asking rspamd */
+	{ .name = "clamav", .eom = milter_clamav_eom,
+	  .body_wanted = milter_clamav_wanted },
 	/* after greylisting: a deferred message is not scanned; rspamd's
 	 * greylist action calls it back (greylist_mode = rspamd) */
 	{ .name = "rspamd", .body_wanted = milter_rspamd_wanted,

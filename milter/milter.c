@@ -70,6 +70,7 @@
 #include "listen.h"
 #include "log.h"
 #include "milter.h"
+#include "milter-clamav.h"
 #include "milter-dmarc.h"
 #include "milter-keys.h"
 #include "milter-relay.h"
@@ -184,6 +185,7 @@ milter_reload(struct runtime *rt)
 	milter_gen_publish(milter_gen_ref(g));
 	runtime_reload_commit(rt, c);
 	milter_gen_log(g, old);
+	milter_clamav_reload();		/* its thread compiles the engine */
 	milter_gen_unref(&g);
 	milter_gen_unref(&old);
 }
@@ -258,6 +260,7 @@ milter_finish(struct milter_test *t, struct runtime *rt)
 	milter_dkim_finish();
 	milter_dmarc_finish();
 	milter_greylist_finish();
+	milter_clamav_finish();
 	milter_rspamd_finish();
 	milter_gen_publish(NULL);
 	free(t->rcpts);
@@ -315,6 +318,8 @@ main(int argc, char **argv)
 	if (milter_dmarc_init(c, err, sizeof(err)) < 0)
 		msg_fatal_stderr("dmarc: %s", err);
 	milter_pipeline_init();
+	if (milter_clamav_init(c, err, sizeof(err)) < 0)
+		msg_fatal_stderr("%s", err);
 
 	if (t.file != NULL) {
 		/* Offline: log to stderr, whatever -f says. */
@@ -327,6 +332,7 @@ main(int argc, char **argv)
 	milter_open(mc);
 	conf_unref(&c);
 	runtime_start(&rt);
+	milter_clamav_start();		/* before libmilter's threads */
 	status = milter_serve(&rt);
 	milter_finish(&t, &rt);
 	return status;

@@ -332,6 +332,7 @@ enum milter_reply_kind {
 	MILTER_REPLY_HEADER_CAP,	/* 552 5.3.4, 452 4.3.4 */
 	MILTER_REPLY_GREYLIST,		/* 450 4.7.1 (tempfail only) */
 	MILTER_REPLY_SCAN_SIZE,		/* 452 4.3.4: over scan_max_size */
+	MILTER_REPLY_CLAMAV,		/* 550 5.7.1, 451 4.7.1 */
 	MILTER_REPLY_RSPAMD,		/* 550 5.7.1, 451 4.7.1 */
 };
 /* milter_msg_enforce - ask for the configured action a (enum

@@ -143,7 +143,7 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	$(UNBOUND_CFLAGS) $(JSON_CFLAGS)
 FUZZ_LIBS = $(ELEMTA_LIBS) $(SPF2_LIBS) \
 	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(CURL_LIBS) \
-	$(JSON_LIBS) $(PTHREAD_LIBS) -lresolv
+	$(CLAMAV_LIBS) $(JSON_LIBS) $(PTHREAD_LIBS) -lresolv
 FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
 	t/libfuzzer/milter-dmarc-from t/libfuzzer/milter-dkim-canon \

@@ -11,7 +11,7 @@
 D=$top_builddir/t/deb
 tb_need devscripts hardening-check
 tb_init
-tb_plan 19
+tb_plan 21
 
 # files PKG - the package's regular files, without docs and overrides
 files() {
@@ -53,6 +53,12 @@ for d in milter policyd lmtp-bridge; do
 	tb_like "$dep" "(^|, )elemta-common \\(= $ver\\)" \
 		"$p depends on elemta-common (= $ver)"
 done
+tb_is "$(files elemta-ctl | tr '\n' ' ')" \
+	"/usr/sbin/elemta-ctl /usr/share/man/man8/elemta-ctl.8.gz " \
+	"elemta-ctl: the tool and its man page"
+tb_like "$(dpkg-deb -f "$(deb elemta-ctl)" Depends)" \
+	"(^|, )elemta-common \\(= $(dpkg-deb -f "$(deb elemta-ctl)" Version)\\)" \
+	"elemta-ctl depends on elemta-common"
 # DMARC's organizational domains: the milter will not start without it
 tb_like "$(dpkg-deb -f "$(deb elemta-milter)" Depends)" '(^|, )publicsuffix(,|$)' \
 	"elemta-milter depends on publicsuffix (its public suffix list)"

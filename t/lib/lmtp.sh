@@ -38,6 +38,7 @@ lmtp_bridge {
 	hostname = "bridge.example.test"
 	backend = "inet:127.0.0.1:$TB_PORT_LMTP"
 	spool_directory = "$TB"
+	control_socket = "$TB/lmtp-bridge.ctl"
 	connect_timeout = 2s
 	command_timeout = 20s
 	delivery_timeout = 60s

@@ -1,0 +1,272 @@
+/*++
+ * NAME
+ *	elemta-ctl 8
+ * SUMMARY
+ *	look at and change the running Elemta daemons
+ * SYNOPSIS
+ *	elemta-ctl [-j] [-c FILE] [-o SECTION.KEY=VALUE]... COMMAND [ARGS]
+ * DESCRIPTION
+ *	Each daemon serves a control socket (lib/control.h), found from
+ *	the same elemta.conf the daemons read (its control_socket
+ *	options).  What a command shows or changes is the daemon's live
+ *	state.  The commands that need no daemon (config) run here.
+ *	See elemta-ctl(8) for the commands and the exit statuses.
+ *--*/
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "ctl.h"
+#include "log.h"
+#include "xalloc.h"
+#include "../milter/milter-options.h"
+#include "../policyd/policyd-options.h"
+#include "../lmtp-bridge/lmtp-options.h"
+#include "../sections-all.h"
+
+/* the daemons, in the order "all" lists them */
+static const struct ctl_daemon {
+	const char *name;		/* as the user names it */
+	const char *alias;		/* its section's name */
+	const struct conf_section *section;
+	size_t daemon_offset;		/* its struct daemon_conf */
+} ctl_daemons[] = {
+	{ "milter", "milter", &milter_conf_section,
+	  offsetof(struct milter_conf, daemon) },
+	{ "policyd", "policyd", &policyd_conf_section,
+	  offsetof(struct policyd_conf, daemon) },
+	{ "lmtp-bridge", "lmtp_bridge", &lmtp_conf_section,
+	  offsetof(struct lmtp_conf, daemon) },
+};
+#define CTL_NDAEMONS (sizeof(ctl_daemons) / sizeof(ctl_daemons[0]))
+
+/* the command line's configuration */
+static const char *ctl_conf_path;
+static int ctl_conf_given;
+static const char **ctl_overrides;
+static size_t ctl_noverrides;
+
+static const char ctl_usage_text[] =
+	"usage: elemta-ctl [-j|--json] [-c FILE] [-o SECTION.KEY=VALUE]... "
+	"COMMAND [ARGS]\n"
+	"commands:\n"
+	"  status [DAEMON|all]          up, pid, version, generation, uptime\n"
+	"  stats [DAEMON|all] [PREFIX]  the daemons' counters\n"
+	"  reload [DAEMON|all]          reload the configuration\n"
+	"  config check [-c FILE]       parse and validate the configuration\n"
+	"  config dump [-n]             effective values (-n: only those set)\n"
+	"DAEMON: milter, policyd, lmtp-bridge\n";
+
+/* ctl_usage - the usage message; the usage exit status */
+static int
+ctl_usage(const char *why)
+{
+	if (why != NULL)
+		fprintf(stderr, "elemta-ctl: %s\n", why);
+	fputs(ctl_usage_text, stderr);
+	return CTL_EXIT_USAGE;
+}
+
+/* ctl_conf_file - the file to read: NULL for the embedded defaults when
+ * the default file is missing (as the daemons do) */
+static const char *
+ctl_conf_file(void)
+{
+	if (!ctl_conf_given && access(ctl_conf_path, F_OK) != 0
+	    && errno == ENOENT)
+		return NULL;
+	return ctl_conf_path;
+}
+
+/* ctl_load - the configuration, or NULL with the problems on stderr */
+static struct conf *
+ctl_load(void)
+{
+	struct conf *c;
+	char *errors = NULL;
+
+	c = conf_load(elemta_sections, ctl_conf_file(), ctl_overrides,
+		      ctl_noverrides, &errors);
+	if (c == NULL) {
+		fprintf(stderr, "%s", errors);
+		free(errors);
+	}
+	return c;
+}
+
+/* ctl_socket - a daemon's control socket in c, or NULL (off) */
+static const char *
+ctl_socket(const struct conf *c, const struct ctl_daemon *d)
+{
+	const char *base = conf_get(c, d->section);
+
+	return ((const struct daemon_conf *)(base + d->daemon_offset))
+		->control_socket;
+}
+
+/* ctl_find_daemon - a daemon by name, or NULL */
+static const struct ctl_daemon *
+ctl_find_daemon(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CTL_NDAEMONS; i++)
+		if (strcmp(name, ctl_daemons[i].name) == 0
+		    || strcmp(name, ctl_daemons[i].alias) == 0)
+			return &ctl_daemons[i];
+	return NULL;
+}
+
+/* ctl_ask - one request to one daemon, into r (named) */
+static void
+ctl_ask(const struct conf *c, const struct ctl_daemon *d, const char *line,
+	struct ctl_reply *r)
+{
+	const char *path = ctl_socket(c, d);
+
+	memset(r, 0, sizeof(*r));
+	r->name = (char *)d->name;
+	if (path == NULL)
+		ctl_reply_end(r, CTL_EXIT_USAGE, "unreachable",
+			      "%s.control_socket is empty (off)", d->alias);
+	else
+		ctl_talk(path, line, r);
+}
+
+/* ctl_each - COMMAND [DAEMON|all] [ARGS]: ask one daemon or all of
+ * them the same line; print; the worst status */
+static int
+ctl_each(int argc, char **argv)
+{
+	struct ctl_reply r[CTL_NDAEMONS];
+	const struct ctl_daemon *one = NULL;
+	struct conf *c;
+	char line[1024];
+	size_t n = 0, i;
+	int a = 1, rc;
+
+	if (argc > 1 && strcmp(argv[1], "all") != 0) {
+		if ((one = ctl_find_daemon(argv[1])) == NULL
+		    && strcmp(argv[0], "stats") != 0)
+			return ctl_usage("unknown daemon");
+		a = one != NULL ? 2 : 1;
+	} else if (argc > 1) {
+		a = 2;
+	}
+	if (argc - a > (strcmp(argv[0], "stats") == 0 ? 1 : 0))
+		return ctl_usage("too many arguments");
+	snprintf(line, sizeof(line), "%s%s%s", argv[0], a < argc ? " " : "",
+		 a < argc ? argv[a] : "");
+	if ((c = ctl_load()) == NULL)
+		return CTL_EXIT_USAGE;
+	for (i = 0; i < CTL_NDAEMONS; i++)
+		if (one == NULL || one == &ctl_daemons[i])
+			ctl_ask(c, &ctl_daemons[i], line, &r[n++]);
+	conf_unref(&c);
+	ctl_print(stdout, r, n, 1);
+	rc = ctl_worst(r, n);
+	for (i = 0; i < n; i++)
+		ctl_reply_free(&r[i]);
+	return rc;
+}
+
+/* ctl_config - "config check [-c FILE]" and "config dump [-n]" */
+static int
+ctl_config(int argc, char **argv)
+{
+	char *errors = NULL;
+	struct conf *c;
+	int set_only = 0, i;
+
+	if (argc < 2)
+		return ctl_usage("config: check or dump?");
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-n") == 0 && strcmp(argv[1], "dump") == 0)
+			set_only = 1;
+		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			ctl_conf_path = argv[++i];
+			ctl_conf_given = 1;
+		} else
+			return ctl_usage("config: bad argument");
+	}
+	if (strcmp(argv[1], "check") == 0) {
+		if ((c = ctl_load()) == NULL)
+			return CTL_EXIT_NO;
+		conf_unref(&c);
+		printf("configuration OK (%s)\n", ctl_conf_file()
+		       ? ctl_conf_file() : "embedded defaults");
+		return CTL_EXIT_OK;
+	}
+	if (strcmp(argv[1], "dump") != 0)
+		return ctl_usage("config: check or dump?");
+	if (conf_dump_set(elemta_sections, ctl_conf_file(), ctl_overrides,
+			  ctl_noverrides, set_only, stdout, &errors) < 0) {
+		fprintf(stderr, "%s", errors);
+		free(errors);
+		return CTL_EXIT_NO;
+	}
+	return CTL_EXIT_OK;
+}
+
+/* main - options, then the command */
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	log_open("elemta-ctl", LOG_DEST_STDERR, LOG_MAIL);
+	ctl_conf_path = CLI_DEFAULT_CONF;
+	while ((opt = getopt_long(argc, argv, "+c:hjo:V", longopts, NULL))
+	       != -1) {
+		switch (opt) {
+		case 'c':
+			ctl_conf_path = optarg;
+			ctl_conf_given = 1;
+			break;
+		case 'j':
+			ctl_json = 1;
+			break;
+		case 'o':
+			if (strchr(optarg, '=') == NULL
+			    || strchr(optarg, '.') == NULL)
+				return ctl_usage("-o wants SECTION.KEY=VALUE");
+			ctl_overrides = x_realloc(ctl_overrides,
+						  (ctl_noverrides + 1)
+						  * sizeof(*ctl_overrides));
+			ctl_overrides[ctl_noverrides++] = optarg;
+			break;
+		case 'h':
+			fputs(ctl_usage_text, stdout);
+			return CTL_EXIT_OK;
+		case 'V':
+			printf("elemta-ctl (%s) %s\n", PACKAGE_NAME,
+			       PACKAGE_VERSION);
+			return CTL_EXIT_OK;
+		default:
+			return ctl_usage(NULL);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		return ctl_usage("no command");
+	if (strcmp(argv[0], "status") == 0 || strcmp(argv[0], "stats") == 0
+	    || strcmp(argv[0], "reload") == 0)
+		return ctl_each(argc, argv);
+	if (strcmp(argv[0], "config") == 0)
+		return ctl_config(argc, argv);
+	return ctl_usage("unknown command");
+}

@@ -62,6 +62,8 @@ static const char ctl_usage_text[] =
 	"  reload [DAEMON|all]          reload the configuration\n"
 	"  config check [-c FILE]       parse and validate the configuration\n"
 	"  config dump [-n]             effective values (-n: only those set)\n"
+	"  ratelimit show|reset KEY     policyd's live state of a key\n"
+	"                               (ip:192.0.2.1, LIMIT:user:alice...)\n"
 	"DAEMON: milter, policyd, lmtp-bridge\n";
 
 /* ctl_usage - the usage message; the usage exit status */
@@ -177,6 +179,38 @@ ctl_each(int argc, char **argv)
 	return rc;
 }
 
+/* ctl_one - ask one daemon the line argv[0..argc-1] joined (at least
+ * min words, at most max); print the answer flat; its status */
+static int
+ctl_one(const char *daemon, int argc, char **argv, int min, int max)
+{
+	struct ctl_reply r;
+	struct conf *c;
+	char line[1024];
+	size_t n = 0;
+	int i, rc;
+
+	if (argc < min || argc > max)
+		return ctl_usage("wrong number of arguments");
+	for (i = 0; i < argc; i++) {
+		if (strchr(argv[i], ' ') != NULL || *argv[i] == '\0')
+			return ctl_usage("an argument is empty or has a space");
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s",
+				      i ? " " : "", argv[i]);
+		if (n >= sizeof(line))
+			return ctl_usage("arguments too long");
+	}
+	if ((c = ctl_load()) == NULL)
+		return CTL_EXIT_USAGE;
+	ctl_ask(c, ctl_find_daemon(daemon), line, &r);
+	conf_unref(&c);
+	r.name = NULL;
+	ctl_print(stdout, &r, 1, 0);
+	rc = r.status;
+	ctl_reply_free(&r);
+	return rc;
+}
+
 /* ctl_config - "config check [-c FILE]" and "config dump [-n]" */
 static int
 ctl_config(int argc, char **argv)
@@ -268,5 +302,11 @@ main(int argc, char **argv)
 		return ctl_each(argc, argv);
 	if (strcmp(argv[0], "config") == 0)
 		return ctl_config(argc, argv);
+	if (strcmp(argv[0], "ratelimit") == 0) {
+		if (argc != 3 || (strcmp(argv[1], "show") != 0
+				  && strcmp(argv[1], "reset") != 0))
+			return ctl_usage("ratelimit show|reset KEY");
+		return ctl_one("policyd", argc, argv, 3, 3);
+	}
 	return ctl_usage("unknown command");
 }

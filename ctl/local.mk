@@ -8,6 +8,8 @@ ctl_elemta_ctl_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
 ctl_elemta_ctl_LDADD = $(ELEMTA_SECTIONS_LIBS) $(ELEMTA_LIBS) $(PTHREAD_LIBS)
 
 ## Tests: against the three real daemons (make check)
-dist_check_SCRIPTS += t/0600-ctl-status.t t/0601-ctl-config.t
-TESTS += t/0600-ctl-status.t t/0601-ctl-config.t
+dist_check_SCRIPTS += t/0600-ctl-status.t t/0601-ctl-config.t \
+	t/0602-ctl-ratelimit.t
+TESTS += t/0600-ctl-status.t t/0601-ctl-config.t \
+	t/0602-ctl-ratelimit.t
 EXTRA_DIST += t/lib/ctl.sh

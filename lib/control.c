@@ -428,6 +428,21 @@ control_write_all(int fd, const char *s, size_t n)
 	}
 }
 
+/* control_join - the request's words again, for the log (the line was
+ * cut by control_parse; the words are printable ASCII) */
+static const char *
+control_join(const struct control_req *req, char *buf, size_t size)
+{
+	size_t n = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < req->argc && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? " " : "",
+				      req->argv[i]);
+	return buf;
+}
+
 static const char *const control_kinds[] = {
 	"OK", "notfound", "refused", "usage", "failed",
 };
@@ -442,7 +457,8 @@ control_client(int fd)
 	socklen_t clen = sizeof(cred);
 	struct timeval tv = { CONTROL_TIMEOUT, 0 };
 	const struct control_cmd *cmd;
-	char line[CONTROL_LINE_MAX + 2], err[256], *end;
+	char line[CONTROL_LINE_MAX + 2], joined[CONTROL_LINE_MAX + 2];
+	char err[256], *end;
 	int status;
 
 	memset(&out, 0, sizeof(out));
@@ -480,9 +496,9 @@ control_client(int fd)
 		goto answer;
 	}
 	if (cmd->flags & CONTROL_CHANGE)
-		msg_info("control: uid=%u pid=%d command=%s%s%s",
-			 (unsigned)cred.uid, (int)cred.pid, cmd->name,
-			 req.argc > 1 ? " " : "", req.argc > 1 ? req.argv[1] : "");
+		msg_info("control: uid=%u pid=%d command=%s",
+			 (unsigned)cred.uid, (int)cred.pid,
+			 control_join(&req, joined, sizeof(joined)));
 	else
 		msg_debug("control: uid=%u pid=%d command=%s",
 			  (unsigned)cred.uid, (int)cred.pid, cmd->name);

@@ -338,6 +338,7 @@ main(int argc, char **argv)
 	policyd_zone();
 	runtime_listen(&srv.rt);
 	srv.ldap = policyd_open_ldap(&workers);
+	policyd_ctl_register(&srv);
 	runtime_start(&srv.rt);
 	if (fcntl(srv.rt.listen_fd, F_SETFL,
 		  fcntl(srv.rt.listen_fd, F_GETFL) | O_NONBLOCK) < 0)

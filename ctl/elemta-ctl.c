@@ -64,6 +64,8 @@ static const char ctl_usage_text[] =
 	"  config dump [-n]             effective values (-n: only those set)\n"
 	"  ratelimit show|reset KEY     policyd's live state of a key\n"
 	"                               (ip:192.0.2.1, LIMIT:user:alice...)\n"
+	"  dkim testkey DOMAIN SELECTOR the published key matches the milter's\n"
+	"  dkim keygen -d DOMAIN -s SELECTOR [-t rsa|ed25519] [-b BITS] [-D DIR]\n"
 	"DAEMON: milter, policyd, lmtp-bridge\n";
 
 /* ctl_usage - the usage message; the usage exit status */
@@ -211,6 +213,56 @@ ctl_one(const char *daemon, int argc, char **argv, int min, int max)
 	return rc;
 }
 
+/* ctl_milter_path - elemta-milter beside us (installed: the same
+ * sbindir; in the build tree: ../milter), else in SBINDIR */
+static char *
+ctl_milter_path(void)
+{
+	char self[4096], *slash, *p;
+	ssize_t n;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			p = x_asprintf("%s/elemta-milter", self);
+			if (access(p, X_OK) == 0)
+				return p;
+			free(p);
+			p = x_asprintf("%s/../milter/elemta-milter", self);
+			if (access(p, X_OK) == 0)
+				return p;
+			free(p);
+		}
+	}
+	return x_strdup(SBINDIR "/elemta-milter");
+}
+
+/* ctl_dkim - "dkim testkey DOMAIN SELECTOR" (asks the milter, whose key
+ * table it is) and "dkim keygen ..." (elemta-milter genkey) */
+static int
+ctl_dkim(int argc, char **argv)
+{
+	char **av, *path;
+	int i;
+
+	if (argc >= 2 && strcmp(argv[1], "testkey") == 0)
+		return ctl_one("milter", argc, argv, 4, 4);
+	if (argc < 2 || strcmp(argv[1], "keygen") != 0)
+		return ctl_usage("dkim testkey DOMAIN SELECTOR | dkim keygen "
+				 "-d DOMAIN -s SELECTOR [-t rsa|ed25519] "
+				 "[-b BITS] [-D DIR]");
+	path = ctl_milter_path();
+	av = x_calloc((size_t)argc + 1, sizeof(*av));
+	av[0] = path;
+	av[1] = (char *)"genkey";
+	for (i = 2; i < argc; i++)
+		av[i] = argv[i];
+	execv(path, av);
+	fprintf(stderr, "elemta-ctl: %s: %s\n", path, strerror(errno));
+	return CTL_EXIT_USAGE;
+}
+
 /* ctl_config - "config check [-c FILE]" and "config dump [-n]" */
 static int
 ctl_config(int argc, char **argv)
@@ -302,6 +354,8 @@ main(int argc, char **argv)
 		return ctl_each(argc, argv);
 	if (strcmp(argv[0], "config") == 0)
 		return ctl_config(argc, argv);
+	if (strcmp(argv[0], "dkim") == 0)
+		return ctl_dkim(argc, argv);
 	if (strcmp(argv[0], "ratelimit") == 0) {
 		if (argc != 3 || (strcmp(argv[1], "show") != 0
 				  && strcmp(argv[1], "reset") != 0))

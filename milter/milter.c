@@ -333,6 +333,7 @@ main(int argc, char **argv)
 	}
 	milter_open(mc);
 	conf_unref(&c);
+	milter_ctl_register();
 	runtime_start(&rt);
 	status = milter_serve(&rt);
 	milter_finish(&t, &rt);

@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "ctl.h"
+#include "ldapc.h"
 #include "log.h"
 #include "xalloc.h"
 #include "../milter/milter-options.h"
@@ -66,6 +67,8 @@ static const char ctl_usage_text[] =
 	"                               (ip:192.0.2.1, LIMIT:user:alice...)\n"
 	"  dkim testkey DOMAIN SELECTOR the published key matches the milter's\n"
 	"  dkim keygen -d DOMAIN -s SELECTOR [-t rsa|ed25519] [-b BITS] [-D DIR]\n"
+	"  route ADDRESS                what the LMTP bridge does with a recipient\n"
+	"  ldap check                   bind and search with the [ldap] settings\n"
 	"DAEMON: milter, policyd, lmtp-bridge\n";
 
 /* ctl_usage - the usage message; the usage exit status */
@@ -263,6 +266,95 @@ ctl_dkim(int argc, char **argv)
 	return CTL_EXIT_USAGE;
 }
 
+/* ctl_ldap_base - a search of base itself (scope base), under label */
+static int
+ctl_ldap_base(struct ldapc *cl, const char *label, const char *base,
+	      struct ctl_reply *r)
+{
+	static const char *const attrs[] = { "objectClass", NULL };
+	struct ldapc_result res;
+	char err[512], key[128];
+
+	snprintf(key, sizeof(key), "%s.ldap_base", label);
+	if (ldapc_search(cl, base, LDAPC_SCOPE_BASE, "(objectClass=*)",
+			 attrs, 1, &res, err, sizeof(err)) < 0) {
+		ctl_reply_add(r, key, "%s: %s", base, err);
+		return -1;
+	}
+	ctl_reply_add(r, key, "%s: %s", base, res.nentries ? "found"
+		      : "not found");
+	ldapc_result_clear(&res);
+	return 0;
+}
+
+/* ctl_ldap - "ldap check": connect, StartTLS, bind and search the root
+ * DSE with the [ldap] settings, then each daemon's ldap_base */
+static int
+ctl_ldap(int argc, char **argv)
+{
+	static const char *const attrs[] = { "namingContexts", NULL };
+	const struct ldapc_conf *lc;
+	const struct policyd_conf *pc;
+	const struct lmtp_conf *bc;
+	struct ldapc_result res;
+	struct ldapc *cl;
+	struct ctl_reply r;
+	struct conf *c;
+	char err[512];
+	size_t i;
+	int bad = 0;
+
+	if (argc != 2 || strcmp(argv[1], "check") != 0)
+		return ctl_usage("ldap check");
+	if ((c = ctl_load()) == NULL)
+		return CTL_EXIT_USAGE;
+	memset(&r, 0, sizeof(r));
+	lc = conf_get(c, &ldapc_conf_section);
+	pc = conf_get(c, &policyd_conf_section);
+	bc = conf_get(c, &lmtp_conf_section);
+	if (lc->uri == NULL) {
+		ctl_reply_end(&r, CTL_EXIT_NO, "notfound",
+			      "ldap.uri is not set: no directory configured");
+		goto done;
+	}
+	ctl_reply_add(&r, "uri", "%s", lc->uri);
+	ctl_reply_add(&r, "bind", "%s", lc->bind_dn ? lc->bind_dn
+		      : "anonymous");
+	ctl_reply_add(&r, "start_tls", "%s", lc->start_tls ? "yes" : "no");
+	if ((cl = ldapc_new(lc, err, sizeof(err))) == NULL) {
+		ctl_reply_end(&r, CTL_EXIT_NO, "failed", "%s", err);
+		goto done;
+	}
+	if (ldapc_search(cl, "", LDAPC_SCOPE_BASE, "(objectClass=*)", attrs,
+			 1, &res, err, sizeof(err)) < 0) {
+		ctl_reply_end(&r, CTL_EXIT_NO, "failed", "%s", err);
+		ldapc_free(&cl);
+		goto done;
+	}
+	for (i = 0; i < res.nentries && i < 1; i++)
+		if (ldapc_entry_value(&res.entries[i], "namingContexts"))
+			ctl_reply_add(&r, "naming_context", "%s",
+				      ldapc_entry_value(&res.entries[i],
+							"namingContexts"));
+	ldapc_result_clear(&res);
+	if (pc->ldap_base != NULL)
+		bad |= ctl_ldap_base(cl, "policyd", pc->ldap_base, &r) < 0;
+	if (bc->ldap_lookup && bc->ldap_base != NULL)
+		bad |= ctl_ldap_base(cl, "lmtp_bridge", bc->ldap_base, &r) < 0;
+	ldapc_free(&cl);
+	if (bad)
+		ctl_reply_end(&r, CTL_EXIT_NO, "failed",
+			      "bound, but a search base failed");
+	else
+		ctl_reply_end(&r, CTL_EXIT_OK, "ok", "connected and bound");
+done:
+	conf_unref(&c);
+	r.reached = 1;
+	ctl_print(stdout, &r, 1, 0);
+	ctl_reply_free(&r);
+	return r.status;
+}
+
 /* ctl_config - "config check [-c FILE]" and "config dump [-n]" */
 static int
 ctl_config(int argc, char **argv)
@@ -356,6 +448,10 @@ main(int argc, char **argv)
 		return ctl_config(argc, argv);
 	if (strcmp(argv[0], "dkim") == 0)
 		return ctl_dkim(argc, argv);
+	if (strcmp(argv[0], "route") == 0)
+		return ctl_one("lmtp-bridge", argc, argv, 2, 2);
+	if (strcmp(argv[0], "ldap") == 0)
+		return ctl_ldap(argc, argv);
 	if (strcmp(argv[0], "ratelimit") == 0) {
 		if (argc != 3 || (strcmp(argv[1], "show") != 0
 				  && strcmp(argv[1], "reset") != 0))

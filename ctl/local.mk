@@ -4,12 +4,12 @@
 
 sbin_PROGRAMS += ctl/elemta-ctl
 ctl_elemta_ctl_SOURCES = ctl/elemta-ctl.c ctl/ctl-client.c ctl/ctl.h
-ctl_elemta_ctl_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) -DSBINDIR='"$(sbindir)"'
+ctl_elemta_ctl_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(LDAP_CFLAGS) -DSBINDIR='"$(sbindir)"'
 ctl_elemta_ctl_LDADD = $(ELEMTA_SECTIONS_LIBS) $(ELEMTA_LIBS) $(PTHREAD_LIBS)
 
 ## Tests: against the three real daemons (make check)
 dist_check_SCRIPTS += t/0600-ctl-status.t t/0601-ctl-config.t \
-	t/0602-ctl-ratelimit.t t/0603-ctl-dkim.t
+	t/0602-ctl-ratelimit.t t/0603-ctl-dkim.t t/0604-ctl-route-ldap.t
 TESTS += t/0600-ctl-status.t t/0601-ctl-config.t \
-	t/0602-ctl-ratelimit.t t/0603-ctl-dkim.t
+	t/0602-ctl-ratelimit.t t/0603-ctl-dkim.t t/0604-ctl-route-ldap.t
 EXTRA_DIST += t/lib/ctl.sh

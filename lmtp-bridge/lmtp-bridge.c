@@ -196,7 +196,7 @@ bridge_state_new(struct conf *conf, char *err, size_t errlen)
 }
 
 /* bridge_state_current - a reference to the current state */
-static struct bridge_state *
+struct bridge_state *
 bridge_state_current(void)
 {
 	return snapshot_current(&bridge_slot);
@@ -399,6 +399,7 @@ main(int argc, char **argv)
 	conf_unref(&c);
 	bridge_state_publish(st);
 	runtime_listen(&rt);
+	bridge_ctl_register();
 	runtime_start(&rt);
 	bridge_metrics();
 	st = bridge_state_current();

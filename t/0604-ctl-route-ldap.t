@@ -22,26 +22,7 @@ tb_need python3 python3
 tb_init
 tb_plan 21
 
-cat >"$TB/extra.ldif" <<LDIF
-dn: uid=carol,ou=people,$TB_LDAP_BASE
-objectClass: inetOrgPerson
-objectClass: elemtaMailUser
-uid: carol
-cn: Carol Example
-sn: Example
-mail: carol@example.test
-mailEnabled: FALSE
-
-dn: uid=sales,ou=people,$TB_LDAP_BASE
-objectClass: inetOrgPerson
-objectClass: elemtaMailUser
-uid: sales
-cn: Sales
-sn: Sales
-mail: sales@example.test
-mailRoutingAddress: bob@example.test
-mailHost: inet:127.0.0.1:$TB_PORT_LMTP2
-LDIF
+lmtp_ldap_users "$TB/extra.ldif"
 peer_start_slapd "$TB_DATA/elemta.schema" "$TB/extra.ldif"
 echo alicepw >"$TB/ldap.secret"
 chmod 600 "$TB/ldap.secret"

@@ -8,6 +8,8 @@
 #					section with the usual test settings,
 #					then LINES (more options or sections)
 #	lmtp_start_bridge		start it on TB_PORT_BRIDGE (log: $BLOG)
+#	lmtp_ldap_users FILE		LDIF for slapd: carol (disabled), sales
+#					(routed to bob@ on TB_PORT_LMTP2)
 #	lmtp_start_postfix [LINES...]	Postfix: example.test -> the bridge
 #	lmtp_dovecot_extra NAME LINES...	add settings to a running Dovecot
 #	send / queue_id / copies / status_of / nlines	(see each)
@@ -54,6 +56,32 @@ EOF
 		done
 		[[ $inside == 0 ]] || echo "}"
 	} >"$TB/elemta.conf"
+}
+
+# lmtp_ldap_users FILE - two mail users for peer_start_slapd's extra LDIF:
+# carol, whose account is disabled, and sales, delivered as
+# bob@example.test on its own backend (TB_PORT_LMTP2)
+lmtp_ldap_users() {
+	cat >"$1" <<EOF
+dn: uid=carol,ou=people,$TB_LDAP_BASE
+objectClass: inetOrgPerson
+objectClass: elemtaMailUser
+uid: carol
+cn: Carol Example
+sn: Example
+mail: carol@example.test
+mailEnabled: FALSE
+
+dn: uid=sales,ou=people,$TB_LDAP_BASE
+objectClass: inetOrgPerson
+objectClass: elemtaMailUser
+uid: sales
+cn: Sales
+sn: Sales
+mail: sales@example.test
+mailRoutingAddress: bob@example.test
+mailHost: inet:127.0.0.1:$TB_PORT_LMTP2
+EOF
 }
 
 # lmtp_start_bridge - start the bridge on $TB/elemta.conf, wait for it

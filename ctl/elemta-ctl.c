@@ -69,6 +69,7 @@ static const char ctl_usage_text[] =
 	"  dkim keygen -d DOMAIN -s SELECTOR [-t rsa|ed25519] [-b BITS] [-D DIR]\n"
 	"  route ADDRESS                what the LMTP bridge does with a recipient\n"
 	"  ldap check                   bind and search with the [ldap] settings\n"
+	"  postfix [--apply] [DAEMON...] the main.cf lines (elemta-postfix-config)\n"
 	"DAEMON: milter, policyd, lmtp-bridge\n";
 
 /* ctl_usage - the usage message; the usage exit status */
@@ -216,10 +217,10 @@ ctl_one(const char *daemon, int argc, char **argv, int min, int max)
 	return rc;
 }
 
-/* ctl_milter_path - elemta-milter beside us (installed: the same
- * sbindir; in the build tree: ../milter), else in SBINDIR */
+/* ctl_tool_path - a program of ours: beside us (installed: the same
+ * sbindir), in the build tree (../DIR/NAME), else in SBINDIR; malloc'ed */
 static char *
-ctl_milter_path(void)
+ctl_tool_path(const char *dir, const char *name)
 {
 	char self[4096], *slash, *p;
 	ssize_t n;
@@ -228,17 +229,38 @@ ctl_milter_path(void)
 		self[n] = '\0';
 		if ((slash = strrchr(self, '/')) != NULL) {
 			*slash = '\0';
-			p = x_asprintf("%s/elemta-milter", self);
+			p = x_asprintf("%s/%s", self, name);
 			if (access(p, X_OK) == 0)
 				return p;
 			free(p);
-			p = x_asprintf("%s/../milter/elemta-milter", self);
+			p = x_asprintf("%s/../%s/%s", self, dir, name);
 			if (access(p, X_OK) == 0)
 				return p;
 			free(p);
 		}
 	}
-	return x_strdup(SBINDIR "/elemta-milter");
+	return x_asprintf("%s/%s", SBINDIR, name);
+}
+
+/* ctl_exec - run prog with first, then argv[from..argc-1]; returns only
+ * when it cannot be run */
+static int
+ctl_exec(char *prog, const char *const *first, size_t nfirst, int argc,
+	 char **argv, int from)
+{
+	char **av;
+	size_t n = 0, i;
+	int k;
+
+	av = x_calloc(nfirst + (size_t)argc + 2, sizeof(*av));
+	av[n++] = prog;
+	for (i = 0; i < nfirst; i++)
+		av[n++] = (char *)first[i];
+	for (k = from; k < argc; k++)
+		av[n++] = argv[k];
+	execv(prog, av);
+	fprintf(stderr, "elemta-ctl: %s: %s\n", prog, strerror(errno));
+	return CTL_EXIT_USAGE;
 }
 
 /* ctl_dkim - "dkim testkey DOMAIN SELECTOR" (asks the milter, whose key
@@ -246,8 +268,7 @@ ctl_milter_path(void)
 static int
 ctl_dkim(int argc, char **argv)
 {
-	char **av, *path;
-	int i;
+	static const char *const genkey[] = { "genkey" };
 
 	if (argc >= 2 && strcmp(argv[1], "testkey") == 0)
 		return ctl_one("milter", argc, argv, 4, 4);
@@ -255,15 +276,28 @@ ctl_dkim(int argc, char **argv)
 		return ctl_usage("dkim testkey DOMAIN SELECTOR | dkim keygen "
 				 "-d DOMAIN -s SELECTOR [-t rsa|ed25519] "
 				 "[-b BITS] [-D DIR]");
-	path = ctl_milter_path();
-	av = x_calloc((size_t)argc + 1, sizeof(*av));
-	av[0] = path;
-	av[1] = (char *)"genkey";
-	for (i = 2; i < argc; i++)
-		av[i] = argv[i];
-	execv(path, av);
-	fprintf(stderr, "elemta-ctl: %s: %s\n", path, strerror(errno));
-	return CTL_EXIT_USAGE;
+	return ctl_exec(ctl_tool_path("milter", "elemta-milter"), genkey, 1,
+			argc, argv, 2);
+}
+
+/* ctl_postfix - "postfix [--apply] [DAEMON...]": elemta-postfix-config
+ * on our configuration file (its logic is there, not repeated here) */
+static int
+ctl_postfix(int argc, char **argv)
+{
+	const char *first[2];
+	size_t n = 0;
+
+	if (ctl_noverrides > 0)
+		return ctl_usage("postfix: -o is not taken here (the lines "
+				 "come from the file)");
+	if (ctl_conf_given) {
+		first[n++] = "-c";
+		first[n++] = ctl_conf_path;
+	}
+	return ctl_exec(ctl_tool_path("contrib/postfix",
+				      "elemta-postfix-config"),
+			first, n, argc, argv, 1);
 }
 
 /* ctl_ldap_base - a search of base itself (scope base), under label */
@@ -448,6 +482,8 @@ main(int argc, char **argv)
 		return ctl_config(argc, argv);
 	if (strcmp(argv[0], "dkim") == 0)
 		return ctl_dkim(argc, argv);
+	if (strcmp(argv[0], "postfix") == 0)
+		return ctl_postfix(argc, argv);
 	if (strcmp(argv[0], "route") == 0)
 		return ctl_one("lmtp-bridge", argc, argv, 2, 2);
 	if (strcmp(argv[0], "ldap") == 0)

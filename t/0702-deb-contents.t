@@ -54,8 +54,8 @@ for d in milter policyd lmtp-bridge; do
 		"$p depends on elemta-common (= $ver)"
 done
 tb_is "$(files elemta-ctl | tr '\n' ' ')" \
-	"/usr/sbin/elemta-ctl /usr/share/man/man8/elemta-ctl.8.gz " \
-	"elemta-ctl: the tool and its man page"
+	"/usr/sbin/elemta-ctl /usr/share/bash-completion/completions/elemta-ctl /usr/share/man/man8/elemta-ctl.8.gz " \
+	"elemta-ctl: the tool, its man page, its bash completion"
 tb_like "$(dpkg-deb -f "$(deb elemta-ctl)" Depends)" \
 	"(^|, )elemta-common \\(= $(dpkg-deb -f "$(deb elemta-ctl)" Version)\\)" \
 	"elemta-ctl depends on elemta-common"

@@ -5,20 +5,15 @@
 # the commands, the daemons and the subcommands.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/ctl.sh"
+. "$top_srcdir/t/lib/pfconfig.sh"
 
 ctl_init
 tb_need postfix postconf
 tb_init
 tb_plan 12
 
-PC=$top_builddir/contrib/postfix/elemta-postfix-config
-# the daemons of this build, as if installed in one sbindir (as t/0703)
-mkdir -p "$TB/sbin" "$TB/pf" && touch "$TB/pf/master.cf"
-b=$(cd "$top_builddir" && pwd)
-for d in milter policyd lmtp-bridge; do
-	ln -s "$b/$d/elemta-$d" "$TB/sbin/elemta-$d"
-done
-export ELEMTA_SBINDIR=$TB/sbin MAIL_CONFIG=$TB/pf
+# PC, the daemons of this build as if installed, MAIL_CONFIG=$TB/pf
+pfconfig_init
 printf 'queue_directory = %s/spool\n' "$TB" >"$TB/pf/main.cf"
 cat >"$TB/elemta.conf" <<EOT
 milter { listen = "unix:$TB/spool/elemta/m.sock,mode=0660" }

@@ -70,6 +70,8 @@ static const char ctl_usage_text[] =
 	"  route ADDRESS                what the LMTP bridge does with a recipient\n"
 	"  ldap check                   bind and search with the [ldap] settings\n"
 	"  postfix [--apply] [DAEMON...] the main.cf lines (elemta-postfix-config)\n"
+	"  greylist list [CLIENT [SENDER [RCPT]]] | delete CLIENT [SENDER [RCPT]]\n"
+	"           | allow CLIENT SENDER RCPT   the milter's greylist triplets\n"
 	"DAEMON: milter, policyd, lmtp-bridge\n";
 
 /* ctl_usage - the usage message; the usage exit status */
@@ -482,6 +484,8 @@ main(int argc, char **argv)
 		return ctl_config(argc, argv);
 	if (strcmp(argv[0], "dkim") == 0)
 		return ctl_dkim(argc, argv);
+	if (strcmp(argv[0], "greylist") == 0)
+		return ctl_one("milter", argc, argv, 2, 5);
 	if (strcmp(argv[0], "postfix") == 0)
 		return ctl_postfix(argc, argv);
 	if (strcmp(argv[0], "route") == 0)

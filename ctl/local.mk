@@ -10,10 +10,10 @@ ctl_elemta_ctl_LDADD = $(ELEMTA_SECTIONS_LIBS) $(ELEMTA_LIBS) $(PTHREAD_LIBS)
 ## Tests: against the three real daemons (make check)
 dist_check_SCRIPTS += t/0600-ctl-status.t t/0601-ctl-config.t \
 	t/0602-ctl-ratelimit.t t/0603-ctl-dkim.t t/0604-ctl-route-ldap.t \
-	t/0605-ctl-postfix.t
+	t/0605-ctl-postfix.t t/0606-ctl-greylist.t
 TESTS += t/0600-ctl-status.t t/0601-ctl-config.t \
 	t/0602-ctl-ratelimit.t t/0603-ctl-dkim.t t/0604-ctl-route-ldap.t \
-	t/0605-ctl-postfix.t
+	t/0605-ctl-postfix.t t/0606-ctl-greylist.t
 EXTRA_DIST += t/lib/ctl.sh
 
 ## bash completion, installed where bash-completion looks for it

@@ -10,7 +10,7 @@
 ctl_init
 tb_need postfix postconf
 tb_init
-tb_plan 12
+tb_plan 13
 
 # PC, the daemons of this build as if installed, MAIL_CONFIG=$TB/pf
 pfconfig_init
@@ -49,4 +49,6 @@ tb_is "$(complete_ elemta-ctl ratelimit s)" "show" \
     "completion: ratelimit's subcommands"
 tb_is "$(complete_ elemta-ctl dkim '')" "keygen testkey" \
     "completion: dkim's subcommands"
+tb_is "$(complete_ elemta-ctl greylist '')" "allow delete list" \
+    "completion: greylist's subcommands"
 tb_done

@@ -184,6 +184,26 @@ ask(const char *path, const char *request)
 	return x_strdup(buf);
 }
 
+/* What the server answers (request NULL: longer than the limit). */
+static const struct {
+	const char *request, *answer, *name;
+} server_cases[] = {
+	{ "echo one two\n", "arg\tone\narg\ttwo\nodd\ta\\x09b\n.OK\n",
+	  "a command of the control thread: data lines, .OK" },
+	{ "main\r\n", ".OK ran in the main thread\n",
+	  "a CONTROL_MAIN command: run by the daemon's thread" },
+	{ "fail thing\n", ".ERR notfound no thing here\n", "notfound's end line" },
+	{ "fail\n", ".ERR failed no x here\n", "failed's end line" },
+	{ "nosuch\n", ".ERR usage unknown command 'nosuch' (try help)\n",
+	  "an unknown command" },
+	{ "echo \x01\n", ".ERR usage bad request: byte 0x01 in the request\n",
+	  "a control byte is refused" },
+	{ NULL, "", "a request longer than the limit: closed, no answer" },
+	{ "", "", "a client that sends nothing: closed at its EOF" },
+	{ "stats t0023_\n", "t0023_things_total{kind=\"x\"}\t3\n.OK\n",
+	  "stats: the registry's series" },
+};
+
 /* test_server - the server in this process */
 static void
 test_server(void)
@@ -191,6 +211,7 @@ test_server(void)
 	char dir[] = "/tmp/t0023.XXXXXX", path[200], err[256], *a, big[1500];
 	struct stat st;
 	struct metric *m;
+	size_t i;
 
 	if (mkdtemp(dir) == NULL)
 		bail_out("mkdtemp: %s", strerror(errno));
@@ -209,42 +230,19 @@ test_server(void)
 	   "the socket is mode 0660");
 	ok(stat(path, &st) == 0 && S_ISSOCK(st.st_mode), "it is a socket");
 
-	a = ask(path, "echo one two\n");
-	is_str(a, "arg\tone\narg\ttwo\nodd\ta\\x09b\n.OK\n",
-	       "a command of the control thread: data lines, .OK");
-	free(a);
-	a = ask(path, "main\r\n");
-	is_str(a, ".OK ran in the main thread\n",
-	       "a CONTROL_MAIN command: run by the daemon's thread");
-	free(a);
-	is_int(main_runs, 1, "... once");
-	a = ask(path, "fail thing\n");
-	is_str(a, ".ERR notfound no thing here\n", "notfound's end line");
-	free(a);
-	a = ask(path, "fail\n");
-	is_str(a, ".ERR failed no x here\n", "failed's end line");
-	free(a);
-	a = ask(path, "nosuch\n");
-	is_str(a, ".ERR usage unknown command 'nosuch' (try help)\n",
-	       "an unknown command");
-	free(a);
-	a = ask(path, "echo \x01\n");
-	is_str(a, ".ERR usage bad request: byte 0x01 in the request\n",
-	       "a control byte is refused");
-	free(a);
-	memset(big, 'a', sizeof(big) - 2);
-	big[sizeof(big) - 2] = '\n';
-	big[sizeof(big) - 1] = '\0';
-	a = ask(path, big);
-	is_str(a, "", "a request longer than the limit: closed, no answer");
-	free(a);
-	a = ask(path, "");
-	is_str(a, "", "a client that sends nothing: closed at its EOF");
-	free(a);
-	a = ask(path, "stats t0023_\n");
-	is_str(a, "t0023_things_total{kind=\"x\"}\t3\n.OK\n",
-	       "stats: the registry's series");
-	free(a);
+	for (i = 0; i < NELEM(server_cases); i++) {
+		if (server_cases[i].request == NULL) {	/* the long one */
+			memset(big, 'a', sizeof(big) - 2);
+			big[sizeof(big) - 2] = '\n';
+			big[sizeof(big) - 1] = '\0';
+		}
+		a = ask(path, server_cases[i].request ? server_cases[i].request
+			: big);
+		is_str(a, server_cases[i].answer, "%s", server_cases[i].name);
+		free(a);
+		if (i == 1)
+			is_int(main_runs, 1, "... once");
+	}
 	a = ask(path, "help\n");
 	like_str(a, "command\techo ARGS...\n", "help lists the commands");
 	free(a);

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,7 @@ ctl_talk(const char *path, const char *line, struct ctl_reply *r)
 		return r->status;
 	}
 	strcpy(sun.sun_path, path);
+	(void)signal(SIGPIPE, SIG_IGN);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
 		ctl_reply_end(r, CTL_EXIT_USAGE, "unreachable", "socket: %s",
 			      strerror(errno));
@@ -208,12 +210,13 @@ ctl_talk(const char *path, const char *line, struct ctl_reply *r)
 			      strerror(errno));
 		return r->status;
 	}
-	if (fprintf(fp, "%s\n", line) < 0 || fflush(fp) != 0
-	    || ctl_read_answer(fp, r) < 0) {
-		if (!r->reached)
-			ctl_reply_end(r, CTL_EXIT_USAGE, "unreachable",
-				      "%s: no answer", path);
-	}
+	/* A daemon that refuses us answers before it reads: the write may
+	 * fail (EPIPE; SIGPIPE is ignored), the answer is there to read. */
+	(void)fprintf(fp, "%s\n", line);
+	(void)fflush(fp);
+	if (ctl_read_answer(fp, r) < 0 && !r->reached)
+		ctl_reply_end(r, CTL_EXIT_USAGE, "unreachable",
+			      "%s: no answer", path);
 	fclose(fp);
 	return r->status;
 }

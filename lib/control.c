@@ -468,6 +468,10 @@ control_client(int fd)
 		msg_warn("control: SO_PEERCRED: %m: closed");
 		return;
 	}
+	/* the request first, even a stranger's: closing on unread bytes
+	 * would reset the connection before the client reads the answer */
+	if (control_read_line(fd, line, sizeof(line)) < 0)
+		return;
 	if (cred.uid != 0 && cred.uid != geteuid()
 	    && !control_peer_in_group(cred.uid, cred.gid, control_gid)) {
 		msg_warn("control: refused uid=%u pid=%d: not root, not us, "
@@ -478,8 +482,6 @@ control_client(int fd)
 				(unsigned)cred.uid);
 		goto answer;
 	}
-	if (control_read_line(fd, line, sizeof(line)) < 0)
-		return;
 	if (control_parse(line, &req, err, sizeof(err)) < 0) {
 		msg_warn("control: uid=%u pid=%d: bad request: %s",
 			 (unsigned)cred.uid, (int)cred.pid, err);

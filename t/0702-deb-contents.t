@@ -11,7 +11,7 @@
 D=$top_builddir/t/deb
 tb_need devscripts hardening-check
 tb_init
-tb_plan 21
+tb_plan 22
 
 # files PKG - the package's regular files, without docs and overrides
 files() {
@@ -67,7 +67,8 @@ tb_like "$(dpkg-deb -f "$(deb elemta-milter)" Depends)" '(^|, )publicsuffix(,|$)
 dpkg-deb -x "$(deb elemta-policyd)" "$TB/x"
 dpkg-deb -x "$(deb elemta-milter)" "$TB/x"
 dpkg-deb -x "$(deb elemta-lmtp-bridge)" "$TB/x"
-for d in milter policyd lmtp-bridge; do
+dpkg-deb -x "$(deb elemta-ctl)" "$TB/x"
+for d in milter policyd lmtp-bridge ctl; do
 	# what dpkg 1.21's hardening=+all gives (Debian 12 has no
 	# -fcf-protection nor stack clash protection in it)
 	hc=$(hardening-check "$TB/x/usr/sbin/elemta-$d" 2>&1)

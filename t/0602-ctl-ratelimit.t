@@ -44,7 +44,10 @@ used() {
 }
 
 # 1. SQLite
-pol_start policyd "$PA" -o policyd.client_message_limit=3/1h
+# write-through: each change is in SQLite at once, so a reset must
+# write its own (the restart below sees what the file holds)
+pol_start policyd "$PA" -o policyd.client_message_limit=3/1h \
+    -o policyd.store_flush_interval=0
 for i in 1 2 3; do ask "$PA" 192.0.2.10 >/dev/null; done
 tb_like "$(ask "$PA" 192.0.2.10)" '^action=450 4\.7\.1 ' \
     "sqlite: the 4th message from 192.0.2.10 is deferred"
@@ -75,7 +78,7 @@ ask "$PA" 192.0.2.11 >/dev/null
 ctl ratelimit reset ip:192.0.2.11 >/dev/null 2>&1
 tb_stop policyd
 POL_LOG=$TB/policyd/log.2 pol_start policyd "$PA" \
-    -o policyd.client_message_limit=3/1h
+    -o policyd.client_message_limit=3/1h -o policyd.store_flush_interval=0
 tb_is "$(used "$(ctl --json ratelimit show ip:192.0.2.10)" client_message)" 1 \
     "reset: written to SQLite (a restart sees 1, not 4)"
 ctl ratelimit show ip:192.0.2.11 >/dev/null 2>&1

@@ -40,8 +40,8 @@ MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_SECTIONS_LIBS) \
 	$(JSON_LIBS) $(CLAMAV_LIBS) $(PTHREAD_LIBS)
 
 sbin_PROGRAMS += milter/elemta-milter
-milter_elemta_milter_SOURCES = milter/milter.c
-milter_elemta_milter_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+milter_elemta_milter_SOURCES = milter/milter.c milter/milter-ctl.c
+milter_elemta_milter_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(OPENSSL_CFLAGS)
 milter_elemta_milter_LDADD = $(MILTER_LDADD)
 
 ## Man page

@@ -32,7 +32,8 @@ static const char *const milter_canons[] = {
 };
 
 static cfg_opt_t milter_opts[] = {
-	DAEMON_CONF_OPTS(ELEMTA_SOCKET_DEFAULT("milter"), ""),
+	DAEMON_CONF_OPTS(ELEMTA_SOCKET_DEFAULT("milter"), "",
+			 ELEMTA_CONTROL_DEFAULT("milter")),
 	CFG_STR("authserv_id", "", CFGF_NONE),
 	CFG_STR_LIST("internal_networks", "{\"127.0.0.0/8\", \"::1/128\"}",
 		     CFGF_NONE),

@@ -274,6 +274,9 @@ struct milter_gen *milter_gen_build(struct conf *conf,
 /* milter_gen_publish - make g (NULL: none) the one new connections
  * take, taking over the caller's reference */
 void milter_gen_publish(struct milter_gen *g);
+/* milter-ctl.c: milter_ctl_register - the control socket's commands */
+void milter_ctl_register(void);
+
 /* milter_gen_current - a reference to the published one, or NULL */
 struct milter_gen *milter_gen_current(void);
 struct milter_gen *milter_gen_ref(struct milter_gen *g);

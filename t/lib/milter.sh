@@ -45,6 +45,8 @@
 #	A test that wants another authserv-id sets TB_MILTER_AUTHSERV
 #	before milter_start.
 #
+#	Its control socket (elemta-ctl) is $TB/milter/milter.ctl.
+#
 #	Exported: MILTER (the binary), TB_MILTER_LOG, TB_MILTER_CONF.
 
 # TB, TB_PID ... come from harness.sh and peers.sh.
@@ -111,6 +113,7 @@ milter_start() {
 	tb_spawn milter "$TB_MILTER_LOG" "$MILTER" -f -c "$TB_MILTER_CONF" \
 	    -o "milter.listen=$listen" \
 	    -o milter.user= -o "milter.authserv_id=$TB_MILTER_AUTHSERV" \
+	    -o "milter.control_socket=$TB/milter/milter.ctl" \
 	    "${dns[@]}" "$@"
 	if [[ -n ${TB_MILTER_SOCKET:-} ]]; then
 		tb_ready milter "on $TB_MILTER_SOCKET" "$(peer_timeout)" \

@@ -70,6 +70,8 @@ static const char ctl_usage_text[] =
 	"  route ADDRESS                what the LMTP bridge does with a recipient\n"
 	"  ldap check                   bind and search with the [ldap] settings\n"
 	"  postfix [--apply] [DAEMON...] the main.cf lines (elemta-postfix-config)\n"
+	"  dmarc report [--date D] [--domain D] [--dry-run] [--output DIR]\n"
+	"                               aggregate reports (elemta-dmarc-report)\n"
 	"  greylist list [CLIENT [SENDER [RCPT]]] | delete CLIENT [SENDER [RCPT]]\n"
 	"           | allow CLIENT SENDER RCPT   the milter's greylist triplets\n"
 	"DAEMON: milter, policyd, lmtp-bridge\n";
@@ -302,6 +304,28 @@ ctl_postfix(int argc, char **argv)
 			first, n, argc, argv, 1);
 }
 
+/* ctl_dmarc - "dmarc report [ARGS]": elemta-dmarc-report on our
+ * configuration file, its options passed on */
+static int
+ctl_dmarc(int argc, char **argv)
+{
+	const char *first[2];
+	size_t n = 0;
+
+	if (argc < 2 || strcmp(argv[1], "report") != 0)
+		return ctl_usage("dmarc report [--date D] [--domain D] "
+				 "[--dry-run] [--output DIR]");
+	if (ctl_noverrides > 0)
+		return ctl_usage("dmarc report: -o is not taken here (the "
+				 "report reads the file)");
+	if (ctl_conf_given) {
+		first[n++] = "-c";
+		first[n++] = ctl_conf_path;
+	}
+	return ctl_exec(ctl_tool_path("reports", "elemta-dmarc-report"),
+			first, n, argc, argv, 2);
+}
+
 /* ctl_ldap_base - a search of base itself (scope base), under label */
 static int
 ctl_ldap_base(struct ldapc *cl, const char *label, const char *base,
@@ -488,6 +512,8 @@ main(int argc, char **argv)
 		return ctl_one("milter", argc, argv, 2, 5);
 	if (strcmp(argv[0], "postfix") == 0)
 		return ctl_postfix(argc, argv);
+	if (strcmp(argv[0], "dmarc") == 0)
+		return ctl_dmarc(argc, argv);
 	if (strcmp(argv[0], "route") == 0)
 		return ctl_one("lmtp-bridge", argc, argv, 2, 2);
 	if (strcmp(argv[0], "ldap") == 0)

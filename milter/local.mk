@@ -19,7 +19,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-dkim-canon.c milter/milter-dkim-canon.h \
 	milter/milter-dkim-verify.c milter/milter-dkim-verify.h \
 	milter/milter-dkim-tags.c milter/milter-dkim-vkey.c \
-	milter/milter-arc.c milter/milter-arc.h \
+	milter/milter-arc.c milter/milter-arc.h milter/milter-arc-verify.c \
 	milter/milter-arc-seal.c milter/milter-arc-seal.h \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \

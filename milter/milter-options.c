@@ -62,6 +62,8 @@ static cfg_opt_t milter_opts[] = {
 		     "In-Reply-To, References, List-Id, List-Help, "
 		     "List-Unsubscribe, List-Subscribe, List-Post, "
 		     "List-Owner, List-Archive}", CFGF_NONE),
+	/* ARC (milter-arc-verify.c) */
+	CFG_BOOL("arc", cfg_true, CFGF_NONE),
 	/* DMARC (milter-dmarc.c) */
 	CFG_BOOL("dmarc", cfg_true, CFGF_NONE),
 	CFG_STR("dmarc_psl", "/usr/share/publicsuffix/public_suffix_list.dat",
@@ -267,6 +269,7 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->dkim_min_key_bits = (int)cfg_getint(sec, "dkim_min_key_bits");
 	if (milter_conf_load_sign(sec, c, err, errlen) < 0)	/* signing */
 		return -1;
+	c->arc = cfg_getbool(sec, "arc");	/* ARC */
 	/* DMARC */
 	c->dmarc = cfg_getbool(sec, "dmarc");
 	c->dmarc_psl = x_strdup(cfg_getstr(sec, "dmarc_psl"));

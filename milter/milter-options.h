@@ -52,6 +52,8 @@ struct milter_conf {
 	int dkim_sign_hcanon;		/* DKIM_CANON_*: 0 simple, 1 relaxed */
 	int dkim_sign_bcanon;
 	char **dkim_sign_headers;	/* NULL-terminated */
+	/* ARC (milter-arc-verify.c) */
+	int arc;			/* verify ARC chains at all */
 	/* DMARC (milter-dmarc.c) */
 	int dmarc;			/* evaluate DMARC at all */
 	char *dmarc_psl;		/* Public Suffix List file */

@@ -38,9 +38,14 @@ static const struct milter_stage milter_stages[] = {
 	{ .name = "dkim", .header = milter_dkim_header,
 	  .eoh = milter_dkim_eoh, .body = milter_dkim_body,
 	  .eom = milter_dkim_eom, .free = milter_dkim_free },
+	/* after "dkim": the same body pass, key lookups and budget */
+	{ .name = "arc", .eoh = milter_arc_verify_eoh,
+	  .body = milter_arc_verify_body, .eom = milter_arc_verify_eom,
+	  .free = milter_arc_verify_free },
+	/* after "arc": the trusted-sealer override reads its result */
 	{ .name = "dmarc", .eom = milter_dmarc_eom },
 	{ .name = "greylist", .eom = milter_greylist_eom },
-	/* arc, clamav, rspamd: later issues */
+	/* clamav, rspamd: later issues */
 };
 #define MILTER_NSTAGES (sizeof(milter_stages) / sizeof(milter_stages[0]))
 

@@ -43,6 +43,7 @@
 
 #include "conf.h"
 #include "dns.h"
+#include "milter-arc.h"
 #include "milter-authres.h"
 #include "milter-dkim.h"
 #include "milter-dkim-sign.h"
@@ -175,6 +176,8 @@ struct milter_msg {
 	struct milter_dkim *dkim;	/* the DKIM verifier in progress */
 	struct milter_dkim_results dkim_results;	/* for DMARC, ARC */
 	struct milter_dkim_sign *dkim_sign;	/* the DKIM signer, if signing */
+	struct milter_arc *arc;		/* the ARC verifier in progress */
+	struct milter_arc_results arc_results;	/* for DMARC, the seal */
 
 	struct authres_result results[MILTER_MAX_RESULTS];
 	size_t nresults;
@@ -358,6 +361,21 @@ char *milter_spf_received(const char *result, const char *receiver,
 			  const char *client_ip, const char *ident,
 			  const char *helo, const char *identity);
 #define MILTER_RECEIVED_SPF_HEADER "Received-SPF"
+
+/* milter-dkim.c */
+/* milter_dkim_msg_lookup - a key record for the verifiers (a
+ * milter_dkim_lookup_fn; ctx the struct milter_msg) through the
+ * message's resolver and its DKIM counter, which ARC's lookups share:
+ * the cap on lookups and the time budget cover both */
+enum milter_dkim_err milter_dkim_msg_lookup(void *ctx, const char *name,
+					    char **txt, int *ttl);
+
+/* milter-arc-verify.c: the ARC stage (RFC 8617 verification) */
+void milter_arc_verify_eoh(struct milter_msg *m);
+void milter_arc_verify_body(struct milter_msg *m, const unsigned char *chunk,
+			    size_t len);
+void milter_arc_verify_eom(struct milter_msg *m);
+void milter_arc_verify_free(struct milter_msg *m);
 
 /* milter-callbacks.c */
 struct smfiDesc;

@@ -21,6 +21,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-dkim-tags.c milter/milter-dkim-vkey.c \
 	milter/milter-arc.c milter/milter-arc.h milter/milter-arc-verify.c \
 	milter/milter-arc-seal.c milter/milter-arc-seal.h \
+	milter/milter-arc-sealer.c \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
 	milter/milter-greylist.c milter/milter-greylist-util.c \
@@ -140,7 +141,8 @@ T_MILTER_SHELL = \
 	t/0414-milter-hup-storm.t \
 	t/0415-milter-hup-race.t \
 	t/0421-milter-dkim.t \
-	t/0422-milter-dkim-miltertest.t
+	t/0422-milter-dkim-miltertest.t \
+	t/0427-milter-arc-seal.t
 dist_check_SCRIPTS += $(T_MILTER_SHELL)
 EXTRA_DIST += t/data/milter
 

@@ -54,6 +54,7 @@ struct milter_conf {
 	char **dkim_sign_headers;	/* NULL-terminated */
 	/* ARC (milter-arc-verify.c) */
 	int arc;			/* verify ARC chains at all */
+	char *arc_seal_domain;		/* seal with its key; NULL: never */
 	/* DMARC (milter-dmarc.c) */
 	int dmarc;			/* evaluate DMARC at all */
 	char *dmarc_psl;		/* Public Suffix List file */

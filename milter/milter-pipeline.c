@@ -45,7 +45,11 @@ static const struct milter_stage milter_stages[] = {
 	/* after "arc": the trusted-sealer override reads its result */
 	{ .name = "dmarc", .eom = milter_dmarc_eom },
 	{ .name = "greylist", .eom = milter_greylist_eom },
-	/* clamav, rspamd: later issues */
+	/* clamav, rspamd: later issues, before "arc-seal" */
+	/* last: after every stage that can change the verdict or the
+	 * A-R, after "dkim-sign" (the AMS covers our DKIM-Signature) */
+	{ .name = "arc-seal", .body = milter_arc_sealer_body,
+	  .eom = milter_arc_sealer_eom, .free = milter_arc_sealer_free },
 };
 #define MILTER_NSTAGES (sizeof(milter_stages) / sizeof(milter_stages[0]))
 
@@ -79,6 +83,7 @@ milter_pipeline_init(void)
 	m_dns_hits = metric_series(m, "hit");
 	m_dns_misses = metric_series(m, "miss");
 	milter_greylist_init();
+	milter_arc_sealer_init();
 }
 
 /* milter_pipeline_caps - headers beyond max_headers/max_header_size

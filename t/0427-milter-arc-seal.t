@@ -1,0 +1,213 @@
+#!/bin/bash
+# 0427-milter-arc-seal - ARC sealing (milter.arc_seal_domain) through the
+# offline mode (elemta-milter -t), checked by two other implementations:
+# python3-dkim's dkim.arc_verify and Perl Mail::DKIM::ARC::Verifier, keys
+# from a real unbound.  -t prints the new set as three insert-header:
+# lines (AAR, AMS, AS: the seal ends on top), the AAR a copy of our A-R.
+# What we seal at i=1 validates as cv=pass with both; a second hop of
+# ours with another domain and key makes a valid 2-set chain; so does a
+# seal on top of 1- and 2-set chains made by dkim.arc_sign; a message
+# changed after our seal fails with both.  A chain that failed is sealed
+# cv=fail (and fails with both); one whose newest seal says cv=fail is
+# not extended.  A message we DKIM-sign is signed, then sealed: the AMS
+# covers our DKIM-Signature.  A domain without a key is refused at start.
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
+. "$top_srcdir/t/lib/peers.sh"
+. "$top_srcdir/t/lib/milter.sh"
+
+PY=/usr/bin/python3
+ARC=$top_srcdir/t/data/milter/arc-seal.py
+milter_require unbound
+$PY -c 'import dkim, authres' 2>/dev/null ||
+    tb_missing "python3-dkim or python3-authres missing (tools/install-deps)"
+perl -MMail::DKIM::ARC::Verifier -MNet::DNS -e 1 2>/dev/null ||
+    tb_missing "Mail::DKIM::ARC or Net::DNS missing (tools/install-deps)"
+tb_init
+tb_plan 48
+
+# hop 2's own domain and key, served by unbound with the harness' keys
+GK=$TB/gk
+mkdir -p "$GK"
+"$MILTER" genkey -d other.test -s arc2 -D "$GK" 2>"$TB/gk.err" ||
+    tb_bail "genkey: $(cat "$TB/gk.err")"
+printf "local-data: '%s'\n" "$(grep -v '^;' "$GK/arc2.txt")" \
+    >"$TB/extra-zones.conf"
+peer_start_unbound "$TB/extra-zones.conf"
+
+{
+	echo "seal1 example.test:$TB_DKIM_RSA_SELECTOR:$TB_DKIM_RSA_KEY"
+	echo "ed1 example.test:$TB_DKIM_ED25519_SELECTOR:$TB_DKIM_ED25519_KEY"
+	echo "seal2 other.test:arc2:$GK/arc2.private"
+} >"$TB/keys"
+echo '*@example.test seal1' >"$TB/signing"
+
+printf '%s\n' "From: User <user@example.test>" "To: alice@remote.test" \
+    "Subject: sealed by elemta" "Message-ID: <seal-1@example.test>" \
+    "Date: Mon, 01 Jan 2024 00:00:00 +0000" "" \
+    "Hello through a forwarder." "A second line." >"$TB/plain.eml"
+
+# seal FILE DOMAIN [ARGS] - -t as an external client, sealing for DOMAIN
+seal() {
+	local f=$1 d=$2
+
+	shift 2
+	milter_offline "$f" 192.0.2.1 user@example.test \
+	    -o "milter.dkim_key_table=$TB/keys" \
+	    -o "milter.arc_seal_domain=$d" "$@"
+}
+
+# pyverify FILE - python3-dkim's chain status and sets
+pyverify() {
+	$PY "$ARC" verify "$1" "$TB_DNS" 2>&1
+}
+
+# plverify FILE - Mail::DKIM's ARC result, keys from unbound
+plverify() {
+	perl -MMail::DKIM::ARC::Verifier -MNet::DNS -e '
+	my ($host, $port) = split /@/, $ARGV[1];
+	Mail::DKIM::DNS::resolver(Net::DNS::Resolver->new(
+	    nameservers => [$host], port => $port, recurse => 1));
+	my $v = Mail::DKIM::ARC::Verifier->new;
+	open my $fh, "<", $ARGV[0] or die;
+	while (<$fh>) { s/\r?\n$/\r\n/; $v->PRINT($_); }
+	$v->CLOSE;
+	printf "%s %s\n", $v->result, $v->result_detail;' "$1" "$TB_DNS" 2>&1
+}
+
+# --- hop 1: a new chain
+out=$(seal "$TB/plain.eml" example.test)
+tb_is "$(grep -o '^insert-header: [A-Za-z-]*' <<<"$out" | cut -d' ' -f2 |
+    xargs)" \
+    "Authentication-Results ARC-Authentication-Results ARC-Message-Signature ARC-Seal" \
+    "-t: our A-R, then AAR, AMS, AS inserted at the top (the seal ends on top)"
+tb_like "$out" $'insert-header: ARC-Seal: i=1; a=rsa-sha256; t=[0-9]+; cv=none;\n\td=example.test; s=sel1;' \
+    "hop 1: ARC-Seal i=1 cv=none, d= and s= of the key table's entry (RSA)"
+tb_like "$out" $'insert-header: ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d=example.test;' \
+    "hop 1: AMS relaxed/relaxed, RSA-SHA256"
+tb_like "$out" "h=From:To:Subject:Date:From;" \
+    "hop 1: AMS over the DKIM signer's headers present, From oversigned"
+ar=$(sed -n '/^insert-header: Authentication-Results: /,/^insert-header: ARC/p' <<<"$out" |
+    sed '$d' | sed 's/^insert-header: Authentication-Results: //')
+aar=$(sed -n '/^insert-header: ARC-Authentication-Results: /,/^insert-header: ARC-Message/p' <<<"$out" |
+    sed '$d' | sed 's/^insert-header: ARC-Authentication-Results: //')
+tb_is "$aar" "i=1; $ar" "hop 1: the AAR is i=1; and our A-R, byte for byte"
+tb_like "$(cat "$TB/stderr")" "arc=none .*arc-seal=i=1\(cv=none d=example.test s=sel1\)" \
+    "hop 1: the summary names the seal"
+$PY "$ARC" apply "$TB/hop1.eml" "$TB/plain.eml" <<<"$out"
+tb_like "$(head -1 "$TB/hop1.eml")" "^ARC-Seal: i=1" "hop 1: ARC-Seal on top"
+tb_like "$(pyverify "$TB/hop1.eml")" "^pass 1 success" \
+    "hop 1: python3-dkim arc_verify: cv=pass"
+tb_like "$(plverify "$TB/hop1.eml")" "^pass" \
+    "hop 1: Mail::DKIM::ARC::Verifier: pass"
+
+# --- hop 2: another instance of us, its own domain and key
+out=$(seal "$TB/hop1.eml" other.test)
+tb_like "$out" "arc=pass smtp.remote-ip=192.0.2.1" "hop 2: hop 1's chain verifies"
+tb_like "$out" $'insert-header: ARC-Seal: i=2; a=rsa-sha256; t=[0-9]+; cv=pass;\n\td=other.test; s=arc2;' \
+    "hop 2: ARC-Seal i=2 cv=pass with other.test's key"
+$PY "$ARC" apply "$TB/hop2.eml" "$TB/hop1.eml" <<<"$out"
+tb_like "$(pyverify "$TB/hop2.eml")" "^pass 2 success" \
+    "hop 2: python3-dkim: a valid 2-set chain"
+tb_like "$(plverify "$TB/hop2.eml")" "^pass" "hop 2: Mail::DKIM: pass"
+sed 's/^Subject: sealed by elemta/Subject: sealed by elemtA/' \
+    "$TB/hop2.eml" >"$TB/tampered.eml"
+tb_like "$(pyverify "$TB/tampered.eml")" "^fail" \
+    "changed after our seal: python3-dkim fails it"
+tb_like "$(plverify "$TB/tampered.eml")" "^fail" \
+    "changed after our seal: Mail::DKIM fails it"
+sed 's/^A second line\./A second lime./' "$TB/hop2.eml" >"$TB/tampered2.eml"
+tb_like "$(pyverify "$TB/tampered2.eml")" "^fail" \
+    "body changed after our seal: python3-dkim fails it"
+tb_like "$(plverify "$TB/tampered2.eml")" "^fail" \
+    "body changed after our seal: Mail::DKIM fails it"
+
+# --- on top of chains made by python3-dkim's dkim.arc_sign
+for n in 1 2; do
+	$PY "$ARC" chain "$TB/plain.eml" "$TB_DKIM_RSA_KEY" example.test \
+	    "$TB_DKIM_RSA_SELECTOR" "$n" >"$TB/py$n.eml"
+	tb_like "$(pyverify "$TB/py$n.eml")" "^pass $n " \
+	    "arc_sign: a $n-set chain (python3-dkim's own check)"
+	out=$(seal "$TB/py$n.eml" other.test)
+	tb_like "$out" "arc=pass" "on arc_sign's $n sets: we verify pass"
+	tb_like "$out" "insert-header: ARC-Seal: i=$((n + 1)); a=rsa-sha256; t=[0-9]+; cv=pass;" \
+	    "on arc_sign's $n sets: sealed i=$((n + 1)) cv=pass"
+	$PY "$ARC" apply "$TB/py$n-sealed.eml" "$TB/py$n.eml" <<<"$out"
+	tb_like "$(pyverify "$TB/py$n-sealed.eml")" "^pass $((n + 1)) success" \
+	    "on arc_sign's $n sets: python3-dkim: cv=pass, $((n + 1)) sets"
+	tb_like "$(plverify "$TB/py$n-sealed.eml")" "^pass" \
+	    "on arc_sign's $n sets: Mail::DKIM: pass"
+done
+
+# --- a failed chain: sealed cv=fail, then never extended
+sed 's/^Hello through a forwarder\./Hello through a forwardex./' \
+    "$TB/py2.eml" >"$TB/broken.eml"
+out=$(seal "$TB/broken.eml" other.test)
+tb_like "$out" "arc=fail" "a chain changed in transit: arc=fail"
+tb_like "$out" "insert-header: ARC-Seal: i=3; a=rsa-sha256; t=[0-9]+; cv=fail;" \
+    "a failed chain is sealed cv=fail (RFC 8617 5.1.2)"
+$PY "$ARC" apply "$TB/failed.eml" "$TB/broken.eml" <<<"$out"
+tb_like "$(pyverify "$TB/failed.eml")" "^fail" \
+    "the cv=fail chain: python3-dkim: fail"
+tb_like "$(plverify "$TB/failed.eml")" "^fail" \
+    "the cv=fail chain: Mail::DKIM: fail"
+out=$(seal "$TB/failed.eml" example.test)
+tb_unlike "$out" "ARC-Seal:" "newest seal cv=fail: not extended"
+tb_like "$(cat "$TB/stderr")" "arc-seal: not sealed: the newest ARC-Seal says cv=fail" \
+    "... and the log says why"
+
+# --- signed, then sealed
+out=$(seal "$TB/plain.eml" example.test -o "milter.dkim_signing_table=$TB/signing" \
+    --auth PLAIN)
+tb_is "$(grep -o '^insert-header: [A-Za-z-]*' <<<"$out" | cut -d' ' -f2 |
+    xargs)" \
+    "Authentication-Results DKIM-Signature ARC-Authentication-Results ARC-Message-Signature ARC-Seal" \
+    "signed and sealed: the set above the DKIM-Signature"
+tb_like "$out" "h=DKIM-Signature:From:To:Subject:Date:From;" \
+    "signed and sealed: the AMS covers our DKIM-Signature"
+$PY "$ARC" apply "$TB/signed.eml" "$TB/plain.eml" <<<"$out"
+tb_like "$(pyverify "$TB/signed.eml")" "^pass 1 success" \
+    "signed and sealed: python3-dkim: cv=pass"
+tb_like "$(plverify "$TB/signed.eml")" "^pass" \
+    "signed and sealed: Mail::DKIM: pass"
+tb_like "$($PY "$top_srcdir/t/data/milter/dkim-sign-verify.py" \
+    "$TB/signed.eml" "$TB_DNS" 2>&1)" "a=rsa-sha256 d=example.test s=sel1 pass" \
+    "signed and sealed: the DKIM signature still passes"
+
+# --- the key table's Ed25519-only domain seals with Ed25519
+{
+	echo "ed1 ed.test:$TB_DKIM_ED25519_SELECTOR:$TB_DKIM_ED25519_KEY"
+} >"$TB/keys-ed"
+out=$(milter_offline "$TB/plain.eml" 192.0.2.1 user@example.test \
+    -o "milter.dkim_key_table=$TB/keys-ed" -o milter.arc_seal_domain=ed.test)
+tb_like "$out" "insert-header: ARC-Seal: i=1; a=ed25519-sha256;" \
+    "an Ed25519-only domain: one Ed25519 seal"
+tb_like "$out" "insert-header: ARC-Message-Signature: i=1; a=ed25519-sha256;" \
+    "... and an Ed25519 AMS"
+
+# --- not sealed: no domain, a rejected message; refused: no key
+out=$(milter_offline "$TB/plain.eml" 192.0.2.1 user@example.test \
+    -o "milter.dkim_key_table=$TB/keys" -o "milter.dkim_signing_table=$TB/signing")
+tb_unlike "$out" "ARC-" "arc_seal_domain empty: no seal"
+{
+	for i in $(seq 1 12); do echo "X-Filler-$i: $i"; done
+	cat "$TB/plain.eml"
+} >"$TB/many.eml"
+out=$(seal "$TB/many.eml" example.test -o milter.max_headers=10 \
+    -o milter.header_cap_action=accept)
+tb_unlike "$out" "ARC-Seal" "headers beyond the caps: not sealed"
+tb_like "$(cat "$TB/stderr")" "arc-seal: not sealed: headers beyond the caps" \
+    "... logged"
+out=$(seal "$TB/many.eml" example.test -o milter.max_headers=10 \
+    -o milter.header_cap_action=reject)
+tb_like "$out" "verdict: reject" "a rejected message ..."
+tb_unlike "$out" "ARC-Seal" "... is not sealed"
+out=$(seal "$TB/plain.eml" nokey.test 2>&1)
+tb_is "$?" 1 "a domain without a key: refused at start"
+tb_like "$(cat "$TB/stderr")" "arc_seal_domain nokey.test has no key in dkim_key_table" \
+    "... saying so"
+out=$(milter_offline "$TB/plain.eml" 192.0.2.1 user@example.test \
+    -o milter.arc_seal_domain=example.test)
+tb_like "$(cat "$TB/stderr")" "arc_seal_domain example.test needs dkim_key_table" \
+    "arc_seal_domain without a key table: a configuration error"
+
+tb_done

@@ -26,19 +26,12 @@ tb_init
 tb_plan 48
 
 # hop 2's own domain and key, served by unbound with the harness' keys
-GK=$TB/gk
-mkdir -p "$GK"
-"$MILTER" genkey -d other.test -s arc2 -D "$GK" 2>"$TB/gk.err" ||
-    tb_bail "genkey: $(cat "$TB/gk.err")"
-printf "local-data: '%s'\n" "$(grep -v '^;' "$GK/arc2.txt")" \
-    >"$TB/extra-zones.conf"
-peer_start_unbound "$TB/extra-zones.conf"
-
+milter_arc_keys
+# example.test has an Ed25519 key too, listed first: the seal takes RSA
 {
-	echo "seal1 example.test:$TB_DKIM_RSA_SELECTOR:$TB_DKIM_RSA_KEY"
 	echo "ed1 example.test:$TB_DKIM_ED25519_SELECTOR:$TB_DKIM_ED25519_KEY"
-	echo "seal2 other.test:arc2:$GK/arc2.private"
-} >"$TB/keys"
+	cat "$TB/keys"
+} >"$TB/keys.new" && mv "$TB/keys.new" "$TB/keys"
 echo '*@example.test seal1' >"$TB/signing"
 
 printf '%s\n' "From: User <user@example.test>" "To: alice@remote.test" \

@@ -23,17 +23,7 @@ SMTPD2=$(tb_port 27)
 MILTER2=$(tb_port 43)
 
 # hop 2's own domain and key, served by unbound with the harness' keys
-GK=$TB/gk
-mkdir -p "$GK"
-"$MILTER" genkey -d other.test -s arc2 -D "$GK" 2>"$TB/gk.err" ||
-    tb_bail "genkey: $(cat "$TB/gk.err")"
-printf "local-data: '%s'\n" "$(grep -v '^;' "$GK/arc2.txt")" \
-    >"$TB/extra-zones.conf"
-peer_start_unbound "$TB/extra-zones.conf"
-{
-	echo "seal1 example.test:$TB_DKIM_RSA_SELECTOR:$TB_DKIM_RSA_KEY"
-	echo "seal2 other.test:arc2:$GK/arc2.private"
-} >"$TB/keys"
+milter_arc_keys
 
 # hop 1: the harness' milter; hop 2: a second one, its own options
 milter_start "dkim_key_table=$TB/keys" arc_seal_domain=example.test

@@ -15,6 +15,7 @@
 #	milter_opendkim_verify FILE	# the opendkim program's verdict
 #	milter_signing_tables		# $TB/keys, $TB/signing
 #	milter_require_pydkim		# python3-dkim, before tb_init
+#	milter_arc_keys			# unbound, $TB/keys: two sealing domains
 #	out=$(milter_t FILE [ARGS])	# elemta-milter -t, stderr in $TB/stderr
 #	out=$(milter_offline FILE IP SENDER [ARGS])	# milter_t, an external client
 #
@@ -227,6 +228,24 @@ milter_signing_tables() {
 		echo "ed example.test:$TB_DKIM_ED25519_SELECTOR:$TB_DKIM_ED25519_KEY"
 	} >"$TB/keys"
 	echo '*@example.test rsa ed' >"$TB/signing"
+}
+
+# milter_arc_keys - unbound with the harness' keys and a second sealing
+# domain's (other.test, selector arc2, made by genkey); $TB/keys seals
+# example.test with the harness' RSA key (seal1) and other.test (seal2)
+milter_arc_keys() {
+	local gk=$TB/gk
+
+	mkdir -p "$gk"
+	"$MILTER" genkey -d other.test -s arc2 -D "$gk" 2>"$TB/gk.err" ||
+	    tb_bail "genkey: $(cat "$TB/gk.err")"
+	printf "local-data: '%s'\n" "$(grep -v '^;' "$gk/arc2.txt")" \
+	    >"$TB/extra-zones.conf"
+	peer_start_unbound "$TB/extra-zones.conf"
+	{
+		echo "seal1 example.test:$TB_DKIM_RSA_SELECTOR:$TB_DKIM_RSA_KEY"
+		echo "seal2 other.test:arc2:$gk/arc2.private"
+	} >"$TB/keys"
 }
 
 # milter_require_pydkim - skip (fail with ELEMTA_REQUIRE_PEERS=1)

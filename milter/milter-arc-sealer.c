@@ -23,7 +23,9 @@
  *	for byte.  The chain's verified result is the ARC stage's
  *	(m->arc_results); a chain that stage did not verify (milter.arc
  *	off, a message being DKIM-signed) is left as it is: not sealed,
- *	since we can vouch for it neither way.  Not sealed either (one
+ *	since we can vouch for it neither way; so is one that failed only
+ *	because a key lookup failed (temperror: a cv=fail seal would end
+ *	a good chain for a DNS hiccup here).  Not sealed either (one
  *	log line saying why, the message passes): a rejected, deferred
  *	or discarded message, headers beyond the caps (the AMS would not
  *	cover what leaves), a chain whose newest seal says cv=fail, 50
@@ -117,6 +119,11 @@ milter_arc_sealer_refused(const struct milter_msg *m)
 	if (!m->arc_results.done
 	    && milter_arc_top(m->headers, m->nheaders, &top_cvfail) > 0)
 		return "the chain was not verified";
+	/* a key lookup that failed says nothing of the chain: a cv=fail
+	 * seal would end it for every later hop for a DNS hiccup here */
+	if (m->arc_results.done && m->arc_results.result == MILTER_ARC_FAIL
+	    && m->arc_results.chain.err == MILTER_DKIM_E_DNS)
+		return "the chain's keys could not be looked up";
 	return NULL;
 }
 

@@ -23,7 +23,7 @@ $PY -c 'import dkim, authres' 2>/dev/null ||
 perl -MMail::DKIM::ARC::Verifier -MNet::DNS -e 1 2>/dev/null ||
     tb_missing "Mail::DKIM::ARC or Net::DNS missing (tools/install-deps)"
 tb_init
-tb_plan 48
+tb_plan 50
 
 # hop 2's own domain and key, served by unbound with the harness' keys
 milter_arc_keys
@@ -146,6 +146,13 @@ tb_like "$(plverify "$TB/failed.eml")" "^fail" \
 out=$(seal "$TB/failed.eml" example.test)
 tb_unlike "$out" "ARC-Seal:" "newest seal cv=fail: not extended"
 tb_like "$(cat "$TB/stderr")" "arc-seal: not sealed: the newest ARC-Seal says cv=fail" \
+    "... and the log says why"
+
+# --- keys that cannot be looked up: no cv=fail for a DNS failure
+out=$(seal "$TB/py2.eml" other.test -o "dns.nameservers=127.0.0.1@$(tb_port 99)" \
+    -o dns.timeout=1)
+tb_unlike "$out" "ARC-Seal:" "the chain's keys not found (DNS error): not sealed"
+tb_like "$(cat "$TB/stderr")" "arc-seal: not sealed: the chain's keys could not be looked up" \
     "... and the log says why"
 
 # --- signed, then sealed

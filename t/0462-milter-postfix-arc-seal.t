@@ -1,5 +1,5 @@
 #!/bin/bash
-# 0461-milter-postfix-arc - ARC sealing through a real private Postfix:
+# 0462-milter-postfix-arc-seal - ARC sealing through a real private Postfix:
 # a message forwarded twice, sealed by elemta-milter at hop 1 (domain
 # example.test, the harness' key) and by a second elemta-milter at hop 2
 # (its own authserv-id, domain other.test and key, on a second smtpd

@@ -142,6 +142,7 @@ T_MILTER_SHELL = \
 	t/0415-milter-hup-race.t \
 	t/0421-milter-dkim.t \
 	t/0422-milter-dkim-miltertest.t \
+	t/0423-milter-arc.t \
 	t/0427-milter-arc-seal.t
 dist_check_SCRIPTS += $(T_MILTER_SHELL)
 EXTRA_DIST += t/data/milter
@@ -202,7 +203,8 @@ T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0455-milter-postfix-sendmail.t t/0456-milter-postfix-greylist.t \
 	t/0457-milter-greylist-redis.t t/0458-milter-postfix-greylist-relay.t \
 	t/0459-milter-postfix-greylist-nodes.t \
-	t/0460-milter-steering.t t/0462-milter-postfix-arc-seal.t
+	t/0460-milter-steering.t t/0461-milter-postfix-arc.t \
+	t/0462-milter-postfix-arc-seal.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.

@@ -64,6 +64,7 @@ static cfg_opt_t milter_opts[] = {
 		     "List-Owner, List-Archive}", CFGF_NONE),
 	/* ARC (milter-arc-verify.c) */
 	CFG_BOOL("arc", cfg_true, CFGF_NONE),
+	CFG_STR_LIST("arc_trusted_sealers", "{}", CFGF_NONE),
 	/* ARC sealing (milter-arc-sealer.c): the key table's domain */
 	CFG_STR("arc_seal_domain", "", CFGF_NONE),
 	/* DMARC (milter-dmarc.c) */
@@ -120,6 +121,24 @@ milter_check_header_name(const char *value, char *err, size_t errlen)
 	return 0;
 }
 
+/* milter_check_sealer - arc_trusted_sealers: a domain name */
+static int
+milter_check_sealer(const char *value, char *err, size_t errlen)
+{
+	const char *p;
+
+	for (p = value; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+		      || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'
+		      || *p == '_'))
+			break;
+	if (p == value || *p != '\0' || p - value > 253 || *value == '.') {
+		x_err(err, errlen, "'%s': not a domain name", value);
+		return -1;
+	}
+	return 0;
+}
+
 static const char *const milter_greylist_whens[] = { "eom", "rcpt", NULL };
 static const char *const milter_greylist_stores[] = {
 	"sqlite", "redis", NULL,
@@ -152,6 +171,9 @@ static const struct conf_check milter_checks[] = {
 	/* DKIM signing */
 	{ "dkim_sign_canonicalization", CONF_CHECK_ENUM, 0, 0,
 	  milter_canons, NULL },
+	/* ARC */
+	{ "arc_trusted_sealers", CONF_CHECK_FUNC, 0, 0, NULL,
+	  milter_check_sealer },
 	/* DMARC */
 	{ "dmarc_quarantine_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
 	  NULL },
@@ -230,6 +252,21 @@ milter_conf_load_sign(cfg_t *sec, struct milter_conf *c, char *err,
 	return 0;
 }
 
+/* milter_conf_domain - a domain lower-cased, without a final dot */
+static char *
+milter_conf_domain(const char *s)
+{
+	char *d = x_strdup(s), *p;
+	size_t len;
+
+	for (p = d; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if ((len = strlen(d)) > 0 && d[len - 1] == '.')
+		d[len - 1] = '\0';
+	return d;
+}
+
 /* milter_conf_load - copy the [milter] section into struct milter_conf */
 static int
 milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
@@ -282,6 +319,11 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	if (milter_conf_load_sign(sec, c, err, errlen) < 0)	/* signing */
 		return -1;
 	c->arc = cfg_getbool(sec, "arc");	/* ARC */
+	n = cfg_size(sec, "arc_trusted_sealers");
+	c->arc_trusted_sealers = x_calloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++)		/* lower-cased, no final dot */
+		c->arc_trusted_sealers[i] = milter_conf_domain(
+			cfg_getnstr(sec, "arc_trusted_sealers", i));
 	/* DMARC */
 	c->dmarc = cfg_getbool(sec, "dmarc");
 	c->dmarc_psl = x_strdup(cfg_getstr(sec, "dmarc_psl"));
@@ -317,6 +359,9 @@ milter_conf_release(void *out)
 		x_free(&c->dkim_sign_headers[i]);
 	x_free(&c->dkim_sign_headers);
 	x_free(&c->arc_seal_domain);	/* ARC */
+	for (i = 0; c->arc_trusted_sealers && c->arc_trusted_sealers[i]; i++)
+		x_free(&c->arc_trusted_sealers[i]);	/* ARC */
+	x_free(&c->arc_trusted_sealers);
 	x_free(&c->dmarc_psl);		/* DMARC */
 	x_free(&c->dmarc_history);	/* DMARC */
 	x_free(&c->quarantine_header);

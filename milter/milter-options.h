@@ -55,6 +55,9 @@ struct milter_conf {
 	/* ARC (milter-arc-verify.c) */
 	int arc;			/* verify ARC chains at all */
 	char *arc_seal_domain;		/* seal with its key; NULL: never */
+	/* whose passing chain lifts a DMARC failure's policy: domains,
+	 * lower-cased, NULL-terminated */
+	char **arc_trusted_sealers;
 	/* DMARC (milter-dmarc.c) */
 	int dmarc;			/* evaluate DMARC at all */
 	char *dmarc_psl;		/* Public Suffix List file */

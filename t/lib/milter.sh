@@ -256,6 +256,51 @@ milter_require_pydkim() {
 	    "(tools/install-deps)"
 }
 
+# milter_require_arc_signers - skip (fail with ELEMTA_REQUIRE_PEERS=1)
+# unless both ARC sealers of the tests can run: python3-dkim's
+# dkim.arc_sign (with python3-authres) and Perl Mail::DKIM's ARC signer
+milter_require_arc_signers() {
+	/usr/bin/python3 -c 'import dkim, authres; dkim.arc_sign' \
+	    2>/dev/null ||
+	    tb_missing "python3-dkim or python3-authres missing" \
+	    "(tools/install-deps)"
+	perl -MMail::DKIM::ARC::Signer -e 1 2>/dev/null ||
+	    tb_missing "Perl Mail::DKIM::ARC::Signer missing" \
+	    "(libmail-dkim-perl, tools/install-deps)"
+}
+
+# milter_arc_unbound DOMAIN... - peer_start_unbound with the harness'
+# RSA key also at sel1._domainkey of each DOMAIN (the ARC sealers'
+# keys, arc-chain.py and arc-chain.pl sign with it)
+milter_arc_unbound() {
+	local d
+
+	peer_dkim_keys
+	for d in "$@"; do
+		printf 'local-zone: "%s." static\n' "$d"
+		printf "local-data: '%s. 300 IN TXT %s'\n" \
+		    "sel1._domainkey.$d" \
+		    "$(peer_txt_strings "$(peer_dkim_record rsa)")"
+	done >"$TB/arc-zones.conf"
+	peer_start_unbound "$TB/arc-zones.conf"
+}
+
+# milter_arc_chain py|pl IN OUT HOP... - IN forwarded through ARC
+# sealers into OUT: python3-dkim's (t/data/milter/arc-chain.py) or
+# Mail::DKIM's (arc-chain.pl); see those for HOP
+milter_arc_chain() {
+	local tool=$1 in=$2 out=$3
+
+	shift 3
+	if [[ $tool == py ]]; then
+		/usr/bin/python3 "$TB_DATA/milter/arc-chain.py" \
+		    "$TB_DKIM_RSA_KEY" "$in" "$out" "$@"
+	else
+		perl "$TB_DATA/milter/arc-chain.pl" "$TB_DKIM_RSA_KEY" \
+		    "$in" "$out" "$@"
+	fi || tb_bail "arc-chain.$tool $* failed"
+}
+
 # milter_t FILE [ARGS] - the offline mode (-t) on FILE, DNS from the
 # harness' unbound (2 s, no retry), authserv-id mx.elemta.test; ARGS
 # (--client-ip, --sender, -o ...) come last and win; stderr in $TB/stderr

@@ -6,7 +6,8 @@
 # lines (AAR, AMS, AS: the seal ends on top), the AAR a copy of our A-R.
 # What we seal at i=1 validates as cv=pass with both; a second hop of
 # ours with another domain and key makes a valid 2-set chain; so does a
-# seal on top of 1- and 2-set chains made by dkim.arc_sign; a message
+# seal on top of 1- and 2-set chains made by dkim.arc_sign and of a
+# 2-set chain made by Mail::DKIM::ARC::Signer; a message
 # changed after our seal fails with both.  A chain that failed is sealed
 # cv=fail (and fails with both); one whose newest seal says cv=fail is
 # not extended.  A message we DKIM-sign is signed, then sealed: the AMS
@@ -20,13 +21,15 @@ ARC=$top_srcdir/t/data/milter/arc-seal.py
 milter_require unbound
 $PY -c 'import dkim, authres' 2>/dev/null ||
     tb_missing "python3-dkim or python3-authres missing (tools/install-deps)"
-perl -MMail::DKIM::ARC::Verifier -MNet::DNS -e 1 2>/dev/null ||
+perl -MMail::DKIM::ARC::Verifier -MMail::DKIM::ARC::Signer -MNet::DNS \
+    -e 1 2>/dev/null ||
     tb_missing "Mail::DKIM::ARC or Net::DNS missing (tools/install-deps)"
 tb_init
-tb_plan 50
+tb_plan 54
 
-# hop 2's own domain and key, served by unbound with the harness' keys
-milter_arc_keys
+# hop 2's own domain and key, served by unbound with the harness' keys,
+# and Mail::DKIM's sealers' (t/data/milter/arc-chain.pl)
+milter_arc_keys perl1.test perl2.test
 # example.test has an Ed25519 key too, listed first: the seal takes RSA
 {
 	echo "ed1 example.test:$TB_DKIM_ED25519_SELECTOR:$TB_DKIM_ED25519_KEY"
@@ -123,6 +126,15 @@ for n in 1 2; do
 	$PY "$ARC" apply "$TB/py$n-sealed.eml" "$TB/py$n.eml" <<<"$out"
 	both "$TB/py$n-sealed.eml" "^pass $((n + 1)) success" "on arc_sign's $n sets"
 done
+
+# --- on top of a chain made by Mail::DKIM::ARC::Signer (two hops)
+milter_arc_chain pl "$TB/plain.eml" "$TB/pl2.eml" perl1.test perl2.test
+out=$(seal "$TB/pl2.eml" other.test)
+tb_like "$out" "arc=pass" "on Mail::DKIM's 2 sets: we verify pass"
+tb_like "$out" "insert-header: ARC-Seal: i=3; a=rsa-sha256; t=[0-9]+; cv=pass;" \
+    "on Mail::DKIM's 2 sets: sealed i=3 cv=pass"
+$PY "$ARC" apply "$TB/pl2-sealed.eml" "$TB/pl2.eml" <<<"$out"
+both "$TB/pl2-sealed.eml" "^pass 3 success" "on Mail::DKIM's 2 sets"
 
 # --- a failed chain: sealed cv=fail, then never extended
 sed 's/^Hello through a forwarder\./Hello through a forwardex./' \

@@ -157,6 +157,20 @@ milter_dkim_eoh(struct milter_msg *m)
 	milter_dkim_verifier_headers(d->v, m->headers, m->nheaders);
 }
 
+/* milter_dkim_msg_verifier - the message's DKIM verifier, once its
+ * headers are read; NULL if DKIM does not verify this message */
+struct milter_dkim_verifier *
+milter_dkim_msg_verifier(struct milter_msg *m)
+{
+	struct milter_dkim *d = milter_dkim_state(m);
+
+	if (d == NULL)
+		return NULL;
+	if (!d->eoh_done)
+		milter_dkim_eoh(m);
+	return d->v;
+}
+
 /* milter_dkim_body - a body chunk, hashed as it comes */
 void
 milter_dkim_body(struct milter_msg *m, const unsigned char *chunk,

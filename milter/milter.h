@@ -376,6 +376,10 @@ char *milter_spf_received(const char *result, const char *receiver,
  * the cap on lookups and the time budget cover both */
 enum milter_dkim_err milter_dkim_msg_lookup(void *ctx, const char *name,
 					    char **txt, int *ttl);
+/* milter_dkim_msg_verifier - the message's DKIM verifier (its headers
+ * read), fed every body chunk before the later stages are; NULL when
+ * DKIM does not verify the message.  ARC takes its body hashes. */
+struct milter_dkim_verifier *milter_dkim_msg_verifier(struct milter_msg *m);
 
 /* milter-arc-verify.c: the ARC stage (RFC 8617 verification) */
 void milter_arc_verify_eoh(struct milter_msg *m);

@@ -379,6 +379,58 @@ crypto_case(const char *what, unsigned n, const char *from, const char *to,
 	free(text);
 }
 
+/* share_case - an AMS verifier taking its body hashes from a donor
+ * (milter_dkim_verifier_share), the donor fed the body (edited), the
+ * verifier itself fed another: the donor's decides.  The verifier's
+ * end of message comes first: it completes the donor's hash. */
+static void
+share_case(const char *what, const char *from, const char *to,
+	   enum milter_dkim_err want)
+{
+	struct milter_dkim_vopts o = { "ARC-Message-Signature",
+				       MILTER_DKIM_V_ARC, 10, 1024 };
+	struct milter_dkim_verifier *v, *donor;
+	struct hlist l = { NULL, 0, 0 };
+	static const char other[] = "Another body.\r\n";
+	char *text, *dbody, *at;
+	const char *body;
+	size_t k;
+
+	if ((text = run_fixture("chain 2")) == NULL) {
+		ok(0, "%s: python3-dkim made the chain", what);
+		return;
+	}
+	body = split_message(text, &l);
+	dbody = x_strdup(body);
+	if (from != NULL && (at = strstr(dbody, from)) != NULL)
+		memcpy(at, to, strlen(to));	/* the same length */
+	donor = milter_dkim_verifier_new(&o);
+	milter_dkim_verifier_headers(donor, l.h, l.n);
+	v = milter_dkim_verifier_new(&o);
+	milter_dkim_verifier_headers(v, l.h, l.n);
+	milter_dkim_verifier_share(v, donor);
+	ok(v->nbodies > 0 && v->nshared == v->nbodies,
+	   "%s: every body hash shared (%zu of %zu)", what, v->nshared,
+	   v->nbodies);
+	milter_dkim_verifier_body(donor, (const unsigned char *)dbody,
+				  strlen(dbody));
+	milter_dkim_verifier_body(v, (const unsigned char *)other,
+				  strlen(other));
+	milter_dkim_verifier_eom(v, l.h, l.n, lookup, NULL, 0);
+	milter_dkim_verifier_eom(donor, l.h, l.n, lookup, NULL, 0);
+	is_int(v->n, 2, "%s: two AMS", what);
+	for (k = 0; k < v->n; k++)
+		is_str(milter_dkim_err_str(v->sigs[k].res.err),
+		       milter_dkim_err_str(want), "%s: AMS %zu", what, k);
+	is_str(milter_dkim_err_str(donor->sigs[0].res.err),
+	       milter_dkim_err_str(want), "%s: the donor's own result", what);
+	milter_dkim_verifier_free(&v);
+	milter_dkim_verifier_free(&donor);
+	hlist_free(&l);
+	free(dbody);
+	free(text);
+}
+
 /* read_pub - the fixture key's p=; malloc'ed or NULL */
 static char *
 read_pub(void)
@@ -434,6 +486,9 @@ test_crypto(void)
 		    "ARC tost", NULL, F, MILTER_ARC_R_AMS, 2);
 	crypto_case("no key", 2, NULL, NULL, "nokey", F, MILTER_ARC_R_AMS,
 		    2);
+	share_case("shared body hash", NULL, NULL, MILTER_DKIM_E_OK);
+	share_case("shared body hash, the donor's body changed", "Hello.",
+		   "Hallo.", MILTER_DKIM_E_BODYHASH);
 	tap_rmtree(tmpdir);
 	free(pub);
 	free(fixture);

@@ -18,7 +18,7 @@ PY=/usr/bin/python3
 milter_require unbound sqlite3
 milter_require_arc_signers
 tb_init
-tb_plan 35
+tb_plan 39
 
 # The sealers' keys: the harness' RSA key at sel1 of each domain.
 milter_arc_unbound list.test fwd2.test fwd3.test evil.test
@@ -123,6 +123,32 @@ sed 's/^\(ARC-Seal: i=3;.*\)d=fwd3\.test/\1d=nokey.test/' "$TB/py3.eml" \
     >"$TB/nokey.eml"
 tb_like "$(arc "$(run nokey.eml)")" '^arc=fail \(ARC-Seal does not pass, i=3' \
     "seal 3's key not found: arc=fail"
+
+# DKIM-signed, then sealed: the AMS take DKIM's body hash (same
+# canonicalization and hash), and both still see a changed body
+$PY - "$TB_DKIM_RSA_KEY" "$TB/plain.eml" "$TB/signed.eml" <<'EOF'
+import sys, dkim
+key = open(sys.argv[1], 'rb').read()
+msg = open(sys.argv[2], 'rb').read().replace(b'\r\n', b'\n')
+msg = msg.replace(b'\n', b'\r\n')
+sig = dkim.sign(msg, b'sel1', b'example.test', key,
+                canonicalize=(b'relaxed', b'relaxed'),
+                include_headers=[b'from', b'to', b'subject', b'date'])
+open(sys.argv[3], 'wb').write(sig + msg)
+EOF
+milter_arc_chain py "$TB/signed.eml" "$TB/signed-arc.eml" list.test fwd2.test
+out=$(run signed-arc.eml)
+tb_like "$out" 'dkim=pass .*header\.d=example\.test' \
+    "DKIM-signed and sealed: dkim=pass"
+tb_like "$(arc "$out")" "^arc=pass $IP header\.oldest-pass=1\$" \
+    "DKIM-signed and sealed: arc=pass (AMS on DKIM's body hash)"
+sed 's/^A second line\./A changed line./' "$TB/signed-arc.eml" \
+    >"$TB/signed-changed.eml"
+out=$(run signed-changed.eml)
+tb_like "$(arc "$out")" '^arc=fail \(ARC-Message-Signature does not pass, i=2: body hash' \
+    "DKIM-signed and sealed, body changed: arc=fail"
+tb_like "$out" 'dkim=fail \(body hash' \
+    "DKIM-signed and sealed, body changed: dkim=fail"
 
 # none
 out=$(run plain.eml)

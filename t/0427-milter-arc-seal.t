@@ -94,7 +94,7 @@ ar=$(sed -n '/^insert-header: Authentication-Results: /,/^insert-header: ARC/p' 
 aar=$(sed -n '/^insert-header: ARC-Authentication-Results: /,/^insert-header: ARC-Message/p' <<<"$out" |
     sed '$d' | sed 's/^insert-header: ARC-Authentication-Results: //')
 tb_is "$aar" "i=1; $ar" "hop 1: the AAR is i=1; and our A-R, byte for byte"
-tb_like "$(cat "$TB/stderr")" "arc=none .*arc-seal=i=1\(cv=none d=example.test s=sel1\)" \
+tb_like "$(cat "$TB/stderr")" "TEST: .*arc-seal=i=1\(cv=none d=example.test s=sel1\) action=accept" \
     "hop 1: the summary names the seal"
 $PY "$ARC" apply "$TB/hop1.eml" "$TB/plain.eml" <<<"$out"
 tb_like "$(head -1 "$TB/hop1.eml")" "^ARC-Seal: i=1" "hop 1: ARC-Seal on top"

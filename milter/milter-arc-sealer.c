@@ -176,6 +176,9 @@ milter_arc_sealer_make(struct milter_msg *m, struct milter_arc_sealer *s,
 				 &no) < 0) {
 		snprintf(why, whylen, "%s", no);
 		rc = 1;
+	} else if (in.authres == NULL) {	/* a message kept has one */
+		snprintf(why, whylen, "no Authentication-Results to copy");
+		rc = -1;
 	} else {
 		rc = milter_arc_seal_make(&in, &s->out, why, whylen);
 	}

@@ -25,7 +25,7 @@ perl -MMail::DKIM::ARC::Verifier -MMail::DKIM::ARC::Signer -MNet::DNS \
     -e 1 2>/dev/null ||
     tb_missing "Mail::DKIM::ARC or Net::DNS missing (tools/install-deps)"
 tb_init
-tb_plan 54
+tb_plan 59
 
 # hop 2's own domain and key, served by unbound with the harness' keys,
 # and Mail::DKIM's sealers' (t/data/milter/arc-chain.pl)
@@ -149,6 +149,29 @@ out=$(seal "$TB/failed.eml" example.test)
 tb_unlike "$out" "ARC-Seal:" "newest seal cv=fail: not extended"
 tb_like "$(cat "$TB/stderr")" "arc-seal: not sealed: the newest ARC-Seal says cv=fail" \
     "... and the log says why"
+
+# --- hostile chains: 60 sets, a duplicate instance
+{
+	for i in $(seq 60 -1 1); do
+		echo "ARC-Seal: i=$i; a=rsa-sha256; cv=pass; d=x.test; s=s; b=AAAA"
+		echo "ARC-Message-Signature: i=$i; a=rsa-sha256; d=x.test; s=s; h=from; bh=AAAA; b=AAAA"
+		echo "ARC-Authentication-Results: i=$i; mx.x.test; none"
+	done
+	cat "$TB/plain.eml"
+} >"$TB/sixty.eml"
+out=$(seal "$TB/sixty.eml" example.test)
+tb_like "$out" "verdict: accept" "60 ARC sets: a verdict, no crash"
+tb_unlike "$out" "ARC-Seal:" "60 ARC sets: not sealed"
+tb_like "$(cat "$TB/stderr")" "arc-seal: not sealed: the chain has the most ARC sets already" \
+    "... saying why"
+{
+	sed -n '1,/^$/p' "$TB/py1.eml" | grep -i '^ARC-\|^[ \t]' | sed -n '1,/^ARC-Authentication/p'
+	cat "$TB/py1.eml"
+} >"$TB/dup.eml"
+out=$(seal "$TB/dup.eml" other.test)
+tb_like "$out" "arc=fail \\(duplicate ARC header" "a duplicate instance: arc=fail (duplicate)"
+tb_like "$out" "insert-header: ARC-Seal: i=2; a=rsa-sha256; t=[0-9]+; cv=fail;" \
+    "a duplicate instance: sealed cv=fail above it"
 
 # --- keys that cannot be looked up: no cv=fail for a DNS failure
 out=$(seal "$TB/py2.eml" other.test -o "dns.nameservers=127.0.0.1@$(tb_port 99)" \

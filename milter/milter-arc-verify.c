@@ -5,7 +5,10 @@
  *	the ARC stage: RFC 8617 verification in the message's one pass
  * DESCRIPTION
  *	Runs after "dkim" and before "dmarc" (milter-pipeline.c), when
- *	milter.arc is on and the message is not being DKIM-signed.
+ *	milter.arc is on, on every message: also on one being DKIM-signed,
+ *	because a forwarder (a list server among our internal_networks)
+ *	may sign and seal one message, and the seal needs the chain's
+ *	state.  Mail without ARC headers costs a scan of the header names.
  *
  *	At end of headers the chain's structure is checked
  *	(milter_arc_chain_check: sets, instances, cv=, header sizes); only
@@ -59,7 +62,7 @@ struct milter_arc {
 static struct milter_arc *
 milter_arc_verify_state(struct milter_msg *m)
 {
-	if (m->mode == MILTER_MODE_SIGN || !m->conn->mc->arc)
+	if (!m->conn->mc->arc)
 		return NULL;
 	if (m->arc == NULL)
 		m->arc = x_calloc(1, sizeof(*m->arc));

@@ -101,8 +101,7 @@ struct milter_arc_chain {
  * the seal (milter-arc-seal.c): keep them.
  */
 struct milter_arc_results {
-	int done;			/* the stage ran (arc = yes, not a
-					 * message being DKIM-signed) */
+	int done;			/* the stage ran (arc = yes) */
 	enum milter_arc_result result;	/* = chain.result */
 	enum milter_arc_reason reason;	/* = chain.reason: why it failed */
 	/* the cv= a seal added now carries (RFC 8617 section 5.1.2):

@@ -18,7 +18,7 @@ PY=/usr/bin/python3
 milter_require unbound sqlite3
 milter_require_arc_signers
 tb_init
-tb_plan 39
+tb_plan 42
 
 # The sealers' keys: the harness' RSA key at sel1 of each domain.
 milter_arc_unbound list.test fwd2.test fwd3.test evil.test
@@ -150,31 +150,27 @@ tb_like "$(arc "$out")" '^arc=fail \(ARC-Message-Signature does not pass, i=2: b
 tb_like "$out" 'dkim=fail \(body hash' \
     "DKIM-signed and sealed, body changed: dkim=fail"
 
+# a message being DKIM-signed (an authenticated list server) is
+# verified too: the seal that may follow needs the chain's state
+milter_signing_tables
+out=$(run py2.eml --auth PLAIN -o "milter.dkim_key_table=$TB/keys" \
+    -o "milter.dkim_signing_table=$TB/signing")
+tb_like "$out" 'insert-header: DKIM-Signature: ' \
+    "signed on the way out: DKIM-Signature added"
+tb_like "$(arc "$out")" "^arc=pass $IP header\.oldest-pass=1\$" \
+    "signed on the way out: the chain is verified, arc=pass"
+
 # none
 out=$(run plain.eml)
 tb_like "$(arc "$out")" '^arc=none$' "no ARC header: arc=none"
 
 # bad input: no crash, a clear fail
-{
-	for i in $(seq 60 -1 1); do
-		printf 'ARC-Seal: i=%d; cv=pass; a=rsa-sha256; d=x.test; s=s; b=AAAA\n' "$i"
-		printf 'ARC-Message-Signature: i=%d; a=rsa-sha256; d=x.test; s=s; h=from; bh=AAAA; b=AAAA\n' "$i"
-		printf 'ARC-Authentication-Results: i=%d; x.test; spf=pass\n' "$i"
-	done
-	cat "$TB/plain.eml"
-} >"$TB/sixty.eml"
+milter_arc_sixty "$TB/plain.eml" "$TB/sixty.eml"
 out=$(run sixty.eml)
 tb_like "$(arc "$out")" '^arc=fail \(too many ARC sets\)' "60 ARC sets: arc=fail"
 tb_like "$out" 'verdict: accept' "60 ARC sets: a verdict, no crash"
 
-$PY - "$TB/py1.eml" "$TB/big.eml" <<'EOF'
-import sys
-m = open(sys.argv[1], 'rb').read()
-pad = b''.join(b' ' + b'A' * 70 + b'\r\n' for _ in range(15000))
-m = m.replace(b'ARC-Message-Signature: i=1;',
-              b'ARC-Message-Signature: i=1;\r\n' + pad, 1)
-open(sys.argv[2], 'wb').write(m)
-EOF
+milter_arc_bloat "$TB/py1.eml" "$TB/big.eml"
 out=$(run big.eml)
 tb_like "$(arc "$out")" '^arc=fail \(incomplete ARC set, i=1\)' \
     "a 1 MB AMS, over max_header_size: dropped, arc=fail (incomplete set)"
@@ -227,6 +223,20 @@ tb_is "$(sqlite3 "$HIST" "SELECT disposition, override, override_comment FROM dm
     "the history row records disposition none, local_policy and the sealer"
 tb_is "$(sqlite3 "$HIST" "SELECT disposition, coalesce(override, '-') FROM dmarc_history ORDER BY id DESC LIMIT 1 OFFSET 1")" \
     "reject|-" "the rejected message's row has no override"
+# a history file of the first schema (before the override columns)
+# gets them when opened
+OLD=$TB/dmarc-history-v1.db
+sqlite3 "$OLD" "CREATE TABLE dmarc_history (id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL, queue_id TEXT, source_ip TEXT, header_from TEXT,
+    envelope_from TEXT, envelope_to TEXT, policy_domain TEXT, p TEXT,
+    sp TEXT, pct INTEGER, adkim TEXT, aspf TEXT, result TEXT NOT NULL,
+    disposition TEXT NOT NULL, reason TEXT, spf_domain TEXT,
+    spf_result TEXT, spf_scope TEXT, spf_aligned INTEGER, dkim TEXT,
+    dkim_aligned INTEGER); PRAGMA user_version = 1;"
+out=$(run py2.eml -o milter.dmarc_enforce=true -o "milter.dmarc_history=$OLD" \
+    -o 'milter.arc_trusted_sealers={fwd2.test}')
+tb_is "$(sqlite3 "$OLD" "PRAGMA user_version; SELECT override FROM dmarc_history")" \
+    $'2\nlocal_policy' "a version 1 history file is migrated and records the override"
 out=$(run tamper.eml "${ENF[@]}" -o 'milter.arc_trusted_sealers={fwd3.test}')
 tb_like "$out" 'verdict: reject' \
     "trusted sealer but the chain fails: still rejected"

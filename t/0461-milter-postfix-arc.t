@@ -8,8 +8,9 @@
 # one hop; Mail::DKIM, three hops) turns the reject into delivery, with
 # arc=pass and the override in the delivered A-R; a chain sealed last by
 # an untrusted one, or a trusted chain tampered with in a middle hop,
-# stays rejected with 550 5.7.1; the metrics count the ARC results and
-# the overrides.
+# stays rejected with 550 5.7.1; bad input (60 sets, a duplicate
+# instance, a 1 MB AMS) is delivered with a clear arc=fail; the metrics
+# count the ARC results and the overrides.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
@@ -18,7 +19,7 @@ milter_require postfix smtp-sink swaks unbound
 tb_need curl curl
 milter_require_arc_signers
 tb_init
-tb_plan 14
+tb_plan 18
 
 milter_arc_unbound list.test fwd2.test fwd3.test evil.test
 milter_start dmarc_enforce=true 'arc_trusted_sealers={list.test, fwd3.test}' \
@@ -101,6 +102,32 @@ sleep 1
 tb_is "$(milter_delivered 'arc (untrusted|tampered)')" "" \
     "neither rejected message was delivered"
 
+# bad input from a client SPF passes (so DMARC passes and the message
+# is delivered): clear arc=fail results, and the milter keeps working
+message sixty "arc sixty sets"
+milter_arc_sixty "$TB/sixty.eml" "$TB/sixty.arc"
+milter_send "arc sixty sets" --data "$TB/sixty.arc" >/dev/null
+f=$(milter_wait_delivered "arc sixty sets")
+tb_like "$(milter_authres "$f")" 'arc=fail \(too many ARC sets\) smtp\.remote-ip=192\.0\.2\.1;.*dmarc=pass' \
+    "60 ARC sets through Postfix: delivered with arc=fail (too many ARC sets)"
+message dup "arc duplicate"
+pychain dup list.test fwd2.test
+sed -n '/^ARC-Seal: i=1;/,/^ARC-Message-Signature/p' "$TB/dup.arc" |
+    sed '$d' >"$TB/dupseal"
+cat "$TB/dupseal" "$TB/dup.arc" >"$TB/dup2.arc"
+milter_send "arc duplicate" --data "$TB/dup2.arc" >/dev/null
+f=$(milter_wait_delivered "arc duplicate")
+tb_like "$(milter_authres "$f")" 'arc=fail \(duplicate ARC header, i=1\)' \
+    "a duplicate ARC-Seal through Postfix: arc=fail (duplicate)"
+message big "arc big header"
+pychain big list.test
+milter_arc_bloat "$TB/big.arc" "$TB/big2.arc"
+milter_send "arc big header" --data "$TB/big2.arc" >/dev/null
+f=$(milter_wait_delivered "arc big header")
+tb_like "$(milter_authres "$f")" 'arc=fail \(' \
+    "a 1 MB AMS through Postfix: delivered with arc=fail"
+tb_ok "the milter is still running" tb_alive "$(tb_pid milter)"
+
 # metric NAME - one sample's value from the metrics endpoint
 metric() {
 	curl -fsS "http://127.0.0.1:$TB_PORT_METRICS/metrics" |
@@ -109,5 +136,5 @@ metric() {
 tb_is "$(metric 'elemta_milter_dmarc_overrides_total{reason="arc_trusted_sealer"}')" 2 \
     "metrics: two overrides counted"
 tb_is "$(metric 'elemta_milter_results_total{method="arc",result="pass"}')/$(metric 'elemta_milter_results_total{method="arc",result="fail"}')" \
-    "3/1" "metrics: three arc=pass, one arc=fail"
+    "3/4" "metrics: three arc=pass, four arc=fail"
 tb_done

@@ -310,6 +310,31 @@ milter_arc_chain() {
 	fi || tb_bail "arc-chain.$tool $* failed"
 }
 
+# milter_arc_sixty IN OUT - IN under 60 made-up ARC sets (bad input)
+milter_arc_sixty() {
+	local i
+
+	for i in $(seq 60 -1 1); do
+		printf 'ARC-Seal: i=%d; cv=pass; a=rsa-sha256; d=x.test; s=s; b=AAAA\n' "$i"
+		printf 'ARC-Message-Signature: i=%d; a=rsa-sha256; d=x.test; s=s; h=from; bh=AAAA; b=AAAA\n' "$i"
+		printf 'ARC-Authentication-Results: i=%d; x.test; spf=pass\n' "$i"
+	done >"$2"
+	cat "$1" >>"$2"
+}
+
+# milter_arc_bloat IN OUT - IN with its ARC-Message-Signature i=1 folded
+# out to over 1 MB (bad input)
+milter_arc_bloat() {
+	/usr/bin/python3 - "$1" "$2" <<'EOF'
+import sys
+m = open(sys.argv[1], 'rb').read()
+pad = b''.join(b' ' + b'A' * 70 + b'\r\n' for _ in range(15000))
+m = m.replace(b'ARC-Message-Signature: i=1;',
+              b'ARC-Message-Signature: i=1;\r\n' + pad, 1)
+open(sys.argv[2], 'wb').write(m)
+EOF
+}
+
 # milter_t FILE [ARGS] - the offline mode (-t) on FILE, DNS from the
 # harness' unbound (2 s, no retry), authserv-id mx.elemta.test; ARGS
 # (--client-ip, --sender, -o ...) come last and win; stderr in $TB/stderr

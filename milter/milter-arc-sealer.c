@@ -22,7 +22,7 @@
  *	DKIM-Signature included, and the AAR is that outcome's A-R, byte
  *	for byte.  The chain's verified result is the ARC stage's
  *	(m->arc_results); a chain that stage did not verify (milter.arc
- *	off, a message being DKIM-signed) is left as it is: not sealed,
+ *	off) is left as it is: not sealed,
  *	since we can vouch for it neither way; so is one that failed only
  *	because a key lookup failed (temperror: a cv=fail seal would end
  *	a good chain for a DNS hiccup here).  Not sealed either (one

@@ -25,7 +25,7 @@ perl -MMail::DKIM::ARC::Verifier -MMail::DKIM::ARC::Signer -MNet::DNS \
     -e 1 2>/dev/null ||
     tb_missing "Mail::DKIM::ARC or Net::DNS missing (tools/install-deps)"
 tb_init
-tb_plan 60
+tb_plan 65
 
 # hop 2's own domain and key, served by unbound with the harness' keys,
 # and Mail::DKIM's sealers' (t/data/milter/arc-chain.pl)
@@ -194,6 +194,19 @@ both "$TB/signed.eml" "^pass 1 success" "signed and sealed"
 tb_like "$($PY "$top_srcdir/t/data/milter/dkim-sign-verify.py" \
     "$TB/signed.eml" "$TB_DNS" 2>&1)" "a=rsa-sha256 d=example.test s=sel1 pass" \
     "signed and sealed: the DKIM signature still passes"
+
+# an authenticated forwarder's chained message: signed, verified, sealed
+out=$(seal "$TB/py1.eml" example.test -o "milter.dkim_signing_table=$TB/signing" \
+    --auth PLAIN)
+tb_like "$out" "insert-header: ARC-Seal: i=2; a=rsa-sha256; t=[0-9]+; cv=pass;" \
+    "signed and sealed on a 1-set chain: i=2 cv=pass"
+$PY "$ARC" apply "$TB/signed2.eml" "$TB/py1.eml" <<<"$out"
+both "$TB/signed2.eml" "^pass 2 success" "signed and sealed on a 1-set chain"
+# a chain we did not verify (arc = false) is left alone
+out=$(seal "$TB/py1.eml" example.test -o milter.arc=false)
+tb_unlike "$out" "ARC-Seal:" "arc = false: a chain not verified is not sealed"
+tb_like "$(cat "$TB/stderr")" "arc-seal: not sealed: the chain was not verified" \
+    "... saying why"
 
 # --- the key table's Ed25519-only domain seals with Ed25519
 {

@@ -25,7 +25,7 @@ perl -MMail::DKIM::ARC::Verifier -MMail::DKIM::ARC::Signer -MNet::DNS \
     -e 1 2>/dev/null ||
     tb_missing "Mail::DKIM::ARC or Net::DNS missing (tools/install-deps)"
 tb_init
-tb_plan 65
+tb_plan 67
 
 # hop 2's own domain and key, served by unbound with the harness' keys,
 # and Mail::DKIM's sealers' (t/data/milter/arc-chain.pl)
@@ -77,6 +77,20 @@ both() {
 	tb_like "$(plverify "$1")" "${2%% *}" "$3: Mail::DKIM::ARC::Verifier"
 }
 
+# on_top IN N WHAT [ARGS] - IN (N sets) sealed by other.test: we
+# verify pass, seal i=N+1 cv=pass, both verifiers pass the result
+on_top() {
+	local in=$1 n=$2 what=$3
+
+	shift 3
+	out=$(seal "$in" other.test "$@")
+	tb_like "$out" "arc=pass" "$what: we verify pass"
+	tb_like "$out" "insert-header: ARC-Seal: i=$((n + 1)); a=rsa-sha256; t=[0-9]+; cv=pass;" \
+	    "$what: sealed i=$((n + 1)) cv=pass"
+	$PY "$ARC" apply "$in.sealed" "$in" <<<"$out"
+	both "$in.sealed" "^pass $((n + 1)) success" "$what"
+}
+
 # --- hop 1: a new chain
 out=$(seal "$TB/plain.eml" example.test)
 tb_is "$(grep -o '^insert-header: [A-Za-z-]*' <<<"$out" | cut -d' ' -f2 |
@@ -119,22 +133,12 @@ for n in 1 2; do
 	    "$TB_DKIM_RSA_SELECTOR" "$n" >"$TB/py$n.eml"
 	tb_like "$(pyverify "$TB/py$n.eml")" "^pass $n " \
 	    "arc_sign: a $n-set chain (python3-dkim's own check)"
-	out=$(seal "$TB/py$n.eml" other.test)
-	tb_like "$out" "arc=pass" "on arc_sign's $n sets: we verify pass"
-	tb_like "$out" "insert-header: ARC-Seal: i=$((n + 1)); a=rsa-sha256; t=[0-9]+; cv=pass;" \
-	    "on arc_sign's $n sets: sealed i=$((n + 1)) cv=pass"
-	$PY "$ARC" apply "$TB/py$n-sealed.eml" "$TB/py$n.eml" <<<"$out"
-	both "$TB/py$n-sealed.eml" "^pass $((n + 1)) success" "on arc_sign's $n sets"
+	on_top "$TB/py$n.eml" "$n" "on arc_sign's $n sets"
 done
 
 # --- on top of a chain made by Mail::DKIM::ARC::Signer (two hops)
 milter_arc_chain pl "$TB/plain.eml" "$TB/pl2.eml" perl1.test perl2.test
-out=$(seal "$TB/pl2.eml" other.test)
-tb_like "$out" "arc=pass" "on Mail::DKIM's 2 sets: we verify pass"
-tb_like "$out" "insert-header: ARC-Seal: i=3; a=rsa-sha256; t=[0-9]+; cv=pass;" \
-    "on Mail::DKIM's 2 sets: sealed i=3 cv=pass"
-$PY "$ARC" apply "$TB/pl2-sealed.eml" "$TB/pl2.eml" <<<"$out"
-both "$TB/pl2-sealed.eml" "^pass 3 success" "on Mail::DKIM's 2 sets"
+on_top "$TB/pl2.eml" 2 "on Mail::DKIM's 2 sets"
 
 # --- a failed chain: sealed cv=fail, then never extended
 sed 's/^Hello through a forwarder\./Hello through a forwardex./' \
@@ -196,12 +200,11 @@ tb_like "$($PY "$top_srcdir/t/data/milter/dkim-sign-verify.py" \
     "signed and sealed: the DKIM signature still passes"
 
 # an authenticated forwarder's chained message: signed, verified, sealed
-out=$(seal "$TB/py1.eml" example.test -o "milter.dkim_signing_table=$TB/signing" \
-    --auth PLAIN)
-tb_like "$out" "insert-header: ARC-Seal: i=2; a=rsa-sha256; t=[0-9]+; cv=pass;" \
-    "signed and sealed on a 1-set chain: i=2 cv=pass"
-$PY "$ARC" apply "$TB/signed2.eml" "$TB/py1.eml" <<<"$out"
-both "$TB/signed2.eml" "^pass 2 success" "signed and sealed on a 1-set chain"
+cp "$TB/py1.eml" "$TB/signed-py1.eml"
+on_top "$TB/signed-py1.eml" 1 "signed and sealed on a 1-set chain" \
+    -o "milter.dkim_signing_table=$TB/signing" --auth PLAIN
+tb_like "$out" "insert-header: DKIM-Signature: v=1; a=rsa-sha256" \
+    "... and signed"
 # a chain we did not verify (arc = false) is left alone
 out=$(seal "$TB/py1.eml" example.test -o milter.arc=false)
 tb_unlike "$out" "ARC-Seal:" "arc = false: a chain not verified is not sealed"

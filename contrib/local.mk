@@ -22,6 +22,18 @@ man/elemta-postfix-config.8: man/elemta-postfix-config.8.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) man && \
 	$(edit) $(srcdir)/man/elemta-postfix-config.8.in > $@.tmp && mv $@.tmp $@
 
+## Monitoring: the Prometheus scrape configuration, the alert rules and
+## their unit tests (promtool test rules), the Grafana dashboard, and
+## the test that puts them to a real Prometheus scraping the three
+## daemons under real mail (with every peer: about 30 s).
+monitoringdir = $(docdir)/examples
+dist_monitoring_DATA = contrib/prometheus/prometheus.yml \
+	contrib/prometheus/elemta.rules.yml \
+	contrib/prometheus/elemta.rules.test.yml contrib/grafana/elemta.json
+EXTRA_DIST += t/lib/prom-exprs.py
+dist_check_SCRIPTS += t/0610-prometheus.t
+TESTS += t/0610-prometheus.t
+
 ## Installation (FHS with --prefix=/usr --sysconfdir=/etc
 ## --localstatedir=/var): the sample configuration as
 ## $(sysconfdir)/elemta/elemta.conf, never over an administrator's copy,
@@ -57,7 +69,14 @@ EXTRA_DIST += contrib/systemd/elemta-milter.service \
 	contrib/systemd/elemta-lmtp-bridge.service \
 	debian \
 	contrib/docker/Dockerfile contrib/docker/docker-entrypoint \
-	contrib/docker/healthcheck contrib/docker/elemta.conf
+	contrib/docker/healthcheck contrib/docker/elemta.conf \
+	contrib/docker/docker-mailserver/README \
+	contrib/docker/docker-mailserver/Dockerfile \
+	contrib/docker/docker-mailserver/docker-compose.yml \
+	contrib/docker/docker-mailserver/elemta-dms-run \
+	contrib/docker/docker-mailserver/mailserver.env \
+	contrib/docker/docker-mailserver/supervisor-elemta.conf \
+	contrib/docker/docker-mailserver/user-patches.sh
 
 ## The packaging tests: slow (they build the Debian packages and install
 ## them into a debootstrapped Debian 12), so not part of make check;
@@ -67,9 +86,12 @@ EXTRA_DIST += contrib/systemd/elemta-milter.service \
 ## t/0730 adds about 80 s (its build stage fetches the Build-Depends
 ## from the mirror): podman imports that tree once as a base image
 ## (localhost/elemta-test/bookworm, kept in /var/lib/containers).
+## t/0740 (the docker-mailserver add-on) needs no package: user-patches.sh
+## on DMS-like main.cf files, docker-compose config, a message through a
+## Postfix it configured to this build's daemons; about 30 s.
 PACKAGING_TESTS = t/0700-install-layout.t t/0701-deb-build.t \
 	t/0702-deb-contents.t t/0710-systemd-units.t t/0720-deb-chroot.t \
-	t/0730-container.t
+	t/0730-container.t t/0740-docker-mailserver.t
 dist_check_SCRIPTS += $(PACKAGING_TESTS)
 ## 0701 builds the packages (in t/deb/) that the others look into.
 t/0702-deb-contents.log t/0710-systemd-units.log t/0720-deb-chroot.log \

@@ -13,6 +13,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-authres.c milter/milter-authres.h \
 	milter/milter-conn.c milter/milter-gen.c \
 	milter/milter-pipeline.c milter/milter-outcome.c \
+	milter/milter-body.c milter/milter-body.h \
 	milter/milter-spf.c \
 	milter/milter-dkim.c milter/milter-dkim.h \
 	milter/milter-dkim-sign.c milter/milter-dkim-sign.h \
@@ -27,15 +28,17 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-greylist.c milter/milter-greylist-util.c \
 	milter/milter-greylist-sqlite.c milter/milter-greylist-redis.c \
 	milter/milter-greylist.h \
+	milter/milter-rspamd.c milter/milter-rspamd-reply.c \
+	milter/milter-rspamd.h \
 	milter/milter-callbacks.c \
 	milter/milter-test.c
 milter_libelemta_milter_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
-	$(OPENSSL_CFLAGS)
+	$(OPENSSL_CFLAGS) $(CURL_CFLAGS) $(JSON_CFLAGS)
 
 MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_SECTIONS_LIBS) \
 	$(ELEMTA_LIBS) $(SPF2_LIBS) \
-	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) \
-	$(PTHREAD_LIBS)
+	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(CURL_LIBS) \
+	$(JSON_LIBS) $(PTHREAD_LIBS)
 
 sbin_PROGRAMS += milter/elemta-milter
 milter_elemta_milter_SOURCES = milter/milter.c
@@ -64,13 +67,14 @@ T_MILTER_UNIT = \
 	t/0407-milter-fuzz-arc.t \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
+	t/0416-milter-body.t \
 	t/0420-milter-dkim.t \
 	t/0424-milter-dkim-verify.t \
 	t/0425-milter-fuzz-dkim-verify.t
 check_PROGRAMS += $(T_MILTER_UNIT)
 T_MILTER_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/milter
 T_MILTER_LDADD = milter/libelemta-milter.a $(T_UNIT_LDADD) $(SPF2_LIBS) \
-	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS)
+	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(JSON_LIBS)
 t_0400_milter_authres_t_SOURCES = t/0400-milter-authres.c
 t_0400_milter_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0400_milter_authres_t_LDADD = $(T_MILTER_LDADD)
@@ -118,6 +122,10 @@ t_0409_milter_fuzz_authres_t_SOURCES = t/fuzz-milter-authres.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0409_milter_fuzz_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0409_milter_fuzz_authres_t_LDADD = $(T_MILTER_LDADD)
+## the message's copy for the content stages: memory, spool file, limit
+t_0416_milter_body_t_SOURCES = t/0416-milter-body.c
+t_0416_milter_body_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0416_milter_body_t_LDADD = $(T_MILTER_LDADD)
 
 ## The libFuzzer target of the DKIM verifier, with its plain driver.
 t_0425_milter_fuzz_dkim_verify_t_SOURCES = t/fuzz-milter-dkim-verify.c \
@@ -218,3 +226,27 @@ t_0454_milter_received_spf_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0454_milter_received_spf_t_LDADD = $(T_MILTER_LDADD)
 TESTS += $(T_E2E_UNIT) $(T_E2E_SHELL)
 SANITIZE_TESTS += $(T_E2E_UNIT) $(T_E2E_SHELL)
+
+## Rspamd (t/048x): the reply parser (unit), its libFuzzer target with
+## the plain driver, then the stage against the harness' rspamd, through
+## a real Postfix.
+T_RSPAMD_UNIT = t/0480-milter-rspamd-reply.t t/0481-milter-fuzz-rspamd.t
+check_PROGRAMS += $(T_RSPAMD_UNIT)
+t_0480_milter_rspamd_reply_t_SOURCES = t/0480-milter-rspamd-reply.c
+t_0480_milter_rspamd_reply_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0480_milter_rspamd_reply_t_LDADD = $(T_MILTER_LDADD)
+t_0481_milter_fuzz_rspamd_t_SOURCES = t/fuzz-milter-rspamd.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0481_milter_fuzz_rspamd_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0481_milter_fuzz_rspamd_t_LDADD = $(T_MILTER_LDADD)
+## tb-rspamd-scan: one thread scanning message after message (t/0482
+## counts rspamd's connections: one, kept alive)
+check_PROGRAMS += t/tb-rspamd-scan
+t_tb_rspamd_scan_SOURCES = t/tb-rspamd-scan.c
+t_tb_rspamd_scan_CFLAGS = $(T_MILTER_CFLAGS)
+t_tb_rspamd_scan_LDADD = $(T_MILTER_LDADD)
+T_RSPAMD_SHELL = t/0482-milter-rspamd-postfix.t t/0483-milter-rspamd-junk.t
+dist_check_SCRIPTS += $(T_RSPAMD_SHELL)
+EXTRA_DIST += t/lib/http-junk.py
+TESTS += $(T_RSPAMD_UNIT) $(T_RSPAMD_SHELL)
+SANITIZE_TESTS += $(T_RSPAMD_UNIT) $(T_RSPAMD_SHELL)

@@ -424,7 +424,23 @@ milter_greylist_eom(struct milter_msg *m)
 {
 	const struct greylist_conf *g = &m->conn->mc->greylist;
 
-	if (!g->on || g->when != GREYLIST_WHEN_EOM || m->nrcpts == 0)
+	if (!g->on || g->when != GREYLIST_WHEN_EOM || m->nrcpts == 0
+	    || g->mode == GREYLIST_MODE_RSPAMD)
+		return;
+	gl_decide(m, (const char *const *)m->rcpts, m->nrcpts, 1);
+}
+
+/* milter_greylist_rspamd - see milter-greylist.h */
+void
+milter_greylist_rspamd(struct milter_msg *m)
+{
+	const struct greylist_conf *g = &m->conn->mc->greylist;
+
+	if (!g->on) {
+		milter_msg_summary(m, "greylist=off");
+		return;
+	}
+	if (g->mode != GREYLIST_MODE_RSPAMD || m->nrcpts == 0)
 		return;
 	gl_decide(m, (const char *const *)m->rcpts, m->nrcpts, 1);
 }

@@ -37,6 +37,10 @@
 #define GREYLIST_WHEN_EOM	0	/* the default: identity known */
 #define GREYLIST_WHEN_RCPT	1
 
+/* greylist_mode */
+#define GREYLIST_MODE_ALWAYS	0	/* the default: every message */
+#define GREYLIST_MODE_RSPAMD	1	/* when rspamd's action says so */
+
 #define GREYLIST_KEY_MAX	1100	/* client \t sender \t recipient */
 
 struct greylist_params {
@@ -123,6 +127,7 @@ struct greylist_conf {
 	unsigned prefix_v4;
 	unsigned prefix_v6;
 	int fail_action;		/* enum milter_action */
+	int mode;			/* GREYLIST_MODE_* */
 };
 
 struct cfg_t;
@@ -169,6 +174,11 @@ struct milter_msg;
 struct conf;
 void milter_greylist_init(void);
 void milter_greylist_eom(struct milter_msg *m);
+/* milter_greylist_rspamd - rspamd's action is greylist (called by the
+ * Rspamd stage): greylist the message now with greylist_mode = rspamd;
+ * with always, the greylist stage has decided already; greylisting
+ * off: nothing (logged) */
+void milter_greylist_rspamd(struct milter_msg *m);
 struct milter_verdict;
 int milter_greylist_rcpt(struct milter_msg *m, const char *rcpt,
 			 struct milter_verdict *v);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "milter-body.h"
 #include "milter-options.h"
 #include "runtime.h"
 #include "xalloc.h"
@@ -76,6 +77,11 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("dmarc_temperror_action", "accept", CFGF_NONE),
 	CFG_STR("dmarc_bad_from_action", "accept", CFGF_NONE),
 	CFG_STR("dmarc_history", "", CFGF_NONE),
+	/* DMARC aggregate reports (reports/, elemta-dmarc-report) */
+	CFG_STR("dmarc_report_org_name", "", CFGF_NONE),
+	CFG_STR("dmarc_report_email", "", CFGF_NONE),
+	CFG_STR("dmarc_report_sendmail", "/usr/sbin/sendmail", CFGF_NONE),
+	CFG_INT("dmarc_report_history_days", 30, CFGF_NONE),
 	/* Received-SPF, header caps, quarantine */
 	CFG_BOOL("received_spf", cfg_false, CFGF_NONE),
 	CFG_STR("header_cap_action", "accept", CFGF_NONE),
@@ -97,6 +103,17 @@ static cfg_opt_t milter_opts[] = {
 	CFG_INT("greylist_prefix_v4", 24, CFGF_NONE),
 	CFG_INT("greylist_prefix_v6", 64, CFGF_NONE),
 	CFG_STR("greylist_fail_action", "accept", CFGF_NONE),
+	/* the message's copy for the content stages (milter-body.c) */
+	CFG_INT_CB("body_memory_max", 1048576, CFGF_NONE, conf_cb_size),
+	CFG_STR("body_spool_dir", "spool", CFGF_NONE),
+	CFG_INT_CB("scan_max_size", 26214400, CFGF_NONE, conf_cb_size),
+	CFG_STR("scan_oversize_action", "skip", CFGF_NONE),
+	CFG_STR("greylist_mode", "always", CFGF_NONE),
+	/* Rspamd (milter-rspamd.c) */
+	CFG_STR("rspamd_url", "", CFGF_NONE),
+	CFG_STR("rspamd_fail_action", "tempfail", CFGF_NONE),
+	CFG_INT("rspamd_timeout_ms", 15000, CFGF_NONE),
+	CFG_STR("rspamd_settings_id", "", CFGF_NONE),
 	CFG_END()
 };
 
@@ -146,6 +163,69 @@ static const char *const milter_greylist_stores[] = {
 static const char *const milter_greylist_fails[] = {
 	"accept", "tempfail", NULL,
 };
+static const char *const milter_greylist_modes[] = {
+	"always", "rspamd", NULL,
+};
+
+/* milter_check_url - rspamd_url: "" or http(s)://..., no trailing
+ * slash (the stage appends "/checkv2"), nothing a request line could
+ * not carry */
+static int
+milter_check_url(const char *value, char *err, size_t errlen)
+{
+	const char *p;
+	size_t n = strlen(value);
+
+	if (n == 0)
+		return 0;
+	if (strncmp(value, "http://", 7) != 0
+	    && strncmp(value, "https://", 8) != 0) {
+		x_err(err, errlen, "'%s': not an http:// or https:// URL",
+		      value);
+		return -1;
+	}
+	for (p = value; *p != '\0'; p++)
+		if (*p <= ' ' || *p > '~') {
+			x_err(err, errlen, "'%s': space or control character "
+			      "in the URL", value);
+			return -1;
+		}
+	if (value[n - 1] == '/') {
+		x_err(err, errlen, "'%s': no trailing slash (the path "
+		      "/checkv2 is added)", value);
+		return -1;
+	}
+	return 0;
+}
+
+/* milter_check_token - rspamd_settings_id: "" or [A-Za-z0-9_.-]+ */
+static int
+milter_check_token(const char *value, char *err, size_t errlen)
+{
+	if (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789_-.") != strlen(value)) {
+		x_err(err, errlen, "'%s': letters, digits, '_', '-' and '.' "
+		      "only", value);
+		return -1;
+	}
+	return 0;
+}
+
+/* scan_oversize_action: MILTER_BODY_OVERSIZE_* */
+static const char *const milter_oversize_actions[] = {
+	"skip", "tempfail", NULL,
+};
+
+/* milter_check_spool_dir - body_spool_dir: a path, not "" */
+static int
+milter_check_spool_dir(const char *value, char *err, size_t errlen)
+{
+	if (*value == '\0') {
+		x_err(err, errlen, "must not be empty");
+		return -1;
+	}
+	return 0;
+}
 
 static const struct conf_check milter_checks[] = {
 	DAEMON_CONF_CHECKS,
@@ -181,6 +261,8 @@ static const struct conf_check milter_checks[] = {
 	  NULL },
 	{ "dmarc_bad_from_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
 	  NULL },
+	{ "dmarc_report_history_days", CONF_CHECK_RANGE, 1, 3650, NULL,
+	  NULL },
 	{ "header_cap_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
 	{ "quarantine_header", CONF_CHECK_FUNC, 0, 0, NULL,
 	  milter_check_header_name },
@@ -199,6 +281,22 @@ static const struct conf_check milter_checks[] = {
 	{ "greylist_prefix_v6", CONF_CHECK_RANGE, 16, 128, NULL, NULL },
 	{ "greylist_fail_action", CONF_CHECK_ENUM, 0, 0,
 	  milter_greylist_fails, NULL },
+	/* the message's copy */
+	{ "body_memory_max", CONF_CHECK_RANGE, 0, 1L << 30, NULL, NULL },
+	{ "body_spool_dir", CONF_CHECK_FUNC, 0, 0, NULL,
+	  milter_check_spool_dir },
+	{ "scan_max_size", CONF_CHECK_RANGE, 1024, 1L << 31, NULL, NULL },
+	{ "scan_oversize_action", CONF_CHECK_ENUM, 0, 0,
+	  milter_oversize_actions, NULL },
+	{ "greylist_mode", CONF_CHECK_ENUM, 0, 0, milter_greylist_modes,
+	  NULL },
+	/* Rspamd: accept or tempfail, as greylisting */
+	{ "rspamd_url", CONF_CHECK_FUNC, 0, 0, NULL, milter_check_url },
+	{ "rspamd_fail_action", CONF_CHECK_ENUM, 0, 0, milter_greylist_fails,
+	  NULL },
+	{ "rspamd_timeout_ms", CONF_CHECK_RANGE, 100, 600000, NULL, NULL },
+	{ "rspamd_settings_id", CONF_CHECK_FUNC, 0, 0, NULL,
+	  milter_check_token },
 	CONF_CHECK_END
 };
 
@@ -335,11 +433,46 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->dmarc_bad_from_action = milter_action_index(
 		cfg_getstr(sec, "dmarc_bad_from_action"));
 	c->dmarc_history = x_strdup(cfg_getstr(sec, "dmarc_history"));
+	c->dmarc_report_org_name = conf_strdup_opt(sec,
+						   "dmarc_report_org_name");
+	c->dmarc_report_email = conf_strdup_opt(sec, "dmarc_report_email");
+	c->dmarc_report_sendmail = x_strdup(cfg_getstr(sec,
+						       "dmarc_report_sendmail"));
+	c->dmarc_report_history_days =
+		(int)cfg_getint(sec, "dmarc_report_history_days");
 	c->received_spf = cfg_getbool(sec, "received_spf");
 	c->header_cap_action =
 		milter_action_index(cfg_getstr(sec, "header_cap_action"));
 	c->quarantine_header = conf_strdup_opt(sec, "quarantine_header");
-	return greylist_conf_load(sec, &c->greylist, err, errlen);
+	c->body_memory_max = cfg_getint(sec, "body_memory_max");
+	c->body_spool_dir = x_strdup(cfg_getstr(sec, "body_spool_dir"));
+	c->scan_max_size = cfg_getint(sec, "scan_max_size");
+	c->scan_oversize_action = strcmp(cfg_getstr(sec,
+		"scan_oversize_action"), "tempfail") == 0
+		? MILTER_BODY_OVERSIZE_TEMPFAIL : MILTER_BODY_OVERSIZE_SKIP;
+	c->rspamd_url = conf_strdup_opt(sec, "rspamd_url");
+	c->rspamd_fail_action =
+		milter_action_index(cfg_getstr(sec, "rspamd_fail_action"));
+	c->rspamd_timeout_ms = cfg_getint(sec, "rspamd_timeout_ms");
+	c->rspamd_settings_id = conf_strdup_opt(sec, "rspamd_settings_id");
+	if (c->rspamd_timeout_ms >= c->milter_timeout * 1000) {
+		x_err(err, errlen, "milter: rspamd_timeout_ms (%ld) must be "
+		      "shorter than milter_timeout (%lds): the MTA would give "
+		      "up on the milter first", c->rspamd_timeout_ms,
+		      c->milter_timeout);
+		return -1;
+	}
+	if (greylist_conf_load(sec, &c->greylist, err, errlen) < 0)
+		return -1;
+	if (c->greylist.on && c->greylist.mode == GREYLIST_MODE_RSPAMD
+	    && (c->rspamd_url == NULL
+		|| c->greylist.when != GREYLIST_WHEN_EOM)) {
+		x_err(err, errlen, "milter: greylist_mode = rspamd needs "
+		      "rspamd_url and greylist_when = eom (rspamd's verdict "
+		      "exists at end of message)");
+		return -1;
+	}
+	return 0;
 }
 
 /* milter_conf_release - free what milter_conf_load allocated */
@@ -364,7 +497,13 @@ milter_conf_release(void *out)
 	x_free(&c->arc_trusted_sealers);
 	x_free(&c->dmarc_psl);		/* DMARC */
 	x_free(&c->dmarc_history);	/* DMARC */
+	x_free(&c->dmarc_report_org_name);
+	x_free(&c->dmarc_report_email);
+	x_free(&c->dmarc_report_sendmail);
 	x_free(&c->quarantine_header);
+	x_free(&c->body_spool_dir);
+	x_free(&c->rspamd_url);
+	x_free(&c->rspamd_settings_id);
 	greylist_conf_release(&c->greylist);
 }
 

@@ -66,11 +66,26 @@ struct milter_conf {
 	int dmarc_temperror_action;
 	int dmarc_bad_from_action;	/* no/several/broken From */
 	char *dmarc_history;		/* SQLite file, "" = off */
+	/* DMARC aggregate reports (reports/, not the daemon) */
+	char *dmarc_report_org_name;	/* NULL: the report domain */
+	char *dmarc_report_email;	/* NULL: postmaster@authserv_id */
+	char *dmarc_report_sendmail;	/* command, split on blanks */
+	int dmarc_report_history_days;	/* history rows kept */
 	/* Received-SPF, header caps, quarantine (issue 4) */
 	int received_spf;		/* add a Received-SPF header */
 	int header_cap_action;		/* enum milter_action: over the caps */
 	char *quarantine_header;	/* NULL: quarantine = MTA hold */
 	struct greylist_conf greylist;	/* milter-greylist.c */
+	/* the message's copy for the content stages (milter-body.c) */
+	long body_memory_max;		/* bytes in memory, then a file */
+	char *body_spool_dir;		/* relative to database.directory */
+	long scan_max_size;		/* larger: not scanned */
+	int scan_oversize_action;	/* MILTER_BODY_OVERSIZE_* */
+	/* Rspamd (milter-rspamd.c) */
+	char *rspamd_url;		/* NULL: Rspamd off */
+	int rspamd_fail_action;		/* MILTER_ACCEPT or MILTER_TEMPFAIL */
+	long rspamd_timeout_ms;
+	char *rspamd_settings_id;	/* NULL: none sent */
 };
 
 extern const struct conf_section milter_conf_section;

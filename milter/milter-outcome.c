@@ -16,11 +16,16 @@
  *	each inserted at the top, Received-SPF (so that it ends up below
  *	our A-R, right above the MTA's own Received: a trace header, RFC
  *	7208 9.1), the quarantine header when quarantine_header is set, our
- *	A-R, the DKIM signatures above it (milter-dkim-sign.h says why),
- *	and the new ARC set above all (milter-arc-sealer.c: AS, AMS, AAR
- *	from the top; its AMS covers our DKIM-Signature, so it comes
- *	last).  milter_outcome_view() applies the edits to a header list
- *	as the MTA will: what the sealer signs.  A message rejected, deferred or discarded gets no edits:
+ *	A-R, and the DKIM signatures above it (milter-dkim-sign.h says
+ *	why).  Then the headers the stages asked for
+ *	(milter_msg_add_header: the content scanners' X-Virus-Scanned,
+ *	X-Elemta-Scan...), added at the end of the header in the order
+ *	asked.  Last, the new ARC set, above all (milter-arc-sealer.c: AS,
+ *	AMS, AAR from the top; its AMS covers our DKIM-Signature and
+ *	what the other edits leave, so it comes last);
+ *	milter_outcome_view() applies the edits to a header list as the
+ *	MTA will: what the sealer signs.  A message rejected, deferred or
+ *	discarded gets no edits:
  *	nothing of it is kept.
  *--*/
 #include "config.h"
@@ -88,6 +93,7 @@ milter_outcome_build(const struct milter_msg *m, struct milter_outcome *o)
 	for (i = m->nar_ours; i > 0; i--)
 		milter_outcome_edit(o, MILTER_EDIT_DELETE, AUTHRES_HEADER,
 				    m->ar_ours[i - 1], NULL);
+	milter_rspamd_edits(m, o);
 	if (m->received_spf != NULL)
 		milter_outcome_edit(o, MILTER_EDIT_INSERT,
 				    MILTER_RECEIVED_SPF_HEADER, 0,
@@ -103,6 +109,9 @@ milter_outcome_build(const struct milter_msg *m, struct milter_outcome *o)
 		milter_outcome_edit(o, MILTER_EDIT_INSERT,
 				    MILTER_DKIM_SIGN_HEADER, 0,
 				    milter_dkim_sign_value(m, i));
+	for (i = 0; i < m->nadd_headers; i++)
+		milter_outcome_edit(o, MILTER_EDIT_ADD, m->add_headers[i].name,
+				    0, m->add_headers[i].value);
 	/* the ARC set last, on top: AS, AMS, AAR from the top */
 	for (i = 0; (v = milter_arc_sealer_value(m, i, &name)) != NULL; i++)
 		milter_outcome_edit(o, MILTER_EDIT_INSERT, name, 0, v);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "milter.h"
+#include "milter-body.h"
 #include "milter-dmarc.h"
 #include "xalloc.h"
 
@@ -45,9 +46,13 @@ static const struct milter_stage milter_stages[] = {
 	/* after "arc": the trusted-sealer override reads its result */
 	{ .name = "dmarc", .eom = milter_dmarc_eom },
 	{ .name = "greylist", .eom = milter_greylist_eom },
-	/* clamav, rspamd: later issues, before "arc-seal" */
-	/* last: after every stage that can change the verdict or the
-	 * A-R, after "dkim-sign" (the AMS covers our DKIM-Signature) */
+	/* after greylisting: a deferred message is not scanned; rspamd's
+	 * greylist action calls it back (greylist_mode = rspamd) */
+	{ .name = "rspamd", .body_wanted = milter_rspamd_wanted,
+	  .eom = milter_rspamd_eom, .free = milter_rspamd_free },
+	/* last: after every stage that can change the verdict, the A-R or
+	 * the headers (rspamd), after "dkim-sign" (the AMS covers our
+	 * DKIM-Signature) */
 	{ .name = "arc-seal", .body = milter_arc_sealer_body,
 	  .eom = milter_arc_sealer_eom, .free = milter_arc_sealer_free },
 };
@@ -65,9 +70,14 @@ void
 milter_pipeline_init(void)
 {
 	struct metric *m;
+	int a;
 
 	m_messages = metrics_counter("elemta_milter_messages_total",
 				     "Messages by verdict", "action");
+	/* Every verdict at 0 from the start, so that a rate (the tempfail
+	 * ratio an alert watches) sees the first one. */
+	for (a = MILTER_ACCEPT; a <= MILTER_DISCARD; a++)
+		metric_series(m_messages, milter_action_name(a));
 	m_results = metrics_counter("elemta_milter_results_total",
 				    "Authentication results by method",
 				    "method,result");
@@ -84,6 +94,21 @@ milter_pipeline_init(void)
 	m_dns_misses = metric_series(m, "miss");
 	milter_greylist_init();
 	milter_arc_sealer_init();
+	milter_body_init();
+	milter_rspamd_init();
+}
+
+/* milter_pipeline_body_wanted - does a stage read the whole message */
+int
+milter_pipeline_body_wanted(const struct milter_conf *mc)
+{
+	size_t i;
+
+	for (i = 0; i < MILTER_NSTAGES; i++)
+		if (milter_stages[i].body_wanted != NULL
+		    && milter_stages[i].body_wanted(mc))
+			return 1;
+	return 0;
 }
 
 /* milter_pipeline_caps - headers beyond max_headers/max_header_size
@@ -121,6 +146,7 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 	milter_pipeline_decide(m);	/* if end of headers never came */
 	if (m->headers_dropped > 0)
 		milter_pipeline_caps(m);
+	milter_body_eom(m);	/* the copy complete, or over the limit */
 	for (i = 0; i < MILTER_NSTAGES; i++) {
 		t0 = clock_mono_s();
 		milter_stages[i].eom(m);
@@ -170,6 +196,7 @@ milter_pipeline_eoh(struct milter_msg *m)
 	size_t i;
 
 	milter_pipeline_decide(m);
+	milter_body_eoh(m);
 	for (i = 0; i < MILTER_NSTAGES; i++)
 		if (milter_stages[i].eoh != NULL)
 			milter_stages[i].eoh(m);
@@ -182,6 +209,7 @@ milter_pipeline_body(struct milter_msg *m, const unsigned char *chunk,
 {
 	size_t i;
 
+	milter_body_chunk(m, chunk, len);
 	for (i = 0; i < MILTER_NSTAGES; i++)
 		if (milter_stages[i].body != NULL)
 			milter_stages[i].body(m, chunk, len);

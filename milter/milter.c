@@ -258,6 +258,7 @@ milter_finish(struct milter_test *t, struct runtime *rt)
 	milter_dkim_finish();
 	milter_dmarc_finish();
 	milter_greylist_finish();
+	milter_rspamd_finish();
 	milter_gen_publish(NULL);
 	free(t->rcpts);
 	runtime_finish(rt);

@@ -49,6 +49,7 @@
 #include "milter-dkim-sign.h"
 #include "milter-dmarc.h"
 #include "milter-options.h"
+#include "milter-rspamd.h"
 #include "snapshot.h"
 #include "xalloc.h"
 
@@ -109,6 +110,7 @@ struct milter_spf_results {
 };
 
 struct milter_keys;
+struct milter_body;
 
 /*
  * One generation of what connections work with, built at start and by
@@ -155,6 +157,9 @@ struct milter_msg {
 	unsigned *ar_ours;		/* 1-based indexes claiming our id */
 	size_t nar_ours;
 	size_t body_bytes;
+	/* the whole message for the content stages (milter-body.c), or
+	 * NULL when no stage wants it */
+	struct milter_body *body;
 
 	/* DNS lookups: one counter per check, so that what one check
 	 * spends (SPF's record is the sender's) never starves another
@@ -191,6 +196,10 @@ struct milter_msg {
 	char *reply_text;
 	char *quarantine_reason;
 	char *received_spf;		/* Received-SPF value, or NULL */
+	/* headers the stages add at the end (milter_msg_add_header) */
+	struct milter_header *add_headers;
+	size_t nadd_headers;
+	struct milter_rspamd *rspamd;	/* the Rspamd stage's state */
 };
 
 /*
@@ -209,6 +218,9 @@ struct milter_stage {
 	/* run at end of message, after the stages before it */
 	void (*eom)(struct milter_msg *m);
 	void (*free)(struct milter_msg *m);
+	/* 1 if the stage reads the whole message (milter-body.h) under
+	 * this configuration: the pipeline keeps a copy only then */
+	int (*body_wanted)(const struct milter_conf *mc);
 };
 
 /*
@@ -303,6 +315,11 @@ void milter_msg_summary(struct milter_msg *m, const char *fmt, ...)
 void milter_msg_action(struct milter_msg *m, const char *stage,
 		       enum milter_action a, const char *code,
 		       const char *xcode, const char *text);
+/* milter_msg_add_header - a header to add at the end of the message's
+ * header (name, value copied; value without leading space), if it is
+ * accepted or quarantined: in the order asked */
+void milter_msg_add_header(struct milter_msg *m, const char *name,
+			   const char *value);
 /*
  * The replies of each kind of check, RFC 7372's enhanced codes where
  * there is one (milter_msg_enforce): one table, one path from a
@@ -315,6 +332,8 @@ enum milter_reply_kind {
 	MILTER_REPLY_DMARC,		/* 550 5.7.1, 451 4.7.1 */
 	MILTER_REPLY_HEADER_CAP,	/* 552 5.3.4, 452 4.3.4 */
 	MILTER_REPLY_GREYLIST,		/* 450 4.7.1 (tempfail only) */
+	MILTER_REPLY_SCAN_SIZE,		/* 452 4.3.4: over scan_max_size */
+	MILTER_REPLY_RSPAMD,		/* 550 5.7.1, 451 4.7.1 */
 };
 /* milter_msg_enforce - ask for the configured action a (enum
  * milter_action; accept asks nothing) with the replies of kind k, the
@@ -336,6 +355,9 @@ void milter_pipeline_eoh(struct milter_msg *m);
 void milter_pipeline_body(struct milter_msg *m, const unsigned char *chunk,
 			  size_t len);
 void milter_pipeline_free(struct milter_msg *m);
+/* milter_pipeline_body_wanted - 1 if a stage reads the whole message
+ * under mc (the message's copy is kept, milter-body.h) */
+int milter_pipeline_body_wanted(const struct milter_conf *mc);
 
 /* milter-outcome.c */
 /* milter_outcome_build - the edits and verdict of a message whose

@@ -52,11 +52,18 @@ static const double policy_store_buckets[] = {
 	0.01, 0.05, 0.1, 0.5, 1,
 };
 
+/* The local store's operations, as elemta_policyd_store_errors_total's
+ * op label names them (Redis adds "redis"). */
+static const char *const policy_store_ops[] = {
+	"take", "refund", "recipients", "flush", NULL,
+};
+
 /* policyd_policy_new - a policy on top of a store */
 struct policyd_policy *
 policyd_policy_new(struct policyd_store *store)
 {
 	struct policyd_policy *pol = x_calloc(1, sizeof(*pol));
+	size_t i;
 
 	pol->store = store;
 	pol->txns = htable_new();
@@ -79,6 +86,10 @@ policyd_policy_new(struct policyd_store *store)
 	pol->m_store_errors = metrics_counter("elemta_policyd_store_errors_total",
 					      "Store operations that failed",
 					      "op");
+	/* At 0 from the start: an alert on its rate sees the first error,
+	 * and the family exists before anything has failed. */
+	for (i = 0; policy_store_ops[i] != NULL; i++)
+		metric_series(pol->m_store_errors, policy_store_ops[i]);
 	pol->m_txns = metrics_gauge("elemta_policyd_transactions",
 				    "Counted transactions remembered", NULL);
 	return pol;
@@ -97,6 +108,7 @@ policyd_policy_set_redis(struct policyd_policy *pol, struct policyd_redis *rs)
 					"1 while the last Redis call worked",
 					NULL);
 	metric_set(pol->m_redis_up, 1);
+	metric_series(pol->m_store_errors, "redis");
 }
 
 /* policyd_policy_set_ldap - per-user rates from the directory */

@@ -81,19 +81,12 @@ peer_start_dovecot dovecot2 "$TB_PORT_LMTP2"
 peer_start_smtp_sink
 
 # the bridge binds as alice (a plain reader; her password from a file)
-echo alicepw >"$TB/ldap.secret"
-chmod 600 "$TB/ldap.secret"
+lmtp_ldap
 lmtp_conf "ldap_lookup = true" \
     "ldap_base = \"ou=people,$TB_LDAP_BASE\"" \
     "ldap_backend_port = $TB_PORT_LMTP2" \
     "allowed_backends = { \"inet:127.0.0.1:$TB_PORT_LMTP2\" }" \
-    "ldap {" \
-    "	uri = \"$TB_LDAP_URI\"" \
-    "	bind_dn = \"uid=alice,ou=people,$TB_LDAP_BASE\"" \
-    "	bind_password_file = \"$TB/ldap.secret\"" \
-    "	network_timeout = 2s" \
-    "	search_timeout = 2s" \
-    "}"
+    "${LMTP_LDAP[@]}"
 lmtp_start_bridge
 lmtp_start_postfix
 

@@ -43,10 +43,17 @@ tb_like "$(dpkg-deb -I "$(deb elemta-common)" postrm)" \
 	'purge.*rm -rf /var/lib/elemta /var/spool/postfix/elemta' \
 	"elemta-common postrm: purge removes the state and the sockets"
 
+# elemta-milter also carries the DMARC reports made from its history
+# (elemta-dmarc-report, its man page, its oneshot service and timer).
+rep_units="/lib/systemd/system/elemta-dmarc-report.service /lib/systemd/system/elemta-dmarc-report.timer "
 for d in milter policyd lmtp-bridge; do
 	p=elemta-$d
-	tb_is "$(files $p | tr '\n' ' ')" \
-		"/lib/systemd/system/$p.service /usr/sbin/$p /usr/share/man/man8/$p.8.gz " \
+	if [[ $d == milter ]]; then
+		want="$rep_units/lib/systemd/system/$p.service /usr/sbin/elemta-dmarc-report /usr/sbin/$p /usr/share/man/man8/elemta-dmarc-report.8.gz /usr/share/man/man8/$p.8.gz "
+	else
+		want="/lib/systemd/system/$p.service /usr/sbin/$p /usr/share/man/man8/$p.8.gz "
+	fi
+	tb_is "$(files $p | tr '\n' ' ')" "$want" \
 		"$p: the daemon, its man page, its unit"
 	dep=$(dpkg-deb -f "$(deb $p)" Depends)
 	ver=$(dpkg-deb -f "$(deb $p)" Version)

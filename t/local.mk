@@ -140,10 +140,10 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-I$(top_srcdir)/t -I$(top_srcdir)/milter -I$(top_srcdir)/policyd \
 	-I$(top_srcdir)/lmtp-bridge $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
 	$(MHD_CFLAGS) $(LDAP_CFLAGS) $(OPENSSL_CFLAGS) $(HIREDIS_CFLAGS) \
-	$(UNBOUND_CFLAGS)
+	$(UNBOUND_CFLAGS) $(JSON_CFLAGS)
 FUZZ_LIBS = $(ELEMTA_LIBS) $(SPF2_LIBS) \
 	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(CURL_LIBS) \
-	$(PTHREAD_LIBS) -lresolv
+	$(JSON_LIBS) $(PTHREAD_LIBS) -lresolv
 FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
 	t/libfuzzer/milter-dmarc-from t/libfuzzer/milter-dkim-canon \
@@ -151,7 +151,7 @@ FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/milter-dkim-verify t/libfuzzer/milter-arc \
 	t/libfuzzer/lmtp-reply t/libfuzzer/lmtp-body t/libfuzzer/lmtp-route \
 	t/libfuzzer/policyd-limit t/libfuzzer/policyd-policy \
-	t/libfuzzer/redis-redirect
+	t/libfuzzer/redis-redirect t/libfuzzer/milter-rspamd
 if LIBFUZZER
 check_DATA = $(FUZZ_TARGETS)
 endif
@@ -180,6 +180,8 @@ t/libfuzzer/lmtp-body: t/fuzz-lmtp-body.c lmtp-bridge/lmtp-wire.c \
 t/libfuzzer/ldap-filter: t/fuzz-ldap-filter.c lib/ldapc.c lib/libelemta.a
 t/libfuzzer/milter-authres: t/fuzz-milter-authres.c \
 	milter/milter-authres.c milter/libelemta-milter.a lib/libelemta.a
+t/libfuzzer/milter-rspamd: t/fuzz-milter-rspamd.c \
+	milter/milter-rspamd-reply.c lib/libelemta.a
 t/libfuzzer/milter-dmarc-from: t/fuzz-milter-dmarc-from.c \
 	milter/milter-dmarc-util.c milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-dkim-canon: t/fuzz-milter-dkim-canon.c \

@@ -7,6 +7,8 @@
 #	lmtp_conf [LINES...]		write $TB/elemta.conf: a lmtp_bridge
 #					section with the usual test settings,
 #					then LINES (more options or sections)
+#	lmtp_ldap			LMTP_LDAP: the lines of an ldap section
+#					for lmtp_conf, slapd bound as alice
 #	lmtp_start_bridge		start it on TB_PORT_BRIDGE (log: $BLOG)
 #	lmtp_start_postfix [LINES...]	Postfix: example.test -> the bridge
 #	lmtp_dovecot_extra NAME LINES...	add settings to a running Dovecot
@@ -53,6 +55,21 @@ EOF
 		done
 		[[ $inside == 0 ]] || echo "}"
 	} >"$TB/elemta.conf"
+}
+
+# lmtp_ldap - LMTP_LDAP, the lines of an ldap section for lmtp_conf:
+# slapd (peer_start_slapd), the bridge bound as alice (a plain reader;
+# her password from the file $TB/ldap.secret), short timeouts
+lmtp_ldap() {
+	echo alicepw >"$TB/ldap.secret"
+	chmod 600 "$TB/ldap.secret"
+	LMTP_LDAP=("ldap {"
+	    "	uri = \"$TB_LDAP_URI\""
+	    "	bind_dn = \"uid=alice,ou=people,$TB_LDAP_BASE\""
+	    "	bind_password_file = \"$TB/ldap.secret\""
+	    "	network_timeout = 2s"
+	    "	search_timeout = 2s"
+	    "}")
 }
 
 # lmtp_start_bridge - start the bridge on $TB/elemta.conf, wait for it

@@ -47,8 +47,14 @@
 #				settings; peer_postfix_set changes settings
 #				of a running instance
 #	peer_start_rspamd	TB_PORT_RSPAMD, TB_RSPAMD_URL, TB_RSPAMD_CTL_URL,
-#				TB_RSPAMD_MILTER (the proxy in milter mode)
+#				TB_RSPAMD_MILTER (the proxy in milter mode);
+#				files a test writes into $TB/rspamd/local.d
+#				first (e.g. multimap.conf) are kept
 #	peer_clamav_db		TB_CLAMAV_DB (signature dir), TB_EICAR (file)
+#	peer_start_prometheus	TB_PORT_PROMETHEUS, TB_PROM_URL (its HTTP
+#				API); arguments: JOB=HOST:PORT targets
+#				scraped every second, and FILE.yml rule
+#				files evaluated every second
 #
 #	Mail routing of the private Postfix: example.test goes by LMTP to
 #	Dovecot, sink.test and every other domain to smtp-sink (bounces
@@ -113,6 +119,10 @@ peer_require() {
 			tb_need swaks swaks ;;
 		sqlite3)
 			tb_need sqlite3 sqlite3 ;;
+		prometheus)
+			tb_need prometheus prometheus promtool curl python3
+			python3 -c 'import yaml' 2>/dev/null ||
+			    tb_missing "python3-yaml not installed" ;;
 		*)
 			tb_bail "peer_require: unknown peer $peer" ;;
 		esac
@@ -751,6 +761,10 @@ dns {
 tempdir = "$r/tmp";
 hs_cache_dir = "$cache";
 rrd = null;
+# rspamd's GTUBE variants (YJS: add header, ZJS: rewrite subject, AJS:
+# no action) besides GTUBE itself (reject): test patterns, not for a
+# production rspamd
+enable_test_patterns = true;
 EOF
 	cat >"$r/local.d/logging.inc" <<EOF
 type = "file";
@@ -800,4 +814,53 @@ peer_clamav_hdb() {
 # peer_clamav_ndb - print a body signature NAME for TEXT in target type
 peer_clamav_ndb() {
 	echo "$1:$2:*:$(printf %s "$3" | od -An -tx1 | tr -d ' \n')"
+}
+
+#
+# Prometheus: Debian's server, private configuration and storage
+#
+
+# peer_start_prometheus ARG... - prometheus on TB_PORT_PROMETHEUS: each
+# JOB=HOST:PORT argument a scrape job (GET /metrics every second), each
+# other argument a rule file (evaluated every second); TB_PROM_URL is
+# its HTTP API
+peer_start_prometheus() {
+	local d=$TB/prometheus arg rules=() jobs=()
+
+	for arg in "$@"; do
+		case $arg in
+		*=*) jobs+=("$arg") ;;
+		*) rules+=("$arg") ;;
+		esac
+	done
+	mkdir -p "$d/data"
+	{
+		printf 'global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n'
+		printf '  evaluation_interval: 1s\n'
+		printf 'rule_files:\n'
+		[[ ${#rules[@]} -gt 0 ]] || printf '  []\n'
+		for arg in "${rules[@]}"; do
+			printf '  - "%s"\n' "$arg"
+		done
+		printf 'scrape_configs:\n'
+		[[ ${#jobs[@]} -gt 0 ]] || printf '  []\n'
+		for arg in "${jobs[@]}"; do
+			printf '  - job_name: "%s"\n' "${arg%%=*}"
+			printf '    static_configs:\n'
+			printf '      - targets: ["%s"]\n' "${arg#*=}"
+		done
+	} >"$d/prometheus.yml"
+	promtool check config "$d/prometheus.yml" >"$d/check.log" 2>&1 || {
+		tb_tail "$d/check.log"
+		tb_bail "promtool check config rejected $d/prometheus.yml"
+	}
+	TB_PROM_URL=http://127.0.0.1:$TB_PORT_PROMETHEUS
+	export TB_PROM_URL
+	tb_spawn prometheus "$d/prometheus.log" prometheus \
+	    --config.file="$d/prometheus.yml" \
+	    --storage.tsdb.path="$d/data" \
+	    --storage.tsdb.retention.time=1h \
+	    --web.listen-address="127.0.0.1:$TB_PORT_PROMETHEUS"
+	tb_ready prometheus "on 127.0.0.1:$TB_PORT_PROMETHEUS" \
+	    "$(peer_timeout 60)" curl -fs "$TB_PROM_URL/-/ready"
 }

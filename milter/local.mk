@@ -212,7 +212,7 @@ T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0457-milter-greylist-redis.t t/0458-milter-postfix-greylist-relay.t \
 	t/0459-milter-postfix-greylist-nodes.t \
 	t/0460-milter-steering.t t/0461-milter-postfix-arc.t \
-	t/0462-milter-postfix-arc-seal.t
+	t/0462-milter-postfix-arc-seal.t t/0463-milter-arc-seal-rspamd.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.

@@ -16,6 +16,8 @@
 #	milter_signing_tables		# $TB/keys, $TB/signing
 #	milter_require_pydkim		# python3-dkim, before tb_init
 #	milter_arc_keys [DOMAIN...]	# unbound, $TB/keys: two sealing domains
+#	milter_arc_pyverify FILE	# python3-dkim's ARC verdict
+#	milter_arc_plverify FILE	# Mail::DKIM's ARC verdict
 #	out=$(milter_t FILE [ARGS])	# elemta-milter -t, stderr in $TB/stderr
 #	out=$(milter_offline FILE IP SENDER [ARGS])	# milter_t, an external client
 #
@@ -249,6 +251,27 @@ milter_arc_keys() {
 		echo "seal1 example.test:$TB_DKIM_RSA_SELECTOR:$TB_DKIM_RSA_KEY"
 		echo "seal2 other.test:arc2:$gk/arc2.private"
 	} >"$TB/keys"
+}
+
+# milter_arc_pyverify FILE - python3-dkim's arc_verify of FILE, keys
+# from the harness' unbound: "CV N COMMENT" (t/data/milter/arc-seal.py)
+milter_arc_pyverify() {
+	/usr/bin/python3 "$TB_DATA/milter/arc-seal.py" verify "$1" "$TB_DNS" \
+	    2>&1
+}
+
+# milter_arc_plverify FILE - Mail::DKIM::ARC::Verifier's result of FILE
+# and its detail, keys from the harness' unbound
+milter_arc_plverify() {
+	perl -MMail::DKIM::ARC::Verifier -MNet::DNS -e '
+	my ($host, $port) = split /@/, $ARGV[1];
+	Mail::DKIM::DNS::resolver(Net::DNS::Resolver->new(
+	    nameservers => [$host], port => $port, recurse => 1));
+	my $v = Mail::DKIM::ARC::Verifier->new;
+	open my $fh, "<", $ARGV[0] or die;
+	while (<$fh>) { s/\r?\n$/\r\n/; $v->PRINT($_); }
+	$v->CLOSE;
+	printf "%s %s\n", $v->result, $v->result_detail;' "$1" "$TB_DNS" 2>&1
 }
 
 # milter_require_pydkim - skip (fail with ELEMTA_REQUIRE_PEERS=1)

@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "milter.h"
 #include "milter-body.h"
+#include "milter-clamav.h"
 #include "milter-dmarc.h"
 #include "xalloc.h"
 
@@ -46,13 +47,17 @@ static const struct milter_stage milter_stages[] = {
 	/* after "arc": the trusted-sealer override reads its result */
 	{ .name = "dmarc", .eom = milter_dmarc_eom },
 	{ .name = "greylist", .eom = milter_greylist_eom },
+	/* after greylisting; before rspamd: a virus is rejected without
+	 * asking rspamd */
+	{ .name = "clamav", .eom = milter_clamav_eom,
+	  .body_wanted = milter_clamav_wanted },
 	/* after greylisting: a deferred message is not scanned; rspamd's
 	 * greylist action calls it back (greylist_mode = rspamd) */
 	{ .name = "rspamd", .body_wanted = milter_rspamd_wanted,
 	  .eom = milter_rspamd_eom, .free = milter_rspamd_free },
 	/* last: after every stage that can change the verdict, the A-R or
-	 * the headers (rspamd), after "dkim-sign" (the AMS covers our
-	 * DKIM-Signature) */
+	 * the headers (clamav, rspamd), after "dkim-sign" (the AMS covers
+	 * our DKIM-Signature) */
 	{ .name = "arc-seal", .body = milter_arc_sealer_body,
 	  .eom = milter_arc_sealer_eom, .free = milter_arc_sealer_free },
 };

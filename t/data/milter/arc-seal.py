@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # arc-seal.py - ARC by a second implementation (python3-dkim, with
-# python3-authres) for t/0427 and t/0462:
+# python3-authres) for t/0427, t/0465 and t/0466:
 #
 #   arc-seal.py apply OUT IN
 #	stdin: elemta-milter -t's output; OUT: message IN with its header

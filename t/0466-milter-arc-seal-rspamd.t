@@ -1,5 +1,5 @@
 #!/bin/bash
-# 0463-milter-arc-seal-rspamd - the ARC seal after the Rspamd stage's
+# 0466-milter-arc-seal-rspamd - the ARC seal after the Rspamd stage's
 # header edits (the harness' real rspamd, through -t): a message rspamd
 # wants "rewrite subject" for (its ZJS test pattern), carrying a sender's
 # X-Spam header, gets the claimed X-Spam removed, X-Spam: Yes and the

@@ -55,6 +55,11 @@ static const struct milter_stage milter_stages[] = {
 	 * greylist action calls it back (greylist_mode = rspamd) */
 	{ .name = "rspamd", .body_wanted = milter_rspamd_wanted,
 	  .eom = milter_rspamd_eom, .free = milter_rspamd_free },
+	/* last: after every stage that can change the verdict, the A-R or
+	 * the headers (clamav, rspamd), after "dkim-sign" (the AMS covers
+	 * our DKIM-Signature) */
+	{ .name = "arc-seal", .body = milter_arc_sealer_body,
+	  .eom = milter_arc_sealer_eom, .free = milter_arc_sealer_free },
 };
 #define MILTER_NSTAGES (sizeof(milter_stages) / sizeof(milter_stages[0]))
 
@@ -93,6 +98,7 @@ milter_pipeline_init(void)
 	m_dns_hits = metric_series(m, "hit");
 	m_dns_misses = metric_series(m, "miss");
 	milter_greylist_init();
+	milter_arc_sealer_init();
 	milter_body_init();
 	milter_rspamd_init();
 }

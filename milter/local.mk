@@ -23,6 +23,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-arc.c milter/milter-arc.h milter/milter-arc-verify.c \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
+	milter/milter-dmarc-history.c \
 	milter/milter-greylist.c milter/milter-greylist-util.c \
 	milter/milter-greylist-sqlite.c milter/milter-greylist-redis.c \
 	milter/milter-greylist.h \
@@ -203,7 +204,8 @@ T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0455-milter-postfix-sendmail.t t/0456-milter-postfix-greylist.t \
 	t/0457-milter-greylist-redis.t t/0458-milter-postfix-greylist-relay.t \
 	t/0459-milter-postfix-greylist-nodes.t \
-	t/0460-milter-steering.t t/0461-milter-postfix-arc.t
+	t/0460-milter-steering.t t/0461-milter-postfix-arc.t \
+	t/0462-milter-dmarc-history.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.

@@ -186,6 +186,9 @@ milter_reload(struct runtime *rt)
 	milter_gen_log(g, old);
 	milter_gen_unref(&g);
 	milter_gen_unref(&old);
+	/* the rows of the old configuration's messages written (its
+	 * dmarc_history file may be another), bounded */
+	(void)dmarc_history_flush(DMARC_HISTORY_RELOAD_MS);
 }
 
 /* milter_ignore_sighup - SIGHUP dropped when sent (see above) */

@@ -5,7 +5,8 @@
 #   messages are still answered while the lock is held (the verdict does
 #   not wait for SQLite), and their rows appear once it is released;
 #   a full queue (dmarc_history_queue_size) drops rows and counts them,
-#   never the message; SIGTERM writes what is queued before the exit.
+#   never the message; a reload waits a bounded time for the queue;
+#   SIGTERM writes what is queued before the exit.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
@@ -13,7 +14,7 @@
 milter_require postfix smtp-sink swaks unbound sqlite3
 tb_need curl curl
 tb_init
-tb_plan 21
+tb_plan 25
 peer_start_unbound
 mkdir -p "$TB/db"
 DB=$TB/db/dmarc.sqlite
@@ -76,7 +77,8 @@ release
 tb_ok "the lock is released" eval '! locked'
 tb_wait 60 eval '[[ $(rows) -ge 4 ]]'
 tb_is "$(rows)" 4 "after the release: the 3 rows written"
-tb_is "$(sqlite3 "$DB" "SELECT count(*) FROM dmarc_history WHERE header_from = 'example.test' AND result = 'pass'")" \
+tb_is "$(sqlite3 "$DB" "SELECT count(*) FROM dmarc_history
+    WHERE header_from = 'example.test' AND result = 'pass'")" \
     4 "... whole rows (From domain, result)"
 tb_is "$(metric elemta_milter_dmarc_history_errors_total)" 0 \
     "no row counted as an error"
@@ -98,6 +100,20 @@ want=$((4 + 4 - dropped))
 tb_wait 60 eval "[[ \$(rows) -ge $want ]]"
 tb_is "$(rows)" "$want" "after the release: the rows not dropped written"
 tb_is "$(metric elemta_milter_dmarc_history_queue)" 0 "the queue is empty"
+
+# --- A reload with a row waiting for the lock: the wait is bounded, the
+# row kept for later.
+milter_set dmarc_history=dmarc.sqlite
+hold
+tb_is "$(send 1 reload)" 1 "lock held: the message answered 250"
+milter_set dmarc_history=dmarc.sqlite
+tb_like "$(milter_log 'dmarc history: .* still queued after')" \
+    'written later' "a reload under the lock waits a bounded time"
+tb_is "$(send 1 reloaded)" 1 "... and the milter answers after it"
+release
+want=$((want + 2))
+tb_wait 60 eval "[[ \$(rows) -ge $want ]]"
+tb_is "$(rows)" "$want" "after the release: both rows written"
 
 # --- SIGTERM with a row waiting for the lock: written before the exit.
 hold

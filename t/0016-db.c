@@ -441,7 +441,7 @@ static const struct batch_case {
 	const char *name;
 	int vals[3];
 	size_t n;
-	int locked;			/* the other connection holds the lock */
+	int locked;		/* the other connection has the lock */
 	int want_rc;
 	int want_busy;
 	const char *want_err;		/* a part of err, or "" */

@@ -26,6 +26,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-arc-sealer.c \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
+	milter/milter-dmarc-history.c \
 	milter/milter-greylist.c milter/milter-greylist-util.c \
 	milter/milter-greylist-sqlite.c milter/milter-greylist-redis.c \
 	milter/milter-greylist.h \
@@ -217,7 +218,8 @@ T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0460-milter-steering.t t/0461-milter-postfix-arc.t \
 	t/0464-milter-postfix-clamav.t t/0462-milter-clamav-reload.t \
 	t/0463-milter-postfix-clamd.t \
-	t/0465-milter-postfix-arc-seal.t t/0466-milter-arc-seal-rspamd.t
+	t/0465-milter-postfix-arc-seal.t t/0466-milter-arc-seal-rspamd.t \
+	t/0467-milter-dmarc-history.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.

@@ -78,6 +78,7 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("dmarc_temperror_action", "accept", CFGF_NONE),
 	CFG_STR("dmarc_bad_from_action", "accept", CFGF_NONE),
 	CFG_STR("dmarc_history", "", CFGF_NONE),
+	CFG_INT("dmarc_history_queue_size", 10000, CFGF_NONE),
 	/* DMARC aggregate reports (reports/, elemta-dmarc-report) */
 	CFG_STR("dmarc_report_org_name", "", CFGF_NONE),
 	CFG_STR("dmarc_report_email", "", CFGF_NONE),
@@ -322,6 +323,8 @@ static const struct conf_check milter_checks[] = {
 	  NULL },
 	{ "dmarc_bad_from_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
 	  NULL },
+	{ "dmarc_history_queue_size", CONF_CHECK_RANGE, 1, 1000000, NULL,
+	  NULL },
 	{ "dmarc_report_history_days", CONF_CHECK_RANGE, 1, 3650, NULL,
 	  NULL },
 	{ "header_cap_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
@@ -562,6 +565,8 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->dmarc_bad_from_action = milter_action_index(
 		cfg_getstr(sec, "dmarc_bad_from_action"));
 	c->dmarc_history = x_strdup(cfg_getstr(sec, "dmarc_history"));
+	c->dmarc_history_queue_size =
+		(int)cfg_getint(sec, "dmarc_history_queue_size");
 	c->dmarc_report_org_name = conf_strdup_opt(sec,
 						   "dmarc_report_org_name");
 	c->dmarc_report_email = conf_strdup_opt(sec, "dmarc_report_email");

@@ -91,6 +91,7 @@ struct milter_conf {
 	int dmarc_temperror_action;
 	int dmarc_bad_from_action;	/* no/several/broken From */
 	char *dmarc_history;		/* SQLite file, "" = off */
+	int dmarc_history_queue_size;	/* rows waiting for the writer */
 	/* DMARC aggregate reports (reports/, not the daemon) */
 	char *dmarc_report_org_name;	/* NULL: the report domain */
 	char *dmarc_report_email;	/* NULL: postmaster@authserv_id */

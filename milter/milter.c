@@ -190,6 +190,9 @@ milter_reload(struct runtime *rt)
 	milter_clamav_reload();		/* its thread compiles the engine */
 	milter_gen_unref(&g);
 	milter_gen_unref(&old);
+	/* the rows of the old configuration's messages written (its
+	 * dmarc_history file may be another), bounded */
+	(void)dmarc_history_flush(DMARC_HISTORY_RELOAD_MS);
 	return 0;
 }
 

@@ -16,7 +16,7 @@ bench_dkim_sign_bench_LDADD = $(T_MILTER_LDADD)
 ## a real private Postfix in a network namespace (root); the harness'
 ## unbound needs t/tb-dnsq for its readiness probe.
 BENCHES += bench/milter
-EXTRA_DIST += bench/milter
+EXTRA_DIST += bench/milter bench/milter-lib.sh
 bench: t/tb-dnsq$(EXEEXT)
 
 ## The fuzzing campaign: every libFuzzer target of t/data/fuzz-targets

@@ -52,3 +52,15 @@ EXTRA_DIST += bench/dmarc-report
 ## gives the figure and the choice).
 BENCHES += bench/rspamd-settings
 EXTRA_DIST += bench/rspamd-settings
+
+## elemta-milter's whole pipeline (SPF, DKIM, DMARC, ARC, greylisting,
+## ClamAV, Rspamd) against opendkim + opendmarc + clamav-milter (clamd)
+## + postgrey + rspamd's milter proxy behind the same private Postfix
+## (root); bench/clamav-scan-bench is libclamav's scan rate in the
+## process, set against clamdscan.
+noinst_PROGRAMS += bench/clamav-scan-bench
+bench_clamav_scan_bench_SOURCES = bench/clamav-scan-bench.c
+bench_clamav_scan_bench_CFLAGS = $(CLAMAV_CFLAGS)
+bench_clamav_scan_bench_LDADD = $(CLAMAV_LIBS)
+BENCHES += bench/milter-full
+EXTRA_DIST += bench/milter-full

@@ -51,7 +51,7 @@ EXTRA_DIST += bench/dmarc-report
 ## id): what it spends repeating the milter's checks (elemta-milter(8)
 ## gives the figure and the choice).
 BENCHES += bench/rspamd-settings
-EXTRA_DIST += bench/rspamd-settings
+EXTRA_DIST += bench/rspamd-settings bench/rspamd-auth-off.conf
 
 ## elemta-milter's whole pipeline (SPF, DKIM, DMARC, ARC, greylisting,
 ## ClamAV, Rspamd) against opendkim + opendmarc + clamav-milter (clamd)
@@ -64,3 +64,7 @@ bench_clamav_scan_bench_CFLAGS = $(CLAMAV_CFLAGS)
 bench_clamav_scan_bench_LDADD = $(CLAMAV_LIBS)
 BENCHES += bench/milter-full
 EXTRA_DIST += bench/milter-full
+## Its set-up works: one small round of bench/milter-full --check (no
+## figure judged).
+dist_check_SCRIPTS += t/0495-bench-milter-full.t
+TESTS += t/0495-bench-milter-full.t

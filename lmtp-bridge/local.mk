@@ -9,6 +9,7 @@ noinst_LIBRARIES += lmtp-bridge/liblmtp.a
 lmtp_bridge_liblmtp_a_SOURCES = \
 	lmtp-bridge/lmtp-options.c lmtp-bridge/lmtp-options.h \
 	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-proto.h \
+	lmtp-bridge/lmtp-proto-cmd.c lmtp-bridge/lmtp-proto-private.h \
 	lmtp-bridge/lmtp-syntax.c lmtp-bridge/lmtp-syntax.h \
 	lmtp-bridge/lmtp-router.c lmtp-bridge/lmtp-router.h \
 	lmtp-bridge/lmtp-router-ldap.c lmtp-bridge/lmtp-router-sqlite.c \

@@ -171,13 +171,15 @@ t/libfuzzer/policyd-policy: t/fuzz-policyd-policy.c \
 t/libfuzzer/redis-redirect: t/fuzz-redis-redirect.c lib/redis-cluster.c \
 	lib/redis.c lib/libelemta.a
 t/libfuzzer/lmtp-proto: t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c \
-	lmtp-bridge/lmtp-syntax.c lib/libelemta.a
+	lmtp-bridge/lmtp-proto-cmd.c lmtp-bridge/lmtp-syntax.c lib/libelemta.a
 t/libfuzzer/lmtp-reply: t/fuzz-lmtp-reply.c lmtp-bridge/lmtp-wire.c \
-	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-syntax.c lib/libelemta.a
+	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-proto-cmd.c \
+	lmtp-bridge/lmtp-syntax.c lib/libelemta.a
 t/libfuzzer/lmtp-route: t/fuzz-lmtp-route.c lmtp-bridge/lmtp-router.c \
 	lmtp-bridge/lmtp-junk.c lmtp-bridge/liblmtp.a lib/libelemta.a
 t/libfuzzer/lmtp-body: t/fuzz-lmtp-body.c lmtp-bridge/lmtp-wire.c \
-	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-syntax.c lib/libelemta.a
+	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-proto-cmd.c \
+	lmtp-bridge/lmtp-syntax.c lib/libelemta.a
 t/libfuzzer/ldap-filter: t/fuzz-ldap-filter.c lib/ldapc.c lib/libelemta.a
 t/libfuzzer/milter-authres: t/fuzz-milter-authres.c \
 	milter/milter-authres.c milter/libelemta-milter.a lib/libelemta.a

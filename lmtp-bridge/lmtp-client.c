@@ -6,7 +6,7 @@
  * DESCRIPTION
  *	See lmtp-client.h.  Blocking I/O on a non-blocking socket with
  *	poll(), run by one thread per backend; the only shared state is
- *	the pool, under its mutex.
+ *	the pool of idle connections (lmtp-pool.c), under its mutex.
  *--*/
 #include "config.h"
 
@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "listen.h"
 #include "lmtp-client.h"
+#include "lmtp-pool.h"
 #include "lmtp-wire.h"
 #include "xalloc.h"
 
@@ -42,129 +43,6 @@ struct lmtp_conn {
 	char wbuf[65536];
 	size_t wlen;
 };
-
-/*
- * The pool of idle connections
- */
-
-struct lmtp_pool_entry {
-	char *addr;
-	int fd;
-	struct lmtp_caps caps;
-	double since;		/* idle since (clock_mono_s) */
-};
-
-struct lmtp_pool {
-	pthread_mutex_t lock;
-	struct lmtp_pool_entry *e;	/* oldest first */
-	size_t n, max;
-	int idle_timeout;
-};
-
-/* lmtp_pool_new - an empty pool */
-struct lmtp_pool *
-lmtp_pool_new(size_t max_idle, int idle_timeout)
-{
-	struct lmtp_pool *p = x_calloc(1, sizeof(*p));
-
-	pthread_mutex_init(&p->lock, NULL);
-	p->max = max_idle;
-	p->idle_timeout = idle_timeout;
-	p->e = x_calloc(max_idle ? max_idle : 1, sizeof(*p->e));
-	return p;
-}
-
-/* lmtp_pool_drop - close and forget entry i (lock held) */
-static void
-lmtp_pool_drop(struct lmtp_pool *p, size_t i)
-{
-	close(p->e[i].fd);
-	x_free(&p->e[i].addr);
-	memmove(p->e + i, p->e + i + 1, (p->n - i - 1) * sizeof(*p->e));
-	p->n--;
-}
-
-/* lmtp_pool_expire - close what has been idle too long (lock held) */
-static void
-lmtp_pool_expire(struct lmtp_pool *p)
-{
-	double now = clock_mono_s();
-
-	while (p->n > 0 && now - p->e[0].since >= p->idle_timeout)
-		lmtp_pool_drop(p, 0);
-}
-
-/* lmtp_pool_take - the newest idle connection to addr; fd or -1 */
-static int
-lmtp_pool_take(struct lmtp_pool *p, const char *addr,
-	       struct lmtp_caps *caps)
-{
-	size_t i;
-	int fd = -1;
-
-	if (p == NULL)
-		return -1;
-	pthread_mutex_lock(&p->lock);
-	lmtp_pool_expire(p);
-	for (i = p->n; i-- > 0;) {
-		if (strcmp(p->e[i].addr, addr) == 0) {
-			fd = p->e[i].fd;
-			*caps = p->e[i].caps;
-			x_free(&p->e[i].addr);
-			memmove(p->e + i, p->e + i + 1,
-				(p->n - i - 1) * sizeof(*p->e));
-			p->n--;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&p->lock);
-	return fd;
-}
-
-/* lmtp_pool_put - keep an idle connection (the oldest goes if full) */
-static void
-lmtp_pool_put(struct lmtp_pool *p, const char *addr, int fd,
-	      const struct lmtp_caps *caps)
-{
-	pthread_mutex_lock(&p->lock);
-	lmtp_pool_expire(p);
-	if (p->n == p->max)
-		lmtp_pool_drop(p, 0);
-	p->e[p->n].addr = x_strdup(addr);
-	p->e[p->n].fd = fd;
-	p->e[p->n].caps = *caps;
-	p->e[p->n].since = clock_mono_s();
-	p->n++;
-	pthread_mutex_unlock(&p->lock);
-}
-
-/* lmtp_pool_idle - the number of idle connections */
-size_t
-lmtp_pool_idle(struct lmtp_pool *p)
-{
-	size_t n;
-
-	pthread_mutex_lock(&p->lock);
-	lmtp_pool_expire(p);
-	n = p->n;
-	pthread_mutex_unlock(&p->lock);
-	return n;
-}
-
-/* lmtp_pool_free - close everything */
-void
-lmtp_pool_free(struct lmtp_pool **pp)
-{
-	struct lmtp_pool *p = *pp;
-
-	if (p == NULL)
-		return;
-	while (p->n > 0)
-		lmtp_pool_drop(p, 0);
-	pthread_mutex_destroy(&p->lock);
-	x_free(&p->e);
-	x_free(pp);
-}
 
 /* lmtp_wait_ms - how long the next wait may take: min(limit, deadline) */
 static int
@@ -746,8 +624,8 @@ lmtp_attempt(struct lmtp_delivery *d, const char *addr, int use_pool,
 out:
 	x_free(&c->data_reply);
 	if (c->fd >= 0) {
-		if (c->broken || c->rpos != c->rlen || d->pool == NULL
-		    || d->pool->max == 0) {
+		if (c->broken || c->rpos != c->rlen
+		    || !lmtp_pool_keeps(d->pool)) {
 			if (!c->broken && lmtp_put(c, "QUIT\r\n", 6) == 0)
 				(void)lmtp_flush(c);
 			close(c->fd);

@@ -16,6 +16,7 @@ lmtp_bridge_liblmtp_a_SOURCES = \
 	lmtp-bridge/lmtp-cache.c lmtp-bridge/lmtp-cache.h \
 	lmtp-bridge/lmtp-spool.c lmtp-bridge/lmtp-spool.h \
 	lmtp-bridge/lmtp-client.c lmtp-bridge/lmtp-client.h \
+	lmtp-bridge/lmtp-pool.c lmtp-bridge/lmtp-pool.h \
 	lmtp-bridge/lmtp-wire.c lmtp-bridge/lmtp-wire.h \
 	lmtp-bridge/lmtp-junk.c lmtp-bridge/lmtp-junk.h
 lmtp_bridge_liblmtp_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(LDAP_CFLAGS) \

@@ -16,7 +16,8 @@ lib_libelemta_a_SOURCES = \
 	lib/daemon.c lib/daemon.h lib/daemon-conf.c \
 	lib/metrics.c lib/metrics-http.c lib/metrics.h \
 	lib/db.c lib/db.h \
-	lib/dns.c lib/dns-cache.c lib/dns.h lib/dns-private.h \
+	lib/dns.c lib/dns-cache.c lib/dns-answer.c lib/dns-conf.c \
+	lib/dns.h lib/dns-private.h \
 	lib/htable.c lib/htable.h \
 	lib/ldapc.c lib/ldapc.h \
 	lib/redis.c lib/redis-cluster.c lib/redis.h lib/redis-private.h \

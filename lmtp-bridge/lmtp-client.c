@@ -82,15 +82,51 @@ lmtp_poll(struct lmtp_conn *c, short events, int limit)
 	}
 }
 
+/* lmtp_connect_start - a non-blocking socket to ls, its connect()
+ * begun: connect's result (0, or -1 with errno, EINPROGRESS as a rule;
+ * also -1 when no socket), or -2 with d->err (the name unresolved) */
+static int
+lmtp_connect_start(struct lmtp_conn *c, const struct listen_spec *ls)
+{
+	struct addrinfo hints, *res = NULL;
+	struct sockaddr_un sun;
+	char port[16];
+	int rc;
+
+	if (ls->family == LISTEN_UNIX) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", ls->path);
+		c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK
+			       | SOCK_CLOEXEC, 0);
+		if (c->fd < 0)
+			return -1;
+		return connect(c->fd, (struct sockaddr *)&sun, sizeof(sun));
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = ls->family == LISTEN_INET6 ? AF_INET6 : AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", ls->port);
+	if ((rc = getaddrinfo(ls->host, port, &hints, &res)) != 0) {
+		x_err(c->d->err, sizeof(c->d->err), "%s: %s", ls->host,
+		      gai_strerror(rc));
+		return -2;
+	}
+	c->fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK
+		       | SOCK_CLOEXEC, 0);
+	rc = c->fd < 0 ? -1 : connect(c->fd, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return rc;
+}
+
 /* lmtp_connect - connect to the backend; 0 or -1 with d->err */
 static int
 lmtp_connect(struct lmtp_conn *c)
 {
 	struct lmtp_delivery *d = c->d;
 	struct listen_spec ls;
-	struct addrinfo hints, *res = NULL, *ai;
-	struct sockaddr_un sun;
-	char port[16], perr[256];
+	char perr[256];
 	socklen_t slen;
 	int rc, soerr;
 
@@ -98,36 +134,8 @@ lmtp_connect(struct lmtp_conn *c)
 		x_err(d->err, sizeof(d->err), "%s", perr);
 		return -1;
 	}
-	if (ls.family == LISTEN_UNIX) {
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", ls.path);
-		c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK
-			       | SOCK_CLOEXEC, 0);
-		if (c->fd < 0)
-			goto sys;
-		rc = connect(c->fd, (struct sockaddr *)&sun, sizeof(sun));
-	} else {
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family = ls.family == LISTEN_INET6 ? AF_INET6 : AF_INET;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICSERV;
-		snprintf(port, sizeof(port), "%u", ls.port);
-		if ((rc = getaddrinfo(ls.host, port, &hints, &res)) != 0) {
-			x_err(d->err, sizeof(d->err), "%s: %s", ls.host,
-			      gai_strerror(rc));
-			return -1;
-		}
-		ai = res;
-		c->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK
-			       | SOCK_CLOEXEC, 0);
-		if (c->fd < 0) {
-			freeaddrinfo(res);
-			goto sys;
-		}
-		rc = connect(c->fd, ai->ai_addr, ai->ai_addrlen);
-		freeaddrinfo(res);
-	}
+	if ((rc = lmtp_connect_start(c, &ls)) == -2)
+		return -1;
 	if (rc < 0 && errno != EINPROGRESS)
 		goto sys;
 	if (rc < 0) {
@@ -453,20 +461,15 @@ lmtp_mail_refused(struct lmtp_conn *c, char *r)
 		: LMTP_DONE;
 }
 
-/* lmtp_envelope - MAIL and the RCPTs, pipelined with DATA when the
- * backend does PIPELINING, as Postfix does (one round trip less per
- * message; the DATA reply waits in c->data_reply); LMTP_RETRY when
- * nothing can have been decided yet */
+/* lmtp_put_mail - MAIL FROM with the parameters the backend takes
+ * (buffered); 0 or -1 */
 static int
-lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
+lmtp_put_mail(struct lmtp_conn *c)
 {
-	struct lmtp_delivery *d = c->d;
+	const struct lmtp_delivery *d = c->d;
 	const struct lmtp_envelope *e = d->env;
 	const struct lmtp_caps *caps = &c->caps;
 	long long size;
-	char *r = NULL;
-	size_t i;
-	int pipe = caps->pipelining;
 
 	size = lmtp_spool_size(d->spool)
 		+ (d->prepend ? (long long)strlen(d->prepend) : 0);
@@ -481,6 +484,37 @@ lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
 	    || (caps->dsn && e->envid
 		&& lmtp_putf(c, " ENVID=%s", e->envid) < 0)
 	    || lmtp_put(c, "\r\n", 2) < 0)
+		return -1;
+	return 0;
+}
+
+/* lmtp_put_rcpt - RCPT TO with its DSN parameters when the backend
+ * takes them (buffered); 0 or -1 */
+static int
+lmtp_put_rcpt(struct lmtp_conn *c, const struct lmtp_client_rcpt *rc)
+{
+	if (lmtp_putf(c, "RCPT TO:<%s>", rc->addr) < 0)
+		return -1;
+	if (c->caps.dsn
+	    && ((rc->notify && lmtp_putf(c, " NOTIFY=%s", rc->notify) < 0)
+		|| (rc->orcpt && lmtp_putf(c, " ORCPT=%s", rc->orcpt) < 0)))
+		return -1;
+	return lmtp_put(c, "\r\n", 2);
+}
+
+/* lmtp_envelope - MAIL and the RCPTs, pipelined with DATA when the
+ * backend does PIPELINING, as Postfix does (one round trip less per
+ * message; the DATA reply waits in c->data_reply); LMTP_RETRY when
+ * nothing can have been decided yet */
+static int
+lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
+{
+	struct lmtp_delivery *d = c->d;
+	char *r = NULL;
+	size_t i;
+	int pipe = c->caps.pipelining;
+
+	if (lmtp_put_mail(c) < 0)
 		return LMTP_RETRY;
 	if (!pipe) {
 		if (lmtp_flush(c) < 0
@@ -491,14 +525,7 @@ lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
 		x_free(&r);
 	}
 	for (i = 0; i < d->nrcpts; i++) {
-		struct lmtp_client_rcpt *rc = &d->rcpts[i];
-
-		if (lmtp_putf(c, "RCPT TO:<%s>", rc->addr) < 0
-		    || (caps->dsn && rc->notify
-			&& lmtp_putf(c, " NOTIFY=%s", rc->notify) < 0)
-		    || (caps->dsn && rc->orcpt
-			&& lmtp_putf(c, " ORCPT=%s", rc->orcpt) < 0)
-		    || lmtp_put(c, "\r\n", 2) < 0)
+		if (lmtp_put_rcpt(c, &d->rcpts[i]) < 0)
 			return LMTP_RETRY;
 		if (!pipe && (lmtp_flush(c) < 0
 			      || lmtp_rcpt_reply(c, i, ok, naccepted) < 0))

@@ -495,6 +495,37 @@ policy_plan(struct policyd_policy *pol, struct policyd_session *sess,
 	return POLICY_PLANNED;
 }
 
+/* policy_refuse - the answer of a request refused (a limit's defer or
+ * reject, worst, or the store failed with store_fail_action = defer):
+ * what the other limits took goes back */
+static size_t
+policy_refuse(struct policyd_policy *pol, struct policy_ctx *cx,
+	      const struct policy_hit *worst, char *reply, size_t replylen)
+{
+	char action[700];
+	size_t i, n;
+
+	policyd_policy_refund(pol, cx->qid, cx->takes, cx->ntakes,
+			      "refused");
+	for (i = 0; i < cx->ntakes; i++)
+		x_free(&cx->takes[i].key);
+	x_free(&cx->takes);
+	if (worst == NULL || worst->pl->c.action < POLICYD_ACTION_DEFER)
+		n = policy_answer(pol, cx->state, "store_fail",
+				  "451 4.3.0 Rate limit service"
+				  " temporarily unavailable, try"
+				  " again later", reply, replylen);
+	else {
+		policy_hit_text(worst, action, sizeof(action));
+		n = policy_answer(pol, cx->state,
+				  policyd_conf_action_name(
+					  worst->pl->c.action),
+				  action, reply, replylen);
+	}
+	x_free(&cx->hits);
+	return n;
+}
+
 /* policyd_policy_finish - the answer of a planned request, its ops run:
  * takes kept (or, refused, given back), hits logged */
 size_t
@@ -527,28 +558,8 @@ policyd_policy_finish(struct policyd_policy *pol,
 	}
 	if (cx->store_failed || (worst != NULL
 				 && worst->pl->c.action
-				 >= POLICYD_ACTION_DEFER)) {
-		/* refused: what the other limits took goes back */
-		policyd_policy_refund(pol, cx->qid, cx->takes, cx->ntakes,
-				      "refused");
-		for (i = 0; i < cx->ntakes; i++)
-			x_free(&cx->takes[i].key);
-		x_free(&cx->takes);
-		if (worst == NULL || worst->pl->c.action < POLICYD_ACTION_DEFER)
-			n = policy_answer(pol, cx->state, "store_fail",
-					  "451 4.3.0 Rate limit service"
-					  " temporarily unavailable, try"
-					  " again later", reply, replylen);
-		else {
-			policy_hit_text(worst, action, sizeof(action));
-			n = policy_answer(pol, cx->state,
-					  policyd_conf_action_name(
-						  worst->pl->c.action),
-					  action, reply, replylen);
-		}
-		x_free(&cx->hits);
-		return n;
-	}
+				 >= POLICYD_ACTION_DEFER))
+		return policy_refuse(pol, cx, worst, reply, replylen);
 	policy_commit(pol, cx, sess);
 	if (worst != NULL && worst->pl->c.action == POLICYD_ACTION_HOLD)
 		policy_hit_text(worst, action, sizeof(action));

@@ -161,6 +161,15 @@ redis_pipe_read(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 			redis_pipe_fail(&ev[i], &st[i], err);
 			continue;
 		}
+		if (ev[i].check != NULL
+		    && ev[i].check(r, ev[i].err, sizeof(ev[i].err)) < 0) {
+			/* answered, but not as the script does: a failure,
+			 * no sign of health for the back-off */
+			freeReplyObject(r);
+			rc->stats.failures++;
+			st[i] = REDIS_P_DONE;
+			continue;
+		}
 		ev[i].reply = r;
 		ev[i].rc = 0;
 		st[i] = REDIS_P_DONE;
@@ -226,8 +235,8 @@ redis_client_eval_many(struct redis_client *rc, struct redis_eval *ev,
 		if (st[i] == REDIS_P_ALONE)
 			ev[i].rc = redis_eval_one(rc, ev[i].script, ev[i].key,
 						  ev[i].argc, ev[i].argv,
-						  ev[i].deadline, &ev[i].reply,
-						  ev[i].err,
+						  ev[i].deadline, ev[i].check,
+						  &ev[i].reply, ev[i].err,
 						  sizeof(ev[i].err));
 	for (i = 0; i < n; i++)
 		failed += ev[i].rc != 0;

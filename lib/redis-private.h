@@ -26,6 +26,8 @@
 #define REDIS_NO_NODE		0xff	/* slot map: not known, ask node 0 */
 #define REDIS_REDIRECTS		5	/* per call, against loops */
 #define REDIS_ADDR		280
+#define REDIS_BACKOFF_MIN_MS	250	/* after a failure, no connect for */
+#define REDIS_BACKOFF_MAX_MS	5000	/* (doubled at each, up to this) */
 
 struct redis_sha {
 	const char *script;	/* the caller's text (compared by address) */
@@ -87,11 +89,13 @@ int redis_deadline(struct redis_client *rc, size_t n, char *buf,
 		   size_t buflen, char *err, size_t errlen);
 /* redis_eval_one - one script call on the key's node, following
  * redirections (with deadline: the call's deadline as one more
- * argument); 0 with *reply, or -1 with err */
+ * argument; with check: the reply checked, as redis_eval.check says);
+ * 0 with *reply, or -1 with err */
 int redis_eval_one(struct redis_client *rc, const char *script,
 		   const char *key, int argc, const char *const *argv,
-		   int deadline, struct redisReply **reply, char *err,
-		   size_t errlen);
+		   int deadline,
+		   int (*check)(const struct redisReply *, char *, size_t),
+		   struct redisReply **reply, char *err, size_t errlen);
 
 /* redis-cluster.c */
 /* redis_node_of - the node that serves a slot, as far as we know */

@@ -28,8 +28,6 @@
 #include "redis-private.h"
 #include "xalloc.h"
 
-#define REDIS_BACKOFF_MIN_MS	250
-#define REDIS_BACKOFF_MAX_MS	5000
 #define REDIS_CLOCK_MS		1000	/* a node's TIME asked again after */
 #define REDIS_CLOCK_SLACK_US	1000	/* deadlines: the clocks' drift */
 
@@ -455,6 +453,7 @@ redis_evalsha(struct redis_client *rc, size_t n, int asking,
 int
 redis_eval_one(struct redis_client *rc, const char *script, const char *key,
 	       int argc, const char *const *argv, int deadline,
+	       int (*check)(const struct redisReply *, char *, size_t),
 	       struct redisReply **reply, char *err, size_t errlen)
 {
 	const char **av;
@@ -491,6 +490,13 @@ redis_eval_one(struct redis_client *rc, const char *script, const char *key,
 		return -1;
 	if (r->type == REDIS_REPLY_ERROR)
 		return redis_error_reply(rc, n, &r, "script", err, errlen);
+	if (check != NULL && check(r, err, errlen) < 0) {
+		/* the node answered, but not as the script does: no sign
+		 * of health, the back-off stays */
+		redis_reply_free(&r);
+		rc->stats.failures++;
+		return -1;
+	}
 	*reply = r;
 	return redis_success(rc);
 }
@@ -501,8 +507,8 @@ redis_client_eval(struct redis_client *rc, const char *script,
 		  const char *key, int argc, const char *const *argv,
 		  struct redisReply **reply, char *err, size_t errlen)
 {
-	return redis_eval_one(rc, script, key, argc, argv, 0, reply, err,
-			      errlen);
+	return redis_eval_one(rc, script, key, argc, argv, 0, NULL, reply,
+			      err, errlen);
 }
 
 /* redis_client_command - one plain command, on the node of argv[1] (its

@@ -149,6 +149,13 @@ struct redis_eval {
 	const char *const *argv;
 	int deadline;			/* in: 1, one more argument: the
 					 * call's deadline (see above) */
+	int (*check)(const struct redisReply *r, char *err,
+		     size_t errlen);	/* in: NULL, or whether the reply
+					 * has the type and shape the
+					 * caller expects: -1 (with err)
+					 * fails the call, which counts
+					 * as a failure, as an error reply
+					 * does (the back-off is not reset) */
 	struct redisReply *reply;	/* out: the caller frees it */
 	int rc;				/* out: 0, or -1 with err */
 	char err[256];

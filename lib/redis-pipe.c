@@ -109,7 +109,7 @@ redis_pipe_send(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 		if (redisAppendCommandArgv(rc->nodes[nd].ctx, ev[i].argc + 4
 					   + (ev[i].deadline != 0), av, NULL)
 		    != REDIS_OK) {
-			redis_failed(rc, nd, err, errlen, "EVALSHA",
+			redis_failed(rc, nd, err, errlen, REDIS_OP_SCRIPT,
 				     "out of memory");
 			break;
 		}
@@ -140,7 +140,7 @@ redis_pipe_read(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 		}
 		if (redisGetReply(rc->nodes[nd].ctx, (void **)&r) != REDIS_OK
 		    || r == NULL) {
-			redis_failed(rc, nd, err, errlen, "EVALSHA",
+			redis_failed(rc, nd, err, errlen, REDIS_OP_SCRIPT,
 				     redis_ctx_why(rc->nodes[nd].ctx));
 			redis_pipe_fail(&ev[i], &st[i], err);
 			continue;
@@ -154,8 +154,8 @@ redis_pipe_read(struct redis_client *rc, size_t nd, struct redis_eval *ev,
 			continue;
 		}
 		if (r->type == REDIS_REPLY_ERROR) {
-			snprintf(err, errlen, "redis %s script: %s",
-				 rc->nodes[nd].addr, r->str);
+			snprintf(err, errlen, "redis %s %s: %s",
+				 rc->nodes[nd].addr, REDIS_OP_SCRIPT, r->str);
 			freeReplyObject(r);
 			rc->stats.failures++;
 			redis_pipe_fail(&ev[i], &st[i], err);

@@ -26,6 +26,10 @@
 #define REDIS_NO_NODE		0xff	/* slot map: not known, ask node 0 */
 #define REDIS_REDIRECTS		5	/* per call, against loops */
 #define REDIS_ADDR		280
+/* What the errors of a script call name, whichever of its commands
+ * failed (SCRIPT LOAD, TIME for the deadline, ASKING, EVALSHA, EVAL):
+ * "redis HOST:PORT script: timed out" */
+#define REDIS_OP_SCRIPT		"script"
 #define REDIS_BACKOFF_MIN_MS	250	/* after a failure, no connect for */
 #define REDIS_BACKOFF_MAX_MS	5000	/* (doubled at each, up to this) */
 

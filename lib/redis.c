@@ -331,15 +331,16 @@ redis_sha_of(struct redis_client *rc, size_t n, const char *script,
 
 	if ((sha = redis_sha_known(nd, script)) != NULL)
 		return sha;
-	if (redis_call(rc, n, "SCRIPT LOAD", 3, argv, &r, err, errlen) < 0)
+	if (redis_call(rc, n, REDIS_OP_SCRIPT, 3, argv, &r, err, errlen) < 0)
 		return NULL;
 	if (r->type == REDIS_REPLY_ERROR) {
-		redis_error_reply(rc, n, &r, "SCRIPT LOAD", err, errlen);
+		redis_error_reply(rc, n, &r, REDIS_OP_SCRIPT, err, errlen);
 		return NULL;
 	}
 	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
 		freeReplyObject(r);
-		redis_failed(rc, n, err, errlen, "SCRIPT LOAD", "odd reply");
+		redis_failed(rc, n, err, errlen, REDIS_OP_SCRIPT,
+			     "odd reply to SCRIPT LOAD");
 		return NULL;
 	}
 	if (nd->nshas == REDIS_SCRIPTS)
@@ -365,16 +366,18 @@ redis_clock(struct redis_client *rc, size_t n, char *err, size_t errlen)
 
 	if (nd->clock_at != 0 && clock_mono_ms() - nd->clock_at < REDIS_CLOCK_MS)
 		return 0;
-	if (redis_call(rc, n, "TIME", 1, argv, &r, err, errlen) < 0)
+	if (redis_call(rc, n, REDIS_OP_SCRIPT, 1, argv, &r, err, errlen) < 0)
 		return -1;
 	t1 = clock_mono_us();
 	if (r->type == REDIS_REPLY_ERROR)
-		return redis_error_reply(rc, n, &r, "TIME", err, errlen);
+		return redis_error_reply(rc, n, &r, REDIS_OP_SCRIPT, err,
+					 errlen);
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
 	    || r->element[0]->type != REDIS_REPLY_STRING
 	    || r->element[1]->type != REDIS_REPLY_STRING) {
 		freeReplyObject(r);
-		return redis_failed(rc, n, err, errlen, "TIME", "odd reply");
+		return redis_failed(rc, n, err, errlen, REDIS_OP_SCRIPT,
+				    "odd reply to TIME");
 	}
 	nd->off_us = strtoll(r->element[0]->str, NULL, 10) * 1000000
 		+ strtoll(r->element[1]->str, NULL, 10) - t1;
@@ -401,13 +404,15 @@ redis_deadline(struct redis_client *rc, size_t n, char *buf, size_t buflen,
 	return 0;
 }
 
-/* redis_asking - ASKING on node n before the command an ASK sent there */
+/* redis_asking - ASKING on node n before the command (what) an ASK sent
+ * there */
 static int
-redis_asking(struct redis_client *rc, size_t n, char *err, size_t errlen)
+redis_asking(struct redis_client *rc, size_t n, const char *what, char *err,
+	     size_t errlen)
 {
 	const char *argv[1] = { "ASKING" };
 
-	return redis_simple(rc, n, "ASKING", 1, argv, err, errlen);
+	return redis_simple(rc, n, what, 1, argv, err, errlen);
 }
 
 /* redis_success - a call went through: reset the back-off */
@@ -431,9 +436,9 @@ redis_evalsha(struct redis_client *rc, size_t n, int asking,
 		return -1;
 	av[0] = "EVALSHA";
 	av[1] = sha;
-	if (asking && redis_asking(rc, n, err, errlen) < 0)
+	if (asking && redis_asking(rc, n, REDIS_OP_SCRIPT, err, errlen) < 0)
 		return -1;
-	if (redis_call(rc, n, "EVALSHA", argc, av, r, err, errlen) < 0)
+	if (redis_call(rc, n, REDIS_OP_SCRIPT, argc, av, r, err, errlen) < 0)
 		return -1;
 	if ((*r)->type != REDIS_REPLY_ERROR
 	    || strncmp((*r)->str, "NOSCRIPT", 8) != 0)
@@ -442,9 +447,10 @@ redis_evalsha(struct redis_client *rc, size_t n, int asking,
 	redis_reply_free(r);
 	av[0] = "EVAL";
 	av[1] = script;
-	if (asking && redis_asking(rc, n, err, errlen) < 0)
+	if (asking && redis_asking(rc, n, REDIS_OP_SCRIPT, err, errlen) < 0)
 		return -1;
-	return redis_call(rc, n, "EVAL", argc, av, r, err, errlen);
+	return redis_call(rc, n, REDIS_OP_SCRIPT, argc, av, r, err,
+			  errlen);
 }
 
 /* redis_eval_one - EVALSHA on the key's node, following MOVED and ASK
@@ -489,7 +495,8 @@ redis_eval_one(struct redis_client *rc, const char *script, const char *key,
 	if (rc2 < 0)
 		return -1;
 	if (r->type == REDIS_REPLY_ERROR)
-		return redis_error_reply(rc, n, &r, "script", err, errlen);
+		return redis_error_reply(rc, n, &r, REDIS_OP_SCRIPT, err,
+					 errlen);
 	if (check != NULL && check(r, err, errlen) < 0) {
 		/* the node answered, but not as the script does: no sign
 		 * of health, the back-off stays */
@@ -525,7 +532,7 @@ redis_client_command(struct redis_client *rc, int argc,
 	*reply = NULL;
 	for (hop = 0; hop <= REDIS_REDIRECTS; hop++) {
 		if ((rc2 = redis_connect(rc, n, err, errlen)) < 0
-		    || (asking && (rc2 = redis_asking(rc, n, err,
+		    || (asking && (rc2 = redis_asking(rc, n, argv[0], err,
 						      errlen)) < 0)
 		    || (rc2 = redis_call(rc, n, argv[0], argc,
 					 (const char **)argv, &r, err,

@@ -124,6 +124,27 @@ conf_find_check(const struct conf_section *s, const char *key)
 	return NULL;
 }
 
+/* conf_check_path - an absolute path (or empty, when ck->min <= 0) */
+static int
+conf_check_path(cfg_t *cfg, cfg_opt_t *opt, const struct conf_check *ck,
+		const char *s)
+{
+	if (s == NULL || *s == '\0') {
+		if (ck->min <= 0)
+			return 0;
+		cfg_error(cfg, "option '%s': must be an absolute path",
+			  opt->name);
+		return -1;
+	}
+	if (*s != '/') {
+		cfg_error(cfg, "option '%s': must be an absolute path%s,"
+			  " not '%s'", opt->name,
+			  ck->min <= 0 ? " (or empty)" : "", s);
+		return -1;
+	}
+	return 0;
+}
+
 /* conf_check_value - run one check on value index i of opt */
 static int
 conf_check_value(cfg_t *cfg, cfg_opt_t *opt, const struct conf_check *ck,
@@ -162,21 +183,7 @@ conf_check_value(cfg_t *cfg, cfg_opt_t *opt, const struct conf_check *ck,
 		}
 		return 0;
 	case CONF_CHECK_PATH:
-		s = cfg_opt_getnstr(opt, i);
-		if (s == NULL || *s == '\0') {
-			if (ck->min <= 0)
-				return 0;
-			cfg_error(cfg, "option '%s': must be an absolute path",
-				  opt->name);
-			return -1;
-		}
-		if (*s != '/') {
-			cfg_error(cfg, "option '%s': must be an absolute path%s,"
-				  " not '%s'", opt->name,
-				  ck->min <= 0 ? " (or empty)" : "", s);
-			return -1;
-		}
-		return 0;
+		return conf_check_path(cfg, opt, ck, cfg_opt_getnstr(opt, i));
 	case CONF_CHECK_FUNC:
 		s = cfg_opt_getnstr(opt, i);
 		err[0] = '\0';

@@ -512,9 +512,10 @@ redis_eval_one(struct redis_client *rc, const char *script, const char *key,
 int
 redis_client_eval(struct redis_client *rc, const char *script,
 		  const char *key, int argc, const char *const *argv,
+		  int (*check)(const struct redisReply *, char *, size_t),
 		  struct redisReply **reply, char *err, size_t errlen)
 {
-	return redis_eval_one(rc, script, key, argc, argv, 0, NULL, reply,
+	return redis_eval_one(rc, script, key, argc, argv, 0, check, reply,
 			      err, errlen);
 }
 

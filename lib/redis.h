@@ -14,7 +14,7 @@
  *
  *	redis_client_key(rc, "policyd:", "msg:ip:192.0.2.10", key,
  *			 sizeof(key));	   elemta:policyd:{msg:ip:...}
- *	if (redis_client_eval(rc, script, key, 2, argv, &reply, err,
+ *	if (redis_client_eval(rc, script, key, 2, argv, NULL, &reply, err,
  *			      sizeof(err)) < 0)
  *		... err: down, timed out, or an error reply ...
  *	redis_reply_free(&reply);
@@ -136,9 +136,12 @@ void redis_client_key(const struct redis_client *rc, const char *ns,
 
 /* redis_client_eval - run script on key with argc string arguments;
  * 0 with *reply set (free it with redis_reply_free), or -1 with err
- * (unavailable, timeout, I/O error, error reply) */
+ * (unavailable, timeout, I/O error, error reply, or a reply that check,
+ * when not NULL, refuses: see redis_eval.check) */
 int redis_client_eval(struct redis_client *rc, const char *script,
 		      const char *key, int argc, const char *const *argv,
+		      int (*check)(const struct redisReply *r, char *err,
+				   size_t errlen),
 		      struct redisReply **reply, char *err, size_t errlen);
 
 /* One script call of a pipeline (redis_client_eval_many). */

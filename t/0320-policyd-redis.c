@@ -366,7 +366,7 @@ stored_agree(struct redis_client *cl, const char *rkey,
 	state_text(st, want, sizeof(want));
 	/* stored as MessagePack: the dump script gives it as text */
 	if (redis_client_eval(cl, policyd_redis_dump_script, rkey, 0, NULL,
-			      &rep, err, sizeof(err)) < 0) {
+			      NULL, &rep, err, sizeof(err)) < 0) {
 		diag("dump: %s", err);
 		return -1;
 	}
@@ -614,7 +614,7 @@ test_text_form(struct policyd_redis *rs, struct redis_client *cl)
 	   "the take rewrote it as MessagePack");
 	redis_reply_free(&rep);
 	if (redis_client_eval(cl, policyd_redis_dump_script, rkey, 0, NULL,
-			      &rep, err, sizeof(err)) < 0)
+			      NULL, &rep, err, sizeof(err)) < 0)
 		bail_out("dump: %s", err);
 	is_str(rep->type == REDIS_REPLY_STRING ? rep->str : "(nil)",
 	       "1800000000000:2 1800000001000:2 1800000002000:1",
@@ -758,7 +758,8 @@ script_call(struct redis_client *cl, const char *rkey, int quota,
 
 	if (redis_client_eval(cl, quota ? policyd_redis_quota_script
 			      : policyd_redis_script, rkey, quota ? 9 : 7,
-			      quota ? q : win, &rep, err, sizeof(err)) < 0) {
+			      quota ? q : win, NULL, &rep, err,
+			      sizeof(err)) < 0) {
 		diag("script: %s", err);
 		return -2;
 	}
@@ -977,6 +978,12 @@ test_odd_reply(struct redis_client *cl)
 	is_int(odd_call(cl, odd, &backoff, &failures, err, sizeof(err)), -1,
 	       "run alone after NOSCRIPT: the wrong type fails the call");
 	is_int(backoff, 4000, "... and the back-off is not reset");
+	/* one call, not pipelined */
+	cl->backoff = 4000;
+	is_int(redis_client_eval(cl, odd, "t0320:{odd}", 0, NULL, want_int,
+				 &rep, err, sizeof(err)), -1,
+	       "redis_client_eval: the wrong type fails the call");
+	is_int(cl->backoff, 4000, "... and the back-off is not reset");
 }
 
 /* test_script - the script against the C limiter, on a real server */

@@ -19,5 +19,5 @@ tb_init
 tb_plan 3
 
 peer_start_redis
-pol_run_0320 "ELEMTA_TEST_REDIS=127.0.0.1:$TB_PORT_REDIS" 52
+pol_run_0320 "ELEMTA_TEST_REDIS=127.0.0.1:$TB_PORT_REDIS" 54
 tb_done

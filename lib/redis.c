@@ -508,6 +508,20 @@ redis_eval_one(struct redis_client *rc, const char *script, const char *key,
 	return redis_success(rc);
 }
 
+/* redis_reply_ints - an array of exactly n integers? */
+int
+redis_reply_ints(const struct redisReply *r, size_t n)
+{
+	size_t i;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (r->element[i]->type != REDIS_REPLY_INTEGER)
+			return 0;
+	return 1;
+}
+
 /* redis_client_eval - a script call without a deadline */
 int
 redis_client_eval(struct redis_client *rc, const char *script,

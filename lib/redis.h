@@ -144,6 +144,10 @@ int redis_client_eval(struct redis_client *rc, const char *script,
 				   size_t errlen),
 		      struct redisReply **reply, char *err, size_t errlen);
 
+/* redis_reply_ints - 1 if r is an array of exactly n integers (for a
+ * redis_eval.check), else 0 */
+int redis_reply_ints(const struct redisReply *r, size_t n);
+
 /* One script call of a pipeline (redis_client_eval_many). */
 struct redis_eval {
 	const char *script;		/* in: as for redis_client_eval */

@@ -81,9 +81,7 @@ static int
 gl_redis_check_state(const struct redisReply *reply, char *err,
 		     size_t errlen)
 {
-	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
-	    && reply->element[0]->type == REDIS_REPLY_INTEGER
-	    && reply->element[1]->type == REDIS_REPLY_INTEGER
+	if (redis_reply_ints(reply, 2)
 	    && reply->element[0]->integer >= GREYLIST_NEW
 	    && reply->element[0]->integer <= GREYLIST_KNOWN)
 		return 0;

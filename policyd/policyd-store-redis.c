@@ -292,15 +292,8 @@ static int
 policyd_redis_check_limit(const struct redisReply *reply, char *err,
 			  size_t errlen)
 {
-	size_t i;
-
-	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 4) {
-		for (i = 0; i < 4; i++)
-			if (reply->element[i]->type != REDIS_REPLY_INTEGER)
-				break;
-		if (i == 4)
-			return 0;
-	}
+	if (redis_reply_ints(reply, 4))
+		return 0;
 	x_err(err, errlen, "redis: unexpected answer of the limit script");
 	return -1;
 }

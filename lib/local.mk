@@ -8,7 +8,7 @@ lib_libelemta_a_SOURCES = \
 	lib/clock.c lib/clock.h \
 	lib/sys-defs.h \
 	lib/log.c lib/log.h lib/log-conf.c lib/log-conf.h \
-	lib/conf.c lib/conf.h \
+	lib/conf.c lib/conf-value.c lib/conf.h \
 	lib/snapshot.c lib/snapshot.h \
 	lib/cli.c lib/cli.h \
 	lib/cidr.c lib/cidr.h \

@@ -41,3 +41,14 @@ bench_policyd_load_SOURCES = bench/policyd-load.c
 ## Postfix and Dovecot, the peers of t/).
 BENCHES += bench/lmtp
 EXTRA_DIST += bench/lmtp
+
+## elemta-dmarc-report on a day of a million history rows, against
+## sqlite3 running the same GROUP BY (the floor).
+BENCHES += bench/dmarc-report
+EXTRA_DIST += bench/dmarc-report
+
+## Rspamd with its SPF/DKIM/DMARC/ARC modules on and off (a settings
+## id): what it spends repeating the milter's checks (elemta-milter(8)
+## gives the figure and the choice).
+BENCHES += bench/rspamd-settings
+EXTRA_DIST += bench/rspamd-settings

@@ -14,6 +14,7 @@ contrib/postfix/elemta-postfix-config: \
 ## what it prints and applies, against a real postconf (fast: make check)
 dist_check_SCRIPTS += t/0703-postfix-config.t
 TESTS += t/0703-postfix-config.t
+EXTRA_DIST += t/lib/pfconfig.sh
 
 man_MANS += man/elemta-postfix-config.8
 EXTRA_DIST += man/elemta-postfix-config.8.in
@@ -69,7 +70,14 @@ EXTRA_DIST += contrib/systemd/elemta-milter.service \
 	contrib/systemd/elemta-lmtp-bridge.service \
 	debian \
 	contrib/docker/Dockerfile contrib/docker/docker-entrypoint \
-	contrib/docker/healthcheck contrib/docker/elemta.conf
+	contrib/docker/healthcheck contrib/docker/elemta.conf \
+	contrib/docker/docker-mailserver/README \
+	contrib/docker/docker-mailserver/Dockerfile \
+	contrib/docker/docker-mailserver/docker-compose.yml \
+	contrib/docker/docker-mailserver/elemta-dms-run \
+	contrib/docker/docker-mailserver/mailserver.env \
+	contrib/docker/docker-mailserver/supervisor-elemta.conf \
+	contrib/docker/docker-mailserver/user-patches.sh
 
 ## The packaging tests: slow (they build the Debian packages and install
 ## them into a debootstrapped Debian 12), so not part of make check;
@@ -79,9 +87,12 @@ EXTRA_DIST += contrib/systemd/elemta-milter.service \
 ## t/0730 adds about 80 s (its build stage fetches the Build-Depends
 ## from the mirror): podman imports that tree once as a base image
 ## (localhost/elemta-test/bookworm, kept in /var/lib/containers).
+## t/0740 (the docker-mailserver add-on) needs no package: user-patches.sh
+## on DMS-like main.cf files, docker-compose config, a message through a
+## Postfix it configured to this build's daemons; about 30 s.
 PACKAGING_TESTS = t/0700-install-layout.t t/0701-deb-build.t \
 	t/0702-deb-contents.t t/0710-systemd-units.t t/0720-deb-chroot.t \
-	t/0730-container.t
+	t/0730-container.t t/0740-docker-mailserver.t
 dist_check_SCRIPTS += $(PACKAGING_TESTS)
 ## 0701 builds the packages (in t/deb/) that the others look into.
 t/0702-deb-contents.log t/0710-systemd-units.log t/0720-deb-chroot.log \

@@ -78,6 +78,7 @@ struct daemon_conf {
 	char *user;		/* NULL: stay who we are */
 	char *group;		/* NULL: the user's primary group */
 	char *pidfile;		/* NULL: none */
+	char *control_socket;	/* NULL: none (lib/control.h) */
 };
 
 #endif

@@ -40,7 +40,8 @@ lmtp_check_sqlite_query(const char *value, char *err, size_t errlen)
 }
 
 static cfg_opt_t lmtp_opts[] = {
-	DAEMON_CONF_OPTS(ELEMTA_SOCKET_DEFAULT("lmtp"), ""),
+	DAEMON_CONF_OPTS(ELEMTA_SOCKET_DEFAULT("lmtp"), "",
+			 ELEMTA_CONTROL_DEFAULT("lmtp-bridge")),
 	CFG_STR("hostname", "", CFGF_NONE),
 	CFG_STR("backend", "inet:127.0.0.1:24", CFGF_NONE),
 	CFG_STR_LIST("allowed_backends", "{}", CFGF_NONE),
@@ -78,7 +79,7 @@ static cfg_opt_t lmtp_opts[] = {
 	CFG_INT_CB("delivery_timeout", 300, CFGF_NONE, conf_cb_duration),
 	CFG_INT("backend_pool_size", 20, CFGF_NONE),
 	CFG_INT_CB("backend_idle_timeout", 10, CFGF_NONE, conf_cb_duration),
-	CFG_STR_LIST("junk_headers", "{}", CFGF_NONE),
+	CFG_STR_LIST("junk_headers", "{" LMTP_JUNK_DEFAULT "}", CFGF_NONE),
 	CFG_STR("junk_folder", "Junk", CFGF_NONE),
 	CFG_STR("ldap_junk_optout_attribute", "mailJunkOptOut", CFGF_NONE),
 	CFG_END()
@@ -293,6 +294,12 @@ lmtp_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	if (lmtp_junk_rules(sec, c, err, errlen) < 0
 	    || lmtp_allowed_backends(sec, c, err, errlen) < 0)
 		return -1;
+	/* The default rule needs a delimiter too; without one, the
+	 * default alone is off rather than an error in a config that
+	 * never asked for Junk. */
+	if (c->njunk_headers == 1 && c->recipient_delimiter == NULL
+	    && strcmp(c->junk_headers[0], LMTP_JUNK_DEFAULT_RULE) == 0)
+		x_free(&c->junk_headers[--c->njunk_headers]);
 	if (c->njunk_headers > 0 && c->recipient_delimiter == NULL) {
 		x_err(err, errlen, "lmtp_bridge: junk_headers needs a "
 		      "recipient_delimiter (spam goes to user+%s)",

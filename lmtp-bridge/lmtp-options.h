@@ -64,6 +64,12 @@ extern const struct conf_section lmtp_conf_section;
 /* At most this many addresses in one backend ("a;b;c"). */
 #define LMTP_MAX_BACKEND_ADDRS 16
 
+/* junk_headers' default: the header elemta-milter's Rspamd stage sets
+ * (and removes when a sender claims it), so that spam reaches Junk
+ * with no configuration. */
+#define LMTP_JUNK_DEFAULT_RULE	"X-Spam: Yes"
+#define LMTP_JUNK_DEFAULT	"\"" LMTP_JUNK_DEFAULT_RULE "\""
+
 /* lmtp_options_backend_check - is spec a usable backend: one address
  * (inet:HOST:PORT with a host, or unix:PATH) or several separated by
  * ';'?  0, or -1 with err */

@@ -13,31 +13,37 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-authres.c milter/milter-authres.h \
 	milter/milter-conn.c milter/milter-gen.c \
 	milter/milter-pipeline.c milter/milter-outcome.c \
+	milter/milter-body.c milter/milter-body.h \
+	milter/milter-clamav.c milter/milter-clamd.c milter/milter-clamav.h \
 	milter/milter-spf.c \
 	milter/milter-dkim.c milter/milter-dkim.h \
 	milter/milter-dkim-sign.c milter/milter-dkim-sign.h \
 	milter/milter-dkim-canon.c milter/milter-dkim-canon.h \
 	milter/milter-dkim-verify.c milter/milter-dkim-verify.h \
 	milter/milter-dkim-tags.c milter/milter-dkim-vkey.c \
-	milter/milter-arc.c milter/milter-arc.h \
+	milter/milter-arc.c milter/milter-arc.h milter/milter-arc-verify.c \
+	milter/milter-arc-seal.c milter/milter-arc-seal.h \
+	milter/milter-arc-sealer.c \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
 	milter/milter-greylist.c milter/milter-greylist-util.c \
 	milter/milter-greylist-sqlite.c milter/milter-greylist-redis.c \
 	milter/milter-greylist.h \
+	milter/milter-rspamd.c milter/milter-rspamd-reply.c \
+	milter/milter-rspamd.h \
 	milter/milter-callbacks.c \
 	milter/milter-test.c
 milter_libelemta_milter_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
-	$(OPENSSL_CFLAGS)
+	$(OPENSSL_CFLAGS) $(CURL_CFLAGS) $(JSON_CFLAGS) $(CLAMAV_CFLAGS)
 
 MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_SECTIONS_LIBS) \
 	$(ELEMTA_LIBS) $(SPF2_LIBS) \
-	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) \
-	$(PTHREAD_LIBS)
+	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(CURL_LIBS) \
+	$(JSON_LIBS) $(CLAMAV_LIBS) $(PTHREAD_LIBS)
 
 sbin_PROGRAMS += milter/elemta-milter
-milter_elemta_milter_SOURCES = milter/milter.c
-milter_elemta_milter_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+milter_elemta_milter_SOURCES = milter/milter.c milter/milter-ctl.c
+milter_elemta_milter_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(OPENSSL_CFLAGS)
 milter_elemta_milter_LDADD = $(MILTER_LDADD)
 
 ## Man page
@@ -58,16 +64,19 @@ T_MILTER_UNIT = \
 	t/0404-milter-generation.t \
 	t/0405-milter-greylist.t \
 	t/0406-milter-arc.t \
+	t/0426-milter-arc-seal.t \
 	t/0407-milter-fuzz-arc.t \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
+	t/0416-milter-body.t \
 	t/0420-milter-dkim.t \
 	t/0424-milter-dkim-verify.t \
 	t/0425-milter-fuzz-dkim-verify.t
 check_PROGRAMS += $(T_MILTER_UNIT)
 T_MILTER_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/milter
 T_MILTER_LDADD = milter/libelemta-milter.a $(T_UNIT_LDADD) $(SPF2_LIBS) \
-	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS)
+	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(JSON_LIBS) \
+	$(CLAMAV_LIBS)
 t_0400_milter_authres_t_SOURCES = t/0400-milter-authres.c
 t_0400_milter_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0400_milter_authres_t_LDADD = $(T_MILTER_LDADD)
@@ -95,6 +104,10 @@ t_0405_milter_greylist_t_LDADD = $(T_MILTER_LDADD)
 t_0406_milter_arc_t_SOURCES = t/0406-milter-arc.c
 t_0406_milter_arc_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
 t_0406_milter_arc_t_LDADD = $(T_MILTER_LDADD)
+## ARC sealing: the plan, the AMS's headers, the seal's header data
+t_0426_milter_arc_seal_t_SOURCES = t/0426-milter-arc-seal.c
+t_0426_milter_arc_seal_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
+t_0426_milter_arc_seal_t_LDADD = $(T_MILTER_LDADD)
 ## the libFuzzer target of the ARC chain's structure, with its plain driver
 t_0407_milter_fuzz_arc_t_SOURCES = t/fuzz-milter-arc.c \
 	t/fuzz-driver.c t/fuzz-driver.h
@@ -111,6 +124,10 @@ t_0409_milter_fuzz_authres_t_SOURCES = t/fuzz-milter-authres.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0409_milter_fuzz_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0409_milter_fuzz_authres_t_LDADD = $(T_MILTER_LDADD)
+## the message's copy for the content stages: memory, spool file, limit
+t_0416_milter_body_t_SOURCES = t/0416-milter-body.c
+t_0416_milter_body_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0416_milter_body_t_LDADD = $(T_MILTER_LDADD)
 
 ## The libFuzzer target of the DKIM verifier, with its plain driver.
 t_0425_milter_fuzz_dkim_verify_t_SOURCES = t/fuzz-milter-dkim-verify.c \
@@ -133,8 +150,11 @@ T_MILTER_SHELL = \
 	t/0413-milter-socket.t \
 	t/0414-milter-hup-storm.t \
 	t/0415-milter-hup-race.t \
+	t/0417-milter-clamav.t \
 	t/0421-milter-dkim.t \
-	t/0422-milter-dkim-miltertest.t
+	t/0422-milter-dkim-miltertest.t \
+	t/0423-milter-arc.t \
+	t/0427-milter-arc-seal.t
 dist_check_SCRIPTS += $(T_MILTER_SHELL)
 EXTRA_DIST += t/data/milter
 
@@ -194,7 +214,10 @@ T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0455-milter-postfix-sendmail.t t/0456-milter-postfix-greylist.t \
 	t/0457-milter-greylist-redis.t t/0458-milter-postfix-greylist-relay.t \
 	t/0459-milter-postfix-greylist-nodes.t \
-	t/0460-milter-steering.t
+	t/0460-milter-steering.t t/0461-milter-postfix-arc.t \
+	t/0464-milter-postfix-clamav.t t/0462-milter-clamav-reload.t \
+	t/0463-milter-postfix-clamd.t \
+	t/0465-milter-postfix-arc-seal.t t/0466-milter-arc-seal-rspamd.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.
@@ -208,3 +231,27 @@ t_0454_milter_received_spf_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0454_milter_received_spf_t_LDADD = $(T_MILTER_LDADD)
 TESTS += $(T_E2E_UNIT) $(T_E2E_SHELL)
 SANITIZE_TESTS += $(T_E2E_UNIT) $(T_E2E_SHELL)
+
+## Rspamd (t/048x): the reply parser (unit), its libFuzzer target with
+## the plain driver, then the stage against the harness' rspamd, through
+## a real Postfix.
+T_RSPAMD_UNIT = t/0480-milter-rspamd-reply.t t/0481-milter-fuzz-rspamd.t
+check_PROGRAMS += $(T_RSPAMD_UNIT)
+t_0480_milter_rspamd_reply_t_SOURCES = t/0480-milter-rspamd-reply.c
+t_0480_milter_rspamd_reply_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0480_milter_rspamd_reply_t_LDADD = $(T_MILTER_LDADD)
+t_0481_milter_fuzz_rspamd_t_SOURCES = t/fuzz-milter-rspamd.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0481_milter_fuzz_rspamd_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0481_milter_fuzz_rspamd_t_LDADD = $(T_MILTER_LDADD)
+## tb-rspamd-scan: one thread scanning message after message (t/0482
+## counts rspamd's connections: one, kept alive)
+check_PROGRAMS += t/tb-rspamd-scan
+t_tb_rspamd_scan_SOURCES = t/tb-rspamd-scan.c
+t_tb_rspamd_scan_CFLAGS = $(T_MILTER_CFLAGS)
+t_tb_rspamd_scan_LDADD = $(T_MILTER_LDADD)
+T_RSPAMD_SHELL = t/0482-milter-rspamd-postfix.t t/0483-milter-rspamd-junk.t
+dist_check_SCRIPTS += $(T_RSPAMD_SHELL)
+EXTRA_DIST += t/lib/http-junk.py
+TESTS += $(T_RSPAMD_UNIT) $(T_RSPAMD_SHELL)
+SANITIZE_TESTS += $(T_RSPAMD_UNIT) $(T_RSPAMD_SHELL)

@@ -32,7 +32,12 @@
  *	signature check over the seal's header data (the sets 1..i in
  *	relaxed form, milter_arc_seal_hdata()).  Either keeps a pass a
  *	pass or fails the chain with the instance and the DKIM error.
- *	The pipeline does not call any of this yet.
+ *
+ *	The stage (milter-arc-verify.c, between "dkim" and "dmarc") runs
+ *	all of it once per message and leaves a struct milter_arc_results
+ *	in the message for the later stages: DMARC (the trusted-sealer
+ *	override) and the seal (which instance comes next, with which
+ *	cv=).
  *--*/
 #ifndef ELEMTA_MILTER_ARC_H
 #define ELEMTA_MILTER_ARC_H
@@ -90,6 +95,30 @@ struct milter_arc_chain {
 	struct milter_arc_set sets[MILTER_ARC_MAX + 1];	/* by i= */
 };
 
+/*
+ * What the ARC stage found, for the later stages (DMARC, the seal);
+ * zeroed when the message starts.  The field names are a contract with
+ * the seal (milter-arc-seal.c): keep them.
+ */
+struct milter_arc_results {
+	int done;			/* the stage ran (arc = yes) */
+	enum milter_arc_result result;	/* = chain.result */
+	enum milter_arc_reason reason;	/* = chain.reason: why it failed */
+	/* the cv= a seal added now carries (RFC 8617 section 5.1.2):
+	 * none without a chain, pass, fail */
+	enum milter_arc_cv cv;
+	unsigned n;			/* = chain.n: a seal is n + 1 */
+	/* the newest set's headers among m->headers, 1-based (0: none;
+	 * the chain's sets[i].as/.ams/.aar give every set's) */
+	size_t as_index, ams_index, aar_index;
+	/* header.oldest-pass (RFC 8617 section 5.2 step 6): the lowest
+	 * instance whose AMS still verifies, the newest's down without a
+	 * gap; 0 when not known or only the newest's does */
+	unsigned oldest_pass;
+	char sealer[256];		/* d= of the newest seal, "" unknown */
+	struct milter_arc_chain chain;	/* every set, by i= */
+};
+
 struct milter_header;
 
 /* milter_arc_chain_check - the ARC sets of hdrs and their structure */
@@ -125,5 +154,11 @@ int milter_arc_aar_instance(const char *value);
 const char *milter_arc_result_str(enum milter_arc_result r);
 /* milter_arc_reason_str - the comment for a reason */
 const char *milter_arc_reason_str(enum milter_arc_reason r);
+
+/* milter_arc_top - the highest readable i= of hdrs' ARC headers (0:
+ * none); *top_cvfail: an ARC-Seal at it says cv=fail (for the sealer,
+ * whatever the structure) */
+unsigned milter_arc_top(const struct milter_header *hdrs, size_t nhdrs,
+			int *top_cvfail);
 
 #endif

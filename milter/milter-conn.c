@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "milter.h"
+#include "milter-body.h"
 #include "xalloc.h"
 
 /* milter_conn_open - a connection holding a reference to generation g */
@@ -122,6 +123,8 @@ milter_msg_new(struct milter_conn *c, const char *sender)
 	m->spf_dns.budget = &m->dns_budget;
 	m->dkim_dns.budget = &m->dns_budget;
 	m->action = MILTER_ACCEPT;
+	if (milter_pipeline_body_wanted(c->mc))
+		milter_body_start(m);
 	return m;
 }
 
@@ -137,6 +140,7 @@ milter_msg_free(struct milter_msg **mp)
 	if (m->conn != NULL && m->conn->msg == m)
 		m->conn->msg = NULL;
 	milter_pipeline_free(m);
+	milter_body_free(m);
 	for (i = 0; i < m->nrcpts; i++)
 		free(m->rcpts[i]);
 	free(m->rcpts);
@@ -158,6 +162,11 @@ milter_msg_free(struct milter_msg **mp)
 	free(m->reply_text);
 	free(m->quarantine_reason);
 	free(m->received_spf);
+	for (i = 0; i < m->nadd_headers; i++) {
+		free(m->add_headers[i].name);
+		free(m->add_headers[i].value);
+	}
+	free(m->add_headers);
 	free(m);
 	*mp = NULL;	/* mp may be &conn->msg, cleared above: no x_free */
 }
@@ -235,10 +244,12 @@ milter_msg_header(struct milter_msg *m, const char *name, const char *value)
 
 	if (value == NULL)
 		value = "";
+	milter_body_header(m, name, value);	/* every header, as received */
 	if (strcasecmp(name, AUTHRES_HEADER) == 0)
 		milter_msg_ar(m, value);
 	else if (strcasecmp(name, "From") == 0)
 		milter_msg_from(m, value);
+	milter_rspamd_claimed(m, name);	/* X-Spam*: whatever the caps */
 	len = strlen(name) + strlen(value);
 	if (m->nheaders >= (size_t)mc->max_headers
 	    || len > (size_t)mc->max_header_size) {
@@ -352,6 +363,20 @@ milter_msg_action(struct milter_msg *m, const char *stage,
 	}
 }
 
+/* milter_msg_add_header - a header for the end of the message's */
+void
+milter_msg_add_header(struct milter_msg *m, const char *name,
+		      const char *value)
+{
+	struct milter_header *h;
+
+	m->add_headers = x_realloc(m->add_headers, (m->nadd_headers + 1)
+				   * sizeof(*m->add_headers));
+	h = &m->add_headers[m->nadd_headers++];
+	h->name = x_strdup(name);
+	h->value = x_strdup(value);
+}
+
 /* The replies by kind (milter.h): the stage that asks, then the reject
  * and the tempfail reply. */
 static const struct milter_reply {
@@ -368,6 +393,10 @@ static const struct milter_reply {
 				      "452", "4.3.4" },
 	[MILTER_REPLY_GREYLIST] = { "greylist", "550", "5.7.1",
 				    "450", "4.7.1" },
+	[MILTER_REPLY_SCAN_SIZE] = { "scan-size", "552", "5.3.4",
+				     "452", "4.3.4" },
+	[MILTER_REPLY_CLAMAV] = { "clamav", "550", "5.7.1", "451", "4.7.1" },
+	[MILTER_REPLY_RSPAMD] = { "rspamd", "550", "5.7.1", "451", "4.7.1" },
 };
 
 /* milter_msg_enforce - a configured action, with its kind's replies */

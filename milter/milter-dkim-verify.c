@@ -53,6 +53,10 @@ struct milter_dkim_vbody {
 	size_t hlen;
 	unsigned long long len;		/* canonical body length */
 	int ok;				/* hash final */
+	/* another verifier's body hash of the same kind, fed the same
+	 * chunks (milter_dkim_verifier_share): this one is not fed, it
+	 * takes that one's result at end of message */
+	struct milter_dkim_vbody *from;
 };
 
 static const char *const dkim_err_str[] = {
@@ -452,6 +456,17 @@ milter_dkim_sig_check(const struct milter_dkim_vsig *sig,
 	return rc == 1 ? MILTER_DKIM_E_OK : MILTER_DKIM_E_BADSIG;
 }
 
+/* milter_dkim_vbody_final - a body hash's result, once */
+static void
+milter_dkim_vbody_final(struct milter_dkim_vbody *b)
+{
+	if (b->ctx == NULL)
+		return;
+	b->ok = milter_dkim_body_final_md(b->ctx, b->hash, &b->hlen) == 0;
+	b->len = milter_dkim_body_length(b->ctx);
+	milter_dkim_body_free(&b->ctx);
+}
+
 /* milter_dkim_verifier_new - a verifier */
 struct milter_dkim_verifier *
 milter_dkim_verifier_new(const struct milter_dkim_vopts *o)
@@ -511,6 +526,34 @@ milter_dkim_verifier_headers(struct milter_dkim_verifier *v,
 		milter_dkim_sig_parse(hdrs[i].value, v->o.flags, &e->sig);
 		if (e->sig.err == MILTER_DKIM_E_OK)
 			e->body = milter_dkim_verifier_body_of(v, &e->sig);
+	}
+}
+
+/* milter_dkim_verifier_share - take donor's body hashes where they
+ * are of the same kind */
+void
+milter_dkim_verifier_share(struct milter_dkim_verifier *v,
+			   struct milter_dkim_verifier *donor)
+{
+	struct milter_dkim_vbody *b, *d;
+	size_t i, k;
+
+	for (i = 0; i < v->nbodies; i++) {
+		b = &v->bodies[i];
+		if (b->from != NULL || b->ctx == NULL)
+			continue;
+		for (k = 0; k < donor->nbodies; k++) {
+			d = &donor->bodies[k];
+			if (d->from == NULL && d->ctx != NULL
+			    && d->bcanon == b->bcanon && d->sha1 == b->sha1
+			    && d->l == b->l)
+				break;
+		}
+		if (k == donor->nbodies)
+			continue;
+		milter_dkim_body_free(&b->ctx);	/* nothing fed to it yet */
+		b->from = d;
+		v->nshared++;
 	}
 }
 
@@ -608,12 +651,14 @@ milter_dkim_verifier_eom(struct milter_dkim_verifier *v,
 		now = time(NULL);
 	for (i = 0; i < v->nbodies; i++) {
 		b = &v->bodies[i];
-		if (b->ctx == NULL)
+		milter_dkim_vbody_final(b);
+		if (b->from == NULL)
 			continue;
-		b->ok = milter_dkim_body_final_md(b->ctx, b->hash, &b->hlen)
-			== 0;
-		b->len = milter_dkim_body_length(b->ctx);
-		milter_dkim_body_free(&b->ctx);
+		milter_dkim_vbody_final(b->from);	/* if not yet */
+		b->ok = b->from->ok;
+		memcpy(b->hash, b->from->hash, b->from->hlen);
+		b->hlen = b->from->hlen;
+		b->len = b->from->len;
 	}
 	for (i = 0; i < v->n; i++) {
 		e = &v->sigs[i];

@@ -198,6 +198,7 @@ struct milter_dkim_verifier {
 	struct milter_dkim_vent sigs[MILTER_DKIM_MAX_SIGS];
 	size_t nbodies;
 	struct milter_dkim_vbody *bodies;
+	size_t nshared;			/* bodies taken from another's */
 	int done_headers;
 };
 
@@ -276,6 +277,14 @@ milter_dkim_verifier_new(const struct milter_dkim_vopts *o);
 void milter_dkim_verifier_headers(struct milter_dkim_verifier *v,
 				  const struct milter_header *hdrs,
 				  size_t nhdrs);
+/* milter_dkim_verifier_share - after both verifiers' _headers and
+ * before any body chunk is fed to v: each of v's body hashes that
+ * donor computes too (same canonicalization, hash and l=) is taken from
+ * donor at end of message instead of being computed again (ARC's AMS
+ * from DKIM's verifier: one hash of the body for both).  donor must be
+ * fed every chunk and outlive v's _eom. */
+void milter_dkim_verifier_share(struct milter_dkim_verifier *v,
+				struct milter_dkim_verifier *donor);
 /* milter_dkim_verifier_body - a body chunk */
 void milter_dkim_verifier_body(struct milter_dkim_verifier *v,
 			       const unsigned char *p, size_t len);

@@ -98,9 +98,9 @@ milter_dkim_record(const struct dns_answer *a, char **txt, int *ttl)
 	return MILTER_DKIM_E_OK;
 }
 
-/* milter_dkim_lookup - the verifier's key lookup, through lib/dns */
-static enum milter_dkim_err
-milter_dkim_lookup(void *ctx, const char *name, char **txt, int *ttl)
+/* milter_dkim_msg_lookup - the verifiers' key lookup, through lib/dns */
+enum milter_dkim_err
+milter_dkim_msg_lookup(void *ctx, const char *name, char **txt, int *ttl)
 {
 	struct milter_msg *m = ctx;
 	struct dns_answer *a = NULL;
@@ -117,6 +117,7 @@ milter_dkim_lookup(void *ctx, const char *name, char **txt, int *ttl)
 	dns_answer_free(&a);
 	return e;
 }
+
 
 /* milter_dkim_state - the message's verifier, NULL if not verifying */
 static struct milter_dkim *
@@ -154,6 +155,20 @@ milter_dkim_eoh(struct milter_msg *m)
 	o.min_key_bits = mc->dkim_min_key_bits;
 	d->v = milter_dkim_verifier_new(&o);
 	milter_dkim_verifier_headers(d->v, m->headers, m->nheaders);
+}
+
+/* milter_dkim_msg_verifier - the message's DKIM verifier, once its
+ * headers are read; NULL if DKIM does not verify this message */
+struct milter_dkim_verifier *
+milter_dkim_msg_verifier(struct milter_msg *m)
+{
+	struct milter_dkim *d = milter_dkim_state(m);
+
+	if (d == NULL)
+		return NULL;
+	if (!d->eoh_done)
+		milter_dkim_eoh(m);
+	return d->v;
 }
 
 /* milter_dkim_body - a body chunk, hashed as it comes */
@@ -252,7 +267,7 @@ milter_dkim_eom(struct milter_msg *m)
 	if (!d->eoh_done)
 		milter_dkim_eoh(m);
 	milter_dkim_verifier_eom(d->v, m->headers, m->nheaders,
-				 milter_dkim_lookup, m, 0);
+				 milter_dkim_msg_lookup, m, 0);
 	res->nignored = d->v->nignored;
 	for (i = 0; i < d->v->n; i++) {
 		milter_dkim_collect(m, &d->v->sigs[i], &cls);

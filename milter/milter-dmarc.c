@@ -73,6 +73,7 @@ static struct dmarc_psl *dmarc_psl;
 static int dmarc_ready;
 static OPENDMARC_LIB_T dmarc_lib;
 static struct metric *m_hist_errors;
+static struct metric *m_overrides;
 
 /* The history database: one handle, one writer at a time. */
 static pthread_mutex_t dmarc_db_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -101,7 +102,14 @@ static const struct db_migration dmarc_migrations[] = {
 	     "CREATE INDEX dmarc_history_ts ON dmarc_history(ts);"
 	     "CREATE INDEX dmarc_history_from ON dmarc_history(header_from);"
 	},
+	/* a failure whose policy was not applied, and why (RFC 7489
+	 * appendix C's PolicyOverrideReason: type, comment) */
+	{ 2, "ALTER TABLE dmarc_history ADD COLUMN override TEXT;"
+	     "ALTER TABLE dmarc_history ADD COLUMN override_comment TEXT;"
+	},
 };
+#define DMARC_NMIGRATIONS \
+	(sizeof(dmarc_migrations) / sizeof(dmarc_migrations[0]))
 
 /* milter_dmarc_init - the PSL, libopendmarc, the metrics */
 int
@@ -112,6 +120,11 @@ milter_dmarc_init(struct conf *conf, char *err, size_t errlen)
 	m_hist_errors = metrics_counter(
 		"elemta_milter_dmarc_history_errors_total",
 		"DMARC history rows that could not be written", NULL);
+	m_overrides = metrics_counter(
+		"elemta_milter_dmarc_overrides_total",
+		"DMARC failures whose policy was not enforced, by reason "
+		"(arc_trusted_sealer: a passing ARC chain sealed by a trusted "
+		"forwarder)", "reason");
 	if (!mc->dmarc)
 		return 0;
 	if ((dmarc_psl = dmarc_psl_load(mc->dmarc_psl, err, errlen)) == NULL)
@@ -158,6 +171,11 @@ struct dmarc_eval {
 	const char *spf_result;		/* SPF's A-R word, or NULL */
 	const char *spf_scope;		/* "mfrom" or "helo" */
 	char spf_domain[DMARC_DOMAIN_MAX];
+	/* a failure whose policy is not enforced: the reason type of the
+	 * aggregate report ("local_policy") and its comment, the sealer */
+	const char *override;
+	char override_comment[300];
+	const char *sealer;
 };
 
 /* dmarc_pword - p=/sp= for the header comment */
@@ -302,7 +320,7 @@ dmarc_history_open(struct milter_msg *m, const char *path)
 	if (now < dmarc_db_retry)
 		return -1;
 	if ((dmarc_db = db_open(path, 200, err, sizeof(err))) == NULL
-	    || db_migrate(dmarc_db, dmarc_migrations, 1, err,
+	    || db_migrate(dmarc_db, dmarc_migrations, DMARC_NMIGRATIONS, err,
 			  sizeof(err)) < 0) {
 		qid_warn(m->qid, "dmarc history %s: %s (retrying in 60s)",
 			 path, err);
@@ -354,8 +372,8 @@ dmarc_history(struct milter_msg *m, const struct dmarc_eval *e)
 		"queue_id, source_ip, header_from, envelope_from, envelope_to,"
 		" policy_domain, p, sp, pct, adkim, aspf, result, disposition,"
 		" reason, spf_domain, spf_result, spf_scope, spf_aligned, dkim,"
-		" dkim_aligned) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-		"?,?)")) != NULL) {
+		" dkim_aligned, override, override_comment) VALUES (?,?,?,?,?,"
+		"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) != NULL) {
 #define TXT(i, s) dmarc_bind(st, i, s)
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
 		TXT(2, m->qid);
@@ -379,6 +397,8 @@ dmarc_history(struct milter_msg *m, const struct dmarc_eval *e)
 		sqlite3_bind_int(st, 19, e->spf_aligned);
 		TXT(20, dkim);
 		sqlite3_bind_int(st, 21, e->dkim_aligned);
+		TXT(22, e->override);
+		TXT(23, e->override ? e->override_comment : NULL);
 #undef TXT
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 		if (rc < 0)
@@ -394,6 +414,39 @@ dmarc_history(struct milter_msg *m, const struct dmarc_eval *e)
 		metric_inc(m_hist_errors);
 	free(dkim);
 	free(path);
+}
+
+/* dmarc_arc_override - RFC 8617 section 7.2.1: a failure is not
+ * enforced when the message carries a passing ARC chain whose newest
+ * seal is by a forwarder we trust (arc_trusted_sealers); 1 if so, with
+ * e's override set.  The ARC stage ran before this one. */
+static int
+dmarc_arc_override(struct milter_msg *m, struct dmarc_eval *e)
+{
+	const struct milter_arc_results *ar = &m->arc_results;
+	char *const *s = m->conn->mc->arc_trusted_sealers;
+
+	if (!ar->done || ar->result != MILTER_ARC_PASS || ar->sealer[0] == 0)
+		return 0;
+	for (; s != NULL && *s != NULL; s++)
+		if (strcmp(*s, ar->sealer) == 0)
+			break;
+	if (s == NULL || *s == NULL) {
+		qid_info(m->qid, "dmarc: arc=pass by %s, not a trusted "
+			 "sealer: policy of %s enforced", ar->sealer,
+			 e->from);
+		return 0;
+	}
+	e->override = "local_policy";
+	e->sealer = ar->sealer;
+	snprintf(e->override_comment, sizeof(e->override_comment),
+		 "arc=pass as.%u.d=%s", ar->n, ar->sealer);
+	qid_info(m->qid, "dmarc override=local_policy from=%s sealer=%s "
+		 "arc_sets=%u: policy not enforced", e->from, ar->sealer,
+		 ar->n);
+	if (m_overrides != NULL)
+		metric_inc(m_overrides, "arc_trusted_sealer");
+	return 1;
 }
 
 /* dmarc_enforce - the configured actions for the outcome: the policy
@@ -420,6 +473,10 @@ dmarc_enforce(struct milter_msg *m, struct dmarc_eval *e)
 		return;
 	}
 	if (strcmp(e->result, "fail") != 0 || !mc->dmarc_enforce)
+		return;
+	if ((e->policy == DMARC_POLICY_REJECT
+	     || e->policy == DMARC_POLICY_QUARANTINE)
+	    && dmarc_arc_override(m, e))
 		return;
 	if (e->policy == DMARC_POLICY_REJECT) {
 		a = MILTER_REJECT;
@@ -606,7 +663,7 @@ milter_dmarc_eom(struct milter_msg *m)
 	struct dmarc_from f;
 	struct authres_result *r;
 	const char *why = NULL;
-	char comment[128];
+	char comment[384];
 
 	if (!mc->dmarc || !dmarc_ready)
 		return;
@@ -660,11 +717,13 @@ milter_dmarc_eom(struct milter_msg *m)
 
 	r = milter_msg_result(m, "dmarc", e.result);
 	if (e.p != 0) {
-		snprintf(comment, sizeof(comment), "p=%s sp=%s dis=%s",
+		snprintf(comment, sizeof(comment), "p=%s sp=%s dis=%s%s%s",
 			 dmarc_pword(e.p), dmarc_pword(e.sp),
 			 strcmp(e.disposition, "none") == 0 ? "NONE"
 			 : strcmp(e.disposition, "reject") == 0 ? "REJECT"
-			 : "QUARANTINE");
+			 : "QUARANTINE",
+			 e.sealer ? "; arc override: trusted sealer " : "",
+			 e.sealer ? e.sealer : "");
 		authres_set_comment(r, comment);
 		if (why != NULL)
 			authres_set_reason(r, why);
@@ -673,9 +732,13 @@ milter_dmarc_eom(struct milter_msg *m)
 	}
 	if (e.from[0] != '\0' && (f.status == DMARC_FROM_OK || e.p != 0))
 		authres_prop_add(r, "header", "from", e.from);
-	milter_msg_summary(m, "dmarc=%s%s%s%s", e.result,
+	if (e.override != NULL)		/* what was applied: no policy */
+		authres_prop_add(r, "policy", "dmarc", "none");
+	milter_msg_summary(m, "dmarc=%s%s%s%s%s%s", e.result,
 			   e.from[0] ? "(" : "", e.from,
-			   e.from[0] ? ")" : "");
+			   e.from[0] ? ")" : "",
+			   e.override ? " dmarc_override=" : "",
+			   e.override ? e.override : "");
 	if (f.status == DMARC_FROM_OK || e.p != 0)
 		dmarc_history(m, &e);
 }

@@ -388,6 +388,8 @@ greylist_conf_load(struct cfg_t *sec, struct greylist_conf *c, char *err,
 	c->senders = greylist_conf_strv(sec, "greylist_sender_allow");
 	c->prefix_v4 = (unsigned)cfg_getint(sec, "greylist_prefix_v4");
 	c->prefix_v6 = (unsigned)cfg_getint(sec, "greylist_prefix_v6");
+	c->mode = strcmp(cfg_getstr(sec, "greylist_mode"), "rspamd") == 0
+		  ? GREYLIST_MODE_RSPAMD : GREYLIST_MODE_ALWAYS;
 	c->fail_action = strcmp(cfg_getstr(sec, "greylist_fail_action"),
 				"tempfail") == 0 ? MILTER_TEMPFAIL
 				: MILTER_ACCEPT;

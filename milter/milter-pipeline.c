@@ -26,6 +26,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "milter.h"
+#include "milter-body.h"
+#include "milter-clamav.h"
 #include "milter-dmarc.h"
 #include "xalloc.h"
 
@@ -38,9 +40,26 @@ static const struct milter_stage milter_stages[] = {
 	{ .name = "dkim", .header = milter_dkim_header,
 	  .eoh = milter_dkim_eoh, .body = milter_dkim_body,
 	  .eom = milter_dkim_eom, .free = milter_dkim_free },
+	/* after "dkim": the same body pass, key lookups and budget */
+	{ .name = "arc", .eoh = milter_arc_verify_eoh,
+	  .body = milter_arc_verify_body, .eom = milter_arc_verify_eom,
+	  .free = milter_arc_verify_free },
+	/* after "arc": the trusted-sealer override reads its result */
 	{ .name = "dmarc", .eom = milter_dmarc_eom },
 	{ .name = "greylist", .eom = milter_greylist_eom },
-	/* arc, clamav, rspamd: later issues */
+	/* after greylisting; before rspamd: a virus is rejected without
+	 * asking rspamd */
+	{ .name = "clamav", .eom = milter_clamav_eom,
+	  .body_wanted = milter_clamav_wanted },
+	/* after greylisting: a deferred message is not scanned; rspamd's
+	 * greylist action calls it back (greylist_mode = rspamd) */
+	{ .name = "rspamd", .body_wanted = milter_rspamd_wanted,
+	  .eom = milter_rspamd_eom, .free = milter_rspamd_free },
+	/* last: after every stage that can change the verdict, the A-R or
+	 * the headers (clamav, rspamd), after "dkim-sign" (the AMS covers
+	 * our DKIM-Signature) */
+	{ .name = "arc-seal", .body = milter_arc_sealer_body,
+	  .eom = milter_arc_sealer_eom, .free = milter_arc_sealer_free },
 };
 #define MILTER_NSTAGES (sizeof(milter_stages) / sizeof(milter_stages[0]))
 
@@ -79,6 +98,22 @@ milter_pipeline_init(void)
 	m_dns_hits = metric_series(m, "hit");
 	m_dns_misses = metric_series(m, "miss");
 	milter_greylist_init();
+	milter_arc_sealer_init();
+	milter_body_init();
+	milter_rspamd_init();
+}
+
+/* milter_pipeline_body_wanted - does a stage read the whole message */
+int
+milter_pipeline_body_wanted(const struct milter_conf *mc)
+{
+	size_t i;
+
+	for (i = 0; i < MILTER_NSTAGES; i++)
+		if (milter_stages[i].body_wanted != NULL
+		    && milter_stages[i].body_wanted(mc))
+			return 1;
+	return 0;
 }
 
 /* milter_pipeline_caps - headers beyond max_headers/max_header_size
@@ -116,6 +151,7 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 	milter_pipeline_decide(m);	/* if end of headers never came */
 	if (m->headers_dropped > 0)
 		milter_pipeline_caps(m);
+	milter_body_eom(m);	/* the copy complete, or over the limit */
 	for (i = 0; i < MILTER_NSTAGES; i++) {
 		t0 = clock_mono_s();
 		milter_stages[i].eom(m);
@@ -165,6 +201,7 @@ milter_pipeline_eoh(struct milter_msg *m)
 	size_t i;
 
 	milter_pipeline_decide(m);
+	milter_body_eoh(m);
 	for (i = 0; i < MILTER_NSTAGES; i++)
 		if (milter_stages[i].eoh != NULL)
 			milter_stages[i].eoh(m);
@@ -177,6 +214,7 @@ milter_pipeline_body(struct milter_msg *m, const unsigned char *chunk,
 {
 	size_t i;
 
+	milter_body_chunk(m, chunk, len);
 	for (i = 0; i < MILTER_NSTAGES; i++)
 		if (milter_stages[i].body != NULL)
 			milter_stages[i].body(m, chunk, len);

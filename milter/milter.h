@@ -43,11 +43,13 @@
 
 #include "conf.h"
 #include "dns.h"
+#include "milter-arc.h"
 #include "milter-authres.h"
 #include "milter-dkim.h"
 #include "milter-dkim-sign.h"
 #include "milter-dmarc.h"
 #include "milter-options.h"
+#include "milter-rspamd.h"
 #include "snapshot.h"
 #include "xalloc.h"
 
@@ -108,6 +110,7 @@ struct milter_spf_results {
 };
 
 struct milter_keys;
+struct milter_body;
 
 /*
  * One generation of what connections work with, built at start and by
@@ -155,6 +158,9 @@ struct milter_msg {
 	unsigned *ar_ours;		/* 1-based indexes claiming our id */
 	size_t nar_ours;
 	size_t body_bytes;
+	/* the whole message for the content stages (milter-body.c), or
+	 * NULL when no stage wants it */
+	struct milter_body *body;
 
 	/* DNS lookups: one counter per check, so that what one check
 	 * spends (SPF's record is the sender's) never starves another
@@ -176,6 +182,9 @@ struct milter_msg {
 	struct milter_dkim *dkim;	/* the DKIM verifier in progress */
 	struct milter_dkim_results dkim_results;	/* for DMARC, ARC */
 	struct milter_dkim_sign *dkim_sign;	/* the DKIM signer, if signing */
+	struct milter_arc *arc;		/* the ARC verifier in progress */
+	struct milter_arc_results arc_results;	/* for DMARC, the seal */
+	struct milter_arc_sealer *arc_seal;	/* the seal, if sealing */
 
 	struct authres_result results[MILTER_MAX_RESULTS];
 	size_t nresults;
@@ -188,6 +197,10 @@ struct milter_msg {
 	char *reply_text;
 	char *quarantine_reason;
 	char *received_spf;		/* Received-SPF value, or NULL */
+	/* headers the stages add at the end (milter_msg_add_header) */
+	struct milter_header *add_headers;
+	size_t nadd_headers;
+	struct milter_rspamd *rspamd;	/* the Rspamd stage's state */
 };
 
 /*
@@ -206,6 +219,9 @@ struct milter_stage {
 	/* run at end of message, after the stages before it */
 	void (*eom)(struct milter_msg *m);
 	void (*free)(struct milter_msg *m);
+	/* 1 if the stage reads the whole message (milter-body.h) under
+	 * this configuration: the pipeline keeps a copy only then */
+	int (*body_wanted)(const struct milter_conf *mc);
 };
 
 /*
@@ -264,6 +280,9 @@ int milter_gen_greylist(struct milter_gen *g, char *err, size_t errlen);
 /* milter_gen_publish - make g (NULL: none) the one new connections
  * take, taking over the caller's reference */
 void milter_gen_publish(struct milter_gen *g);
+/* milter-ctl.c: milter_ctl_register - the control socket's commands */
+void milter_ctl_register(void);
+
 /* milter_gen_current - a reference to the published one, or NULL */
 struct milter_gen *milter_gen_current(void);
 struct milter_gen *milter_gen_ref(struct milter_gen *g);
@@ -304,6 +323,11 @@ void milter_msg_summary(struct milter_msg *m, const char *fmt, ...)
 void milter_msg_action(struct milter_msg *m, const char *stage,
 		       enum milter_action a, const char *code,
 		       const char *xcode, const char *text);
+/* milter_msg_add_header - a header to add at the end of the message's
+ * header (name, value copied; value without leading space), if it is
+ * accepted or quarantined: in the order asked */
+void milter_msg_add_header(struct milter_msg *m, const char *name,
+			   const char *value);
 /*
  * The replies of each kind of check, RFC 7372's enhanced codes where
  * there is one (milter_msg_enforce): one table, one path from a
@@ -316,6 +340,9 @@ enum milter_reply_kind {
 	MILTER_REPLY_DMARC,		/* 550 5.7.1, 451 4.7.1 */
 	MILTER_REPLY_HEADER_CAP,	/* 552 5.3.4, 452 4.3.4 */
 	MILTER_REPLY_GREYLIST,		/* 450 4.7.1 (tempfail only) */
+	MILTER_REPLY_SCAN_SIZE,		/* 452 4.3.4: over scan_max_size */
+	MILTER_REPLY_CLAMAV,		/* 550 5.7.1, 451 4.7.1 */
+	MILTER_REPLY_RSPAMD,		/* 550 5.7.1, 451 4.7.1 */
 };
 /* milter_msg_enforce - ask for the configured action a (enum
  * milter_action; accept asks nothing) with the replies of kind k, the
@@ -337,6 +364,9 @@ void milter_pipeline_eoh(struct milter_msg *m);
 void milter_pipeline_body(struct milter_msg *m, const unsigned char *chunk,
 			  size_t len);
 void milter_pipeline_free(struct milter_msg *m);
+/* milter_pipeline_body_wanted - 1 if a stage reads the whole message
+ * under mc (the message's copy is kept, milter-body.h) */
+int milter_pipeline_body_wanted(const struct milter_conf *mc);
 
 /* milter-outcome.c */
 /* milter_outcome_build - the edits and verdict of a message whose
@@ -347,6 +377,12 @@ void milter_outcome_build(const struct milter_msg *m,
  * value NULL for a delete) */
 void milter_outcome_edit(struct milter_outcome *o, enum milter_edit_op op,
 			 const char *name, unsigned index, const char *value);
+/* milter_outcome_view - hdrs (n of them) as the MTA will have them
+ * after o's edits: a new array into *out (its count in *nout) of
+ * pointers into hdrs and o; free the array only */
+void milter_outcome_view(const struct milter_outcome *o,
+			 const struct milter_header *hdrs, size_t n,
+			 struct milter_header **out, size_t *nout);
 /* milter_outcome_print - the outcome as -t prints it */
 void milter_outcome_print(const struct milter_outcome *o, FILE *fp);
 void milter_outcome_free(struct milter_outcome *o);
@@ -363,6 +399,37 @@ char *milter_spf_received(const char *result, const char *receiver,
 			  const char *client_ip, const char *ident,
 			  const char *helo, const char *identity);
 #define MILTER_RECEIVED_SPF_HEADER "Received-SPF"
+
+/* milter-dkim.c */
+/* milter_dkim_msg_lookup - a key record for the verifiers (a
+ * milter_dkim_lookup_fn; ctx the struct milter_msg) through the
+ * message's resolver and its DKIM counter, which ARC's lookups share:
+ * the cap on lookups and the time budget cover both */
+enum milter_dkim_err milter_dkim_msg_lookup(void *ctx, const char *name,
+					    char **txt, int *ttl);
+/* milter_dkim_msg_verifier - the message's DKIM verifier (its headers
+ * read), fed every body chunk before the later stages are; NULL when
+ * DKIM does not verify the message.  ARC takes its body hashes. */
+struct milter_dkim_verifier *milter_dkim_msg_verifier(struct milter_msg *m);
+
+/* milter-arc-verify.c: the ARC stage (RFC 8617 verification) */
+void milter_arc_verify_eoh(struct milter_msg *m);
+void milter_arc_verify_body(struct milter_msg *m, const unsigned char *chunk,
+			    size_t len);
+void milter_arc_verify_eom(struct milter_msg *m);
+void milter_arc_verify_free(struct milter_msg *m);
+
+/* milter-arc-sealer.c: the seal (RFC 8617 section 5.1), last stage */
+void milter_arc_sealer_init(void);
+void milter_arc_sealer_body(struct milter_msg *m, const unsigned char *chunk,
+			    size_t len);
+void milter_arc_sealer_eom(struct milter_msg *m);
+void milter_arc_sealer_free(struct milter_msg *m);
+/* milter_arc_sealer_value - the new set's values to insert, each at
+ * index 0 in the order i = 0, 1, 2 (AAR, AMS, AS: the seal ends on
+ * top); NULL when not sealed; *name the header's name */
+const char *milter_arc_sealer_value(const struct milter_msg *m, size_t i,
+				    const char **name);
 
 /* milter-callbacks.c */
 struct smfiDesc;

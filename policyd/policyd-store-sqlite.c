@@ -332,6 +332,21 @@ policyd_store_refund(struct policyd_store *s, const char *key,
 	return (int64_t)back;
 }
 
+/* policyd_store_reset - an empty log for key, written like any change */
+int
+policyd_store_reset(struct policyd_store *s, const char *key, char *err,
+		    size_t errlen)
+{
+	struct ps_ent *e;
+
+	if ((e = ps_get(s, key, err, errlen)) == NULL)
+		return -1;
+	memset(&e->st, 0, sizeof(e->st));
+	e->expires = INT64_MIN;
+	ps_dirty(s, e);
+	return ps_write_through(s, err, errlen);
+}
+
 /* ps_row_fill - the snapshot of entry e */
 static void
 ps_row_fill(struct ps_row *r, struct ps_ent *e)

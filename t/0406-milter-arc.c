@@ -28,6 +28,7 @@
 #include "milter.h"
 #include "milter-arc.h"
 #include "milter-dkim-canon.h"
+#include "../sections-all.h"
 #include "tap.h"
 #include "xalloc.h"
 
@@ -379,6 +380,141 @@ crypto_case(const char *what, unsigned n, const char *from, const char *to,
 	free(text);
 }
 
+/* share_case - an AMS verifier taking its body hashes from a donor
+ * (milter_dkim_verifier_share), the donor fed the body (edited), the
+ * verifier itself fed another: the donor's decides.  The verifier's
+ * end of message comes first: it completes the donor's hash. */
+static void
+share_case(const char *what, const char *from, const char *to,
+	   enum milter_dkim_err want)
+{
+	struct milter_dkim_vopts o = { "ARC-Message-Signature",
+				       MILTER_DKIM_V_ARC, 10, 1024 };
+	struct milter_dkim_verifier *v, *donor;
+	struct hlist l = { NULL, 0, 0 };
+	static const char other[] = "Another body.\r\n";
+	char *text, *dbody, *at;
+	const char *body;
+	size_t k;
+
+	if ((text = run_fixture("chain 2")) == NULL) {
+		ok(0, "%s: python3-dkim made the chain", what);
+		return;
+	}
+	body = split_message(text, &l);
+	dbody = x_strdup(body);
+	if (from != NULL && (at = strstr(dbody, from)) != NULL)
+		memcpy(at, to, strlen(to));	/* the same length */
+	donor = milter_dkim_verifier_new(&o);
+	milter_dkim_verifier_headers(donor, l.h, l.n);
+	v = milter_dkim_verifier_new(&o);
+	milter_dkim_verifier_headers(v, l.h, l.n);
+	milter_dkim_verifier_share(v, donor);
+	ok(v->nbodies > 0 && v->nshared == v->nbodies,
+	   "%s: every body hash shared (%zu of %zu)", what, v->nshared,
+	   v->nbodies);
+	milter_dkim_verifier_body(donor, (const unsigned char *)dbody,
+				  strlen(dbody));
+	milter_dkim_verifier_body(v, (const unsigned char *)other,
+				  strlen(other));
+	milter_dkim_verifier_eom(v, l.h, l.n, lookup, NULL, 0);
+	milter_dkim_verifier_eom(donor, l.h, l.n, lookup, NULL, 0);
+	is_int(v->n, 2, "%s: two AMS", what);
+	for (k = 0; k < v->n; k++)
+		is_str(milter_dkim_err_str(v->sigs[k].res.err),
+		       milter_dkim_err_str(want), "%s: AMS %zu", what, k);
+	is_str(milter_dkim_err_str(donor->sigs[0].res.err),
+	       milter_dkim_err_str(want), "%s: the donor's own result", what);
+	milter_dkim_verifier_free(&v);
+	milter_dkim_verifier_free(&donor);
+	hlist_free(&l);
+	free(dbody);
+	free(text);
+}
+
+/* stage_msg - a message of the fixture's chain of n sets (0: none)
+ * through the ARC stage alone, on a connection without a resolver
+ * (every key lookup fails); the message, to be freed with its conn */
+static struct milter_msg *
+stage_msg(struct conf *conf, unsigned n)
+{
+	struct milter_conn *c = milter_conn_new(conf_ref(conf), NULL);
+	struct hlist l = { NULL, 0, 0 };
+	struct milter_msg *m;
+	char args[32], *text;
+	const char *body = "Hello.\r\n";
+	size_t k;
+
+	milter_conn_set_client(c, "192.0.2.7", NULL);
+	m = milter_msg_new(c, "user@example.test");
+	snprintf(args, sizeof(args), "chain %u", n);
+	text = n > 0 ? run_fixture(args) : NULL;
+	if (text != NULL)
+		body = split_message(text, &l);
+	else
+		hlist_add_line(&l, "From: User <user@example.test>");
+	for (k = 0; k < l.n; k++)
+		milter_msg_header(m, l.h[k].name, l.h[k].value);
+	milter_arc_verify_eoh(m);
+	milter_arc_verify_body(m, (const unsigned char *)body, strlen(body));
+	milter_arc_verify_eom(m);
+	hlist_free(&l);
+	free(text);
+	return m;
+}
+
+/* test_stage - what the stage leaves for DMARC and the seal (the
+ * names the seal codes against) and what it puts in the A-R */
+static void
+test_stage(void)
+{
+	const char *ov[] = { "dns.nameservers=127.0.0.1" };
+	struct milter_arc_results *r;
+	struct milter_conn *c;
+	struct milter_msg *m;
+	struct conf *conf;
+	char *errors = NULL;
+
+	if ((conf = conf_load(elemta_sections, NULL, ov, 1, &errors)) == NULL)
+		bail_out("test_stage: %s", errors ? errors : "?");
+	m = stage_msg(conf, 0);
+	r = &m->arc_results;
+	ok(r->done, "stage, no chain: done");
+	is_str(milter_arc_result_str(r->result), "none",
+	       "stage, no chain: none");
+	is_int(r->cv, MILTER_ARC_CV_NONE,
+	       "stage, no chain: a seal says cv=none");
+	is_int(r->n, 0, "stage, no chain: n=0 (a seal is i=1)");
+	is_int(r->as_index + r->ams_index + r->aar_index, 0,
+	       "stage, no chain: no newest set");
+	is_str(m->nresults == 1 ? m->results[0].result : "?", "none",
+	       "stage, no chain: arc=none in the A-R");
+	c = m->conn;
+	milter_conn_free(&c);
+
+	m = stage_msg(conf, 2);
+	r = &m->arc_results;
+	is_str(milter_arc_result_str(r->result), "fail",
+	       "stage, 2 sets, no resolver: fail");
+	is_str(milter_arc_reason_str(r->reason),
+	       milter_arc_reason_str(MILTER_ARC_R_AMS),
+	       "stage, 2 sets, no resolver: the AMS (its key) fails");
+	is_int(r->cv, MILTER_ARC_CV_FAIL, "stage, 2 sets: a seal says cv=fail");
+	is_int(r->n, 2, "stage, 2 sets: n=2");
+	is_int(r->as_index, 1, "stage, 2 sets: the newest seal is header 1");
+	is_int(r->ams_index, 2, "stage, 2 sets: the newest AMS is header 2");
+	is_int(r->aar_index, 3, "stage, 2 sets: the newest A-AR is header 3");
+	is_int(r->chain.sets[1].as, 4, "stage, 2 sets: the seal of i=1");
+	is_str(r->sealer, "example.test", "stage, 2 sets: the newest sealer");
+	is_int(r->oldest_pass, 0, "stage, 2 sets: no oldest-pass on a fail");
+	ok(m->nresults == 1 && strcmp(m->results[0].method, "arc") == 0
+	   && strcmp(m->results[0].result, "fail") == 0,
+	   "stage, 2 sets: arc=fail in the A-R");
+	c = m->conn;
+	milter_conn_free(&c);
+	conf_unref(&conf);
+}
+
 /* read_pub - the fixture key's p=; malloc'ed or NULL */
 static char *
 read_pub(void)
@@ -434,6 +570,10 @@ test_crypto(void)
 		    "ARC tost", NULL, F, MILTER_ARC_R_AMS, 2);
 	crypto_case("no key", 2, NULL, NULL, "nokey", F, MILTER_ARC_R_AMS,
 		    2);
+	share_case("shared body hash", NULL, NULL, MILTER_DKIM_E_OK);
+	share_case("shared body hash, the donor's body changed", "Hello.",
+		   "Hallo.", MILTER_DKIM_E_BODYHASH);
+	test_stage();
 	tap_rmtree(tmpdir);
 	free(pub);
 	free(fixture);

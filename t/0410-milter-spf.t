@@ -17,7 +17,7 @@ AR="insert-header: Authentication-Results: mx.elemta.test;"
 
 # run - elemta-milter -t on the sample message; extra args follow
 run() {
-	milter_t "$MSG" -o milter.dkim=false -o milter.dmarc=false \
+	milter_t "$MSG" -o milter.dkim=false -o milter.dmarc=false -o milter.arc=false \
 	    --rcpt alice@example.test "$@"
 }
 

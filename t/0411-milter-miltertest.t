@@ -19,7 +19,7 @@ peer_start_unbound
 
 TB_MILTER_AUTHSERV=mx.elemta.test
 milter_start -- -o milter.spf_fail_action=reject \
-    -o milter.dkim=false -o milter.dmarc=false \
+    -o milter.dkim=false -o milter.dmarc=false -o milter.arc=false \
     -o "milter.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS" \
     -o log.level=debug
 LOG=$TB_MILTER_LOG

@@ -47,7 +47,7 @@ tb_ready unbound-b "on 127.0.0.1:$PORT_B" 20 \
 # conf NAMESERVER - the milter's options in $opts: [dns] in the file
 conf() {
 	opts=("dns.nameservers={\"$1\"}" dns.timeout=1 dns.retries=0
-	    dkim=false dmarc=false)
+	    dkim=false dmarc=false arc=false)
 }
 conf "$TB_DNS"
 TB_MILTER_AUTHSERV=mx.elemta.test

@@ -43,7 +43,8 @@ sig=$(printf '%s\n' "$vals" | sed -n 1p)
 ar=$(printf '%s\n' "$vals" | sed -n '2,3p')
 
 TB_MILTER_AUTHSERV=mx.elemta.test
-milter_start -- -o milter.dkim_on_bad_signature=reject -o log.level=debug
+milter_start -- -o milter.dkim_on_bad_signature=reject -o log.level=debug \
+    -o milter.arc=false
 LOG=$TB_MILTER_LOG
 
 out=$(miltertest -D "port=$TB_PORT_MILTER" -D "sig=$sig" -D "ar=$ar" \

@@ -77,7 +77,7 @@ mt.disconnect(conn)
 EOF2
 
 TB_MILTER_AUTHSERV=mx.elemta.test
-milter_start -- -o milter.dmarc_enforce=true
+milter_start -- -o milter.dmarc_enforce=true -o milter.arc=false
 LOG=$TB_MILTER_LOG
 
 out=$(miltertest -D "port=$TB_PORT_MILTER" -s "$TB/dmarc.lua" 2>&1)

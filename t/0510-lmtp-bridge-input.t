@@ -9,11 +9,12 @@ BRIDGE=${top_builddir}/lmtp-bridge/elemta-lmtp-bridge
 [[ -x $BRIDGE ]] || tb_skip_all "elemta-lmtp-bridge not built"
 tb_need python3 python3
 tb_init
-tb_plan 10
+tb_plan 12
 
 cat >"$TB/elemta.conf" <<EOF
 lmtp_bridge {
 	listen = "inet:127.0.0.1:$TB_PORT_BRIDGE"
+	control_socket = ""
 	user = ""
 	hostname = "bridge.example.test"
 	backend = "inet:127.0.0.1:$TB_PORT_LMTP"
@@ -25,6 +26,14 @@ tb_ok "elemta-lmtp-bridge -n accepts the configuration" \
     "$BRIDGE" -n -c "$TB/elemta.conf"
 out=$("$BRIDGE" -n -c "$TB/elemta.conf" -o lmtp_bridge.backend=inet::24 2>&1)
 tb_like "$out" "backend.*needs a host" "-n refuses a backend without a host"
+# junk_headers' default ("X-Spam: Yes") needs a recipient_delimiter:
+# without one the default alone is off, a rule of the admin's an error
+tb_ok "-n: no recipient_delimiter, junk_headers at its default" \
+    "$BRIDGE" -n -c "$TB/elemta.conf" -o lmtp_bridge.recipient_delimiter=
+out=$("$BRIDGE" -n -c "$TB/elemta.conf" -o lmtp_bridge.recipient_delimiter= \
+    -o 'lmtp_bridge.junk_headers={"X-Spam-Flag: YES"}' 2>&1)
+tb_like "$out" "junk_headers needs a recipient_delimiter" \
+    "-n refuses a junk rule of the admin's without a recipient_delimiter"
 
 tb_spawn bridge "$TB/bridge.log" "$BRIDGE" -f -c "$TB/elemta.conf"
 tb_ready bridge "on 127.0.0.1:$TB_PORT_BRIDGE" 10 \

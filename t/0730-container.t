@@ -8,7 +8,9 @@
 # test's ports through ELEMTA_OPTIONS) as user elemta, answers a
 # policy request on TCP and the host's Postfix asking it for a message; the image's HEALTHCHECK passes, and fails on a
 # port nothing serves; the container is removed.  elemta-milter runs
-# from a mounted elemta.conf, healthy.  Then the Dockerfile's
+# from a mounted elemta.conf, healthy.  The docker-mailserver add-on's
+# image (contrib/docker/docker-mailserver/Dockerfile) on the same base:
+# user-patches.sh and elemta-dms-run in it.  Then the Dockerfile's
 # build stage: the image built from the release tarball instead of the
 # .debs (dpkg-buildpackage in the build stage, Build-Depends from the
 # mirror, about 70 s), whose final image runs and has no compiler.
@@ -16,7 +18,8 @@
 # Run by "make check-packaging".
 # package lists are split into words on purpose; the .debs have plain names
 # functions run through tb_ok; shellcheck disable=SC2317 for them
-# shellcheck disable=SC2010,SC2046,SC2086,SC2317
+# SC2016: $elemta_milter and the like are Postfix's, not ours
+# shellcheck disable=SC2010,SC2016,SC2046,SC2086,SC2317
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/policyd.sh"
@@ -34,7 +37,7 @@ tb_need curl curl
 peer_require postfix smtp-sink swaks
 tb_need_root "podman's image store and runc"
 tb_init
-tb_plan 17
+tb_plan 20
 
 [ -n "$(ls "$D"/elemta-common_*.deb 2>/dev/null)" ] ||
 	tb_bail "no packages in $D: t/0701-deb-build failed"
@@ -63,7 +66,7 @@ exec 9>&-
 # the build context: this directory's files and the packages
 ctx=$TB/ctx
 mkdir -p "$ctx"
-cp "$top_srcdir"/contrib/docker/* $(ls "$D"/elemta-*.deb | grep -v dbgsym) "$ctx/"
+cp -r "$top_srcdir"/contrib/docker/* $(ls "$D"/elemta-*.deb | grep -v dbgsym) "$ctx/"
 IMG=localhost/elemta-test/elemta:$TB_PORT_BASE
 dangling=$(pm images -q -f dangling=true)
 # build_image IMG CTX LOG - podman build, its output in $TB/LOG
@@ -130,10 +133,57 @@ tb_ok "podman healthcheck run: healthy (ELEMTA_METRICS_PORT)" pm healthcheck run
 tb_ok "podman rm the milter container" pm rm -f -t 10 "$C"
 tb_stop
 
+# The docker-mailserver add-on's in-image Dockerfile, FROM the Debian 12
+# base standing in for docker-mailserver 15's image (Debian 12; no
+# registry here), with its Postfix: the packages install, user-patches.sh
+# (elemta-user-patches) names the unix sockets there, and elemta-dms-run
+# starts elemta-milter only once the set-up marker /CONTAINER_START
+# exists, its socket in Postfix's queue directory, elemta:postfix 0660,
+# the daemon as user elemta.  (supervisord is DMS's: t/0740 parses the
+# program file.)
+dctx=$TB/dmsctx
+mkdir -p "$dctx"
+cp "$top_srcdir"/contrib/docker/docker-mailserver/* \
+	$(ls "$D"/elemta-common_*.deb "$D"/elemta-milter_*.deb "$D"/elemta-policyd_*.deb | grep -v dbgsym) "$dctx/"
+IMG3=localhost/elemta-test/dms-elemta:$TB_PORT_BASE
+# build_dms - the add-on's image, DMS_IMAGE the base
+build_dms() {
+	podman build --runtime runc "${UL[@]}" --build-arg "DMS_IMAGE=$BASE" \
+		-t "$IMG3" "$dctx" >"$TB/build-dms.log" 2>&1 ||
+		{ tail -30 "$TB/build-dms.log"; return 1; }
+}
+tb_ok "podman build the docker-mailserver add-on's image" build_dms
+cat >"$TB/dms-run.sh" <<'EOF'
+set -eu
+elemta-user-patches >/dev/null
+postconf -h smtpd_milters non_smtpd_milters smtpd_recipient_restrictions elemta_milter
+s=/var/spool/postfix/elemta/milter.sock
+/usr/local/bin/elemta-dms-run elemta-milter >/tmp/milter.log 2>&1 &
+sleep 2
+[ ! -e $s ] || echo "started before /CONTAINER_START"
+touch /CONTAINER_START
+i=0
+until [ -S $s ] || [ $i -ge 100 ]; do sleep 0.2; i=$((i + 1)); done
+stat -c '%U:%G %a' $s || cat /tmp/milter.log
+for p in /proc/[0-9]*; do
+	[ "$(cat $p/comm 2>/dev/null)" != elemta-milter ] || stat -c '%U' $p
+done
+EOF
+out=$(pm run --rm "${UL[@]}" -v "$TB/dms-run.sh:/dms-run.sh:ro" "$IMG3" sh /dms-run.sh 2>&1)
+tb_is "$(sed -n 1,4p <<<"$out")" '$elemta_milter
+$elemta_milter
+$elemta_policy
+{ unix:elemta/milter.sock, default_action=tempfail }' \
+	"in the add-on's image: user-patches.sh wires the unix sockets into its Postfix" ||
+	tb_diag "$out"
+tb_is "$(sed -n '5,$p' <<<"$out")" 'elemta:postfix 660
+elemta' \
+	"elemta-dms-run: elemta-milter after the set-up marker, its socket elemta:postfix 0660, as elemta"
+
 # The build stage: from the release tarball (make distdir, as t/0701),
 # its Build-Depends from the mirror; the final image has no compiler.
 sctx=$TB/sctx
-if ! { mkdir -p "$sctx" && cp "$top_srcdir"/contrib/docker/* "$sctx/" &&
+if ! { mkdir -p "$sctx" && cp -r "$top_srcdir"/contrib/docker/* "$sctx/" &&
 	make -s --no-print-directory -C "$top_builddir" distdir \
 		distdir="$TB/elemta-src" >"$TB/dist.out" 2>&1 &&
 	tar -C "$TB" -czf "$sctx/elemta-src.tar.gz" elemta-src; }; then
@@ -150,7 +200,7 @@ tb_is "$(pm run --rm "${UL[@]}" --no-healthcheck "$IMG2" \
 	sh -c 'elemta-policyd -V; id -un; command -v gcc cc' 2>"$TB/run-src.log")" \
 	$'elemta-policyd (elemta) '"$(dpkg-deb -f "$(ls "$D"/elemta-common_*.deb)" Version | sed 's/-[^-]*$//')"$'\nelemta' \
 	"that image: elemta-policyd -V as elemta, no compiler"
-for i in "$IMG" "$IMG2" $(pm images -q -f dangling=true); do
+for i in "$IMG" "$IMG2" "$IMG3" $(pm images -q -f dangling=true); do
 	grep -qx "$i" <<<"$dangling" || pm rmi "$i" >/dev/null 2>&1
 done
 tb_done

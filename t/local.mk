@@ -31,7 +31,8 @@ T_UNIT = \
 	t/0016-db.t \
 	t/0017-cidr.t \
 	t/0018-snapshot.t \
-	t/0019-htable.t
+	t/0019-htable.t \
+	t/0023-control.t
 check_PROGRAMS += $(T_UNIT)
 t_0010_log_t_SOURCES = t/0010-log.c
 t_0010_log_t_CFLAGS = $(T_UNIT_CFLAGS)
@@ -63,6 +64,9 @@ t_0018_snapshot_t_LDADD = $(T_UNIT_LDADD)
 t_0019_htable_t_SOURCES = t/0019-htable.c
 t_0019_htable_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0019_htable_t_LDADD = $(T_UNIT_LDADD)
+t_0023_control_t_SOURCES = t/0023-control.c
+t_0023_control_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0023_control_t_LDADD = $(T_UNIT_LDADD)
 
 ## Helper programs the shell tests run.
 ##   elemta-testd: a minimal daemon on the shared runtime (config, CLI,
@@ -140,10 +144,10 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-I$(top_srcdir)/t -I$(top_srcdir)/milter -I$(top_srcdir)/policyd \
 	-I$(top_srcdir)/lmtp-bridge $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
 	$(MHD_CFLAGS) $(LDAP_CFLAGS) $(OPENSSL_CFLAGS) $(HIREDIS_CFLAGS) \
-	$(UNBOUND_CFLAGS)
+	$(UNBOUND_CFLAGS) $(JSON_CFLAGS)
 FUZZ_LIBS = $(ELEMTA_LIBS) $(SPF2_LIBS) \
 	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(CURL_LIBS) \
-	$(PTHREAD_LIBS) -lresolv
+	$(CLAMAV_LIBS) $(JSON_LIBS) $(PTHREAD_LIBS) -lresolv
 FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
 	t/libfuzzer/milter-dmarc-from t/libfuzzer/milter-dkim-canon \
@@ -151,7 +155,7 @@ FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/milter-dkim-verify t/libfuzzer/milter-arc \
 	t/libfuzzer/lmtp-reply t/libfuzzer/lmtp-body t/libfuzzer/lmtp-route \
 	t/libfuzzer/policyd-limit t/libfuzzer/policyd-policy \
-	t/libfuzzer/redis-redirect
+	t/libfuzzer/redis-redirect t/libfuzzer/milter-rspamd
 if LIBFUZZER
 check_DATA = $(FUZZ_TARGETS)
 endif
@@ -183,6 +187,8 @@ t/libfuzzer/lmtp-body: t/fuzz-lmtp-body.c lmtp-bridge/lmtp-wire.c \
 t/libfuzzer/ldap-filter: t/fuzz-ldap-filter.c lib/ldapc.c lib/libelemta.a
 t/libfuzzer/milter-authres: t/fuzz-milter-authres.c \
 	milter/milter-authres.c milter/libelemta-milter.a lib/libelemta.a
+t/libfuzzer/milter-rspamd: t/fuzz-milter-rspamd.c \
+	milter/milter-rspamd-reply.c lib/libelemta.a
 t/libfuzzer/milter-dmarc-from: t/fuzz-milter-dmarc-from.c \
 	milter/milter-dmarc-util.c milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-dkim-canon: t/fuzz-milter-dkim-canon.c \
@@ -195,6 +201,7 @@ t/libfuzzer/milter-dkim-verify: t/fuzz-milter-dkim-verify.c \
 	milter/milter-dkim-vkey.c milter/milter-dkim-canon.c \
 	milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-arc: t/fuzz-milter-arc.c milter/milter-arc.c \
+	milter/milter-arc-seal.c \
 	milter/milter-dkim-tags.c milter/milter-dkim-canon.c \
 	milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-dns: t/fuzz-milter-dns.c lib/dns.c lib/dns-answer.c \

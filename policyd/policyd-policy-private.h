@@ -123,6 +123,14 @@ size_t policyd_policy_finish(struct policyd_policy *pol,
 			     struct policyd_session *sess,
 			     struct policy_ctx *cx, char *reply,
 			     size_t replylen);
+/* policyd_policy_calendar - a quota's periods around now, into q
+ * (policyd-policy.c) */
+void policyd_policy_calendar(struct policyd_policy *pol,
+			     enum policyd_calendar cal, int64_t now,
+			     int64_t q[4]);
+/* policyd_policy_unit_text - "Message", "Recipient", "Byte"
+ * (policyd-policy.c) */
+const char *policyd_policy_unit_text(enum policyd_unit u);
 /* policyd_policy_period_text - 3600 -> "1h", a quota "day"
  * (policyd-policy-conf.c) */
 void policyd_policy_period_text(const struct policyd_rate *rate,

@@ -170,6 +170,7 @@ t/libfuzzer/policyd-limit: t/fuzz-policyd-limit.c policyd/policyd-limit.c \
 t/libfuzzer/policyd-policy: t/fuzz-policyd-policy.c \
 	policyd/policyd-policy.c policyd/policyd-policy-run.c \
 	policyd/policyd-policy-conf.c policyd/policyd-policy-batch.c \
+	policyd/policyd-policy-key.c \
 	policyd/policyd-txn.c policyd/policyd-keys.c \
 	policyd/libpolicyd.a $(ELEMTA_SECTIONS_LIBS) lib/libelemta.a
 t/libfuzzer/redis-redirect: t/fuzz-redis-redirect.c lib/redis-cluster.c \

@@ -17,9 +17,7 @@
  *--*/
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +122,27 @@ conf_find_check(const struct conf_section *s, const char *key)
 	return NULL;
 }
 
+/* conf_check_path - an absolute path (or empty, when ck->min <= 0) */
+static int
+conf_check_path(cfg_t *cfg, cfg_opt_t *opt, const struct conf_check *ck,
+		const char *s)
+{
+	if (s == NULL || *s == '\0') {
+		if (ck->min <= 0)
+			return 0;
+		cfg_error(cfg, "option '%s': must be an absolute path",
+			  opt->name);
+		return -1;
+	}
+	if (*s != '/') {
+		cfg_error(cfg, "option '%s': must be an absolute path%s,"
+			  " not '%s'", opt->name,
+			  ck->min <= 0 ? " (or empty)" : "", s);
+		return -1;
+	}
+	return 0;
+}
+
 /* conf_check_value - run one check on value index i of opt */
 static int
 conf_check_value(cfg_t *cfg, cfg_opt_t *opt, const struct conf_check *ck,
@@ -162,21 +181,7 @@ conf_check_value(cfg_t *cfg, cfg_opt_t *opt, const struct conf_check *ck,
 		}
 		return 0;
 	case CONF_CHECK_PATH:
-		s = cfg_opt_getnstr(opt, i);
-		if (s == NULL || *s == '\0') {
-			if (ck->min <= 0)
-				return 0;
-			cfg_error(cfg, "option '%s': must be an absolute path",
-				  opt->name);
-			return -1;
-		}
-		if (*s != '/') {
-			cfg_error(cfg, "option '%s': must be an absolute path%s,"
-				  " not '%s'", opt->name,
-				  ck->min <= 0 ? " (or empty)" : "", s);
-			return -1;
-		}
-		return 0;
+		return conf_check_path(cfg, opt, ck, cfg_opt_getnstr(opt, i));
 	case CONF_CHECK_FUNC:
 		s = cfg_opt_getnstr(opt, i);
 		err[0] = '\0';
@@ -759,70 +764,4 @@ void
 conf_publish(struct conf *c)
 {
 	snapshot_publish(&conf_slot, c != NULL ? &c->snap : NULL);
-}
-
-/* conf_parse_scaled - number with an optional unit suffix */
-static int
-conf_parse_scaled(const char *value, const char *units, const long *mult,
-		  long *out)
-{
-	char *end;
-	long n;
-	const char *u;
-
-	errno = 0;
-	while (isspace((unsigned char)*value))
-		value++;
-	if (!isdigit((unsigned char)*value))
-		return -1;
-	n = strtol(value, &end, 10);
-	if (errno == ERANGE)
-		return -1;
-	if (*end != '\0') {
-		if (end[1] != '\0' || (u = strchr(units, *end)) == NULL)
-			return -1;
-		if (n > LONG_MAX / mult[u - units])
-			return -1;
-		n *= mult[u - units];
-	}
-	*out = n;
-	return 0;
-}
-
-/* conf_cb_duration - "30s" "5m" "2h" "1d" "1w" -> seconds */
-int
-conf_cb_duration(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	static const long mult[] = { 1, 60, 3600, 86400, 604800 };
-
-	if (conf_parse_scaled(value, "smhdw", mult, result) < 0) {
-		cfg_error(cfg, "option '%s': bad duration '%s' (examples: 30s,"
-			  " 5m, 2h, 1d)", opt->name, value);
-		return -1;
-	}
-	return 0;
-}
-
-/* conf_cb_size - "512" "64k" "10M" "1G" -> bytes */
-int
-conf_cb_size(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	static const long mult[] = { 1024, 1024, 1048576, 1048576,
-				     1073741824, 1073741824 };
-
-	if (conf_parse_scaled(value, "kKmMgG", mult, result) < 0) {
-		cfg_error(cfg, "option '%s': bad size '%s' (examples: 512, "
-			  "64k, 10M, 1G)", opt->name, value);
-		return -1;
-	}
-	return 0;
-}
-
-/* conf_strdup_opt - copy of a string option, NULL when empty */
-char *
-conf_strdup_opt(cfg_t *sec, const char *key)
-{
-	const char *s = cfg_getstr(sec, key);
-
-	return s != NULL && *s != '\0' ? x_strdup(s) : NULL;
 }

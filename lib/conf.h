@@ -108,8 +108,8 @@ void conf_unref(struct conf **cp);
 struct conf *conf_current(void);
 void conf_publish(struct conf *c);
 
-/* libconfuse parse callbacks for human-friendly values; use with
- * CFG_INT_CB.  Durations: "30", "30s", "5m", "2h", "1d", "1w" (stored
+/* libconfuse parse callbacks for human-friendly values (conf-value.c);
+ * use with CFG_INT_CB.  Durations: "30", "30s", "5m", "2h", "1d", "1w" (stored
  * in seconds).  Sizes: "512", "64k", "10M", "1G" (stored in bytes). */
 int conf_cb_duration(cfg_t *cfg, cfg_opt_t *opt, const char *value,
 		     void *result);

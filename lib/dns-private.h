@@ -2,7 +2,7 @@
  * NAME
  *	dns-private 3h
  * SUMMARY
- *	what lib/dns.c and lib/dns-cache.c share (private to lib/)
+ *	what lib/dns*.c share (private to lib/)
  * SYNOPSIS
  *	#include "dns-private.h"
  * DESCRIPTION
@@ -46,7 +46,7 @@ struct dns_resolver {
 	unsigned long hits, misses;
 };
 
-/* dns.c */
+/* dns-answer.c */
 /* dns_rdata_new - count records copied into one allocation (free()) */
 struct dns_rdata *dns_rdata_new(size_t count,
 				const unsigned char *const *data,

@@ -39,10 +39,12 @@
  *	here, or for two threads missing the same name at once: the TTLs
  *	are the ones libunbound hands out, counting down in both caches
  *	alike).
+ *
+ *	The records of an answer are kept and read by dns-answer.c; the
+ *	[dns] section is dns-conf.c's.
  *--*/
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -54,7 +56,6 @@
 #include <unbound.h>
 
 #include "clock.h"
-#include "conf.h"
 #include "dns.h"
 #include "dns-private.h"
 #include "htable.h"
@@ -76,61 +77,6 @@ struct dns_pending {
 	struct dns_resolver *r;
 };
 
-/* dns_status_str - a status as a word for logs */
-const char *
-dns_status_str(enum dns_status st)
-{
-	switch (st) {
-	case DNS_OK:
-		return "ok";
-	case DNS_NXDOMAIN:
-		return "nxdomain";
-	case DNS_NODATA:
-		return "nodata";
-	case DNS_TEMPFAIL:
-		return "tempfail";
-	case DNS_TIMEOUT:
-		return "timeout";
-	case DNS_LIMIT:
-		return "limit";
-	}
-	return "unknown";
-}
-
-/* dns_nameserver_check - "ADDR" or "ADDR@PORT" */
-int
-dns_nameserver_check(const char *s, char *err, size_t errlen)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-	char addr[INET6_ADDRSTRLEN + 1], *end;
-	const char *at = strchr(s, '@');
-	size_t alen = at ? (size_t)(at - s) : strlen(s);
-	long port;
-
-	if (alen == 0 || alen >= sizeof(addr)) {
-		x_err(err, errlen, "'%s': expected ADDRESS or ADDRESS@PORT",
-		      s);
-		return -1;
-	}
-	memcpy(addr, s, alen);
-	addr[alen] = '\0';
-	if (inet_pton(AF_INET, addr, buf) != 1
-	    && inet_pton(AF_INET6, addr, buf) != 1) {
-		x_err(err, errlen, "'%s': not an IPv4 or IPv6 address", addr);
-		return -1;
-	}
-	if (at != NULL) {
-		errno = 0;
-		port = strtol(at + 1, &end, 10);
-		if (at[1] == '\0' || *end != '\0' || errno != 0 || port < 1
-		    || port > 65535) {
-			x_err(err, errlen, "'%s': bad port (1-65535)", s);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* Special-use zones libunbound would answer itself (see dns_setup). */
 static const char *const dns_special_zones[] = {
 	"test.", "invalid.", "onion.", "home.arpa.",
@@ -138,23 +84,33 @@ static const char *const dns_special_zones[] = {
 	"113.0.203.in-addr.arpa.", NULL,
 };
 
-/* dns_setup - forwarders, then options and zones of a new context;
- * *recursing is set when there is no forwarder at all */
+/* dns_local - whether loopback and the LAN's reverse zones may be
+ * asked: with our forwarders (allow), or from the root (not) */
 static int
-dns_setup(struct ub_ctx *ctx, const struct dns_conf *dc, int *recursing,
-	  char *err, size_t errlen)
+dns_local(struct ub_ctx *ctx, int allow, char *err, size_t errlen)
 {
-	const char *const *z;
-	char opt[64];
+	int rc;
+
+	if ((rc = ub_ctx_set_option(ctx, "do-not-query-localhost:",
+				    allow ? "no" : "yes")) != 0
+	    || (rc = ub_ctx_set_option(ctx, "unblock-lan-zones:",
+				       allow ? "yes" : "no")) != 0) {
+		x_err(err, errlen, "libunbound: %s", ub_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* dns_forwarders - the configured nameservers, else those of
+ * resolv_conf; *recursing set when there is none at all */
+static int
+dns_forwarders(struct ub_ctx *ctx, const struct dns_conf *dc,
+	       int *recursing, char *err, size_t errlen)
+{
 	size_t i;
 	int rc;
 
 	*recursing = 0;
-	/* Threads, not a forked helper: nothing outlives the process. */
-	if ((rc = ub_ctx_async(ctx, 1)) != 0) {
-		x_err(err, errlen, "libunbound: %s", ub_strerror(rc));
-		return -1;
-	}
 	for (i = 0; i < dc->nnameservers; i++) {
 		if (dns_nameserver_check(dc->nameservers[i], err, errlen) < 0)
 			return -1;
@@ -177,33 +133,25 @@ dns_setup(struct ub_ctx *ctx, const struct dns_conf *dc, int *recursing,
 			return -1;
 		}
 	}
-	if (*recursing) {
-		/* From the root, answers name the servers to ask next: an
-		 * attacker's NS records must not point our queries at
-		 * loopback services or the LAN.  Those are unbound's
-		 * defaults; set anyway, so that no default can change it. */
-		if ((rc = ub_ctx_set_option(ctx, "do-not-query-localhost:",
-					    "yes")) != 0
-		    || (rc = ub_ctx_set_option(ctx, "unblock-lan-zones:",
-					       "no")) != 0) {
-			x_err(err, errlen, "libunbound: %s", ub_strerror(rc));
-			return -1;
-		}
-		return 0;
-	}
+	return 0;
+}
+
+/* dns_forwarding - the options and zones of a context with forwarders */
+static int
+dns_forwarding(struct ub_ctx *ctx, char *err, size_t errlen)
+{
+	const char *const *z;
+	char opt[64];
+	int rc;
+
 	/* Forwarding: the forwarders are ours (tests and local caches
 	 * listen on loopback), and they may serve the LAN's reverse zones
 	 * and the special-use names, which libunbound would otherwise
 	 * answer itself with NXDOMAIN; an empty "transparent" zone
 	 * forwards like any other name ("nodefault" has no effect through
 	 * ub_ctx_set_option() in unbound 1.17). */
-	if ((rc = ub_ctx_set_option(ctx, "do-not-query-localhost:",
-				    "no")) != 0
-	    || (rc = ub_ctx_set_option(ctx, "unblock-lan-zones:",
-				       "yes")) != 0) {
-		x_err(err, errlen, "libunbound: %s", ub_strerror(rc));
+	if (dns_local(ctx, 1, err, errlen) < 0)
 		return -1;
-	}
 	for (z = dns_special_zones; *z != NULL; z++) {
 		snprintf(opt, sizeof(opt), "%s transparent", *z);
 		if ((rc = ub_ctx_set_option(ctx, "local-zone:", opt)) != 0) {
@@ -215,42 +163,28 @@ dns_setup(struct ub_ctx *ctx, const struct dns_conf *dc, int *recursing,
 	return 0;
 }
 
-/* dns_rdata_new - count records copied into one allocation */
-struct dns_rdata *
-dns_rdata_new(size_t count, const unsigned char *const *data,
-	      const size_t *len)
+/* dns_setup - forwarders, then options and zones of a new context;
+ * *recursing is set when there is no forwarder at all */
+static int
+dns_setup(struct ub_ctx *ctx, const struct dns_conf *dc, int *recursing,
+	  char *err, size_t errlen)
 {
-	struct dns_rdata *rd;
-	unsigned char *p;
-	size_t i, total = 0;
+	int rc;
 
-	for (i = 0; i < count; i++)
-		total += len[i];
-	rd = x_malloc(sizeof(*rd) + count * (sizeof(size_t)
-		      + sizeof(unsigned char *)) + total);
-	rd->count = count;
-	rd->len = (size_t *)(void *)(rd + 1);
-	rd->data = (const unsigned char **)(void *)(rd->len + count);
-	p = (unsigned char *)(rd->data + count);
-	for (i = 0; i < count; i++) {
-		rd->len[i] = len[i];
-		memcpy(p, data[i], len[i]);
-		rd->data[i] = p;
-		p += len[i];
+	/* Threads, not a forked helper: nothing outlives the process. */
+	if ((rc = ub_ctx_async(ctx, 1)) != 0) {
+		x_err(err, errlen, "libunbound: %s", ub_strerror(rc));
+		return -1;
 	}
-	return rd;
-}
-
-/* dns_rdata_size - what dns_rdata_new allocates for these records */
-size_t
-dns_rdata_size(size_t count, const size_t *len)
-{
-	size_t i, total = 0;
-
-	for (i = 0; i < count; i++)
-		total += len[i];
-	return sizeof(struct dns_rdata) + count * (sizeof(size_t)
-	       + sizeof(unsigned char *)) + total;
+	if (dns_forwarders(ctx, dc, recursing, err, errlen) < 0)
+		return -1;
+	if (!*recursing)
+		return dns_forwarding(ctx, err, errlen);
+	/* From the root, answers name the servers to ask next: an
+	 * attacker's NS records must not point our queries at loopback
+	 * services or the LAN.  Those are unbound's defaults; set anyway,
+	 * so that no default can change it. */
+	return dns_local(ctx, 0, err, errlen);
 }
 
 /* dns_resolver_describe - how the resolver asks, for a log line */
@@ -361,6 +295,14 @@ dns_resolver_unref(struct dns_resolver **rp)
 	*rp = NULL;
 }
 
+/* dns_pending_free - destroy a query's state */
+static void
+dns_pending_free(struct dns_pending *q)
+{
+	pthread_cond_destroy(&q->cond);
+	free(q);
+}
+
 /* dns_callback - an answer arrived (dispatcher thread) */
 static void
 dns_callback(void *arg, int err, struct ub_result *result)
@@ -373,8 +315,7 @@ dns_callback(void *arg, int err, struct ub_result *result)
 		pthread_mutex_unlock(&r->lock);
 		if (result != NULL)
 			ub_resolve_free(result);
-		pthread_cond_destroy(&q->cond);
-		free(q);
+		dns_pending_free(q);
 		return;
 	}
 	q->done = 1;
@@ -440,6 +381,33 @@ dns_deadline(const struct dns_resolver *r, long long until,
 	return cut;
 }
 
+/* dns_wait - wait for the answer of query q (id) until deadline: 0
+ * answered, 1 timed out (q abandoned: freed here when the query is
+ * cancelled, else by the callback, which is on its way) */
+static int
+dns_wait(struct dns_resolver *r, struct dns_pending *q, int id,
+	 const struct timespec *deadline)
+{
+	int timed_out = 0;
+
+	pthread_mutex_lock(&r->lock);
+	while (!q->done && !timed_out)
+		if (pthread_cond_timedwait(&q->cond, &r->lock,
+					   deadline) == ETIMEDOUT)
+			timed_out = !q->done;
+	if (!timed_out) {
+		pthread_mutex_unlock(&r->lock);
+		return 0;
+	}
+	q->abandoned = 1;
+	pthread_mutex_unlock(&r->lock);
+	/* Cancelled: the callback never runs, q is ours to free.
+	 * Otherwise the callback is on its way and frees q. */
+	if (ub_cancel(r->ctx, id) == 0)
+		dns_pending_free(q);
+	return 1;
+}
+
 /* dns_attempt - one asynchronous query with a deadline */
 static int
 dns_attempt(struct dns_resolver *r, const char *name, int type,
@@ -448,7 +416,7 @@ dns_attempt(struct dns_resolver *r, const char *name, int type,
 {
 	struct dns_pending *q;
 	struct timespec deadline;
-	int id, rc, timed_out = 0, cut;
+	int id, rc, cut;
 
 	*resp = NULL;
 	q = dns_pending_new(r);
@@ -456,8 +424,7 @@ dns_attempt(struct dns_resolver *r, const char *name, int type,
 	pthread_mutex_lock(&r->lock);
 	if (dns_start(r) < 0) {
 		pthread_mutex_unlock(&r->lock);
-		pthread_cond_destroy(&q->cond);
-		free(q);
+		dns_pending_free(q);
 		x_err(why, whylen, "cannot start the DNS dispatcher thread");
 		return -1;
 	}
@@ -466,27 +433,12 @@ dns_attempt(struct dns_resolver *r, const char *name, int type,
 	rc = ub_resolve_async(r->ctx, name, type, DNS_CLASS_IN, q,
 			      dns_callback, &id);
 	if (rc != 0) {
-		pthread_cond_destroy(&q->cond);
-		free(q);
+		dns_pending_free(q);
 		x_err(why, whylen, "%s", ub_strerror(rc));
 		return -1;
 	}
 	cut = dns_deadline(r, until, &deadline);
-
-	pthread_mutex_lock(&r->lock);
-	while (!q->done && !timed_out)
-		if (pthread_cond_timedwait(&q->cond, &r->lock,
-					   &deadline) == ETIMEDOUT)
-			timed_out = !q->done;
-	if (timed_out) {
-		q->abandoned = 1;
-		pthread_mutex_unlock(&r->lock);
-		/* Cancelled: the callback never runs, q is ours to free.
-		 * Otherwise the callback is on its way and frees q. */
-		if (ub_cancel(r->ctx, id) == 0) {
-			pthread_cond_destroy(&q->cond);
-			free(q);
-		}
+	if (dns_wait(r, q, id, &deadline)) {
 		if (cut)
 			x_err(why, whylen, "no answer within the time "
 			      "budget left");
@@ -495,11 +447,9 @@ dns_attempt(struct dns_resolver *r, const char *name, int type,
 			      r->timeout);
 		return 1;
 	}
-	pthread_mutex_unlock(&r->lock);
 	rc = q->err;
 	*resp = q->result;
-	pthread_cond_destroy(&q->cond);
-	free(q);
+	dns_pending_free(q);
 	if (rc != 0) {
 		if (*resp != NULL)
 			ub_resolve_free(*resp);
@@ -631,153 +581,3 @@ out:
 		dns_answer_free(&a);
 	return (enum dns_status)rc;
 }
-
-/* dns_counter_add - totals of several counters */
-void
-dns_counter_add(struct dns_counter *dst, const struct dns_counter *src)
-{
-	dst->lookups += src->lookups;
-	dst->hits += src->hits;
-}
-
-/* dns_answer_free - free an answer and set *ap to NULL */
-void
-dns_answer_free(struct dns_answer **ap)
-{
-	struct dns_answer *a = *ap;
-
-	if (a == NULL)
-		return;
-	free(a->priv);
-	x_free(ap);
-}
-
-/* dns_txt_join - TXT character-strings joined */
-char *
-dns_txt_join(const unsigned char *rdata, size_t len)
-{
-	char *out = x_malloc(len + 1), *p = out;
-	size_t pos = 0, slen;
-
-	while (pos < len) {
-		slen = rdata[pos++];
-		if (pos + slen > len) {
-			free(out);
-			return NULL;
-		}
-		memcpy(p, rdata + pos, slen);
-		p += slen;
-		pos += slen;
-	}
-	*p = '\0';
-	return out;
-}
-
-/* dns_name_text - an uncompressed wire name as text */
-int
-dns_name_text(const unsigned char *rdata, size_t len, char *out,
-	      size_t outlen)
-{
-	size_t pos = 0, o = 0, lab;
-
-	if (outlen == 0)
-		return -1;
-	while (pos < len && rdata[pos] != 0) {
-		lab = rdata[pos++];
-		if ((lab & 0xc0) != 0 || pos + lab > len
-		    || o + lab + 2 > outlen)
-			return -1;
-		if (o > 0)
-			out[o++] = '.';
-		memcpy(out + o, rdata + pos, lab);
-		o += lab;
-		pos += lab;
-	}
-	if (pos >= len)
-		return -1;
-	out[o] = '\0';
-	return (int)(pos + 1);
-}
-
-/*
- * The [dns] section.
- */
-static int
-dns_check_nameserver(const char *value, char *err, size_t errlen)
-{
-	return dns_nameserver_check(value, err, errlen);
-}
-
-static cfg_opt_t dns_opts[] = {
-	CFG_STR_LIST("nameservers", "{}", CFGF_NONE),
-	CFG_INT_CB("timeout", 5, CFGF_NONE, conf_cb_duration),
-	CFG_INT("retries", 1, CFGF_NONE),
-	CFG_STR("resolv_conf", "/etc/resolv.conf", CFGF_NONE),
-	CFG_INT_CB("cache_size", 4 * 1024 * 1024, CFGF_NONE, conf_cb_size),
-	CFG_END()
-};
-
-static const struct conf_check dns_checks[] = {
-	{ "nameservers", CONF_CHECK_FUNC, 0, 0, NULL, dns_check_nameserver },
-	{ "timeout", CONF_CHECK_RANGE, 1, 300, NULL, NULL },
-	{ "retries", CONF_CHECK_RANGE, 0, 10, NULL, NULL },
-	{ "resolv_conf", CONF_CHECK_PATH, 0, 0, NULL, NULL },
-	{ "cache_size", CONF_CHECK_RANGE, 0, 1024L * 1024 * 1024, NULL, NULL },
-	CONF_CHECK_END
-};
-
-/* dns_conf_equal - the same nameservers, timeout and retries? */
-int
-dns_conf_equal(const struct dns_conf *a, const struct dns_conf *b)
-{
-	size_t i;
-
-	if (a->timeout != b->timeout || a->retries != b->retries
-	    || a->nnameservers != b->nnameservers
-	    || a->cache_size != b->cache_size
-	    || (a->resolv_conf == NULL) != (b->resolv_conf == NULL)
-	    || (a->resolv_conf != NULL
-		&& strcmp(a->resolv_conf, b->resolv_conf) != 0))
-		return 0;
-	for (i = 0; i < a->nnameservers; i++)
-		if (strcmp(a->nameservers[i], b->nameservers[i]) != 0)
-			return 0;
-	return 1;
-}
-
-/* dns_conf_load - copy the [dns] section into struct dns_conf */
-static int
-dns_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
-{
-	struct dns_conf *c = out;
-	unsigned i, n = cfg_size(sec, "nameservers");
-
-	c->nameservers = x_calloc(n + 1, sizeof(char *));
-	for (i = 0; i < n; i++)
-		c->nameservers[c->nnameservers++] =
-			x_strdup(cfg_getnstr(sec, "nameservers", i));
-	c->timeout = (int)cfg_getint(sec, "timeout");
-	c->retries = (int)cfg_getint(sec, "retries");
-	c->resolv_conf = conf_strdup_opt(sec, "resolv_conf");
-	c->cache_size = (size_t)cfg_getint(sec, "cache_size");
-	return 0;
-}
-
-/* dns_conf_release - free what dns_conf_load allocated */
-static void
-dns_conf_release(void *out)
-{
-	struct dns_conf *c = out;
-	size_t i;
-
-	for (i = 0; i < c->nnameservers; i++)
-		free(c->nameservers[i]);
-	x_free(&c->nameservers);
-	c->nnameservers = 0;
-	x_free(&c->resolv_conf);
-}
-
-const struct conf_section dns_conf_section = {
-	"dns", dns_opts, dns_checks, sizeof(struct dns_conf),
-	dns_conf_load, dns_conf_release,
-};

@@ -514,6 +514,22 @@ ldapc_conn_error(int rc)
 	    || rc == LDAP_DECODING_ERROR;
 }
 
+/* ldapc_copy_result - the entries of a search's answer msg (NULL:
+ * none) into res */
+static void
+ldapc_copy_result(LDAP *ld, LDAPMessage *msg, struct ldapc_result *res)
+{
+	LDAPMessage *m;
+	int n = msg ? ldap_count_entries(ld, msg) : 0;
+
+	if (n <= 0)
+		return;
+	res->entries = x_calloc((size_t)n, sizeof(*res->entries));
+	for (m = ldap_first_entry(ld, msg); m != NULL
+	     && res->nentries < (size_t)n; m = ldap_next_entry(ld, m))
+		ldapc_copy_entry(ld, m, &res->entries[res->nentries++]);
+}
+
 /* ldapc_search - search, reconnecting once if a pooled connection died */
 int
 ldapc_search(struct ldapc *cl, const char *base, enum ldapc_scope scope,
@@ -524,9 +540,9 @@ ldapc_search(struct ldapc *cl, const char *base, enum ldapc_scope scope,
 		LDAP_SCOPE_BASE, LDAP_SCOPE_ONELEVEL, LDAP_SCOPE_SUBTREE,
 	};
 	struct timeval tv = { cl->search_timeout, 0 };
-	LDAPMessage *msg = NULL, *m;
+	LDAPMessage *msg = NULL;
 	LDAP *ld;
-	int rc, pooled, attempt, n;
+	int rc, pooled, attempt;
 
 	memset(res, 0, sizeof(*res));
 	for (attempt = 0; attempt < 2; attempt++) {
@@ -564,15 +580,7 @@ ldapc_search(struct ldapc *cl, const char *base, enum ldapc_scope scope,
 	if (attempt == 2)
 		return -1;
 	res->truncated = rc == LDAP_SIZELIMIT_EXCEEDED;
-	n = msg ? ldap_count_entries(ld, msg) : 0;
-	if (n > 0) {
-		res->entries = x_calloc((size_t)n, sizeof(*res->entries));
-		for (m = ldap_first_entry(ld, msg); m != NULL
-		     && res->nentries < (size_t)n;
-		     m = ldap_next_entry(ld, m))
-			ldapc_copy_entry(ld, m,
-					 &res->entries[res->nentries++]);
-	}
+	ldapc_copy_result(ld, msg, res);
 	if (msg != NULL)
 		ldap_msgfree(msg);
 	ldapc_give(cl, ld);

@@ -104,13 +104,58 @@ listen_looks_ipv4(const char *s, size_t n)
 	return n > 0;
 }
 
+/* listen_check_host - host (n bytes) fits the family: an address of
+ * its own (not the other family's) or a host name; 0 or -1 with err */
+static int
+listen_check_host(const char *spec, enum listen_family family,
+		  const char *host, size_t n, char *err, size_t errlen)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	if (family == LISTEN_INET6) {
+		if (strchr(host, ':') != NULL) {
+			if (inet_pton(AF_INET6, host, addr) != 1) {
+				x_err(err, errlen, "bad listener \"%s\": bad "
+				      "IPv6 address \"%s\"", spec, host);
+				return -1;
+			}
+		} else if (listen_looks_ipv4(host, n)) {
+			x_err(err, errlen, "bad listener \"%s\": IPv4 address "
+			      "in an inet6 listener (use inet:)", spec);
+			return -1;
+		} else if (!listen_is_hostname(host, n)) {
+			x_err(err, errlen, "bad listener \"%s\": bad host "
+			      "name \"%s\"", spec, host);
+			return -1;
+		}
+	} else {
+		if (inet_pton(AF_INET6, host, addr) == 1) {
+			x_err(err, errlen, "bad listener \"%s\": IPv6 address "
+			      "in an inet listener (use inet6:[ADDR]:PORT)",
+			      spec);
+			return -1;
+		}
+		if (listen_looks_ipv4(host, n)) {
+			if (inet_pton(AF_INET, host, addr) != 1) {
+				x_err(err, errlen, "bad listener \"%s\": bad "
+				      "IPv4 address \"%s\"", spec, host);
+				return -1;
+			}
+		} else if (!listen_is_hostname(host, n)) {
+			x_err(err, errlen, "bad listener \"%s\": bad host "
+			      "name \"%s\"", spec, host);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* listen_set_host - validate HOST for family and copy it; 0 or -1 */
 static int
 listen_set_host(const char *spec, enum listen_family family, const char *s,
 		size_t n, int bracketed, struct listen_spec *out, char *err,
 		size_t errlen)
 {
-	unsigned char addr[sizeof(struct in6_addr)];
 	char host[sizeof(out->host)];
 
 	if (n >= sizeof(host)) {
@@ -129,41 +174,8 @@ listen_set_host(const char *spec, enum listen_family family, const char *s,
 		out->host[0] = '\0';
 		return 0;
 	}
-	if (family == LISTEN_INET6) {
-		if (strchr(host, ':') != NULL) {
-			if (inet_pton(AF_INET6, host, addr) != 1) {
-				x_err(err, errlen, "bad listener \"%s\": bad "
-				      "IPv6 address \"%s\"", spec, host);
-				return -1;
-			}
-		} else if (listen_looks_ipv4(s, n)) {
-			x_err(err, errlen, "bad listener \"%s\": IPv4 address "
-			      "in an inet6 listener (use inet:)", spec);
-			return -1;
-		} else if (!listen_is_hostname(s, n)) {
-			x_err(err, errlen, "bad listener \"%s\": bad host "
-			      "name \"%s\"", spec, host);
-			return -1;
-		}
-	} else {
-		if (inet_pton(AF_INET6, host, addr) == 1) {
-			x_err(err, errlen, "bad listener \"%s\": IPv6 address "
-			      "in an inet listener (use inet6:[ADDR]:PORT)",
-			      spec);
-			return -1;
-		}
-		if (listen_looks_ipv4(s, n)) {
-			if (inet_pton(AF_INET, host, addr) != 1) {
-				x_err(err, errlen, "bad listener \"%s\": bad "
-				      "IPv4 address \"%s\"", spec, host);
-				return -1;
-			}
-		} else if (!listen_is_hostname(s, n)) {
-			x_err(err, errlen, "bad listener \"%s\": bad host "
-			      "name \"%s\"", spec, host);
-			return -1;
-		}
-	}
+	if (listen_check_host(spec, family, host, n, err, errlen) < 0)
+		return -1;
 	memcpy(out->host, host, n + 1);
 	return 0;
 }
@@ -252,53 +264,85 @@ listen_parse_inet6(const char *spec, const char *s, struct listen_spec *out,
 	return listen_parse_port(spec, s, strlen(s), &out->port, err, errlen);
 }
 
+/* The options of a unix listener, in the order of listen_option_index. */
+static const char *const listen_options[] = { "mode", "owner", "group" };
+
+/* listen_option_index - 0 mode, 1 owner, 2 group, 3 none of them */
+static unsigned
+listen_option_index(const char *s, size_t nlen)
+{
+	unsigned which;
+
+	for (which = 0; which < 3; which++)
+		if (strlen(listen_options[which]) == nlen
+		    && strncmp(listen_options[which], s, nlen) == 0)
+			break;
+	return which;
+}
+
+/* listen_owner_ok - a user or group name: printable, no ':' */
+static int
+listen_owner_ok(const char *v, size_t vlen)
+{
+	size_t i;
+
+	for (i = 0; i < vlen; i++)
+		if (!isgraph((unsigned char)v[i]) || v[i] == ':')
+			return 0;
+	return 1;
+}
+
+/* listen_parse_mode - an octal mode of at most 07777, or -1 */
+static int
+listen_parse_mode(const char *v, size_t vlen)
+{
+	int mode = 0;
+	size_t i;
+
+	for (i = 0; i < vlen; i++) {
+		if (v[i] < '0' || v[i] > '7' || mode > 07777)
+			return -1;
+		mode = mode * 8 + (v[i] - '0');
+	}
+	return mode > 07777 ? -1 : mode;
+}
+
 /* listen_parse_option - one NAME=VALUE of a unix spec */
 static int
 listen_parse_option(const char *spec, const char *s, size_t n,
 		    struct listen_spec *out, unsigned *seen, char *err,
 		    size_t errlen)
 {
-	static const char *const names[] = { "mode", "owner", "group" };
 	const char *eq = memchr(s, '=', n);
 	size_t nlen = eq ? (size_t)(eq - s) : n;
 	const char *v = eq ? eq + 1 : s + n;
 	size_t vlen = (size_t)(s + n - v);
-	unsigned which, i;
+	unsigned which;
 	char *dst;
+	int mode;
 
 	if (n == 0) {
 		x_err(err, errlen, "bad listener \"%s\": empty option", spec);
 		return -1;
 	}
-	for (which = 0; which < 3; which++)
-		if (strlen(names[which]) == nlen
-		    && strncmp(names[which], s, nlen) == 0)
-			break;
-	if (which == 3) {
+	if ((which = listen_option_index(s, nlen)) == 3) {
 		x_err(err, errlen, "bad listener \"%s\": unknown option "
 		      "\"%.*s\" (mode, owner, group)", spec, (int)nlen, s);
 		return -1;
 	}
 	if (eq == NULL || vlen == 0) {
 		x_err(err, errlen, "bad listener \"%s\": option \"%s\" needs "
-		      "a value", spec, names[which]);
+		      "a value", spec, listen_options[which]);
 		return -1;
 	}
 	if (*seen & (1U << which)) {
 		x_err(err, errlen, "bad listener \"%s\": option \"%s\" given "
-		      "twice", spec, names[which]);
+		      "twice", spec, listen_options[which]);
 		return -1;
 	}
 	*seen |= 1U << which;
 	if (which == 0) {
-		int mode = 0;
-
-		for (i = 0; i < vlen; i++) {
-			if (v[i] < '0' || v[i] > '7' || mode > 07777)
-				break;
-			mode = mode * 8 + (v[i] - '0');
-		}
-		if (i < vlen || mode > 07777) {
+		if ((mode = listen_parse_mode(v, vlen)) < 0) {
 			x_err(err, errlen, "bad listener \"%s\": bad mode "
 			      "\"%.*s\" (octal, at most 07777)", spec,
 			      (int)vlen, v);
@@ -310,15 +354,14 @@ listen_parse_option(const char *spec, const char *s, size_t n,
 	dst = which == 1 ? out->owner : out->group;
 	if (vlen >= sizeof(out->owner)) {
 		x_err(err, errlen, "bad listener \"%s\": %s name too long",
-		      spec, names[which]);
+		      spec, listen_options[which]);
 		return -1;
 	}
-	for (i = 0; i < vlen; i++)
-		if (!isgraph((unsigned char)v[i]) || v[i] == ':') {
-			x_err(err, errlen, "bad listener \"%s\": bad %s name "
-			      "\"%.*s\"", spec, names[which], (int)vlen, v);
-			return -1;
-		}
+	if (!listen_owner_ok(v, vlen)) {
+		x_err(err, errlen, "bad listener \"%s\": bad %s name "
+		      "\"%.*s\"", spec, listen_options[which], (int)vlen, v);
+		return -1;
+	}
 	memcpy(dst, v, vlen);
 	dst[vlen] = '\0';
 	return 0;

@@ -8,7 +8,7 @@ lib_libelemta_a_SOURCES = \
 	lib/clock.c lib/clock.h \
 	lib/sys-defs.h \
 	lib/log.c lib/log.h lib/log-conf.c lib/log-conf.h \
-	lib/conf.c lib/conf.h \
+	lib/conf.c lib/conf-value.c lib/conf.h \
 	lib/snapshot.c lib/snapshot.h \
 	lib/cli.c lib/cli.h \
 	lib/cidr.c lib/cidr.h \
@@ -16,10 +16,12 @@ lib_libelemta_a_SOURCES = \
 	lib/daemon.c lib/daemon.h lib/daemon-conf.c \
 	lib/metrics.c lib/metrics-http.c lib/metrics.h \
 	lib/db.c lib/db.h \
-	lib/dns.c lib/dns-cache.c lib/dns.h lib/dns-private.h \
+	lib/dns.c lib/dns-cache.c lib/dns-answer.c lib/dns-conf.c \
+	lib/dns.h lib/dns-private.h \
 	lib/htable.c lib/htable.h \
 	lib/ldapc.c lib/ldapc.h \
-	lib/redis.c lib/redis-cluster.c lib/redis.h lib/redis-private.h \
+	lib/redis.c lib/redis-cluster.c lib/redis-pipe.c lib/redis.h \
+	lib/redis-private.h \
 	lib/control.c lib/control.h \
 	lib/runtime.c lib/runtime.h
 lib_libelemta_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) $(MHD_CFLAGS) \

@@ -137,6 +137,27 @@ metrics_server_free(struct metrics_server *srv)
 	free(srv);
 }
 
+/* metrics_mhd_start - libmicrohttpd serving srv on listen_fd, its own
+ * thread polling; NULL with srv->mhd_err */
+static struct MHD_Daemon *
+metrics_mhd_start(struct metrics_server *srv, int listen_fd)
+{
+	unsigned flags;
+
+	/* Messages go to our buffer, never to stderr: lib/ does not log. */
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+#if MHD_VERSION >= 0x00095300
+	flags |= MHD_USE_AUTO;
+#endif
+	return MHD_start_daemon(flags, 0, metrics_accept, srv,
+				metrics_handler, srv,
+				MHD_OPTION_EXTERNAL_LOGGER, metrics_mhd_log, srv,
+				MHD_OPTION_LISTEN_SOCKET, listen_fd,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned) 32,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 30,
+				MHD_OPTION_END);
+}
+
 /* metrics_serve - start the HTTP endpoint on a listening socket */
 int
 metrics_serve(int listen_fd, const char *path, metrics_allow_fn allow,
@@ -144,7 +165,6 @@ metrics_serve(int listen_fd, const char *path, metrics_allow_fn allow,
 {
 	struct metrics_server *srv;
 	struct stat st, st2;
-	unsigned flags;
 	int have_st;
 
 	if (listen_fd < 0) {
@@ -169,22 +189,7 @@ metrics_serve(int listen_fd, const char *path, metrics_allow_fn allow,
 	srv->path = x_strdup(path);
 	srv->allow = allow;
 	pthread_mutex_init(&srv->lock, NULL);
-
-	/* Messages go to our buffer, never to stderr: lib/ does not log. */
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-#if MHD_VERSION >= 0x00095300
-	flags |= MHD_USE_AUTO;
-#endif
-	srv->daemon = MHD_start_daemon(flags, 0, metrics_accept, srv,
-				       metrics_handler, srv,
-				       MHD_OPTION_EXTERNAL_LOGGER,
-				       metrics_mhd_log, srv,
-				       MHD_OPTION_LISTEN_SOCKET, listen_fd,
-				       MHD_OPTION_CONNECTION_LIMIT,
-				       (unsigned) 32,
-				       MHD_OPTION_CONNECTION_TIMEOUT,
-				       (unsigned) 30,
-				       MHD_OPTION_END);
+	srv->daemon = metrics_mhd_start(srv, listen_fd);
 	if (srv->daemon == NULL) {
 		x_err(err, errlen, "metrics: cannot start the HTTP server: %s",
 		      *srv->mhd_err ? srv->mhd_err : "unknown error");

@@ -298,54 +298,44 @@ metrics_series_free(struct metric_series *s, size_t nlabels)
 	free(s);
 }
 
-/* metrics_register - find or create a family */
-static struct metric *
-metrics_register(enum metric_type type, const char *name, const char *help,
-		 const char *labelspec, const double *buckets,
-		 size_t nbuckets)
+/* metrics_buckets - the bounds of a histogram (the default ones when
+ * NULL, an explicit +Inf dropped: it is implied), checked; NULL and
+ * *nbuckets 0 for another type */
+static const double *
+metrics_buckets(const char *name, enum metric_type type,
+		const double *buckets, size_t *nbuckets)
 {
-	char *labels[METRICS_MAX_LABELS];
-	size_t nlabels;
-	struct metric *m;
-	size_t at;
 	size_t i;
-	int found;
 
-	if (!metrics_valid_name(name, 1))
-		msg_panic("metrics: bad metric name \"%s\"",
-			  name ? name : "(null)");
-	nlabels = metrics_parse_labels(name, labelspec, type, labels);
-	if (type == METRIC_HISTOGRAM) {
-		if (buckets == NULL) {
-			buckets = metrics_default_buckets;
-			nbuckets = sizeof(metrics_default_buckets)
-				/ sizeof(metrics_default_buckets[0]);
-		}
-		/* An explicit +Inf bound is the implied one. */
-		if (nbuckets > 0 && isinf(buckets[nbuckets - 1])
-		    && buckets[nbuckets - 1] > 0)
-			nbuckets--;
-		for (i = 0; i < nbuckets; i++)
-			if (!isfinite(buckets[i])
-			    || (i > 0 && !(buckets[i] > buckets[i - 1])))
-				msg_panic("metrics: %s: bucket bounds must be "
-					  "finite and ascending", name);
-	} else {
-		buckets = NULL;
-		nbuckets = 0;
+	if (type != METRIC_HISTOGRAM) {
+		*nbuckets = 0;
+		return NULL;
 	}
+	if (buckets == NULL) {
+		buckets = metrics_default_buckets;
+		*nbuckets = sizeof(metrics_default_buckets)
+			/ sizeof(metrics_default_buckets[0]);
+	}
+	/* An explicit +Inf bound is the implied one. */
+	if (*nbuckets > 0 && isinf(buckets[*nbuckets - 1])
+	    && buckets[*nbuckets - 1] > 0)
+		(*nbuckets)--;
+	for (i = 0; i < *nbuckets; i++)
+		if (!isfinite(buckets[i])
+		    || (i > 0 && !(buckets[i] > buckets[i - 1])))
+			msg_panic("metrics: %s: bucket bounds must be "
+				  "finite and ascending", name);
+	return buckets;
+}
 
-	metrics_lock_write();
-	at = metrics_find(name, &found);
-	if (found) {
-		m = metrics_families[at];
-		metrics_same_shape(m, type, labels, nlabels, buckets, nbuckets);
-		metrics_unlock();
-		for (i = 0; i < nlabels; i++)
-			free(labels[i]);
-		return m;
-	}
-	m = x_calloc(1, sizeof(*m));
+/* metrics_family_new - a new family, taking over the labels' names */
+static struct metric *
+metrics_family_new(enum metric_type type, const char *name,
+		   const char *help, char **labels, size_t nlabels,
+		   const double *buckets, size_t nbuckets)
+{
+	struct metric *m = x_calloc(1, sizeof(*m));
+
 	m->name = x_strdup(name);
 	m->help = x_strdup(help ? help : "");
 	m->type = type;
@@ -364,6 +354,40 @@ metrics_register(enum metric_type type, const char *name, const char *help,
 		m->series[0] = metrics_series_new(m, NULL);
 		m->nseries = m->aseries = 1;
 	}
+	return m;
+}
+
+/* metrics_register - find or create a family */
+static struct metric *
+metrics_register(enum metric_type type, const char *name, const char *help,
+		 const char *labelspec, const double *buckets,
+		 size_t nbuckets)
+{
+	char *labels[METRICS_MAX_LABELS];
+	size_t nlabels;
+	struct metric *m;
+	size_t at;
+	size_t i;
+	int found;
+
+	if (!metrics_valid_name(name, 1))
+		msg_panic("metrics: bad metric name \"%s\"",
+			  name ? name : "(null)");
+	nlabels = metrics_parse_labels(name, labelspec, type, labels);
+	buckets = metrics_buckets(name, type, buckets, &nbuckets);
+
+	metrics_lock_write();
+	at = metrics_find(name, &found);
+	if (found) {
+		m = metrics_families[at];
+		metrics_same_shape(m, type, labels, nlabels, buckets, nbuckets);
+		metrics_unlock();
+		for (i = 0; i < nlabels; i++)
+			free(labels[i]);
+		return m;
+	}
+	m = metrics_family_new(type, name, help, labels, nlabels, buckets,
+			       nbuckets);
 	if (metrics_nfamilies == metrics_afamilies) {
 		metrics_afamilies = metrics_afamilies ? 2 * metrics_afamilies : 16;
 		metrics_families = x_realloc(metrics_families,

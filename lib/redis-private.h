@@ -2,13 +2,13 @@
  * NAME
  *	redis-private 3h
  * SUMMARY
- *	what lib/redis.c and lib/redis-cluster.c share (private to lib/)
+ *	what lib/redis*.c share (private to lib/)
  * SYNOPSIS
  *	#include "redis-private.h"
  * DESCRIPTION
  *	The client and its nodes.  redis.c connects to the nodes and calls
  *	them; redis-cluster.c says which node serves a key and follows
- *	redirections.
+ *	redirections; redis-pipe.c sends many calls in one round trip.
  *--*/
 #ifndef REDIS_PRIVATE_H
 #define REDIS_PRIVATE_H
@@ -26,6 +26,12 @@
 #define REDIS_NO_NODE		0xff	/* slot map: not known, ask node 0 */
 #define REDIS_REDIRECTS		5	/* per call, against loops */
 #define REDIS_ADDR		280
+/* What the errors of a script call name, whichever of its commands
+ * failed (SCRIPT LOAD, TIME for the deadline, ASKING, EVALSHA, EVAL):
+ * "redis HOST:PORT script: timed out" */
+#define REDIS_OP_SCRIPT		"script"
+#define REDIS_BACKOFF_MIN_MS	250	/* after a failure, no connect for */
+#define REDIS_BACKOFF_MAX_MS	5000	/* (doubled at each, up to this) */
 
 struct redis_sha {
 	const char *script;	/* the caller's text (compared by address) */
@@ -66,6 +72,34 @@ int redis_connect(struct redis_client *rc, size_t n, char *err,
 int redis_call(struct redis_client *rc, size_t n, const char *what,
 	       int argc, const char **argv, redisReply **r, char *err,
 	       size_t errlen);
+/* redis_failed - a failure of what on node n (why): err filled, the
+ * connection dropped, the back-off grown; -1 */
+int redis_failed(struct redis_client *rc, size_t n, char *err,
+		 size_t errlen, const char *what, const char *why);
+/* redis_success - a call went through: reset the back-off; 0 */
+int redis_success(struct redis_client *rc);
+/* redis_ctx_why - the error text of a context */
+const char *redis_ctx_why(const redisContext *ctx);
+/* redis_sha_known - the SHA1 of script on a node, if loaded there */
+const char *redis_sha_known(const struct redis_node *nd,
+			    const char *script);
+/* redis_sha_of - the SHA1 of script on node n (SCRIPT LOAD when not
+ * known there); NULL with err */
+const char *redis_sha_of(struct redis_client *rc, size_t n,
+			 const char *script, char *err, size_t errlen);
+/* redis_deadline - the deadline of a call about to be sent to node n,
+ * on the node's clock, as text into buf; 0 or -1 */
+int redis_deadline(struct redis_client *rc, size_t n, char *buf,
+		   size_t buflen, char *err, size_t errlen);
+/* redis_eval_one - one script call on the key's node, following
+ * redirections (with deadline: the call's deadline as one more
+ * argument; with check: the reply checked, as redis_eval.check says);
+ * 0 with *reply, or -1 with err */
+int redis_eval_one(struct redis_client *rc, const char *script,
+		   const char *key, int argc, const char *const *argv,
+		   int deadline,
+		   int (*check)(const struct redisReply *, char *, size_t),
+		   struct redisReply **reply, char *err, size_t errlen);
 
 /* redis-cluster.c */
 /* redis_node_of - the node that serves a slot, as far as we know */

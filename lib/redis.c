@@ -10,7 +10,8 @@
  *	first needed.  The SHA1 of each script is learnt with SCRIPT LOAD
  *	on each connection and forgotten with it.  The slot map (which
  *	node serves which of the 16384 hash slots) and the redirections
- *	are in redis-cluster.c.
+ *	are in redis-cluster.c; the pipelines (several calls in one round
+ *	trip per node) in redis-pipe.c.
  *--*/
 #include "config.h"
 
@@ -27,8 +28,6 @@
 #include "redis-private.h"
 #include "xalloc.h"
 
-#define REDIS_BACKOFF_MIN_MS	250
-#define REDIS_BACKOFF_MAX_MS	5000
 #define REDIS_CLOCK_MS		1000	/* a node's TIME asked again after */
 #define REDIS_CLOCK_SLACK_US	1000	/* deadlines: the clocks' drift */
 
@@ -163,7 +162,7 @@ redis_reply_free(struct redisReply **rp)
 
 /* redis_failed - a failure on node n: drop its connection (node 0: the
  * next server is tried next), back off */
-static int
+int
 redis_failed(struct redis_client *rc, size_t n, char *err, size_t errlen,
 	     const char *what, const char *why)
 {
@@ -180,7 +179,7 @@ redis_failed(struct redis_client *rc, size_t n, char *err, size_t errlen,
 }
 
 /* redis_ctx_why - the error text of a context */
-static const char *
+const char *
 redis_ctx_why(const redisContext *ctx)
 {
 	if (ctx->err == REDIS_ERR_IO && (errno == EAGAIN
@@ -309,7 +308,7 @@ redis_error_reply(struct redis_client *rc, size_t n, redisReply **reply,
 }
 
 /* redis_sha_known - the SHA1 of script on a node, if loaded there */
-static const char *
+const char *
 redis_sha_known(const struct redis_node *nd, const char *script)
 {
 	size_t i;
@@ -321,7 +320,7 @@ redis_sha_known(const struct redis_node *nd, const char *script)
 }
 
 /* redis_sha_of - the SHA1 of script on node n (SCRIPT LOAD) */
-static const char *
+const char *
 redis_sha_of(struct redis_client *rc, size_t n, const char *script,
 	     char *err, size_t errlen)
 {
@@ -332,15 +331,16 @@ redis_sha_of(struct redis_client *rc, size_t n, const char *script,
 
 	if ((sha = redis_sha_known(nd, script)) != NULL)
 		return sha;
-	if (redis_call(rc, n, "SCRIPT LOAD", 3, argv, &r, err, errlen) < 0)
+	if (redis_call(rc, n, REDIS_OP_SCRIPT, 3, argv, &r, err, errlen) < 0)
 		return NULL;
 	if (r->type == REDIS_REPLY_ERROR) {
-		redis_error_reply(rc, n, &r, "SCRIPT LOAD", err, errlen);
+		redis_error_reply(rc, n, &r, REDIS_OP_SCRIPT, err, errlen);
 		return NULL;
 	}
 	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
 		freeReplyObject(r);
-		redis_failed(rc, n, err, errlen, "SCRIPT LOAD", "odd reply");
+		redis_failed(rc, n, err, errlen, REDIS_OP_SCRIPT,
+			     "odd reply to SCRIPT LOAD");
 		return NULL;
 	}
 	if (nd->nshas == REDIS_SCRIPTS)
@@ -366,16 +366,18 @@ redis_clock(struct redis_client *rc, size_t n, char *err, size_t errlen)
 
 	if (nd->clock_at != 0 && clock_mono_ms() - nd->clock_at < REDIS_CLOCK_MS)
 		return 0;
-	if (redis_call(rc, n, "TIME", 1, argv, &r, err, errlen) < 0)
+	if (redis_call(rc, n, REDIS_OP_SCRIPT, 1, argv, &r, err, errlen) < 0)
 		return -1;
 	t1 = clock_mono_us();
 	if (r->type == REDIS_REPLY_ERROR)
-		return redis_error_reply(rc, n, &r, "TIME", err, errlen);
+		return redis_error_reply(rc, n, &r, REDIS_OP_SCRIPT, err,
+					 errlen);
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
 	    || r->element[0]->type != REDIS_REPLY_STRING
 	    || r->element[1]->type != REDIS_REPLY_STRING) {
 		freeReplyObject(r);
-		return redis_failed(rc, n, err, errlen, "TIME", "odd reply");
+		return redis_failed(rc, n, err, errlen, REDIS_OP_SCRIPT,
+				    "odd reply to TIME");
 	}
 	nd->off_us = strtoll(r->element[0]->str, NULL, 10) * 1000000
 		+ strtoll(r->element[1]->str, NULL, 10) - t1;
@@ -389,7 +391,7 @@ redis_clock(struct redis_client *rc, size_t n, char *err, size_t errlen)
  * timeout: any read that times out starts after the call is sent), on
  * the node's clock (us), less the drift the clocks may have had since
  * the node's TIME was asked; 0 or -1 */
-static int
+int
 redis_deadline(struct redis_client *rc, size_t n, char *buf, size_t buflen,
 	       char *err, size_t errlen)
 {
@@ -402,17 +404,19 @@ redis_deadline(struct redis_client *rc, size_t n, char *buf, size_t buflen,
 	return 0;
 }
 
-/* redis_asking - ASKING on node n before the command an ASK sent there */
+/* redis_asking - ASKING on node n before the command (what) an ASK sent
+ * there */
 static int
-redis_asking(struct redis_client *rc, size_t n, char *err, size_t errlen)
+redis_asking(struct redis_client *rc, size_t n, const char *what, char *err,
+	     size_t errlen)
 {
 	const char *argv[1] = { "ASKING" };
 
-	return redis_simple(rc, n, "ASKING", 1, argv, err, errlen);
+	return redis_simple(rc, n, what, 1, argv, err, errlen);
 }
 
 /* redis_success - a call went through: reset the back-off */
-static int
+int
 redis_success(struct redis_client *rc)
 {
 	rc->backoff = REDIS_BACKOFF_MIN_MS;
@@ -432,9 +436,9 @@ redis_evalsha(struct redis_client *rc, size_t n, int asking,
 		return -1;
 	av[0] = "EVALSHA";
 	av[1] = sha;
-	if (asking && redis_asking(rc, n, err, errlen) < 0)
+	if (asking && redis_asking(rc, n, REDIS_OP_SCRIPT, err, errlen) < 0)
 		return -1;
-	if (redis_call(rc, n, "EVALSHA", argc, av, r, err, errlen) < 0)
+	if (redis_call(rc, n, REDIS_OP_SCRIPT, argc, av, r, err, errlen) < 0)
 		return -1;
 	if ((*r)->type != REDIS_REPLY_ERROR
 	    || strncmp((*r)->str, "NOSCRIPT", 8) != 0)
@@ -443,17 +447,19 @@ redis_evalsha(struct redis_client *rc, size_t n, int asking,
 	redis_reply_free(r);
 	av[0] = "EVAL";
 	av[1] = script;
-	if (asking && redis_asking(rc, n, err, errlen) < 0)
+	if (asking && redis_asking(rc, n, REDIS_OP_SCRIPT, err, errlen) < 0)
 		return -1;
-	return redis_call(rc, n, "EVAL", argc, av, r, err, errlen);
+	return redis_call(rc, n, REDIS_OP_SCRIPT, argc, av, r, err,
+			  errlen);
 }
 
 /* redis_eval_one - EVALSHA on the key's node, following MOVED and ASK
  * redirections; with deadline, one more argument: the call's deadline
  * on the node it is sent to (redis_deadline) */
-static int
+int
 redis_eval_one(struct redis_client *rc, const char *script, const char *key,
 	       int argc, const char *const *argv, int deadline,
+	       int (*check)(const struct redisReply *, char *, size_t),
 	       struct redisReply **reply, char *err, size_t errlen)
 {
 	const char **av;
@@ -489,232 +495,42 @@ redis_eval_one(struct redis_client *rc, const char *script, const char *key,
 	if (rc2 < 0)
 		return -1;
 	if (r->type == REDIS_REPLY_ERROR)
-		return redis_error_reply(rc, n, &r, "script", err, errlen);
+		return redis_error_reply(rc, n, &r, REDIS_OP_SCRIPT, err,
+					 errlen);
+	if (check != NULL && check(r, err, errlen) < 0) {
+		/* the node answered, but not as the script does: no sign
+		 * of health, the back-off stays */
+		redis_reply_free(&r);
+		rc->stats.failures++;
+		return -1;
+	}
 	*reply = r;
 	return redis_success(rc);
+}
+
+/* redis_reply_ints - an array of exactly n integers? */
+int
+redis_reply_ints(const struct redisReply *r, size_t n)
+{
+	size_t i;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (r->element[i]->type != REDIS_REPLY_INTEGER)
+			return 0;
+	return 1;
 }
 
 /* redis_client_eval - a script call without a deadline */
 int
 redis_client_eval(struct redis_client *rc, const char *script,
 		  const char *key, int argc, const char *const *argv,
+		  int (*check)(const struct redisReply *, char *, size_t),
 		  struct redisReply **reply, char *err, size_t errlen)
 {
-	return redis_eval_one(rc, script, key, argc, argv, 0, reply, err,
-			      errlen);
-}
-
-/* The state of one call of a pipeline. */
-enum redis_pstate {
-	REDIS_P_PENDING,	/* not sent yet */
-	REDIS_P_SENT,		/* sent: its reply is to be read */
-	REDIS_P_DONE,		/* answered, or failed */
-	REDIS_P_ALONE,		/* to run again alone (redirected, NOSCRIPT) */
-};
-
-/* redis_pipe_fail - call i of a pipeline failed with err */
-static void
-redis_pipe_fail(struct redis_eval *ev, unsigned char *st, const char *err)
-{
-	ev->rc = -1;
-	snprintf(ev->err, sizeof(ev->err), "%s", err);
-	*st = REDIS_P_DONE;
-}
-
-/* redis_pipe_fail_node - every call of node nd not sent yet failed
- * with err */
-static void
-redis_pipe_fail_node(size_t nd, struct redis_eval *ev, const size_t *node,
-		     unsigned char *st, size_t n, const char *err)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (node[i] == nd && st[i] == REDIS_P_PENDING)
-			redis_pipe_fail(&ev[i], &st[i], err);
-}
-
-/* redis_pipe_load - SCRIPT LOAD (a round trip) once per script and
- * connection, before anything is queued: its reply must not be taken
- * for another's */
-static void
-redis_pipe_load(struct redis_client *rc, size_t nd, struct redis_eval *ev,
-		const size_t *node, unsigned char *st, size_t n, char *err,
-		size_t errlen)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (node[i] != nd || st[i] != REDIS_P_PENDING)
-			continue;
-		if (ev[i].argc < 0 || ev[i].argc > 60) {
-			redis_pipe_fail(&ev[i], &st[i], "redis: too many"
-					" arguments");
-			continue;
-		}
-		if (redis_sha_of(rc, nd, ev[i].script, err,
-				 errlen) == NULL) {
-			if (rc->nodes[nd].ctx == NULL)
-				break;		/* the connection is gone */
-			redis_pipe_fail(&ev[i], &st[i], err);
-		}
-	}
-}
-
-/* redis_pipe_send - queue the EVALSHA of every pending call of node nd
- * (dl: the deadline argument); how many were sent */
-static size_t
-redis_pipe_send(struct redis_client *rc, size_t nd, struct redis_eval *ev,
-		const size_t *node, unsigned char *st, size_t n,
-		const char *dl, char *err, size_t errlen)
-{
-	const char *av[66], *sha;
-	size_t i, sent = 0;
-	int k;
-
-	for (i = 0; i < n && rc->nodes[nd].ctx != NULL; i++) {
-		if (node[i] != nd || st[i] != REDIS_P_PENDING)
-			continue;
-		if ((sha = redis_sha_known(&rc->nodes[nd], ev[i].script))
-		    == NULL) {
-			st[i] = REDIS_P_ALONE;	/* (more than REDIS_SCRIPTS) */
-			continue;
-		}
-		av[0] = "EVALSHA";
-		av[1] = sha;
-		av[2] = "1";
-		av[3] = ev[i].key;
-		for (k = 0; k < ev[i].argc; k++)
-			av[k + 4] = ev[i].argv[k];
-		av[k + 4] = dl;
-		if (redisAppendCommandArgv(rc->nodes[nd].ctx, ev[i].argc + 4
-					   + (ev[i].deadline != 0), av, NULL)
-		    != REDIS_OK) {
-			redis_failed(rc, nd, err, errlen, "EVALSHA",
-				     "out of memory");
-			break;
-		}
-		st[i] = REDIS_P_SENT;
-		sent++;
-	}
-	return sent;
-}
-
-/* redis_pipe_read - the replies of the sent calls of node nd, in
- * order; 1 if one was an answer */
-static int
-redis_pipe_read(struct redis_client *rc, size_t nd, struct redis_eval *ev,
-		const size_t *node, unsigned char *st, size_t n, size_t sent,
-		char *err, size_t errlen)
-{
-	redisReply *r;
-	size_t i;
-	int ok = 0;
-
-	for (i = 0; i < n && sent > 0; i++) {
-		if (node[i] != nd || st[i] != REDIS_P_SENT)
-			continue;
-		sent--;
-		if (rc->nodes[nd].ctx == NULL) {	/* failed before */
-			redis_pipe_fail(&ev[i], &st[i], err);
-			continue;
-		}
-		if (redisGetReply(rc->nodes[nd].ctx, (void **)&r) != REDIS_OK
-		    || r == NULL) {
-			redis_failed(rc, nd, err, errlen, "EVALSHA",
-				     redis_ctx_why(rc->nodes[nd].ctx));
-			redis_pipe_fail(&ev[i], &st[i], err);
-			continue;
-		}
-		if (r->type == REDIS_REPLY_ERROR
-		    && (strncmp(r->str, "NOSCRIPT", 8) == 0
-			|| strncmp(r->str, "MOVED ", 6) == 0
-			|| strncmp(r->str, "ASK ", 4) == 0)) {
-			freeReplyObject(r);
-			st[i] = REDIS_P_ALONE;
-			continue;
-		}
-		if (r->type == REDIS_REPLY_ERROR) {
-			snprintf(err, errlen, "redis %s script: %s",
-				 rc->nodes[nd].addr, r->str);
-			freeReplyObject(r);
-			rc->stats.failures++;
-			redis_pipe_fail(&ev[i], &st[i], err);
-			continue;
-		}
-		ev[i].reply = r;
-		ev[i].rc = 0;
-		st[i] = REDIS_P_DONE;
-		ok = 1;
-	}
-	return ok;
-}
-
-/* redis_pipe_node - the pending calls of node nd: all sent, then all
- * replies read */
-static void
-redis_pipe_node(struct redis_client *rc, size_t nd, struct redis_eval *ev,
-		const size_t *node, unsigned char *st, size_t n)
-{
-	char err[256], dl[24];
-	size_t i, sent;
-	int ok, deadline = 0;
-
-	err[0] = '\0';
-	if (redis_connect(rc, nd, err, sizeof(err)) < 0) {
-		redis_pipe_fail_node(nd, ev, node, st, n, err);
-		return;
-	}
-	redis_pipe_load(rc, nd, ev, node, st, n, err, sizeof(err));
-	/* one deadline for the pipeline, just before it is sent */
-	for (i = 0; i < n && !deadline; i++)
-		deadline = node[i] == nd && st[i] == REDIS_P_PENDING
-			&& ev[i].deadline;
-	if (deadline && rc->nodes[nd].ctx != NULL
-	    && redis_deadline(rc, nd, dl, sizeof(dl), err, sizeof(err)) < 0) {
-		redis_pipe_fail_node(nd, ev, node, st, n, err);
-		return;
-	}
-	sent = redis_pipe_send(rc, nd, ev, node, st, n, dl, err, sizeof(err));
-	ok = redis_pipe_read(rc, nd, ev, node, st, n, sent, err, sizeof(err));
-	/* not sent: the connection failed */
-	redis_pipe_fail_node(nd, ev, node, st, n, err);
-	if (ok)
-		redis_success(rc);
-}
-
-/* redis_client_eval_many - the calls, one pipeline per node */
-size_t
-redis_client_eval_many(struct redis_client *rc, struct redis_eval *ev,
-		       size_t n)
-{
-	unsigned char *st;
-	size_t *node, i, nd, nnodes = rc->nnodes, failed = 0;
-
-	if (n == 0)
-		return 0;
-	st = x_calloc(n, 1);
-	node = x_calloc(n, sizeof(*node));
-	for (i = 0; i < n; i++) {
-		ev[i].reply = NULL;
-		ev[i].rc = -1;
-		ev[i].err[0] = '\0';
-		node[i] = redis_node_of(rc, redis_key_slot(ev[i].key));
-	}
-	for (nd = 0; nd < nnodes; nd++)
-		redis_pipe_node(rc, nd, ev, node, st, n);
-	for (i = 0; i < n; i++)
-		if (st[i] == REDIS_P_ALONE)
-			ev[i].rc = redis_eval_one(rc, ev[i].script, ev[i].key,
-						  ev[i].argc, ev[i].argv,
-						  ev[i].deadline, &ev[i].reply,
-						  ev[i].err,
-						  sizeof(ev[i].err));
-	for (i = 0; i < n; i++)
-		failed += ev[i].rc != 0;
-	free(st);
-	free(node);
-	return failed;
+	return redis_eval_one(rc, script, key, argc, argv, 0, check, reply,
+			      err, errlen);
 }
 
 /* redis_client_command - one plain command, on the node of argv[1] (its
@@ -731,7 +547,7 @@ redis_client_command(struct redis_client *rc, int argc,
 	*reply = NULL;
 	for (hop = 0; hop <= REDIS_REDIRECTS; hop++) {
 		if ((rc2 = redis_connect(rc, n, err, errlen)) < 0
-		    || (asking && (rc2 = redis_asking(rc, n, err,
+		    || (asking && (rc2 = redis_asking(rc, n, argv[0], err,
 						      errlen)) < 0)
 		    || (rc2 = redis_call(rc, n, argv[0], argc,
 					 (const char **)argv, &r, err,

@@ -14,7 +14,7 @@
  *
  *	redis_client_key(rc, "policyd:", "msg:ip:192.0.2.10", key,
  *			 sizeof(key));	   elemta:policyd:{msg:ip:...}
- *	if (redis_client_eval(rc, script, key, 2, argv, &reply, err,
+ *	if (redis_client_eval(rc, script, key, 2, argv, NULL, &reply, err,
  *			      sizeof(err)) < 0)
  *		... err: down, timed out, or an error reply ...
  *	redis_reply_free(&reply);
@@ -136,10 +136,17 @@ void redis_client_key(const struct redis_client *rc, const char *ns,
 
 /* redis_client_eval - run script on key with argc string arguments;
  * 0 with *reply set (free it with redis_reply_free), or -1 with err
- * (unavailable, timeout, I/O error, error reply) */
+ * (unavailable, timeout, I/O error, error reply, or a reply that check,
+ * when not NULL, refuses: see redis_eval.check) */
 int redis_client_eval(struct redis_client *rc, const char *script,
 		      const char *key, int argc, const char *const *argv,
+		      int (*check)(const struct redisReply *r, char *err,
+				   size_t errlen),
 		      struct redisReply **reply, char *err, size_t errlen);
+
+/* redis_reply_ints - 1 if r is an array of exactly n integers (for a
+ * redis_eval.check), else 0 */
+int redis_reply_ints(const struct redisReply *r, size_t n);
 
 /* One script call of a pipeline (redis_client_eval_many). */
 struct redis_eval {
@@ -149,6 +156,13 @@ struct redis_eval {
 	const char *const *argv;
 	int deadline;			/* in: 1, one more argument: the
 					 * call's deadline (see above) */
+	int (*check)(const struct redisReply *r, char *err,
+		     size_t errlen);	/* in: NULL, or whether the reply
+					 * has the type and shape the
+					 * caller expects: -1 (with err)
+					 * fails the call, which counts
+					 * as a failure, as an error reply
+					 * does (the back-off is not reset) */
 	struct redisReply *reply;	/* out: the caller frees it */
 	int rc;				/* out: 0, or -1 with err */
 	char err[256];

@@ -6,7 +6,7 @@
  * DESCRIPTION
  *	See lmtp-client.h.  Blocking I/O on a non-blocking socket with
  *	poll(), run by one thread per backend; the only shared state is
- *	the pool, under its mutex.
+ *	the pool of idle connections (lmtp-pool.c), under its mutex.
  *--*/
 #include "config.h"
 
@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "listen.h"
 #include "lmtp-client.h"
+#include "lmtp-pool.h"
 #include "lmtp-wire.h"
 #include "xalloc.h"
 
@@ -42,129 +43,6 @@ struct lmtp_conn {
 	char wbuf[65536];
 	size_t wlen;
 };
-
-/*
- * The pool of idle connections
- */
-
-struct lmtp_pool_entry {
-	char *addr;
-	int fd;
-	struct lmtp_caps caps;
-	double since;		/* idle since (clock_mono_s) */
-};
-
-struct lmtp_pool {
-	pthread_mutex_t lock;
-	struct lmtp_pool_entry *e;	/* oldest first */
-	size_t n, max;
-	int idle_timeout;
-};
-
-/* lmtp_pool_new - an empty pool */
-struct lmtp_pool *
-lmtp_pool_new(size_t max_idle, int idle_timeout)
-{
-	struct lmtp_pool *p = x_calloc(1, sizeof(*p));
-
-	pthread_mutex_init(&p->lock, NULL);
-	p->max = max_idle;
-	p->idle_timeout = idle_timeout;
-	p->e = x_calloc(max_idle ? max_idle : 1, sizeof(*p->e));
-	return p;
-}
-
-/* lmtp_pool_drop - close and forget entry i (lock held) */
-static void
-lmtp_pool_drop(struct lmtp_pool *p, size_t i)
-{
-	close(p->e[i].fd);
-	x_free(&p->e[i].addr);
-	memmove(p->e + i, p->e + i + 1, (p->n - i - 1) * sizeof(*p->e));
-	p->n--;
-}
-
-/* lmtp_pool_expire - close what has been idle too long (lock held) */
-static void
-lmtp_pool_expire(struct lmtp_pool *p)
-{
-	double now = clock_mono_s();
-
-	while (p->n > 0 && now - p->e[0].since >= p->idle_timeout)
-		lmtp_pool_drop(p, 0);
-}
-
-/* lmtp_pool_take - the newest idle connection to addr; fd or -1 */
-static int
-lmtp_pool_take(struct lmtp_pool *p, const char *addr,
-	       struct lmtp_caps *caps)
-{
-	size_t i;
-	int fd = -1;
-
-	if (p == NULL)
-		return -1;
-	pthread_mutex_lock(&p->lock);
-	lmtp_pool_expire(p);
-	for (i = p->n; i-- > 0;) {
-		if (strcmp(p->e[i].addr, addr) == 0) {
-			fd = p->e[i].fd;
-			*caps = p->e[i].caps;
-			x_free(&p->e[i].addr);
-			memmove(p->e + i, p->e + i + 1,
-				(p->n - i - 1) * sizeof(*p->e));
-			p->n--;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&p->lock);
-	return fd;
-}
-
-/* lmtp_pool_put - keep an idle connection (the oldest goes if full) */
-static void
-lmtp_pool_put(struct lmtp_pool *p, const char *addr, int fd,
-	      const struct lmtp_caps *caps)
-{
-	pthread_mutex_lock(&p->lock);
-	lmtp_pool_expire(p);
-	if (p->n == p->max)
-		lmtp_pool_drop(p, 0);
-	p->e[p->n].addr = x_strdup(addr);
-	p->e[p->n].fd = fd;
-	p->e[p->n].caps = *caps;
-	p->e[p->n].since = clock_mono_s();
-	p->n++;
-	pthread_mutex_unlock(&p->lock);
-}
-
-/* lmtp_pool_idle - the number of idle connections */
-size_t
-lmtp_pool_idle(struct lmtp_pool *p)
-{
-	size_t n;
-
-	pthread_mutex_lock(&p->lock);
-	lmtp_pool_expire(p);
-	n = p->n;
-	pthread_mutex_unlock(&p->lock);
-	return n;
-}
-
-/* lmtp_pool_free - close everything */
-void
-lmtp_pool_free(struct lmtp_pool **pp)
-{
-	struct lmtp_pool *p = *pp;
-
-	if (p == NULL)
-		return;
-	while (p->n > 0)
-		lmtp_pool_drop(p, 0);
-	pthread_mutex_destroy(&p->lock);
-	x_free(&p->e);
-	x_free(pp);
-}
 
 /* lmtp_wait_ms - how long the next wait may take: min(limit, deadline) */
 static int
@@ -204,15 +82,51 @@ lmtp_poll(struct lmtp_conn *c, short events, int limit)
 	}
 }
 
+/* lmtp_connect_start - a non-blocking socket to ls, its connect()
+ * begun: connect's result (0, or -1 with errno, EINPROGRESS as a rule;
+ * also -1 when no socket), or -2 with d->err (the name unresolved) */
+static int
+lmtp_connect_start(struct lmtp_conn *c, const struct listen_spec *ls)
+{
+	struct addrinfo hints, *res = NULL;
+	struct sockaddr_un sun;
+	char port[16];
+	int rc;
+
+	if (ls->family == LISTEN_UNIX) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", ls->path);
+		c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK
+			       | SOCK_CLOEXEC, 0);
+		if (c->fd < 0)
+			return -1;
+		return connect(c->fd, (struct sockaddr *)&sun, sizeof(sun));
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = ls->family == LISTEN_INET6 ? AF_INET6 : AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", ls->port);
+	if ((rc = getaddrinfo(ls->host, port, &hints, &res)) != 0) {
+		x_err(c->d->err, sizeof(c->d->err), "%s: %s", ls->host,
+		      gai_strerror(rc));
+		return -2;
+	}
+	c->fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK
+		       | SOCK_CLOEXEC, 0);
+	rc = c->fd < 0 ? -1 : connect(c->fd, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return rc;
+}
+
 /* lmtp_connect - connect to the backend; 0 or -1 with d->err */
 static int
 lmtp_connect(struct lmtp_conn *c)
 {
 	struct lmtp_delivery *d = c->d;
 	struct listen_spec ls;
-	struct addrinfo hints, *res = NULL, *ai;
-	struct sockaddr_un sun;
-	char port[16], perr[256];
+	char perr[256];
 	socklen_t slen;
 	int rc, soerr;
 
@@ -220,36 +134,8 @@ lmtp_connect(struct lmtp_conn *c)
 		x_err(d->err, sizeof(d->err), "%s", perr);
 		return -1;
 	}
-	if (ls.family == LISTEN_UNIX) {
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", ls.path);
-		c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK
-			       | SOCK_CLOEXEC, 0);
-		if (c->fd < 0)
-			goto sys;
-		rc = connect(c->fd, (struct sockaddr *)&sun, sizeof(sun));
-	} else {
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family = ls.family == LISTEN_INET6 ? AF_INET6 : AF_INET;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICSERV;
-		snprintf(port, sizeof(port), "%u", ls.port);
-		if ((rc = getaddrinfo(ls.host, port, &hints, &res)) != 0) {
-			x_err(d->err, sizeof(d->err), "%s: %s", ls.host,
-			      gai_strerror(rc));
-			return -1;
-		}
-		ai = res;
-		c->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK
-			       | SOCK_CLOEXEC, 0);
-		if (c->fd < 0) {
-			freeaddrinfo(res);
-			goto sys;
-		}
-		rc = connect(c->fd, ai->ai_addr, ai->ai_addrlen);
-		freeaddrinfo(res);
-	}
+	if ((rc = lmtp_connect_start(c, &ls)) == -2)
+		return -1;
 	if (rc < 0 && errno != EINPROGRESS)
 		goto sys;
 	if (rc < 0) {
@@ -575,20 +461,15 @@ lmtp_mail_refused(struct lmtp_conn *c, char *r)
 		: LMTP_DONE;
 }
 
-/* lmtp_envelope - MAIL and the RCPTs, pipelined with DATA when the
- * backend does PIPELINING, as Postfix does (one round trip less per
- * message; the DATA reply waits in c->data_reply); LMTP_RETRY when
- * nothing can have been decided yet */
+/* lmtp_put_mail - MAIL FROM with the parameters the backend takes
+ * (buffered); 0 or -1 */
 static int
-lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
+lmtp_put_mail(struct lmtp_conn *c)
 {
-	struct lmtp_delivery *d = c->d;
+	const struct lmtp_delivery *d = c->d;
 	const struct lmtp_envelope *e = d->env;
 	const struct lmtp_caps *caps = &c->caps;
 	long long size;
-	char *r = NULL;
-	size_t i;
-	int pipe = caps->pipelining;
 
 	size = lmtp_spool_size(d->spool)
 		+ (d->prepend ? (long long)strlen(d->prepend) : 0);
@@ -603,6 +484,37 @@ lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
 	    || (caps->dsn && e->envid
 		&& lmtp_putf(c, " ENVID=%s", e->envid) < 0)
 	    || lmtp_put(c, "\r\n", 2) < 0)
+		return -1;
+	return 0;
+}
+
+/* lmtp_put_rcpt - RCPT TO with its DSN parameters when the backend
+ * takes them (buffered); 0 or -1 */
+static int
+lmtp_put_rcpt(struct lmtp_conn *c, const struct lmtp_client_rcpt *rc)
+{
+	if (lmtp_putf(c, "RCPT TO:<%s>", rc->addr) < 0)
+		return -1;
+	if (c->caps.dsn
+	    && ((rc->notify && lmtp_putf(c, " NOTIFY=%s", rc->notify) < 0)
+		|| (rc->orcpt && lmtp_putf(c, " ORCPT=%s", rc->orcpt) < 0)))
+		return -1;
+	return lmtp_put(c, "\r\n", 2);
+}
+
+/* lmtp_envelope - MAIL and the RCPTs, pipelined with DATA when the
+ * backend does PIPELINING, as Postfix does (one round trip less per
+ * message; the DATA reply waits in c->data_reply); LMTP_RETRY when
+ * nothing can have been decided yet */
+static int
+lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
+{
+	struct lmtp_delivery *d = c->d;
+	char *r = NULL;
+	size_t i;
+	int pipe = c->caps.pipelining;
+
+	if (lmtp_put_mail(c) < 0)
 		return LMTP_RETRY;
 	if (!pipe) {
 		if (lmtp_flush(c) < 0
@@ -613,14 +525,7 @@ lmtp_envelope(struct lmtp_conn *c, char *ok, size_t *naccepted)
 		x_free(&r);
 	}
 	for (i = 0; i < d->nrcpts; i++) {
-		struct lmtp_client_rcpt *rc = &d->rcpts[i];
-
-		if (lmtp_putf(c, "RCPT TO:<%s>", rc->addr) < 0
-		    || (caps->dsn && rc->notify
-			&& lmtp_putf(c, " NOTIFY=%s", rc->notify) < 0)
-		    || (caps->dsn && rc->orcpt
-			&& lmtp_putf(c, " ORCPT=%s", rc->orcpt) < 0)
-		    || lmtp_put(c, "\r\n", 2) < 0)
+		if (lmtp_put_rcpt(c, &d->rcpts[i]) < 0)
 			return LMTP_RETRY;
 		if (!pipe && (lmtp_flush(c) < 0
 			      || lmtp_rcpt_reply(c, i, ok, naccepted) < 0))
@@ -746,8 +651,8 @@ lmtp_attempt(struct lmtp_delivery *d, const char *addr, int use_pool,
 out:
 	x_free(&c->data_reply);
 	if (c->fd >= 0) {
-		if (c->broken || c->rpos != c->rlen || d->pool == NULL
-		    || d->pool->max == 0) {
+		if (c->broken || c->rpos != c->rlen
+		    || !lmtp_pool_keeps(d->pool)) {
 			if (!c->broken && lmtp_put(c, "QUIT\r\n", 6) == 0)
 				(void)lmtp_flush(c);
 			close(c->fd);

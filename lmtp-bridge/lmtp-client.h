@@ -50,19 +50,16 @@
  *	in several threads at once (one per backend), on the same spool
  *	and the same pool.
  *
- *	The pool keeps at most max_idle connections (all backends
- *	together), each for at most idle_timeout seconds; the oldest goes
- *	first when it is full.
+ *	The pool of idle connections is lmtp-pool.h's.
  *--*/
 #ifndef ELEMTA_LMTP_CLIENT_H
 #define ELEMTA_LMTP_CLIENT_H
 
 #include <stddef.h>
 
+#include "lmtp-pool.h"
 #include "lmtp-proto.h"
 #include "lmtp-spool.h"
-
-struct lmtp_pool;
 
 struct lmtp_client_rcpt {
 	const char *addr;	/* the mailbox address (after routing) */
@@ -95,13 +92,6 @@ struct lmtp_delivery {
 
 /* lmtp_client_deliver - run the transaction; fills every rcpts[].reply */
 void lmtp_client_deliver(struct lmtp_delivery *d);
-
-/* lmtp_pool_new - a pool of idle backend connections */
-struct lmtp_pool *lmtp_pool_new(size_t max_idle, int idle_timeout);
-/* lmtp_pool_free - close every idle connection, free the pool */
-void lmtp_pool_free(struct lmtp_pool **pp);
-/* lmtp_pool_idle - how many idle connections it holds now */
-size_t lmtp_pool_idle(struct lmtp_pool *p);
 
 
 #endif

@@ -472,6 +472,36 @@ lmtp_map_value(char *val, struct lmtp_map_entry *e, char *err, size_t errlen)
 	return 0;
 }
 
+/* lmtp_map_line - one line of a map file into e: 1, 0 when it has
+ * no entry (blank, a comment), or -1 with err */
+static int
+lmtp_map_line(char *line, struct lmtp_map_entry *e, char *err,
+	      size_t errlen)
+{
+	char *p, *key, *val, *extra;
+
+	if ((p = strchr(line, '#')) != NULL)
+		*p = '\0';
+	key = strtok_r(line, " \t\r\n", &p);
+	if (key == NULL)
+		return 0;
+	val = strtok_r(NULL, " \t\r\n", &p);
+	extra = strtok_r(NULL, " \t\r\n", &p);
+	if (val == NULL || extra != NULL) {
+		x_err(err, errlen, "expected \"address backend[,rewrite]\"");
+		return -1;
+	}
+	if (strchr(key, '@') == NULL) {
+		x_err(err, errlen, "'%s' is not an address or @domain", key);
+		return -1;
+	}
+	memset(e, 0, sizeof(*e));
+	if (lmtp_map_value(val, e, err, errlen) < 0)
+		return -1;
+	e->key = lmtp_lower(key);
+	return 1;
+}
+
 /* lmtp_map_load - read a map file */
 void *
 lmtp_map_load(const char *path, char *err, size_t errlen)
@@ -479,9 +509,10 @@ lmtp_map_load(const char *path, char *err, size_t errlen)
 	struct lmtp_map *m = x_calloc(1, sizeof(*m));
 	struct lmtp_map_entry e;
 	size_t alloc = 0, i;
-	char line[2048], *p, *key, *val, *extra, perr[300];
+	char line[2048], perr[300];
 	unsigned lineno = 0;
 	FILE *fp;
+	int rc;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		x_err(err, errlen, "%s: %s", path, strerror(errno));
@@ -494,29 +525,12 @@ lmtp_map_load(const char *path, char *err, size_t errlen)
 			x_err(err, errlen, "%s:%u: line too long", path, lineno);
 			goto bad;
 		}
-		if ((p = strchr(line, '#')) != NULL)
-			*p = '\0';
-		key = strtok_r(line, " \t\r\n", &p);
-		if (key == NULL)
-			continue;
-		val = strtok_r(NULL, " \t\r\n", &p);
-		extra = strtok_r(NULL, " \t\r\n", &p);
-		if (val == NULL || extra != NULL) {
-			x_err(err, errlen, "%s:%u: expected \"address "
-			      "backend[,rewrite]\"", path, lineno);
-			goto bad;
-		}
-		if (strchr(key, '@') == NULL) {
-			x_err(err, errlen, "%s:%u: '%s' is not an address or "
-			      "@domain", path, lineno, key);
-			goto bad;
-		}
-		memset(&e, 0, sizeof(e));
-		if (lmtp_map_value(val, &e, perr, sizeof(perr)) < 0) {
+		if ((rc = lmtp_map_line(line, &e, perr, sizeof(perr))) < 0) {
 			x_err(err, errlen, "%s:%u: %s", path, lineno, perr);
 			goto bad;
 		}
-		e.key = lmtp_lower(key);
+		if (rc == 0)
+			continue;
 		if (m->n == alloc) {
 			alloc = alloc ? 2 * alloc : 64;
 			m->e = x_realloc(m->e, alloc * sizeof(*m->e));

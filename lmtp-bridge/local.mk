@@ -9,12 +9,14 @@ noinst_LIBRARIES += lmtp-bridge/liblmtp.a
 lmtp_bridge_liblmtp_a_SOURCES = \
 	lmtp-bridge/lmtp-options.c lmtp-bridge/lmtp-options.h \
 	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-proto.h \
+	lmtp-bridge/lmtp-proto-cmd.c lmtp-bridge/lmtp-proto-private.h \
 	lmtp-bridge/lmtp-syntax.c lmtp-bridge/lmtp-syntax.h \
 	lmtp-bridge/lmtp-router.c lmtp-bridge/lmtp-router.h \
 	lmtp-bridge/lmtp-router-ldap.c lmtp-bridge/lmtp-router-sqlite.c \
 	lmtp-bridge/lmtp-cache.c lmtp-bridge/lmtp-cache.h \
 	lmtp-bridge/lmtp-spool.c lmtp-bridge/lmtp-spool.h \
 	lmtp-bridge/lmtp-client.c lmtp-bridge/lmtp-client.h \
+	lmtp-bridge/lmtp-pool.c lmtp-bridge/lmtp-pool.h \
 	lmtp-bridge/lmtp-wire.c lmtp-bridge/lmtp-wire.h \
 	lmtp-bridge/lmtp-junk.c lmtp-bridge/lmtp-junk.h
 lmtp_bridge_liblmtp_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(LDAP_CFLAGS) \

@@ -26,6 +26,7 @@
 #include "dns.h"
 #include "milter.h"
 #include "milter-arc-seal.h"
+#include "milter-greylist.h"
 #include "milter-keys.h"
 #include "snapshot.h"
 #include "xalloc.h"
@@ -41,6 +42,7 @@ milter_gen_destroy(void *obj)
 	conf_unref(&g->conf);
 	dns_resolver_unref(&g->dns);
 	milter_keys_unref(&g->keys);
+	greylist_allow_free(&g->gl_clients);
 	free(g);
 }
 
@@ -58,6 +60,19 @@ milter_gen_new(struct conf *conf, struct dns_resolver *dns,
 	return g;
 }
 
+/* milter_gen_greylist - read the greylist's client allow file, if one
+ * is configured; 0, or -1 with err naming the file (and line) */
+int
+milter_gen_greylist(struct milter_gen *g, char *err, size_t errlen)
+{
+	const struct milter_conf *mc = conf_get(g->conf, &milter_conf_section);
+
+	if (mc->greylist.client_allow_file == NULL)
+		return 0;
+	return greylist_allow_load(mc->greylist.client_allow_file,
+				   &g->gl_clients, err, errlen);
+}
+
 /* milter_gen_build - the resolver and keys of conf, with conf */
 struct milter_gen *
 milter_gen_build(struct conf *conf, const struct milter_gen *old,
@@ -67,6 +82,7 @@ milter_gen_build(struct conf *conf, const struct milter_gen *old,
 	const struct dns_conf *dc = conf_get(conf, &dns_conf_section);
 	struct dns_resolver *dns;
 	struct milter_keys *keys = NULL;
+	struct milter_gen *g;
 	char why[400];
 
 	if (old != NULL && old->dns != NULL
@@ -95,7 +111,13 @@ milter_gen_build(struct conf *conf, const struct milter_gen *old,
 		conf_unref(&conf);
 		return NULL;
 	}
-	return milter_gen_new(conf, dns, keys);
+	g = milter_gen_new(conf, dns, keys);
+	if (milter_gen_greylist(g, why, sizeof(why)) < 0) {
+		x_err(err, errlen, "greylist_client_allow_file: %s", why);
+		milter_gen_unref(&g);
+		return NULL;
+	}
+	return g;
 }
 
 /* milter_gen_publish - the generation for new connections */

@@ -75,6 +75,31 @@ static const char gl_redis_client_script[] =
 "if n >= tonumber(ARGV[2]) then return 1 end\n"
 "return 0\n";
 
+/* gl_redis_check_state - the greylist script's answer is {state, wait}
+ * (a redis_eval.check: another is a failure of the call) */
+static int
+gl_redis_check_state(const struct redisReply *reply, char *err,
+		     size_t errlen)
+{
+	if (redis_reply_ints(reply, 2)
+	    && reply->element[0]->integer >= GREYLIST_NEW
+	    && reply->element[0]->integer <= GREYLIST_KNOWN)
+		return 0;
+	x_err(err, errlen, "unexpected reply to the greylist script");
+	return -1;
+}
+
+/* gl_redis_check_count - the client script's answer is an integer */
+static int
+gl_redis_check_count(const struct redisReply *reply, char *err,
+		     size_t errlen)
+{
+	if (reply->type == REDIS_REPLY_INTEGER)
+		return 0;
+	x_err(err, errlen, "unexpected reply to the client script");
+	return -1;
+}
+
 /* greylist_redis_check - see milter-greylist.h */
 int
 greylist_redis_check(struct redis_client *rc, const char *key, int64_t now,
@@ -85,30 +110,19 @@ greylist_redis_check(struct redis_client *rc, const char *key, int64_t now,
 	char rkey[2 * GREYLIST_KEY_MAX + 64], a[4][24];
 	const char *argv[4] = { a[0], a[1], a[2], a[3] };
 	struct redisReply *reply;
-	int rc_;
 
 	redis_client_key(rc, "greylist:", key, rkey, sizeof(rkey));
 	snprintf(a[0], sizeof(a[0]), "%ld", p->delay);
 	snprintf(a[1], sizeof(a[1]), "%ld", p->window);
 	snprintf(a[2], sizeof(a[2]), "%ld", p->max_age);
 	snprintf(a[3], sizeof(a[3]), "%lld", (long long)now);
-	if (redis_client_eval(rc, gl_redis_script, rkey, 4, argv, &reply,
-			      err, errlen) < 0)
+	if (redis_client_eval(rc, gl_redis_script, rkey, 4, argv,
+			      gl_redis_check_state, &reply, err, errlen) < 0)
 		return -1;
-	rc_ = -1;
-	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
-	    && reply->element[0]->type == REDIS_REPLY_INTEGER
-	    && reply->element[1]->type == REDIS_REPLY_INTEGER
-	    && reply->element[0]->integer >= GREYLIST_NEW
-	    && reply->element[0]->integer <= GREYLIST_KNOWN) {
-		*state = (enum greylist_state)reply->element[0]->integer;
-		*wait = (long)reply->element[1]->integer;
-		rc_ = 0;
-	} else {
-		x_err(err, errlen, "unexpected reply to the greylist script");
-	}
+	*state = (enum greylist_state)reply->element[0]->integer;
+	*wait = (long)reply->element[1]->integer;
 	redis_reply_free(&reply);
-	return rc_;
+	return 0;
 }
 
 /* greylist_redis_client - "pass" or "check" a client's counter; the
@@ -121,18 +135,15 @@ greylist_redis_client(struct redis_client *rc, const char *client,
 	char rkey[GREYLIST_KEY_MAX + 64], a[2][24];
 	const char *argv[3] = { op, a[0], a[1] };
 	struct redisReply *reply;
-	long n = -1;
+	long n;
 
 	redis_client_key(rc, "greylist-client:", client, rkey, sizeof(rkey));
 	snprintf(a[0], sizeof(a[0]), "%d", p->auto_allow);
 	snprintf(a[1], sizeof(a[1]), "%ld", p->max_age);
 	if (redis_client_eval(rc, gl_redis_client_script, rkey, 3, argv,
-			      &reply, err, errlen) < 0)
+			      gl_redis_check_count, &reply, err, errlen) < 0)
 		return -1;
-	if (reply->type == REDIS_REPLY_INTEGER)
-		n = (long)reply->integer;
-	else
-		x_err(err, errlen, "unexpected reply to the client script");
+	n = (long)reply->integer;
 	redis_reply_free(&reply);
 	return n;
 }
@@ -292,7 +303,7 @@ greylist_redis_allow(struct redis_client *rc, const char *key,
 
 	redis_client_key(rc, "greylist:", key, rkey, sizeof(rkey));
 	snprintf(a, sizeof(a), "%ld", p->max_age);
-	if (redis_client_eval(rc, gl_redis_allow_script, rkey, 1, argv,
+	if (redis_client_eval(rc, gl_redis_allow_script, rkey, 1, argv, NULL,
 			      &reply, err, errlen) < 0)
 		return -1;
 	redis_reply_free(&reply);

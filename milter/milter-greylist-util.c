@@ -370,6 +370,10 @@ greylist_conf_load(struct cfg_t *sec, struct greylist_conf *c, char *err,
 {
 	const char *allow = cfg_getstr(sec, "greylist_client_allow_file");
 
+	/* only its name: the file is the milter's generation's to read
+	 * (milter-gen.c), not every daemon's that loads this section */
+	c->client_allow_file = allow != NULL && allow[0] != '\0'
+			       ? x_strdup(allow) : NULL;
 	c->on = cfg_getbool(sec, "greylist");
 	c->when = strcmp(cfg_getstr(sec, "greylist_when"), "rcpt") == 0
 		  ? GREYLIST_WHEN_RCPT : GREYLIST_WHEN_EOM;
@@ -395,9 +399,6 @@ greylist_conf_load(struct cfg_t *sec, struct greylist_conf *c, char *err,
 		      c->params.delay, c->params.window);
 		return -1;
 	}
-	if (allow != NULL && allow[0] != '\0'
-	    && greylist_allow_load(allow, &c->clients, err, errlen) < 0)
-		return -1;
 	return 0;
 }
 
@@ -408,7 +409,7 @@ greylist_conf_release(struct greylist_conf *c)
 	size_t i;
 
 	x_free(&c->path);
-	greylist_allow_free(&c->clients);
+	x_free(&c->client_allow_file);
 	for (i = 0; c->recipients && c->recipients[i]; i++)
 		free(c->recipients[i]);
 	x_free(&c->recipients);

@@ -247,7 +247,7 @@ gl_skip(const struct gl_msg *x)
 		return "authenticated";
 	if (c->internal)
 		return "internal";
-	if (greylist_allow_client(&x->g->clients, c->client_addr,
+	if (greylist_allow_client(&c->gen->gl_clients, c->client_addr,
 				  c->client_name))
 		return "client-allowed";
 	if (greylist_name_listed(x->g->senders,

@@ -121,7 +121,7 @@ struct greylist_conf {
 	struct greylist_params params;
 	int store;			/* GREYLIST_STORE_* */
 	char *path;			/* SQLite file */
-	struct greylist_allow clients;	/* greylist_client_allow_file */
+	char *client_allow_file;	/* NULL: none (read by milter-gen.c) */
 	char **recipients;		/* NULL-terminated */
 	char **senders;			/* sender domains, NULL-terminated */
 	unsigned prefix_v4;

@@ -122,6 +122,7 @@ struct milter_gen {
 	struct conf *conf;		/* a reference */
 	struct dns_resolver *dns;	/* a reference; NULL: no lookups */
 	struct milter_keys *keys;	/* a reference; NULL: no signing */
+	struct greylist_allow gl_clients;	/* greylist_client_allow_file */
 };
 
 struct milter_conn {
@@ -266,12 +267,16 @@ struct milter_gen *milter_gen_new(struct conf *conf,
 				  struct milter_keys *keys);
 /* milter_gen_build - the generation of conf (the caller's reference is
  * taken over): old's resolver if the [dns] section is the same as
- * old's (old may be NULL), else a new one, and the key tables conf
- * names, read now.  NULL with err ("dns: ...", "dkim signing: ...")
+ * old's (old may be NULL), else a new one, and the key tables and the
+ * greylist's client allow file conf names, read now.  NULL with err
+ * ("dns: ...", "dkim signing: ...", "greylist_client_allow_file: ...")
  * if a part cannot be built; nothing is published. */
 struct milter_gen *milter_gen_build(struct conf *conf,
 				    const struct milter_gen *old, char *err,
 				    size_t errlen);
+/* milter_gen_greylist - read the greylist's client allow file into g
+ * (done by milter_gen_build); 0, or -1 with err naming file:line */
+int milter_gen_greylist(struct milter_gen *g, char *err, size_t errlen);
 /* milter_gen_publish - make g (NULL: none) the one new connections
  * take, taking over the caller's reference */
 void milter_gen_publish(struct milter_gen *g);

@@ -16,6 +16,8 @@ policyd_libpolicyd_a_SOURCES = \
 	policyd/policyd-ldap.c policyd/policyd-ldap.h \
 	policyd/policyd-policy.c policyd/policyd-policy.h \
 	policyd/policyd-policy-run.c policyd/policyd-policy-private.h \
+	policyd/policyd-policy-conf.c policyd/policyd-policy-batch.c \
+	policyd/policyd-policy-key.c \
 	policyd/policyd-txn.c policyd/policyd-txn.h
 policyd_libpolicyd_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
 	$(HIREDIS_CFLAGS)

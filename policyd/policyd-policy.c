@@ -9,7 +9,9 @@
  *	so that an abandon can give it back and a retry counts nothing.
  *	A transaction goes when its session moves on, or after ten
  *	minutes without a request (policyd_txn_sweep, a slice per tick).
- *	The store operations a request plans run in policyd-policy-run.c.
+ *	The store operations a request plans run in policyd-policy-run.c;
+ *	the policy is made and configured in policyd-policy-conf.c, and
+ *	batches of requests are answered by policyd-policy-batch.c.
  *--*/
 #include "config.h"
 
@@ -30,13 +32,6 @@
 #include "htable.h"
 #include "xalloc.h"
 
-struct policy_limit {
-	struct policyd_limit_conf c;
-	char period[24];	/* "1h", for texts */
-	const char *prefix;	/* of store keys: "msg" or the name */
-	int lprefix;		/* "l:" before a name */
-};
-
 /* One limit's verdict in the request being answered. */
 struct policy_hit {
 	const struct policy_limit *pl;
@@ -47,206 +42,17 @@ struct policy_hit {
 	struct policyd_limit_result r;
 };
 
-static const double policy_store_buckets[] = {
-	0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-	0.01, 0.05, 0.1, 0.5, 1,
-};
-
-/* The local store's operations, as elemta_policyd_store_errors_total's
- * op label names them (Redis adds "redis"). */
-static const char *const policy_store_ops[] = {
-	"take", "refund", "recipients", "flush", NULL,
-};
-
-/* policyd_policy_new - a policy on top of a store */
-struct policyd_policy *
-policyd_policy_new(struct policyd_store *store)
-{
-	struct policyd_policy *pol = x_calloc(1, sizeof(*pol));
-	size_t i;
-
-	pol->store = store;
-	pol->txns = htable_new();
-	pol->m_requests = metrics_counter("elemta_policyd_requests_total",
-					  "Policy requests answered",
-					  "state,action");
-	pol->m_hits = metrics_counter("elemta_policyd_limit_hits_total",
-				      "Requests over a limit (its action"
-				      " taken)", "limit");
-	pol->m_dry = metrics_counter("elemta_policyd_limit_dry_run_hits_total",
-				     "Requests over a limit in dry_run"
-				     " (nothing done)", "limit");
-	pol->m_refunds = metrics_counter("elemta_policyd_refunds_total",
-					 "Counts given back", "reason");
-	pol->m_store_seconds = metrics_histogram(
-		"elemta_policyd_store_seconds",
-		"Time a limit check spent in the store", NULL,
-		policy_store_buckets,
-		sizeof(policy_store_buckets) / sizeof(policy_store_buckets[0]));
-	pol->m_store_errors = metrics_counter("elemta_policyd_store_errors_total",
-					      "Store operations that failed",
-					      "op");
-	/* At 0 from the start: an alert on its rate sees the first error,
-	 * and the family exists before anything has failed. */
-	for (i = 0; policy_store_ops[i] != NULL; i++)
-		metric_series(pol->m_store_errors, policy_store_ops[i]);
-	pol->m_txns = metrics_gauge("elemta_policyd_transactions",
-				    "Counted transactions remembered", NULL);
-	return pol;
-}
-
-/* policyd_policy_set_redis - count in Redis from now on */
+/* policyd_policy_calendar - a quota's periods around now, cached until
+ * the period ends (mktime in a zone costs microseconds) */
 void
-policyd_policy_set_redis(struct policyd_policy *pol, struct policyd_redis *rs)
-{
-	pol->redis = rs;
-	pol->m_fallbacks = metrics_counter(
-		"elemta_policyd_store_fallbacks_total",
-		"Checks counted in the local store because Redis failed",
-		NULL);
-	pol->m_redis_up = metrics_gauge("elemta_policyd_redis_up",
-					"1 while the last Redis call worked",
-					NULL);
-	metric_set(pol->m_redis_up, 1);
-	metric_series(pol->m_store_errors, "redis");
-}
-
-/* policyd_policy_set_ldap - per-user rates from the directory */
-void
-policyd_policy_set_ldap(struct policyd_policy *pol, struct policyd_ldap *ld)
-{
-	pol->ldap = ld;
-}
-
-/* policy_limits_free - drop the configured limits */
-static void
-policy_limits_free(struct policyd_policy *pol)
-{
-	policyd_conf_limits_free(&pol->conf_limits, pol->nlimits);
-	x_free(&pol->limits);
-	pol->nlimits = 0;
-}
-
-/* policyd_policy_free - destroy (the store is the caller's) */
-void
-policyd_policy_free(struct policyd_policy **pp)
-{
-	if (*pp == NULL)
-		return;
-	htable_free(&(*pp)->txns, policyd_txn_free);
-	policy_limits_free(*pp);
-	policyd_exempt_free(&(*pp)->exempt);
-	x_free(pp);
-}
-
-/* policy_period_text - 3600 -> "1h", 90 -> "90s", a quota "day" */
-static void
-policy_period_text(const struct policyd_rate *rate, char *out, size_t len)
-{
-	long s = rate->period;
-
-	if (rate->cal != POLICYD_CAL_NONE)
-		snprintf(out, len, "%s", policyd_calendar_name(rate->cal));
-	else if (s % 86400 == 0)
-		snprintf(out, len, "%ldd", s / 86400);
-	else if (s % 3600 == 0)
-		snprintf(out, len, "%ldh", s / 3600);
-	else if (s % 60 == 0)
-		snprintf(out, len, "%ldm", s / 60);
-	else
-		snprintf(out, len, "%lds", s);
-}
-
-/* policy_compat_prefix - the built-ins keep their keys of old ("msg:") */
-static int
-policy_compat_prefix(const struct policyd_limit_conf *c)
-{
-	return c->unit == POLICYD_UNIT_MESSAGES
-		&& ((strcmp(c->name, "client_message") == 0
-		     && c->key == POLICYD_KEY_CLIENT_IP)
-		    || (strcmp(c->name, "sasl_user_message") == 0
-			&& c->key == POLICYD_KEY_SASL_USER));
-}
-
-/* policy_zone - the time zone of quotas (checked by the configuration;
- * an unusable one, gone since, falls back to UTC) */
-static void
-policy_zone(struct policyd_policy *pol, const char *zone)
-{
-	char why[256];
-	int rc, k;
-
-	rc = policyd_calendar_set_zone(zone ? zone : "UTC", why, sizeof(why));
-	if (rc == -2) {			/* another zone after the start */
-		msg_warn("policyd calendar_time_zone: %s", why);
-		return;			/* the zone in use stays */
-	}
-	if (rc < 0)
-		msg_warn("policyd calendar_time_zone: %s; quotas use UTC", why);
-	pol->cal_utc = rc != 0;
-	for (k = 0; k < 3; k++)		/* recomputed at the next request */
-		pol->calq[k][1] = pol->calq[k][2] = 0;
-}
-
-/* policy_calendar - a quota's periods around now, cached until the
- * period ends (mktime in a zone costs microseconds) */
-static void
-policy_calendar(struct policyd_policy *pol, enum policyd_calendar cal,
-		int64_t now, int64_t q[4])
+policyd_policy_calendar(struct policyd_policy *pol, enum policyd_calendar cal,
+			int64_t now, int64_t q[4])
 {
 	int64_t *c = pol->calq[cal];
 
 	if (now < c[1] || now >= c[2])
 		policyd_calendar_bounds(cal, pol->cal_utc, now, c);
 	memcpy(q, c, 4 * sizeof(*q));
-}
-
-/* policyd_policy_configure - copy what the decisions need */
-void
-policyd_policy_configure(struct policyd_policy *pol,
-			 const struct policyd_conf *c)
-{
-	struct policy_limit *pl;
-	size_t i, n;
-
-	policy_limits_free(pol);
-	pol->conf_limits = policyd_conf_limits(c, &n);
-	pol->limits = x_calloc(n + 1, sizeof(*pol->limits));
-	for (i = 0; i < n; i++) {
-		pl = &pol->limits[i];
-		pl->c = pol->conf_limits[i];
-		policy_period_text(&pl->c.rate, pl->period,
-				   sizeof(pl->period));
-		pl->lprefix = !policy_compat_prefix(&pl->c);
-		pl->prefix = pl->lprefix ? pl->c.name : "msg";
-	}
-	pol->nlimits = n;
-	policyd_exempt_free(&pol->exempt);
-	pol->exempt = policyd_exempt_new(c);
-	pol->fail_action = c->store_fail_action;
-	pol->fallback = c->store_fallback;
-	policy_zone(pol, c->calendar_time_zone);
-	pol->ldap_used = c->ldap_used;
-	if (pol->ldap != NULL)
-		policyd_ldap_configure(pol->ldap, c);
-}
-
-/* policyd_policy_state_label - a bounded metric label for a state */
-const char *
-policyd_policy_state_label(const char *state)
-{
-	static const char *const known[] = {
-		"CONNECT", "EHLO", "HELO", "MAIL", "RCPT", "DATA",
-		"END-OF-MESSAGE", "VRFY", "ETRN", NULL,
-	};
-	int i;
-
-	if (state == NULL)
-		return "none";
-	for (i = 0; known[i] != NULL; i++)
-		if (strcmp(state, known[i]) == 0)
-			return known[i];
-	return "other";
 }
 
 /* policy_val - an attribute's value, "" when not sent */
@@ -339,25 +145,6 @@ policy_ulong(const struct policyd_req *req, enum policyd_attr a)
 	return *end == '\0' ? (uint64_t)n : 0;
 }
 
-/* The request being answered. */
-struct policy_ctx {
-	const struct policyd_req *req;
-	const char *state, *qid, *inst;
-	int rcpt, data, eom;		/* which state */
-	int64_t now;
-	struct policy_txn *txn;		/* NULL: not seen before */
-	struct policy_take *takes;	/* grown as needed */
-	size_t ntakes, maxtakes;
-	struct policy_op *ops;		/* planned, then run together */
-	size_t nops, maxops;
-	struct policy_hit *hits;
-	size_t nhits;
-	int store_failed;		/* and store_fail_action = defer */
-	int store_errors;
-	const struct policyd_ldap_answer *ldap;	/* the user's entry */
-	char why[256];
-};
-
 /* policy_weight - what limit pl takes for key now: 0 nothing, else the
  * weight (*peek: only look) */
 static uint64_t
@@ -415,11 +202,11 @@ policy_limit_for(struct policyd_policy *pol, const struct policy_ctx *cx,
 	lim->max = rate.max;
 	lim->period_ms = (int64_t)rate.period * 1000;
 	if (rate.cal != POLICYD_CAL_NONE)
-		policy_calendar(pol, rate.cal, cx->now, lim->q);
+		policyd_policy_calendar(pol, rate.cal, cx->now, lim->q);
 	if (o == NULL)
 		snprintf(period, periodlen, "%s", pl->period);
 	else
-		policy_period_text(&rate, period, periodlen);
+		policyd_policy_period_text(&rate, period, periodlen);
 	return o != NULL;
 }
 
@@ -541,9 +328,9 @@ policy_check_limit(struct policyd_policy *pol, struct policy_ctx *cx,
 		policy_plan_one(pol, cx, pl, key);
 }
 
-/* policy_unit_text - "Message", "Recipient", "Byte" */
-static const char *
-policy_unit_text(enum policyd_unit u)
+/* policyd_policy_unit_text - "Message", "Recipient", "Byte" */
+const char *
+policyd_policy_unit_text(enum policyd_unit u)
 {
 	return u == POLICYD_UNIT_MESSAGES ? "Message"
 		: u == POLICYD_UNIT_RECIPIENTS ? "Recipient" : "Byte";
@@ -586,7 +373,7 @@ policy_hit_text(const struct policy_hit *h, char *out, size_t outlen)
 
 	policyd_keys_who(&pl->c, h->key, who, sizeof(who));
 	snprintf(what, sizeof(what), "%s %s exceeded for %s (%llu per %s)",
-		 policy_unit_text(pl->c.unit),
+		 policyd_policy_unit_text(pl->c.unit),
 		 h->lim.period_ms == 0 ? "quota" : "rate limit", who,
 		 (unsigned long long)h->lim.max, h->period);
 	switch (pl->c.action) {
@@ -664,8 +451,6 @@ policy_ldap(struct policyd_policy *pol, struct policy_ctx *cx)
 	return rc;
 }
 
-#define POLICY_PLANNED	((size_t)-1)	/* policy_begin: ops to run */
-
 /* policy_plan - a RCPT, DATA or END-OF-MESSAGE request: answered at once
  * (a retry, a finished message, too many recipients), 0 when it waits
  * for the directory, or POLICY_PLANNED with the store operations of its
@@ -710,11 +495,43 @@ policy_plan(struct policyd_policy *pol, struct policyd_session *sess,
 	return POLICY_PLANNED;
 }
 
-/* policy_finish - the answer of a planned request, its ops run: takes
- * kept (or, refused, given back), hits logged */
+/* policy_refuse - the answer of a request refused (a limit's defer or
+ * reject, worst, or the store failed with store_fail_action = defer):
+ * what the other limits took goes back */
 static size_t
-policy_finish(struct policyd_policy *pol, struct policyd_session *sess,
-	      struct policy_ctx *cx, char *reply, size_t replylen)
+policy_refuse(struct policyd_policy *pol, struct policy_ctx *cx,
+	      const struct policy_hit *worst, char *reply, size_t replylen)
+{
+	char action[700];
+	size_t i, n;
+
+	policyd_policy_refund(pol, cx->qid, cx->takes, cx->ntakes,
+			      "refused");
+	for (i = 0; i < cx->ntakes; i++)
+		x_free(&cx->takes[i].key);
+	x_free(&cx->takes);
+	if (worst == NULL || worst->pl->c.action < POLICYD_ACTION_DEFER)
+		n = policy_answer(pol, cx->state, "store_fail",
+				  "451 4.3.0 Rate limit service"
+				  " temporarily unavailable, try"
+				  " again later", reply, replylen);
+	else {
+		policy_hit_text(worst, action, sizeof(action));
+		n = policy_answer(pol, cx->state,
+				  policyd_conf_action_name(
+					  worst->pl->c.action),
+				  action, reply, replylen);
+	}
+	x_free(&cx->hits);
+	return n;
+}
+
+/* policyd_policy_finish - the answer of a planned request, its ops run:
+ * takes kept (or, refused, given back), hits logged */
+size_t
+policyd_policy_finish(struct policyd_policy *pol,
+		      struct policyd_session *sess, struct policy_ctx *cx,
+		      char *reply, size_t replylen)
 {
 	const struct policy_hit *worst = NULL, *warn = NULL;
 	const char *label;
@@ -741,28 +558,8 @@ policy_finish(struct policyd_policy *pol, struct policyd_session *sess,
 	}
 	if (cx->store_failed || (worst != NULL
 				 && worst->pl->c.action
-				 >= POLICYD_ACTION_DEFER)) {
-		/* refused: what the other limits took goes back */
-		policyd_policy_refund(pol, cx->qid, cx->takes, cx->ntakes,
-				      "refused");
-		for (i = 0; i < cx->ntakes; i++)
-			x_free(&cx->takes[i].key);
-		x_free(&cx->takes);
-		if (worst == NULL || worst->pl->c.action < POLICYD_ACTION_DEFER)
-			n = policy_answer(pol, cx->state, "store_fail",
-					  "451 4.3.0 Rate limit service"
-					  " temporarily unavailable, try"
-					  " again later", reply, replylen);
-		else {
-			policy_hit_text(worst, action, sizeof(action));
-			n = policy_answer(pol, cx->state,
-					  policyd_conf_action_name(
-						  worst->pl->c.action),
-					  action, reply, replylen);
-		}
-		x_free(&cx->hits);
-		return n;
-	}
+				 >= POLICYD_ACTION_DEFER))
+		return policy_refuse(pol, cx, worst, reply, replylen);
 	policy_commit(pol, cx, sess);
 	if (worst != NULL && worst->pl->c.action == POLICYD_ACTION_HOLD)
 		policy_hit_text(worst, action, sizeof(action));
@@ -779,13 +576,14 @@ policy_finish(struct policyd_policy *pol, struct policyd_session *sess,
 	return n;
 }
 
-/* policy_begin - a request of a connection up to its store operations:
- * answered at once (other states, exemptions, retries...), 0 when it
- * waits for the directory, or POLICY_PLANNED */
-static size_t
-policy_begin(struct policyd_policy *pol, struct policyd_session *sess,
-	     const struct policyd_req *req, int64_t now,
-	     struct policy_ctx *cx, char *reply, size_t replylen)
+/* policyd_policy_begin - a request of a connection up to its store
+ * operations: answered at once (other states, exemptions, retries...),
+ * 0 when it waits for the directory, or POLICY_PLANNED */
+size_t
+policyd_policy_begin(struct policyd_policy *pol,
+		     struct policyd_session *sess,
+		     const struct policyd_req *req, int64_t now,
+		     struct policy_ctx *cx, char *reply, size_t replylen)
 {
 	char why[200];
 
@@ -829,130 +627,11 @@ policyd_policy_decide_session(struct policyd_policy *pol,
 	struct policy_ctx cx;
 	size_t n;
 
-	if ((n = policy_begin(pol, sess, req, now, &cx, reply, replylen))
-	    != POLICY_PLANNED)
+	if ((n = policyd_policy_begin(pol, sess, req, now, &cx, reply,
+				      replylen)) != POLICY_PLANNED)
 		return n;
 	policyd_policy_run(pol, cx.qid, cx.ops, cx.nops, cx.now);
-	return policy_finish(pol, sess, &cx, reply, replylen);
-}
-
-/* A request in a batch. */
-struct policy_batch_item {
-	struct policy_ctx cx;
-	struct policyd_session *sess;
-	void *owner;
-};
-
-struct policyd_batch {
-	struct policy_batch_item **items;
-	size_t n, max;
-};
-
-/* policyd_policy_batch_new - an empty batch */
-struct policyd_batch *
-policyd_policy_batch_new(void)
-{
-	return x_calloc(1, sizeof(struct policyd_batch));
-}
-
-/* policyd_policy_batch_free - destroy an empty batch */
-void
-policyd_policy_batch_free(struct policyd_batch **bp)
-{
-	if (*bp == NULL)
-		return;
-	if ((*bp)->n > 0)
-		msg_panic("policyd_policy_batch_free: %zu requests not run",
-			  (*bp)->n);
-	x_free(&(*bp)->items);
-	x_free(bp);
-}
-
-/* policyd_policy_batch_size - how many requests wait in the batch */
-size_t
-policyd_policy_batch_size(const struct policyd_batch *b)
-{
-	return b->n;
-}
-
-/* policyd_policy_batch_add - req joins the batch, or is answered now */
-size_t
-policyd_policy_batch_add(struct policyd_policy *pol, struct policyd_batch *b,
-			 struct policyd_session *sess,
-			 const struct policyd_req *req, int64_t now,
-			 void *owner, char *reply, size_t replylen)
-{
-	struct policy_batch_item *it;
-	const char *inst = policy_val(req, POLICYD_A_INSTANCE);
-	size_t i, n;
-
-	/* one request per session and per transaction: the second would
-	 * have to see what the first took */
-	for (i = 0; i < b->n; i++)
-		if ((sess != NULL && b->items[i]->sess == sess)
-		    || (*inst && strcmp(b->items[i]->cx.inst, inst) == 0))
-			return POLICYD_BATCH_FULL;
-	it = x_malloc(sizeof(*it));
-	if ((n = policy_begin(pol, sess, req, now, &it->cx, reply, replylen))
-	    != POLICY_PLANNED) {
-		x_free(&it);
-		return n;
-	}
-	it->sess = sess;
-	it->owner = owner;
-	if (b->n == b->max) {
-		b->max = b->max ? 2 * b->max : 16;
-		b->items = x_realloc(b->items, b->max * sizeof(*b->items));
-	}
-	b->items[b->n++] = it;
-	return POLICYD_BATCH_JOINED;
-}
-
-/* policyd_policy_batch_run - every request's store operations at once
- * (one Redis round trip), then each request's answer, in order */
-void
-policyd_policy_batch_run(struct policyd_policy *pol, struct policyd_batch *b,
-			 void (*done)(void *owner, const char *reply,
-				      size_t len, void *arg), void *arg)
-{
-	struct policy_op *all;
-	char reply[1024];
-	size_t i, k, nall = 0;
-
-	for (i = 0; i < b->n; i++)
-		nall += b->items[i]->cx.nops;
-	if (nall > 0) {
-		all = x_malloc(nall * sizeof(*all));
-		for (i = 0, k = 0; i < b->n; i++) {
-			struct policy_ctx *cx = &b->items[i]->cx;
-
-			if (cx->nops > 0)
-				memcpy(all + k, cx->ops, cx->nops
-				       * sizeof(*all));
-			k += cx->nops;
-		}
-		policyd_policy_run(pol, b->n == 1 ? b->items[0]->cx.qid
-				   : "NOQUEUE", all, nall,
-				   b->items[0]->cx.now);
-		for (i = 0, k = 0; i < b->n; i++) {
-			struct policy_ctx *cx = &b->items[i]->cx;
-
-			if (cx->nops > 0)
-				memcpy(cx->ops, all + k, cx->nops
-				       * sizeof(*all));
-			k += cx->nops;
-		}
-		free(all);
-	}
-	for (i = 0; i < b->n; i++) {
-		struct policy_batch_item *it = b->items[i];
-		size_t n = policy_finish(pol, it->sess, &it->cx, reply,
-					 sizeof(reply));
-
-		done(it->owner, reply, n, arg);
-		x_free(&it);
-	}
-	b->n = 0;
+	return policyd_policy_finish(pol, sess, &cx, reply, replylen);
 }
 
 /* policyd_policy_decide - answer one request (no session: no refunds) */
@@ -992,123 +671,4 @@ policyd_policy_tick(struct policyd_policy *pol, int64_t now)
 	if (clock_mono_s() - t0 > 0.1)
 		msg_warn("policyd store upkeep took %.0f ms",
 			 (clock_mono_s() - t0) * 1000);
-}
-
-/* policy_key_match - whether key names limit pl; *value gets the
- * TAG:VALUE part, skey the store key */
-static int
-policy_key_match(const struct policy_limit *pl, const char *key,
-		 const char **value, char *skey, size_t skeylen)
-{
-	const char *tag = policyd_keys_tag(pl->c.key);
-	size_t nlen = strlen(pl->c.name), tlen = strlen(tag);
-
-	if (strncmp(key, pl->c.name, nlen) == 0 && key[nlen] == ':'
-	    && strncmp(key + nlen + 1, tag, tlen) == 0
-	    && key[nlen + 1 + tlen] == ':')
-		key += nlen + 1;	/* LIMIT:TAG:VALUE */
-	if (strncmp(key, tag, tlen) != 0 || key[tlen] != ':')
-		return 0;
-	*value = key;
-	snprintf(skey, skeylen, "%s%s:%s", pl->lprefix ? "l:" : "",
-		 pl->prefix, key);
-	return 1;
-}
-
-/* policy_key_limit - a limit's own rate at now, as a store wants it */
-static void
-policy_key_limit(struct policyd_policy *pol, const struct policy_limit *pl,
-		 int64_t now, struct policyd_limit *lim)
-{
-	memset(lim, 0, sizeof(*lim));
-	lim->max = pl->c.rate.max;
-	lim->period_ms = (int64_t)pl->c.rate.period * 1000;
-	if (pl->c.rate.cal != POLICYD_CAL_NONE)
-		policy_calendar(pol, pl->c.rate.cal, now, lim->q);
-}
-
-/* policy_key_named - whether key is LIMIT:TAG:VALUE (one limit only) */
-static int
-policy_key_named(const struct policyd_policy *pol, const char *key)
-{
-	size_t i, n;
-
-	for (i = 0; i < pol->nlimits; i++) {
-		n = strlen(pol->limits[i].c.name);
-		if (strncmp(key, pol->limits[i].c.name, n) == 0
-		    && key[n] == ':')
-			return 1;
-	}
-	return 0;
-}
-
-/* policyd_policy_key_show - peek at key in each limit it matches */
-int
-policyd_policy_key_show(struct policyd_policy *pol, const char *key,
-			int64_t now, policyd_policy_key_fn fn, void *ctx,
-			char *err, size_t errlen)
-{
-	struct policyd_policy_keystate ks;
-	struct policyd_limit_result r;
-	struct policyd_limit lim;
-	const struct policy_limit *pl;
-	const char *value;
-	char skey[400];
-	size_t i;
-	int n = 0, rc, named = policy_key_named(pol, key);
-
-	for (i = 0; i < pol->nlimits; i++) {
-		pl = &pol->limits[i];
-		if (pl->c.rate.max == 0
-		    || !policy_key_match(pl, key, &value, skey, sizeof(skey))
-		    || (named && value == key))
-			continue;
-		policy_key_limit(pol, pl, now, &lim);
-		rc = pol->redis != NULL
-			? policyd_redis_take(pol->redis, skey, &lim, 0, 1, 1,
-					     &r, err, errlen)
-			: policyd_store_take(pol->store, skey, &lim, now, 1, 1,
-					     &r, err, errlen);
-		if (rc < 0)
-			return -1;
-		memset(&ks, 0, sizeof(ks));
-		ks.limit = pl->c.name;
-		ks.skey = skey;
-		ks.store = pol->redis != NULL ? "redis" : "local";
-		ks.used = r.used;
-		ks.max = lim.max;
-		ks.period = pl->period;
-		ks.unit = policy_unit_text(pl->c.unit);
-		ks.retry_s = r.allowed ? 0 : policyd_limit_retry_seconds(&r);
-		fn(&ks, ctx);
-		n++;
-	}
-	return n;
-}
-
-/* policyd_policy_key_reset - forget key in each limit it matches */
-int
-policyd_policy_key_reset(struct policyd_policy *pol, const char *key,
-			 char *err, size_t errlen)
-{
-	const struct policy_limit *pl;
-	const char *value;
-	char skey[400];
-	size_t i;
-	int n = 0, named = policy_key_named(pol, key);
-
-	for (i = 0; i < pol->nlimits; i++) {
-		pl = &pol->limits[i];
-		if (!policy_key_match(pl, key, &value, skey, sizeof(skey))
-		    || (named && value == key))
-			continue;
-		if (pol->redis != NULL
-		    && policyd_redis_reset(pol->redis, skey, err, errlen) < 0)
-			return -1;
-		/* the local store too: Redis's fallback, or the store */
-		if (policyd_store_reset(pol->store, skey, err, errlen) < 0)
-			return -1;
-		n++;
-	}
-	return n;
 }

@@ -286,19 +286,37 @@ struct policyd_redis_call {
 	const char *argv[8];
 };
 
+/* policyd_redis_check_limit - a limit script's answer is {allowed,
+ * used, at, retry}, four integers (a redis_eval.check) */
+static int
+policyd_redis_check_limit(const struct redisReply *reply, char *err,
+			  size_t errlen)
+{
+	if (redis_reply_ints(reply, 4))
+		return 0;
+	x_err(err, errlen, "redis: unexpected answer of the limit script");
+	return -1;
+}
+
+/* policyd_redis_check_refund - a refund script's answer is an integer,
+ * the weight given back (a redis_eval.check) */
+static int
+policyd_redis_check_refund(const struct redisReply *reply, char *err,
+			   size_t errlen)
+{
+	if (reply->type == REDIS_REPLY_INTEGER)
+		return 0;
+	x_err(err, errlen, "redis: unexpected answer of the refund script");
+	return -1;
+}
+
 /* policyd_redis_result - read a limit script's {allowed, used, at,
- * retry} into op->r; 0, or -1 with op->err (allowed -1: the script ran
- * after its deadline and took nothing, retry says how late) */
+ * retry} (policyd_redis_check_limit passed) into op->r; 0, or -1 with
+ * op->err (allowed -1: the script ran after its deadline and took
+ * nothing, retry says how late) */
 static int
 policyd_redis_result(struct policyd_redis_op *op, struct redisReply *reply)
 {
-	size_t i;
-
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4)
-		goto odd;
-	for (i = 0; i < 4; i++)
-		if (reply->element[i]->type != REDIS_REPLY_INTEGER)
-			goto odd;
 	if (reply->element[0]->integer < 0) {
 		x_err(op->err, sizeof(op->err), "redis: the limit script ran"
 		      " %lld ms past its deadline (command_timeout_ms after"
@@ -311,10 +329,6 @@ policyd_redis_result(struct policyd_redis_op *op, struct redisReply *reply)
 	op->r.at = reply->element[2]->integer;
 	op->r.retry_ms = reply->element[3]->integer;
 	return 0;
-odd:
-	x_err(op->err, sizeof(op->err), "redis: unexpected answer of the"
-	      " limit script");
-	return -1;
 }
 
 /* policyd_redis_prepare - the script call of a take (or peek): a
@@ -336,6 +350,7 @@ policyd_redis_prepare(struct policyd_redis *rs, struct policyd_redis_op *op,
 		snprintf(c->a[2], 24, "exact");
 		n = lim->period_ms == 0 ? 3 : 2;
 		ev->script = policyd_redis_refund_script;
+		ev->check = policyd_redis_check_refund;
 	} else if (lim->period_ms == 0) {
 		snprintf(c->a[n++], 24, "%" PRIu64, op->weight);
 		snprintf(c->a[n++], 24, "%s", op->peek ? "peek" : "take");
@@ -343,6 +358,7 @@ policyd_redis_prepare(struct policyd_redis *rs, struct policyd_redis_op *op,
 			snprintf(c->a[n++], 24, "%" PRId64, lim->q[i]);
 		snprintf(c->a[n++], 24, "%" PRId64, op->clock);
 		ev->script = policyd_redis_quota_script;
+		ev->check = policyd_redis_check_limit;
 		ev->deadline = 1;
 	} else {
 		snprintf(c->a[n++], 24, "%" PRId64, lim->period_ms);
@@ -351,6 +367,7 @@ policyd_redis_prepare(struct policyd_redis *rs, struct policyd_redis_op *op,
 		snprintf(c->a[n++], 24, "%d", POLICYD_LIMIT_SLOTS);
 		snprintf(c->a[n++], 24, "%" PRId64, op->clock);
 		ev->script = policyd_redis_script;
+		ev->check = policyd_redis_check_limit;
 		ev->deadline = 1;
 	}
 	for (i = 0; i < n; i++)
@@ -385,13 +402,8 @@ policyd_redis_run_many(struct policyd_redis *rs, struct policyd_redis_op *ops,
 				 ev[i].err);
 		else if (!ops[i].refund)
 			ops[i].rc = policyd_redis_result(&ops[i], ev[i].reply);
-		else if (ev[i].reply->type == REDIS_REPLY_INTEGER)
+		else
 			ops[i].back = ev[i].reply->integer;
-		else {
-			x_err(ops[i].err, sizeof(ops[i].err), "redis:"
-			      " unexpected answer of the refund script");
-			ops[i].rc = -1;
-		}
 		redis_reply_free(&ev[i].reply);
 		failed += ops[i].rc != 0;
 	}

@@ -50,6 +50,13 @@ tb_is "$rc" 2 "unknown option: exit 2"; has "$out" "unknown option -Z" "unknown 
 out=$("$TESTD" -n -c "$top_srcdir/conf/elemta.conf" 2>&1)
 tb_is "$?" 0 "the sample elemta.conf is valid"
 has "$out" "configuration OK" "-n says OK"
+# the greylist's client allow file is the milter's to read (when it
+# builds its generation): a daemon loading the [milter] section with
+# the others does not read it, nor fail without it
+out=$("$TESTD" -n -c "$top_srcdir/conf/elemta.conf" \
+    -o "milter.greylist_client_allow_file=$D/no-such-file" 2>&1)
+tb_is "$?" 0 "without the milter's greylist_client_allow_file: OK" ||
+    tb_diag "$out"
 
 conf "$D/unknown.conf" 'log {
   level = info

@@ -25,7 +25,10 @@
  *	Deadlines: a script called with one past (on Redis's clock) takes
  *	nothing and says so, with one to come it takes; a take that timed
  *	out behind a script holding Redis runs after it, late, and takes
- *	nothing.
+ *	nothing.  An answer of the wrong type (a string where the caller
+ *	checks for an integer) fails the call and leaves the client's
+ *	back-off as it was (white box: redis-private.h), pipelined or run
+ *	alone after NOSCRIPT; a right one resets it.
  *--*/
 #include "config.h"
 
@@ -45,6 +48,7 @@
 #include "policyd-options.h"
 #include "policyd-store-redis.h"
 #include "redis.h"
+#include "redis-private.h"
 #include "../sections-all.h"
 #include "tap.h"
 
@@ -362,7 +366,7 @@ stored_agree(struct redis_client *cl, const char *rkey,
 	state_text(st, want, sizeof(want));
 	/* stored as MessagePack: the dump script gives it as text */
 	if (redis_client_eval(cl, policyd_redis_dump_script, rkey, 0, NULL,
-			      &rep, err, sizeof(err)) < 0) {
+			      NULL, &rep, err, sizeof(err)) < 0) {
 		diag("dump: %s", err);
 		return -1;
 	}
@@ -610,7 +614,7 @@ test_text_form(struct policyd_redis *rs, struct redis_client *cl)
 	   "the take rewrote it as MessagePack");
 	redis_reply_free(&rep);
 	if (redis_client_eval(cl, policyd_redis_dump_script, rkey, 0, NULL,
-			      &rep, err, sizeof(err)) < 0)
+			      NULL, &rep, err, sizeof(err)) < 0)
 		bail_out("dump: %s", err);
 	is_str(rep->type == REDIS_REPLY_STRING ? rep->str : "(nil)",
 	       "1800000000000:2 1800000001000:2 1800000002000:1",
@@ -754,7 +758,8 @@ script_call(struct redis_client *cl, const char *rkey, int quota,
 
 	if (redis_client_eval(cl, quota ? policyd_redis_quota_script
 			      : policyd_redis_script, rkey, quota ? 9 : 7,
-			      quota ? q : win, &rep, err, sizeof(err)) < 0) {
+			      quota ? q : win, NULL, &rep, err,
+			      sizeof(err)) < 0) {
 		diag("script: %s", err);
 		return -2;
 	}
@@ -906,6 +911,81 @@ test_deadline(struct policyd_redis *rs, struct redis_client *cl,
 	policyd_redis_free(&late);
 }
 
+/* want_int - a redis_eval.check: an integer */
+static int
+want_int(const struct redisReply *r, char *err, size_t errlen)
+{
+	if (r->type == REDIS_REPLY_INTEGER)
+		return 0;
+	snprintf(err, errlen, "want an integer, got type %d", r->type);
+	return -1;
+}
+
+/* odd_call - script on key with want_int, the client's back-off set to
+ * 4000 ms first (as after failures); the call's rc, *backoff after */
+static int
+odd_call(struct redis_client *cl, const char *script, long long *backoff,
+	 unsigned long *failures, char *err, size_t errlen)
+{
+	struct redis_eval ev;
+	struct redis_stats st;
+	int rc;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.script = script;
+	ev.key = "t0320:{odd}";
+	ev.check = want_int;
+	redis_client_stats(cl, &st);
+	*failures = st.failures;
+	cl->backoff = 4000;
+	redis_client_eval_many(cl, &ev, 1);
+	rc = ev.rc;
+	snprintf(err, errlen, "%s", ev.err);
+	redis_reply_free(&ev.reply);
+	*backoff = cl->backoff;
+	redis_client_stats(cl, &st);
+	*failures = st.failures - *failures;
+	return rc;
+}
+
+/* test_odd_reply - an answer of the wrong type is no sign of health */
+static void
+test_odd_reply(struct redis_client *cl)
+{
+	static const char odd[] = "return 'not a number'";
+	static const char good[] = "return 7";
+	const char *av[2] = { "SCRIPT", "FLUSH" };
+	struct redisReply *rep;
+	unsigned long failures;
+	long long backoff;
+	char err[256];
+
+	is_int(odd_call(cl, odd, &backoff, &failures, err, sizeof(err)), -1,
+	       "a string where the caller checks for an integer: the call"
+	       " fails");
+	is_str(err, "want an integer, got type 1", "with the check's error");
+	is_int(backoff, 4000, "the back-off is not reset (the node did not"
+	       " answer as the script does)");
+	is_int((long long)failures, 1, "one failure counted");
+	is_int(odd_call(cl, good, &backoff, &failures, err, sizeof(err)), 0,
+	       "an integer: the call works");
+	is_int(backoff, REDIS_BACKOFF_MIN_MS, "and the back-off is reset");
+	is_int((long long)failures, 0, "no failure counted");
+	/* run alone: after SCRIPT FLUSH the pipelined EVALSHA is answered
+	 * NOSCRIPT and the call goes again by itself */
+	if (redis_client_command(cl, 2, av, &rep, err, sizeof(err)) == 0)
+		redis_reply_free(&rep);
+	is_int(odd_call(cl, odd, &backoff, &failures, err, sizeof(err)), -1,
+	       "run alone after NOSCRIPT: the wrong type fails the call");
+	is_int(backoff, 4000, "... and the back-off is not reset");
+	/* one call, not pipelined */
+	cl->backoff = 4000;
+	is_int(redis_client_eval(cl, odd, "t0320:{odd}", 0, NULL, want_int,
+				 &rep, err, sizeof(err)), -1,
+	       "redis_client_eval: the wrong type fails the call");
+	is_int(cl->backoff, 4000, "... and the back-off is not reset");
+}
+
 /* test_script - the script against the C limiter, on a real server */
 static void
 test_script(const char *server)
@@ -995,6 +1075,7 @@ test_script(const char *server)
 	test_quota_script(rs, cl);
 	test_pipeline(rs, cl);
 	test_deadline(rs, cl, server);
+	test_odd_reply(cl);
 	policyd_redis_free(&rs);
 	redis_client_free(&cl);
 }

@@ -7,7 +7,8 @@
 # injected clock), Redis's own clock and the key's TTL, NOSCRIPT; the
 # calendar quota script likewise, and Redis's clock picking the day;
 # 1000 checks in one pipelined batch, then their refunds, likewise;
-# deadlines (a script run late takes nothing).
+# deadlines (a script run late takes nothing); an answer of the wrong type
+# fails the call and leaves the back-off as it was.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/policyd.sh"
@@ -18,5 +19,5 @@ tb_init
 tb_plan 3
 
 peer_start_redis
-pol_run_0320 "ELEMTA_TEST_REDIS=127.0.0.1:$TB_PORT_REDIS" 43
+pol_run_0320 "ELEMTA_TEST_REDIS=127.0.0.1:$TB_PORT_REDIS" 54
 tb_done

@@ -101,9 +101,9 @@ dt=$(($(tb_now_ms) - t0))
 kill -CONT "$(tb_pid redis)"
 tb_like "$r" '^action=451 4\.3\.0 ' "Redis not answering: node A applies store_fail_action (defer)"
 tb_ok "after about the command timeout ($dt ms)" test "$dt" -ge 250 -a "$dt" -lt 1500
-tb_wait_log 5 "policyd redis store failed: redis 127\.0\.0\.1:$TB_PORT_REDIS (EVALSHA|TIME): timed out" "$TB/nodea/log"
+tb_wait_log 5 "policyd redis store failed: redis 127\.0\.0\.1:$TB_PORT_REDIS script: timed out" "$TB/nodea/log"
 tb_ok "the failure is logged with its reason" \
-    tb_grep "redis store failed: redis 127\.0\.0\.1:$TB_PORT_REDIS (EVALSHA|TIME): timed out; until it is back, store_fail_action answers" "$TB/nodea/log"
+    tb_grep "redis store failed: redis 127\.0\.0\.1:$TB_PORT_REDIS script: timed out; until it is back, store_fail_action answers" "$TB/nodea/log"
 
 # 3. Redis stopped
 tb_stop redis

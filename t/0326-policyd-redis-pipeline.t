@@ -147,7 +147,7 @@ kill -CONT "$(tb_pid redis)"
 tb_like "$r" '^action=451 4\.3\.0 ' \
     "Redis stopped: store_fail_action = defer answers 451 ($((t1 - t0)) ms)"
 tb_ok "the store error is logged" \
-    tb_grep 'policyd store error key=l:rdom:rdom:f[0-9]*\.test limit=rdom error="redis 127\.0\.0\.1:[0-9]* (EVALSHA|TIME): timed out" action=defer \(store_fail_action\)' \
+    tb_grep 'policyd store error key=l:rdom:rdom:f[0-9]*\.test limit=rdom error="redis 127\.0\.0\.1:[0-9]* script: timed out" action=defer \(store_fail_action\)' \
     "$TB/policyd/log"
 
 # 5. Redis killed: the same, at once

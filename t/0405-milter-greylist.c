@@ -17,7 +17,10 @@
  *	postmaster@, authenticated and internal clients skipped, the SPF
  *	domain keying the triplet so another pool address passes, and a
  *	store that cannot be opened (accept by default, tempfail when
- *	configured).
+ *	configured).  The client allow file is read by the milter's
+ *	generation, not by the configuration load every daemon does: a
+ *	bad or missing one lets the configuration load and refuses the
+ *	generation, naming the file (and line).
  *--*/
 #include "config.h"
 
@@ -296,16 +299,22 @@ gl_conf(const char *path, const char *fail)
 	return c;
 }
 
-/* run_sig - one message through the stage, with a passing DKIM
+/* run_sig - one message through the stage, on a generation of conf
+ * with its client allow file (no resolver), with a passing DKIM
  * signature of dkim_domain (NULL: none); its verdict's text or "accept" */
 static char *
 run_sig(struct conf *conf, const char *ip, const char *sender,
 	const char *const *rcpts, const char *auth, const char *spf_domain,
 	const char *dkim_domain)
 {
-	struct milter_conn *c = milter_conn_new(conf_ref(conf), NULL);
+	struct milter_gen *g = milter_gen_new(conf_ref(conf), NULL, NULL);
+	struct milter_conn *c;
 	struct milter_msg *m;
-	char *out;
+	char *out, err[512];
+
+	if (milter_gen_greylist(g, err, sizeof(err)) < 0)
+		bail_out("run_sig: %s", err);
+	c = milter_conn_open(g);
 
 	milter_conn_set_client(c, ip, NULL);
 	m = milter_msg_new(c, sender);
@@ -458,7 +467,8 @@ static void
 test_allow(void)
 {
 	static const char *bob[] = { "bob@example.test", NULL };
-	char path[256], file[256], *ov[5], *errors = NULL;
+	char path[256], file[256], err[512], *ov[5], *errors = NULL;
+	struct milter_gen *gen;
 	struct conf *conf;
 	FILE *fp;
 	size_t i;
@@ -489,15 +499,39 @@ test_allow(void)
 	conf_unref(&conf);
 	milter_greylist_finish();
 
-	/* a bad allow file is a configuration error naming file:line */
+	/* a bad allow file is an error of the milter's generation, naming
+	 * file:line; the configuration itself loads, for policyd and the
+	 * bridge load the [milter] section too and never read the file */
 	if ((fp = fopen(file, "a")) == NULL)
 		bail_out("%s: %m", file);
 	fputs("not/a name\n", fp);
 	fclose(fp);
 	conf = conf_load(elemta_sections, NULL, (const char **)ov, 5, &errors);
-	ok(conf == NULL, "a bad line in the client allow file: error");
-	like_str(errors ? errors : "", "allow-clients:3:",
-		 "the error names the file and line");
+	ok(conf != NULL, "a bad client allow file: the configuration loads"
+	   " (every daemon loads it)");
+	gen = conf != NULL ? milter_gen_build(conf_ref(conf), NULL, err,
+					      sizeof(err)) : NULL;
+	ok(gen == NULL, "a bad line in the client allow file: the milter's"
+	   " generation is refused");
+	like_str(err, "allow-clients:3:", "the error names the file and line");
+	ok(strncmp(err, "greylist_client_allow_file: ", 28) == 0,
+	   "and the option (%s)", err);
+	milter_gen_unref(&gen);
+	conf_unref(&conf);
+	free(errors);
+	errors = NULL;
+	/* a missing one: the same */
+	free(ov[2]);
+	ov[2] = x_asprintf("milter.greylist_client_allow_file=%s/none",
+			   tmpdir);
+	conf = conf_load(elemta_sections, NULL, (const char **)ov, 5, &errors);
+	ok(conf != NULL, "a missing client allow file: the configuration"
+	   " loads");
+	gen = conf != NULL ? milter_gen_build(conf_ref(conf), NULL, err,
+					      sizeof(err)) : NULL;
+	ok(gen == NULL, "... and the milter's generation is refused");
+	like_str(err, "/none: No such file", "naming the file");
+	milter_gen_unref(&gen);
 	conf_unref(&conf);
 	free(errors);
 	for (i = 0; i < 5; i++)

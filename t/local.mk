@@ -169,18 +169,22 @@ t/libfuzzer/policyd-limit: t/fuzz-policyd-limit.c policyd/policyd-limit.c \
 	lib/libelemta.a
 t/libfuzzer/policyd-policy: t/fuzz-policyd-policy.c \
 	policyd/policyd-policy.c policyd/policyd-policy-run.c \
+	policyd/policyd-policy-conf.c policyd/policyd-policy-batch.c \
+	policyd/policyd-policy-key.c \
 	policyd/policyd-txn.c policyd/policyd-keys.c \
 	policyd/libpolicyd.a $(ELEMTA_SECTIONS_LIBS) lib/libelemta.a
 t/libfuzzer/redis-redirect: t/fuzz-redis-redirect.c lib/redis-cluster.c \
 	lib/redis.c lib/libelemta.a
 t/libfuzzer/lmtp-proto: t/fuzz-lmtp-proto.c lmtp-bridge/lmtp-proto.c \
-	lmtp-bridge/lmtp-syntax.c lib/libelemta.a
+	lmtp-bridge/lmtp-proto-cmd.c lmtp-bridge/lmtp-syntax.c lib/libelemta.a
 t/libfuzzer/lmtp-reply: t/fuzz-lmtp-reply.c lmtp-bridge/lmtp-wire.c \
-	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-syntax.c lib/libelemta.a
+	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-proto-cmd.c \
+	lmtp-bridge/lmtp-syntax.c lib/libelemta.a
 t/libfuzzer/lmtp-route: t/fuzz-lmtp-route.c lmtp-bridge/lmtp-router.c \
 	lmtp-bridge/lmtp-junk.c lmtp-bridge/liblmtp.a lib/libelemta.a
 t/libfuzzer/lmtp-body: t/fuzz-lmtp-body.c lmtp-bridge/lmtp-wire.c \
-	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-syntax.c lib/libelemta.a
+	lmtp-bridge/lmtp-proto.c lmtp-bridge/lmtp-proto-cmd.c \
+	lmtp-bridge/lmtp-syntax.c lib/libelemta.a
 t/libfuzzer/ldap-filter: t/fuzz-ldap-filter.c lib/ldapc.c lib/libelemta.a
 t/libfuzzer/milter-authres: t/fuzz-milter-authres.c \
 	milter/milter-authres.c milter/libelemta-milter.a lib/libelemta.a
@@ -201,7 +205,7 @@ t/libfuzzer/milter-arc: t/fuzz-milter-arc.c milter/milter-arc.c \
 	milter/milter-arc-seal.c \
 	milter/milter-dkim-tags.c milter/milter-dkim-canon.c \
 	milter/libelemta-milter.a lib/libelemta.a
-t/libfuzzer/milter-dns: t/fuzz-milter-dns.c lib/dns.c \
+t/libfuzzer/milter-dns: t/fuzz-milter-dns.c lib/dns.c lib/dns-answer.c \
 	milter/milter-dkim.c milter/milter-dkim-tags.c \
 	milter/milter-dkim-vkey.c milter/milter-dkim-verify.c \
 	milter/milter-spf.c milter/libelemta-milter.a lib/libelemta.a

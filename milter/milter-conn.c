@@ -341,13 +341,64 @@ milter_action_parse(const char *s)
 	return -1;
 }
 
-/* milter_msg_action - ask for an action; the strongest one wins */
+/*
+ * The verdict's precedence (elemta-milter(8), VERDICT), in this one
+ * place: the stage asking and its action give a rank, the highest rank
+ * wins whatever the order of the stages, and its reply is the one the
+ * MTA is given; between equal ranks the first stage keeps it.
+ *
+ *	7  a virus (ClamAV: reject or discard)
+ *	6  DMARC reject
+ *	5  the other refusals (SPF, DKIM, header and size limits)
+ *	4  Rspamd reject (or discard)
+ *	3  a soft reject: any tempfail (greylisting, rspamd's soft
+ *	   reject, a failed dependency's tempfail)
+ *	2  quarantine
+ *	1  headers only (accept)
+ */
+/* milter_verdict_rank - the rank of action a asked by stage */
+int
+milter_verdict_rank(const char *stage, enum milter_action a)
+{
+	switch (a) {
+	case MILTER_ACCEPT:
+		return 1;
+	case MILTER_QUARANTINE:
+		return 2;
+	case MILTER_TEMPFAIL:
+		return 3;
+	case MILTER_REJECT:
+	case MILTER_DISCARD:
+		break;
+	}
+	if (stage == NULL)
+		return 5;
+	if (strcmp(stage, "clamav") == 0)
+		return 7;
+	if (strcmp(stage, "dmarc") == 0)
+		return 6;
+	if (strcmp(stage, "rspamd") == 0)
+		return 4;
+	return 5;
+}
+
+/* milter_msg_outranks - 1 if the message's verdict so far wins over
+ * action a of stage (the stage need not run) */
+int
+milter_msg_outranks(const struct milter_msg *m, const char *stage,
+		    enum milter_action a)
+{
+	return milter_verdict_rank(m->action_stage, m->action)
+	       >= milter_verdict_rank(stage, a);
+}
+
+/* milter_msg_action - ask for an action; the highest precedence wins */
 void
 milter_msg_action(struct milter_msg *m, const char *stage,
 		  enum milter_action a, const char *code, const char *xcode,
 		  const char *text)
 {
-	if (a <= m->action)
+	if (a == MILTER_ACCEPT || milter_msg_outranks(m, stage, a))
 		return;
 	m->action = a;
 	m->action_stage = stage;

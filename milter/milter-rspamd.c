@@ -475,7 +475,9 @@ milter_rspamd_eom(struct milter_msg *m)
 	if (mc->rspamd_url == NULL)
 		return;
 	s = rs_state(m);
-	if (m->action >= MILTER_TEMPFAIL) {	/* refused already */
+	/* refused already, by a stage whose verdict rspamd's would not
+	 * beat (a greylisted message is still asked: its reject wins) */
+	if (milter_msg_outranks(m, "rspamd", MILTER_REJECT)) {
 		rs_metric("skipped");
 		milter_msg_summary(m, "rspamd=skipped(refused)");
 		return;

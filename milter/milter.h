@@ -220,6 +220,9 @@ struct milter_stage {
 	/* 1 if the stage reads the whole message (milter-body.h) under
 	 * this configuration: the pipeline keeps a copy only then */
 	int (*body_wanted)(const struct milter_conf *mc);
+	/* 1: nothing in the summary line when the stage said nothing
+	 * (dkim-sign on a message it does not sign); else "NAME=off" */
+	int quiet;
 };
 
 /*
@@ -310,7 +313,14 @@ struct authres_result *milter_msg_result(struct milter_msg *m,
 /* milter_msg_summary - append "key=value" to the summary log line */
 void milter_msg_summary(struct milter_msg *m, const char *fmt, ...)
 	ATTR_PRINTF(2, 3);
-/* milter_msg_action - ask for an action; the strongest wins */
+/* milter_verdict_rank - the precedence of action a asked by stage
+ * (milter-conn.c has the table): the highest wins */
+int milter_verdict_rank(const char *stage, enum milter_action a);
+/* milter_msg_outranks - 1 if m's verdict so far wins over a of stage */
+int milter_msg_outranks(const struct milter_msg *m, const char *stage,
+			enum milter_action a);
+/* milter_msg_action - ask for an action; the highest precedence wins
+ * (milter_verdict_rank), whatever the order of the stages */
 void milter_msg_action(struct milter_msg *m, const char *stage,
 		       enum milter_action a, const char *code,
 		       const char *xcode, const char *text);

@@ -16,7 +16,7 @@ milter_require clamav swaks
 tb_need zip zip
 tb_need strace strace
 tb_init
-tb_plan 37
+tb_plan 39
 milter_clamav_db
 mkdir -m 0700 "$TB/state"
 
@@ -72,6 +72,22 @@ if [[ -f $clamzip ]]; then
 else
 	tb_missing_some 1 "clamav-testfiles not installed"
 fi
+
+# two stages refuse: the virus outranks a reject asked before it (the
+# header limits, checked before every stage): the virus's reply
+{
+	for i in $(seq 1 12); do
+		printf 'X-Filler-%d: x\n' "$i"
+	done
+	printf 'Subject: capped\n\n%s\n' "$(cat "$TB_EICAR")"
+} >"$TB/eicar-capped.eml"
+out=$(scan "$TB/eicar-capped.eml" -o milter.max_headers=10 \
+    -o milter.header_cap_action=reject)
+tb_like "$out" "$reject$eicar\$" \
+    "EICAR past the header limits: the virus's reply wins" || tb_diag "$out"
+tb_like "$(cat "$TB/stderr")" \
+    "TEST: headers_unchecked=[0-9]+ clamav=virus virus=$eicar action=reject by=clamav .* spf=off dkim=off arc=none dmarc=off greylist=off rspamd=off" \
+    "... the summary line names every stage" || tb_diag "$(cat "$TB/stderr")"
 
 # clean mail, and the header's value
 printf 'Subject: clean\n\nJust a note.\n' >"$TB/clean.eml"

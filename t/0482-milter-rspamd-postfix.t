@@ -9,7 +9,8 @@
 # rewrites the Subject; a soft reject (a multimap rule of this test) is
 # 451 4.7.1; rspamd's greylist action (another rule) is greylisted with
 # greylist_mode = rspamd, which lets other mail through undelayed; plain
-# mail passes with no spam header; -t runs the stage too, prints
+# mail passes with no spam header; -t runs the stage too (GTUBE from a
+# greylisted triplet: rspamd's reject outranks the deferral), prints
 # rspamd's header edits in order, and skips a message over
 # scan_max_size; one thread
 # keeps its connection for message after message (shown against a
@@ -26,7 +27,7 @@
 milter_require postfix smtp-sink swaks unbound redis rspamd
 tb_need python3 python3
 tb_init
-tb_plan 48
+tb_plan 50
 peer_start_unbound
 peer_start_redis
 
@@ -184,6 +185,20 @@ out=$(milter_offline "$f" 192.0.2.10 bob@other.test \
     -o "milter.rspamd_url=$TB_RSPAMD_URL")
 tb_like "$out" 'verdict: reject 550 5\.7\.1 Gtube pattern' \
     "-t: GTUBE rejected by the Rspamd stage" || tb_diag "$out"
+# GTUBE from a greylisted triplet: greylisting defers it, rspamd is
+# asked all the same and its reject outranks the deferral (the verdict's
+# precedence, elemta-milter(8)): one reply, a definitive one
+mkdir -m 0700 "$TB/gl-t"
+out=$(milter_offline "$f" 192.0.2.10 bob@other.test \
+    -o "milter.rspamd_url=$TB_RSPAMD_URL" -o milter.greylist=true \
+    -o "database.directory=$TB/gl-t")
+tb_like "$out" 'verdict: reject 550 5\.7\.1 Gtube pattern' \
+    "-t: GTUBE from a greylisted triplet: rspamd's reject wins" ||
+    tb_diag "$out"
+tb_like "$(cat "$TB/stderr")" \
+    'greylist=defer\([0-9]+s\) rspamd=reject\([^ ]*\) action=reject by=rspamd .* clamav=off'$'(\n|$)' \
+    "-t: ... the summary line names both stages' results" ||
+    tb_diag "$(cat "$TB/stderr")"
 out=$(milter_offline "$(msg "offline add" "$GTUBE_ADD" "X-Spam: No")" \
     192.0.2.10 bob@other.test -o "milter.rspamd_url=$TB_RSPAMD_URL")
 tb_like "$out" $'delete-header: X-Spam 1\n(.*\n)*add-header: X-Spam: Yes' \

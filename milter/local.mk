@@ -13,6 +13,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-authres.c milter/milter-authres.h \
 	milter/milter-conn.c milter/milter-gen.c \
 	milter/milter-pipeline.c milter/milter-outcome.c \
+	milter/milter-claims.c \
 	milter/milter-body.c milter/milter-body.h \
 	milter/milter-clamav.c milter/milter-clamd.c milter/milter-clamav.h \
 	milter/milter-spf.c \

@@ -141,6 +141,7 @@ milter_msg_free(struct milter_msg **mp)
 		m->conn->msg = NULL;
 	milter_pipeline_free(m);
 	milter_body_free(m);
+	milter_claims_free(m);
 	for (i = 0; i < m->nrcpts; i++)
 		free(m->rcpts[i]);
 	free(m->rcpts);
@@ -249,7 +250,7 @@ milter_msg_header(struct milter_msg *m, const char *name, const char *value)
 		milter_msg_ar(m, value);
 	else if (strcasecmp(name, "From") == 0)
 		milter_msg_from(m, value);
-	milter_rspamd_claimed(m, name);	/* X-Spam*: whatever the caps */
+	milter_claims_header(m, name);	/* X-Spam*...: whatever the caps */
 	len = strlen(name) + strlen(value);
 	if (m->nheaders >= (size_t)mc->max_headers
 	    || len > (size_t)mc->max_header_size) {

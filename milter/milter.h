@@ -199,6 +199,9 @@ struct milter_msg {
 	struct milter_header *add_headers;
 	size_t nadd_headers;
 	struct milter_rspamd *rspamd;	/* the Rspamd stage's state */
+	/* the sender's headers that claim a verdict (milter-claims.c) */
+	struct milter_claim *claimed;
+	size_t nclaimed;
 };
 
 /*
@@ -368,6 +371,23 @@ void milter_pipeline_free(struct milter_msg *m);
 /* milter_pipeline_body_wanted - 1 if a stage reads the whole message
  * under mc (the message's copy is kept, milter-body.h) */
 int milter_pipeline_body_wanted(const struct milter_conf *mc);
+
+/* milter-claims.c: the sender's headers that claim a verdict of ours */
+struct milter_claim {
+	char *name;
+	unsigned index;			/* among its name's fields, 1-based */
+};
+/* milter_claims_name - 1 if such a header claims a verdict of a stage
+ * that is on (X-Spam*, X-Rspamd*, X-Virus-Scanned, X-Virus-Status,
+ * X-Elemta-Scan) */
+int milter_claims_name(const struct milter_conf *mc, const char *name);
+/* milter_claims_header - note one of the sender's headers (every one,
+ * the caps notwithstanding) */
+void milter_claims_header(struct milter_msg *m, const char *name);
+/* milter_claims_edits - the noted headers removed, each from its last */
+void milter_claims_edits(const struct milter_msg *m,
+			 struct milter_outcome *o);
+void milter_claims_free(struct milter_msg *m);
 
 /* milter-outcome.c */
 /* milter_outcome_build - the edits and verdict of a message whose

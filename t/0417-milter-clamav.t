@@ -7,7 +7,8 @@
 # virus; clean mail gets X-Virus-Scanned; each clamav_action; the scan
 # limits with and without their heuristic alerts, an encrypted zip, a
 # zip bomb; a message with no body; a message over scan_max_size; the
-# spool failing (clamav_fail_action); a database that does not load.
+# spool failing (clamav_fail_action); a database that does not load;
+# the sender's own X-Virus-Scanned/-Status and X-Elemta-Scan removed.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
@@ -16,7 +17,7 @@ milter_require clamav swaks
 tb_need zip zip
 tb_need strace strace
 tb_init
-tb_plan 39
+tb_plan 42
 milter_clamav_db
 mkdir -m 0700 "$TB/state"
 
@@ -100,6 +101,20 @@ tb_unlike "$(scan "$TB/clean.eml" -o milter.clamav_scanned_header=)" \
     'X-Virus-Scanned' 'clamav_scanned_header = "": no header'
 tb_unlike "$(milter_t "$TB/eicar-body.eml" -o milter.spf=false)" \
     'X-Virus|clamav' "clamav_database unset: no scan"
+
+# the sender's own scan headers are removed (each from its last), ours
+# added: a clean verdict cannot be forged; with ClamAV off they stay
+printf '%s\n' 'X-Virus-Scanned: clean, trust me' 'Subject: forged' \
+    'X-Virus-Status: Clean' 'x-virus-scanned: again' \
+    'X-Elemta-Scan: done' '' 'Just a note.' >"$TB/forged.eml"
+out=$(scan "$TB/forged.eml")
+tb_like "$out" $'^delete-header: X-Elemta-Scan 1\ndelete-header: x-virus-scanned 2\ndelete-header: X-Virus-Status 1\ndelete-header: X-Virus-Scanned 1\n' \
+    "the sender's X-Virus-Scanned, X-Virus-Status, X-Elemta-Scan removed" ||
+    tb_diag "$out"
+tb_like "$out" "$scanned" "... and ours added"
+tb_unlike "$(milter_t "$TB/forged.eml" -o milter.spf=false \
+    -o milter.dkim=false -o milter.dmarc=false)" 'delete-header: X-' \
+    "ClamAV off: the sender's headers stay"
 
 # each clamav_action
 out=$(scan "$TB/eicar-att.eml" -o milter.clamav_action=header)

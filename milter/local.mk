@@ -1,5 +1,5 @@
-## milter/ - elemta-milter (SPF now; DKIM, DMARC, ARC, greylisting, ClamAV,
-## Rspamd as further stages).  Its configuration section
+## milter/ - elemta-milter (SPF, DKIM, ARC, DMARC, greylisting, ClamAV,
+## Rspamd: the stages of one pass).  Its configuration section
 ## (milter/milter-options.c) is in the daemon's library, which every
 ## program parsing the whole file links (ELEMTA_SECTIONS_LIBS, Makefile.am).
 

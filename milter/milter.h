@@ -18,12 +18,15 @@
  *	removed), the results of the checks and the verdict.
  *
  *	The message pipeline (milter-pipeline.c) runs STAGES, one per file
- *	(milter-spf.c now; DKIM, DMARC, ARC, greylisting, ClamAV, Rspamd
- *	later), in a fixed order, each reading the message and the results
- *	of the stages before it and contributing results of its own
- *	(milter_msg_result) and possibly an action (milter_msg_action).
- *	Then one outcome comes out (milter-outcome.c): the header edits,
- *	our Authentication-Results among them, and one verdict.
+ *	(SPF, DKIM signing and verification, ARC verification, DMARC,
+ *	greylisting, ClamAV, Rspamd), in a fixed order, each reading the
+ *	message and the results of the stages before it and contributing
+ *	results of its own (milter_msg_result) and possibly an action
+ *	(milter_msg_action; the highest precedence wins, whatever the
+ *	order).  The content stages read one copy of the message
+ *	(milter-body.c).  Then one outcome comes out (milter-outcome.c):
+ *	the header edits, our Authentication-Results among them, and one
+ *	verdict.
  *	The same pipeline serves libmilter (milter-callbacks.c) and the
  *	offline test mode (milter-test.c).
  *

@@ -6,7 +6,8 @@
 # a base64 MIME attachment, inside a zip; the verdict line names the
 # virus; clean mail gets X-Virus-Scanned; each clamav_action; the scan
 # limits with and without their heuristic alerts, an encrypted zip, a
-# zip bomb; a message with no body; a message over scan_max_size; the
+# zip bomb, MIME nested 1000 deep; a message with no body; a message
+# over scan_max_size; the
 # spool failing (clamav_fail_action); a database that does not load;
 # the sender's own X-Virus-Scanned/-Status and X-Elemta-Scan removed.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
@@ -17,7 +18,7 @@ milter_require clamav swaks
 tb_need zip zip
 tb_need strace strace
 tb_init
-tb_plan 42
+tb_plan 45
 milter_clamav_db
 mkdir -m 0700 "$TB/state"
 
@@ -154,6 +155,22 @@ tb_like "$(scan "$TB/bomb.eml" -o milter.clamav_max_scan_size=1M \
     "a zip bomb (30 MB of zeros) over clamav_max_scan_size: refused"
 tb_like "$(scan "$TB/bomb.eml" -o milter.clamav_max_scan_size=1M)" \
     'verdict: accept$' "... accepted without the alert"
+
+# deeply nested MIME: EICAR (base64, so only in the decoded part) 5
+# parts deep is found; 1000 deep, past clamav_max_recursion (16), it is
+# not reached: accepted, or Heuristics.Limits.Exceeded.MaxRecursion with
+# clamav_alert_exceeds_max; never a crash
+milter_msg_nested 5 "$TB_EICAR" >"$TB/nested5.eml"
+tb_like "$(scan "$TB/nested5.eml")" "$reject$eicar\$" \
+    "EICAR 5 MIME parts deep: rejected"
+milter_msg_nested 1000 "$TB_EICAR" >"$TB/nested1000.eml"
+out=$(scan "$TB/nested1000.eml")
+tb_like "$out" 'verdict: accept$' \
+    "EICAR 1000 MIME parts deep: past clamav_max_recursion, accepted" ||
+    tb_diag "$out"
+tb_like "$(scan "$TB/nested1000.eml" -o milter.clamav_alert_exceeds_max=true)" \
+    "${heur}Limits\\.Exceeded\\.MaxRecursion\$" \
+    "... with clamav_alert_exceeds_max: Heuristics.Limits.Exceeded.MaxRecursion"
 
 # no body; over scan_max_size
 printf 'Subject: no body\nFrom: user@example.test\n' >"$TB/nobody.eml"

@@ -11,7 +11,8 @@
 # greylist_mode = rspamd, which lets other mail through undelayed; plain
 # mail passes with no spam header; -t runs the stage too (GTUBE from a
 # greylisted triplet: rspamd's reject outranks the deferral), prints
-# rspamd's header edits in order, and skips a message over
+# rspamd's header edits in order, scores MIME nested 1000 deep and a
+# message with no body (accepted), and skips a message over
 # scan_max_size; one thread
 # keeps its connection for message after message (shown against a
 # server that allows it: rspamd 3.4 closes each one).  Then what
@@ -27,7 +28,7 @@
 milter_require postfix smtp-sink swaks unbound redis rspamd
 tb_need python3 python3
 tb_init
-tb_plan 50
+tb_plan 54
 peer_start_unbound
 peer_start_redis
 
@@ -203,6 +204,20 @@ out=$(milter_offline "$(msg "offline add" "$GTUBE_ADD" "X-Spam: No")" \
     192.0.2.10 bob@other.test -o "milter.rspamd_url=$TB_RSPAMD_URL")
 tb_like "$out" $'delete-header: X-Spam 1\n(.*\n)*add-header: X-Spam: Yes' \
     "-t: the claimed X-Spam removed, ours added" || tb_diag "$out"
+
+# bad input, a defined outcome: MIME nested 1000 deep, a message with no
+# body; each scanned and accepted
+printf 'Hello Alice, lunch on Friday? Bob\n' >"$TB/note.txt"
+milter_msg_nested 1000 "$TB/note.txt" >"$TB/nested.eml"
+milter_msg_nobody "no body" >"$TB/nobody.eml"
+for what in "nested:MIME nested 1000 deep" "nobody:a message with no body"; do
+	out=$(milter_offline "$TB/${what%%:*}.eml" 192.0.2.10 bob@other.test \
+	    -o "milter.rspamd_url=$TB_RSPAMD_URL")
+	tb_like "$out" 'verdict: accept$' "-t: ${what#*:}: accepted" ||
+	    tb_diag "$out"
+	tb_like "$(cat "$TB/stderr")" 'rspamd=[^(]+\([-0-9.]+/[0-9.]+\)' \
+	    "... rspamd scored it" || tb_diag "$(cat "$TB/stderr")"
+done
 
 # over scan_max_size: not sent, the X-Elemta-Scan header says so
 f=$(msg "big" "$(head -c 3000 /dev/zero | tr '\0' 'a')")

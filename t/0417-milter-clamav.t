@@ -4,23 +4,25 @@
 # signature database built here (EICAR, clam.exe from clamav-testfiles,
 # our own .ndb and .hdb signatures; no download), found in the body, in
 # a base64 MIME attachment, inside a zip; the verdict line names the
-# virus; clean mail gets X-Virus-Scanned; each clamav_action; the scan
-# limits with and without their heuristic alerts, an encrypted zip, a
-# zip bomb, MIME nested 1000 deep; a message with no body; a message
-# over scan_max_size; the
-# spool failing (clamav_fail_action); a database that does not load;
-# the sender's own X-Virus-Scanned/-Status and X-Elemta-Scan removed.
+# virus, and wins over a reject of DMARC (the harness' unbound) or of
+# the header limits; clean mail gets X-Virus-Scanned; each
+# clamav_action; the scan limits with and without their heuristic
+# alerts, an encrypted zip, a zip bomb, MIME nested 1000 deep; a message
+# with no body; a message over scan_max_size; the spool failing
+# (clamav_fail_action); a database that does not load; the sender's own
+# X-Virus-Scanned/-Status and X-Elemta-Scan removed.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
 
-milter_require clamav swaks
+milter_require clamav swaks unbound
 tb_need zip zip
 tb_need strace strace
 tb_init
-tb_plan 45
+tb_plan 47
 milter_clamav_db
 mkdir -m 0700 "$TB/state"
+peer_start_unbound
 
 # scan FILE [ARGS] - -t with our database, no DNS checks; the output
 scan() {
@@ -90,6 +92,22 @@ tb_like "$out" "$reject$eicar\$" \
 tb_like "$(cat "$TB/stderr")" \
     "TEST: headers_unchecked=[0-9]+ clamav=virus virus=$eicar action=reject by=clamav .* spf=off dkim=off arc=none dmarc=off greylist=off rspamd=off" \
     "... the summary line names every stage" || tb_diag "$(cat "$TB/stderr")"
+
+# EICAR in a message DMARC rejects (dmarc_enforce; example.test publishes
+# p=reject, the client is not in its SPF): both refuse, the virus's
+# reply wins
+printf 'From: ceo@example.test\nSubject: both\n\n%s\n' "$(cat "$TB_EICAR")" \
+    >"$TB/eicar-dmarc.eml"
+out=$(milter_t "$TB/eicar-dmarc.eml" \
+    -o "milter.clamav_database=$TB_CLAMAV_DB" \
+    -o "database.directory=$TB/state" -o milter.dmarc_enforce=true \
+    --client-ip 192.0.2.10 --helo mail.test --sender user@other.test \
+    --rcpt bob@sink.test)
+tb_like "$out" "$reject$eicar\$" \
+    "EICAR in a message DMARC rejects: the virus's reply" || tb_diag "$out"
+tb_like "$(cat "$TB/stderr")" \
+    "dmarc=fail\\(example\\.test\\) .*clamav=virus virus=$eicar action=reject by=clamav" \
+    "... the summary line names both" || tb_diag "$(cat "$TB/stderr")"
 
 # clean mail, and the header's value
 printf 'Subject: clean\n\nJust a note.\n' >"$TB/clean.eml"

@@ -400,18 +400,18 @@ rs_act(struct milter_msg *m, const struct rspamd_reply *r)
 	}
 }
 
-/* rs_metric_word - the metric's word for an action ("add_header") */
-static void
-rs_metric_action(enum rspamd_action a)
+/* rs_word - an action as one word, for a metric label and the summary
+ * line's key=value ("add header": "add_header"), in word (len bytes) */
+static const char *
+rs_word(enum rspamd_action a, char *word, size_t len)
 {
-	char word[32];
 	size_t i;
 
-	snprintf(word, sizeof(word), "%s", rspamd_action_name(a));
+	snprintf(word, len, "%s", rspamd_action_name(a));
 	for (i = 0; word[i] != '\0'; i++)
 		if (word[i] == ' ')
 			word[i] = '_';
-	rs_metric(word);
+	return word;
 }
 
 /* milter_rspamd_eom - the stage */
@@ -422,7 +422,7 @@ milter_rspamd_eom(struct milter_msg *m)
 	const unsigned char *msg;
 	struct milter_rspamd *s;
 	const char *kind, *why;
-	char err[512];
+	char err[512], word[32];
 	size_t len;
 	int64_t t0;
 
@@ -451,14 +451,14 @@ milter_rspamd_eom(struct milter_msg *m)
 		rs_fail(m, kind, err);
 		return;
 	}
-	rs_metric_action(s->reply.action);
+	rs_metric(rs_word(s->reply.action, word, sizeof(word)));
 	qid_info(m->qid, "rspamd action=\"%s\" score=%.2f required=%.2f "
 		 "time=%lldms symbols=\"%s\"",
 		 rspamd_action_name(s->reply.action), s->reply.score,
 		 s->reply.required_score, (long long)(clock_mono_ms() - t0),
 		 s->reply.symbols);
 	milter_msg_summary(m, "rspamd=%s(%.2f/%.2f)",
-			   rspamd_action_name(s->reply.action),
+			   rs_word(s->reply.action, word, sizeof(word)),
 			   s->reply.score, s->reply.required_score);
 	rs_act(m, &s->reply);
 }

@@ -161,7 +161,7 @@ tb_like "$h" $'(^|\n)X-Spamd-Bar: [-+/]+(\n|$)' \
     "rspamd's milter.add_headers: its X-Spamd-Bar"
 tb_is "$(grep -c '^X-Spamd-Bar:' <<<"$h")" 1 \
     "the sender's X-Spamd-Bar is gone, rspamd's is there"
-tb_like "$(milter_log 'rspamd=no action\(')" 'action=accept' \
+tb_like "$(milter_log 'rspamd=no_action\(')" 'action=accept' \
     "plain mail: rspamd said no action"
 
 # greylist_mode = rspamd: only what rspamd says to greylist is delayed

@@ -28,7 +28,7 @@
 milter_require postfix smtp-sink swaks unbound redis rspamd
 tb_need python3 python3
 tb_init
-tb_plan 54
+tb_plan 55
 peer_start_unbound
 peer_start_redis
 
@@ -230,6 +230,9 @@ tb_like "$(cat "$TB/stderr")" 'rspamd=skipped\(oversize\)' \
     "-t: ... and is not sent to rspamd"
 
 tb_is "$(metric reject)" 1 "metrics: one reject"
+tb_is "$(curl -fsS --max-time 5 "$METRICS" | sed -n \
+    's/^elemta_milter_verdicts_total{stage="rspamd",action="reject"} //p')" 1 \
+    "metrics: one verdict by rspamd, reject (elemta_milter_verdicts_total)"
 tb_is "$(metric add_header)" 1 "metrics: one add header"
 
 # Message after message in one thread (as a milter worker takes them):

@@ -1,5 +1,5 @@
-## milter/ - elemta-milter (SPF now; DKIM, DMARC, ARC, greylisting, ClamAV,
-## Rspamd as further stages).  Its configuration section
+## milter/ - elemta-milter (SPF, DKIM, ARC, DMARC, greylisting, ClamAV,
+## Rspamd: the stages of one pass).  Its configuration section
 ## (milter/milter-options.c) is in the daemon's library, which every
 ## program parsing the whole file links (ELEMTA_SECTIONS_LIBS, Makefile.am).
 
@@ -13,6 +13,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-authres.c milter/milter-authres.h \
 	milter/milter-conn.c milter/milter-gen.c \
 	milter/milter-pipeline.c milter/milter-outcome.c \
+	milter/milter-claims.c \
 	milter/milter-body.c milter/milter-body.h \
 	milter/milter-clamav.c milter/milter-clamd.c milter/milter-clamav.h \
 	milter/milter-spf.c \

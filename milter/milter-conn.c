@@ -141,6 +141,7 @@ milter_msg_free(struct milter_msg **mp)
 		m->conn->msg = NULL;
 	milter_pipeline_free(m);
 	milter_body_free(m);
+	milter_claims_free(m);
 	for (i = 0; i < m->nrcpts; i++)
 		free(m->rcpts[i]);
 	free(m->rcpts);
@@ -249,7 +250,7 @@ milter_msg_header(struct milter_msg *m, const char *name, const char *value)
 		milter_msg_ar(m, value);
 	else if (strcasecmp(name, "From") == 0)
 		milter_msg_from(m, value);
-	milter_rspamd_claimed(m, name);	/* X-Spam*: whatever the caps */
+	milter_claims_header(m, name);	/* X-Spam*...: whatever the caps */
 	len = strlen(name) + strlen(value);
 	if (m->nheaders >= (size_t)mc->max_headers
 	    || len > (size_t)mc->max_header_size) {
@@ -341,13 +342,64 @@ milter_action_parse(const char *s)
 	return -1;
 }
 
-/* milter_msg_action - ask for an action; the strongest one wins */
+/*
+ * The verdict's precedence (elemta-milter(8), VERDICT), in this one
+ * place: the stage asking and its action give a rank, the highest rank
+ * wins whatever the order of the stages, and its reply is the one the
+ * MTA is given; between equal ranks the first stage keeps it.
+ *
+ *	7  a virus (ClamAV: reject or discard)
+ *	6  DMARC reject
+ *	5  the other refusals (SPF, DKIM, header and size limits)
+ *	4  Rspamd reject (or discard)
+ *	3  a soft reject: any tempfail (greylisting, rspamd's soft
+ *	   reject, a failed dependency's tempfail)
+ *	2  quarantine
+ *	1  headers only (accept)
+ */
+/* milter_verdict_rank - the rank of action a asked by stage */
+int
+milter_verdict_rank(const char *stage, enum milter_action a)
+{
+	switch (a) {
+	case MILTER_ACCEPT:
+		return 1;
+	case MILTER_QUARANTINE:
+		return 2;
+	case MILTER_TEMPFAIL:
+		return 3;
+	case MILTER_REJECT:
+	case MILTER_DISCARD:
+		break;
+	}
+	if (stage == NULL)
+		return 5;
+	if (strcmp(stage, "clamav") == 0)
+		return 7;
+	if (strcmp(stage, "dmarc") == 0)
+		return 6;
+	if (strcmp(stage, "rspamd") == 0)
+		return 4;
+	return 5;
+}
+
+/* milter_msg_outranks - 1 if the message's verdict so far wins over
+ * action a of stage (the stage need not run) */
+int
+milter_msg_outranks(const struct milter_msg *m, const char *stage,
+		    enum milter_action a)
+{
+	return milter_verdict_rank(m->action_stage, m->action)
+	       >= milter_verdict_rank(stage, a);
+}
+
+/* milter_msg_action - ask for an action; the highest precedence wins */
 void
 milter_msg_action(struct milter_msg *m, const char *stage,
 		  enum milter_action a, const char *code, const char *xcode,
 		  const char *text)
 {
-	if (a <= m->action)
+	if (a == MILTER_ACCEPT || milter_msg_outranks(m, stage, a))
 		return;
 	m->action = a;
 	m->action_stage = stage;

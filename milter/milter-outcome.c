@@ -12,7 +12,9 @@
  *	else reads the message to decide what the MTA is told.
  *
  *	The order: forged A-R headers removed from the last (earlier
- *	indexes stay valid whatever the MTA does with later ones); then,
+ *	indexes stay valid whatever the MTA does with later ones), the
+ *	sender's headers that claim a verdict of ours (milter-claims.c:
+ *	X-Spam*, X-Virus-Scanned...) and Rspamd's edits; then,
  *	each inserted at the top, Received-SPF (so that it ends up below
  *	our A-R, right above the MTA's own Received: a trace header, RFC
  *	7208 9.1), the quarantine header when quarantine_header is set, our
@@ -93,6 +95,7 @@ milter_outcome_build(const struct milter_msg *m, struct milter_outcome *o)
 	for (i = m->nar_ours; i > 0; i--)
 		milter_outcome_edit(o, MILTER_EDIT_DELETE, AUTHRES_HEADER,
 				    m->ar_ours[i - 1], NULL);
+	milter_claims_edits(m, o);
 	milter_rspamd_edits(m, o);
 	if (m->received_spf != NULL)
 		milter_outcome_edit(o, MILTER_EDIT_INSERT,

@@ -9,7 +9,16 @@
  *	DKIM's, ARC all of them).  Adding a check is adding a file with
  *	one eom function and a line here.
  *
+ *	The verdict: the highest precedence wins, whatever the order of
+ *	the stages (milter_msg_action, milter-conn.c has the table); one
+ *	summary line names every stage's result: what the stage said, in
+ *	the order of the pass, then, at the end of the line, the stages
+ *	that said nothing: their Authentication-Results word, else "off"
+ *	(a stage with .quiet set is left out when it had nothing to do).
+ *
  *	Metrics: elemta_milter_messages_total{action},
+ *	elemta_milter_verdicts_total{stage,action} (the stage whose
+ *	verdict won; "none" for mail no stage acted on),
  *	elemta_milter_results_total{method,result},
  *	elemta_milter_stage_seconds{stage},
  *	elemta_milter_dns_lookups_total and
@@ -34,7 +43,7 @@
 static const struct milter_stage milter_stages[] = {
 	{ .name = "spf", .eom = milter_spf_eom },
 	/* before "dkim"; milter_pipeline_decide says which of them acts */
-	{ .name = "dkim-sign",
+	{ .name = "dkim-sign", .quiet = 1,
 	  .body = milter_dkim_sign_body, .eom = milter_dkim_sign_eom,
 	  .free = milter_dkim_sign_free },
 	{ .name = "dkim", .header = milter_dkim_header,
@@ -51,8 +60,9 @@ static const struct milter_stage milter_stages[] = {
 	 * asking rspamd */
 	{ .name = "clamav", .eom = milter_clamav_eom,
 	  .body_wanted = milter_clamav_wanted },
-	/* after greylisting: a deferred message is not scanned; rspamd's
-	 * greylist action calls it back (greylist_mode = rspamd) */
+	/* after greylisting: rspamd's greylist action calls it back
+	 * (greylist_mode = rspamd); skipped only when its reject could not
+	 * win the verdict (milter_msg_outranks) */
 	{ .name = "rspamd", .body_wanted = milter_rspamd_wanted,
 	  .eom = milter_rspamd_eom, .free = milter_rspamd_free },
 	/* last: after every stage that can change the verdict, the A-R or
@@ -64,6 +74,7 @@ static const struct milter_stage milter_stages[] = {
 #define MILTER_NSTAGES (sizeof(milter_stages) / sizeof(milter_stages[0]))
 
 static struct metric *m_messages;
+static struct metric *m_verdicts;
 static struct metric *m_results;
 static struct metric *m_stage_seconds;
 static struct metric *m_dns_lookups;
@@ -83,6 +94,9 @@ milter_pipeline_init(void)
 	 * ratio an alert watches) sees the first one. */
 	for (a = MILTER_ACCEPT; a <= MILTER_DISCARD; a++)
 		metric_series(m_messages, milter_action_name(a));
+	m_verdicts = metrics_counter("elemta_milter_verdicts_total",
+				     "Messages by verdict and the stage "
+				     "whose verdict won", "stage,action");
 	m_results = metrics_counter("elemta_milter_results_total",
 				    "Authentication results by method",
 				    "method,result");
@@ -140,12 +154,35 @@ milter_pipeline_decide(struct milter_msg *m)
 					     : MILTER_MODE_VERIFY;
 }
 
+/* milter_pipeline_said - the stage's word for the end of the summary
+ * line when it said nothing itself: its first new A-R result, or "off";
+ * appended to buf (len bytes) */
+static void
+milter_pipeline_said(const struct milter_msg *m,
+		     const struct milter_stage *st, size_t len0,
+		     size_t nres0, char *buf, size_t len)
+{
+	const char *word = "off";
+	size_t k, used = strlen(buf);
+
+	if ((m->summary != NULL ? strlen(m->summary) : 0) != len0
+	    || st->quiet)
+		return;
+	for (k = nres0; k < m->nresults; k++)
+		if (strcmp(m->results[k].method, st->name) == 0) {
+			word = m->results[k].result;
+			break;
+		}
+	snprintf(buf + used, len - used, " %s=%s", st->name, word);
+}
+
 /* milter_pipeline_run - every stage, then the outcome (milter-outcome.c) */
 void
 milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 {
 	struct dns_counter dns = { 0, 0, 0, NULL };	/* the checks' total */
-	size_t i, j;
+	size_t i, j, len0, nres0;
+	char quiet[512] = "";	/* the stages that said nothing */
 	double t0;
 
 	milter_pipeline_decide(m);	/* if end of headers never came */
@@ -153,11 +190,15 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 		milter_pipeline_caps(m);
 	milter_body_eom(m);	/* the copy complete, or over the limit */
 	for (i = 0; i < MILTER_NSTAGES; i++) {
+		len0 = m->summary != NULL ? strlen(m->summary) : 0;
+		nres0 = m->nresults;
 		t0 = clock_mono_s();
 		milter_stages[i].eom(m);
 		if (m_stage_seconds != NULL)
 			metric_observe(m_stage_seconds, clock_mono_s() - t0,
 				       milter_stages[i].name);
+		milter_pipeline_said(m, &milter_stages[i], len0, nres0,
+				     quiet, sizeof(quiet));
 	}
 	dns_counter_add(&dns, &m->spf_dns);
 	dns_counter_add(&dns, &m->dkim_dns);
@@ -166,6 +207,8 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 
 	if (m_messages != NULL) {
 		metric_inc(m_messages, milter_action_name(m->action));
+		metric_inc(m_verdicts, m->action_stage ? m->action_stage
+			   : "none", milter_action_name(m->action));
 		for (j = 0; j < m->nresults; j++)
 			metric_inc(m_results, m->results[j].method,
 				   m->results[j].result);
@@ -174,12 +217,12 @@ milter_pipeline_run(struct milter_msg *m, struct milter_outcome *o)
 		metric_series_add(m_dns_misses,
 				  (double)(dns.lookups - dns.hits));
 	}
-	qid_info(m->qid, "%s%saction=%s%s%s dns_lookups=%u dns_cache_hits=%u",
-		 m->summary ? m->summary : "", m->summary ? " " : "",
+	qid_info(m->qid, "%s%saction=%s%s%s dns_lookups=%u dns_cache_hits=%u"
+		 "%s", m->summary ? m->summary : "", m->summary ? " " : "",
 		 milter_action_name(m->action),
 		 m->action_stage ? " by=" : "",
 		 m->action_stage ? m->action_stage : "", dns.lookups,
-		 dns.hits);
+		 dns.hits, quiet);
 }
 
 /* milter_pipeline_header - one kept header to the stages that read them */

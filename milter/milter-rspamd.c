@@ -28,7 +28,7 @@
  *	milter.add_headers and milter.remove_headers are honoured (a
  *	header rspamd adds itself is not added twice).  Headers the sender
  *	wrote that claim a verdict (X-Spam*, X-Rspamd*) are removed first,
- *	whatever the verdict, as long as Rspamd is on.
+ *	whatever the verdict, as long as Rspamd is on (milter-claims.c).
  *
  *	Rspamd unreachable, slower than rspamd_timeout_ms, or answering
  *	something that is not a reply (an HTTP error, not JSON, no action):
@@ -58,21 +58,11 @@
 #include "xalloc.h"
 
 #define RSPAMD_REPLY_MAX	(1024 * 1024)	/* more is not a reply */
-#define RSPAMD_MAX_CLAIMED	1000	/* claimed headers removed */
 #define RSPAMD_SCORE_HEADER	"X-Spamd-Result"
 #define RSPAMD_SPAM_HEADER	"X-Spam"
 
-/* A header of the sender's that claims a verdict: its name, and its
- * index among the fields of that name (1-based, as the MTA counts). */
-struct rspamd_claim {
-	char *name;
-	unsigned index;
-};
-
 /* The stage's state of one message (m->rspamd). */
 struct milter_rspamd {
-	struct rspamd_claim *claimed;
-	size_t nclaimed;
 	int replied;			/* reply below holds a verdict */
 	struct rspamd_reply reply;
 };
@@ -152,50 +142,14 @@ rs_state(struct milter_msg *m)
 	return m->rspamd;
 }
 
-/* rs_claims - 1 if a header name claims a verdict */
-static int
-rs_claims(const char *name)
-{
-	return strncasecmp(name, "X-Spam", 6) == 0
-	       || strncasecmp(name, "X-Rspamd", 8) == 0;
-}
-
-/* milter_rspamd_claimed - see milter-rspamd.h */
-void
-milter_rspamd_claimed(struct milter_msg *m, const char *name)
-{
-	struct milter_rspamd *s;
-	struct rspamd_claim *c;
-	unsigned index = 1;
-	size_t i;
-
-	if (m->conn->mc->rspamd_url == NULL || !rs_claims(name))
-		return;
-	s = rs_state(m);
-	if (s->nclaimed >= RSPAMD_MAX_CLAIMED)
-		return;
-	for (i = 0; i < s->nclaimed; i++)
-		if (strcasecmp(s->claimed[i].name, name) == 0)
-			index++;
-	s->claimed = x_realloc(s->claimed,
-			       (s->nclaimed + 1) * sizeof(*s->claimed));
-	c = &s->claimed[s->nclaimed++];
-	c->name = x_strdup(name);
-	c->index = index;
-}
-
 /* milter_rspamd_free - the stage's state of a message */
 void
 milter_rspamd_free(struct milter_msg *m)
 {
 	struct milter_rspamd *s = m->rspamd;
-	size_t i;
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->nclaimed; i++)
-		free(s->claimed[i].name);
-	free(s->claimed);
 	rspamd_reply_free(&s->reply);
 	x_free(&m->rspamd);
 }
@@ -446,18 +400,18 @@ rs_act(struct milter_msg *m, const struct rspamd_reply *r)
 	}
 }
 
-/* rs_metric_word - the metric's word for an action ("add_header") */
-static void
-rs_metric_action(enum rspamd_action a)
+/* rs_word - an action as one word, for a metric label and the summary
+ * line's key=value ("add header": "add_header"), in word (len bytes) */
+static const char *
+rs_word(enum rspamd_action a, char *word, size_t len)
 {
-	char word[32];
 	size_t i;
 
-	snprintf(word, sizeof(word), "%s", rspamd_action_name(a));
+	snprintf(word, len, "%s", rspamd_action_name(a));
 	for (i = 0; word[i] != '\0'; i++)
 		if (word[i] == ' ')
 			word[i] = '_';
-	rs_metric(word);
+	return word;
 }
 
 /* milter_rspamd_eom - the stage */
@@ -468,14 +422,16 @@ milter_rspamd_eom(struct milter_msg *m)
 	const unsigned char *msg;
 	struct milter_rspamd *s;
 	const char *kind, *why;
-	char err[512];
+	char err[512], word[32];
 	size_t len;
 	int64_t t0;
 
 	if (mc->rspamd_url == NULL)
 		return;
 	s = rs_state(m);
-	if (m->action >= MILTER_TEMPFAIL) {	/* refused already */
+	/* refused already, by a stage whose verdict rspamd's would not
+	 * beat (a greylisted message is still asked: its reject wins) */
+	if (milter_msg_outranks(m, "rspamd", MILTER_REJECT)) {
 		rs_metric("skipped");
 		milter_msg_summary(m, "rspamd=skipped(refused)");
 		return;
@@ -495,14 +451,14 @@ milter_rspamd_eom(struct milter_msg *m)
 		rs_fail(m, kind, err);
 		return;
 	}
-	rs_metric_action(s->reply.action);
+	rs_metric(rs_word(s->reply.action, word, sizeof(word)));
 	qid_info(m->qid, "rspamd action=\"%s\" score=%.2f required=%.2f "
 		 "time=%lldms symbols=\"%s\"",
 		 rspamd_action_name(s->reply.action), s->reply.score,
 		 s->reply.required_score, (long long)(clock_mono_ms() - t0),
 		 s->reply.symbols);
 	milter_msg_summary(m, "rspamd=%s(%.2f/%.2f)",
-			   rspamd_action_name(s->reply.action),
+			   rs_word(s->reply.action, word, sizeof(word)),
 			   s->reply.score, s->reply.required_score);
 	rs_act(m, &s->reply);
 }
@@ -533,7 +489,8 @@ rs_remove(const struct milter_msg *m, const struct rspamd_reply *r,
 
 	for (k = 0; k < r->nremove; k++) {
 		x = &r->remove[k];
-		if (rs_claims(x->name) || (n = rs_count(m, x->name)) == 0)
+		if (milter_claims_name(m->conn->mc, x->name)
+		    || (n = rs_count(m, x->name)) == 0)
 			continue;
 		if (x->index == 0) {
 			for (i = n; i > 0; i--)
@@ -608,8 +565,8 @@ rs_spam_headers(const struct milter_msg *m, const struct rspamd_reply *r,
 				    "Subject", 1, r->subject);
 }
 
-/* milter_rspamd_edits - the claimed headers removed (each name from
- * its last), the reply's removals, then the headers added */
+/* milter_rspamd_edits - the reply's removals (the claimed headers are
+ * gone already: milter-claims.c), then the headers added */
 void
 milter_rspamd_edits(const struct milter_msg *m, struct milter_outcome *o)
 {
@@ -617,13 +574,7 @@ milter_rspamd_edits(const struct milter_msg *m, struct milter_outcome *o)
 	const struct rspamd_add *a;
 	size_t i;
 
-	if (s == NULL)
-		return;
-	for (i = s->nclaimed; i > 0; i--)
-		milter_outcome_edit(o, MILTER_EDIT_DELETE,
-				    s->claimed[i - 1].name,
-				    s->claimed[i - 1].index, NULL);
-	if (!s->replied)
+	if (s == NULL || !s->replied)
 		return;
 	rs_remove(m, &s->reply, o);
 	for (i = 0; i < s->reply.nadd; i++) {

@@ -94,10 +94,6 @@ void milter_rspamd_init(void);
 int milter_rspamd_wanted(const struct milter_conf *mc);
 void milter_rspamd_eom(struct milter_msg *m);
 void milter_rspamd_free(struct milter_msg *m);
-/* milter_rspamd_claimed - note a header the sender wrote that claims a
- * spam verdict (X-Spam*, X-Rspamd*), to be removed; every header, the
- * caps notwithstanding */
-void milter_rspamd_claimed(struct milter_msg *m, const char *name);
 /* milter_rspamd_edits - the stage's header edits, in the outcome's
  * order (milter-outcome.c) */
 void milter_rspamd_edits(const struct milter_msg *m,

@@ -18,12 +18,15 @@
  *	removed), the results of the checks and the verdict.
  *
  *	The message pipeline (milter-pipeline.c) runs STAGES, one per file
- *	(milter-spf.c now; DKIM, DMARC, ARC, greylisting, ClamAV, Rspamd
- *	later), in a fixed order, each reading the message and the results
- *	of the stages before it and contributing results of its own
- *	(milter_msg_result) and possibly an action (milter_msg_action).
- *	Then one outcome comes out (milter-outcome.c): the header edits,
- *	our Authentication-Results among them, and one verdict.
+ *	(SPF, DKIM signing and verification, ARC verification, DMARC,
+ *	greylisting, ClamAV, Rspamd), in a fixed order, each reading the
+ *	message and the results of the stages before it and contributing
+ *	results of its own (milter_msg_result) and possibly an action
+ *	(milter_msg_action; the highest precedence wins, whatever the
+ *	order).  The content stages read one copy of the message
+ *	(milter-body.c).  Then one outcome comes out (milter-outcome.c):
+ *	the header edits, our Authentication-Results among them, and one
+ *	verdict.
  *	The same pipeline serves libmilter (milter-callbacks.c) and the
  *	offline test mode (milter-test.c).
  *
@@ -201,6 +204,9 @@ struct milter_msg {
 	struct milter_header *add_headers;
 	size_t nadd_headers;
 	struct milter_rspamd *rspamd;	/* the Rspamd stage's state */
+	/* the sender's headers that claim a verdict (milter-claims.c) */
+	struct milter_claim *claimed;
+	size_t nclaimed;
 };
 
 /*
@@ -222,6 +228,9 @@ struct milter_stage {
 	/* 1 if the stage reads the whole message (milter-body.h) under
 	 * this configuration: the pipeline keeps a copy only then */
 	int (*body_wanted)(const struct milter_conf *mc);
+	/* 1: nothing in the summary line when the stage said nothing
+	 * (dkim-sign on a message it does not sign); else "NAME=off" */
+	int quiet;
 };
 
 /*
@@ -319,7 +328,14 @@ struct authres_result *milter_msg_result(struct milter_msg *m,
 /* milter_msg_summary - append "key=value" to the summary log line */
 void milter_msg_summary(struct milter_msg *m, const char *fmt, ...)
 	ATTR_PRINTF(2, 3);
-/* milter_msg_action - ask for an action; the strongest wins */
+/* milter_verdict_rank - the precedence of action a asked by stage
+ * (milter-conn.c has the table): the highest wins */
+int milter_verdict_rank(const char *stage, enum milter_action a);
+/* milter_msg_outranks - 1 if m's verdict so far wins over a of stage */
+int milter_msg_outranks(const struct milter_msg *m, const char *stage,
+			enum milter_action a);
+/* milter_msg_action - ask for an action; the highest precedence wins
+ * (milter_verdict_rank), whatever the order of the stages */
 void milter_msg_action(struct milter_msg *m, const char *stage,
 		       enum milter_action a, const char *code,
 		       const char *xcode, const char *text);
@@ -367,6 +383,23 @@ void milter_pipeline_free(struct milter_msg *m);
 /* milter_pipeline_body_wanted - 1 if a stage reads the whole message
  * under mc (the message's copy is kept, milter-body.h) */
 int milter_pipeline_body_wanted(const struct milter_conf *mc);
+
+/* milter-claims.c: the sender's headers that claim a verdict of ours */
+struct milter_claim {
+	char *name;
+	unsigned index;			/* among its name's fields, 1-based */
+};
+/* milter_claims_name - 1 if such a header claims a verdict of a stage
+ * that is on (X-Spam*, X-Rspamd*, X-Virus-Scanned, X-Virus-Status,
+ * X-Elemta-Scan) */
+int milter_claims_name(const struct milter_conf *mc, const char *name);
+/* milter_claims_header - note one of the sender's headers (every one,
+ * the caps notwithstanding) */
+void milter_claims_header(struct milter_msg *m, const char *name);
+/* milter_claims_edits - the noted headers removed, each from its last */
+void milter_claims_edits(const struct milter_msg *m,
+			 struct milter_outcome *o);
+void milter_claims_free(struct milter_msg *m);
 
 /* milter-outcome.c */
 /* milter_outcome_build - the edits and verdict of a message whose

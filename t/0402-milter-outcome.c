@@ -12,7 +12,8 @@
  *	refused message gets no edits.  The edit kinds no stage makes yet
  *	(add, change, insert below the top) are printed too.  The reply
  *	table: each kind of check's configured action as the reply the MTA
- *	is given.
+ *	is given.  The verdict's precedence: every pair of requests, in
+ *	both orders, the highest wins with its reply.
  *--*/
 #include "config.h"
 
@@ -252,6 +253,91 @@ test_enforce(void)
 	milter_conn_free(&c);
 }
 
+/* The verdict's precedence: requests from the table's top to its
+ * bottom, each with its level (equal levels: the first asked wins). */
+struct pcase {
+	const char *stage;
+	enum milter_action action;
+	const char *code;
+	int level;
+};
+
+static const struct pcase pcases[] = {
+	{ "clamav", MILTER_REJECT, "550", 7 },		/* a virus */
+	{ "clamav", MILTER_DISCARD, "", 7 },
+	{ "dmarc", MILTER_REJECT, "550", 6 },
+	{ "spf", MILTER_REJECT, "551", 5 },
+	{ "header-cap", MILTER_REJECT, "552", 5 },
+	{ "rspamd", MILTER_REJECT, "553", 4 },
+	{ "rspamd", MILTER_DISCARD, "", 4 },
+	{ "greylist", MILTER_TEMPFAIL, "450", 3 },	/* soft reject */
+	{ "rspamd", MILTER_TEMPFAIL, "451", 3 },
+	{ "clamav", MILTER_QUARANTINE, "", 2 },
+	{ "rspamd", MILTER_QUARANTINE, "", 2 },
+	{ "rspamd", MILTER_ACCEPT, "", 1 },		/* headers */
+};
+#define NPCASES (sizeof(pcases) / sizeof(pcases[0]))
+
+/* test_precedence - every pair, in both orders: the highest level
+ * wins with its reply, whatever the order asked */
+static void
+test_precedence(void)
+{
+	struct milter_conn *c = conn(0);
+	const struct pcase *a, *b, *w;
+	struct milter_msg *m;
+	size_t i, j, bad = 0;
+
+	for (i = 0; i < NPCASES; i++)
+		for (j = 0; j < NPCASES; j++) {
+			if (i == j)
+				continue;
+			a = &pcases[i];
+			b = &pcases[j];
+			w = a->level >= b->level ? a : b;
+			m = milter_msg_new(c, "a@example.test");
+			milter_msg_action(m, a->stage, a->action, a->code,
+					  "5.7.1", a->stage);
+			milter_msg_action(m, b->stage, b->action, b->code,
+					  "5.7.1", b->stage);
+			if (m->action != w->action
+			    || (w->action != MILTER_ACCEPT
+				&& (m->action_stage == NULL
+				    || strcmp(m->action_stage, w->stage) != 0
+				    || strcmp(m->reply_code, w->code) != 0))) {
+				diag("%s %s then %s %s: got %s by %s (%s), "
+				     "want %s by %s (%s)", a->stage,
+				     milter_action_name(a->action), b->stage,
+				     milter_action_name(b->action),
+				     milter_action_name(m->action),
+				     m->action_stage ? m->action_stage : "-",
+				     m->reply_code,
+				     milter_action_name(w->action), w->stage,
+				     w->code);
+				bad++;
+			}
+			is_int(milter_msg_outranks(m, b->stage, b->action), 1,
+			       "precedence: %s %s then %s %s: the verdict "
+			       "outranks the loser", a->stage,
+			       milter_action_name(a->action), b->stage,
+			       milter_action_name(b->action));
+			milter_msg_free(&m);
+		}
+	is_int((long long)bad, 0, "precedence: every pair of %zu requests, "
+	       "both orders: the highest wins with its reply", NPCASES);
+	/* a greylisted message is still asked of rspamd; a rejected one
+	 * is not (milter_rspamd_eom) */
+	m = milter_msg_new(c, "a@example.test");
+	milter_msg_enforce(m, MILTER_REPLY_GREYLIST, MILTER_TEMPFAIL, "grey");
+	ok(!milter_msg_outranks(m, "rspamd", MILTER_REJECT),
+	   "precedence: rspamd's reject would beat a greylist deferral");
+	milter_msg_enforce(m, MILTER_REPLY_DMARC, MILTER_REJECT, "dmarc");
+	ok(milter_msg_outranks(m, "rspamd", MILTER_REJECT),
+	   "precedence: ... not a DMARC reject");
+	milter_msg_free(&m);
+	milter_conn_free(&c);
+}
+
 int
 main(void)
 {
@@ -263,6 +349,7 @@ main(void)
 	test_edits();
 	test_view();
 	test_enforce();
+	test_precedence();
 	is_int(milter_action_parse("discard"), -1,
 	       "discard is a verdict, not an option's value");
 	done_testing();

@@ -4,21 +4,25 @@
 # signature database built here (EICAR, clam.exe from clamav-testfiles,
 # our own .ndb and .hdb signatures; no download), found in the body, in
 # a base64 MIME attachment, inside a zip; the verdict line names the
-# virus; clean mail gets X-Virus-Scanned; each clamav_action; the scan
-# limits with and without their heuristic alerts, an encrypted zip, a
-# zip bomb; a message with no body; a message over scan_max_size; the
-# spool failing (clamav_fail_action); a database that does not load.
+# virus, and wins over a reject of DMARC (the harness' unbound) or of
+# the header limits; clean mail gets X-Virus-Scanned; each
+# clamav_action; the scan limits with and without their heuristic
+# alerts, an encrypted zip, a zip bomb, MIME nested 1000 deep; a message
+# with no body; a message over scan_max_size; the spool failing
+# (clamav_fail_action); a database that does not load; the sender's own
+# X-Virus-Scanned/-Status and X-Elemta-Scan removed.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
 
-milter_require clamav swaks
+milter_require clamav swaks unbound
 tb_need zip zip
 tb_need strace strace
 tb_init
-tb_plan 37
+tb_plan 47
 milter_clamav_db
 mkdir -m 0700 "$TB/state"
+peer_start_unbound
 
 # scan FILE [ARGS] - -t with our database, no DNS checks; the output
 scan() {
@@ -73,6 +77,38 @@ else
 	tb_missing_some 1 "clamav-testfiles not installed"
 fi
 
+# two stages refuse: the virus outranks a reject asked before it (the
+# header limits, checked before every stage): the virus's reply
+{
+	for i in $(seq 1 12); do
+		printf 'X-Filler-%d: x\n' "$i"
+	done
+	printf 'Subject: capped\n\n%s\n' "$(cat "$TB_EICAR")"
+} >"$TB/eicar-capped.eml"
+out=$(scan "$TB/eicar-capped.eml" -o milter.max_headers=10 \
+    -o milter.header_cap_action=reject)
+tb_like "$out" "$reject$eicar\$" \
+    "EICAR past the header limits: the virus's reply wins" || tb_diag "$out"
+tb_like "$(cat "$TB/stderr")" \
+    "TEST: headers_unchecked=[0-9]+ clamav=virus virus=$eicar action=reject by=clamav .* spf=off dkim=off arc=none dmarc=off greylist=off rspamd=off" \
+    "... the summary line names every stage" || tb_diag "$(cat "$TB/stderr")"
+
+# EICAR in a message DMARC rejects (dmarc_enforce; example.test publishes
+# p=reject, the client is not in its SPF): both refuse, the virus's
+# reply wins
+printf 'From: ceo@example.test\nSubject: both\n\n%s\n' "$(cat "$TB_EICAR")" \
+    >"$TB/eicar-dmarc.eml"
+out=$(milter_t "$TB/eicar-dmarc.eml" \
+    -o "milter.clamav_database=$TB_CLAMAV_DB" \
+    -o "database.directory=$TB/state" -o milter.dmarc_enforce=true \
+    --client-ip 192.0.2.10 --helo mail.test --sender user@other.test \
+    --rcpt bob@sink.test)
+tb_like "$out" "$reject$eicar\$" \
+    "EICAR in a message DMARC rejects: the virus's reply" || tb_diag "$out"
+tb_like "$(cat "$TB/stderr")" \
+    "dmarc=fail\\(example\\.test\\) .*clamav=virus virus=$eicar action=reject by=clamav" \
+    "... the summary line names both" || tb_diag "$(cat "$TB/stderr")"
+
 # clean mail, and the header's value
 printf 'Subject: clean\n\nJust a note.\n' >"$TB/clean.eml"
 out=$(scan "$TB/clean.eml")
@@ -84,6 +120,20 @@ tb_unlike "$(scan "$TB/clean.eml" -o milter.clamav_scanned_header=)" \
     'X-Virus-Scanned' 'clamav_scanned_header = "": no header'
 tb_unlike "$(milter_t "$TB/eicar-body.eml" -o milter.spf=false)" \
     'X-Virus|clamav' "clamav_database unset: no scan"
+
+# the sender's own scan headers are removed (each from its last), ours
+# added: a clean verdict cannot be forged; with ClamAV off they stay
+printf '%s\n' 'X-Virus-Scanned: clean, trust me' 'Subject: forged' \
+    'X-Virus-Status: Clean' 'x-virus-scanned: again' \
+    'X-Elemta-Scan: done' '' 'Just a note.' >"$TB/forged.eml"
+out=$(scan "$TB/forged.eml")
+tb_like "$out" $'^delete-header: X-Elemta-Scan 1\ndelete-header: x-virus-scanned 2\ndelete-header: X-Virus-Status 1\ndelete-header: X-Virus-Scanned 1\n' \
+    "the sender's X-Virus-Scanned, X-Virus-Status, X-Elemta-Scan removed" ||
+    tb_diag "$out"
+tb_like "$out" "$scanned" "... and ours added"
+tb_unlike "$(milter_t "$TB/forged.eml" -o milter.spf=false \
+    -o milter.dkim=false -o milter.dmarc=false)" 'delete-header: X-' \
+    "ClamAV off: the sender's headers stay"
 
 # each clamav_action
 out=$(scan "$TB/eicar-att.eml" -o milter.clamav_action=header)
@@ -123,6 +173,22 @@ tb_like "$(scan "$TB/bomb.eml" -o milter.clamav_max_scan_size=1M \
     "a zip bomb (30 MB of zeros) over clamav_max_scan_size: refused"
 tb_like "$(scan "$TB/bomb.eml" -o milter.clamav_max_scan_size=1M)" \
     'verdict: accept$' "... accepted without the alert"
+
+# deeply nested MIME: EICAR (base64, so only in the decoded part) 5
+# parts deep is found; 1000 deep, past clamav_max_recursion (16), it is
+# not reached: accepted, or Heuristics.Limits.Exceeded.MaxRecursion with
+# clamav_alert_exceeds_max; never a crash
+milter_msg_nested 5 "$TB_EICAR" >"$TB/nested5.eml"
+tb_like "$(scan "$TB/nested5.eml")" "$reject$eicar\$" \
+    "EICAR 5 MIME parts deep: rejected"
+milter_msg_nested 1000 "$TB_EICAR" >"$TB/nested1000.eml"
+out=$(scan "$TB/nested1000.eml")
+tb_like "$out" 'verdict: accept$' \
+    "EICAR 1000 MIME parts deep: past clamav_max_recursion, accepted" ||
+    tb_diag "$out"
+tb_like "$(scan "$TB/nested1000.eml" -o milter.clamav_alert_exceeds_max=true)" \
+    "${heur}Limits\\.Exceeded\\.MaxRecursion\$" \
+    "... with clamav_alert_exceeds_max: Heuristics.Limits.Exceeded.MaxRecursion"
 
 # no body; over scan_max_size
 printf 'Subject: no body\nFrom: user@example.test\n' >"$TB/nobody.eml"

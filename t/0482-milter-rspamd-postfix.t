@@ -9,8 +9,10 @@
 # rewrites the Subject; a soft reject (a multimap rule of this test) is
 # 451 4.7.1; rspamd's greylist action (another rule) is greylisted with
 # greylist_mode = rspamd, which lets other mail through undelayed; plain
-# mail passes with no spam header; -t runs the stage too, prints
-# rspamd's header edits in order, and skips a message over
+# mail passes with no spam header; -t runs the stage too (GTUBE from a
+# greylisted triplet: rspamd's reject outranks the deferral), prints
+# rspamd's header edits in order, scores MIME nested 1000 deep and a
+# message with no body (accepted), and skips a message over
 # scan_max_size; one thread
 # keeps its connection for message after message (shown against a
 # server that allows it: rspamd 3.4 closes each one).  Then what
@@ -26,7 +28,7 @@
 milter_require postfix smtp-sink swaks unbound redis rspamd
 tb_need python3 python3
 tb_init
-tb_plan 48
+tb_plan 55
 peer_start_unbound
 peer_start_redis
 
@@ -159,7 +161,7 @@ tb_like "$h" $'(^|\n)X-Spamd-Bar: [-+/]+(\n|$)' \
     "rspamd's milter.add_headers: its X-Spamd-Bar"
 tb_is "$(grep -c '^X-Spamd-Bar:' <<<"$h")" 1 \
     "the sender's X-Spamd-Bar is gone, rspamd's is there"
-tb_like "$(milter_log 'rspamd=no action\(')" 'action=accept' \
+tb_like "$(milter_log 'rspamd=no_action\(')" 'action=accept' \
     "plain mail: rspamd said no action"
 
 # greylist_mode = rspamd: only what rspamd says to greylist is delayed
@@ -184,10 +186,38 @@ out=$(milter_offline "$f" 192.0.2.10 bob@other.test \
     -o "milter.rspamd_url=$TB_RSPAMD_URL")
 tb_like "$out" 'verdict: reject 550 5\.7\.1 Gtube pattern' \
     "-t: GTUBE rejected by the Rspamd stage" || tb_diag "$out"
+# GTUBE from a greylisted triplet: greylisting defers it, rspamd is
+# asked all the same and its reject outranks the deferral (the verdict's
+# precedence, elemta-milter(8)): one reply, a definitive one
+mkdir -m 0700 "$TB/gl-t"
+out=$(milter_offline "$f" 192.0.2.10 bob@other.test \
+    -o "milter.rspamd_url=$TB_RSPAMD_URL" -o milter.greylist=true \
+    -o "database.directory=$TB/gl-t")
+tb_like "$out" 'verdict: reject 550 5\.7\.1 Gtube pattern' \
+    "-t: GTUBE from a greylisted triplet: rspamd's reject wins" ||
+    tb_diag "$out"
+tb_like "$(cat "$TB/stderr")" \
+    'greylist=defer\([0-9]+s\) rspamd=reject\([^ ]*\) action=reject by=rspamd .* clamav=off'$'(\n|$)' \
+    "-t: ... the summary line names both stages' results" ||
+    tb_diag "$(cat "$TB/stderr")"
 out=$(milter_offline "$(msg "offline add" "$GTUBE_ADD" "X-Spam: No")" \
     192.0.2.10 bob@other.test -o "milter.rspamd_url=$TB_RSPAMD_URL")
 tb_like "$out" $'delete-header: X-Spam 1\n(.*\n)*add-header: X-Spam: Yes' \
     "-t: the claimed X-Spam removed, ours added" || tb_diag "$out"
+
+# bad input, a defined outcome: MIME nested 1000 deep, a message with no
+# body; each scanned and accepted
+printf 'Hello Alice, lunch on Friday? Bob\n' >"$TB/note.txt"
+milter_msg_nested 1000 "$TB/note.txt" >"$TB/nested.eml"
+milter_msg_nobody "no body" >"$TB/nobody.eml"
+for what in "nested:MIME nested 1000 deep" "nobody:a message with no body"; do
+	out=$(milter_offline "$TB/${what%%:*}.eml" 192.0.2.10 bob@other.test \
+	    -o "milter.rspamd_url=$TB_RSPAMD_URL")
+	tb_like "$out" 'verdict: accept$' "-t: ${what#*:}: accepted" ||
+	    tb_diag "$out"
+	tb_like "$(cat "$TB/stderr")" 'rspamd=[^(]+\([-0-9.]+/[0-9.]+\)' \
+	    "... rspamd scored it" || tb_diag "$(cat "$TB/stderr")"
+done
 
 # over scan_max_size: not sent, the X-Elemta-Scan header says so
 f=$(msg "big" "$(head -c 3000 /dev/zero | tr '\0' 'a')")
@@ -200,6 +230,9 @@ tb_like "$(cat "$TB/stderr")" 'rspamd=skipped\(oversize\)' \
     "-t: ... and is not sent to rspamd"
 
 tb_is "$(metric reject)" 1 "metrics: one reject"
+tb_is "$(curl -fsS --max-time 5 "$METRICS" | sed -n \
+    's/^elemta_milter_verdicts_total{stage="rspamd",action="reject"} //p')" 1 \
+    "metrics: one verdict by rspamd, reject (elemta_milter_verdicts_total)"
 tb_is "$(metric add_header)" 1 "metrics: one add header"
 
 # Message after message in one thread (as a milter worker takes them):

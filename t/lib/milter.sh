@@ -423,6 +423,26 @@ milter_msg_nobody() {
 	printf 'Subject: %s\r\n' "$1"
 }
 
+# milter_msg_nested DEPTH FILE - a message whose body is DEPTH
+# multipart/mixed parts one inside the other, FILE base64 in the
+# innermost, on standard output
+milter_msg_nested() {
+	local depth=$1 i
+
+	printf 'From: User <user@example.test>\nTo: bob@sink.test\n'
+	printf 'Subject: nested %d\nMIME-Version: 1.0\n' "$depth"
+	for ((i = 0; i < depth; i++)); do
+		printf 'Content-Type: multipart/mixed; boundary="b%d"\n\n' "$i"
+		printf -- '--b%d\n' "$i"
+	done
+	printf 'Content-Type: application/octet-stream\n'
+	printf 'Content-Transfer-Encoding: base64\n\n'
+	base64 "$2"
+	for ((i = depth - 1; i >= 0; i--)); do
+		printf -- '\n--b%d--\n' "$i"
+	done
+}
+
 # milter_msg_big SUBJECT MB [FILE] - a message of MB megabytes of lines
 # of zeros, then FILE's content (e.g. EICAR), CRLF, on standard output
 milter_msg_big() {

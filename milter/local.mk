@@ -21,6 +21,8 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-dkim-verify.c milter/milter-dkim-verify.h \
 	milter/milter-dkim-tags.c milter/milter-dkim-vkey.c \
 	milter/milter-arc.c milter/milter-arc.h milter/milter-arc-verify.c \
+	milter/milter-arc-seal.c milter/milter-arc-seal.h \
+	milter/milter-arc-sealer.c \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
 	milter/milter-greylist.c milter/milter-greylist-util.c \
@@ -61,6 +63,7 @@ T_MILTER_UNIT = \
 	t/0404-milter-generation.t \
 	t/0405-milter-greylist.t \
 	t/0406-milter-arc.t \
+	t/0426-milter-arc-seal.t \
 	t/0407-milter-fuzz-arc.t \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
@@ -99,6 +102,10 @@ t_0405_milter_greylist_t_LDADD = $(T_MILTER_LDADD)
 t_0406_milter_arc_t_SOURCES = t/0406-milter-arc.c
 t_0406_milter_arc_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
 t_0406_milter_arc_t_LDADD = $(T_MILTER_LDADD)
+## ARC sealing: the plan, the AMS's headers, the seal's header data
+t_0426_milter_arc_seal_t_SOURCES = t/0426-milter-arc-seal.c
+t_0426_milter_arc_seal_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
+t_0426_milter_arc_seal_t_LDADD = $(T_MILTER_LDADD)
 ## the libFuzzer target of the ARC chain's structure, with its plain driver
 t_0407_milter_fuzz_arc_t_SOURCES = t/fuzz-milter-arc.c \
 	t/fuzz-driver.c t/fuzz-driver.h
@@ -143,7 +150,8 @@ T_MILTER_SHELL = \
 	t/0415-milter-hup-race.t \
 	t/0421-milter-dkim.t \
 	t/0422-milter-dkim-miltertest.t \
-	t/0423-milter-arc.t
+	t/0423-milter-arc.t \
+	t/0427-milter-arc-seal.t
 dist_check_SCRIPTS += $(T_MILTER_SHELL)
 EXTRA_DIST += t/data/milter
 
@@ -203,7 +211,8 @@ T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0455-milter-postfix-sendmail.t t/0456-milter-postfix-greylist.t \
 	t/0457-milter-greylist-redis.t t/0458-milter-postfix-greylist-relay.t \
 	t/0459-milter-postfix-greylist-nodes.t \
-	t/0460-milter-steering.t t/0461-milter-postfix-arc.t
+	t/0460-milter-steering.t t/0461-milter-postfix-arc.t \
+	t/0462-milter-postfix-arc-seal.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.

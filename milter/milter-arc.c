@@ -391,3 +391,41 @@ milter_arc_reason_str(enum milter_arc_reason r)
 		return "unknown";
 	return s[r];
 }
+
+/* milter_arc_top - the highest readable i= among the ARC headers of
+ * hdrs (0: none), and whether an ARC-Seal at that instance says
+ * cv=fail (the sealer's first step, RFC 8617 section 5.1): read even
+ * when the chain's structure is broken, for the sealer */
+unsigned
+milter_arc_top(const struct milter_header *hdrs, size_t nhdrs,
+	       int *top_cvfail)
+{
+	enum milter_arc_reason why;
+	enum milter_arc_cv cv;
+	enum milter_arc_kind k;
+	unsigned top = 0;
+	size_t h;
+	int i;
+
+	*top_cvfail = 0;
+	for (h = 0; h < nhdrs; h++) {
+		if ((k = milter_arc_kind(hdrs[h].name)) == MILTER_ARC_K_OTHER
+		    || strlen(hdrs[h].value) > MILTER_ARC_HSIZE)
+			continue;
+		cv = MILTER_ARC_CV_UNKNOWN;
+		i = k == MILTER_ARC_K_AAR
+		    ? milter_arc_aar_instance(hdrs[h].value)
+		    : milter_arc_tag_instance(hdrs[h].value,
+					      k == MILTER_ARC_K_AS, &cv, &why);
+		if (i <= 0)
+			continue;
+		if ((unsigned)i > top) {
+			top = (unsigned)i;
+			*top_cvfail = 0;
+		}
+		if ((unsigned)i == top && k == MILTER_ARC_K_AS
+		    && cv == MILTER_ARC_CV_FAIL)
+			*top_cvfail = 1;
+	}
+	return top;
+}

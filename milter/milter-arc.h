@@ -155,4 +155,10 @@ const char *milter_arc_result_str(enum milter_arc_result r);
 /* milter_arc_reason_str - the comment for a reason */
 const char *milter_arc_reason_str(enum milter_arc_reason r);
 
+/* milter_arc_top - the highest readable i= of hdrs' ARC headers (0:
+ * none); *top_cvfail: an ARC-Seal at it says cv=fail (for the sealer,
+ * whatever the structure) */
+unsigned milter_arc_top(const struct milter_header *hdrs, size_t nhdrs,
+			int *top_cvfail);
+
 #endif

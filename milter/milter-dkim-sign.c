@@ -182,8 +182,9 @@ milter_dkim_sign_body(struct milter_msg *m, const unsigned char *chunk,
 	milter_dkim_body_update(s->body, chunk, len);
 }
 
-/* milter_dkim_sign_listed - is header name one to sign? */
-static int
+/* milter_dkim_sign_listed - is header name one to sign?  (From
+ * always; list: the NULL-terminated names) */
+int
 milter_dkim_sign_listed(char *const *list, const char *name)
 {
 	int c = tolower((unsigned char)name[0]);
@@ -217,32 +218,51 @@ milter_dkim_sign_hlist(struct milter_dkim_buf *h, size_t *col,
 	*col += len;
 }
 
+/* milter_dkim_sign_wanted - the DKIM signer's choice: the listed ones */
+static int
+milter_dkim_sign_wanted(void *ctx, const char *name)
+{
+	return milter_dkim_sign_listed(ctx, name);
+}
+
+/* milter_dkim_sign_select - the h= tag and the canonical header data of
+ * the headers of hdrs that want() accepts, From oversigned */
+void
+milter_dkim_sign_select(const struct milter_header *hdrs, size_t nhdrs,
+			int (*want)(void *ctx, const char *name), void *ctx,
+			int hcanon, struct milter_dkim_buf *h,
+			struct milter_dkim_buf *d)
+{
+	unsigned char *used = x_calloc(nhdrs + 1, 1);
+	size_t i, j, col = 8 + 2;
+
+	milter_dkim_buf_add(h, "h=", 2);
+	for (i = 0; i < nhdrs; i++) {
+		if (!want(ctx, hdrs[i].name))
+			continue;
+		milter_dkim_sign_hlist(h, &col, hdrs[i].name);
+		/* this name takes the last instance not taken yet */
+		for (j = nhdrs; j-- > 0;)
+			if (!used[j] && strcasecmp(hdrs[j].name,
+						   hdrs[i].name) == 0)
+				break;
+		used[j] = 1;
+		milter_dkim_canon_header(d, hcanon, hdrs[j].name,
+					 hdrs[j].value, 1);
+	}
+	milter_dkim_sign_hlist(h, &col, "From");	/* oversigned */
+	free(used);
+}
+
 /* milter_dkim_sign_headers - the h= tag and the canonical header data
  * it names */
 static void
 milter_dkim_sign_headers(const struct milter_msg *m, int hcanon,
 			 struct milter_dkim_buf *h, struct milter_dkim_buf *d)
 {
-	char *const *list = m->conn->mc->dkim_sign_headers;
-	unsigned char *used = x_calloc(m->nheaders + 1, 1);
-	size_t i, j, col = 8 + 2;
-
-	milter_dkim_buf_add(h, "h=", 2);
-	for (i = 0; i < m->nheaders; i++) {
-		if (!milter_dkim_sign_listed(list, m->headers[i].name))
-			continue;
-		milter_dkim_sign_hlist(h, &col, m->headers[i].name);
-		/* this name takes the last instance not taken yet */
-		for (j = m->nheaders; j-- > 0;)
-			if (!used[j] && strcasecmp(m->headers[j].name,
-						   m->headers[i].name) == 0)
-				break;
-		used[j] = 1;
-		milter_dkim_canon_header(d, hcanon, m->headers[j].name,
-					 m->headers[j].value, 1);
-	}
-	milter_dkim_sign_hlist(h, &col, "From");	/* oversigned */
-	free(used);
+	milter_dkim_sign_select(m->headers, m->nheaders,
+				milter_dkim_sign_wanted,
+				m->conn->mc->dkim_sign_headers, hcanon, h, d);
 }
 
 /* milter_dkim_sign_error - OpenSSL's reason, the queue cleared */
@@ -261,7 +281,7 @@ milter_dkim_sign_error(char *buf, size_t len)
 /* milter_dkim_sign_crypto - sign the header data (d, then the
  * signature header sh) with key k: RSA-SHA256, or Ed25519 over the
  * SHA-256 of the data; the signature's length, 0 on error (in why) */
-static size_t
+size_t
 milter_dkim_sign_crypto(const struct milter_key *k,
 			const struct milter_dkim_buf *d,
 			const struct milter_dkim_buf *sh, unsigned char *sig,
@@ -300,13 +320,31 @@ milter_dkim_sign_crypto(const struct milter_key *k,
 }
 
 /* milter_dkim_sign_b64 - base64 of len bytes; malloc'ed */
-static char *
+char *
 milter_dkim_sign_b64(const unsigned char *p, size_t len)
 {
 	char *b64 = x_malloc(4 * ((len + 2) / 3) + 1);
 
 	EVP_EncodeBlock((unsigned char *)b64, p, (int)len);
 	return b64;
+}
+
+/* milter_dkim_sign_b_add - append the b= value of signature sig,
+ * folded in lines of SIGN_B64_LINE characters */
+void
+milter_dkim_sign_b_add(struct milter_dkim_buf *v, const unsigned char *sig,
+		       size_t siglen)
+{
+	char *b64 = milter_dkim_sign_b64(sig, siglen);
+	size_t i, len = strlen(b64);
+
+	for (i = 0; i < len; i += SIGN_B64_LINE) {
+		if (i > 0)
+			milter_dkim_buf_add(v, "\n\t ", 3);
+		milter_dkim_buf_add(v, b64 + i, len - i < SIGN_B64_LINE
+					  ? len - i : SIGN_B64_LINE);
+	}
+	free(b64);
 }
 
 /* milter_dkim_sign_one - the DKIM-Signature value for key k; NULL on
@@ -321,17 +359,15 @@ milter_dkim_sign_one(struct milter_msg *m, struct milter_dkim_sign *s,
 							 : k->domain;
 	struct milter_dkim_buf v = { 0 }, sh = { 0 };
 	unsigned char sig[1024];	/* RSA-8192 at most */
-	char tag[1024], why[256], *b64;
-	size_t siglen, len, i, n;
+	char tag[1024], why[256];
+	size_t siglen, n;
 
 	n = (size_t)snprintf(tag, sizeof(tag), "v=1; a=%s; c=%s/%s; d=%s;\n"
 			     "\ts=%s; t=%lld; bh=%s;\n\t",
 			     milter_dkim_sign_alg(k),
 			     milter_dkim_sign_canon[s->hcanon],
 			     milter_dkim_sign_canon[s->bcanon], domain,
-			     k->selector, milter_dkim_sign_fixed_t != 0
-			     ? milter_dkim_sign_fixed_t : (long long)time(NULL),
-			     bh);
+			     k->selector, milter_dkim_sign_now(), bh);
 	if (n >= sizeof(tag)) {
 		qid_warn(m->qid, "dkim-sign key=%s: not signed: selector or "
 			 "domain too long", k->name);
@@ -356,15 +392,7 @@ milter_dkim_sign_one(struct milter_msg *m, struct milter_dkim_sign *s,
 		milter_dkim_buf_free(&sh);
 		return NULL;
 	}
-	b64 = milter_dkim_sign_b64(sig, siglen);
-	len = strlen(b64);
-	for (i = 0; i < len; i += SIGN_B64_LINE) {
-		if (i > 0)
-			milter_dkim_buf_add(&v, "\n\t ", 3);
-		milter_dkim_buf_add(&v, b64 + i, len - i < SIGN_B64_LINE
-					  ? len - i : SIGN_B64_LINE);
-	}
-	free(b64);
+	milter_dkim_sign_b_add(&v, sig, siglen);
 	milter_dkim_buf_free(&sh);
 	memmove(v.data, v.data + 1, v.len);	/* the space, the NUL */
 	return v.data;
@@ -441,6 +469,14 @@ void
 milter_dkim_sign_test_time(long long t)
 {
 	milter_dkim_sign_fixed_t = t;
+}
+
+/* milter_dkim_sign_now - the t= to sign with: the test's, or the clock */
+long long
+milter_dkim_sign_now(void)
+{
+	return milter_dkim_sign_fixed_t != 0 ? milter_dkim_sign_fixed_t
+					     : (long long)time(NULL);
 }
 
 /* milter_dkim_sign_count - how many DKIM-Signature values */

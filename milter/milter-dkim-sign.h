@@ -64,7 +64,37 @@ void milter_dkim_sign_free(struct milter_msg *m);
 size_t milter_dkim_sign_count(const struct milter_msg *m);
 const char *milter_dkim_sign_value(const struct milter_msg *m, size_t i);
 
+/* The signer's parts that ARC's sealer (milter-arc-seal.c) shares. */
+struct milter_header;
+struct milter_dkim_buf;
+struct milter_key;
+/* milter_dkim_sign_listed - From, or a name of list (NULL-terminated)? */
+int milter_dkim_sign_listed(char *const *list, const char *name);
+/* milter_dkim_sign_select - "h=..." into h and the canonical data of
+ * the headers it names into d: the headers of hdrs that want() takes,
+ * in their order, each name taking the last instance not taken yet,
+ * then one more From (oversigned) */
+void milter_dkim_sign_select(const struct milter_header *hdrs, size_t nhdrs,
+			     int (*want)(void *ctx, const char *name),
+			     void *ctx, int hcanon, struct milter_dkim_buf *h,
+			     struct milter_dkim_buf *d);
+/* milter_dkim_sign_crypto - sign d then sh with k (RSA-SHA256, or
+ * Ed25519 over their SHA-256) into sig (siglen bytes at most); the
+ * signature's length, 0 with why on error */
+size_t milter_dkim_sign_crypto(const struct milter_key *k,
+			       const struct milter_dkim_buf *d,
+			       const struct milter_dkim_buf *sh,
+			       unsigned char *sig, size_t siglen, char *why,
+			       size_t whylen);
+/* milter_dkim_sign_b64 - base64 of len bytes; malloc'ed */
+char *milter_dkim_sign_b64(const unsigned char *p, size_t len);
+/* milter_dkim_sign_b_add - append sig's base64, folded as b= is */
+void milter_dkim_sign_b_add(struct milter_dkim_buf *v,
+			    const unsigned char *sig, size_t siglen);
+
 /* milter_dkim_sign_test_time - tests only: sign with t=t (0: the clock) */
 void milter_dkim_sign_test_time(long long t);
+/* milter_dkim_sign_now - t= now: the clock, or the test's fixed time */
+long long milter_dkim_sign_now(void);
 
 #endif

@@ -25,6 +25,7 @@
 #include "conf.h"
 #include "dns.h"
 #include "milter.h"
+#include "milter-arc-seal.h"
 #include "milter-keys.h"
 #include "snapshot.h"
 #include "xalloc.h"
@@ -81,6 +82,15 @@ milter_gen_build(struct conf *conf, const struct milter_gen *old,
 					mc->dkim_signing_table, why,
 					sizeof(why))) == NULL) {
 		x_err(err, errlen, "dkim signing: %s", why);
+		dns_resolver_unref(&dns);
+		conf_unref(&conf);
+		return NULL;
+	}
+	if (mc->arc_seal_domain != NULL
+	    && milter_arc_seal_key(keys, mc->arc_seal_domain) == NULL) {
+		x_err(err, errlen, "arc seal: arc_seal_domain %s has no key "
+		      "in dkim_key_table", mc->arc_seal_domain);
+		milter_keys_unref(&keys);
 		dns_resolver_unref(&dns);
 		conf_unref(&conf);
 		return NULL;

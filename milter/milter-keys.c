@@ -360,7 +360,8 @@ milter_keys_load(const char *key_table, const char *signing_table,
 	struct milter_keys *k = x_calloc(1, sizeof(*k));
 
 	if (milter_keys_table(k, key_table, 1, err, errlen) < 0
-	    || milter_keys_table(k, signing_table, 0, err, errlen) < 0) {
+	    || (signing_table != NULL
+		&& milter_keys_table(k, signing_table, 0, err, errlen) < 0)) {
 		milter_keys_free(&k);
 		return NULL;
 	}

@@ -66,6 +66,8 @@ static cfg_opt_t milter_opts[] = {
 	/* ARC (milter-arc-verify.c) */
 	CFG_BOOL("arc", cfg_true, CFGF_NONE),
 	CFG_STR_LIST("arc_trusted_sealers", "{}", CFGF_NONE),
+	/* ARC sealing (milter-arc-sealer.c): the key table's domain */
+	CFG_STR("arc_seal_domain", "", CFGF_NONE),
 	/* DMARC (milter-dmarc.c) */
 	CFG_BOOL("dmarc", cfg_true, CFGF_NONE),
 	CFG_STR("dmarc_psl", "/usr/share/publicsuffix/public_suffix_list.dat",
@@ -321,9 +323,19 @@ milter_conf_load_sign(cfg_t *sec, struct milter_conf *c, char *err,
 
 	c->dkim_key_table = conf_strdup_opt(sec, "dkim_key_table");
 	c->dkim_signing_table = conf_strdup_opt(sec, "dkim_signing_table");
-	if ((c->dkim_key_table == NULL) != (c->dkim_signing_table == NULL)) {
+	c->arc_seal_domain = conf_strdup_opt(sec, "arc_seal_domain");
+	/* the key table alone: keys that only seal (ARC) */
+	if ((c->dkim_key_table == NULL && c->dkim_signing_table != NULL)
+	    || (c->dkim_key_table != NULL && c->dkim_signing_table == NULL
+		&& c->arc_seal_domain == NULL)) {
 		x_err(err, errlen, "milter: dkim_key_table and "
-		      "dkim_signing_table go together: set both or neither");
+		      "dkim_signing_table go together: set both or neither "
+		      "(or the key table and arc_seal_domain)");
+		return -1;
+	}
+	if (c->arc_seal_domain != NULL && c->dkim_key_table == NULL) {
+		x_err(err, errlen, "milter: arc_seal_domain %s needs "
+		      "dkim_key_table (its key)", c->arc_seal_domain);
 		return -1;
 	}
 	for (k = 0; milter_canons[k] != NULL; k++)
@@ -479,6 +491,7 @@ milter_conf_release(void *out)
 	for (i = 0; c->dkim_sign_headers && c->dkim_sign_headers[i]; i++)
 		x_free(&c->dkim_sign_headers[i]);
 	x_free(&c->dkim_sign_headers);
+	x_free(&c->arc_seal_domain);	/* ARC */
 	for (i = 0; c->arc_trusted_sealers && c->arc_trusted_sealers[i]; i++)
 		x_free(&c->arc_trusted_sealers[i]);	/* ARC */
 	x_free(&c->arc_trusted_sealers);

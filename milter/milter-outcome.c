@@ -16,11 +16,15 @@
  *	each inserted at the top, Received-SPF (so that it ends up below
  *	our A-R, right above the MTA's own Received: a trace header, RFC
  *	7208 9.1), the quarantine header when quarantine_header is set, our
- *	A-R, and the DKIM signatures above it (milter-dkim-sign.h says
- *	why).  Last, the headers the stages asked for
+ *	A-R, the DKIM signatures above it (milter-dkim-sign.h says why),
+ *	and the new ARC set above all (milter-arc-sealer.c: AS, AMS, AAR
+ *	from the top; its AMS covers our DKIM-Signature, so it comes
+ *	last).  Then the headers the stages asked for
  *	(milter_msg_add_header: the content scanners' X-Virus-Scanned,
  *	X-Elemta-Scan...), added at the end of the header in the order
- *	asked.  A message rejected, deferred or discarded gets no edits:
+ *	asked.  milter_outcome_view() applies the edits to a header list
+ *	as the MTA will: what the sealer signs.  A message rejected,
+ *	deferred or discarded gets no edits:
  *	nothing of it is kept.
  *--*/
 #include "config.h"
@@ -28,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "milter.h"
 #include "xalloc.h"
@@ -75,6 +80,7 @@ void
 milter_outcome_build(const struct milter_msg *m, struct milter_outcome *o)
 {
 	const struct milter_conf *mc = m->conn->mc;
+	const char *v, *name;
 	char *ar;
 	size_t i;
 
@@ -105,6 +111,51 @@ milter_outcome_build(const struct milter_msg *m, struct milter_outcome *o)
 	for (i = 0; i < m->nadd_headers; i++)
 		milter_outcome_edit(o, MILTER_EDIT_ADD, m->add_headers[i].name,
 				    0, m->add_headers[i].value);
+	/* the ARC set last, on top: AS, AMS, AAR from the top */
+	for (i = 0; (v = milter_arc_sealer_value(m, i, &name)) != NULL; i++)
+		milter_outcome_edit(o, MILTER_EDIT_INSERT, name, 0, v);
+}
+
+/* milter_outcome_view - the headers as the MTA will have them */
+void
+milter_outcome_view(const struct milter_outcome *o,
+		    const struct milter_header *hdrs, size_t n,
+		    struct milter_header **out, size_t *nout)
+{
+	struct milter_header *v = x_calloc(n + o->nedits + 1, sizeof(*v));
+	const struct milter_edit *e;
+	size_t i, j, k, cnt = n;
+	unsigned seen;
+
+	if (n > 0)
+		memcpy(v, hdrs, n * sizeof(*v));
+	for (i = 0; i < o->nedits; i++) {
+		e = &o->edits[i];
+		if (e->op == MILTER_EDIT_INSERT || e->op == MILTER_EDIT_ADD) {
+			k = e->op == MILTER_EDIT_ADD || e->index > cnt
+			    ? cnt : e->index;
+			memmove(v + k + 1, v + k, (cnt - k) * sizeof(*v));
+			v[k].name = e->name;
+			v[k].value = e->value;
+			cnt++;
+			continue;
+		}
+		/* delete, change: name's index-th field, 1-based */
+		for (j = 0, seen = 0; j < cnt; j++)
+			if (strcasecmp(v[j].name, e->name) == 0
+			    && ++seen == e->index)
+				break;
+		if (j == cnt)
+			continue;
+		if (e->op == MILTER_EDIT_CHANGE && e->value != NULL) {
+			v[j].value = e->value;
+			continue;
+		}
+		memmove(v + j, v + j + 1, (cnt - j - 1) * sizeof(*v));
+		cnt--;
+	}
+	*out = v;
+	*nout = cnt;
 }
 
 /* milter_outcome_print - one line per edit, then the verdict */

@@ -50,6 +50,10 @@ static const struct milter_stage milter_stages[] = {
 	 * greylist action calls it back (greylist_mode = rspamd) */
 	{ .name = "rspamd", .body_wanted = milter_rspamd_wanted,
 	  .eom = milter_rspamd_eom, .free = milter_rspamd_free },
+	/* last: after every stage that can change the verdict or the
+	 * A-R, after "dkim-sign" (the AMS covers our DKIM-Signature) */
+	{ .name = "arc-seal", .body = milter_arc_sealer_body,
+	  .eom = milter_arc_sealer_eom, .free = milter_arc_sealer_free },
 };
 #define MILTER_NSTAGES (sizeof(milter_stages) / sizeof(milter_stages[0]))
 
@@ -90,6 +94,7 @@ milter_pipeline_init(void)
 	milter_greylist_init();
 	milter_body_init();
 	milter_rspamd_init();
+	milter_arc_sealer_init();
 }
 
 /* milter_pipeline_body_wanted - does a stage read the whole message */

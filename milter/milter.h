@@ -183,6 +183,7 @@ struct milter_msg {
 	struct milter_dkim_sign *dkim_sign;	/* the DKIM signer, if signing */
 	struct milter_arc *arc;		/* the ARC verifier in progress */
 	struct milter_arc_results arc_results;	/* for DMARC, the seal */
+	struct milter_arc_sealer *arc_seal;	/* the seal, if sealing */
 
 	struct authres_result results[MILTER_MAX_RESULTS];
 	size_t nresults;
@@ -367,6 +368,12 @@ void milter_outcome_build(const struct milter_msg *m,
  * value NULL for a delete) */
 void milter_outcome_edit(struct milter_outcome *o, enum milter_edit_op op,
 			 const char *name, unsigned index, const char *value);
+/* milter_outcome_view - hdrs (n of them) as the MTA will have them
+ * after o's edits: a new array into *out (its count in *nout) of
+ * pointers into hdrs and o; free the array only */
+void milter_outcome_view(const struct milter_outcome *o,
+			 const struct milter_header *hdrs, size_t n,
+			 struct milter_header **out, size_t *nout);
 /* milter_outcome_print - the outcome as -t prints it */
 void milter_outcome_print(const struct milter_outcome *o, FILE *fp);
 void milter_outcome_free(struct milter_outcome *o);
@@ -402,6 +409,18 @@ void milter_arc_verify_body(struct milter_msg *m, const unsigned char *chunk,
 			    size_t len);
 void milter_arc_verify_eom(struct milter_msg *m);
 void milter_arc_verify_free(struct milter_msg *m);
+
+/* milter-arc-sealer.c: the seal (RFC 8617 section 5.1), last stage */
+void milter_arc_sealer_init(void);
+void milter_arc_sealer_body(struct milter_msg *m, const unsigned char *chunk,
+			    size_t len);
+void milter_arc_sealer_eom(struct milter_msg *m);
+void milter_arc_sealer_free(struct milter_msg *m);
+/* milter_arc_sealer_value - the new set's values to insert, each at
+ * index 0 in the order i = 0, 1, 2 (AAR, AMS, AS: the seal ends on
+ * top); NULL when not sealed; *name the header's name */
+const char *milter_arc_sealer_value(const struct milter_msg *m, size_t i,
+				    const char **name);
 
 /* milter-callbacks.c */
 struct smfiDesc;

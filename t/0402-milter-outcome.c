@@ -163,6 +163,43 @@ test_edits(void)
 	milter_outcome_free(&o);
 }
 
+/* test_view - the edits applied as the MTA applies them (what the ARC
+ * sealer signs): deletes by name and 1-based index among that name,
+ * inserts at an index (0: the top), adds at the end, changes */
+static void
+test_view(void)
+{
+	struct milter_header h[] = {
+		{ "Authentication-Results", " mx; spf=pass" },
+		{ "From", " a@example.test" },
+		{ "authentication-results", " forged" },
+		{ "Subject", " old" },
+	}, *v;
+	struct milter_outcome o;
+	char got[256] = "";
+	size_t n, i;
+
+	memset(&o, 0, sizeof(o));
+	milter_outcome_edit(&o, MILTER_EDIT_DELETE, "Authentication-Results",
+			    2, NULL);
+	milter_outcome_edit(&o, MILTER_EDIT_INSERT, "X-Top", 0, "t");
+	milter_outcome_edit(&o, MILTER_EDIT_INSERT, "X-Third", 2, "3");
+	milter_outcome_edit(&o, MILTER_EDIT_ADD, "X-End", 0, "e");
+	milter_outcome_edit(&o, MILTER_EDIT_CHANGE, "subject", 1, "new");
+	milter_outcome_edit(&o, MILTER_EDIT_DELETE, "X-None", 1, NULL);
+	milter_outcome_edit(&o, MILTER_EDIT_INSERT, "X-Far", 99, "f");
+	milter_outcome_view(&o, h, 4, &v, &n);
+	for (i = 0; i < n; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got),
+			 "%s:%s|", v[i].name, v[i].value);
+	is_str(got, "X-Top:t|Authentication-Results: mx; spf=pass|"
+	       "X-Third:3|From: a@example.test|Subject:new|X-End:e|X-Far:f|",
+	       "view: the edits in order, as the MTA applies them");
+	ok(h[2].value[1] == 'f', "view: the message's headers untouched");
+	free(v);
+	milter_outcome_free(&o);
+}
+
 /* The reply table: a configured action of each kind of check, as the
  * message records it (stage, reply code, enhanced code). */
 struct ecase {
@@ -224,6 +261,7 @@ main(void)
 	for (i = 0; i < sizeof(ocases) / sizeof(ocases[0]); i++)
 		test_case(&ocases[i]);
 	test_edits();
+	test_view();
 	test_enforce();
 	is_int(milter_action_parse("discard"), -1,
 	       "discard is a verdict, not an option's value");

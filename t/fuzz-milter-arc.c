@@ -18,7 +18,11 @@
  *	failed instance within the count), the A-AR instance reader
  *	gets the whole input as one value, and every header goes through
  *	the seal parser (b='s place within the value) and, for the seals
- *	of a passing chain, the seal's header data.
+ *	of a passing chain, the seal's header data.  The sealer's plan
+ *	(milter-arc-seal.c) reads the same headers, whatever the chain's
+ *	result is said to be: a seal only at instances 1..50, cv=none only
+ *	at 1, the instance after a passing chain's last, a reason when
+ *	it refuses.
  *
  *	Without FUZZ_LIBFUZZER, main() is a driver that gcc and "make
  *	check" can run: it feeds the seed table (and any FILE given), then
@@ -34,6 +38,7 @@
 
 #include "milter.h"
 #include "milter-arc.h"
+#include "milter-arc-seal.h"
 #include "milter-dkim-canon.h"
 #include "xalloc.h"
 #include "fuzz-driver.h"
@@ -112,6 +117,39 @@ fuzz_seal(const struct milter_arc_chain *c, const struct milter_header *h,
 	milter_dkim_sig_free(&seal);
 }
 
+/* fuzz_plan - the sealer's plan must agree with the chain */
+static void
+fuzz_plan(const struct milter_header *h, size_t n,
+	  const struct milter_arc_chain *c)
+{
+	static const enum milter_arc_result results[] = {
+		MILTER_ARC_NONE, MILTER_ARC_PASS, MILTER_ARC_FAIL,
+	};
+	enum milter_arc_cv cv;
+	const char *why;
+	unsigned inst;
+	size_t r;
+
+	for (r = 0; r < sizeof(results) / sizeof(results[0]); r++) {
+		why = NULL;
+		inst = 0;
+		cv = MILTER_ARC_CV_UNKNOWN;
+		if (milter_arc_seal_plan(h, n, results[r], &inst, &cv,
+					 &why) < 0) {
+			if (why == NULL || *why == '\0')
+				abort();
+			continue;
+		}
+		if (inst < 1 || inst > MILTER_ARC_MAX
+		    || cv == MILTER_ARC_CV_UNKNOWN
+		    || (cv == MILTER_ARC_CV_NONE && inst != 1))
+			abort();
+		if (results[r] == MILTER_ARC_PASS && c->result == MILTER_ARC_PASS
+		    && (inst != c->n + 1 || cv != MILTER_ARC_CV_PASS))
+			abort();
+	}
+}
+
 /* LLVMFuzzerTestOneInput - one input */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -143,6 +181,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	milter_arc_chain_check(h, n, c);
 	fuzz_check(h, n, c);
+	fuzz_plan(h, n, c);
 	for (i = 0; i < n; i++) {
 		(void)milter_arc_aar_instance(h[i].value);
 		fuzz_seal(c, h, h[i].value);

@@ -194,6 +194,7 @@ t/libfuzzer/milter-dkim-verify: t/fuzz-milter-dkim-verify.c \
 	milter/milter-dkim-vkey.c milter/milter-dkim-canon.c \
 	milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-arc: t/fuzz-milter-arc.c milter/milter-arc.c \
+	milter/milter-arc-seal.c \
 	milter/milter-dkim-tags.c milter/milter-dkim-canon.c \
 	milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-dns: t/fuzz-milter-dns.c lib/dns.c \

@@ -15,6 +15,7 @@
 #	milter_opendkim_verify FILE	# the opendkim program's verdict
 #	milter_signing_tables		# $TB/keys, $TB/signing
 #	milter_require_pydkim		# python3-dkim, before tb_init
+#	milter_arc_keys [DOMAIN...]	# unbound, $TB/keys: two sealing domains
 #	out=$(milter_t FILE [ARGS])	# elemta-milter -t, stderr in $TB/stderr
 #	out=$(milter_offline FILE IP SENDER [ARGS])	# milter_t, an external client
 #
@@ -229,6 +230,27 @@ milter_signing_tables() {
 	echo '*@example.test rsa ed' >"$TB/signing"
 }
 
+# milter_arc_keys [DOMAIN...] - unbound with the harness' keys, a
+# second sealing domain's (other.test, selector arc2, made by genkey) and
+# milter_arc_unbound's for each DOMAIN (for arc-chain.py/.pl); $TB/keys
+# seals example.test with the harness' RSA key (seal1) and other.test
+# (seal2)
+milter_arc_keys() {
+	local gk=$TB/gk
+
+	milter_arc_zones "$@"
+	mkdir -p "$gk"
+	"$MILTER" genkey -d other.test -s arc2 -D "$gk" 2>"$TB/gk.err" ||
+	    tb_bail "genkey: $(cat "$TB/gk.err")"
+	printf "local-data: '%s'\n" "$(grep -v '^;' "$gk/arc2.txt")" \
+	    >"$TB/extra-zones.conf"
+	peer_start_unbound "$TB/extra-zones.conf" "$TB/arc-zones.conf"
+	{
+		echo "seal1 example.test:$TB_DKIM_RSA_SELECTOR:$TB_DKIM_RSA_KEY"
+		echo "seal2 other.test:arc2:$gk/arc2.private"
+	} >"$TB/keys"
+}
+
 # milter_require_pydkim - skip (fail with ELEMTA_REQUIRE_PEERS=1)
 # unless python3-dkim and python3-nacl (for Ed25519) can verify
 milter_require_pydkim() {
@@ -254,6 +276,13 @@ milter_require_arc_signers() {
 # RSA key also at sel1._domainkey of each DOMAIN (the ARC sealers'
 # keys, arc-chain.py and arc-chain.pl sign with it)
 milter_arc_unbound() {
+	milter_arc_zones "$@"
+	peer_start_unbound "$TB/arc-zones.conf"
+}
+
+# milter_arc_zones DOMAIN... - milter_arc_unbound's zones, in
+# $TB/arc-zones.conf, unbound not started
+milter_arc_zones() {
 	local d
 
 	peer_dkim_keys
@@ -263,7 +292,6 @@ milter_arc_unbound() {
 		    "sel1._domainkey.$d" \
 		    "$(peer_txt_strings "$(peer_dkim_record rsa)")"
 	done >"$TB/arc-zones.conf"
-	peer_start_unbound "$TB/arc-zones.conf"
 }
 
 # milter_arc_chain py|pl IN OUT HOP... - IN forwarded through ARC

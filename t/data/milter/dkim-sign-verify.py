@@ -2,7 +2,7 @@
 # dkim-sign-verify.py FILE DNS - verify every DKIM signature of FILE with
 # python3-dkim, the keys asked of the DNS server DNS ("127.0.0.1@PORT")
 # by a minimal UDP client (no dnspython here); prints "N a=ALG d=DOM
-# s=SEL pass|fail" per signature.
+# s=SEL pass|fail" per signature.  Its txt() serves arc-seal.py too.
 import random, re, socket, struct, sys
 import dkim
 
@@ -36,19 +36,25 @@ def txt(name, server):
         out.append(t)
     return out[0] if out else None
 
-path, server = sys.argv[1:3]
-msg = open(path, 'rb').read().replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
-hdrs = msg.split(b'\r\n\r\n', 1)[0]
-n = len(re.findall(rb'(?im)^dkim-signature:', hdrs))
-for i in range(n):
-    d = dkim.DKIM(msg)
-    why = ''
-    try:
-        ok = d.verify(idx=i, dnsfunc=lambda name, timeout=5: txt(
-            name.decode() if isinstance(name, bytes) else name, server))
-    except dkim.DKIMException as e:   # body hash mismatch raises
-        ok, why = False, ' (%s)' % e
-    sig = dict(d.signature_fields) if d.signature_fields else {}
-    print("%d a=%s d=%s s=%s %s" % (i, sig.get(b'a', b'?').decode(),
-          sig.get(b'd', b'?').decode(), sig.get(b's', b'?').decode(),
-          'pass' if ok else 'fail' + why))
+
+def main():
+    path, server = sys.argv[1:3]
+    msg = open(path, 'rb').read().replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
+    hdrs = msg.split(b'\r\n\r\n', 1)[0]
+    n = len(re.findall(rb'(?im)^dkim-signature:', hdrs))
+    for i in range(n):
+        d = dkim.DKIM(msg)
+        why = ''
+        try:
+            ok = d.verify(idx=i, dnsfunc=lambda name, timeout=5: txt(
+                name.decode() if isinstance(name, bytes) else name, server))
+        except dkim.DKIMException as e:   # body hash mismatch raises
+            ok, why = False, ' (%s)' % e
+        sig = dict(d.signature_fields) if d.signature_fields else {}
+        print("%d a=%s d=%s s=%s %s" % (i, sig.get(b'a', b'?').decode(),
+              sig.get(b'd', b'?').decode(), sig.get(b's', b'?').decode(),
+              'pass' if ok else 'fail' + why))
+
+
+if __name__ == '__main__':
+    main()

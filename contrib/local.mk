@@ -14,6 +14,7 @@ contrib/postfix/elemta-postfix-config: \
 ## what it prints and applies, against a real postconf (fast: make check)
 dist_check_SCRIPTS += t/0703-postfix-config.t
 TESTS += t/0703-postfix-config.t
+EXTRA_DIST += t/lib/pfconfig.sh
 
 man_MANS += man/elemta-postfix-config.8
 EXTRA_DIST += man/elemta-postfix-config.8.in

@@ -626,11 +626,52 @@ conf_load(const struct conf_section *const *sections, const char *path,
 	return c;
 }
 
+/* conf_sec_set - whether a section (every instance of a titled one)
+ * holds an option set by the file or an override */
+static int
+conf_sec_set(cfg_opt_t *opt)
+{
+	unsigned i, j;
+	cfg_t *sec;
+
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		sec = cfg_opt_getnsec(opt, i);
+		for (j = 0; sec->opts[j].name != NULL; j++)
+			if (sec->opts[j].type == CFGT_SEC
+			    ? conf_sec_set(&sec->opts[j])
+			    : (sec->opts[j].flags & CFGF_MODIFIED) != 0)
+				return 1;
+	}
+	return 0;
+}
+
+/* conf_print_set_only - libconfuse print filter: non-zero skips what
+ * was left at its default */
+static int
+conf_print_set_only(cfg_t *cfg, cfg_opt_t *opt)
+{
+	(void)cfg;
+	if (opt->type == CFGT_SEC)
+		return !conf_sec_set(opt);
+	return !(opt->flags & CFGF_MODIFIED);
+}
+
 /* conf_dump - print the effective configuration, every option */
 int
 conf_dump(const struct conf_section *const *sections, const char *path,
 	  const char *const *overrides, size_t noverrides, FILE *out,
 	  char **errors)
+{
+	return conf_dump_set(sections, path, overrides, noverrides, 0, out,
+			     errors);
+}
+
+/* conf_dump_set - conf_dump, or with set_only what the file and the
+ * overrides set (postconf -n) */
+int
+conf_dump_set(const struct conf_section *const *sections, const char *path,
+	      const char *const *overrides, size_t noverrides, int set_only,
+	      FILE *out, char **errors)
 {
 	struct conf_loader ld = { sections, NULL, 0, NULL, NULL };
 	struct conf_loader *saved = conf_active;
@@ -645,6 +686,9 @@ conf_dump(const struct conf_section *const *sections, const char *path,
 	    != NULL) {
 		/* Cross-checks too: dump only what would load. */
 		if ((c = conf_build(&ld, cfg, path)) != NULL) {
+			if (set_only)
+				cfg_set_print_filter_func(cfg,
+							  conf_print_set_only);
 			cfg_print(cfg, out);
 			conf_unref(&c);
 			rc = 0;

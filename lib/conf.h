@@ -84,6 +84,12 @@ int conf_dump(const struct conf_section *const *sections, const char *path,
 	      const char *const *overrides, size_t noverrides, FILE *out,
 	      char **errors);
 
+/* conf_dump_set - conf_dump(); with set_only, only the options the file
+ * or an override set, and the sections holding them (postconf -n) */
+int conf_dump_set(const struct conf_section *const *sections,
+		  const char *path, const char *const *overrides,
+		  size_t noverrides, int set_only, FILE *out, char **errors);
+
 /* conf_get - the typed struct of one section (never NULL for a
  * section that was in the schema; panics otherwise) */
 const void *conf_get(const struct conf *c, const struct conf_section *s);

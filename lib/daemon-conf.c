@@ -4,8 +4,8 @@
  * SUMMARY
  *	the process options every daemon section has
  * DESCRIPTION
- *	listen, listen_allow, metrics_listen, metrics_allow, user, group and
- *	pidfile: declared by
+ *	listen, listen_allow, metrics_listen, metrics_allow, user, group,
+ *	pidfile and control_socket: declared by
  *	DAEMON_CONF_OPTS in runtime.h, copied here into struct
  *	daemon_conf.  Kept apart from runtime.c so that the schema (and its
  *	unit tests) link without the process machinery.
@@ -44,6 +44,7 @@ daemon_conf_load(cfg_t *sec, struct daemon_conf *dc, char *err,
 	dc->user = conf_strdup_opt(sec, "user");
 	dc->group = conf_strdup_opt(sec, "group");
 	dc->pidfile = conf_strdup_opt(sec, "pidfile");
+	dc->control_socket = conf_strdup_opt(sec, "control_socket");
 	if (dc->listen == NULL) {
 		x_err(err, errlen, "option 'listen' must not be empty");
 		return -1;
@@ -69,4 +70,5 @@ daemon_conf_release(struct daemon_conf *dc)
 	x_free(&dc->user);
 	x_free(&dc->group);
 	x_free(&dc->pidfile);
+	x_free(&dc->control_socket);
 }

@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -511,4 +513,15 @@ daemon_signal_take(void)
 		while (n > 0 || (n < 0 && errno == EINTR));
 	}
 	return atomic_exchange(&daemon_sig_events, 0);
+}
+
+/* daemon_thread_background - a background thread: niced, no signals */
+int
+daemon_thread_background(int inc)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_BLOCK, &all, NULL);
+	return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), inc);
 }

@@ -65,6 +65,12 @@ int daemon_signals_init(char *err, size_t errlen);
 int daemon_signal_fd(void);
 int daemon_signal_take(void);
 
+/* daemon_thread_background - the calling thread (a writer behind the
+ * daemon's real work) runs at nice inc (Linux: per thread), with every
+ * signal blocked so that the daemon's own threads take them; 0, or -1
+ * (errno) when the priority could not be lowered */
+int daemon_thread_background(int inc);
+
 /* The per-daemon options every daemon section has (see DAEMON_CONF_OPTS
  * in lib/runtime.h). */
 struct cidr;
@@ -78,6 +84,7 @@ struct daemon_conf {
 	char *user;		/* NULL: stay who we are */
 	char *group;		/* NULL: the user's primary group */
 	char *pidfile;		/* NULL: none */
+	char *control_socket;	/* NULL: none (lib/control.h) */
 };
 
 #endif

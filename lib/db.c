@@ -322,6 +322,43 @@ db_handle(struct db *db)
 	return db->handle;
 }
 
+/* db_batch - rows in one transaction, rolled back on a failure */
+int
+db_batch(struct db *db, size_t n, db_row_fn row, void *ctx, char *err,
+	 size_t errlen)
+{
+	const char *what = "begin";
+	size_t i;
+	int rc;
+
+	if ((rc = db_begin(db)) != SQLITE_OK)
+		goto bad;
+	what = "write";
+	for (i = 0; i < n; i++)
+		if ((rc = row(db, i, ctx)) != SQLITE_OK)
+			goto rollback;
+	what = "commit";
+	if ((rc = db_commit(db)) != SQLITE_OK)
+		goto rollback;
+	return SQLITE_OK;
+rollback:
+	x_err(err, errlen, "sqlite %s: %s", what, db_errmsg(db));
+	/* an error may already have ended the transaction */
+	if (!sqlite3_get_autocommit(db->handle))
+		db_rollback(db);
+	return rc;
+bad:
+	x_err(err, errlen, "sqlite %s: %s", what, db_errmsg(db));
+	return rc;
+}
+
+/* db_busy - the code says another connection held the lock */
+int
+db_busy(int rc)
+{
+	return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
 /* db_migrate_one - run one migration and its version bump, atomically */
 static int
 db_migrate_one(struct db *db, const struct db_migration *m, int latest,

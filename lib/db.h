@@ -80,6 +80,18 @@ int db_rollback(struct db *db);
 const char *db_errmsg(struct db *db);
 sqlite3 *db_handle(struct db *db);
 
+/* db_batch - n rows in one transaction: BEGIN IMMEDIATE, row(db, i,
+ * ctx) for each i (it returns SQLITE_OK or SQLite's code of what
+ * failed), COMMIT; rolled back on a failure.  SQLITE_OK, or the SQLite
+ * code of the failure with err ("sqlite begin|write|commit: message");
+ * SQLITE_BUSY or SQLITE_LOCKED says another connection held the lock
+ * past the busy timeout, and that trying again later may succeed. */
+typedef int (*db_row_fn)(struct db *db, size_t i, void *ctx);
+int db_batch(struct db *db, size_t n, db_row_fn row, void *ctx,
+	     char *err, size_t errlen);
+/* db_busy - rc (from db_batch, db_begin...) says the lock was held */
+int db_busy(int rc);
+
 /* db_open_readonly - an existing database, read-only; NULL with err */
 struct db *db_open_readonly(const char *path, int busy_timeout_ms,
 			    char *err, size_t errlen);

@@ -20,6 +20,7 @@ lib_libelemta_a_SOURCES = \
 	lib/htable.c lib/htable.h \
 	lib/ldapc.c lib/ldapc.h \
 	lib/redis.c lib/redis-cluster.c lib/redis.h lib/redis-private.h \
+	lib/control.c lib/control.h \
 	lib/runtime.c lib/runtime.h
 lib_libelemta_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) $(MHD_CFLAGS) \
 	$(UNBOUND_CFLAGS) $(HIREDIS_CFLAGS) $(LDAP_CFLAGS)

@@ -20,10 +20,14 @@
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "conf.h"
+#include "control.h"
 #include "daemon.h"
 #include "listen.h"
 #include "log.h"
@@ -193,6 +197,9 @@ runtime_listen(struct runtime *rt)
 	conf_unref(&c);
 }
 
+static void runtime_control_open(struct runtime *rt,
+				 const struct daemon_conf *dc);
+
 static struct metric *runtime_m_refused;
 static const struct runtime *runtime_metrics_rt;	/* one per process */
 
@@ -268,6 +275,7 @@ runtime_start(struct runtime *rt)
 	if (dc->metrics_listen != NULL)
 		rt->metrics_fd = runtime_bind(rt, "metrics_listen",
 					      dc->metrics_listen);
+	runtime_control_open(rt, dc);
 	/* The pidfile before detaching: "already running" reaches the
 	 * terminal, and the parent exits only once the file holds the
 	 * daemon's pid (daemon_detach hands the lock to the child). */
@@ -296,6 +304,9 @@ runtime_start(struct runtime *rt)
 			msg_fatal("metrics: %s", err);
 		rt->metrics_fd = -1;	/* owned by the metrics server */
 	}
+	rt->started = (long)time(NULL);
+	if (control_start(err, sizeof(err)) < 0)
+		msg_fatal("%s", err);
 	msg_info("started: version=%s config=%s listen=%s", PACKAGE_VERSION,
 		 rt->conf_file ? rt->conf_file : "(embedded defaults)",
 		 dc->listen);
@@ -309,9 +320,12 @@ runtime_reload_build(struct runtime *rt)
 	struct conf *c;
 	char *errors = NULL;
 
+	rt->reload_error[0] = '\0';
 	if ((c = runtime_load(rt, &errors)) == NULL) {
 		runtime_print_errors(errors, 1);
 		msg_error("reload failed: keeping the running configuration");
+		snprintf(rt->reload_error, sizeof(rt->reload_error), "%.*s",
+			 (int)strcspn(errors, "\n"), errors);
 		free(errors);
 	}
 	return c;
@@ -353,10 +367,97 @@ runtime_reload(struct runtime *rt)
 	return 0;
 }
 
+/* runtime_do_reload - what a reload signal or elemta-ctl reload does */
+int
+runtime_do_reload(struct runtime *rt)
+{
+	rt->reload_error[0] = '\0';
+	return rt->reload != NULL ? rt->reload(rt) : runtime_reload(rt);
+}
+
+/* runtime_ctl_status - the control command "status" */
+static int
+runtime_ctl_status(const struct control_req *req, struct control_out *out,
+		   void *ctx)
+{
+	struct runtime *rt = ctx;
+	struct conf *c = conf_current();
+
+	(void)req;
+	control_put(out, "daemon", "%s", rt->progname);
+	control_put(out, "pid", "%ld", (long)getpid());
+	control_put(out, "version", "%s", PACKAGE_VERSION);
+	control_put(out, "generation", "%lu", c ? conf_generation(c) : 0UL);
+	control_put(out, "config", "%s",
+		    rt->conf_file ? rt->conf_file : "(embedded defaults)");
+	control_put(out, "uptime", "%ld", (long)time(NULL) - rt->started);
+	conf_unref(&c);
+	return CONTROL_OK;
+}
+
+/* runtime_ctl_reload - the control command "reload" (in the daemon's
+ * thread, like a reload signal) */
+static int
+runtime_ctl_reload(const struct control_req *req, struct control_out *out,
+		   void *ctx)
+{
+	struct runtime *rt = ctx;
+	struct conf *c;
+	int rc;
+
+	(void)req;
+	rc = runtime_do_reload(rt);
+	c = conf_current();
+	control_put(out, "generation", "%lu", c ? conf_generation(c) : 0UL);
+	conf_unref(&c);
+	if (rc < 0) {
+		control_message(out, "reload failed, running configuration "
+				"kept: %s", *rt->reload_error ? rt->reload_error
+				: "see the log");
+		return CONTROL_FAILED;
+	}
+	control_message(out, "reloaded");
+	return CONTROL_OK;
+}
+
+/* runtime_control_open - bind the control socket as root: owned by the
+ * daemon's user and group.  Not fatal: mail flows without it; the
+ * warning says why elemta-ctl cannot reach this daemon. */
+static void
+runtime_control_open(struct runtime *rt, const struct daemon_conf *dc)
+{
+	char err[512], gname[64] = "";
+	struct passwd *pw;
+	struct group *gr;
+
+	if (dc->control_socket == NULL)
+		return;
+	if (geteuid() == 0 && dc->user != NULL && dc->group == NULL
+	    && (pw = getpwnam(dc->user)) != NULL) {
+		if ((gr = getgrgid(pw->pw_gid)) != NULL)
+			snprintf(gname, sizeof(gname), "%s", gr->gr_name);
+		else
+			snprintf(gname, sizeof(gname), "%u",
+				 (unsigned)pw->pw_gid);
+	}
+	if (control_open(dc->control_socket,
+			 geteuid() == 0 ? dc->user : NULL,
+			 geteuid() != 0 ? NULL : dc->group ? dc->group : gname,
+			 err, sizeof(err)) < 0) {
+		msg_warn("%s.control_socket %s: %s: running without a control "
+			 "socket", rt->section->name, dc->control_socket, err);
+		return;
+	}
+	control_register("status", runtime_ctl_status, rt, 0, NULL);
+	control_register("reload", runtime_ctl_reload, rt,
+			 CONTROL_MAIN | CONTROL_CHANGE, NULL);
+}
+
 /* runtime_finish - stop metrics, remove the pidfile, drop the config */
 void
 runtime_finish(struct runtime *rt)
 {
+	control_stop();
 	metrics_stop();
 	daemon_pidfile_remove();
 	if (rt->listen_fd >= 0)

@@ -27,8 +27,11 @@
  *	-n prints the problems (file:line) and exits.  runtime_listen()
  *	binds the section's listener (a daemon whose library binds for
  *	itself, like libmilter, skips it and binds before runtime_start).
- *	runtime_start() binds the metrics listener, detaches unless -f,
- *	writes the pidfile, drops privileges and starts the metrics server.  runtime_reload() builds a new
+ *	runtime_start() binds the metrics listener and the control socket
+ *	(lib/control.h: "status", "stats" and "reload" are built in; a
+ *	daemon registers its own commands before), detaches unless -f,
+ *	writes the pidfile, drops privileges and starts the metrics server
+ *	and the control thread.  runtime_reload() builds a new
  *	snapshot from the same file and overrides and publishes it; on
  *	error it logs the problems and keeps the old one.
  *--*/
@@ -58,21 +61,32 @@
 	"unix:" ELEMTA_SOCKET_DIR "/" name ".sock,mode=0660,owner=elemta," \
 	"group=postfix"
 
+/*
+ * The default control sockets (lib/control.h, elemta-ctl(8)): one per
+ * daemon in a directory of their own, made at start (elemta, the
+ * daemon's group, 0750) when missing; 0660, so that the members of
+ * the daemon's group may use elemta-ctl.
+ */
+#define ELEMTA_CONTROL_DIR	"/run/elemta"
+#define ELEMTA_CONTROL_DEFAULT(name)	ELEMTA_CONTROL_DIR "/" name ".ctl"
+
 /* The options every daemon section has, in this order. */
-#define DAEMON_CONF_OPTS(listen_default, pidfile_default)		\
+#define DAEMON_CONF_OPTS(listen_default, pidfile_default, control_default) \
 	CFG_STR("listen", listen_default, CFGF_NONE),			\
 	CFG_STR_LIST("listen_allow", "{127.0.0.0/8, ::1/128}", CFGF_NONE), \
 	CFG_STR("metrics_listen", "", CFGF_NONE),			\
 	CFG_STR_LIST("metrics_allow", "{127.0.0.0/8, ::1/128}", CFGF_NONE), \
 	CFG_STR("user", "elemta", CFGF_NONE),				\
 	CFG_STR("group", "", CFGF_NONE),				\
-	CFG_STR("pidfile", pidfile_default, CFGF_NONE)
+	CFG_STR("pidfile", pidfile_default, CFGF_NONE),			\
+	CFG_STR("control_socket", control_default, CFGF_NONE)
 #define DAEMON_CONF_CHECKS						\
 	{ "listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },		\
 	{ "listen_allow", CONF_CHECK_FUNC, 0, 0, NULL, cidr_check },	\
 	{ "metrics_listen", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },	\
 	{ "metrics_allow", CONF_CHECK_FUNC, 0, 0, NULL, cidr_check },	\
-	{ "pidfile", CONF_CHECK_PATH, 0, 0, NULL, NULL }
+	{ "pidfile", CONF_CHECK_PATH, 0, 0, NULL, NULL },		\
+	{ "control_socket", CONF_CHECK_PATH, 0, 0, NULL, NULL }
 
 /* daemon_conf_load - fill a struct daemon_conf from a daemon section;
  * daemon_conf_release - free it */
@@ -93,6 +107,11 @@ struct runtime {
 	char *listen_path;		/* a unix listener's socket file, */
 	dev_t listen_dev;		/* removed at the end if it is */
 	ino_t listen_ino;		/* still the one we bound */
+	/* what a reload does (SIGHUP/SIGUSR1 and elemta-ctl reload):
+	 * NULL is runtime_reload(); 0 published, -1 kept the old */
+	int (*reload)(struct runtime *rt);
+	char reload_error[512];		/* why the last reload failed */
+	long started;			/* wall clock at runtime_start, s */
 };
 
 /* The umask every daemon sets first (files: 0640 at most). */
@@ -129,8 +148,13 @@ const struct daemon_conf *runtime_daemon_conf(const struct runtime *rt,
 					      const struct conf *c);
 
 /* runtime_reload - reload the configuration; 0 if a new snapshot was
- * published, -1 if the old one was kept (problems logged) */
+ * published, -1 if the old one was kept (problems logged, the first
+ * in rt->reload_error) */
 int runtime_reload(struct runtime *rt);
+
+/* runtime_do_reload - what a reload signal does: rt->reload, or
+ * runtime_reload(); 0 or -1 (rt->reload_error says why) */
+int runtime_do_reload(struct runtime *rt);
 
 /* runtime_reload() in two steps, for a daemon that builds more than
  * the configuration at a reload and publishes all of it or none:

@@ -64,6 +64,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "control.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
@@ -195,7 +196,7 @@ bridge_state_new(struct conf *conf, char *err, size_t errlen)
 }
 
 /* bridge_state_current - a reference to the current state */
-static struct bridge_state *
+struct bridge_state *
 bridge_state_current(void)
 {
 	return snapshot_current(&bridge_slot);
@@ -294,8 +295,9 @@ bridge_accept(struct runtime *rt, int lfd)
 	pthread_attr_destroy(&attr);
 }
 
-/* bridge_reload - new configuration, new router; keep the old on error */
-static void
+/* bridge_reload - new configuration, new router; keep the old on error
+ * (SIGHUP and elemta-ctl reload) */
+static int
 bridge_reload(struct runtime *rt)
 {
 	struct bridge_state *st;
@@ -303,16 +305,19 @@ bridge_reload(struct runtime *rt)
 	char err[512];
 
 	if (runtime_reload(rt) < 0)
-		return;
+		return -1;
 	c = conf_current();
 	st = bridge_state_new(c, err, sizeof(err));
 	conf_unref(&c);
 	if (st == NULL) {
 		msg_warn("reload: %s: keeping the previous routing", err);
-		return;
+		snprintf(rt->reload_error, sizeof(rt->reload_error),
+			 "%.400s (configuration published, routing kept)", err);
+		return -1;
 	}
 	bridge_state_publish(st);
 	msg_info("reload: routing updated");
+	return 0;
 }
 
 /* bridge_wait_idle - at stop: let transactions in progress finish for
@@ -376,7 +381,7 @@ bridge_metrics(void)
 int
 main(int argc, char **argv)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	struct runtime rt;
 	struct bridge_state *st;
 	struct conf *c;
@@ -387,12 +392,14 @@ main(int argc, char **argv)
 	runtime_init(&rt, "elemta-lmtp-bridge", argc, argv, elemta_sections,
 		     &lmtp_conf_section,
 		     offsetof(struct lmtp_conf, daemon), NULL);
+	rt.reload = bridge_reload;
 	c = conf_current();
 	if ((st = bridge_state_new(c, err, sizeof(err))) == NULL)
 		msg_fatal("%s", err);
 	conf_unref(&c);
 	bridge_state_publish(st);
 	runtime_listen(&rt);
+	bridge_ctl_register();
 	runtime_start(&rt);
 	bridge_metrics();
 	st = bridge_state_current();
@@ -407,7 +414,9 @@ main(int argc, char **argv)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = rt.listen_fd;
 		pfd[1].events = POLLIN;
-		n = poll(pfd, 2, -1);
+		pfd[2].fd = control_main_fd();	/* -1: poll skips it */
+		pfd[2].events = POLLIN;
+		n = poll(pfd, 3, -1);
 		if (n < 0 && errno != EINTR)
 			msg_fatal("poll: %m");
 		if (n <= 0)
@@ -415,12 +424,14 @@ main(int argc, char **argv)
 		if (pfd[0].revents & POLLIN) {
 			ev = daemon_signal_take();
 			if (ev & DAEMON_EV_RELOAD)
-				bridge_reload(&rt);
+				(void)runtime_do_reload(&rt);
 			if (ev & DAEMON_EV_STOP)
 				running = 0;
 		}
 		if (running && (pfd[1].revents & POLLIN))
 			bridge_accept(&rt, rt.listen_fd);
+		if (pfd[2].revents & POLLIN)
+			control_main_run();
 	}
 	close(rt.listen_fd);
 	rt.listen_fd = -1;

@@ -56,12 +56,18 @@ extern volatile int bridge_stopping;
 extern struct metric *m_conns, *m_active, *m_rcpts, *m_deliveries;
 extern struct metric *m_latency, *m_messages;
 
+/* bridge_state_current - a reference to the current state */
+struct bridge_state *bridge_state_current(void);
 /* bridge_state_unref - drop a reference; the last one frees */
 void bridge_state_unref(struct bridge_state **stp);
 /* bridge_delivery_begin - may a delivery begin?  Counted in flight if
  * so; bridge_delivery_end once its replies are written */
 int bridge_delivery_begin(void);
 void bridge_delivery_end(struct bridge_session *bs);
+
+/* lmtp-bridge-ctl.c: bridge_ctl_register - the control socket's
+ * commands (before runtime_start) */
+void bridge_ctl_register(void);
 
 /* lmtp-bridge-session.c */
 /* bridge_thread - one connection (a struct bridge_session), start to end */

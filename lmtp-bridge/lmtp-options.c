@@ -40,7 +40,8 @@ lmtp_check_sqlite_query(const char *value, char *err, size_t errlen)
 }
 
 static cfg_opt_t lmtp_opts[] = {
-	DAEMON_CONF_OPTS(ELEMTA_SOCKET_DEFAULT("lmtp"), ""),
+	DAEMON_CONF_OPTS(ELEMTA_SOCKET_DEFAULT("lmtp"), "",
+			 ELEMTA_CONTROL_DEFAULT("lmtp-bridge")),
 	CFG_STR("hostname", "", CFGF_NONE),
 	CFG_STR("backend", "inet:127.0.0.1:24", CFGF_NONE),
 	CFG_STR_LIST("allowed_backends", "{}", CFGF_NONE),

@@ -24,7 +24,7 @@ LMTP_LIBS = lmtp-bridge/liblmtp.a
 sbin_PROGRAMS += lmtp-bridge/elemta-lmtp-bridge
 lmtp_bridge_elemta_lmtp_bridge_SOURCES = lmtp-bridge/lmtp-bridge.c \
 	lmtp-bridge/lmtp-bridge.h lmtp-bridge/lmtp-bridge-session.c \
-	lmtp-bridge/lmtp-bridge-deliver.c
+	lmtp-bridge/lmtp-bridge-deliver.c lmtp-bridge/lmtp-bridge-ctl.c
 lmtp_bridge_elemta_lmtp_bridge_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
 	$(SQLITE_CFLAGS)
 lmtp_bridge_elemta_lmtp_bridge_LDADD = $(LMTP_LIBS) $(ELEMTA_SECTIONS_LIBS) \

@@ -14,6 +14,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-conn.c milter/milter-gen.c \
 	milter/milter-pipeline.c milter/milter-outcome.c \
 	milter/milter-body.c milter/milter-body.h \
+	milter/milter-clamav.c milter/milter-clamd.c milter/milter-clamav.h \
 	milter/milter-spf.c \
 	milter/milter-dkim.c milter/milter-dkim.h \
 	milter/milter-dkim-sign.c milter/milter-dkim-sign.h \
@@ -25,6 +26,7 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-arc-sealer.c \
 	milter/milter-keys.c milter/milter-keys.h \
 	milter/milter-dmarc.c milter/milter-dmarc-util.c milter/milter-dmarc.h \
+	milter/milter-dmarc-history.c \
 	milter/milter-greylist.c milter/milter-greylist-util.c \
 	milter/milter-greylist-sqlite.c milter/milter-greylist-redis.c \
 	milter/milter-greylist.h \
@@ -33,16 +35,16 @@ milter_libelemta_milter_a_SOURCES = \
 	milter/milter-callbacks.c \
 	milter/milter-test.c
 milter_libelemta_milter_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) \
-	$(OPENSSL_CFLAGS) $(CURL_CFLAGS) $(JSON_CFLAGS)
+	$(OPENSSL_CFLAGS) $(CURL_CFLAGS) $(JSON_CFLAGS) $(CLAMAV_CFLAGS)
 
 MILTER_LDADD = milter/libelemta-milter.a $(ELEMTA_SECTIONS_LIBS) \
 	$(ELEMTA_LIBS) $(SPF2_LIBS) \
 	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(CURL_LIBS) \
-	$(JSON_LIBS) $(PTHREAD_LIBS)
+	$(JSON_LIBS) $(CLAMAV_LIBS) $(PTHREAD_LIBS)
 
 sbin_PROGRAMS += milter/elemta-milter
-milter_elemta_milter_SOURCES = milter/milter.c
-milter_elemta_milter_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+milter_elemta_milter_SOURCES = milter/milter.c milter/milter-ctl.c
+milter_elemta_milter_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(OPENSSL_CFLAGS)
 milter_elemta_milter_LDADD = $(MILTER_LDADD)
 
 ## Man page
@@ -74,7 +76,8 @@ T_MILTER_UNIT = \
 check_PROGRAMS += $(T_MILTER_UNIT)
 T_MILTER_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/milter
 T_MILTER_LDADD = milter/libelemta-milter.a $(T_UNIT_LDADD) $(SPF2_LIBS) \
-	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(JSON_LIBS)
+	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(JSON_LIBS) \
+	$(CLAMAV_LIBS)
 t_0400_milter_authres_t_SOURCES = t/0400-milter-authres.c
 t_0400_milter_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0400_milter_authres_t_LDADD = $(T_MILTER_LDADD)
@@ -148,6 +151,7 @@ T_MILTER_SHELL = \
 	t/0413-milter-socket.t \
 	t/0414-milter-hup-storm.t \
 	t/0415-milter-hup-race.t \
+	t/0417-milter-clamav.t \
 	t/0421-milter-dkim.t \
 	t/0422-milter-dkim-miltertest.t \
 	t/0423-milter-arc.t \
@@ -212,7 +216,10 @@ T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0457-milter-greylist-redis.t t/0458-milter-postfix-greylist-relay.t \
 	t/0459-milter-postfix-greylist-nodes.t \
 	t/0460-milter-steering.t t/0461-milter-postfix-arc.t \
-	t/0462-milter-postfix-arc-seal.t
+	t/0464-milter-postfix-clamav.t t/0462-milter-clamav-reload.t \
+	t/0463-milter-postfix-clamd.t \
+	t/0465-milter-postfix-arc-seal.t t/0466-milter-arc-seal-rspamd.t \
+	t/0467-milter-dmarc-history.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.

@@ -103,44 +103,34 @@ milter_body_free(struct milter_msg *m)
 	x_free(&m->body);
 }
 
-/* body_spool_path - body_spool_dir, relative to database.directory */
-static char *
-body_spool_path(const struct milter_msg *m)
+/* milter_body_spool_dir - body_spool_dir of conf, relative to
+ * database.directory, made 0700 if missing and checked to be the
+ * daemon's own; malloc'ed, or NULL with err */
+char *
+milter_body_spool_dir(const struct conf *conf, char *err, size_t errlen)
 {
-	const struct db_conf *dbc = conf_get(m->conn->conf, &db_conf_section);
-	const char *p = m->conn->mc->body_spool_dir;
-
-	return p[0] == '/' || dbc->directory == NULL
-	       ? x_strdup(p) : x_asprintf("%s/%s", dbc->directory, p);
-}
-
-/* body_spool_dir_ok - the directory exists (made if missing), is ours
- * and closed to everyone else; 0, or -1 with err */
-static int
-body_spool_dir_ok(const char *dir, char *err, size_t errlen)
-{
+	const struct db_conf *dbc = conf_get(conf, &db_conf_section);
+	const struct milter_conf *mc = conf_get(conf, &milter_conf_section);
+	const char *p = mc->body_spool_dir;
 	struct stat st;
+	char *dir = p[0] == '/' || dbc->directory == NULL
+		    ? x_strdup(p) : x_asprintf("%s/%s", dbc->directory, p);
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		x_err(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (lstat(dir, &st) < 0) {
+	else if (lstat(dir, &st) < 0)
 		x_err(err, errlen, "%s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
+	else if (!S_ISDIR(st.st_mode))
 		x_err(err, errlen, "%s: not a directory", dir);
-		return -1;
-	}
-	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+	else if (st.st_uid != geteuid() || (st.st_mode & 077) != 0)
 		x_err(err, errlen, "%s: must be the daemon's own (uid %ld, "
 		      "mode 0700), is uid %ld mode %04o", dir,
 		      (long)geteuid(), (long)st.st_uid,
 		      (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
-	return 0;
+	else
+		return dir;
+	free(dir);
+	return NULL;
 }
 
 /* body_spool_open - a private file with no name in dir; the descriptor,
@@ -211,10 +201,11 @@ static int
 body_spill(struct milter_msg *m)
 {
 	struct milter_body *b = m->body;
-	char err[512], *dir = body_spool_path(m);
+	char err[512], *dir = milter_body_spool_dir(m->conn->conf, err,
+						    sizeof(err));
 	int fd = -1;
 
-	if (body_spool_dir_ok(dir, err, sizeof(err)) == 0)
+	if (dir != NULL)
 		fd = body_spool_open(dir, err, sizeof(err));
 	free(dir);
 	if (fd >= 0 && body_write_all(fd, b->mem, b->size) < 0) {

@@ -95,6 +95,14 @@ int milter_body_fd(struct milter_msg *m);
  * "off"), or NULL when there is one */
 const char *milter_body_error(const struct milter_msg *m);
 
+struct conf;
+/* milter_body_spool_dir - the spool directory of conf (body_spool_dir,
+ * relative to database.directory), made 0700 if missing and checked to
+ * be the daemon's own; malloc'ed, or NULL with err.  libclamav keeps its
+ * temporary files there too. */
+char *milter_body_spool_dir(const struct conf *conf, char *err,
+			    size_t errlen);
+
 /* milter_body_init - the metrics (once, before threads) */
 void milter_body_init(void);
 

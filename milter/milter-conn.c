@@ -395,6 +395,7 @@ static const struct milter_reply {
 				    "450", "4.7.1" },
 	[MILTER_REPLY_SCAN_SIZE] = { "scan-size", "552", "5.3.4",
 				     "452", "4.3.4" },
+	[MILTER_REPLY_CLAMAV] = { "clamav", "550", "5.7.1", "451", "4.7.1" },
 	[MILTER_REPLY_RSPAMD] = { "rspamd", "550", "5.7.1", "451", "4.7.1" },
 };
 

@@ -44,15 +44,15 @@
  *
  *	History: with milter.dmarc_history set, every evaluated message
  *	is stored (one row, the data of an RFC 7489 aggregate report) in
- *	that SQLite file (relative to database.directory), WAL, a short
- *	busy timeout; a failure to write is logged and counted
- *	(elemta_milter_dmarc_history_errors_total), never fails the
- *	message.
+ *	that SQLite file (relative to database.directory): the stage
+ *	copies the row onto the writer's bounded queue and goes on
+ *	(milter-dmarc-history.c); the message never waits for SQLite, and
+ *	a row that cannot be written is logged and counted, never fails
+ *	the message.
  *--*/
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,44 +72,7 @@
 static struct dmarc_psl *dmarc_psl;
 static int dmarc_ready;
 static OPENDMARC_LIB_T dmarc_lib;
-static struct metric *m_hist_errors;
 static struct metric *m_overrides;
-
-/* The history database: one handle, one writer at a time. */
-static pthread_mutex_t dmarc_db_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct db *dmarc_db;
-static char *dmarc_db_path;
-static time_t dmarc_db_retry;
-
-static const struct db_migration dmarc_migrations[] = {
-	{ 1, "CREATE TABLE dmarc_history ("
-	     " id INTEGER PRIMARY KEY,"
-	     " ts INTEGER NOT NULL,"		/* unix time */
-	     " queue_id TEXT,"
-	     " source_ip TEXT,"
-	     " header_from TEXT,"
-	     " envelope_from TEXT,"		/* SPF's domain */
-	     " envelope_to TEXT,"		/* first recipient's domain */
-	     " policy_domain TEXT,"		/* where the record was */
-	     " p TEXT, sp TEXT, pct INTEGER, adkim TEXT, aspf TEXT,"
-	     " result TEXT NOT NULL,"		/* pass fail none ... */
-	     " disposition TEXT NOT NULL,"	/* none quarantine reject */
-	     " reason TEXT,"			/* sampled_out ... */
-	     " spf_domain TEXT, spf_result TEXT, spf_scope TEXT,"
-	     " spf_aligned INTEGER,"
-	     " dkim TEXT,"			/* "d=dom;s=sel;r=pass " ... */
-	     " dkim_aligned INTEGER);"
-	     "CREATE INDEX dmarc_history_ts ON dmarc_history(ts);"
-	     "CREATE INDEX dmarc_history_from ON dmarc_history(header_from);"
-	},
-	/* a failure whose policy was not applied, and why (RFC 7489
-	 * appendix C's PolicyOverrideReason: type, comment) */
-	{ 2, "ALTER TABLE dmarc_history ADD COLUMN override TEXT;"
-	     "ALTER TABLE dmarc_history ADD COLUMN override_comment TEXT;"
-	},
-};
-#define DMARC_NMIGRATIONS \
-	(sizeof(dmarc_migrations) / sizeof(dmarc_migrations[0]))
 
 /* milter_dmarc_init - the PSL, libopendmarc, the metrics */
 int
@@ -117,9 +80,7 @@ milter_dmarc_init(struct conf *conf, char *err, size_t errlen)
 {
 	const struct milter_conf *mc = conf_get(conf, &milter_conf_section);
 
-	m_hist_errors = metrics_counter(
-		"elemta_milter_dmarc_history_errors_total",
-		"DMARC history rows that could not be written", NULL);
+	dmarc_history_init();
 	m_overrides = metrics_counter(
 		"elemta_milter_dmarc_overrides_total",
 		"DMARC failures whose policy was not enforced, by reason "
@@ -151,10 +112,7 @@ milter_dmarc_finish(void)
 		(void)opendmarc_policy_library_shutdown(&dmarc_lib);
 	dmarc_ready = 0;
 	dmarc_psl_free(&dmarc_psl);
-	pthread_mutex_lock(&dmarc_db_lock);
-	db_close(&dmarc_db);
-	x_free(&dmarc_db_path);
-	pthread_mutex_unlock(&dmarc_db_lock);
+	dmarc_history_stop(DMARC_HISTORY_STOP_MS);
 }
 
 /* What one evaluation found, for the header, the log and the history. */
@@ -306,114 +264,48 @@ dmarc_dkim_list(const struct milter_msg *m)
 	return s;
 }
 
-/* dmarc_history_open - the database of path (lock held); 0 or -1 */
-static int
-dmarc_history_open(struct milter_msg *m, const char *path)
-{
-	char err[512];
-	time_t now = time(NULL);
-
-	if (dmarc_db != NULL && strcmp(dmarc_db_path, path) == 0)
-		return 0;
-	db_close(&dmarc_db);
-	x_free(&dmarc_db_path);
-	if (now < dmarc_db_retry)
-		return -1;
-	if ((dmarc_db = db_open(path, 200, err, sizeof(err))) == NULL
-	    || db_migrate(dmarc_db, dmarc_migrations, DMARC_NMIGRATIONS, err,
-			  sizeof(err)) < 0) {
-		qid_warn(m->qid, "dmarc history %s: %s (retrying in 60s)",
-			 path, err);
-		db_close(&dmarc_db);
-		dmarc_db_retry = now + 60;
-		return -1;
-	}
-	dmarc_db_path = x_strdup(path);
-	return 0;
-}
-
-/* dmarc_bind - a text or NULL when empty */
-static void
-dmarc_bind(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s != NULL && *s != '\0')
-		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-}
-
-/* dmarc_history - one row; failures logged and counted */
+/* dmarc_history - the message's row onto the writer's queue */
 static void
 dmarc_history(struct milter_msg *m, const struct dmarc_eval *e)
 {
 	const struct milter_conf *mc = m->conn->mc;
 	const struct db_conf *dbc;
-	sqlite3_stmt *st;
-	char *path, *dkim, pbuf[2], spbuf[2], abuf[2], sbuf[2], rcpt[256];
+	struct dmarc_hist_row *r;
 	const char *at;
-	int rc = -1;
 
 	if (mc->dmarc_history == NULL || mc->dmarc_history[0] == '\0')
 		return;
 	dbc = conf_get(m->conn->conf, &db_conf_section);
-	path = mc->dmarc_history[0] == '/' || dbc->directory == NULL
-	       ? x_strdup(mc->dmarc_history)
-	       : x_asprintf("%s/%s", dbc->directory, mc->dmarc_history);
-	dkim = dmarc_dkim_list(m);
-	rcpt[0] = '\0';
+	r = x_calloc(1, sizeof(*r));
+	r->path = mc->dmarc_history[0] == '/' || dbc->directory == NULL
+		  ? x_strdup(mc->dmarc_history)
+		  : x_asprintf("%s/%s", dbc->directory, mc->dmarc_history);
+	r->ts = (long long)time(NULL);
+	r->queue_id = dmarc_hist_str(m->qid);
+	r->source_ip = dmarc_hist_str(m->conn->client_addr);
+	r->header_from = dmarc_hist_str(e->from);
+	r->envelope_from = dmarc_hist_str(e->spf_domain);
 	if (m->nrcpts > 0 && (at = strrchr(m->rcpts[0], '@')) != NULL)
-		snprintf(rcpt, sizeof(rcpt), "%s", at + 1);
-	pbuf[0] = (char)e->p, pbuf[1] = 0;
-	spbuf[0] = (char)e->sp, spbuf[1] = 0;
-	abuf[0] = (char)e->adkim, abuf[1] = 0;
-	sbuf[0] = (char)e->aspf, sbuf[1] = 0;
-
-	pthread_mutex_lock(&dmarc_db_lock);
-	if (dmarc_history_open(m, path) == 0
-	    && (st = db_stmt(dmarc_db, "INSERT INTO dmarc_history (ts, "
-		"queue_id, source_ip, header_from, envelope_from, envelope_to,"
-		" policy_domain, p, sp, pct, adkim, aspf, result, disposition,"
-		" reason, spf_domain, spf_result, spf_scope, spf_aligned, dkim,"
-		" dkim_aligned, override, override_comment) VALUES (?,?,?,?,?,"
-		"?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) != NULL) {
-#define TXT(i, s) dmarc_bind(st, i, s)
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-		TXT(2, m->qid);
-		TXT(3, m->conn->client_addr);
-		TXT(4, e->from);
-		TXT(5, e->spf_domain);
-		TXT(6, rcpt);
-		TXT(7, e->policy_domain);
-		TXT(8, pbuf);
-		TXT(9, spbuf);
-		if (e->pct >= 0)
-			sqlite3_bind_int(st, 10, e->pct);
-		TXT(11, abuf);
-		TXT(12, sbuf);
-		TXT(13, e->result);
-		TXT(14, e->disposition);
-		TXT(15, e->reason);
-		TXT(16, e->spf_domain);
-		TXT(17, e->spf_result);
-		TXT(18, e->spf_scope);
-		sqlite3_bind_int(st, 19, e->spf_aligned);
-		TXT(20, dkim);
-		sqlite3_bind_int(st, 21, e->dkim_aligned);
-		TXT(22, e->override);
-		TXT(23, e->override ? e->override_comment : NULL);
-#undef TXT
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		if (rc < 0)
-			qid_warn(m->qid, "dmarc history %s: %s", path,
-				 db_errmsg(dmarc_db));
-		sqlite3_reset(st);
-	} else if (dmarc_db != NULL) {
-		qid_warn(m->qid, "dmarc history %s: %s", path,
-			 db_errmsg(dmarc_db));
-	}
-	pthread_mutex_unlock(&dmarc_db_lock);
-	if (rc < 0 && m_hist_errors != NULL)
-		metric_inc(m_hist_errors);
-	free(dkim);
-	free(path);
+		r->envelope_to = dmarc_hist_str(at + 1);
+	r->policy_domain = dmarc_hist_str(e->policy_domain);
+	r->p[0] = (char)e->p;
+	r->sp[0] = (char)e->sp;
+	r->pct = e->pct;
+	r->adkim[0] = (char)e->adkim;
+	r->aspf[0] = (char)e->aspf;
+	r->result = dmarc_hist_str(e->result);
+	r->disposition = dmarc_hist_str(e->disposition);
+	r->reason = dmarc_hist_str(e->reason);
+	r->spf_domain = dmarc_hist_str(e->spf_domain);
+	r->spf_result = dmarc_hist_str(e->spf_result);
+	r->spf_scope = dmarc_hist_str(e->spf_scope);
+	r->spf_aligned = e->spf_aligned;
+	r->dkim = dmarc_dkim_list(m);
+	r->dkim_aligned = e->dkim_aligned;
+	r->override = dmarc_hist_str(e->override);
+	r->override_comment = e->override
+			      ? dmarc_hist_str(e->override_comment) : NULL;
+	dmarc_history_push(r, mc->dmarc_history_queue_size, m->qid);
 }
 
 /* dmarc_arc_override - RFC 8617 section 7.2.1: a failure is not

@@ -112,4 +112,41 @@ int milter_dmarc_init(struct conf *conf, char *err, size_t errlen);
 void milter_dmarc_eom(struct milter_msg *m);
 void milter_dmarc_finish(void);
 
+/* The history writer (milter-dmarc-history.c): a message's row goes on
+ * a bounded queue and one thread writes the queue in batches. */
+struct dmarc_hist_row {
+	struct dmarc_hist_row *next;	/* the queue's */
+	char *path;			/* the SQLite file */
+	long long ts;			/* unix time */
+	/* copies, NULL when empty; in the table's column order */
+	char *queue_id, *source_ip, *header_from, *envelope_from;
+	char *envelope_to, *policy_domain;
+	char p[2], sp[2];
+	int pct;			/* -1: none */
+	char adkim[2], aspf[2];
+	char *result, *disposition, *reason, *spf_domain, *spf_result;
+	char *spf_scope;
+	int spf_aligned;
+	char *dkim;
+	int dkim_aligned;
+	char *override, *override_comment;
+};
+/* dmarc_hist_str - a copy of s for a row, NULL when empty */
+char *dmarc_hist_str(const char *s);
+void dmarc_history_init(void);
+/* dmarc_history_push - queue r (taken, freed by the writer), or drop
+ * and count it when queue_max rows wait already; never blocks on the
+ * database */
+void dmarc_history_push(struct dmarc_hist_row *r, int queue_max,
+			const char *qid);
+/* dmarc_history_flush - wait (at most wait_ms) for the queued rows to
+ * be written; 0, or -1 with rows still queued */
+int dmarc_history_flush(int wait_ms);
+/* How long a reload and the end of the process wait for the queue */
+#define DMARC_HISTORY_RELOAD_MS	2000
+#define DMARC_HISTORY_STOP_MS	10000
+/* dmarc_history_stop - write what is queued (retrying a held lock for
+ * at most wait_ms), stop the writer, close the database */
+void dmarc_history_stop(int wait_ms);
+
 #endif

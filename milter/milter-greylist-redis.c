@@ -136,3 +136,165 @@ greylist_redis_client(struct redis_client *rc, const char *client,
 	redis_reply_free(&reply);
 	return n;
 }
+
+/* A triplet passed now, on Redis's clock; ARGV: max_age (s). */
+static const char gl_redis_allow_script[] =
+"local t = redis.call('TIME')[1]\n"
+"redis.call('HSET', KEYS[1], 'f', t, 'p', t)\n"
+"redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))\n"
+"return 1\n";
+
+/* gl_redis_glob - s with Redis's glob characters escaped */
+static void
+gl_redis_glob(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (; *s && n + 3 < len; s++) {
+		if (strchr("*?[]\\", *s) != NULL)
+			out[n++] = '\\';
+		out[n++] = *s;
+	}
+	out[n] = '\0';
+}
+
+/* gl_redis_scan - the keys a selection names: SCAN ... MATCH, or the
+ * one key; fn(rkey, key, ctx) each, at most max; how many or -1 */
+static long
+gl_redis_scan(struct redis_client *rc, const char *prefix, int exact,
+	      long max, int (*fn)(struct redis_client *, const char *,
+				  const char *, void *, char *, size_t),
+	      void *ctx, char *err, size_t errlen)
+{
+	char rkey[2 * GREYLIST_KEY_MAX + 64], glob[2 * GREYLIST_KEY_MAX + 8];
+	char pat[4 * GREYLIST_KEY_MAX + 64], cursor[32] = "0", *key, *end;
+	const char *argv[6] = { "SCAN", cursor, "MATCH", pat, "COUNT", "500" };
+	struct redisReply *reply;
+	long n = 0;
+	size_t i;
+	int k;
+
+	if (exact) {
+		redis_client_key(rc, "greylist:", prefix, rkey, sizeof(rkey));
+		return fn(rc, rkey, prefix, ctx, err, errlen);
+	}
+	gl_redis_glob(prefix, glob, sizeof(glob) - 1);
+	strcat(glob, "*");
+	redis_client_key(rc, "greylist:", glob, pat, sizeof(pat));
+	do {
+		if (redis_client_command(rc, 6, argv, &reply, err, errlen) < 0)
+			return -1;
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+		    || reply->element[1]->type != REDIS_REPLY_ARRAY) {
+			redis_reply_free(&reply);
+			x_err(err, errlen, "unexpected reply to SCAN");
+			return -1;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", reply->element[0]->str);
+		for (i = 0; i < reply->element[1]->elements && n < max; i++) {
+			key = strchr(reply->element[1]->element[i]->str, '{');
+			if (key == NULL || (end = strrchr(key, '}')) == NULL)
+				continue;
+			key = x_strndup(key + 1, (size_t)(end - key - 1));
+			k = fn(rc, reply->element[1]->element[i]->str, key,
+			       ctx, err, errlen);
+			free(key);
+			if (k < 0) {
+				redis_reply_free(&reply);
+				return -1;
+			}
+			n += k;
+		}
+		redis_reply_free(&reply);
+	} while (strcmp(cursor, "0") != 0 && n < max);
+	return n;
+}
+
+struct gl_redis_listing {
+	greylist_list_fn fn;
+	void *ctx;
+};
+
+/* gl_redis_show - one triplet's record (a key gone meanwhile: none) */
+static int
+gl_redis_show(struct redis_client *rc, const char *rkey, const char *key,
+	      void *ctx, char *err, size_t errlen)
+{
+	struct gl_redis_listing *l = ctx;
+	const char *argv[4] = { "HMGET", rkey, "f", "p" };
+	struct redisReply *reply;
+	struct greylist_rec r;
+
+	if (redis_client_command(rc, 4, argv, &reply, err, errlen) < 0)
+		return -1;
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+	    && reply->element[0]->type == REDIS_REPLY_STRING) {
+		r.first = strtoll(reply->element[0]->str, NULL, 10);
+		r.passed = reply->element[1]->type == REDIS_REPLY_STRING
+			? strtoll(reply->element[1]->str, NULL, 10) : 0;
+		r.last = r.passed ? r.passed : r.first;
+		l->fn(key, &r, l->ctx);
+		redis_reply_free(&reply);
+		return 1;
+	}
+	redis_reply_free(&reply);
+	return 0;
+}
+
+/* greylist_redis_list - see milter-greylist.h */
+long
+greylist_redis_list(struct redis_client *rc, const char *prefix, int exact,
+		    long max, greylist_list_fn fn, void *ctx, char *err,
+		    size_t errlen)
+{
+	struct gl_redis_listing l = { fn, ctx };
+
+	return gl_redis_scan(rc, prefix, exact, max, gl_redis_show, &l, err,
+			     errlen);
+}
+
+/* gl_redis_del - DEL one key: 1 if it existed */
+static int
+gl_redis_del(struct redis_client *rc, const char *rkey, const char *key,
+	     void *ctx, char *err, size_t errlen)
+{
+	const char *argv[2] = { "DEL", rkey };
+	struct redisReply *reply;
+	int n;
+
+	(void)key;
+	(void)ctx;
+	if (redis_client_command(rc, 2, argv, &reply, err, errlen) < 0)
+		return -1;
+	n = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+	redis_reply_free(&reply);
+	return n;
+}
+
+/* greylist_redis_delete - see milter-greylist.h */
+long
+greylist_redis_delete(struct redis_client *rc, const char *prefix,
+		      int exact, char *err, size_t errlen)
+{
+	return gl_redis_scan(rc, prefix, exact, 1000000, gl_redis_del, NULL,
+			     err, errlen);
+}
+
+/* greylist_redis_allow - see milter-greylist.h */
+int
+greylist_redis_allow(struct redis_client *rc, const char *key,
+		     const struct greylist_params *p, char *err,
+		     size_t errlen)
+{
+	char rkey[2 * GREYLIST_KEY_MAX + 64], a[24];
+	const char *argv[1] = { a };
+	struct redisReply *reply;
+
+	redis_client_key(rc, "greylist:", key, rkey, sizeof(rkey));
+	snprintf(a, sizeof(a), "%ld", p->max_age);
+	if (redis_client_eval(rc, gl_redis_allow_script, rkey, 1, argv,
+			      &reply, err, errlen) < 0)
+		return -1;
+	redis_reply_free(&reply);
+	return 0;
+}

@@ -96,22 +96,29 @@ greylist_db_check(struct db *db, const char *key, int64_t now,
 	return db_commit(db) == SQLITE_OK ? 0 : -1;
 }
 
-/* greylist_db_client_pass - see milter-greylist.h */
-int
-greylist_db_client_pass(struct db *db, const char *client, int64_t now)
+/* gl_write - run sql, a write of text ?1 at time ?2; 0 or -1 */
+static int
+gl_write(struct db *db, const char *sql, const char *text, int64_t now)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = db_stmt(db, "INSERT INTO greylist_clients (client, n, last)"
-			  " VALUES (?1, 1, ?2) ON CONFLICT(client) DO UPDATE"
-			  " SET n = n + 1, last = ?2")) == NULL)
+	if ((st = db_stmt(db, sql)) == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* greylist_db_client_pass - see milter-greylist.h */
+int
+greylist_db_client_pass(struct db *db, const char *client, int64_t now)
+{
+	return gl_write(db, "INSERT INTO greylist_clients (client, n, last)"
+			" VALUES (?1, 1, ?2) ON CONFLICT(client) DO UPDATE"
+			" SET n = n + 1, last = ?2", client, now);
 }
 
 /* greylist_db_client_allowed - see milter-greylist.h */
@@ -166,4 +173,74 @@ greylist_db_expire(struct db *db, int64_t now,
 		n += sqlite3_changes(db_handle(db));
 	}
 	return n;
+}
+
+/* gl_select - bind a selection: "k = ?1" or a prefix "substr(k, 1,
+ * ?2) = ?1" (a prefix ends at a tab, so it never cuts a field) */
+static sqlite3_stmt *
+gl_select(struct db *db, const char *sql_exact, const char *sql_prefix,
+	  const char *prefix, int exact)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, exact ? sql_exact : sql_prefix)) == NULL)
+		return NULL;
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_TRANSIENT);
+	if (!exact)
+		sqlite3_bind_int(st, 2, (int)strlen(prefix));
+	return st;
+}
+
+/* greylist_db_list - see milter-greylist.h */
+long
+greylist_db_list(struct db *db, const char *prefix, int exact, long max,
+		 greylist_list_fn fn, void *ctx)
+{
+	struct greylist_rec r;
+	sqlite3_stmt *st;
+	long n = 0;
+	int rc;
+
+	if ((st = gl_select(db, "SELECT k, first, passed, last FROM greylist"
+			    " WHERE k = ?1",
+			    "SELECT k, first, passed, last FROM greylist"
+			    " WHERE substr(k, 1, ?2) = ?1 ORDER BY last DESC",
+			    prefix, exact)) == NULL)
+		return -1;
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r.first = sqlite3_column_int64(st, 1);
+		r.passed = sqlite3_column_int64(st, 2);
+		r.last = sqlite3_column_int64(st, 3);
+		fn((const char *)sqlite3_column_text(st, 0), &r, ctx);
+		n++;
+	}
+	if (n < max && rc != SQLITE_DONE)
+		n = -1;
+	sqlite3_reset(st);
+	return n;
+}
+
+/* greylist_db_delete - see milter-greylist.h */
+long
+greylist_db_delete(struct db *db, const char *prefix, int exact)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = gl_select(db, "DELETE FROM greylist WHERE k = ?1",
+			    "DELETE FROM greylist WHERE substr(k, 1, ?2) = ?1",
+			    prefix, exact)) == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? (long)sqlite3_changes(sqlite3_db_handle(st))
+				 : -1;
+}
+
+/* greylist_db_allow - see milter-greylist.h */
+int
+greylist_db_allow(struct db *db, const char *key, int64_t now)
+{
+	return gl_write(db, "INSERT OR REPLACE INTO greylist (k, first, "
+			"passed, last) VALUES (?1, ?2, ?2, ?2)", key, now);
 }

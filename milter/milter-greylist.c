@@ -101,13 +101,12 @@ gl_redis_sig(const struct redis_conf *rc)
 	return s;
 }
 
-/* gl_redis - the Redis client for the message's [redis] section (lock
- * held), made again when the section changed */
+/* gl_redis_for - the Redis client for c's [redis] section (lock held),
+ * made again when the section changed */
 static struct redis_client *
-gl_redis(const struct milter_msg *m)
+gl_redis_for(const struct conf *c)
 {
-	const struct redis_conf *rc = conf_get(m->conn->conf,
-					       &redis_conf_section);
+	const struct redis_conf *rc = conf_get(c, &redis_conf_section);
 	char *sig = gl_redis_sig(rc);
 
 	if (gl_rc != NULL && strcmp(sig, gl_rc_sig) == 0) {
@@ -121,26 +120,47 @@ gl_redis(const struct milter_msg *m)
 	return gl_rc;
 }
 
-/* gl_sqlite - the open SQLite store of path (lock held), or NULL */
-static struct db *
-gl_sqlite(struct milter_msg *m, const char *path, int64_t now)
+/* gl_redis - the Redis client for the message's [redis] section */
+static struct redis_client *
+gl_redis(const struct milter_msg *m)
 {
-	char err[512];
+	return gl_redis_for(m->conn->conf);
+}
 
+/* gl_sqlite_open - the open SQLite store of path (lock held), or NULL
+ * with err (and no new try for 10 s) */
+static struct db *
+gl_sqlite_open(const char *path, int64_t now, char *err, size_t errlen)
+{
 	if (gl_db != NULL && strcmp(gl_db_path, path) == 0)
 		return gl_db;
 	db_close(&gl_db);
 	x_free(&gl_db_path);
-	if (now < gl_db_retry)
+	if (now < gl_db_retry) {
+		x_err(err, errlen, "not open (a retry is due in 10s)");
 		return NULL;
-	if ((gl_db = greylist_db_open(path, err, sizeof(err))) == NULL) {
-		qid_warn(m->qid, "greylist store %s: %s (retrying in 10s)",
-			 path, err);
+	}
+	if ((gl_db = greylist_db_open(path, err, errlen)) == NULL) {
 		gl_db_retry = now + 10;
 		return NULL;
 	}
 	gl_db_path = x_strdup(path);
 	return gl_db;
+}
+
+/* gl_sqlite - the open SQLite store of path (lock held), or NULL */
+static struct db *
+gl_sqlite(struct milter_msg *m, const char *path, int64_t now)
+{
+	char err[512];
+	int retrying = now < gl_db_retry;	/* then quiet, as before */
+	struct db *db;
+
+	if ((db = gl_sqlite_open(path, now, err, sizeof(err))) == NULL
+	    && !retrying)
+		qid_warn(m->qid, "greylist store %s: %s (retrying in 10s)",
+			 path, err);
+	return db;
 }
 
 /* What one message's decision needs. */
@@ -356,15 +376,48 @@ gl_run(struct gl_msg *x, const char *path, const char *const *rcpts,
 	return rc;
 }
 
-/* gl_path - the store's file: relative to database.directory */
+/* gl_path_for - the store's file in c: relative to database.directory */
 static char *
-gl_path(const struct milter_msg *m)
+gl_path_for(const struct conf *c, const struct milter_conf *mc)
 {
-	const struct db_conf *dbc = conf_get(m->conn->conf, &db_conf_section);
-	const char *p = m->conn->mc->greylist.path;
+	const struct db_conf *dbc = conf_get(c, &db_conf_section);
+	const char *p = mc->greylist.path;
 
 	return p[0] == '/' || dbc->directory == NULL
 	       ? x_strdup(p) : x_asprintf("%s/%s", dbc->directory, p);
+}
+
+/* gl_path - the message's store file */
+static char *
+gl_path(const struct milter_msg *m)
+{
+	return gl_path_for(m->conn->conf, m->conn->mc);
+}
+
+/* milter_greylist_admin - fn on the configured store, under the lock */
+long
+milter_greylist_admin(const struct conf *c, greylist_admin_fn fn, void *ctx,
+		      char *err, size_t errlen)
+{
+	const struct milter_conf *mc = conf_get(c, &milter_conf_section);
+	const struct greylist_conf *g = &mc->greylist;
+	struct redis_client *rc = NULL;
+	struct db *db = NULL;
+	char *path = NULL;
+	long n;
+
+	pthread_mutex_lock(&gl_lock);
+	if (g->store == GREYLIST_STORE_REDIS)
+		rc = gl_redis_for(c);
+	else
+		db = gl_sqlite_open(path = gl_path_for(c, mc),
+				    clock_wall_ms() / 1000, err, errlen);
+	n = rc != NULL || db != NULL ? fn(db, rc, g, ctx, err, errlen) : -1;
+	if (n < 0 && db != NULL && *err == '\0')
+		snprintf(err, errlen, "%s: %s", path, db_errmsg(db));
+	pthread_mutex_unlock(&gl_lock);
+	free(path);
+	return n;
 }
 
 /* gl_decide - greylist the message for rcpts (identity: the SPF and

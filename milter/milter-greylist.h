@@ -156,6 +156,20 @@ int greylist_db_client_allowed(struct db *db, const char *client,
 long greylist_db_expire(struct db *db, int64_t now,
 			const struct greylist_params *p);
 
+/* elemta-ctl greylist (milter-ctl.c): a selection is a key prefix:
+ * "CLIENT\t", "CLIENT\tSENDER\t", or a whole triplet key (exact). */
+typedef void (*greylist_list_fn)(const char *key,
+				 const struct greylist_rec *r, void *ctx);
+/* greylist_db_list - the triplets selected (prefix "" is all), most
+ * recently seen first, at most max; how many, or -1 */
+long greylist_db_list(struct db *db, const char *prefix, int exact,
+		      long max, greylist_list_fn fn, void *ctx);
+/* greylist_db_delete - remove the triplets selected; how many, or -1 */
+long greylist_db_delete(struct db *db, const char *prefix, int exact);
+/* greylist_db_allow - the triplet key passed at now (accepted until
+ * max_age goes by unused); 0 or -1 */
+int greylist_db_allow(struct db *db, const char *key, int64_t now);
+
 /* The Redis store (milter-greylist-redis.c): the same, in one Lua
  * script on the server, on its clock unless now is not 0 (tests). */
 struct redis_client;
@@ -168,6 +182,29 @@ int greylist_redis_check(struct redis_client *rc, const char *key,
 long greylist_redis_client(struct redis_client *rc, const char *client,
 			   const char *op, const struct greylist_params *p,
 			   char *err, size_t errlen);
+
+/* The same on Redis (its clock; list and a selection's delete SCAN one
+ * server, so with Redis Cluster they see that node's keys only);
+ * -1 with err. */
+long greylist_redis_list(struct redis_client *rc, const char *prefix,
+			 int exact, long max, greylist_list_fn fn, void *ctx,
+			 char *err, size_t errlen);
+long greylist_redis_delete(struct redis_client *rc, const char *prefix,
+			   int exact, char *err, size_t errlen);
+int greylist_redis_allow(struct redis_client *rc, const char *key,
+			 const struct greylist_params *p, char *err,
+			 size_t errlen);
+
+/* milter_greylist_admin - fn on the store the current configuration c
+ * names (SQLite opened if need be, or the Redis client), under the
+ * store's lock; fn's result, or -1 with err when the store cannot be
+ * opened */
+struct conf;
+typedef long (*greylist_admin_fn)(struct db *db, struct redis_client *rc,
+				  const struct greylist_conf *g, void *ctx,
+				  char *err, size_t errlen);
+long milter_greylist_admin(const struct conf *c, greylist_admin_fn fn,
+			   void *ctx, char *err, size_t errlen);
 
 /* The stage. */
 struct milter_msg;

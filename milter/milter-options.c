@@ -32,7 +32,8 @@ static const char *const milter_canons[] = {
 };
 
 static cfg_opt_t milter_opts[] = {
-	DAEMON_CONF_OPTS(ELEMTA_SOCKET_DEFAULT("milter"), ""),
+	DAEMON_CONF_OPTS(ELEMTA_SOCKET_DEFAULT("milter"), "",
+			 ELEMTA_CONTROL_DEFAULT("milter")),
 	CFG_STR("authserv_id", "", CFGF_NONE),
 	CFG_STR_LIST("internal_networks", "{\"127.0.0.0/8\", \"::1/128\"}",
 		     CFGF_NONE),
@@ -77,6 +78,7 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("dmarc_temperror_action", "accept", CFGF_NONE),
 	CFG_STR("dmarc_bad_from_action", "accept", CFGF_NONE),
 	CFG_STR("dmarc_history", "", CFGF_NONE),
+	CFG_INT("dmarc_history_queue_size", 10000, CFGF_NONE),
 	/* DMARC aggregate reports (reports/, elemta-dmarc-report) */
 	CFG_STR("dmarc_report_org_name", "", CFGF_NONE),
 	CFG_STR("dmarc_report_email", "", CFGF_NONE),
@@ -114,6 +116,25 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("rspamd_fail_action", "tempfail", CFGF_NONE),
 	CFG_INT("rspamd_timeout_ms", 15000, CFGF_NONE),
 	CFG_STR("rspamd_settings_id", "", CFGF_NONE),
+	/* ClamAV (milter-clamav.c) */
+	CFG_STR("clamav_database", "", CFGF_NONE),
+	CFG_STR("clamav_clamd", "", CFGF_NONE),
+	CFG_INT_CB("clamav_clamd_timeout", 30, CFGF_NONE, conf_cb_duration),
+	CFG_STR("clamav_reload", "concurrent", CFGF_NONE),
+	CFG_INT_CB("clamav_reload_check", 60, CFGF_NONE, conf_cb_duration),
+	CFG_INT_CB("clamav_max_scan_size", 104857600, CFGF_NONE,
+		   conf_cb_size),
+	CFG_INT_CB("clamav_max_file_size", 26214400, CFGF_NONE,
+		   conf_cb_size),
+	CFG_INT("clamav_max_recursion", 16, CFGF_NONE),
+	CFG_INT("clamav_max_files", 10000, CFGF_NONE),
+	CFG_BOOL("clamav_alert_encrypted", cfg_false, CFGF_NONE),
+	CFG_BOOL("clamav_alert_exceeds_max", cfg_false, CFGF_NONE),
+	CFG_STR("clamav_action", "reject", CFGF_NONE),
+	CFG_STR("clamav_heuristic_action", "reject", CFGF_NONE),
+	CFG_STR("clamav_fail_action", "tempfail", CFGF_NONE),
+	CFG_STR("clamav_scanned_header", "ClamAV using elemta-milter",
+		CFGF_NONE),
 	CFG_END()
 };
 
@@ -227,6 +248,47 @@ milter_check_spool_dir(const char *value, char *err, size_t errlen)
 	return 0;
 }
 
+/* clamav_action, clamav_heuristic_action: CLAMAV_ACTION_* */
+static const char *const milter_clamav_actions[] = {
+	"reject", "discard", "quarantine", "header", "accept", NULL,
+};
+static const char *const milter_clamav_reloads[] = {
+	"concurrent", "blocking", NULL,
+};
+
+/* milter_check_clamav_action - clamav_action: a virus is never
+ * accepted silently (header at least) */
+static int
+milter_check_clamav_action(const char *value, char *err, size_t errlen)
+{
+	int i;
+
+	for (i = 0; i < CLAMAV_ACTION_ACCEPT; i++)
+		if (strcmp(value, milter_clamav_actions[i]) == 0)
+			return 0;
+	x_err(err, errlen, "'%s': not one of reject, discard, quarantine, "
+	      "header", value);
+	return -1;
+}
+
+/* milter_check_header_value - a header value we add: printable ASCII */
+static int
+milter_check_header_value(const char *value, char *err, size_t errlen)
+{
+	const char *p;
+
+	for (p = value; *p != '\0'; p++)
+		if (*p < ' ' || *p > '~') {
+			x_err(err, errlen, "not printable ASCII");
+			return -1;
+		}
+	if (p - value > 200) {
+		x_err(err, errlen, "too long (200 max)");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct conf_check milter_checks[] = {
 	DAEMON_CONF_CHECKS,
 	{ "internal_networks", CONF_CHECK_FUNC, 0, 0, NULL, cidr_check },
@@ -260,6 +322,8 @@ static const struct conf_check milter_checks[] = {
 	{ "dmarc_temperror_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
 	  NULL },
 	{ "dmarc_bad_from_action", CONF_CHECK_ENUM, 0, 0, milter_actions,
+	  NULL },
+	{ "dmarc_history_queue_size", CONF_CHECK_RANGE, 1, 1000000, NULL,
 	  NULL },
 	{ "dmarc_report_history_days", CONF_CHECK_RANGE, 1, 3650, NULL,
 	  NULL },
@@ -297,19 +361,48 @@ static const struct conf_check milter_checks[] = {
 	{ "rspamd_timeout_ms", CONF_CHECK_RANGE, 100, 600000, NULL, NULL },
 	{ "rspamd_settings_id", CONF_CHECK_FUNC, 0, 0, NULL,
 	  milter_check_token },
+	/* ClamAV */
+	{ "clamav_database", CONF_CHECK_PATH, 0, 0, NULL, NULL },
+	{ "clamav_clamd", CONF_CHECK_LISTEN, 0, 0, NULL, NULL },
+	{ "clamav_clamd_timeout", CONF_CHECK_RANGE, 1, 3600, NULL, NULL },
+	{ "clamav_reload", CONF_CHECK_ENUM, 0, 0, milter_clamav_reloads,
+	  NULL },
+	{ "clamav_reload_check", CONF_CHECK_RANGE, 0, 86400, NULL, NULL },
+	{ "clamav_max_scan_size", CONF_CHECK_RANGE, 1024, 1L << 32, NULL,
+	  NULL },
+	{ "clamav_max_file_size", CONF_CHECK_RANGE, 1024, 1L << 32, NULL,
+	  NULL },
+	{ "clamav_max_recursion", CONF_CHECK_RANGE, 1, 100, NULL, NULL },
+	{ "clamav_max_files", CONF_CHECK_RANGE, 1, 1000000, NULL, NULL },
+	{ "clamav_action", CONF_CHECK_FUNC, 0, 0, NULL,
+	  milter_check_clamav_action },
+	{ "clamav_heuristic_action", CONF_CHECK_ENUM, 0, 0,
+	  milter_clamav_actions, NULL },
+	{ "clamav_fail_action", CONF_CHECK_ENUM, 0, 0, milter_greylist_fails,
+	  NULL },
+	{ "clamav_scanned_header", CONF_CHECK_FUNC, 0, 0, NULL,
+	  milter_check_header_value },
 	CONF_CHECK_END
 };
+
+/* milter_word_index - position of s in words (0 if absent: the checks
+ * above have run) */
+static int
+milter_word_index(const char *const *words, const char *s)
+{
+	int i;
+
+	for (i = 0; words[i] != NULL; i++)
+		if (strcmp(words[i], s) == 0)
+			return i;
+	return 0;
+}
 
 /* milter_action_index - position of an action name in milter_actions */
 static int
 milter_action_index(const char *s)
 {
-	int i;
-
-	for (i = 0; milter_actions[i] != NULL; i++)
-		if (strcmp(milter_actions[i], s) == 0)
-			return i;
-	return 0;
+	return milter_word_index(milter_actions, s);
 }
 
 /* milter_conf_load_sign - the DKIM signing options */
@@ -363,6 +456,45 @@ milter_conf_domain(const char *s)
 	if ((len = strlen(d)) > 0 && d[len - 1] == '.')
 		d[len - 1] = '\0';
 	return d;
+}
+
+/* milter_clamav_action - CLAMAV_ACTION_* of a name */
+static int
+milter_clamav_action(const char *s)
+{
+	return milter_word_index(milter_clamav_actions, s);
+}
+
+/* milter_conf_load_clamav - the clamav_* options; 0, or -1 with err */
+static int
+milter_conf_load_clamav(cfg_t *sec, struct milter_clamav_conf *c, char *err,
+			size_t errlen)
+{
+	c->database = conf_strdup_opt(sec, "clamav_database");
+	c->clamd = conf_strdup_opt(sec, "clamav_clamd");
+	c->clamd_timeout = cfg_getint(sec, "clamav_clamd_timeout");
+	c->reload_blocking = strcmp(cfg_getstr(sec, "clamav_reload"),
+				    "blocking") == 0;
+	c->reload_check = cfg_getint(sec, "clamav_reload_check");
+	c->max_scan_size = cfg_getint(sec, "clamav_max_scan_size");
+	c->max_file_size = cfg_getint(sec, "clamav_max_file_size");
+	c->max_recursion = (int)cfg_getint(sec, "clamav_max_recursion");
+	c->max_files = (int)cfg_getint(sec, "clamav_max_files");
+	c->alert_encrypted = cfg_getbool(sec, "clamav_alert_encrypted");
+	c->alert_exceeds_max = cfg_getbool(sec, "clamav_alert_exceeds_max");
+	c->action = milter_clamav_action(cfg_getstr(sec, "clamav_action"));
+	c->heuristic_action = milter_clamav_action(
+		cfg_getstr(sec, "clamav_heuristic_action"));
+	c->fail_action = milter_action_index(
+		cfg_getstr(sec, "clamav_fail_action"));
+	c->scanned_header = conf_strdup_opt(sec, "clamav_scanned_header");
+	if (c->database != NULL && c->clamd != NULL) {
+		x_err(err, errlen, "milter: clamav_database and clamav_clamd "
+		      "are two back ends: set one (clamd has its own "
+		      "database)");
+		return -1;
+	}
+	return 0;
 }
 
 /* milter_conf_load - copy the [milter] section into struct milter_conf */
@@ -433,6 +565,8 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->dmarc_bad_from_action = milter_action_index(
 		cfg_getstr(sec, "dmarc_bad_from_action"));
 	c->dmarc_history = x_strdup(cfg_getstr(sec, "dmarc_history"));
+	c->dmarc_history_queue_size =
+		(int)cfg_getint(sec, "dmarc_history_queue_size");
 	c->dmarc_report_org_name = conf_strdup_opt(sec,
 						   "dmarc_report_org_name");
 	c->dmarc_report_email = conf_strdup_opt(sec, "dmarc_report_email");
@@ -450,6 +584,8 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->scan_oversize_action = strcmp(cfg_getstr(sec,
 		"scan_oversize_action"), "tempfail") == 0
 		? MILTER_BODY_OVERSIZE_TEMPFAIL : MILTER_BODY_OVERSIZE_SKIP;
+	if (milter_conf_load_clamav(sec, &c->clamav, err, errlen) < 0)
+		return -1;
 	c->rspamd_url = conf_strdup_opt(sec, "rspamd_url");
 	c->rspamd_fail_action =
 		milter_action_index(cfg_getstr(sec, "rspamd_fail_action"));
@@ -504,6 +640,9 @@ milter_conf_release(void *out)
 	x_free(&c->body_spool_dir);
 	x_free(&c->rspamd_url);
 	x_free(&c->rspamd_settings_id);
+	x_free(&c->clamav.database);
+	x_free(&c->clamav.clamd);
+	x_free(&c->clamav.scanned_header);
 	greylist_conf_release(&c->greylist);
 }
 

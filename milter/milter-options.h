@@ -23,6 +23,31 @@
 #include "daemon.h"
 #include "milter-greylist.h"
 
+/* ClamAV (milter-clamav.c): clamav_action, clamav_heuristic_action */
+#define CLAMAV_ACTION_REJECT		0
+#define CLAMAV_ACTION_DISCARD		1
+#define CLAMAV_ACTION_QUARANTINE	2
+#define CLAMAV_ACTION_HEADER		3
+#define CLAMAV_ACTION_ACCEPT		4	/* heuristics only */
+
+struct milter_clamav_conf {
+	char *database;			/* signature directory; NULL: off */
+	char *clamd;			/* clamd's socket: scans go there */
+	long clamd_timeout;		/* seconds, a whole INSTREAM */
+	int reload_blocking;		/* clamav_reload = blocking */
+	long reload_check;		/* seconds between checks; 0: none */
+	long max_scan_size;		/* the engine's limits */
+	long max_file_size;
+	int max_recursion;
+	int max_files;
+	int alert_encrypted;		/* encrypted archives, documents */
+	int alert_exceeds_max;		/* over a limit: Heuristics.Limits */
+	int action;			/* CLAMAV_ACTION_*: a virus */
+	int heuristic_action;		/* a Heuristics.* alert */
+	int fail_action;		/* enum milter_action: accept, tempfail */
+	char *scanned_header;		/* X-Virus-Scanned value; NULL: none */
+};
+
 struct milter_conf {
 	struct daemon_conf daemon;	/* listen, metrics_listen, user... */
 	char *authserv_id;		/* never NULL: the host name if unset */
@@ -66,6 +91,7 @@ struct milter_conf {
 	int dmarc_temperror_action;
 	int dmarc_bad_from_action;	/* no/several/broken From */
 	char *dmarc_history;		/* SQLite file, "" = off */
+	int dmarc_history_queue_size;	/* rows waiting for the writer */
 	/* DMARC aggregate reports (reports/, not the daemon) */
 	char *dmarc_report_org_name;	/* NULL: the report domain */
 	char *dmarc_report_email;	/* NULL: postmaster@authserv_id */
@@ -86,6 +112,7 @@ struct milter_conf {
 	int rspamd_fail_action;		/* MILTER_ACCEPT or MILTER_TEMPFAIL */
 	long rspamd_timeout_ms;
 	char *rspamd_settings_id;	/* NULL: none sent */
+	struct milter_clamav_conf clamav;	/* milter-clamav.c */
 };
 
 extern const struct conf_section milter_conf_section;

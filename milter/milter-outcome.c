@@ -16,15 +16,16 @@
  *	each inserted at the top, Received-SPF (so that it ends up below
  *	our A-R, right above the MTA's own Received: a trace header, RFC
  *	7208 9.1), the quarantine header when quarantine_header is set, our
- *	A-R, the DKIM signatures above it (milter-dkim-sign.h says why),
- *	and the new ARC set above all (milter-arc-sealer.c: AS, AMS, AAR
- *	from the top; its AMS covers our DKIM-Signature, so it comes
- *	last).  Then the headers the stages asked for
+ *	A-R, and the DKIM signatures above it (milter-dkim-sign.h says
+ *	why).  Then the headers the stages asked for
  *	(milter_msg_add_header: the content scanners' X-Virus-Scanned,
  *	X-Elemta-Scan...), added at the end of the header in the order
- *	asked.  milter_outcome_view() applies the edits to a header list
- *	as the MTA will: what the sealer signs.  A message rejected,
- *	deferred or discarded gets no edits:
+ *	asked.  Last, the new ARC set, above all (milter-arc-sealer.c: AS,
+ *	AMS, AAR from the top; its AMS covers our DKIM-Signature and
+ *	what the other edits leave, so it comes last);
+ *	milter_outcome_view() applies the edits to a header list as the
+ *	MTA will: what the sealer signs.  A message rejected, deferred or
+ *	discarded gets no edits:
  *	nothing of it is kept.
  *--*/
 #include "config.h"

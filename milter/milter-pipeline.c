@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "milter.h"
 #include "milter-body.h"
+#include "milter-clamav.h"
 #include "milter-dmarc.h"
 #include "xalloc.h"
 
@@ -46,12 +47,17 @@ static const struct milter_stage milter_stages[] = {
 	/* after "arc": the trusted-sealer override reads its result */
 	{ .name = "dmarc", .eom = milter_dmarc_eom },
 	{ .name = "greylist", .eom = milter_greylist_eom },
+	/* after greylisting; before rspamd: a virus is rejected without
+	 * asking rspamd */
+	{ .name = "clamav", .eom = milter_clamav_eom,
+	  .body_wanted = milter_clamav_wanted },
 	/* after greylisting: a deferred message is not scanned; rspamd's
 	 * greylist action calls it back (greylist_mode = rspamd) */
 	{ .name = "rspamd", .body_wanted = milter_rspamd_wanted,
 	  .eom = milter_rspamd_eom, .free = milter_rspamd_free },
-	/* last: after every stage that can change the verdict or the
-	 * A-R, after "dkim-sign" (the AMS covers our DKIM-Signature) */
+	/* last: after every stage that can change the verdict, the A-R or
+	 * the headers (clamav, rspamd), after "dkim-sign" (the AMS covers
+	 * our DKIM-Signature) */
 	{ .name = "arc-seal", .body = milter_arc_sealer_body,
 	  .eom = milter_arc_sealer_eom, .free = milter_arc_sealer_free },
 };
@@ -92,9 +98,9 @@ milter_pipeline_init(void)
 	m_dns_hits = metric_series(m, "hit");
 	m_dns_misses = metric_series(m, "miss");
 	milter_greylist_init();
+	milter_arc_sealer_init();
 	milter_body_init();
 	milter_rspamd_init();
-	milter_arc_sealer_init();
 }
 
 /* milter_pipeline_body_wanted - does a stage read the whole message */

@@ -65,11 +65,13 @@
 #include <libmilter/mfapi.h>
 
 #include "conf.h"
+#include "control.h"
 #include "daemon.h"
 #include "dns.h"
 #include "listen.h"
 #include "log.h"
 #include "milter.h"
+#include "milter-clamav.h"
 #include "milter-dmarc.h"
 #include "milter-keys.h"
 #include "milter-relay.h"
@@ -158,9 +160,9 @@ milter_gen_log(const struct milter_gen *g, const struct milter_gen *old)
 			 g->keys->nrules);
 }
 
-/* milter_reload - SIGUSR1: a whole new generation for new connections,
- * or the running one kept whole */
-static void
+/* milter_reload - SIGUSR1 and elemta-ctl reload: a whole new
+ * generation for new connections, or the running one kept whole */
+static int
 milter_reload(struct runtime *rt)
 {
 	struct milter_gen *old = milter_gen_current(), *g;
@@ -169,23 +171,29 @@ milter_reload(struct runtime *rt)
 
 	if ((c = runtime_reload_build(rt)) == NULL) {
 		milter_gen_unref(&old);
-		return;
+		return -1;
 	}
 	if ((g = milter_gen_build(conf_ref(c), old, err, sizeof(err)))
 	    == NULL) {
 		msg_error("%s: reload refused: keeping the configuration, "
 			  "resolver and keys loaded before", err);
+		snprintf(rt->reload_error, sizeof(rt->reload_error), "%s", err);
 		conf_unref(&c);
 		milter_gen_unref(&old);
-		return;
+		return -1;
 	}
 	/* the generation first: once "reloaded" is logged, a new
 	 * connection gets the new one */
 	milter_gen_publish(milter_gen_ref(g));
 	runtime_reload_commit(rt, c);
 	milter_gen_log(g, old);
+	milter_clamav_reload();		/* its thread compiles the engine */
 	milter_gen_unref(&g);
 	milter_gen_unref(&old);
+	/* the rows of the old configuration's messages written (its
+	 * dmarc_history file may be another), bounded */
+	(void)dmarc_history_flush(DMARC_HISTORY_RELOAD_MS);
+	return 0;
 }
 
 /* milter_ignore_sighup - SIGHUP dropped when sent (see above) */
@@ -205,7 +213,7 @@ milter_ignore_sighup(void)
 static int
 milter_serve(struct runtime *rt)
 {
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	pthread_t tid;
 	int ev, rc = MI_SUCCESS, running = 1;
 
@@ -218,16 +226,20 @@ milter_serve(struct runtime *rt)
 	milter_relay_start(rt);
 	if ((errno = pthread_create(&tid, NULL, milter_main_thread, &rc)) != 0)
 		msg_fatal("pthread_create: %m");
-	pfd.fd = daemon_signal_fd();
-	pfd.events = POLLIN;
+	pfd[0].fd = daemon_signal_fd();
+	pfd[0].events = POLLIN;
+	pfd[1].fd = control_main_fd();	/* -1: none, poll skips it */
+	pfd[1].events = POLLIN;
 	while (running && !milter_main_done) {
-		if (poll(&pfd, 1, 500) < 0 && errno != EINTR)
+		if (poll(pfd, 2, 500) < 0 && errno != EINTR)
 			msg_fatal("poll: %m");
-		if (!(pfd.revents & POLLIN))
+		if (pfd[1].revents & POLLIN)
+			control_main_run();
+		if (!(pfd[0].revents & POLLIN))
 			continue;
 		ev = daemon_signal_take();
 		if (ev & DAEMON_EV_RELOAD)
-			milter_reload(rt);
+			(void)runtime_do_reload(rt);
 		if (ev & DAEMON_EV_STOP)
 			running = 0;
 	}
@@ -258,6 +270,7 @@ milter_finish(struct milter_test *t, struct runtime *rt)
 	milter_dkim_finish();
 	milter_dmarc_finish();
 	milter_greylist_finish();
+	milter_clamav_finish();
 	milter_rspamd_finish();
 	milter_gen_publish(NULL);
 	free(t->rcpts);
@@ -299,6 +312,7 @@ main(int argc, char **argv)
 	runtime_init(&rt, "elemta-milter", argc, argv, elemta_sections,
 		     &milter_conf_section, offsetof(struct milter_conf, daemon),
 		     &extra);
+	rt.reload = milter_reload;
 
 	c = conf_current();
 	mc = conf_get(c, &milter_conf_section);
@@ -315,6 +329,8 @@ main(int argc, char **argv)
 	if (milter_dmarc_init(c, err, sizeof(err)) < 0)
 		msg_fatal_stderr("dmarc: %s", err);
 	milter_pipeline_init();
+	if (milter_clamav_init(c, err, sizeof(err)) < 0)
+		msg_fatal_stderr("%s", err);
 
 	if (t.file != NULL) {
 		/* Offline: log to stderr, whatever -f says. */
@@ -326,7 +342,9 @@ main(int argc, char **argv)
 	}
 	milter_open(mc);
 	conf_unref(&c);
+	milter_ctl_register();
 	runtime_start(&rt);
+	milter_clamav_start();		/* before libmilter's threads */
 	status = milter_serve(&rt);
 	milter_finish(&t, &rt);
 	return status;

@@ -275,6 +275,9 @@ struct milter_gen *milter_gen_build(struct conf *conf,
 /* milter_gen_publish - make g (NULL: none) the one new connections
  * take, taking over the caller's reference */
 void milter_gen_publish(struct milter_gen *g);
+/* milter-ctl.c: milter_ctl_register - the control socket's commands */
+void milter_ctl_register(void);
+
 /* milter_gen_current - a reference to the published one, or NULL */
 struct milter_gen *milter_gen_current(void);
 struct milter_gen *milter_gen_ref(struct milter_gen *g);
@@ -333,6 +336,7 @@ enum milter_reply_kind {
 	MILTER_REPLY_HEADER_CAP,	/* 552 5.3.4, 452 4.3.4 */
 	MILTER_REPLY_GREYLIST,		/* 450 4.7.1 (tempfail only) */
 	MILTER_REPLY_SCAN_SIZE,		/* 452 4.3.4: over scan_max_size */
+	MILTER_REPLY_CLAMAV,		/* 550 5.7.1, 451 4.7.1 */
 	MILTER_REPLY_RSPAMD,		/* 550 5.7.1, 451 4.7.1 */
 };
 /* milter_msg_enforce - ask for the configured action a (enum

@@ -22,6 +22,7 @@ policyd_libpolicyd_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS) \
 
 sbin_PROGRAMS += policyd/elemta-policyd
 policyd_elemta_policyd_SOURCES = policyd/policyd.c policyd/policyd-conn.c \
+	policyd/policyd-ctl.c \
 	policyd/policyd-server.h
 policyd_elemta_policyd_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(SQLITE_CFLAGS)
 policyd_elemta_policyd_LDADD = policyd/libpolicyd.a $(ELEMTA_SECTIONS_LIBS) \

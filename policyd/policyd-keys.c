@@ -162,6 +162,29 @@ policyd_keys_value(const struct policyd_limit_conf *lc,
 	return -1;
 }
 
+/* policyd_keys_tag - what policyd_keys_value puts before the colon */
+const char *
+policyd_keys_tag(enum policyd_key key)
+{
+	switch (key) {
+	case POLICYD_KEY_CLIENT_IP:
+		return "ip";
+	case POLICYD_KEY_SASL_USER:
+		return "user";
+	case POLICYD_KEY_SENDER:
+		return "sender";
+	case POLICYD_KEY_SENDER_DOMAIN:
+		return "sdom";
+	case POLICYD_KEY_RECIPIENT_DOMAIN:
+		return "rdom";
+	case POLICYD_KEY_LISTENER:
+		return "listener";
+	case POLICYD_KEY_GLOBAL:
+		return "global";
+	}
+	return "?";
+}
+
 /* policyd_keys_who - a key for people */
 void
 policyd_keys_who(const struct policyd_limit_conf *lc, const char *key,

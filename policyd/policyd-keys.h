@@ -46,6 +46,10 @@ int policyd_keys_value(const struct policyd_limit_conf *lc,
 		       const struct policyd_req *req, const char *rcpt,
 		       char *out, size_t outlen);
 
+/* policyd_keys_tag - the TAG of a key kind ("ip", "user", "sender",
+ * "sdom", "rdom", "listener", "global") */
+const char *policyd_keys_tag(enum policyd_key key);
+
 /* policyd_keys_who - "client 192.0.2.10", "user alice", "sender <a@b>",
  * "sender domain b", "recipient domain c", "listener 587", "this server"
  * for a key made by policyd_keys_value */

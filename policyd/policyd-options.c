@@ -240,7 +240,8 @@ static cfg_opt_t policyd_limit_opts[] = {
 };
 
 static cfg_opt_t policyd_opts[] = {
-	DAEMON_CONF_OPTS(ELEMTA_SOCKET_DEFAULT("policyd"), ""),
+	DAEMON_CONF_OPTS(ELEMTA_SOCKET_DEFAULT("policyd"), "",
+			 ELEMTA_CONTROL_DEFAULT("policyd")),
 	CFG_INT_CB("idle_timeout", 600, CFGF_NONE, conf_cb_duration),
 	CFG_INT("max_connections", 1000, CFGF_NONE),
 	CFG_STR("client_message_limit", "100/1h", CFGF_NONE),

@@ -178,6 +178,39 @@ void policyd_policy_batch_run(struct policyd_policy *pol,
 					   size_t len, void *arg),
 			      void *arg);
 
+/*
+ * elemta-ctl ratelimit: a key is "TAG:VALUE" as the log lines show it
+ * (key=ip:192.0.2.10), meaning every limit counting that kind of key,
+ * or "LIMIT:TAG:VALUE" for one limit.  The state is the live one: in
+ * Redis when the policy has it (and, after a reset, the local fallback
+ * store's too), else in the local store.  A limit's own rate is shown,
+ * not a directory (LDAP) override.
+ */
+struct policyd_policy_keystate {
+	const char *limit;		/* its name */
+	const char *skey;		/* the store key */
+	const char *store;		/* "redis" or "local" */
+	uint64_t used, max;		/* weight counted, allowed */
+	const char *period;		/* "1h", "day", ... */
+	const char *unit;		/* "messages", "recipients", "bytes" */
+	long retry_s;			/* 0: one more passes now */
+};
+typedef void (*policyd_policy_key_fn)(const struct policyd_policy_keystate *,
+				      void *ctx);
+
+/* policyd_policy_key_show - fn for every limit key matches (its state
+ * peeked, nothing counted); how many matched (0: none counts such a
+ * key), or -1 with a message (a store failed) */
+int policyd_policy_key_show(struct policyd_policy *pol, const char *key,
+			    int64_t now, policyd_policy_key_fn fn, void *ctx,
+			    char *err, size_t errlen);
+
+/* policyd_policy_key_reset - forget key's state in every limit it
+ * matches, at once (in Redis: for every node); how many limits, or -1
+ * with a message */
+int policyd_policy_key_reset(struct policyd_policy *pol, const char *key,
+			     char *err, size_t errlen);
+
 /* policyd_policy_tick - expire old transactions, store upkeep */
 void policyd_policy_tick(struct policyd_policy *pol, int64_t now);
 /* policyd_policy_step - the store's write-behind, a slice at a time;

@@ -73,6 +73,10 @@ struct policyd_server {
 	struct metric *m_proto_errors;
 };
 
+/* policyd-ctl.c */
+/* policyd_ctl_register - the control socket's commands of policyd */
+void policyd_ctl_register(struct policyd_server *srv);
+
 /* policyd-conn.c */
 /* policyd_accept - take every pending connection */
 void policyd_accept(struct policyd_server *srv);

@@ -422,6 +422,26 @@ policyd_redis_take(struct policyd_redis *rs, const char *key,
 	return op.rc;
 }
 
+/* policyd_redis_reset - DEL the key */
+int
+policyd_redis_reset(struct policyd_redis *rs, const char *key, char *err,
+		    size_t errlen)
+{
+	struct redisReply *reply = NULL;
+	char rkey[600];
+	const char *argv[2];
+	int rc;
+
+	policyd_redis_key(rs, key, rkey, sizeof(rkey));
+	argv[0] = "DEL";
+	argv[1] = rkey;
+	if (redis_client_command(rs->rc, 2, argv, &reply, err, errlen) < 0)
+		return -1;
+	rc = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+	redis_reply_free(&reply);
+	return rc;
+}
+
 /* policyd_redis_stats - the client's counters */
 void
 policyd_redis_stats(const struct policyd_redis *rs, struct redis_stats *out)

@@ -88,6 +88,12 @@ int64_t policyd_redis_refund(struct policyd_redis *rs, const char *key,
 			     const struct policyd_limit *lim, int64_t at,
 			     uint64_t weight, char *err, size_t errlen);
 
+/* policyd_redis_reset - delete key's state in Redis (elemta-ctl
+ * ratelimit reset): every node sees it at its next check; 1 if there
+ * was a state, 0 if not, -1 with a message */
+int policyd_redis_reset(struct policyd_redis *rs, const char *key,
+			char *err, size_t errlen);
+
 /* One check or refund of a batch (policyd_redis_run_many). */
 struct policyd_redis_op {
 	const char *key;		/* in: the limit key */

@@ -34,15 +34,13 @@
 #include "config.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
+#include "daemon.h"
 #include "db.h"
 #include "policyd-store.h"
 #include "htable.h"
@@ -332,6 +330,21 @@ policyd_store_refund(struct policyd_store *s, const char *key,
 	return (int64_t)back;
 }
 
+/* policyd_store_reset - an empty log for key, written like any change */
+int
+policyd_store_reset(struct policyd_store *s, const char *key, char *err,
+		    size_t errlen)
+{
+	struct ps_ent *e;
+
+	if ((e = ps_get(s, key, err, errlen)) == NULL)
+		return -1;
+	memset(&e->st, 0, sizeof(e->st));
+	e->expires = INT64_MIN;
+	ps_dirty(s, e);
+	return ps_write_through(s, err, errlen);
+}
+
 /* ps_row_fill - the snapshot of entry e */
 static void
 ps_row_fill(struct ps_row *r, struct ps_ent *e)
@@ -342,27 +355,28 @@ ps_row_fill(struct ps_row *r, struct ps_ent *e)
 	r->len = e->st.n == 0 ? 0 : policyd_limit_encode(&e->st, r->state);
 }
 
-/* ps_write - write one row inside a transaction on db */
+/* ps_write - write row i of a batch inside a transaction on db */
 static int
-ps_write(struct db *db, const struct ps_row *r)
+ps_write(struct db *db, size_t i, void *ctx)
 {
+	const struct ps_row *r = (const struct ps_row *)ctx + i;
 	sqlite3_stmt *q;
 	int rc;
 
 	if (r->len == 0) {
 		if ((q = db_stmt(db, PS_DELETE)) == NULL)
-			return -1;
+			return sqlite3_errcode(db_handle(db));
 		sqlite3_bind_text(q, 1, r->key, -1, SQLITE_STATIC);
 	} else {
 		if ((q = db_stmt(db, PS_UPSERT)) == NULL)
-			return -1;
+			return sqlite3_errcode(db_handle(db));
 		sqlite3_bind_text(q, 1, r->key, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 2, r->expires);
 		sqlite3_bind_blob(q, 3, r->state, (int)r->len, SQLITE_STATIC);
 	}
 	rc = sqlite3_step(q);
 	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* ps_write_rows - rows in one transaction on db; 0, or -1 with err */
@@ -370,26 +384,8 @@ static int
 ps_write_rows(struct db *db, const struct ps_row *rows, size_t n,
 	      char *err, size_t errlen)
 {
-	const char *what = "begin";
-	size_t i;
-
-	if (db_begin(db) != SQLITE_OK)
-		goto bad;
-	what = "write";
-	for (i = 0; i < n; i++)
-		if (ps_write(db, &rows[i]) < 0)
-			goto rollback;
-	what = "commit";
-	if (db_commit(db) != SQLITE_OK)
-		goto rollback;
-	return 0;
-rollback:
-	x_err(err, errlen, "sqlite %s: %s", what, db_errmsg(db));
-	db_rollback(db);
-	return -1;
-bad:
-	x_err(err, errlen, "sqlite %s: %s", what, db_errmsg(db));
-	return -1;
+	return db_batch(db, n, ps_write, (void *)rows, err, errlen)
+	       == SQLITE_OK ? 0 : -1;
 }
 
 /* ps_clean_db - delete one batch of expired rows on db; the number
@@ -445,7 +441,7 @@ ps_rows_free(struct ps_row **rowsp, size_t n)
 static void
 ps_writer_background(void)
 {
-	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	(void)daemon_thread_background(10);
 }
 
 /* ps_writer_run - the writer thread: a batch, then expired rows */

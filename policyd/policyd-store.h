@@ -80,6 +80,12 @@ int64_t policyd_store_refund(struct policyd_store *s, const char *key,
 			     const struct policyd_limit *lim, int64_t at,
 			     uint64_t weight, char *err, size_t errlen);
 
+/* policyd_store_reset - forget key's state (elemta-ctl ratelimit
+ * reset): the next take starts from nothing at once, the row goes at
+ * the next flush; 0, or -1 with a message */
+int policyd_store_reset(struct policyd_store *s, const char *key,
+			char *err, size_t errlen);
+
 /* policyd_store_tick - periodic work: flush when due, delete a batch of
  * expired rows, sweep part of the cache; 0, or -1 with a message (the
  * unwritten changes are kept for the next tick) */

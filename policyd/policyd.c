@@ -72,6 +72,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "control.h"
 #include "daemon.h"
 #include "db.h"
 #include "log.h"
@@ -219,7 +220,22 @@ policyd_poll_timeout(const struct policyd_server *srv)
 }
 
 /* The epoll tags of the descriptors that are not connections. */
-static char policyd_tag_signal, policyd_tag_listen, policyd_tag_ldap;
+static char policyd_tag_signal, policyd_tag_listen, policyd_tag_ldap,
+	policyd_tag_control;
+
+/* policyd_reload - SIGHUP and elemta-ctl reload: the configuration,
+ * then what the server takes from it */
+static int
+policyd_reload(struct runtime *rt)
+{
+	struct policyd_server *srv = (struct policyd_server *)(void *)
+		((char *)rt - offsetof(struct policyd_server, rt));
+
+	if (runtime_reload(rt) < 0)
+		return -1;
+	policyd_apply_conf(srv);
+	return 0;
+}
 
 /* policyd_watch - add a descriptor that is not a connection */
 static void
@@ -243,6 +259,7 @@ policyd_serve(struct policyd_server *srv)
 	struct epoll_event evs[POLICYD_EVENTS];
 	int64_t next_tick = 0, mono;
 	int running = 1, ev, n, i, accept_now, ldap_now, reload_now;
+	int control_now;
 
 	if ((srv->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		msg_fatal("epoll_create1: %m");
@@ -251,12 +268,14 @@ policyd_serve(struct policyd_server *srv)
 	if (srv->ldap != NULL)		/* the directory's answers */
 		policyd_watch(srv, policyd_ldap_fd(srv->ldap),
 			      &policyd_tag_ldap);
+	if (control_main_fd() >= 0)	/* elemta-ctl's commands */
+		policyd_watch(srv, control_main_fd(), &policyd_tag_control);
 	while (running) {
 		n = epoll_wait(srv->ep, evs, POLICYD_EVENTS,
 			       policyd_poll_timeout(srv));
 		if (n < 0 && errno != EINTR)
 			msg_fatal("epoll_wait: %m");
-		accept_now = ldap_now = reload_now = 0;
+		accept_now = ldap_now = reload_now = control_now = 0;
 		/* a connection can only close itself here, so the others'
 		 * pointers in evs stay valid */
 		for (i = 0; i < n; i++) {
@@ -272,6 +291,8 @@ policyd_serve(struct policyd_server *srv)
 				accept_now = 1;
 			} else if (tag == &policyd_tag_ldap) {
 				ldap_now = 1;
+			} else if (tag == &policyd_tag_control) {
+				control_now = 1;
 			} else {
 				policyd_conn_event(srv, tag, evs[i].events);
 			}
@@ -285,8 +306,11 @@ policyd_serve(struct policyd_server *srv)
 		policyd_batch_flush(srv);
 		/* after the batch: its requests were planned with the
 		 * limits a reload replaces */
-		if (reload_now && runtime_reload(&srv->rt) == 0)
-			policyd_apply_conf(srv);
+		if (reload_now)
+			(void)runtime_do_reload(&srv->rt);
+		/* the same point for elemta-ctl: between two turns */
+		if (control_now)
+			control_main_run();
 		policyd_policy_step(srv->pol, clock_wall_ms());
 		mono = clock_mono_ms();
 		if (mono >= next_tick) {
@@ -310,9 +334,11 @@ main(int argc, char **argv)
 	runtime_init(&srv.rt, "elemta-policyd", argc, argv,
 		     elemta_sections, &policyd_conf_section,
 		     offsetof(struct policyd_conf, daemon), NULL);
+	srv.rt.reload = policyd_reload;
 	policyd_zone();
 	runtime_listen(&srv.rt);
 	srv.ldap = policyd_open_ldap(&workers);
+	policyd_ctl_register(&srv);
 	runtime_start(&srv.rt);
 	if (fcntl(srv.rt.listen_fd, F_SETFL,
 		  fcntl(srv.rt.listen_fd, F_GETFL) | O_NONBLOCK) < 0)

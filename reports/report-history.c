@@ -5,7 +5,7 @@
  *	the milter's DMARC history, aggregated; what was sent
  * DESCRIPTION
  *	The milter writes one row per evaluated message into
- *	dmarc_history (milter/milter-dmarc.c, schema version 1: ts,
+ *	dmarc_history (milter/milter-dmarc-history.c, schema version 1: ts,
  *	source_ip, header_from, envelope_from, policy_domain, the
  *	published p sp pct adkim aspf, result, disposition, reason, SPF's
  *	domain, result, scope and alignment, the DKIM signatures as

@@ -7,7 +7,7 @@
  *	#include "report.h"
  * DESCRIPTION
  *	report-history.c reads the history the milter writes
- *	(milter/milter-dmarc.c, table dmarc_history), aggregated in SQL,
+ *	(milter/milter-dmarc-history.c, table dmarc_history), aggregated in SQL,
  *	and keeps the table of what was sent (dmarc_report_sent);
  *	report-xml.c writes one report (RFC 9990's format, read by RFC
  *	7489's readers too) and gzips it; report-rua.c parses a DMARC

@@ -8,7 +8,8 @@
  *	pragmas checked), migrations (a table of cases: 0 -> 2, re-runs,
  *	a newer database, failing migrations that roll back, bad tables),
  *	the statement cache, transactions and the busy timeout against a
- *	second connection holding the write lock, read-only opening of an
+ *	second connection holding the write lock, db_batch (all rows or
+ *	none; SQLITE_BUSY under that lock), read-only opening of an
  *	existing file, the sqlite_table(5) style query templates, and the
  *	[database] configuration section.
  *--*/
@@ -418,6 +419,89 @@ test_busy(void)
 }
 
 /*
+ * db_batch: a transaction of rows, all or none, and a held lock told
+ * apart from a real failure.
+ */
+static int
+batch_row(struct db *db, size_t i, void *ctx)
+{
+	const int *vals = ctx;
+	sqlite3_stmt *st = db_stmt(db, "INSERT INTO u (x) VALUES (?)");
+	int rc;
+
+	if (st == NULL)
+		return sqlite3_errcode(db_handle(db));
+	sqlite3_bind_int(st, 1, vals[i]);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static const struct batch_case {
+	const char *name;
+	int vals[3];
+	size_t n;
+	int locked;		/* the other connection has the lock */
+	int want_rc;
+	int want_busy;
+	const char *want_err;		/* a part of err, or "" */
+	long long want_rows;		/* in u afterwards */
+} batch_cases[] = {
+	{ "three rows", { 1, 2, 3 }, 3, 0, SQLITE_OK, 0, "", 3 },
+	{ "no rows", { 0 }, 0, 0, SQLITE_OK, 0, "", 3 },
+	{ "a failing row: none kept", { 4, 4, 5 }, 3, 0, SQLITE_CONSTRAINT,
+	  0, "sqlite write: UNIQUE", 3 },
+	{ "lock held: busy, none kept", { 6, 7, 8 }, 3, 1, SQLITE_BUSY, 1,
+	  "sqlite begin: database is locked", 3 },
+	{ "lock released: written", { 6, 7, 8 }, 3, 0, SQLITE_OK, 0, "", 6 },
+};
+
+static void
+test_batch(void)
+{
+	const struct batch_case *c;
+	char path[256], err[256];
+	struct db *a, *b;
+	size_t i;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/batch.db", tmpdir);
+	a = db_open(path, 50, err, sizeof(err));
+	b = db_open(path, 50, err, sizeof(err));
+	if (a == NULL || b == NULL)
+		bail_out("db_open(%s): %s", path, err);
+	if (db_exec(a, "CREATE TABLE u (x INTEGER UNIQUE)", err,
+		    sizeof(err)) < 0)
+		bail_out("create: %s", err);
+	for (i = 0; i < sizeof(batch_cases) / sizeof(batch_cases[0]); i++) {
+		c = &batch_cases[i];
+		if (c->locked && db_begin(b) != SQLITE_OK)
+			bail_out("the other connection cannot lock");
+		err[0] = '\0';
+		rc = db_batch(a, c->n, batch_row, (void *)c->vals, err,
+			      sizeof(err));
+		if (c->locked)
+			db_rollback(b);
+		is_int(rc, c->want_rc, "batch: %s: result", c->name);
+		is_int(db_busy(rc), c->want_busy, "batch: %s: db_busy",
+		       c->name);
+		if (*c->want_err)
+			like_str(err, c->want_err, "batch: %s: message",
+				 c->name);
+		ok(sqlite3_get_autocommit(db_handle(a)),
+		   "batch: %s: no transaction left open", c->name);
+		is_int(query_int(a, "SELECT count(*) FROM u"), c->want_rows,
+		       "batch: %s: rows", c->name);
+	}
+	is_int(db_busy(SQLITE_LOCKED), 1, "batch: SQLITE_LOCKED is busy too");
+	is_int(db_busy(SQLITE_BUSY_SNAPSHOT), 1,
+	       "batch: extended busy codes too");
+	is_int(db_busy(SQLITE_FULL), 0, "batch: SQLITE_FULL is not busy");
+	db_close(&a);
+	db_close(&b);
+}
+
+/*
  * The [database] section, through the real loader.
  */
 static const struct conf_case {
@@ -596,6 +680,7 @@ cleanup(void)
 	static const char *const files[] = {
 		"new.db", "new.db-wal", "new.db-shm", "mig.db", "mig.db-wal",
 		"mig.db-shm", "busy.db", "busy.db-wal", "busy.db-shm",
+		"batch.db", "batch.db-wal", "batch.db-shm",
 	};
 	char path[256];
 	size_t i;
@@ -620,6 +705,7 @@ main(void)
 	test_stmt();
 	test_exec();
 	test_busy();
+	test_batch();
 	test_readonly();
 	test_template();
 	test_conf();

@@ -58,7 +58,7 @@ tb_spawn policyd-tcp "$TB/tcp/policyd.log" "$POLICYD" -f -c /dev/null \
     -o "policyd.listen_allow=127.0.0.1/32" -o policyd.user=nobody \
     -o "policyd.store_path=$TB/tcp/policyd.db" \
     -o "policyd.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS" \
-    -o "policyd.metrics_allow=127.0.0.1/32"
+    -o "policyd.metrics_allow=127.0.0.1/32" -o policyd.control_socket=
 tb_ready policyd-tcp "on 127.0.0.1:$TB_PORT_POLICY" 10 \
     tb_connect 127.0.0.1 "$TB_PORT_POLICY"
 umask 022
@@ -70,6 +70,7 @@ tb_spawn milter-tcp "$TB/tcp/milter.log" "$MILTER" -f -c /dev/null \
     -o "milter.listen=inet:127.0.0.1:$TB_PORT_MILTER" \
     -o "milter.listen_allow=127.0.0.1/32" -o milter.user=nobody \
     -o "milter.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS2" \
+    -o milter.control_socket= \
     -o "dns.nameservers=127.0.0.1@9"
 tb_ready milter-tcp "on 127.0.0.1:$TB_PORT_MILTER" 10 \
     tb_connect 127.0.0.1 "$TB_PORT_MILTER"
@@ -77,6 +78,7 @@ tb_spawn bridge-tcp "$TB/tcp/bridge.log" "$BRIDGE" -f -c /dev/null \
     -o "lmtp_bridge.listen=inet:127.0.0.1:$TB_PORT_BRIDGE" \
     -o "lmtp_bridge.listen_allow=127.0.0.1/32" -o lmtp_bridge.user=nobody \
     -o "lmtp_bridge.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS3" \
+    -o lmtp_bridge.control_socket= \
     -o "lmtp_bridge.backend=inet:127.0.0.1:9" \
     -o "lmtp_bridge.spool_directory=$TB/tcp"
 tb_ready bridge-tcp "on 127.0.0.1:$TB_PORT_BRIDGE" 10 \

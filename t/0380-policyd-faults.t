@@ -180,7 +180,7 @@ mkdir -p "$TB/ro"
 chown nobody "$TB/ro"
 tb_spawn ro "$TB/ro/log" "$POLICYD" -f -c /dev/null \
     -o "policyd.listen=inet:127.0.0.1:$P" -o policyd.user=nobody \
-    "${sqlite[@]}"
+    -o policyd.control_socket= "${sqlite[@]}"
 tb_wait 10 eval '! tb_alive "$(tb_pid ro)"'
 if tb_alive "$(tb_pid ro)"; then
 	rc=running

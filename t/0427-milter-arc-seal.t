@@ -52,22 +52,12 @@ seal() {
 	    -o "milter.arc_seal_domain=$d" "$@"
 }
 
-# pyverify FILE - python3-dkim's chain status and sets
+# pyverify FILE, plverify FILE - the two ARC verifiers (t/lib/milter.sh)
 pyverify() {
-	$PY "$ARC" verify "$1" "$TB_DNS" 2>&1
+	milter_arc_pyverify "$1"
 }
-
-# plverify FILE - Mail::DKIM's ARC result, keys from unbound
 plverify() {
-	perl -MMail::DKIM::ARC::Verifier -MNet::DNS -e '
-	my ($host, $port) = split /@/, $ARGV[1];
-	Mail::DKIM::DNS::resolver(Net::DNS::Resolver->new(
-	    nameservers => [$host], port => $port, recurse => 1));
-	my $v = Mail::DKIM::ARC::Verifier->new;
-	open my $fh, "<", $ARGV[0] or die;
-	while (<$fh>) { s/\r?\n$/\r\n/; $v->PRINT($_); }
-	$v->CLOSE;
-	printf "%s %s\n", $v->result, $v->result_detail;' "$1" "$TB_DNS" 2>&1
+	milter_arc_plverify "$1"
 }
 
 # both FILE WANT WHAT - python3-dkim's status like WANT ("^pass 2

@@ -42,8 +42,8 @@ sender_postfix() {
 	    "transport_maps =" "relay_domains = sink.test" \
 	    "default_transport = smtp:[127.0.0.1]:$TB_PORT_SMTPD" \
 	    "relay_transport = smtp:[127.0.0.1]:$TB_PORT_SMTPD" \
-	    "queue_run_delay = 1s" "minimal_backoff_time = 1s" \
-	    "maximal_backoff_time = 2s" || tb_bail "postconf -e failed"
+	    "queue_run_delay = 1s" "minimal_backoff_time = 4s" \
+	    "maximal_backoff_time = 8s" || tb_bail "postconf -e failed"
 	touch -d '-1 minute' "$d/etc/main.cf" "$d/etc/master.cf"
 	script -qec "postfix -c $d/etc check" /dev/null >"$d/check.log" 2>&1 ||
 	    { tb_tail "$d/check.log"; tb_bail "postfix -c $d/etc check failed"; }
@@ -67,8 +67,12 @@ tb_like "$(tb_wait_log 15 'status=deferred' "$SENDER_LOG";
 tb_like "$(milter_log 'greylist action=defer state=new')" \
     'client=127\.0\.0\.0/24 keyed_by=net sender=user@sender\.test rcpt=bob@sink\.test' \
     "the milter logs the new triplet"
-# the sender's back-off is 1-2 s, but a loaded machine may be slower
-tb_wait 60 eval '[[ -n $(milter_delivered "relayed greylisted") ]]'
+# the sender's back-off (4 s) is past the greylist delay (3 s): one
+# deferral, then the retry.  With a 1 s back-off, a loaded machine let
+# qmgr scan the deferred file while the smtp client still held its lock
+# ("skipped, still being delivered"); qmgr then puts it back for 60 s.
+# The wait covers that case too.
+tb_wait 90 eval '[[ -n $(milter_delivered "relayed greylisted") ]]'
 f=$(milter_delivered "relayed greylisted")
 tb_ok "the sender's own retry gets it through" test -n "$f" ||
     tb_diag "$(cat "$SENDER_LOG" "$TB_MAILLOG"; tail -20 "$TB_MILTER_LOG";

@@ -88,6 +88,7 @@ rows() { sqlite3 "$TB/hist/dmarc.sqlite" 'SELECT count(*) FROM dmarc_history'; }
 milter_set dmarc_enforce=true dmarc_history=dmarc.sqlite
 milter_send "history ok" >/dev/null
 milter_wait_delivered "history ok" >/dev/null
+tb_wait 10 eval '[[ $(rows) -ge 1 ]]'	# the writer's batch, a moment later
 tb_is "$(rows)" 1 "history: one row written"
 dd if=/dev/zero of="$TB/hist/filler" bs=4k 2>/dev/null
 out=$(milter_send "history full")

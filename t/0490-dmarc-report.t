@@ -20,7 +20,7 @@ milter_require unbound postfix dovecot smtp-sink sqlite3
 tb_need xmllint xmllint
 milter_require_pydkim
 tb_init
-tb_plan 31
+tb_plan 32
 
 # report.test asks for reports at example.test (verified: the
 # _report._dmarc record), at bob with a 100-byte limit, at carol in a
@@ -154,6 +154,14 @@ xmllint --noout --schema "$XSD" "$TB/dry.xml" >"$TB/xsd.log" 2>&1
 tb_is "$?" 0 "the report validates against RFC 9990's XSD" ||
     tb_diag "$(cat "$TB/xsd.log")"
 X=$TB/dry.xml
+# elemta-ctl dmarc report: the same program, the same files
+mkdir -p "$TB/out-ctl"
+"${top_builddir:-.}/ctl/elemta-ctl" -c "$TB/elemta.conf" dmarc report \
+    --dry-run --output "$TB/out-ctl" >"$TB/ctl.log" 2>&1
+tb_is "$(gunzip -c "$TB/out-ctl/$f" 2>&1 | grep -v '<report_id>\|<begin>\|<end>' | md5sum)" \
+    "$(grep -v '<report_id>\|<begin>\|<end>' "$TB/dry.xml" | md5sum)" \
+    "elemta-ctl dmarc report --dry-run writes the same report" ||
+    tb_diag "$(cat "$TB/ctl.log")"
 
 # --- Aggregation: one record per tuple, with its count.
 tb_is "$(x "$X" "count(//*[local-name()='record'])")" 5 \

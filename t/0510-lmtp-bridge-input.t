@@ -14,6 +14,7 @@ tb_plan 12
 cat >"$TB/elemta.conf" <<EOF
 lmtp_bridge {
 	listen = "inet:127.0.0.1:$TB_PORT_BRIDGE"
+	control_socket = ""
 	user = ""
 	hostname = "bridge.example.test"
 	backend = "inet:127.0.0.1:$TB_PORT_LMTP"

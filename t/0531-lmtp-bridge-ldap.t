@@ -18,27 +18,9 @@ peer_require slapd postfix dovecot smtp-sink swaks
 tb_init
 tb_plan 36
 
-# The directory: ldap.ldif, plus the test schema, plus these entries.
-cat >"$TB/extra.ldif" <<EOF
-dn: uid=carol,ou=people,$TB_LDAP_BASE
-objectClass: inetOrgPerson
-objectClass: elemtaMailUser
-uid: carol
-cn: Carol Example
-sn: Example
-mail: carol@example.test
-mailEnabled: FALSE
-
-dn: uid=sales,ou=people,$TB_LDAP_BASE
-objectClass: inetOrgPerson
-objectClass: elemtaMailUser
-uid: sales
-cn: Sales
-sn: Sales
-mail: sales@example.test
-mailRoutingAddress: bob@example.test
-mailHost: inet:127.0.0.1:$TB_PORT_LMTP2
-EOF
+# The directory: ldap.ldif, plus the test schema, plus carol (disabled)
+# and sales (its own backend and mailbox: lmtp_ldap_users).
+lmtp_ldap_users "$TB/extra.ldif"
 TB_SLAPD_DEBUG=256 peer_start_slapd "$TB_DATA/elemta.schema" \
     "$TB/extra.ldif"
 SLOG=$TB/slapd/slapd.log

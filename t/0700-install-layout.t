@@ -10,7 +10,7 @@
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 
 tb_init
-tb_plan 13
+tb_plan 14
 
 # mk ARGS - make in the build tree on its own, not as a sub-make of the
 # make running this test (its MAKEFLAGS, with -w and a jobserver under
@@ -37,13 +37,15 @@ inst() {
 tb_ok "make install DESTDIR=..." inst install
 missing=""
 for f in "$sbindir"/elemta-milter "$sbindir"/elemta-policyd \
-	 "$sbindir"/elemta-lmtp-bridge "$sbindir"/elemta-postfix-config; do
+	 "$sbindir"/elemta-lmtp-bridge "$sbindir"/elemta-postfix-config \
+	 "$sbindir"/elemta-ctl; do
 	[ -x "$R$f" ] || missing="$missing $f"
 done
-tb_is "$missing" "" "daemons and elemta-postfix-config in $sbindir"
+tb_is "$missing" "" "daemons, elemta-postfix-config and elemta-ctl in $sbindir"
 missing=""
 for f in man5/elemta.conf.5 man8/elemta-milter.8 man8/elemta-policyd.8 \
-	 man8/elemta-lmtp-bridge.8 man8/elemta-postfix-config.8; do
+	 man8/elemta-lmtp-bridge.8 man8/elemta-postfix-config.8 \
+	 man8/elemta-ctl.8; do
 	[ -s "$R$mandir/$f" ] || missing="$missing $f"
 done
 tb_is "$missing" "" "man pages in $mandir"
@@ -60,11 +62,15 @@ got=$("$R$sbindir"/elemta-policyd -p -c /dev/null 2>&1 |
 tb_is "$got" "$localstatedir/lib/elemta" \
 	"database.directory defaults to $localstatedir/lib/elemta"
 
+# elemta-ctl's bash completion, where bash-completion looks
+bashcomp=$(dir datadir)/bash-completion/completions/elemta-ctl
+tb_ok "bash completion in $bashcomp" test -s "$R$bashcomp"
+
 # nothing outside the prefix's directories (and DESTDIR)
 outside=$(cd "$R" && find . -type f | sed 's|^\.||' |
 	grep -v -e "^$sbindir/" -e "^$sysconfdir/elemta/" -e "^$mandir/" \
-		-e "^$(dir docdir)/")
-tb_is "$outside" "" "no file outside sbindir, sysconfdir/elemta, mandir, docdir"
+		-e "^$(dir docdir)/" -e "^$bashcomp\$")
+tb_is "$outside" "" "no file outside sbindir, sysconfdir/elemta, mandir, docdir (but the completion)"
 
 # an administrator's edits survive a second install
 echo '# edited by the administrator' >>"$R$sysconfdir/elemta/elemta.conf"

@@ -27,9 +27,9 @@ tb_is "$out" 0 "dpkg-buildpackage -us -uc -b"
 [ "$out" = 0 ] || tb_tail "$D/build.log" 40
 tb_diag "build: $(( ($(tb_now_ms) - t0) / 1000 )) s"
 debs=$(cd "$D" && ls elemta-common_*_all.deb elemta-milter_*.deb \
-	elemta-policyd_*.deb elemta-lmtp-bridge_*.deb 2>/dev/null |
-	grep -vc dbgsym)
-tb_is "$debs" 4 "four packages: elemta-common, -milter, -policyd, -lmtp-bridge"
+	elemta-policyd_*.deb elemta-lmtp-bridge_*.deb elemta-ctl_*.deb \
+	2>/dev/null | grep -vc dbgsym)
+tb_is "$debs" 5 "five packages: elemta-common, -milter, -policyd, -lmtp-bridge, -ctl"
 
 changes=$(ls "$D"/elemta_*.changes 2>/dev/null | head -n 1)
 lint=$(lintian "$changes" 2>&1 | grep -v '^running with root')

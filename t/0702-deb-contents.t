@@ -11,7 +11,7 @@
 D=$top_builddir/t/deb
 tb_need devscripts hardening-check
 tb_init
-tb_plan 19
+tb_plan 22
 
 # files PKG - the package's regular files, without docs and overrides
 files() {
@@ -60,6 +60,12 @@ for d in milter policyd lmtp-bridge; do
 	tb_like "$dep" "(^|, )elemta-common \\(= $ver\\)" \
 		"$p depends on elemta-common (= $ver)"
 done
+tb_is "$(files elemta-ctl | tr '\n' ' ')" \
+	"/usr/sbin/elemta-ctl /usr/share/bash-completion/completions/elemta-ctl /usr/share/man/man8/elemta-ctl.8.gz " \
+	"elemta-ctl: the tool, its man page, its bash completion"
+tb_like "$(dpkg-deb -f "$(deb elemta-ctl)" Depends)" \
+	"(^|, )elemta-common \\(= $(dpkg-deb -f "$(deb elemta-ctl)" Version)\\)" \
+	"elemta-ctl depends on elemta-common"
 # DMARC's organizational domains: the milter will not start without it
 tb_like "$(dpkg-deb -f "$(deb elemta-milter)" Depends)" '(^|, )publicsuffix(,|$)' \
 	"elemta-milter depends on publicsuffix (its public suffix list)"
@@ -68,7 +74,8 @@ tb_like "$(dpkg-deb -f "$(deb elemta-milter)" Depends)" '(^|, )publicsuffix(,|$)
 dpkg-deb -x "$(deb elemta-policyd)" "$TB/x"
 dpkg-deb -x "$(deb elemta-milter)" "$TB/x"
 dpkg-deb -x "$(deb elemta-lmtp-bridge)" "$TB/x"
-for d in milter policyd lmtp-bridge; do
+dpkg-deb -x "$(deb elemta-ctl)" "$TB/x"
+for d in milter policyd lmtp-bridge ctl; do
 	# what dpkg 1.21's hardening=+all gives (Debian 12 has no
 	# -fcf-protection nor stack clash protection in it)
 	hc=$(hardening-check "$TB/x/usr/sbin/elemta-$d" 2>&1)

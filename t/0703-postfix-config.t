@@ -6,19 +6,14 @@
 # main.cf already lists (another milter, the admin's restrictions),
 # and --apply run twice gives the same main.cf as once.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
+. "$top_srcdir/t/lib/pfconfig.sh"
 
 tb_need postfix postconf
 tb_init
 tb_plan 13
 
-PC=$top_builddir/contrib/postfix/elemta-postfix-config
-# the daemons of this build, as if installed in one sbindir
-mkdir -p "$TB/sbin" "$TB/pf" && touch "$TB/pf/master.cf"
-b=$(cd "$top_builddir" && pwd)
-for d in milter policyd lmtp-bridge; do
-	ln -s "$b/$d/elemta-$d" "$TB/sbin/elemta-$d"
-done
-export ELEMTA_SBINDIR=$TB/sbin MAIL_CONFIG=$TB/pf
+# PC, the daemons of this build as if installed, MAIL_CONFIG=$TB/pf
+pfconfig_init
 cat >"$TB/pf/main.cf" <<EOT
 queue_directory = $TB/spool
 smtpd_milters = inet:127.0.0.1:11332

@@ -116,7 +116,7 @@ apt() {
 		--no-install-recommends "$@" >"$log" 2>&1 ||
 		{ tail -30 "$log"; return 1; }
 }
-tb_ok "apt-get install the four packages" apt install.log install \
+tb_ok "apt-get install the packages" apt install.log install \
 	$(for f in $debs; do echo "/tmp/debs/${f##*/}"; done) ||
 	tb_bail "the packages do not install"
 tb_is "$(md5sum <"$R/etc/postfix/main.cf")" "$maincf" "main.cf untouched by the install"
@@ -238,12 +238,12 @@ tb_is "$(cd "$R/etc/elemta" && ls -A | grep -c 'dpkg-')" 0 "no .dpkg-new/.dpkg-d
 tb_is "$(st /var/lib/elemta/policyd.db)" "elemta:elemta 640" \
 	"the upgrade keeps the state (elemta 0640: UMask)"
 tb_ok "apt-get remove" apt remove.log remove elemta-common elemta-milter \
-	elemta-policyd elemta-lmtp-bridge
+	elemta-policyd elemta-lmtp-bridge elemta-ctl
 tb_ok "remove keeps the configuration and the state" test -f "$R/etc/elemta/elemta.conf" \
 	-a -f "$R/var/lib/elemta/policyd.db" -a ! -e "$R/usr/sbin/elemta-milter"
 
 tb_ok "apt-get purge" apt purge.log purge elemta-common elemta-milter \
-	elemta-policyd elemta-lmtp-bridge
+	elemta-policyd elemta-lmtp-bridge elemta-ctl
 left=""
 for p in /etc/elemta /var/lib/elemta /var/spool/postfix/elemta /usr/sbin/elemta-milter; do
 	[ ! -e "$R$p" ] || left="$left $p"

@@ -31,7 +31,8 @@ T_UNIT = \
 	t/0016-db.t \
 	t/0017-cidr.t \
 	t/0018-snapshot.t \
-	t/0019-htable.t
+	t/0019-htable.t \
+	t/0023-control.t
 check_PROGRAMS += $(T_UNIT)
 t_0010_log_t_SOURCES = t/0010-log.c
 t_0010_log_t_CFLAGS = $(T_UNIT_CFLAGS)
@@ -63,6 +64,9 @@ t_0018_snapshot_t_LDADD = $(T_UNIT_LDADD)
 t_0019_htable_t_SOURCES = t/0019-htable.c
 t_0019_htable_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0019_htable_t_LDADD = $(T_UNIT_LDADD)
+t_0023_control_t_SOURCES = t/0023-control.c
+t_0023_control_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0023_control_t_LDADD = $(T_UNIT_LDADD)
 
 ## Helper programs the shell tests run.
 ##   elemta-testd: a minimal daemon on the shared runtime (config, CLI,
@@ -143,7 +147,7 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	$(UNBOUND_CFLAGS) $(JSON_CFLAGS)
 FUZZ_LIBS = $(ELEMTA_LIBS) $(SPF2_LIBS) \
 	$(OPENDMARC_LIBS) $(MILTER_LIBS) $(OPENSSL_LIBS) $(CURL_LIBS) \
-	$(JSON_LIBS) $(PTHREAD_LIBS) -lresolv
+	$(CLAMAV_LIBS) $(JSON_LIBS) $(PTHREAD_LIBS) -lresolv
 FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/ldap-filter t/libfuzzer/milter-authres \
 	t/libfuzzer/milter-dmarc-from t/libfuzzer/milter-dkim-canon \

@@ -10,6 +10,8 @@
 #	lmtp_ldap			LMTP_LDAP: the lines of an ldap section
 #					for lmtp_conf, slapd bound as alice
 #	lmtp_start_bridge		start it on TB_PORT_BRIDGE (log: $BLOG)
+#	lmtp_ldap_users FILE		LDIF for slapd: carol (disabled), sales
+#					(routed to bob@ on TB_PORT_LMTP2)
 #	lmtp_start_postfix [LINES...]	Postfix: example.test -> the bridge
 #	lmtp_dovecot_extra NAME LINES...	add settings to a running Dovecot
 #	send / queue_id / copies / status_of / nlines	(see each)
@@ -40,6 +42,7 @@ lmtp_bridge {
 	hostname = "bridge.example.test"
 	backend = "inet:127.0.0.1:$TB_PORT_LMTP"
 	spool_directory = "$TB"
+	control_socket = "$TB/lmtp-bridge.ctl"
 	connect_timeout = 2s
 	command_timeout = 20s
 	delivery_timeout = 60s
@@ -70,6 +73,32 @@ lmtp_ldap() {
 	    "	network_timeout = 2s"
 	    "	search_timeout = 2s"
 	    "}")
+}
+
+# lmtp_ldap_users FILE - two mail users for peer_start_slapd's extra LDIF:
+# carol, whose account is disabled, and sales, delivered as
+# bob@example.test on its own backend (TB_PORT_LMTP2)
+lmtp_ldap_users() {
+	cat >"$1" <<EOF
+dn: uid=carol,ou=people,$TB_LDAP_BASE
+objectClass: inetOrgPerson
+objectClass: elemtaMailUser
+uid: carol
+cn: Carol Example
+sn: Example
+mail: carol@example.test
+mailEnabled: FALSE
+
+dn: uid=sales,ou=people,$TB_LDAP_BASE
+objectClass: inetOrgPerson
+objectClass: elemtaMailUser
+uid: sales
+cn: Sales
+sn: Sales
+mail: sales@example.test
+mailRoutingAddress: bob@example.test
+mailHost: inet:127.0.0.1:$TB_PORT_LMTP2
+EOF
 }
 
 # lmtp_start_bridge - start the bridge on $TB/elemta.conf, wait for it

@@ -12,10 +12,13 @@
 #	out=$(milter_send SUBJECT [swaks args])
 #	f=$(milter_delivered SUBJECT); milter_headers "$f"
 #	milter_set KEY=VALUE...		# new [milter] options, SIGUSR1
+#					# (after those of TB_MILTER_KEEP)
 #	milter_opendkim_verify FILE	# the opendkim program's verdict
 #	milter_signing_tables		# $TB/keys, $TB/signing
 #	milter_require_pydkim		# python3-dkim, before tb_init
 #	milter_arc_keys [DOMAIN...]	# unbound, $TB/keys: two sealing domains
+#	milter_arc_pyverify FILE	# python3-dkim's ARC verdict
+#	milter_arc_plverify FILE	# Mail::DKIM's ARC verdict
 #	out=$(milter_t FILE [ARGS])	# elemta-milter -t, stderr in $TB/stderr
 #	out=$(milter_offline FILE IP SENDER [ARGS])	# milter_t, an external client
 #
@@ -45,6 +48,8 @@
 #	A test that wants another authserv-id sets TB_MILTER_AUTHSERV
 #	before milter_start.
 #
+#	Its control socket (elemta-ctl) is $TB/milter/milter.ctl.
+#
 #	Exported: MILTER (the binary), TB_MILTER_LOG, TB_MILTER_CONF.
 
 # TB, TB_PID ... come from harness.sh and peers.sh.
@@ -52,6 +57,7 @@
 
 MILTER=${top_builddir:-.}/milter/elemta-milter
 TB_MILTER_AUTHSERV=mx.example.test
+TB_MILTER_KEEP=()	# KEY=VALUE options every milter_set keeps
 export MILTER TB_MILTER_AUTHSERV
 
 # milter_require - skip unless the milter is built and the peers exist
@@ -110,6 +116,7 @@ milter_start() {
 	tb_spawn milter "$TB_MILTER_LOG" "$MILTER" -f -c "$TB_MILTER_CONF" \
 	    -o "milter.listen=$listen" \
 	    -o milter.user= -o "milter.authserv_id=$TB_MILTER_AUTHSERV" \
+	    -o "milter.control_socket=$TB/milter/milter.ctl" \
 	    "${dns[@]}" "$@"
 	if [[ -n ${TB_MILTER_SOCKET:-} ]]; then
 		tb_ready milter "on $TB_MILTER_SOCKET" "$(peer_timeout)" \
@@ -120,12 +127,13 @@ milter_start() {
 	fi
 }
 
-# milter_set - replace the [milter] options of the file, reload, wait
+# milter_set - replace the [milter] options of the file (those of
+# TB_MILTER_KEEP, then the arguments), reload, wait
 milter_set() {
 	local before
 
 	before=$(grep -c 'reloaded: ' "$TB_MILTER_LOG")
-	milter_conf "$@"
+	milter_conf "${TB_MILTER_KEEP[@]}" "$@"
 	kill -USR1 "$(tb_pid milter)" ||
 	    tb_bail "milter_set: the milter is not running"
 	tb_wait 10 eval "[[ \$(grep -c 'reloaded: ' '$TB_MILTER_LOG') -gt \
@@ -251,6 +259,27 @@ milter_arc_keys() {
 	} >"$TB/keys"
 }
 
+# milter_arc_pyverify FILE - python3-dkim's arc_verify of FILE, keys
+# from the harness' unbound: "CV N COMMENT" (t/data/milter/arc-seal.py)
+milter_arc_pyverify() {
+	/usr/bin/python3 "$TB_DATA/milter/arc-seal.py" verify "$1" "$TB_DNS" \
+	    2>&1
+}
+
+# milter_arc_plverify FILE - Mail::DKIM::ARC::Verifier's result of FILE
+# and its detail, keys from the harness' unbound
+milter_arc_plverify() {
+	perl -MMail::DKIM::ARC::Verifier -MNet::DNS -e '
+	my ($host, $port) = split /@/, $ARGV[1];
+	Mail::DKIM::DNS::resolver(Net::DNS::Resolver->new(
+	    nameservers => [$host], port => $port, recurse => 1));
+	my $v = Mail::DKIM::ARC::Verifier->new;
+	open my $fh, "<", $ARGV[0] or die;
+	while (<$fh>) { s/\r?\n$/\r\n/; $v->PRINT($_); }
+	$v->CLOSE;
+	printf "%s %s\n", $v->result, $v->result_detail;' "$1" "$TB_DNS" 2>&1
+}
+
 # milter_require_pydkim - skip (fail with ELEMTA_REQUIRE_PEERS=1)
 # unless python3-dkim and python3-nacl (for Ed25519) can verify
 milter_require_pydkim() {
@@ -355,4 +384,102 @@ milter_offline() {
 	shift 3
 	milter_t "$f" --client-ip "$ip" --helo mail.test --sender "$s" \
 	    --rcpt alice@example.test "$@"
+}
+
+# milter_clamav_db - the harness' signatures (peer_clamav_db: EICAR,
+# clam.exe) and ours, in TB_CLAMAV_DB: Elemta.Custom.NDB (the text
+# TB_CLAMAV_SIG, anywhere) and Elemta.Custom.HDB (the MD5 of the file
+# TB_CLAMAV_BIN, 3000 random bytes)
+milter_clamav_db() {
+	peer_clamav_db
+	TB_CLAMAV_SIG=ELEMTA-CUSTOM-TEST-SIGNATURE-7d1f
+	TB_CLAMAV_BIN=$TB/clamav/custom.bin
+	export TB_CLAMAV_SIG TB_CLAMAV_BIN
+	peer_clamav_ndb Elemta.Custom.NDB 0 "$TB_CLAMAV_SIG" \
+	    >"$TB_CLAMAV_DB/custom.ndb"
+	head -c 3000 /dev/urandom >"$TB_CLAMAV_BIN"
+	peer_clamav_hdb "$TB_CLAMAV_BIN" Elemta.Custom.HDB \
+	    >"$TB_CLAMAV_DB/custom.hdb"
+}
+
+# milter_attach SUBJECT FILE... - a message with each FILE as a base64
+# MIME attachment (swaks), on standard output
+milter_attach() {
+	local subject=$1 f args=()
+
+	shift
+	for f in "$@"; do
+		args+=(--attach "@$f")
+	done
+	swaks --to bob@sink.test --from user@example.test \
+	    --header "Subject: $subject" --body "See the attachment." \
+	    "${args[@]}" --dump-mail 2>/dev/null
+}
+
+# milter_msg_nobody SUBJECT - a message of headers only (no empty line,
+# no body), CRLF, on standard output
+milter_msg_nobody() {
+	printf 'From: User <user@example.test>\r\nTo: bob@sink.test\r\n'
+	printf 'Subject: %s\r\n' "$1"
+}
+
+# milter_msg_big SUBJECT MB [FILE] - a message of MB megabytes of lines
+# of zeros, then FILE's content (e.g. EICAR), CRLF, on standard output
+milter_msg_big() {
+	printf 'From: User <user@example.test>\r\nTo: bob@sink.test\r\n'
+	printf 'Subject: %s\r\n\r\n' "$1"
+	awk -v mb="$2" 'BEGIN { l = sprintf("%076d\r\n", 0);
+	    for (i = 0; i < mb * 1048576 / 78; i++) printf "%s", l }'
+	[[ -z ${3:-} ]] || { cat "$3"; printf '\r\n'; }
+}
+
+# milter_clamav_clean WHAT - clean mail and a message with no body
+# through Postfix: accepted, delivered with X-Virus-Scanned (5 tests;
+# WHAT names the back end in their descriptions)
+milter_clamav_clean() {
+	local out f
+
+	out=$(milter_send "clean one")
+	tb_like "$out" '250 2\.0\.0 Ok: queued' "$1: clean mail accepted"
+	f=$(milter_wait_delivered "clean one")
+	tb_like "$(milter_headers "$f")" \
+	    $'(^|\n)X-Virus-Scanned: ClamAV using elemta-milter(\n|$)' \
+	    "$1: clean mail delivered with X-Virus-Scanned"
+	milter_msg_nobody "no body" >"$TB/nobody.eml"
+	out=$(milter_send "no body" --data "$TB/nobody.eml")
+	tb_like "$out" '250 2\.0\.0 Ok: queued' \
+	    "$1: a message with no body accepted"
+	f=$(milter_wait_delivered "no body")
+	tb_like "$(milter_headers "$f")" $'(^|\n)X-Virus-Scanned: ' \
+	    "$1: a message with no body, scanned and delivered"
+	tb_like "$(milter_log "$(milter_queue_id "$out"): clamav=clean")" \
+	    'clamav=clean' "$1: the log line says clean"
+}
+
+# milter_clamav_viruses WHAT - after milter_clamav_db, through Postfix:
+# EICAR attached, our .ndb signature in the body, our .hdb one
+# attached, our signature inside a zip, each rejected with 550 5.7.1
+# naming it (5 tests; needs zip)
+milter_clamav_viruses() {
+	local out eicar='Test\.EICAR\.(HDB|NDB)\.UNOFFICIAL'
+	local found='<\*\* +550 5\.7\.1 virus found: '
+
+	out=$(milter_send "eicar" --attach "@$TB_EICAR")
+	tb_like "$out" "$found$eicar" \
+	    "$1: EICAR attached: 550 5.7.1 naming the virus"
+	tb_like "$(milter_log "clamav=virus")" \
+	    "clamav=virus virus=$eicar action=reject by=clamav" \
+	    "$1: the log line names it"
+	out=$(milter_send "custom" --body "text $TB_CLAMAV_SIG text")
+	tb_like "$out" "${found}Elemta\\.Custom\\.NDB\\.UNOFFICIAL" \
+	    "$1: our .ndb signature in the body"
+	out=$(milter_send "hashed" --attach "@$TB_CLAMAV_BIN")
+	tb_like "$out" "${found}Elemta\\.Custom\\.HDB\\.UNOFFICIAL" \
+	    "$1: our .hdb signature, a file attached"
+	(cd "$TB" && printf 'x %s y\n' "$TB_CLAMAV_SIG" >sig.txt &&
+	    printf 'one\n' >a.txt && rm -f sig.zip &&
+	    zip -q sig.zip a.txt sig.txt)
+	out=$(milter_send "zipped" --attach "@$TB/sig.zip")
+	tb_like "$out" "${found}Elemta\\.Custom\\.NDB\\.UNOFFICIAL" \
+	    "$1: our signature inside a zip"
 }

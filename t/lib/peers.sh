@@ -55,6 +55,8 @@
 #				API); arguments: JOB=HOST:PORT targets
 #				scraped every second, and FILE.yml rule
 #				files evaluated every second
+#	peer_start_clamd	TB_PORT_CLAMD, TB_CLAMD_SOCKET (after
+#				peer_clamav_db; arguments: clamd.conf lines)
 #
 #	Mail routing of the private Postfix: example.test goes by LMTP to
 #	Dovecot, sink.test and every other domain to smtp-sink (bounces
@@ -115,6 +117,8 @@ peer_require() {
 			tb_need rspamd rspamd curl ;;
 		clamav)
 			peer_require_helper "$TB_CLAMSCAN" ;;
+		clamd)
+			tb_need clamd clamd ;;
 		swaks)
 			tb_need swaks swaks ;;
 		sqlite3)
@@ -801,6 +805,50 @@ peer_clamav_db() {
 		    >>"$c/db/test.ndb"
 	fi
 	chmod -R a+rX "$c"
+}
+
+# peer_start_clamd [LINE...] - a private clamd on TB_PORT_CLAMD and the
+# unix socket TB_CLAMD_SOCKET, with the database of peer_clamav_db; each
+# LINE added to its clamd.conf
+peer_start_clamd() {
+	local d=$TB/clamd line
+
+	mkdir -p "$d/tmp"
+	TB_CLAMD_SOCKET=$d/clamd.sock
+	export TB_CLAMD_SOCKET
+	{
+		cat <<EOF
+DatabaseDirectory $TB_CLAMAV_DB
+TCPSocket $TB_PORT_CLAMD
+TCPAddr 127.0.0.1
+LocalSocket $TB_CLAMD_SOCKET
+PidFile $d/clamd.pid
+TemporaryDirectory $d/tmp
+LogFile $d/clamd.log
+LogTime yes
+Foreground yes
+SelfCheck 0
+MaxThreads 4
+EOF
+		for line in "$@"; do
+			echo "$line"
+		done
+	} >"$d/clamd.conf"
+	tb_spawn clamd "$d/stdout.log" clamd -c "$d/clamd.conf"
+	tb_peer_log clamd "$d/clamd.log"
+	tb_ready clamd "on 127.0.0.1:$TB_PORT_CLAMD" "$(peer_timeout)" \
+	    peer_probe_clamd
+}
+
+# peer_probe_clamd - true if clamd answers PING with PONG
+peer_probe_clamd() {
+	local l
+
+	exec 7<>"/dev/tcp/127.0.0.1/$TB_PORT_CLAMD" || return 1
+	printf 'nPING\n' >&7
+	read -r -t 2 l <&7
+	exec 7>&-
+	[[ $l == PONG ]]
 }
 
 # peer_clamav_hdb - print an MD5 hash signature (md5:size:name) for FILE

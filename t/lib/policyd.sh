@@ -26,7 +26,8 @@ POLICYD=${top_builddir:-.}/policyd/elemta-policyd
 [ -x "$POLICYD" ] || tb_skip_all "elemta-policyd not built"
 
 # pol_start NAME PORT [ARGS...] - start policyd NAME on PORT, its store in
-# $TB/NAME, wait for it; it runs as nobody when we are root (as itself
+# $TB/NAME (its control socket too: $TB/NAME/policyd.ctl), wait for it;
+# it runs as nobody when we are root (as itself
 # otherwise); its log is $TB/NAME/log unless POL_LOG names another file
 # (a restart keeping the first run's log); ARGS (-o ...) come last
 pol_start() {
@@ -40,7 +41,8 @@ pol_start() {
 	fi
 	tb_spawn "$name" "${POL_LOG:-$d/log}" "$POLICYD" -f -c /dev/null \
 	    -o "policyd.listen=inet:127.0.0.1:$port" "${user[@]}" \
-	    -o "policyd.store_path=$d/policyd.db" "$@"
+	    -o "policyd.store_path=$d/policyd.db" \
+	    -o "policyd.control_socket=$d/policyd.ctl" "$@"
 	tb_ready "$name" "on 127.0.0.1:$port" 10 pol_up "$port" \
 	    "${POL_LOG:-$d/log}"
 }

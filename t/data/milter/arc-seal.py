@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 # arc-seal.py - ARC by a second implementation (python3-dkim, with
-# python3-authres) for t/0427 and t/0462:
+# python3-authres) for t/0427, t/0465 and t/0466:
 #
 #   arc-seal.py apply OUT IN
-#	stdin: elemta-milter -t's output; OUT: message IN with each
-#	insert-header: line inserted at the top in turn (the last printed
-#	ends on top), as the MTA does
+#	stdin: elemta-milter -t's output; OUT: message IN with its header
+#	edits applied in order, as the MTA does (written again here, not
+#	taken from the milter): delete-header: NAME N and change-header:
+#	NAME N: VALUE on the Nth NAME (case ignored, counted in the
+#	headers as they are then), insert-header[ N]: at index N (none:
+#	the top, so the last printed ends on top), add-header: at the end
 #   arc-seal.py verify FILE DNS
 #	"CV N COMMENT": dkim.arc_verify's chain status (pass, fail, none)
 #	and its sets, keys asked of DNS ("127.0.0.1@PORT")
@@ -28,14 +31,55 @@ def crlf(b):
     return b.replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
 
 
+def nth(hdrs, name, n):
+    seen = 0
+    for i, (h, _) in enumerate(hdrs):
+        if h.lower() == name.lower():
+            seen += 1
+            if seen == n:
+                return i
+    return None
+
+
 def apply(out, src):
-    text = sys.stdin.read()
+    msg = crlf(open(src, 'rb').read()).decode('latin-1')
+    head, body = msg.split('\r\n\r\n', 1)
     hdrs = []
-    for m in re.finditer(r'^insert-header: (.*?)\n(?![\t ])', text,
-                         re.S | re.M):
-        hdrs.insert(0, m.group(1) + '\n')
-    open(out, 'wb').write(crlf(''.join(hdrs).encode()
-                               + open(src, 'rb').read()))
+    for line in head.split('\r\n'):
+        if line[:1] in (' ', '\t') and hdrs:
+            hdrs[-1][1] += '\r\n' + line
+        else:
+            name, value = line.split(':', 1)
+            hdrs.append([name, value])
+    records = []
+    for line in sys.stdin.read().split('\n'):
+        if line[:1] in (' ', '\t') and records:
+            records[-1] += '\r\n' + line
+        elif line:
+            records.append(line)
+    for r in records:
+        m = re.match(r'(delete-header): (\S+) (\d+)$', r)
+        if m:
+            i = nth(hdrs, m.group(2), int(m.group(3)))
+            if i is not None:
+                del hdrs[i]
+            continue
+        m = re.match(r'(change-header): (\S+) (\d+): (.*)$', r, re.S)
+        if m:
+            i = nth(hdrs, m.group(2), int(m.group(3)))
+            if i is not None:
+                hdrs[i][1] = ' ' + m.group(4)
+            continue
+        m = re.match(r'insert-header(?: (\d+))?: ([^:]+): (.*)$', r, re.S)
+        if m:
+            hdrs.insert(min(int(m.group(1) or 0), len(hdrs)),
+                        [m.group(2), ' ' + m.group(3)])
+            continue
+        m = re.match(r'add-header: ([^:]+): (.*)$', r, re.S)
+        if m:
+            hdrs.append([m.group(1), ' ' + m.group(2)])
+    open(out, 'wb').write(('\r\n'.join(n + ':' + v for n, v in hdrs)
+                           + '\r\n\r\n' + body).encode('latin-1'))
 
 
 def verify(path, server):

@@ -1,5 +1,5 @@
 #!/bin/bash
-# 0462-milter-postfix-arc-seal - ARC sealing through a real private Postfix:
+# 0465-milter-postfix-arc-seal - ARC sealing through a real private Postfix:
 # a message forwarded twice, sealed by elemta-milter at hop 1 (domain
 # example.test, the harness' key) and by a second elemta-milter at hop 2
 # (its own authserv-id, domain other.test and key, on a second smtpd
@@ -30,7 +30,8 @@ milter_start "dkim_key_table=$TB/keys" arc_seal_domain=example.test
 tb_spawn milter2 "$TB/milter2.log" "$MILTER" -f -c "$TB_MILTER_CONF" \
     -o "milter.listen=inet:127.0.0.1:$MILTER2" -o milter.user= \
     -o milter.authserv_id=mx2.other.test -o "dns.nameservers=$TB_DNS" \
-    -o milter.arc_seal_domain=other.test
+    -o milter.arc_seal_domain=other.test \
+    -o "milter.control_socket=$TB/milter/milter2.ctl"
 tb_ready milter2 "on 127.0.0.1:$MILTER2" "$(peer_timeout)" \
     tb_connect 127.0.0.1 "$MILTER2"
 milter_postfix

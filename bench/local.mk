@@ -18,7 +18,7 @@ bench_dkim_sign_bench_LDADD = $(T_MILTER_LDADD)
 ## (bench/README); the harness' unbound needs t/tb-dnsq for its
 ## readiness probe, the ARC case t/data/milter/arc-chain.py.
 BENCHES += bench/milter
-EXTRA_DIST += bench/milter
+EXTRA_DIST += bench/milter bench/milter-lib.sh
 bench: t/tb-dnsq$(EXEEXT)
 
 ## The fuzzing campaign: every libFuzzer target of t/data/fuzz-targets
@@ -53,4 +53,20 @@ EXTRA_DIST += bench/dmarc-report
 ## id): what it spends repeating the milter's checks (elemta-milter(8)
 ## gives the figure and the choice).
 BENCHES += bench/rspamd-settings
-EXTRA_DIST += bench/rspamd-settings
+EXTRA_DIST += bench/rspamd-settings bench/rspamd-auth-off.conf
+
+## elemta-milter's whole pipeline (SPF, DKIM, DMARC, ARC, greylisting,
+## ClamAV, Rspamd) against opendkim + opendmarc + clamav-milter (clamd)
+## + postgrey + rspamd's milter proxy behind the same private Postfix
+## (root); bench/clamav-scan-bench is libclamav's scan rate in the
+## process, set against clamdscan.
+noinst_PROGRAMS += bench/clamav-scan-bench
+bench_clamav_scan_bench_SOURCES = bench/clamav-scan-bench.c
+bench_clamav_scan_bench_CFLAGS = $(CLAMAV_CFLAGS)
+bench_clamav_scan_bench_LDADD = $(CLAMAV_LIBS)
+BENCHES += bench/milter-full
+EXTRA_DIST += bench/milter-full
+## Its set-up works: one small round of bench/milter-full --check (no
+## figure judged).
+dist_check_SCRIPTS += t/0495-bench-milter-full.t
+TESTS += t/0495-bench-milter-full.t

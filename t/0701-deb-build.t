@@ -11,7 +11,7 @@
 tb_need debhelper dpkg-buildpackage dh
 tb_need lintian lintian
 tb_init
-tb_plan 7
+tb_plan 8
 
 D=$top_builddir/t/deb
 rm -rf "$D" && mkdir -p "$D" || tb_bail "cannot make $D"
@@ -42,4 +42,16 @@ bare=$(awk 'FNR == 1 { prev = "" } /^[^#[:space:]]/ && prev !~ /^#/ {
 tb_is "$bare" "" "every lintian override has its reason above it"
 tb_is "$(cd "$top_srcdir" && git status --porcelain --ignored debian 2>/dev/null)" \
 	"$src_before" "the source tree's debian/ is untouched by the build"
+# every library configure.ac checks for names its Debian -dev package
+# (ELEMTA_PKG's third, ELEMTA_LIB's fifth argument): each must be a
+# Build-Depends, or a clean build (t/0730's container) fails where this
+# host, which has them all, does not
+want=$(sed -n -e 's/^ELEMTA_PKG(\[[^]]*\], *\[[^]]*\], *\[\([^]]*\)\].*/\1/p' \
+	-e 's/^ELEMTA_LIB(\[[^]]*\], *\[[^]]*\], *\[[^]]*\], *\[[^]]*\], *\[\([^]]*\)\].*/\1/p' \
+	"$top_srcdir/configure.ac" | sort -u)
+have=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' "$top_srcdir/debian/control" |
+	sed 's/^Build-Depends://; s/([^)]*)//g' | tr ',' '\n' |
+	sed 's/^ *//; s/ *$//' | grep -v '^[A-Z]' | grep . | sort -u)
+tb_is "$(comm -23 <(echo "$want") <(echo "$have") | tr '\n' ' ')" "" \
+	"every library configure.ac checks for is a Build-Depends ($(echo "$want" | wc -l) of them)"
 tb_done

@@ -13,8 +13,10 @@ bench_dkim_sign_bench_CFLAGS = $(T_MILTER_CFLAGS)
 bench_dkim_sign_bench_LDADD = $(T_MILTER_LDADD)
 
 ## elemta-milter against bare Postfix and opendkim + opendmarc, behind
-## a real private Postfix in a network namespace (root); the harness'
-## unbound needs t/tb-dnsq for its readiness probe.
+## a real private Postfix in a network namespace (root), on a DKIM-signed
+## and on an ARC-sealed message, in a tuned and a plain set-up
+## (bench/README); the harness' unbound needs t/tb-dnsq for its
+## readiness probe, the ARC case t/data/milter/arc-chain.py.
 BENCHES += bench/milter
 EXTRA_DIST += bench/milter bench/milter-lib.sh
 bench: t/tb-dnsq$(EXEEXT)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# 0023-quickstart - tools/quickstart, the README's first command (with
+# 0024-quickstart - tools/quickstart, the README's first command (with
 # --no-build: the tree is built; on a free port block): it comes up with
 # every stage of the milter on (ClamAV on its test signatures, the
 # private rspamd); the first swaks line it prints delivers a message

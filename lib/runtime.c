@@ -201,6 +201,8 @@ static void runtime_control_open(struct runtime *rt,
 				 const struct daemon_conf *dc);
 
 static struct metric *runtime_m_refused;
+static struct metric *runtime_m_reloads;
+static struct metric *runtime_m_reload_time;
 static const struct runtime *runtime_metrics_rt;	/* one per process */
 
 /* runtime_accept - accept a client that listen_allow lets in */
@@ -272,6 +274,17 @@ runtime_start(struct runtime *rt)
 	runtime_m_refused = metrics_counter("elemta_connections_refused_total",
 					    "Connections closed at accept",
 					    "reason");
+	/* Both results at 0 from the start, so that increase() sees the
+	 * first failure; the load at start counts as a successful one. */
+	runtime_m_reloads = metrics_counter("elemta_config_reloads_total",
+					    "Configuration reloads (signal or "
+					    "elemta-ctl reload)", "result");
+	metric_add(runtime_m_reloads, 0, "ok");
+	metric_add(runtime_m_reloads, 0, "failed");
+	runtime_m_reload_time = metrics_gauge(
+	    "elemta_config_last_reload_success_timestamp_seconds",
+	    "When the running configuration was loaded (Unix time)", NULL);
+	metric_set(runtime_m_reload_time, (double)time(NULL));
 	if (dc->metrics_listen != NULL)
 		rt->metrics_fd = runtime_bind(rt, "metrics_listen",
 					      dc->metrics_listen);
@@ -371,8 +384,15 @@ runtime_reload(struct runtime *rt)
 int
 runtime_do_reload(struct runtime *rt)
 {
+	int rc;
+
 	rt->reload_error[0] = '\0';
-	return rt->reload != NULL ? rt->reload(rt) : runtime_reload(rt);
+	rc = rt->reload != NULL ? rt->reload(rt) : runtime_reload(rt);
+	if (runtime_m_reloads != NULL)
+		metric_inc(runtime_m_reloads, rc < 0 ? "failed" : "ok");
+	if (rc == 0 && runtime_m_reload_time != NULL)
+		metric_set(runtime_m_reload_time, (double)time(NULL));
+	return rc;
 }
 
 /* runtime_ctl_status - the control command "status" */

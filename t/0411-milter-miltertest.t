@@ -6,7 +6,9 @@
 # skipped, the null sender checked by HELO; the resolver's cache
 # answers the second SPF lookup of example.test, and the metrics
 # endpoint says so (elemta_milter_dns_cache_total); then SIGUSR1 reloads
-# (new generation, still serving) and SIGTERM stops it.
+# (new generation, still serving; elemta_config_reloads_total counts it),
+# a broken file on SIGUSR1 is counted as a failed reload (the series
+# exist at 0 from the start), and SIGTERM stops it.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
@@ -14,7 +16,7 @@
 milter_require unbound
 tb_need miltertest miltertest curl
 tb_init
-tb_plan 13
+tb_plan 17
 peer_start_unbound
 
 TB_MILTER_AUTHSERV=mx.elemta.test
@@ -55,10 +57,27 @@ tb_ok "metrics: cache hits and misses exported ($hits, $misses)" \
 tb_is "$((hits + misses))" "$lookups" \
     "metrics: hits + misses = the lookups"
 
+tb_is "$(metric 'elemta_config_reloads_total{result="ok"}'):$(metric 'elemta_config_reloads_total{result="failed"}')" \
+    "0:0" "metrics: the reload counters exist at 0 from the start"
+t0=$(metric elemta_config_last_reload_success_timestamp_seconds)
+tb_ok "metrics: the configuration's load time is now-ish ($t0)" \
+    test "${t0%%.*}" -gt $(($(date +%s) - 3600)) -a "${t0%%.*}" -le "$(date +%s)"
+
 kill -USR1 "$(tb_pid milter)"
 tb_wait 5 tb_grep "reloaded: .*generation=2" "$LOG"
 out=$(miltertest -D "port=$TB_PORT_MILTER" -s "$TB_DATA/milter/spf.lua" 2>&1)
 tb_is "$?" 0 "SIGUSR1 reloads (generation 2) and the milter keeps serving"
+tb_is "$(metric 'elemta_config_reloads_total{result="ok"}'):$(metric 'elemta_config_reloads_total{result="failed"}')" \
+    "1:0" "metrics: the reload is counted as ok"
+
+# a broken file: the reload fails, is counted, the old configuration runs
+cp "$TB_MILTER_CONF" "$TB/good.conf"
+echo 'bogus_option = 1' >>"$TB_MILTER_CONF"
+kill -USR1 "$(tb_pid milter)"
+tb_wait 5 tb_grep "reload failed" "$LOG"
+tb_is "$(metric 'elemta_config_reloads_total{result="ok"}'):$(metric 'elemta_config_reloads_total{result="failed"}')" \
+    "1:1" "metrics: a broken file on SIGUSR1 counts as a failed reload"
+cp "$TB/good.conf" "$TB_MILTER_CONF"
 pid=$(tb_pid milter)
 kill -TERM "$pid"
 tb_wait 10 eval '! tb_alive '"$pid"

@@ -42,12 +42,15 @@
  *	INSTREAM): no engine here, the same actions, clamd's own database.
  *
  *	Metrics: elemta_milter_clamav_signatures (the current engine's),
+ *	elemta_milter_clamav_database_timestamp_seconds (its age: see
+ *	ce_dbtime; 0 without an engine),
  *	elemta_milter_clamav_reloads_total{result} (ok, failed),
  *	elemta_milter_clamav_scans_total{result} (clean, virus,
  *	heuristic, error, skipped).
  *--*/
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -76,6 +79,7 @@ struct clamav_engine {
 	struct cl_engine *engine;
 	unsigned refs;			/* under ce_lock */
 	unsigned sigs;
+	time_t dbtime;			/* see ce_dbtime */
 	char *dir;
 	struct cl_stat dbstat;		/* the directory when loaded */
 	int stat_ok;
@@ -94,6 +98,7 @@ static pthread_t ce_tid;
 static unsigned long ce_reload_count;
 
 static struct metric_series *m_sigs;
+static struct metric_series *m_dbtime;
 static struct metric *m_reloads;
 static struct metric *m_scans;
 
@@ -207,6 +212,41 @@ ce_tmpdir(struct cl_engine *e, const struct conf *conf)
 	free(dir);
 }
 
+/* ce_dbtime - when the loaded database was made: the build time of
+ * its newest .cvd/.cld (libclamav's CL_ENGINE_DB_TIME, which freshclam
+ * moves forward with each daily update), or, for a directory without
+ * one (.hdb, .ndb ... files of one's own), the newest mtime of a file
+ * in it; 0 if neither is known */
+static time_t
+ce_dbtime(struct cl_engine *e, const char *dir)
+{
+	char path[4096];
+	struct dirent *de;
+	struct stat st;
+	time_t newest = 0;
+	long long t;
+	int rc = CL_SUCCESS;
+	DIR *d;
+
+	t = cl_engine_get_num(e, CL_ENGINE_DB_TIME, &rc);
+	if (rc == CL_SUCCESS && t > 0)
+		return (time_t)t;
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+				     de->d_name) >= sizeof(path))
+			continue;
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode)
+		    && st.st_mtime > newest)
+			newest = st.st_mtime;
+	}
+	closedir(d);
+	return newest;
+}
+
 /* ce_build - an engine of conf's database and limits, one reference
  * (the caller's); NULL with err */
 static struct clamav_engine *
@@ -250,6 +290,7 @@ ce_build(const struct conf *conf, char *err, size_t errlen)
 		      cl_strerror(rc));
 		goto bad;
 	}
+	ce->dbtime = ce_dbtime(ce->engine, cc->database);
 	if ((rc = cl_engine_compile(ce->engine)) != CL_SUCCESS) {
 		x_err(err, errlen, "cl_engine_compile %s: %s", cc->database,
 		      cl_strerror(rc));
@@ -272,6 +313,7 @@ ce_loaded(const struct clamav_engine *ce, const char *what, const char *why)
 		 "database %s", what, why, cl_retver(), ce->sigs, ce->dir);
 	if (m_sigs != NULL) {
 		metric_series_set(m_sigs, (double)ce->sigs);
+		metric_series_set(m_dbtime, (double)ce->dbtime);
 		metric_inc(m_reloads, "ok");
 	}
 	pthread_mutex_lock(&ce_lock);
@@ -303,6 +345,10 @@ milter_clamav_init(const struct conf *conf, char *err, size_t errlen)
 	m_sigs = metric_series(metrics_gauge("elemta_milter_clamav_signatures",
 					     "Signatures of the ClamAV engine "
 					     "in use", NULL));
+	m_dbtime = metric_series(metrics_gauge(
+	    "elemta_milter_clamav_database_timestamp_seconds",
+	    "When the ClamAV database in use was built (Unix time; 0: no "
+	    "engine)", NULL));
 	m_reloads = metrics_counter("elemta_milter_clamav_reloads_total",
 				    "ClamAV engines compiled (ok) or not "
 				    "(failed)", "result");
@@ -343,8 +389,10 @@ ce_reload(const char *why)
 	if (cc->database == NULL) {
 		ce_swap(NULL);
 		ce_failed = 0;
-		if (m_sigs != NULL)
+		if (m_sigs != NULL) {
 			metric_series_set(m_sigs, 0);
+			metric_series_set(m_dbtime, 0);
+		}
 		milter_gen_unref(&g);
 		return;
 	}

@@ -6,7 +6,10 @@
 # clamav_reload = concurrent no message is lost or deferred: every
 # clean one is delivered with X-Virus-Scanned, every EICAR rejected
 # with its name, none gets a 4xx; the engines did change during the
-# run; the metrics count the scans and the reloads.
+# run; the metrics count the scans and the reloads, and
+# elemta_milter_clamav_database_timestamp_seconds is the newest file's
+# mtime (the test database has no .cvd with a build time): the one set
+# before the start, then the added file's.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
@@ -14,17 +17,29 @@
 milter_require postfix smtp-sink swaks unbound clamav
 tb_need curl curl
 tb_init
-tb_plan 11
+tb_plan 13
 milter_clamav_db
 mkdir -m 0700 "$TB/state"
 WORKERS=4
 PER=10
+
+# a known age: every file of the database made on 2 January 2026
+DBTIME=1767323045
+touch -d "@$DBTIME" "$TB_CLAMAV_DB"/*
 
 milter_start "clamav_database=$TB_CLAMAV_DB" clamav_reload_check=1 \
     "database.directory=$TB/state" spf=false dkim=false dmarc=false -- \
     -o "milter.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS"
 milter_postfix
 milter_log 'clamav: engine loaded' >/dev/null
+
+# metric NAME - one sample's value from the metrics endpoint
+metric() {
+	curl -fsS "http://127.0.0.1:$TB_PORT_METRICS/metrics" |
+	    awk -v n="$1" '$1 == n { print $2 }'
+}
+tb_is "$(metric elemta_milter_clamav_database_timestamp_seconds)" "$DBTIME" \
+    "metrics: the database's timestamp is its newest file's mtime"
 
 # engines - engines made current so far
 engines() {
@@ -83,6 +98,10 @@ tb_is "$(grep -l '^Subject: load ' "$TB_SINK_DIR"/msg.* | wc -l)" "$half" \
 tb_is "$(grep -L '^X-Virus-Scanned: ' \
     $(grep -l '^Subject: load ' "$TB_SINK_DIR"/msg.*) | wc -l)" 0 \
     "... each with X-Virus-Scanned"
+newest=$(stat -c %Y "$TB_CLAMAV_DB/load.ndb")
+tb_wait 20 eval '[[ $(metric elemta_milter_clamav_database_timestamp_seconds) == "$newest" ]]'
+tb_is "$(metric elemta_milter_clamav_database_timestamp_seconds)" "$newest" \
+    "metrics: the added signature file moves the database's timestamp"
 metrics=$(curl -fsS "http://127.0.0.1:$TB_PORT_METRICS/metrics")
 tb_like "$metrics" 'elemta_milter_clamav_scans_total\{result="clean"\} [1-9]' \
     "metrics: clean scans counted"

@@ -354,6 +354,7 @@ milter_clamav_init(const struct conf *conf, char *err, size_t errlen)
 				    "(failed)", "result");
 	m_scans = metrics_counter("elemta_milter_clamav_scans_total",
 				  "ClamAV scans by result", "result");
+	metric_add(m_scans, 0, "error");	/* at 0: see milter-rspamd.c */
 	cl_set_clcb_msg(ce_log);
 	if ((rc = cl_init(CL_INIT_DEFAULT)) != CL_SUCCESS) {
 		x_err(err, errlen, "clamav: cl_init: %s", cl_strerror(rc));

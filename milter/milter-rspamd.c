@@ -95,6 +95,11 @@ milter_rspamd_init(void)
 	pthread_once(&rs_once, rs_key_make);
 	m_rspamd = metrics_counter("elemta_milter_rspamd_total",
 				   "Rspamd verdicts and failures", "result");
+	/* the failures at 0 from the start: an alert's increase() sees
+	 * the first one */
+	metric_add(m_rspamd, 0, "unreachable");
+	metric_add(m_rspamd, 0, "timeout");
+	metric_add(m_rspamd, 0, "garbage");
 }
 
 /* milter_rspamd_finish - the calling thread's handle (at exit; the

@@ -6,8 +6,10 @@
 # and passes the rules' unit tests (each alert fires on made-up series of
 # its failure); each alert has for:, a severity label, a summary, a
 # description and a unit test.
-# A private Postfix passes mail through elemta-milter (verify, and DKIM
-# signing for an authenticated client) and elemta-policyd (Redis store,
+# A private Postfix passes mail through elemta-milter (verify, DKIM
+# signing for an authenticated client, ARC sealing, ClamAV with the test
+# database, greylisting that skips every message: its sender domain is
+# allowed or the client authenticated) and elemta-policyd (Redis store,
 # 3 messages/hour per client: the 4th from one client is deferred) to
 # smtp-sink, and mail for alice@example.test through elemta-lmtp-bridge
 # (routing: a SQLite table, then LDAP on slapd) into Dovecot.  Debian's prometheus scrapes the
@@ -16,6 +18,13 @@
 # each must name only metrics that exist there and evaluate without
 # error, and each dashboard panel's must return data.  promtool check
 # metrics finds nothing to say about each daemon's /metrics.
+#
+# The rule for the dashboard: every panel shows data here, so a stage a
+# panel is about is switched on in this test's traffic (ClamAV,
+# greylisting, ARC sealing); a stage that is too costly to start here
+# (Rspamd) gets alert rules only, which must name metrics that exist
+# (the milter exports its failure results at 0 from the start) and
+# evaluate, but need not return data.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
@@ -28,7 +37,7 @@ DASH=$top_srcdir/contrib/grafana/elemta.json
 EXPRS=$top_srcdir/t/lib/prom-exprs.py
 
 milter_require postfix smtp-sink swaks unbound dovecot redis slapd \
-    sqlite3 prometheus
+    sqlite3 prometheus clamav
 lmtp_init
 tb_init
 
@@ -38,7 +47,7 @@ python3 "$EXPRS" list "$DASH" "$RULES" >"$TB/exprs" 2>"$TB/exprs.err" ||
     tb_bail "prom-exprs.py list: $(cat "$TB/exprs.err")"
 nexprs=$(wc -l <"$TB/exprs")
 nrules=$(grep -c '^rule' "$TB/exprs")
-tb_plan $((14 + nexprs))
+tb_plan $((17 + nexprs))
 
 tb_ok "promtool check rules accepts contrib/prometheus/elemta.rules.yml" \
     promtool check rules "$RULES"
@@ -59,7 +68,12 @@ peer_start_dovecot
 peer_start_smtp_sink
 
 milter_signing_tables
+milter_clamav_db
+mkdir -m 0700 "$TB/state"
 milter_start "dkim_key_table=$TB/keys" "dkim_signing_table=$TB/signing" \
+    arc_seal_domain=example.test "clamav_database=$TB_CLAMAV_DB" \
+    greylist=true 'greylist_sender_allow={"other.test"}' \
+    "database.directory=$TB/state" \
     -- -o "milter.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS2"
 pol_start policyd "$TB_PORT_POLICY" -o policyd.store=redis \
     -o "redis.servers={\"127.0.0.1:$TB_PORT_REDIS\"}" \
@@ -151,6 +165,14 @@ tb_is "$(copies_new alice@example.test)" 3 \
 tb_wait 30 prom_at_least 'sum(elemta_lmtp_deliveries_total{outcome="delivered"})' 3
 tb_wait 30 prom_at_least 'sum(elemta_milter_dkim_signatures_total{result="signed"})' 1
 tb_wait 30 prom_at_least 'sum(elemta_policyd_limit_hits_total)' 1
+# the optional stages the dashboard shows, exercised
+for q in 'elemta_milter_clamav_scans_total{result="clean"}' \
+    'elemta_milter_greylist_total{result="skipped"}' \
+    'elemta_milter_arc_seals_total{result="sealed"}'; do
+	tb_wait 30 prom_at_least "sum($q)" 1
+	tb_ok "Prometheus has $q" prom_at_least "sum($q)" 1 ||
+	    tb_diag "$(grep -E 'clamav=|greylist=|arc' "$TB_MILTER_LOG" | tail -5)"
+done
 # rules_ok - how many rules Prometheus evaluated without an error
 rules_ok() {
 	curl -fsS "$TB_PROM_URL/api/v1/rules" 2>/dev/null | python3 -c '

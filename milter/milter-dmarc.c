@@ -588,6 +588,94 @@ dmarc_candidates(struct milter_msg *m, const struct dmarc_from *f,
 			 f->ncand_lost);
 }
 
+/* dmarc_judge - the From domain(s) of m evaluated into e, from what
+ * dmarc_from() made of the From field(s) (into f); *why: the reason
+ * when the From field is unusable */
+static void
+dmarc_judge(struct milter_msg *m, struct dmarc_eval *e, struct dmarc_from *f,
+	    const char **why)
+{
+	memset(e, 0, sizeof(*e));
+	e->pct = -1;
+	e->disposition = "none";
+	dmarc_from(m, f);
+	switch (f->status) {
+	case DMARC_FROM_OK:
+		snprintf(e->from, sizeof(e->from), "%s", f->domain);
+		dmarc_evaluate(m, e);
+		if (f->nfields > 1)
+			qid_info(m->qid, "dmarc: %zu From fields, all in %s",
+				 f->nfields, f->domain);
+		break;
+	case DMARC_FROM_NONE:
+		e->result = "permerror";
+		*why = "no From address";
+		break;
+	case DMARC_FROM_MULTI:
+		*why = "From addresses in several domains";
+		break;
+	default:
+		*why = "unparseable From";
+		break;
+	}
+	/* Nothing the sender writes may weaken the From domains' own
+	 * policies: an ambiguous or unreadable From is judged by each
+	 * domain in it; no domain at all, permerror. */
+	if (f->status == DMARC_FROM_MULTI || f->status == DMARC_FROM_BAD) {
+		if (f->ncand > 0)
+			dmarc_candidates(m, f, e);
+		if (e->result == NULL || strcmp(e->result, "pass") == 0
+		    || strcmp(e->result, "none") == 0) {
+			/* no candidate whose policy applies: as before */
+			e->result = "permerror";
+			e->policy = 0;
+		}
+	}
+	/* after dmarc_candidates, which fills e afresh */
+	e->bad_from = f->status != DMARC_FROM_OK;
+	if (*why != NULL && e->reason == NULL)
+		e->reason = *why;
+	if (e->policy == 0)
+		e->policy = DMARC_POLICY_ABSENT;
+}
+
+/* dmarc_report - the DMARC result in Authentication-Results, the
+ * summary line and the history */
+static void
+dmarc_report(struct milter_msg *m, const struct dmarc_eval *e,
+	     const struct dmarc_from *f, const char *why)
+{
+	struct authres_result *r;
+	char comment[384];
+
+	r = milter_msg_result(m, "dmarc", e->result);
+	if (e->p != 0) {
+		snprintf(comment, sizeof(comment), "p=%s sp=%s dis=%s%s%s",
+			 dmarc_pword(e->p), dmarc_pword(e->sp),
+			 strcmp(e->disposition, "none") == 0 ? "NONE"
+			 : strcmp(e->disposition, "reject") == 0 ? "REJECT"
+			 : "QUARANTINE",
+			 e->sealer ? "; arc override: trusted sealer " : "",
+			 e->sealer ? e->sealer : "");
+		authres_set_comment(r, comment);
+		if (why != NULL)
+			authres_set_reason(r, why);
+	} else if (e->reason != NULL) {
+		authres_set_reason(r, e->reason);
+	}
+	if (e->from[0] != '\0' && (f->status == DMARC_FROM_OK || e->p != 0))
+		authres_prop_add(r, "header", "from", e->from);
+	if (e->override != NULL)		/* what was applied: no policy */
+		authres_prop_add(r, "policy", "dmarc", "none");
+	milter_msg_summary(m, "dmarc=%s%s%s%s%s%s", e->result,
+			   e->from[0] ? "(" : "", e->from,
+			   e->from[0] ? ")" : "",
+			   e->override ? " dmarc_override=" : "",
+			   e->override ? e->override : "");
+	if (f->status == DMARC_FROM_OK || e->p != 0)
+		dmarc_history(m, e);
+}
+
 /* milter_dmarc_eom - the DMARC stage */
 void
 milter_dmarc_eom(struct milter_msg *m)
@@ -595,9 +683,7 @@ milter_dmarc_eom(struct milter_msg *m)
 	const struct milter_conf *mc = m->conn->mc;
 	struct dmarc_eval e;
 	struct dmarc_from f;
-	struct authres_result *r;
 	const char *why = NULL;
-	char comment[384];
 
 	if (!mc->dmarc || !dmarc_ready)
 		return;
@@ -605,74 +691,7 @@ milter_dmarc_eom(struct milter_msg *m)
 	 * nothing in the summary line, which SPF's skip already explains. */
 	if (m->auth_type != NULL || m->conn->internal)
 		return;
-	memset(&e, 0, sizeof(e));
-	e.pct = -1;
-	e.disposition = "none";
-	dmarc_from(m, &f);
-	switch (f.status) {
-	case DMARC_FROM_OK:
-		snprintf(e.from, sizeof(e.from), "%s", f.domain);
-		dmarc_evaluate(m, &e);
-		if (f.nfields > 1)
-			qid_info(m->qid, "dmarc: %zu From fields, all in %s",
-				 f.nfields, f.domain);
-		break;
-	case DMARC_FROM_NONE:
-		e.result = "permerror";
-		why = "no From address";
-		break;
-	case DMARC_FROM_MULTI:
-		why = "From addresses in several domains";
-		break;
-	default:
-		why = "unparseable From";
-		break;
-	}
-	/* Nothing the sender writes may weaken the From domains' own
-	 * policies: an ambiguous or unreadable From is judged by each
-	 * domain in it; no domain at all, permerror. */
-	if (f.status == DMARC_FROM_MULTI || f.status == DMARC_FROM_BAD) {
-		if (f.ncand > 0)
-			dmarc_candidates(m, &f, &e);
-		if (e.result == NULL || strcmp(e.result, "pass") == 0
-		    || strcmp(e.result, "none") == 0) {
-			/* no candidate whose policy applies: as before */
-			e.result = "permerror";
-			e.policy = 0;
-		}
-	}
-	/* after dmarc_candidates, which fills e afresh */
-	e.bad_from = f.status != DMARC_FROM_OK;
-	if (why != NULL && e.reason == NULL)
-		e.reason = why;
-	if (e.policy == 0)
-		e.policy = DMARC_POLICY_ABSENT;
+	dmarc_judge(m, &e, &f, &why);
 	dmarc_enforce(m, &e);
-
-	r = milter_msg_result(m, "dmarc", e.result);
-	if (e.p != 0) {
-		snprintf(comment, sizeof(comment), "p=%s sp=%s dis=%s%s%s",
-			 dmarc_pword(e.p), dmarc_pword(e.sp),
-			 strcmp(e.disposition, "none") == 0 ? "NONE"
-			 : strcmp(e.disposition, "reject") == 0 ? "REJECT"
-			 : "QUARANTINE",
-			 e.sealer ? "; arc override: trusted sealer " : "",
-			 e.sealer ? e.sealer : "");
-		authres_set_comment(r, comment);
-		if (why != NULL)
-			authres_set_reason(r, why);
-	} else if (e.reason != NULL) {
-		authres_set_reason(r, e.reason);
-	}
-	if (e.from[0] != '\0' && (f.status == DMARC_FROM_OK || e.p != 0))
-		authres_prop_add(r, "header", "from", e.from);
-	if (e.override != NULL)		/* what was applied: no policy */
-		authres_prop_add(r, "policy", "dmarc", "none");
-	milter_msg_summary(m, "dmarc=%s%s%s%s%s%s", e.result,
-			   e.from[0] ? "(" : "", e.from,
-			   e.from[0] ? ")" : "",
-			   e.override ? " dmarc_override=" : "",
-			   e.override ? e.override : "");
-	if (f.status == DMARC_FROM_OK || e.p != 0)
-		dmarc_history(m, &e);
+	dmarc_report(m, &e, &f, why);
 }

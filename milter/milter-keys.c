@@ -140,16 +140,14 @@ milter_keys_pem_drop(char **pem)
 	x_free(pem);
 }
 
-/* milter_keys_read_key - the key file, refused if not private, parsed;
- * its PEM text is wiped and freed once parsed: only the key is kept */
+/* milter_keys_open_key - the key file opened, refused unless a
+ * regular file, private and within MILTER_KEYS_MAX_PEM; the
+ * descriptor, or -1 with err */
 static int
-milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
+milter_keys_open_key(const struct milter_key *key, char *err, size_t errlen)
 {
 	struct stat st;
-	char why[256], *pem;
-	ssize_t n = 0;
-	size_t len = 0;
-	int fd, type;
+	int fd;
 
 	if ((fd = open(key->path, O_RDONLY | O_CLOEXEC)) < 0) {
 		x_err(err, errlen, "key %s: %s: %s", key->name, key->path,
@@ -179,6 +177,19 @@ milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* milter_keys_read_pem - the PEM text of the key file (closes fd),
+ * *lenp its length; NULL with err */
+static char *
+milter_keys_read_pem(const struct milter_key *key, int fd, size_t *lenp,
+		     char *err, size_t errlen)
+{
+	char *pem;
+	ssize_t n = 0;
+	size_t len = 0;
+
 	pem = x_malloc(MILTER_KEYS_MAX_PEM + 2);
 	while (len <= MILTER_KEYS_MAX_PEM
 	       && (n = read(fd, pem + len, MILTER_KEYS_MAX_PEM + 1 - len)) > 0)
@@ -190,8 +201,24 @@ milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
 		      n < 0 ? strerror(errno) : "too large (it grew while "
 		      "read)");
 		milter_keys_pem_drop(&pem);
-		return -1;
+		return NULL;
 	}
+	*lenp = len;
+	return pem;
+}
+
+/* milter_keys_read_key - the key file, refused if not private, parsed;
+ * its PEM text is wiped and freed once parsed: only the key is kept */
+static int
+milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
+{
+	char why[256], *pem;
+	size_t len;
+	int fd, type;
+
+	if ((fd = milter_keys_open_key(key, err, errlen)) < 0
+	    || (pem = milter_keys_read_pem(key, fd, &len, err, errlen)) == NULL)
+		return -1;
 	type = milter_keys_pem_load(pem, len, &key->bits, &key->pkey, why,
 				    sizeof(why));
 	milter_keys_pem_drop(&pem);

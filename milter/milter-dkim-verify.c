@@ -265,6 +265,28 @@ milter_dkim_sig_b8(const struct milter_dkim_tag *t, char out[9])
 	out[n] = '\0';
 }
 
+/* milter_dkim_sig_numbers - the l=, t= and x= tags into sig; the
+ * first error */
+static enum milter_dkim_err
+milter_dkim_sig_numbers(const struct milter_dkim_tags *tl,
+			struct milter_dkim_vsig *sig)
+{
+	const struct milter_dkim_tag *t;
+
+	if ((t = milter_dkim_tag_find(tl, "l")) != NULL
+	    && (sig->l = milter_dkim_tag_num(t, 76)) < 0)
+		return MILTER_DKIM_E_SYNTAX;
+	if ((t = milter_dkim_tag_find(tl, "t")) != NULL
+	    && (sig->t = milter_dkim_tag_num(t, 12)) < 0)
+		return MILTER_DKIM_E_SYNTAX;
+	if ((t = milter_dkim_tag_find(tl, "x")) != NULL
+	    && (sig->x = milter_dkim_tag_num(t, 12)) < 0)
+		return MILTER_DKIM_E_SYNTAX;
+	if (sig->t >= 0 && sig->x >= 0 && sig->x < sig->t)
+		return MILTER_DKIM_E_TIMESTAMPS;
+	return MILTER_DKIM_E_OK;
+}
+
 /* milter_dkim_sig_fields - the tags into sig; the first error */
 static enum milter_dkim_err
 milter_dkim_sig_fields(const struct milter_dkim_tags *tl, int flags,
@@ -274,7 +296,7 @@ milter_dkim_sig_fields(const struct milter_dkim_tags *tl, int flags,
 	    *a = milter_dkim_tag_find(tl, "a"), *b = milter_dkim_tag_find(tl, "b"),
 	    *bh = milter_dkim_tag_find(tl, "bh"), *d = milter_dkim_tag_find(tl, "d"),
 	    *h = milter_dkim_tag_find(tl, "h"), *s = milter_dkim_tag_find(tl, "s"),
-	    *q = milter_dkim_tag_find(tl, "q"), *t;
+	    *q = milter_dkim_tag_find(tl, "q");
 	enum milter_dkim_err e;
 
 	if (b != NULL) {
@@ -309,17 +331,8 @@ milter_dkim_sig_fields(const struct milter_dkim_tags *tl, int flags,
 		return e;
 	if (q != NULL && milter_dkim_tag_list_has(q, "dns/txt") != 1)
 		return MILTER_DKIM_E_QUERY;
-	if ((t = milter_dkim_tag_find(tl, "l")) != NULL
-	    && (sig->l = milter_dkim_tag_num(t, 76)) < 0)
-		return MILTER_DKIM_E_SYNTAX;
-	if ((t = milter_dkim_tag_find(tl, "t")) != NULL
-	    && (sig->t = milter_dkim_tag_num(t, 12)) < 0)
-		return MILTER_DKIM_E_SYNTAX;
-	if ((t = milter_dkim_tag_find(tl, "x")) != NULL
-	    && (sig->x = milter_dkim_tag_num(t, 12)) < 0)
-		return MILTER_DKIM_E_SYNTAX;
-	if (sig->t >= 0 && sig->x >= 0 && sig->x < sig->t)
-		return MILTER_DKIM_E_TIMESTAMPS;
+	if ((e = milter_dkim_sig_numbers(tl, sig)) != 0)
+		return e;
 	if ((sig->b = milter_dkim_tag_b64(b->val, b->vlen, &sig->blen)) == NULL
 	    || (sig->bh = milter_dkim_tag_b64(bh->val, bh->vlen, &sig->bhlen))
 	       == NULL)

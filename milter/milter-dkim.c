@@ -250,6 +250,63 @@ milter_dkim_collect(struct milter_msg *m, const struct milter_dkim_vent *e,
 			   why ? why : "");
 }
 
+#define MILTER_DKIM_SEEN_PASS	(1 << 0)
+#define MILTER_DKIM_SEEN_BAD	(1 << 1)
+#define MILTER_DKIM_SEEN_NOKEY	(1 << 2)
+#define MILTER_DKIM_SEEN_DNSERR	(1 << 3)
+
+/* milter_dkim_report_all - report each verified signature; the
+ * MILTER_DKIM_SEEN_* classes among them */
+static int
+milter_dkim_report_all(struct milter_msg *m, struct milter_dkim *d)
+{
+	enum milter_dkim_class cls;
+	int seen = 0;
+	size_t i;
+
+	for (i = 0; i < d->v->n; i++) {
+		milter_dkim_collect(m, &d->v->sigs[i], &cls);
+		switch (cls) {
+		case MILTER_DKIM_PASS:
+			seen |= MILTER_DKIM_SEEN_PASS;
+			break;
+		case MILTER_DKIM_NOKEY:
+			seen |= MILTER_DKIM_SEEN_NOKEY;
+			break;
+		case MILTER_DKIM_DNSERR:
+			seen |= MILTER_DKIM_SEEN_DNSERR;
+			break;
+		default:
+			seen |= MILTER_DKIM_SEEN_BAD;
+			break;
+		}
+	}
+	return seen;
+}
+
+/* milter_dkim_act - the configured action for each kind of failure
+ * seen, when no signature passed */
+static void
+milter_dkim_act(struct milter_msg *m, int seen)
+{
+	const struct milter_conf *mc = m->conn->mc;
+
+	if (seen & MILTER_DKIM_SEEN_PASS)
+		return;
+	if (seen & MILTER_DKIM_SEEN_BAD)
+		milter_msg_enforce(m, MILTER_REPLY_DKIM,
+				   mc->dkim_on_bad_signature,
+				   "No passing DKIM signature found");
+	if (seen & MILTER_DKIM_SEEN_NOKEY)
+		milter_msg_enforce(m, MILTER_REPLY_DKIM,
+				   mc->dkim_on_key_not_found,
+				   "No DKIM key found for the signature");
+	if (seen & MILTER_DKIM_SEEN_DNSERR)
+		milter_msg_enforce(m, MILTER_REPLY_DKIM,
+				   mc->dkim_on_dns_error,
+				   "DKIM key lookup failed, try again later");
+}
+
 /* milter_dkim_eom - verify, report each signature, act */
 void
 milter_dkim_eom(struct milter_msg *m)
@@ -257,9 +314,7 @@ milter_dkim_eom(struct milter_msg *m)
 	const struct milter_conf *mc = m->conn->mc;
 	struct milter_dkim_results *res = &m->dkim_results;
 	struct milter_dkim *d = milter_dkim_state(m);
-	enum milter_dkim_class cls;
-	int any_pass = 0, bad = 0, nokey = 0, dnserr = 0;
-	size_t i;
+	int seen;
 
 	if (d == NULL)
 		return;
@@ -269,23 +324,7 @@ milter_dkim_eom(struct milter_msg *m)
 	milter_dkim_verifier_eom(d->v, m->headers, m->nheaders,
 				 milter_dkim_msg_lookup, m, 0);
 	res->nignored = d->v->nignored;
-	for (i = 0; i < d->v->n; i++) {
-		milter_dkim_collect(m, &d->v->sigs[i], &cls);
-		switch (cls) {
-		case MILTER_DKIM_PASS:
-			any_pass = 1;
-			break;
-		case MILTER_DKIM_NOKEY:
-			nokey = 1;
-			break;
-		case MILTER_DKIM_DNSERR:
-			dnserr = 1;
-			break;
-		default:
-			bad = 1;
-			break;
-		}
-	}
+	seen = milter_dkim_report_all(m, d);
 	res->signed_ = d->v->n + d->v->nignored > 0;
 	if (!res->signed_) {
 		(void)milter_msg_result(m, "dkim", "none");
@@ -299,20 +338,7 @@ milter_dkim_eom(struct milter_msg *m)
 		qid_info(m->qid, "dkim: %zu signatures beyond max_signatures="
 			 "%d not verified", d->v->nignored,
 			 mc->max_signatures);
-	if (any_pass)
-		return;
-	if (bad)
-		milter_msg_enforce(m, MILTER_REPLY_DKIM,
-				   mc->dkim_on_bad_signature,
-				   "No passing DKIM signature found");
-	if (nokey)
-		milter_msg_enforce(m, MILTER_REPLY_DKIM,
-				   mc->dkim_on_key_not_found,
-				   "No DKIM key found for the signature");
-	if (dnserr)
-		milter_msg_enforce(m, MILTER_REPLY_DKIM,
-				   mc->dkim_on_dns_error,
-				   "DKIM key lookup failed, try again later");
+	milter_dkim_act(m, seen);
 }
 
 /* milter_dkim_free - the verifier and the results' strings */

@@ -396,42 +396,60 @@ dmarc_fp_end(struct dmarc_fp *fp)
 	fp->angle = fp->had_angle = fp->any = fp->bad = fp->gap = 0;
 }
 
+/* dmarc_fp_comment - skip the (nested) comment that opens at v; its
+ * last character */
+static const char *
+dmarc_fp_comment(struct dmarc_fp *fp, const char *v)
+{
+	int depth;
+
+	for (depth = 1, v++; *v != '\0' && depth > 0; v++) {
+		if (*v == '\\' && v[1] != '\0')
+			v++;
+		else if (*v == '(')
+			depth++;
+		else if (*v == ')')
+			depth--;
+	}
+	v--;
+	if (depth > 0)
+		fp->bad = 1;
+	return v;
+}
+
+/* dmarc_fp_quoted - the quoted string that opens at v; its last
+ * character */
+static const char *
+dmarc_fp_quoted(struct dmarc_fp *fp, const char *v)
+{
+	dmarc_fp_put(fp, *v, *v);
+	for (v++; *v != '\0' && *v != '"'; v++) {
+		if (*v == '\\' && v[1] != '\0')
+			dmarc_fp_raw(fp, *v++);
+		if (fp->angle || !fp->had_angle)
+			dmarc_fp_put(fp, 'q', *v);
+	}
+	if (*v == '\0') {
+		fp->bad = 1;
+		v--;
+	} else {
+		dmarc_fp_raw(fp, *v);
+	}
+	return v;
+}
+
 /* dmarc_fp_value - one header value */
 static void
 dmarc_fp_value(struct dmarc_fp *fp, const char *v)
 {
-	int depth;
-
 	for (; *v != '\0'; v++) {
 		switch (*v) {
 		case '(':	/* comment, nested */
-			for (depth = 1, v++; *v != '\0' && depth > 0; v++) {
-				if (*v == '\\' && v[1] != '\0')
-					v++;
-				else if (*v == '(')
-					depth++;
-				else if (*v == ')')
-					depth--;
-			}
-			v--;
-			if (depth > 0)
-				fp->bad = 1;
+			v = dmarc_fp_comment(fp, v);
 			break;
 		case '"':	/* quoted string: a display name or a
 				 * quoted local part */
-			dmarc_fp_put(fp, *v, *v);
-			for (v++; *v != '\0' && *v != '"'; v++) {
-				if (*v == '\\' && v[1] != '\0')
-					dmarc_fp_raw(fp, *v++);
-				if (fp->angle || !fp->had_angle)
-					dmarc_fp_put(fp, 'q', *v);
-			}
-			if (*v == '\0') {
-				fp->bad = 1;
-				v--;
-			} else {
-				dmarc_fp_raw(fp, *v);
-			}
+			v = dmarc_fp_quoted(fp, v);
 			break;
 		case '<':
 			if (fp->angle || fp->had_angle)

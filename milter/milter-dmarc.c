@@ -388,63 +388,50 @@ dmarc_enforce(struct milter_msg *m, struct dmarc_eval *e)
 	milter_msg_enforce(m, MILTER_REPLY_DMARC, a, text);
 }
 
-/* dmarc_evaluate - the record and libopendmarc; fills e */
-static void
-dmarc_evaluate(struct milter_msg *m, struct dmarc_eval *e)
+/* dmarc_lookup - the DMARC record of e->from, else of its
+ * organizational domain; sets e->policy_domain and, when there is no
+ * usable record, e->result; 1 with the record in *rec and the
+ * organizational domain (at_org) in org, else 0 */
+static int
+dmarc_lookup(struct milter_msg *m, struct dmarc_eval *e, char *org,
+	     size_t orglen, int *at_org, char **rec)
 {
-	const struct milter_dkim_results *dr = &m->dkim_results;
-	const char *ip = m->conn->client_addr;
-	DMARC_POLICY_T *pctx;
-	char org[DMARC_DOMAIN_MAX], *rec = NULL;
-	int found, at_org = 0, outcome, origin, dkim_al = 0, spf_al = 0, pol;
-	size_t i;
+	int found;
 
-	found = dmarc_fetch(m, e->from, &rec);
+	*at_org = 0;
+	found = dmarc_fetch(m, e->from, rec);
 	if (found == 0 && dmarc_psl_orgdomain(dmarc_psl, e->from, org,
-					      sizeof(org)) == 0
+					      orglen) == 0
 	    && strcmp(org, e->from) != 0) {
-		found = dmarc_fetch(m, org, &rec);
-		at_org = 1;
+		found = dmarc_fetch(m, org, rec);
+		*at_org = 1;
 	}
 	snprintf(e->policy_domain, sizeof(e->policy_domain), "%s",
-		 at_org ? org : e->from);
+		 *at_org ? org : e->from);
 	if (found == -1) {
 		e->result = "temperror";
 		e->reason = "DNS lookup of the DMARC record failed";
-		return;
+		return 0;
 	}
 	if (found == -2) {
 		e->result = "permerror";
 		e->reason = "several DMARC records";
-		return;
+		return 0;
 	}
 	if (found == 0) {
 		e->result = "none";
 		e->policy_domain[0] = '\0';
-		return;
+		return 0;
 	}
-	pctx = opendmarc_policy_connect_init((u_char *)(ip ? ip : "0.0.0.0"),
-		ip && strchr(ip, ':') ? DMARC_POLICY_IP_TYPE_IPV6
-				      : DMARC_POLICY_IP_TYPE_IPV4);
-	if (pctx == NULL) {
-		e->result = "temperror";
-		e->reason = "libopendmarc: out of memory";
-		free(rec);
-		return;
-	}
-	(void)opendmarc_policy_store_from_domain(pctx, (u_char *)e->from);
-	if (opendmarc_policy_store_dmarc(pctx, (u_char *)rec,
-					 (u_char *)e->from,
-					 at_org ? (u_char *)org : NULL)
-	    != DMARC_PARSE_OKAY) {
-		e->result = "permerror";
-		e->reason = "malformed DMARC record";
-		goto out;
-	}
-	dmarc_spf(m, e, &outcome, &origin);
-	if (e->spf_domain[0] != '\0')
-		(void)opendmarc_policy_store_spf(pctx, (u_char *)e->spf_domain,
-						 outcome, origin, NULL);
+	return 1;
+}
+
+/* dmarc_store_dkim - every usable DKIM result to libopendmarc */
+static void
+dmarc_store_dkim(DMARC_POLICY_T *pctx, const struct milter_dkim_results *dr)
+{
+	size_t i;
+
 	for (i = 0; i < dr->nsigs; i++) {
 		const struct milter_dkim_sig *s = &dr->sigs[i];
 		char d[DMARC_DOMAIN_MAX];
@@ -461,6 +448,17 @@ dmarc_evaluate(struct milter_msg *m, struct dmarc_eval *e)
 		(void)opendmarc_policy_store_dkim(pctx, (u_char *)d,
 			(u_char *)(s->selector ? s->selector : ""), r, NULL);
 	}
+}
+
+/* dmarc_fetch_policy - libopendmarc's policy, tags and alignments
+ * into e; the policy to enforce */
+static int
+dmarc_fetch_policy(DMARC_POLICY_T *pctx,
+		   const struct milter_dkim_results *dr, struct dmarc_eval *e)
+{
+	int dkim_al = 0, spf_al = 0, pol;
+	size_t i;
+
 	pol = opendmarc_get_policy_to_enforce(pctx);
 	(void)opendmarc_policy_fetch_alignment(pctx, &dkim_al, &spf_al);
 	(void)opendmarc_policy_fetch_p(pctx, &e->p);
@@ -480,6 +478,14 @@ dmarc_evaluate(struct milter_msg *m, struct dmarc_eval *e)
 			e->dkim_aligned = 1;
 	if (e->sp == DMARC_RECORD_P_UNSPECIFIED)
 		e->sp = e->p;
+	return pol;
+}
+
+/* dmarc_verdict - pass or fail from the policy and alignments, with
+ * pct= sampling; sets e->result and e->policy */
+static void
+dmarc_verdict(struct dmarc_eval *e, int pol)
+{
 	if (pol == DMARC_POLICY_PASS || e->dkim_aligned || e->spf_aligned) {
 		e->result = "pass";
 		pol = DMARC_POLICY_PASS;
@@ -496,7 +502,43 @@ dmarc_evaluate(struct milter_msg *m, struct dmarc_eval *e)
 		}
 	}
 	e->policy = pol;
-out:
+}
+
+/* dmarc_evaluate - the record and libopendmarc; fills e */
+static void
+dmarc_evaluate(struct milter_msg *m, struct dmarc_eval *e)
+{
+	const char *ip = m->conn->client_addr;
+	DMARC_POLICY_T *pctx;
+	char org[DMARC_DOMAIN_MAX], *rec = NULL;
+	int at_org, outcome, origin;
+
+	if (!dmarc_lookup(m, e, org, sizeof(org), &at_org, &rec))
+		return;
+	pctx = opendmarc_policy_connect_init((u_char *)(ip ? ip : "0.0.0.0"),
+		ip && strchr(ip, ':') ? DMARC_POLICY_IP_TYPE_IPV6
+				      : DMARC_POLICY_IP_TYPE_IPV4);
+	if (pctx == NULL) {
+		e->result = "temperror";
+		e->reason = "libopendmarc: out of memory";
+		free(rec);
+		return;
+	}
+	(void)opendmarc_policy_store_from_domain(pctx, (u_char *)e->from);
+	if (opendmarc_policy_store_dmarc(pctx, (u_char *)rec,
+					 (u_char *)e->from,
+					 at_org ? (u_char *)org : NULL)
+	    != DMARC_PARSE_OKAY) {
+		e->result = "permerror";
+		e->reason = "malformed DMARC record";
+	} else {
+		dmarc_spf(m, e, &outcome, &origin);
+		if (e->spf_domain[0] != '\0')
+			(void)opendmarc_policy_store_spf(pctx,
+				(u_char *)e->spf_domain, outcome, origin, NULL);
+		dmarc_store_dkim(pctx, &m->dkim_results);
+		dmarc_verdict(e, dmarc_fetch_policy(pctx, &m->dkim_results, e));
+	}
 	opendmarc_policy_connect_shutdown(pctx);
 	free(rec);
 }
@@ -546,6 +588,94 @@ dmarc_candidates(struct milter_msg *m, const struct dmarc_from *f,
 			 f->ncand_lost);
 }
 
+/* dmarc_judge - the From domain(s) of m evaluated into e, from what
+ * dmarc_from() made of the From field(s) (into f); *why: the reason
+ * when the From field is unusable */
+static void
+dmarc_judge(struct milter_msg *m, struct dmarc_eval *e, struct dmarc_from *f,
+	    const char **why)
+{
+	memset(e, 0, sizeof(*e));
+	e->pct = -1;
+	e->disposition = "none";
+	dmarc_from(m, f);
+	switch (f->status) {
+	case DMARC_FROM_OK:
+		snprintf(e->from, sizeof(e->from), "%s", f->domain);
+		dmarc_evaluate(m, e);
+		if (f->nfields > 1)
+			qid_info(m->qid, "dmarc: %zu From fields, all in %s",
+				 f->nfields, f->domain);
+		break;
+	case DMARC_FROM_NONE:
+		e->result = "permerror";
+		*why = "no From address";
+		break;
+	case DMARC_FROM_MULTI:
+		*why = "From addresses in several domains";
+		break;
+	default:
+		*why = "unparseable From";
+		break;
+	}
+	/* Nothing the sender writes may weaken the From domains' own
+	 * policies: an ambiguous or unreadable From is judged by each
+	 * domain in it; no domain at all, permerror. */
+	if (f->status == DMARC_FROM_MULTI || f->status == DMARC_FROM_BAD) {
+		if (f->ncand > 0)
+			dmarc_candidates(m, f, e);
+		if (e->result == NULL || strcmp(e->result, "pass") == 0
+		    || strcmp(e->result, "none") == 0) {
+			/* no candidate whose policy applies: as before */
+			e->result = "permerror";
+			e->policy = 0;
+		}
+	}
+	/* after dmarc_candidates, which fills e afresh */
+	e->bad_from = f->status != DMARC_FROM_OK;
+	if (*why != NULL && e->reason == NULL)
+		e->reason = *why;
+	if (e->policy == 0)
+		e->policy = DMARC_POLICY_ABSENT;
+}
+
+/* dmarc_report - the DMARC result in Authentication-Results, the
+ * summary line and the history */
+static void
+dmarc_report(struct milter_msg *m, const struct dmarc_eval *e,
+	     const struct dmarc_from *f, const char *why)
+{
+	struct authres_result *r;
+	char comment[384];
+
+	r = milter_msg_result(m, "dmarc", e->result);
+	if (e->p != 0) {
+		snprintf(comment, sizeof(comment), "p=%s sp=%s dis=%s%s%s",
+			 dmarc_pword(e->p), dmarc_pword(e->sp),
+			 strcmp(e->disposition, "none") == 0 ? "NONE"
+			 : strcmp(e->disposition, "reject") == 0 ? "REJECT"
+			 : "QUARANTINE",
+			 e->sealer ? "; arc override: trusted sealer " : "",
+			 e->sealer ? e->sealer : "");
+		authres_set_comment(r, comment);
+		if (why != NULL)
+			authres_set_reason(r, why);
+	} else if (e->reason != NULL) {
+		authres_set_reason(r, e->reason);
+	}
+	if (e->from[0] != '\0' && (f->status == DMARC_FROM_OK || e->p != 0))
+		authres_prop_add(r, "header", "from", e->from);
+	if (e->override != NULL)		/* what was applied: no policy */
+		authres_prop_add(r, "policy", "dmarc", "none");
+	milter_msg_summary(m, "dmarc=%s%s%s%s%s%s", e->result,
+			   e->from[0] ? "(" : "", e->from,
+			   e->from[0] ? ")" : "",
+			   e->override ? " dmarc_override=" : "",
+			   e->override ? e->override : "");
+	if (f->status == DMARC_FROM_OK || e->p != 0)
+		dmarc_history(m, e);
+}
+
 /* milter_dmarc_eom - the DMARC stage */
 void
 milter_dmarc_eom(struct milter_msg *m)
@@ -553,9 +683,7 @@ milter_dmarc_eom(struct milter_msg *m)
 	const struct milter_conf *mc = m->conn->mc;
 	struct dmarc_eval e;
 	struct dmarc_from f;
-	struct authres_result *r;
 	const char *why = NULL;
-	char comment[384];
 
 	if (!mc->dmarc || !dmarc_ready)
 		return;
@@ -563,74 +691,7 @@ milter_dmarc_eom(struct milter_msg *m)
 	 * nothing in the summary line, which SPF's skip already explains. */
 	if (m->auth_type != NULL || m->conn->internal)
 		return;
-	memset(&e, 0, sizeof(e));
-	e.pct = -1;
-	e.disposition = "none";
-	dmarc_from(m, &f);
-	switch (f.status) {
-	case DMARC_FROM_OK:
-		snprintf(e.from, sizeof(e.from), "%s", f.domain);
-		dmarc_evaluate(m, &e);
-		if (f.nfields > 1)
-			qid_info(m->qid, "dmarc: %zu From fields, all in %s",
-				 f.nfields, f.domain);
-		break;
-	case DMARC_FROM_NONE:
-		e.result = "permerror";
-		why = "no From address";
-		break;
-	case DMARC_FROM_MULTI:
-		why = "From addresses in several domains";
-		break;
-	default:
-		why = "unparseable From";
-		break;
-	}
-	/* Nothing the sender writes may weaken the From domains' own
-	 * policies: an ambiguous or unreadable From is judged by each
-	 * domain in it; no domain at all, permerror. */
-	if (f.status == DMARC_FROM_MULTI || f.status == DMARC_FROM_BAD) {
-		if (f.ncand > 0)
-			dmarc_candidates(m, &f, &e);
-		if (e.result == NULL || strcmp(e.result, "pass") == 0
-		    || strcmp(e.result, "none") == 0) {
-			/* no candidate whose policy applies: as before */
-			e.result = "permerror";
-			e.policy = 0;
-		}
-	}
-	/* after dmarc_candidates, which fills e afresh */
-	e.bad_from = f.status != DMARC_FROM_OK;
-	if (why != NULL && e.reason == NULL)
-		e.reason = why;
-	if (e.policy == 0)
-		e.policy = DMARC_POLICY_ABSENT;
+	dmarc_judge(m, &e, &f, &why);
 	dmarc_enforce(m, &e);
-
-	r = milter_msg_result(m, "dmarc", e.result);
-	if (e.p != 0) {
-		snprintf(comment, sizeof(comment), "p=%s sp=%s dis=%s%s%s",
-			 dmarc_pword(e.p), dmarc_pword(e.sp),
-			 strcmp(e.disposition, "none") == 0 ? "NONE"
-			 : strcmp(e.disposition, "reject") == 0 ? "REJECT"
-			 : "QUARANTINE",
-			 e.sealer ? "; arc override: trusted sealer " : "",
-			 e.sealer ? e.sealer : "");
-		authres_set_comment(r, comment);
-		if (why != NULL)
-			authres_set_reason(r, why);
-	} else if (e.reason != NULL) {
-		authres_set_reason(r, e.reason);
-	}
-	if (e.from[0] != '\0' && (f.status == DMARC_FROM_OK || e.p != 0))
-		authres_prop_add(r, "header", "from", e.from);
-	if (e.override != NULL)		/* what was applied: no policy */
-		authres_prop_add(r, "policy", "dmarc", "none");
-	milter_msg_summary(m, "dmarc=%s%s%s%s%s%s", e.result,
-			   e.from[0] ? "(" : "", e.from,
-			   e.from[0] ? ")" : "",
-			   e.override ? " dmarc_override=" : "",
-			   e.override ? e.override : "");
-	if (f.status == DMARC_FROM_OK || e.p != 0)
-		dmarc_history(m, &e);
+	dmarc_report(m, &e, &f, why);
 }

@@ -140,16 +140,14 @@ milter_keys_pem_drop(char **pem)
 	x_free(pem);
 }
 
-/* milter_keys_read_key - the key file, refused if not private, parsed;
- * its PEM text is wiped and freed once parsed: only the key is kept */
+/* milter_keys_open_key - the key file opened, refused unless a
+ * regular file, private and within MILTER_KEYS_MAX_PEM; the
+ * descriptor, or -1 with err */
 static int
-milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
+milter_keys_open_key(const struct milter_key *key, char *err, size_t errlen)
 {
 	struct stat st;
-	char why[256], *pem;
-	ssize_t n = 0;
-	size_t len = 0;
-	int fd, type;
+	int fd;
 
 	if ((fd = open(key->path, O_RDONLY | O_CLOEXEC)) < 0) {
 		x_err(err, errlen, "key %s: %s: %s", key->name, key->path,
@@ -179,6 +177,19 @@ milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* milter_keys_read_pem - the PEM text of the key file (closes fd),
+ * *lenp its length; NULL with err */
+static char *
+milter_keys_read_pem(const struct milter_key *key, int fd, size_t *lenp,
+		     char *err, size_t errlen)
+{
+	char *pem;
+	ssize_t n = 0;
+	size_t len = 0;
+
 	pem = x_malloc(MILTER_KEYS_MAX_PEM + 2);
 	while (len <= MILTER_KEYS_MAX_PEM
 	       && (n = read(fd, pem + len, MILTER_KEYS_MAX_PEM + 1 - len)) > 0)
@@ -190,8 +201,24 @@ milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
 		      n < 0 ? strerror(errno) : "too large (it grew while "
 		      "read)");
 		milter_keys_pem_drop(&pem);
-		return -1;
+		return NULL;
 	}
+	*lenp = len;
+	return pem;
+}
+
+/* milter_keys_read_key - the key file, refused if not private, parsed;
+ * its PEM text is wiped and freed once parsed: only the key is kept */
+static int
+milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
+{
+	char why[256], *pem;
+	size_t len;
+	int fd, type;
+
+	if ((fd = milter_keys_open_key(key, err, errlen)) < 0
+	    || (pem = milter_keys_read_pem(key, fd, &len, err, errlen)) == NULL)
+		return -1;
 	type = milter_keys_pem_load(pem, len, &key->bits, &key->pkey, why,
 				    sizeof(why));
 	milter_keys_pem_drop(&pem);
@@ -489,64 +516,90 @@ milter_keys_write_txt(const char *path, const char *domain,
 	return rc;
 }
 
-/* milter_keys_genkey - generate a key pair and its DNS record */
-int
-milter_keys_genkey(int argc, char **argv)
-{
-	static const char usage[] = "usage: elemta-milter genkey -d DOMAIN "
-		"-s SELECTOR [-t rsa|ed25519] [-b BITS] [-D DIR]\n";
-	const char *domain = NULL, *selector = NULL, *type = "rsa";
-	const char *dir = ".";
-	char *priv = NULL, *txt = NULL, *pub = NULL, *end;
-	EVP_PKEY *pk = NULL;
-	long bits = 2048;
-	int c, ed, rc = 1;
+/* milter_keys_genkey_args - what "genkey" was asked for */
+struct milter_keys_genkey_args {
+	const char *domain;
+	const char *selector;
+	const char *type;		/* rsa, ed25519 */
+	const char *dir;
+	long	bits;
+};
 
-	log_set_program("elemta-milter genkey");
+static const char milter_keys_genkey_usage[] = "usage: elemta-milter "
+	"genkey -d DOMAIN -s SELECTOR [-t rsa|ed25519] [-b BITS] [-D DIR]\n";
+
+/* milter_keys_genkey_parse - the command line into a; 0, or the exit
+ * status (2, said on stderr) */
+static int
+milter_keys_genkey_parse(int argc, char **argv,
+			 struct milter_keys_genkey_args *a)
+{
+	char *end;
+	int c;
+
 	optind = 1;
 	while ((c = getopt(argc, argv, "d:s:t:b:D:h")) != -1) {
 		switch (c) {
 		case 'd':
-			domain = optarg;
+			a->domain = optarg;
 			break;
 		case 's':
-			selector = optarg;
+			a->selector = optarg;
 			break;
 		case 't':
-			type = optarg;
+			a->type = optarg;
 			break;
 		case 'b':
-			bits = strtol(optarg, &end, 10);
-			if (*end != '\0' || bits < 1024 || bits > 8192) {
+			a->bits = strtol(optarg, &end, 10);
+			if (*end != '\0' || a->bits < 1024 || a->bits > 8192) {
 				msg_stderr("-b: 1024 to 8192 bits");
 				return 2;
 			}
 			break;
 		case 'D':
-			dir = optarg;
+			a->dir = optarg;
 			break;
 		default:
-			fputs(usage, stderr);
+			fputs(milter_keys_genkey_usage, stderr);
 			return 2;
 		}
 	}
-	if (domain == NULL || selector == NULL || optind != argc
-	    || (strcmp(type, "rsa") != 0 && strcmp(type, "ed25519") != 0)
-	    || strchr(selector, '/') != NULL) {
-		fputs(usage, stderr);
+	if (a->domain == NULL || a->selector == NULL || optind != argc
+	    || (strcmp(a->type, "rsa") != 0
+		&& strcmp(a->type, "ed25519") != 0)
+	    || strchr(a->selector, '/') != NULL) {
+		fputs(milter_keys_genkey_usage, stderr);
 		return 2;
 	}
-	ed = strcmp(type, "ed25519") == 0;
+	return 0;
+}
+
+/* milter_keys_genkey - generate a key pair and its DNS record */
+int
+milter_keys_genkey(int argc, char **argv)
+{
+	struct milter_keys_genkey_args a = {
+		NULL, NULL, "rsa", ".", 2048
+	};
+	char *priv = NULL, *txt = NULL, *pub = NULL;
+	EVP_PKEY *pk = NULL;
+	int ed, rc = 1;
+
+	log_set_program("elemta-milter genkey");
+	if ((rc = milter_keys_genkey_parse(argc, argv, &a)) != 0)
+		return rc;
+	rc = 1;
+	ed = strcmp(a.type, "ed25519") == 0;
 	pk = ed ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
-		: EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+		: EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)a.bits);
 	if (pk == NULL || (pub = milter_keys_public(pk, ed)) == NULL) {
-		msg_stderr("OpenSSL could not generate the %s key", type);
+		msg_stderr("OpenSSL could not generate the %s key", a.type);
 		goto out;
 	}
-	priv = x_asprintf("%s/%s.private", dir, selector);
-	txt = x_asprintf("%s/%s.txt", dir, selector);
+	priv = x_asprintf("%s/%s.private", a.dir, a.selector);
+	txt = x_asprintf("%s/%s.txt", a.dir, a.selector);
 	if (milter_keys_write_private(priv, pk) < 0
-	    || milter_keys_write_txt(txt, domain, selector, type,
+	    || milter_keys_write_txt(txt, a.domain, a.selector, a.type,
 				     EVP_PKEY_get_bits(pk), pub) < 0)
 		goto out;
 	rc = 0;

@@ -497,16 +497,15 @@ milter_conf_load_clamav(cfg_t *sec, struct milter_clamav_conf *c, char *err,
 	return 0;
 }
 
-/* milter_conf_load - copy the [milter] section into struct milter_conf */
+/* milter_conf_load_client - authserv-id, internal networks and the
+ * per-message limits; 0, or -1 with err */
 static int
-milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
+milter_conf_load_client(cfg_t *sec, struct milter_conf *c, char *err,
+			size_t errlen)
 {
-	struct milter_conf *c = out;
 	char host[256];
 	unsigned i, n;
 
-	if (daemon_conf_load(sec, &c->daemon, err, errlen) < 0)
-		return -1;
 	c->authserv_id = conf_strdup_opt(sec, "authserv_id");
 	if (c->authserv_id == NULL) {
 		if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
@@ -525,6 +524,13 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->max_dns_lookups = (int)cfg_getint(sec, "max_dns_lookups");
 	c->max_check_time = cfg_getint(sec, "max_check_time");
 	c->milter_timeout = cfg_getint(sec, "milter_timeout");
+	return 0;
+}
+
+/* milter_conf_load_auth - the SPF and DKIM verification options */
+static void
+milter_conf_load_auth(cfg_t *sec, struct milter_conf *c)
+{
 	c->spf = cfg_getbool(sec, "spf");
 	c->spf_fail_action =
 		milter_action_index(cfg_getstr(sec, "spf_fail_action"));
@@ -546,8 +552,14 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 		milter_action_index(cfg_getstr(sec, "dkim_on_dns_error"));
 	c->dkim_partial_body_pass = cfg_getbool(sec, "dkim_partial_body_pass");
 	c->dkim_min_key_bits = (int)cfg_getint(sec, "dkim_min_key_bits");
-	if (milter_conf_load_sign(sec, c, err, errlen) < 0)	/* signing */
-		return -1;
+}
+
+/* milter_conf_load_dmarc - the ARC and DMARC options */
+static void
+milter_conf_load_dmarc(cfg_t *sec, struct milter_conf *c)
+{
+	unsigned i, n;
+
 	c->arc = cfg_getbool(sec, "arc");	/* ARC */
 	n = cfg_size(sec, "arc_trusted_sealers");
 	c->arc_trusted_sealers = x_calloc(n + 1, sizeof(char *));
@@ -574,6 +586,12 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 						       "dmarc_report_sendmail"));
 	c->dmarc_report_history_days =
 		(int)cfg_getint(sec, "dmarc_report_history_days");
+}
+
+/* milter_conf_load_body - headers, quarantine and body options */
+static void
+milter_conf_load_body(cfg_t *sec, struct milter_conf *c)
+{
 	c->received_spf = cfg_getbool(sec, "received_spf");
 	c->header_cap_action =
 		milter_action_index(cfg_getstr(sec, "header_cap_action"));
@@ -584,8 +602,14 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->scan_oversize_action = strcmp(cfg_getstr(sec,
 		"scan_oversize_action"), "tempfail") == 0
 		? MILTER_BODY_OVERSIZE_TEMPFAIL : MILTER_BODY_OVERSIZE_SKIP;
-	if (milter_conf_load_clamav(sec, &c->clamav, err, errlen) < 0)
-		return -1;
+}
+
+/* milter_conf_load_rspamd - the rspamd_* and greylist options and how
+ * they fit together; 0, or -1 with err */
+static int
+milter_conf_load_rspamd(cfg_t *sec, struct milter_conf *c, char *err,
+			size_t errlen)
+{
 	c->rspamd_url = conf_strdup_opt(sec, "rspamd_url");
 	c->rspamd_fail_action =
 		milter_action_index(cfg_getstr(sec, "rspamd_fail_action"));
@@ -609,6 +633,26 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/* milter_conf_load - copy the [milter] section into struct milter_conf */
+static int
+milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
+{
+	struct milter_conf *c = out;
+
+	if (daemon_conf_load(sec, &c->daemon, err, errlen) < 0)
+		return -1;
+	if (milter_conf_load_client(sec, c, err, errlen) < 0)
+		return -1;
+	milter_conf_load_auth(sec, c);
+	if (milter_conf_load_sign(sec, c, err, errlen) < 0)	/* signing */
+		return -1;
+	milter_conf_load_dmarc(sec, c);
+	milter_conf_load_body(sec, c);
+	if (milter_conf_load_clamav(sec, &c->clamav, err, errlen) < 0)
+		return -1;
+	return milter_conf_load_rspamd(sec, c, err, errlen);
 }
 
 /* milter_conf_release - free what milter_conf_load allocated */

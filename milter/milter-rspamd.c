@@ -289,27 +289,15 @@ rs_status(long status, const char *body, size_t len, char *err,
 		x_err(err, errlen, "HTTP status %ld", status);
 }
 
-/* rs_ask - POST the message, parse the reply into s->reply; NULL, or
- * the failure's kind (the metric's word) with err */
-static const char *
-rs_ask(struct milter_msg *m, const unsigned char *msg, size_t len,
-       struct milter_rspamd *s, char *err, size_t errlen)
+/* rs_setopts - the request on h: POST msg to url with hdrs, the reply
+ * into b */
+static void
+rs_setopts(CURL *h, const struct milter_msg *m, const char *url,
+	   struct curl_slist *hdrs, const unsigned char *msg, size_t len,
+	   struct rs_buf *b)
 {
 	const struct milter_conf *mc = m->conn->mc;
-	char *url = x_asprintf("%s/checkv2", mc->rspamd_url);
-	struct rs_buf b = { NULL, 0, 0 };
-	struct curl_slist *hdrs;
-	const char *kind = NULL;
-	long status = 0;
-	CURLcode rc;
-	CURL *h;
 
-	if ((h = rs_handle()) == NULL) {
-		x_err(err, errlen, "curl_easy_init failed");
-		free(url);
-		return "unreachable";
-	}
-	hdrs = rs_headers(m);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);	/* threads */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -317,7 +305,7 @@ rs_ask(struct milter_msg *m, const unsigned char *msg, size_t len,
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)msg);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rs_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, mc->rspamd_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 mc->rspamd_timeout_ms);
@@ -329,8 +317,18 @@ rs_ask(struct milter_msg *m, const unsigned char *msg, size_t len,
 			 (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	rc = curl_easy_perform(h);
-	if (rc == CURLE_WRITE_ERROR && b.over) {
+}
+
+/* rs_outcome - what the transfer (rc) brought: NULL with the reply
+ * parsed into s->reply, or the failure's kind with err */
+static const char *
+rs_outcome(CURL *h, CURLcode rc, const struct rs_buf *b,
+	   struct milter_rspamd *s, char *err, size_t errlen)
+{
+	const char *kind = NULL;
+	long status = 0;
+
+	if (rc == CURLE_WRITE_ERROR && b->over) {
 		x_err(err, errlen, "reply larger than %d bytes",
 		      RSPAMD_REPLY_MAX);
 		kind = "garbage";
@@ -339,14 +337,38 @@ rs_ask(struct milter_msg *m, const unsigned char *msg, size_t len,
 		kind = rs_fail_kind(rc);
 	} else if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status),
 		   status != 200) {
-		rs_status(status, b.data, b.len, err, errlen);
+		rs_status(status, b->data, b->len, err, errlen);
 		kind = "garbage";
-	} else if (rspamd_reply_parse(b.data ? b.data : "", b.len, &s->reply,
-				      err, errlen) < 0) {
+	} else if (rspamd_reply_parse(b->data ? b->data : "", b->len,
+				      &s->reply, err, errlen) < 0) {
 		kind = "garbage";
 	} else {
 		s->replied = 1;
 	}
+	return kind;
+}
+
+/* rs_ask - POST the message, parse the reply into s->reply; NULL, or
+ * the failure's kind (the metric's word) with err */
+static const char *
+rs_ask(struct milter_msg *m, const unsigned char *msg, size_t len,
+       struct milter_rspamd *s, char *err, size_t errlen)
+{
+	const struct milter_conf *mc = m->conn->mc;
+	char *url = x_asprintf("%s/checkv2", mc->rspamd_url);
+	struct rs_buf b = { NULL, 0, 0 };
+	struct curl_slist *hdrs;
+	const char *kind;
+	CURL *h;
+
+	if ((h = rs_handle()) == NULL) {
+		x_err(err, errlen, "curl_easy_init failed");
+		free(url);
+		return "unreachable";
+	}
+	hdrs = rs_headers(m);
+	rs_setopts(h, m, url, hdrs, msg, len, &b);
+	kind = rs_outcome(h, curl_easy_perform(h), &b, s, err, errlen);
 	/* the handle keeps its connection, not our pointers */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);

@@ -434,38 +434,42 @@ milter_spf_received(const char *result, const char *receiver,
 	return out;
 }
 
-/* milter_spf_eom - the SPF stage */
-void
-milter_spf_eom(struct milter_msg *m)
+/* spf_skip - whether the SPF check does not apply to m (said in the
+ * summary line); *helo_id: the identity is the HELO name */
+static int
+spf_skip(struct milter_msg *m, int *helo_id)
 {
 	const struct milter_conn *c = m->conn;
-	SPF_request_t *req;
-	SPF_response_t *resp = NULL;
-	SPF_result_t res;
-	struct authres_result *r;
-	const char *word, *ptype_prop;
-	char *ident;
-	int helo_id, set, liberr = 0;
 
-	if (!c->mc->spf || spf_server == NULL)
-		return;
 	if (m->auth_type != NULL) {
 		milter_msg_summary(m, "spf=skipped(authenticated)");
-		return;
+		return 1;
 	}
 	if (c->internal) {
 		milter_msg_summary(m, "spf=skipped(internal)");
-		return;
+		return 1;
 	}
 	if (c->client_addr == NULL) {
 		milter_msg_summary(m, "spf=skipped(no-client-address)");
-		return;
+		return 1;
 	}
-	helo_id = m->sender == NULL || m->sender[0] == '\0';
-	if (helo_id && c->helo == NULL) {
+	*helo_id = m->sender == NULL || m->sender[0] == '\0';
+	if (*helo_id && c->helo == NULL) {
 		milter_msg_summary(m, "spf=skipped(null-sender-no-helo)");
-		return;
+		return 1;
 	}
+	return 0;
+}
+
+/* spf_request - a libspf2 request for the client's address and HELO,
+ * or NULL (said in the summary line) for an address it refuses */
+static SPF_request_t *
+spf_request(struct milter_msg *m)
+{
+	const struct milter_conn *c = m->conn;
+	SPF_request_t *req;
+	int set;
+
 	req = SPF_request_new(spf_server);
 	set = strchr(c->client_addr, ':') != NULL
 	      ? SPF_request_set_ipv6_str(req, c->client_addr)
@@ -473,33 +477,54 @@ milter_spf_eom(struct milter_msg *m)
 	if (set != SPF_E_SUCCESS) {
 		SPF_request_free(req);
 		milter_msg_summary(m, "spf=skipped(bad-client-address)");
-		return;
+		return NULL;
 	}
 	if (c->helo != NULL)
 		SPF_request_set_helo_dom(req, c->helo);
-	ident = helo_id ? x_asprintf("postmaster@%s", c->helo)
-			: x_strdup(m->sender);
+	return req;
+}
+
+/* spf_check - evaluate req for ident through the connection's
+ * resolver; the result, *resp to free, *liberr for a library error */
+static SPF_result_t
+spf_check(struct milter_msg *m, SPF_request_t *req, const char *ident,
+	  SPF_response_t **resp, int *liberr)
+{
+	SPF_result_t res;
+
 	if (SPF_request_set_env_from(req, ident) != 0) {
 		/* not an address libspf2 accepts: permerror, as the
 		 * identity cannot be checked */
-		res = SPF_RESULT_PERMERROR;
-	} else {
-		spf_dns = c->dns;
-		spf_counter = &m->spf_dns;
-		spf_qid = m->qid;
-		spf_dns_failed = 0;
-		liberr = spf_query(req, &resp) < 0;
-		spf_dns = NULL;
-		spf_counter = NULL;
-		spf_qid = NULL;
-		res = resp && !liberr ? SPF_response_result(resp)
-				      : SPF_RESULT_TEMPERROR;
-		/* RFC 7208 4.4: a lookup that fails or times out ends the
-		 * evaluation with temperror; libspf2 1.2.10 reports some of
-		 * those as permerror (or goes on to another mechanism). */
-		if (spf_dns_failed)
-			res = SPF_RESULT_TEMPERROR;
+		return SPF_RESULT_PERMERROR;
 	}
+	spf_dns = m->conn->dns;
+	spf_counter = &m->spf_dns;
+	spf_qid = m->qid;
+	spf_dns_failed = 0;
+	*liberr = spf_query(req, resp) < 0;
+	spf_dns = NULL;
+	spf_counter = NULL;
+	spf_qid = NULL;
+	res = *resp && !*liberr ? SPF_response_result(*resp)
+				: SPF_RESULT_TEMPERROR;
+	/* RFC 7208 4.4: a lookup that fails or times out ends the
+	 * evaluation with temperror; libspf2 1.2.10 reports some of
+	 * those as permerror (or goes on to another mechanism). */
+	if (spf_dns_failed)
+		res = SPF_RESULT_TEMPERROR;
+	return res;
+}
+
+/* spf_report - record, report (Authentication-Results, summary,
+ * Received-SPF) and enforce the result res */
+static void
+spf_report(struct milter_msg *m, SPF_result_t res, int helo_id,
+	   const char *ident, int liberr)
+{
+	const struct milter_conn *c = m->conn;
+	struct authres_result *r;
+	const char *word, *ptype_prop;
+
 	spf_results_set(m, res, helo_id, ident);
 	word = milter_spf_word(m->spf_results.result);
 	r = milter_msg_result(m, "spf", word);
@@ -512,6 +537,27 @@ milter_spf_eom(struct milter_msg *m)
 			c->mc->authserv_id, c->client_addr, ident, c->helo,
 			ptype_prop);
 	spf_enforce(m, res, helo_id ? c->helo : ident);
+}
+
+/* milter_spf_eom - the SPF stage */
+void
+milter_spf_eom(struct milter_msg *m)
+{
+	const struct milter_conn *c = m->conn;
+	SPF_request_t *req;
+	SPF_response_t *resp = NULL;
+	SPF_result_t res;
+	char *ident;
+	int helo_id = 0, liberr = 0;
+
+	if (!c->mc->spf || spf_server == NULL)
+		return;
+	if (spf_skip(m, &helo_id) || (req = spf_request(m)) == NULL)
+		return;
+	ident = helo_id ? x_asprintf("postmaster@%s", c->helo)
+			: x_strdup(m->sender);
+	res = spf_check(m, req, ident, &resp, &liberr);
+	spf_report(m, res, helo_id, ident, liberr);
 	if (resp != NULL)
 		SPF_response_free(resp);
 	SPF_request_free(req);

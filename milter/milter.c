@@ -277,6 +277,31 @@ milter_finish(struct milter_test *t, struct runtime *rt)
 	runtime_finish(rt);
 }
 
+/* milter_init_stages - the first generation published, and each
+ * stage's start-up; fatal on error */
+static void
+milter_init_stages(struct conf *c)
+{
+	struct milter_gen *g;
+	char err[512];
+
+	if ((g = milter_gen_build(conf_ref(c), NULL, err, sizeof(err)))
+	    == NULL)
+		msg_fatal_stderr("%s", err);
+	milter_gen_log(g, NULL);
+	milter_gen_publish(g);		/* our reference is the slot's */
+	if (milter_spf_init(err, sizeof(err)) < 0)
+		msg_fatal("%s", err);
+	if (milter_dkim_init(err, sizeof(err)) < 0)
+		msg_fatal("%s", err);
+	milter_dkim_sign_init();
+	if (milter_dmarc_init(c, err, sizeof(err)) < 0)
+		msg_fatal_stderr("dmarc: %s", err);
+	milter_pipeline_init();
+	if (milter_clamav_init(c, err, sizeof(err)) < 0)
+		msg_fatal_stderr("%s", err);
+}
+
 /* main - daemon or offline test */
 int
 main(int argc, char **argv)
@@ -293,10 +318,8 @@ main(int argc, char **argv)
 	struct milter_test t;
 	struct cli_extra extra;
 	struct runtime rt;
-	struct milter_gen *g;
 	struct conf *c;
 	const struct milter_conf *mc;
-	char err[512];
 	int status = 0;
 
 	/* "elemta-milter genkey ...": a key pair and its DNS record */
@@ -316,21 +339,7 @@ main(int argc, char **argv)
 
 	c = conf_current();
 	mc = conf_get(c, &milter_conf_section);
-	if ((g = milter_gen_build(conf_ref(c), NULL, err, sizeof(err)))
-	    == NULL)
-		msg_fatal_stderr("%s", err);
-	milter_gen_log(g, NULL);
-	milter_gen_publish(g);		/* our reference is the slot's */
-	if (milter_spf_init(err, sizeof(err)) < 0)
-		msg_fatal("%s", err);
-	if (milter_dkim_init(err, sizeof(err)) < 0)
-		msg_fatal("%s", err);
-	milter_dkim_sign_init();
-	if (milter_dmarc_init(c, err, sizeof(err)) < 0)
-		msg_fatal_stderr("dmarc: %s", err);
-	milter_pipeline_init();
-	if (milter_clamav_init(c, err, sizeof(err)) < 0)
-		msg_fatal_stderr("%s", err);
+	milter_init_stages(c);
 
 	if (t.file != NULL) {
 		/* Offline: log to stderr, whatever -f says. */

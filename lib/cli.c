@@ -41,18 +41,14 @@ cli_check_override(const char *arg)
 	       && dot + 1 < eq ? 0 : -1;
 }
 
-/* cli_parse - parse the common options and a daemon's extra ones */
-int
-cli_parse(struct cli *cli, int argc, char **argv,
-	  const struct cli_extra *extra, int *optindp, char *err,
-	  size_t errlen)
+/* cli_build_options - the getopt tables: common options plus a daemon's extra ones */
+static void
+cli_build_options(const struct cli_extra *extra, struct option **longoptsp,
+		  char **shortoptsp)
 {
 	struct option *longopts;
 	size_t nextra = 0, i;
-	char *shortopts;
-	int c, rc = 0;
 
-	memset(cli, 0, sizeof(*cli));
 	if (extra != NULL && extra->longopts != NULL)
 		while (extra->longopts[nextra].name != NULL)
 			nextra++;
@@ -60,69 +56,100 @@ cli_parse(struct cli *cli, int argc, char **argv,
 	memcpy(longopts, cli_common_long, sizeof(cli_common_long));
 	for (i = 0; i < nextra; i++)
 		longopts[CLI_NCOMMON + i] = extra->longopts[i];
-	shortopts = x_asprintf("%s%s", CLI_COMMON_SHORT,
-			       extra && extra->shortopts ? extra->shortopts
-							 : "");
+	*longoptsp = longopts;
+	*shortoptsp = x_asprintf("%s%s", CLI_COMMON_SHORT,
+				 extra && extra->shortopts ? extra->shortopts
+							   : "");
+}
+
+/* cli_add_override - record one -o SECTION.KEY=VALUE argument */
+static int
+cli_add_override(struct cli *cli, char *arg, char *err, size_t errlen)
+{
+	if (cli_check_override(arg) < 0) {
+		x_err(err, errlen, "-o %s: expected SECTION.KEY=VALUE", arg);
+		return -1;
+	}
+	cli->overrides = x_realloc(cli->overrides,
+				   (cli->noverrides + 1) * sizeof(char *));
+	cli->overrides[cli->noverrides++] = arg;
+	return 0;
+}
+
+/* cli_report_bad - describe an unknown option or a missing argument */
+static void
+cli_report_bad(char **argv, const char *shortopts, char *err, size_t errlen)
+{
+	if (optopt != 0 && strchr(shortopts, optopt) && optopt != '?')
+		x_err(err, errlen, "option -%c needs an argument", optopt);
+	else if (optopt != 0)
+		x_err(err, errlen, "unknown option -%c", optopt);
+	else
+		x_err(err, errlen, "unknown option %s", argv[optind - 1]);
+}
+
+/* cli_handle_option - apply one option getopt returned */
+static int
+cli_handle_option(struct cli *cli, int c, char **argv,
+		  const char *shortopts, const struct cli_extra *extra,
+		  char *err, size_t errlen)
+{
+	switch (c) {
+	case 'c':
+		cli->conf_path = optarg;
+		cli->conf_given = 1;
+		break;
+	case 'n':
+		cli->check_only = 1;
+		break;
+	case 'f':
+		cli->foreground = 1;
+		break;
+	case 'o':
+		return cli_add_override(cli, optarg, err, errlen);
+	case 'p':
+		cli->print = 1;
+		break;
+	case 'V':
+		cli->version = 1;
+		break;
+	case 'h':
+		cli->help = 1;
+		break;
+	case '?':
+	case ':':
+		cli_report_bad(argv, shortopts, err, errlen);
+		return -1;
+	default:
+		if (extra == NULL || extra->handle == NULL
+		    || extra->handle(c, optarg, extra->ctx) < 0) {
+			x_err(err, errlen, "bad use of option -%c", c);
+			return -1;
+		}
+		break;
+	}
+	return 0;
+}
+
+/* cli_parse - parse the common options and a daemon's extra ones */
+int
+cli_parse(struct cli *cli, int argc, char **argv,
+	  const struct cli_extra *extra, int *optindp, char *err,
+	  size_t errlen)
+{
+	struct option *longopts;
+	char *shortopts;
+	int c, rc = 0;
+
+	memset(cli, 0, sizeof(*cli));
+	cli_build_options(extra, &longopts, &shortopts);
 	optind = 1;
 	opterr = 0;
 	while (rc == 0
 	       && (c = getopt_long(argc, argv, shortopts, longopts, NULL))
-		      != -1) {
-		switch (c) {
-		case 'c':
-			cli->conf_path = optarg;
-			cli->conf_given = 1;
-			break;
-		case 'n':
-			cli->check_only = 1;
-			break;
-		case 'f':
-			cli->foreground = 1;
-			break;
-		case 'o':
-			if (cli_check_override(optarg) < 0) {
-				x_err(err, errlen, "-o %s: expected "
-				      "SECTION.KEY=VALUE", optarg);
-				rc = -1;
-				break;
-			}
-			cli->overrides = x_realloc(
-				cli->overrides,
-				(cli->noverrides + 1) * sizeof(char *));
-			cli->overrides[cli->noverrides++] = optarg;
-			break;
-		case 'p':
-			cli->print = 1;
-			break;
-		case 'V':
-			cli->version = 1;
-			break;
-		case 'h':
-			cli->help = 1;
-			break;
-		case '?':
-		case ':':
-			if (optopt != 0 && strchr(shortopts, optopt)
-			    && optopt != '?')
-				x_err(err, errlen, "option -%c needs an "
-				      "argument", optopt);
-			else if (optopt != 0)
-				x_err(err, errlen, "unknown option -%c",
-				      optopt);
-			else
-				x_err(err, errlen, "unknown option %s",
-				      argv[optind - 1]);
-			rc = -1;
-			break;
-		default:
-			if (extra == NULL || extra->handle == NULL
-			    || extra->handle(c, optarg, extra->ctx) < 0) {
-				x_err(err, errlen, "bad use of option -%c", c);
-				rc = -1;
-			}
-			break;
-		}
-	}
+		      != -1)
+		rc = cli_handle_option(cli, c, argv, shortopts, extra, err,
+				       errlen);
 	if (optindp != NULL)
 		*optindp = optind;
 	if (cli->conf_path == NULL)

@@ -243,16 +243,10 @@ static const struct conf_check lmtp_checks[] = {
 	CONF_CHECK_END
 };
 
-/* lmtp_conf_load - copy the [lmtp_bridge] section into struct lmtp_conf */
-static int
-lmtp_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
+/* lmtp_conf_load_lookups - the map, sqlite and LDAP lookup options */
+static void
+lmtp_conf_load_lookups(cfg_t *sec, struct lmtp_conf *c)
 {
-	struct lmtp_conf *c = out;
-
-	if (daemon_conf_load(sec, &c->daemon, err, errlen) < 0)
-		return -1;
-	c->hostname = conf_strdup_opt(sec, "hostname");
-	c->backend = x_strdup(cfg_getstr(sec, "backend"));
 	c->map_file = conf_strdup_opt(sec, "map_file");
 	c->map_strict = cfg_getbool(sec, "map_strict") ? 1 : 0;
 	c->sqlite_database = conf_strdup_opt(sec, "sqlite_database");
@@ -274,7 +268,12 @@ lmtp_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->ldap_cache_ttl = cfg_getint(sec, "ldap_cache_ttl");
 	c->ldap_negative_cache_ttl = cfg_getint(sec, "ldap_negative_cache_ttl");
 	c->ldap_cache_size = cfg_getint(sec, "ldap_cache_size");
-	c->recipient_delimiter = conf_strdup_opt(sec, "recipient_delimiter");
+}
+
+/* lmtp_conf_load_limits - the size, connection and timeout options */
+static void
+lmtp_conf_load_limits(cfg_t *sec, struct lmtp_conf *c)
+{
 	c->max_line_length = cfg_getint(sec, "max_line_length");
 	c->message_size_limit = cfg_getint(sec, "message_size_limit");
 	c->max_recipients = cfg_getint(sec, "max_recipients");
@@ -288,12 +287,12 @@ lmtp_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 	c->delivery_timeout = cfg_getint(sec, "delivery_timeout");
 	c->backend_pool_size = cfg_getint(sec, "backend_pool_size");
 	c->backend_idle_timeout = cfg_getint(sec, "backend_idle_timeout");
-	c->junk_folder = x_strdup(cfg_getstr(sec, "junk_folder"));
-	c->ldap_junk_optout_attribute = conf_strdup_opt(sec,
-		"ldap_junk_optout_attribute");
-	if (lmtp_junk_rules(sec, c, err, errlen) < 0
-	    || lmtp_allowed_backends(sec, c, err, errlen) < 0)
-		return -1;
+}
+
+/* lmtp_conf_check - the checks that span several options */
+static int
+lmtp_conf_check(struct lmtp_conf *c, char *err, size_t errlen)
+{
 	/* The default rule needs a delimiter too; without one, the
 	 * default alone is off rather than an error in a config that
 	 * never asked for Junk. */
@@ -323,6 +322,28 @@ lmtp_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/* lmtp_conf_load - copy the [lmtp_bridge] section into struct lmtp_conf */
+static int
+lmtp_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
+{
+	struct lmtp_conf *c = out;
+
+	if (daemon_conf_load(sec, &c->daemon, err, errlen) < 0)
+		return -1;
+	c->hostname = conf_strdup_opt(sec, "hostname");
+	c->backend = x_strdup(cfg_getstr(sec, "backend"));
+	lmtp_conf_load_lookups(sec, c);
+	c->recipient_delimiter = conf_strdup_opt(sec, "recipient_delimiter");
+	lmtp_conf_load_limits(sec, c);
+	c->junk_folder = x_strdup(cfg_getstr(sec, "junk_folder"));
+	c->ldap_junk_optout_attribute = conf_strdup_opt(sec,
+		"ldap_junk_optout_attribute");
+	if (lmtp_junk_rules(sec, c, err, errlen) < 0
+	    || lmtp_allowed_backends(sec, c, err, errlen) < 0)
+		return -1;
+	return lmtp_conf_check(c, err, errlen);
 }
 
 /* lmtp_conf_release - free what lmtp_conf_load allocated */

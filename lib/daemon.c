@@ -70,12 +70,13 @@ daemon_pidfile_write(int fd, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* daemon_detach - fork into the background, new session, stdio on null */
-int
-daemon_detach(char *err, size_t errlen)
+/* daemon_detach_fork - fork; the parent waits for the child's word
+ * and exits, the child gets the pipe's write end back */
+static int
+daemon_detach_fork(char *err, size_t errlen)
 {
 	char ebuf[DAEMON_ERRBUF], c = 0;
-	int pfd[2], nullfd, fd;
+	int pfd[2];
 	pid_t pid;
 	ssize_t n;
 
@@ -103,21 +104,40 @@ daemon_detach(char *err, size_t errlen)
 		_exit(n == 1 ? 0 : 1);
 	}
 	close(pfd[0]);
+	return pfd[1];
+}
+
+/* daemon_detach_session - a new session, the root as working directory */
+static int
+daemon_detach_session(char *err, size_t errlen)
+{
+	char ebuf[DAEMON_ERRBUF];
+
 	if (setsid() < 0) {
 		x_err(err, errlen, "detach: setsid: %s",
 		      x_strerror(errno, ebuf, sizeof(ebuf)));
-		goto fail;
+		return -1;
 	}
 	/* do not keep a file system busy; paths must be absolute by now */
 	if (chdir("/") < 0) {
 		x_err(err, errlen, "detach: chdir /: %s",
 		      x_strerror(errno, ebuf, sizeof(ebuf)));
-		goto fail;
+		return -1;
 	}
+	return 0;
+}
+
+/* daemon_detach_stdio - point stdin, stdout and stderr at /dev/null */
+static int
+daemon_detach_stdio(char *err, size_t errlen)
+{
+	char ebuf[DAEMON_ERRBUF];
+	int nullfd, fd;
+
 	if ((nullfd = open("/dev/null", O_RDWR | O_NOCTTY)) < 0) {
 		x_err(err, errlen, "detach: open /dev/null: %s",
 		      x_strerror(errno, ebuf, sizeof(ebuf)));
-		goto fail;
+		return -1;
 	}
 	for (fd = 0; fd <= 2; fd++) {
 		if (fd != nullfd && dup2(nullfd, fd) < 0) {
@@ -125,11 +145,27 @@ daemon_detach(char *err, size_t errlen)
 			      x_strerror(errno, ebuf, sizeof(ebuf)));
 			if (nullfd > 2)
 				close(nullfd);
-			goto fail;
+			return -1;
 		}
 	}
 	if (nullfd > 2)
 		close(nullfd);
+	return 0;
+}
+
+/* daemon_detach - fork into the background, new session, stdio on null */
+int
+daemon_detach(char *err, size_t errlen)
+{
+	char c = 0;
+	int wfd;
+	ssize_t n;
+
+	if ((wfd = daemon_detach_fork(err, errlen)) < 0)
+		return -1;
+	if (daemon_detach_session(err, errlen) < 0
+	    || daemon_detach_stdio(err, errlen) < 0)
+		goto fail;
 	/* A pidfile opened before detaching stays locked (the lock belongs
 	 * to the open file, which we share) and gets our pid before the
 	 * parent exits: whoever reads it then finds the daemon's pid. */
@@ -140,13 +176,13 @@ daemon_detach(char *err, size_t errlen)
 		daemon_pid_owner = getpid();
 	}
 	do
-		n = write(pfd[1], &c, 1);
+		n = write(wfd, &c, 1);
 	while (n < 0 && errno == EINTR);
-	close(pfd[1]);
+	close(wfd);
 	return 0;
 
 fail:
-	close(pfd[1]);
+	close(wfd);
 	return -1;
 }
 

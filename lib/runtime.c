@@ -82,30 +82,13 @@ runtime_apply_log(struct runtime *rt, const struct conf *c)
 	log_set_level(lc->level);
 }
 
-/* runtime_init - command line, configuration, logging */
-void
-runtime_init(struct runtime *rt, const char *progname, int argc,
-	     char **argv, const struct conf_section *const *sections,
-	     const struct conf_section *section,
-	     size_t daemon_conf_offset, const struct cli_extra *extra)
+/* runtime_init_cli - parse the command line; -h, -V and misuse exit */
+static void
+runtime_init_cli(struct runtime *rt, const char *progname, int argc,
+		 char **argv, const struct cli_extra *extra)
 {
-	struct conf *c;
-	char err[512], *errors = NULL;
+	char err[512];
 	int argi;
-
-	/* Whatever the parent left: the SQLite stores hold user names and
-	 * addresses, so nothing a daemon creates is for others.  Group
-	 * read stays, for an operator in the daemon's group. */
-	umask(RUNTIME_UMASK);
-	daemon_signals_hold();	/* until runtime_start has the handlers */
-	memset(rt, 0, sizeof(*rt));
-	rt->progname = progname;
-	rt->sections = sections;
-	rt->section = section;
-	rt->daemon_conf_offset = daemon_conf_offset;
-	rt->listen_fd = rt->metrics_fd = -1;
-	log_open(progname, LOG_DEST_STDERR, LOG_MAIL);
-	log_set_program(progname);
 
 	if (cli_parse(&rt->cli, argc, argv, extra, &argi, err,
 		      sizeof(err)) < 0) {
@@ -127,6 +110,12 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 		cli_usage(progname, extra);
 		exit(2);
 	}
+}
+
+/* runtime_init_conf_file - which file to read, as an absolute path */
+static void
+runtime_init_conf_file(struct runtime *rt)
+{
 	/* The default file is optional (embedded defaults); -c FILE not. */
 	rt->conf_file = rt->cli.conf_path;
 	if (!rt->cli.conf_given && access(rt->conf_file, F_OK) != 0
@@ -136,6 +125,14 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 	if (rt->conf_file != NULL
 	    && (rt->conf_abs = realpath(rt->conf_file, NULL)) != NULL)
 		rt->conf_file = rt->conf_abs;
+}
+
+/* runtime_init_conf - the first snapshot; -p and -n exit here */
+static struct conf *
+runtime_init_conf(struct runtime *rt, const char *progname)
+{
+	struct conf *c;
+	char *errors = NULL;
 
 	if (rt->cli.print) {
 		if (conf_dump(rt->sections, rt->conf_file,
@@ -157,6 +154,35 @@ runtime_init(struct runtime *rt, const char *progname, int argc,
 		conf_unref(&c);
 		exit(0);
 	}
+	return c;
+}
+
+/* runtime_init - command line, configuration, logging */
+void
+runtime_init(struct runtime *rt, const char *progname, int argc,
+	     char **argv, const struct conf_section *const *sections,
+	     const struct conf_section *section,
+	     size_t daemon_conf_offset, const struct cli_extra *extra)
+{
+	struct conf *c;
+
+	/* Whatever the parent left: the SQLite stores hold user names and
+	 * addresses, so nothing a daemon creates is for others.  Group
+	 * read stays, for an operator in the daemon's group. */
+	umask(RUNTIME_UMASK);
+	daemon_signals_hold();	/* until runtime_start has the handlers */
+	memset(rt, 0, sizeof(*rt));
+	rt->progname = progname;
+	rt->sections = sections;
+	rt->section = section;
+	rt->daemon_conf_offset = daemon_conf_offset;
+	rt->listen_fd = rt->metrics_fd = -1;
+	log_open(progname, LOG_DEST_STDERR, LOG_MAIL);
+	log_set_program(progname);
+
+	runtime_init_cli(rt, progname, argc, argv, extra);
+	runtime_init_conf_file(rt);
+	c = runtime_init_conf(rt, progname);
 	runtime_apply_log(rt, c);
 	conf_publish(c);
 }

@@ -447,74 +447,100 @@ static const char *const control_kinds[] = {
 	"OK", "notfound", "refused", "usage", "failed",
 };
 
+/* control_client_peer - timeouts and the peer's credentials; 0 or -1 */
+static int
+control_client_peer(int fd, struct ucred *cred)
+{
+	socklen_t clen = sizeof(*cred);
+	struct timeval tv = { CONTROL_TIMEOUT, 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &clen) < 0) {
+		msg_warn("control: SO_PEERCRED: %m: closed");
+		return -1;
+	}
+	return 0;
+}
+
+/* control_client_dispatch - check, parse and run one request line */
+static int
+control_client_dispatch(const struct ucred *cred, char *line,
+			struct control_out *out)
+{
+	struct control_req req;
+	const struct control_cmd *cmd;
+	char joined[CONTROL_LINE_MAX + 2], err[256];
+	int status;
+
+	if (cred->uid != 0 && cred->uid != geteuid()
+	    && !control_peer_in_group(cred->uid, cred->gid, control_gid)) {
+		msg_warn("control: refused uid=%u pid=%d: not root, not us, "
+			 "not in group %u", (unsigned)cred->uid,
+			 (int)cred->pid, (unsigned)control_gid);
+		control_message(out, "uid %u may not use this control socket",
+				(unsigned)cred->uid);
+		return CONTROL_REFUSED;
+	}
+	if (control_parse(line, &req, err, sizeof(err)) < 0) {
+		msg_warn("control: uid=%u pid=%d: bad request: %s",
+			 (unsigned)cred->uid, (int)cred->pid, err);
+		control_message(out, "bad request: %s", err);
+		return CONTROL_USAGE;
+	}
+	req.uid = cred->uid;
+	req.pid = cred->pid;
+	if ((cmd = control_find(req.argv[0])) == NULL) {
+		control_message(out, "unknown command '%s' (try help)",
+				req.argv[0]);
+		return CONTROL_USAGE;
+	}
+	if (cmd->flags & CONTROL_CHANGE)
+		msg_info("control: uid=%u pid=%d command=%s",
+			 (unsigned)cred->uid, (int)cred->pid,
+			 control_join(&req, joined, sizeof(joined)));
+	else
+		msg_debug("control: uid=%u pid=%d command=%s",
+			  (unsigned)cred->uid, (int)cred->pid, cmd->name);
+	status = control_run(cmd, &req, out);
+	if (status < CONTROL_OK || status > CONTROL_FAILED)
+		status = CONTROL_FAILED;
+	return status;
+}
+
+/* control_client_answer - the output, then the .OK or .ERR line */
+static void
+control_client_answer(int fd, int status, const struct control_out *out)
+{
+	char *end;
+
+	if (out->buf != NULL)
+		control_write_all(fd, out->buf, out->len);
+	end = x_asprintf(status == CONTROL_OK ? ".OK%s%s\n" : ".ERR %s %s\n",
+			 status == CONTROL_OK ? (*out->message ? " " : "")
+			 : control_kinds[status], out->message);
+	control_write_all(fd, end, strlen(end));
+	free(end);
+}
+
 /* control_client - serve one connection */
 static void
 control_client(int fd)
 {
 	struct control_out out;
-	struct control_req req;
 	struct ucred cred;
-	socklen_t clen = sizeof(cred);
-	struct timeval tv = { CONTROL_TIMEOUT, 0 };
-	const struct control_cmd *cmd;
-	char line[CONTROL_LINE_MAX + 2], joined[CONTROL_LINE_MAX + 2];
-	char err[256], *end;
+	char line[CONTROL_LINE_MAX + 2];
 	int status;
 
 	memset(&out, 0, sizeof(out));
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
-		msg_warn("control: SO_PEERCRED: %m: closed");
+	if (control_client_peer(fd, &cred) < 0)
 		return;
-	}
 	/* the request first, even a stranger's: closing on unread bytes
 	 * would reset the connection before the client reads the answer */
 	if (control_read_line(fd, line, sizeof(line)) < 0)
 		return;
-	if (cred.uid != 0 && cred.uid != geteuid()
-	    && !control_peer_in_group(cred.uid, cred.gid, control_gid)) {
-		msg_warn("control: refused uid=%u pid=%d: not root, not us, "
-			 "not in group %u", (unsigned)cred.uid, (int)cred.pid,
-			 (unsigned)control_gid);
-		status = CONTROL_REFUSED;
-		control_message(&out, "uid %u may not use this control socket",
-				(unsigned)cred.uid);
-		goto answer;
-	}
-	if (control_parse(line, &req, err, sizeof(err)) < 0) {
-		msg_warn("control: uid=%u pid=%d: bad request: %s",
-			 (unsigned)cred.uid, (int)cred.pid, err);
-		status = CONTROL_USAGE;
-		control_message(&out, "bad request: %s", err);
-		goto answer;
-	}
-	req.uid = cred.uid;
-	req.pid = cred.pid;
-	if ((cmd = control_find(req.argv[0])) == NULL) {
-		status = CONTROL_USAGE;
-		control_message(&out, "unknown command '%s' (try help)",
-				req.argv[0]);
-		goto answer;
-	}
-	if (cmd->flags & CONTROL_CHANGE)
-		msg_info("control: uid=%u pid=%d command=%s",
-			 (unsigned)cred.uid, (int)cred.pid,
-			 control_join(&req, joined, sizeof(joined)));
-	else
-		msg_debug("control: uid=%u pid=%d command=%s",
-			  (unsigned)cred.uid, (int)cred.pid, cmd->name);
-	status = control_run(cmd, &req, &out);
-	if (status < CONTROL_OK || status > CONTROL_FAILED)
-		status = CONTROL_FAILED;
-answer:
-	if (out.buf != NULL)
-		control_write_all(fd, out.buf, out.len);
-	end = x_asprintf(status == CONTROL_OK ? ".OK%s%s\n" : ".ERR %s %s\n",
-			 status == CONTROL_OK ? (*out.message ? " " : "")
-			 : control_kinds[status], out.message);
-	control_write_all(fd, end, strlen(end));
-	free(end);
+	status = control_client_dispatch(&cred, line, &out);
+	control_client_answer(fd, status, &out);
 	free(out.buf);
 }
 

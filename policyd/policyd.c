@@ -252,15 +252,19 @@ policyd_watch(struct policyd_server *srv, int fd, void *tag)
 
 #define POLICYD_EVENTS	256
 
-/* policyd_serve - the event loop, until SIGTERM */
-static void
-policyd_serve(struct policyd_server *srv)
-{
-	struct epoll_event evs[POLICYD_EVENTS];
-	int64_t next_tick = 0, mono;
-	int running = 1, ev, n, i, accept_now, ldap_now, reload_now;
-	int control_now;
+/* what one turn of the event loop found to do */
+struct policyd_turn {
+	int	accept;			/* the listener is readable */
+	int	ldap;			/* the directory answered */
+	int	reload;			/* SIGHUP */
+	int	control;		/* elemta-ctl's command waits */
+	int	stop;			/* SIGTERM */
+};
 
+/* policyd_serve_watch - the epoll set: signals, listener, LDAP, control */
+static void
+policyd_serve_watch(struct policyd_server *srv)
+{
 	if ((srv->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		msg_fatal("epoll_create1: %m");
 	policyd_watch(srv, daemon_signal_fd(), &policyd_tag_signal);
@@ -270,54 +274,90 @@ policyd_serve(struct policyd_server *srv)
 			      &policyd_tag_ldap);
 	if (control_main_fd() >= 0)	/* elemta-ctl's commands */
 		policyd_watch(srv, control_main_fd(), &policyd_tag_control);
+}
+
+/* policyd_serve_events - serve the connections' events, note the rest */
+static void
+policyd_serve_events(struct policyd_server *srv,
+		     const struct epoll_event *evs, int n,
+		     struct policyd_turn *turn)
+{
+	int ev, i;
+
+	/* a connection can only close itself here, so the others'
+	 * pointers in evs stay valid */
+	for (i = 0; i < n; i++) {
+		void *tag = evs[i].data.ptr;
+
+		if (tag == &policyd_tag_signal) {
+			ev = daemon_signal_take();
+			if (ev & DAEMON_EV_RELOAD)
+				turn->reload = 1;
+			if (ev & DAEMON_EV_STOP)
+				turn->stop = 1;
+		} else if (tag == &policyd_tag_listen) {
+			turn->accept = 1;
+		} else if (tag == &policyd_tag_ldap) {
+			turn->ldap = 1;
+		} else if (tag == &policyd_tag_control) {
+			turn->control = 1;
+		} else {
+			policyd_conn_event(srv, tag, evs[i].events);
+		}
+	}
+}
+
+/* policyd_serve_turn - the work after the events: accept, LDAP, the
+ * batch, reload, control, the policy and the once-a-second tick */
+static void
+policyd_serve_turn(struct policyd_server *srv,
+		   const struct policyd_turn *turn, int64_t *next_tick)
+{
+	int64_t mono;
+
+	if (turn->accept)
+		policyd_accept(srv);
+	if (turn->ldap)
+		policyd_ldap_drain(srv->ldap, clock_wall_ms());
+	if (srv->nparked > 0)
+		policyd_resume_all(srv);
+	policyd_batch_flush(srv);
+	/* after the batch: its requests were planned with the
+	 * limits a reload replaces */
+	if (turn->reload)
+		(void)runtime_do_reload(&srv->rt);
+	/* the same point for elemta-ctl: between two turns */
+	if (turn->control)
+		control_main_run();
+	policyd_policy_step(srv->pol, clock_wall_ms());
+	mono = clock_mono_ms();
+	if (mono >= *next_tick) {
+		*next_tick = mono + 1000;
+		policyd_expire_idle(srv, mono);
+		policyd_policy_tick(srv->pol, clock_wall_ms());
+	}
+}
+
+/* policyd_serve - the event loop, until SIGTERM */
+static void
+policyd_serve(struct policyd_server *srv)
+{
+	struct epoll_event evs[POLICYD_EVENTS];
+	struct policyd_turn turn;
+	int64_t next_tick = 0;
+	int running = 1, n;
+
+	policyd_serve_watch(srv);
 	while (running) {
 		n = epoll_wait(srv->ep, evs, POLICYD_EVENTS,
 			       policyd_poll_timeout(srv));
 		if (n < 0 && errno != EINTR)
 			msg_fatal("epoll_wait: %m");
-		accept_now = ldap_now = reload_now = control_now = 0;
-		/* a connection can only close itself here, so the others'
-		 * pointers in evs stay valid */
-		for (i = 0; i < n; i++) {
-			void *tag = evs[i].data.ptr;
-
-			if (tag == &policyd_tag_signal) {
-				ev = daemon_signal_take();
-				if (ev & DAEMON_EV_RELOAD)
-					reload_now = 1;
-				if (ev & DAEMON_EV_STOP)
-					running = 0;
-			} else if (tag == &policyd_tag_listen) {
-				accept_now = 1;
-			} else if (tag == &policyd_tag_ldap) {
-				ldap_now = 1;
-			} else if (tag == &policyd_tag_control) {
-				control_now = 1;
-			} else {
-				policyd_conn_event(srv, tag, evs[i].events);
-			}
-		}
-		if (accept_now)
-			policyd_accept(srv);
-		if (ldap_now)
-			policyd_ldap_drain(srv->ldap, clock_wall_ms());
-		if (srv->nparked > 0)
-			policyd_resume_all(srv);
-		policyd_batch_flush(srv);
-		/* after the batch: its requests were planned with the
-		 * limits a reload replaces */
-		if (reload_now)
-			(void)runtime_do_reload(&srv->rt);
-		/* the same point for elemta-ctl: between two turns */
-		if (control_now)
-			control_main_run();
-		policyd_policy_step(srv->pol, clock_wall_ms());
-		mono = clock_mono_ms();
-		if (mono >= next_tick) {
-			next_tick = mono + 1000;
-			policyd_expire_idle(srv, mono);
-			policyd_policy_tick(srv->pol, clock_wall_ms());
-		}
+		memset(&turn, 0, sizeof(turn));
+		policyd_serve_events(srv, evs, n, &turn);
+		if (turn.stop)
+			running = 0;
+		policyd_serve_turn(srv, &turn, &next_tick);
 	}
 	close(srv->ep);
 }

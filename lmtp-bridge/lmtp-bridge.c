@@ -377,30 +377,26 @@ bridge_metrics(void)
 				      NULL, 0);
 }
 
-/* main - serve until SIGTERM */
-int
-main(int argc, char **argv)
+/* bridge_start - configuration, first routing state, listener, threads */
+static void
+bridge_start(struct runtime *rt, int argc, char **argv)
 {
-	struct pollfd pfd[3];
-	struct runtime rt;
 	struct bridge_state *st;
 	struct conf *c;
 	char err[512];
-	int n, ev, running = 1;
-	long grace;
 
-	runtime_init(&rt, "elemta-lmtp-bridge", argc, argv, elemta_sections,
+	runtime_init(rt, "elemta-lmtp-bridge", argc, argv, elemta_sections,
 		     &lmtp_conf_section,
 		     offsetof(struct lmtp_conf, daemon), NULL);
-	rt.reload = bridge_reload;
+	rt->reload = bridge_reload;
 	c = conf_current();
 	if ((st = bridge_state_new(c, err, sizeof(err))) == NULL)
 		msg_fatal("%s", err);
 	conf_unref(&c);
 	bridge_state_publish(st);
-	runtime_listen(&rt);
+	runtime_listen(rt);
 	bridge_ctl_register();
-	runtime_start(&rt);
+	runtime_start(rt);
 	bridge_metrics();
 	st = bridge_state_current();
 	msg_info("ready: backend=%s map=%s sqlite=%s ldap=%s",
@@ -408,11 +404,19 @@ main(int argc, char **argv)
 		 st->lc->sqlite_database ? st->lc->sqlite_database : "none",
 		 st->lc->ldap_lookup ? "yes" : "no");
 	bridge_state_unref(&st);
+}
+
+/* bridge_loop - accept, reload and serve elemta-ctl until SIGTERM */
+static void
+bridge_loop(struct runtime *rt)
+{
+	struct pollfd pfd[3];
+	int n, ev, running = 1;
 
 	while (running) {
 		pfd[0].fd = daemon_signal_fd();
 		pfd[0].events = POLLIN;
-		pfd[1].fd = rt.listen_fd;
+		pfd[1].fd = rt->listen_fd;
 		pfd[1].events = POLLIN;
 		pfd[2].fd = control_main_fd();	/* -1: poll skips it */
 		pfd[2].events = POLLIN;
@@ -424,23 +428,43 @@ main(int argc, char **argv)
 		if (pfd[0].revents & POLLIN) {
 			ev = daemon_signal_take();
 			if (ev & DAEMON_EV_RELOAD)
-				(void)runtime_do_reload(&rt);
+				(void)runtime_do_reload(rt);
 			if (ev & DAEMON_EV_STOP)
 				running = 0;
 		}
 		if (running && (pfd[1].revents & POLLIN))
-			bridge_accept(&rt, rt.listen_fd);
+			bridge_accept(rt, rt->listen_fd);
 		if (pfd[2].revents & POLLIN)
 			control_main_run();
 	}
-	close(rt.listen_fd);
-	rt.listen_fd = -1;
+}
+
+/* bridge_stop - close the listener, let the connections finish */
+static void
+bridge_stop(struct runtime *rt)
+{
+	struct bridge_state *st;
+	long grace;
+
+	close(rt->listen_fd);
+	rt->listen_fd = -1;
 	bridge_stopping = 1;
 	st = bridge_state_current();
 	grace = st->lc->delivery_timeout + 10;
 	bridge_wait_idle(grace, st->lc->delivery_timeout
 			 + st->lc->client_timeout + 10);
 	bridge_state_unref(&st);
+}
+
+/* main - serve until SIGTERM */
+int
+main(int argc, char **argv)
+{
+	struct runtime rt;
+
+	bridge_start(&rt, argc, argv);
+	bridge_loop(&rt);
+	bridge_stop(&rt);
 	runtime_finish(&rt);
 	return 0;
 }

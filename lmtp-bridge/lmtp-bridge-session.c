@@ -175,44 +175,73 @@ bridge_rcpt(struct bridge_session *bs)
 	x_free(&reply);
 }
 
+/* bridge_serve_input - write the replies, read more; 0 to go on, -1
+ * when the connection is over (stop, timeout or the client went) */
+static int
+bridge_serve_input(struct bridge_session *bs, char *buf, size_t size)
+{
+	ssize_t n;
+
+	if (bridge_write(bs) < 0)
+		return -1;
+	n = bridge_read(bs, buf, size);
+	if (n > 0) {
+		lmtp_proto_input(bs->proto, buf, (size_t)n);
+		return 0;
+	}
+	if (n == -2 || n == -3) {
+		const char *bye = n == -2
+			? "421 4.3.2 Shutting down\r\n"
+			: "421 4.4.2 Error: timeout exceeded\r\n";
+
+		if (n == -3)
+			msg_info("client=%s timeout after %lds idle",
+				 bs->peer, bs->st->lc->client_timeout);
+		(void)send(bs->fd, bye, strlen(bye),
+			   MSG_NOSIGNAL | MSG_DONTWAIT);
+		return -1;
+	}
+	if (lmtp_proto_in_data(bs->proto))
+		qid_warn(bridge_qid(bs), "client=%s lost connection in DATA: "
+			 "nothing delivered", bs->peer);
+	else if (lmtp_proto_envelope(bs->proto)->sender)
+		msg_info("client=%s lost connection in a transaction",
+			 bs->peer);
+	return -1;
+}
+
+/* bridge_serve_message - deliver a received message, answer; 0 or -1 */
+static int
+bridge_serve_message(struct bridge_session *bs)
+{
+	bridge_message(bs);
+	lmtp_proto_message_done(bs->proto);
+	bridge_routes_clear(bs);
+	lmtp_spool_reset(bs->spool);
+	/* the outcome is Postfix's once the replies are
+	 * written: only then may a stop exit */
+	if (bs->delivering) {
+		int rc = bridge_write(bs);
+
+		bridge_delivery_end(bs);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* bridge_serve - the command loop of one connection */
 static void
 bridge_serve(struct bridge_session *bs)
 {
 	char buf[65536];
-	ssize_t n;
 
 	for (;;) {
 		switch (lmtp_proto_next(bs->proto)) {
 		case LMTP_EV_INPUT:
-			if (bridge_write(bs) < 0)
+			if (bridge_serve_input(bs, buf, sizeof(buf)) < 0)
 				return;
-			n = bridge_read(bs, buf, sizeof(buf));
-			if (n > 0) {
-				lmtp_proto_input(bs->proto, buf, (size_t)n);
-				break;
-			}
-			if (n == -2 || n == -3) {
-				const char *bye = n == -2
-					? "421 4.3.2 Shutting down\r\n"
-					: "421 4.4.2 Error: timeout exceeded\r\n";
-
-				if (n == -3)
-					msg_info("client=%s timeout after %lds "
-						 "idle", bs->peer,
-						 bs->st->lc->client_timeout);
-				(void)send(bs->fd, bye, strlen(bye),
-					   MSG_NOSIGNAL | MSG_DONTWAIT);
-				return;
-			}
-			if (lmtp_proto_in_data(bs->proto))
-				qid_warn(bridge_qid(bs), "client=%s lost "
-					 "connection in DATA: nothing "
-					 "delivered", bs->peer);
-			else if (lmtp_proto_envelope(bs->proto)->sender)
-				msg_info("client=%s lost connection in a "
-					 "transaction", bs->peer);
-			return;
+			break;
 		case LMTP_EV_RCPT:
 			bridge_rcpt(bs);
 			break;
@@ -221,19 +250,8 @@ bridge_serve(struct bridge_session *bs)
 			lmtp_proto_data_start(bs->proto, NULL);
 			break;
 		case LMTP_EV_MESSAGE:
-			bridge_message(bs);
-			lmtp_proto_message_done(bs->proto);
-			bridge_routes_clear(bs);
-			lmtp_spool_reset(bs->spool);
-			/* the outcome is Postfix's once the replies are
-			 * written: only then may a stop exit */
-			if (bs->delivering) {
-				int rc = bridge_write(bs);
-
-				bridge_delivery_end(bs);
-				if (rc < 0)
-					return;
-			}
+			if (bridge_serve_message(bs) < 0)
+				return;
 			break;
 		case LMTP_EV_QUIT:
 			(void)bridge_write(bs);

@@ -284,24 +284,33 @@ ctl_dkim(int argc, char **argv)
 			argc, argv, 2);
 }
 
-/* ctl_postfix - "postfix [--apply] [DAEMON...]": elemta-postfix-config
- * on our configuration file (its logic is there, not repeated here) */
+/* ctl_run_tool - a program that reads our configuration file itself:
+ * dir/name run with elemta-ctl's -c, then argv[from..]; an -o is
+ * refused (what says the usage) */
 static int
-ctl_postfix(int argc, char **argv)
+ctl_run_tool(const char *dir, const char *name, const char *why, int argc,
+	     char **argv, int from)
 {
 	const char *first[2];
 	size_t n = 0;
 
 	if (ctl_noverrides > 0)
-		return ctl_usage("postfix: -o is not taken here (the lines "
-				 "come from the file)");
+		return ctl_usage(why);
 	if (ctl_conf_given) {
 		first[n++] = "-c";
 		first[n++] = ctl_conf_path;
 	}
-	return ctl_exec(ctl_tool_path("contrib/postfix",
-				      "elemta-postfix-config"),
-			first, n, argc, argv, 1);
+	return ctl_exec(ctl_tool_path(dir, name), first, n, argc, argv, from);
+}
+
+/* ctl_postfix - "postfix [--apply] [DAEMON...]": elemta-postfix-config
+ * on our configuration file (its logic is there, not repeated here) */
+static int
+ctl_postfix(int argc, char **argv)
+{
+	return ctl_run_tool("contrib/postfix", "elemta-postfix-config",
+			    "postfix: -o is not taken here (the lines come "
+			    "from the file)", argc, argv, 1);
 }
 
 /* ctl_dmarc - "dmarc report [ARGS]": elemta-dmarc-report on our
@@ -309,21 +318,12 @@ ctl_postfix(int argc, char **argv)
 static int
 ctl_dmarc(int argc, char **argv)
 {
-	const char *first[2];
-	size_t n = 0;
-
 	if (argc < 2 || strcmp(argv[1], "report") != 0)
 		return ctl_usage("dmarc report [--date D] [--domain D] "
 				 "[--dry-run] [--output DIR]");
-	if (ctl_noverrides > 0)
-		return ctl_usage("dmarc report: -o is not taken here (the "
-				 "report reads the file)");
-	if (ctl_conf_given) {
-		first[n++] = "-c";
-		first[n++] = ctl_conf_path;
-	}
-	return ctl_exec(ctl_tool_path("reports", "elemta-dmarc-report"),
-			first, n, argc, argv, 2);
+	return ctl_run_tool("reports", "elemta-dmarc-report",
+			    "dmarc report: -o is not taken here (the report "
+			    "reads the file)", argc, argv, 2);
 }
 
 /* ctl_ldap_base - a search of base itself (scope base), under label */

@@ -188,6 +188,15 @@ report_text(sqlite3_stmt *st, int i)
 	return s != NULL ? (const char *)s : "";
 }
 
+/* report_text_opt - column i as text, NULL when NULL or empty */
+static const char *
+report_text_opt(sqlite3_stmt *st, int i)
+{
+	const char *s = report_text(st, i);
+
+	return *s != '\0' ? s : NULL;
+}
+
 /* report_history_records - the aggregated records of a domain (NULL:
  * every domain, in one pass, in the order of their names) */
 long
@@ -231,10 +240,8 @@ report_history_records(struct db *db, const char *domain, time_t begin,
 		r.spf_result = report_text(st, 10);
 		r.spf_scope = report_text(st, 11);
 		r.dkim = report_text(st, 12);
-		r.override_type = *report_text(st, 13) != '\0'
-				  ? report_text(st, 13) : NULL;
-		r.override_comment = *report_text(st, 14) != '\0'
-				     ? report_text(st, 14) : NULL;
+		r.override_type = report_text_opt(st, 13);
+		r.override_comment = report_text_opt(st, 14);
 		r.pct = sqlite3_column_type(st, 15) == SQLITE_NULL
 			? -1 : sqlite3_column_int(st, 15);
 		r.count = sqlite3_column_int64(st, 16);

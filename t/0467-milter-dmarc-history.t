@@ -41,7 +41,9 @@ hold() {
 	sqlite3 "$DB" <"$TB/lock.fifo" >"$TB/lock.out" 2>&1 &
 	HOLDER=$!
 	exec {LOCK_FD}>"$TB/lock.fifo"
-	echo 'BEGIN EXCLUSIVE;' >&"$LOCK_FD"
+	# the milter's writer may be in a batch right then: wait it out
+	# rather than fail to take the lock (sqlite3's busy timeout is 0)
+	printf '.timeout 10000\nBEGIN EXCLUSIVE;\n' >&"$LOCK_FD"
 	tb_wait 10 locked
 }
 release() {

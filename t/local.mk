@@ -94,6 +94,7 @@ T_SHELL = \
 	t/0021-conf-sample.t \
 	t/0022-listen-defaults.t \
 	t/0024-quickstart.t \
+	t/0025-man-lint.t \
 	t/0100-harness-cleanup.t \
 	t/0101-peer-postfix-dovecot.t \
 	t/0102-peer-slapd.t \

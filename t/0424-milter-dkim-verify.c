@@ -820,12 +820,8 @@ main(void)
 
 	if (system("/usr/bin/python3 -c 'import dkim, nacl' 2>/dev/null")
 	    != 0) {
-		if (getenv("ELEMTA_REQUIRE_PEERS") != NULL
-		    && strcmp(getenv("ELEMTA_REQUIRE_PEERS"), "1") == 0)
-			bail_out("python3-dkim or python3-nacl missing "
-				 "(ELEMTA_REQUIRE_PEERS=1)");
-		skip(1, "python3-dkim or python3-nacl missing "
-		     "(tools/install-deps)");
+		missing(1, "python3-dkim or python3-nacl missing "
+			"(tools/install-deps)");
 		done_testing();
 		return exit_status();
 	}

@@ -4,9 +4,9 @@
 # backend that is not there (451 4.4.1 for each recipient, in order,
 # duplicates included).  The daemon must stay up throughout.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
+. "$top_srcdir/t/lib/lmtp.sh"
 
-BRIDGE=${top_builddir}/lmtp-bridge/elemta-lmtp-bridge
-[[ -x $BRIDGE ]] || tb_skip_all "elemta-lmtp-bridge not built"
+lmtp_init
 tb_need python3 python3
 tb_init
 tb_plan 12
@@ -35,9 +35,7 @@ out=$("$BRIDGE" -n -c "$TB/elemta.conf" -o lmtp_bridge.recipient_delimiter= \
 tb_like "$out" "junk_headers needs a recipient_delimiter" \
     "-n refuses a junk rule of the admin's without a recipient_delimiter"
 
-tb_spawn bridge "$TB/bridge.log" "$BRIDGE" -f -c "$TB/elemta.conf"
-tb_ready bridge "on 127.0.0.1:$TB_PORT_BRIDGE" 10 \
-    tb_banner 127.0.0.1 "$TB_PORT_BRIDGE" '^220 .*LMTP'
+lmtp_start_bridge
 
 # lmtp - send the argument's bytes (Python escapes), print every reply line
 lmtp() {

@@ -8,6 +8,7 @@
 #	tb_init; tb_plan N
 #	peer_start_unbound [ZONES...]
 #	milter_start [KEY=VALUE]... [-- DAEMON ARGS...]
+#	milter_start_node NAME PORT [DAEMON ARGS...]	# a second node
 #	milter_postfix [main.cf "name = value"]...
 #	out=$(milter_send SUBJECT [swaks args])
 #	f=$(milter_delivered SUBJECT); milter_headers "$f"
@@ -125,6 +126,24 @@ milter_start() {
 		tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" \
 		    "$(peer_timeout)" tb_connect 127.0.0.1 "$TB_PORT_MILTER"
 	fi
+}
+
+# milter_start_node NAME PORT [ARGS...] - another milter on the same
+# configuration file (after milter_start), on 127.0.0.1:PORT, its log
+# $TB/milter/NAME.log and control socket $TB/milter/NAME.ctl, the
+# harness' authserv-id and unbound; ARGS (-o ...) come last, so they may
+# override those; waits for it
+milter_start_node() {
+	local name=$1 port=$2
+
+	shift 2
+	tb_spawn "$name" "$TB/milter/$name.log" "$MILTER" -f \
+	    -c "$TB_MILTER_CONF" -o "milter.listen=inet:127.0.0.1:$port" \
+	    -o milter.user= -o "milter.control_socket=$TB/milter/$name.ctl" \
+	    -o "milter.authserv_id=$TB_MILTER_AUTHSERV" \
+	    -o "dns.nameservers=$TB_DNS" "$@"
+	tb_ready "$name" "on 127.0.0.1:$port" "$(peer_timeout)" \
+	    tb_connect 127.0.0.1 "$port"
 }
 
 # milter_set - replace the [milter] options of the file (those of

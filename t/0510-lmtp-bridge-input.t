@@ -37,31 +37,11 @@ tb_like "$out" "junk_headers needs a recipient_delimiter" \
 
 lmtp_start_bridge
 
-# lmtp - send the argument's bytes (Python escapes), print every reply line
+# lmtp DATA [eof|vanish] - send DATA's bytes (Python escapes), print every
+# reply line (t/lib/lmtp-client.py)
 lmtp() {
-	python3 - "$TB_PORT_BRIDGE" "$1" "${2:-}" <<'EOF'
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-data = sys.argv[2].encode().decode("unicode_escape").encode("latin-1")
-s.sendall(data)
-if sys.argv[3] == "vanish":
-    time.sleep(0.2)
-    s.close()
-    sys.exit(0)
-s.shutdown(socket.SHUT_WR) if sys.argv[3] == "eof" else None
-out = b""
-while True:
-    try:
-        b = s.recv(65536)
-    except socket.timeout:
-        break
-    if not b:
-        break
-    out += b
-    if out.endswith(b"221 2.0.0 Bye\r\n"):
-        break
-sys.stdout.write(out.decode("latin-1").replace("\r\n", "\n"))
-EOF
+	python3 "$top_srcdir/t/lib/lmtp-client.py" "$TB_PORT_BRIDGE" \
+	    "${2:-send}" "$1"
 }
 
 out=$(lmtp 'LHLO t\r\nGARBAGE\r\n\x01\x02\xff\r\nEHLO x\r\nVRFY a@b\r\nDATA\r\nQUIT\r\n')

@@ -13,7 +13,8 @@ AM_TESTS_ENVIRONMENT = \
 	FUZZ_CC='$(FUZZ_CC)'; export FUZZ_CC;
 
 check_LIBRARIES += t/libtap.a
-t_libtap_a_SOURCES = t/tap.c t/tap.h
+t_libtap_a_SOURCES = t/tap.c t/tap.h t/tap-conf.c t/tap-conf.h
+t_libtap_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
 
 ## with the whole schema (sections-all.c): tests load whole files
 T_UNIT_LDADD = t/libtap.a $(ELEMTA_SECTIONS_LIBS) $(ELEMTA_LIBS) \

@@ -34,7 +34,7 @@ T_UNIT = \
 	t/0018-snapshot.t \
 	t/0019-htable.t \
 	t/0023-control.t \
-	t/0025-str.t
+	t/0026-str.t
 check_PROGRAMS += $(T_UNIT)
 t_0010_log_t_SOURCES = t/0010-log.c
 t_0010_log_t_CFLAGS = $(T_UNIT_CFLAGS)
@@ -69,9 +69,9 @@ t_0019_htable_t_LDADD = $(T_UNIT_LDADD)
 t_0023_control_t_SOURCES = t/0023-control.c
 t_0023_control_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0023_control_t_LDADD = $(T_UNIT_LDADD)
-t_0025_str_t_SOURCES = t/0025-str.c
-t_0025_str_t_CFLAGS = $(T_UNIT_CFLAGS)
-t_0025_str_t_LDADD = $(T_UNIT_LDADD)
+t_0026_str_t_SOURCES = t/0026-str.c
+t_0026_str_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0026_str_t_LDADD = $(T_UNIT_LDADD)
 
 ## Helper programs the shell tests run.
 ##   elemta-testd: a minimal daemon on the shared runtime (config, CLI,

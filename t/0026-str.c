@@ -1,6 +1,6 @@
 /*++
  * NAME
- *	0025-str 1
+ *	0026-str 1
  * SUMMARY
  *	unit tests for lib/str
  * DESCRIPTION

@@ -347,22 +347,68 @@ ctl_ldap_base(struct ldapc *cl, const char *label, const char *base,
 	return 0;
 }
 
+/* ctl_ldap_root - search the root DSE, into r its naming context */
+static int
+ctl_ldap_root(struct ldapc *cl, struct ctl_reply *r, char *err,
+	      size_t errlen)
+{
+	static const char *const attrs[] = { "namingContexts", NULL };
+	struct ldapc_result res;
+	size_t i;
+
+	if (ldapc_search(cl, "", LDAPC_SCOPE_BASE, "(objectClass=*)", attrs,
+			 1, &res, err, errlen) < 0)
+		return -1;
+	for (i = 0; i < res.nentries && i < 1; i++)
+		if (ldapc_entry_value(&res.entries[i], "namingContexts"))
+			ctl_reply_add(r, "naming_context", "%s",
+				      ldapc_entry_value(&res.entries[i],
+							"namingContexts"));
+	ldapc_result_clear(&res);
+	return 0;
+}
+
+/* ctl_ldap_check - connect and bind with lc, then the root DSE and each
+ * daemon's ldap_base, into r */
+static void
+ctl_ldap_check(struct conf *c, const struct ldapc_conf *lc,
+	       struct ctl_reply *r)
+{
+	const struct policyd_conf *pc = conf_get(c, &policyd_conf_section);
+	const struct lmtp_conf *bc = conf_get(c, &lmtp_conf_section);
+	struct ldapc *cl;
+	char err[512];
+	int bad = 0;
+
+	if ((cl = ldapc_new(lc, err, sizeof(err))) == NULL) {
+		ctl_reply_end(r, CTL_EXIT_NO, "failed", "%s", err);
+		return;
+	}
+	if (ctl_ldap_root(cl, r, err, sizeof(err)) < 0) {
+		ctl_reply_end(r, CTL_EXIT_NO, "failed", "%s", err);
+		ldapc_free(&cl);
+		return;
+	}
+	if (pc->ldap_base != NULL)
+		bad |= ctl_ldap_base(cl, "policyd", pc->ldap_base, r) < 0;
+	if (bc->ldap_lookup && bc->ldap_base != NULL)
+		bad |= ctl_ldap_base(cl, "lmtp_bridge", bc->ldap_base, r) < 0;
+	ldapc_free(&cl);
+	if (bad)
+		ctl_reply_end(r, CTL_EXIT_NO, "failed",
+			      "bound, but a search base failed");
+	else
+		ctl_reply_end(r, CTL_EXIT_OK, "ok", "connected and bound");
+}
+
 /* ctl_ldap - "ldap check": connect, StartTLS, bind and search the root
  * DSE with the [ldap] settings, then each daemon's ldap_base */
 static int
 ctl_ldap(int argc, char **argv)
 {
-	static const char *const attrs[] = { "namingContexts", NULL };
 	const struct ldapc_conf *lc;
-	const struct policyd_conf *pc;
-	const struct lmtp_conf *bc;
-	struct ldapc_result res;
-	struct ldapc *cl;
 	struct ctl_reply r;
 	struct conf *c;
-	char err[512];
-	size_t i;
-	int bad = 0;
 
 	if (argc != 2 || strcmp(argv[1], "check") != 0)
 		return ctl_usage("ldap check");
@@ -370,44 +416,17 @@ ctl_ldap(int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	memset(&r, 0, sizeof(r));
 	lc = conf_get(c, &ldapc_conf_section);
-	pc = conf_get(c, &policyd_conf_section);
-	bc = conf_get(c, &lmtp_conf_section);
 	if (lc->uri == NULL) {
 		ctl_reply_end(&r, CTL_EXIT_NO, "notfound",
 			      "ldap.uri is not set: no directory configured");
-		goto done;
+	} else {
+		ctl_reply_add(&r, "uri", "%s", lc->uri);
+		ctl_reply_add(&r, "bind", "%s", lc->bind_dn ? lc->bind_dn
+			      : "anonymous");
+		ctl_reply_add(&r, "start_tls", "%s",
+			      lc->start_tls ? "yes" : "no");
+		ctl_ldap_check(c, lc, &r);
 	}
-	ctl_reply_add(&r, "uri", "%s", lc->uri);
-	ctl_reply_add(&r, "bind", "%s", lc->bind_dn ? lc->bind_dn
-		      : "anonymous");
-	ctl_reply_add(&r, "start_tls", "%s", lc->start_tls ? "yes" : "no");
-	if ((cl = ldapc_new(lc, err, sizeof(err))) == NULL) {
-		ctl_reply_end(&r, CTL_EXIT_NO, "failed", "%s", err);
-		goto done;
-	}
-	if (ldapc_search(cl, "", LDAPC_SCOPE_BASE, "(objectClass=*)", attrs,
-			 1, &res, err, sizeof(err)) < 0) {
-		ctl_reply_end(&r, CTL_EXIT_NO, "failed", "%s", err);
-		ldapc_free(&cl);
-		goto done;
-	}
-	for (i = 0; i < res.nentries && i < 1; i++)
-		if (ldapc_entry_value(&res.entries[i], "namingContexts"))
-			ctl_reply_add(&r, "naming_context", "%s",
-				      ldapc_entry_value(&res.entries[i],
-							"namingContexts"));
-	ldapc_result_clear(&res);
-	if (pc->ldap_base != NULL)
-		bad |= ctl_ldap_base(cl, "policyd", pc->ldap_base, &r) < 0;
-	if (bc->ldap_lookup && bc->ldap_base != NULL)
-		bad |= ctl_ldap_base(cl, "lmtp_bridge", bc->ldap_base, &r) < 0;
-	ldapc_free(&cl);
-	if (bad)
-		ctl_reply_end(&r, CTL_EXIT_NO, "failed",
-			      "bound, but a search base failed");
-	else
-		ctl_reply_end(&r, CTL_EXIT_OK, "ok", "connected and bound");
-done:
 	conf_unref(&c);
 	r.reached = 1;
 	ctl_print(stdout, &r, 1, 0);
@@ -453,9 +472,10 @@ ctl_config(int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
-/* main - options, then the command */
-int
-main(int argc, char **argv)
+/* ctl_options - the global options; -1: go on with argv[optind...],
+ * else the exit status */
+static int
+ctl_options(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -465,8 +485,6 @@ main(int argc, char **argv)
 	};
 	int opt;
 
-	log_open("elemta-ctl", LOG_DEST_STDERR, LOG_MAIL);
-	ctl_conf_path = CLI_DEFAULT_CONF;
 	while ((opt = getopt_long(argc, argv, "+c:hjo:V", longopts, NULL))
 	       != -1) {
 		switch (opt) {
@@ -497,8 +515,13 @@ main(int argc, char **argv)
 			return ctl_usage(NULL);
 		}
 	}
-	argc -= optind;
-	argv += optind;
+	return -1;
+}
+
+/* ctl_command - run the command argv[0] */
+static int
+ctl_command(int argc, char **argv)
+{
 	if (argc < 1)
 		return ctl_usage("no command");
 	if (strcmp(argv[0], "status") == 0 || strcmp(argv[0], "stats") == 0
@@ -525,4 +548,17 @@ main(int argc, char **argv)
 		return ctl_one("policyd", argc, argv, 3, 3);
 	}
 	return ctl_usage("unknown command");
+}
+
+/* main - options, then the command */
+int
+main(int argc, char **argv)
+{
+	int rc;
+
+	log_open("elemta-ctl", LOG_DEST_STDERR, LOG_MAIL);
+	ctl_conf_path = CLI_DEFAULT_CONF;
+	if ((rc = ctl_options(argc, argv)) >= 0)
+		return rc;
+	return ctl_command(argc - optind, argv + optind);
 }

@@ -5,6 +5,7 @@
 noinst_LIBRARIES += lib/libelemta.a
 lib_libelemta_a_SOURCES = \
 	lib/xalloc.c lib/xalloc.h \
+	lib/str.c lib/str.h \
 	lib/clock.c lib/clock.h \
 	lib/sys-defs.h \
 	lib/log.c lib/log.h lib/log-conf.c lib/log-conf.h \

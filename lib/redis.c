@@ -522,6 +522,17 @@ redis_reply_ints(const struct redisReply *r, size_t n)
 	return 1;
 }
 
+/* redis_check_int - a script's answer is an integer (a check) */
+int
+redis_check_int(const struct redisReply *r, char *err, size_t errlen)
+{
+	if (r->type == REDIS_REPLY_INTEGER)
+		return 0;
+	x_err(err, errlen, "redis: the script's answer is not an integer "
+	      "(reply type %d)", r->type);
+	return -1;
+}
+
 /* redis_client_eval - a script call without a deadline */
 int
 redis_client_eval(struct redis_client *rc, const char *script,

@@ -148,6 +148,10 @@ int redis_client_eval(struct redis_client *rc, const char *script,
  * redis_eval.check), else 0 */
 int redis_reply_ints(const struct redisReply *r, size_t n);
 
+/* redis_check_int - a redis_eval.check for a script whose answer is one
+ * integer: 0, or -1 with err */
+int redis_check_int(const struct redisReply *r, char *err, size_t errlen);
+
 /* One script call of a pipeline (redis_client_eval_many). */
 struct redis_eval {
 	const char *script;		/* in: as for redis_client_eval */

@@ -287,16 +287,11 @@ runtime_metrics_allow(const struct sockaddr *sa, unsigned salen)
 	return 0;
 }
 
-/* runtime_start - metrics listener, detach, pidfile, privileges */
-void
-runtime_start(struct runtime *rt)
+/* runtime_metrics_init - the runtime's own metrics (before any thread:
+ * runtime_accept counts here) */
+static void
+runtime_metrics_init(void)
 {
-	struct conf *c = conf_current();
-	const struct daemon_conf *dc = runtime_daemon_conf(rt, c);
-	const struct metrics_conf *mc = conf_get(c, &metrics_conf_section);
-	char err[512];
-
-	/* before any thread: runtime_accept counts here */
 	runtime_m_refused = metrics_counter("elemta_connections_refused_total",
 					    "Connections closed at accept",
 					    "reason");
@@ -311,6 +306,37 @@ runtime_start(struct runtime *rt)
 	    "elemta_config_last_reload_success_timestamp_seconds",
 	    "When the running configuration was loaded (Unix time)", NULL);
 	metric_set(runtime_m_reload_time, (double)time(NULL));
+}
+
+/* runtime_privileges - drop root for SECTION.user (warn when unset) */
+static void
+runtime_privileges(const struct runtime *rt, const struct daemon_conf *dc)
+{
+	char err[512];
+
+	if (geteuid() == 0) {
+		if (dc->user == NULL)
+			msg_warn("running as root: set %s.user",
+				 rt->section->name);
+		else if (daemon_drop_privileges(dc->user, dc->group, err,
+						 sizeof(err)) < 0)
+			msg_fatal("%s.user: %s", rt->section->name, err);
+	} else if (dc->user != NULL) {
+		msg_debug("not started as root: %s.user ignored",
+			  rt->section->name);
+	}
+}
+
+/* runtime_start - metrics listener, detach, pidfile, privileges */
+void
+runtime_start(struct runtime *rt)
+{
+	struct conf *c = conf_current();
+	const struct daemon_conf *dc = runtime_daemon_conf(rt, c);
+	const struct metrics_conf *mc = conf_get(c, &metrics_conf_section);
+	char err[512];
+
+	runtime_metrics_init();
 	if (dc->metrics_listen != NULL)
 		rt->metrics_fd = runtime_bind(rt, "metrics_listen",
 					      dc->metrics_listen);
@@ -323,17 +349,7 @@ runtime_start(struct runtime *rt)
 		msg_fatal_stderr("%s", err);
 	if (!rt->cli.foreground && daemon_detach(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
-	if (geteuid() == 0) {
-		if (dc->user == NULL)
-			msg_warn("running as root: set %s.user",
-				 rt->section->name);
-		else if (daemon_drop_privileges(dc->user, dc->group, err,
-						 sizeof(err)) < 0)
-			msg_fatal("%s.user: %s", rt->section->name, err);
-	} else if (dc->user != NULL) {
-		msg_debug("not started as root: %s.user ignored",
-			  rt->section->name);
-	}
+	runtime_privileges(rt, dc);
 	if (daemon_signals_init(err, sizeof(err)) < 0)
 		msg_fatal("%s", err);
 	if (rt->metrics_fd >= 0) {

@@ -8,7 +8,6 @@
  *--*/
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "lmtp-options.h"
 #include "lmtp-router.h"
 #include "lmtp-syntax.h"
+#include "str.h"
 #include "xalloc.h"
 
 #define LMTP_MAX_SOURCES 8
@@ -150,17 +150,6 @@ lmtp_route_clear(struct lmtp_route *route)
 	x_free(&route->address);
 }
 
-/* lmtp_lower - lower-cased copy */
-static char *
-lmtp_lower(const char *s)
-{
-	char *d = x_strdup(s), *p;
-
-	for (p = d; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return d;
-}
-
 /* lmtp_rewrite - the target of a rewrite, with the detail kept when the
  * entry matched without it; malloc'ed */
 static char *
@@ -245,7 +234,7 @@ lmtp_router_keys(const struct lmtp_router *rt, const char *addr,
 	char *lower, *local, *at, *d;
 	size_t nkeys = 0;
 
-	lower = lmtp_lower(addr);
+	lower = str_lower_dup(addr);
 	at = strrchr(lower, '@');
 	local = at ? x_strndup(lower, (size_t)(at - lower)) : x_strdup(lower);
 	/* the original case of the local part is kept for rewrites */
@@ -498,7 +487,7 @@ lmtp_map_line(char *line, struct lmtp_map_entry *e, char *err,
 	memset(e, 0, sizeof(*e));
 	if (lmtp_map_value(val, e, err, errlen) < 0)
 		return -1;
-	e->key = lmtp_lower(key);
+	e->key = str_lower_dup(key);
 	return 1;
 }
 

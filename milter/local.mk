@@ -103,11 +103,13 @@ t_0405_milter_greylist_t_SOURCES = t/0405-milter-greylist.c
 t_0405_milter_greylist_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0405_milter_greylist_t_LDADD = $(T_MILTER_LDADD)
 ## ARC: the chain's structure (RFC 8617 section 5.2)
-t_0406_milter_arc_t_SOURCES = t/0406-milter-arc.c
+t_0406_milter_arc_t_SOURCES = t/0406-milter-arc.c \
+	t/test-msg.c t/test-msg.h
 t_0406_milter_arc_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
 t_0406_milter_arc_t_LDADD = $(T_MILTER_LDADD)
 ## ARC sealing: the plan, the AMS's headers, the seal's header data
-t_0426_milter_arc_seal_t_SOURCES = t/0426-milter-arc-seal.c
+t_0426_milter_arc_seal_t_SOURCES = t/0426-milter-arc-seal.c \
+	t/test-msg.c t/test-msg.h
 t_0426_milter_arc_seal_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
 t_0426_milter_arc_seal_t_LDADD = $(T_MILTER_LDADD)
 ## the libFuzzer target of the ARC chain's structure, with its plain driver
@@ -141,7 +143,8 @@ t_0420_milter_dkim_t_SOURCES = t/0420-milter-dkim.c
 t_0420_milter_dkim_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
 t_0420_milter_dkim_t_LDADD = $(T_MILTER_LDADD)
 ## our DKIM verifier: parsers, python3-dkim fixtures, the key cache
-t_0424_milter_dkim_verify_t_SOURCES = t/0424-milter-dkim-verify.c
+t_0424_milter_dkim_verify_t_SOURCES = t/0424-milter-dkim-verify.c \
+	t/test-msg.c t/test-msg.h
 t_0424_milter_dkim_verify_t_CFLAGS = $(T_MILTER_CFLAGS) $(OPENSSL_CFLAGS)
 t_0424_milter_dkim_verify_t_LDADD = $(T_MILTER_LDADD)
 

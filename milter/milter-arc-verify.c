@@ -42,7 +42,6 @@
  *--*/
 #include "config.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +49,7 @@
 #include "milter.h"
 #include "milter-arc.h"
 #include "milter-dkim-verify.h"
+#include "str.h"
 #include "xalloc.h"
 
 /* A message's ARC verification in progress. */
@@ -147,7 +147,6 @@ milter_arc_verify_sealer(struct milter_msg *m)
 {
 	struct milter_arc_results *r = &m->arc_results;
 	struct milter_dkim_vsig seal;
-	char *p;
 
 	r->sealer[0] = '\0';
 	if (r->as_index == 0)
@@ -156,8 +155,7 @@ milter_arc_verify_sealer(struct milter_msg *m)
 	    == MILTER_DKIM_E_OK && seal.d != NULL
 	    && strlen(seal.d) < sizeof(r->sealer)) {
 		snprintf(r->sealer, sizeof(r->sealer), "%s", seal.d);
-		for (p = r->sealer; *p != '\0'; p++)
-			*p = (char)tolower((unsigned char)*p);
+		str_lower(r->sealer);
 	}
 	milter_dkim_sig_free(&seal);
 }

@@ -29,7 +29,6 @@
  *--*/
 #include "config.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,7 @@
 #include "milter.h"
 #include "milter-dkim-canon.h"
 #include "milter-dkim-verify.h"
+#include "str.h"
 #include "xalloc.h"
 
 /* A body hash shared by the signatures that ask for the same one. */
@@ -200,17 +200,6 @@ milter_dkim_sig_hlist(const struct milter_dkim_tag *t,
 	return from ? MILTER_DKIM_E_OK : MILTER_DKIM_E_NOFROM;
 }
 
-/* milter_dkim_lower - lowercase s in place; s */
-static char *
-milter_dkim_lower(char *s)
-{
-	char *p;
-
-	for (p = s; *p != '\0'; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return s;
-}
-
 /* milter_dkim_in_domain - is dom d or a subdomain of it? */
 static int
 milter_dkim_in_domain(const char *dom, const char *d)
@@ -305,7 +294,7 @@ milter_dkim_sig_fields(const struct milter_dkim_tags *tl, int flags,
 		sig->b_end = b->vend;
 	}
 	if (d != NULL && d->vlen > 0)
-		sig->d = milter_dkim_lower(milter_dkim_tag_dup(d));
+		sig->d = str_lower(milter_dkim_tag_dup(d));
 	if (s != NULL && s->vlen > 0)
 		sig->s = milter_dkim_tag_dup(s);
 	if (a != NULL)

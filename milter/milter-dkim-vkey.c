@@ -19,7 +19,6 @@
  *--*/
 #include "config.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include "clock.h"
 #include "htable.h"
 #include "milter-dkim-verify.h"
+#include "str.h"
 #include "xalloc.h"
 
 /* milter_dkim_key_pkey - p= into an EVP_PKEY; the error */
@@ -159,11 +159,7 @@ milter_dkim_kc_free(void *v)
 static char *
 milter_dkim_kc_name(const char *name)
 {
-	char *k = x_strdup(name), *p;
-
-	for (p = k; *p != '\0'; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return k;
+	return str_lower_dup(name);
 }
 
 /* milter_dkim_kc_copy - *dst = *src with a new reference to the key */

@@ -89,17 +89,6 @@ gl_redis_check_state(const struct redisReply *reply, char *err,
 	return -1;
 }
 
-/* gl_redis_check_count - the client script's answer is an integer */
-static int
-gl_redis_check_count(const struct redisReply *reply, char *err,
-		     size_t errlen)
-{
-	if (reply->type == REDIS_REPLY_INTEGER)
-		return 0;
-	x_err(err, errlen, "unexpected reply to the client script");
-	return -1;
-}
-
 /* greylist_redis_check - see milter-greylist.h */
 int
 greylist_redis_check(struct redis_client *rc, const char *key, int64_t now,
@@ -141,7 +130,7 @@ greylist_redis_client(struct redis_client *rc, const char *client,
 	snprintf(a[0], sizeof(a[0]), "%d", p->auto_allow);
 	snprintf(a[1], sizeof(a[1]), "%ld", p->max_age);
 	if (redis_client_eval(rc, gl_redis_client_script, rkey, 3, argv,
-			      gl_redis_check_count, &reply, err, errlen) < 0)
+			      redis_check_int, &reply, err, errlen) < 0)
 		return -1;
 	n = (long)reply->integer;
 	redis_reply_free(&reply);

@@ -19,6 +19,7 @@
 #include "milter-body.h"
 #include "milter-options.h"
 #include "runtime.h"
+#include "str.h"
 #include "xalloc.h"
 
 static const char *const milter_actions[] = {
@@ -443,21 +444,6 @@ milter_conf_load_sign(cfg_t *sec, struct milter_conf *c, char *err,
 	return 0;
 }
 
-/* milter_conf_domain - a domain lower-cased, without a final dot */
-static char *
-milter_conf_domain(const char *s)
-{
-	char *d = x_strdup(s), *p;
-	size_t len;
-
-	for (p = d; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	if ((len = strlen(d)) > 0 && d[len - 1] == '.')
-		d[len - 1] = '\0';
-	return d;
-}
-
 /* milter_clamav_action - CLAMAV_ACTION_* of a name */
 static int
 milter_clamav_action(const char *s)
@@ -564,7 +550,7 @@ milter_conf_load_dmarc(cfg_t *sec, struct milter_conf *c)
 	n = cfg_size(sec, "arc_trusted_sealers");
 	c->arc_trusted_sealers = x_calloc(n + 1, sizeof(char *));
 	for (i = 0; i < n; i++)		/* lower-cased, no final dot */
-		c->arc_trusted_sealers[i] = milter_conf_domain(
+		c->arc_trusted_sealers[i] = str_domain_dup(
 			cfg_getnstr(sec, "arc_trusted_sealers", i));
 	/* DMARC */
 	c->dmarc = cfg_getbool(sec, "dmarc");

@@ -9,13 +9,13 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cidr.h"
 #include "policyd-keys.h"
+#include "str.h"
 #include "xalloc.h"
 
 struct policyd_exempt {
@@ -26,12 +26,11 @@ struct policyd_exempt {
 	size_t nusers;
 };
 
-/* keys_clean - at most 256 bytes of s, lower-cased when lower is set,
- * with every control character written \xNN: a key goes into log
+/* keys_clean - at most 256 bytes of s, with every control character written \xNN: a key goes into log
  * lines and, through policyd_keys_who(), into the answer Postfix hands
  * the client, so no byte of a request may break a line there */
 static void
-keys_clean(const char *s, int lower, char *out, size_t outlen)
+keys_clean(const char *s, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char c;
@@ -50,16 +49,18 @@ keys_clean(const char *s, int lower, char *out, size_t outlen)
 		}
 		if (o + 2 > outlen)
 			break;
-		out[o++] = lower ? (char)tolower(c) : (char)c;
+		out[o++] = (char)c;
 	}
 	out[o] = '\0';
 }
 
-/* keys_lower - keys_clean, lower-cased */
+/* keys_lower - keys_clean, lower-cased (the escapes are lower case
+ * already) */
 static void
 keys_lower(const char *s, char *out, size_t outlen)
 {
-	keys_clean(s, 1, out, outlen);
+	keys_clean(s, out, outlen);
+	str_lower(out);
 }
 
 /* keys_domain - the domain of an address, or NULL */
@@ -120,13 +121,13 @@ policyd_keys_value(const struct policyd_limit_conf *lc,
 		policyd_keys_client(keys_val(req, POLICYD_A_CLIENT_ADDRESS),
 				    lc->prefix_v4, lc->prefix_v6, ip,
 				    sizeof(ip));
-		keys_clean(ip, 0, low, sizeof(low));
+		keys_clean(ip, low, sizeof(low));
 		snprintf(out, outlen, "ip:%s", low);
 		return 0;
 	case POLICYD_KEY_SASL_USER:
 		if (!*user)
 			return -1;
-		keys_clean(user, 0, low, sizeof(low));
+		keys_clean(user, low, sizeof(low));
 		snprintf(out, outlen, "user:%s", low);
 		return 0;
 	case POLICYD_KEY_SENDER:
@@ -152,7 +153,7 @@ policyd_keys_value(const struct policyd_limit_conf *lc,
 			v = keys_val(req, POLICYD_A_SERVER_PORT);
 		if (!*v)
 			return -1;
-		keys_clean(v, 0, low, sizeof(low));
+		keys_clean(v, low, sizeof(low));
 		snprintf(out, outlen, "listener:%s", low);
 		return 0;
 	case POLICYD_KEY_GLOBAL:

@@ -298,18 +298,6 @@ policyd_redis_check_limit(const struct redisReply *reply, char *err,
 	return -1;
 }
 
-/* policyd_redis_check_refund - a refund script's answer is an integer,
- * the weight given back (a redis_eval.check) */
-static int
-policyd_redis_check_refund(const struct redisReply *reply, char *err,
-			   size_t errlen)
-{
-	if (reply->type == REDIS_REPLY_INTEGER)
-		return 0;
-	x_err(err, errlen, "redis: unexpected answer of the refund script");
-	return -1;
-}
-
 /* policyd_redis_result - read a limit script's {allowed, used, at,
  * retry} (policyd_redis_check_limit passed) into op->r; 0, or -1 with
  * op->err (allowed -1: the script ran after its deadline and took
@@ -350,7 +338,7 @@ policyd_redis_prepare(struct policyd_redis *rs, struct policyd_redis_op *op,
 		snprintf(c->a[2], 24, "exact");
 		n = lim->period_ms == 0 ? 3 : 2;
 		ev->script = policyd_redis_refund_script;
-		ev->check = policyd_redis_check_refund;
+		ev->check = redis_check_int;	/* the weight given back */
 	} else if (lim->period_ms == 0) {
 		snprintf(c->a[n++], 24, "%" PRIu64, op->weight);
 		snprintf(c->a[n++], 24, "%s", op->peek ? "peek" : "take");

@@ -14,12 +14,12 @@
  *--*/
 #include "config.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "htable.h"
 #include "policyd-txn.h"
+#include "str.h"
 #include "xalloc.h"
 
 #define POLICY_TXN_TTL_MS	(10 * 60 * 1000)
@@ -66,11 +66,8 @@ policyd_txn_has(const struct policy_txn *txn, const char *key)
 static void
 txn_rcpt_low(const char *rcpt, char *out, size_t outlen)
 {
-	size_t i;
-
 	snprintf(out, outlen, "%.256s", rcpt);
-	for (i = 0; out[i]; i++)
-		out[i] = (char)tolower((unsigned char)out[i]);
+	str_lower(out);
 }
 
 /* policyd_txn_has_rcpt - was this recipient counted already? */

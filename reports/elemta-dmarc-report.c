@@ -129,14 +129,13 @@ report_mark(struct run *run, const char *domain, time_t begin,
 	}
 }
 
-/* report_deliver - one destination of a report */
-static void
-report_deliver(struct run *run, const struct report_meta *meta,
-	       const char *domain, const struct report_dest *d,
-	       const char *fname, const char *gz, size_t gzlen)
+/* report_dest_ready - whether a destination is to be sent to now: not
+ * done by an earlier run, and verified when external (else marked) */
+static int
+report_dest_ready(struct run *run, const struct report_meta *meta,
+		  const char *domain, const struct report_dest *d)
 {
-	char err[512], *msg, *prev;
-	size_t len;
+	char err[512], *prev;
 	int v;
 
 	prev = report_sent_status(run->db, domain, meta->begin, d->addr);
@@ -144,7 +143,7 @@ report_deliver(struct run *run, const struct report_meta *meta,
 		msg_info("domain=%s dest=%s status=%s already", domain,
 			 d->addr, prev);
 		free(prev);
-		return;
+		return 0;
 	}
 	free(prev);
 	v = report_dest_verify(run->dns, run->psl, domain, d->domain, err,
@@ -153,7 +152,7 @@ report_deliver(struct run *run, const struct report_meta *meta,
 		msg_warn("domain=%s dest=%s action=defer reason=\"%s\"",
 			 domain, d->addr, err);
 		report_mark(run, domain, meta->begin, d->addr, "deferred");
-		return;
+		return 0;
 	}
 	if (v == 0) {
 		msg_warn("domain=%s dest=%s action=skip reason=\"external "
@@ -161,18 +160,20 @@ report_deliver(struct run *run, const struct report_meta *meta,
 			 "%s._report._dmarc.%s\"", domain, d->addr, domain,
 			 d->domain);
 		report_mark(run, domain, meta->begin, d->addr, "unverified");
-		return;
+		return 0;
 	}
-	msg = report_mail_build(meta, domain, d->addr, fname, gz, gzlen,
-				&len);
-	if (d->max_size > 0 && len > d->max_size) {
-		msg_warn("domain=%s dest=%s action=skip reason=\"report of "
-			 "%zu bytes over the !size limit of %llu\"", domain,
-			 d->addr, len, d->max_size);
-		report_mark(run, domain, meta->begin, d->addr, "too_big");
-		free(msg);
-		return;
-	}
+	return 1;
+}
+
+/* report_submit - hand a report mail to the sendmail command, log and
+ * record the outcome */
+static void
+report_submit(struct run *run, const struct report_meta *meta,
+	      const char *domain, const struct report_dest *d,
+	      const char *msg, size_t len)
+{
+	char err[512];
+
 	switch (report_mail_submit(run->mc->dmarc_report_sendmail,
 				   run->email, d->addr, msg, len, err,
 				   sizeof(err))) {
@@ -193,6 +194,29 @@ report_deliver(struct run *run, const struct report_meta *meta,
 		report_mark(run, domain, meta->begin, d->addr, "failed");
 		run->failures++;
 		break;
+	}
+}
+
+/* report_deliver - one destination of a report */
+static void
+report_deliver(struct run *run, const struct report_meta *meta,
+	       const char *domain, const struct report_dest *d,
+	       const char *fname, const char *gz, size_t gzlen)
+{
+	char *msg;
+	size_t len;
+
+	if (!report_dest_ready(run, meta, domain, d))
+		return;
+	msg = report_mail_build(meta, domain, d->addr, fname, gz, gzlen,
+				&len);
+	if (d->max_size > 0 && len > d->max_size) {
+		msg_warn("domain=%s dest=%s action=skip reason=\"report of "
+			 "%zu bytes over the !size limit of %llu\"", domain,
+			 d->addr, len, d->max_size);
+		report_mark(run, domain, meta->begin, d->addr, "too_big");
+	} else {
+		report_submit(run, meta, domain, d, msg, len);
 	}
 	free(msg);
 }
@@ -453,8 +477,11 @@ report_identity(struct run *run)
 		 ? mc->dmarc_report_org_name : run->receiver);
 }
 
-int
-main(int argc, char **argv)
+/* report_args - the command line into run (dry run, output) and the
+ * rest; usage() on a bad one */
+static void
+report_args(int argc, char **argv, struct run *run, const char **conf_path,
+	    const char **only, time_t *begin)
 {
 	static const struct option longopts[] = {
 		{ "date", required_argument, NULL, 'D' },
@@ -464,98 +491,134 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *conf_path = CLI_DEFAULT_CONF, *date = NULL;
-	const char *only = NULL;
-	const struct db_conf *dbc;
-	struct conf *conf;
-	struct run run;
-	char *errors = NULL, *path, err[512];
-	time_t begin;
-	struct stat sb;
-	long expired;
+	const char *date = NULL;
 	int c;
 
-	memset(&run, 0, sizeof(run));
-	log_set_program("elemta-dmarc-report");
-	log_open("elemta-dmarc-report", LOG_DEST_STDERR, LOG_MAIL);
 	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			conf_path = optarg;
+			*conf_path = optarg;
 			break;
 		case 'D':
 			date = optarg;
 			break;
 		case 'd':
-			only = optarg;
+			*only = optarg;
 			break;
 		case 'n':
-			run.dry_run = 1;
+			run->dry_run = 1;
 			break;
 		case 'O':
-			run.outdir = optarg;
+			run->outdir = optarg;
 			break;
 		default:
 			usage();
 		}
 	}
-	if (optind != argc || report_parse_date(date, &begin) < 0)
+	if (optind != argc || report_parse_date(date, begin) < 0)
 		usage();
-	if (run.dry_run && run.outdir == NULL)
-		run.outdir = ".";
+	if (run->dry_run && run->outdir == NULL)
+		run->outdir = ".";
+}
+
+/* report_history_path - milter.dmarc_history, relative to
+ * database.directory unless absolute (the caller frees it) */
+static char *
+report_history_path(const struct milter_conf *mc, const struct db_conf *dbc)
+{
+	return mc->dmarc_history[0] == '/' || dbc->directory == NULL
+	       ? x_strdup(mc->dmarc_history)
+	       : x_asprintf("%s/%s", dbc->directory, mc->dmarc_history);
+}
+
+/* report_open - the history, the public suffix list and (unless a dry
+ * run) the resolver of a run; -1: go on, else the exit status */
+static int
+report_open(struct run *run, struct conf *conf, char **path)
+{
+	const struct db_conf *dbc = conf_get(conf, &db_conf_section);
+	struct stat sb;
+	char err[512];
+
+	run->mc = conf_get(conf, &milter_conf_section);
+	if (run->mc->dmarc_history == NULL || *run->mc->dmarc_history == '\0') {
+		msg_stderr("milter.dmarc_history is not set: no history, "
+			   "no reports");
+		return 2;
+	}
+	report_identity(run);
+	*path = report_history_path(run->mc, dbc);
+	if (stat(*path, &sb) < 0 && errno == ENOENT) {
+		msg_info("history %s does not exist yet: nothing to report",
+			 *path);
+		return 0;
+	}
+	if ((run->db = report_history_open(*path, run->dry_run, err,
+					   sizeof(err))) == NULL) {
+		msg_error("%s", err);
+		return 1;
+	}
+	if ((run->psl = dmarc_psl_load(run->mc->dmarc_psl, err, sizeof(err)))
+	    == NULL) {
+		msg_stderr("milter.dmarc_psl: %s", err);
+		return 2;
+	}
+	if (!run->dry_run
+	    && (run->dns = dns_resolver_new(conf_get(conf, &dns_conf_section),
+					    err, sizeof(err))) == NULL) {
+		msg_stderr("dns: %s", err);
+		return 2;
+	}
+	return -1;
+}
+
+/* report_expire - delete the history older than
+ * milter.dmarc_report_history_days */
+static void
+report_expire(struct run *run)
+{
+	char err[512];
+	long expired;
+
+	expired = report_history_expire(run->db, time(NULL)
+		- (time_t)run->mc->dmarc_report_history_days * 86400,
+		err, sizeof(err));
+	if (expired < 0) {
+		msg_error("%s", err);
+		run->failures++;
+	} else if (expired > 0) {
+		msg_info("history: %ld rows older than %d days deleted",
+			 expired, run->mc->dmarc_report_history_days);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf_path = CLI_DEFAULT_CONF, *only = NULL;
+	struct conf *conf;
+	struct run run;
+	char *errors = NULL, *path = NULL;
+	time_t begin;
+	int rc;
+
+	memset(&run, 0, sizeof(run));
+	log_set_program("elemta-dmarc-report");
+	log_open("elemta-dmarc-report", LOG_DEST_STDERR, LOG_MAIL);
+	report_args(argc, argv, &run, &conf_path, &only, &begin);
 	if ((conf = conf_load(elemta_sections, conf_path, NULL, 0, &errors))
 	    == NULL) {
 		fputs(errors, stderr);
 		free(errors);
 		return 2;
 	}
-	run.mc = conf_get(conf, &milter_conf_section);
-	dbc = conf_get(conf, &db_conf_section);
-	if (run.mc->dmarc_history == NULL || *run.mc->dmarc_history == '\0') {
-		msg_stderr("milter.dmarc_history is not set: no history, "
-			   "no reports");
-		return 2;
-	}
-	report_identity(&run);
-	path = run.mc->dmarc_history[0] == '/' || dbc->directory == NULL
-	       ? x_strdup(run.mc->dmarc_history)
-	       : x_asprintf("%s/%s", dbc->directory, run.mc->dmarc_history);
-	if (stat(path, &sb) < 0 && errno == ENOENT) {
-		msg_info("history %s does not exist yet: nothing to report",
-			 path);
-		return 0;
-	}
-	if ((run.db = report_history_open(path, run.dry_run, err,
-					  sizeof(err))) == NULL) {
-		msg_error("%s", err);
-		return 1;
-	}
-	if ((run.psl = dmarc_psl_load(run.mc->dmarc_psl, err, sizeof(err)))
-	    == NULL) {
-		msg_stderr("milter.dmarc_psl: %s", err);
-		return 2;
-	}
-	if (!run.dry_run
-	    && (run.dns = dns_resolver_new(conf_get(conf, &dns_conf_section),
-					   err, sizeof(err))) == NULL) {
-		msg_stderr("dns: %s", err);
-		return 2;
-	}
+	if ((rc = report_open(&run, conf, &path)) >= 0)
+		return rc;
 	if (!run.dry_run)
 		report_retries(&run, begin, only);
 	report_day(&run, only, begin, NULL);
-	if (!run.dry_run) {
-		expired = report_history_expire(run.db, time(NULL)
-			- (time_t)run.mc->dmarc_report_history_days * 86400,
-			err, sizeof(err));
-		if (expired < 0) {
-			msg_error("%s", err);
-			run.failures++;
-		} else if (expired > 0) {
-			msg_info("history: %ld rows older than %d days deleted",
-				 expired, run.mc->dmarc_report_history_days);
-		}
-	}
+	if (!run.dry_run)
+		report_expire(&run);
 	dns_resolver_unref(&run.dns);
 	dmarc_psl_free(&run.psl);
 	db_close(&run.db);

@@ -197,6 +197,53 @@ report_text_opt(sqlite3_stmt *st, int i)
 	return *s != '\0' ? s : NULL;
 }
 
+/* report_record_row - the current row of a REPORT_RECORDS statement;
+ * the strings point into the statement until its next step */
+static void
+report_record_row(sqlite3_stmt *st, struct report_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->policy_domain = report_text(st, 0);
+	r->source_ip = report_text(st, 1);
+	r->disposition = report_text(st, 2);
+	r->dkim_aligned = sqlite3_column_int(st, 3);
+	r->spf_aligned = sqlite3_column_int(st, 4);
+	r->reason = report_text(st, 5);
+	r->applied = report_text(st, 6);
+	r->header_from = report_text(st, 7);
+	r->envelope_from = report_text(st, 8);
+	r->spf_domain = report_text(st, 9);
+	r->spf_result = report_text(st, 10);
+	r->spf_scope = report_text(st, 11);
+	r->dkim = report_text(st, 12);
+	r->override_type = report_text_opt(st, 13);
+	r->override_comment = report_text_opt(st, 14);
+	r->pct = sqlite3_column_type(st, 15) == SQLITE_NULL
+		 ? -1 : sqlite3_column_int(st, 15);
+	r->count = sqlite3_column_int64(st, 16);
+}
+
+/* report_records_stmt - the REPORT_RECORDS statement of one domain
+ * (NULL: all), with or without the override columns the history has */
+static sqlite3_stmt *
+report_records_stmt(struct db *db, const char *domain, time_t begin,
+		    char *err, size_t errlen)
+{
+	int has_ovr;
+
+	has_ovr = db_stmt(db, "SELECT override, override_comment FROM"
+			  " dmarc_history LIMIT 0") != NULL;
+	if (domain != NULL)
+		return report_stmt(db, has_ovr
+				   ? REPORT_RECORDS(REPORT_OVR, REPORT_ONE)
+				   : REPORT_RECORDS(REPORT_NO_OVR, REPORT_ONE),
+				   domain, begin, err, errlen);
+	return report_stmt(db, has_ovr
+			   ? REPORT_RECORDS(REPORT_OVR, REPORT_ALL)
+			   : REPORT_RECORDS(REPORT_NO_OVR, REPORT_ALL),
+			   NULL, begin, err, errlen);
+}
+
 /* report_history_records - the aggregated records of a domain (NULL:
  * every domain, in one pass, in the order of their names) */
 long
@@ -208,43 +255,14 @@ report_history_records(struct db *db, const char *domain, time_t begin,
 	struct report_record r;
 	sqlite3_stmt *st;
 	long n = 0;
-	int rc, has_ovr;
+	int rc;
 
-	has_ovr = db_stmt(db, "SELECT override, override_comment FROM"
-			  " dmarc_history LIMIT 0") != NULL;
-	if (domain != NULL)
-		st = report_stmt(db, has_ovr
-				 ? REPORT_RECORDS(REPORT_OVR, REPORT_ONE)
-				 : REPORT_RECORDS(REPORT_NO_OVR, REPORT_ONE),
-				 domain, begin, err, errlen);
-	else
-		st = report_stmt(db, has_ovr
-				 ? REPORT_RECORDS(REPORT_OVR, REPORT_ALL)
-				 : REPORT_RECORDS(REPORT_NO_OVR, REPORT_ALL),
-				 NULL, begin, err, errlen);
-	if (st == NULL)
+	if ((st = report_records_stmt(db, domain, begin, err, errlen))
+	    == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 3, end);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&r, 0, sizeof(r));
-		r.policy_domain = report_text(st, 0);
-		r.source_ip = report_text(st, 1);
-		r.disposition = report_text(st, 2);
-		r.dkim_aligned = sqlite3_column_int(st, 3);
-		r.spf_aligned = sqlite3_column_int(st, 4);
-		r.reason = report_text(st, 5);
-		r.applied = report_text(st, 6);
-		r.header_from = report_text(st, 7);
-		r.envelope_from = report_text(st, 8);
-		r.spf_domain = report_text(st, 9);
-		r.spf_result = report_text(st, 10);
-		r.spf_scope = report_text(st, 11);
-		r.dkim = report_text(st, 12);
-		r.override_type = report_text_opt(st, 13);
-		r.override_comment = report_text_opt(st, 14);
-		r.pct = sqlite3_column_type(st, 15) == SQLITE_NULL
-			? -1 : sqlite3_column_int(st, 15);
-		r.count = sqlite3_column_int64(st, 16);
+		report_record_row(st, &r);
 		n++;
 		if (fn(&r, ctx) < 0) {
 			sqlite3_reset(st);

@@ -105,35 +105,93 @@ report_mail_build(const struct report_meta *meta, const char *domain,
 	return msg;
 }
 
-/* report_mail_submit - sendmail(1) */
-int
-report_mail_submit(const char *sendmail, const char *from, const char *to,
-		   const char *msg, size_t len, char *err, size_t errlen)
+/* report_sendmail_argv - the command's words, then "-i -f FROM -- TO";
+ * words point into copy (the caller frees both); NULL: no command */
+static const char **
+report_sendmail_argv(char *copy, const char *from, const char *to)
 {
-	char *copy = x_strdup(sendmail), *w, *save = NULL;
 	const char **argv = NULL;
-	size_t n = 0, off = 0;
-	ssize_t k;
-	int fd[2], status, rc = -1;
-	pid_t pid;
-	void (*old)(int);
+	char *w, *save = NULL;
+	size_t n = 0;
 
 	for (w = strtok_r(copy, " \t", &save); w != NULL;
 	     w = strtok_r(NULL, " \t", &save)) {
 		argv = x_realloc(argv, (n + 7) * sizeof(*argv));
 		argv[n++] = w;
 	}
-	if (n == 0) {
-		x_err(err, errlen, "dmarc_report_sendmail is empty");
-		free(copy);
-		return -1;
-	}
+	if (n == 0)
+		return NULL;
 	argv[n++] = "-i";
 	argv[n++] = "-f";
 	argv[n++] = from;
 	argv[n++] = "--";
 	argv[n++] = to;
 	argv[n] = NULL;
+	return argv;
+}
+
+/* report_pipe_write - msg into fd, SIGPIPE ignored; how much went */
+static size_t
+report_pipe_write(int fd, const char *msg, size_t len)
+{
+	size_t off = 0;
+	ssize_t k;
+	void (*old)(int);
+
+	old = signal(SIGPIPE, SIG_IGN);
+	while (off < len) {
+		k = write(fd, msg + off, len - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		off += (size_t)k;
+	}
+	signal(SIGPIPE, old);
+	return off;
+}
+
+/* report_sendmail_status - 0 sent (all written), 1 temporary, -1 failed
+ * (err says why) */
+static int
+report_sendmail_status(const char *cmd, int status, int all_written,
+		       char *err, size_t errlen)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && all_written)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL) {
+		x_err(err, errlen, "%s: exit status %d (temporary)", cmd,
+		      EX_TEMPFAIL);
+		return 1;
+	}
+	if (WIFEXITED(status)) {
+		x_err(err, errlen, "%s: exit status %d%s", cmd,
+		      WEXITSTATUS(status),
+		      WEXITSTATUS(status) == EX_OSERR ? " (cannot run it?)"
+						      : "");
+	} else {
+		x_err(err, errlen, "%s: killed by signal %d", cmd,
+		      WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	}
+	return -1;
+}
+
+/* report_mail_submit - sendmail(1) */
+int
+report_mail_submit(const char *sendmail, const char *from, const char *to,
+		   const char *msg, size_t len, char *err, size_t errlen)
+{
+	char *copy = x_strdup(sendmail);
+	const char **argv;
+	size_t off;
+	int fd[2], status, rc = -1;
+	pid_t pid;
+
+	if ((argv = report_sendmail_argv(copy, from, to)) == NULL) {
+		x_err(err, errlen, "dmarc_report_sendmail is empty");
+		free(copy);
+		return -1;
+	}
 	if (pipe(fd) < 0) {
 		x_err(err, errlen, "pipe: %m");
 		goto out;
@@ -152,34 +210,12 @@ report_mail_submit(const char *sendmail, const char *from, const char *to,
 		_exit(EX_OSERR);
 	}
 	close(fd[0]);
-	old = signal(SIGPIPE, SIG_IGN);
-	while (off < len) {
-		k = write(fd[1], msg + off, len - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		off += (size_t)k;
-	}
+	off = report_pipe_write(fd[1], msg, len);
 	close(fd[1]);
-	signal(SIGPIPE, old);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && off == len) {
-		rc = 0;
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL) {
-		x_err(err, errlen, "%s: exit status %d (temporary)", argv[0],
-		      EX_TEMPFAIL);
-		rc = 1;
-	} else if (WIFEXITED(status)) {
-		x_err(err, errlen, "%s: exit status %d%s", argv[0],
-		      WEXITSTATUS(status),
-		      WEXITSTATUS(status) == EX_OSERR ? " (cannot run it?)"
-						      : "");
-	} else {
-		x_err(err, errlen, "%s: killed by signal %d", argv[0],
-		      WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	}
+	rc = report_sendmail_status(argv[0], status, off == len, err,
+				    errlen);
 out:
 	free(argv);
 	free(copy);

@@ -27,6 +27,7 @@
 #include "conf.h"
 #include "db.h"
 #include "tap.h"
+#include "tap-conf.h"
 
 static char tmpdir[] = "/tmp/elemta-t0016.XXXXXX";
 
@@ -532,32 +533,21 @@ static const struct conf_case {
 static void
 test_conf(void)
 {
-	static const struct conf_section *const sections[] = {
-		&db_conf_section, NULL,
-	};
 	const struct conf_case *c;
 	const struct db_conf *dc;
 	struct conf *conf;
-	char *errors;
 
 	for (c = conf_cases; c < conf_cases + sizeof(conf_cases)
 	     / sizeof(conf_cases[0]); c++) {
-		conf = conf_load(sections, NULL, &c->override,
-				 c->override ? 1 : 0, &errors);
+		conf = tap_conf_case(&db_conf_section, c->name, c->override,
+				     c->want_dir ? NULL : c->want_err);
 		if (c->want_dir != NULL) {
-			if (!ok(conf != NULL, "conf: %s: loads", c->name))
-				diag("errors: %s", errors ? errors : "");
 			dc = conf ? conf_get(conf, &db_conf_section) : NULL;
 			is_str(dc ? dc->directory : NULL, c->want_dir,
 			       "conf: %s: directory", c->name);
 			is_int(dc ? dc->busy_timeout : -1, c->want_timeout,
 			       "conf: %s: busy_timeout", c->name);
-		} else {
-			ok(conf == NULL, "conf: %s: refused", c->name);
-			like_str(errors, c->want_err, "conf: %s: error",
-				 c->name);
 		}
-		free(errors);
 		conf_unref(&conf);
 	}
 }

@@ -8,6 +8,7 @@
  *	section and the policyd store options, a client whose server is
  *	down (fails, then fails fast during the back-off).
  *
+ *	The check of a one-integer answer (redis_check_int).
  *	Redis Cluster's hash slots, against the values of CLUSTER KEYSLOT;
  *	MOVED and ASK texts parsed (and malformed ones refused).
  *	With ELEMTA_TEST_REDIS_CLUSTER=HOST:PORT, one node of a cluster
@@ -100,6 +101,29 @@ test_slots(void)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		is_int(redis_key_slot(t[i].key), t[i].slot, "slot of '%s'",
 		       t[i].key);
+}
+
+/* test_check_int - the check of a script answering one integer (the
+ * greylist client count, a refund's weight) */
+static void
+test_check_int(void)
+{
+	struct redisReply r;
+	char err[128];
+
+	memset(&r, 0, sizeof(r));
+	r.type = REDIS_REPLY_INTEGER;
+	snprintf(err, sizeof(err), "untouched");
+	is_int(redis_check_int(&r, err, sizeof(err)), 0, "check_int: integer");
+	is_str(err, "untouched", "check_int: no error for an integer");
+	r.type = REDIS_REPLY_STRING;
+	is_int(redis_check_int(&r, err, sizeof(err)), -1,
+	       "check_int: a string refused");
+	is_str(err, "redis: the script's answer is not an integer (reply "
+	       "type 1)", "check_int: the error says so");
+	r.type = REDIS_REPLY_ARRAY;
+	is_int(redis_check_int(&r, err, sizeof(err)), -1,
+	       "check_int: an array refused");
 }
 
 /* test_redirect_parse - MOVED and ASK texts, good and bad */
@@ -1095,6 +1119,7 @@ main(void)
 		test_servers();
 		test_slots();
 		test_redirect_parse();
+		test_check_int();
 		test_conf();
 		test_down();
 	}

@@ -30,6 +30,7 @@
 #include "milter-dkim-canon.h"
 #include "../sections-all.h"
 #include "tap.h"
+#include "test-msg.h"
 #include "xalloc.h"
 
 #define AS(i, cv) "ARC-Seal: i=" #i "; a=rsa-sha256; cv=" #cv \
@@ -134,53 +135,9 @@ static const struct chain_case chain_cases[] = {
 	  "ARC-Authentication-Results:" }, F, MILTER_ARC_R_SYNTAX, 1, 0 },
 };
 
-struct hlist {
-	struct milter_header *h;
-	size_t n, a;
-};
-
-/* hlist_add - a header, copied */
-static void
-hlist_add(struct hlist *l, const char *name, const char *value)
-{
-	if (l->n == l->a) {
-		l->a = l->a ? 2 * l->a : 16;
-		l->h = x_realloc(l->h, l->a * sizeof(*l->h));
-	}
-	l->h[l->n].name = x_strdup(name);
-	l->h[l->n].value = x_strdup(value);
-	l->n++;
-}
-
-/* hlist_add_line - a "Name: value" line: the value keeps its leading
- * space, as the milter receives it */
-static void
-hlist_add_line(struct hlist *l, const char *line)
-{
-	const char *colon = strchr(line, ':');
-	char *name = x_strndup(line, (size_t)(colon - line));
-
-	hlist_add(l, name, colon + 1);
-	free(name);
-}
-
-/* hlist_free - every header */
-static void
-hlist_free(struct hlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		free(l->h[i].name);
-		free(l->h[i].value);
-	}
-	free(l->h);
-	memset(l, 0, sizeof(*l));
-}
-
 /* check_chain - one list against its expected outcome */
 static void
-check_chain(const char *what, const struct hlist *l,
+check_chain(const char *what, const struct test_msg *l,
 	    enum milter_arc_result result, enum milter_arc_reason reason,
 	    unsigned n, unsigned failed)
 {
@@ -200,22 +157,22 @@ static void
 test_table(void)
 {
 	const struct chain_case *tc;
-	struct hlist l = { NULL, 0, 0 };
+	struct test_msg l = { 0 };
 	size_t i, j;
 
 	for (i = 0; i < sizeof(chain_cases) / sizeof(chain_cases[0]); i++) {
 		tc = &chain_cases[i];
 		for (j = 0; j < MAXH && tc->h[j] != NULL; j++)
-			hlist_add_line(&l, tc->h[j]);
+			test_msg_line(&l, tc->h[j]);
 		check_chain(tc->what, &l, tc->result, tc->reason, tc->n,
 			    tc->failed);
-		hlist_free(&l);
+		test_msg_free(&l);
 	}
 }
 
 /* add_sets - sets n..1, newest first, well-formed */
 static void
-add_sets(struct hlist *l, unsigned n)
+add_sets(struct test_msg *l, unsigned n)
 {
 	char v[256];
 	unsigned i;
@@ -224,12 +181,12 @@ add_sets(struct hlist *l, unsigned n)
 		snprintf(v, sizeof(v), " i=%u; a=rsa-sha256; cv=%s; "
 			 "d=example.org; s=arc; b=AAAA", i,
 			 i == 1 ? "none" : "pass");
-		hlist_add(l, "ARC-Seal", v);
+		test_msg_add(l, "ARC-Seal", v);
 		snprintf(v, sizeof(v), " i=%u; a=rsa-sha256; d=example.org; "
 			 "s=arc; h=from; bh=AAAA; b=AAAA", i);
-		hlist_add(l, "ARC-Message-Signature", v);
+		test_msg_add(l, "ARC-Message-Signature", v);
 		snprintf(v, sizeof(v), " i=%u; mx%u.example.org; none", i, i);
-		hlist_add(l, "ARC-Authentication-Results", v);
+		test_msg_add(l, "ARC-Authentication-Results", v);
 	}
 }
 
@@ -238,36 +195,36 @@ static void
 check_one_set(const char *what, const char *ams,
 	      enum milter_arc_result result, enum milter_arc_reason reason)
 {
-	struct hlist l = { NULL, 0, 0 };
+	struct test_msg l = { 0 };
 
-	hlist_add(&l, "ARC-Seal", " i=1; cv=none; b=A");
-	hlist_add(&l, "ARC-Message-Signature", ams);
-	hlist_add(&l, "ARC-Authentication-Results", " i=1; mx; none");
+	test_msg_add(&l, "ARC-Seal", " i=1; cv=none; b=A");
+	test_msg_add(&l, "ARC-Message-Signature", ams);
+	test_msg_add(&l, "ARC-Authentication-Results", " i=1; mx; none");
 	check_chain(what, &l, result, reason, 1, 0);
-	hlist_free(&l);
+	test_msg_free(&l);
 }
 
 /* test_built - many sets, a long header */
 static void
 test_built(void)
 {
-	struct hlist l = { NULL, 0, 0 };
+	struct test_msg l = { 0 };
 	size_t big = 1024 * 1024;
 	char *v;
 
 	add_sets(&l, 50);
 	check_chain("50 sets", &l, P, MILTER_ARC_R_OK, 50, 0);
-	hlist_free(&l);
+	test_msg_free(&l);
 
 	add_sets(&l, 60);
 	check_chain("60 sets", &l, F, MILTER_ARC_R_TOOMANY, 0, 0);
-	hlist_free(&l);
+	test_msg_free(&l);
 
 	/* 51 seals, the rest fine: one kind over the most is enough */
 	add_sets(&l, 50);
-	hlist_add(&l, "ARC-Seal", " i=51; cv=pass; b=A");
+	test_msg_add(&l, "ARC-Seal", " i=51; cv=pass; b=A");
 	check_chain("51 seals", &l, F, MILTER_ARC_R_TOOMANY, 0, 0);
-	hlist_free(&l);
+	test_msg_free(&l);
 
 	/* a 1 MB ARC-Message-Signature: tag list valid, too long */
 	v = x_malloc(big + 1);
@@ -281,10 +238,10 @@ test_built(void)
 	check_one_set("AMS at the cap", v, P, MILTER_ARC_R_OK);
 	v[MILTER_ARC_HSIZE] = 'A';
 	v[MILTER_ARC_HSIZE + 1] = '\0';
-	hlist_add(&l, "ARC-Authentication-Results", v);
+	test_msg_add(&l, "ARC-Authentication-Results", v);
 	check_chain("A-AR a byte over the cap", &l, F, MILTER_ARC_R_HSIZE,
 		    0, 0);
-	hlist_free(&l);
+	test_msg_free(&l);
 	free(v);
 }
 
@@ -317,25 +274,11 @@ lookup(void *ctx, const char *name, char **txt, int *ttl)
 }
 
 /* split_message - text's headers into l (folding kept as LF, as
- * libmilter gives it); the body */
+ * libmilter gives it); the body ("" if none) */
 static const char *
-split_message(char *text, struct hlist *l)
+split_message(char *text, struct test_msg *l)
 {
-	char *p = text, *e, *o, *v;
-
-	while (*p != '\0' && strncmp(p, "\r\n", 2) != 0) {
-		for (e = p; (e = strstr(e, "\r\n")) != NULL; e += 2)
-			if (e[2] != ' ' && e[2] != '\t')
-				break;
-		*e = '\0';
-		for (v = o = p; *v != '\0'; v++)
-			if (strncmp(v, "\r\n", 2) != 0)
-				*o++ = *v;
-		*o = '\0';
-		hlist_add_line(l, p);
-		p = e + 2;
-	}
-	return *p != '\0' ? p + 2 : p;
+	return test_msg_parse(text, l) == 0 ? l->body : "";
 }
 
 /* crypto_case - a fixture chain of n sets, edited, fully checked */
@@ -347,7 +290,7 @@ crypto_case(const char *what, unsigned n, const char *from, const char *to,
 	struct milter_dkim_vopts o = { "ARC-Message-Signature",
 				       MILTER_DKIM_V_ARC, 10, 1024 };
 	struct milter_dkim_verifier *v;
-	struct hlist l = { NULL, 0, 0 };
+	struct test_msg l = { 0 };
 	struct milter_arc_chain c;
 	char args[32], *text, *at;
 	const char *body;
@@ -376,7 +319,7 @@ crypto_case(const char *what, unsigned n, const char *from, const char *to,
 	is_int(c.n, n, "%s: instances", what);
 	is_int(c.failed, failed, "%s: failed instance", what);
 	milter_dkim_verifier_free(&v);
-	hlist_free(&l);
+	test_msg_free(&l);
 	free(text);
 }
 
@@ -391,7 +334,7 @@ share_case(const char *what, const char *from, const char *to,
 	struct milter_dkim_vopts o = { "ARC-Message-Signature",
 				       MILTER_DKIM_V_ARC, 10, 1024 };
 	struct milter_dkim_verifier *v, *donor;
-	struct hlist l = { NULL, 0, 0 };
+	struct test_msg l = { 0 };
 	static const char other[] = "Another body.\r\n";
 	char *text, *dbody, *at;
 	const char *body;
@@ -427,7 +370,7 @@ share_case(const char *what, const char *from, const char *to,
 	       milter_dkim_err_str(want), "%s: the donor's own result", what);
 	milter_dkim_verifier_free(&v);
 	milter_dkim_verifier_free(&donor);
-	hlist_free(&l);
+	test_msg_free(&l);
 	free(dbody);
 	free(text);
 }
@@ -439,7 +382,7 @@ static struct milter_msg *
 stage_msg(struct conf *conf, unsigned n)
 {
 	struct milter_conn *c = milter_conn_new(conf_ref(conf), NULL);
-	struct hlist l = { NULL, 0, 0 };
+	struct test_msg l = { 0 };
 	struct milter_msg *m;
 	char args[32], *text;
 	const char *body = "Hello.\r\n";
@@ -452,13 +395,13 @@ stage_msg(struct conf *conf, unsigned n)
 	if (text != NULL)
 		body = split_message(text, &l);
 	else
-		hlist_add_line(&l, "From: User <user@example.test>");
+		test_msg_line(&l, "From: User <user@example.test>");
 	for (k = 0; k < l.n; k++)
 		milter_msg_header(m, l.h[k].name, l.h[k].value);
 	milter_arc_verify_eoh(m);
 	milter_arc_verify_body(m, (const unsigned char *)body, strlen(body));
 	milter_arc_verify_eom(m);
-	hlist_free(&l);
+	test_msg_free(&l);
 	free(text);
 	return m;
 }
@@ -538,13 +481,10 @@ static void
 test_crypto(void)
 {
 	const char *src = getenv("top_srcdir");
-	const char *req = getenv("ELEMTA_REQUIRE_PEERS");
 	char *out;
 
 	if (system("/usr/bin/python3 -c 'import dkim' 2>/dev/null") != 0) {
-		if (req != NULL && strcmp(req, "1") == 0)
-			bail_out("python3-dkim missing (ELEMTA_REQUIRE_PEERS)");
-		skip(1, "python3-dkim missing (tools/install-deps)");
+		missing(1, "python3-dkim missing (tools/install-deps)");
 		return;
 	}
 	if (mkdtemp(tmpdir) == NULL)

@@ -40,6 +40,7 @@
 #include "milter-dkim-canon.h"
 #include "milter-dkim-verify.h"
 #include "tap.h"
+#include "test-msg.h"
 #include "xalloc.h"
 
 static char tmpdir[] = "/tmp/elemta-0424.XXXXXX";
@@ -203,71 +204,9 @@ test_sigs(void)
 
 /* --- messages signed by python3-dkim --- */
 
-struct msg {
-	struct milter_header h[64];
-	size_t n;
-	char *body;
-	size_t blen;
-};
-
-/* msg_parse - headers (values with LF folding, as libmilter gives) and
- * the body; text is changed */
-static int
-msg_parse(char *text, struct msg *m)
-{
-	char *p = text, *e, *v, *o;
-
-	memset(m, 0, sizeof(*m));
-	while (*p != '\0' && !(p[0] == '\r' && p[1] == '\n')) {
-		if (m->n == 64 || (e = strchr(p, ':')) == NULL)
-			return -1;
-		*e = '\0';
-		m->h[m->n].name = x_strdup(p);
-		v = e + 1;
-		for (e = v; *e != '\0'; e++)
-			if (e[0] == '\r' && e[1] == '\n' && e[2] != ' '
-			    && e[2] != '\t')
-				break;
-		m->h[m->n].value = o = x_strndup(v, (size_t)(e - v));
-		for (v = o; *v != '\0'; v++)	/* CRLF -> LF */
-			if (!(v[0] == '\r' && v[1] == '\n'))
-				*o++ = *v;
-		*o = '\0';
-		m->n++;
-		p = *e ? e + 2 : e;
-	}
-	if (*p == '\0')
-		return -1;
-	m->body = p + 2;
-	m->blen = strlen(m->body);
-	return 0;
-}
-
-/* msg_free - the headers */
-static void
-msg_free(struct msg *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->n; i++) {
-		free(m->h[i].name);
-		free(m->h[i].value);
-	}
-}
-
-/* msg_insert - a header at index at */
-static void
-msg_insert(struct msg *m, size_t at, const char *name, const char *value)
-{
-	memmove(&m->h[at + 1], &m->h[at], (m->n - at) * sizeof(m->h[0]));
-	m->h[at].name = x_strdup(name);
-	m->h[at].value = x_strdup(value);
-	m->n++;
-}
-
 /* msg_subject - the k-th Subject (0 first, -1 last) or NULL */
 static struct milter_header *
-msg_subject(struct msg *m, int k)
+msg_subject(struct test_msg *m, int k)
 {
 	struct milter_header *found = NULL;
 	size_t i;
@@ -283,7 +222,7 @@ msg_subject(struct msg *m, int k)
 
 /* msg_edit - change the message after signing */
 static void
-msg_edit(struct msg *m, const char *edit)
+msg_edit(struct test_msg *m, const char *edit)
 {
 	struct milter_header *s, *t;
 	char *tmp, *o, *p;
@@ -303,11 +242,11 @@ msg_edit(struct msg *m, const char *edit)
 		s->value = t->value;
 		t->value = tmp;
 	} else if (strcmp(edit, "addfrom") == 0) {
-		msg_insert(m, 0, "From", " Evil <evil@example.test>");
+		test_msg_insert(m, 0, "From", " Evil <evil@example.test>");
 	} else if (strcmp(edit, "addxnew") == 0) {
-		msg_insert(m, 0, "X-New", " added after signing");
+		test_msg_insert(m, 0, "X-New", " added after signing");
 	} else if (strcmp(edit, "addreplyto") == 0) {
-		msg_insert(m, m->n, "Reply-To", " r@example.test");
+		test_msg_insert(m, m->n, "Reply-To", " r@example.test");
 	} else if (strcmp(edit, "lf") == 0) {
 		for (p = o = m->body; *p != '\0'; p++)
 			if (*p != '\r')
@@ -550,7 +489,7 @@ fixture_run(const char *spec)
 
 /* verify - run the verifier on m; v is the caller's to free */
 static struct milter_dkim_verifier *
-verify(struct msg *m, const char *hname, int flags, int min_bits,
+verify(struct test_msg *m, const char *hname, int flags, int min_bits,
        struct lookups *l)
 {
 	struct milter_dkim_vopts o = { hname, flags, 10,
@@ -571,7 +510,7 @@ verify(struct msg *m, const char *hname, int flags, int min_bits,
 /* test_steps - the steps ARC-Seal will use: the key, then the
  * signature over header data alone (no body hash) */
 static void
-test_steps(const struct milter_dkim_vent *e, struct msg *m)
+test_steps(const struct milter_dkim_vent *e, struct test_msg *m)
 {
 	struct milter_dkim_buf hd = { 0 };
 	struct milter_dkim_vkey key;
@@ -596,11 +535,11 @@ test_case(const struct vcase *c)
 	enum milter_dkim_class cls;
 	struct milter_dkim_verifier *v;
 	struct lookups l = { 0 };
-	struct msg m;
+	struct test_msg m;
 	char *text = fixture_run(c->spec);
 	const char *want;
 
-	if (text == NULL || msg_parse(text, &m) < 0) {
+	if (text == NULL || test_msg_parse(text, &m) < 0) {
 		ok(0, "%s: python3-dkim signed it (%s)", c->name, c->spec);
 		free(text);
 		return;
@@ -639,7 +578,7 @@ test_case(const struct vcase *c)
 	}
 out:
 	milter_dkim_verifier_free(&v);
-	msg_free(&m);
+	test_msg_free(&m);
 	free(text);
 }
 
@@ -653,7 +592,7 @@ test_multi(void)
 	char *t2 = fixture_run("key=rsa2048 arc=1");
 	char *t3 = fixture_run("key=ed alg=ed25519-sha256 arc=1");
 	char *both;
-	struct msg m;
+	struct test_msg m;
 	struct milter_dkim_vopts o = { "DKIM-Signature", 0, 1, 1024 };
 
 	if (t1 == NULL || t2 == NULL || t3 == NULL) {
@@ -662,7 +601,7 @@ test_multi(void)
 	}
 	/* the AMS above the DKIM-signed message: both signatures */
 	both = x_asprintf("%.*s%s", (int)(strstr(t2, "From:") - t2), t2, t1);
-	if (msg_parse(both, &m) == 0) {
+	if (test_msg_parse(both, &m) == 0) {
 		v = verify(&m, "DKIM-Signature", 0, 0, &l);
 		is_int((long long)v->n, 1, "DKIM reads DKIM-Signature only");
 		is_str(v->sigs[0].res.result, "pass",
@@ -677,10 +616,10 @@ test_multi(void)
 		is_int(v->sigs[0].sig.instance, 1, "its instance: i=1");
 		ok(v->sigs[0].sig.i == NULL, "no DKIM identity for ARC");
 		milter_dkim_verifier_free(&v);
-		msg_free(&m);
+		test_msg_free(&m);
 	}
 	free(both);
-	if (msg_parse(t3, &m) == 0) {
+	if (test_msg_parse(t3, &m) == 0) {
 		v = verify(&m, "ARC-Message-Signature", MILTER_DKIM_V_ARC, 0,
 			   &l);
 		is_str(v->n == 1 ? v->sigs[0].res.result : "none", "pass",
@@ -692,13 +631,13 @@ test_multi(void)
 		is_str(v->n == 1 ? v->sigs[0].res.result : "none", "fail",
 		       "an ARC-Message-Signature over a changed body fails");
 		milter_dkim_verifier_free(&v);
-		msg_free(&m);
+		test_msg_free(&m);
 	}
 	/* two DKIM signatures, max 1: the first verified, one ignored */
 	free(t2);
 	t2 = fixture_run("key=rsa1024");
 	both = x_asprintf("%.*s%s", (int)(strstr(t2, "From:") - t2), t2, t1);
-	if (msg_parse(both, &m) == 0) {
+	if (test_msg_parse(both, &m) == 0) {
 		v = milter_dkim_verifier_new(&o);
 		milter_dkim_verifier_headers(v, m.h, m.n);
 		milter_dkim_verifier_body(v, (unsigned char *)m.body, m.blen);
@@ -713,7 +652,7 @@ test_multi(void)
 		       "relaxed SHA-256 for both: one body hash");
 		is_str(v->sigs[1].res.result, "pass", "the lower one passes");
 		milter_dkim_verifier_free(&v);
-		msg_free(&m);
+		test_msg_free(&m);
 	}
 	free(both);
 out:
@@ -881,12 +820,8 @@ main(void)
 
 	if (system("/usr/bin/python3 -c 'import dkim, nacl' 2>/dev/null")
 	    != 0) {
-		if (getenv("ELEMTA_REQUIRE_PEERS") != NULL
-		    && strcmp(getenv("ELEMTA_REQUIRE_PEERS"), "1") == 0)
-			bail_out("python3-dkim or python3-nacl missing "
-				 "(ELEMTA_REQUIRE_PEERS=1)");
-		skip(1, "python3-dkim or python3-nacl missing "
-		     "(tools/install-deps)");
+		missing(1, "python3-dkim or python3-nacl missing "
+			"(tools/install-deps)");
 		done_testing();
 		return exit_status();
 	}

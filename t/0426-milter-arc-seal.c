@@ -34,6 +34,7 @@
 #include "milter-dkim-verify.h"
 #include "milter-keys.h"
 #include "tap.h"
+#include "test-msg.h"
 #include "xalloc.h"
 
 #define T	1700000000LL
@@ -51,34 +52,9 @@
 #define PASS MILTER_ARC_PASS
 #define FAIL MILTER_ARC_FAIL
 
-/* A header list, "Name: value" lines split as the milter keeps them. */
-struct msg {
-	struct milter_header h[3 * 60 + MAXH];
-	size_t n;
-};
-
-/* msg_line - append "Name: value" (the value keeps its leading space) */
-static void
-msg_line(struct msg *m, const char *line)
-{
-	const char *colon = strchr(line, ':');
-
-	m->h[m->n].name = x_strndup(line, (size_t)(colon - line));
-	m->h[m->n].value = x_strdup(colon + 1);
-	m->n++;
-}
-
-/* msg_lines - append a NULL-terminated list of lines */
-static void
-msg_lines(struct msg *m, const char *const *lines)
-{
-	for (; *lines != NULL; lines++)
-		msg_line(m, *lines);
-}
-
 /* msg_sets - append well-formed sets n..1, newest first */
 static void
-msg_sets(struct msg *m, unsigned n)
+msg_sets(struct test_msg *m, unsigned n)
 {
 	char line[256];
 
@@ -86,28 +62,15 @@ msg_sets(struct msg *m, unsigned n)
 		snprintf(line, sizeof(line), "ARC-Seal: i=%u; a=rsa-sha256; "
 			 "cv=%s; d=example.org; s=arc; b=AAAA", n,
 			 n == 1 ? "none" : "pass");
-		msg_line(m, line);
+		test_msg_line(m, line);
 		snprintf(line, sizeof(line), "ARC-Message-Signature: i=%u; "
 			 "a=rsa-sha256; d=example.org; s=arc; h=from; "
 			 "bh=AAAA; b=AAAA", n);
-		msg_line(m, line);
+		test_msg_line(m, line);
 		snprintf(line, sizeof(line), "ARC-Authentication-Results: "
 			 "i=%u; mx; none", n);
-		msg_line(m, line);
+		test_msg_line(m, line);
 	}
-}
-
-/* msg_free - every header */
-static void
-msg_free(struct msg *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->n; i++) {
-		free(m->h[i].name);
-		free(m->h[i].value);
-	}
-	m->n = 0;
 }
 
 struct plan_case {
@@ -157,14 +120,14 @@ test_plan(void)
 	const struct plan_case *tc;
 	enum milter_arc_cv cv;
 	const char *why;
-	struct msg m = { .n = 0 };
+	struct test_msg m = { 0 };
 	unsigned inst;
 	size_t i;
 	int rc;
 
 	for (i = 0; i < sizeof(plan_cases) / sizeof(plan_cases[0]); i++) {
 		tc = &plan_cases[i];
-		msg_lines(&m, tc->h);
+		test_msg_lines(&m, tc->h);
 		msg_sets(&m, tc->sets);
 		inst = 0;
 		cv = MILTER_ARC_CV_UNKNOWN;
@@ -179,7 +142,7 @@ test_plan(void)
 			       milter_arc_cv_str(tc->cv), "plan: %s: cv=",
 			       tc->what);
 		}
-		msg_free(&m);
+		test_msg_free(&m);
 	}
 }
 
@@ -255,7 +218,7 @@ body_hash(void)
 
 /* seal - seal m (verified: result) into out; the return code */
 static int
-seal(const struct msg *m, enum milter_arc_result result,
+seal(const struct test_msg *m, enum milter_arc_result result,
      struct milter_arc_seal_out *out)
 {
 	struct milter_arc_seal_in in = { m->h, m->n, result, AUTHRES, bh,
@@ -310,13 +273,13 @@ test_select(void)
 		"Subject: a second one",
 		NULL,
 	};
-	struct msg m = { .n = 0 };
+	struct test_msg m = { 0 };
 	struct milter_arc_seal_out out;
 	char *h;
 
-	msg_lines(&m, lines);
+	test_msg_lines(&m, lines);
 	if (!ok(seal(&m, PASS, &out) == 0, "select: sealed")) {
-		msg_free(&m);
+		test_msg_free(&m);
 		return;
 	}
 	is_int(out.instance, 2, "select: instance 2");
@@ -344,7 +307,7 @@ test_select(void)
 	ok(strncmp(out.as, "i=2;", 4) == 0 && strncmp(out.ams, "i=2;", 4) == 0,
 	   "select: no leading space, i= first");
 	milter_arc_seal_out_free(&out);
-	msg_free(&m);
+	test_msg_free(&m);
 }
 
 /* relaxed - header "name:value" in relaxed form (RFC 6376 3.4.2),
@@ -425,11 +388,11 @@ test_canon(void)
 		SET(2, pass), SET(1, none), NULL };
 	static const char *const broken[] = { "From: a@example.test",
 		SET(3, pass), SET(1, none), NULL };
-	struct msg m = { .n = 0 };
+	struct test_msg m = { 0 };
 	struct milter_arc_seal_out out;
 	struct milter_dkim_buf b = { 0 };
 
-	msg_lines(&m, pass);
+	test_msg_lines(&m, pass);
 	if (ok(seal(&m, PASS, &out) == 0, "canon: sealed on 2 sets")) {
 		static const char sets[] =
 				    "arc-authentication-results:i=1; "
@@ -457,9 +420,9 @@ test_canon(void)
 		milter_dkim_buf_free(&b);
 		milter_arc_seal_out_free(&out);
 	}
-	msg_free(&m);
+	test_msg_free(&m);
 
-	msg_lines(&m, broken);
+	test_msg_lines(&m, broken);
 	if (ok(seal(&m, FAIL, &out) == 0, "canon: sealed a broken chain")) {
 		is_str(milter_arc_cv_str(out.cv), "fail", "canon: cv=fail");
 		is_int(out.instance, 4, "canon: above the highest i=");
@@ -469,7 +432,7 @@ test_canon(void)
 		milter_dkim_buf_free(&b);
 		milter_arc_seal_out_free(&out);
 	}
-	msg_free(&m);
+	test_msg_free(&m);
 }
 
 /* lookup - the test's DNS: seal._domainkey.example.test */
@@ -485,7 +448,7 @@ lookup(void *ctx, const char *name, char **txt, int *ttl)
 
 /* verify - our verifier over m and BODY: the chain's result */
 static enum milter_arc_result
-verify(const struct msg *m, enum milter_arc_reason *why)
+verify(const struct test_msg *m, enum milter_arc_reason *why)
 {
 	struct milter_dkim_vopts o = { "ARC-Message-Signature",
 				       MILTER_DKIM_V_ARC, 10, 1024 };
@@ -504,18 +467,23 @@ verify(const struct msg *m, enum milter_arc_reason *why)
 	return c.result;
 }
 
+/* prepend_one - a header value on top of m, after a space */
+static void
+prepend_one(struct test_msg *m, const char *name, const char *value)
+{
+	char *v = x_asprintf(" %s", value);
+
+	test_msg_insert(m, 0, name, v);
+	free(v);
+}
+
 /* prepend - the new set on top of m: AS, AMS, AAR from the top */
 static void
-prepend(struct msg *m, const struct milter_arc_seal_out *out)
+prepend(struct test_msg *m, const struct milter_arc_seal_out *out)
 {
-	memmove(m->h + 3, m->h, m->n * sizeof(m->h[0]));
-	m->h[0].name = x_strdup("ARC-Seal");
-	m->h[0].value = x_asprintf(" %s", out->as);
-	m->h[1].name = x_strdup("ARC-Message-Signature");
-	m->h[1].value = x_asprintf(" %s", out->ams);
-	m->h[2].name = x_strdup("ARC-Authentication-Results");
-	m->h[2].value = x_asprintf(" %s", out->aar);
-	m->n += 3;
+	prepend_one(m, "ARC-Authentication-Results", out->aar);
+	prepend_one(m, "ARC-Message-Signature", out->ams);
+	prepend_one(m, "ARC-Seal", out->as);
 }
 
 /* test_roundtrip - what we seal, our verifier passes */
@@ -524,12 +492,12 @@ test_roundtrip(void)
 {
 	static const char *const lines[] = { "From: User <user@example.test>",
 		"To: alice@example.org", "Subject: round trip", NULL };
-	struct msg m = { .n = 0 };
+	struct test_msg m = { 0 };
 	struct milter_arc_seal_out out;
 	enum milter_arc_reason why;
 	enum milter_arc_result r;
 
-	msg_lines(&m, lines);
+	test_msg_lines(&m, lines);
 	if (ok(seal(&m, NONE, &out) == 0, "roundtrip: sealed at i=1")) {
 		like_str(out.as, "i=1; a=rsa-sha256; t=1700000000; cv=none;",
 			 "roundtrip: cv=none at i=1");
@@ -556,7 +524,7 @@ test_roundtrip(void)
 	is_str(milter_arc_reason_str(why),
 	       milter_arc_reason_str(MILTER_ARC_R_AMS),
 	       "roundtrip: ... at the newest AMS");
-	msg_free(&m);
+	test_msg_free(&m);
 }
 
 int

@@ -50,16 +50,7 @@ tb_like "$out" "dmarc=pass \(p=REJECT sp=REJECT dis=NONE\) header\.from=example\
 tb_like "$(cat "$TB/stderr")" "TEST: .*spf=pass .*dmarc=pass\(example\.test\) action=accept" \
     "summary log line"
 
-DKIM_KEY=$(cat "$TB_DKIM_RSA_KEY") $PY - "$TB/ex.eml" "$TB/ex-signed.eml" \
-    "$TB_DKIM_RSA_SELECTOR" <<'EOF2'
-import os, sys, dkim
-src, dst, sel = sys.argv[1:4]
-msg = open(src, 'rb').read().replace(b'\n', b'\r\n')
-sig = dkim.sign(msg, sel.encode(), b'example.test',
-                os.environ['DKIM_KEY'].encode(), include_headers=[b'from',
-                b'to', b'subject'])
-open(dst, 'wb').write(sig + msg)
-EOF2
+milter_pydkim_sign "$TB/ex.eml" "$TB/ex-signed.eml"
 out=$(milter_offline "$TB/ex-signed.eml" 192.0.2.10 user@other.test \
     -o milter.dmarc_enforce=true)
 tb_like "$out" "dkim=pass header\.d=example\.test" "DKIM signature passes"

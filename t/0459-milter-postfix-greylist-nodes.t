@@ -21,13 +21,7 @@ milter_start greylist=true greylist_delay=8 greylist_store=redis \
 # node B: the same configuration file, its own port and log
 NODE_B=$(tb_port 43)
 LOG_B=$TB/milter/milter-b.log
-tb_spawn milter-b "$LOG_B" "$MILTER" -f -c "$TB_MILTER_CONF" \
-    -o "milter.listen=inet:127.0.0.1:$NODE_B" -o milter.user= \
-    -o "milter.control_socket=$TB/milter/milter-b.ctl" \
-    -o "milter.authserv_id=$TB_MILTER_AUTHSERV" \
-    -o "dns.nameservers=$TB_DNS" -o dns.timeout=1 -o dns.retries=0
-tb_ready milter-b "on 127.0.0.1:$NODE_B" "$(peer_timeout)" \
-    tb_connect 127.0.0.1 "$NODE_B"
+milter_start_node milter-b "$NODE_B" -o dns.timeout=1 -o dns.retries=0
 milter_postfix
 
 # to_node PORT - Postfix's smtpd_milters is the node on PORT now

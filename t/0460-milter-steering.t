@@ -127,17 +127,9 @@ tb_like "$out" "^verdict: reject 550 5\.7\.1 " \
     "two From fields in two domains: enforced too"
 
 # --- DKIM l=: a signature over part of the body.
-DKIM_KEY=$(cat "$TB_DKIM_RSA_KEY") $PY - "$TB/ex.eml" "$TB/partial.eml" \
-    "$TB_DKIM_RSA_SELECTOR" <<'EOF2'
-import os, sys, dkim
-src, dst, sel = sys.argv[1:4]
-msg = open(src, 'rb').read().replace(b'\n', b'\r\n')
-sig = dkim.sign(msg, sel.encode(), b'example.test',
-                os.environ['DKIM_KEY'].encode(), length=True,
-                include_headers=[b'from', b'to', b'subject'])
+milter_pydkim_sign "$TB/ex.eml" "$TB/partial.eml" length
 # What anyone can add below a signature with l=:
-open(dst, 'wb').write(sig + msg + b'Click http://evil.example/ now\r\n')
-EOF2
+printf 'Click http://evil.example/ now\r\n' >>"$TB/partial.eml"
 out=$(run "$TB/partial.eml" 192.0.2.10 user@other.test -o milter.dmarc_enforce=false)
 tb_like "$out" "dkim=policy \(l=[0-9]+ signs part of the [0-9]+-byte body\) header\.d=example\.test" \
     "l= short of the body: dkim=policy"

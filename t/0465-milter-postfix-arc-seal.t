@@ -27,13 +27,8 @@ milter_arc_keys
 
 # hop 1: the harness' milter; hop 2: a second one, its own options
 milter_start "dkim_key_table=$TB/keys" arc_seal_domain=example.test
-tb_spawn milter2 "$TB/milter2.log" "$MILTER" -f -c "$TB_MILTER_CONF" \
-    -o "milter.listen=inet:127.0.0.1:$MILTER2" -o milter.user= \
-    -o milter.authserv_id=mx2.other.test -o "dns.nameservers=$TB_DNS" \
-    -o milter.arc_seal_domain=other.test \
-    -o "milter.control_socket=$TB/milter/milter2.ctl"
-tb_ready milter2 "on 127.0.0.1:$MILTER2" "$(peer_timeout)" \
-    tb_connect 127.0.0.1 "$MILTER2"
+milter_start_node milter2 "$MILTER2" -o milter.authserv_id=mx2.other.test \
+    -o milter.arc_seal_domain=other.test
 milter_postfix
 postconf -c "$TB_POSTFIX_CONF" -M "127.0.0.1:$SMTPD2/inet=127.0.0.1:$SMTPD2 inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:$MILTER2" ||
     tb_bail "postconf -M: the second smtpd"
@@ -78,7 +73,7 @@ tb_like "$($PY "$ARC" verify "$f2" "$TB_DNS")" "^pass 2 success" \
     "hop 2: python3-dkim: a valid 2-set chain"
 tb_like "$(milter_log 'arc-seal=i=1')" "arc-seal=i=1\(cv=none d=example.test s=sel1\)" \
     "hop 1's milter logged its seal"
-tb_like "$(grep 'arc-seal=' "$TB/milter2.log")" "arc-seal=i=2\(cv=pass d=other.test s=arc2\)" \
+tb_like "$(grep 'arc-seal=' "$TB/milter/milter2.log")" "arc-seal=i=2\(cv=pass d=other.test s=arc2\)" \
     "hop 2's milter logged its seal"
 sed 's/^Subject: arc forwarded/Subject: arc Forwarded/' "$f2" >"$TB/tampered.eml"
 tb_like "$($PY "$ARC" verify "$TB/tampered.eml" "$TB_DNS")" "^fail" \

@@ -4,9 +4,9 @@
 # backend that is not there (451 4.4.1 for each recipient, in order,
 # duplicates included).  The daemon must stay up throughout.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
+. "$top_srcdir/t/lib/lmtp.sh"
 
-BRIDGE=${top_builddir}/lmtp-bridge/elemta-lmtp-bridge
-[[ -x $BRIDGE ]] || tb_skip_all "elemta-lmtp-bridge not built"
+lmtp_init
 tb_need python3 python3
 tb_init
 tb_plan 12
@@ -35,35 +35,13 @@ out=$("$BRIDGE" -n -c "$TB/elemta.conf" -o lmtp_bridge.recipient_delimiter= \
 tb_like "$out" "junk_headers needs a recipient_delimiter" \
     "-n refuses a junk rule of the admin's without a recipient_delimiter"
 
-tb_spawn bridge "$TB/bridge.log" "$BRIDGE" -f -c "$TB/elemta.conf"
-tb_ready bridge "on 127.0.0.1:$TB_PORT_BRIDGE" 10 \
-    tb_banner 127.0.0.1 "$TB_PORT_BRIDGE" '^220 .*LMTP'
+lmtp_start_bridge
 
-# lmtp - send the argument's bytes (Python escapes), print every reply line
+# lmtp DATA [eof|vanish] - send DATA's bytes (Python escapes), print every
+# reply line (t/lib/lmtp-client.py)
 lmtp() {
-	python3 - "$TB_PORT_BRIDGE" "$1" "${2:-}" <<'EOF'
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-data = sys.argv[2].encode().decode("unicode_escape").encode("latin-1")
-s.sendall(data)
-if sys.argv[3] == "vanish":
-    time.sleep(0.2)
-    s.close()
-    sys.exit(0)
-s.shutdown(socket.SHUT_WR) if sys.argv[3] == "eof" else None
-out = b""
-while True:
-    try:
-        b = s.recv(65536)
-    except socket.timeout:
-        break
-    if not b:
-        break
-    out += b
-    if out.endswith(b"221 2.0.0 Bye\r\n"):
-        break
-sys.stdout.write(out.decode("latin-1").replace("\r\n", "\n"))
-EOF
+	python3 "$top_srcdir/t/lib/lmtp-client.py" "$TB_PORT_BRIDGE" \
+	    "${2:-send}" "$1"
 }
 
 out=$(lmtp 'LHLO t\r\nGARBAGE\r\n\x01\x02\xff\r\nEHLO x\r\nVRFY a@b\r\nDATA\r\nQUIT\r\n')

@@ -54,6 +54,28 @@ deliver_all() {
 	tb_is "$d $f $m" "$n $n 0" \
 	    "... the Maildirs: $n messages, each once, each in its recipient's"
 }
+# load_deferred TAG WHAT - TAG's load (20 messages of 4 clients), each
+# deferred with 451 4.4.3 (2 tests, the first named WHAT); their queue ids
+# in q
+load_deferred() {
+	local tag=$1 what=$2
+
+	load "$tag" 5
+	q=$(cat "$TB/$tag.qids")
+	tb_is "$(tr '|' '\n' <<<"$q" | grep -c .)" 20 "$what"
+	tb_wait 60 nlines 20 "($q): to=.*status=deferred" "$TB_MAILLOG"
+	tb_is "$(grep -E "($q): to=.*status=deferred" "$TB_MAILLOG" |
+		grep -cE "said: 451 4\.4\.3 ")" 20 \
+	    "... each one deferred with 451 4.4.3" ||
+	    tb_diag "$(grep -E "($q): to=" "$TB_MAILLOG" | head -n 3)"
+}
+# worst_delay - the longest time Postfix's LMTP client took for one of
+# the deferred messages of q (delays=a/b/c/d: d), in seconds
+worst_delay() {
+	grep -E "($q): to=.*status=deferred" "$TB_MAILLOG" |
+	    sed -n 's/.* delays=[0-9.]*\/[0-9.]*\/[0-9.]*\/\([0-9.]*\),.*/\1/p' |
+	    sort -n | tail -n 1
+}
 # restart_bridge LINES... - the bridge on a new configuration (the
 # previous one's log kept as bridge-N.log)
 restart_bridge() {
@@ -101,15 +123,8 @@ tag="tb-0571-$$-unreadable"
 cp "$TB/routes.good" "$DB.new"
 chmod 000 "$DB.new"
 mv "$DB.new" "$DB"
-load "$tag" 5
-q=$(cat "$TB/$tag.qids")
-tb_is "$(tr '|' '\n' <<<"$q" | grep -c .)" 20 \
+load_deferred "$tag" \
     "table unreadable: Postfix accepts the 20 messages of 4 clients"
-tb_wait 60 nlines 20 "($q): to=.*status=deferred" "$TB_MAILLOG"
-tb_is "$(grep -E "($q): to=.*status=deferred" "$TB_MAILLOG" |
-	grep -cE "said: 451 4\.4\.3 ")" 20 \
-    "... each one deferred with 451 4.4.3" ||
-    tb_diag "$(grep -E "($q): to=" "$TB_MAILLOG" | head -n 3)"
 tb_like "$(grep 'status=deferred route=sqlite' "$BLOG" | tail -n 1)" \
     "error=\"sqlite: .*$DB.*(unable to open|ermission denied)" \
     "bridge log: the SQLite error is named"
@@ -119,15 +134,8 @@ tag2="tb-0571-$$-garbage"
 head -c 16384 /dev/urandom >"$DB.new"
 chmod 644 "$DB.new"
 mv "$DB.new" "$DB"
-load "$tag2" 5
-q=$(cat "$TB/$tag2.qids")
-tb_is "$(tr '|' '\n' <<<"$q" | grep -c .)" 20 \
+load_deferred "$tag2" \
     "table garbage: Postfix accepts 20 more"
-tb_wait 60 nlines 20 "($q): to=.*status=deferred" "$TB_MAILLOG"
-tb_is "$(grep -E "($q): to=.*status=deferred" "$TB_MAILLOG" |
-	grep -cE "said: 451 4\.4\.3 ")" 20 \
-    "... each one deferred with 451 4.4.3" ||
-    tb_diag "$(grep -E "($q): to=" "$TB_MAILLOG" | head -n 3)"
 tb_like "$(grep 'status=deferred route=sqlite' "$BLOG" | tail -n 1)" \
     "error=\"sqlite: .*(not a database|malformed)" \
     "bridge log: the SQLite error is named"
@@ -173,19 +181,9 @@ tb_like "$out" $'\n451 4\\.4\\.3 <bob@example.test>: ' \
     "slapd SIGSTOPped: a RCPT is answered 451 4.4.3" || tb_diag "$out"
 tb_ok "... within search_timeout + network_timeout (4 s; took $dt ms)" \
     test "$dt" -le 5000
-load "$tag" 5
-q=$(cat "$TB/$tag.qids")
-tb_is "$(tr '|' '\n' <<<"$q" | grep -c .)" 20 \
+load_deferred "$tag" \
     "slapd SIGSTOPped: Postfix accepts the 20 messages of 4 clients"
-tb_wait 60 nlines 20 "($q): to=.*status=deferred" "$TB_MAILLOG"
-tb_is "$(grep -E "($q): to=.*status=deferred" "$TB_MAILLOG" |
-	grep -cE "said: 451 4\.4\.3 ")" 20 \
-    "... each one deferred with 451 4.4.3" ||
-    tb_diag "$(grep -E "($q): to=" "$TB_MAILLOG" | head -n 3)"
-# Postfix's delays=a/b/c/d: d, the time its LMTP client took
-worst=$(grep -E "($q): to=.*status=deferred" "$TB_MAILLOG" |
-    sed -n 's/.* delays=[0-9.]*\/[0-9.]*\/[0-9.]*\/\([0-9.]*\),.*/\1/p' |
-    sort -n | tail -n 1)
+worst=$(worst_delay)
 tb_ok "... each within search_timeout + network_timeout under load (the longest: ${worst}s)" \
     awk -v d="$worst" 'BEGIN { exit !(d != "" && d <= 5) }'
 tb_like "$(grep 'status=deferred route=ldap' "$BLOG" | tail -n 1)" \
@@ -203,18 +201,9 @@ tb_spawn garbage "$TB/garbage.out" python3 "$FAKE" "$GARBAGE" \
 tb_ready garbage "on 127.0.0.1:$GARBAGE" 10 tb_connect 127.0.0.1 "$GARBAGE"
 restart_bridge "${LDAP_CONF[@]/$TB_LDAP_URI/ldap://127.0.0.1:$GARBAGE/}"
 tag="tb-0571-$$-ldapgarbage"
-load "$tag" 5
-q=$(cat "$TB/$tag.qids")
-tb_is "$(tr '|' '\n' <<<"$q" | grep -c .)" 20 \
+load_deferred "$tag" \
     "LDAP answering garbage: Postfix accepts the 20 messages of 4 clients"
-tb_wait 60 nlines 20 "($q): to=.*status=deferred" "$TB_MAILLOG"
-tb_is "$(grep -E "($q): to=.*status=deferred" "$TB_MAILLOG" |
-	grep -cE "said: 451 4\.4\.3 ")" 20 \
-    "... each one deferred with 451 4.4.3" ||
-    tb_diag "$(grep -E "($q): to=" "$TB_MAILLOG" | head -n 3)"
-worst=$(grep -E "($q): to=.*status=deferred" "$TB_MAILLOG" |
-    sed -n 's/.* delays=[0-9.]*\/[0-9.]*\/[0-9.]*\/\([0-9.]*\),.*/\1/p' |
-    sort -n | tail -n 1)
+worst=$(worst_delay)
 tb_ok "... each within network_timeout (the longest: ${worst}s)" \
     awk -v d="$worst" 'BEGIN { exit !(d != "" && d <= 3) }'
 tb_like "$(grep 'status=deferred route=ldap' "$BLOG" | tail -n 1)" \

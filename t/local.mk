@@ -13,7 +13,8 @@ AM_TESTS_ENVIRONMENT = \
 	FUZZ_CC='$(FUZZ_CC)'; export FUZZ_CC;
 
 check_LIBRARIES += t/libtap.a
-t_libtap_a_SOURCES = t/tap.c t/tap.h
+t_libtap_a_SOURCES = t/tap.c t/tap.h t/tap-conf.c t/tap-conf.h
+t_libtap_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
 
 ## with the whole schema (sections-all.c): tests load whole files
 T_UNIT_LDADD = t/libtap.a $(ELEMTA_SECTIONS_LIBS) $(ELEMTA_LIBS) \
@@ -32,7 +33,8 @@ T_UNIT = \
 	t/0017-cidr.t \
 	t/0018-snapshot.t \
 	t/0019-htable.t \
-	t/0023-control.t
+	t/0023-control.t \
+	t/0026-str.t
 check_PROGRAMS += $(T_UNIT)
 t_0010_log_t_SOURCES = t/0010-log.c
 t_0010_log_t_CFLAGS = $(T_UNIT_CFLAGS)
@@ -67,6 +69,9 @@ t_0019_htable_t_LDADD = $(T_UNIT_LDADD)
 t_0023_control_t_SOURCES = t/0023-control.c
 t_0023_control_t_CFLAGS = $(T_UNIT_CFLAGS)
 t_0023_control_t_LDADD = $(T_UNIT_LDADD)
+t_0026_str_t_SOURCES = t/0026-str.c
+t_0026_str_t_CFLAGS = $(T_UNIT_CFLAGS)
+t_0026_str_t_LDADD = $(T_UNIT_LDADD)
 
 ## Helper programs the shell tests run.
 ##   elemta-testd: a minimal daemon on the shared runtime (config, CLI,

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 # lmtp-client.py - the LMTP client side of the bridge's hostile-input tests
-# (t/0535): bytes a real Postfix would never send, straight over a socket.
+# (t/0510, t/0535): bytes a real Postfix would never send, straight over a
+# socket.
 #
 #	lmtp-client.py PORT send DATA	send DATA (Python escapes), print the
 #					replies until "221" or EOF (CRLF -> LF)
+#	lmtp-client.py PORT eof DATA	the same, our side shut after DATA
+#	lmtp-client.py PORT vanish DATA	send DATA, then close without reading
 #	lmtp-client.py PORT flood DIR	pipeline NOOPs without ever reading;
 #					once the bridge stops reading, touch
 #					DIR/stalled, wait for DIR/drain, then
@@ -31,9 +34,15 @@ def replies(s, timeout):
     return out.decode("latin-1").replace("\r\n", "\n")
 
 
-def send(port, data):
+def send(port, data, how="send"):
     s = socket.create_connection(("127.0.0.1", port), timeout=60)
     s.sendall(data.encode().decode("unicode_escape").encode("latin-1"))
+    if how == "vanish":
+        time.sleep(0.2)
+        s.close()
+        return
+    if how == "eof":
+        s.shutdown(socket.SHUT_WR)
     sys.stdout.write(replies(s, 60))
 
 
@@ -75,7 +84,7 @@ def flood(port, d):
 
 if __name__ == "__main__":
     port = int(sys.argv[1])
-    if sys.argv[2] == "send":
-        send(port, sys.argv[3])
+    if sys.argv[2] in ("send", "eof", "vanish"):
+        send(port, sys.argv[3], sys.argv[2])
     elif sys.argv[2] == "flood":
         flood(port, sys.argv[3])

@@ -8,6 +8,7 @@
 #	tb_init; tb_plan N
 #	peer_start_unbound [ZONES...]
 #	milter_start [KEY=VALUE]... [-- DAEMON ARGS...]
+#	milter_start_node NAME PORT [DAEMON ARGS...]	# a second node
 #	milter_postfix [main.cf "name = value"]...
 #	out=$(milter_send SUBJECT [swaks args])
 #	f=$(milter_delivered SUBJECT); milter_headers "$f"
@@ -16,6 +17,7 @@
 #	milter_opendkim_verify FILE	# the opendkim program's verdict
 #	milter_signing_tables		# $TB/keys, $TB/signing
 #	milter_require_pydkim		# python3-dkim, before tb_init
+#	milter_pydkim_sign SRC DST [length]	# python3-dkim signs SRC
 #	milter_arc_keys [DOMAIN...]	# unbound, $TB/keys: two sealing domains
 #	milter_arc_pyverify FILE	# python3-dkim's ARC verdict
 #	milter_arc_plverify FILE	# Mail::DKIM's ARC verdict
@@ -125,6 +127,24 @@ milter_start() {
 		tb_ready milter "on 127.0.0.1:$TB_PORT_MILTER" \
 		    "$(peer_timeout)" tb_connect 127.0.0.1 "$TB_PORT_MILTER"
 	fi
+}
+
+# milter_start_node NAME PORT [ARGS...] - another milter on the same
+# configuration file (after milter_start), on 127.0.0.1:PORT, its log
+# $TB/milter/NAME.log and control socket $TB/milter/NAME.ctl, the
+# harness' authserv-id and unbound; ARGS (-o ...) come last, so they may
+# override those; waits for it
+milter_start_node() {
+	local name=$1 port=$2
+
+	shift 2
+	tb_spawn "$name" "$TB/milter/$name.log" "$MILTER" -f \
+	    -c "$TB_MILTER_CONF" -o "milter.listen=inet:127.0.0.1:$port" \
+	    -o milter.user= -o "milter.control_socket=$TB/milter/$name.ctl" \
+	    -o "milter.authserv_id=$TB_MILTER_AUTHSERV" \
+	    -o "dns.nameservers=$TB_DNS" "$@"
+	tb_ready "$name" "on 127.0.0.1:$port" "$(peer_timeout)" \
+	    tb_connect 127.0.0.1 "$port"
 }
 
 # milter_set - replace the [milter] options of the file (those of
@@ -278,6 +298,22 @@ milter_arc_plverify() {
 	while (<$fh>) { s/\r?\n$/\r\n/; $v->PRINT($_); }
 	$v->CLOSE;
 	printf "%s %s\n", $v->result, $v->result_detail;' "$1" "$TB_DNS" 2>&1
+}
+
+# milter_pydkim_sign SRC DST [length] - SRC (LF line ends) signed by
+# python3-dkim for example.test with the harness' RSA key (From, To,
+# Subject; with l= when "length"), CRLF, into DST
+milter_pydkim_sign() {
+	DKIM_KEY=$(cat "$TB_DKIM_RSA_KEY") /usr/bin/python3 - "$1" "$2" \
+	    "$TB_DKIM_RSA_SELECTOR" "${3:-}" <<'EOF'
+import os, sys, dkim
+src, dst, sel, how = sys.argv[1:5]
+msg = open(src, 'rb').read().replace(b'\n', b'\r\n')
+sig = dkim.sign(msg, sel.encode(), b'example.test',
+                os.environ['DKIM_KEY'].encode(), length=(how == 'length'),
+                include_headers=[b'from', b'to', b'subject'])
+open(dst, 'wb').write(sig + msg)
+EOF
 }
 
 # milter_require_pydkim - skip (fail with ELEMTA_REQUIRE_PEERS=1)

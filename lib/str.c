@@ -1,0 +1,47 @@
+/*++
+ * NAME
+ *	str 3
+ * SUMMARY
+ *	small string helpers the daemons share
+ * DESCRIPTION
+ *	See str.h.  The case mapping is ASCII and does not ask the locale
+ *	(no daemon calls setlocale(), so tolower() was ASCII already).
+ *--*/
+#include "config.h"
+
+#include <string.h>
+
+#include "str.h"
+#include "xalloc.h"
+
+/* str_lower - lower-case s in place (ASCII); s */
+char *
+str_lower(char *s)
+{
+	char *p;
+
+	for (p = s; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return s;
+}
+
+/* str_lower_dup - a lower-cased copy of s; the caller frees it */
+char *
+str_lower_dup(const char *s)
+{
+	return str_lower(x_strdup(s));
+}
+
+/* str_domain_dup - a domain lower-cased, without a final dot; the
+ * caller frees it */
+char *
+str_domain_dup(const char *s)
+{
+	char *d = str_lower_dup(s);
+	size_t len = strlen(d);
+
+	if (len > 0 && d[len - 1] == '.')
+		d[len - 1] = '\0';
+	return d;
+}

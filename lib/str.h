@@ -1,0 +1,29 @@
+/*++
+ * NAME
+ *	str 3h
+ * SUMMARY
+ *	small string helpers the daemons share
+ * SYNOPSIS
+ *	#include "str.h"
+ * DESCRIPTION
+ *	Lower-casing of names (domains, addresses, keys), written once.
+ *	ASCII only, whatever the locale: a byte outside A-Z is kept, so
+ *	UTF-8 and escapes pass unchanged.
+ *
+ *	str_lower() lower-cases s in place and returns it.
+ *	str_lower_dup() returns a lower-cased copy (malloc'ed, allocate
+ *	or die: the caller frees it).
+ *	str_domain_dup() is str_lower_dup() without a final dot, for a
+ *	domain name written fully qualified ("Example.COM." is
+ *	"example.com").
+ *--*/
+#ifndef ELEMTA_STR_H
+#define ELEMTA_STR_H
+
+#include "sys-defs.h"
+
+char *str_lower(char *s);
+char *str_lower_dup(const char *s) ATTR_MALLOC;
+char *str_domain_dup(const char *s) ATTR_MALLOC;
+
+#endif

@@ -8,6 +8,7 @@
 
 tb_need groff groff
 tb_init
+tb_plan $(( $(ls "$top_srcdir"/man/*.in | wc -l) * 3 ))
 
 for src in "$top_srcdir"/man/*.in; do
 	name=$(basename "$src" .in)

@@ -96,6 +96,17 @@ milter_arc_verify_eoh(struct milter_msg *m)
 		milter_dkim_verifier_share(a->v, dv);
 }
 
+/* milter_arc_msg_verifier - the AMS verifier, NULL if none */
+struct milter_dkim_verifier *
+milter_arc_msg_verifier(struct milter_msg *m)
+{
+	struct milter_arc *a = milter_arc_verify_state(m);
+
+	if (a != NULL && !a->eoh_done)
+		milter_arc_verify_eoh(m);	/* before the first chunk */
+	return a != NULL ? a->v : NULL;
+}
+
 /* milter_arc_verify_body - a body chunk, hashed as it comes */
 void
 milter_arc_verify_body(struct milter_msg *m, const unsigned char *chunk,

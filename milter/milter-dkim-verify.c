@@ -570,6 +570,45 @@ milter_dkim_verifier_share(struct milter_dkim_verifier *v,
 	}
 }
 
+/* milter_dkim_verifier_body_find - the whole body's SHA-256 in bcanon */
+int
+milter_dkim_verifier_body_find(const struct milter_dkim_verifier *v,
+			       int bcanon)
+{
+	const struct milter_dkim_vbody *b;
+	size_t i;
+
+	for (i = 0; i < v->nbodies; i++) {
+		b = &v->bodies[i];
+		if (b->bcanon != bcanon || b->sha1 || b->l >= 0)
+			continue;
+		/* fed (or a donor's), or already final: not one that
+		 * OpenSSL refused to start */
+		if (b->ctx != NULL || b->from != NULL || b->ok)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* milter_dkim_verifier_body_hash - body hash i, final */
+int
+milter_dkim_verifier_body_hash(struct milter_dkim_verifier *v, int i,
+			       unsigned char bh[MILTER_DKIM_HASH_LEN])
+{
+	struct milter_dkim_vbody *b;
+
+	if (i < 0 || (size_t)i >= v->nbodies)
+		return -1;
+	b = &v->bodies[i];
+	if (b->from != NULL)
+		b = b->from;
+	milter_dkim_vbody_final(b);	/* once: the context is spent */
+	if (!b->ok || b->hlen != MILTER_DKIM_HASH_LEN)
+		return -1;
+	memcpy(bh, b->hash, MILTER_DKIM_HASH_LEN);
+	return 0;
+}
+
 /* milter_dkim_verifier_body - a chunk to every body hash */
 void
 milter_dkim_verifier_body(struct milter_dkim_verifier *v,

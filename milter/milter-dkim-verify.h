@@ -56,6 +56,7 @@
 #include <openssl/evp.h>
 
 #include "milter-dkim.h"
+#include "milter-dkim-canon.h"
 
 #define MILTER_DKIM_MAX_TAGS	64
 #define MILTER_DKIM_MAX_H	128	/* names in h= */
@@ -285,6 +286,18 @@ void milter_dkim_verifier_headers(struct milter_dkim_verifier *v,
  * fed every chunk and outlive v's _eom. */
 void milter_dkim_verifier_share(struct milter_dkim_verifier *v,
 				struct milter_dkim_verifier *donor);
+/* milter_dkim_verifier_body_find - after _headers: the body hash of v
+ * that is the SHA-256 of the whole body in canonicalization bcanon
+ * (its own or taken from a donor), as an index, or -1 if v computes
+ * none.  Another stage fed every chunk after v may read it
+ * (milter_dkim_verifier_body_hash) instead of hashing the body again
+ * (the ARC seal's AMS). */
+int milter_dkim_verifier_body_find(const struct milter_dkim_verifier *v,
+				   int bcanon);
+/* milter_dkim_verifier_body_hash - that hash (index i), finished now if
+ * v's _eom has not run yet; 0, or -1 if OpenSSL failed */
+int milter_dkim_verifier_body_hash(struct milter_dkim_verifier *v, int i,
+				   unsigned char bh[MILTER_DKIM_HASH_LEN]);
 /* milter_dkim_verifier_body - a body chunk */
 void milter_dkim_verifier_body(struct milter_dkim_verifier *v,
 			       const unsigned char *p, size_t len);

@@ -88,6 +88,7 @@ milter_arc_verify_eoh(struct milter_msg *m)
 	if (c->result != MILTER_ARC_PASS)
 		return;
 	o.min_key_bits = m->conn->mc->dkim_min_key_bits;
+	o.max_key_bits = m->conn->mc->dkim_max_key_bits;
 	a->v = milter_dkim_verifier_new(&o);
 	milter_dkim_verifier_headers(a->v, m->headers, m->nheaders);
 	/* DKIM's stage runs first and is fed every chunk first: its body
@@ -232,8 +233,8 @@ milter_arc_verify_eom(struct milter_msg *m)
 		milter_dkim_verifier_eom(a->v, m->headers, m->nheaders,
 					 milter_dkim_msg_lookup, m, 0);
 		milter_arc_ams_check(c, a->v);
-		milter_arc_seals_check(c, m->headers, milter_dkim_msg_lookup,
-				       m);
+		milter_arc_seals_check(c, m->headers, &a->v->o,
+				       milter_dkim_msg_lookup, m);
 		if (c->result == MILTER_ARC_PASS
 		    && (oldest = milter_arc_verify_oldest(c, a->v)) < c->n)
 			r->oldest_pass = oldest;

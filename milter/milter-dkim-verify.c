@@ -16,8 +16,11 @@
  *	seconds ahead, libopendkim's default drift) are permerror.
  *
  *	Keys and their cache: milter-dkim-vkey.c; tag lists:
- *	milter-dkim-tags.c.  RSA keys below the caller's minimum are
- *	refused.
+ *	milter-dkim-tags.c.  RSA keys below the caller's minimum, or
+ *	above its maximum (MILTER_DKIM_MAX_KEY_BITS by default: a key of
+ *	16384 bits costs some 16 times the CPU of a 4096-bit one per
+ *	signature, and a sender chooses the key), are refused before any
+ *	RSA operation.
  *
  *	Crypto: RSA with EVP_DigestVerify over the header data; Ed25519
  *	over the SHA-256 of the header data (RFC 8463 section 3).
@@ -83,6 +86,7 @@ static const char *const dkim_err_str[] = {
 	[MILTER_DKIM_E_KEYHASH] = "signature-key hash mismatch",
 	[MILTER_DKIM_E_SERVICE] = "key not for email",
 	[MILTER_DKIM_E_KEYSMALL] = "key too small",
+	[MILTER_DKIM_E_KEYLARGE] = "key too large",
 	[MILTER_DKIM_E_STRICT] = "i= in a subdomain, key says t=s",
 	[MILTER_DKIM_E_BODYSHORT] = "l= beyond the body",
 	[MILTER_DKIM_E_BODYHASH] = "body hash mismatch",
@@ -638,8 +642,23 @@ milter_dkim_verifier_usable(const struct milter_dkim_verifier *v,
 	    && ((at = strrchr(sig->i, '@')) == NULL
 		|| strcasecmp(at + 1, sig->d) != 0))
 		return MILTER_DKIM_E_STRICT;
-	if (!key->ed25519 && key->bits < v->o.min_key_bits)
+	return milter_dkim_key_size(&v->o, key);
+}
+
+/* milter_dkim_key_size - RSA keys between the bounds */
+enum milter_dkim_err
+milter_dkim_key_size(const struct milter_dkim_vopts *o,
+		     const struct milter_dkim_vkey *key)
+{
+	int max = o->max_key_bits > 0 ? o->max_key_bits
+				      : MILTER_DKIM_MAX_KEY_BITS;
+
+	if (key->ed25519)
+		return MILTER_DKIM_E_OK;	/* one size */
+	if (key->bits < o->min_key_bits)
 		return MILTER_DKIM_E_KEYSMALL;
+	if (key->bits > max)
+		return MILTER_DKIM_E_KEYLARGE;
 	return MILTER_DKIM_E_OK;
 }
 
@@ -666,8 +685,9 @@ milter_dkim_verifier_one(struct milter_dkim_verifier *v,
 	if (!b->ok)
 		return MILTER_DKIM_E_INTERNAL;
 	memset(&key, 0, sizeof(key));
-	if ((err = milter_dkim_key_lookup(sig, lookup, ctx, &key)) != 0
-	    || (err = milter_dkim_verifier_usable(v, sig, &key)) != 0) {
+	err = milter_dkim_key_lookup(sig, lookup, ctx, &key);
+	e->res.key_bits = key.bits;
+	if (err != 0 || (err = milter_dkim_verifier_usable(v, sig, &key)) != 0) {
 		milter_dkim_key_free(&key);
 		return err;
 	}

@@ -88,6 +88,7 @@ enum milter_dkim_err {
 	MILTER_DKIM_E_KEYHASH,		/* key h= against a= */
 	MILTER_DKIM_E_SERVICE,		/* key s= without email */
 	MILTER_DKIM_E_KEYSMALL,
+	MILTER_DKIM_E_KEYLARGE,		/* RSA over max_key_bits */
 	MILTER_DKIM_E_STRICT,		/* key t=s, i= in a subdomain */
 	MILTER_DKIM_E_BODYSHORT,	/* l= beyond the body */
 	MILTER_DKIM_E_BODYHASH,
@@ -159,6 +160,7 @@ struct milter_dkim_vres {
 	int partial;			/* l= shorter than the body */
 	unsigned long long bodylen;	/* canonical body length */
 	int testing;			/* the key says t=y */
+	int key_bits;			/* the key's size, once looked up */
 };
 
 /* One signature header of the message. */
@@ -176,6 +178,8 @@ struct milter_dkim_vopts {
 	int flags;			/* MILTER_DKIM_V_* */
 	int max;			/* signatures verified */
 	int min_key_bits;		/* RSA keys smaller: permerror */
+	int max_key_bits;		/* RSA keys larger: permerror (0:
+					 * MILTER_DKIM_MAX_KEY_BITS) */
 };
 
 /*
@@ -262,6 +266,11 @@ struct milter_dkim_buf;
 void milter_dkim_sig_hdata(const struct milter_dkim_vsig *sig,
 			   const struct milter_header *hdrs, size_t nhdrs,
 			   size_t self_index, struct milter_dkim_buf *out);
+/* milter_dkim_key_size - is key's size within o's bounds?  The error
+ * (MILTER_DKIM_E_KEYSMALL, _KEYLARGE): checked before the crypto, so
+ * that a huge key costs no RSA operation */
+enum milter_dkim_err milter_dkim_key_size(const struct milter_dkim_vopts *o,
+					  const struct milter_dkim_vkey *key);
 /* milter_dkim_sig_check - the crypto: the body hash (unless bh is
  * NULL: an ARC-Seal has none) and the signature over hdata, with key;
  * the error */

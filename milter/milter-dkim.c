@@ -23,7 +23,9 @@
  *	pass (header signature and body hash good), fail (signature or
  *	body hash mismatch, revoked key), permerror (no key record,
  *	syntax errors in the signature or key, unsupported algorithm,
- *	expired or future, a key below dkim_min_key_bits, and rsa-sha1
+ *	expired or future, an RSA key below dkim_min_key_bits or above
+ *	dkim_max_key_bits (logged with its size, refused before any RSA
+ *	operation), and rsa-sha1
  *	even when it verifies: RFC 8301 section 3.1), temperror (key
  *	lookup failed), none (no signature).  Each signature's result
  *	carries header.d, header.i, header.s, header.a and header.b (first
@@ -153,6 +155,7 @@ milter_dkim_eoh(struct milter_msg *m)
 	d->eoh_done = 1;
 	o.max = mc->max_signatures;
 	o.min_key_bits = mc->dkim_min_key_bits;
+	o.max_key_bits = mc->dkim_max_key_bits;
 	d->v = milter_dkim_verifier_new(&o);
 	milter_dkim_verifier_headers(d->v, m->headers, m->nheaders);
 }
@@ -203,6 +206,24 @@ milter_dkim_copy(const struct milter_dkim_vent *e, struct milter_dkim_sig *s)
 	memcpy(s->b, e->sig.b8, sizeof(s->b));
 }
 
+/* milter_dkim_key_refused - a key refused for its size, logged with
+ * the size and the bounds (the A-R says only "key too large/small") */
+static void
+milter_dkim_key_refused(const struct milter_msg *m,
+			const struct milter_dkim_vent *e)
+{
+	const struct milter_conf *mc = m->conn->mc;
+
+	if (e->res.err != MILTER_DKIM_E_KEYLARGE
+	    && e->res.err != MILTER_DKIM_E_KEYSMALL)
+		return;
+	qid_info(m->qid, "dkim key=refused d=%s s=%s bits=%d "
+		 "reason=\"%s\" dkim_min_key_bits=%d dkim_max_key_bits=%d",
+		 e->sig.d, e->sig.s, e->res.key_bits,
+		 milter_dkim_err_str(e->res.err), mc->dkim_min_key_bits,
+		 mc->dkim_max_key_bits);
+}
+
 /* milter_dkim_collect - one signature into the results and A-R */
 static void
 milter_dkim_collect(struct milter_msg *m, const struct milter_dkim_vent *e,
@@ -215,6 +236,7 @@ milter_dkim_collect(struct milter_msg *m, const struct milter_dkim_vent *e,
 	char lwhy[96];
 
 	*cls = e->res.cls;
+	milter_dkim_key_refused(m, e);
 	if (res->nsigs >= MILTER_DKIM_MAX_SIGS)
 		return;
 	s = &res->sigs[res->nsigs++];

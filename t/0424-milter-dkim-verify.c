@@ -15,7 +15,8 @@
  *	future, i= outside d=, h= without From, oversigning and headers
  *	named twice or absent, duplicate tags, keys with h=sha1 only or a
  *	k= that does not match a=, revoked, not for email, t=s, too small
- *	for dkim_min_key_bits, headers folded in odd ways, rsa-sha1, LF
+ *	for dkim_min_key_bits or too large for dkim_max_key_bits (the
+ *	key's size kept for the log), headers folded in odd ways, rsa-sha1, LF
  *	line ends), each with the RFC 8601 result, the class and the
  *	reason; then an ARC-Message-Signature read by the same verifier.
  *
@@ -397,6 +398,7 @@ struct vcase {
 	int min_bits;		/* 0: 1024 */
 	enum milter_dkim_err want;
 	int partial;
+	int max_bits;		/* 0: MILTER_DKIM_MAX_KEY_BITS */
 };
 
 static const struct vcase vcases[] = {
@@ -413,6 +415,14 @@ static const struct vcase vcases[] = {
 	  MILTER_DKIM_E_OK, 0 },
 	{ "RSA 1024, minimum 2048", "key=rsa1024", NULL, 2048,
 	  MILTER_DKIM_E_KEYSMALL, 0 },
+	{ "RSA 4096, maximum 4096", "key=rsa4096", NULL, 0,
+	  MILTER_DKIM_E_OK, 0, 4096 },
+	{ "RSA 4096, maximum 2048: too large", "key=rsa4096", NULL, 0,
+	  MILTER_DKIM_E_KEYLARGE, 0, 2048 },
+	{ "RSA 2048, maximum 2048", "key=rsa2048", NULL, 0,
+	  MILTER_DKIM_E_OK, 0, 2048 },
+	{ "Ed25519, maximum 1024: one size, not concerned",
+	  "key=ed alg=ed25519-sha256", NULL, 0, MILTER_DKIM_E_OK, 0, 1024 },
 	{ "simple/simple", "c=simple/simple", NULL, 0, MILTER_DKIM_E_OK, 0 },
 	{ "relaxed/simple", "c=relaxed/simple", NULL, 0, MILTER_DKIM_E_OK,
 	  0 },
@@ -551,10 +561,10 @@ fixture_run(const char *spec)
 /* verify - run the verifier on m; v is the caller's to free */
 static struct milter_dkim_verifier *
 verify(struct msg *m, const char *hname, int flags, int min_bits,
-       struct lookups *l)
+       int max_bits, struct lookups *l)
 {
 	struct milter_dkim_vopts o = { hname, flags, 10,
-				       min_bits ? min_bits : 1024 };
+				       min_bits ? min_bits : 1024, max_bits };
 	struct milter_dkim_verifier *v = milter_dkim_verifier_new(&o);
 	size_t third = m->blen / 3;
 
@@ -607,7 +617,7 @@ test_case(const struct vcase *c)
 	}
 	if (c->edit != NULL)
 		msg_edit(&m, c->edit);
-	v = verify(&m, "DKIM-Signature", 0, c->min_bits, &l);
+	v = verify(&m, "DKIM-Signature", 0, c->min_bits, c->max_bits, &l);
 	want = milter_dkim_err_result(c->want, &cls);
 	if (v->n != 1) {
 		ok(0, "%s: one signature found (%zu)", c->name, v->n);
@@ -623,6 +633,9 @@ test_case(const struct vcase *c)
 		goto out;
 	if (strcmp(c->name, "key t=y (testing): verified") == 0)
 		is_int(v->sigs[0].res.testing, 1, "t=y: noted");
+	if (c->want == MILTER_DKIM_E_KEYLARGE)
+		is_int(v->sigs[0].res.key_bits, 4096, "%s: the key's size "
+		       "kept for the log", c->name);
 	if (strcmp(c->name, "l= and a body longer than l=") == 0)
 		ok(v->sigs[0].res.bodylen > (unsigned long long)v->sigs[0].sig.l,
 		   "the canonical body (%llu) is longer than l=%lld",
@@ -663,13 +676,13 @@ test_multi(void)
 	/* the AMS above the DKIM-signed message: both signatures */
 	both = x_asprintf("%.*s%s", (int)(strstr(t2, "From:") - t2), t2, t1);
 	if (msg_parse(both, &m) == 0) {
-		v = verify(&m, "DKIM-Signature", 0, 0, &l);
+		v = verify(&m, "DKIM-Signature", 0, 0, 0, &l);
 		is_int((long long)v->n, 1, "DKIM reads DKIM-Signature only");
 		is_str(v->sigs[0].res.result, "pass",
 		       "... and passes (an AMS above it)");
 		milter_dkim_verifier_free(&v);
 		v = verify(&m, "ARC-Message-Signature", MILTER_DKIM_V_ARC, 0,
-			   &l);
+			0, &l);
 		is_int((long long)v->n, 1, "ARC reads its AMS only");
 		is_str(v->sigs[0].res.result, "pass",
 		       "an ARC-Message-Signature (RSA) passes, the same "
@@ -682,13 +695,13 @@ test_multi(void)
 	free(both);
 	if (msg_parse(t3, &m) == 0) {
 		v = verify(&m, "ARC-Message-Signature", MILTER_DKIM_V_ARC, 0,
-			   &l);
+			0, &l);
 		is_str(v->n == 1 ? v->sigs[0].res.result : "none", "pass",
 		       "an ARC-Message-Signature (Ed25519) passes");
 		milter_dkim_verifier_free(&v);
 		msg_edit(&m, "body");
 		v = verify(&m, "ARC-Message-Signature", MILTER_DKIM_V_ARC, 0,
-			   &l);
+			0, &l);
 		is_str(v->n == 1 ? v->sigs[0].res.result : "none", "fail",
 		       "an ARC-Message-Signature over a changed body fails");
 		milter_dkim_verifier_free(&v);
@@ -707,7 +720,7 @@ test_multi(void)
 		       "max 1: one verified, one ignored");
 		is_str(v->sigs[0].sig.s, "rsa1024", "... the topmost");
 		milter_dkim_verifier_free(&v);
-		v = verify(&m, "DKIM-Signature", 0, 0, &l);
+		v = verify(&m, "DKIM-Signature", 0, 0, 0, &l);
 		is_int((long long)v->n, 2, "two signatures");
 		is_int((long long)v->nbodies, 1,
 		       "relaxed SHA-256 for both: one body hash");

@@ -508,7 +508,7 @@ verify(const struct msg *m, enum milter_arc_reason *why)
 				  strlen(BODY));
 	milter_dkim_verifier_eom(v, m->h, m->n, lookup, NULL, 0);
 	milter_arc_ams_check(&c, v);
-	milter_arc_seals_check(&c, m->h, lookup, NULL);
+	milter_arc_seals_check(&c, m->h, &o, lookup, NULL);
 	milter_dkim_verifier_free(&v);
 	*why = c.reason;
 	return c.result;

@@ -23,7 +23,8 @@
  *	(milter_arc_seals_check).
  *
  *	Budget: the key lookups of the AMS and of the seals go through
- *	milter_dkim_msg_lookup(), the DKIM stage's: the same key cache,
+ *	milter_arc_msg_lookup(), the DKIM stage's lookup logged as ARC's
+ *	("arc dns=... name=..." when one fails): the same key cache,
  *	the same resolver, and the message's DKIM counter, so that DKIM
  *	and ARC together ask at most max_dns_lookups queries and share
  *	the time budget (max_check_time) with SPF.  Each signature check
@@ -231,10 +232,10 @@ milter_arc_verify_eom(struct milter_msg *m)
 	r->done = 1;
 	if (a->v != NULL) {
 		milter_dkim_verifier_eom(a->v, m->headers, m->nheaders,
-					 milter_dkim_msg_lookup, m, 0);
+					 milter_arc_msg_lookup, m, 0);
 		milter_arc_ams_check(c, a->v);
 		milter_arc_seals_check(c, m->headers, &a->v->o,
-				       milter_dkim_msg_lookup, m);
+				       milter_arc_msg_lookup, m);
 		if (c->result == MILTER_ARC_PASS
 		    && (oldest = milter_arc_verify_oldest(c, a->v)) < c->n)
 			r->oldest_pass = oldest;

@@ -100,11 +100,12 @@ milter_dkim_record(const struct dns_answer *a, char **txt, int *ttl)
 	return MILTER_DKIM_E_OK;
 }
 
-/* milter_dkim_msg_lookup - the verifiers' key lookup, through lib/dns */
-enum milter_dkim_err
-milter_dkim_msg_lookup(void *ctx, const char *name, char **txt, int *ttl)
+/* milter_dkim_lookup_as - a key lookup through lib/dns, on the DKIM
+ * counter; a failure logged as method's ("dkim", "arc") */
+static enum milter_dkim_err
+milter_dkim_lookup_as(struct milter_msg *m, const char *method,
+		      const char *name, char **txt, int *ttl)
 {
-	struct milter_msg *m = ctx;
 	struct dns_answer *a = NULL;
 	enum milter_dkim_err e;
 
@@ -114,10 +115,24 @@ milter_dkim_msg_lookup(void *ctx, const char *name, char **txt, int *ttl)
 	(void)dns_query(m->conn->dns, name, DNS_T_TXT, &m->dkim_dns, &a);
 	e = (enum milter_dkim_err)milter_dkim_record(a, txt, ttl);
 	if (e == MILTER_DKIM_E_DNS)
-		qid_info(m->qid, "dkim dns=%s name=%s reason=\"%s\"",
+		qid_info(m->qid, "%s dns=%s name=%s reason=\"%s\"", method,
 			 dns_status_str(a->status), name, a->why);
 	dns_answer_free(&a);
 	return e;
+}
+
+/* milter_dkim_msg_lookup - DKIM's key lookup */
+enum milter_dkim_err
+milter_dkim_msg_lookup(void *ctx, const char *name, char **txt, int *ttl)
+{
+	return milter_dkim_lookup_as(ctx, "dkim", name, txt, ttl);
+}
+
+/* milter_arc_msg_lookup - ARC's key lookup: DKIM's, logged as arc */
+enum milter_dkim_err
+milter_arc_msg_lookup(void *ctx, const char *name, char **txt, int *ttl)
+{
+	return milter_dkim_lookup_as(ctx, "arc", name, txt, ttl);
 }
 
 

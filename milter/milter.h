@@ -440,6 +440,10 @@ char *milter_spf_received(const char *result, const char *receiver,
  * the cap on lookups and the time budget cover both */
 enum milter_dkim_err milter_dkim_msg_lookup(void *ctx, const char *name,
 					    char **txt, int *ttl);
+/* milter_arc_msg_lookup - the same for ARC's keys (the AMS and the
+ * seals), on the same counter, a failed lookup logged as "arc dns=" */
+enum milter_dkim_err milter_arc_msg_lookup(void *ctx, const char *name,
+					   char **txt, int *ttl);
 /* milter_dkim_msg_verifier - the message's DKIM verifier (its headers
  * read), fed every body chunk before the later stages are; NULL when
  * DKIM does not verify the message.  ARC takes its body hashes, and so

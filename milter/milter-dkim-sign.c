@@ -328,9 +328,7 @@ milter_dkim_sign_crypto(const struct milter_key *k,
 		return 0;
 	}
 	if (k->type == MILTER_KEY_RSA)
-		ok = EVP_DigestSignInit(ctx, NULL,
-					milter_dkim_canon_sha256(), NULL,
-					k->pkey) == 1
+		ok = EVP_MD_CTX_copy_ex(ctx, k->sign_tmpl) == 1
 		     && EVP_DigestSignUpdate(ctx, d->data, d->len) == 1
 		     && EVP_DigestSignUpdate(ctx, sh->data, sh->len) == 1
 		     && EVP_DigestSignFinal(ctx, sig, &siglen) == 1;

@@ -23,7 +23,11 @@
  *	RSA operation.
  *
  *	Crypto: RSA with EVP_DigestVerify over the header data; Ed25519
- *	over the SHA-256 of the header data (RFC 8463 section 3).
+ *	over the SHA-256 of the header data (RFC 8463 section 3).  For
+ *	rsa-sha256 and Ed25519 the key's context, set up when the key is
+ *	parsed (milter-dkim-vkey.c), is copied: EVP_DigestVerifyInit would
+ *	look the algorithm up in OpenSSL's provider tables, under their
+ *	locks, for every signature of every message.
  *
  *	Results: pass; fail (body hash or signature mismatch, revoked
  *	key: RFC 6376 section 6.1.2 "fail" cases); temperror (the key
@@ -438,6 +442,20 @@ milter_dkim_md(enum milter_dkim_alg a)
 	return dkim_sha1 != NULL ? dkim_sha1 : EVP_sha1();
 }
 
+/* milter_dkim_sig_init - ctx ready to verify with key: a copy of the
+ * key's context (md NULL: rsa-sha256 or Ed25519), else set up now; 1
+ * or OpenSSL's error */
+static int
+milter_dkim_sig_init(EVP_MD_CTX *ctx, const struct milter_dkim_vkey *key,
+		     const EVP_MD *md)
+{
+	if (md == NULL && key->tmpl != NULL)
+		return EVP_MD_CTX_copy_ex(ctx, key->tmpl);
+	if (md == NULL && !key->ed25519)
+		md = milter_dkim_canon_sha256();
+	return EVP_DigestVerifyInit(ctx, NULL, md, NULL, key->pkey);
+}
+
 /* milter_dkim_sig_check - the body hash and the signature */
 enum milter_dkim_err
 milter_dkim_sig_check(const struct milter_dkim_vsig *sig,
@@ -459,12 +477,13 @@ milter_dkim_sig_check(const struct milter_dkim_vsig *sig,
 	if (sig->alg == MILTER_DKIM_A_ED25519_SHA256)
 		rc = EVP_Digest(hdata->data, hdata->len, hash, &hlen, md,
 				NULL) == 1
-		     && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL,
-					     key->pkey) == 1
+		     && milter_dkim_sig_init(ctx, key, NULL) == 1
 		     ? EVP_DigestVerify(ctx, sig->b, sig->blen, hash, hlen)
 		     : -1;
 	else
-		rc = EVP_DigestVerifyInit(ctx, NULL, md, NULL, key->pkey) == 1
+		rc = milter_dkim_sig_init(ctx, key,
+				sig->alg == MILTER_DKIM_A_RSA_SHA256 ? NULL
+								    : md) == 1
 		     && EVP_DigestVerifyUpdate(ctx, hdata->data, hdata->len)
 			== 1
 		     ? EVP_DigestVerifyFinal(ctx, sig->b, sig->blen) : -1;

@@ -150,6 +150,9 @@ struct milter_dkim_vkey {
 	int strict;			/* t=s */
 	int bits;
 	EVP_PKEY *pkey;			/* a reference */
+	EVP_MD_CTX *tmpl;		/* EVP_DigestVerifyInit'ed once for
+					 * rsa-sha256 or Ed25519, copied per
+					 * signature; NULL: init each time */
 };
 
 /* A signature's outcome. */

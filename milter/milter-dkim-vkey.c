@@ -32,8 +32,27 @@
 
 #include "clock.h"
 #include "htable.h"
+#include "milter-dkim-canon.h"
 #include "milter-dkim-verify.h"
 #include "xalloc.h"
+
+/* milter_dkim_key_tmpl - the key's verification context, set up once
+ * (rsa-sha256: the common case; Ed25519) and copied per signature:
+ * EVP_DigestVerifyInit fetches the algorithm from OpenSSL's provider
+ * tables, under their locks, each time.  None if OpenSSL refuses: the
+ * check then sets up its own. */
+static void
+milter_dkim_key_tmpl(struct milter_dkim_vkey *key)
+{
+	if ((key->tmpl = EVP_MD_CTX_new()) != NULL
+	    && EVP_DigestVerifyInit(key->tmpl, NULL, key->ed25519 ? NULL
+				    : milter_dkim_canon_sha256(), NULL,
+				    key->pkey) != 1) {
+		EVP_MD_CTX_free(key->tmpl);
+		key->tmpl = NULL;
+	}
+	ERR_clear_error();
+}
 
 /* milter_dkim_key_pkey - p= into an EVP_PKEY; the error */
 static enum milter_dkim_err
@@ -65,6 +84,7 @@ milter_dkim_key_pkey(const struct milter_dkim_tag *p,
 	if (key->pkey == NULL)
 		return MILTER_DKIM_E_KEYDECODE;
 	key->bits = EVP_PKEY_get_bits(key->pkey);
+	milter_dkim_key_tmpl(key);
 	return MILTER_DKIM_E_OK;
 }
 
@@ -123,6 +143,8 @@ milter_dkim_key_free(struct milter_dkim_vkey *key)
 {
 	EVP_PKEY_free(key->pkey);
 	key->pkey = NULL;
+	EVP_MD_CTX_free(key->tmpl);
+	key->tmpl = NULL;
 }
 
 /*
@@ -166,15 +188,23 @@ milter_dkim_kc_name(const char *name)
 	return k;
 }
 
-/* milter_dkim_kc_copy - *dst = *src with a new reference to the key */
+/* milter_dkim_kc_copy - *dst = *src with a new reference to the key
+ * and a copy of its context (a copy is cheap: no provider look-up) */
 static void
 milter_dkim_kc_copy(struct milter_dkim_vkey *dst,
 		    const struct milter_dkim_vkey *src)
 {
 	*dst = *src;
+	dst->tmpl = NULL;
 	if (dst->pkey != NULL && EVP_PKEY_up_ref(dst->pkey) != 1) {
 		dst->pkey = NULL;
 		dst->err = MILTER_DKIM_E_INTERNAL;
+		return;
+	}
+	if (src->tmpl != NULL && (dst->tmpl = EVP_MD_CTX_new()) != NULL
+	    && EVP_MD_CTX_copy_ex(dst->tmpl, src->tmpl) != 1) {
+		EVP_MD_CTX_free(dst->tmpl);
+		dst->tmpl = NULL;	/* the check sets one up */
 	}
 }
 

@@ -794,6 +794,9 @@ test_cache(void)
 	ok(b.pkey == a.pkey, "the same record again: the kept EVP_PKEY");
 	ok(b.pkey != NULL && EVP_PKEY_eq(b.pkey, ref.pkey) == 1,
 	   "...equal to the key");
+	/* set up once, copied: no provider look-up per signature */
+	ok(a.tmpl != NULL && b.tmpl != NULL && b.tmpl != a.tmpl,
+	   "...with its own copy of the key's verification context");
 	is_int((long long)(h - h0) * 10 + (long long)(m - m0), 11,
 	       "the same record again: kept (1 kept, 1 parsed)");
 	milter_dkim_key_free(&b);

@@ -91,6 +91,7 @@ static const char *const dkim_err_str[] = {
 	[MILTER_DKIM_E_SERVICE] = "key not for email",
 	[MILTER_DKIM_E_KEYSMALL] = "key too small",
 	[MILTER_DKIM_E_KEYLARGE] = "key too large",
+	[MILTER_DKIM_E_KEYEXP] = "key exponent too large",
 	[MILTER_DKIM_E_STRICT] = "i= in a subdomain, key says t=s",
 	[MILTER_DKIM_E_BODYSHORT] = "l= beyond the body",
 	[MILTER_DKIM_E_BODYHASH] = "body hash mismatch",
@@ -678,6 +679,8 @@ milter_dkim_key_size(const struct milter_dkim_vopts *o,
 		return MILTER_DKIM_E_KEYSMALL;
 	if (key->bits > max)
 		return MILTER_DKIM_E_KEYLARGE;
+	if (key->ebits > MILTER_DKIM_MAX_E_BITS)
+		return MILTER_DKIM_E_KEYEXP;
 	return MILTER_DKIM_E_OK;
 }
 
@@ -706,6 +709,7 @@ milter_dkim_verifier_one(struct milter_dkim_verifier *v,
 	memset(&key, 0, sizeof(key));
 	err = milter_dkim_key_lookup(sig, lookup, ctx, &key);
 	e->res.key_bits = key.bits;
+	e->res.key_ebits = key.ebits;
 	if (err != 0 || (err = milter_dkim_verifier_usable(v, sig, &key)) != 0) {
 		milter_dkim_key_free(&key);
 		return err;

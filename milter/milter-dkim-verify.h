@@ -62,6 +62,10 @@
 #define MILTER_DKIM_MAX_H	128	/* names in h= */
 #define MILTER_DKIM_DRIFT	300	/* t= may be this far ahead (s) */
 #define MILTER_DKIM_ARC_MAX	50	/* ARC instances */
+/* The largest RSA public exponent verified, in bits: a verification
+ * costs in proportion to e's size (65537 has 17 bits), and OpenSSL
+ * bounds e only for moduli over 3072 bits (to 64 bits, as here). */
+#define MILTER_DKIM_MAX_E_BITS	64
 
 /* Why a signature does not pass (the comment in our A-R). */
 enum milter_dkim_err {
@@ -89,6 +93,7 @@ enum milter_dkim_err {
 	MILTER_DKIM_E_SERVICE,		/* key s= without email */
 	MILTER_DKIM_E_KEYSMALL,
 	MILTER_DKIM_E_KEYLARGE,		/* RSA over max_key_bits */
+	MILTER_DKIM_E_KEYEXP,		/* RSA e over MILTER_DKIM_MAX_E_BITS */
 	MILTER_DKIM_E_STRICT,		/* key t=s, i= in a subdomain */
 	MILTER_DKIM_E_BODYSHORT,	/* l= beyond the body */
 	MILTER_DKIM_E_BODYHASH,
@@ -149,6 +154,7 @@ struct milter_dkim_vkey {
 	int testing;			/* t=y */
 	int strict;			/* t=s */
 	int bits;
+	int ebits;			/* RSA: the public exponent's size */
 	EVP_PKEY *pkey;			/* a reference */
 	EVP_MD_CTX *tmpl;		/* EVP_DigestVerifyInit'ed once for
 					 * rsa-sha256 or Ed25519, copied per
@@ -164,6 +170,7 @@ struct milter_dkim_vres {
 	unsigned long long bodylen;	/* canonical body length */
 	int testing;			/* the key says t=y */
 	int key_bits;			/* the key's size, once looked up */
+	int key_ebits;			/* its public exponent's (RSA) */
 };
 
 /* One signature header of the message. */
@@ -269,9 +276,10 @@ struct milter_dkim_buf;
 void milter_dkim_sig_hdata(const struct milter_dkim_vsig *sig,
 			   const struct milter_header *hdrs, size_t nhdrs,
 			   size_t self_index, struct milter_dkim_buf *out);
-/* milter_dkim_key_size - is key's size within o's bounds?  The error
- * (MILTER_DKIM_E_KEYSMALL, _KEYLARGE): checked before the crypto, so
- * that a huge key costs no RSA operation */
+/* milter_dkim_key_size - is key's size within o's bounds, and its
+ * public exponent at most MILTER_DKIM_MAX_E_BITS?  The error
+ * (MILTER_DKIM_E_KEYSMALL, _KEYLARGE, _KEYEXP): checked before the
+ * crypto, so that a costly key costs no RSA operation */
 enum milter_dkim_err milter_dkim_key_size(const struct milter_dkim_vopts *o,
 					  const struct milter_dkim_vkey *key);
 /* milter_dkim_sig_check - the crypto: the body hash (unless bh is

@@ -28,6 +28,8 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/x509.h>
 
 #include "clock.h"
@@ -61,6 +63,7 @@ milter_dkim_key_pkey(const struct milter_dkim_tag *p,
 {
 	unsigned char *der;
 	const unsigned char *q;
+	BIGNUM *e = NULL;
 	size_t len;
 
 	if ((der = milter_dkim_tag_b64(p->val, p->vlen, &len)) == NULL)
@@ -84,6 +87,10 @@ milter_dkim_key_pkey(const struct milter_dkim_tag *p,
 	if (key->pkey == NULL)
 		return MILTER_DKIM_E_KEYDECODE;
 	key->bits = EVP_PKEY_get_bits(key->pkey);
+	if (!key->ed25519
+	    && EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1)
+		key->ebits = BN_num_bits(e);
+	BN_free(e);
 	milter_dkim_key_tmpl(key);
 	return MILTER_DKIM_E_OK;
 }

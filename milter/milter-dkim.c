@@ -221,8 +221,9 @@ milter_dkim_copy(const struct milter_dkim_vent *e, struct milter_dkim_sig *s)
 	memcpy(s->b, e->sig.b8, sizeof(s->b));
 }
 
-/* milter_dkim_key_refused - a key refused for its size, logged with
- * the size and the bounds (the A-R says only "key too large/small") */
+/* milter_dkim_key_refused - a key refused for its size (or its public
+ * exponent's), logged with the sizes and the bounds (the A-R says only
+ * "key too large/small", "key exponent too large") */
 static void
 milter_dkim_key_refused(const struct milter_msg *m,
 			const struct milter_dkim_vent *e)
@@ -230,13 +231,14 @@ milter_dkim_key_refused(const struct milter_msg *m,
 	const struct milter_conf *mc = m->conn->mc;
 
 	if (e->res.err != MILTER_DKIM_E_KEYLARGE
-	    && e->res.err != MILTER_DKIM_E_KEYSMALL)
+	    && e->res.err != MILTER_DKIM_E_KEYSMALL
+	    && e->res.err != MILTER_DKIM_E_KEYEXP)
 		return;
 	qid_info(m->qid, "dkim key=refused d=%s s=%s bits=%d "
-		 "reason=\"%s\" dkim_min_key_bits=%d dkim_max_key_bits=%d",
-		 e->sig.d, e->sig.s, e->res.key_bits,
+		 "reason=\"%s\" dkim_min_key_bits=%d dkim_max_key_bits=%d "
+		 "exponent_bits=%d", e->sig.d, e->sig.s, e->res.key_bits,
 		 milter_dkim_err_str(e->res.err), mc->dkim_min_key_bits,
-		 mc->dkim_max_key_bits);
+		 mc->dkim_max_key_bits, e->res.key_ebits);
 }
 
 /* milter_dkim_collect - one signature into the results and A-R */

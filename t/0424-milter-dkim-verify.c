@@ -762,6 +762,54 @@ kc_worker(void *arg)
 	return NULL;
 }
 
+/* test_exponent - a public exponent over MILTER_DKIM_MAX_E_BITS is
+ * refused before any RSA operation (a verification costs in proportion
+ * to e's size; OpenSSL bounds it only above 3072 bits) */
+static void
+test_exponent(void)
+{
+	static const struct {
+		const char *what, *pubexp;
+		int ebits;
+		enum milter_dkim_err want;
+	} t[] = {
+		{ "e = 65537", "65537", 17, MILTER_DKIM_E_OK },
+		{ "e of 64 bits", "0x8000000000000001", 64, MILTER_DKIM_E_OK },
+		{ "e of 161 bits",
+		  "0x10000000000000000000000000000000000000001", 161,
+		  MILTER_DKIM_E_KEYEXP },
+	};
+	struct milter_dkim_vopts o = { "DKIM-Signature", 0, 10, 1024, 0 };
+	struct milter_dkim_vkey key;
+	char *cmd, *pub, *rec;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		cmd = x_asprintf("openssl genpkey -algorithm RSA -pkeyopt "
+				 "rsa_keygen_bits:1024 -pkeyopt "
+				 "rsa_keygen_pubexp:%s 2>/dev/null | openssl "
+				 "pkey -pubout -outform DER | base64 -w0",
+				 t[i].pubexp);
+		pub = tap_popen(cmd);
+		free(cmd);
+		if (pub == NULL || *pub == '\0') {
+			ok(0, "exponent: %s: openssl made the key", t[i].what);
+			free(pub);
+			continue;
+		}
+		rec = x_asprintf("v=DKIM1; k=rsa; p=%s", pub);
+		milter_dkim_key_parse(rec, &key);
+		is_int(key.ebits, t[i].ebits, "exponent: %s: its size",
+		       t[i].what);
+		is_str(milter_dkim_err_str(milter_dkim_key_size(&o, &key)),
+		       milter_dkim_err_str(t[i].want), "exponent: %s",
+		       t[i].what);
+		milter_dkim_key_free(&key);
+		free(rec);
+		free(pub);
+	}
+}
+
 /* test_cache - keys parsed once per record text */
 static void
 test_cache(void)
@@ -894,6 +942,7 @@ main(void)
 	plan_lazy();
 	test_tags();
 	test_sigs();
+	test_exponent();
 
 	if (system("/usr/bin/python3 -c 'import dkim, nacl' 2>/dev/null")
 	    != 0) {

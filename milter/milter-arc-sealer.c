@@ -14,8 +14,15 @@
  *	its chain, or starts one at i=1; one that we DKIM-sign is signed
  *	first and sealed after (its AMS covers our DKIM-Signature).
  *
- *	The body is hashed here in relaxed form as it comes, on the
- *	signer's canonicaliser (milter-dkim-canon.c).  At end of message
+ *	The AMS's bh= is the relaxed SHA-256 of the whole body, which
+ *	another stage usually computes already: the body is hashed once.
+ *	At end of headers (milter_arc_sealer_source) the seal takes, in
+ *	this order, the DKIM signer's body hash when it signs relaxed,
+ *	the DKIM verifier's when a DKIM-Signature asks for that hash, the
+ *	AMS verifier's when an ARC-Message-Signature does
+ *	(milter_dkim_verifier_body_find); only when none does is the body
+ *	hashed here, as it comes, on the same canonicaliser
+ *	(milter-dkim-canon.c).  At end of message
  *	the outcome so far is built once (milter_outcome_build) and
  *	applied to the headers (milter_outcome_view): the AMS signs the
  *	headers as the MTA will pass them on, our A-R, Received-SPF and
@@ -45,12 +52,24 @@
 #include "milter-arc-seal.h"
 #include "milter-dkim-canon.h"
 #include "milter-dkim-sign.h"
+#include "milter-dkim-verify.h"
 #include "milter-keys.h"
 #include "xalloc.h"
 
+/* Where a seal's body hash comes from. */
+enum milter_arc_sealer_src {
+	MILTER_ARC_SEALER_UNDECIDED,
+	MILTER_ARC_SEALER_OWN,		/* hashed here (body) */
+	MILTER_ARC_SEALER_SIGN,		/* the DKIM signer's */
+	MILTER_ARC_SEALER_DKIM,		/* the DKIM verifier's (vbody) */
+	MILTER_ARC_SEALER_ARC,		/* the AMS verifier's (vbody) */
+};
+
 /* A message's seal. */
 struct milter_arc_sealer {
-	struct milter_dkim_body *body;	/* relaxed; NULL: no SHA-256 */
+	enum milter_arc_sealer_src src;
+	int vbody;			/* the verifier's body hash */
+	struct milter_dkim_body *body;	/* OWN: relaxed; NULL: no SHA-256 */
 	struct milter_arc_seal_out out;
 	int sealed;
 };
@@ -87,22 +106,90 @@ milter_arc_sealer_state(struct milter_msg *m)
 {
 	if (m->conn->mc->arc_seal_domain == NULL)
 		return NULL;
-	if (m->arc_seal == NULL) {
+	if (m->arc_seal == NULL)
 		m->arc_seal = x_calloc(1, sizeof(*m->arc_seal));
-		m->arc_seal->body = milter_dkim_body_new(MILTER_DKIM_RELAXED);
-	}
 	return m->arc_seal;
 }
 
-/* milter_arc_sealer_body - a body chunk, hashed relaxed */
+/* milter_arc_sealer_donor - the verifier v's whole-body relaxed hash:
+ * 1 if it has one (its index in s), else 0 */
+static int
+milter_arc_sealer_donor(struct milter_arc_sealer *s,
+			const struct milter_dkim_verifier *v)
+{
+	if (v == NULL)
+		return 0;
+	s->vbody = milter_dkim_verifier_body_find(v, MILTER_DKIM_RELAXED);
+	return s->vbody >= 0;
+}
+
+/* milter_arc_sealer_source - where the body hash comes from: another
+ * stage's (fed every chunk before this one), or this one's; decided
+ * once, before the first body chunk */
+static void
+milter_arc_sealer_source(struct milter_msg *m, struct milter_arc_sealer *s)
+{
+	if (s->src != MILTER_ARC_SEALER_UNDECIDED)
+		return;
+	/* a body before the end of headers: who hashes it is not known */
+	if (m->mode == MILTER_MODE_UNDECIDED)
+		s->src = MILTER_ARC_SEALER_OWN;
+	else if (milter_dkim_sign_body_canon(m) == MILTER_DKIM_RELAXED)
+		s->src = MILTER_ARC_SEALER_SIGN;
+	else if (milter_arc_sealer_donor(s, milter_dkim_msg_verifier(m)))
+		s->src = MILTER_ARC_SEALER_DKIM;
+	else if (milter_arc_sealer_donor(s, milter_arc_msg_verifier(m)))
+		s->src = MILTER_ARC_SEALER_ARC;
+	else
+		s->src = MILTER_ARC_SEALER_OWN;
+	if (s->src == MILTER_ARC_SEALER_OWN)
+		s->body = milter_dkim_body_new(MILTER_DKIM_RELAXED);
+}
+
+/* milter_arc_sealer_eoh - end of headers: the body hash's source */
+void
+milter_arc_sealer_eoh(struct milter_msg *m)
+{
+	struct milter_arc_sealer *s = milter_arc_sealer_state(m);
+
+	if (s != NULL)
+		milter_arc_sealer_source(m, s);
+}
+
+/* milter_arc_sealer_body - a body chunk, hashed relaxed when no other
+ * stage hashes it so */
 void
 milter_arc_sealer_body(struct milter_msg *m, const unsigned char *chunk,
 		       size_t len)
 {
 	struct milter_arc_sealer *s = milter_arc_sealer_state(m);
 
-	if (s != NULL && s->body != NULL && len > 0)
+	if (s == NULL || len == 0)
+		return;
+	milter_arc_sealer_source(m, s);
+	if (s->body != NULL)
 		milter_dkim_body_update(s->body, chunk, len);
+}
+
+/* milter_arc_sealer_bh - the body hash, from its source; 0 or -1 */
+static int
+milter_arc_sealer_bh(struct milter_msg *m, struct milter_arc_sealer *s,
+		     unsigned char bh[MILTER_DKIM_HASH_LEN])
+{
+	milter_arc_sealer_source(m, s);	/* no end of headers, no body */
+	switch (s->src) {
+	case MILTER_ARC_SEALER_SIGN:
+		return milter_dkim_sign_body_hash(m, bh);
+	case MILTER_ARC_SEALER_DKIM:
+		return milter_dkim_verifier_body_hash(
+			milter_dkim_msg_verifier(m), s->vbody, bh);
+	case MILTER_ARC_SEALER_ARC:
+		return milter_dkim_verifier_body_hash(
+			milter_arc_msg_verifier(m), s->vbody, bh);
+	default:
+		return s->body != NULL ? milter_dkim_body_final(s->body, bh)
+				       : -1;
+	}
 }
 
 /* milter_arc_sealer_refused - why m is not sealed, or NULL */
@@ -156,7 +243,7 @@ milter_arc_sealer_make(struct milter_msg *m, struct milter_arc_sealer *s,
 	size_t nview;
 	int rc;
 
-	if (s->body == NULL || milter_dkim_body_final(s->body, bh) < 0) {
+	if (milter_arc_sealer_bh(m, s, bh) < 0) {
 		snprintf(why, whylen, "the body hash failed");
 		return -1;
 	}

@@ -23,7 +23,8 @@
  *	(milter_arc_seals_check).
  *
  *	Budget: the key lookups of the AMS and of the seals go through
- *	milter_dkim_msg_lookup(), the DKIM stage's: the same key cache,
+ *	milter_arc_msg_lookup(), the DKIM stage's lookup logged as ARC's
+ *	("arc dns=... name=..." when one fails): the same key cache,
  *	the same resolver, and the message's DKIM counter, so that DKIM
  *	and ARC together ask at most max_dns_lookups queries and share
  *	the time budget (max_check_time) with SPF.  Each signature check
@@ -88,12 +89,24 @@ milter_arc_verify_eoh(struct milter_msg *m)
 	if (c->result != MILTER_ARC_PASS)
 		return;
 	o.min_key_bits = m->conn->mc->dkim_min_key_bits;
+	o.max_key_bits = m->conn->mc->dkim_max_key_bits;
 	a->v = milter_dkim_verifier_new(&o);
 	milter_dkim_verifier_headers(a->v, m->headers, m->nheaders);
 	/* DKIM's stage runs first and is fed every chunk first: its body
 	 * hashes of the same kind serve the AMS too */
 	if ((dv = milter_dkim_msg_verifier(m)) != NULL)
 		milter_dkim_verifier_share(a->v, dv);
+}
+
+/* milter_arc_msg_verifier - the AMS verifier, NULL if none */
+struct milter_dkim_verifier *
+milter_arc_msg_verifier(struct milter_msg *m)
+{
+	struct milter_arc *a = milter_arc_verify_state(m);
+
+	if (a != NULL && !a->eoh_done)
+		milter_arc_verify_eoh(m);	/* before the first chunk */
+	return a != NULL ? a->v : NULL;
 }
 
 /* milter_arc_verify_body - a body chunk, hashed as it comes */
@@ -217,10 +230,10 @@ milter_arc_verify_eom(struct milter_msg *m)
 	r->done = 1;
 	if (a->v != NULL) {
 		milter_dkim_verifier_eom(a->v, m->headers, m->nheaders,
-					 milter_dkim_msg_lookup, m, 0);
+					 milter_arc_msg_lookup, m, 0);
 		milter_arc_ams_check(c, a->v);
-		milter_arc_seals_check(c, m->headers, milter_dkim_msg_lookup,
-				       m);
+		milter_arc_seals_check(c, m->headers, &a->v->o,
+				       milter_arc_msg_lookup, m);
 		if (c->result == MILTER_ARC_PASS
 		    && (oldest = milter_arc_verify_oldest(c, a->v)) < c->n)
 			r->oldest_pass = oldest;

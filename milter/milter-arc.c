@@ -321,6 +321,7 @@ milter_arc_ams_check(struct milter_arc_chain *c,
 void
 milter_arc_seals_check(struct milter_arc_chain *c,
 		       const struct milter_header *hdrs,
+		       const struct milter_dkim_vopts *o,
 		       milter_dkim_lookup_fn lookup, void *ctx)
 {
 	struct milter_dkim_vsig seal;
@@ -338,6 +339,8 @@ milter_arc_seals_check(struct milter_arc_chain *c,
 					    &seal);
 		if (err == MILTER_DKIM_E_OK)
 			err = milter_dkim_key_lookup(&seal, lookup, ctx, &key);
+		if (err == MILTER_DKIM_E_OK)
+			err = milter_dkim_key_size(o, &key);
 		if (err == MILTER_DKIM_E_OK) {
 			milter_arc_seal_hdata(c, hdrs, i, &seal, &hd);
 			err = milter_dkim_sig_check(&seal, &key, &hd, NULL, 0);

@@ -10,7 +10,7 @@
  *
  *	milter_arc_chain_check(hdrs, nhdrs, &c);
  *	milter_arc_ams_check(&c, ams_verifier);	   after its eom
- *	milter_arc_seals_check(&c, hdrs, lookup, ctx);
+ *	milter_arc_seals_check(&c, hdrs, &opts, lookup, ctx);
  *	... c.result, c.reason, c.n, c.failed, c.sets[1..c.n] ...
  * DESCRIPTION
  *	milter_arc_chain_check() collects the ARC-Seal,
@@ -143,9 +143,11 @@ void milter_arc_ams_check(struct milter_arc_chain *c,
 			  const struct milter_dkim_verifier *v);
 /* milter_arc_seals_check - a pass stays a pass only if every seal,
  * newest to oldest, verifies with its key (lookup, as the DKIM
- * verifier's) */
+ * verifier's; its size within o's min_key_bits and max_key_bits, the
+ * AMS verifier's options) */
 void milter_arc_seals_check(struct milter_arc_chain *c,
 			    const struct milter_header *hdrs,
+			    const struct milter_dkim_vopts *o,
 			    milter_dkim_lookup_fn lookup, void *ctx);
 /* milter_arc_aar_instance - the i= of an ARC-Authentication-Results
  * value ("i=1; authserv-id; ..."); -1 if unreadable */

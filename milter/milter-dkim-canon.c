@@ -60,6 +60,11 @@ static const unsigned char canon_relaxed[256] = {
 static pthread_once_t canon_once = PTHREAD_ONCE_INIT;
 static EVP_MD *canon_sha256;
 
+/* Body bytes fed to every context of the process (relaxed atomic: a
+ * count for the tests, which check that a body is hashed once per
+ * kind; one add per chunk, not per byte). */
+static unsigned long long canon_fed;
+
 /* milter_dkim_canon_fetch - the one fetch (kept for the process) */
 static void
 milter_dkim_canon_fetch(void)
@@ -323,6 +328,8 @@ milter_dkim_body_update(struct milter_dkim_body *b, const unsigned char *p,
 {
 	const unsigned char *end = p + len, *q, *sp = b->special;
 
+	__atomic_add_fetch(&canon_fed, (unsigned long long)len,
+			   __ATOMIC_RELAXED);
 	while (p < end) {
 		if (b->cr) {
 			b->cr = 0;
@@ -415,6 +422,13 @@ unsigned long long
 milter_dkim_body_length(const struct milter_dkim_body *b)
 {
 	return b->total + b->len;
+}
+
+/* milter_dkim_body_fed - body bytes fed to all contexts so far */
+unsigned long long
+milter_dkim_body_fed(void)
+{
+	return __atomic_load_n(&canon_fed, __ATOMIC_RELAXED);
 }
 
 /* milter_dkim_body_free - the context */

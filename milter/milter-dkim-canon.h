@@ -7,7 +7,8 @@
  *	#include "milter-dkim-canon.h"
  * DESCRIPTION
  *	A pure module: bytes in, canonical bytes and a SHA-256 hash out,
- *	no I/O, no shared state (a thread owns each body context).
+ *	no I/O, no shared state but a byte counter (a thread owns each body
+ *	context).
  *
  *	milter_dkim_canon_header() appends the canonical form of one
  *	header field ("Name:value", value as received, leading space and
@@ -30,6 +31,11 @@
  *	tap sees the canonical bytes as they are hashed (for the tests).
  *	A verifier may ask for another hash (SHA-1) and for a limit (l=):
  *	the bytes past it are counted, not hashed.
+ *
+ *	milter_dkim_body_fed() counts the body bytes fed to every context
+ *	of the process (the one shared state, an atomic counter): the
+ *	tests read it to check that a message's body is hashed once per
+ *	kind of hash, however many stages want that hash.
  *--*/
 #ifndef ELEMTA_MILTER_DKIM_CANON_H
 #define ELEMTA_MILTER_DKIM_CANON_H
@@ -94,6 +100,9 @@ int milter_dkim_body_final_md(struct milter_dkim_body *b,
 /* milter_dkim_body_length - canonical bytes seen (hashed or not: l=
  * stops the hash, not the count); the whole body after final */
 unsigned long long milter_dkim_body_length(const struct milter_dkim_body *b);
+/* milter_dkim_body_fed - body bytes fed to all contexts of the process
+ * so far (raw bytes, as given to milter_dkim_body_update) */
+unsigned long long milter_dkim_body_fed(void);
 /* milter_dkim_body_free - free; *bp set to NULL */
 void milter_dkim_body_free(struct milter_dkim_body **bp);
 

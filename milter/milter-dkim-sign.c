@@ -65,6 +65,8 @@ struct milter_dkim_sign {
 	int hcanon;			/* MILTER_DKIM_SIMPLE, _RELAXED */
 	int bcanon;
 	struct milter_dkim_body *body;	/* one body hash for all */
+	int bh_done;			/* body final: 1 bh, -1 failed */
+	unsigned char bh[MILTER_DKIM_HASH_LEN];
 	size_t n;
 	const struct milter_key *k[MILTER_KEYS_PER_RULE];
 	char *value[MILTER_KEYS_PER_RULE];
@@ -182,6 +184,35 @@ milter_dkim_sign_body(struct milter_msg *m, const unsigned char *chunk,
 	milter_dkim_body_update(s->body, chunk, len);
 }
 
+/* milter_dkim_sign_body_canon - the canonicalization of the signer's
+ * body hash (SHA-256 of the whole body), or -1 if it computes none */
+int
+milter_dkim_sign_body_canon(const struct milter_msg *m)
+{
+	const struct milter_dkim_sign *s = m->dkim_sign;
+
+	if (m->mode != MILTER_MODE_SIGN || s == NULL || s->body == NULL)
+		return -1;
+	return s->bcanon;
+}
+
+/* milter_dkim_sign_body_hash - that hash, finished at the first call */
+int
+milter_dkim_sign_body_hash(struct milter_msg *m, unsigned char *bh)
+{
+	struct milter_dkim_sign *s = m->dkim_sign;
+
+	if (s == NULL || s->body == NULL)
+		return -1;
+	if (s->bh_done == 0)
+		s->bh_done = milter_dkim_body_final(s->body, s->bh) == 0
+			     ? 1 : -1;
+	if (s->bh_done < 0)
+		return -1;
+	memcpy(bh, s->bh, MILTER_DKIM_HASH_LEN);
+	return 0;
+}
+
 /* milter_dkim_sign_listed - is header name one to sign?  (From
  * always; list: the NULL-terminated names) */
 int
@@ -297,9 +328,7 @@ milter_dkim_sign_crypto(const struct milter_key *k,
 		return 0;
 	}
 	if (k->type == MILTER_KEY_RSA)
-		ok = EVP_DigestSignInit(ctx, NULL,
-					milter_dkim_canon_sha256(), NULL,
-					k->pkey) == 1
+		ok = EVP_MD_CTX_copy_ex(ctx, k->sign_tmpl) == 1
 		     && EVP_DigestSignUpdate(ctx, d->data, d->len) == 1
 		     && EVP_DigestSignUpdate(ctx, sh->data, sh->len) == 1
 		     && EVP_DigestSignFinal(ctx, sig, &siglen) == 1;
@@ -410,7 +439,7 @@ milter_dkim_sign_eom(struct milter_msg *m)
 
 	if (m->mode != MILTER_MODE_SIGN || s == NULL)
 		return;
-	if (s->body == NULL || milter_dkim_body_final(s->body, bhash) < 0) {
+	if (s->body == NULL || milter_dkim_sign_body_hash(m, bhash) < 0) {
 		if (s->body != NULL)
 			qid_warn(m->qid, "dkim-sign: not signed: the body "
 				 "hash failed");

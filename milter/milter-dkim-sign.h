@@ -68,6 +68,16 @@ const char *milter_dkim_sign_value(const struct milter_msg *m, size_t i);
 struct milter_header;
 struct milter_dkim_buf;
 struct milter_key;
+/* milter_dkim_sign_body_canon - when m is signed: the canonicalization
+ * (MILTER_DKIM_SIMPLE, _RELAXED) of the signer's body hash, the SHA-256
+ * of the whole body; -1 if it computes none.  A stage fed the body after
+ * the signer may take that hash (milter_dkim_sign_body_hash) instead of
+ * computing it again. */
+int milter_dkim_sign_body_canon(const struct milter_msg *m);
+/* milter_dkim_sign_body_hash - that hash into bh (32 bytes), finished at
+ * the first call (the signer's end of message or another stage's); 0, or
+ * -1 if there is none or OpenSSL failed */
+int milter_dkim_sign_body_hash(struct milter_msg *m, unsigned char *bh);
 /* milter_dkim_sign_listed - From, or a name of list (NULL-terminated)? */
 int milter_dkim_sign_listed(char *const *list, const char *name);
 /* milter_dkim_sign_select - "h=..." into h and the canonical data of

@@ -16,11 +16,18 @@
  *	seconds ahead, libopendkim's default drift) are permerror.
  *
  *	Keys and their cache: milter-dkim-vkey.c; tag lists:
- *	milter-dkim-tags.c.  RSA keys below the caller's minimum are
- *	refused.
+ *	milter-dkim-tags.c.  RSA keys below the caller's minimum, or
+ *	above its maximum (MILTER_DKIM_MAX_KEY_BITS by default: a key of
+ *	16384 bits costs some 16 times the CPU of a 4096-bit one per
+ *	signature, and a sender chooses the key), are refused before any
+ *	RSA operation.
  *
  *	Crypto: RSA with EVP_DigestVerify over the header data; Ed25519
- *	over the SHA-256 of the header data (RFC 8463 section 3).
+ *	over the SHA-256 of the header data (RFC 8463 section 3).  For
+ *	rsa-sha256 and Ed25519 the key's context, set up when the key is
+ *	parsed (milter-dkim-vkey.c), is copied: EVP_DigestVerifyInit would
+ *	look the algorithm up in OpenSSL's provider tables, under their
+ *	locks, for every signature of every message.
  *
  *	Results: pass; fail (body hash or signature mismatch, revoked
  *	key: RFC 6376 section 6.1.2 "fail" cases); temperror (the key
@@ -83,6 +90,8 @@ static const char *const dkim_err_str[] = {
 	[MILTER_DKIM_E_KEYHASH] = "signature-key hash mismatch",
 	[MILTER_DKIM_E_SERVICE] = "key not for email",
 	[MILTER_DKIM_E_KEYSMALL] = "key too small",
+	[MILTER_DKIM_E_KEYLARGE] = "key too large",
+	[MILTER_DKIM_E_KEYEXP] = "key exponent too large",
 	[MILTER_DKIM_E_STRICT] = "i= in a subdomain, key says t=s",
 	[MILTER_DKIM_E_BODYSHORT] = "l= beyond the body",
 	[MILTER_DKIM_E_BODYHASH] = "body hash mismatch",
@@ -423,6 +432,20 @@ milter_dkim_md(enum milter_dkim_alg a)
 	return dkim_sha1 != NULL ? dkim_sha1 : EVP_sha1();
 }
 
+/* milter_dkim_sig_init - ctx ready to verify with key: a copy of the
+ * key's context (md NULL: rsa-sha256 or Ed25519), else set up now; 1
+ * or OpenSSL's error */
+static int
+milter_dkim_sig_init(EVP_MD_CTX *ctx, const struct milter_dkim_vkey *key,
+		     const EVP_MD *md)
+{
+	if (md == NULL && key->tmpl != NULL)
+		return EVP_MD_CTX_copy_ex(ctx, key->tmpl);
+	if (md == NULL && !key->ed25519)
+		md = milter_dkim_canon_sha256();
+	return EVP_DigestVerifyInit(ctx, NULL, md, NULL, key->pkey);
+}
+
 /* milter_dkim_sig_check - the body hash and the signature */
 enum milter_dkim_err
 milter_dkim_sig_check(const struct milter_dkim_vsig *sig,
@@ -444,12 +467,13 @@ milter_dkim_sig_check(const struct milter_dkim_vsig *sig,
 	if (sig->alg == MILTER_DKIM_A_ED25519_SHA256)
 		rc = EVP_Digest(hdata->data, hdata->len, hash, &hlen, md,
 				NULL) == 1
-		     && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL,
-					     key->pkey) == 1
+		     && milter_dkim_sig_init(ctx, key, NULL) == 1
 		     ? EVP_DigestVerify(ctx, sig->b, sig->blen, hash, hlen)
 		     : -1;
 	else
-		rc = EVP_DigestVerifyInit(ctx, NULL, md, NULL, key->pkey) == 1
+		rc = milter_dkim_sig_init(ctx, key,
+				sig->alg == MILTER_DKIM_A_RSA_SHA256 ? NULL
+								    : md) == 1
 		     && EVP_DigestVerifyUpdate(ctx, hdata->data, hdata->len)
 			== 1
 		     ? EVP_DigestVerifyFinal(ctx, sig->b, sig->blen) : -1;
@@ -559,6 +583,45 @@ milter_dkim_verifier_share(struct milter_dkim_verifier *v,
 	}
 }
 
+/* milter_dkim_verifier_body_find - the whole body's SHA-256 in bcanon */
+int
+milter_dkim_verifier_body_find(const struct milter_dkim_verifier *v,
+			       int bcanon)
+{
+	const struct milter_dkim_vbody *b;
+	size_t i;
+
+	for (i = 0; i < v->nbodies; i++) {
+		b = &v->bodies[i];
+		if (b->bcanon != bcanon || b->sha1 || b->l >= 0)
+			continue;
+		/* fed (or a donor's), or already final: not one that
+		 * OpenSSL refused to start */
+		if (b->ctx != NULL || b->from != NULL || b->ok)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* milter_dkim_verifier_body_hash - body hash i, final */
+int
+milter_dkim_verifier_body_hash(struct milter_dkim_verifier *v, int i,
+			       unsigned char bh[MILTER_DKIM_HASH_LEN])
+{
+	struct milter_dkim_vbody *b;
+
+	if (i < 0 || (size_t)i >= v->nbodies)
+		return -1;
+	b = &v->bodies[i];
+	if (b->from != NULL)
+		b = b->from;
+	milter_dkim_vbody_final(b);	/* once: the context is spent */
+	if (!b->ok || b->hlen != MILTER_DKIM_HASH_LEN)
+		return -1;
+	memcpy(bh, b->hash, MILTER_DKIM_HASH_LEN);
+	return 0;
+}
+
 /* milter_dkim_verifier_body - a chunk to every body hash */
 void
 milter_dkim_verifier_body(struct milter_dkim_verifier *v,
@@ -588,8 +651,25 @@ milter_dkim_verifier_usable(const struct milter_dkim_verifier *v,
 	    && ((at = strrchr(sig->i, '@')) == NULL
 		|| strcasecmp(at + 1, sig->d) != 0))
 		return MILTER_DKIM_E_STRICT;
-	if (!key->ed25519 && key->bits < v->o.min_key_bits)
+	return milter_dkim_key_size(&v->o, key);
+}
+
+/* milter_dkim_key_size - RSA keys between the bounds */
+enum milter_dkim_err
+milter_dkim_key_size(const struct milter_dkim_vopts *o,
+		     const struct milter_dkim_vkey *key)
+{
+	int max = o->max_key_bits > 0 ? o->max_key_bits
+				      : MILTER_DKIM_MAX_KEY_BITS;
+
+	if (key->ed25519)
+		return MILTER_DKIM_E_OK;	/* one size */
+	if (key->bits < o->min_key_bits)
 		return MILTER_DKIM_E_KEYSMALL;
+	if (key->bits > max)
+		return MILTER_DKIM_E_KEYLARGE;
+	if (key->ebits > MILTER_DKIM_MAX_E_BITS)
+		return MILTER_DKIM_E_KEYEXP;
 	return MILTER_DKIM_E_OK;
 }
 
@@ -616,8 +696,10 @@ milter_dkim_verifier_one(struct milter_dkim_verifier *v,
 	if (!b->ok)
 		return MILTER_DKIM_E_INTERNAL;
 	memset(&key, 0, sizeof(key));
-	if ((err = milter_dkim_key_lookup(sig, lookup, ctx, &key)) != 0
-	    || (err = milter_dkim_verifier_usable(v, sig, &key)) != 0) {
+	err = milter_dkim_key_lookup(sig, lookup, ctx, &key);
+	e->res.key_bits = key.bits;
+	e->res.key_ebits = key.ebits;
+	if (err != 0 || (err = milter_dkim_verifier_usable(v, sig, &key)) != 0) {
 		milter_dkim_key_free(&key);
 		return err;
 	}

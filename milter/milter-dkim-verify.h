@@ -56,11 +56,16 @@
 #include <openssl/evp.h>
 
 #include "milter-dkim.h"
+#include "milter-dkim-canon.h"
 
 #define MILTER_DKIM_MAX_TAGS	64
 #define MILTER_DKIM_MAX_H	128	/* names in h= */
 #define MILTER_DKIM_DRIFT	300	/* t= may be this far ahead (s) */
 #define MILTER_DKIM_ARC_MAX	50	/* ARC instances */
+/* The largest RSA public exponent verified, in bits: a verification
+ * costs in proportion to e's size (65537 has 17 bits), and OpenSSL
+ * bounds e only for moduli over 3072 bits (to 64 bits, as here). */
+#define MILTER_DKIM_MAX_E_BITS	64
 
 /* Why a signature does not pass (the comment in our A-R). */
 enum milter_dkim_err {
@@ -87,6 +92,8 @@ enum milter_dkim_err {
 	MILTER_DKIM_E_KEYHASH,		/* key h= against a= */
 	MILTER_DKIM_E_SERVICE,		/* key s= without email */
 	MILTER_DKIM_E_KEYSMALL,
+	MILTER_DKIM_E_KEYLARGE,		/* RSA over max_key_bits */
+	MILTER_DKIM_E_KEYEXP,		/* RSA e over MILTER_DKIM_MAX_E_BITS */
 	MILTER_DKIM_E_STRICT,		/* key t=s, i= in a subdomain */
 	MILTER_DKIM_E_BODYSHORT,	/* l= beyond the body */
 	MILTER_DKIM_E_BODYHASH,
@@ -147,7 +154,11 @@ struct milter_dkim_vkey {
 	int testing;			/* t=y */
 	int strict;			/* t=s */
 	int bits;
+	int ebits;			/* RSA: the public exponent's size */
 	EVP_PKEY *pkey;			/* a reference */
+	EVP_MD_CTX *tmpl;		/* EVP_DigestVerifyInit'ed once for
+					 * rsa-sha256 or Ed25519, copied per
+					 * signature; NULL: init each time */
 };
 
 /* A signature's outcome. */
@@ -158,6 +169,8 @@ struct milter_dkim_vres {
 	int partial;			/* l= shorter than the body */
 	unsigned long long bodylen;	/* canonical body length */
 	int testing;			/* the key says t=y */
+	int key_bits;			/* the key's size, once looked up */
+	int key_ebits;			/* its public exponent's (RSA) */
 };
 
 /* One signature header of the message. */
@@ -175,6 +188,8 @@ struct milter_dkim_vopts {
 	int flags;			/* MILTER_DKIM_V_* */
 	int max;			/* signatures verified */
 	int min_key_bits;		/* RSA keys smaller: permerror */
+	int max_key_bits;		/* RSA keys larger: permerror (0:
+					 * MILTER_DKIM_MAX_KEY_BITS) */
 };
 
 /*
@@ -261,6 +276,12 @@ struct milter_dkim_buf;
 void milter_dkim_sig_hdata(const struct milter_dkim_vsig *sig,
 			   const struct milter_header *hdrs, size_t nhdrs,
 			   size_t self_index, struct milter_dkim_buf *out);
+/* milter_dkim_key_size - is key's size within o's bounds, and its
+ * public exponent at most MILTER_DKIM_MAX_E_BITS?  The error
+ * (MILTER_DKIM_E_KEYSMALL, _KEYLARGE, _KEYEXP): checked before the
+ * crypto, so that a costly key costs no RSA operation */
+enum milter_dkim_err milter_dkim_key_size(const struct milter_dkim_vopts *o,
+					  const struct milter_dkim_vkey *key);
 /* milter_dkim_sig_check - the crypto: the body hash (unless bh is
  * NULL: an ARC-Seal has none) and the signature over hdata, with key;
  * the error */
@@ -285,6 +306,18 @@ void milter_dkim_verifier_headers(struct milter_dkim_verifier *v,
  * fed every chunk and outlive v's _eom. */
 void milter_dkim_verifier_share(struct milter_dkim_verifier *v,
 				struct milter_dkim_verifier *donor);
+/* milter_dkim_verifier_body_find - after _headers: the body hash of v
+ * that is the SHA-256 of the whole body in canonicalization bcanon
+ * (its own or taken from a donor), as an index, or -1 if v computes
+ * none.  Another stage fed every chunk after v may read it
+ * (milter_dkim_verifier_body_hash) instead of hashing the body again
+ * (the ARC seal's AMS). */
+int milter_dkim_verifier_body_find(const struct milter_dkim_verifier *v,
+				   int bcanon);
+/* milter_dkim_verifier_body_hash - that hash (index i), finished now if
+ * v's _eom has not run yet; 0, or -1 if OpenSSL failed */
+int milter_dkim_verifier_body_hash(struct milter_dkim_verifier *v, int i,
+				   unsigned char bh[MILTER_DKIM_HASH_LEN]);
 /* milter_dkim_verifier_body - a body chunk */
 void milter_dkim_verifier_body(struct milter_dkim_verifier *v,
 			       const unsigned char *p, size_t len);

@@ -27,13 +27,34 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/x509.h>
 
 #include "clock.h"
 #include "htable.h"
+#include "milter-dkim-canon.h"
 #include "milter-dkim-verify.h"
 #include "str.h"
 #include "xalloc.h"
+
+/* milter_dkim_key_tmpl - the key's verification context, set up once
+ * (rsa-sha256: the common case; Ed25519) and copied per signature:
+ * EVP_DigestVerifyInit fetches the algorithm from OpenSSL's provider
+ * tables, under their locks, each time.  None if OpenSSL refuses: the
+ * check then sets up its own. */
+static void
+milter_dkim_key_tmpl(struct milter_dkim_vkey *key)
+{
+	if ((key->tmpl = EVP_MD_CTX_new()) != NULL
+	    && EVP_DigestVerifyInit(key->tmpl, NULL, key->ed25519 ? NULL
+				    : milter_dkim_canon_sha256(), NULL,
+				    key->pkey) != 1) {
+		EVP_MD_CTX_free(key->tmpl);
+		key->tmpl = NULL;
+	}
+	ERR_clear_error();
+}
 
 /* milter_dkim_key_pkey - p= into an EVP_PKEY; the error */
 static enum milter_dkim_err
@@ -42,6 +63,7 @@ milter_dkim_key_pkey(const struct milter_dkim_tag *p,
 {
 	unsigned char *der;
 	const unsigned char *q;
+	BIGNUM *e = NULL;
 	size_t len;
 
 	if ((der = milter_dkim_tag_b64(p->val, p->vlen, &len)) == NULL)
@@ -65,6 +87,11 @@ milter_dkim_key_pkey(const struct milter_dkim_tag *p,
 	if (key->pkey == NULL)
 		return MILTER_DKIM_E_KEYDECODE;
 	key->bits = EVP_PKEY_get_bits(key->pkey);
+	if (!key->ed25519
+	    && EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1)
+		key->ebits = BN_num_bits(e);
+	BN_free(e);
+	milter_dkim_key_tmpl(key);
 	return MILTER_DKIM_E_OK;
 }
 
@@ -123,6 +150,8 @@ milter_dkim_key_free(struct milter_dkim_vkey *key)
 {
 	EVP_PKEY_free(key->pkey);
 	key->pkey = NULL;
+	EVP_MD_CTX_free(key->tmpl);
+	key->tmpl = NULL;
 }
 
 /*
@@ -162,15 +191,23 @@ milter_dkim_kc_name(const char *name)
 	return str_lower_dup(name);
 }
 
-/* milter_dkim_kc_copy - *dst = *src with a new reference to the key */
+/* milter_dkim_kc_copy - *dst = *src with a new reference to the key
+ * and a copy of its context (a copy is cheap: no provider look-up) */
 static void
 milter_dkim_kc_copy(struct milter_dkim_vkey *dst,
 		    const struct milter_dkim_vkey *src)
 {
 	*dst = *src;
+	dst->tmpl = NULL;
 	if (dst->pkey != NULL && EVP_PKEY_up_ref(dst->pkey) != 1) {
 		dst->pkey = NULL;
 		dst->err = MILTER_DKIM_E_INTERNAL;
+		return;
+	}
+	if (src->tmpl != NULL && (dst->tmpl = EVP_MD_CTX_new()) != NULL
+	    && EVP_MD_CTX_copy_ex(dst->tmpl, src->tmpl) != 1) {
+		EVP_MD_CTX_free(dst->tmpl);
+		dst->tmpl = NULL;	/* the check sets one up */
 	}
 }
 

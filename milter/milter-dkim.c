@@ -23,7 +23,9 @@
  *	pass (header signature and body hash good), fail (signature or
  *	body hash mismatch, revoked key), permerror (no key record,
  *	syntax errors in the signature or key, unsupported algorithm,
- *	expired or future, a key below dkim_min_key_bits, and rsa-sha1
+ *	expired or future, an RSA key below dkim_min_key_bits or above
+ *	dkim_max_key_bits (logged with its size, refused before any RSA
+ *	operation), and rsa-sha1
  *	even when it verifies: RFC 8301 section 3.1), temperror (key
  *	lookup failed), none (no signature).  Each signature's result
  *	carries header.d, header.i, header.s, header.a and header.b (first
@@ -98,11 +100,12 @@ milter_dkim_record(const struct dns_answer *a, char **txt, int *ttl)
 	return MILTER_DKIM_E_OK;
 }
 
-/* milter_dkim_msg_lookup - the verifiers' key lookup, through lib/dns */
-enum milter_dkim_err
-milter_dkim_msg_lookup(void *ctx, const char *name, char **txt, int *ttl)
+/* milter_dkim_lookup_as - a key lookup through lib/dns, on the DKIM
+ * counter; a failure logged as method's ("dkim", "arc") */
+static enum milter_dkim_err
+milter_dkim_lookup_as(struct milter_msg *m, const char *method,
+		      const char *name, char **txt, int *ttl)
 {
-	struct milter_msg *m = ctx;
 	struct dns_answer *a = NULL;
 	enum milter_dkim_err e;
 
@@ -112,10 +115,24 @@ milter_dkim_msg_lookup(void *ctx, const char *name, char **txt, int *ttl)
 	(void)dns_query(m->conn->dns, name, DNS_T_TXT, &m->dkim_dns, &a);
 	e = (enum milter_dkim_err)milter_dkim_record(a, txt, ttl);
 	if (e == MILTER_DKIM_E_DNS)
-		qid_info(m->qid, "dkim dns=%s name=%s reason=\"%s\"",
+		qid_info(m->qid, "%s dns=%s name=%s reason=\"%s\"", method,
 			 dns_status_str(a->status), name, a->why);
 	dns_answer_free(&a);
 	return e;
+}
+
+/* milter_dkim_msg_lookup - DKIM's key lookup */
+enum milter_dkim_err
+milter_dkim_msg_lookup(void *ctx, const char *name, char **txt, int *ttl)
+{
+	return milter_dkim_lookup_as(ctx, "dkim", name, txt, ttl);
+}
+
+/* milter_arc_msg_lookup - ARC's key lookup: DKIM's, logged as arc */
+enum milter_dkim_err
+milter_arc_msg_lookup(void *ctx, const char *name, char **txt, int *ttl)
+{
+	return milter_dkim_lookup_as(ctx, "arc", name, txt, ttl);
 }
 
 
@@ -153,6 +170,7 @@ milter_dkim_eoh(struct milter_msg *m)
 	d->eoh_done = 1;
 	o.max = mc->max_signatures;
 	o.min_key_bits = mc->dkim_min_key_bits;
+	o.max_key_bits = mc->dkim_max_key_bits;
 	d->v = milter_dkim_verifier_new(&o);
 	milter_dkim_verifier_headers(d->v, m->headers, m->nheaders);
 }
@@ -203,6 +221,26 @@ milter_dkim_copy(const struct milter_dkim_vent *e, struct milter_dkim_sig *s)
 	memcpy(s->b, e->sig.b8, sizeof(s->b));
 }
 
+/* milter_dkim_key_refused - a key refused for its size (or its public
+ * exponent's), logged with the sizes and the bounds (the A-R says only
+ * "key too large/small", "key exponent too large") */
+static void
+milter_dkim_key_refused(const struct milter_msg *m,
+			const struct milter_dkim_vent *e)
+{
+	const struct milter_conf *mc = m->conn->mc;
+
+	if (e->res.err != MILTER_DKIM_E_KEYLARGE
+	    && e->res.err != MILTER_DKIM_E_KEYSMALL
+	    && e->res.err != MILTER_DKIM_E_KEYEXP)
+		return;
+	qid_info(m->qid, "dkim key=refused d=%s s=%s bits=%d "
+		 "reason=\"%s\" dkim_min_key_bits=%d dkim_max_key_bits=%d "
+		 "exponent_bits=%d", e->sig.d, e->sig.s, e->res.key_bits,
+		 milter_dkim_err_str(e->res.err), mc->dkim_min_key_bits,
+		 mc->dkim_max_key_bits, e->res.key_ebits);
+}
+
 /* milter_dkim_collect - one signature into the results and A-R */
 static void
 milter_dkim_collect(struct milter_msg *m, const struct milter_dkim_vent *e,
@@ -215,6 +253,7 @@ milter_dkim_collect(struct milter_msg *m, const struct milter_dkim_vent *e,
 	char lwhy[96];
 
 	*cls = e->res.cls;
+	milter_dkim_key_refused(m, e);
 	if (res->nsigs >= MILTER_DKIM_MAX_SIGS)
 		return;
 	s = &res->sigs[res->nsigs++];

@@ -35,6 +35,7 @@
 #include <openssl/x509.h>
 
 #include "log.h"
+#include "milter-dkim-canon.h"
 #include "milter-keys.h"
 #include "xalloc.h"
 
@@ -228,10 +229,14 @@ milter_keys_read_key(struct milter_key *key, char *err, size_t errlen)
 		return -1;
 	}
 	key->type = (enum milter_key_type)type;
-	if (key->type == MILTER_KEY_ED25519
-	    && ((key->sign_tmpl = EVP_MD_CTX_new()) == NULL
-		|| EVP_DigestSignInit(key->sign_tmpl, NULL, NULL, NULL,
-				      key->pkey) != 1)) {
+	/* set up once, copied per signature: EVP_DigestSignInit fetches
+	 * the algorithm from OpenSSL's provider tables, under their locks,
+	 * each time */
+	if ((key->sign_tmpl = EVP_MD_CTX_new()) == NULL
+	    || EVP_DigestSignInit(key->sign_tmpl, NULL,
+				  key->type == MILTER_KEY_RSA
+				  ? milter_dkim_canon_sha256() : NULL,
+				  NULL, key->pkey) != 1) {
 		x_err(err, errlen, "key %s: %s: OpenSSL cannot sign with it",
 		      key->name, key->path);
 		return -1;

@@ -67,8 +67,8 @@ struct milter_key {
 	enum milter_key_type type;
 	int bits;
 	EVP_PKEY *pkey;		/* parsed once; read-only while shared */
-	EVP_MD_CTX *sign_tmpl;	/* Ed25519: EVP_DigestSignInit'ed once,
-				 * copied per signature; or NULL */
+	EVP_MD_CTX *sign_tmpl;	/* EVP_DigestSignInit'ed once (RSA: with
+				 * SHA-256), copied per signature */
 };
 
 struct milter_sign_rule {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "milter-body.h"
+#include "milter-dkim.h"
 #include "milter-options.h"
 #include "runtime.h"
 #include "str.h"
@@ -56,6 +57,7 @@ static cfg_opt_t milter_opts[] = {
 	CFG_STR("dkim_on_dns_error", "accept", CFGF_NONE),
 	CFG_BOOL("dkim_partial_body_pass", cfg_false, CFGF_NONE),
 	CFG_INT("dkim_min_key_bits", 1024, CFGF_NONE),
+	CFG_INT("dkim_max_key_bits", MILTER_DKIM_MAX_KEY_BITS, CFGF_NONE),
 	/* DKIM signing (milter-dkim-sign.c): RFC 6376 5.4.1's headers */
 	CFG_STR("dkim_key_table", "", CFGF_NONE),
 	CFG_STR("dkim_signing_table", "", CFGF_NONE),
@@ -304,6 +306,9 @@ static const struct conf_check milter_checks[] = {
 	{ "spf_permerror_action", CONF_CHECK_ENUM, 0, 0, milter_actions, NULL },
 	{ "max_signatures", CONF_CHECK_RANGE, 1, 20, NULL, NULL },
 	{ "dkim_min_key_bits", CONF_CHECK_RANGE, 512, 16384, NULL, NULL },
+	/* RFC 8301 3.2: verifiers must take 1024 to 4096; 16384 is
+	 * OpenSSL's own limit on RSA moduli */
+	{ "dkim_max_key_bits", CONF_CHECK_RANGE, 4096, 16384, NULL, NULL },
 	{ "dkim_on_bad_signature", CONF_CHECK_ENUM, 0, 0, milter_actions,
 	  NULL },
 	{ "dkim_on_no_signature", CONF_CHECK_ENUM, 0, 0, milter_actions,
@@ -513,9 +518,11 @@ milter_conf_load_client(cfg_t *sec, struct milter_conf *c, char *err,
 	return 0;
 }
 
-/* milter_conf_load_auth - the SPF and DKIM verification options */
-static void
-milter_conf_load_auth(cfg_t *sec, struct milter_conf *c)
+/* milter_conf_load_auth - the SPF and DKIM verification options; 0,
+ * or -1 with err */
+static int
+milter_conf_load_auth(cfg_t *sec, struct milter_conf *c, char *err,
+		      size_t errlen)
 {
 	c->spf = cfg_getbool(sec, "spf");
 	c->spf_fail_action =
@@ -538,6 +545,14 @@ milter_conf_load_auth(cfg_t *sec, struct milter_conf *c)
 		milter_action_index(cfg_getstr(sec, "dkim_on_dns_error"));
 	c->dkim_partial_body_pass = cfg_getbool(sec, "dkim_partial_body_pass");
 	c->dkim_min_key_bits = (int)cfg_getint(sec, "dkim_min_key_bits");
+	c->dkim_max_key_bits = (int)cfg_getint(sec, "dkim_max_key_bits");
+	if (c->dkim_min_key_bits > c->dkim_max_key_bits) {
+		x_err(err, errlen, "milter: dkim_min_key_bits (%d) above "
+		      "dkim_max_key_bits (%d): no RSA key would verify",
+		      c->dkim_min_key_bits, c->dkim_max_key_bits);
+		return -1;
+	}
+	return 0;
 }
 
 /* milter_conf_load_dmarc - the ARC and DMARC options */
@@ -631,7 +646,8 @@ milter_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 		return -1;
 	if (milter_conf_load_client(sec, c, err, errlen) < 0)
 		return -1;
-	milter_conf_load_auth(sec, c);
+	if (milter_conf_load_auth(sec, c, err, errlen) < 0)
+		return -1;
 	if (milter_conf_load_sign(sec, c, err, errlen) < 0)	/* signing */
 		return -1;
 	milter_conf_load_dmarc(sec, c);

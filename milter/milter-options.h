@@ -71,6 +71,7 @@ struct milter_conf {
 	int dkim_on_dns_error;
 	int dkim_partial_body_pass;	/* l= short of the body: pass */
 	int dkim_min_key_bits;		/* smaller RSA keys: permerror */
+	int dkim_max_key_bits;		/* larger RSA keys: permerror */
 	/* DKIM signing (milter-dkim-sign.c, milter-keys.c) */
 	char *dkim_key_table;		/* NULL: no signing */
 	char *dkim_signing_table;	/* set with dkim_key_table */

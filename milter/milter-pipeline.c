@@ -69,7 +69,8 @@ static const struct milter_stage milter_stages[] = {
 	 * the headers (clamav, rspamd), after "dkim-sign" (the AMS covers
 	 * our DKIM-Signature); quiet: sealing is not a check, and with
 	 * arc_seal_domain unset the summary line does not name it */
-	{ .name = "arc-seal", .quiet = 1, .body = milter_arc_sealer_body,
+	{ .name = "arc-seal", .quiet = 1, .eoh = milter_arc_sealer_eoh,
+	  .body = milter_arc_sealer_body,
 	  .eom = milter_arc_sealer_eom, .free = milter_arc_sealer_free },
 };
 #define MILTER_NSTAGES (sizeof(milter_stages) / sizeof(milter_stages[0]))

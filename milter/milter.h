@@ -440,9 +440,14 @@ char *milter_spf_received(const char *result, const char *receiver,
  * the cap on lookups and the time budget cover both */
 enum milter_dkim_err milter_dkim_msg_lookup(void *ctx, const char *name,
 					    char **txt, int *ttl);
+/* milter_arc_msg_lookup - the same for ARC's keys (the AMS and the
+ * seals), on the same counter, a failed lookup logged as "arc dns=" */
+enum milter_dkim_err milter_arc_msg_lookup(void *ctx, const char *name,
+					   char **txt, int *ttl);
 /* milter_dkim_msg_verifier - the message's DKIM verifier (its headers
  * read), fed every body chunk before the later stages are; NULL when
- * DKIM does not verify the message.  ARC takes its body hashes. */
+ * DKIM does not verify the message.  ARC takes its body hashes, and so
+ * does the seal. */
 struct milter_dkim_verifier *milter_dkim_msg_verifier(struct milter_msg *m);
 
 /* milter-arc-verify.c: the ARC stage (RFC 8617 verification) */
@@ -451,9 +456,15 @@ void milter_arc_verify_body(struct milter_msg *m, const unsigned char *chunk,
 			    size_t len);
 void milter_arc_verify_eom(struct milter_msg *m);
 void milter_arc_verify_free(struct milter_msg *m);
+/* milter_arc_msg_verifier - the verifier of the message's AMS (end of
+ * headers done), fed every body chunk after DKIM's; NULL when ARC does
+ * not verify the message or its chain has no AMS worth verifying.  The
+ * seal takes its body hash. */
+struct milter_dkim_verifier *milter_arc_msg_verifier(struct milter_msg *m);
 
 /* milter-arc-sealer.c: the seal (RFC 8617 section 5.1), last stage */
 void milter_arc_sealer_init(void);
+void milter_arc_sealer_eoh(struct milter_msg *m);
 void milter_arc_sealer_body(struct milter_msg *m, const unsigned char *chunk,
 			    size_t len);
 void milter_arc_sealer_eom(struct milter_msg *m);

@@ -17,7 +17,9 @@
  *	chains of 1 to 3 sets signed by a second implementation
  *	(t/data/milter/arc-fixture.py, python3-dkim's signer): they
  *	pass; a changed A-AR fails the newest seal, a changed body or
- *	Subject the newest AMS, a missing key the chain.
+ *	Subject the newest AMS, a missing key the chain, and so does a
+ *	seal's key outside the key size bounds (min_key_bits,
+ *	max_key_bits), checked for the ARC-Seal as for the AMS.
  *--*/
 #include "config.h"
 
@@ -281,14 +283,17 @@ split_message(char *text, struct test_msg *l)
 	return test_msg_parse(text, l) == 0 ? l->body : "";
 }
 
-/* crypto_case - a fixture chain of n sets, edited, fully checked */
+/* crypto_case - a fixture chain of n sets, edited, fully checked; the
+ * seals with key size bounds seal_min, seal_max (0: the AMS's) */
 static void
 crypto_case(const char *what, unsigned n, const char *from, const char *to,
 	    void *ctx, enum milter_arc_result result,
-	    enum milter_arc_reason reason, unsigned failed)
+	    enum milter_arc_reason reason, unsigned failed, int seal_min,
+	    int seal_max)
 {
 	struct milter_dkim_vopts o = { "ARC-Message-Signature",
-				       MILTER_DKIM_V_ARC, 10, 1024 };
+				       MILTER_DKIM_V_ARC, 10, 1024, 0 };
+	struct milter_dkim_vopts so = o;
 	struct milter_dkim_verifier *v;
 	struct test_msg l = { 0 };
 	struct milter_arc_chain c;
@@ -310,9 +315,18 @@ crypto_case(const char *what, unsigned n, const char *from, const char *to,
 				  strlen(body));
 	milter_dkim_verifier_eom(v, l.h, l.n, lookup, ctx, 0);
 	milter_arc_ams_check(&c, v);
-	milter_arc_seals_check(&c, l.h, lookup, ctx);
+	if (seal_min > 0)
+		so.min_key_bits = seal_min;
+	if (seal_max > 0)
+		so.max_key_bits = seal_max;
+	milter_arc_seals_check(&c, l.h, &so, lookup, ctx);
 	is_str(milter_arc_result_str(c.result), milter_arc_result_str(result),
 	       "%s: result", what);
+	if (seal_min > 0 || seal_max > 0)
+		is_str(milter_dkim_err_str(c.err),
+		       milter_dkim_err_str(seal_min > 0 ? MILTER_DKIM_E_KEYSMALL
+					   : MILTER_DKIM_E_KEYLARGE),
+		       "%s: the seal's key refused for its size", what);
 	is_str(milter_arc_reason_str(c.reason), milter_arc_reason_str(reason),
 	       "%s: reason (%s)", what,
 	       c.err ? milter_dkim_err_str(c.err) : "no signature error");
@@ -497,19 +511,25 @@ test_crypto(void)
 	if ((pub = read_pub()) == NULL)
 		bail_out("the fixture made no key");
 	crypto_case("signed, 1 set", 1, NULL, NULL, NULL, P,
-		    MILTER_ARC_R_OK, 0);
+		    MILTER_ARC_R_OK, 0, 0, 0);
 	crypto_case("signed, 3 sets", 3, NULL, NULL, NULL, P,
-		    MILTER_ARC_R_OK, 0);
+		    MILTER_ARC_R_OK, 0, 0, 0);
 	crypto_case("A-AR 2 changed: seal 3 fails", 3, "mx2.example.test",
-		    "mx2.example.tesu", NULL, F, MILTER_ARC_R_SEAL, 3);
+		    "mx2.example.tesu", NULL, F, MILTER_ARC_R_SEAL, 3, 0, 0);
 	crypto_case("A-AR 3 changed: seal 3 fails", 3, "mx3.example.test",
-		    "mx3.example.tesu", NULL, F, MILTER_ARC_R_SEAL, 3);
+		    "mx3.example.tesu", NULL, F, MILTER_ARC_R_SEAL, 3, 0, 0);
 	crypto_case("body changed: the newest AMS fails", 2, "Hello.",
-		    "Hallo.", NULL, F, MILTER_ARC_R_AMS, 2);
+		    "Hallo.", NULL, F, MILTER_ARC_R_AMS, 2, 0, 0);
 	crypto_case("Subject changed: the newest AMS fails", 2, "ARC test",
-		    "ARC tost", NULL, F, MILTER_ARC_R_AMS, 2);
+		    "ARC tost", NULL, F, MILTER_ARC_R_AMS, 2, 0, 0);
 	crypto_case("no key", 2, NULL, NULL, "nokey", F, MILTER_ARC_R_AMS,
-		    2);
+		    2, 0, 0);
+	/* the fixture's key has 2048 bits: the AMS pass, the seals'
+	 * key is out of the bounds given to milter_arc_seals_check */
+	crypto_case("seal key above max_key_bits", 3, NULL, NULL, NULL, F,
+		    MILTER_ARC_R_SEAL, 3, 0, 1024);
+	crypto_case("seal key below min_key_bits", 3, NULL, NULL, NULL, F,
+		    MILTER_ARC_R_SEAL, 3, 4096, 0);
 	share_case("shared body hash", NULL, NULL, MILTER_DKIM_E_OK);
 	share_case("shared body hash, the donor's body changed", "Hello.",
 		   "Hallo.", MILTER_DKIM_E_BODYHASH);

@@ -8,7 +8,10 @@
 # revoked key and a broken key record are permerror/fail; no signature
 # is none; the cap on signatures; the On-* actions; i= outside d=, x=
 # expired, an added From under an oversigned one; a key below
-# dkim_min_key_bits; temperror once unbound is stopped.
+# dkim_min_key_bits, and one above dkim_max_key_bits (an 8704-bit key,
+# t/data/milter/big-rsa.pem, published in unbound: permerror, logged
+# with its size, passes when the limit allows it), and one whose public
+# exponent has 161 bits; temperror once unbound is stopped.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
@@ -17,13 +20,31 @@ PY=/usr/bin/python3
 milter_require unbound
 milter_require_pydkim
 tb_init
-tb_plan 51
+tb_plan 59
 
-# Extra key records: revoked (p= empty) and garbage.
+# Extra key records: revoked (p= empty), garbage, and an RSA key
+# larger than dkim_max_key_bits' default at "big".
+BIG=$top_srcdir/t/data/milter/big-rsa.pem
+BIGPUB=$(openssl pkey -in "$BIG" -pubout -outform DER 2>/dev/null |
+    base64 -w0)
+[[ ${#BIGPUB} -gt 1400 ]] || tb_bail "cannot read $BIG"
 cat >"$TB/extra-zones.conf" <<'EOF'
 local-data: 'revoked._domainkey.example.test. 300 IN TXT "v=DKIM1; k=rsa; p="'
 local-data: 'garbage._domainkey.example.test. 300 IN TXT "v=DKIM1; k=rsa; p=!!notbase64!!"'
 EOF
+printf "local-data: 'big._domainkey.example.test. 300 IN TXT %s'\n" \
+    "$(peer_txt_strings "v=DKIM1; k=rsa; p=$BIGPUB")" \
+    >>"$TB/extra-zones.conf"
+# ... and at "bige" a 2048-bit key whose public exponent has 161 bits
+BIGE=$TB/bige.pem
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -pkeyopt \
+    rsa_keygen_pubexp:0x10000000000000000000000000000000000000001 \
+    2>/dev/null | openssl rsa -traditional -out "$BIGE" 2>/dev/null ||
+    tb_bail "openssl cannot make a key with a large exponent"
+printf "local-data: 'bige._domainkey.example.test. 300 IN TXT %s'\n" \
+    "$(peer_txt_strings "v=DKIM1; k=rsa; p=$(openssl pkey -in "$BIGE" \
+	-pubout -outform DER 2>/dev/null | base64 -w0)")" \
+    >>"$TB/extra-zones.conf"
 peer_start_unbound "$TB/extra-zones.conf"
 
 D=$TB_DKIM_DOMAIN
@@ -49,7 +70,7 @@ pysign() {
 	if [[ $4 == ed25519-sha256 ]]; then
 		key=$TB_DKIM_ED25519_SEED
 	else
-		key=$(cat "$TB_DKIM_RSA_KEY")
+		key=$(cat "${PYSIGN_KEY:-$TB_DKIM_RSA_KEY}")
 	fi
 	DKIM_KEY=$key $PY - "$1" "$2" "$3" "$4" "${5:-$D}" <<'EOF'
 import os, sys, dkim
@@ -323,6 +344,38 @@ tb_like "$out" "dkim=permerror \(key too small\) header\.d=example\.test [^;]*he
     "dkim_min_key_bits=4096: the 2048-bit key is refused"
 out=$("$MILTER" -n -c /dev/null -o milter.dkim_min_key_bits=100 2>&1)
 tb_like "$?:$out" "^1:.*dkim_min_key_bits" "dkim_min_key_bits below 512 is refused"
+
+# --- the maximum RSA key size: 8704 bits, over the default 8192, and
+# a public exponent of 161 bits; each refused, then logged with the
+# sizes (SELECTOR KEY REASON BITS LOGGED)
+while IFS='|' read -r sel key why bits logged; do
+	PYSIGN_KEY=$key pysign "$TB/plain.eml" "$TB/$sel.eml" "$sel" rsa-sha256
+	tb_like "$(run "$TB/$sel.eml" </dev/null)" \
+	    "dkim=permerror \\($why\\) header\\.d=example\\.test [^;]*header\\.s=$sel" \
+	    "s=$sel, $bits bits: permerror ($why)"
+	tb_like "$(cat "$TB/stderr")" \
+	    "dkim key=refused d=example\\.test s=$sel bits=$bits reason=\"$why\" $logged" \
+	    "... logged with the sizes and the limits"
+done <<EOF
+big|$BIG|key too large|8704|dkim_min_key_bits=1024 dkim_max_key_bits=8192
+bige|$BIGE|key exponent too large|2048|.* exponent_bits=161
+EOF
+# FILE LIMIT SELECTOR: under the limit, each key passes
+while read -r f bits sel; do
+	tb_like "$(run "$TB/$f" -o "milter.dkim_max_key_bits=$bits")" \
+	    "dkim=pass header\.d=example\.test [^;]*header\.s=$sel" \
+	    "dkim_max_key_bits=$bits: $f (s=$sel) passes"
+done <<'EOF'
+big.eml 16384 big
+py-rsa.eml 4096 sel1
+EOF
+out=$("$MILTER" -n -c /dev/null -o milter.dkim_max_key_bits=2048 2>&1)
+tb_like "$?:$out" "^1:.*dkim_max_key_bits" \
+    "dkim_max_key_bits below 4096 (RFC 8301) is refused"
+out=$("$MILTER" -n -c /dev/null -o milter.dkim_min_key_bits=8192 \
+    -o milter.dkim_max_key_bits=4096 2>&1)
+tb_like "$?:$out" "^1:.*dkim_min_key_bits \(8192\) above dkim_max_key_bits \(4096\)" \
+    "dkim_min_key_bits above dkim_max_key_bits is refused"
 
 # --- DNS down: temperror, bounded by the timeout
 tb_stop unbound

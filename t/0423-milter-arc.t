@@ -7,7 +7,9 @@
 # lowest one left when a middle hop changed the body; a tampered middle
 # hop and a body changed after the last seal fail with the reason and
 # instance; bad input (60 sets, a 1 MB ARC header, duplicate instances)
-# is a clear arc=fail, never a crash; arc = false leaves ARC out; the
+# is a clear arc=fail, never a crash; a sealer's key over
+# dkim_max_key_bits (8704 bits, t/data/milter/big-rsa.pem) fails the
+# chain, said and logged; arc = false leaves ARC out; the
 # trusted-sealer override of a DMARC reject (A-R, history row) and the
 # untrusted case, still rejected.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
@@ -18,10 +20,21 @@ PY=/usr/bin/python3
 milter_require unbound sqlite3
 milter_require_arc_signers
 tb_init
-tb_plan 42
+tb_plan 45
 
-# The sealers' keys: the harness' RSA key at sel1 of each domain.
-milter_arc_unbound list.test fwd2.test fwd3.test evil.test
+# The sealers' keys: the harness' RSA key at sel1 of each domain, and
+# an 8704-bit one at sel1 of big.test.
+BIG=$top_srcdir/t/data/milter/big-rsa.pem
+BIGPUB=$(openssl pkey -in "$BIG" -pubout -outform DER 2>/dev/null |
+    base64 -w0)
+[[ ${#BIGPUB} -gt 1400 ]] || tb_bail "cannot read $BIG"
+milter_arc_zones list.test fwd2.test fwd3.test evil.test
+{
+	printf 'local-zone: "big.test." static\n'
+	printf "local-data: 'sel1._domainkey.big.test. 300 IN TXT %s'\n" \
+	    "$(peer_txt_strings "v=DKIM1; k=rsa; p=$BIGPUB")"
+} >"$TB/big-zones.conf"
+peer_start_unbound "$TB/arc-zones.conf" "$TB/big-zones.conf"
 
 cat >"$TB/plain.eml" <<'EOF'
 From: User <user@example.test>
@@ -123,6 +136,19 @@ sed 's/^\(ARC-Seal: i=3;.*\)d=fwd3\.test/\1d=nokey.test/' "$TB/py3.eml" \
     >"$TB/nokey.eml"
 tb_like "$(arc "$(run nokey.eml)")" '^arc=fail \(ARC-Seal does not pass, i=3' \
     "seal 3's key not found: arc=fail"
+
+# a sealer's key over dkim_max_key_bits (default 8192): refused before
+# any RSA operation, as DKIM's are
+/usr/bin/python3 "$TB_DATA/milter/arc-chain.py" "$BIG" "$TB/plain.eml" \
+    "$TB/big.eml" big.test || tb_bail "arc-chain.py with $BIG failed"
+tb_like "$(arc "$(run big.eml)")" \
+    '^arc=fail \(ARC-Message-Signature does not pass, i=1: key too large\)' \
+    "an 8704-bit sealer key: arc=fail (key too large)"
+tb_like "$(grep 'arc result=fail' "$TB/stderr")" \
+    'sets=1 reason="ARC-Message-Signature does not pass, i=1: key too large"' \
+    "... logged"
+tb_like "$(arc "$(run big.eml -o milter.dkim_max_key_bits=16384)")" \
+    "^arc=pass $IP\$" "dkim_max_key_bits=16384: the same chain passes"
 
 # DKIM-signed, then sealed: the AMS take DKIM's body hash (same
 # canonicalization and hash), and both still see a changed body

@@ -15,7 +15,8 @@
  *	future, i= outside d=, h= without From, oversigning and headers
  *	named twice or absent, duplicate tags, keys with h=sha1 only or a
  *	k= that does not match a=, revoked, not for email, t=s, too small
- *	for dkim_min_key_bits, headers folded in odd ways, rsa-sha1, LF
+ *	for dkim_min_key_bits or too large for dkim_max_key_bits (the
+ *	key's size kept for the log), headers folded in odd ways, rsa-sha1, LF
  *	line ends), each with the RFC 8601 result, the class and the
  *	reason; then an ARC-Message-Signature read by the same verifier.
  *
@@ -336,6 +337,7 @@ struct vcase {
 	int min_bits;		/* 0: 1024 */
 	enum milter_dkim_err want;
 	int partial;
+	int max_bits;		/* 0: MILTER_DKIM_MAX_KEY_BITS */
 };
 
 static const struct vcase vcases[] = {
@@ -352,6 +354,14 @@ static const struct vcase vcases[] = {
 	  MILTER_DKIM_E_OK, 0 },
 	{ "RSA 1024, minimum 2048", "key=rsa1024", NULL, 2048,
 	  MILTER_DKIM_E_KEYSMALL, 0 },
+	{ "RSA 4096, maximum 4096", "key=rsa4096", NULL, 0,
+	  MILTER_DKIM_E_OK, 0, 4096 },
+	{ "RSA 4096, maximum 2048: too large", "key=rsa4096", NULL, 0,
+	  MILTER_DKIM_E_KEYLARGE, 0, 2048 },
+	{ "RSA 2048, maximum 2048", "key=rsa2048", NULL, 0,
+	  MILTER_DKIM_E_OK, 0, 2048 },
+	{ "Ed25519, maximum 1024: one size, not concerned",
+	  "key=ed alg=ed25519-sha256", NULL, 0, MILTER_DKIM_E_OK, 0, 1024 },
 	{ "simple/simple", "c=simple/simple", NULL, 0, MILTER_DKIM_E_OK, 0 },
 	{ "relaxed/simple", "c=relaxed/simple", NULL, 0, MILTER_DKIM_E_OK,
 	  0 },
@@ -490,10 +500,10 @@ fixture_run(const char *spec)
 /* verify - run the verifier on m; v is the caller's to free */
 static struct milter_dkim_verifier *
 verify(struct test_msg *m, const char *hname, int flags, int min_bits,
-       struct lookups *l)
+       int max_bits, struct lookups *l)
 {
 	struct milter_dkim_vopts o = { hname, flags, 10,
-				       min_bits ? min_bits : 1024 };
+				       min_bits ? min_bits : 1024, max_bits };
 	struct milter_dkim_verifier *v = milter_dkim_verifier_new(&o);
 	size_t third = m->blen / 3;
 
@@ -546,7 +556,7 @@ test_case(const struct vcase *c)
 	}
 	if (c->edit != NULL)
 		msg_edit(&m, c->edit);
-	v = verify(&m, "DKIM-Signature", 0, c->min_bits, &l);
+	v = verify(&m, "DKIM-Signature", 0, c->min_bits, c->max_bits, &l);
 	want = milter_dkim_err_result(c->want, &cls);
 	if (v->n != 1) {
 		ok(0, "%s: one signature found (%zu)", c->name, v->n);
@@ -562,6 +572,9 @@ test_case(const struct vcase *c)
 		goto out;
 	if (strcmp(c->name, "key t=y (testing): verified") == 0)
 		is_int(v->sigs[0].res.testing, 1, "t=y: noted");
+	if (c->want == MILTER_DKIM_E_KEYLARGE)
+		is_int(v->sigs[0].res.key_bits, 4096, "%s: the key's size "
+		       "kept for the log", c->name);
 	if (strcmp(c->name, "l= and a body longer than l=") == 0)
 		ok(v->sigs[0].res.bodylen > (unsigned long long)v->sigs[0].sig.l,
 		   "the canonical body (%llu) is longer than l=%lld",
@@ -602,13 +615,13 @@ test_multi(void)
 	/* the AMS above the DKIM-signed message: both signatures */
 	both = x_asprintf("%.*s%s", (int)(strstr(t2, "From:") - t2), t2, t1);
 	if (test_msg_parse(both, &m) == 0) {
-		v = verify(&m, "DKIM-Signature", 0, 0, &l);
+		v = verify(&m, "DKIM-Signature", 0, 0, 0, &l);
 		is_int((long long)v->n, 1, "DKIM reads DKIM-Signature only");
 		is_str(v->sigs[0].res.result, "pass",
 		       "... and passes (an AMS above it)");
 		milter_dkim_verifier_free(&v);
 		v = verify(&m, "ARC-Message-Signature", MILTER_DKIM_V_ARC, 0,
-			   &l);
+			0, &l);
 		is_int((long long)v->n, 1, "ARC reads its AMS only");
 		is_str(v->sigs[0].res.result, "pass",
 		       "an ARC-Message-Signature (RSA) passes, the same "
@@ -621,13 +634,13 @@ test_multi(void)
 	free(both);
 	if (test_msg_parse(t3, &m) == 0) {
 		v = verify(&m, "ARC-Message-Signature", MILTER_DKIM_V_ARC, 0,
-			   &l);
+			0, &l);
 		is_str(v->n == 1 ? v->sigs[0].res.result : "none", "pass",
 		       "an ARC-Message-Signature (Ed25519) passes");
 		milter_dkim_verifier_free(&v);
 		msg_edit(&m, "body");
 		v = verify(&m, "ARC-Message-Signature", MILTER_DKIM_V_ARC, 0,
-			   &l);
+			0, &l);
 		is_str(v->n == 1 ? v->sigs[0].res.result : "none", "fail",
 		       "an ARC-Message-Signature over a changed body fails");
 		milter_dkim_verifier_free(&v);
@@ -646,7 +659,7 @@ test_multi(void)
 		       "max 1: one verified, one ignored");
 		is_str(v->sigs[0].sig.s, "rsa1024", "... the topmost");
 		milter_dkim_verifier_free(&v);
-		v = verify(&m, "DKIM-Signature", 0, 0, &l);
+		v = verify(&m, "DKIM-Signature", 0, 0, 0, &l);
 		is_int((long long)v->n, 2, "two signatures");
 		is_int((long long)v->nbodies, 1,
 		       "relaxed SHA-256 for both: one body hash");
@@ -688,6 +701,54 @@ kc_worker(void *arg)
 	return NULL;
 }
 
+/* test_exponent - a public exponent over MILTER_DKIM_MAX_E_BITS is
+ * refused before any RSA operation (a verification costs in proportion
+ * to e's size; OpenSSL bounds it only above 3072 bits) */
+static void
+test_exponent(void)
+{
+	static const struct {
+		const char *what, *pubexp;
+		int ebits;
+		enum milter_dkim_err want;
+	} t[] = {
+		{ "e = 65537", "65537", 17, MILTER_DKIM_E_OK },
+		{ "e of 64 bits", "0x8000000000000001", 64, MILTER_DKIM_E_OK },
+		{ "e of 161 bits",
+		  "0x10000000000000000000000000000000000000001", 161,
+		  MILTER_DKIM_E_KEYEXP },
+	};
+	struct milter_dkim_vopts o = { "DKIM-Signature", 0, 10, 1024, 0 };
+	struct milter_dkim_vkey key;
+	char *cmd, *pub, *rec;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		cmd = x_asprintf("openssl genpkey -algorithm RSA -pkeyopt "
+				 "rsa_keygen_bits:1024 -pkeyopt "
+				 "rsa_keygen_pubexp:%s 2>/dev/null | openssl "
+				 "pkey -pubout -outform DER | base64 -w0",
+				 t[i].pubexp);
+		pub = tap_popen(cmd);
+		free(cmd);
+		if (pub == NULL || *pub == '\0') {
+			ok(0, "exponent: %s: openssl made the key", t[i].what);
+			free(pub);
+			continue;
+		}
+		rec = x_asprintf("v=DKIM1; k=rsa; p=%s", pub);
+		milter_dkim_key_parse(rec, &key);
+		is_int(key.ebits, t[i].ebits, "exponent: %s: its size",
+		       t[i].what);
+		is_str(milter_dkim_err_str(milter_dkim_key_size(&o, &key)),
+		       milter_dkim_err_str(t[i].want), "exponent: %s",
+		       t[i].what);
+		milter_dkim_key_free(&key);
+		free(rec);
+		free(pub);
+	}
+}
+
 /* test_cache - keys parsed once per record text */
 static void
 test_cache(void)
@@ -720,6 +781,9 @@ test_cache(void)
 	ok(b.pkey == a.pkey, "the same record again: the kept EVP_PKEY");
 	ok(b.pkey != NULL && EVP_PKEY_eq(b.pkey, ref.pkey) == 1,
 	   "...equal to the key");
+	/* set up once, copied: no provider look-up per signature */
+	ok(a.tmpl != NULL && b.tmpl != NULL && b.tmpl != a.tmpl,
+	   "...with its own copy of the key's verification context");
 	is_int((long long)(h - h0) * 10 + (long long)(m - m0), 11,
 	       "the same record again: kept (1 kept, 1 parsed)");
 	milter_dkim_key_free(&b);
@@ -817,6 +881,7 @@ main(void)
 	plan_lazy();
 	test_tags();
 	test_sigs();
+	test_exponent();
 
 	if (system("/usr/bin/python3 -c 'import dkim, nacl' 2>/dev/null")
 	    != 0) {

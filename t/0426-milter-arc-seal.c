@@ -16,6 +16,13 @@
  *	sets) and cv=fail (the new set alone).  Last, round trips through
  *	our verifier: a seal at i=1, a second one on top, and the same
  *	message with its Subject changed after sealing (fails).
+ *
+ *	Through the pass (milter-pipeline.c): the body is hashed once
+ *	(milter_dkim_body_fed() counts the bytes fed to body hashes) when
+ *	the seal's relaxed hash is one the DKIM signer, the DKIM verifier
+ *	or the AMS verifier computes anyway, and the AMS's bh= is still
+ *	the relaxed hash of the body; a signer hashing simple leaves the
+ *	seal its own hash (the body fed twice).
  *--*/
 #include "config.h"
 
@@ -27,12 +34,15 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "conf.h"
 #include "milter.h"
 #include "milter-arc.h"
 #include "milter-arc-seal.h"
 #include "milter-dkim-canon.h"
+#include "milter-dkim-sign.h"
 #include "milter-dkim-verify.h"
 #include "milter-keys.h"
+#include "../sections-all.h"
 #include "tap.h"
 #include "test-msg.h"
 #include "xalloc.h"
@@ -179,7 +189,7 @@ load_key(void)
 			"other example.org:other:%s\n", to, to);
 	free(tap_put(dir, "kt", kt));
 	free(kt);
-	free(tap_put(dir, "st", ""));
+	free(tap_put(dir, "st", "*@example.test seal\n"));
 	kt = x_asprintf("%s/kt", dir);
 	st = x_asprintf("%s/st", dir);
 	keys = milter_keys_load(kt, st, err, sizeof(err));
@@ -461,7 +471,7 @@ verify(const struct test_msg *m, enum milter_arc_reason *why)
 				  strlen(BODY));
 	milter_dkim_verifier_eom(v, m->h, m->n, lookup, NULL, 0);
 	milter_arc_ams_check(&c, v);
-	milter_arc_seals_check(&c, m->h, lookup, NULL);
+	milter_arc_seals_check(&c, m->h, &o, lookup, NULL);
 	milter_dkim_verifier_free(&v);
 	*why = c.reason;
 	return c.result;
@@ -527,6 +537,155 @@ test_roundtrip(void)
 	test_msg_free(&m);
 }
 
+/* A message through the pass, and how many times its body is hashed. */
+struct once_case {
+	const char *what;
+	const char *canon;		/* dkim_sign_canonicalization */
+	int auth;			/* authenticated: DKIM-signed */
+	const char *extra[4];		/* headers on top of the message */
+	int times;			/* body hashes fed the body */
+	int sealed;			/* the seal made (bh= checked) */
+};
+
+#define ONCE_BODY	"Hello,  once.\r\nA second   line. \r\n\r\n"
+#define ONCE_BH		"bh=GxdPqx/mVuNqO90IhfkXQ4qXvESzyAy9LK/jBs0Wc2Q="
+#define ONCE_DKIM	"DKIM-Signature: v=1; a=rsa-sha256; " \
+	"c=relaxed/relaxed; d=example.org; s=x; h=from; " ONCE_BH "; b=AAAA"
+#define ONCE_DKIM_SIMPLE "DKIM-Signature: v=1; a=rsa-sha256; " \
+	"d=example.org; s=x; h=from; " ONCE_BH "; b=AAAA"
+#define ONCE_AS	"ARC-Seal: i=1; a=rsa-sha256; cv=none; d=example.org; " \
+	"s=arc; b=AAAA"
+#define ONCE_AMS "ARC-Message-Signature: i=1; a=rsa-sha256; " \
+	"c=relaxed/relaxed; d=example.org; s=arc; h=from; " ONCE_BH "; b=AAAA"
+#define ONCE_AAR "ARC-Authentication-Results: i=1; mx.example.org; none"
+
+static const struct once_case once_cases[] = {
+	{ "signed relaxed: the signer's hash", "relaxed/relaxed", 1,
+	  { NULL }, 1, 1 },
+	{ "signed simple: the seal hashes relaxed itself", "simple/simple",
+	  1, { NULL }, 2, 1 },
+	{ "verified, DKIM relaxed: the verifier's hash", "relaxed/relaxed",
+	  0, { ONCE_DKIM, NULL }, 1, 1 },
+	{ "verified, DKIM simple: the seal hashes relaxed itself",
+	  "relaxed/relaxed", 0, { ONCE_DKIM_SIMPLE, NULL }, 2, 1 },
+	/* the chain's key is not found (no resolver): not sealed, but the
+	 * source is chosen at end of headers all the same */
+	{ "verified, an ARC chain: the AMS verifier's hash",
+	  "relaxed/relaxed", 0, { ONCE_AS, ONCE_AMS, ONCE_AAR, NULL }, 1, 0 },
+};
+
+/* once_conf - sealing for example.test, SPF and DMARC off (no DNS) */
+static struct conf *
+once_conf(const char *canon)
+{
+	char *db = x_asprintf("database.directory=%s", dir);
+	char *kt = x_asprintf("milter.dkim_key_table=%s/kt", dir);
+	char *st = x_asprintf("milter.dkim_signing_table=%s/st", dir);
+	char *cn = x_asprintf("milter.dkim_sign_canonicalization=%s", canon);
+	const char *ov[] = { db, kt, st, cn,
+			     "milter.arc_seal_domain=example.test",
+			     "milter.authserv_id=mx.example.test",
+			     "milter.spf=false", "milter.dmarc=false" };
+	char *errors = NULL;
+	struct conf *c = conf_load(elemta_sections, NULL, ov,
+				   sizeof(ov) / sizeof(ov[0]), &errors);
+
+	if (c == NULL)
+		bail_out("once_conf: %s", errors ? errors : "?");
+	free(db);
+	free(kt);
+	free(st);
+	free(cn);
+	return c;
+}
+
+/* once_edit - the value of the inserted header name, or "" */
+static const char *
+once_edit(const struct milter_outcome *o, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < o->nedits; i++)
+		if (o->edits[i].op == MILTER_EDIT_INSERT
+		    && strcmp(o->edits[i].name, name) == 0)
+			return o->edits[i].value;
+	return "";
+}
+
+/* test_once_case - one message through the pass */
+static void
+test_once_case(const struct once_case *t)
+{
+	struct milter_conn *c = milter_conn_open(
+		milter_gen_new(once_conf(t->canon), NULL,
+			       milter_keys_ref(keys)));
+	struct milter_msg *m = milter_msg_new(c, "<user@example.test>");
+	struct milter_outcome o;
+	struct test_msg extra = { .n = 0 };
+	unsigned long long before;
+	char *ams_bh, *dkim_bh;
+	size_t i, half = strlen(ONCE_BODY) / 2;
+
+	milter_conn_set_client(c, "192.0.2.1", "client.example.org");
+	if (t->auth)
+		milter_msg_set_auth(m, "PLAIN", "user");
+	test_msg_lines(&extra, t->extra);
+	for (i = 0; i < extra.n; i++)
+		milter_msg_header(m, extra.h[i].name, extra.h[i].value);
+	test_msg_free(&extra);
+	milter_msg_header(m, "From", " User <user@example.test>");
+	milter_msg_header(m, "To", " alice@example.org");
+	milter_msg_header(m, "Subject", " once");
+	milter_pipeline_eoh(m);
+	before = milter_dkim_body_fed();
+	milter_pipeline_body(m, (const unsigned char *)ONCE_BODY, half);
+	milter_pipeline_body(m, (const unsigned char *)ONCE_BODY + half,
+			     strlen(ONCE_BODY) - half);
+	is_int((long long)(milter_dkim_body_fed() - before),
+	       (long long)(t->times * strlen(ONCE_BODY)),
+	       "once: %s: the body fed to %d hash(es)", t->what, t->times);
+	milter_pipeline_run(m, &o);
+	ams_bh = tag(once_edit(&o, "ARC-Message-Signature"), "bh");
+	if (t->sealed) {
+		is_str(ams_bh, ONCE_BH + 3, "once: %s: the AMS's bh= is the "
+		       "relaxed body hash", t->what);
+	} else {
+		is_str(ams_bh, "", "once: %s: not sealed", t->what);
+	}
+	dkim_bh = tag(once_edit(&o, "DKIM-Signature"), "bh");
+	if (t->auth)
+		ok(*dkim_bh != '\0'
+		   && (strcmp(dkim_bh, ams_bh) == 0)
+		      == (strncmp(t->canon, "relaxed", 7) == 0),
+		   "once: %s: DKIM-Signature's bh= (%s)", t->what, dkim_bh);
+	free(ams_bh);
+	free(dkim_bh);
+	milter_outcome_free(&o);
+	milter_conn_free(&c);
+}
+
+/* test_once - the body hashed once when stages share the hash */
+static void
+test_once(void)
+{
+	struct milter_dkim_body *b = milter_dkim_body_new(MILTER_DKIM_RELAXED);
+	unsigned char h[MILTER_DKIM_HASH_LEN];
+	char *b64;
+	size_t i;
+
+	/* the table's bh= is this body's relaxed hash */
+	milter_dkim_body_update(b, (const unsigned char *)ONCE_BODY,
+				strlen(ONCE_BODY));
+	if (milter_dkim_body_final(b, h) < 0)
+		bail_out("body hash");
+	milter_dkim_body_free(&b);
+	b64 = milter_dkim_sign_b64(h, sizeof(h));
+	is_str(b64, ONCE_BH + 3, "once: the relaxed hash of the body");
+	free(b64);
+	for (i = 0; i < sizeof(once_cases) / sizeof(once_cases[0]); i++)
+		test_once_case(&once_cases[i]);
+}
+
 int
 main(void)
 {
@@ -539,6 +698,7 @@ main(void)
 	test_select();
 	test_canon();
 	test_roundtrip();
+	test_once();
 	milter_keys_unref(&keys);
 	free(pub);
 	milter_dkim_key_cache_flush();

@@ -25,7 +25,7 @@ perl -MMail::DKIM::ARC::Verifier -MMail::DKIM::ARC::Signer -MNet::DNS \
     -e 1 2>/dev/null ||
     tb_missing "Mail::DKIM::ARC or Net::DNS missing (tools/install-deps)"
 tb_init
-tb_plan 67
+tb_plan 69
 
 # hop 2's own domain and key, served by unbound with the harness' keys,
 # and Mail::DKIM's sealers' (t/data/milter/arc-chain.pl)
@@ -173,6 +173,9 @@ out=$(seal "$TB/py2.eml" other.test -o "dns.nameservers=127.0.0.1@$(tb_port 99)"
 tb_unlike "$out" "ARC-Seal:" "the chain's keys not found (DNS error): not sealed"
 tb_like "$(cat "$TB/stderr")" "arc-seal: not sealed: the chain's keys could not be looked up" \
     "... and the log says why"
+tb_like "$(cat "$TB/stderr")" "arc dns=[a-z]+ name=sel1\._domainkey\.[a-z0-9.]+ reason=" \
+    "... the failed ARC key lookup logged as arc"
+tb_unlike "$(cat "$TB/stderr")" "dkim dns=" "... not as dkim"
 
 # --- signed, then sealed
 out=$(seal "$TB/plain.eml" example.test -o "milter.dkim_signing_table=$TB/signing" \

@@ -37,6 +37,9 @@ BENCHES += bench/policyd
 EXTRA_DIST += bench/policyd
 noinst_PROGRAMS += bench/policyd-load
 bench_policyd_load_SOURCES = bench/policyd-load.c
+## Two builds of elemta-policyd, round by round (bench/README): run by
+## hand with the other binary, not by make bench.
+EXTRA_DIST += bench/policyd-ab
 
 ## elemta-lmtp-bridge against Postfix delivering to Dovecot directly:
 ## the same messages through both paths in one run (root: a private

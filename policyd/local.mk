@@ -50,6 +50,7 @@ T_POLICYD_UNIT = \
 	t/0306-policyd-ldap.t \
 	t/0307-policyd-limit-fuzz.t \
 	t/0308-policyd-policy-fuzz.t \
+	t/0309-policyd-store-sqlite.t \
 	t/0320-policyd-redis.t \
 	t/0328-redis-redirect-fuzz.t
 check_PROGRAMS += $(T_POLICYD_UNIT)
@@ -69,6 +70,10 @@ t_0303_policyd_fuzz_proto_t_SOURCES = t/fuzz-policyd-proto.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0303_policyd_fuzz_proto_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
 t_0303_policyd_fuzz_proto_t_LDADD = $(T_POLICYD_LDADD)
+
+t_0309_policyd_store_sqlite_t_SOURCES = t/0309-policyd-store-sqlite.c
+t_0309_policyd_store_sqlite_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
+t_0309_policyd_store_sqlite_t_LDADD = $(T_POLICYD_LDADD)
 
 t_0304_policyd_ladder_t_SOURCES = t/0304-policyd-ladder.c
 t_0304_policyd_ladder_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd

@@ -7,9 +7,18 @@
  *	See policyd-store.h.  Schema (migrations through lib/db.h):
  *
  *	limit_state(k TEXT PRIMARY KEY, expires INTEGER, state BLOB):
- *	expires is when the newest logged entry stops counting (ms since
- *	the epoch), so a row with expires <= now is empty and can go;
- *	state is policyd_limit_encode()'s byte form.
+ *	expires is no earlier than when the newest logged entry stops
+ *	counting (ms since the epoch), so a row with expires <= now is
+ *	empty and can go; state is policyd_limit_encode()'s byte form.
+ *
+ *	A row is written with its expiry rounded up to PS_EXPIRES_GRAIN,
+ *	and a later write whose expiry the stored one still covers
+ *	changes the state alone: most writes then leave the expires index
+ *	alone (a key in steady use moves it once a grain, not once a
+ *	flush), which is most of a batch's cost.  A row expires up to a
+ *	grain later than it could, which only delays its deletion.  A row
+ *	of an older version (its exact expiry) is read and written the
+ *	same way: the schema is unchanged.
  *
  *	In memory: a table of entries by key, and a list of the dirty ones.
  *	An entry leaves memory when it is clean and has not been used for
@@ -51,6 +60,12 @@
 #define PS_CLEAN_BATCH	500		/* expired rows deleted per tick */
 #define PS_STEP		256		/* dirty keys snapshotted per step */
 #define PS_BATCH_MAX	100000		/* rows a batch holds at most */
+#define PS_EXPIRES_GRAIN 60000		/* stored expiries rounded up (ms) */
+/* the writing connection's page cache: SQLite's default (2 MB) holds a
+ * few thousand keys, and a batch whose pages are not in it reads them
+ * back from the file (about half a batch's CPU, measured); pages are
+ * allocated as they are used, so this is a ceiling */
+#define PS_WRITER_CACHE	"PRAGMA cache_size = -65536"	/* KiB: 64 MB */
 
 struct ps_ent {
 	struct policyd_limit_state st;
@@ -65,8 +80,8 @@ struct ps_ent {
 /* One row of a batch: a snapshot, owned by the batch. */
 struct ps_row {
 	struct ps_ent *e;		/* the loop's entry (in flight) */
-	char *key;
-	int64_t expires;
+	const char *key;		/* e's: kept while e is in flight */
+	int64_t expires;		/* e's, exact */
 	size_t len;			/* 0: delete the row */
 	unsigned char state[POLICYD_LIMIT_ENCODED_MAX];
 };
@@ -114,8 +129,14 @@ static const struct db_migration ps_migrations[] = {
 };
 
 #define PS_SELECT "SELECT state FROM limit_state WHERE k = ?1"
-#define PS_UPSERT "INSERT OR REPLACE INTO limit_state (k, expires, state)" \
-	" VALUES (?1, ?2, ?3)"
+/* the state alone, when the stored expiry covers the new one */
+#define PS_UPDATE "UPDATE limit_state SET state = ?3" \
+	" WHERE k = ?1 AND expires >= ?2"
+/* else both (an update in place: the row keeps its rowid, so the key's
+ * index is left alone too) */
+#define PS_UPSERT "INSERT INTO limit_state (k, expires, state)" \
+	" VALUES (?1, ?2, ?3) ON CONFLICT (k) DO UPDATE" \
+	" SET expires = excluded.expires, state = excluded.state"
 #define PS_DELETE "DELETE FROM limit_state WHERE k = ?1"
 #define PS_CLEAN "DELETE FROM limit_state WHERE k IN (SELECT k FROM" \
 	" limit_state WHERE expires <= ?1 LIMIT ?2)"
@@ -143,6 +164,13 @@ ps_writer_start(const char *path, int busy_timeout_ms, char *err,
 	if ((w->db = db_open(path, busy_timeout_ms, why, sizeof(why)))
 	    == NULL) {
 		x_err(err, errlen, "%s (the writer's connection)", why);
+		x_free(&w);
+		return NULL;
+	}
+	if (db_exec(w->db, PS_WRITER_CACHE, why, sizeof(why)) < 0) {
+		x_err(err, errlen, "%s: %s (the writer's connection)", path,
+		      why);
+		db_close(&w->db);
 		x_free(&w);
 		return NULL;
 	}
@@ -350,33 +378,60 @@ static void
 ps_row_fill(struct ps_row *r, struct ps_ent *e)
 {
 	r->e = e;
-	r->key = x_strdup(e->key);
+	r->key = e->key;
 	r->expires = e->expires;
 	r->len = e->st.n == 0 ? 0 : policyd_limit_encode(&e->st, r->state);
 }
 
-/* ps_write - write row i of a batch inside a transaction on db */
-static int
-ps_write(struct db *db, size_t i, void *ctx)
+/* ps_expires_stored - the expiry a row is written with: exp rounded up
+ * to PS_EXPIRES_GRAIN (never earlier, so never deleted too soon) */
+static int64_t
+ps_expires_stored(int64_t exp)
 {
-	const struct ps_row *r = (const struct ps_row *)ctx + i;
+	int64_t r;
+
+	if (exp <= 0 || exp > INT64_MAX - PS_EXPIRES_GRAIN)
+		return exp;
+	r = exp % PS_EXPIRES_GRAIN;
+	return r == 0 ? exp : exp - r + PS_EXPIRES_GRAIN;
+}
+
+/* ps_step_row - run sql (one of the statements above) on a row;
+ * SQLITE_OK or SQLite's code */
+static int
+ps_step_row(struct db *db, const char *sql, const struct ps_row *r,
+	    int64_t expires)
+{
 	sqlite3_stmt *q;
 	int rc;
 
-	if (r->len == 0) {
-		if ((q = db_stmt(db, PS_DELETE)) == NULL)
-			return sqlite3_errcode(db_handle(db));
-		sqlite3_bind_text(q, 1, r->key, -1, SQLITE_STATIC);
-	} else {
-		if ((q = db_stmt(db, PS_UPSERT)) == NULL)
-			return sqlite3_errcode(db_handle(db));
-		sqlite3_bind_text(q, 1, r->key, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, r->expires);
+	if ((q = db_stmt(db, sql)) == NULL)
+		return sqlite3_errcode(db_handle(db));
+	sqlite3_bind_text(q, 1, r->key, -1, SQLITE_STATIC);
+	if (r->len > 0) {
+		sqlite3_bind_int64(q, 2, expires);
 		sqlite3_bind_blob(q, 3, r->state, (int)r->len, SQLITE_STATIC);
 	}
 	rc = sqlite3_step(q);
 	sqlite3_reset(q);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* ps_write - write row i of a batch inside a transaction on db: the
+ * state alone where the stored expiry still covers the row's, else the
+ * state and the rounded-up expiry */
+static int
+ps_write(struct db *db, size_t i, void *ctx)
+{
+	const struct ps_row *r = (const struct ps_row *)ctx + i;
+	int rc;
+
+	if (r->len == 0)
+		return ps_step_row(db, PS_DELETE, r, 0);
+	if ((rc = ps_step_row(db, PS_UPDATE, r, r->expires)) != SQLITE_OK
+	    || sqlite3_changes(db_handle(db)) > 0)
+		return rc;
+	return ps_step_row(db, PS_UPSERT, r, ps_expires_stored(r->expires));
 }
 
 /* ps_write_rows - rows in one transaction on db; 0, or -1 with err */
@@ -411,27 +466,6 @@ ps_clean_db(struct db *db, int64_t now, char *err, size_t errlen)
 	return (long)sqlite3_changes(db_handle(db));
 }
 
-/* ps_rows_free_keys - free a batch's keys, once written: what the loop
- * needs of the rows afterwards is their entries */
-static void
-ps_rows_free_keys(struct ps_row *rows, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		x_free(&rows[i].key);
-}
-
-/* ps_rows_free - free a batch's rows */
-static void
-ps_rows_free(struct ps_row **rowsp, size_t n)
-{
-	if (*rowsp == NULL)
-		return;
-	ps_rows_free_keys(*rowsp, n);
-	x_free(rowsp);
-}
-
 /* ps_writer_background - the writer runs below the protocol loop: nice
  * 10.  Not SCHED_IDLE: measured with bench/policyd (SQLite paced at
  * 50,000 requests/s on two cores), an idle-class writer doubled to
@@ -463,7 +497,6 @@ ps_writer_run(void *arg)
 		/* the batch is ours until done is set */
 		pthread_mutex_unlock(&w->mu);
 		rc = ps_write_rows(w->db, w->rows, w->nrows, err, sizeof(err));
-		ps_rows_free_keys(w->rows, w->nrows);	/* not the loop's work */
 		cleaned = 0;
 		if (rc == 0 && (cleaned = ps_clean_db(w->db, w->clean_before,
 						      err, sizeof(err))) < 0)
@@ -498,7 +531,7 @@ ps_finish(struct policyd_store *s, struct ps_row **rowsp, size_t n, int rc)
 		s->stats.flushes++;
 		s->stats.written += n;
 	}
-	ps_rows_free(rowsp, n);
+	x_free(rowsp);			/* the keys are the entries' */
 }
 
 /* ps_snapshot - move at most max dirty entries into the batch being

@@ -33,7 +33,8 @@
  *
  *	Expired keys go incrementally: each flush deletes at most a batch
  *	of rows whose last entry has stopped counting (in the writer
- *	thread), and each tick sweeps a slice of the memory cache.
+ *	thread; a row's expiry is stored rounded up to the minute), and
+ *	each tick sweeps a slice of the memory cache.
  *
  *	Nothing here logs: errors go into the caller's buffer, and the
  *	daemon applies its store_fail_action.

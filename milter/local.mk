@@ -225,7 +225,7 @@ T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0465-milter-postfix-arc-seal.t t/0466-milter-arc-seal-rspamd.t \
 	t/0467-milter-dmarc-history.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
-EXTRA_DIST += t/lib/milter.sh
+EXTRA_DIST += t/lib/milter.sh t/lib/pydkim.py
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.
 FAULT_TESTS += t/0470-milter-faults.t
 EXTRA_DIST += t/lib/dns-garbage.py

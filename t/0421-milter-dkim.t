@@ -64,24 +64,19 @@ Hello DKIM.
 A second line.
 EOF
 
-# pysign IN OUT SELECTOR ALG [DOMAIN] - sign with python3-dkim
+# pysign IN OUT SELECTOR ALG [DOMAIN] - sign with python3-dkim,
+# relaxed/relaxed, h= From, To, Subject, Message-ID, Date; the key in
+# the file PYSIGN_KEY, else the harness' RSA key or Ed25519 seed
 pysign() {
-	local key
+	local key=${PYSIGN_KEY:-$TB_DKIM_RSA_KEY}
+
 	if [[ $4 == ed25519-sha256 ]]; then
-		key=$TB_DKIM_ED25519_SEED
-	else
-		key=$(cat "${PYSIGN_KEY:-$TB_DKIM_RSA_KEY}")
+		key=$TB/ed25519.seed
+		printf '%s' "$TB_DKIM_ED25519_SEED" >"$key"
 	fi
-	DKIM_KEY=$key $PY - "$1" "$2" "$3" "$4" "${5:-$D}" <<'EOF'
-import os, sys, dkim
-src, dst, sel, alg, dom = sys.argv[1:6]
-msg = open(src, 'rb').read().replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
-sig = dkim.sign(msg, sel.encode(), dom.encode(), os.environ['DKIM_KEY'].encode(),
-                signature_algorithm=alg.encode(),
-                canonicalize=(b'relaxed', b'relaxed'),
-                include_headers=[b'from', b'to', b'subject', b'message-id', b'date'])
-open(dst, 'wb').write(sig + msg)
-EOF
+	milter_pydkim_sign "$1" "$2" --key "$key" --selector "$3" \
+	    --alg "$4" --domain "${5:-$D}" --canon relaxed/relaxed \
+	    --headers from,to,subject,message-id,date
 }
 
 # run FILE [ARGS] - elemta-milter -t on FILE; an internal client, so

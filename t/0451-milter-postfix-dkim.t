@@ -24,24 +24,18 @@ milter_postfix
 # sign SUBJECT SELECTOR OUT - a message from example.test signed by
 # python3-dkim with the harness' RSA key under SELECTOR, CRLF
 sign() {
-	DKIM_KEY=$(cat "$TB_DKIM_RSA_KEY") $PY - "$1" "$2" "$3" <<'EOF2'
-import os, sys, dkim
-subject, sel, out = sys.argv[1:4]
-msg = ('From: User <user@example.test>\r\n'
-       'To: Bob <bob@sink.test>\r\n'
-       'Subject: %s\r\n'
-       'Date: Mon, 01 Jan 2024 00:00:00 +0000\r\n'
-       'Message-ID: <%s@example.test>\r\n'
-       '\r\n'
-       'Hello Bob,\r\n'
-       'this body is signed.\r\n' % (subject, subject.replace(' ', '-')))
-msg = msg.encode()
-sig = dkim.sign(msg, sel.encode(), b'example.test',
-                os.environ['DKIM_KEY'].encode(),
-                include_headers=[b'from', b'to', b'subject', b'date',
-                                 b'message-id'])
-open(out, 'wb').write(sig + msg)
+	cat >"$TB/unsigned.eml" <<EOF2
+From: User <user@example.test>
+To: Bob <bob@sink.test>
+Subject: $1
+Date: Mon, 01 Jan 2024 00:00:00 +0000
+Message-ID: <${1// /-}@example.test>
+
+Hello Bob,
+this body is signed.
 EOF2
+	milter_pydkim_sign "$TB/unsigned.eml" "$3" --selector "$2" \
+	    --headers from,to,subject,date,message-id
 }
 
 # send_file SUBJECT FILE [swaks args] - the file as the whole message

@@ -127,7 +127,7 @@ tb_like "$out" "^verdict: reject 550 5\.7\.1 " \
     "two From fields in two domains: enforced too"
 
 # --- DKIM l=: a signature over part of the body.
-milter_pydkim_sign "$TB/ex.eml" "$TB/partial.eml" length
+milter_pydkim_sign "$TB/ex.eml" "$TB/partial.eml" --length
 # What anyone can add below a signature with l=:
 printf 'Click http://evil.example/ now\r\n' >>"$TB/partial.eml"
 out=$(run "$TB/partial.eml" 192.0.2.10 user@other.test -o milter.dmarc_enforce=false)

@@ -17,7 +17,7 @@
 #	milter_opendkim_verify FILE	# the opendkim program's verdict
 #	milter_signing_tables		# $TB/keys, $TB/signing
 #	milter_require_pydkim		# python3-dkim, before tb_init
-#	milter_pydkim_sign SRC DST [length]	# python3-dkim signs SRC
+#	milter_pydkim_sign SRC DST [OPT...]	# python3-dkim signs SRC
 #	milter_arc_keys [DOMAIN...]	# unbound, $TB/keys: two sealing domains
 #	milter_arc_pyverify FILE	# python3-dkim's ARC verdict
 #	milter_arc_plverify FILE	# Mail::DKIM's ARC verdict
@@ -300,20 +300,18 @@ milter_arc_plverify() {
 	printf "%s %s\n", $v->result, $v->result_detail;' "$1" "$TB_DNS" 2>&1
 }
 
-# milter_pydkim_sign SRC DST [length] - SRC (LF line ends) signed by
-# python3-dkim for example.test with the harness' RSA key (From, To,
-# Subject; with l= when "length"), CRLF, into DST
+# milter_pydkim_sign SRC DST [OPTION...] - SRC signed by python3-dkim
+# (t/lib/pydkim.py), CRLF, into DST: for example.test with the harness'
+# RSA key and selector, h= From, To, Subject, unless OPTIONs of
+# pydkim.py say otherwise (--length for l=, --canon, --headers, ...)
 milter_pydkim_sign() {
-	DKIM_KEY=$(cat "$TB_DKIM_RSA_KEY") /usr/bin/python3 - "$1" "$2" \
-	    "$TB_DKIM_RSA_SELECTOR" "${3:-}" <<'EOF'
-import os, sys, dkim
-src, dst, sel, how = sys.argv[1:5]
-msg = open(src, 'rb').read().replace(b'\n', b'\r\n')
-sig = dkim.sign(msg, sel.encode(), b'example.test',
-                os.environ['DKIM_KEY'].encode(), length=(how == 'length'),
-                include_headers=[b'from', b'to', b'subject'])
-open(dst, 'wb').write(sig + msg)
-EOF
+	local src=$1 dst=$2
+
+	shift 2
+	/usr/bin/python3 "$top_srcdir/t/lib/pydkim.py" \
+	    --key "$TB_DKIM_RSA_KEY" --selector "$TB_DKIM_RSA_SELECTOR" \
+	    --domain example.test --headers from,to,subject "$@" \
+	    "$src" "$dst"
 }
 
 # milter_require_pydkim - skip (fail with ELEMTA_REQUIRE_PEERS=1)

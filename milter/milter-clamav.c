@@ -14,7 +14,14 @@
  *	milter.c on signals) compiles new engines: when the milter reloads
  *	(SIGUSR1, milter_clamav_reload), and when the database directory
  *	changes (libclamav's cl_statchkdir, every clamav_reload_check
- *	seconds: freshclam's updates need no signal).  With clamav_reload
+ *	seconds: freshclam's updates need no signal).  A reload of the
+ *	milter compiles only when the engine would differ: the database
+ *	directory changed (a file added or changed, by cl_statchkdir; one
+ *	removed, by the count of database files) or one of the options
+ *	the engine is made of did (clamav_database, clamav_max_*, the
+ *	spool directory libclamav writes to); otherwise the engine in use
+ *	is kept, logged ("engine unchanged") and counted.  A compile takes
+ *	seconds of CPU and, in concurrent mode, a second engine's memory.  With clamav_reload
  *	= concurrent (the default, clamd's ConcurrentDatabaseReload) the
  *	new engine is compiled beside the old one and swapped in when
  *	ready: no scan ever waits, and a scan in progress finishes on the
@@ -44,7 +51,8 @@
  *	Metrics: elemta_milter_clamav_signatures (the current engine's),
  *	elemta_milter_clamav_database_timestamp_seconds (its age: see
  *	ce_dbtime; 0 without an engine),
- *	elemta_milter_clamav_reloads_total{result} (ok, failed),
+ *	elemta_milter_clamav_reloads_total{result} (ok, failed, and
+ *	unchanged: a reload that kept the engine),
  *	elemta_milter_clamav_scans_total{result} (clean, virus,
  *	heuristic, error, skipped).
  *--*/
@@ -83,6 +91,12 @@ struct clamav_engine {
 	char *dir;
 	struct cl_stat dbstat;		/* the directory when loaded */
 	int stat_ok;
+	/* what the engine was made with: a reload with the same keeps it */
+	char *tmpdir;			/* NULL: libclamav's default */
+	long max_scan_size;
+	long max_file_size;
+	int max_recursion;
+	int max_files;
 };
 
 /* ce_cond: reload requests, stop, and a reference dropped (a blocking
@@ -130,6 +144,7 @@ ce_free(struct clamav_engine *ce)
 	if (ce->stat_ok)
 		cl_statfree(&ce->dbstat);
 	free(ce->dir);
+	free(ce->tmpdir);
 	free(ce);
 }
 
@@ -194,9 +209,10 @@ ce_limit(struct cl_engine *e, enum cl_engine_field f, const char *name,
 
 /* ce_tmpdir - libclamav's temporary files (the parts it extracts) in
  * the spool directory, the daemon's own, rather than in /tmp; where
- * that cannot be, libclamav's default, logged */
+ * that cannot be, libclamav's default, logged.  The directory set
+ * (NULL: the default) is the engine's, kept to compare at reloads. */
 static void
-ce_tmpdir(struct cl_engine *e, const struct conf *conf)
+ce_tmpdir(struct clamav_engine *ce, const struct conf *conf)
 {
 	char err[512], *dir = milter_body_spool_dir(conf, err, sizeof(err));
 	cl_error_t rc;
@@ -206,10 +222,14 @@ ce_tmpdir(struct cl_engine *e, const struct conf *conf)
 			 "default directory", err);
 		return;
 	}
-	if ((rc = cl_engine_set_str(e, CL_ENGINE_TMPDIR, dir)) != CL_SUCCESS)
+	if ((rc = cl_engine_set_str(ce->engine, CL_ENGINE_TMPDIR, dir))
+	    != CL_SUCCESS) {
 		msg_warn("clamav: temporary directory %s: %s", dir,
 			 cl_strerror(rc));
-	free(dir);
+		free(dir);
+		return;
+	}
+	ce->tmpdir = dir;
 }
 
 /* ce_dbtime - when the loaded database was made: the build time of
@@ -260,6 +280,10 @@ ce_build(const struct conf *conf, char *err, size_t errlen)
 
 	ce->refs = 1;
 	ce->dir = x_strdup(cc->database);
+	ce->max_scan_size = cc->max_scan_size;
+	ce->max_file_size = cc->max_file_size;
+	ce->max_recursion = cc->max_recursion;
+	ce->max_files = cc->max_files;
 	if (stat(cc->database, &st) < 0) {
 		x_err(err, errlen, "%s: %s", cc->database, strerror(errno));
 		goto bad;
@@ -272,7 +296,7 @@ ce_build(const struct conf *conf, char *err, size_t errlen)
 		x_err(err, errlen, "cl_engine_new failed");
 		goto bad;
 	}
-	ce_tmpdir(ce->engine, conf);
+	ce_tmpdir(ce, conf);
 	if (ce_limit(ce->engine, CL_ENGINE_MAX_SCANSIZE, "clamav_max_scan_size",
 		     cc->max_scan_size, err, errlen) < 0
 	    || ce_limit(ce->engine, CL_ENGINE_MAX_FILESIZE,
@@ -284,6 +308,10 @@ ce_build(const struct conf *conf, char *err, size_t errlen)
 	    || ce_limit(ce->engine, CL_ENGINE_MAX_FILES, "clamav_max_files",
 			cc->max_files, err, errlen) < 0)
 		goto bad;
+	/* the directory as it is before the load: a change made during
+	 * the load is seen by the next check */
+	memset(&ce->dbstat, 0, sizeof(ce->dbstat));
+	ce->stat_ok = cl_statinidir(cc->database, &ce->dbstat) == CL_SUCCESS;
 	if ((rc = cl_load(cc->database, ce->engine, &ce->sigs, CL_DB_STDOPT))
 	    != CL_SUCCESS) {
 		x_err(err, errlen, "cl_load %s: %s", cc->database,
@@ -296,8 +324,6 @@ ce_build(const struct conf *conf, char *err, size_t errlen)
 		      cl_strerror(rc));
 		goto bad;
 	}
-	memset(&ce->dbstat, 0, sizeof(ce->dbstat));
-	ce->stat_ok = cl_statinidir(cc->database, &ce->dbstat) == CL_SUCCESS;
 	return ce;
 bad:
 	ce_free(ce);
@@ -350,11 +376,14 @@ milter_clamav_init(const struct conf *conf, char *err, size_t errlen)
 	    "When the ClamAV database in use was built (Unix time; 0: no "
 	    "engine)", NULL));
 	m_reloads = metrics_counter("elemta_milter_clamav_reloads_total",
-				    "ClamAV engines compiled (ok) or not "
-				    "(failed)", "result");
+				    "ClamAV engine reloads: compiled (ok), "
+				    "not (failed), or kept as the database "
+				    "and options had not changed (unchanged)",
+				    "result");
 	m_scans = metrics_counter("elemta_milter_clamav_scans_total",
 				  "ClamAV scans by result", "result");
 	metric_add(m_scans, 0, "error");	/* at 0: see milter-rspamd.c */
+	metric_add(m_reloads, 0, "unchanged");
 	cl_set_clcb_msg(ce_log);
 	if ((rc = cl_init(CL_INIT_DEFAULT)) != CL_SUCCESS) {
 		x_err(err, errlen, "clamav: cl_init: %s", cl_strerror(rc));
@@ -374,13 +403,94 @@ milter_clamav_init(const struct conf *conf, char *err, size_t errlen)
 	return 0;
 }
 
-/* ce_reload - a new engine from the published configuration */
+/* ce_db_changed - the database directory of ce changed since it was
+ * loaded: 1, 0, or -1 when that cannot be told.  cl_statchkdir sees a
+ * file added or changed, not one removed: the count of database files
+ * does. */
+static int
+ce_db_changed(struct clamav_engine *ce)
+{
+	struct cl_stat now;
+	int rc;
+
+	if (!ce->stat_ok)
+		return -1;
+	if ((rc = cl_statchkdir(&ce->dbstat)) != 0)
+		return rc == 1 ? 1 : -1;
+	memset(&now, 0, sizeof(now));
+	if (cl_statinidir(ce->dir, &now) != CL_SUCCESS)
+		return -1;
+	rc = now.entries != ce->dbstat.entries;
+	cl_statfree(&now);
+	return rc;
+}
+
+/* ce_str_same - two strings, either NULL, equal */
+static int
+ce_str_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* ce_options_same - conf would make ce's engine: the same database
+ * directory, limits and temporary directory */
+static int
+ce_options_same(const struct clamav_engine *ce, const struct conf *conf)
+{
+	const struct milter_clamav_conf *cc = &((const struct milter_conf *)
+		conf_get(conf, &milter_conf_section))->clamav;
+	char err[512], *tmpdir;
+	int same;
+
+	if (strcmp(ce->dir, cc->database) != 0
+	    || ce->max_scan_size != cc->max_scan_size
+	    || ce->max_file_size != cc->max_file_size
+	    || ce->max_recursion != cc->max_recursion
+	    || ce->max_files != cc->max_files)
+		return 0;
+	tmpdir = milter_body_spool_dir(conf, err, sizeof(err));
+	same = ce_str_same(ce->tmpdir, tmpdir);
+	free(tmpdir);
+	return same;
+}
+
+/* ce_reload_why - why a reload of the milter compiles an engine from
+ * conf; NULL: it would be the engine in use (kept) */
+static const char *
+ce_reload_why(const struct conf *conf)
+{
+	struct clamav_engine *ce;
+	const char *why = NULL;
+
+	if (ce_failed || (ce = ce_get()) == NULL)
+		return "no engine in use";
+	if (!ce_options_same(ce, conf))
+		why = "engine options changed";
+	else
+		switch (ce_db_changed(ce)) {
+		case 1:
+			why = "database changed";
+			break;
+		case -1:
+			why = "database state unknown";
+			break;
+		}
+	ce_put(&ce);
+	return why;
+}
+
+/* ce_reload - a new engine from the published configuration; with
+ * check (a reload of the milter), only if it would differ from the
+ * engine in use */
 static void
-ce_reload(const char *why)
+ce_reload(const char *why, int check)
 {
 	struct milter_gen *g = milter_gen_current();
 	const struct milter_clamav_conf *cc;
 	struct clamav_engine *old, *ce;
+	const char *because;
 	char err[512];
 
 	if (g == NULL)
@@ -397,6 +507,18 @@ ce_reload(const char *why)
 		milter_gen_unref(&g);
 		return;
 	}
+	if (check && (because = ce_reload_why(g->conf)) == NULL) {
+		msg_info("clamav: engine unchanged (%s): database %s and "
+			 "engine options as loaded: no compile, the engine in "
+			 "use kept", why, cc->database);
+		if (m_reloads != NULL)
+			metric_inc(m_reloads, "unchanged");
+		milter_gen_unref(&g);
+		return;
+	}
+	if (check)
+		msg_info("clamav: %s: %s: compiling a new engine", why,
+			 because);
 	if (cc->reload_blocking) {
 		/* one engine in memory at a time: the old one goes first,
 		 * once the scans that hold it end */
@@ -456,7 +578,7 @@ ce_changed(void)
 
 	if (ce == NULL)
 		return ce_failed;
-	changed = ce->stat_ok && cl_statchkdir(&ce->dbstat) == 1;
+	changed = ce_db_changed(ce) == 1;
 	ce_put(&ce);
 	return changed;
 }
@@ -489,9 +611,9 @@ ce_thread(void *arg)
 		if (stop)
 			break;
 		if (req)
-			ce_reload("reload");
+			ce_reload("reload", 1);
 		else if (every > 0 && ce_changed())
-			ce_reload("database changed");
+			ce_reload("database changed", 0);
 	}
 	return NULL;
 }

@@ -50,7 +50,10 @@
  *
  *	Metrics: elemta_milter_clamav_signatures (the current engine's),
  *	elemta_milter_clamav_database_timestamp_seconds (its age: see
- *	ce_dbtime; 0 without an engine),
+ *	ce_dbtime; 0 without an engine; with clamav_clamd, clamd's daily
+ *	database's, from its VERSION reply: asked by the same thread at
+ *	start, at each reload and every CLAMD_VERSION_EVERY seconds, never
+ *	per message, and kept while clamd does not answer),
  *	elemta_milter_clamav_reloads_total{result} (ok, failed, and
  *	unchanged: a reload that kept the engine),
  *	elemta_milter_clamav_scans_total{result} (clean, virus,
@@ -70,6 +73,7 @@
 
 #include <clamav.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
@@ -81,6 +85,8 @@
 #define CLAMAV_SCANNED_HEADER	"X-Virus-Scanned"
 #define CLAMAV_STATUS_HEADER	"X-Virus-Status"
 #define CLAMAV_NAME_MAX		128
+#define CLAMD_VERSION_EVERY	300	/* seconds between VERSIONs */
+#define CLAMD_VERSION_MAX	256
 
 /* One compiled engine, counted. */
 struct clamav_engine {
@@ -110,6 +116,7 @@ static int ce_failed;			/* the last load failed: retry */
 static int ce_thread_on;
 static pthread_t ce_tid;
 static unsigned long ce_reload_count;
+static int ce_clamd_on;			/* the gauge is clamd's (thread's) */
 
 static struct metric_series *m_sigs;
 static struct metric_series *m_dbtime;
@@ -339,7 +346,8 @@ ce_loaded(const struct clamav_engine *ce, const char *what, const char *why)
 		 "database %s", what, why, cl_retver(), ce->sigs, ce->dir);
 	if (m_sigs != NULL) {
 		metric_series_set(m_sigs, (double)ce->sigs);
-		metric_series_set(m_dbtime, (double)ce->dbtime);
+		if (!ce_clamd_on)	/* clamd scans: its database's age */
+			metric_series_set(m_dbtime, (double)ce->dbtime);
 		metric_inc(m_reloads, "ok");
 	}
 	pthread_mutex_lock(&ce_lock);
@@ -502,7 +510,8 @@ ce_reload(const char *why, int check)
 		ce_failed = 0;
 		if (m_sigs != NULL) {
 			metric_series_set(m_sigs, 0);
-			metric_series_set(m_dbtime, 0);
+			if (!ce_clamd_on)
+				metric_series_set(m_dbtime, 0);
 		}
 		milter_gen_unref(&g);
 		return;
@@ -583,13 +592,116 @@ ce_changed(void)
 	return changed;
 }
 
-/* ce_thread - reloads: asked for, or the database changed */
+/* ce_printable - s with what is not printable ASCII made '?', in place
+ * (a peer's reply, for the log) */
+static char *
+ce_printable(char *s)
+{
+	char *p;
+
+	for (p = s; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	return s;
+}
+
+/* ce_clamd_version - clamd's database, from its VERSION reply, into
+ * elemta_milter_clamav_database_timestamp_seconds (0: clamd named no
+ * database); logged when the reply differs from last (the thread's, the
+ * previous reply or "") */
+static void
+ce_clamd_version(const struct milter_clamav_conf *cc, char *last,
+		 size_t lastlen)
+{
+	char reply[CLAMD_VERSION_MAX], engine[64], built[64], err[512];
+	unsigned long ver;
+	time_t t;
+	struct tm tm;
+
+	if (clamd_version(cc->clamd, cc->clamd_timeout, reply, sizeof(reply),
+			  err, sizeof(err)) < 0) {
+		msg_warn("clamav: clamd's database age unknown (kept): %s", err);
+		last[0] = '\0';
+		return;
+	}
+	if (clamd_version_parse(reply, engine, sizeof(engine), &ver, &t) < 0) {
+		msg_warn("clamav: clamd %s: not a VERSION reply: \"%.100s\"",
+			 cc->clamd, ce_printable(reply));
+		last[0] = '\0';
+		return;
+	}
+	if (m_dbtime != NULL)
+		metric_series_set(m_dbtime, (double)t);
+	if (strcmp(reply, last) == 0)
+		return;
+	snprintf(last, lastlen, "%s", reply);
+	ce_printable(engine);
+	if (ver == 0) {
+		msg_info("clamav: clamd at %s: ClamAV %s, no database version "
+			 "(no daily.cvd loaded): the database's age is unknown",
+			 cc->clamd, engine);
+		return;
+	}
+	strftime(built, sizeof(built), "%Y-%m-%dT%H:%M:%S%z",
+		 localtime_r(&t, &tm));
+	msg_info("clamav: clamd at %s: ClamAV %s, database version %lu built "
+		 "%s", cc->clamd, engine, ver, built);
+}
+
+/* ce_clamd_gone - clamav_clamd unset: the gauge is the engine's again
+ * (0 without one) */
+static void
+ce_clamd_gone(void)
+{
+	struct clamav_engine *ce = ce_get();
+
+	if (m_dbtime != NULL)
+		metric_series_set(m_dbtime, ce != NULL ? (double)ce->dbtime : 0);
+	ce_put(&ce);
+}
+
+/* ce_clamd_check - clamd's database age, asked when due (due: the
+ * monotonic time of the next question; 0: now) and not more often than
+ * every CLAMD_VERSION_EVERY seconds, never per message; the seconds
+ * until the next (0: no clamd configured) */
+static long
+ce_clamd_check(double *due, char *last, size_t lastlen)
+{
+	struct milter_gen *g = milter_gen_current();
+	const struct milter_clamav_conf *cc;
+	double now = clock_mono_s();
+	long left = 0;
+
+	if (g == NULL)
+		return 0;
+	cc = &((const struct milter_conf *)conf_get(g->conf,
+			&milter_conf_section))->clamav;
+	if (ce_clamd_on && cc->clamd == NULL)
+		ce_clamd_gone();
+	ce_clamd_on = cc->clamd != NULL;
+	if (!ce_clamd_on) {
+		last[0] = '\0';
+	} else if (now >= *due) {
+		*due = now + CLAMD_VERSION_EVERY;
+		ce_clamd_version(cc, last, lastlen);
+		left = CLAMD_VERSION_EVERY;
+	} else {
+		left = (long)(*due - now) + 1;
+	}
+	milter_gen_unref(&g);
+	return left;
+}
+
+/* ce_thread - reloads: asked for, or the database changed; clamd's
+ * database age */
 static void *
 ce_thread(void *arg)
 {
+	char clamd_last[CLAMD_VERSION_MAX] = "";
+	double clamd_due = 0;
 	struct timespec ts;
 	sigset_t all;
-	long every;
+	long every, wait, clamd_wait;
 	int req, stop;
 
 	(void)arg;
@@ -597,8 +709,13 @@ ce_thread(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		every = ce_check_every();
+		wait = every > 0 ? every : 3600;
+		clamd_wait = ce_clamd_check(&clamd_due, clamd_last,
+					    sizeof(clamd_last));
+		if (clamd_wait > 0 && clamd_wait < wait)
+			wait = clamd_wait;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += every > 0 ? every : 3600;
+		ts.tv_sec += wait;
 		pthread_mutex_lock(&ce_lock);
 		while (!ce_stop && !ce_requested)
 			if (pthread_cond_timedwait(&ce_cond, &ce_lock, &ts)
@@ -610,9 +727,10 @@ ce_thread(void *arg)
 		pthread_mutex_unlock(&ce_lock);
 		if (stop)
 			break;
-		if (req)
+		if (req) {
 			ce_reload("reload", 1);
-		else if (every > 0 && ce_changed())
+			clamd_due = 0;	/* clamd's database asked again */
+		} else if (every > 0 && ce_changed())
 			ce_reload("database changed", 0);
 	}
 	return NULL;

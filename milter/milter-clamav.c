@@ -38,7 +38,10 @@
  *	header); a Heuristics.* alert (encrypted archives with
  *	clamav_alert_encrypted, limits exceeded with
  *	clamav_alert_exceeds_max, zip bombs) clamav_heuristic_action,
- *	which may also accept.  No copy (the spool failed), no engine, or
+ *	which may also accept.  A message already refused for good by an
+ *	earlier stage (reject or discard: milter_msg_refused) is not
+ *	scanned, "clamav=skipped(refused)": nothing found could have it
+ *	delivered.  No copy (the spool failed), no engine, or
  *	a scan error: clamav_fail_action (tempfail 451 4.7.1, or accept),
  *	logged.  A message over scan_max_size is not scanned (milter-body.c
  *	says what happens to it).  Scanned mail that is delivered gets
@@ -914,6 +917,13 @@ milter_clamav_eom(struct milter_msg *m)
 
 	if (cc->database == NULL && cc->clamd == NULL)
 		return;
+	/* refused already (SPF, DMARC, a limit...): a virus would change
+	 * the reply's text only, the message is refused either way */
+	if (milter_msg_refused(m)) {
+		clamav_count("skipped");
+		milter_msg_summary(m, "clamav=skipped(refused)");
+		return;
+	}
 	if (milter_body_oversize(m)) {
 		clamav_count("skipped");
 		milter_msg_summary(m, "clamav=skipped");

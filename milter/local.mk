@@ -221,7 +221,7 @@ T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0463-milter-postfix-clamd.t \
 	t/0465-milter-postfix-arc-seal.t t/0466-milter-arc-seal-rspamd.t \
 	t/0467-milter-dmarc-history.t t/0468-milter-clamav-reload-unchanged.t \
-	t/0469-milter-clamd-dbage.t
+	t/0469-milter-clamd-dbage.t t/0471-milter-greylist-redis-pool.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.

@@ -7,7 +7,9 @@
 # whatever the machine's speed: all six are deferred (450 4.7.1), each
 # triplet is recorded once, and the milter held several connections at
 # once (at most the pool's 8).  Then redis-server stopped: concurrent
-# sessions get greylist_fail_action (accept), logged, none hangs.
+# sessions get greylist_fail_action (accept), logged, none hangs; Redis
+# back, the store is used again (within the back-off) and the sessions
+# spread over several connections again.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
@@ -15,7 +17,7 @@
 tb_need redis-cli redis-cli
 milter_require postfix smtp-sink swaks unbound redis
 tb_init
-tb_plan 7
+tb_plan 9
 peer_start_unbound
 peer_start_redis
 milter_start greylist=true greylist_store=redis \
@@ -69,4 +71,23 @@ tb_is "$(grep -l '250 2\.0\.0 Ok: queued' "$TB"/down.* | wc -l)" 4 \
     "redis-server stopped: every session accepted (greylist_fail_action)"
 tb_like "$(milter_log 'greylist store redis: ')" 'greylist store redis: ' \
     "... and the store's failure is logged"
+
+# Redis back (empty): a session is deferred again, then six at once use
+# several connections again (the pool is no longer down)
+peer_start_redis
+n=0
+# shellcheck disable=SC2317 # back runs through tb_wait
+# back - one more session, deferred: the store answers again
+back() {
+	n=$((n + 1))
+	milter_send "back $n" --to "back$n@sink.test" |
+	    grep -q '<\*\* *450 4\.7\.1 Greylisted'
+}
+tb_ok "Redis restarted: sessions are greylisted again" tb_wait 30 back
+rcli CLIENT PAUSE 5000 ALL >/dev/null
+sessions again 6
+n=$(conns)
+tb_ok "... six at once: deferred, on several connections again ($n)" \
+    test "$(grep -l '<\*\* *450 4\.7\.1 Greylisted' "$TB"/again.* | wc -l)" \
+    -eq 6 -a "$n" -ge 2
 tb_done

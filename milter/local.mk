@@ -71,6 +71,7 @@ T_MILTER_UNIT = \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
 	t/0416-milter-body.t \
+	t/0418-milter-clamd-version.t \
 	t/0420-milter-dkim.t \
 	t/0424-milter-dkim-verify.t \
 	t/0425-milter-fuzz-dkim-verify.t
@@ -128,6 +129,10 @@ t_0409_milter_fuzz_authres_t_SOURCES = t/fuzz-milter-authres.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0409_milter_fuzz_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0409_milter_fuzz_authres_t_LDADD = $(T_MILTER_LDADD)
+## clamd's VERSION reply: the database's version and build time
+t_0418_milter_clamd_version_t_SOURCES = t/0418-milter-clamd-version.c
+t_0418_milter_clamd_version_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0418_milter_clamd_version_t_LDADD = $(T_MILTER_LDADD)
 ## the message's copy for the content stages: memory, spool file, limit
 t_0416_milter_body_t_SOURCES = t/0416-milter-body.c
 t_0416_milter_body_t_CFLAGS = $(T_MILTER_CFLAGS)
@@ -223,7 +228,8 @@ T_E2E_SHELL = t/0450-milter-postfix-spf.t t/0451-milter-postfix-dkim.t \
 	t/0464-milter-postfix-clamav.t t/0462-milter-clamav-reload.t \
 	t/0463-milter-postfix-clamd.t \
 	t/0465-milter-postfix-arc-seal.t t/0466-milter-arc-seal-rspamd.t \
-	t/0467-milter-dmarc-history.t
+	t/0467-milter-dmarc-history.t t/0468-milter-clamav-reload-unchanged.t \
+	t/0469-milter-clamd-dbage.t t/0471-milter-greylist-redis-pool.t
 dist_check_SCRIPTS += $(T_E2E_SHELL)
 EXTRA_DIST += t/lib/milter.sh t/lib/pydkim.py
 ## Faults (make check-faults): SIGHUP storm under load, DNS SIGSTOPped.

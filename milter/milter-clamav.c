@@ -14,7 +14,14 @@
  *	milter.c on signals) compiles new engines: when the milter reloads
  *	(SIGUSR1, milter_clamav_reload), and when the database directory
  *	changes (libclamav's cl_statchkdir, every clamav_reload_check
- *	seconds: freshclam's updates need no signal).  With clamav_reload
+ *	seconds: freshclam's updates need no signal).  A reload of the
+ *	milter compiles only when the engine would differ: the database
+ *	directory changed (a file added or changed, by cl_statchkdir; one
+ *	removed, by the count of database files) or one of the options
+ *	the engine is made of did (clamav_database, clamav_max_*, the
+ *	spool directory libclamav writes to); otherwise the engine in use
+ *	is kept, logged ("engine unchanged") and counted.  A compile takes
+ *	seconds of CPU and, in concurrent mode, a second engine's memory.  With clamav_reload
  *	= concurrent (the default, clamd's ConcurrentDatabaseReload) the
  *	new engine is compiled beside the old one and swapped in when
  *	ready: no scan ever waits, and a scan in progress finishes on the
@@ -31,7 +38,10 @@
  *	header); a Heuristics.* alert (encrypted archives with
  *	clamav_alert_encrypted, limits exceeded with
  *	clamav_alert_exceeds_max, zip bombs) clamav_heuristic_action,
- *	which may also accept.  No copy (the spool failed), no engine, or
+ *	which may also accept.  A message already refused for good by an
+ *	earlier stage (reject or discard: milter_msg_refused) is not
+ *	scanned, "clamav=skipped(refused)": nothing found could have it
+ *	delivered.  No copy (the spool failed), no engine, or
  *	a scan error: clamav_fail_action (tempfail 451 4.7.1, or accept),
  *	logged.  A message over scan_max_size is not scanned (milter-body.c
  *	says what happens to it).  Scanned mail that is delivered gets
@@ -43,8 +53,12 @@
  *
  *	Metrics: elemta_milter_clamav_signatures (the current engine's),
  *	elemta_milter_clamav_database_timestamp_seconds (its age: see
- *	ce_dbtime; 0 without an engine),
- *	elemta_milter_clamav_reloads_total{result} (ok, failed),
+ *	ce_dbtime; 0 without an engine; with clamav_clamd, clamd's daily
+ *	database's, from its VERSION reply: asked by the same thread at
+ *	start, at each reload and every CLAMD_VERSION_EVERY seconds, never
+ *	per message, and kept while clamd does not answer),
+ *	elemta_milter_clamav_reloads_total{result} (ok, failed, and
+ *	unchanged: a reload that kept the engine),
  *	elemta_milter_clamav_scans_total{result} (clean, virus,
  *	heuristic, error, skipped).
  *--*/
@@ -62,6 +76,7 @@
 
 #include <clamav.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
@@ -73,6 +88,8 @@
 #define CLAMAV_SCANNED_HEADER	"X-Virus-Scanned"
 #define CLAMAV_STATUS_HEADER	"X-Virus-Status"
 #define CLAMAV_NAME_MAX		128
+#define CLAMD_VERSION_EVERY	300	/* seconds between VERSIONs */
+#define CLAMD_VERSION_MAX	256
 
 /* One compiled engine, counted. */
 struct clamav_engine {
@@ -83,6 +100,12 @@ struct clamav_engine {
 	char *dir;
 	struct cl_stat dbstat;		/* the directory when loaded */
 	int stat_ok;
+	/* what the engine was made with: a reload with the same keeps it */
+	char *tmpdir;			/* NULL: libclamav's default */
+	long max_scan_size;
+	long max_file_size;
+	int max_recursion;
+	int max_files;
 };
 
 /* ce_cond: reload requests, stop, and a reference dropped (a blocking
@@ -96,6 +119,7 @@ static int ce_failed;			/* the last load failed: retry */
 static int ce_thread_on;
 static pthread_t ce_tid;
 static unsigned long ce_reload_count;
+static int ce_clamd_on;			/* the gauge is clamd's (thread's) */
 
 static struct metric_series *m_sigs;
 static struct metric_series *m_dbtime;
@@ -130,6 +154,7 @@ ce_free(struct clamav_engine *ce)
 	if (ce->stat_ok)
 		cl_statfree(&ce->dbstat);
 	free(ce->dir);
+	free(ce->tmpdir);
 	free(ce);
 }
 
@@ -194,9 +219,10 @@ ce_limit(struct cl_engine *e, enum cl_engine_field f, const char *name,
 
 /* ce_tmpdir - libclamav's temporary files (the parts it extracts) in
  * the spool directory, the daemon's own, rather than in /tmp; where
- * that cannot be, libclamav's default, logged */
+ * that cannot be, libclamav's default, logged.  The directory set
+ * (NULL: the default) is the engine's, kept to compare at reloads. */
 static void
-ce_tmpdir(struct cl_engine *e, const struct conf *conf)
+ce_tmpdir(struct clamav_engine *ce, const struct conf *conf)
 {
 	char err[512], *dir = milter_body_spool_dir(conf, err, sizeof(err));
 	cl_error_t rc;
@@ -206,10 +232,14 @@ ce_tmpdir(struct cl_engine *e, const struct conf *conf)
 			 "default directory", err);
 		return;
 	}
-	if ((rc = cl_engine_set_str(e, CL_ENGINE_TMPDIR, dir)) != CL_SUCCESS)
+	if ((rc = cl_engine_set_str(ce->engine, CL_ENGINE_TMPDIR, dir))
+	    != CL_SUCCESS) {
 		msg_warn("clamav: temporary directory %s: %s", dir,
 			 cl_strerror(rc));
-	free(dir);
+		free(dir);
+		return;
+	}
+	ce->tmpdir = dir;
 }
 
 /* ce_dbtime - when the loaded database was made: the build time of
@@ -260,6 +290,10 @@ ce_build(const struct conf *conf, char *err, size_t errlen)
 
 	ce->refs = 1;
 	ce->dir = x_strdup(cc->database);
+	ce->max_scan_size = cc->max_scan_size;
+	ce->max_file_size = cc->max_file_size;
+	ce->max_recursion = cc->max_recursion;
+	ce->max_files = cc->max_files;
 	if (stat(cc->database, &st) < 0) {
 		x_err(err, errlen, "%s: %s", cc->database, strerror(errno));
 		goto bad;
@@ -272,7 +306,7 @@ ce_build(const struct conf *conf, char *err, size_t errlen)
 		x_err(err, errlen, "cl_engine_new failed");
 		goto bad;
 	}
-	ce_tmpdir(ce->engine, conf);
+	ce_tmpdir(ce, conf);
 	if (ce_limit(ce->engine, CL_ENGINE_MAX_SCANSIZE, "clamav_max_scan_size",
 		     cc->max_scan_size, err, errlen) < 0
 	    || ce_limit(ce->engine, CL_ENGINE_MAX_FILESIZE,
@@ -284,6 +318,10 @@ ce_build(const struct conf *conf, char *err, size_t errlen)
 	    || ce_limit(ce->engine, CL_ENGINE_MAX_FILES, "clamav_max_files",
 			cc->max_files, err, errlen) < 0)
 		goto bad;
+	/* the directory as it is before the load: a change made during
+	 * the load is seen by the next check */
+	memset(&ce->dbstat, 0, sizeof(ce->dbstat));
+	ce->stat_ok = cl_statinidir(cc->database, &ce->dbstat) == CL_SUCCESS;
 	if ((rc = cl_load(cc->database, ce->engine, &ce->sigs, CL_DB_STDOPT))
 	    != CL_SUCCESS) {
 		x_err(err, errlen, "cl_load %s: %s", cc->database,
@@ -296,8 +334,6 @@ ce_build(const struct conf *conf, char *err, size_t errlen)
 		      cl_strerror(rc));
 		goto bad;
 	}
-	memset(&ce->dbstat, 0, sizeof(ce->dbstat));
-	ce->stat_ok = cl_statinidir(cc->database, &ce->dbstat) == CL_SUCCESS;
 	return ce;
 bad:
 	ce_free(ce);
@@ -313,7 +349,8 @@ ce_loaded(const struct clamav_engine *ce, const char *what, const char *why)
 		 "database %s", what, why, cl_retver(), ce->sigs, ce->dir);
 	if (m_sigs != NULL) {
 		metric_series_set(m_sigs, (double)ce->sigs);
-		metric_series_set(m_dbtime, (double)ce->dbtime);
+		if (!ce_clamd_on)	/* clamd scans: its database's age */
+			metric_series_set(m_dbtime, (double)ce->dbtime);
 		metric_inc(m_reloads, "ok");
 	}
 	pthread_mutex_lock(&ce_lock);
@@ -350,11 +387,14 @@ milter_clamav_init(const struct conf *conf, char *err, size_t errlen)
 	    "When the ClamAV database in use was built (Unix time; 0: no "
 	    "engine)", NULL));
 	m_reloads = metrics_counter("elemta_milter_clamav_reloads_total",
-				    "ClamAV engines compiled (ok) or not "
-				    "(failed)", "result");
+				    "ClamAV engine reloads: compiled (ok), "
+				    "not (failed), or kept as the database "
+				    "and options had not changed (unchanged)",
+				    "result");
 	m_scans = metrics_counter("elemta_milter_clamav_scans_total",
 				  "ClamAV scans by result", "result");
 	metric_add(m_scans, 0, "error");	/* at 0: see milter-rspamd.c */
+	metric_add(m_reloads, 0, "unchanged");
 	cl_set_clcb_msg(ce_log);
 	if ((rc = cl_init(CL_INIT_DEFAULT)) != CL_SUCCESS) {
 		x_err(err, errlen, "clamav: cl_init: %s", cl_strerror(rc));
@@ -374,13 +414,94 @@ milter_clamav_init(const struct conf *conf, char *err, size_t errlen)
 	return 0;
 }
 
-/* ce_reload - a new engine from the published configuration */
+/* ce_db_changed - the database directory of ce changed since it was
+ * loaded: 1, 0, or -1 when that cannot be told.  cl_statchkdir sees a
+ * file added or changed, not one removed: the count of database files
+ * does. */
+static int
+ce_db_changed(struct clamav_engine *ce)
+{
+	struct cl_stat now;
+	int rc;
+
+	if (!ce->stat_ok)
+		return -1;
+	if ((rc = cl_statchkdir(&ce->dbstat)) != 0)
+		return rc == 1 ? 1 : -1;
+	memset(&now, 0, sizeof(now));
+	if (cl_statinidir(ce->dir, &now) != CL_SUCCESS)
+		return -1;
+	rc = now.entries != ce->dbstat.entries;
+	cl_statfree(&now);
+	return rc;
+}
+
+/* ce_str_same - two strings, either NULL, equal */
+static int
+ce_str_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* ce_options_same - conf would make ce's engine: the same database
+ * directory, limits and temporary directory */
+static int
+ce_options_same(const struct clamav_engine *ce, const struct conf *conf)
+{
+	const struct milter_clamav_conf *cc = &((const struct milter_conf *)
+		conf_get(conf, &milter_conf_section))->clamav;
+	char err[512], *tmpdir;
+	int same;
+
+	if (strcmp(ce->dir, cc->database) != 0
+	    || ce->max_scan_size != cc->max_scan_size
+	    || ce->max_file_size != cc->max_file_size
+	    || ce->max_recursion != cc->max_recursion
+	    || ce->max_files != cc->max_files)
+		return 0;
+	tmpdir = milter_body_spool_dir(conf, err, sizeof(err));
+	same = ce_str_same(ce->tmpdir, tmpdir);
+	free(tmpdir);
+	return same;
+}
+
+/* ce_reload_why - why a reload of the milter compiles an engine from
+ * conf; NULL: it would be the engine in use (kept) */
+static const char *
+ce_reload_why(const struct conf *conf)
+{
+	struct clamav_engine *ce;
+	const char *why = NULL;
+
+	if (ce_failed || (ce = ce_get()) == NULL)
+		return "no engine in use";
+	if (!ce_options_same(ce, conf))
+		why = "engine options changed";
+	else
+		switch (ce_db_changed(ce)) {
+		case 1:
+			why = "database changed";
+			break;
+		case -1:
+			why = "database state unknown";
+			break;
+		}
+	ce_put(&ce);
+	return why;
+}
+
+/* ce_reload - a new engine from the published configuration; with
+ * check (a reload of the milter), only if it would differ from the
+ * engine in use */
 static void
-ce_reload(const char *why)
+ce_reload(const char *why, int check)
 {
 	struct milter_gen *g = milter_gen_current();
 	const struct milter_clamav_conf *cc;
 	struct clamav_engine *old, *ce;
+	const char *because;
 	char err[512];
 
 	if (g == NULL)
@@ -392,11 +513,24 @@ ce_reload(const char *why)
 		ce_failed = 0;
 		if (m_sigs != NULL) {
 			metric_series_set(m_sigs, 0);
-			metric_series_set(m_dbtime, 0);
+			if (!ce_clamd_on)
+				metric_series_set(m_dbtime, 0);
 		}
 		milter_gen_unref(&g);
 		return;
 	}
+	if (check && (because = ce_reload_why(g->conf)) == NULL) {
+		msg_info("clamav: engine unchanged (%s): database %s and "
+			 "engine options as loaded: no compile, the engine in "
+			 "use kept", why, cc->database);
+		if (m_reloads != NULL)
+			metric_inc(m_reloads, "unchanged");
+		milter_gen_unref(&g);
+		return;
+	}
+	if (check)
+		msg_info("clamav: %s: %s: compiling a new engine", why,
+			 because);
 	if (cc->reload_blocking) {
 		/* one engine in memory at a time: the old one goes first,
 		 * once the scans that hold it end */
@@ -456,18 +590,121 @@ ce_changed(void)
 
 	if (ce == NULL)
 		return ce_failed;
-	changed = ce->stat_ok && cl_statchkdir(&ce->dbstat) == 1;
+	changed = ce_db_changed(ce) == 1;
 	ce_put(&ce);
 	return changed;
 }
 
-/* ce_thread - reloads: asked for, or the database changed */
+/* ce_printable - s with what is not printable ASCII made '?', in place
+ * (a peer's reply, for the log) */
+static char *
+ce_printable(char *s)
+{
+	char *p;
+
+	for (p = s; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	return s;
+}
+
+/* ce_clamd_version - clamd's database, from its VERSION reply, into
+ * elemta_milter_clamav_database_timestamp_seconds (0: clamd named no
+ * database); logged when the reply differs from last (the thread's, the
+ * previous reply or "") */
+static void
+ce_clamd_version(const struct milter_clamav_conf *cc, char *last,
+		 size_t lastlen)
+{
+	char reply[CLAMD_VERSION_MAX], engine[64], built[64], err[512];
+	unsigned long ver;
+	time_t t;
+	struct tm tm;
+
+	if (clamd_version(cc->clamd, cc->clamd_timeout, reply, sizeof(reply),
+			  err, sizeof(err)) < 0) {
+		msg_warn("clamav: clamd's database age unknown (kept): %s", err);
+		last[0] = '\0';
+		return;
+	}
+	if (clamd_version_parse(reply, engine, sizeof(engine), &ver, &t) < 0) {
+		msg_warn("clamav: clamd %s: not a VERSION reply: \"%.100s\"",
+			 cc->clamd, ce_printable(reply));
+		last[0] = '\0';
+		return;
+	}
+	if (m_dbtime != NULL)
+		metric_series_set(m_dbtime, (double)t);
+	if (strcmp(reply, last) == 0)
+		return;
+	snprintf(last, lastlen, "%s", reply);
+	ce_printable(engine);
+	if (ver == 0) {
+		msg_info("clamav: clamd at %s: ClamAV %s, no database version "
+			 "(no daily.cvd loaded): the database's age is unknown",
+			 cc->clamd, engine);
+		return;
+	}
+	strftime(built, sizeof(built), "%Y-%m-%dT%H:%M:%S%z",
+		 localtime_r(&t, &tm));
+	msg_info("clamav: clamd at %s: ClamAV %s, database version %lu built "
+		 "%s", cc->clamd, engine, ver, built);
+}
+
+/* ce_clamd_gone - clamav_clamd unset: the gauge is the engine's again
+ * (0 without one) */
+static void
+ce_clamd_gone(void)
+{
+	struct clamav_engine *ce = ce_get();
+
+	if (m_dbtime != NULL)
+		metric_series_set(m_dbtime, ce != NULL ? (double)ce->dbtime : 0);
+	ce_put(&ce);
+}
+
+/* ce_clamd_check - clamd's database age, asked when due (due: the
+ * monotonic time of the next question; 0: now) and not more often than
+ * every CLAMD_VERSION_EVERY seconds, never per message; the seconds
+ * until the next (0: no clamd configured) */
+static long
+ce_clamd_check(double *due, char *last, size_t lastlen)
+{
+	struct milter_gen *g = milter_gen_current();
+	const struct milter_clamav_conf *cc;
+	double now = clock_mono_s();
+	long left = 0;
+
+	if (g == NULL)
+		return 0;
+	cc = &((const struct milter_conf *)conf_get(g->conf,
+			&milter_conf_section))->clamav;
+	if (ce_clamd_on && cc->clamd == NULL)
+		ce_clamd_gone();
+	ce_clamd_on = cc->clamd != NULL;
+	if (!ce_clamd_on) {
+		last[0] = '\0';
+	} else if (now >= *due) {
+		*due = now + CLAMD_VERSION_EVERY;
+		ce_clamd_version(cc, last, lastlen);
+		left = CLAMD_VERSION_EVERY;
+	} else {
+		left = (long)(*due - now) + 1;
+	}
+	milter_gen_unref(&g);
+	return left;
+}
+
+/* ce_thread - reloads: asked for, or the database changed; clamd's
+ * database age */
 static void *
 ce_thread(void *arg)
 {
+	char clamd_last[CLAMD_VERSION_MAX] = "";
+	double clamd_due = 0;
 	struct timespec ts;
 	sigset_t all;
-	long every;
+	long every, wait, clamd_wait;
 	int req, stop;
 
 	(void)arg;
@@ -475,8 +712,13 @@ ce_thread(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		every = ce_check_every();
+		wait = every > 0 ? every : 3600;
+		clamd_wait = ce_clamd_check(&clamd_due, clamd_last,
+					    sizeof(clamd_last));
+		if (clamd_wait > 0 && clamd_wait < wait)
+			wait = clamd_wait;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += every > 0 ? every : 3600;
+		ts.tv_sec += wait;
 		pthread_mutex_lock(&ce_lock);
 		while (!ce_stop && !ce_requested)
 			if (pthread_cond_timedwait(&ce_cond, &ce_lock, &ts)
@@ -488,10 +730,11 @@ ce_thread(void *arg)
 		pthread_mutex_unlock(&ce_lock);
 		if (stop)
 			break;
-		if (req)
-			ce_reload("reload");
-		else if (every > 0 && ce_changed())
-			ce_reload("database changed");
+		if (req) {
+			ce_reload("reload", 1);
+			clamd_due = 0;	/* clamd's database asked again */
+		} else if (every > 0 && ce_changed())
+			ce_reload("database changed", 0);
 	}
 	return NULL;
 }
@@ -674,6 +917,13 @@ milter_clamav_eom(struct milter_msg *m)
 
 	if (cc->database == NULL && cc->clamd == NULL)
 		return;
+	/* refused already (SPF, DMARC, a limit...): a virus would change
+	 * the reply's text only, the message is refused either way */
+	if (milter_msg_refused(m)) {
+		clamav_count("skipped");
+		milter_msg_summary(m, "clamav=skipped(refused)");
+		return;
+	}
 	if (milter_body_oversize(m)) {
 		clamav_count("skipped");
 		milter_msg_summary(m, "clamav=skipped");

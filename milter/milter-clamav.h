@@ -15,6 +15,7 @@
 #define ELEMTA_MILTER_CLAMAV_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct milter_msg;
 struct milter_conf;
@@ -47,6 +48,17 @@ void milter_clamav_eom(struct milter_msg *m);
 int clamd_scan(const char *spec, long timeout_s, const unsigned char *p,
 	       size_t len, char *name, size_t namelen, char *err,
 	       size_t errlen);
+
+/* clamd_version - clamd's VERSION reply into reply, within timeout_s
+ * seconds; 0, or -1 with err */
+int clamd_version(const char *spec, long timeout_s, char *reply,
+		  size_t replylen, char *err, size_t errlen);
+/* clamd_version_parse - a VERSION reply ("ClamAV 1.4.6/27123/Sat Dec
+ * 5 04:42:57 2026"): the engine's version, the database's version and
+ * build time (0, 0: clamd named no database); 0, or -1 if it is not a
+ * VERSION reply */
+int clamd_version_parse(const char *reply, char *engine, size_t enginelen,
+			unsigned long *dbver, time_t *dbtime);
 
 /* milter_clamav_reloads - engines compiled so far (tests, logs) */
 unsigned long milter_clamav_reloads(void);

@@ -20,6 +20,15 @@
  *	scan_max_size below it.  Every step (connect, each write, the
  *	reply) is bounded by clamav_clamd_timeout all together.
  *
+ *	clamd_version asks clamd's VERSION, whose reply names the database
+ *	when clamd has a daily.cvd (or .cld, .cud) loaded:
+ *
+ *		ClamAV 1.4.6/27123/Sat Dec  5 04:42:57 2026
+ *		ClamAV 1.4.6				(no daily database)
+ *
+ *	the date in clamd's local time (ctime), read back here in ours:
+ *	the same host's, or the same zone, is assumed.
+ *
  *	Returns errors in the caller's buffer and never logs (the stage
  *	does, with the queue id).
  *--*/
@@ -36,6 +45,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -263,4 +273,62 @@ clamd_scan(const char *spec, long timeout_s, const unsigned char *p,
 	}
 	(void)close(fd);
 	return clamd_verdict(reply, name, namelen, err, errlen);
+}
+
+/* clamd_version_parse - a VERSION reply: its engine version into
+ * engine, the database's version and build time (0 and 0 when the reply
+ * names none); 0, or -1 for a reply that is not one */
+int
+clamd_version_parse(const char *reply, char *engine, size_t enginelen,
+		    unsigned long *dbver, time_t *dbtime)
+{
+	const char *p, *slash, *date;
+	char *end;
+	struct tm tm;
+
+	*dbver = 0;
+	*dbtime = 0;
+	if (strncmp(reply, "ClamAV ", 7) != 0)
+		return -1;
+	p = reply + 7;
+	if ((slash = strchr(p, '/')) == NULL) {
+		snprintf(engine, enginelen, "%.*s", (int)strcspn(p, " "), p);
+		return 0;
+	}
+	snprintf(engine, enginelen, "%.*s", (int)(slash - p), p);
+	errno = 0;
+	*dbver = strtoul(slash + 1, &end, 10);
+	if (errno != 0 || end == slash + 1 || *end != '/')
+		return -1;
+	date = end + 1;
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(date, "%a %b %d %H:%M:%S %Y", &tm)) == NULL
+	    || *end != '\0')
+		return -1;
+	tm.tm_isdst = -1;
+	if ((*dbtime = mktime(&tm)) == (time_t)-1)
+		return -1;
+	return 0;
+}
+
+/* clamd_version - see milter-clamav.h */
+int
+clamd_version(const char *spec, long timeout_s, char *reply,
+	      size_t replylen, char *err, size_t errlen)
+{
+	static const unsigned char cmd[] = "zVERSION";	/* NUL included */
+	double deadline = clock_mono_s() + (double)timeout_s;
+	int fd;
+
+	if ((fd = clamd_connect(spec, deadline, err, errlen)) < 0)
+		return -1;
+	if (clamd_send(fd, cmd, sizeof(cmd), deadline) < 0
+	    || clamd_reply(fd, reply, replylen, deadline) < 0) {
+		x_err(err, errlen, "clamd %s: VERSION: %s", spec,
+		      strerror(errno));
+		(void)close(fd);
+		return -1;
+	}
+	(void)close(fd);
+	return 0;
 }

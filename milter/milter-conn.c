@@ -356,6 +356,12 @@ milter_action_parse(const char *s)
  *	   reject, a failed dependency's tempfail)
  *	2  quarantine
  *	1  headers only (accept)
+ *
+ * A rank only goes up: a message refused for good (reject, discard:
+ * milter_msg_refused) stays refused, whatever a later stage says; only
+ * the reply's text could change.  So ClamAV does not scan it (a scan
+ * costs more than any other stage), and Rspamd is not asked about what
+ * it could not outrank (milter_msg_outranks).
  */
 /* milter_verdict_rank - the rank of action a asked by stage */
 int
@@ -381,6 +387,13 @@ milter_verdict_rank(const char *stage, enum milter_action a)
 	if (strcmp(stage, "rspamd") == 0)
 		return 4;
 	return 5;
+}
+
+/* milter_msg_refused - see milter.h */
+int
+milter_msg_refused(const struct milter_msg *m)
+{
+	return m->action == MILTER_REJECT || m->action == MILTER_DISCARD;
 }
 
 /* milter_msg_outranks - 1 if the message's verdict so far wins over

@@ -21,12 +21,23 @@
  *	early, passed, known, TTLs).  A clock argument (seconds; 0: TIME)
  *	lets a caller pin the time; the stage always passes 0.
  *
- *	One client for the process, under the caller's lock (the calls are
- *	short and bounded by redis.command_timeout_ms); it is made again
- *	when the [redis] section changes (SIGHUP).  Nothing here logs.
+ *	The clients: a pool of at most GREYLIST_REDIS_CONNS connections
+ *	for the process (lib/redis's clients are one thread's at a time):
+ *	a message takes one for its calls and gives it back, so that the
+ *	milter's threads greylist in parallel instead of one after the
+ *	other.  Idle ones are kept, newest on top; all are made again when
+ *	the [redis] section changes (SIGHUP).  Failures keep the one
+ *	client's semantics: a call that fails with Redis unreachable
+ *	(redis_client_stats: not up) marks the pool down, closes the idle
+ *	clients (their connections went with the server) and leaves the
+ *	one that failed on top; while down one client is used at a time,
+ *	that one, so its back-off (lib/redis) is everyone's: calls fail at
+ *	once with "unavailable" rather than each connection timing out on
+ *	its own, and one success ends it.  Nothing here logs.
  *--*/
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,4 +308,110 @@ greylist_redis_allow(struct redis_client *rc, const char *key,
 		return -1;
 	redis_reply_free(&reply);
 	return 0;
+}
+
+/* The pool (see above); under gl_pool_lock. */
+static pthread_mutex_t gl_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gl_pool_cond = PTHREAD_COND_INITIALIZER;
+static char *gl_pool_sig;		/* the [redis] settings of gen */
+static unsigned gl_pool_gen;		/* clients of another are freed */
+static struct redis_client *gl_pool_idle[GREYLIST_REDIS_CONNS];
+static size_t gl_pool_nidle;
+static size_t gl_pool_nused;		/* taken now */
+static int gl_pool_down;		/* the last failure: unreachable */
+
+/* gl_redis_sig - what identifies a [redis] section's settings */
+static char *
+gl_redis_sig(const struct redis_conf *rc)
+{
+	char *s = x_asprintf("%d|%d|%d|%s|%s", rc->database,
+			     rc->connect_timeout_ms, rc->command_timeout_ms,
+			     rc->key_prefix ? rc->key_prefix : "",
+			     rc->password ? rc->password : ""), *t;
+	size_t i;
+
+	for (i = 0; i < rc->nservers; i++) {
+		t = x_asprintf("%s|%s", s, rc->servers[i]);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+/* gl_pool_drop - close the idle clients, and have those in use closed
+ * when given back (a new generation); lock held */
+static void
+gl_pool_drop(void)
+{
+	while (gl_pool_nidle > 0)
+		redis_client_free(&gl_pool_idle[--gl_pool_nidle]);
+	gl_pool_gen++;
+}
+
+/* greylist_redis_take - see milter-greylist.h */
+struct redis_client *
+greylist_redis_take(const struct redis_conf *c, unsigned *gen)
+{
+	struct redis_client *rc;
+	char *sig = gl_redis_sig(c);
+
+	pthread_mutex_lock(&gl_pool_lock);
+	if (gl_pool_sig == NULL || strcmp(sig, gl_pool_sig) != 0) {
+		gl_pool_drop();
+		free(gl_pool_sig);
+		gl_pool_sig = sig;
+		gl_pool_down = 0;
+		sig = NULL;
+	}
+	free(sig);
+	while (gl_pool_nused >= GREYLIST_REDIS_CONNS
+	       || (gl_pool_down && gl_pool_nused > 0))
+		pthread_cond_wait(&gl_pool_cond, &gl_pool_lock);
+	gl_pool_nused++;
+	rc = gl_pool_nidle > 0 ? gl_pool_idle[--gl_pool_nidle]
+			       : redis_client_new(c);
+	*gen = gl_pool_gen;
+	pthread_mutex_unlock(&gl_pool_lock);
+	return rc;
+}
+
+/* greylist_redis_give - see milter-greylist.h */
+void
+greylist_redis_give(struct redis_client **rcp, unsigned gen, int ok)
+{
+	struct redis_client *rc = *rcp;
+	struct redis_stats st;
+
+	*rcp = NULL;
+	if (rc == NULL)
+		return;
+	redis_client_stats(rc, &st);
+	pthread_mutex_lock(&gl_pool_lock);
+	gl_pool_nused--;
+	if (gen == gl_pool_gen) {
+		if (!ok && !st.up) {
+			/* down: the others' connections went with it; this
+			 * one, backing off, is the one used until it ends */
+			gl_pool_drop();
+			gl_pool_down = 1;
+		} else if (ok) {
+			gl_pool_down = 0;
+		}
+		gl_pool_idle[gl_pool_nidle++] = rc;
+		rc = NULL;
+	}
+	pthread_cond_broadcast(&gl_pool_cond);
+	pthread_mutex_unlock(&gl_pool_lock);
+	redis_client_free(&rc);
+}
+
+/* greylist_redis_pool_free - see milter-greylist.h */
+void
+greylist_redis_pool_free(void)
+{
+	pthread_mutex_lock(&gl_pool_lock);
+	gl_pool_drop();
+	x_free(&gl_pool_sig);
+	gl_pool_down = 0;
+	pthread_mutex_unlock(&gl_pool_lock);
 }

@@ -21,8 +21,9 @@
  *	database.directory; milter-greylist-sqlite.c), one handle shared
  *	by the threads under a lock, each triplet read and written in one
  *	transaction, expired records removed at most once a minute on the
- *	way; or Redis (milter-greylist-redis.c), one client under the same
- *	lock, on Redis's clock.  A store that
+ *	way; or Redis (milter-greylist-redis.c), on Redis's clock, a client
+ *	of a small pool taken by each message for its calls (no lock of
+ *	ours: the threads greylist in parallel).  A store that
  *	cannot be opened or fails is logged, counted
  *	(elemta_milter_greylist_errors_total) and greylist_fail_action
  *	decides (accept by default: greylisting is a delay, not a
@@ -46,15 +47,13 @@
 #include "redis.h"
 #include "xalloc.h"
 
-/* The store: the SQLite file or the Redis client, one for the process,
- * used under gl_lock. */
+/* The SQLite store, one for the process, used under gl_lock (Redis:
+ * the pool of milter-greylist-redis.c). */
 static pthread_mutex_t gl_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct db *gl_db;
 static char *gl_db_path;
 static int64_t gl_db_retry;		/* no reopen before (wall seconds) */
 static int64_t gl_expired;		/* last expiry run */
-static struct redis_client *gl_rc;
-static char *gl_rc_sig;			/* the [redis] settings it has */
 
 static struct metric *m_greylist;
 static struct metric *m_greylist_errors;
@@ -78,53 +77,8 @@ milter_greylist_finish(void)
 	db_close(&gl_db);
 	x_free(&gl_db_path);
 	gl_db_retry = 0;
-	redis_client_free(&gl_rc);
-	x_free(&gl_rc_sig);
 	pthread_mutex_unlock(&gl_lock);
-}
-
-/* gl_redis_sig - what identifies a [redis] section's settings */
-static char *
-gl_redis_sig(const struct redis_conf *rc)
-{
-	char *s = x_asprintf("%d|%d|%d|%s|%s", rc->database,
-			     rc->connect_timeout_ms, rc->command_timeout_ms,
-			     rc->key_prefix ? rc->key_prefix : "",
-			     rc->password ? rc->password : ""), *t;
-	size_t i;
-
-	for (i = 0; i < rc->nservers; i++) {
-		t = x_asprintf("%s|%s", s, rc->servers[i]);
-		free(s);
-		s = t;
-	}
-	return s;
-}
-
-/* gl_redis_for - the Redis client for c's [redis] section (lock held),
- * made again when the section changed */
-static struct redis_client *
-gl_redis_for(const struct conf *c)
-{
-	const struct redis_conf *rc = conf_get(c, &redis_conf_section);
-	char *sig = gl_redis_sig(rc);
-
-	if (gl_rc != NULL && strcmp(sig, gl_rc_sig) == 0) {
-		free(sig);
-		return gl_rc;
-	}
-	redis_client_free(&gl_rc);
-	free(gl_rc_sig);
-	gl_rc_sig = sig;
-	gl_rc = redis_client_new(rc);
-	return gl_rc;
-}
-
-/* gl_redis - the Redis client for the message's [redis] section */
-static struct redis_client *
-gl_redis(const struct milter_msg *m)
-{
-	return gl_redis_for(m->conn->conf);
+	greylist_redis_pool_free();
 }
 
 /* gl_sqlite_open - the open SQLite store of path (lock held), or NULL
@@ -174,7 +128,8 @@ struct gl_msg {
 	unsigned deferred, passed;
 	int auto_allowed;			/* the client has retried */
 	struct db *db;				/* the store: SQLite, */
-	struct redis_client *rc;		/* or Redis */
+	struct redis_client *rc;		/* or Redis (taken) */
+	unsigned rc_gen;			/* for greylist_redis_give */
 	int64_t now;				/* SQLite: our clock */
 	char err[512];				/* the store's error */
 };
@@ -326,14 +281,10 @@ gl_triplet(struct gl_msg *x, const char *rcpt)
 	return 0;
 }
 
-/* gl_open - the store (lock held): 0, or -1 with x->err */
+/* gl_open - the SQLite store (lock held): 0, or -1 with x->err */
 static int
 gl_open(struct gl_msg *x, const char *path)
 {
-	if (x->g->store == GREYLIST_STORE_REDIS) {
-		x->rc = gl_redis(x->m);
-		return 0;
-	}
 	if ((x->db = gl_sqlite(x->m, path, x->now)) == NULL) {
 		snprintf(x->err, sizeof(x->err), "not open");
 		return -1;
@@ -359,9 +310,16 @@ gl_run(struct gl_msg *x, const char *path, const char *const *rcpts,
 	int rc;
 
 	x->now = clock_wall_ms() / 1000;
-	pthread_mutex_lock(&gl_lock);
-	if ((rc = gl_open(x, path)) == 0
-	    && (allowed = gl_client_op(x, "check")) > 0)
+	if (x->g->store == GREYLIST_STORE_REDIS) {
+		x->rc = greylist_redis_take(conf_get(x->m->conn->conf,
+						     &redis_conf_section),
+					    &x->rc_gen);
+		rc = 0;
+	} else {
+		pthread_mutex_lock(&gl_lock);
+		rc = gl_open(x, path);
+	}
+	if (rc == 0 && (allowed = gl_client_op(x, "check")) > 0)
 		x->auto_allowed = 1;
 	for (i = 0; rc == 0 && allowed == 0 && i < n; i++)
 		if (!greylist_rcpt_allowed(x->g->recipients, rcpts[i]))
@@ -370,7 +328,10 @@ gl_run(struct gl_msg *x, const char *path, const char *const *rcpts,
 		rc = -1;
 	if (rc < 0 && x->db != NULL)
 		snprintf(x->err, sizeof(x->err), "%s", db_errmsg(x->db));
-	pthread_mutex_unlock(&gl_lock);
+	if (x->rc != NULL)
+		greylist_redis_give(&x->rc, x->rc_gen, rc == 0);
+	else
+		pthread_mutex_unlock(&gl_lock);
 	if (rc < 0 && strcmp(x->err, "not open") != 0)
 		qid_warn(x->m->qid, "greylist store %s: %s", name, x->err);
 	return rc;
@@ -401,18 +362,23 @@ milter_greylist_admin(const struct conf *c, greylist_admin_fn fn, void *ctx,
 {
 	const struct milter_conf *mc = conf_get(c, &milter_conf_section);
 	const struct greylist_conf *g = &mc->greylist;
-	struct redis_client *rc = NULL;
-	struct db *db = NULL;
-	char *path = NULL;
+	struct redis_client *rc;
+	struct db *db;
+	char *path;
+	unsigned gen;
 	long n;
 
+	if (g->store == GREYLIST_STORE_REDIS) {
+		rc = greylist_redis_take(conf_get(c, &redis_conf_section),
+					 &gen);
+		n = fn(NULL, rc, g, ctx, err, errlen);
+		greylist_redis_give(&rc, gen, n >= 0);
+		return n;
+	}
 	pthread_mutex_lock(&gl_lock);
-	if (g->store == GREYLIST_STORE_REDIS)
-		rc = gl_redis_for(c);
-	else
-		db = gl_sqlite_open(path = gl_path_for(c, mc),
-				    clock_wall_ms() / 1000, err, errlen);
-	n = rc != NULL || db != NULL ? fn(db, rc, g, ctx, err, errlen) : -1;
+	db = gl_sqlite_open(path = gl_path_for(c, mc), clock_wall_ms() / 1000,
+			    err, errlen);
+	n = db != NULL ? fn(db, NULL, g, ctx, err, errlen) : -1;
 	if (n < 0 && db != NULL && *err == '\0')
 		snprintf(err, errlen, "%s: %s", path, db_errmsg(db));
 	pthread_mutex_unlock(&gl_lock);

@@ -195,10 +195,24 @@ int greylist_redis_allow(struct redis_client *rc, const char *key,
 			 const struct greylist_params *p, char *err,
 			 size_t errlen);
 
+/* The Redis clients (milter-greylist-redis.c): a pool of at most
+ * GREYLIST_REDIS_CONNS for the process, one thread on each at a time.
+ * greylist_redis_take - a client for the [redis] section c (waits while
+ * all are taken, or while Redis is down and one is in use); *gen is for
+ * greylist_redis_give */
+#define GREYLIST_REDIS_CONNS	8
+struct redis_conf;
+struct redis_client *greylist_redis_take(const struct redis_conf *c,
+					 unsigned *gen);
+/* greylist_redis_give - give the client back; ok: its calls succeeded */
+void greylist_redis_give(struct redis_client **rcp, unsigned gen, int ok);
+/* greylist_redis_pool_free - every idle client closed (at exit) */
+void greylist_redis_pool_free(void);
+
 /* milter_greylist_admin - fn on the store the current configuration c
- * names (SQLite opened if need be, or the Redis client), under the
- * store's lock; fn's result, or -1 with err when the store cannot be
- * opened */
+ * names (SQLite opened if need be, under the store's lock, or a Redis
+ * client taken from the pool); fn's result, or -1 with err when the
+ * store cannot be opened */
 struct conf;
 typedef long (*greylist_admin_fn)(struct db *db, struct redis_client *rc,
 				  const struct greylist_conf *g, void *ctx,

@@ -331,6 +331,9 @@ void milter_msg_summary(struct milter_msg *m, const char *fmt, ...)
 /* milter_verdict_rank - the precedence of action a asked by stage
  * (milter-conn.c has the table): the highest wins */
 int milter_verdict_rank(const char *stage, enum milter_action a);
+/* milter_msg_refused - 1 if m's verdict so far refuses it for good
+ * (reject or discard): no stage can have it delivered any more */
+int milter_msg_refused(const struct milter_msg *m);
 /* milter_msg_outranks - 1 if m's verdict so far wins over a of stage */
 int milter_msg_outranks(const struct milter_msg *m, const char *stage,
 			enum milter_action a);

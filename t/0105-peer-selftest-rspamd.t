@@ -5,13 +5,14 @@
 # harness starts works, for the milter's rspamd stage to come (there is
 # none yet; its own tests will be 04xx).  rspamd is asked over HTTP
 # (/checkv2) as that stage will ask it; GTUBE must be rejected, plain
-# mail must not, and SPF must be checked against unbound's zones.
+# mail must not, and SPF must be checked against unbound's zones.  It
+# runs two normal workers (ELEMTA_RSPAMD_WORKERS), which scan.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 
 peer_require rspamd unbound redis
 tb_init
-tb_plan 7
+tb_plan 8
 peer_start_unbound
 peer_start_redis
 peer_start_rspamd
@@ -64,4 +65,12 @@ tb_like "$(field symbols <<<"$reply")" '(^| )DMARC_POLICY_REJECT( |$)' \
 
 tb_is "$(curl -sS --max-time 5 "$TB_RSPAMD_CTL_URL/stat" | field scanned)" 3 \
     "the controller counted our 3 scans"
+# normal_workers - rspamd's normal processes now
+normal_workers() {
+	tb_proc_tree "$(tb_pid rspamd)" | while read -r p; do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null; echo
+	done | grep -c '^rspamd: normal process'
+}
+tb_is "$(normal_workers)" "${ELEMTA_RSPAMD_WORKERS:-2}" \
+    "rspamd runs ${ELEMTA_RSPAMD_WORKERS:-2} normal workers"
 tb_done

@@ -331,9 +331,25 @@ test_precedence(void)
 	milter_msg_enforce(m, MILTER_REPLY_GREYLIST, MILTER_TEMPFAIL, "grey");
 	ok(!milter_msg_outranks(m, "rspamd", MILTER_REJECT),
 	   "precedence: rspamd's reject would beat a greylist deferral");
+	/* ... and ClamAV scans it: a virus would refuse it for good */
+	ok(!milter_msg_refused(m),
+	   "precedence: a greylist deferral is not refused for good");
 	milter_msg_enforce(m, MILTER_REPLY_DMARC, MILTER_REJECT, "dmarc");
 	ok(milter_msg_outranks(m, "rspamd", MILTER_REJECT),
 	   "precedence: ... not a DMARC reject");
+	/* refused for good: ClamAV does not scan it (milter_clamav_eom),
+	 * as no later request gets it delivered */
+	ok(milter_msg_refused(m), "precedence: a DMARC reject is refused "
+	   "for good");
+	milter_msg_enforce(m, MILTER_REPLY_CLAMAV, MILTER_QUARANTINE, "v");
+	milter_msg_enforce(m, MILTER_REPLY_RSPAMD, MILTER_TEMPFAIL, "soft");
+	is_str(milter_action_name(m->action), "reject",
+	       "precedence: ... a later quarantine or tempfail leaves it "
+	       "refused");
+	milter_msg_free(&m);
+	m = milter_msg_new(c, "a@example.test");
+	milter_msg_enforce(m, MILTER_REPLY_SPF, MILTER_DISCARD, "spf");
+	ok(milter_msg_refused(m), "precedence: a discard is refused for good");
 	milter_msg_free(&m);
 	milter_conn_free(&c);
 }

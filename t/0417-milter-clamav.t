@@ -4,8 +4,9 @@
 # signature database built here (EICAR, clam.exe from clamav-testfiles,
 # our own .ndb and .hdb signatures; no download), found in the body, in
 # a base64 MIME attachment, inside a zip; the verdict line names the
-# virus, and wins over a reject of DMARC (the harness' unbound) or of
-# the header limits; clean mail gets X-Virus-Scanned; each
+# virus, and wins over a tempfail of the header limits; a message DMARC
+# (the harness' unbound) or the header limits already reject is not
+# scanned (nothing found could have it delivered); clean mail gets X-Virus-Scanned; each
 # clamav_action; the scan limits with and without their heuristic
 # alerts, an encrypted zip, a zip bomb, MIME nested 1000 deep; a message
 # with no body; a message over scan_max_size; the spool failing
@@ -19,7 +20,7 @@ milter_require clamav swaks unbound
 tb_need zip zip
 tb_need strace strace
 tb_init
-tb_plan 47
+tb_plan 49
 milter_clamav_db
 mkdir -m 0700 "$TB/state"
 peer_start_unbound
@@ -77,7 +78,7 @@ else
 	tb_missing_some 1 "clamav-testfiles not installed"
 fi
 
-# two stages refuse: the virus outranks a reject asked before it (the
+# two stages refuse: the virus outranks a tempfail asked before it (the
 # header limits, checked before every stage): the virus's reply
 {
 	for i in $(seq 1 12); do
@@ -85,17 +86,30 @@ fi
 	done
 	printf 'Subject: capped\n\n%s\n' "$(cat "$TB_EICAR")"
 } >"$TB/eicar-capped.eml"
-out=$(scan "$TB/eicar-capped.eml" -o milter.max_headers=10 \
-    -o milter.header_cap_action=reject)
-tb_like "$out" "$reject$eicar\$" \
-    "EICAR past the header limits: the virus's reply wins" || tb_diag "$out"
-tb_like "$(cat "$TB/stderr")" \
-    "TEST: headers_unchecked=[0-9]+ clamav=virus virus=$eicar action=reject by=clamav .* spf=off dkim=off arc=none dmarc=off greylist=off rspamd=off" \
-    "... the summary line names every stage" || tb_diag "$(cat "$TB/stderr")"
+# capped ACTION VERDICT SUMMARY WHAT - the capped message with
+# header_cap_action=ACTION: its verdict line and its summary line match
+# the EREs VERDICT and SUMMARY (two tests, WHAT and "... WHY")
+capped() {
+	local out
+
+	out=$(scan "$TB/eicar-capped.eml" -o milter.max_headers=10 \
+	    -o "milter.header_cap_action=$1")
+	tb_like "$out" "$2" "EICAR past the header limits ($1): $4" ||
+	    tb_diag "$out"
+	tb_like "$(cat "$TB/stderr")" "TEST: headers_unchecked=[0-9]+ $3" \
+	    "... $5" || tb_diag "$(cat "$TB/stderr")"
+}
+capped tempfail "$reject$eicar\$" \
+    "clamav=virus virus=$eicar action=reject by=clamav .* spf=off dkim=off arc=none dmarc=off greylist=off rspamd=off" \
+    "the virus's reply wins" "the summary line names every stage"
+# the header limits reject: refused for good already, not scanned
+capped reject 'verdict: reject 552 5\.3\.4 ' \
+    'clamav=skipped\(refused\) action=reject by=header-cap' \
+    "the limit's reply" "not scanned, and the summary line says why"
 
 # EICAR in a message DMARC rejects (dmarc_enforce; example.test publishes
-# p=reject, the client is not in its SPF): both refuse, the virus's
-# reply wins
+# p=reject, the client is not in its SPF): refused for good before the
+# scan, which is skipped: DMARC's reply
 printf 'From: ceo@example.test\nSubject: both\n\n%s\n' "$(cat "$TB_EICAR")" \
     >"$TB/eicar-dmarc.eml"
 out=$(milter_t "$TB/eicar-dmarc.eml" \
@@ -103,10 +117,11 @@ out=$(milter_t "$TB/eicar-dmarc.eml" \
     -o "database.directory=$TB/state" -o milter.dmarc_enforce=true \
     --client-ip 192.0.2.10 --helo mail.test --sender user@other.test \
     --rcpt bob@sink.test)
-tb_like "$out" "$reject$eicar\$" \
-    "EICAR in a message DMARC rejects: the virus's reply" || tb_diag "$out"
+tb_like "$out" 'verdict: reject 550 5\.7\.1 .*DMARC' \
+    "EICAR in a message DMARC rejects: DMARC's reply, not scanned" ||
+    tb_diag "$out"
 tb_like "$(cat "$TB/stderr")" \
-    "dmarc=fail\\(example\\.test\\) .*clamav=virus virus=$eicar action=reject by=clamav" \
+    "dmarc=fail\\(example\\.test\\) .*clamav=skipped\\(refused\\) .*action=reject by=dmarc" \
     "... the summary line names both" || tb_diag "$(cat "$TB/stderr")"
 
 # clean mail, and the header's value

@@ -2,14 +2,16 @@
 # 0462-milter-clamav-reload - ClamAV engines swapped under load: four
 # clients send mail in parallel through a real private Postfix (half
 # clean, half EICAR) while the milter is told to reload (SIGUSR1) again
-# and again and a signature file is added (a reload by itself).  With
+# and again and signature files are added (the first a reload by
+# itself; a signal with no change to the database keeps the engine, so
+# two files make sure engines are compiled under load).  With
 # clamav_reload = concurrent no message is lost or deferred: every
 # clean one is delivered with X-Virus-Scanned, every EICAR rejected
 # with its name, none gets a 4xx; the engines did change during the
 # run; the metrics count the scans and the reloads, and
 # elemta_milter_clamav_database_timestamp_seconds is the newest file's
 # mtime (the test database has no .cvd with a build time): the one set
-# before the start, then the added file's.
+# before the start, then the newest added file's.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
@@ -75,6 +77,10 @@ for ((r = 0; r < 6; r++)); do
 		peer_clamav_ndb Elemta.Load.NDB 0 ELEMTA-LOAD-SIGNATURE-5e \
 		    >"$TB_CLAMAV_DB/load.ndb"
 	fi
+	if ((r == 4)); then
+		peer_clamav_ndb Elemta.Load2.NDB 0 ELEMTA-LOAD-SIGNATURE-6f \
+		    >"$TB_CLAMAV_DB/load2.ndb"
+	fi
 done
 for pid in "${pids[@]}"; do
 	wait "$pid"
@@ -98,10 +104,11 @@ tb_is "$(grep -l '^Subject: load ' "$TB_SINK_DIR"/msg.* | wc -l)" "$half" \
 tb_is "$(grep -L '^X-Virus-Scanned: ' \
     $(grep -l '^Subject: load ' "$TB_SINK_DIR"/msg.*) | wc -l)" 0 \
     "... each with X-Virus-Scanned"
-newest=$(stat -c %Y "$TB_CLAMAV_DB/load.ndb")
+newest=$(stat -c %Y "$TB_CLAMAV_DB/load.ndb" "$TB_CLAMAV_DB/load2.ndb" |
+    sort -n | tail -1)
 tb_wait 20 eval '[[ $(metric elemta_milter_clamav_database_timestamp_seconds) == "$newest" ]]'
 tb_is "$(metric elemta_milter_clamav_database_timestamp_seconds)" "$newest" \
-    "metrics: the added signature file moves the database's timestamp"
+    "metrics: the added signature files move the database's timestamp"
 metrics=$(curl -fsS "http://127.0.0.1:$TB_PORT_METRICS/metrics")
 tb_like "$metrics" 'elemta_milter_clamav_scans_total\{result="clean"\} [1-9]' \
     "metrics: clean scans counted"

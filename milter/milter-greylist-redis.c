@@ -314,6 +314,7 @@ greylist_redis_allow(struct redis_client *rc, const char *key,
 static pthread_mutex_t gl_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gl_pool_cond = PTHREAD_COND_INITIALIZER;
 static char *gl_pool_sig;		/* the [redis] settings of gen */
+static unsigned long gl_pool_confgen;	/* the generation they were seen in */
 static unsigned gl_pool_gen;		/* clients of another are freed */
 static struct redis_client *gl_pool_idle[GREYLIST_REDIS_CONNS];
 static size_t gl_pool_nidle;
@@ -348,28 +349,45 @@ gl_pool_drop(void)
 	gl_pool_gen++;
 }
 
-/* greylist_redis_take - see milter-greylist.h */
-struct redis_client *
-greylist_redis_take(const struct redis_conf *c, unsigned *gen)
+/* gl_pool_for - the pool serves conf's [redis] section: its clients are
+ * made again when the settings change.  The settings are compared once
+ * per configuration generation seen, not per message (0: a snapshot
+ * never published, always compared); lock held */
+static void
+gl_pool_for(const struct conf *conf)
 {
-	struct redis_client *rc;
-	char *sig = gl_redis_sig(c);
+	unsigned long cg = conf_generation(conf);
+	char *sig;
 
-	pthread_mutex_lock(&gl_pool_lock);
+	if (cg != 0 && cg == gl_pool_confgen)
+		return;
+	gl_pool_confgen = cg;
+	sig = gl_redis_sig(conf_get(conf, &redis_conf_section));
 	if (gl_pool_sig == NULL || strcmp(sig, gl_pool_sig) != 0) {
 		gl_pool_drop();
 		free(gl_pool_sig);
 		gl_pool_sig = sig;
 		gl_pool_down = 0;
-		sig = NULL;
+		return;
 	}
 	free(sig);
+}
+
+/* greylist_redis_take - see milter-greylist.h */
+struct redis_client *
+greylist_redis_take(const struct conf *conf, unsigned *gen)
+{
+	struct redis_client *rc;
+
+	pthread_mutex_lock(&gl_pool_lock);
+	gl_pool_for(conf);
 	while (gl_pool_nused >= GREYLIST_REDIS_CONNS
 	       || (gl_pool_down && gl_pool_nused > 0))
 		pthread_cond_wait(&gl_pool_cond, &gl_pool_lock);
 	gl_pool_nused++;
 	rc = gl_pool_nidle > 0 ? gl_pool_idle[--gl_pool_nidle]
-			       : redis_client_new(c);
+			       : redis_client_new(conf_get(conf,
+							   &redis_conf_section));
 	*gen = gl_pool_gen;
 	pthread_mutex_unlock(&gl_pool_lock);
 	return rc;
@@ -412,6 +430,7 @@ greylist_redis_pool_free(void)
 	pthread_mutex_lock(&gl_pool_lock);
 	gl_pool_drop();
 	x_free(&gl_pool_sig);
+	gl_pool_confgen = 0;
 	gl_pool_down = 0;
 	pthread_mutex_unlock(&gl_pool_lock);
 }

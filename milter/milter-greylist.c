@@ -311,9 +311,7 @@ gl_run(struct gl_msg *x, const char *path, const char *const *rcpts,
 
 	x->now = clock_wall_ms() / 1000;
 	if (x->g->store == GREYLIST_STORE_REDIS) {
-		x->rc = greylist_redis_take(conf_get(x->m->conn->conf,
-						     &redis_conf_section),
-					    &x->rc_gen);
+		x->rc = greylist_redis_take(x->m->conn->conf, &x->rc_gen);
 		rc = 0;
 	} else {
 		pthread_mutex_lock(&gl_lock);
@@ -369,8 +367,7 @@ milter_greylist_admin(const struct conf *c, greylist_admin_fn fn, void *ctx,
 	long n;
 
 	if (g->store == GREYLIST_STORE_REDIS) {
-		rc = greylist_redis_take(conf_get(c, &redis_conf_section),
-					 &gen);
+		rc = greylist_redis_take(c, &gen);
 		n = fn(NULL, rc, g, ctx, err, errlen);
 		greylist_redis_give(&rc, gen, n >= 0);
 		return n;

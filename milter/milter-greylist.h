@@ -197,12 +197,12 @@ int greylist_redis_allow(struct redis_client *rc, const char *key,
 
 /* The Redis clients (milter-greylist-redis.c): a pool of at most
  * GREYLIST_REDIS_CONNS for the process, one thread on each at a time.
- * greylist_redis_take - a client for the [redis] section c (waits while
+ * greylist_redis_take - a client for conf's [redis] section (waits while
  * all are taken, or while Redis is down and one is in use); *gen is for
  * greylist_redis_give */
 #define GREYLIST_REDIS_CONNS	8
-struct redis_conf;
-struct redis_client *greylist_redis_take(const struct redis_conf *c,
+struct conf;
+struct redis_client *greylist_redis_take(const struct conf *conf,
 					 unsigned *gen);
 /* greylist_redis_give - give the client back; ok: its calls succeeded */
 void greylist_redis_give(struct redis_client **rcp, unsigned gen, int ok);

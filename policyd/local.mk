@@ -58,7 +58,8 @@ T_POLICYD_LDADD = policyd/libpolicyd.a $(T_UNIT_LDADD)
 t_0300_policyd_proto_t_SOURCES = t/0300-policyd-proto.c
 t_0300_policyd_proto_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
 t_0300_policyd_proto_t_LDADD = $(T_POLICYD_LDADD)
-t_0301_policyd_limit_t_SOURCES = t/0301-policyd-limit.c
+t_0301_policyd_limit_t_SOURCES = t/0301-policyd-limit.c \
+	t/test-limit.c t/test-limit.h
 t_0301_policyd_limit_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
 t_0301_policyd_limit_t_LDADD = $(T_POLICYD_LDADD)
 t_0302_policyd_policy_t_SOURCES = t/0302-policyd-policy.c
@@ -71,7 +72,8 @@ t_0303_policyd_fuzz_proto_t_SOURCES = t/fuzz-policyd-proto.c \
 t_0303_policyd_fuzz_proto_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
 t_0303_policyd_fuzz_proto_t_LDADD = $(T_POLICYD_LDADD)
 
-t_0309_policyd_store_sqlite_t_SOURCES = t/0309-policyd-store-sqlite.c
+t_0309_policyd_store_sqlite_t_SOURCES = t/0309-policyd-store-sqlite.c \
+	t/test-limit.c t/test-limit.h
 t_0309_policyd_store_sqlite_t_CFLAGS = $(T_UNIT_CFLAGS) -I$(top_srcdir)/policyd
 t_0309_policyd_store_sqlite_t_LDADD = $(T_POLICYD_LDADD)
 

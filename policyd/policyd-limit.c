@@ -277,17 +277,7 @@ policyd_limit_refund_quota(struct policyd_limit_state *st, int64_t at,
 	return weight;
 }
 
-/* policyd_limit_put64 - little-endian 64-bit */
-static void
-policyd_limit_put64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-/* policyd_limit_get64 - little-endian 64-bit */
+/* policyd_limit_get64 - little-endian 64-bit (the first byte form) */
 static uint64_t
 policyd_limit_get64(const unsigned char *p)
 {
@@ -299,32 +289,86 @@ policyd_limit_get64(const unsigned char *p)
 	return v;
 }
 
+/* policyd_limit_put_var - v as an unsigned LEB128 varint; its length */
+static size_t
+policyd_limit_put_var(unsigned char *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (unsigned char)v;
+	return n;
+}
+
+/* policyd_limit_get_var - read a varint from *pp (before end), in its
+ * shortest form only (so that a state has one byte form); 0, or -1 */
+static int
+policyd_limit_get_var(const unsigned char **pp, const unsigned char *end,
+		      uint64_t *v)
+{
+	const unsigned char *p = *pp;
+	unsigned shift = 0;
+
+	*v = 0;
+	for (;;) {
+		if (p == end || shift > 63)
+			return -1;
+		if (shift == 63 && *p > 1)
+			return -1;		/* past 64 bits */
+		*v |= (uint64_t)(*p & 0x7f) << shift;
+		if ((*p & 0x80) == 0)
+			break;
+		p++;
+		shift += 7;
+	}
+	if (*p == 0 && p != *pp)
+		return -1;			/* a needless zero byte */
+	*pp = p + 1;
+	return 0;
+}
+
 /* policyd_limit_encode - the byte form; returns its length */
 size_t
 policyd_limit_encode(const struct policyd_limit_state *st,
 		     unsigned char *buf)
 {
+	size_t len = 0;
 	uint32_t i;
 
-	buf[0] = (unsigned char)st->n;
-	buf[1] = (unsigned char)(st->n >> 8);
-	buf[2] = (unsigned char)(st->n >> 16);
-	buf[3] = (unsigned char)(st->n >> 24);
-	for (i = 0; i < st->n; i++) {
-		policyd_limit_put64(buf + 4 + 16 * i, (uint64_t)st->e[i].t);
-		policyd_limit_put64(buf + 12 + 16 * i, st->e[i].w);
+	buf[len++] = POLICYD_LIMIT_FORM;
+	buf[len++] = (unsigned char)st->n;
+	for (i = 0; i < st->n && i < POLICYD_LIMIT_SLOTS; i++) {
+		/* times as the gap to the one before (wrapping for a state
+		 * out of order, which decode refuses) */
+		len += policyd_limit_put_var(buf + len, i == 0
+					     ? (uint64_t)st->e[0].t
+					     : (uint64_t)st->e[i].t
+					       - (uint64_t)st->e[i - 1].t);
+		len += policyd_limit_put_var(buf + len, st->e[i].w);
 	}
-	return 4 + 16 * (size_t)st->n;
+	return len;
 }
 
-/* policyd_limit_decode - read the byte form back; 0 or -1 */
-int
-policyd_limit_decode(struct policyd_limit_state *st,
-		     const unsigned char *buf, size_t len)
+/* policyd_limit_valid - entry i of st may follow the ones before it */
+static int
+policyd_limit_valid(const struct policyd_limit_state *st, uint32_t i)
+{
+	return !((i > 0 && st->e[i].t <= st->e[i - 1].t)
+		 || st->e[i].t < 0 || st->e[i].t > POLICYD_LIMIT_MAX_TIME
+		 || st->e[i].w > POLICYD_LIMIT_MAX_WEIGHT);
+}
+
+/* policyd_limit_decode_fixed - the first byte form: 4 bytes n, then n
+ * times 8 bytes t + 8 bytes w (rows written before the varint form) */
+static int
+policyd_limit_decode_fixed(struct policyd_limit_state *st,
+			   const unsigned char *buf, size_t len)
 {
 	uint32_t n, i;
 
-	memset(st, 0, sizeof(*st));
 	if (len < 4)
 		return -1;
 	n = (uint32_t)buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16
@@ -334,11 +378,55 @@ policyd_limit_decode(struct policyd_limit_state *st,
 	for (i = 0; i < n; i++) {
 		st->e[i].t = (int64_t)policyd_limit_get64(buf + 4 + 16 * i);
 		st->e[i].w = policyd_limit_get64(buf + 12 + 16 * i);
-		if ((i > 0 && st->e[i].t <= st->e[i - 1].t)
-		    || st->e[i].t < 0 || st->e[i].t > POLICYD_LIMIT_MAX_TIME
-		    || st->e[i].w > POLICYD_LIMIT_MAX_WEIGHT)
+		if (!policyd_limit_valid(st, i))
 			return -1;
 	}
 	st->n = n;
 	return 0;
+}
+
+/* policyd_limit_decode_var - the varint form (see the header) */
+static int
+policyd_limit_decode_var(struct policyd_limit_state *st,
+			 const unsigned char *buf, size_t len)
+{
+	const unsigned char *p = buf + 2, *end = buf + len;
+	uint64_t t, w;
+	uint32_t n, i;
+
+	if (len < 2 || buf[0] != POLICYD_LIMIT_FORM
+	    || (n = buf[1]) > POLICYD_LIMIT_SLOTS)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (policyd_limit_get_var(&p, end, &t) < 0
+		    || policyd_limit_get_var(&p, end, &w) < 0)
+			return -1;
+		/* a gap past the largest time cannot be added safely */
+		if (t > (uint64_t)POLICYD_LIMIT_MAX_TIME)
+			return -1;
+		st->e[i].t = i == 0 ? (int64_t)t : st->e[i - 1].t + (int64_t)t;
+		st->e[i].w = w;
+		if (!policyd_limit_valid(st, i))
+			return -1;
+	}
+	if (p != end)
+		return -1;
+	st->n = n;
+	return 0;
+}
+
+/* policyd_limit_decode - read either byte form back; 0 or -1 */
+int
+policyd_limit_decode(struct policyd_limit_state *st,
+		     const unsigned char *buf, size_t len)
+{
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	rc = len > 0 && buf[0] == POLICYD_LIMIT_FORM
+		? policyd_limit_decode_var(st, buf, len)
+		: policyd_limit_decode_fixed(st, buf, len);
+	if (rc < 0)
+		memset(st, 0, sizeof(*st));
+	return rc;
 }

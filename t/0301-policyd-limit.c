@@ -20,6 +20,7 @@
 #include "policyd-limit.h"
 #include "policyd-options.h"
 #include "tap.h"
+#include "test-limit.h"
 
 #define H	(3600 * 1000LL)
 
@@ -213,6 +214,35 @@ test_misc(void)
 	ok(policyd_limit_expiry(&lim, &st) == INT64_MIN, "empty: no expiry");
 }
 
+/* test_codec_fixed - the first byte form is still read */
+static void
+test_codec_fixed(const struct policyd_limit_state *st)
+{
+	unsigned char buf[TEST_LIMIT_FIXED_MAX];
+	struct policyd_limit_state back;
+	size_t len;
+
+	memset(buf, 0, sizeof(buf));
+	len = test_limit_encode_fixed(st, buf);
+	is_int(policyd_limit_decode(&back, buf, len), 0,
+	       "the first form (rows of earlier versions) decodes");
+	ok(back.n == st->n
+	   && memcmp(back.e, st->e, st->n * sizeof(st->e[0])) == 0,
+	   "the first form gives the same state");
+	is_int(policyd_limit_decode(&back, buf, len - 1), -1,
+	       "first form, short: refused");
+	is_int(policyd_limit_decode(&back, buf, 3), -1,
+	       "first form, tiny: refused");
+	buf[0] = 200;
+	is_int(policyd_limit_decode(&back, buf, len), -1,
+	       "first form, too many entries: refused");
+	buf[0] = 2;
+	memcpy(buf + 4 + 16, buf + 4, 8);	/* second time = first */
+	is_int(policyd_limit_decode(&back, buf, 4 + 32), -1,
+	       "first form, times out of order: refused");
+	is_int(back.n, 0, "a refused decode leaves an empty state");
+}
+
 /* test_codec - the byte form */
 static void
 test_codec(void)
@@ -220,26 +250,69 @@ test_codec(void)
 	struct policyd_limit lim = { 100, H };
 	struct policyd_limit_state st = { 0 }, back;
 	struct policyd_limit_result r;
-	unsigned char buf[POLICYD_LIMIT_ENCODED_MAX];
-	size_t len;
-	int i;
+	unsigned char buf[POLICYD_LIMIT_ENCODED_MAX], bad[POLICYD_LIMIT_ENCODED_MAX];
+	size_t len, i, gaps = 0;
+	int k;
 
-	for (i = 0; i < 40; i++)
-		policyd_limit_take(&lim, &st, 1700000000000LL + i * 1000, 1, &r);
+	for (k = 0; k < 40; k++)
+		policyd_limit_take(&lim, &st, 1700000000000LL + k * 1000, 1, &r);
 	len = policyd_limit_encode(&st, buf);
-	is_int((long long)len, 4 + 16 * POLICYD_LIMIT_SLOTS, "encoded length");
+	is_int(st.n, POLICYD_LIMIT_SLOTS, "the log is full");
+	for (i = 1; i < st.n; i++)
+		gaps += st.e[i].t - st.e[i - 1].t < 16384 ? 2 : 3;
+	/* form byte, n; the first time (41 bits: 6 bytes) and weight; per
+	 * further entry its gap (1,000-2,000 ms: 2 bytes) and weight (1-2:
+	 * 1 byte) */
+	is_int((long long)len, 2 + 6 + 1 + (long long)gaps + 31,
+	       "encoded length: 2 + 7 + 3 a further entry");
+	ok(len < 4 + 16 * POLICYD_LIMIT_SLOTS / 4,
+	   "under a quarter of the first form's 516 bytes");
+	is_int(buf[0], POLICYD_LIMIT_FORM, "the form's first byte");
+	is_int(buf[1], POLICYD_LIMIT_SLOTS, "then the number of entries");
 	is_int(policyd_limit_decode(&back, buf, len), 0, "decodes");
 	ok(memcmp(&back, &st, sizeof(st)) == 0, "round trip is identical");
 	is_int(policyd_limit_decode(&back, buf, len - 1), -1, "short: refused");
-	is_int(policyd_limit_decode(&back, buf, 3), -1, "tiny: refused");
-	buf[0] = 200;
-	is_int(policyd_limit_decode(&back, buf, len), -1,
+	is_int(policyd_limit_decode(&back, buf, 1), -1, "tiny: refused");
+	is_int(policyd_limit_decode(&back, buf, 0), -1, "empty: refused");
+	memcpy(bad, buf, len);
+	bad[len] = 0;
+	is_int(policyd_limit_decode(&back, bad, len + 1), -1,
+	       "a byte after the last entry: refused");
+	bad[1] = 200;
+	is_int(policyd_limit_decode(&back, bad, len), -1,
 	       "too many entries: refused");
-	buf[0] = 2;
-	memcpy(buf + 4 + 16, buf + 4, 8);	/* second time = first */
-	is_int(policyd_limit_decode(&back, buf, 4 + 32), -1,
-	       "times out of order: refused");
+	bad[1] = 31;
+	is_int(policyd_limit_decode(&back, bad, len), -1,
+	       "fewer entries than the bytes hold: refused");
+	/* two entries: the second's gap 0 (the same time twice) */
+	memcpy(bad, buf, 2 + 7);
+	bad[1] = 2;
+	bad[9] = 0;
+	bad[10] = 1;
+	is_int(policyd_limit_decode(&back, bad, 11), -1,
+	       "times out of order (a gap of 0): refused");
 	is_int(back.n, 0, "a refused decode leaves an empty state");
+	bad[9] = 1;
+	is_int(policyd_limit_decode(&back, bad, 11), 0,
+	       "a gap of 1 ms: read");
+	/* the weight 1 spelt in two bytes (0x81 0x00) */
+	bad[10] = 0x81;
+	bad[11] = 0x00;
+	is_int(policyd_limit_decode(&back, bad, 12), -1,
+	       "a varint not in its shortest form: refused");
+	bad[10] = 0x81;
+	is_int(policyd_limit_decode(&back, bad, 11), -1,
+	       "a varint cut short: refused");
+	/* a gap of 2^64 - 1: ten bytes, the last 0x01 */
+	memset(bad + 9, 0xff, 9);
+	bad[18] = 0x01;
+	bad[19] = 1;
+	is_int(policyd_limit_decode(&back, bad, 20), -1,
+	       "a gap past the largest time: refused");
+	bad[18] = 0x02;
+	is_int(policyd_limit_decode(&back, bad, 20), -1,
+	       "a varint past 64 bits: refused");
+	test_codec_fixed(&st);
 	/* what a damaged or hostile database could hold: times whose
 	 * arithmetic overflows, absurd weights (found by t/0307's fuzzing:
 	 * a time near 2^63 overflowed the retry time) */
@@ -251,6 +324,7 @@ test_codec(void)
 	       "a time past POLICYD_LIMIT_MAX_TIME: refused");
 	st.e[0].t = -1;
 	len = policyd_limit_encode(&st, buf);
+	is_int((long long)len, 2 + 10 + 1, "a negative time: 10 bytes");
 	is_int(policyd_limit_decode(&back, buf, len), -1,
 	       "a negative time: refused");
 	st.e[0].t = POLICYD_LIMIT_MAX_TIME;
@@ -262,6 +336,12 @@ test_codec(void)
 	len = policyd_limit_encode(&st, buf);
 	is_int(policyd_limit_decode(&back, buf, len), 0,
 	       "the largest of both: read");
+	test_codec_fixed(&st);
+	st.n = 0;
+	len = policyd_limit_encode(&st, buf);
+	is_int((long long)len, 2, "an empty log: two bytes");
+	is_int(policyd_limit_decode(&back, buf, len), 0, "and is read");
+	is_int(back.n, 0, "as empty");
 }
 
 /* test_rates - "N/PERIOD" */

@@ -12,7 +12,8 @@
  *	state alone; expired rows are deleted at their stored expiry and
  *	not before; a reset deletes the row.  A database written by the
  *	previous version (the same schema, exact expiries, rows replaced
- *	whole) is read and counted on, and its rows are updated.
+ *	whole, states in the first byte form) is read and counted on, and
+ *	its rows are updated (in the varint form).
  *--*/
 #include "config.h"
 
@@ -25,6 +26,7 @@
 #include "policyd-limit.h"
 #include "policyd-store.h"
 #include "tap.h"
+#include "test-limit.h"
 #include "xalloc.h"
 
 #define H	(3600 * 1000LL)
@@ -67,6 +69,28 @@ row(const char *key, int64_t *expires, uint64_t *weight)
 }
 
 /* open_store - the test's store, written behind every second */
+/* row_form - the first byte of key's stored state (its byte form), or
+ * -1 when there is no such row */
+static int
+row_form(const char *key)
+{
+	sqlite3_stmt *q;
+	sqlite3 *h;
+	int form = -1;
+
+	if (sqlite3_open(dbpath, &h) != SQLITE_OK)
+		bail_out("open %s: %s", dbpath, sqlite3_errmsg(h));
+	if (sqlite3_prepare_v2(h, "SELECT state FROM limit_state"
+			       " WHERE k = ?1", -1, &q, NULL) != SQLITE_OK)
+		bail_out("select: %s", sqlite3_errmsg(h));
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 0) > 0)
+		form = ((const unsigned char *)sqlite3_column_blob(q, 0))[0];
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	return form;
+}
+
 static struct policyd_store *
 open_store(void)
 {
@@ -185,14 +209,14 @@ old_db(const char *key, int64_t t0, const struct policyd_limit *lim)
 		"PRAGMA user_version = 1;";
 	struct policyd_limit_state st = { 0 };
 	struct policyd_limit_result r;
-	unsigned char buf[POLICYD_LIMIT_ENCODED_MAX];
+	unsigned char buf[TEST_LIMIT_FIXED_MAX];
 	sqlite3_stmt *q;
 	sqlite3 *h;
 	size_t len;
 
 	policyd_limit_take(lim, &st, t0, 1, &r);
 	policyd_limit_take(lim, &st, t0 + 1, 1, &r);
-	len = policyd_limit_encode(&st, buf);
+	len = test_limit_encode_fixed(&st, buf);
 	if (sqlite3_open(dbpath, &h) != SQLITE_OK
 	    || sqlite3_exec(h, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)
 	    != SQLITE_OK
@@ -220,6 +244,8 @@ test_old_db(void)
 	uint64_t w;
 
 	old_db("msg:ip:192.0.2.7", t0, &lim);
+	is_int(row_form("msg:ip:192.0.2.7"), 2,
+	       "the old row holds the first form (n = 2)");
 	s = open_store();
 	ok(take(s, "msg:ip:192.0.2.7", &lim, t0 + 1000, 1),
 	   "the third of 3 passes: the old row's two count");
@@ -228,6 +254,8 @@ test_old_db(void)
 	flush(s, t0 + 2000, "a batch over the old row");
 	is_int(row("msg:ip:192.0.2.7", &exp, &w), 0, "the row is updated");
 	is_int((long long)w, 3, "with the three");
+	is_int(row_form("msg:ip:192.0.2.7"), POLICYD_LIMIT_FORM,
+	       "in the varint form");
 	ok(exp >= t0 + 1000 + H && exp % MIN == 0,
 	   "its expiry moved past the exact one, to a whole minute (%lld)",
 	   (long long)exp);

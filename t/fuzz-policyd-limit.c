@@ -10,10 +10,12 @@
  *	the gcc driver's seeds, strings, can hold any byte.  Its first 32
  *	bytes are a limit and an operation (max,
  *	period, now, weight, little-endian); the rest is a key's state as
- *	a store holds it (policyd_limit_encode's byte form: the SQLite
- *	store's rows, which a damaged or hostile database file gives us).
- *	policyd_limit_decode() must refuse what is not a valid state or
- *	give one that encodes back to exactly the same bytes; on a decoded
+ *	a store holds it (policyd_limit_encode's byte form, or the first
+ *	form of earlier versions: the SQLite store's rows, which a damaged
+ *	or hostile database file gives us).  policyd_limit_decode() must
+ *	refuse what is not a valid state or give one that encodes back to
+ *	exactly the same bytes (the varint form) or to bytes that decode
+ *	to the same state (the first form); on a decoded
  *	state, take, peek, expire and refund must keep it valid (it encodes
  *	and decodes again, times strictly increasing, at most
  *	POLICYD_LIMIT_SLOTS entries), and a refund never gives back more
@@ -51,7 +53,7 @@ fuzz_u64(const uint8_t *p)
 static void
 fuzz_valid(const struct policyd_limit_state *st, const char *after)
 {
-	static unsigned char buf[4 + 16 * POLICYD_LIMIT_SLOTS];
+	static unsigned char buf[POLICYD_LIMIT_ENCODED_MAX];
 	struct policyd_limit_state back;
 	size_t n;
 
@@ -96,7 +98,7 @@ fuzz_unhex(const uint8_t *in, size_t len, uint8_t *out)
 int
 LLVMFuzzerTestOneInput(const uint8_t *hex, size_t hexlen)
 {
-	static unsigned char buf[4 + 16 * POLICYD_LIMIT_SLOTS];
+	static unsigned char buf[POLICYD_LIMIT_ENCODED_MAX];
 	struct policyd_limit_state st;
 	struct policyd_limit_result r;
 	struct policyd_limit lim;
@@ -114,11 +116,16 @@ LLVMFuzzerTestOneInput(const uint8_t *hex, size_t hexlen)
 		free(data);
 		return 0;
 	}
+	/* the varint form has one spelling per state; the first form
+	 * (earlier versions' rows) is written again in the varint form */
 	n = policyd_limit_encode(&st, buf);
-	if (n != size - FUZZ_HEAD || memcmp(buf, data + FUZZ_HEAD, n) != 0) {
+	if (data[FUZZ_HEAD] == POLICYD_LIMIT_FORM
+	    && (n != size - FUZZ_HEAD
+		|| memcmp(buf, data + FUZZ_HEAD, n) != 0)) {
 		fprintf(stderr, "decode then encode changed the bytes\n");
 		abort();
 	}
+	fuzz_valid(&st, "decode");
 	memset(&lim, 0, sizeof(lim));
 	lim.max = fuzz_u64(data) % 1000000000000ULL;	/* rate's range */
 	lim.period_ms = (int64_t)(fuzz_u64(data + 8) % (366ULL * 86400000))
@@ -147,9 +154,10 @@ LLVMFuzzerTestOneInput(const uint8_t *hex, size_t hexlen)
 }
 
 #ifndef FUZZ_LIBFUZZER
-/* Seeds: a head (max 10, period 1 h, now 1 h, weight 1), then states:
- * none, one entry, two (the second of the largest weight), refused
- * ones (times not increasing, a count too large, a length off) */
+/* Seeds: a head (max 10, period 1 h, now 1 h, weight 1), then states
+ * in the first form: none, one entry, two (the second of the largest
+ * weight), refused ones (times not increasing, a count too large, a
+ * length off); then in the varint form */
 #define HEAD "0a00000000000000 80ee360000000000 80ee360000000000 " \
 	"0100000000000000 "
 static const char *const fuzz_corpus[] = {
@@ -163,6 +171,16 @@ static const char *const fuzz_corpus[] = {
 	HEAD "01000000 e803000000000000 02000000000000",
 	"ffffffffffffffff ffffffffffffffff ffffffffffffffff ffffffffffffffff"
 	" 01000000 ffffffffffffff7f ffffffffffffffff",
+	/* the varint form: none, one entry (t 1000, w 2), two (a gap of
+	 * 1000, w 2^53), refused ones (a gap of 0, a needless zero byte,
+	 * a byte left over, a count too large) */
+	HEAD "e100",
+	HEAD "e101 e807 02",
+	HEAD "e102 e807 02 e807 8080808080808010",
+	HEAD "e102 e807 02 00 01",
+	HEAD "e101 e807 8200",
+	HEAD "e101 e807 02 00",
+	HEAD "e121 e807 02",
 };
 
 /* main - the shared gcc driver (t/fuzz-driver.c) */

@@ -9,6 +9,7 @@
  *--*/
 #include "config.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "str.h"
@@ -44,4 +45,21 @@ str_domain_dup(const char *s)
 	if (len > 0 && d[len - 1] == '.')
 		d[len - 1] = '\0';
 	return d;
+}
+
+/* str_lower_buf - a lower-cased copy of in into out[outlen]; its
+ * length, or -1 (out empty) when it does not fit */
+int
+str_lower_buf(char *out, size_t outlen, const char *in)
+{
+	size_t len = strlen(in);
+
+	if (len >= outlen || len > INT_MAX) {
+		if (outlen > 0)
+			out[0] = '\0';
+		return -1;
+	}
+	memcpy(out, in, len + 1);
+	str_lower(out);
+	return (int)len;
 }

@@ -16,14 +16,21 @@
  *	str_domain_dup() is str_lower_dup() without a final dot, for a
  *	domain name written fully qualified ("Example.COM." is
  *	"example.com").
+ *	str_lower_buf() writes a lower-cased copy of in into out, a buffer
+ *	of outlen bytes; it returns the length written, or -1 when in (and
+ *	its terminating null) does not fit: out is then the empty string,
+ *	never a truncated name that could pass for another.
  *--*/
 #ifndef ELEMTA_STR_H
 #define ELEMTA_STR_H
+
+#include <stddef.h>
 
 #include "sys-defs.h"
 
 char *str_lower(char *s);
 char *str_lower_dup(const char *s) ATTR_MALLOC;
 char *str_domain_dup(const char *s) ATTR_MALLOC;
+int str_lower_buf(char *out, size_t outlen, const char *in);
 
 #endif

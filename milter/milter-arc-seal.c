@@ -120,7 +120,9 @@ milter_arc_seal_sign(const struct milter_key *k,
 	size_t siglen = (size_t)EVP_PKEY_get_size(k->pkey);
 
 	if (siglen > sizeof(sig)) {
-		snprintf(why, whylen, "key too large");
+		snprintf(why, whylen, "key too large: key=%s bits=%d, at "
+			 "most %zu to seal", k->name, k->bits,
+			 8 * sizeof(sig));
 		return -1;
 	}
 	if ((siglen = milter_dkim_sign_crypto(k, d, sh, sig, siglen, why,

@@ -173,6 +173,26 @@ milter_arc_verify_sealer(struct milter_msg *m)
 	milter_dkim_sig_free(&seal);
 }
 
+/* milter_arc_verify_keysize - for a key refused for its size (or its
+ * public exponent's), the sizes and the bounds for the log line, as
+ * DKIM logs them (the A-R says only "key too large/small"); else "" */
+static void
+milter_arc_verify_keysize(const struct milter_msg *m,
+			  const struct milter_arc_chain *c, char *out,
+			  size_t outlen)
+{
+	const struct milter_conf *mc = m->conn->mc;
+
+	out[0] = '\0';
+	if (c->err == MILTER_DKIM_E_KEYLARGE
+	    || c->err == MILTER_DKIM_E_KEYSMALL
+	    || c->err == MILTER_DKIM_E_KEYEXP)
+		snprintf(out, outlen, " bits=%d dkim_min_key_bits=%d "
+			 "dkim_max_key_bits=%d exponent_bits=%d", c->key_bits,
+			 mc->dkim_min_key_bits, mc->dkim_max_key_bits,
+			 c->key_ebits);
+}
+
 /* milter_arc_verify_report - the A-R result, the summary, the log */
 static void
 milter_arc_verify_report(struct milter_msg *m)
@@ -181,7 +201,7 @@ milter_arc_verify_report(struct milter_msg *m)
 	const struct milter_arc_chain *c = &r->chain;
 	struct authres_result *res;
 	const char *word = milter_arc_result_str(r->result);
-	char why[160], num[16];
+	char why[160], num[16], sizes[128];
 
 	res = milter_msg_result(m, "arc", word);
 	why[0] = '\0';
@@ -206,8 +226,9 @@ milter_arc_verify_report(struct milter_msg *m)
 	}
 	if (r->result == MILTER_ARC_FAIL) {
 		milter_msg_summary(m, "arc=fail(%s)", why);
-		qid_info(m->qid, "arc result=fail sets=%u reason=\"%s\"",
-			 c->n, why);
+		milter_arc_verify_keysize(m, c, sizes, sizeof(sizes));
+		qid_info(m->qid, "arc result=fail sets=%u reason=\"%s\"%s",
+			 c->n, why, sizes);
 	} else if (r->result == MILTER_ARC_PASS) {
 		milter_msg_summary(m, "arc=pass(i=%u sealer=%s)", r->n,
 				   r->sealer);

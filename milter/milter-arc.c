@@ -310,6 +310,8 @@ milter_arc_ams_check(struct milter_arc_chain *c,
 		if (v->sigs[k].hindex + 1 == c->sets[c->n].ams) {
 			if ((c->err = v->sigs[k].res.err) == MILTER_DKIM_E_OK)
 				return;
+			c->key_bits = v->sigs[k].res.key_bits;
+			c->key_ebits = v->sigs[k].res.key_ebits;
 			break;
 		}
 	if (k == v->n)
@@ -350,6 +352,8 @@ milter_arc_seals_check(struct milter_arc_chain *c,
 		milter_dkim_sig_free(&seal);
 		if (err != MILTER_DKIM_E_OK) {
 			c->err = err;
+			c->key_bits = key.bits;
+			c->key_ebits = key.ebits;
 			milter_arc_fail(c, MILTER_ARC_R_SEAL, i);
 			return;
 		}

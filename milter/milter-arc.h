@@ -92,6 +92,9 @@ struct milter_arc_chain {
 	unsigned failed;		/* the instance that failed; 0 none
 					 * or not known */
 	enum milter_dkim_err err;	/* why a signature failed */
+	int key_bits, key_ebits;	/* its key's size and public
+					 * exponent's, once looked up (0:
+					 * not) */
 	struct milter_arc_set sets[MILTER_ARC_MAX + 1];	/* by i= */
 };
 

@@ -60,7 +60,8 @@
  *	elemta_milter_clamav_reloads_total{result} (ok, failed, and
  *	unchanged: a reload that kept the engine),
  *	elemta_milter_clamav_scans_total{result} (clean, virus,
- *	heuristic, error, skipped).
+ *	heuristic, error; skipped: over scan_max_size; refused: not
+ *	scanned, an earlier stage had refused it).
  *--*/
 #include "config.h"
 
@@ -920,7 +921,7 @@ milter_clamav_eom(struct milter_msg *m)
 	/* refused already (SPF, DMARC, a limit...): a virus would change
 	 * the reply's text only, the message is refused either way */
 	if (milter_msg_refused(m)) {
-		clamav_count("skipped");
+		clamav_count("refused");
 		milter_msg_summary(m, "clamav=skipped(refused)");
 		return;
 	}

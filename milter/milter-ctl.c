@@ -18,7 +18,9 @@
  *	greylist stage's own lock (milter_greylist_admin).  CLIENT is an
  *	address (cut to the network greylist_prefix_v4/v6 keep, as the
  *	stage does) or the domain a triplet was keyed by; SENDER is
- *	normalised as the stage does (greylist_sender); RCPT lower-cased.
+ *	normalised as the stage does (greylist_sender); RCPT as the stage
+ *	keys it (milter_greylist_rcpt_key: lower-cased, one too long for
+ *	the key hashed).
  *	allow marks the triplet passed, so its next message is accepted.
  *	Changes are logged with the peer's uid (lib/control.c).
  *
@@ -27,7 +29,6 @@
  *--*/
 #include "config.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <string.h>
 #include <strings.h>
@@ -43,6 +44,7 @@
 #include "milter-dkim-verify.h"
 #include "milter-greylist.h"
 #include "milter-keys.h"
+#include "str.h"
 #include "xalloc.h"
 
 /* milter_ctl_key - the key table's key for domain/selector, or NULL */
@@ -208,14 +210,14 @@ static int
 milter_ctl_gl_key(const struct greylist_conf *g, char *const *args, int n,
 		  struct milter_ctl_gl *q, struct control_out *out)
 {
-	char client[300], sender[GREYLIST_KEY_MAX / 2], rcpt[GREYLIST_KEY_MAX / 2];
-	size_t i;
+	char client[300], sender[GREYLIST_KEY_MAX / 2], rcpt[GREYLIST_RCPT_MAX];
 
+	/* a domain longer than the stage's (DMARC_DOMAIN_MAX) keys none */
 	if (greylist_client_net(args[0], g->prefix_v4, g->prefix_v6, client,
-				sizeof(client)) < 0) {
-		for (i = 0; args[0][i] && i + 1 < sizeof(client); i++)
-			client[i] = (char)tolower((unsigned char)args[0][i]);
-		client[i] = '\0';
+				sizeof(client)) < 0
+	    && str_lower_buf(client, sizeof(client), args[0]) < 0) {
+		control_message(out, "client too long");
+		return -1;
 	}
 	snprintf(q->key, sizeof(q->key), "%s\t", client);
 	if (n < 2)
@@ -227,9 +229,10 @@ milter_ctl_gl_key(const struct greylist_conf *g, char *const *args, int n,
 	snprintf(q->key, sizeof(q->key), "%s\t%s\t", client, sender);
 	if (n < 3)
 		return 0;
-	for (i = 0; args[2][i] && i + 1 < sizeof(rcpt); i++)
-		rcpt[i] = (char)tolower((unsigned char)args[2][i]);
-	rcpt[i] = '\0';
+	if (milter_greylist_rcpt_key(args[2], rcpt, sizeof(rcpt)) < 0) {
+		control_message(out, "recipient: no SHA-256");
+		return -1;
+	}
 	snprintf(q->key, sizeof(q->key), "%s\t%s\t%s", client, sender, rcpt);
 	q->exact = 1;
 	return 0;

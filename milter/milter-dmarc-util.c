@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "milter-dmarc.h"
+#include "str.h"
 #include "xalloc.h"
 
 struct dmarc_psl {
@@ -55,10 +56,8 @@ dmarc_psl_from_text(const char *text)
 				p->rules = x_realloc(p->rules,
 						     alloc * sizeof(*p->rules));
 			}
-			r = x_strndup(s, i);
-			for (len = 0; r[len] != '\0'; len++)
-				r[len] = (char)tolower((unsigned char)r[len]);
-			if (len > 0 && r[len - 1] == '.')
+			r = str_lower(x_strndup(s, i));
+			if ((len = strlen(r)) > 0 && r[len - 1] == '.')
 				r[len - 1] = '\0';
 			p->rules[p->n++] = r;
 		}
@@ -155,11 +154,9 @@ dmarc_psl_orgdomain(const struct dmarc_psl *p, const char *domain,
 	char d[DMARC_DOMAIN_MAX];
 	size_t off[128], n = 0, i, ps, len;
 
-	len = strlen(domain);
-	if (len >= sizeof(d) || len >= outlen)
+	if (str_lower_buf(d, sizeof(d), domain) < 0
+	    || (len = strlen(d)) >= outlen)
 		return -1;
-	for (i = 0; i <= len; i++)
-		d[i] = (char)tolower((unsigned char)domain[i]);
 	if (len > 0 && d[len - 1] == '.')
 		d[--len] = '\0';
 	off[n++] = 0;
@@ -233,7 +230,7 @@ int
 dmarc_addr_domain(const char *addr, char out[DMARC_DOMAIN_MAX])
 {
 	const char *at = strrchr(addr, '@'), *d = at ? at + 1 : addr;
-	size_t len = strlen(d), i;
+	size_t len = strlen(d);
 
 	while (len > 0 && isspace((unsigned char)d[len - 1]))
 		len--;
@@ -243,9 +240,9 @@ dmarc_addr_domain(const char *addr, char out[DMARC_DOMAIN_MAX])
 		return -1;
 	if (d[len - 1] == '.')
 		len--;
-	for (i = 0; i < len; i++)
-		out[i] = (char)tolower((unsigned char)d[i]);
-	out[len] = '\0';
+	/* dmarc_domain_valid: len <= 253, it fits */
+	snprintf(out, DMARC_DOMAIN_MAX, "%.*s", (int)len, d);
+	str_lower(out);
 	return 0;
 }
 

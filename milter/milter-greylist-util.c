@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "milter.h"
 #include "milter-greylist.h"
+#include "str.h"
 #include "xalloc.h"
 
 /* greylist_step - see milter-greylist.h */
@@ -124,17 +125,13 @@ int
 greylist_sender(const char *sender, char *out, size_t len)
 {
 	char buf[GREYLIST_KEY_MAX], srs[GREYLIST_KEY_MAX], *at, *local, *p;
-	size_t i;
 
 	if (sender[0] == '\0' || strcmp(sender, "<>") == 0) {
 		snprintf(out, len, "<>");
 		return len > 2 ? 0 : -1;
 	}
-	for (i = 0; sender[i] != '\0' && i + 1 < sizeof(buf); i++)
-		buf[i] = (char)tolower((unsigned char)sender[i]);
-	if (sender[i] != '\0')
+	if (str_lower_buf(buf, sizeof(buf), sender) < 0)
 		return -1;
-	buf[i] = '\0';
 	if ((at = strrchr(buf, '@')) != NULL) {
 		*at = '\0';
 		if (greylist_srs(buf, srs, sizeof(srs))) {

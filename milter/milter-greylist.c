@@ -31,12 +31,13 @@
  *--*/
 #include "config.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <openssl/evp.h>
 
 #include "clock.h"
 #include "db.h"
@@ -45,6 +46,7 @@
 #include "milter.h"
 #include "milter-greylist.h"
 #include "redis.h"
+#include "str.h"
 #include "xalloc.h"
 
 /* The SQLite store, one for the process, used under gl_lock (Redis:
@@ -245,18 +247,62 @@ gl_client_op(struct gl_msg *x, const char *op)
 	return greylist_db_client_pass(x->db, x->client, x->now);
 }
 
+#define GREYLIST_RCPT_TAG	"~SHA256:"
+#define GREYLIST_RCPT_HASHED	(sizeof(GREYLIST_RCPT_TAG) - 1 + 64)
+
+/* milter_greylist_rcpt_key - see milter-greylist.h */
+int
+milter_greylist_rcpt_key(const char *rcpt, char *out, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0, i;
+	size_t keep;
+	char *low;
+	int rc = -1;
+
+	if (str_lower_buf(out, len, rcpt) >= 0)
+		return 0;
+	if (len < 80)
+		return -1;
+	low = str_lower_dup(rcpt);
+	if (EVP_Digest(low, strlen(low), md, &mdlen, EVP_sha256(), NULL) == 1
+	    && mdlen == 32) {
+		keep = len - 1 - GREYLIST_RCPT_HASHED;
+		memcpy(out, low, keep);
+		memcpy(out + keep, GREYLIST_RCPT_TAG,
+		       sizeof(GREYLIST_RCPT_TAG) - 1);
+		keep += sizeof(GREYLIST_RCPT_TAG) - 1;
+		for (i = 0; i < mdlen; i++) {
+			out[keep++] = hex[md[i] >> 4];
+			out[keep++] = hex[md[i] & 15];
+		}
+		out[keep] = '\0';
+		rc = 1;
+	}
+	free(low);
+	return rc;
+}
+
 /* gl_triplet - one recipient's triplet (lock held); 0 or -1 */
 static int
 gl_triplet(struct gl_msg *x, const char *rcpt)
 {
-	char key[2 * GREYLIST_KEY_MAX], r[GREYLIST_KEY_MAX / 2];
+	char key[2 * GREYLIST_KEY_MAX], r[GREYLIST_RCPT_MAX];
 	enum greylist_state st;
-	size_t i;
 	long w;
+	int rc;
 
-	for (i = 0; rcpt[i] != '\0' && i + 1 < sizeof(r); i++)
-		r[i] = (char)tolower((unsigned char)rcpt[i]);
-	r[i] = '\0';
+	/* a recipient too long for the key: its first bytes and a hash of
+	 * the whole, never a prefix another recipient shares */
+	if ((rc = milter_greylist_rcpt_key(rcpt, r, sizeof(r))) < 0) {
+		snprintf(x->err, sizeof(x->err), "recipient: no SHA-256");
+		return -1;
+	}
+	if (rc > 0)
+		qid_info(x->m->qid, "greylist rcpt_length=%zu over %zu: keyed "
+			 "by its first bytes and a SHA-256 of the whole",
+			 strlen(rcpt), sizeof(r) - 1);
 	snprintf(key, sizeof(key), "%s\t%s\t%s", x->client, x->sender, r);
 	if (gl_check(x, key, &st, &w) < 0)
 		return -1;
@@ -396,8 +442,13 @@ gl_decide(struct milter_msg *m, const char *const *rcpts, size_t n,
 	memset(&x, 0, sizeof(x));
 	x.m = m;
 	x.g = &m->conn->mc->greylist;
-	if (greylist_sender(m->sender, x.sender, sizeof(x.sender)) < 0)
+	if (greylist_sender(m->sender, x.sender, sizeof(x.sender)) < 0) {
+		/* as before, but said: such a sender shares the null
+		 * sender's triplets */
+		qid_info(m->qid, "greylist sender_length=%zu over %zu: keyed "
+			 "as <>", strlen(m->sender), sizeof(x.sender) - 1);
 		snprintf(x.sender, sizeof(x.sender), "<>");
+	}
 	if ((why = gl_skip(&x)) != NULL
 	    || (gl_client(&x, identity) < 0 && (why = "no-client"))) {
 		milter_msg_summary(m, "greylist=skipped(%s)", why);

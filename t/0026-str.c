@@ -6,7 +6,9 @@
  * DESCRIPTION
  *	The one lower-casing of names the daemons share: in place, as a
  *	copy, and as a domain (a final dot dropped, only one); ASCII only,
- *	so UTF-8 bytes and \xNN escapes pass unchanged.
+ *	so UTF-8 bytes and \xNN escapes pass unchanged.  Into a fixed
+ *	buffer (str_lower_buf): what fits is copied whole, what does not is
+ *	an error and an empty buffer, never a truncated name.
  *--*/
 #include "config.h"
 
@@ -40,13 +42,53 @@ static const struct {
 	{ "high bytes kept", "\xc0\xde\xff", "\xc0\xde\xff", "\xc0\xde\xff" },
 };
 
+static const struct {
+	const char *name;
+	const char *in;
+	size_t outlen;
+	int rc;			/* the length, or -1 */
+	const char *want;	/* out afterwards */
+} buf_cases[] = {
+	{ "fits with room", "Bob@Example.TEST", 32, 16, "bob@example.test" },
+	{ "fits exactly", "Bob@X.T", 8, 7, "bob@x.t" },
+	{ "one byte short", "Bob@X.TE", 8, -1, "" },
+	{ "far too long", "AVeryVeryLongRecipient@Example.TEST", 8, -1, "" },
+	{ "empty", "", 1, 0, "" },
+	{ "UTF-8 kept", "\xc3\x89T", 4, 3, "\xc3\x89t" },
+};
+
+/* test_buf - str_lower_buf: whole or nothing */
+static void
+test_buf(void)
+{
+	char out[64];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < NELEM(buf_cases); i++) {
+		memset(out, 'x', sizeof(out));
+		rc = str_lower_buf(out, buf_cases[i].outlen, buf_cases[i].in);
+		if (!ok(rc == buf_cases[i].rc, "%s: str_lower_buf returns %d",
+			buf_cases[i].name, buf_cases[i].rc))
+			diag("got %d", rc);
+		is_str(out, buf_cases[i].want, "%s: str_lower_buf's out",
+		       buf_cases[i].name);
+		ok(out[buf_cases[i].outlen] == 'x',
+		   "%s: nothing written past outlen", buf_cases[i].name);
+	}
+	out[0] = 'x';
+	ok(str_lower_buf(out, 0, "a") == -1 && out[0] == 'x',
+	   "outlen 0: -1, nothing written");
+}
+
 int
 main(void)
 {
 	char buf[64], *got;
 	size_t i;
 
-	plan((int)(NELEM(cases) * 4));
+	plan((int)(NELEM(cases) * 4 + NELEM(buf_cases) * 3 + 1));
+	test_buf();
 	for (i = 0; i < NELEM(cases); i++) {
 		snprintf(buf, sizeof(buf), "%s", cases[i].in);
 		ok(str_lower(buf) == buf, "%s: str_lower returns its argument",

@@ -97,6 +97,34 @@ test_sender(void)
 	   "sender: too long for the buffer is an error");
 }
 
+/* test_rcpt_key - a recipient as the triplet holds it */
+static void
+test_rcpt_key(void)
+{
+	char in[700], a[GREYLIST_RCPT_MAX], b[GREYLIST_RCPT_MAX];
+	int rc;
+
+	ok(milter_greylist_rcpt_key("Bob@Example.TEST", a, sizeof(a)) == 0,
+	   "rcpt key: one that fits is kept");
+	is_str(a, "bob@example.test", "rcpt key: lower case");
+	memset(in, 'X', 650);
+	snprintf(in + 650, sizeof(in) - 650, "@example.test");
+	rc = milter_greylist_rcpt_key(in, a, sizeof(a));
+	ok(rc == 1 && strlen(a) == sizeof(a) - 1,
+	   "rcpt key: one too long is hashed, the buffer's length");
+	ok(strncmp(a, "xxxx", 4) == 0
+	   && strstr(a, "~SHA256:") == a + sizeof(a) - 1 - 72,
+	   "rcpt key: its first bytes, then ~SHA256: and 64 hex digits");
+	in[640] = 'Y';
+	milter_greylist_rcpt_key(in, b, sizeof(b));
+	ok(strcmp(a, b) != 0, "rcpt key: another tail, another key");
+	in[640] = 'x';
+	milter_greylist_rcpt_key(in, b, sizeof(b));
+	is_str(b, a, "rcpt key: the hash is of the lower-cased recipient");
+	ok(milter_greylist_rcpt_key(in, a, 40) < 0,
+	   "rcpt key: no room for the hash is an error");
+}
+
 /* test_net - client networks */
 static void
 test_net(void)
@@ -401,6 +429,8 @@ test_stage(void)
 				     NULL };
 	static const char *pm[] = { "postmaster@example.test", NULL };
 	static const char *carol[] = { "carol@example.test", NULL };
+	static char long_a[700], long_b[700];
+	static const char *la[] = { long_a, NULL }, *lb[] = { long_b, NULL };
 	char path[256];
 	struct conf *conf;
 
@@ -427,6 +457,22 @@ test_stage(void)
 	age(path, 61);
 	IS(run(conf, "198.51.100.7", "a@sender.test", two, NULL, NULL),
 	   "^accept$", "two recipients, both passed: accept");
+
+	/* two recipients longer than the key, alike in their first 600
+	 * bytes: each its own triplet, the first one's pass is not the
+	 * second's */
+	memset(long_a, 'l', 600);
+	snprintf(long_a + 600, sizeof(long_a) - 600, "-A@example.test");
+	snprintf(long_b, sizeof(long_b), "%s", long_a);
+	long_b[601] = 'B';
+	IS(run(conf, "198.51.100.50", "a@sender.test", la, NULL, NULL),
+	   "^tempfail 450", "long recipient A: first attempt deferred");
+	age(path, 61);
+	IS(run(conf, "198.51.100.50", "a@sender.test", la, NULL, NULL),
+	   "^accept$", "long recipient A: the retry passes");
+	IS(run(conf, "198.51.100.50", "a@sender.test", lb, NULL, NULL),
+	   "^tempfail 450", "long recipient B, same first 600 bytes: a "
+	   "triplet of its own, deferred");
 
 	/* SPF pass keys by the domain: another pool address passes */
 	IS(run(conf, "203.0.113.1", "b@pool.test", carol, NULL, "pool.test"),
@@ -560,6 +606,7 @@ main(void)
 		bail_out("mkdtemp: %m");
 	plan_lazy();
 	test_sender();
+	test_rcpt_key();
 	test_net();
 	test_step();
 	test_lists();

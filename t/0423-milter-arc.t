@@ -20,7 +20,7 @@ PY=/usr/bin/python3
 milter_require unbound sqlite3
 milter_require_arc_signers
 tb_init
-tb_plan 45
+tb_plan 46
 
 # The sealers' keys: the harness' RSA key at sel1 of each domain, and
 # an 8704-bit one at sel1 of big.test.
@@ -147,6 +147,9 @@ tb_like "$(arc "$(run big.eml)")" \
 tb_like "$(grep 'arc result=fail' "$TB/stderr")" \
     'sets=1 reason="ARC-Message-Signature does not pass, i=1: key too large"' \
     "... logged"
+tb_like "$(grep 'arc result=fail' "$TB/stderr")" \
+    'key too large" bits=8704 dkim_min_key_bits=1024 dkim_max_key_bits=8192 exponent_bits=17$' \
+    "... with the key's size and the limits"
 tb_like "$(arc "$(run big.eml -o milter.dkim_max_key_bits=16384)")" \
     "^arc=pass $IP\$" "dkim_max_key_bits=16384: the same chain passes"
 

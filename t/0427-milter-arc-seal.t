@@ -25,7 +25,7 @@ perl -MMail::DKIM::ARC::Verifier -MMail::DKIM::ARC::Signer -MNet::DNS \
     -e 1 2>/dev/null ||
     tb_missing "Mail::DKIM::ARC or Net::DNS missing (tools/install-deps)"
 tb_init
-tb_plan 69
+tb_plan 71
 
 # hop 2's own domain and key, served by unbound with the harness' keys,
 # and Mail::DKIM's sealers' (t/data/milter/arc-chain.pl)
@@ -243,5 +243,16 @@ out=$(milter_offline "$TB/plain.eml" 192.0.2.1 user@example.test \
     -o milter.arc_seal_domain=example.test)
 tb_like "$(cat "$TB/stderr")" "arc_seal_domain example.test needs dkim_key_table" \
     "arc_seal_domain without a key table: a configuration error"
+
+# --- a sealing key too large to sign with (8704 bits): not sealed, the
+# log names the key, its size and the most a seal takes
+install -m 0600 "$top_srcdir/t/data/milter/big-rsa.pem" "$TB/big.pem"
+echo "sealbig example.test:big:$TB/big.pem" >"$TB/keys-big"
+out=$(milter_offline "$TB/plain.eml" 192.0.2.1 user@example.test \
+    -o "milter.dkim_key_table=$TB/keys-big" -o milter.arc_seal_domain=example.test)
+tb_unlike "$out" "ARC-Seal" "an 8704-bit sealing key: not sealed"
+tb_like "$(cat "$TB/stderr")" \
+    'arc-seal: not sealed: key too large: key=sealbig bits=8704, at most 8192 to seal' \
+    "... logged with the key's size and the limit"
 
 tb_done

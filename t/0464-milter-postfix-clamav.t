@@ -8,18 +8,29 @@
 # by itself (clamav_reload_check), a database that does not load keeps
 # the old engine (concurrent) or, with clamav_reload = blocking, leaves
 # none: clamav_fail_action answers 451 4.7.1 until the database is
-# fixed, which is noticed without a signal.
+# fixed, which is noticed without a signal.  The metrics tell the mail
+# not scanned apart: result="skipped" for the oversize one,
+# result="refused" for one an earlier stage (the header limits) rejects.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
 
 milter_require postfix smtp-sink swaks unbound clamav
 tb_need zip zip
+tb_need curl curl
 tb_init
-tb_plan 27
+tb_plan 33
 milter_clamav_db
 mkdir -m 0700 "$TB/state"
 DB=$TB_CLAMAV_DB
+
+# scans RESULT - elemta_milter_clamav_scans_total{result="RESULT"}, 0
+# when not exported yet
+scans() {
+	curl -fsS "http://127.0.0.1:$TB_PORT_METRICS/metrics" |
+	    awk -v n="elemta_milter_clamav_scans_total{result=\"$1\"}" \
+		'$1 == n { v = $2 } END { print v + 0 }'
+}
 
 # engines - how many engines the milter has made current so far
 engines() {
@@ -35,7 +46,8 @@ wait_engines() {
 # the spool under $TB/state
 TB_MILTER_KEEP=("clamav_database=$DB" clamav_reload_check=1
     "database.directory=$TB/state" spf=false dkim=false dmarc=false)
-milter_start "${TB_MILTER_KEEP[@]}"
+milter_start "${TB_MILTER_KEEP[@]}" -- \
+    -o "milter.metrics_listen=inet:127.0.0.1:$TB_PORT_METRICS"
 milter_postfix "message_size_limit = 60000000"
 tb_like "$(milter_log 'clamav: engine loaded')" \
     "clamav: engine loaded \\(start\\): libclamav [0-9.]+, [0-9]+ signatures, database $DB" \
@@ -65,6 +77,9 @@ tb_like "$(milter_log "$(milter_queue_id "$out"): scan=oversize")" \
     "... and the log line says so"
 tb_is "$(find "$TB/state/spool" -mindepth 1 | wc -l)" 0 \
     "... nothing left in the spool directory"
+tb_is "$(scans skipped)" 1 \
+    "... counted as scans_total{result=\"skipped\"}"
+tb_is "$(scans refused)" 0 "... not as result=\"refused\""
 
 # a new signature file: picked up without a signal
 n=$(engines)
@@ -105,4 +120,20 @@ tb_ok "the database fixed: a new engine without a signal" wait_engines "$n"
 out=$(milter_send "eicar fixed" --attach "@$TB_EICAR")
 tb_like "$out" "<\\*\\* +550 5\\.7\\.1 virus found: $eicar" \
     "... which scans again"
+
+# EICAR past the header limits (header_cap_action=reject): refused for
+# good before the scan, counted apart from the oversize one
+milter_set max_headers=10 header_cap_action=reject
+{
+	printf 'From: a@example.org\r\nTo: b@example.org\r\nSubject: capped\r\n'
+	for i in $(seq 12); do printf 'X-Pad-%d: x\r\n' "$i"; done
+	printf '\r\n%s\r\n' "$(cat "$TB_EICAR")"
+} >"$TB/capped.eml"
+out=$(milter_send "capped" --data "$TB/capped.eml")
+tb_like "$out" '<\*\* +552 5\.3\.4 ' "EICAR past the header limits: the limit's reply"
+tb_like "$(milter_log 'clamav=skipped\(refused\) action=reject by=header-cap')" \
+    'clamav=skipped\(refused\) action=reject by=header-cap' \
+    "... not scanned, the summary line says why"
+tb_is "$(scans refused)" 1 "... counted as scans_total{result=\"refused\"}"
+tb_is "$(scans skipped)" 1 "... not as result=\"skipped\" (the oversize one only)"
 tb_done

@@ -6,7 +6,9 @@
 # deferred triplet (the client given as an address, cut to its network
 # as the stage does; the sender normalised), allow lets its next
 # attempt through at once, delete makes it new again; a selection that
-# matches nothing exits 1, a bad command line 2.
+# matches nothing exits 1, a bad command line 2.  A recipient too long
+# for the triplet's key is keyed by its first bytes and a hash: the
+# control command, given it in any case, names the same triplet.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
@@ -16,7 +18,7 @@ ctl_init
 milter_require redis
 tb_need python3 python3
 tb_init
-tb_plan 21
+tb_plan 25
 printf 'From: a@example.org\r\nSubject: x\r\n\r\nHello.\r\n' >"$TB/m.eml"
 
 # offline RCPT - one message through the greylist of the daemon's
@@ -68,6 +70,15 @@ ctl greylist allow 198.51.100.7 bob@sender.test >/dev/null 2>&1
 tb_is "$?" 2 "allow without a recipient: exit 2"
 ctl greylist frob >/dev/null 2>&1
 tb_is "$?" 2 "an unknown subcommand: exit 2"
+LONG=$(printf 'L%.0s' $(seq 700))@Example.test
+tb_like "$(offline "$LONG")" "$DEFER" "sqlite: a 713-byte recipient: deferred"
+tb_like "$(cat "$TB/offline.log")" \
+    'greylist rcpt_length=713 over 549: keyed by its first bytes and a SHA-256 of the whole' \
+    "the long recipient's key is logged as hashed"
+out=$(ctl greylist allow 198.51.100.7 bob@sender.test "${LONG,,}" 2>&1)
+tb_is "$?" 0 "allow with the long recipient (lower case): exit 0" || tb_diag "$out"
+tb_is "$(offline "$LONG")" "verdict: accept" \
+    "sqlite: the control command keyed the stage's triplet: it passes"
 tb_stop milter
 
 # 2. Redis

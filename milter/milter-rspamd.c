@@ -38,7 +38,9 @@
  *
  *	Metrics: elemta_milter_rspamd_total{result}, result one of no_action,
  *	greylist, add_header, rewrite_subject, soft_reject, reject,
- *	discard, quarantine, skipped, unreachable, timeout, garbage.
+ *	discard, quarantine, skipped (over scan_max_size), refused (not
+ *	asked: an earlier stage already rejects or discards the message),
+ *	unreachable, timeout, garbage.
  *--*/
 #include "config.h"
 
@@ -459,7 +461,7 @@ milter_rspamd_eom(struct milter_msg *m)
 	/* refused already, by a stage whose verdict rspamd's would not
 	 * beat (a greylisted message is still asked: its reject wins) */
 	if (milter_msg_outranks(m, "rspamd", MILTER_REJECT)) {
-		rs_metric("skipped");
+		rs_metric("refused");
 		milter_msg_summary(m, "rspamd=skipped(refused)");
 		return;
 	}

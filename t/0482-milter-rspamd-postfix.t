@@ -13,7 +13,8 @@
 # greylisted triplet: rspamd's reject outranks the deferral), prints
 # rspamd's header edits in order, scores MIME nested 1000 deep and a
 # message with no body (accepted), and skips a message over
-# scan_max_size; one thread
+# scan_max_size; a message an earlier stage refuses (the header limits)
+# is not sent and is counted as result="refused"; one thread
 # keeps its connection for message after message (shown against a
 # server that allows it: rspamd 3.4 closes each one).  Then what
 # rspamd_fail_action decides: a server answering HTML, JSON that is no
@@ -28,7 +29,7 @@
 milter_require postfix smtp-sink swaks unbound redis rspamd
 tb_need python3 python3
 tb_init
-tb_plan 55
+tb_plan 59
 peer_start_unbound
 peer_start_redis
 
@@ -234,6 +235,21 @@ tb_is "$(curl -fsS --max-time 5 "$METRICS" | sed -n \
     's/^elemta_milter_verdicts_total{stage="rspamd",action="reject"} //p')" 1 \
     "metrics: one verdict by rspamd, reject (elemta_milter_verdicts_total)"
 tb_is "$(metric add_header)" 1 "metrics: one add header"
+
+# GTUBE past the header limits (header_cap_action=reject): refused before
+# rspamd is asked, and counted apart from the oversize mail
+milter_set "${RS[@]}" max_headers=10 header_cap_action=reject
+pad=()
+for i in $(seq 12); do pad+=("X-Pad-$i: x"); done
+out=$(send "$(msg "capped" "$GTUBE" "${pad[@]}")")
+tb_like "$out" '<\*\* +552 5\.3\.4 ' \
+    "GTUBE past the header limits: the limit's reply" || tb_diag "$out"
+tb_like "$(milter_log 'rspamd=skipped\(refused\)')" \
+    'rspamd=skipped\(refused\) action=reject by=header-cap' \
+    "... rspamd not asked, the summary line says why"
+tb_is "$(metric refused)" 1 "... counted as rspamd_total{result=\"refused\"}"
+tb_is "$(metric skipped)" 0 "... not as result=\"skipped\" (oversize)"
+milter_set "${RS[@]}"
 
 # Message after message in one thread (as a milter worker takes them):
 # every scan answered.  (rspamd 3.4's normal worker closes each

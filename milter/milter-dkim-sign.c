@@ -412,11 +412,14 @@ milter_dkim_sign_one(struct milter_msg *m, struct milter_dkim_sign *s,
 	milter_dkim_canon_header(&sh, s->hcanon, MILTER_DKIM_SIGN_HEADER,
 				 v.data, 0);
 	siglen = (size_t)EVP_PKEY_get_size(k->pkey);
+	if (siglen > sizeof(sig))
+		snprintf(why, sizeof(why), "key too large: bits=%d, at most "
+			 "%zu to sign", k->bits, 8 * sizeof(sig));
 	if (siglen > sizeof(sig)
 	    || (siglen = milter_dkim_sign_crypto(k, d, &sh, sig, siglen, why,
 						 sizeof(why))) == 0) {
 		qid_warn(m->qid, "dkim-sign key=%s: not signed: %s", k->name,
-			 siglen > sizeof(sig) ? "key too large" : why);
+			 why);
 		milter_dkim_buf_free(&v);
 		milter_dkim_buf_free(&sh);
 		return NULL;

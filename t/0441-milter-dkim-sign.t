@@ -22,7 +22,7 @@ perl -MMail::DKIM::Verifier -MNet::DNS -e 1 2>/dev/null ||
     tb_missing "Mail::DKIM or Net::DNS missing (tools/install-deps)"
 tb_need opendkim opendkim
 tb_init
-tb_plan 64
+tb_plan 66
 
 # genkey first: its records go into unbound with the harness' keys.
 GK=$TB/gk
@@ -67,6 +67,7 @@ peer_start_unbound "$TB/extra-zones.conf"
 } >"$TB/keys"
 echo '*@example.test h-rsa h-ed' >"$TB/st-dual"
 echo '*@example.test h-rsa' >"$TB/st-rsa"
+echo '*@example.test big' >"$TB/st-big"
 echo 'example.test g-rsa g-ed' >"$TB/st-gen"
 
 printf '%s\n' "From: User <user@example.test>" "To: alice@remote.test" \
@@ -234,6 +235,19 @@ tb_like "$(cat "$TB/open.err")" "dkim signing: $TB/keys-open:1: key open: $TB/op
     "a key of mode 0644: a clear error"
 tb_unlike "$(cat "$TB/open.out")" "DKIM-Signature" \
     "a key of mode 0644: nothing signed"
+# --- a key too large to sign with (8704 bits): not signed, the log
+# names the key, its size and the most a signature takes
+install -m 0600 "$top_srcdir/t/data/milter/big-rsa.pem" "$TB/big.pem"
+echo "big example.test:big:$TB/big.pem" >"$TB/keys-big"
+"$MILTER" -c /dev/null -o "milter.dkim_key_table=$TB/keys-big" \
+    -o "milter.dkim_signing_table=$TB/st-big" -t "$TB/plain.eml" \
+    --client-ip 192.0.2.10 --auth PLAIN --sender user@example.test \
+    --rcpt alice@remote.test >"$TB/big.out" 2>"$TB/big.err"
+tb_unlike "$(cat "$TB/big.out")" "DKIM-Signature" \
+    "an 8704-bit signing key: not signed"
+tb_like "$(cat "$TB/big.err")" \
+    'dkim-sign key=big: not signed: key too large: bits=8704, at most 8192 to sign' \
+    "... logged with the key's size and the limit"
 # one table without the other is a configuration error
 "$MILTER" -c /dev/null -o "milter.dkim_key_table=$TB/keys" \
     -t "$TB/plain.eml" >/dev/null 2>"$TB/half.err"

@@ -53,6 +53,7 @@
 #include "db.h"
 #include "policyd-store.h"
 #include "htable.h"
+#include "log.h"
 #include "xalloc.h"
 
 #define PS_IDLE_MS	(5 * 60 * 1000)	/* clean keys unused this long go */
@@ -247,10 +248,16 @@ ps_load(struct policyd_store *s, const char *key,
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		/* an undecodable row (from a future format, or damaged) is
-		 * treated as empty rather than failing that key forever */
+		 * treated as empty rather than failing that key forever;
+		 * said once a key, as it stays cached */
 		if (policyd_limit_decode(st, sqlite3_column_blob(q, 0),
-					 (size_t)sqlite3_column_bytes(q, 0)) < 0)
+					 (size_t)sqlite3_column_bytes(q, 0)) < 0) {
+			msg_warn("sqlite store: key %s: its stored state (%d "
+				 "bytes) is not one this version reads "
+				 "(damaged, or from a newer version): counted "
+				 "from empty", key, sqlite3_column_bytes(q, 0));
 			memset(st, 0, sizeof(*st));
+		}
 		rc = sqlite3_step(q);
 	}
 	sqlite3_reset(q);

@@ -13,7 +13,8 @@
  *	not before; a reset deletes the row.  A database written by the
  *	previous version (the same schema, exact expiries, rows replaced
  *	whole, states in the first byte form) is read and counted on, and
- *	its rows are updated (in the varint form).
+ *	its rows are updated (in the varint form).  A row no version
+ *	writes is counted from empty, with one warning.
  *--*/
 #include "config.h"
 
@@ -23,6 +24,7 @@
 
 #include <sqlite3.h>
 
+#include "log.h"
 #include "policyd-limit.h"
 #include "policyd-store.h"
 #include "tap.h"
@@ -267,6 +269,61 @@ test_old_db(void)
 	policyd_store_close(&s);
 }
 
+static char warned[512];
+
+/* hook - keep the last warning the store logs */
+static void
+hook(int prio, const char *line)
+{
+	if (prio == LOG_WARNING)
+		snprintf(warned, sizeof(warned), "%s", line);
+}
+
+/* test_damaged_row - a row no version writes: counted from empty, said */
+static void
+test_damaged_row(void)
+{
+	static const unsigned char junk[] = { 0xe1, 0x05, 0xff };
+	struct policyd_limit lim = { 3, H };
+	struct policyd_store *s;
+	int64_t t0 = 1800000000000LL;
+	sqlite3_stmt *q;
+	sqlite3 *h;
+
+	s = open_store();		/* the schema */
+	policyd_store_close(&s);
+	if (sqlite3_open(dbpath, &h) != SQLITE_OK
+	    || sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO limit_state"
+				  " (k, expires, state) VALUES (?1, ?2, ?3)",
+				  -1, &q, NULL) != SQLITE_OK)
+		bail_out("damaged row: %s", sqlite3_errmsg(h));
+	sqlite3_bind_text(q, 1, "msg:ip:192.0.2.9", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, t0 + H);
+	sqlite3_bind_blob(q, 3, junk, (int)sizeof(junk), SQLITE_STATIC);
+	if (sqlite3_step(q) != SQLITE_DONE)
+		bail_out("damaged row: %s", sqlite3_errmsg(h));
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+
+	log_set_level(LOG_INFO);
+	log_test_hook = hook;
+	s = open_store();
+	ok(take(s, "msg:ip:192.0.2.9", &lim, t0, 3),
+	   "a damaged row: counted from empty (3 of 3 pass)");
+	ok(strstr(warned, "key msg:ip:192.0.2.9: its stored state (3 bytes) "
+		  "is not one this version reads") != NULL,
+	   "... and said (%s)", warned);
+	warned[0] = '\0';
+	ok(!take(s, "msg:ip:192.0.2.9", &lim, t0 + 1, 1),
+	   "then counted: the fourth is refused");
+	is_str(warned, "", "... said once, not at each take");
+	flush(s, t0 + 2000, "a batch over the damaged row");
+	is_int(row_form("msg:ip:192.0.2.9"), POLICYD_LIMIT_FORM,
+	       "the row is written again, readable");
+	policyd_store_close(&s);
+	log_test_hook = NULL;
+}
+
 /* main - each group on a database of its own */
 int
 main(void)
@@ -279,6 +336,9 @@ main(void)
 	x_free(&dbpath);
 	dbpath = x_asprintf("%s/old.db", tmpdir);
 	test_old_db();
+	x_free(&dbpath);
+	dbpath = x_asprintf("%s/damaged.db", tmpdir);
+	test_damaged_row();
 	x_free(&dbpath);
 	tap_rmtree(tmpdir);
 	done_testing();

@@ -116,7 +116,7 @@ milter_arc_seal_sign(const struct milter_key *k,
 		     const struct milter_dkim_buf *sh,
 		     struct milter_dkim_buf *v, char *why, size_t whylen)
 {
-	unsigned char sig[1024];	/* RSA-8192 at most */
+	unsigned char sig[MILTER_KEY_SIGN_MAX_BITS / 8];
 	size_t siglen = (size_t)EVP_PKEY_get_size(k->pkey);
 
 	if (siglen > sizeof(sig)) {

@@ -387,7 +387,7 @@ milter_dkim_sign_one(struct milter_msg *m, struct milter_dkim_sign *s,
 	const char *domain = strcmp(k->domain, "%") == 0 ? s->from_domain
 							 : k->domain;
 	struct milter_dkim_buf v = { 0 }, sh = { 0 };
-	unsigned char sig[1024];	/* RSA-8192 at most */
+	unsigned char sig[MILTER_KEY_SIGN_MAX_BITS / 8];
 	char tag[1024], why[256];
 	size_t siglen, n;
 

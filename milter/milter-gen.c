@@ -24,6 +24,7 @@
 
 #include "conf.h"
 #include "dns.h"
+#include "log.h"
 #include "milter.h"
 #include "milter-arc-seal.h"
 #include "milter-greylist.h"
@@ -73,6 +74,36 @@ milter_gen_greylist(struct milter_gen *g, char *err, size_t errlen)
 				   &g->gl_clients, err, errlen);
 }
 
+/* milter_gen_key_sizes - warn about RSA keys that load but cannot serve:
+ * too large for a signature at all, or larger than dkim_max_key_bits,
+ * which verifiers set as this one refuse (said at each load: start and
+ * SIGUSR1, as the table is read again) */
+static void
+milter_gen_key_sizes(const struct milter_conf *mc,
+		     const struct milter_keys *keys)
+{
+	const struct milter_key *k;
+	size_t i;
+
+	for (i = 0; keys != NULL && i < keys->nkeys; i++) {
+		k = &keys->keys[i];
+		if (k->type != MILTER_KEY_RSA)
+			continue;
+		if (k->bits > MILTER_KEY_SIGN_MAX_BITS)
+			msg_warn("dkim signing: key %s: %s: RSA key of %d "
+				 "bits: more than a signature or a seal takes "
+				 "(%d): what it should sign goes out unsigned",
+				 k->name, k->path, k->bits,
+				 MILTER_KEY_SIGN_MAX_BITS);
+		else if (k->bits > mc->dkim_max_key_bits)
+			msg_warn("dkim signing: key %s: %s: RSA key of %d "
+				 "bits: over dkim_max_key_bits (%d): verifiers "
+				 "set as this one refuse its signatures",
+				 k->name, k->path, k->bits,
+				 mc->dkim_max_key_bits);
+	}
+}
+
 /* milter_gen_build - the resolver and keys of conf, with conf */
 struct milter_gen *
 milter_gen_build(struct conf *conf, const struct milter_gen *old,
@@ -102,6 +133,7 @@ milter_gen_build(struct conf *conf, const struct milter_gen *old,
 		conf_unref(&conf);
 		return NULL;
 	}
+	milter_gen_key_sizes(mc, keys);
 	if (mc->arc_seal_domain != NULL
 	    && milter_arc_seal_key(keys, mc->arc_seal_domain) == NULL) {
 		x_err(err, errlen, "arc seal: arc_seal_domain %s has no key "

@@ -53,6 +53,10 @@
 #include "snapshot.h"
 
 #define MILTER_KEYS_PER_RULE	4
+/* the largest RSA key a DKIM signature or an ARC seal is made with (the
+ * size of their signature buffers); a larger one loads, is warned about
+ * (milter-gen.c), and signs nothing */
+#define MILTER_KEY_SIGN_MAX_BITS	8192
 
 enum milter_key_type {
 	MILTER_KEY_RSA,

@@ -339,11 +339,14 @@ main(int argc, char **argv)
 
 	c = conf_current();
 	mc = conf_get(c, &milter_conf_section);
+	/* Offline: log to stderr, whatever -f says, from the start: what
+	 * loading the configuration warns about (a key too large, ...) is
+	 * what -t is run to see */
+	if (t.file != NULL)
+		log_open("elemta-milter", LOG_DEST_STDERR, LOG_MAIL);
 	milter_init_stages(c);
 
 	if (t.file != NULL) {
-		/* Offline: log to stderr, whatever -f says. */
-		log_open("elemta-milter", LOG_DEST_STDERR, LOG_MAIL);
 		conf_unref(&c);
 		status = milter_test_run(&t);
 		milter_finish(&t, &rt);

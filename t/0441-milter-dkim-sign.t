@@ -22,7 +22,7 @@ perl -MMail::DKIM::Verifier -MNet::DNS -e 1 2>/dev/null ||
     tb_missing "Mail::DKIM or Net::DNS missing (tools/install-deps)"
 tb_need opendkim opendkim
 tb_init
-tb_plan 66
+tb_plan 69
 
 # genkey first: its records go into unbound with the harness' keys.
 GK=$TB/gk
@@ -248,6 +248,26 @@ tb_unlike "$(cat "$TB/big.out")" "DKIM-Signature" \
 tb_like "$(cat "$TB/big.err")" \
     'dkim-sign key=big: not signed: key too large: bits=8704, at most 8192 to sign' \
     "... logged with the key's size and the limit"
+tb_like "$(cat "$TB/big.err")" \
+    "dkim signing: key big: $TB/big.pem: RSA key of 8704 bits: more than a signature or a seal takes \\(8192\\)" \
+    "... and warned about when the key table loads"
+# a key over dkim_max_key_bits: it signs, with a warning at load that
+# verifiers set as we are refuse it
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4160 \
+    -out "$TB/k4160.pem" 2>/dev/null
+chmod 0600 "$TB/k4160.pem"
+echo "k4160 example.test:k4160:$TB/k4160.pem" >"$TB/keys-4160"
+echo '*@example.test k4160' >"$TB/st-4160"
+"$MILTER" -c /dev/null -o "milter.dkim_key_table=$TB/keys-4160" \
+    -o "milter.dkim_signing_table=$TB/st-4160" -o milter.dkim_max_key_bits=4096 \
+    -t "$TB/plain.eml" --client-ip 192.0.2.10 --auth PLAIN \
+    --sender user@example.test --rcpt alice@remote.test \
+    >"$TB/4160.out" 2>"$TB/4160.err"
+tb_is "$(grep -c '^insert-header: DKIM-Signature:' "$TB/4160.out")" 1 \
+    "a 4160-bit key over dkim_max_key_bits=4096: it signs"
+tb_like "$(cat "$TB/4160.err")" \
+    "dkim signing: key k4160: $TB/k4160.pem: RSA key of 4160 bits: over dkim_max_key_bits \\(4096\\): verifiers set as this one refuse its signatures" \
+    "... with a warning at load"
 # one table without the other is a configuration error
 "$MILTER" -c /dev/null -o "milter.dkim_key_table=$TB/keys" \
     -t "$TB/plain.eml" >/dev/null 2>"$TB/half.err"

@@ -81,19 +81,67 @@ redis_server_check(const char *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* redis_conf_copy - see redis.h */
+void
+redis_conf_copy(struct redis_conf *dst, const struct redis_conf *src)
+{
+	size_t i;
+
+	*dst = *src;
+	dst->servers = x_calloc(src->nservers + 1, sizeof(char *));
+	for (i = 0; i < src->nservers; i++)
+		dst->servers[i] = x_strdup(src->servers[i]);
+	dst->password = src->password ? x_strdup(src->password) : NULL;
+	dst->key_prefix = x_strdup(src->key_prefix ? src->key_prefix : "");
+}
+
+/* redis_conf_free - see redis.h */
+void
+redis_conf_free(struct redis_conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nservers; i++)
+		free(c->servers[i]);
+	x_free(&c->servers);
+	c->nservers = 0;
+	x_free(&c->password);
+	x_free(&c->key_prefix);
+}
+
+/* redis_conf_str_same - two optional strings ("" and NULL alike) */
+static int
+redis_conf_str_same(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* redis_conf_equal - see redis.h */
+int
+redis_conf_equal(const struct redis_conf *a, const struct redis_conf *b)
+{
+	size_t i;
+
+	if (a->database != b->database
+	    || a->connect_timeout_ms != b->connect_timeout_ms
+	    || a->command_timeout_ms != b->command_timeout_ms
+	    || a->nservers != b->nservers
+	    || !redis_conf_str_same(a->password, b->password)
+	    || !redis_conf_str_same(a->key_prefix, b->key_prefix))
+		return 0;
+	for (i = 0; i < a->nservers; i++)
+		if (strcmp(a->servers[i], b->servers[i]) != 0)
+			return 0;
+	return 1;
+}
+
 /* redis_client_new - copy the configuration */
 struct redis_client *
 redis_client_new(const struct redis_conf *c)
 {
 	struct redis_client *rc = x_calloc(1, sizeof(*rc));
-	size_t i;
 
-	rc->conf = *c;
-	rc->conf.servers = x_calloc(c->nservers + 1, sizeof(char *));
-	for (i = 0; i < c->nservers; i++)
-		rc->conf.servers[i] = x_strdup(c->servers[i]);
-	rc->conf.password = c->password ? x_strdup(c->password) : NULL;
-	rc->conf.key_prefix = x_strdup(c->key_prefix ? c->key_prefix : "");
+	redis_conf_copy(&rc->conf, c);
 	rc->backoff = REDIS_BACKOFF_MIN_MS;
 	rc->nnodes = 1;
 	return rc;
@@ -135,11 +183,7 @@ redis_client_free(struct redis_client **rcp)
 		redis_drop(rc, i);
 	x_free(&rc->slots);
 	x_free(&rc->learnt);
-	for (i = 0; i < rc->conf.nservers; i++)
-		free(rc->conf.servers[i]);
-	x_free(&rc->conf.servers);
-	x_free(&rc->conf.password);
-	x_free(&rc->conf.key_prefix);
+	redis_conf_free(&rc->conf);
 	x_free(rcp);
 }
 
@@ -633,15 +677,7 @@ redis_conf_load(cfg_t *sec, void *out, char *err, size_t errlen)
 static void
 redis_conf_release(void *out)
 {
-	struct redis_conf *c = out;
-	size_t i;
-
-	for (i = 0; i < c->nservers; i++)
-		free(c->servers[i]);
-	x_free(&c->servers);
-	c->nservers = 0;
-	x_free(&c->password);
-	x_free(&c->key_prefix);
+	redis_conf_free(out);
 }
 
 const struct conf_section redis_conf_section = {

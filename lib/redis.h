@@ -98,6 +98,13 @@ struct redis_conf {
 
 extern const struct conf_section redis_conf_section;
 
+/* redis_conf_copy - a deep copy of src into dst (free it with
+ * redis_conf_free); redis_conf_equal - do a and b ask for the same
+ * clients (servers, credentials, database, timeouts, key prefix)? */
+void redis_conf_copy(struct redis_conf *dst, const struct redis_conf *src);
+void redis_conf_free(struct redis_conf *c);
+int redis_conf_equal(const struct redis_conf *a, const struct redis_conf *b);
+
 struct redis_client;
 struct redisReply;
 

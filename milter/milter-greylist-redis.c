@@ -313,31 +313,14 @@ greylist_redis_allow(struct redis_client *rc, const char *key,
 /* The pool (see above); under gl_pool_lock. */
 static pthread_mutex_t gl_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gl_pool_cond = PTHREAD_COND_INITIALIZER;
-static char *gl_pool_sig;		/* the [redis] settings of gen */
-static unsigned long gl_pool_confgen;	/* the generation they were seen in */
+/* the [redis] settings served (none yet while servers is NULL: a copy
+ * always has the array) */
+static struct redis_conf gl_pool_conf;
 static unsigned gl_pool_gen;		/* clients of another are freed */
 static struct redis_client *gl_pool_idle[GREYLIST_REDIS_CONNS];
 static size_t gl_pool_nidle;
 static size_t gl_pool_nused;		/* taken now */
 static int gl_pool_down;		/* the last failure: unreachable */
-
-/* gl_redis_sig - what identifies a [redis] section's settings */
-static char *
-gl_redis_sig(const struct redis_conf *rc)
-{
-	char *s = x_asprintf("%d|%d|%d|%s|%s", rc->database,
-			     rc->connect_timeout_ms, rc->command_timeout_ms,
-			     rc->key_prefix ? rc->key_prefix : "",
-			     rc->password ? rc->password : ""), *t;
-	size_t i;
-
-	for (i = 0; i < rc->nservers; i++) {
-		t = x_asprintf("%s|%s", s, rc->servers[i]);
-		free(s);
-		s = t;
-	}
-	return s;
-}
 
 /* gl_pool_drop - close the idle clients, and have those in use closed
  * when given back (a new generation); lock held */
@@ -349,45 +332,35 @@ gl_pool_drop(void)
 	gl_pool_gen++;
 }
 
-/* gl_pool_for - the pool serves conf's [redis] section: its clients are
- * made again when the settings change.  The settings are compared once
- * per configuration generation seen, not per message (0: a snapshot
- * never published, always compared); lock held */
+/* gl_pool_for - the pool serves rc, a [redis] section: its clients are
+ * made again when the settings change; lock held */
 static void
-gl_pool_for(const struct conf *conf)
+gl_pool_for(const struct redis_conf *rc)
 {
-	unsigned long cg = conf_generation(conf);
-	char *sig;
-
-	if (cg != 0 && cg == gl_pool_confgen)
+	if (gl_pool_conf.servers != NULL
+	    && redis_conf_equal(&gl_pool_conf, rc))
 		return;
-	gl_pool_confgen = cg;
-	sig = gl_redis_sig(conf_get(conf, &redis_conf_section));
-	if (gl_pool_sig == NULL || strcmp(sig, gl_pool_sig) != 0) {
-		gl_pool_drop();
-		free(gl_pool_sig);
-		gl_pool_sig = sig;
-		gl_pool_down = 0;
-		return;
-	}
-	free(sig);
+	gl_pool_drop();
+	redis_conf_free(&gl_pool_conf);
+	redis_conf_copy(&gl_pool_conf, rc);
+	gl_pool_down = 0;
 }
 
 /* greylist_redis_take - see milter-greylist.h */
 struct redis_client *
 greylist_redis_take(const struct conf *conf, unsigned *gen)
 {
+	const struct redis_conf *c = conf_get(conf, &redis_conf_section);
 	struct redis_client *rc;
 
 	pthread_mutex_lock(&gl_pool_lock);
-	gl_pool_for(conf);
+	gl_pool_for(c);
 	while (gl_pool_nused >= GREYLIST_REDIS_CONNS
 	       || (gl_pool_down && gl_pool_nused > 0))
 		pthread_cond_wait(&gl_pool_cond, &gl_pool_lock);
 	gl_pool_nused++;
 	rc = gl_pool_nidle > 0 ? gl_pool_idle[--gl_pool_nidle]
-			       : redis_client_new(conf_get(conf,
-							   &redis_conf_section));
+			       : redis_client_new(c);
 	*gen = gl_pool_gen;
 	pthread_mutex_unlock(&gl_pool_lock);
 	return rc;
@@ -429,8 +402,7 @@ greylist_redis_pool_free(void)
 {
 	pthread_mutex_lock(&gl_pool_lock);
 	gl_pool_drop();
-	x_free(&gl_pool_sig);
-	gl_pool_confgen = 0;
+	redis_conf_free(&gl_pool_conf);
 	gl_pool_down = 0;
 	pthread_mutex_unlock(&gl_pool_lock);
 }

@@ -126,6 +126,37 @@ test_check_int(void)
 	       "check_int: an array refused");
 }
 
+/* test_conf_equal - a copy equals its original; each setting counts
+ * (what the greylist pool compares at a reload) */
+static void
+test_conf_equal(void)
+{
+	char *servers[] = { "127.0.0.1:6379", "/run/redis.sock" };
+	struct redis_conf a = { servers, 2, NULL, 0, 1000, 2000, "p:" };
+	struct redis_conf b;
+
+	redis_conf_copy(&b, &a);
+	ok(b.servers != a.servers && redis_conf_equal(&a, &b),
+	   "conf_copy: a deep copy, equal");
+	b.command_timeout_ms++;
+	ok(!redis_conf_equal(&a, &b), "conf_equal: a timeout differs");
+	b.command_timeout_ms--;
+	b.nservers = 1;
+	ok(!redis_conf_equal(&a, &b), "conf_equal: fewer servers");
+	b.nservers = 2;
+	free(b.servers[1]);
+	b.servers[1] = x_strdup("/run/other.sock");
+	ok(!redis_conf_equal(&a, &b), "conf_equal: another server");
+	redis_conf_free(&b);
+	redis_conf_copy(&b, &a);
+	b.password = x_strdup("secret");
+	ok(!redis_conf_equal(&a, &b), "conf_equal: a password");
+	x_free(&b.password);
+	ok(redis_conf_equal(&a, &b), "conf_equal: none again");
+	redis_conf_free(&b);
+	ok(b.servers == NULL && b.nservers == 0, "conf_free: emptied");
+}
+
 /* test_redirect_parse - MOVED and ASK texts, good and bad */
 static void
 test_redirect_parse(void)
@@ -1120,6 +1151,7 @@ main(void)
 		test_slots();
 		test_redirect_parse();
 		test_check_int();
+		test_conf_equal();
 		test_conf();
 		test_down();
 	}

@@ -26,9 +26,10 @@ struct policyd_exempt {
 	size_t nusers;
 };
 
-/* keys_clean - at most 256 bytes of s, with every control character written \xNN: a key goes into log
- * lines and, through policyd_keys_who(), into the answer Postfix hands
- * the client, so no byte of a request may break a line there */
+/* keys_clean - at most 256 bytes of s, with every control character
+ * written \xNN: a key goes into log lines and, through
+ * policyd_keys_who(), into the answer Postfix hands the client, so no
+ * byte of a request may break a line there */
 static void
 keys_clean(const char *s, char *out, size_t outlen)
 {

@@ -20,6 +20,7 @@
 #include "dns.h"
 #include "dns-private.h"
 #include "htable.h"
+#include "str.h"
 #include "xalloc.h"
 
 /* A cached answer (the key: "TYPE name"). */
@@ -36,7 +37,7 @@ struct dns_entry {
 int
 dns_key(const char *name, int type, char *out, size_t outlen)
 {
-	size_t i, n = strlen(name);
+	size_t n = strlen(name);
 	int len;
 
 	if (n > 0 && name[n - 1] == '.')
@@ -46,10 +47,9 @@ dns_key(const char *name, int type, char *out, size_t outlen)
 		out[0] = '\0';
 		return -1;
 	}
-	for (i = 0; i < n; i++)
-		out[len + i] = (char)(name[i] >= 'A' && name[i] <= 'Z'
-				      ? name[i] - 'A' + 'a' : name[i]);
+	memcpy(out + len, name, n);
 	out[len + n] = '\0';
+	str_lower(out + len);
 	return 0;
 }
 

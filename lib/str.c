@@ -34,17 +34,22 @@ str_lower_dup(const char *s)
 	return str_lower(x_strdup(s));
 }
 
-/* str_domain_dup - a domain lower-cased, without a final dot; the
- * caller frees it */
+/* str_domain - a domain lower-cased, without a final dot, in place; s */
+char *
+str_domain(char *s)
+{
+	size_t len = strlen(str_lower(s));
+
+	if (len > 0 && s[len - 1] == '.')
+		s[len - 1] = '\0';
+	return s;
+}
+
+/* str_domain_dup - str_domain of a copy; the caller frees it */
 char *
 str_domain_dup(const char *s)
 {
-	char *d = str_lower_dup(s);
-	size_t len = strlen(d);
-
-	if (len > 0 && d[len - 1] == '.')
-		d[len - 1] = '\0';
-	return d;
+	return str_domain(x_strdup(s));
 }
 
 /* str_lower_buf - a lower-cased copy of in into out[outlen]; its

@@ -13,9 +13,9 @@
  *	str_lower() lower-cases s in place and returns it.
  *	str_lower_dup() returns a lower-cased copy (malloc'ed, allocate
  *	or die: the caller frees it).
- *	str_domain_dup() is str_lower_dup() without a final dot, for a
+ *	str_domain() lower-cases s in place and drops a final dot, for a
  *	domain name written fully qualified ("Example.COM." is
- *	"example.com").
+ *	"example.com"); str_domain_dup() does so on a copy.
  *	str_lower_buf() writes a lower-cased copy of in into out, a buffer
  *	of outlen bytes; it returns the length written, or -1 when in (and
  *	its terminating null) does not fit: out is then the empty string,
@@ -30,6 +30,7 @@
 
 char *str_lower(char *s);
 char *str_lower_dup(const char *s) ATTR_MALLOC;
+char *str_domain(char *s);
 char *str_domain_dup(const char *s) ATTR_MALLOC;
 int str_lower_buf(char *out, size_t outlen, const char *in);
 

@@ -40,7 +40,6 @@ dmarc_psl_from_text(const char *text)
 	struct dmarc_psl *p = x_calloc(1, sizeof(*p));
 	size_t alloc = 0, len, i;
 	const char *s = text, *e;
-	char *r;
 
 	while (*s != '\0') {
 		e = strchr(s, '\n');
@@ -56,10 +55,7 @@ dmarc_psl_from_text(const char *text)
 				p->rules = x_realloc(p->rules,
 						     alloc * sizeof(*p->rules));
 			}
-			r = str_lower(x_strndup(s, i));
-			if ((len = strlen(r)) > 0 && r[len - 1] == '.')
-				r[len - 1] = '\0';
-			p->rules[p->n++] = r;
+			p->rules[p->n++] = str_domain(x_strndup(s, i));
 		}
 		s = e ? e + 1 : s + strlen(s);
 	}
@@ -155,10 +151,9 @@ dmarc_psl_orgdomain(const struct dmarc_psl *p, const char *domain,
 	size_t off[128], n = 0, i, ps, len;
 
 	if (str_lower_buf(d, sizeof(d), domain) < 0
-	    || (len = strlen(d)) >= outlen)
+	    || strlen(d) >= outlen)
 		return -1;
-	if (len > 0 && d[len - 1] == '.')
-		d[--len] = '\0';
+	len = strlen(str_domain(d));
 	off[n++] = 0;
 	for (i = 0; i < len && n < 128; i++)
 		if (d[i] == '.')

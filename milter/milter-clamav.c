@@ -20,9 +20,10 @@
  *	removed, by the count of database files) or one of the options
  *	the engine is made of did (clamav_database, clamav_max_*, the
  *	spool directory libclamav writes to); otherwise the engine in use
- *	is kept, logged ("engine unchanged") and counted.  A compile takes
- *	seconds of CPU and, in concurrent mode, a second engine's memory.  With clamav_reload
- *	= concurrent (the default, clamd's ConcurrentDatabaseReload) the
+ *	is kept, logged ("engine unchanged") and counted.  A compile
+ *	takes seconds of CPU and, in concurrent mode, a second engine's
+ *	memory.  With clamav_reload = concurrent (the default, clamd's
+ *	ConcurrentDatabaseReload) the
  *	new engine is compiled beside the old one and swapped in when
  *	ready: no scan ever waits, and a scan in progress finishes on the
  *	engine it started with, which is freed with its last reference.

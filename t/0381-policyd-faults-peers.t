@@ -192,7 +192,12 @@ asking() {
 LOAD_NET=192.0.2 LOAD_LOGIN=k pol_load kk 2 1 &
 kkpid=$!
 tb_wait 10 asking || tb_diag "no search seen at slapd"
-sleep 0.3		# (both sessions at their RCPT)
+# both sessions at their RCPT: each smtpd holds its policy connection
+# (opened to send that request); a fixed pause lost the race on a
+# loaded machine, and the late session's request was then answered
+tb_wait 10 eval '[[ $(holders | wc -l) -ge 2 ]]' ||
+    tb_diag "fewer than 2 smtpd processes hold a policy connection"
+sleep 0.3
 tb_kill_list KILL $(holders)
 wait "$kkpid"
 tb_is "$(pol_count kk "$POL_QUEUED")" 0 \

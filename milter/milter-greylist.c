@@ -247,12 +247,12 @@ gl_client_op(struct gl_msg *x, const char *op)
 	return greylist_db_client_pass(x->db, x->client, x->now);
 }
 
-#define GREYLIST_RCPT_TAG	"~SHA256:"
-#define GREYLIST_RCPT_HASHED	(sizeof(GREYLIST_RCPT_TAG) - 1 + 64)
+#define GREYLIST_ADDR_TAG	"~SHA256:"
+#define GREYLIST_ADDR_HASHED	(sizeof(GREYLIST_ADDR_TAG) - 1 + 64)
 
-/* milter_greylist_rcpt_key - see milter-greylist.h */
+/* milter_greylist_addr_key - see milter-greylist.h */
 int
-milter_greylist_rcpt_key(const char *rcpt, char *out, size_t len)
+milter_greylist_addr_key(const char *rcpt, char *out, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -268,11 +268,11 @@ milter_greylist_rcpt_key(const char *rcpt, char *out, size_t len)
 	low = str_lower_dup(rcpt);
 	if (EVP_Digest(low, strlen(low), md, &mdlen, EVP_sha256(), NULL) == 1
 	    && mdlen == 32) {
-		keep = len - 1 - GREYLIST_RCPT_HASHED;
+		keep = len - 1 - GREYLIST_ADDR_HASHED;
 		memcpy(out, low, keep);
-		memcpy(out + keep, GREYLIST_RCPT_TAG,
-		       sizeof(GREYLIST_RCPT_TAG) - 1);
-		keep += sizeof(GREYLIST_RCPT_TAG) - 1;
+		memcpy(out + keep, GREYLIST_ADDR_TAG,
+		       sizeof(GREYLIST_ADDR_TAG) - 1);
+		keep += sizeof(GREYLIST_ADDR_TAG) - 1;
 		for (i = 0; i < mdlen; i++) {
 			out[keep++] = hex[md[i] >> 4];
 			out[keep++] = hex[md[i] & 15];
@@ -295,7 +295,7 @@ gl_triplet(struct gl_msg *x, const char *rcpt)
 
 	/* a recipient too long for the key: its first bytes and a hash of
 	 * the whole, never a prefix another recipient shares */
-	if ((rc = milter_greylist_rcpt_key(rcpt, r, sizeof(r))) < 0) {
+	if ((rc = milter_greylist_addr_key(rcpt, r, sizeof(r))) < 0) {
 		snprintf(x->err, sizeof(x->err), "recipient: no SHA-256");
 		return -1;
 	}
@@ -443,11 +443,21 @@ gl_decide(struct milter_msg *m, const char *const *rcpts, size_t n,
 	x.m = m;
 	x.g = &m->conn->mc->greylist;
 	if (greylist_sender(m->sender, x.sender, sizeof(x.sender)) < 0) {
-		/* as before, but said: such a sender shares the null
-		 * sender's triplets */
-		qid_info(m->qid, "greylist sender_length=%zu over %zu: keyed "
-			 "as <>", strlen(m->sender), sizeof(x.sender) - 1);
-		snprintf(x.sender, sizeof(x.sender), "<>");
+		/* too long to normalise (RFC 5321 allows 256 bytes): keyed
+		 * by its first bytes and a hash of the whole, as a long
+		 * recipient is, never sharing another sender's triplets */
+		if (milter_greylist_addr_key(m->sender, x.sender,
+					     sizeof(x.sender)) > 0)
+			qid_info(m->qid, "greylist sender_length=%zu over "
+				 "%zu: keyed by its first bytes and a SHA-256 "
+				 "of the whole", strlen(m->sender),
+				 sizeof(x.sender) - 1);
+		else {
+			qid_warn(m->qid, "greylist sender_length=%zu over "
+				 "%zu: no SHA-256: keyed as <>",
+				 strlen(m->sender), sizeof(x.sender) - 1);
+			snprintf(x.sender, sizeof(x.sender), "<>");
+		}
 	}
 	if ((why = gl_skip(&x)) != NULL
 	    || (gl_client(&x, identity) < 0 && (why = "no-client"))) {

@@ -210,14 +210,15 @@ void greylist_redis_give(struct redis_client **rcp, unsigned gen, int ok);
 /* greylist_redis_pool_free - every idle client closed (at exit) */
 void greylist_redis_pool_free(void);
 
-/* milter_greylist_rcpt_key - a recipient as a triplet holds it, into
- * out[len]: lower case.  One that does not fit keeps its first bytes
- * and ends in "~SHA256:" and the SHA-256 of the whole lower-cased
- * recipient in upper-case hex, len - 1 bytes in all: two long
- * recipients never share a triplet, and no recipient that fits (lower
- * case) can spell it.  The stage and the control command both key by
- * it.  0 (as it is), 1 (hashed), or -1 (len under 80, or no SHA-256). */
-int milter_greylist_rcpt_key(const char *rcpt, char *out, size_t len);
+/* milter_greylist_addr_key - a recipient as a triplet holds it, or a
+ * sender too long for greylist_sender, into out[len]: lower case.  One
+ * that does not fit keeps its first bytes and ends in "~SHA256:" and
+ * the SHA-256 of the whole lower-cased address in upper-case hex,
+ * len - 1 bytes in all: two long addresses never share a triplet, and
+ * no address that fits (lower case) can spell it.  The stage and the
+ * control command both key by it.  0 (as it is), 1 (hashed), or -1
+ * (len under 80, or no SHA-256). */
+int milter_greylist_addr_key(const char *rcpt, char *out, size_t len);
 /* milter_greylist_admin - fn on the store the current configuration c
  * names (SQLite opened if need be, under the store's lock, or a Redis
  * client taken from the pool); fn's result, or -1 with err when the

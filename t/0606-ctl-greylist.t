@@ -8,7 +8,9 @@
 # attempt through at once, delete makes it new again; a selection that
 # matches nothing exits 1, a bad command line 2.  A recipient too long
 # for the triplet's key is keyed by its first bytes and a hash: the
-# control command, given it in any case, names the same triplet.
+# control command, given it in any case, names the same triplet.  So is
+# a sender too long to normalise: two such senders alike in their
+# first bytes are two triplets.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/harness.sh"
 . "$top_srcdir/t/lib/peers.sh"
 . "$top_srcdir/t/lib/milter.sh"
@@ -18,8 +20,15 @@ ctl_init
 milter_require redis
 tb_need python3 python3
 tb_init
-tb_plan 25
+tb_plan 31
 printf 'From: a@example.org\r\nSubject: x\r\n\r\nHello.\r\n' >"$TB/m.eml"
+
+# offline_from SENDER RCPT - offline, from another sender
+offline_from() {
+	"$MILTER" -c "$TB_MILTER_CONF" -t "$TB/m.eml" \
+	    --client-ip 198.51.100.7 --sender "$1" --rcpt "$2" \
+	    2>>"$TB/offline.log" | grep '^verdict:'
+}
 
 # offline RCPT - one message through the greylist of the daemon's
 # configuration, from 198.51.100.7, bob+x@sender.test; the verdict line
@@ -79,6 +88,21 @@ out=$(ctl greylist allow 198.51.100.7 bob@sender.test "${LONG,,}" 2>&1)
 tb_is "$?" 0 "allow with the long recipient (lower case): exit 0" || tb_diag "$out"
 tb_is "$(offline "$LONG")" "verdict: accept" \
     "sqlite: the control command keyed the stage's triplet: it passes"
+LONGS=$(printf 'S%.0s' $(seq 700))@Sender.test
+LONGS2=${LONGS:0:650}T${LONGS:651}
+tb_like "$(offline_from "$LONGS" alice@example.test)" "$DEFER" \
+    "sqlite: a 712-byte sender: deferred"
+tb_like "$(cat "$TB/offline.log")" \
+    'greylist sender_length=712 over 549: keyed by its first bytes and a SHA-256 of the whole' \
+    "the long sender's key is logged as hashed"
+out=$(ctl greylist allow 198.51.100.7 "$LONGS" alice@example.test 2>&1)
+tb_is "$?" 0 "allow with the long sender: exit 0" || tb_diag "$out"
+tb_is "$(offline_from "$LONGS" alice@example.test)" "verdict: accept" \
+    "sqlite: the control command keyed the stage's triplet: it passes"
+tb_like "$(offline_from "$LONGS2" alice@example.test)" "$DEFER" \
+    "sqlite: another long sender, alike in its first 650 bytes: deferred"
+tb_like "$(offline_from '<>' alice@example.test)" "$DEFER" \
+    "sqlite: the null sender: deferred (the long ones are not keyed as <>)"
 tb_stop milter
 
 # 2. Redis

@@ -249,6 +249,10 @@ gl_client_op(struct gl_msg *x, const char *op)
 
 #define GREYLIST_ADDR_TAG	"~SHA256:"
 #define GREYLIST_ADDR_HASHED	(sizeof(GREYLIST_ADDR_TAG) - 1 + 64)
+/* the tag and the hash take 72 bytes: out keeps at least 7 of the
+ * address before them (GREYLIST_ADDR_KEY_MIN, milter-greylist.h) */
+_Static_assert(GREYLIST_ADDR_KEY_MIN == GREYLIST_ADDR_HASHED + 1 + 7,
+	       "GREYLIST_ADDR_KEY_MIN: the tag, the hash, 7 bytes, a NUL");
 
 /* milter_greylist_addr_key - see milter-greylist.h */
 int
@@ -263,7 +267,7 @@ milter_greylist_addr_key(const char *rcpt, char *out, size_t len)
 
 	if (str_lower_buf(out, len, rcpt) >= 0)
 		return 0;
-	if (len < 80)
+	if (len < GREYLIST_ADDR_KEY_MIN)
 		return -1;
 	low = str_lower_dup(rcpt);
 	if (EVP_Digest(low, strlen(low), md, &mdlen, EVP_sha256(), NULL) == 1

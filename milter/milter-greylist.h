@@ -43,6 +43,7 @@
 
 #define GREYLIST_KEY_MAX	1100	/* client \t sender \t recipient */
 #define GREYLIST_RCPT_MAX	(GREYLIST_KEY_MAX / 2)	/* a recipient */
+#define GREYLIST_ADDR_KEY_MIN	80	/* milter_greylist_addr_key's out */
 
 struct greylist_params {
 	long delay;			/* seconds before a retry passes */
@@ -217,7 +218,7 @@ void greylist_redis_pool_free(void);
  * len - 1 bytes in all: two long addresses never share a triplet, and
  * no address that fits (lower case) can spell it.  The stage and the
  * control command both key by it.  0 (as it is), 1 (hashed), or -1
- * (len under 80, or no SHA-256). */
+ * (len under GREYLIST_ADDR_KEY_MIN, or no SHA-256). */
 int milter_greylist_addr_key(const char *rcpt, char *out, size_t len);
 /* milter_greylist_admin - fn on the store the current configuration c
  * names (SQLite opened if need be, under the store's lock, or a Redis

@@ -121,8 +121,12 @@ test_rcpt_key(void)
 	in[640] = 'x';
 	milter_greylist_addr_key(in, b, sizeof(b));
 	is_str(b, a, "rcpt key: the hash is of the lower-cased recipient");
-	ok(milter_greylist_addr_key(in, a, 40) < 0,
+	ok(milter_greylist_addr_key(in, a, GREYLIST_ADDR_KEY_MIN - 1) < 0,
 	   "rcpt key: no room for the hash is an error");
+	ok(milter_greylist_addr_key(in, a, GREYLIST_ADDR_KEY_MIN) == 1
+	   && strlen(a) == GREYLIST_ADDR_KEY_MIN - 1
+	   && strncmp(a, "xxxxxxx~SHA256:", 15) == 0,
+	   "rcpt key: the least room keeps 7 bytes before the hash");
 }
 
 /* test_net - client networks */

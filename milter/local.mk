@@ -70,6 +70,7 @@ T_MILTER_UNIT = \
 	t/0407-milter-fuzz-arc.t \
 	t/0408-milter-fuzz-dns.t \
 	t/0409-milter-fuzz-authres.t \
+	t/0419-milter-fuzz-greylist.t \
 	t/0416-milter-body.t \
 	t/0418-milter-clamd-version.t \
 	t/0420-milter-dkim.t \
@@ -129,6 +130,12 @@ t_0409_milter_fuzz_authres_t_SOURCES = t/fuzz-milter-authres.c \
 	t/fuzz-driver.c t/fuzz-driver.h
 t_0409_milter_fuzz_authres_t_CFLAGS = $(T_MILTER_CFLAGS)
 t_0409_milter_fuzz_authres_t_LDADD = $(T_MILTER_LDADD)
+## greylisting's keys from a client's addresses (its libFuzzer target
+## with the plain driver)
+t_0419_milter_fuzz_greylist_t_SOURCES = t/fuzz-milter-greylist.c \
+	t/fuzz-driver.c t/fuzz-driver.h
+t_0419_milter_fuzz_greylist_t_CFLAGS = $(T_MILTER_CFLAGS)
+t_0419_milter_fuzz_greylist_t_LDADD = $(T_MILTER_LDADD)
 ## clamd's VERSION reply: the database's version and build time
 t_0418_milter_clamd_version_t_SOURCES = t/0418-milter-clamd-version.c
 t_0418_milter_clamd_version_t_CFLAGS = $(T_MILTER_CFLAGS)

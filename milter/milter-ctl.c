@@ -19,8 +19,8 @@
  *	address (cut to the network greylist_prefix_v4/v6 keep, as the
  *	stage does) or the domain a triplet was keyed by; SENDER is
  *	normalised as the stage does (greylist_sender, or, too long for
- *	it, milter_greylist_addr_key); RCPT as the stage keys it
- *	(milter_greylist_addr_key: lower-cased, one too long for the key
+ *	it, greylist_addr_key); RCPT as the stage keys it
+ *	(greylist_addr_key: lower-cased, one too long for the key
  *	hashed).
  *	allow marks the triplet passed, so its next message is accepted.
  *	Changes are logged with the peer's uid (lib/control.c).
@@ -224,14 +224,14 @@ milter_ctl_gl_key(const struct greylist_conf *g, char *const *args, int n,
 	if (n < 2)
 		return 0;
 	if (greylist_sender(args[1], sender, sizeof(sender)) < 0
-	    && milter_greylist_addr_key(args[1], sender, sizeof(sender)) < 0) {
+	    && greylist_addr_key(args[1], sender, sizeof(sender)) < 0) {
 		control_message(out, "sender: no SHA-256");
 		return -1;
 	}
 	snprintf(q->key, sizeof(q->key), "%s\t%s\t", client, sender);
 	if (n < 3)
 		return 0;
-	if (milter_greylist_addr_key(args[2], rcpt, sizeof(rcpt)) < 0) {
+	if (greylist_addr_key(args[2], rcpt, sizeof(rcpt)) < 0) {
 		control_message(out, "recipient: no SHA-256");
 		return -1;
 	}

@@ -254,9 +254,9 @@ gl_client_op(struct gl_msg *x, const char *op)
 _Static_assert(GREYLIST_ADDR_KEY_MIN == GREYLIST_ADDR_HASHED + 1 + 7,
 	       "GREYLIST_ADDR_KEY_MIN: the tag, the hash, 7 bytes, a NUL");
 
-/* milter_greylist_addr_key - see milter-greylist.h */
+/* greylist_addr_key - see milter-greylist.h */
 int
-milter_greylist_addr_key(const char *rcpt, char *out, size_t len)
+greylist_addr_key(const char *addr, char *out, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -265,11 +265,11 @@ milter_greylist_addr_key(const char *rcpt, char *out, size_t len)
 	char *low;
 	int rc = -1;
 
-	if (str_lower_buf(out, len, rcpt) >= 0)
+	if (str_lower_buf(out, len, addr) >= 0)
 		return 0;
 	if (len < GREYLIST_ADDR_KEY_MIN)
 		return -1;
-	low = str_lower_dup(rcpt);
+	low = str_lower_dup(addr);
 	if (EVP_Digest(low, strlen(low), md, &mdlen, EVP_sha256(), NULL) == 1
 	    && mdlen == 32) {
 		keep = len - 1 - GREYLIST_ADDR_HASHED;
@@ -299,7 +299,7 @@ gl_triplet(struct gl_msg *x, const char *rcpt)
 
 	/* a recipient too long for the key: its first bytes and a hash of
 	 * the whole, never a prefix another recipient shares */
-	if ((rc = milter_greylist_addr_key(rcpt, r, sizeof(r))) < 0) {
+	if ((rc = greylist_addr_key(rcpt, r, sizeof(r))) < 0) {
 		snprintf(x->err, sizeof(x->err), "recipient: no SHA-256");
 		return -1;
 	}
@@ -450,7 +450,7 @@ gl_decide(struct milter_msg *m, const char *const *rcpts, size_t n,
 		/* too long to normalise (RFC 5321 allows 256 bytes): keyed
 		 * by its first bytes and a hash of the whole, as a long
 		 * recipient is, never sharing another sender's triplets */
-		if (milter_greylist_addr_key(m->sender, x.sender,
+		if (greylist_addr_key(m->sender, x.sender,
 					     sizeof(x.sender)) > 0)
 			qid_info(m->qid, "greylist sender_length=%zu over "
 				 "%zu: keyed by its first bytes and a SHA-256 "

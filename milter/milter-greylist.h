@@ -43,7 +43,7 @@
 
 #define GREYLIST_KEY_MAX	1100	/* client \t sender \t recipient */
 #define GREYLIST_RCPT_MAX	(GREYLIST_KEY_MAX / 2)	/* a recipient */
-#define GREYLIST_ADDR_KEY_MIN	80	/* milter_greylist_addr_key's out */
+#define GREYLIST_ADDR_KEY_MIN	80	/* greylist_addr_key's out */
 
 struct greylist_params {
 	long delay;			/* seconds before a retry passes */
@@ -81,6 +81,15 @@ const char *greylist_state_name(enum greylist_state s);
  * rewriting undone; BATV (prvs=, msprvs1=) tags and +detail removed;
  * "<>" for the null sender.  0, or -1 if out is too short. */
 int greylist_sender(const char *sender, char *out, size_t len);
+/* greylist_addr_key - a recipient as a triplet holds it, or a
+ * sender too long for greylist_sender, into out[len]: lower case.  One
+ * that does not fit keeps its first bytes and ends in "~SHA256:" and
+ * the SHA-256 of the whole lower-cased address in upper-case hex,
+ * len - 1 bytes in all: two long addresses never share a triplet, and
+ * no address that fits (lower case) can spell it.  The stage and the
+ * control command both key by it.  0 (as it is), 1 (hashed), or -1
+ * (len under GREYLIST_ADDR_KEY_MIN, or no SHA-256). */
+int greylist_addr_key(const char *addr, char *out, size_t len);
 /* greylist_client_net - "192.0.2.0/24" for the address' network;
  * 0, or -1 when addr is no address */
 int greylist_client_net(const char *addr, unsigned v4, unsigned v6,
@@ -211,15 +220,6 @@ void greylist_redis_give(struct redis_client **rcp, unsigned gen, int ok);
 /* greylist_redis_pool_free - every idle client closed (at exit) */
 void greylist_redis_pool_free(void);
 
-/* milter_greylist_addr_key - a recipient as a triplet holds it, or a
- * sender too long for greylist_sender, into out[len]: lower case.  One
- * that does not fit keeps its first bytes and ends in "~SHA256:" and
- * the SHA-256 of the whole lower-cased address in upper-case hex,
- * len - 1 bytes in all: two long addresses never share a triplet, and
- * no address that fits (lower case) can spell it.  The stage and the
- * control command both key by it.  0 (as it is), 1 (hashed), or -1
- * (len under GREYLIST_ADDR_KEY_MIN, or no SHA-256). */
-int milter_greylist_addr_key(const char *rcpt, char *out, size_t len);
 /* milter_greylist_admin - fn on the store the current configuration c
  * names (SQLite opened if need be, under the store's lock, or a Redis
  * client taken from the pool); fn's result, or -1 with err when the

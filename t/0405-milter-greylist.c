@@ -104,26 +104,26 @@ test_rcpt_key(void)
 	char in[700], a[GREYLIST_RCPT_MAX], b[GREYLIST_RCPT_MAX];
 	int rc;
 
-	ok(milter_greylist_addr_key("Bob@Example.TEST", a, sizeof(a)) == 0,
+	ok(greylist_addr_key("Bob@Example.TEST", a, sizeof(a)) == 0,
 	   "rcpt key: one that fits is kept");
 	is_str(a, "bob@example.test", "rcpt key: lower case");
 	memset(in, 'X', 650);
 	snprintf(in + 650, sizeof(in) - 650, "@example.test");
-	rc = milter_greylist_addr_key(in, a, sizeof(a));
+	rc = greylist_addr_key(in, a, sizeof(a));
 	ok(rc == 1 && strlen(a) == sizeof(a) - 1,
 	   "rcpt key: one too long is hashed, the buffer's length");
 	ok(strncmp(a, "xxxx", 4) == 0
 	   && strstr(a, "~SHA256:") == a + sizeof(a) - 1 - 72,
 	   "rcpt key: its first bytes, then ~SHA256: and 64 hex digits");
 	in[640] = 'Y';
-	milter_greylist_addr_key(in, b, sizeof(b));
+	greylist_addr_key(in, b, sizeof(b));
 	ok(strcmp(a, b) != 0, "rcpt key: another tail, another key");
 	in[640] = 'x';
-	milter_greylist_addr_key(in, b, sizeof(b));
+	greylist_addr_key(in, b, sizeof(b));
 	is_str(b, a, "rcpt key: the hash is of the lower-cased recipient");
-	ok(milter_greylist_addr_key(in, a, GREYLIST_ADDR_KEY_MIN - 1) < 0,
+	ok(greylist_addr_key(in, a, GREYLIST_ADDR_KEY_MIN - 1) < 0,
 	   "rcpt key: no room for the hash is an error");
-	ok(milter_greylist_addr_key(in, a, GREYLIST_ADDR_KEY_MIN) == 1
+	ok(greylist_addr_key(in, a, GREYLIST_ADDR_KEY_MIN) == 1
 	   && strlen(a) == GREYLIST_ADDR_KEY_MIN - 1
 	   && strncmp(a, "xxxxxxx~SHA256:", 15) == 0,
 	   "rcpt key: the least room keeps 7 bytes before the hash");

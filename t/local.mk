@@ -162,7 +162,8 @@ FUZZ_TARGETS = t/libfuzzer/policyd-proto t/libfuzzer/lmtp-proto \
 	t/libfuzzer/milter-dkim-verify t/libfuzzer/milter-arc \
 	t/libfuzzer/lmtp-reply t/libfuzzer/lmtp-body t/libfuzzer/lmtp-route \
 	t/libfuzzer/policyd-limit t/libfuzzer/policyd-policy \
-	t/libfuzzer/redis-redirect t/libfuzzer/milter-rspamd
+	t/libfuzzer/redis-redirect t/libfuzzer/milter-rspamd \
+	t/libfuzzer/milter-greylist
 if LIBFUZZER
 check_DATA = $(FUZZ_TARGETS)
 endif
@@ -197,6 +198,9 @@ t/libfuzzer/milter-authres: t/fuzz-milter-authres.c \
 	milter/milter-authres.c milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-rspamd: t/fuzz-milter-rspamd.c \
 	milter/milter-rspamd-reply.c lib/libelemta.a
+t/libfuzzer/milter-greylist: t/fuzz-milter-greylist.c \
+	milter/milter-greylist-util.c milter/milter-greylist.c \
+	milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-dmarc-from: t/fuzz-milter-dmarc-from.c \
 	milter/milter-dmarc-util.c milter/libelemta-milter.a lib/libelemta.a
 t/libfuzzer/milter-dkim-canon: t/fuzz-milter-dkim-canon.c \

@@ -451,7 +451,7 @@ gl_decide(struct milter_msg *m, const char *const *rcpts, size_t n,
 		 * by its first bytes and a hash of the whole, as a long
 		 * recipient is, never sharing another sender's triplets */
 		if (greylist_addr_key(m->sender, x.sender,
-					     sizeof(x.sender)) > 0)
+				      sizeof(x.sender)) >= 0)
 			qid_info(m->qid, "greylist sender_length=%zu over "
 				 "%zu: keyed by its first bytes and a SHA-256 "
 				 "of the whole", strlen(m->sender),

@@ -150,10 +150,9 @@ dmarc_psl_orgdomain(const struct dmarc_psl *p, const char *domain,
 	char d[DMARC_DOMAIN_MAX];
 	size_t off[128], n = 0, i, ps, len;
 
-	if (str_lower_buf(d, sizeof(d), domain) < 0
-	    || strlen(d) >= outlen)
+	if ((len = strlen(domain)) >= sizeof(d) || len >= outlen)
 		return -1;
-	len = strlen(str_domain(d));
+	len = strlen(str_domain(memcpy(d, domain, len + 1)));
 	off[n++] = 0;
 	for (i = 0; i < len && n < 128; i++)
 		if (d[i] == '.')

@@ -18,10 +18,9 @@
  *	greylist stage's own lock (milter_greylist_admin).  CLIENT is an
  *	address (cut to the network greylist_prefix_v4/v6 keep, as the
  *	stage does) or the domain a triplet was keyed by; SENDER is
- *	normalised as the stage does (greylist_sender, or, too long for
- *	it, greylist_addr_key); RCPT as the stage keys it
- *	(greylist_addr_key: lower-cased, one too long for the key
- *	hashed).
+ *	keyed as the stage keys it (greylist_sender_key: normalised, or
+ *	hashed when too long); RCPT likewise (greylist_addr_key:
+ *	lower-cased, one too long for the key hashed).
  *	allow marks the triplet passed, so its next message is accepted.
  *	Changes are logged with the peer's uid (lib/control.c).
  *
@@ -211,7 +210,7 @@ static int
 milter_ctl_gl_key(const struct greylist_conf *g, char *const *args, int n,
 		  struct milter_ctl_gl *q, struct control_out *out)
 {
-	char client[300], sender[GREYLIST_KEY_MAX / 2], rcpt[GREYLIST_RCPT_MAX];
+	char client[300], sender[GREYLIST_ADDR_MAX], rcpt[GREYLIST_ADDR_MAX];
 
 	/* a domain longer than the stage's (DMARC_DOMAIN_MAX) keys none */
 	if (greylist_client_net(args[0], g->prefix_v4, g->prefix_v6, client,
@@ -223,8 +222,7 @@ milter_ctl_gl_key(const struct greylist_conf *g, char *const *args, int n,
 	snprintf(q->key, sizeof(q->key), "%s\t", client);
 	if (n < 2)
 		return 0;
-	if (greylist_sender(args[1], sender, sizeof(sender)) < 0
-	    && greylist_addr_key(args[1], sender, sizeof(sender)) < 0) {
+	if (greylist_sender_key(args[1], sender, sizeof(sender)) < 0) {
 		control_message(out, "sender: no SHA-256");
 		return -1;
 	}

@@ -125,7 +125,7 @@ struct gl_msg {
 	const struct greylist_conf *g;
 	char client[DMARC_DOMAIN_MAX + 8];	/* network or "domain" */
 	const char *keyed_by;			/* "net", "spf", "dkim" */
-	char sender[GREYLIST_KEY_MAX / 2];
+	char sender[GREYLIST_ADDR_MAX];
 	long wait;				/* longest wait, seconds */
 	unsigned deferred, passed;
 	int auto_allowed;			/* the client has retried */
@@ -288,11 +288,23 @@ greylist_addr_key(const char *addr, char *out, size_t len)
 	return rc;
 }
 
+/* greylist_sender_key - see milter-greylist.h */
+int
+greylist_sender_key(const char *sender, char *out, size_t len)
+{
+	if (greylist_sender(sender, out, len) == 0)
+		return 0;
+	/* too long to normalise (RFC 5321 allows 256 bytes): its first
+	 * bytes and a hash of the whole, as a long recipient, never
+	 * another sender's triplets (the null sender's, say) */
+	return greylist_addr_key(sender, out, len);
+}
+
 /* gl_triplet - one recipient's triplet (lock held); 0 or -1 */
 static int
 gl_triplet(struct gl_msg *x, const char *rcpt)
 {
-	char key[2 * GREYLIST_KEY_MAX], r[GREYLIST_RCPT_MAX];
+	char key[2 * GREYLIST_KEY_MAX], r[GREYLIST_ADDR_MAX];
 	enum greylist_state st;
 	long w;
 	int rc;
@@ -442,26 +454,21 @@ gl_decide(struct milter_msg *m, const char *const *rcpts, size_t n,
 	struct gl_msg x;
 	const char *why;
 	char *path, text[128];
+	int rc;
 
 	memset(&x, 0, sizeof(x));
 	x.m = m;
 	x.g = &m->conn->mc->greylist;
-	if (greylist_sender(m->sender, x.sender, sizeof(x.sender)) < 0) {
-		/* too long to normalise (RFC 5321 allows 256 bytes): keyed
-		 * by its first bytes and a hash of the whole, as a long
-		 * recipient is, never sharing another sender's triplets */
-		if (greylist_addr_key(m->sender, x.sender,
-				      sizeof(x.sender)) >= 0)
-			qid_info(m->qid, "greylist sender_length=%zu over "
-				 "%zu: keyed by its first bytes and a SHA-256 "
-				 "of the whole", strlen(m->sender),
-				 sizeof(x.sender) - 1);
-		else {
-			qid_warn(m->qid, "greylist sender_length=%zu over "
-				 "%zu: no SHA-256: keyed as <>",
-				 strlen(m->sender), sizeof(x.sender) - 1);
-			snprintf(x.sender, sizeof(x.sender), "<>");
-		}
+	if ((rc = greylist_sender_key(m->sender, x.sender,
+				      sizeof(x.sender))) > 0)
+		qid_info(m->qid, "greylist sender_length=%zu over %zu: keyed "
+			 "by its first bytes and a SHA-256 of the whole",
+			 strlen(m->sender), sizeof(x.sender) - 1);
+	else if (rc < 0) {
+		qid_warn(m->qid, "greylist sender_length=%zu over %zu: no "
+			 "SHA-256: keyed as <>", strlen(m->sender),
+			 sizeof(x.sender) - 1);
+		snprintf(x.sender, sizeof(x.sender), "<>");
 	}
 	if ((why = gl_skip(&x)) != NULL
 	    || (gl_client(&x, identity) < 0 && (why = "no-client"))) {

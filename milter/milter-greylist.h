@@ -42,7 +42,10 @@
 #define GREYLIST_MODE_RSPAMD	1	/* when rspamd's action says so */
 
 #define GREYLIST_KEY_MAX	1100	/* client \t sender \t recipient */
-#define GREYLIST_RCPT_MAX	(GREYLIST_KEY_MAX / 2)	/* a recipient */
+/* a sender or a recipient as a triplet holds it: the stage and the
+ * control command key with buffers of this size, so that a hashed key
+ * (its length is the buffer's) names the same triplet in both */
+#define GREYLIST_ADDR_MAX	(GREYLIST_KEY_MAX / 2)
 #define GREYLIST_ADDR_KEY_MIN	80	/* greylist_addr_key's out */
 
 struct greylist_params {
@@ -81,15 +84,18 @@ const char *greylist_state_name(enum greylist_state s);
  * rewriting undone; BATV (prvs=, msprvs1=) tags and +detail removed;
  * "<>" for the null sender.  0, or -1 if out is too short. */
 int greylist_sender(const char *sender, char *out, size_t len);
-/* greylist_addr_key - a recipient as a triplet holds it, or a
- * sender too long for greylist_sender, into out[len]: lower case.  One
- * that does not fit keeps its first bytes and ends in "~SHA256:" and
- * the SHA-256 of the whole lower-cased address in upper-case hex,
- * len - 1 bytes in all: two long addresses never share a triplet, and
- * no address that fits (lower case) can spell it.  The stage and the
- * control command both key by it.  0 (as it is), 1 (hashed), or -1
- * (len under GREYLIST_ADDR_KEY_MIN, or no SHA-256). */
+/* greylist_addr_key - a recipient as a triplet holds it, into
+ * out[len]: lower case.  One that does not fit keeps its first bytes
+ * and ends in "~SHA256:" and the SHA-256 of the whole lower-cased
+ * address in upper-case hex, len - 1 bytes in all: two long addresses
+ * never share a triplet, and no address that fits (lower case) can
+ * spell it.  0 (as it is), 1 (hashed), or -1 (len under
+ * GREYLIST_ADDR_KEY_MIN, or no SHA-256).
+ * greylist_sender_key - a sender as a triplet holds it: greylist_sender,
+ * or for one too long for it greylist_addr_key; its result.  The stage
+ * and the control command both key by these two. */
 int greylist_addr_key(const char *addr, char *out, size_t len);
+int greylist_sender_key(const char *sender, char *out, size_t len);
 /* greylist_client_net - "192.0.2.0/24" for the address' network;
  * 0, or -1 when addr is no address */
 int greylist_client_net(const char *addr, unsigned v4, unsigned v6,

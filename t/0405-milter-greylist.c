@@ -101,7 +101,7 @@ test_sender(void)
 static void
 test_rcpt_key(void)
 {
-	char in[700], a[GREYLIST_RCPT_MAX], b[GREYLIST_RCPT_MAX];
+	char in[700], a[GREYLIST_ADDR_MAX], b[GREYLIST_ADDR_MAX];
 	int rc;
 
 	ok(greylist_addr_key("Bob@Example.TEST", a, sizeof(a)) == 0,
